@@ -1,0 +1,33 @@
+//! Owns the configuration file: YAML parsing, `${VAR}` interpolation, strict
+//! deserialisation, validation that reports every error with its path, secret
+//! resolution, the JSON Schema export and the `signalbox check` summary.
+//!
+//! The result is a frozen [`Config`]; nothing downstream sees raw YAML.
+//! The reference for the file format is `docs/configuration.md`.
+
+mod error;
+mod interp;
+mod load;
+mod model;
+mod raw;
+mod schema;
+mod secret;
+mod summary;
+mod text;
+mod validate;
+mod vars;
+mod version;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use interp::{InterpError, interpolate_str};
+pub use load::{load_file, load_str};
+pub use model::{
+    AliasConfig, Config, DEFAULT_REGIONS, Price, ProviderConfig, ProviderKind, Retention,
+    RouteConfig, ServerConfig, Supports, Timeouts,
+};
+pub use schema::json_schema;
+pub use secret::{Secret, SecretSource};
+pub use vars::{EnvVars, OverlayVars, VarSource};
+
+/// The `origin` to use for a configuration compiled into the binary.
+pub const EMBEDDED_ORIGIN: &str = "<embedded>";

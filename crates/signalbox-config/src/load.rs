@@ -1,0 +1,54 @@
+//! The loading pipeline, from text to a frozen [`Config`].
+
+use std::path::Path;
+
+use yaml_serde::Value;
+
+use crate::error::{ConfigError, ConfigErrors};
+use crate::model::Config;
+use crate::raw::RawConfig;
+use crate::vars::VarSource;
+use crate::{interp, validate, version};
+
+#[cfg(test)]
+mod tests;
+
+/// Reads and loads the file at `path`; its path becomes the config's `origin`.
+pub fn load_file(path: &Path, vars: &dyn VarSource) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::whole_file(format!("cannot read {}: {e}", path.display())))?;
+    load_str(&text, &path.display().to_string(), vars)
+}
+
+/// Loads a document held in memory; `origin` names it in the summary (e.g. `<embedded>`).
+pub fn load_str(text: &str, origin: &str, vars: &dyn VarSource) -> Result<Config, ConfigErrors> {
+    // Parse to a generic tree first, so YAML syntax errors keep line and column
+    // and interpolation can only ever replace scalars.
+    let mut doc: Value = yaml_serde::from_str(text)
+        .map_err(|e| ConfigError::whole_file(format!("YAML syntax error: {e}")))?;
+    if doc.is_null() {
+        return Err(ConfigError::whole_file("the configuration is empty").into());
+    }
+    // `<<: *anchor` merge keys, so shared blocks can be written once.
+    doc.apply_merge()
+        .map_err(|e| ConfigError::whole_file(format!("YAML merge error: {e}")))?;
+
+    // Values come from `vars`; every bad `${...}` is reported, not just the first.
+    let errors = interp::interpolate_tree(&mut doc, vars);
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+
+    // Hash what will actually run: the document after interpolation.
+    let version = version::policy_version(&doc);
+
+    // Strict typed view; unknown keys and wrong types stop here, with their path.
+    let raw: RawConfig = serde_path_to_error::deserialize(doc).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        ConfigError::new(path, e.into_inner().to_string())
+    })?;
+
+    // Semantic rules and secrets, all errors at once.
+    validate::validate(raw, vars, origin, version)
+}

@@ -1,0 +1,247 @@
+//! The frozen, validated configuration the gateway runs on.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use signalbox_core::{AliasName, ProviderName, RouteId};
+
+use crate::secret::Secret;
+
+/// Region names known when the document has no `regions` list.
+pub const DEFAULT_REGIONS: &[&str] =
+    &["us", "eu", "uk", "ca", "apac", "jp", "au", "in", "sa", "me"];
+
+/// A validated configuration; build it with [`crate::load_file`] or [`crate::load_str`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The HTTP listener.
+    pub server: ServerConfig,
+    /// Known region names.
+    pub regions: Vec<String>,
+    /// Upstream endpoints, in document order.
+    pub providers: Vec<ProviderConfig>,
+    /// Upstream targets, in document order.
+    pub routes: Vec<RouteConfig>,
+    /// Names clients send as `model`, in document order.
+    pub aliases: Vec<AliasConfig>,
+    /// Policy version: 12 hex chars of the SHA-256 of the interpolated document.
+    pub version: String,
+    /// The file path, or `<embedded>`.
+    pub origin: String,
+}
+
+impl Config {
+    /// The provider called `name`.
+    pub fn provider(&self, name: &ProviderName) -> Option<&ProviderConfig> {
+        self.providers.iter().find(|p| &p.name == name)
+    }
+
+    /// The route with id `id`.
+    pub fn route(&self, id: &RouteId) -> Option<&RouteConfig> {
+        self.routes.iter().find(|r| &r.id == id)
+    }
+
+    /// The alias a client asked for by `name`.
+    pub fn alias(&self, name: &str) -> Option<&AliasConfig> {
+        self.aliases.iter().find(|a| a.name.as_str() == name)
+    }
+}
+
+/// The HTTP listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Address to bind.
+    pub listen: SocketAddr,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 4000)),
+            max_body_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// One upstream endpoint with its credentials.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// Unique name.
+    pub name: ProviderName,
+    /// Wire protocol.
+    pub kind: ProviderKind,
+    /// Base URL without a trailing `/`, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// Resolved API key, if any.
+    pub api_key: Option<Secret>,
+    /// Extra request headers, sorted by name.
+    pub headers: Vec<(String, String)>,
+    /// Upstream deadlines.
+    pub timeouts: Timeouts,
+}
+
+/// The wire protocol a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+pub enum ProviderKind {
+    /// The OpenAI chat-completions API and compatible servers.
+    #[serde(rename = "openai-compatible")]
+    OpenAiCompatible,
+}
+
+impl ProviderKind {
+    /// The name used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OpenAiCompatible => "openai-compatible",
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Upstream deadlines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP + TLS connect.
+    pub connect: Duration,
+    /// From sending the request to the first response byte.
+    pub first_byte: Duration,
+    /// The whole attempt, including streaming the body.
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(2),
+            first_byte: Duration::from_secs(120),
+            total: Duration::from_secs(600),
+        }
+    }
+}
+
+/// One upstream target: provider + upstream model + region.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteConfig {
+    /// Unique id.
+    pub id: RouteId,
+    /// The provider that serves it.
+    pub provider: ProviderName,
+    /// Model name sent upstream.
+    pub model: String,
+    /// Where the model runs.
+    pub region: String,
+    /// Pinned model version (defaults to `model`).
+    pub version: String,
+    /// Context window in tokens.
+    pub context_window: u32,
+    /// Largest completion in tokens.
+    pub max_output_tokens: u32,
+    /// Capabilities.
+    pub supports: Supports,
+    /// USD per million tokens.
+    pub price: Price,
+    /// Data-retention guarantee.
+    pub retention: Retention,
+}
+
+/// Capabilities of a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Supports {
+    /// Tool / function calling.
+    pub tools: bool,
+    /// Image inputs.
+    pub vision: bool,
+    /// `response_format: json_object`.
+    pub json_mode: bool,
+    /// `stream: true`.
+    pub streaming: bool,
+}
+
+impl Default for Supports {
+    fn default() -> Self {
+        Self {
+            tools: false,
+            vision: false,
+            json_mode: false,
+            streaming: true,
+        }
+    }
+}
+
+/// Price in USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Price {
+    /// Prompt tokens.
+    pub input_per_1m: f64,
+    /// Completion tokens.
+    pub output_per_1m: f64,
+}
+
+/// Data-retention guarantee; orders strongest (`Zero`) first.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Retention {
+    /// Nothing is stored.
+    Zero,
+    /// Stored only for abuse monitoring.
+    AbuseMonitoring,
+    /// The provider's standard retention.
+    #[default]
+    Standard,
+    /// May be used for training.
+    Training,
+}
+
+impl Retention {
+    /// Every level, strongest first.
+    pub const ALL: [Self; 4] = [
+        Self::Zero,
+        Self::AbuseMonitoring,
+        Self::Standard,
+        Self::Training,
+    ];
+
+    /// The kebab-case name used in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Zero => "zero",
+            Self::AbuseMonitoring => "abuse-monitoring",
+            Self::Standard => "standard",
+            Self::Training => "training",
+        }
+    }
+
+    /// Parses the kebab-case name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+}
+
+impl fmt::Display for Retention {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A virtual model name and the routes behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasConfig {
+    /// What clients send as `model`.
+    pub name: AliasName,
+    /// Routes in failover order.
+    pub routes: Vec<RouteId>,
+    /// Most attempts per request (defaults to the number of routes).
+    pub max_attempts: usize,
+}

@@ -1,0 +1,227 @@
+//! The document as written: strict serde structs, converted by `validate`.
+//!
+//! Every struct denies unknown keys; absent optional keys stay `None` here and
+//! get their defaults in `validate`, so defaults live in one place.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+
+use crate::model::{ProviderKind, Retention};
+use crate::secret::SecretSource;
+use crate::text::Text;
+
+/// A Signalbox configuration file (after `${VAR}` interpolation).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(
+    title = "Signalbox configuration",
+    extend("required" = ["providers", "routes", "aliases"])
+)]
+pub(crate) struct RawConfig {
+    /// The HTTP listener.
+    #[serde(default)]
+    pub server: Option<RawServer>,
+    /// Known region names. Default: us, eu, uk, ca, apac, jp, au, in, sa, me.
+    #[serde(default)]
+    pub regions: Option<Vec<Text>>,
+    /// Upstream endpoints (at least one).
+    #[serde(default)]
+    #[schemars(length(min = 1))]
+    pub providers: Vec<RawProvider>,
+    /// Upstream targets: provider + model + region (at least one).
+    #[serde(default)]
+    #[schemars(length(min = 1))]
+    pub routes: Vec<RawRoute>,
+    /// Names clients send as `model`, each with routes in failover order (at least one).
+    #[serde(default)]
+    #[schemars(length(min = 1))]
+    pub aliases: Vec<RawAlias>,
+}
+
+/// The HTTP listener.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "Server")]
+pub(crate) struct RawServer {
+    /// `IP:PORT` to bind. Default `127.0.0.1:4000`.
+    pub listen: Option<Text>,
+    /// Largest accepted request body in bytes. Default 4194304 (4 MiB); > 0.
+    #[schemars(range(min = 1))]
+    pub max_body_bytes: Option<u64>,
+}
+
+/// One upstream endpoint.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "Provider")]
+pub(crate) struct RawProvider {
+    /// Unique name, `[A-Za-z0-9._-]+`.
+    pub name: Text,
+    /// Wire protocol.
+    pub kind: ProviderKind,
+    /// `http(s)://host[:port][/path]`, no query or fragment.
+    pub base_url: Text,
+    /// `{env: VAR}` or `{file: PATH}`; inline keys are rejected.
+    pub api_key: Option<RawApiKey>,
+    /// Extra request headers (not for credentials).
+    pub headers: Option<BTreeMap<String, Text>>,
+    /// Upstream deadlines.
+    pub timeouts: Option<RawTimeouts>,
+}
+
+/// Upstream deadlines in humantime form (`500ms`, `5s`, `2m`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "Timeouts")]
+pub(crate) struct RawTimeouts {
+    /// TCP + TLS connect. Default `2s`.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
+    pub connect: Option<Duration>,
+    /// Until the first response byte. Default `120s`.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
+    pub first_byte: Option<Duration>,
+    /// The whole attempt. Default `600s`.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
+    pub total: Option<Duration>,
+}
+
+/// One upstream target.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "Route")]
+pub(crate) struct RawRoute {
+    /// Unique id, `[A-Za-z0-9._-]+`.
+    pub id: Text,
+    /// Name of a provider.
+    pub provider: Text,
+    /// Model name sent upstream.
+    pub model: Text,
+    /// A known region.
+    pub region: Text,
+    /// Pinned model version. Default: `model`.
+    pub version: Option<Text>,
+    /// Context window in tokens. Default 8192.
+    #[schemars(range(min = 1))]
+    pub context_window: Option<u32>,
+    /// Largest completion in tokens. Default 4096; ≤ context-window.
+    #[schemars(range(min = 1))]
+    pub max_output_tokens: Option<u32>,
+    /// Capabilities.
+    pub supports: Option<RawSupports>,
+    /// USD per million tokens. Default 0.
+    pub price: Option<RawPrice>,
+    /// Data retention. Default `standard`.
+    pub retention: Option<Retention>,
+}
+
+/// Capabilities of a route.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "Supports")]
+pub(crate) struct RawSupports {
+    /// Default false.
+    pub tools: Option<bool>,
+    /// Default false.
+    pub vision: Option<bool>,
+    /// Default false.
+    pub json_mode: Option<bool>,
+    /// Default true.
+    pub streaming: Option<bool>,
+}
+
+/// Price in USD per million tokens; finite and ≥ 0.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "Price")]
+pub(crate) struct RawPrice {
+    /// Prompt tokens. Default 0.
+    #[schemars(range(min = 0))]
+    pub input_per_1m: Option<f64>,
+    /// Completion tokens. Default 0.
+    #[schemars(range(min = 0))]
+    pub output_per_1m: Option<f64>,
+}
+
+/// A virtual model name.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "Alias")]
+pub(crate) struct RawAlias {
+    /// Unique name clients send as `model`.
+    pub name: Text,
+    /// Route ids in failover order; no duplicates.
+    pub routes: Vec<Text>,
+    /// Most attempts per request. Default: number of routes; ≥ 1.
+    #[schemars(range(min = 1))]
+    pub max_attempts: Option<usize>,
+}
+
+/// `api-key` as written. An inline string is kept only as the fact that it
+/// was inline (never its value) so validation can report it with the rest.
+#[derive(Debug)]
+pub(crate) enum RawApiKey {
+    /// `{env: ...}` or `{file: ...}`.
+    Source(SecretSource),
+    /// A literal key in the file: rejected by validation.
+    Inline,
+}
+
+impl<'de> Deserialize<'de> for RawApiKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ApiKeyVisitor)
+    }
+}
+
+struct ApiKeyVisitor;
+
+impl<'de> Visitor<'de> for ApiKeyVisitor {
+    type Value = RawApiKey;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{env: VAR} or {file: PATH}")
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<RawApiKey, E> {
+        Ok(RawApiKey::Inline)
+    }
+
+    fn visit_string<E: de::Error>(self, _: String) -> Result<RawApiKey, E> {
+        Ok(RawApiKey::Inline)
+    }
+
+    // A numeric key is still an inline key; never echo it in a type error.
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<RawApiKey, E> {
+        Ok(RawApiKey::Inline)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<RawApiKey, E> {
+        Ok(RawApiKey::Inline)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<RawApiKey, E> {
+        Ok(RawApiKey::Inline)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawApiKey, A::Error> {
+        SecretSource::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawApiKey::Source)
+    }
+}
+
+impl JsonSchema for RawApiKey {
+    fn schema_name() -> Cow<'static, str> {
+        "ApiKey".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        SecretSource::json_schema(generator)
+    }
+}

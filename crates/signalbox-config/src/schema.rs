@@ -1,0 +1,26 @@
+//! JSON Schema of the configuration document, for editors and `signalbox schema`.
+
+use crate::raw::RawConfig;
+
+/// The JSON Schema (draft 2020-12) of the document after `${VAR}` interpolation.
+pub fn json_schema() -> serde_json::Value {
+    schemars::schema_for!(RawConfig).to_value()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_schema;
+
+    #[test]
+    fn schema_describes_the_top_level_sections() {
+        let schema = json_schema();
+        assert_eq!(schema["title"], "Signalbox configuration");
+        let properties = schema["properties"].as_object().unwrap();
+        for key in ["server", "regions", "providers", "routes", "aliases"] {
+            assert!(properties.contains_key(key), "missing {key}");
+        }
+        assert_eq!(schema["additionalProperties"], false);
+        let required = schema["required"].as_array().unwrap();
+        assert_eq!(required.len(), 3);
+    }
+}

@@ -1,0 +1,40 @@
+//! The human summary `signalbox check` prints.
+
+use std::fmt::Write as _;
+
+use crate::model::Config;
+
+impl Config {
+    /// `<origin>: OK (policy version …)`, the counts, then one line per alias
+    /// listing its routes as `id (provider/model, region)` in failover order.
+    pub fn summary(&self) -> String {
+        let mut out = format!("{}: OK (policy version {})\n", self.origin, self.version);
+        let _ = writeln!(
+            out,
+            "  {}, {}, {}",
+            plural(self.providers.len(), "provider", "providers"),
+            plural(self.routes.len(), "route", "routes"),
+            plural(self.aliases.len(), "alias", "aliases"),
+        );
+        for alias in &self.aliases {
+            let routes: Vec<String> = alias
+                .routes
+                .iter()
+                .map(|id| match self.route(id) {
+                    Some(r) => format!("{id} ({}/{}, {})", r.provider, r.model, r.region),
+                    None => id.to_string(),
+                })
+                .collect();
+            let _ = write!(out, "  alias {} -> {}", alias.name, routes.join(", "));
+            if alias.max_attempts != alias.routes.len() {
+                let _ = write!(out, " (max {} attempts)", alias.max_attempts);
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}

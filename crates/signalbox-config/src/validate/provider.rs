@@ -1,0 +1,230 @@
+//! Providers: names, base URLs, credentials, headers and timeouts.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use signalbox_core::ProviderName;
+
+use super::{Errors, FirstSeen, check_name};
+use crate::model::{ProviderConfig, Timeouts};
+use crate::raw::{RawApiKey, RawProvider, RawTimeouts};
+use crate::secret::{self, Secret};
+use crate::text::Text;
+use crate::vars::VarSource;
+
+/// Headers that carry credentials; they belong in `api-key`.
+const CREDENTIAL_HEADERS: &[&str] = &[
+    "authorization",
+    "api-key",
+    "x-api-key",
+    "proxy-authorization",
+];
+
+pub(super) fn validate_providers(
+    raw: Vec<RawProvider>,
+    vars: &dyn VarSource,
+    errors: &mut Errors,
+) -> Vec<ProviderConfig> {
+    if raw.is_empty() {
+        errors.push("providers", "at least one provider is required");
+    }
+    let names: Vec<Text> = raw.iter().map(|p| p.name.clone()).collect();
+    let mut seen = FirstSeen::default();
+    for (i, name) in names.iter().enumerate() {
+        let path = format!("providers[{i}].name");
+        if check_name(errors, &path, "provider name", name.as_str()) {
+            seen.check(
+                errors,
+                &path,
+                "provider name",
+                name.as_str(),
+                "providers",
+                i,
+            );
+        }
+    }
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, p)| validate_provider(p, &format!("providers[{i}]"), vars, errors))
+        .collect()
+}
+
+fn validate_provider(
+    raw: RawProvider,
+    path: &str,
+    vars: &dyn VarSource,
+    errors: &mut Errors,
+) -> ProviderConfig {
+    let RawProvider {
+        name,
+        kind,
+        base_url,
+        api_key,
+        headers,
+        timeouts,
+    } = raw;
+    ProviderConfig {
+        name: ProviderName::new(name.as_str()),
+        kind,
+        base_url: validate_url(base_url.as_str(), &format!("{path}.base-url"), errors),
+        api_key: validate_api_key(api_key, &format!("{path}.api-key"), vars, errors),
+        headers: validate_headers(
+            headers.unwrap_or_default(),
+            &format!("{path}.headers"),
+            errors,
+        ),
+        timeouts: validate_timeouts(timeouts, &format!("{path}.timeouts"), errors),
+    }
+}
+
+/// Returns the URL normalised, without a trailing `/`.
+fn validate_url(text: &str, path: &str, errors: &mut Errors) -> String {
+    let url = match url::Url::parse(text) {
+        Ok(url) => url,
+        Err(e) => {
+            errors.push(
+                path,
+                format!("invalid URL {text:?}: {e} (expected e.g. https://api.example.com/v1)"),
+            );
+            return text.to_owned();
+        }
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        errors.push(
+            path,
+            format!("unsupported scheme {:?} (use http or https)", url.scheme()),
+        );
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        errors.push(path, format!("URL {text:?} has no host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        errors.push(
+            path,
+            format!("URL {text:?} must not contain a query or fragment"),
+        );
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        errors.push(
+            path,
+            "URL must not contain credentials; use api-key: {env: VAR} or {file: PATH}",
+        );
+    }
+    url.as_str().trim_end_matches('/').to_owned()
+}
+
+fn validate_api_key(
+    raw: Option<RawApiKey>,
+    path: &str,
+    vars: &dyn VarSource,
+    errors: &mut Errors,
+) -> Option<Secret> {
+    match raw? {
+        RawApiKey::Inline => {
+            errors.push(
+                path,
+                "inline keys are not allowed; use {env: VAR} or {file: PATH}",
+            );
+            None
+        }
+        RawApiKey::Source(source) => match secret::resolve(&source, vars) {
+            Ok(secret) => Some(secret),
+            Err(message) => {
+                errors.push(path, message);
+                None
+            }
+        },
+    }
+}
+
+fn validate_headers(
+    raw: BTreeMap<String, Text>,
+    path: &str,
+    errors: &mut Errors,
+) -> Vec<(String, String)> {
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for (name, value) in &raw {
+        let header_path = format!("{path}.{name}");
+        let lower = name.to_ascii_lowercase();
+        if !is_header_name(name) {
+            errors.push(&header_path, format!("invalid header name {name:?}"));
+        } else if CREDENTIAL_HEADERS.contains(&lower.as_str()) {
+            errors.push(
+                &header_path,
+                format!(
+                    "header {name:?} carries credentials; set the provider's api-key \
+                     ({{env: VAR}} or {{file: PATH}}) instead"
+                ),
+            );
+        } else if let Some(first) = seen.insert(lower, name) {
+            errors.push(
+                &header_path,
+                format!("header {name:?} repeats {first:?} (names are case-insensitive)"),
+            );
+        }
+        if !is_header_value(value.as_str()) {
+            errors.push(
+                &header_path,
+                "invalid header value: use visible ASCII, spaces or tabs, without leading or trailing whitespace",
+            );
+        }
+    }
+    raw.into_iter().map(|(k, v)| (k, v.0)).collect()
+}
+
+/// RFC 9110 token.
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Visible ASCII, spaces and tabs, not starting or ending with whitespace.
+fn is_header_value(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+        && value.trim_matches([' ', '\t']).len() == value.len()
+}
+
+fn validate_timeouts(raw: Option<RawTimeouts>, path: &str, errors: &mut Errors) -> Timeouts {
+    let defaults = Timeouts::default();
+    let Some(RawTimeouts {
+        connect,
+        first_byte,
+        total,
+    }) = raw
+    else {
+        return defaults;
+    };
+    let mut positive = |value: Option<Duration>, default: Duration, key: &str| match value {
+        Some(d) if d.is_zero() => {
+            errors.push(format!("{path}.{key}"), "must be greater than 0");
+            default
+        }
+        Some(d) => d,
+        None => default,
+    };
+    let timeouts = Timeouts {
+        connect: positive(connect, defaults.connect, "connect"),
+        first_byte: positive(first_byte, defaults.first_byte, "first-byte"),
+        total: positive(total, defaults.total, "total"),
+    };
+    for (key, value) in [
+        ("connect", timeouts.connect),
+        ("first-byte", timeouts.first_byte),
+    ] {
+        if value > timeouts.total {
+            errors.push(
+                format!("{path}.{key}"),
+                format!(
+                    "{key} ({}) must not exceed total ({})",
+                    humantime::format_duration(value),
+                    humantime::format_duration(timeouts.total)
+                ),
+            );
+        }
+    }
+    timeouts
+}

@@ -1,0 +1,216 @@
+//! Routes and aliases: references between them, capacities, prices.
+
+use signalbox_core::{AliasName, ProviderName, RouteId};
+
+use super::{Errors, FirstSeen, check_name, unknown};
+use crate::model::{AliasConfig, Price, RouteConfig, Supports};
+use crate::raw::{RawAlias, RawPrice, RawRoute, RawSupports};
+
+const DEFAULT_CONTEXT_WINDOW: u32 = 8192;
+const DEFAULT_MAX_OUTPUT_TOKENS: u32 = 4096;
+
+pub(super) fn validate_routes(
+    raw: Vec<RawRoute>,
+    providers: &[&str],
+    regions: &[String],
+    errors: &mut Errors,
+) -> Vec<RouteConfig> {
+    if raw.is_empty() {
+        errors.push("routes", "at least one route is required");
+    }
+    let regions: Vec<&str> = regions.iter().map(String::as_str).collect();
+    let ids: Vec<String> = raw.iter().map(|r| r.id.0.clone()).collect();
+    let mut seen = FirstSeen::default();
+    for (i, id) in ids.iter().enumerate() {
+        let path = format!("routes[{i}].id");
+        if check_name(errors, &path, "route id", id) {
+            seen.check(errors, &path, "route id", id, "routes", i);
+        }
+    }
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, r)| validate_route(r, &format!("routes[{i}]"), providers, &regions, errors))
+        .collect()
+}
+
+fn validate_route(
+    raw: RawRoute,
+    path: &str,
+    providers: &[&str],
+    regions: &[&str],
+    errors: &mut Errors,
+) -> RouteConfig {
+    let RawRoute {
+        id,
+        provider,
+        model,
+        region,
+        version,
+        context_window,
+        max_output_tokens,
+        supports,
+        price,
+        retention,
+    } = raw;
+    if !providers.contains(&provider.as_str()) {
+        errors.push(
+            format!("{path}.provider"),
+            unknown("provider", provider.as_str(), providers),
+        );
+    }
+    if model.as_str().trim().is_empty() {
+        errors.push(format!("{path}.model"), "model must not be empty");
+    }
+    if !regions.contains(&region.as_str()) {
+        errors.push(
+            format!("{path}.region"),
+            unknown("region", region.as_str(), regions),
+        );
+    }
+    if version
+        .as_ref()
+        .is_some_and(|v| v.as_str().trim().is_empty())
+    {
+        errors.push(
+            format!("{path}.version"),
+            "version must not be empty (omit it to use the model name)",
+        );
+    }
+    let context_window = context_window.unwrap_or(DEFAULT_CONTEXT_WINDOW);
+    if context_window == 0 {
+        errors.push(format!("{path}.context-window"), "must be greater than 0");
+    }
+    let max_output_tokens = match max_output_tokens {
+        None => DEFAULT_MAX_OUTPUT_TOKENS.min(context_window),
+        Some(0) => {
+            errors.push(
+                format!("{path}.max-output-tokens"),
+                "must be greater than 0",
+            );
+            0
+        }
+        Some(n) => {
+            if n > context_window && context_window > 0 {
+                errors.push(
+                    format!("{path}.max-output-tokens"),
+                    format!(
+                        "max-output-tokens ({n}) must not exceed context-window ({context_window})"
+                    ),
+                );
+            }
+            n
+        }
+    };
+    RouteConfig {
+        id: RouteId::new(id.as_str()),
+        provider: ProviderName::new(provider.as_str()),
+        version: version.unwrap_or_else(|| model.clone()).0,
+        model: model.0,
+        region: region.0,
+        context_window,
+        max_output_tokens,
+        supports: validate_supports(supports),
+        price: validate_price(price, &format!("{path}.price"), errors),
+        retention: retention.unwrap_or_default(),
+    }
+}
+
+fn validate_supports(raw: Option<RawSupports>) -> Supports {
+    let defaults = Supports::default();
+    let Some(RawSupports {
+        tools,
+        vision,
+        json_mode,
+        streaming,
+    }) = raw
+    else {
+        return defaults;
+    };
+    Supports {
+        tools: tools.unwrap_or(defaults.tools),
+        vision: vision.unwrap_or(defaults.vision),
+        json_mode: json_mode.unwrap_or(defaults.json_mode),
+        streaming: streaming.unwrap_or(defaults.streaming),
+    }
+}
+
+fn validate_price(raw: Option<RawPrice>, path: &str, errors: &mut Errors) -> Price {
+    let Some(RawPrice {
+        input_per_1m,
+        output_per_1m,
+    }) = raw
+    else {
+        return Price::default();
+    };
+    let mut amount = |value: Option<f64>, key: &str| {
+        let value = value.unwrap_or(0.0);
+        if !value.is_finite() || value < 0.0 {
+            errors.push(
+                format!("{path}.{key}"),
+                format!("price must be a finite number ≥ 0 (USD per 1M tokens), got {value}"),
+            );
+        }
+        value
+    };
+    Price {
+        input_per_1m: amount(input_per_1m, "input-per-1m"),
+        output_per_1m: amount(output_per_1m, "output-per-1m"),
+    }
+}
+
+pub(super) fn validate_aliases(
+    raw: Vec<RawAlias>,
+    routes: &[&str],
+    errors: &mut Errors,
+) -> Vec<AliasConfig> {
+    if raw.is_empty() {
+        errors.push("aliases", "at least one alias is required");
+    }
+    let names: Vec<String> = raw.iter().map(|a| a.name.0.clone()).collect();
+    let mut seen = FirstSeen::default();
+    for (i, name) in names.iter().enumerate() {
+        let path = format!("aliases[{i}].name");
+        if check_name(errors, &path, "alias name", name) {
+            seen.check(errors, &path, "alias name", name, "aliases", i);
+        }
+    }
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, a)| validate_alias(a, &format!("aliases[{i}]"), routes, errors))
+        .collect()
+}
+
+fn validate_alias(raw: RawAlias, path: &str, known: &[&str], errors: &mut Errors) -> AliasConfig {
+    let RawAlias {
+        name,
+        routes,
+        max_attempts,
+    } = raw;
+    if routes.is_empty() {
+        errors.push(
+            format!("{path}.routes"),
+            "at least one route is required (route ids in failover order)",
+        );
+    }
+    let mut seen = FirstSeen::default();
+    for (i, route) in routes.iter().enumerate() {
+        let route_path = format!("{path}.routes[{i}]");
+        if !known.contains(&route.as_str()) {
+            errors.push(&route_path, unknown("route", route.as_str(), known));
+        }
+        seen.check(errors, &route_path, "route", route.as_str(), "routes", i);
+    }
+    let max_attempts = match max_attempts {
+        Some(0) => {
+            errors.push(format!("{path}.max-attempts"), "must be at least 1");
+            1
+        }
+        Some(n) => n,
+        None => routes.len().max(1),
+    };
+    AliasConfig {
+        name: AliasName::new(name.as_str()),
+        routes: routes.iter().map(|r| RouteId::new(r.as_str())).collect(),
+        max_attempts,
+    }
+}

@@ -1,0 +1,15 @@
+//! Response and request header names used across the gateway, in one place so
+//! that tests, docs and code agree.
+
+/// Caller-supplied or generated request id, echoed on every response.
+pub const REQUEST_ID: &str = "x-request-id";
+/// The route that produced the response (or the last route tried).
+pub const ROUTE: &str = "x-signalbox-route";
+/// The provider of that route.
+pub const PROVIDER: &str = "x-signalbox-provider";
+/// The upstream model name and version actually used.
+pub const MODEL: &str = "x-signalbox-model";
+/// Number of upstream attempts made for this request.
+pub const ATTEMPTS: &str = "x-signalbox-attempts";
+/// Content hash of the loaded configuration.
+pub const POLICY_VERSION: &str = "x-signalbox-policy-version";

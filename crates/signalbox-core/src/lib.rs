@@ -1,0 +1,17 @@
+//! Owns the types every pipeline stage shares: route and provider ids, the
+//! canonical chat request, upstream outcome classes, attempt records, and the
+//! names of headers and metrics. Nothing here does I/O.
+
+pub mod attempt;
+pub mod headers;
+pub mod ids;
+pub mod metric_names;
+pub mod outcome;
+pub mod request;
+pub mod usage;
+
+pub use attempt::AttemptRecord;
+pub use ids::{AliasName, ProviderName, RouteId};
+pub use outcome::{ErrorSource, OutcomeClass};
+pub use request::{ChatRequest, RequestError};
+pub use usage::Usage;

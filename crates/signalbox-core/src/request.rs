@@ -1,0 +1,214 @@
+//! The chat request as the gateway holds it between ingress and the provider
+//! adapters.
+//!
+//! For now this is the OpenAI chat-completions body, validated once at ingress
+//! and otherwise kept as a JSON object so that fields the gateway does not
+//! interpret (sampling parameters, provider extensions) pass through intact.
+//! The typed multi-provider canonical model replaces the map when native
+//! adapters arrive; the accessors here are the surface later stages use.
+
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+/// Roles a chat message may carry.
+const ROLES: &[&str] = &[
+    "system",
+    "developer",
+    "user",
+    "assistant",
+    "tool",
+    "function",
+];
+
+/// Why a request body was refused. The message names the offending field.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum RequestError {
+    /// The body is not JSON at all (syntax error with line and column).
+    #[error("request body is not valid JSON: {0}")]
+    Syntax(String),
+    /// The JSON is well formed but a field is missing or has the wrong shape.
+    #[error("{field}: {problem}")]
+    Invalid {
+        /// Path of the field, e.g. `messages[2].role`.
+        field: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+impl RequestError {
+    fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+
+    /// The offending field's path, for the error's `param`.
+    pub fn param(&self) -> Option<&str> {
+        match self {
+            Self::Syntax(_) => None,
+            Self::Invalid { field, .. } => Some(field),
+        }
+    }
+}
+
+/// A validated OpenAI-format chat completion request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRequest {
+    body: Map<String, Value>,
+    stream: bool,
+}
+
+impl ChatRequest {
+    /// Parses and validates a request body.
+    pub fn parse(bytes: &[u8]) -> Result<Self, RequestError> {
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| RequestError::Syntax(e.to_string()))?;
+        let Value::Object(body) = value else {
+            return Err(RequestError::invalid("(body)", "must be a JSON object"));
+        };
+        Self::from_object(body)
+    }
+
+    /// Validates an already-parsed JSON object.
+    pub fn from_object(body: Map<String, Value>) -> Result<Self, RequestError> {
+        match body.get("model") {
+            Some(Value::String(m)) if !m.is_empty() => {}
+            Some(Value::String(_)) => {
+                return Err(RequestError::invalid("model", "must not be empty"));
+            }
+            Some(_) => return Err(RequestError::invalid("model", "must be a string")),
+            None => return Err(RequestError::invalid("model", "is required")),
+        }
+        validate_messages(body.get("messages"))?;
+        let stream = match body.get("stream") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(RequestError::invalid("stream", "must be a boolean")),
+        };
+        if let Some(v) = body.get("max_tokens")
+            && !(v.is_null() || v.as_u64().is_some())
+        {
+            return Err(RequestError::invalid(
+                "max_tokens",
+                "must be a non-negative integer",
+            ));
+        }
+        Ok(Self { body, stream })
+    }
+
+    /// The model name the caller asked for (an alias).
+    pub fn model(&self) -> &str {
+        self.body
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+
+    /// Whether the caller asked for a server-sent-event stream.
+    pub fn is_stream(&self) -> bool {
+        self.stream
+    }
+
+    /// The raw JSON object, for adapters and later signal extraction.
+    pub fn body(&self) -> &Map<String, Value> {
+        &self.body
+    }
+
+    /// Serialises the body for an upstream, with the model replaced by the
+    /// route's upstream model name.
+    pub fn to_upstream_json(&self, upstream_model: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
+        // Writing a map of plain JSON values into a Vec cannot fail.
+        let _ = serde_json::to_writer(
+            &mut out,
+            &UpstreamView {
+                req: self,
+                model: upstream_model,
+            },
+        );
+        out
+    }
+}
+
+/// Serialises the request body with `model` swapped, without cloning the map.
+struct UpstreamView<'a> {
+    req: &'a ChatRequest,
+    model: &'a str,
+}
+
+impl serde::Serialize for UpstreamView<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.req.body.len()))?;
+        for (k, v) in &self.req.body {
+            if k == "model" {
+                map.serialize_entry(k, self.model)?;
+            } else {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        map.end()
+    }
+}
+
+fn validate_messages(messages: Option<&Value>) -> Result<(), RequestError> {
+    let Some(messages) = messages else {
+        return Err(RequestError::invalid("messages", "is required"));
+    };
+    let Value::Array(list) = messages else {
+        return Err(RequestError::invalid(
+            "messages",
+            "must be an array of message objects",
+        ));
+    };
+    if list.is_empty() {
+        return Err(RequestError::invalid(
+            "messages",
+            "must contain at least one message",
+        ));
+    }
+    for (i, m) in list.iter().enumerate() {
+        let Value::Object(msg) = m else {
+            return Err(RequestError::invalid(
+                format!("messages[{i}]"),
+                "must be an object",
+            ));
+        };
+        match msg.get("role") {
+            Some(Value::String(r)) if ROLES.contains(&r.as_str()) => {}
+            Some(Value::String(r)) => {
+                return Err(RequestError::invalid(
+                    format!("messages[{i}].role"),
+                    format!("unknown role {r:?} (expected one of: {})", ROLES.join(", ")),
+                ));
+            }
+            Some(_) => {
+                return Err(RequestError::invalid(
+                    format!("messages[{i}].role"),
+                    "must be a string",
+                ));
+            }
+            None => {
+                return Err(RequestError::invalid(
+                    format!("messages[{i}].role"),
+                    "is required",
+                ));
+            }
+        }
+        match msg.get("content") {
+            None | Some(Value::Null | Value::String(_) | Value::Array(_)) => {}
+            Some(_) => {
+                return Err(RequestError::invalid(
+                    format!("messages[{i}].content"),
+                    "must be a string, an array of content parts, or null",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,79 @@
+//! Passive route health from recent attempt outcomes, read lock-free.
+//!
+//! This is the minimal view readiness needs (a route that failed many times
+//! in a row, recently, is not usable). Circuit breakers with windows,
+//! half-open probes and latency build on the same per-route slot.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use tokio::time::{Duration, Instant};
+
+/// Consecutive failures after which a route counts as unusable.
+const UNUSABLE_AFTER: u32 = 5;
+/// How long an unusable verdict lasts without new failures.
+const UNUSABLE_FOR: Duration = Duration::from_secs(10);
+
+/// Per-route outcome counters.
+#[derive(Debug)]
+pub struct RouteHealth {
+    epoch: Instant,
+    consecutive_failures: AtomicU32,
+    last_failure_ms: AtomicU64,
+}
+
+impl Default for RouteHealth {
+    fn default() -> Self {
+        Self {
+            epoch: Instant::now(),
+            consecutive_failures: AtomicU32::new(0),
+            last_failure_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl RouteHealth {
+    /// Records a usable answer.
+    pub fn record_success(&self) {
+        self.consecutive_failures.store(0, Ordering::Relaxed);
+    }
+
+    /// Records a failure that was the route's fault (not the request's).
+    pub fn record_failure(&self) {
+        self.consecutive_failures.fetch_add(1, Ordering::Relaxed);
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_failure_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// Failures in a row since the last success.
+    pub fn consecutive_failures(&self) -> u32 {
+        self.consecutive_failures.load(Ordering::Relaxed)
+    }
+
+    /// Whether the route should be considered able to serve.
+    pub fn usable(&self) -> bool {
+        if self.consecutive_failures() < UNUSABLE_AFTER {
+            return true;
+        }
+        let last = Duration::from_millis(self.last_failure_ms.load(Ordering::Relaxed));
+        self.epoch.elapsed().saturating_sub(last) > UNUSABLE_FOR
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn unusable_after_repeated_failures_then_recovers_with_time() {
+        let h = RouteHealth::default();
+        for _ in 0..UNUSABLE_AFTER {
+            assert!(h.usable());
+            h.record_failure();
+        }
+        assert!(!h.usable());
+        tokio::time::advance(UNUSABLE_FOR + Duration::from_millis(1)).await;
+        assert!(h.usable());
+        h.record_success();
+        assert_eq!(h.consecutive_failures(), 0);
+    }
+}

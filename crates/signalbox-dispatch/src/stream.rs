@@ -1,0 +1,258 @@
+//! A committed stream: the caller has (or is about to have) the first event,
+//! so failover is over. Events are forwarded whole, as they complete; an
+//! upstream failure after this point ends the stream with an explicit SSE
+//! error event, never a silent splice of another model's output.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use futures::Stream;
+use futures::stream::BoxStream;
+use serde::de::IgnoredAny;
+use signalbox_core::{OutcomeClass, Usage};
+use signalbox_providers::{SseEvent, SseFramer, UpstreamError};
+use tokio::time::Instant;
+
+/// The upstream body as a stream of byte chunks.
+pub(crate) type UpstreamBytes = BoxStream<'static, reqwest::Result<Bytes>>;
+
+/// How a committed stream ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamOutcome {
+    /// The upstream finished with its end marker.
+    Completed,
+    /// The upstream failed or closed early; the caller got an error event.
+    Cut {
+        /// What went wrong (secret-free).
+        detail: String,
+    },
+    /// The caller went away first; dropping the stream cancelled the upstream.
+    Cancelled,
+}
+
+/// Reported once when a committed stream ends, however it ends.
+#[derive(Debug, Clone)]
+pub struct StreamEnd {
+    /// How it ended.
+    pub outcome: StreamOutcome,
+    /// Usage, if the upstream reported it in the stream.
+    pub usage: Option<Usage>,
+    /// Events forwarded to the caller.
+    pub events: u64,
+    /// Time since the stream was committed.
+    pub elapsed: std::time::Duration,
+}
+
+type OnEnd = Box<dyn FnOnce(StreamEnd) + Send>;
+
+/// The rest of an upstream SSE stream after the commit point.
+pub struct CommittedStream {
+    first: Option<Bytes>,
+    inner: Option<UpstreamBytes>,
+    framer: SseFramer,
+    done: bool,
+    usage: Option<Usage>,
+    events: u64,
+    started: Instant,
+    error_event: Option<ErrorContext>,
+    on_end: Option<OnEnd>,
+}
+
+/// What the explicit error event names.
+#[derive(Debug, Clone)]
+struct ErrorContext {
+    request_id: String,
+    route: String,
+}
+
+impl std::fmt::Debug for CommittedStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommittedStream")
+            .field("done", &self.done)
+            .field("events", &self.events)
+            .finish()
+    }
+}
+
+impl CommittedStream {
+    pub(crate) fn new(first: Bytes, inner: UpstreamBytes, framer: SseFramer, done: bool) -> Self {
+        Self {
+            first: Some(first),
+            inner: Some(inner),
+            framer,
+            done,
+            usage: None,
+            events: 1,
+            started: Instant::now(),
+            error_event: None,
+            on_end: None,
+        }
+    }
+
+    /// Names the request and route in the error event sent on a failure.
+    pub fn with_error_context(mut self, request_id: &str, route: &str) -> Self {
+        self.error_event = Some(ErrorContext {
+            request_id: request_id.to_string(),
+            route: route.to_string(),
+        });
+        self
+    }
+
+    /// Registers a callback run exactly once when the stream ends
+    /// (completed, cut, or dropped by the caller).
+    pub fn on_end(mut self, f: impl FnOnce(StreamEnd) + Send + 'static) -> Self {
+        self.on_end = Some(Box::new(f));
+        self
+    }
+
+    fn finish(&mut self, outcome: StreamOutcome) {
+        self.inner = None; // drop the upstream connection now
+        if let Some(cb) = self.on_end.take() {
+            cb(StreamEnd {
+                outcome,
+                usage: self.usage,
+                events: self.events,
+                elapsed: self.started.elapsed(),
+            });
+        }
+    }
+
+    fn cut(&mut self, detail: String) -> Bytes {
+        let event = error_event(&detail, self.error_event.as_ref());
+        self.finish(StreamOutcome::Cut { detail });
+        event
+    }
+
+    /// Moves every complete event out of the framer. Returns the bytes to
+    /// forward, or a cut when an event is malformed.
+    fn drain(&mut self) -> Result<Option<Bytes>, String> {
+        let mut out: Option<BytesMut> = None;
+        let mut single: Option<Bytes> = None;
+        while let Some(ev) = self.framer.next_event() {
+            if self.done {
+                continue; // nothing after the end marker is forwarded
+            }
+            validate_event(&ev).map_err(|e| e.detail)?;
+            self.done |= ev.is_done();
+            if !ev.is_comment_only() {
+                self.events += 1;
+                self.note_usage(&ev);
+            }
+            match (&mut out, single.take()) {
+                (None, None) => single = Some(ev.raw),
+                (None, Some(prev)) => {
+                    let mut buf = BytesMut::with_capacity(prev.len() + ev.raw.len());
+                    buf.extend_from_slice(&prev);
+                    buf.extend_from_slice(&ev.raw);
+                    out = Some(buf);
+                }
+                (Some(buf), _) => buf.extend_from_slice(&ev.raw),
+            }
+        }
+        Ok(out.map(BytesMut::freeze).or(single))
+    }
+
+    fn note_usage(&mut self, ev: &SseEvent) {
+        #[derive(serde::Deserialize)]
+        struct WithUsage {
+            usage: Option<Usage>,
+        }
+        if ev.data.contains("\"usage\"")
+            && let Ok(WithUsage { usage: Some(u) }) = serde_json::from_str::<WithUsage>(&ev.data)
+        {
+            self.usage = Some(u);
+        }
+    }
+}
+
+impl Stream for CommittedStream {
+    type Item = Result<Bytes, std::convert::Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if let Some(first) = this.first.take() {
+            if this.done {
+                this.finish(StreamOutcome::Completed);
+            }
+            return Poll::Ready(Some(Ok(first)));
+        }
+        loop {
+            match this.drain() {
+                Err(detail) => return Poll::Ready(Some(Ok(this.cut(detail)))),
+                Ok(Some(bytes)) => return Poll::Ready(Some(Ok(bytes))),
+                Ok(None) => {}
+            }
+            let Some(inner) = this.inner.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match inner.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(chunk))) => this.framer.push(&chunk),
+                Poll::Ready(Some(Err(e))) => {
+                    if this.done {
+                        this.finish(StreamOutcome::Completed);
+                        return Poll::Ready(None);
+                    }
+                    let detail = format!(
+                        "upstream stream failed: {}",
+                        UpstreamError::from_transport(&e).detail
+                    );
+                    return Poll::Ready(Some(Ok(this.cut(detail))));
+                }
+                Poll::Ready(None) => {
+                    if this.done {
+                        this.finish(StreamOutcome::Completed);
+                        return Poll::Ready(None);
+                    }
+                    let detail = "upstream closed the stream before its end marker".to_string();
+                    return Poll::Ready(Some(Ok(this.cut(detail))));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for CommittedStream {
+    fn drop(&mut self) {
+        if self.on_end.is_some() {
+            self.finish(StreamOutcome::Cancelled);
+        }
+    }
+}
+
+/// Checks that a data event carries JSON (or the end marker).
+pub(crate) fn validate_event(ev: &SseEvent) -> Result<(), UpstreamError> {
+    if ev.data.is_empty() || ev.is_done() {
+        return Ok(());
+    }
+    serde_json::from_str::<IgnoredAny>(&ev.data)
+        .map(|_| ())
+        .map_err(|e| {
+            UpstreamError::new(
+                OutcomeClass::BadResponse,
+                format!("upstream sent an event that is not JSON: {e}"),
+            )
+        })
+}
+
+/// The explicit SSE error event that ends a broken stream. OpenAI SDKs raise
+/// an API error when a data event carries an `error` object.
+fn error_event(detail: &str, ctx: Option<&ErrorContext>) -> Bytes {
+    let mut body = serde_json::json!({
+        "error": {
+            "message": format!("stream interrupted: {detail}"),
+            "type": "upstream_error",
+            "code": "stream_interrupted",
+            "param": null,
+        }
+    });
+    if let Some(ctx) = ctx {
+        body["error"]["message"] = serde_json::Value::String(format!(
+            "stream interrupted: {detail} (request id {})",
+            ctx.request_id
+        ));
+        body["signalbox"] = serde_json::json!({ "request_id": ctx.request_id, "route": ctx.route });
+    }
+    Bytes::from(format!("data: {body}\n\n"))
+}

@@ -1,0 +1,26 @@
+//! A route ready to be called: its identity plus the upstream client and
+//! health that hang off it.
+
+use std::sync::Arc;
+
+use signalbox_core::{ProviderName, RouteId};
+use signalbox_providers::Upstream;
+
+use crate::RouteHealth;
+
+/// One route with everything the attempt loop needs.
+#[derive(Debug)]
+pub struct RouteTarget {
+    /// The route id (the unit of health, metrics and records).
+    pub id: RouteId,
+    /// The route's provider.
+    pub provider: ProviderName,
+    /// The upstream model name sent to the provider.
+    pub model: String,
+    /// The model version string reported in `x-signalbox-model`.
+    pub version: String,
+    /// The provider's client, shared by all routes of that provider.
+    pub upstream: Arc<Upstream>,
+    /// Passive health from recent outcomes.
+    pub health: RouteHealth,
+}

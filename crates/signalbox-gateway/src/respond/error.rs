@@ -1,0 +1,203 @@
+//! The only place that maps errors to HTTP statuses and the OpenAI error
+//! shape `{"error":{"message","type","code","param"}}`. Every refusal the
+//! gateway makes, and every upstream failure it reports, passes through here.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde_json::json;
+use signalbox_core::{AttemptRecord, OutcomeClass, RequestError};
+use signalbox_dispatch::Failure;
+use signalbox_policy::PolicyError;
+use thiserror::Error;
+
+/// Everything the API can answer with instead of a completion.
+#[derive(Debug, Error)]
+pub enum ApiError {
+    /// The body is not a valid chat completion request.
+    #[error(transparent)]
+    InvalidRequest(#[from] RequestError),
+    /// The body exceeded the configured limit.
+    #[error("request body is larger than the limit of {limit} bytes")]
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The body could not be read from the connection.
+    #[error("could not read the request body: {0}")]
+    BodyRead(String),
+    /// The policy refused to route the request.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// Upstreams failed or rejected the request.
+    #[error("{}", upstream_message(.0))]
+    Upstream(Failure),
+    /// No such endpoint.
+    #[error("no route for {method} {path}")]
+    NotFound {
+        /// The request method.
+        method: String,
+        /// The request path.
+        path: String,
+    },
+    /// The gateway failed internally.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The HTTP status for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidRequest(_) | Self::BodyRead(_) => StatusCode::BAD_REQUEST,
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Policy(PolicyError::UnknownModel { .. }) => StatusCode::NOT_FOUND,
+            Self::Policy(PolicyError::NoEligibleRoute { .. }) => StatusCode::BAD_REQUEST,
+            Self::Upstream(f) => upstream_status(f),
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Low-cardinality label for the errors metric.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::BodyTooLarge { .. } => "body_too_large",
+            Self::BodyRead(_) => "body_read",
+            Self::Policy(PolicyError::UnknownModel { .. }) => "model_not_found",
+            Self::Policy(PolicyError::NoEligibleRoute { .. }) => "no_eligible_route",
+            Self::Upstream(f) if f.rejection.is_some() => "upstream_rejected",
+            Self::Upstream(_) => "upstream_failed",
+            Self::NotFound { .. } => "not_found",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    fn kind(&self) -> (&'static str, &'static str, Option<&str>) {
+        match self {
+            Self::InvalidRequest(e) => ("invalid_request_error", "invalid_request", e.param()),
+            Self::BodyTooLarge { .. } => ("invalid_request_error", "request_too_large", None),
+            Self::BodyRead(_) => ("invalid_request_error", "body_read_error", None),
+            Self::Policy(PolicyError::UnknownModel { .. }) => {
+                ("invalid_request_error", "model_not_found", Some("model"))
+            }
+            Self::Policy(PolicyError::NoEligibleRoute { .. }) => {
+                ("invalid_request_error", "no_eligible_route", None)
+            }
+            Self::Upstream(f) if f.rejection.is_some() => {
+                ("invalid_request_error", "upstream_rejected", None)
+            }
+            Self::Upstream(f) => ("upstream_error", failure_code(f), None),
+            Self::NotFound { .. } => ("invalid_request_error", "unknown_url", None),
+            Self::Internal(_) => ("server_error", "internal_error", None),
+        }
+    }
+
+    /// Renders the error response (status, OpenAI error JSON, and
+    /// `retry-after` when every attempt was rate limited).
+    pub fn into_response(self, request_id: &str) -> Response {
+        let status = self.status();
+        let (kind, code, param) = self.kind();
+        let mut body = json!({
+            "error": { "message": self.to_string(), "type": kind, "code": code, "param": param },
+            "signalbox": { "request_id": request_id },
+        });
+        let mut retry_after = None;
+        if let Self::Upstream(f) = &self {
+            body["signalbox"]["attempts"] = json!(f.attempts);
+            retry_after = all_rate_limited_retry_after(&f.attempts);
+        }
+        let mut resp = Response::new(Body::from(body.to_string()));
+        *resp.status_mut() = status;
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(secs) = retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
+    }
+}
+
+/// The status that best explains a failed dispatch: an upstream rejection of
+/// the request passes its 4xx through; otherwise a provider that answered
+/// badly (5xx, broken body, refused credentials) is 502, a deadline is 504,
+/// and providers that were unreachable or rate limited are 503.
+fn upstream_status(f: &Failure) -> StatusCode {
+    if let Some(r) = &f.rejection {
+        return StatusCode::from_u16(r.status)
+            .ok()
+            .filter(StatusCode::is_client_error)
+            .unwrap_or(StatusCode::BAD_REQUEST);
+    }
+    let any = |c: &[OutcomeClass]| f.attempts.iter().any(|a| c.contains(&a.outcome));
+    if any(&[
+        OutcomeClass::ServerError,
+        OutcomeClass::BadResponse,
+        OutcomeClass::AuthRejected,
+        OutcomeClass::StreamCut,
+    ]) {
+        StatusCode::BAD_GATEWAY
+    } else if any(&[OutcomeClass::Timeout]) {
+        StatusCode::GATEWAY_TIMEOUT
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+}
+
+fn failure_code(f: &Failure) -> &'static str {
+    match upstream_status(f) {
+        StatusCode::GATEWAY_TIMEOUT => "upstream_timeout",
+        StatusCode::SERVICE_UNAVAILABLE => "upstream_unavailable",
+        _ => "upstream_failed",
+    }
+}
+
+fn upstream_message(f: &Failure) -> String {
+    if let Some(r) = &f.rejection {
+        return format!("the provider rejected the request: {}", r.detail);
+    }
+    if f.attempts.is_empty() {
+        return "no upstream route was available".to_string();
+    }
+    let list: Vec<String> = f
+        .attempts
+        .iter()
+        .map(|a| {
+            format!(
+                "{} ({}, {} ms): {}",
+                a.route,
+                a.outcome.label(),
+                a.elapsed.as_millis(),
+                a.detail
+            )
+        })
+        .collect();
+    let n = f.attempts.len();
+    format!(
+        "all {n} upstream attempt{} failed: {}",
+        if n == 1 { "" } else { "s" },
+        list.join("; ")
+    )
+}
+
+fn all_rate_limited_retry_after(attempts: &[AttemptRecord]) -> Option<u64> {
+    if attempts.is_empty()
+        || !attempts
+            .iter()
+            .all(|a| a.outcome == OutcomeClass::RateLimited)
+    {
+        return None;
+    }
+    attempts
+        .iter()
+        .filter_map(|a| a.retry_after_secs)
+        .min()
+        .or(Some(1))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,139 @@
+//! Owns the runtime built from one loaded configuration: the policy
+//! snapshot, the route table with its upstream clients and health, and the
+//! pre-built header values and metric handles. A request loads the current
+//! runtime once and keeps it to the end, so a reload never changes a request
+//! midway.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::http::HeaderValue;
+use bytes::Bytes;
+use signalbox_config::Config;
+use signalbox_dispatch::{RouteHealth, RouteTarget};
+use signalbox_policy::PolicySnapshot;
+use signalbox_providers::Upstream;
+use thiserror::Error;
+
+use crate::respond::headers::RouteHeaders;
+use crate::telemetry::{RouteMetrics, Telemetry};
+
+/// Why a configuration could not be turned into a runtime.
+#[derive(Debug, Error)]
+pub enum BuildError {
+    /// An upstream client could not be built.
+    #[error(transparent)]
+    Upstream(#[from] signalbox_providers::UpstreamBuildError),
+    /// A route names a provider that does not exist (validation prevents it).
+    #[error("route {route}: unknown provider {provider}")]
+    UnknownProvider {
+        /// The route id.
+        route: String,
+        /// The provider name.
+        provider: String,
+    },
+    /// A value cannot be used as an HTTP header.
+    #[error("{what} {value:?} cannot be sent as an HTTP header value")]
+    HeaderValue {
+        /// Which value.
+        what: &'static str,
+        /// The value.
+        value: String,
+    },
+}
+
+/// Everything a request needs from one configuration load.
+#[derive(Debug)]
+pub struct Runtime {
+    /// The validated configuration.
+    pub config: Config,
+    /// The policy's lookup tables.
+    pub policy: PolicySnapshot,
+    /// Routes in configuration order (policy indices point here).
+    pub routes: Vec<RouteTarget>,
+    /// Header values per route, same order.
+    pub route_headers: Vec<RouteHeaders>,
+    /// Metric handles per route, same order.
+    pub route_metrics: Vec<RouteMetrics>,
+    /// Request-duration histograms per alias.
+    pub alias_durations: HashMap<String, metrics::Histogram>,
+    /// `x-signalbox-policy-version`.
+    pub version_header: HeaderValue,
+    /// The pre-rendered `GET /v1/models` body.
+    pub models_body: Bytes,
+}
+
+impl Runtime {
+    /// Builds clients, tables and metric handles for `config`.
+    pub fn build(config: Config, telemetry: &Telemetry) -> Result<Self, BuildError> {
+        let mut upstreams: HashMap<&str, Arc<Upstream>> = HashMap::new();
+        for p in &config.providers {
+            upstreams.insert(p.name.as_str(), Arc::new(Upstream::new(p)?));
+        }
+        let mut routes = Vec::with_capacity(config.routes.len());
+        let mut route_headers = Vec::with_capacity(config.routes.len());
+        let mut route_metrics = Vec::with_capacity(config.routes.len());
+        for r in &config.routes {
+            let upstream = upstreams.get(r.provider.as_str()).cloned().ok_or_else(|| {
+                BuildError::UnknownProvider {
+                    route: r.id.to_string(),
+                    provider: r.provider.to_string(),
+                }
+            })?;
+            route_headers.push(RouteHeaders {
+                route: header_value("route id", r.id.as_str())?,
+                provider: header_value("provider name", r.provider.as_str())?,
+                model: header_value("model version", &r.version)?,
+            });
+            route_metrics.push(telemetry.route(r.id.as_str(), r.provider.as_str()));
+            routes.push(RouteTarget {
+                id: r.id.clone(),
+                provider: r.provider.clone(),
+                model: r.model.clone(),
+                version: r.version.clone(),
+                upstream,
+                health: RouteHealth::default(),
+            });
+        }
+        let alias_durations = config
+            .aliases
+            .iter()
+            .map(|a| {
+                (
+                    a.name.to_string(),
+                    telemetry.alias_duration(a.name.as_str()),
+                )
+            })
+            .collect();
+        let policy = PolicySnapshot::new(&config);
+        let models: Vec<serde_json::Value> = policy
+            .model_names()
+            .map(|name| serde_json::json!({"id": name, "object": "model", "created": 0, "owned_by": "signalbox"}))
+            .collect();
+        let models_body =
+            Bytes::from(serde_json::json!({"object": "list", "data": models}).to_string());
+        let version_header = header_value("policy version", &config.version)?;
+        Ok(Self {
+            config,
+            policy,
+            routes,
+            route_headers,
+            route_metrics,
+            alias_durations,
+            version_header,
+            models_body,
+        })
+    }
+
+    /// Routes that recent outcomes say can serve.
+    pub fn usable_routes(&self) -> usize {
+        self.routes.iter().filter(|r| r.health.usable()).count()
+    }
+}
+
+fn header_value(what: &'static str, value: &str) -> Result<HeaderValue, BuildError> {
+    HeaderValue::from_str(value).map_err(|_| BuildError::HeaderValue {
+        what,
+        value: value.to_string(),
+    })
+}

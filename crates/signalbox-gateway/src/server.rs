@@ -1,0 +1,173 @@
+//! Owns the HTTP surface: the router, the operational endpoints
+//! (`/healthz`, `/readyz`, `/metrics`, `/v1/models`), and serving with
+//! graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::AppState;
+use crate::ingress::request_id;
+use crate::pipeline::chat_completions;
+use crate::respond::ApiError;
+
+/// Builds the router over shared state.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat_completions))
+        .route("/v1/models", get(models))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(not_found)
+        // Lints forbid panics on request paths; this is the last line of
+        // defence so a bug answers 500 instead of dropping the connection.
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal("unexpected panic".into()).into_response("-")
+        }))
+        .with_state(state)
+}
+
+async fn models(State(state): State<Arc<AppState>>) -> Response {
+    let rt = state.runtime.load();
+    let mut resp = Response::new(Body::from(rt.models_body.clone()));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+async fn healthz() -> Response {
+    json(StatusCode::OK, serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    let rt = state.runtime.load();
+    let usable = rt.usable_routes();
+    let status = if usable > 0 {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::json!({
+        "status": if usable > 0 { "ready" } else { "unavailable" },
+        "policy_version": rt.config.version,
+        "routes": rt.routes.len(),
+        "usable_routes": usable,
+    });
+    json(status, body)
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let mut resp = Response::new(Body::from(state.telemetry.render()));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
+}
+
+async fn not_found(method: Method, uri: Uri, headers: axum::http::HeaderMap) -> Response {
+    let id = request_id(&headers);
+    ApiError::NotFound {
+        method: method.to_string(),
+        path: uri.path().to_string(),
+    }
+    .into_response(&id)
+}
+
+fn json(status: StatusCode, body: serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then drains.
+pub async fn serve(
+    state: Arc<AppState>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let upkeep = tokio::spawn({
+        let state = state.clone();
+        async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                state.telemetry.upkeep();
+            }
+        }
+    });
+    // Small request/response exchanges must not wait on Nagle's algorithm.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let result = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    upkeep.abort();
+    result
+}
+
+/// A gateway running on a background task (tests, the demo).
+#[derive(Debug)]
+pub struct GatewayHandle {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl GatewayHandle {
+    pub(crate) fn new(
+        addr: SocketAddr,
+        stop: oneshot::Sender<()>,
+        task: JoinHandle<std::io::Result<()>>,
+    ) -> Self {
+        Self {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections and waits (bounded) for the server task.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if tokio::time::timeout(Duration::from_secs(5), &mut self.task)
+            .await
+            .is_err()
+        {
+            self.task.abort();
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Owns the gateway's Prometheus metrics. Each gateway has its own recorder
+//! (not the process-global one), so several gateways in one test process
+//! keep separate counts. Per-route handles are registered once per
+//! configuration load, so the hot path only bumps atomics.
+
+use std::time::Duration;
+
+use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use signalbox_core::OutcomeClass;
+use signalbox_core::metric_names as m;
+
+const METADATA: Metadata<'static> =
+    Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+/// Latency buckets in seconds, from a fast cache-like answer to a long
+/// generation.
+const BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+];
+
+/// The gateway's metrics registry and exporter.
+pub struct Telemetry {
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+    /// Requests currently being handled.
+    pub in_flight: Gauge,
+}
+
+impl std::fmt::Debug for Telemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Telemetry")
+    }
+}
+
+/// Pre-registered handles for one route.
+#[derive(Debug, Clone)]
+pub struct RouteMetrics {
+    attempts: Vec<Counter>,
+    /// Upstream latency until the answer was in hand.
+    pub upstream_duration: Histogram,
+    /// Streams that ended with an error event after commit.
+    pub stream_errors: Counter,
+}
+
+impl RouteMetrics {
+    /// The attempts counter for one outcome class.
+    pub fn attempt(&self, class: OutcomeClass) -> Option<&Counter> {
+        self.attempts.get(class.index())
+    }
+}
+
+impl Telemetry {
+    /// A fresh registry.
+    pub fn new() -> Result<Self, String> {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(BUCKETS)
+            .map_err(|e| e.to_string())?
+            .build_recorder();
+        let handle = recorder.handle();
+        let in_flight = recorder.register_gauge(&Key::from_static_name(m::IN_FLIGHT), &METADATA);
+        Ok(Self {
+            recorder,
+            handle,
+            in_flight,
+        })
+    }
+
+    /// Prometheus text exposition.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+
+    /// Drains histogram buffers; call periodically.
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+    }
+
+    /// Registers the handles for a route.
+    pub fn route(&self, route: &str, provider: &str) -> RouteMetrics {
+        let attempts = OutcomeClass::ALL
+            .iter()
+            .map(|c| {
+                self.counter(
+                    m::UPSTREAM_ATTEMPTS_TOTAL,
+                    vec![
+                        Label::new("route", route.to_string()),
+                        Label::new("provider", provider.to_string()),
+                        Label::new("outcome", c.label()),
+                    ],
+                )
+            })
+            .collect();
+        let upstream_duration = self.histogram(
+            m::UPSTREAM_DURATION,
+            vec![Label::new("route", route.to_string())],
+        );
+        let stream_errors = self.counter(
+            m::STREAM_ERRORS_TOTAL,
+            vec![Label::new("route", route.to_string())],
+        );
+        RouteMetrics {
+            attempts,
+            upstream_duration,
+            stream_errors,
+        }
+    }
+
+    /// The request-duration histogram of an alias.
+    pub fn alias_duration(&self, alias: &str) -> Histogram {
+        self.histogram(
+            m::REQUEST_DURATION,
+            vec![Label::new("alias", alias.to_string())],
+        )
+    }
+
+    /// Counts a finished request.
+    pub fn request_done(&self, alias: &str, route: &str, status: u16) {
+        self.counter(
+            m::REQUESTS_TOTAL,
+            vec![
+                Label::new("alias", alias.to_string()),
+                Label::new("route", route.to_string()),
+                Label::new("status", status.to_string()),
+            ],
+        )
+        .increment(1);
+    }
+
+    /// Counts an error returned to a caller.
+    pub fn error(&self, class: &'static str) {
+        self.counter(m::ERRORS_TOTAL, vec![Label::new("class", class)])
+            .increment(1);
+    }
+
+    fn counter(&self, name: &'static str, labels: Vec<Label>) -> Counter {
+        self.recorder
+            .register_counter(&Key::from_parts(name, labels), &METADATA)
+    }
+
+    fn histogram(&self, name: &'static str, labels: Vec<Label>) -> Histogram {
+        self.recorder
+            .register_histogram(&Key::from_parts(name, labels), &METADATA)
+    }
+}
+
+/// Records a duration in seconds.
+pub fn observe(h: &Histogram, d: Duration) {
+    h.record(d.as_secs_f64());
+}

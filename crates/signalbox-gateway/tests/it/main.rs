@@ -1,0 +1,68 @@
+//! Gateway integration tests: the real server on 127.0.0.1:0 against
+//! in-process mock providers. One test binary (faster linking), one module
+//! per feature.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
+
+mod errors;
+mod failover;
+mod metrics;
+mod roundtrip;
+mod streaming;
+
+/// Two OpenAI-compatible providers behind alias `chat` (primary first), plus
+/// `solo` on the primary alone. First-byte timeout is short so hang tests are
+/// quick. `${PRIMARY_URL}`/`${SECONDARY_URL}` come from the harness.
+pub const TWO_ROUTES: &str = r#"
+server:
+  max-body-bytes: ${MAX_BODY:-65536}
+providers:
+  - name: primary
+    kind: openai-compatible
+    base-url: ${PRIMARY_URL}
+    api-key: { env: PRIMARY_KEY }
+    headers: { x-team: platform }
+    timeouts: { connect: 500ms, first-byte: 700ms, total: 10s }
+  - name: secondary
+    kind: openai-compatible
+    base-url: ${SECONDARY_URL}
+    timeouts: { connect: 500ms, first-byte: 700ms, total: 10s }
+routes:
+  - id: primary-route
+    provider: primary
+    model: upstream-model-a
+    version: upstream-model-a-2025-01
+    region: us
+  - id: secondary-route
+    provider: secondary
+    model: upstream-model-b
+    region: eu
+aliases:
+  - name: chat
+    routes: [primary-route, secondary-route]
+  - name: solo
+    routes: [primary-route]
+"#;
+
+/// Starts the standard two-route harness.
+pub async fn two_routes() -> signalbox_testkit::Harness {
+    signalbox_testkit::Harness::start(
+        TWO_ROUTES,
+        &["primary", "secondary"],
+        &[("PRIMARY_KEY", "sk-test-primary".into())],
+    )
+    .await
+}
+
+/// Reads a header as text ("" when absent).
+pub fn header<'a>(resp: &'a reqwest::Response, name: &str) -> &'a str {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}

@@ -1,0 +1,117 @@
+//! Non-streaming round trips and the headers every response carries.
+
+use serde_json::Value;
+use signalbox_testkit::chat_body;
+
+use crate::{header, two_routes};
+
+#[tokio::test]
+async fn non_streaming_round_trip_with_headers() {
+    let h = two_routes().await;
+    let resp = h.chat(&chat_body("chat", "hello gateway")).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "x-signalbox-route"), "primary-route");
+    assert_eq!(header(&resp, "x-signalbox-provider"), "primary");
+    assert_eq!(
+        header(&resp, "x-signalbox-model"),
+        "upstream-model-a-2025-01"
+    );
+    assert_eq!(header(&resp, "x-signalbox-attempts"), "1");
+    assert_eq!(header(&resp, "x-signalbox-policy-version").len(), 12);
+    assert_eq!(header(&resp, "x-request-id").len(), 32);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "[primary] echo: hello gateway"
+    );
+
+    // The upstream saw the route's model name, our credentials and extra
+    // headers, and the request id; never the alias.
+    let stats = h.mock("primary").stats();
+    assert_eq!(stats.requests, 1);
+    let seen = stats.last_request.unwrap();
+    assert_eq!(seen["model"], "upstream-model-a");
+    assert_eq!(
+        stats.last_headers.get("authorization").map(String::as_str),
+        Some("Bearer sk-test-primary")
+    );
+    assert_eq!(
+        stats.last_headers.get("x-team").map(String::as_str),
+        Some("platform")
+    );
+    assert_eq!(h.mock("secondary").stats().requests, 0);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn caller_request_id_is_echoed_and_forwarded() {
+    let h = two_routes().await;
+    let resp = h
+        .client
+        .post(h.url("/v1/chat/completions"))
+        .header("x-request-id", "trace-abc-123")
+        .json(&chat_body("chat", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "x-request-id"), "trace-abc-123");
+    let stats = h.mock("primary").stats();
+    assert_eq!(
+        stats.last_headers.get("x-request-id").map(String::as_str),
+        Some("trace-abc-123")
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_request_fields_pass_through() {
+    let h = two_routes().await;
+    let mut body = chat_body("chat", "hi");
+    body["temperature"] = 0.25.into();
+    body["vendor_extension"] = serde_json::json!({"k": [1, 2]});
+    assert_eq!(h.chat(&body).await.status(), 200);
+    let seen = h.mock("primary").stats().last_request.unwrap();
+    assert_eq!(seen["temperature"], 0.25);
+    assert_eq!(seen["vendor_extension"]["k"][1], 2);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn models_health_and_readiness() {
+    let h = two_routes().await;
+    let (status, body) = h.get("/v1/models").await;
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let ids: Vec<&str> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["chat", "solo"]);
+    assert_eq!(h.get("/healthz").await.0, 200);
+    let (status, body) = h.get("/readyz").await;
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["usable_routes"], 2);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn readiness_fails_when_no_route_is_usable() {
+    let h = two_routes().await;
+    for (_, m) in &h.mocks {
+        m.set_faults(signalbox_mock::Faults {
+            error_rate: 1.0,
+            error_status: 500,
+            ..Default::default()
+        });
+    }
+    for _ in 0..5 {
+        assert_eq!(h.chat(&chat_body("chat", "x")).await.status(), 502);
+    }
+    let (status, body) = h.get("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    h.stop().await;
+}

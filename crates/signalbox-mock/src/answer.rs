@@ -1,0 +1,172 @@
+//! Owns the format-neutral answer: what the mock says to a prompt, and its token counts.
+//!
+//! Wire formats (`openai`, later Anthropic and Gemini) reduce a request to a [`Prompt`]
+//! and render the [`Answer`]; the rules below are shared by all of them.
+
+/// Tokens charged per message on top of its words.
+const TOKENS_PER_MESSAGE: u64 = 4;
+
+/// Arguments of the canned tool call.
+pub(crate) const TOOL_ARGUMENTS: &str = r#"{"location":"Paris"}"#;
+
+/// Id of the canned tool call.
+pub(crate) const TOOL_CALL_ID: &str = "call_mock_1";
+
+/// What the answer depends on, extracted from a request by a wire format.
+#[derive(Debug, Default)]
+pub(crate) struct Prompt {
+    /// Whitespace-separated words across all message texts.
+    pub(crate) words: u64,
+    /// Number of messages.
+    pub(crate) messages: u64,
+    /// Text of the last user message (text parts joined by a space).
+    pub(crate) last_user_text: String,
+    /// Name of the first tool offered, if any.
+    pub(crate) first_tool: Option<String>,
+}
+
+/// The mock's deterministic reply.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Answer {
+    pub(crate) body: AnswerBody,
+    pub(crate) prompt_tokens: u64,
+    pub(crate) completion_tokens: u64,
+}
+
+/// Either text or a single tool call.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AnswerBody {
+    Text(String),
+    ToolCall { name: String },
+}
+
+impl Answer {
+    /// Echoes the last user message, or calls the first tool when asked about the weather.
+    pub(crate) fn to(prompt: Prompt, mock_name: &str) -> Self {
+        let Prompt {
+            words,
+            messages,
+            last_user_text,
+            first_tool,
+        } = prompt;
+        let prompt_tokens = words + TOKENS_PER_MESSAGE * messages;
+        let body = match first_tool {
+            Some(name) if mentions_weather(&last_user_text) => AnswerBody::ToolCall { name },
+            _ => AnswerBody::Text(format!("[{mock_name}] echo: {last_user_text}")),
+        };
+        // A tool call has no content; its arguments stand in for it.
+        let completion_tokens = match &body {
+            AnswerBody::Text(text) => count_words(text),
+            AnswerBody::ToolCall { .. } => count_words(TOOL_ARGUMENTS),
+        };
+        Self {
+            body,
+            prompt_tokens,
+            completion_tokens,
+        }
+    }
+}
+
+/// Number of whitespace-separated words.
+pub(crate) fn count_words(text: &str) -> u64 {
+    text.split_whitespace().count() as u64
+}
+
+/// Whether `text` contains the word "weather" (any case, any punctuation around it).
+fn mentions_weather(text: &str) -> bool {
+    text.split(|c: char| !c.is_alphanumeric())
+        .any(|word| word.eq_ignore_ascii_case("weather"))
+}
+
+/// Splits `text` into at most `pieces` non-empty parts of about equal length (in characters),
+/// never inside a character; fewer parts when the text has fewer characters.
+pub(crate) fn split_pieces(text: &str, pieces: u32) -> Vec<&str> {
+    let chars = text.chars().count();
+    let pieces = (pieces.max(1) as usize).min(chars);
+    if pieces == 0 {
+        return Vec::new();
+    }
+    let mut bounds = text.char_indices().map(|(i, _)| i).chain([text.len()]);
+    let mut out = Vec::with_capacity(pieces);
+    let mut start = 0;
+    let mut taken = 0;
+    for k in 1..=pieces {
+        let end_char = k * chars / pieces;
+        let end = bounds.nth(end_char - taken).unwrap_or(text.len());
+        // `nth` consumed up to and including `end_char`, so the next call resumes after it.
+        taken = end_char + 1;
+        out.push(&text[start..end]);
+        start = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_words_across_whitespace() {
+        assert_eq!(count_words(""), 0);
+        assert_eq!(count_words("   "), 0);
+        assert_eq!(count_words("hello"), 1);
+        assert_eq!(count_words(" hello \t big\n world "), 3);
+        assert_eq!(count_words("[mock] echo: hi there"), 4);
+    }
+
+    #[test]
+    fn echo_answer_and_usage() {
+        let prompt = Prompt {
+            words: 5,
+            messages: 2,
+            last_user_text: "hi there".into(),
+            first_tool: None,
+        };
+        let answer = Answer::to(prompt, "a");
+        assert_eq!(answer.body, AnswerBody::Text("[a] echo: hi there".into()));
+        assert_eq!(answer.prompt_tokens, 13);
+        assert_eq!(answer.completion_tokens, 4);
+    }
+
+    #[test]
+    fn tool_call_only_for_weather_with_tools() {
+        let ask = |text: &str, tool: Option<&str>| {
+            Answer::to(
+                Prompt {
+                    last_user_text: text.into(),
+                    first_tool: tool.map(str::to_owned),
+                    ..Prompt::default()
+                },
+                "m",
+            )
+            .body
+        };
+        let call = AnswerBody::ToolCall {
+            name: "get_weather".into(),
+        };
+        assert_eq!(
+            ask("What's the Weather in Paris?", Some("get_weather")),
+            call
+        );
+        assert!(matches!(ask("weather?", None), AnswerBody::Text(_)));
+        assert!(matches!(ask("weatherman", Some("f")), AnswerBody::Text(_)));
+    }
+
+    #[test]
+    fn splits_into_equal_pieces_that_rejoin() {
+        for (text, n) in [
+            ("[mock] echo: hello world", 5),
+            ("abc", 5),
+            ("héllo wörld ünïcode", 4),
+            ("abcdefghij", 3),
+            ("x", 0),
+            ("", 5),
+        ] {
+            let parts = split_pieces(text, n);
+            assert_eq!(parts.concat(), text);
+            assert_eq!(parts.len(), (n.max(1) as usize).min(text.chars().count()));
+            assert!(parts.iter().all(|p| !p.is_empty()));
+        }
+        assert_eq!(split_pieces("abcdefghij", 3), vec!["abc", "def", "ghij"]);
+    }
+}

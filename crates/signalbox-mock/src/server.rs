@@ -1,0 +1,225 @@
+//! Owns the HTTP router and the chat handler's pipeline: record, fault, answer.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use tokio::sync::watch;
+
+use crate::answer::Answer;
+use crate::control::{self, MockControl};
+use crate::faults::{Decision, Faults};
+use crate::handle::MockOptions;
+use crate::openai::{self, OpenAi};
+use crate::stats::{Counters, InFlight};
+use crate::stream;
+use crate::wire::WireFormat;
+
+/// Largest chat request body accepted.
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Header naming the mock instance on every response.
+const MOCK_NAME: &str = "x-mock-name";
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+const EVENT_STREAM: HeaderValue = HeaderValue::from_static("text/event-stream");
+
+/// State shared by all handlers and the control handle.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) name: String,
+    name_header: HeaderValue,
+    stream_chunks: u32,
+    chunk_delay: Duration,
+    /// Read lock-free on every request; replaced whole by the control API.
+    pub(crate) faults: ArcSwap<Faults>,
+    pub(crate) counters: Arc<Counters>,
+    /// Flips to `true` once shutdown begins; releases hanging requests.
+    shutdown: watch::Sender<bool>,
+    models: Bytes,
+}
+
+impl Shared {
+    /// Starts shutdown: hanging requests return and the server stops accepting.
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Resolves once shutdown has begun.
+    pub(crate) async fn shutdown_begun(&self) {
+        let mut rx = self.shutdown.subscribe();
+        // The sender lives in `self`, so this cannot fail while we wait.
+        let _ = rx.wait_for(|begun| *begun).await;
+    }
+
+    /// A response with the mock's name header.
+    pub(crate) fn respond(
+        &self,
+        status: StatusCode,
+        content_type: HeaderValue,
+        body: impl Into<Body>,
+    ) -> Response {
+        let mut response = Response::new(body.into());
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, content_type);
+        headers.insert(MOCK_NAME, self.name_header.clone());
+        response
+    }
+
+    /// An error response in the wire format `F`.
+    fn error<F: WireFormat>(&self, status: StatusCode, message: &str) -> Response {
+        self.respond(status, JSON, F::error_body(status, message))
+    }
+}
+
+/// Builds the mock's router and the handle controlling it.
+pub fn router(options: MockOptions) -> (Router, MockControl) {
+    let MockOptions {
+        name,
+        stream_chunks,
+        chunk_delay_ms,
+    } = options;
+    let name_header =
+        HeaderValue::from_str(&name).unwrap_or(HeaderValue::from_static("invalid-name"));
+    let models = openai::models_body(&name).unwrap_or_default();
+    let shared = Arc::new(Shared {
+        name,
+        name_header,
+        stream_chunks,
+        chunk_delay: Duration::from_millis(chunk_delay_ms),
+        faults: ArcSwap::from_pointee(Faults::default()),
+        counters: Arc::default(),
+        shutdown: watch::Sender::new(false),
+        models,
+    });
+    let router = Router::new()
+        .route("/v1/chat/completions", post(chat::<OpenAi>))
+        .route("/chat/completions", post(chat::<OpenAi>))
+        .route("/v1/models", get(list_models))
+        .route("/models", get(list_models))
+        .merge(control::routes())
+        .fallback(not_found)
+        .with_state(shared.clone());
+    (router, MockControl::new(shared))
+}
+
+async fn list_models(State(shared): State<Arc<Shared>>) -> Response {
+    shared.respond(StatusCode::OK, JSON, shared.models.clone())
+}
+
+async fn not_found(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let message = format!(
+        "mock: no route for {} {}",
+        request.method(),
+        request.uri().path()
+    );
+    shared.error::<OpenAi>(StatusCode::NOT_FOUND, &message)
+}
+
+/// One chat request, in the order the mock's pipeline sees it.
+async fn chat<F: WireFormat>(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    // Read the whole body first: stats record it even when a fault answers.
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await;
+    let n = shared
+        .counters
+        .record_request(parts.headers, body.as_ref().cloned().unwrap_or_default());
+    let in_flight = InFlight::new(shared.counters.clone());
+    let Ok(body) = body else {
+        return shared.error::<F>(
+            StatusCode::BAD_REQUEST,
+            "mock: could not read the request body",
+        );
+    };
+    let faults = shared.faults.load_full();
+    let counters = &shared.counters;
+    match faults.decide(n) {
+        Decision::Hang => {
+            counters.hangs.fetch_add(1, Relaxed);
+            // Until the client goes away (hyper drops this future) or the server shuts down.
+            shared.shutdown_begun().await;
+            shared.error::<F>(StatusCode::SERVICE_UNAVAILABLE, "mock: shutting down")
+        }
+        Decision::RateLimit { retry_after_secs } => {
+            counters.errors_injected.fetch_add(1, Relaxed);
+            let message = format!("mock: rate limit reached, retry after {retry_after_secs}s");
+            let mut response = shared.error::<F>(StatusCode::TOO_MANY_REQUESTS, &message);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            response
+        }
+        Decision::Error { status } => {
+            counters.errors_injected.fetch_add(1, Relaxed);
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            shared.error::<F>(status, "mock: injected error")
+        }
+        Decision::Answer { latency } => {
+            if !latency.is_zero() {
+                tokio::time::sleep(latency).await;
+            }
+            answer::<F>(&shared, &faults, n, &body, in_flight)
+        }
+    }
+}
+
+/// The 200 answer (or 400 for a body the format cannot parse).
+fn answer<F: WireFormat>(
+    shared: &Shared,
+    faults: &Faults,
+    n: u64,
+    body: &[u8],
+    in_flight: InFlight,
+) -> Response {
+    let parsed = match F::parse(body) {
+        Ok(parsed) => parsed,
+        Err(message) => return shared.error::<F>(StatusCode::BAD_REQUEST, &message),
+    };
+    let answer = Answer::to(parsed.prompt, &shared.name);
+    let rendered = if parsed.stream {
+        let events = if faults.malformed_json {
+            Ok(F::malformed_events())
+        } else {
+            let pieces = faults.stream_chunks.unwrap_or(shared.stream_chunks);
+            F::render_events(&parsed.request, &answer, n, pieces)
+        };
+        events.map(|events| {
+            let plan = stream::Plan {
+                events,
+                delay: faults
+                    .chunk_delay_ms
+                    .map_or(shared.chunk_delay, Duration::from_millis),
+                cut_after: faults.cut_stream_after,
+            };
+            let mut response =
+                shared.respond(StatusCode::OK, EVENT_STREAM, stream::body(plan, in_flight));
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            response
+        })
+    } else if faults.malformed_json {
+        Ok(shared.respond(StatusCode::OK, JSON, F::malformed_body()))
+    } else {
+        F::render_body(&parsed.request, &answer, n)
+            .map(|body| shared.respond(StatusCode::OK, JSON, body))
+    };
+    match rendered {
+        Ok(response) => {
+            shared.counters.responses_ok.fetch_add(1, Relaxed);
+            response
+        }
+        Err(error) => shared.error::<F>(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("mock: could not render the answer: {error}"),
+        ),
+    }
+}

@@ -1,0 +1,182 @@
+//! Owns the test harness: N mock providers and a gateway, all in-process on
+//! 127.0.0.1 with port 0, plus helpers to call them. Test-only: nothing in
+//! the shipped binary depends on it.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test harness: failing loudly is the point"
+)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use signalbox_config::{Config, OverlayVars, load_str};
+use signalbox_gateway::{Gateway, GatewayHandle};
+use signalbox_mock::{MockHandle, MockOptions, MockProvider};
+
+/// Every test request is bounded by this.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A running gateway with its mock providers.
+pub struct Harness {
+    /// The gateway.
+    pub gateway: GatewayHandle,
+    /// The mocks, in the order they were named.
+    pub mocks: Vec<(String, MockHandle)>,
+    /// A client with a bounded timeout.
+    pub client: reqwest::Client,
+}
+
+/// Installs the TLS provider reqwest needs (idempotent).
+pub fn init_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A loopback address with a free port.
+pub fn any_port() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// An address nothing listens on (bound, then released).
+pub async fn closed_port_url() -> String {
+    let l = tokio::net::TcpListener::bind(any_port()).await.unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    format!("http://{addr}/v1")
+}
+
+impl Harness {
+    /// Starts one mock per name and a gateway with `yaml`, where
+    /// `${<NAME>_URL}` (name upper-cased, `-` → `_`) is each mock's base URL.
+    /// `extra_vars` adds more variables.
+    pub async fn start(yaml: &str, mock_names: &[&str], extra_vars: &[(&str, String)]) -> Self {
+        Self::start_with(yaml, mock_names, extra_vars, MockOptions::default()).await
+    }
+
+    /// As [`Harness::start`], with mock options (names are overridden).
+    pub async fn start_with(
+        yaml: &str,
+        mock_names: &[&str],
+        extra_vars: &[(&str, String)],
+        opts: MockOptions,
+    ) -> Self {
+        init_tls();
+        let mut mocks = Vec::new();
+        let mut vars = Vec::new();
+        for name in mock_names {
+            let options = MockOptions {
+                name: (*name).to_string(),
+                ..opts.clone()
+            };
+            let m = MockProvider::start(any_port(), options)
+                .await
+                .expect("mock starts");
+            vars.push((format!("{}_URL", var_name(name)), m.base_url()));
+            mocks.push(((*name).to_string(), m));
+        }
+        vars.extend(
+            extra_vars
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), v.clone())),
+        );
+        let config = config(yaml, vars);
+        let gateway = Gateway::new(config)
+            .expect("gateway builds")
+            .spawn(any_port())
+            .await
+            .expect("gateway binds");
+        let client = reqwest::Client::builder()
+            .timeout(TEST_TIMEOUT)
+            .build()
+            .unwrap();
+        Self {
+            gateway,
+            mocks,
+            client,
+        }
+    }
+
+    /// The mock with this name.
+    pub fn mock(&self, name: &str) -> &MockHandle {
+        &self
+            .mocks
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no mock {name}"))
+            .1
+    }
+
+    /// A gateway URL for `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.gateway.base_url())
+    }
+
+    /// POSTs a JSON body to `/v1/chat/completions`.
+    pub async fn chat(&self, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/v1/chat/completions"))
+            .json(body)
+            .send()
+            .await
+            .expect("gateway answers")
+    }
+
+    /// GETs a gateway path and returns status and body text.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let r = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("gateway answers");
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// Stops everything.
+    pub async fn stop(self) {
+        self.gateway.shutdown().await;
+        for (_, m) in self.mocks {
+            m.shutdown();
+        }
+    }
+}
+
+/// Loads a config from text with the given variables (panics on errors,
+/// printing them).
+pub fn config(yaml: &str, vars: Vec<(String, String)>) -> Config {
+    let vars = OverlayVars::new(vars);
+    match load_str(yaml, "<test>", &vars) {
+        Ok(c) => c,
+        Err(e) => panic!("test config invalid:\n{e}"),
+    }
+}
+
+fn var_name(name: &str) -> String {
+    name.to_uppercase().replace('-', "_")
+}
+
+/// A simple chat body.
+pub fn chat_body(model: &str, text: &str) -> serde_json::Value {
+    serde_json::json!({"model": model, "messages": [{"role": "user", "content": text}]})
+}
+
+/// The same, streamed.
+pub fn stream_body(model: &str, text: &str) -> serde_json::Value {
+    serde_json::json!({"model": model, "stream": true, "messages": [{"role": "user", "content": text}]})
+}
+
+/// Polls `f` every 20 ms until it returns true, at most `limit`.
+pub async fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if f() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

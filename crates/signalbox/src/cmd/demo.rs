@@ -1,0 +1,268 @@
+//! `signalbox demo`: three in-process mock providers in two regions and a
+//! gateway running the embedded `examples/demo.yaml`. Without `--tour` it
+//! prints ready-to-paste curl commands and serves until Ctrl-C; with
+//! `--tour` it walks through a normal, a streamed and a failover request and
+//! exits (non-zero if anything did not behave as narrated).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use signalbox_config::{OverlayVars, load_str};
+use signalbox_gateway::{Gateway, GatewayHandle};
+use signalbox_mock::{Faults, MockHandle, MockOptions, MockProvider};
+
+/// The demo configuration, embedded so the demo needs no files.
+pub const DEMO_YAML: &str = include_str!("../../../../examples/demo.yaml");
+
+struct Demo {
+    gateway: GatewayHandle,
+    us: MockHandle,
+    azure: MockHandle,
+    vllm: MockHandle,
+}
+
+pub async fn run(tour: bool, listen: SocketAddr) -> anyhow::Result<ExitCode> {
+    let demo = start(listen, tour).await?;
+    let base = demo.gateway.base_url();
+    if tour {
+        let result = run_tour(&demo, &base).await;
+        stop(demo).await;
+        result?;
+        println!(
+            "\nTour complete. Run `signalbox demo` to keep the gateway up and try it yourself."
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    print_instructions(&demo, &base);
+    super::serve::shutdown_signal().await;
+    stop(demo).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn start(listen: SocketAddr, tour: bool) -> anyhow::Result<Demo> {
+    let any = SocketAddr::from(([127, 0, 0, 1], 0));
+    let mock = |name: &str| MockOptions {
+        name: name.to_string(),
+        stream_chunks: 6,
+        chunk_delay_ms: 120,
+    };
+    let us = MockProvider::start(any, mock("openai-us"))
+        .await
+        .context("starting mock openai-us")?;
+    let azure = MockProvider::start(any, mock("azure-eu"))
+        .await
+        .context("starting mock azure-eu")?;
+    let vllm = MockProvider::start(any, mock("vllm-eu"))
+        .await
+        .context("starting mock vllm-eu")?;
+    let vars = OverlayVars::new([
+        ("DEMO_OPENAI_US_URL".to_string(), us.base_url()),
+        ("DEMO_AZURE_EU_URL".to_string(), azure.base_url()),
+        ("DEMO_VLLM_EU_URL".to_string(), vllm.base_url()),
+        ("DEMO_LISTEN".to_string(), listen.to_string()),
+    ]);
+    let config = load_str(DEMO_YAML, "<embedded examples/demo.yaml>", &vars)
+        .map_err(|e| anyhow::anyhow!("the embedded demo configuration is invalid:\n{e}"))?;
+    let gateway = Gateway::new(config).context("building the demo gateway")?;
+    // The tour needs no fixed port; the interactive demo prefers the
+    // documented one and falls back to a free port.
+    let addr = if tour { any } else { listen };
+    let handle = match gateway.clone().spawn(addr).await {
+        Ok(h) => h,
+        Err(e) if !tour => {
+            tracing::warn!(%listen, error = %e, "Demo port taken; using a free port instead.");
+            gateway
+                .spawn(any)
+                .await
+                .context("binding the demo gateway")?
+        }
+        Err(e) => return Err(e).context("binding the demo gateway"),
+    };
+    Ok(Demo {
+        gateway: handle,
+        us,
+        azure,
+        vllm,
+    })
+}
+
+async fn stop(demo: Demo) {
+    demo.gateway.shutdown().await;
+    for m in [demo.us, demo.azure, demo.vllm] {
+        m.shutdown();
+    }
+}
+
+fn print_instructions(demo: &Demo, base: &str) {
+    println!("Signalbox demo is running.\n");
+    println!("  gateway      {base}   (config: examples/demo.yaml, embedded)");
+    println!(
+        "  openai-us    {}   route us-large (region us)",
+        demo.us.base_url()
+    );
+    println!(
+        "  azure-eu     {}   route eu-large (region eu)",
+        demo.azure.base_url()
+    );
+    println!(
+        "  vllm-eu      {}   route eu-small (region eu)",
+        demo.vllm.base_url()
+    );
+    println!("\nTry it:\n");
+    println!("  curl -si {base}/v1/chat/completions -H 'content-type: application/json' \\");
+    println!(
+        "    -d '{{\"model\":\"chat\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hello, Signalbox\"}}]}}'\n"
+    );
+    println!("  curl -sN {base}/v1/chat/completions -H 'content-type: application/json' \\");
+    println!(
+        "    -d '{{\"model\":\"chat\",\"stream\":true,\"messages\":[{{\"role\":\"user\",\"content\":\"Stream please\"}}]}}'\n"
+    );
+    println!(
+        "Make the primary fail, then send the first request again and read the x-signalbox-* headers:\n"
+    );
+    println!(
+        "  curl -s http://{}/_mock/faults -d '{{\"error_rate\":1.0,\"error_status\":503}}'",
+        demo.us.addr()
+    );
+    println!(
+        "  curl -s http://{}/_mock/faults -d '{{}}'    # heal it\n",
+        demo.us.addr()
+    );
+    println!("Also: {base}/v1/models  {base}/readyz  {base}/metrics\n");
+    println!("Ctrl-C to stop.");
+}
+
+async fn run_tour(demo: &Demo, base: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let url = format!("{base}/v1/chat/completions");
+    println!("Signalbox tour: a gateway on {base} in front of three mock providers.");
+    println!(
+        "The alias `chat` routes to us-large (openai-us), then eu-large (azure-eu), then eu-small (vllm-eu).\n"
+    );
+
+    println!("1. A normal request to the alias `chat`:");
+    let body = serde_json::json!({"model": "chat", "messages": [{"role": "user", "content": "Hello, Signalbox"}]});
+    let resp = client.post(&url).json(&body).send().await?;
+    let route = show_headers(&resp);
+    let status = resp.status();
+    let json: serde_json::Value = resp.json().await?;
+    println!(
+        "   status {status}; answer: {}",
+        json["choices"][0]["message"]["content"]
+    );
+    expect(
+        status.is_success() && route == "us-large",
+        "the first request should be served by us-large",
+    )?;
+
+    println!("\n2. The same request, streamed; chunks are printed as they arrive:");
+    let mut body = body.clone();
+    body["stream"] = serde_json::Value::Bool(true);
+    let mut resp = client.post(&url).json(&body).send().await?;
+    show_headers(&resp);
+    let started = std::time::Instant::now();
+    let mut chunks = 0;
+    while let Some(chunk) = resp.chunk().await? {
+        for line in String::from_utf8_lossy(&chunk)
+            .lines()
+            .filter(|l| l.starts_with("data: "))
+        {
+            chunks += 1;
+            println!(
+                "   +{:>4} ms  {}",
+                started.elapsed().as_millis(),
+                truncate(line, 100)
+            );
+        }
+    }
+    expect(chunks >= 3, "the stream should arrive in several chunks")?;
+
+    println!("\n3. Outage: openai-us now answers 503 to everything.");
+    demo.us.set_faults(Faults {
+        error_rate: 1.0,
+        error_status: 503,
+        ..Faults::default()
+    });
+    let body = serde_json::json!({"model": "chat", "messages": [{"role": "user", "content": "Are you still there?"}]});
+    let resp = client.post(&url).json(&body).send().await?;
+    let route = show_headers(&resp);
+    let status = resp.status();
+    let json: serde_json::Value = resp.json().await?;
+    println!(
+        "   status {status}; answer: {}",
+        json["choices"][0]["message"]["content"]
+    );
+    println!(
+        "   The caller got an answer; x-signalbox-attempts shows the failed try on us-large first."
+    );
+    expect(
+        status.is_success() && route == "eu-large",
+        "the request should fail over to eu-large",
+    )?;
+
+    println!("\n4. Every route down: the caller gets a clear error listing each attempt.");
+    for m in [&demo.azure, &demo.vllm] {
+        m.set_faults(Faults {
+            error_rate: 1.0,
+            error_status: 503,
+            ..Faults::default()
+        });
+    }
+    let resp = client.post(&url).json(&body).send().await?;
+    show_headers(&resp);
+    let status = resp.status();
+    let json: serde_json::Value = resp.json().await?;
+    println!("   status {status}; error: {}", json["error"]["message"]);
+    expect(
+        status.as_u16() == 502,
+        "with every route failing the gateway should answer 502",
+    )?;
+    for m in [&demo.us, &demo.azure, &demo.vllm] {
+        m.set_faults(Faults::default());
+    }
+
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    println!("\n5. The same story in /metrics (upstream attempts by route and outcome):");
+    for line in metrics
+        .lines()
+        .filter(|l| l.starts_with("signalbox_upstream_attempts_total") && !l.ends_with(" 0"))
+    {
+        println!("   {line}");
+    }
+    Ok(())
+}
+
+fn show_headers(resp: &reqwest::Response) -> String {
+    let mut route = String::new();
+    for (name, value) in resp.headers() {
+        if name.as_str().starts_with("x-signalbox-") || name.as_str() == "x-request-id" {
+            let v = value.to_str().unwrap_or("?");
+            println!("   {name}: {v}");
+            if name.as_str() == "x-signalbox-route" {
+                route = v.to_string();
+            }
+        }
+    }
+    route
+}
+
+fn expect(ok: bool, what: &str) -> anyhow::Result<()> {
+    if !ok {
+        bail!("tour check failed: {what}");
+    }
+    Ok(())
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    }
+}

@@ -1,0 +1,58 @@
+//! `signalbox serve`: load, validate, build, serve until SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use signalbox_config::{EnvVars, load_file};
+use signalbox_gateway::Gateway;
+
+pub async fn run(config_path: &Path, listen: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
+    let config = match load_file(config_path, &EnvVars) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("{}: invalid configuration:", config_path.display());
+            for e in &errors.0 {
+                eprintln!("  {e}");
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let gateway = Gateway::new(config).context("building the gateway")?;
+    let addr = listen.unwrap_or_else(|| gateway.configured_listen());
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let bound = listener.local_addr()?;
+    tracing::info!(addr = %bound, policy_version = %gateway.policy_version(), config = %config_path.display(), "Signalbox listening.");
+    gateway
+        .serve(listener, shutdown_signal())
+        .await
+        .context("serving")?;
+    tracing::info!("Signalbox stopped.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("Shutdown requested; draining connections.");
+}

@@ -1,0 +1,111 @@
+//! The `signalbox` command: serve the gateway, validate and describe
+//! configurations, run the mock provider, and give newcomers a demo.
+
+#![expect(
+    clippy::print_stdout,
+    reason = "a command-line tool prints its results"
+)]
+
+mod cmd;
+mod logging;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Signalbox: LLM routing and failover as reviewed policy.
+#[derive(Debug, Parser)]
+#[command(name = "signalbox", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = logging::Format::Text, env = "SIGNALBOX_LOG_FORMAT")]
+    log_format: logging::Format,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        /// The configuration file (YAML).
+        #[arg(long, short, env = "SIGNALBOX_CONFIG")]
+        config: PathBuf,
+        /// Listen address; overrides `server.listen` (default 127.0.0.1:4000).
+        #[arg(long, env = "SIGNALBOX_LISTEN")]
+        listen: Option<SocketAddr>,
+    },
+    /// Validate a configuration file and print a summary, or every error with its path.
+    Check {
+        /// The configuration file (YAML).
+        file: PathBuf,
+    },
+    /// Print the JSON Schema of the configuration file, for editors.
+    Schema,
+    /// Start three mock providers and a gateway on loopback, and show how to use them.
+    Demo {
+        /// Run a narrated walk (normal, streamed, outage with failover) and exit.
+        #[arg(long)]
+        tour: bool,
+        /// The gateway's listen address (falls back to a free port if taken).
+        #[arg(long, default_value = "127.0.0.1:4000")]
+        listen: SocketAddr,
+    },
+    /// Run an OpenAI-compatible fake upstream with runtime fault injection.
+    MockProvider {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:9001")]
+        listen: SocketAddr,
+        /// Name shown in answers and the `x-mock-name` header.
+        #[arg(long, default_value = "mock")]
+        name: String,
+        /// Content chunks per streamed answer.
+        #[arg(long, default_value_t = 5)]
+        stream_chunks: u32,
+        /// Delay between streamed chunks, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        chunk_delay_ms: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    // reqwest is built without a bundled TLS provider; install ring before
+    // any client exists.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
+    let quiet_default = matches!(cli.command, Command::Check { .. } | Command::Schema);
+    logging::init(cli.log_format, if quiet_default { "warn" } else { "info" });
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { config, listen } => cmd::serve::run(&config, listen).await,
+            Command::Check { file } => cmd::check::run(&file),
+            Command::Schema => cmd::check::schema(),
+            Command::Demo { tour, listen } => cmd::demo::run(tour, listen).await,
+            Command::MockProvider {
+                listen,
+                name,
+                stream_chunks,
+                chunk_delay_ms,
+            } => cmd::mock::run(listen, name, stream_chunks, chunk_delay_ms).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
