@@ -75,8 +75,13 @@ fn main() -> ExitCode {
     // any client exists.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
-    let quiet_default = matches!(cli.command, Command::Check { .. } | Command::Schema);
-    logging::init(cli.log_format, if quiet_default { "warn" } else { "info" });
+    let default_level = match cli.command {
+        Command::Check { .. } | Command::Schema => "warn",
+        // The tour narrates on stdout; only real problems go to stderr.
+        Command::Demo { tour: true, .. } => "error",
+        _ => "info",
+    };
+    logging::init(cli.log_format, default_level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

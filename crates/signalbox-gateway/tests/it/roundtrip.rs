@@ -115,3 +115,43 @@ async fn readiness_fails_when_no_route_is_usable() {
     assert_eq!(status, 503, "{body}");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn client_disconnect_cancels_a_pending_upstream_call() {
+    let yaml = crate::TWO_ROUTES.replace(
+        "first-byte: 700ms, total: 10s",
+        "first-byte: 30s, total: 60s",
+    );
+    let h = signalbox_testkit::Harness::start(
+        &yaml,
+        &["primary", "secondary"],
+        &[("PRIMARY_KEY", "k".into())],
+    )
+    .await;
+    let m = h.mock("primary");
+    m.set_faults(signalbox_mock::Faults {
+        hang: true,
+        ..Default::default()
+    });
+    let quick = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let err = quick
+        .post(h.url("/v1/chat/completions"))
+        .json(&chat_body("chat", "hi"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout());
+    assert_eq!(m.stats().hangs, 1);
+    // The gateway dropped its upstream call with the caller, long before its
+    // own 30 s deadline.
+    let cancelled = signalbox_testkit::eventually(std::time::Duration::from_secs(5), || {
+        m.stats().in_flight == 0
+    })
+    .await;
+    assert!(cancelled, "upstream call still in flight: {:?}", m.stats());
+    assert_eq!(h.mock("secondary").stats().requests, 0);
+    h.stop().await;
+}

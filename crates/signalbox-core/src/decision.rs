@@ -1,0 +1,148 @@
+//! The decision record: what the gateway decided for one request and why.
+//! Every stage appends to it; the gateway's recorder writes it to the
+//! decision log; `signalbox explain` reads it back. It never holds prompt or
+//! completion text unless the tenant's policy allows content logging.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{AttemptRecord, Usage};
+
+/// Where a signal's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalSource {
+    /// The caller's API key (its tenant).
+    Key,
+    /// A request header.
+    Header,
+    /// The request body.
+    Body,
+    /// An intent rule matched.
+    Rule,
+    /// The configured default.
+    Default,
+    /// The tenant's configuration.
+    Tenant,
+}
+
+/// One signal with its value and source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalRecord {
+    /// Signal name (`tenant`, `region`, `intent`, …).
+    pub name: String,
+    /// Its value, as text.
+    pub value: String,
+    /// Where the value came from.
+    pub source: SignalSource,
+    /// Extra detail (the rule name for an intent, the token-count method).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// One policy rule as evaluated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleRecord {
+    /// Rule name.
+    pub name: String,
+    /// Whether it matched.
+    pub matched: bool,
+    /// The first condition that failed, when it did not match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+}
+
+/// One constraint's verdict on one route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    /// Constraint name (`region`, `context_window`, `retention`, …).
+    pub constraint: String,
+    /// Whether the route satisfies it.
+    pub ok: bool,
+    /// Human-readable evidence, e.g. `region eu ∈ [eu]`.
+    pub detail: String,
+}
+
+/// One candidate route with its verdicts and ranking inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateRecord {
+    /// Route id.
+    pub route: String,
+    /// Whether every hard constraint held.
+    pub eligible: bool,
+    /// Each constraint's verdict, in evaluation order.
+    pub verdicts: Vec<Verdict>,
+    /// Ranking score (eligible routes only; higher is better).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// Estimated cost of this request on this route, in USD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_estimate_usd: Option<f64>,
+}
+
+/// The whole record of one request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    /// The request id (as in `x-request-id`).
+    pub request_id: String,
+    /// Milliseconds since the Unix epoch when the request arrived.
+    pub time_ms: u64,
+    /// Tenant id (`-` when authentication failed).
+    pub tenant: String,
+    /// The policy version the request was decided under.
+    pub policy_version: String,
+    /// The alias (model) the caller asked for.
+    #[serde(default)]
+    pub alias: Option<String>,
+    /// Every signal with its source.
+    #[serde(default)]
+    pub signals: Vec<SignalRecord>,
+    /// Every rule evaluated, in order.
+    #[serde(default)]
+    pub rules: Vec<RuleRecord>,
+    /// The rule that selected the candidates (`None`: the alias default).
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// Every candidate route with its verdicts.
+    #[serde(default)]
+    pub candidates: Vec<CandidateRecord>,
+    /// Eligible routes in the order they would be tried.
+    #[serde(default)]
+    pub ranking: Vec<String>,
+    /// `fail_closed` or `degrade`.
+    #[serde(default)]
+    pub failure_mode: String,
+    /// The route that served, if any.
+    #[serde(default)]
+    pub chosen: Option<String>,
+    /// The serving route's provider.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// The serving route's model version.
+    #[serde(default)]
+    pub model_version: Option<String>,
+    /// Every upstream attempt, in order.
+    #[serde(default)]
+    pub attempts: Vec<AttemptRecord>,
+    /// `served`, `refused` (the gateway's own refusal), `rejected` (the
+    /// upstream refused the request), or `failed` (upstreams failed).
+    pub outcome: String,
+    /// The HTTP status returned.
+    pub status: u16,
+    /// The error message returned, if any.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Whether the caller asked for a stream.
+    #[serde(default)]
+    pub stream: bool,
+    /// Token usage reported by the provider.
+    #[serde(default)]
+    pub usage: Option<Usage>,
+    /// Cost of the request in USD (usage × the serving route's prices).
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
+    /// Time until the response head (streams: the first event), ms.
+    pub latency_ms: u64,
+    /// Prompt and completion, only when the tenant allows content logging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<serde_json::Value>,
+}
