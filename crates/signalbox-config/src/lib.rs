@@ -22,11 +22,14 @@ pub use error::{ConfigError, ConfigErrors};
 pub use interp::{InterpError, interpolate_str};
 pub use load::{load_file, load_str};
 pub use model::{
-    AliasConfig, Config, DEFAULT_REGIONS, Price, ProviderConfig, ProviderKind, Retention,
-    RouteConfig, ServerConfig, Supports, Timeouts,
+    AdminConfig, AliasConfig, Capability, Config, ContentFilter, DEFAULT_REGIONS,
+    DEFAULT_RISK_TIERS, DEFAULT_TENANT, DecisionLogConfig, DegradeStep, FailureMode, IntentConfig,
+    IntentRule, IntentWhen, Objectives, PolicyRule, Price, ProviderConfig, ProviderKind,
+    Requirements, Retention, RouteConfig, RouteSelector, RuleWhen, ServerConfig, Supports,
+    TenantConfig, Timeouts, Weights,
 };
 pub use schema::json_schema;
-pub use secret::{Secret, SecretSource};
+pub use secret::{Secret, SecretSource, hash_secret};
 pub use vars::{EnvVars, OverlayVars, VarSource};
 
 /// The `origin` to use for a configuration compiled into the binary.

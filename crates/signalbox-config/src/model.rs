@@ -10,6 +10,23 @@ use signalbox_core::{AliasName, ProviderName, RouteId};
 
 use crate::secret::Secret;
 
+mod enums;
+mod policy;
+mod tenant;
+
+pub use enums::{Capability, ContentFilter, DegradeStep, FailureMode};
+pub use policy::{
+    IntentConfig, IntentRule, IntentWhen, Objectives, PolicyRule, Requirements, RouteSelector,
+    RuleWhen, Weights,
+};
+pub use tenant::{AdminConfig, DecisionLogConfig, TenantConfig};
+
+/// Risk tiers when the document has no `risk-tiers` list, lowest first.
+pub const DEFAULT_RISK_TIERS: &[&str] = &["public", "internal", "sensitive", "restricted"];
+
+/// The tenant created when the document configures none.
+pub const DEFAULT_TENANT: &str = "default";
+
 /// Region names known when the document has no `regions` list.
 pub const DEFAULT_REGIONS: &[&str] =
     &["us", "eu", "uk", "ca", "apac", "jp", "au", "in", "sa", "me"];
@@ -27,6 +44,20 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
     /// Names clients send as `model`, in document order.
     pub aliases: Vec<AliasConfig>,
+    /// Risk tier names, lowest first; tiers elsewhere are indices into this list.
+    pub risk_tiers: Vec<String>,
+    /// Tenants in document order; never empty (an implicit `default` when none are configured).
+    pub tenants: Vec<TenantConfig>,
+    /// The tenant that serves requests without an API key; `None` requires a key.
+    pub anonymous_tenant: Option<String>,
+    /// The admin API credential.
+    pub admin: AdminConfig,
+    /// Where routing decisions are recorded.
+    pub decision_log: DecisionLogConfig,
+    /// How a request's intent is classified.
+    pub intents: IntentConfig,
+    /// Policy rules in evaluation order.
+    pub policy_rules: Vec<PolicyRule>,
     /// Policy version: 12 hex chars of the SHA-256 of the interpolated document.
     pub version: String,
     /// The file path, or `<embedded>`.
@@ -47,6 +78,16 @@ impl Config {
     /// The alias a client asked for by `name`.
     pub fn alias(&self, name: &str) -> Option<&AliasConfig> {
         self.aliases.iter().find(|a| a.name.as_str() == name)
+    }
+
+    /// The tenant with id `id`.
+    pub fn tenant(&self, id: &str) -> Option<&TenantConfig> {
+        self.tenants.iter().find(|t| t.id == id)
+    }
+
+    /// The index of risk tier `name` in [`Config::risk_tiers`].
+    pub fn risk_tier_index(&self, name: &str) -> Option<usize> {
+        self.risk_tiers.iter().position(|t| t == name)
     }
 }
 
@@ -152,6 +193,10 @@ pub struct RouteConfig {
     pub price: Price,
     /// Data-retention guarantee.
     pub retention: Retention,
+    /// Highest risk tier this route may serve (index into `Config::risk_tiers`).
+    pub max_risk_tier: usize,
+    /// Content-filtering posture.
+    pub content_filter: ContentFilter,
 }
 
 /// Capabilities of a route.

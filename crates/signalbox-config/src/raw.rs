@@ -12,9 +12,18 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 
-use crate::model::{ProviderKind, Retention};
+use crate::model::{ContentFilter, ProviderKind, Retention};
 use crate::secret::SecretSource;
 use crate::text::Text;
+
+mod policy;
+mod tenant;
+
+pub(crate) use policy::{
+    RawIntentRule, RawIntentWhen, RawIntents, RawObjectives, RawPolicy, RawPolicyRule, RawRequire,
+    RawRuleWhen, RawSelect, RawWeights,
+};
+pub(crate) use tenant::{RawAdmin, RawDecisionLog, RawTenant};
 
 /// A Signalbox configuration file (after `${VAR}` interpolation).
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -42,6 +51,28 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     #[schemars(length(min = 1))]
     pub aliases: Vec<RawAlias>,
+    /// Risk tier names, lowest first. Default: public, internal, sensitive, restricted.
+    #[serde(default)]
+    pub risk_tiers: Option<Vec<Text>>,
+    /// Who may call. Absent or empty: one implicit tenant `default`, served anonymously.
+    #[serde(default)]
+    pub tenants: Option<Vec<RawTenant>>,
+    /// The tenant that serves requests without an API key. Default: `default`
+    /// when no tenants are configured, otherwise none (a key is required).
+    #[serde(default)]
+    pub anonymous_tenant: Option<Text>,
+    /// The admin API.
+    #[serde(default)]
+    pub admin: Option<RawAdmin>,
+    /// Where routing decisions are recorded.
+    #[serde(default)]
+    pub decision_log: Option<RawDecisionLog>,
+    /// How a request's intent is classified.
+    #[serde(default)]
+    pub intents: Option<RawIntents>,
+    /// Policy rules, evaluated in order.
+    #[serde(default)]
+    pub policy: Option<RawPolicy>,
 }
 
 /// The HTTP listener.
@@ -121,6 +152,10 @@ pub(crate) struct RawRoute {
     pub price: Option<RawPrice>,
     /// Data retention. Default `standard`.
     pub retention: Option<Retention>,
+    /// Highest risk tier this route may serve. Default: the highest tier.
+    pub max_risk_tier: Option<Text>,
+    /// Content-filtering posture. Default `standard`.
+    pub content_filter: Option<ContentFilter>,
 }
 
 /// Capabilities of a route.

@@ -16,11 +16,41 @@ mod tests {
         let schema = json_schema();
         assert_eq!(schema["title"], "Signalbox configuration");
         let properties = schema["properties"].as_object().unwrap();
-        for key in ["server", "regions", "providers", "routes", "aliases"] {
+        for key in [
+            "server",
+            "regions",
+            "providers",
+            "routes",
+            "aliases",
+            "risk-tiers",
+            "tenants",
+            "anonymous-tenant",
+            "admin",
+            "decision-log",
+            "intents",
+            "policy",
+        ] {
             assert!(properties.contains_key(key), "missing {key}");
         }
         assert_eq!(schema["additionalProperties"], false);
         let required = schema["required"].as_array().unwrap();
         assert_eq!(required.len(), 3);
+        let defs = schema["$defs"].as_object().unwrap();
+        for def in [
+            "Tenant",
+            "PolicyRule",
+            "RuleWhen",
+            "IntentRule",
+            "DecisionLog",
+            "Admin",
+        ] {
+            assert!(defs.contains_key(def), "missing $defs.{def}");
+        }
+        let route = &defs["Route"]["properties"];
+        assert!(route["max-risk-tier"].is_object());
+        assert!(route["content-filter"].is_object());
+        let steps = serde_json::to_string(&defs["DegradeStep"]).unwrap();
+        assert!(steps.contains("human-escalation"), "{steps}");
+        assert_eq!(defs["Tenant"]["additionalProperties"], false);
     }
 }

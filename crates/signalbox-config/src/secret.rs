@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use crate::vars::VarSource;
 
@@ -73,4 +74,10 @@ pub fn resolve(source: &SecretSource, vars: &dyn VarSource) -> Result<Secret, St
         return Err(format!("{source} is empty"));
     }
     Ok(Secret(value))
+}
+
+/// SHA-256 of a credential. Tenant API keys and the admin token are kept only
+/// in this form; hash the presented value and compare.
+pub fn hash_secret(value: &str) -> [u8; 32] {
+    Sha256::digest(value.as_bytes()).into()
 }

@@ -5,8 +5,9 @@ use std::fmt::Write as _;
 use crate::model::Config;
 
 impl Config {
-    /// `<origin>: OK (policy version …)`, the counts, then one line per alias
-    /// listing its routes as `id (provider/model, region)` in failover order.
+    /// `<origin>: OK (policy version …)`, the counts, a line on tenants,
+    /// rules and the decision log, then one line per alias listing its routes
+    /// as `id (provider/model, region)` in failover order.
     pub fn summary(&self) -> String {
         let mut out = format!("{}: OK (policy version {})\n", self.origin, self.version);
         let _ = writeln!(
@@ -15,6 +16,23 @@ impl Config {
             plural(self.providers.len(), "provider", "providers"),
             plural(self.routes.len(), "route", "routes"),
             plural(self.aliases.len(), "alias", "aliases"),
+        );
+        let decision_log = if self.decision_log.enabled {
+            format!(
+                "decision log {} ({})",
+                self.decision_log.path.display(),
+                humantime::format_duration(self.decision_log.retention)
+            )
+        } else {
+            "decision log disabled".to_owned()
+        };
+        let _ = writeln!(
+            out,
+            "  {} (anonymous: {}), {}, {}, {decision_log}",
+            plural(self.tenants.len(), "tenant", "tenants"),
+            self.anonymous_tenant.as_deref().unwrap_or("none"),
+            plural(self.policy_rules.len(), "policy rule", "policy rules"),
+            plural(self.intents.rules.len(), "intent rule", "intent rules"),
         );
         for alias in &self.aliases {
             let routes: Vec<String> = alias

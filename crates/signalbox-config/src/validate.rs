@@ -13,8 +13,11 @@ use crate::raw::{RawConfig, RawServer};
 use crate::text::Text;
 use crate::vars::VarSource;
 
+mod intent;
+mod policy;
 mod provider;
 mod route;
+mod tenant;
 #[cfg(test)]
 mod tests;
 
@@ -31,17 +34,49 @@ pub(crate) fn validate(
         providers,
         routes,
         aliases,
+        risk_tiers,
+        tenants,
+        anonymous_tenant,
+        admin,
+        decision_log,
+        intents,
+        policy,
     } = raw;
     let mut errors = Errors::default();
 
     let server = validate_server(server, &mut errors);
     let regions = validate_regions(regions, &mut errors);
+    let risk_tiers = tenant::validate_risk_tiers(risk_tiers, &mut errors);
 
     let providers = provider::validate_providers(providers, vars, &mut errors);
     let provider_names: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
-    let routes = route::validate_routes(routes, &provider_names, &regions, &mut errors);
+    let routes =
+        route::validate_routes(routes, &provider_names, &regions, &risk_tiers, &mut errors);
     let route_ids: Vec<&str> = routes.iter().map(|r| r.id.as_str()).collect();
     let aliases = route::validate_aliases(aliases, &route_ids, &mut errors);
+
+    let (tenants, anonymous_tenant) = tenant::validate_tenants(
+        tenants,
+        anonymous_tenant,
+        &tenant::Scope {
+            regions: &regions,
+            risk_tiers: &risk_tiers,
+            vars,
+        },
+        &mut errors,
+    );
+    let admin = tenant::validate_admin(admin, vars, &mut errors);
+    let decision_log = tenant::validate_decision_log(decision_log, &mut errors);
+    let intents = intent::validate_intents(intents, &mut errors);
+    let known = policy::Known {
+        tenants: tenants.iter().map(|t| t.id.as_str()).collect(),
+        risk_tiers: risk_tiers.iter().map(String::as_str).collect(),
+        regions: regions.iter().map(String::as_str).collect(),
+        aliases: aliases.iter().map(|a| a.name.as_str()).collect(),
+        routes: route_ids,
+        providers: provider_names,
+    };
+    let policy_rules = policy::validate_policy(policy, &known, &mut errors);
 
     if !errors.0.is_empty() {
         return Err(ConfigErrors(errors.0));
@@ -52,6 +87,13 @@ pub(crate) fn validate(
         providers,
         routes,
         aliases,
+        risk_tiers,
+        tenants,
+        anonymous_tenant,
+        admin,
+        decision_log,
+        intents,
+        policy_rules,
         version,
         origin: origin.to_owned(),
     })
@@ -168,6 +210,89 @@ impl<'a> FirstSeen<'a> {
             );
         } else {
             self.0.insert(name, i);
+        }
+    }
+}
+
+/// Checks a list of references at `{path}.{key}`: non-empty when given, each
+/// entry known (when `known` is given) or non-empty text, none repeated.
+/// Returns the entries as strings, or an empty list when absent.
+pub(crate) fn check_refs(
+    errors: &mut Errors,
+    path: &str,
+    key: &str,
+    what: &str,
+    items: Option<Vec<Text>>,
+    known: Option<&[&str]>,
+) -> Vec<String> {
+    let Some(items) = items else {
+        return Vec::new();
+    };
+    if items.is_empty() {
+        errors.push(
+            format!("{path}.{key}"),
+            format!("must not be empty (omit {key} instead)"),
+        );
+    }
+    let mut seen = FirstSeen::default();
+    for (i, item) in items.iter().enumerate() {
+        let item_path = format!("{path}.{key}[{i}]");
+        let name = item.as_str();
+        match known {
+            Some(known) if !known.contains(&name) => {
+                errors.push(&item_path, unknown(what, name, known));
+            }
+            None if name.trim().is_empty() => {
+                errors.push(&item_path, format!("{what} must not be empty"));
+            }
+            _ => {}
+        }
+        seen.check(errors, &item_path, what, name, key, i);
+    }
+    items.into_iter().map(|t| t.0).collect()
+}
+
+/// The index of tier `name`, or an error at `path`.
+pub(crate) fn risk_tier(
+    errors: &mut Errors,
+    path: &str,
+    name: &str,
+    tiers: &[String],
+) -> Option<usize> {
+    let index = tiers.iter().position(|t| t == name);
+    if index.is_none() {
+        let known: Vec<&str> = tiers.iter().map(String::as_str).collect();
+        errors.push(path, unknown("risk tier", name, &known));
+    }
+    index
+}
+
+/// Checks an amount is finite and ≥ 0.
+pub(crate) fn check_amount(errors: &mut Errors, path: &str, value: Option<f64>, unit: &str) {
+    if let Some(value) = value
+        && (!value.is_finite() || value < 0.0)
+    {
+        errors.push(
+            path,
+            format!("must be a finite number ≥ 0 ({unit}), got {value}"),
+        );
+    }
+}
+
+/// Checks each rule name and reports duplicates at `{list}[i].name`.
+pub(crate) fn check_rule_names<T>(
+    errors: &mut Errors,
+    list: &str,
+    what: &str,
+    rules: &[T],
+    name: impl Fn(&T) -> &Text,
+) {
+    let mut seen = FirstSeen::default();
+    for (i, rule) in rules.iter().enumerate() {
+        let path = format!("{list}[{i}].name");
+        let rule_name = name(rule).as_str();
+        if check_name(errors, &path, what, rule_name) {
+            seen.check(errors, &path, what, rule_name, list, i);
         }
     }
 }

@@ -13,3 +13,15 @@ pub const MODEL: &str = "x-signalbox-model";
 pub const ATTEMPTS: &str = "x-signalbox-attempts";
 /// Content hash of the loaded configuration.
 pub const POLICY_VERSION: &str = "x-signalbox-policy-version";
+/// Request: the caller's intent (`search`, `drafting`, `action`, …).
+pub const INTENT: &str = "x-signalbox-intent";
+/// Request: the caller's risk tier; may raise, never lower, the tenant's floor.
+pub const RISK_TIER: &str = "x-signalbox-risk-tier";
+/// Request: requested data residency; must be within the tenant's regions.
+pub const REGION: &str = "x-signalbox-region";
+/// Request: session id for stickiness.
+pub const SESSION: &str = "x-signalbox-session";
+/// Request: `true` marks an irreversible operation (at-most-once).
+pub const IRREVERSIBLE: &str = "x-signalbox-irreversible";
+/// Response: the tenant the request was served as.
+pub const TENANT: &str = "x-signalbox-tenant";

@@ -3,6 +3,7 @@
 //! names of headers and metrics. Nothing here does I/O.
 
 pub mod attempt;
+pub mod decision;
 pub mod headers;
 pub mod ids;
 pub mod metric_names;
@@ -11,6 +12,9 @@ pub mod request;
 pub mod usage;
 
 pub use attempt::AttemptRecord;
+pub use decision::{
+    CandidateRecord, DecisionRecord, RuleRecord, SignalRecord, SignalSource, Verdict,
+};
 pub use ids::{AliasName, ProviderName, RouteId};
 pub use outcome::{ErrorSource, OutcomeClass};
 pub use request::{ChatRequest, RequestError};

@@ -15,3 +15,11 @@ pub const ERRORS_TOTAL: &str = "signalbox_errors_total";
 pub const STREAM_ERRORS_TOTAL: &str = "signalbox_stream_errors_total";
 /// Gauge: requests in flight.
 pub const IN_FLIGHT: &str = "signalbox_in_flight_requests";
+/// Counter: configuration reload attempts, by `result` (`ok`, `error`).
+pub const CONFIG_RELOADS_TOTAL: &str = "signalbox_config_reloads_total";
+/// Counter: decision records written to the log.
+pub const DECISION_LOG_WRITTEN_TOTAL: &str = "signalbox_decision_log_written_total";
+/// Counter: decision records dropped because the log's queue was full.
+pub const DECISION_LOG_DROPPED_TOTAL: &str = "signalbox_decision_log_dropped_total";
+/// Counter: decision log write errors.
+pub const DECISION_LOG_ERRORS_TOTAL: &str = "signalbox_decision_log_errors_total";

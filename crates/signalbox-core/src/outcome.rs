@@ -1,10 +1,10 @@
 //! How an upstream attempt ended, classified once so that retry, failover,
 //! metrics and the HTTP error mapping all agree on what happened.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Where an error came from (pingora's `ErrorSource`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorSource {
     /// The caller's request was at fault.
@@ -16,7 +16,7 @@ pub enum ErrorSource {
 }
 
 /// The class of one upstream attempt's outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeClass {
     /// The provider answered with a usable response.

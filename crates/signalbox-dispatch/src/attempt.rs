@@ -3,7 +3,6 @@
 use bytes::BytesMut;
 use futures::StreamExt;
 use signalbox_core::{AttemptRecord, ChatRequest, OutcomeClass};
-use signalbox_policy::Decision;
 use signalbox_providers::openai::ChatJson;
 use signalbox_providers::{SseFramer, UpstreamError};
 use tokio::time::Instant;
@@ -54,17 +53,18 @@ pub struct Failure {
     pub last_route: Option<usize>,
 }
 
-/// Tries the decision's candidates in order until one serves the request or
+/// Tries the candidate routes (indices into `routes`) in order until one serves the request or
 /// the attempt budget is spent. Only outcomes that allow failover move on.
 pub async fn dispatch(
     routes: &[RouteTarget],
-    decision: &Decision,
+    candidates: &[usize],
+    max_attempts: usize,
     req: &ChatRequest,
     request_id: &str,
 ) -> Result<Served, Failure> {
-    let mut attempts = Vec::with_capacity(decision.candidates.len().min(decision.max_attempts));
+    let mut attempts = Vec::with_capacity(candidates.len().min(max_attempts));
     let mut last_route = None;
-    for &idx in decision.candidates.iter().take(decision.max_attempts) {
+    for &idx in candidates.iter().take(max_attempts) {
         let Some(target) = routes.get(idx) else {
             continue;
         };
@@ -74,7 +74,7 @@ pub async fn dispatch(
         let elapsed = started.elapsed();
         match result {
             Ok(body) => {
-                target.health.record_success();
+                target.health.record_success(elapsed);
                 attempts.push(record(
                     target,
                     OutcomeClass::Success,

@@ -1,8 +1,10 @@
 //! Passive route health from recent attempt outcomes, read lock-free.
 //!
-//! This is the minimal view readiness needs (a route that failed many times
-//! in a row, recently, is not usable). Circuit breakers with windows,
-//! half-open probes and latency build on the same per-route slot.
+//! This is the minimal view readiness and ranking need: a route that failed
+//! many times in a row, recently, is not usable, and a moving average of its
+//! latency lets the policy rank against latency SLOs. Circuit breakers with
+//! windows, half-open probes and latency-based opening build on the same
+//! per-route slot.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -12,13 +14,18 @@ use tokio::time::{Duration, Instant};
 const UNUSABLE_AFTER: u32 = 5;
 /// How long an unusable verdict lasts without new failures.
 const UNUSABLE_FOR: Duration = Duration::from_secs(10);
+/// Weight of the newest sample in the latency moving average.
+const LATENCY_ALPHA: f64 = 0.2;
 
-/// Per-route outcome counters.
+/// Per-route outcome counters and a latency moving average.
 #[derive(Debug)]
 pub struct RouteHealth {
     epoch: Instant,
     consecutive_failures: AtomicU32,
     last_failure_ms: AtomicU64,
+    /// Exponentially weighted latency of successful attempts, in
+    /// microseconds, as `f64` bits; 0 means no sample yet.
+    latency_us: AtomicU64,
 }
 
 impl Default for RouteHealth {
@@ -27,14 +34,31 @@ impl Default for RouteHealth {
             epoch: Instant::now(),
             consecutive_failures: AtomicU32::new(0),
             last_failure_ms: AtomicU64::new(0),
+            latency_us: AtomicU64::new(0),
         }
     }
 }
 
 impl RouteHealth {
-    /// Records a usable answer.
-    pub fn record_success(&self) {
+    /// Records a usable answer and its latency.
+    pub fn record_success(&self, latency: Duration) {
         self.consecutive_failures.store(0, Ordering::Relaxed);
+        let sample = latency.as_secs_f64() * 1e6;
+        // A lost update under a race only skips one sample; no lock needed.
+        let old = f64::from_bits(self.latency_us.load(Ordering::Relaxed));
+        let new = if old == 0.0 {
+            sample
+        } else {
+            old + LATENCY_ALPHA * (sample - old)
+        };
+        self.latency_us
+            .store(new.max(1.0).to_bits(), Ordering::Relaxed);
+    }
+
+    /// The latency moving average, once the route has served.
+    pub fn latency(&self) -> Option<Duration> {
+        let us = f64::from_bits(self.latency_us.load(Ordering::Relaxed));
+        (us > 0.0).then(|| Duration::from_secs_f64(us / 1e6))
     }
 
     /// Records a failure that was the route's fault (not the request's).
@@ -73,7 +97,18 @@ mod tests {
         assert!(!h.usable());
         tokio::time::advance(UNUSABLE_FOR + Duration::from_millis(1)).await;
         assert!(h.usable());
-        h.record_success();
+        h.record_success(Duration::from_millis(100));
         assert_eq!(h.consecutive_failures(), 0);
+    }
+
+    #[test]
+    fn latency_is_a_moving_average() {
+        let h = RouteHealth::default();
+        assert_eq!(h.latency(), None);
+        h.record_success(Duration::from_millis(100));
+        assert_eq!(h.latency(), Some(Duration::from_millis(100)));
+        h.record_success(Duration::from_millis(200));
+        let l = h.latency().map(|d| d.as_secs_f64()).unwrap_or_default();
+        assert!((l - 0.120).abs() < 1e-6, "{l}");
     }
 }

@@ -22,5 +22,5 @@ pub struct RouteTarget {
     /// The provider's client, shared by all routes of that provider.
     pub upstream: Arc<Upstream>,
     /// Passive health from recent outcomes.
-    pub health: RouteHealth,
+    pub health: Arc<RouteHealth>,
 }

@@ -1,13 +1,17 @@
-//! Owns the gateway's HTTP server: ingress, the request pipeline, responses
-//! and their error mapping, metrics, and the operational endpoints.
+//! Owns the gateway's HTTP server: authentication, ingress, the request
+//! pipeline, responses and their error mapping, the decision record, metrics,
+//! configuration reload, and the operational and admin endpoints.
 //!
 //! ```text
-//! ingress → decide (policy) → dispatch (attempts, failover) → respond → record
+//! authenticate → ingress → signals → decide (policy) → dispatch (attempts, failover) → respond → record
 //! ```
 //! See `pipeline.rs` for the stage list.
 
+mod admin;
 mod ingress;
 mod pipeline;
+mod record;
+mod reload;
 pub mod respond;
 mod runtime;
 mod server;
@@ -15,15 +19,37 @@ pub mod telemetry;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use signalbox_config::Config;
+use signalbox_config::{Config, VarSource};
+use signalbox_decision_log::{DecisionLog, LogOptions};
 use tokio::net::TcpListener;
 
+pub use reload::{ReloadError, ReloadStatus};
 pub use runtime::{BuildError, Runtime};
 pub use server::GatewayHandle;
 use telemetry::Telemetry;
+
+/// Where the configuration came from, so it can be loaded again.
+pub struct ReloadSource {
+    /// The configuration file.
+    pub path: PathBuf,
+    /// Variables for `${VAR}` interpolation.
+    pub vars: Arc<dyn VarSource + Send + Sync>,
+    /// Whether to watch the file and reload when it changes.
+    pub watch: bool,
+}
+
+impl std::fmt::Debug for ReloadSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReloadSource")
+            .field("path", &self.path)
+            .field("watch", &self.watch)
+            .finish()
+    }
+}
 
 /// State shared by every request.
 #[derive(Debug)]
@@ -32,6 +58,22 @@ pub struct AppState {
     pub runtime: ArcSwap<Runtime>,
     /// Metrics registry.
     pub telemetry: Arc<Telemetry>,
+    /// The decision log, when enabled.
+    pub decision_log: Option<DecisionLog>,
+    /// Where reloads read the configuration from.
+    pub reload_source: Option<ReloadSource>,
+    /// The outcome of the last reload attempt.
+    pub reload_status: ArcSwap<ReloadStatus>,
+    reload_lock: tokio::sync::Mutex<()>,
+}
+
+/// Options beyond the configuration itself.
+#[derive(Debug, Default)]
+pub struct GatewayOptions {
+    /// Enables `POST /admin/reload`, SIGHUP and (optionally) file watching.
+    pub reload: Option<ReloadSource>,
+    /// Overrides `decision-log.path` (tests and the demo use a temporary file).
+    pub decision_log_path: Option<PathBuf>,
 }
 
 /// A configured gateway, ready to serve.
@@ -41,17 +83,42 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Builds the runtime (upstream clients, tables, metrics) for `config`.
+    /// Builds a gateway for `config` with default options.
     pub fn new(config: Config) -> Result<Self, BuildError> {
-        let telemetry = Arc::new(Telemetry::new().map_err(|e| BuildError::HeaderValue {
-            what: "metrics",
-            value: e,
-        })?);
-        let runtime = Runtime::build(config, &telemetry)?;
+        Self::with_options(config, GatewayOptions::default())
+    }
+
+    /// Builds the runtime (upstream clients, tables, metrics) and opens the
+    /// decision log.
+    pub fn with_options(config: Config, options: GatewayOptions) -> Result<Self, BuildError> {
+        let telemetry = Arc::new(Telemetry::new().map_err(BuildError::Telemetry)?);
+        let log_cfg = &config.decision_log;
+        let decision_log = if log_cfg.enabled {
+            let path = options
+                .decision_log_path
+                .clone()
+                .unwrap_or_else(|| log_cfg.path.clone());
+            let opts = LogOptions {
+                queue: log_cfg.queue,
+                retention: log_cfg.retention,
+            };
+            Some(
+                DecisionLog::open(&path, opts)
+                    .map_err(|e| BuildError::DecisionLog(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let runtime = Runtime::build(config, &telemetry, None)?;
+        let status = ReloadStatus::initial(&runtime.config.version);
         Ok(Self {
             state: Arc::new(AppState {
                 runtime: ArcSwap::from_pointee(runtime),
                 telemetry,
+                decision_log,
+                reload_source: options.reload,
+                reload_status: ArcSwap::from_pointee(status),
+                reload_lock: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -66,18 +133,37 @@ impl Gateway {
         self.state.runtime.load().config.version.clone()
     }
 
+    /// The decision log, when enabled.
+    pub fn decision_log(&self) -> Option<&DecisionLog> {
+        self.state.decision_log.as_ref()
+    }
+
+    /// Reloads the configuration from its source now (as SIGHUP does).
+    pub async fn reload(&self) -> Result<String, ReloadError> {
+        reload::reload(&self.state).await
+    }
+
     /// The axum router (for in-process use).
     pub fn router(&self) -> axum::Router {
         server::router(self.state.clone())
     }
 
-    /// Serves on `listener` until `shutdown` resolves.
+    /// Serves on `listener` until `shutdown` resolves; watches for reloads
+    /// when a reload source is configured. Flushes the decision log at the end.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        server::serve(self.state, listener, shutdown).await
+        let watchers = reload::spawn_watchers(&self.state);
+        let result = server::serve(self.state.clone(), listener, shutdown).await;
+        for w in watchers {
+            w.abort();
+        }
+        if let Some(log) = &self.state.decision_log {
+            log.flush().await;
+        }
+        result
     }
 
     /// Binds `addr` (port 0 for any) and serves on a background task.
@@ -85,9 +171,10 @@ impl Gateway {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let gateway = self.clone();
         let task = tokio::spawn(self.serve(listener, async move {
             let _ = stopped.await;
         }));
-        Ok(GatewayHandle::new(addr, stop, task))
+        Ok(GatewayHandle::new(addr, stop, task, gateway))
     }
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use axum::http::HeaderValue;
 use bytes::Bytes;
 use signalbox_config::Config;
+use signalbox_core::RouteId;
 use signalbox_dispatch::{RouteHealth, RouteTarget};
 use signalbox_policy::PolicySnapshot;
 use signalbox_providers::Upstream;
@@ -32,6 +33,12 @@ pub enum BuildError {
         /// The provider name.
         provider: String,
     },
+    /// The metrics registry could not be created.
+    #[error("metrics: {0}")]
+    Telemetry(String),
+    /// The decision log could not be opened.
+    #[error("decision log: {0}")]
+    DecisionLog(String),
     /// A value cannot be used as an HTTP header.
     #[error("{what} {value:?} cannot be sent as an HTTP header value")]
     HeaderValue {
@@ -46,7 +53,7 @@ pub enum BuildError {
 #[derive(Debug)]
 pub struct Runtime {
     /// The validated configuration.
-    pub config: Config,
+    pub config: Arc<Config>,
     /// The policy's lookup tables.
     pub policy: PolicySnapshot,
     /// Routes in configuration order (policy indices point here).
@@ -64,8 +71,18 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Builds clients, tables and metric handles for `config`.
-    pub fn build(config: Config, telemetry: &Telemetry) -> Result<Self, BuildError> {
+    /// Builds clients, tables and metric handles for `config`. Route health
+    /// carries over from `previous` for routes that keep their id, so a
+    /// reload does not forget what the gateway has seen.
+    pub fn build(
+        config: Config,
+        telemetry: &Telemetry,
+        previous: Option<&Runtime>,
+    ) -> Result<Self, BuildError> {
+        let config = Arc::new(config);
+        let old_health: HashMap<&RouteId, &Arc<RouteHealth>> = previous
+            .map(|p| p.routes.iter().map(|r| (&r.id, &r.health)).collect())
+            .unwrap_or_default();
         let mut upstreams: HashMap<&str, Arc<Upstream>> = HashMap::new();
         for p in &config.providers {
             upstreams.insert(p.name.as_str(), Arc::new(Upstream::new(p)?));
@@ -92,7 +109,9 @@ impl Runtime {
                 model: r.model.clone(),
                 version: r.version.clone(),
                 upstream,
-                health: RouteHealth::default(),
+                health: old_health
+                    .get(&r.id)
+                    .map_or_else(|| Arc::new(RouteHealth::default()), |h| Arc::clone(h)),
             });
         }
         let alias_durations = config
@@ -105,7 +124,7 @@ impl Runtime {
                 )
             })
             .collect();
-        let policy = PolicySnapshot::new(&config);
+        let policy = PolicySnapshot::new(config.clone());
         let models: Vec<serde_json::Value> = policy
             .model_names()
             .map(|name| serde_json::json!({"id": name, "object": "model", "created": 0, "owned_by": "signalbox"}))

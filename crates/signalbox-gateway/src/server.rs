@@ -32,6 +32,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/admin/decisions", get(crate::admin::decisions))
+        .route("/admin/decisions/{request_id}", get(crate::admin::decision))
+        .route(
+            "/admin/reload",
+            post(crate::admin::reload).get(crate::admin::reload_status),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         // Lints forbid panics on request paths; this is the last line of
@@ -74,6 +80,12 @@ async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    if let Some(log) = &state.decision_log {
+        let s = log.stats();
+        state
+            .telemetry
+            .decision_log(s.written, s.dropped, s.write_errors);
+    }
     let mut resp = Response::new(Body::from(state.telemetry.render()));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -133,6 +145,7 @@ pub struct GatewayHandle {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    gateway: crate::Gateway,
 }
 
 impl GatewayHandle {
@@ -140,12 +153,19 @@ impl GatewayHandle {
         addr: SocketAddr,
         stop: oneshot::Sender<()>,
         task: JoinHandle<std::io::Result<()>>,
+        gateway: crate::Gateway,
     ) -> Self {
         Self {
             addr,
             stop: Some(stop),
             task,
+            gateway,
         }
+    }
+
+    /// The running gateway (reload, decision log).
+    pub fn gateway(&self) -> &crate::Gateway {
+        &self.gateway
     }
 
     /// The bound address.

@@ -127,6 +127,25 @@ impl Telemetry {
         .increment(1);
     }
 
+    /// Counts a configuration reload attempt.
+    pub fn reload(&self, ok: bool) {
+        self.counter(
+            m::CONFIG_RELOADS_TOTAL,
+            vec![Label::new("result", if ok { "ok" } else { "error" })],
+        )
+        .increment(1);
+    }
+
+    /// Publishes the decision log's counters (read at scrape time).
+    pub fn decision_log(&self, written: u64, dropped: u64, errors: u64) {
+        self.counter(m::DECISION_LOG_WRITTEN_TOTAL, Vec::new())
+            .absolute(written);
+        self.counter(m::DECISION_LOG_DROPPED_TOTAL, Vec::new())
+            .absolute(dropped);
+        self.counter(m::DECISION_LOG_ERRORS_TOTAL, Vec::new())
+            .absolute(errors);
+    }
+
     /// Counts an error returned to a caller.
     pub fn error(&self, class: &'static str) {
         self.counter(m::ERRORS_TOTAL, vec![Label::new("class", class)])

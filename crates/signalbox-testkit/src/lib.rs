@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use signalbox_config::{Config, OverlayVars, load_str};
-use signalbox_gateway::{Gateway, GatewayHandle};
+use signalbox_gateway::{Gateway, GatewayHandle, GatewayOptions};
 use signalbox_mock::{MockHandle, MockOptions, MockProvider};
 
 /// Every test request is bounded by this.
@@ -82,7 +82,11 @@ impl Harness {
                 .map(|(k, v)| ((*k).to_string(), v.clone())),
         );
         let config = config(yaml, vars);
-        let gateway = Gateway::new(config)
+        let options = GatewayOptions {
+            decision_log_path: Some(temp_db()),
+            ..GatewayOptions::default()
+        };
+        let gateway = Gateway::with_options(config, options)
             .expect("gateway builds")
             .spawn(any_port())
             .await
@@ -151,6 +155,16 @@ pub fn config(yaml: &str, vars: Vec<(String, String)>) -> Config {
         Ok(c) => c,
         Err(e) => panic!("test config invalid:\n{e}"),
     }
+}
+
+/// A fresh decision-log path in the temp directory, unique per call.
+pub fn temp_db() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("signalbox-test-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    dir.join(format!("decisions-{n}.db"))
 }
 
 fn var_name(name: &str) -> String {

@@ -36,6 +36,9 @@ enum Command {
         /// Listen address; overrides `server.listen` (default 127.0.0.1:4000).
         #[arg(long, env = "SIGNALBOX_LISTEN")]
         listen: Option<SocketAddr>,
+        /// Do not reload when the file changes (SIGHUP and POST /admin/reload still work).
+        #[arg(long)]
+        no_watch: bool,
     },
     /// Validate a configuration file and print a summary, or every error with its path.
     Check {
@@ -94,7 +97,11 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve { config, listen } => cmd::serve::run(&config, listen).await,
+            Command::Serve {
+                config,
+                listen,
+                no_watch,
+            } => cmd::serve::run(&config, listen, no_watch).await,
             Command::Check { file } => cmd::check::run(&file),
             Command::Schema => cmd::check::schema(),
             Command::Demo { tour, listen } => cmd::demo::run(tour, listen).await,

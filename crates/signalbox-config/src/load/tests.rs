@@ -9,6 +9,11 @@ fn example_vars() -> HashMap<String, String> {
     [
         ("PRIMARY_URL", "http://127.0.0.1:9001/v1"),
         ("SECONDARY_URL", "http://127.0.0.1:9002/v1/"),
+        ("US_URL", "http://127.0.0.1:9011/v1"),
+        ("EU_URL", "http://127.0.0.1:9012/v1"),
+        ("ACME_KEY", "sk-acme-example"),
+        ("GLOBEX_KEY", "sk-globex-example"),
+        ("ADMIN_TOKEN", "admin-example"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -32,7 +37,7 @@ fn every_example_validates() {
             count += 1;
         }
     }
-    assert!(count >= 2, "found only {count} examples");
+    assert!(count >= 3, "found only {count} examples");
 }
 
 #[test]
@@ -58,6 +63,45 @@ fn failover_example_values() {
         "secondary"
     );
     assert!(config.provider(&route.provider).is_some());
+}
+
+#[test]
+fn residency_example_values() {
+    let config = load_file(&examples_dir().join("residency.yaml"), &example_vars()).unwrap();
+    assert_eq!(config.anonymous_tenant, None);
+    let acme = config.tenant("acme").unwrap();
+    assert_eq!(acme.plan, "enterprise");
+    assert_eq!(acme.allowed_regions, ["eu"]);
+    assert_eq!(acme.api_key_hashes, [crate::hash_secret("sk-acme-example")]);
+    let globex = config.tenant("globex").unwrap();
+    assert_eq!(globex.plan, "default");
+    assert_eq!(globex.allowed_regions, ["us", "eu"]);
+    assert_eq!(globex.preferred_regions, ["us"]);
+    assert_eq!(
+        config.admin.token_hash,
+        Some(crate::hash_secret("admin-example"))
+    );
+    assert_eq!(
+        config.decision_log.path,
+        Path::new("signalbox-decisions.db")
+    );
+    let eu = config.route(&signalbox_core::RouteId::new("eu")).unwrap();
+    assert_eq!((eu.region.as_str(), eu.retention), ("eu", Retention::Zero));
+    assert!(eu.supports.tools && eu.supports.json_mode && eu.supports.streaming);
+    assert_eq!(eu.context_window, 128_000);
+    assert_eq!(config.providers[1].timeouts.first_byte.as_secs(), 5);
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("sk-acme-example") && !debug.contains("admin-example"));
+
+    let mut vars = example_vars();
+    vars.insert("DECISION_DB".into(), "/tmp/decisions.db".into());
+    let moved = load_file(&examples_dir().join("residency.yaml"), &vars).unwrap();
+    assert_eq!(moved.decision_log.path, Path::new("/tmp/decisions.db"));
+    assert_ne!(moved.version, config.version);
+    // Rotating a key leaves the policy version alone.
+    vars.insert("ACME_KEY".into(), "sk-acme-rotated".into());
+    let rotated = load_file(&examples_dir().join("residency.yaml"), &vars).unwrap();
+    assert_eq!(rotated.version, moved.version);
 }
 
 #[test]
@@ -113,7 +157,7 @@ fn summary_lists_aliases_with_routes() {
     let config = load_file(&examples_dir().join("failover.yaml"), &example_vars()).unwrap();
     let summary = config.summary();
     let expected = format!(
-        "{}: OK (policy version {})\n  2 providers, 2 routes, 1 alias\n  alias chat -> primary (primary/gpt-4o-mini, us), secondary (secondary/gpt-4o-mini, us)\n",
+        "{}: OK (policy version {})\n  2 providers, 2 routes, 1 alias\n  1 tenant (anonymous: default), 0 policy rules, 0 intent rules, decision log signalbox-decisions.db (7days)\n  alias chat -> primary (primary/gpt-4o-mini, us), secondary (secondary/gpt-4o-mini, us)\n",
         config.origin, config.version
     );
     assert_eq!(summary, expected);
@@ -170,7 +214,14 @@ fn documented_example_validates() {
     let body = &block[body_start..];
     let yaml = &body[..body.find("```").unwrap()];
 
-    let vars: HashMap<String, String> = [("OPENAI_API_KEY".to_owned(), "sk-doc".to_owned())].into();
+    let vars: HashMap<String, String> = [
+        ("OPENAI_API_KEY", "sk-doc"),
+        ("ACME_KEY", "acme-doc"),
+        ("ADMIN_TOKEN", "admin-doc"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
     // The file secret does not exist here; that must be the only problem.
     let errs = load_str(yaml, "docs", &vars).unwrap_err();
     assert_eq!(errs.0.len(), 1, "{errs}");
@@ -184,6 +235,20 @@ fn documented_example_validates() {
     assert_eq!(config.providers[1].base_url, "http://10.0.0.5:8000/v1");
     assert_eq!(config.routes[1].max_output_tokens, 4096);
     assert_eq!(config.alias("chat").unwrap().max_attempts, 2);
+    assert_eq!(config.routes[0].max_risk_tier, 1);
+    assert_eq!(config.tenants.len(), 2);
+    assert_eq!(config.anonymous_tenant.as_deref(), Some("walk-in"));
+    assert_eq!(config.tenant("acme").unwrap().risk_floor, 1);
+    assert!(config.admin.token_hash.is_some());
+    assert_eq!(config.intents.rules.len(), 2);
+    let drafting = config.intents.rules[1].when.last_user_message.as_ref();
+    assert!(drafting.unwrap().is_match("please write it"));
+    assert_eq!(config.policy_rules.len(), 2);
+    assert!(config.policy_rules[0].degrade.is_empty());
+    assert_eq!(
+        config.policy_rules[1].when.headers,
+        [("x-feature".to_owned(), "beta".to_owned())]
+    );
 }
 
 #[test]

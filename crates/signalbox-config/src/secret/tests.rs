@@ -54,3 +54,13 @@ fn debug_and_display_are_redacted() {
     assert_eq!(format!("{secret}"), "Secret(***)");
     assert!(!format!("{:?}", Some(secret)).contains("very-secret"));
 }
+
+#[test]
+fn hash_secret_is_sha256() {
+    let hash = super::hash_secret("abc");
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        hex,
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+}

@@ -113,7 +113,7 @@ fn validate_url(text: &str, path: &str, errors: &mut Errors) -> String {
     url.as_str().trim_end_matches('/').to_owned()
 }
 
-fn validate_api_key(
+pub(super) fn validate_api_key(
     raw: Option<RawApiKey>,
     path: &str,
     vars: &dyn VarSource,
@@ -173,7 +173,7 @@ fn validate_headers(
 }
 
 /// RFC 9110 token.
-fn is_header_name(name: &str) -> bool {
+pub(super) fn is_header_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()
@@ -181,7 +181,7 @@ fn is_header_name(name: &str) -> bool {
 }
 
 /// Visible ASCII, spaces and tabs, not starting or ending with whitespace.
-fn is_header_value(value: &str) -> bool {
+pub(super) fn is_header_value(value: &str) -> bool {
     value
         .bytes()
         .all(|b| b == b'\t' || (0x20..0x7f).contains(&b))

@@ -2,7 +2,7 @@
 
 use signalbox_core::{AliasName, ProviderName, RouteId};
 
-use super::{Errors, FirstSeen, check_name, unknown};
+use super::{Errors, FirstSeen, check_name, risk_tier, unknown};
 use crate::model::{AliasConfig, Price, RouteConfig, Supports};
 use crate::raw::{RawAlias, RawPrice, RawRoute, RawSupports};
 
@@ -13,6 +13,7 @@ pub(super) fn validate_routes(
     raw: Vec<RawRoute>,
     providers: &[&str],
     regions: &[String],
+    risk_tiers: &[String],
     errors: &mut Errors,
 ) -> Vec<RouteConfig> {
     if raw.is_empty() {
@@ -29,7 +30,10 @@ pub(super) fn validate_routes(
     }
     raw.into_iter()
         .enumerate()
-        .map(|(i, r)| validate_route(r, &format!("routes[{i}]"), providers, &regions, errors))
+        .map(|(i, r)| {
+            let path = format!("routes[{i}]");
+            validate_route(r, &path, providers, &regions, risk_tiers, errors)
+        })
         .collect()
 }
 
@@ -38,6 +42,7 @@ fn validate_route(
     path: &str,
     providers: &[&str],
     regions: &[&str],
+    risk_tiers: &[String],
     errors: &mut Errors,
 ) -> RouteConfig {
     let RawRoute {
@@ -51,6 +56,8 @@ fn validate_route(
         supports,
         price,
         retention,
+        max_risk_tier,
+        content_filter,
     } = raw;
     if !providers.contains(&provider.as_str()) {
         errors.push(
@@ -101,6 +108,11 @@ fn validate_route(
             n
         }
     };
+    let highest_tier = risk_tiers.len().saturating_sub(1);
+    let max_risk_tier = max_risk_tier.map_or(highest_tier, |name| {
+        let path = format!("{path}.max-risk-tier");
+        risk_tier(errors, &path, name.as_str(), risk_tiers).unwrap_or(highest_tier)
+    });
     RouteConfig {
         id: RouteId::new(id.as_str()),
         provider: ProviderName::new(provider.as_str()),
@@ -112,6 +124,8 @@ fn validate_route(
         supports: validate_supports(supports),
         price: validate_price(price, &format!("{path}.price"), errors),
         retention: retention.unwrap_or_default(),
+        max_risk_tier,
+        content_filter: content_filter.unwrap_or_default(),
     }
 }
 

@@ -26,12 +26,19 @@ pub enum ApiError {
     /// The body could not be read from the connection.
     #[error("could not read the request body: {0}")]
     BodyRead(String),
-    /// The policy refused to route the request.
+    /// The policy refused the request (auth, headers, no eligible route).
     #[error(transparent)]
-    Policy(#[from] PolicyError),
+    Policy(PolicyError),
     /// Upstreams failed or rejected the request.
-    #[error("{}", upstream_message(.0))]
-    Upstream(Failure),
+    #[error("{}", upstream_message(failure, excluded, *fail_closed))]
+    Upstream {
+        /// Every attempt, and the rejection if the upstream refused the request.
+        failure: Failure,
+        /// Routes the policy excluded (why no compliant fallback existed).
+        excluded: Vec<String>,
+        /// Whether the flow was declared fail-closed.
+        fail_closed: bool,
+    },
     /// No such endpoint.
     #[error("no route for {method} {path}")]
     NotFound {
@@ -51,9 +58,25 @@ impl ApiError {
         match self {
             Self::InvalidRequest(_) | Self::BodyRead(_) => StatusCode::BAD_REQUEST,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Policy(PolicyError::UnknownModel { .. }) => StatusCode::NOT_FOUND,
-            Self::Policy(PolicyError::NoEligibleRoute { .. }) => StatusCode::BAD_REQUEST,
-            Self::Upstream(f) => upstream_status(f),
+            Self::Policy(p) => match p {
+                PolicyError::MissingKey | PolicyError::UnknownKey => StatusCode::UNAUTHORIZED,
+                PolicyError::Forbidden(_) => StatusCode::FORBIDDEN,
+                PolicyError::BadHeader { .. } | PolicyError::NoEligibleRoute { .. } => {
+                    StatusCode::BAD_REQUEST
+                }
+                PolicyError::UnknownModel { .. } => StatusCode::NOT_FOUND,
+            },
+            Self::Upstream {
+                failure,
+                fail_closed,
+                ..
+            } => {
+                if *fail_closed && failure.rejection.is_none() {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    upstream_status(failure)
+                }
+            }
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -65,10 +88,12 @@ impl ApiError {
             Self::InvalidRequest(_) => "invalid_request",
             Self::BodyTooLarge { .. } => "body_too_large",
             Self::BodyRead(_) => "body_read",
-            Self::Policy(PolicyError::UnknownModel { .. }) => "model_not_found",
-            Self::Policy(PolicyError::NoEligibleRoute { .. }) => "no_eligible_route",
-            Self::Upstream(f) if f.rejection.is_some() => "upstream_rejected",
-            Self::Upstream(_) => "upstream_failed",
+            Self::Policy(p) => p.label(),
+            Self::Upstream { failure, .. } if failure.rejection.is_some() => "upstream_rejected",
+            Self::Upstream {
+                fail_closed: true, ..
+            } => "fail_closed",
+            Self::Upstream { .. } => "upstream_failed",
             Self::NotFound { .. } => "not_found",
             Self::Internal(_) => "internal",
         }
@@ -79,16 +104,28 @@ impl ApiError {
             Self::InvalidRequest(e) => ("invalid_request_error", "invalid_request", e.param()),
             Self::BodyTooLarge { .. } => ("invalid_request_error", "request_too_large", None),
             Self::BodyRead(_) => ("invalid_request_error", "body_read_error", None),
-            Self::Policy(PolicyError::UnknownModel { .. }) => {
-                ("invalid_request_error", "model_not_found", Some("model"))
-            }
-            Self::Policy(PolicyError::NoEligibleRoute { .. }) => {
-                ("invalid_request_error", "no_eligible_route", None)
-            }
-            Self::Upstream(f) if f.rejection.is_some() => {
+            Self::Policy(p) => match p {
+                PolicyError::MissingKey | PolicyError::UnknownKey => {
+                    ("invalid_request_error", "invalid_api_key", None)
+                }
+                PolicyError::Forbidden(_) => ("permission_error", "policy_forbidden", None),
+                PolicyError::BadHeader { header, .. } => {
+                    ("invalid_request_error", "invalid_header", Some(*header))
+                }
+                PolicyError::UnknownModel { .. } => {
+                    ("invalid_request_error", "model_not_found", Some("model"))
+                }
+                PolicyError::NoEligibleRoute { .. } => {
+                    ("invalid_request_error", "no_eligible_route", None)
+                }
+            },
+            Self::Upstream { failure, .. } if failure.rejection.is_some() => {
                 ("invalid_request_error", "upstream_rejected", None)
             }
-            Self::Upstream(f) => ("upstream_error", failure_code(f), None),
+            Self::Upstream {
+                fail_closed: true, ..
+            } => ("upstream_error", "fail_closed", None),
+            Self::Upstream { failure, .. } => ("upstream_error", failure_code(failure), None),
             Self::NotFound { .. } => ("invalid_request_error", "unknown_url", None),
             Self::Internal(_) => ("server_error", "internal_error", None),
         }
@@ -104,9 +141,15 @@ impl ApiError {
             "signalbox": { "request_id": request_id },
         });
         let mut retry_after = None;
-        if let Self::Upstream(f) = &self {
-            body["signalbox"]["attempts"] = json!(f.attempts);
-            retry_after = all_rate_limited_retry_after(&f.attempts);
+        if let Self::Upstream {
+            failure, excluded, ..
+        } = &self
+        {
+            body["signalbox"]["attempts"] = json!(failure.attempts);
+            if !excluded.is_empty() {
+                body["signalbox"]["excluded_by_policy"] = json!(excluded);
+            }
+            retry_after = all_rate_limited_retry_after(&failure.attempts);
         }
         let mut resp = Response::new(Body::from(body.to_string()));
         *resp.status_mut() = status;
@@ -156,10 +199,24 @@ fn failure_code(f: &Failure) -> &'static str {
     }
 }
 
-fn upstream_message(f: &Failure) -> String {
+fn upstream_message(f: &Failure, excluded: &[String], fail_closed: bool) -> String {
     if let Some(r) = &f.rejection {
         return format!("the provider rejected the request: {}", r.detail);
     }
+    let mut msg = attempts_message(f);
+    if fail_closed {
+        msg.push_str("; this flow is fail-closed, so no fallback was tried");
+    }
+    if !excluded.is_empty() {
+        msg.push_str(&format!(
+            "; no compliant fallback: the policy excludes {}",
+            excluded.join("; ")
+        ));
+    }
+    msg
+}
+
+fn attempts_message(f: &Failure) -> String {
     if f.attempts.is_empty() {
         return "no upstream route was available".to_string();
     }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use signalbox_config::{OverlayVars, load_str};
-use signalbox_gateway::{Gateway, GatewayHandle};
+use signalbox_gateway::{Gateway, GatewayHandle, GatewayOptions};
 use signalbox_mock::{Faults, MockHandle, MockOptions, MockProvider};
 
 /// The demo configuration, embedded so the demo needs no files.
@@ -64,7 +64,14 @@ async fn start(listen: SocketAddr, tour: bool) -> anyhow::Result<Demo> {
     ]);
     let config = load_str(DEMO_YAML, "<embedded examples/demo.yaml>", &vars)
         .map_err(|e| anyhow::anyhow!("the embedded demo configuration is invalid:\n{e}"))?;
-    let gateway = Gateway::new(config).context("building the demo gateway")?;
+    // The demo keeps its decision records in a temporary file, not in the
+    // caller's working directory.
+    let db = std::env::temp_dir().join(format!("signalbox-demo-{}.db", std::process::id()));
+    let options = GatewayOptions {
+        decision_log_path: Some(db),
+        ..GatewayOptions::default()
+    };
+    let gateway = Gateway::with_options(config, options).context("building the demo gateway")?;
     // The tour needs no fixed port; the interactive demo prefers the
     // documented one and falls back to a free port.
     let addr = if tour { any } else { listen };

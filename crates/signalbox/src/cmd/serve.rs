@@ -6,9 +6,15 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use signalbox_config::{EnvVars, load_file};
-use signalbox_gateway::Gateway;
+use std::sync::Arc;
 
-pub async fn run(config_path: &Path, listen: Option<SocketAddr>) -> anyhow::Result<ExitCode> {
+use signalbox_gateway::{Gateway, GatewayOptions, ReloadSource};
+
+pub async fn run(
+    config_path: &Path,
+    listen: Option<SocketAddr>,
+    no_watch: bool,
+) -> anyhow::Result<ExitCode> {
     let config = match load_file(config_path, &EnvVars) {
         Ok(c) => c,
         Err(errors) => {
@@ -19,7 +25,15 @@ pub async fn run(config_path: &Path, listen: Option<SocketAddr>) -> anyhow::Resu
             return Ok(ExitCode::FAILURE);
         }
     };
-    let gateway = Gateway::new(config).context("building the gateway")?;
+    let options = GatewayOptions {
+        reload: Some(ReloadSource {
+            path: config_path.to_path_buf(),
+            vars: Arc::new(EnvVars),
+            watch: !no_watch,
+        }),
+        decision_log_path: None,
+    };
+    let gateway = Gateway::with_options(config, options).context("building the gateway")?;
     let addr = listen.unwrap_or_else(|| gateway.configured_listen());
     let listener = tokio::net::TcpListener::bind(addr)
         .await

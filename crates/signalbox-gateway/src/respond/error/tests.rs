@@ -18,11 +18,15 @@ fn attempt(outcome: OutcomeClass, retry_after_secs: Option<u64>) -> AttemptRecor
 }
 
 fn failed(outcomes: &[OutcomeClass]) -> ApiError {
-    ApiError::Upstream(Failure {
-        attempts: outcomes.iter().map(|o| attempt(*o, None)).collect(),
-        rejection: None,
-        last_route: Some(0),
-    })
+    ApiError::Upstream {
+        failure: Failure {
+            attempts: outcomes.iter().map(|o| attempt(*o, None)).collect(),
+            rejection: None,
+            last_route: Some(0),
+        },
+        excluded: Vec::new(),
+        fail_closed: false,
+    }
 }
 
 #[test]
@@ -48,15 +52,19 @@ fn status_reflects_the_most_relevant_cause() {
 
 #[test]
 fn rejections_pass_the_client_status_through() {
-    let e = ApiError::Upstream(Failure {
-        attempts: vec![attempt(OutcomeClass::RequestRejected, None)],
-        rejection: Some(Rejection {
-            route: 0,
-            status: 422,
-            detail: "bad".into(),
-        }),
-        last_route: Some(0),
-    });
+    let e = ApiError::Upstream {
+        failure: Failure {
+            attempts: vec![attempt(OutcomeClass::RequestRejected, None)],
+            rejection: Some(Rejection {
+                route: 0,
+                status: 422,
+                detail: "bad".into(),
+            }),
+            last_route: Some(0),
+        },
+        excluded: Vec::new(),
+        fail_closed: false,
+    };
     assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e.metric_label(), "upstream_rejected");
 }

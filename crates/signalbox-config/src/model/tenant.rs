@@ -1,0 +1,116 @@
+//! Tenants, the admin credential and the decision log.
+//!
+//! Credentials are kept only as SHA-256 hashes, and `Debug` prints only how
+//! many there are.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{ContentFilter, Retention};
+
+/// A tenant: who is calling, and the constraints that always apply to them.
+#[derive(Clone, PartialEq)]
+pub struct TenantConfig {
+    /// Unique id.
+    pub id: String,
+    /// Plan name (matched by policy rules).
+    pub plan: String,
+    /// SHA-256 of each API key (see [`crate::hash_secret`]).
+    pub api_key_hashes: Vec<[u8; 32]>,
+    /// Regions requests of this tenant may be served from.
+    pub allowed_regions: Vec<String>,
+    /// Regions ranked first, in order; a subset of `allowed_regions`.
+    pub preferred_regions: Vec<String>,
+    /// Lowest risk tier of this tenant's requests (index into `Config::risk_tiers`).
+    pub risk_floor: usize,
+    /// Highest risk tier accepted (index into `Config::risk_tiers`); ≥ `risk_floor`.
+    pub max_risk_tier: usize,
+    /// Retention every route serving this tenant must at least guarantee.
+    pub require_retention: Option<Retention>,
+    /// Content filter every route serving this tenant must at least apply.
+    pub require_content_filter: Option<ContentFilter>,
+    /// Whether decision records may keep request content.
+    pub log_content: bool,
+    /// Spending cap per calendar month, in USD.
+    pub monthly_budget_usd: Option<f64>,
+}
+
+impl fmt::Debug for TenantConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            id,
+            plan,
+            api_key_hashes,
+            allowed_regions,
+            preferred_regions,
+            risk_floor,
+            max_risk_tier,
+            require_retention,
+            require_content_filter,
+            log_content,
+            monthly_budget_usd,
+        } = self;
+        f.debug_struct("TenantConfig")
+            .field("id", id)
+            .field("plan", plan)
+            .field("api_keys", &Redacted(api_key_hashes.len()))
+            .field("allowed_regions", allowed_regions)
+            .field("preferred_regions", preferred_regions)
+            .field("risk_floor", risk_floor)
+            .field("max_risk_tier", max_risk_tier)
+            .field("require_retention", require_retention)
+            .field("require_content_filter", require_content_filter)
+            .field("log_content", log_content)
+            .field("monthly_budget_usd", monthly_budget_usd)
+            .finish()
+    }
+}
+
+/// The admin API credential.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// SHA-256 of the admin token; `None` disables the admin API.
+    pub token_hash: Option<[u8; 32]>,
+}
+
+impl fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("token", &Redacted(usize::from(self.token_hash.is_some())))
+            .finish()
+    }
+}
+
+/// Prints `<N hashed>` instead of credential hashes.
+struct Redacted(usize);
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} hashed>", self.0)
+    }
+}
+
+/// Where and how long routing decisions are recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionLogConfig {
+    /// Whether decisions are recorded at all.
+    pub enabled: bool,
+    /// The database file.
+    pub path: PathBuf,
+    /// How long records are kept.
+    pub retention: Duration,
+    /// Records buffered in memory before new ones are dropped.
+    pub queue: usize,
+}
+
+impl Default for DecisionLogConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            path: PathBuf::from("signalbox-decisions.db"),
+            retention: Duration::from_secs(7 * 24 * 60 * 60),
+            queue: 10_000,
+        }
+    }
+}

@@ -1,0 +1,330 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use signalbox_core::{DecisionRecord, OutcomeClass, RuleRecord, SignalRecord, SignalSource, Usage};
+
+use super::time::rfc3339_utc;
+use super::*;
+use crate::test_support::{attempt, candidate, verdict};
+
+fn signal(name: &str, value: &str, source: SignalSource, detail: Option<&str>) -> SignalRecord {
+    SignalRecord {
+        name: name.to_owned(),
+        value: value.to_owned(),
+        source,
+        detail: detail.map(str::to_owned),
+    }
+}
+
+fn base() -> DecisionRecord {
+    DecisionRecord {
+        request_id: "req-42".to_owned(),
+        time_ms: 1_700_000_000_123,
+        tenant: "acme".to_owned(),
+        policy_version: "v7".to_owned(),
+        alias: Some("chat".to_owned()),
+        signals: vec![
+            signal("tenant", "acme", SignalSource::Key, None),
+            signal("region", "eu", SignalSource::Tenant, None),
+            signal("intent", "chat", SignalSource::Rule, Some("chat-intent")),
+        ],
+        rules: vec![
+            RuleRecord {
+                name: "code-heavy".to_owned(),
+                matched: false,
+                failed: Some("intent == code".to_owned()),
+            },
+            RuleRecord {
+                name: "eu-only".to_owned(),
+                matched: true,
+                failed: None,
+            },
+        ],
+        failure_mode: "fail_closed".to_owned(),
+        ..DecisionRecord::default()
+    }
+}
+
+fn served_record() -> DecisionRecord {
+    DecisionRecord {
+        rule: Some("eu-only".to_owned()),
+        candidates: vec![
+            candidate(
+                "eu-large",
+                vec![verdict("region", true, "region eu ∈ [eu]")],
+                Some(0.91),
+            ),
+            candidate(
+                "eu-small",
+                vec![verdict("region", true, "region eu ∈ [eu]")],
+                Some(0.5),
+            ),
+            candidate(
+                "us",
+                vec![verdict("region", false, "region us ∉ [eu]")],
+                None,
+            ),
+        ],
+        ranking: vec!["eu-large".to_owned(), "eu-small".to_owned()],
+        chosen: Some("eu-large".to_owned()),
+        provider: Some("openai".to_owned()),
+        model_version: Some("gpt-x-2024".to_owned()),
+        attempts: vec![attempt(
+            "eu-large",
+            OutcomeClass::Success,
+            Some(200),
+            410,
+            "",
+        )],
+        outcome: "served".to_owned(),
+        status: 200,
+        usage: Some(Usage {
+            prompt_tokens: 120,
+            completion_tokens: 30,
+        }),
+        cost_usd: Some(0.0012),
+        latency_ms: 412,
+        ..base()
+    }
+}
+
+#[test]
+fn served_explains_why_first() {
+    let text = explain(&served_record());
+    let first = text.lines().next().unwrap();
+    assert_eq!(
+        first,
+        "Why: tenant acme (allowed regions [eu]) asked for chat; rule \"eu-only\" matched; \
+         eu-large chosen (ranked 1 of 2 eligible); served in 412 ms after 1 attempt."
+    );
+    for expected in [
+        "Request\n",
+        "  id:             req-42\n",
+        "  time:           2023-11-14T22:13:20.123Z\n",
+        "  policy version: v7\n",
+        "Signals\n",
+        "  tenant = acme (key)\n",
+        "  intent = chat (rule, chat-intent)\n",
+        "Rules\n",
+        "  ✗ code-heavy — failed: intent == code\n",
+        "  ✓ eu-only\n",
+        "Candidates\n",
+        "  eu-large: eligible, score 0.910, est. cost $0.0021\n",
+        "    ✓ region: region eu ∈ [eu]\n",
+        "  us: not eligible\n",
+        "    ✗ region: region us ∉ [eu]\n",
+        "Ranking\n  1. eu-large\n  2. eu-small\n",
+        "Attempts\n  1. eu-large (openai): success, status 200, 410 ms\n",
+        "  route:   eu-large (provider openai, model gpt-x-2024)\n",
+        "  usage:   120 prompt + 30 completion tokens\n",
+        "  cost:    $0.0012\n",
+        "  latency: 412 ms\n",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    // Sections appear in order.
+    let order: Vec<usize> = [
+        "Request",
+        "Signals",
+        "Rules",
+        "Candidates",
+        "Ranking",
+        "Attempts",
+        "Outcome",
+    ]
+    .iter()
+    .map(|s| text.find(&format!("\n{s}\n")).unwrap())
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{text}");
+}
+
+#[test]
+fn requested_region_comes_from_the_signal_detail() {
+    let mut record = served_record();
+    record.signals[1] = signal(
+        "region",
+        "eu",
+        SignalSource::Header,
+        Some("allowed [eu, us]"),
+    );
+    let text = explain(&record);
+    assert!(
+        text.starts_with(
+            "Why: tenant acme (region eu requested, allowed [eu, us]) asked for chat;"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("  region = eu (header, allowed [eu, us])\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn served_after_failover_names_the_failed_attempt() {
+    let mut record = served_record();
+    record.chosen = Some("eu-small".to_owned());
+    record.attempts = vec![
+        attempt(
+            "eu-large",
+            OutcomeClass::ServerError,
+            Some(503),
+            20,
+            "upstream 503",
+        ),
+        attempt("eu-small", OutcomeClass::Success, Some(200), 300, ""),
+    ];
+    let first = explain(&record).lines().next().unwrap().to_owned();
+    assert!(
+        first.ends_with(
+            "eu-small chosen (ranked 2 of 2 eligible); served in 412 ms after 2 attempts \
+             (eu-large: server_error failed)."
+        ),
+        "{first}"
+    );
+}
+
+#[test]
+fn refused_lists_every_route_and_why() {
+    let record = DecisionRecord {
+        candidates: vec![
+            candidate(
+                "us",
+                vec![verdict("region", false, "region us ∉ [eu]")],
+                None,
+            ),
+            candidate(
+                "eu",
+                vec![
+                    verdict("region", true, "region eu ∈ [eu]"),
+                    verdict("health", false, "down: server_error"),
+                ],
+                None,
+            ),
+        ],
+        outcome: "refused".to_owned(),
+        status: 503,
+        error: Some("no eligible route".to_owned()),
+        ..base()
+    };
+    let text = explain(&record);
+    assert_eq!(
+        text.lines().next().unwrap(),
+        "Why: refused — no route satisfies the hard constraints: us (region us ∉ [eu]); eu (down: server_error)"
+    );
+    assert!(
+        text.contains(
+            "  eu: not eligible\n    ✓ region: region eu ∈ [eu]\n    ✗ health: down: server_error\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("  error:   no eligible route\n"), "{text}");
+    assert!(
+        !text.contains("Attempts"),
+        "no attempts, no section:\n{text}"
+    );
+    assert!(!text.contains("Ranking"), "no ranking, no section:\n{text}");
+}
+
+#[test]
+fn refused_without_candidates_uses_the_error() {
+    let record = DecisionRecord {
+        signals: vec![],
+        rules: vec![],
+        outcome: "refused".to_owned(),
+        status: 429,
+        error: Some("tenant budget exhausted".to_owned()),
+        ..base()
+    };
+    let text = explain(&record);
+    assert!(
+        text.starts_with("Why: refused — tenant budget exhausted\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Signals") && !text.contains("Rules") && !text.contains("Candidates"),
+        "{text}"
+    );
+}
+
+#[test]
+fn failed_lists_each_attempt() {
+    let record = DecisionRecord {
+        ranking: vec!["eu-large".to_owned(), "eu-small".to_owned()],
+        attempts: vec![
+            attempt(
+                "eu-large",
+                OutcomeClass::ServerError,
+                Some(502),
+                120,
+                "upstream 502",
+            ),
+            attempt(
+                "eu-small",
+                OutcomeClass::Timeout,
+                None,
+                30_000,
+                "no response in 30s",
+            ),
+        ],
+        outcome: "failed".to_owned(),
+        status: 502,
+        error: Some("all upstreams failed".to_owned()),
+        latency_ms: 30_130,
+        ..base()
+    };
+    let text = explain(&record);
+    assert_eq!(
+        text.lines().next().unwrap(),
+        "Why: failed — all attempts failed (2 attempts): eu-large (server_error, 502: upstream 502); \
+         eu-small (timeout: no response in 30s)"
+    );
+    assert!(
+        text.contains("  1. eu-large (openai): server_error, status 502, 120 ms — upstream 502\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "  2. eu-small (openai): timeout, no status, 30000 ms — no response in 30s\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("  status:  502\n  error:   all upstreams failed\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn rejected_names_the_upstream_answer() {
+    let record = DecisionRecord {
+        attempts: vec![attempt(
+            "eu-large",
+            OutcomeClass::RequestRejected,
+            Some(400),
+            50,
+            "context too long",
+        )],
+        outcome: "rejected".to_owned(),
+        status: 400,
+        ..base()
+    };
+    assert!(explain(&record).starts_with(
+        "Why: rejected by the upstream — eu-large (request_rejected, 400: context too long)\n"
+    ));
+}
+
+#[test]
+fn rfc3339_from_days() {
+    assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00.000Z");
+    assert_eq!(rfc3339_utc(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    assert_eq!(rfc3339_utc(951_868_799_999), "2000-02-29T23:59:59.999Z");
+    assert_eq!(rfc3339_utc(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+    assert_eq!(rfc3339_utc(4_107_542_400_000), "2100-03-01T00:00:00.000Z");
+}
+
+#[test]
+fn usd_is_trimmed() {
+    assert_eq!(usd(0.0012), "$0.0012");
+    assert_eq!(usd(1.5), "$1.50");
+    assert_eq!(usd(0.0), "$0.00");
+}

@@ -1,0 +1,23 @@
+//! Owns the embedded decision log: every request's
+//! [`DecisionRecord`](signalbox_core::DecisionRecord) is written to SQLite by
+//! one background writer thread, off the request path, and read back by the
+//! admin endpoints and `signalbox explain`. See `docs/decision-log.md`.
+//!
+//! - [`DecisionLog`] is the cheap, cloneable write handle: `record` never
+//!   blocks (a full queue drops and counts), `flush` waits for a commit.
+//! - [`LogReader`] opens its own read-only connections, with or without a
+//!   writer in the same process.
+//! - [`explain`] renders one record for operators, "why" line first.
+
+mod error;
+mod explain;
+mod reader;
+mod schema;
+#[cfg(test)]
+mod test_support;
+mod writer;
+
+pub use error::LogError;
+pub use explain::explain;
+pub use reader::{LogReader, Query};
+pub use writer::{DecisionLog, LogOptions, LogStats};

@@ -1,0 +1,175 @@
+//! The read side: lookups by request id and filtered listings, each on its
+//! own read-only connection, so a reader needs no writer and never blocks one.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use signalbox_core::DecisionRecord;
+
+use crate::{LogError, schema};
+
+#[cfg(test)]
+mod tests;
+
+/// The default number of records a query returns.
+pub const DEFAULT_LIMIT: usize = 100;
+/// The most records one query returns.
+pub const MAX_LIMIT: usize = 1000;
+
+/// Filters for listing decisions; every filter that is set must hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// Only this tenant's requests.
+    pub tenant: Option<String>,
+    /// Only requests filed under this route (served by it, or last tried).
+    pub route: Option<String>,
+    /// Only this outcome (`served`, `refused`, `rejected`, `failed`).
+    pub outcome: Option<String>,
+    /// Only requests that arrived at or after this time (ms since the epoch).
+    pub since_ms: Option<u64>,
+    /// How many records at most; clamped to `1..=1000`.
+    pub limit: usize,
+}
+
+impl Default for Query {
+    fn default() -> Self {
+        Self {
+            tenant: None,
+            route: None,
+            outcome: None,
+            since_ms: None,
+            limit: DEFAULT_LIMIT,
+        }
+    }
+}
+
+impl Query {
+    /// The limit actually applied.
+    pub fn effective_limit(&self) -> usize {
+        self.limit.clamp(1, MAX_LIMIT)
+    }
+}
+
+/// Reads decision records from a log file. Cheap to clone; `Send + Sync`.
+#[derive(Debug, Clone)]
+pub struct LogReader {
+    path: Arc<Path>,
+}
+
+impl LogReader {
+    /// Opens an existing log for reading. Fails with
+    /// [`LogError::NotFound`] if the file does not exist and
+    /// [`LogError::UnsupportedSchema`] if it is not a log this build reads.
+    pub fn open(path: &Path) -> Result<Self, LogError> {
+        if !path.exists() {
+            return Err(LogError::NotFound {
+                path: path.to_owned(),
+            });
+        }
+        let conn = schema::open_reader(path)?;
+        let found = schema::user_version(&conn).map_err(|source| LogError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        if !(1..=schema::SCHEMA_VERSION).contains(&found) {
+            return Err(LogError::UnsupportedSchema {
+                path: path.to_owned(),
+                found,
+                supported: schema::SCHEMA_VERSION,
+            });
+        }
+        Ok(Self { path: path.into() })
+    }
+
+    /// The log file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The record of one request, if it is in the log.
+    pub fn get(&self, request_id: &str) -> Result<Option<DecisionRecord>, LogError> {
+        let conn = self.connect()?;
+        let json: Option<String> = conn
+            .query_row(
+                "SELECT record FROM decisions WHERE request_id = ?1",
+                params![request_id],
+                |row| row.get(0),
+            )
+            .optional()?;
+        json.map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(LogError::from)
+    }
+
+    /// Records matching `q`, newest first.
+    pub fn query(&self, q: &Query) -> Result<Vec<DecisionRecord>, LogError> {
+        let Query {
+            tenant,
+            route,
+            outcome,
+            since_ms,
+            limit: _,
+        } = q;
+        let mut clauses = Vec::new();
+        let mut values = Vec::new();
+        let mut filter = |column: &str, op: &str, value: Value| {
+            values.push(value);
+            clauses.push(format!("{column} {op} ?{}", values.len()));
+        };
+        if let Some(tenant) = tenant {
+            filter("tenant", "=", Value::Text(tenant.clone()));
+        }
+        if let Some(route) = route {
+            filter("route", "=", Value::Text(route.clone()));
+        }
+        if let Some(outcome) = outcome {
+            filter("outcome", "=", Value::Text(outcome.clone()));
+        }
+        if let Some(since) = since_ms {
+            filter("time_ms", ">=", Value::Integer(schema::to_sql_ms(*since)));
+        }
+        let mut sql = String::from("SELECT record FROM decisions");
+        if !clauses.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&clauses.join(" AND "));
+        }
+        values.push(Value::Integer(
+            i64::try_from(q.effective_limit()).unwrap_or(i64::MAX),
+        ));
+        sql.push_str(&format!(
+            " ORDER BY time_ms DESC, request_id DESC LIMIT ?{}",
+            values.len()
+        ));
+
+        let conn = self.connect()?;
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(values), |row| row.get::<_, String>(0))?;
+        let mut records = Vec::new();
+        for json in rows {
+            records.push(serde_json::from_str(&json?)?);
+        }
+        Ok(records)
+    }
+
+    /// [`LogReader::get`] on a blocking thread, for async handlers.
+    pub async fn get_async(&self, request_id: String) -> Result<Option<DecisionRecord>, LogError> {
+        let reader = self.clone();
+        tokio::task::spawn_blocking(move || reader.get(&request_id))
+            .await
+            .map_err(|_| LogError::Closed)?
+    }
+
+    /// [`LogReader::query`] on a blocking thread, for async handlers.
+    pub async fn query_async(&self, q: Query) -> Result<Vec<DecisionRecord>, LogError> {
+        let reader = self.clone();
+        tokio::task::spawn_blocking(move || reader.query(&q))
+            .await
+            .map_err(|_| LogError::Closed)?
+    }
+
+    fn connect(&self) -> Result<Connection, LogError> {
+        schema::open_reader(&self.path)
+    }
+}

@@ -1,0 +1,162 @@
+//! The table layout, its migrations (`PRAGMA user_version`), and the few
+//! statements the writer runs. Readers only need the column names.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OpenFlags, Transaction, params};
+use signalbox_core::DecisionRecord;
+
+use crate::LogError;
+
+/// The newest schema version this build writes and reads.
+pub(crate) const SCHEMA_VERSION: i64 = 1;
+
+/// How long a connection waits for another one's lock before failing.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Migrations, indexed by the version they upgrade from. Each runs in one
+/// transaction together with the `user_version` bump.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    // 0 -> 1: the decisions table. The whole record is kept as JSON; the
+    // other columns exist only to filter and order without parsing it.
+    "CREATE TABLE decisions (
+        request_id     TEXT PRIMARY KEY,
+        time_ms        INTEGER NOT NULL,
+        tenant         TEXT NOT NULL,
+        route          TEXT,
+        outcome        TEXT NOT NULL,
+        status         INTEGER NOT NULL,
+        policy_version TEXT NOT NULL,
+        record         TEXT NOT NULL
+    );
+    CREATE INDEX decisions_time ON decisions (time_ms);
+    CREATE INDEX decisions_tenant_time ON decisions (tenant, time_ms);
+    CREATE INDEX decisions_route_time ON decisions (route, time_ms);
+    CREATE INDEX decisions_outcome_time ON decisions (outcome, time_ms);",
+];
+
+/// Opens (creating if needed) the database for writing: WAL, so readers never
+/// wait for the writer; `synchronous=NORMAL`, since losing the last few
+/// decisions on power loss is acceptable and an fsync per batch is not.
+pub(crate) fn open_writer(path: &Path) -> Result<Connection, LogError> {
+    let open_err = |source| LogError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let mut conn = Connection::open(path).map_err(open_err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+    // `journal_mode` answers with the mode in force; it is not an error if it
+    // differs (e.g. an in-memory database), so the answer is ignored.
+    conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
+        row.get::<_, String>(0)
+    })
+    .map_err(open_err)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(open_err)?;
+    migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+/// Opens an existing database read-only. Never creates the file.
+pub(crate) fn open_reader(path: &Path) -> Result<Connection, LogError> {
+    let open_err = |source| LogError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+    Ok(conn)
+}
+
+/// Reads the schema version of an open database.
+pub(crate) fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |row| row.get(0))
+}
+
+/// Brings the schema up to [`SCHEMA_VERSION`], refusing files from the future.
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), LogError> {
+    let open_err = |source| LogError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let mut version = user_version(conn).map_err(open_err)?;
+    if version > SCHEMA_VERSION {
+        return Err(LogError::UnsupportedSchema {
+            path: path.to_owned(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    while let Some(sql) = usize::try_from(version)
+        .ok()
+        .and_then(|v| MIGRATIONS.get(v))
+    {
+        let tx = conn.transaction().map_err(open_err)?;
+        tx.execute_batch(sql).map_err(open_err)?;
+        tx.pragma_update(None, "user_version", version + 1)
+            .map_err(open_err)?;
+        tx.commit().map_err(open_err)?;
+        version += 1;
+    }
+    Ok(())
+}
+
+/// The route a record is filed under: the serving route, else the last one
+/// tried, else none.
+pub(crate) fn route_of(record: &DecisionRecord) -> Option<&str> {
+    record
+        .chosen
+        .as_deref()
+        .or_else(|| record.attempts.last().map(|a| a.route.as_str()))
+}
+
+/// SQLite integers are signed; times past `i64::MAX` ms do not occur.
+pub(crate) fn to_sql_ms(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+/// Why one record could not be inserted.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum InsertError {
+    #[error("cannot encode record: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("cannot insert record: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Inserts (or replaces, keyed by request id) one record.
+pub(crate) fn insert(tx: &Transaction<'_>, record: &DecisionRecord) -> Result<(), InsertError> {
+    let json = serde_json::to_string(record)?;
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR REPLACE INTO decisions
+            (request_id, time_ms, tenant, route, outcome, status, policy_version, record)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    stmt.execute(params![
+        record.request_id,
+        to_sql_ms(record.time_ms),
+        record.tenant,
+        route_of(record),
+        record.outcome,
+        record.status,
+        record.policy_version,
+        json,
+    ])?;
+    Ok(())
+}
+
+/// Deletes every record older than `retention`, returning how many went.
+/// A zero retention keeps everything.
+pub(crate) fn purge(conn: &Connection, retention: Duration) -> rusqlite::Result<usize> {
+    if retention.is_zero() {
+        return Ok(0);
+    }
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let keep_ms = u64::try_from(retention.as_millis()).unwrap_or(u64::MAX);
+    let cutoff = to_sql_ms(now_ms.saturating_sub(keep_ms));
+    conn.execute("DELETE FROM decisions WHERE time_ms < ?1", params![cutoff])
+}

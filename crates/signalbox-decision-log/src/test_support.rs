@@ -1,0 +1,158 @@
+//! Test fixtures: unique temporary database files and hand-built records.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use signalbox_core::{
+    AttemptRecord, CandidateRecord, DecisionRecord, OutcomeClass, ProviderName, RouteId, Usage,
+    Verdict,
+};
+
+/// A database path under the temp dir, removed (with its WAL files) on drop.
+pub(crate) struct TempDb {
+    path: PathBuf,
+}
+
+impl TempDb {
+    pub(crate) fn new(name: &str) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "signalbox-decision-log-{}-{n}-{nanos}-{name}.db",
+            std::process::id()
+        ));
+        Self { path }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = self.path.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+pub(crate) fn attempt(
+    route: &str,
+    outcome: OutcomeClass,
+    status: Option<u16>,
+    ms: u64,
+    detail: &str,
+) -> AttemptRecord {
+    AttemptRecord {
+        route: RouteId::new(route),
+        provider: ProviderName::new("openai"),
+        outcome,
+        status,
+        elapsed: Duration::from_millis(ms),
+        detail: detail.to_owned(),
+        retry_after_secs: None,
+    }
+}
+
+pub(crate) fn verdict(constraint: &str, ok: bool, detail: &str) -> Verdict {
+    Verdict {
+        constraint: constraint.to_owned(),
+        ok,
+        detail: detail.to_owned(),
+    }
+}
+
+pub(crate) fn candidate(
+    route: &str,
+    verdicts: Vec<Verdict>,
+    score: Option<f64>,
+) -> CandidateRecord {
+    CandidateRecord {
+        route: route.to_owned(),
+        eligible: verdicts.iter().all(|v| v.ok),
+        verdicts,
+        score,
+        cost_estimate_usd: score.map(|_| 0.0021),
+    }
+}
+
+/// A served request: `route` answered on the first attempt.
+pub(crate) fn served(id: &str, time_ms: u64, tenant: &str, route: &str) -> DecisionRecord {
+    DecisionRecord {
+        request_id: id.to_owned(),
+        time_ms,
+        tenant: tenant.to_owned(),
+        policy_version: "v1".to_owned(),
+        alias: Some("chat".to_owned()),
+        candidates: vec![candidate(
+            route,
+            vec![verdict("region", true, "region eu ∈ [eu]")],
+            Some(0.9),
+        )],
+        ranking: vec![route.to_owned()],
+        failure_mode: "fail_closed".to_owned(),
+        chosen: Some(route.to_owned()),
+        provider: Some("openai".to_owned()),
+        attempts: vec![attempt(route, OutcomeClass::Success, Some(200), 400, "ok")],
+        outcome: "served".to_owned(),
+        status: 200,
+        usage: Some(Usage {
+            prompt_tokens: 12,
+            completion_tokens: 34,
+        }),
+        cost_usd: Some(0.0012),
+        latency_ms: 412,
+        ..DecisionRecord::default()
+    }
+}
+
+/// A refused request: no route was eligible, nothing was tried.
+pub(crate) fn refused(id: &str, time_ms: u64, tenant: &str) -> DecisionRecord {
+    DecisionRecord {
+        request_id: id.to_owned(),
+        time_ms,
+        tenant: tenant.to_owned(),
+        policy_version: "v1".to_owned(),
+        alias: Some("chat".to_owned()),
+        outcome: "refused".to_owned(),
+        status: 403,
+        error: Some("no eligible route".to_owned()),
+        ..DecisionRecord::default()
+    }
+}
+
+/// A failed request: every attempt failed, the last on `route`.
+pub(crate) fn failed(id: &str, time_ms: u64, tenant: &str, route: &str) -> DecisionRecord {
+    DecisionRecord {
+        request_id: id.to_owned(),
+        time_ms,
+        tenant: tenant.to_owned(),
+        policy_version: "v1".to_owned(),
+        alias: Some("chat".to_owned()),
+        attempts: vec![attempt(
+            route,
+            OutcomeClass::ServerError,
+            Some(502),
+            30,
+            "bad gateway",
+        )],
+        outcome: "failed".to_owned(),
+        status: 502,
+        error: Some("all upstreams failed".to_owned()),
+        latency_ms: 31,
+        ..DecisionRecord::default()
+    }
+}

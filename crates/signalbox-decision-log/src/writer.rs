@@ -1,0 +1,335 @@
+//! The write side: a cheap handle whose `record` never blocks, feeding one
+//! background thread that batches records into SQLite transactions.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, TransactionBehavior};
+use signalbox_core::DecisionRecord;
+use tokio::sync::oneshot;
+
+use crate::{LogError, LogReader, schema};
+
+#[cfg(test)]
+mod tests;
+
+/// How many further messages the writer drains after the first one, so one
+/// transaction (one WAL append) covers a burst.
+const MAX_DRAIN: usize = 256;
+
+/// How often, at most, the writer deletes expired records.
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How the decision log is run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogOptions {
+    /// Records that may wait for the writer; past this `record` drops (min 1).
+    pub queue: usize,
+    /// How long records are kept; `Duration::ZERO` keeps them forever.
+    pub retention: Duration,
+}
+
+/// Counters since the log was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogStats {
+    /// Records committed.
+    pub written: u64,
+    /// Records dropped because the queue was full (or the writer had stopped).
+    pub dropped: u64,
+    /// Records that reached the writer but could not be written.
+    pub write_errors: u64,
+}
+
+/// A cheap, cloneable handle to the decision log. The writer thread stops
+/// once every handle is dropped (after writing what was queued).
+#[derive(Debug, Clone)]
+pub struct DecisionLog {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    tx: SyncSender<Msg>,
+    counters: Arc<Counters>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    written: AtomicU64,
+    dropped: AtomicU64,
+    write_errors: AtomicU64,
+}
+
+/// What travels to the writer. Records are boxed so queue slots stay small.
+#[derive(Debug)]
+enum Msg {
+    Record(Box<DecisionRecord>),
+    /// Answered once everything queued before it is committed.
+    Flush(oneshot::Sender<()>),
+}
+
+// === impl DecisionLog ===
+
+impl DecisionLog {
+    /// Opens or creates the database at `path` (WAL, `synchronous=NORMAL`,
+    /// schema migrated), deletes expired records, and starts the writer thread.
+    pub fn open(path: &Path, options: LogOptions) -> Result<Self, LogError> {
+        let (log, writer) = Self::open_parked(path, options)?;
+        writer.spawn()?;
+        Ok(log)
+    }
+
+    /// Opens the database and the queue without starting the writer.
+    fn open_parked(path: &Path, options: LogOptions) -> Result<(Self, Writer), LogError> {
+        let LogOptions { queue, retention } = options;
+        let conn = schema::open_writer(path)?;
+        // Expired records go before anything new is accepted.
+        let mut writer_state = WriterState {
+            conn,
+            counters: Arc::default(),
+            retention,
+        };
+        writer_state.purge();
+        // A zero-capacity channel would be a rendezvous, where `try_send`
+        // fails unless the writer happens to be waiting.
+        let (tx, rx) = std::sync::mpsc::sync_channel(queue.max(1));
+        let log = Self {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                tx,
+                counters: Arc::clone(&writer_state.counters),
+            }),
+        };
+        Ok((
+            log,
+            Writer {
+                state: writer_state,
+                rx,
+            },
+        ))
+    }
+
+    /// Queues a record for writing without blocking. When the queue is full
+    /// (or the writer has stopped) the record is dropped, counted in
+    /// [`LogStats::dropped`], and `false` is returned.
+    pub fn record(&self, record: DecisionRecord) -> bool {
+        match self.inner.tx.try_send(Msg::Record(Box::new(record))) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// Resolves once every record queued before this call has been committed
+    /// (or has failed to be). Returns at once if the writer has stopped.
+    pub async fn flush(&self) {
+        let (done, committed) = oneshot::channel();
+        match self.inner.tx.try_send(Msg::Flush(done)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(msg)) => {
+                // The marker must queue behind the records already waiting, so
+                // wait for room, on a blocking thread rather than this task.
+                let tx = self.inner.tx.clone();
+                let sent = tokio::task::spawn_blocking(move || tx.send(msg).is_ok()).await;
+                if !matches!(sent, Ok(true)) {
+                    return;
+                }
+            }
+            Err(TrySendError::Disconnected(_)) => return,
+        }
+        // An error means the writer stopped; nothing more will be committed.
+        let _ = committed.await;
+    }
+
+    /// Counters since the log was opened.
+    pub fn stats(&self) -> LogStats {
+        let c = &self.inner.counters;
+        LogStats {
+            written: c.written.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+            write_errors: c.write_errors.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// A reader on the same database.
+    pub fn reader(&self) -> Result<LogReader, LogError> {
+        LogReader::open(&self.inner.path)
+    }
+}
+
+// === impl Writer ===
+
+/// The writer, before its thread starts.
+struct Writer {
+    state: WriterState,
+    rx: Receiver<Msg>,
+}
+
+/// What the writer thread owns.
+struct WriterState {
+    conn: Connection,
+    counters: Arc<Counters>,
+    retention: Duration,
+}
+
+impl Writer {
+    fn spawn(self) -> Result<(), LogError> {
+        std::thread::Builder::new()
+            .name("decision-log".into())
+            .spawn(move || self.run())
+            .map(drop)
+            .map_err(LogError::Spawn)
+    }
+
+    /// Batches until every handle is gone: block for one message, drain up
+    /// to [`MAX_DRAIN`] more, write them in one transaction, then answer the
+    /// flushes among them. Purges at most once per [`PURGE_INTERVAL`].
+    fn run(mut self) {
+        let mut last_purge = Instant::now();
+        let mut records = Vec::with_capacity(MAX_DRAIN + 1);
+        let mut flushes = Vec::new();
+        loop {
+            let idle = PURGE_INTERVAL.saturating_sub(last_purge.elapsed());
+            let mut disconnected = false;
+            match self.rx.recv_timeout(idle) {
+                Ok(first) => {
+                    sort(first, &mut records, &mut flushes);
+                    for _ in 0..MAX_DRAIN {
+                        match self.rx.try_recv() {
+                            Ok(msg) => sort(msg, &mut records, &mut flushes),
+                            Err(TryRecvError::Empty) => break,
+                            Err(TryRecvError::Disconnected) => {
+                                disconnected = true;
+                                break;
+                            }
+                        }
+                    }
+                    self.state.write(&records);
+                    records.clear();
+                    for done in flushes.drain(..) {
+                        // The flusher may have given up waiting; that is fine.
+                        let _ = done.send(());
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => disconnected = true,
+            }
+            if last_purge.elapsed() >= PURGE_INTERVAL {
+                self.state.purge();
+                last_purge = Instant::now();
+            }
+            if disconnected {
+                break;
+            }
+        }
+        tracing::debug!("Decision log writer stopped.");
+    }
+}
+
+fn sort(msg: Msg, records: &mut Vec<DecisionRecord>, flushes: &mut Vec<oneshot::Sender<()>>) {
+    match msg {
+        Msg::Record(record) => records.push(*record),
+        Msg::Flush(done) => flushes.push(done),
+    }
+}
+
+impl WriterState {
+    /// Writes one batch in one transaction; counts, logs and moves on when
+    /// a record or the whole batch fails.
+    fn write(&mut self, records: &[DecisionRecord]) {
+        if records.is_empty() {
+            return;
+        }
+        match self.try_write(records) {
+            Ok((written, failed)) => {
+                self.counters.written.fetch_add(written, Ordering::Relaxed);
+                self.counters
+                    .write_errors
+                    .fetch_add(failed, Ordering::Relaxed);
+            }
+            Err(error) => {
+                let lost = u64::try_from(records.len()).unwrap_or(u64::MAX);
+                self.counters
+                    .write_errors
+                    .fetch_add(lost, Ordering::Relaxed);
+                tracing::error!(%error, records = lost, "Decision log batch could not be committed.");
+            }
+        }
+    }
+
+    fn try_write(&mut self, records: &[DecisionRecord]) -> rusqlite::Result<(u64, u64)> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (mut written, mut failed) = (0, 0);
+        for record in records {
+            match schema::insert(&tx, record) {
+                Ok(()) => written += 1,
+                Err(error) => {
+                    failed += 1;
+                    tracing::warn!(
+                        request_id = %record.request_id,
+                        %error,
+                        "Decision record could not be written."
+                    );
+                }
+            }
+        }
+        tx.commit()?;
+        Ok((written, failed))
+    }
+
+    /// Deletes expired records; a failure is logged and retried next time.
+    fn purge(&mut self) {
+        match schema::purge(&self.conn, self.retention) {
+            Ok(0) => {}
+            Ok(deleted) => tracing::debug!(deleted, "Expired decision records deleted."),
+            Err(error) => {
+                tracing::warn!(%error, "Expired decision records could not be deleted.");
+            }
+        }
+    }
+}
+
+/// Test hooks: open the log with no writer running, then start it on demand.
+#[cfg(test)]
+mod parking {
+    use std::path::Path;
+
+    use super::{DecisionLog, LogOptions, Writer};
+    use crate::LogError;
+
+    /// A writer that has not started yet; while it lives the queue stays
+    /// connected but nothing drains it.
+    pub(crate) struct ParkedWriter(Writer);
+
+    impl ParkedWriter {
+        /// Starts the writer thread on the queue as it is.
+        pub(crate) fn start(self) -> Result<(), LogError> {
+            self.0.spawn()
+        }
+    }
+
+    impl DecisionLog {
+        /// Opens the log with its writer parked: records queue up (and drop
+        /// once the queue is full) until `start` is called.
+        pub(crate) fn open_paused(
+            path: &Path,
+            options: LogOptions,
+        ) -> Result<(Self, ParkedWriter), LogError> {
+            let (log, writer) = Self::open_parked(path, options)?;
+            Ok((log, ParkedWriter(writer)))
+        }
+    }
+}

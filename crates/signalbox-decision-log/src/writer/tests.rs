@@ -1,0 +1,253 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use super::*;
+use crate::test_support::{TempDb, failed, now_ms, refused, served};
+use crate::{LogReader, Query};
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+fn options(queue: usize) -> LogOptions {
+    LogOptions {
+        queue,
+        retention: DAY,
+    }
+}
+
+fn count(path: &Path) -> i64 {
+    let conn = Connection::open(path).unwrap();
+    conn.query_row("SELECT COUNT(*) FROM decisions", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn round_trip() {
+    let db = TempDb::new("round-trip");
+    let log = DecisionLog::open(db.path(), options(16)).unwrap();
+    let record = served("req-1", now_ms(), "acme", "eu-large");
+    assert!(log.record(record.clone()));
+    log.flush().await;
+
+    let reader = log.reader().unwrap();
+    assert_eq!(reader.get("req-1").unwrap(), Some(record));
+    assert_eq!(reader.get("unknown").unwrap(), None);
+    assert_eq!(
+        log.stats(),
+        LogStats {
+            written: 1,
+            dropped: 0,
+            write_errors: 0
+        }
+    );
+}
+
+#[tokio::test]
+async fn same_request_id_replaces() {
+    let db = TempDb::new("replace");
+    let log = DecisionLog::open(db.path(), options(16)).unwrap();
+    let first = served("req-1", now_ms(), "acme", "eu-large");
+    let mut second = first.clone();
+    second.latency_ms = 999;
+    assert!(log.record(first));
+    assert!(log.record(second.clone()));
+    log.flush().await;
+
+    assert_eq!(log.reader().unwrap().get("req-1").unwrap(), Some(second));
+    assert_eq!(count(db.path()), 1);
+}
+
+#[tokio::test]
+async fn route_column_falls_back_to_last_attempt() {
+    let db = TempDb::new("route-column");
+    let log = DecisionLog::open(db.path(), options(16)).unwrap();
+    assert!(log.record(failed("f", now_ms(), "acme", "us-small")));
+    assert!(log.record(refused("r", now_ms(), "acme")));
+    log.flush().await;
+
+    let conn = Connection::open(db.path()).unwrap();
+    let route = |id: &str| -> Option<String> {
+        conn.query_row(
+            "SELECT route FROM decisions WHERE request_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(route("f").as_deref(), Some("us-small"));
+    assert_eq!(route("r"), None);
+}
+
+#[tokio::test]
+async fn full_queue_drops_and_counts() {
+    let db = TempDb::new("queue-full");
+    let (log, writer) = DecisionLog::open_paused(db.path(), options(1)).unwrap();
+    assert!(log.record(served("kept", now_ms(), "acme", "eu-large")));
+    assert!(!log.record(served("dropped-1", now_ms(), "acme", "eu-large")));
+    assert!(!log.record(served("dropped-2", now_ms(), "acme", "eu-large")));
+    assert_eq!(log.stats().dropped, 2);
+    assert_eq!(log.stats().written, 0);
+
+    writer.start().unwrap();
+    log.flush().await;
+    let reader = log.reader().unwrap();
+    assert!(reader.get("kept").unwrap().is_some());
+    assert!(reader.get("dropped-1").unwrap().is_none());
+    assert_eq!(
+        log.stats(),
+        LogStats {
+            written: 1,
+            dropped: 2,
+            write_errors: 0
+        }
+    );
+}
+
+#[tokio::test]
+async fn flush_waits_for_room_when_the_queue_is_full() {
+    let db = TempDb::new("flush-full");
+    let (log, writer) = DecisionLog::open_paused(db.path(), options(1)).unwrap();
+    assert!(log.record(served("queued", now_ms(), "acme", "eu-large")));
+    // The queue is full, so the flush marker takes the blocking path; the
+    // writer starts only afterwards, from another task.
+    let flusher = {
+        let log = log.clone();
+        tokio::spawn(async move { log.flush().await })
+    };
+    tokio::task::yield_now().await;
+    writer.start().unwrap();
+    flusher.await.unwrap();
+    assert!(log.reader().unwrap().get("queued").unwrap().is_some());
+    assert_eq!(log.stats().written, 1);
+}
+
+#[tokio::test]
+async fn write_errors_are_counted_and_flush_still_resolves() {
+    let db = TempDb::new("write-error");
+    let log = DecisionLog::open(db.path(), options(16)).unwrap();
+    Connection::open(db.path())
+        .unwrap()
+        .execute_batch("DROP TABLE decisions")
+        .unwrap();
+    assert!(log.record(served("lost", now_ms(), "acme", "eu-large")));
+    log.flush().await;
+    assert_eq!(
+        log.stats(),
+        LogStats {
+            written: 0,
+            dropped: 0,
+            write_errors: 1
+        }
+    );
+}
+
+#[tokio::test]
+async fn retention_deletes_old_rows_at_open() {
+    let db = TempDb::new("retention");
+    let long_ago = now_ms() - 30 * 86_400_000;
+    {
+        let log = DecisionLog::open(db.path(), options(16)).unwrap();
+        assert!(log.record(served("old", long_ago, "acme", "eu-large")));
+        assert!(log.record(served("new", now_ms(), "acme", "eu-large")));
+        log.flush().await;
+        // Written after the purge at open, so both are still there.
+        assert_eq!(count(db.path()), 2);
+    }
+
+    let log = DecisionLog::open(db.path(), options(16)).unwrap();
+    let reader = log.reader().unwrap();
+    assert!(reader.get("old").unwrap().is_none());
+    assert!(reader.get("new").unwrap().is_some());
+}
+
+#[tokio::test]
+async fn zero_retention_keeps_everything() {
+    let db = TempDb::new("retention-zero");
+    let keep_all = LogOptions {
+        queue: 16,
+        retention: Duration::ZERO,
+    };
+    {
+        let log = DecisionLog::open(db.path(), keep_all.clone()).unwrap();
+        assert!(log.record(served("ancient", 1_000, "acme", "eu-large")));
+        log.flush().await;
+    }
+    let log = DecisionLog::open(db.path(), keep_all).unwrap();
+    assert!(log.reader().unwrap().get("ancient").unwrap().is_some());
+}
+
+#[tokio::test]
+async fn ten_thousand_records() {
+    let db = TempDb::new("ten-thousand");
+    let log = DecisionLog::open(db.path(), options(10_000)).unwrap();
+    let base = now_ms();
+    for i in 0..10_000_u64 {
+        assert!(log.record(served(&format!("req-{i:05}"), base + i, "acme", "eu-large")));
+    }
+    log.flush().await;
+
+    assert_eq!(count(db.path()), 10_000);
+    assert_eq!(log.stats().written, 10_000);
+    let newest = log
+        .reader()
+        .unwrap()
+        .query(&Query {
+            limit: 1,
+            ..Query::default()
+        })
+        .unwrap();
+    assert_eq!(newest[0].request_id, "req-09999");
+}
+
+#[test]
+fn schema_is_versioned_and_reopens() {
+    let db = TempDb::new("schema");
+    drop(DecisionLog::open(db.path(), options(1)).unwrap());
+    drop(DecisionLog::open(db.path(), options(1)).unwrap());
+    let conn = Connection::open(db.path()).unwrap();
+    assert_eq!(crate::schema::user_version(&conn).unwrap(), 1);
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn newer_schema_is_refused() {
+    let db = TempDb::new("future");
+    Connection::open(db.path())
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let err = DecisionLog::open(db.path(), options(1)).unwrap_err();
+    assert!(
+        matches!(err, LogError::UnsupportedSchema { found: 99, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&db.path().display().to_string()));
+    assert!(matches!(
+        LogReader::open(db.path()),
+        Err(LogError::UnsupportedSchema { found: 99, .. })
+    ));
+}
+
+#[test]
+fn unopenable_path_names_the_path() {
+    let path = std::env::temp_dir().join("signalbox-no-such-dir-for-decision-log/x/log.db");
+    let err = DecisionLog::open(&path, options(1)).unwrap_err();
+    assert!(matches!(err, LogError::Open { .. }));
+    assert!(
+        err.to_string()
+            .contains("signalbox-no-such-dir-for-decision-log"),
+        "{err}"
+    );
+    assert_eq!(err.metric_label(), "open");
+}
+
+#[test]
+fn handle_is_cheap_to_share() {
+    fn assert_traits<T: Clone + Send + Sync + std::fmt::Debug>() {}
+    assert_traits::<DecisionLog>();
+}

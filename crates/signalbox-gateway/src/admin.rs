@@ -1,0 +1,183 @@
+//! Owns the admin API: decision records and configuration reload. Every
+//! admin endpoint needs the admin token (`admin.token`), which is distinct
+//! from tenant keys; without a configured token the admin API is disabled.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use signalbox_decision_log::Query as LogQuery;
+
+use crate::AppState;
+use crate::reload::{self, ReloadError};
+
+/// Checks the admin token; returns the refusal to send when it is not valid.
+fn refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let rt = state.runtime.load();
+    let Some(expected) = rt.config.admin.token_hash else {
+        return Some(admin_error(
+            StatusCode::FORBIDDEN,
+            "admin_disabled",
+            "the admin API is disabled: set admin.token",
+        ));
+    };
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(token) if <[u8; 32]>::from(Sha256::digest(token.as_bytes())) == expected => None,
+        Some(_) => Some(admin_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_admin_token",
+            "invalid admin token",
+        )),
+        None => Some(admin_error(
+            StatusCode::UNAUTHORIZED,
+            "missing_admin_token",
+            "send the admin token as `Authorization: Bearer <token>`",
+        )),
+    }
+}
+
+fn admin_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({"error": {"message": message, "type": "admin_error", "code": code, "param": null}});
+    (status, Json(body)).into_response()
+}
+
+/// `GET /admin/decisions/{request_id}`
+pub async fn decision(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(r) = refusal(&state, &headers) {
+        return r;
+    }
+    let Some(log) = &state.decision_log else {
+        return admin_error(
+            StatusCode::NOT_FOUND,
+            "decision_log_disabled",
+            "the decision log is disabled",
+        );
+    };
+    // Make records of requests that just finished visible.
+    log.flush().await;
+    let reader = match log.reader() {
+        Ok(r) => r,
+        Err(e) => {
+            return admin_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "decision_log_error",
+                &e.to_string(),
+            );
+        }
+    };
+    match reader.get_async(id.clone()).await {
+        Ok(Some(record)) => Json(record).into_response(),
+        Ok(None) => admin_error(
+            StatusCode::NOT_FOUND,
+            "decision_not_found",
+            &format!("no decision record for request {id}"),
+        ),
+        Err(e) => admin_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "decision_log_error",
+            &e.to_string(),
+        ),
+    }
+}
+
+/// Filters for `GET /admin/decisions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionFilter {
+    tenant: Option<String>,
+    route: Option<String>,
+    outcome: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    since: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// `GET /admin/decisions?tenant=&route=&since=&outcome=&limit=`
+pub async fn decisions(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    filter: Result<Query<DecisionFilter>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    if let Some(r) = refusal(&state, &headers) {
+        return r;
+    }
+    let Query(f) = match filter {
+        Ok(q) => q,
+        Err(e) => return admin_error(StatusCode::BAD_REQUEST, "invalid_query", &e.body_text()),
+    };
+    let Some(log) = &state.decision_log else {
+        return admin_error(
+            StatusCode::NOT_FOUND,
+            "decision_log_disabled",
+            "the decision log is disabled",
+        );
+    };
+    log.flush().await;
+    let reader = match log.reader() {
+        Ok(r) => r,
+        Err(e) => {
+            return admin_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "decision_log_error",
+                &e.to_string(),
+            );
+        }
+    };
+    let q = LogQuery {
+        tenant: f.tenant,
+        route: f.route,
+        outcome: f.outcome,
+        since_ms: f.since,
+        limit: f.limit.unwrap_or(100),
+    };
+    match reader.query_async(q).await {
+        Ok(records) => Json(serde_json::json!({"decisions": records})).into_response(),
+        Err(e) => admin_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "decision_log_error",
+            &e.to_string(),
+        ),
+    }
+}
+
+/// `POST /admin/reload`
+pub async fn reload(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Some(r) = refusal(&state, &headers) {
+        return r;
+    }
+    match reload::reload(&state).await {
+        Ok(version) => Json(serde_json::json!({"status": "reloaded", "policy_version": version}))
+            .into_response(),
+        Err(e @ ReloadError::NoSource) => {
+            admin_error(StatusCode::CONFLICT, "reload_unavailable", &e.to_string())
+        }
+        Err(e) => {
+            let body = serde_json::json!({
+                "error": {"message": e.to_string(), "type": "admin_error", "code": "reload_rejected", "param": null},
+                "policy_version": state.runtime.load().config.version,
+            });
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+        }
+    }
+}
+
+/// `GET /admin/reload` — the last reload attempt.
+pub async fn reload_status(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Some(r) = refusal(&state, &headers) {
+        return r;
+    }
+    Json(state.reload_status.load_full().as_ref().clone()).into_response()
+}

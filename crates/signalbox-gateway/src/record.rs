@@ -1,0 +1,154 @@
+//! Owns the record stage: assembling the decision record as the request
+//! moves through the pipeline, finishing it however the request ends, and
+//! handing it to the decision-log writer without ever waiting on it.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use signalbox_core::{AttemptRecord, DecisionRecord, Usage};
+use signalbox_decision_log::DecisionLog;
+use signalbox_policy::{Decision, PolicySnapshot, Signals};
+
+use crate::runtime::Runtime;
+
+/// How a request ended, for the record's `outcome`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A route served it.
+    Served,
+    /// The gateway refused it (bad input, auth, policy).
+    Refused,
+    /// The upstream rejected the request itself.
+    Rejected,
+    /// Every permitted attempt failed.
+    Failed,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Served => "served",
+            Self::Refused => "refused",
+            Self::Rejected => "rejected",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// The decision record under construction.
+#[derive(Debug)]
+pub struct RecordBuilder {
+    record: DecisionRecord,
+    log_content: bool,
+    serving_route: Option<usize>,
+}
+
+impl RecordBuilder {
+    /// Starts a record for a request that arrived now.
+    pub fn start(request_id: &str, policy_version: &str) -> Self {
+        let time_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Self {
+            record: DecisionRecord {
+                request_id: request_id.to_string(),
+                time_ms,
+                tenant: "-".to_string(),
+                policy_version: policy_version.to_string(),
+                ..DecisionRecord::default()
+            },
+            log_content: false,
+            serving_route: None,
+        }
+    }
+
+    /// Notes the tenant (and whether it allows content logging).
+    pub fn tenant(&mut self, snap: &PolicySnapshot, tenant: usize) {
+        if let Some(t) = snap.config().tenants.get(tenant) {
+            self.record.tenant = t.id.clone();
+            self.log_content = t.log_content;
+        }
+    }
+
+    /// Notes the signals and the decision with its evidence.
+    pub fn decision(&mut self, snap: &PolicySnapshot, signals: &Signals, decision: &Decision) {
+        self.record.alias = Some(decision.alias.to_string());
+        self.record.stream = signals.stream;
+        self.record.signals = signals.records(snap);
+        let trace = decision.trace(snap, signals);
+        self.record.rules = trace.rules;
+        self.record.candidates = trace.candidates;
+        self.record.ranking = trace.ranking;
+        self.record.rule = decision.rule_name(snap).map(str::to_string);
+        self.record.failure_mode = decision.failure_mode.as_str().to_string();
+    }
+
+    /// Keeps the request body, only if the tenant allows content logging.
+    pub fn request_content(&mut self, body: &serde_json::Map<String, serde_json::Value>) {
+        if self.log_content {
+            self.record.content = Some(serde_json::json!({ "request": body.get("messages") }));
+        }
+    }
+
+    /// Keeps the completion body, only if the tenant allows content logging.
+    pub fn response_content(&mut self, body: &[u8]) {
+        if !self.log_content {
+            return;
+        }
+        if let (Some(content), Ok(v)) = (
+            self.record.content.as_mut(),
+            serde_json::from_slice::<serde_json::Value>(body),
+        ) {
+            content["response"] = v.get("choices").cloned().unwrap_or(serde_json::Value::Null);
+        }
+    }
+
+    /// Notes the attempts and the serving route.
+    pub fn attempts(&mut self, rt: &Runtime, attempts: &[AttemptRecord], served_by: Option<usize>) {
+        self.record.attempts = attempts.to_vec();
+        self.serving_route = served_by;
+        if let Some(r) = served_by.and_then(|i| rt.config.routes.get(i)) {
+            self.record.chosen = Some(r.id.to_string());
+            self.record.provider = Some(r.provider.to_string());
+            self.record.model_version = Some(r.version.clone());
+        }
+    }
+
+    /// Notes usage and prices it with the serving route's price table.
+    pub fn usage(&mut self, rt: &Runtime, usage: Option<Usage>) {
+        self.record.usage = usage;
+        if let (Some(u), Some(r)) = (
+            usage,
+            self.serving_route.and_then(|i| rt.config.routes.get(i)),
+        ) {
+            let cost = (u.prompt_tokens as f64 * r.price.input_per_1m
+                + u.completion_tokens as f64 * r.price.output_per_1m)
+                / 1_000_000.0;
+            self.record.cost_usd = Some(cost);
+        }
+    }
+
+    /// Completes the record.
+    pub fn finish(
+        mut self,
+        outcome: Outcome,
+        status: u16,
+        error: Option<String>,
+        latency: Duration,
+    ) -> DecisionRecord {
+        self.record.outcome = outcome.as_str().to_string();
+        self.record.status = status;
+        self.record.error = error;
+        self.record.latency_ms = latency.as_millis() as u64;
+        self.record
+    }
+}
+
+/// Sends a finished record to the log, if one is configured. Never blocks:
+/// a full queue drops the record and counts it.
+pub fn submit(log: Option<&DecisionLog>, record: DecisionRecord) {
+    if let Some(log) = log
+        && !log.record(record)
+    {
+        tracing::debug!("Decision log queue full; record dropped.");
+    }
+}

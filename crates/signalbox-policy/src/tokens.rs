@@ -1,0 +1,297 @@
+//! Prompt-token estimates for the context-window constraint.
+//!
+//! Before a route is tried, the policy checks that the prompt fits the
+//! route's context window. That needs a number of prompt tokens per request,
+//! computed on the hot path and before any upstream has seen the request, so
+//! it is an *estimate*, always recorded together with the method that
+//! produced it ([`TokenEstimate::method`]).
+//!
+//! The real tokenizer is OpenAI's `o200k_base` (the GPT-4o / GPT-4.1 / GPT-5 /
+//! o-series encoding), through the pure-Rust `tiktoken` crate ([`O200k`]). If
+//! that encoder cannot be loaded, the documented fallback is
+//! `ceil(chars / 4)` ([`CharApprox`]).
+//!
+//! What [`estimate_with`] counts in an OpenAI chat-completions body:
+//!
+//! * per message: [`TOKENS_PER_MESSAGE`] framing tokens, the role, the text
+//!   content (string content, or the `text` / `refusal` of array parts), the
+//!   `name` (plus [`TOKENS_PER_NAME`]), the function names and arguments of an
+//!   assistant's `tool_calls` (and legacy `function_call`); tool results are
+//!   the content of `tool` / `function` messages;
+//! * [`IMAGE_PART_TOKENS`] per image part, whatever its size or detail;
+//! * [`REPLY_PRIMING_TOKENS`] once, for the assistant reply priming;
+//! * the JSON text of `tools` (and legacy `functions`) definitions.
+//!
+//! The framing constants follow OpenAI's published `num_tokens_from_messages`
+//! recipe for the gpt-4o family. Other model families (Claude, Gemini, Llama,
+//! ...) tokenize differently; for them the number is an approximation of the
+//! same order of magnitude, see `docs/token-estimates.md`.
+//!
+//! Nothing here panics on any JSON shape: fields of unexpected types count
+//! as zero tokens, unknown fields are ignored.
+
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value};
+
+#[cfg(test)]
+mod tests;
+
+/// Framing tokens of each chat message (`<|im_start|>`, `<|im_sep|>`,
+/// `<|im_end|>` in the gpt-4o chat format), per OpenAI's published recipe.
+pub const TOKENS_PER_MESSAGE: u64 = 3;
+
+/// Extra token for a message carrying a `name`, per OpenAI's published recipe.
+pub const TOKENS_PER_NAME: u64 = 1;
+
+/// Tokens priming the reply (`<|im_start|>assistant<|im_sep|>`), counted once
+/// per request, per OpenAI's published recipe.
+pub const REPLY_PRIMING_TOKENS: u64 = 3;
+
+/// Tokens charged per image part, whatever its real size: an approximation.
+///
+/// OpenAI bills a high-detail image as 85 base tokens plus 170 per 512×512
+/// tile; 765 = 85 + 4 × 170 is a 2×2 set of 512 px tiles (an image scaled to
+/// 1024×1024). Low-detail images really cost 85, larger ones up to 1105;
+/// the gateway does not download or decode images to tell.
+pub const IMAGE_PART_TOKENS: u64 = 765;
+
+/// [`TokenEstimate::method`] of the real `o200k_base` tokenizer.
+pub const METHOD_O200K: &str = "tiktoken o200k_base";
+
+/// [`TokenEstimate::method`] of the character approximation.
+pub const METHOD_CHARS: &str = "approx chars/4";
+
+/// Counts tokens of text.
+pub trait TokenCounter: Send + Sync {
+    /// The number of tokens of `text`.
+    fn count(&self, text: &str) -> usize;
+    /// How the tokens are counted, recorded with every estimate.
+    fn method(&self) -> &'static str;
+}
+
+/// The documented fallback: one token per four characters, rounded up
+/// (`ceil(chars / 4)`, counting Unicode scalar values, not bytes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CharApprox;
+
+impl TokenCounter for CharApprox {
+    fn count(&self, text: &str) -> usize {
+        text.chars().count().div_ceil(4)
+    }
+
+    fn method(&self) -> &'static str {
+        METHOD_CHARS
+    }
+}
+
+/// The real tokenizer: tiktoken `o200k_base` (OpenAI gpt-4o family).
+///
+/// The encoder is embedded in the binary and loaded once, on first use
+/// (about a hundred milliseconds); call [`warm`] at startup so no request
+/// pays for it. Should it fail to load, [`O200k::count`] falls back to
+/// [`CharApprox`] (and [`estimate_prompt`] then records [`METHOD_CHARS`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct O200k;
+
+static O200K: OnceLock<Option<&'static tiktoken::CoreBpe>> = OnceLock::new();
+
+impl O200k {
+    /// The loaded encoder, loading it on first call; `None` if it cannot be
+    /// loaded (a load that panics is caught and treated the same way).
+    fn encoder() -> Option<&'static tiktoken::CoreBpe> {
+        *O200K.get_or_init(|| {
+            std::panic::catch_unwind(|| tiktoken::get_encoding("o200k_base"))
+                .ok()
+                .flatten()
+        })
+    }
+
+    /// Whether the real encoder is loaded (loading it if needed).
+    pub fn is_available() -> bool {
+        Self::encoder().is_some()
+    }
+}
+
+impl TokenCounter for O200k {
+    fn count(&self, text: &str) -> usize {
+        match Self::encoder() {
+            Some(encoder) => encoder.count(text),
+            None => CharApprox.count(text),
+        }
+    }
+
+    fn method(&self) -> &'static str {
+        if Self::is_available() {
+            METHOD_O200K
+        } else {
+            METHOD_CHARS
+        }
+    }
+}
+
+/// Loads the `o200k_base` encoder now, so the first request does not pay for
+/// it. Returns whether the real tokenizer is available (otherwise estimates
+/// use [`CharApprox`]). Cheap after the first call.
+pub fn warm() -> bool {
+    O200k::is_available()
+}
+
+/// The counter [`estimate_prompt`] uses: [`O200k`] when it loads, else
+/// [`CharApprox`].
+pub fn default_counter() -> &'static dyn TokenCounter {
+    if O200k::is_available() {
+        &O200k
+    } else {
+        &CharApprox
+    }
+}
+
+/// A prompt's estimated size, with how it was estimated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenEstimate {
+    /// Estimated prompt tokens, framing, images and tool definitions included.
+    pub prompt_tokens: u64,
+    /// The counting method, e.g. [`METHOD_O200K`] or [`METHOD_CHARS`].
+    pub method: &'static str,
+}
+
+/// Estimates the prompt tokens of an OpenAI chat-completions body with the
+/// default counter (tiktoken `o200k_base`, falling back to `ceil(chars/4)`).
+/// See the [module docs](self) for what is counted. Never panics.
+pub fn estimate_prompt(body: &Map<String, Value>) -> TokenEstimate {
+    estimate_with(default_counter(), body)
+}
+
+/// Estimates the prompt tokens of an OpenAI chat-completions body with
+/// `counter`. See the [module docs](self) for what is counted. Never panics.
+pub fn estimate_with(counter: &dyn TokenCounter, body: &Map<String, Value>) -> TokenEstimate {
+    let mut total = REPLY_PRIMING_TOKENS;
+    if let Some(Value::Array(messages)) = body.get("messages") {
+        for message in messages {
+            total = total.saturating_add(message_tokens(counter, message));
+        }
+    }
+    for key in ["tools", "functions"] {
+        if let Some(definitions) = body.get(key)
+            && !definitions.is_null()
+        {
+            total = total.saturating_add(json_text_tokens(counter, definitions));
+        }
+    }
+    TokenEstimate {
+        prompt_tokens: total,
+        method: counter.method(),
+    }
+}
+
+/// Tokens of `text` under `counter`, as `u64`.
+fn text_tokens(counter: &dyn TokenCounter, text: &str) -> u64 {
+    if text.is_empty() {
+        return 0;
+    }
+    u64::try_from(counter.count(text)).unwrap_or(u64::MAX)
+}
+
+/// Tokens of a value that should be a string; anything else counts zero.
+fn str_tokens(counter: &dyn TokenCounter, value: Option<&Value>) -> u64 {
+    match value {
+        Some(Value::String(text)) => text_tokens(counter, text),
+        _ => 0,
+    }
+}
+
+/// One message: framing, role, content, name, tool calls. A message that is
+/// not an object still costs its framing (the upstream will reject it, but
+/// the estimate stays monotonic in the number of messages).
+fn message_tokens(counter: &dyn TokenCounter, message: &Value) -> u64 {
+    let mut total = TOKENS_PER_MESSAGE;
+    let Value::Object(message) = message else {
+        return total;
+    };
+    total = total.saturating_add(str_tokens(counter, message.get("role")));
+    if let Some(content) = message.get("content") {
+        total = total.saturating_add(content_tokens(counter, content));
+    }
+    if let Some(Value::String(name)) = message.get("name") {
+        total = total
+            .saturating_add(text_tokens(counter, name))
+            .saturating_add(TOKENS_PER_NAME);
+    }
+    if let Some(Value::Array(calls)) = message.get("tool_calls") {
+        for call in calls {
+            total = total.saturating_add(function_tokens(counter, call.get("function")));
+        }
+    }
+    total = total.saturating_add(function_tokens(counter, message.get("function_call")));
+    total
+}
+
+/// A `{"name": ..., "arguments": ...}` function call: its name and arguments.
+fn function_tokens(counter: &dyn TokenCounter, function: Option<&Value>) -> u64 {
+    match function {
+        Some(Value::Object(function)) => str_tokens(counter, function.get("name"))
+            .saturating_add(str_tokens(counter, function.get("arguments"))),
+        _ => 0,
+    }
+}
+
+/// Message content: a string, an array of parts, or (rarely) null.
+fn content_tokens(counter: &dyn TokenCounter, content: &Value) -> u64 {
+    match content {
+        Value::String(text) => text_tokens(counter, text),
+        Value::Array(parts) => parts.iter().fold(0u64, |total, part| {
+            total.saturating_add(part_tokens(counter, part))
+        }),
+        // Not a documented shape; a lone part object is read like one.
+        Value::Object(_) => part_tokens(counter, content),
+        Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+    }
+}
+
+/// One content part: `text` / `refusal` text, or a fixed cost per image.
+fn part_tokens(counter: &dyn TokenCounter, part: &Value) -> u64 {
+    let part = match part {
+        Value::Object(part) => part,
+        Value::String(text) => return text_tokens(counter, text),
+        _ => return 0,
+    };
+    let kind = part.get("type").and_then(Value::as_str);
+    if matches!(kind, Some("image_url" | "image" | "input_image")) || part.contains_key("image_url")
+    {
+        return IMAGE_PART_TOKENS;
+    }
+    str_tokens(counter, part.get("text")).saturating_add(str_tokens(counter, part.get("refusal")))
+}
+
+thread_local! {
+    /// Reused buffer for serializing tool definitions, so the hot path does
+    /// not allocate once it has warmed up.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Buffers bigger than this are not kept between requests.
+const SCRATCH_KEEP: usize = 256 * 1024;
+
+/// Tokens of the compact JSON text of `value`.
+fn json_text_tokens(counter: &dyn TokenCounter, value: &Value) -> u64 {
+    let count_in = |buffer: &mut Vec<u8>| {
+        buffer.clear();
+        let tokens = match serde_json::to_writer(&mut *buffer, value) {
+            Ok(()) => std::str::from_utf8(buffer).map_or(0, |text| text_tokens(counter, text)),
+            Err(_) => 0,
+        };
+        if buffer.capacity() > SCRATCH_KEEP {
+            *buffer = Vec::new();
+        }
+        tokens
+    };
+    SCRATCH
+        .try_with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut buffer) => count_in(&mut buffer),
+            // Re-entered from a counter: use a fresh buffer.
+            Err(_) => count_in(&mut Vec::new()),
+        })
+        .unwrap_or_else(|_| count_in(&mut Vec::new()))
+}
