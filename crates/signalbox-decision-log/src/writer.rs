@@ -65,11 +65,22 @@ struct Counters {
 }
 
 /// What travels to the writer. Records are boxed so queue slots stay small.
-#[derive(Debug)]
 enum Msg {
     Record(Box<DecisionRecord>),
+    /// Built on the writer thread, so rendering costs nothing on the request path.
+    Deferred(Box<dyn FnOnce() -> DecisionRecord + Send>),
     /// Answered once everything queued before it is committed.
     Flush(oneshot::Sender<()>),
+}
+
+impl std::fmt::Debug for Msg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Record(_) => "Record",
+            Self::Deferred(_) => "Deferred",
+            Self::Flush(_) => "Flush",
+        })
+    }
 }
 
 // === impl DecisionLog ===
@@ -118,6 +129,19 @@ impl DecisionLog {
     /// [`LogStats::dropped`], and `false` is returned.
     pub fn record(&self, record: DecisionRecord) -> bool {
         match self.inner.tx.try_send(Msg::Record(Box::new(record))) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// Like [`DecisionLog::record`], but the record is built by `make` on the
+    /// writer thread. The gateway uses this so that rendering the evidence
+    /// (verdict strings for every route and rule) stays off the request path.
+    pub fn record_with(&self, make: impl FnOnce() -> DecisionRecord + Send + 'static) -> bool {
+        match self.inner.tx.try_send(Msg::Deferred(Box::new(make))) {
             Ok(()) => true,
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.inner.counters.dropped.fetch_add(1, Ordering::Relaxed);
@@ -240,6 +264,7 @@ impl Writer {
 fn sort(msg: Msg, records: &mut Vec<DecisionRecord>, flushes: &mut Vec<oneshot::Sender<()>>) {
     match msg {
         Msg::Record(record) => records.push(*record),
+        Msg::Deferred(make) => records.push(make()),
         Msg::Flush(done) => flushes.push(done),
     }
 }

@@ -43,10 +43,11 @@ pub async fn chat_completions(
         route: None,
         attempts: 0,
     };
-    let mut rec = Some(RecordBuilder::start(
-        &meta.request_id,
-        &runtime.config.version,
-    ));
+    // No record work at all when the decision log is off.
+    let mut rec = state
+        .decision_log
+        .as_ref()
+        .map(|_| RecordBuilder::start(&meta.request_id, &runtime.config.version));
     let mut alias = None;
     let result = serve_chat(
         &state, &runtime, &headers, body, &mut meta, &mut alias, &mut rec, started,
@@ -131,7 +132,7 @@ async fn serve_chat(
     let decision = signalbox_policy::decide(snap, &signals, headers, &RouteObservations(runtime));
     *alias = Some(decision.alias.clone());
     if let Some(r) = rec.as_mut() {
-        r.decision(snap, &signals, &decision);
+        r.decision(runtime, &signals, &decision);
         r.request_content(req.body());
     }
     if let Some(refusal) = decision.refusal.clone() {

@@ -6,6 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use signalbox_core::{AttemptRecord, DecisionRecord, Usage};
 use signalbox_decision_log::DecisionLog;
+use std::sync::Arc;
+
 use signalbox_policy::{Decision, PolicySnapshot, Signals};
 
 use crate::runtime::Runtime;
@@ -34,12 +36,15 @@ impl Outcome {
     }
 }
 
-/// The decision record under construction.
+/// The decision record under construction. The decision's evidence (one
+/// verdict string per route and constraint, one line per rule) is rendered
+/// on the decision-log writer thread, not on the request path.
 #[derive(Debug)]
 pub struct RecordBuilder {
     record: DecisionRecord,
     log_content: bool,
     serving_route: Option<usize>,
+    evidence: Option<(Arc<Runtime>, Signals, Decision)>,
 }
 
 impl RecordBuilder {
@@ -58,6 +63,7 @@ impl RecordBuilder {
             },
             log_content: false,
             serving_route: None,
+            evidence: None,
         }
     }
 
@@ -69,17 +75,12 @@ impl RecordBuilder {
         }
     }
 
-    /// Notes the signals and the decision with its evidence.
-    pub fn decision(&mut self, snap: &PolicySnapshot, signals: &Signals, decision: &Decision) {
+    /// Notes the signals and the decision; their evidence is rendered later.
+    pub fn decision(&mut self, rt: &Arc<Runtime>, signals: &Signals, decision: &Decision) {
         self.record.alias = Some(decision.alias.to_string());
         self.record.stream = signals.stream;
-        self.record.signals = signals.records(snap);
-        let trace = decision.trace(snap, signals);
-        self.record.rules = trace.rules;
-        self.record.candidates = trace.candidates;
-        self.record.ranking = trace.ranking;
-        self.record.rule = decision.rule_name(snap).map(str::to_string);
         self.record.failure_mode = decision.failure_mode.as_str().to_string();
+        self.evidence = Some((rt.clone(), signals.clone(), decision.clone()));
     }
 
     /// Keeps the request body, only if the tenant allows content logging.
@@ -127,27 +128,52 @@ impl RecordBuilder {
         }
     }
 
-    /// Completes the record.
+    /// Completes the record. The returned closure renders the evidence and
+    /// yields the record; the log runs it on its writer thread.
     pub fn finish(
         mut self,
         outcome: Outcome,
         status: u16,
         error: Option<String>,
         latency: Duration,
-    ) -> DecisionRecord {
+    ) -> impl FnOnce() -> DecisionRecord + Send + 'static {
         self.record.outcome = outcome.as_str().to_string();
         self.record.status = status;
         self.record.error = error;
         self.record.latency_ms = latency.as_millis() as u64;
-        self.record
+        let Self {
+            mut record,
+            evidence,
+            ..
+        } = self;
+        move || {
+            if let Some((rt, signals, decision)) = evidence {
+                render_evidence(&mut record, &rt.policy, &signals, &decision);
+            }
+            record
+        }
     }
+}
+
+fn render_evidence(
+    record: &mut DecisionRecord,
+    snap: &PolicySnapshot,
+    signals: &Signals,
+    decision: &Decision,
+) {
+    record.signals = signals.records(snap);
+    let trace = decision.trace(snap, signals);
+    record.rules = trace.rules;
+    record.candidates = trace.candidates;
+    record.ranking = trace.ranking;
+    record.rule = decision.rule_name(snap).map(str::to_string);
 }
 
 /// Sends a finished record to the log, if one is configured. Never blocks:
 /// a full queue drops the record and counts it.
-pub fn submit(log: Option<&DecisionLog>, record: DecisionRecord) {
+pub fn submit(log: Option<&DecisionLog>, record: impl FnOnce() -> DecisionRecord + Send + 'static) {
     if let Some(log) = log
-        && !log.record(record)
+        && !log.record_with(record)
     {
         tracing::debug!("Decision log queue full; record dropped.");
     }

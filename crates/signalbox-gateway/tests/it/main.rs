@@ -12,6 +12,9 @@
 mod errors;
 mod failover;
 mod metrics;
+mod policy;
+mod reload;
+mod residency;
 mod roundtrip;
 mod streaming;
 

@@ -1,0 +1,238 @@
+//! Hot reload under load: a valid file swaps the policy atomically, a broken
+//! one is rejected and the old policy keeps serving; no request fails either way.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use signalbox_config::{OverlayVars, load_file};
+use signalbox_gateway::{Gateway, GatewayOptions, ReloadSource};
+use signalbox_mock::{MockOptions, MockProvider};
+use signalbox_testkit::{any_port, chat_body, init_tls, temp_db};
+
+const ADMIN: &str = "reload-admin";
+
+fn policy(order: &str) -> String {
+    format!(
+        r#"
+providers:
+  - {{ name: a, kind: openai-compatible, base-url: "${{A_URL}}" }}
+  - {{ name: b, kind: openai-compatible, base-url: "${{B_URL}}" }}
+routes:
+  - {{ id: a, provider: a, model: m, region: us }}
+  - {{ id: b, provider: b, model: m, region: us }}
+admin:
+  token: {{ env: ADMIN_TOKEN }}
+aliases:
+  - {{ name: chat, routes: [{order}] }}
+"#
+    )
+}
+
+struct Setup {
+    path: PathBuf,
+    gateway: signalbox_gateway::GatewayHandle,
+    client: reqwest::Client,
+}
+
+async fn setup(watch: bool) -> Setup {
+    init_tls();
+    let a = MockProvider::start(
+        any_port(),
+        MockOptions {
+            name: "a".into(),
+            ..MockOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let b = MockProvider::start(
+        any_port(),
+        MockOptions {
+            name: "b".into(),
+            ..MockOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let vars = || {
+        OverlayVars::new([
+            ("A_URL", a.base_url()),
+            ("B_URL", b.base_url()),
+            ("ADMIN_TOKEN", ADMIN.to_string()),
+        ])
+    };
+    let dir = temp_db().with_extension("d");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("signalbox.yaml");
+    std::fs::write(&path, policy("a, b")).unwrap();
+    let config = load_file(&path, &vars()).unwrap();
+    let options = GatewayOptions {
+        reload: Some(ReloadSource {
+            path: path.clone(),
+            vars: Arc::new(vars()),
+            watch,
+        }),
+        decision_log_path: Some(temp_db()),
+    };
+    let gateway = Gateway::with_options(config, options)
+        .unwrap()
+        .spawn(any_port())
+        .await
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    Setup {
+        path,
+        gateway,
+        client,
+    }
+}
+
+impl Setup {
+    async fn route(&self) -> (u16, String, String) {
+        let resp = self
+            .client
+            .post(format!("{}/v1/chat/completions", self.gateway.base_url()))
+            .json(&chat_body("chat", "hi"))
+            .send()
+            .await
+            .unwrap();
+        let h = |n: &str| {
+            resp.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        (
+            resp.status().as_u16(),
+            h("x-signalbox-route"),
+            h("x-signalbox-policy-version"),
+        )
+    }
+
+    async fn admin_reload(&self) -> (u16, serde_json::Value) {
+        let resp = self
+            .client
+            .post(format!("{}/admin/reload", self.gateway.base_url()))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json().await.unwrap())
+    }
+}
+
+#[tokio::test]
+async fn reload_under_load_with_a_valid_and_a_broken_file() {
+    let s = Arc::new(setup(false).await);
+    let (_, route, v1) = s.route().await;
+    assert_eq!(route, "a");
+
+    // Background load for the whole test: every request must succeed.
+    let stop = Arc::new(AtomicBool::new(false));
+    let failures = Arc::new(AtomicU64::new(0));
+    let served = Arc::new(AtomicU64::new(0));
+    let mut load = Vec::new();
+    for _ in 0..4 {
+        let (s, stop, failures, served) =
+            (s.clone(), stop.clone(), failures.clone(), served.clone());
+        load.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let (status, _, _) = s.route().await;
+                if status == 200 {
+                    served.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+
+    std::fs::write(&s.path, policy("b, a")).unwrap();
+    let (status, body) = s.admin_reload().await;
+    assert_eq!(status, 200, "{body}");
+    let v2 = body["policy_version"].as_str().unwrap().to_string();
+    assert_ne!(v1, v2);
+    let (_, route, version) = s.route().await;
+    assert_eq!((route.as_str(), version.as_str()), ("b", v2.as_str()));
+
+    std::fs::write(&s.path, "providers: [ this is not valid").unwrap();
+    let (status, body) = s.admin_reload().await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "reload_rejected");
+    assert_eq!(body["policy_version"], v2.as_str());
+    std::fs::write(&s.path, policy("a, nope")).unwrap();
+    let (status, body) = s.admin_reload().await;
+    assert_eq!(status, 422);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("aliases[0].routes[1]"),
+        "{body}"
+    );
+    let (_, route, version) = s.route().await;
+    assert_eq!(
+        (route.as_str(), version.as_str()),
+        ("b", v2.as_str()),
+        "the old policy keeps serving"
+    );
+
+    let status = s
+        .client
+        .get(format!("{}/admin/reload", s.gateway.base_url()))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(status["ok"], false);
+
+    stop.store(true, Ordering::Relaxed);
+    for t in load {
+        t.await.unwrap();
+    }
+    assert!(served.load(Ordering::Relaxed) > 0);
+    assert_eq!(
+        failures.load(Ordering::Relaxed),
+        0,
+        "no request may fail during reloads"
+    );
+}
+
+#[tokio::test]
+async fn file_changes_are_picked_up() {
+    let s = setup(true).await;
+    let (_, route, _) = s.route().await;
+    assert_eq!(route, "a");
+    std::fs::write(&s.path, policy("b, a")).unwrap();
+    let mut switched = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::time::Instant::now() < deadline {
+        if s.route().await.1 == "b" {
+            switched = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(switched, "the watcher did not reload the changed file");
+}
+
+#[tokio::test]
+async fn reload_needs_the_admin_token() {
+    let s = setup(false).await;
+    let resp = s
+        .client
+        .post(format!("{}/admin/reload", s.gateway.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+}
