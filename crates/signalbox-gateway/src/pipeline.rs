@@ -44,13 +44,24 @@ pub async fn chat_completions(
         attempts: 0,
     };
     // No record work at all when the decision log is off.
-    let mut rec = state
-        .decision_log
-        .as_ref()
-        .map(|_| RecordBuilder::start(&meta.request_id, &runtime.config.version));
+    let mut rec = PendingRecord {
+        builder: state
+            .decision_log
+            .as_ref()
+            .map(|_| RecordBuilder::start(&meta.request_id, &runtime.config.version)),
+        state: &state,
+        started,
+    };
     let mut alias = None;
     let result = serve_chat(
-        &state, &runtime, &headers, body, &mut meta, &mut alias, &mut rec, started,
+        &state,
+        &runtime,
+        &headers,
+        body,
+        &mut meta,
+        &mut alias,
+        &mut rec.builder,
+        started,
     )
     .await;
     let (mut response, outcome, error) = match result {
@@ -76,7 +87,7 @@ pub async fn chat_completions(
     meta.apply(response.headers_mut());
     let status = response.status().as_u16();
     // A stream's record is finished when the stream ends; everything else now.
-    if let Some(rec) = rec.take() {
+    if let Some(rec) = rec.builder.take() {
         submit(
             state.decision_log.as_ref(),
             rec.finish(outcome, status, error, started.elapsed()),
@@ -252,6 +263,24 @@ fn record_attempts(runtime: &Runtime, attempts: &[AttemptRecord]) {
             c.increment(1);
         }
         observe(&m.upstream_duration, a.elapsed);
+    }
+}
+
+/// Finishes the record of a request whose handler was dropped because the
+/// caller went away before the response head (status 499, as nginx logs it).
+struct PendingRecord<'a> {
+    builder: Option<RecordBuilder>,
+    state: &'a AppState,
+    started: Instant,
+}
+
+impl Drop for PendingRecord<'_> {
+    fn drop(&mut self) {
+        if let Some(b) = self.builder.take() {
+            let error = Some("client closed the connection before the response".to_string());
+            let record = b.finish(Outcome::Cancelled, 499, error, self.started.elapsed());
+            submit(self.state.decision_log.as_ref(), record);
+        }
     }
 }
 

@@ -23,6 +23,8 @@ pub enum Outcome {
     Rejected,
     /// Every permitted attempt failed.
     Failed,
+    /// The caller went away before the response head.
+    Cancelled,
 }
 
 impl Outcome {
@@ -32,6 +34,7 @@ impl Outcome {
             Self::Refused => "refused",
             Self::Rejected => "rejected",
             Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
         }
     }
 }

@@ -39,12 +39,19 @@ pub fn any_port() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
 
-/// An address nothing listens on (bound, then released).
+/// An address nothing listens on, so connecting is refused at once.
+///
+/// A released ephemeral port could be handed to a concurrently starting
+/// test's server, so this picks a low, privileged port outside the
+/// ephemeral range that nothing on a test machine listens on, checking first.
 pub async fn closed_port_url() -> String {
-    let l = tokio::net::TcpListener::bind(any_port()).await.unwrap();
-    let addr = l.local_addr().unwrap();
-    drop(l);
-    format!("http://{addr}/v1")
+    for port in [1u16, 9, 47, 97, 199] {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        if tokio::net::TcpStream::connect(addr).await.is_err() {
+            return format!("http://{addr}/v1");
+        }
+    }
+    panic!("no closed low port found on 127.0.0.1");
 }
 
 impl Harness {

@@ -1,5 +1,6 @@
 //! The `signalbox` command: serve the gateway, validate and describe
-//! configurations, run the mock provider, and give newcomers a demo.
+//! configurations, simulate, test and explain routing decisions, run the
+//! mock provider, and give newcomers a demo.
 
 #![expect(
     clippy::print_stdout,
@@ -56,6 +57,49 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:4000")]
         listen: SocketAddr,
     },
+    /// Explain one request's routing decision from the decision log.
+    Explain {
+        /// A configuration file; its `decision-log.path` is the log (default: $SIGNALBOX_CONFIG).
+        #[arg(long, short, conflicts_with = "db")]
+        config: Option<PathBuf>,
+        /// The decision log database (default: signalbox-decisions.db).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Print the record as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The request id (as in `x-request-id`).
+        request_id: String,
+    },
+    /// Evaluate a request against a policy without calling any provider.
+    ///
+    /// Exit status: 0 routed, 2 refused by the policy, 1 usage or configuration error.
+    Simulate {
+        /// The configuration file (YAML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The chat completion body (JSON), or `-` for stdin.
+        #[arg(long, short)]
+        request: PathBuf,
+        /// A request header, `NAME:VALUE` (repeatable).
+        #[arg(long = "header", short = 'H', value_name = "NAME:VALUE")]
+        headers: Vec<String>,
+        /// Evaluate as this tenant (as if its key were presented).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Print the decision record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a policy against a file of cases (policy as code).
+    ///
+    /// Exit status: 0 all passed, 1 a case failed, 2 the cases file is invalid.
+    TestPolicy {
+        /// The configuration file (YAML).
+        config: PathBuf,
+        /// The cases file (YAML).
+        cases: PathBuf,
+    },
     /// Run an OpenAI-compatible fake upstream with runtime fault injection.
     MockProvider {
         /// Listen address.
@@ -79,7 +123,11 @@ fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Check { .. } | Command::Schema => "warn",
+        Command::Check { .. }
+        | Command::Schema
+        | Command::Explain { .. }
+        | Command::Simulate { .. }
+        | Command::TestPolicy { .. } => "warn",
         // The tour narrates on stdout; only real problems go to stderr.
         Command::Demo { tour: true, .. } => "error",
         _ => "info",
@@ -105,6 +153,26 @@ fn main() -> ExitCode {
             Command::Check { file } => cmd::check::run(&file),
             Command::Schema => cmd::check::schema(),
             Command::Demo { tour, listen } => cmd::demo::run(tour, listen).await,
+            Command::Explain {
+                config,
+                db,
+                json,
+                request_id,
+            } => cmd::explain::run(&cmd::explain::Source::pick(config, db), json, &request_id),
+            Command::Simulate {
+                config,
+                request,
+                headers,
+                tenant,
+                json,
+            } => cmd::simulate::run(&cmd::simulate::Args {
+                config,
+                request,
+                headers,
+                tenant,
+                json,
+            }),
+            Command::TestPolicy { config, cases } => cmd::test_policy::run(&config, &cases),
             Command::MockProvider {
                 listen,
                 name,

@@ -152,6 +152,23 @@ async fn client_disconnect_cancels_a_pending_upstream_call() {
     })
     .await;
     assert!(cancelled, "upstream call still in flight: {:?}", m.stats());
+    // The decision record says so.
+    let log = h.gateway.gateway().decision_log().unwrap().clone();
+    let mut found = None;
+    for _ in 0..100 {
+        log.flush().await;
+        let q = signalbox_decision_log::Query {
+            outcome: Some("cancelled".into()),
+            ..Default::default()
+        };
+        if let Some(r) = log.reader().unwrap().query(&q).unwrap().into_iter().next() {
+            found = Some(r);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let record = found.expect("a cancelled record");
+    assert_eq!(record.status, 499);
     assert_eq!(h.mock("secondary").stats().requests, 0);
     h.stop().await;
 }
