@@ -30,7 +30,9 @@ fn every_example_validates() {
     for entry in std::fs::read_dir(examples_dir()).unwrap() {
         let path = entry.unwrap().path();
         // `*-cases.yaml` files are policy test cases, not configurations.
-        let is_cases = path.file_stem().is_some_and(|s| s.to_string_lossy().ends_with("-cases"));
+        let is_cases = path
+            .file_stem()
+            .is_some_and(|s| s.to_string_lossy().ends_with("-cases"));
         if !is_cases && path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
             let config = load_file(&path, &example_vars())
                 .unwrap_or_else(|e| panic!("{}:\n{e}", path.display()));
