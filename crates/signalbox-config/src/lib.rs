@@ -6,6 +6,7 @@
 //! The reference for the file format is `docs/configuration.md`.
 
 mod error;
+mod include;
 mod interp;
 mod load;
 mod model;

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use schemars::JsonSchema;
@@ -62,6 +63,8 @@ pub struct Config {
     pub version: String,
     /// The file path, or `<embedded>`.
     pub origin: String,
+    /// The files named under `include`, resolved against the main file's directory, in order.
+    pub includes: Vec<PathBuf>,
 }
 
 impl Config {

@@ -33,6 +33,15 @@ pub(crate) use tenant::{RawAdmin, RawDecisionLog, RawTenant};
     extend("required" = ["providers", "routes", "aliases"])
 )]
 pub(crate) struct RawConfig {
+    /// Files, relative to this one, whose `providers`, `routes`, `aliases`,
+    /// `tenants`, `intents.rules` and `policy.rules` entries are appended to
+    /// this file's, in order. Merged before deserialisation, so always absent here.
+    #[serde(default)]
+    #[expect(
+        dead_code,
+        reason = "declared for the JSON Schema; `load` merges includes"
+    )]
+    pub include: Option<Vec<Text>>,
     /// The HTTP listener.
     #[serde(default)]
     pub server: Option<RawServer>,

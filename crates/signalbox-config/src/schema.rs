@@ -17,6 +17,7 @@ mod tests {
         assert_eq!(schema["title"], "Signalbox configuration");
         let properties = schema["properties"].as_object().unwrap();
         for key in [
+            "include",
             "server",
             "regions",
             "providers",
@@ -33,6 +34,9 @@ mod tests {
             assert!(properties.contains_key(key), "missing {key}");
         }
         assert_eq!(schema["additionalProperties"], false);
+        let include = serde_json::to_string(&properties["include"]).unwrap();
+        assert!(include.contains("\"array\""), "{include}");
+        assert!(include.contains("\"string\""), "{include}");
         let required = schema["required"].as_array().unwrap();
         assert_eq!(required.len(), 3);
         let defs = schema["$defs"].as_object().unwrap();

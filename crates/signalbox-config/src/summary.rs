@@ -5,11 +5,19 @@ use std::fmt::Write as _;
 use crate::model::Config;
 
 impl Config {
-    /// `<origin>: OK (policy version …)`, the counts, a line on tenants,
+    /// `<origin>: OK (policy version …)`, the included files (if any), the counts, a line on tenants,
     /// rules and the decision log, then one line per alias listing its routes
     /// as `id (provider/model, region)` in failover order.
     pub fn summary(&self) -> String {
         let mut out = format!("{}: OK (policy version {})\n", self.origin, self.version);
+        if !self.includes.is_empty() {
+            let files: Vec<String> = self
+                .includes
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            let _ = writeln!(out, "  includes {}", files.join(", "));
+        }
         let _ = writeln!(
             out,
             "  {}, {}, {}",

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use crate::error::{ConfigError, ConfigErrors};
 use crate::model::{Config, DEFAULT_REGIONS, ServerConfig};
@@ -21,14 +22,17 @@ mod tenant;
 #[cfg(test)]
 mod tests;
 
-/// Validates `raw`; `version` and `origin` are carried into the result.
+/// Validates `raw`; `version`, `origin` and `includes` are carried into the result.
 pub(crate) fn validate(
     raw: RawConfig,
     vars: &dyn VarSource,
     origin: &str,
     version: String,
+    includes: Vec<PathBuf>,
 ) -> Result<Config, ConfigErrors> {
     let RawConfig {
+        // Merged into the document by `load` before deserialisation.
+        include: _,
         server,
         regions,
         providers,
@@ -96,6 +100,7 @@ pub(crate) fn validate(
         policy_rules,
         version,
         origin: origin.to_owned(),
+        includes,
     })
 }
 

@@ -142,31 +142,44 @@ pub(crate) fn spawn_watchers(state: &Arc<AppState>) -> Vec<JoinHandle<()>> {
     tasks
 }
 
-/// Watches the file's directory (editors and Kubernetes ConfigMaps replace
-/// files by rename or symlink swap) and reloads 200 ms after the last change.
+/// Watches the directories of the file and of the files it includes
+/// (editors and Kubernetes ConfigMaps replace files by rename or symlink
+/// swap) and reloads 200 ms after the last change to any of them. Files
+/// first included by a later reload are picked up on the next restart;
+/// until then SIGHUP or `POST /admin/reload` reloads them.
 fn watch_file(state: Arc<AppState>) -> Result<JoinHandle<()>, notify::Error> {
     use notify::{RecursiveMode, Watcher};
     let Some(source) = &state.reload_source else {
         return Err(notify::Error::generic("no reload source"));
     };
-    let path = source.path.clone();
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+    // The main file and every file it includes (as of startup).
+    let mut files = vec![source.path.clone()];
+    files.extend(state.runtime.load().config.includes.iter().cloned());
+    let dir_of = |p: &std::path::Path| match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    let name = path.file_name().map(|n| n.to_os_string());
+    let mut dirs: Vec<std::path::PathBuf> = files.iter().map(|f| dir_of(f)).collect();
+    dirs.sort();
+    dirs.dedup();
+    let watched: Vec<(std::path::PathBuf, std::ffi::OsString)> = files
+        .iter()
+        .filter_map(|f| Some((dir_of(f), f.file_name()?.to_os_string())))
+        .collect();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(16);
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event
-            && event
-                .paths
-                .iter()
-                .any(|p| p.file_name().map(|n| n.to_os_string()) == name)
+            && event.paths.iter().any(|p| {
+                p.file_name()
+                    .is_some_and(|n| watched.iter().any(|(_, w)| w.as_os_str() == n))
+            })
         {
             let _ = tx.try_send(());
         }
     })?;
-    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+    for dir in &dirs {
+        watcher.watch(dir, RecursiveMode::NonRecursive)?;
+    }
     Ok(tokio::spawn(async move {
         let _watcher = watcher; // kept alive for the task's lifetime
         while rx.recv().await.is_some() {

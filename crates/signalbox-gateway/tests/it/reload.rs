@@ -236,3 +236,84 @@ async fn reload_needs_the_admin_token() {
         .unwrap();
     assert_eq!(resp.status(), 401);
 }
+
+#[tokio::test]
+async fn changes_to_included_files_are_picked_up() {
+    init_tls();
+    let a = MockProvider::start(
+        any_port(),
+        MockOptions {
+            name: "a".into(),
+            ..MockOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let b = MockProvider::start(
+        any_port(),
+        MockOptions {
+            name: "b".into(),
+            ..MockOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let vars = || OverlayVars::new([("A_URL", a.base_url()), ("B_URL", b.base_url())]);
+    let dir = temp_db().with_extension("inc");
+    std::fs::create_dir_all(dir.join("policy")).unwrap();
+    let main = dir.join("signalbox.yaml");
+    let rules = dir.join("policy").join("rules.yaml");
+    std::fs::write(
+        &main,
+        r#"
+include: [policy/rules.yaml]
+providers:
+  - { name: a, kind: openai-compatible, base-url: "${A_URL}" }
+  - { name: b, kind: openai-compatible, base-url: "${B_URL}" }
+routes:
+  - { id: a, provider: a, model: m, region: us }
+  - { id: b, provider: b, model: m, region: us }
+aliases:
+  - { name: chat, routes: [a, b] }
+"#,
+    )
+    .unwrap();
+    let rule = |prefer: &str| {
+        format!("policy:\n  rules:\n    - {{ name: pick, objectives: {{ prefer: [{prefer}] }} }}\n")
+    };
+    std::fs::write(&rules, rule("a")).unwrap();
+    let config = load_file(&main, &vars()).unwrap();
+    let options = GatewayOptions {
+        reload: Some(ReloadSource {
+            path: main.clone(),
+            vars: Arc::new(vars()),
+            watch: true,
+        }),
+        decision_log_path: Some(temp_db()),
+    };
+    let gateway = Gateway::with_options(config, options)
+        .unwrap()
+        .spawn(any_port())
+        .await
+        .unwrap();
+    let s = Setup {
+        path: main,
+        gateway,
+        client: reqwest::Client::new(),
+    };
+    assert_eq!(s.route().await.1, "a");
+    std::fs::write(&rules, rule("b")).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut switched = false;
+    while tokio::time::Instant::now() < deadline {
+        if s.route().await.1 == "b" {
+            switched = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        switched,
+        "editing the included rules file did not reload the policy"
+    );
+}
