@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use signalbox_decision_log::Query as LogQuery;
+use signalbox_decision_log::{LogReader, Query as LogQuery};
 
 use crate::AppState;
 use crate::reload::{self, ReloadError};
@@ -45,6 +45,26 @@ fn refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     }
 }
 
+/// A reader over the decision log, after flushing so that records of
+/// requests that just finished are visible.
+async fn fresh_reader(state: &AppState) -> Result<LogReader, Box<Response>> {
+    let Some(log) = &state.decision_log else {
+        return Err(Box::new(admin_error(
+            StatusCode::NOT_FOUND,
+            "decision_log_disabled",
+            "the decision log is disabled",
+        )));
+    };
+    log.flush().await;
+    log.reader().map_err(|e| {
+        Box::new(admin_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "decision_log_error",
+            &e.to_string(),
+        ))
+    })
+}
+
 fn admin_error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({"error": {"message": message, "type": "admin_error", "code": code, "param": null}});
     (status, Json(body)).into_response()
@@ -59,24 +79,9 @@ pub async fn decision(
     if let Some(r) = refusal(&state, &headers) {
         return r;
     }
-    let Some(log) = &state.decision_log else {
-        return admin_error(
-            StatusCode::NOT_FOUND,
-            "decision_log_disabled",
-            "the decision log is disabled",
-        );
-    };
-    // Make records of requests that just finished visible.
-    log.flush().await;
-    let reader = match log.reader() {
+    let reader = match fresh_reader(&state).await {
         Ok(r) => r,
-        Err(e) => {
-            return admin_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "decision_log_error",
-                &e.to_string(),
-            );
-        }
+        Err(refusal) => return *refusal,
     };
     match reader.get_async(id.clone()).await {
         Ok(Some(record)) => Json(record).into_response(),
@@ -118,23 +123,9 @@ pub async fn decisions(
         Ok(q) => q,
         Err(e) => return admin_error(StatusCode::BAD_REQUEST, "invalid_query", &e.body_text()),
     };
-    let Some(log) = &state.decision_log else {
-        return admin_error(
-            StatusCode::NOT_FOUND,
-            "decision_log_disabled",
-            "the decision log is disabled",
-        );
-    };
-    log.flush().await;
-    let reader = match log.reader() {
+    let reader = match fresh_reader(&state).await {
         Ok(r) => r,
-        Err(e) => {
-            return admin_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "decision_log_error",
-                &e.to_string(),
-            );
-        }
+        Err(refusal) => return *refusal,
     };
     let q = LogQuery {
         tenant: f.tenant,

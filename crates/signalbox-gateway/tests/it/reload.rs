@@ -37,25 +37,24 @@ struct Setup {
 }
 
 async fn setup(watch: bool) -> Setup {
+    start(watch, |dir| {
+        let path = dir.join("signalbox.yaml");
+        std::fs::write(&path, policy("a, b")).unwrap();
+        path
+    })
+    .await
+}
+
+/// Starts mocks `a` and `b` and a gateway reloading from the main file that
+/// `write` creates in a fresh directory (and returns).
+async fn start(watch: bool, write: impl FnOnce(&std::path::Path) -> PathBuf) -> Setup {
     init_tls();
-    let a = MockProvider::start(
-        any_port(),
-        MockOptions {
-            name: "a".into(),
-            ..MockOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let b = MockProvider::start(
-        any_port(),
-        MockOptions {
-            name: "b".into(),
-            ..MockOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let mock = |name: &str| MockOptions {
+        name: name.into(),
+        ..MockOptions::default()
+    };
+    let a = MockProvider::start(any_port(), mock("a")).await.unwrap();
+    let b = MockProvider::start(any_port(), mock("b")).await.unwrap();
     let vars = || {
         OverlayVars::new([
             ("A_URL", a.base_url()),
@@ -65,8 +64,7 @@ async fn setup(watch: bool) -> Setup {
     };
     let dir = temp_db().with_extension("d");
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("signalbox.yaml");
-    std::fs::write(&path, policy("a, b")).unwrap();
+    let path = write(&dir);
     let config = load_file(&path, &vars()).unwrap();
     let options = GatewayOptions {
         reload: Some(ReloadSource {
@@ -239,68 +237,23 @@ async fn reload_needs_the_admin_token() {
 
 #[tokio::test]
 async fn changes_to_included_files_are_picked_up() {
-    init_tls();
-    let a = MockProvider::start(
-        any_port(),
-        MockOptions {
-            name: "a".into(),
-            ..MockOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let b = MockProvider::start(
-        any_port(),
-        MockOptions {
-            name: "b".into(),
-            ..MockOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let vars = || OverlayVars::new([("A_URL", a.base_url()), ("B_URL", b.base_url())]);
-    let dir = temp_db().with_extension("inc");
-    std::fs::create_dir_all(dir.join("policy")).unwrap();
-    let main = dir.join("signalbox.yaml");
-    let rules = dir.join("policy").join("rules.yaml");
-    std::fs::write(
-        &main,
-        r#"
-include: [policy/rules.yaml]
-providers:
-  - { name: a, kind: openai-compatible, base-url: "${A_URL}" }
-  - { name: b, kind: openai-compatible, base-url: "${B_URL}" }
-routes:
-  - { id: a, provider: a, model: m, region: us }
-  - { id: b, provider: b, model: m, region: us }
-aliases:
-  - { name: chat, routes: [a, b] }
-"#,
-    )
-    .unwrap();
     let rule = |prefer: &str| {
         format!("policy:\n  rules:\n    - {{ name: pick, objectives: {{ prefer: [{prefer}] }} }}\n")
     };
-    std::fs::write(&rules, rule("a")).unwrap();
-    let config = load_file(&main, &vars()).unwrap();
-    let options = GatewayOptions {
-        reload: Some(ReloadSource {
-            path: main.clone(),
-            vars: Arc::new(vars()),
-            watch: true,
-        }),
-        decision_log_path: Some(temp_db()),
-    };
-    let gateway = Gateway::with_options(config, options)
-        .unwrap()
-        .spawn(any_port())
-        .await
+    let mut rules = PathBuf::new();
+    let s = start(true, |dir| {
+        std::fs::create_dir_all(dir.join("policy")).unwrap();
+        rules = dir.join("policy").join("rules.yaml");
+        std::fs::write(&rules, rule("a")).unwrap();
+        let main = dir.join("signalbox.yaml");
+        std::fs::write(
+            &main,
+            format!("include: [policy/rules.yaml]\n{}", policy("a, b")),
+        )
         .unwrap();
-    let s = Setup {
-        path: main,
-        gateway,
-        client: reqwest::Client::new(),
-    };
+        main
+    })
+    .await;
     assert_eq!(s.route().await.1, "a");
     std::fs::write(&rules, rule("b")).unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
