@@ -23,5 +23,3 @@ pub const REGION: &str = "x-signalbox-region";
 pub const SESSION: &str = "x-signalbox-session";
 /// Request: `true` marks an irreversible operation (at-most-once).
 pub const IRREVERSIBLE: &str = "x-signalbox-irreversible";
-/// Response: the tenant the request was served as.
-pub const TENANT: &str = "x-signalbox-tenant";

@@ -8,31 +8,15 @@
     reason = "tests"
 )]
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
+use common::{bin, temp_file};
 use signalbox_mock::{MockOptions, MockProvider};
 use signalbox_testkit::{any_port, chat_body, init_tls};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_signalbox"));
-    c.current_dir(repo_root()).env_remove("RUST_LOG");
-    c
-}
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn temp_file(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("signalbox-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("config.yaml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
 
 #[test]
 fn check_accepts_the_failover_example() {
@@ -55,7 +39,8 @@ fn check_accepts_the_failover_example() {
 #[test]
 fn check_reports_every_error_with_its_path() {
     let path = temp_file(
-        "bad",
+        "cli-bad",
+        "config.yaml",
         r#"
 regions: [us, eu]
 providers:

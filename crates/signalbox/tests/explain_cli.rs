@@ -8,26 +8,14 @@
     reason = "tests"
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
+
+use std::path::Path;
 use std::time::Duration;
 
+use common::temp_dir;
 use signalbox_core::DecisionRecord;
 use signalbox_decision_log::{DecisionLog, LogOptions};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_signalbox"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("RUST_LOG")
-        .env_remove("SIGNALBOX_CONFIG");
-    c
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("signalbox-explain-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 async fn write_record(db: &Path, request_id: &str) {
     let log = DecisionLog::open(
@@ -56,11 +44,11 @@ async fn write_record(db: &Path, request_id: &str) {
 
 #[tokio::test]
 async fn explain_reads_a_record_from_the_log() {
-    let dir = temp_dir("db");
+    let dir = temp_dir("explain-db");
     let db = dir.join("decisions.db");
     write_record(&db, "req-123").await;
 
-    let out = bin()
+    let out = common::bin_in(Path::new(env!("CARGO_MANIFEST_DIR")))
         .args(["explain", "--db"])
         .arg(&db)
         .arg("req-123")
@@ -75,7 +63,7 @@ async fn explain_reads_a_record_from_the_log() {
     assert!(stdout.starts_with("Why:"), "{stdout}");
     assert!(stdout.contains("eu chosen"), "{stdout}");
 
-    let out = bin()
+    let out = common::bin_in(Path::new(env!("CARGO_MANIFEST_DIR")))
         .args(["explain", "--json", "--db"])
         .arg(&db)
         .arg("req-123")
@@ -84,7 +72,7 @@ async fn explain_reads_a_record_from_the_log() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["tenant"], "acme");
 
-    let out = bin()
+    let out = common::bin_in(Path::new(env!("CARGO_MANIFEST_DIR")))
         .args(["explain", "--db"])
         .arg(&db)
         .arg("req-unknown")
@@ -97,13 +85,13 @@ async fn explain_reads_a_record_from_the_log() {
 
 #[tokio::test]
 async fn explain_finds_the_log_through_the_config_without_its_secrets() {
-    let dir = temp_dir("config");
+    let dir = temp_dir("explain-config");
     let db = dir.join("from-config.db");
     write_record(&db, "req-456").await;
     // examples/residency.yaml needs URLs, keys and a token to load; explain
     // only reads `decision-log.path` (${DECISION_DB:-…}).
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/residency.yaml");
-    let out = bin()
+    let out = common::bin_in(Path::new(env!("CARGO_MANIFEST_DIR")))
         .args(["explain", "--config"])
         .arg(&config)
         .arg("req-456")
@@ -122,8 +110,8 @@ async fn explain_finds_the_log_through_the_config_without_its_secrets() {
 
 #[test]
 fn explain_reports_a_missing_log() {
-    let db = temp_dir("missing").join("nothing-here.db");
-    let out = bin()
+    let db = temp_dir("explain-missing").join("nothing-here.db");
+    let out = common::bin_in(Path::new(env!("CARGO_MANIFEST_DIR")))
         .args(["explain", "--db"])
         .arg(&db)
         .arg("req-1")

@@ -8,14 +8,12 @@
     reason = "tests"
 )]
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_signalbox"));
-    c.current_dir(repo_root()).env_remove("RUST_LOG");
-    c
-}
+use common::{bin, temp_file};
 
 /// `signalbox` with the variables examples/residency.yaml needs.
 fn residency() -> Command {
@@ -28,20 +26,9 @@ fn residency() -> Command {
     c
 }
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn temp_file(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("signalbox-policy-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 fn chat_request(name: &str) -> PathBuf {
     temp_file(
+        "policy",
         name,
         r#"{"model":"chat","messages":[{"role":"user","content":"Hello"}]}"#,
     )
@@ -78,6 +65,7 @@ fn shipped_policy_cases_pass() {
 #[test]
 fn a_failing_case_is_named_and_fails_the_run() {
     let cases = temp_file(
+        "policy",
         "failing.yaml",
         r"
 cases:
@@ -110,6 +98,7 @@ cases:
 #[test]
 fn a_malformed_cases_file_reports_the_path() {
     let cases = temp_file(
+        "policy",
         "malformed.yaml",
         r"
 cases:
@@ -130,6 +119,7 @@ cases:
     assert!(stderr.contains("unknown field `rout`"), "{stderr}");
 
     let fixed = temp_file(
+        "policy",
         "unknown-route.yaml",
         "cases:\n  - name: unknown route\n    expect: { route: eu-medium }\n",
     );
