@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::{bin, temp_file};
+use common::{bin, temp_dir, temp_file};
 use signalbox_mock::{MockOptions, MockProvider};
 use signalbox_testkit::{any_port, chat_body, init_tls};
 
@@ -119,6 +119,48 @@ impl Drop for Killed {
     }
 }
 
+/// Starts `signalbox serve` on a free port with `config` and `envs`; returns
+/// the process and its address (read from the JSON "listening" log line).
+async fn serve(config: &str, envs: &[(&str, String)], extra: &[&str]) -> (Killed, String) {
+    let mut cmd = bin();
+    cmd.args([
+        "serve",
+        "--config",
+        config,
+        "--listen",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+    ])
+    .args(extra)
+    .env(
+        "DECISION_DB",
+        temp_dir("serve-db").join(format!("{}.db", envs.len())),
+    )
+    .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = Killed(cmd.spawn().unwrap());
+    let stderr = child.0.stderr.take().unwrap();
+    let addr = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stderr).lines();
+        let addr = lines.by_ref().find_map(|line| {
+            let v: serde_json::Value = serde_json::from_str(&line.ok()?).ok()?;
+            v["fields"]["addr"].as_str().map(str::to_string)
+        });
+        // Keep draining so the child never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        addr
+    });
+    let addr = tokio::time::timeout(Duration::from_secs(20), addr)
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("listening line");
+    (child, addr)
+}
+
 #[tokio::test]
 async fn serve_process_proxies_to_the_primary_and_fails_over() {
     init_tls();
@@ -132,38 +174,15 @@ async fn serve_process_proxies_to_the_primary_and_fails_over() {
     let secondary = MockProvider::start(any_port(), opts("secondary"))
         .await
         .unwrap();
-    let child = bin()
-        .args([
-            "serve",
-            "--config",
-            "examples/failover.yaml",
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-        ])
-        .env("PRIMARY_URL", primary.base_url())
-        .env("SECONDARY_URL", secondary.base_url())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = Killed(child);
-    let stderr = child.0.stderr.take().unwrap();
-    let addr = tokio::task::spawn_blocking(move || {
-        for line in BufReader::new(stderr).lines() {
-            let line = line.ok()?;
-            let v: serde_json::Value = serde_json::from_str(&line).ok()?;
-            if let Some(addr) = v["fields"]["addr"].as_str() {
-                return Some(addr.to_string());
-            }
-        }
-        None
-    });
-    let addr = tokio::time::timeout(Duration::from_secs(20), addr)
-        .await
-        .unwrap()
-        .unwrap()
-        .expect("listening line");
+    let (_child, addr) = serve(
+        "examples/failover.yaml",
+        &[
+            ("PRIMARY_URL", primary.base_url()),
+            ("SECONDARY_URL", secondary.base_url()),
+        ],
+        &[],
+    )
+    .await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
         .build()
@@ -187,4 +206,68 @@ async fn serve_process_proxies_to_the_primary_and_fails_over() {
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["x-signalbox-route"], "secondary");
     secondary.shutdown();
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_configuration() {
+    init_tls();
+    let opts = |n: &str| MockOptions {
+        name: n.into(),
+        ..MockOptions::default()
+    };
+    let primary = MockProvider::start(any_port(), opts("primary"))
+        .await
+        .unwrap();
+    let secondary = MockProvider::start(any_port(), opts("secondary"))
+        .await
+        .unwrap();
+    let original =
+        std::fs::read_to_string(common::repo_root().join("examples/failover.yaml")).unwrap();
+    let config = temp_file("sighup", "failover.yaml", &original);
+    let envs = [
+        ("PRIMARY_URL", primary.base_url()),
+        ("SECONDARY_URL", secondary.base_url()),
+    ];
+    // No file watching: only the signal may trigger the reload.
+    let (child, addr) = serve(config.to_str().unwrap(), &envs, &["--no-watch"]).await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let url = format!("http://{addr}/v1/chat/completions");
+    let route = || async {
+        let resp = client
+            .post(&url)
+            .json(&chat_body("chat", "hi"))
+            .send()
+            .await
+            .unwrap();
+        resp.headers()["x-signalbox-route"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(route().await, "primary");
+    std::fs::write(
+        &config,
+        original.replace(
+            "routes: [primary, secondary]",
+            "routes: [secondary, primary]",
+        ),
+    )
+    .unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut switched = false;
+    for _ in 0..200 {
+        if route().await == "secondary" {
+            switched = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(switched, "SIGHUP did not reload the configuration");
 }
