@@ -16,12 +16,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// The hot path allocates per request (JSON, headers, futures); mimalloc's
-/// thread-local free lists cost measurably less CPU than glibc malloc here
-/// (see docs/benchmarks.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Signalbox: LLM routing and failover as reviewed policy.
 #[derive(Debug, Parser)]
 #[command(name = "signalbox", version, about, long_about = None)]
