@@ -18,7 +18,7 @@ use axum::response::Response;
 use signalbox_config::FailureMode;
 use signalbox_core::{AliasName, AttemptRecord, ChatRequest};
 use signalbox_dispatch::{ServedBody, StreamOutcome, dispatch};
-use signalbox_policy::{Observations, PolicyError};
+use signalbox_policy::Observations;
 use tokio::time::{Duration, Instant};
 
 use crate::AppState;
@@ -242,12 +242,6 @@ async fn serve_chat(
             *resp.status_mut() = StatusCode::OK;
             Ok(resp)
         }
-    }
-}
-
-impl From<PolicyError> for ApiError {
-    fn from(e: PolicyError) -> Self {
-        Self::Policy(e)
     }
 }
 

@@ -15,7 +15,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use common::{bin, temp_dir, temp_file};
-use signalbox_mock::{MockOptions, MockProvider};
+use signalbox_mock::{MockHandle, MockOptions, MockProvider};
 use signalbox_testkit::{any_port, chat_body, init_tls};
 
 #[test]
@@ -26,12 +26,7 @@ fn check_accepts_the_failover_example() {
         .env("SECONDARY_URL", "http://127.0.0.1:9002/v1")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = common::success_stdout(&out);
     assert!(stdout.contains("OK"), "{stdout}");
     assert!(stdout.contains("alias chat"), "{stdout}");
 }
@@ -161,8 +156,8 @@ async fn serve(config: &str, envs: &[(&str, String)], extra: &[&str]) -> (Killed
     (child, addr)
 }
 
-#[tokio::test]
-async fn serve_process_proxies_to_the_primary_and_fails_over() {
+/// Mocks named `primary` and `secondary` on free ports.
+async fn two_mocks() -> (MockHandle, MockHandle) {
     init_tls();
     let opts = |n: &str| MockOptions {
         name: n.into(),
@@ -174,6 +169,12 @@ async fn serve_process_proxies_to_the_primary_and_fails_over() {
     let secondary = MockProvider::start(any_port(), opts("secondary"))
         .await
         .unwrap();
+    (primary, secondary)
+}
+
+#[tokio::test]
+async fn serve_process_proxies_to_the_primary_and_fails_over() {
+    let (primary, secondary) = two_mocks().await;
     let (_child, addr) = serve(
         "examples/failover.yaml",
         &[
@@ -210,17 +211,7 @@ async fn serve_process_proxies_to_the_primary_and_fails_over() {
 
 #[tokio::test]
 async fn sighup_reloads_the_configuration() {
-    init_tls();
-    let opts = |n: &str| MockOptions {
-        name: n.into(),
-        ..MockOptions::default()
-    };
-    let primary = MockProvider::start(any_port(), opts("primary"))
-        .await
-        .unwrap();
-    let secondary = MockProvider::start(any_port(), opts("secondary"))
-        .await
-        .unwrap();
+    let (primary, secondary) = two_mocks().await;
     let original =
         std::fs::read_to_string(common::repo_root().join("examples/failover.yaml")).unwrap();
     let config = temp_file("sighup", "failover.yaml", &original);

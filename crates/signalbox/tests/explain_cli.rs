@@ -54,12 +54,7 @@ async fn explain_reads_a_record_from_the_log() {
         .arg("req-123")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = common::success_stdout(&out);
     assert!(stdout.starts_with("Why:"), "{stdout}");
     assert!(stdout.contains("eu chosen"), "{stdout}");
 
@@ -99,12 +94,7 @@ async fn explain_finds_the_log_through_the_config_without_its_secrets() {
         .env_remove("ACME_KEY")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = common::success_stdout(&out);
     assert!(stdout.starts_with("Why:"), "{stdout}");
 }
 

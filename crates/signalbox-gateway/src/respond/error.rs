@@ -165,6 +165,12 @@ impl ApiError {
     }
 }
 
+impl From<PolicyError> for ApiError {
+    fn from(e: PolicyError) -> Self {
+        Self::Policy(e)
+    }
+}
+
 /// The status that best explains a failed dispatch: an upstream rejection of
 /// the request passes its 4xx through; otherwise a provider that answered
 /// badly (5xx, broken body, refused credentials) is 502, a deadline is 504,
