@@ -27,7 +27,8 @@ pub use model::{
     DEFAULT_RISK_TIERS, DEFAULT_TENANT, DecisionLogConfig, DegradeStep, FailureMode, IntentConfig,
     IntentRule, IntentWhen, Objectives, PolicyRule, Price, ProviderConfig, ProviderKind,
     Requirements, Retention, RouteConfig, RouteSelector, RuleWhen, ServerConfig, Supports,
-    TenantConfig, Timeouts, Weights,
+    TenantConfig, Timeouts, Weights, BreakerConfig, EscalationConfig, HealthCheckConfig,
+    IdempotencyConfig, ProbeMode, Resilience, RetryPolicy, TenantLimits,
 };
 pub use schema::json_schema;
 pub use secret::{Secret, SecretSource, hash_secret};

@@ -13,12 +13,17 @@ use crate::secret::Secret;
 
 mod enums;
 mod policy;
+mod resilience;
 mod tenant;
 
 pub use enums::{Capability, ContentFilter, DegradeStep, FailureMode};
 pub use policy::{
     IntentConfig, IntentRule, IntentWhen, Objectives, PolicyRule, Requirements, RouteSelector,
     RuleWhen, Weights,
+};
+pub use resilience::{
+    BreakerConfig, EscalationConfig, HealthCheckConfig, IdempotencyConfig, ProbeMode, Resilience,
+    RetryPolicy, TenantLimits,
 };
 pub use tenant::{AdminConfig, DecisionLogConfig, TenantConfig};
 
@@ -59,6 +64,8 @@ pub struct Config {
     pub intents: IntentConfig,
     /// Policy rules in evaluation order.
     pub policy_rules: Vec<PolicyRule>,
+    /// Retries, idempotency, escalation (breakers and probes are per route).
+    pub resilience: Resilience,
     /// Policy version: 12 hex chars of the SHA-256 of the interpolated document.
     pub version: String,
     /// The file path, or `<embedded>`.
@@ -200,6 +207,14 @@ pub struct RouteConfig {
     pub max_risk_tier: usize,
     /// Content-filtering posture.
     pub content_filter: ContentFilter,
+    /// Circuit-breaker thresholds.
+    pub breaker: BreakerConfig,
+    /// Active health check.
+    pub health_check: HealthCheckConfig,
+    /// Share of sticky sessions among equally ranked routes.
+    pub weight: f64,
+    /// Requests in flight at once (excess queues fairly), if limited.
+    pub max_concurrency: Option<u32>,
 }
 
 /// Capabilities of a route.
@@ -292,4 +307,6 @@ pub struct AliasConfig {
     pub routes: Vec<RouteId>,
     /// Most attempts per request (defaults to the number of routes).
     pub max_attempts: usize,
+    /// The alias tried by the `smaller-model` degradation step.
+    pub smaller_model: Option<AliasName>,
 }

@@ -17,11 +17,15 @@ use crate::secret::SecretSource;
 use crate::text::Text;
 
 mod policy;
+mod resilience;
 mod tenant;
 
 pub(crate) use policy::{
     RawIntentRule, RawIntentWhen, RawIntents, RawObjectives, RawPolicy, RawPolicyRule, RawRequire,
     RawRuleWhen, RawSelect, RawWeights,
+};
+pub(crate) use resilience::{
+    RawBreaker, RawEscalation, RawHealthCheck, RawIdempotency, RawLimits, RawResilience, RawRetry,
 };
 pub(crate) use tenant::{RawAdmin, RawDecisionLog, RawTenant};
 
@@ -82,6 +86,9 @@ pub(crate) struct RawConfig {
     /// Policy rules, evaluated in order.
     #[serde(default)]
     pub policy: Option<RawPolicy>,
+    /// Breakers, health checks, retries, idempotency, escalation.
+    #[serde(default)]
+    pub resilience: Option<RawResilience>,
 }
 
 /// The HTTP listener.
@@ -165,6 +172,15 @@ pub(crate) struct RawRoute {
     pub max_risk_tier: Option<Text>,
     /// Content-filtering posture. Default `standard`.
     pub content_filter: Option<ContentFilter>,
+    /// Overrides of `resilience.breaker` for this route.
+    pub breaker: Option<RawBreaker>,
+    /// Overrides of `resilience.health-check` for this route.
+    pub health_check: Option<RawHealthCheck>,
+    /// Share of sticky sessions among equally ranked routes. Default 1; > 0.
+    pub weight: Option<f64>,
+    /// Requests in flight on this route at once; excess waits in a fair
+    /// per-tenant queue up to `resilience.queue-timeout`. Default unlimited.
+    pub max_concurrency: Option<u32>,
 }
 
 /// Capabilities of a route.
@@ -207,6 +223,8 @@ pub(crate) struct RawAlias {
     /// Most attempts per request. Default: number of routes; ≥ 1.
     #[schemars(range(min = 1))]
     pub max_attempts: Option<usize>,
+    /// The alias whose routes the `smaller-model` degradation step tries.
+    pub smaller_model: Option<Text>,
 }
 
 /// `api-key` as written. An inline string is kept only as the fact that it

@@ -17,6 +17,7 @@ use crate::vars::VarSource;
 mod intent;
 mod policy;
 mod provider;
+mod resilience;
 mod route;
 mod tenant;
 #[cfg(test)]
@@ -45,6 +46,7 @@ pub(crate) fn validate(
         decision_log,
         intents,
         policy,
+        resilience,
     } = raw;
     let mut errors = Errors::default();
 
@@ -54,8 +56,18 @@ pub(crate) fn validate(
 
     let providers = provider::validate_providers(providers, vars, &mut errors);
     let provider_names: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
-    let routes =
-        route::validate_routes(routes, &provider_names, &regions, &risk_tiers, &mut errors);
+    let resilience = resilience::validate_resilience(resilience, &mut errors);
+    let routes = route::validate_routes(
+        routes,
+        &route::Scope {
+            providers: &provider_names,
+            regions: &regions,
+            risk_tiers: &risk_tiers,
+            breaker: &resilience.breaker,
+            health_check: &resilience.health_check,
+        },
+        &mut errors,
+    );
     let route_ids: Vec<&str> = routes.iter().map(|r| r.id.as_str()).collect();
     let aliases = route::validate_aliases(aliases, &route_ids, &mut errors);
 
@@ -98,6 +110,7 @@ pub(crate) fn validate(
         decision_log,
         intents,
         policy_rules,
+        resilience: resilience.resilience,
         version,
         origin: origin.to_owned(),
         includes,

@@ -5,10 +5,14 @@ use futures::StreamExt;
 use signalbox_core::{AttemptRecord, ChatRequest, OutcomeClass};
 use signalbox_providers::openai::ChatJson;
 use signalbox_providers::{SseFramer, UpstreamError};
-use tokio::time::Instant;
+use signalbox_config::RetryPolicy;
+use tokio::time::{Duration, Instant};
 
-use crate::RouteTarget;
+use crate::budget::RetryBudget;
+use crate::health::Admission;
+use crate::order::{self, Skipped, StickyInput};
 use crate::stream::{CommittedStream, UpstreamBytes, validate_event};
+use crate::RouteTarget;
 
 /// A request served by one route.
 #[derive(Debug)]
@@ -17,6 +21,13 @@ pub struct Served {
     pub route: usize,
     /// Every attempt made, in order; the last one succeeded.
     pub attempts: Vec<AttemptRecord>,
+    /// Routes skipped for their health.
+    pub skipped: Vec<Skipped>,
+    /// Served by another route than the one the policy meant (a failure or
+    /// an unhealthy route moved it): the `fallback-route` degradation.
+    pub fallback: bool,
+    /// The session's sticky route, when a session was given.
+    pub sticky: Option<usize>,
     /// The answer.
     pub body: ServedBody,
 }
@@ -42,90 +53,194 @@ pub struct Rejection {
     pub detail: String,
 }
 
+/// Why the attempt loop stopped before trying every route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// Every permitted route was tried (or skipped).
+    Exhausted,
+    /// The retry budget was spent (a provider-wide outage).
+    RetryBudget,
+    /// The request's deadline passed.
+    Deadline,
+    /// At-most-once: the request may have reached a provider.
+    AtMostOnce,
+}
+
+impl StopReason {
+    /// Why, in words, for errors and records.
+    pub fn describe(self) -> Option<&'static str> {
+        match self {
+            Self::Exhausted => None,
+            Self::RetryBudget => Some("retry budget exhausted; no further attempts"),
+            Self::Deadline => Some("request deadline reached; no further attempts"),
+            Self::AtMostOnce => Some(
+                "irreversible request may have reached the provider; not retried (at-most-once)",
+            ),
+        }
+    }
+}
+
 /// Every permitted attempt failed, or the request was rejected upstream.
 #[derive(Debug)]
 pub struct Failure {
     /// Every attempt made, in order.
     pub attempts: Vec<AttemptRecord>,
+    /// Routes skipped for their health.
+    pub skipped: Vec<Skipped>,
     /// Set when the loop stopped because the upstream rejected the request.
     pub rejection: Option<Rejection>,
     /// Index of the last route tried, if any.
     pub last_route: Option<usize>,
+    /// Why the loop stopped.
+    pub stop: StopReason,
 }
 
-/// Tries the candidate routes (indices into `routes`) in order until one serves the request or
-/// the attempt budget is spent. Only outcomes that allow failover move on.
-pub async fn dispatch(
-    routes: &[RouteTarget],
-    candidates: &[usize],
-    max_attempts: usize,
-    req: &ChatRequest,
-    request_id: &str,
-) -> Result<Served, Failure> {
-    let mut attempts = Vec::with_capacity(candidates.len().min(max_attempts));
+/// Everything the attempt loop needs besides the request.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan<'a> {
+    /// The route table.
+    pub routes: &'a [RouteTarget],
+    /// Eligible routes (indices into `routes`), best first.
+    pub candidates: &'a [usize],
+    /// Most upstream attempts.
+    pub max_attempts: usize,
+    /// Irreversible: never send twice once a provider may have seen it.
+    pub at_most_once: bool,
+    /// Backoff, per-route attempts, deadline.
+    pub retry: &'a RetryPolicy,
+    /// The gateway-wide retry budget.
+    pub budget: &'a RetryBudget,
+    /// Seeds jitter and slow-start sampling, so a request's sequence is
+    /// reproducible.
+    pub seed: u64,
+    /// When the request arrived (the deadline counts from here).
+    pub started: Instant,
+    /// Session stickiness.
+    pub sticky: Option<StickyInput<'a>>,
+}
+
+/// Tries the plan's routes in health-adjusted order until one serves the
+/// request, the request is rejected, or a bound (attempts, budget, deadline,
+/// at-most-once) stops the loop.
+pub async fn dispatch(plan: Plan<'_>, req: &ChatRequest, request_id: &str) -> Result<Served, Failure> {
+    let order = order::order(plan.routes, plan.candidates, plan.seed, plan.sticky);
+    plan.budget.note_request();
+    let deadline = plan.started + plan.retry.deadline;
+    let mut attempts: Vec<AttemptRecord> = Vec::with_capacity(order.routes.len().min(plan.max_attempts));
+    let mut skipped = order.skipped;
     let mut last_route = None;
-    for &idx in candidates.iter().take(max_attempts) {
-        let Some(target) = routes.get(idx) else {
+    let mut stop = StopReason::Exhausted;
+    'routes: for &idx in &order.routes {
+        let Some(target) = plan.routes.get(idx) else {
             continue;
         };
-        last_route = Some(idx);
-        let started = Instant::now();
-        let result = attempt(target, req, request_id).await;
-        let elapsed = started.elapsed();
-        match result {
-            Ok(body) => {
-                target.health.record_success(elapsed);
-                attempts.push(record(
-                    target,
-                    OutcomeClass::Success,
-                    Some(200),
-                    elapsed,
-                    String::new(),
-                    None,
-                ));
-                return Ok(Served {
-                    route: idx,
-                    attempts,
-                    body,
-                });
+        let mut tries_here = 0u32;
+        while tries_here < plan.retry.attempts_per_route {
+            if attempts.len() >= plan.max_attempts {
+                break 'routes;
             }
-            Err(e) => {
-                let UpstreamError {
-                    class,
-                    status,
-                    detail,
-                    retry_after_secs,
-                } = e;
-                tracing::debug!(route = %target.id, outcome = class.label(), ?status, %detail, "Upstream attempt failed.");
-                attempts.push(record(
-                    target,
-                    class,
-                    status,
-                    elapsed,
-                    detail.clone(),
-                    retry_after_secs,
-                ));
-                if !class.fails_over() {
-                    let rejection = Rejection {
+            if !attempts.is_empty() {
+                if Instant::now() >= deadline {
+                    stop = StopReason::Deadline;
+                    break 'routes;
+                }
+                if !plan.budget.try_retry() {
+                    stop = StopReason::RetryBudget;
+                    break 'routes;
+                }
+            }
+            if let Admission::Skip(reason) = target.health.admit() {
+                skipped.push(Skipped {
+                    route: target.id.to_string(),
+                    reason,
+                });
+                continue 'routes;
+            }
+            tries_here += 1;
+            last_route = Some(idx);
+            let started = Instant::now();
+            let result = attempt(target, req, request_id).await;
+            let elapsed = started.elapsed();
+            let err = match result {
+                Ok(body) => {
+                    target.health.record_success(elapsed);
+                    attempts.push(record(target, OutcomeClass::Success, Some(200), elapsed, String::new(), None));
+                    return Ok(Served {
                         route: idx,
-                        status: status.unwrap_or(400),
-                        detail,
-                    };
-                    return Err(Failure {
                         attempts,
-                        rejection: Some(rejection),
-                        last_route,
+                        skipped,
+                        fallback: order.intended != Some(idx),
+                        sticky: order.sticky,
+                        body,
                     });
                 }
-                target.health.record_failure();
+                Err(e) => e,
+            };
+            let UpstreamError {
+                class,
+                status,
+                detail,
+                retry_after_secs,
+            } = err;
+            tracing::debug!(route = %target.id, outcome = class.label(), ?status, %detail, "Upstream attempt failed.");
+            let retry_after = retry_after_secs.map(Duration::from_secs);
+            target.health.record(class, elapsed, retry_after);
+            attempts.push(record(target, class, status, elapsed, detail.clone(), retry_after_secs));
+            if !class.fails_over() {
+                let rejection = Rejection {
+                    route: idx,
+                    status: status.unwrap_or(400),
+                    detail,
+                };
+                return Err(Failure {
+                    attempts,
+                    skipped,
+                    rejection: Some(rejection),
+                    last_route,
+                    stop,
+                });
             }
+            if plan.at_most_once && class.may_have_reached_provider() {
+                stop = StopReason::AtMostOnce;
+                break 'routes;
+            }
+            // A quota answer moves on at once: the route is cooling down.
+            if class == OutcomeClass::RateLimited || tries_here >= plan.retry.attempts_per_route {
+                continue 'routes;
+            }
+            let wait = backoff(plan.retry, plan.seed, tries_here, retry_after);
+            let Some(wait) = wait else {
+                continue 'routes; // retry-after longer than we would wait: next route
+            };
+            if Instant::now() + wait >= deadline {
+                stop = StopReason::Deadline;
+                break 'routes;
+            }
+            tokio::time::sleep(wait).await;
         }
     }
     Err(Failure {
         attempts,
+        skipped,
         rejection: None,
         last_route,
+        stop,
     })
+}
+
+/// The wait before same-route retry number `n` (1-based): exponential with
+/// full jitter drawn from the request's seed, or the provider's
+/// `retry-after` when that is within `backoff-max` (`None` when it is not).
+fn backoff(policy: &RetryPolicy, seed: u64, n: u32, retry_after: Option<Duration>) -> Option<Duration> {
+    if let Some(ra) = retry_after {
+        return (ra <= policy.backoff_max).then_some(ra);
+    }
+    let exp = policy
+        .backoff_base
+        .saturating_mul(1u32 << (n.saturating_sub(1)).min(16))
+        .min(policy.backoff_max);
+    let jitter = order::unit(order::splitmix(seed ^ u64::from(n)));
+    Some(exp.mul_f64(jitter))
 }
 
 fn record(

@@ -1,48 +1,348 @@
-//! Passive route health from recent attempt outcomes, read lock-free.
+//! Owns a route's health: its circuit breaker (closed / open / half-open),
+//! quota cooldowns, the latency window behind "slow but up", and the slow
+//! start after recovery.
 //!
-//! This is the minimal view readiness and ranking need: a route that failed
-//! many times in a row, recently, is not usable, and a moving average of its
-//! latency lets the policy rank against latency SLOs. Circuit breakers with
-//! windows, half-open probes and latency-based opening build on the same
-//! per-route slot.
+//! Every transition happens under one short `parking_lot` lock per route,
+//! never held across an await; the ranking's latency estimate and the state
+//! gauge are plain atomics so readers never lock.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
+use parking_lot::Mutex;
+use signalbox_config::BreakerConfig;
+use signalbox_core::OutcomeClass;
 use tokio::time::{Duration, Instant};
 
-/// Consecutive failures after which a route counts as unusable.
-const UNUSABLE_AFTER: u32 = 5;
-/// How long an unusable verdict lasts without new failures.
-const UNUSABLE_FOR: Duration = Duration::from_secs(10);
+mod window;
+
+use window::{LatencyWindow, OutcomeWindow};
+
 /// Weight of the newest sample in the latency moving average.
 const LATENCY_ALPHA: f64 = 0.2;
+/// Longest cooldown a provider's `retry-after` can impose.
+const MAX_COOLDOWN: Duration = Duration::from_secs(600);
 
-/// Per-route outcome counters and a latency moving average.
-#[derive(Debug)]
-pub struct RouteHealth {
-    epoch: Instant,
-    consecutive_failures: AtomicU32,
-    last_failure_ms: AtomicU64,
-    /// Exponentially weighted latency of successful attempts, in
-    /// microseconds, as `f64` bits; 0 means no sample yet.
-    latency_us: AtomicU64,
+/// The breaker's state, as reported in `/admin/routes` and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Serving normally.
+    Closed,
+    /// Trial requests decide whether the route is back.
+    HalfOpen,
+    /// Not serving until the open period ends.
+    Open,
 }
 
-impl Default for RouteHealth {
-    fn default() -> Self {
-        Self {
-            epoch: Instant::now(),
-            consecutive_failures: AtomicU32::new(0),
-            last_failure_ms: AtomicU64::new(0),
-            latency_us: AtomicU64::new(0),
+impl BreakerState {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::HalfOpen => "half-open",
+            Self::Open => "open",
+        }
+    }
+
+    /// Gauge value: 0 closed, 1 half-open, 2 open.
+    pub fn gauge(self) -> f64 {
+        match self {
+            Self::Closed => 0.0,
+            Self::HalfOpen => 1.0,
+            Self::Open => 2.0,
         }
     }
 }
 
+/// Whether a request may use the route now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Admission {
+    /// Serve normally. `ramp` < 1 while the route is in slow start;
+    /// `slow` when its recent p95 is over its latency SLO.
+    Allowed {
+        /// Fraction of traffic the route should get (slow start), 0–1.
+        ramp: f64,
+        /// "Slow but up": rank below healthy routes.
+        slow: bool,
+    },
+    /// A half-open trial: the outcome decides the circuit.
+    Trial,
+    /// Skip this route; the reason is recorded.
+    Skip(String),
+}
+
+#[derive(Debug)]
+enum Phase {
+    Closed,
+    Open { until: Instant },
+    HalfOpen { trials: Vec<Instant> },
+}
+
+#[derive(Debug)]
+struct State {
+    phase: Phase,
+    reason: String,
+    consecutive_failures: u32,
+    outcomes: OutcomeWindow,
+    latencies: LatencyWindow,
+    cooldown_until: Option<Instant>,
+    recovered_at: Option<Instant>,
+    times_opened: u64,
+}
+
+/// One route's health.
+#[derive(Debug)]
+pub struct RouteHealth {
+    config: Mutex<BreakerConfig>,
+    state: Mutex<State>,
+    /// Exponentially weighted latency of successful attempts in µs, as `f64` bits.
+    latency_us: AtomicU64,
+    /// [`BreakerState`] as 0/1/2, for lock-free reads.
+    gauge: AtomicU8,
+}
+
+impl Default for RouteHealth {
+    fn default() -> Self {
+        Self::new(BreakerConfig::default())
+    }
+}
+
+/// A point-in-time view for `/admin/routes`, metrics and records.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct HealthView {
+    /// `closed`, `half-open` or `open`.
+    pub state: &'static str,
+    /// Why the route is not fully healthy (empty when it is).
+    pub reason: String,
+    /// Recent p95 over its SLO.
+    pub slow: bool,
+    /// In a provider quota cooldown.
+    pub cooling_down: bool,
+    /// Seconds until the open period or cooldown ends.
+    pub retry_in_secs: Option<f64>,
+    /// Slow-start fraction (1 = full traffic).
+    pub ramp: f64,
+    /// Failures in a row.
+    pub consecutive_failures: u32,
+    /// Attempts in the error-rate window.
+    pub window_requests: u32,
+    /// Error rate in the window.
+    pub window_error_rate: f64,
+    /// Recent p95 latency of successful attempts, ms.
+    pub p95_ms: Option<f64>,
+    /// Latency moving average, ms.
+    pub latency_ms: Option<f64>,
+    /// How many times the circuit has opened.
+    pub times_opened: u64,
+}
+
 impl RouteHealth {
-    /// Records a usable answer and its latency.
+    /// A closed breaker with thresholds `config`.
+    pub fn new(config: BreakerConfig) -> Self {
+        Self {
+            state: Mutex::new(State {
+                phase: Phase::Closed,
+                reason: String::new(),
+                consecutive_failures: 0,
+                outcomes: OutcomeWindow::new(config.window),
+                latencies: LatencyWindow::default(),
+                cooldown_until: None,
+                recovered_at: None,
+                times_opened: 0,
+            }),
+            config: Mutex::new(config),
+            latency_us: AtomicU64::new(0),
+            gauge: AtomicU8::new(0),
+        }
+    }
+
+    /// Applies new thresholds (a reload), keeping what has been observed.
+    pub fn reconfigure(&self, config: BreakerConfig) {
+        let mut cfg = self.config.lock();
+        if cfg.window != config.window {
+            self.state.lock().outcomes = OutcomeWindow::new(config.window);
+        }
+        *cfg = config;
+    }
+
+    /// What [`Self::admit`] would answer now, without taking a trial slot.
+    pub fn peek(&self) -> Admission {
+        self.admission(false)
+    }
+
+    /// Decides whether a request may use the route now; a `Trial` answer
+    /// takes one of the half-open trial slots.
+    pub fn admit(&self) -> Admission {
+        self.admission(true)
+    }
+
+    fn admission(&self, take: bool) -> Admission {
+        let cfg = *self.config.lock();
+        let now = Instant::now();
+        let mut s = self.state.lock();
+        if let Some(until) = s.cooldown_until {
+            if now < until {
+                return Admission::Skip(format!(
+                    "quota cooldown for {} more ({})",
+                    secs(until - now),
+                    s.reason
+                ));
+            }
+            s.cooldown_until = None;
+        }
+        match &mut s.phase {
+            Phase::Open { until } if now < *until => {
+                let left = *until - now;
+                Admission::Skip(format!(
+                    "circuit open for {} more ({})",
+                    secs(left),
+                    s.reason
+                ))
+            }
+            Phase::Open { .. } if !take => Admission::Trial,
+            Phase::Open { .. } => {
+                s.phase = Phase::HalfOpen {
+                    trials: vec![now],
+                };
+                self.gauge.store(1, Ordering::Relaxed);
+                Admission::Trial
+            }
+            Phase::HalfOpen { trials } => {
+                // A trial that never reported (its caller went away) frees its slot
+                // after one open period.
+                trials.retain(|t| now.duration_since(*t) < cfg.open_for);
+                if trials.len() < cfg.half_open_trials as usize {
+                    if take {
+                        trials.push(now);
+                    }
+                    Admission::Trial
+                } else {
+                    Admission::Skip(format!(
+                        "circuit half-open, {} trial(s) in flight ({})",
+                        trials.len(),
+                        s.reason
+                    ))
+                }
+            }
+            Phase::Closed => Admission::Allowed {
+                ramp: ramp(s.recovered_at, cfg.slow_start, now),
+                slow: is_slow(&s.latencies, &cfg),
+            },
+        }
+    }
+
+    /// Records the outcome of an attempt. `latency` is the time to the
+    /// answer (streams: to the first event).
+    pub fn record(&self, outcome: OutcomeClass, latency: Duration, retry_after: Option<Duration>) {
+        match outcome {
+            OutcomeClass::Success => self.record_success(latency),
+            OutcomeClass::RateLimited => self.record_rate_limited(retry_after),
+            // The provider answered; the request was at fault. Neither health
+            // nor sickness.
+            OutcomeClass::RequestRejected => {}
+            _ => self.record_failure(outcome.label()),
+        }
+    }
+
+    /// A usable answer.
     pub fn record_success(&self, latency: Duration) {
-        self.consecutive_failures.store(0, Ordering::Relaxed);
+        self.note_latency(latency);
+        let cfg = *self.config.lock();
+        let now = Instant::now();
+        let mut s = self.state.lock();
+        s.consecutive_failures = 0;
+        s.outcomes.push(now, false);
+        s.latencies.push(latency);
+        match s.phase {
+            // A request that started before the circuit opened proves nothing.
+            Phase::Open { .. } => {}
+            Phase::HalfOpen { .. } => {
+                s.phase = Phase::Closed;
+                s.reason.clear();
+                s.recovered_at = (!cfg.slow_start.is_zero()).then_some(now);
+                s.outcomes.clear();
+                s.latencies.clear();
+                self.gauge.store(0, Ordering::Relaxed);
+            }
+            Phase::Closed => {
+                if let Some(slo) = cfg.latency_slo
+                    && let Some(p95) = s.latencies.p95()
+                    && s.latencies.len() >= cfg.min_requests as usize
+                    && p95.as_secs_f64() > slo.as_secs_f64() * cfg.latency_open_factor
+                {
+                    let reason = format!(
+                        "p95 latency {} is over {}× the {} SLO",
+                        secs(p95),
+                        cfg.latency_open_factor,
+                        secs(slo)
+                    );
+                    self.open(&mut s, &cfg, now, reason);
+                }
+            }
+        }
+    }
+
+    /// A failure that was the route's fault (not the request's).
+    pub fn record_failure(&self, what: &str) {
+        let cfg = *self.config.lock();
+        let now = Instant::now();
+        let mut s = self.state.lock();
+        s.consecutive_failures = s.consecutive_failures.saturating_add(1);
+        s.outcomes.push(now, true);
+        match s.phase {
+            Phase::HalfOpen { .. } => {
+                let reason = format!("half-open trial failed: {what}");
+                self.open(&mut s, &cfg, now, reason);
+            }
+            Phase::Open { .. } => {}
+            Phase::Closed => {
+                let (total, failed) = s.outcomes.counts(now);
+                if s.consecutive_failures >= cfg.consecutive_failures {
+                    let reason = format!("{} failures in a row (last: {what})", s.consecutive_failures);
+                    self.open(&mut s, &cfg, now, reason);
+                } else if total >= cfg.min_requests
+                    && f64::from(failed) / f64::from(total) >= cfg.error_rate
+                {
+                    let reason = format!(
+                        "error rate {failed}/{total} over {} (threshold {:.0}%)",
+                        secs(cfg.window),
+                        cfg.error_rate * 100.0
+                    );
+                    self.open(&mut s, &cfg, now, reason);
+                }
+            }
+        }
+    }
+
+    /// A 429: the route cools down until the provider's reset instead of
+    /// counting as an error, and comes back by itself.
+    pub fn record_rate_limited(&self, retry_after: Option<Duration>) {
+        // Without a reset hint, a short cooldown keeps a hot loop off the route.
+        let wait = retry_after
+            .unwrap_or(Duration::from_secs(1))
+            .min(MAX_COOLDOWN);
+        let now = Instant::now();
+        let mut s = self.state.lock();
+        s.cooldown_until = Some(now + wait);
+        s.reason = format!("rate limited by the provider; retry after {}", secs(wait));
+        // A half-open trial that hit a quota proves nothing; let another try later.
+        if let Phase::HalfOpen { trials } = &mut s.phase {
+            trials.clear();
+        }
+    }
+
+    fn open(&self, s: &mut State, cfg: &BreakerConfig, now: Instant, reason: String) {
+        tracing::warn!(%reason, "Circuit opened.");
+        s.phase = Phase::Open {
+            until: now + cfg.open_for,
+        };
+        s.reason = reason;
+        s.recovered_at = None;
+        s.times_opened += 1;
+        s.latencies.clear();
+        self.gauge.store(2, Ordering::Relaxed);
+    }
+
+    fn note_latency(&self, latency: Duration) {
         let sample = latency.as_secs_f64() * 1e6;
         // A lost update under a race only skips one sample; no lock needed.
         let old = f64::from_bits(self.latency_us.load(Ordering::Relaxed));
@@ -61,54 +361,101 @@ impl RouteHealth {
         (us > 0.0).then(|| Duration::from_secs_f64(us / 1e6))
     }
 
-    /// Records a failure that was the route's fault (not the request's).
-    pub fn record_failure(&self) {
-        self.consecutive_failures.fetch_add(1, Ordering::Relaxed);
-        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_failure_ms.store(ms, Ordering::Relaxed);
+    /// The breaker state, read without locking.
+    pub fn state(&self) -> BreakerState {
+        match self.gauge.load(Ordering::Relaxed) {
+            0 => BreakerState::Closed,
+            1 => BreakerState::HalfOpen,
+            _ => BreakerState::Open,
+        }
+    }
+
+    /// Whether the route can serve now or will take a trial (readiness).
+    pub fn usable(&self) -> bool {
+        let now = Instant::now();
+        let s = self.state.lock();
+        let cooling = s.cooldown_until.is_some_and(|u| now < u);
+        let open = matches!(s.phase, Phase::Open { until } if now < until);
+        !cooling && !open
     }
 
     /// Failures in a row since the last success.
     pub fn consecutive_failures(&self) -> u32 {
-        self.consecutive_failures.load(Ordering::Relaxed)
+        self.state.lock().consecutive_failures
     }
 
-    /// Whether the route should be considered able to serve.
-    pub fn usable(&self) -> bool {
-        if self.consecutive_failures() < UNUSABLE_AFTER {
-            return true;
+    /// Everything known about the route, for operators.
+    pub fn view(&self) -> HealthView {
+        let cfg = *self.config.lock();
+        let now = Instant::now();
+        let s = self.state.lock();
+        let (total, failed) = s.outcomes.counts(now);
+        let cooldown_left = s
+            .cooldown_until
+            .filter(|u| now < *u)
+            .map(|u| u - now);
+        let open_left = match s.phase {
+            Phase::Open { until } if now < until => Some(until - now),
+            _ => None,
+        };
+        let state = match s.phase {
+            Phase::Closed => BreakerState::Closed,
+            Phase::HalfOpen { .. } => BreakerState::HalfOpen,
+            // An expired open period becomes half-open at the next request.
+            Phase::Open { until } if now >= until => BreakerState::HalfOpen,
+            Phase::Open { .. } => BreakerState::Open,
+        };
+        let slow = is_slow(&s.latencies, &cfg);
+        let mut reason = s.reason.clone();
+        if reason.is_empty() && slow {
+            reason = "p95 latency over the SLO".into();
         }
-        let last = Duration::from_millis(self.last_failure_ms.load(Ordering::Relaxed));
-        self.epoch.elapsed().saturating_sub(last) > UNUSABLE_FOR
+        HealthView {
+            state: state.as_str(),
+            reason,
+            slow,
+            cooling_down: cooldown_left.is_some(),
+            retry_in_secs: open_left.or(cooldown_left).map(|d| d.as_secs_f64()),
+            ramp: ramp(s.recovered_at, cfg.slow_start, now),
+            consecutive_failures: s.consecutive_failures,
+            window_requests: total,
+            window_error_rate: if total == 0 {
+                0.0
+            } else {
+                f64::from(failed) / f64::from(total)
+            },
+            p95_ms: s.latencies.p95().map(|d| d.as_secs_f64() * 1e3),
+            latency_ms: self.latency().map(|d| d.as_secs_f64() * 1e3),
+            times_opened: s.times_opened,
+        }
+    }
+}
+
+fn is_slow(latencies: &LatencyWindow, cfg: &BreakerConfig) -> bool {
+    match (cfg.latency_slo, latencies.p95()) {
+        (Some(slo), Some(p95)) => latencies.len() >= cfg.min_requests as usize && p95 > slo,
+        _ => false,
+    }
+}
+
+fn ramp(recovered_at: Option<Instant>, slow_start: Duration, now: Instant) -> f64 {
+    match recovered_at {
+        Some(at) if !slow_start.is_zero() => {
+            // Start at 10% so a recovered route proves itself without waiting.
+            let f = now.duration_since(at).as_secs_f64() / slow_start.as_secs_f64();
+            (0.1 + 0.9 * f).min(1.0)
+        }
+        _ => 1.0,
+    }
+}
+
+fn secs(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(start_paused = true)]
-    async fn unusable_after_repeated_failures_then_recovers_with_time() {
-        let h = RouteHealth::default();
-        for _ in 0..UNUSABLE_AFTER {
-            assert!(h.usable());
-            h.record_failure();
-        }
-        assert!(!h.usable());
-        tokio::time::advance(UNUSABLE_FOR + Duration::from_millis(1)).await;
-        assert!(h.usable());
-        h.record_success(Duration::from_millis(100));
-        assert_eq!(h.consecutive_failures(), 0);
-    }
-
-    #[test]
-    fn latency_is_a_moving_average() {
-        let h = RouteHealth::default();
-        assert_eq!(h.latency(), None);
-        h.record_success(Duration::from_millis(100));
-        assert_eq!(h.latency(), Some(Duration::from_millis(100)));
-        h.record_success(Duration::from_millis(200));
-        let l = h.latency().map(|d| d.as_secs_f64()).unwrap_or_default();
-        assert!((l - 0.120).abs() < 1e-6, "{l}");
-    }
-}
+mod tests;

@@ -3,15 +3,20 @@
 //! stream once its first event is in hand (after which failover stops and a
 //! failure becomes an explicit error event).
 //!
-//! Breakers, retry budgets, backoff and degradation steps plug in here; the
-//! gateway only sees [`dispatch`], [`Served`] and [`Failure`].
+//! Route health (breakers, cooldowns, slow start), the retry budget,
+//! backoff, deadlines, at-most-once and stickiness live here; the gateway
+//! only sees [`dispatch`] with its [`Plan`], [`Served`] and [`Failure`].
 
 mod attempt;
+mod budget;
 mod health;
+mod order;
 mod stream;
 mod target;
 
-pub use attempt::{Failure, Rejection, Served, ServedBody, dispatch};
-pub use health::RouteHealth;
+pub use attempt::{Failure, Plan, Rejection, Served, ServedBody, StopReason, dispatch};
+pub use budget::RetryBudget;
+pub use health::{Admission, BreakerState, HealthView, RouteHealth};
+pub use order::{Skipped, StickyInput, fnv1a};
 pub use stream::{CommittedStream, StreamEnd, StreamOutcome};
 pub use target::RouteTarget;

@@ -21,6 +21,8 @@ pub struct RouteTarget {
     pub version: String,
     /// The provider's client, shared by all routes of that provider.
     pub upstream: Arc<Upstream>,
-    /// Passive health from recent outcomes.
+    /// Circuit breaker, cooldowns and latency.
     pub health: Arc<RouteHealth>,
+    /// Share of sticky sessions among equally ranked routes.
+    pub weight: f64,
 }

@@ -34,6 +34,10 @@ pub struct TenantConfig {
     pub log_content: bool,
     /// Spending cap per calendar month, in USD.
     pub monthly_budget_usd: Option<f64>,
+    /// Concurrency and rate limits.
+    pub limits: super::TenantLimits,
+    /// Fair-share weight in route queues.
+    pub weight: f64,
 }
 
 impl fmt::Debug for TenantConfig {
@@ -50,6 +54,8 @@ impl fmt::Debug for TenantConfig {
             require_content_filter,
             log_content,
             monthly_budget_usd,
+            limits,
+            weight,
         } = self;
         f.debug_struct("TenantConfig")
             .field("id", id)
@@ -63,6 +69,8 @@ impl fmt::Debug for TenantConfig {
             .field("require_content_filter", require_content_filter)
             .field("log_content", log_content)
             .field("monthly_budget_usd", monthly_budget_usd)
+            .field("limits", limits)
+            .field("weight", weight)
             .finish()
     }
 }

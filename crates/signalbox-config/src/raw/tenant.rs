@@ -38,6 +38,10 @@ pub(crate) struct RawTenant {
     /// Spending cap per calendar month in USD; finite and ≥ 0.
     #[schemars(range(min = 0))]
     pub monthly_budget_usd: Option<f64>,
+    /// Concurrency, requests and tokens per minute. Default unlimited.
+    pub limits: Option<super::RawLimits>,
+    /// Fair-share weight in route queues (e.g. by plan). Default 1; > 0.
+    pub weight: Option<f64>,
 }
 
 /// The admin API.

@@ -2,24 +2,32 @@
 
 use signalbox_core::{AliasName, ProviderName, RouteId};
 
+use super::resilience::{merge_breaker, merge_health_check, validate_weight};
 use super::{Errors, FirstSeen, check_name, risk_tier, unknown};
-use crate::model::{AliasConfig, Price, RouteConfig, Supports};
+use crate::model::{AliasConfig, BreakerConfig, HealthCheckConfig, Price, RouteConfig, Supports};
 use crate::raw::{RawAlias, RawPrice, RawRoute, RawSupports};
 
 const DEFAULT_CONTEXT_WINDOW: u32 = 8192;
 const DEFAULT_MAX_OUTPUT_TOKENS: u32 = 4096;
 
+/// What routes are checked against.
+pub(super) struct Scope<'a> {
+    pub providers: &'a [&'a str],
+    pub regions: &'a [String],
+    pub risk_tiers: &'a [String],
+    pub breaker: &'a BreakerConfig,
+    pub health_check: &'a HealthCheckConfig,
+}
+
 pub(super) fn validate_routes(
     raw: Vec<RawRoute>,
-    providers: &[&str],
-    regions: &[String],
-    risk_tiers: &[String],
+    scope: &Scope<'_>,
     errors: &mut Errors,
 ) -> Vec<RouteConfig> {
     if raw.is_empty() {
         errors.push("routes", "at least one route is required");
     }
-    let regions: Vec<&str> = regions.iter().map(String::as_str).collect();
+    let regions: Vec<&str> = scope.regions.iter().map(String::as_str).collect();
     let ids: Vec<String> = raw.iter().map(|r| r.id.0.clone()).collect();
     let mut seen = FirstSeen::default();
     for (i, id) in ids.iter().enumerate() {
@@ -32,7 +40,7 @@ pub(super) fn validate_routes(
         .enumerate()
         .map(|(i, r)| {
             let path = format!("routes[{i}]");
-            validate_route(r, &path, providers, &regions, risk_tiers, errors)
+            validate_route(r, &path, scope, &regions, errors)
         })
         .collect()
 }
@@ -40,11 +48,11 @@ pub(super) fn validate_routes(
 fn validate_route(
     raw: RawRoute,
     path: &str,
-    providers: &[&str],
+    scope: &Scope<'_>,
     regions: &[&str],
-    risk_tiers: &[String],
     errors: &mut Errors,
 ) -> RouteConfig {
+    let (providers, risk_tiers) = (scope.providers, scope.risk_tiers);
     let RawRoute {
         id,
         provider,
@@ -58,7 +66,17 @@ fn validate_route(
         retention,
         max_risk_tier,
         content_filter,
+        breaker,
+        health_check,
+        weight,
+        max_concurrency,
     } = raw;
+    if max_concurrency == Some(0) {
+        errors.push(
+            format!("{path}.max-concurrency"),
+            "must be at least 1 (omit it for no limit)",
+        );
+    }
     if !providers.contains(&provider.as_str()) {
         errors.push(
             format!("{path}.provider"),
@@ -126,6 +144,15 @@ fn validate_route(
         retention: retention.unwrap_or_default(),
         max_risk_tier,
         content_filter: content_filter.unwrap_or_default(),
+        breaker: merge_breaker(scope.breaker, breaker, &format!("{path}.breaker"), errors),
+        health_check: merge_health_check(
+            scope.health_check,
+            health_check,
+            &format!("{path}.health-check"),
+            errors,
+        ),
+        weight: validate_weight(weight, &format!("{path}.weight"), errors),
+        max_concurrency,
     }
 }
 
@@ -191,7 +218,28 @@ pub(super) fn validate_aliases(
     raw.into_iter()
         .enumerate()
         .map(|(i, a)| validate_alias(a, &format!("aliases[{i}]"), routes, errors))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .inspect(|a| check_smaller_model(a, &names, errors))
         .collect()
+}
+
+/// `smaller-model` must name another alias.
+fn check_smaller_model(alias: &AliasConfig, names: &[String], errors: &mut Errors) {
+    let Some(smaller) = &alias.smaller_model else {
+        return;
+    };
+    let i = names
+        .iter()
+        .position(|n| n == alias.name.as_str())
+        .unwrap_or_default();
+    let path = format!("aliases[{i}].smaller-model");
+    if smaller == &alias.name {
+        errors.push(path, "must name another alias, not this one");
+    } else if !names.iter().any(|n| n == smaller.as_str()) {
+        let known: Vec<&str> = names.iter().map(String::as_str).collect();
+        errors.push(path, unknown("alias", smaller.as_str(), &known));
+    }
 }
 
 fn validate_alias(raw: RawAlias, path: &str, known: &[&str], errors: &mut Errors) -> AliasConfig {
@@ -199,6 +247,7 @@ fn validate_alias(raw: RawAlias, path: &str, known: &[&str], errors: &mut Errors
         name,
         routes,
         max_attempts,
+        smaller_model,
     } = raw;
     if routes.is_empty() {
         errors.push(
@@ -226,5 +275,6 @@ fn validate_alias(raw: RawAlias, path: &str, known: &[&str], errors: &mut Errors
         name: AliasName::new(name.as_str()),
         routes: routes.iter().map(|r| RouteId::new(r.as_str())).collect(),
         max_attempts,
+        smaller_model: smaller_model.map(|a| AliasName::new(a.as_str())),
     }
 }

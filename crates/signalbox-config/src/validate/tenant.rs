@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::provider::validate_api_key;
 use super::{Errors, FirstSeen, check_amount, check_name, check_refs, risk_tier, unknown};
 use crate::model::{
+    TenantLimits,
     AdminConfig, DEFAULT_RISK_TIERS, DEFAULT_TENANT, DecisionLogConfig, TenantConfig,
 };
 use crate::raw::{RawAdmin, RawApiKey, RawDecisionLog, RawTenant};
@@ -105,6 +106,8 @@ fn implicit_tenant(scope: &Scope<'_>) -> TenantConfig {
         require_content_filter: None,
         log_content: false,
         monthly_budget_usd: None,
+        limits: TenantLimits::default(),
+        weight: 1.0,
     }
 }
 
@@ -128,6 +131,8 @@ fn validate_tenant(
         require_content_filter,
         log_content,
         monthly_budget_usd,
+        limits,
+        weight,
     } = raw;
     let defaults = implicit_tenant(scope);
 
@@ -226,6 +231,8 @@ fn validate_tenant(
         require_content_filter,
         log_content: log_content.unwrap_or(defaults.log_content),
         monthly_budget_usd,
+        limits: super::resilience::validate_limits(limits, path, errors),
+        weight: super::resilience::validate_weight(weight, &format!("{path}.weight"), errors),
     }
 }
 

@@ -1,0 +1,148 @@
+#![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
+
+use super::*;
+
+fn cfg() -> BreakerConfig {
+    BreakerConfig {
+        window: Duration::from_secs(10),
+        min_requests: 4,
+        error_rate: 0.5,
+        consecutive_failures: 3,
+        open_for: Duration::from_secs(5),
+        half_open_trials: 1,
+        latency_slo: Some(Duration::from_millis(100)),
+        latency_open_factor: 3.0,
+        slow_start: Duration::from_secs(10),
+    }
+}
+
+fn allowed(a: &Admission) -> bool {
+    matches!(a, Admission::Allowed { .. })
+}
+
+#[tokio::test(start_paused = true)]
+async fn consecutive_failures_open_then_half_open_trial_closes() {
+    let h = RouteHealth::new(cfg());
+    for _ in 0..3 {
+        assert!(allowed(&h.admit()));
+        h.record_failure("server_error");
+    }
+    assert_eq!(h.state(), BreakerState::Open);
+    assert!(!h.usable());
+    let Admission::Skip(why) = h.admit() else {
+        panic!("open circuit admitted a request")
+    };
+    assert!(why.contains("circuit open") && why.contains("3 failures in a row"), "{why}");
+
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert!(h.usable());
+    assert_eq!(h.admit(), Admission::Trial);
+    // One trial at a time.
+    assert!(matches!(h.admit(), Admission::Skip(w) if w.contains("half-open")));
+    h.record_success(Duration::from_millis(10));
+    assert_eq!(h.state(), BreakerState::Closed);
+    // Slow start: the route comes back at a fraction of its traffic.
+    let Admission::Allowed { ramp, .. } = h.admit() else {
+        panic!("closed circuit refused")
+    };
+    assert!((0.09..0.2).contains(&ramp), "{ramp}");
+    tokio::time::advance(Duration::from_secs(10)).await;
+    assert_eq!(h.admit(), Admission::Allowed { ramp: 1.0, slow: false });
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_trial_reopens() {
+    let h = RouteHealth::new(cfg());
+    for _ in 0..3 {
+        h.record_failure("timeout");
+    }
+    tokio::time::advance(Duration::from_secs(6)).await;
+    assert_eq!(h.admit(), Admission::Trial);
+    h.record_failure("timeout");
+    assert_eq!(h.state(), BreakerState::Open);
+    assert_eq!(h.view().times_opened, 2);
+    assert!(h.view().reason.contains("half-open trial failed"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn error_rate_over_the_window_opens() {
+    let h = RouteHealth::new(cfg());
+    // Alternating: never 3 in a row, but 50% errors once 4 requests are in.
+    h.record_success(Duration::from_millis(10));
+    h.record_failure("server_error");
+    h.record_success(Duration::from_millis(10));
+    assert_eq!(h.state(), BreakerState::Closed);
+    h.record_failure("server_error");
+    assert_eq!(h.state(), BreakerState::Open);
+    assert!(h.view().reason.contains("error rate 2/4"), "{}", h.view().reason);
+}
+
+#[tokio::test(start_paused = true)]
+async fn old_outcomes_slide_out_of_the_window() {
+    let h = RouteHealth::new(cfg());
+    h.record_failure("server_error");
+    h.record_failure("server_error");
+    h.record_success(Duration::from_millis(10));
+    tokio::time::advance(Duration::from_secs(11)).await;
+    h.record_success(Duration::from_millis(10));
+    h.record_failure("server_error");
+    assert_eq!(h.view().window_requests, 2);
+    assert_eq!(h.state(), BreakerState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_route_is_degraded_then_opened_when_far_over() {
+    let h = RouteHealth::new(cfg());
+    for _ in 0..4 {
+        h.record_success(Duration::from_millis(150));
+    }
+    assert_eq!(h.admit(), Admission::Allowed { ramp: 1.0, slow: true });
+    assert!(h.view().slow);
+    for _ in 0..4 {
+        h.record_success(Duration::from_millis(400));
+    }
+    assert_eq!(h.state(), BreakerState::Open);
+    assert!(h.view().reason.contains("SLO"), "{}", h.view().reason);
+}
+
+#[tokio::test(start_paused = true)]
+async fn rate_limit_cools_down_until_reset_without_counting_as_error() {
+    let h = RouteHealth::new(cfg());
+    h.record(OutcomeClass::RateLimited, Duration::ZERO, Some(Duration::from_secs(2)));
+    assert!(matches!(h.admit(), Admission::Skip(w) if w.contains("quota cooldown")));
+    assert_eq!(h.consecutive_failures(), 0);
+    assert_eq!(h.state(), BreakerState::Closed);
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert!(allowed(&h.admit()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn request_rejections_do_not_touch_health() {
+    let h = RouteHealth::new(cfg());
+    for _ in 0..10 {
+        h.record(OutcomeClass::RequestRejected, Duration::ZERO, None);
+    }
+    assert_eq!(h.view().window_requests, 0);
+    assert_eq!(h.state(), BreakerState::Closed);
+}
+
+#[test]
+fn latency_is_a_moving_average() {
+    let h = RouteHealth::default();
+    assert_eq!(h.latency(), None);
+    h.record_success(Duration::from_millis(100));
+    assert_eq!(h.latency(), Some(Duration::from_millis(100)));
+    h.record_success(Duration::from_millis(200));
+    let l = h.latency().map(|d| d.as_secs_f64()).unwrap_or_default();
+    assert!((l - 0.120).abs() < 1e-6, "{l}");
+}
+
+#[test]
+fn p95_of_the_latest_samples() {
+    let mut w = window::LatencyWindow::default();
+    for ms in 1..=100u64 {
+        w.push(Duration::from_millis(ms));
+    }
+    // The last 64 samples are 37..=100 ms; their p95 is the 61st: 97 ms.
+    assert_eq!(w.p95(), Some(Duration::from_millis(97)));
+}

@@ -1,0 +1,156 @@
+//! Owns the order in which a request tries its candidate routes: the
+//! policy's ranking, adjusted by health (open circuits and quota cooldowns
+//! skipped, slow routes after healthy ones, recovering routes ramped in),
+//! and by session stickiness. The order is a pure function of the request's
+//! seed, the session and the health state, so it is deterministic.
+
+use crate::RouteTarget;
+use crate::health::Admission;
+
+/// A route left out of the order, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Skipped {
+    /// Route id.
+    pub route: String,
+    /// Why it was not tried (circuit open, cooldown, …).
+    pub reason: String,
+}
+
+/// What stickiness decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StickyInput<'a> {
+    /// The session key (`x-signalbox-session`).
+    pub session: &'a str,
+    /// The route this session was last served by, if remembered.
+    pub remembered: Option<usize>,
+    /// How many leading candidates are ranked equal (the sticky group).
+    pub group: usize,
+}
+
+/// The try order.
+#[derive(Debug, Default)]
+pub(crate) struct Order {
+    /// Route indices to try, in order.
+    pub routes: Vec<usize>,
+    /// The route the policy and stickiness meant to serve (before failures
+    /// and unhealthy states); serving from another one is a fallback.
+    pub intended: Option<usize>,
+    /// Routes skipped for their health.
+    pub skipped: Vec<Skipped>,
+    /// The sticky choice, when a session was given.
+    pub sticky: Option<usize>,
+}
+
+pub(crate) fn order(
+    routes: &[RouteTarget],
+    candidates: &[usize],
+    seed: u64,
+    sticky: Option<StickyInput<'_>>,
+) -> Order {
+    let mut candidates: Vec<usize> = candidates.to_vec();
+    let mut out = Order::default();
+    if let Some(s) = sticky
+        && let Some(choice) = sticky_choice(routes, &candidates, s)
+    {
+        if let Some(pos) = candidates.iter().position(|&c| c == choice) {
+            candidates.remove(pos);
+            candidates.insert(0, choice);
+        }
+        out.sticky = Some(choice);
+    }
+    let mut healthy = Vec::with_capacity(candidates.len());
+    let mut ramping = Vec::new();
+    let mut slow = Vec::new();
+    for &idx in &candidates {
+        let Some(target) = routes.get(idx) else {
+            continue;
+        };
+        match target.health.peek() {
+            Admission::Skip(reason) => {
+                out.intended.get_or_insert(idx);
+                out.skipped.push(Skipped {
+                    route: target.id.to_string(),
+                    reason,
+                });
+            }
+            Admission::Trial => {
+                out.intended.get_or_insert(idx);
+                healthy.push(idx);
+            }
+            Admission::Allowed { slow: true, .. } => {
+                out.intended.get_or_insert(idx);
+                slow.push(idx);
+            }
+            Admission::Allowed { ramp, .. } => {
+                if ramp >= 1.0 || unit(mix(seed, &target.id)) < ramp || out.sticky == Some(idx) {
+                    out.intended.get_or_insert(idx);
+                    healthy.push(idx);
+                } else {
+                    ramping.push(idx);
+                }
+            }
+        }
+    }
+    if out.intended.is_none() {
+        out.intended = ramping.first().copied();
+    }
+    out.routes = healthy;
+    out.routes.extend(ramping);
+    out.routes.extend(slow);
+    out
+}
+
+/// Weighted rendezvous hashing over the healthy routes of the sticky group;
+/// a remembered route wins while it stays in the group and healthy, so a
+/// session that moved once stays on its new route.
+fn sticky_choice(routes: &[RouteTarget], candidates: &[usize], s: StickyInput<'_>) -> Option<usize> {
+    let group: Vec<usize> = candidates
+        .iter()
+        .take(s.group.max(1))
+        .copied()
+        .filter(|&i| {
+            routes
+                .get(i)
+                .is_some_and(|r| matches!(r.health.peek(), Admission::Allowed { slow: false, .. }))
+        })
+        .collect();
+    if let Some(r) = s.remembered.filter(|r| group.contains(r)) {
+        return Some(r);
+    }
+    let session_hash = fnv1a(s.session.as_bytes());
+    group
+        .into_iter()
+        .filter_map(|i| routes.get(i).map(|r| (i, r)))
+        .map(|(i, r)| {
+            let u = unit(mix(session_hash, &r.id)).max(f64::MIN_POSITIVE);
+            // Weighted rendezvous: the largest w / -ln(u) wins.
+            (i, r.weight / -u.ln())
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i)
+}
+
+/// A 64-bit hash of `seed` and the route id.
+pub(crate) fn mix(seed: u64, route: &signalbox_core::RouteId) -> u64 {
+    splitmix(seed ^ fnv1a(route.as_str().as_bytes()))
+}
+
+/// FNV-1a: stable across processes and releases (unlike `DefaultHasher`),
+/// which stickiness across replicas needs.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+pub(crate) fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Maps a hash to [0, 1).
+pub(crate) fn unit(h: u64) -> f64 {
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}

@@ -1,0 +1,32 @@
+//! Owns the state that must agree across gateway replicas — idempotency
+//! records and tenant limits — behind traits with an in-process
+//! implementation (the default) and room for a Redis one, plus the
+//! per-replica pieces that need no sharing: session affinity memory and the
+//! fair per-route queue.
+//!
+//! The traits return boxed futures so a networked store fits behind the
+//! same object; the in-process implementations complete immediately and
+//! never hold a lock across an await.
+
+mod affinity;
+mod fair;
+mod idempotency;
+mod limits;
+
+pub use affinity::AffinityMemory;
+pub use fair::{FairGate, GateError, GatePermit};
+pub use idempotency::{
+    Begin, IdempotencyStore, InMemoryIdempotency, StoredResponse, Waiter,
+};
+pub use limits::{InMemoryLimits, LimitExceeded, LimitPermit, LimitStore, Limits};
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed, sendable future (what the store traits return).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A shared-state backend failed (never for the in-process stores).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("state store unavailable: {0}")]
+pub struct StateError(pub String);
