@@ -1,0 +1,2 @@
+//! Placeholder; replace freely.
+fn main() {}

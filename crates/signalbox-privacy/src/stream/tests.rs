@@ -1,0 +1,152 @@
+use proptest::prelude::*;
+use serde_json::json;
+
+use super::*;
+use crate::restore::restore_text;
+
+fn table() -> Arc<TokenTable> {
+    let mut table = TokenTable::new();
+    table.tokenise("EMAIL", "jane.doe@example.com");
+    table.tokenise("CARD", "4111 1111 1111 1111");
+    table.tokenise("NATIONAL_ID", "536-22-1234");
+    Arc::new(table)
+}
+
+fn streamed(table: &Arc<TokenTable>, chunks: &[&str]) -> (String, RestoreStats) {
+    let mut restorer = StreamRestorer::new(Arc::clone(table), Escape::None);
+    let mut out = String::new();
+    for chunk in chunks {
+        out.push_str(&restorer.push(chunk));
+        assert!(restorer.held_len() <= crate::MAX_TOKEN_LEN);
+    }
+    out.push_str(&restorer.flush());
+    (out, restorer.stats())
+}
+
+fn whole(table: &TokenTable, text: &str) -> (String, RestoreStats) {
+    let mut stats = RestoreStats::default();
+    (
+        restore_text(text, table, Escape::None, &mut stats).into_owned(),
+        stats,
+    )
+}
+
+#[test]
+fn token_split_at_every_position() {
+    let table = table();
+    let text = "Write to ⟦EMAIL_1⟧ about ⟦NATIONAL_ID_1⟧.";
+    for split in (0..=text.len()).filter(|i| text.is_char_boundary(*i)) {
+        let (out, stats) = streamed(&table, &[&text[..split], &text[split..]]);
+        assert_eq!(
+            out, "Write to jane.doe@example.com about 536-22-1234.",
+            "split at {split}"
+        );
+        assert_eq!(stats.restored, 2);
+    }
+}
+
+#[test]
+fn releases_everything_but_a_possible_prefix() {
+    let table = table();
+    let mut restorer = StreamRestorer::new(Arc::clone(&table), Escape::None);
+    assert_eq!(restorer.push("Hello "), "Hello ");
+    assert_eq!(restorer.push("there ⟦EM"), "there ");
+    assert_eq!(restorer.push("AIL_1⟧ and ⟦"), "jane.doe@example.com and ");
+    assert_eq!(restorer.push("oops"), "⟦oops");
+    assert_eq!(restorer.push(" ⟦CARD_"), " ");
+    assert_eq!(restorer.flush(), "⟦CARD_");
+    assert_eq!(
+        restorer.stats(),
+        RestoreStats {
+            restored: 1,
+            unknown: 0,
+            malformed: 2
+        }
+    );
+}
+
+#[test]
+fn chat_chunks_restore_content_and_tool_arguments() {
+    let mut restorer = ChatStreamRestorer::new(table());
+    let mut chunks = [
+        json!({ "choices": [{ "index": 0, "delta": { "role": "assistant", "content": "Mail ⟦EMA" } }] }),
+        json!({ "choices": [{ "index": 0, "delta": { "content": "IL_1⟧ now ⟦CA" } }] }),
+        json!({ "choices": [{ "index": 0, "delta": { "tool_calls": [
+            { "index": 0, "id": "c", "function": { "name": "f", "arguments": "{\"to\":\"⟦EMAIL" } }] } }] }),
+        json!({ "choices": [{ "index": 0, "delta": { "tool_calls": [
+            { "index": 0, "function": { "arguments": "_1⟧\"}" } }] } }] }),
+        json!({ "choices": [{ "index": 0, "delta": {}, "finish_reason": "stop" }] }),
+    ];
+    for chunk in &mut chunks {
+        restorer.restore_chunk(chunk);
+    }
+    assert_eq!(chunks[0]["choices"][0]["delta"]["content"], "Mail ");
+    assert_eq!(
+        chunks[1]["choices"][0]["delta"]["content"],
+        "jane.doe@example.com now "
+    );
+    assert_eq!(
+        chunks[2]["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"],
+        "{\"to\":\""
+    );
+    assert_eq!(
+        chunks[3]["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"],
+        "jane.doe@example.com\"}"
+    );
+    assert_eq!(
+        chunks[4]["choices"][0]["delta"]["content"], "⟦CA",
+        "held tail flushed at finish"
+    );
+    let (tail, stats) = restorer.finish();
+    assert!(tail.is_none());
+    assert_eq!(
+        stats,
+        RestoreStats {
+            restored: 2,
+            unknown: 0,
+            malformed: 1
+        }
+    );
+}
+
+#[test]
+fn finish_returns_held_tails_when_the_stream_stops_early() {
+    let mut restorer = ChatStreamRestorer::new(table());
+    let mut chunk = json!({ "choices": [{ "index": 2, "delta": { "content": "x ⟦CARD_1" } }] });
+    restorer.restore_chunk(&mut chunk);
+    assert_eq!(chunk["choices"][0]["delta"]["content"], "x ");
+    let (tail, stats) = restorer.finish();
+    assert_eq!(
+        tail,
+        Some(json!({ "choices": [{ "index": 2, "delta": { "content": "⟦CARD_1" } }] }))
+    );
+    assert_eq!(stats.malformed, 1);
+}
+
+fn text_with_tokens() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("⟦EMAIL_1⟧".to_owned()),
+        Just("⟦CARD_1⟧".to_owned()),
+        Just("⟦NATIONAL_ID_1⟧".to_owned()),
+        Just("⟦EMAIL_7⟧".to_owned()),
+        Just("⟦".to_owned()),
+        Just("⟧".to_owned()),
+        Just("⟦CARD_".to_owned()),
+        "[A-Z_0-9]{0,4}",
+        "[a-zé ]{0,6}",
+    ];
+    prop::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
+}
+
+proptest! {
+    #[test]
+    fn any_split_matches_whole_restore(text in text_with_tokens(), cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6)) {
+        let table = table();
+        let mut bounds: Vec<usize> = cuts.iter().map(|c| c.index(text.len() + 1)).filter(|&i| text.is_char_boundary(i)).collect();
+        bounds.push(0);
+        bounds.push(text.len());
+        bounds.sort_unstable();
+        let chunks: Vec<&str> = bounds.windows(2).map(|w| &text[w[0]..w[1]]).collect();
+        prop_assert_eq!(streamed(&table, &chunks), whole(&table, &text));
+    }
+}
