@@ -1,0 +1,221 @@
+//! Owns reading an Anthropic Messages body (`POST /v1/messages`) into the
+//! canonical request.
+
+use serde_json::Value;
+use signalbox_core::RequestError;
+
+use super::wire;
+use crate::canonical::{
+    ChatRequest, Dialect, Image, ImageSource, Message, Part, Role, Tool, ToolCall, ToolChoice,
+    ToolResult,
+};
+use crate::note::Notes;
+
+/// Parses an Anthropic Messages request body. Errors name the field.
+pub fn parse_request(body: &[u8]) -> Result<ChatRequest, RequestError> {
+    let wire: wire::Request = crate::parse_json(body)?;
+    let wire::Request {
+        model,
+        max_tokens,
+        messages,
+        system,
+        metadata,
+        stop_sequences,
+        stream,
+        temperature,
+        top_p,
+        top_k,
+        tools,
+        tool_choice,
+        extra,
+    } = wire;
+    if messages.is_empty() {
+        return Err(invalid("messages", "must contain at least one message"));
+    }
+    let mut notes = Notes::default();
+    let mut req = ChatRequest::new(model, Dialect::Anthropic);
+    match system {
+        None => {}
+        Some(wire::System::Text(text)) => req.messages.push(Message::text(Role::System, text)),
+        Some(wire::System::Blocks(blocks)) => {
+            let content = blocks
+                .into_iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    cache_note(&mut notes, &b.cache_control, || format!("system[{i}]"));
+                    Part::Text(b.text)
+                })
+                .collect();
+            req.messages.push(Message {
+                role: Role::System,
+                content,
+                name: None,
+            });
+        }
+    }
+    for (i, m) in messages.into_iter().enumerate() {
+        message(m, i, &mut req.messages, &mut notes);
+    }
+    req.tools = tools
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| tool(t, i, &mut notes))
+        .collect::<Result<_, _>>()?;
+    if let Some(c) = tool_choice {
+        let (choice, parallel) = choice(c)?;
+        req.tool_choice = Some(choice);
+        req.parallel_tool_calls = parallel;
+    }
+    req.sampling.max_tokens = Some(max_tokens);
+    req.sampling.temperature = temperature;
+    req.sampling.top_p = top_p;
+    req.sampling.top_k = top_k;
+    req.sampling.stop = stop_sequences.unwrap_or_default();
+    req.stream = stream.unwrap_or(false);
+    req.stream_usage = true;
+    req.user = metadata.and_then(|m| m.user_id);
+    req.extra = extra;
+    req.notes = notes.0;
+    Ok(req)
+}
+
+fn invalid(field: impl Into<String>, problem: &str) -> RequestError {
+    RequestError::Invalid {
+        field: field.into(),
+        problem: problem.to_owned(),
+    }
+}
+
+fn cache_note(notes: &mut Notes, cache: &Option<Value>, field: impl FnOnce() -> String) {
+    if cache.is_some() {
+        notes.dropped(
+            format!("{}.cache_control", field()),
+            "prompt-cache hints are not carried by the canonical model",
+        );
+    }
+}
+
+/// Tool results leave the user message they arrived in and become a `Tool`
+/// message placed just before it (Anthropic requires them first anyway).
+fn message(m: wire::Message, i: usize, out: &mut Vec<Message>, notes: &mut Notes) {
+    let role = match m.role {
+        wire::Role::User => Role::User,
+        wire::Role::Assistant => Role::Assistant,
+    };
+    let blocks = match m.content {
+        wire::Content::Text(text) => {
+            out.push(Message::text(role, text));
+            return;
+        }
+        wire::Content::Blocks(blocks) => blocks,
+    };
+    let mut results = Vec::new();
+    let mut parts = Vec::new();
+    for (j, b) in blocks.into_iter().enumerate() {
+        let field = || format!("messages[{i}].content[{j}]");
+        match block(b, notes, &field) {
+            p @ Part::ToolResult(_) => results.push(p),
+            p => parts.push(p),
+        }
+    }
+    if !results.is_empty() {
+        out.push(Message {
+            role: Role::Tool,
+            content: results,
+            name: None,
+        });
+    }
+    if !parts.is_empty() || out.last().is_none_or(|m| m.role != Role::Tool) {
+        out.push(Message {
+            role,
+            content: parts,
+            name: None,
+        });
+    }
+}
+
+fn block(b: wire::Block, notes: &mut Notes, field: &dyn Fn() -> String) -> Part {
+    match b {
+        wire::Block::Text {
+            text,
+            cache_control,
+        } => {
+            cache_note(notes, &cache_control, field);
+            Part::Text(text)
+        }
+        wire::Block::Image {
+            source,
+            cache_control,
+        } => {
+            cache_note(notes, &cache_control, field);
+            Part::Image(Image {
+                source: match source {
+                    wire::ImageSource::Base64 { media_type, data } => {
+                        ImageSource::Base64 { media_type, data }
+                    }
+                    wire::ImageSource::Url { url } => ImageSource::Url(url),
+                },
+                detail: None,
+            })
+        }
+        wire::Block::ToolUse { id, name, input } => Part::ToolCall(ToolCall {
+            id,
+            name,
+            arguments: input.to_string(),
+        }),
+        wire::Block::ToolResult {
+            tool_use_id,
+            content,
+            is_error,
+            cache_control,
+        } => {
+            cache_note(notes, &cache_control, field);
+            let content = match content {
+                None => Vec::new(),
+                Some(wire::ToolResultContent::Text(t)) => vec![Part::Text(t)],
+                Some(wire::ToolResultContent::Blocks(blocks)) => {
+                    blocks.into_iter().map(|b| block(b, notes, field)).collect()
+                }
+            };
+            Part::ToolResult(ToolResult {
+                call_id: tool_use_id,
+                content,
+                is_error,
+            })
+        }
+    }
+}
+
+fn tool(t: wire::ToolDef, i: usize, notes: &mut Notes) -> Result<Tool, RequestError> {
+    if let Some(kind) = t.kind.as_deref().filter(|k| *k != "custom") {
+        return Err(invalid(
+            format!("tools[{i}].type"),
+            &format!("server tool `{kind}` cannot be routed to other providers"),
+        ));
+    }
+    cache_note(notes, &t.cache_control, || format!("tools[{i}]"));
+    Ok(Tool {
+        name: t.name,
+        description: t.description,
+        parameters: t.input_schema,
+        strict: None,
+    })
+}
+
+fn choice(c: wire::ToolChoice) -> Result<(ToolChoice, Option<bool>), RequestError> {
+    let choice = match (c.kind.as_str(), c.name) {
+        ("auto", _) => ToolChoice::Auto,
+        ("any", _) => ToolChoice::Required,
+        ("none", _) => ToolChoice::None,
+        ("tool", Some(name)) => ToolChoice::Tool(name),
+        ("tool", None) => return Err(invalid("tool_choice.name", "is required for type tool")),
+        _ => {
+            return Err(invalid(
+                "tool_choice.type",
+                "must be one of: auto, any, tool, none",
+            ));
+        }
+    };
+    Ok((choice, c.disable_parallel_tool_use.map(|d| !d)))
+}

@@ -1,0 +1,59 @@
+//! Owns translation between the canonical chat model and every wire format
+//! Signalbox speaks: OpenAI and Anthropic at ingress, and OpenAI (plus the
+//! OpenAI-compatible family), Azure OpenAI, Anthropic, Google Gemini and AWS
+//! Bedrock at egress. Pure functions of their inputs: no I/O, no clocks
+//! (callers pass times), no environment reads.
+//!
+//! - Ingress: [`openai::parse_request`], [`anthropic::parse_request`] →
+//!   [`ChatRequest`]; answers go back with [`openai::render_response`] /
+//!   [`anthropic::render_response`] and the stream encoders
+//!   [`openai::SseEncoder`] / [`anthropic::SseEncoder`].
+//! - Egress: [`Adapter::render`] → [`Rendered`] (HTTP request plus
+//!   [`TranslationNote`]s); [`Adapter::parse_response`],
+//!   [`Adapter::parse_error`] and [`Adapter::stream_decoder`] read the answer.
+//!
+//! See `docs/providers.md` for each adapter's mapping table.
+
+pub mod anthropic;
+pub mod azure;
+pub mod bedrock;
+pub mod canonical;
+pub mod gemini;
+pub mod openai;
+
+mod adapter;
+mod error;
+mod note;
+mod route;
+mod turns;
+
+pub use adapter::{Adapter, StreamDecoder};
+pub use canonical::{
+    ChatRequest, ChatResponse, Choice, Dialect, Image, ImageSource, Message, Part, ResponseFormat,
+    Role, Sampling, StopReason, StreamEvent, Tool, ToolCall, ToolChoice, ToolResult, Usage,
+};
+pub use error::{ProviderError, ResponseError, StreamError, TranslateError};
+pub use note::{NoteAction, TranslationNote};
+pub use route::{ContentFilter, Rendered, Retention, RouteSettings, Secret, UpstreamRequest};
+pub use signalbox_core::RequestError;
+
+/// Deserialises a request body, naming the failing field's path.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, RequestError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return RequestError::Syntax(inner.to_string());
+        }
+        let field = if path == "." {
+            "(body)".to_owned()
+        } else {
+            path
+        };
+        RequestError::Invalid {
+            field,
+            problem: inner.to_string(),
+        }
+    })
+}

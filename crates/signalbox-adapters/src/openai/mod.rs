@@ -1,0 +1,59 @@
+//! Owns the OpenAI chat-completions format: ingress parsing, rendering
+//! answers and streams back to OpenAI clients, and the egress adapter for
+//! OpenAI and the OpenAI-compatible family (with declared quirks).
+
+mod ingress;
+mod quirks;
+mod render;
+mod response;
+mod stream;
+#[cfg(test)]
+mod tests;
+mod wire;
+
+pub use ingress::parse_request;
+pub use quirks::{MaxTokensField, OpenAiQuirks};
+pub use response::{parse_error, parse_response, render_response};
+pub use stream::{ChunkDecoder, SseEncoder};
+
+pub(crate) use render::body as render_body;
+
+use crate::canonical::ChatRequest;
+use crate::error::TranslateError;
+use crate::note::Notes;
+use crate::route::{Rendered, RouteSettings, Secret, UpstreamRequest, join_url, to_body};
+
+/// An OpenAI or OpenAI-compatible upstream.
+#[derive(Debug, Clone)]
+pub struct OpenAiAdapter {
+    /// Base URL including the version, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// Sent as `Authorization: Bearer …` when set.
+    pub api_key: Option<Secret>,
+    /// What this provider accepts.
+    pub quirks: OpenAiQuirks,
+}
+
+impl OpenAiAdapter {
+    /// Renders `req` for this upstream: `POST {base_url}/chat/completions`.
+    pub fn render(
+        &self,
+        req: &ChatRequest,
+        route: &RouteSettings,
+    ) -> Result<Rendered, TranslateError> {
+        let mut notes = Notes::default();
+        let body = render_body(req, route, &self.quirks, &mut notes)?;
+        let mut request = UpstreamRequest::post_json(
+            join_url(&self.base_url, "chat/completions"),
+            to_body(&body)?,
+            req.stream,
+        );
+        if let Some(key) = &self.api_key {
+            request.secret_header("authorization", &format!("Bearer {}", key.expose()))?;
+        }
+        Ok(Rendered {
+            request,
+            notes: notes.0,
+        })
+    }
+}
