@@ -8,9 +8,9 @@
 //! known-prefix run to the secret validators. E-mail and IPv6 are found
 //! from their anchor bytes (`@`, `:`) with memchr. Tenant regexes and
 //! dictionaries run as one `RegexSet` and one Aho-Corasick automaton.
-//! Overlaps are resolved last: the earliest start wins, then the longest
-//! span, then the class priority (`DataClass::ALL` order, then custom
-//! classes in spec order).
+//! Overlaps are resolved last: the class priority wins (`DataClass::ALL`
+//! order, then custom classes in spec order), then the earliest start,
+//! then the longest span.
 
 mod bytes;
 mod card;
@@ -142,7 +142,8 @@ impl Detectors {
         let entropy = self.entropy.as_ref();
         let mut i = 0;
         while i < b.len() {
-            if !RUN[usize::from(b[i])] {
+            // A run never starts with `/`, so `https://ghp_…` starts at `g`.
+            if !RUN[usize::from(b[i])] || b[i] == b'/' {
                 i += 1;
                 continue;
             }
@@ -204,17 +205,24 @@ impl Detectors {
     }
 }
 
-/// Sorts findings and drops every one that overlaps an earlier keeper.
+/// Keeps, among overlapping findings, the one of the highest-priority class
+/// (then the earliest, then the longest), and returns the keepers in text order.
 fn resolve_overlaps(findings: &mut Vec<Finding>) {
-    findings.sort_unstable_by_key(|f| (f.start, Reverse(f.end), f.class));
-    let mut kept_end = 0;
-    findings.retain(|f| {
-        let keep = f.start >= kept_end;
-        if keep {
-            kept_end = f.end;
+    if findings.len() < 2 {
+        return;
+    }
+    findings.sort_unstable_by_key(|f| (f.class, f.start, Reverse(f.end)));
+    let mut kept: Vec<Finding> = Vec::with_capacity(findings.len());
+    for f in findings.drain(..) {
+        // `kept` is sorted by start and free of overlaps: check both neighbours.
+        let at = kept.partition_point(|k| k.start < f.start);
+        let clear_before = at == 0 || kept[at - 1].end <= f.start;
+        let clear_after = kept.get(at).is_none_or(|k| f.end <= k.start);
+        if clear_before && clear_after {
+            kept.insert(at, f);
         }
-        keep
-    });
+    }
+    *findings = kept;
 }
 
 #[cfg(test)]

@@ -47,44 +47,34 @@ fn parenthesised_phone_and_glued_numbers() {
 }
 
 #[test]
-fn overlaps_keep_the_earliest_longest_span() {
+fn overlaps_keep_the_highest_priority_class() {
+    let f = |start, end, class| Finding {
+        start,
+        end,
+        class: ClassId(class),
+    };
     let mut findings = vec![
-        Finding {
-            start: 5,
-            end: 9,
-            class: ClassId(3),
-        },
-        Finding {
-            start: 0,
-            end: 6,
-            class: ClassId(4),
-        },
-        Finding {
-            start: 0,
-            end: 6,
-            class: ClassId(1),
-        },
-        Finding {
-            start: 9,
-            end: 12,
-            class: ClassId(0),
-        },
+        f(5, 9, 3),
+        f(0, 6, 4),
+        f(0, 6, 1),
+        f(9, 12, 0),
+        f(2, 4, 0),
+        f(20, 30, 6),
+        f(22, 25, 6),
     ];
     resolve_overlaps(&mut findings);
     assert_eq!(
         findings,
-        [
-            Finding {
-                start: 0,
-                end: 6,
-                class: ClassId(1)
-            },
-            Finding {
-                start: 9,
-                end: 12,
-                class: ClassId(0)
-            },
-        ]
+        [f(2, 4, 0), f(5, 9, 3), f(9, 12, 0), f(20, 30, 6)]
+    );
+}
+
+#[test]
+fn a_secret_beats_the_email_around_it() {
+    let text = "git clone https://ghp_i0B3JrTAwR4y9ojfljoQoaF1LlqsajAIxNKu@github.com/org/repo";
+    assert_eq!(
+        labelled(text),
+        found(&[("secret", "ghp_i0B3JrTAwR4y9ojfljoQoaF1LlqsajAIxNKu")])
     );
 }
 
