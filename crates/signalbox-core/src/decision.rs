@@ -145,4 +145,31 @@ pub struct DecisionRecord {
     /// Prompt and completion, only when the tenant allows content logging.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<serde_json::Value>,
+    /// Routes not tried because of their health (circuit open, cooldown, capacity).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkipRecord>,
+    /// Degradation steps taken (`fallback-route`, `reduced-context`, …), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub degraded: Vec<String>,
+    /// The session's sticky route, when the request named a session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sticky_route: Option<String>,
+    /// Whether the request was handled at-most-once (irreversible).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub at_most_once: bool,
+    /// Why the attempt loop stopped early (retry budget, deadline, at-most-once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    /// `executed` or `replayed` when the request carried an `Idempotency-Key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency: Option<String>,
+}
+
+/// A route the dispatcher did not try, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkipRecord {
+    /// Route id.
+    pub route: String,
+    /// Why (e.g. `circuit open for 12.0s more (5 failures in a row …)`).
+    pub reason: String,
 }

@@ -23,3 +23,11 @@ pub const REGION: &str = "x-signalbox-region";
 pub const SESSION: &str = "x-signalbox-session";
 /// Request: `true` marks an irreversible operation (at-most-once).
 pub const IRREVERSIBLE: &str = "x-signalbox-irreversible";
+/// Response: the degradation steps taken, comma-separated (absent when none).
+pub const DEGRADED: &str = "x-signalbox-degraded";
+/// Request: `never` turns any degradation into a fail-closed refusal.
+pub const DEGRADE: &str = "x-signalbox-degrade";
+/// Request: the caller's idempotency key (scoped per tenant).
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// Response: `true` when the body is a replay of an earlier answer.
+pub const IDEMPOTENT_REPLAY: &str = "x-signalbox-idempotent-replay";

@@ -13,7 +13,7 @@ pub mod usage;
 
 pub use attempt::AttemptRecord;
 pub use decision::{
-    CandidateRecord, DecisionRecord, RuleRecord, SignalRecord, SignalSource, Verdict,
+    CandidateRecord, DecisionRecord, RuleRecord, SignalRecord, SignalSource, SkipRecord, Verdict,
 };
 pub use ids::{AliasName, ProviderName, RouteId};
 pub use outcome::{ErrorSource, OutcomeClass};

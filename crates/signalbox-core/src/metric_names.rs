@@ -23,3 +23,21 @@ pub const DECISION_LOG_WRITTEN_TOTAL: &str = "signalbox_decision_log_written_tot
 pub const DECISION_LOG_DROPPED_TOTAL: &str = "signalbox_decision_log_dropped_total";
 /// Counter: decision log write errors.
 pub const DECISION_LOG_ERRORS_TOTAL: &str = "signalbox_decision_log_errors_total";
+/// Counter: responses served by a degraded path, by step.
+pub const DEGRADED_TOTAL: &str = "signalbox_degraded_total";
+/// Gauge: route circuit state (0 closed, 1 half-open, 2 open), by route.
+pub const ROUTE_BREAKER_STATE: &str = "signalbox_route_breaker_state";
+/// Gauge: 1 while a route is slow (p95 over its SLO) or cooling down, by route.
+pub const ROUTE_DEGRADED: &str = "signalbox_route_degraded";
+/// Counter: times a route's circuit opened, by route.
+pub const ROUTE_BREAKER_OPENED_TOTAL: &str = "signalbox_route_breaker_opened_total";
+/// Counter: routes skipped for their health or capacity, by route.
+pub const ROUTE_SKIPPED_TOTAL: &str = "signalbox_route_skipped_total";
+/// Counter: requests whose attempt loop stopped early, by reason.
+pub const DISPATCH_STOPPED_TOTAL: &str = "signalbox_dispatch_stopped_total";
+/// Counter: requests refused by a tenant limit, by tenant and limit.
+pub const TENANT_LIMITED_TOTAL: &str = "signalbox_tenant_limited_total";
+/// Counter: idempotent requests, by result (`executed`, `replayed`).
+pub const IDEMPOTENT_TOTAL: &str = "signalbox_idempotent_requests_total";
+/// Counter: active health probes, by route and result.
+pub const PROBES_TOTAL: &str = "signalbox_probes_total";

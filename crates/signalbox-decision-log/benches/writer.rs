@@ -87,6 +87,7 @@ fn record() -> DecisionRecord {
         cost_usd: Some(0.000_004_8),
         latency_ms: 1,
         content: None,
+        ..DecisionRecord::default()
     }
 }
 

@@ -8,6 +8,8 @@ use signalbox_providers::{SseFramer, UpstreamError};
 use signalbox_config::RetryPolicy;
 use tokio::time::{Duration, Instant};
 
+use signalbox_state::FairGate;
+
 use crate::budget::RetryBudget;
 use crate::health::Admission;
 use crate::order::{self, Skipped, StickyInput};
@@ -93,6 +95,8 @@ pub struct Failure {
     pub last_route: Option<usize>,
     /// Why the loop stopped.
     pub stop: StopReason,
+    /// Some route was skipped because it was at capacity for this tenant.
+    pub capacity_refused: bool,
 }
 
 /// Everything the attempt loop needs besides the request.
@@ -117,6 +121,14 @@ pub struct Plan<'a> {
     pub started: Instant,
     /// Session stickiness.
     pub sticky: Option<StickyInput<'a>>,
+    /// Capacity gates per route (same order as `routes`).
+    pub gates: &'a [Option<FairGate>],
+    /// The tenant, for fair queuing at a gate.
+    pub tenant: &'a str,
+    /// The tenant's fair-share weight.
+    pub tenant_weight: f64,
+    /// Longest wait at a gate.
+    pub queue_timeout: Duration,
 }
 
 /// Tries the plan's routes in health-adjusted order until one serves the
@@ -130,6 +142,7 @@ pub async fn dispatch(plan: Plan<'_>, req: &ChatRequest, request_id: &str) -> Re
     let mut skipped = order.skipped;
     let mut last_route = None;
     let mut stop = StopReason::Exhausted;
+    let mut capacity_refused = false;
     'routes: for &idx in &order.routes {
         let Some(target) = plan.routes.get(idx) else {
             continue;
@@ -149,6 +162,22 @@ pub async fn dispatch(plan: Plan<'_>, req: &ChatRequest, request_id: &str) -> Re
                     break 'routes;
                 }
             }
+            let permit = match plan.gates.get(idx) {
+                Some(Some(gate)) => {
+                    match gate.acquire(plan.tenant, plan.tenant_weight, plan.queue_timeout).await {
+                        Ok(p) => Some(p),
+                        Err(e) => {
+                            capacity_refused = true;
+                            skipped.push(Skipped {
+                                route: target.id.to_string(),
+                                reason: format!("at capacity: {e}"),
+                            });
+                            continue 'routes;
+                        }
+                    }
+                }
+                _ => None,
+            };
             if let Admission::Skip(reason) = target.health.admit() {
                 skipped.push(Skipped {
                     route: target.id.to_string(),
@@ -162,7 +191,11 @@ pub async fn dispatch(plan: Plan<'_>, req: &ChatRequest, request_id: &str) -> Re
             let result = attempt(target, req, request_id).await;
             let elapsed = started.elapsed();
             let err = match result {
-                Ok(body) => {
+                Ok(mut body) => {
+                    // A stream holds its route slot until it ends.
+                    if let (ServedBody::Stream(s), Some(p)) = (&mut body, permit) {
+                        s.hold(Box::new(p));
+                    }
                     target.health.record_success(elapsed);
                     attempts.push(record(target, OutcomeClass::Success, Some(200), elapsed, String::new(), None));
                     return Ok(Served {
@@ -198,6 +231,7 @@ pub async fn dispatch(plan: Plan<'_>, req: &ChatRequest, request_id: &str) -> Re
                     rejection: Some(rejection),
                     last_route,
                     stop,
+                    capacity_refused,
                 });
             }
             if plan.at_most_once && class.may_have_reached_provider() {
@@ -225,6 +259,7 @@ pub async fn dispatch(plan: Plan<'_>, req: &ChatRequest, request_id: &str) -> Re
         rejection: None,
         last_route,
         stop,
+        capacity_refused,
     })
 }
 

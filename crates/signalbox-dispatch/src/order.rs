@@ -8,13 +8,7 @@ use crate::RouteTarget;
 use crate::health::Admission;
 
 /// A route left out of the order, and why.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Skipped {
-    /// Route id.
-    pub route: String,
-    /// Why it was not tried (circuit open, cooldown, …).
-    pub reason: String,
-}
+pub use signalbox_core::SkipRecord as Skipped;
 
 /// What stickiness decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

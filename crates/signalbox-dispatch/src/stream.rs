@@ -57,6 +57,8 @@ pub struct CommittedStream {
     started: Instant,
     error_event: Option<ErrorContext>,
     on_end: Option<OnEnd>,
+    /// Held until the stream ends (e.g. the route's capacity slot).
+    held: Option<Box<dyn std::any::Any + Send>>,
 }
 
 /// What the explicit error event names.
@@ -87,7 +89,20 @@ impl CommittedStream {
             started: Instant::now(),
             error_event: None,
             on_end: None,
+            held: None,
         }
+    }
+
+    /// Rewrites the first event (already received, not yet forwarded).
+    pub fn map_first(&mut self, f: impl FnOnce(Bytes) -> Bytes) {
+        if let Some(first) = self.first.take() {
+            self.first = Some(f(first));
+        }
+    }
+
+    /// Keeps `guard` alive until the stream ends.
+    pub fn hold(&mut self, guard: Box<dyn std::any::Any + Send>) {
+        self.held = Some(guard);
     }
 
     /// Names the request and route in the error event sent on a failure.
@@ -108,6 +123,7 @@ impl CommittedStream {
 
     fn finish(&mut self, outcome: StreamOutcome) {
         self.inner = None; // drop the upstream connection now
+        self.held = None;
         if let Some(cb) = self.on_end.take() {
             cb(StreamEnd {
                 outcome,

@@ -8,6 +8,7 @@
 //! See `pipeline.rs` for the stage list.
 
 mod admin;
+mod idempotency;
 mod ingress;
 mod pipeline;
 mod record;
@@ -65,6 +66,12 @@ pub struct AppState {
     /// The outcome of the last reload attempt.
     pub reload_status: ArcSwap<ReloadStatus>,
     reload_lock: tokio::sync::Mutex<()>,
+    /// `Idempotency-Key` records (shared across replicas with a networked store).
+    pub idempotency: Arc<dyn signalbox_state::IdempotencyStore>,
+    /// Tenant limit accounting (shared across replicas with a networked store).
+    pub limits: Arc<dyn signalbox_state::LimitStore>,
+    /// Sessions that moved off their rendezvous route (per replica).
+    pub affinity: signalbox_state::AffinityMemory,
 }
 
 /// Options beyond the configuration itself.
@@ -109,6 +116,12 @@ impl Gateway {
         } else {
             None
         };
+        let idem = &config.resilience.idempotency;
+        let idempotency = Arc::new(signalbox_state::InMemoryIdempotency::new(
+            idem.ttl,
+            idem.max_entries,
+            idem.max_response_bytes,
+        ));
         let runtime = Runtime::build(config, &telemetry, None)?;
         let status = ReloadStatus::initial(&runtime.config.version);
         Ok(Self {
@@ -119,6 +132,12 @@ impl Gateway {
                 reload_source: options.reload,
                 reload_status: ArcSwap::from_pointee(status),
                 reload_lock: tokio::sync::Mutex::new(()),
+                idempotency,
+                limits: Arc::new(signalbox_state::InMemoryLimits::default()),
+                affinity: signalbox_state::AffinityMemory::new(
+                    std::time::Duration::from_secs(3600),
+                    100_000,
+                ),
             }),
         })
     }

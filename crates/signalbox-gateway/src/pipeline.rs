@@ -15,15 +15,22 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
-use signalbox_config::FailureMode;
+use signalbox_config::{DegradeStep, FailureMode, TenantConfig, TenantLimits};
+use signalbox_core::headers::{DEGRADE, IDEMPOTENCY_KEY};
+use signalbox_core::metric_names as m;
 use signalbox_core::{AliasName, AttemptRecord, ChatRequest};
-use signalbox_dispatch::{ServedBody, StreamOutcome, dispatch};
+use signalbox_dispatch::{
+    CommittedStream, Plan, Served, ServedBody, StickyInput, StreamOutcome, dispatch, fnv1a,
+};
 use signalbox_policy::Observations;
-use tokio::time::{Duration, Instant};
+use signalbox_state::{LimitPermit, Limits};
+use tokio::time::Instant;
 
 use crate::AppState;
+use crate::idempotency::{self, Claim, Claimed};
 use crate::ingress::{read_body, request_id};
 use crate::record::{Outcome, RecordBuilder, submit};
+use crate::respond::degraded::{mark_first_event, mark_json};
 use crate::respond::{ApiError, ResponseMeta};
 use crate::runtime::Runtime;
 use crate::telemetry::observe;
@@ -42,6 +49,7 @@ pub async fn chat_completions(
         policy_version: runtime.version_header.clone(),
         route: None,
         attempts: 0,
+        degraded: Vec::new(),
     };
     // No record work at all when the decision log is off.
     let mut rec = PendingRecord {
@@ -53,6 +61,7 @@ pub async fn chat_completions(
         started,
     };
     let mut alias = None;
+    let mut claim = None;
     let result = serve_chat(
         &state,
         &runtime,
@@ -61,6 +70,7 @@ pub async fn chat_completions(
         &mut meta,
         &mut alias,
         &mut rec.builder,
+        &mut claim,
         started,
     )
     .await;
@@ -85,6 +95,9 @@ pub async fn chat_completions(
         }
     };
     meta.apply(response.headers_mut());
+    if let Some(c) = claim {
+        response = c.wrap(response);
+    }
     let status = response.status().as_u16();
     // A stream's record is finished when the stream ends; everything else now.
     if let Some(rec) = rec.builder.take() {
@@ -130,14 +143,44 @@ async fn serve_chat(
     meta: &mut ResponseMeta,
     alias: &mut Option<AliasName>,
     rec: &mut Option<RecordBuilder>,
+    claim: &mut Option<Claim>,
     started: Instant,
 ) -> Result<Response, ApiError> {
     let snap = &runtime.policy;
+    let cfg = &runtime.config;
     let (tenant, anonymous) = signalbox_policy::authenticate(snap, headers)?;
     if let Some(r) = rec.as_mut() {
         r.tenant(snap, tenant);
     }
-    let bytes = read_body(headers, body, runtime.config.server.max_body_bytes).await?;
+    let tenant_cfg = cfg.tenants.get(tenant);
+    let tenant_id = tenant_cfg.map_or("-", |t| t.id.as_str());
+    let bytes = read_body(headers, body, cfg.server.max_body_bytes).await?;
+    match idempotency::claim(
+        &state.idempotency,
+        tenant_id,
+        headers,
+        &bytes,
+        cfg.resilience.retry.deadline,
+        cfg.resilience.idempotency.max_response_bytes,
+    )
+    .await?
+    {
+        Claimed::None => {}
+        Claimed::Replay(resp) => {
+            state.telemetry.count(m::IDEMPOTENT_TOTAL, &[("result", "replayed")]);
+            if let Some(r) = rec.as_mut() {
+                r.idempotency("replayed");
+            }
+            return Ok(resp);
+        }
+        Claimed::Owner(c) => {
+            state.telemetry.count(m::IDEMPOTENT_TOTAL, &[("result", "executed")]);
+            if let Some(r) = rec.as_mut() {
+                r.idempotency("executed");
+            }
+            *claim = Some(c);
+        }
+    }
     let req = ChatRequest::parse(&bytes)?;
     let signals = signalbox_policy::extract(snap, tenant, anonymous, headers, &req)?;
     let decision = signalbox_policy::decide(snap, &signals, headers, &RouteObservations(runtime));
@@ -149,27 +192,95 @@ async fn serve_chat(
     if let Some(refusal) = decision.refusal.clone() {
         return Err(ApiError::Policy(refusal));
     }
+    let _limit = match tenant_cfg {
+        Some(t) => acquire_limits(state, t, &signals).await?,
+        None => None,
+    };
 
-    let outcome = dispatch(
-        &runtime.routes,
-        &decision.candidates,
-        decision.max_attempts,
-        &req,
-        &meta.request_id,
-    )
-    .await;
-    let (attempts, served_by) = match &outcome {
-        Ok(s) => (&s.attempts, Some(s.route)),
-        Err(f) => (&f.attempts, None),
+    // Fail-closed flows, callers that refuse degradation, and policies
+    // without a fallback step stay on the policy's first route.
+    let fail_closed = if decision.failure_mode == FailureMode::FailClosed {
+        Some("this flow is fail-closed")
+    } else if headers
+        .get(DEGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"never"))
+    {
+        Some("the caller sent x-signalbox-degrade: never")
+    } else if !decision.degrade.contains(&DegradeStep::FallbackRoute) {
+        Some("the policy declares no fallback-route step")
+    } else {
+        None
+    };
+    let candidates = if fail_closed.is_some() {
+        decision.candidates.get(..1).unwrap_or_default()
+    } else {
+        &decision.candidates[..]
+    };
+    let retry = &cfg.resilience.retry;
+    let at_most_once = signals.irreversible || decision.at_most_once(snap);
+    let seed_source = headers
+        .get(IDEMPOTENCY_KEY)
+        .map_or(meta.request_id.as_bytes(), |v| v.as_bytes());
+    let session = signals.session.as_deref();
+    let remembered = session
+        .and_then(|s| state.affinity.get(s))
+        .and_then(|id| runtime.route_index(&id));
+    let plan = Plan {
+        routes: &runtime.routes,
+        candidates,
+        max_attempts: decision.max_attempts.max(1) * retry.attempts_per_route as usize,
+        at_most_once,
+        retry,
+        budget: &runtime.retry_budget,
+        seed: fnv1a(seed_source),
+        started,
+        sticky: session.map(|s| StickyInput {
+            session: s,
+            remembered,
+            group: decision.leading_ties(),
+        }),
+        gates: &runtime.route_gates,
+        tenant: tenant_id,
+        tenant_weight: tenant_cfg.map_or(1.0, |t| t.weight),
+        queue_timeout: cfg.resilience.queue_timeout,
+    };
+    let outcome = dispatch(plan, &req, &meta.request_id).await;
+    let (attempts, skipped, served_by) = match &outcome {
+        Ok(s) => (&s.attempts, &s.skipped, Some(s.route)),
+        Err(f) => (&f.attempts, &f.skipped, None),
     };
     record_attempts(runtime, attempts);
+    for s in skipped {
+        state.telemetry.count(m::ROUTE_SKIPPED_TOTAL, &[("route", &s.route)]);
+    }
     meta.attempts = attempts.len();
+    let degraded: Vec<&'static str> = match &outcome {
+        Ok(s) if s.fallback => vec![DegradeStep::FallbackRoute.as_str()],
+        _ => Vec::new(),
+    };
+    for step in &degraded {
+        state.telemetry.count(m::DEGRADED_TOTAL, &[("step", step)]);
+    }
+    meta.degraded.clone_from(&degraded);
     if let Some(r) = rec.as_mut() {
         r.attempts(runtime, attempts, served_by);
+        let sticky = match &outcome {
+            Ok(s) => s.sticky,
+            Err(_) => None,
+        };
+        r.resilience(runtime, skipped, &degraded, sticky, at_most_once);
+        if let Err(f) = &outcome {
+            r.stopped(f.stop.describe());
+        }
     }
     let served = match outcome {
         Ok(served) => served,
         Err(failure) => {
+            if let Some(why) = failure.stop.describe() {
+                let reason = format!("{:?}", failure.stop);
+                state.telemetry.count(m::DISPATCH_STOPPED_TOTAL, &[("reason", &reason)]);
+                tracing::debug!(request_id = %meta.request_id, why, "Attempt loop stopped early.");
+            }
             meta.route = failure
                 .last_route
                 .and_then(|i| runtime.route_headers.get(i))
@@ -177,10 +288,13 @@ async fn serve_chat(
             return Err(ApiError::Upstream {
                 failure,
                 excluded: decision.excluded(snap, &signals),
-                fail_closed: decision.failure_mode == FailureMode::FailClosed,
+                fail_closed: fail_closed.map(String::from),
             });
         }
     };
+    if let Some(s) = session {
+        remember_session(state, runtime, s, &served);
+    }
     meta.route = runtime.route_headers.get(served.route).cloned();
     match served.body {
         ServedBody::Json(json) => {
@@ -188,60 +302,68 @@ async fn serve_chat(
                 r.usage(runtime, json.usage);
                 r.response_content(&json.body);
             }
-            let mut resp = Response::new(Body::from(json.body));
+            let body = if degraded.is_empty() {
+                json.body
+            } else {
+                mark_json(json.body, &degraded, &meta.request_id)
+            };
+            let mut resp = Response::new(Body::from(body));
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
             Ok(resp)
         }
-        ServedBody::Stream(stream) => {
-            let route = runtime
-                .routes
-                .get(served.route)
-                .map(|r| r.id.to_string())
-                .unwrap_or_default();
-            let stream_errors = runtime
-                .route_metrics
-                .get(served.route)
-                .map(|m| m.stream_errors.clone());
-            let request_id = meta.request_id.clone();
-            let first_event = started.elapsed();
-            let builder = rec.take();
-            let log = state.decision_log.clone();
-            let rt = runtime.clone();
-            let stream = (*stream).with_error_context(&request_id, &route).on_end(move |end| {
-                let (status, error) = match &end.outcome {
-                    StreamOutcome::Completed => (200, None),
-                    StreamOutcome::Cancelled => {
-                        tracing::debug!(%request_id, %route, "Client went away; upstream stream cancelled.");
-                        (499, Some("client closed the stream".to_string()))
-                    }
-                    StreamOutcome::Cut { detail } => {
-                        if let Some(c) = &stream_errors {
-                            c.increment(1);
-                        }
-                        tracing::warn!(%request_id, %route, %detail, "Stream interrupted after commit.");
-                        (200, Some(format!("stream interrupted: {detail}")))
-                    }
-                };
-                if let Some(mut b) = builder {
-                    b.usage(&rt, end.usage);
-                    let latency = first_event.max(Duration::ZERO);
-                    submit(log.as_ref(), b.finish(Outcome::Served, status, error, latency));
-                }
-            });
-            let mut resp = Response::new(Body::from_stream(stream));
-            let h = resp.headers_mut();
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/event-stream"),
-            );
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-            *resp.status_mut() = StatusCode::OK;
-            Ok(resp)
+        ServedBody::Stream(mut stream) => {
+            if !degraded.is_empty() {
+                let request_id = meta.request_id.clone();
+                stream.map_first(|first| mark_first_event(first, &degraded, &request_id));
+            }
+            Ok(stream_response(state, runtime, *stream, meta, rec.take(), served.route, started))
         }
+    }
+}
+
+/// Sessions that had to leave their rendezvous route stay on the new one.
+fn remember_session(state: &AppState, runtime: &Runtime, session: &str, served: &Served) {
+    let Some(route) = runtime.routes.get(served.route) else {
+        return;
+    };
+    if served.sticky.is_some_and(|s| s != served.route) {
+        state.affinity.set(session, route.id.as_str());
+    }
+}
+
+/// Applies the tenant's concurrency and rate limits (429 with `retry-after`).
+async fn acquire_limits(
+    state: &AppState,
+    tenant: &TenantConfig,
+    signals: &signalbox_policy::Signals,
+) -> Result<Option<LimitPermit>, ApiError> {
+    let l = tenant.limits;
+    if l == TenantLimits::default() {
+        return Ok(None);
+    }
+    let limits = Limits {
+        concurrency: l.concurrency,
+        requests_per_minute: l.requests_per_minute,
+        tokens_per_minute: l.tokens_per_minute,
+    };
+    let tokens = signals.prompt_tokens + signals.max_tokens.unwrap_or(0);
+    match state.limits.acquire(&tenant.id, limits, tokens).await {
+        Ok(Ok(permit)) => Ok(Some(permit)),
+        Ok(Err(e)) => {
+            state.telemetry.count(
+                m::TENANT_LIMITED_TOTAL,
+                &[("tenant", tenant.id.as_str()), ("limit", e.limit)],
+            );
+            Err(ApiError::TenantLimit {
+                limit: e.limit,
+                value: e.value,
+                retry_after_secs: e.retry_after.as_secs_f64().ceil().max(1.0) as u64,
+            })
+        }
+        Err(e) => Err(ApiError::Internal(e.to_string())),
     }
 }
 
@@ -293,4 +415,62 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.decrement(1.0);
     }
+}
+
+/// Turns a committed stream into the SSE response; the decision record is
+/// finished when the stream ends, however it ends.
+fn stream_response(
+    state: &Arc<AppState>,
+    runtime: &Arc<Runtime>,
+    stream: CommittedStream,
+    meta: &ResponseMeta,
+    builder: Option<RecordBuilder>,
+    served_route: usize,
+    started: Instant,
+) -> Response {
+    let route = runtime
+        .routes
+        .get(served_route)
+        .map(|r| r.id.to_string())
+        .unwrap_or_default();
+    let stream_errors = runtime
+        .route_metrics
+        .get(served_route)
+        .map(|m| m.stream_errors.clone());
+    let request_id = meta.request_id.clone();
+    let first_event = started.elapsed();
+    let log = state.decision_log.clone();
+    let rt = runtime.clone();
+    let stream = stream
+        .with_error_context(&request_id, &route)
+        .on_end(move |end| {
+            let (status, error) = match &end.outcome {
+                StreamOutcome::Completed => (200, None),
+                StreamOutcome::Cancelled => {
+                    tracing::debug!(%request_id, %route, "Client went away; upstream stream cancelled.");
+                    (499, Some("client closed the stream".to_string()))
+                }
+                StreamOutcome::Cut { detail } => {
+                    if let Some(c) = &stream_errors {
+                        c.increment(1);
+                    }
+                    tracing::warn!(%request_id, %route, %detail, "Stream interrupted after commit.");
+                    (200, Some(format!("stream interrupted: {detail}")))
+                }
+            };
+            if let Some(mut b) = builder {
+                b.usage(&rt, end.usage);
+                submit(log.as_ref(), b.finish(Outcome::Served, status, error, first_event));
+            }
+        });
+    let mut resp = Response::new(Body::from_stream(stream));
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    *resp.status_mut() = StatusCode::OK;
+    resp
 }

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use signalbox_core::{AttemptRecord, DecisionRecord, Usage};
+use signalbox_core::{AttemptRecord, DecisionRecord, SkipRecord, Usage};
 use signalbox_decision_log::DecisionLog;
 use std::sync::Arc;
 
@@ -115,6 +115,34 @@ impl RecordBuilder {
             self.record.provider = Some(r.provider.to_string());
             self.record.model_version = Some(r.version.clone());
         }
+    }
+
+    /// Notes how resilience shaped the request: skipped routes, the
+    /// degradation steps taken, the sticky route, at-most-once handling.
+    pub fn resilience(
+        &mut self,
+        rt: &Runtime,
+        skipped: &[SkipRecord],
+        degraded: &[&str],
+        sticky: Option<usize>,
+        at_most_once: bool,
+    ) {
+        self.record.skipped = skipped.to_vec();
+        self.record.degraded = degraded.iter().map(|s| (*s).to_owned()).collect();
+        self.record.sticky_route = sticky
+            .and_then(|i| rt.config.routes.get(i))
+            .map(|r| r.id.to_string());
+        self.record.at_most_once = at_most_once;
+    }
+
+    /// Notes why the attempt loop stopped early.
+    pub fn stopped(&mut self, why: Option<&str>) {
+        self.record.stopped = why.map(str::to_owned);
+    }
+
+    /// Notes `executed` or `replayed` for an idempotent request.
+    pub fn idempotency(&mut self, what: &str) {
+        self.record.idempotency = Some(what.to_owned());
     }
 
     /// Notes usage and prices it with the serving route's price table.

@@ -11,7 +11,8 @@ use axum::http::HeaderValue;
 use bytes::Bytes;
 use signalbox_config::Config;
 use signalbox_core::RouteId;
-use signalbox_dispatch::{RouteHealth, RouteTarget};
+use signalbox_dispatch::{RetryBudget, RouteHealth, RouteTarget};
+use signalbox_state::FairGate;
 use signalbox_policy::PolicySnapshot;
 use signalbox_providers::Upstream;
 use thiserror::Error;
@@ -62,6 +63,10 @@ pub struct Runtime {
     pub route_headers: Vec<RouteHeaders>,
     /// Metric handles per route, same order.
     pub route_metrics: Vec<RouteMetrics>,
+    /// Capacity gates per route (routes with `max-concurrency`), same order.
+    pub route_gates: Vec<Option<FairGate>>,
+    /// The retry budget shared by every request under this configuration.
+    pub retry_budget: RetryBudget,
     /// Request-duration histograms per alias.
     pub alias_durations: HashMap<String, metrics::Histogram>,
     /// `x-signalbox-policy-version`.
@@ -90,6 +95,7 @@ impl Runtime {
         let mut routes = Vec::with_capacity(config.routes.len());
         let mut route_headers = Vec::with_capacity(config.routes.len());
         let mut route_metrics = Vec::with_capacity(config.routes.len());
+        let mut route_gates = Vec::with_capacity(config.routes.len());
         for r in &config.routes {
             let upstream = upstreams.get(r.provider.as_str()).cloned().ok_or_else(|| {
                 BuildError::UnknownProvider {
@@ -103,15 +109,25 @@ impl Runtime {
                 model: header_value("model version", &r.version)?,
             });
             route_metrics.push(telemetry.route(r.id.as_str(), r.provider.as_str()));
+            let health = match old_health.get(&r.id) {
+                Some(h) => {
+                    h.reconfigure(r.breaker);
+                    Arc::clone(h)
+                }
+                None => Arc::new(RouteHealth::new(r.breaker)),
+            };
+            route_gates.push(
+                r.max_concurrency
+                    .map(|n| FairGate::new(n, (n as usize).max(8))),
+            );
             routes.push(RouteTarget {
                 id: r.id.clone(),
                 provider: r.provider.clone(),
                 model: r.model.clone(),
                 version: r.version.clone(),
                 upstream,
-                health: old_health
-                    .get(&r.id)
-                    .map_or_else(|| Arc::new(RouteHealth::default()), |h| Arc::clone(h)),
+                health,
+                weight: r.weight,
             });
         }
         let alias_durations = config
@@ -132,16 +148,24 @@ impl Runtime {
         let models_body =
             Bytes::from(serde_json::json!({"object": "list", "data": models}).to_string());
         let version_header = header_value("policy version", &config.version)?;
+        let retry_budget = RetryBudget::new(&config.resilience.retry);
         Ok(Self {
             config,
             policy,
             routes,
             route_headers,
             route_metrics,
+            route_gates,
+            retry_budget,
             alias_durations,
             version_header,
             models_body,
         })
+    }
+
+    /// The index of the route with id `id`.
+    pub fn route_index(&self, id: &str) -> Option<usize> {
+        self.routes.iter().position(|r| r.id.as_str() == id)
     }
 
     /// Routes that recent outcomes say can serve.

@@ -152,6 +152,27 @@ impl Telemetry {
             .increment(1);
     }
 
+    /// Counts one increment of a labelled counter (the degradation, skip,
+    /// stop, limit, idempotency and probe counters).
+    pub fn count(&self, name: &'static str, labels: &[(&'static str, &str)]) {
+        let labels = labels
+            .iter()
+            .map(|(k, v)| Label::new(*k, (*v).to_owned()))
+            .collect();
+        self.counter(name, labels).increment(1);
+    }
+
+    /// Sets a labelled gauge (route health).
+    pub fn set_gauge(&self, name: &'static str, labels: &[(&'static str, &str)], value: f64) {
+        let labels: Vec<Label> = labels
+            .iter()
+            .map(|(k, v)| Label::new(*k, (*v).to_owned()))
+            .collect();
+        self.recorder
+            .register_gauge(&Key::from_parts(name, labels), &METADATA)
+            .set(value);
+    }
+
     fn counter(&self, name: &'static str, labels: Vec<Label>) -> Counter {
         self.recorder
             .register_counter(&Key::from_parts(name, labels), &METADATA)

@@ -235,6 +235,25 @@ impl Decision {
             .collect()
     }
 
+    /// How many leading candidates share the best score: the group session
+    /// stickiness spreads over (1 when the ranking has a clear winner).
+    pub fn leading_ties(&self) -> usize {
+        let Some(best) = self.ranked.first().map(|r| r.score) else {
+            return 0;
+        };
+        self.ranked
+            .iter()
+            .take_while(|r| (r.score - best).abs() <= 1e-9)
+            .count()
+    }
+
+    /// Whether the matched rule declares its requests irreversible.
+    pub fn at_most_once(&self, snap: &PolicySnapshot) -> bool {
+        self.rule
+            .and_then(|i| snap.config.policy_rules.get(i))
+            .is_some_and(|r| r.at_most_once)
+    }
+
     /// The matched rule's name.
     pub fn rule_name<'a>(&self, snap: &'a PolicySnapshot) -> Option<&'a str> {
         self.rule

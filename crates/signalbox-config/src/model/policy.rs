@@ -66,6 +66,8 @@ pub struct PolicyRule {
     pub degrade: Vec<DegradeStep>,
     /// Most attempts per request; `None` keeps the alias's.
     pub max_attempts: Option<usize>,
+    /// Matched requests are irreversible (at-most-once).
+    pub at_most_once: bool,
 }
 
 /// Conditions of a policy rule. Each list means "any of"; an empty list or

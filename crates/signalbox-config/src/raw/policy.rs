@@ -77,6 +77,9 @@ pub(crate) struct RawPolicyRule {
     /// Most attempts per request; ≥ 1. Default: the alias's.
     #[schemars(range(min = 1))]
     pub max_attempts: Option<usize>,
+    /// Irreversible operations: never retried or failed over once the request
+    /// may have reached a provider. Default false.
+    pub at_most_once: Option<bool>,
 }
 
 /// Conditions of a policy rule; each list means "any of" and must not be empty.

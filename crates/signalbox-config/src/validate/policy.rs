@@ -61,6 +61,7 @@ fn validate_rule(
         failure_mode,
         degrade,
         max_attempts,
+        at_most_once,
     } = raw;
     // Checked in document order, so errors come out in that order.
     let when = when.map_or_else(RuleWhen::default, |w| {
@@ -135,6 +136,7 @@ fn validate_rule(
         failure_mode,
         degrade,
         max_attempts,
+        at_most_once: at_most_once.unwrap_or(false),
     }
 }
 

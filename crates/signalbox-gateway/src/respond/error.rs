@@ -30,15 +30,35 @@ pub enum ApiError {
     #[error(transparent)]
     Policy(PolicyError),
     /// Upstreams failed or rejected the request.
-    #[error("{}", upstream_message(failure, excluded, *fail_closed))]
+    #[error("{}", upstream_message(failure, excluded, fail_closed.as_deref()))]
     Upstream {
         /// Every attempt, and the rejection if the upstream refused the request.
         failure: Failure,
         /// Routes the policy excluded (why no compliant fallback existed).
         excluded: Vec<String>,
-        /// Whether the flow was declared fail-closed.
-        fail_closed: bool,
+        /// Why the flow may not degrade (fail-closed policy, or the caller's
+        /// `x-signalbox-degrade: never`); `None` when it may.
+        fail_closed: Option<String>,
     },
+    /// The tenant is over one of its limits.
+    #[error("tenant limit reached: {limit} is {value}; retry after {retry_after_secs}s")]
+    TenantLimit {
+        /// Which limit.
+        limit: &'static str,
+        /// Its configured value.
+        value: u64,
+        /// Seconds until a retry can pass.
+        retry_after_secs: u64,
+    },
+    /// The `Idempotency-Key` header is not 1–255 visible ASCII characters.
+    #[error("idempotency-key must be 1–255 visible ASCII characters")]
+    BadIdempotencyKey,
+    /// The key was already used with a different request body.
+    #[error("this idempotency-key was already used with a different request body")]
+    IdempotencyConflict,
+    /// The first request with this key is still running.
+    #[error("a request with this idempotency-key is still in progress; retry later")]
+    IdempotencyInFlight,
     /// No such endpoint.
     #[error("no route for {method} {path}")]
     NotFound {
@@ -71,7 +91,9 @@ impl ApiError {
                 fail_closed,
                 ..
             } => {
-                if *fail_closed && failure.rejection.is_none() {
+                if failure.capacity_refused && failure.attempts.is_empty() {
+                    StatusCode::TOO_MANY_REQUESTS
+                } else if fail_closed.is_some() && failure.rejection.is_none() {
                     StatusCode::SERVICE_UNAVAILABLE
                 } else {
                     upstream_status(failure)
@@ -79,6 +101,10 @@ impl ApiError {
             }
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::TenantLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::BadIdempotencyKey => StatusCode::BAD_REQUEST,
+            Self::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::IdempotencyInFlight => StatusCode::CONFLICT,
         }
     }
 
@@ -90,12 +116,20 @@ impl ApiError {
             Self::BodyRead(_) => "body_read",
             Self::Policy(p) => p.label(),
             Self::Upstream { failure, .. } if failure.rejection.is_some() => "upstream_rejected",
+            Self::Upstream { failure, .. } if failure.capacity_refused && failure.attempts.is_empty() => {
+                "route_capacity"
+            }
             Self::Upstream {
-                fail_closed: true, ..
+                fail_closed: Some(_),
+                ..
             } => "fail_closed",
             Self::Upstream { .. } => "upstream_failed",
             Self::NotFound { .. } => "not_found",
             Self::Internal(_) => "internal",
+            Self::TenantLimit { .. } => "tenant_limit",
+            Self::BadIdempotencyKey => "bad_idempotency_key",
+            Self::IdempotencyConflict => "idempotency_conflict",
+            Self::IdempotencyInFlight => "idempotency_in_flight",
         }
     }
 
@@ -122,12 +156,32 @@ impl ApiError {
             Self::Upstream { failure, .. } if failure.rejection.is_some() => {
                 ("invalid_request_error", "upstream_rejected", None)
             }
+            Self::Upstream { failure, .. } if failure.capacity_refused && failure.attempts.is_empty() => {
+                ("rate_limit_error", "route_capacity", None)
+            }
             Self::Upstream {
-                fail_closed: true, ..
+                fail_closed: Some(_),
+                ..
             } => ("upstream_error", "fail_closed", None),
             Self::Upstream { failure, .. } => ("upstream_error", failure_code(failure), None),
             Self::NotFound { .. } => ("invalid_request_error", "unknown_url", None),
             Self::Internal(_) => ("server_error", "internal_error", None),
+            Self::TenantLimit { .. } => ("rate_limit_error", "tenant_limit", None),
+            Self::BadIdempotencyKey => (
+                "invalid_request_error",
+                "invalid_idempotency_key",
+                Some("idempotency-key"),
+            ),
+            Self::IdempotencyConflict => (
+                "invalid_request_error",
+                "idempotency_key_reused",
+                Some("idempotency-key"),
+            ),
+            Self::IdempotencyInFlight => (
+                "invalid_request_error",
+                "idempotency_in_progress",
+                Some("idempotency-key"),
+            ),
         }
     }
 
@@ -146,10 +200,22 @@ impl ApiError {
         } = &self
         {
             body["signalbox"]["attempts"] = json!(failure.attempts);
+            if !failure.skipped.is_empty() {
+                body["signalbox"]["skipped"] = json!(failure.skipped);
+            }
             if !excluded.is_empty() {
                 body["signalbox"]["excluded_by_policy"] = json!(excluded);
             }
             retry_after = all_rate_limited_retry_after(&failure.attempts);
+            if failure.capacity_refused && failure.attempts.is_empty() {
+                retry_after = Some(1);
+            }
+        }
+        if let Self::TenantLimit {
+            retry_after_secs, ..
+        } = &self
+        {
+            retry_after = Some(*retry_after_secs);
         }
         let mut resp = Response::new(Body::from(body.to_string()));
         *resp.status_mut() = status;
@@ -205,13 +271,25 @@ fn failure_code(f: &Failure) -> &'static str {
     }
 }
 
-fn upstream_message(f: &Failure, excluded: &[String], fail_closed: bool) -> String {
+fn upstream_message(f: &Failure, excluded: &[String], fail_closed: Option<&str>) -> String {
     if let Some(r) = &f.rejection {
         return format!("the provider rejected the request: {}", r.detail);
     }
     let mut msg = attempts_message(f);
-    if fail_closed {
-        msg.push_str("; this flow is fail-closed, so no fallback was tried");
+    if !f.skipped.is_empty() {
+        let skipped: Vec<String> = f
+            .skipped
+            .iter()
+            .map(|s| format!("{} ({})", s.route, s.reason))
+            .collect();
+        msg.push_str(&format!("; skipped: {}", skipped.join("; ")));
+    }
+    if let Some(why) = f.stop.describe() {
+        msg.push_str("; ");
+        msg.push_str(why);
+    }
+    if let Some(why) = fail_closed {
+        msg.push_str(&format!("; {why}, so no fallback was tried"));
     }
     if !excluded.is_empty() {
         msg.push_str(&format!(

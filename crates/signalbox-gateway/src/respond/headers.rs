@@ -14,6 +14,8 @@ pub struct ResponseMeta {
     pub route: Option<RouteHeaders>,
     /// Upstream attempts made.
     pub attempts: usize,
+    /// Degradation steps taken, in order (`x-signalbox-degraded`).
+    pub degraded: Vec<&'static str>,
 }
 
 /// Pre-built header values for one route, made once per configuration load.
@@ -41,6 +43,11 @@ impl ResponseMeta {
             HeaderName::from_static(names::ATTEMPTS),
             HeaderValue::from(self.attempts),
         );
+        if !self.degraded.is_empty()
+            && let Ok(v) = HeaderValue::from_str(&self.degraded.join(","))
+        {
+            headers.insert(HeaderName::from_static(names::DEGRADED), v);
+        }
         if let Some(r) = &self.route {
             headers.insert(HeaderName::from_static(names::ROUTE), r.route.clone());
             headers.insert(HeaderName::from_static(names::PROVIDER), r.provider.clone());

@@ -23,9 +23,12 @@ fn failed(outcomes: &[OutcomeClass]) -> ApiError {
             attempts: outcomes.iter().map(|o| attempt(*o, None)).collect(),
             rejection: None,
             last_route: Some(0),
+            skipped: Vec::new(),
+            stop: signalbox_dispatch::StopReason::Exhausted,
+            capacity_refused: false,
         },
         excluded: Vec::new(),
-        fail_closed: false,
+        fail_closed: None,
     }
 }
 
@@ -61,9 +64,12 @@ fn rejections_pass_the_client_status_through() {
                 detail: "bad".into(),
             }),
             last_route: Some(0),
+            skipped: Vec::new(),
+            stop: signalbox_dispatch::StopReason::Exhausted,
+            capacity_refused: false,
         },
         excluded: Vec::new(),
-        fail_closed: false,
+        fail_closed: None,
     };
     assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e.metric_label(), "upstream_rejected");

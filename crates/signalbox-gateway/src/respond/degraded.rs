@@ -1,0 +1,75 @@
+//! No silent degradation: marks an answer served by a degraded path with a
+//! `signalbox` object naming the steps — in the JSON body, or in the first
+//! event of a stream — next to the `x-signalbox-degraded` header.
+
+use bytes::Bytes;
+use serde_json::{Map, Value, json};
+
+fn marker(steps: &[&str], request_id: &str) -> Value {
+    json!({ "degraded": steps, "request_id": request_id })
+}
+
+/// Adds `"signalbox": {"degraded": [...], "request_id"}` to a chat
+/// completion; a body that is not a JSON object is returned unchanged.
+pub fn mark_json(body: Bytes, steps: &[&str], request_id: &str) -> Bytes {
+    let Ok(mut obj) = serde_json::from_slice::<Map<String, Value>>(&body) else {
+        return body;
+    };
+    obj.insert("signalbox".into(), marker(steps, request_id));
+    serde_json::to_vec(&obj).map_or(body, Bytes::from)
+}
+
+/// Adds the marker to the first `data:` event carrying a JSON object.
+pub fn mark_first_event(events: Bytes, steps: &[&str], request_id: &str) -> Bytes {
+    let Ok(text) = std::str::from_utf8(&events) else {
+        return events;
+    };
+    let mut out = String::with_capacity(text.len() + 96);
+    let mut done = false;
+    for line in text.split_inclusive('\n') {
+        if !done
+            && let Some(data) = line.strip_prefix("data:")
+            && let Ok(mut obj) = serde_json::from_str::<Map<String, Value>>(data.trim())
+        {
+            obj.insert("signalbox".into(), marker(steps, request_id));
+            out.push_str("data: ");
+            out.push_str(&Value::Object(obj).to_string());
+            out.push('\n');
+            done = true;
+            continue;
+        }
+        out.push_str(line);
+    }
+    if done { Bytes::from(out) } else { events }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_body_gets_the_marker() {
+        let b = mark_json(Bytes::from_static(br#"{"id":"x","choices":[]}"#), &["fallback-route"], "r1");
+        let v: Value = serde_json::from_slice(&b).unwrap_or_default();
+        assert_eq!(v["signalbox"]["degraded"][0], "fallback-route");
+        assert_eq!(v["signalbox"]["request_id"], "r1");
+        assert_eq!(v["id"], "x");
+    }
+
+    #[test]
+    fn first_stream_event_gets_the_marker_and_framing_is_kept() {
+        let ev = Bytes::from_static(b": keepalive\n\ndata: {\"id\":\"c\",\"choices\":[]}\n\n");
+        let out = mark_first_event(ev, &["fallback-route", "tools-disabled"], "r2");
+        let text = std::str::from_utf8(&out).unwrap_or_default();
+        assert!(text.starts_with(": keepalive\n\ndata: {"), "{text}");
+        assert!(text.ends_with("}\n\n"), "{text}");
+        assert!(text.contains(r#""degraded":["fallback-route","tools-disabled"]"#), "{text}");
+    }
+
+    #[test]
+    fn non_json_is_left_alone() {
+        let b = Bytes::from_static(b"data: [DONE]\n\n");
+        assert_eq!(mark_first_event(b.clone(), &["x"], "r"), b);
+        assert_eq!(mark_json(Bytes::from_static(b"[1]"), &["x"], "r"), Bytes::from_static(b"[1]"));
+    }
+}
