@@ -1,4 +1,4 @@
-//! Owns the admin API: decision records and configuration reload. Every
+//! Owns the admin API: decision records, route health and configuration reload. Every
 //! admin endpoint needs the admin token (`admin.token`), which is distinct
 //! from tenant keys; without a configured token the admin API is disabled.
 
@@ -171,4 +171,50 @@ pub async fn reload_status(State(state): State<Arc<AppState>>, headers: HeaderMa
         return r;
     }
     Json(state.reload_status.load_full().as_ref().clone()).into_response()
+}
+
+/// `GET /admin/routes`: every route's breaker state and why, its latency
+/// window, cooldown and slow start, capacity use, and the retry budget.
+pub async fn routes(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Some(r) = refusal(&state, &headers) {
+        return r;
+    }
+    let rt = state.runtime.load();
+    let routes: Vec<serde_json::Value> = rt
+        .routes
+        .iter()
+        .zip(&rt.config.routes)
+        .zip(&rt.route_gates)
+        .map(|((target, cfg), gate)| {
+            let capacity = gate.as_ref().map(|g| {
+                let (in_flight, queued) = g.usage();
+                serde_json::json!({
+                    "max_concurrency": cfg.max_concurrency,
+                    "in_flight": in_flight,
+                    "queued": queued,
+                })
+            });
+            serde_json::json!({
+                "route": target.id,
+                "provider": target.provider,
+                "model_version": target.version,
+                "region": cfg.region,
+                "health": target.health.view(),
+                "health_check": cfg.health_check.mode.as_str(),
+                "capacity": capacity,
+            })
+        })
+        .collect();
+    let (requests, retries) = rt.retry_budget.usage();
+    Json(serde_json::json!({
+        "policy_version": rt.config.version,
+        "routes": routes,
+        "retry_budget": {
+            "window_requests": requests,
+            "window_retries": retries,
+            "ratio": rt.config.resilience.retry.budget_ratio,
+            "min_retries": rt.config.resilience.retry.budget_min_retries,
+        },
+    }))
+    .into_response()
 }

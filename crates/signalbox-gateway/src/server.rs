@@ -34,6 +34,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/admin/decisions", get(crate::admin::decisions))
         .route("/admin/decisions/{request_id}", get(crate::admin::decision))
+        .route("/admin/routes", get(crate::admin::routes))
         .route(
             "/admin/reload",
             post(crate::admin::reload).get(crate::admin::reload_status),
@@ -86,6 +87,7 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
             .telemetry
             .decision_log(s.written, s.dropped, s.write_errors);
     }
+    state.telemetry.route_health(&state.runtime.load());
     let mut resp = Response::new(Body::from(state.telemetry.render()));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

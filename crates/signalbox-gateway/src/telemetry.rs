@@ -162,6 +162,28 @@ impl Telemetry {
         self.counter(name, labels).increment(1);
     }
 
+    /// Publishes every route's breaker state, degraded flag and open count
+    /// (read at scrape time; the request path never touches these).
+    pub fn route_health(&self, runtime: &crate::Runtime) {
+        for r in &runtime.routes {
+            let view = r.health.view();
+            let route = r.id.as_str();
+            let state = match view.state {
+                "closed" => 0.0,
+                "half-open" => 1.0,
+                _ => 2.0,
+            };
+            self.set_gauge(m::ROUTE_BREAKER_STATE, &[("route", route)], state);
+            let degraded = if view.slow || view.cooling_down { 1.0 } else { 0.0 };
+            self.set_gauge(m::ROUTE_DEGRADED, &[("route", route)], degraded);
+            self.counter(
+                m::ROUTE_BREAKER_OPENED_TOTAL,
+                vec![Label::new("route", route.to_owned())],
+            )
+            .absolute(view.times_opened);
+        }
+    }
+
     /// Sets a labelled gauge (route health).
     pub fn set_gauge(&self, name: &'static str, labels: &[(&'static str, &str)], value: f64) {
         let labels: Vec<Label> = labels

@@ -41,14 +41,16 @@ impl UpstreamError {
 
     /// Classifies a transport error from the HTTP client.
     pub fn from_transport(err: &reqwest::Error) -> Self {
-        if err.is_timeout() {
-            return Self::new(OutcomeClass::Timeout, "timed out");
-        }
+        // A connect timeout is a connect failure: the request never left, so
+        // even an at-most-once request may move on.
         if err.is_connect() {
             return Self::new(
                 OutcomeClass::Connect,
                 format!("connect failed: {}", root_cause(err)),
             );
+        }
+        if err.is_timeout() {
+            return Self::new(OutcomeClass::Timeout, "timed out");
         }
         if err.is_body() || err.is_decode() {
             return Self::new(
@@ -89,6 +91,54 @@ pub fn upstream_message(body: &[u8]) -> Option<String> {
         .or_else(|| v.get("message"))?;
     let s = m.as_str()?;
     Some(truncate(s, 300))
+}
+
+/// When a rate-limited route may be tried again: `retry-after` (seconds),
+/// else the providers' reset headers — OpenAI's `x-ratelimit-reset-requests`
+/// / `-tokens` (`1s`, `6m0s`, `250ms`), or a plain seconds value.
+pub fn rate_limit_reset(headers: &http::HeaderMap) -> Option<u64> {
+    parse_retry_after(headers.get(http::header::RETRY_AFTER)).or_else(|| {
+        [
+            "x-ratelimit-reset-requests",
+            "x-ratelimit-reset-tokens",
+            "x-ratelimit-reset",
+        ]
+        .iter()
+        .filter_map(|name| headers.get(*name)?.to_str().ok())
+        .filter_map(parse_reset)
+        .max()
+    })
+}
+
+/// `6m0s`, `1.5s`, `250ms`, `20` (seconds) → whole seconds, rounded up.
+fn parse_reset(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| secs.ceil() as u64);
+    }
+    let mut total = 0.0;
+    let mut num = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let value: f64 = num.parse().ok()?;
+        num.clear();
+        let unit = match c {
+            'h' => 3600.0,
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                0.001
+            }
+            'm' => 60.0,
+            's' => 1.0,
+            _ => return None,
+        };
+        total += value * unit;
+    }
+    (num.is_empty() && total.is_finite()).then(|| total.ceil() as u64)
 }
 
 /// Parses a `retry-after` header given in seconds (the HTTP-date form is
@@ -133,6 +183,21 @@ fn humanize(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rate_limit_reset_from_retry_after_or_provider_headers() {
+        let mut h = http::HeaderMap::new();
+        assert_eq!(rate_limit_reset(&h), None);
+        h.insert("x-ratelimit-reset-requests", http::HeaderValue::from_static("6m0s"));
+        h.insert("x-ratelimit-reset-tokens", http::HeaderValue::from_static("250ms"));
+        assert_eq!(rate_limit_reset(&h), Some(360));
+        h.insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("7"));
+        assert_eq!(rate_limit_reset(&h), Some(7));
+        assert_eq!(parse_reset("1.5s"), Some(2));
+        assert_eq!(parse_reset("1h2m"), Some(3720));
+        assert_eq!(parse_reset("soon"), None);
+        assert_eq!(parse_reset("5x"), None);
+    }
 
     #[test]
     fn status_classification_keeps_upstream_message() {

@@ -17,7 +17,7 @@ use signalbox_config::{ProviderConfig, Timeouts};
 use signalbox_core::{OutcomeClass, ProviderName, Usage};
 use thiserror::Error;
 
-use crate::classify::{UpstreamError, parse_retry_after};
+use crate::classify::{UpstreamError, rate_limit_reset};
 
 /// Largest non-streaming response body accepted from a provider.
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
@@ -182,7 +182,7 @@ impl Upstream {
         if status.is_success() {
             return Ok(resp);
         }
-        let retry_after = parse_retry_after(resp.headers().get(header::RETRY_AFTER));
+        let retry_after = rate_limit_reset(resp.headers());
         let body = read_bounded(resp, MAX_ERROR_BODY_BYTES)
             .await
             .unwrap_or_default();

@@ -134,6 +134,19 @@ impl Harness {
             .expect("gateway answers")
     }
 
+    /// POSTs a JSON body to `/v1/chat/completions` with extra headers.
+    pub async fn chat_with(
+        &self,
+        body: &serde_json::Value,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = self.client.post(self.url("/v1/chat/completions")).json(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.expect("gateway answers")
+    }
+
     /// GETs a gateway path and returns status and body text.
     pub async fn get(&self, path: &str) -> (u16, String) {
         let r = self

@@ -15,6 +15,7 @@ mod metrics;
 mod policy;
 mod reload;
 mod residency;
+mod resilience;
 mod roundtrip;
 mod streaming;
 
