@@ -119,6 +119,7 @@ fn message(m: wire::Message, i: usize, out: &mut Vec<Message>, notes: &mut Notes
             p => parts.push(p),
         }
     }
+    let only_results = parts.is_empty() && !results.is_empty();
     if !results.is_empty() {
         out.push(Message {
             role: Role::Tool,
@@ -126,7 +127,7 @@ fn message(m: wire::Message, i: usize, out: &mut Vec<Message>, notes: &mut Notes
             name: None,
         });
     }
-    if !parts.is_empty() || out.last().is_none_or(|m| m.role != Role::Tool) {
+    if !only_results {
         out.push(Message {
             role,
             content: parts,

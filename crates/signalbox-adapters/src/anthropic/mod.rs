@@ -6,8 +6,6 @@ mod ingress;
 mod render;
 mod response;
 mod stream;
-#[cfg(test)]
-mod tests;
 mod wire;
 
 pub use ingress::parse_request;

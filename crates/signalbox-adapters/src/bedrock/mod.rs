@@ -5,8 +5,6 @@ mod eventstream;
 mod render;
 mod response;
 mod sign;
-#[cfg(test)]
-mod tests;
 
 pub use eventstream::{Frame, FrameDecoder, HeaderValue, encode_frame};
 pub use response::{parse_error, parse_response};

@@ -7,8 +7,6 @@ mod quirks;
 mod render;
 mod response;
 mod stream;
-#[cfg(test)]
-mod tests;
 mod wire;
 
 pub use ingress::parse_request;
