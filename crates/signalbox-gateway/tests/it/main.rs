@@ -9,6 +9,7 @@
     reason = "tests"
 )]
 
+mod breakers;
 mod errors;
 mod failover;
 mod metrics;
