@@ -12,6 +12,7 @@
 mod breakers;
 mod errors;
 mod failover;
+mod fairness;
 mod metrics;
 mod policy;
 mod reload;
