@@ -96,9 +96,13 @@ impl Default for SecretSpec {
     }
 }
 
-/// A token of at least `min_len` characters from `[A-Za-z0-9+/=_-]`, mixing
-/// upper case, lower case and digits, whose Shannon entropy is at least
-/// `min_bits_per_char`, is a secret.
+/// A token of at least `min_len` characters from `[A-Za-z0-9+/_-]`, mixing
+/// upper case, lower case and at least two digits, whose Shannon entropy is
+/// at least `min_bits_per_char`, is a secret when a credential keyword
+/// (`key`, `secret`, `token`, `password`, …) precedes it within 40 bytes.
+/// Without a keyword it must also be at least 32 characters long and change
+/// character class between at least 45 % of neighbouring characters, which
+/// random keys do and identifiers and base64-encoded files do not.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct EntropySpec {

@@ -5,6 +5,13 @@
 //!
 //! Detectors here look at one *run* of `[A-Za-z0-9_+/-]` found by the shared
 //! scan, so ordinary words cost one first-byte check.
+//!
+//! Entropy alone cannot tell a 32-character camelCase identifier from a
+//! random key (the identifier sits near the 5th percentile of random base62).
+//! So a high-entropy token counts when a credential keyword (`key`,
+//! `secret`, `token`, `password`, …) precedes it within 40 bytes, or, with
+//! no keyword, when it is at least 32 characters and jumbled (see
+//! `looks_random`).
 
 use memchr::memmem;
 
@@ -89,9 +96,9 @@ pub(crate) fn secret_at(
         _ => None,
     };
     found.or_else(|| {
-        entropy
-            .and_then(|spec| high_entropy(run, spec))
-            .map(|len| start + len)
+        let len = high_entropy(run, entropy?)?;
+        let evidence = keyword_before(b, start) || looks_random(&run[..len]);
+        evidence.then_some(start + len)
     })
 }
 
@@ -153,6 +160,58 @@ fn private_key(b: &[u8], start: usize) -> Option<usize> {
     Some(header_end + body)
 }
 
+/// Words that, shortly before a token, say it is a credential.
+const KEYWORDS: &[&[u8]] = &[
+    b"key",
+    b"secret",
+    b"token",
+    b"passw",
+    b"pwd",
+    b"auth",
+    b"credential",
+    b"bearer",
+    b"api",
+    b"private",
+    b"signature",
+    b"access",
+];
+/// How far back a keyword may be.
+const KEYWORD_WINDOW: usize = 40;
+/// Without a keyword, a token must be at least this long…
+const CONTEXT_FREE_MIN_LEN: usize = 32;
+/// …and change character class (upper, lower, digit, symbol) between at
+/// least this share of neighbours: about 0.62 for random base62 (2.5th
+/// percentile 0.45), at most about 0.41 for camelCase identifiers and
+/// base64-encoded files.
+const CONTEXT_FREE_MIN_CLASS_CHANGES: f64 = 0.45;
+/// Integrity hashes (`sha512-…`) are high-entropy but public.
+const HASH_PREFIXES: &[&[u8]] = &[b"sha1-", b"sha256-", b"sha384-", b"sha512-"];
+
+/// Whether a credential keyword appears just before `start`.
+fn keyword_before(b: &[u8], start: usize) -> bool {
+    let window = &b[start.saturating_sub(KEYWORD_WINDOW)..start];
+    KEYWORDS
+        .iter()
+        .any(|k| window.windows(k.len()).any(|w| w.eq_ignore_ascii_case(k)))
+}
+
+/// Long and jumbled enough to be a secret without a keyword.
+fn looks_random(token: &[u8]) -> bool {
+    let class = |c: u8| match c {
+        b'A'..=b'Z' => 0,
+        b'a'..=b'z' => 1,
+        b'0'..=b'9' => 2,
+        _ => 3,
+    };
+    let changes = token
+        .windows(2)
+        .filter(|w| class(w[0]) != class(w[1]))
+        .count();
+    #[expect(clippy::cast_precision_loss, reason = "lengths are at most 512")]
+    let share = changes as f64 / token.len().saturating_sub(1).max(1) as f64;
+    token.len() >= CONTEXT_FREE_MIN_LEN && share >= CONTEXT_FREE_MIN_CLASS_CHANGES
+}
+
 /// Length of a high-entropy token at the start of `run` (trailing punctuation trimmed).
 fn high_entropy(run: &[u8], spec: &EntropySpec) -> Option<usize> {
     let len = run.len()
@@ -162,7 +221,9 @@ fn high_entropy(run: &[u8], spec: &EntropySpec) -> Option<usize> {
             .take_while(|c| !c.is_ascii_alphanumeric())
             .count();
     let token = &run[..len];
-    if !(spec.min_len..=MAX_ENTROPY_LEN).contains(&len) || !token[0].is_ascii_alphanumeric() {
+    let hash = HASH_PREFIXES.iter().any(|p| token.starts_with(p));
+    if hash || !(spec.min_len..=MAX_ENTROPY_LEN).contains(&len) || !token[0].is_ascii_alphanumeric()
+    {
         return None;
     }
     let mut counts = [0u16; 128];

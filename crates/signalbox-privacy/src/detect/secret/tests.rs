@@ -47,6 +47,35 @@ fn high_entropy_tokens_but_not_hashes_or_identifiers() {
         secret("Zx8Qp2Lm7Vn4Rt6Yk1Hs9Dw3Fb5Gc0Ja"),
         Some("Zx8Qp2Lm7Vn4Rt6Yk1Hs9Dw3Fb5Gc0Ja")
     );
+    let with_keyword = "password: u8jzPde0IgxLd6GncfBAep";
+    let start = with_keyword.len() - 22;
+    let b = with_keyword.as_bytes();
+    assert_eq!(
+        secret_at(
+            b,
+            start,
+            b.len(),
+            Some(&EntropySpec {
+                min_len: 20,
+                min_bits_per_char: 4.0
+            })
+        ),
+        Some(b.len())
+    );
+    let without = "note: u8jzPde0IgxLd6GncfBAep";
+    let b = without.as_bytes();
+    assert_eq!(
+        secret_at(
+            b,
+            6,
+            b.len(),
+            Some(&EntropySpec {
+                min_len: 20,
+                min_bits_per_char: 4.0
+            })
+        ),
+        None
+    );
     for text in [
         "3f786850e387550fdab836ed7e6dc881de23001b",
         "550e8400-e29b-41d4-a716-446655440000",
@@ -54,6 +83,9 @@ fn high_entropy_tokens_but_not_hashes_or_identifiers() {
         "getUserAccountBalanceForReport2",
         "src/components/UserProfile2/index",
         "skeleton-loading-placeholder",
+        "handleOAuth2CallbackForProvider3",
+        "sha512-Qz2ZVb7L8nKc3mT9pX4wR6yH1jE5sA0dF7gU2iO8lB3vN6kM9qW4eR7tY1uI5oP2aS8dG3hJ6kL9zX0cV4bN7mQ",
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg",
         "sk-learn",
     ] {
         assert_eq!(secret(text), None, "{text}");
