@@ -210,5 +210,7 @@ fn validate_messages(messages: Option<&Value>) -> Result<(), RequestError> {
     Ok(())
 }
 
+mod degrade;
+
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,8 @@
 //! See `pipeline.rs` for the stage list.
 
 mod admin;
+mod escalation;
+mod failover;
 mod idempotency;
 mod ingress;
 mod pipeline;
@@ -72,6 +74,8 @@ pub struct AppState {
     pub limits: Arc<dyn signalbox_state::LimitStore>,
     /// Sessions that moved off their rendezvous route (per replica).
     pub affinity: signalbox_state::AffinityMemory,
+    /// Client for escalation webhooks.
+    pub webhook_client: reqwest::Client,
 }
 
 /// Options beyond the configuration itself.
@@ -138,6 +142,10 @@ impl Gateway {
                     std::time::Duration::from_secs(3600),
                     100_000,
                 ),
+                webhook_client: reqwest::Client::builder()
+                    .timeout(std::time::Duration::from_secs(5))
+                    .build()
+                    .map_err(|e| BuildError::Telemetry(format!("webhook client: {e}")))?,
             }),
         })
     }

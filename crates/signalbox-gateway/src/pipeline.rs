@@ -16,17 +16,17 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use signalbox_config::{DegradeStep, FailureMode, TenantConfig, TenantLimits};
-use signalbox_core::headers::{DEGRADE, IDEMPOTENCY_KEY};
+use signalbox_core::headers::DEGRADE;
 use signalbox_core::metric_names as m;
 use signalbox_core::{AliasName, AttemptRecord, ChatRequest};
-use signalbox_dispatch::{
-    CommittedStream, Plan, Served, ServedBody, StickyInput, StreamOutcome, dispatch, fnv1a,
-};
+use signalbox_dispatch::{CommittedStream, ServedBody, StreamOutcome};
 use signalbox_policy::Observations;
 use signalbox_state::{LimitPermit, Limits};
 use tokio::time::Instant;
 
 use crate::AppState;
+use crate::failover;
+use crate::escalation::escalate;
 use crate::idempotency::{self, Claim, Claimed};
 use crate::ingress::{read_body, request_id};
 use crate::record::{Outcome, RecordBuilder, submit};
@@ -123,7 +123,7 @@ pub async fn chat_completions(
 }
 
 /// Route latency estimates for the ranking, read from route health.
-struct RouteObservations<'a>(&'a Runtime);
+pub(crate) struct RouteObservations<'a>(pub(crate) &'a Runtime);
 
 impl Observations for RouteObservations<'_> {
     fn latency(&self, route: usize) -> Option<std::time::Duration> {
@@ -189,7 +189,12 @@ async fn serve_chat(
         r.decision(runtime, &signals, &decision);
         r.request_content(req.body());
     }
-    if let Some(refusal) = decision.refusal.clone() {
+    // A refusal stands unless the rule declares steps that may find a route.
+    let may_degrade_refusal = decision.failure_mode == FailureMode::Degrade
+        && decision.degrade.iter().any(|s| *s != DegradeStep::FallbackRoute);
+    if let Some(refusal) = decision.refusal.clone()
+        && !may_degrade_refusal
+    {
         return Err(ApiError::Policy(refusal));
     }
     let _limit = match tenant_cfg {
@@ -211,71 +216,44 @@ async fn serve_chat(
     } else {
         None
     };
-    let candidates = if fail_closed.is_some() {
-        decision.candidates.get(..1).unwrap_or_default()
-    } else {
-        &decision.candidates[..]
-    };
-    let retry = &cfg.resilience.retry;
-    let at_most_once = signals.irreversible || decision.at_most_once(snap);
-    let seed_source = headers
-        .get(IDEMPOTENCY_KEY)
-        .map_or(meta.request_id.as_bytes(), |v| v.as_bytes());
-    let session = signals.session.as_deref();
-    let remembered = session
-        .and_then(|s| state.affinity.get(s))
-        .and_then(|id| runtime.route_index(&id));
-    let plan = Plan {
-        routes: &runtime.routes,
-        candidates,
-        max_attempts: decision.max_attempts.max(1) * retry.attempts_per_route as usize,
-        at_most_once,
-        retry,
-        budget: &runtime.retry_budget,
-        seed: fnv1a(seed_source),
+    let ctx = failover::Context {
+        state,
+        runtime,
+        headers,
+        request_id: &meta.request_id,
         started,
-        sticky: session.map(|s| StickyInput {
-            session: s,
-            remembered,
-            group: decision.leading_ties(),
-        }),
-        gates: &runtime.route_gates,
-        tenant: tenant_id,
+        tenant_id,
         tenant_weight: tenant_cfg.map_or(1.0, |t| t.weight),
-        queue_timeout: cfg.resilience.queue_timeout,
+        fail_closed,
     };
-    let outcome = dispatch(plan, &req, &meta.request_id).await;
-    let (attempts, skipped, served_by) = match &outcome {
-        Ok(s) => (&s.attempts, &s.skipped, Some(s.route)),
-        Err(f) => (&f.attempts, &f.skipped, None),
-    };
-    record_attempts(runtime, attempts);
-    for s in skipped {
+    let outcome = failover::run(&ctx, req, signals, decision).await;
+    let served_by = outcome.result.as_ref().ok().map(|s| s.route);
+    record_attempts(runtime, &outcome.attempts);
+    for s in &outcome.skipped {
         state.telemetry.count(m::ROUTE_SKIPPED_TOTAL, &[("route", &s.route)]);
     }
-    meta.attempts = attempts.len();
-    let degraded: Vec<&'static str> = match &outcome {
-        Ok(s) if s.fallback => vec![DegradeStep::FallbackRoute.as_str()],
-        _ => Vec::new(),
-    };
+    meta.attempts = outcome.attempts.len();
+    let degraded = outcome.degraded.clone();
     for step in &degraded {
         state.telemetry.count(m::DEGRADED_TOTAL, &[("step", step)]);
     }
     meta.degraded.clone_from(&degraded);
     if let Some(r) = rec.as_mut() {
-        r.attempts(runtime, attempts, served_by);
-        let sticky = match &outcome {
-            Ok(s) => s.sticky,
-            Err(_) => None,
-        };
-        r.resilience(runtime, skipped, &degraded, sticky, at_most_once);
-        if let Err(f) = &outcome {
+        r.attempts(runtime, &outcome.attempts, served_by);
+        let sticky = outcome.result.as_ref().ok().and_then(|s| s.sticky);
+        r.resilience(runtime, &outcome.skipped, &degraded, sticky, outcome.at_most_once);
+        if let Err(failover::Ended::Failed(f)) = &outcome.result {
             r.stopped(f.stop.describe());
         }
     }
-    let served = match outcome {
+    let served = match outcome.result {
         Ok(served) => served,
-        Err(failure) => {
+        Err(failover::Ended::Refused(refusal)) => return Err(ApiError::Policy(refusal)),
+        Err(failover::Ended::Escalated { reason }) => {
+            let webhook = escalate(state, runtime, &meta.request_id, tenant_id, &reason, &degraded);
+            return Err(ApiError::Escalated { reason, webhook });
+        }
+        Err(failover::Ended::Failed(failure)) => {
             if let Some(why) = failure.stop.describe() {
                 let reason = format!("{:?}", failure.stop);
                 state.telemetry.count(m::DISPATCH_STOPPED_TOTAL, &[("reason", &reason)]);
@@ -287,14 +265,11 @@ async fn serve_chat(
                 .cloned();
             return Err(ApiError::Upstream {
                 failure,
-                excluded: decision.excluded(snap, &signals),
+                excluded: outcome.excluded,
                 fail_closed: fail_closed.map(String::from),
             });
         }
     };
-    if let Some(s) = session {
-        remember_session(state, runtime, s, &served);
-    }
     meta.route = runtime.route_headers.get(served.route).cloned();
     match served.body {
         ServedBody::Json(json) => {
@@ -321,16 +296,6 @@ async fn serve_chat(
             }
             Ok(stream_response(state, runtime, *stream, meta, rec.take(), served.route, started))
         }
-    }
-}
-
-/// Sessions that had to leave their rendezvous route stay on the new one.
-fn remember_session(state: &AppState, runtime: &Runtime, session: &str, served: &Served) {
-    let Some(route) = runtime.routes.get(served.route) else {
-        return;
-    };
-    if served.sticky.is_some_and(|s| s != served.route) {
-        state.affinity.set(session, route.id.as_str());
     }
 }
 

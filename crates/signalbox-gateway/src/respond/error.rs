@@ -50,6 +50,14 @@ pub enum ApiError {
         /// Seconds until a retry can pass.
         retry_after_secs: u64,
     },
+    /// The policy's last degradation step: a human takes over.
+    #[error("escalated to a human: {reason}")]
+    Escalated {
+        /// Why the models could not serve.
+        reason: String,
+        /// `sent`, `failed-to-queue` or `not-configured`.
+        webhook: &'static str,
+    },
     /// The `Idempotency-Key` header is not 1–255 visible ASCII characters.
     #[error("idempotency-key must be 1–255 visible ASCII characters")]
     BadIdempotencyKey,
@@ -102,6 +110,7 @@ impl ApiError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::TenantLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Escalated { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::BadIdempotencyKey => StatusCode::BAD_REQUEST,
             Self::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
             Self::IdempotencyInFlight => StatusCode::CONFLICT,
@@ -127,6 +136,7 @@ impl ApiError {
             Self::NotFound { .. } => "not_found",
             Self::Internal(_) => "internal",
             Self::TenantLimit { .. } => "tenant_limit",
+            Self::Escalated { .. } => "escalated",
             Self::BadIdempotencyKey => "bad_idempotency_key",
             Self::IdempotencyConflict => "idempotency_conflict",
             Self::IdempotencyInFlight => "idempotency_in_flight",
@@ -167,6 +177,7 @@ impl ApiError {
             Self::NotFound { .. } => ("invalid_request_error", "unknown_url", None),
             Self::Internal(_) => ("server_error", "internal_error", None),
             Self::TenantLimit { .. } => ("rate_limit_error", "tenant_limit", None),
+            Self::Escalated { .. } => ("escalation", "human_escalation", None),
             Self::BadIdempotencyKey => (
                 "invalid_request_error",
                 "invalid_idempotency_key",
@@ -210,6 +221,10 @@ impl ApiError {
             if failure.capacity_refused && failure.attempts.is_empty() {
                 retry_after = Some(1);
             }
+        }
+        if let Self::Escalated { reason, webhook } = &self {
+            body["signalbox"]["escalation"] =
+                json!({ "status": "escalated", "reason": reason, "webhook": webhook });
         }
         if let Self::TenantLimit {
             retry_after_secs, ..
