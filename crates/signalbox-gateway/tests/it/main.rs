@@ -10,6 +10,7 @@
 )]
 
 mod breakers;
+mod degrade;
 mod errors;
 mod failover;
 mod fairness;

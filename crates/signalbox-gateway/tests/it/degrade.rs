@@ -1,0 +1,169 @@
+//! Declared degradation steps, each visible in the header, the body marker
+//! and the decision record: tools disabled, a smaller model with reduced
+//! context, and human escalation with its webhook.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::routing::post;
+use serde_json::{Value, json};
+use signalbox_mock::Faults;
+use signalbox_testkit::{Harness, any_port, chat_body, eventually};
+use tokio::time::Duration;
+
+use crate::header;
+
+const DEGRADE: &str = r#"
+resilience:
+  escalation: { webhook: "${HOOK_URL}" }
+providers:
+  - { name: big, kind: openai-compatible, base-url: "${BIG_URL}" }
+  - { name: plain, kind: openai-compatible, base-url: "${PLAIN_URL}" }
+  - { name: small, kind: openai-compatible, base-url: "${SMALL_URL}" }
+routes:
+  - id: big
+    provider: big
+    model: big-model
+    region: us
+    context-window: 8192
+    max-output-tokens: 1024
+    supports: { tools: true }
+  - { id: plain, provider: plain, model: plain-model, region: us, context-window: 8192, max-output-tokens: 1024 }
+  - { id: small, provider: small, model: small-model, region: us, context-window: 400, max-output-tokens: 100 }
+aliases:
+  - { name: chat, routes: [big, plain] }
+  - { name: assist, routes: [big], smaller-model: chat-small }
+  - { name: chat-small, routes: [small] }
+policy:
+  rules:
+    - name: tools-optional
+      when: { aliases: [chat] }
+      degrade: [fallback-route, tools-disabled, human-escalation]
+    - name: assistant
+      when: { aliases: [assist] }
+      degrade: [fallback-route, smaller-model, reduced-context, human-escalation]
+"#;
+
+/// A webhook receiver on loopback that keeps what it is sent.
+async fn hook() -> (String, Arc<parking_lot::Mutex<Vec<Value>>>) {
+    let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let keep = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |Json(v): Json<Value>| {
+            let keep = keep.clone();
+            async move {
+                keep.lock().push(v);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(any_port()).await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+async fn harness() -> (Harness, Arc<parking_lot::Mutex<Vec<Value>>>) {
+    let (url, seen) = hook().await;
+    let h = Harness::start(DEGRADE, &["big", "plain", "small"], &[("HOOK_URL", url)]).await;
+    (h, seen)
+}
+
+fn down() -> Faults {
+    Faults {
+        error_rate: 1.0,
+        error_status: 503,
+        ..Faults::default()
+    }
+}
+
+async fn record(h: &Harness, id: &str) -> signalbox_core::DecisionRecord {
+    let log = h.gateway.gateway().decision_log().unwrap().clone();
+    log.flush().await;
+    log.reader().unwrap().get(id).unwrap().unwrap()
+}
+
+#[tokio::test]
+async fn tools_are_disabled_so_a_route_without_tools_can_serve() {
+    let (h, _) = harness().await;
+    h.mock("big").set_faults(down());
+    let mut body = chat_body("chat", "what is the weather");
+    body["tools"] = json!([{"type": "function", "function": {"name": "weather", "parameters": {}}}]);
+    let resp = h.chat_with(&body, &[("x-request-id", "tools-off")]).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "x-signalbox-route"), "plain");
+    assert_eq!(header(&resp, "x-signalbox-degraded"), "tools-disabled");
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["signalbox"]["degraded"], json!(["tools-disabled"]));
+    let sent = h.mock("plain").stats().last_request.unwrap();
+    assert!(sent.get("tools").is_none(), "tools reached the route: {sent}");
+    let rec = record(&h, "tools-off").await;
+    assert_eq!(rec.degraded, vec!["tools-disabled"]);
+    assert_eq!(rec.attempts.len(), 2);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_smaller_model_with_reduced_context_serves_when_the_big_one_is_down() {
+    let (h, _) = harness().await;
+    h.mock("big").set_faults(down());
+    let long_turn = "an old turn that no longer matters ".repeat(40);
+    let body = json!({
+        "model": "assist",
+        "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": long_turn},
+            {"role": "assistant", "content": long_turn},
+            {"role": "user", "content": "and now the question"}
+        ]
+    });
+    let resp = h.chat_with(&body, &[("x-request-id", "smaller")]).await;
+    assert_eq!(resp.status(), 200, "{:?}", resp.headers());
+    assert_eq!(header(&resp, "x-signalbox-route"), "small");
+    assert_eq!(header(&resp, "x-signalbox-degraded"), "smaller-model,reduced-context");
+    let sent = h.mock("small").stats().last_request.unwrap();
+    let msgs = sent["messages"].as_array().unwrap();
+    assert_eq!(msgs.first().unwrap()["content"], "be brief");
+    assert_eq!(msgs.last().unwrap()["content"], "and now the question");
+    assert!(msgs.len() < 4, "context was not reduced: {} messages", msgs.len());
+    let rec = record(&h, "smaller").await;
+    assert_eq!(rec.degraded, vec!["smaller-model", "reduced-context"]);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn when_nothing_can_serve_a_human_takes_over() {
+    let (h, seen) = harness().await;
+    h.mock("big").set_faults(down());
+    h.mock("plain").set_faults(down());
+    let resp = h.chat_with(&chat_body("chat", "help"), &[("x-request-id", "escalate-1")]).await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(header(&resp, "x-signalbox-degraded"), "human-escalation");
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "human_escalation");
+    assert_eq!(v["signalbox"]["escalation"]["webhook"], "sent");
+    assert_eq!(v["signalbox"]["request_id"], "escalate-1");
+    assert!(eventually(Duration::from_secs(5), || !seen.lock().is_empty()).await);
+    let event = seen.lock()[0].clone();
+    assert_eq!(event["request_id"], "escalate-1");
+    assert_eq!(event["tenant"], "default");
+    assert!(event["reason"].as_str().unwrap().contains("upstream attempts failed"));
+    assert!(!event.to_string().contains("help"), "prompt content leaked: {event}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn degrade_never_skips_every_step() {
+    let (h, seen) = harness().await;
+    h.mock("big").set_faults(down());
+    let mut body = chat_body("chat", "x");
+    body["tools"] = json!([{"type": "function", "function": {"name": "f", "parameters": {}}}]);
+    let resp = h.chat_with(&body, &[("x-signalbox-degrade", "never")]).await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(header(&resp, "x-signalbox-degraded"), "");
+    assert_eq!(h.mock("plain").stats().requests, 0);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(seen.lock().is_empty());
+    h.stop().await;
+}
