@@ -25,6 +25,19 @@ pub(crate) struct Prompt {
     pub(crate) first_tool: Option<String>,
 }
 
+impl Prompt {
+    /// Counts one message whose text pieces are `texts`; a user message with text becomes the
+    /// echo candidate (messages holding only tool results do not).
+    pub(crate) fn add_message<'a>(&mut self, user: bool, texts: impl IntoIterator<Item = &'a str>) {
+        let texts: Vec<&str> = texts.into_iter().collect();
+        self.messages += 1;
+        self.words += texts.iter().map(|t| count_words(t)).sum::<u64>();
+        if user && !texts.is_empty() {
+            self.last_user_text = texts.join(" ");
+        }
+    }
+}
+
 /// The mock's deterministic reply.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Answer {

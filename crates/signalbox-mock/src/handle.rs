@@ -11,7 +11,8 @@ use tokio::net::TcpListener;
 
 use crate::control::MockControl;
 use crate::faults::Faults;
-use crate::server::{Shared, router};
+use crate::format::MockFormat;
+use crate::server::{Shared, router_as};
 use crate::stats::Stats;
 
 /// Server-wide defaults of a mock instance.
@@ -43,9 +44,18 @@ impl MockProvider {
     /// Binds `addr` (use `127.0.0.1:0` in tests), spawns the server on the current tokio runtime
     /// and returns its handle.
     pub async fn start(addr: SocketAddr, options: MockOptions) -> io::Result<MockHandle> {
+        Self::start_as(addr, options, MockFormat::OpenAi).await
+    }
+
+    /// Like [`Self::start`], speaking `format`.
+    pub async fn start_as(
+        addr: SocketAddr,
+        options: MockOptions,
+        format: MockFormat,
+    ) -> io::Result<MockHandle> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let (router, control) = router(options);
+        let (router, control) = router_as(options, format);
         let shared = control.shared().clone();
         tokio::spawn(async move {
             // Stopped by `MockHandle::shutdown`, which begins shutdown on the shared state.
@@ -53,7 +63,11 @@ impl MockProvider {
                 tracing::warn!(%addr, %error, "Mock provider stopped with an error.");
             }
         });
-        Ok(MockHandle { addr, control })
+        Ok(MockHandle {
+            addr,
+            control,
+            format,
+        })
     }
 }
 
@@ -62,6 +76,7 @@ impl MockProvider {
 pub struct MockHandle {
     addr: SocketAddr,
     control: MockControl,
+    format: MockFormat,
 }
 
 impl MockHandle {
@@ -70,9 +85,18 @@ impl MockHandle {
         self.addr
     }
 
-    /// The OpenAI-style base URL, `http://IP:PORT/v1`.
+    /// The base URL as that format's SDK takes it: `http://IP:PORT/v1` for OpenAI, the host
+    /// root `http://IP:PORT` for Anthropic and Gemini.
     pub fn base_url(&self) -> String {
-        format!("http://{}/v1", self.addr)
+        match self.format {
+            MockFormat::OpenAi => format!("http://{}/v1", self.addr),
+            MockFormat::Anthropic | MockFormat::Gemini => format!("http://{}", self.addr),
+        }
+    }
+
+    /// The wire format this mock speaks.
+    pub fn format(&self) -> MockFormat {
+        self.format
     }
 
     /// Replaces the fault settings (like `POST /_mock/faults`).
@@ -113,7 +137,17 @@ pub async fn serve(
     options: MockOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let (router, control) = router(options);
+    serve_as(listener, options, MockFormat::OpenAi, shutdown).await
+}
+
+/// Like [`serve`], speaking `format` (for a future `mock-provider --format`).
+pub async fn serve_as(
+    listener: TcpListener,
+    options: MockOptions,
+    format: MockFormat,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let (router, control) = router_as(options, format);
     let shared = control.shared().clone();
     run(listener, router, shared, shutdown).await
 }

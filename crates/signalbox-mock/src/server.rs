@@ -8,14 +8,17 @@ use arc_swap::ArcSwap;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use axum::routing::{get, post};
 use tokio::sync::watch;
 
 use crate::answer::Answer;
+use crate::anthropic::{self, Anthropic};
 use crate::control::{self, MockControl};
 use crate::faults::{Decision, Faults};
+use crate::format::MockFormat;
+use crate::gemini::Gemini;
 use crate::handle::MockOptions;
 use crate::openai::{self, OpenAi};
 use crate::stats::{Counters, InFlight};
@@ -80,8 +83,13 @@ impl Shared {
     }
 }
 
-/// Builds the mock's router and the handle controlling it.
+/// Builds the mock's router (OpenAI format) and the handle controlling it.
 pub fn router(options: MockOptions) -> (Router, MockControl) {
+    router_as(options, MockFormat::OpenAi)
+}
+
+/// Builds a router speaking `format` and the handle controlling it.
+pub fn router_as(options: MockOptions, format: MockFormat) -> (Router, MockControl) {
     let MockOptions {
         name,
         stream_chunks,
@@ -89,7 +97,11 @@ pub fn router(options: MockOptions) -> (Router, MockControl) {
     } = options;
     let name_header =
         HeaderValue::from_str(&name).unwrap_or(HeaderValue::from_static("invalid-name"));
-    let models = openai::models_body(&name).unwrap_or_default();
+    let models = match format {
+        MockFormat::Anthropic => anthropic::models_body(),
+        MockFormat::OpenAi | MockFormat::Gemini => openai::models_body(&name),
+    }
+    .unwrap_or_default();
     let shared = Arc::new(Shared {
         name,
         name_header,
@@ -100,14 +112,24 @@ pub fn router(options: MockOptions) -> (Router, MockControl) {
         shutdown: watch::Sender::new(false),
         models,
     });
-    let router = Router::new()
-        .route("/v1/chat/completions", post(chat::<OpenAi>))
-        .route("/chat/completions", post(chat::<OpenAi>))
-        .route("/v1/models", get(list_models))
-        .route("/models", get(list_models))
-        .merge(control::routes())
-        .fallback(not_found)
-        .with_state(shared.clone());
+    let dialect = match format {
+        MockFormat::OpenAi => Router::new()
+            .route("/v1/chat/completions", post(chat::<OpenAi>))
+            .route("/chat/completions", post(chat::<OpenAi>))
+            .route("/v1/models", get(list_models))
+            .route("/models", get(list_models))
+            .fallback(not_found::<OpenAi>),
+        MockFormat::Anthropic => Router::new()
+            .route("/v1/messages", post(chat::<Anthropic>))
+            .route("/v1/models", get(list_models))
+            .fallback(not_found::<Anthropic>),
+        // `{call}` is `{model}:generateContent` or `{model}:streamGenerateContent`.
+        MockFormat::Gemini => Router::new()
+            .route("/v1beta/models/{call}", post(chat::<Gemini>))
+            .route("/v1/models/{call}", post(chat::<Gemini>))
+            .fallback(not_found::<Gemini>),
+    };
+    let router = dialect.merge(control::routes()).with_state(shared.clone());
     (router, MockControl::new(shared))
 }
 
@@ -115,13 +137,13 @@ async fn list_models(State(shared): State<Arc<Shared>>) -> Response {
     shared.respond(StatusCode::OK, JSON, shared.models.clone())
 }
 
-async fn not_found(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+async fn not_found<F: WireFormat>(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let message = format!(
         "mock: no route for {} {}",
         request.method(),
         request.uri().path()
     );
-    shared.error::<OpenAi>(StatusCode::NOT_FOUND, &message)
+    shared.error::<F>(StatusCode::NOT_FOUND, &message)
 }
 
 /// One chat request, in the order the mock's pipeline sees it.
@@ -166,7 +188,7 @@ async fn chat<F: WireFormat>(State(shared): State<Arc<Shared>>, request: Request
             if !latency.is_zero() {
                 tokio::time::sleep(latency).await;
             }
-            answer::<F>(&shared, &faults, n, &body, in_flight)
+            answer::<F>(&shared, &faults, n, (&parts.uri, &body), in_flight)
         }
     }
 }
@@ -176,10 +198,10 @@ fn answer<F: WireFormat>(
     shared: &Shared,
     faults: &Faults,
     n: u64,
-    body: &[u8],
+    (uri, body): (&Uri, &[u8]),
     in_flight: InFlight,
 ) -> Response {
-    let parsed = match F::parse(body) {
+    let parsed = match F::parse_request(uri, body) {
         Ok(parsed) => parsed,
         Err(message) => return shared.error::<F>(StatusCode::BAD_REQUEST, &message),
     };

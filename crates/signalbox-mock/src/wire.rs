@@ -1,6 +1,6 @@
 //! Owns the seam between the fault/server logic and a provider's wire format.
 
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use bytes::Bytes;
 
 use crate::answer::{Answer, Prompt};
@@ -15,13 +15,19 @@ pub(crate) struct Parsed<R> {
     pub(crate) stream: bool,
 }
 
-/// A provider API dialect (OpenAI today; Anthropic and Gemini later).
+/// A provider API dialect (OpenAI, Anthropic, Gemini).
 pub(crate) trait WireFormat: Send + Sync + 'static {
     /// Data kept from the request for rendering.
     type Request: Send;
 
     /// Parses a chat request body; `Err` carries the message of a 400 answer.
     fn parse(body: &[u8]) -> Result<Parsed<Self::Request>, String>;
+
+    /// Parses a request whose path also carries data (Gemini puts the model and the
+    /// streaming choice there); by default only the body matters.
+    fn parse_request(_uri: &Uri, body: &[u8]) -> Result<Parsed<Self::Request>, String> {
+        Self::parse(body)
+    }
 
     /// The JSON body of an error answer with `status`.
     fn error_body(status: StatusCode, message: &str) -> Bytes;

@@ -133,5 +133,6 @@ fn content_of(events: &[String]) -> String {
 
 mod control;
 mod faults;
+mod formats;
 mod non_streaming;
 mod streaming;
