@@ -159,8 +159,8 @@ impl fmt::Display for ProviderKind {
     }
 }
 
-/// Upstream deadlines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Upstream deadlines and stream stall limits.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Timeouts {
     /// TCP + TLS connect.
     pub connect: Duration,
@@ -168,6 +168,12 @@ pub struct Timeouts {
     pub first_byte: Duration,
     /// The whole attempt, including streaming the body.
     pub total: Duration,
+    /// Longest silence between stream chunks once streaming.
+    pub idle: Duration,
+    /// Slowest acceptable stream in events (≈ tokens) per second.
+    pub min_tokens_per_second: Option<f64>,
+    /// The window the minimum throughput is measured over.
+    pub throughput_window: Duration,
 }
 
 impl Default for Timeouts {
@@ -176,6 +182,9 @@ impl Default for Timeouts {
             connect: Duration::from_secs(2),
             first_byte: Duration::from_secs(120),
             total: Duration::from_secs(600),
+            idle: Duration::from_secs(60),
+            min_tokens_per_second: None,
+            throughput_window: Duration::from_secs(10),
         }
     }
 }

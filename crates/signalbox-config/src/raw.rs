@@ -139,6 +139,17 @@ pub(crate) struct RawTimeouts {
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<String>")]
     pub total: Option<Duration>,
+    /// Longest silence between stream chunks. Default `60s`.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
+    pub idle: Option<Duration>,
+    /// Slowest acceptable stream, in events (≈ tokens) per second over
+    /// `throughput-window`. Default none.
+    pub min_tokens_per_second: Option<f64>,
+    /// Window for `min-tokens-per-second`. Default `10s`.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
+    pub throughput_window: Option<Duration>,
 }
 
 /// One upstream target.

@@ -1,5 +1,7 @@
 //! The attempt loop.
 
+use std::sync::Arc;
+
 use bytes::BytesMut;
 use futures::StreamExt;
 use signalbox_core::{AttemptRecord, ChatRequest, OutcomeClass};
@@ -192,11 +194,17 @@ pub async fn dispatch(plan: Plan<'_>, req: &ChatRequest, request_id: &str) -> Re
             let elapsed = started.elapsed();
             let err = match result {
                 Ok(mut body) => {
-                    // A stream holds its route slot until it ends.
-                    if let (ServedBody::Stream(s), Some(p)) = (&mut body, permit) {
-                        s.hold(Box::new(p));
+                    match &mut body {
+                        // A stream's health is settled when it ends; it holds
+                        // its route slot until then.
+                        ServedBody::Stream(s) => {
+                            target.health.record_latency(elapsed);
+                            if let Some(p) = permit {
+                                s.hold(Box::new(p));
+                            }
+                        }
+                        ServedBody::Json(_) => target.health.record_success(elapsed),
                     }
-                    target.health.record_success(elapsed);
                     attempts.push(record(target, OutcomeClass::Success, Some(200), elapsed, String::new(), None));
                     return Ok(Served {
                         route: idx,
@@ -328,9 +336,9 @@ async fn attempt(
             first.extend_from_slice(&ev.raw);
             if meaningful {
                 let first = first.freeze();
-                return Ok(ServedBody::Stream(Box::new(CommittedStream::new(
-                    first, inner, framer, done,
-                ))));
+                let stream = CommittedStream::new(first, inner, framer, done)
+                    .guard(target.upstream.timeouts(), Arc::clone(&target.health));
+                return Ok(ServedBody::Stream(Box::new(stream)));
             }
         }
         let next = tokio::time::timeout_at(deadline, inner.next()).await;

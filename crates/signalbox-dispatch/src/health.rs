@@ -245,13 +245,41 @@ impl RouteHealth {
 
     /// A usable answer.
     pub fn record_success(&self, latency: Duration) {
+        self.record_latency(latency);
+        self.record_ok();
+    }
+
+    /// A stream's time to its first event: latency only. Whether the stream
+    /// was a success is known when it ends ([`Self::record_ok`] or
+    /// [`Self::record_failure`]).
+    pub fn record_latency(&self, latency: Duration) {
         self.note_latency(latency);
+        let cfg = *self.config.lock();
+        let mut s = self.state.lock();
+        s.latencies.push(latency);
+        if matches!(s.phase, Phase::Closed)
+            && let Some(slo) = cfg.latency_slo
+            && let Some(p95) = s.latencies.p95()
+            && s.latencies.len() >= cfg.min_requests as usize
+            && p95.as_secs_f64() > slo.as_secs_f64() * cfg.latency_open_factor
+        {
+            let reason = format!(
+                "p95 latency {} is over {}× the {} SLO",
+                secs(p95),
+                cfg.latency_open_factor,
+                secs(slo)
+            );
+            self.open(&mut s, &cfg, Instant::now(), reason);
+        }
+    }
+
+    /// An attempt that ended well (for streams: at their end marker).
+    pub fn record_ok(&self) {
         let cfg = *self.config.lock();
         let now = Instant::now();
         let mut s = self.state.lock();
         s.consecutive_failures = 0;
         s.outcomes.push(now, false);
-        s.latencies.push(latency);
         match s.phase {
             // A request that started before the circuit opened proves nothing.
             Phase::Open { .. } => {}
@@ -263,21 +291,7 @@ impl RouteHealth {
                 s.latencies.clear();
                 self.gauge.store(0, Ordering::Relaxed);
             }
-            Phase::Closed => {
-                if let Some(slo) = cfg.latency_slo
-                    && let Some(p95) = s.latencies.p95()
-                    && s.latencies.len() >= cfg.min_requests as usize
-                    && p95.as_secs_f64() > slo.as_secs_f64() * cfg.latency_open_factor
-                {
-                    let reason = format!(
-                        "p95 latency {} is over {}× the {} SLO",
-                        secs(p95),
-                        cfg.latency_open_factor,
-                        secs(slo)
-                    );
-                    self.open(&mut s, &cfg, now, reason);
-                }
-            }
+            Phase::Closed => {}
         }
     }
 

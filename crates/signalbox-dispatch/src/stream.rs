@@ -3,7 +3,9 @@
 //! upstream failure after this point ends the stream with an explicit SSE
 //! error event, never a silent splice of another model's output.
 
+use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
@@ -12,7 +14,10 @@ use futures::stream::BoxStream;
 use serde::de::IgnoredAny;
 use signalbox_core::{OutcomeClass, Usage};
 use signalbox_providers::{SseEvent, SseFramer, UpstreamError};
-use tokio::time::Instant;
+use signalbox_config::Timeouts;
+use tokio::time::{Duration, Instant};
+
+use crate::RouteHealth;
 
 /// The upstream body as a stream of byte chunks.
 pub(crate) type UpstreamBytes = BoxStream<'static, reqwest::Result<Bytes>>;
@@ -59,6 +64,19 @@ pub struct CommittedStream {
     on_end: Option<OnEnd>,
     /// Held until the stream ends (e.g. the route's capacity slot).
     held: Option<Box<dyn std::any::Any + Send>>,
+    stall: Option<StallGuard>,
+}
+
+/// Catches streams that are "up" but silent or crawling, and reports them
+/// (and any other cut) against the route's health.
+struct StallGuard {
+    idle: Duration,
+    timer: Pin<Box<tokio::time::Sleep>>,
+    min_rate: Option<f64>,
+    window: Duration,
+    window_start: Instant,
+    window_events: u64,
+    health: Arc<RouteHealth>,
 }
 
 /// What the explicit error event names.
@@ -90,7 +108,26 @@ impl CommittedStream {
             error_event: None,
             on_end: None,
             held: None,
+            stall: None,
         }
+    }
+
+    /// Ends the stream with an error event when no chunk arrives for
+    /// `timeouts.idle`, or when fewer than `timeouts.min_tokens_per_second`
+    /// events arrive per second over `timeouts.throughput_window`; any cut
+    /// counts as a failure of the route.
+    pub(crate) fn guard(mut self, timeouts: &Timeouts, health: Arc<RouteHealth>) -> Self {
+        let now = Instant::now();
+        self.stall = Some(StallGuard {
+            idle: timeouts.idle,
+            timer: Box::pin(tokio::time::sleep_until(now + timeouts.idle)),
+            min_rate: timeouts.min_tokens_per_second,
+            window: timeouts.throughput_window,
+            window_start: now,
+            window_events: self.events,
+            health,
+        });
+        self
     }
 
     /// Rewrites the first event (already received, not yet forwarded).
@@ -124,6 +161,11 @@ impl CommittedStream {
     fn finish(&mut self, outcome: StreamOutcome) {
         self.inner = None; // drop the upstream connection now
         self.held = None;
+        if outcome == StreamOutcome::Completed
+            && let Some(g) = &self.stall
+        {
+            g.health.record_ok();
+        }
         if let Some(cb) = self.on_end.take() {
             cb(StreamEnd {
                 outcome,
@@ -135,6 +177,9 @@ impl CommittedStream {
     }
 
     fn cut(&mut self, detail: String) -> Bytes {
+        if let Some(g) = &self.stall {
+            g.health.record_failure("stream_cut");
+        }
         let event = error_event(&detail, self.error_event.as_ref());
         self.finish(StreamOutcome::Cut { detail });
         event
@@ -154,6 +199,7 @@ impl CommittedStream {
             if !ev.is_comment_only() {
                 self.events += 1;
                 self.note_usage(&ev);
+                self.check_throughput()?;
             }
             match (&mut out, single.take()) {
                 (None, None) => single = Some(ev.raw),
@@ -167,6 +213,30 @@ impl CommittedStream {
             }
         }
         Ok(out.map(BytesMut::freeze).or(single))
+    }
+
+    fn check_throughput(&mut self) -> Result<(), String> {
+        let events = self.events;
+        let Some(g) = self.stall.as_mut() else {
+            return Ok(());
+        };
+        let Some(min) = g.min_rate else {
+            return Ok(());
+        };
+        let elapsed = g.window_start.elapsed();
+        if elapsed < g.window {
+            return Ok(());
+        }
+        let rate = (events - g.window_events) as f64 / elapsed.as_secs_f64();
+        if rate < min {
+            return Err(format!(
+                "stream too slow: {rate:.1} events/s over {:.1}s (minimum {min})",
+                elapsed.as_secs_f64()
+            ));
+        }
+        g.window_start = Instant::now();
+        g.window_events = events;
+        Ok(())
     }
 
     fn note_usage(&mut self, ev: &SseEvent) {
@@ -203,8 +273,26 @@ impl Stream for CommittedStream {
                 return Poll::Ready(None);
             };
             match inner.as_mut().poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(chunk))) => this.framer.push(&chunk),
+                Poll::Pending => {
+                    let stalled = this
+                        .stall
+                        .as_mut()
+                        .filter(|_| !this.done)
+                        .is_some_and(|g| g.timer.as_mut().poll(cx).is_ready());
+                    if stalled {
+                        let idle = this.stall.as_ref().map(|g| g.idle).unwrap_or_default();
+                        let detail = format!("stream stalled: no data for {:.1}s", idle.as_secs_f64());
+                        return Poll::Ready(Some(Ok(this.cut(detail))));
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Ready(Some(Ok(chunk))) => {
+                    if let Some(g) = this.stall.as_mut() {
+                        let next = Instant::now() + g.idle;
+                        g.timer.as_mut().reset(next);
+                    }
+                    this.framer.push(&chunk);
+                }
                 Poll::Ready(Some(Err(e))) => {
                     if this.done {
                         this.finish(StreamOutcome::Completed);

@@ -194,6 +194,9 @@ fn validate_timeouts(raw: Option<RawTimeouts>, path: &str, errors: &mut Errors) 
         connect,
         first_byte,
         total,
+        idle,
+        min_tokens_per_second,
+        throughput_window,
     }) = raw
     else {
         return defaults;
@@ -210,7 +213,20 @@ fn validate_timeouts(raw: Option<RawTimeouts>, path: &str, errors: &mut Errors) 
         connect: positive(connect, defaults.connect, "connect"),
         first_byte: positive(first_byte, defaults.first_byte, "first-byte"),
         total: positive(total, defaults.total, "total"),
+        idle: positive(idle, defaults.idle, "idle"),
+        min_tokens_per_second,
+        throughput_window: positive(
+            throughput_window,
+            defaults.throughput_window,
+            "throughput-window",
+        ),
     };
+    if min_tokens_per_second.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+        errors.push(
+            format!("{path}.min-tokens-per-second"),
+            "must be a number greater than 0 (omit it for no minimum)",
+        );
+    }
     for (key, value) in [
         ("connect", timeouts.connect),
         ("first-byte", timeouts.first_byte),

@@ -232,3 +232,81 @@ async fn sessions_stick_to_one_route_spread_across_routes_and_move_once() {
     }
     h.stop().await;
 }
+
+const STALLS: &str = r#"
+resilience:
+  breaker: { consecutive-failures: 2 }
+providers:
+  - name: primary
+    kind: openai-compatible
+    base-url: ${PRIMARY_URL}
+    timeouts:
+      first-byte: 2s
+      idle: 300ms
+      min-tokens-per-second: ${MIN_RATE:-0.001}
+      throughput-window: 400ms
+routes:
+  - { id: primary, provider: primary, model: m, region: us }
+aliases:
+  - { name: chat, routes: [primary] }
+"#;
+
+async fn stalled_stream_text(min_rate: &str, faults: Faults) -> (String, Harness) {
+    let h = Harness::start(STALLS, &["primary"], &[("MIN_RATE", min_rate.to_string())]).await;
+    h.mock("primary").set_faults(faults);
+    let text = h
+        .chat(&signalbox_testkit::stream_body("chat", "one two three four five six"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    (text, h)
+}
+
+#[tokio::test]
+async fn a_silent_stream_ends_with_an_explicit_stall_error_and_counts_against_the_route() {
+    let (text, h) = stalled_stream_text(
+        "0.001",
+        Faults {
+            stream_chunks: Some(6),
+            chunk_delay_ms: Some(1000),
+            ..Faults::default()
+        },
+    )
+    .await;
+    assert!(text.contains("stream stalled: no data for 0.3s"), "{text}");
+    assert!(text.contains("\"request_id\""), "{text}");
+    assert!(!text.contains("[DONE]"), "{text}");
+    let (_, text2) = stalled_stream_text_again(&h).await;
+    assert!(text2.contains("stream stalled"), "{text2}");
+    // Two stalls in a row opened the circuit.
+    let resp = h.chat(&chat_body("chat", "after")).await;
+    assert_eq!(resp.status(), 503);
+    h.stop().await;
+}
+
+async fn stalled_stream_text_again(h: &Harness) -> ((), String) {
+    let text = h
+        .chat(&signalbox_testkit::stream_body("chat", "one two three four five six"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    ((), text)
+}
+
+#[tokio::test]
+async fn a_crawling_stream_is_cut_below_the_minimum_throughput() {
+    let (text, h) = stalled_stream_text(
+        "50",
+        Faults {
+            stream_chunks: Some(20),
+            chunk_delay_ms: Some(100),
+            ..Faults::default()
+        },
+    )
+    .await;
+    assert!(text.contains("stream too slow"), "{text}");
+    assert!(!text.contains("[DONE]"), "{text}");
+    h.stop().await;
+}
