@@ -24,6 +24,12 @@ const LENGTHS: &[(&[u8; 2], usize)] = &[
 
 const MAX_LEN: usize = 34;
 
+/// Two capitals then two digits: worth a registry lookup.
+pub(crate) fn plausible(b: &[u8], start: usize) -> bool {
+    matches!(b.get(start..start + 4), Some([c1, c2, d1, d2])
+        if c1.is_ascii_uppercase() && c2.is_ascii_uppercase() && d1.is_ascii_digit() && d2.is_ascii_digit())
+}
+
 /// The end of an IBAN starting at `start`, if there is one.
 pub(crate) fn iban_at(b: &[u8], start: usize) -> Option<usize> {
     let country = b.get(start..start + 2)?;

@@ -140,25 +140,34 @@ impl Detectors {
             return;
         }
         let entropy = self.entropy.as_ref();
+        let n = b.len();
         let mut i = 0;
-        while i < b.len() {
+        while i < n {
+            let first = b[i];
             // A run never starts with `/`, so `https://ghp_…` starts at `g`.
-            if !RUN[usize::from(b[i])] || b[i] == b'/' {
+            if !RUN[usize::from(first)] || first == b'/' {
                 i += 1;
                 continue;
             }
             let start = i;
-            i += b[i..].iter().take_while(|c| RUN[usize::from(**c)]).count();
-            let first = b[start];
+            i += 1;
+            while i < n && RUN[usize::from(b[i])] {
+                i += 1;
+            }
+            // Cheap first-byte and length checks keep ordinary words out of the validators.
             let found = if numeric && (first.is_ascii_digit() || first == b'+') {
                 self.numeric_at(b, start)
-            } else if iban && first.is_ascii_uppercase() && i - start >= 4 {
+            } else if iban
+                && first.is_ascii_uppercase()
+                && i - start >= 4
+                && iban::plausible(b, start)
+            {
                 iban::iban_at(b, start).map(|end| (start, end, IBAN))
             } else {
                 None
             };
             let found = found.or_else(|| {
-                secret
+                (secret && i - start >= secret::MIN_RUN)
                     .then(|| secret::secret_at(b, start, i, entropy))
                     .flatten()
                     .map(|end| (start, end, SECRET))
@@ -189,7 +198,7 @@ impl Detectors {
         {
             return Some((open, end, PHONE));
         }
-        if !bytes::number_starts(b, start) {
+        if !bytes::number_starts(b, start) || !bytes::may_be_value(b, start) {
             return None;
         }
         let validators: [(bool, Validator, ClassId); 4] = [

@@ -70,6 +70,8 @@ const PREFIXES: &[Prefix] = &[
     Prefix { prefix: b"npm_", min: 36, max: 36, body: alnum },
 ];
 
+/// Shortest run worth a secret check (`-----BEGIN`).
+pub(crate) const MIN_RUN: usize = 10;
 /// Shortest run worth a prefix check (`xoxb-` and ten characters).
 const MIN_PREFIXED: usize = 15;
 /// Longest run worth an entropy check; longer blobs are data, not keys.
