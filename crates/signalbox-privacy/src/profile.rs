@@ -170,31 +170,41 @@ impl PrivacyProfile {
         table: &mut TokenTable,
         report: &mut ProtectReport,
     ) -> Result<Option<String>, Blocked> {
-        let findings = self.find(text);
-        let blocked = self.count(&findings, report);
-        report.texts += 1;
-        report.bytes += text.len() as u64;
-        if !blocked.is_empty() {
-            return Err(Blocked {
-                classes: blocked,
-                report: report.clone(),
-            });
-        }
-        Ok(self.apply(text, &findings, Escape::None, table))
+        let findings = self.scan_all([text], report)?;
+        let found = findings.first().map_or(&[][..], Vec::as_slice);
+        Ok(self.apply(text, found, Escape::None, table))
     }
 
-    /// Records findings in the report; returns the labels of blocked classes.
-    pub(crate) fn count(&self, findings: &[Finding], report: &mut ProtectReport) -> Vec<String> {
+    /// Finds and counts in every text before anything changes; `Err` when a
+    /// `block` class is present anywhere.
+    pub(crate) fn scan_all<'t>(
+        &self,
+        texts: impl IntoIterator<Item = &'t str>,
+        report: &mut ProtectReport,
+    ) -> Result<Vec<Vec<Finding>>, Blocked> {
         let mut blocked: Vec<String> = Vec::new();
-        for finding in findings {
-            let (label, action) = (self.label(finding.class), self.action(finding.class));
-            report.record(label, action);
-            if action == Action::Block && !blocked.iter().any(|b| b == label) {
-                blocked.push(label.to_owned());
+        let mut all = Vec::new();
+        for text in texts {
+            let findings = self.find(text);
+            for finding in &findings {
+                let (label, action) = (self.label(finding.class), self.action(finding.class));
+                report.record(label, action);
+                if action == Action::Block && !blocked.iter().any(|b| b == label) {
+                    blocked.push(label.to_owned());
+                }
             }
+            report.texts += 1;
+            report.bytes += text.len() as u64;
+            all.push(findings);
+        }
+        if blocked.is_empty() {
+            return Ok(all);
         }
         blocked.sort_unstable();
-        blocked
+        Err(Blocked {
+            classes: blocked,
+            report: report.clone(),
+        })
     }
 
     /// Rewrites `text` with redactions and tokens; `None` when nothing changes.

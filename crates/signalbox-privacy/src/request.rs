@@ -9,8 +9,7 @@
 
 use serde_json::Value;
 
-use crate::detect::Finding;
-use crate::error::{Blocked, ProtectError};
+use crate::error::ProtectError;
 use crate::profile::PrivacyProfile;
 use crate::report::ProtectReport;
 use crate::restore::Escape;
@@ -25,24 +24,7 @@ impl PrivacyProfile {
     ) -> Result<ProtectReport, ProtectError> {
         let mut texts = request_texts(body)?;
         let mut report = ProtectReport::default();
-        let mut findings: Vec<Vec<Finding>> = Vec::with_capacity(texts.len());
-        let mut blocked: Vec<String> = Vec::new();
-        for (text, _) in &texts {
-            let found = self.find(text);
-            blocked.extend(self.count(&found, &mut report));
-            report.texts += 1;
-            report.bytes += text.len() as u64;
-            findings.push(found);
-        }
-        if !blocked.is_empty() {
-            blocked.sort_unstable();
-            blocked.dedup();
-            return Err(Blocked {
-                classes: blocked,
-                report,
-            }
-            .into());
-        }
+        let findings = self.scan_all(texts.iter().map(|(text, _)| text.as_str()), &mut report)?;
         for ((text, escape), found) in texts.iter_mut().zip(&findings) {
             if let Some(protected) = self.apply(text, found, *escape, table) {
                 **text = protected;
