@@ -17,28 +17,55 @@ const MAX_GROUPS: usize = 8;
 const MAX_DIGITS: usize = 17;
 
 /// The groups of a candidate number, as parsed.
+#[derive(Clone, Copy)]
 struct Groups {
     lens: [usize; MAX_GROUPS],
     count: usize,
     digits: [u8; MAX_DIGITS],
     total: usize,
+    /// A dot separates two groups.
     dots: bool,
+    /// A space or dash separates two groups.
     other_seps: bool,
     end: usize,
+    /// End offset after each group.
+    ends: [usize; MAX_GROUPS],
+    /// Separator before each group (0 for none).
+    seps: [u8; MAX_GROUPS],
+}
+
+impl Groups {
+    /// The first `count` groups only.
+    fn truncated(&self, count: usize) -> Self {
+        let mut g = *self;
+        g.count = count;
+        g.total = self.lens[..count].iter().sum();
+        g.end = self.ends[count - 1];
+        g.dots = self.seps[..count].contains(&b'.');
+        g.other_seps = self.seps[..count].iter().any(|s| matches!(s, b' ' | b'-'));
+        g
+    }
 }
 
 /// The end of a phone number starting at `start` (`+`, `(` or a digit).
 pub(crate) fn phone_at(b: &[u8], start: usize) -> Option<usize> {
     let plus = b.get(start) == Some(&b'+');
-    let g = groups(b, start + usize::from(plus))?;
-    let valid = if plus {
-        international(&g, 0)
-    } else if g.digits[..2] == [0, 0] {
-        international(&g, 2)
-    } else {
-        north_american(&g) || trunk_national(&g)
-    };
-    (valid && number_ends(b, g.end)).then_some(g.end)
+    let all = groups(b, start + usize::from(plus))?;
+    // The longest valid prefix of the groups: a number may be followed by
+    // another (`+44 20 7946 0958 4111 1111 …`).
+    (1..=all.count)
+        .rev()
+        .map(|count| all.truncated(count))
+        .find_map(|g| {
+            let valid = if plus {
+                international(&g, 0)
+            } else if g.digits[..2] == [0, 0] {
+                international(&g, 2)
+            } else {
+                north_american(&g) || trunk_national(&g)
+            };
+            (valid && number_ends(b, g.end)).then_some(g.end)
+        })
 }
 
 fn groups(b: &[u8], mut pos: usize) -> Option<Groups> {
@@ -50,7 +77,10 @@ fn groups(b: &[u8], mut pos: usize) -> Option<Groups> {
         dots: false,
         other_seps: false,
         end: pos,
+        ends: [0; MAX_GROUPS],
+        seps: [0; MAX_GROUPS],
     };
+    let mut sep_before = 0;
     let mut paren_used = false;
     while g.count < MAX_GROUPS {
         let paren = b.get(pos) == Some(&b'(') && !paren_used;
@@ -71,9 +101,11 @@ fn groups(b: &[u8], mut pos: usize) -> Option<Groups> {
             *slot = d - b'0';
         }
         g.lens[g.count] = len;
-        g.count += 1;
+        g.seps[g.count] = sep_before;
         g.total += len;
         pos = digits_from + len + usize::from(paren);
+        g.ends[g.count] = pos;
+        g.count += 1;
         g.end = pos;
         paren_used |= paren;
         // One separator, or none right after a closing parenthesis.
@@ -89,11 +121,7 @@ fn groups(b: &[u8], mut pos: usize) -> Option<Groups> {
         if !continues {
             break;
         }
-        match sep {
-            Some(b'.') => g.dots = true,
-            Some(b' ' | b'-') => g.other_seps = true,
-            _ => {}
-        }
+        sep_before = if next > pos { sep.unwrap_or(0) } else { 0 };
         pos = next;
     }
     (g.count > 0).then_some(g)
@@ -163,6 +191,11 @@ mod tests {
             assert_eq!(phone(text), Some(text), "{text}");
         }
         assert_eq!(phone("415-555-0132."), Some("415-555-0132"));
+        assert_eq!(
+            phone("+44 20 7946 0958 4111 1111"),
+            Some("+44 20 7946 0958")
+        );
+        assert_eq!(phone("415 555 0132 2024"), Some("415 555 0132"));
     }
 
     #[test]
