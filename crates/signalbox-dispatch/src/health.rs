@@ -89,10 +89,25 @@ struct State {
     times_opened: u64,
 }
 
+/// The last active probe of a route.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProbeResult {
+    /// Seconds since the probe ran.
+    #[serde(skip)]
+    pub at: Option<Instant>,
+    /// Whether the answer came back and matched the expected pattern.
+    pub ok: bool,
+    /// Time to the answer, ms.
+    pub latency_ms: f64,
+    /// What failed, if anything.
+    pub detail: String,
+}
+
 /// One route's health.
 #[derive(Debug)]
 pub struct RouteHealth {
     config: Mutex<BreakerConfig>,
+    probe: Mutex<Option<ProbeResult>>,
     state: Mutex<State>,
     /// Exponentially weighted latency of successful attempts in µs, as `f64` bits.
     latency_us: AtomicU64,
@@ -133,6 +148,10 @@ pub struct HealthView {
     pub latency_ms: Option<f64>,
     /// How many times the circuit has opened.
     pub times_opened: u64,
+    /// The last active probe, if any ran.
+    pub last_probe: Option<ProbeResult>,
+    /// Seconds since the last probe.
+    pub last_probe_age_secs: Option<f64>,
 }
 
 impl RouteHealth {
@@ -150,6 +169,7 @@ impl RouteHealth {
                 times_opened: 0,
             }),
             config: Mutex::new(config),
+            probe: Mutex::new(None),
             latency_us: AtomicU64::new(0),
             gauge: AtomicU8::new(0),
         }
@@ -420,6 +440,7 @@ impl RouteHealth {
             Phase::Open { .. } => BreakerState::Open,
         };
         let slow = is_slow(&s.latencies, &cfg);
+        let last_probe = self.probe.lock().clone();
         let mut reason = s.reason.clone();
         if reason.is_empty() && slow {
             reason = "p95 latency over the SLO".into();
@@ -441,7 +462,44 @@ impl RouteHealth {
             p95_ms: s.latencies.p95().map(|d| d.as_secs_f64() * 1e3),
             latency_ms: self.latency().map(|d| d.as_secs_f64() * 1e3),
             times_opened: s.times_opened,
+            last_probe_age_secs: last_probe
+                .as_ref()
+                .and_then(|p| p.at)
+                .map(|at| now.duration_since(at).as_secs_f64()),
+            last_probe,
         }
+    }
+
+    /// Whether an active probe should run now: the route is not fully
+    /// healthy (open past its period, half-open, slow or recovering) or
+    /// `always` is set, and no probe ran within `interval`.
+    pub fn probe_due(&self, always: bool, interval: Duration) -> bool {
+        let now = Instant::now();
+        if self
+            .probe
+            .lock()
+            .as_ref()
+            .and_then(|p| p.at)
+            .is_some_and(|at| now.duration_since(at) < interval)
+        {
+            return false;
+        }
+        always || !matches!(self.peek(), Admission::Allowed { ramp, slow: false } if ramp >= 1.0)
+    }
+
+    /// Feeds a probe's result to the breaker: a good answer is a success
+    /// (and closes a half-open circuit), a bad or wrong one a failure.
+    pub fn record_probe(&self, result: ProbeResult) {
+        let latency = Duration::from_secs_f64(result.latency_ms / 1e3);
+        if result.ok {
+            self.record_success(latency);
+        } else {
+            self.record_failure(&format!("probe: {}", result.detail));
+        }
+        *self.probe.lock() = Some(ProbeResult {
+            at: Some(Instant::now()),
+            ..result
+        });
     }
 }
 

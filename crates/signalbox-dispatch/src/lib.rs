@@ -16,7 +16,7 @@ mod target;
 
 pub use attempt::{Failure, Plan, Rejection, Served, ServedBody, StopReason, dispatch};
 pub use budget::RetryBudget;
-pub use health::{Admission, BreakerState, HealthView, RouteHealth};
+pub use health::{Admission, BreakerState, HealthView, ProbeResult, RouteHealth};
 pub use order::{Skipped, StickyInput, fnv1a};
 pub use stream::{CommittedStream, StreamEnd, StreamOutcome};
 pub use target::RouteTarget;

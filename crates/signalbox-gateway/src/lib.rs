@@ -13,6 +13,7 @@ mod failover;
 mod idempotency;
 mod ingress;
 mod pipeline;
+mod probes;
 mod record;
 mod reload;
 pub mod respond;
@@ -182,7 +183,8 @@ impl Gateway {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let watchers = reload::spawn_watchers(&self.state);
+        let mut watchers = reload::spawn_watchers(&self.state);
+        watchers.push(probes::spawn(&self.state));
         let result = server::serve(self.state.clone(), listener, shutdown).await;
         for w in watchers {
             w.abort();

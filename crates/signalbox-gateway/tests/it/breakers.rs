@@ -12,6 +12,7 @@ use crate::header;
 
 const BREAKERS: &str = r#"
 resilience:
+  health-check: { mode: off }
   breaker:
     consecutive-failures: ${TRIP:-3}
     min-requests: ${MIN_REQUESTS:-4}
@@ -236,6 +237,7 @@ async fn sessions_stick_to_one_route_spread_across_routes_and_move_once() {
 const STALLS: &str = r#"
 resilience:
   breaker: { consecutive-failures: 2 }
+  health-check: { mode: off }
 providers:
   - name: primary
     kind: openai-compatible
@@ -277,7 +279,7 @@ async fn a_silent_stream_ends_with_an_explicit_stall_error_and_counts_against_th
     assert!(text.contains("stream stalled: no data for 0.3s"), "{text}");
     assert!(text.contains("\"request_id\""), "{text}");
     assert!(!text.contains("[DONE]"), "{text}");
-    let (_, text2) = stalled_stream_text_again(&h).await;
+    let text2 = stream_text(&h).await;
     assert!(text2.contains("stream stalled"), "{text2}");
     // Two stalls in a row opened the circuit.
     let resp = h.chat(&chat_body("chat", "after")).await;
@@ -285,14 +287,12 @@ async fn a_silent_stream_ends_with_an_explicit_stall_error_and_counts_against_th
     h.stop().await;
 }
 
-async fn stalled_stream_text_again(h: &Harness) -> ((), String) {
-    let text = h
-        .chat(&signalbox_testkit::stream_body("chat", "one two three four five six"))
+async fn stream_text(h: &Harness) -> String {
+    h.chat(&signalbox_testkit::stream_body("chat", "one two three four five six"))
         .await
         .text()
         .await
-        .unwrap();
-    ((), text)
+        .unwrap()
 }
 
 #[tokio::test]
@@ -309,4 +309,75 @@ async fn a_crawling_stream_is_cut_below_the_minimum_throughput() {
     assert!(text.contains("stream too slow"), "{text}");
     assert!(!text.contains("[DONE]"), "{text}");
     h.stop().await;
+}
+
+const PROBED: &str = r#"
+resilience:
+  breaker: { consecutive-failures: 2 }
+  health-check: { mode: always, interval: 1s, timeout: 2s, expect: "${EXPECT}" }
+admin:
+  token: { env: ADMIN_TOKEN }
+providers:
+  - { name: primary, kind: openai-compatible, base-url: "${PRIMARY_URL}" }
+routes:
+  - { id: primary, provider: primary, model: m, region: us }
+aliases:
+  - { name: chat, routes: [primary] }
+"#;
+
+async fn route_health(h: &Harness) -> serde_json::Value {
+    let v: serde_json::Value = reqwest::Client::new()
+        .get(h.url("/admin/routes"))
+        .bearer_auth("admin-secret")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["routes"][0]["health"].clone()
+}
+
+#[tokio::test]
+async fn probes_check_answer_quality_and_open_a_route_that_answers_wrongly() {
+    // The mock echoes the prompt: "OK" matches, "banana" never does.
+    let good = Harness::start(
+        PROBED,
+        &["primary"],
+        &[("EXPECT", "(?i)\\bok\\b".into()), ("ADMIN_TOKEN", "admin-secret".into())],
+    )
+    .await;
+    let mut ok = false;
+    for _ in 0..50 {
+        let health = route_health(&good).await;
+        if health["last_probe"]["ok"] == true {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ok, "no successful probe: {}", route_health(&good).await);
+    assert!(good.mock("primary").stats().requests >= 1);
+    good.stop().await;
+
+    let bad = Harness::start(
+        PROBED,
+        &["primary"],
+        &[("EXPECT", "banana".into()), ("ADMIN_TOKEN", "admin-secret".into())],
+    )
+    .await;
+    let mut opened = serde_json::Value::Null;
+    for _ in 0..60 {
+        let health = route_health(&bad).await;
+        if health["state"] == "open" {
+            opened = health;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(opened["state"], "open", "never opened: {}", route_health(&bad).await);
+    assert!(opened["reason"].as_str().unwrap().contains("did not match"), "{opened}");
+    // No user request was needed to find out.
+    assert_eq!(bad.mock("primary").stats().requests, 2);
+    bad.stop().await;
 }
