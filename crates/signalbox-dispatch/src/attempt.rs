@@ -4,19 +4,19 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use futures::StreamExt;
+use signalbox_config::RetryPolicy;
 use signalbox_core::{AttemptRecord, ChatRequest, OutcomeClass};
 use signalbox_providers::openai::ChatJson;
 use signalbox_providers::{SseFramer, UpstreamError};
-use signalbox_config::RetryPolicy;
 use tokio::time::{Duration, Instant};
 
 use signalbox_state::FairGate;
 
+use crate::RouteTarget;
 use crate::budget::RetryBudget;
 use crate::health::Admission;
 use crate::order::{self, Skipped, StickyInput};
 use crate::stream::{CommittedStream, UpstreamBytes, validate_event};
-use crate::RouteTarget;
 
 /// A request served by one route.
 #[derive(Debug)]
@@ -136,11 +136,16 @@ pub struct Plan<'a> {
 /// Tries the plan's routes in health-adjusted order until one serves the
 /// request, the request is rejected, or a bound (attempts, budget, deadline,
 /// at-most-once) stops the loop.
-pub async fn dispatch(plan: Plan<'_>, req: &ChatRequest, request_id: &str) -> Result<Served, Failure> {
+pub async fn dispatch(
+    plan: Plan<'_>,
+    req: &ChatRequest,
+    request_id: &str,
+) -> Result<Served, Failure> {
     let order = order::order(plan.routes, plan.candidates, plan.seed, plan.sticky);
     plan.budget.note_request();
     let deadline = plan.started + plan.retry.deadline;
-    let mut attempts: Vec<AttemptRecord> = Vec::with_capacity(order.routes.len().min(plan.max_attempts));
+    let mut attempts: Vec<AttemptRecord> =
+        Vec::with_capacity(order.routes.len().min(plan.max_attempts));
     let mut skipped = order.skipped;
     let mut last_route = None;
     let mut stop = StopReason::Exhausted;
@@ -166,7 +171,10 @@ pub async fn dispatch(plan: Plan<'_>, req: &ChatRequest, request_id: &str) -> Re
             }
             let permit = match plan.gates.get(idx) {
                 Some(Some(gate)) => {
-                    match gate.acquire(plan.tenant, plan.tenant_weight, plan.queue_timeout).await {
+                    match gate
+                        .acquire(plan.tenant, plan.tenant_weight, plan.queue_timeout)
+                        .await
+                    {
                         Ok(p) => Some(p),
                         Err(e) => {
                             capacity_refused = true;
@@ -205,7 +213,14 @@ pub async fn dispatch(plan: Plan<'_>, req: &ChatRequest, request_id: &str) -> Re
                         }
                         ServedBody::Json(_) => target.health.record_success(elapsed),
                     }
-                    attempts.push(record(target, OutcomeClass::Success, Some(200), elapsed, String::new(), None));
+                    attempts.push(record(
+                        target,
+                        OutcomeClass::Success,
+                        Some(200),
+                        elapsed,
+                        String::new(),
+                        None,
+                    ));
                     return Ok(Served {
                         route: idx,
                         attempts,
@@ -226,7 +241,14 @@ pub async fn dispatch(plan: Plan<'_>, req: &ChatRequest, request_id: &str) -> Re
             tracing::debug!(route = %target.id, outcome = class.label(), ?status, %detail, "Upstream attempt failed.");
             let retry_after = retry_after_secs.map(Duration::from_secs);
             target.health.record(class, elapsed, retry_after);
-            attempts.push(record(target, class, status, elapsed, detail.clone(), retry_after_secs));
+            attempts.push(record(
+                target,
+                class,
+                status,
+                elapsed,
+                detail.clone(),
+                retry_after_secs,
+            ));
             if !class.fails_over() {
                 let rejection = Rejection {
                     route: idx,
@@ -274,7 +296,12 @@ pub async fn dispatch(plan: Plan<'_>, req: &ChatRequest, request_id: &str) -> Re
 /// The wait before same-route retry number `n` (1-based): exponential with
 /// full jitter drawn from the request's seed, or the provider's
 /// `retry-after` when that is within `backoff-max` (`None` when it is not).
-fn backoff(policy: &RetryPolicy, seed: u64, n: u32, retry_after: Option<Duration>) -> Option<Duration> {
+fn backoff(
+    policy: &RetryPolicy,
+    seed: u64,
+    n: u32,
+    retry_after: Option<Duration>,
+) -> Option<Duration> {
     if let Some(ra) = retry_after {
         return (ra <= policy.backoff_max).then_some(ra);
     }

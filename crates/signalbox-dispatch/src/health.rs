@@ -220,9 +220,7 @@ impl RouteHealth {
             }
             Phase::Open { .. } if !take => Admission::Trial,
             Phase::Open { .. } => {
-                s.phase = Phase::HalfOpen {
-                    trials: vec![now],
-                };
+                s.phase = Phase::HalfOpen { trials: vec![now] };
                 self.gauge.store(1, Ordering::Relaxed);
                 Admission::Trial
             }
@@ -331,7 +329,10 @@ impl RouteHealth {
             Phase::Closed => {
                 let (total, failed) = s.outcomes.counts(now);
                 if s.consecutive_failures >= cfg.consecutive_failures {
-                    let reason = format!("{} failures in a row (last: {what})", s.consecutive_failures);
+                    let reason = format!(
+                        "{} failures in a row (last: {what})",
+                        s.consecutive_failures
+                    );
                     self.open(&mut s, &cfg, now, reason);
                 } else if total >= cfg.min_requests
                     && f64::from(failed) / f64::from(total) >= cfg.error_rate
@@ -424,10 +425,7 @@ impl RouteHealth {
         let now = Instant::now();
         let s = self.state.lock();
         let (total, failed) = s.outcomes.counts(now);
-        let cooldown_left = s
-            .cooldown_until
-            .filter(|u| now < *u)
-            .map(|u| u - now);
+        let cooldown_left = s.cooldown_until.filter(|u| now < *u).map(|u| u - now);
         let open_left = match s.phase {
             Phase::Open { until } if now < until => Some(until - now),
             _ => None,

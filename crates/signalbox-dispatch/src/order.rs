@@ -97,7 +97,11 @@ pub(crate) fn order(
 /// Weighted rendezvous hashing over the healthy routes of the sticky group;
 /// a remembered route wins while it stays in the group and healthy, so a
 /// session that moved once stays on its new route.
-fn sticky_choice(routes: &[RouteTarget], candidates: &[usize], s: StickyInput<'_>) -> Option<usize> {
+fn sticky_choice(
+    routes: &[RouteTarget],
+    candidates: &[usize],
+    s: StickyInput<'_>,
+) -> Option<usize> {
     let group: Vec<usize> = candidates
         .iter()
         .take(s.group.max(1))

@@ -12,9 +12,9 @@ use bytes::{Bytes, BytesMut};
 use futures::Stream;
 use futures::stream::BoxStream;
 use serde::de::IgnoredAny;
+use signalbox_config::Timeouts;
 use signalbox_core::{OutcomeClass, Usage};
 use signalbox_providers::{SseEvent, SseFramer, UpstreamError};
-use signalbox_config::Timeouts;
 use tokio::time::{Duration, Instant};
 
 use crate::RouteHealth;
@@ -281,7 +281,8 @@ impl Stream for CommittedStream {
                         .is_some_and(|g| g.timer.as_mut().poll(cx).is_ready());
                     if stalled {
                         let idle = this.stall.as_ref().map(|g| g.idle).unwrap_or_default();
-                        let detail = format!("stream stalled: no data for {:.1}s", idle.as_secs_f64());
+                        let detail =
+                            format!("stream stalled: no data for {:.1}s", idle.as_secs_f64());
                         return Poll::Ready(Some(Ok(this.cut(detail))));
                     }
                     return Poll::Pending;

@@ -33,7 +33,9 @@ pub fn escalate(
     tokio::spawn(async move {
         match client.post(&url).json(&body).send().await {
             Ok(r) if r.status().is_success() => {}
-            Ok(r) => tracing::warn!(%request_id, status = r.status().as_u16(), "Escalation webhook refused."),
+            Ok(r) => {
+                tracing::warn!(%request_id, status = r.status().as_u16(), "Escalation webhook refused.")
+            }
             Err(e) => tracing::warn!(%request_id, error = %e, "Escalation webhook failed."),
         }
     });

@@ -97,7 +97,8 @@ pub(crate) async fn run(
             .filter(|c| !tried.contains(c))
             .collect();
         if !candidates.is_empty() {
-            let round = dispatch_round(ctx, &req, &signals, &decision, &candidates, at_most_once).await;
+            let round =
+                dispatch_round(ctx, &req, &signals, &decision, &candidates, at_most_once).await;
             match round {
                 Ok(mut served) => {
                     if served.fallback && !out.degraded.contains(&"fallback-route") {
@@ -110,7 +111,11 @@ pub(crate) async fn run(
                     return out;
                 }
                 Err(mut f) => {
-                    tried.extend(f.attempts.iter().filter_map(|a| ctx.runtime.route_index(a.route.as_str())));
+                    tried.extend(
+                        f.attempts
+                            .iter()
+                            .filter_map(|a| ctx.runtime.route_index(a.route.as_str())),
+                    );
                     out.attempts.append(&mut f.attempts);
                     out.skipped.append(&mut f.skipped);
                     let final_failure = f.rejection.is_some()
@@ -143,7 +148,12 @@ pub(crate) async fn run(
         }
         out.degraded.push(step.as_str());
         (req, signals) = next;
-        decision = signalbox_policy::decide(snap, &signals, ctx.headers, &crate::pipeline::RouteObservations(ctx.runtime));
+        decision = signalbox_policy::decide(
+            snap,
+            &signals,
+            ctx.headers,
+            &crate::pipeline::RouteObservations(ctx.runtime),
+        );
     }
     out.result = Err(match last_failure {
         Some(mut f) => {
@@ -151,12 +161,14 @@ pub(crate) async fn run(
             f.skipped = out.skipped.clone();
             Ended::Failed(f)
         }
-        None => Ended::Refused(first_refusal.or_else(|| decision.refusal.clone()).unwrap_or_else(|| {
-            PolicyError::NoEligibleRoute {
-                alias: decision.alias.to_string(),
-                reasons: "every eligible route was already tried".into(),
-            }
-        })),
+        None => Ended::Refused(
+            first_refusal
+                .or_else(|| decision.refusal.clone())
+                .unwrap_or_else(|| PolicyError::NoEligibleRoute {
+                    alias: decision.alias.to_string(),
+                    reasons: "every eligible route was already tried".into(),
+                }),
+        ),
     });
     out
 }
@@ -183,13 +195,21 @@ fn next_step(
         if let Some(next) = applied {
             return Some((step, next));
         }
-        tracing::debug!(request_id = ctx.request_id, step = step.as_str(), "Degradation step not applicable.");
+        tracing::debug!(
+            request_id = ctx.request_id,
+            step = step.as_str(),
+            "Degradation step not applicable."
+        );
     }
     None
 }
 
 /// The alias's declared smaller model, same signals otherwise.
-fn smaller_model(ctx: &Context<'_>, req: &ChatRequest, signals: &Signals) -> Option<(ChatRequest, Signals)> {
+fn smaller_model(
+    ctx: &Context<'_>,
+    req: &ChatRequest,
+    signals: &Signals,
+) -> Option<(ChatRequest, Signals)> {
     let cfg = &ctx.runtime.config;
     let smaller = cfg.aliases.get(signals.alias)?.smaller_model.as_ref()?;
     let idx = cfg.aliases.iter().position(|a| &a.name == smaller)?;
@@ -200,7 +220,11 @@ fn smaller_model(ctx: &Context<'_>, req: &ChatRequest, signals: &Signals) -> Opt
 
 /// Drops old turns until the prompt and requested output fit the largest
 /// context window among the alias's routes.
-fn reduced_context(ctx: &Context<'_>, req: &ChatRequest, signals: &Signals) -> Option<(ChatRequest, Signals)> {
+fn reduced_context(
+    ctx: &Context<'_>,
+    req: &ChatRequest,
+    signals: &Signals,
+) -> Option<(ChatRequest, Signals)> {
     let cfg = &ctx.runtime.config;
     let snap = &ctx.runtime.policy;
     let alias = cfg.aliases.get(signals.alias)?;
@@ -219,7 +243,14 @@ fn reduced_context(ctx: &Context<'_>, req: &ChatRequest, signals: &Signals) -> O
         return None; // it already fits: trimming would only lose context
     }
     let trimmed = req.reduce_context(|r| estimate(r).is_some_and(|n| n <= window))?;
-    let fresh = signalbox_policy::extract(snap, signals.tenant, signals.anonymous, ctx.headers, &trimmed).ok()?;
+    let fresh = signalbox_policy::extract(
+        snap,
+        signals.tenant,
+        signals.anonymous,
+        ctx.headers,
+        &trimmed,
+    )
+    .ok()?;
     // Everything else the first extraction decided stays; only the size changes.
     let mut s = signals.clone();
     s.prompt_tokens = fresh.prompt_tokens;

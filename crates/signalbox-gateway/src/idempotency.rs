@@ -114,7 +114,10 @@ fn replay(stored: StoredResponse) -> Response {
             h.insert(n, v);
         }
     }
-    h.insert(HeaderName::from_static(IDEMPOTENT_REPLAY), HeaderValue::from_static("true"));
+    h.insert(
+        HeaderName::from_static(IDEMPOTENT_REPLAY),
+        HeaderValue::from_static("true"),
+    );
     resp
 }
 

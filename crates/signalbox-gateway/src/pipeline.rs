@@ -25,8 +25,8 @@ use signalbox_state::{LimitPermit, Limits};
 use tokio::time::Instant;
 
 use crate::AppState;
-use crate::failover;
 use crate::escalation::escalate;
+use crate::failover;
 use crate::idempotency::{self, Claim, Claimed};
 use crate::ingress::{read_body, request_id};
 use crate::record::{Outcome, RecordBuilder, submit};
@@ -167,14 +167,18 @@ async fn serve_chat(
     {
         Claimed::None => {}
         Claimed::Replay(resp) => {
-            state.telemetry.count(m::IDEMPOTENT_TOTAL, &[("result", "replayed")]);
+            state
+                .telemetry
+                .count(m::IDEMPOTENT_TOTAL, &[("result", "replayed")]);
             if let Some(r) = rec.as_mut() {
                 r.idempotency("replayed");
             }
             return Ok(resp);
         }
         Claimed::Owner(c) => {
-            state.telemetry.count(m::IDEMPOTENT_TOTAL, &[("result", "executed")]);
+            state
+                .telemetry
+                .count(m::IDEMPOTENT_TOTAL, &[("result", "executed")]);
             if let Some(r) = rec.as_mut() {
                 r.idempotency("executed");
             }
@@ -191,7 +195,10 @@ async fn serve_chat(
     }
     // A refusal stands unless the rule declares steps that may find a route.
     let may_degrade_refusal = decision.failure_mode == FailureMode::Degrade
-        && decision.degrade.iter().any(|s| *s != DegradeStep::FallbackRoute);
+        && decision
+            .degrade
+            .iter()
+            .any(|s| *s != DegradeStep::FallbackRoute);
     if let Some(refusal) = decision.refusal.clone()
         && !may_degrade_refusal
     {
@@ -230,7 +237,9 @@ async fn serve_chat(
     let served_by = outcome.result.as_ref().ok().map(|s| s.route);
     record_attempts(runtime, &outcome.attempts);
     for s in &outcome.skipped {
-        state.telemetry.count(m::ROUTE_SKIPPED_TOTAL, &[("route", &s.route)]);
+        state
+            .telemetry
+            .count(m::ROUTE_SKIPPED_TOTAL, &[("route", &s.route)]);
     }
     meta.attempts = outcome.attempts.len();
     let degraded = outcome.degraded.clone();
@@ -241,7 +250,13 @@ async fn serve_chat(
     if let Some(r) = rec.as_mut() {
         r.attempts(runtime, &outcome.attempts, served_by);
         let sticky = outcome.result.as_ref().ok().and_then(|s| s.sticky);
-        r.resilience(runtime, &outcome.skipped, &degraded, sticky, outcome.at_most_once);
+        r.resilience(
+            runtime,
+            &outcome.skipped,
+            &degraded,
+            sticky,
+            outcome.at_most_once,
+        );
         if let Err(failover::Ended::Failed(f)) = &outcome.result {
             r.stopped(f.stop.describe());
         }
@@ -250,13 +265,22 @@ async fn serve_chat(
         Ok(served) => served,
         Err(failover::Ended::Refused(refusal)) => return Err(ApiError::Policy(refusal)),
         Err(failover::Ended::Escalated { reason }) => {
-            let webhook = escalate(state, runtime, &meta.request_id, tenant_id, &reason, &degraded);
+            let webhook = escalate(
+                state,
+                runtime,
+                &meta.request_id,
+                tenant_id,
+                &reason,
+                &degraded,
+            );
             return Err(ApiError::Escalated { reason, webhook });
         }
         Err(failover::Ended::Failed(failure)) => {
             if let Some(why) = failure.stop.describe() {
                 let reason = format!("{:?}", failure.stop);
-                state.telemetry.count(m::DISPATCH_STOPPED_TOTAL, &[("reason", &reason)]);
+                state
+                    .telemetry
+                    .count(m::DISPATCH_STOPPED_TOTAL, &[("reason", &reason)]);
                 tracing::debug!(request_id = %meta.request_id, why, "Attempt loop stopped early.");
             }
             meta.route = failure
@@ -294,7 +318,15 @@ async fn serve_chat(
                 let request_id = meta.request_id.clone();
                 stream.map_first(|first| mark_first_event(first, &degraded, &request_id));
             }
-            Ok(stream_response(state, runtime, *stream, meta, rec.take(), served.route, started))
+            Ok(stream_response(
+                state,
+                runtime,
+                *stream,
+                meta,
+                rec.take(),
+                served.route,
+                started,
+            ))
         }
     }
 }

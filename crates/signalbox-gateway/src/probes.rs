@@ -31,7 +31,9 @@ pub(crate) fn spawn(state: &Arc<AppState>) -> JoinHandle<()> {
             for (target, cfg) in runtime.routes.iter().zip(&runtime.config.routes) {
                 let hc = &cfg.health_check;
                 if hc.mode == ProbeMode::Off
-                    || !target.health.probe_due(hc.mode == ProbeMode::Always, hc.interval)
+                    || !target
+                        .health
+                        .probe_due(hc.mode == ProbeMode::Always, hc.interval)
                 {
                     continue;
                 }
@@ -46,9 +48,10 @@ pub(crate) fn spawn(state: &Arc<AppState>) -> JoinHandle<()> {
                 }
                 let result = probe(target, &hc.prompt, &hc.expect, hc.timeout).await;
                 let label = if result.ok { "ok" } else { "failed" };
-                state
-                    .telemetry
-                    .count(m::PROBES_TOTAL, &[("route", target.id.as_str()), ("result", label)]);
+                state.telemetry.count(
+                    m::PROBES_TOTAL,
+                    &[("route", target.id.as_str()), ("result", label)],
+                );
                 tracing::debug!(route = %target.id, ok = result.ok, detail = %result.detail, "Health probe.");
                 target.health.record_probe(result);
             }
@@ -67,7 +70,10 @@ async fn probe(target: &RouteTarget, prompt: &str, expect: &str, timeout: Durati
     let started = Instant::now();
     let answer = tokio::time::timeout(timeout, async {
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        let resp = target.upstream.send_chat(bytes, false, "signalbox-probe").await?;
+        let resp = target
+            .upstream
+            .send_chat(bytes, false, "signalbox-probe")
+            .await?;
         target.upstream.read_json(resp).await
     })
     .await;
@@ -85,7 +91,11 @@ async fn probe(target: &RouteTarget, prompt: &str, expect: &str, timeout: Durati
     };
     let text = serde_json::from_slice::<serde_json::Value>(&json.body)
         .ok()
-        .and_then(|v| v["choices"][0]["message"]["content"].as_str().map(str::to_owned))
+        .and_then(|v| {
+            v["choices"][0]["message"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
         .unwrap_or_default();
     match Regex::new(expect) {
         Ok(re) if re.is_match(&text) => ProbeResult {

@@ -12,9 +12,9 @@ use bytes::Bytes;
 use signalbox_config::Config;
 use signalbox_core::RouteId;
 use signalbox_dispatch::{RetryBudget, RouteHealth, RouteTarget};
-use signalbox_state::FairGate;
 use signalbox_policy::PolicySnapshot;
 use signalbox_providers::Upstream;
+use signalbox_state::FairGate;
 use thiserror::Error;
 
 use crate::respond::headers::RouteHeaders;

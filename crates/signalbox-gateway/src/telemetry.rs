@@ -174,7 +174,11 @@ impl Telemetry {
                 _ => 2.0,
             };
             self.set_gauge(m::ROUTE_BREAKER_STATE, &[("route", route)], state);
-            let degraded = if view.slow || view.cooling_down { 1.0 } else { 0.0 };
+            let degraded = if view.slow || view.cooling_down {
+                1.0
+            } else {
+                0.0
+            };
             self.set_gauge(m::ROUTE_DEGRADED, &[("route", route)], degraded);
             self.counter(
                 m::ROUTE_BREAKER_OPENED_TOTAL,

@@ -188,10 +188,19 @@ mod tests {
     fn rate_limit_reset_from_retry_after_or_provider_headers() {
         let mut h = http::HeaderMap::new();
         assert_eq!(rate_limit_reset(&h), None);
-        h.insert("x-ratelimit-reset-requests", http::HeaderValue::from_static("6m0s"));
-        h.insert("x-ratelimit-reset-tokens", http::HeaderValue::from_static("250ms"));
+        h.insert(
+            "x-ratelimit-reset-requests",
+            http::HeaderValue::from_static("6m0s"),
+        );
+        h.insert(
+            "x-ratelimit-reset-tokens",
+            http::HeaderValue::from_static("250ms"),
+        );
         assert_eq!(rate_limit_reset(&h), Some(360));
-        h.insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("7"));
+        h.insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("7"),
+        );
         assert_eq!(rate_limit_reset(&h), Some(7));
         assert_eq!(parse_reset("1.5s"), Some(2));
         assert_eq!(parse_reset("1h2m"), Some(3720));

@@ -43,7 +43,11 @@ impl AffinityMemory {
             g.retain(|_, (_, at)| now.duration_since(*at) < ttl);
             if g.len() >= self.max {
                 // Still full of live sessions: forget the oldest one.
-                if let Some(oldest) = g.iter().min_by_key(|(_, (_, at))| *at).map(|(k, _)| k.clone()) {
+                if let Some(oldest) = g
+                    .iter()
+                    .min_by_key(|(_, (_, at))| *at)
+                    .map(|(k, _)| k.clone())
+                {
                     g.remove(&oldest);
                 }
             }

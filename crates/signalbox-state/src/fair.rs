@@ -75,7 +75,12 @@ impl FairGate {
     }
 
     /// Waits (fairly, at most `timeout`) for a slot.
-    pub async fn acquire(&self, tenant: &str, weight: f64, timeout: Duration) -> Result<GatePermit, GateError> {
+    pub async fn acquire(
+        &self,
+        tenant: &str,
+        weight: f64,
+        timeout: Duration,
+    ) -> Result<GatePermit, GateError> {
         let (id, rx) = {
             let mut g = self.inner.lock();
             let queued: usize = g.tenants.values().map(|t| t.queue.len()).sum();
@@ -171,14 +176,20 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn waiters_are_served_fairly_across_tenants() {
         let gate = FairGate::new(1, 4);
-        let held = gate.acquire("a", 1.0, Duration::from_secs(1)).await.unwrap();
+        let held = gate
+            .acquire("a", 1.0, Duration::from_secs(1))
+            .await
+            .unwrap();
         let order = Arc::new(Mutex::new(Vec::new()));
         let mut tasks = Vec::new();
         // Tenant a queues 3 first, then b queues 1: b must not wait behind all of a.
         for (i, who) in ["a", "a", "a", "b"].into_iter().enumerate() {
             let (gate, order) = (gate.clone(), order.clone());
             tasks.push(tokio::spawn(async move {
-                let p = gate.acquire(who, 1.0, Duration::from_secs(10)).await.unwrap();
+                let p = gate
+                    .acquire(who, 1.0, Duration::from_secs(10))
+                    .await
+                    .unwrap();
                 order.lock().push(format!("{who}{i}"));
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 drop(p);
@@ -197,12 +208,27 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn queue_is_bounded_per_tenant_and_waits_time_out() {
         let gate = FairGate::new(1, 1);
-        let _held = gate.acquire("a", 1.0, Duration::from_secs(1)).await.unwrap();
+        let _held = gate
+            .acquire("a", 1.0, Duration::from_secs(1))
+            .await
+            .unwrap();
         let g2 = gate.clone();
-        let waiting = tokio::spawn(async move { g2.acquire("a", 1.0, Duration::from_secs(2)).await.map(|_| ()) });
+        let waiting = tokio::spawn(async move {
+            g2.acquire("a", 1.0, Duration::from_secs(2))
+                .await
+                .map(|_| ())
+        });
         tokio::task::yield_now().await;
-        assert_eq!(gate.acquire("a", 1.0, Duration::from_secs(1)).await.unwrap_err(), GateError::QueueFull(1));
-        assert_eq!(waiting.await.unwrap(), Err(GateError::Timeout(Duration::from_secs(2))));
+        assert_eq!(
+            gate.acquire("a", 1.0, Duration::from_secs(1))
+                .await
+                .unwrap_err(),
+            GateError::QueueFull(1)
+        );
+        assert_eq!(
+            waiting.await.unwrap(),
+            Err(GateError::Timeout(Duration::from_secs(2)))
+        );
         assert_eq!(gate.usage(), (1, 0));
     }
 }

@@ -64,7 +64,11 @@ impl std::fmt::Debug for Begin {
 /// Idempotency records, keyed by tenant-scoped key.
 pub trait IdempotencyStore: Send + Sync + std::fmt::Debug {
     /// Claims `key` for a request whose body hashes to `fingerprint`.
-    fn begin<'a>(&'a self, key: &'a str, fingerprint: u64) -> BoxFuture<'a, Result<Begin, StateError>>;
+    fn begin<'a>(
+        &'a self,
+        key: &'a str,
+        fingerprint: u64,
+    ) -> BoxFuture<'a, Result<Begin, StateError>>;
     /// Stores the answer of the request that claimed `key` (dropped when too large).
     fn complete<'a>(&'a self, key: &'a str, response: StoredResponse) -> BoxFuture<'a, ()>;
     /// Releases `key` without an answer to replay (the request failed in a
@@ -130,7 +134,11 @@ impl InMemoryIdempotency {
             };
             // Only remove the completed entry this slot was made for (the key
             // may have been reused since).
-            if let Some(Entry::Done { expires: e, response, .. }) = inner.entries.get(&key)
+            if let Some(Entry::Done {
+                expires: e,
+                response,
+                ..
+            }) = inner.entries.get(&key)
                 && *e == expires
             {
                 inner.bytes = inner.bytes.saturating_sub(response.size());
@@ -141,17 +149,19 @@ impl InMemoryIdempotency {
 }
 
 impl IdempotencyStore for InMemoryIdempotency {
-    fn begin<'a>(&'a self, key: &'a str, fingerprint: u64) -> BoxFuture<'a, Result<Begin, StateError>> {
+    fn begin<'a>(
+        &'a self,
+        key: &'a str,
+        fingerprint: u64,
+    ) -> BoxFuture<'a, Result<Begin, StateError>> {
         Box::pin(async move {
             let now = Instant::now();
             let mut g = self.inner.lock();
             Self::evict(&mut g, now, self.max_entries);
             let answer = match g.entries.get(key) {
-                Some(Entry::Running { fingerprint: f, .. } | Entry::Done { fingerprint: f, .. })
-                    if *f != fingerprint =>
-                {
-                    Begin::Conflict
-                }
+                Some(
+                    Entry::Running { fingerprint: f, .. } | Entry::Done { fingerprint: f, .. },
+                ) if *f != fingerprint => Begin::Conflict,
                 Some(Entry::Running { done, .. }) => {
                     let mut rx = done.subscribe();
                     Begin::InFlight(Box::pin(async move {
@@ -159,12 +169,13 @@ impl IdempotencyStore for InMemoryIdempotency {
                         let _ = rx.wait_for(|d| *d).await;
                     }))
                 }
-                Some(Entry::Done { response, expires, .. }) if *expires > now => {
-                    Begin::Replay(response.clone())
-                }
+                Some(Entry::Done {
+                    response, expires, ..
+                }) if *expires > now => Begin::Replay(response.clone()),
                 _ => {
                     let (done, _) = watch::channel(false);
-                    g.entries.insert(key.to_owned(), Entry::Running { fingerprint, done });
+                    g.entries
+                        .insert(key.to_owned(), Entry::Running { fingerprint, done });
                     Begin::Execute
                 }
             };
@@ -260,10 +271,16 @@ mod tests {
             s.complete(k, resp("{}")).await;
         }
         assert_eq!(s.usage().0, 2);
-        assert!(matches!(s.begin("a", 1).await, Ok(Begin::Execute)), "oldest evicted");
+        assert!(
+            matches!(s.begin("a", 1).await, Ok(Begin::Execute)),
+            "oldest evicted"
+        );
         let big = resp(&"x".repeat(100));
         assert!(matches!(s.begin("big", 1).await, Ok(Begin::Execute)));
         s.complete("big", big).await;
-        assert!(matches!(s.begin("big", 1).await, Ok(Begin::Execute)), "too large to keep");
+        assert!(
+            matches!(s.begin("big", 1).await, Ok(Begin::Execute)),
+            "too large to keep"
+        );
     }
 }

@@ -15,9 +15,7 @@ mod limits;
 
 pub use affinity::AffinityMemory;
 pub use fair::{FairGate, GateError, GatePermit};
-pub use idempotency::{
-    Begin, IdempotencyStore, InMemoryIdempotency, StoredResponse, Waiter,
-};
+pub use idempotency::{Begin, IdempotencyStore, InMemoryIdempotency, StoredResponse, Waiter};
 pub use limits::{InMemoryLimits, LimitExceeded, LimitPermit, LimitStore, Limits};
 
 use std::future::Future;

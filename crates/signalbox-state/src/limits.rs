@@ -80,7 +80,9 @@ impl Bucket {
     /// on refusal, the wait until `n` are available.
     fn take(&mut self, capacity: f64, n: f64, now: Instant) -> Result<(), Duration> {
         let rate = capacity / 60.0;
-        let elapsed = self.at.map_or(0.0, |at| now.duration_since(at).as_secs_f64());
+        let elapsed = self
+            .at
+            .map_or(0.0, |at| now.duration_since(at).as_secs_f64());
         let level = (self.level.unwrap_or(capacity) + elapsed * rate).min(capacity);
         self.at = Some(now);
         // A single request larger than the whole allowance can never pass; let
@@ -114,7 +116,12 @@ impl InMemoryLimits {
         self.usage.lock().get(tenant).map_or(0, |u| u.in_flight)
     }
 
-    fn acquire_now(&self, tenant: &str, limits: Limits, tokens: u64) -> Result<LimitPermit, LimitExceeded> {
+    fn acquire_now(
+        &self,
+        tenant: &str,
+        limits: Limits,
+        tokens: u64,
+    ) -> Result<LimitPermit, LimitExceeded> {
         let now = Instant::now();
         let mut map = self.usage.lock();
         let u = map.entry(tenant.to_owned()).or_default();
@@ -191,7 +198,10 @@ mod tests {
         assert_eq!(e.limit, "concurrency");
         drop(a);
         assert!(s.acquire("t", l, 1).await.unwrap().is_ok());
-        assert!(s.acquire("other", l, 1).await.unwrap().is_ok(), "per tenant");
+        assert!(
+            s.acquire("other", l, 1).await.unwrap().is_ok(),
+            "per tenant"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -206,7 +216,11 @@ mod tests {
         }
         let e = s.acquire("t", l, 0).await.unwrap().unwrap_err();
         assert_eq!(e.limit, "requests-per-minute");
-        assert!((e.retry_after.as_secs_f64() - 1.0).abs() < 0.01, "{:?}", e.retry_after);
+        assert!(
+            (e.retry_after.as_secs_f64() - 1.0).abs() < 0.01,
+            "{:?}",
+            e.retry_after
+        );
         tokio::time::advance(Duration::from_secs(1)).await;
         assert!(s.acquire("t", l, 0).await.unwrap().is_ok());
     }

@@ -140,7 +140,10 @@ impl Harness {
         body: &serde_json::Value,
         headers: &[(&str, &str)],
     ) -> reqwest::Response {
-        let mut req = self.client.post(self.url("/v1/chat/completions")).json(body);
+        let mut req = self
+            .client
+            .post(self.url("/v1/chat/completions"))
+            .json(body);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::Errors;
 use crate::model::{
-    BreakerConfig, EscalationConfig, HealthCheckConfig, IdempotencyConfig, Resilience,
-    RetryPolicy, TenantLimits,
+    BreakerConfig, EscalationConfig, HealthCheckConfig, IdempotencyConfig, Resilience, RetryPolicy,
+    TenantLimits,
 };
 use crate::raw::{
     RawBreaker, RawEscalation, RawHealthCheck, RawIdempotency, RawLimits, RawResilience, RawRetry,
@@ -86,7 +86,12 @@ pub(super) fn merge_breaker(
     positive_duration(errors, path, "window", out.window);
     positive_duration(errors, path, "open-for", out.open_for);
     at_least_one(errors, path, "min-requests", out.min_requests);
-    at_least_one(errors, path, "consecutive-failures", out.consecutive_failures);
+    at_least_one(
+        errors,
+        path,
+        "consecutive-failures",
+        out.consecutive_failures,
+    );
     at_least_one(errors, path, "half-open-trials", out.half_open_trials);
     if !(out.error_rate > 0.0 && out.error_rate <= 1.0) {
         errors.push(

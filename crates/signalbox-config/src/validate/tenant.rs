@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use super::provider::validate_api_key;
 use super::{Errors, FirstSeen, check_amount, check_name, check_refs, risk_tier, unknown};
 use crate::model::{
-    TenantLimits,
-    AdminConfig, DEFAULT_RISK_TIERS, DEFAULT_TENANT, DecisionLogConfig, TenantConfig,
+    AdminConfig, DEFAULT_RISK_TIERS, DEFAULT_TENANT, DecisionLogConfig, TenantConfig, TenantLimits,
 };
 use crate::raw::{RawAdmin, RawApiKey, RawDecisionLog, RawTenant};
 use crate::secret::hash_secret;

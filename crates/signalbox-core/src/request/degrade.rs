@@ -34,7 +34,12 @@ impl ChatRequest {
         let Some(Value::Array(messages)) = self.body.get("messages") else {
             return None;
         };
-        let role = |m: &Value| m.get("role").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let role = |m: &Value| {
+            m.get("role")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         let last_user = messages.iter().rposition(|m| role(m) == "user")?;
         let mut keep: Vec<bool> = vec![true; messages.len()];
         let mut candidate = self.clone();
@@ -94,10 +99,14 @@ mod tests {
 
     #[test]
     fn tools_are_removed_only_when_present() {
-        let with = req(json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
-            "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "auto"}));
+        let with = req(
+            json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
+            "tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "auto"}),
+        );
         let without = with.without_tools().unwrap();
-        assert!(!without.body().contains_key("tools") && !without.body().contains_key("tool_choice"));
+        assert!(
+            !without.body().contains_key("tools") && !without.body().contains_key("tool_choice")
+        );
         assert!(without.without_tools().is_none());
     }
 
@@ -116,7 +125,10 @@ mod tests {
         let msgs = trimmed.body()["messages"].as_array().unwrap().clone();
         assert_eq!(msgs[0]["role"], "system");
         assert_eq!(msgs.last().unwrap()["content"], "three");
-        assert!(msgs.iter().all(|m| m["role"] != "tool"), "orphan tool result kept: {msgs:?}");
+        assert!(
+            msgs.iter().all(|m| m["role"] != "tool"),
+            "orphan tool result kept: {msgs:?}"
+        );
         assert_eq!(msgs.len(), 3);
     }
 

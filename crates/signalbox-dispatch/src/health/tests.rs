@@ -32,7 +32,10 @@ async fn consecutive_failures_open_then_half_open_trial_closes() {
     let Admission::Skip(why) = h.admit() else {
         panic!("open circuit admitted a request")
     };
-    assert!(why.contains("circuit open") && why.contains("3 failures in a row"), "{why}");
+    assert!(
+        why.contains("circuit open") && why.contains("3 failures in a row"),
+        "{why}"
+    );
 
     tokio::time::advance(Duration::from_secs(5)).await;
     assert!(h.usable());
@@ -47,7 +50,13 @@ async fn consecutive_failures_open_then_half_open_trial_closes() {
     };
     assert!((0.09..0.2).contains(&ramp), "{ramp}");
     tokio::time::advance(Duration::from_secs(10)).await;
-    assert_eq!(h.admit(), Admission::Allowed { ramp: 1.0, slow: false });
+    assert_eq!(
+        h.admit(),
+        Admission::Allowed {
+            ramp: 1.0,
+            slow: false
+        }
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -74,7 +83,11 @@ async fn error_rate_over_the_window_opens() {
     assert_eq!(h.state(), BreakerState::Closed);
     h.record_failure("server_error");
     assert_eq!(h.state(), BreakerState::Open);
-    assert!(h.view().reason.contains("error rate 2/4"), "{}", h.view().reason);
+    assert!(
+        h.view().reason.contains("error rate 2/4"),
+        "{}",
+        h.view().reason
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -96,7 +109,13 @@ async fn slow_route_is_degraded_then_opened_when_far_over() {
     for _ in 0..4 {
         h.record_success(Duration::from_millis(150));
     }
-    assert_eq!(h.admit(), Admission::Allowed { ramp: 1.0, slow: true });
+    assert_eq!(
+        h.admit(),
+        Admission::Allowed {
+            ramp: 1.0,
+            slow: true
+        }
+    );
     assert!(h.view().slow);
     for _ in 0..4 {
         h.record_success(Duration::from_millis(400));
@@ -108,7 +127,11 @@ async fn slow_route_is_degraded_then_opened_when_far_over() {
 #[tokio::test(start_paused = true)]
 async fn rate_limit_cools_down_until_reset_without_counting_as_error() {
     let h = RouteHealth::new(cfg());
-    h.record(OutcomeClass::RateLimited, Duration::ZERO, Some(Duration::from_secs(2)));
+    h.record(
+        OutcomeClass::RateLimited,
+        Duration::ZERO,
+        Some(Duration::from_secs(2)),
+    );
     assert!(matches!(h.admit(), Admission::Skip(w) if w.contains("quota cooldown")));
     assert_eq!(h.consecutive_failures(), 0);
     assert_eq!(h.state(), BreakerState::Closed);

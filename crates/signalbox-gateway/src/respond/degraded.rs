@@ -49,7 +49,11 @@ mod tests {
 
     #[test]
     fn json_body_gets_the_marker() {
-        let b = mark_json(Bytes::from_static(br#"{"id":"x","choices":[]}"#), &["fallback-route"], "r1");
+        let b = mark_json(
+            Bytes::from_static(br#"{"id":"x","choices":[]}"#),
+            &["fallback-route"],
+            "r1",
+        );
         let v: Value = serde_json::from_slice(&b).unwrap_or_default();
         assert_eq!(v["signalbox"]["degraded"][0], "fallback-route");
         assert_eq!(v["signalbox"]["request_id"], "r1");
@@ -63,13 +67,19 @@ mod tests {
         let text = std::str::from_utf8(&out).unwrap_or_default();
         assert!(text.starts_with(": keepalive\n\ndata: {"), "{text}");
         assert!(text.ends_with("}\n\n"), "{text}");
-        assert!(text.contains(r#""degraded":["fallback-route","tools-disabled"]"#), "{text}");
+        assert!(
+            text.contains(r#""degraded":["fallback-route","tools-disabled"]"#),
+            "{text}"
+        );
     }
 
     #[test]
     fn non_json_is_left_alone() {
         let b = Bytes::from_static(b"data: [DONE]\n\n");
         assert_eq!(mark_first_event(b.clone(), &["x"], "r"), b);
-        assert_eq!(mark_json(Bytes::from_static(b"[1]"), &["x"], "r"), Bytes::from_static(b"[1]"));
+        assert_eq!(
+            mark_json(Bytes::from_static(b"[1]"), &["x"], "r"),
+            Bytes::from_static(b"[1]")
+        );
     }
 }

@@ -125,7 +125,9 @@ impl ApiError {
             Self::BodyRead(_) => "body_read",
             Self::Policy(p) => p.label(),
             Self::Upstream { failure, .. } if failure.rejection.is_some() => "upstream_rejected",
-            Self::Upstream { failure, .. } if failure.capacity_refused && failure.attempts.is_empty() => {
+            Self::Upstream { failure, .. }
+                if failure.capacity_refused && failure.attempts.is_empty() =>
+            {
                 "route_capacity"
             }
             Self::Upstream {
@@ -166,7 +168,9 @@ impl ApiError {
             Self::Upstream { failure, .. } if failure.rejection.is_some() => {
                 ("invalid_request_error", "upstream_rejected", None)
             }
-            Self::Upstream { failure, .. } if failure.capacity_refused && failure.attempts.is_empty() => {
+            Self::Upstream { failure, .. }
+                if failure.capacity_refused && failure.attempts.is_empty() =>
+            {
                 ("rate_limit_error", "route_capacity", None)
             }
             Self::Upstream {

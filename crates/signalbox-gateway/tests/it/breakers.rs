@@ -81,7 +81,11 @@ async fn open_circuit_recovers_through_a_half_open_trial() {
     for i in 0..6 {
         assert_eq!(served_by(&h, &format!("down {i}")).await, "secondary");
     }
-    assert_eq!(h.mock("primary").stats().requests, 3, "breaker opened after 3");
+    assert_eq!(
+        h.mock("primary").stats().requests,
+        3,
+        "breaker opened after 3"
+    );
     h.mock("primary").set_faults(Faults::default());
     tokio::time::sleep(Duration::from_millis(1100)).await;
     // The open period is over: the next request is the trial, and it closes the circuit.
@@ -163,16 +167,26 @@ async fn the_retry_budget_caps_upstream_calls_in_a_total_outage() {
         let resp = h.chat(&chat_body("chat", &format!("outage {i}"))).await;
         assert_eq!(resp.status(), 502);
         let body: serde_json::Value = resp.json().await.unwrap();
-        if body["error"]["message"].as_str().unwrap().contains("retry budget exhausted") {
+        if body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("retry budget exhausted")
+        {
             budget_messages += 1;
         }
     }
     let primary = h.mock("primary").stats().requests;
     let secondary = h.mock("secondary").stats().requests;
     // The secondary would get 20 retries without a budget; it gets max(2, 10% of 20).
-    assert!(primary + secondary <= 22, "{primary} + {secondary} upstream calls");
+    assert!(
+        primary + secondary <= 22,
+        "{primary} + {secondary} upstream calls"
+    );
     assert!(secondary <= 2, "secondary got {secondary} retries");
-    assert!(budget_messages >= 18, "{budget_messages} refusals named the budget");
+    assert!(
+        budget_messages >= 18,
+        "{budget_messages} refusals named the budget"
+    );
     h.stop().await;
 }
 
@@ -191,7 +205,9 @@ async fn sessions_stick_to_one_route_spread_across_routes_and_move_once() {
                 .await;
             assert_eq!(resp.status(), 200);
             let route = header(&resp, "x-signalbox-route").to_string();
-            let first = first_route.entry(session.clone()).or_insert_with(|| route.clone());
+            let first = first_route
+                .entry(session.clone())
+                .or_insert_with(|| route.clone());
             assert_eq!(*first, route, "{session} moved without a failure");
         }
     }
@@ -208,7 +224,10 @@ async fn sessions_stick_to_one_route_spread_across_routes_and_move_once() {
     let mut moved_to = HashMap::new();
     for session in &on_primary {
         let resp = h
-            .chat_with(&chat_body("spread", "after"), &[("x-signalbox-session", session)])
+            .chat_with(
+                &chat_body("spread", "after"),
+                &[("x-signalbox-session", session)],
+            )
             .await;
         assert_eq!(resp.status(), 200);
         let route = header(&resp, "x-signalbox-route").to_string();
@@ -220,14 +239,24 @@ async fn sessions_stick_to_one_route_spread_across_routes_and_move_once() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     for (session, route) in &moved_to {
         let resp = h
-            .chat_with(&chat_body("spread", "healed"), &[("x-signalbox-session", session)])
+            .chat_with(
+                &chat_body("spread", "healed"),
+                &[("x-signalbox-session", session)],
+            )
             .await;
-        assert_eq!(header(&resp, "x-signalbox-route"), route, "{session} moved back");
+        assert_eq!(
+            header(&resp, "x-signalbox-route"),
+            route,
+            "{session} moved back"
+        );
     }
     // Sessions that never were on the primary never moved.
     for (session, route) in first_route.iter().filter(|(_, r)| r.as_str() != "primary") {
         let resp = h
-            .chat_with(&chat_body("spread", "healed"), &[("x-signalbox-session", session)])
+            .chat_with(
+                &chat_body("spread", "healed"),
+                &[("x-signalbox-session", session)],
+            )
             .await;
         assert_eq!(header(&resp, "x-signalbox-route"), route);
     }
@@ -257,7 +286,10 @@ async fn stalled_stream_text(min_rate: &str, faults: Faults) -> (String, Harness
     let h = Harness::start(STALLS, &["primary"], &[("MIN_RATE", min_rate.to_string())]).await;
     h.mock("primary").set_faults(faults);
     let text = h
-        .chat(&signalbox_testkit::stream_body("chat", "one two three four five six"))
+        .chat(&signalbox_testkit::stream_body(
+            "chat",
+            "one two three four five six",
+        ))
         .await
         .text()
         .await
@@ -288,11 +320,14 @@ async fn a_silent_stream_ends_with_an_explicit_stall_error_and_counts_against_th
 }
 
 async fn stream_text(h: &Harness) -> String {
-    h.chat(&signalbox_testkit::stream_body("chat", "one two three four five six"))
-        .await
-        .text()
-        .await
-        .unwrap()
+    h.chat(&signalbox_testkit::stream_body(
+        "chat",
+        "one two three four five six",
+    ))
+    .await
+    .text()
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -344,7 +379,10 @@ async fn probes_check_answer_quality_and_open_a_route_that_answers_wrongly() {
     let good = Harness::start(
         PROBED,
         &["primary"],
-        &[("EXPECT", "(?i)\\bok\\b".into()), ("ADMIN_TOKEN", "admin-secret".into())],
+        &[
+            ("EXPECT", "(?i)\\bok\\b".into()),
+            ("ADMIN_TOKEN", "admin-secret".into()),
+        ],
     )
     .await;
     let mut ok = false;
@@ -363,7 +401,10 @@ async fn probes_check_answer_quality_and_open_a_route_that_answers_wrongly() {
     let bad = Harness::start(
         PROBED,
         &["primary"],
-        &[("EXPECT", "banana".into()), ("ADMIN_TOKEN", "admin-secret".into())],
+        &[
+            ("EXPECT", "banana".into()),
+            ("ADMIN_TOKEN", "admin-secret".into()),
+        ],
     )
     .await;
     let mut opened = serde_json::Value::Null;
@@ -375,8 +416,16 @@ async fn probes_check_answer_quality_and_open_a_route_that_answers_wrongly() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(opened["state"], "open", "never opened: {}", route_health(&bad).await);
-    assert!(opened["reason"].as_str().unwrap().contains("did not match"), "{opened}");
+    assert_eq!(
+        opened["state"],
+        "open",
+        "never opened: {}",
+        route_health(&bad).await
+    );
+    assert!(
+        opened["reason"].as_str().unwrap().contains("did not match"),
+        "{opened}"
+    );
     // No user request was needed to find out.
     assert_eq!(bad.mock("primary").stats().requests, 2);
     bad.stop().await;

@@ -89,7 +89,8 @@ async fn tools_are_disabled_so_a_route_without_tools_can_serve() {
     let (h, _) = harness().await;
     h.mock("big").set_faults(down());
     let mut body = chat_body("chat", "what is the weather");
-    body["tools"] = json!([{"type": "function", "function": {"name": "weather", "parameters": {}}}]);
+    body["tools"] =
+        json!([{"type": "function", "function": {"name": "weather", "parameters": {}}}]);
     let resp = h.chat_with(&body, &[("x-request-id", "tools-off")]).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(header(&resp, "x-signalbox-route"), "plain");
@@ -97,7 +98,10 @@ async fn tools_are_disabled_so_a_route_without_tools_can_serve() {
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["signalbox"]["degraded"], json!(["tools-disabled"]));
     let sent = h.mock("plain").stats().last_request.unwrap();
-    assert!(sent.get("tools").is_none(), "tools reached the route: {sent}");
+    assert!(
+        sent.get("tools").is_none(),
+        "tools reached the route: {sent}"
+    );
     let rec = record(&h, "tools-off").await;
     assert_eq!(rec.degraded, vec!["tools-disabled"]);
     assert_eq!(rec.attempts.len(), 2);
@@ -121,12 +125,19 @@ async fn a_smaller_model_with_reduced_context_serves_when_the_big_one_is_down() 
     let resp = h.chat_with(&body, &[("x-request-id", "smaller")]).await;
     assert_eq!(resp.status(), 200, "{:?}", resp.headers());
     assert_eq!(header(&resp, "x-signalbox-route"), "small");
-    assert_eq!(header(&resp, "x-signalbox-degraded"), "smaller-model,reduced-context");
+    assert_eq!(
+        header(&resp, "x-signalbox-degraded"),
+        "smaller-model,reduced-context"
+    );
     let sent = h.mock("small").stats().last_request.unwrap();
     let msgs = sent["messages"].as_array().unwrap();
     assert_eq!(msgs.first().unwrap()["content"], "be brief");
     assert_eq!(msgs.last().unwrap()["content"], "and now the question");
-    assert!(msgs.len() < 4, "context was not reduced: {} messages", msgs.len());
+    assert!(
+        msgs.len() < 4,
+        "context was not reduced: {} messages",
+        msgs.len()
+    );
     let rec = record(&h, "smaller").await;
     assert_eq!(rec.degraded, vec!["smaller-model", "reduced-context"]);
     h.stop().await;
@@ -137,7 +148,12 @@ async fn when_nothing_can_serve_a_human_takes_over() {
     let (h, seen) = harness().await;
     h.mock("big").set_faults(down());
     h.mock("plain").set_faults(down());
-    let resp = h.chat_with(&chat_body("chat", "help"), &[("x-request-id", "escalate-1")]).await;
+    let resp = h
+        .chat_with(
+            &chat_body("chat", "help"),
+            &[("x-request-id", "escalate-1")],
+        )
+        .await;
     assert_eq!(resp.status(), 503);
     assert_eq!(header(&resp, "x-signalbox-degraded"), "human-escalation");
     let v: Value = resp.json().await.unwrap();
@@ -148,8 +164,16 @@ async fn when_nothing_can_serve_a_human_takes_over() {
     let event = seen.lock()[0].clone();
     assert_eq!(event["request_id"], "escalate-1");
     assert_eq!(event["tenant"], "default");
-    assert!(event["reason"].as_str().unwrap().contains("upstream attempts failed"));
-    assert!(!event.to_string().contains("help"), "prompt content leaked: {event}");
+    assert!(
+        event["reason"]
+            .as_str()
+            .unwrap()
+            .contains("upstream attempts failed")
+    );
+    assert!(
+        !event.to_string().contains("help"),
+        "prompt content leaked: {event}"
+    );
     h.stop().await;
 }
 
@@ -159,7 +183,9 @@ async fn degrade_never_skips_every_step() {
     h.mock("big").set_faults(down());
     let mut body = chat_body("chat", "x");
     body["tools"] = json!([{"type": "function", "function": {"name": "f", "parameters": {}}}]);
-    let resp = h.chat_with(&body, &[("x-signalbox-degrade", "never")]).await;
+    let resp = h
+        .chat_with(&body, &[("x-signalbox-degrade", "never")])
+        .await;
     assert_eq!(resp.status(), 503);
     assert_eq!(header(&resp, "x-signalbox-degraded"), "");
     assert_eq!(h.mock("plain").stats().requests, 0);

@@ -99,9 +99,16 @@ async fn tenant_rate_limit_answers_429_with_retry_after() {
     assert!((25..=31).contains(&retry_after), "{retry_after}");
     let b: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(b["error"]["code"], "tenant_limit");
-    assert!(b["error"]["message"].as_str().unwrap().contains("requests-per-minute"));
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("requests-per-minute")
+    );
     // Other tenants are unaffected; the refused request never reached a provider.
-    let other = h.chat_with(&body, &[("authorization", "Bearer sk-steady")]).await;
+    let other = h
+        .chat_with(&body, &[("authorization", "Bearer sk-steady")])
+        .await;
     assert_eq!(other.status(), 200);
     assert_eq!(h.mock("primary").stats().requests, 3);
     h.stop().await;

@@ -29,7 +29,12 @@ async fn admin_get(h: &Harness, path: &str) -> Value {
 /// The shipped example plus an admin token.
 async fn admin_example() -> Harness {
     let yaml = format!("{FAILOVER_YAML}\nadmin:\n  token: {{ env: ADMIN_TOKEN }}\n");
-    Harness::start(&yaml, &["primary", "secondary"], &[("ADMIN_TOKEN", "admin-secret".into())]).await
+    Harness::start(
+        &yaml,
+        &["primary", "secondary"],
+        &[("ADMIN_TOKEN", "admin-secret".into())],
+    )
+    .await
 }
 
 fn all_503() -> Faults {
@@ -57,7 +62,10 @@ async fn primary_outage_is_served_by_secondary_marked_degraded_and_the_breaker_o
         assert!(body["signalbox"]["request_id"].is_string());
     }
     let primary_calls = h.mock("primary").stats().requests;
-    assert!(primary_calls <= 10, "primary received {primary_calls} of 30");
+    assert!(
+        primary_calls <= 10,
+        "primary received {primary_calls} of 30"
+    );
     assert_eq!(h.mock("secondary").stats().requests, 30);
 
     // The breaker is visible to operators and in metrics.
@@ -70,9 +78,17 @@ async fn primary_outage_is_served_by_secondary_marked_degraded_and_the_breaker_o
         .unwrap()
         .clone();
     assert_eq!(primary["health"]["state"], "open", "{primary}");
-    assert!(primary["health"]["reason"].as_str().unwrap().contains("failures in a row"));
+    assert!(
+        primary["health"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("failures in a row")
+    );
     let (_, metrics) = h.get("/metrics").await;
-    assert!(metrics.contains(r#"signalbox_route_breaker_state{route="primary"} 2"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"signalbox_route_breaker_state{route="primary"} 2"#),
+        "{metrics}"
+    );
     assert!(metrics.contains(r#"signalbox_degraded_total{step="fallback-route"} 30"#));
     h.stop().await;
 }
@@ -82,7 +98,10 @@ async fn degrade_never_gets_a_fail_closed_refusal() {
     let h = shipped_example().await;
     h.mock("primary").set_faults(all_503());
     let resp = h
-        .chat_with(&chat_body("chat", "hi"), &[("x-signalbox-degrade", "never")])
+        .chat_with(
+            &chat_body("chat", "hi"),
+            &[("x-signalbox-degrade", "never")],
+        )
         .await;
     assert_eq!(resp.status(), 503);
     let request_id = header(&resp, "x-request-id").to_string();
@@ -103,7 +122,10 @@ async fn irreversible_request_to_a_hanging_primary_times_out_and_is_never_sent_t
         ..Faults::default()
     });
     let resp = h
-        .chat_with(&chat_body("chat", "transfer"), &[("x-signalbox-irreversible", "true")])
+        .chat_with(
+            &chat_body("chat", "transfer"),
+            &[("x-signalbox-irreversible", "true")],
+        )
         .await;
     assert_eq!(resp.status(), 504);
     let body: Value = resp.json().await.unwrap();
@@ -124,7 +146,10 @@ async fn irreversible_request_moves_on_when_the_primary_port_is_closed() {
     )
     .await;
     let resp = h
-        .chat_with(&chat_body("chat", "transfer"), &[("x-signalbox-irreversible", "true")])
+        .chat_with(
+            &chat_body("chat", "transfer"),
+            &[("x-signalbox-irreversible", "true")],
+        )
         .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(header(&resp, "x-signalbox-route"), "secondary");
@@ -147,7 +172,9 @@ async fn same_idempotency_key_and_body_means_one_upstream_call_and_identical_bod
     assert_eq!(h.mock("primary").stats().requests, 1);
 
     // The same key with another body is a conflict, not a replay.
-    let other = h.chat_with(&chat_body("chat", "something else"), &key).await;
+    let other = h
+        .chat_with(&chat_body("chat", "something else"), &key)
+        .await;
     assert_eq!(other.status(), 422);
     let err: Value = other.json().await.unwrap();
     assert_eq!(err["error"]["code"], "idempotency_key_reused");
