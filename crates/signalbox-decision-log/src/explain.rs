@@ -24,6 +24,7 @@ pub fn explain(record: &DecisionRecord) -> String {
         candidates(record),
         ranking(record),
         attempts(record),
+        resilience(record),
         outcome(record),
     ]
     .into_iter()
@@ -357,6 +358,30 @@ fn attempts(r: &DecisionRecord) -> Option<String> {
         s.push('\n');
     }
     Some(s)
+}
+
+/// Skipped routes, degradation steps, stickiness and early stops.
+fn resilience(r: &DecisionRecord) -> Option<String> {
+    let mut s = String::new();
+    for skip in &r.skipped {
+        let _ = writeln!(s, "  skipped {}: {}", skip.route, skip.reason);
+    }
+    if !r.degraded.is_empty() {
+        let _ = writeln!(s, "  degraded: {}", r.degraded.join(", "));
+    }
+    if let Some(route) = &r.sticky_route {
+        let _ = writeln!(s, "  session sticky to: {route}");
+    }
+    if r.at_most_once {
+        s.push_str("  at-most-once: never retried once it may have reached a provider\n");
+    }
+    if let Some(stopped) = &r.stopped {
+        let _ = writeln!(s, "  stopped early: {stopped}");
+    }
+    if let Some(idem) = &r.idempotency {
+        let _ = writeln!(s, "  idempotency key: {idem}");
+    }
+    (!s.is_empty()).then(|| format!("Resilience\n{s}"))
 }
 
 fn outcome(r: &DecisionRecord) -> Option<String> {

@@ -328,3 +328,32 @@ fn usd_is_trimmed() {
     assert_eq!(usd(1.5), "$1.50");
     assert_eq!(usd(0.0), "$0.00");
 }
+
+#[test]
+fn resilience_section_names_skips_steps_and_stops() {
+    let r = DecisionRecord {
+        skipped: vec![signalbox_core::SkipRecord {
+            route: "us-large".into(),
+            reason: "circuit open for 12.0s more (5 failures in a row)".into(),
+        }],
+        degraded: vec!["fallback-route".into(), "tools-disabled".into()],
+        sticky_route: Some("eu-large".into()),
+        at_most_once: true,
+        stopped: Some("retry budget exhausted; no further attempts".into()),
+        idempotency: Some("executed".into()),
+        ..served_record()
+    };
+    let text = explain(&r);
+    for expected in [
+        "Resilience\n",
+        "  skipped us-large: circuit open for 12.0s more (5 failures in a row)\n",
+        "  degraded: fallback-route, tools-disabled\n",
+        "  session sticky to: eu-large\n",
+        "  at-most-once: never retried once it may have reached a provider\n",
+        "  stopped early: retry budget exhausted; no further attempts\n",
+        "  idempotency key: executed\n",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+    assert!(!explain(&served_record()).contains("Resilience"));
+}
