@@ -13,6 +13,7 @@ use crate::secret::Secret;
 
 mod enums;
 mod policy;
+mod privacy;
 mod resilience;
 mod tenant;
 
@@ -21,6 +22,7 @@ pub use policy::{
     IntentConfig, IntentRule, IntentWhen, Objectives, PolicyRule, Requirements, RouteSelector,
     RuleWhen, Weights,
 };
+pub use privacy::{Boundary, DEFAULT_ROUTE_ZONE, PrivacyConfig};
 pub use resilience::{
     BreakerConfig, EscalationConfig, HealthCheckConfig, IdempotencyConfig, ProbeMode, Resilience,
     RetryPolicy, TenantLimits,
@@ -66,6 +68,8 @@ pub struct Config {
     pub policy_rules: Vec<PolicyRule>,
     /// Retries, idempotency, escalation (breakers and probes are per route).
     pub resilience: Resilience,
+    /// Trust zones and boundaries.
+    pub privacy: PrivacyConfig,
     /// Policy version: 12 hex chars of the SHA-256 of the interpolated document.
     pub version: String,
     /// The file path, or `<embedded>`.
@@ -224,6 +228,8 @@ pub struct RouteConfig {
     pub weight: f64,
     /// Requests in flight at once (excess queues fairly), if limited.
     pub max_concurrency: Option<u32>,
+    /// Trust zone (index into `PrivacyConfig::zones`).
+    pub zone: usize,
 }
 
 /// Capabilities of a route.

@@ -17,6 +17,7 @@ use crate::secret::SecretSource;
 use crate::text::Text;
 
 mod policy;
+mod privacy;
 mod resilience;
 mod tenant;
 
@@ -24,6 +25,7 @@ pub(crate) use policy::{
     RawIntentRule, RawIntentWhen, RawIntents, RawObjectives, RawPolicy, RawPolicyRule, RawRequire,
     RawRuleWhen, RawSelect, RawWeights,
 };
+pub(crate) use privacy::{RawBoundary, RawPrivacy};
 pub(crate) use resilience::{
     RawBreaker, RawEscalation, RawHealthCheck, RawIdempotency, RawLimits, RawResilience, RawRetry,
 };
@@ -89,6 +91,9 @@ pub(crate) struct RawConfig {
     /// Breakers, health checks, retries, idempotency, escalation.
     #[serde(default)]
     pub resilience: Option<RawResilience>,
+    /// Trust zones and what sensitive data may cross into them.
+    #[serde(default)]
+    pub privacy: Option<RawPrivacy>,
 }
 
 /// The HTTP listener.
@@ -192,6 +197,8 @@ pub(crate) struct RawRoute {
     /// Requests in flight on this route at once; excess waits in a fair
     /// per-tenant queue up to `resilience.queue-timeout`. Default unlimited.
     pub max_concurrency: Option<u32>,
+    /// The trust zone the route's provider is in. Default `external`.
+    pub zone: Option<Text>,
 }
 
 /// Capabilities of a route.

@@ -16,6 +16,7 @@ use crate::vars::VarSource;
 
 mod intent;
 mod policy;
+mod privacy;
 mod provider;
 mod resilience;
 mod route;
@@ -47,6 +48,7 @@ pub(crate) fn validate(
         intents,
         policy,
         resilience,
+        privacy,
     } = raw;
     let mut errors = Errors::default();
 
@@ -57,6 +59,7 @@ pub(crate) fn validate(
     let providers = provider::validate_providers(providers, vars, &mut errors);
     let provider_names: Vec<&str> = providers.iter().map(|p| p.name.as_str()).collect();
     let resilience = resilience::validate_resilience(resilience, &mut errors);
+    let privacy = privacy::validate_privacy(privacy, &mut errors);
     let routes = route::validate_routes(
         routes,
         &route::Scope {
@@ -65,6 +68,7 @@ pub(crate) fn validate(
             risk_tiers: &risk_tiers,
             breaker: &resilience.breaker,
             health_check: &resilience.health_check,
+            zones: &privacy.zones,
         },
         &mut errors,
     );
@@ -78,6 +82,7 @@ pub(crate) fn validate(
             regions: &regions,
             risk_tiers: &risk_tiers,
             vars,
+            zones: &privacy.zones,
         },
         &mut errors,
     );
@@ -111,6 +116,7 @@ pub(crate) fn validate(
         intents,
         policy_rules,
         resilience: resilience.resilience,
+        privacy,
         version,
         origin: origin.to_owned(),
         includes,

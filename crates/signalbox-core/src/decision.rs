@@ -163,6 +163,10 @@ pub struct DecisionRecord {
     /// `executed` or `replayed` when the request carried an `Idempotency-Key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency: Option<String>,
+    /// Per trust zone: the data classes found and the actions taken
+    /// (counts, never values), and any classes that blocked the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<serde_json::Value>,
 }
 
 /// A route the dispatcher did not try, and why.

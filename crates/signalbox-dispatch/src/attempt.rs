@@ -131,6 +131,10 @@ pub struct Plan<'a> {
     pub tenant_weight: f64,
     /// Longest wait at a gate.
     pub queue_timeout: Duration,
+    /// Per route (same order as `routes`): a rewritten body to send instead
+    /// of the request (the privacy boundary of the route's zone); empty or
+    /// `None` sends the request as it is.
+    pub bodies: &'a [Option<&'a ChatRequest>],
 }
 
 /// Tries the plan's routes in health-adjusted order until one serves the
@@ -198,7 +202,8 @@ pub async fn dispatch(
             tries_here += 1;
             last_route = Some(idx);
             let started = Instant::now();
-            let result = attempt(target, req, request_id).await;
+            let body = plan.bodies.get(idx).copied().flatten().unwrap_or(req);
+            let result = attempt(target, body, request_id).await;
             let elapsed = started.elapsed();
             let err = match result {
                 Ok(mut body) => {

@@ -42,6 +42,8 @@ pub(crate) enum Ended {
     Refused(PolicyError),
     /// The policy's last resort: hand over to a human.
     Escalated { reason: String },
+    /// Every candidate's zone blocks a data class the request carries.
+    PrivacyBlocked { zone: String, classes: Vec<String> },
 }
 
 /// Everything the pipeline reports about the request's failover.
@@ -56,6 +58,10 @@ pub(crate) struct Outcome {
     pub at_most_once: bool,
     /// Routes of the last round the policy excluded, with why.
     pub excluded: Vec<String>,
+    /// What the privacy boundaries found and did (counts only), if any applied.
+    pub privacy_report: Option<serde_json::Value>,
+    /// The token table of the serving route's zone, to restore the answer.
+    pub restore_table: Option<Arc<signalbox_privacy::TokenTable>>,
 }
 
 /// Runs the rounds. `decision` is the first round's decision (its refusal,
@@ -83,6 +89,8 @@ pub(crate) async fn run(
         degraded: Vec::new(),
         at_most_once,
         excluded: Vec::new(),
+        privacy_report: None,
+        restore_table: None,
     };
     let (mut req, mut signals, mut decision) = (req, signals, decision);
     let mut tried: Vec<usize> = Vec::new();
@@ -90,17 +98,66 @@ pub(crate) async fn run(
     let first_refusal = decision.refusal.clone();
     loop {
         out.excluded = decision.excluded(snap, &signals);
-        let candidates: Vec<usize> = decision
+        let mut candidates: Vec<usize> = decision
             .candidates
             .iter()
             .copied()
             .filter(|c| !tried.contains(c))
             .collect();
+        let privacy = &ctx.runtime.privacy;
+        let protected = if privacy.applies(signals.tenant, &candidates) {
+            let p = crate::privacy::protect(
+                privacy,
+                ctx.state.vault.as_ref(),
+                signals.tenant,
+                ctx.tenant_id,
+                signals.session.as_deref(),
+                &req,
+                &candidates,
+            )
+            .await;
+            out.privacy_report = Some(p.report.clone());
+            candidates.retain(|&c| {
+                let blocked = p.blocks(c, privacy);
+                if blocked && let Some(r) = ctx.runtime.routes.get(c) {
+                    out.skipped.push(SkipRecord {
+                        route: r.id.to_string(),
+                        reason: "privacy boundary of its zone blocks this request".into(),
+                    });
+                }
+                !blocked
+            });
+            if candidates.is_empty()
+                && let Some((zone, classes)) = p.blocked.first().cloned()
+            {
+                // A block is the policy's answer, never a reason to degrade.
+                out.result = Err(Ended::PrivacyBlocked { zone, classes });
+                return out;
+            }
+            Some(p)
+        } else {
+            None
+        };
         if !candidates.is_empty() {
-            let round =
-                dispatch_round(ctx, &req, &signals, &decision, &candidates, at_most_once).await;
+            let bodies: Vec<Option<&ChatRequest>> = match &protected {
+                Some(p) => (0..ctx.runtime.routes.len())
+                    .map(|i| p.for_route(i))
+                    .collect(),
+                None => Vec::new(),
+            };
+            let round = dispatch_round(
+                ctx,
+                &req,
+                &signals,
+                &decision,
+                &candidates,
+                at_most_once,
+                &bodies,
+            )
+            .await;
             match round {
                 Ok(mut served) => {
+                    out.restore_table = protected.as_ref().and_then(|p| p.table_for(served.route));
                     if served.fallback && !out.degraded.contains(&"fallback-route") {
                         out.degraded.insert(0, DegradeStep::FallbackRoute.as_str());
                     }
@@ -264,6 +321,7 @@ async fn dispatch_round(
     decision: &Decision,
     candidates: &[usize],
     at_most_once: bool,
+    bodies: &[Option<&ChatRequest>],
 ) -> Result<Served, Failure> {
     let cfg = &ctx.runtime.config;
     let retry = &cfg.resilience.retry;
@@ -298,6 +356,7 @@ async fn dispatch_round(
         tenant: ctx.tenant_id,
         tenant_weight: ctx.tenant_weight,
         queue_timeout: cfg.resilience.queue_timeout,
+        bodies,
     };
     let served = dispatch(plan, req, ctx.request_id).await?;
     if let Some(s) = session

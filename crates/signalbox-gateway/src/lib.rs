@@ -13,6 +13,7 @@ mod failover;
 mod idempotency;
 mod ingress;
 mod pipeline;
+mod privacy;
 mod probes;
 mod record;
 mod reload;
@@ -77,6 +78,8 @@ pub struct AppState {
     pub affinity: signalbox_state::AffinityMemory,
     /// Client for escalation webhooks.
     pub webhook_client: reqwest::Client,
+    /// Privacy tokens per tenant session.
+    pub vault: privacy::Vault,
 }
 
 /// Options beyond the configuration itself.
@@ -127,6 +130,9 @@ impl Gateway {
             idem.max_entries,
             idem.max_response_bytes,
         ));
+        let vault = Arc::new(signalbox_privacy::InMemoryVault::new(
+            config.privacy.vault_ttl,
+        ));
         let runtime = Runtime::build(config, &telemetry, None)?;
         let status = ReloadStatus::initial(&runtime.config.version);
         Ok(Self {
@@ -147,6 +153,7 @@ impl Gateway {
                     .timeout(std::time::Duration::from_secs(5))
                     .build()
                     .map_err(|e| BuildError::Telemetry(format!("webhook client: {e}")))?,
+                vault: privacy::Vault(vault),
             }),
         })
     }

@@ -261,9 +261,16 @@ async fn serve_chat(
             r.stopped(f.stop.describe());
         }
     }
+    let restore_table = outcome.restore_table.clone();
+    if let (Some(r), Some(report)) = (rec.as_mut(), &outcome.privacy_report) {
+        r.privacy(report.clone());
+    }
     let served = match outcome.result {
         Ok(served) => served,
         Err(failover::Ended::Refused(refusal)) => return Err(ApiError::Policy(refusal)),
+        Err(failover::Ended::PrivacyBlocked { zone, classes }) => {
+            return Err(ApiError::PrivacyBlocked { zone, classes });
+        }
         Err(failover::Ended::Escalated { reason }) => {
             let webhook = escalate(
                 state,
@@ -297,14 +304,18 @@ async fn serve_chat(
     meta.route = runtime.route_headers.get(served.route).cloned();
     match served.body {
         ServedBody::Json(json) => {
+            let body = match &restore_table {
+                Some(table) => crate::privacy::restore_json(json.body, table).0,
+                None => json.body,
+            };
             if let Some(r) = rec.as_mut() {
                 r.usage(runtime, json.usage);
-                r.response_content(&json.body);
+                r.response_content(&body);
             }
             let body = if degraded.is_empty() {
-                json.body
+                body
             } else {
-                mark_json(json.body, &degraded, &meta.request_id)
+                mark_json(body, &degraded, &meta.request_id)
             };
             let mut resp = Response::new(Body::from(body));
             resp.headers_mut().insert(
@@ -326,6 +337,7 @@ async fn serve_chat(
                 rec.take(),
                 served.route,
                 started,
+                restore_table,
             ))
         }
     }
@@ -424,6 +436,7 @@ fn stream_response(
     builder: Option<RecordBuilder>,
     served_route: usize,
     started: Instant,
+    restore_table: Option<Arc<signalbox_privacy::TokenTable>>,
 ) -> Response {
     let route = runtime
         .routes
@@ -460,7 +473,11 @@ fn stream_response(
                 submit(log.as_ref(), b.finish(Outcome::Served, status, error, first_event));
             }
         });
-    let mut resp = Response::new(Body::from_stream(stream));
+    let body = match restore_table {
+        Some(table) => Body::from_stream(crate::privacy::RestoringStream::new(stream, table)),
+        None => Body::from_stream(stream),
+    };
+    let mut resp = Response::new(body);
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

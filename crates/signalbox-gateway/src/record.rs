@@ -135,6 +135,11 @@ impl RecordBuilder {
         self.record.at_most_once = at_most_once;
     }
 
+    /// Notes what the privacy boundaries found and did (counts only).
+    pub fn privacy(&mut self, report: serde_json::Value) {
+        self.record.privacy = Some(report);
+    }
+
     /// Notes why the attempt loop stopped early.
     pub fn stopped(&mut self, why: Option<&str>) {
         self.record.stopped = why.map(str::to_owned);

@@ -40,6 +40,9 @@ pub enum BuildError {
     /// The decision log could not be opened.
     #[error("decision log: {0}")]
     DecisionLog(String),
+    /// A privacy boundary does not compile (validation prevents it).
+    #[error("privacy: {0}")]
+    Privacy(String),
     /// A value cannot be used as an HTTP header.
     #[error("{what} {value:?} cannot be sent as an HTTP header value")]
     HeaderValue {
@@ -67,6 +70,8 @@ pub struct Runtime {
     pub route_gates: Vec<Option<FairGate>>,
     /// The retry budget shared by every request under this configuration.
     pub retry_budget: RetryBudget,
+    /// Compiled privacy boundaries.
+    pub privacy: crate::privacy::PrivacyRuntime,
     /// Request-duration histograms per alias.
     pub alias_durations: HashMap<String, metrics::Histogram>,
     /// `x-signalbox-policy-version`.
@@ -149,6 +154,7 @@ impl Runtime {
             Bytes::from(serde_json::json!({"object": "list", "data": models}).to_string());
         let version_header = header_value("policy version", &config.version)?;
         let retry_budget = RetryBudget::new(&config.resilience.retry);
+        let privacy = crate::privacy::PrivacyRuntime::build(&config)?;
         Ok(Self {
             config,
             policy,
@@ -157,6 +163,7 @@ impl Runtime {
             route_metrics,
             route_gates,
             retry_budget,
+            privacy,
             alias_durations,
             version_header,
             models_body,

@@ -38,6 +38,8 @@ pub struct TenantConfig {
     pub limits: super::TenantLimits,
     /// Fair-share weight in route queues.
     pub weight: f64,
+    /// Boundaries replacing the global ones for the same zones.
+    pub privacy: Vec<super::Boundary>,
 }
 
 impl fmt::Debug for TenantConfig {
@@ -56,6 +58,7 @@ impl fmt::Debug for TenantConfig {
             monthly_budget_usd,
             limits,
             weight,
+            privacy,
         } = self;
         f.debug_struct("TenantConfig")
             .field("id", id)
@@ -71,6 +74,7 @@ impl fmt::Debug for TenantConfig {
             .field("monthly_budget_usd", monthly_budget_usd)
             .field("limits", limits)
             .field("weight", weight)
+            .field("privacy_boundaries", &privacy.len())
             .finish()
     }
 }

@@ -42,6 +42,8 @@ pub(crate) struct RawTenant {
     pub limits: Option<super::RawLimits>,
     /// Fair-share weight in route queues (e.g. by plan). Default 1; > 0.
     pub weight: Option<f64>,
+    /// This tenant's boundaries, replacing `privacy.boundaries` for the same zones.
+    pub privacy: Option<Vec<super::RawBoundary>>,
 }
 
 /// The admin API.

@@ -17,6 +17,7 @@ pub(super) struct Scope<'a> {
     pub risk_tiers: &'a [String],
     pub breaker: &'a BreakerConfig,
     pub health_check: &'a HealthCheckConfig,
+    pub zones: &'a [String],
 }
 
 pub(super) fn validate_routes(
@@ -70,7 +71,10 @@ fn validate_route(
         health_check,
         weight,
         max_concurrency,
+        zone,
     } = raw;
+    let zone =
+        super::privacy::route_zone(zone.as_ref().map(|z| z.as_str()), scope.zones, path, errors);
     if max_concurrency == Some(0) {
         errors.push(
             format!("{path}.max-concurrency"),
@@ -153,6 +157,7 @@ fn validate_route(
         ),
         weight: validate_weight(weight, &format!("{path}.weight"), errors),
         max_concurrency,
+        zone,
     }
 }
 

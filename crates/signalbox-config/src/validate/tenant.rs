@@ -41,6 +41,7 @@ pub(super) struct Scope<'a> {
     pub(super) regions: &'a [String],
     pub(super) risk_tiers: &'a [String],
     pub(super) vars: &'a dyn VarSource,
+    pub(super) zones: &'a [String],
 }
 
 /// Returns the tenants (never empty) and the anonymous tenant.
@@ -107,6 +108,7 @@ fn implicit_tenant(scope: &Scope<'_>) -> TenantConfig {
         monthly_budget_usd: None,
         limits: TenantLimits::default(),
         weight: 1.0,
+        privacy: Vec::new(),
     }
 }
 
@@ -132,6 +134,7 @@ fn validate_tenant(
         monthly_budget_usd,
         limits,
         weight,
+        privacy,
     } = raw;
     let defaults = implicit_tenant(scope);
 
@@ -232,6 +235,12 @@ fn validate_tenant(
         monthly_budget_usd,
         limits: super::resilience::validate_limits(limits, path, errors),
         weight: super::resilience::validate_weight(weight, &format!("{path}.weight"), errors),
+        privacy: super::privacy::validate_boundaries(
+            privacy.unwrap_or_default(),
+            scope.zones,
+            &format!("{path}.privacy"),
+            errors,
+        ),
     }
 }
 

@@ -1,6 +1,6 @@
-//! The request rewrites degradation steps make: dropping tools, and trimming
-//! old turns to fit a smaller context window. Both return a new request and
-//! never touch the caller's system prompt or last user turn.
+//! The request rewrites later stages make: dropping tools and trimming old
+//! turns (degradation steps; never the system prompt or last user turn), and
+//! arbitrary body rewrites (the privacy layer). Each returns a new request.
 
 use serde_json::Value;
 
@@ -26,6 +26,27 @@ impl ChatRequest {
         })
     }
 
+    /// A copy of the request whose body `f` rewrote (e.g. the privacy layer
+    /// tokenising what it found), or `f`'s error with nothing changed.
+    pub fn rewritten<T, E>(
+        &self,
+        f: impl FnOnce(&mut Value) -> Result<T, E>,
+    ) -> Result<(ChatRequest, T), E> {
+        let mut body = Value::Object(self.body.clone());
+        let out = f(&mut body)?;
+        let body = match body {
+            Value::Object(map) => map,
+            _ => self.body.clone(),
+        };
+        Ok((
+            ChatRequest {
+                body,
+                stream: self.stream,
+            },
+            out,
+        ))
+    }
+
     /// Drops the oldest turns — never system messages or the last user
     /// message — until `fits` accepts the request. A dropped assistant turn
     /// takes its tool results with it. Returns `None` when nothing can be
@@ -45,7 +66,7 @@ impl ChatRequest {
         let mut candidate = self.clone();
         let mut dropped_any = false;
         for i in 0..last_user {
-            if candidate_fits(&candidate, &fits) && dropped_any {
+            if dropped_any && fits(&candidate) {
                 return Some(candidate);
             }
             let Some(m) = messages.get(i) else { break };
@@ -73,12 +94,8 @@ impl ChatRequest {
                 .collect();
             candidate.body.insert("messages".into(), Value::Array(kept));
         }
-        (dropped_any && candidate_fits(&candidate, &fits)).then_some(candidate)
+        (dropped_any && fits(&candidate)).then_some(candidate)
     }
-}
-
-fn candidate_fits(r: &ChatRequest, fits: &impl Fn(&ChatRequest) -> bool) -> bool {
-    fits(r)
 }
 
 #[cfg(test)]

@@ -50,6 +50,15 @@ pub enum ApiError {
         /// Seconds until a retry can pass.
         retry_after_secs: u64,
     },
+    /// A privacy boundary blocks data the request carries (names the
+    /// classes, never the values).
+    #[error("the request carries data that may not cross into zone {zone}: {}", classes.join(", "))]
+    PrivacyBlocked {
+        /// The zone whose boundary blocks.
+        zone: String,
+        /// Data classes found with action `block`.
+        classes: Vec<String>,
+    },
     /// The policy's last degradation step: a human takes over.
     #[error("escalated to a human: {reason}")]
     Escalated {
@@ -111,6 +120,7 @@ impl ApiError {
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::TenantLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Escalated { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::PrivacyBlocked { .. } => StatusCode::FORBIDDEN,
             Self::BadIdempotencyKey => StatusCode::BAD_REQUEST,
             Self::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
             Self::IdempotencyInFlight => StatusCode::CONFLICT,
@@ -139,6 +149,7 @@ impl ApiError {
             Self::Internal(_) => "internal",
             Self::TenantLimit { .. } => "tenant_limit",
             Self::Escalated { .. } => "escalated",
+            Self::PrivacyBlocked { .. } => "privacy_blocked",
             Self::BadIdempotencyKey => "bad_idempotency_key",
             Self::IdempotencyConflict => "idempotency_conflict",
             Self::IdempotencyInFlight => "idempotency_in_flight",
@@ -182,6 +193,7 @@ impl ApiError {
             Self::Internal(_) => ("server_error", "internal_error", None),
             Self::TenantLimit { .. } => ("rate_limit_error", "tenant_limit", None),
             Self::Escalated { .. } => ("escalation", "human_escalation", None),
+            Self::PrivacyBlocked { .. } => ("permission_error", "privacy_blocked", None),
             Self::BadIdempotencyKey => (
                 "invalid_request_error",
                 "invalid_idempotency_key",

@@ -16,6 +16,7 @@ mod failover;
 mod fairness;
 mod metrics;
 mod policy;
+mod privacy;
 mod reload;
 mod residency;
 mod resilience;

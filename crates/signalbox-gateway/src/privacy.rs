@@ -1,0 +1,284 @@
+//! Owns the privacy boundary on the request path: before a request crosses
+//! into a route's trust zone, the zone's boundary (the tenant's, else the
+//! gateway's) redacts, tokenises or blocks what its detectors find; the
+//! answer's tokens are restored before the caller sees it, in JSON and in
+//! streams. Tokens are consistent within a session (`x-signalbox-session`)
+//! through the vault. Only counts ever leave this module — never values.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures::Stream;
+use serde_json::{Value, json};
+use signalbox_config::Config;
+use signalbox_core::ChatRequest;
+use signalbox_privacy::{
+    ChatStreamRestorer, PrivacyProfile, ProtectError, RestoreStats, TokenTable, TokenVault,
+    VaultScope, load_table, restore_chat_response, store_fresh,
+};
+
+use crate::runtime::BuildError;
+
+/// The token vault (a trait object; `Debug` for the app state).
+#[derive(Clone)]
+pub struct Vault(pub Arc<dyn TokenVault>);
+
+impl Vault {
+    /// The vault itself.
+    pub fn as_ref(&self) -> &dyn TokenVault {
+        self.0.as_ref()
+    }
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Vault")
+    }
+}
+
+/// Compiled boundaries of one configuration.
+#[derive(Debug, Default)]
+pub struct PrivacyRuntime {
+    /// Per zone: the gateway-wide profile.
+    global: Vec<Option<Arc<PrivacyProfile>>>,
+    /// Per (tenant, zone): the tenant's own profile.
+    tenants: HashMap<(usize, usize), Arc<PrivacyProfile>>,
+    /// Per route: its zone.
+    route_zone: Vec<usize>,
+    zone_names: Vec<String>,
+}
+
+impl PrivacyRuntime {
+    /// Compiles every boundary of `config` (validation already proved they compile).
+    pub fn build(config: &Config) -> Result<Self, BuildError> {
+        let compile = |spec| {
+            PrivacyProfile::compile(spec)
+                .map(Arc::new)
+                .map_err(|e| BuildError::Privacy(e.to_string()))
+        };
+        let mut global = vec![None; config.privacy.zones.len()];
+        for b in &config.privacy.boundaries {
+            if let Some(slot) = global.get_mut(b.zone) {
+                *slot = Some(compile(&b.spec)?).filter(|p| !p.is_inert());
+            }
+        }
+        let mut tenants = HashMap::new();
+        for (t, tenant) in config.tenants.iter().enumerate() {
+            for b in &tenant.privacy {
+                tenants.insert((t, b.zone), compile(&b.spec)?);
+            }
+        }
+        Ok(Self {
+            global,
+            tenants,
+            route_zone: config.routes.iter().map(|r| r.zone).collect(),
+            zone_names: config.privacy.zones.clone(),
+        })
+    }
+
+    /// The profile guarding `zone` for `tenant`, if anything is checked there.
+    fn profile(&self, tenant: usize, zone: usize) -> Option<&Arc<PrivacyProfile>> {
+        match self.tenants.get(&(tenant, zone)) {
+            Some(p) => Some(p).filter(|p| !p.is_inert()),
+            None => self.global.get(zone).and_then(Option::as_ref),
+        }
+    }
+
+    /// Whether any boundary applies to any of `routes` for `tenant`.
+    pub fn applies(&self, tenant: usize, routes: &[usize]) -> bool {
+        routes.iter().any(|&r| {
+            self.route_zone
+                .get(r)
+                .is_some_and(|&z| self.profile(tenant, z).is_some())
+        })
+    }
+}
+
+/// A request protected for each zone its candidates are in.
+pub struct Protected {
+    /// Per zone: the rewritten request and its token table.
+    zones: HashMap<usize, (ChatRequest, Arc<TokenTable>)>,
+    /// Zones whose boundary blocks this request, with the classes found.
+    pub blocked: Vec<(String, Vec<String>)>,
+    route_zone: Vec<usize>,
+    /// What was found and done, per zone (counts only), for the record.
+    pub report: Value,
+}
+
+impl Protected {
+    /// The body to send to `route`: the protected one for a guarded zone,
+    /// `None` for an unguarded zone (send the original), or `Err` when the
+    /// route's zone blocks the request.
+    pub fn for_route(&self, route: usize) -> Option<&ChatRequest> {
+        let zone = self.route_zone.get(route)?;
+        self.zones.get(zone).map(|(r, _)| r)
+    }
+
+    /// Whether `route`'s zone blocks this request.
+    pub fn blocks(&self, route: usize, runtime: &PrivacyRuntime) -> bool {
+        self.route_zone
+            .get(route)
+            .and_then(|z| runtime.zone_names.get(*z))
+            .is_some_and(|name| self.blocked.iter().any(|(z, _)| z == name))
+    }
+
+    /// The token table of `route`'s zone, to restore its answer.
+    pub fn table_for(&self, route: usize) -> Option<Arc<TokenTable>> {
+        let zone = self.route_zone.get(route)?;
+        self.zones.get(zone).map(|(_, t)| Arc::clone(t))
+    }
+}
+
+/// Protects `req` for every guarded zone among `routes`. Tokens are loaded
+/// from and stored to the session's vault entry when a session is given.
+pub async fn protect(
+    runtime: &PrivacyRuntime,
+    vault: &dyn TokenVault,
+    tenant: usize,
+    tenant_id: &str,
+    session: Option<&str>,
+    req: &ChatRequest,
+    routes: &[usize],
+) -> Protected {
+    let mut zones: Vec<usize> = routes
+        .iter()
+        .filter_map(|r| runtime.route_zone.get(*r).copied())
+        .collect();
+    zones.sort_unstable();
+    zones.dedup();
+    let mut out = Protected {
+        zones: HashMap::new(),
+        blocked: Vec::new(),
+        route_zone: runtime.route_zone.clone(),
+        report: json!({}),
+    };
+    for zone in zones {
+        let Some(profile) = runtime.profile(tenant, zone) else {
+            continue;
+        };
+        let zone_name = runtime.zone_names.get(zone).cloned().unwrap_or_default();
+        let scope = session.map(|s| VaultScope {
+            tenant: tenant_id.to_owned(),
+            session: s.to_owned(),
+        });
+        let mut table = match &scope {
+            Some(scope) => load_table(vault, scope).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "Token vault unavailable; tokens are per request.");
+                TokenTable::new()
+            }),
+            None => TokenTable::new(),
+        };
+        match req.rewritten(|body| profile.protect_chat_request(body, &mut table)) {
+            Ok((protected, report)) => {
+                if let Some(scope) = &scope
+                    && let Err(e) = store_fresh(vault, scope, &mut table).await
+                {
+                    tracing::warn!(error = %e, "Token vault unavailable; session tokens not kept.");
+                }
+                out.report[&zone_name] = serde_json::to_value(&report).unwrap_or_default();
+                out.zones.insert(zone, (protected, Arc::new(table)));
+            }
+            Err(ProtectError::Blocked(b)) => {
+                let mut report = serde_json::to_value(&b.report).unwrap_or_default();
+                report["blocked"] = json!(b.classes);
+                out.report[&zone_name] = report;
+                out.blocked.push((zone_name, b.classes));
+            }
+            Err(e) => {
+                // Not a chat body the detectors understand: nothing may cross unchecked.
+                out.report[&zone_name] = json!({ "error": e.to_string() });
+                out.blocked
+                    .push((zone_name, vec!["unscannable-body".to_owned()]));
+            }
+        }
+    }
+    out
+}
+
+/// Restores tokens in a whole chat completion.
+pub fn restore_json(body: Bytes, table: &TokenTable) -> (Bytes, RestoreStats) {
+    let Ok(mut v) = serde_json::from_slice::<Value>(&body) else {
+        return (body, RestoreStats::default());
+    };
+    let stats = restore_chat_response(&mut v, table);
+    if stats.restored == 0 {
+        return (body, stats);
+    }
+    match serde_json::to_vec(&v) {
+        Ok(bytes) => (Bytes::from(bytes), stats),
+        Err(_) => (body, stats),
+    }
+}
+
+/// Restores tokens in an SSE stream of whole events (what a committed
+/// stream yields), including tokens split across chunks.
+pub struct RestoringStream<S> {
+    inner: S,
+    restorer: Option<ChatStreamRestorer>,
+}
+
+impl<S> RestoringStream<S> {
+    /// Wraps `inner`, restoring with `table`.
+    pub fn new(inner: S, table: Arc<TokenTable>) -> Self {
+        Self {
+            inner,
+            restorer: Some(ChatStreamRestorer::new(table)),
+        }
+    }
+
+    fn rewrite(&mut self, events: &[u8]) -> Bytes {
+        let Ok(text) = std::str::from_utf8(events) else {
+            return Bytes::copy_from_slice(events);
+        };
+        let mut out = String::with_capacity(text.len() + 16);
+        for line in text.split_inclusive('\n') {
+            let Some(data) = line.strip_prefix("data:") else {
+                out.push_str(line);
+                continue;
+            };
+            let data = data.trim();
+            if data == "[DONE]" {
+                // Whatever the restorer still holds goes out before the end.
+                if let Some(r) = self.restorer.take() {
+                    let (tail, _) = r.finish();
+                    if let Some(tail) = tail {
+                        out.push_str("data: ");
+                        out.push_str(&tail.to_string());
+                        out.push_str("\n\n");
+                    }
+                }
+                out.push_str(line);
+                continue;
+            }
+            match (serde_json::from_str::<Value>(data), self.restorer.as_mut()) {
+                (Ok(mut v), Some(r)) => {
+                    r.restore_chunk(&mut v);
+                    out.push_str("data: ");
+                    out.push_str(&v.to_string());
+                    out.push('\n');
+                }
+                _ => out.push_str(line),
+            }
+        }
+        Bytes::from(out)
+    }
+}
+
+impl<S> Stream for RestoringStream<S>
+where
+    S: Stream<Item = Result<Bytes, Infallible>> + Unpin,
+{
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_next(cx) {
+            Poll::Ready(Some(Ok(bytes))) => Poll::Ready(Some(Ok(this.rewrite(&bytes)))),
+            other => other,
+        }
+    }
+}
