@@ -428,6 +428,10 @@ impl Drop for InFlight {
 
 /// Turns a committed stream into the SSE response; the decision record is
 /// finished when the stream ends, however it ends.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the pipeline's stage outputs a stream response needs, passed once"
+)]
 fn stream_response(
     state: &Arc<AppState>,
     runtime: &Arc<Runtime>,
