@@ -14,6 +14,7 @@ fn example_vars() -> HashMap<String, String> {
         ("ACME_KEY", "sk-acme-example"),
         ("GLOBEX_KEY", "sk-globex-example"),
         ("ADMIN_TOKEN", "admin-example"),
+        ("UPSTREAM_URL", "http://127.0.0.1:9001/v1"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
