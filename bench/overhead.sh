@@ -234,10 +234,10 @@ log "mock-provider on $MOCK"
 MOCK_PID=$!
 wait_ready "$MOCK/v1/models" "$MOCK_PID" "mock-provider"
 
-log "gateway on $GATEWAY (examples/failover.yaml, primary = secondary = the mock)"
+log "gateway on $GATEWAY (${GATEWAY_CONFIG:-examples/failover.yaml}, every upstream = the mock)"
 # Run from the work dir so the decision log (DECISION_DB) lands there;
 # DECISION_LOG=false measures the gateway without it.
-(cd "$WORK" && PRIMARY_URL=$MOCK/v1 SECONDARY_URL=$MOCK/v1 DECISION_DB="$WORK/decisions.db" \
+(cd "$WORK" && PRIMARY_URL=$MOCK/v1 SECONDARY_URL=$MOCK/v1 UPSTREAM_URL=$MOCK/v1 DECISION_DB="$WORK/decisions.db" \
     DECISION_LOG="${DECISION_LOG:-true}" \
     exec "$BIN" serve --config "${GATEWAY_CONFIG:-$REPO/examples/failover.yaml}" --listen "127.0.0.1:$GATEWAY_PORT" \
     >"$WORK/gateway.log" 2>&1) &

@@ -19,6 +19,9 @@ mod policy;
 mod privacy;
 mod provider;
 mod resilience;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
+mod resilience_tests;
 mod route;
 mod tenant;
 #[cfg(test)]
