@@ -84,7 +84,7 @@ wait_ready "http://127.0.0.1:$S_PORT/_mock/stats"
 cp "$REPO/examples/failover.yaml" "$WORK/breakers.yaml"
 {
     cat "$REPO/examples/failover.yaml"
-    printf '\nresilience:\n  breaker: { consecutive-failures: 1000000, min-requests: 1000000 }\n  retry: { budget-ratio: 1.0 }\n'
+    printf '\nresilience:\n  breaker: { consecutive-failures: 1000000, min-requests: 1000000 }\n  retry: { budget-ratio: 1.0, budget-min-retries: 1000000 }\n'
 } >"$WORK/no-breaker.yaml"
 
 start_gateway() {
@@ -114,6 +114,8 @@ run() {
 }
 
 faults '{}'
+# Both gateways warm up first (the tokenizer loads on first use, ~150 ms).
+DURATION=5 run warmup-no-breaker "$G2_PORT"
 run warmup "$G1_PORT"
 run healthy "$G1_PORT"
 faults '{"error_rate": 1.0, "error_status": 503}'

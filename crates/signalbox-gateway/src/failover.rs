@@ -97,7 +97,6 @@ pub(crate) async fn run(
     let mut last_failure: Option<Failure> = None;
     let first_refusal = decision.refusal.clone();
     loop {
-        out.excluded = decision.excluded(snap, &signals);
         let mut candidates: Vec<usize> = decision
             .candidates
             .iter()
@@ -161,9 +160,10 @@ pub(crate) async fn run(
                     if served.fallback && !out.degraded.contains(&"fallback-route") {
                         out.degraded.insert(0, DegradeStep::FallbackRoute.as_str());
                     }
+                    // Every round's attempts and skips live in `out`; the
+                    // pipeline reports them from there.
                     out.attempts.append(&mut served.attempts);
                     out.skipped.append(&mut served.skipped);
-                    served.attempts = out.attempts.clone();
                     out.result = Ok(served);
                     return out;
                 }
@@ -212,6 +212,8 @@ pub(crate) async fn run(
             &crate::pipeline::RouteObservations(ctx.runtime),
         );
     }
+    // Rendered only for the failure message: why no compliant fallback existed.
+    out.excluded = decision.excluded(snap, &signals);
     out.result = Err(match last_failure {
         Some(mut f) => {
             f.attempts = out.attempts.clone();

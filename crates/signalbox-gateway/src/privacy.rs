@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use signalbox_config::Config;
 use signalbox_core::ChatRequest;
 use signalbox_privacy::{
-    ChatStreamRestorer, PrivacyProfile, ProtectError, RestoreStats, TokenTable, TokenVault,
-    VaultScope, load_table, restore_chat_response, store_fresh,
+    ChatStreamRestorer, PrivacyProfile, ProtectError, RestoreStats, TOKEN_OPEN, TokenTable,
+    TokenVault, VaultScope, load_table, restore_chat_response, store_fresh,
 };
 
 use crate::runtime::BuildError;
@@ -199,8 +199,17 @@ pub async fn protect(
     out
 }
 
+/// Whether `bytes` contains the token opening bracket `⟦` (no token can
+/// start without it, so answers without one pass through untouched).
+fn has_token_open(bytes: &[u8]) -> bool {
+    memchr::memmem::find(bytes, TOKEN_OPEN.as_bytes()).is_some()
+}
+
 /// Restores tokens in a whole chat completion.
 pub fn restore_json(body: Bytes, table: &TokenTable) -> (Bytes, RestoreStats) {
+    if !has_token_open(&body) {
+        return (body, RestoreStats::default());
+    }
     let Ok(mut v) = serde_json::from_slice::<Value>(&body) else {
         return (body, RestoreStats::default());
     };
@@ -219,6 +228,8 @@ pub fn restore_json(body: Bytes, table: &TokenTable) -> (Bytes, RestoreStats) {
 pub struct RestoringStream<S> {
     inner: S,
     restorer: Option<ChatStreamRestorer>,
+    /// Until a `⟦` appears nothing can be held back, so events pass as they are.
+    active: bool,
 }
 
 impl<S> RestoringStream<S> {
@@ -227,12 +238,17 @@ impl<S> RestoringStream<S> {
         Self {
             inner,
             restorer: Some(ChatStreamRestorer::new(table)),
+            active: false,
         }
     }
 
-    fn rewrite(&mut self, events: &[u8]) -> Bytes {
-        let Ok(text) = std::str::from_utf8(events) else {
-            return Bytes::copy_from_slice(events);
+    fn rewrite(&mut self, events: Bytes) -> Bytes {
+        self.active = self.active || has_token_open(&events);
+        if !self.active {
+            return events;
+        }
+        let Ok(text) = std::str::from_utf8(&events) else {
+            return events;
         };
         let mut out = String::with_capacity(text.len() + 16);
         for line in text.split_inclusive('\n') {
@@ -277,7 +293,7 @@ where
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_next(cx) {
-            Poll::Ready(Some(Ok(bytes))) => Poll::Ready(Some(Ok(this.rewrite(&bytes)))),
+            Poll::Ready(Some(Ok(bytes))) => Poll::Ready(Some(Ok(this.rewrite(bytes)))),
             other => other,
         }
     }
