@@ -230,6 +230,8 @@ pub struct RouteConfig {
     pub max_concurrency: Option<u32>,
     /// Trust zone (index into `PrivacyConfig::zones`).
     pub zone: usize,
+    /// Requests per second sent to this route, if limited.
+    pub max_requests_per_second: Option<u32>,
 }
 
 /// Capabilities of a route.

@@ -199,6 +199,9 @@ pub(crate) struct RawRoute {
     pub max_concurrency: Option<u32>,
     /// The trust zone the route's provider is in. Default `external`.
     pub zone: Option<Text>,
+    /// Requests per second sent to this route (one second of burst); bounds
+    /// how fast traffic shifts onto it. Default unlimited.
+    pub max_requests_per_second: Option<u32>,
 }
 
 /// Capabilities of a route.

@@ -10,7 +10,7 @@ use signalbox_providers::openai::ChatJson;
 use signalbox_providers::{SseFramer, UpstreamError};
 use tokio::time::{Duration, Instant};
 
-use signalbox_state::FairGate;
+use signalbox_state::{FairGate, RateGate};
 
 use crate::RouteTarget;
 use crate::budget::RetryBudget;
@@ -125,6 +125,8 @@ pub struct Plan<'a> {
     pub sticky: Option<StickyInput<'a>>,
     /// Capacity gates per route (same order as `routes`).
     pub gates: &'a [Option<FairGate>],
+    /// Request-rate gates per route (same order as `routes`).
+    pub rates: &'a [Option<RateGate>],
     /// The tenant, for fair queuing at a gate.
     pub tenant: &'a str,
     /// The tenant's fair-share weight.
@@ -163,15 +165,19 @@ pub async fn dispatch(
             if attempts.len() >= plan.max_attempts {
                 break 'routes;
             }
-            if !attempts.is_empty() {
-                if Instant::now() >= deadline {
-                    stop = StopReason::Deadline;
-                    break 'routes;
-                }
-                if !plan.budget.try_retry() {
-                    stop = StopReason::RetryBudget;
-                    break 'routes;
-                }
+            if !attempts.is_empty() && Instant::now() >= deadline {
+                stop = StopReason::Deadline;
+                break 'routes;
+            }
+            if let Some(Some(rate)) = plan.rates.get(idx)
+                && !rate.try_acquire()
+            {
+                capacity_refused = true;
+                skipped.push(Skipped {
+                    route: target.id.to_string(),
+                    reason: "at its max-requests-per-second".into(),
+                });
+                continue 'routes;
             }
             let permit = match plan.gates.get(idx) {
                 Some(Some(gate)) => {
@@ -192,6 +198,12 @@ pub async fn dispatch(
                 }
                 _ => None,
             };
+            // Routes skipped at their gates spend no retry budget. (Checked
+            // before `admit`, which may take a half-open trial slot.)
+            if !attempts.is_empty() && !plan.budget.try_retry() {
+                stop = StopReason::RetryBudget;
+                break 'routes;
+            }
             if let Admission::Skip(reason) = target.health.admit() {
                 skipped.push(Skipped {
                     route: target.id.to_string(),

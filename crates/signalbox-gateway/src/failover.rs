@@ -355,6 +355,7 @@ async fn dispatch_round(
             group: decision.leading_ties(),
         }),
         gates: &ctx.runtime.route_gates,
+        rates: &ctx.runtime.route_rates,
         tenant: ctx.tenant_id,
         tenant_weight: ctx.tenant_weight,
         queue_timeout: cfg.resilience.queue_timeout,

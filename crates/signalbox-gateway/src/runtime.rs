@@ -14,7 +14,7 @@ use signalbox_core::RouteId;
 use signalbox_dispatch::{RetryBudget, RouteHealth, RouteTarget};
 use signalbox_policy::PolicySnapshot;
 use signalbox_providers::Upstream;
-use signalbox_state::FairGate;
+use signalbox_state::{FairGate, RateGate};
 use thiserror::Error;
 
 use crate::respond::headers::RouteHeaders;
@@ -68,6 +68,8 @@ pub struct Runtime {
     pub route_metrics: Vec<RouteMetrics>,
     /// Capacity gates per route (routes with `max-concurrency`), same order.
     pub route_gates: Vec<Option<FairGate>>,
+    /// Request-rate gates per route (routes with `max-requests-per-second`), same order.
+    pub route_rates: Vec<Option<RateGate>>,
     /// The retry budget shared by every request under this configuration.
     pub retry_budget: RetryBudget,
     /// Compiled privacy boundaries.
@@ -101,6 +103,7 @@ impl Runtime {
         let mut route_headers = Vec::with_capacity(config.routes.len());
         let mut route_metrics = Vec::with_capacity(config.routes.len());
         let mut route_gates = Vec::with_capacity(config.routes.len());
+        let mut route_rates = Vec::with_capacity(config.routes.len());
         for r in &config.routes {
             let upstream = upstreams.get(r.provider.as_str()).cloned().ok_or_else(|| {
                 BuildError::UnknownProvider {
@@ -121,6 +124,7 @@ impl Runtime {
                 }
                 None => Arc::new(RouteHealth::new(r.breaker)),
             };
+            route_rates.push(r.max_requests_per_second.map(RateGate::new));
             route_gates.push(
                 r.max_concurrency
                     .map(|n| FairGate::new(n, (n as usize).max(8))),
@@ -162,6 +166,7 @@ impl Runtime {
             route_headers,
             route_metrics,
             route_gates,
+            route_rates,
             retry_budget,
             privacy,
             alias_durations,

@@ -12,11 +12,13 @@ mod affinity;
 mod fair;
 mod idempotency;
 mod limits;
+mod rate;
 
 pub use affinity::AffinityMemory;
 pub use fair::{FairGate, GateError, GatePermit};
 pub use idempotency::{Begin, IdempotencyStore, InMemoryIdempotency, StoredResponse, Waiter};
 pub use limits::{InMemoryLimits, LimitExceeded, LimitPermit, LimitStore, Limits};
+pub use rate::RateGate;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -72,7 +72,14 @@ fn validate_route(
         weight,
         max_concurrency,
         zone,
+        max_requests_per_second,
     } = raw;
+    if max_requests_per_second == Some(0) {
+        errors.push(
+            format!("{path}.max-requests-per-second"),
+            "must be at least 1 (omit it for no limit)",
+        );
+    }
     let zone =
         super::privacy::route_zone(zone.as_ref().map(|z| z.as_str()), scope.zones, path, errors);
     if max_concurrency == Some(0) {
@@ -158,6 +165,7 @@ fn validate_route(
         weight: validate_weight(weight, &format!("{path}.weight"), errors),
         max_concurrency,
         zone,
+        max_requests_per_second,
     }
 }
 

@@ -234,7 +234,7 @@ impl ApiError {
                 body["signalbox"]["excluded_by_policy"] = json!(excluded);
             }
             retry_after = all_rate_limited_retry_after(&failure.attempts);
-            if failure.capacity_refused && failure.attempts.is_empty() {
+            if failure.capacity_refused {
                 retry_after = Some(1);
             }
         }
@@ -278,6 +278,11 @@ fn upstream_status(f: &Failure) -> StatusCode {
             .ok()
             .filter(StatusCode::is_client_error)
             .unwrap_or(StatusCode::BAD_REQUEST);
+    }
+    // A route that could have served was at capacity: the answer is "busy,
+    // retry shortly", whatever the failed attempts before it say.
+    if f.capacity_refused {
+        return StatusCode::SERVICE_UNAVAILABLE;
     }
     let any = |c: &[OutcomeClass]| f.attempts.iter().any(|a| c.contains(&a.outcome));
     if any(&[

@@ -113,3 +113,42 @@ async fn tenant_rate_limit_answers_429_with_retry_after() {
     assert_eq!(h.mock("primary").stats().requests, 3);
     h.stop().await;
 }
+
+const SHIFT: &str = r#"
+providers:
+  - { name: primary, kind: openai-compatible, base-url: "${PRIMARY_URL}" }
+  - { name: secondary, kind: openai-compatible, base-url: "${SECONDARY_URL}" }
+routes:
+  - { id: primary, provider: primary, model: m, region: us }
+  - { id: secondary, provider: secondary, model: m, region: us, max-requests-per-second: 5 }
+aliases:
+  - { name: chat, routes: [primary, secondary] }
+"#;
+
+#[tokio::test]
+async fn a_failing_primary_shifts_at_most_the_fallbacks_rate_onto_it() {
+    let h = Harness::start(SHIFT, &["primary", "secondary"], &[]).await;
+    h.mock("primary").set_faults(Faults {
+        error_rate: 1.0,
+        error_status: 503,
+        ..Faults::default()
+    });
+    let body = chat_body("chat", "burst");
+    let results = futures::future::join_all((0..20).map(|_| h.chat(&body))).await;
+    let served = results.iter().filter(|r| r.status() == 200).count();
+    // Busy, retry shortly: 503 when the primary failed and the fallback was
+    // at its rate; 429 once the primary's circuit is open and no attempt was made.
+    let busy = results
+        .iter()
+        .filter(|r| matches!(r.status().as_u16(), 429 | 503) && header(r, "retry-after") == "1")
+        .count();
+    // One second of burst (5), plus at most a token or two refilled meanwhile.
+    assert!((5..=7).contains(&served), "served {served}");
+    let statuses: Vec<(u16, String)> = results
+        .iter()
+        .map(|r| (r.status().as_u16(), header(r, "retry-after").to_string()))
+        .collect();
+    assert_eq!(served + busy, 20, "{statuses:?}");
+    assert_eq!(h.mock("secondary").stats().requests as usize, served);
+    h.stop().await;
+}
