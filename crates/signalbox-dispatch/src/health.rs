@@ -8,9 +8,12 @@
 
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
+use std::sync::{Arc, OnceLock};
+
 use parking_lot::Mutex;
 use signalbox_config::BreakerConfig;
 use signalbox_core::OutcomeClass;
+use signalbox_state::{BreakerStore, SharedBreaker, unix_ms};
 use tokio::time::{Duration, Instant};
 
 mod window;
@@ -103,9 +106,18 @@ pub struct ProbeResult {
     pub detail: String,
 }
 
+/// Where this route's open circuits are shared with other replicas.
+#[derive(Debug)]
+struct SharedLink {
+    route: String,
+    replica: u64,
+    store: Arc<dyn BreakerStore>,
+}
+
 /// One route's health.
 #[derive(Debug)]
 pub struct RouteHealth {
+    shared: OnceLock<SharedLink>,
     config: Mutex<BreakerConfig>,
     probe: Mutex<Option<ProbeResult>>,
     state: Mutex<State>,
@@ -168,11 +180,28 @@ impl RouteHealth {
                 recovered_at: None,
                 times_opened: 0,
             }),
+            shared: OnceLock::new(),
             config: Mutex::new(config),
             probe: Mutex::new(None),
             latency_us: AtomicU64::new(0),
             gauge: AtomicU8::new(0),
         }
+    }
+
+    /// Shares this route's open circuits through `store` as `replica`
+    /// (once; a reload keeps the first link).
+    pub fn share(&self, route: &str, replica: u64, store: Arc<dyn BreakerStore>) {
+        let _ = self.shared.set(SharedLink {
+            route: route.to_owned(),
+            replica,
+            store,
+        });
+    }
+
+    /// An open circuit another replica published, if any.
+    fn open_elsewhere(&self) -> Option<SharedBreaker> {
+        let link = self.shared.get()?;
+        link.store.open_elsewhere(&link.route, link.replica)
     }
 
     /// Applies new thresholds (a reload), keeping what has been observed.
@@ -241,9 +270,18 @@ impl RouteHealth {
                     ))
                 }
             }
-            Phase::Closed => Admission::Allowed {
-                ramp: ramp(s.recovered_at, cfg.slow_start, now),
-                slow: is_slow(&s.latencies, &cfg),
+            Phase::Closed => match self.open_elsewhere() {
+                Some(other) => Admission::Skip(format!(
+                    "circuit open for {} more on another replica ({})",
+                    secs(Duration::from_millis(
+                        other.open_until_ms.saturating_sub(unix_ms())
+                    )),
+                    other.reason
+                )),
+                None => Admission::Allowed {
+                    ramp: ramp(s.recovered_at, cfg.slow_start, now),
+                    slow: is_slow(&s.latencies, &cfg),
+                },
             },
         }
     }
@@ -304,6 +342,9 @@ impl RouteHealth {
             Phase::HalfOpen { .. } => {
                 s.phase = Phase::Closed;
                 s.reason.clear();
+                if let Some(link) = self.shared.get() {
+                    link.store.publish_closed(&link.route);
+                }
                 s.recovered_at = (!cfg.slow_start.is_zero()).then_some(now);
                 s.outcomes.clear();
                 s.latencies.clear();
@@ -375,6 +416,17 @@ impl RouteHealth {
         s.times_opened += 1;
         s.latencies.clear();
         self.gauge.store(2, Ordering::Relaxed);
+        if let Some(link) = self.shared.get() {
+            let open_ms = u64::try_from(cfg.open_for.as_millis()).unwrap_or(u64::MAX);
+            link.store.publish_open(
+                &link.route,
+                SharedBreaker {
+                    replica: link.replica,
+                    open_until_ms: unix_ms().saturating_add(open_ms),
+                    reason: s.reason.clone(),
+                },
+            );
+        }
     }
 
     fn note_latency(&self, latency: Duration) {
@@ -411,7 +463,8 @@ impl RouteHealth {
         let s = self.state.lock();
         let cooling = s.cooldown_until.is_some_and(|u| now < u);
         let open = matches!(s.phase, Phase::Open { until } if now < until);
-        !cooling && !open
+        drop(s);
+        !cooling && !open && self.open_elsewhere().is_none()
     }
 
     /// Failures in a row since the last success.
@@ -439,7 +492,22 @@ impl RouteHealth {
         };
         let slow = is_slow(&s.latencies, &cfg);
         let last_probe = self.probe.lock().clone();
-        let mut reason = s.reason.clone();
+        let elsewhere = matches!(s.phase, Phase::Closed)
+            .then(|| self.open_elsewhere())
+            .flatten();
+        let (state, open_left) = match &elsewhere {
+            Some(other) => (
+                BreakerState::Open,
+                Some(Duration::from_millis(
+                    other.open_until_ms.saturating_sub(unix_ms()),
+                )),
+            ),
+            None => (state, open_left),
+        };
+        let mut reason = match &elsewhere {
+            Some(other) => format!("opened by another replica: {}", other.reason),
+            None => s.reason.clone(),
+        };
         if reason.is_empty() && slow {
             reason = "p95 latency over the SLO".into();
         }

@@ -80,6 +80,17 @@ pub struct AppState {
     pub webhook_client: reqwest::Client,
     /// Privacy tokens per tenant session.
     pub vault: privacy::Vault,
+    /// Open circuits shared with other replicas.
+    pub breakers: SharedBreakers,
+}
+
+/// The breaker store and this gateway's replica id in it.
+#[derive(Debug, Clone)]
+pub struct SharedBreakers {
+    /// The store.
+    pub store: Arc<dyn signalbox_state::BreakerStore>,
+    /// This replica.
+    pub replica: u64,
 }
 
 /// Options beyond the configuration itself.
@@ -89,6 +100,9 @@ pub struct GatewayOptions {
     pub reload: Option<ReloadSource>,
     /// Overrides `decision-log.path` (tests and the demo use a temporary file).
     pub decision_log_path: Option<PathBuf>,
+    /// Where open circuits are shared with other replicas (default: a store
+    /// of this gateway's own; pass the same instance to share).
+    pub breaker_store: Option<Arc<dyn signalbox_state::BreakerStore>>,
 }
 
 /// A configured gateway, ready to serve.
@@ -133,7 +147,14 @@ impl Gateway {
         let vault = Arc::new(signalbox_privacy::InMemoryVault::new(
             config.privacy.vault_ttl,
         ));
-        let runtime = Runtime::build(config, &telemetry, None)?;
+        let shared = SharedBreakers {
+            store: options
+                .breaker_store
+                .clone()
+                .unwrap_or_else(|| Arc::new(signalbox_state::InMemoryBreakers::default())),
+            replica: uuid::Uuid::new_v4().as_u64_pair().0,
+        };
+        let runtime = Runtime::build(config, &telemetry, None, &shared)?;
         let status = ReloadStatus::initial(&runtime.config.version);
         Ok(Self {
             state: Arc::new(AppState {
@@ -154,6 +175,7 @@ impl Gateway {
                     .build()
                     .map_err(|e| BuildError::Telemetry(format!("webhook client: {e}")))?,
                 vault: privacy::Vault(vault),
+                breakers: shared,
             }),
         })
     }

@@ -82,7 +82,7 @@ pub(crate) async fn reload(state: &Arc<AppState>) -> Result<String, ReloadError>
             errors: errors.to_string(),
             current: current.config.version.clone(),
         }),
-        Ok(config) => Runtime::build(config, &state.telemetry, Some(&current))
+        Ok(config) => Runtime::build(config, &state.telemetry, Some(&current), &state.breakers)
             .map_err(|e| ReloadError::Build(e.to_string())),
     };
     match result {

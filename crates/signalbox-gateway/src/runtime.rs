@@ -90,6 +90,7 @@ impl Runtime {
         config: Config,
         telemetry: &Telemetry,
         previous: Option<&Runtime>,
+        shared: &crate::SharedBreakers,
     ) -> Result<Self, BuildError> {
         let config = Arc::new(config);
         let old_health: HashMap<&RouteId, &Arc<RouteHealth>> = previous
@@ -124,6 +125,7 @@ impl Runtime {
                 }
                 None => Arc::new(RouteHealth::new(r.breaker)),
             };
+            health.share(r.id.as_str(), shared.replica, Arc::clone(&shared.store));
             route_rates.push(r.max_requests_per_second.map(RateGate::new));
             route_gates.push(
                 r.max_concurrency

@@ -1,5 +1,5 @@
 //! Owns the state that must agree across gateway replicas — idempotency
-//! records and tenant limits — behind traits with an in-process
+//! records, tenant limits and open circuits — behind traits with an in-process
 //! implementation (the default) and room for a Redis one, plus the
 //! per-replica pieces that need no sharing: session affinity memory and the
 //! fair per-route queue.
@@ -9,12 +9,14 @@
 //! never hold a lock across an await.
 
 mod affinity;
+mod breakers;
 mod fair;
 mod idempotency;
 mod limits;
 mod rate;
 
 pub use affinity::AffinityMemory;
+pub use breakers::{BreakerStore, InMemoryBreakers, SharedBreaker, unix_ms};
 pub use fair::{FairGate, GateError, GatePermit};
 pub use idempotency::{Begin, IdempotencyStore, InMemoryIdempotency, StoredResponse, Waiter};
 pub use limits::{InMemoryLimits, LimitExceeded, LimitPermit, LimitStore, Limits};

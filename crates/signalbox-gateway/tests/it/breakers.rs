@@ -430,3 +430,65 @@ async fn probes_check_answer_quality_and_open_a_route_that_answers_wrongly() {
     assert_eq!(bad.mock("primary").stats().requests, 2);
     bad.stop().await;
 }
+
+#[tokio::test]
+async fn a_circuit_opened_by_one_replica_is_skipped_by_another_sharing_the_store() {
+    use std::sync::Arc;
+
+    use signalbox_gateway::{Gateway, GatewayOptions};
+    use signalbox_state::{BreakerStore, InMemoryBreakers};
+
+    let store: Arc<dyn BreakerStore> = Arc::new(InMemoryBreakers::default());
+    let replica = |h: &Harness| {
+        let vars = ["primary", "secondary", "tertiary"]
+            .iter()
+            .map(|n| (format!("{}_URL", n.to_uppercase()), h.mock(n).base_url()))
+            .collect();
+        let options = GatewayOptions {
+            decision_log_path: Some(signalbox_testkit::temp_db()),
+            breaker_store: Some(Arc::clone(&store)),
+            ..GatewayOptions::default()
+        };
+        Gateway::with_options(signalbox_testkit::config(BREAKERS, vars), options).unwrap()
+    };
+    // Two gateways in front of the same mocks, sharing one breaker store.
+    let h = harness(&[]).await;
+    let a = replica(&h)
+        .spawn(signalbox_testkit::any_port())
+        .await
+        .unwrap();
+    let b = replica(&h)
+        .spawn(signalbox_testkit::any_port())
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let ask = |base: String| {
+        let client = client.clone();
+        async move {
+            client
+                .post(format!("{base}/v1/chat/completions"))
+                .json(&chat_body("chat", "hi"))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    h.mock("primary").set_faults(failing(503));
+    for _ in 0..3 {
+        assert_eq!(ask(a.base_url()).await.status(), 200);
+    }
+    assert_eq!(
+        h.mock("primary").stats().requests,
+        3,
+        "replica A tripped its breaker"
+    );
+    // Replica B has never seen the primary fail, and still skips it.
+    let resp = ask(b.base_url()).await;
+    assert_eq!(header(&resp, "x-signalbox-route"), "secondary");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["signalbox"]["degraded"][0], "fallback-route");
+    assert_eq!(h.mock("primary").stats().requests, 3);
+    a.shutdown().await;
+    b.shutdown().await;
+    h.stop().await;
+}

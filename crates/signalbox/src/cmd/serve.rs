@@ -32,6 +32,8 @@ pub async fn run(
             watch: !no_watch,
         }),
         decision_log_path: None,
+        // One process, one replica: its own store (a shared Redis store is future work).
+        breaker_store: None,
     };
     let gateway = Gateway::with_options(config, options).context("building the gateway")?;
     let addr = listen.unwrap_or_else(|| gateway.configured_listen());
