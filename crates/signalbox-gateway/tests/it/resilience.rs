@@ -235,3 +235,18 @@ async fn failed_requests_release_their_key_so_a_retry_executes() {
     assert_eq!(header(&again, "x-signalbox-idempotent-replay"), "");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_degraded_stream_names_its_steps_in_the_header_and_first_event() {
+    let h = shipped_example().await;
+    h.mock("primary").set_faults(all_503());
+    let resp = h.chat(&stream_body("chat", "stream it")).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "x-signalbox-degraded"), "fallback-route");
+    let text = resp.text().await.unwrap();
+    let first = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+    let v: Value = serde_json::from_str(first).unwrap();
+    assert_eq!(v["signalbox"]["degraded"][0], "fallback-route", "{first}");
+    assert!(text.contains("data: [DONE]"));
+    h.stop().await;
+}
