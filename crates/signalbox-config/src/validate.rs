@@ -99,6 +99,7 @@ pub(crate) fn validate(
         aliases: aliases.iter().map(|a| a.name.as_str()).collect(),
         routes: route_ids,
         providers: provider_names,
+        zones: &privacy.zones,
     };
     let policy_rules = policy::validate_policy(policy, &known, &mut errors);
 

@@ -104,11 +104,15 @@ pub(crate) async fn run(
             .filter(|c| !tried.contains(c))
             .collect();
         let privacy = &ctx.runtime.privacy;
-        let protected = if privacy.applies(signals.tenant, &candidates) {
+        let who = crate::privacy::Who {
+            tenant: signals.tenant,
+            rule: decision.rule,
+        };
+        let protected = if privacy.applies(who, &candidates) {
             let p = crate::privacy::protect(
                 privacy,
                 ctx.state.vault.as_ref(),
-                signals.tenant,
+                who,
                 ctx.tenant_id,
                 signals.session.as_deref(),
                 &req,

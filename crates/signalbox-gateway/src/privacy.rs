@@ -47,6 +47,8 @@ pub struct PrivacyRuntime {
     global: Vec<Option<Arc<PrivacyProfile>>>,
     /// Per (tenant, zone): the tenant's own profile.
     tenants: HashMap<(usize, usize), Arc<PrivacyProfile>>,
+    /// Per (policy rule, zone): the matched rule's profile.
+    rules: HashMap<(usize, usize), Arc<PrivacyProfile>>,
     /// Per route: its zone.
     route_zone: Vec<usize>,
     zone_names: Vec<String>,
@@ -72,30 +74,52 @@ impl PrivacyRuntime {
                 tenants.insert((t, b.zone), compile(&b.spec)?);
             }
         }
+        let mut rules = HashMap::new();
+        for (r, rule) in config.policy_rules.iter().enumerate() {
+            for b in &rule.privacy {
+                rules.insert((r, b.zone), compile(&b.spec)?);
+            }
+        }
         Ok(Self {
             global,
             tenants,
+            rules,
             route_zone: config.routes.iter().map(|r| r.zone).collect(),
             zone_names: config.privacy.zones.clone(),
         })
     }
 
-    /// The profile guarding `zone` for `tenant`, if anything is checked there.
-    fn profile(&self, tenant: usize, zone: usize) -> Option<&Arc<PrivacyProfile>> {
-        match self.tenants.get(&(tenant, zone)) {
+    /// The profile guarding `zone` for a request of `tenant` matched by
+    /// `rule`: the rule's, else the tenant's, else the gateway's; `None` when
+    /// nothing is checked there.
+    fn profile(&self, who: Who, zone: usize) -> Option<&Arc<PrivacyProfile>> {
+        let specific = who
+            .rule
+            .and_then(|r| self.rules.get(&(r, zone)))
+            .or_else(|| self.tenants.get(&(who.tenant, zone)));
+        match specific {
             Some(p) => Some(p).filter(|p| !p.is_inert()),
             None => self.global.get(zone).and_then(Option::as_ref),
         }
     }
 
-    /// Whether any boundary applies to any of `routes` for `tenant`.
-    pub fn applies(&self, tenant: usize, routes: &[usize]) -> bool {
+    /// Whether any boundary applies to any of `routes` for this request.
+    pub fn applies(&self, who: Who, routes: &[usize]) -> bool {
         routes.iter().any(|&r| {
             self.route_zone
                 .get(r)
-                .is_some_and(|&z| self.profile(tenant, z).is_some())
+                .is_some_and(|&z| self.profile(who, z).is_some())
         })
     }
+}
+
+/// Whose boundaries apply: the tenant, and the policy rule that matched.
+#[derive(Debug, Clone, Copy)]
+pub struct Who {
+    /// Tenant index.
+    pub tenant: usize,
+    /// Matched policy rule index, if any.
+    pub rule: Option<usize>,
 }
 
 /// A request protected for each zone its candidates are in.
@@ -138,7 +162,7 @@ impl Protected {
 pub async fn protect(
     runtime: &PrivacyRuntime,
     vault: &dyn TokenVault,
-    tenant: usize,
+    who: Who,
     tenant_id: &str,
     session: Option<&str>,
     req: &ChatRequest,
@@ -157,7 +181,7 @@ pub async fn protect(
         report: json!({}),
     };
     for zone in zones {
-        let Some(profile) = runtime.profile(tenant, zone) else {
+        let Some(profile) = runtime.profile(who, zone) else {
             continue;
         };
         let zone_name = runtime.zone_names.get(zone).cloned().unwrap_or_default();

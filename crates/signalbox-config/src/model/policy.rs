@@ -68,6 +68,8 @@ pub struct PolicyRule {
     pub max_attempts: Option<usize>,
     /// Matched requests are irreversible (at-most-once).
     pub at_most_once: bool,
+    /// Boundaries replacing the tenant's and the gateway's for the same zones.
+    pub privacy: Vec<super::Boundary>,
 }
 
 /// Conditions of a policy rule. Each list means "any of"; an empty list or

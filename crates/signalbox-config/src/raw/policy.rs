@@ -80,6 +80,9 @@ pub(crate) struct RawPolicyRule {
     /// Irreversible operations: never retried or failed over once the request
     /// may have reached a provider. Default false.
     pub at_most_once: Option<bool>,
+    /// Boundaries for requests this rule matches, replacing the tenant's and
+    /// the gateway's for the same zones (e.g. stricter for an intent).
+    pub privacy: Option<Vec<super::RawBoundary>>,
 }
 
 /// Conditions of a policy rule; each list means "any of" and must not be empty.

@@ -27,6 +27,7 @@ pub(super) struct Known<'a> {
     pub(super) aliases: Vec<&'a str>,
     pub(super) routes: Vec<&'a str>,
     pub(super) providers: Vec<&'a str>,
+    pub(super) zones: &'a [String],
 }
 
 pub(super) fn validate_policy(
@@ -62,6 +63,7 @@ fn validate_rule(
         degrade,
         max_attempts,
         at_most_once,
+        privacy,
     } = raw;
     // Checked in document order, so errors come out in that order.
     let when = when.map_or_else(RuleWhen::default, |w| {
@@ -137,6 +139,12 @@ fn validate_rule(
         degrade,
         max_attempts,
         at_most_once: at_most_once.unwrap_or(false),
+        privacy: super::privacy::validate_boundaries(
+            privacy.unwrap_or_default(),
+            known.zones,
+            &format!("{path}.privacy"),
+            errors,
+        ),
     }
 }
 

@@ -146,3 +146,80 @@ async fn a_session_keeps_its_tokens_across_requests() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_matched_rule_brings_its_own_boundary() {
+    let yaml = format!(
+        "{PRIVACY_YAML}\npolicy:\n  rules:\n    - name: customer-data\n      when: {{ headers: {{ x-data: customer }} }}\n      privacy:\n        - zone: external\n          protect: {{ classes: {{ email: redact, card: block }} }}\n"
+    );
+    let h = Harness::start(&yaml, &["upstream"], &[]).await;
+    let resp = h
+        .chat_with(
+            &chat_body("chat", &format!("write to {EMAIL}")),
+            &[("x-data", "customer")],
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let sent = h.mock("upstream").stats().last_request.unwrap().to_string();
+    assert!(
+        sent.contains("[REDACTED_EMAIL]") && !sent.contains(EMAIL),
+        "{sent}"
+    );
+    // Redaction is irreversible: the caller gets the placeholder back.
+    let body: Value = resp.json().await.unwrap();
+    let answer = body["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(answer.contains("[REDACTED_EMAIL]"), "{answer}");
+    // The same card the global boundary tokenises, this rule blocks.
+    let blocked = h
+        .chat_with(&chat_body("chat", &prompt()), &[("x-data", "customer")])
+        .await;
+    assert_eq!(blocked.status(), 403);
+    h.stop().await;
+}
+
+/// Collects every log line the process writes on this thread.
+#[derive(Clone, Default)]
+struct Capture(std::sync::Arc<parking_lot::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_log_line_at_any_level_contains_a_detected_value() {
+    let capture = Capture::default();
+    let sink = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || sink.clone())
+        .finish();
+    // A current-thread test: the gateway and mock tasks log on this thread.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    // An event before the gateway starts makes tracing rebuild its callsite
+    // interest with this subscriber in place (observed: without it, nothing
+    // was captured). The assertion below proves the capture worked.
+    tracing::info!("capture started");
+    let h = harness().await;
+    let _ = h.chat(&chat_body("chat", &prompt())).await.text().await;
+    let _ = h.chat(&stream_body("chat", &prompt())).await.text().await;
+    let _ = h
+        .chat(&chat_body("chat", &format!("key {AWS_KEY}")))
+        .await
+        .text()
+        .await;
+    h.stop().await;
+    let logs = String::from_utf8_lossy(&capture.0.lock()).to_string();
+    assert!(
+        logs.contains("Request refused"),
+        "the gateway's logs were not captured: {logs}"
+    );
+    for secret in [EMAIL, CARD, AWS_KEY, "4111111111111111"] {
+        assert!(!logs.contains(secret), "{secret} leaked into the logs");
+    }
+}
