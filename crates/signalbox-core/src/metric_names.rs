@@ -39,5 +39,8 @@ pub const DISPATCH_STOPPED_TOTAL: &str = "signalbox_dispatch_stopped_total";
 pub const TENANT_LIMITED_TOTAL: &str = "signalbox_tenant_limited_total";
 /// Counter: idempotent requests, by result (`executed`, `replayed`).
 pub const IDEMPOTENT_TOTAL: &str = "signalbox_idempotent_requests_total";
+/// Counter: tokens met while restoring answers, by result (`restored`,
+/// `unknown`: invented by the model, `malformed`: mangled or cut off).
+pub const PRIVACY_TOKENS_TOTAL: &str = "signalbox_privacy_tokens_total";
 /// Counter: active health probes, by route and result.
 pub const PROBES_TOTAL: &str = "signalbox_probes_total";

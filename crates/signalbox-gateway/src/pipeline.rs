@@ -305,7 +305,11 @@ async fn serve_chat(
     match served.body {
         ServedBody::Json(json) => {
             let body = match &restore_table {
-                Some(table) => crate::privacy::restore_json(json.body, table).0,
+                Some(table) => {
+                    let (body, stats) = crate::privacy::restore_json(json.body, table);
+                    crate::privacy::count_restores(&state.telemetry, stats);
+                    body
+                }
                 None => json.body,
             };
             if let Some(r) = rec.as_mut() {
@@ -478,7 +482,11 @@ fn stream_response(
             }
         });
     let body = match restore_table {
-        Some(table) => Body::from_stream(crate::privacy::RestoringStream::new(stream, table)),
+        Some(table) => Body::from_stream(crate::privacy::RestoringStream::new(
+            stream,
+            table,
+            state.telemetry.clone(),
+        )),
         None => Body::from_stream(stream),
     };
     let mut resp = Response::new(body);

@@ -21,6 +21,8 @@ use signalbox_privacy::{
     TokenVault, VaultScope, load_table, restore_chat_response, store_fresh,
 };
 
+use signalbox_core::metric_names as m;
+
 use crate::runtime::BuildError;
 
 /// The token vault (a trait object; `Debug` for the app state).
@@ -247,21 +249,40 @@ pub fn restore_json(body: Bytes, table: &TokenTable) -> (Bytes, RestoreStats) {
     }
 }
 
+/// Counts restored, invented and mangled tokens (metrics only; never values).
+pub fn count_restores(telemetry: &crate::telemetry::Telemetry, stats: RestoreStats) {
+    for (result, n) in [
+        ("restored", stats.restored),
+        ("unknown", stats.unknown),
+        ("malformed", stats.malformed),
+    ] {
+        if n > 0 {
+            telemetry.count_n(m::PRIVACY_TOKENS_TOTAL, &[("result", result)], u64::from(n));
+        }
+    }
+}
+
 /// Restores tokens in an SSE stream of whole events (what a committed
 /// stream yields), including tokens split across chunks.
 pub struct RestoringStream<S> {
     inner: S,
     restorer: Option<ChatStreamRestorer>,
+    telemetry: Option<Arc<crate::telemetry::Telemetry>>,
     /// Until a `⟦` appears nothing can be held back, so events pass as they are.
     active: bool,
 }
 
 impl<S> RestoringStream<S> {
-    /// Wraps `inner`, restoring with `table`.
-    pub fn new(inner: S, table: Arc<TokenTable>) -> Self {
+    /// Wraps `inner`, restoring with `table`; counts land in `telemetry`.
+    pub fn new(
+        inner: S,
+        table: Arc<TokenTable>,
+        telemetry: Arc<crate::telemetry::Telemetry>,
+    ) -> Self {
         Self {
             inner,
             restorer: Some(ChatStreamRestorer::new(table)),
+            telemetry: Some(telemetry),
             active: false,
         }
     }
@@ -284,7 +305,10 @@ impl<S> RestoringStream<S> {
             if data == "[DONE]" {
                 // Whatever the restorer still holds goes out before the end.
                 if let Some(r) = self.restorer.take() {
-                    let (tail, _) = r.finish();
+                    let (tail, stats) = r.finish();
+                    if let Some(t) = self.telemetry.take() {
+                        count_restores(&t, stats);
+                    }
                     if let Some(tail) = tail {
                         out.push_str("data: ");
                         out.push_str(&tail.to_string());

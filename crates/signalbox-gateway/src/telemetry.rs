@@ -188,6 +188,15 @@ impl Telemetry {
         }
     }
 
+    /// Adds `n` to a labelled counter.
+    pub fn count_n(&self, name: &'static str, labels: &[(&'static str, &str)], n: u64) {
+        let labels = labels
+            .iter()
+            .map(|(k, v)| Label::new(*k, (*v).to_owned()))
+            .collect();
+        self.counter(name, labels).increment(n);
+    }
+
     /// Sets a labelled gauge (route health).
     pub fn set_gauge(&self, name: &'static str, labels: &[(&'static str, &str)], value: f64) {
         let labels: Vec<Label> = labels
