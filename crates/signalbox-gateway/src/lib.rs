@@ -8,6 +8,7 @@
 //! See `pipeline.rs` for the stage list.
 
 mod admin;
+mod anthropic;
 mod escalation;
 mod failover;
 mod idempotency;

@@ -9,6 +9,7 @@
     reason = "tests"
 )]
 
+mod anthropic;
 mod breakers;
 mod degrade;
 mod errors;

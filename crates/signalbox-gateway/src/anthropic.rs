@@ -1,0 +1,229 @@
+//! Owns Anthropic-format ingress: `POST /v1/messages`. The body is parsed
+//! into the canonical model (`signalbox-adapters`), rendered as an OpenAI
+//! chat body, and run through the same pipeline as `/v1/chat/completions`
+//! — authentication, policy, privacy, resilience and the decision record
+//! all apply unchanged. The answer is translated back: JSON into an
+//! Anthropic message, SSE into Anthropic stream events, errors into
+//! Anthropic's error shape, with the `x-signalbox-*` headers kept.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, BodyDataStream};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use serde_json::{Value, json};
+use signalbox_adapters::openai::{ChunkDecoder, OpenAiAdapter, OpenAiQuirks};
+use signalbox_adapters::{RouteSettings, anthropic};
+use signalbox_providers::SseFramer;
+
+use crate::AppState;
+use crate::ingress::read_body;
+use crate::pipeline::chat_completions;
+
+/// Handles `POST /v1/messages`.
+pub async fn messages(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let limit = state.runtime.load().config.server.max_body_bytes;
+    let bytes = match read_body(&headers, body, limit).await {
+        Ok(b) => b,
+        Err(e) => return error(e.status(), &e.to_string()),
+    };
+    let canonical = match anthropic::parse_request(&bytes) {
+        Ok(c) => c,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    // Rendered for an OpenAI-shaped pipeline: the alias stays the model name.
+    let adapter = OpenAiAdapter {
+        base_url: "http://signalbox.invalid/v1".into(),
+        api_key: None,
+        quirks: OpenAiQuirks::default(),
+    };
+    let rendered = match adapter.render(&canonical, &RouteSettings::new(canonical.model.clone())) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let mut inner_headers = headers.clone();
+    inner_headers.remove(header::CONTENT_LENGTH);
+    let resp = chat_completions(
+        State(state),
+        inner_headers,
+        Body::from(rendered.request.body),
+    )
+    .await;
+    translate(resp, canonical.stream).await
+}
+
+/// Turns the OpenAI-shaped answer into Anthropic's.
+async fn translate(resp: Response, stream: bool) -> Response {
+    let (mut parts, body) = resp.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let is_sse = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    if parts.status.is_success() && stream && is_sse {
+        let events = AnthropicEvents {
+            inner: body.into_data_stream(),
+            framer: SseFramer::new(),
+            decoder: ChunkDecoder::new(),
+            encoder: Some(anthropic::SseEncoder::new()),
+        };
+        return Response::from_parts(parts, Body::from_stream(events));
+    }
+    let status = parts.status;
+    // Non-streamed answers are already whole in memory.
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let out = if status.is_success() {
+        match signalbox_adapters::openai::parse_response(&body) {
+            Ok(r) => Bytes::from(anthropic::render_response(&r)),
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_GATEWAY,
+                    &format!("untranslatable answer: {e}"),
+                );
+            }
+        }
+    } else {
+        Bytes::from(error_body(status, &body).to_string())
+    };
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(out))
+}
+
+/// Anthropic's error type for a status.
+fn error_type(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 | 413 | 422 => "invalid_request_error",
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        429 => "rate_limit_error",
+        503 | 529 => "overloaded_error",
+        _ => "api_error",
+    }
+}
+
+/// `{"type":"error","error":{"type","message"},"signalbox":{…}}` from an
+/// OpenAI-shaped error body (its message and Signalbox details kept).
+fn error_body(status: StatusCode, openai: &[u8]) -> Value {
+    let v: Value = serde_json::from_slice(openai).unwrap_or_default();
+    let message = v["error"]["message"].as_str().unwrap_or("request failed");
+    let mut out = json!({
+        "type": "error",
+        "error": { "type": error_type(status), "message": message },
+    });
+    if let Some(sb) = v.get("signalbox") {
+        out["signalbox"] = sb.clone();
+    }
+    out
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    let body = json!({
+        "type": "error",
+        "error": { "type": error_type(status), "message": message },
+    });
+    let mut resp = Response::new(Body::from(body.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// Re-encodes an OpenAI SSE stream (whole events) as Anthropic events.
+struct AnthropicEvents {
+    inner: BodyDataStream,
+    framer: SseFramer,
+    decoder: ChunkDecoder,
+    encoder: Option<anthropic::SseEncoder>,
+}
+
+impl AnthropicEvents {
+    fn drain(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        while let Some(ev) = self.framer.next_event() {
+            let Some(encoder) = self.encoder.as_mut() else {
+                break;
+            };
+            if ev.is_done() {
+                out.extend(encoder.finish());
+                self.encoder = None;
+                continue;
+            }
+            if ev.data.is_empty() {
+                continue;
+            }
+            // The gateway's own error event (a stream cut after commit).
+            if let Ok(v) = serde_json::from_str::<Value>(&ev.data)
+                && v.get("error").is_some()
+            {
+                let err = json!({"type": "error", "error": {
+                    "type": "api_error",
+                    "message": v["error"]["message"].as_str().unwrap_or("stream interrupted"),
+                }});
+                out.extend_from_slice(format!("event: error\ndata: {err}\n\n").as_bytes());
+                self.encoder = None;
+                continue;
+            }
+            match self.decoder.on_data(&ev.data) {
+                Ok(events) => {
+                    for e in &events {
+                        out.extend(encoder.encode(e));
+                    }
+                }
+                Err(e) => {
+                    let err = json!({"type": "error", "error": {"type": "api_error", "message": e.to_string()}});
+                    out.extend_from_slice(format!("event: error\ndata: {err}\n\n").as_bytes());
+                    self.encoder = None;
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Stream for AnthropicEvents {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            match this.inner.poll_next_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(chunk))) => {
+                    this.framer.push(&chunk);
+                    let out = this.drain();
+                    if !out.is_empty() {
+                        return Poll::Ready(Some(Ok(Bytes::from(out))));
+                    }
+                }
+                Poll::Ready(Some(Err(_)) | None) => {
+                    // Ended without [DONE]: close the message properly.
+                    return match this.encoder.take() {
+                        Some(mut e) => {
+                            let tail = e.finish();
+                            Poll::Ready((!tail.is_empty()).then(|| Ok(Bytes::from(tail))))
+                        }
+                        None => Poll::Ready(None),
+                    };
+                }
+            }
+        }
+    }
+}
