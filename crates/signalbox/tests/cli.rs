@@ -101,6 +101,14 @@ fn demo_tour_runs_offline() {
     );
     assert!(stdout.contains("x-signalbox-route: us-large"), "{stdout}");
     assert!(stdout.contains("x-signalbox-route: eu-large"), "{stdout}");
+    assert!(
+        stdout.contains("x-signalbox-degraded: fallback-route"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("attempts 1, degraded fallback-route"),
+        "{stdout}"
+    );
     assert!(stdout.contains("Tour complete"), "{stdout}");
 }
 

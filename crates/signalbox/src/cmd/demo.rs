@@ -201,14 +201,39 @@ async fn run_tour(demo: &Demo, base: &str) -> anyhow::Result<()> {
         json["choices"][0]["message"]["content"]
     );
     println!(
-        "   The caller got an answer; x-signalbox-attempts shows the failed try on us-large first."
+        "   The caller got an answer; x-signalbox-attempts shows the failed try on us-large first,"
     );
+    println!("   and x-signalbox-degraded says it came from a fallback route (never silently).");
     expect(
         status.is_success() && route == "eu-large",
         "the request should fail over to eu-large",
     )?;
 
-    println!("\n4. Every route down: the caller gets a clear error listing each attempt.");
+    println!(
+        "\n4. The circuit breaker: after 5 failures in a row us-large is skipped, not retried."
+    );
+    let mut last_attempts = String::new();
+    for i in 0..5 {
+        let resp = client.post(&url).json(&body).send().await?;
+        last_attempts = header(&resp, "x-signalbox-attempts");
+        println!(
+            "   request {}: served by {}, attempts {last_attempts}, degraded {}",
+            i + 2,
+            header(&resp, "x-signalbox-route"),
+            header(&resp, "x-signalbox-degraded")
+        );
+    }
+    println!(
+        "   With the circuit open the outage costs the caller nothing: one attempt, straight to eu-large."
+    );
+    expect(
+        last_attempts == "1",
+        "with us-large's circuit open, requests should go straight to eu-large",
+    )?;
+
+    println!(
+        "\n5. Every route down: the caller gets a clear error listing each attempt and skipped route."
+    );
     for m in [&demo.azure, &demo.vllm] {
         m.set_faults(Faults {
             error_rate: 1.0,
@@ -235,11 +260,15 @@ async fn run_tour(demo: &Demo, base: &str) -> anyhow::Result<()> {
         .await?
         .text()
         .await?;
-    println!("\n5. The same story in /metrics (upstream attempts by route and outcome):");
-    for line in metrics
-        .lines()
-        .filter(|l| l.starts_with("signalbox_upstream_attempts_total") && !l.ends_with(" 0"))
-    {
+    println!(
+        "\n6. The same story in /metrics (attempts by route and outcome, breakers, degradations):"
+    );
+    for line in metrics.lines().filter(|l| {
+        (l.starts_with("signalbox_upstream_attempts_total")
+            || l.starts_with("signalbox_route_breaker_state")
+            || l.starts_with("signalbox_degraded_total"))
+            && !l.ends_with(" 0")
+    }) {
         println!("   {line}");
     }
     Ok(())
@@ -257,6 +286,14 @@ fn show_headers(resp: &reqwest::Response) -> String {
         }
     }
     route
+}
+
+fn header(resp: &reqwest::Response, name: &str) -> String {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string()
 }
 
 fn expect(ok: bool, what: &str) -> anyhow::Result<()> {
