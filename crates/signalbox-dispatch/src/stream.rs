@@ -71,7 +71,11 @@ pub struct CommittedStream {
 /// (and any other cut) against the route's health.
 struct StallGuard {
     idle: Duration,
-    timer: Pin<Box<tokio::time::Sleep>>,
+    /// When silence becomes a stall; moved on by every chunk.
+    deadline: Instant,
+    /// Created on the first wait, so the first event is not delayed by a
+    /// timer registration.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
     min_rate: Option<f64>,
     window: Duration,
     window_start: Instant,
@@ -120,7 +124,8 @@ impl CommittedStream {
         let now = Instant::now();
         self.stall = Some(StallGuard {
             idle: timeouts.idle,
-            timer: Box::pin(tokio::time::sleep_until(now + timeouts.idle)),
+            deadline: now + timeouts.idle,
+            timer: None,
             min_rate: timeouts.min_tokens_per_second,
             window: timeouts.throughput_window,
             window_start: now,
@@ -252,6 +257,20 @@ impl CommittedStream {
     }
 }
 
+impl StallGuard {
+    /// Whether the idle deadline has passed; registers the wake-up otherwise.
+    fn poll_stalled(&mut self, cx: &mut Context<'_>) -> bool {
+        let deadline = self.deadline;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        timer.as_mut().poll(cx).is_ready()
+    }
+}
+
 impl Stream for CommittedStream {
     type Item = Result<Bytes, std::convert::Infallible>;
 
@@ -278,7 +297,7 @@ impl Stream for CommittedStream {
                         .stall
                         .as_mut()
                         .filter(|_| !this.done)
-                        .is_some_and(|g| g.timer.as_mut().poll(cx).is_ready());
+                        .is_some_and(|g| g.poll_stalled(cx));
                     if stalled {
                         let idle = this.stall.as_ref().map(|g| g.idle).unwrap_or_default();
                         let detail =
@@ -289,8 +308,7 @@ impl Stream for CommittedStream {
                 }
                 Poll::Ready(Some(Ok(chunk))) => {
                     if let Some(g) = this.stall.as_mut() {
-                        let next = Instant::now() + g.idle;
-                        g.timer.as_mut().reset(next);
+                        g.deadline = Instant::now() + g.idle;
                     }
                     this.framer.push(&chunk);
                 }
