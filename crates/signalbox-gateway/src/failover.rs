@@ -144,7 +144,7 @@ pub(crate) async fn run(
         if !candidates.is_empty() {
             let bodies: Vec<Option<&ChatRequest>> = match &protected {
                 Some(p) => (0..ctx.runtime.routes.len())
-                    .map(|i| p.for_route(i))
+                    .map(|i| p.for_route(i, privacy))
                     .collect(),
                 None => Vec::new(),
             };
@@ -160,7 +160,9 @@ pub(crate) async fn run(
             .await;
             match round {
                 Ok(mut served) => {
-                    out.restore_table = protected.as_ref().and_then(|p| p.table_for(served.route));
+                    out.restore_table = protected
+                        .as_ref()
+                        .and_then(|p| p.table_for(served.route, privacy));
                     if served.fallback && !out.degraded.contains(&"fallback-route") {
                         out.degraded.insert(0, DegradeStep::FallbackRoute.as_str());
                     }

@@ -128,33 +128,33 @@ pub struct Who {
 pub struct Protected {
     /// Per zone: the rewritten request and its token table.
     zones: HashMap<usize, (ChatRequest, Arc<TokenTable>)>,
-    /// Zones whose boundary blocks this request, with the classes found.
+    /// Zones whose boundary blocks this request (by name), with the classes found.
     pub blocked: Vec<(String, Vec<String>)>,
-    route_zone: Vec<usize>,
+    /// The same zones, by index.
+    blocked_zones: Vec<usize>,
     /// What was found and done, per zone (counts only), for the record.
     pub report: Value,
 }
 
 impl Protected {
     /// The body to send to `route`: the protected one for a guarded zone,
-    /// `None` for an unguarded zone (send the original), or `Err` when the
-    /// route's zone blocks the request.
-    pub fn for_route(&self, route: usize) -> Option<&ChatRequest> {
-        let zone = self.route_zone.get(route)?;
+    /// `None` for an unguarded zone (send the original).
+    pub fn for_route(&self, route: usize, runtime: &PrivacyRuntime) -> Option<&ChatRequest> {
+        let zone = runtime.route_zone.get(route)?;
         self.zones.get(zone).map(|(r, _)| r)
     }
 
     /// Whether `route`'s zone blocks this request.
     pub fn blocks(&self, route: usize, runtime: &PrivacyRuntime) -> bool {
-        self.route_zone
+        runtime
+            .route_zone
             .get(route)
-            .and_then(|z| runtime.zone_names.get(*z))
-            .is_some_and(|name| self.blocked.iter().any(|(z, _)| z == name))
+            .is_some_and(|z| self.blocked_zones.contains(z))
     }
 
     /// The token table of `route`'s zone, to restore its answer.
-    pub fn table_for(&self, route: usize) -> Option<Arc<TokenTable>> {
-        let zone = self.route_zone.get(route)?;
+    pub fn table_for(&self, route: usize, runtime: &PrivacyRuntime) -> Option<Arc<TokenTable>> {
+        let zone = runtime.route_zone.get(route)?;
         self.zones.get(zone).map(|(_, t)| Arc::clone(t))
     }
 }
@@ -179,7 +179,7 @@ pub async fn protect(
     let mut out = Protected {
         zones: HashMap::new(),
         blocked: Vec::new(),
-        route_zone: runtime.route_zone.clone(),
+        blocked_zones: Vec::new(),
         report: json!({}),
     };
     for zone in zones {
@@ -213,6 +213,7 @@ pub async fn protect(
                 report["blocked"] = json!(b.classes);
                 out.report[&zone_name] = report;
                 out.blocked.push((zone_name, b.classes));
+                out.blocked_zones.push(zone);
             }
             Err(e) => {
                 // Not a chat body the detectors understand: nothing may cross unchecked.

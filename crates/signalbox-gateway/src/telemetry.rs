@@ -155,11 +155,7 @@ impl Telemetry {
     /// Counts one increment of a labelled counter (the degradation, skip,
     /// stop, limit, idempotency and probe counters).
     pub fn count(&self, name: &'static str, labels: &[(&'static str, &str)]) {
-        let labels = labels
-            .iter()
-            .map(|(k, v)| Label::new(*k, (*v).to_owned()))
-            .collect();
-        self.counter(name, labels).increment(1);
+        self.count_n(name, labels, 1);
     }
 
     /// Publishes every route's breaker state, degraded flag and open count
@@ -190,21 +186,13 @@ impl Telemetry {
 
     /// Adds `n` to a labelled counter.
     pub fn count_n(&self, name: &'static str, labels: &[(&'static str, &str)], n: u64) {
-        let labels = labels
-            .iter()
-            .map(|(k, v)| Label::new(*k, (*v).to_owned()))
-            .collect();
-        self.counter(name, labels).increment(n);
+        self.counter(name, owned_labels(labels)).increment(n);
     }
 
     /// Sets a labelled gauge (route health).
     pub fn set_gauge(&self, name: &'static str, labels: &[(&'static str, &str)], value: f64) {
-        let labels: Vec<Label> = labels
-            .iter()
-            .map(|(k, v)| Label::new(*k, (*v).to_owned()))
-            .collect();
         self.recorder
-            .register_gauge(&Key::from_parts(name, labels), &METADATA)
+            .register_gauge(&Key::from_parts(name, owned_labels(labels)), &METADATA)
             .set(value);
     }
 
@@ -222,4 +210,11 @@ impl Telemetry {
 /// Records a duration in seconds.
 pub fn observe(h: &Histogram, d: Duration) {
     h.record(d.as_secs_f64());
+}
+
+fn owned_labels(labels: &[(&'static str, &str)]) -> Vec<Label> {
+    labels
+        .iter()
+        .map(|(k, v)| Label::new(*k, (*v).to_owned()))
+        .collect()
 }

@@ -230,22 +230,19 @@ pub(super) fn validate_aliases(
     }
     raw.into_iter()
         .enumerate()
-        .map(|(i, a)| validate_alias(a, &format!("aliases[{i}]"), routes, errors))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .inspect(|a| check_smaller_model(a, &names, errors))
+        .map(|(i, a)| {
+            let alias = validate_alias(a, &format!("aliases[{i}]"), routes, errors);
+            check_smaller_model(&alias, i, &names, errors);
+            alias
+        })
         .collect()
 }
 
 /// `smaller-model` must name another alias.
-fn check_smaller_model(alias: &AliasConfig, names: &[String], errors: &mut Errors) {
+fn check_smaller_model(alias: &AliasConfig, i: usize, names: &[String], errors: &mut Errors) {
     let Some(smaller) = &alias.smaller_model else {
         return;
     };
-    let i = names
-        .iter()
-        .position(|n| n == alias.name.as_str())
-        .unwrap_or_default();
     let path = format!("aliases[{i}].smaller-model");
     if smaller == &alias.name {
         errors.push(path, "must name another alias, not this one");
