@@ -18,7 +18,7 @@ pub struct AzureAdapter {
     /// The `api-version` query value, e.g. `2024-10-21`.
     pub api_version: String,
     /// Sent as the `api-key` header.
-    pub api_key: Secret,
+    pub api_key: Option<Secret>,
     /// What the deployment accepts (Azure follows OpenAI, with lag).
     pub quirks: OpenAiQuirks,
 }
@@ -42,7 +42,9 @@ impl AzureAdapter {
             to_body(&body)?,
             req.stream,
         );
-        request.secret_header("api-key", self.api_key.expose())?;
+        if let Some(key) = &self.api_key {
+            request.secret_header("api-key", key.expose())?;
+        }
         Ok(Rendered {
             request,
             notes: notes.0,

@@ -23,13 +23,25 @@ pub struct TranslationNote {
     pub reason: String,
 }
 
+impl NoteAction {
+    /// `dropped` or `translated`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dropped => "dropped",
+            Self::Translated => "translated",
+        }
+    }
+}
+
 impl fmt::Display for TranslationNote {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let action = match self.action {
-            NoteAction::Dropped => "dropped",
-            NoteAction::Translated => "translated",
-        };
-        write!(f, "{} {action}: {}", self.field, self.reason)
+        write!(
+            f,
+            "{} {}: {}",
+            self.field,
+            self.action.as_str(),
+            self.reason
+        )
     }
 }
 

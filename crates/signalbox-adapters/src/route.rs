@@ -156,24 +156,4 @@ pub(crate) fn to_body(value: &impl serde::Serialize) -> Result<Vec<u8>, Translat
     serde_json::to_vec(value).map_err(|e| TranslateError::Http(format!("encoding the body: {e}")))
 }
 
-/// A credential: usable by adapters, never shown by `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a credential.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The credential itself.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use signalbox_core::Secret;

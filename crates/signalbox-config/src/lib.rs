@@ -23,12 +23,12 @@ pub use error::{ConfigError, ConfigErrors};
 pub use interp::{InterpError, interpolate_str};
 pub use load::{load_file, load_str};
 pub use model::{
-    AdminConfig, AliasConfig, BreakerConfig, Capability, Config, ContentFilter, DEFAULT_REGIONS,
-    DEFAULT_RISK_TIERS, DEFAULT_TENANT, DecisionLogConfig, DegradeStep, EscalationConfig,
-    FailureMode, HealthCheckConfig, IdempotencyConfig, IntentConfig, IntentRule, IntentWhen,
-    Objectives, PolicyRule, Price, ProbeMode, ProviderConfig, ProviderKind, Requirements,
-    Resilience, Retention, RetryPolicy, RouteConfig, RouteSelector, RuleWhen, ServerConfig,
-    Supports, TenantConfig, TenantLimits, Timeouts, Weights,
+    AdminConfig, AliasConfig, AwsConfig, BreakerConfig, Capability, Config, ContentFilter,
+    DEFAULT_REGIONS, DEFAULT_RISK_TIERS, DEFAULT_TENANT, DecisionLogConfig, DegradeStep,
+    EscalationConfig, FailureMode, HealthCheckConfig, IdempotencyConfig, IntentConfig, IntentRule,
+    IntentWhen, Objectives, PolicyRule, Price, ProbeMode, ProviderConfig, ProviderKind,
+    Requirements, Resilience, Retention, RetryPolicy, RouteConfig, RouteSelector, RuleWhen,
+    ServerConfig, Supports, TenantConfig, TenantLimits, Timeouts, Weights,
 };
 pub use schema::json_schema;
 pub use secret::{Secret, SecretSource, hash_secret};

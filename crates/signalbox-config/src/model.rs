@@ -130,14 +130,34 @@ pub struct ProviderConfig {
     pub name: ProviderName,
     /// Wire protocol.
     pub kind: ProviderKind,
-    /// Base URL without a trailing `/`, e.g. `https://api.openai.com/v1`.
+    /// Base URL without a trailing `/`, e.g. `https://api.openai.com/v1`
+    /// (for Bedrock: the runtime endpoint).
     pub base_url: String,
     /// Resolved API key, if any.
     pub api_key: Option<Secret>,
+    /// Azure `api-version` or Gemini API version, defaulted by kind.
+    pub api_version: Option<String>,
+    /// Bedrock region and credentials.
+    pub aws: Option<AwsConfig>,
+    /// What an OpenAI-compatible (or Azure) server accepts.
+    pub quirks: signalbox_adapters::openai::OpenAiQuirks,
     /// Extra request headers, sorted by name.
     pub headers: Vec<(String, String)>,
     /// Upstream deadlines.
     pub timeouts: Timeouts,
+}
+
+/// A Bedrock provider's region and resolved credentials.
+#[derive(Debug, Clone)]
+pub struct AwsConfig {
+    /// AWS region, e.g. `us-east-1`.
+    pub region: String,
+    /// Access key id.
+    pub access_key_id: Secret,
+    /// Secret access key.
+    pub secret_access_key: Secret,
+    /// Session token of temporary credentials.
+    pub session_token: Option<Secret>,
 }
 
 /// The wire protocol a provider speaks.
@@ -146,6 +166,18 @@ pub enum ProviderKind {
     /// The OpenAI chat-completions API and compatible servers.
     #[serde(rename = "openai-compatible")]
     OpenAiCompatible,
+    /// Azure OpenAI (deployments, `api-version`, `api-key`).
+    #[serde(rename = "azure-openai")]
+    AzureOpenAi,
+    /// The Anthropic Messages API.
+    #[serde(rename = "anthropic")]
+    Anthropic,
+    /// Google Gemini (`generateContent`).
+    #[serde(rename = "gemini")]
+    Gemini,
+    /// AWS Bedrock Converse (SigV4).
+    #[serde(rename = "bedrock")]
+    Bedrock,
 }
 
 impl ProviderKind {
@@ -153,6 +185,21 @@ impl ProviderKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::OpenAiCompatible => "openai-compatible",
+            Self::AzureOpenAi => "azure-openai",
+            Self::Anthropic => "anthropic",
+            Self::Gemini => "gemini",
+            Self::Bedrock => "bedrock",
+        }
+    }
+
+    /// The provider family a prompt variant is written for: `openai`
+    /// (OpenAI-compatible and Azure), `anthropic`, `gemini` or `bedrock`.
+    pub fn family(self) -> &'static str {
+        match self {
+            Self::OpenAiCompatible | Self::AzureOpenAi => "openai",
+            Self::Anthropic => "anthropic",
+            Self::Gemini => "gemini",
+            Self::Bedrock => "bedrock",
         }
     }
 }

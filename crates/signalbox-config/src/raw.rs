@@ -115,16 +115,44 @@ pub(crate) struct RawServer {
 pub(crate) struct RawProvider {
     /// Unique name, `[A-Za-z0-9._-]+`.
     pub name: Text,
-    /// Wire protocol.
+    /// Wire protocol: `openai-compatible`, `azure-openai`, `anthropic`,
+    /// `gemini` or `bedrock`.
     pub kind: ProviderKind,
-    /// `http(s)://host[:port][/path]`, no query or fragment.
-    pub base_url: Text,
+    /// `http(s)://host[:port][/path]`, no query or fragment. OpenAI-compatible:
+    /// including `/v1`; Anthropic and Gemini: the host root; Azure: the
+    /// resource endpoint. Optional for Bedrock only (default
+    /// `https://bedrock-runtime.{aws-region}.amazonaws.com`).
+    pub base_url: Option<Text>,
     /// `{env: VAR}` or `{file: PATH}`; inline keys are rejected.
     pub api_key: Option<RawApiKey>,
+    /// Azure `api-version` (default `2024-10-21`) or Gemini API version path
+    /// (default `v1beta`).
+    pub api_version: Option<Text>,
+    /// Bedrock: the AWS region (required for `bedrock`).
+    pub aws_region: Option<Text>,
+    /// Bedrock: where the AWS credentials come from. Default: the
+    /// environment variables `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and
+    /// (when set) `AWS_SESSION_TOKEN`.
+    pub aws_credentials: Option<RawAwsCredentials>,
+    /// OpenAI-compatible and Azure: fields the server does not accept.
+    pub quirks: Option<signalbox_adapters::openai::OpenAiQuirks>,
     /// Extra request headers (not for credentials).
     pub headers: Option<BTreeMap<String, Text>>,
     /// Upstream deadlines.
     pub timeouts: Option<RawTimeouts>,
+}
+
+/// AWS credentials for a Bedrock provider, each `{env: VAR}` or `{file: PATH}`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "AwsCredentials")]
+pub(crate) struct RawAwsCredentials {
+    /// The access key id.
+    pub access_key_id: RawApiKey,
+    /// The secret access key.
+    pub secret_access_key: RawApiKey,
+    /// The session token of temporary credentials.
+    pub session_token: Option<RawApiKey>,
 }
 
 /// Upstream deadlines in humantime form (`500ms`, `5s`, `2m`).

@@ -31,33 +31,7 @@ impl fmt::Display for SecretSource {
     }
 }
 
-/// A resolved credential; `Debug` and `Display` print `Secret(***)`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a credential value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The credential itself; call only where it is sent upstream.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use signalbox_core::Secret;
 
 /// Reads a secret; the error names the variable or file, never a value.
 pub fn resolve(source: &SecretSource, vars: &dyn VarSource) -> Result<Secret, String> {
@@ -73,7 +47,7 @@ pub fn resolve(source: &SecretSource, vars: &dyn VarSource) -> Result<Secret, St
     if value.is_empty() {
         return Err(format!("{source} is empty"));
     }
-    Ok(Secret(value))
+    Ok(Secret::new(value))
 }
 
 /// SHA-256 of a credential. Tenant API keys and the admin token are kept only

@@ -18,6 +18,9 @@ mod intent;
 mod policy;
 mod privacy;
 mod provider;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
+mod provider_tests;
 mod resilience;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic, reason = "tests")]

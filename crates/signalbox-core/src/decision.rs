@@ -167,6 +167,21 @@ pub struct DecisionRecord {
     /// (counts, never values), and any classes that blocked the request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<serde_json::Value>,
+    /// What translating the request for the serving provider's wire format
+    /// dropped or changed (never silent).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub translation: Vec<TranslationRecord>,
+}
+
+/// One field a provider translation dropped or changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranslationRecord {
+    /// Canonical field path, e.g. `sampling.seed`.
+    pub field: String,
+    /// `dropped` or `translated`.
+    pub action: String,
+    /// Why.
+    pub reason: String,
 }
 
 /// A route the dispatcher did not try, and why.

@@ -9,13 +9,16 @@ pub mod ids;
 pub mod metric_names;
 pub mod outcome;
 pub mod request;
+pub mod secret;
 pub mod usage;
 
 pub use attempt::AttemptRecord;
 pub use decision::{
-    CandidateRecord, DecisionRecord, RuleRecord, SignalRecord, SignalSource, SkipRecord, Verdict,
+    CandidateRecord, DecisionRecord, RuleRecord, SignalRecord, SignalSource, SkipRecord,
+    TranslationRecord, Verdict,
 };
 pub use ids::{AliasName, ProviderName, RouteId};
 pub use outcome::{ErrorSource, OutcomeClass};
 pub use request::{ChatRequest, RequestError};
+pub use secret::Secret;
 pub use usage::Usage;

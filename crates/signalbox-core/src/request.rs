@@ -119,6 +119,13 @@ impl ChatRequest {
     /// Serialises the body for an upstream, with the model replaced by the
     /// route's upstream model name.
     pub fn to_upstream_json(&self, upstream_model: &str) -> Vec<u8> {
+        self.upstream_json(upstream_model, false)
+    }
+
+    /// Like [`Self::to_upstream_json`]; with `no_store`, the body also says
+    /// `"store": false` (whatever the caller sent), for routes that promise
+    /// zero retention.
+    pub fn upstream_json(&self, upstream_model: &str, no_store: bool) -> Vec<u8> {
         let mut out = Vec::with_capacity(256);
         // Writing a map of plain JSON values into a Vec cannot fail.
         let _ = serde_json::to_writer(
@@ -126,6 +133,7 @@ impl ChatRequest {
             &UpstreamView {
                 req: self,
                 model: upstream_model,
+                no_store,
             },
         );
         out
@@ -136,18 +144,22 @@ impl ChatRequest {
 struct UpstreamView<'a> {
     req: &'a ChatRequest,
     model: &'a str,
+    no_store: bool,
 }
 
 impl serde::Serialize for UpstreamView<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(Some(self.req.body.len()))?;
+        let mut map = s.serialize_map(None)?;
         for (k, v) in &self.req.body {
             if k == "model" {
                 map.serialize_entry(k, self.model)?;
-            } else {
+            } else if !(self.no_store && k == "store") {
                 map.serialize_entry(k, v)?;
             }
+        }
+        if self.no_store {
+            map.serialize_entry("store", &false)?;
         }
         map.end()
     }

@@ -6,8 +6,7 @@ use bytes::BytesMut;
 use futures::StreamExt;
 use signalbox_config::RetryPolicy;
 use signalbox_core::{AttemptRecord, ChatRequest, OutcomeClass};
-use signalbox_providers::openai::ChatJson;
-use signalbox_providers::{SseFramer, UpstreamError};
+use signalbox_providers::{ChatJson, Prepared, SseFramer, TranslationNote, UpstreamError};
 use tokio::time::{Duration, Instant};
 
 use signalbox_state::{FairGate, RateGate};
@@ -32,6 +31,9 @@ pub struct Served {
     pub fallback: bool,
     /// The session's sticky route, when a session was given.
     pub sticky: Option<usize>,
+    /// What translating the request for the serving route's provider
+    /// dropped or changed (empty for untranslated OpenAI-compatible routes).
+    pub notes: Vec<TranslationNote>,
     /// The answer.
     pub body: ServedBody,
 }
@@ -160,6 +162,18 @@ pub async fn dispatch(
         let Some(target) = plan.routes.get(idx) else {
             continue;
         };
+        let body = plan.bodies.get(idx).copied().flatten().unwrap_or(req);
+        // Rendered once per route: its retries send the same bytes.
+        let prepared = match target.upstream.prepare(body, &target.settings) {
+            Ok(p) => p,
+            Err(e) => {
+                skipped.push(Skipped {
+                    route: target.id.to_string(),
+                    reason: format!("cannot carry the request: {e}"),
+                });
+                continue 'routes;
+            }
+        };
         let mut tries_here = 0u32;
         while tries_here < plan.retry.attempts_per_route {
             if attempts.len() >= plan.max_attempts {
@@ -214,8 +228,7 @@ pub async fn dispatch(
             tries_here += 1;
             last_route = Some(idx);
             let started = Instant::now();
-            let body = plan.bodies.get(idx).copied().flatten().unwrap_or(req);
-            let result = attempt(target, body, request_id).await;
+            let result = attempt(target, &prepared, request_id).await;
             let elapsed = started.elapsed();
             let err = match result {
                 Ok(mut body) => {
@@ -244,6 +257,7 @@ pub async fn dispatch(
                         skipped,
                         fallback: order.intended != Some(idx),
                         sticky: order.sticky,
+                        notes: prepared.notes,
                         body,
                     });
                 }
@@ -353,22 +367,18 @@ fn record(
 /// stream up to its first event (the commit point).
 async fn attempt(
     target: &RouteTarget,
-    req: &ChatRequest,
+    prepared: &Prepared,
     request_id: &str,
 ) -> Result<ServedBody, UpstreamError> {
-    let body = req.to_upstream_json(&target.model);
     let started = Instant::now();
-    let resp = target
-        .upstream
-        .send_chat(body, req.is_stream(), request_id)
-        .await?;
-    if !req.is_stream() {
+    let resp = target.upstream.send(prepared, request_id).await?;
+    if !prepared.is_stream() {
         return target.upstream.read_json(resp).await.map(ServedBody::Json);
     }
     // The first-byte deadline covers the first event too: until it arrives
     // nothing has reached the caller and another route may still serve.
     let deadline = started + target.upstream.timeouts().first_byte;
-    let mut inner: UpstreamBytes = resp.bytes_stream().boxed();
+    let mut inner: UpstreamBytes = target.upstream.events(resp, prepared);
     let mut framer = SseFramer::new();
     let mut first = BytesMut::new();
     let mut done = false;
@@ -399,7 +409,7 @@ async fn attempt(
                     "stream ended before its first event",
                 ));
             }
-            Ok(Some(Err(e))) => return Err(UpstreamError::from_transport(&e)),
+            Ok(Some(Err(e))) => return Err(e),
             Ok(Some(Ok(chunk))) => framer.push(&chunk),
         }
     }

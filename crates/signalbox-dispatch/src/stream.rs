@@ -10,17 +10,16 @@ use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use futures::Stream;
-use futures::stream::BoxStream;
 use serde::de::IgnoredAny;
 use signalbox_config::Timeouts;
 use signalbox_core::{OutcomeClass, Usage};
-use signalbox_providers::{SseEvent, SseFramer, UpstreamError};
+use signalbox_providers::{ByteStream, SseEvent, SseFramer, USAGE_COMMENT, UpstreamError};
 use tokio::time::{Duration, Instant};
 
 use crate::RouteHealth;
 
-/// The upstream body as a stream of byte chunks.
-pub(crate) type UpstreamBytes = BoxStream<'static, reqwest::Result<Bytes>>;
+/// The upstream body as OpenAI SSE byte chunks.
+pub(crate) type UpstreamBytes = ByteStream;
 
 /// How a committed stream ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,6 +200,9 @@ impl CommittedStream {
             }
             validate_event(&ev).map_err(|e| e.detail)?;
             self.done |= ev.is_done();
+            if ev.is_comment_only() && self.note_usage_comment(&ev) {
+                continue; // the dispatcher's own note, not the caller's
+            }
             if !ev.is_comment_only() {
                 self.events += 1;
                 self.note_usage(&ev);
@@ -242,6 +244,18 @@ impl CommittedStream {
         g.window_start = Instant::now();
         g.window_events = events;
         Ok(())
+    }
+
+    /// Takes the usage a translated stream reports in its private comment;
+    /// false for any other comment.
+    fn note_usage_comment(&mut self, ev: &SseEvent) -> bool {
+        let Some(json) = ev.raw.strip_prefix(USAGE_COMMENT.as_bytes()) else {
+            return false;
+        };
+        if let Ok(u) = serde_json::from_slice::<Usage>(json.trim_ascii_end()) {
+            self.usage = Some(u);
+        }
+        true
     }
 
     fn note_usage(&mut self, ev: &SseEvent) {
@@ -317,10 +331,7 @@ impl Stream for CommittedStream {
                         this.finish(StreamOutcome::Completed);
                         return Poll::Ready(None);
                     }
-                    let detail = format!(
-                        "upstream stream failed: {}",
-                        UpstreamError::from_transport(&e).detail
-                    );
+                    let detail = format!("upstream stream failed: {}", e.detail);
                     return Poll::Ready(Some(Ok(this.cut(detail))));
                 }
                 Poll::Ready(None) => {

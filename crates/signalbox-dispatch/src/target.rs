@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use signalbox_core::{ProviderName, RouteId};
-use signalbox_providers::Upstream;
+use signalbox_providers::{RouteSettings, Upstream};
 
 use crate::RouteHealth;
 
@@ -15,8 +15,9 @@ pub struct RouteTarget {
     pub id: RouteId,
     /// The route's provider.
     pub provider: ProviderName,
-    /// The upstream model name sent to the provider.
-    pub model: String,
+    /// What the provider's adapter needs to know about the route: the
+    /// upstream model, output limit and declared posture.
+    pub settings: RouteSettings,
     /// The model version string reported in `x-signalbox-model`.
     pub version: String,
     /// The provider's client, shared by all routes of that provider.

@@ -257,8 +257,10 @@ async fn serve_chat(
             sticky,
             outcome.at_most_once,
         );
-        if let Err(failover::Ended::Failed(f)) = &outcome.result {
-            r.stopped(f.stop.describe());
+        match &outcome.result {
+            Err(failover::Ended::Failed(f)) => r.stopped(f.stop.describe()),
+            Ok(served) if !served.notes.is_empty() => r.translation(&served.notes),
+            _ => {}
         }
     }
     let restore_table = outcome.restore_table.clone();

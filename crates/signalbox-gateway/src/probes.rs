@@ -10,7 +10,9 @@ use std::sync::Arc;
 use regex::Regex;
 use signalbox_config::ProbeMode;
 use signalbox_core::metric_names as m;
+use signalbox_core::{ChatRequest, OutcomeClass};
 use signalbox_dispatch::{Admission, ProbeResult, RouteTarget};
+use signalbox_providers::UpstreamError;
 use tokio::task::JoinHandle;
 use tokio::time::{Duration, Instant};
 
@@ -62,7 +64,7 @@ pub(crate) fn spawn(state: &Arc<AppState>) -> JoinHandle<()> {
 /// Sends one probe and judges its answer.
 async fn probe(target: &RouteTarget, prompt: &str, expect: &str, timeout: Duration) -> ProbeResult {
     let body = serde_json::json!({
-        "model": target.model,
+        "model": target.settings.upstream_model,
         "messages": [{"role": "user", "content": prompt}],
         "max_tokens": 16,
         "temperature": 0,
@@ -70,10 +72,13 @@ async fn probe(target: &RouteTarget, prompt: &str, expect: &str, timeout: Durati
     let started = Instant::now();
     let answer = tokio::time::timeout(timeout, async {
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        let resp = target
+        let req = ChatRequest::parse(&bytes)
+            .map_err(|e| UpstreamError::new(OutcomeClass::BadResponse, e.to_string()))?;
+        let prepared = target
             .upstream
-            .send_chat(bytes, false, "signalbox-probe")
-            .await?;
+            .prepare(&req, &target.settings)
+            .map_err(|e| UpstreamError::new(OutcomeClass::RequestRejected, e.to_string()))?;
+        let resp = target.upstream.send(&prepared, "signalbox-probe").await?;
         target.upstream.read_json(resp).await
     })
     .await;

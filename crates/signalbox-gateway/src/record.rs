@@ -135,6 +135,18 @@ impl RecordBuilder {
         self.record.at_most_once = at_most_once;
     }
 
+    /// Notes what translating for the serving provider dropped or changed.
+    pub fn translation(&mut self, notes: &[signalbox_providers::TranslationNote]) {
+        self.record.translation = notes
+            .iter()
+            .map(|n| signalbox_core::TranslationRecord {
+                field: n.field.clone(),
+                action: n.action.as_str().to_owned(),
+                reason: n.reason.clone(),
+            })
+            .collect();
+    }
+
     /// Notes what the privacy boundaries found and did (counts only).
     pub fn privacy(&mut self, report: serde_json::Value) {
         self.record.privacy = Some(report);

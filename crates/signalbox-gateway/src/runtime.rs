@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use axum::http::HeaderValue;
 use bytes::Bytes;
-use signalbox_config::Config;
+use signalbox_config::{Config, RouteConfig};
 use signalbox_core::RouteId;
 use signalbox_dispatch::{RetryBudget, RouteHealth, RouteTarget};
 use signalbox_policy::PolicySnapshot;
-use signalbox_providers::Upstream;
+use signalbox_providers::{ContentFilter, Retention, RouteSettings, Upstream};
 use signalbox_state::{FairGate, RateGate};
 use thiserror::Error;
 
@@ -134,7 +134,7 @@ impl Runtime {
             routes.push(RouteTarget {
                 id: r.id.clone(),
                 provider: r.provider.clone(),
-                model: r.model.clone(),
+                settings: route_settings(r),
                 version: r.version.clone(),
                 upstream,
                 health,
@@ -185,6 +185,27 @@ impl Runtime {
     /// Routes that recent outcomes say can serve.
     pub fn usable_routes(&self) -> usize {
         self.routes.iter().filter(|r| r.health.usable()).count()
+    }
+}
+
+/// What a route's adapter applies: the upstream model, the output limit
+/// (required by Anthropic), and the declared posture as provider flags
+/// (zero retention → OpenAI `store: false`; content filter → Gemini safety
+/// settings; `standard` leaves the provider's default).
+fn route_settings(r: &RouteConfig) -> RouteSettings {
+    use signalbox_config::{ContentFilter as Filter, Retention as Kept};
+    RouteSettings {
+        upstream_model: r.model.clone(),
+        max_output_tokens: Some(r.max_output_tokens),
+        retention: match r.retention {
+            Kept::Zero => Retention::None,
+            Kept::AbuseMonitoring | Kept::Standard | Kept::Training => Retention::ProviderDefault,
+        },
+        content_filter: match r.content_filter {
+            Filter::None => Some(ContentFilter::Off),
+            Filter::Standard => None,
+            Filter::Strict => Some(ContentFilter::High),
+        },
     }
 }
 

@@ -140,7 +140,7 @@ pub async fn serve(
     serve_as(listener, options, MockFormat::OpenAi, shutdown).await
 }
 
-/// Like [`serve`], speaking `format` (for a future `mock-provider --format`).
+/// Like [`serve`], speaking `format` (`signalbox mock-provider --format`).
 pub async fn serve_as(
     listener: TcpListener,
     options: MockOptions,

@@ -161,7 +161,7 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     truncate(&cur.to_string(), 200)
 }
 
-fn truncate(s: &str, max: usize) -> String {
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }

@@ -2,13 +2,19 @@
 //! provider, rendering and sending a chat request, classifying what came back
 //! (so retry and failover decisions are right), and framing SSE streams.
 //!
-//! Only the OpenAI-compatible family exists today; native adapters (Azure,
-//! Anthropic, Gemini, Bedrock) will sit beside `openai` with the same surface.
+//! The OpenAI-compatible kind is forwarded as is; Azure OpenAI, Anthropic,
+//! Gemini and Bedrock go through their `signalbox-adapters` adapter, and
+//! their answers come back in the OpenAI shape (`native`).
 
 pub mod classify;
-pub mod openai;
+mod native;
 pub mod sse;
+mod upstream;
 
 pub use classify::UpstreamError;
-pub use openai::{Upstream, UpstreamBuildError};
+pub use native::{ByteStream, USAGE_COMMENT};
+pub use signalbox_adapters::{ContentFilter, Retention, RouteSettings, TranslationNote};
 pub use sse::{SseEvent, SseFramer};
+pub use upstream::{
+    ChatJson, MAX_RESPONSE_BYTES, PrepareError, Prepared, Upstream, UpstreamBuildError,
+};

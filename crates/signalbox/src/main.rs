@@ -100,8 +100,12 @@ enum Command {
         /// The cases file (YAML).
         cases: PathBuf,
     },
-    /// Run an OpenAI-compatible fake upstream with runtime fault injection.
+    /// Run a fake upstream (OpenAI, Anthropic or Gemini wire format) with
+    /// runtime fault injection.
     MockProvider {
+        /// Wire format: openai, anthropic or gemini.
+        #[arg(long, default_value = "openai")]
+        format: signalbox_mock::MockFormat,
         /// Listen address.
         #[arg(long, default_value = "127.0.0.1:9001")]
         listen: SocketAddr,
@@ -174,11 +178,19 @@ fn main() -> ExitCode {
             }),
             Command::TestPolicy { config, cases } => cmd::test_policy::run(&config, &cases),
             Command::MockProvider {
+                format,
                 listen,
                 name,
                 stream_chunks,
                 chunk_delay_ms,
-            } => cmd::mock::run(listen, name, stream_chunks, chunk_delay_ms).await,
+            } => {
+                let options = signalbox_mock::MockOptions {
+                    name,
+                    stream_chunks,
+                    chunk_delay_ms,
+                };
+                cmd::mock::run(listen, format, options).await
+            }
         }
     });
     match result {

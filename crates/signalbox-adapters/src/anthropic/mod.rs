@@ -30,7 +30,7 @@ pub struct AnthropicAdapter {
     /// the adapter appends `/v1/messages`.
     pub base_url: String,
     /// Sent as `x-api-key`.
-    pub api_key: Secret,
+    pub api_key: Option<Secret>,
 }
 
 impl AnthropicAdapter {
@@ -47,7 +47,9 @@ impl AnthropicAdapter {
             to_body(&body)?,
             req.stream,
         );
-        request.secret_header("x-api-key", self.api_key.expose())?;
+        if let Some(key) = &self.api_key {
+            request.secret_header("x-api-key", key.expose())?;
+        }
         request.header("anthropic-version", API_VERSION)?;
         Ok(Rendered {
             request,

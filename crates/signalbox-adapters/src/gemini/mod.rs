@@ -29,7 +29,7 @@ pub struct GeminiAdapter {
     /// API version path segment, e.g. `v1beta`.
     pub api_version: String,
     /// Sent as `x-goog-api-key`.
-    pub api_key: Secret,
+    pub api_key: Option<Secret>,
 }
 
 impl GeminiAdapter {
@@ -57,7 +57,9 @@ impl GeminiAdapter {
             to_body(&body)?,
             req.stream,
         );
-        request.secret_header("x-goog-api-key", self.api_key.expose())?;
+        if let Some(key) = &self.api_key {
+            request.secret_header("x-goog-api-key", key.expose())?;
+        }
         Ok(Rendered {
             request,
             notes: notes.0,

@@ -1,10 +1,11 @@
 //! Owns the per-provider differences of the OpenAI-compatible family
 //! (vLLM, Ollama, Groq, Mistral, Together, DeepSeek, …), declared in config.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Name of the output-limit field a provider accepts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MaxTokensField {
     /// `max_tokens` (understood by nearly every compatible server).
@@ -18,7 +19,7 @@ pub enum MaxTokensField {
 /// What an OpenAI-compatible provider accepts. Every flag defaults to
 /// OpenAI's own behaviour; set one to `false` when the provider rejects or
 /// mishandles the field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct OpenAiQuirks {
     /// Which output-limit field to send.

@@ -13,7 +13,7 @@ use crate::{body, decode, fixture, header, noted, render, route};
 fn adapter() -> Adapter {
     Adapter::Anthropic(AnthropicAdapter {
         base_url: "http://127.0.0.1:9/".into(),
-        api_key: Secret::new("ak-test"),
+        api_key: Some(Secret::new("ak-test")),
     })
 }
 

@@ -14,7 +14,7 @@ fn adapter() -> Adapter {
     Adapter::Gemini(GeminiAdapter {
         base_url: "https://generativelanguage.googleapis.com".into(),
         api_version: "v1beta".into(),
-        api_key: Secret::new("g-key"),
+        api_key: Some(Secret::new("g-key")),
     })
 }
 

@@ -154,7 +154,7 @@ fn azure_addresses_the_deployment() {
     let azure = Adapter::Azure(AzureAdapter {
         endpoint: "https://res.openai.azure.com".into(),
         api_version: "2024-10-21".into(),
-        api_key: signalbox_adapters::Secret::new("az-key"),
+        api_key: Some(signalbox_adapters::Secret::new("az-key")),
         quirks: OpenAiQuirks::default(),
     });
     let out = render(&azure, &req, &route("gpt-4o prod"));

@@ -248,7 +248,7 @@ proptest! {
 
     #[test]
     fn anthropic_body_round_trips(req in anthropic_request()) {
-        let adapter = Adapter::Anthropic(AnthropicAdapter { base_url: "http://x".into(), api_key: Secret::new("k") });
+        let adapter = Adapter::Anthropic(AnthropicAdapter { base_url: "http://x".into(), api_key: Some(Secret::new("k")) });
         let out = render(&adapter, &req, &route("model-x"));
         prop_assert!(out.notes.is_empty(), "{:?}", out.notes);
         let again = anthropic::parse_request(&out.request.body).unwrap();
@@ -262,7 +262,7 @@ fn openai_client_to_anthropic_upstream_keeps_the_conversation() {
         openai::parse_request(crate::fixture("openai/request_tools.json").as_bytes()).unwrap();
     let adapter = Adapter::Anthropic(AnthropicAdapter {
         base_url: "http://x".into(),
-        api_key: Secret::new("k"),
+        api_key: Some(Secret::new("k")),
     });
     let out = render(&adapter, &req, &route("claude"));
     let back = anthropic::parse_request(&out.request.body).unwrap();

@@ -23,7 +23,7 @@ fn decoders() -> Vec<(&'static str, Adapter)> {
             "anthropic/stream_tool_use.sse",
             Adapter::Anthropic(AnthropicAdapter {
                 base_url: String::new(),
-                api_key: Secret::new("k"),
+                api_key: Some(Secret::new("k")),
             }),
         ),
         (
@@ -31,7 +31,7 @@ fn decoders() -> Vec<(&'static str, Adapter)> {
             Adapter::Gemini(GeminiAdapter {
                 base_url: String::new(),
                 api_version: "v1beta".into(),
-                api_key: Secret::new("k"),
+                api_key: Some(Secret::new("k")),
             }),
         ),
     ]

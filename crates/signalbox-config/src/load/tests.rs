@@ -15,6 +15,8 @@ fn example_vars() -> HashMap<String, String> {
         ("GLOBEX_KEY", "sk-globex-example"),
         ("ADMIN_TOKEN", "admin-example"),
         ("UPSTREAM_URL", "http://127.0.0.1:9001/v1"),
+        ("ANTHROPIC_URL", "http://127.0.0.1:9101"),
+        ("OPENAI_URL", "http://127.0.0.1:9102/v1"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))

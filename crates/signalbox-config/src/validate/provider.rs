@@ -6,8 +6,8 @@ use std::time::Duration;
 use signalbox_core::ProviderName;
 
 use super::{Errors, FirstSeen, check_name};
-use crate::model::{ProviderConfig, Timeouts};
-use crate::raw::{RawApiKey, RawProvider, RawTimeouts};
+use crate::model::{AwsConfig, ProviderConfig, ProviderKind, Timeouts};
+use crate::raw::{RawApiKey, RawAwsCredentials, RawProvider, RawTimeouts};
 use crate::secret::{self, Secret};
 use crate::text::Text;
 use crate::vars::VarSource;
@@ -60,14 +60,74 @@ fn validate_provider(
         kind,
         base_url,
         api_key,
+        api_version,
+        aws_region,
+        aws_credentials,
+        quirks,
         headers,
         timeouts,
     } = raw;
+    let aws = validate_aws(kind, aws_region, aws_credentials, path, vars, errors);
+    let base_url = match (base_url, &aws) {
+        (Some(url), _) => validate_url(url.as_str(), &format!("{path}.base-url"), errors),
+        (None, Some(aws)) => format!("https://bedrock-runtime.{}.amazonaws.com", aws.region),
+        (None, None) => {
+            if kind != ProviderKind::Bedrock {
+                errors.push(
+                    format!("{path}.base-url"),
+                    format!("is required for a provider of kind {kind}"),
+                );
+            }
+            String::new()
+        }
+    };
+    let api_version = match (kind, api_version) {
+        (ProviderKind::AzureOpenAi | ProviderKind::Gemini, Some(v)) => {
+            let v = v.0;
+            if v.is_empty()
+                || !v
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+            {
+                errors.push(
+                    format!("{path}.api-version"),
+                    format!("{v:?} is not a version (letters, digits, `-`, `.`, `_`)"),
+                );
+            }
+            Some(v)
+        }
+        (ProviderKind::AzureOpenAi, None) => Some(DEFAULT_AZURE_API_VERSION.to_owned()),
+        (ProviderKind::Gemini, None) => Some(DEFAULT_GEMINI_API_VERSION.to_owned()),
+        (_, Some(_)) => {
+            errors.push(
+                format!("{path}.api-version"),
+                format!("only azure-openai and gemini providers take an api-version (this one is {kind})"),
+            );
+            None
+        }
+        (_, None) => None,
+    };
+    if quirks.is_some()
+        && !matches!(
+            kind,
+            ProviderKind::OpenAiCompatible | ProviderKind::AzureOpenAi
+        )
+    {
+        errors.push(
+            format!("{path}.quirks"),
+            format!(
+                "only openai-compatible and azure-openai providers take quirks (this one is {kind})"
+            ),
+        );
+    }
     ProviderConfig {
         name: ProviderName::new(name.as_str()),
         kind,
-        base_url: validate_url(base_url.as_str(), &format!("{path}.base-url"), errors),
+        base_url,
         api_key: validate_api_key(api_key, &format!("{path}.api-key"), vars, errors),
+        api_version,
+        aws,
+        quirks: quirks.unwrap_or_default(),
         headers: validate_headers(
             headers.unwrap_or_default(),
             &format!("{path}.headers"),
@@ -75,6 +135,96 @@ fn validate_provider(
         ),
         timeouts: validate_timeouts(timeouts, &format!("{path}.timeouts"), errors),
     }
+}
+
+/// The Azure OpenAI `api-version` used when a provider names none (GA).
+pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
+/// The Gemini API version path used when a provider names none.
+pub const DEFAULT_GEMINI_API_VERSION: &str = "v1beta";
+
+/// Bedrock's region and credentials (from `aws-credentials`, else the
+/// standard AWS environment variables); refused on other kinds.
+fn validate_aws(
+    kind: ProviderKind,
+    region: Option<Text>,
+    credentials: Option<RawAwsCredentials>,
+    path: &str,
+    vars: &dyn VarSource,
+    errors: &mut Errors,
+) -> Option<AwsConfig> {
+    if kind != ProviderKind::Bedrock {
+        for (key, set) in [
+            ("aws-region", region.is_some()),
+            ("aws-credentials", credentials.is_some()),
+        ] {
+            if set {
+                errors.push(
+                    format!("{path}.{key}"),
+                    format!("only bedrock providers take {key} (this one is {kind})"),
+                );
+            }
+        }
+        return None;
+    }
+    let Some(region) = region else {
+        errors.push(
+            format!("{path}.aws-region"),
+            "is required for a bedrock provider (e.g. us-east-1)",
+        );
+        return None;
+    };
+    let region = region.0;
+    if region.is_empty()
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        errors.push(
+            format!("{path}.aws-region"),
+            format!("{region:?} is not an AWS region name (e.g. us-east-1)"),
+        );
+    }
+    let cred_path = format!("{path}.aws-credentials");
+    let (id, key, token) = match credentials {
+        Some(c) => (
+            validate_api_key(
+                Some(c.access_key_id),
+                &format!("{cred_path}.access-key-id"),
+                vars,
+                errors,
+            ),
+            validate_api_key(
+                Some(c.secret_access_key),
+                &format!("{cred_path}.secret-access-key"),
+                vars,
+                errors,
+            ),
+            validate_api_key(
+                c.session_token,
+                &format!("{cred_path}.session-token"),
+                vars,
+                errors,
+            ),
+        ),
+        None => {
+            let env = |name: &str| vars.var(name).filter(|v| !v.is_empty()).map(Secret::new);
+            let (id, key) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"));
+            if id.is_none() || key.is_none() {
+                errors.push(
+                    &cred_path,
+                    "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
+                     or name their sources under aws-credentials",
+                );
+            }
+            (id, key, env("AWS_SESSION_TOKEN"))
+        }
+    };
+    Some(AwsConfig {
+        region,
+        access_key_id: id?,
+        secret_access_key: key?,
+        session_token: token,
+    })
 }
 
 /// Returns the URL normalised, without a trailing `/`.

@@ -68,6 +68,23 @@ fn upstream_json_swaps_only_the_model() {
     assert_eq!(out["temperature"], 0.5);
     assert_eq!(out["x_vendor"]["a"], 1);
     assert_eq!(out["messages"][0]["content"], "hi");
+    assert!(out.get("store").is_none());
+}
+
+#[test]
+fn zero_retention_overrides_the_callers_store_flag() {
+    let r = ChatRequest::parse(
+        br#"{"model":"chat","store":true,"messages":[{"role":"user","content":"hi"}]}"#,
+    )
+    .unwrap();
+    let raw = r.upstream_json("up", true);
+    let out: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(out["store"], false);
+    // One `store` key, not two.
+    assert_eq!(
+        String::from_utf8_lossy(&raw).matches("\"store\"").count(),
+        1
+    );
 }
 
 proptest! {

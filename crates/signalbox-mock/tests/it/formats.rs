@@ -30,12 +30,12 @@ fn adapter(mock: &MockHandle) -> Adapter {
         }),
         MockFormat::Anthropic => Adapter::Anthropic(AnthropicAdapter {
             base_url,
-            api_key: Secret::new("k"),
+            api_key: Some(Secret::new("k")),
         }),
         MockFormat::Gemini => Adapter::Gemini(GeminiAdapter {
             base_url,
             api_version: "v1beta".into(),
-            api_key: Secret::new("k"),
+            api_key: Some(Secret::new("k")),
         }),
     }
 }

@@ -1,0 +1,251 @@
+//! Owns the native (non-OpenAI) wire formats at egress: building a
+//! provider's [`Adapter`] from its configuration, and turning a native
+//! answer (JSON or stream) back into the OpenAI shape the rest of the
+//! gateway speaks.
+//!
+//! Streams are translated event by event as they arrive: upstream bytes →
+//! SSE framing (or AWS event-stream frames for Bedrock) → canonical
+//! [`StreamEvent`]s → OpenAI `chat.completion.chunk` events. Nothing is
+//! buffered beyond one upstream chunk, so time to first byte is kept. The
+//! end marker `data: [DONE]` is written only when the provider ended its
+//! answer properly; a provider error event becomes a classified
+//! [`UpstreamError`] (before the commit point this fails over, after it the
+//! dispatcher ends the stream with an explicit error event).
+
+use std::collections::VecDeque;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use signalbox_adapters::anthropic::AnthropicAdapter;
+use signalbox_adapters::azure::AzureAdapter;
+use signalbox_adapters::bedrock::{AwsCredentials, BedrockAdapter};
+use signalbox_adapters::gemini::GeminiAdapter;
+use signalbox_adapters::openai::{self, OpenAiAdapter};
+use signalbox_adapters::{Adapter, StreamDecoder, StreamError, StreamEvent};
+use signalbox_config::{ProviderConfig, ProviderKind};
+use signalbox_core::{OutcomeClass, Usage};
+
+use crate::UpstreamError;
+use crate::sse::SseFramer;
+
+/// The upstream body as OpenAI SSE bytes, or a classified failure.
+pub type ByteStream = BoxStream<'static, Result<Bytes, UpstreamError>>;
+
+/// The SSE comment that carries a translated stream's usage to the
+/// dispatcher, which strips it before the caller sees it (comments are
+/// ignored by SSE clients anyway).
+pub const USAGE_COMMENT: &str = ": signalbox-usage ";
+
+/// The adapter for a provider of a native kind, or `None` for the
+/// OpenAI-compatible kind when it declares no quirks (that path forwards
+/// the caller's body without translating it).
+pub(crate) fn adapter_for(cfg: &ProviderConfig) -> Option<Adapter> {
+    let api_key = cfg.api_key.clone();
+    let version = |default: &str| cfg.api_version.clone().unwrap_or_else(|| default.into());
+    Some(match cfg.kind {
+        ProviderKind::OpenAiCompatible if cfg.quirks == openai::OpenAiQuirks::default() => {
+            return None;
+        }
+        ProviderKind::OpenAiCompatible => Adapter::OpenAi(OpenAiAdapter {
+            base_url: cfg.base_url.clone(),
+            api_key,
+            quirks: cfg.quirks.clone(),
+        }),
+        ProviderKind::AzureOpenAi => Adapter::Azure(AzureAdapter {
+            endpoint: cfg.base_url.clone(),
+            api_version: version("2024-10-21"),
+            api_key,
+            quirks: cfg.quirks.clone(),
+        }),
+        ProviderKind::Anthropic => Adapter::Anthropic(AnthropicAdapter {
+            base_url: cfg.base_url.clone(),
+            api_key,
+        }),
+        ProviderKind::Gemini => Adapter::Gemini(GeminiAdapter {
+            base_url: cfg.base_url.clone(),
+            api_version: version("v1beta"),
+            api_key,
+        }),
+        ProviderKind::Bedrock => {
+            let aws = cfg.aws.as_ref()?;
+            Adapter::Bedrock(BedrockAdapter {
+                region: aws.region.clone(),
+                endpoint: Some(cfg.base_url.clone()),
+                credentials: AwsCredentials {
+                    access_key_id: aws.access_key_id.expose().to_owned(),
+                    secret_access_key: aws.secret_access_key.clone(),
+                    session_token: aws.session_token.clone(),
+                },
+            })
+        }
+    })
+}
+
+/// Seconds since the Unix epoch, for `created` fields.
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// A native stream being translated into OpenAI chunks.
+struct Translator {
+    adapter: Adapter,
+    framer: SseFramer,
+    decoder: StreamDecoder,
+    encoder: openai::SseEncoder,
+    usage: Option<Usage>,
+    /// The provider said why its answer stopped (its proper end).
+    stopped: bool,
+    /// Bytes and failures ready for the consumer.
+    out: VecDeque<Result<Bytes, UpstreamError>>,
+    ended: bool,
+}
+
+/// Wraps a native streamed body so that it yields OpenAI SSE bytes.
+pub(crate) fn translate_stream(
+    adapter: Adapter,
+    body: BoxStream<'static, reqwest::Result<Bytes>>,
+    include_usage: bool,
+) -> ByteStream {
+    let decoder = adapter.stream_decoder();
+    let state = Translator {
+        adapter,
+        framer: SseFramer::new(),
+        decoder,
+        encoder: openai::SseEncoder::new(unix_now(), include_usage),
+        usage: None,
+        stopped: false,
+        out: VecDeque::new(),
+        ended: false,
+    };
+    futures::stream::unfold((state, body), |(mut st, mut body)| async move {
+        loop {
+            if let Some(item) = st.out.pop_front() {
+                return Some((item, (st, body)));
+            }
+            if st.ended {
+                return None;
+            }
+            match body.next().await {
+                Some(Ok(chunk)) => st.on_chunk(&chunk),
+                Some(Err(e)) => st.fail(UpstreamError::from_transport(&e)),
+                None => st.on_end(),
+            }
+        }
+    })
+    .boxed()
+}
+
+impl Translator {
+    fn on_chunk(&mut self, chunk: &[u8]) {
+        let mut bytes = BytesMut::new();
+        let decoded = if self.decoder.is_sse() {
+            self.framer.push(chunk);
+            let mut all = Vec::new();
+            let mut result = Ok(());
+            while let Some(ev) = self.framer.next_event() {
+                match self.decoder.on_sse(ev.event.as_deref(), &ev.data) {
+                    Ok(events) => all.extend(events),
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            result.map(|()| all)
+        } else {
+            self.decoder.on_bytes(chunk)
+        };
+        let failed = match decoded {
+            Ok(events) => self.encode(&events, &mut bytes),
+            Err(e) => Some(bad_stream(&e)),
+        };
+        if !bytes.is_empty() {
+            self.out.push_back(Ok(bytes.freeze()));
+        }
+        if let Some(err) = failed {
+            self.fail(err);
+        }
+    }
+
+    /// Encodes events; returns the failure a provider error event means.
+    fn encode(&mut self, events: &[StreamEvent], bytes: &mut BytesMut) -> Option<UpstreamError> {
+        for event in events {
+            match event {
+                StreamEvent::Error { kind, message } => {
+                    let e = self.adapter.classify_stream_error(kind, message);
+                    return Some(UpstreamError::new(
+                        e.class,
+                        format!(
+                            "{} stream error {kind}: {}",
+                            e.provider,
+                            crate::classify::truncate(message, 300)
+                        ),
+                    ));
+                }
+                StreamEvent::Usage(u) => {
+                    self.usage = Some((*u).into());
+                    bytes.extend_from_slice(&self.encoder.encode(event));
+                }
+                StreamEvent::Stop { .. } => {
+                    self.stopped = true;
+                    bytes.extend_from_slice(&self.encoder.encode(event));
+                }
+                _ => bytes.extend_from_slice(&self.encoder.encode(event)),
+            }
+        }
+        None
+    }
+
+    fn on_end(&mut self) {
+        let mut bytes = BytesMut::new();
+        let failed = match self.decoder.finish() {
+            Ok(events) => self.encode(&events, &mut bytes),
+            Err(e) => Some(bad_stream(&e)),
+        };
+        if let Some(err) = failed {
+            if !bytes.is_empty() {
+                self.out.push_back(Ok(bytes.freeze()));
+            }
+            self.fail(err);
+            return;
+        }
+        if !self.stopped {
+            if !bytes.is_empty() {
+                self.out.push_back(Ok(bytes.freeze()));
+            }
+            self.fail(UpstreamError::new(
+                OutcomeClass::BadResponse,
+                format!(
+                    "{} stream ended before the answer's end",
+                    self.adapter.name()
+                ),
+            ));
+            return;
+        }
+        if let Some(u) = self.usage
+            && let Ok(json) = serde_json::to_string(&u)
+        {
+            bytes.extend_from_slice(format!("{USAGE_COMMENT}{json}\n\n").as_bytes());
+        }
+        bytes.extend_from_slice(&self.encoder.finish());
+        self.out.push_back(Ok(bytes.freeze()));
+        self.ended = true;
+    }
+
+    fn fail(&mut self, err: UpstreamError) {
+        self.out.push_back(Err(err));
+        self.ended = true;
+    }
+}
+
+fn bad_stream(e: &StreamError) -> UpstreamError {
+    UpstreamError::new(
+        OutcomeClass::BadResponse,
+        format!("upstream stream could not be read: {e}"),
+    )
+}

@@ -1,0 +1,399 @@
+//! Owns one provider endpoint: its connection pool, credentials, timeouts
+//! and wire format. `prepare` renders a request for a route (once per
+//! route, reused by its retries), `send` resolves when the response head
+//! arrives (bounded by the first-byte timeout) and turns every non-2xx
+//! answer into a classified [`UpstreamError`], and `read_json` / `events`
+//! give the answer in the OpenAI shape whatever the provider spoke.
+//!
+//! The OpenAI-compatible kind without quirks forwards the caller's body
+//! with only the model swapped (and `store: false` on zero-retention
+//! routes): no translation on the common path. Every other kind goes
+//! through its `signalbox-adapters` adapter.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use http::{HeaderMap, HeaderName, HeaderValue, header};
+use serde::Deserialize;
+use signalbox_adapters::{Adapter, Retention, RouteSettings, TranslateError, TranslationNote};
+use signalbox_config::{ProviderConfig, ProviderKind, Timeouts};
+use signalbox_core::{ChatRequest, OutcomeClass, ProviderName, Usage};
+use thiserror::Error;
+
+use crate::classify::{UpstreamError, rate_limit_reset, truncate};
+use crate::native::{self, ByteStream};
+
+/// Largest non-streaming response body accepted from a provider.
+pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+/// Largest error body read to explain a failure.
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// Why an upstream client could not be built from its configuration.
+#[derive(Debug, Error)]
+pub enum UpstreamBuildError {
+    /// The base URL does not form a valid endpoint URL.
+    #[error("provider {provider}: invalid endpoint URL: {reason}")]
+    Url {
+        /// The provider's name.
+        provider: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A header name or value is not valid HTTP.
+    #[error("provider {provider}: invalid header {name:?}")]
+    Header {
+        /// The provider's name.
+        provider: String,
+        /// The header name.
+        name: String,
+    },
+    /// The HTTP client could not be created (TLS setup).
+    #[error("provider {provider}: HTTP client: {reason}")]
+    Client {
+        /// The provider's name.
+        provider: String,
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// One provider endpoint: its pool, credentials, timeouts and wire format.
+#[derive(Debug)]
+pub struct Upstream {
+    name: ProviderName,
+    kind: ProviderKind,
+    /// `{base}/chat/completions` (the untranslated OpenAI path).
+    chat_url: reqwest::Url,
+    client: reqwest::Client,
+    /// Content type, configured extra headers and (untranslated path) the
+    /// bearer key.
+    headers: HeaderMap,
+    timeouts: Timeouts,
+    /// The translating adapter; `None` forwards OpenAI bodies as they are.
+    adapter: Option<Adapter>,
+}
+
+/// A request rendered for one route, reusable across that route's retries.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    body: Bytes,
+    stream: bool,
+    /// The caller asked for usage in the stream.
+    include_usage: bool,
+    /// Native requests: the URL and the adapter's headers (auth, versions).
+    native: Option<(reqwest::Url, HeaderMap)>,
+    /// Fields the translation dropped or changed, for the decision record.
+    pub notes: Vec<TranslationNote>,
+}
+
+impl Prepared {
+    /// Whether the answer is a stream.
+    pub fn is_stream(&self) -> bool {
+        self.stream
+    }
+}
+
+/// Why a request cannot be rendered for a route: the route cannot carry it
+/// (another route may), never the caller's fault alone.
+#[derive(Debug, Clone, Error)]
+#[error("{0}")]
+pub struct PrepareError(pub String);
+
+/// A successful non-streaming answer.
+#[derive(Debug, Clone)]
+pub struct ChatJson {
+    /// The provider's JSON body, forwarded as is.
+    pub body: Bytes,
+    /// Token usage, when the provider reported it.
+    pub usage: Option<Usage>,
+}
+
+#[derive(Deserialize)]
+struct ResponseShape {
+    #[serde(rename = "choices")]
+    _choices: serde::de::IgnoredAny,
+    #[serde(default)]
+    usage: Option<Usage>,
+}
+
+impl Upstream {
+    /// Builds the client for one configured provider.
+    pub fn new(cfg: &ProviderConfig) -> Result<Self, UpstreamBuildError> {
+        let provider = cfg.name.to_string();
+        let chat_url = reqwest::Url::parse(&format!(
+            "{}/chat/completions",
+            cfg.base_url.trim_end_matches('/')
+        ))
+        .map_err(|e| UpstreamBuildError::Url {
+            provider: provider.clone(),
+            reason: e.to_string(),
+        })?;
+        let adapter = native::adapter_for(cfg);
+        if adapter.is_none() && cfg.kind == ProviderKind::Bedrock {
+            return Err(UpstreamBuildError::Client {
+                provider,
+                reason: "bedrock provider without AWS credentials".into(),
+            });
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        for (name, value) in &cfg.headers {
+            let bad = || UpstreamBuildError::Header {
+                provider: provider.clone(),
+                name: name.clone(),
+            };
+            let n = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad())?;
+            let v = HeaderValue::from_str(value).map_err(|_| bad())?;
+            headers.insert(n, v);
+        }
+        if let Some(key) = cfg.api_key.as_ref().filter(|_| adapter.is_none()) {
+            let mut v =
+                HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
+                    UpstreamBuildError::Header {
+                        provider: provider.clone(),
+                        name: "authorization".into(),
+                    }
+                })?;
+            v.set_sensitive(true);
+            headers.insert(header::AUTHORIZATION, v);
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(cfg.timeouts.connect)
+            .timeout(cfg.timeouts.total)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| UpstreamBuildError::Client {
+                provider: provider.clone(),
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            name: cfg.name.clone(),
+            kind: cfg.kind,
+            chat_url,
+            client,
+            headers,
+            timeouts: cfg.timeouts,
+            adapter,
+        })
+    }
+
+    /// The provider's wire protocol.
+    pub fn kind(&self) -> ProviderKind {
+        self.kind
+    }
+
+    /// Renders `req` for a route of this provider. The untranslated path
+    /// only swaps the model (and sets `store: false` for zero retention);
+    /// native kinds translate through their adapter, which may refuse a
+    /// request the route cannot carry.
+    pub fn prepare(
+        &self,
+        req: &ChatRequest,
+        route: &RouteSettings,
+    ) -> Result<Prepared, PrepareError> {
+        let no_store = route.retention == Retention::None;
+        let Some(adapter) = &self.adapter else {
+            return Ok(Prepared {
+                body: Bytes::from(req.upstream_json(&route.upstream_model, no_store)),
+                stream: req.is_stream(),
+                include_usage: false,
+                native: None,
+                notes: Vec::new(),
+            });
+        };
+        let openai_body = req.upstream_json(&route.upstream_model, false);
+        let canonical = signalbox_adapters::openai::parse_request(&openai_body)
+            .map_err(|e| PrepareError(format!("request not translatable: {e}")))?;
+        let rendered = adapter
+            .render(&canonical, route, std::time::SystemTime::now())
+            .map_err(|e| match e {
+                TranslateError::Http(m) => PrepareError(m),
+                other => PrepareError(other.to_string()),
+            })?;
+        let url = reqwest::Url::parse(&rendered.request.url)
+            .map_err(|e| PrepareError(format!("invalid upstream URL: {e}")))?;
+        Ok(Prepared {
+            body: Bytes::from(rendered.request.body),
+            stream: rendered.request.stream,
+            include_usage: canonical.stream_usage,
+            native: Some((url, rendered.request.headers)),
+            notes: rendered.notes,
+        })
+    }
+
+    /// The provider's name.
+    pub fn name(&self) -> &ProviderName {
+        &self.name
+    }
+
+    /// The provider's timeouts.
+    pub fn timeouts(&self) -> &Timeouts {
+        &self.timeouts
+    }
+
+    /// Sends a prepared request. Resolves with the response once its head
+    /// has arrived with a 2xx status; any other outcome is a classified
+    /// error (non-2xx bodies are read, bounded, to explain the failure).
+    pub async fn send(
+        &self,
+        prepared: &Prepared,
+        request_id: &str,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let accept = match (prepared.stream, self.kind) {
+            (false, _) => "application/json",
+            (true, ProviderKind::Bedrock) => "application/vnd.amazon.eventstream",
+            (true, _) => "text/event-stream",
+        };
+        let mut req = match &prepared.native {
+            None => self.client.post(self.chat_url.clone()),
+            Some((url, _)) => self.client.post(url.clone()),
+        }
+        .headers(self.headers.clone());
+        if let Some((_, headers)) = &prepared.native {
+            req = req.headers(headers.clone());
+        }
+        req = req
+            .header(header::ACCEPT, accept)
+            .body(prepared.body.clone());
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            req = req.header("x-request-id", v);
+        }
+        let first_byte = self.timeouts.first_byte;
+        let resp = match tokio::time::timeout(first_byte, req.send()).await {
+            Err(_) => return Err(UpstreamError::timeout("first-byte", first_byte)),
+            Ok(Err(e)) => return Err(UpstreamError::from_transport(&e)),
+            Ok(Ok(resp)) => resp,
+        };
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let retry_after = rate_limit_reset(resp.headers());
+        let Some(adapter) = &self.adapter else {
+            let body = read_bounded(resp, MAX_ERROR_BODY_BYTES)
+                .await
+                .unwrap_or_default();
+            return Err(UpstreamError::from_status(
+                status.as_u16(),
+                retry_after,
+                &body,
+            ));
+        };
+        let headers = resp.headers().clone();
+        let body = read_bounded(resp, MAX_ERROR_BODY_BYTES)
+            .await
+            .unwrap_or_default();
+        let e = adapter.parse_error(status.as_u16(), &headers, &body);
+        let what = match (&e.kind, &e.message) {
+            (Some(k), Some(m)) => format!(": {k}: {}", truncate(m, 300)),
+            (Some(k), None) => format!(": {k}"),
+            (None, Some(m)) => format!(": {}", truncate(m, 300)),
+            (None, None) => String::new(),
+        };
+        Err(UpstreamError {
+            class: e.class,
+            status: Some(status.as_u16()),
+            detail: format!("{} answered {}{what}", e.provider, status.as_u16()),
+            retry_after_secs: retry_after,
+        })
+    }
+
+    /// The streamed answer as OpenAI SSE bytes (translated for native kinds).
+    pub fn events(&self, resp: reqwest::Response, prepared: &Prepared) -> ByteStream {
+        let body = resp.bytes_stream().boxed();
+        match &self.adapter {
+            None => body
+                .map(|r| r.map_err(|e| UpstreamError::from_transport(&e)))
+                .boxed(),
+            Some(adapter) => {
+                native::translate_stream(adapter.clone(), body, prepared.include_usage)
+            }
+        }
+    }
+
+    /// Reads a whole non-streaming answer and checks that it is a chat
+    /// completion (a JSON object with `choices`).
+    pub async fn read_json(&self, resp: reqwest::Response) -> Result<ChatJson, UpstreamError> {
+        let body = read_limited(resp, MAX_RESPONSE_BYTES).await?;
+        let Some(adapter) = &self.adapter else {
+            return match serde_json::from_slice::<ResponseShape>(&body) {
+                Ok(shape) => Ok(ChatJson {
+                    body,
+                    usage: shape.usage,
+                }),
+                Err(e) => Err(UpstreamError::new(
+                    OutcomeClass::BadResponse,
+                    format!("upstream answered 2xx with an invalid chat completion: {e}"),
+                )),
+            };
+        };
+        let answer = adapter.parse_response(&body).map_err(|e| {
+            UpstreamError::new(
+                OutcomeClass::BadResponse,
+                format!(
+                    "{} answered 2xx with an unreadable body: {e}",
+                    adapter.name()
+                ),
+            )
+        })?;
+        let usage = Some(Usage::from(answer.usage));
+        let body = signalbox_adapters::openai::render_response(&answer, native::unix_now());
+        Ok(ChatJson {
+            body: Bytes::from(body),
+            usage,
+        })
+    }
+}
+
+/// Reads a body up to `limit` bytes, failing past it.
+async fn read_limited(resp: reqwest::Response, limit: usize) -> Result<Bytes, UpstreamError> {
+    if resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(UpstreamError::new(
+            OutcomeClass::BadResponse,
+            format!("response larger than {limit} bytes"),
+        ));
+    }
+    let mut stream = resp.bytes_stream();
+    let mut first: Option<Bytes> = None;
+    let mut buf: Vec<u8> = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| UpstreamError::from_transport(&e))?;
+        if first.is_none() && buf.is_empty() && chunk.len() <= limit {
+            first = Some(chunk);
+            continue;
+        }
+        if let Some(f) = first.take() {
+            buf.extend_from_slice(&f);
+        }
+        buf.extend_from_slice(&chunk);
+        if buf.len() > limit {
+            return Err(UpstreamError::new(
+                OutcomeClass::BadResponse,
+                format!("response larger than {limit} bytes"),
+            ));
+        }
+    }
+    // The common case (one chunk) needs no copy.
+    Ok(first.unwrap_or_else(|| Bytes::from(buf)))
+}
+
+/// Reads at most `limit` bytes of a body, ignoring errors (used to explain
+/// failures, where a partial body is still useful).
+async fn read_bounded(resp: reqwest::Response, limit: usize) -> Option<Vec<u8>> {
+    let mut stream = resp.bytes_stream();
+    let mut buf = Vec::new();
+    while let Some(Ok(chunk)) = stream.next().await {
+        let room = limit.saturating_sub(buf.len());
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if buf.len() >= limit {
+            break;
+        }
+    }
+    Some(buf)
+}
