@@ -1,0 +1,302 @@
+"""End-to-end checks of the gateway with the official Python SDKs (openai, anthropic).
+
+Run by sdk-tests/run.sh; by hand: SIGNALBOX_URL=http://127.0.0.1:4000 python test_sdks.py
+Optional: SDK_MODELS="chat-gpt" limits the checks to some aliases (default: chat-claude chat-gpt).
+
+What the mock upstreams answer (crates/signalbox-mock/src/answer.rs):
+- text "[<mock name>] echo: <last user message text>" (finish "stop" / stop_reason "end_turn");
+- when tools are offered and the last user text has the word "weather": one call of the first
+  tool, arguments {"location":"Paris"} (finish "tool_calls" / stop_reason "tool_use").
+A tool result is not a user text, so the question stays the last user text: the follow-up after
+a tool result offers no tools (else the mock would call the tool again) and is answered with the
+echo of the question.
+
+Prints one line per passing check; exits 1 at the first failure.
+"""
+
+import json
+import os
+import sys
+import traceback
+
+import anthropic
+import openai
+
+BASE = os.environ.get("SIGNALBOX_URL", "").rstrip("/")
+API_KEY = "sk-test"
+# alias -> the provider name the gateway reports in `x-signalbox-provider`
+PROVIDERS = {"chat-claude": "claude", "chat-gpt": "gpt"}
+MODELS = os.environ.get("SDK_MODELS", "chat-claude chat-gpt").split()
+
+QUESTION = "What is the weather in Paris?"
+WEATHER_RESULT = json.dumps({"city": "Paris", "temperature_c": 18, "conditions": "sunny"})
+OPENAI_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather in a city",
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
+        },
+    }
+]
+ANTHROPIC_TOOLS = [
+    {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "input_schema": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    }
+]
+
+
+def check(name, fn):
+    """Runs one check; prints PASS, or the failure and exits 1."""
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 - any failure ends the run with its message
+        print(f"FAIL python {name}", file=sys.stderr)
+        print(f"  {type(e).__name__}: {e}", file=sys.stderr)
+        if isinstance(e, (openai.APIStatusError, anthropic.APIStatusError)):
+            rid = e.response.headers.get("x-request-id")
+            print(f"  HTTP {e.status_code}, x-request-id {rid}", file=sys.stderr)
+        elif not isinstance(e, AssertionError):
+            traceback.print_exc(file=sys.stderr)
+        sys.exit(1)
+    print(f"PASS python {name}")
+
+
+def expect(cond, message):
+    if not cond:
+        raise AssertionError(message)
+
+
+def expect_provider(headers, model):
+    got = headers.get("x-signalbox-provider")
+    want = PROVIDERS[model]
+    expect(got == want, f"x-signalbox-provider is {got!r}, expected {want!r}")
+
+
+def expect_echo(text, user_text):
+    expect(
+        isinstance(text, str) and f"echo: {user_text}" in text,
+        f"answer {text!r} does not echo {user_text!r}",
+    )
+
+
+# ---------------------------------------------------------------- openai SDK (chat completions)
+
+
+def openai_chat(client, model):
+    user_text = f"Hello from the Python openai SDK, {model}, non-streaming"
+    raw = client.chat.completions.with_raw_response.create(
+        model=model, messages=[{"role": "user", "content": user_text}]
+    )
+    expect_provider(raw.headers, model)
+    completion = raw.parse()
+    expect(len(completion.choices) == 1, f"{len(completion.choices)} choices")
+    choice = completion.choices[0]
+    expect(choice.message.role == "assistant", f"role {choice.message.role!r}")
+    expect_echo(choice.message.content, user_text)
+    expect(choice.finish_reason == "stop", f"finish_reason {choice.finish_reason!r}")
+    expect(not choice.message.tool_calls, f"unexpected tool calls {choice.message.tool_calls}")
+
+
+def openai_stream(client, model):
+    user_text = f"Hello from the Python openai SDK, {model}, streaming"
+    raw = client.chat.completions.with_raw_response.create(
+        model=model, messages=[{"role": "user", "content": user_text}], stream=True
+    )
+    expect_provider(raw.headers, model)
+    text, finish, chunks = "", None, 0
+    with raw.parse() as stream:
+        for chunk in stream:
+            chunks += 1
+            for choice in chunk.choices:
+                text += choice.delta.content or ""
+                finish = choice.finish_reason or finish
+    expect(chunks >= 2, f"only {chunks} chunks")
+    expect_echo(text, user_text)
+    expect(finish == "stop", f"finish_reason {finish!r}")
+
+
+def openai_tools(client, model):
+    messages = [{"role": "user", "content": QUESTION}]
+    completion = client.chat.completions.create(model=model, messages=messages, tools=OPENAI_TOOLS)
+    choice = completion.choices[0]
+    expect(choice.finish_reason == "tool_calls", f"finish_reason {choice.finish_reason!r}")
+    calls = choice.message.tool_calls or []
+    expect(len(calls) == 1, f"expected one tool call, got {calls!r}")
+    call = calls[0]
+    expect(call.type == "function", f"tool call type {call.type!r}")
+    expect(call.function.name == "get_weather", f"tool call name {call.function.name!r}")
+    args = json.loads(call.function.arguments)
+    expect(isinstance(args, dict), f"arguments {call.function.arguments!r} are not an object")
+    expect(bool(call.id), "tool call without id")
+
+    messages.append(
+        {
+            "role": "assistant",
+            "content": choice.message.content,
+            "tool_calls": [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.function.name, "arguments": call.function.arguments},
+                }
+            ],
+        }
+    )
+    messages.append({"role": "tool", "tool_call_id": call.id, "content": WEATHER_RESULT})
+    completion = client.chat.completions.create(model=model, messages=messages)
+    choice = completion.choices[0]
+    expect(choice.finish_reason == "stop", f"follow-up finish_reason {choice.finish_reason!r}")
+    expect(not choice.message.tool_calls, f"follow-up tool calls {choice.message.tool_calls}")
+    expect_echo(choice.message.content, QUESTION)
+
+
+def openai_stream_tools(client, model):
+    stream = client.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": QUESTION}],
+        tools=OPENAI_TOOLS,
+        stream=True,
+    )
+    calls, finish = {}, None  # index -> {"id", "name", "arguments"}
+    with stream:
+        for chunk in stream:
+            for choice in chunk.choices:
+                finish = choice.finish_reason or finish
+                for delta in choice.delta.tool_calls or []:
+                    call = calls.setdefault(delta.index, {"id": "", "name": "", "arguments": ""})
+                    call["id"] += delta.id or ""
+                    if delta.function:
+                        call["name"] += delta.function.name or ""
+                        call["arguments"] += delta.function.arguments or ""
+    expect(finish == "tool_calls", f"finish_reason {finish!r}")
+    expect(len(calls) == 1, f"expected one streamed tool call, got {calls!r}")
+    call = next(iter(calls.values()))
+    expect(call["name"] == "get_weather", f"streamed tool call name {call['name']!r}")
+    expect(bool(call["id"]), "streamed tool call without id")
+    args = json.loads(call["arguments"])
+    expect(isinstance(args, dict), f"streamed arguments {call['arguments']!r} are not an object")
+
+
+# ---------------------------------------------------------------- anthropic SDK (messages)
+
+
+def text_of(message):
+    return "".join(b.text for b in message.content if b.type == "text")
+
+
+def anthropic_create(client, model):
+    user_text = f"Hello from the Python anthropic SDK, {model}, non-streaming"
+    raw = client.messages.with_raw_response.create(
+        model=model, max_tokens=256, messages=[{"role": "user", "content": user_text}]
+    )
+    expect_provider(raw.headers, model)
+    message = raw.parse()
+    expect(message.type == "message", f"type {message.type!r}")
+    expect(message.role == "assistant", f"role {message.role!r}")
+    expect(
+        [b.type for b in message.content] == ["text"],
+        f"content block types {[b.type for b in message.content]}",
+    )
+    expect_echo(message.content[0].text, user_text)
+    expect(message.stop_reason == "end_turn", f"stop_reason {message.stop_reason!r}")
+    expect(message.usage.output_tokens > 0, f"usage {message.usage}")
+
+
+def anthropic_stream(client, model):
+    user_text = f"Hello from the Python anthropic SDK, {model}, streaming"
+    with client.messages.stream(
+        model=model, max_tokens=256, messages=[{"role": "user", "content": user_text}]
+    ) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    expect_echo(text, user_text)
+    expect(final.stop_reason == "end_turn", f"final stop_reason {final.stop_reason!r}")
+    expect(text_of(final) == text, f"final text {text_of(final)!r} != streamed text {text!r}")
+
+
+def anthropic_tools(client, model):
+    messages = [{"role": "user", "content": QUESTION}]
+    message = client.messages.create(
+        model=model, max_tokens=256, messages=messages, tools=ANTHROPIC_TOOLS
+    )
+    expect(message.stop_reason == "tool_use", f"stop_reason {message.stop_reason!r}")
+    uses = [b for b in message.content if b.type == "tool_use"]
+    expect(len(uses) == 1, f"expected one tool_use block, got {message.content!r}")
+    use = uses[0]
+    expect(use.name == "get_weather", f"tool_use name {use.name!r}")
+    expect(isinstance(use.input, dict), f"tool_use input {use.input!r} is not an object")
+    expect(bool(use.id), "tool_use without id")
+
+    messages.append({"role": "assistant", "content": message.content})
+    messages.append(
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": use.id, "content": WEATHER_RESULT}],
+        }
+    )
+    message = client.messages.create(model=model, max_tokens=256, messages=messages)
+    expect(message.stop_reason == "end_turn", f"follow-up stop_reason {message.stop_reason!r}")
+    expect(
+        all(b.type == "text" for b in message.content),
+        f"follow-up content {message.content!r}",
+    )
+    expect_echo(text_of(message), QUESTION)
+
+
+def anthropic_stream_tools(client, model):
+    partial = ""
+    with client.messages.stream(
+        model=model,
+        max_tokens=256,
+        messages=[{"role": "user", "content": QUESTION}],
+        tools=ANTHROPIC_TOOLS,
+    ) as stream:
+        for event in stream:
+            if event.type == "input_json":
+                partial += event.partial_json
+        final = stream.get_final_message()
+    expect(final.stop_reason == "tool_use", f"final stop_reason {final.stop_reason!r}")
+    uses = [b for b in final.content if b.type == "tool_use"]
+    expect(len(uses) == 1, f"expected one tool_use block, got {final.content!r}")
+    expect(uses[0].name == "get_weather", f"tool_use name {uses[0].name!r}")
+    args = json.loads(partial)
+    expect(isinstance(args, dict), f"streamed input {partial!r} is not an object")
+    expect(uses[0].input == args, f"final input {uses[0].input!r} != streamed {args!r}")
+
+
+def main():
+    if not BASE:
+        sys.exit("SIGNALBOX_URL is not set (e.g. http://127.0.0.1:4000)")
+    unknown = [m for m in MODELS if m not in PROVIDERS]
+    if unknown:
+        sys.exit(f"unknown model(s) in SDK_MODELS: {unknown}")
+    oa = openai.OpenAI(api_key=API_KEY, base_url=f"{BASE}/v1", max_retries=0, timeout=30)
+    an = anthropic.Anthropic(api_key=API_KEY, base_url=BASE, max_retries=0, timeout=30)
+    print(f"python: openai {openai.__version__}, anthropic {anthropic.__version__}, gateway {BASE}")
+    for model in MODELS:
+        check(f"openai {model}: non-streaming chat", lambda: openai_chat(oa, model))
+        check(f"openai {model}: streaming chat", lambda: openai_stream(oa, model))
+        check(f"openai {model}: tool call round trip", lambda: openai_tools(oa, model))
+        check(f"openai {model}: streaming tool call", lambda: openai_stream_tools(oa, model))
+    for model in MODELS:
+        check(f"anthropic {model}: messages.create", lambda: anthropic_create(an, model))
+        check(f"anthropic {model}: messages.stream", lambda: anthropic_stream(an, model))
+        check(f"anthropic {model}: tool_use round trip", lambda: anthropic_tools(an, model))
+        check(f"anthropic {model}: streaming tool_use", lambda: anthropic_stream_tools(an, model))
+    print("python: all checks passed")
+
+
+if __name__ == "__main__":
+    main()
