@@ -26,9 +26,10 @@ pub use model::{
     AdminConfig, AliasConfig, AwsConfig, BreakerConfig, Capability, Config, ContentFilter,
     DEFAULT_REGIONS, DEFAULT_RISK_TIERS, DEFAULT_TENANT, DecisionLogConfig, DegradeStep,
     EscalationConfig, FailureMode, HealthCheckConfig, IdempotencyConfig, IntentConfig, IntentRule,
-    IntentWhen, Objectives, PolicyRule, Price, ProbeMode, ProviderConfig, ProviderKind,
-    Requirements, Resilience, Retention, RetryPolicy, RouteConfig, RouteSelector, RuleWhen,
-    ServerConfig, Supports, TenantConfig, TenantLimits, Timeouts, Weights,
+    IntentWhen, Objectives, PROMPT_FAMILIES, PolicyRule, Posture, Price, ProbeMode, PromptConfig,
+    PromptVersion, ProviderConfig, ProviderKind, Requirements, Resilience, Retention, RetryPolicy,
+    RouteConfig, RouteSelector, RuleWhen, ServerConfig, Supports, Template, TenantConfig,
+    TenantLimits, Timeouts, Weights,
 };
 pub use schema::json_schema;
 pub use secret::{Secret, SecretSource, hash_secret};

@@ -13,7 +13,9 @@ use crate::secret::Secret;
 
 mod enums;
 mod policy;
+mod posture;
 mod privacy;
+mod prompts;
 mod resilience;
 mod tenant;
 
@@ -22,7 +24,9 @@ pub use policy::{
     IntentConfig, IntentRule, IntentWhen, Objectives, PolicyRule, Requirements, RouteSelector,
     RuleWhen, Weights,
 };
+pub use posture::Posture;
 pub use privacy::{Boundary, DEFAULT_ROUTE_ZONE, PrivacyConfig};
+pub use prompts::{PROMPT_FAMILIES, PromptConfig, PromptVersion, Template};
 pub use resilience::{
     BreakerConfig, EscalationConfig, HealthCheckConfig, IdempotencyConfig, ProbeMode, Resilience,
     RetryPolicy, TenantLimits,
@@ -70,6 +74,8 @@ pub struct Config {
     pub resilience: Resilience,
     /// Trust zones and boundaries.
     pub privacy: PrivacyConfig,
+    /// The prompt registry, in document order.
+    pub prompts: Vec<PromptConfig>,
     /// Policy version: 12 hex chars of the SHA-256 of the interpolated document.
     pub version: String,
     /// The file path, or `<embedded>`.
@@ -92,6 +98,11 @@ impl Config {
     /// The alias a client asked for by `name`.
     pub fn alias(&self, name: &str) -> Option<&AliasConfig> {
         self.aliases.iter().find(|a| a.name.as_str() == name)
+    }
+
+    /// The registered prompt `id`.
+    pub fn prompt(&self, id: &str) -> Option<&PromptConfig> {
+        self.prompts.iter().find(|p| p.id == id)
     }
 
     /// The tenant with id `id`.

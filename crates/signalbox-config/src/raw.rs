@@ -94,6 +94,36 @@ pub(crate) struct RawConfig {
     /// Trust zones and what sensitive data may cross into them.
     #[serde(default)]
     pub privacy: Option<RawPrivacy>,
+    /// The prompt registry: versioned system prompts with per-provider variants.
+    #[serde(default)]
+    pub prompts: Option<Vec<RawPrompt>>,
+}
+
+/// A registered prompt.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "Prompt")]
+pub(crate) struct RawPrompt {
+    /// Unique id, `[A-Za-z0-9._-]+`; requests name it.
+    pub id: Text,
+    /// The version used when a request names none. Default: the last listed.
+    pub default_version: Option<Text>,
+    /// Versions (at least one).
+    pub versions: Vec<RawPromptVersion>,
+}
+
+/// One version of a prompt.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "PromptVersion")]
+pub(crate) struct RawPromptVersion {
+    /// Unique within the prompt, `[A-Za-z0-9._-]+`.
+    pub version: Text,
+    /// The system prompt, with `{{variable}}` placeholders.
+    pub template: Text,
+    /// Per provider family (`openai`, `anthropic`, `gemini`, `bedrock`): a
+    /// template used instead for routes of that family.
+    pub variants: Option<BTreeMap<String, Text>>,
 }
 
 /// The HTTP listener.

@@ -17,6 +17,10 @@ use crate::vars::VarSource;
 mod intent;
 mod policy;
 mod privacy;
+mod prompts;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
+mod prompts_tests;
 mod provider;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
@@ -55,6 +59,7 @@ pub(crate) fn validate(
         policy,
         resilience,
         privacy,
+        prompts,
     } = raw;
     let mut errors = Errors::default();
 
@@ -105,6 +110,7 @@ pub(crate) fn validate(
         zones: &privacy.zones,
     };
     let policy_rules = policy::validate_policy(policy, &known, &mut errors);
+    let prompts = prompts::validate_prompts(prompts, &mut errors);
 
     if !errors.0.is_empty() {
         return Err(ConfigErrors(errors.0));
@@ -124,6 +130,7 @@ pub(crate) fn validate(
         policy_rules,
         resilience: resilience.resilience,
         privacy,
+        prompts,
         version,
         origin: origin.to_owned(),
         includes,

@@ -171,6 +171,13 @@ pub struct DecisionRecord {
     /// dropped or changed (never silent).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub translation: Vec<TranslationRecord>,
+    /// The registered prompt used, `id@version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_version: Option<String>,
+    /// The prompt variant the serving route got: its provider family, or
+    /// `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_variant: Option<String>,
 }
 
 /// One field a provider translation dropped or changed.

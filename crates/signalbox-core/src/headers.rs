@@ -31,3 +31,9 @@ pub const DEGRADE: &str = "x-signalbox-degrade";
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// Response: `true` when the body is a replay of an earlier answer.
 pub const IDEMPOTENT_REPLAY: &str = "x-signalbox-idempotent-replay";
+/// Request: the registered prompt to use, `id` or `id@version`.
+pub const PROMPT: &str = "x-signalbox-prompt";
+/// Request: the prompt's variables, a JSON object of strings.
+pub const PROMPT_VARIABLES: &str = "x-signalbox-prompt-variables";
+/// Response: the prompt id and version used, `id@version`.
+pub const PROMPT_VERSION: &str = "x-signalbox-prompt-version";

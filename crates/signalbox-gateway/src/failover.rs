@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use axum::http::HeaderMap;
-use signalbox_config::{DegradeStep, FailureMode};
+use signalbox_config::{DegradeStep, FailureMode, Posture};
 use signalbox_core::headers::IDEMPOTENCY_KEY;
 use signalbox_core::{AttemptRecord, ChatRequest, SkipRecord};
 use signalbox_dispatch::{Failure, Plan, Served, StickyInput, StopReason, dispatch, fnv1a};
@@ -18,6 +18,8 @@ use signalbox_policy::{Decision, PolicyError, Signals};
 use tokio::time::Instant;
 
 use crate::AppState;
+use crate::prompt::PromptUse;
+use crate::round::{Blocked, Round};
 use crate::runtime::Runtime;
 
 /// What one request's failover needs from the pipeline.
@@ -32,6 +34,8 @@ pub(crate) struct Context<'a> {
     /// Why the flow may not degrade at all (fail-closed, `degrade: never`,
     /// no fallback step), if so.
     pub fail_closed: Option<&'static str>,
+    /// The registered prompt the request uses, if any.
+    pub prompt: Option<&'a PromptUse>,
 }
 
 /// How the request ended.
@@ -96,6 +100,12 @@ pub(crate) async fn run(
     let mut tried: Vec<usize> = Vec::new();
     let mut last_failure: Option<Failure> = None;
     let first_refusal = decision.refusal.clone();
+    // The policy's first choice sets the posture floor for every fallback.
+    let floor = decision
+        .candidates
+        .first()
+        .and_then(|&c| ctx.runtime.config.routes.get(c))
+        .map(|r| (r.id.clone(), r.posture()));
     loop {
         let mut candidates: Vec<usize> = decision
             .candidates
@@ -103,51 +113,41 @@ pub(crate) async fn run(
             .copied()
             .filter(|c| !tried.contains(c))
             .collect();
-        let privacy = &ctx.runtime.privacy;
+        if let Some((first, floor)) = &floor {
+            keep_posture(
+                ctx,
+                first.as_str(),
+                *floor,
+                &mut candidates,
+                &mut out.skipped,
+            );
+        }
         let who = crate::privacy::Who {
             tenant: signals.tenant,
             rule: decision.rule,
         };
-        let protected = if privacy.applies(who, &candidates) {
-            let p = crate::privacy::protect(
-                privacy,
-                ctx.state.vault.as_ref(),
-                who,
-                ctx.tenant_id,
-                signals.session.as_deref(),
-                &req,
-                &candidates,
-            )
-            .await;
-            out.privacy_report = Some(p.report.clone());
-            candidates.retain(|&c| {
-                let blocked = p.blocks(c, privacy);
-                if blocked && let Some(r) = ctx.runtime.routes.get(c) {
-                    out.skipped.push(SkipRecord {
-                        route: r.id.to_string(),
-                        reason: "privacy boundary of its zone blocks this request".into(),
-                    });
-                }
-                !blocked
-            });
-            if candidates.is_empty()
-                && let Some((zone, classes)) = p.blocked.first().cloned()
-            {
-                // A block is the policy's answer, never a reason to degrade.
+        let prepared = Round::prepare(
+            ctx,
+            who,
+            signals.session.as_deref(),
+            &req,
+            ctx.prompt,
+            &mut candidates,
+            &mut out.skipped,
+        )
+        .await;
+        let prepared = match prepared {
+            Ok(r) => r,
+            Err(Blocked { zone, classes }) => {
                 out.result = Err(Ended::PrivacyBlocked { zone, classes });
                 return out;
             }
-            Some(p)
-        } else {
-            None
         };
+        if prepared.report.is_some() {
+            out.privacy_report.clone_from(&prepared.report);
+        }
         if !candidates.is_empty() {
-            let bodies: Vec<Option<&ChatRequest>> = match &protected {
-                Some(p) => (0..ctx.runtime.routes.len())
-                    .map(|i| p.for_route(i, privacy))
-                    .collect(),
-                None => Vec::new(),
-            };
+            let bodies = prepared.bodies(ctx);
             let round = dispatch_round(
                 ctx,
                 &req,
@@ -160,9 +160,7 @@ pub(crate) async fn run(
             .await;
             match round {
                 Ok(mut served) => {
-                    out.restore_table = protected
-                        .as_ref()
-                        .and_then(|p| p.table_for(served.route, privacy));
+                    out.restore_table = prepared.table_for(ctx, served.route);
                     if served.fallback && !out.degraded.contains(&"fallback-route") {
                         out.degraded.insert(0, DegradeStep::FallbackRoute.as_str());
                     }
@@ -236,6 +234,33 @@ pub(crate) async fn run(
         ),
     });
     out
+}
+
+/// Drops candidates whose declared posture (retention, content filter) is
+/// weaker than the first choice's: a failover never weakens compliance.
+fn keep_posture(
+    ctx: &Context<'_>,
+    first: &str,
+    floor: Posture,
+    candidates: &mut Vec<usize>,
+    skipped: &mut Vec<SkipRecord>,
+) {
+    candidates.retain(|&c| {
+        let Some(r) = ctx.runtime.config.routes.get(c) else {
+            return false;
+        };
+        let holds = r.posture().at_least(floor);
+        if !holds {
+            skipped.push(SkipRecord {
+                route: r.id.to_string(),
+                reason: format!(
+                    "weaker posture ({}) than the first choice {first} ({floor})",
+                    r.posture()
+                ),
+            });
+        }
+        holds
+    });
 }
 
 /// Finds the next declared step that changes something, and applies it.

@@ -50,6 +50,7 @@ pub async fn chat_completions(
         route: None,
         attempts: 0,
         degraded: Vec::new(),
+        prompt: None,
     };
     // No record work at all when the decision log is off.
     let mut rec = PendingRecord {
@@ -186,6 +187,10 @@ async fn serve_chat(
         }
     }
     let req = ChatRequest::parse(&bytes)?;
+    let (req, prompt) = crate::prompt::take(cfg, headers, req)?;
+    if let Some(p) = &prompt {
+        meta.prompt = HeaderValue::from_str(&p.label).ok();
+    }
     let signals = signalbox_policy::extract(snap, tenant, anonymous, headers, &req)?;
     let decision = signalbox_policy::decide(snap, &signals, headers, &RouteObservations(runtime));
     *alias = Some(decision.alias.clone());
@@ -232,6 +237,7 @@ async fn serve_chat(
         tenant_id,
         tenant_weight: tenant_cfg.map_or(1.0, |t| t.weight),
         fail_closed,
+        prompt: prompt.as_ref(),
     };
     let outcome = failover::run(&ctx, req, signals, decision).await;
     let served_by = outcome.result.as_ref().ok().map(|s| s.route);
@@ -261,6 +267,15 @@ async fn serve_chat(
             Err(failover::Ended::Failed(f)) => r.stopped(f.stop.describe()),
             Ok(served) if !served.notes.is_empty() => r.translation(&served.notes),
             _ => {}
+        }
+        if let Some(p) = &prompt {
+            let variant = outcome
+                .result
+                .as_ref()
+                .ok()
+                .and_then(|s| runtime.routes.get(s.route))
+                .map(|t| p.variant_name(cfg, t.upstream.kind().family()));
+            r.prompt(&p.label, variant);
         }
     }
     let restore_table = outcome.restore_table.clone();

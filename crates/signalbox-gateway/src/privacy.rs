@@ -220,6 +220,7 @@ pub async fn protect(
                 out.report[&zone_name] = json!({ "error": e.to_string() });
                 out.blocked
                     .push((zone_name, vec!["unscannable-body".to_owned()]));
+                out.blocked_zones.push(zone);
             }
         }
     }

@@ -135,6 +135,12 @@ impl RecordBuilder {
         self.record.at_most_once = at_most_once;
     }
 
+    /// Notes the registered prompt used and the variant the serving route got.
+    pub fn prompt(&mut self, label: &str, variant: Option<&str>) {
+        self.record.prompt_version = Some(label.to_owned());
+        self.record.prompt_variant = variant.map(str::to_owned);
+    }
+
     /// Notes what translating for the serving provider dropped or changed.
     pub fn translation(&mut self, notes: &[signalbox_providers::TranslationNote]) {
         self.record.translation = notes

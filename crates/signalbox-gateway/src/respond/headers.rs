@@ -16,6 +16,8 @@ pub struct ResponseMeta {
     pub attempts: usize,
     /// Degradation steps taken, in order (`x-signalbox-degraded`).
     pub degraded: Vec<&'static str>,
+    /// The registered prompt used, `id@version` (`x-signalbox-prompt-version`).
+    pub prompt: Option<HeaderValue>,
 }
 
 /// Pre-built header values for one route, made once per configuration load.
@@ -47,6 +49,9 @@ impl ResponseMeta {
             && let Ok(v) = HeaderValue::from_str(&self.degraded.join(","))
         {
             headers.insert(HeaderName::from_static(names::DEGRADED), v);
+        }
+        if let Some(p) = &self.prompt {
+            headers.insert(HeaderName::from_static(names::PROMPT_VERSION), p.clone());
         }
         if let Some(r) = &self.route {
             headers.insert(HeaderName::from_static(names::ROUTE), r.route.clone());

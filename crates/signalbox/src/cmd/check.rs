@@ -9,6 +9,9 @@ pub fn run(file: &Path) -> anyhow::Result<ExitCode> {
     match load_file(file, &EnvVars) {
         Ok(config) => {
             print!("{}", config.summary());
+            for w in config.warnings() {
+                println!("  warning: {w}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {
