@@ -25,6 +25,7 @@ pub fn explain(record: &DecisionRecord) -> String {
         ranking(record),
         attempts(record),
         resilience(record),
+        translation(record),
         outcome(record),
     ]
     .into_iter()
@@ -382,6 +383,23 @@ fn resilience(r: &DecisionRecord) -> Option<String> {
         let _ = writeln!(s, "  idempotency key: {idem}");
     }
     (!s.is_empty()).then(|| format!("Resilience\n{s}"))
+}
+
+/// The prompt version and variant used, and what translating for the
+/// serving provider dropped or changed.
+fn translation(r: &DecisionRecord) -> Option<String> {
+    let mut s = String::new();
+    if let Some(prompt) = &r.prompt_version {
+        let _ = writeln!(
+            s,
+            "  prompt: {prompt} (variant {})",
+            r.prompt_variant.as_deref().unwrap_or("none: not served")
+        );
+    }
+    for n in &r.translation {
+        let _ = writeln!(s, "  {} {}: {}", n.field, n.action, n.reason);
+    }
+    (!s.is_empty()).then(|| format!("Prompt and translation\n{s}"))
 }
 
 fn outcome(r: &DecisionRecord) -> Option<String> {

@@ -357,3 +357,25 @@ fn resilience_section_names_skips_steps_and_stops() {
     }
     assert!(!explain(&served_record()).contains("Resilience"));
 }
+
+#[test]
+fn prompt_and_translation_notes_are_explained() {
+    let mut r = served_record();
+    r.prompt_version = Some("support-answer@v2".into());
+    r.prompt_variant = Some("anthropic".into());
+    r.translation = vec![signalbox_core::TranslationRecord {
+        field: "sampling.seed".into(),
+        action: "dropped".into(),
+        reason: "Anthropic has no seed".into(),
+    }];
+    let text = explain(&r);
+    assert!(
+        text.contains(
+            "Prompt and translation\n  prompt: support-answer@v2 (variant anthropic)\n  \
+             sampling.seed dropped: Anthropic has no seed\n"
+        ),
+        "{text}"
+    );
+    // Nothing to say: no section.
+    assert!(!explain(&served_record()).contains("Prompt and translation"));
+}
