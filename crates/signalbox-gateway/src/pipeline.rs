@@ -494,6 +494,9 @@ fn stream_response(
                 }
             };
             if let Some(mut b) = builder {
+                if let StreamOutcome::Cut { detail } = &end.outcome {
+                    b.stream_cut(detail);
+                }
                 b.usage(&rt, end.usage);
                 submit(log.as_ref(), b.finish(Outcome::Served, status, error, first_event));
             }

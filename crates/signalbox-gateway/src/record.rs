@@ -135,6 +135,15 @@ impl RecordBuilder {
         self.record.at_most_once = at_most_once;
     }
 
+    /// Marks the serving attempt `stream_cut`: its stream broke after the
+    /// caller had the first event.
+    pub fn stream_cut(&mut self, detail: &str) {
+        if let Some(last) = self.record.attempts.last_mut() {
+            last.outcome = signalbox_core::OutcomeClass::StreamCut;
+            last.detail = detail.to_owned();
+        }
+    }
+
     /// Notes the registered prompt used and the variant the serving route got.
     pub fn prompt(&mut self, label: &str, variant: Option<&str>) {
         self.record.prompt_version = Some(label.to_owned());

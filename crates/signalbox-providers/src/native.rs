@@ -13,6 +13,7 @@
 //! dispatcher ends the stream with an explicit error event).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
@@ -93,7 +94,7 @@ pub(crate) fn unix_now() -> u64 {
 
 /// A native stream being translated into OpenAI chunks.
 struct Translator {
-    adapter: Adapter,
+    adapter: Arc<Adapter>,
     framer: SseFramer,
     decoder: StreamDecoder,
     encoder: openai::SseEncoder,
@@ -107,7 +108,7 @@ struct Translator {
 
 /// Wraps a native streamed body so that it yields OpenAI SSE bytes.
 pub(crate) fn translate_stream(
-    adapter: Adapter,
+    adapter: Arc<Adapter>,
     body: BoxStream<'static, reqwest::Result<Bytes>>,
     include_usage: bool,
 ) -> ByteStream {
@@ -248,4 +249,99 @@ fn bad_stream(e: &StreamError) -> UpstreamError {
         OutcomeClass::BadResponse,
         format!("upstream stream could not be read: {e}"),
     )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
+mod tests {
+    use super::*;
+    use signalbox_adapters::anthropic::AnthropicAdapter;
+
+    const ANSWER: &str = "event: message_start\n\
+data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-x\",\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":7,\"output_tokens\":1}}}\n\n\
+event: content_block_start\n\
+data: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n\
+event: content_block_delta\n\
+data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hel\"}}\n\n\
+event: content_block_delta\n\
+data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"lo ✓\"}}\n\n\
+event: content_block_stop\n\
+data: {\"type\":\"content_block_stop\",\"index\":0}\n\n\
+event: message_delta\n\
+data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":3}}\n\n\
+event: message_stop\n\
+data: {\"type\":\"message_stop\"}\n\n";
+
+    fn anthropic() -> Arc<Adapter> {
+        Arc::new(Adapter::Anthropic(AnthropicAdapter {
+            base_url: "http://x".into(),
+            api_key: None,
+        }))
+    }
+
+    /// Runs `body` (split into `chunks`) through the translator.
+    async fn run(chunks: Vec<Vec<u8>>) -> Vec<Result<Bytes, UpstreamError>> {
+        let body = futures::stream::iter(chunks.into_iter().map(|c| Ok(Bytes::from(c)))).boxed();
+        translate_stream(anthropic(), body, false).collect().await
+    }
+
+    fn text_of(out: &[Result<Bytes, UpstreamError>]) -> (String, String) {
+        let mut all = String::new();
+        for item in out {
+            all.push_str(std::str::from_utf8(item.as_ref().unwrap()).unwrap());
+        }
+        let mut said = String::new();
+        for line in all.lines() {
+            if let Some(data) = line.strip_prefix("data: ")
+                && let Ok(v) = serde_json::from_str::<serde_json::Value>(data)
+            {
+                said.push_str(v["choices"][0]["delta"]["content"].as_str().unwrap_or(""));
+            }
+        }
+        (said, all)
+    }
+
+    #[tokio::test]
+    async fn translation_is_the_same_at_every_split_point() {
+        let bytes = ANSWER.as_bytes();
+        for split in 1..bytes.len() {
+            let out = run(vec![bytes[..split].to_vec(), bytes[split..].to_vec()]).await;
+            let (said, all) = text_of(&out);
+            assert_eq!(said, "Hello ✓", "split at {split}");
+            assert!(all.ends_with("data: [DONE]\n\n"), "split at {split}: {all}");
+            assert!(
+                all.contains("\"finish_reason\":\"stop\""),
+                "split at {split}"
+            );
+            // Usage travels in the private comment (the client did not ask for it).
+            assert!(
+                all.contains(": signalbox-usage {\"prompt_tokens\":7,\"completion_tokens\":3}"),
+                "split at {split}: {all}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_cut_before_its_stop_is_a_failure_not_done() {
+        let cut = ANSWER.find("event: message_delta").unwrap();
+        let out = run(vec![ANSWER.as_bytes()[..cut].to_vec()]).await;
+        let last = out.last().unwrap();
+        let err = last.as_ref().unwrap_err();
+        assert_eq!(err.class, OutcomeClass::BadResponse);
+        let (said, all) = text_of(&out[..out.len() - 1]);
+        assert_eq!(said, "Hello ✓");
+        assert!(!all.contains("[DONE]"));
+    }
+
+    #[tokio::test]
+    async fn a_provider_error_event_is_a_classified_failure() {
+        let body = "event: message_start\n\
+data: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"c\",\"content\":[],\"usage\":{\"input_tokens\":1,\"output_tokens\":0}}}\n\n\
+event: error\n\
+data: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+        let out = run(vec![body.as_bytes().to_vec()]).await;
+        let err = out.last().unwrap().as_ref().unwrap_err();
+        assert_eq!(err.class, OutcomeClass::ServerError, "{err:?}");
+        assert!(err.detail.contains("overloaded_error"), "{}", err.detail);
+    }
 }

@@ -10,6 +10,7 @@
 //! routes): no translation on the common path. Every other kind goes
 //! through its `signalbox-adapters` adapter.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -71,7 +72,7 @@ pub struct Upstream {
     headers: HeaderMap,
     timeouts: Timeouts,
     /// The translating adapter; `None` forwards OpenAI bodies as they are.
-    adapter: Option<Adapter>,
+    adapter: Option<Arc<Adapter>>,
 }
 
 /// A request rendered for one route, reusable across that route's retries.
@@ -129,7 +130,7 @@ impl Upstream {
             provider: provider.clone(),
             reason: e.to_string(),
         })?;
-        let adapter = native::adapter_for(cfg);
+        let adapter = native::adapter_for(cfg).map(Arc::new);
         if adapter.is_none() && cfg.kind == ProviderKind::Bedrock {
             return Err(UpstreamBuildError::Client {
                 provider,
@@ -306,14 +307,16 @@ impl Upstream {
 
     /// The streamed answer as OpenAI SSE bytes (translated for native kinds).
     pub fn events(&self, resp: reqwest::Response, prepared: &Prepared) -> ByteStream {
-        let body = resp.bytes_stream().boxed();
         match &self.adapter {
-            None => body
+            None => resp
+                .bytes_stream()
                 .map(|r| r.map_err(|e| UpstreamError::from_transport(&e)))
                 .boxed(),
-            Some(adapter) => {
-                native::translate_stream(adapter.clone(), body, prepared.include_usage)
-            }
+            Some(adapter) => native::translate_stream(
+                Arc::clone(adapter),
+                resp.bytes_stream().boxed(),
+                prepared.include_usage,
+            ),
         }
     }
 

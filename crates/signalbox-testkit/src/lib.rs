@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use signalbox_config::{Config, OverlayVars, load_str};
 use signalbox_gateway::{Gateway, GatewayHandle, GatewayOptions};
-use signalbox_mock::{MockHandle, MockOptions, MockProvider};
+use signalbox_mock::{MockFormat, MockHandle, MockOptions, MockProvider};
 
 /// Every test request is bounded by this.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(20);
@@ -69,19 +69,35 @@ impl Harness {
         extra_vars: &[(&str, String)],
         opts: MockOptions,
     ) -> Self {
+        let mocks: Vec<(&str, MockFormat)> = mock_names
+            .iter()
+            .map(|n| (*n, MockFormat::OpenAi))
+            .collect();
+        Self::start_formats(yaml, &mocks, extra_vars, opts).await
+    }
+
+    /// As [`Harness::start_with`], each mock speaking its own wire format;
+    /// `${<NAME>_URL}` is the base URL as that provider's SDK takes it (the
+    /// host root for Anthropic and Gemini, `…/v1` for OpenAI).
+    pub async fn start_formats(
+        yaml: &str,
+        mocks: &[(&str, MockFormat)],
+        extra_vars: &[(&str, String)],
+        opts: MockOptions,
+    ) -> Self {
         init_tls();
-        let mut mocks = Vec::new();
+        let mut handles = Vec::new();
         let mut vars = Vec::new();
-        for name in mock_names {
+        for (name, format) in mocks {
             let options = MockOptions {
                 name: (*name).to_string(),
                 ..opts.clone()
             };
-            let m = MockProvider::start(any_port(), options)
+            let m = MockProvider::start_as(any_port(), options, *format)
                 .await
                 .expect("mock starts");
             vars.push((format!("{}_URL", var_name(name)), m.base_url()));
-            mocks.push(((*name).to_string(), m));
+            handles.push(((*name).to_string(), m));
         }
         vars.extend(
             extra_vars
@@ -104,7 +120,7 @@ impl Harness {
             .unwrap();
         Self {
             gateway,
-            mocks,
+            mocks: handles,
             client,
         }
     }

@@ -18,11 +18,15 @@ mod fairness;
 mod metrics;
 mod policy;
 mod privacy;
+mod prompts;
 mod reload;
 mod residency;
 mod resilience;
 mod roundtrip;
 mod streaming;
+mod translation;
+mod translation_bedrock;
+mod translation_errors;
 
 /// Two OpenAI-compatible providers behind alias `chat` (primary first), plus
 /// `solo` on the primary alone. First-byte timeout is short so hang tests are
