@@ -47,6 +47,10 @@ pub enum ServedBody {
     Stream(Box<CommittedStream>),
 }
 
+/// How a skip reason starts when the route's provider cannot express the
+/// request (its adapter refused a field).
+pub const CANNOT_CARRY: &str = "cannot carry the request: ";
+
 /// The upstream refused the request itself (a 4xx that another route would
 /// repeat); passed to the caller, never failed over.
 #[derive(Debug, Clone)]
@@ -101,6 +105,20 @@ pub struct Failure {
     pub stop: StopReason,
     /// Some route was skipped because it was at capacity for this tenant.
     pub capacity_refused: bool,
+}
+
+impl Failure {
+    /// Nothing was sent, and every route was skipped because its provider
+    /// cannot express the request: the request, not the providers, must change.
+    pub fn no_route_can_carry(&self) -> bool {
+        self.attempts.is_empty()
+            && !self.capacity_refused
+            && !self.skipped.is_empty()
+            && self
+                .skipped
+                .iter()
+                .all(|s| s.reason.starts_with(CANNOT_CARRY))
+    }
 }
 
 /// Everything the attempt loop needs besides the request.
@@ -169,7 +187,7 @@ pub async fn dispatch(
             Err(e) => {
                 skipped.push(Skipped {
                     route: target.id.to_string(),
-                    reason: format!("cannot carry the request: {e}"),
+                    reason: format!("{CANNOT_CARRY}{e}"),
                 });
                 continue 'routes;
             }

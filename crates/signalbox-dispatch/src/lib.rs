@@ -14,7 +14,9 @@ mod order;
 mod stream;
 mod target;
 
-pub use attempt::{Failure, Plan, Rejection, Served, ServedBody, StopReason, dispatch};
+pub use attempt::{
+    CANNOT_CARRY, Failure, Plan, Rejection, Served, ServedBody, StopReason, dispatch,
+};
 pub use budget::RetryBudget;
 pub use health::{Admission, BreakerState, HealthView, ProbeResult, RouteHealth};
 pub use order::{Skipped, StickyInput, fnv1a};

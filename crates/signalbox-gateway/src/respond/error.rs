@@ -110,6 +110,8 @@ impl ApiError {
             } => {
                 if failure.capacity_refused && failure.attempts.is_empty() {
                     StatusCode::TOO_MANY_REQUESTS
+                } else if failure.no_route_can_carry() {
+                    StatusCode::BAD_REQUEST
                 } else if fail_closed.is_some() && failure.rejection.is_none() {
                     StatusCode::SERVICE_UNAVAILABLE
                 } else {
@@ -135,6 +137,9 @@ impl ApiError {
             Self::BodyRead(_) => "body_read",
             Self::Policy(p) => p.label(),
             Self::Upstream { failure, .. } if failure.rejection.is_some() => "upstream_rejected",
+            Self::Upstream { failure, .. } if failure.no_route_can_carry() => {
+                "unsupported_by_routes"
+            }
             Self::Upstream { failure, .. }
                 if failure.capacity_refused && failure.attempts.is_empty() =>
             {
@@ -178,6 +183,9 @@ impl ApiError {
             },
             Self::Upstream { failure, .. } if failure.rejection.is_some() => {
                 ("invalid_request_error", "upstream_rejected", None)
+            }
+            Self::Upstream { failure, .. } if failure.no_route_can_carry() => {
+                ("invalid_request_error", "unsupported_by_routes", None)
             }
             Self::Upstream { failure, .. }
                 if failure.capacity_refused && failure.attempts.is_empty() =>
@@ -337,6 +345,9 @@ fn upstream_message(f: &Failure, excluded: &[String], fail_closed: Option<&str>)
 }
 
 fn attempts_message(f: &Failure) -> String {
+    if f.no_route_can_carry() {
+        return "no permitted route's provider can express this request".to_string();
+    }
     if f.attempts.is_empty() {
         return "no upstream route was available".to_string();
     }

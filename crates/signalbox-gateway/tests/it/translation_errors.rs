@@ -304,3 +304,37 @@ async fn anthropic_client_tool_use_round_trips_through_an_anthropic_upstream() {
     assert!(block["id"].is_string(), "{v}");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_route_that_cannot_carry_the_request_is_skipped_not_mangled() {
+    let h = native().await;
+    // Anthropic generates one choice per request: `n: 2` cannot go there.
+    let mut body = chat_body("mixed", "hello");
+    body["n"] = json!(2);
+    let resp = h.chat_with(&body, &[("x-request-id", "refuse-1")]).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "x-signalbox-route"), "gpt-route");
+    assert_eq!(h.mock("claude").stats().requests, 0);
+    let rec = record(&h, "refuse-1").await;
+    let skip = rec
+        .skipped
+        .iter()
+        .find(|s| s.route == "claude-route")
+        .unwrap_or_else(|| panic!("{rec:?}"));
+    assert!(
+        skip.reason
+            .contains("cannot carry the request: anthropic cannot honour `sampling.n`"),
+        "{skip:?}"
+    );
+    // Only this route's alias: nothing can serve it, and the error says why.
+    let mut body = chat_body("claude", "hello");
+    body["n"] = json!(2);
+    let resp = h.chat(&body).await;
+    // The request, not the providers, must change: a 400 naming the field.
+    assert_eq!(resp.status(), 400);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "unsupported_by_routes", "{v}");
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("sampling.n"), "{v}");
+    h.stop().await;
+}
