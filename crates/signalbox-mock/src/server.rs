@@ -116,6 +116,11 @@ pub fn router_as(options: MockOptions, format: MockFormat) -> (Router, MockContr
         MockFormat::OpenAi => Router::new()
             .route("/v1/chat/completions", post(chat::<OpenAi>))
             .route("/chat/completions", post(chat::<OpenAi>))
+            // Azure OpenAI addresses a deployment; the body is OpenAI's.
+            .route(
+                "/openai/deployments/{deployment}/chat/completions",
+                post(chat::<OpenAi>),
+            )
             .route("/v1/models", get(list_models))
             .route("/models", get(list_models))
             .fallback(not_found::<OpenAi>),

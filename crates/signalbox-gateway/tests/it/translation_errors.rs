@@ -338,3 +338,58 @@ async fn a_route_that_cannot_carry_the_request_is_skipped_not_mangled() {
     assert!(message.contains("sampling.n"), "{v}");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn azure_deployments_get_the_openai_body_with_api_key_and_version() {
+    let config = r#"
+providers:
+  - name: az
+    kind: azure-openai
+    base-url: ${AZ_ROOT}
+    api-key: { env: AZ_KEY }
+    quirks: { seed: false }
+    timeouts: { connect: 500ms, first-byte: 5s, total: 10s }
+routes:
+  - { id: az-route, provider: az, model: my-deployment, region: us, retention: zero }
+aliases:
+  - { name: chat, routes: [az-route] }
+"#;
+    let mock = signalbox_mock::MockProvider::start(
+        signalbox_testkit::any_port(),
+        signalbox_mock::MockOptions::default(),
+    )
+    .await
+    .unwrap();
+    let root = mock.base_url().trim_end_matches("/v1").to_owned();
+    let h = crate::translation::start(
+        config,
+        &[],
+        &[("AZ_ROOT", root), ("AZ_KEY", "az-secret".into())],
+    )
+    .await;
+    let mut body = chat_body("chat", "hello azure");
+    body["seed"] = json!(7);
+    let resp = h.chat_with(&body, &[("x-request-id", "az-1")]).await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        "[mock] echo: hello azure"
+    );
+    let stats = mock.stats();
+    assert_eq!(stats.last_headers["api-key"], "az-secret");
+    assert!(!stats.last_headers.contains_key("authorization"));
+    let sent = stats.last_request.unwrap();
+    assert_eq!(sent["store"], false, "{sent}");
+    assert!(sent.get("seed").is_none(), "{sent}");
+    let rec = record(&h, "az-1").await;
+    assert!(
+        rec.translation
+            .iter()
+            .any(|n| n.field == "sampling.seed" && n.action == "dropped"),
+        "{:?}",
+        rec.translation
+    );
+    h.stop().await;
+    mock.shutdown();
+}
