@@ -39,31 +39,6 @@ impl UpstreamError {
         )
     }
 
-    /// Classifies a transport error from the HTTP client.
-    pub fn from_transport(err: &reqwest::Error) -> Self {
-        // A connect timeout is a connect failure: the request never left, so
-        // even an at-most-once request may move on.
-        if err.is_connect() {
-            return Self::new(
-                OutcomeClass::Connect,
-                format!("connect failed: {}", root_cause(err)),
-            );
-        }
-        if err.is_timeout() {
-            return Self::new(OutcomeClass::Timeout, "timed out");
-        }
-        if err.is_body() || err.is_decode() {
-            return Self::new(
-                OutcomeClass::BadResponse,
-                format!("reading body failed: {}", root_cause(err)),
-            );
-        }
-        Self::new(
-            OutcomeClass::ServerError,
-            format!("transport error: {}", root_cause(err)),
-        )
-    }
-
     /// Classifies a non-2xx upstream answer. `body` is the (bounded) error
     /// body; its `error.message` is kept when it is short and well formed.
     pub fn from_status(status: u16, retry_after_secs: Option<u64>, body: &[u8]) -> Self {
@@ -151,14 +126,6 @@ pub fn parse_retry_after(value: Option<&http::HeaderValue>) -> Option<u64> {
             .filter(|f| f.is_finite() && *f >= 0.0)
             .map(|f| f.ceil() as u64)
     })
-}
-
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = err;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    truncate(&cur.to_string(), 200)
 }
 
 pub(crate) fn truncate(s: &str, max: usize) -> String {

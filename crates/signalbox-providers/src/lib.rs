@@ -7,6 +7,7 @@
 //! their answers come back in the OpenAI shape (`native`).
 
 pub mod classify;
+mod client;
 mod native;
 pub mod sse;
 mod upstream;
@@ -16,5 +17,5 @@ pub use native::{ByteStream, USAGE_COMMENT};
 pub use signalbox_adapters::{ContentFilter, Retention, RouteSettings, TranslationNote};
 pub use sse::{SseEvent, SseFramer};
 pub use upstream::{
-    ChatJson, MAX_RESPONSE_BYTES, PrepareError, Prepared, Upstream, UpstreamBuildError,
+    Answer, ChatJson, MAX_RESPONSE_BYTES, PrepareError, Prepared, Upstream, UpstreamBuildError,
 };

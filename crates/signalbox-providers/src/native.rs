@@ -109,7 +109,7 @@ struct Translator {
 /// Wraps a native streamed body so that it yields OpenAI SSE bytes.
 pub(crate) fn translate_stream(
     adapter: Arc<Adapter>,
-    body: BoxStream<'static, reqwest::Result<Bytes>>,
+    body: ByteStream,
     include_usage: bool,
 ) -> ByteStream {
     let decoder = adapter.stream_decoder();
@@ -133,7 +133,7 @@ pub(crate) fn translate_stream(
             }
             match body.next().await {
                 Some(Ok(chunk)) => st.on_chunk(&chunk),
-                Some(Err(e)) => st.fail(UpstreamError::from_transport(&e)),
+                Some(Err(e)) => st.fail(e),
                 None => st.on_end(),
             }
         }

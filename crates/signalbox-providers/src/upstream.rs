@@ -11,22 +11,26 @@
 //! through its `signalbox-adapters` adapter.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
-use futures::StreamExt;
-use http::{HeaderMap, HeaderName, HeaderValue, header};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
 use serde::Deserialize;
 use signalbox_adapters::{Adapter, Retention, RouteSettings, TranslateError, TranslationNote};
 use signalbox_config::{ProviderConfig, ProviderKind, Timeouts};
 use signalbox_core::{ChatRequest, OutcomeClass, ProviderName, Usage};
 use thiserror::Error;
+use tokio::time::Instant;
 
 use crate::classify::{UpstreamError, rate_limit_reset, truncate};
+use crate::client::{self, HttpClient};
 use crate::native::{self, ByteStream};
 
 /// Largest non-streaming response body accepted from a provider.
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
+/// Sent upstream so provider logs can be joined with ours.
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Largest error body read to explain a failure.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
@@ -65,8 +69,8 @@ pub struct Upstream {
     name: ProviderName,
     kind: ProviderKind,
     /// `{base}/chat/completions` (the untranslated OpenAI path).
-    chat_url: reqwest::Url,
-    client: reqwest::Client,
+    chat_url: Uri,
+    client: HttpClient,
     /// Content type, configured extra headers and (untranslated path) the
     /// bearer key.
     headers: HeaderMap,
@@ -83,7 +87,7 @@ pub struct Prepared {
     /// The caller asked for usage in the stream.
     include_usage: bool,
     /// Native requests: the URL and the adapter's headers (auth, versions).
-    native: Option<(reqwest::Url, HeaderMap)>,
+    native: Option<(Uri, HeaderMap)>,
     /// Fields the translation dropped or changed, for the decision record.
     pub notes: Vec<TranslationNote>,
 }
@@ -122,13 +126,13 @@ impl Upstream {
     /// Builds the client for one configured provider.
     pub fn new(cfg: &ProviderConfig) -> Result<Self, UpstreamBuildError> {
         let provider = cfg.name.to_string();
-        let chat_url = reqwest::Url::parse(&format!(
+        let chat_url = parse_uri(&format!(
             "{}/chat/completions",
             cfg.base_url.trim_end_matches('/')
         ))
-        .map_err(|e| UpstreamBuildError::Url {
+        .map_err(|reason| UpstreamBuildError::Url {
             provider: provider.clone(),
-            reason: e.to_string(),
+            reason,
         })?;
         let adapter = native::adapter_for(cfg).map(Arc::new);
         if adapter.is_none() && cfg.kind == ProviderKind::Bedrock {
@@ -162,16 +166,10 @@ impl Upstream {
             v.set_sensitive(true);
             headers.insert(header::AUTHORIZATION, v);
         }
-        let client = reqwest::Client::builder()
-            .connect_timeout(cfg.timeouts.connect)
-            .timeout(cfg.timeouts.total)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| UpstreamBuildError::Client {
+        let client =
+            client::build(cfg.timeouts.connect).map_err(|reason| UpstreamBuildError::Client {
                 provider: provider.clone(),
-                reason: e.to_string(),
+                reason,
             })?;
         Ok(Self {
             name: cfg.name.clone(),
@@ -217,7 +215,7 @@ impl Upstream {
                 TranslateError::Http(m) => PrepareError(m),
                 other => PrepareError(other.to_string()),
             })?;
-        let url = reqwest::Url::parse(&rendered.request.url)
+        let url = parse_uri(&rendered.request.url)
             .map_err(|e| PrepareError(format!("invalid upstream URL: {e}")))?;
         Ok(Prepared {
             body: Bytes::from(rendered.request.body),
@@ -245,52 +243,61 @@ impl Upstream {
         &self,
         prepared: &Prepared,
         request_id: &str,
-    ) -> Result<reqwest::Response, UpstreamError> {
+    ) -> Result<Answer, UpstreamError> {
+        let started = Instant::now();
         let accept = match (prepared.stream, self.kind) {
             (false, _) => "application/json",
             (true, ProviderKind::Bedrock) => "application/vnd.amazon.eventstream",
             (true, _) => "text/event-stream",
         };
-        let mut req = match &prepared.native {
-            None => self.client.post(self.chat_url.clone()),
-            Some((url, _)) => self.client.post(url.clone()),
+        let mut req = http::Request::new(Full::new(prepared.body.clone()));
+        *req.method_mut() = Method::POST;
+        let headers = req.headers_mut();
+        *headers = self.headers.clone();
+        match &prepared.native {
+            None => *req.uri_mut() = self.chat_url.clone(),
+            Some((uri, native)) => {
+                *req.uri_mut() = uri.clone();
+                for (name, value) in native {
+                    req.headers_mut().insert(name, value.clone());
+                }
+            }
         }
-        .headers(self.headers.clone());
-        if let Some((_, headers)) = &prepared.native {
-            req = req.headers(headers.clone());
-        }
-        req = req
-            .header(header::ACCEPT, accept)
-            .body(prepared.body.clone());
+        let headers = req.headers_mut();
+        headers.insert(header::ACCEPT, HeaderValue::from_static(accept));
         if let Ok(v) = HeaderValue::from_str(request_id) {
-            req = req.header("x-request-id", v);
+            headers.insert(REQUEST_ID, v);
         }
         let first_byte = self.timeouts.first_byte;
-        let resp = match tokio::time::timeout(first_byte, req.send()).await {
+        let resp = match tokio::time::timeout(first_byte, self.client.request(req)).await {
             Err(_) => return Err(UpstreamError::timeout("first-byte", first_byte)),
-            Ok(Err(e)) => return Err(UpstreamError::from_transport(&e)),
+            Ok(Err(e)) => return Err(client::send_error(&e)),
             Ok(Ok(resp)) => resp,
         };
-        let status = resp.status();
+        let deadline = started + self.timeouts.total;
+        let (parts, body) = resp.into_parts();
+        let status = parts.status;
         if status.is_success() {
-            return Ok(resp);
+            return Ok(Answer {
+                body,
+                content_length: parts
+                    .headers
+                    .get(header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok()),
+                deadline,
+            });
         }
-        let retry_after = rate_limit_reset(resp.headers());
+        let retry_after = rate_limit_reset(&parts.headers);
+        let body = client::read_bounded(body, MAX_ERROR_BODY_BYTES, deadline).await;
         let Some(adapter) = &self.adapter else {
-            let body = read_bounded(resp, MAX_ERROR_BODY_BYTES)
-                .await
-                .unwrap_or_default();
             return Err(UpstreamError::from_status(
                 status.as_u16(),
                 retry_after,
                 &body,
             ));
         };
-        let headers = resp.headers().clone();
-        let body = read_bounded(resp, MAX_ERROR_BODY_BYTES)
-            .await
-            .unwrap_or_default();
-        let e = adapter.parse_error(status.as_u16(), &headers, &body);
+        let e = adapter.parse_error(status.as_u16(), &parts.headers, &body);
         let what = match (&e.kind, &e.message) {
             (Some(k), Some(m)) => format!(": {k}: {}", truncate(m, 300)),
             (Some(k), None) => format!(": {k}"),
@@ -306,24 +313,35 @@ impl Upstream {
     }
 
     /// The streamed answer as OpenAI SSE bytes (translated for native kinds).
-    pub fn events(&self, resp: reqwest::Response, prepared: &Prepared) -> ByteStream {
+    pub fn events(&self, answer: Answer, prepared: &Prepared) -> ByteStream {
+        let bytes = client::byte_stream(answer.body, answer.deadline, self.timeouts.total);
         match &self.adapter {
-            None => resp
-                .bytes_stream()
-                .map(|r| r.map_err(|e| UpstreamError::from_transport(&e)))
-                .boxed(),
-            Some(adapter) => native::translate_stream(
-                Arc::clone(adapter),
-                resp.bytes_stream().boxed(),
-                prepared.include_usage,
-            ),
+            None => bytes,
+            Some(adapter) => {
+                native::translate_stream(Arc::clone(adapter), bytes, prepared.include_usage)
+            }
         }
     }
 
     /// Reads a whole non-streaming answer and checks that it is a chat
     /// completion (a JSON object with `choices`).
-    pub async fn read_json(&self, resp: reqwest::Response) -> Result<ChatJson, UpstreamError> {
-        let body = read_limited(resp, MAX_RESPONSE_BYTES).await?;
+    pub async fn read_json(&self, answer: Answer) -> Result<ChatJson, UpstreamError> {
+        if answer
+            .content_length
+            .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+        {
+            return Err(UpstreamError::new(
+                OutcomeClass::BadResponse,
+                format!("response larger than {MAX_RESPONSE_BYTES} bytes"),
+            ));
+        }
+        let body = client::read_limited(
+            answer.body,
+            MAX_RESPONSE_BYTES,
+            answer.deadline,
+            self.timeouts.total,
+        )
+        .await?;
         let Some(adapter) = &self.adapter else {
             return match serde_json::from_slice::<ResponseShape>(&body) {
                 Ok(shape) => Ok(ChatJson {
@@ -354,49 +372,21 @@ impl Upstream {
     }
 }
 
-/// Reads a body up to `limit` bytes, failing past it.
-async fn read_limited(resp: reqwest::Response, limit: usize) -> Result<Bytes, UpstreamError> {
-    if resp.content_length().is_some_and(|n| n > limit as u64) {
-        return Err(UpstreamError::new(
-            OutcomeClass::BadResponse,
-            format!("response larger than {limit} bytes"),
-        ));
-    }
-    let mut stream = resp.bytes_stream();
-    let mut first: Option<Bytes> = None;
-    let mut buf: Vec<u8> = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| UpstreamError::from_transport(&e))?;
-        if first.is_none() && buf.is_empty() && chunk.len() <= limit {
-            first = Some(chunk);
-            continue;
-        }
-        if let Some(f) = first.take() {
-            buf.extend_from_slice(&f);
-        }
-        buf.extend_from_slice(&chunk);
-        if buf.len() > limit {
-            return Err(UpstreamError::new(
-                OutcomeClass::BadResponse,
-                format!("response larger than {limit} bytes"),
-            ));
-        }
-    }
-    // The common case (one chunk) needs no copy.
-    Ok(first.unwrap_or_else(|| Bytes::from(buf)))
+/// A 2xx answer whose head has arrived; read it with
+/// [`Upstream::read_json`] or [`Upstream::events`].
+#[derive(Debug)]
+pub struct Answer {
+    body: Incoming,
+    content_length: Option<u64>,
+    /// The attempt's total deadline.
+    deadline: Instant,
 }
 
-/// Reads at most `limit` bytes of a body, ignoring errors (used to explain
-/// failures, where a partial body is still useful).
-async fn read_bounded(resp: reqwest::Response, limit: usize) -> Option<Vec<u8>> {
-    let mut stream = resp.bytes_stream();
-    let mut buf = Vec::new();
-    while let Some(Ok(chunk)) = stream.next().await {
-        let room = limit.saturating_sub(buf.len());
-        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if buf.len() >= limit {
-            break;
-        }
+/// Parses an absolute `http(s)` URI.
+fn parse_uri(text: &str) -> Result<Uri, String> {
+    let uri: Uri = text.parse().map_err(|e| format!("{e}"))?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(h)) if !h.is_empty() => Ok(uri),
+        _ => Err(format!("{text:?} is not an absolute http(s) URL")),
     }
-    Some(buf)
 }
