@@ -171,3 +171,31 @@ async fn malformed_stream_event_is_reported_not_forwarded() {
     assert_eq!(content(&text), "[secondary] echo: hello");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn the_total_deadline_ends_a_long_stream_with_an_error_event() {
+    // total 1s; five chunks 400 ms apart need 2 s.
+    let config = TWO_ROUTES.replace(
+        "timeouts: { connect: 500ms, first-byte: 700ms, total: 10s }",
+        "timeouts: { connect: 500ms, first-byte: 700ms, total: 1s }",
+    );
+    let opts = MockOptions {
+        stream_chunks: 5,
+        chunk_delay_ms: 400,
+        ..MockOptions::default()
+    };
+    let h = Harness::start_with(
+        &config,
+        &["primary", "secondary"],
+        &[("PRIMARY_KEY", "k".into())],
+        opts,
+    )
+    .await;
+    let resp = h.chat(&stream_body("chat", "a b c d e f")).await;
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    assert!(!text.contains("[DONE]"), "{text}");
+    assert!(text.contains("stream_interrupted"), "{text}");
+    assert!(text.contains("total timeout after 1.0s"), "{text}");
+    h.stop().await;
+}
