@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior};
@@ -23,7 +23,8 @@ const MAX_DRAIN: usize = 256;
 /// How often, at most, the writer deletes expired records.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 /// How long the writer waits for more records before committing a batch.
-/// Records become visible to readers at most this late (a flush is immediate).
+/// Records become visible to readers about this late (a flush that finds
+/// the writer waiting is answered at once).
 const LINGER: Duration = Duration::from_millis(20);
 
 /// How the decision log is run.
@@ -234,17 +235,18 @@ impl Writer {
                     sort(first, &mut records, &mut flushes);
                     // Linger briefly so a burst shares one transaction: a
                     // commit (and the WAL work behind it) costs far more than
-                    // an insert. A flush request ends the wait at once.
-                    let deadline = Instant::now() + LINGER;
-                    while records.len() < MAX_DRAIN && flushes.is_empty() {
-                        let left = deadline.saturating_duration_since(Instant::now());
-                        if left.is_zero() {
-                            break;
-                        }
-                        match self.rx.recv_timeout(left) {
+                    // an insert. The writer sleeps rather than waiting on
+                    // the channel, so senders never pay for waking it (one
+                    // futex wake per record, otherwise); a flush request
+                    // skips the wait.
+                    if flushes.is_empty() {
+                        std::thread::sleep(LINGER);
+                    }
+                    while records.len() < MAX_DRAIN {
+                        match self.rx.try_recv() {
                             Ok(msg) => sort(msg, &mut records, &mut flushes),
-                            Err(RecvTimeoutError::Timeout) => break,
-                            Err(RecvTimeoutError::Disconnected) => {
+                            Err(TryRecvError::Empty) => break,
+                            Err(TryRecvError::Disconnected) => {
                                 disconnected = true;
                                 break;
                             }
