@@ -17,6 +17,7 @@ mod posture;
 mod privacy;
 mod prompts;
 mod resilience;
+mod state;
 mod tenant;
 
 pub use enums::{Capability, ContentFilter, DegradeStep, FailureMode};
@@ -31,6 +32,7 @@ pub use resilience::{
     BreakerConfig, EscalationConfig, HealthCheckConfig, IdempotencyConfig, ProbeMode, Resilience,
     RetryPolicy, TenantLimits,
 };
+pub use state::{DEFAULT_KEY_PREFIX, StateBackend, StateBackendKind, StateConfig};
 pub use tenant::{AdminConfig, DecisionLogConfig, TenantConfig};
 
 /// Risk tiers when the document has no `risk-tiers` list, lowest first.
@@ -76,6 +78,8 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     /// The prompt registry, in document order.
     pub prompts: Vec<PromptConfig>,
+    /// Where state shared across replicas lives.
+    pub state: StateConfig,
     /// Policy version: 12 hex chars of the SHA-256 of the interpolated document.
     pub version: String,
     /// The file path, or `<embedded>`.

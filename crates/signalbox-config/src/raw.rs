@@ -19,6 +19,7 @@ use crate::text::Text;
 mod policy;
 mod privacy;
 mod resilience;
+mod state;
 mod tenant;
 
 pub(crate) use policy::{
@@ -29,6 +30,7 @@ pub(crate) use privacy::{RawBoundary, RawPrivacy};
 pub(crate) use resilience::{
     RawBreaker, RawEscalation, RawHealthCheck, RawIdempotency, RawLimits, RawResilience, RawRetry,
 };
+pub(crate) use state::RawState;
 pub(crate) use tenant::{RawAdmin, RawDecisionLog, RawTenant};
 
 /// A Signalbox configuration file (after `${VAR}` interpolation).
@@ -97,6 +99,9 @@ pub(crate) struct RawConfig {
     /// The prompt registry: versioned system prompts with per-provider variants.
     #[serde(default)]
     pub prompts: Option<Vec<RawPrompt>>,
+    /// Where state shared across replicas lives. Default: in memory.
+    #[serde(default)]
+    pub state: Option<RawState>,
 }
 
 /// A registered prompt.

@@ -42,6 +42,14 @@ impl Config {
             plural(self.policy_rules.len(), "policy rule", "policy rules"),
             plural(self.intents.rules.len(), "intent rule", "intent rules"),
         );
+        if let crate::model::StateBackend::Redis { .. } = self.state.backend {
+            // Never the URL: it may carry a password.
+            let _ = writeln!(
+                out,
+                "  shared state in redis (key prefix {})",
+                self.state.key_prefix
+            );
+        }
         for alias in &self.aliases {
             let routes: Vec<String> = alias
                 .routes

@@ -30,6 +30,10 @@ mod resilience;
 #[allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
 mod resilience_tests;
 mod route;
+mod state;
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
+mod state_tests;
 mod tenant;
 #[cfg(test)]
 mod tests;
@@ -60,6 +64,7 @@ pub(crate) fn validate(
         resilience,
         privacy,
         prompts,
+        state,
     } = raw;
     let mut errors = Errors::default();
 
@@ -111,6 +116,7 @@ pub(crate) fn validate(
     };
     let policy_rules = policy::validate_policy(policy, &known, &mut errors);
     let prompts = prompts::validate_prompts(prompts, &mut errors);
+    let state = state::validate_state(state, vars, &mut errors);
 
     if !errors.0.is_empty() {
         return Err(ConfigErrors(errors.0));
@@ -131,6 +137,7 @@ pub(crate) fn validate(
         resilience: resilience.resilience,
         privacy,
         prompts,
+        state,
         version,
         origin: origin.to_owned(),
         includes,

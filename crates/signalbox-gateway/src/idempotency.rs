@@ -84,7 +84,7 @@ pub async fn claim(
         let begin = store
             .begin(&scoped, fingerprint)
             .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(|e| ApiError::StateUnavailable(e.0))?;
         match begin {
             Begin::Execute => {
                 return Ok(Claimed::Owner(Claim {

@@ -108,6 +108,59 @@ pub struct GatewayOptions {
     pub breaker_store: Option<Arc<dyn signalbox_state::BreakerStore>>,
 }
 
+/// The shared-state stores for `config.state`.
+struct StateStores {
+    idempotency: Arc<dyn signalbox_state::IdempotencyStore>,
+    limits: Arc<dyn signalbox_state::LimitStore>,
+    breakers: Arc<dyn signalbox_state::BreakerStore>,
+}
+
+/// How long a Redis idempotency claim blocks its key when its replica dies
+/// before answering.
+const REDIS_IN_FLIGHT_TTL: std::time::Duration = std::time::Duration::from_secs(300);
+/// How long a Redis concurrency counter outlives the tenant's last admission.
+const REDIS_CONCURRENCY_TTL: std::time::Duration = std::time::Duration::from_secs(900);
+/// How often the Redis breaker view is refreshed (its staleness bound).
+const REDIS_BREAKER_REFRESH: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Builds the in-process stores, or connects to Redis (bounded by
+/// [`signalbox_state_redis::RedisTimeouts`]; must run inside a Tokio runtime).
+fn state_stores(config: &Config) -> Result<StateStores, BuildError> {
+    let idem = &config.resilience.idempotency;
+    match &config.state.backend {
+        signalbox_config::StateBackend::Memory => Ok(StateStores {
+            idempotency: Arc::new(signalbox_state::InMemoryIdempotency::new(
+                idem.ttl,
+                idem.max_entries,
+                idem.max_response_bytes,
+            )),
+            limits: Arc::new(signalbox_state::InMemoryLimits::default()),
+            breakers: Arc::new(signalbox_state::InMemoryBreakers::default()),
+        }),
+        signalbox_config::StateBackend::Redis { url } => {
+            use signalbox_state_redis as r;
+            let conn = r::RedisConn::connect_blocking(
+                url.expose(),
+                &config.state.key_prefix,
+                r::RedisTimeouts::default(),
+            )
+            .map_err(|e| BuildError::State(e.0))?;
+            let breakers = r::RedisBreakers::new(conn.clone(), REDIS_BREAKER_REFRESH)
+                .map_err(|e| BuildError::State(e.0))?;
+            Ok(StateStores {
+                idempotency: Arc::new(r::RedisIdempotency::new(
+                    conn.clone(),
+                    idem.ttl,
+                    REDIS_IN_FLIGHT_TTL,
+                    idem.max_response_bytes,
+                )),
+                limits: Arc::new(r::RedisLimits::new(conn, REDIS_CONCURRENCY_TTL)),
+                breakers: Arc::new(breakers),
+            })
+        }
+    }
+}
+
 /// A configured gateway, ready to serve.
 #[derive(Debug, Clone)]
 pub struct Gateway {
@@ -141,20 +194,12 @@ impl Gateway {
         } else {
             None
         };
-        let idem = &config.resilience.idempotency;
-        let idempotency = Arc::new(signalbox_state::InMemoryIdempotency::new(
-            idem.ttl,
-            idem.max_entries,
-            idem.max_response_bytes,
-        ));
+        let stores = state_stores(&config)?;
         let vault = Arc::new(signalbox_privacy::InMemoryVault::new(
             config.privacy.vault_ttl,
         ));
         let shared = SharedBreakers {
-            store: options
-                .breaker_store
-                .clone()
-                .unwrap_or_else(|| Arc::new(signalbox_state::InMemoryBreakers::default())),
+            store: options.breaker_store.clone().unwrap_or(stores.breakers),
             replica: uuid::Uuid::new_v4().as_u64_pair().0,
         };
         let runtime = Runtime::build(config, &telemetry, None, &shared)?;
@@ -167,8 +212,8 @@ impl Gateway {
                 reload_source: options.reload,
                 reload_status: ArcSwap::from_pointee(status),
                 reload_lock: tokio::sync::Mutex::new(()),
-                idempotency,
-                limits: Arc::new(signalbox_state::InMemoryLimits::default()),
+                idempotency: stores.idempotency,
+                limits: stores.limits,
                 affinity: signalbox_state::AffinityMemory::new(
                     std::time::Duration::from_secs(3600),
                     100_000,

@@ -43,6 +43,9 @@ pub enum BuildError {
     /// A privacy boundary does not compile (validation prevents it).
     #[error("privacy: {0}")]
     Privacy(String),
+    /// The shared-state backend (`state`) is unreachable or misconfigured.
+    #[error("state backend: {0}")]
+    State(String),
     /// A value cannot be used as an HTTP header.
     #[error("{what} {value:?} cannot be sent as an HTTP header value")]
     HeaderValue {

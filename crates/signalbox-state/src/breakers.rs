@@ -58,13 +58,22 @@ impl BreakerStore for InMemoryBreakers {
     }
 
     fn open_elsewhere(&self, route: &str, replica: u64) -> Option<SharedBreaker> {
-        let now = unix_ms();
-        self.routes
-            .lock()
-            .get(route)
-            .filter(|s| s.replica != replica && s.open_until_ms > now)
-            .cloned()
+        open_elsewhere_in(&self.routes.lock(), route, replica)
     }
+}
+
+/// The circuit for `route` in `routes` that another replica than `replica`
+/// opened and that is still open now (shared by every store's local view).
+pub fn open_elsewhere_in(
+    routes: &HashMap<String, SharedBreaker>,
+    route: &str,
+    replica: u64,
+) -> Option<SharedBreaker> {
+    let now = unix_ms();
+    routes
+        .get(route)
+        .filter(|s| s.replica != replica && s.open_until_ms > now)
+        .cloned()
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Owns the state that must agree across gateway replicas — idempotency
 //! records, tenant limits and open circuits — behind traits with an in-process
-//! implementation (the default) and room for a Redis one, plus the
+//! implementation (the default; Redis ones live in `signalbox-state-redis`), plus the
 //! per-replica pieces that need no sharing: session affinity memory and the
 //! fair per-route queue.
 //!
@@ -16,7 +16,7 @@ mod limits;
 mod rate;
 
 pub use affinity::AffinityMemory;
-pub use breakers::{BreakerStore, InMemoryBreakers, SharedBreaker, unix_ms};
+pub use breakers::{BreakerStore, InMemoryBreakers, SharedBreaker, open_elsewhere_in, unix_ms};
 pub use fair::{FairGate, GateError, GatePermit};
 pub use idempotency::{Begin, IdempotencyStore, InMemoryIdempotency, StoredResponse, Waiter};
 pub use limits::{InMemoryLimits, LimitExceeded, LimitPermit, LimitStore, Limits};

@@ -33,18 +33,59 @@ pub struct LimitExceeded {
 }
 
 /// Held while a request runs; releases its concurrency slot when dropped.
-#[derive(Debug)]
 pub struct LimitPermit {
-    release: Option<Arc<Mutex<HashMap<String, Usage>>>>,
-    tenant: String,
+    release: Release,
+}
+
+enum Release {
+    /// Nothing to release (no concurrency limit, or the store failed open).
+    None,
+    /// The in-process store's slot.
+    Local {
+        usage: Arc<Mutex<HashMap<String, Usage>>>,
+        tenant: String,
+    },
+    /// A networked store's release (runs once, on drop).
+    Custom(Box<dyn FnOnce() + Send + Sync>),
+}
+
+impl LimitPermit {
+    /// A permit that holds no slot.
+    pub fn unlimited() -> Self {
+        Self {
+            release: Release::None,
+        }
+    }
+
+    /// A permit that runs `release` when dropped (for networked stores; it
+    /// must not block).
+    pub fn on_drop(release: impl FnOnce() + Send + Sync + 'static) -> Self {
+        Self {
+            release: Release::Custom(Box::new(release)),
+        }
+    }
+}
+
+impl std::fmt::Debug for LimitPermit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match &self.release {
+            Release::None => "LimitPermit(unlimited)",
+            Release::Local { .. } => "LimitPermit(local)",
+            Release::Custom(_) => "LimitPermit(shared)",
+        })
+    }
 }
 
 impl Drop for LimitPermit {
     fn drop(&mut self) {
-        if let Some(map) = self.release.take()
-            && let Some(u) = map.lock().get_mut(&self.tenant)
-        {
-            u.in_flight = u.in_flight.saturating_sub(1);
+        match std::mem::replace(&mut self.release, Release::None) {
+            Release::None => {}
+            Release::Local { usage, tenant } => {
+                if let Some(u) = usage.lock().get_mut(&tenant) {
+                    u.in_flight = u.in_flight.saturating_sub(1);
+                }
+            }
+            Release::Custom(release) => release(),
         }
     }
 }
@@ -161,8 +202,14 @@ impl InMemoryLimits {
             u.in_flight += 1;
         }
         Ok(LimitPermit {
-            release: counted.then(|| Arc::clone(&self.usage)),
-            tenant: tenant.to_owned(),
+            release: if counted {
+                Release::Local {
+                    usage: Arc::clone(&self.usage),
+                    tenant: tenant.to_owned(),
+                }
+            } else {
+                Release::None
+            },
         })
     }
 }

@@ -84,6 +84,9 @@ pub enum ApiError {
         /// The request path.
         path: String,
     },
+    /// The shared-state store (Redis) could not answer; retrying may work.
+    #[error("shared state unavailable: {0}")]
+    StateUnavailable(String),
     /// The gateway failed internally.
     #[error("internal error: {0}")]
     Internal(String),
@@ -120,6 +123,7 @@ impl ApiError {
             }
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::StateUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::TenantLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Escalated { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::PrivacyBlocked { .. } => StatusCode::FORBIDDEN,
@@ -152,6 +156,7 @@ impl ApiError {
             Self::Upstream { .. } => "upstream_failed",
             Self::NotFound { .. } => "not_found",
             Self::Internal(_) => "internal",
+            Self::StateUnavailable(_) => "state_unavailable",
             Self::TenantLimit { .. } => "tenant_limit",
             Self::Escalated { .. } => "escalated",
             Self::PrivacyBlocked { .. } => "privacy_blocked",
@@ -199,6 +204,7 @@ impl ApiError {
             Self::Upstream { failure, .. } => ("upstream_error", failure_code(failure), None),
             Self::NotFound { .. } => ("invalid_request_error", "unknown_url", None),
             Self::Internal(_) => ("server_error", "internal_error", None),
+            Self::StateUnavailable(_) => ("server_error", "state_unavailable", None),
             Self::TenantLimit { .. } => ("rate_limit_error", "tenant_limit", None),
             Self::Escalated { .. } => ("escalation", "human_escalation", None),
             Self::PrivacyBlocked { .. } => ("permission_error", "privacy_blocked", None),

@@ -19,6 +19,7 @@ mod metrics;
 mod policy;
 mod privacy;
 mod prompts;
+mod redis_state;
 mod reload;
 mod residency;
 mod resilience;

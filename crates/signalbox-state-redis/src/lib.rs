@@ -1,0 +1,183 @@
+//! Redis implementations of the shared-state stores of `signalbox-state`,
+//! so gateway replicas agree on idempotency records ([`RedisIdempotency`]),
+//! tenant limits ([`RedisLimits`]) and open circuits ([`RedisBreakers`]).
+//!
+//! Every store shares one [`RedisConn`]: a `redis::aio::ConnectionManager`
+//! (one multiplexed connection, reconnected automatically) plus the key
+//! prefix (default `signalbox:`). Every command is bounded by a timeout, so
+//! an unreachable Redis never hangs a request: idempotency answers
+//! [`StateError`], limits fail open (with a rate-limited warning) and
+//! breakers keep their last local view.
+
+mod breakers;
+mod idempotency;
+mod limits;
+
+pub use breakers::RedisBreakers;
+pub use idempotency::RedisIdempotency;
+pub use limits::RedisLimits;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{FromRedisValue, ScriptInvocation};
+use signalbox_state::StateError;
+
+/// The default key prefix.
+pub const DEFAULT_PREFIX: &str = "signalbox:";
+
+/// Timeouts for the connection.
+#[derive(Debug, Clone, Copy)]
+pub struct RedisTimeouts {
+    /// Bound on establishing a connection (at startup and on reconnects).
+    pub connect: Duration,
+    /// Bound on any single store operation, reconnect waits included.
+    pub operation: Duration,
+}
+
+impl Default for RedisTimeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(2),
+            operation: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A connection to Redis shared by the stores, with the key prefix.
+#[derive(Clone)]
+pub struct RedisConn {
+    manager: ConnectionManager,
+    prefix: Arc<str>,
+    op_timeout: Duration,
+}
+
+impl std::fmt::Debug for RedisConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password: never print it.
+        f.debug_struct("RedisConn")
+            .field("prefix", &self.prefix)
+            .field("op_timeout", &self.op_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+fn err(what: &str, e: impl std::fmt::Display) -> StateError {
+    StateError(format!("redis {what}: {e}"))
+}
+
+impl RedisConn {
+    /// Connects to `url` and checks the server answers `PING` within
+    /// `timeouts.connect`. Must run inside a Tokio runtime.
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        timeouts: RedisTimeouts,
+    ) -> Result<Self, StateError> {
+        let conn = Self::lazy(url, prefix, timeouts)?;
+        let ping = redis::cmd("PING");
+        let mut m = conn.manager.clone();
+        match tokio::time::timeout(timeouts.connect, ping.query_async::<String>(&mut m)).await {
+            Ok(Ok(_)) => Ok(conn),
+            Ok(Err(e)) => Err(err("connect", e)),
+            Err(_) => Err(StateError(format!(
+                "redis connect: no answer within {:?}",
+                timeouts.connect
+            ))),
+        }
+    }
+
+    /// As [`connect`](Self::connect), for synchronous startup code running
+    /// inside a Tokio runtime: the reachability check uses a blocking
+    /// connection bounded by `timeouts.connect`, then the shared connection
+    /// is opened on first use.
+    pub fn connect_blocking(
+        url: &str,
+        prefix: &str,
+        timeouts: RedisTimeouts,
+    ) -> Result<Self, StateError> {
+        let client = redis::Client::open(url).map_err(|e| err("url", e))?;
+        let mut c = client
+            .get_connection_with_timeout(timeouts.connect)
+            .map_err(|e| err("connect", e))?;
+        c.set_read_timeout(Some(timeouts.connect))
+            .map_err(|e| err("connect", e))?;
+        redis::cmd("PING")
+            .query::<String>(&mut c)
+            .map_err(|e| err("connect", e))?;
+        drop(c);
+        Self::lazy(url, prefix, timeouts)
+    }
+
+    fn lazy(url: &str, prefix: &str, timeouts: RedisTimeouts) -> Result<Self, StateError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(StateError(
+                "redis: the connection must be opened inside a Tokio runtime".into(),
+            ));
+        }
+        let client = redis::Client::open(url).map_err(|e| err("url", e))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeouts.connect))
+            .set_response_timeout(Some(timeouts.operation))
+            .set_number_of_retries(2)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500));
+        let manager = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| err("connect", e))?;
+        Ok(Self {
+            manager,
+            prefix: Arc::from(prefix),
+            op_timeout: timeouts.operation,
+        })
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// `prefix` + `rest`.
+    pub(crate) fn key(&self, rest: &str) -> String {
+        format!("{}{rest}", self.prefix)
+    }
+
+    /// Runs `cmd`, bounded by the operation timeout.
+    pub(crate) async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StateError> {
+        let mut m = self.manager.clone();
+        match tokio::time::timeout(self.op_timeout, cmd.query_async::<T>(&mut m)).await {
+            Ok(r) => r.map_err(|e| err("command", e)),
+            Err(_) => Err(StateError(format!(
+                "redis command: no answer within {:?}",
+                self.op_timeout
+            ))),
+        }
+    }
+
+    /// Runs a script, bounded by the operation timeout.
+    pub(crate) async fn script<T: FromRedisValue>(
+        &self,
+        inv: &ScriptInvocation<'_>,
+    ) -> Result<T, StateError> {
+        let mut m = self.manager.clone();
+        match tokio::time::timeout(self.op_timeout, inv.invoke_async::<T>(&mut m)).await {
+            Ok(r) => r.map_err(|e| err("script", e)),
+            Err(_) => Err(StateError(format!(
+                "redis script: no answer within {:?}",
+                self.op_timeout
+            ))),
+        }
+    }
+
+    /// Runs an atomic pipeline, bounded by the operation timeout.
+    pub(crate) async fn pipe(&self, pipe: &redis::Pipeline) -> Result<(), StateError> {
+        let mut m = self.manager.clone();
+        match tokio::time::timeout(self.op_timeout, pipe.query_async::<()>(&mut m)).await {
+            Ok(r) => r.map_err(|e| err("pipeline", e)),
+            Err(_) => Err(StateError(format!(
+                "redis pipeline: no answer within {:?}",
+                self.op_timeout
+            ))),
+        }
+    }
+}
