@@ -18,13 +18,23 @@ impl Config {
                 .collect();
             let _ = writeln!(out, "  includes {}", files.join(", "));
         }
-        let _ = writeln!(
+        let _ = write!(
             out,
             "  {}, {}, {}",
             plural(self.providers.len(), "provider", "providers"),
             plural(self.routes.len(), "route", "routes"),
             plural(self.aliases.len(), "alias", "aliases"),
         );
+        if !self.prompts.is_empty() {
+            let versions: usize = self.prompts.iter().map(|p| p.versions.len()).sum();
+            let _ = write!(
+                out,
+                ", {} ({})",
+                plural(self.prompts.len(), "prompt", "prompts"),
+                plural(versions, "version", "versions")
+            );
+        }
+        out.push('\n');
         let decision_log = if self.decision_log.enabled {
             format!(
                 "decision log {} ({})",
