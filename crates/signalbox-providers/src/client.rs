@@ -29,7 +29,7 @@ use crate::classify::UpstreamError;
 use crate::native::ByteStream;
 
 /// The pooled client of one provider.
-pub(crate) type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(crate) type HttpClient = Client<TimedConnector, Full<Bytes>>;
 
 /// Builds a client with `connect` as the TCP connect timeout; HTTPS through
 /// rustls with the platform's trust store, HTTP/1.1 and HTTP/2 (ALPN).
@@ -50,7 +50,48 @@ pub(crate) fn build(connect: Duration) -> Result<HttpClient, String> {
     Ok(Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_timer(TokioTimer::new())
-        .build(https))
+        .build(TimedConnector {
+            inner: https,
+            timeout: connect,
+        }))
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Https = hyper_rustls::HttpsConnector<HttpConnector>;
+
+/// Bounds the whole connection setup — TCP connect *and* TLS handshake —
+/// by the provider's `connect` timeout (`HttpConnector`'s own timeout covers
+/// TCP only). A setup that times out is a connect failure: the request was
+/// never sent, so even an at-most-once request may move on.
+#[derive(Clone)]
+pub(crate) struct TimedConnector {
+    inner: Https,
+    timeout: Duration,
+}
+
+impl tower_service::Service<http::Uri> for TimedConnector {
+    type Response = <Https as tower_service::Service<http::Uri>>::Response;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let connecting = self.inner.call(uri);
+        let timeout = self.timeout;
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, connecting).await {
+                Ok(result) => result,
+                Err(_) => Err(format!(
+                    "connection setup (TCP + TLS) took longer than {}ms",
+                    timeout.as_millis()
+                )
+                .into()),
+            }
+        })
+    }
 }
 
 /// Classifies a failure of the client before any answer arrived.

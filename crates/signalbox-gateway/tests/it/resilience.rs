@@ -158,6 +158,39 @@ async fn irreversible_request_moves_on_when_the_primary_port_is_closed() {
 }
 
 #[tokio::test]
+async fn a_tls_handshake_that_never_completes_is_a_connect_failure() {
+    // Accepts TCP connections and never says a word: the TLS handshake hangs.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    // connect 1s < first-byte 5s in the shipped example: the setup timeout
+    // must fire first, and as a connect failure.
+    let h = Harness::start(
+        &FAILOVER_YAML.replace("${PRIMARY_URL}", "${SILENT_URL}"),
+        &["secondary"],
+        &[("SILENT_URL", format!("https://127.0.0.1:{port}/v1"))],
+    )
+    .await;
+    let resp = h
+        .chat_with(
+            &chat_body("chat", "transfer"),
+            &[("x-signalbox-irreversible", "true")],
+        )
+        .await;
+    // At-most-once still moves on: the request was never sent.
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "x-signalbox-route"), "secondary");
+    assert_eq!(h.mock("secondary").stats().requests, 1);
+    h.stop().await;
+    silent.abort();
+}
+
+#[tokio::test]
 async fn same_idempotency_key_and_body_means_one_upstream_call_and_identical_bodies() {
     let h = shipped_example().await;
     let body = chat_body("chat", "charge the card");
