@@ -171,6 +171,10 @@ pub struct DecisionRecord {
     /// dropped or changed (never silent).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub translation: Vec<TranslationRecord>,
+    /// The W3C trace id (`traceparent`) the request belongs to: the
+    /// caller's, or one the gateway started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
     /// The registered prompt used, `id@version`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_version: Option<String>,

@@ -6,7 +6,9 @@ use bytes::BytesMut;
 use futures::StreamExt;
 use signalbox_config::RetryPolicy;
 use signalbox_core::{AttemptRecord, ChatRequest, OutcomeClass};
-use signalbox_providers::{ChatJson, Prepared, SseFramer, TranslationNote, UpstreamError};
+use signalbox_providers::{
+    CallContext, ChatJson, Prepared, SseFramer, TranslationNote, UpstreamError,
+};
 use tokio::time::{Duration, Instant};
 
 use signalbox_state::{FairGate, RateGate};
@@ -165,7 +167,7 @@ pub struct Plan<'a> {
 pub async fn dispatch(
     plan: Plan<'_>,
     req: &ChatRequest,
-    request_id: &str,
+    call: &CallContext<'_>,
 ) -> Result<Served, Failure> {
     let order = order::order(plan.routes, plan.candidates, plan.seed, plan.sticky);
     plan.budget.note_request();
@@ -246,7 +248,7 @@ pub async fn dispatch(
             tries_here += 1;
             last_route = Some(idx);
             let started = Instant::now();
-            let result = attempt(target, &prepared, request_id).await;
+            let result = attempt(target, &prepared, call).await;
             let elapsed = started.elapsed();
             let err = match result {
                 Ok(mut body) => {
@@ -386,10 +388,10 @@ fn record(
 async fn attempt(
     target: &RouteTarget,
     prepared: &Prepared,
-    request_id: &str,
+    call: &CallContext<'_>,
 ) -> Result<ServedBody, UpstreamError> {
     let started = Instant::now();
-    let resp = target.upstream.send(prepared, request_id).await?;
+    let resp = target.upstream.send(prepared, call).await?;
     if !prepared.is_stream() {
         return target.upstream.read_json(resp).await.map(ServedBody::Json);
     }

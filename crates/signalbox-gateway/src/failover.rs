@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
 use signalbox_config::{DegradeStep, FailureMode, Posture};
 use signalbox_core::headers::IDEMPOTENCY_KEY;
 use signalbox_core::{AttemptRecord, ChatRequest, SkipRecord};
@@ -36,6 +36,8 @@ pub(crate) struct Context<'a> {
     pub fail_closed: Option<&'static str>,
     /// The registered prompt the request uses, if any.
     pub prompt: Option<&'a PromptUse>,
+    /// `traceparent` (the gateway's span) and the caller's `tracestate`.
+    pub trace: &'a (HeaderValue, Option<HeaderValue>),
 }
 
 /// How the request ended.
@@ -392,7 +394,12 @@ async fn dispatch_round(
         queue_timeout: cfg.resilience.queue_timeout,
         bodies,
     };
-    let served = dispatch(plan, req, ctx.request_id).await?;
+    let call = signalbox_providers::CallContext {
+        request_id: ctx.request_id,
+        traceparent: Some(&ctx.trace.0),
+        tracestate: ctx.trace.1.as_ref(),
+    };
+    let served = dispatch(plan, req, &call).await?;
     if let Some(s) = session
         && served.sticky.is_some_and(|sticky| sticky != served.route)
         && let Some(route) = ctx.runtime.routes.get(served.route)

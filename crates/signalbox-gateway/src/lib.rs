@@ -24,6 +24,7 @@ mod round;
 mod runtime;
 mod server;
 pub mod telemetry;
+mod trace;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -228,6 +228,15 @@ async fn serve_chat(
     } else {
         None
     };
+    let trace = crate::trace::TraceContext::from_headers(headers);
+    if let Some(r) = rec.as_mut() {
+        r.trace(&trace.trace_id);
+    }
+    let trace_headers = (
+        HeaderValue::from_str(&trace.traceparent())
+            .unwrap_or_else(|_| HeaderValue::from_static("")),
+        trace.state.clone(),
+    );
     let ctx = failover::Context {
         state,
         runtime,
@@ -238,6 +247,7 @@ async fn serve_chat(
         tenant_weight: tenant_cfg.map_or(1.0, |t| t.weight),
         fail_closed,
         prompt: prompt.as_ref(),
+        trace: &trace_headers,
     };
     let outcome = failover::run(&ctx, req, signals, decision).await;
     let served_by = outcome.result.as_ref().ok().map(|s| s.route);

@@ -78,7 +78,11 @@ async fn probe(target: &RouteTarget, prompt: &str, expect: &str, timeout: Durati
             .upstream
             .prepare(&req, &target.settings)
             .map_err(|e| UpstreamError::new(OutcomeClass::RequestRejected, e.to_string()))?;
-        let resp = target.upstream.send(&prepared, "signalbox-probe").await?;
+        let call = signalbox_providers::CallContext {
+            request_id: "signalbox-probe",
+            ..Default::default()
+        };
+        let resp = target.upstream.send(&prepared, &call).await?;
         target.upstream.read_json(resp).await
     })
     .await;

@@ -144,6 +144,11 @@ impl RecordBuilder {
         }
     }
 
+    /// Notes the W3C trace id the request belongs to.
+    pub fn trace(&mut self, trace_id: &str) {
+        self.record.trace_id = Some(trace_id.to_owned());
+    }
+
     /// Notes the registered prompt used and the variant the serving route got.
     pub fn prompt(&mut self, label: &str, variant: Option<&str>) {
         self.record.prompt_version = Some(label.to_owned());

@@ -17,5 +17,6 @@ pub use native::{ByteStream, USAGE_COMMENT};
 pub use signalbox_adapters::{ContentFilter, Retention, RouteSettings, TranslationNote};
 pub use sse::{SseEvent, SseFramer};
 pub use upstream::{
-    Answer, ChatJson, MAX_RESPONSE_BYTES, PrepareError, Prepared, Upstream, UpstreamBuildError,
+    Answer, CallContext, ChatJson, MAX_RESPONSE_BYTES, PrepareError, Prepared, Upstream,
+    UpstreamBuildError,
 };

@@ -31,6 +31,20 @@ use crate::native::{self, ByteStream};
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 /// Sent upstream so provider logs can be joined with ours.
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+
+/// Who is calling, for the headers that join provider logs and traces with
+/// ours.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallContext<'a> {
+    /// Sent as `x-request-id`.
+    pub request_id: &'a str,
+    /// W3C `traceparent` naming the gateway's span, if tracing.
+    pub traceparent: Option<&'a HeaderValue>,
+    /// The caller's `tracestate`, passed on with `traceparent`.
+    pub tracestate: Option<&'a HeaderValue>,
+}
 /// Largest error body read to explain a failure.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
 
@@ -242,7 +256,7 @@ impl Upstream {
     pub async fn send(
         &self,
         prepared: &Prepared,
-        request_id: &str,
+        call: &CallContext<'_>,
     ) -> Result<Answer, UpstreamError> {
         let started = Instant::now();
         let accept = match (prepared.stream, self.kind) {
@@ -265,8 +279,14 @@ impl Upstream {
         }
         let headers = req.headers_mut();
         headers.insert(header::ACCEPT, HeaderValue::from_static(accept));
-        if let Ok(v) = HeaderValue::from_str(request_id) {
+        if let Ok(v) = HeaderValue::from_str(call.request_id) {
             headers.insert(REQUEST_ID, v);
+        }
+        if let Some(v) = call.traceparent {
+            headers.insert(TRACEPARENT, v.clone());
+            if let Some(state) = call.tracestate {
+                headers.insert(TRACESTATE, state.clone());
+            }
         }
         let first_byte = self.timeouts.first_byte;
         let resp = match tokio::time::timeout(first_byte, self.client.request(req)).await {

@@ -172,3 +172,48 @@ async fn client_disconnect_cancels_a_pending_upstream_call() {
     assert_eq!(h.mock("secondary").stats().requests, 0);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn w3c_trace_context_reaches_the_provider_and_the_record() {
+    let h = two_routes().await;
+    let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let resp = h
+        .chat_with(
+            &chat_body("chat", "hi"),
+            &[
+                ("traceparent", parent),
+                ("tracestate", "congo=t61rcWkgMzE"),
+                ("x-request-id", "trace-1"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let sent = h.mock("primary").stats().last_headers;
+    let tp = &sent["traceparent"];
+    // Same trace, the gateway's own span as the parent of the provider call.
+    assert!(
+        tp.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "{tp}"
+    );
+    assert!(!tp.contains("00f067aa0ba902b7"), "{tp}");
+    assert!(tp.ends_with("-01"), "{tp}");
+    assert_eq!(sent["tracestate"], "congo=t61rcWkgMzE");
+    assert_eq!(sent["x-request-id"], "trace-1");
+    let rec = crate::translation::record(&h, "trace-1").await;
+    assert_eq!(
+        rec.trace_id.as_deref(),
+        Some("4bf92f3577b34da6a3ce929d0e0e4736")
+    );
+
+    // Without one, the gateway starts a trace and the provider sees it.
+    let resp = h
+        .chat_with(&chat_body("chat", "hi"), &[("x-request-id", "trace-2")])
+        .await;
+    assert_eq!(resp.status(), 200);
+    let tp = h.mock("primary").stats().last_headers["traceparent"].clone();
+    let rec = crate::translation::record(&h, "trace-2").await;
+    let id = rec.trace_id.unwrap();
+    assert_eq!(id.len(), 32);
+    assert!(tp.starts_with(&format!("00-{id}-")), "{tp}");
+    h.stop().await;
+}

@@ -1,0 +1,146 @@
+//! Owns W3C trace context (`traceparent`, `tracestate`) at the gateway: a
+//! caller's trace is continued, otherwise a new one starts; the gateway is
+//! one hop in it, so every upstream attempt carries `traceparent` with the
+//! caller's trace id and the gateway's own span id, and the decision record
+//! keeps the trace id — the join key between the operators' tracing system,
+//! provider logs and "why did this request go there?".
+
+use axum::http::{HeaderMap, HeaderValue};
+
+/// The trace this request belongs to, and the gateway's span in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceContext {
+    /// 32 lowercase hex digits, never all zero.
+    pub trace_id: String,
+    /// The gateway's span id: 16 lowercase hex digits.
+    pub span_id: String,
+    /// Trace flags (bit 0: sampled), as received or `01` for a new trace.
+    pub flags: u8,
+    /// The caller's `tracestate`, passed on unchanged when valid text.
+    pub state: Option<HeaderValue>,
+}
+
+impl TraceContext {
+    /// Continues the caller's `traceparent` when it is valid (version 00
+    /// format; unknown versions are read as 00, per the spec), else starts a
+    /// new trace.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let parent = headers
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse);
+        let (trace_id, flags) = match parent {
+            Some((trace, flags)) => (trace, flags),
+            None => (format!("{:032x}", nonzero_u128()), 0x01),
+        };
+        let state = headers
+            .get("tracestate")
+            .filter(|v| v.len() <= 512 && v.to_str().is_ok())
+            .cloned();
+        Self {
+            trace_id,
+            span_id: format!("{:016x}", nonzero_u64()),
+            flags,
+            state,
+        }
+    }
+
+    /// `traceparent` for an upstream call made by the gateway's span.
+    pub fn traceparent(&self) -> String {
+        format!("00-{}-{}-{:02x}", self.trace_id, self.span_id, self.flags)
+    }
+}
+
+/// Parses `version-traceid-parentid-flags`; returns the trace id and flags.
+fn parse(text: &str) -> Option<(String, u8)> {
+    let mut parts = text.trim().split('-');
+    let version = parts.next()?;
+    let trace = parts.next()?;
+    let parent = parts.next()?;
+    let flags = parts.next()?;
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    // Version ff is invalid; version 00 has exactly four fields.
+    if !hex(version, 2) || version == "ff" || (version == "00" && parts.next().is_some()) {
+        return None;
+    }
+    if !hex(trace, 32) || !hex(parent, 16) || !hex(flags, 2) {
+        return None;
+    }
+    if trace.bytes().all(|b| b == b'0') || parent.bytes().all(|b| b == b'0') {
+        return None;
+    }
+    let flags = u8::from_str_radix(flags, 16).ok()?;
+    Some((trace.to_owned(), flags))
+}
+
+fn nonzero_u128() -> u128 {
+    uuid::Uuid::new_v4().as_u128().max(1)
+}
+
+fn nonzero_u64() -> u64 {
+    uuid::Uuid::new_v4().as_u64_pair().0.max(1)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn a_callers_trace_is_continued_with_a_new_span() {
+        let t = TraceContext::from_headers(&headers(&[
+            (
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            ),
+            ("tracestate", "congo=t61rcWkgMzE"),
+        ]));
+        assert_eq!(t.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_ne!(t.span_id, "00f067aa0ba902b7");
+        assert_eq!(t.flags, 1);
+        assert_eq!(t.state.as_ref().unwrap(), "congo=t61rcWkgMzE");
+        let tp = t.traceparent();
+        assert!(
+            tp.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+            "{tp}"
+        );
+        assert!(tp.ends_with("-01"), "{tp}");
+        assert_eq!(tp.len(), 55);
+    }
+
+    #[test]
+    fn invalid_parents_start_a_new_trace() {
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "garbage",
+        ] {
+            let t = TraceContext::from_headers(&headers(&[("traceparent", bad)]));
+            assert_ne!(t.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736", "{bad}");
+            assert_eq!(t.trace_id.len(), 32, "{bad}");
+            assert_eq!(t.flags, 1);
+        }
+        // A future version with extra fields is read as 00.
+        let t = TraceContext::from_headers(&headers(&[(
+            "traceparent",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-more",
+        )]));
+        assert_eq!(t.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(t.flags, 0);
+    }
+}
