@@ -26,6 +26,8 @@ mod server;
 pub mod telemetry;
 mod trace;
 
+pub use trace::enable_request_spans;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;

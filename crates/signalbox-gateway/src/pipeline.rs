@@ -23,6 +23,7 @@ use signalbox_dispatch::{CommittedStream, ServedBody, StreamOutcome};
 use signalbox_policy::Observations;
 use signalbox_state::{LimitPermit, Limits};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::AppState;
 use crate::escalation::escalate;
@@ -63,6 +64,7 @@ pub async fn chat_completions(
     };
     let mut alias = None;
     let mut claim = None;
+    let span = crate::trace::request_span(&headers, &meta.request_id);
     let result = serve_chat(
         &state,
         &runtime,
@@ -74,6 +76,7 @@ pub async fn chat_completions(
         &mut claim,
         started,
     )
+    .instrument(span.clone())
     .await;
     let (mut response, outcome, error) = match result {
         Ok(r) => (r, Outcome::Served, None),
@@ -114,6 +117,18 @@ pub async fn chat_completions(
         .and_then(|r| r.route.to_str().ok())
         .unwrap_or("-");
     state.telemetry.request_done(alias_name, route_name, status);
+    if !span.is_none() {
+        span.record("signalbox.alias", alias_name);
+        span.record("signalbox.route", route_name);
+        if let Some(p) = meta.route.as_ref().and_then(|r| r.provider.to_str().ok()) {
+            span.record("signalbox.provider", p);
+        }
+        span.record("signalbox.attempts", meta.attempts);
+        if !meta.degraded.is_empty() {
+            span.record("signalbox.degraded", meta.degraded.join(","));
+        }
+        span.record("http.response.status_code", status);
+    }
     if let Some(h) = alias
         .as_ref()
         .and_then(|a| runtime.alias_durations.get(a.as_str()))
@@ -228,7 +243,7 @@ async fn serve_chat(
     } else {
         None
     };
-    let trace = crate::trace::TraceContext::from_headers(headers);
+    let trace = crate::trace::TraceContext::for_span(&tracing::Span::current(), headers);
     if let Some(r) = rec.as_mut() {
         r.trace(&trace.trace_id);
     }
@@ -486,9 +501,19 @@ fn stream_response(
     let first_event = started.elapsed();
     let log = state.decision_log.clone();
     let rt = runtime.clone();
+    // The request's span (if exported) lasts until the stream ends.
+    let span = tracing::Span::current();
     let stream = stream
         .with_error_context(&request_id, &route)
         .on_end(move |end| {
+            span.record(
+                "signalbox.stream",
+                match &end.outcome {
+                    StreamOutcome::Completed => "completed",
+                    StreamOutcome::Cancelled => "cancelled",
+                    StreamOutcome::Cut { .. } => "cut",
+                },
+            );
             let (status, error) = match &end.outcome {
                 StreamOutcome::Completed => (200, None),
                 StreamOutcome::Cancelled => {

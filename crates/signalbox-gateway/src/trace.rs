@@ -5,7 +5,59 @@
 //! keeps the trace id — the join key between the operators' tracing system,
 //! provider logs and "why did this request go there?".
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use axum::http::{HeaderMap, HeaderValue};
+use opentelemetry::propagation::Extractor;
+use opentelemetry::trace::TraceContextExt;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// Whether requests get a `tracing` span (for OpenTelemetry export). Off by
+/// default, so a gateway without an exporter pays nothing for spans.
+static REQUEST_SPANS: AtomicBool = AtomicBool::new(false);
+
+/// Turns on one span per request (named `chat`), parented on the caller's
+/// `traceparent`; the binary calls this when an OTLP exporter is set up.
+pub fn enable_request_spans() {
+    REQUEST_SPANS.store(true, Ordering::Relaxed);
+}
+
+/// The request's span: `Span::none()` unless spans are enabled.
+pub(crate) fn request_span(headers: &HeaderMap, request_id: &str) -> tracing::Span {
+    if !REQUEST_SPANS.load(Ordering::Relaxed) {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!(
+        "chat",
+        otel.kind = "server",
+        request_id,
+        signalbox.alias = tracing::field::Empty,
+        signalbox.route = tracing::field::Empty,
+        signalbox.provider = tracing::field::Empty,
+        signalbox.attempts = tracing::field::Empty,
+        signalbox.degraded = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        signalbox.stream = tracing::field::Empty,
+    );
+    let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(headers)));
+    if let Err(e) = span.set_parent(parent) {
+        tracing::debug!(error = ?e, "Request span keeps no parent.");
+    }
+    span
+}
+
+/// Reads W3C headers for the propagator.
+struct Headers<'a>(&'a HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(axum::http::HeaderName::as_str).collect()
+    }
+}
 
 /// The trace this request belongs to, and the gateway's span in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +73,27 @@ pub struct TraceContext {
 }
 
 impl TraceContext {
+    /// The trace of `span` when it is exported (so that the ids sent
+    /// upstream are the exported span's), else [`Self::from_headers`].
+    pub fn for_span(span: &tracing::Span, headers: &HeaderMap) -> Self {
+        if !span.is_none() {
+            let cx = span.context();
+            let sc = cx.span().span_context().clone();
+            if sc.is_valid() {
+                return Self {
+                    trace_id: sc.trace_id().to_string(),
+                    span_id: sc.span_id().to_string(),
+                    flags: sc.trace_flags().to_u8(),
+                    state: headers
+                        .get("tracestate")
+                        .filter(|v| v.len() <= 512 && v.to_str().is_ok())
+                        .cloned(),
+                };
+            }
+        }
+        Self::from_headers(headers)
+    }
+
     /// Continues the caller's `traceparent` when it is valid (version 00
     /// format; unknown versions are read as 00, per the spec), else starts a
     /// new trace.

@@ -136,7 +136,11 @@ fn main() -> ExitCode {
         Command::Demo { tour: true, .. } => "error",
         _ => "info",
     };
-    logging::init(cli.log_format, default_level);
+    // Flushes exported spans at exit, after the runtime (declared later) is gone.
+    let otel = logging::init(cli.log_format, default_level);
+    if otel.exporting() {
+        signalbox_gateway::enable_request_spans();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -270,3 +270,77 @@ async fn sighup_reloads_the_configuration() {
     }
     assert!(switched, "SIGHUP did not reload the configuration");
 }
+
+#[tokio::test]
+async fn spans_are_exported_over_otlp_with_the_callers_trace() {
+    // A fake OTLP/HTTP collector: every POST body goes to the channel.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<bytes::Bytes>();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |body: bytes::Bytes| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(body);
+                ""
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let (primary, secondary) = two_mocks().await;
+    let (child, addr) = serve(
+        "examples/failover.yaml",
+        &[
+            ("PRIMARY_URL", primary.base_url()),
+            ("SECONDARY_URL", secondary.base_url()),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{collector}")),
+            ("OTEL_BSP_SCHEDULE_DELAY", "50".into()),
+        ],
+        &[],
+    )
+    .await;
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let resp = reqwest::Client::new()
+        .post(format!("http://{addr}/v1/chat/completions"))
+        .header("traceparent", format!("00-{trace}-00f067aa0ba902b7-01"))
+        .json(&chat_body("chat", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // The provider call names the exported span as its parent.
+    let sent = primary.stats().last_headers["traceparent"].clone();
+    let span_id = &sent[36..52];
+    assert!(sent.starts_with(&format!("00-{trace}-")), "{sent}");
+
+    let hex = |s: &str| {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect::<Vec<u8>>()
+    };
+    let (trace_bytes, span_bytes) = (hex(trace), hex(span_id));
+    let contains = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    let mut exported = Vec::new();
+    let found = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Some(body) = rx.recv().await {
+            exported.extend_from_slice(&body);
+            if contains(&exported, &span_bytes) {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(found, "no exported span with id {span_id}");
+    // Same trace as the caller's, with the route it went to.
+    assert!(contains(&exported, &trace_bytes));
+    assert!(contains(&exported, b"signalbox.route"));
+    assert!(contains(&exported, b"primary"));
+    drop(child);
+    primary.shutdown();
+    secondary.shutdown();
+}
