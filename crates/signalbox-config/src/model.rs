@@ -150,7 +150,8 @@ pub struct ProviderConfig {
     pub base_url: String,
     /// Resolved API key, if any.
     pub api_key: Option<Secret>,
-    /// Azure `api-version` or Gemini API version, defaulted by kind.
+    /// Azure `api-version` or Gemini API version (always set for those
+    /// kinds: [`DEFAULT_AZURE_API_VERSION`], [`DEFAULT_GEMINI_API_VERSION`]).
     pub api_version: Option<String>,
     /// Bedrock region and credentials.
     pub aws: Option<AwsConfig>,
@@ -161,6 +162,11 @@ pub struct ProviderConfig {
     /// Upstream deadlines.
     pub timeouts: Timeouts,
 }
+
+/// The Azure OpenAI `api-version` used when a provider names none (GA).
+pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
+/// The Gemini API version path used when a provider names none.
+pub const DEFAULT_GEMINI_API_VERSION: &str = "v1beta";
 
 /// A Bedrock provider's region and resolved credentials.
 #[derive(Debug, Clone)]

@@ -36,8 +36,10 @@ pub(crate) struct Context<'a> {
     pub fail_closed: Option<&'static str>,
     /// The registered prompt the request uses, if any.
     pub prompt: Option<&'a PromptUse>,
-    /// `traceparent` (the gateway's span) and the caller's `tracestate`.
-    pub trace: &'a (HeaderValue, Option<HeaderValue>),
+    /// `traceparent` naming the gateway's span, for every provider call.
+    pub traceparent: Option<&'a HeaderValue>,
+    /// The caller's `tracestate`, passed on with it.
+    pub tracestate: Option<&'a HeaderValue>,
 }
 
 /// How the request ended.
@@ -138,15 +140,15 @@ pub(crate) async fn run(
             &mut out.skipped,
         )
         .await;
-        let prepared = match prepared {
+        let mut prepared = match prepared {
             Ok(r) => r,
             Err(Blocked { zone, classes }) => {
                 out.result = Err(Ended::PrivacyBlocked { zone, classes });
                 return out;
             }
         };
-        if prepared.report.is_some() {
-            out.privacy_report.clone_from(&prepared.report);
+        if let Some(report) = prepared.report.take() {
+            out.privacy_report = Some(report);
         }
         if !candidates.is_empty() {
             let bodies = prepared.bodies(ctx);
@@ -396,8 +398,8 @@ async fn dispatch_round(
     };
     let call = signalbox_providers::CallContext {
         request_id: ctx.request_id,
-        traceparent: Some(&ctx.trace.0),
-        tracestate: ctx.trace.1.as_ref(),
+        traceparent: ctx.traceparent,
+        tracestate: ctx.tracestate,
     };
     let served = dispatch(plan, req, &call).await?;
     if let Some(s) = session

@@ -247,11 +247,7 @@ async fn serve_chat(
     if let Some(r) = rec.as_mut() {
         r.trace(&trace.trace_id);
     }
-    let trace_headers = (
-        HeaderValue::from_str(&trace.traceparent())
-            .unwrap_or_else(|_| HeaderValue::from_static("")),
-        trace.state.clone(),
-    );
+    let traceparent = trace.header();
     let ctx = failover::Context {
         state,
         runtime,
@@ -262,7 +258,8 @@ async fn serve_chat(
         tenant_weight: tenant_cfg.map_or(1.0, |t| t.weight),
         fail_closed,
         prompt: prompt.as_ref(),
-        trace: &trace_headers,
+        traceparent: traceparent.as_ref(),
+        tracestate: trace.state.as_ref(),
     };
     let outcome = failover::run(&ctx, req, signals, decision).await;
     let served_by = outcome.result.as_ref().ok().map(|s| s.route);

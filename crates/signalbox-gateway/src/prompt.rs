@@ -59,12 +59,16 @@ pub(crate) fn take(
         return Err(invalid(source, "prompt disappeared from the registry"));
     };
     let system = render(&version.template, &used.values)?;
-    let mut body = req.body().clone();
-    body.remove(BODY_FIELD);
-    if let Some(Value::Array(messages)) = body.get_mut("messages") {
-        messages.insert(0, system_message(system));
-    }
-    Ok((ChatRequest::from_object(body)?, Some(used)))
+    let (req, ()) = req.rewritten(|body| {
+        if let Some(obj) = body.as_object_mut() {
+            obj.remove(BODY_FIELD);
+        }
+        if let Some(messages) = body.get_mut("messages").and_then(Value::as_array_mut) {
+            messages.insert(0, system_message(system));
+        }
+        Ok::<(), RequestError>(())
+    })?;
+    Ok((req, Some(used)))
 }
 
 impl PromptUse {

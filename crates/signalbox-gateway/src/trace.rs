@@ -84,10 +84,7 @@ impl TraceContext {
                     trace_id: sc.trace_id().to_string(),
                     span_id: sc.span_id().to_string(),
                     flags: sc.trace_flags().to_u8(),
-                    state: headers
-                        .get("tracestate")
-                        .filter(|v| v.len() <= 512 && v.to_str().is_ok())
-                        .cloned(),
+                    state: tracestate(headers),
                 };
             }
         }
@@ -106,15 +103,11 @@ impl TraceContext {
             Some((trace, flags)) => (trace, flags),
             None => (format!("{:032x}", nonzero_u128()), 0x01),
         };
-        let state = headers
-            .get("tracestate")
-            .filter(|v| v.len() <= 512 && v.to_str().is_ok())
-            .cloned();
         Self {
             trace_id,
             span_id: format!("{:016x}", nonzero_u64()),
             flags,
-            state,
+            state: tracestate(headers),
         }
     }
 
@@ -122,6 +115,20 @@ impl TraceContext {
     pub fn traceparent(&self) -> String {
         format!("00-{}-{}-{:02x}", self.trace_id, self.span_id, self.flags)
     }
+
+    /// [`Self::traceparent`] as a header value (hex digits and dashes, so
+    /// always `Some`).
+    pub fn header(&self) -> Option<HeaderValue> {
+        HeaderValue::from_str(&self.traceparent()).ok()
+    }
+}
+
+/// The caller's `tracestate`, passed on when it is text of sane length.
+fn tracestate(headers: &HeaderMap) -> Option<HeaderValue> {
+    headers
+        .get("tracestate")
+        .filter(|v| v.len() <= 512 && v.to_str().is_ok())
+        .cloned()
 }
 
 /// Parses `version-traceid-parentid-flags`; returns the trace id and flags.

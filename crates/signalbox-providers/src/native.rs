@@ -25,7 +25,9 @@ use signalbox_adapters::bedrock::{AwsCredentials, BedrockAdapter};
 use signalbox_adapters::gemini::GeminiAdapter;
 use signalbox_adapters::openai::{self, OpenAiAdapter};
 use signalbox_adapters::{Adapter, StreamDecoder, StreamError, StreamEvent};
-use signalbox_config::{ProviderConfig, ProviderKind};
+use signalbox_config::{
+    DEFAULT_AZURE_API_VERSION, DEFAULT_GEMINI_API_VERSION, ProviderConfig, ProviderKind,
+};
 use signalbox_core::{OutcomeClass, Usage};
 
 use crate::UpstreamError;
@@ -56,7 +58,7 @@ pub(crate) fn adapter_for(cfg: &ProviderConfig) -> Option<Adapter> {
         }),
         ProviderKind::AzureOpenAi => Adapter::Azure(AzureAdapter {
             endpoint: cfg.base_url.clone(),
-            api_version: version("2024-10-21"),
+            api_version: version(DEFAULT_AZURE_API_VERSION),
             api_key,
             quirks: cfg.quirks.clone(),
         }),
@@ -66,7 +68,7 @@ pub(crate) fn adapter_for(cfg: &ProviderConfig) -> Option<Adapter> {
         }),
         ProviderKind::Gemini => Adapter::Gemini(GeminiAdapter {
             base_url: cfg.base_url.clone(),
-            api_version: version("v1beta"),
+            api_version: version(DEFAULT_GEMINI_API_VERSION),
             api_key,
         }),
         ProviderKind::Bedrock => {

@@ -6,7 +6,10 @@ use std::time::Duration;
 use signalbox_core::ProviderName;
 
 use super::{Errors, FirstSeen, check_name};
-use crate::model::{AwsConfig, ProviderConfig, ProviderKind, Timeouts};
+use crate::model::{
+    AwsConfig, DEFAULT_AZURE_API_VERSION, DEFAULT_GEMINI_API_VERSION, ProviderConfig, ProviderKind,
+    Timeouts,
+};
 use crate::raw::{RawApiKey, RawAwsCredentials, RawProvider, RawTimeouts};
 use crate::secret::{self, Secret};
 use crate::text::Text;
@@ -136,11 +139,6 @@ fn validate_provider(
         timeouts: validate_timeouts(timeouts, &format!("{path}.timeouts"), errors),
     }
 }
-
-/// The Azure OpenAI `api-version` used when a provider names none (GA).
-pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
-/// The Gemini API version path used when a provider names none.
-pub const DEFAULT_GEMINI_API_VERSION: &str = "v1beta";
 
 /// Bedrock's region and credentials (from `aws-credentials`, else the
 /// standard AWS environment variables); refused on other kinds.
