@@ -150,6 +150,17 @@ impl Harness {
             .expect("gateway answers")
     }
 
+    /// POSTs an Anthropic Messages body to `/v1/messages`.
+    pub async fn messages(&self, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/v1/messages"))
+            .header("anthropic-version", "2023-06-01")
+            .json(body)
+            .send()
+            .await
+            .expect("gateway answers")
+    }
+
     /// POSTs a JSON body to `/v1/chat/completions` with extra headers.
     pub async fn chat_with(
         &self,

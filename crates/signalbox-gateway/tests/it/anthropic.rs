@@ -17,16 +17,6 @@ fn message(stream: bool) -> Value {
     })
 }
 
-async fn post(h: &signalbox_testkit::Harness, body: &Value) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(h.url("/v1/messages"))
-        .header("anthropic-version", "2023-06-01")
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn messages_are_served_in_anthropic_shape_through_the_policy() {
     let h = two_routes().await;
@@ -35,7 +25,7 @@ async fn messages_are_served_in_anthropic_shape_through_the_policy() {
         error_status: 503,
         ..Faults::default()
     });
-    let resp = post(&h, &message(false)).await;
+    let resp = h.messages(&message(false)).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(header(&resp, "x-signalbox-route"), "secondary-route");
     assert_eq!(header(&resp, "x-signalbox-degraded"), "fallback-route");
@@ -55,7 +45,7 @@ async fn messages_are_served_in_anthropic_shape_through_the_policy() {
 #[tokio::test]
 async fn streams_become_anthropic_events() {
     let h = two_routes().await;
-    let resp = post(&h, &message(true)).await;
+    let resp = h.messages(&message(true)).await;
     assert_eq!(resp.status(), 200);
     let text = resp.text().await.unwrap();
     for event in [
@@ -88,7 +78,7 @@ async fn errors_use_the_anthropic_shape() {
     let h = two_routes().await;
     let mut body = message(false);
     body["model"] = json!("no-such-model");
-    let resp = post(&h, &body).await;
+    let resp = h.messages(&body).await;
     assert_eq!(resp.status(), 404);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["type"], "error");
@@ -100,7 +90,7 @@ async fn errors_use_the_anthropic_shape() {
             .contains("no-such-model")
     );
 
-    let resp = post(&h, &json!({"model": "chat", "messages": []})).await;
+    let resp = h.messages(&json!({"model": "chat", "messages": []})).await;
     assert_eq!(resp.status(), 400);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["type"], "invalid_request_error");

@@ -159,17 +159,6 @@ pub fn weather(model: &str, stream: bool) -> Value {
     })
 }
 
-/// POSTs an Anthropic Messages body to `/v1/messages`.
-pub async fn messages(h: &Harness, body: &Value) -> reqwest::Response {
-    h.client
-        .post(h.url("/v1/messages"))
-        .header("anthropic-version", "2023-06-01")
-        .json(body)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn json_answer(h: &Harness, alias: &str, mock: &str, model_header: &str) {
     let resp = h.chat(&chat_body(alias, "hello there")).await;
     assert_eq!(resp.status(), 200);
@@ -337,7 +326,7 @@ fn anthropic_message(model: &str, stream: bool) -> Value {
 }
 
 async fn anthropic_client(h: &Harness, alias: &str, mock: &str) {
-    let resp = messages(h, &anthropic_message(alias, false)).await;
+    let resp = h.messages(&anthropic_message(alias, false)).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(header(&resp, "x-signalbox-provider"), mock);
     let v: Value = resp.json().await.unwrap();
@@ -349,7 +338,7 @@ async fn anthropic_client(h: &Harness, alias: &str, mock: &str) {
     assert!(v["usage"]["input_tokens"].as_u64().unwrap() > 0, "{v}");
     assert_eq!(v["usage"]["output_tokens"], 3, "{v}");
 
-    let resp = messages(h, &anthropic_message(alias, true)).await;
+    let resp = h.messages(&anthropic_message(alias, true)).await;
     assert_eq!(resp.status(), 200);
     let text = resp.text().await.unwrap();
     for event in [

@@ -263,7 +263,7 @@ async fn anthropic_client_stream_fails_over_from_anthropic_to_openai() {
         "model": "mixed", "max_tokens": 32, "stream": true,
         "messages": [{"role": "user", "content": "hello"}]
     });
-    let resp = crate::translation::messages(&h, &body).await;
+    let resp = h.messages(&body).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(header(&resp, "x-signalbox-route"), "gpt-route");
     assert_eq!(header(&resp, "x-signalbox-degraded"), "fallback-route");
@@ -289,7 +289,7 @@ async fn anthropic_client_tool_use_round_trips_through_an_anthropic_upstream() {
         "model": "claude", "max_tokens": 64, "tools": tools,
         "messages": [{"role": "user", "content": "What is the weather in Paris?"}]
     });
-    let resp = crate::translation::messages(&h, &body).await;
+    let resp = h.messages(&body).await;
     assert_eq!(resp.status(), 200);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["stop_reason"], "tool_use", "{v}");
