@@ -315,8 +315,8 @@ impl RouteHealth {
         s.latencies.push(latency);
         if matches!(s.phase, Phase::Closed)
             && let Some(slo) = cfg.latency_slo
-            && let Some(p95) = s.latencies.p95()
             && s.latencies.len() >= cfg.min_requests as usize
+            && let Some(p95) = s.latencies.p95()
             && p95.as_secs_f64() > slo.as_secs_f64() * cfg.latency_open_factor
         {
             let reason = format!(
@@ -570,10 +570,10 @@ impl RouteHealth {
 }
 
 fn is_slow(latencies: &LatencyWindow, cfg: &BreakerConfig) -> bool {
-    match (cfg.latency_slo, latencies.p95()) {
-        (Some(slo), Some(p95)) => latencies.len() >= cfg.min_requests as usize && p95 > slo,
-        _ => false,
-    }
+    // The SLO is checked first: the percentile is only computed when needed.
+    cfg.latency_slo.is_some_and(|slo| {
+        latencies.len() >= cfg.min_requests as usize && latencies.p95().is_some_and(|p95| p95 > slo)
+    })
 }
 
 fn ramp(recovered_at: Option<Instant>, slow_start: Duration, now: Instant) -> f64 {

@@ -9,6 +9,7 @@
 
 mod admin;
 mod anthropic;
+mod entry;
 mod escalation;
 mod failover;
 mod idempotency;

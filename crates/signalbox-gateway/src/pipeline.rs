@@ -36,6 +36,10 @@ use crate::respond::{ApiError, ResponseMeta};
 use crate::runtime::Runtime;
 use crate::telemetry::observe;
 
+/// Headers a served response carries: content type (and, for streams, two
+/// cache headers) plus the `x-signalbox-*` summary.
+const RESPONSE_HEADERS: usize = 12;
+
 /// Handles one chat completion request end to end.
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
@@ -245,7 +249,7 @@ async fn serve_chat(
     };
     let trace = crate::trace::TraceContext::for_span(&tracing::Span::current(), headers);
     if let Some(r) = rec.as_mut() {
-        r.trace(&trace.trace_id);
+        r.trace(trace.trace_id());
     }
     let traceparent = trace.header();
     let ctx = failover::Context {
@@ -361,6 +365,8 @@ async fn serve_chat(
                 mark_json(body, &degraded, &meta.request_id)
             };
             let mut resp = Response::new(Body::from(body));
+            // Sized once for content-type and the x-signalbox-* headers.
+            resp.headers_mut().reserve(RESPONSE_HEADERS);
             resp.headers_mut().insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
@@ -543,6 +549,7 @@ fn stream_response(
     };
     let mut resp = Response::new(body);
     let h = resp.headers_mut();
+    h.reserve(RESPONSE_HEADERS);
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/event-stream"),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::ServiceExt;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
@@ -44,9 +45,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(not_found)
         // Lints forbid panics on request paths; this is the last line of
         // defence so a bug answers 500 instead of dropping the connection.
-        .layer(CatchPanicLayer::custom(|_| {
-            ApiError::Internal("unexpected panic".into()).into_response("-")
-        }))
+        .layer(CatchPanicLayer::custom(|_| crate::entry::panicked()))
         .with_state(state)
 }
 
@@ -135,7 +134,8 @@ pub async fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    let result = axum::serve(listener, router(state))
+    let entry = crate::entry::Entry::new(state.clone(), router(state));
+    let result = axum::serve(listener, entry.into_make_service())
         .with_graceful_shutdown(shutdown)
         .await;
     upkeep.abort();

@@ -3,6 +3,8 @@
 //! keep separate counts. Per-route handles are registered once per
 //! configuration load, so the hot path only bumps atomics.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram, Key, Label, Level, Metadata, Recorder};
@@ -25,6 +27,41 @@ pub struct Telemetry {
     handle: PrometheusHandle,
     /// Requests currently being handled.
     pub in_flight: Gauge,
+    /// `requests_total` handles already registered, so that counting a
+    /// request is a hash lookup and an atomic add, not a registration.
+    requests: RequestCounters,
+}
+
+/// `requests_total` handles by (alias, route, status). Keyed by a hash of
+/// the borrowed names, so a lookup allocates nothing; each bucket keeps the
+/// names to tell collisions apart. Aliases and routes come from the
+/// configuration and statuses are a small set, so it stays small.
+#[derive(Default)]
+struct RequestCounters {
+    hasher: RandomState,
+    map: parking_lot::RwLock<HashMap<u64, Vec<RequestCounter>>>,
+}
+
+struct RequestCounter {
+    alias: Box<str>,
+    route: Box<str>,
+    status: u16,
+    counter: Counter,
+}
+
+impl RequestCounters {
+    fn key(&self, alias: &str, route: &str, status: u16) -> u64 {
+        self.hasher.hash_one((alias, route, status))
+    }
+
+    fn get(&self, key: u64, alias: &str, route: &str, status: u16) -> Option<Counter> {
+        self.map.read().get(&key).and_then(|bucket| {
+            bucket
+                .iter()
+                .find(|c| c.status == status && &*c.alias == alias && &*c.route == route)
+                .map(|c| c.counter.clone())
+        })
+    }
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -63,6 +100,7 @@ impl Telemetry {
             recorder,
             handle,
             in_flight,
+            requests: RequestCounters::default(),
         })
     }
 
@@ -116,15 +154,35 @@ impl Telemetry {
 
     /// Counts a finished request.
     pub fn request_done(&self, alias: &str, route: &str, status: u16) {
-        self.counter(
+        let key = self.requests.key(alias, route, status);
+        if let Some(counter) = self.requests.get(key, alias, route, status) {
+            counter.increment(1);
+            return;
+        }
+        let counter = self.counter(
             m::REQUESTS_TOTAL,
             vec![
                 Label::new("alias", alias.to_string()),
                 Label::new("route", route.to_string()),
                 Label::new("status", status.to_string()),
             ],
-        )
-        .increment(1);
+        );
+        counter.increment(1);
+        // Two requests may have registered the same series at once (the
+        // registry gives both the same handle): keep one entry.
+        let mut map = self.requests.map.write();
+        let bucket = map.entry(key).or_default();
+        if !bucket
+            .iter()
+            .any(|c| c.status == status && &*c.alias == alias && &*c.route == route)
+        {
+            bucket.push(RequestCounter {
+                alias: alias.into(),
+                route: route.into(),
+                status,
+                counter,
+            });
+        }
     }
 
     /// Counts a configuration reload attempt.

@@ -59,18 +59,21 @@ impl Extractor for Headers<'_> {
     }
 }
 
-/// The trace this request belongs to, and the gateway's span in it.
+/// The trace this request belongs to, and the gateway's span in it, kept as
+/// the `traceparent` text sent upstream (`00-{trace}-{span}-{flags}`): built
+/// once, on the stack, with no formatting machinery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceContext {
-    /// 32 lowercase hex digits, never all zero.
-    pub trace_id: String,
-    /// The gateway's span id: 16 lowercase hex digits.
-    pub span_id: String,
-    /// Trace flags (bit 0: sampled), as received or `01` for a new trace.
-    pub flags: u8,
+    traceparent: [u8; TRACEPARENT_LEN],
     /// The caller's `tracestate`, passed on unchanged when valid text.
     pub state: Option<HeaderValue>,
 }
+
+/// `00-` + 32 + `-` + 16 + `-` + 2.
+const TRACEPARENT_LEN: usize = 55;
+const TRACE_ID: std::ops::Range<usize> = 3..35;
+const SPAN_ID: std::ops::Range<usize> = 36..52;
+const FLAGS: std::ops::Range<usize> = 53..55;
 
 impl TraceContext {
     /// The trace of `span` when it is exported (so that the ids sent
@@ -80,12 +83,12 @@ impl TraceContext {
             let cx = span.context();
             let sc = cx.span().span_context().clone();
             if sc.is_valid() {
-                return Self {
-                    trace_id: sc.trace_id().to_string(),
-                    span_id: sc.span_id().to_string(),
-                    flags: sc.trace_flags().to_u8(),
-                    state: tracestate(headers),
-                };
+                return Self::new(
+                    &hex_u128(u128::from_be_bytes(sc.trace_id().to_bytes())),
+                    u64::from_be_bytes(sc.span_id().to_bytes()),
+                    sc.trace_flags().to_u8(),
+                    tracestate(headers),
+                );
             }
         }
         Self::from_headers(headers)
@@ -101,26 +104,69 @@ impl TraceContext {
             .and_then(parse);
         let (trace_id, flags) = match parent {
             Some((trace, flags)) => (trace, flags),
-            None => (format!("{:032x}", nonzero_u128()), 0x01),
+            None => (hex_u128(nonzero_u128()), 0x01),
         };
-        Self {
-            trace_id,
-            span_id: format!("{:016x}", nonzero_u64()),
-            flags,
-            state: tracestate(headers),
-        }
+        Self::new(&trace_id, nonzero_u64(), flags, tracestate(headers))
+    }
+
+    fn new(trace_id: &[u8; 32], span_id: u64, flags: u8, state: Option<HeaderValue>) -> Self {
+        let mut traceparent = *b"00-00000000000000000000000000000000-0000000000000000-00";
+        traceparent[TRACE_ID].copy_from_slice(trace_id);
+        write_hex(&mut traceparent[SPAN_ID], u128::from(span_id));
+        write_hex(&mut traceparent[FLAGS], u128::from(flags));
+        Self { traceparent, state }
+    }
+
+    /// 32 lowercase hex digits, never all zero.
+    pub fn trace_id(&self) -> &str {
+        self.part(TRACE_ID)
+    }
+
+    /// The gateway's span id: 16 lowercase hex digits.
+    #[cfg(test)]
+    fn span_id(&self) -> &str {
+        self.part(SPAN_ID)
+    }
+
+    /// Trace flags (bit 0: sampled), as received or `01` for a new trace.
+    #[cfg(test)]
+    fn flags(&self) -> u8 {
+        u8::from_str_radix(self.part(FLAGS), 16).unwrap_or(0)
     }
 
     /// `traceparent` for an upstream call made by the gateway's span.
-    pub fn traceparent(&self) -> String {
-        format!("00-{}-{}-{:02x}", self.trace_id, self.span_id, self.flags)
+    pub fn traceparent(&self) -> &str {
+        // Only ASCII hex digits and dashes are ever written.
+        std::str::from_utf8(&self.traceparent).unwrap_or_default()
     }
 
     /// [`Self::traceparent`] as a header value (hex digits and dashes, so
     /// always `Some`).
     pub fn header(&self) -> Option<HeaderValue> {
-        HeaderValue::from_str(&self.traceparent()).ok()
+        HeaderValue::from_str(self.traceparent()).ok()
     }
+
+    fn part(&self, range: std::ops::Range<usize>) -> &str {
+        self.traceparent
+            .get(range)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// Writes the low `out.len()` hex digits of `value`, lowercase, zero-padded.
+fn write_hex(out: &mut [u8], mut value: u128) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in out.iter_mut().rev() {
+        *b = DIGITS[(value & 0xf) as usize];
+        value >>= 4;
+    }
+}
+
+fn hex_u128(value: u128) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    write_hex(&mut out, value);
+    out
 }
 
 /// The caller's `tracestate`, passed on when it is text of sane length.
@@ -132,7 +178,7 @@ fn tracestate(headers: &HeaderMap) -> Option<HeaderValue> {
 }
 
 /// Parses `version-traceid-parentid-flags`; returns the trace id and flags.
-fn parse(text: &str) -> Option<(String, u8)> {
+fn parse(text: &str) -> Option<([u8; 32], u8)> {
     let mut parts = text.trim().split('-');
     let version = parts.next()?;
     let trace = parts.next()?;
@@ -154,7 +200,7 @@ fn parse(text: &str) -> Option<(String, u8)> {
         return None;
     }
     let flags = u8::from_str_radix(flags, 16).ok()?;
-    Some((trace.to_owned(), flags))
+    Some((trace.as_bytes().try_into().ok()?, flags))
 }
 
 fn nonzero_u128() -> u128 {
@@ -187,9 +233,9 @@ mod tests {
             ),
             ("tracestate", "congo=t61rcWkgMzE"),
         ]));
-        assert_eq!(t.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert_ne!(t.span_id, "00f067aa0ba902b7");
-        assert_eq!(t.flags, 1);
+        assert_eq!(t.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_ne!(t.span_id(), "00f067aa0ba902b7");
+        assert_eq!(t.flags(), 1);
         assert_eq!(t.state.as_ref().unwrap(), "congo=t61rcWkgMzE");
         let tp = t.traceparent();
         assert!(
@@ -211,16 +257,16 @@ mod tests {
             "garbage",
         ] {
             let t = TraceContext::from_headers(&headers(&[("traceparent", bad)]));
-            assert_ne!(t.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736", "{bad}");
-            assert_eq!(t.trace_id.len(), 32, "{bad}");
-            assert_eq!(t.flags, 1);
+            assert_ne!(t.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736", "{bad}");
+            assert_eq!(t.trace_id().len(), 32, "{bad}");
+            assert_eq!(t.flags(), 1);
         }
         // A future version with extra fields is read as 00.
         let t = TraceContext::from_headers(&headers(&[(
             "traceparent",
             "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-more",
         )]));
-        assert_eq!(t.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert_eq!(t.flags, 0);
+        assert_eq!(t.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(t.flags(), 0);
     }
 }

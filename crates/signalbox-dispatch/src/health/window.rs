@@ -76,7 +76,6 @@ pub(super) struct LatencyWindow {
     samples: [u32; LATENCY_SAMPLES],
     len: usize,
     next: usize,
-    p95: Option<Duration>,
 }
 
 impl Default for LatencyWindow {
@@ -85,7 +84,6 @@ impl Default for LatencyWindow {
             samples: [0; LATENCY_SAMPLES],
             len: 0,
             next: 0,
-            p95: None,
         }
     }
 }
@@ -98,16 +96,20 @@ impl LatencyWindow {
         }
         self.next = (self.next + 1) % LATENCY_SAMPLES;
         self.len = (self.len + 1).min(LATENCY_SAMPLES);
+    }
+
+    /// The 95th percentile of the window, computed when asked (only routes
+    /// with a latency SLO and the health view ask), not on every push.
+    pub(super) fn p95(&self) -> Option<Duration> {
+        if self.len == 0 {
+            return None;
+        }
         // 64 integers: a copy and a selection cost well under a microsecond.
         let mut copy = self.samples;
         let live = copy.get_mut(..self.len).unwrap_or_default();
         let rank = (live.len() * 95).div_ceil(100).saturating_sub(1);
         let (_, p95, _) = live.select_nth_unstable(rank);
-        self.p95 = Some(Duration::from_micros(u64::from(*p95)));
-    }
-
-    pub(super) fn p95(&self) -> Option<Duration> {
-        self.p95
+        Some(Duration::from_micros(u64::from(*p95)))
     }
 
     pub(super) fn len(&self) -> usize {

@@ -34,6 +34,9 @@ pub struct RouteHeaders {
 impl ResponseMeta {
     /// Writes the headers.
     pub fn apply(&self, headers: &mut HeaderMap) {
+        // Room for these headers at once, rather than growing the map while
+        // inserting (a no-op when the response was built with room).
+        headers.reserve(8);
         if let Ok(v) = HeaderValue::from_str(&self.request_id) {
             headers.insert(HeaderName::from_static(names::REQUEST_ID), v);
         }
@@ -43,7 +46,7 @@ impl ResponseMeta {
         );
         headers.insert(
             HeaderName::from_static(names::ATTEMPTS),
-            HeaderValue::from(self.attempts),
+            count(self.attempts),
         );
         if !self.degraded.is_empty()
             && let Ok(v) = HeaderValue::from_str(&self.degraded.join(","))
@@ -57,6 +60,27 @@ impl ResponseMeta {
             headers.insert(HeaderName::from_static(names::ROUTE), r.route.clone());
             headers.insert(HeaderName::from_static(names::PROVIDER), r.provider.clone());
             headers.insert(HeaderName::from_static(names::MODEL), r.model.clone());
+        }
+    }
+}
+
+/// A small count as a header value: the usual attempt counts are static
+/// strings, so writing them allocates nothing.
+fn count(n: usize) -> HeaderValue {
+    const SMALL: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    SMALL
+        .get(n)
+        .map_or_else(|| HeaderValue::from(n), |s| HeaderValue::from_static(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn counts_render_as_decimal() {
+        for n in [0, 1, 9, 10, 12, 100] {
+            assert_eq!(count(n).to_str().ok(), Some(n.to_string().as_str()));
         }
     }
 }
