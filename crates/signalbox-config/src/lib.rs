@@ -27,7 +27,7 @@ pub use model::{
     DEFAULT_AZURE_API_VERSION, DEFAULT_GEMINI_API_VERSION, DEFAULT_KEY_PREFIX, DEFAULT_REGIONS,
     DEFAULT_RISK_TIERS, DEFAULT_TENANT, DecisionLogConfig, DegradeStep, EscalationConfig,
     FailureMode, HealthCheckConfig, IdempotencyConfig, IntentConfig, IntentRule, IntentWhen,
-    Objectives, PROMPT_FAMILIES, PolicyRule, Posture, Price, ProbeMode, PromptConfig,
+    LogPriority, Objectives, PROMPT_FAMILIES, PolicyRule, Posture, Price, ProbeMode, PromptConfig,
     PromptVersion, ProviderConfig, ProviderKind, Requirements, Resilience, Retention, RetryPolicy,
     RouteConfig, RouteSelector, RuleWhen, ServerConfig, StateBackend, StateBackendKind,
     StateConfig, Supports, Template, TenantConfig, TenantLimits, Timeouts, Weights,

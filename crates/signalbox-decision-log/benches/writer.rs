@@ -103,6 +103,7 @@ fn writer(c: &mut Criterion) {
         LogOptions {
             queue: 100_000,
             retention: Duration::from_secs(7 * 86_400),
+            priority: Default::default(),
         },
     )
     .unwrap();

@@ -20,4 +20,4 @@ mod writer;
 pub use error::LogError;
 pub use explain::explain;
 pub use reader::{LogReader, Query};
-pub use writer::{DecisionLog, LogOptions, LogStats};
+pub use writer::{DecisionLog, LogOptions, LogStats, WriterPriority};

@@ -54,6 +54,10 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, LogError> {
     .map_err(open_err)?;
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(open_err)?;
+    // 16 MiB of page cache (the default is 2 MiB): the indexes' hot pages
+    // stay in memory between batches instead of being read back.
+    conn.pragma_update(None, "cache_size", -16_384)
+        .map_err(open_err)?;
     migrate(&mut conn, path)?;
     Ok(conn)
 }
@@ -124,11 +128,21 @@ pub(crate) enum InsertError {
     Json(#[from] serde_json::Error),
     #[error("cannot insert record: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("cannot encode record: {0}")]
+    Utf8(String),
 }
 
-/// Inserts (or replaces, keyed by request id) one record.
-pub(crate) fn insert(tx: &Transaction<'_>, record: &DecisionRecord) -> Result<(), InsertError> {
-    let json = serde_json::to_string(record)?;
+/// Inserts (or replaces, keyed by request id) one record, encoding it into
+/// `buf` (reused across records, so the writer does not allocate for it).
+pub(crate) fn insert(
+    tx: &Transaction<'_>,
+    record: &DecisionRecord,
+    buf: &mut Vec<u8>,
+) -> Result<(), InsertError> {
+    buf.clear();
+    serde_json::to_writer(&mut *buf, record)?;
+    // serde_json writes UTF-8 only; the check is cheap next to the insert.
+    let json = std::str::from_utf8(buf).map_err(|e| InsertError::Utf8(e.to_string()))?;
     let mut stmt = tx.prepare_cached(
         "INSERT OR REPLACE INTO decisions
             (request_id, time_ms, tenant, route, outcome, status, policy_version, record)

@@ -28,6 +28,7 @@ pub(crate) struct Context<'a> {
     pub runtime: &'a Arc<Runtime>,
     pub headers: &'a HeaderMap,
     pub request_id: &'a str,
+    pub request_id_header: &'a HeaderValue,
     pub started: Instant,
     pub tenant_id: &'a str,
     pub tenant_weight: f64,
@@ -397,7 +398,7 @@ async fn dispatch_round(
         bodies,
     };
     let call = signalbox_providers::CallContext {
-        request_id: ctx.request_id,
+        request_id: Some(ctx.request_id_header),
         traceparent: ctx.traceparent,
         tracestate: ctx.tracestate,
     };

@@ -1,7 +1,7 @@
 //! Owns reading what the caller sent: the request id and the bounded body.
 
 use axum::body::Body;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use bytes::Bytes;
 use signalbox_core::headers::REQUEST_ID;
 
@@ -10,14 +10,25 @@ use crate::respond::ApiError;
 /// The caller's `x-request-id` when it is sane (1–128 visible ASCII
 /// characters), else a new time-ordered id.
 pub fn request_id(headers: &HeaderMap) -> String {
+    request_id_with_header(headers).0
+}
+
+/// [`request_id`] and the same id as a header value, made once: it is
+/// sent upstream on every attempt and returned on the response.
+pub fn request_id_with_header(headers: &HeaderMap) -> (String, HeaderValue) {
     if let Some(v) = headers.get(REQUEST_ID)
         && (1..=128).contains(&v.len())
         && v.as_bytes().iter().all(u8::is_ascii_graphic)
         && let Ok(s) = v.to_str()
     {
-        return s.to_string();
+        // The caller's value shares its bytes with the request: no copy.
+        return (s.to_string(), v.clone());
     }
-    uuid::Uuid::now_v7().simple().to_string()
+    let mut buf = uuid::Uuid::encode_buffer();
+    let id: &str = uuid::Uuid::now_v7().simple().encode_lower(&mut buf);
+    // 32 hex digits: always a valid header value.
+    let header = HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("-"));
+    (id.to_owned(), header)
 }
 
 /// Reads the whole body, refusing anything over `limit` bytes (early, from
@@ -57,6 +68,19 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(REQUEST_ID, HeaderValue::from_static("abc-123"));
         assert_eq!(request_id(&h), "abc-123");
+        let (id, header) = request_id_with_header(&h);
+        assert_eq!(
+            (id.as_str(), header.to_str().unwrap()),
+            ("abc-123", "abc-123")
+        );
+    }
+
+    #[test]
+    fn a_generated_id_and_its_header_agree() {
+        let (id, header) = request_id_with_header(&HeaderMap::new());
+        assert_eq!(id.len(), 32);
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(header.to_str().unwrap(), id);
     }
 
     #[test]

@@ -36,7 +36,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use signalbox_config::{Config, VarSource};
-use signalbox_decision_log::{DecisionLog, LogOptions};
+use signalbox_decision_log::{DecisionLog, LogOptions, WriterPriority};
 use tokio::net::TcpListener;
 
 pub use reload::{ReloadError, ReloadStatus};
@@ -190,6 +190,11 @@ impl Gateway {
             let opts = LogOptions {
                 queue: log_cfg.queue,
                 retention: log_cfg.retention,
+                priority: match log_cfg.priority {
+                    signalbox_config::LogPriority::Idle => WriterPriority::Idle,
+                    signalbox_config::LogPriority::Low => WriterPriority::Low,
+                    signalbox_config::LogPriority::Normal => WriterPriority::Normal,
+                },
             };
             Some(
                 DecisionLog::open(&path, opts)

@@ -29,7 +29,7 @@ use crate::AppState;
 use crate::escalation::escalate;
 use crate::failover;
 use crate::idempotency::{self, Claim, Claimed};
-use crate::ingress::{read_body, request_id};
+use crate::ingress::{read_body, request_id_with_header};
 use crate::record::{Outcome, RecordBuilder, submit};
 use crate::respond::degraded::{mark_first_event, mark_json};
 use crate::respond::{ApiError, ResponseMeta};
@@ -49,8 +49,10 @@ pub async fn chat_completions(
     let started = Instant::now();
     let runtime = state.runtime.load_full();
     let _in_flight = InFlight::enter(&state);
+    let (request_id, request_id_header) = request_id_with_header(&headers);
     let mut meta = ResponseMeta {
-        request_id: request_id(&headers),
+        request_id,
+        request_id_header,
         policy_version: runtime.version_header.clone(),
         route: None,
         attempts: 0,
@@ -257,6 +259,7 @@ async fn serve_chat(
         runtime,
         headers,
         request_id: &meta.request_id,
+        request_id_header: &meta.request_id_header,
         started,
         tenant_id,
         tenant_weight: tenant_cfg.map_or(1.0, |t| t.weight),

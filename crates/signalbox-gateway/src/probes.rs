@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use axum::http::HeaderValue;
 use regex::Regex;
 use signalbox_config::ProbeMode;
 use signalbox_core::metric_names as m;
@@ -78,8 +79,9 @@ async fn probe(target: &RouteTarget, prompt: &str, expect: &str, timeout: Durati
             .upstream
             .prepare(&req, &target.settings)
             .map_err(|e| UpstreamError::new(OutcomeClass::RequestRejected, e.to_string()))?;
+        let probe_id = HeaderValue::from_static("signalbox-probe");
         let call = signalbox_providers::CallContext {
-            request_id: "signalbox-probe",
+            request_id: Some(&probe_id),
             ..Default::default()
         };
         let resp = target.upstream.send(&prepared, &call).await?;

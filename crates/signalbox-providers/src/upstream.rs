@@ -39,7 +39,7 @@ const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CallContext<'a> {
     /// Sent as `x-request-id`.
-    pub request_id: &'a str,
+    pub request_id: Option<&'a HeaderValue>,
     /// W3C `traceparent` naming the gateway's span, if tracing.
     pub traceparent: Option<&'a HeaderValue>,
     /// The caller's `tracestate`, passed on with `traceparent`.
@@ -266,8 +266,11 @@ impl Upstream {
         };
         let mut req = http::Request::new(Full::new(prepared.body.clone()));
         *req.method_mut() = Method::POST;
+        // Sized once for the provider's headers and the few added below
+        // (accept, request id, trace context, a native adapter's own).
         let headers = req.headers_mut();
-        *headers = self.headers.clone();
+        headers.reserve(self.headers.len() + 8);
+        headers.extend(self.headers.iter().map(|(n, v)| (n.clone(), v.clone())));
         match &prepared.native {
             None => *req.uri_mut() = self.chat_url.clone(),
             Some((uri, native)) => {
@@ -279,8 +282,8 @@ impl Upstream {
         }
         let headers = req.headers_mut();
         headers.insert(header::ACCEPT, HeaderValue::from_static(accept));
-        if let Ok(v) = HeaderValue::from_str(call.request_id) {
-            headers.insert(REQUEST_ID, v);
+        if let Some(v) = call.request_id {
+            headers.insert(REQUEST_ID, v.clone());
         }
         if let Some(v) = call.traceparent {
             headers.insert(TRACEPARENT, v.clone());

@@ -23,6 +23,7 @@ async fn write_record(db: &Path, request_id: &str) {
         LogOptions {
             queue: 16,
             retention: Duration::ZERO,
+            priority: Default::default(),
         },
     )
     .unwrap();

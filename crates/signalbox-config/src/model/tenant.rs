@@ -114,6 +114,25 @@ pub struct DecisionLogConfig {
     pub retention: Duration,
     /// Records buffered in memory before new ones are dropped.
     pub queue: usize,
+    /// How the writer thread competes with request handling for CPU.
+    pub priority: LogPriority,
+}
+
+/// How the decision-log writer competes with request handling for CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogPriority {
+    /// Only CPU nothing else wants (Linux `SCHED_IDLE`): requests are never
+    /// delayed by the writer; when the CPU is saturated records queue, then
+    /// drop (counted).
+    #[default]
+    Idle,
+    /// Nice 10: the writer takes a small share even when the CPU is busy, at
+    /// some cost in tail latency on small machines.
+    Low,
+    /// The same priority as request handling: every record is written as
+    /// long as the writer keeps up, at the expense of request CPU.
+    Normal,
 }
 
 impl Default for DecisionLogConfig {
@@ -123,6 +142,7 @@ impl Default for DecisionLogConfig {
             path: PathBuf::from("signalbox-decisions.db"),
             retention: Duration::from_secs(7 * 24 * 60 * 60),
             queue: 10_000,
+            priority: LogPriority::default(),
         }
     }
 }

@@ -71,4 +71,6 @@ pub(crate) struct RawDecisionLog {
     /// Records buffered in memory. Default 10000; ≥ 1.
     #[schemars(range(min = 1))]
     pub queue: Option<usize>,
+    /// The writer's CPU priority: `idle` (default), `low` or `normal`.
+    pub priority: Option<crate::model::LogPriority>,
 }

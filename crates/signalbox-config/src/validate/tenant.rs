@@ -297,6 +297,7 @@ pub(super) fn validate_decision_log(
         path,
         retention,
         queue,
+        priority,
     }) = raw
     else {
         return defaults;
@@ -328,5 +329,6 @@ pub(super) fn validate_decision_log(
         path,
         retention,
         queue,
+        priority: priority.unwrap_or(defaults.priority),
     }
 }

@@ -20,6 +20,7 @@ async fn fixture(db: &TempDb) -> (LogReader, u64) {
         LogOptions {
             queue: 64,
             retention: Duration::from_secs(86_400),
+            priority: Default::default(),
         },
     )
     .unwrap();
@@ -132,7 +133,7 @@ fn reads_a_file_with_no_writer() {
         // Written and closed the way a stopped gateway leaves it.
         let mut conn = schema::open_writer(db.path()).unwrap();
         let tx = conn.transaction().unwrap();
-        schema::insert(&tx, &record).unwrap();
+        schema::insert(&tx, &record, &mut Vec::new()).unwrap();
         tx.commit().unwrap();
     }
     let reader = LogReader::open(db.path()).unwrap();

@@ -14,6 +14,7 @@ fn options(queue: usize) -> LogOptions {
     LogOptions {
         queue,
         retention: DAY,
+        priority: Default::default(),
     }
 }
 
@@ -168,6 +169,7 @@ async fn zero_retention_keeps_everything() {
     let keep_all = LogOptions {
         queue: 16,
         retention: Duration::ZERO,
+        priority: Default::default(),
     };
     {
         let log = DecisionLog::open(db.path(), keep_all.clone()).unwrap();
@@ -250,4 +252,44 @@ fn unopenable_path_names_the_path() {
 fn handle_is_cheap_to_share() {
     fn assert_traits<T: Clone + Send + Sync + std::fmt::Debug>() {}
     assert_traits::<DecisionLog>();
+}
+
+/// Linux `SCHED_IDLE`, as `/proc/<pid>/task/<tid>/stat` field 41 reports it.
+#[cfg(target_os = "linux")]
+const SCHED_IDLE: u32 = 5;
+
+/// The scheduling policies of this process's decision-log writer threads.
+#[cfg(target_os = "linux")]
+fn writer_policies() -> Vec<u32> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() != "decision-log" {
+            continue;
+        }
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // Fields after the command name (which is in parentheses).
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        if let Some(policy) = rest.split_whitespace().nth(38) {
+            out.push(policy.parse().unwrap());
+        }
+    }
+    out
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_writer_runs_at_idle_priority_by_default() {
+    let db = TempDb::new("idle-priority");
+    let log = DecisionLog::open(db.path(), options(4)).unwrap();
+    assert!(log.record(served("req-idle", now_ms(), "acme", "eu")));
+    // Once a record is committed the writer has set its own priority.
+    log.flush().await;
+    // Every test here uses the default, so every writer thread is idle.
+    let policies = writer_policies();
+    assert!(!policies.is_empty(), "no decision-log thread found");
+    assert!(
+        policies.iter().all(|&p| p == SCHED_IDLE),
+        "policies: {policies:?}"
+    );
 }

@@ -8,6 +8,8 @@ use signalbox_core::headers as names;
 pub struct ResponseMeta {
     /// The request id (caller's or generated).
     pub request_id: String,
+    /// The same id as a header value.
+    pub request_id_header: HeaderValue,
     /// The loaded configuration's version.
     pub policy_version: HeaderValue,
     /// Route, provider and model version of the serving (or last tried) route.
@@ -37,9 +39,10 @@ impl ResponseMeta {
         // Room for these headers at once, rather than growing the map while
         // inserting (a no-op when the response was built with room).
         headers.reserve(8);
-        if let Ok(v) = HeaderValue::from_str(&self.request_id) {
-            headers.insert(HeaderName::from_static(names::REQUEST_ID), v);
-        }
+        headers.insert(
+            HeaderName::from_static(names::REQUEST_ID),
+            self.request_id_header.clone(),
+        );
         headers.insert(
             HeaderName::from_static(names::POLICY_VERSION),
             self.policy_version.clone(),

@@ -343,15 +343,17 @@ fn admin_token() {
 #[test]
 fn decision_log() {
     let config = load(
-        "decision-log:\n  enabled: false\n  path: /var/lib/sb.db\n  retention: 30d\n  queue: 5\n",
+        "decision-log:\n  enabled: false\n  path: /var/lib/sb.db\n  retention: 30d\n  queue: 5\n  priority: normal\n",
     );
     let log = &config.decision_log;
     assert!(!log.enabled);
     assert_eq!(log.path, std::path::Path::new("/var/lib/sb.db"));
     assert_eq!(log.retention, Duration::from_secs(30 * 86_400));
     assert_eq!(log.queue, 5);
+    assert_eq!(log.priority, crate::LogPriority::Normal);
     let defaults = load("decision-log: {}\n").decision_log;
     assert!(defaults.enabled);
+    assert_eq!(defaults.priority, crate::LogPriority::Idle);
     assert_eq!(defaults.retention, Duration::from_secs(7 * 86_400));
     let errs = errors("decision-log: { path: \"\", retention: 0s, queue: 0 }\n");
     assert_eq!(
