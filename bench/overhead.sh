@@ -264,8 +264,18 @@ for rate in $RATES; do
     oha_run "rate$rate-gateway" gateway "$GATEWAY_URL" "$rate" "$CONNECTIONS" "$DURATION"
 done
 
+# The decision log's counters (written, dropped) from the gateway's /metrics,
+# after a pause so the writer can commit what it has queued.
+log_counts() {
+    sleep 1
+    curl -fsS --max-time 5 "http://127.0.0.1:$GATEWAY_PORT/metrics" |
+        awk '/^signalbox_decision_log_written_total/ { w = $2 } /^signalbox_decision_log_dropped_total/ { d = $2 }
+             END { printf "%d %d\n", w, d }'
+}
+echo "decision_log_before_max=$(log_counts)" >>"$WORK/meta.txt"
 oha_run "max-direct" direct "$DIRECT_URL" max "$MAX_CONNECTIONS" "$MAX_DURATION"
 oha_run "max-gateway" gateway "$GATEWAY_URL" max "$MAX_CONNECTIONS" "$MAX_DURATION"
+echo "decision_log_after_max=$(log_counts)" >>"$WORK/meta.txt"
 
 log "streaming time to first chunk: $TTFB_REQUESTS requests per target"
 python3 "$BENCH_DIR/ttfb.py" --direct "$DIRECT_URL" --gateway "$GATEWAY_URL" \

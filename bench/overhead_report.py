@@ -199,6 +199,20 @@ def main() -> int:
             targets.append(("gateway CPU per request <= 60 us", f"{g.gw_cpu_us:.1f} us", verdict(ok)))
         w("")
 
+    # --- decision log: did the writer keep up?
+    if "decision_log_before_max" in meta and "decision_log_after_max" in meta:
+        w0, d0 = (int(x) for x in meta["decision_log_before_max"].split())
+        w1, d1 = (int(x) for x in meta["decision_log_after_max"].split())
+        if w1 or d1:
+            w("Decision log (from the gateway's /metrics)")
+            w(f"fixed-rate runs and warm-up: {w0} records written, {d0} dropped")
+            dropped = d1 - d0
+            total = (w1 - w0) + dropped
+            share = f" ({dropped / total * 100:.1f}% of them)" if total else ""
+            w(f"max-throughput run: {w1 - w0} written, {dropped} dropped{share}; a dropped record's "
+              "writer CPU is not in the CPU/req figure")
+            w("")
+
     # --- memory
     if "gateway_vmhwm_kb" in meta:
         w("Memory (end of run)")

@@ -29,7 +29,7 @@ pub use model::{
     FailureMode, HealthCheckConfig, IdempotencyConfig, IntentConfig, IntentRule, IntentWhen,
     LogPriority, Objectives, PROMPT_FAMILIES, PolicyRule, Posture, Price, ProbeMode, PromptConfig,
     PromptVersion, ProviderConfig, ProviderKind, Requirements, Resilience, Retention, RetryPolicy,
-    RouteConfig, RouteSelector, RuleWhen, ServerConfig, StateBackend, StateBackendKind,
+    RouteConfig, RouteSelector, RuleWhen, Scheduler, ServerConfig, StateBackend, StateBackendKind,
     StateConfig, Supports, Template, TenantConfig, TenantLimits, Timeouts, Weights,
 };
 pub use schema::json_schema;

@@ -127,6 +127,10 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// How `signalbox serve` spreads connections over threads.
+    pub scheduler: Scheduler,
+    /// Worker threads; `None`: one per CPU the process may use.
+    pub threads: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -134,8 +138,25 @@ impl Default for ServerConfig {
         Self {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 4000)),
             max_body_bytes: 4 * 1024 * 1024,
+            scheduler: Scheduler::default(),
+            threads: None,
         }
     }
+}
+
+/// How `signalbox serve` runs requests on threads (read at startup only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scheduler {
+    /// One single-threaded runtime per worker thread, each accepting its
+    /// own connections (`SO_REUSEPORT`) and serving them to the end: no
+    /// hand-offs between threads within a request.
+    #[default]
+    PerCore,
+    /// One shared work-stealing runtime: idle threads take work from busy
+    /// ones, so one busy connection (HTTP/2 multiplexing many requests)
+    /// can use every core.
+    WorkStealing,
 }
 
 /// One upstream endpoint with its credentials.

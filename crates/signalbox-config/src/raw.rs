@@ -141,6 +141,13 @@ pub(crate) struct RawServer {
     /// Largest accepted request body in bytes. Default 4194304 (4 MiB); > 0.
     #[schemars(range(min = 1))]
     pub max_body_bytes: Option<u64>,
+    /// `per-core` (default: one single-threaded runtime per worker thread,
+    /// each with its own connections) or `work-stealing` (one shared
+    /// runtime). Read at startup.
+    pub scheduler: Option<crate::model::Scheduler>,
+    /// Worker threads, 1–1024. Default: one per CPU. Read at startup.
+    #[schemars(range(min = 1, max = 1024))]
+    pub threads: Option<u64>,
 }
 
 /// One upstream endpoint.

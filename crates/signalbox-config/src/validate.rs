@@ -149,6 +149,8 @@ fn validate_server(raw: Option<RawServer>, errors: &mut Errors) -> ServerConfig 
     let Some(RawServer {
         listen,
         max_body_bytes,
+        scheduler,
+        threads,
     }) = raw
     else {
         return defaults;
@@ -177,11 +179,27 @@ fn validate_server(raw: Option<RawServer>, errors: &mut Errors) -> ServerConfig 
             defaults.max_body_bytes
         }),
     };
+    let threads = match threads {
+        None => None,
+        Some(n @ 1..=MAX_THREADS) => usize::try_from(n).ok(),
+        Some(n) => {
+            errors.push(
+                "server.threads",
+                format!("{n} threads: must be between 1 and {MAX_THREADS}"),
+            );
+            None
+        }
+    };
     ServerConfig {
         listen,
         max_body_bytes,
+        scheduler: scheduler.unwrap_or_default(),
+        threads,
     }
 }
+
+/// The most worker threads `server.threads` accepts.
+const MAX_THREADS: u64 = 1024;
 
 fn validate_regions(raw: Option<Vec<Text>>, errors: &mut Errors) -> Vec<String> {
     let Some(raw) = raw else {

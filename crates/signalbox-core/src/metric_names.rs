@@ -44,3 +44,6 @@ pub const IDEMPOTENT_TOTAL: &str = "signalbox_idempotent_requests_total";
 pub const PRIVACY_TOKENS_TOTAL: &str = "signalbox_privacy_tokens_total";
 /// Counter: active health probes, by route and result.
 pub const PROBES_TOTAL: &str = "signalbox_probes_total";
+/// Counter: connections accepted, by serving worker (`worker`: its index
+/// under `server.scheduler: per-core`, else `shared`).
+pub const CONNECTIONS_TOTAL: &str = "signalbox_connections_total";

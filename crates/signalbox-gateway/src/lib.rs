@@ -26,8 +26,11 @@ mod runtime;
 mod server;
 pub mod telemetry;
 mod trace;
+mod workers;
 
 pub use trace::enable_request_spans;
+
+pub use workers::{Layout, bind_per_core};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -262,18 +265,43 @@ impl Gateway {
         server::router(self.state.clone())
     }
 
-    /// Serves on `listener` until `shutdown` resolves; watches for reloads
-    /// when a reload source is configured. Flushes the decision log at the end.
+    /// Serves on `listener` until `shutdown` resolves, on the runtime that
+    /// polls it (work-stealing); watches for reloads when a reload source is
+    /// configured. Flushes the decision log at the end.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let mut watchers = reload::spawn_watchers(&self.state);
-        watchers.push(probes::spawn(&self.state));
-        let result = server::serve(self.state.clone(), listener, shutdown).await;
-        for w in watchers {
-            w.abort();
+        let serving = server::serve(
+            self.state.clone(),
+            listener,
+            server::SHARED_WORKER,
+            shutdown,
+        );
+        self.run(serving).await
+    }
+
+    /// Serves `layout` on threads of its own (`signalbox serve`) until
+    /// `shutdown` resolves, while the calling runtime keeps the background
+    /// work (reload, probes) as in [`Gateway::serve`].
+    pub async fn serve_on_threads(
+        self,
+        layout: Layout,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let serving = workers::serve(self.state.clone(), layout, shutdown);
+        self.run(serving).await
+    }
+
+    /// Runs the background work of a serving gateway around `serving`.
+    async fn run(&self, serving: impl Future<Output = std::io::Result<()>>) -> std::io::Result<()> {
+        let mut background = reload::spawn_watchers(&self.state);
+        background.push(probes::spawn(&self.state));
+        background.push(server::spawn_upkeep(&self.state));
+        let result = serving.await;
+        for task in background {
+            task.abort();
         }
         if let Some(log) = &self.state.decision_log {
             log.flush().await;

@@ -114,32 +114,40 @@ fn json(status: StatusCode, body: serde_json::Value) -> Response {
         .into_response()
 }
 
+/// The `worker` label of connections accepted by a single listener.
+pub(crate) const SHARED_WORKER: &str = "shared";
+
 /// Serves `router` on `listener` until `shutdown` resolves, then drains.
+/// Runs on whichever runtime polls it: the work-stealing one, or one of
+/// the per-core runtimes (`workers.rs`); `worker` labels its connections.
 pub async fn serve(
     state: Arc<AppState>,
     listener: TcpListener,
+    worker: &str,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let upkeep = tokio::spawn({
-        let state = state.clone();
-        async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(5));
-            loop {
-                tick.tick().await;
-                state.telemetry.upkeep();
-            }
-        }
-    });
-    // Small request/response exchanges must not wait on Nagle's algorithm.
-    let listener = listener.tap_io(|tcp| {
+    let accepted = state.telemetry.connections(worker);
+    let listener = listener.tap_io(move |tcp| {
+        accepted.increment(1);
+        // Small request/response exchanges must not wait on Nagle's algorithm.
         let _ = tcp.set_nodelay(true);
     });
     let entry = crate::entry::Entry::new(state.clone(), router(state));
-    let result = axum::serve(listener, entry.into_make_service())
+    axum::serve(listener, entry.into_make_service())
         .with_graceful_shutdown(shutdown)
-        .await;
-    upkeep.abort();
-    result
+        .await
+}
+
+/// Drains histogram buffers every few seconds, for as long as the task runs.
+pub(crate) fn spawn_upkeep(state: &Arc<AppState>) -> JoinHandle<()> {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            state.telemetry.upkeep();
+        }
+    })
 }
 
 /// A gateway running on a background task (tests, the demo).

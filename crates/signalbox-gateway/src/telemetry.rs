@@ -185,6 +185,14 @@ impl Telemetry {
         }
     }
 
+    /// The accepted-connections counter of one serving worker.
+    pub fn connections(&self, worker: &str) -> Counter {
+        self.counter(
+            m::CONNECTIONS_TOTAL,
+            vec![Label::new("worker", worker.to_owned())],
+        )
+    }
+
     /// Counts a configuration reload attempt.
     pub fn reload(&self, ok: bool) {
         self.counter(

@@ -28,12 +28,45 @@ use tokio::time::Instant;
 use crate::classify::UpstreamError;
 use crate::native::ByteStream;
 
-/// The pooled client of one provider.
+/// A pooled client over the provider's connector.
 pub(crate) type HttpClient = Client<TimedConnector, Full<Bytes>>;
 
-/// Builds a client with `connect` as the TCP connect timeout; HTTPS through
-/// rustls with the platform's trust store, HTTP/1.1 and HTTP/2 (ALPN).
-pub(crate) fn build(connect: Duration) -> Result<HttpClient, String> {
+/// One provider's connection pools: one per thread that calls it.
+///
+/// Why per thread: a pooled HTTP/1 connection is driven by a task on the
+/// runtime that opened it. When the gateway runs one single-threaded runtime
+/// per core, a connection shared across threads would cost two cross-thread
+/// wake-ups per request (the caller hands the request to the connection's
+/// thread, which hands the answer back); a pool per thread keeps each
+/// request on its own core. Under the work-stealing runtime it costs only a
+/// few more idle connections (at most one pool per worker).
+pub(crate) struct Pools {
+    connector: TimedConnector,
+    per_thread: thread_local::ThreadLocal<HttpClient>,
+}
+
+impl std::fmt::Debug for Pools {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pools").finish_non_exhaustive()
+    }
+}
+
+impl Pools {
+    /// The calling thread's pool (created on its first request).
+    pub(crate) fn get(&self) -> &HttpClient {
+        self.per_thread.get_or(|| {
+            Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(90))
+                .pool_timer(TokioTimer::new())
+                .build(self.connector.clone())
+        })
+    }
+}
+
+/// Builds the pools with `connect` as the connection setup timeout; HTTPS
+/// through rustls with the platform's trust store (loaded once, shared by
+/// every pool), HTTP/1.1 and HTTP/2 (ALPN).
+pub(crate) fn build(connect: Duration) -> Result<Pools, String> {
     use rustls_platform_verifier::ConfigVerifierExt;
     let tls = rustls::ClientConfig::with_platform_verifier()
         .map_err(|e| format!("TLS trust store: {e}"))?;
@@ -47,13 +80,13 @@ pub(crate) fn build(connect: Duration) -> Result<HttpClient, String> {
         .enable_http1()
         .enable_http2()
         .wrap_connector(http);
-    Ok(Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_timer(TokioTimer::new())
-        .build(TimedConnector {
+    Ok(Pools {
+        connector: TimedConnector {
             inner: https,
             timeout: connect,
-        }))
+        },
+        per_thread: thread_local::ThreadLocal::new(),
+    })
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

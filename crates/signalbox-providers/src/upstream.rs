@@ -24,7 +24,7 @@ use thiserror::Error;
 use tokio::time::Instant;
 
 use crate::classify::{UpstreamError, rate_limit_reset, truncate};
-use crate::client::{self, HttpClient};
+use crate::client::{self, Pools};
 use crate::native::{self, ByteStream};
 
 /// Largest non-streaming response body accepted from a provider.
@@ -84,7 +84,8 @@ pub struct Upstream {
     kind: ProviderKind,
     /// `{base}/chat/completions` (the untranslated OpenAI path).
     chat_url: Uri,
-    client: HttpClient,
+    /// Connection pools, one per calling thread.
+    pools: Pools,
     /// Content type, configured extra headers and (untranslated path) the
     /// bearer key.
     headers: HeaderMap,
@@ -180,7 +181,7 @@ impl Upstream {
             v.set_sensitive(true);
             headers.insert(header::AUTHORIZATION, v);
         }
-        let client =
+        let pools =
             client::build(cfg.timeouts.connect).map_err(|reason| UpstreamBuildError::Client {
                 provider: provider.clone(),
                 reason,
@@ -189,7 +190,7 @@ impl Upstream {
             name: cfg.name.clone(),
             kind: cfg.kind,
             chat_url,
-            client,
+            pools,
             headers,
             timeouts: cfg.timeouts,
             adapter,
@@ -292,7 +293,7 @@ impl Upstream {
             }
         }
         let first_byte = self.timeouts.first_byte;
-        let resp = match tokio::time::timeout(first_byte, self.client.request(req)).await {
+        let resp = match tokio::time::timeout(first_byte, self.pools.get().request(req)).await {
             Err(_) => return Err(UpstreamError::timeout("first-byte", first_byte)),
             Ok(Err(e)) => return Err(client::send_error(&e)),
             Ok(Ok(resp)) => resp,

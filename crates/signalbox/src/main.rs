@@ -141,10 +141,14 @@ fn main() -> ExitCode {
     if otel.exporting() {
         signalbox_gateway::enable_request_spans();
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // `serve` runs requests on threads of its own (see
+    // signalbox-gateway's workers.rs); this runtime keeps only its control
+    // work (reload, probes, signals), for which one thread is plenty.
+    let mut builder = match cli.command {
+        Command::Serve { .. } => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -322,6 +322,30 @@ fn server_rules_and_numeric_interpolation() {
 }
 
 #[test]
+fn server_scheduler_and_threads() {
+    let defaults = load_str(BASE, "t", &vars()).unwrap();
+    assert_eq!(defaults.server.scheduler, crate::Scheduler::PerCore);
+    assert_eq!(defaults.server.threads, None);
+    let config = load_str(
+        &format!("server: {{ scheduler: work-stealing, threads: 3 }}\n{BASE}"),
+        "t",
+        &vars(),
+    )
+    .unwrap();
+    assert_eq!(config.server.scheduler, crate::Scheduler::WorkStealing);
+    assert_eq!(config.server.threads, Some(3));
+    for bad in ["0", "1025"] {
+        assert_single(
+            &format!("server: {{ threads: {bad} }}\n{BASE}"),
+            "server.threads",
+            &format!("{bad} threads: must be between 1 and 1024"),
+        );
+    }
+    let errs = load_errors(&format!("server: {{ scheduler: fifo }}\n{BASE}"));
+    assert!(errs.to_string().contains("fifo"), "{errs}");
+}
+
+#[test]
 fn numeric_text_fields_accept_retyped_values() {
     let text = edited("model: gpt-4o-mini", "model: ${M:-123}");
     let config = load_str(&text, "t", &vars()).unwrap();

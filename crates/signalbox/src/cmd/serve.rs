@@ -5,10 +5,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use signalbox_config::{EnvVars, load_file};
+use signalbox_config::{EnvVars, Scheduler, load_file};
 use std::sync::Arc;
 
-use signalbox_gateway::{Gateway, GatewayOptions, ReloadSource};
+use signalbox_gateway::{Gateway, GatewayOptions, Layout, ReloadSource};
 
 pub async fn run(
     config_path: &Path,
@@ -35,15 +35,37 @@ pub async fn run(
         // One process, one replica: its own store (a shared Redis store is future work).
         breaker_store: None,
     };
+    let server = config.server.clone();
     let gateway = Gateway::with_options(config, options).context("building the gateway")?;
-    let addr = listen.unwrap_or_else(|| gateway.configured_listen());
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding {addr}"))?;
-    let bound = listener.local_addr()?;
-    tracing::info!(addr = %bound, policy_version = %gateway.policy_version(), config = %config_path.display(), "Signalbox listening.");
+    let addr = listen.unwrap_or(server.listen);
+    let threads = server.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let scheduler = match server.scheduler {
+        Scheduler::PerCore => "per-core",
+        Scheduler::WorkStealing => "work-stealing",
+    };
+    let layout = match server.scheduler {
+        Scheduler::PerCore => Layout::PerCore(
+            signalbox_gateway::bind_per_core(addr, threads)
+                .with_context(|| format!("binding {addr}"))?,
+        ),
+        Scheduler::WorkStealing => {
+            let listener =
+                std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+            listener.set_nonblocking(true)?;
+            Layout::WorkStealing { listener, threads }
+        }
+    };
+    let bound = match &layout {
+        Layout::PerCore(listeners) => listeners.first().map(std::net::TcpListener::local_addr),
+        Layout::WorkStealing { listener, .. } => Some(listener.local_addr()),
+    }
+    .transpose()?
+    .unwrap_or(addr);
+    tracing::info!(addr = %bound, policy_version = %gateway.policy_version(), config = %config_path.display(), scheduler, threads, "Signalbox listening.");
     gateway
-        .serve(listener, shutdown_signal())
+        .serve_on_threads(layout, shutdown_signal())
         .await
         .context("serving")?;
     tracing::info!("Signalbox stopped.");

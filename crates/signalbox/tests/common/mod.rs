@@ -3,6 +3,8 @@
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 #![allow(clippy::unwrap_used, reason = "tests")]
 
+pub mod process;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

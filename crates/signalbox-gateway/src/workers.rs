@@ -1,0 +1,197 @@
+//! Owns the threads that serve requests in `signalbox serve`, apart from
+//! the control runtime (reload, probes, signals). Two layouts:
+//!
+//! * **per-core** (default): one single-threaded runtime per worker thread;
+//!   each accepts on its own `SO_REUSEPORT` listener (the kernel spreads
+//!   new connections over them) and runs every request of its connections
+//!   to the end, upstream calls included (`signalbox-providers` keeps one
+//!   connection pool per thread);
+//! * **work-stealing**: one Tokio multi-thread runtime with the configured
+//!   number of workers on one listener.
+//!
+//! Why: under Tokio's work-stealing runtime a request hops between worker
+//! threads (the I/O driver's thread, the connection task's, the handler's),
+//! and every hop to a parked worker is a futex wake and a context switch.
+//! On a proxy whose own work per request is a few tens of microseconds,
+//! those hops were a quarter of its CPU at moderate load
+//! (docs/benchmarks.md, "One runtime per core"). nginx and Envoy are built
+//! the same way, and Pingora offers it as its no-steal runtime.
+//!
+//! The price: a connection stays on the core that accepted it, so one
+//! multiplexed HTTP/2 client connection is served by one core, and a
+//! request that computes for long (a huge prompt's token estimate) delays
+//! the other requests of its core. `server.scheduler: work-stealing` keeps
+//! the shared runtime for deployments where that matters.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::{TcpListener, TcpSocket};
+use tokio_util::sync::CancellationToken;
+
+use crate::AppState;
+use crate::server::SHARED_WORKER;
+
+/// Backlog of each worker's listening socket.
+const BACKLOG: u32 = 1024;
+
+/// `threads` listening sockets on `addr` sharing its port through
+/// `SO_REUSEPORT` (port 0: the first one picks it), detached from any
+/// runtime so that each worker can adopt one. Must run inside a Tokio
+/// runtime.
+pub fn bind_per_core(
+    addr: SocketAddr,
+    threads: usize,
+) -> std::io::Result<Vec<std::net::TcpListener>> {
+    let mut listeners = Vec::with_capacity(threads);
+    let mut addr = addr;
+    for _ in 0..threads.max(1) {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.set_reuseport(true)?;
+        socket.bind(addr)?;
+        let listener = socket.listen(BACKLOG)?;
+        addr = listener.local_addr()?;
+        listeners.push(listener.into_std()?);
+    }
+    Ok(listeners)
+}
+
+/// Where and how `signalbox serve` runs requests.
+#[derive(Debug)]
+pub enum Layout {
+    /// One single-threaded runtime per listener (from [`bind_per_core`]).
+    PerCore(Vec<std::net::TcpListener>),
+    /// One work-stealing runtime with `threads` workers on one listener.
+    WorkStealing {
+        /// The listening socket.
+        listener: std::net::TcpListener,
+        /// Worker threads of the runtime.
+        threads: usize,
+    },
+}
+
+/// Serves `layout` on threads of its own until `shutdown` resolves; then
+/// every runtime drains its connections, and the call returns the first
+/// error, if any.
+pub(crate) async fn serve(
+    state: Arc<AppState>,
+    layout: Layout,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let stop = CancellationToken::new();
+    let jobs: Vec<Job> = match layout {
+        Layout::PerCore(listeners) => listeners
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| {
+                runtime_job(
+                    l,
+                    i.to_string(),
+                    tokio::runtime::Builder::new_current_thread,
+                )
+            })
+            .collect(),
+        Layout::WorkStealing { listener, threads } => {
+            vec![runtime_job(listener, SHARED_WORKER.into(), move || {
+                let mut b = tokio::runtime::Builder::new_multi_thread();
+                b.worker_threads(threads.max(1));
+                b
+            })]
+        }
+    };
+    let mut workers = Vec::with_capacity(jobs.len());
+    for (i, job) in jobs.into_iter().enumerate() {
+        let state = state.clone();
+        let token = stop.clone();
+        let (done, finished) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            // At most 15 characters: the name shown by ps, top and /proc.
+            .name(format!("sb-serve-{i}"))
+            .spawn(move || {
+                let _ = done.send(job().and_then(|(runtime, listener, worker)| {
+                    run(&runtime, state, listener, &worker, token)
+                }));
+            });
+        if let Err(e) = spawned {
+            stop.cancel();
+            return Err(e);
+        }
+        workers.push(finished);
+    }
+    let wait_all = async {
+        let mut first_error = None;
+        for finished in &mut workers {
+            let result = finished.await.unwrap_or_else(|_| {
+                Err(std::io::Error::other("a serving thread ended unexpectedly"))
+            });
+            if let Err(e) = result {
+                // One failing thread stops the others: a partial server
+                // would silently serve a fraction of the connections.
+                stop.cancel();
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error
+    };
+    tokio::pin!(wait_all);
+    tokio::select! {
+        () = shutdown => stop.cancel(),
+        first_error = &mut wait_all => return first_error.map_or(Ok(()), Err),
+    }
+    wait_all.await.map_or(Ok(()), Err)
+}
+
+/// A serving runtime, its listener and its `worker` label.
+type Serving = (tokio::runtime::Runtime, std::net::TcpListener, String);
+
+/// Builds one serving runtime (on the thread that will run it).
+type Job = Box<dyn FnOnce() -> std::io::Result<Serving> + Send>;
+
+fn runtime_job(
+    listener: std::net::TcpListener,
+    worker: String,
+    builder: impl FnOnce() -> tokio::runtime::Builder + Send + 'static,
+) -> Job {
+    Box::new(move || Ok((builder().enable_all().build()?, listener, worker)))
+}
+
+/// Serves `listener` on `runtime` until `stop` is cancelled, then drains.
+fn run(
+    runtime: &tokio::runtime::Runtime,
+    state: Arc<AppState>,
+    listener: std::net::TcpListener,
+    worker: &str,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    runtime.block_on(async move {
+        let listener = TcpListener::from_std(listener)?;
+        crate::server::serve(state, listener, worker, stop.cancelled_owned()).await
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binds_every_listener_to_the_same_port() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let listeners = bind_per_core("127.0.0.1:0".parse().unwrap(), 3).unwrap();
+        assert_eq!(listeners.len(), 3);
+        let port = listeners[0].local_addr().unwrap().port();
+        assert_ne!(port, 0);
+        for l in &listeners {
+            assert_eq!(l.local_addr().unwrap().port(), port);
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! A real `signalbox serve` process in front of in-process mocks.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use signalbox_mock::{MockHandle, MockOptions, MockProvider};
+use signalbox_testkit::{any_port, init_tls};
+
+use super::{bin, temp_dir};
+
+/// Kills the child on drop so a failing test leaves no process behind.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `signalbox serve` on a free port with `config` and `envs`; returns
+/// the process and its address (read from the JSON "listening" log line).
+pub async fn serve(config: &str, envs: &[(&str, String)], extra: &[&str]) -> (Killed, String) {
+    let mut cmd = bin();
+    cmd.args([
+        "serve",
+        "--config",
+        config,
+        "--listen",
+        "127.0.0.1:0",
+        "--log-format",
+        "json",
+    ])
+    .args(extra)
+    .env(
+        "DECISION_DB",
+        temp_dir("serve-db").join(format!("{}.db", envs.len())),
+    )
+    .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = Killed(cmd.spawn().unwrap());
+    let stderr = child.0.stderr.take().unwrap();
+    let addr = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stderr).lines();
+        let addr = lines.by_ref().find_map(|line| {
+            let v: serde_json::Value = serde_json::from_str(&line.ok()?).ok()?;
+            v["fields"]["addr"].as_str().map(str::to_string)
+        });
+        // Keep draining so the child never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        addr
+    });
+    let addr = tokio::time::timeout(Duration::from_secs(20), addr)
+        .await
+        .unwrap()
+        .unwrap()
+        .expect("listening line");
+    (child, addr)
+}
+
+/// Mocks named `primary` and `secondary` on free ports.
+pub async fn two_mocks() -> (MockHandle, MockHandle) {
+    init_tls();
+    let opts = |n: &str| MockOptions {
+        name: n.into(),
+        ..MockOptions::default()
+    };
+    let primary = MockProvider::start(any_port(), opts("primary"))
+        .await
+        .unwrap();
+    let secondary = MockProvider::start(any_port(), opts("secondary"))
+        .await
+        .unwrap();
+    (primary, secondary)
+}

@@ -1,0 +1,159 @@
+//! `signalbox serve` on its serving threads: per-core workers sharing the
+//! port (`SO_REUSEPORT`), the work-stealing alternative, the per-worker
+//! connection counters, and a clean exit on SIGTERM.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::process::{serve, two_mocks};
+use common::temp_file;
+use signalbox_testkit::chat_body;
+
+/// `examples/failover.yaml` with `lines` added to its `server` section.
+fn failover_with(tag: &str, lines: &str) -> String {
+    let original =
+        std::fs::read_to_string(common::repo_root().join("examples/failover.yaml")).unwrap();
+    let text = original.replace(
+        "server:\n  listen: 127.0.0.1:4000\n",
+        &format!("server:\n  listen: 127.0.0.1:4000\n{lines}"),
+    );
+    assert_ne!(text, original, "the example's server section moved");
+    temp_file(tag, "failover.yaml", &text)
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// `signalbox_connections_total` by worker label, from `/metrics`.
+async fn connections_by_worker(client: &reqwest::Client, addr: &str) -> Vec<(String, u64)> {
+    let text = client
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("signalbox_connections_total{worker=\"")?;
+            let (worker, count) = rest.split_once("\"} ")?;
+            Some((worker.to_string(), count.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// A client that opens a new connection for every request, so that the
+/// kernel picks a listener for each.
+fn fresh_connections() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn per_core_workers_share_the_port_and_the_connections() {
+    let (primary, secondary) = two_mocks().await;
+    let config = failover_with("per-core", "  threads: 2\n");
+    let envs = [
+        ("PRIMARY_URL", primary.base_url()),
+        ("SECONDARY_URL", secondary.base_url()),
+    ];
+    let (mut child, addr) = serve(&config, &envs, &[]).await;
+    let client = fresh_connections();
+    let url = format!("http://{addr}/v1/chat/completions");
+    for i in 0..40 {
+        let resp = client
+            .post(&url)
+            .json(&chat_body("chat", &format!("request {i}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["x-signalbox-route"], "primary");
+    }
+    assert_eq!(primary.stats().requests, 40);
+
+    // 40 connections hashed over two listeners: both took some (the chance
+    // that one took all is 2^-39), and none was lost. The scrape itself is
+    // one more connection, counted before it is answered.
+    let counts = connections_by_worker(&client, &addr).await;
+    let count = |w: &str| counts.iter().find(|(n, _)| n == w).map_or(0, |(_, c)| *c);
+    assert!(count("0") > 0 && count("1") > 0, "{counts:?}");
+    assert_eq!(count("0") + count("1"), 41, "{counts:?}");
+
+    // SIGTERM: the workers drain and the process exits cleanly.
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exited = tokio::task::spawn_blocking(move || {
+        for _ in 0..200 {
+            if let Some(status) = child.0.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    })
+    .await
+    .unwrap();
+    let status = exited.expect("serve did not exit within 10 s of SIGTERM");
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn the_work_stealing_scheduler_serves_on_one_listener() {
+    let (primary, secondary) = two_mocks().await;
+    let config = failover_with(
+        "work-stealing",
+        "  scheduler: work-stealing\n  threads: 2\n",
+    );
+    let envs = [
+        ("PRIMARY_URL", primary.base_url()),
+        ("SECONDARY_URL", secondary.base_url()),
+    ];
+    let (_child, addr) = serve(&config, &envs, &[]).await;
+    let client = fresh_connections();
+    for i in 0..5 {
+        let resp = client
+            .post(format!("http://{addr}/v1/chat/completions"))
+            .json(&chat_body("chat", &format!("request {i}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    let counts = connections_by_worker(&client, &addr).await;
+    assert_eq!(counts, vec![("shared".to_string(), 6)]);
+}
+
+#[test]
+fn check_names_a_bad_thread_count() {
+    let config = failover_with("bad-threads", "  threads: 0\n");
+    let out = common::bin()
+        .args(["check", &config])
+        .env("PRIMARY_URL", "http://127.0.0.1:9001/v1")
+        .env("SECONDARY_URL", "http://127.0.0.1:9002/v1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        format!("{stdout}{stderr}")
+            .contains("server.threads: 0 threads: must be between 1 and 1024"),
+        "{stdout}{stderr}"
+    );
+}
