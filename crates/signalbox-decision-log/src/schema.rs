@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OpenFlags, Transaction, params};
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior, params};
 use signalbox_core::DecisionRecord;
 
 use crate::LogError;
@@ -85,26 +85,32 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), LogError> {
         path: path.to_owned(),
         source,
     };
-    let mut version = user_version(conn).map_err(open_err)?;
-    if version > SCHEMA_VERSION {
-        return Err(LogError::UnsupportedSchema {
-            path: path.to_owned(),
-            found: version,
-            supported: SCHEMA_VERSION,
-        });
-    }
-    while let Some(sql) = usize::try_from(version)
-        .ok()
-        .and_then(|v| MIGRATIONS.get(v))
-    {
-        let tx = conn.transaction().map_err(open_err)?;
+    loop {
+        // The version is read inside a write transaction, so two processes
+        // opening a new file at once migrate it once: the second waits for
+        // the first (busy timeout), then finds the work done.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(open_err)?;
+        let version = user_version(&tx).map_err(open_err)?;
+        if version > SCHEMA_VERSION {
+            return Err(LogError::UnsupportedSchema {
+                path: path.to_owned(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let Some(sql) = usize::try_from(version)
+            .ok()
+            .and_then(|v| MIGRATIONS.get(v))
+        else {
+            return Ok(());
+        };
         tx.execute_batch(sql).map_err(open_err)?;
         tx.pragma_update(None, "user_version", version + 1)
             .map_err(open_err)?;
         tx.commit().map_err(open_err)?;
-        version += 1;
     }
-    Ok(())
 }
 
 /// The route a record is filed under: the serving route, else the last one

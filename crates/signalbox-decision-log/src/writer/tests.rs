@@ -217,6 +217,27 @@ fn schema_is_versioned_and_reopens() {
 }
 
 #[test]
+fn processes_opening_a_new_file_at_once_migrate_it_once() {
+    let db = TempDb::new("concurrent-open");
+    let start = std::sync::Barrier::new(4);
+    std::thread::scope(|s| {
+        let opened: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    DecisionLog::open(db.path(), options(1)).map(drop)
+                })
+            })
+            .collect();
+        for o in opened {
+            o.join().unwrap().unwrap();
+        }
+    });
+    let conn = Connection::open(db.path()).unwrap();
+    assert_eq!(crate::schema::user_version(&conn).unwrap(), 1);
+}
+
+#[test]
 fn newer_schema_is_refused() {
     let db = TempDb::new("future");
     Connection::open(db.path())

@@ -2,12 +2,16 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use signalbox_mock::{MockHandle, MockOptions, MockProvider};
 use signalbox_testkit::{any_port, init_tls};
 
 use super::{bin, temp_dir};
+
+/// Numbers each started process's decision database.
+static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
 
 /// Kills the child on drop so a failing test leaves no process behind.
 pub struct Killed(pub Child);
@@ -35,7 +39,13 @@ pub async fn serve(config: &str, envs: &[(&str, String)], extra: &[&str]) -> (Ki
     .args(extra)
     .env(
         "DECISION_DB",
-        temp_dir("serve-db").join(format!("{}.db", envs.len())),
+        // One database per process: two gateways creating the same
+        // file's schema at once would race.
+        temp_dir("serve-db").join(format!(
+            "{}-{}.db",
+            std::process::id(),
+            NEXT_DB.fetch_add(1, Ordering::Relaxed)
+        )),
     )
     .stderr(Stdio::piped());
     for (k, v) in envs {
