@@ -221,6 +221,7 @@ GATEWAY_URL=$GATEWAY/v1/chat/completions
     echo "nproc=$(nproc)"
     echo "cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
     echo "load_start=$(load_avg)"
+    echo "clk_tck=$CLK_TCK"
     echo "settings=DURATION=${DURATION}s MAX_DURATION=${MAX_DURATION}s RATES=\"$RATES\"" \
         "CONNECTIONS=$CONNECTIONS MAX_CONNECTIONS=$MAX_CONNECTIONS TTFB_REQUESTS=$TTFB_REQUESTS" \
         "mock: --stream-chunks $STREAM_CHUNKS --chunk-delay-ms $CHUNK_DELAY_MS"
@@ -259,9 +260,23 @@ for url in "$DIRECT_URL" "$GATEWAY_URL"; do
         -n 2000 -c "$CONNECTIONS" "$url" >/dev/null
 done
 
+# CPU ticks of the gateway's decision-log writer thread (0 when it has none).
+writer_ticks() {
+    local task
+    for task in /proc/"$GATEWAY_PID"/task/*; do
+        if [[ $(cat "$task/comm" 2>/dev/null) == decision-log ]]; then
+            cpu_ticks "$GATEWAY_PID/task/$(basename "$task")"
+            return
+        fi
+    done
+    echo 0
+}
+
 for rate in $RATES; do
     oha_run "rate$rate-direct" direct "$DIRECT_URL" "$rate" "$CONNECTIONS" "$DURATION"
+    w0=$(writer_ticks)
     oha_run "rate$rate-gateway" gateway "$GATEWAY_URL" "$rate" "$CONNECTIONS" "$DURATION"
+    echo "decision_log_writer_ticks_rate$rate=$(($(writer_ticks) - w0))" >>"$WORK/meta.txt"
 done
 
 # The decision log's counters (written, dropped) from the gateway's /metrics,

@@ -211,6 +211,13 @@ def main() -> int:
             share = f" ({dropped / total * 100:.1f}% of them)" if total else ""
             w(f"max-throughput run: {w1 - w0} written, {dropped} dropped{share}; a dropped record's "
               "writer CPU is not in the CPU/req figure")
+            # The writer thread's share of the gateway's CPU at each fixed rate.
+            for r in runs:
+                ticks = meta.get(f"decision_log_writer_ticks_rate{r.rate}")
+                if r.target == "gateway" and r.rate != "max" and ticks is not None:
+                    writer_us = r._per_req(int(ticks), float(meta.get("clk_tck", 100)))
+                    w(f"{r.rate}/s: writer thread {writer_us:.1f} us of the gateway's "
+                      f"{r.gw_cpu_us:.1f} us CPU per request")
             w("")
 
     # --- memory

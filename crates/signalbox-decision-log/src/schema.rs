@@ -12,6 +12,12 @@ use crate::LogError;
 /// The newest schema version this build writes and reads.
 pub(crate) const SCHEMA_VERSION: i64 = 1;
 
+/// The page size of a new file. Why not SQLite's 4 KiB: a record's JSON is
+/// ~2 KB, so two rarely fit one 4 KiB page and each record took a whole
+/// page (4.2 KB on disk per record); larger pages pack them, which cuts
+/// the bytes the writer puts through the WAL and the checkpoints.
+const PAGE_SIZE: i64 = 16_384;
+
 /// How long a connection waits for another one's lock before failing.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -46,6 +52,9 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, LogError> {
     };
     let mut conn = Connection::open(path).map_err(open_err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+    // Only takes effect on a new, empty file (before WAL is switched on).
+    conn.pragma_update(None, "page_size", PAGE_SIZE)
+        .map_err(open_err)?;
     // `journal_mode` answers with the mode in force; it is not an error if it
     // differs (e.g. an in-memory database), so the answer is ignored.
     conn.query_row("PRAGMA journal_mode = WAL", [], |row| {

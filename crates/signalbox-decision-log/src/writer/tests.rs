@@ -214,6 +214,11 @@ fn schema_is_versioned_and_reopens() {
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
     assert_eq!(mode, "wal");
+    // Records of ~2 KB pack several to a page (see schema.rs).
+    let page_size: i64 = conn
+        .query_row("PRAGMA page_size", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(page_size, 16_384);
 }
 
 #[test]
