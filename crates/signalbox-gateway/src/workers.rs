@@ -13,7 +13,7 @@
 //! threads (the I/O driver's thread, the connection task's, the handler's),
 //! and every hop to a parked worker is a futex wake and a context switch.
 //! On a proxy whose own work per request is a few tens of microseconds,
-//! those hops were a quarter of its CPU at moderate load
+//! those hops cost about a fifth of its CPU at 2,000 req/s
 //! (docs/benchmarks.md, "One runtime per core"). nginx and Envoy are built
 //! the same way, and Pingora offers it as its no-steal runtime.
 //!
