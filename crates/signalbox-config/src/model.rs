@@ -159,6 +159,16 @@ pub enum Scheduler {
     WorkStealing,
 }
 
+impl Scheduler {
+    /// The name used in the configuration (`per-core`, `work-stealing`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PerCore => "per-core",
+            Self::WorkStealing => "work-stealing",
+        }
+    }
+}
+
 /// One upstream endpoint with its credentials.
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {

@@ -30,7 +30,7 @@ mod workers;
 
 pub use trace::enable_request_spans;
 
-pub use workers::{Layout, bind_per_core};
+pub use workers::Layout;
 
 use std::future::Future;
 use std::net::SocketAddr;

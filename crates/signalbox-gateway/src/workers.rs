@@ -27,6 +27,9 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use signalbox_config::Scheduler;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 
@@ -36,14 +39,52 @@ use crate::server::SHARED_WORKER;
 /// Backlog of each worker's listening socket.
 const BACKLOG: u32 = 1024;
 
+/// Where and how `signalbox serve` runs requests: bound sockets, and the
+/// runtime(s) that will serve them.
+#[derive(Debug)]
+pub enum Layout {
+    /// One single-threaded runtime per listener, all sharing one port.
+    PerCore(Vec<std::net::TcpListener>),
+    /// One work-stealing runtime with `threads` workers on one listener.
+    WorkStealing {
+        /// The listening socket.
+        listener: std::net::TcpListener,
+        /// Worker threads of the runtime.
+        threads: usize,
+    },
+}
+
+impl Layout {
+    /// Binds `addr` for `scheduler` with `threads` workers (port 0: the
+    /// system picks one, shared by every per-core listener). Must run
+    /// inside a Tokio runtime.
+    pub fn bind(addr: SocketAddr, scheduler: Scheduler, threads: usize) -> std::io::Result<Self> {
+        match scheduler {
+            Scheduler::PerCore => Ok(Self::PerCore(bind_reuseport(addr, threads)?)),
+            Scheduler::WorkStealing => {
+                let listener = std::net::TcpListener::bind(addr)?;
+                listener.set_nonblocking(true)?;
+                Ok(Self::WorkStealing { listener, threads })
+            }
+        }
+    }
+
+    /// The address the layout listens on.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        let first = match self {
+            Self::PerCore(listeners) => listeners.first(),
+            Self::WorkStealing { listener, .. } => Some(listener),
+        };
+        first
+            .ok_or_else(|| std::io::Error::other("no listening socket"))?
+            .local_addr()
+    }
+}
+
 /// `threads` listening sockets on `addr` sharing its port through
 /// `SO_REUSEPORT` (port 0: the first one picks it), detached from any
-/// runtime so that each worker can adopt one. Must run inside a Tokio
-/// runtime.
-pub fn bind_per_core(
-    addr: SocketAddr,
-    threads: usize,
-) -> std::io::Result<Vec<std::net::TcpListener>> {
+/// runtime so that each worker can adopt one.
+fn bind_reuseport(addr: SocketAddr, threads: usize) -> std::io::Result<Vec<std::net::TcpListener>> {
     let mut listeners = Vec::with_capacity(threads);
     let mut addr = addr;
     for _ in 0..threads.max(1) {
@@ -62,20 +103,6 @@ pub fn bind_per_core(
     Ok(listeners)
 }
 
-/// Where and how `signalbox serve` runs requests.
-#[derive(Debug)]
-pub enum Layout {
-    /// One single-threaded runtime per listener (from [`bind_per_core`]).
-    PerCore(Vec<std::net::TcpListener>),
-    /// One work-stealing runtime with `threads` workers on one listener.
-    WorkStealing {
-        /// The listening socket.
-        listener: std::net::TcpListener,
-        /// Worker threads of the runtime.
-        threads: usize,
-    },
-}
-
 /// Serves `layout` on threads of its own until `shutdown` resolves; then
 /// every runtime drains its connections, and the call returns the first
 /// error, if any.
@@ -84,29 +111,20 @@ pub(crate) async fn serve(
     layout: Layout,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let stop = CancellationToken::new();
-    let jobs: Vec<Job> = match layout {
+    // (listener, worker label, worker threads: `None` for a single-threaded runtime)
+    let workers: Vec<(std::net::TcpListener, String, Option<usize>)> = match layout {
         Layout::PerCore(listeners) => listeners
             .into_iter()
             .enumerate()
-            .map(|(i, l)| {
-                runtime_job(
-                    l,
-                    i.to_string(),
-                    tokio::runtime::Builder::new_current_thread,
-                )
-            })
+            .map(|(i, l)| (l, i.to_string(), None))
             .collect(),
         Layout::WorkStealing { listener, threads } => {
-            vec![runtime_job(listener, SHARED_WORKER.into(), move || {
-                let mut b = tokio::runtime::Builder::new_multi_thread();
-                b.worker_threads(threads.max(1));
-                b
-            })]
+            vec![(listener, SHARED_WORKER.to_owned(), Some(threads.max(1)))]
         }
     };
-    let mut workers = Vec::with_capacity(jobs.len());
-    for (i, job) in jobs.into_iter().enumerate() {
+    let stop = CancellationToken::new();
+    let mut running = FuturesUnordered::new();
+    for (i, (listener, worker, threads)) in workers.into_iter().enumerate() {
         let state = state.clone();
         let token = stop.clone();
         let (done, finished) = tokio::sync::oneshot::channel();
@@ -114,25 +132,24 @@ pub(crate) async fn serve(
             // At most 15 characters: the name shown by ps, top and /proc.
             .name(format!("sb-serve-{i}"))
             .spawn(move || {
-                let _ = done.send(job().and_then(|(runtime, listener, worker)| {
-                    run(&runtime, state, listener, &worker, token)
-                }));
+                let _ = done.send(run(threads, state, listener, &worker, token));
             });
         if let Err(e) = spawned {
             stop.cancel();
             return Err(e);
         }
-        workers.push(finished);
+        running.push(finished);
     }
+    // Whichever thread ends first (with an error, or after `stop`) is seen
+    // at once: one failing thread stops the others, since a partial server
+    // would silently serve a fraction of the connections.
     let wait_all = async {
         let mut first_error = None;
-        for finished in &mut workers {
-            let result = finished.await.unwrap_or_else(|_| {
+        while let Some(finished) = running.next().await {
+            let result = finished.unwrap_or_else(|_| {
                 Err(std::io::Error::other("a serving thread ended unexpectedly"))
             });
             if let Err(e) = result {
-                // One failing thread stops the others: a partial server
-                // would silently serve a fraction of the connections.
                 stop.cancel();
                 first_error.get_or_insert(e);
             }
@@ -147,29 +164,25 @@ pub(crate) async fn serve(
     wait_all.await.map_or(Ok(()), Err)
 }
 
-/// A serving runtime, its listener and its `worker` label.
-type Serving = (tokio::runtime::Runtime, std::net::TcpListener, String);
-
-/// Builds one serving runtime (on the thread that will run it).
-type Job = Box<dyn FnOnce() -> std::io::Result<Serving> + Send>;
-
-fn runtime_job(
-    listener: std::net::TcpListener,
-    worker: String,
-    builder: impl FnOnce() -> tokio::runtime::Builder + Send + 'static,
-) -> Job {
-    Box::new(move || Ok((builder().enable_all().build()?, listener, worker)))
-}
-
-/// Serves `listener` on `runtime` until `stop` is cancelled, then drains.
+/// One serving thread: builds its runtime (`threads` workers, or a
+/// single-threaded one) and serves `listener` until `stop` is cancelled,
+/// then drains.
 fn run(
-    runtime: &tokio::runtime::Runtime,
+    threads: Option<usize>,
     state: Arc<AppState>,
     listener: std::net::TcpListener,
     worker: &str,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
-    runtime.block_on(async move {
+    let mut builder = match threads {
+        None => tokio::runtime::Builder::new_current_thread(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(n);
+            b
+        }
+    };
+    builder.enable_all().build()?.block_on(async move {
         let listener = TcpListener::from_std(listener)?;
         let heartbeat = tokio::spawn(heartbeat());
         let result = crate::server::serve(state, listener, worker, stop.cancelled_owned()).await;
@@ -206,7 +219,7 @@ mod tests {
             .build()
             .unwrap();
         let _guard = rt.enter();
-        let listeners = bind_per_core("127.0.0.1:0".parse().unwrap(), 3).unwrap();
+        let listeners = bind_reuseport("127.0.0.1:0".parse().unwrap(), 3).unwrap();
         assert_eq!(listeners.len(), 3);
         let port = listeners[0].local_addr().unwrap().port();
         assert_ne!(port, 0);

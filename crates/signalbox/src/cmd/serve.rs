@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use signalbox_config::{EnvVars, Scheduler, load_file};
+use signalbox_config::{EnvVars, load_file};
 use std::sync::Arc;
 
 use signalbox_gateway::{Gateway, GatewayOptions, Layout, ReloadSource};
@@ -32,7 +32,7 @@ pub async fn run(
             watch: !no_watch,
         }),
         decision_log_path: None,
-        // One process, one replica: its own store (a shared Redis store is future work).
+        // The store named by the configuration's `state` backend (in-process or Redis).
         breaker_store: None,
     };
     let server = config.server.clone();
@@ -41,28 +41,10 @@ pub async fn run(
     let threads = server.threads.unwrap_or_else(|| {
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
     });
-    let scheduler = match server.scheduler {
-        Scheduler::PerCore => "per-core",
-        Scheduler::WorkStealing => "work-stealing",
-    };
-    let layout = match server.scheduler {
-        Scheduler::PerCore => Layout::PerCore(
-            signalbox_gateway::bind_per_core(addr, threads)
-                .with_context(|| format!("binding {addr}"))?,
-        ),
-        Scheduler::WorkStealing => {
-            let listener =
-                std::net::TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
-            listener.set_nonblocking(true)?;
-            Layout::WorkStealing { listener, threads }
-        }
-    };
-    let bound = match &layout {
-        Layout::PerCore(listeners) => listeners.first().map(std::net::TcpListener::local_addr),
-        Layout::WorkStealing { listener, .. } => Some(listener.local_addr()),
-    }
-    .transpose()?
-    .unwrap_or(addr);
+    let layout =
+        Layout::bind(addr, server.scheduler, threads).with_context(|| format!("binding {addr}"))?;
+    let bound = layout.local_addr()?;
+    let scheduler = server.scheduler.as_str();
     tracing::info!(addr = %bound, policy_version = %gateway.policy_version(), config = %config_path.display(), scheduler, threads, "Signalbox listening.");
     gateway
         .serve_on_threads(layout, shutdown_signal())
