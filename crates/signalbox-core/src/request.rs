@@ -1,11 +1,12 @@
 //! The chat request as the gateway holds it between ingress and the provider
 //! adapters.
 //!
-//! For now this is the OpenAI chat-completions body, validated once at ingress
-//! and otherwise kept as a JSON object so that fields the gateway does not
+//! This is the OpenAI chat-completions body, validated once at ingress and
+//! otherwise kept as a JSON object so that fields the gateway does not
 //! interpret (sampling parameters, provider extensions) pass through intact.
-//! The typed multi-provider canonical model replaces the map when native
-//! adapters arrive; the accessors here are the surface later stages use.
+//! Native providers are reached through the typed canonical model of
+//! `signalbox-adapters`, parsed from this body per route (see
+//! docs/architecture.md, "The request body stays JSON inside the gateway").
 
 use serde_json::{Map, Value};
 use thiserror::Error;
