@@ -6,6 +6,7 @@
 //! The reference for the file format is `docs/configuration.md`.
 
 mod error;
+mod fingerprint;
 mod include;
 mod interp;
 mod load;

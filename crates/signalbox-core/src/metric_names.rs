@@ -15,7 +15,7 @@ pub const ERRORS_TOTAL: &str = "signalbox_errors_total";
 pub const STREAM_ERRORS_TOTAL: &str = "signalbox_stream_errors_total";
 /// Gauge: requests in flight.
 pub const IN_FLIGHT: &str = "signalbox_in_flight_requests";
-/// Counter: configuration reload attempts, by `result` (`ok`, `error`).
+/// Counter: configuration reload attempts, by `result` (`ok`, `unchanged`, `error`).
 pub const CONFIG_RELOADS_TOTAL: &str = "signalbox_config_reloads_total";
 /// Counter: decision records written to the log.
 pub const DECISION_LOG_WRITTEN_TOTAL: &str = "signalbox_decision_log_written_total";

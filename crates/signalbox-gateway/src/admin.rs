@@ -150,8 +150,11 @@ pub async fn reload(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
         return r;
     }
     match reload::reload(&state).await {
-        Ok(version) => Json(serde_json::json!({"status": "reloaded", "policy_version": version}))
-            .into_response(),
+        Ok(done) => Json(serde_json::json!({
+            "status": done.outcome.as_str(),
+            "policy_version": done.policy_version,
+        }))
+        .into_response(),
         Err(e @ ReloadError::NoSource) => {
             admin_error(StatusCode::CONFLICT, "reload_unavailable", &e.to_string())
         }

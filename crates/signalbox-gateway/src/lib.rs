@@ -42,7 +42,7 @@ use signalbox_config::{Config, VarSource};
 use signalbox_decision_log::{DecisionLog, LogOptions, WriterPriority};
 use tokio::net::TcpListener;
 
-pub use reload::{ReloadError, ReloadStatus};
+pub use reload::{ReloadError, ReloadOutcome, ReloadStatus, Reloaded};
 pub use runtime::{BuildError, Runtime};
 pub use server::GatewayHandle;
 use telemetry::Telemetry;
@@ -255,8 +255,9 @@ impl Gateway {
         self.state.decision_log.as_ref()
     }
 
-    /// Reloads the configuration from its source now (as SIGHUP does).
-    pub async fn reload(&self) -> Result<String, ReloadError> {
+    /// Reloads the configuration from its source now (as SIGHUP does);
+    /// content identical to what is serving is skipped as unchanged.
+    pub async fn reload(&self) -> Result<Reloaded, ReloadError> {
         reload::reload(&self.state).await
     }
 

@@ -3,12 +3,20 @@
 //! file is rejected (logged, reported by the endpoint and in
 //! `reload_status`) and the old policy keeps serving. A good one is swapped
 //! in atomically: requests in flight finish under the runtime they loaded.
+//!
+//! A load whose content hash (`Config::content_hash`: the merged document
+//! with its includes and every resolved credential) equals the serving one
+//! is skipped and reported as unchanged: rebuilding would only cost work.
+//! The watcher reacts to writes, creations, renames and removals, never to
+//! reads, so reading the file (`cat`, `signalbox check`, a backup, the
+//! reload itself) starts nothing.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use notify::EventKind;
 use serde::Serialize;
-use signalbox_config::load_file;
+use signalbox_config::{Config, ConfigErrors, load_file};
 use thiserror::Error;
 use tokio::task::JoinHandle;
 
@@ -34,6 +42,50 @@ pub enum ReloadError {
     Build(String),
 }
 
+impl ReloadError {
+    /// The `result` label of `signalbox_config_reloads_total`.
+    pub fn metric_label(&self) -> &'static str {
+        "error"
+    }
+}
+
+/// What a successful reload did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReloadOutcome {
+    /// The new configuration is serving.
+    Reloaded,
+    /// The files hold what is already serving; nothing was rebuilt.
+    Unchanged,
+}
+
+impl ReloadOutcome {
+    /// `reloaded` or `unchanged`, as `POST /admin/reload` reports it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reloaded => "reloaded",
+            Self::Unchanged => "unchanged",
+        }
+    }
+
+    /// The `result` label of `signalbox_config_reloads_total`.
+    pub fn metric_label(self) -> &'static str {
+        match self {
+            Self::Reloaded => "ok",
+            Self::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// A successful reload: what it did, and the policy version now serving.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reloaded {
+    /// Whether a new runtime was swapped in.
+    pub outcome: ReloadOutcome,
+    /// The policy version in force.
+    pub policy_version: String,
+}
+
 /// The outcome of the last reload attempt, for the admin API.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReloadStatus {
@@ -43,6 +95,8 @@ pub struct ReloadStatus {
     pub at_ms: u64,
     /// Whether it succeeded.
     pub ok: bool,
+    /// Whether it found the configuration unchanged (and rebuilt nothing).
+    pub unchanged: bool,
     /// Its error, if it failed.
     pub error: Option<String>,
 }
@@ -53,6 +107,7 @@ impl ReloadStatus {
             policy_version: version.to_string(),
             at_ms: now_ms(),
             ok: true,
+            unchanged: false,
             error: None,
         }
     }
@@ -64,8 +119,9 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Loads, validates and swaps in the configuration from the reload source.
-pub(crate) async fn reload(state: &Arc<AppState>) -> Result<String, ReloadError> {
+/// Loads and validates the configuration from the reload source, and swaps
+/// it in unless it is what is already serving.
+pub(crate) async fn reload(state: &Arc<AppState>) -> Result<Reloaded, ReloadError> {
     let Some(source) = &state.reload_source else {
         return Err(ReloadError::NoSource);
     };
@@ -73,41 +129,74 @@ pub(crate) async fn reload(state: &Arc<AppState>) -> Result<String, ReloadError>
     let _guard = state.reload_lock.lock().await;
     let path = source.path.clone();
     let vars = source.vars.clone();
-    let loaded = tokio::task::spawn_blocking(move || load_file(&path, vars.as_ref()))
-        .await
-        .map_err(|e| ReloadError::Build(e.to_string()))?;
+    let loaded = tokio::task::spawn_blocking(move || load_file(&path, vars.as_ref())).await;
     let current = state.runtime.load_full();
     let result = match loaded {
-        Err(errors) => Err(ReloadError::Invalid {
-            errors: errors.to_string(),
-            current: current.config.version.clone(),
-        }),
-        Ok(config) => Runtime::build(config, &state.telemetry, Some(&current), &state.breakers)
-            .map_err(|e| ReloadError::Build(e.to_string())),
+        Err(e) => Err(ReloadError::Build(e.to_string())),
+        Ok(loaded) => apply(state, &current, loaded),
     };
-    match result {
-        Ok(runtime) => {
-            let version = runtime.config.version.clone();
-            state.runtime.store(Arc::new(runtime));
-            state.telemetry.reload(true);
-            tracing::info!(from = %current.config.version, to = %version, "Configuration reloaded.");
-            state
-                .reload_status
-                .store(Arc::new(ReloadStatus::initial(&version)));
-            Ok(version)
+    report(state, &current, &result);
+    result
+}
+
+/// Swaps in `loaded` unless it is invalid or identical to `current`.
+fn apply(
+    state: &AppState,
+    current: &Runtime,
+    loaded: Result<Config, ConfigErrors>,
+) -> Result<Reloaded, ReloadError> {
+    let config = loaded.map_err(|errors| ReloadError::Invalid {
+        errors: errors.to_string(),
+        current: current.config.version.clone(),
+    })?;
+    if config.content_hash() == current.config.content_hash() {
+        return Ok(Reloaded {
+            outcome: ReloadOutcome::Unchanged,
+            policy_version: current.config.version.clone(),
+        });
+    }
+    let runtime = Runtime::build(config, &state.telemetry, Some(current), &state.breakers)
+        .map_err(|e| ReloadError::Build(e.to_string()))?;
+    let policy_version = runtime.config.version.clone();
+    state.runtime.store(Arc::new(runtime));
+    Ok(Reloaded {
+        outcome: ReloadOutcome::Reloaded,
+        policy_version,
+    })
+}
+
+/// Counts, logs and records the attempt for `GET /admin/reload`.
+fn report(state: &AppState, current: &Runtime, result: &Result<Reloaded, ReloadError>) {
+    let status = match result {
+        Ok(done) => {
+            state.telemetry.reload(done.outcome.metric_label());
+            match done.outcome {
+                ReloadOutcome::Reloaded => tracing::info!(
+                    from = %current.config.version,
+                    to = %done.policy_version,
+                    "Configuration reloaded."
+                ),
+                ReloadOutcome::Unchanged => tracing::info!(
+                    version = %done.policy_version,
+                    "Configuration unchanged; nothing to reload."
+                ),
+            }
+            ReloadStatus {
+                unchanged: done.outcome == ReloadOutcome::Unchanged,
+                ..ReloadStatus::initial(&done.policy_version)
+            }
         }
         Err(e) => {
-            state.telemetry.reload(false);
+            state.telemetry.reload(e.metric_label());
             tracing::error!(error = %e, "Configuration reload rejected; the previous policy keeps serving.");
-            state.reload_status.store(Arc::new(ReloadStatus {
-                policy_version: current.config.version.clone(),
-                at_ms: now_ms(),
+            ReloadStatus {
                 ok: false,
                 error: Some(e.to_string()),
-            }));
-            Err(e)
+                ..ReloadStatus::initial(&current.config.version)
+            }
         }
-    }
+    };
+    state.reload_status.store(Arc::new(status));
 }
 
 /// Starts the SIGHUP listener and, if asked, the file watcher.
@@ -168,11 +257,15 @@ fn watch_file(state: Arc<AppState>) -> Result<JoinHandle<()>, notify::Error> {
         .collect();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(16);
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(event) = event
-            && event.paths.iter().any(|p| {
-                p.file_name()
-                    .is_some_and(|n| watched.iter().any(|(_, w)| w.as_os_str() == n))
-            })
+        let Ok(event) = event else { return };
+        // Dropped events (a queue overflow) may have hidden a write: reload,
+        // and let the content hash tell.
+        if event.need_rescan()
+            || (changes_content(&event.kind)
+                && event.paths.iter().any(|p| {
+                    p.file_name()
+                        .is_some_and(|n| watched.iter().any(|(_, w)| w.as_os_str() == n))
+                }))
         {
             let _ = tx.try_send(());
         }
@@ -190,4 +283,62 @@ fn watch_file(state: Arc<AppState>) -> Result<JoinHandle<()>, notify::Error> {
             let _ = reload(&state).await;
         }
     }))
+}
+
+/// Whether a watcher event can mean new content. Reads (open, read, close
+/// after reading) cannot, nor can metadata other than the modification
+/// time; reacting to them made every reload, which reads the file, start
+/// the next one.
+fn changes_content(kind: &EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode, MetadataKind, ModifyKind};
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        EventKind::Modify(ModifyKind::Metadata(MetadataKind::WriteTime)) => true,
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Any | EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => true,
+        EventKind::Other => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use notify::event::{
+        AccessKind, AccessMode, CreateKind, DataChange, MetadataKind, ModifyKind, RemoveKind,
+        RenameMode,
+    };
+
+    use super::*;
+
+    #[test]
+    fn reads_and_attribute_changes_are_not_content_changes() {
+        for kind in [
+            EventKind::Access(AccessKind::Open(AccessMode::Any)),
+            EventKind::Access(AccessKind::Read),
+            EventKind::Access(AccessKind::Close(AccessMode::Read)),
+            EventKind::Access(AccessKind::Any),
+            EventKind::Modify(ModifyKind::Metadata(MetadataKind::Any)),
+            EventKind::Modify(ModifyKind::Metadata(MetadataKind::AccessTime)),
+            EventKind::Modify(ModifyKind::Metadata(MetadataKind::Permissions)),
+            EventKind::Other,
+        ] {
+            assert!(!changes_content(&kind), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn writes_creations_renames_and_removals_are() {
+        for kind in [
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+            EventKind::Modify(ModifyKind::Metadata(MetadataKind::WriteTime)),
+            EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+            EventKind::Modify(ModifyKind::Any),
+            EventKind::Create(CreateKind::File),
+            EventKind::Remove(RemoveKind::File),
+            EventKind::Any,
+        ] {
+            assert!(changes_content(&kind), "{kind:?}");
+        }
+    }
 }

@@ -2,7 +2,8 @@
 //! snapshot, the route table with its upstream clients and health, and the
 //! pre-built header values and metric handles. A request loads the current
 //! runtime once and keeps it to the end, so a reload never changes a request
-//! midway.
+//! midway. A reload carries the routes' health, gates and the retry budget
+//! over (`carry.rs`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,12 +11,15 @@ use std::sync::Arc;
 use axum::http::HeaderValue;
 use bytes::Bytes;
 use signalbox_config::{Config, RouteConfig};
-use signalbox_core::RouteId;
-use signalbox_dispatch::{RetryBudget, RouteHealth, RouteTarget};
+use signalbox_dispatch::{RetryBudget, RouteTarget};
 use signalbox_policy::PolicySnapshot;
 use signalbox_providers::{ContentFilter, Retention, RouteSettings, Upstream};
 use signalbox_state::{FairGate, RateGate};
 use thiserror::Error;
+
+mod carry;
+#[cfg(test)]
+mod tests;
 
 use crate::respond::headers::RouteHeaders;
 use crate::telemetry::{RouteMetrics, Telemetry};
@@ -73,8 +77,9 @@ pub struct Runtime {
     pub route_gates: Vec<Option<FairGate>>,
     /// Request-rate gates per route (routes with `max-requests-per-second`), same order.
     pub route_rates: Vec<Option<RateGate>>,
-    /// The retry budget shared by every request under this configuration.
-    pub retry_budget: RetryBudget,
+    /// The retry budget shared by every request (kept across reloads that
+    /// leave its settings alone).
+    pub retry_budget: Arc<RetryBudget>,
     /// Compiled privacy boundaries.
     pub privacy: crate::privacy::PrivacyRuntime,
     /// Request-duration histograms per alias.
@@ -86,9 +91,10 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Builds clients, tables and metric handles for `config`. Route health
-    /// carries over from `previous` for routes that keep their id, so a
-    /// reload does not forget what the gateway has seen.
+    /// Builds clients, tables and metric handles for `config`. Route health,
+    /// gates and the retry budget carry over from `previous` (see
+    /// `carry.rs`), so a reload neither forgets what the gateway has seen
+    /// nor resets its limits.
     pub fn build(
         config: Config,
         telemetry: &Telemetry,
@@ -96,9 +102,7 @@ impl Runtime {
         shared: &crate::SharedBreakers,
     ) -> Result<Self, BuildError> {
         let config = Arc::new(config);
-        let old_health: HashMap<&RouteId, &Arc<RouteHealth>> = previous
-            .map(|p| p.routes.iter().map(|r| (&r.id, &r.health)).collect())
-            .unwrap_or_default();
+        let carried = carry::Carried::from(previous);
         let mut upstreams: HashMap<&str, Arc<Upstream>> = HashMap::new();
         for p in &config.providers {
             upstreams.insert(p.name.as_str(), Arc::new(Upstream::new(p)?));
@@ -121,19 +125,10 @@ impl Runtime {
                 model: header_value("model version", &r.version)?,
             });
             route_metrics.push(telemetry.route(r.id.as_str(), r.provider.as_str()));
-            let health = match old_health.get(&r.id) {
-                Some(h) => {
-                    h.reconfigure(r.breaker);
-                    Arc::clone(h)
-                }
-                None => Arc::new(RouteHealth::new(r.breaker)),
-            };
+            let health = carried.health(r);
             health.share(r.id.as_str(), shared.replica, Arc::clone(&shared.store));
-            route_rates.push(r.max_requests_per_second.map(RateGate::new));
-            route_gates.push(
-                r.max_concurrency
-                    .map(|n| FairGate::new(n, (n as usize).max(8))),
-            );
+            route_rates.push(carried.rate(r));
+            route_gates.push(carried.gate(r));
             routes.push(RouteTarget {
                 id: r.id.clone(),
                 provider: r.provider.clone(),
@@ -162,7 +157,7 @@ impl Runtime {
         let models_body =
             Bytes::from(serde_json::json!({"object": "list", "data": models}).to_string());
         let version_header = header_value("policy version", &config.version)?;
-        let retry_budget = RetryBudget::new(&config.resilience.retry);
+        let retry_budget = carried.budget(&config.resilience.retry);
         let privacy = crate::privacy::PrivacyRuntime::build(&config)?;
         Ok(Self {
             config,

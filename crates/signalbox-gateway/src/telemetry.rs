@@ -193,13 +193,12 @@ impl Telemetry {
         )
     }
 
-    /// Counts a configuration reload attempt.
-    pub fn reload(&self, ok: bool) {
-        self.counter(
-            m::CONFIG_RELOADS_TOTAL,
-            vec![Label::new("result", if ok { "ok" } else { "error" })],
-        )
-        .increment(1);
+    /// Counts a configuration reload attempt by its `result` label (`ok`,
+    /// `unchanged`, `error`: `ReloadOutcome::metric_label`,
+    /// `ReloadError::metric_label`).
+    pub fn reload(&self, result: &'static str) {
+        self.counter(m::CONFIG_RELOADS_TOTAL, vec![Label::new("result", result)])
+            .increment(1);
     }
 
     /// Publishes the decision log's counters (read at scrape time).

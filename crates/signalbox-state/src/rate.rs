@@ -2,15 +2,19 @@
 //! bounds how fast traffic may shift onto a route — e.g. a small fallback
 //! when a big primary fails. A request over the rate is not queued here; the
 //! dispatcher moves on or refuses (429), so the route is never flooded.
+//! Clones share one bucket, which is how a reload keeps a route's rate.
+
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
 /// Requests per second allowed onto one route.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RateGate {
     per_second: f64,
-    state: Mutex<(f64, Option<Instant>)>,
+    /// Tokens left, and when they were last counted.
+    state: Arc<Mutex<(f64, Option<Instant>)>>,
 }
 
 impl RateGate {
@@ -19,7 +23,7 @@ impl RateGate {
         let per_second = f64::from(per_second.max(1));
         Self {
             per_second,
-            state: Mutex::new((per_second, None)),
+            state: Arc::new(Mutex::new((per_second, None))),
         }
     }
 
@@ -52,5 +56,13 @@ mod tests {
         assert_eq!((0..10).filter(|_| g.try_acquire()).count(), 5);
         tokio::time::advance(std::time::Duration::from_millis(400)).await;
         assert_eq!((0..10).filter(|_| g.try_acquire()).count(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn clones_share_one_bucket() {
+        let g = RateGate::new(5);
+        let kept = g.clone();
+        assert_eq!((0..3).filter(|_| g.try_acquire()).count(), 3);
+        assert_eq!((0..10).filter(|_| kept.try_acquire()).count(), 2);
     }
 }

@@ -14,18 +14,24 @@ use signalbox_testkit::{any_port, chat_body, init_tls, temp_db};
 const ADMIN: &str = "reload-admin";
 
 fn policy(order: &str) -> String {
+    document("", "m", &format!("  - {{ name: chat, routes: [{order}] }}"))
+}
+
+/// Mocks `a` and `b` behind routes of the same ids: route `a` with the
+/// extra keys `a_extra`, route `b` sending model `b_model`.
+fn document(a_extra: &str, b_model: &str, aliases: &str) -> String {
     format!(
         r#"
 providers:
   - {{ name: a, kind: openai-compatible, base-url: "${{A_URL}}" }}
   - {{ name: b, kind: openai-compatible, base-url: "${{B_URL}}" }}
 routes:
-  - {{ id: a, provider: a, model: m, region: us }}
-  - {{ id: b, provider: b, model: m, region: us }}
+  - {{ id: a, provider: a, model: m, region: us{a_extra} }}
+  - {{ id: b, provider: b, model: {b_model}, region: us }}
 admin:
   token: {{ env: ADMIN_TOKEN }}
 aliases:
-  - {{ name: chat, routes: [{order}] }}
+{aliases}
 "#
     )
 }
@@ -114,6 +120,19 @@ impl Setup {
         )
     }
 
+    /// `GET /admin/reload`: the last attempt.
+    async fn admin_status(&self) -> serde_json::Value {
+        self.client
+            .get(format!("{}/admin/reload", self.gateway.base_url()))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     async fn admin_reload(&self) -> (u16, serde_json::Value) {
         let resp = self
             .client
@@ -182,16 +201,7 @@ async fn reload_under_load_with_a_valid_and_a_broken_file() {
         "the old policy keeps serving"
     );
 
-    let status = s
-        .client
-        .get(format!("{}/admin/reload", s.gateway.base_url()))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+    let status = s.admin_status().await;
     assert_eq!(status["ok"], false);
 
     stop.store(true, Ordering::Relaxed);
@@ -270,4 +280,159 @@ async fn changes_to_included_files_are_picked_up() {
         switched,
         "editing the included rules file did not reload the policy"
     );
+}
+
+impl Setup {
+    /// `signalbox_config_reloads_total` by result: (ok, unchanged, error).
+    async fn reloads(&self) -> (u64, u64, u64) {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.gateway.base_url()))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let count = |result: &str| {
+            let prefix = format!(r#"signalbox_config_reloads_total{{result="{result}"}} "#);
+            text.lines()
+                .find_map(|l| l.strip_prefix(prefix.as_str()))
+                .map_or(0, |v| v.trim().parse().unwrap())
+        };
+        (count("ok"), count("unchanged"), count("error"))
+    }
+
+    /// Waits (at most 10 s) until `done` holds for the reload counts.
+    async fn wait_for_reloads(&self, done: impl Fn((u64, u64, u64)) -> bool) -> (u64, u64, u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let counts = self.reloads().await;
+            if done(counts) || tokio::time::Instant::now() >= deadline {
+                return counts;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Replaces the main file in one step (write a sibling, rename it over),
+    /// so the watcher sees a single change.
+    fn replace(&self, text: &str) {
+        let tmp = self.path.with_extension("yaml.tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &self.path).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn reading_the_watched_file_starts_no_reload() {
+    let s = setup(true).await;
+    // Serving means the watcher has been set up.
+    assert_eq!(s.route().await.1, "a");
+    // A real change first: proves the watcher is running.
+    s.replace(&policy("b, a"));
+    let before = s.wait_for_reloads(|(ok, _, _)| ok >= 1).await;
+    assert_eq!(before, (1, 0, 0), "one change, one reload");
+    assert_eq!(s.route().await.1, "b");
+
+    // Read the file as `cat` or a backup agent does.
+    for _ in 0..100 {
+        let text = std::fs::read_to_string(&s.path).unwrap();
+        assert!(!text.is_empty());
+    }
+    // Nothing must happen; five debounce periods are ample to see a
+    // reload start (the old watcher reloaded in a loop from here on).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    while tokio::time::Instant::now() < deadline {
+        assert_eq!(
+            s.reloads().await,
+            before,
+            "reading the file started a reload"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The watcher still reacts to a real change, exactly once.
+    s.replace(&policy("a, b"));
+    let after = s.wait_for_reloads(|(ok, _, _)| ok >= 2).await;
+    assert_eq!(after, (2, 0, 0));
+    assert_eq!(s.route().await.1, "a");
+}
+
+#[tokio::test]
+async fn identical_content_is_skipped_and_counted() {
+    let s = setup(false).await;
+    let (_, _, v1) = s.route().await;
+    let (status, body) = s.admin_reload().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "unchanged", "{body}");
+    assert_eq!(body["policy_version"], v1.as_str());
+
+    // Comments and formatting change no value: still unchanged.
+    std::fs::write(
+        &s.path,
+        format!("# reviewed by ops\n{}\n\n", policy("a,   b")),
+    )
+    .unwrap();
+    let (_, body) = s.admin_reload().await;
+    assert_eq!(body["status"], "unchanged", "{body}");
+    let last = s.admin_status().await;
+    assert_eq!(
+        (&last["ok"], &last["unchanged"]),
+        (&true.into(), &true.into())
+    );
+
+    std::fs::write(&s.path, policy("b, a")).unwrap();
+    let (_, body) = s.admin_reload().await;
+    assert_eq!(body["status"], "reloaded", "{body}");
+    assert_ne!(body["policy_version"], v1.as_str());
+    assert_eq!(s.reloads().await, (1, 2, 0));
+}
+
+/// Route `a` limited to 5 requests per second behind alias `chat`; alias
+/// `other` on route `b`, whose model changes with `b_model`.
+fn limited_policy(b_model: &str) -> String {
+    document(
+        ", max-requests-per-second: 5",
+        b_model,
+        "  - { name: chat, routes: [a] }\n  - { name: other, routes: [b] }",
+    )
+}
+
+#[tokio::test]
+async fn a_rate_limited_route_stays_limited_across_reloads() {
+    let s = start(false, |dir| {
+        let path = dir.join("signalbox.yaml");
+        std::fs::write(&path, limited_policy("m")).unwrap();
+        path
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let mut served = 0u64;
+    let mut refused = 0u64;
+    for i in 0..10 {
+        std::fs::write(&s.path, limited_policy(&format!("m{i}"))).unwrap();
+        let (status, body) = s.admin_reload().await;
+        assert_eq!(
+            (status, &body["status"]),
+            (200, &"reloaded".into()),
+            "{body}"
+        );
+        for _ in 0..6 {
+            match s.route().await.0 {
+                200 => served += 1,
+                429 => refused += 1,
+                other => panic!("unexpected status {other}"),
+            }
+        }
+    }
+    // A token bucket of 5/s with one second of burst admits at most
+    // 5 + 5 × elapsed; the old reload refilled it each time (~50 served).
+    let elapsed = started.elapsed().as_secs_f64();
+    let bound = 5.0 + 5.0 * elapsed + 1.0;
+    assert!(
+        (served as f64) <= bound,
+        "{served} served in {elapsed:.2}s (at most {bound:.0} allowed), {refused} refused"
+    );
+    assert!(refused > 0);
 }
