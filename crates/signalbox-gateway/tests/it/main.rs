@@ -21,6 +21,7 @@ mod privacy;
 mod prompts;
 mod redis_state;
 mod reload;
+mod request_ids;
 mod residency;
 mod resilience;
 mod roundtrip;
