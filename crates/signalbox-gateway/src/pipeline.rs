@@ -73,7 +73,11 @@ pub async fn chat_completions(
     };
     let mut alias = None;
     let mut claim = None;
-    let span = crate::trace::request_span(&headers, &meta.request_id);
+    let span = crate::trace::request_span(
+        &headers,
+        &meta.request_id,
+        meta.gateway_request_id.to_str().unwrap_or("-"),
+    );
     let result = serve_chat(
         &state,
         &runtime,
