@@ -34,7 +34,7 @@ pub use model::{
     StateConfig, Supports, Template, TenantConfig, TenantLimits, Timeouts, Weights,
 };
 pub use schema::json_schema;
-pub use secret::{Secret, SecretSource, hash_secret};
+pub use secret::{MAX_SECRET_FILE_BYTES, Secret, SecretError, SecretSource, hash_secret};
 pub use vars::{EnvVars, OverlayVars, VarSource};
 
 /// The `origin` to use for a configuration compiled into the binary.

@@ -11,6 +11,7 @@ use signalbox_core::{AliasName, ProviderName, RouteId};
 
 use crate::secret::Secret;
 
+mod endpoints;
 mod enums;
 mod policy;
 mod posture;

@@ -82,8 +82,15 @@ pub struct CandidateRecord {
 /// The whole record of one request.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DecisionRecord {
-    /// The request id (as in `x-request-id`).
+    /// The gateway's own id for the request (`x-signalbox-request-id`):
+    /// generated for every request, never taken from the caller, so it is
+    /// unique and is the decision log's key.
     pub request_id: String,
+    /// The `x-request-id` the caller sent, when it sent a usable one. Not
+    /// unique: any caller may send any value, so it identifies a record only
+    /// together with its tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_request_id: Option<String>,
     /// Milliseconds since the Unix epoch when the request arrived.
     pub time_ms: u64,
     /// Tenant id (`-` when authentication failed).

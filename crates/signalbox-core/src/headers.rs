@@ -3,6 +3,9 @@
 
 /// Caller-supplied or generated request id, echoed on every response.
 pub const REQUEST_ID: &str = "x-request-id";
+/// Response: the gateway's own id for the request, always generated; the
+/// key of its decision record (equal to `x-request-id` when the caller sent none).
+pub const GATEWAY_REQUEST_ID: &str = "x-signalbox-request-id";
 /// The route that produced the response (or the last route tried).
 pub const ROUTE: &str = "x-signalbox-route";
 /// The provider of that route.

@@ -39,6 +39,19 @@ pub fn explain(record: &DecisionRecord) -> String {
 
 // === the why line ===
 
+/// One line naming a record, to pick it among several that share a
+/// caller's `x-request-id`: gateway id, tenant, arrival time and outcome.
+pub fn one_line(r: &DecisionRecord) -> String {
+    format!(
+        "{}  tenant {}  {}  {} {}",
+        r.request_id,
+        r.tenant,
+        rfc3339_utc(r.time_ms),
+        r.outcome,
+        r.status
+    )
+}
+
 fn why(r: &DecisionRecord) -> String {
     match r.outcome.as_str() {
         "served" => why_served(r),
@@ -223,6 +236,9 @@ fn allowed_regions(r: &DecisionRecord) -> Option<String> {
 fn request(r: &DecisionRecord) -> Option<String> {
     let mut s = String::from("Request\n");
     let _ = writeln!(s, "  id:             {}", r.request_id);
+    if let Some(caller) = &r.caller_request_id {
+        let _ = writeln!(s, "  x-request-id:   {caller} (the caller's)");
+    }
     let _ = writeln!(s, "  time:           {}", rfc3339_utc(r.time_ms));
     let _ = writeln!(s, "  tenant:         {}", r.tenant);
     if let Some(alias) = &r.alias {

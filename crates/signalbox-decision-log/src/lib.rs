@@ -18,6 +18,6 @@ mod test_support;
 mod writer;
 
 pub use error::LogError;
-pub use explain::explain;
+pub use explain::{explain, one_line};
 pub use reader::{LogReader, Query};
 pub use writer::{DecisionLog, LogOptions, LogStats, WriterPriority};

@@ -21,6 +21,9 @@ pub const MAX_LIMIT: usize = 1000;
 /// Filters for listing decisions; every filter that is set must hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Query {
+    /// Only the request with this id: the gateway's (`request_id`) or the
+    /// caller's `x-request-id` (which several requests may share).
+    pub request_id: Option<String>,
     /// Only this tenant's requests.
     pub tenant: Option<String>,
     /// Only requests filed under this route (served by it, or last tried).
@@ -36,6 +39,7 @@ pub struct Query {
 impl Default for Query {
     fn default() -> Self {
         Self {
+            request_id: None,
             tenant: None,
             route: None,
             outcome: None,
@@ -88,7 +92,8 @@ impl LogReader {
         &self.path
     }
 
-    /// The record of one request, if it is in the log.
+    /// The record of one request by the gateway's id (`request_id`,
+    /// `x-signalbox-request-id`), if it is in the log.
     pub fn get(&self, request_id: &str) -> Result<Option<DecisionRecord>, LogError> {
         let conn = self.connect()?;
         let json: Option<String> = conn
@@ -103,9 +108,35 @@ impl LogReader {
             .map_err(LogError::from)
     }
 
+    /// The records `id` names, newest first, optionally only `tenant`'s: the
+    /// one whose gateway id it is, else every one whose caller sent it as
+    /// `x-request-id` (any number, from any tenant; at most [`MAX_LIMIT`]).
+    /// The gateway's id wins, so a caller cannot shadow another request's
+    /// record by sending its id.
+    pub fn find(&self, id: &str, tenant: Option<&str>) -> Result<Vec<DecisionRecord>, LogError> {
+        let conn = self.connect()?;
+        let tenant_clause = if tenant.is_some() {
+            " AND tenant = ?2"
+        } else {
+            ""
+        };
+        let by_key = format!("SELECT record FROM decisions WHERE request_id = ?1{tenant_clause}");
+        let found = records(&conn, &by_key, id, tenant)?;
+        if !found.is_empty() || !has_caller_ids(&conn)? {
+            return Ok(found);
+        }
+        let by_caller = format!(
+            "SELECT record FROM decisions WHERE caller_request_id = ?1{tenant_clause}
+             ORDER BY time_ms DESC, request_id DESC LIMIT {MAX_LIMIT}"
+        );
+        records(&conn, &by_caller, id, tenant)
+    }
+
     /// Records matching `q`, newest first.
     pub fn query(&self, q: &Query) -> Result<Vec<DecisionRecord>, LogError> {
+        let conn = self.connect()?;
         let Query {
+            request_id,
             tenant,
             route,
             outcome,
@@ -114,6 +145,16 @@ impl LogReader {
         } = q;
         let mut clauses = Vec::new();
         let mut values = Vec::new();
+        if let Some(id) = request_id {
+            let caller = if has_caller_ids(&conn)? {
+                "caller_request_id"
+            } else {
+                "NULL"
+            };
+            values.push(Value::Text(id.clone()));
+            let n = values.len();
+            clauses.push(format!("(request_id = ?{n} OR {caller} = ?{n})"));
+        }
         let mut filter = |column: &str, op: &str, value: Value| {
             values.push(value);
             clauses.push(format!("{column} {op} ?{}", values.len()));
@@ -143,7 +184,6 @@ impl LogReader {
             values.len()
         ));
 
-        let conn = self.connect()?;
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(params_from_iter(values), |row| row.get::<_, String>(0))?;
         let mut records = Vec::new();
@@ -161,6 +201,18 @@ impl LogReader {
             .map_err(|_| LogError::Closed)?
     }
 
+    /// [`LogReader::find`] on a blocking thread, for async handlers.
+    pub async fn find_async(
+        &self,
+        id: String,
+        tenant: Option<String>,
+    ) -> Result<Vec<DecisionRecord>, LogError> {
+        let reader = self.clone();
+        tokio::task::spawn_blocking(move || reader.find(&id, tenant.as_deref()))
+            .await
+            .map_err(|_| LogError::Closed)?
+    }
+
     /// [`LogReader::query`] on a blocking thread, for async handlers.
     pub async fn query_async(&self, q: Query) -> Result<Vec<DecisionRecord>, LogError> {
         let reader = self.clone();
@@ -172,4 +224,27 @@ impl LogReader {
     fn connect(&self) -> Result<Connection, LogError> {
         schema::open_reader(&self.path)
     }
+}
+
+/// Whether the file has the caller-id column: a file a writer has not yet
+/// migrated to schema 2 (readers never migrate) has no caller ids.
+fn has_caller_ids(conn: &Connection) -> Result<bool, LogError> {
+    Ok(schema::user_version(conn)? >= schema::CALLER_ID_VERSION)
+}
+
+/// Runs `sql` with `?1 = id` and, when given, `?2 = tenant`.
+fn records(
+    conn: &Connection,
+    sql: &str,
+    id: &str,
+    tenant: Option<&str>,
+) -> Result<Vec<DecisionRecord>, LogError> {
+    let mut stmt = conn.prepare(sql)?;
+    let values = std::iter::once(id).chain(tenant);
+    let rows = stmt.query_map(params_from_iter(values), |row| row.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for json in rows {
+        out.push(serde_json::from_str(&json?)?);
+    }
+    Ok(out)
 }

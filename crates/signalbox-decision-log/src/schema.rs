@@ -10,7 +10,10 @@ use signalbox_core::DecisionRecord;
 use crate::LogError;
 
 /// The newest schema version this build writes and reads.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
+
+/// The first version with the `caller_request_id` column.
+pub(crate) const CALLER_ID_VERSION: i64 = 2;
 
 /// The page size of a new file. Why not SQLite's 4 KiB: a record's JSON is
 /// ~2 KB, so two rarely fit one 4 KiB page and each record took a whole
@@ -23,7 +26,7 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Migrations, indexed by the version they upgrade from. Each runs in one
 /// transaction together with the `user_version` bump.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+pub(crate) const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // 0 -> 1: the decisions table. The whole record is kept as JSON; the
     // other columns exist only to filter and order without parsing it.
     "CREATE TABLE decisions (
@@ -40,6 +43,15 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     CREATE INDEX decisions_tenant_time ON decisions (tenant, time_ms);
     CREATE INDEX decisions_route_time ON decisions (route, time_ms);
     CREATE INDEX decisions_outcome_time ON decisions (outcome, time_ms);",
+    // 1 -> 2: `request_id` is now always the gateway's own id; the caller's
+    // `x-request-id`, which any tenant may choose, moves to a column of its
+    // own that is not unique (before, a caller's id was the key, and
+    // `INSERT OR REPLACE` let anyone overwrite another tenant's record).
+    // Rows written before keep their key (the caller's id when one was
+    // sent) and no caller id. Adding a column rewrites nothing.
+    "ALTER TABLE decisions ADD COLUMN caller_request_id TEXT;
+    CREATE INDEX decisions_caller ON decisions (caller_request_id, tenant)
+        WHERE caller_request_id IS NOT NULL;",
 ];
 
 /// Opens (creating if needed) the database for writing: WAL, so readers never
@@ -147,8 +159,9 @@ pub(crate) enum InsertError {
     Utf8(String),
 }
 
-/// Inserts (or replaces, keyed by request id) one record, encoding it into
-/// `buf` (reused across records, so the writer does not allocate for it).
+/// Inserts one record, encoding it into `buf` (reused across records, so
+/// the writer does not allocate for it). Never replaces: a record whose key
+/// is taken fails (and is counted) rather than erase the one there.
 pub(crate) fn insert(
     tx: &Transaction<'_>,
     record: &DecisionRecord,
@@ -159,12 +172,14 @@ pub(crate) fn insert(
     // serde_json writes UTF-8 only; the check is cheap next to the insert.
     let json = std::str::from_utf8(buf).map_err(|e| InsertError::Utf8(e.to_string()))?;
     let mut stmt = tx.prepare_cached(
-        "INSERT OR REPLACE INTO decisions
-            (request_id, time_ms, tenant, route, outcome, status, policy_version, record)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO decisions
+            (request_id, caller_request_id, time_ms, tenant, route, outcome, status,
+             policy_version, record)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
     stmt.execute(params![
         record.request_id,
+        record.caller_request_id,
         to_sql_ms(record.time_ms),
         record.tenant,
         route_of(record),

@@ -70,26 +70,43 @@ fn admin_error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// `GET /admin/decisions/{request_id}`
+/// Scopes `GET /admin/decisions/{id}` to one tenant.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionScope {
+    tenant: Option<String>,
+}
+
+/// `GET /admin/decisions/{id}?tenant=`: the record whose gateway id
+/// (`x-signalbox-request-id`) is `id`, else the one whose caller sent `id`
+/// as `x-request-id`. A caller's id is anyone's to choose, so it may name
+/// several records (across tenants): then the answer is `409` listing them,
+/// to be asked for by gateway id or narrowed with `?tenant=`.
 pub async fn decision(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    scope: Result<Query<DecisionScope>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     if let Some(r) = refusal(&state, &headers) {
         return r;
     }
+    let Query(scope) = match scope {
+        Ok(q) => q,
+        Err(e) => return admin_error(StatusCode::BAD_REQUEST, "invalid_query", &e.body_text()),
+    };
     let reader = match fresh_reader(&state).await {
         Ok(r) => r,
         Err(refusal) => return *refusal,
     };
-    match reader.get_async(id.clone()).await {
-        Ok(Some(record)) => Json(record).into_response(),
-        Ok(None) => admin_error(
+    match reader.find_async(id.clone(), scope.tenant).await {
+        Ok(mut records) if records.len() == 1 => Json(records.swap_remove(0)).into_response(),
+        Ok(records) if records.is_empty() => admin_error(
             StatusCode::NOT_FOUND,
             "decision_not_found",
             &format!("no decision record for request {id}"),
         ),
+        Ok(records) => ambiguous(&id, &records),
         Err(e) => admin_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "decision_log_error",
@@ -98,10 +115,39 @@ pub async fn decision(
     }
 }
 
+/// `409`: a caller's request id that names several records, with each
+/// one's gateway id, tenant, time and outcome.
+fn ambiguous(id: &str, records: &[signalbox_core::DecisionRecord]) -> Response {
+    let matches: Vec<serde_json::Value> = records
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "request_id": r.request_id,
+                "tenant": r.tenant,
+                "time_ms": r.time_ms,
+                "outcome": r.outcome,
+                "status": r.status,
+            })
+        })
+        .collect();
+    let message = format!(
+        "x-request-id {id} was sent by {} requests; ask for one by its gateway id \
+         (x-signalbox-request-id), or add ?tenant=",
+        records.len()
+    );
+    let body = serde_json::json!({
+        "error": {"message": message, "type": "admin_error", "code": "ambiguous_request_id", "param": null},
+        "matches": matches,
+    });
+    (StatusCode::CONFLICT, Json(body)).into_response()
+}
+
 /// Filters for `GET /admin/decisions`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionFilter {
+    /// The gateway's id or the caller's `x-request-id`.
+    request_id: Option<String>,
     tenant: Option<String>,
     route: Option<String>,
     outcome: Option<String>,
@@ -110,7 +156,7 @@ pub struct DecisionFilter {
     limit: Option<usize>,
 }
 
-/// `GET /admin/decisions?tenant=&route=&since=&outcome=&limit=`
+/// `GET /admin/decisions?request_id=&tenant=&route=&since=&outcome=&limit=`
 pub async fn decisions(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -128,6 +174,7 @@ pub async fn decisions(
         Err(refusal) => return *refusal,
     };
     let q = LogQuery {
+        request_id: f.request_id,
         tenant: f.tenant,
         route: f.route,
         outcome: f.outcome,

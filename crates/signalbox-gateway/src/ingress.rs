@@ -7,23 +7,61 @@ use signalbox_core::headers::REQUEST_ID;
 
 use crate::respond::ApiError;
 
+/// The ids of one request.
+#[derive(Debug, Clone)]
+pub struct RequestIds {
+    /// The gateway's own id, always generated (time-ordered, 32 hex
+    /// digits): the decision record's key, `x-signalbox-request-id`.
+    pub gateway: String,
+    /// The same id as a header value.
+    pub gateway_header: HeaderValue,
+    /// The caller's `x-request-id`, when it is sane.
+    pub caller: Option<String>,
+    /// The id echoed as `x-request-id` (and sent upstream): the caller's,
+    /// else the gateway's.
+    pub echo_header: HeaderValue,
+}
+
+impl RequestIds {
+    /// Reads the caller's `x-request-id` and generates the gateway's id.
+    pub fn new(headers: &HeaderMap) -> Self {
+        let (gateway, gateway_header) = generated_id();
+        let caller = caller_request_id(headers);
+        Self {
+            echo_header: caller.map_or_else(|| gateway_header.clone(), |(_, h)| h.clone()),
+            caller: caller.map(|(s, _)| s.to_owned()),
+            gateway,
+            gateway_header,
+        }
+    }
+
+    /// The id echoed as `x-request-id`, as text.
+    pub fn echo(&self) -> &str {
+        self.caller.as_deref().unwrap_or(&self.gateway)
+    }
+}
+
 /// The caller's `x-request-id` when it is sane (1–128 visible ASCII
 /// characters), else a new time-ordered id.
 pub fn request_id(headers: &HeaderMap) -> String {
-    request_id_with_header(headers).0
+    match caller_request_id(headers) {
+        Some((s, _)) => s.to_owned(),
+        None => generated_id().0,
+    }
 }
 
-/// [`request_id`] and the same id as a header value, made once: it is
-/// sent upstream on every attempt and returned on the response.
-pub fn request_id_with_header(headers: &HeaderMap) -> (String, HeaderValue) {
-    if let Some(v) = headers.get(REQUEST_ID)
-        && (1..=128).contains(&v.len())
-        && v.as_bytes().iter().all(u8::is_ascii_graphic)
-        && let Ok(s) = v.to_str()
-    {
-        // The caller's value shares its bytes with the request: no copy.
-        return (s.to_string(), v.clone());
+/// The caller's `x-request-id` when it is 1–128 visible ASCII characters.
+fn caller_request_id(headers: &HeaderMap) -> Option<(&str, &HeaderValue)> {
+    let v = headers.get(REQUEST_ID)?;
+    if !(1..=128).contains(&v.len()) || !v.as_bytes().iter().all(u8::is_ascii_graphic) {
+        return None;
     }
+    // The caller's value shares its bytes with the request: no copy.
+    Some((v.to_str().ok()?, v))
+}
+
+/// A new time-ordered id, as text and as a header value.
+fn generated_id() -> (String, HeaderValue) {
     let mut buf = uuid::Uuid::encode_buffer();
     let id: &str = uuid::Uuid::now_v7().simple().encode_lower(&mut buf);
     // 32 hex digits: always a valid header value.
@@ -64,23 +102,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keeps_a_sane_caller_request_id() {
+    fn keeps_a_sane_caller_request_id_beside_its_own() {
         let mut h = HeaderMap::new();
         h.insert(REQUEST_ID, HeaderValue::from_static("abc-123"));
         assert_eq!(request_id(&h), "abc-123");
-        let (id, header) = request_id_with_header(&h);
-        assert_eq!(
-            (id.as_str(), header.to_str().unwrap()),
-            ("abc-123", "abc-123")
-        );
+        let ids = RequestIds::new(&h);
+        assert_eq!(ids.caller.as_deref(), Some("abc-123"));
+        assert_eq!(ids.echo(), "abc-123");
+        assert_eq!(ids.echo_header.to_str().unwrap(), "abc-123");
+        // The record key is never the caller's.
+        assert_eq!(ids.gateway.len(), 32);
+        assert_eq!(ids.gateway_header.to_str().unwrap(), ids.gateway);
+        assert_ne!(RequestIds::new(&h).gateway, ids.gateway);
     }
 
     #[test]
     fn a_generated_id_and_its_header_agree() {
-        let (id, header) = request_id_with_header(&HeaderMap::new());
-        assert_eq!(id.len(), 32);
-        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_eq!(header.to_str().unwrap(), id);
+        let ids = RequestIds::new(&HeaderMap::new());
+        assert_eq!(ids.gateway.len(), 32);
+        assert!(ids.gateway.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(ids.gateway_header.to_str().unwrap(), ids.gateway);
+        assert_eq!(ids.caller, None);
+        assert_eq!(ids.echo(), ids.gateway);
+        assert_eq!(ids.echo_header, ids.gateway_header);
     }
 
     #[test]
@@ -90,6 +134,7 @@ mod tests {
         let id = request_id(&h);
         assert_eq!(id.len(), 32);
         assert_ne!(id, "has space");
+        assert_eq!(RequestIds::new(&h).caller, None);
         h.insert(REQUEST_ID, HeaderValue::from_str(&"x".repeat(129)).unwrap());
         assert_eq!(request_id(&h).len(), 32);
     }

@@ -29,7 +29,7 @@ use crate::AppState;
 use crate::escalation::escalate;
 use crate::failover;
 use crate::idempotency::{self, Claim, Claimed};
-use crate::ingress::{read_body, request_id_with_header};
+use crate::ingress::{RequestIds, read_body};
 use crate::record::{Outcome, RecordBuilder, submit};
 use crate::respond::degraded::{mark_first_event, mark_json};
 use crate::respond::{ApiError, ResponseMeta};
@@ -38,7 +38,7 @@ use crate::telemetry::observe;
 
 /// Headers a served response carries: content type (and, for streams, two
 /// cache headers) plus the `x-signalbox-*` summary.
-const RESPONSE_HEADERS: usize = 12;
+const RESPONSE_HEADERS: usize = 13;
 
 /// Handles one chat completion request end to end.
 pub async fn chat_completions(
@@ -49,10 +49,11 @@ pub async fn chat_completions(
     let started = Instant::now();
     let runtime = state.runtime.load_full();
     let _in_flight = InFlight::enter(&state);
-    let (request_id, request_id_header) = request_id_with_header(&headers);
+    let ids = RequestIds::new(&headers);
     let mut meta = ResponseMeta {
-        request_id,
-        request_id_header,
+        request_id: ids.echo().to_owned(),
+        request_id_header: ids.echo_header,
+        gateway_request_id: ids.gateway_header,
         policy_version: runtime.version_header.clone(),
         route: None,
         attempts: 0,
@@ -64,13 +65,19 @@ pub async fn chat_completions(
         builder: state
             .decision_log
             .as_ref()
-            .map(|_| RecordBuilder::start(&meta.request_id, &runtime.config.version)),
+            // Keyed by the gateway's id: a caller's `x-request-id` is any
+            // caller's to choose, so it must never name (or replace) a record.
+            .map(|_| RecordBuilder::start(ids.gateway, ids.caller, &runtime.config.version)),
         state: &state,
         started,
     };
     let mut alias = None;
     let mut claim = None;
-    let span = crate::trace::request_span(&headers, &meta.request_id);
+    let span = crate::trace::request_span(
+        &headers,
+        &meta.request_id,
+        meta.gateway_request_id.to_str().unwrap_or("-"),
+    );
     let result = serve_chat(
         &state,
         &runtime,

@@ -51,14 +51,20 @@ pub struct RecordBuilder {
 }
 
 impl RecordBuilder {
-    /// Starts a record for a request that arrived now.
-    pub fn start(request_id: &str, policy_version: &str) -> Self {
+    /// Starts a record for a request that arrived now, keyed by the
+    /// gateway's id and noting the caller's `x-request-id`.
+    pub fn start(
+        request_id: String,
+        caller_request_id: Option<String>,
+        policy_version: &str,
+    ) -> Self {
         let time_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         Self {
             record: DecisionRecord {
-                request_id: request_id.to_string(),
+                request_id,
+                caller_request_id,
                 time_ms,
                 tenant: "-".to_string(),
                 policy_version: policy_version.to_string(),

@@ -23,7 +23,13 @@ pub fn enable_request_spans() {
 }
 
 /// The request's span: `Span::none()` unless spans are enabled.
-pub(crate) fn request_span(headers: &HeaderMap, request_id: &str) -> tracing::Span {
+/// `request_id` is the echoed `x-request-id`; `gateway_id` the decision
+/// record's key (`x-signalbox-request-id`).
+pub(crate) fn request_span(
+    headers: &HeaderMap,
+    request_id: &str,
+    gateway_id: &str,
+) -> tracing::Span {
     if !REQUEST_SPANS.load(Ordering::Relaxed) {
         return tracing::Span::none();
     }
@@ -31,6 +37,7 @@ pub(crate) fn request_span(headers: &HeaderMap, request_id: &str) -> tracing::Sp
         "chat",
         otel.kind = "server",
         request_id,
+        signalbox.request_id = gateway_id,
         signalbox.alias = tracing::field::Empty,
         signalbox.route = tracing::field::Empty,
         signalbox.provider = tracing::field::Empty,

@@ -68,7 +68,10 @@ enum Command {
         /// Print the record as JSON.
         #[arg(long)]
         json: bool,
-        /// The request id (as in `x-request-id`).
+        /// Only this tenant's records (to pick among requests that sent the same `x-request-id`).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The gateway's request id (`x-signalbox-request-id`), or the caller's `x-request-id`.
         request_id: String,
     },
     /// Evaluate a request against a policy without calling any provider.
@@ -169,8 +172,14 @@ fn main() -> ExitCode {
                 config,
                 db,
                 json,
+                tenant,
                 request_id,
-            } => cmd::explain::run(&cmd::explain::Source::pick(config, db), json, &request_id),
+            } => cmd::explain::run(
+                &cmd::explain::Source::pick(config, db),
+                json,
+                &request_id,
+                tenant.as_deref(),
+            ),
             Command::Simulate {
                 config,
                 request,

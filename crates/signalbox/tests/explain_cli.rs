@@ -18,6 +18,11 @@ use signalbox_core::DecisionRecord;
 use signalbox_decision_log::{DecisionLog, LogOptions};
 
 async fn write_record(db: &Path, request_id: &str) {
+    write_records(db, &[(request_id, None, "acme")]).await;
+}
+
+/// Writes one record per `(gateway id, caller's x-request-id, tenant)`.
+async fn write_records(db: &Path, records: &[(&str, Option<&str>, &str)]) {
     let log = DecisionLog::open(
         db,
         LogOptions {
@@ -27,10 +32,18 @@ async fn write_record(db: &Path, request_id: &str) {
         },
     )
     .unwrap();
-    assert!(log.record(DecisionRecord {
+    for (i, (request_id, caller, tenant)) in (0..).zip(records) {
+        assert!(log.record(record(request_id, *caller, tenant, i)));
+    }
+    log.flush().await;
+}
+
+fn record(request_id: &str, caller: Option<&str>, tenant: &str, i: u64) -> DecisionRecord {
+    DecisionRecord {
         request_id: request_id.to_string(),
-        time_ms: 1_700_000_000_000,
-        tenant: "acme".to_string(),
+        caller_request_id: caller.map(str::to_string),
+        time_ms: 1_700_000_000_000 + i,
+        tenant: tenant.to_string(),
         policy_version: "0123456789ab".to_string(),
         alias: Some("chat".to_string()),
         ranking: vec!["eu".to_string()],
@@ -39,8 +52,7 @@ async fn write_record(db: &Path, request_id: &str) {
         status: 200,
         latency_ms: 42,
         ..DecisionRecord::default()
-    }));
-    log.flush().await;
+    }
 }
 
 #[tokio::test]
@@ -111,4 +123,58 @@ fn explain_reports_a_missing_log() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("does not exist"), "{stderr}");
+}
+
+#[tokio::test]
+async fn explain_finds_a_record_by_either_id_and_never_guesses() {
+    let dir = temp_dir("explain-ids");
+    let db = dir.join("ids.db");
+    write_records(
+        &db,
+        &[
+            ("0193aaaa", Some("shared-1"), "acme"),
+            ("0193bbbb", Some("shared-1"), "globex"),
+            ("0193cccc", Some("mine-1"), "acme"),
+        ],
+    )
+    .await;
+    let explain = |args: &[&str]| {
+        common::bin_in(Path::new(env!("CARGO_MANIFEST_DIR")))
+            .args(["explain", "--json", "--db"])
+            .arg(&db)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let tenant_of = |out: &std::process::Output| {
+        let v: serde_json::Value = serde_json::from_str(&common::success_stdout(out)).unwrap();
+        (
+            v["request_id"].as_str().unwrap().to_owned(),
+            v["tenant"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(
+        tenant_of(&explain(&["0193bbbb"])),
+        ("0193bbbb".into(), "globex".into())
+    );
+    assert_eq!(
+        tenant_of(&explain(&["mine-1"])),
+        ("0193cccc".into(), "acme".into())
+    );
+    assert_eq!(
+        tenant_of(&explain(&["--tenant", "acme", "shared-1"])),
+        ("0193aaaa".into(), "acme".into())
+    );
+
+    let out = explain(&["shared-1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("was sent by 2 requests"), "{stderr}");
+    assert!(stderr.contains("0193aaaa  tenant acme"), "{stderr}");
+    assert!(stderr.contains("0193bbbb  tenant globex"), "{stderr}");
+    assert!(stderr.contains("--tenant"), "{stderr}");
+
+    let out = explain(&["--tenant", "initech", "shared-1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("(tenant initech)"));
 }

@@ -47,7 +47,8 @@ impl Config {
     /// Warnings that do not make the document invalid: fallback chains
     /// (an alias's routes, and its `smaller-model` alias's) whose routes
     /// declare different postures. Failover will not move a request onto
-    /// the weaker ones, so those routes only serve when chosen first.
+    /// the weaker ones, so those routes only serve when chosen first. Also
+    /// providers on link-local or metadata addresses (`endpoints.rs`).
     pub fn warnings(&self) -> Vec<String> {
         let mut out = Vec::new();
         for alias in &self.aliases {
@@ -71,6 +72,7 @@ impl Config {
                 ));
             }
         }
+        out.extend(self.endpoint_warnings());
         out
     }
 

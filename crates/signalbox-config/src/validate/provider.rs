@@ -15,13 +15,33 @@ use crate::secret::{self, Secret};
 use crate::text::Text;
 use crate::vars::VarSource;
 
-/// Headers that carry credentials; they belong in `api-key`.
+/// Headers that carry credentials (lower case). A value under `headers` is
+/// plain configuration text: printed by `check`, kept unredacted in memory
+/// and never scrubbed from upstream error text, so a credential there would
+/// leak; credentials belong in `api-key`. Besides these, any name ending in
+/// `api-key` or `apikey` (see [`is_credential_header`]).
 const CREDENTIAL_HEADERS: &[&str] = &[
     "authorization",
+    "proxy-authorization",
     "api-key",
     "x-api-key",
-    "proxy-authorization",
+    "x-goog-api-key",
+    "x-api-token",
+    "x-auth-token",
+    "x-access-token",
+    "x-amz-security-token",
+    "x-ms-token-aad-access-token",
+    "ocp-apim-subscription-key",
+    "x-functions-key",
+    "cookie",
+    "cookie2",
+    "set-cookie",
 ];
+
+/// Whether a (lower-case) header name carries a credential.
+fn is_credential_header(lower: &str) -> bool {
+    CREDENTIAL_HEADERS.contains(&lower) || lower.ends_with("api-key") || lower.ends_with("apikey")
+}
 
 pub(super) fn validate_providers(
     raw: Vec<RawProvider>,
@@ -225,14 +245,18 @@ fn validate_aws(
     })
 }
 
-/// Returns the URL normalised, without a trailing `/`.
+/// Returns the URL normalised, without a trailing `/`. Errors never repeat
+/// the query, fragment or user info: they are where credentials hide.
 fn validate_url(text: &str, path: &str, errors: &mut Errors) -> String {
     let url = match url::Url::parse(text) {
         Ok(url) => url,
         Err(e) => {
             errors.push(
                 path,
-                format!("invalid URL {text:?}: {e} (expected e.g. https://api.example.com/v1)"),
+                format!(
+                    "invalid URL {:?}: {e} (expected e.g. https://api.example.com/v1)",
+                    redacted_url(text)
+                ),
             );
             return text.to_owned();
         }
@@ -244,13 +268,21 @@ fn validate_url(text: &str, path: &str, errors: &mut Errors) -> String {
         );
     }
     if url.host_str().is_none_or(str::is_empty) {
-        errors.push(path, format!("URL {text:?} has no host"));
+        errors.push(path, format!("URL {:?} has no host", redacted_url(text)));
     }
-    if url.query().is_some() || url.fragment().is_some() {
-        errors.push(
-            path,
-            format!("URL {text:?} must not contain a query or fragment"),
-        );
+    for (part, present) in [
+        ("a query (`?…`)", url.query().is_some()),
+        ("a fragment (`#…`)", url.fragment().is_some()),
+    ] {
+        if present {
+            errors.push(
+                path,
+                format!(
+                    "URL {:?} must not contain {part}; credentials belong in api-key",
+                    redacted_url(text)
+                ),
+            );
+        }
     }
     if !url.username().is_empty() || url.password().is_some() {
         errors.push(
@@ -259,6 +291,24 @@ fn validate_url(text: &str, path: &str, errors: &mut Errors) -> String {
         );
     }
     url.as_str().trim_end_matches('/').to_owned()
+}
+
+/// `text` without its query, fragment and user info (each shown as `…`), so
+/// an error can name the URL without repeating a credential.
+fn redacted_url(text: &str) -> String {
+    let (mut out, rest) = match text.find(['?', '#']) {
+        Some(at) => (text[..at].to_owned(), "…"),
+        None => (text.to_owned(), ""),
+    };
+    let authority_start = out.find("://").map_or(0, |i| i + 3);
+    let authority_end = out[authority_start..]
+        .find('/')
+        .map_or(out.len(), |i| authority_start + i);
+    if let Some(at) = out[authority_start..authority_end].rfind('@') {
+        out.replace_range(authority_start..authority_start + at, "…");
+    }
+    out.push_str(rest);
+    out
 }
 
 pub(super) fn validate_api_key(
@@ -277,8 +327,8 @@ pub(super) fn validate_api_key(
         }
         RawApiKey::Source(source) => match secret::resolve(&source, vars) {
             Ok(secret) => Some(secret),
-            Err(message) => {
-                errors.push(path, message);
+            Err(error) => {
+                errors.push(path, error.to_string());
                 None
             }
         },
@@ -296,7 +346,7 @@ fn validate_headers(
         let lower = name.to_ascii_lowercase();
         if !is_header_name(name) {
             errors.push(&header_path, format!("invalid header name {name:?}"));
-        } else if CREDENTIAL_HEADERS.contains(&lower.as_str()) {
+        } else if is_credential_header(&lower) {
             errors.push(
                 &header_path,
                 format!(

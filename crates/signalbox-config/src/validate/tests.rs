@@ -156,6 +156,30 @@ fn api_key_from_env_and_missing_var() {
 }
 
 #[test]
+fn a_two_line_key_file_is_an_error_at_its_path() {
+    let file = std::env::temp_dir().join(format!(
+        "signalbox-config-{}-two-line-key",
+        std::process::id()
+    ));
+    std::fs::write(&file, "sk-first\nsk-second\n").unwrap();
+    assert_single(
+        &edited(
+            "base-url: https://api.example.com",
+            &format!(
+                "base-url: https://api.example.com\n    api-key: {{ file: {} }}",
+                file.display()
+            ),
+        ),
+        "providers[1].api-key",
+        &format!(
+            "file {} has more than one line; a secret must be one line of visible ASCII",
+            file.display()
+        ),
+    );
+    std::fs::remove_file(file).unwrap();
+}
+
+#[test]
 fn forbidden_and_invalid_headers() {
     assert_single(
         &edited(
@@ -200,11 +224,56 @@ fn bad_urls() {
         "providers[1].base-url",
         "unsupported scheme \"ftp\" (use http or https)",
     );
+    // The query's value is never repeated: it is where keys get pasted.
     assert_single(
-        &edited("https://api.example.com", "https://api.example.com/v1?x=1"),
+        &edited(
+            "https://api.example.com",
+            "https://api.example.com/v1?key=sk-secret-1",
+        ),
         "providers[1].base-url",
-        "URL \"https://api.example.com/v1?x=1\" must not contain a query or fragment",
+        "URL \"https://api.example.com/v1…\" must not contain a query (`?…`); credentials belong in api-key",
     );
+}
+
+#[test]
+fn url_errors_never_repeat_a_query_fragment_or_user_info() {
+    for url in [
+        "https://api.example.com/v1?key=sk-secret-1#sk-secret-2",
+        "https://user:sk-secret-1@api.example.com/v1?key=sk-secret-2",
+        "https://user:sk-secret-1@api.example.com:99999/v1?key=sk-secret-2",
+        "https://:sk-secret-1@/v1?key=sk-secret-2",
+    ] {
+        let errs = load_errors(&edited("https://api.example.com", url));
+        assert!(errs.has_path("providers[1].base-url"), "{url}: {errs}");
+        let text = errs.to_string();
+        assert!(!text.contains("sk-secret"), "{url}: {text}");
+    }
+}
+
+#[test]
+fn every_credential_header_is_refused() {
+    for name in [
+        "X-Goog-Api-Key",
+        "Cookie",
+        "Set-Cookie",
+        "Proxy-Authorization",
+        "X-Amz-Security-Token",
+        "X-Auth-Token",
+        "Ocp-Apim-Subscription-Key",
+        "X-Portkey-Api-Key",
+        "apikey",
+    ] {
+        let errs = load_errors(&edited(
+            "base-url: https://api.example.com",
+            &format!("base-url: https://api.example.com\n    headers: {{ {name}: v }}"),
+        ));
+        assert_eq!(errs.0.len(), 1, "{name}: {errs}");
+        assert!(
+            errs.has_path(&format!("providers[1].headers.{name}")),
+            "{name}: {errs}"
+        );
+        assert!(errs.to_string().contains("carries credentials"), "{errs}");
+    }
 }
 
 #[test]

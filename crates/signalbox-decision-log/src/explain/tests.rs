@@ -88,6 +88,19 @@ fn served_record() -> DecisionRecord {
 }
 
 #[test]
+fn the_callers_request_id_is_shown_beside_the_gateways() {
+    let text = explain(&DecisionRecord {
+        caller_request_id: Some("trace-7".to_owned()),
+        ..served_record()
+    });
+    assert!(
+        text.contains("  id:             req-42\n  x-request-id:   trace-7 (the caller's)\n"),
+        "{text}"
+    );
+    assert!(!explain(&served_record()).contains("x-request-id"));
+}
+
+#[test]
 fn served_explains_why_first() {
     let text = explain(&served_record());
     let first = text.lines().next().unwrap();

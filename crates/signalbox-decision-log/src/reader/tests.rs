@@ -77,6 +77,7 @@ async fn query_filters_and_orders_newest_first() {
     };
     assert_eq!(ids(&reader.query(&since).unwrap()), ["f", "e", "d"]);
     let combined = Query {
+        request_id: None,
         tenant: Some("acme".into()),
         route: Some("us-small".into()),
         outcome: Some("served".into()),
@@ -178,4 +179,129 @@ fn other_sqlite_files_are_refused() {
 fn reader_is_shareable() {
     fn assert_traits<T: Clone + Send + Sync + std::fmt::Debug>() {}
     assert_traits::<LogReader>();
+}
+
+/// A record of `tenant` keyed by the gateway's `id`, whose caller sent `caller`.
+fn with_caller(id: &str, caller: &str, time_ms: u64, tenant: &str) -> DecisionRecord {
+    DecisionRecord {
+        caller_request_id: Some(caller.to_owned()),
+        ..served(id, time_ms, tenant, "eu-large")
+    }
+}
+
+#[tokio::test]
+async fn a_callers_id_names_records_but_never_replaces_them() {
+    let db = TempDb::new("caller-ids");
+    let log = DecisionLog::open(
+        db.path(),
+        LogOptions {
+            queue: 64,
+            retention: Duration::ZERO,
+            priority: Default::default(),
+        },
+    )
+    .unwrap();
+    let t = now_ms();
+    let victim = with_caller("g-1", "shared", t, "acme");
+    // Another tenant sends the victim's x-request-id, twice.
+    let attacker = with_caller("g-2", "shared", t + 1, "globex");
+    let again = with_caller("g-3", "shared", t + 2, "globex");
+    // ...and one sends the victim's gateway id as its own x-request-id.
+    let shadow = with_caller("g-4", "g-1", t + 3, "globex");
+    for r in [&victim, &attacker, &again, &shadow] {
+        assert!(log.record(r.clone()));
+    }
+    log.flush().await;
+    let reader = log.reader().unwrap();
+
+    assert_eq!(reader.get("g-1").unwrap(), Some(victim.clone()));
+    assert_eq!(
+        ids(&reader.find("shared", None).unwrap()),
+        ["g-3", "g-2", "g-1"]
+    );
+    assert_eq!(ids(&reader.find("shared", Some("acme")).unwrap()), ["g-1"]);
+    assert_eq!(
+        ids(&reader.find("shared", Some("globex")).unwrap()),
+        ["g-3", "g-2"]
+    );
+    assert!(reader.find("shared", Some("initech")).unwrap().is_empty());
+    // The gateway's id wins over a caller's id equal to it.
+    assert_eq!(reader.find("g-1", None).unwrap(), [victim]);
+    assert_eq!(ids(&reader.find("g-1", Some("globex")).unwrap()), ["g-4"]);
+    assert!(reader.find("nope", None).unwrap().is_empty());
+    assert!(reader.get("shared").unwrap().is_none());
+
+    let by_id = |id: &str| Query {
+        request_id: Some(id.into()),
+        ..Query::default()
+    };
+    assert_eq!(
+        ids(&reader.query(&by_id("shared")).unwrap()),
+        ["g-3", "g-2", "g-1"]
+    );
+    assert_eq!(ids(&reader.query(&by_id("g-1")).unwrap()), ["g-4", "g-1"]);
+    let listed = reader
+        .find_async("shared".into(), Some("acme".into()))
+        .await
+        .unwrap();
+    assert_eq!(ids(&listed), ["g-1"]);
+}
+
+#[tokio::test]
+async fn a_version_1_file_is_read_then_migrated_in_place() {
+    let db = TempDb::new("migrate");
+    let t = now_ms();
+    let old = served("caller-chosen", t, "acme", "eu-large");
+    {
+        // The file exactly as a schema-1 build left it: keyed by the
+        // caller's id, with no caller-id column.
+        let conn = Connection::open(db.path()).unwrap();
+        conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO decisions
+                (request_id, time_ms, tenant, route, outcome, status, policy_version, record)
+             VALUES (?1, ?2, 'acme', 'eu-large', 'served', 200, 'v1', ?3)",
+            rusqlite::params![
+                old.request_id,
+                schema::to_sql_ms(t),
+                serde_json::to_string(&old).unwrap()
+            ],
+        )
+        .unwrap();
+    }
+
+    // A reader never migrates; it reads the old file as it is.
+    let reader = LogReader::open(db.path()).unwrap();
+    assert_eq!(
+        reader.find("caller-chosen", None).unwrap(),
+        std::slice::from_ref(&old)
+    );
+    assert!(reader.find("other", None).unwrap().is_empty());
+    let q = Query {
+        request_id: Some("caller-chosen".into()),
+        ..Query::default()
+    };
+    assert_eq!(reader.query(&q).unwrap(), std::slice::from_ref(&old));
+
+    // The writer migrates it: old rows keep their key, new ones have both ids.
+    let log = DecisionLog::open(
+        db.path(),
+        LogOptions {
+            queue: 8,
+            retention: Duration::ZERO,
+            priority: Default::default(),
+        },
+    )
+    .unwrap();
+    let conn = Connection::open(db.path()).unwrap();
+    assert_eq!(schema::user_version(&conn).unwrap(), 2);
+    let new = with_caller("g-1", "caller-chosen", t + 1, "globex");
+    assert!(log.record(new.clone()));
+    log.flush().await;
+    assert_eq!(log.stats().write_errors, 0);
+    assert_eq!(reader.get("caller-chosen").unwrap(), Some(old.clone()));
+    assert_eq!(reader.find("caller-chosen", None).unwrap(), [old]);
+    assert_eq!(reader.find("caller-chosen", Some("globex")).unwrap(), [new]);
+    assert_eq!(ids(&reader.query(&q).unwrap()), ["g-1", "caller-chosen"]);
 }

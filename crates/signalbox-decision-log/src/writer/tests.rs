@@ -45,19 +45,24 @@ async fn round_trip() {
     );
 }
 
+/// The key is the gateway's own id, so a second record under a taken key is
+/// a bug or an attack, never an update: it fails (counted) and the first
+/// record stays. (Before schema 2 the second replaced the first.)
 #[tokio::test]
-async fn same_request_id_replaces() {
-    let db = TempDb::new("replace");
+async fn a_taken_key_is_never_replaced() {
+    let db = TempDb::new("no-replace");
     let log = DecisionLog::open(db.path(), options(16)).unwrap();
     let first = served("req-1", now_ms(), "acme", "eu-large");
-    let mut second = first.clone();
+    let mut second = refused("req-1", now_ms(), "globex");
     second.latency_ms = 999;
-    assert!(log.record(first));
-    assert!(log.record(second.clone()));
+    assert!(log.record(first.clone()));
+    assert!(log.record(second));
     log.flush().await;
 
-    assert_eq!(log.reader().unwrap().get("req-1").unwrap(), Some(second));
+    assert_eq!(log.reader().unwrap().get("req-1").unwrap(), Some(first));
     assert_eq!(count(db.path()), 1);
+    assert_eq!(log.stats().write_errors, 1);
+    assert_eq!(log.stats().written, 1);
 }
 
 #[tokio::test]
@@ -209,7 +214,10 @@ fn schema_is_versioned_and_reopens() {
     drop(DecisionLog::open(db.path(), options(1)).unwrap());
     drop(DecisionLog::open(db.path(), options(1)).unwrap());
     let conn = Connection::open(db.path()).unwrap();
-    assert_eq!(crate::schema::user_version(&conn).unwrap(), 1);
+    assert_eq!(
+        crate::schema::user_version(&conn).unwrap(),
+        crate::schema::SCHEMA_VERSION
+    );
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();
@@ -239,7 +247,10 @@ fn processes_opening_a_new_file_at_once_migrate_it_once() {
         }
     });
     let conn = Connection::open(db.path()).unwrap();
-    assert_eq!(crate::schema::user_version(&conn).unwrap(), 1);
+    assert_eq!(
+        crate::schema::user_version(&conn).unwrap(),
+        crate::schema::SCHEMA_VERSION
+    );
 }
 
 #[test]

@@ -6,10 +6,12 @@ use signalbox_core::headers as names;
 /// What the response headers report about a request.
 #[derive(Debug, Clone)]
 pub struct ResponseMeta {
-    /// The request id (caller's or generated).
+    /// The request id echoed as `x-request-id` (caller's or generated).
     pub request_id: String,
     /// The same id as a header value.
     pub request_id_header: HeaderValue,
+    /// The gateway's own id, the decision record's key (`x-signalbox-request-id`).
+    pub gateway_request_id: HeaderValue,
     /// The loaded configuration's version.
     pub policy_version: HeaderValue,
     /// Route, provider and model version of the serving (or last tried) route.
@@ -38,10 +40,14 @@ impl ResponseMeta {
     pub fn apply(&self, headers: &mut HeaderMap) {
         // Room for these headers at once, rather than growing the map while
         // inserting (a no-op when the response was built with room).
-        headers.reserve(8);
+        headers.reserve(9);
         headers.insert(
             HeaderName::from_static(names::REQUEST_ID),
             self.request_id_header.clone(),
+        );
+        headers.insert(
+            HeaderName::from_static(names::GATEWAY_REQUEST_ID),
+            self.gateway_request_id.clone(),
         );
         headers.insert(
             HeaderName::from_static(names::POLICY_VERSION),

@@ -81,7 +81,7 @@ fn down() -> Faults {
 async fn record(h: &Harness, id: &str) -> signalbox_core::DecisionRecord {
     let log = h.gateway.gateway().decision_log().unwrap().clone();
     log.flush().await;
-    log.reader().unwrap().get(id).unwrap().unwrap()
+    log.reader().unwrap().find(id, None).unwrap().remove(0)
 }
 
 #[tokio::test]

@@ -21,6 +21,8 @@ mod privacy;
 mod prompts;
 mod redis_state;
 mod reload;
+mod reload_secrets;
+mod request_ids;
 mod residency;
 mod resilience;
 mod roundtrip;

@@ -45,7 +45,12 @@ async fn values_never_reach_the_provider_and_come_back_restored() {
     // The decision record says what was found, never the values.
     let log = h.gateway.gateway().decision_log().unwrap().clone();
     log.flush().await;
-    let rec = log.reader().unwrap().get("priv-1").unwrap().unwrap();
+    let rec = log
+        .reader()
+        .unwrap()
+        .find("priv-1", None)
+        .unwrap()
+        .remove(0);
     let privacy = rec.privacy.clone().unwrap();
     assert_eq!(
         privacy["external"]["classes"]["email"]["tokenised"], 1,

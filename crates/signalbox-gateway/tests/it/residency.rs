@@ -9,9 +9,9 @@ use signalbox_testkit::{Harness, chat_body};
 use crate::header;
 
 const RESIDENCY: &str = include_str!("../../../../examples/residency.yaml");
-const ADMIN: &str = "admin-token-for-tests";
+pub(crate) const ADMIN: &str = "admin-token-for-tests";
 
-async fn residency() -> Harness {
+pub(crate) async fn residency() -> Harness {
     Harness::start(
         RESIDENCY,
         &["us", "eu"],
@@ -24,7 +24,11 @@ async fn residency() -> Harness {
     .await
 }
 
-async fn call(h: &Harness, key: Option<&str>, extra: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn call(
+    h: &Harness,
+    key: Option<&str>,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
     let mut req = h
         .client
         .post(h.url("/v1/chat/completions"))
@@ -38,7 +42,7 @@ async fn call(h: &Harness, key: Option<&str>, extra: &[(&str, &str)]) -> reqwest
     req.send().await.unwrap()
 }
 
-async fn admin_get(h: &Harness, path: &str, token: Option<&str>) -> (u16, Value) {
+pub(crate) async fn admin_get(h: &Harness, path: &str, token: Option<&str>) -> (u16, Value) {
     let mut req = h.client.get(h.url(path));
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -243,13 +247,13 @@ async fn decision_records_are_complete_and_queryable() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r["request_id"].as_str().unwrap())
+        .map(|r| r["caller_request_id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["rec-3", "rec-1"]);
     let (_, list) = admin_get(&h, "/admin/decisions?route=us", Some(ADMIN)).await;
     assert_eq!(list["decisions"].as_array().unwrap().len(), 1);
     let (_, list) = admin_get(&h, "/admin/decisions?outcome=refused", Some(ADMIN)).await;
-    assert_eq!(list["decisions"][0]["request_id"], "rec-3");
+    assert_eq!(list["decisions"][0]["caller_request_id"], "rec-3");
     assert_eq!(
         admin_get(&h, "/admin/decisions?bogus=1", Some(ADMIN))
             .await

@@ -92,7 +92,14 @@ pub async fn record(h: &Harness, id: &str) -> DecisionRecord {
     let log = h.gateway.gateway().decision_log().unwrap().clone();
     for _ in 0..200 {
         log.flush().await;
-        if let Some(r) = log.reader().unwrap().get(id).unwrap() {
+        if let Some(r) = log
+            .reader()
+            .unwrap()
+            .find(id, None)
+            .unwrap()
+            .into_iter()
+            .next()
+        {
             return r;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use signalbox_config::{EnvVars, interpolate_str};
-use signalbox_decision_log::{LogReader, explain};
+use signalbox_decision_log::{LogReader, explain, one_line};
 
 /// The decision log's path when the configuration does not set one.
 const DEFAULT_DB: &str = "signalbox-decisions.db";
@@ -47,17 +47,41 @@ impl Source {
     }
 }
 
-pub fn run(source: &Source, json: bool, request_id: &str) -> anyhow::Result<ExitCode> {
+/// Explains the record `id` names: the gateway's id, else the caller's
+/// `x-request-id` (optionally only `tenant`'s). A caller's id that several
+/// requests sent is an error listing them, never a guess.
+pub fn run(
+    source: &Source,
+    json: bool,
+    id: &str,
+    tenant: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let path = source.db_path()?;
     let reader = LogReader::open(&path)?;
-    let Some(record) = reader
-        .get(request_id)
-        .with_context(|| format!("reading {}", path.display()))?
-    else {
-        bail!(
-            "no decision record for request id {request_id:?} in {}",
+    let mut records = reader
+        .find(id, tenant)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let record = match records.len() {
+        0 => bail!(
+            "no decision record for request id {id:?}{} in {}",
+            tenant.map_or_else(String::new, |t| format!(" (tenant {t})")),
             path.display()
-        );
+        ),
+        1 => records.swap_remove(0),
+        n => bail!(
+            "x-request-id {id:?} was sent by {n} requests; explain one by its gateway id \
+             (x-signalbox-request-id){}:\n{}",
+            if tenant.is_some() {
+                ""
+            } else {
+                " or pass --tenant"
+            },
+            records
+                .iter()
+                .map(|r| format!("  {}", one_line(r)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
     };
     if json {
         super::emit(&format!("{}\n", serde_json::to_string_pretty(&record)?))?;
