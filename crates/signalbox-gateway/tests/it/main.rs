@@ -10,6 +10,7 @@
 )]
 
 mod anthropic;
+mod auth_scheme;
 mod breakers;
 mod degrade;
 mod errors;
