@@ -24,8 +24,16 @@ async fn a_providers_error_code_and_type_reach_the_caller_and_the_record() {
         let v: Value = resp.json().await.unwrap();
         let e = &v["error"];
         // Where an OpenAI SDK reads them: `code`, `type`, `param`.
-        assert_eq!(e["code"], code.unwrap_or("upstream_rejected"), "{alias}: {v}");
-        assert_eq!(e["type"], kind.unwrap_or("invalid_request_error"), "{alias}: {v}");
+        assert_eq!(
+            e["code"],
+            code.unwrap_or("upstream_rejected"),
+            "{alias}: {v}"
+        );
+        assert_eq!(
+            e["type"],
+            kind.unwrap_or("invalid_request_error"),
+            "{alias}: {v}"
+        );
         assert_eq!(e["provider_code"], serde_json::json!(code), "{alias}: {v}");
         assert_eq!(e["provider_type"], serde_json::json!(kind), "{alias}: {v}");
         assert_eq!(v["signalbox"]["code"], "upstream_rejected", "{alias}: {v}");
@@ -33,7 +41,11 @@ async fn a_providers_error_code_and_type_reach_the_caller_and_the_record() {
             assert_eq!(e["param"], "messages", "{v}");
         }
         let attempt = &v["signalbox"]["attempts"][0];
-        assert_eq!(attempt["provider_error"]["code"], serde_json::json!(code), "{v}");
+        assert_eq!(
+            attempt["provider_error"]["code"],
+            serde_json::json!(code),
+            "{v}"
+        );
         let rec = record(&h, &id).await;
         let ids = rec.attempts[0].provider_error.as_ref().expect("recorded");
         assert_eq!(ids.code.as_deref(), code, "{alias}");
@@ -70,7 +82,10 @@ async fn a_huge_upstream_retry_after_reaches_callers_clamped_and_cools_the_route
     assert_eq!(resp.status(), 503);
     assert_eq!(retry_after(&resp), Some(600), "the gateway's own bound");
     let v: Value = resp.json().await.unwrap();
-    assert_eq!(v["signalbox"]["attempts"][0]["retry_after_secs"], 600, "{v}");
+    assert_eq!(
+        v["signalbox"]["attempts"][0]["retry_after_secs"], 600,
+        "{v}"
+    );
     // The route now cools down: nothing is sent, and the 503 says when the
     // route is back (item 12).
     let resp = h.chat(&chat_body("chat", "hi")).await;
@@ -98,7 +113,10 @@ async fn a_503_of_open_circuits_only_says_when_the_first_one_closes() {
     assert!((30..=40).contains(&wait), "open for 40s: {wait}");
     let v: Value = resp.json().await.unwrap();
     assert!(
-        v["error"]["message"].as_str().unwrap().contains("circuit open"),
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("circuit open"),
         "{v}"
     );
     h.stop().await;
