@@ -5,7 +5,12 @@
 //! nor any log line. Its own test binary: the log capture is the process's
 //! global subscriber.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
 
 use std::sync::Arc;
 
