@@ -13,14 +13,15 @@ use std::borrow::Cow;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use bytes::Bytes;
-use futures::StreamExt;
 use memchr::memmem;
 use regex::Regex;
 use signalbox_config::ProviderConfig;
 use signalbox_core::ProviderErrorCode;
 
 use crate::classify::UpstreamError;
-use crate::native::ByteStream;
+
+/// The JSON key whose presence marks a forwarded chunk for scrubbing.
+const ERROR_KEY: &[u8] = b"\"error\"";
 
 /// What a scrubbed credential is replaced with.
 pub const REDACTED: &str = "[redacted]";
@@ -45,6 +46,8 @@ pub struct Scrubber {
     /// Credential-shaped tokens (`None` only if the constant pattern failed
     /// to compile, which the unit tests rule out).
     tokens: Option<Regex>,
+    /// Finds `"error"` in a forwarded chunk (built once: SIMD search).
+    error_key: memmem::Finder<'static>,
 }
 
 impl Default for Scrubber {
@@ -72,7 +75,11 @@ impl Scrubber {
             })
             .flatten();
         let tokens = Regex::new(TOKEN_PATTERN).ok();
-        Self { secrets, tokens }
+        Self {
+            secrets,
+            tokens,
+            error_key: memmem::Finder::new(ERROR_KEY),
+        }
     }
 
     /// A scrubber for every credential the providers are configured with:
@@ -125,7 +132,7 @@ impl Scrubber {
     /// it carries an `"error"` key (an error event may echo the request);
     /// any other chunk is returned as is after one `memmem` scan.
     pub fn chunk(&self, chunk: Bytes) -> Bytes {
-        if memmem::find(&chunk, b"\"error\"").is_none() {
+        if self.error_key.find(&chunk).is_none() {
             return chunk;
         }
         // A chunk may end inside a character: scrub the valid text, keep
@@ -165,13 +172,6 @@ impl Scrubber {
         e.provider_error = e.provider_error.and_then(|ids| self.ids(ids));
         e
     }
-}
-
-/// A stream forwarded as the provider sent it (the untranslated OpenAI
-/// path), with its error events scrubbed ([`Scrubber::chunk`]).
-pub(crate) fn forwarded(body: ByteStream, scrubber: std::sync::Arc<Scrubber>) -> ByteStream {
-    body.map(move |item| item.map(|chunk| scrubber.chunk(chunk)))
-        .boxed()
 }
 
 /// Longest provider code, type or param kept.

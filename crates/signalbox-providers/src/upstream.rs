@@ -357,12 +357,17 @@ impl Upstream {
 
     /// The streamed answer as OpenAI SSE bytes (translated for native kinds).
     pub fn events(&self, answer: Answer, prepared: &Prepared) -> ByteStream {
-        let bytes = client::byte_stream(answer.body, answer.deadline, self.timeouts.total);
+        let total = self.timeouts.total;
         match &self.adapter {
-            None => crate::scrub::forwarded(bytes, Arc::clone(&self.scrubber)),
+            None => client::byte_stream(
+                answer.body,
+                answer.deadline,
+                total,
+                Some(Arc::clone(&self.scrubber)),
+            ),
             Some(adapter) => native::translate_stream(
                 Arc::clone(adapter),
-                bytes,
+                client::byte_stream(answer.body, answer.deadline, total, None),
                 prepared.include_usage,
                 Arc::clone(&self.scrubber),
             ),
