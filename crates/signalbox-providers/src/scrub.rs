@@ -33,10 +33,11 @@ const MIN_SECRET_LEN: usize = 6;
 /// proxy key in `headers:`); shorter ones (`2023-06-01`, `platform`) are not.
 const MIN_HEADER_SECRET_LEN: usize = 16;
 
-/// `Bearer <token>` (any case) and `sk-…` keys: credential-shaped tokens the
+/// `Bearer <token>` (any case; 8 characters or more, so the prose "bearer
+/// token is invalid" stays) and `sk-…` keys: credential-shaped tokens the
 /// configuration does not know (another hop's key echoed back).
 const TOKEN_PATTERN: &str =
-    r"(?i)(\bbearer[ \t]+)[A-Za-z0-9\-._~+/]+=*|\b(sk-[A-Za-z0-9][A-Za-z0-9_\-]{15,})";
+    r"(?i)(\bbearer[ \t]+)[A-Za-z0-9\-._~+/]{8,}=*|\b(sk-[A-Za-z0-9][A-Za-z0-9_\-]{15,})";
 
 /// Removes credentials from upstream-supplied text.
 #[derive(Debug, Clone)]
@@ -205,7 +206,7 @@ mod tests {
             "Incorrect API key provided: [redacted]."
         );
         // Ordinary text is left alone, borrowed.
-        let plain = "maximum context length is 8192 tokens; task-oriented";
+        let plain = "maximum context length is 8192 tokens; the bearer token is invalid";
         assert!(matches!(s.scrub(plain), Cow::Borrowed(_)));
     }
 
