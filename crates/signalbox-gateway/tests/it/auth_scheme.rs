@@ -71,3 +71,26 @@ async fn the_admin_token_accepts_any_case_of_the_bearer_scheme() {
     }
     h.stop().await;
 }
+
+#[tokio::test]
+async fn an_auth_refusal_on_messages_is_anthropic_shaped_with_the_request_id() {
+    let h = keyed().await;
+    let body = serde_json::json!({"model": "chat", "max_tokens": 16,
+        "messages": [{"role": "user", "content": "hi"}]});
+    let resp = h
+        .client
+        .post(h.url("/v1/messages"))
+        .header("x-api-key", "wrong")
+        .header("x-request-id", "auth-msg-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(crate::header(&resp, "x-request-id"), "auth-msg-1");
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(v["type"], "error", "{v}");
+    assert_eq!(v["error"]["type"], "authentication_error", "{v}");
+    assert_eq!(v["request_id"], "auth-msg-1", "{v}");
+    h.stop().await;
+}
