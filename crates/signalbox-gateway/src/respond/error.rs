@@ -240,12 +240,13 @@ impl ApiError {
             failure, excluded, ..
         } = &self
         {
-            if let Some(ids) = failure
-                .rejection
-                .as_ref()
-                .and_then(|r| r.provider_error.as_ref())
-            {
-                provider_ids(&mut body, ids, code);
+            if let Some(rejection) = &failure.rejection {
+                // The gateway's own code stays findable when the provider's
+                // takes its place.
+                body["signalbox"]["code"] = json!(code);
+                if let Some(ids) = &rejection.provider_error {
+                    provider_ids(&mut body["error"], ids);
+                }
             }
             body["signalbox"]["attempts"] = json!(failure.attempts);
             if !failure.skipped.is_empty() {
@@ -391,11 +392,9 @@ fn attempts_message(f: &Failure) -> String {
 
 /// Puts a rejecting provider's own identifiers where an OpenAI client reads
 /// them (`error.code` when the provider sent a code, `error.type`,
-/// `error.param`), also as `error.provider_code` / `provider_type`; the
-/// gateway's own code is always in `signalbox.code`. They are upstream-supplied: the provider layer has
-/// scrubbed and bounded them.
-fn provider_ids(body: &mut serde_json::Value, ids: &ProviderErrorCode, gateway_code: &str) {
-    let error = &mut body["error"];
+/// `error.param`), also as `error.provider_code` / `provider_type`. They
+/// are upstream-supplied: the provider layer has scrubbed and bounded them.
+fn provider_ids(error: &mut serde_json::Value, ids: &ProviderErrorCode) {
     if let Some(code) = &ids.code {
         error["code"] = json!(code);
     }
@@ -407,7 +406,6 @@ fn provider_ids(body: &mut serde_json::Value, ids: &ProviderErrorCode, gateway_c
     }
     error["provider_code"] = json!(ids.code);
     error["provider_type"] = json!(ids.kind);
-    body["signalbox"]["code"] = json!(gateway_code);
 }
 
 /// Whole seconds, rounded up, at least 1 (a `retry-after: 0` invites a
