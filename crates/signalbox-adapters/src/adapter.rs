@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use http::HeaderMap;
-use signalbox_core::OutcomeClass;
+use signalbox_core::{OutcomeClass, ProviderErrorCode};
 
 use crate::anthropic::{self, AnthropicAdapter};
 use crate::azure::AzureAdapter;
@@ -99,12 +99,24 @@ impl Adapter {
             Self::Gemini(_) => OutcomeClass::ServerError,
             Self::Bedrock(_) => bedrock::stream_error_class(kind),
         };
+        // Gemini and Bedrock name an error by code; the others by type.
+        let ids = match self {
+            Self::Gemini(_) | Self::Bedrock(_) => ProviderErrorCode {
+                code: Some(kind.to_owned()),
+                ..ProviderErrorCode::default()
+            },
+            _ => ProviderErrorCode {
+                kind: Some(kind.to_owned()),
+                ..ProviderErrorCode::default()
+            },
+        };
         ProviderError {
             provider: self.name(),
             class,
             status: None,
             kind: Some(kind.to_owned()),
             message: Some(message.to_owned()),
+            ids,
         }
     }
 

@@ -1,7 +1,7 @@
 //! Owns the adapters' error types: refusals while rendering, malformed
 //! provider answers, and provider error bodies mapped to outcome classes.
 
-use signalbox_core::OutcomeClass;
+use signalbox_core::{OutcomeClass, ProviderErrorCode};
 use thiserror::Error;
 
 /// Why a canonical request could not be rendered for a target.
@@ -107,4 +107,7 @@ pub struct ProviderError {
     pub kind: Option<String>,
     /// The provider's message.
     pub message: Option<String>,
+    /// The provider's code and type as it sent them, kept apart so the
+    /// gateway can pass them on (`kind` above merges them for display).
+    pub ids: ProviderErrorCode,
 }

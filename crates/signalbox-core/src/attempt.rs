@@ -25,6 +25,34 @@ pub struct AttemptRecord {
     pub detail: String,
     /// Seconds the provider asked us to wait (429 `retry-after`), if any.
     pub retry_after_secs: Option<u64>,
+    /// The provider's own error code and type, when it sent them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_error: Option<ProviderErrorCode>,
+}
+
+/// A provider's own error identifiers (`context_length_exceeded`,
+/// `invalid_request_error`, `INVALID_ARGUMENT`, `ValidationException` …),
+/// kept so callers can react to them. Upstream-supplied: the provider
+/// layer bounds them and scrubs credentials out before they leave it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderErrorCode {
+    /// The provider's error code (OpenAI `error.code`, Gemini
+    /// `error.status`, Bedrock's exception name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The provider's error type (OpenAI and Anthropic `error.type`).
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The request field the provider named (OpenAI `error.param`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
+}
+
+impl ProviderErrorCode {
+    /// `None` when the provider named nothing.
+    pub fn non_empty(self) -> Option<Self> {
+        (self.code.is_some() || self.kind.is_some() || self.param.is_some()).then_some(self)
+    }
 }
 
 mod millis {

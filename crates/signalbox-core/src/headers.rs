@@ -40,3 +40,38 @@ pub const PROMPT: &str = "x-signalbox-prompt";
 pub const PROMPT_VARIABLES: &str = "x-signalbox-prompt-variables";
 /// Response: the prompt id and version used, `id@version`.
 pub const PROMPT_VERSION: &str = "x-signalbox-prompt-version";
+
+/// The credential of an `Authorization: Bearer <token>` value, whatever the
+/// scheme's case (RFC 9110 §11.1: auth schemes are case-insensitive); the
+/// one parser behind tenant keys and the admin token. `None` for another
+/// scheme or an empty token.
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    const SCHEME: &str = "bearer";
+    let scheme = authorization.get(..SCHEME.len())?;
+    let rest = authorization.get(SCHEME.len()..)?;
+    if !scheme.eq_ignore_ascii_case(SCHEME) || !rest.starts_with([' ', '\t']) {
+        return None;
+    }
+    Some(rest.trim()).filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for v in [
+            "Bearer k1",
+            "bearer k1",
+            "BEARER k1",
+            "bEaReR   k1 ",
+            "Bearer\tk1",
+        ] {
+            assert_eq!(bearer_token(v), Some("k1"), "{v:?}");
+        }
+        for v in ["Basic k1", "Bearerk1", "Bearer ", "Bear", "", "Bearer   "] {
+            assert_eq!(bearer_token(v), None, "{v:?}");
+        }
+    }
+}

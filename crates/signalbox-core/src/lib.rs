@@ -12,7 +12,7 @@ pub mod request;
 pub mod secret;
 pub mod usage;
 
-pub use attempt::AttemptRecord;
+pub use attempt::{AttemptRecord, ProviderErrorCode};
 pub use decision::{
     CandidateRecord, DecisionRecord, RuleRecord, SignalRecord, SignalSource, SkipRecord,
     TranslationRecord, Verdict,

@@ -75,6 +75,7 @@ fn record() -> DecisionRecord {
             elapsed: Duration::from_micros(300),
             detail: String::new(),
             retry_after_secs: None,
+            provider_error: None,
         }],
         outcome: "served".into(),
         status: 200,

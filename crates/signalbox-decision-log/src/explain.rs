@@ -369,6 +369,13 @@ fn attempts(r: &DecisionRecord) -> Option<String> {
         if let Some(secs) = a.retry_after_secs {
             let _ = write!(s, ", retry after {secs} s");
         }
+        if let Some(ids) = &a.provider_error {
+            let named: Vec<&str> = [&ids.code, &ids.kind]
+                .into_iter()
+                .filter_map(|x| x.as_deref())
+                .collect();
+            let _ = write!(s, ", provider error {}", named.join(" / "));
+        }
         if !a.detail.is_empty() {
             let _ = write!(s, " — {}", a.detail);
         }

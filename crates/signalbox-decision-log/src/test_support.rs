@@ -64,6 +64,7 @@ pub(crate) fn attempt(
         elapsed: Duration::from_millis(ms),
         detail: detail.to_owned(),
         retry_after_secs: None,
+        provider_error: None,
     }
 }
 

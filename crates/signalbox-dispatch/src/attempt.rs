@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use futures::StreamExt;
 use signalbox_config::RetryPolicy;
-use signalbox_core::{AttemptRecord, ChatRequest, OutcomeClass};
+use signalbox_core::{AttemptRecord, ChatRequest, OutcomeClass, ProviderErrorCode};
 use signalbox_providers::{
     CallContext, ChatJson, Prepared, SseFramer, TranslationNote, UpstreamError,
 };
@@ -63,6 +63,8 @@ pub struct Rejection {
     pub status: u16,
     /// The upstream's explanation.
     pub detail: String,
+    /// The provider's own error code and type, when it sent them.
+    pub provider_error: Option<ProviderErrorCode>,
 }
 
 /// Why the attempt loop stopped before trying every route.
@@ -107,6 +109,10 @@ pub struct Failure {
     pub stop: StopReason,
     /// Some route was skipped because it was at capacity for this tenant.
     pub capacity_refused: bool,
+    /// When nothing was sent because every permitted route is shut for a
+    /// known time (quota cooldown, open circuit): the earliest moment one
+    /// of them admits requests again (the caller's `retry-after`).
+    pub available_in: Option<Duration>,
 }
 
 impl Failure {
@@ -288,23 +294,28 @@ pub async fn dispatch(
                 status,
                 detail,
                 retry_after_secs,
+                provider_error,
             } = err;
             tracing::debug!(route = %target.id, outcome = class.label(), ?status, %detail, "Upstream attempt failed.");
             let retry_after = retry_after_secs.map(Duration::from_secs);
             target.health.record(class, elapsed, retry_after);
-            attempts.push(record(
-                target,
-                class,
-                status,
-                elapsed,
-                detail.clone(),
-                retry_after_secs,
-            ));
+            attempts.push(AttemptRecord {
+                provider_error: provider_error.clone(),
+                ..record(
+                    target,
+                    class,
+                    status,
+                    elapsed,
+                    detail.clone(),
+                    retry_after_secs,
+                )
+            });
             if !class.fails_over() {
                 let rejection = Rejection {
                     route: idx,
                     status: status.unwrap_or(400),
                     detail,
+                    provider_error,
                 };
                 return Err(Failure {
                     attempts,
@@ -313,6 +324,7 @@ pub async fn dispatch(
                     last_route,
                     stop,
                     capacity_refused,
+                    available_in: None,
                 });
             }
             if plan.at_most_once && class.may_have_reached_provider() {
@@ -334,6 +346,11 @@ pub async fn dispatch(
             tokio::time::sleep(wait).await;
         }
     }
+    let available_in = if attempts.is_empty() && !capacity_refused {
+        earliest_available(plan.routes, plan.candidates)
+    } else {
+        None
+    };
     Err(Failure {
         attempts,
         skipped,
@@ -341,7 +358,21 @@ pub async fn dispatch(
         last_route,
         stop,
         capacity_refused,
+        available_in,
     })
+}
+
+/// The earliest moment one of `candidates` admits requests again, when
+/// every one is shut for a known time; `None` when any is shut for an
+/// unknown time or open (skipped for another reason, which waiting does
+/// not cure).
+fn earliest_available(routes: &[RouteTarget], candidates: &[usize]) -> Option<Duration> {
+    let mut earliest: Option<Duration> = None;
+    for &idx in candidates {
+        let wait = routes.get(idx)?.health.available_in()?;
+        earliest = Some(earliest.map_or(wait, |e| e.min(wait)));
+    }
+    earliest
 }
 
 /// The wait before same-route retry number `n` (1-based): exponential with
@@ -380,6 +411,7 @@ fn record(
         elapsed,
         detail,
         retry_after_secs,
+        provider_error: None,
     }
 }
 

@@ -22,8 +22,11 @@ use window::{LatencyWindow, OutcomeWindow};
 
 /// Weight of the newest sample in the latency moving average.
 const LATENCY_ALPHA: f64 = 0.2;
-/// Longest cooldown a provider's `retry-after` can impose.
-const MAX_COOLDOWN: Duration = Duration::from_secs(600);
+/// Longest cooldown a provider's `retry-after` can impose (the same bound
+/// the provider layer clamps the value to, so the record, the caller's
+/// `retry-after` and the cooldown agree).
+const MAX_COOLDOWN: Duration =
+    Duration::from_secs(signalbox_providers::classify::MAX_RETRY_AFTER_SECS);
 
 /// The breaker's state, as reported in `/admin/routes` and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,6 +214,31 @@ impl RouteHealth {
             self.state.lock().outcomes = OutcomeWindow::new(config.window);
         }
         *cfg = config;
+    }
+
+    /// How long until the route admits requests again when it is shut for
+    /// a known time (quota cooldown, open circuit — here or on another
+    /// replica); `None` when it admits now or the wait is unknown (a
+    /// half-open route whose trial slots are taken).
+    pub fn available_in(&self) -> Option<Duration> {
+        let now = Instant::now();
+        let (cooldown, open, closed) = {
+            let s = self.state.lock();
+            let cooldown = s.cooldown_until.filter(|u| *u > now).map(|u| u - now);
+            let (open, closed) = match s.phase {
+                Phase::Open { until } => (Some(until.saturating_duration_since(now)), false),
+                Phase::HalfOpen { .. } => (None, false),
+                Phase::Closed => (None, true),
+            };
+            (cooldown, open.filter(|d| !d.is_zero()), closed)
+        };
+        let elsewhere = if closed {
+            self.open_elsewhere()
+                .map(|o| Duration::from_millis(o.open_until_ms.saturating_sub(unix_ms())))
+        } else {
+            None
+        };
+        cooldown.max(open).max(elsewhere.filter(|d| !d.is_zero()))
     }
 
     /// What [`Self::admit`] would answer now, without taking a trial slot.

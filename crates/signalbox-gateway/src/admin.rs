@@ -28,8 +28,7 @@ fn refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     let given = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+        .and_then(signalbox_core::headers::bearer_token);
     match given {
         Some(token) if <[u8; 32]>::from(Sha256::digest(token.as_bytes())) == expected => None,
         Some(_) => Some(admin_error(

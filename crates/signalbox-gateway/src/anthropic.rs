@@ -4,7 +4,10 @@
 //! — authentication, policy, privacy, resilience and the decision record
 //! all apply unchanged. The answer is translated back: JSON into an
 //! Anthropic message, SSE into Anthropic stream events, errors into
-//! Anthropic's error shape, with the `x-signalbox-*` headers kept.
+//! Anthropic's error shape, with the `x-signalbox-*` headers kept. Every
+//! error here — the body limit, a body that does not parse, an unknown
+//! `/v1/messages/*` path, and whatever the pipeline refuses — is
+//! `{"type":"error","error":{…},"request_id":…}` with `x-request-id`.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -22,9 +25,15 @@ use signalbox_adapters::openai::{ChunkDecoder, OpenAiAdapter, OpenAiQuirks};
 use signalbox_adapters::{RouteSettings, anthropic};
 use signalbox_providers::SseFramer;
 
+use signalbox_core::headers::REQUEST_ID;
+
 use crate::AppState;
-use crate::ingress::read_body;
+use crate::ingress::{read_body, request_id_with_header};
 use crate::pipeline::chat_completions;
+
+/// The path this module serves; `/v1/messages/…` paths it does not serve
+/// are refused in its error shape too ([`is_messages_path`]).
+pub(crate) const MESSAGES_PATH: &str = "/v1/messages";
 
 /// Handles `POST /v1/messages`.
 pub async fn messages(
@@ -32,14 +41,16 @@ pub async fn messages(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    // One id for the whole exchange: the pipeline below reuses it.
+    let (_, id_header) = request_id_with_header(&headers);
     let limit = state.runtime.load().config.server.max_body_bytes;
     let bytes = match read_body(&headers, body, limit).await {
         Ok(b) => b,
-        Err(e) => return error(e.status(), &e.to_string()),
+        Err(e) => return error(e.status(), &e.to_string(), &id_header),
     };
     let canonical = match anthropic::parse_request(&bytes) {
         Ok(c) => c,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string(), &id_header),
     };
     // Rendered for an OpenAI-shaped pipeline: the alias stays the model name.
     let adapter = OpenAiAdapter {
@@ -49,21 +60,38 @@ pub async fn messages(
     };
     let rendered = match adapter.render(&canonical, &RouteSettings::new(canonical.model.clone())) {
         Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string(), &id_header),
     };
     let mut inner_headers = headers.clone();
     inner_headers.remove(header::CONTENT_LENGTH);
+    inner_headers.insert(REQUEST_ID, id_header.clone());
     let resp = chat_completions(
         State(state),
         inner_headers,
         Body::from(rendered.request.body),
     )
     .await;
-    translate(resp, canonical.stream).await
+    translate(resp, canonical.stream, &id_header).await
+}
+
+/// Whether `path` is `/v1/messages` or below it.
+pub(crate) fn is_messages_path(path: &str) -> bool {
+    path.strip_prefix(MESSAGES_PATH)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// The 404 for a method or path under `/v1/messages` that is not served.
+pub(crate) fn not_found(method: &str, path: &str, headers: &HeaderMap) -> Response {
+    let (_, id_header) = request_id_with_header(headers);
+    error(
+        StatusCode::NOT_FOUND,
+        &format!("no route for {method} {path}"),
+        &id_header,
+    )
 }
 
 /// Turns the OpenAI-shaped answer into Anthropic's.
-async fn translate(resp: Response, stream: bool) -> Response {
+async fn translate(resp: Response, stream: bool, id: &HeaderValue) -> Response {
     let (mut parts, body) = resp.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     let is_sse = parts
@@ -91,11 +119,12 @@ async fn translate(resp: Response, stream: bool) -> Response {
                 return error(
                     StatusCode::BAD_GATEWAY,
                     &format!("untranslatable answer: {e}"),
+                    id,
                 );
             }
         }
     } else {
-        Bytes::from(error_body(status, &body).to_string())
+        Bytes::from(error_body(status, &body, id).to_string())
     };
     parts.headers.insert(
         header::CONTENT_TYPE,
@@ -117,32 +146,45 @@ fn error_type(status: StatusCode) -> &'static str {
     }
 }
 
-/// `{"type":"error","error":{"type","message"},"signalbox":{…}}` from an
-/// OpenAI-shaped error body (its message and Signalbox details kept).
-fn error_body(status: StatusCode, openai: &[u8]) -> Value {
+/// `{"type":"error","error":{"type","message"},"request_id","signalbox":{…}}`
+/// from an OpenAI-shaped error body (its message, a provider's own
+/// identifiers and the Signalbox details kept).
+fn error_body(status: StatusCode, openai: &[u8], id: &HeaderValue) -> Value {
     let v: Value = serde_json::from_slice(openai).unwrap_or_default();
     let message = v["error"]["message"].as_str().unwrap_or("request failed");
-    let mut out = json!({
-        "type": "error",
-        "error": { "type": error_type(status), "message": message },
-    });
+    let mut out = shape(status, message, id);
+    for key in ["provider_code", "provider_type"] {
+        if let Some(x) = v["error"].get(key) {
+            out["error"][key] = x.clone();
+        }
+    }
     if let Some(sb) = v.get("signalbox") {
         out["signalbox"] = sb.clone();
     }
     out
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
-    let body = json!({
+/// Anthropic's error shape; the request id where Anthropic puts its own.
+fn shape(status: StatusCode, message: &str, id: &HeaderValue) -> Value {
+    json!({
         "type": "error",
         "error": { "type": error_type(status), "message": message },
-    });
+        "request_id": id.to_str().unwrap_or_default(),
+    })
+}
+
+/// An error answered before (or instead of) the pipeline, with the
+/// request id in the body and `x-request-id`.
+fn error(status: StatusCode, message: &str, id: &HeaderValue) -> Response {
+    let body = shape(status, message, id);
     let mut resp = Response::new(Body::from(body.to_string()));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(
+    let h = resp.headers_mut();
+    h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    h.insert(REQUEST_ID, id.clone());
     resp
 }
 
@@ -173,10 +215,13 @@ impl AnthropicEvents {
             if let Ok(v) = serde_json::from_str::<Value>(&ev.data)
                 && v.get("error").is_some()
             {
-                let err = json!({"type": "error", "error": {
+                let mut err = json!({"type": "error", "error": {
                     "type": "api_error",
                     "message": v["error"]["message"].as_str().unwrap_or("stream interrupted"),
                 }});
+                if let Some(id) = v["signalbox"].get("request_id") {
+                    err["request_id"] = id.clone();
+                }
                 out.extend_from_slice(format!("event: error\ndata: {err}\n\n").as_bytes());
                 self.encoder = None;
                 continue;

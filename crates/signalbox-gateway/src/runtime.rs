@@ -104,8 +104,15 @@ impl Runtime {
         let config = Arc::new(config);
         let carried = carry::Carried::from(previous);
         let mut upstreams: HashMap<&str, Arc<Upstream>> = HashMap::new();
+        // One scrubber per configuration: it knows every configured secret.
+        let scrubber = Arc::new(signalbox_providers::Scrubber::for_providers(
+            &config.providers,
+        ));
         for p in &config.providers {
-            upstreams.insert(p.name.as_str(), Arc::new(Upstream::new(p)?));
+            upstreams.insert(
+                p.name.as_str(),
+                Arc::new(Upstream::new(p, Arc::clone(&scrubber))?),
+            );
         }
         let mut routes = Vec::with_capacity(config.routes.len());
         let mut route_headers = Vec::with_capacity(config.routes.len());

@@ -97,6 +97,10 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 }
 
 async fn not_found(method: Method, uri: Uri, headers: axum::http::HeaderMap) -> Response {
+    // Anthropic clients get their own error shape under their path.
+    if crate::anthropic::is_messages_path(uri.path()) {
+        return crate::anthropic::not_found(method.as_str(), uri.path(), &headers);
+    }
     let id = request_id(&headers);
     ApiError::NotFound {
         method: method.to_string(),

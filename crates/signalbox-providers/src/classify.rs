@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
-use signalbox_core::OutcomeClass;
+use signalbox_core::{OutcomeClass, ProviderErrorCode};
 use thiserror::Error;
+
+use crate::scrub::Scrubber;
 
 /// A failed upstream exchange, classified.
 #[derive(Debug, Clone, Error)]
@@ -18,6 +20,8 @@ pub struct UpstreamError {
     pub detail: String,
     /// `retry-after` seconds, for 429 and 503 answers.
     pub retry_after_secs: Option<u64>,
+    /// The provider's own error code and type (scrubbed, bounded).
+    pub provider_error: Option<ProviderErrorCode>,
 }
 
 impl UpstreamError {
@@ -28,6 +32,7 @@ impl UpstreamError {
             status: None,
             detail: detail.into(),
             retry_after_secs: None,
+            provider_error: None,
         }
     }
 
@@ -40,12 +45,21 @@ impl UpstreamError {
     }
 
     /// Classifies a non-2xx upstream answer. `body` is the (bounded) error
-    /// body; its `error.message` is kept when it is short and well formed.
-    pub fn from_status(status: u16, retry_after_secs: Option<u64>, body: &[u8]) -> Self {
+    /// body; its `error.message` is kept (scrubbed, then shortened) and its
+    /// `error.code` / `type` / `param` are kept apart.
+    pub fn from_status(
+        status: u16,
+        retry_after_secs: Option<u64>,
+        body: &[u8],
+        scrubber: &Scrubber,
+    ) -> Self {
         let class = OutcomeClass::from_status(status);
-        let message = upstream_message(body);
+        let (message, ids) = upstream_fields(body);
         let detail = match message {
-            Some(m) => format!("upstream answered {status}: {m}"),
+            Some(m) => format!(
+                "upstream answered {status}: {}",
+                truncate(&scrubber.scrub(&m), 300)
+            ),
             None => format!("upstream answered {status}"),
         };
         Self {
@@ -53,25 +67,52 @@ impl UpstreamError {
             status: Some(status),
             detail,
             retry_after_secs,
+            provider_error: scrubber.ids(ids),
         }
     }
 }
 
-/// Extracts `error.message` (OpenAI shape) or `message` from an error body.
-pub fn upstream_message(body: &[u8]) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let m = v
+/// Extracts `error.message` (OpenAI shape) or `message`, and the OpenAI
+/// shape's `error.code`, `error.type` and `error.param`, from an error body.
+fn upstream_fields(body: &[u8]) -> (Option<String>, ProviderErrorCode) {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return (None, ProviderErrorCode::default());
+    };
+    let message = v
         .get("error")
         .and_then(|e| e.get("message").or(Some(e)))
-        .or_else(|| v.get("message"))?;
-    let s = m.as_str()?;
-    Some(truncate(s, 300))
+        .or_else(|| v.get("message"))
+        .and_then(|m| m.as_str())
+        .map(str::to_owned);
+    let field = |name: &str| match v.get("error").and_then(|e| e.get(name)) {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let ids = ProviderErrorCode {
+        code: field("code"),
+        kind: field("type"),
+        param: field("param"),
+    };
+    (message, ids)
 }
+
+/// The longest wait a provider's `retry-after` (or reset header) can
+/// impose: the route's quota cooldown, the attempt record and the caller's
+/// `retry-after` all use the value clamped to this, so an upstream's
+/// `retry-after: 99999999999` neither parks a route for centuries nor
+/// reaches callers as such.
+pub const MAX_RETRY_AFTER_SECS: u64 = 600;
 
 /// When a rate-limited route may be tried again: `retry-after` (seconds),
 /// else the providers' reset headers — OpenAI's `x-ratelimit-reset-requests`
-/// / `-tokens` (`1s`, `6m0s`, `250ms`), or a plain seconds value.
+/// / `-tokens` (`1s`, `6m0s`, `250ms`), or a plain seconds value. Clamped
+/// to [`MAX_RETRY_AFTER_SECS`].
 pub fn rate_limit_reset(headers: &http::HeaderMap) -> Option<u64> {
+    reset_unclamped(headers).map(|s| s.min(MAX_RETRY_AFTER_SECS))
+}
+
+fn reset_unclamped(headers: &http::HeaderMap) -> Option<u64> {
     parse_retry_after(headers.get(http::header::RETRY_AFTER)).or_else(|| {
         [
             "x-ratelimit-reset-requests",
@@ -176,14 +217,65 @@ mod tests {
     }
 
     #[test]
+    fn a_huge_reset_is_clamped_to_the_gateways_own_bound() {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("18446744073709551615"),
+        );
+        assert_eq!(rate_limit_reset(&h), Some(MAX_RETRY_AFTER_SECS));
+        h.insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_static("1e300"),
+        );
+        assert_eq!(rate_limit_reset(&h), Some(MAX_RETRY_AFTER_SECS));
+        h.remove(http::header::RETRY_AFTER);
+        h.insert(
+            "x-ratelimit-reset-requests",
+            http::HeaderValue::from_static("9999h"),
+        );
+        assert_eq!(rate_limit_reset(&h), Some(MAX_RETRY_AFTER_SECS));
+    }
+
+    #[test]
     fn status_classification_keeps_upstream_message() {
-        let e =
-            UpstreamError::from_status(400, None, br#"{"error":{"message":"bad temperature"}}"#);
+        let none = Scrubber::default();
+        let e = UpstreamError::from_status(
+            400,
+            None,
+            br#"{"error":{"message":"bad temperature"}}"#,
+            &none,
+        );
         assert_eq!(e.class, OutcomeClass::RequestRejected);
         assert_eq!(e.detail, "upstream answered 400: bad temperature");
-        let e = UpstreamError::from_status(503, None, b"<html>oops</html>");
+        assert_eq!(e.provider_error, None);
+        let e = UpstreamError::from_status(503, None, b"<html>oops</html>", &none);
         assert_eq!(e.class, OutcomeClass::ServerError);
         assert_eq!(e.detail, "upstream answered 503");
+    }
+
+    #[test]
+    fn provider_codes_are_kept_apart_and_scrubbed_before_truncation() {
+        let key = "sk-live-0123456789abcdefXYZ";
+        let scrubber = Scrubber::new([key]);
+        // The key sits across the 300-character cut: scrubbing first means
+        // not even a prefix of it survives.
+        let message = format!("{}{key}", "x".repeat(290));
+        let body = serde_json::json!({"error": {
+            "message": message, "type": "invalid_request_error",
+            "code": "context_length_exceeded", "param": "messages"}});
+        let e = UpstreamError::from_status(400, None, body.to_string().as_bytes(), &scrubber);
+        assert!(!e.detail.contains("sk-live-0123"), "{}", e.detail);
+        let ids = e.provider_error.unwrap();
+        assert_eq!(ids.code.as_deref(), Some("context_length_exceeded"));
+        assert_eq!(ids.kind.as_deref(), Some("invalid_request_error"));
+        assert_eq!(ids.param.as_deref(), Some("messages"));
+        let echoed = serde_json::json!({"error": {"message": "no", "code": key}});
+        let e = UpstreamError::from_status(401, None, echoed.to_string().as_bytes(), &scrubber);
+        assert_eq!(
+            e.provider_error.unwrap().code.as_deref(),
+            Some("[redacted]")
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -27,6 +28,7 @@ use tokio::time::Instant;
 
 use crate::classify::UpstreamError;
 use crate::native::ByteStream;
+use crate::scrub::Scrubber;
 
 /// A pooled client over the provider's connector.
 pub(crate) type HttpClient = Client<TimedConnector, Full<Bytes>>;
@@ -190,12 +192,20 @@ pub(crate) async fn read_bounded(body: Incoming, limit: usize, deadline: Instant
 }
 
 /// The body as a byte stream that fails with a `total` timeout at `deadline`.
-pub(crate) fn byte_stream(body: Incoming, deadline: Instant, total: Duration) -> ByteStream {
+/// With `scrubber` (a stream forwarded as the provider sent it), chunks
+/// that carry an error are scrubbed of credentials ([`Scrubber::chunk`]).
+pub(crate) fn byte_stream(
+    body: Incoming,
+    deadline: Instant,
+    total: Duration,
+    scrubber: Option<Arc<Scrubber>>,
+) -> ByteStream {
     Deadline {
         inner: BodyDataStream::new(body),
         sleep: Box::pin(tokio::time::sleep_until(deadline)),
         total,
         done: false,
+        scrubber,
     }
     .boxed()
 }
@@ -206,6 +216,8 @@ struct Deadline {
     sleep: Pin<Box<tokio::time::Sleep>>,
     total: Duration,
     done: bool,
+    /// Set on the untranslated path, whose chunks reach the caller as is.
+    scrubber: Option<Arc<Scrubber>>,
 }
 
 impl Stream for Deadline {
@@ -217,7 +229,13 @@ impl Stream for Deadline {
             return Poll::Ready(None);
         }
         match Pin::new(&mut this.inner).poll_next(cx) {
-            Poll::Ready(Some(Ok(chunk))) => return Poll::Ready(Some(Ok(chunk))),
+            Poll::Ready(Some(Ok(chunk))) => {
+                let chunk = match &this.scrubber {
+                    Some(s) => s.chunk(chunk),
+                    None => chunk,
+                };
+                return Poll::Ready(Some(Ok(chunk)));
+            }
             Poll::Ready(Some(Err(e))) => {
                 this.done = true;
                 return Poll::Ready(Some(Err(body_error(&e))));

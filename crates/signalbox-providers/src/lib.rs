@@ -9,11 +9,13 @@
 pub mod classify;
 mod client;
 mod native;
+pub mod scrub;
 pub mod sse;
 mod upstream;
 
 pub use classify::UpstreamError;
 pub use native::{ByteStream, USAGE_COMMENT};
+pub use scrub::Scrubber;
 pub use signalbox_adapters::{ContentFilter, Retention, RouteSettings, TranslationNote};
 pub use sse::{SseEvent, SseFramer};
 pub use upstream::{

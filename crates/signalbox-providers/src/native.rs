@@ -31,6 +31,7 @@ use signalbox_config::{
 use signalbox_core::{OutcomeClass, Usage};
 
 use crate::UpstreamError;
+use crate::scrub::Scrubber;
 use crate::sse::SseFramer;
 
 /// The upstream body as OpenAI SSE bytes, or a classified failure.
@@ -97,6 +98,8 @@ pub(crate) fn unix_now() -> u64 {
 /// A native stream being translated into OpenAI chunks.
 struct Translator {
     adapter: Arc<Adapter>,
+    /// Cleans a provider's error event before it becomes an error.
+    scrubber: Arc<Scrubber>,
     framer: SseFramer,
     decoder: StreamDecoder,
     encoder: openai::SseEncoder,
@@ -113,10 +116,12 @@ pub(crate) fn translate_stream(
     adapter: Arc<Adapter>,
     body: ByteStream,
     include_usage: bool,
+    scrubber: Arc<Scrubber>,
 ) -> ByteStream {
     let decoder = adapter.stream_decoder();
     let state = Translator {
         adapter,
+        scrubber,
         framer: SseFramer::new(),
         decoder,
         encoder: openai::SseEncoder::new(unix_now(), include_usage),
@@ -180,15 +185,7 @@ impl Translator {
         for event in events {
             match event {
                 StreamEvent::Error { kind, message } => {
-                    let e = self.adapter.classify_stream_error(kind, message);
-                    return Some(UpstreamError::new(
-                        e.class,
-                        format!(
-                            "{} stream error {kind}: {}",
-                            e.provider,
-                            crate::classify::truncate(message, 300)
-                        ),
-                    ));
+                    return Some(self.error_event(kind, message));
                 }
                 StreamEvent::Usage(u) => {
                     self.usage = Some((*u).into());
@@ -202,6 +199,24 @@ impl Translator {
             }
         }
         None
+    }
+
+    /// A provider's error event as a classified failure, its texts
+    /// scrubbed before they are shortened.
+    fn error_event(&self, kind: &str, message: &str) -> UpstreamError {
+        let e = self.adapter.classify_stream_error(kind, message);
+        let s = &self.scrubber;
+        let mut err = UpstreamError::new(
+            e.class,
+            format!(
+                "{} stream error {}: {}",
+                e.provider,
+                crate::classify::truncate(&s.scrub(kind), 100),
+                crate::classify::truncate(&s.scrub(message), 300)
+            ),
+        );
+        err.provider_error = s.ids(e.ids);
+        s.error(err)
     }
 
     fn on_end(&mut self) {
@@ -284,7 +299,10 @@ data: {\"type\":\"message_stop\"}\n\n";
     /// Runs `body` (split into `chunks`) through the translator.
     async fn run(chunks: Vec<Vec<u8>>) -> Vec<Result<Bytes, UpstreamError>> {
         let body = futures::stream::iter(chunks.into_iter().map(|c| Ok(Bytes::from(c)))).boxed();
-        translate_stream(anthropic(), body, false).collect().await
+        let scrubber = Arc::new(Scrubber::new(["sk-ant-echoed-secret-value"]));
+        translate_stream(anthropic(), body, false, scrubber)
+            .collect()
+            .await
     }
 
     fn text_of(out: &[Result<Bytes, UpstreamError>]) -> (String, String) {
@@ -345,5 +363,17 @@ data: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\
         let err = out.last().unwrap().as_ref().unwrap_err();
         assert_eq!(err.class, OutcomeClass::ServerError, "{err:?}");
         assert!(err.detail.contains("overloaded_error"), "{}", err.detail);
+        let ids = err.provider_error.as_ref().unwrap();
+        assert_eq!(ids.kind.as_deref(), Some("overloaded_error"));
+    }
+
+    #[tokio::test]
+    async fn an_error_event_echoing_a_credential_is_scrubbed() {
+        let body = "event: error\n\
+data: {\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":\"you sent x-api-key: sk-ant-echoed-secret-value\"}}\n\n";
+        let out = run(vec![body.as_bytes().to_vec()]).await;
+        let err = out.last().unwrap().as_ref().unwrap_err();
+        assert!(!err.detail.contains("echoed-secret"), "{}", err.detail);
+        assert!(err.detail.contains("[redacted]"), "{}", err.detail);
     }
 }

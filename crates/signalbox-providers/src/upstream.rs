@@ -26,6 +26,7 @@ use tokio::time::Instant;
 use crate::classify::{UpstreamError, rate_limit_reset, truncate};
 use crate::client::{self, Pools};
 use crate::native::{self, ByteStream};
+use crate::scrub::Scrubber;
 
 /// Largest non-streaming response body accepted from a provider.
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
@@ -92,6 +93,8 @@ pub struct Upstream {
     timeouts: Timeouts,
     /// The translating adapter; `None` forwards OpenAI bodies as they are.
     adapter: Option<Arc<Adapter>>,
+    /// Removes the configuration's credentials from upstream error text.
+    scrubber: Arc<Scrubber>,
 }
 
 /// A request rendered for one route, reusable across that route's retries.
@@ -138,8 +141,10 @@ struct ResponseShape {
 }
 
 impl Upstream {
-    /// Builds the client for one configured provider.
-    pub fn new(cfg: &ProviderConfig) -> Result<Self, UpstreamBuildError> {
+    /// Builds the client for one configured provider; `scrubber` (built
+    /// once per configuration, [`Scrubber::for_providers`]) cleans every
+    /// upstream-supplied error text this client reports.
+    pub fn new(cfg: &ProviderConfig, scrubber: Arc<Scrubber>) -> Result<Self, UpstreamBuildError> {
         let provider = cfg.name.to_string();
         let chat_url = parse_uri(&format!(
             "{}/chat/completions",
@@ -194,6 +199,7 @@ impl Upstream {
             headers,
             timeouts: cfg.timeouts,
             adapter,
+            scrubber,
         })
     }
 
@@ -314,42 +320,70 @@ impl Upstream {
         }
         let retry_after = rate_limit_reset(&parts.headers);
         let body = client::read_bounded(body, MAX_ERROR_BODY_BYTES, deadline).await;
+        Err(self.status_error(status.as_u16(), retry_after, &parts.headers, &body))
+    }
+
+    /// Classifies a non-2xx answer; every upstream-supplied text in it is
+    /// scrubbed before it is shortened, so not even a prefix of a
+    /// credential survives.
+    fn status_error(
+        &self,
+        status: u16,
+        retry_after: Option<u64>,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> UpstreamError {
+        let scrub = &self.scrubber;
         let Some(adapter) = &self.adapter else {
-            return Err(UpstreamError::from_status(
-                status.as_u16(),
-                retry_after,
-                &body,
-            ));
+            return scrub.error(UpstreamError::from_status(status, retry_after, body, scrub));
         };
-        let e = adapter.parse_error(status.as_u16(), &parts.headers, &body);
-        let what = match (&e.kind, &e.message) {
-            (Some(k), Some(m)) => format!(": {k}: {}", truncate(m, 300)),
+        let e = adapter.parse_error(status, headers, body);
+        let kind = e.kind.as_deref().map(|k| truncate(&scrub.scrub(k), 100));
+        let message = e.message.as_deref().map(|m| truncate(&scrub.scrub(m), 300));
+        let what = match (kind, message) {
+            (Some(k), Some(m)) => format!(": {k}: {m}"),
             (Some(k), None) => format!(": {k}"),
-            (None, Some(m)) => format!(": {}", truncate(m, 300)),
+            (None, Some(m)) => format!(": {m}"),
             (None, None) => String::new(),
         };
-        Err(UpstreamError {
+        scrub.error(UpstreamError {
             class: e.class,
-            status: Some(status.as_u16()),
-            detail: format!("{} answered {}{what}", e.provider, status.as_u16()),
+            status: Some(status),
+            detail: format!("{} answered {status}{what}", e.provider),
             retry_after_secs: retry_after,
+            provider_error: scrub.ids(e.ids),
         })
     }
 
     /// The streamed answer as OpenAI SSE bytes (translated for native kinds).
     pub fn events(&self, answer: Answer, prepared: &Prepared) -> ByteStream {
-        let bytes = client::byte_stream(answer.body, answer.deadline, self.timeouts.total);
+        let total = self.timeouts.total;
         match &self.adapter {
-            None => bytes,
-            Some(adapter) => {
-                native::translate_stream(Arc::clone(adapter), bytes, prepared.include_usage)
-            }
+            None => client::byte_stream(
+                answer.body,
+                answer.deadline,
+                total,
+                Some(Arc::clone(&self.scrubber)),
+            ),
+            Some(adapter) => native::translate_stream(
+                Arc::clone(adapter),
+                client::byte_stream(answer.body, answer.deadline, total, None),
+                prepared.include_usage,
+                Arc::clone(&self.scrubber),
+            ),
         }
     }
 
     /// Reads a whole non-streaming answer and checks that it is a chat
     /// completion (a JSON object with `choices`).
     pub async fn read_json(&self, answer: Answer) -> Result<ChatJson, UpstreamError> {
+        // A parse error may quote the body it choked on.
+        self.read_json_unscrubbed(answer)
+            .await
+            .map_err(|e| self.scrubber.error(e))
+    }
+
+    async fn read_json_unscrubbed(&self, answer: Answer) -> Result<ChatJson, UpstreamError> {
         if answer
             .content_length
             .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)

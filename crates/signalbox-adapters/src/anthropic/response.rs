@@ -2,7 +2,7 @@
 //! mapping, and the classification of Anthropic error answers.
 
 use serde_json::{Value, json};
-use signalbox_core::OutcomeClass;
+use signalbox_core::{OutcomeClass, ProviderErrorCode};
 
 use super::render::arguments;
 use super::wire;
@@ -117,6 +117,10 @@ pub fn parse_error(status: u16, body: &[u8]) -> ProviderError {
         provider: PROVIDER,
         class: error_class(Some(status), kind.as_deref()),
         status: Some(status),
+        ids: ProviderErrorCode {
+            kind: kind.clone(),
+            ..ProviderErrorCode::default()
+        },
         kind,
         message,
     }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 use serde_json::Value;
-use signalbox_core::OutcomeClass;
+use signalbox_core::{OutcomeClass, ProviderErrorCode};
 
 use super::eventstream::Frame;
 use crate::canonical::{ChatResponse, Choice, Part, StopReason, StreamEvent, ToolCall, Usage};
@@ -158,6 +158,10 @@ pub fn parse_error(status: u16, error_type: Option<&str>, body: &[u8]) -> Provid
         provider: PROVIDER,
         class: error_class(kind.as_deref(), Some(status)),
         status: Some(status),
+        ids: ProviderErrorCode {
+            code: kind.clone(),
+            ..ProviderErrorCode::default()
+        },
         kind,
         message,
     }

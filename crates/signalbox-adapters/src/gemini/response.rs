@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
-use signalbox_core::OutcomeClass;
+use signalbox_core::{OutcomeClass, ProviderErrorCode};
 
 use crate::canonical::{ChatResponse, Choice, Part, StopReason, ToolCall, Usage};
 use crate::error::{ProviderError, ResponseError};
@@ -193,6 +193,10 @@ pub fn parse_error(status: u16, body: &[u8]) -> ProviderError {
         provider: PROVIDER,
         class,
         status: Some(status),
+        ids: ProviderErrorCode {
+            code: kind.clone(),
+            ..ProviderErrorCode::default()
+        },
         kind,
         message,
     }

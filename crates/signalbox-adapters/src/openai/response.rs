@@ -3,7 +3,7 @@
 //! back into a `chat.completion` for an OpenAI-format client.
 
 use serde_json::{Value, json};
-use signalbox_core::OutcomeClass;
+use signalbox_core::{OutcomeClass, ProviderErrorCode};
 
 use super::wire;
 use crate::canonical::{ChatResponse, Choice, Part, StopReason, ToolCall, Usage};
@@ -125,11 +125,30 @@ pub fn parse_error(status: u16, body: &[u8]) -> ProviderError {
             .and_then(|c| c.as_str().map(str::to_owned))
             .or_else(|| d.kind.clone())
     });
+    let ids = detail
+        .as_ref()
+        .map(|d| ProviderErrorCode {
+            code: d.code.as_ref().and_then(scalar_text),
+            kind: d.kind.clone(),
+            param: d.param.as_ref().and_then(scalar_text),
+        })
+        .unwrap_or_default();
     ProviderError {
         provider: PROVIDER,
         class: OutcomeClass::from_status(status),
         status: Some(status),
         kind,
         message: detail.and_then(|d| d.message),
+        ids,
+    }
+}
+
+/// A JSON string or number as text (OpenAI-compatible servers send codes
+/// as either); `None` for anything else.
+fn scalar_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
     }
 }

@@ -229,4 +229,6 @@ pub(super) struct ErrorDetail {
     #[serde(rename = "type")]
     pub kind: Option<String>,
     pub code: Option<Value>,
+    #[serde(default)]
+    pub param: Option<Value>,
 }

@@ -327,6 +327,35 @@ fn rejected_names_the_upstream_answer() {
 }
 
 #[test]
+fn the_providers_own_error_code_is_explained() {
+    let mut rejected = attempt(
+        "eu-large",
+        OutcomeClass::RequestRejected,
+        Some(400),
+        50,
+        "context too long",
+    );
+    rejected.provider_error = Some(signalbox_core::ProviderErrorCode {
+        code: Some("context_length_exceeded".into()),
+        kind: Some("invalid_request_error".into()),
+        param: None,
+    });
+    let record = DecisionRecord {
+        attempts: vec![rejected],
+        outcome: "rejected".to_owned(),
+        status: 400,
+        ..base()
+    };
+    let text = explain(&record);
+    assert!(
+        text.contains(
+            "400, 50 ms, provider error context_length_exceeded / invalid_request_error — context too long"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
 fn rfc3339_from_days() {
     assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00.000Z");
     assert_eq!(rfc3339_utc(951_782_400_000), "2000-02-29T00:00:00.000Z");

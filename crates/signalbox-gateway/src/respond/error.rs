@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::json;
-use signalbox_core::{AttemptRecord, OutcomeClass, RequestError};
+use signalbox_core::{AttemptRecord, OutcomeClass, ProviderErrorCode, RequestError};
 use signalbox_dispatch::Failure;
 use signalbox_policy::PolicyError;
 use thiserror::Error;
@@ -240,6 +240,14 @@ impl ApiError {
             failure, excluded, ..
         } = &self
         {
+            if let Some(rejection) = &failure.rejection {
+                // The gateway's own code stays findable when the provider's
+                // takes its place.
+                body["signalbox"]["code"] = json!(code);
+                if let Some(ids) = &rejection.provider_error {
+                    provider_ids(&mut body["error"], ids);
+                }
+            }
             body["signalbox"]["attempts"] = json!(failure.attempts);
             if !failure.skipped.is_empty() {
                 body["signalbox"]["skipped"] = json!(failure.skipped);
@@ -250,6 +258,10 @@ impl ApiError {
             retry_after = all_rate_limited_retry_after(&failure.attempts);
             if failure.capacity_refused {
                 retry_after = Some(1);
+            }
+            // Nothing was sent: every route is cooling down or open.
+            if let Some(wait) = failure.available_in {
+                retry_after = Some(ceil_secs(wait));
             }
         }
         if let Self::Escalated { reason, webhook } = &self {
@@ -376,6 +388,30 @@ fn attempts_message(f: &Failure) -> String {
         if n == 1 { "" } else { "s" },
         list.join("; ")
     )
+}
+
+/// Puts a rejecting provider's own identifiers where an OpenAI client reads
+/// them (`error.code` when the provider sent a code, `error.type`,
+/// `error.param`), also as `error.provider_code` / `provider_type`. They
+/// are upstream-supplied: the provider layer has scrubbed and bounded them.
+fn provider_ids(error: &mut serde_json::Value, ids: &ProviderErrorCode) {
+    if let Some(code) = &ids.code {
+        error["code"] = json!(code);
+    }
+    if let Some(kind) = &ids.kind {
+        error["type"] = json!(kind);
+    }
+    if let Some(param) = &ids.param {
+        error["param"] = json!(param);
+    }
+    error["provider_code"] = json!(ids.code);
+    error["provider_type"] = json!(ids.kind);
+}
+
+/// Whole seconds, rounded up, at least 1 (a `retry-after: 0` invites a
+/// retry storm).
+fn ceil_secs(d: std::time::Duration) -> u64 {
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
 }
 
 fn all_rate_limited_retry_after(attempts: &[AttemptRecord]) -> Option<u64> {

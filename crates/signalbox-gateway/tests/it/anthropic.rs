@@ -96,3 +96,68 @@ async fn errors_use_the_anthropic_shape() {
     assert_eq!(v["error"]["type"], "invalid_request_error");
     h.stop().await;
 }
+
+/// Checks an Anthropic-shaped error carrying the request id (body and
+/// header) and returns its body.
+async fn anthropic_error(resp: reqwest::Response, status: u16, kind: &str) -> Value {
+    assert_eq!(resp.status(), status);
+    let id = header(&resp, "x-request-id").to_string();
+    assert!(!id.is_empty(), "no x-request-id");
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["type"], "error", "{v}");
+    assert_eq!(v["error"]["type"], kind, "{v}");
+    assert!(v["error"]["message"].is_string(), "{v}");
+    assert_eq!(v["request_id"], id.as_str(), "{v}");
+    v
+}
+
+#[tokio::test]
+async fn every_messages_error_is_anthropic_shaped_with_a_request_id() {
+    let h = signalbox_testkit::Harness::start(
+        &crate::TWO_ROUTES.replace("${MAX_BODY:-65536}", "1024"),
+        &["primary", "secondary"],
+        &[("PRIMARY_KEY", "k".into())],
+    )
+    .await;
+    let post = |path: &str| {
+        h.client
+            .post(h.url(path))
+            .header("anthropic-version", "2023-06-01")
+            .header("content-type", "application/json")
+    };
+    // Over the body limit.
+    let big = post("/v1/messages")
+        .body(vec![b' '; 4096])
+        .send()
+        .await
+        .unwrap();
+    anthropic_error(big, 413, "invalid_request_error").await;
+    // Not JSON; the caller's id is kept.
+    let bad = post("/v1/messages")
+        .header("x-request-id", "bad-json-1")
+        .body("{\"model\": ")
+        .send()
+        .await
+        .unwrap();
+    let v = anthropic_error(bad, 400, "invalid_request_error").await;
+    assert_eq!(v["request_id"], "bad-json-1");
+    // Unknown paths and methods under /v1/messages.
+    let unknown = post("/v1/messages/count_tokens")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    anthropic_error(unknown, 404, "not_found_error").await;
+    let get = h.client.get(h.url("/v1/messages")).send().await.unwrap();
+    anthropic_error(get, 404, "not_found_error").await;
+    // A refusal from the pipeline (unknown model).
+    let mut body = message(false);
+    body["model"] = json!("no-such-model");
+    let refused = post("/v1/messages").json(&body).send().await.unwrap();
+    anthropic_error(refused, 404, "not_found_error").await;
+    // Other paths keep the OpenAI shape.
+    let (status, text) = h.get("/v1/nothing").await;
+    assert_eq!(status, 404);
+    assert!(text.contains("\"unknown_url\""), "{text}");
+    h.stop().await;
+}

@@ -10,6 +10,7 @@
 )]
 
 mod anthropic;
+mod auth_scheme;
 mod breakers;
 mod degrade;
 mod errors;
@@ -30,6 +31,7 @@ mod streaming;
 mod translation;
 mod translation_bedrock;
 mod translation_errors;
+mod upstream_errors;
 
 /// Two OpenAI-compatible providers behind alias `chat` (primary first), plus
 /// `solo` on the primary alone. First-byte timeout is short so hang tests are

@@ -14,6 +14,7 @@ fn attempt(outcome: OutcomeClass, retry_after_secs: Option<u64>) -> AttemptRecor
         elapsed: Duration::from_millis(3),
         detail: "x".into(),
         retry_after_secs,
+        provider_error: None,
     }
 }
 
@@ -26,6 +27,7 @@ fn failed(outcomes: &[OutcomeClass]) -> ApiError {
             skipped: Vec::new(),
             stop: signalbox_dispatch::StopReason::Exhausted,
             capacity_refused: false,
+            available_in: None,
         },
         excluded: Vec::new(),
         fail_closed: None,
@@ -62,11 +64,13 @@ fn rejections_pass_the_client_status_through() {
                 route: 0,
                 status: 422,
                 detail: "bad".into(),
+                provider_error: None,
             }),
             last_route: Some(0),
             skipped: Vec::new(),
             stop: signalbox_dispatch::StopReason::Exhausted,
             capacity_refused: false,
+            available_in: None,
         },
         excluded: Vec::new(),
         fail_closed: None,
