@@ -28,7 +28,7 @@ use signalbox_providers::SseFramer;
 use signalbox_core::headers::REQUEST_ID;
 
 use crate::AppState;
-use crate::ingress::{read_body, request_id_with_header};
+use crate::ingress::{read_body, request_id_header};
 use crate::pipeline::chat_completions;
 
 /// The path this module serves; `/v1/messages/…` paths it does not serve
@@ -42,7 +42,7 @@ pub async fn messages(
     body: Body,
 ) -> Response {
     // One id for the whole exchange: the pipeline below reuses it.
-    let (_, id_header) = request_id_with_header(&headers);
+    let id_header = request_id_header(&headers);
     let limit = state.runtime.load().config.server.max_body_bytes;
     let bytes = match read_body(&headers, body, limit).await {
         Ok(b) => b,
@@ -82,7 +82,7 @@ pub(crate) fn is_messages_path(path: &str) -> bool {
 
 /// The 404 for a method or path under `/v1/messages` that is not served.
 pub(crate) fn not_found(method: &str, path: &str, headers: &HeaderMap) -> Response {
-    let (_, id_header) = request_id_with_header(headers);
+    let id_header = request_id_header(headers);
     error(
         StatusCode::NOT_FOUND,
         &format!("no route for {method} {path}"),

@@ -50,6 +50,16 @@ pub fn request_id(headers: &HeaderMap) -> String {
     }
 }
 
+/// [`request_id`] as a header value: the caller's when sane, else a new id.
+/// (The Anthropic ingress names its exchange with it before the pipeline
+/// makes [`RequestIds`].)
+pub fn request_id_header(headers: &HeaderMap) -> HeaderValue {
+    match caller_request_id(headers) {
+        Some((_, h)) => h.clone(),
+        None => generated_id().1,
+    }
+}
+
 /// The caller's `x-request-id` when it is 1–128 visible ASCII characters.
 fn caller_request_id(headers: &HeaderMap) -> Option<(&str, &HeaderValue)> {
     let v = headers.get(REQUEST_ID)?;
