@@ -235,20 +235,24 @@ async fn serve_chat(
         None => None,
     };
 
-    // Fail-closed flows, callers that refuse degradation, and policies
-    // without a fallback step stay on the policy's first route.
-    let fail_closed = if decision.failure_mode == FailureMode::FailClosed {
+    // Fail-closed flows and callers that refuse degradation stay on the
+    // policy's first route and take no step; policies without a fallback
+    // step stay on each round's first route but still take their other
+    // declared steps (`reduced-context`, `smaller-model`, …).
+    let refuses_degrading = if decision.failure_mode == FailureMode::FailClosed {
         Some("this flow is fail-closed")
     } else if headers
         .get(DEGRADE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"never"))
     {
         Some("the caller sent x-signalbox-degrade: never")
-    } else if !decision.degrade.contains(&DegradeStep::FallbackRoute) {
-        Some("the policy declares no fallback-route step")
     } else {
         None
     };
+    let fail_closed = refuses_degrading.or_else(|| {
+        (!decision.degrade.contains(&DegradeStep::FallbackRoute))
+            .then_some("the policy declares no fallback-route step")
+    });
     let trace = crate::trace::TraceContext::for_span(&tracing::Span::current(), headers);
     if let Some(r) = rec.as_mut() {
         r.trace(trace.trace_id());
@@ -264,6 +268,7 @@ async fn serve_chat(
         tenant_id,
         tenant_weight: tenant_cfg.map_or(1.0, |t| t.weight),
         fail_closed,
+        steps_allowed: refuses_degrading.is_none(),
         prompt: prompt.as_ref(),
         traceparent: traceparent.as_ref(),
         tracestate: trace.state.as_ref(),
