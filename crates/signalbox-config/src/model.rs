@@ -309,6 +309,8 @@ pub struct RouteConfig {
     pub context_window: u32,
     /// Largest completion in tokens.
     pub max_output_tokens: u32,
+    /// What a request asking for more than `max_output_tokens` gets.
+    pub max_output: MaxOutput,
     /// Capabilities.
     pub supports: Supports,
     /// USD per million tokens.
@@ -331,6 +333,19 @@ pub struct RouteConfig {
     pub zone: usize,
     /// Requests per second sent to this route, if limited.
     pub max_requests_per_second: Option<u32>,
+}
+
+/// What a route does with a request whose `max_tokens` is above its
+/// `max-output-tokens`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum MaxOutput {
+    /// Serve it, sending the route's limit instead (a translation note and
+    /// the `x-signalbox-max-tokens-clamped` header say so).
+    #[default]
+    Clamp,
+    /// The route is not a candidate (the `max_output_tokens` constraint).
+    Refuse,
 }
 
 /// Capabilities of a route.

@@ -58,6 +58,7 @@ pub async fn chat_completions(
         attempts: 0,
         degraded: Vec::new(),
         prompt: None,
+        max_tokens_clamped: None,
     };
     // No record work at all when the decision log is off.
     let mut rec = PendingRecord {
@@ -353,6 +354,9 @@ async fn serve_chat(
         }
     };
     meta.route = runtime.route_headers.get(served.route).cloned();
+    meta.max_tokens_clamped = served
+        .max_tokens_clamped
+        .and_then(|c| HeaderValue::from_str(&c.to_string()).ok());
     match served.body {
         ServedBody::Json(json) => {
             let body = match &restore_table {

@@ -15,6 +15,7 @@ mod degrade;
 mod errors;
 mod failover;
 mod fairness;
+mod max_output;
 mod metrics;
 mod policy;
 mod privacy;
