@@ -381,6 +381,14 @@ pub struct Price {
     pub output_per_1m: f64,
 }
 
+impl Price {
+    /// What `prompt_tokens` in and `completion_tokens` out cost, in USD.
+    pub fn cost_usd(&self, prompt_tokens: u64, completion_tokens: u64) -> f64 {
+        (prompt_tokens as f64 * self.input_per_1m + completion_tokens as f64 * self.output_per_1m)
+            / 1_000_000.0
+    }
+}
+
 /// Data-retention guarantee; orders strongest (`Zero`) first.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Deserialize, JsonSchema,

@@ -231,8 +231,12 @@ async fn serve_chat(
     {
         return Err(ApiError::Policy(refusal));
     }
+    // The budget first: a refused request takes nothing from the rate limits.
     let _limit = match tenant_cfg {
-        Some(t) => acquire_limits(state, t, &signals).await?,
+        Some(t) => {
+            crate::budget::check(state, t).await?;
+            acquire_limits(state, t, &signals).await?
+        }
         None => None,
     };
 
@@ -274,6 +278,7 @@ async fn serve_chat(
         traceparent: traceparent.as_ref(),
         tracestate: trace.state.as_ref(),
     };
+    let prompt_tokens = signals.prompt_tokens;
     let outcome = failover::run(&ctx, req, signals, decision).await;
     let served_by = outcome.result.as_ref().ok().map(|s| s.route);
     record_attempts(runtime, &outcome.attempts);
@@ -367,6 +372,7 @@ async fn serve_chat(
                 }
                 None => json.body,
             };
+            crate::budget::charge(state, runtime, tenant_cfg, served.route, json.usage);
             if let Some(r) = rec.as_mut() {
                 r.usage(runtime, json.usage);
                 r.response_content(&body);
@@ -397,6 +403,10 @@ async fn serve_chat(
                 meta,
                 rec.take(),
                 served.route,
+                crate::budget::StreamCharge {
+                    tenant,
+                    prompt_tokens,
+                },
                 started,
                 restore_table,
             ))
@@ -500,6 +510,7 @@ fn stream_response(
     meta: &ResponseMeta,
     builder: Option<RecordBuilder>,
     served_route: usize,
+    charge: crate::budget::StreamCharge,
     started: Instant,
     restore_table: Option<Arc<signalbox_privacy::TokenTable>>,
 ) -> Response {
@@ -516,6 +527,7 @@ fn stream_response(
     let first_event = started.elapsed();
     let log = state.decision_log.clone();
     let rt = runtime.clone();
+    let app = state.clone();
     // The request's span (if exported) lasts until the stream ends.
     let span = tracing::Span::current();
     let stream = stream
@@ -543,6 +555,10 @@ fn stream_response(
                     (200, Some(format!("stream interrupted: {detail}")))
                 }
             };
+            // Whatever the stream used is spent, however it ended.
+            let usage = end.usage.or_else(|| Some(charge.estimate(end.events)));
+            let tenant_cfg = rt.config.tenants.get(charge.tenant);
+            crate::budget::charge(&app, &rt, tenant_cfg, served_route, usage);
             if let Some(mut b) = builder {
                 if let StreamOutcome::Cut { detail } = &end.outcome {
                     b.stream_cut(detail);

@@ -11,6 +11,7 @@
 
 mod anthropic;
 mod breakers;
+mod budget;
 mod degrade;
 mod errors;
 mod failover;
