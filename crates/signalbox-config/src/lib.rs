@@ -28,10 +28,11 @@ pub use model::{
     DEFAULT_AZURE_API_VERSION, DEFAULT_GEMINI_API_VERSION, DEFAULT_KEY_PREFIX, DEFAULT_REGIONS,
     DEFAULT_RISK_TIERS, DEFAULT_TENANT, DecisionLogConfig, DegradeStep, EscalationConfig,
     FailureMode, HealthCheckConfig, IdempotencyConfig, IntentConfig, IntentRule, IntentWhen,
-    LogPriority, Objectives, PROMPT_FAMILIES, PolicyRule, Posture, Price, ProbeMode, PromptConfig,
-    PromptVersion, ProviderConfig, ProviderKind, Requirements, Resilience, Retention, RetryPolicy,
-    RouteConfig, RouteSelector, RuleWhen, Scheduler, ServerConfig, StateBackend, StateBackendKind,
-    StateConfig, Supports, Template, TenantConfig, TenantLimits, Timeouts, Weights,
+    LogPriority, MaxOutput, Objectives, PROMPT_FAMILIES, PolicyRule, Posture, Price, ProbeMode,
+    PromptConfig, PromptVersion, ProviderConfig, ProviderKind, Requirements, Resilience, Retention,
+    RetryPolicy, RouteConfig, RouteSelector, RuleWhen, Scheduler, ServerConfig, StateBackend,
+    StateBackendKind, StateConfig, Supports, Template, TenantConfig, TenantLimits, Timeouts,
+    Weights,
 };
 pub use schema::json_schema;
 pub use secret::{MAX_SECRET_FILE_BYTES, Secret, SecretError, SecretSource, hash_secret};

@@ -310,6 +310,8 @@ pub struct RouteConfig {
     pub context_window: u32,
     /// Largest completion in tokens.
     pub max_output_tokens: u32,
+    /// What a request asking for more than `max_output_tokens` gets.
+    pub max_output: MaxOutput,
     /// Capabilities.
     pub supports: Supports,
     /// USD per million tokens.
@@ -332,6 +334,19 @@ pub struct RouteConfig {
     pub zone: usize,
     /// Requests per second sent to this route, if limited.
     pub max_requests_per_second: Option<u32>,
+}
+
+/// What a route does with a request whose `max_tokens` is above its
+/// `max-output-tokens`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum MaxOutput {
+    /// Serve it, sending the route's limit instead (a translation note and
+    /// the `x-signalbox-max-tokens-clamped` header say so).
+    #[default]
+    Clamp,
+    /// The route is not a candidate (the `max_output_tokens` constraint).
+    Refuse,
 }
 
 /// Capabilities of a route.
@@ -365,6 +380,14 @@ pub struct Price {
     pub input_per_1m: f64,
     /// Completion tokens.
     pub output_per_1m: f64,
+}
+
+impl Price {
+    /// What `prompt_tokens` in and `completion_tokens` out cost, in USD.
+    pub fn cost_usd(&self, prompt_tokens: u64, completion_tokens: u64) -> f64 {
+        (prompt_tokens as f64 * self.input_per_1m + completion_tokens as f64 * self.output_per_1m)
+            / 1_000_000.0
+    }
 }
 
 /// Data-retention guarantee; orders strongest (`Zero`) first.

@@ -248,6 +248,9 @@ pub(crate) struct RawRoute {
     /// Largest completion in tokens. Default 4096; ≤ context-window.
     #[schemars(range(min = 1))]
     pub max_output_tokens: Option<u32>,
+    /// A request's `max_tokens` above `max-output-tokens`: `clamp` (default:
+    /// send the route's limit) or `refuse` (the route is not a candidate).
+    pub max_output: Option<crate::model::MaxOutput>,
     /// Capabilities.
     pub supports: Option<RawSupports>,
     /// USD per million tokens. Default 0.

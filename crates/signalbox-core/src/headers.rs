@@ -40,6 +40,9 @@ pub const PROMPT: &str = "x-signalbox-prompt";
 pub const PROMPT_VARIABLES: &str = "x-signalbox-prompt-variables";
 /// Response: the prompt id and version used, `id@version`.
 pub const PROMPT_VERSION: &str = "x-signalbox-prompt-version";
+/// Response: the caller's `max_tokens` and what the serving route was sent
+/// instead, `requested->sent` (routes with `max-output: clamp`).
+pub const MAX_TOKENS_CLAMPED: &str = "x-signalbox-max-tokens-clamped";
 
 /// The credential of an `Authorization: Bearer <token>` value, whatever the
 /// scheme's case (RFC 9110 §11.1: auth schemes are case-insensitive); the

@@ -37,6 +37,12 @@ pub const ROUTE_SKIPPED_TOTAL: &str = "signalbox_route_skipped_total";
 pub const DISPATCH_STOPPED_TOTAL: &str = "signalbox_dispatch_stopped_total";
 /// Counter: requests refused by a tenant limit, by tenant and limit.
 pub const TENANT_LIMITED_TOTAL: &str = "signalbox_tenant_limited_total";
+/// Gauge: USD a tenant with a `monthly-budget-usd` has spent this month
+/// (the shared total with a Redis state backend), by tenant.
+pub const TENANT_SPEND_USD: &str = "signalbox_tenant_spend_usd";
+/// Counter: requests refused because the tenant's monthly budget is spent,
+/// by tenant.
+pub const TENANT_BUDGET_EXCEEDED_TOTAL: &str = "signalbox_tenant_budget_exceeded_total";
 /// Counter: idempotent requests, by result (`executed`, `replayed`).
 pub const IDEMPOTENT_TOTAL: &str = "signalbox_idempotent_requests_total";
 /// Counter: tokens met while restoring answers, by result (`restored`,

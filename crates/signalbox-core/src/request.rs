@@ -223,7 +223,10 @@ fn validate_messages(messages: Option<&Value>) -> Result<(), RequestError> {
     Ok(())
 }
 
+mod clamp;
 mod degrade;
+
+pub use clamp::OutputClamp;
 
 #[cfg(test)]
 mod tests;

@@ -36,6 +36,8 @@ pub struct Served {
     /// What translating the request for the serving route's provider
     /// dropped or changed (empty for untranslated OpenAI-compatible routes).
     pub notes: Vec<TranslationNote>,
+    /// The caller's output limit, lowered to the serving route's.
+    pub max_tokens_clamped: Option<signalbox_core::request::OutputClamp>,
     /// The answer.
     pub body: ServedBody,
 }
@@ -284,6 +286,7 @@ pub async fn dispatch(
                         fallback: order.intended != Some(idx),
                         sticky: order.sticky,
                         notes: prepared.notes,
+                        max_tokens_clamped: prepared.max_tokens_clamped,
                         body,
                     });
                 }

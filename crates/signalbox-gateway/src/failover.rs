@@ -32,9 +32,12 @@ pub(crate) struct Context<'a> {
     pub started: Instant,
     pub tenant_id: &'a str,
     pub tenant_weight: f64,
-    /// Why the flow may not degrade at all (fail-closed, `degrade: never`,
-    /// no fallback step), if so.
+    /// Why each round stays on its first route (fail-closed, `degrade:
+    /// never`, no fallback step), if so.
     pub fail_closed: Option<&'static str>,
+    /// Whether the rule's declared steps may run: false for fail-closed
+    /// flows and `degrade: never`, true without a fallback step (docs/resilience.md).
+    pub steps_allowed: bool,
     /// The registered prompt the request uses, if any.
     pub prompt: Option<&'a PromptUse>,
     /// `traceparent` naming the gateway's span, for every provider call.
@@ -83,7 +86,7 @@ pub(crate) async fn run(
 ) -> Outcome {
     let snap = &ctx.runtime.policy;
     let at_most_once = signals.irreversible || decision.at_most_once(snap);
-    let may_degrade = ctx.fail_closed.is_none() && decision.failure_mode == FailureMode::Degrade;
+    let may_degrade = ctx.steps_allowed && decision.failure_mode == FailureMode::Degrade;
     let mut steps = decision
         .degrade
         .iter()

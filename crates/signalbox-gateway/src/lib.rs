@@ -9,6 +9,7 @@
 
 mod admin;
 mod anthropic;
+mod budget;
 mod entry;
 mod escalation;
 mod failover;
@@ -84,6 +85,9 @@ pub struct AppState {
     pub idempotency: Arc<dyn signalbox_state::IdempotencyStore>,
     /// Tenant limit accounting (shared across replicas with a networked store).
     pub limits: Arc<dyn signalbox_state::LimitStore>,
+    /// Tenant spend per month against `monthly-budget-usd` (shared across
+    /// replicas with a networked store; kept across reloads).
+    pub spend: Arc<dyn signalbox_state::SpendStore>,
     /// Sessions that moved off their rendezvous route (per replica).
     pub affinity: signalbox_state::AffinityMemory,
     /// Client for escalation webhooks.
@@ -119,6 +123,7 @@ pub struct GatewayOptions {
 struct StateStores {
     idempotency: Arc<dyn signalbox_state::IdempotencyStore>,
     limits: Arc<dyn signalbox_state::LimitStore>,
+    spend: Arc<dyn signalbox_state::SpendStore>,
     breakers: Arc<dyn signalbox_state::BreakerStore>,
 }
 
@@ -142,6 +147,7 @@ fn state_stores(config: &Config) -> Result<StateStores, BuildError> {
                 idem.max_response_bytes,
             )),
             limits: Arc::new(signalbox_state::InMemoryLimits::default()),
+            spend: Arc::new(signalbox_state::InMemorySpend::default()),
             breakers: Arc::new(signalbox_state::InMemoryBreakers::default()),
         }),
         signalbox_config::StateBackend::Redis { url } => {
@@ -161,7 +167,8 @@ fn state_stores(config: &Config) -> Result<StateStores, BuildError> {
                     REDIS_IN_FLIGHT_TTL,
                     idem.max_response_bytes,
                 )),
-                limits: Arc::new(r::RedisLimits::new(conn, REDIS_CONCURRENCY_TTL)),
+                limits: Arc::new(r::RedisLimits::new(conn.clone(), REDIS_CONCURRENCY_TTL)),
+                spend: Arc::new(r::RedisSpend::new(conn)),
                 breakers: Arc::new(breakers),
             })
         }
@@ -226,6 +233,7 @@ impl Gateway {
                 reload_lock: tokio::sync::Mutex::new(()),
                 idempotency: stores.idempotency,
                 limits: stores.limits,
+                spend: stores.spend,
                 affinity: signalbox_state::AffinityMemory::new(
                     std::time::Duration::from_secs(3600),
                     100_000,

@@ -59,6 +59,7 @@ pub async fn chat_completions(
         attempts: 0,
         degraded: Vec::new(),
         prompt: None,
+        max_tokens_clamped: None,
     };
     // No record work at all when the decision log is off.
     let mut rec = PendingRecord {
@@ -237,25 +238,33 @@ async fn serve_chat(
     {
         return Err(ApiError::Policy(refusal));
     }
+    // The budget first: a refused request takes nothing from the rate limits.
     let _limit = match tenant_cfg {
-        Some(t) => acquire_limits(state, t, &signals).await?,
+        Some(t) => {
+            crate::budget::check(state, t).await?;
+            acquire_limits(state, t, &signals).await?
+        }
         None => None,
     };
 
-    // Fail-closed flows, callers that refuse degradation, and policies
-    // without a fallback step stay on the policy's first route.
-    let fail_closed = if decision.failure_mode == FailureMode::FailClosed {
+    // Fail-closed flows and callers that refuse degradation stay on the
+    // policy's first route and take no step; policies without a fallback
+    // step stay on each round's first route but still take their other
+    // declared steps (`reduced-context`, `smaller-model`, …).
+    let refuses_degrading = if decision.failure_mode == FailureMode::FailClosed {
         Some("this flow is fail-closed")
     } else if headers
         .get(DEGRADE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"never"))
     {
         Some("the caller sent x-signalbox-degrade: never")
-    } else if !decision.degrade.contains(&DegradeStep::FallbackRoute) {
-        Some("the policy declares no fallback-route step")
     } else {
         None
     };
+    let fail_closed = refuses_degrading.or_else(|| {
+        (!decision.degrade.contains(&DegradeStep::FallbackRoute))
+            .then_some("the policy declares no fallback-route step")
+    });
     let trace = crate::trace::TraceContext::for_span(&tracing::Span::current(), headers);
     if let Some(r) = rec.as_mut() {
         r.trace(trace.trace_id());
@@ -271,10 +280,12 @@ async fn serve_chat(
         tenant_id,
         tenant_weight: tenant_cfg.map_or(1.0, |t| t.weight),
         fail_closed,
+        steps_allowed: refuses_degrading.is_none(),
         prompt: prompt.as_ref(),
         traceparent: traceparent.as_ref(),
         tracestate: trace.state.as_ref(),
     };
+    let prompt_tokens = signals.prompt_tokens;
     let outcome = failover::run(&ctx, req, signals, decision).await;
     let served_by = outcome.result.as_ref().ok().map(|s| s.route);
     record_attempts(runtime, &outcome.attempts);
@@ -355,6 +366,9 @@ async fn serve_chat(
         }
     };
     meta.route = runtime.route_headers.get(served.route).cloned();
+    meta.max_tokens_clamped = served
+        .max_tokens_clamped
+        .and_then(|c| HeaderValue::from_str(&c.to_string()).ok());
     match served.body {
         ServedBody::Json(json) => {
             let body = match &restore_table {
@@ -365,6 +379,7 @@ async fn serve_chat(
                 }
                 None => json.body,
             };
+            crate::budget::charge(state, runtime, tenant_cfg, served.route, json.usage);
             if let Some(r) = rec.as_mut() {
                 r.usage(runtime, json.usage);
                 r.response_content(&body);
@@ -395,6 +410,10 @@ async fn serve_chat(
                 meta,
                 rec.take(),
                 served.route,
+                crate::budget::StreamCharge {
+                    tenant,
+                    prompt_tokens,
+                },
                 started,
                 restore_table,
             ))
@@ -498,6 +517,7 @@ fn stream_response(
     meta: &ResponseMeta,
     builder: Option<RecordBuilder>,
     served_route: usize,
+    charge: crate::budget::StreamCharge,
     started: Instant,
     restore_table: Option<Arc<signalbox_privacy::TokenTable>>,
 ) -> Response {
@@ -514,6 +534,7 @@ fn stream_response(
     let first_event = started.elapsed();
     let log = state.decision_log.clone();
     let rt = runtime.clone();
+    let app = state.clone();
     // The request's span (if exported) lasts until the stream ends.
     let span = tracing::Span::current();
     let stream = stream
@@ -541,6 +562,10 @@ fn stream_response(
                     (200, Some(format!("stream interrupted: {detail}")))
                 }
             };
+            // Whatever the stream used is spent, however it ended.
+            let usage = end.usage.or_else(|| Some(charge.estimate(end.events)));
+            let tenant_cfg = rt.config.tenants.get(charge.tenant);
+            crate::budget::charge(&app, &rt, tenant_cfg, served_route, usage);
             if let Some(mut b) = builder {
                 if let StreamOutcome::Cut { detail } = &end.outcome {
                     b.stream_cut(detail);

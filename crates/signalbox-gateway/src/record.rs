@@ -195,10 +195,7 @@ impl RecordBuilder {
             usage,
             self.serving_route.and_then(|i| rt.config.routes.get(i)),
         ) {
-            let cost = (u.prompt_tokens as f64 * r.price.input_per_1m
-                + u.completion_tokens as f64 * r.price.output_per_1m)
-                / 1_000_000.0;
-            self.record.cost_usd = Some(cost);
+            self.record.cost_usd = Some(r.price.cost_usd(u.prompt_tokens, u.completion_tokens));
         }
     }
 

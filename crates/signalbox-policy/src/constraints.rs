@@ -3,7 +3,7 @@
 //! were evaluated and which failed as bits, so the hot path does no string
 //! work; [`render`] turns a check into verdicts with evidence for the record.
 
-use signalbox_config::{ContentFilter, Retention, RouteConfig};
+use signalbox_config::{ContentFilter, MaxOutput, Retention, RouteConfig};
 use signalbox_core::Verdict;
 
 use crate::signals::Signals;
@@ -93,9 +93,18 @@ impl RouteCheck {
     }
 }
 
+/// The output limit `route` would be sent: the request's `max_tokens`,
+/// lowered to the route's limit when the route clamps (`max-output: clamp`).
+pub(crate) fn output_on(route: &RouteConfig, s: &Signals) -> Option<u64> {
+    s.max_tokens.map(|m| match route.max_output {
+        MaxOutput::Clamp => m.min(u64::from(route.max_output_tokens)),
+        MaxOutput::Refuse => m,
+    })
+}
+
 /// The request's estimated cost on a route, in USD.
 pub(crate) fn cost_estimate(route: &RouteConfig, s: &Signals) -> f64 {
-    let output = s.max_tokens.unwrap_or(DEFAULT_OUTPUT_ESTIMATE) as f64;
+    let output = output_on(route, s).unwrap_or(DEFAULT_OUTPUT_ESTIMATE) as f64;
     (s.prompt_tokens as f64 * route.price.input_per_1m + output * route.price.output_per_1m)
         / 1_000_000.0
 }
@@ -149,12 +158,15 @@ pub(crate) fn check(
     if s.stream {
         eval(Constraint::Streaming, r.supports.streaming);
     }
-    let needed = s.prompt_tokens.saturating_add(s.max_tokens.unwrap_or(0));
+    let needed = s.prompt_tokens.saturating_add(output_on(r, s).unwrap_or(0));
     eval(
         Constraint::ContextWindow,
         u64::from(r.context_window) >= needed,
     );
-    if let Some(m) = s.max_tokens {
+    // A clamping route always fits the output: it is sent its own limit.
+    if let Some(m) = s.max_tokens
+        && r.max_output == MaxOutput::Refuse
+    {
         eval(Constraint::MaxOutput, m <= u64::from(r.max_output_tokens));
     }
     let cost = cost_estimate(r, s);
@@ -226,7 +238,7 @@ pub(crate) fn render(
             Constraint::JsonMode => cap("json mode", r.supports.json_mode),
             Constraint::Streaming => cap("streaming", r.supports.streaming),
             Constraint::ContextWindow => {
-                let needed = s.prompt_tokens.saturating_add(s.max_tokens.unwrap_or(0));
+                let needed = s.prompt_tokens.saturating_add(output_on(r, s).unwrap_or(0));
                 format!(
                     "context_window {} {} {needed} {yes}",
                     r.context_window,

@@ -51,11 +51,15 @@ aliases:
 "#;
 
 fn snapshot() -> PolicySnapshot {
+    snapshot_of(POLICY)
+}
+
+fn snapshot_of(policy: &str) -> PolicySnapshot {
     let vars: HashMap<String, String> =
         [("ACME_KEY", "acme-secret"), ("GLOBEX_KEY", "globex-secret")]
             .map(|(k, v)| (k.into(), v.into()))
             .into();
-    let config: Config = load_str(POLICY, "<test>", &vars).unwrap_or_else(|e| panic!("{e}"));
+    let config: Config = load_str(policy, "<test>", &vars).unwrap_or_else(|e| panic!("{e}"));
     PolicySnapshot::new(Arc::new(config))
 }
 
@@ -189,16 +193,28 @@ fn context_window_uses_the_token_estimate() {
     let (s, d) = run(&snap, &headers(&[]), &chat(serde_json::json!({}), &long)).unwrap();
     assert!(s.prompt_tokens > 4096, "{}", s.prompt_tokens);
     assert_eq!(routes(&snap, &d), ["us-big", "eu-big"]);
-    let (_, d) = run(
-        &snap,
-        &headers(&[]),
-        &chat(serde_json::json!({"max_tokens": 2000}), "short"),
-    )
-    .unwrap();
+}
+
+#[test]
+fn max_tokens_above_a_route_limit_is_clamped_unless_the_route_refuses() {
+    let req = chat(serde_json::json!({"max_tokens": 2000}), "short");
+    let snap = snapshot();
+    let (_, d) = run(&snap, &headers(&[]), &req).unwrap();
+    assert_eq!(
+        routes(&snap, &d),
+        ["us-big", "eu-big", "eu-small"],
+        "eu-small (1024 output tokens) clamps by default"
+    );
+    let refusing = POLICY.replace(
+        "max-output-tokens: 1024,",
+        "max-output-tokens: 1024, max-output: refuse,",
+    );
+    let snap = snapshot_of(&refusing);
+    let (_, d) = run(&snap, &headers(&[]), &req).unwrap();
     assert_eq!(
         routes(&snap, &d),
         ["us-big", "eu-big"],
-        "eu-small allows at most 1024 output tokens"
+        "eu-small refuses more than 1024 output tokens"
     );
 }
 
@@ -260,8 +276,8 @@ fn no_eligible_route_is_a_refusal_naming_each_reason() {
     let snap = snapshot();
     let h = headers(&[("authorization", "Bearer acme-secret")]);
     let req = chat(
-        serde_json::json!({"tools": [{"type": "function", "function": {"name": "x"}}], "max_tokens": 200000}),
-        "hi",
+        serde_json::json!({"tools": [{"type": "function", "function": {"name": "x"}}]}),
+        &"word ".repeat(140_000),
     );
     let (_, d) = run(&snap, &h, &req).unwrap();
     let Some(PolicyError::NoEligibleRoute { reasons, .. }) = &d.refusal else {

@@ -17,8 +17,11 @@ use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use serde::Deserialize;
-use signalbox_adapters::{Adapter, Retention, RouteSettings, TranslateError, TranslationNote};
+use signalbox_adapters::{
+    Adapter, NoteAction, Retention, RouteSettings, TranslateError, TranslationNote,
+};
 use signalbox_config::{ProviderConfig, ProviderKind, Timeouts};
+use signalbox_core::request::OutputClamp;
 use signalbox_core::{ChatRequest, OutcomeClass, ProviderName, Usage};
 use thiserror::Error;
 use tokio::time::Instant;
@@ -108,12 +111,26 @@ pub struct Prepared {
     native: Option<(Uri, HeaderMap)>,
     /// Fields the translation dropped or changed, for the decision record.
     pub notes: Vec<TranslationNote>,
+    /// The caller's output limit, lowered to the route's (`max-output: clamp`).
+    pub max_tokens_clamped: Option<OutputClamp>,
 }
 
 impl Prepared {
     /// Whether the answer is a stream.
     pub fn is_stream(&self) -> bool {
         self.stream
+    }
+}
+
+/// The decision record's note for a clamped output limit.
+fn clamp_note(c: &OutputClamp) -> TranslationNote {
+    TranslationNote {
+        field: "max_tokens".into(),
+        action: NoteAction::Translated,
+        reason: format!(
+            "{} is above the route's max-output-tokens; sent {} (max-output: clamp)",
+            c.requested, c.sent
+        ),
     }
 }
 
@@ -218,13 +235,24 @@ impl Upstream {
         route: &RouteSettings,
     ) -> Result<Prepared, PrepareError> {
         let no_store = route.retention == Retention::None;
+        // Only a clamping route is sent a request above its limit (the
+        // policy excludes a refusing one), so lowering it here is the clamp.
+        let clamped = route
+            .max_output_tokens
+            .and_then(|cap| req.clamp_max_tokens(cap));
+        let (req, max_tokens_clamped) = match &clamped {
+            Some((r, c)) => (r, Some(*c)),
+            None => (req, None),
+        };
+        let mut notes: Vec<TranslationNote> = max_tokens_clamped.iter().map(clamp_note).collect();
         let Some(adapter) = &self.adapter else {
             return Ok(Prepared {
                 body: Bytes::from(req.upstream_json(&route.upstream_model, no_store)),
                 stream: req.is_stream(),
                 include_usage: false,
                 native: None,
-                notes: Vec::new(),
+                notes,
+                max_tokens_clamped,
             });
         };
         let openai_body = req.upstream_json(&route.upstream_model, false);
@@ -238,12 +266,14 @@ impl Upstream {
             })?;
         let url = parse_uri(&rendered.request.url)
             .map_err(|e| PrepareError(format!("invalid upstream URL: {e}")))?;
+        notes.extend(rendered.notes);
         Ok(Prepared {
             body: Bytes::from(rendered.request.body),
             stream: rendered.request.stream,
             include_usage: canonical.stream_usage,
             native: Some((url, rendered.request.headers)),
-            notes: rendered.notes,
+            notes,
+            max_tokens_clamped,
         })
     }
 

@@ -1,23 +1,27 @@
 //! Redis implementations of the shared-state stores of `signalbox-state`,
 //! so gateway replicas agree on idempotency records ([`RedisIdempotency`]),
-//! tenant limits ([`RedisLimits`]) and open circuits ([`RedisBreakers`]).
+//! tenant limits ([`RedisLimits`]), tenant spend ([`RedisSpend`]) and open
+//! circuits ([`RedisBreakers`]).
 //!
 //! Every store shares one [`RedisConn`]: a `redis::aio::ConnectionManager`
 //! (one multiplexed connection, reconnected automatically) plus the key
 //! prefix (default `signalbox:`). Every command is bounded by a timeout, so
 //! an unreachable Redis never hangs a request: idempotency answers
-//! [`StateError`], limits fail open (with a rate-limited warning) and
-//! breakers keep their last local view.
+//! [`StateError`], limits and budgets fail open (with a rate-limited
+//! warning) and breakers keep their last local view.
 
 mod breakers;
 mod idempotency;
 mod limits;
+mod spend;
 
 pub use breakers::RedisBreakers;
 pub use idempotency::RedisIdempotency;
 pub use limits::RedisLimits;
+pub use spend::RedisSpend;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -178,6 +182,38 @@ impl RedisConn {
                 "redis pipeline: no answer within {:?}",
                 self.op_timeout
             ))),
+        }
+    }
+}
+
+/// How often a fail-open warning may be logged.
+const WARN_EVERY_MS: u64 = 10_000;
+
+/// A store that fails open says so, at most once per 10 seconds.
+#[derive(Debug)]
+pub(crate) struct FailOpenWarning {
+    message: &'static str,
+    last_ms: AtomicU64,
+}
+
+impl FailOpenWarning {
+    pub(crate) fn new(message: &'static str) -> Self {
+        Self {
+            message,
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn warn(&self, e: &StateError) {
+        let now = signalbox_state::unix_ms();
+        let last = self.last_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= WARN_EVERY_MS
+            && self
+                .last_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(error = %e, "{}", self.message);
         }
     }
 }

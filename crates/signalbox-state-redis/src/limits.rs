@@ -14,18 +14,12 @@
 //! without a slot, and a warning is logged at most once per 10 seconds.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::Script;
-use signalbox_state::{
-    BoxFuture, LimitExceeded, LimitPermit, LimitStore, Limits, StateError, unix_ms,
-};
+use signalbox_state::{BoxFuture, LimitExceeded, LimitPermit, LimitStore, Limits, StateError};
 
-use crate::RedisConn;
-
-/// How often the fail-open warning may be logged.
-const WARN_EVERY_MS: u64 = 10_000;
+use crate::{FailOpenWarning, RedisConn};
 
 /// KEYS: bucket hash, concurrency counter.
 /// ARGV: concurrency, rpm, tpm (-1 = unlimited), tokens, safety TTL (ms).
@@ -101,7 +95,7 @@ pub struct RedisLimits {
     safety_ttl: Duration,
     acquire: Arc<Script>,
     release: Arc<Script>,
-    last_warn_ms: Arc<AtomicU64>,
+    warning: Arc<FailOpenWarning>,
 }
 
 impl std::fmt::Debug for RedisLimits {
@@ -122,20 +116,9 @@ impl RedisLimits {
             safety_ttl,
             acquire: Arc::new(Script::new(ACQUIRE)),
             release: Arc::new(Script::new(RELEASE)),
-            last_warn_ms: Arc::default(),
-        }
-    }
-
-    fn warn_fail_open(&self, e: &StateError) {
-        let now = unix_ms();
-        let last = self.last_warn_ms.load(Ordering::Relaxed);
-        if now.saturating_sub(last) >= WARN_EVERY_MS
-            && self
-                .last_warn_ms
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            tracing::warn!(error = %e, "tenant limits unavailable; admitting requests (fail open)");
+            warning: Arc::new(FailOpenWarning::new(
+                "tenant limits unavailable; admitting requests (fail open)",
+            )),
         }
     }
 
@@ -208,7 +191,7 @@ impl LimitStore for RedisLimits {
             match self.try_acquire(tenant, limits, tokens).await {
                 Ok(r) => Ok(r),
                 Err(e) => {
-                    self.warn_fail_open(&e);
+                    self.warning.warn(&e);
                     Ok(Ok(LimitPermit::unlimited()))
                 }
             }

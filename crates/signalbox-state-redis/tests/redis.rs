@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use signalbox_state::{
-    Begin, BreakerStore, IdempotencyStore, LimitStore, Limits, SharedBreaker, StoredResponse,
-    unix_ms,
+    Begin, BreakerStore, IdempotencyStore, LimitStore, Limits, Period, SharedBreaker, SpendStore,
+    StoredResponse, check_budget, unix_ms,
 };
 use signalbox_state_redis::{
-    RedisBreakers, RedisConn, RedisIdempotency, RedisLimits, RedisTimeouts,
+    RedisBreakers, RedisConn, RedisIdempotency, RedisLimits, RedisSpend, RedisTimeouts,
 };
 use signalbox_testkit::redis::RedisServer;
 
@@ -238,6 +238,32 @@ async fn concurrency_is_shared_and_released_on_drop() {
         }
     }
     assert!(admitted, "the dropped permit released its slot");
+}
+
+#[tokio::test]
+#[ignore = "needs redis-server on PATH; .ci/run runs these with --ignored"]
+async fn spend_is_shared_per_tenant_and_month_and_expires_after_it() {
+    let server = RedisServer::start();
+    let a = RedisSpend::new(conn(&server).await);
+    let b = RedisSpend::new(conn(&server).await);
+    let now = unix_ms() / 1000;
+    let month = Period::containing(now);
+    assert_eq!(a.add("t", month, 600_000).await.unwrap(), 600_000);
+    assert_eq!(b.add("t", month, 400_000).await.unwrap(), 1_000_000);
+    assert_eq!(a.spent("t", month).await.unwrap(), 1_000_000);
+    assert_eq!(b.spent("other", month).await.unwrap(), 0, "per tenant");
+    assert_eq!(b.spent("t", month.next()).await.unwrap(), 0, "per month");
+    let e = check_budget(&b, "t", 1.0, now).await.unwrap().unwrap_err();
+    assert_eq!(e.resets_at_unix, month.reset_unix());
+    assert!(check_budget(&b, "t", 1.5, now).await.unwrap().is_ok());
+    // The counter expires a day after its month ends.
+    let c = conn(&server).await;
+    let mut raw = redis::Client::open(server.url()).unwrap();
+    let at: i64 = redis::cmd("EXPIRETIME")
+        .arg(format!("{}spend:t:{}", c.prefix(), month.label()))
+        .query(&mut raw)
+        .unwrap();
+    assert_eq!(u64::try_from(at).unwrap(), month.reset_unix() + 86_400);
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! Owns the state that must agree across gateway replicas — idempotency
-//! records, tenant limits and open circuits — behind traits with an in-process
+//! records, tenant limits, tenant spend and open circuits — behind traits with an in-process
 //! implementation (the default; Redis ones live in `signalbox-state-redis`), plus the
 //! per-replica pieces that need no sharing: session affinity memory and the
 //! fair per-route queue.
@@ -14,6 +14,7 @@ mod fair;
 mod idempotency;
 mod limits;
 mod rate;
+mod spend;
 
 pub use affinity::AffinityMemory;
 pub use breakers::{BreakerStore, InMemoryBreakers, SharedBreaker, open_elsewhere_in, unix_ms};
@@ -21,6 +22,9 @@ pub use fair::{FairGate, GateError, GatePermit};
 pub use idempotency::{Begin, IdempotencyStore, InMemoryIdempotency, StoredResponse, Waiter};
 pub use limits::{InMemoryLimits, LimitExceeded, LimitPermit, LimitStore, Limits};
 pub use rate::RateGate;
+pub use spend::{
+    BudgetExceeded, InMemorySpend, MICROS_PER_USD, Period, SpendStore, check_budget, usd_to_micros,
+};
 
 use std::future::Future;
 use std::pin::Pin;

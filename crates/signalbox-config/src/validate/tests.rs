@@ -296,6 +296,17 @@ fn small_context_window_caps_default_max_output() {
 }
 
 #[test]
+fn max_output_clamps_by_default_and_may_refuse() {
+    let config = load_str(BASE, "t", &vars()).unwrap();
+    assert_eq!(config.routes[0].max_output, crate::MaxOutput::Clamp);
+    let text = edited("region: us", "region: us\n    max-output: refuse");
+    let config = load_str(&text, "t", &vars()).unwrap();
+    assert_eq!(config.routes[0].max_output, crate::MaxOutput::Refuse);
+    let errs = load_errors(&edited("region: us", "region: us\n    max-output: trim"));
+    assert_eq!(errs.0[0].path, "routes[0].max-output", "{errs}");
+}
+
+#[test]
 fn negative_price() {
     assert_single(
         &edited(
@@ -342,7 +353,7 @@ fn unknown_field_is_reported_with_path() {
     assert_single(
         &edited("region: us", "region: us\n    regoin: eu"),
         "routes[0].regoin",
-        "unknown field `regoin`, expected one of `id`, `provider`, `model`, `region`, `version`, `context-window`, `max-output-tokens`, `supports`, `price`, `retention`, `max-risk-tier`, `content-filter`, `breaker`, `health-check`, `weight`, `max-concurrency`, `zone`, `max-requests-per-second`",
+        "unknown field `regoin`, expected one of `id`, `provider`, `model`, `region`, `version`, `context-window`, `max-output-tokens`, `max-output`, `supports`, `price`, `retention`, `max-risk-tier`, `content-filter`, `breaker`, `health-check`, `weight`, `max-concurrency`, `zone`, `max-requests-per-second`",
     );
 }
 

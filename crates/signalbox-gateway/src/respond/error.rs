@@ -50,6 +50,20 @@ pub enum ApiError {
         /// Seconds until a retry can pass.
         retry_after_secs: u64,
     },
+    /// The tenant's `monthly-budget-usd` is spent until the next month (UTC).
+    #[error(
+        "monthly budget of ${budget_usd:.2} is spent (${spent_usd:.2} this month); it resets at {resets_at}"
+    )]
+    BudgetExceeded {
+        /// The configured budget, USD.
+        budget_usd: f64,
+        /// Spent this month, USD.
+        spent_usd: f64,
+        /// When the next month starts (RFC 3339, UTC).
+        resets_at: String,
+        /// Seconds until then.
+        retry_after_secs: u64,
+    },
     /// A privacy boundary blocks data the request carries (names the
     /// classes, never the values).
     #[error("the request carries data that may not cross into zone {zone}: {}", classes.join(", "))]
@@ -124,7 +138,7 @@ impl ApiError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::StateUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::TenantLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TenantLimit { .. } | Self::BudgetExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Escalated { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::PrivacyBlocked { .. } => StatusCode::FORBIDDEN,
             Self::BadIdempotencyKey => StatusCode::BAD_REQUEST,
@@ -158,6 +172,7 @@ impl ApiError {
             Self::Internal(_) => "internal",
             Self::StateUnavailable(_) => "state_unavailable",
             Self::TenantLimit { .. } => "tenant_limit",
+            Self::BudgetExceeded { .. } => "budget_exceeded",
             Self::Escalated { .. } => "escalated",
             Self::PrivacyBlocked { .. } => "privacy_blocked",
             Self::BadIdempotencyKey => "bad_idempotency_key",
@@ -206,6 +221,7 @@ impl ApiError {
             Self::Internal(_) => ("server_error", "internal_error", None),
             Self::StateUnavailable(_) => ("server_error", "state_unavailable", None),
             Self::TenantLimit { .. } => ("rate_limit_error", "tenant_limit", None),
+            Self::BudgetExceeded { .. } => ("rate_limit_error", "budget_exceeded", None),
             Self::Escalated { .. } => ("escalation", "human_escalation", None),
             Self::PrivacyBlocked { .. } => ("permission_error", "privacy_blocked", None),
             Self::BadIdempotencyKey => (
@@ -270,9 +286,15 @@ impl ApiError {
         }
         if let Self::TenantLimit {
             retry_after_secs, ..
+        }
+        | Self::BudgetExceeded {
+            retry_after_secs, ..
         } = &self
         {
             retry_after = Some(*retry_after_secs);
+        }
+        if let Self::BudgetExceeded { resets_at, .. } = &self {
+            body["signalbox"]["budget_resets_at"] = json!(resets_at);
         }
         let mut resp = Response::new(Body::from(body.to_string()));
         *resp.status_mut() = status;

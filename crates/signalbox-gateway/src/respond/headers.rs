@@ -22,6 +22,9 @@ pub struct ResponseMeta {
     pub degraded: Vec<&'static str>,
     /// The registered prompt used, `id@version` (`x-signalbox-prompt-version`).
     pub prompt: Option<HeaderValue>,
+    /// The caller's output limit lowered to the serving route's, e.g.
+    /// `16384->8192` (`x-signalbox-max-tokens-clamped`).
+    pub max_tokens_clamped: Option<HeaderValue>,
 }
 
 /// Pre-built header values for one route, made once per configuration load.
@@ -64,6 +67,12 @@ impl ResponseMeta {
         }
         if let Some(p) = &self.prompt {
             headers.insert(HeaderName::from_static(names::PROMPT_VERSION), p.clone());
+        }
+        if let Some(c) = &self.max_tokens_clamped {
+            headers.insert(
+                HeaderName::from_static(names::MAX_TOKENS_CLAMPED),
+                c.clone(),
+            );
         }
         if let Some(r) = &self.route {
             headers.insert(HeaderName::from_static(names::ROUTE), r.route.clone());

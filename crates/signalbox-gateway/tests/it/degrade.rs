@@ -193,3 +193,97 @@ async fn degrade_never_skips_every_step() {
     assert!(seen.lock().is_empty());
     h.stop().await;
 }
+
+/// Rules whose steps lack `fallback-route`: each round stays on its first
+/// route, but the declared steps still run (docs/resilience.md).
+const WITHOUT_FALLBACK: &str = r#"
+resilience:
+  escalation: { webhook: "${HOOK_URL}" }
+providers:
+  - { name: big, kind: openai-compatible, base-url: "${BIG_URL}" }
+  - { name: plain, kind: openai-compatible, base-url: "${PLAIN_URL}" }
+  - { name: small, kind: openai-compatible, base-url: "${SMALL_URL}" }
+routes:
+  - id: big
+    provider: big
+    model: big-model
+    region: us
+    context-window: 8192
+    max-output-tokens: 1024
+    supports: { tools: true }
+  - { id: plain, provider: plain, model: plain-model, region: us, context-window: 8192, max-output-tokens: 1024 }
+  - { id: small, provider: small, model: small-model, region: us, context-window: 400, max-output-tokens: 100 }
+aliases:
+  - { name: tools, routes: [big, plain] }
+  - { name: assist, routes: [big], smaller-model: short }
+  - { name: short, routes: [small] }
+  - { name: human, routes: [big] }
+policy:
+  rules:
+    - { name: tools, when: { aliases: [tools] }, degrade: [tools-disabled] }
+    - { name: assist, when: { aliases: [assist] }, degrade: [smaller-model] }
+    - { name: short, when: { aliases: [short] }, degrade: [reduced-context] }
+    - { name: human, when: { aliases: [human] }, degrade: [human-escalation] }
+"#;
+
+fn long_conversation(alias: &str) -> Value {
+    let long_turn = "an old turn that no longer matters ".repeat(40);
+    json!({
+        "model": alias,
+        "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": long_turn},
+            {"role": "assistant", "content": long_turn},
+            {"role": "user", "content": "and now the question"}
+        ]
+    })
+}
+
+#[tokio::test]
+async fn every_step_runs_without_a_fallback_route_step() {
+    let (url, seen) = hook().await;
+    let h = Harness::start(
+        WITHOUT_FALLBACK,
+        &["big", "plain", "small"],
+        &[("HOOK_URL", url)],
+    )
+    .await;
+
+    // reduced-context: the prompt fits no route until old turns go.
+    let resp = h.chat(&long_conversation("short")).await;
+    assert_eq!(resp.status(), 200, "reduced-context did not run");
+    assert_eq!(header(&resp, "x-signalbox-degraded"), "reduced-context");
+    let sent = h.mock("small").stats().last_request.unwrap();
+    assert!(sent["messages"].as_array().unwrap().len() < 4);
+
+    h.mock("big").set_faults(down());
+    // smaller-model: the only route of the alias is down.
+    let resp = h.chat(&chat_body("assist", "hi")).await;
+    assert_eq!(resp.status(), 200, "smaller-model did not run");
+    assert_eq!(header(&resp, "x-signalbox-route"), "small");
+    assert_eq!(header(&resp, "x-signalbox-degraded"), "smaller-model");
+
+    // tools-disabled: the tool-capable route is down; without tools the
+    // other route qualifies.
+    let mut body = chat_body("tools", "what is the weather");
+    body["tools"] = json!([{"type": "function", "function": {"name": "w", "parameters": {}}}]);
+    let resp = h.chat(&body).await;
+    assert_eq!(resp.status(), 200, "tools-disabled did not run");
+    assert_eq!(header(&resp, "x-signalbox-route"), "plain");
+    assert_eq!(header(&resp, "x-signalbox-degraded"), "tools-disabled");
+
+    // Without tools to drop, the rule still never falls back to `plain`.
+    let before = h.mock("plain").stats().requests;
+    let resp = h.chat(&chat_body("tools", "plain question")).await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(h.mock("plain").stats().requests, before, "fell back");
+
+    // human-escalation.
+    let resp = h.chat(&chat_body("human", "help")).await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!(header(&resp, "x-signalbox-degraded"), "human-escalation");
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "human_escalation");
+    assert!(eventually(Duration::from_secs(5), || !seen.lock().is_empty()).await);
+    h.stop().await;
+}

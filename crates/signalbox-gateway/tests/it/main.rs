@@ -12,10 +12,12 @@
 mod anthropic;
 mod auth_scheme;
 mod breakers;
+mod budget;
 mod degrade;
 mod errors;
 mod failover;
 mod fairness;
+mod max_output;
 mod metrics;
 mod policy;
 mod privacy;

@@ -83,15 +83,13 @@ async fn context_window_filter_uses_the_token_estimate() {
     let resp = post(&h, &chat_body("chat", &long), &[]).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(header(&resp, "x-signalbox-route"), "big");
+    assert_eq!(h.mock("small").stats().requests, 0);
+    // Above small's 512 output tokens: small clamps (the default) and serves.
     let mut body = chat_body("chat", "short");
     body["max_tokens"] = json!(1000);
     let resp = post(&h, &body, &[]).await;
-    assert_eq!(
-        header(&resp, "x-signalbox-route"),
-        "big",
-        "small allows at most 512 output tokens"
-    );
-    assert_eq!(h.mock("small").stats().requests, 0);
+    assert_eq!(header(&resp, "x-signalbox-route"), "small");
+    assert_eq!(header(&resp, "x-signalbox-max-tokens-clamped"), "1000->512");
     h.stop().await;
 }
 

@@ -102,3 +102,62 @@ async fn an_unreachable_redis_at_startup_is_a_clear_build_error() {
     assert!(err.to_string().starts_with("state backend: redis"), "{err}");
     h.stop().await;
 }
+
+/// One priced route; the anonymous tenant has a $0.50 monthly budget.
+const BUDGET: &str = r#"
+providers:
+  - { name: up, kind: openai-compatible, base-url: "${UP_URL}" }
+routes:
+  - { id: up, provider: up, model: m, region: us, price: { input-per-1m: 10000, output-per-1m: 10000 } }
+aliases:
+  - { name: chat, routes: [up] }
+tenants:
+  - { id: shared, monthly-budget-usd: 0.5 }
+anonymous-tenant: shared
+"#;
+
+#[tokio::test]
+#[ignore = "needs redis-server on PATH; .ci/run runs these with --ignored"]
+async fn a_budget_spent_through_one_gateway_is_spent_on_the_other() {
+    let redis = RedisServer::start();
+    let yaml = format!("{BUDGET}{STATE}");
+    let a = Harness::start(&yaml, &["up"], &[("REDIS_URL", redis.url())]).await;
+    let vars = vec![
+        ("UP_URL".to_string(), a.mock("up").base_url()),
+        ("REDIS_URL".to_string(), redis.url()),
+    ];
+    let options = GatewayOptions {
+        decision_log_path: Some(temp_db()),
+        ..GatewayOptions::default()
+    };
+    let b = Gateway::with_options(config(&yaml, vars), options)
+        .unwrap()
+        .spawn(any_port())
+        .await
+        .unwrap();
+    let via_b = || async {
+        a.client
+            .post(format!("{}/v1/chat/completions", b.base_url()))
+            .json(&chat_body("chat", "hi"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    // Spend it all through A (each call is a few cents).
+    let mut served = 0;
+    while a.chat(&chat_body("chat", "hi")).await.status() == 200 {
+        served += 1;
+        assert!(served < 30, "A never refused");
+    }
+    // A refused because Redis holds the budget's worth: B refuses too, at once.
+    let before = a.mock("up").stats().requests;
+    assert_eq!(
+        via_b().await,
+        429,
+        "B does not see the spend made through A"
+    );
+    assert_eq!(a.mock("up").stats().requests, before);
+    b.shutdown().await;
+    a.stop().await;
+}
