@@ -148,6 +148,25 @@ pub(crate) struct RawServer {
     /// Worker threads, 1–1024. Default: one per CPU. Read at startup.
     #[schemars(range(min = 1, max = 1024))]
     pub threads: Option<u64>,
+    /// How long a client may take to send a request's head, from its first
+    /// byte (or from the accept, for a connection's first request).
+    /// Default `30s`.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
+    pub header_read_timeout: Option<Duration>,
+    /// How long a client may take to send a whole request body. Default `60s`.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
+    pub body_read_timeout: Option<Duration>,
+    /// How long a connection may wait, with no request in flight, for its
+    /// next request. Default `75s`.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
+    pub keep_alive_timeout: Option<Duration>,
+    /// Most open client connections for the process; more are accepted and
+    /// closed at once. Default: half the open-file limit. Read at startup.
+    #[schemars(range(min = 1))]
+    pub max_connections: Option<u64>,
 }
 
 /// One upstream endpoint.
