@@ -246,3 +246,6 @@ pub async fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 }
 
 pub mod redis;
+pub mod slow_client;
+
+pub use slow_client::{SlowClient, Tricklers, chat_head};

@@ -11,6 +11,7 @@
 
 mod anthropic;
 mod breakers;
+mod client_conns;
 mod degrade;
 mod errors;
 mod failover;
