@@ -131,11 +131,11 @@ pub struct ServerConfig {
     pub scheduler: Scheduler,
     /// Worker threads; `None`: one per CPU the process may use.
     pub threads: Option<usize>,
-    /// Longest a client may take to send a request head.
+    /// Longest a new connection may take to send its first request head.
     pub header_read_timeout: Duration,
     /// Longest a client may take to send a request body.
     pub body_read_timeout: Duration,
-    /// Longest a connection may wait idle for its next request.
+    /// Longest a connection may wait, idle, for its next complete request head.
     pub keep_alive_timeout: Duration,
     /// Most open client connections; `None`: half the open-file limit.
     pub max_connections: Option<usize>,

@@ -148,9 +148,8 @@ pub(crate) struct RawServer {
     /// Worker threads, 1–1024. Default: one per CPU. Read at startup.
     #[schemars(range(min = 1, max = 1024))]
     pub threads: Option<u64>,
-    /// How long a client may take to send a request's head, from its first
-    /// byte (or from the accept, for a connection's first request).
-    /// Default `30s`.
+    /// How long a new connection may take to send its first request head,
+    /// from the accept. Default `30s`.
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<String>")]
     pub header_read_timeout: Option<Duration>,
@@ -158,8 +157,8 @@ pub(crate) struct RawServer {
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<String>")]
     pub body_read_timeout: Option<Duration>,
-    /// How long a connection may wait, with no request in flight, for its
-    /// next request. Default `75s`.
+    /// How long a connection with no request in flight may take to send
+    /// its next complete request head. Default `75s`.
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<String>")]
     pub keep_alive_timeout: Option<Duration>,

@@ -82,17 +82,53 @@ async fn no_deadline_while_a_request_is_in_flight_then_keep_alive() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_next_requests_first_byte_starts_its_header_deadline() {
+async fn the_next_head_is_due_within_the_keep_alive_deadline() {
     let (mut io, mut client, activity) = connection();
     drop(InFlight::start(&activity));
+    let idle_since = Instant::now();
     let mut buf = [0u8; 8];
     let idle = tokio::time::timeout(Duration::from_secs(10), io.read(&mut buf)).await;
     assert!(idle.is_err());
+    // A first byte, and no more: the head is still due with the idle deadline.
     client.write_all(b"G").await.unwrap();
     assert_eq!(io.read(&mut buf).await.unwrap(), 1);
+    let (kind, _) = read_until_error(&mut io).await;
+    assert_eq!(kind, std::io::ErrorKind::TimedOut);
+    assert_eq!(idle_since.elapsed(), KEEP_ALIVE);
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_finished_request_restarts_the_keep_alive_deadline() {
+    let (mut io, _client, activity) = connection();
+    let mut buf = [0u8; 8];
+    // Requests 50 s apart: each one moves the deadline, past the timer's
+    // first (header) deadline and past the first request's idle deadline.
+    for _ in 0..3 {
+        drop(InFlight::start(&activity));
+        let idle = tokio::time::timeout(Duration::from_secs(50), io.read(&mut buf)).await;
+        assert!(idle.is_err(), "closed while within the keep-alive deadline");
+    }
+    drop(InFlight::start(&activity));
     let (kind, after) = read_until_error(&mut io).await;
     assert_eq!(kind, std::io::ErrorKind::TimedOut);
-    assert_eq!(after, HEADER);
+    assert_eq!(after, KEEP_ALIVE);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_keep_alive_shorter_than_the_header_deadline_is_kept() {
+    let (server, _client) = tokio::io::duplex(64);
+    let activity = Arc::new(Activity::default());
+    let deadlines = Deadlines {
+        header: HEADER,
+        keep_alive: Duration::from_secs(5),
+        header_expired: Counter::noop(),
+        idle_expired: Counter::noop(),
+    };
+    let mut io = Watched::new(server, activity.clone(), deadlines);
+    drop(InFlight::start(&activity));
+    let (kind, after) = read_until_error(&mut io).await;
+    assert_eq!(kind, std::io::ErrorKind::TimedOut);
+    assert_eq!(after, Duration::from_secs(5));
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,7 +1,7 @@
 //! Owns the client-side deadlines of one connection, kept by its IO: the
-//! request head must arrive within `header-read-timeout` (from the accept,
-//! or from its first byte on a reused connection), and a connection with no
-//! request in flight is closed after `keep-alive-timeout`. While a request
+//! first request head must arrive within `header-read-timeout` of the
+//! accept, and once a request has finished, the next head must arrive
+//! within `keep-alive-timeout` (a connection with no request is closed). While a request
 //! is in flight (from its parsed head to the end of its response body)
 //! there is no deadline here: the body's is the handler's, and a response
 //! may stream for minutes.
@@ -9,9 +9,11 @@
 //! Why in the IO and not hyper's `header_read_timeout`: hyper's timer does
 //! not run while `auto` reads the first bytes to tell HTTP/1 from HTTP/2
 //! (a silent connection waits there forever), it counts a keep-alive
-//! connection's idle time as header time, and it boxes a new timer for
-//! every request. Here one timer per connection is re-armed in place, and
-//! the per-request cost is two relaxed atomic updates.
+//! connection's idle time as header time, and it boxes and arms a new timer
+//! for every request. Here one timer per connection is moved only when it
+//! fires early (about once per `keep-alive-timeout` on a busy connection),
+//! and the per-request cost is a few relaxed atomic operations and a clock
+//! read.
 
 use std::io;
 use std::pin::Pin;
@@ -68,13 +70,15 @@ pub(crate) struct Deadlines {
     pub(crate) idle_expired: Counter,
 }
 
-/// Which deadline the connection's timer holds.
+/// Which deadline the connection is under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
-    /// Reading a request head (the connection's first, or a later one
-    /// whose first byte has arrived): `header` from the accept or that byte.
+    /// Reading a request head: the connection's first, due `header` after
+    /// the accept, or a later one whose first byte has arrived, due with
+    /// the idle deadline it arrived under.
     Head,
-    /// No request in flight and no byte of the next: `keep_alive`.
+    /// No request in flight and no byte of the next: due `keep_alive`
+    /// after the last one finished.
     Idle,
     /// A request in flight: no deadline.
     Busy,
@@ -86,8 +90,13 @@ pub(crate) struct Watched<T> {
     activity: Arc<Activity>,
     deadlines: Deadlines,
     phase: Phase,
+    /// When the current phase's time is up (not while `Busy`).
+    deadline: Instant,
     /// `activity.finished` when the phase was last set.
     finished_seen: u64,
+    /// Fires at or before `deadline`. Moved later only when it fires early,
+    /// so a connection busy with many short requests re-arms it about once
+    /// per `keep_alive`, not once per request.
     timer: Pin<Box<Sleep>>,
 }
 
@@ -95,19 +104,20 @@ impl<T> Watched<T> {
     /// Watches `inner` from now: its first request head is due within
     /// `deadlines.header`.
     pub(crate) fn new(inner: T, activity: Arc<Activity>, deadlines: Deadlines) -> Self {
-        let timer = Box::pin(tokio::time::sleep(deadlines.header));
+        let deadline = Instant::now() + deadlines.header;
         Self {
             inner,
             activity,
             deadlines,
             phase: Phase::Head,
+            deadline,
             finished_seen: 0,
-            timer,
+            timer: Box::pin(tokio::time::sleep_until(deadline)),
         }
     }
 
     /// Follows the connection's requests: busy while one is in flight, idle
-    /// (re-arming the timer) once one has finished and none is in flight.
+    /// once one has finished and none is in flight.
     fn observe(&mut self) -> Phase {
         if self.activity.in_flight.load(Ordering::Relaxed) > 0 {
             self.phase = Phase::Busy;
@@ -115,25 +125,35 @@ impl<T> Watched<T> {
             let finished = self.activity.finished.load(Ordering::Relaxed);
             if finished != self.finished_seen {
                 self.finished_seen = finished;
-                self.arm(Phase::Idle);
+                self.phase = Phase::Idle;
+                self.deadline = Instant::now() + self.deadlines.keep_alive;
+                // Only an earlier deadline needs the timer now; a later one
+                // waits until the timer fires (`poll_timer`).
+                if self.deadline < self.timer.deadline() {
+                    self.timer.as_mut().reset(self.deadline);
+                }
             }
         }
         self.phase
     }
 
-    fn arm(&mut self, phase: Phase) {
-        self.phase = phase;
-        let after = match phase {
-            Phase::Idle => self.deadlines.keep_alive,
-            Phase::Head | Phase::Busy => self.deadlines.header,
-        };
-        self.timer.as_mut().reset(Instant::now() + after);
+    /// Polls the timer (registering this task's waker) and moves it to
+    /// `deadline` when it fired early; `true` once `deadline` has passed.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.timer.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        if Instant::now() >= self.deadline {
+            return true;
+        }
+        self.timer.as_mut().reset(self.deadline);
+        self.timer.as_mut().poll(cx).is_ready()
     }
 
     /// `Err(TimedOut)` when the current deadline has passed; otherwise the
     /// timer will wake this connection's task when it does.
     fn poll_deadline(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        if self.phase == Phase::Busy || self.timer.as_mut().poll(cx).is_pending() {
+        if self.phase == Phase::Busy || !self.poll_timer(cx) {
             return Ok(());
         }
         let (counter, what) = match self.phase {
@@ -160,8 +180,8 @@ impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
         let read = Pin::new(&mut this.inner).poll_read(cx, buf);
         match this.observe() {
             Phase::Busy => return read,
-            // The first byte of the next request: its head is now due.
-            Phase::Idle if buf.filled().len() > before => this.arm(Phase::Head),
+            // The first byte of the next request (for the metric's label).
+            Phase::Idle if buf.filled().len() > before => this.phase = Phase::Head,
             Phase::Idle | Phase::Head => {}
         }
         if read.is_pending() {
@@ -215,7 +235,8 @@ impl<T> Watched<T> {
     fn after_response(&mut self, cx: &mut Context<'_>) {
         let was = self.phase;
         if self.observe() == Phase::Idle && was != Phase::Idle {
-            let _ = self.timer.as_mut().poll(cx);
+            // Just armed, so not yet passed; a read reports it when it is.
+            let _ = self.poll_timer(cx);
         }
     }
 }
