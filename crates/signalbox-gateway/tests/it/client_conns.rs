@@ -20,9 +20,16 @@ async fn with_server(lines: &str) -> Harness {
     .await
 }
 
-/// A metric's value from `/metrics` (0 when absent).
+/// A metric's value from `/metrics` (0 when absent), scraped on a
+/// connection closed after the answer so it never idles out itself.
 async fn metric(h: &Harness, series: &str) -> f64 {
-    let (_, text) = h.get("/metrics").await;
+    let scraper = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(signalbox_testkit::TEST_TIMEOUT)
+        .build()
+        .unwrap();
+    let resp = scraper.get(h.url("/metrics")).send().await.unwrap();
+    let text = resp.text().await.unwrap();
     text.lines()
         .find(|l| l.starts_with(series))
         .and_then(|l| l.rsplit(' ').next())
@@ -134,6 +141,37 @@ async fn over_the_cap_connections_are_closed_and_counted() {
         "{text}"
     );
     assert!(text.contains("signalbox_connection_limit 3\n"), "{text}");
+}
+
+#[tokio::test]
+async fn http2_connections_are_served_and_closed_when_idle() {
+    let h = with_server("  keep-alive-timeout: 300ms\n").await;
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .timeout(signalbox_testkit::TEST_TIMEOUT)
+        .build()
+        .unwrap();
+    for i in 0..3 {
+        let resp = h2
+            .post(h.url("/v1/chat/completions"))
+            .json(&chat_body("chat", &format!("request {i}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+        assert_eq!(resp.status(), 200);
+    }
+    // `metric` scrapes on connections of its own: only the HTTP/2 one can
+    // idle out.
+    let mut idle = 0.0;
+    for _ in 0..200 {
+        idle = metric(&h, IDLE_TIMEOUTS).await;
+        if idle > 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(idle, 1.0, "the idle HTTP/2 connection was not closed");
 }
 
 /// How many trickling connections [`trickling_clients_do_not_starve_a_normal_one`] opens.
