@@ -132,6 +132,14 @@ pub struct ServerConfig {
     pub scheduler: Scheduler,
     /// Worker threads; `None`: one per CPU the process may use.
     pub threads: Option<usize>,
+    /// Longest a new connection may take to send its first request head.
+    pub header_read_timeout: Duration,
+    /// Longest a client may take to send a request body.
+    pub body_read_timeout: Duration,
+    /// Longest a connection may wait, idle, for its next complete request head.
+    pub keep_alive_timeout: Duration,
+    /// Most open client connections; `None`: half the open-file limit.
+    pub max_connections: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -141,6 +149,10 @@ impl Default for ServerConfig {
             max_body_bytes: 4 * 1024 * 1024,
             scheduler: Scheduler::default(),
             threads: None,
+            header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(60),
+            keep_alive_timeout: Duration::from_secs(75),
+            max_connections: None,
         }
     }
 }

@@ -148,6 +148,24 @@ pub(crate) struct RawServer {
     /// Worker threads, 1–1024. Default: one per CPU. Read at startup.
     #[schemars(range(min = 1, max = 1024))]
     pub threads: Option<u64>,
+    /// How long a new connection may take to send its first request head,
+    /// from the accept. Default `30s`.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
+    pub header_read_timeout: Option<Duration>,
+    /// How long a client may take to send a whole request body. Default `60s`.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
+    pub body_read_timeout: Option<Duration>,
+    /// How long a connection with no request in flight may take to send
+    /// its next complete request head. Default `75s`.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
+    pub keep_alive_timeout: Option<Duration>,
+    /// Most open client connections for the process; more are accepted and
+    /// closed at once. Default: half the open-file limit. Read at startup.
+    #[schemars(range(min = 1))]
+    pub max_connections: Option<u64>,
 }
 
 /// One upstream endpoint.

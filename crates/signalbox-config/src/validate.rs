@@ -5,12 +5,11 @@
 //! compile until it is validated and carried over here.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::error::{ConfigError, ConfigErrors};
-use crate::model::{Config, DEFAULT_REGIONS, ServerConfig};
-use crate::raw::{RawConfig, RawServer};
+use crate::model::{Config, DEFAULT_REGIONS};
+use crate::raw::RawConfig;
 use crate::text::Text;
 use crate::vars::VarSource;
 
@@ -30,6 +29,7 @@ mod resilience;
 #[allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
 mod resilience_tests;
 mod route;
+mod server;
 mod state;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
@@ -68,7 +68,7 @@ pub(crate) fn validate(
     } = raw;
     let mut errors = Errors::default();
 
-    let server = validate_server(server, &mut errors);
+    let server = server::validate_server(server, &mut errors);
     let regions = validate_regions(regions, &mut errors);
     let risk_tiers = tenant::validate_risk_tiers(risk_tiers, &mut errors);
 
@@ -143,63 +143,6 @@ pub(crate) fn validate(
         includes,
     })
 }
-
-fn validate_server(raw: Option<RawServer>, errors: &mut Errors) -> ServerConfig {
-    let defaults = ServerConfig::default();
-    let Some(RawServer {
-        listen,
-        max_body_bytes,
-        scheduler,
-        threads,
-    }) = raw
-    else {
-        return defaults;
-    };
-    let listen = match listen {
-        None => defaults.listen,
-        Some(text) => text.as_str().parse::<SocketAddr>().unwrap_or_else(|_| {
-            errors.push(
-                "server.listen",
-                format!(
-                    "invalid address {:?} (expected IP:PORT, e.g. 127.0.0.1:4000)",
-                    text.as_str()
-                ),
-            );
-            defaults.listen
-        }),
-    };
-    let max_body_bytes = match max_body_bytes {
-        None => defaults.max_body_bytes,
-        Some(0) => {
-            errors.push("server.max-body-bytes", "must be greater than 0");
-            defaults.max_body_bytes
-        }
-        Some(n) => usize::try_from(n).unwrap_or_else(|_| {
-            errors.push("server.max-body-bytes", "too large for this platform");
-            defaults.max_body_bytes
-        }),
-    };
-    let threads = match threads {
-        None => None,
-        Some(n @ 1..=MAX_THREADS) => usize::try_from(n).ok(),
-        Some(n) => {
-            errors.push(
-                "server.threads",
-                format!("{n} threads: must be between 1 and {MAX_THREADS}"),
-            );
-            None
-        }
-    };
-    ServerConfig {
-        listen,
-        max_body_bytes,
-        scheduler: scheduler.unwrap_or_default(),
-        threads,
-    }
-}
-
-/// The most worker threads `server.threads` accepts.
-const MAX_THREADS: u64 = 1024;
 
 fn validate_regions(raw: Option<Vec<Text>>, errors: &mut Errors) -> Vec<String> {
     let Some(raw) = raw else {

@@ -53,3 +53,16 @@ pub const PROBES_TOTAL: &str = "signalbox_probes_total";
 /// Counter: connections accepted, by serving worker (`worker`: its index
 /// under `server.scheduler: per-core`, else `shared`).
 pub const CONNECTIONS_TOTAL: &str = "signalbox_connections_total";
+/// Counter: connections closed at once because `server.max-connections`
+/// were open.
+pub const CONNECTIONS_REFUSED_TOTAL: &str = "signalbox_connections_refused_total";
+/// Counter: client deadlines that passed, by `phase` (`header`: the request
+/// head; `idle`: keep-alive with no request; `body`: the request body).
+pub const CLIENT_TIMEOUTS_TOTAL: &str = "signalbox_client_timeouts_total";
+/// Counter: `accept` failures other than a client giving up (e.g. out of
+/// file descriptors).
+pub const ACCEPT_ERRORS_TOTAL: &str = "signalbox_accept_errors_total";
+/// Gauge: client connections open now (read at scrape time).
+pub const OPEN_CONNECTIONS: &str = "signalbox_open_connections";
+/// Gauge: the cap on open client connections (`server.max-connections`).
+pub const CONNECTION_LIMIT: &str = "signalbox_connection_limit";

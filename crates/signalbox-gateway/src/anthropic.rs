@@ -43,10 +43,16 @@ pub async fn messages(
 ) -> Response {
     // One id for the whole exchange: the pipeline below reuses it.
     let id_header = request_id_header(&headers);
-    let limit = state.runtime.load().config.server.max_body_bytes;
-    let bytes = match read_body(&headers, body, limit).await {
+    let (limit, deadline) = {
+        let server = &state.runtime.load().config.server;
+        (server.max_body_bytes, server.body_read_timeout)
+    };
+    let bytes = match read_body(&headers, body, limit, deadline).await {
         Ok(b) => b,
-        Err(e) => return error(e.status(), &e.to_string(), &id_header),
+        Err(e) => {
+            crate::pipeline::count_body_timeout(&state, &e);
+            return error(e.status(), &e.to_string(), &id_header);
+        }
     };
     let canonical = match anthropic::parse_request(&bytes) {
         Ok(c) => c,

@@ -1,5 +1,7 @@
 //! Owns reading what the caller sent: the request id and the bounded body.
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, header};
 use bytes::Bytes;
@@ -80,8 +82,23 @@ fn generated_id() -> (String, HeaderValue) {
 }
 
 /// Reads the whole body, refusing anything over `limit` bytes (early, from
-/// `content-length`, when the caller declared it).
-pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+/// `content-length`, when the caller declared it) or not complete within
+/// `deadline` (a client trickling its body would otherwise hold the
+/// connection and the handler forever). The deadline's timer is armed only
+/// when the body is not already buffered, as small bodies usually are.
+pub async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    deadline: Duration,
+) -> Result<Bytes, ApiError> {
+    match tokio::time::timeout(deadline, read_limited(headers, body, limit)).await {
+        Ok(read) => read,
+        Err(_) => Err(ApiError::BodyTimeout { after: deadline }),
+    }
+}
+
+async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -109,7 +126,11 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
 mod tests {
     use axum::http::HeaderValue;
 
+    use futures::StreamExt;
+
     use super::*;
+
+    const SECOND: Duration = Duration::from_secs(1);
 
     #[test]
     fn keeps_a_sane_caller_request_id_beside_its_own() {
@@ -149,19 +170,43 @@ mod tests {
         assert_eq!(request_id(&h).len(), 32);
     }
 
+    /// A body whose bytes never all arrive.
+    fn trickled_body() -> Body {
+        let first = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"{"))]);
+        Body::from_stream(first.chain(futures::stream::pending()))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_not_complete_by_the_deadline_times_out() {
+        let started = tokio::time::Instant::now();
+        let err = read_body(
+            &HeaderMap::new(),
+            trickled_body(),
+            100,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, ApiError::BodyTimeout { .. }), "{err:?}");
+        assert_eq!(err.status(), axum::http::StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(started.elapsed(), Duration::from_secs(60));
+    }
+
     #[tokio::test]
     async fn refuses_bodies_over_the_limit() {
         let h = HeaderMap::new();
-        let err = read_body(&h, Body::from(vec![b'a'; 11]), 10)
+        let err = read_body(&h, Body::from(vec![b'a'; 11]), 10, SECOND)
             .await
             .unwrap_err();
         assert!(matches!(err, ApiError::BodyTooLarge { limit: 10 }));
-        let ok = read_body(&h, Body::from(vec![b'a'; 10]), 10).await.unwrap();
+        let ok = read_body(&h, Body::from(vec![b'a'; 10]), 10, SECOND)
+            .await
+            .unwrap();
         assert_eq!(ok.len(), 10);
         let mut h = HeaderMap::new();
         h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("1000"));
         assert!(matches!(
-            read_body(&h, Body::empty(), 10).await,
+            read_body(&h, Body::empty(), 10, SECOND).await,
             Err(ApiError::BodyTooLarge { .. })
         ));
     }

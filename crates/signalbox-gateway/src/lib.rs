@@ -10,6 +10,7 @@
 mod admin;
 mod anthropic;
 mod budget;
+mod conn;
 mod entry;
 mod escalation;
 mod failover;
@@ -31,6 +32,7 @@ mod workers;
 
 pub use trace::enable_request_spans;
 
+pub use conn::{OpenFileLimit, raise_open_file_limit};
 pub use workers::Layout;
 
 use std::future::Future;
@@ -96,6 +98,9 @@ pub struct AppState {
     pub vault: privacy::Vault,
     /// Open circuits shared with other replicas.
     pub breakers: SharedBreakers,
+    /// Open client connections and their cap (`server.max-connections`,
+    /// read at startup), shared by every serving worker.
+    pub(crate) connections: Arc<conn::ConnLimit>,
 }
 
 /// The breaker store and this gateway's replica id in it.
@@ -221,6 +226,10 @@ impl Gateway {
             store: options.breaker_store.clone().unwrap_or(stores.breakers),
             replica: uuid::Uuid::new_v4().as_u64_pair().0,
         };
+        let connections = Arc::new(conn::ConnLimit::new(
+            config.server.max_connections,
+            telemetry.connections_refused(),
+        ));
         let runtime = Runtime::build(config, &telemetry, None, &shared)?;
         let status = ReloadStatus::initial(&runtime.config.version);
         Ok(Self {
@@ -244,6 +253,7 @@ impl Gateway {
                     .map_err(|e| BuildError::Telemetry(format!("webhook client: {e}")))?,
                 vault: privacy::Vault(vault),
                 breakers: shared,
+                connections,
             }),
         })
     }
@@ -282,7 +292,7 @@ impl Gateway {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let serving = server::serve(
+        let serving = conn::serve(
             self.state.clone(),
             listener,
             server::SHARED_WORKER,

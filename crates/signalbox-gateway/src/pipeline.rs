@@ -184,7 +184,15 @@ async fn serve_chat(
     }
     let tenant_cfg = cfg.tenants.get(tenant);
     let tenant_id = tenant_cfg.map_or("-", |t| t.id.as_str());
-    let bytes = read_body(headers, body, cfg.server.max_body_bytes).await?;
+    let server = &cfg.server;
+    let bytes = read_body(
+        headers,
+        body,
+        server.max_body_bytes,
+        server.body_read_timeout,
+    )
+    .await
+    .inspect_err(|e| count_body_timeout(state, e))?;
     match idempotency::claim(
         &state.idempotency,
         tenant_id,
@@ -451,6 +459,17 @@ async fn acquire_limits(
             })
         }
         Err(e) => Err(ApiError::Internal(e.to_string())),
+    }
+}
+
+/// Counts a body that did not arrive in time with the connection-level
+/// client timeouts (`signalbox_client_timeouts_total{phase="body"}`).
+pub(crate) fn count_body_timeout(state: &AppState, e: &ApiError) {
+    if matches!(e, ApiError::BodyTimeout { .. }) {
+        state
+            .telemetry
+            .client_timeout(crate::telemetry::ClientTimeout::Body)
+            .increment(1);
     }
 }
 

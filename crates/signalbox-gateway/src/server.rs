@@ -1,21 +1,17 @@
 //! Owns the HTTP surface: the router, the operational endpoints
 //! (`/healthz`, `/readyz`, `/metrics`, `/v1/models`), and serving with
-//! graceful shutdown.
+//! graceful shutdown (the accept loop itself is `conn`).
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::ServiceExt;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -88,6 +84,9 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
             .decision_log(s.written, s.dropped, s.write_errors);
     }
     state.telemetry.route_health(&state.runtime.load());
+    state
+        .telemetry
+        .connections_open(state.connections.open(), state.connections.max());
     let mut resp = Response::new(Body::from(state.telemetry.render()));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -120,27 +119,6 @@ fn json(status: StatusCode, body: serde_json::Value) -> Response {
 
 /// The `worker` label of connections accepted by a single listener.
 pub(crate) const SHARED_WORKER: &str = "shared";
-
-/// Serves `router` on `listener` until `shutdown` resolves, then drains.
-/// Runs on whichever runtime polls it: the work-stealing one, or one of
-/// the per-core runtimes (`workers.rs`); `worker` labels its connections.
-pub async fn serve(
-    state: Arc<AppState>,
-    listener: TcpListener,
-    worker: &str,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let accepted = state.telemetry.connections(worker);
-    let listener = listener.tap_io(move |tcp| {
-        accepted.increment(1);
-        // Small request/response exchanges must not wait on Nagle's algorithm.
-        let _ = tcp.set_nodelay(true);
-    });
-    let entry = crate::entry::Entry::new(state.clone(), router(state));
-    axum::serve(listener, entry.into_make_service())
-        .with_graceful_shutdown(shutdown)
-        .await
-}
 
 /// Drains histogram buffers every few seconds, for as long as the task runs.
 pub(crate) fn spawn_upkeep(state: &Arc<AppState>) -> JoinHandle<()> {

@@ -21,6 +21,28 @@ const BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 ];
 
+/// Which client deadline passed (`signalbox_client_timeouts_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientTimeout {
+    /// The request head did not arrive in `server.header-read-timeout`.
+    Header,
+    /// No request came in `server.keep-alive-timeout`.
+    Idle,
+    /// The request body did not arrive in `server.body-read-timeout`.
+    Body,
+}
+
+impl ClientTimeout {
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Header => "header",
+            Self::Idle => "idle",
+            Self::Body => "body",
+        }
+    }
+}
+
 /// The gateway's metrics registry and exporter.
 pub struct Telemetry {
     recorder: PrometheusRecorder,
@@ -191,6 +213,35 @@ impl Telemetry {
             m::CONNECTIONS_TOTAL,
             vec![Label::new("worker", worker.to_owned())],
         )
+    }
+
+    /// The counter of connections refused by the connection cap.
+    pub fn connections_refused(&self) -> Counter {
+        self.counter(m::CONNECTIONS_REFUSED_TOTAL, Vec::new())
+    }
+
+    /// The counter of one kind of client deadline passing.
+    pub fn client_timeout(&self, phase: ClientTimeout) -> Counter {
+        self.counter(
+            m::CLIENT_TIMEOUTS_TOTAL,
+            vec![Label::new("phase", phase.label())],
+        )
+    }
+
+    /// Counts an `accept` failure that was not the client's.
+    pub fn accept_error(&self) {
+        self.counter(m::ACCEPT_ERRORS_TOTAL, Vec::new())
+            .increment(1);
+    }
+
+    /// Publishes the open client connections and their cap (read at
+    /// scrape time).
+    pub fn connections_open(&self, open: usize, limit: usize) {
+        // Precision above 2^53 connections does not matter.
+        #[expect(clippy::cast_precision_loss, reason = "gauge values")]
+        let (open, limit) = (open as f64, limit as f64);
+        self.set_gauge(m::OPEN_CONNECTIONS, &[], open);
+        self.set_gauge(m::CONNECTION_LIMIT, &[], limit);
     }
 
     /// Counts a configuration reload attempt by its `result` label (`ok`,

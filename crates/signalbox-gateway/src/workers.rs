@@ -185,7 +185,7 @@ fn run(
     builder.enable_all().build()?.block_on(async move {
         let listener = TcpListener::from_std(listener)?;
         let heartbeat = tokio::spawn(heartbeat());
-        let result = crate::server::serve(state, listener, worker, stop.cancelled_owned()).await;
+        let result = crate::conn::serve(state, listener, worker, stop.cancelled_owned()).await;
         heartbeat.abort();
         result
     })

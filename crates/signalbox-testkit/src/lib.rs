@@ -247,3 +247,6 @@ pub async fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 
 pub mod echo;
 pub mod redis;
+pub mod slow_client;
+
+pub use slow_client::{SlowClient, Tricklers, chat_head};

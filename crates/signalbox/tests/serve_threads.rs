@@ -1,6 +1,7 @@
 //! `signalbox serve` on its serving threads: per-core workers sharing the
 //! port (`SO_REUSEPORT`), the work-stealing alternative, the per-worker
-//! connection counters, and a clean exit on SIGTERM.
+//! connection counters, a clean exit on SIGTERM, and slow clients against
+//! the common soft limit of 1,024 open files.
 
 #![allow(
     clippy::unwrap_used,
@@ -13,9 +14,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::process::{serve, two_mocks};
+use common::process::{serve, serve_with_soft_nofile, two_mocks};
 use common::temp_file;
-use signalbox_testkit::chat_body;
+use signalbox_testkit::{Tricklers, chat_body};
 
 /// `examples/failover.yaml` with `lines` added to its `server` section.
 fn failover_with(tag: &str, lines: &str) -> String {
@@ -156,4 +157,67 @@ fn check_names_a_bad_thread_count() {
             .contains("server.threads: 0 threads: must be between 1 and 1024"),
         "{stdout}{stderr}"
     );
+}
+
+/// The soft and hard open-file limits of process `pid`.
+fn open_file_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let mut fields = line["Max open files".len()..].split_whitespace();
+    let soft = fields.next().unwrap().to_string();
+    let hard = fields.next().unwrap().to_string();
+    (soft, hard)
+}
+
+/// The scenario of the issue: 1,200 trickling connections against a
+/// process started with a soft limit of 1,024 open files, while a normal
+/// client keeps being served. Before, the gateway stopped accepting at
+/// about 1,020 connections (out of descriptors), with nothing logged.
+#[tokio::test]
+async fn twelve_hundred_trickling_clients_under_a_soft_limit_of_1024() {
+    const TRICKLERS: usize = 1200;
+    // This process holds the client ends of the 1,200 connections.
+    let own = signalbox_gateway::raise_open_file_limit().unwrap();
+    if own.after.is_some_and(|n| n < 4096) {
+        eprintln!(
+            "skipped: the hard open-file limit ({:?}) is below 4,096",
+            own.after
+        );
+        return;
+    }
+    let (primary, secondary) = two_mocks().await;
+    let config = failover_with("trickle-1200", "  threads: 2\n");
+    let envs = [
+        ("PRIMARY_URL", primary.base_url()),
+        ("SECONDARY_URL", secondary.base_url()),
+    ];
+    let (child, addr) = serve_with_soft_nofile(1024, &config, &envs, &[]).await;
+    let (soft, hard) = open_file_limits(child.0.id());
+    assert_eq!(soft, hard, "serve did not raise its soft open-file limit");
+
+    let tricklers = Tricklers::start(
+        addr.parse().unwrap(),
+        TRICKLERS,
+        Some(Duration::from_secs(1)),
+    )
+    .await;
+    assert_eq!(tricklers.connected(), TRICKLERS);
+    let client = fresh_connections();
+    for i in 0..20 {
+        let resp = client
+            .post(format!("http://{addr}/v1/chat/completions"))
+            .json(&chat_body("chat", &format!("request {i}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(primary.stats().requests, 20);
+    // Every trickler is still held: the default header deadline is 30 s.
+    assert_eq!(tricklers.closed(), 0);
+    tricklers.stop();
 }

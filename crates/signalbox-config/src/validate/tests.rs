@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::time::Duration;
 
 use crate::{ConfigErrors, load_str};
 
@@ -398,6 +399,40 @@ fn server_rules_and_numeric_interpolation() {
         errs.to_string(),
         "server.listen: invalid address \"localhost\" (expected IP:PORT, e.g. 127.0.0.1:4000)\n\
          server.max-body-bytes: must be greater than 0"
+    );
+}
+
+#[test]
+fn server_client_timeouts_and_connection_cap() {
+    let defaults = load_str(BASE, "t", &vars()).unwrap().server;
+    assert_eq!(defaults.header_read_timeout, Duration::from_secs(30));
+    assert_eq!(defaults.body_read_timeout, Duration::from_secs(60));
+    assert_eq!(defaults.keep_alive_timeout, Duration::from_secs(75));
+    assert_eq!(defaults.max_connections, None);
+    let config = load_str(
+        &format!(
+            "server: {{ header-read-timeout: 5s, body-read-timeout: 2m, \
+             keep-alive-timeout: 500ms, max-connections: 64 }}\n{BASE}"
+        ),
+        "t",
+        &vars(),
+    )
+    .unwrap()
+    .server;
+    assert_eq!(config.header_read_timeout, Duration::from_secs(5));
+    assert_eq!(config.body_read_timeout, Duration::from_secs(120));
+    assert_eq!(config.keep_alive_timeout, Duration::from_millis(500));
+    assert_eq!(config.max_connections, Some(64));
+    let errs = load_errors(&format!(
+        "server: {{ header-read-timeout: 0s, body-read-timeout: 0s, \
+         keep-alive-timeout: 0s, max-connections: 0 }}\n{BASE}"
+    ));
+    assert_eq!(
+        errs.to_string(),
+        "server.header-read-timeout: must be greater than 0\n\
+         server.body-read-timeout: must be greater than 0\n\
+         server.keep-alive-timeout: must be greater than 0\n\
+         server.max-connections: must be at least 1"
     );
 }
 

@@ -26,6 +26,13 @@ pub enum ApiError {
     /// The body could not be read from the connection.
     #[error("could not read the request body: {0}")]
     BodyRead(String),
+    /// The client did not send the whole body within
+    /// `server.body-read-timeout`.
+    #[error("the request body did not arrive within {}s (server.body-read-timeout)", after.as_secs_f64())]
+    BodyTimeout {
+        /// The deadline.
+        after: std::time::Duration,
+    },
     /// The policy refused the request (auth, headers, no eligible route).
     #[error(transparent)]
     Policy(PolicyError),
@@ -111,6 +118,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidRequest(_) | Self::BodyRead(_) => StatusCode::BAD_REQUEST,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Policy(p) => match p {
                 PolicyError::MissingKey | PolicyError::UnknownKey => StatusCode::UNAUTHORIZED,
@@ -153,6 +161,7 @@ impl ApiError {
             Self::InvalidRequest(_) => "invalid_request",
             Self::BodyTooLarge { .. } => "body_too_large",
             Self::BodyRead(_) => "body_read",
+            Self::BodyTimeout { .. } => "body_timeout",
             Self::Policy(p) => p.label(),
             Self::Upstream { failure, .. } if failure.rejection.is_some() => "upstream_rejected",
             Self::Upstream { failure, .. } if failure.no_route_can_carry() => {
@@ -186,6 +195,7 @@ impl ApiError {
             Self::InvalidRequest(e) => ("invalid_request_error", "invalid_request", e.param()),
             Self::BodyTooLarge { .. } => ("invalid_request_error", "request_too_large", None),
             Self::BodyRead(_) => ("invalid_request_error", "body_read_error", None),
+            Self::BodyTimeout { .. } => ("invalid_request_error", "request_timeout", None),
             Self::Policy(p) => match p {
                 PolicyError::MissingKey | PolicyError::UnknownKey => {
                     ("invalid_request_error", "invalid_api_key", None)

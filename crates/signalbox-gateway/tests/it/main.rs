@@ -13,6 +13,7 @@ mod anthropic;
 mod auth_scheme;
 mod breakers;
 mod budget;
+mod client_conns;
 mod degrade;
 mod errors;
 mod failover;

@@ -15,6 +15,7 @@ pub async fn run(
     listen: Option<SocketAddr>,
     no_watch: bool,
 ) -> anyhow::Result<ExitCode> {
+    raise_open_file_limit();
     let config = match load_file(config_path, &EnvVars) {
         Ok(c) => c,
         Err(errors) => {
@@ -52,6 +53,22 @@ pub async fn run(
         .context("serving")?;
     tracing::info!("Signalbox stopped.");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Raises the soft open-file limit to the hard one before anything is
+/// opened: every client connection is a descriptor, and the common soft
+/// limit of 1,024 is far below what a gateway holds (the default
+/// `server.max-connections` is half of the limit found here).
+fn raise_open_file_limit() {
+    match signalbox_gateway::raise_open_file_limit() {
+        Ok(limit) if limit.before != limit.after => {
+            tracing::info!(from = ?limit.before, to = ?limit.after, "Raised the open-file limit.");
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "Could not raise the open-file limit; keeping the current one.");
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -26,7 +26,34 @@ impl Drop for Killed {
 /// Starts `signalbox serve` on a free port with `config` and `envs`; returns
 /// the process and its address (read from the JSON "listening" log line).
 pub async fn serve(config: &str, envs: &[(&str, String)], extra: &[&str]) -> (Killed, String) {
-    let mut cmd = bin();
+    serve_from(bin(), config, envs, extra).await
+}
+
+/// As [`serve`], with the soft open-file limit of the process set to `soft`
+/// first (a shell's `ulimit -Sn`, as many hosts start services with).
+pub async fn serve_with_soft_nofile(
+    soft: u64,
+    config: &str,
+    envs: &[(&str, String)],
+    extra: &[&str],
+) -> (Killed, String) {
+    let bin = bin();
+    let mut cmd = std::process::Command::new("sh");
+    cmd.current_dir(bin.get_current_dir().unwrap_or(std::path::Path::new(".")))
+        .env_remove("RUST_LOG")
+        .env_remove("SIGNALBOX_CONFIG")
+        .args(["-c", r#"ulimit -Sn "$0" && exec "$@""#])
+        .arg(soft.to_string())
+        .arg(bin.get_program());
+    serve_from(cmd, config, envs, extra).await
+}
+
+async fn serve_from(
+    mut cmd: std::process::Command,
+    config: &str,
+    envs: &[(&str, String)],
+    extra: &[&str],
+) -> (Killed, String) {
     cmd.args([
         "serve",
         "--config",

@@ -1,0 +1,125 @@
+//! Owns the accept loop of one listener: the connection cap, per-connection
+//! deadlines, serving with hyper (HTTP/1 and HTTP/2), and graceful drain.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::limit::{ConnPermit, RateLimitedWarn};
+use super::watch::{Activity, Deadlines, Tracked, Watched};
+use crate::AppState;
+use crate::entry::Entry;
+use crate::telemetry::ClientTimeout;
+
+/// How long accepting pauses after an error that is not the client's
+/// (out of descriptors, out of memory), so the loop does not spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// What every connection of one listener shares.
+struct Shared {
+    state: Arc<AppState>,
+    entry: Entry,
+    builder: auto::Builder<TokioExecutor>,
+    stop: CancellationToken,
+    header_expired: metrics::Counter,
+    idle_expired: metrics::Counter,
+}
+
+/// Serves `listener` until `shutdown` resolves; then stops accepting, asks
+/// every open connection to finish (HTTP/1: after its response in flight;
+/// HTTP/2: GOAWAY) and waits for them. `worker` labels its connections.
+pub(crate) async fn serve(
+    state: Arc<AppState>,
+    listener: TcpListener,
+    worker: &str,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let accepted = state.telemetry.connections(worker);
+    let accept_errors = RateLimitedWarn::new();
+    let shared = Arc::new(Shared {
+        entry: Entry::new(state.clone(), crate::server::router(state.clone())),
+        header_expired: state.telemetry.client_timeout(ClientTimeout::Header),
+        idle_expired: state.telemetry.client_timeout(ClientTimeout::Idle),
+        state,
+        builder: auto::Builder::new(TokioExecutor::new()),
+        stop: CancellationToken::new(),
+    });
+    let tracker = TaskTracker::new();
+    tokio::pin!(shutdown);
+    loop {
+        let tcp = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    accept_failed(&shared.state, &accept_errors, &e).await;
+                    continue;
+                }
+            },
+        };
+        accepted.increment(1);
+        // Over the cap: closed at once (counted and logged by `admit`).
+        let Some(permit) = shared.state.connections.admit() else {
+            continue;
+        };
+        // Small request/response exchanges must not wait on Nagle's algorithm.
+        let _ = tcp.set_nodelay(true);
+        tracker.spawn(connection(shared.clone(), tcp, permit));
+    }
+    drop(listener);
+    shared.stop.cancel();
+    tracker.close();
+    tracker.wait().await;
+    Ok(())
+}
+
+/// Serves one connection to its end, with its deadlines.
+async fn connection(shared: Arc<Shared>, tcp: TcpStream, permit: ConnPermit) {
+    let server = &shared.state.runtime.load().config.server;
+    let deadlines = Deadlines {
+        header: server.header_read_timeout,
+        keep_alive: server.keep_alive_timeout,
+        header_expired: shared.header_expired.clone(),
+        idle_expired: shared.idle_expired.clone(),
+    };
+    let activity = Arc::new(Activity::default());
+    let io = TokioIo::new(Watched::new(tcp, activity.clone(), deadlines));
+    let service = Tracked::new(shared.entry.clone(), activity);
+    let conn = shared.builder.serve_connection(io, service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        () = shared.stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::trace!(error = %e, "Client connection ended with an error.");
+    }
+    drop(permit);
+}
+
+/// A failed `accept`: a client that gave up before it was accepted is
+/// ignored; anything else (out of descriptors) is counted, logged at most
+/// every few seconds, and paused on.
+async fn accept_failed(state: &AppState, warn: &RateLimitedWarn, e: &std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    state.telemetry.accept_error();
+    if let Some(errors) = warn.due() {
+        tracing::warn!(error = %e, errors, "Accepting a connection failed; pausing accepts briefly.");
+    }
+    tokio::time::sleep(ACCEPT_BACKOFF).await;
+}
