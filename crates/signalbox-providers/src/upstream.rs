@@ -26,6 +26,7 @@ use tokio::time::Instant;
 use crate::classify::{UpstreamError, rate_limit_reset, truncate};
 use crate::client::{self, Pools};
 use crate::native::{self, ByteStream};
+use crate::sse::SseFramer;
 
 /// Largest non-streaming response body accepted from a provider.
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
@@ -90,6 +91,8 @@ pub struct Upstream {
     /// bearer key.
     headers: HeaderMap,
     timeouts: Timeouts,
+    /// Largest single stream event accepted.
+    max_stream_event_bytes: usize,
     /// The translating adapter; `None` forwards OpenAI bodies as they are.
     adapter: Option<Arc<Adapter>>,
 }
@@ -193,6 +196,7 @@ impl Upstream {
             pools,
             headers,
             timeouts: cfg.timeouts,
+            max_stream_event_bytes: cfg.max_stream_event_bytes,
             adapter,
         })
     }
@@ -249,6 +253,12 @@ impl Upstream {
     /// The provider's timeouts.
     pub fn timeouts(&self) -> &Timeouts {
         &self.timeouts
+    }
+
+    /// A framer for this provider's OpenAI-shaped stream, capped at its
+    /// `max-stream-event-bytes`.
+    pub fn sse_framer(&self) -> SseFramer {
+        SseFramer::with_max_event_bytes(self.max_stream_event_bytes)
     }
 
     /// Sends a prepared request. Resolves with the response once its head
@@ -341,9 +351,12 @@ impl Upstream {
         let bytes = client::byte_stream(answer.body, answer.deadline, self.timeouts.total);
         match &self.adapter {
             None => bytes,
-            Some(adapter) => {
-                native::translate_stream(Arc::clone(adapter), bytes, prepared.include_usage)
-            }
+            Some(adapter) => native::translate_stream(
+                Arc::clone(adapter),
+                bytes,
+                prepared.include_usage,
+                self.max_stream_event_bytes,
+            ),
         }
     }
 

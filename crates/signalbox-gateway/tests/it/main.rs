@@ -24,6 +24,7 @@ mod reload;
 mod residency;
 mod resilience;
 mod roundtrip;
+mod stream_ends;
 mod streaming;
 mod translation;
 mod translation_bedrock;
