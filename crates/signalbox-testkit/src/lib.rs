@@ -245,4 +245,5 @@ pub async fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
+pub mod peers;
 pub mod redis;

@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 use signalbox_mock::Faults;
+use signalbox_testkit::peers::EndlessEvent;
 use signalbox_testkit::{Harness, stream_body};
 
 use crate::header;
@@ -116,5 +117,102 @@ async fn a_stream_that_ends_before_its_finish_reason_is_still_interrupted() {
     assert!(text.contains("stream_interrupted"), "{text}");
     assert!(!text.contains("[DONE]"), "{text}");
     assert_eq!(h.mock("primary").stats().streams_cut, 1);
+    h.stop().await;
+}
+
+/// An OpenAI-compatible provider on the endless-event peer, then the mock.
+const ENDLESS: &str = r#"
+providers:
+  - name: endless
+    kind: openai-compatible
+    base-url: ${ENDLESS_URL}
+    timeouts: { connect: 500ms, first-byte: 5s, total: 20s }
+    max-stream-event-bytes: ${CAP:-8388608}
+  - name: secondary
+    kind: openai-compatible
+    base-url: ${SECONDARY_URL}
+routes:
+  - { id: endless, provider: endless, model: m, region: us }
+  - { id: secondary, provider: secondary, model: m, region: us }
+aliases:
+  - { name: chat, routes: [endless, secondary] }
+  - { name: solo, routes: [endless] }
+"#;
+
+/// More than the peer could ever be allowed to send.
+const PEER_LIMIT: u64 = 256 * 1024 * 1024;
+
+async fn endless_harness(peer: &EndlessEvent) -> Harness {
+    Harness::start(ENDLESS, &["secondary"], &[("ENDLESS_URL", peer.base_url())]).await
+}
+
+#[tokio::test]
+async fn an_endless_first_event_fails_over_at_the_cap() {
+    let peer = EndlessEvent::start(b"", PEER_LIMIT).await;
+    let h = endless_harness(&peer).await;
+    let resp = h
+        .chat_with(&stream_body("chat", "hi"), &[("x-request-id", "endless-1")])
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "x-signalbox-route"), "secondary");
+    let text = resp.text().await.unwrap();
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+    assert_eq!(peer.requests(), 1);
+    assert!(
+        signalbox_testkit::eventually(std::time::Duration::from_secs(5), || peer
+            .closed_by_client())
+        .await,
+        "the gateway kept reading: {} bytes",
+        peer.written()
+    );
+    assert!(peer.written() < 64 * 1024 * 1024, "{}", peer.written());
+    let log = h.gateway.gateway().decision_log().unwrap().clone();
+    log.flush().await;
+    let rec = log.reader().unwrap().get("endless-1").unwrap().unwrap();
+    let first = &rec.attempts[0];
+    assert_eq!(first.outcome.label(), "bad_response", "{first:?}");
+    assert!(
+        first.detail.contains("larger than 8388608 bytes"),
+        "{first:?}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_endless_event_after_commit_ends_the_stream_with_the_error_event() {
+    const ROLE: &[u8] = b"data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n";
+    let peer = EndlessEvent::start(ROLE, PEER_LIMIT).await;
+    let h = endless_harness(&peer).await;
+    let resp = h
+        .chat_with(&stream_body("solo", "hi"), &[("x-request-id", "endless-2")])
+        .await;
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    let last = text
+        .lines()
+        .filter(|l| l.starts_with("data: "))
+        .last()
+        .unwrap();
+    let err: Value = serde_json::from_str(&last[6..]).unwrap();
+    assert_eq!(err["error"]["code"], "stream_interrupted", "{text}");
+    let message = err["error"]["message"].as_str().unwrap();
+    assert!(message.contains("larger than 8388608 bytes"), "{message}");
+    assert!(
+        text.len() < 4096,
+        "the long event was not forwarded: {}",
+        text.len()
+    );
+    assert!(
+        signalbox_testkit::eventually(std::time::Duration::from_secs(5), || peer
+            .closed_by_client())
+        .await
+    );
+    let log = h.gateway.gateway().decision_log().unwrap().clone();
+    log.flush().await;
+    let rec = log.reader().unwrap().get("endless-2").unwrap().unwrap();
+    assert!(
+        rec.error.as_deref().unwrap_or("").contains("larger than"),
+        "{rec:?}"
+    );
     h.stop().await;
 }
