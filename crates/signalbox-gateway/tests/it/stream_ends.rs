@@ -188,11 +188,7 @@ async fn an_endless_event_after_commit_ends_the_stream_with_the_error_event() {
         .await;
     assert_eq!(resp.status(), 200);
     let text = resp.text().await.unwrap();
-    let last = text
-        .lines()
-        .filter(|l| l.starts_with("data: "))
-        .last()
-        .unwrap();
+    let last = text.lines().rfind(|l| l.starts_with("data: ")).unwrap();
     let err: Value = serde_json::from_str(&last[6..]).unwrap();
     assert_eq!(err["error"]["code"], "stream_interrupted", "{text}");
     let message = err["error"]["message"].as_str().unwrap();
