@@ -155,6 +155,16 @@ impl StreamDecoder {
         !matches!(self, Self::Bedrock(_))
     }
 
+    /// Caps one event at `max` bytes. SSE events are framed (and capped)
+    /// by the caller's framer; a Bedrock decoder frames its own messages, so
+    /// it takes the cap itself.
+    pub fn with_max_event_bytes(mut self, max: usize) -> Self {
+        if let Self::Bedrock(d) = &mut self {
+            d.limit_message_bytes(max);
+        }
+        self
+    }
+
     /// Decodes one SSE event (`event:` name, joined `data:` lines).
     pub fn on_sse(
         &mut self,

@@ -86,6 +86,13 @@ pub enum StreamError {
     /// AWS event-stream framing is broken (length, CRC, header encoding).
     #[error("event-stream frame: {0}")]
     Frame(String),
+    /// One message is longer than the decoder's cap (the provider's
+    /// `max-stream-event-bytes`).
+    #[error("upstream stream event larger than {limit} bytes (max-stream-event-bytes)")]
+    TooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
     /// Bytes were fed to a decoder of an SSE provider, or SSE events to a
     /// binary one.
     #[error("wrong framing for this decoder: {0}")]

@@ -205,7 +205,17 @@ pub struct ProviderConfig {
     pub headers: Vec<(String, String)>,
     /// Upstream deadlines.
     pub timeouts: Timeouts,
+    /// Largest single stream event accepted from this provider, in bytes
+    /// (an SSE event, or a Bedrock event-stream message).
+    pub max_stream_event_bytes: usize,
 }
+
+/// The default cap on one upstream stream event: room for the largest
+/// legitimate events (a base64 image part of a few MiB) while an upstream
+/// that never ends its event cannot grow a stream's buffer past it.
+pub const DEFAULT_MAX_STREAM_EVENT_BYTES: usize = 8 * 1024 * 1024;
+/// The smallest cap accepted: below it ordinary chunks would be refused.
+pub const MIN_MAX_STREAM_EVENT_BYTES: u64 = 4 * 1024;
 
 /// The Azure OpenAI `api-version` used when a provider names none (GA).
 pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";

@@ -200,6 +200,9 @@ pub(crate) struct RawProvider {
     pub headers: Option<BTreeMap<String, Text>>,
     /// Upstream deadlines.
     pub timeouts: Option<RawTimeouts>,
+    /// Largest single stream event (SSE event or event-stream message)
+    /// accepted from this provider, in bytes. Default 8 MiB.
+    pub max_stream_event_bytes: Option<u64>,
 }
 
 /// AWS credentials for a Bedrock provider, each `{env: VAR}` or `{file: PATH}`.

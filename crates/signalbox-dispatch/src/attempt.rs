@@ -6,9 +6,7 @@ use bytes::BytesMut;
 use futures::StreamExt;
 use signalbox_config::RetryPolicy;
 use signalbox_core::{AttemptRecord, ChatRequest, OutcomeClass, ProviderErrorCode};
-use signalbox_providers::{
-    CallContext, ChatJson, Prepared, SseFramer, TranslationNote, UpstreamError,
-};
+use signalbox_providers::{CallContext, ChatJson, Prepared, TranslationNote, UpstreamError};
 use tokio::time::{Duration, Instant};
 
 use signalbox_state::{FairGate, RateGate};
@@ -17,7 +15,7 @@ use crate::RouteTarget;
 use crate::budget::RetryBudget;
 use crate::health::Admission;
 use crate::order::{self, Skipped, StickyInput};
-use crate::stream::{CommittedStream, UpstreamBytes, validate_event};
+use crate::stream::{CommittedStream, Ending, UpstreamBytes, validate_event};
 
 /// A request served by one route.
 #[derive(Debug)]
@@ -434,18 +432,18 @@ async fn attempt(
     // nothing has reached the caller and another route may still serve.
     let deadline = started + target.upstream.timeouts().first_byte;
     let mut inner: UpstreamBytes = target.upstream.events(resp, prepared);
-    let mut framer = SseFramer::new();
+    let mut framer = target.upstream.sse_framer();
     let mut first = BytesMut::new();
-    let mut done = false;
+    let mut ending = Ending::default();
     loop {
-        while let Some(ev) = framer.next_event() {
+        while let Some(ev) = framer.next_event()? {
             validate_event(&ev)?;
-            done |= ev.is_done();
+            ending.note(&ev);
             let meaningful = !ev.is_comment_only();
             first.extend_from_slice(&ev.raw);
             if meaningful {
                 let first = first.freeze();
-                let stream = CommittedStream::new(first, inner, framer, done)
+                let stream = CommittedStream::new(first, inner, framer, ending)
                     .guard(target.upstream.timeouts(), Arc::clone(&target.health));
                 return Ok(ServedBody::Stream(Box::new(stream)));
             }

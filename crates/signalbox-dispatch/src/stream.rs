@@ -2,6 +2,13 @@
 //! so failover is over. Events are forwarded whole, as they complete; an
 //! upstream failure after this point ends the stream with an explicit SSE
 //! error event, never a silent splice of another model's output.
+//!
+//! A stream is complete when it reaches `data: [DONE]`, or when a choice's
+//! `finish_reason` arrived and the upstream then ended its body cleanly:
+//! several self-hosted servers never send `[DONE]`. The caller still gets
+//! `[DONE]` (the gateway's OpenAI edge always ends with it). A body that
+//! ends before any finish reason is a cut, as is an event longer than the
+//! provider's `max-stream-event-bytes`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -55,7 +62,7 @@ pub struct CommittedStream {
     first: Option<Bytes>,
     inner: Option<UpstreamBytes>,
     framer: SseFramer,
-    done: bool,
+    ending: Ending,
     usage: Option<Usage>,
     events: u64,
     started: Instant,
@@ -64,6 +71,24 @@ pub struct CommittedStream {
     /// Held until the stream ends (e.g. the route's capacity slot).
     held: Option<Box<dyn std::any::Any + Send>>,
     stall: Option<StallGuard>,
+}
+
+/// What the events so far say about the end of the answer.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ending {
+    /// The end marker `data: [DONE]` arrived: nothing after it is forwarded.
+    pub(crate) done: bool,
+    /// A choice's `finish_reason` arrived: a clean end of body from here on
+    /// completes the stream, `[DONE]` or not.
+    pub(crate) finished: bool,
+}
+
+impl Ending {
+    /// Notes one event.
+    pub(crate) fn note(&mut self, ev: &SseEvent) {
+        self.done |= ev.is_done();
+        self.finished = self.finished || finishes_answer(&ev.data);
+    }
 }
 
 /// Catches streams that are "up" but silent or crawling, and reports them
@@ -92,19 +117,24 @@ struct ErrorContext {
 impl std::fmt::Debug for CommittedStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CommittedStream")
-            .field("done", &self.done)
+            .field("ending", &self.ending)
             .field("events", &self.events)
             .finish()
     }
 }
 
 impl CommittedStream {
-    pub(crate) fn new(first: Bytes, inner: UpstreamBytes, framer: SseFramer, done: bool) -> Self {
+    pub(crate) fn new(
+        first: Bytes,
+        inner: UpstreamBytes,
+        framer: SseFramer,
+        ending: Ending,
+    ) -> Self {
         Self {
             first: Some(first),
             inner: Some(inner),
             framer,
-            done,
+            ending,
             usage: None,
             events: 1,
             started: Instant::now(),
@@ -194,12 +224,12 @@ impl CommittedStream {
     fn drain(&mut self) -> Result<Option<Bytes>, String> {
         let mut out: Option<BytesMut> = None;
         let mut single: Option<Bytes> = None;
-        while let Some(ev) = self.framer.next_event() {
-            if self.done {
+        while let Some(ev) = self.framer.next_event().map_err(|e| e.to_string())? {
+            if self.ending.done {
                 continue; // nothing after the end marker is forwarded
             }
             validate_event(&ev).map_err(|e| e.detail)?;
-            self.done |= ev.is_done();
+            self.ending.note(&ev);
             if ev.is_comment_only() && self.note_usage_comment(&ev) {
                 continue; // the dispatcher's own note, not the caller's
             }
@@ -291,12 +321,17 @@ impl Stream for CommittedStream {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         if let Some(first) = this.first.take() {
-            if this.done {
+            if this.ending.done {
                 this.finish(StreamOutcome::Completed);
             }
             return Poll::Ready(Some(Ok(first)));
         }
         loop {
+            if this.inner.is_none() {
+                // Ended (completed, cut or marker seen at commit): nothing
+                // more is forwarded, and a failed framer is not asked again.
+                return Poll::Ready(None);
+            }
             match this.drain() {
                 Err(detail) => return Poll::Ready(Some(Ok(this.cut(detail)))),
                 Ok(Some(bytes)) => return Poll::Ready(Some(Ok(bytes))),
@@ -310,7 +345,7 @@ impl Stream for CommittedStream {
                     let stalled = this
                         .stall
                         .as_mut()
-                        .filter(|_| !this.done)
+                        .filter(|_| !this.ending.done)
                         .is_some_and(|g| g.poll_stalled(cx));
                     if stalled {
                         let idle = this.stall.as_ref().map(|g| g.idle).unwrap_or_default();
@@ -327,7 +362,7 @@ impl Stream for CommittedStream {
                     this.framer.push(&chunk);
                 }
                 Poll::Ready(Some(Err(e))) => {
-                    if this.done {
+                    if this.ending.done {
                         this.finish(StreamOutcome::Completed);
                         return Poll::Ready(None);
                     }
@@ -335,9 +370,15 @@ impl Stream for CommittedStream {
                     return Poll::Ready(Some(Ok(this.cut(detail))));
                 }
                 Poll::Ready(None) => {
-                    if this.done {
+                    if this.ending.done {
                         this.finish(StreamOutcome::Completed);
                         return Poll::Ready(None);
+                    }
+                    if this.ending.finished {
+                        // Complete without the marker: the caller gets it.
+                        this.ending.done = true;
+                        this.finish(StreamOutcome::Completed);
+                        return Poll::Ready(Some(Ok(Bytes::from_static(DONE_EVENT))));
                     }
                     let detail = "upstream closed the stream before its end marker".to_string();
                     return Poll::Ready(Some(Ok(this.cut(detail))));
@@ -353,6 +394,36 @@ impl Drop for CommittedStream {
             self.finish(StreamOutcome::Cancelled);
         }
     }
+}
+
+/// The end marker, sent when the upstream completed its answer without it.
+const DONE_EVENT: &[u8] = b"data: [DONE]\n\n";
+
+/// Whether a data event ends a choice (`"finish_reason"` not null).
+///
+/// Every OpenAI chunk names `finish_reason`, null until the last one, so
+/// the text is scanned first and parsed only where the value is not
+/// `null`: about once per stream.
+fn finishes_answer(data: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Chunk {
+        #[serde(default)]
+        choices: Vec<Choice>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Choice {
+        #[serde(default)]
+        finish_reason: Option<IgnoredAny>,
+    }
+    const KEY: &str = "\"finish_reason\"";
+    let non_null = data.match_indices(KEY).any(|(at, _)| {
+        let rest = data[at + KEY.len()..].trim_start();
+        rest.strip_prefix(':')
+            .is_some_and(|v| !v.trim_start().starts_with("null"))
+    });
+    non_null
+        && serde_json::from_str::<Chunk>(data)
+            .is_ok_and(|c| c.choices.iter().any(|c| c.finish_reason.is_some()))
 }
 
 /// Checks that a data event carries JSON (or the end marker).
@@ -390,3 +461,6 @@ fn error_event(detail: &str, ctx: Option<&ErrorContext>) -> Bytes {
     }
     Bytes::from(format!("data: {body}\n\n"))
 }
+
+#[cfg(test)]
+mod tests;

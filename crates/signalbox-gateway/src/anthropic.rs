@@ -107,7 +107,9 @@ async fn translate(resp: Response, stream: bool, id: &HeaderValue) -> Response {
     if parts.status.is_success() && stream && is_sse {
         let events = AnthropicEvents {
             inner: body.into_data_stream(),
-            framer: SseFramer::new(),
+            // Its input is the committed stream: whole events, each already
+            // within its provider's cap.
+            framer: SseFramer::for_framed_events(),
             decoder: ChunkDecoder::new(),
             encoder: Some(anthropic::SseEncoder::new()),
         };
@@ -205,7 +207,7 @@ struct AnthropicEvents {
 impl AnthropicEvents {
     fn drain(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
-        while let Some(ev) = self.framer.next_event() {
+        while let Ok(Some(ev)) = self.framer.next_event() {
             let Some(encoder) = self.encoder.as_mut() else {
                 break;
             };

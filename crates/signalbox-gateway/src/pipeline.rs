@@ -594,12 +594,11 @@ fn stream_response(
             }
         });
     let body = match restore_table {
-        Some(table) => Body::from_stream(crate::privacy::RestoringStream::new(
-            stream,
-            table,
-            state.telemetry.clone(),
-        )),
-        None => Body::from_stream(stream),
+        // No token issued, none to restore: the common path stays untouched.
+        Some(table) if !table.is_empty() => Body::from_stream(
+            crate::privacy::RestoringStream::new(stream, table, state.telemetry.clone()),
+        ),
+        _ => Body::from_stream(stream),
     };
     let mut resp = Response::new(body);
     let h = resp.headers_mut();

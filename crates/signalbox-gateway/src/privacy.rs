@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use signalbox_config::Config;
 use signalbox_core::ChatRequest;
 use signalbox_privacy::{
-    ChatStreamRestorer, PrivacyProfile, ProtectError, RestoreStats, TOKEN_OPEN, TokenTable,
-    TokenVault, VaultScope, load_table, restore_chat_response, store_fresh,
+    ChatStreamRestorer, PrivacyProfile, ProtectError, RestoreStats, TokenTable, TokenVault,
+    VaultScope, load_table, may_contain_token, restore_chat_response, store_fresh,
 };
 
 use signalbox_core::metric_names as m;
@@ -227,15 +227,11 @@ pub async fn protect(
     out
 }
 
-/// Whether `bytes` contains the token opening bracket `⟦` (no token can
-/// start without it, so answers without one pass through untouched).
-fn has_token_open(bytes: &[u8]) -> bool {
-    memchr::memmem::find(bytes, TOKEN_OPEN.as_bytes()).is_some()
-}
-
 /// Restores tokens in a whole chat completion.
 pub fn restore_json(body: Bytes, table: &TokenTable) -> (Bytes, RestoreStats) {
-    if !has_token_open(&body) {
+    // No token can start without its bracket, raw or `\u27e6`-escaped (as
+    // Python servers write it): answers without one pass untouched.
+    if table.is_empty() || !may_contain_token(&body) {
         return (body, RestoreStats::default());
     }
     let Ok(mut v) = serde_json::from_slice::<Value>(&body) else {
@@ -290,7 +286,7 @@ impl<S> RestoringStream<S> {
     }
 
     fn rewrite(&mut self, events: Bytes) -> Bytes {
-        self.active = self.active || has_token_open(&events);
+        self.active = self.active || may_contain_token(&events);
         if !self.active {
             return events;
         }

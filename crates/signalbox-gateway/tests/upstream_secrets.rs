@@ -64,7 +64,14 @@ async fn record_json(h: &Harness, id: &str) -> String {
     let log = h.gateway.gateway().decision_log().unwrap().clone();
     for _ in 0..200 {
         log.flush().await;
-        if let Some(r) = log.reader().unwrap().find(id, None).unwrap().into_iter().next() {
+        if let Some(r) = log
+            .reader()
+            .unwrap()
+            .find(id, None)
+            .unwrap()
+            .into_iter()
+            .next()
+        {
             return serde_json::to_string(&r).unwrap();
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;

@@ -23,8 +23,18 @@ pub struct Faults {
     pub hang: bool,
     /// Streams send this many SSE events, then abort the connection without `[DONE]`.
     pub cut_stream_after: Option<u32>,
+    /// Streams send this many SSE events, then end the body cleanly (an
+    /// answer stopped short of its finish reason, without `[DONE]`).
+    pub end_stream_after: Option<u32>,
     /// 200 responses carry invalid JSON (bodies and SSE events).
     pub malformed_json: bool,
+    /// Streams end cleanly after their last chunk (finish reason and
+    /// usage) without the `data: [DONE]` marker, as several self-hosted
+    /// servers do. Only the OpenAI format has that marker.
+    pub omit_done: bool,
+    /// JSON answers (bodies and SSE events) escape every non-ASCII
+    /// character as `\uXXXX`, as Python's `json.dumps` does by default.
+    pub escape_non_ascii: bool,
     /// Overrides the server's number of content chunks per stream.
     pub stream_chunks: Option<u32>,
     /// Overrides the server's delay between SSE events.
@@ -40,7 +50,10 @@ impl Default for Faults {
             latency_ms: 0,
             hang: false,
             cut_stream_after: None,
+            end_stream_after: None,
             malformed_json: false,
+            omit_done: false,
+            escape_non_ascii: false,
             stream_chunks: None,
             chunk_delay_ms: None,
         }

@@ -3,8 +3,9 @@
 //! mock with [`MockProvider::start_as`]).
 //!
 //! Answers are deterministic (echo of the last user message, or a canned tool call), counters
-//! are atomics, and faults (errors, rate limits, latency, hangs, cut or malformed streams) are
-//! switched at runtime through [`MockHandle`] or `POST /_mock/faults`.
+//! are atomics, and faults (errors, rate limits, latency, hangs, cut or malformed streams,
+//! streams without `[DONE]`, `\uXXXX`-escaped JSON) are switched at runtime through
+//! [`MockHandle`] or `POST /_mock/faults`.
 
 mod answer;
 mod anthropic;
@@ -14,6 +15,7 @@ mod format;
 mod gemini;
 mod handle;
 mod openai;
+mod reshape;
 mod server;
 mod stats;
 mod stream;

@@ -21,6 +21,7 @@ use crate::format::MockFormat;
 use crate::gemini::Gemini;
 use crate::handle::MockOptions;
 use crate::openai::{self, OpenAi};
+use crate::reshape;
 use crate::stats::{Counters, InFlight};
 use crate::stream;
 use crate::wire::WireFormat;
@@ -220,11 +221,12 @@ fn answer<F: WireFormat>(
         };
         events.map(|events| {
             let plan = stream::Plan {
-                events,
+                events: reshape::events(faults, events),
                 delay: faults
                     .chunk_delay_ms
                     .map_or(shared.chunk_delay, Duration::from_millis),
                 cut_after: faults.cut_stream_after,
+                end_after: faults.end_stream_after,
             };
             let mut response =
                 shared.respond(StatusCode::OK, EVENT_STREAM, stream::body(plan, in_flight));
@@ -237,7 +239,7 @@ fn answer<F: WireFormat>(
         Ok(shared.respond(StatusCode::OK, JSON, F::malformed_body()))
     } else {
         F::render_body(&parsed.request, &answer, n)
-            .map(|body| shared.respond(StatusCode::OK, JSON, body))
+            .map(|body| shared.respond(StatusCode::OK, JSON, reshape::body(faults, body)))
     };
     match rendered {
         Ok(response) => {

@@ -18,6 +18,8 @@ pub(crate) struct Plan {
     pub(crate) delay: Duration,
     /// Abort the connection after this many events (the `cut_stream_after` fault).
     pub(crate) cut_after: Option<u32>,
+    /// End the body cleanly after this many events (the `end_stream_after` fault).
+    pub(crate) end_after: Option<u32>,
 }
 
 /// How a stream ended, decided before its guard drops.
@@ -63,6 +65,7 @@ struct State {
     sent: u32,
     delay: Duration,
     cut_after: Option<u32>,
+    end_after: Option<u32>,
     guard: Guard,
 }
 
@@ -75,6 +78,7 @@ pub(crate) fn body(plan: Plan, in_flight: InFlight) -> Body {
         events,
         delay,
         cut_after,
+        end_after,
     } = plan;
     in_flight.counters().streams_started.fetch_add(1, Relaxed);
     let before_done = u32::try_from(events.len().saturating_sub(1)).unwrap_or(u32::MAX);
@@ -83,6 +87,7 @@ pub(crate) fn body(plan: Plan, in_flight: InFlight) -> Body {
         sent: 0,
         delay,
         cut_after: cut_after.map(|n| n.min(before_done)),
+        end_after,
         guard: Guard {
             in_flight,
             outcome: Outcome::Running,
@@ -105,6 +110,11 @@ async fn next_event(mut state: State) -> Option<(io::Result<Bytes>, State)> {
             "mock: stream cut by fault",
         );
         return Some((Err(cut), state));
+    }
+    if state.end_after == Some(state.sent) {
+        // A clean end of body short of the answer's end: counted as a cut.
+        state.guard.finish(Outcome::Cut);
+        return None;
     }
     let event = state.events.next()?;
     if state.sent > 0 && !state.delay.is_zero() {

@@ -38,7 +38,9 @@ pub use spec::{
     SecretSpec,
 };
 pub use stream::{ChatStreamRestorer, StreamRestorer};
-pub use token::{MAX_TOKEN_LEN, TOKEN_CLOSE, TOKEN_OPEN, TokenEntry, TokenTable};
+pub use token::{
+    MAX_TOKEN_LEN, TOKEN_CLOSE, TOKEN_OPEN, TokenEntry, TokenTable, may_contain_token,
+};
 pub use vault::{
     Clock, InMemoryVault, TokenVault, VaultFuture, VaultScope, load_table, store_fresh,
 };

@@ -1,15 +1,20 @@
 //! Owns restoring tokens in what the provider sends back: whole texts and
 //! non-streaming chat-completions responses. The same scanner drives the
 //! stream restorer, which is what makes chunked and whole restores agree.
+//!
+//! Answers are restored at the JSON-value level (strings are decoded before
+//! they are scanned), so however an upstream escaped the JSON (`\u27e6`, as
+//! Python's `json.dumps` writes `⟦`) the token is found. Tool-call
+//! arguments are JSON text inside that string, escaped once more: their
+//! scanner reads `\uXXXX` escapes too.
 
 use std::borrow::Cow;
 
-use memchr::memmem;
 use serde_json::Value;
 
 use crate::report::RestoreStats;
 use crate::request::{arguments, content_texts};
-use crate::token::{TOKEN_OPEN, TokenAt, TokenTable, token_at};
+use crate::token::{Opening, TokenAt, TokenTable, Written, needs_scan, next_opening, token_at};
 
 /// How a restored value is written into the text it lands in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -22,6 +27,17 @@ pub enum Escape {
     JsonString,
 }
 
+impl Escape {
+    /// How a token's characters may be written in such text: JSON text
+    /// may escape any of them (`\u27e6EMAIL_1\u27e7`).
+    pub(crate) const fn written(self) -> Written {
+        match self {
+            Self::None => Written::Plain,
+            Self::JsonString => Written::Json,
+        }
+    }
+}
+
 /// Restores the tokens in `text`; borrowed when there is nothing to do.
 pub fn restore_text<'t>(
     text: &'t str,
@@ -29,7 +45,7 @@ pub fn restore_text<'t>(
     escape: Escape,
     stats: &mut RestoreStats,
 ) -> Cow<'t, str> {
-    if memmem::find(text.as_bytes(), TOKEN_OPEN.as_bytes()).is_none() {
+    if !needs_scan(text.as_bytes(), escape.written()) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len());
@@ -75,7 +91,8 @@ fn rewrite(text: &mut String, table: &TokenTable, escape: Escape, stats: &mut Re
 
 /// Appends `text` to `out` with known tokens replaced, and returns how many
 /// bytes were consumed. With `at_end == false` it stops before a trailing
-/// `⟦…` that could still become a token, so a stream can wait for more.
+/// `⟦…` that could still become a token (or, in JSON text, a trailing
+/// escape that could still be its bracket), so a stream can wait for more.
 pub(crate) fn restore_into(
     text: &str,
     table: &TokenTable,
@@ -84,15 +101,23 @@ pub(crate) fn restore_into(
     out: &mut String,
     stats: &mut RestoreStats,
 ) -> usize {
+    let written = escape.written();
     let b = text.as_bytes();
+    let mut token = String::new();
     let mut copied = 0;
     let mut pos = 0;
-    while let Some(offset) = memmem::find(&b[pos..], TOKEN_OPEN.as_bytes()) {
-        let at = pos + offset;
-        match token_at(&b[at..]) {
+    while let Some(opening) = next_opening(b, pos, written) {
+        let (at, open_len) = match opening {
+            Opening::At { at, len } => (at, len),
+            Opening::Cut { at } if !at_end => {
+                out.push_str(&text[copied..at]);
+                return at;
+            }
+            Opening::Cut { .. } => break,
+        };
+        match token_at(&b[at..], written, &mut token) {
             TokenAt::Complete(len) => {
-                let token = &text[at..at + len];
-                if let Some(value) = table.value_of(token) {
+                if let Some(value) = table.value_of(&token) {
                     out.push_str(&text[copied..at]);
                     push_escaped(out, value, escape);
                     copied = at + len;
@@ -108,7 +133,7 @@ pub(crate) fn restore_into(
             }
             TokenAt::Incomplete | TokenAt::Invalid => {
                 stats.malformed += 1;
-                pos = at + TOKEN_OPEN.len();
+                pos = at + open_len;
             }
         }
     }

@@ -14,12 +14,11 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use memchr::memmem;
 use serde_json::{Map, Value, json};
 
 use crate::report::RestoreStats;
 use crate::restore::{Escape, restore_into};
-use crate::token::{TOKEN_OPEN, TokenTable};
+use crate::token::{TokenTable, needs_scan};
 
 /// Restores tokens across the successive deltas of one streamed text.
 #[derive(Debug)]
@@ -46,7 +45,7 @@ impl StreamRestorer {
     /// was given (a possible token prefix is held back) or more (a held
     /// prefix completed).
     pub fn push<'d>(&mut self, delta: &'d str) -> Cow<'d, str> {
-        if self.held.is_empty() && memmem::find(delta.as_bytes(), TOKEN_OPEN.as_bytes()).is_none() {
+        if self.held.is_empty() && !needs_scan(delta.as_bytes(), self.escape.written()) {
             return Cow::Borrowed(delta);
         }
         let mut pending = std::mem::take(&mut self.held);

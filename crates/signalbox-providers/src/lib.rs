@@ -17,7 +17,7 @@ pub use classify::UpstreamError;
 pub use native::{ByteStream, USAGE_COMMENT};
 pub use scrub::Scrubber;
 pub use signalbox_adapters::{ContentFilter, Retention, RouteSettings, TranslationNote};
-pub use sse::{SseEvent, SseFramer};
+pub use sse::{DEFAULT_MAX_EVENT_BYTES, EventTooLarge, SseEvent, SseFramer};
 pub use upstream::{
     Answer, CallContext, ChatJson, MAX_RESPONSE_BYTES, PrepareError, Prepared, Upstream,
     UpstreamBuildError,

@@ -112,17 +112,22 @@ struct Translator {
 }
 
 /// Wraps a native streamed body so that it yields OpenAI SSE bytes.
+/// One upstream event (SSE event or Bedrock message) longer than
+/// `max_event_bytes` fails the stream.
 pub(crate) fn translate_stream(
     adapter: Arc<Adapter>,
     body: ByteStream,
     include_usage: bool,
     scrubber: Arc<Scrubber>,
+    max_event_bytes: usize,
 ) -> ByteStream {
-    let decoder = adapter.stream_decoder();
+    let decoder = adapter
+        .stream_decoder()
+        .with_max_event_bytes(max_event_bytes);
     let state = Translator {
         adapter,
         scrubber,
-        framer: SseFramer::new(),
+        framer: SseFramer::with_max_event_bytes(max_event_bytes),
         decoder,
         encoder: openai::SseEncoder::new(unix_now(), include_usage),
         usage: None,
@@ -153,18 +158,7 @@ impl Translator {
         let mut bytes = BytesMut::new();
         let decoded = if self.decoder.is_sse() {
             self.framer.push(chunk);
-            let mut all = Vec::new();
-            let mut result = Ok(());
-            while let Some(ev) = self.framer.next_event() {
-                match self.decoder.on_sse(ev.event.as_deref(), &ev.data) {
-                    Ok(events) => all.extend(events),
-                    Err(e) => {
-                        result = Err(e);
-                        break;
-                    }
-                }
-            }
-            result.map(|()| all)
+            self.sse_events()
         } else {
             self.decoder.on_bytes(chunk)
         };
@@ -178,6 +172,19 @@ impl Translator {
         if let Some(err) = failed {
             self.fail(err);
         }
+    }
+
+    /// Decodes every complete SSE event in the framer.
+    fn sse_events(&mut self) -> Result<Vec<StreamEvent>, StreamError> {
+        let mut all = Vec::new();
+        while let Some(ev) = self
+            .framer
+            .next_event()
+            .map_err(|e| StreamError::TooLarge { limit: e.limit })?
+        {
+            all.extend(self.decoder.on_sse(ev.event.as_deref(), &ev.data)?);
+        }
+        Ok(all)
     }
 
     /// Encodes events; returns the failure a provider error event means.
@@ -300,7 +307,7 @@ data: {\"type\":\"message_stop\"}\n\n";
     async fn run(chunks: Vec<Vec<u8>>) -> Vec<Result<Bytes, UpstreamError>> {
         let body = futures::stream::iter(chunks.into_iter().map(|c| Ok(Bytes::from(c)))).boxed();
         let scrubber = Arc::new(Scrubber::new(["sk-ant-echoed-secret-value"]));
-        translate_stream(anthropic(), body, false, scrubber)
+        translate_stream(anthropic(), body, false, scrubber, 1 << 20)
             .collect()
             .await
     }
@@ -351,6 +358,26 @@ data: {\"type\":\"message_stop\"}\n\n";
         let (said, all) = text_of(&out[..out.len() - 1]);
         assert_eq!(said, "Hello ✓");
         assert!(!all.contains("[DONE]"));
+    }
+
+    #[tokio::test]
+    async fn an_event_past_the_cap_fails_the_stream_without_holding_it() {
+        let start = ANSWER.find("event: content_block_delta").unwrap();
+        let mut chunks = vec![ANSWER.as_bytes()[..start].to_vec()];
+        // 2 MiB of one event that never ends, against a 1 MiB cap.
+        chunks.push(b"event: content_block_delta\ndata: {\"x\":\"".to_vec());
+        chunks.extend(std::iter::repeat_n(vec![b'a'; 64 * 1024], 32));
+        let out = run(chunks).await;
+        let err = out.last().unwrap().as_ref().unwrap_err();
+        assert_eq!(err.class, OutcomeClass::BadResponse);
+        assert!(
+            err.detail.contains("larger than 1048576 bytes"),
+            "{}",
+            err.detail
+        );
+        // Only what came before the long event was translated; it stopped there.
+        let ok = out.iter().filter(|r| r.is_ok()).count();
+        assert!(ok >= 1 && out.len() == ok + 1, "{out:?}");
     }
 
     #[tokio::test]

@@ -5,8 +5,27 @@
 //! joined `data` payload), so the gateway forwards only complete events and
 //! can inspect each one (end marker, malformed payloads) without a second
 //! copy of the stream. Line endings may be `\n`, `\r\n` or `\r`.
+//!
+//! One event may hold at most a configured number of bytes (the provider's
+//! `max-stream-event-bytes`): an upstream that never sends the blank line
+//! ending an event would otherwise grow the buffer without limit. Past the
+//! cap the framer drops what it holds and fails with [`EventTooLarge`], so a
+//! stream buffers at most the cap plus one received chunk.
 
 use bytes::{Bytes, BytesMut};
+use thiserror::Error;
+
+/// The largest event a framer accepts when none is configured (the
+/// default of `providers[].max-stream-event-bytes`).
+pub const DEFAULT_MAX_EVENT_BYTES: usize = signalbox_config::DEFAULT_MAX_STREAM_EVENT_BYTES;
+
+/// An event grew past the framer's cap before it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("upstream stream event larger than {limit} bytes (max-stream-event-bytes)")]
+pub struct EventTooLarge {
+    /// The cap, in bytes.
+    pub limit: usize,
+}
 
 /// One complete SSE event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +37,14 @@ pub struct SseEvent {
     pub data: String,
     /// The `event:` field, when present.
     pub event: Option<String>,
+}
+
+/// A stream that outgrows the cap is a malformed answer: before the commit
+/// point another route may serve, after it the stream ends with an error.
+impl From<EventTooLarge> for crate::UpstreamError {
+    fn from(e: EventTooLarge) -> Self {
+        Self::new(signalbox_core::OutcomeClass::BadResponse, e.to_string())
+    }
 }
 
 impl SseEvent {
@@ -32,8 +59,9 @@ impl SseEvent {
     }
 }
 
-/// Buffers stream bytes and yields complete events.
-#[derive(Debug, Default)]
+/// Buffers stream bytes and yields complete events of at most
+/// `max_event` bytes.
+#[derive(Debug)]
 pub struct SseFramer {
     buf: BytesMut,
     /// Offset up to which `buf` has been scanned for line ends.
@@ -43,17 +71,50 @@ pub struct SseFramer {
     data: String,
     event: Option<String>,
     has_data: bool,
+    /// Largest event accepted, terminator included.
+    max_event: usize,
+    /// An event outgrew `max_event`: everything was dropped, nothing more
+    /// is buffered, and every call fails.
+    overflowed: bool,
+}
+
+impl Default for SseFramer {
+    fn default() -> Self {
+        Self::with_max_event_bytes(DEFAULT_MAX_EVENT_BYTES)
+    }
 }
 
 impl SseFramer {
-    /// A framer with an empty buffer.
+    /// A framer with an empty buffer and the default cap.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Appends received bytes.
+    /// A framer refusing events longer than `max_event` bytes.
+    pub fn with_max_event_bytes(max_event: usize) -> Self {
+        Self {
+            buf: BytesMut::new(),
+            scanned: 0,
+            line_start: 0,
+            data: String::new(),
+            event: None,
+            has_data: false,
+            max_event,
+            overflowed: false,
+        }
+    }
+
+    /// A framer for bytes that are already whole events the gateway framed
+    /// itself (each within its provider's cap), so no cap of its own.
+    pub fn for_framed_events() -> Self {
+        Self::with_max_event_bytes(usize::MAX)
+    }
+
+    /// Appends received bytes (ignored once an event outgrew the cap).
     pub fn push(&mut self, chunk: &[u8]) {
-        self.buf.extend_from_slice(chunk);
+        if !self.overflowed {
+            self.buf.extend_from_slice(chunk);
+        }
     }
 
     /// Bytes received but not yet part of a complete event.
@@ -71,10 +132,25 @@ impl SseFramer {
         self.buf.split().freeze()
     }
 
-    /// Returns the next complete event, if the buffer holds one.
-    pub fn next_event(&mut self) -> Option<SseEvent> {
+    /// Returns the next complete event, if the buffer holds one; fails
+    /// (and drops the buffer) once the event being read is longer than the
+    /// cap, whether or not its end has arrived.
+    pub fn next_event(&mut self) -> Result<Option<SseEvent>, EventTooLarge> {
+        if self.overflowed {
+            return Err(self.too_large());
+        }
         loop {
-            let (line_end, next_start) = self.find_line_end()?;
+            // `buf` starts at the current event: its length so far is the
+            // event's, and the end of its last line is where it would end.
+            let Some((line_end, next_start)) = self.find_line_end() else {
+                if self.buf.len() > self.max_event {
+                    return Err(self.overflow());
+                }
+                return Ok(None);
+            };
+            if next_start > self.max_event {
+                return Err(self.overflow());
+            }
             let line_start = self.line_start;
             self.line_start = next_start;
             self.scanned = next_start;
@@ -86,9 +162,24 @@ impl SseFramer {
                 let data = std::mem::take(&mut self.data);
                 let event = self.event.take();
                 self.has_data = false;
-                return Some(SseEvent { raw, data, event });
+                return Ok(Some(SseEvent { raw, data, event }));
             }
             self.field(line_start, line_end);
+        }
+    }
+
+    /// Drops everything held and refuses more.
+    fn overflow(&mut self) -> EventTooLarge {
+        // `take_pending` moves the whole allocation out; dropping it frees it.
+        drop(self.take_pending());
+        self.data = String::new();
+        self.overflowed = true;
+        self.too_large()
+    }
+
+    fn too_large(&self) -> EventTooLarge {
+        EventTooLarge {
+            limit: self.max_event,
         }
     }
 

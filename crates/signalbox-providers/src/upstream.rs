@@ -30,6 +30,7 @@ use crate::classify::{UpstreamError, rate_limit_reset, truncate};
 use crate::client::{self, Pools};
 use crate::native::{self, ByteStream};
 use crate::scrub::Scrubber;
+use crate::sse::SseFramer;
 
 /// Largest non-streaming response body accepted from a provider.
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
@@ -94,6 +95,8 @@ pub struct Upstream {
     /// bearer key.
     headers: HeaderMap,
     timeouts: Timeouts,
+    /// Largest single stream event accepted.
+    max_stream_event_bytes: usize,
     /// The translating adapter; `None` forwards OpenAI bodies as they are.
     adapter: Option<Arc<Adapter>>,
     /// Removes the configuration's credentials from upstream error text.
@@ -215,6 +218,7 @@ impl Upstream {
             pools,
             headers,
             timeouts: cfg.timeouts,
+            max_stream_event_bytes: cfg.max_stream_event_bytes,
             adapter,
             scrubber,
         })
@@ -285,6 +289,12 @@ impl Upstream {
     /// The provider's timeouts.
     pub fn timeouts(&self) -> &Timeouts {
         &self.timeouts
+    }
+
+    /// A framer for this provider's OpenAI-shaped stream, capped at its
+    /// `max-stream-event-bytes`.
+    pub fn sse_framer(&self) -> SseFramer {
+        SseFramer::with_max_event_bytes(self.max_stream_event_bytes)
     }
 
     /// Sends a prepared request. Resolves with the response once its head
@@ -400,6 +410,7 @@ impl Upstream {
                 client::byte_stream(answer.body, answer.deadline, total, None),
                 prepared.include_usage,
                 Arc::clone(&self.scrubber),
+                self.max_stream_event_bytes,
             ),
         }
     }

@@ -246,6 +246,7 @@ pub async fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 }
 
 pub mod echo;
+pub mod peers;
 pub mod redis;
 pub mod slow_client;
 

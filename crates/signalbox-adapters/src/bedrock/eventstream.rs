@@ -3,14 +3,18 @@
 //! A message is: total length (u32 BE), headers length (u32 BE), CRC32 of
 //! those 8 bytes, the headers, the payload, then a CRC32 of everything
 //! before it. Bytes may arrive split anywhere; [`FrameDecoder`] buffers them.
+//!
+//! A message's declared length is checked against the decoder's cap as soon
+//! as its prelude has arrived, before its bytes are waited for: a peer
+//! cannot make the decoder hold more than the cap plus one received chunk.
 
 use crate::error::StreamError;
 
 /// Prelude (12 bytes) plus the trailing message CRC (4 bytes).
 const OVERHEAD: usize = 16;
 
-/// Largest message accepted (the service's own limit is 16 MiB).
-const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+/// Largest message accepted at all (the service's own limit is 16 MiB).
+pub const MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
 /// A header value, by its wire type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,20 +59,42 @@ impl Frame {
 }
 
 /// Buffers stream bytes and yields whole, CRC-checked frames.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FrameDecoder {
     buf: Vec<u8>,
+    /// Largest message accepted, prelude and CRCs included.
+    max: usize,
+    /// A frame was refused: the buffer is dropped and nothing more is kept.
+    failed: bool,
+}
+
+impl Default for FrameDecoder {
+    fn default() -> Self {
+        Self::with_max_message_bytes(MAX_MESSAGE)
+    }
 }
 
 impl FrameDecoder {
-    /// An empty decoder.
+    /// An empty decoder accepting messages up to the service's limit.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Appends received bytes.
+    /// An empty decoder refusing messages longer than `max` bytes (never
+    /// more than [`MAX_MESSAGE`]).
+    pub fn with_max_message_bytes(max: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            max: max.min(MAX_MESSAGE),
+            failed: false,
+        }
+    }
+
+    /// Appends received bytes (ignored once a frame was refused).
     pub fn push(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
+        if !self.failed {
+            self.buf.extend_from_slice(bytes);
+        }
     }
 
     /// Bytes of an unfinished frame (non-zero at end of stream means a cut).
@@ -76,8 +102,22 @@ impl FrameDecoder {
         self.buf.len()
     }
 
-    /// The next complete frame, `None` until one has fully arrived.
+    /// The next complete frame, `None` until one has fully arrived. A
+    /// broken prelude or a message longer than the cap fails, and drops
+    /// the buffer.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, StreamError> {
+        let result = self.frame();
+        if result.is_err() {
+            self.buf = Vec::new();
+            self.failed = true;
+        }
+        result
+    }
+
+    fn frame(&mut self) -> Result<Option<Frame>, StreamError> {
+        if self.failed {
+            return Err(frame_err("stream already failed"));
+        }
         if self.buf.len() < 12 {
             return Ok(None);
         }
@@ -86,7 +126,10 @@ impl FrameDecoder {
         if crc(&self.buf[0..8]) != be_u32(&self.buf[8..12]) {
             return Err(frame_err("prelude CRC mismatch"));
         }
-        if !(OVERHEAD..=MAX_MESSAGE).contains(&total) || headers_len > total - OVERHEAD {
+        if total > self.max {
+            return Err(StreamError::TooLarge { limit: self.max });
+        }
+        if total < OVERHEAD || headers_len > total - OVERHEAD {
             return Err(frame_err(format!(
                 "impossible lengths: total {total}, headers {headers_len}"
             )));
@@ -226,4 +269,41 @@ fn encode_bytes(h: &mut Vec<u8>, kind: u8, v: &[u8]) {
     h.push(kind);
     h.extend_from_slice(&(v.len() as u16).to_be_bytes());
     h.extend_from_slice(v);
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_declared_length_past_the_cap_fails_once_the_prelude_is_in() {
+        let frame = encode_frame(&[], &vec![b'x'; 5000]);
+        let mut d = FrameDecoder::with_max_message_bytes(4096);
+        // Only the prelude has arrived: the length alone condemns the frame,
+        // before any of its payload is waited for or kept.
+        d.push(&frame[..12]);
+        assert_eq!(
+            d.next_frame().unwrap_err(),
+            StreamError::TooLarge { limit: 4096 }
+        );
+        assert_eq!(d.pending_len(), 0);
+        d.push(&frame[12..]);
+        assert_eq!(d.pending_len(), 0, "nothing is kept after a refusal");
+        assert!(d.next_frame().is_err());
+    }
+
+    #[test]
+    fn a_frame_at_the_cap_is_accepted() {
+        let frame = encode_frame(&[], &vec![b'x'; 4096 - OVERHEAD]);
+        let mut d = FrameDecoder::with_max_message_bytes(4096);
+        d.push(&frame);
+        assert_eq!(
+            d.next_frame().unwrap().unwrap().payload.len(),
+            4096 - OVERHEAD
+        );
+        let mut over = FrameDecoder::with_max_message_bytes(4095);
+        over.push(&frame);
+        assert!(over.next_frame().is_err());
+    }
 }

@@ -81,6 +81,11 @@ impl StreamDecoder {
         Self::default()
     }
 
+    /// Refuses messages longer than `max` bytes (call before the first bytes).
+    pub fn limit_message_bytes(&mut self, max: usize) {
+        self.frames = FrameDecoder::with_max_message_bytes(max);
+    }
+
     /// Feeds received bytes; returns the events of every frame they complete.
     pub fn on_bytes(&mut self, bytes: &[u8]) -> Result<Vec<StreamEvent>, StreamError> {
         self.frames.push(bytes);

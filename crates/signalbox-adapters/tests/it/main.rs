@@ -73,7 +73,7 @@ pub fn decode(mut decoder: StreamDecoder, bytes: &[u8], cuts: &[usize]) -> Vec<S
         start = end.max(start);
         if decoder.is_sse() {
             framer.push(piece);
-            while let Some(event) = framer.next_event() {
+            while let Some(event) = framer.next_event().unwrap() {
                 out.extend(decoder.on_sse(event.event.as_deref(), &event.data).unwrap());
             }
         } else {

@@ -1,4 +1,5 @@
-//! Providers: names, base URLs, credentials, headers and timeouts.
+//! Providers: names, base URLs, credentials, headers, timeouts and the
+//! stream event cap.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -7,7 +8,8 @@ use signalbox_core::ProviderName;
 
 use super::{Errors, FirstSeen, check_name};
 use crate::model::{
-    AwsConfig, DEFAULT_AZURE_API_VERSION, DEFAULT_GEMINI_API_VERSION, ProviderConfig, ProviderKind,
+    AwsConfig, DEFAULT_AZURE_API_VERSION, DEFAULT_GEMINI_API_VERSION,
+    DEFAULT_MAX_STREAM_EVENT_BYTES, MIN_MAX_STREAM_EVENT_BYTES, ProviderConfig, ProviderKind,
     Timeouts,
 };
 use crate::raw::{RawApiKey, RawAwsCredentials, RawProvider, RawTimeouts};
@@ -89,6 +91,7 @@ fn validate_provider(
         quirks,
         headers,
         timeouts,
+        max_stream_event_bytes,
     } = raw;
     let aws = validate_aws(kind, aws_region, aws_credentials, path, vars, errors);
     let base_url = match (base_url, &aws) {
@@ -157,7 +160,31 @@ fn validate_provider(
             errors,
         ),
         timeouts: validate_timeouts(timeouts, &format!("{path}.timeouts"), errors),
+        max_stream_event_bytes: validate_event_cap(
+            max_stream_event_bytes,
+            &format!("{path}.max-stream-event-bytes"),
+            errors,
+        ),
     }
+}
+
+/// The cap on one stream event: at least [`MIN_MAX_STREAM_EVENT_BYTES`],
+/// so that a unit slip (`8` meant as MiB) does not refuse every stream.
+fn validate_event_cap(raw: Option<u64>, path: &str, errors: &mut Errors) -> usize {
+    let Some(n) = raw else {
+        return DEFAULT_MAX_STREAM_EVENT_BYTES;
+    };
+    if n < MIN_MAX_STREAM_EVENT_BYTES {
+        errors.push(
+            path,
+            format!("must be at least {MIN_MAX_STREAM_EVENT_BYTES} bytes (it is {n})"),
+        );
+        return DEFAULT_MAX_STREAM_EVENT_BYTES;
+    }
+    usize::try_from(n).unwrap_or_else(|_| {
+        errors.push(path, "too large for this platform");
+        DEFAULT_MAX_STREAM_EVENT_BYTES
+    })
 }
 
 /// Bedrock's region and credentials (from `aws-credentials`, else the

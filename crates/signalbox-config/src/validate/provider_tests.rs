@@ -142,3 +142,31 @@ fn kind_specific_keys_are_refused_elsewhere() {
     );
     assert!(errs[0].1.contains("no-such"), "{errs:?}");
 }
+
+#[test]
+fn stream_event_cap_defaults_and_refuses_tiny_values() {
+    let c = load_str(
+        &doc("  - {name: p, kind: openai-compatible, base-url: 'http://x/v1'}"),
+        "t.yaml",
+        &vars(&[]),
+    )
+    .unwrap();
+    assert_eq!(
+        c.providers[0].max_stream_event_bytes,
+        crate::DEFAULT_MAX_STREAM_EVENT_BYTES
+    );
+    let c = load_str(
+        &doc("  - {name: p, kind: openai-compatible, base-url: 'http://x/v1', max-stream-event-bytes: 65536}"),
+        "t.yaml",
+        &vars(&[]),
+    )
+    .unwrap();
+    assert_eq!(c.providers[0].max_stream_event_bytes, 65536);
+    let errs = errors(
+        "  - {name: p, kind: openai-compatible, base-url: 'http://x/v1', max-stream-event-bytes: 8}",
+        &[],
+    );
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].0, "providers[0].max-stream-event-bytes");
+    assert!(errs[0].1.contains("at least 4096"), "{errs:?}");
+}

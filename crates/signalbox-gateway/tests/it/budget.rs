@@ -202,7 +202,14 @@ async fn a_spent_budget_refuses_until_next_month_and_survives_a_reload() {
     );
 
     log.flush().await;
-    let rec = log.reader().unwrap().find("after-reload", None).unwrap().into_iter().next().unwrap();
+    let rec = log
+        .reader()
+        .unwrap()
+        .find("after-reload", None)
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap();
     assert_eq!(rec.outcome, "refused");
     assert_eq!(rec.status, 429);
     assert!(rec.error.unwrap().contains("monthly budget"));

@@ -30,6 +30,7 @@ mod request_ids;
 mod residency;
 mod resilience;
 mod roundtrip;
+mod stream_ends;
 mod streaming;
 mod translation;
 mod translation_bedrock;

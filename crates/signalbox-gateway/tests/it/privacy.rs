@@ -203,3 +203,54 @@ async fn restored_and_invented_tokens_are_counted_and_invented_ones_left_alone()
     assert!(metrics.contains(r#"signalbox_privacy_tokens_total{result="unknown"} 1"#));
     h.stop().await;
 }
+
+/// The streamed answer's text, from its content deltas.
+fn streamed_content(text: &str) -> String {
+    let mut content = String::new();
+    for data in text.lines().filter_map(|l| l.strip_prefix("data: ")) {
+        if data == "[DONE]" {
+            continue;
+        }
+        let v: Value = serde_json::from_str(data).unwrap();
+        if let Some(c) = v["choices"][0]["delta"]["content"].as_str() {
+            content.push_str(c);
+        }
+    }
+    content
+}
+
+#[tokio::test]
+async fn tokens_escaped_as_python_writes_json_are_restored_in_json_and_streams() {
+    let h = harness().await;
+    // `json.dumps` by default: `⟦EMAIL_1⟧` travels as `\u27e6EMAIL_1\u27e7`.
+    h.mock("upstream").set_faults(signalbox_mock::Faults {
+        escape_non_ascii: true,
+        stream_chunks: Some(40),
+        ..signalbox_mock::Faults::default()
+    });
+    let prompt = format!("{} — ünïcödé too", prompt());
+    let resp = h.chat(&chat_body("chat", &prompt)).await;
+    assert_eq!(resp.status(), 200);
+    let raw = resp.text().await.unwrap();
+    let body: Value = serde_json::from_str(&raw).unwrap();
+    let answer = body["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(answer.contains(EMAIL) && answer.contains(CARD), "{raw}");
+    assert!(answer.contains("— ünïcödé too"), "{answer}");
+    assert!(!answer.contains('⟦'), "{answer}");
+
+    let text = h
+        .chat(&stream_body("chat", &prompt))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let content = streamed_content(&text);
+    assert!(
+        content.contains(EMAIL) && content.contains(CARD),
+        "{content}\n{text}"
+    );
+    assert!(content.contains("— ünïcödé too"), "{content}");
+    assert!(!content.contains('⟦'), "{content}");
+    assert!(!text.to_ascii_lowercase().contains("\\u27e6"), "{text}");
+    h.stop().await;
+}

@@ -123,30 +123,131 @@ fn finish_returns_held_tails_when_the_stream_stops_early() {
     assert_eq!(stats.malformed, 1);
 }
 
-fn text_with_tokens() -> impl Strategy<Value = String> {
+/// Texts made of `fixed` pieces and runs of the `free` patterns.
+fn text_of(
+    fixed: &'static [&'static str],
+    free: [&'static str; 2],
+) -> impl Strategy<Value = String> {
     let piece = prop_oneof![
-        Just("⟦EMAIL_1⟧".to_owned()),
-        Just("⟦CARD_1⟧".to_owned()),
-        Just("⟦NATIONAL_ID_1⟧".to_owned()),
-        Just("⟦EMAIL_7⟧".to_owned()),
-        Just("⟦".to_owned()),
-        Just("⟧".to_owned()),
-        Just("⟦CARD_".to_owned()),
-        "[A-Z_0-9]{0,4}",
-        "[a-zé ]{0,6}",
+        prop::sample::select(fixed).prop_map(str::to_owned),
+        free[0],
+        free[1],
     ];
     prop::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
+}
+
+fn text_with_tokens() -> impl Strategy<Value = String> {
+    text_of(
+        &[
+            "⟦EMAIL_1⟧",
+            "⟦CARD_1⟧",
+            "⟦NATIONAL_ID_1⟧",
+            "⟦EMAIL_7⟧",
+            "⟦",
+            "⟧",
+            "⟦CARD_",
+        ],
+        ["[A-Z_0-9]{0,4}", "[a-zé ]{0,6}"],
+    )
+}
+
+/// `text` cut at the char boundaries among `cuts`.
+fn chunks_at<'t>(text: &'t str, cuts: &[prop::sample::Index]) -> Vec<&'t str> {
+    let mut bounds: Vec<usize> = cuts
+        .iter()
+        .map(|c| c.index(text.len() + 1))
+        .filter(|&i| text.is_char_boundary(i))
+        .collect();
+    bounds.push(0);
+    bounds.push(text.len());
+    bounds.sort_unstable();
+    bounds.windows(2).map(|w| &text[w[0]..w[1]]).collect()
 }
 
 proptest! {
     #[test]
     fn any_split_matches_whole_restore(text in text_with_tokens(), cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6)) {
         let table = table();
-        let mut bounds: Vec<usize> = cuts.iter().map(|c| c.index(text.len() + 1)).filter(|&i| text.is_char_boundary(i)).collect();
-        bounds.push(0);
-        bounds.push(text.len());
-        bounds.sort_unstable();
-        let chunks: Vec<&str> = bounds.windows(2).map(|w| &text[w[0]..w[1]]).collect();
+        let chunks = chunks_at(&text, &cuts);
         prop_assert_eq!(streamed(&table, &chunks), whole(&table, &text));
+    }
+}
+
+fn json_text_with_tokens() -> impl Strategy<Value = String> {
+    text_of(
+        &[
+            "\\u27e6EMAIL_1\\u27e7",
+            "\\u27E6CARD_1⟧",
+            "⟦\\u004eATIONAL_ID_1\\u27e7",
+            "\\u27e6EMAIL_7\\u27e7",
+            "\\\\u27e6EMAIL_1\\u27e7",
+            "\\u27e6",
+            "\\\"",
+            "\\u00e9\\ud83d\\ude00",
+            "⟦CARD_",
+        ],
+        ["[A-Z_0-9]{0,4}", "[a-z\": ]{0,6}"],
+    )
+}
+
+fn streamed_json(table: &Arc<TokenTable>, chunks: &[&str]) -> (String, RestoreStats) {
+    let mut restorer = StreamRestorer::new(Arc::clone(table), Escape::JsonString);
+    let mut out = String::new();
+    for chunk in chunks {
+        out.push_str(&restorer.push(chunk));
+        assert!(restorer.held_len() <= 6 * crate::MAX_TOKEN_LEN);
+    }
+    out.push_str(&restorer.flush());
+    (out, restorer.stats())
+}
+
+#[test]
+fn escaped_token_in_tool_arguments_split_at_every_position() {
+    let table = table();
+    let text = r#"{"to": "\u27e6EMAIL_1\u27e7", "id": "\u27E6NATIONAL_ID_1\u27E7"}"#;
+    for split in 0..=text.len() {
+        let (out, stats) = streamed_json(&table, &[&text[..split], &text[split..]]);
+        assert_eq!(
+            out, r#"{"to": "jane.doe@example.com", "id": "536-22-1234"}"#,
+            "split at {split}"
+        );
+        assert_eq!(stats.restored, 2, "split at {split}");
+    }
+}
+
+#[test]
+fn chat_chunks_restore_escaped_arguments() {
+    let mut restorer = ChatStreamRestorer::new(table());
+    // As a Python server streams them: the arguments text escapes the token,
+    // cut inside an escape.
+    let mut chunks = [
+        json!({ "choices": [{ "index": 0, "delta": { "tool_calls": [
+            { "index": 0, "id": "c", "function": { "name": "f", "arguments": "{\"to\": \"\\u27" } }] } }] }),
+        json!({ "choices": [{ "index": 0, "delta": { "tool_calls": [
+            { "index": 0, "function": { "arguments": "e6EMAIL_1\\u27e7\"}" } }] } }] }),
+    ];
+    for chunk in &mut chunks {
+        restorer.restore_chunk(chunk);
+    }
+    let args: String = chunks
+        .iter()
+        .map(|c| {
+            c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(args, r#"{"to": "jane.doe@example.com"}"#);
+}
+
+proptest! {
+    #[test]
+    fn any_split_of_json_text_matches_whole_restore(text in json_text_with_tokens(), cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6)) {
+        let table = table();
+        let chunks = chunks_at(&text, &cuts);
+        let mut stats = RestoreStats::default();
+        let whole = restore_text(&text, &table, Escape::JsonString, &mut stats).into_owned();
+        prop_assert_eq!(streamed_json(&table, &chunks), (whole, stats));
     }
 }

@@ -7,7 +7,7 @@ fn all_events(chunks: &[&[u8]]) -> Vec<SseEvent> {
     let mut out = Vec::new();
     for c in chunks {
         f.push(c);
-        while let Some(e) = f.next_event() {
+        while let Some(e) = f.next_event().unwrap() {
             out.push(e);
         }
     }
@@ -35,11 +35,11 @@ fn joins_multiline_data_and_reads_event_names() {
 fn keeps_partial_events_pending() {
     let mut f = SseFramer::new();
     f.push(b"data: hel");
-    assert!(f.next_event().is_none());
+    assert!(f.next_event().unwrap().is_none());
     f.push(b"lo\n");
-    assert!(f.next_event().is_none());
+    assert!(f.next_event().unwrap().is_none());
     f.push(b"\n");
-    assert_eq!(f.next_event().unwrap().data, "hello");
+    assert_eq!(f.next_event().unwrap().unwrap().data, "hello");
     assert_eq!(f.pending_len(), 0);
 }
 
@@ -60,6 +60,79 @@ fn lone_cr_line_endings() {
     let ev = all_events(&[b"data: x\r", b"\rdata: y\r\r", b": next\n\n"]);
     let data: Vec<&str> = ev.iter().map(|e| e.data.as_str()).collect();
     assert_eq!(data, ["x", "y", ""]);
+}
+
+#[test]
+fn an_event_without_its_end_fails_past_the_cap_and_holds_no_more() {
+    const CAP: usize = 64 * 1024;
+    let mut f = SseFramer::with_max_event_bytes(CAP);
+    f.push(b"data: ");
+    let mut sent = 6;
+    let chunk = [b'x'; 1000];
+    let err = loop {
+        f.push(&chunk);
+        sent += chunk.len();
+        match f.next_event() {
+            Ok(None) => {
+                assert!(sent <= CAP, "still buffering at {sent} bytes");
+                assert_eq!(f.pending_len(), sent);
+            }
+            Ok(Some(ev)) => panic!("no event ended: {ev:?}"),
+            Err(e) => break e,
+        }
+    };
+    assert!(sent > CAP && sent <= CAP + chunk.len(), "failed at {sent}");
+    assert_eq!(err, EventTooLarge { limit: CAP });
+    // Everything held is dropped, and nothing more is taken in.
+    assert_eq!(f.pending_len(), 0);
+    f.push(&chunk);
+    assert_eq!(f.pending_len(), 0);
+    assert!(f.next_event().is_err());
+}
+
+#[test]
+fn an_event_of_exactly_the_cap_passes_one_byte_more_fails() {
+    let event = |len: usize| {
+        let mut e = b"data: ".to_vec();
+        e.resize(len - 2, b'y');
+        e.extend_from_slice(b"\n\n");
+        e
+    };
+    const CAP: usize = 4096;
+    for (len, ok) in [(CAP, true), (CAP + 1, false)] {
+        // Whole, and byte by byte: the same answer.
+        let mut whole = SseFramer::with_max_event_bytes(CAP);
+        whole.push(&event(len));
+        assert_eq!(whole.next_event().is_ok(), ok, "len {len}");
+        let mut trickled = SseFramer::with_max_event_bytes(CAP);
+        let mut result = Ok(None);
+        for b in event(len) {
+            trickled.push(&[b]);
+            result = trickled.next_event();
+            assert!(trickled.pending_len() <= CAP);
+            if !matches!(result, Ok(None)) {
+                break;
+            }
+        }
+        assert_eq!(result.is_ok(), ok, "len {len} trickled");
+        if ok {
+            assert_eq!(result.unwrap().unwrap().raw.len(), CAP);
+        }
+    }
+}
+
+#[test]
+fn many_data_lines_without_a_blank_line_are_one_event_and_capped() {
+    let mut f = SseFramer::with_max_event_bytes(4096);
+    let mut failed = false;
+    for _ in 0..1000 {
+        f.push(b"data: x\n");
+        if f.next_event().is_err() {
+            failed = true;
+            break;
+        }
+    }
+    assert!(failed);
 }
 
 fn stream_text() -> impl Strategy<Value = Vec<u8>> {
@@ -98,7 +171,7 @@ proptest! {
         let mut f = SseFramer::new();
         for c in &chunks {
             f.push(c);
-            while f.next_event().is_some() {}
+            while let Ok(Some(_)) = f.next_event() {}
         }
         let _ = f.take_pending();
     }

@@ -1,0 +1,81 @@
+#![allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
+
+use futures::StreamExt;
+
+use super::*;
+
+const ROLE: &str = "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"},\"finish_reason\":null}]}\n\n";
+const TEXT: &str =
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"},\"finish_reason\":null}]}\n\n";
+const STOP: &str =
+    "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
+const USAGE: &str =
+    "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}\n\n";
+
+/// Runs a committed stream whose first event is `ROLE` over `rest`; returns
+/// what the caller got and how the stream ended.
+async fn run(rest: Vec<Vec<u8>>, framer: SseFramer) -> (String, StreamEnd) {
+    let inner: UpstreamBytes =
+        futures::stream::iter(rest.into_iter().map(|c| Ok(Bytes::from(c)))).boxed();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let stream = CommittedStream::new(Bytes::from(ROLE), inner, framer, Ending::default()).on_end(
+        move |end| {
+            let _ = tx.send(end);
+        },
+    );
+    let out: Vec<_> = stream.collect().await;
+    let text: String = out
+        .into_iter()
+        .map(|b| String::from_utf8(b.unwrap().to_vec()).unwrap())
+        .collect();
+    let end = rx.await.unwrap();
+    (text, end)
+}
+
+#[test]
+fn finish_reasons_are_found_only_when_not_null() {
+    assert!(!finishes_answer(&TEXT[6..TEXT.len() - 2]));
+    assert!(finishes_answer(&STOP[6..STOP.len() - 2]));
+    assert!(finishes_answer(
+        r#"{"choices":[{"index":1,"finish_reason" :  "length"}]}"#
+    ));
+    assert!(!finishes_answer(r#"{"choices":[],"usage":{}}"#));
+    // The words inside a text are not a finish reason.
+    assert!(!finishes_answer(
+        r#"{"choices":[{"delta":{"content":"\"finish_reason\": \"stop\""},"finish_reason":null}]}"#
+    ));
+}
+
+#[tokio::test]
+async fn a_finished_answer_ending_without_done_completes_with_done_and_usage() {
+    let body = [TEXT, STOP, USAGE].concat().into_bytes();
+    let (text, end) = run(vec![body], SseFramer::new()).await;
+    assert_eq!(end.outcome, StreamOutcome::Completed);
+    assert!(
+        text.ends_with(&format!("{USAGE}data: [DONE]\n\n")),
+        "{text}"
+    );
+    let usage = end.usage.unwrap();
+    assert_eq!((usage.prompt_tokens, usage.completion_tokens), (3, 2));
+}
+
+#[tokio::test]
+async fn an_answer_ending_before_its_finish_reason_is_cut() {
+    let (text, end) = run(vec![TEXT.as_bytes().to_vec()], SseFramer::new()).await;
+    assert!(matches!(end.outcome, StreamOutcome::Cut { .. }), "{end:?}");
+    assert!(text.contains("stream_interrupted") && !text.contains("[DONE]"));
+}
+
+#[tokio::test]
+async fn an_event_past_the_cap_after_commit_ends_with_the_error_event() {
+    let mut rest = vec![TEXT.as_bytes().to_vec(), b"data: {\"x\":\"".to_vec()];
+    rest.extend(std::iter::repeat_n(vec![b'a'; 1024], 64));
+    let (text, end) = run(rest, SseFramer::with_max_event_bytes(16 * 1024)).await;
+    let StreamOutcome::Cut { detail } = &end.outcome else {
+        panic!("{end:?}");
+    };
+    assert!(detail.contains("larger than 16384 bytes"), "{detail}");
+    assert!(text.contains("stream_interrupted"), "{text}");
+    // What came before the long event was forwarded.
+    assert!(text.contains("\"hi\""), "{text}");
+}

@@ -1,0 +1,80 @@
+//! Owns reshaping a rendered answer the way some real servers write theirs:
+//! a stream without the `[DONE]` marker, and JSON whose non-ASCII
+//! characters are escaped as `\uXXXX` (Python's `json.dumps` default).
+
+use bytes::Bytes;
+
+use crate::faults::Faults;
+
+const DONE: &[u8] = b"data: [DONE]\n\n";
+
+/// Applies the stream faults that reshape events to a rendered stream.
+pub(crate) fn events(faults: &Faults, mut events: Vec<Bytes>) -> Vec<Bytes> {
+    if faults.omit_done && events.last().is_some_and(|e| e.as_ref() == DONE) {
+        events.pop();
+    }
+    if faults.escape_non_ascii {
+        events = events.iter().map(|e| escape_non_ascii(e)).collect();
+    }
+    events
+}
+
+/// Applies the faults that reshape a JSON body.
+pub(crate) fn body(faults: &Faults, body: Bytes) -> Bytes {
+    if faults.escape_non_ascii {
+        escape_non_ascii(&body)
+    } else {
+        body
+    }
+}
+
+/// Writes every non-ASCII character as `\uXXXX` (UTF-16 surrogate pairs
+/// above U+FFFF). Outside JSON strings only ASCII occurs, so the whole text
+/// can be rewritten; bytes that are not UTF-8 are left as they are.
+fn escape_non_ascii(bytes: &[u8]) -> Bytes {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Bytes::copy_from_slice(bytes);
+    };
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+            continue;
+        }
+        let mut units = [0u16; 2];
+        for unit in c.encode_utf16(&mut units) {
+            out.push_str(&format!("\\u{unit:04x}"));
+        }
+    }
+    Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_like_python_json_dumps() {
+        let escaped = escape_non_ascii("{\"a\":\"⟦EMAIL_1⟧ é 😀\"}".as_bytes());
+        assert_eq!(
+            &escaped[..],
+            b"{\"a\":\"\\u27e6EMAIL_1\\u27e7 \\u00e9 \\ud83d\\ude00\"}"
+        );
+        let back: serde_json::Value = serde_json::from_slice(&escaped).unwrap_or_default();
+        assert_eq!(back["a"], "⟦EMAIL_1⟧ é 😀");
+    }
+
+    #[test]
+    fn drops_only_a_final_done_marker() {
+        let faults = Faults {
+            omit_done: true,
+            ..Faults::default()
+        };
+        let evs = vec![
+            Bytes::from_static(b"data: {}\n\n"),
+            Bytes::from_static(DONE),
+        ];
+        assert_eq!(events(&faults, evs.clone()), evs[..1].to_vec());
+        assert_eq!(events(&Faults::default(), evs.clone()), evs);
+    }
+}
