@@ -96,7 +96,12 @@ async fn complete_streams_without_done_are_successes_and_keep_the_breaker_closed
 
     let log = h.gateway.gateway().decision_log().unwrap().clone();
     log.flush().await;
-    let rec = log.reader().unwrap().get("no-done-4").unwrap().unwrap();
+    let rec = log
+        .reader()
+        .unwrap()
+        .find("no-done-4", None)
+        .unwrap()
+        .remove(0);
     assert_eq!((rec.status, rec.error.as_deref()), (200, None), "{rec:?}");
     let usage = rec.usage.expect("usage recorded");
     assert!(usage.completion_tokens > 0, "{usage:?}");
@@ -168,7 +173,12 @@ async fn an_endless_first_event_fails_over_at_the_cap() {
     assert!(peer.written() < 64 * 1024 * 1024, "{}", peer.written());
     let log = h.gateway.gateway().decision_log().unwrap().clone();
     log.flush().await;
-    let rec = log.reader().unwrap().get("endless-1").unwrap().unwrap();
+    let rec = log
+        .reader()
+        .unwrap()
+        .find("endless-1", None)
+        .unwrap()
+        .remove(0);
     let first = &rec.attempts[0];
     assert_eq!(first.outcome.label(), "bad_response", "{first:?}");
     assert!(
@@ -205,7 +215,12 @@ async fn an_endless_event_after_commit_ends_the_stream_with_the_error_event() {
     );
     let log = h.gateway.gateway().decision_log().unwrap().clone();
     log.flush().await;
-    let rec = log.reader().unwrap().get("endless-2").unwrap().unwrap();
+    let rec = log
+        .reader()
+        .unwrap()
+        .find("endless-2", None)
+        .unwrap()
+        .remove(0);
     assert!(
         rec.error.as_deref().unwrap_or("").contains("larger than"),
         "{rec:?}"
