@@ -255,17 +255,27 @@ fn watch_file(state: Arc<AppState>) -> Result<JoinHandle<()>, notify::Error> {
         .iter()
         .filter_map(|f| Some((dir_of(f), f.file_name()?.to_os_string())))
         .collect();
+    // A watched file reached through a symlink (a Kubernetes ConfigMap or
+    // Secret volume: `policy.yaml -> ..data/policy.yaml`) changes when a
+    // link in its directory is swapped (`..data`), an event that never
+    // names the file itself.
+    let through_links = files
+        .iter()
+        .any(|f| std::fs::symlink_metadata(f).is_ok_and(|m| m.file_type().is_symlink()));
     let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(16);
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
         // Dropped events (a queue overflow) may have hidden a write: reload,
         // and let the content hash tell.
+        let names_a_watched_file = || {
+            event.paths.iter().any(|p| {
+                p.file_name()
+                    .is_some_and(|n| watched.iter().any(|(_, w)| w.as_os_str() == n))
+            })
+        };
         if event.need_rescan()
             || (changes_content(&event.kind)
-                && event.paths.iter().any(|p| {
-                    p.file_name()
-                        .is_some_and(|n| watched.iter().any(|(_, w)| w.as_os_str() == n))
-                }))
+                && (names_a_watched_file() || (through_links && swaps_an_entry(&event.kind))))
         {
             let _ = tx.try_send(());
         }
@@ -283,6 +293,17 @@ fn watch_file(state: Arc<AppState>) -> Result<JoinHandle<()>, notify::Error> {
             let _ = reload(&state).await;
         }
     }))
+}
+
+/// Whether a watcher event creates, renames or removes a directory entry:
+/// how a symlinked file's target changes (the content hash then tells
+/// whether anything the gateway reads did).
+fn swaps_an_entry(kind: &EventKind) -> bool {
+    use notify::event::ModifyKind;
+    matches!(
+        kind,
+        EventKind::Create(_) | EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_))
+    )
 }
 
 /// Whether a watcher event can mean new content. Reads (open, read, close

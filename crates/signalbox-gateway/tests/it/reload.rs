@@ -436,3 +436,36 @@ async fn a_rate_limited_route_stays_limited_across_reloads() {
     );
     assert!(refused > 0);
 }
+
+/// A Kubernetes ConfigMap volume: `signalbox.yaml -> ..data/signalbox.yaml`,
+/// `..data -> ..<timestamp>`; an update writes a new timestamped directory
+/// and renames a fresh `..data` link over the old one, so no event names
+/// `signalbox.yaml` itself.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_configmap_style_symlink_swap_is_picked_up() {
+    use std::os::unix::fs::symlink;
+    let s = start(true, |dir| {
+        let v1 = dir.join("..v1");
+        std::fs::create_dir(&v1).unwrap();
+        std::fs::write(v1.join("signalbox.yaml"), policy("a, b")).unwrap();
+        symlink("..v1", dir.join("..data")).unwrap();
+        let path = dir.join("signalbox.yaml");
+        symlink("..data/signalbox.yaml", &path).unwrap();
+        path
+    })
+    .await;
+    assert_eq!(s.route().await.1, "a");
+    let dir = s.path.parent().unwrap().to_path_buf();
+    // What kubelet's atomic writer does.
+    let v2 = dir.join("..v2");
+    std::fs::create_dir(&v2).unwrap();
+    std::fs::write(v2.join("signalbox.yaml"), policy("b, a")).unwrap();
+    symlink("..v2", dir.join("..data_tmp")).unwrap();
+    std::fs::rename(dir.join("..data_tmp"), dir.join("..data")).unwrap();
+    std::fs::remove_dir_all(dir.join("..v1")).unwrap();
+
+    let counts = s.wait_for_reloads(|(ok, _, _)| ok >= 1).await;
+    assert_eq!(counts.0, 1, "the swap did not reload: {counts:?}");
+    assert_eq!(s.route().await.1, "b");
+}
