@@ -286,7 +286,7 @@ impl<S> RestoringStream<S> {
     }
 
     fn rewrite(&mut self, events: Bytes) -> Bytes {
-        self.active = self.active || may_contain_token(&events);
+        self.active = self.active || may_contain_token(&events) || holds_a_backslash(&events);
         if !self.active {
             return events;
         }
@@ -330,6 +330,14 @@ impl<S> RestoringStream<S> {
     }
 }
 
+/// Whether the SSE bytes carry a literal backslash in a JSON string (`\\`
+/// as written): tool-call arguments are JSON text inside a string, so an
+/// escaped bracket (`\u27e6`) may be cut between two events, the first
+/// ending in `\u27` with no whole bracket for [`may_contain_token`] to see.
+fn holds_a_backslash(events: &[u8]) -> bool {
+    events.windows(2).any(|w| w == b"\\\\")
+}
+
 impl<S> Stream for RestoringStream<S>
 where
     S: Stream<Item = Result<Bytes, Infallible>> + Unpin,
@@ -342,5 +350,56 @@ where
             Poll::Ready(Some(Ok(bytes))) => Poll::Ready(Some(Ok(this.rewrite(bytes)))),
             other => other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::*;
+
+    /// Arguments escaped as Python writes JSON, cut inside the escaped
+    /// bracket before any whole token has been seen in the stream.
+    #[tokio::test]
+    async fn an_escaped_bracket_cut_between_the_first_events_is_restored() {
+        let mut table = TokenTable::new();
+        table.tokenise("EMAIL", "jane.doe@example.com");
+        let event = |args: &str| {
+            let chunk = serde_json::json!({ "choices": [{ "index": 0, "delta": { "tool_calls": [
+                { "index": 0, "function": { "arguments": args } }] } }] });
+            Ok::<_, Infallible>(Bytes::from(format!("data: {chunk}\n\n")))
+        };
+        let events = vec![
+            event("{\"to\": \"\\u27"),
+            event("e6EMAIL_1\\u27e7\"}"),
+            Ok(Bytes::from_static(b"data: [DONE]\n\n")),
+        ];
+        let telemetry = Arc::new(crate::telemetry::Telemetry::new().unwrap());
+        let out: Vec<Bytes> =
+            RestoringStream::new(futures::stream::iter(events), Arc::new(table), telemetry)
+                .map(|r| r.unwrap())
+                .collect()
+                .await;
+        let args: String = out
+            .iter()
+            .flat_map(|b| {
+                std::str::from_utf8(b)
+                    .unwrap()
+                    .lines()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .filter_map(|l| {
+                l.strip_prefix("data: ")
+                    .and_then(|d| serde_json::from_str::<Value>(d).ok())
+            })
+            .filter_map(|v| {
+                v["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+        assert_eq!(args, r#"{"to": "jane.doe@example.com"}"#);
     }
 }
