@@ -47,3 +47,6 @@ pub const PROBES_TOTAL: &str = "signalbox_probes_total";
 /// Counter: connections accepted, by serving worker (`worker`: its index
 /// under `server.scheduler: per-core`, else `shared`).
 pub const CONNECTIONS_TOTAL: &str = "signalbox_connections_total";
+/// Gauge (seconds): how long a serving worker took to warm up before it
+/// served (`worker`, as for [`CONNECTIONS_TOTAL`]); set once per start.
+pub const WARM_UP_SECONDS: &str = "signalbox_warm_up_seconds";

@@ -26,6 +26,7 @@ mod runtime;
 mod server;
 pub mod telemetry;
 mod trace;
+mod warm;
 mod workers;
 
 pub use trace::enable_request_spans;
@@ -92,6 +93,8 @@ pub struct AppState {
     pub vault: privacy::Vault,
     /// Open circuits shared with other replicas.
     pub breakers: SharedBreakers,
+    /// Serving threads still warming up; `/readyz` waits for them.
+    readiness: warm::Readiness,
 }
 
 /// The breaker store and this gateway's replica id in it.
@@ -236,6 +239,7 @@ impl Gateway {
                     .map_err(|e| BuildError::Telemetry(format!("webhook client: {e}")))?,
                 vault: privacy::Vault(vault),
                 breakers: shared,
+                readiness: warm::Readiness::default(),
             }),
         })
     }
@@ -267,12 +271,15 @@ impl Gateway {
 
     /// Serves on `listener` until `shutdown` resolves, on the runtime that
     /// polls it (work-stealing); watches for reloads when a reload source is
-    /// configured. Flushes the decision log at the end.
+    /// configured. Flushes the decision log at the end. The lazily built
+    /// tables (the token encoder) are built first, on the calling thread.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let warmed = warm::thread();
+        self.state.telemetry.warm_up(server::SHARED_WORKER, warmed);
         let serving = server::serve(
             self.state.clone(),
             listener,

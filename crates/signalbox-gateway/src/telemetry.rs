@@ -193,6 +193,15 @@ impl Telemetry {
         )
     }
 
+    /// Records how long a serving worker took to warm up before serving.
+    pub fn warm_up(&self, worker: &str, took: Duration) {
+        self.set_gauge(
+            m::WARM_UP_SECONDS,
+            &[("worker", worker)],
+            took.as_secs_f64(),
+        );
+    }
+
     /// Counts a configuration reload attempt.
     pub fn reload(&self, ok: bool) {
         self.counter(

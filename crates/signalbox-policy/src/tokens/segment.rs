@@ -85,7 +85,8 @@ impl<'a> Iterator for Segments<'a> {
         }
         let mut run_start = start;
         for (i, &byte) in bytes.iter().enumerate().skip(start + 1) {
-            if is_natural_boundary(self.text, i) {
+            // Most bytes (letters, digits) cannot start a natural boundary.
+            if may_start_boundary(byte) && is_natural_boundary(self.text, i) {
                 if i - start >= self.group {
                     return self.cut(i, Cut::Natural);
                 }
@@ -96,6 +97,12 @@ impl<'a> Iterator for Segments<'a> {
         }
         self.cut(bytes.len(), Cut::End)
     }
+}
+
+/// Whether a natural boundary may fall before `byte` (a cheap first test).
+#[inline]
+fn may_start_boundary(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | 0xE3 | 0xEF) || (byte.is_ascii_punctuation() && byte != b'\'')
 }
 
 /// Whether `byte` continues a UTF-8 sequence (so no character starts there).
