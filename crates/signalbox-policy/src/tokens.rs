@@ -29,6 +29,13 @@
 //!
 //! Nothing here panics on any JSON shape: fields of unexpected types count
 //! as zero tokens, unknown fields are ignored.
+//!
+//! The cost is linear with a small constant on any text: text is counted in
+//! segments cut where the tokenizer would cut anyway, or every
+//! [`segment::RUN_CAP`] bytes in runs without such a place ([`segment`]),
+//! and the tokenizer runs for at most [`TIME_BUDGET`] per estimate, the rest
+//! being extrapolated ([`METHOD_O200K_PAST_BUDGET`]). See
+//! `docs/token-estimates.md` for the accuracy and the throughput.
 
 use std::cell::{Cell, RefCell};
 use std::sync::OnceLock;
@@ -69,7 +76,8 @@ pub const METHOD_O200K: &str = "tiktoken o200k_base";
 /// [`TokenEstimate::method`] of the character approximation.
 pub const METHOD_CHARS: &str = "approx chars/4";
 
-/// Counts tokens of text.
+/// Counts tokens of text. The estimator hands it segments of a prompt's
+/// texts ([`segment`]), never more than about 16 KiB at once.
 pub trait TokenCounter: Send + Sync {
     /// The number of tokens of `text`.
     fn count(&self, text: &str) -> usize;
@@ -205,7 +213,8 @@ pub fn default_counter() -> &'static dyn TokenCounter {
 pub struct TokenEstimate {
     /// Estimated prompt tokens, framing, images and tool definitions included.
     pub prompt_tokens: u64,
-    /// The counting method, e.g. [`METHOD_O200K`] or [`METHOD_CHARS`].
+    /// The counting method: [`METHOD_O200K`], [`METHOD_CHARS`] or
+    /// [`METHOD_O200K_PAST_BUDGET`].
     pub method: &'static str,
 }
 

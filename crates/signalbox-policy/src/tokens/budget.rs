@@ -5,7 +5,7 @@
 //! makes runs of one character as cheap as prose. One kind of text stays
 //! slow per byte even in short pieces: text drawing on thousands of
 //! distinct rare characters (random Unicode), where the tokenizer's regex
-//! engine keeps building new automaton states — about 10 µs per byte. So
+//! engine keeps building new automaton states — 10–25 µs per byte. So
 //! the estimator counts segment by segment while its budget lasts, then
 //! extrapolates the rest at the tokens-per-byte rate of what it counted
 //! (as [`CharApprox`] if it counted nothing), and the estimate records that

@@ -10,7 +10,7 @@
 //! pre-token, and counted 100–150 times slower than prose.
 //!
 //! So the text is cut at places where `o200k_base`'s pre-tokenizer cuts
-//! anyway ("natural" boundaries, see [`is_natural_boundary`]), grouped into
+//! anyway ("natural" boundaries, see `is_natural_boundary`), grouped into
 //! segments of about [`GROUP`] bytes; and any stretch of [`RUN_CAP`] bytes
 //! with no natural boundary is cut where it reaches that length (a "hard"
 //! cut). Counting segment by segment gives exactly the count of the whole
