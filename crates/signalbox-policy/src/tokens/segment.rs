@@ -80,22 +80,50 @@ impl<'a> Iterator for Segments<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         let start = self.pos;
         let bytes = self.text.as_bytes();
-        if start >= bytes.len() {
+        let len = bytes.len();
+        if start >= len {
             return None;
         }
         let mut run_start = start;
-        for (i, &byte) in bytes.iter().enumerate().skip(start + 1) {
-            // Most bytes (letters, digits) cannot start a natural boundary.
-            if may_start_boundary(byte) && is_natural_boundary(self.text, i) {
-                if i - start >= self.group {
-                    return self.cut(i, Cut::Natural);
-                }
-                run_start = i;
-            } else if i - run_start >= self.run_cap && !is_continuation(byte) {
-                return self.cut(i, Cut::Hard);
+        // The next space or tab at or after `i`, found with memchr: in
+        // prose one is never far, and the bytes before it need no look
+        // while it is within `run_cap` of the run's start. The search stops
+        // past that distance (`space` is then where it stopped, which only
+        // sends the loop to the byte-by-byte path), so it never rescans the
+        // rest of a long text without spaces.
+        let mut space = start;
+        let mut i = start + 1;
+        while i < len {
+            if space < i {
+                let window = run_start
+                    .saturating_add(self.run_cap)
+                    .saturating_add(1)
+                    .max(i)
+                    .min(len);
+                space = memchr::memchr2(b' ', b'\t', bytes.get(i..window).unwrap_or_default())
+                    .map_or(window, |k| i + k);
             }
+            let at = if space.saturating_sub(run_start) <= self.run_cap {
+                // Jump: no cut is due before the space.
+                if space >= len {
+                    break;
+                }
+                space
+            } else {
+                i
+            };
+            let byte = bytes.get(at).copied().unwrap_or_default();
+            if may_start_boundary(byte) && is_natural_boundary(self.text, at) {
+                if at - start >= self.group {
+                    return self.cut(at, Cut::Natural);
+                }
+                run_start = at;
+            } else if at - run_start >= self.run_cap && !is_continuation(byte) {
+                return self.cut(at, Cut::Hard);
+            }
+            i = at + 1;
         }
-        self.cut(bytes.len(), Cut::End)
+        self.cut(len, Cut::End)
     }
 }
 
