@@ -11,7 +11,10 @@
 #   2. maximum throughput (64 connections, no rate limit): req/s, and CPU time
 #      per request of the gateway (and of the mock, as a reference);
 #   3. peak RSS of the gateway (VmHWM);
-#   4. streaming: added time to first chunk, with bench/ttfb.py.
+#   4. streaming: added time to first chunk, with bench/ttfb.py;
+#   5. first requests after start: right after /readyz says ready, FIRST_REQUESTS
+#      requests, each on a new connection (so every per-core worker serves some),
+#      then as many again warm; and each worker's warm-up time.
 #
 # It prints a summary (with PASS/MISS against the targets) and writes it to
 # bench/results/overhead-<date>.txt, with the raw oha/ttfb JSON next to it.
@@ -19,7 +22,7 @@
 # Usage:   bench/overhead.sh
 # Knobs:   DURATION=20 (s per fixed-rate run)   MAX_DURATION=10 (s per max run)
 #          RATES="500 2000"   CONNECTIONS=50   MAX_CONNECTIONS=64
-#          TTFB_REQUESTS=200   SKIP_BUILD=1 (use the existing release binary)
+#          TTFB_REQUESTS=200   FIRST_REQUESTS=8   SKIP_BUILD=1 (use the existing release binary)
 #          SIGNALBOX_BIN=path (use this binary; implies no build)
 #          OHA_ROOT=dir (where oha is looked for / installed; ~/.cache/oha-root)
 # Needs:   cargo, python3, curl; oha is installed with cargo if missing.
@@ -244,6 +247,28 @@ log "gateway on $GATEWAY (${GATEWAY_CONFIG:-examples/failover.yaml}, every upstr
     >"$WORK/gateway.log" 2>&1) &
 GATEWAY_PID=$!
 wait_ready "$GATEWAY/readyz" "$GATEWAY_PID" "gateway"
+
+# First requests after start: the gateway has just said it is ready; each
+# request goes on a new connection (one curl each), so the kernel spreads
+# them over the per-core workers, and every worker's first request is among
+# them. Then as many again, warm, the same way.
+# Prints "ms ms ms ..." (curl's time_total per request).
+first_requests() {
+    local url=$1 n=$2 out=""
+    for _ in $(seq "$n"); do
+        out+="$(curl -fsS -o /dev/null --max-time 10 -w '%{time_total}' \
+            -H 'content-type: application/json' -d "$BODY" "$url" |
+            awk '{ printf "%.2f", $1 * 1000 }') "
+    done
+    echo "$out"
+}
+FIRST_REQUESTS=${FIRST_REQUESTS:-8}
+echo "first_requests_ms=$(first_requests "$GATEWAY_URL" "$FIRST_REQUESTS")" >>"$WORK/meta.txt"
+echo "warm_requests_ms=$(first_requests "$GATEWAY_URL" "$FIRST_REQUESTS")" >>"$WORK/meta.txt"
+echo "first_requests_workers=$(curl -fsS --max-time 5 "$GATEWAY/metrics" |
+    awk '/^signalbox_connections_total\{/ { n++ } END { print n + 0 }')" >>"$WORK/meta.txt"
+echo "warm_up_seconds=$(curl -fsS --max-time 5 "$GATEWAY/metrics" |
+    awk '/^signalbox_warm_up_seconds\{/ { printf "%s ", $2 }')" >>"$WORK/meta.txt"
 
 # Smoke test: one request each way must succeed before we measure anything.
 for url in "$DIRECT_URL" "$GATEWAY_URL"; do

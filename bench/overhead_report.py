@@ -220,6 +220,20 @@ def main() -> int:
                       f"{r.gw_cpu_us:.1f} us CPU per request")
             w("")
 
+    # --- first requests after start (cold start)
+    if "first_requests_ms" in meta:
+        first = [float(x) for x in meta["first_requests_ms"].split()]
+        warm = [float(x) for x in meta.get("warm_requests_ms", "").split()]
+        if first:
+            w("First requests after start (each on a new connection, right after /readyz; ms)")
+            w(f"first: {first[0]:.2f}   max of first {len(first)}: {max(first):.2f}   "
+              f"all: {' '.join(f'{x:.2f}' for x in first)}")
+            if warm:
+                w(f"warm, the same way: max {max(warm):.2f}   all: {' '.join(f'{x:.2f}' for x in warm)}")
+            w(f"workers that took connections: {meta.get('first_requests_workers', '?')}; "
+              f"warm-up per worker before ready (s): {meta.get('warm_up_seconds', '?') or '?'}")
+            w("")
+
     # --- memory
     if "gateway_vmhwm_kb" in meta:
         w("Memory (end of run)")

@@ -66,3 +66,6 @@ pub const ACCEPT_ERRORS_TOTAL: &str = "signalbox_accept_errors_total";
 pub const OPEN_CONNECTIONS: &str = "signalbox_open_connections";
 /// Gauge: the cap on open client connections (`server.max-connections`).
 pub const CONNECTION_LIMIT: &str = "signalbox_connection_limit";
+/// Gauge (seconds): how long a serving worker took to warm up before it
+/// served (`worker`, as for [`CONNECTIONS_TOTAL`]); set once per start.
+pub const WARM_UP_SECONDS: &str = "signalbox_warm_up_seconds";

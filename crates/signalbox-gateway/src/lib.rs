@@ -28,6 +28,7 @@ mod runtime;
 mod server;
 pub mod telemetry;
 mod trace;
+mod warm;
 mod workers;
 
 pub use trace::enable_request_spans;
@@ -101,6 +102,8 @@ pub struct AppState {
     /// Open client connections and their cap (`server.max-connections`,
     /// read at startup), shared by every serving worker.
     pub(crate) connections: Arc<conn::ConnLimit>,
+    /// Serving threads still warming up; `/readyz` waits for them.
+    readiness: warm::Readiness,
 }
 
 /// The breaker store and this gateway's replica id in it.
@@ -254,6 +257,7 @@ impl Gateway {
                 vault: privacy::Vault(vault),
                 breakers: shared,
                 connections,
+                readiness: warm::Readiness::default(),
             }),
         })
     }
@@ -286,12 +290,15 @@ impl Gateway {
 
     /// Serves on `listener` until `shutdown` resolves, on the runtime that
     /// polls it (work-stealing); watches for reloads when a reload source is
-    /// configured. Flushes the decision log at the end.
+    /// configured. Flushes the decision log at the end. The lazily built
+    /// tables (the token encoder) are built first, on the calling thread.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let warmed = warm::thread();
+        self.state.telemetry.warm_up(server::SHARED_WORKER, warmed);
         let serving = conn::serve(
             self.state.clone(),
             listener,

@@ -59,16 +59,20 @@ async fn healthz() -> Response {
     json(StatusCode::OK, serde_json::json!({"status": "ok"}))
 }
 
+/// Ready once every serving thread has warmed up (`warm.rs`) and some route
+/// is usable.
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let rt = state.runtime.load();
     let usable = rt.usable_routes();
-    let status = if usable > 0 {
-        StatusCode::OK
+    let (status, label) = if !state.readiness.is_warm() {
+        (StatusCode::SERVICE_UNAVAILABLE, "warming")
+    } else if usable > 0 {
+        (StatusCode::OK, "ready")
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
     };
     let body = serde_json::json!({
-        "status": if usable > 0 { "ready" } else { "unavailable" },
+        "status": label,
         "policy_version": rt.config.version,
         "routes": rt.routes.len(),
         "usable_routes": usable,
@@ -182,5 +186,60 @@ impl GatewayHandle {
         {
             self.task.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use axum::body::to_bytes;
+    use tower_service::Service;
+
+    use super::*;
+
+    const CONFIG: &str = r#"
+providers:
+  - name: p
+    kind: openai-compatible
+    base-url: http://127.0.0.1:9/v1
+routes:
+  - id: r
+    provider: p
+    model: m
+    region: us
+aliases:
+  - name: chat
+    routes: [r]
+decision-log:
+  enabled: false
+"#;
+
+    async fn readyz_of(state: &Arc<AppState>) -> (StatusCode, serde_json::Value) {
+        let request = axum::http::Request::get("/readyz")
+            .body(Body::empty())
+            .unwrap();
+        // A router is always ready: no need to poll it first.
+        let resp = router(state.clone()).call(request).await.unwrap();
+        let status = resp.status();
+        let body = to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn readyz_waits_for_every_serving_thread_to_warm_up() {
+        let config = signalbox_testkit::config(CONFIG, Vec::new());
+        let gateway = crate::Gateway::new(config).unwrap();
+        let state = gateway.state.clone();
+        state.readiness.expect(2);
+        for _ in 0..2 {
+            let (status, body) = readyz_of(&state).await;
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(body["status"], "warming", "{body}");
+            state.readiness.warmed();
+        }
+        let (status, body) = readyz_of(&state).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["status"], "ready", "{body}");
     }
 }

@@ -215,6 +215,15 @@ impl Telemetry {
         )
     }
 
+    /// Records how long a serving worker took to warm up before serving.
+    pub fn warm_up(&self, worker: &str, took: Duration) {
+        self.set_gauge(
+            m::WARM_UP_SECONDS,
+            &[("worker", worker)],
+            took.as_secs_f64(),
+        );
+    }
+
     /// The counter of connections refused by the connection cap.
     pub fn connections_refused(&self) -> Counter {
         self.counter(m::CONNECTIONS_REFUSED_TOTAL, Vec::new())

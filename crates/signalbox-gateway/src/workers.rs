@@ -19,9 +19,14 @@
 //!
 //! The price: a connection stays on the core that accepted it, so one
 //! multiplexed HTTP/2 client connection is served by one core, and a
-//! request that computes for long (a huge prompt's token estimate) delays
-//! the other requests of its core. `server.scheduler: work-stealing` keeps
-//! the shared runtime for deployments where that matters.
+//! request that computes for long delays the other requests of its core;
+//! the longest computation, a huge prompt's token estimate, is capped by
+//! its time budget (`signalbox_policy::tokens::TIME_BUDGET`, 50 ms).
+//! `server.scheduler: work-stealing` keeps the shared runtime for
+//! deployments where that matters.
+//!
+//! Each serving thread warms itself up (`warm.rs`) before it accepts a
+//! connection, and `/readyz` says ready only once every one has.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -122,6 +127,8 @@ pub(crate) async fn serve(
             vec![(listener, SHARED_WORKER.to_owned(), Some(threads.max(1)))]
         }
     };
+    // `/readyz` stays "warming" until every thread below has warmed up.
+    state.readiness.expect(workers.len());
     let stop = CancellationToken::new();
     let mut running = FuturesUnordered::new();
     for (i, (listener, worker, threads)) in workers.into_iter().enumerate() {
@@ -164,9 +171,9 @@ pub(crate) async fn serve(
     wait_all.await.map_or(Ok(()), Err)
 }
 
-/// One serving thread: builds its runtime (`threads` workers, or a
-/// single-threaded one) and serves `listener` until `stop` is cancelled,
-/// then drains.
+/// One serving thread: warms itself up (`warm.rs`), builds its runtime
+/// (`threads` workers, each warmed up as it starts, or a single-threaded
+/// one) and serves `listener` until `stop` is cancelled, then drains.
 fn run(
     threads: Option<usize>,
     state: Arc<AppState>,
@@ -174,15 +181,26 @@ fn run(
     worker: &str,
     stop: CancellationToken,
 ) -> std::io::Result<()> {
+    let warmed = crate::warm::thread();
     let mut builder = match threads {
         None => tokio::runtime::Builder::new_current_thread(),
         Some(n) => {
             let mut b = tokio::runtime::Builder::new_multi_thread();
-            b.worker_threads(n);
+            b.worker_threads(n).on_thread_start(|| {
+                let _ = crate::warm::thread();
+            });
             b
         }
     };
-    builder.enable_all().build()?.block_on(async move {
+    let runtime = builder.enable_all().build()?;
+    state.telemetry.warm_up(worker, warmed);
+    state.readiness.warmed();
+    tracing::debug!(
+        worker,
+        warm_up_ms = warmed.as_secs_f64() * 1000.0,
+        "Serving thread warmed up."
+    );
+    runtime.block_on(async move {
         let listener = TcpListener::from_std(listener)?;
         let heartbeat = tokio::spawn(heartbeat());
         let result = crate::conn::serve(state, listener, worker, stop.cancelled_owned()).await;

@@ -1,7 +1,12 @@
 //! Prompt-token estimation on the hot path: `estimate_prompt` on chat bodies
-//! of 1 KiB, 32 KiB and 512 KiB of message text.
+//! of 1 KiB, 32 KiB and 512 KiB of message text, and on 1 MiB of each
+//! adversarial text (one long run of spaces, of one letter, text without
+//! spaces, random characters, CJK without punctuation, emoji, a repeated
+//! multi-character pattern), which a naive tokenizer merges as one huge
+//! pre-token.
 //!
-//! Run: `cargo bench -p signalbox-policy --bench tokens`.
+//! Run: `cargo bench -p signalbox-policy --bench tokens`
+//! (`-- adversarial` for the adversarial group only).
 
 use std::hint::black_box;
 
@@ -120,5 +125,55 @@ fn bench_estimate(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_estimate);
+/// The adversarial inputs: each a single user message of `bytes` bytes.
+fn adversarial(bytes: usize) -> Vec<(&'static str, String)> {
+    let repeat = |unit: &str| unit.repeat(bytes / unit.len());
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut letters = String::with_capacity(bytes);
+    while letters.len() < bytes {
+        letters.push(char::from(b'a' + u8::try_from(next() % 26).unwrap_or(0)));
+    }
+    let mut random = String::with_capacity(bytes + 4);
+    while random.len() < bytes {
+        // Any scalar value below U+3000 (letters, marks, symbols, controls).
+        let code = u32::try_from(next() % 0x3000).unwrap_or(0);
+        random.push(char::from_u32(code).unwrap_or('?'));
+    }
+    vec![
+        ("spaces", repeat(" ")),
+        ("one_letter", repeat("a")),
+        ("no_spaces", letters),
+        ("random_chars", random),
+        ("cjk_run", repeat("東京データ")),
+        ("emoji", repeat("😀🚀")),
+        ("pattern", repeat("ab1!")),
+    ]
+}
+
+fn bench_adversarial(c: &mut Criterion) {
+    warm();
+    let bytes = 1024 * 1024;
+    let mut group = c.benchmark_group("adversarial");
+    group.sample_size(10);
+    for (label, text) in adversarial(bytes) {
+        let mut body = Map::new();
+        body.insert(
+            "messages".to_owned(),
+            json!([{"role": "user", "content": text}]),
+        );
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        group.bench_with_input(BenchmarkId::new("o200k", label), &body, |b, body| {
+            b.iter(|| estimate_prompt(black_box(body)));
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_estimate, bench_adversarial);
 criterion_main!(benches);

@@ -29,12 +29,25 @@
 //!
 //! Nothing here panics on any JSON shape: fields of unexpected types count
 //! as zero tokens, unknown fields are ignored.
+//!
+//! The cost is linear with a small constant on any text: text is counted in
+//! segments cut where the tokenizer would cut anyway, or every
+//! [`segment::RUN_CAP`] bytes in runs without such a place ([`segment`]),
+//! and the tokenizer runs for at most [`TIME_BUDGET`] per estimate, the rest
+//! being extrapolated ([`METHOD_O200K_PAST_BUDGET`]). See
+//! `docs/token-estimates.md` for the accuracy and the throughput.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use budget::Counting;
+pub use budget::{METHOD_O200K_PAST_BUDGET, TIME_BUDGET};
+
+mod budget;
+pub mod segment;
 #[cfg(test)]
 mod tests;
 
@@ -63,7 +76,8 @@ pub const METHOD_O200K: &str = "tiktoken o200k_base";
 /// [`TokenEstimate::method`] of the character approximation.
 pub const METHOD_CHARS: &str = "approx chars/4";
 
-/// Counts tokens of text.
+/// Counts tokens of text. The estimator hands it segments of a prompt's
+/// texts ([`segment`]), never more than about 16 KiB at once.
 pub trait TokenCounter: Send + Sync {
     /// The number of tokens of `text`.
     fn count(&self, text: &str) -> usize;
@@ -89,8 +103,8 @@ impl TokenCounter for CharApprox {
 /// The real tokenizer: tiktoken `o200k_base` (OpenAI gpt-4o family).
 ///
 /// The encoder is embedded in the binary and loaded once, on first use
-/// (about a hundred milliseconds); call [`warm`] at startup so no request
-/// pays for it. Should it fail to load, [`O200k::count`] falls back to
+/// (about a hundred milliseconds); call [`warm`] at startup, on every
+/// serving thread, so no request pays for it. Should it fail to load, [`O200k::count`] falls back to
 /// [`CharApprox`] (and [`estimate_prompt`] then records [`METHOD_CHARS`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct O200k;
@@ -131,11 +145,57 @@ impl TokenCounter for O200k {
     }
 }
 
-/// Loads the `o200k_base` encoder now, so the first request does not pay for
-/// it. Returns whether the real tokenizer is available (otherwise estimates
-/// use [`CharApprox`]). Cheap after the first call.
+/// A request that takes every path of the estimator once: ASCII words,
+/// digits, punctuation and whitespace runs (the tokenizer's fast scanner),
+/// non-ASCII letters, CJK and emoji (its regex), a run long enough to be
+/// segmented, a name, a tool call and tool definitions (the JSON scratch
+/// buffer).
+fn warm_body() -> Map<String, Value> {
+    let text = "Warm-up: the gateway's 1,024 routes (東京、café, naïve 😀).\n\n    fn main() {}\t";
+    let run = "=".repeat(2 * segment::RUN_CAP);
+    let mut body = Map::new();
+    body.insert(
+        "messages".to_owned(),
+        serde_json::json!([
+            {"role": "system", "content": run},
+            {"role": "user", "name": "warm", "content": [{"type": "text", "text": text}]},
+            {"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}]},
+        ]),
+    );
+    body.insert(
+        "tools".to_owned(),
+        serde_json::json!([{"type": "function", "function": {"name": "f", "parameters": {}}}]),
+    );
+    body
+}
+
+thread_local! {
+    /// Whether [`warm`] has run on this thread.
+    static WARMED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Loads the `o200k_base` encoder (once per process, about a hundred
+/// milliseconds) and primes the calling thread's share of the estimator:
+/// the tokenizer's per-thread piece cache (about a megabyte), the regex
+/// engine's per-thread cache and the JSON scratch buffer, all otherwise
+/// created by the thread's first estimate. Call it at startup on every
+/// thread that will estimate, before the gateway reports ready. Returns
+/// whether the real tokenizer is available (otherwise estimates use
+/// [`CharApprox`]). Cheap after the first call on a thread.
 pub fn warm() -> bool {
-    O200k::is_available()
+    let available = O200k::is_available();
+    if !WARMED.get() {
+        let _ = estimate_prompt(&warm_body());
+        WARMED.set(true);
+    }
+    available
+}
+
+/// Whether [`warm`] has run on the calling thread: the encoder is loaded
+/// (or known to be unavailable) and this thread's estimator state is primed.
+/// Loads nothing.
+pub fn is_warm() -> bool {
+    O200K.get().is_some() && WARMED.get()
 }
 
 /// The counter [`estimate_prompt`] uses: [`O200k`] when it loads, else
@@ -153,7 +213,8 @@ pub fn default_counter() -> &'static dyn TokenCounter {
 pub struct TokenEstimate {
     /// Estimated prompt tokens, framing, images and tool definitions included.
     pub prompt_tokens: u64,
-    /// The counting method, e.g. [`METHOD_O200K`] or [`METHOD_CHARS`].
+    /// The counting method: [`METHOD_O200K`], [`METHOD_CHARS`] or
+    /// [`METHOD_O200K_PAST_BUDGET`].
     pub method: &'static str,
 }
 
@@ -165,19 +226,32 @@ pub fn estimate_prompt(body: &Map<String, Value>) -> TokenEstimate {
 }
 
 /// Estimates the prompt tokens of an OpenAI chat-completions body with
-/// `counter`. See the [module docs](self) for what is counted. Never panics.
+/// `counter`, within [`TIME_BUDGET`]. See the [module docs](self) for what
+/// is counted. Never panics.
 pub fn estimate_with(counter: &dyn TokenCounter, body: &Map<String, Value>) -> TokenEstimate {
+    estimate_within(counter, body, TIME_BUDGET)
+}
+
+/// As [`estimate_with`], running `counter` for at most `budget`; text left
+/// when it runs out is counted as `ceil(chars / 4)`, and the method says so
+/// ([`METHOD_O200K_PAST_BUDGET`]).
+pub fn estimate_within(
+    counter: &dyn TokenCounter,
+    body: &Map<String, Value>,
+    budget: Duration,
+) -> TokenEstimate {
+    let counter = Counting::new(counter, budget);
     let mut total = REPLY_PRIMING_TOKENS;
     if let Some(Value::Array(messages)) = body.get("messages") {
         for message in messages {
-            total = total.saturating_add(message_tokens(counter, message));
+            total = total.saturating_add(message_tokens(&counter, message));
         }
     }
     for key in ["tools", "functions"] {
         if let Some(definitions) = body.get(key)
             && !definitions.is_null()
         {
-            total = total.saturating_add(json_text_tokens(counter, definitions));
+            total = total.saturating_add(json_text_tokens(&counter, definitions));
         }
     }
     TokenEstimate {
@@ -186,18 +260,10 @@ pub fn estimate_with(counter: &dyn TokenCounter, body: &Map<String, Value>) -> T
     }
 }
 
-/// Tokens of `text` under `counter`, as `u64`.
-fn text_tokens(counter: &dyn TokenCounter, text: &str) -> u64 {
-    if text.is_empty() {
-        return 0;
-    }
-    u64::try_from(counter.count(text)).unwrap_or(u64::MAX)
-}
-
 /// Tokens of a value that should be a string; anything else counts zero.
-fn str_tokens(counter: &dyn TokenCounter, value: Option<&Value>) -> u64 {
+fn str_tokens(counter: &Counting<'_>, value: Option<&Value>) -> u64 {
     match value {
-        Some(Value::String(text)) => text_tokens(counter, text),
+        Some(Value::String(text)) => counter.text(text),
         _ => 0,
     }
 }
@@ -205,7 +271,7 @@ fn str_tokens(counter: &dyn TokenCounter, value: Option<&Value>) -> u64 {
 /// One message: framing, role, content, name, tool calls. A message that is
 /// not an object still costs its framing (the upstream will reject it, but
 /// the estimate stays monotonic in the number of messages).
-fn message_tokens(counter: &dyn TokenCounter, message: &Value) -> u64 {
+fn message_tokens(counter: &Counting<'_>, message: &Value) -> u64 {
     let mut total = TOKENS_PER_MESSAGE;
     let Value::Object(message) = message else {
         return total;
@@ -216,7 +282,7 @@ fn message_tokens(counter: &dyn TokenCounter, message: &Value) -> u64 {
     }
     if let Some(Value::String(name)) = message.get("name") {
         total = total
-            .saturating_add(text_tokens(counter, name))
+            .saturating_add(counter.text(name))
             .saturating_add(TOKENS_PER_NAME);
     }
     if let Some(Value::Array(calls)) = message.get("tool_calls") {
@@ -229,7 +295,7 @@ fn message_tokens(counter: &dyn TokenCounter, message: &Value) -> u64 {
 }
 
 /// A `{"name": ..., "arguments": ...}` function call: its name and arguments.
-fn function_tokens(counter: &dyn TokenCounter, function: Option<&Value>) -> u64 {
+fn function_tokens(counter: &Counting<'_>, function: Option<&Value>) -> u64 {
     match function {
         Some(Value::Object(function)) => str_tokens(counter, function.get("name"))
             .saturating_add(str_tokens(counter, function.get("arguments"))),
@@ -238,9 +304,9 @@ fn function_tokens(counter: &dyn TokenCounter, function: Option<&Value>) -> u64 
 }
 
 /// Message content: a string, an array of parts, or (rarely) null.
-fn content_tokens(counter: &dyn TokenCounter, content: &Value) -> u64 {
+fn content_tokens(counter: &Counting<'_>, content: &Value) -> u64 {
     match content {
-        Value::String(text) => text_tokens(counter, text),
+        Value::String(text) => counter.text(text),
         Value::Array(parts) => parts.iter().fold(0u64, |total, part| {
             total.saturating_add(part_tokens(counter, part))
         }),
@@ -251,10 +317,10 @@ fn content_tokens(counter: &dyn TokenCounter, content: &Value) -> u64 {
 }
 
 /// One content part: `text` / `refusal` text, or a fixed cost per image.
-fn part_tokens(counter: &dyn TokenCounter, part: &Value) -> u64 {
+fn part_tokens(counter: &Counting<'_>, part: &Value) -> u64 {
     let part = match part {
         Value::Object(part) => part,
-        Value::String(text) => return text_tokens(counter, text),
+        Value::String(text) => return counter.text(text),
         _ => return 0,
     };
     let kind = part.get("type").and_then(Value::as_str);
@@ -275,11 +341,11 @@ thread_local! {
 const SCRATCH_KEEP: usize = 256 * 1024;
 
 /// Tokens of the compact JSON text of `value`.
-fn json_text_tokens(counter: &dyn TokenCounter, value: &Value) -> u64 {
+fn json_text_tokens(counter: &Counting<'_>, value: &Value) -> u64 {
     let count_in = |buffer: &mut Vec<u8>| {
         buffer.clear();
         let tokens = match serde_json::to_writer(&mut *buffer, value) {
-            Ok(()) => std::str::from_utf8(buffer).map_or(0, |text| text_tokens(counter, text)),
+            Ok(()) => std::str::from_utf8(buffer).map_or(0, |text| counter.text(text)),
             Err(_) => 0,
         };
         if buffer.capacity() > SCRATCH_KEEP {

@@ -1,7 +1,7 @@
 //! `signalbox serve` on its serving threads: per-core workers sharing the
 //! port (`SO_REUSEPORT`), the work-stealing alternative, the per-worker
-//! connection counters, a clean exit on SIGTERM, and slow clients against
-//! the common soft limit of 1,024 open files.
+//! connection counters, warm-up before `/readyz` says ready, a clean exit on
+//! SIGTERM, and slow clients against the common soft limit of 1,024 open files.
 
 #![allow(
     clippy::unwrap_used,
@@ -33,16 +33,21 @@ fn failover_with(tag: &str, lines: &str) -> String {
         .to_string()
 }
 
-/// `signalbox_connections_total` by worker label, from `/metrics`.
-async fn connections_by_worker(client: &reqwest::Client, addr: &str) -> Vec<(String, u64)> {
-    let text = client
+/// The gateway's `/metrics` text.
+async fn metrics(client: &reqwest::Client, addr: &str) -> String {
+    client
         .get(format!("http://{addr}/metrics"))
         .send()
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// `signalbox_connections_total` by worker label, from `/metrics`.
+async fn connections_by_worker(client: &reqwest::Client, addr: &str) -> Vec<(String, u64)> {
+    let text = metrics(client, addr).await;
     text.lines()
         .filter_map(|line| {
             let rest = line.strip_prefix("signalbox_connections_total{worker=\"")?;
@@ -112,6 +117,53 @@ async fn per_core_workers_share_the_port_and_the_connections() {
     .unwrap();
     let status = exited.expect("serve did not exit within 10 s of SIGTERM");
     assert!(status.success(), "{status:?}");
+}
+
+/// `signalbox_warm_up_seconds` by worker label, from `/metrics`.
+async fn warm_up_by_worker(client: &reqwest::Client, addr: &str) -> Vec<String> {
+    let text = metrics(client, addr).await;
+    text.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("signalbox_warm_up_seconds{worker=\"")?;
+            Some(rest.split_once('"')?.0.to_string())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn ready_only_once_every_worker_has_warmed_up() {
+    let (primary, secondary) = two_mocks().await;
+    let config = failover_with("warm-up", "  threads: 2\n");
+    let envs = [
+        ("PRIMARY_URL", primary.base_url()),
+        ("SECONDARY_URL", secondary.base_url()),
+    ];
+    let (_child, addr) = serve(&config, &envs, &[]).await;
+    let client = fresh_connections();
+    // Before it is ready, /readyz may only say it is warming up.
+    let mut ready = false;
+    for _ in 0..400 {
+        let resp = client
+            .get(format!("http://{addr}/readyz"))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.unwrap();
+        if status == 200 {
+            assert_eq!(body["status"], "ready", "{body}");
+            ready = true;
+            break;
+        }
+        assert_eq!(body["status"], "warming", "{body}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(ready, "not ready after 10 s");
+    // Ready means both per-core workers warmed up (the token encoder
+    // loaded, each thread's estimator state primed) before serving.
+    let mut workers = warm_up_by_worker(&client, &addr).await;
+    workers.sort();
+    assert_eq!(workers, ["0", "1"]);
 }
 
 #[tokio::test]

@@ -12,11 +12,18 @@ fn body(value: Value) -> Map<String, Value> {
     }
 }
 
+/// The estimate with the real tokenizer and no time budget (a loaded test
+/// machine must not turn a count into an extrapolation).
 fn o200k(value: Value) -> u64 {
     assert!(warm(), "the o200k_base encoder must load in tests");
-    let estimate = estimate_prompt(&body(value));
+    let estimate = estimate_within(default_counter(), &body(value), std::time::Duration::MAX);
     assert_eq!(estimate.method, METHOD_O200K);
     estimate.prompt_tokens
+}
+
+/// Tokens of `text` with no time budget.
+fn text_tokens(counter: &dyn TokenCounter, text: &str) -> u64 {
+    budget::Counting::new(counter, std::time::Duration::MAX).text(text)
 }
 
 fn chars(value: Value) -> u64 {
@@ -358,11 +365,28 @@ proptest! {
         let mut longer = messages;
         longer.push(next);
         let after = body(json!({"messages": longer}));
+        // Without a time budget: a budget that runs out mid-way makes the
+        // estimate an extrapolation, which need not be monotonic.
+        let unbounded = std::time::Duration::MAX;
         for counter in [&O200k as &dyn TokenCounter, &CharApprox] {
-            let a = estimate_with(counter, &before).prompt_tokens;
-            let b = estimate_with(counter, &after).prompt_tokens;
+            let a = estimate_within(counter, &before, unbounded).prompt_tokens;
+            let b = estimate_within(counter, &after, unbounded).prompt_tokens;
             prop_assert!(b >= a + TOKENS_PER_MESSAGE, "{a} -> {b}");
         }
+    }
+
+    /// Whatever the text, long runs included, the estimate stays between
+    /// one token per 256 bytes and one token per byte.
+    #[test]
+    fn estimate_is_bounded_by_the_input_size(
+        unit in prop_oneof![any::<String>(), "[ a\\n😀東.]{1,3}"],
+        times in 1usize..3000,
+    ) {
+        prop_assert!(warm());
+        let text = unit.repeat(times);
+        let tokens = text_tokens(&O200k, &text);
+        prop_assert!(tokens <= text.len() as u64, "{} tokens for {} bytes", tokens, text.len());
+        prop_assert!(tokens >= text.len().div_ceil(256) as u64, "{} tokens for {} bytes", tokens, text.len());
     }
 
     #[test]
@@ -371,4 +395,135 @@ proptest! {
         prop_assert_eq!(CharApprox.count(&text), n.div_ceil(4));
         prop_assert!(CharApprox.count(&text) * 4 >= n);
     }
+}
+
+// ---- adversarial inputs: bounded work ----
+
+/// A counter that records what it is asked to count, to measure the work
+/// the estimator hands the tokenizer.
+#[derive(Default)]
+struct Recording {
+    longest: std::sync::atomic::AtomicUsize,
+    bytes: std::sync::atomic::AtomicUsize,
+}
+
+impl TokenCounter for Recording {
+    fn count(&self, text: &str) -> usize {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.longest.fetch_max(text.len(), Relaxed);
+        self.bytes.fetch_add(text.len(), Relaxed);
+        O200k.count(text)
+    }
+
+    fn method(&self) -> &'static str {
+        METHOD_O200K
+    }
+}
+
+/// The adversarial texts of the benchmark, `bytes` long (or a little more).
+fn adversarial_texts(bytes: usize) -> Vec<(&'static str, String)> {
+    let repeat = |unit: &str| unit.repeat(bytes.div_ceil(unit.len()));
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut letters = String::with_capacity(bytes);
+    while letters.len() < bytes {
+        letters.push(char::from(b'a' + (next() % 26) as u8));
+    }
+    let mut random = String::with_capacity(bytes + 4);
+    while random.len() < bytes {
+        random.push(char::from_u32((next() % 0x3000) as u32).unwrap_or('?'));
+    }
+    vec![
+        ("spaces", repeat(" ")),
+        ("one_letter", repeat("a")),
+        ("no_spaces", letters),
+        ("random_chars", random),
+        ("cjk_run", repeat("東京データ")),
+        ("emoji", repeat("😀🚀")),
+        ("pattern", repeat("ab1!")),
+        ("newlines", repeat("\n")),
+        ("digits", repeat("7")),
+    ]
+}
+
+#[test]
+fn adversarial_4mib_inputs_are_counted_in_bounded_pieces() {
+    assert!(warm());
+    for (label, text) in adversarial_texts(4 * 1024 * 1024) {
+        let recording = Recording::default();
+        let request = json!({"messages": [{"role": "user", "content": text}]});
+        let estimate = estimate_with(&recording, &body(request));
+        let longest = recording.longest.into_inner();
+        let bytes = recording.bytes.into_inner();
+        // Linear work: every byte is handed to the tokenizer at most once
+        // (text left when the time budget runs out is counted by its
+        // characters), in texts of bounded length. A text of 4 MiB used to
+        // be one call, and a run of spaces or letters one pre-token merged
+        // in O(n log n).
+        assert!(bytes <= text.len() + "user".len(), "{label}");
+        assert!(
+            longest <= 16 * 1024 + 100,
+            "{label}: a call of {longest} bytes"
+        );
+        // And the estimate stays of the input's order.
+        let tokens = estimate.prompt_tokens;
+        assert!(tokens <= text.len() as u64 + 10, "{label}: {tokens}");
+        assert!(tokens >= (text.len() / 256) as u64, "{label}: {tokens}");
+    }
+}
+
+#[test]
+fn runs_without_boundaries_reach_the_tokenizer_in_short_pieces() {
+    assert!(warm());
+    for (label, text) in adversarial_texts(1024 * 1024) {
+        if !matches!(
+            label,
+            "spaces" | "one_letter" | "no_spaces" | "cjk_run" | "emoji"
+        ) {
+            continue;
+        }
+        let recording = Recording::default();
+        let request = body(json!({"messages": [{"content": text}]}));
+        let _ = estimate_within(&recording, &request, std::time::Duration::MAX);
+        // No natural boundary: cut every RUN_CAP bytes (plus a character).
+        let longest = recording.longest.into_inner();
+        assert!(longest <= segment::RUN_CAP + 3, "{label}: {longest}");
+    }
+}
+
+#[test]
+fn prose_estimates_are_unchanged_by_segmenting() {
+    assert!(warm());
+    // Prose, code, CJK with punctuation: every cut is a natural one, so the
+    // estimate equals the tokenizer's count of the whole text.
+    let samples = [
+        "All work and no play makes Jack a dull boy. ".repeat(5000),
+        "fn main() {\n    let x = vec![1, 2, 3];\n    println!(\"{x:?}\");\n}\n".repeat(2000),
+        "東京は晴れ、大阪は雨。明日はどうでしょうか？私は知りません！".repeat(2000),
+        "{\"id\":12345,\"name\":\"Straße café\",\"tags\":[\"a\",\"b\"]},".repeat(3000),
+    ];
+    for text in samples {
+        assert_eq!(text_tokens(&O200k, &text), O200k.count(&text) as u64);
+    }
+}
+
+#[test]
+fn past_the_budget_the_rest_is_counted_by_characters() {
+    assert!(warm());
+    let text = "All work and no play makes Jack a dull boy. ".repeat(1000);
+    let request = body(json!({"messages": [{"role": "user", "content": text}]}));
+    let spent = estimate_within(&O200k, &request, std::time::Duration::ZERO);
+    assert_eq!(spent.method, METHOD_O200K_PAST_BUDGET);
+    assert_eq!(spent.prompt_tokens, chars(json!(request)));
+    // With time to spare, the real count.
+    let full = estimate_within(&O200k, &request, std::time::Duration::from_secs(3600));
+    assert_eq!(full.method, METHOD_O200K);
+    assert_eq!(full.prompt_tokens, 3 + 1 + O200k.count(&text) as u64 + 3);
+    // The character count is of the same order for prose.
+    assert!(spent.prompt_tokens.abs_diff(full.prompt_tokens) * 5 < full.prompt_tokens);
 }
