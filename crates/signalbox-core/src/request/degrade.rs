@@ -51,51 +51,74 @@ impl ChatRequest {
     /// message — until `fits` accepts the request. A dropped assistant turn
     /// takes its tool results with it. Returns `None` when nothing can be
     /// dropped or even the shortest form does not fit.
+    ///
+    /// `fits` must be monotone (dropping more never makes a request stop
+    /// fitting, as with a token count against a window): the fewest turns to
+    /// drop are found by bisection, so a request of thousands of messages
+    /// costs a few dozen `fits` calls, not one per message (each of which
+    /// estimates the whole request).
     pub fn reduce_context(&self, fits: impl Fn(&ChatRequest) -> bool) -> Option<ChatRequest> {
         let Some(Value::Array(messages)) = self.body.get("messages") else {
             return None;
         };
-        let role = |m: &Value| {
-            m.get("role")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        let last_user = messages.iter().rposition(|m| role(m) == "user")?;
-        let mut keep: Vec<bool> = vec![true; messages.len()];
-        let mut candidate = self.clone();
-        let mut dropped_any = false;
-        for i in 0..last_user {
-            if dropped_any && fits(&candidate) {
-                return Some(candidate);
-            }
-            let Some(m) = messages.get(i) else { break };
-            if role(m) == "system" || !keep.get(i).copied().unwrap_or(false) {
-                continue;
-            }
-            if let Some(k) = keep.get_mut(i) {
-                *k = false;
-            }
-            // Tool results answer the turn just dropped; they go with it.
-            for (j, next) in messages.iter().enumerate().take(last_user).skip(i + 1) {
-                if role(next) != "tool" {
-                    break;
-                }
-                if let Some(k) = keep.get_mut(j) {
-                    *k = false;
-                }
-            }
-            dropped_any = true;
+        let turns = droppable_turns(messages)?;
+        let without = |n: usize| {
+            let dropped = turns.get(..n).unwrap_or(&turns).last().map_or(0, |t| t.end);
+            let mut candidate = self.clone();
             let kept: Vec<Value> = messages
                 .iter()
-                .zip(&keep)
-                .filter(|(_, k)| **k)
-                .map(|(m, _)| m.clone())
+                .enumerate()
+                .filter(|(i, m)| *i >= dropped || role(m) == "system")
+                .map(|(_, m)| m.clone())
                 .collect();
             candidate.body.insert("messages".into(), Value::Array(kept));
+            candidate
+        };
+        // The smallest n in 1..=len whose request fits (fits(len) checked first).
+        let (mut lo, mut hi) = (1, turns.len());
+        let mut best = without(hi);
+        if !fits(&best) {
+            return None;
         }
-        (dropped_any && fits(&candidate)).then_some(candidate)
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let candidate = without(mid);
+            if fits(&candidate) {
+                hi = mid;
+                best = candidate;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        Some(best)
     }
+}
+
+/// A message's role (`""` when it has none).
+fn role(m: &Value) -> &str {
+    m.get("role").and_then(Value::as_str).unwrap_or_default()
+}
+
+/// The turns that may be dropped, oldest first, as message ranges: each
+/// non-system message before the last user message, with the tool results
+/// that follow it. `None` when there is no user message or nothing to drop.
+/// Dropping `n` turns keeps the system messages before `turns[n-1].end`.
+fn droppable_turns(messages: &[Value]) -> Option<Vec<std::ops::Range<usize>>> {
+    let last_user = messages.iter().rposition(|m| role(m) == "user")?;
+    let mut turns = Vec::new();
+    let mut i = 0;
+    while i < last_user {
+        let start = i;
+        i += 1;
+        if messages.get(start).is_some_and(|m| role(m) == "system") {
+            continue;
+        }
+        while i < last_user && messages.get(i).is_some_and(|m| role(m) == "tool") {
+            i += 1;
+        }
+        turns.push(start..i);
+    }
+    (!turns.is_empty()).then_some(turns)
 }
 
 #[cfg(test)]
@@ -158,5 +181,31 @@ mod tests {
             {"role": "user", "content": "a"}, {"role": "user", "content": "b"}]}));
         assert!(long.reduce_context(|_| false).is_none());
         assert_eq!(count(&long.reduce_context(|c| count(c) == 1).unwrap()), 1);
+    }
+
+    #[test]
+    fn thousands_of_turns_take_a_logarithmic_number_of_fit_checks() {
+        let mut messages = vec![json!({"role": "system", "content": "s"})];
+        for i in 0..4000 {
+            let role = if i % 2 == 0 { "user" } else { "assistant" };
+            messages.push(json!({"role": role, "content": format!("m{i}")}));
+        }
+        messages.push(json!({"role": "user", "content": "last"}));
+        let r = req(json!({"model": "m", "messages": messages}));
+        let calls = std::cell::Cell::new(0_usize);
+        // Fits once at most 11 messages remain: the system prompt and ten.
+        let trimmed = r
+            .reduce_context(|c| {
+                calls.set(calls.get() + 1);
+                count(c) <= 11
+            })
+            .unwrap();
+        assert_eq!(count(&trimmed), 11);
+        let msgs = trimmed.body()["messages"].as_array().unwrap().clone();
+        assert_eq!(msgs[0]["role"], "system");
+        assert_eq!(msgs[1]["content"], "m3991");
+        assert_eq!(msgs.last().unwrap()["content"], "last");
+        // One check per message before; bisection needs about log2(4000).
+        assert!(calls.get() <= 14, "{} fit checks", calls.get());
     }
 }
