@@ -442,6 +442,11 @@ async fn attempt(
             let meaningful = !ev.is_comment_only();
             first.extend_from_slice(&ev.raw);
             if meaningful {
+                // An error under a 200 is a failure like any other until
+                // something has reached the caller.
+                if let Some(e) = target.upstream.first_event_error(&ev.data) {
+                    return Err(e);
+                }
                 let first = first.freeze();
                 let stream = CommittedStream::new(first, inner, framer, ending)
                     .guard(target.upstream.timeouts(), Arc::clone(&target.health));

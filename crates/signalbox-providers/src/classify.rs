@@ -72,6 +72,54 @@ impl UpstreamError {
     }
 }
 
+impl UpstreamError {
+    /// The failure an OpenAI-shaped stream reports in its first event
+    /// (`data: {"error": {…}}` under a 200, as vLLM, LiteLLM and OpenAI
+    /// itself send when a request fails after the headers went out), or
+    /// `None` for any other event. Its status is the error's numeric `code`
+    /// when it has one (vLLM), else read from its `type`; so a rejected
+    /// request stays a rejection and a server error fails over, before
+    /// anything reached the caller.
+    pub fn from_first_event(data: &str, scrubber: &Scrubber) -> Option<Self> {
+        if !data.contains("\"error\"") {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_str(data).ok()?;
+        let error = v.get("error").filter(|e| e.is_object())?;
+        let status = error
+            .get("code")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|c| u16::try_from(c).ok())
+            .filter(|c| (400..=599).contains(c))
+            .unwrap_or_else(|| status_of_type(error.get("type").and_then(|t| t.as_str())));
+        let mut e = Self::from_status(status, None, data.as_bytes(), scrubber);
+        e.detail = e.detail.replacen(
+            &format!("upstream answered {status}"),
+            "upstream streamed an error event",
+            1,
+        );
+        Some(e)
+    }
+}
+
+/// The HTTP status an error `type` stands for (OpenAI's names and the
+/// Python exception names vLLM uses); 500 when it names none.
+fn status_of_type(kind: Option<&str>) -> u16 {
+    let kind = kind.unwrap_or_default().to_ascii_lowercase();
+    if kind.contains("rate_limit") || kind.contains("ratelimit") {
+        429
+    } else if kind.contains("authentication") || kind.contains("permission") {
+        401
+    } else if kind.contains("invalid_request")
+        || kind.contains("badrequest")
+        || kind.contains("not_found")
+    {
+        400
+    } else {
+        500
+    }
+}
+
 /// Extracts `error.message` (OpenAI shape) or `message`, and the OpenAI
 /// shape's `error.code`, `error.type` and `error.param`, from an error body.
 fn upstream_fields(body: &[u8]) -> (Option<String>, ProviderErrorCode) {
@@ -191,6 +239,57 @@ fn humanize(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_first_event_is_classified_by_its_code_or_type() {
+        let scrub = Scrubber::new(["sk-configured-secret-1"]);
+        let class = |data: &str| UpstreamError::from_first_event(data, &scrub).map(|e| e.class);
+        // vLLM: the HTTP status as a number.
+        assert_eq!(
+            class(
+                r#"{"error":{"object":"error","message":"too long","type":"BadRequestError","code":400}}"#
+            ),
+            Some(OutcomeClass::RequestRejected)
+        );
+        assert_eq!(
+            class(r#"{"error":{"message":"engine died","type":"InternalServerError","code":500}}"#),
+            Some(OutcomeClass::ServerError)
+        );
+        // OpenAI: a type (and a string code).
+        assert_eq!(
+            class(r#"{"error":{"message":"x","type":"server_error","code":null}}"#),
+            Some(OutcomeClass::ServerError)
+        );
+        assert_eq!(
+            class(
+                r#"{"error":{"message":"x","type":"invalid_request_error","code":"context_length_exceeded"}}"#
+            ),
+            Some(OutcomeClass::RequestRejected)
+        );
+        assert_eq!(
+            class(r#"{"error":{"message":"x","type":"rate_limit_error"}}"#),
+            Some(OutcomeClass::RateLimited)
+        );
+        // Not an error event: an ordinary chunk, one that says "error" in
+        // its content, an error that is not an object.
+        assert_eq!(class(r#"{"choices":[{"delta":{"content":"x"}}]}"#), None);
+        assert_eq!(
+            class(r#"{"choices":[{"delta":{"content":"an \"error\" here"}}]}"#),
+            None
+        );
+        assert_eq!(class(r#"{"error":"text"}"#), None);
+        let e = UpstreamError::from_first_event(
+            r#"{"error":{"message":"saw Bearer sk-configured-secret-1","type":"server_error"}}"#,
+            &scrub,
+        )
+        .unwrap();
+        assert!(
+            e.detail.starts_with("upstream streamed an error event"),
+            "{}",
+            e.detail
+        );
+        assert!(!e.detail.contains("sk-configured-secret-1"), "{}", e.detail);
+    }
 
     #[test]
     fn rate_limit_reset_from_retry_after_or_provider_headers() {

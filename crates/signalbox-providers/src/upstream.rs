@@ -395,6 +395,16 @@ impl Upstream {
         })
     }
 
+    /// The failure a stream's first event reports, if it is an error event.
+    /// Only forwarded (OpenAI-compatible) streams need this: the native
+    /// translators already turn a provider's error event into a failure.
+    pub fn first_event_error(&self, data: &str) -> Option<UpstreamError> {
+        if self.adapter.is_some() {
+            return None;
+        }
+        UpstreamError::from_first_event(data, &self.scrubber).map(|e| self.scrubber.error(e))
+    }
+
     /// The streamed answer as OpenAI SSE bytes (translated for native kinds).
     pub fn events(&self, answer: Answer, prepared: &Prepared) -> ByteStream {
         let total = self.timeouts.total;

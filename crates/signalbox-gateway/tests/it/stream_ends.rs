@@ -227,3 +227,49 @@ async fn an_endless_event_after_commit_ends_the_stream_with_the_error_event() {
     );
     h.stop().await;
 }
+
+/// An upstream that answers 200 and then reports an error as its first
+/// event (as vLLM and OpenAI do when a request fails after the headers):
+/// nothing has reached the caller, so it is a failure like a 5xx and the
+/// next route serves; a rejection is passed back, not retried.
+#[tokio::test]
+async fn an_error_as_the_first_event_fails_over_before_commit() {
+    const SERVER_ERROR: &[u8] = b"data: {\"error\":{\"message\":\"engine died\",\"type\":\"InternalServerError\",\"code\":500}}\n\n";
+    let peer = EndlessEvent::start(SERVER_ERROR, 1024).await;
+    let h = endless_harness(&peer).await;
+    let resp = h
+        .chat_with(
+            &stream_body("chat", "hi"),
+            &[("x-request-id", "error-first-1")],
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "x-signalbox-route"), "secondary");
+    let text = resp.text().await.unwrap();
+    assert!(!text.contains("engine died"), "{text}");
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+    let log = h.gateway.gateway().decision_log().unwrap().clone();
+    log.flush().await;
+    let rec = log
+        .reader()
+        .unwrap()
+        .find("error-first-1", None)
+        .unwrap()
+        .remove(0);
+    assert_eq!(rec.attempts[0].outcome.label(), "server_error", "{rec:?}");
+    h.stop().await;
+
+    const REJECTED: &[u8] = b"data: {\"error\":{\"message\":\"too long\",\"type\":\"invalid_request_error\",\"code\":\"context_length_exceeded\"}}\n\n";
+    let peer = EndlessEvent::start(REJECTED, 1024).await;
+    let h = endless_harness(&peer).await;
+    let resp = h.chat_with(&stream_body("chat", "hi"), &[]).await;
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "context_length_exceeded", "{body}");
+    assert_eq!(
+        h.mock("secondary").stats().requests,
+        0,
+        "a rejection is not retried"
+    );
+    h.stop().await;
+}
