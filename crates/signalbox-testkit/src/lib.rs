@@ -55,6 +55,25 @@ pub async fn closed_port_url() -> String {
 }
 
 impl Harness {
+    /// The decision record of the request sent with `x-request-id: id`
+    /// (the newest, if several were), once the log has written it.
+    pub async fn record(&self, id: &str) -> signalbox_core::DecisionRecord {
+        let log = self
+            .gateway
+            .gateway()
+            .decision_log()
+            .expect("the harness keeps a decision log")
+            .clone();
+        log.flush().await;
+        let mut found = log
+            .reader()
+            .expect("the decision log opens")
+            .find(id, None)
+            .expect("the decision log answers");
+        assert!(!found.is_empty(), "no decision record for {id}");
+        found.remove(0)
+    }
+
     /// Starts one mock per name and a gateway with `yaml`, where
     /// `${<NAME>_URL}` (name upper-cased, `-` → `_`) is each mock's base URL.
     /// `extra_vars` adds more variables.

@@ -78,12 +78,6 @@ fn down() -> Faults {
     }
 }
 
-async fn record(h: &Harness, id: &str) -> signalbox_core::DecisionRecord {
-    let log = h.gateway.gateway().decision_log().unwrap().clone();
-    log.flush().await;
-    log.reader().unwrap().find(id, None).unwrap().remove(0)
-}
-
 #[tokio::test]
 async fn tools_are_disabled_so_a_route_without_tools_can_serve() {
     let (h, _) = harness().await;
@@ -102,7 +96,7 @@ async fn tools_are_disabled_so_a_route_without_tools_can_serve() {
         sent.get("tools").is_none(),
         "tools reached the route: {sent}"
     );
-    let rec = record(&h, "tools-off").await;
+    let rec = h.record("tools-off").await;
     assert_eq!(rec.degraded, vec!["tools-disabled"]);
     assert_eq!(rec.attempts.len(), 2);
     h.stop().await;
@@ -138,7 +132,7 @@ async fn a_smaller_model_with_reduced_context_serves_when_the_big_one_is_down() 
         "context was not reduced: {} messages",
         msgs.len()
     );
-    let rec = record(&h, "smaller").await;
+    let rec = h.record("smaller").await;
     assert_eq!(rec.degraded, vec!["smaller-model", "reduced-context"]);
     h.stop().await;
 }

@@ -43,14 +43,7 @@ async fn values_never_reach_the_provider_and_come_back_restored() {
     assert!(!answer.contains('⟦'), "{answer}");
 
     // The decision record says what was found, never the values.
-    let log = h.gateway.gateway().decision_log().unwrap().clone();
-    log.flush().await;
-    let rec = log
-        .reader()
-        .unwrap()
-        .find("priv-1", None)
-        .unwrap()
-        .remove(0);
+    let rec = h.record("priv-1").await;
     let privacy = rec.privacy.clone().unwrap();
     assert_eq!(
         privacy["external"]["classes"]["email"]["tokenised"], 1,

@@ -94,14 +94,7 @@ async fn complete_streams_without_done_are_successes_and_keep_the_breaker_closed
     let health = primary_health(&h).await;
     assert_eq!(health["state"], "closed", "{health}");
 
-    let log = h.gateway.gateway().decision_log().unwrap().clone();
-    log.flush().await;
-    let rec = log
-        .reader()
-        .unwrap()
-        .find("no-done-4", None)
-        .unwrap()
-        .remove(0);
+    let rec = h.record("no-done-4").await;
     assert_eq!((rec.status, rec.error.as_deref()), (200, None), "{rec:?}");
     let usage = rec.usage.expect("usage recorded");
     assert!(usage.completion_tokens > 0, "{usage:?}");
@@ -171,14 +164,7 @@ async fn an_endless_first_event_fails_over_at_the_cap() {
         peer.written()
     );
     assert!(peer.written() < 64 * 1024 * 1024, "{}", peer.written());
-    let log = h.gateway.gateway().decision_log().unwrap().clone();
-    log.flush().await;
-    let rec = log
-        .reader()
-        .unwrap()
-        .find("endless-1", None)
-        .unwrap()
-        .remove(0);
+    let rec = h.record("endless-1").await;
     let first = &rec.attempts[0];
     assert_eq!(first.outcome.label(), "bad_response", "{first:?}");
     assert!(
@@ -213,14 +199,7 @@ async fn an_endless_event_after_commit_ends_the_stream_with_the_error_event() {
             .closed_by_client())
         .await
     );
-    let log = h.gateway.gateway().decision_log().unwrap().clone();
-    log.flush().await;
-    let rec = log
-        .reader()
-        .unwrap()
-        .find("endless-2", None)
-        .unwrap()
-        .remove(0);
+    let rec = h.record("endless-2").await;
     assert!(
         rec.error.as_deref().unwrap_or("").contains("larger than"),
         "{rec:?}"
@@ -248,14 +227,7 @@ async fn an_error_as_the_first_event_fails_over_before_commit() {
     let text = resp.text().await.unwrap();
     assert!(!text.contains("engine died"), "{text}");
     assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
-    let log = h.gateway.gateway().decision_log().unwrap().clone();
-    log.flush().await;
-    let rec = log
-        .reader()
-        .unwrap()
-        .find("error-first-1", None)
-        .unwrap()
-        .remove(0);
+    let rec = h.record("error-first-1").await;
     assert_eq!(rec.attempts[0].outcome.label(), "server_error", "{rec:?}");
     h.stop().await;
 
