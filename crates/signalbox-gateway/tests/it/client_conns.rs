@@ -190,7 +190,7 @@ async fn trickling_clients_do_not_starve_a_normal_one() {
 }
 
 /// The scenario at full size (2,400 descriptors in this process).
-/// `signalbox/tests/serve_threads.rs` runs it against a real process with
+/// `signalbox/tests/process/serve_threads.rs` runs it against a real process with
 /// a soft limit of 1,024.
 #[tokio::test]
 #[ignore = "1,200 connections: run with --ignored"]

@@ -1,19 +1,10 @@
 //! Process-level tests of `signalbox explain`: a record written with the
 //! decision log is read back by the binary.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
-
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::temp_dir;
+use crate::common::temp_dir;
 use signalbox_core::DecisionRecord;
 use signalbox_decision_log::{DecisionLog, LogOptions};
 
@@ -61,17 +52,17 @@ async fn explain_reads_a_record_from_the_log() {
     let db = dir.join("decisions.db");
     write_record(&db, "req-123").await;
 
-    let out = common::bin_in(Path::new(env!("CARGO_MANIFEST_DIR")))
+    let out = crate::common::bin_in(Path::new(env!("CARGO_MANIFEST_DIR")))
         .args(["explain", "--db"])
         .arg(&db)
         .arg("req-123")
         .output()
         .unwrap();
-    let stdout = common::success_stdout(&out);
+    let stdout = crate::common::success_stdout(&out);
     assert!(stdout.starts_with("Why:"), "{stdout}");
     assert!(stdout.contains("eu chosen"), "{stdout}");
 
-    let out = common::bin_in(Path::new(env!("CARGO_MANIFEST_DIR")))
+    let out = crate::common::bin_in(Path::new(env!("CARGO_MANIFEST_DIR")))
         .args(["explain", "--json", "--db"])
         .arg(&db)
         .arg("req-123")
@@ -80,7 +71,7 @@ async fn explain_reads_a_record_from_the_log() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["tenant"], "acme");
 
-    let out = common::bin_in(Path::new(env!("CARGO_MANIFEST_DIR")))
+    let out = crate::common::bin_in(Path::new(env!("CARGO_MANIFEST_DIR")))
         .args(["explain", "--db"])
         .arg(&db)
         .arg("req-unknown")
@@ -99,7 +90,7 @@ async fn explain_finds_the_log_through_the_config_without_its_secrets() {
     // examples/residency.yaml needs URLs, keys and a token to load; explain
     // only reads `decision-log.path` (${DECISION_DB:-…}).
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/residency.yaml");
-    let out = common::bin_in(Path::new(env!("CARGO_MANIFEST_DIR")))
+    let out = crate::common::bin_in(Path::new(env!("CARGO_MANIFEST_DIR")))
         .args(["explain", "--config"])
         .arg(&config)
         .arg("req-456")
@@ -107,14 +98,14 @@ async fn explain_finds_the_log_through_the_config_without_its_secrets() {
         .env_remove("ACME_KEY")
         .output()
         .unwrap();
-    let stdout = common::success_stdout(&out);
+    let stdout = crate::common::success_stdout(&out);
     assert!(stdout.starts_with("Why:"), "{stdout}");
 }
 
 #[test]
 fn explain_reports_a_missing_log() {
     let db = temp_dir("explain-missing").join("nothing-here.db");
-    let out = common::bin_in(Path::new(env!("CARGO_MANIFEST_DIR")))
+    let out = crate::common::bin_in(Path::new(env!("CARGO_MANIFEST_DIR")))
         .args(["explain", "--db"])
         .arg(&db)
         .arg("req-1")
@@ -139,7 +130,7 @@ async fn explain_finds_a_record_by_either_id_and_never_guesses() {
     )
     .await;
     let explain = |args: &[&str]| {
-        common::bin_in(Path::new(env!("CARGO_MANIFEST_DIR")))
+        crate::common::bin_in(Path::new(env!("CARGO_MANIFEST_DIR")))
             .args(["explain", "--json", "--db"])
             .arg(&db)
             .args(args)
@@ -147,7 +138,8 @@ async fn explain_finds_a_record_by_either_id_and_never_guesses() {
             .unwrap()
     };
     let tenant_of = |out: &std::process::Output| {
-        let v: serde_json::Value = serde_json::from_str(&common::success_stdout(out)).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&crate::common::success_stdout(out)).unwrap();
         (
             v["request_id"].as_str().unwrap().to_owned(),
             v["tenant"].as_str().unwrap().to_owned(),

@@ -1,7 +1,4 @@
-//! Helpers shared by the process-level test binaries.
-
-#![allow(dead_code, reason = "each test binary uses a different subset")]
-#![allow(clippy::unwrap_used, reason = "tests")]
+//! Helpers shared by the process-level tests.
 
 pub mod process;
 

@@ -2,19 +2,10 @@
 //! resolve secrets through one function and refuse the same files with the
 //! same message; `check` warns about providers on metadata addresses.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
-
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{bin, temp_dir, temp_file};
+use crate::common::{bin, temp_dir, temp_file};
 
 /// A one-provider configuration whose key is read from `key_file`.
 fn config_with_key_file(tag: &str, key_file: &Path, base_url: &str) -> std::path::PathBuf {
@@ -43,7 +34,7 @@ aliases:
 /// Runs `serve` on `config`, which must fail to start; returns its stderr.
 fn serve_refuses(config: &Path) -> String {
     // In a directory of its own: the default decision log is relative.
-    let mut child = common::bin_in(&temp_dir("secrets-serve"))
+    let mut child = crate::common::bin_in(&temp_dir("secrets-serve"))
         .args(["serve", "--listen", "127.0.0.1:0", "--no-watch", "--config"])
         .arg(config)
         .stdout(std::process::Stdio::null())
@@ -103,7 +94,7 @@ fn check_warns_about_a_provider_on_a_metadata_address() {
     let key = temp_file("metadata-url", "key", "sk-test\n");
     let config = config_with_key_file("metadata-url", &key, "http://169.254.169.254/v1");
     let out = bin().arg("check").arg(&config).output().unwrap();
-    let stdout = common::success_stdout(&out);
+    let stdout = crate::common::success_stdout(&out);
     assert!(
         stdout.contains(
             "warning: providers[0].base-url: host 169.254.169.254 is a link-local address"
@@ -112,6 +103,6 @@ fn check_warns_about_a_provider_on_a_metadata_address() {
     );
 
     let config = config_with_key_file("ordinary-url", &key, "http://127.0.0.1:1/v1");
-    let stdout = common::success_stdout(&bin().arg("check").arg(&config).output().unwrap());
+    let stdout = crate::common::success_stdout(&bin().arg("check").arg(&config).output().unwrap());
     assert!(!stdout.contains("warning"), "{stdout}");
 }

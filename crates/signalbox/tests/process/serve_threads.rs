@@ -3,25 +3,16 @@
 //! connection counters, warm-up before `/readyz` says ready, a clean exit on
 //! SIGTERM, and slow clients against the common soft limit of 1,024 open files.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
-
-mod common;
-
 use std::time::Duration;
 
-use common::process::{serve, serve_with_soft_nofile, two_mocks};
-use common::temp_file;
+use crate::common::process::{serve, serve_with_soft_nofile, two_mocks};
+use crate::common::temp_file;
 use signalbox_testkit::{Tricklers, chat_body};
 
 /// `examples/failover.yaml` with `lines` added to its `server` section.
 fn failover_with(tag: &str, lines: &str) -> String {
     let original =
-        std::fs::read_to_string(common::repo_root().join("examples/failover.yaml")).unwrap();
+        std::fs::read_to_string(crate::common::repo_root().join("examples/failover.yaml")).unwrap();
     let text = original.replace(
         "server:\n  listen: 127.0.0.1:4000\n",
         &format!("server:\n  listen: 127.0.0.1:4000\n{lines}"),
@@ -195,7 +186,7 @@ async fn the_work_stealing_scheduler_serves_on_one_listener() {
 #[test]
 fn check_names_a_bad_thread_count() {
     let config = failover_with("bad-threads", "  threads: 0\n");
-    let out = common::bin()
+    let out = crate::common::bin()
         .args(["check", &config])
         .env("PRIMARY_URL", "http://127.0.0.1:9001/v1")
         .env("SECONDARY_URL", "http://127.0.0.1:9002/v1")

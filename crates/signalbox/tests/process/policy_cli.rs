@@ -1,19 +1,10 @@
 //! Process-level tests of the policy tools: `signalbox simulate` and
 //! `signalbox test-policy`, their output and exit codes.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
-
-mod common;
-
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use common::{bin, temp_file};
+use crate::common::{bin, temp_file};
 
 /// `signalbox` with the variables examples/residency.yaml needs.
 fn residency() -> Command {

@@ -1,19 +1,10 @@
 //! Process-level tests: the real `signalbox` binary, its exit codes and
 //! output, and a real `serve` process in front of an in-process mock.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
-
-mod common;
-
 use std::time::Duration;
 
-use common::process::{serve, two_mocks};
-use common::{bin, temp_file};
+use crate::common::process::{serve, two_mocks};
+use crate::common::{bin, temp_file};
 use signalbox_testkit::chat_body;
 
 #[test]
@@ -24,7 +15,7 @@ fn check_accepts_the_failover_example() {
         .env("SECONDARY_URL", "http://127.0.0.1:9002/v1")
         .output()
         .unwrap();
-    let stdout = common::success_stdout(&out);
+    let stdout = crate::common::success_stdout(&out);
     assert!(stdout.contains("OK"), "{stdout}");
     assert!(stdout.contains("alias chat"), "{stdout}");
 }
@@ -151,7 +142,7 @@ async fn serve_process_proxies_to_the_primary_and_fails_over() {
 async fn sighup_reloads_the_configuration() {
     let (primary, secondary) = two_mocks().await;
     let original =
-        std::fs::read_to_string(common::repo_root().join("examples/failover.yaml")).unwrap();
+        std::fs::read_to_string(crate::common::repo_root().join("examples/failover.yaml")).unwrap();
     let config = temp_file("sighup", "failover.yaml", &original);
     let envs = [
         ("PRIMARY_URL", primary.base_url()),

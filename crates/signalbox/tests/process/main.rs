@@ -1,0 +1,19 @@
+//! Process-level tests, one test binary: the real `signalbox` binary, its
+//! exit codes and output, and real `serve` processes in front of in-process
+//! mocks (one binary links once, where five linked the same dependencies
+//! five times).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests"
+)]
+
+mod common;
+
+mod cli;
+mod explain_cli;
+mod policy_cli;
+mod secrets_cli;
+mod serve_threads;
