@@ -94,7 +94,6 @@ impl Hasher {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
 
     use crate::{EnvVars, load_file};
 

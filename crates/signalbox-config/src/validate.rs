@@ -18,21 +18,17 @@ mod policy;
 mod privacy;
 mod prompts;
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
 mod prompts_tests;
 mod provider;
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
 mod provider_tests;
 mod resilience;
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
 mod resilience_tests;
 mod route;
 mod server;
 mod state;
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
 mod state_tests;
 mod tenant;
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! measured end to end (records sent, then one flush) with a record shaped
 //! like the gateway's (14 signals, 2 candidates with verdicts, 1 attempt).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark")]
+#![expect(clippy::unwrap_used, reason = "benchmark")]
 
 use std::time::{Duration, Instant};
 

@@ -161,7 +161,7 @@ impl Observations for RouteObservations<'_> {
     }
 }
 
-#[allow(
+#[expect(
     clippy::too_many_arguments,
     reason = "the pipeline's stage outputs, threaded through once"
 )]
@@ -525,7 +525,7 @@ impl Drop for InFlight {
 
 /// Turns a committed stream into the SSE response; the decision record is
 /// finished when the stream ends, however it ends.
-#[allow(
+#[expect(
     clippy::too_many_arguments,
     reason = "the pipeline's stage outputs a stream response needs, passed once"
 )]

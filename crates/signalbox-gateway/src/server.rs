@@ -191,7 +191,6 @@ impl GatewayHandle {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
 
     use axum::body::to_bytes;
     use tower_service::Service;

@@ -2,8 +2,6 @@
 //! mock, hyper, reqwest), contains a value the privacy boundary detected.
 //! Its own test binary: the log capture is the process's global subscriber.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
-
 use std::sync::Arc;
 
 use signalbox_testkit::{Harness, chat_body, stream_body};

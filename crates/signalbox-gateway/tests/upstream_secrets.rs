@@ -5,12 +5,7 @@
 //! nor any log line. Its own test binary: the log capture is the process's
 //! global subscriber.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
+#![expect(clippy::unwrap_used, clippy::panic, reason = "tests")]
 
 use std::sync::Arc;
 

@@ -13,9 +13,8 @@
 //! calls and criterion's default warm-up/measurement to 0.5 s/1 s;
 //! `SIGNALBOX_BENCH_P99=0` skips the latency loop. See docs/benchmarks-policy.md.
 
-#![allow(
+#![expect(
     clippy::expect_used,
-    clippy::unwrap_used,
     clippy::panic,
     reason = "benchmark setup: a broken generated policy should stop the run"
 )]

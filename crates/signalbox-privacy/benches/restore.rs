@@ -7,7 +7,7 @@
 //!
 //! Run: `cargo bench -p signalbox-privacy --bench restore`. Figures: docs/privacy.md.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark setup")]
+#![expect(clippy::unwrap_used, reason = "benchmark setup")]
 
 use std::hint::black_box;
 use std::sync::Arc;

@@ -4,9 +4,8 @@
 //!
 //! Run: `cargo bench -p signalbox-privacy --bench scan`. Figures: docs/privacy.md.
 
-#![allow(
+#![expect(
     clippy::unwrap_used,
-    clippy::expect_used,
     reason = "benchmark setup: a broken profile should stop the run"
 )]
 

@@ -1,7 +1,5 @@
 //! Precision and recall per class on the labelled corpus (`tests/corpus/`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
-
 #[path = "corpus/score.rs"]
 mod score;
 

@@ -1,7 +1,7 @@
 //! End to end through the public API: protect → (model echoes) → restore,
 //! whole and streamed, and nothing the library emits carries a value.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+#![expect(clippy::unwrap_used, reason = "tests")]
 
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};

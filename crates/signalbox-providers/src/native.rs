@@ -276,7 +276,6 @@ fn bad_stream(e: &StreamError) -> UpstreamError {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic, reason = "tests")]
 mod tests {
     use super::*;
     use signalbox_adapters::anthropic::AnthropicAdapter;

@@ -259,7 +259,6 @@ impl IdempotencyStore for RedisIdempotency {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
 
     use super::*;
 

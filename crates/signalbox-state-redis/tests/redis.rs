@@ -1,12 +1,7 @@
 //! The Redis stores against a real `redis-server` (started per test on a
 //! free port; the tests fail when it is not installed).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
+#![expect(clippy::unwrap_used, reason = "tests")]
 
 use std::sync::Arc;
 use std::time::Duration;

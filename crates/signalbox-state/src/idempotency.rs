@@ -222,7 +222,6 @@ impl IdempotencyStore for InMemoryIdempotency {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::panic, reason = "tests")]
 
     use super::*;
 

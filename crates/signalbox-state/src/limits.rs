@@ -228,7 +228,6 @@ impl LimitStore for InMemoryLimits {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
 
     use super::*;
 

@@ -2,7 +2,7 @@
 //! 127.0.0.1 with port 0, plus helpers to call them. Test-only: nothing in
 //! the shipped binary depends on it.
 
-#![allow(
+#![expect(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

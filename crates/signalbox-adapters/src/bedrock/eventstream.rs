@@ -272,7 +272,6 @@ fn encode_bytes(h: &mut Vec<u8>, kind: u8, v: &[u8]) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
 

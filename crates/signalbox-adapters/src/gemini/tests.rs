@@ -1,7 +1,5 @@
 //! Unit tests of fitting JSON Schemas into Gemini's Schema subset.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
-
 use serde_json::json;
 
 use super::schema::fit;

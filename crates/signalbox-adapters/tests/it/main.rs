@@ -2,12 +2,7 @@
 //! recorded wire shapes, round-trip properties, and streams split anywhere.
 //! One test binary (see STYLE.md: link time on 2 cores).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
+#![expect(clippy::unwrap_used, clippy::panic, reason = "tests")]
 
 mod anthropic;
 mod bedrock;

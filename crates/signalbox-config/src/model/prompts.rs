@@ -140,7 +140,6 @@ impl Template {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::Template;
 

@@ -64,7 +64,6 @@ impl ChatRequest {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
 
     use serde_json::json;
 

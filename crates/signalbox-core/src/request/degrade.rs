@@ -123,7 +123,6 @@ fn droppable_turns(messages: &[Value]) -> Option<Vec<std::ops::Range<usize>>> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, reason = "tests")]
 
     use serde_json::json;
 

@@ -1,5 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
 use signalbox_core::{DecisionRecord, OutcomeClass, RuleRecord, SignalRecord, SignalSource, Usage};
 
 use super::time::rfc3339_utc;

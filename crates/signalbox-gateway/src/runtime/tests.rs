@@ -2,8 +2,6 @@
 //! tokens, requests in flight, the retry budget and the breaker, as long as
 //! the route keeps its id and the limit in question.
 
-#![allow(clippy::unwrap_used, reason = "tests")]
-
 use std::sync::Arc;
 
 use signalbox_config::{Config, EnvVars, load_str};

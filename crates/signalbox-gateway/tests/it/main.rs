@@ -2,12 +2,7 @@
 //! in-process mock providers. One test binary (faster linking), one module
 //! per feature.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests"
-)]
+#![expect(clippy::unwrap_used, clippy::panic, reason = "tests")]
 
 mod anthropic;
 mod auth_scheme;

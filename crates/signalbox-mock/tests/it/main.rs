@@ -1,7 +1,7 @@
 //! Integration tests: real HTTP against in-process mocks on port 0.
 
 // Helpers outside `#[test]` functions unwrap too; a failed unwrap is a failed test.
-#![expect(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "tests")]
 
 use std::net::SocketAddr;
 use std::time::Duration;

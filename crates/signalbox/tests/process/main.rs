@@ -3,7 +3,7 @@
 //! mocks (one binary links once, where five linked the same dependencies
 //! five times).
 
-#![allow(
+#![expect(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
