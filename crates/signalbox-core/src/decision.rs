@@ -207,6 +207,78 @@ pub struct TranslationRecord {
 pub struct SkipRecord {
     /// Route id.
     pub route: String,
-    /// Why (e.g. `circuit open for 12.0s more (5 failures in a row …)`).
+    /// What kind of skip: what the gateway decides on (never the text).
+    #[serde(default)]
+    pub kind: SkipKind,
+    /// Why, for people (e.g. `circuit open for 12.0s more (5 failures in a
+    /// row …)`).
     pub reason: String,
+}
+
+impl SkipRecord {
+    /// A skip of `route` of this kind, explained by `reason`.
+    pub fn new(route: impl Into<String>, kind: SkipKind, reason: impl Into<String>) -> Self {
+        Self {
+            route: route.into(),
+            kind,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Why a route was not tried, as a type: decisions (a 400 when no route can
+/// carry the request, a 503 otherwise) are made on this, never on the
+/// reason's text. Recorded as its label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipKind {
+    /// The route's provider cannot express the request (a field it lacks).
+    CannotCarry,
+    /// Its health says no: circuit open (here or on another replica), quota
+    /// cooldown, half-open trials full.
+    Unhealthy,
+    /// At its `max-requests-per-second`.
+    AtRate,
+    /// At its `max-concurrency` for this tenant (the queue timed out or was
+    /// full).
+    AtCapacity,
+    /// A weaker posture than the policy's first choice.
+    WeakerPosture,
+    /// The privacy boundary of its zone blocks a class the request carries.
+    PrivacyBlocked,
+    /// Recorded before skips had kinds.
+    #[default]
+    Unknown,
+}
+
+impl SkipKind {
+    /// The kind's name in records and metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::CannotCarry => "cannot_carry",
+            Self::Unhealthy => "unhealthy",
+            Self::AtRate => "at_rate",
+            Self::AtCapacity => "at_capacity",
+            Self::WeakerPosture => "weaker_posture",
+            Self::PrivacyBlocked => "privacy_blocked",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_skip_records_its_kind_by_label_and_old_records_read_as_unknown() {
+        let skip = SkipRecord::new("r", SkipKind::CannotCarry, "cannot carry the request: x");
+        let v = serde_json::to_value(&skip).unwrap();
+        assert_eq!(v["kind"], SkipKind::CannotCarry.label());
+        let back: SkipRecord = serde_json::from_value(v).unwrap();
+        assert_eq!(back, skip);
+        let old: SkipRecord =
+            serde_json::from_str(r#"{"route":"r","reason":"circuit open"}"#).unwrap();
+        assert_eq!(old.kind, SkipKind::Unknown);
+    }
 }

@@ -14,7 +14,7 @@ pub mod usage;
 
 pub use attempt::{AttemptRecord, ProviderErrorCode};
 pub use decision::{
-    CandidateRecord, DecisionRecord, RuleRecord, SignalRecord, SignalSource, SkipRecord,
+    CandidateRecord, DecisionRecord, RuleRecord, SignalRecord, SignalSource, SkipKind, SkipRecord,
     TranslationRecord, Verdict,
 };
 pub use ids::{AliasName, ProviderName, RouteId};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use futures::StreamExt;
 use signalbox_config::RetryPolicy;
-use signalbox_core::{AttemptRecord, ChatRequest, OutcomeClass, ProviderErrorCode};
+use signalbox_core::{AttemptRecord, ChatRequest, OutcomeClass, ProviderErrorCode, SkipKind};
 use signalbox_providers::{CallContext, ChatJson, Prepared, TranslationNote, UpstreamError};
 use tokio::time::{Duration, Instant};
 
@@ -122,10 +122,7 @@ impl Failure {
         self.attempts.is_empty()
             && !self.capacity_refused
             && !self.skipped.is_empty()
-            && self
-                .skipped
-                .iter()
-                .all(|s| s.reason.starts_with(CANNOT_CARRY))
+            && self.skipped.iter().all(|s| s.kind == SkipKind::CannotCarry)
     }
 }
 
@@ -193,10 +190,11 @@ pub async fn dispatch(
         let prepared = match target.upstream.prepare(body, &target.settings) {
             Ok(p) => p,
             Err(e) => {
-                skipped.push(Skipped {
-                    route: target.id.to_string(),
-                    reason: format!("{CANNOT_CARRY}{e}"),
-                });
+                skipped.push(Skipped::new(
+                    target.id.to_string(),
+                    SkipKind::CannotCarry,
+                    format!("{CANNOT_CARRY}{e}"),
+                ));
                 continue 'routes;
             }
         };
@@ -213,10 +211,11 @@ pub async fn dispatch(
                 && !rate.try_acquire()
             {
                 capacity_refused = true;
-                skipped.push(Skipped {
-                    route: target.id.to_string(),
-                    reason: "at its max-requests-per-second".into(),
-                });
+                skipped.push(Skipped::new(
+                    target.id.to_string(),
+                    SkipKind::AtRate,
+                    "at its max-requests-per-second",
+                ));
                 continue 'routes;
             }
             let permit = match plan.gates.get(idx) {
@@ -228,10 +227,11 @@ pub async fn dispatch(
                         Ok(p) => Some(p),
                         Err(e) => {
                             capacity_refused = true;
-                            skipped.push(Skipped {
-                                route: target.id.to_string(),
-                                reason: format!("at capacity: {e}"),
-                            });
+                            skipped.push(Skipped::new(
+                                target.id.to_string(),
+                                SkipKind::AtCapacity,
+                                format!("at capacity: {e}"),
+                            ));
                             continue 'routes;
                         }
                     }
@@ -245,10 +245,11 @@ pub async fn dispatch(
                 break 'routes;
             }
             if let Admission::Skip(reason) = target.health.admit() {
-                skipped.push(Skipped {
-                    route: target.id.to_string(),
+                skipped.push(Skipped::new(
+                    target.id.to_string(),
+                    SkipKind::Unhealthy,
                     reason,
-                });
+                ));
                 continue 'routes;
             }
             tries_here += 1;

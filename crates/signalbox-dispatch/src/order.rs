@@ -7,6 +7,7 @@
 use crate::RouteTarget;
 use crate::health::Admission;
 
+use signalbox_core::SkipKind;
 /// A route left out of the order, and why.
 pub use signalbox_core::SkipRecord as Skipped;
 
@@ -62,10 +63,11 @@ pub(crate) fn order(
         match target.health.peek() {
             Admission::Skip(reason) => {
                 out.intended.get_or_insert(idx);
-                out.skipped.push(Skipped {
-                    route: target.id.to_string(),
+                out.skipped.push(Skipped::new(
+                    target.id.to_string(),
+                    SkipKind::Unhealthy,
                     reason,
-                });
+                ));
             }
             Admission::Trial => {
                 out.intended.get_or_insert(idx);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, HeaderValue};
 use signalbox_config::{DegradeStep, FailureMode, Posture};
 use signalbox_core::headers::IDEMPOTENCY_KEY;
-use signalbox_core::{AttemptRecord, ChatRequest, SkipRecord};
+use signalbox_core::{AttemptRecord, ChatRequest, SkipKind, SkipRecord};
 use signalbox_dispatch::{Failure, Plan, Served, StickyInput, StopReason, dispatch, fnv1a};
 use signalbox_policy::{Decision, PolicyError, Signals};
 use tokio::time::Instant;
@@ -259,13 +259,14 @@ fn keep_posture(
         };
         let holds = r.posture().at_least(floor);
         if !holds {
-            skipped.push(SkipRecord {
-                route: r.id.to_string(),
-                reason: format!(
+            skipped.push(SkipRecord::new(
+                r.id.to_string(),
+                SkipKind::WeakerPosture,
+                format!(
                     "weaker posture ({}) than the first choice {first} ({floor})",
                     r.posture()
                 ),
-            });
+            ));
         }
         holds
     });

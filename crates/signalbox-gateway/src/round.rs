@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use signalbox_core::{ChatRequest, SkipRecord};
+use signalbox_core::{ChatRequest, SkipKind, SkipRecord};
 use signalbox_privacy::TokenTable;
 
 use crate::failover::Context;
@@ -127,10 +127,11 @@ impl Round {
                     first_block = p.blocked.first().cloned();
                 }
                 if let Some(r) = rt.routes.get(c) {
-                    skipped.push(SkipRecord {
-                        route: r.id.to_string(),
-                        reason: "privacy boundary of its zone blocks this request".into(),
-                    });
+                    skipped.push(SkipRecord::new(
+                        r.id.to_string(),
+                        SkipKind::PrivacyBlocked,
+                        "privacy boundary of its zone blocks this request",
+                    ));
                 }
             }
             !blocked

@@ -372,10 +372,11 @@ fn usd_is_trimmed() {
 #[test]
 fn resilience_section_names_skips_steps_and_stops() {
     let r = DecisionRecord {
-        skipped: vec![signalbox_core::SkipRecord {
-            route: "us-large".into(),
-            reason: "circuit open for 12.0s more (5 failures in a row)".into(),
-        }],
+        skipped: vec![signalbox_core::SkipRecord::new(
+            "us-large",
+            signalbox_core::SkipKind::Unhealthy,
+            "circuit open for 12.0s more (5 failures in a row)",
+        )],
         degraded: vec!["fallback-route".into(), "tools-disabled".into()],
         sticky_route: Some("eu-large".into()),
         at_most_once: true,
