@@ -69,8 +69,10 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, LogError> {
         .map_err(open_err)?;
     // `journal_mode` answers with the mode in force; it is not an error if it
     // differs (e.g. an in-memory database), so the answer is ignored.
-    conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
-        row.get::<_, String>(0)
+    retry_while_busy(|| {
+        conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
+            row.get::<_, String>(0)
+        })
     })
     .map_err(open_err)?;
     conn.pragma_update(None, "synchronous", "NORMAL")
@@ -81,6 +83,26 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, LogError> {
         .map_err(open_err)?;
     migrate(&mut conn, path)?;
     Ok(conn)
+}
+
+/// Runs `step` again while the database is busy, for at most
+/// [`BUSY_TIMEOUT`]. Switching a new file to WAL needs an exclusive lock and
+/// SQLite answers "database is locked" at once, without the busy handler,
+/// when another process opening the same new file holds it.
+fn retry_while_busy<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match step() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                // Start-up only (opening the log), never a request path.
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Opens an existing database read-only. Never creates the file.
