@@ -234,9 +234,14 @@ impl SkipRecord {
 pub enum SkipKind {
     /// The route's provider cannot express the request (a field it lacks).
     CannotCarry,
-    /// Its health says no: circuit open (here or on another replica), quota
-    /// cooldown, half-open trials full.
-    Unhealthy,
+    /// Its circuit is open.
+    CircuitOpen,
+    /// Its circuit is open on another replica (shared state).
+    OpenElsewhere,
+    /// Half-open, with every trial slot in flight.
+    HalfOpenFull,
+    /// In a quota cooldown after a 429.
+    Cooldown,
     /// At its `max-requests-per-second`.
     AtRate,
     /// At its `max-concurrency` for this tenant (the queue timed out or was
@@ -256,7 +261,10 @@ impl SkipKind {
     pub fn label(self) -> &'static str {
         match self {
             Self::CannotCarry => "cannot_carry",
-            Self::Unhealthy => "unhealthy",
+            Self::CircuitOpen => "circuit_open",
+            Self::OpenElsewhere => "open_elsewhere",
+            Self::HalfOpenFull => "half_open_full",
+            Self::Cooldown => "cooldown",
             Self::AtRate => "at_rate",
             Self::AtCapacity => "at_capacity",
             Self::WeakerPosture => "weaker_posture",

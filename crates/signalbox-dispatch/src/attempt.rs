@@ -244,12 +244,8 @@ pub async fn dispatch(
                 stop = StopReason::RetryBudget;
                 break 'routes;
             }
-            if let Admission::Skip(reason) = target.health.admit() {
-                skipped.push(Skipped::new(
-                    target.id.to_string(),
-                    SkipKind::Unhealthy,
-                    reason,
-                ));
+            if let Admission::Skip(kind, reason) = target.health.admit() {
+                skipped.push(Skipped::new(target.id.to_string(), kind, reason));
                 continue 'routes;
             }
             tries_here += 1;

@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 use signalbox_config::BreakerConfig;
-use signalbox_core::OutcomeClass;
+use signalbox_core::{OutcomeClass, SkipKind};
 use signalbox_state::{BreakerStore, SharedBreaker, unix_ms};
 use tokio::time::{Duration, Instant};
 
@@ -72,8 +72,8 @@ pub enum Admission {
     },
     /// A half-open trial: the outcome decides the circuit.
     Trial,
-    /// Skip this route; the reason is recorded.
-    Skip(String),
+    /// Skip this route: the kind decides, the reason is recorded.
+    Skip(SkipKind, String),
 }
 
 #[derive(Debug)]
@@ -258,22 +258,24 @@ impl RouteHealth {
         let mut s = self.state.lock();
         if let Some(until) = s.cooldown_until {
             if now < until {
-                return Admission::Skip(format!(
-                    "quota cooldown for {} more ({})",
-                    secs(until - now),
-                    s.reason
-                ));
+                return Admission::Skip(
+                    SkipKind::Cooldown,
+                    format!(
+                        "quota cooldown for {} more ({})",
+                        secs(until - now),
+                        s.reason
+                    ),
+                );
             }
             s.cooldown_until = None;
         }
         match &mut s.phase {
             Phase::Open { until } if now < *until => {
                 let left = *until - now;
-                Admission::Skip(format!(
-                    "circuit open for {} more ({})",
-                    secs(left),
-                    s.reason
-                ))
+                Admission::Skip(
+                    SkipKind::CircuitOpen,
+                    format!("circuit open for {} more ({})", secs(left), s.reason),
+                )
             }
             Phase::Open { .. } if !take => Admission::Trial,
             Phase::Open { .. } => {
@@ -291,21 +293,27 @@ impl RouteHealth {
                     }
                     Admission::Trial
                 } else {
-                    Admission::Skip(format!(
-                        "circuit half-open, {} trial(s) in flight ({})",
-                        trials.len(),
-                        s.reason
-                    ))
+                    Admission::Skip(
+                        SkipKind::HalfOpenFull,
+                        format!(
+                            "circuit half-open, {} trial(s) in flight ({})",
+                            trials.len(),
+                            s.reason
+                        ),
+                    )
                 }
             }
             Phase::Closed => match self.open_elsewhere() {
-                Some(other) => Admission::Skip(format!(
-                    "circuit open for {} more on another replica ({})",
-                    secs(Duration::from_millis(
-                        other.open_until_ms.saturating_sub(unix_ms())
-                    )),
-                    other.reason
-                )),
+                Some(other) => Admission::Skip(
+                    SkipKind::OpenElsewhere,
+                    format!(
+                        "circuit open for {} more on another replica ({})",
+                        secs(Duration::from_millis(
+                            other.open_until_ms.saturating_sub(unix_ms())
+                        )),
+                        other.reason
+                    ),
+                ),
                 None => Admission::Allowed {
                     ramp: ramp(s.recovered_at, cfg.slow_start, now),
                     slow: is_slow(&s.latencies, &cfg),

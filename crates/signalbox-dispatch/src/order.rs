@@ -7,7 +7,6 @@
 use crate::RouteTarget;
 use crate::health::Admission;
 
-use signalbox_core::SkipKind;
 /// A route left out of the order, and why.
 pub use signalbox_core::SkipRecord as Skipped;
 
@@ -61,13 +60,10 @@ pub(crate) fn order(
             continue;
         };
         match target.health.peek() {
-            Admission::Skip(reason) => {
+            Admission::Skip(kind, reason) => {
                 out.intended.get_or_insert(idx);
-                out.skipped.push(Skipped::new(
-                    target.id.to_string(),
-                    SkipKind::Unhealthy,
-                    reason,
-                ));
+                out.skipped
+                    .push(Skipped::new(target.id.to_string(), kind, reason));
             }
             Admission::Trial => {
                 out.intended.get_or_insert(idx);

@@ -41,7 +41,7 @@ pub(crate) fn spawn(state: &Arc<AppState>) -> JoinHandle<()> {
                     continue;
                 }
                 // An open circuit is probed only as its half-open trial.
-                if matches!(target.health.peek(), Admission::Skip(_)) {
+                if matches!(target.health.peek(), Admission::Skip(..)) {
                     continue;
                 }
                 if matches!(target.health.peek(), Admission::Trial)

@@ -374,7 +374,7 @@ fn resilience_section_names_skips_steps_and_stops() {
     let r = DecisionRecord {
         skipped: vec![signalbox_core::SkipRecord::new(
             "us-large",
-            signalbox_core::SkipKind::Unhealthy,
+            signalbox_core::SkipKind::CircuitOpen,
             "circuit open for 12.0s more (5 failures in a row)",
         )],
         degraded: vec!["fallback-route".into(), "tools-disabled".into()],

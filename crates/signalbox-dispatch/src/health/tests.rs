@@ -27,7 +27,7 @@ async fn consecutive_failures_open_then_half_open_trial_closes() {
     }
     assert_eq!(h.state(), BreakerState::Open);
     assert!(!h.usable());
-    let Admission::Skip(why) = h.admit() else {
+    let Admission::Skip(SkipKind::CircuitOpen, why) = h.admit() else {
         panic!("open circuit admitted a request")
     };
     assert!(
@@ -39,7 +39,9 @@ async fn consecutive_failures_open_then_half_open_trial_closes() {
     assert!(h.usable());
     assert_eq!(h.admit(), Admission::Trial);
     // One trial at a time.
-    assert!(matches!(h.admit(), Admission::Skip(w) if w.contains("half-open")));
+    assert!(
+        matches!(h.admit(), Admission::Skip(SkipKind::HalfOpenFull, w) if w.contains("half-open"))
+    );
     h.record_success(Duration::from_millis(10));
     assert_eq!(h.state(), BreakerState::Closed);
     // Slow start: the route comes back at a fraction of its traffic.
@@ -130,7 +132,9 @@ async fn rate_limit_cools_down_until_reset_without_counting_as_error() {
         Duration::ZERO,
         Some(Duration::from_secs(2)),
     );
-    assert!(matches!(h.admit(), Admission::Skip(w) if w.contains("quota cooldown")));
+    assert!(
+        matches!(h.admit(), Admission::Skip(SkipKind::Cooldown, w) if w.contains("quota cooldown"))
+    );
     assert_eq!(h.consecutive_failures(), 0);
     assert_eq!(h.state(), BreakerState::Closed);
     tokio::time::advance(Duration::from_secs(2)).await;
