@@ -21,7 +21,6 @@ pub use limits::RedisLimits;
 pub use spend::RedisSpend;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -186,34 +185,25 @@ impl RedisConn {
     }
 }
 
-/// How often a fail-open warning may be logged.
-const WARN_EVERY_MS: u64 = 10_000;
-
-/// A store that fails open says so, at most once per 10 seconds.
+/// A store that fails open says so, at most once per
+/// [`signalbox_state::WARN_EVERY`], with how often it did since.
 #[derive(Debug)]
 pub(crate) struct FailOpenWarning {
     message: &'static str,
-    last_ms: AtomicU64,
+    due: signalbox_state::RateLimitedWarn,
 }
 
 impl FailOpenWarning {
     pub(crate) fn new(message: &'static str) -> Self {
         Self {
             message,
-            last_ms: AtomicU64::new(0),
+            due: signalbox_state::RateLimitedWarn::default(),
         }
     }
 
     pub(crate) fn warn(&self, e: &StateError) {
-        let now = signalbox_state::unix_ms();
-        let last = self.last_ms.load(Ordering::Relaxed);
-        if now.saturating_sub(last) >= WARN_EVERY_MS
-            && self
-                .last_ms
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            tracing::warn!(error = %e, "{}", self.message);
+        if let Some(times) = self.due.due() {
+            tracing::warn!(error = %e, times, "{}", self.message);
         }
     }
 }

@@ -1,8 +1,8 @@
 //! Owns the state that must agree across gateway replicas — idempotency
 //! records, tenant limits, tenant spend and open circuits — behind traits with an in-process
 //! implementation (the default; Redis ones live in `signalbox-state-redis`), plus the
-//! per-replica pieces that need no sharing: session affinity memory and the
-//! fair per-route queue.
+//! per-replica pieces that need no sharing: session affinity memory, the
+//! fair per-route queue, and the rate limit on repeated warnings.
 //!
 //! The traits return boxed futures so a networked store fits behind the
 //! same object; the in-process implementations complete immediately and
@@ -15,6 +15,7 @@ mod idempotency;
 mod limits;
 mod rate;
 mod spend;
+mod warn;
 
 pub use affinity::AffinityMemory;
 pub use breakers::{BreakerStore, InMemoryBreakers, SharedBreaker, open_elsewhere_in, unix_ms};
@@ -25,6 +26,7 @@ pub use rate::RateGate;
 pub use spend::{
     BudgetExceeded, InMemorySpend, MICROS_PER_USD, Period, SpendStore, check_budget, usd_to_micros,
 };
+pub use warn::{RateLimitedWarn, WARN_EVERY};
 
 use std::future::Future;
 use std::pin::Pin;

@@ -11,7 +11,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::limit::{ConnPermit, RateLimitedWarn};
+use signalbox_state::RateLimitedWarn;
+
+use super::limit::ConnPermit;
 use super::watch::{Activity, Deadlines, Tracked, Watched};
 use crate::AppState;
 use crate::entry::Entry;
@@ -41,7 +43,7 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let accepted = state.telemetry.connections(worker);
-    let accept_errors = RateLimitedWarn::new();
+    let accept_errors = RateLimitedWarn::default();
     let shared = Arc::new(Shared {
         entry: Entry::new(state.clone(), crate::server::router(state.clone())),
         header_expired: state.telemetry.client_timeout(ClientTimeout::Header),

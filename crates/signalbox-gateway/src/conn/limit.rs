@@ -2,15 +2,11 @@
 //! warning, and the open-file limit it is derived from.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use metrics::Counter;
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-use tokio::time::Instant;
-
-/// How often, at most, a full connection table or failing `accept` is logged.
-const WARN_EVERY: Duration = Duration::from_secs(10);
+use signalbox_state::RateLimitedWarn;
 
 /// Open client connections of the whole process (every serving worker
 /// shares one), and the most allowed.
@@ -30,7 +26,7 @@ impl ConnLimit {
             open: AtomicUsize::new(0),
             max: max.unwrap_or_else(default_max_connections).max(1),
             refused,
-            warned: RateLimitedWarn::new(),
+            warned: RateLimitedWarn::default(),
         }
     }
 
@@ -45,7 +41,7 @@ impl ConnLimit {
     }
 
     /// Takes a slot for a new connection, or counts the refusal (and warns,
-    /// at most every [`WARN_EVERY`]) when every slot is taken.
+    /// at most every [`signalbox_state::WARN_EVERY`]) when every slot is taken.
     pub(crate) fn admit(self: &Arc<Self>) -> Option<ConnPermit> {
         if self.open.fetch_add(1, Ordering::AcqRel) >= self.max {
             self.open.fetch_sub(1, Ordering::AcqRel);
@@ -70,42 +66,6 @@ pub(crate) struct ConnPermit(Arc<ConnLimit>);
 impl Drop for ConnPermit {
     fn drop(&mut self) {
         self.0.open.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// Says when a repeated warning is due: at most once every [`WARN_EVERY`],
-/// with the number of events since the last one.
-#[derive(Debug)]
-pub(crate) struct RateLimitedWarn {
-    start: Instant,
-    /// Milliseconds after `start` of the last warning, plus one (0: never).
-    last: AtomicU64,
-    since: AtomicU64,
-}
-
-impl RateLimitedWarn {
-    pub(crate) fn new() -> Self {
-        Self {
-            start: Instant::now(),
-            last: AtomicU64::new(0),
-            since: AtomicU64::new(0),
-        }
-    }
-
-    /// Counts one event; `Some(events since the last warning)` when a
-    /// warning is due now.
-    pub(crate) fn due(&self) -> Option<u64> {
-        self.since.fetch_add(1, Ordering::Relaxed);
-        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX - 1) + 1;
-        let last = self.last.load(Ordering::Relaxed);
-        let every = u64::try_from(WARN_EVERY.as_millis()).unwrap_or(u64::MAX);
-        if last != 0 && now.saturating_sub(last) < every {
-            return None;
-        }
-        self.last
-            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-            .ok()?;
-        Some(self.since.swap(0, Ordering::Relaxed))
     }
 }
 

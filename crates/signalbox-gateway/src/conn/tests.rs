@@ -5,7 +5,7 @@ use metrics::Counter;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::time::Instant;
 
-use super::limit::{ConnLimit, RateLimitedWarn};
+use super::limit::ConnLimit;
 use super::watch::{Activity, Deadlines, InFlight, Watched};
 
 const HEADER: Duration = Duration::from_secs(30);
@@ -158,16 +158,6 @@ fn the_cap_admits_up_to_its_limit_and_frees_slots() {
     assert_eq!(limit.open(), 2);
     drop(a);
     assert!(limit.admit().is_some());
-}
-
-#[tokio::test(start_paused = true)]
-async fn warnings_are_rate_limited_and_count_what_they_skipped() {
-    let warn = RateLimitedWarn::new();
-    assert_eq!(warn.due(), Some(1));
-    assert_eq!(warn.due(), None);
-    assert_eq!(warn.due(), None);
-    tokio::time::advance(Duration::from_secs(10)).await;
-    assert_eq!(warn.due(), Some(3));
 }
 
 #[test]
