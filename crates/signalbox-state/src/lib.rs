@@ -10,6 +10,8 @@
 
 mod affinity;
 mod breakers;
+#[cfg(any(test, feature = "contract"))]
+pub mod contract;
 mod fair;
 mod idempotency;
 mod limits;

@@ -1,0 +1,72 @@
+//! The shared-state contracts (`signalbox_state::contract`) against the
+//! Redis stores on a real `redis-server` (one per test, on a free port):
+//! the same test bodies the in-process stores pass. Redis-only behaviour
+//! (expiry, outages, claims held by another connection) is in `main.rs`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use signalbox_state::contract::Backend;
+use signalbox_state::{BoxFuture, BreakerStore, IdempotencyStore, LimitStore, SpendStore};
+use signalbox_state_redis::{
+    RedisBreakers, RedisConn, RedisIdempotency, RedisLimits, RedisSpend, RedisTimeouts,
+};
+use signalbox_testkit::redis::RedisServer;
+
+/// One `redis-server`; every handle is its own connection, as two
+/// replicas' would be.
+struct Redis(RedisServer);
+
+impl Redis {
+    fn start() -> Self {
+        Self(RedisServer::start())
+    }
+
+    async fn conn(&self) -> RedisConn {
+        RedisConn::connect(&self.0.url(), "contract:", RedisTimeouts::default())
+            .await
+            .unwrap()
+    }
+
+    async fn pair<T: ?Sized>(&self, make: impl Fn(RedisConn) -> Arc<T>) -> [Arc<T>; 2] {
+        [make(self.conn().await), make(self.conn().await)]
+    }
+}
+
+impl Backend for Redis {
+    fn idempotency(
+        &self,
+        max_response_bytes: usize,
+    ) -> BoxFuture<'_, [Arc<dyn IdempotencyStore>; 2]> {
+        Box::pin(self.pair(move |c| {
+            Arc::new(RedisIdempotency::new(
+                c,
+                Duration::from_secs(60),
+                Duration::from_secs(5),
+                max_response_bytes,
+            )) as Arc<dyn IdempotencyStore>
+        }))
+    }
+
+    fn limits(&self) -> BoxFuture<'_, [Arc<dyn LimitStore>; 2]> {
+        Box::pin(self.pair(|c| {
+            Arc::new(RedisLimits::new(c, Duration::from_secs(60))) as Arc<dyn LimitStore>
+        }))
+    }
+
+    fn spend(&self) -> BoxFuture<'_, [Arc<dyn SpendStore>; 2]> {
+        Box::pin(self.pair(|c| Arc::new(RedisSpend::new(c)) as Arc<dyn SpendStore>))
+    }
+
+    fn breakers(&self) -> BoxFuture<'_, [Arc<dyn BreakerStore>; 2]> {
+        Box::pin(self.pair(|c| {
+            Arc::new(RedisBreakers::new(c, Duration::from_millis(100)).unwrap())
+                as Arc<dyn BreakerStore>
+        }))
+    }
+}
+
+signalbox_state::state_contracts!(
+    Redis::start(),
+    #[ignore = "needs redis-server on PATH; .ci/run runs these with --ignored"]
+);
