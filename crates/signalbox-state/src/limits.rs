@@ -270,5 +270,4 @@ mod tests {
         tokio::time::advance(Duration::from_secs(1)).await;
         assert!(s.acquire("t", l, 0).await.unwrap().is_ok());
     }
-
 }
