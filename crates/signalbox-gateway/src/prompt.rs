@@ -50,13 +50,16 @@ pub(crate) fn take(
                 ),
             ));
         }
-        (from_body(req.body().get(BODY_FIELD))?, BODY_FIELD)
+        (from_body(req.body().get(BODY_FIELD))?, Source::Body)
     } else {
-        (from_headers(headers)?, PROMPT)
+        (from_headers(headers)?, Source::Header)
     };
     let used = resolve(cfg, reference, source)?;
     let Some(version) = used.version_of(cfg) else {
-        return Err(invalid(source, "prompt disappeared from the registry"));
+        return Err(invalid(
+            source.field(),
+            "prompt disappeared from the registry",
+        ));
     };
     let system = render(&version.template, &used.values)?;
     let (req, ()) = req.rewritten(|body| {
@@ -191,93 +194,145 @@ fn from_headers(headers: &HeaderMap) -> Result<Reference, RequestError> {
     })
 }
 
-fn resolve(cfg: &Config, r: Reference, source: &str) -> Result<PromptUse, RequestError> {
-    let Some(prompt) = cfg.prompts.iter().position(|p| p.id == r.id) else {
-        let known: Vec<&str> = cfg.prompts.iter().map(|p| p.id.as_str()).collect();
+/// Where a request named its prompt: error messages name that field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// The body field `signalbox_prompt`.
+    Body,
+    /// The header `x-signalbox-prompt`.
+    Header,
+}
+
+impl Source {
+    /// The field that names the prompt.
+    fn field(self) -> &'static str {
+        match self {
+            Self::Body => BODY_FIELD,
+            Self::Header => PROMPT,
+        }
+    }
+
+    /// The field that carries the variables.
+    fn variables_field(self) -> String {
+        match self {
+            Self::Body => format!("{BODY_FIELD}.variables"),
+            Self::Header => PROMPT_VARIABLES.to_owned(),
+        }
+    }
+}
+
+fn resolve(cfg: &Config, r: Reference, source: Source) -> Result<PromptUse, RequestError> {
+    let prompt = find_prompt(cfg, &r.id, source)?;
+    let Some(p) = cfg.prompts.get(prompt) else {
         return Err(invalid(
-            source,
-            format!(
-                "unknown prompt `{}` (registered: {})",
-                r.id,
-                if known.is_empty() {
-                    "none".to_owned()
-                } else {
-                    known.join(", ")
-                }
-            ),
+            source.field(),
+            "prompt disappeared from the registry",
         ));
     };
-    let p = &cfg.prompts[prompt];
     let version = match &r.version {
         None => p.default_version,
-        Some(name) => p
-            .versions
-            .iter()
-            .position(|v| &v.version == name)
-            .ok_or_else(|| {
-                let known: Vec<&str> = p.versions.iter().map(|v| v.version.as_str()).collect();
-                invalid(
-                    source,
-                    format!(
-                        "prompt `{}` has no version `{name}` (versions: {})",
-                        p.id,
-                        known.join(", ")
-                    ),
-                )
-            })?,
+        Some(name) => find_version(p, name, source)?,
     };
     let Some(v) = p.versions.get(version) else {
         return Err(invalid(
-            source,
+            source.field(),
             format!("prompt `{}` has no versions", p.id),
         ));
     };
-    let vars_field = if source == PROMPT {
-        PROMPT_VARIABLES.to_owned()
-    } else {
-        format!("{BODY_FIELD}.variables")
-    };
-    if let Some(extra) = r.variables.keys().find(|k| !v.variables.contains(k)) {
-        return Err(invalid(
-            &vars_field,
-            format!(
-                "prompt `{}@{}` has no variable `{extra}` (it uses: {})",
-                p.id,
-                v.version,
-                if v.variables.is_empty() {
-                    "none".to_owned()
-                } else {
-                    v.variables.join(", ")
-                }
-            ),
-        ));
-    }
-    let mut values = Vec::with_capacity(v.variables.len());
-    for name in &v.variables {
-        let value = match r.variables.get(name) {
-            Some(Value::String(s)) => s.clone(),
-            Some(n @ (Value::Number(_) | Value::Bool(_))) => n.to_string(),
-            Some(_) => {
-                return Err(invalid(
-                    format!("{vars_field}.{name}"),
-                    "must be a string, number or boolean",
-                ));
-            }
-            None => {
-                return Err(invalid(
-                    &vars_field,
-                    format!("prompt `{}@{}` needs variable `{name}`", p.id, v.version),
-                ));
-            }
-        };
-        values.push((name.clone(), value));
-    }
+    let values = bind_variables(p, v, &r.variables, &source.variables_field())?;
     Ok(PromptUse {
         prompt,
         version,
         values,
         label: format!("{}@{}", p.id, v.version),
     })
+}
+
+/// The registered prompt named `id`.
+fn find_prompt(cfg: &Config, id: &str, source: Source) -> Result<usize, RequestError> {
+    cfg.prompts.iter().position(|p| p.id == id).ok_or_else(|| {
+        let known: Vec<&str> = cfg.prompts.iter().map(|p| p.id.as_str()).collect();
+        invalid(
+            source.field(),
+            format!(
+                "unknown prompt `{id}` (registered: {})",
+                list_or_none(&known)
+            ),
+        )
+    })
+}
+
+/// The version of `p` named `name`.
+fn find_version(
+    p: &signalbox_config::PromptConfig,
+    name: &str,
+    source: Source,
+) -> Result<usize, RequestError> {
+    p.versions
+        .iter()
+        .position(|v| v.version == name)
+        .ok_or_else(|| {
+            let known: Vec<&str> = p.versions.iter().map(|v| v.version.as_str()).collect();
+            invalid(
+                source.field(),
+                format!(
+                    "prompt `{}` has no version `{name}` (versions: {})",
+                    p.id,
+                    known.join(", ")
+                ),
+            )
+        })
+}
+
+/// Every variable the version uses, with the caller's value: none missing,
+/// none unknown, each a string, number or boolean.
+fn bind_variables(
+    p: &signalbox_config::PromptConfig,
+    v: &PromptVersion,
+    given: &Map<String, Value>,
+    field: &str,
+) -> Result<Vec<(String, String)>, RequestError> {
+    if let Some(extra) = given.keys().find(|k| !v.variables.contains(k)) {
+        let uses: Vec<&str> = v.variables.iter().map(String::as_str).collect();
+        return Err(invalid(
+            field,
+            format!(
+                "prompt `{}@{}` has no variable `{extra}` (it uses: {})",
+                p.id,
+                v.version,
+                list_or_none(&uses)
+            ),
+        ));
+    }
+    let mut values = Vec::with_capacity(v.variables.len());
+    for name in &v.variables {
+        let value = match given.get(name) {
+            Some(Value::String(s)) => s.clone(),
+            Some(n @ (Value::Number(_) | Value::Bool(_))) => n.to_string(),
+            Some(_) => {
+                return Err(invalid(
+                    format!("{field}.{name}"),
+                    "must be a string, number or boolean",
+                ));
+            }
+            None => {
+                return Err(invalid(
+                    field,
+                    format!("prompt `{}@{}` needs variable `{name}`", p.id, v.version),
+                ));
+            }
+        };
+        values.push((name.clone(), value));
+    }
+    Ok(values)
+}
+
+fn list_or_none(items: &[&str]) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
 }
 
 fn render(

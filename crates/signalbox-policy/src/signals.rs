@@ -7,6 +7,7 @@
 use http::HeaderMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use signalbox_config::{Config, TenantConfig};
 use signalbox_core::headers as h;
 use signalbox_core::{ChatRequest, SignalRecord, SignalSource};
 
@@ -119,118 +120,12 @@ pub fn extract(
             known: snap.known_models.clone(),
         })?;
     let tenant_allowed = snap.tenant_allowed.get(tenant).copied().unwrap_or(0);
-
-    // Region: may only narrow the tenant's allowed regions.
-    let (requested_region, allowed_regions) = match header(headers, h::REGION)? {
-        None => (None, tenant_allowed),
-        Some(name) => {
-            let Some(&i) = snap.region_index.get(name) else {
-                return Err(PolicyError::BadHeader {
-                    header: h::REGION,
-                    problem: format!(
-                        "unknown region {name:?} (known: {})",
-                        cfg.regions.join(", ")
-                    ),
-                });
-            };
-            let bit = if i < 64 { 1u64 << i } else { 0 };
-            if tenant_allowed & bit == 0 {
-                return Err(PolicyError::Forbidden(format!(
-                    "tenant {} may not request region {name} (allowed: {})",
-                    t.id,
-                    t.allowed_regions.join(", ")
-                )));
-            }
-            (Some(i), bit)
-        }
-    };
-
-    // Risk tier: may raise the tenant's floor, never lower it, and never
-    // exceed the tenant's maximum.
-    let (risk_tier, risk_source) = match header(headers, h::RISK_TIER)? {
-        None => (t.risk_floor, SignalSource::Tenant),
-        Some(name) => {
-            let Some(i) = cfg.risk_tiers.iter().position(|r| r == name) else {
-                return Err(PolicyError::BadHeader {
-                    header: h::RISK_TIER,
-                    problem: format!(
-                        "unknown risk tier {name:?} (known: {})",
-                        cfg.risk_tiers.join(", ")
-                    ),
-                });
-            };
-            let tier = |i: usize| cfg.risk_tiers.get(i).map_or("?", String::as_str);
-            if i < t.risk_floor {
-                return Err(PolicyError::Forbidden(format!(
-                    "risk tier {name} is below tenant {}'s floor {}; a request may raise its risk tier, not lower it",
-                    t.id,
-                    tier(t.risk_floor)
-                )));
-            }
-            if i > t.max_risk_tier {
-                return Err(PolicyError::Forbidden(format!(
-                    "tenant {} may not send risk tier {name} (highest allowed: {})",
-                    t.id,
-                    tier(t.max_risk_tier)
-                )));
-            }
-            (i, SignalSource::Header)
-        }
-    };
-
-    let session = match header(headers, h::SESSION)? {
-        Some(s) if s.len() > 256 => {
-            return Err(PolicyError::BadHeader {
-                header: h::SESSION,
-                problem: "longer than 256 characters".into(),
-            });
-        }
-        other => other.map(str::to_string),
-    };
-    let irreversible = match header(headers, h::IRREVERSIBLE)? {
-        None => false,
-        Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => true,
-        Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => false,
-        Some(v) => {
-            return Err(PolicyError::BadHeader {
-                header: h::IRREVERSIBLE,
-                problem: format!("expected true or false, got {v:?}"),
-            });
-        }
-    };
-
-    let body = req.body();
-    let tools = tool_names(body);
-    let images = has_images(body);
-    let json_mode = matches!(
-        body.get("response_format")
-            .and_then(|r| r.get("type"))
-            .and_then(Value::as_str),
-        Some("json_object" | "json_schema")
-    );
-    let max_tokens = body
-        .get("max_completion_tokens")
-        .or_else(|| body.get("max_tokens"))
-        .and_then(Value::as_u64);
-    let estimate = tokens::estimate_prompt(body);
-
-    let (intent, intent_source, intent_rule) = match header(headers, h::INTENT)? {
-        Some(v) => {
-            if v.len() > 64
-                || !v
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-            {
-                return Err(PolicyError::BadHeader {
-                    header: h::INTENT,
-                    problem: "use 1-64 characters from [A-Za-z0-9._-]".into(),
-                });
-            }
-            (v.to_string(), SignalSource::Header, None)
-        }
-        None => classify_intent(snap, !tools.is_empty(), body),
-    };
-
+    let (requested_region, allowed_regions) = region(snap, t, tenant_allowed, headers)?;
+    let (risk_tier, risk_source) = risk_tier(cfg, t, headers)?;
+    let session = session(headers)?;
+    let irreversible = irreversible(headers)?;
+    let body = BodyFeatures::of(req.body());
+    let (intent, intent_source, intent_rule) = intent(snap, headers, &body, req.body())?;
     Ok(Signals {
         tenant,
         anonymous,
@@ -244,14 +139,158 @@ pub fn extract(
         allowed_regions,
         session,
         irreversible,
-        tools,
-        images,
-        json_mode,
+        tools: body.tools,
+        images: body.images,
+        json_mode: body.json_mode,
         stream: req.is_stream(),
-        max_tokens,
-        prompt_tokens: estimate.prompt_tokens,
-        token_method: estimate.method,
+        max_tokens: body.max_tokens,
+        prompt_tokens: body.estimate.prompt_tokens,
+        token_method: body.estimate.method,
     })
+}
+
+/// The region the caller asked for (`x-signalbox-region`), which may only
+/// narrow the tenant's allowed regions, and the regions the request may use.
+fn region(
+    snap: &PolicySnapshot,
+    t: &TenantConfig,
+    tenant_allowed: RegionMask,
+    headers: &HeaderMap,
+) -> Result<(Option<usize>, RegionMask), PolicyError> {
+    let Some(name) = header(headers, h::REGION)? else {
+        return Ok((None, tenant_allowed));
+    };
+    let Some(&i) = snap.region_index.get(name) else {
+        return Err(PolicyError::BadHeader {
+            header: h::REGION,
+            problem: format!(
+                "unknown region {name:?} (known: {})",
+                snap.config.regions.join(", ")
+            ),
+        });
+    };
+    let bit = if i < 64 { 1u64 << i } else { 0 };
+    if tenant_allowed & bit == 0 {
+        return Err(PolicyError::Forbidden(format!(
+            "tenant {} may not request region {name} (allowed: {})",
+            t.id,
+            t.allowed_regions.join(", ")
+        )));
+    }
+    Ok((Some(i), bit))
+}
+
+/// The risk tier: a header may raise the tenant's floor, never lower it,
+/// and never exceed the tenant's maximum.
+fn risk_tier(
+    cfg: &Config,
+    t: &TenantConfig,
+    headers: &HeaderMap,
+) -> Result<(usize, SignalSource), PolicyError> {
+    let Some(name) = header(headers, h::RISK_TIER)? else {
+        return Ok((t.risk_floor, SignalSource::Tenant));
+    };
+    let Some(i) = cfg.risk_tiers.iter().position(|r| r == name) else {
+        return Err(PolicyError::BadHeader {
+            header: h::RISK_TIER,
+            problem: format!(
+                "unknown risk tier {name:?} (known: {})",
+                cfg.risk_tiers.join(", ")
+            ),
+        });
+    };
+    let tier = |i: usize| cfg.risk_tiers.get(i).map_or("?", String::as_str);
+    if i < t.risk_floor {
+        return Err(PolicyError::Forbidden(format!(
+            "risk tier {name} is below tenant {}'s floor {}; a request may raise its risk tier, not lower it",
+            t.id,
+            tier(t.risk_floor)
+        )));
+    }
+    if i > t.max_risk_tier {
+        return Err(PolicyError::Forbidden(format!(
+            "tenant {} may not send risk tier {name} (highest allowed: {})",
+            t.id,
+            tier(t.max_risk_tier)
+        )));
+    }
+    Ok((i, SignalSource::Header))
+}
+
+/// The session id for stickiness (at most 256 characters).
+fn session(headers: &HeaderMap) -> Result<Option<String>, PolicyError> {
+    match header(headers, h::SESSION)? {
+        Some(s) if s.len() > 256 => Err(PolicyError::BadHeader {
+            header: h::SESSION,
+            problem: "longer than 256 characters".into(),
+        }),
+        other => Ok(other.map(str::to_string)),
+    }
+}
+
+/// Whether the caller marked the operation irreversible (`true`/`1`, `false`/`0`).
+fn irreversible(headers: &HeaderMap) -> Result<bool, PolicyError> {
+    match header(headers, h::IRREVERSIBLE)? {
+        None => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(false),
+        Some(v) => Err(PolicyError::BadHeader {
+            header: h::IRREVERSIBLE,
+            problem: format!("expected true or false, got {v:?}"),
+        }),
+    }
+}
+
+/// What the body needs from a route.
+struct BodyFeatures {
+    tools: Vec<String>,
+    images: bool,
+    json_mode: bool,
+    max_tokens: Option<u64>,
+    estimate: tokens::TokenEstimate,
+}
+
+impl BodyFeatures {
+    fn of(body: &serde_json::Map<String, Value>) -> Self {
+        Self {
+            tools: tool_names(body),
+            images: has_images(body),
+            json_mode: matches!(
+                body.get("response_format")
+                    .and_then(|r| r.get("type"))
+                    .and_then(Value::as_str),
+                Some("json_object" | "json_schema")
+            ),
+            max_tokens: body
+                .get("max_completion_tokens")
+                .or_else(|| body.get("max_tokens"))
+                .and_then(Value::as_u64),
+            estimate: tokens::estimate_prompt(body),
+        }
+    }
+}
+
+/// The intent: the caller's `x-signalbox-intent` (1-64 characters from
+/// `[A-Za-z0-9._-]`), else the configured intent rules.
+fn intent(
+    snap: &PolicySnapshot,
+    headers: &HeaderMap,
+    features: &BodyFeatures,
+    body: &serde_json::Map<String, Value>,
+) -> Result<(String, SignalSource, Option<usize>), PolicyError> {
+    let Some(v) = header(headers, h::INTENT)? else {
+        return Ok(classify_intent(snap, !features.tools.is_empty(), body));
+    };
+    let well_formed = v.len() <= 64
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    if !well_formed {
+        return Err(PolicyError::BadHeader {
+            header: h::INTENT,
+            problem: "use 1-64 characters from [A-Za-z0-9._-]".into(),
+        });
+    }
+    Ok((v.to_string(), SignalSource::Header, None))
 }
 
 /// A header's value; a value that is not text is a bad header.
@@ -271,101 +310,74 @@ fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<Option<&'a s
 impl Signals {
     /// The signals as decision-record entries, each with its source.
     pub fn records(&self, snap: &PolicySnapshot) -> Vec<SignalRecord> {
+        let mut out = Vec::with_capacity(14);
+        self.caller_records(snap, &mut out);
+        self.body_records(&mut out);
+        out
+    }
+
+    /// Who asks and under which rights: tenant, plan, alias, region, risk
+    /// tier, intent, session, irreversibility.
+    fn caller_records(&self, snap: &PolicySnapshot, out: &mut Vec<SignalRecord>) {
         let cfg = &snap.config;
-        let rec = |name: &str, value: String, source: SignalSource, detail: Option<String>| {
-            SignalRecord {
-                name: name.to_string(),
-                value,
-                source,
-                detail,
-            }
-        };
         let tenant = cfg.tenants.get(self.tenant);
-        let mut out = Vec::with_capacity(12);
-        out.push(rec(
-            "tenant",
-            tenant.map_or("-", |t| t.id.as_str()).to_string(),
-            if self.anonymous {
-                SignalSource::Default
-            } else {
-                SignalSource::Key
-            },
-            self.anonymous.then(|| "anonymous access".to_string()),
-        ));
-        out.push(rec(
-            "plan",
-            tenant.map_or("-", |t| t.plan.as_str()).to_string(),
-            SignalSource::Tenant,
-            None,
-        ));
-        out.push(rec(
-            "alias",
-            cfg.aliases
-                .get(self.alias)
-                .map_or("-", |a| a.name.as_str())
-                .to_string(),
-            SignalSource::Body,
-            None,
-        ));
+        let (tenant_source, tenant_detail) = if self.anonymous {
+            (SignalSource::Default, Some("anonymous access".to_string()))
+        } else {
+            (SignalSource::Key, None)
+        };
+        let tenant_id = tenant.map_or("-", |t| t.id.as_str());
+        out.push(rec("tenant", tenant_id, tenant_source, tenant_detail));
+        let plan = tenant.map_or("-", |t| t.plan.as_str());
+        out.push(rec("plan", plan, SignalSource::Tenant, None));
+        let alias = cfg.aliases.get(self.alias).map_or("-", |a| a.name.as_str());
+        out.push(rec("alias", alias, SignalSource::Body, None));
         let allowed = format!("[{}]", snap.region_names(self.allowed_regions).join(", "));
-        match self.requested_region.and_then(|i| cfg.regions.get(i)) {
-            Some(r) => out.push(rec(
-                "region",
-                r.clone(),
-                SignalSource::Header,
-                Some(format!("allowed {allowed}")),
-            )),
-            None => out.push(rec("region", allowed, SignalSource::Tenant, None)),
-        }
-        out.push(rec(
-            "risk_tier",
-            cfg.risk_tiers
-                .get(self.risk_tier)
-                .cloned()
-                .unwrap_or_default(),
-            self.risk_source,
-            None,
-        ));
+        out.push(
+            match self.requested_region.and_then(|i| cfg.regions.get(i)) {
+                Some(r) => rec(
+                    "region",
+                    r,
+                    SignalSource::Header,
+                    Some(format!("allowed {allowed}")),
+                ),
+                None => rec("region", allowed, SignalSource::Tenant, None),
+            },
+        );
+        let tier = cfg
+            .risk_tiers
+            .get(self.risk_tier)
+            .map_or("", String::as_str);
+        out.push(rec("risk_tier", tier, self.risk_source, None));
         let rule = self
             .intent_rule
             .and_then(|i| cfg.intents.rules.get(i))
             .map(|r| format!("rule {:?}", r.name));
-        out.push(rec("intent", self.intent.clone(), self.intent_source, rule));
+        out.push(rec("intent", &self.intent, self.intent_source, rule));
         if let Some(s) = &self.session {
-            out.push(rec("session", s.clone(), SignalSource::Header, None));
+            out.push(rec("session", s, SignalSource::Header, None));
         }
         if self.irreversible {
-            out.push(rec(
-                "irreversible",
-                "true".into(),
-                SignalSource::Header,
-                None,
-            ));
+            out.push(rec("irreversible", "true", SignalSource::Header, None));
         }
+    }
+
+    /// What the body needs: tools, images, JSON mode, stream, tokens.
+    fn body_records(&self, out: &mut Vec<SignalRecord>) {
         let tools = if self.tools.is_empty() {
             "none".to_string()
         } else {
             self.tools.join(", ")
         };
         out.push(rec("tools", tools, SignalSource::Body, None));
-        out.push(rec(
-            "images",
-            self.images.to_string(),
-            SignalSource::Body,
-            None,
-        ));
-        out.push(rec(
-            "json_mode",
-            self.json_mode.to_string(),
-            SignalSource::Body,
-            None,
-        ));
-        out.push(rec(
-            "stream",
-            self.stream.to_string(),
-            SignalSource::Body,
-            None,
-        ));
+        let flags = [
+            ("images", self.images),
+            ("json_mode", self.json_mode),
+            ("stream", self.stream),
+        ];
+        for (name, on) in flags {
+            out.push(rec(name, on.to_string(), SignalSource::Body, None));
+        }
         if let Some(m) = self.max_tokens {
             out.push(rec("max_tokens", m.to_string(), SignalSource::Body, None));
         }
@@ -375,6 +387,19 @@ impl Signals {
             SignalSource::Body,
             Some(format!("estimate: {}", self.token_method)),
         ));
-        out
+    }
+}
+
+fn rec(
+    name: &str,
+    value: impl Into<String>,
+    source: SignalSource,
+    detail: Option<String>,
+) -> SignalRecord {
+    SignalRecord {
+        name: name.to_string(),
+        value: value.into(),
+        source,
+        detail,
     }
 }
