@@ -1,8 +1,9 @@
 //! Owns the types every pipeline stage shares: route and provider ids, the
 //! canonical chat request, upstream outcome classes, attempt records, and the
-//! names of headers and metrics. Nothing here does I/O.
+//! names of headers and metrics, and the one wall clock. Nothing here does I/O.
 
 pub mod attempt;
+pub mod clock;
 pub mod decision;
 pub mod headers;
 pub mod ids;

@@ -2,6 +2,7 @@
 //! measured end to end (records sent, then one flush) with a record shaped
 //! like the gateway's (14 signals, 2 candidates with verdicts, 1 attempt).
 
+#![expect(clippy::disallowed_methods, reason = "a benchmark measures real time")]
 #![expect(clippy::unwrap_used, reason = "benchmark")]
 
 use std::time::{Duration, Instant};

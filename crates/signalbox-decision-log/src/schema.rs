@@ -2,7 +2,7 @@
 //! statements the writer runs. Readers only need the column names.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior, params};
 use signalbox_core::DecisionRecord;
@@ -90,12 +90,12 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection, LogError> {
 /// SQLite answers "database is locked" at once, without the busy handler,
 /// when another process opening the same new file holds it.
 fn retry_while_busy<T>(mut step: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
-    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let deadline = tokio::time::Instant::now() + BUSY_TIMEOUT;
     loop {
         match step() {
             Err(rusqlite::Error::SqliteFailure(e, _))
                 if e.code == rusqlite::ErrorCode::DatabaseBusy
-                    && std::time::Instant::now() < deadline =>
+                    && tokio::time::Instant::now() < deadline =>
             {
                 // Start-up only (opening the log), never a request path.
                 std::thread::sleep(Duration::from_millis(5));
@@ -219,9 +219,7 @@ pub(crate) fn purge(conn: &Connection, retention: Duration) -> rusqlite::Result<
     if retention.is_zero() {
         return Ok(0);
     }
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let now_ms = signalbox_core::clock::unix_ms();
     let keep_ms = u64::try_from(retention.as_millis()).unwrap_or(u64::MAX);
     let cutoff = to_sql_ms(now_ms.saturating_sub(keep_ms));
     conn.execute("DELETE FROM decisions WHERE time_ms < ?1", params![cutoff])

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use signalbox_core::{
     AttemptRecord, CandidateRecord, DecisionRecord, OutcomeClass, ProviderName, RouteId, Usage,
@@ -18,7 +18,7 @@ impl TempDb {
     pub(crate) fn new(name: &str) -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let nanos = SystemTime::now()
+        let nanos = signalbox_core::clock::system_now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
         let path = std::env::temp_dir().join(format!(
@@ -44,9 +44,7 @@ impl Drop for TempDb {
 }
 
 pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    signalbox_core::clock::unix_ms()
 }
 
 pub(crate) fn attempt(

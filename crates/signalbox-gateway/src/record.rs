@@ -2,7 +2,7 @@
 //! moves through the pipeline, finishing it however the request ends, and
 //! handing it to the decision-log writer without ever waiting on it.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use signalbox_core::{AttemptRecord, DecisionRecord, SkipRecord, Usage};
 use signalbox_decision_log::DecisionLog;
@@ -58,9 +58,7 @@ impl RecordBuilder {
         caller_request_id: Option<String>,
         policy_version: &str,
     ) -> Self {
-        let time_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let time_ms = signalbox_core::clock::unix_ms();
         Self {
             record: DecisionRecord {
                 request_id,

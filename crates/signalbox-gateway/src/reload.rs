@@ -12,7 +12,7 @@
 //! reload itself) starts nothing.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use notify::EventKind;
 use serde::Serialize;
@@ -114,9 +114,7 @@ impl ReloadStatus {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    signalbox_core::clock::unix_ms()
 }
 
 /// Loads and validates the configuration from the reload source, and swaps

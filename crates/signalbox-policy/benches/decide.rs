@@ -13,6 +13,7 @@
 //! calls and criterion's default warm-up/measurement to 0.5 s/1 s;
 //! `SIGNALBOX_BENCH_P99=0` skips the latency loop. See docs/benchmarks-policy.md.
 
+#![expect(clippy::disallowed_methods, reason = "a benchmark measures real time")]
 #![expect(
     clippy::expect_used,
     clippy::panic,

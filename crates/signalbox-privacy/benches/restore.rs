@@ -7,6 +7,7 @@
 //!
 //! Run: `cargo bench -p signalbox-privacy --bench restore`. Figures: docs/privacy.md.
 
+#![expect(clippy::disallowed_methods, reason = "a benchmark measures real time")]
 #![expect(clippy::unwrap_used, reason = "benchmark setup")]
 
 use std::hint::black_box;

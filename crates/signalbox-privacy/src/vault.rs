@@ -99,7 +99,7 @@ impl InMemoryVault {
     /// A vault whose sessions live `ttl` after their last store.
     #[must_use]
     pub fn new(ttl: Duration) -> Self {
-        Self::with_clock(ttl, Arc::new(Instant::now))
+        Self::with_clock(ttl, Arc::new(system_instant))
     }
 
     /// Same, reading time from `clock`.
@@ -179,6 +179,16 @@ impl TokenVault for InMemoryVault {
         self.store_now(scope, entries);
         Box::pin(std::future::ready(Ok(())))
     }
+}
+
+/// The vault's default clock. Tests give theirs to [`InMemoryVault::with_clock`]
+/// (this crate does not depend on tokio's pausable clock).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the default of the injectable vault clock"
+)]
+fn system_instant() -> Instant {
+    Instant::now()
 }
 
 #[cfg(test)]

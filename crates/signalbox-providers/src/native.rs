@@ -14,7 +14,6 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
@@ -89,10 +88,7 @@ pub(crate) fn adapter_for(cfg: &ProviderConfig) -> Option<Adapter> {
 
 /// Seconds since the Unix epoch, for `created` fields.
 pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
+    signalbox_core::clock::unix_secs()
 }
 
 /// A native stream being translated into OpenAI chunks.

@@ -263,7 +263,7 @@ impl Upstream {
         let canonical = signalbox_adapters::openai::parse_request(&openai_body)
             .map_err(|e| PrepareError(format!("request not translatable: {e}")))?;
         let rendered = adapter
-            .render(&canonical, route, std::time::SystemTime::now())
+            .render(&canonical, route, signalbox_core::clock::system_now())
             .map_err(|e| match e {
                 TranslateError::Http(m) => PrepareError(m),
                 other => PrepareError(other.to_string()),

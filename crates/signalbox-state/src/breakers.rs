@@ -7,10 +7,8 @@
 //! from memory (a Redis store keeps a local copy refreshed in the
 //! background and publishes with `SET … PX`).
 
-use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use parking_lot::Mutex;
+use std::collections::HashMap;
 
 /// A route's circuit as published by a replica.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,12 +31,8 @@ pub trait BreakerStore: Send + Sync + std::fmt::Debug {
     fn open_elsewhere(&self, route: &str, replica: u64) -> Option<SharedBreaker>;
 }
 
-/// Milliseconds since the Unix epoch, now.
-pub fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
+/// Milliseconds since the Unix epoch, now (the gateway's one wall clock).
+pub use signalbox_core::clock::unix_ms;
 
 /// The in-process store: shared by every gateway in the process that is
 /// given the same instance.

@@ -5,7 +5,7 @@
 //! spend.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::Value;
 use signalbox_config::{OverlayVars, load_file};
@@ -112,10 +112,7 @@ impl Setup {
 }
 
 fn seconds_to_next_month() -> std::ops::RangeInclusive<u64> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = signalbox_core::clock::unix_secs();
     let next = signalbox_state::Period::containing(now).reset_unix();
     // The refusal was computed a moment before `now`.
     next.saturating_sub(now)..=next.saturating_sub(now) + 5

@@ -407,7 +407,7 @@ async fn a_rate_limited_route_stays_limited_across_reloads() {
         path
     })
     .await;
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let mut served = 0u64;
     let mut refused = 0u64;
     for i in 0..10 {

@@ -47,7 +47,7 @@ impl<'a> Counting<'a> {
     pub(super) fn new(counter: &'a dyn TokenCounter, budget: Duration) -> Self {
         Self {
             counter,
-            deadline: Instant::now().checked_add(budget),
+            deadline: cpu_now().checked_add(budget),
             spent: Cell::new(budget.is_zero()),
             counted: Cell::new((0, 0)),
         }
@@ -56,7 +56,7 @@ impl<'a> Counting<'a> {
     /// Whether the budget is spent (checked against the clock once per
     /// segment, a few tens of nanoseconds).
     fn spent(&self) -> bool {
-        if !self.spent.get() && self.deadline.is_some_and(|d| Instant::now() >= d) {
+        if !self.spent.get() && self.deadline.is_some_and(|d| cpu_now() >= d) {
             self.spent.set(true);
         }
         self.spent.get()
@@ -107,6 +107,16 @@ impl<'a> Counting<'a> {
 
 fn to_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+/// Real time, even under a paused test clock: the budget bounds the CPU a
+/// tokeniser spends, which a paused clock does not stop.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "bounds CPU time actually spent, not simulated time"
+)]
+fn cpu_now() -> Instant {
+    Instant::now()
 }
 
 #[cfg(test)]

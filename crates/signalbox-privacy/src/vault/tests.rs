@@ -16,7 +16,7 @@ fn ready<T>(future: VaultFuture<'_, T>) -> Result<T, VaultError> {
 }
 
 fn manual_clock() -> (Clock, Arc<AtomicU64>) {
-    let start = Instant::now();
+    let start = super::system_instant();
     let offset = Arc::new(AtomicU64::new(0));
     let read = Arc::clone(&offset);
     let clock: Clock = Arc::new(move || start + Duration::from_secs(read.load(Ordering::SeqCst)));

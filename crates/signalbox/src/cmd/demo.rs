@@ -168,7 +168,7 @@ async fn run_tour(demo: &Demo, base: &str) -> anyhow::Result<()> {
     body["stream"] = serde_json::Value::Bool(true);
     let mut resp = client.post(&url).json(&body).send().await?;
     show_headers(&resp);
-    let started = std::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let mut chunks = 0;
     while let Some(chunk) = resp.chunk().await? {
         for line in String::from_utf8_lossy(&chunk)

@@ -2,8 +2,6 @@
 //! policy (tenant → signals → decision) without calling any provider, and
 //! turns the outcome into a decision record.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use anyhow::{Context, bail};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use signalbox_core::{ChatRequest, DecisionRecord};
@@ -147,9 +145,7 @@ pub fn refusal_status(e: &PolicyError) -> u16 {
 /// outcome `simulated` (first candidate as `chosen`) or `refused`.
 pub fn record(snap: &PolicySnapshot, eval: &Evaluation, req: &ChatRequest) -> DecisionRecord {
     let cfg = snap.config();
-    let time_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
+    let time_ms = signalbox_core::clock::unix_ms();
     let mut record = DecisionRecord {
         request_id: "simulated".to_string(),
         time_ms,

@@ -3,7 +3,9 @@
 //! same message; `check` warns about providers on metadata addresses.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::common::{bin, temp_dir, temp_file};
 
