@@ -32,7 +32,7 @@ use crate::idempotency::{self, Claim, Claimed};
 use crate::ingress::{RequestIds, read_body};
 use crate::record::{Outcome, RecordBuilder, submit};
 use crate::respond::degraded::{mark_first_event, mark_json};
-use crate::respond::{ApiError, ResponseMeta};
+use crate::respond::{ApiError, NoFallback, ResponseMeta, UpstreamVerdict};
 use crate::runtime::Runtime;
 use crate::telemetry::observe;
 
@@ -102,9 +102,10 @@ pub async fn chat_completions(
                 tracing::debug!(request_id = %meta.request_id, error = %err, "Request refused.");
             }
             let outcome = match &err {
-                ApiError::Upstream { failure, .. } if failure.rejection.is_some() => {
-                    Outcome::Rejected
-                }
+                ApiError::Upstream {
+                    verdict: UpstreamVerdict::Rejected { .. },
+                    ..
+                } => Outcome::Rejected,
                 ApiError::Upstream { .. } => Outcome::Failed,
                 _ => Outcome::Refused,
             };
@@ -259,20 +260,17 @@ async fn serve_chat(
     // policy's first route and take no step; policies without a fallback
     // step stay on each round's first route but still take their other
     // declared steps (`reduced-context`, `smaller-model`, …).
-    let refuses_degrading = if decision.failure_mode == FailureMode::FailClosed {
-        Some("this flow is fail-closed")
+    let fail_closed = if decision.failure_mode == FailureMode::FailClosed {
+        Some(NoFallback::FailClosedFlow)
     } else if headers
         .get(DEGRADE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"never"))
     {
-        Some("the caller sent x-signalbox-degrade: never")
+        Some(NoFallback::CallerRefused)
     } else {
-        None
-    };
-    let fail_closed = refuses_degrading.or_else(|| {
         (!decision.degrade.contains(&DegradeStep::FallbackRoute))
-            .then_some("the policy declares no fallback-route step")
-    });
+            .then_some(NoFallback::NoFallbackStep)
+    };
     let trace = crate::trace::TraceContext::for_span(&tracing::Span::current(), headers);
     if let Some(r) = rec.as_mut() {
         r.trace(trace.trace_id());
@@ -287,8 +285,8 @@ async fn serve_chat(
         started,
         tenant_id,
         tenant_weight: tenant_cfg.map_or(1.0, |t| t.weight),
-        fail_closed,
-        steps_allowed: refuses_degrading.is_none(),
+        fail_closed: fail_closed.map(NoFallback::describe),
+        steps_allowed: !fail_closed.is_some_and(NoFallback::refuses_steps),
         prompt: prompt.as_ref(),
         traceparent: traceparent.as_ref(),
         tracestate: trace.state.as_ref(),
@@ -356,21 +354,17 @@ async fn serve_chat(
         }
         Err(failover::Ended::Failed(failure)) => {
             if let Some(why) = failure.stop.describe() {
-                let reason = format!("{:?}", failure.stop);
-                state
-                    .telemetry
-                    .count(m::DISPATCH_STOPPED_TOTAL, &[("reason", &reason)]);
+                state.telemetry.count(
+                    m::DISPATCH_STOPPED_TOTAL,
+                    &[("reason", failure.stop.label())],
+                );
                 tracing::debug!(request_id = %meta.request_id, why, "Attempt loop stopped early.");
             }
             meta.route = failure
                 .last_route
                 .and_then(|i| runtime.route_headers.get(i))
                 .cloned();
-            return Err(ApiError::Upstream {
-                failure,
-                excluded: outcome.excluded,
-                fail_closed: fail_closed.map(String::from),
-            });
+            return Err(ApiError::upstream(failure, outcome.excluded, fail_closed));
         }
     };
     meta.route = runtime.route_headers.get(served.route).cloned();

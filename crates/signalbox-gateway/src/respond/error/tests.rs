@@ -4,6 +4,7 @@ use signalbox_core::{ProviderName, RouteId, SkipKind};
 use signalbox_dispatch::Rejection;
 
 use super::*;
+use crate::respond::ErrorCode;
 
 fn attempt(outcome: OutcomeClass, retry_after_secs: Option<u64>) -> AttemptRecord {
     AttemptRecord {
@@ -19,8 +20,8 @@ fn attempt(outcome: OutcomeClass, retry_after_secs: Option<u64>) -> AttemptRecor
 }
 
 fn failed(outcomes: &[OutcomeClass]) -> ApiError {
-    ApiError::Upstream {
-        failure: Failure {
+    ApiError::upstream(
+        Failure {
             attempts: outcomes.iter().map(|o| attempt(*o, None)).collect(),
             rejection: None,
             last_route: Some(0),
@@ -29,9 +30,9 @@ fn failed(outcomes: &[OutcomeClass]) -> ApiError {
             capacity_refused: false,
             available_in: None,
         },
-        excluded: Vec::new(),
-        fail_closed: None,
-    }
+        Vec::new(),
+        None,
+    )
 }
 
 #[test]
@@ -57,8 +58,8 @@ fn status_reflects_the_most_relevant_cause() {
 
 #[test]
 fn rejections_pass_the_client_status_through() {
-    let e = ApiError::Upstream {
-        failure: Failure {
+    let e = ApiError::upstream(
+        Failure {
             attempts: vec![attempt(OutcomeClass::RequestRejected, None)],
             rejection: Some(Rejection {
                 route: 0,
@@ -72,9 +73,9 @@ fn rejections_pass_the_client_status_through() {
             capacity_refused: false,
             available_in: None,
         },
-        excluded: Vec::new(),
-        fail_closed: None,
-    };
+        Vec::new(),
+        None,
+    );
     assert_eq!(e.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e.metric_label(), "upstream_rejected");
 }
@@ -105,9 +106,11 @@ fn error_body_has_the_openai_shape() {
 
 /// (status, error type, error code, metric label) as the caller and the
 /// metrics see them.
-fn triple(e: &ApiError) -> (u16, &'static str, &'static str, &'static str) {
-    let (kind, code, _) = e.kind();
-    (e.status().as_u16(), kind, code, e.metric_label())
+type Seen = (u16, &'static str, &'static str, &'static str);
+
+fn triple(e: &ApiError) -> Seen {
+    let spec = e.code().spec();
+    (e.status().as_u16(), spec.kind, spec.code, e.metric_label())
 }
 
 fn upstream(
@@ -117,8 +120,8 @@ fn upstream(
     capacity_refused: bool,
     fail_closed: bool,
 ) -> ApiError {
-    ApiError::Upstream {
-        failure: Failure {
+    ApiError::upstream(
+        Failure {
             attempts: outcomes.iter().map(|o| attempt(*o, None)).collect(),
             rejection: rejection.map(|status| Rejection {
                 route: 0,
@@ -135,9 +138,9 @@ fn upstream(
             capacity_refused,
             available_in: None,
         },
-        excluded: Vec::new(),
-        fail_closed: fail_closed.then(|| "this flow is fail-closed".to_string()),
-    }
+        Vec::new(),
+        fail_closed.then_some(NoFallback::FailClosedFlow),
+    )
 }
 
 /// Every way the API answers with an error, pinned: a refactor of the
@@ -147,7 +150,7 @@ fn every_error_keeps_its_status_type_code_and_label() {
     use OutcomeClass::*;
     use SkipKind::*;
     let invalid = RequestError::Syntax("x".into());
-    let cases: Vec<(ApiError, (u16, &str, &str, &str))> = vec![
+    let cases: Vec<(ApiError, Seen)> = vec![
         (
             ApiError::InvalidRequest(invalid),
             (
@@ -437,5 +440,12 @@ fn every_error_keeps_its_status_type_code_and_label() {
     ];
     for (e, want) in &cases {
         assert_eq!(triple(e), *want, "{e:?}");
+        if let ApiError::Policy(p) = e {
+            assert_eq!(e.metric_label(), p.label(), "the policy's own label");
+        }
+    }
+    let seen: Vec<ErrorCode> = cases.iter().map(|(e, _)| e.code()).collect();
+    for code in ErrorCode::ALL {
+        assert!(seen.contains(&code), "{code:?} is reached by some error");
     }
 }
