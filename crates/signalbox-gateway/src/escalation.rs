@@ -2,6 +2,8 @@
 //! structured 503 naming the request id and reason, and the configured
 //! webhook gets a JSON POST with the same facts (never prompt content).
 
+use signalbox_config::DegradeStep;
+
 use crate::AppState;
 use crate::runtime::Runtime;
 
@@ -13,12 +15,13 @@ pub fn escalate(
     request_id: &str,
     tenant: &str,
     reason: &str,
-    steps: &[&str],
+    steps: &[DegradeStep],
 ) -> &'static str {
     tracing::warn!(%request_id, %tenant, %reason, "Request escalated to a human.");
     let Some(url) = runtime.config.resilience.escalation.webhook.clone() else {
         return "not-configured";
     };
+    let steps: Vec<&str> = steps.iter().map(|s| s.as_str()).collect();
     let body = serde_json::json!({
         "event": "signalbox.escalation",
         "request_id": request_id,

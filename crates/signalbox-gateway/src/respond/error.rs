@@ -71,8 +71,10 @@ pub enum ApiError {
     /// Built by [`ApiError::upstream`], which decides the verdict.
     #[error("{}", upstream_message(failure, excluded, *fail_closed))]
     Upstream {
-        /// Every attempt, and the rejection if the upstream refused the request.
-        failure: Failure,
+        /// Every attempt, and the rejection if the upstream refused the
+        /// request (boxed: the rest of the errors are small, and every
+        /// stage returns them).
+        failure: Box<Failure>,
         /// Routes the policy excluded (why no compliant fallback existed).
         excluded: Vec<String>,
         /// Why the flow may not fall back (fail-closed policy, the caller's
@@ -156,7 +158,7 @@ impl ApiError {
     ) -> Self {
         let verdict = UpstreamVerdict::of(&failure, fail_closed.is_some());
         Self::Upstream {
-            failure,
+            failure: Box::new(failure),
             excluded,
             fail_closed,
             verdict,

@@ -9,4 +9,3 @@ pub mod headers;
 
 pub use code::{ErrorCode, UpstreamVerdict};
 pub use error::{ApiError, NoFallback};
-pub use headers::ResponseMeta;
