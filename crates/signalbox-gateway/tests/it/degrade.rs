@@ -12,6 +12,7 @@ use signalbox_testkit::{Harness, any_port, chat_body, eventually};
 use tokio::time::Duration;
 
 use crate::header;
+use crate::metrics::value as metric;
 
 const DEGRADE: &str = r#"
 resilience:
@@ -280,15 +281,6 @@ async fn every_step_runs_without_a_fallback_route_step() {
     assert_eq!(v["error"]["code"], "human_escalation");
     assert!(eventually(Duration::from_secs(5), || !seen.lock().is_empty()).await);
     h.stop().await;
-}
-
-/// A metric's value in the exposition text (0 when absent).
-fn metric(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find(|l| l.starts_with(series))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
 }
 
 /// The response headers, the body marker, the decision record and the
