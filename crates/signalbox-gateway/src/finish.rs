@@ -256,3 +256,6 @@ impl StreamTail {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
