@@ -5,10 +5,10 @@
 use signalbox_config::DegradeStep;
 
 use crate::AppState;
+use crate::respond::Webhook;
 use crate::runtime::Runtime;
 
-/// Announces an escalation; returns what happened to the webhook:
-/// `sent` (queued for delivery), or `not-configured`.
+/// Announces an escalation; returns what happened to the webhook.
 pub fn escalate(
     state: &AppState,
     runtime: &Runtime,
@@ -16,10 +16,10 @@ pub fn escalate(
     tenant: &str,
     reason: &str,
     steps: &[DegradeStep],
-) -> &'static str {
+) -> Webhook {
     tracing::warn!(%request_id, %tenant, %reason, "Request escalated to a human.");
     let Some(url) = runtime.config.resilience.escalation.webhook.clone() else {
-        return "not-configured";
+        return Webhook::NotConfigured;
     };
     let steps: Vec<&str> = steps.iter().map(|s| s.as_str()).collect();
     let body = serde_json::json!({
@@ -42,5 +42,5 @@ pub fn escalate(
             Err(e) => tracing::warn!(%request_id, error = %e, "Escalation webhook failed."),
         }
     });
-    "sent"
+    Webhook::Sent
 }

@@ -13,6 +13,25 @@ use thiserror::Error;
 
 use super::code::{ErrorCode, ErrorSpec, UpstreamVerdict};
 
+/// What happened to the escalation webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Webhook {
+    /// Queued for delivery (it never delays the caller's answer).
+    Sent,
+    /// No `resilience.escalation.webhook` is configured.
+    NotConfigured,
+}
+
+impl Webhook {
+    /// The word the caller's `signalbox.escalation.webhook` says.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::NotConfigured => "not-configured",
+        }
+    }
+}
+
 /// Why a flow stays on its first route, so no fallback is tried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoFallback {
@@ -121,8 +140,8 @@ pub enum ApiError {
     Escalated {
         /// Why the models could not serve.
         reason: String,
-        /// `sent`, `failed-to-queue` or `not-configured`.
-        webhook: &'static str,
+        /// What happened to the escalation webhook.
+        webhook: Webhook,
     },
     /// The `Idempotency-Key` header is not 1–255 visible ASCII characters.
     #[error("idempotency-key must be 1–255 visible ASCII characters")]
@@ -260,7 +279,7 @@ impl ApiError {
         }
         if let Self::Escalated { reason, webhook } = &self {
             body["signalbox"]["escalation"] =
-                json!({ "status": "escalated", "reason": reason, "webhook": webhook });
+                json!({ "status": "escalated", "reason": reason, "webhook": webhook.label() });
         }
         if let Self::TenantLimit {
             retry_after_secs, ..

@@ -8,4 +8,4 @@ pub mod error;
 pub mod headers;
 
 pub use code::{ErrorCode, UpstreamVerdict};
-pub use error::{ApiError, NoFallback};
+pub use error::{ApiError, NoFallback, Webhook};

@@ -394,7 +394,7 @@ fn every_error_keeps_its_status_type_code_and_label() {
         (
             ApiError::Escalated {
                 reason: "x".into(),
-                webhook: "sent",
+                webhook: Webhook::Sent,
             },
             (503, "escalation", "human_escalation", "escalated"),
         ),
