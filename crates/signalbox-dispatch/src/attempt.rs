@@ -81,6 +81,16 @@ pub enum StopReason {
 }
 
 impl StopReason {
+    /// The `reason` label of `signalbox_dispatch_stopped_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Exhausted => "Exhausted",
+            Self::RetryBudget => "RetryBudget",
+            Self::Deadline => "Deadline",
+            Self::AtMostOnce => "AtMostOnce",
+        }
+    }
+
     /// Why, in words, for errors and records.
     pub fn describe(self) -> Option<&'static str> {
         match self {

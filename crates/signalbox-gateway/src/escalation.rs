@@ -2,23 +2,26 @@
 //! structured 503 naming the request id and reason, and the configured
 //! webhook gets a JSON POST with the same facts (never prompt content).
 
+use signalbox_config::DegradeStep;
+
 use crate::AppState;
+use crate::respond::Webhook;
 use crate::runtime::Runtime;
 
-/// Announces an escalation; returns what happened to the webhook:
-/// `sent` (queued for delivery), or `not-configured`.
+/// Announces an escalation; returns what happened to the webhook.
 pub fn escalate(
     state: &AppState,
     runtime: &Runtime,
     request_id: &str,
     tenant: &str,
     reason: &str,
-    steps: &[&str],
-) -> &'static str {
+    steps: &[DegradeStep],
+) -> Webhook {
     tracing::warn!(%request_id, %tenant, %reason, "Request escalated to a human.");
     let Some(url) = runtime.config.resilience.escalation.webhook.clone() else {
-        return "not-configured";
+        return Webhook::NotConfigured;
     };
+    let steps: Vec<&str> = steps.iter().map(|s| s.as_str()).collect();
     let body = serde_json::json!({
         "event": "signalbox.escalation",
         "request_id": request_id,
@@ -39,5 +42,5 @@ pub fn escalate(
             Err(e) => tracing::warn!(%request_id, error = %e, "Escalation webhook failed."),
         }
     });
-    "sent"
+    Webhook::Sent
 }

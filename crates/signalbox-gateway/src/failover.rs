@@ -66,7 +66,7 @@ pub(crate) struct Outcome {
     /// Every route skipped for its health, in order.
     pub skipped: Vec<SkipRecord>,
     /// Degradation steps taken, in order.
-    pub degraded: Vec<&'static str>,
+    pub degraded: Vec<DegradeStep>,
     pub at_most_once: bool,
     /// Routes of the last round the policy excluded, with why.
     pub excluded: Vec<String>,
@@ -169,8 +169,8 @@ pub(crate) async fn run(
             match round {
                 Ok(mut served) => {
                     out.restore_table = prepared.table_for(ctx, served.route);
-                    if served.fallback && !out.degraded.contains(&"fallback-route") {
-                        out.degraded.insert(0, DegradeStep::FallbackRoute.as_str());
+                    if served.fallback && !out.degraded.contains(&DegradeStep::FallbackRoute) {
+                        out.degraded.insert(0, DegradeStep::FallbackRoute);
                     }
                     // Every round's attempts and skips live in `out`; the
                     // pipeline reports them from there.
@@ -205,7 +205,7 @@ pub(crate) async fn run(
             break;
         };
         if step == DegradeStep::HumanEscalation {
-            out.degraded.push(step.as_str());
+            out.degraded.push(step);
             let reason = match &last_failure {
                 Some(f) if !f.attempts.is_empty() || !out.attempts.is_empty() => {
                     format!("all {} upstream attempts failed", out.attempts.len())
@@ -215,7 +215,7 @@ pub(crate) async fn run(
             out.result = Err(Ended::Escalated { reason });
             return out;
         }
-        out.degraded.push(step.as_str());
+        out.degraded.push(step);
         (req, signals) = next;
         decision = signalbox_policy::decide(
             snap,

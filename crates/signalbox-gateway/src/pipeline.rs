@@ -1,44 +1,43 @@
-//! The request pipeline for `POST /v1/chat/completions`, in order:
+//! The request pipeline for `POST /v1/chat/completions`: one context per
+//! request ([`RequestCtx`]), a list of stages that fill it in, and one
+//! `finish` that always runs. In order:
 //!
 //! 1. authenticate — API key → tenant (401 without a valid key, unless anonymous access is on);
-//! 2. ingress — bounded body, parse and validate (4xx naming the field);
-//! 3. signals — tenant, headers (which may only narrow the tenant's rights), body features, token estimate;
-//! 4. decide — rules, hard constraints, objectives → ranked candidates, or a refusal;
-//! 5. dispatch — attempts in order, failover on retryable outcomes, stream commit point;
-//! 6. respond — JSON or SSE, forwarded as it arrives;
-//! 7. record — always runs: metrics, `x-signalbox-*` headers, and the decision record
-//!    (for streams, when the stream ends).
+//! 2. read — the bounded body (413, 408);
+//! 3. idempotency — claim the `Idempotency-Key`, or replay an earlier answer;
+//! 4. parse — validate the body (4xx naming the field), resolve a registered prompt;
+//! 5. signals — tenant, headers (which may only narrow the tenant's rights), body features, token estimate;
+//! 6. decide — rules, hard constraints, objectives → ranked candidates, or a refusal;
+//! 7. limits — the tenant's budget, then its concurrency and rate limits (429);
+//! 8. failover — attempts in order, failover and degradation rounds, stream commit point
+//!    (`pipeline/upstream.rs`), then the answer as the reply: JSON or SSE;
+//! 9. finish — always runs: `x-signalbox-*` headers, metrics, span attributes and the
+//!    decision record, all from the context (for streams the record is completed
+//!    when the stream ends; a dropped handler's context records a 499).
+
+mod upstream;
 
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::Response;
+use bytes::Bytes;
 use signalbox_config::{DegradeStep, FailureMode, TenantConfig, TenantLimits};
-use signalbox_core::headers::DEGRADE;
+use signalbox_core::ChatRequest;
 use signalbox_core::metric_names as m;
-use signalbox_core::{AliasName, AttemptRecord, ChatRequest};
-use signalbox_dispatch::{CommittedStream, ServedBody, StreamOutcome};
-use signalbox_policy::Observations;
+use signalbox_policy::{Decision, Observations, Signals};
 use signalbox_state::{LimitPermit, Limits};
-use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::AppState;
-use crate::escalation::escalate;
-use crate::failover;
-use crate::idempotency::{self, Claim, Claimed};
-use crate::ingress::{RequestIds, read_body};
-use crate::record::{Outcome, RecordBuilder, submit};
-use crate::respond::degraded::{mark_first_event, mark_json};
-use crate::respond::{ApiError, ResponseMeta};
+use crate::budget::StreamCharge;
+use crate::ctx::{Idempotency, RequestCtx};
+use crate::finish::{Reply, finish};
+use crate::idempotency::{self, Claimed};
+use crate::respond::ApiError;
 use crate::runtime::Runtime;
-use crate::telemetry::observe;
-
-/// Headers a served response carries: content type (and, for streams, two
-/// cache headers) plus the `x-signalbox-*` summary.
-const RESPONSE_HEADERS: usize = 13;
 
 /// Handles one chat completion request end to end.
 pub async fn chat_completions(
@@ -46,110 +45,136 @@ pub async fn chat_completions(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let started = Instant::now();
-    let runtime = state.runtime.load_full();
     let _in_flight = InFlight::enter(&state);
-    let ids = RequestIds::new(&headers);
-    let mut meta = ResponseMeta {
-        request_id: ids.echo().to_owned(),
-        request_id_header: ids.echo_header,
-        gateway_request_id: ids.gateway_header,
-        policy_version: runtime.version_header.clone(),
-        route: None,
-        attempts: 0,
-        degraded: Vec::new(),
-        prompt: None,
-        max_tokens_clamped: None,
+    let mut ctx = RequestCtx::new(state, &headers);
+    let span = ctx.span.clone();
+    let result = serve(&mut ctx, &headers, body).instrument(span).await;
+    finish(&mut ctx, result)
+}
+
+/// The stages, in order; each reads and fills in the context.
+async fn serve(ctx: &mut RequestCtx, headers: &HeaderMap, body: Body) -> Result<Reply, ApiError> {
+    let (tenant, anonymous) = authenticate(ctx, headers)?;
+    let bytes = read(ctx, headers, body).await?;
+    if let Some(replay) = claim_key(ctx, headers, &bytes).await? {
+        return Ok(Reply::Replay(replay));
+    }
+    let req = parse(ctx, headers, &bytes)?;
+    let signals = signalbox_policy::extract(&ctx.runtime.policy, tenant, anonymous, headers, &req)?;
+    let decision = decide(ctx, headers, &req, &signals)?;
+    let _permit = limits(ctx, &signals).await?;
+    let charge = StreamCharge {
+        tenant,
+        prompt_tokens: signals.prompt_tokens,
     };
-    // No record work at all when the decision log is off.
-    let mut rec = PendingRecord {
-        builder: state
-            .decision_log
-            .as_ref()
-            // Keyed by the gateway's id: a caller's `x-request-id` is any
-            // caller's to choose, so it must never name (or replace) a record.
-            .map(|_| RecordBuilder::start(ids.gateway, ids.caller, &runtime.config.version)),
-        state: &state,
-        started,
-    };
-    let mut alias = None;
-    let mut claim = None;
-    let span = crate::trace::request_span(
-        &headers,
-        &meta.request_id,
-        meta.gateway_request_id.to_str().unwrap_or("-"),
-    );
-    let result = serve_chat(
-        &state,
-        &runtime,
-        &headers,
+    let (outcome, no_fallback) = upstream::failover(ctx, headers, req, signals, decision).await;
+    let (served, restore) = upstream::settle(ctx, outcome, no_fallback)?;
+    Ok(upstream::respond(ctx, served, restore, charge))
+}
+
+/// The tenant the API key names, and whether the caller is anonymous.
+fn authenticate(ctx: &mut RequestCtx, headers: &HeaderMap) -> Result<(usize, bool), ApiError> {
+    let (tenant, anonymous) = signalbox_policy::authenticate(&ctx.runtime.policy, headers)?;
+    ctx.tenant = Some(tenant);
+    Ok((tenant, anonymous))
+}
+
+/// The body, bounded in size and time.
+async fn read(ctx: &RequestCtx, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let server = &ctx.runtime.config.server;
+    crate::ingress::read_body(
+        headers,
         body,
-        &mut meta,
-        &mut alias,
-        &mut rec.builder,
-        &mut claim,
-        started,
+        server.max_body_bytes,
+        server.body_read_timeout,
     )
-    .instrument(span.clone())
-    .await;
-    let (mut response, outcome, error) = match result {
-        Ok(r) => (r, Outcome::Served, None),
-        Err(err) => {
-            state.telemetry.error(err.metric_label());
-            if err.status().is_server_error() {
-                tracing::warn!(request_id = %meta.request_id, error = %err, "Request failed.");
-            } else {
-                tracing::debug!(request_id = %meta.request_id, error = %err, "Request refused.");
-            }
-            let outcome = match &err {
-                ApiError::Upstream { failure, .. } if failure.rejection.is_some() => {
-                    Outcome::Rejected
-                }
-                ApiError::Upstream { .. } => Outcome::Failed,
-                _ => Outcome::Refused,
-            };
-            let message = err.to_string();
-            (err.into_response(&meta.request_id), outcome, Some(message))
+    .await
+    .inspect_err(|e| count_body_timeout(&ctx.state, e))
+}
+
+/// Claims the `Idempotency-Key`, if one was sent; an earlier answer to
+/// replay ends the pipeline here.
+async fn claim_key(
+    ctx: &mut RequestCtx,
+    headers: &HeaderMap,
+    bytes: &Bytes,
+) -> Result<Option<Response>, ApiError> {
+    let cfg = &ctx.runtime.config;
+    let claimed = idempotency::claim(
+        &ctx.state.idempotency,
+        ctx.tenant_id(),
+        headers,
+        bytes,
+        cfg.resilience.retry.deadline,
+        cfg.resilience.idempotency.max_response_bytes,
+    )
+    .await?;
+    let (used, replay) = match claimed {
+        Claimed::None => return Ok(None),
+        Claimed::Replay(resp) => (Idempotency::Replayed, Some(resp)),
+        Claimed::Owner(claim) => {
+            ctx.claim = Some(claim);
+            (Idempotency::Executed, None)
         }
     };
-    meta.apply(response.headers_mut());
-    if let Some(c) = claim {
-        response = c.wrap(response);
-    }
-    let status = response.status().as_u16();
-    // A stream's record is finished when the stream ends; everything else now.
-    if let Some(rec) = rec.builder.take() {
-        submit(
-            state.decision_log.as_ref(),
-            rec.finish(outcome, status, error, started.elapsed()),
-        );
-    }
-    let alias_name = alias.as_ref().map_or("-", AliasName::as_str);
-    let route_name = meta
-        .route
-        .as_ref()
-        .and_then(|r| r.route.to_str().ok())
-        .unwrap_or("-");
-    state.telemetry.request_done(alias_name, route_name, status);
-    if !span.is_none() {
-        span.record("signalbox.alias", alias_name);
-        span.record("signalbox.route", route_name);
-        if let Some(p) = meta.route.as_ref().and_then(|r| r.provider.to_str().ok()) {
-            span.record("signalbox.provider", p);
+    ctx.idempotency = Some(used);
+    ctx.state
+        .telemetry
+        .count(m::IDEMPOTENT_TOTAL, &[("result", used.label())]);
+    Ok(replay)
+}
+
+/// The validated request, with a registered prompt rendered into it.
+fn parse(
+    ctx: &mut RequestCtx,
+    headers: &HeaderMap,
+    bytes: &Bytes,
+) -> Result<ChatRequest, ApiError> {
+    let req = ChatRequest::parse(bytes)?;
+    let (req, prompt) = crate::prompt::take(&ctx.runtime.config, headers, req)?;
+    ctx.prompt = prompt;
+    Ok(req)
+}
+
+/// The policy's decision; a refusal ends the pipeline unless the rule
+/// declares steps that may still find a route.
+fn decide(
+    ctx: &mut RequestCtx,
+    headers: &HeaderMap,
+    req: &ChatRequest,
+    signals: &Signals,
+) -> Result<Decision, ApiError> {
+    let observations = RouteObservations(&ctx.runtime);
+    let decision = signalbox_policy::decide(&ctx.runtime.policy, signals, headers, &observations);
+    ctx.alias = Some(decision.alias.clone());
+    ctx.failure_mode = Some(decision.failure_mode);
+    ctx.stream = signals.stream;
+    let log_content = ctx.tenant_config().is_some_and(|t| t.log_content);
+    if let Some(log) = ctx.log.as_mut() {
+        log.evidence = Some((signals.clone(), decision.clone()));
+        if log_content {
+            log.content = Some(serde_json::json!({ "request": req.body().get("messages") }));
         }
-        span.record("signalbox.attempts", meta.attempts);
-        if !meta.degraded.is_empty() {
-            span.record("signalbox.degraded", meta.degraded.join(","));
-        }
-        span.record("http.response.status_code", status);
     }
-    if let Some(h) = alias
-        .as_ref()
-        .and_then(|a| runtime.alias_durations.get(a.as_str()))
-    {
-        observe(h, started.elapsed());
+    let may_degrade_refusal = decision.failure_mode == FailureMode::Degrade
+        && decision
+            .degrade
+            .iter()
+            .any(|s| *s != DegradeStep::FallbackRoute);
+    match &decision.refusal {
+        Some(refusal) if !may_degrade_refusal => Err(ApiError::Policy(refusal.clone())),
+        _ => Ok(decision),
     }
-    response
+}
+
+/// The tenant's budget first (a refused request takes nothing from the
+/// rate limits), then its concurrency and rate limits.
+async fn limits(ctx: &RequestCtx, signals: &Signals) -> Result<Option<LimitPermit>, ApiError> {
+    let Some(tenant) = ctx.tenant_config() else {
+        return Ok(None);
+    };
+    crate::budget::check(&ctx.state, tenant).await?;
+    acquire_limits(&ctx.state, tenant, signals).await
 }
 
 /// Route latency estimates for the ranking, read from route health.
@@ -161,279 +186,11 @@ impl Observations for RouteObservations<'_> {
     }
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the pipeline's stage outputs, threaded through once"
-)]
-async fn serve_chat(
-    state: &Arc<AppState>,
-    runtime: &Arc<Runtime>,
-    headers: &HeaderMap,
-    body: Body,
-    meta: &mut ResponseMeta,
-    alias: &mut Option<AliasName>,
-    rec: &mut Option<RecordBuilder>,
-    claim: &mut Option<Claim>,
-    started: Instant,
-) -> Result<Response, ApiError> {
-    let snap = &runtime.policy;
-    let cfg = &runtime.config;
-    let (tenant, anonymous) = signalbox_policy::authenticate(snap, headers)?;
-    if let Some(r) = rec.as_mut() {
-        r.tenant(snap, tenant);
-    }
-    let tenant_cfg = cfg.tenants.get(tenant);
-    let tenant_id = tenant_cfg.map_or("-", |t| t.id.as_str());
-    let server = &cfg.server;
-    let bytes = read_body(
-        headers,
-        body,
-        server.max_body_bytes,
-        server.body_read_timeout,
-    )
-    .await
-    .inspect_err(|e| count_body_timeout(state, e))?;
-    match idempotency::claim(
-        &state.idempotency,
-        tenant_id,
-        headers,
-        &bytes,
-        cfg.resilience.retry.deadline,
-        cfg.resilience.idempotency.max_response_bytes,
-    )
-    .await?
-    {
-        Claimed::None => {}
-        Claimed::Replay(resp) => {
-            state
-                .telemetry
-                .count(m::IDEMPOTENT_TOTAL, &[("result", "replayed")]);
-            if let Some(r) = rec.as_mut() {
-                r.idempotency("replayed");
-            }
-            return Ok(resp);
-        }
-        Claimed::Owner(c) => {
-            state
-                .telemetry
-                .count(m::IDEMPOTENT_TOTAL, &[("result", "executed")]);
-            if let Some(r) = rec.as_mut() {
-                r.idempotency("executed");
-            }
-            *claim = Some(c);
-        }
-    }
-    let req = ChatRequest::parse(&bytes)?;
-    let (req, prompt) = crate::prompt::take(cfg, headers, req)?;
-    if let Some(p) = &prompt {
-        meta.prompt = HeaderValue::from_str(&p.label).ok();
-    }
-    let signals = signalbox_policy::extract(snap, tenant, anonymous, headers, &req)?;
-    let decision = signalbox_policy::decide(snap, &signals, headers, &RouteObservations(runtime));
-    *alias = Some(decision.alias.clone());
-    if let Some(r) = rec.as_mut() {
-        r.decision(runtime, &signals, &decision);
-        r.request_content(req.body());
-    }
-    // A refusal stands unless the rule declares steps that may find a route.
-    let may_degrade_refusal = decision.failure_mode == FailureMode::Degrade
-        && decision
-            .degrade
-            .iter()
-            .any(|s| *s != DegradeStep::FallbackRoute);
-    if let Some(refusal) = decision.refusal.clone()
-        && !may_degrade_refusal
-    {
-        return Err(ApiError::Policy(refusal));
-    }
-    // The budget first: a refused request takes nothing from the rate limits.
-    let _limit = match tenant_cfg {
-        Some(t) => {
-            crate::budget::check(state, t).await?;
-            acquire_limits(state, t, &signals).await?
-        }
-        None => None,
-    };
-
-    // Fail-closed flows and callers that refuse degradation stay on the
-    // policy's first route and take no step; policies without a fallback
-    // step stay on each round's first route but still take their other
-    // declared steps (`reduced-context`, `smaller-model`, …).
-    let refuses_degrading = if decision.failure_mode == FailureMode::FailClosed {
-        Some("this flow is fail-closed")
-    } else if headers
-        .get(DEGRADE)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"never"))
-    {
-        Some("the caller sent x-signalbox-degrade: never")
-    } else {
-        None
-    };
-    let fail_closed = refuses_degrading.or_else(|| {
-        (!decision.degrade.contains(&DegradeStep::FallbackRoute))
-            .then_some("the policy declares no fallback-route step")
-    });
-    let trace = crate::trace::TraceContext::for_span(&tracing::Span::current(), headers);
-    if let Some(r) = rec.as_mut() {
-        r.trace(trace.trace_id());
-    }
-    let traceparent = trace.header();
-    let ctx = failover::Context {
-        state,
-        runtime,
-        headers,
-        request_id: &meta.request_id,
-        request_id_header: &meta.request_id_header,
-        started,
-        tenant_id,
-        tenant_weight: tenant_cfg.map_or(1.0, |t| t.weight),
-        fail_closed,
-        steps_allowed: refuses_degrading.is_none(),
-        prompt: prompt.as_ref(),
-        traceparent: traceparent.as_ref(),
-        tracestate: trace.state.as_ref(),
-    };
-    let prompt_tokens = signals.prompt_tokens;
-    let outcome = failover::run(&ctx, req, signals, decision).await;
-    let served_by = outcome.result.as_ref().ok().map(|s| s.route);
-    record_attempts(runtime, &outcome.attempts);
-    for s in &outcome.skipped {
-        state
-            .telemetry
-            .count(m::ROUTE_SKIPPED_TOTAL, &[("route", &s.route)]);
-    }
-    meta.attempts = outcome.attempts.len();
-    let degraded = outcome.degraded.clone();
-    for step in &degraded {
-        state.telemetry.count(m::DEGRADED_TOTAL, &[("step", step)]);
-    }
-    meta.degraded.clone_from(&degraded);
-    if let Some(r) = rec.as_mut() {
-        r.attempts(runtime, &outcome.attempts, served_by);
-        let sticky = outcome.result.as_ref().ok().and_then(|s| s.sticky);
-        r.resilience(
-            runtime,
-            &outcome.skipped,
-            &degraded,
-            sticky,
-            outcome.at_most_once,
-        );
-        match &outcome.result {
-            Err(failover::Ended::Failed(f)) => r.stopped(f.stop.describe()),
-            Ok(served) if !served.notes.is_empty() => r.translation(&served.notes),
-            _ => {}
-        }
-        if let Some(p) = &prompt {
-            let variant = outcome
-                .result
-                .as_ref()
-                .ok()
-                .and_then(|s| runtime.routes.get(s.route))
-                .map(|t| p.variant_name(cfg, t.upstream.kind().family()));
-            r.prompt(&p.label, variant);
-        }
-    }
-    let restore_table = outcome.restore_table.clone();
-    if let (Some(r), Some(report)) = (rec.as_mut(), &outcome.privacy_report) {
-        r.privacy(report.clone());
-    }
-    let served = match outcome.result {
-        Ok(served) => served,
-        Err(failover::Ended::Refused(refusal)) => return Err(ApiError::Policy(refusal)),
-        Err(failover::Ended::PrivacyBlocked { zone, classes }) => {
-            return Err(ApiError::PrivacyBlocked { zone, classes });
-        }
-        Err(failover::Ended::Escalated { reason }) => {
-            let webhook = escalate(
-                state,
-                runtime,
-                &meta.request_id,
-                tenant_id,
-                &reason,
-                &degraded,
-            );
-            return Err(ApiError::Escalated { reason, webhook });
-        }
-        Err(failover::Ended::Failed(failure)) => {
-            if let Some(why) = failure.stop.describe() {
-                let reason = format!("{:?}", failure.stop);
-                state
-                    .telemetry
-                    .count(m::DISPATCH_STOPPED_TOTAL, &[("reason", &reason)]);
-                tracing::debug!(request_id = %meta.request_id, why, "Attempt loop stopped early.");
-            }
-            meta.route = failure
-                .last_route
-                .and_then(|i| runtime.route_headers.get(i))
-                .cloned();
-            return Err(ApiError::Upstream {
-                failure,
-                excluded: outcome.excluded,
-                fail_closed: fail_closed.map(String::from),
-            });
-        }
-    };
-    meta.route = runtime.route_headers.get(served.route).cloned();
-    meta.max_tokens_clamped = served
-        .max_tokens_clamped
-        .and_then(|c| HeaderValue::from_str(&c.to_string()).ok());
-    match served.body {
-        ServedBody::Json(json) => {
-            let body = match &restore_table {
-                Some(table) => {
-                    let (body, stats) = crate::privacy::restore_json(json.body, table);
-                    crate::privacy::count_restores(&state.telemetry, stats);
-                    body
-                }
-                None => json.body,
-            };
-            crate::budget::charge(state, runtime, tenant_cfg, served.route, json.usage);
-            if let Some(r) = rec.as_mut() {
-                r.usage(runtime, json.usage);
-                r.response_content(&body);
-            }
-            let body = if degraded.is_empty() {
-                body
-            } else {
-                mark_json(body, &degraded, &meta.request_id)
-            };
-            let mut resp = Response::new(Body::from(body));
-            // Sized once for content-type and the x-signalbox-* headers.
-            resp.headers_mut().reserve(RESPONSE_HEADERS);
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            Ok(resp)
-        }
-        ServedBody::Stream(mut stream) => {
-            if !degraded.is_empty() {
-                let request_id = meta.request_id.clone();
-                stream.map_first(|first| mark_first_event(first, &degraded, &request_id));
-            }
-            Ok(stream_response(
-                state,
-                runtime,
-                *stream,
-                meta,
-                rec.take(),
-                served.route,
-                crate::budget::StreamCharge {
-                    tenant,
-                    prompt_tokens,
-                },
-                started,
-                restore_table,
-            ))
-        }
-    }
-}
-
 /// Applies the tenant's concurrency and rate limits (429 with `retry-after`).
 async fn acquire_limits(
     state: &AppState,
     tenant: &TenantConfig,
-    signals: &signalbox_policy::Signals,
+    signals: &Signals,
 ) -> Result<Option<LimitPermit>, ApiError> {
     let l = tenant.limits;
     if l == TenantLimits::default() {
@@ -473,39 +230,6 @@ pub(crate) fn count_body_timeout(state: &AppState, e: &ApiError) {
     }
 }
 
-fn record_attempts(runtime: &Runtime, attempts: &[AttemptRecord]) {
-    for a in attempts {
-        let Some(i) = runtime.routes.iter().position(|r| r.id == a.route) else {
-            continue;
-        };
-        let Some(m) = runtime.route_metrics.get(i) else {
-            continue;
-        };
-        if let Some(c) = m.attempt(a.outcome) {
-            c.increment(1);
-        }
-        observe(&m.upstream_duration, a.elapsed);
-    }
-}
-
-/// Finishes the record of a request whose handler was dropped because the
-/// caller went away before the response head (status 499, as nginx logs it).
-struct PendingRecord<'a> {
-    builder: Option<RecordBuilder>,
-    state: &'a AppState,
-    started: Instant,
-}
-
-impl Drop for PendingRecord<'_> {
-    fn drop(&mut self) {
-        if let Some(b) = self.builder.take() {
-            let error = Some("client closed the connection before the response".to_string());
-            let record = b.finish(Outcome::Cancelled, 499, error, self.started.elapsed());
-            submit(self.state.decision_log.as_ref(), record);
-        }
-    }
-}
-
 /// Keeps the in-flight gauge true however the handler ends (including when
 /// the caller disconnects and the handler future is dropped).
 struct InFlight(metrics::Gauge);
@@ -521,94 +245,4 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.decrement(1.0);
     }
-}
-
-/// Turns a committed stream into the SSE response; the decision record is
-/// finished when the stream ends, however it ends.
-#[expect(
-    clippy::too_many_arguments,
-    reason = "the pipeline's stage outputs a stream response needs, passed once"
-)]
-fn stream_response(
-    state: &Arc<AppState>,
-    runtime: &Arc<Runtime>,
-    stream: CommittedStream,
-    meta: &ResponseMeta,
-    builder: Option<RecordBuilder>,
-    served_route: usize,
-    charge: crate::budget::StreamCharge,
-    started: Instant,
-    restore_table: Option<Arc<signalbox_privacy::TokenTable>>,
-) -> Response {
-    let route = runtime
-        .routes
-        .get(served_route)
-        .map(|r| r.id.to_string())
-        .unwrap_or_default();
-    let stream_errors = runtime
-        .route_metrics
-        .get(served_route)
-        .map(|m| m.stream_errors.clone());
-    let request_id = meta.request_id.clone();
-    let first_event = started.elapsed();
-    let log = state.decision_log.clone();
-    let rt = runtime.clone();
-    let app = state.clone();
-    // The request's span (if exported) lasts until the stream ends.
-    let span = tracing::Span::current();
-    let stream = stream
-        .with_error_context(&request_id, &route)
-        .on_end(move |end| {
-            span.record(
-                "signalbox.stream",
-                match &end.outcome {
-                    StreamOutcome::Completed => "completed",
-                    StreamOutcome::Cancelled => "cancelled",
-                    StreamOutcome::Cut { .. } => "cut",
-                },
-            );
-            let (status, error) = match &end.outcome {
-                StreamOutcome::Completed => (200, None),
-                StreamOutcome::Cancelled => {
-                    tracing::debug!(%request_id, %route, "Client went away; upstream stream cancelled.");
-                    (499, Some("client closed the stream".to_string()))
-                }
-                StreamOutcome::Cut { detail } => {
-                    if let Some(c) = &stream_errors {
-                        c.increment(1);
-                    }
-                    tracing::warn!(%request_id, %route, %detail, "Stream interrupted after commit.");
-                    (200, Some(format!("stream interrupted: {detail}")))
-                }
-            };
-            // Whatever the stream used is spent, however it ended.
-            let usage = end.usage.or_else(|| Some(charge.estimate(end.events)));
-            let tenant_cfg = rt.config.tenants.get(charge.tenant);
-            crate::budget::charge(&app, &rt, tenant_cfg, served_route, usage);
-            if let Some(mut b) = builder {
-                if let StreamOutcome::Cut { detail } = &end.outcome {
-                    b.stream_cut(detail);
-                }
-                b.usage(&rt, end.usage);
-                submit(log.as_ref(), b.finish(Outcome::Served, status, error, first_event));
-            }
-        });
-    let body = match restore_table {
-        // No token issued, none to restore: the common path stays untouched.
-        Some(table) if !table.is_empty() => Body::from_stream(
-            crate::privacy::RestoringStream::new(stream, table, state.telemetry.clone()),
-        ),
-        _ => Body::from_stream(stream),
-    };
-    let mut resp = Response::new(body);
-    let h = resp.headers_mut();
-    h.reserve(RESPONSE_HEADERS);
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    *resp.status_mut() = StatusCode::OK;
-    resp
 }

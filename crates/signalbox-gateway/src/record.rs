@@ -1,20 +1,25 @@
-//! Owns the record stage: assembling the decision record as the request
-//! moves through the pipeline, finishing it however the request ends, and
-//! handing it to the decision-log writer without ever waiting on it.
+//! Owns the decision record: built from the request's context in one
+//! place, completed however the request ends (handler end, stream end, or
+//! the caller going away), and handed to the decision-log writer without
+//! ever waiting on it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use signalbox_core::{AttemptRecord, DecisionRecord, SkipRecord, Usage};
+use signalbox_config::Price;
+use signalbox_core::{DecisionRecord, TranslationRecord, Usage};
 use signalbox_decision_log::DecisionLog;
-use std::sync::Arc;
-
+use signalbox_dispatch::StopReason;
 use signalbox_policy::{Decision, PolicySnapshot, Signals};
+use signalbox_providers::TranslationNote;
 
+use crate::ctx::{LogFacts, RequestCtx};
+use crate::prompt::PromptUse;
 use crate::runtime::Runtime;
 
 /// How a request ended, for the record's `outcome`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// A route served it.
     Served,
     /// The gateway refused it (bad input, auth, policy).
@@ -39,188 +44,148 @@ impl Outcome {
     }
 }
 
-/// The decision record under construction. The decision's evidence (one
-/// verdict string per route and constraint, one line per rule) is rendered
-/// on the decision-log writer thread, not on the request path.
+/// How a request's record ends: what only its end knows.
 #[derive(Debug)]
-pub struct RecordBuilder {
+pub(crate) struct End {
+    /// How the request ended.
+    pub outcome: Outcome,
+    /// The status the caller got (499 when it went away).
+    pub status: u16,
+    /// Why it failed or was cut, in words.
+    pub error: Option<String>,
+    /// Until the response head (a stream's first event).
+    pub latency: Duration,
+    /// What the answer used, as the provider reported it.
+    pub usage: Option<Usage>,
+    /// Why a committed stream broke: the serving attempt becomes `stream_cut`.
+    pub cut: Option<String>,
+}
+
+/// The decision record, built from the request's context in one place;
+/// [`Draft::complete`] adds how it ended. The decision's evidence (one
+/// verdict per route and constraint, one line per rule) is rendered on the
+/// decision-log writer thread, not on the request path.
+#[derive(Debug)]
+pub(crate) struct Draft {
     record: DecisionRecord,
-    log_content: bool,
-    serving_route: Option<usize>,
+    /// The serving route's prices, for the record's cost.
+    price: Option<Price>,
     evidence: Option<(Arc<Runtime>, Signals, Decision)>,
 }
 
-impl RecordBuilder {
-    /// Starts a record for a request that arrived now, keyed by the
-    /// gateway's id and noting the caller's `x-request-id`.
-    pub fn start(
-        request_id: String,
-        caller_request_id: Option<String>,
-        policy_version: &str,
-    ) -> Self {
-        let time_ms = signalbox_core::clock::unix_ms();
+impl Draft {
+    /// Everything the context knows, in the record's shape.
+    pub fn of(ctx: &RequestCtx, log: LogFacts) -> Self {
+        let cfg = &ctx.runtime.config;
+        let route = |i: Option<usize>| i.and_then(|i| cfg.routes.get(i));
+        let served = route(ctx.served_route());
+        let prompt_variant = |p: &PromptUse| {
+            let target = ctx.runtime.routes.get(ctx.served_route()?)?;
+            Some(
+                p.variant_name(cfg, target.upstream.kind().family())
+                    .to_owned(),
+            )
+        };
+        let record = DecisionRecord {
+            request_id: ctx.ids.gateway.clone(),
+            caller_request_id: ctx.ids.caller.clone(),
+            time_ms: log.time_ms,
+            tenant: ctx
+                .tenant_config()
+                .map_or("-", |t| t.id.as_str())
+                .to_owned(),
+            policy_version: cfg.version.clone(),
+            alias: ctx.alias.as_ref().map(ToString::to_string),
+            failure_mode: ctx
+                .failure_mode
+                .map_or_else(String::new, |m| m.as_str().to_owned()),
+            stream: ctx.stream,
+            chosen: served.map(|r| r.id.to_string()),
+            provider: served.map(|r| r.provider.to_string()),
+            model_version: served.map(|r| r.version.clone()),
+            attempts: ctx.attempts.clone(),
+            content: log.content,
+            skipped: ctx.skipped.clone(),
+            degraded: ctx.degraded.iter().map(|s| s.as_str().to_owned()).collect(),
+            sticky_route: route(ctx.served.and_then(|s| s.sticky)).map(|r| r.id.to_string()),
+            at_most_once: ctx.at_most_once,
+            stopped: ctx.stop.and_then(StopReason::describe).map(str::to_owned),
+            idempotency: ctx.idempotency.map(|i| i.label().to_owned()),
+            privacy: ctx.privacy.clone(),
+            translation: ctx.translation.iter().map(translation).collect(),
+            trace_id: ctx.trace.as_ref().map(|t| t.trace_id().to_owned()),
+            prompt_version: ctx.prompt.as_ref().map(|p| p.label.clone()),
+            prompt_variant: ctx.prompt.as_ref().and_then(prompt_variant),
+            ..DecisionRecord::default()
+        };
         Self {
-            record: DecisionRecord {
-                request_id,
-                caller_request_id,
-                time_ms,
-                tenant: "-".to_string(),
-                policy_version: policy_version.to_string(),
-                ..DecisionRecord::default()
-            },
-            log_content: false,
-            serving_route: None,
-            evidence: None,
-        }
-    }
-
-    /// Notes the tenant (and whether it allows content logging).
-    pub fn tenant(&mut self, snap: &PolicySnapshot, tenant: usize) {
-        if let Some(t) = snap.config().tenants.get(tenant) {
-            self.record.tenant = t.id.clone();
-            self.log_content = t.log_content;
-        }
-    }
-
-    /// Notes the signals and the decision; their evidence is rendered later.
-    pub fn decision(&mut self, rt: &Arc<Runtime>, signals: &Signals, decision: &Decision) {
-        self.record.alias = Some(decision.alias.to_string());
-        self.record.stream = signals.stream;
-        self.record.failure_mode = decision.failure_mode.as_str().to_string();
-        self.evidence = Some((rt.clone(), signals.clone(), decision.clone()));
-    }
-
-    /// Keeps the request body, only if the tenant allows content logging.
-    pub fn request_content(&mut self, body: &serde_json::Map<String, serde_json::Value>) {
-        if self.log_content {
-            self.record.content = Some(serde_json::json!({ "request": body.get("messages") }));
-        }
-    }
-
-    /// Keeps the completion body, only if the tenant allows content logging.
-    pub fn response_content(&mut self, body: &[u8]) {
-        if !self.log_content {
-            return;
-        }
-        if let (Some(content), Ok(v)) = (
-            self.record.content.as_mut(),
-            serde_json::from_slice::<serde_json::Value>(body),
-        ) {
-            content["response"] = v.get("choices").cloned().unwrap_or(serde_json::Value::Null);
-        }
-    }
-
-    /// Notes the attempts and the serving route.
-    pub fn attempts(&mut self, rt: &Runtime, attempts: &[AttemptRecord], served_by: Option<usize>) {
-        self.record.attempts = attempts.to_vec();
-        self.serving_route = served_by;
-        if let Some(r) = served_by.and_then(|i| rt.config.routes.get(i)) {
-            self.record.chosen = Some(r.id.to_string());
-            self.record.provider = Some(r.provider.to_string());
-            self.record.model_version = Some(r.version.clone());
-        }
-    }
-
-    /// Notes how resilience shaped the request: skipped routes, the
-    /// degradation steps taken, the sticky route, at-most-once handling.
-    pub fn resilience(
-        &mut self,
-        rt: &Runtime,
-        skipped: &[SkipRecord],
-        degraded: &[&str],
-        sticky: Option<usize>,
-        at_most_once: bool,
-    ) {
-        self.record.skipped = skipped.to_vec();
-        self.record.degraded = degraded.iter().map(|s| (*s).to_owned()).collect();
-        self.record.sticky_route = sticky
-            .and_then(|i| rt.config.routes.get(i))
-            .map(|r| r.id.to_string());
-        self.record.at_most_once = at_most_once;
-    }
-
-    /// Marks the serving attempt `stream_cut`: its stream broke after the
-    /// caller had the first event.
-    pub fn stream_cut(&mut self, detail: &str) {
-        if let Some(last) = self.record.attempts.last_mut() {
-            last.outcome = signalbox_core::OutcomeClass::StreamCut;
-            last.detail = detail.to_owned();
-        }
-    }
-
-    /// Notes the W3C trace id the request belongs to.
-    pub fn trace(&mut self, trace_id: &str) {
-        self.record.trace_id = Some(trace_id.to_owned());
-    }
-
-    /// Notes the registered prompt used and the variant the serving route got.
-    pub fn prompt(&mut self, label: &str, variant: Option<&str>) {
-        self.record.prompt_version = Some(label.to_owned());
-        self.record.prompt_variant = variant.map(str::to_owned);
-    }
-
-    /// Notes what translating for the serving provider dropped or changed.
-    pub fn translation(&mut self, notes: &[signalbox_providers::TranslationNote]) {
-        self.record.translation = notes
-            .iter()
-            .map(|n| signalbox_core::TranslationRecord {
-                field: n.field.clone(),
-                action: n.action.as_str().to_owned(),
-                reason: n.reason.clone(),
-            })
-            .collect();
-    }
-
-    /// Notes what the privacy boundaries found and did (counts only).
-    pub fn privacy(&mut self, report: serde_json::Value) {
-        self.record.privacy = Some(report);
-    }
-
-    /// Notes why the attempt loop stopped early.
-    pub fn stopped(&mut self, why: Option<&str>) {
-        self.record.stopped = why.map(str::to_owned);
-    }
-
-    /// Notes `executed` or `replayed` for an idempotent request.
-    pub fn idempotency(&mut self, what: &str) {
-        self.record.idempotency = Some(what.to_owned());
-    }
-
-    /// Notes usage and prices it with the serving route's price table.
-    pub fn usage(&mut self, rt: &Runtime, usage: Option<Usage>) {
-        self.record.usage = usage;
-        if let (Some(u), Some(r)) = (
-            usage,
-            self.serving_route.and_then(|i| rt.config.routes.get(i)),
-        ) {
-            self.record.cost_usd = Some(r.price.cost_usd(u.prompt_tokens, u.completion_tokens));
+            record,
+            price: served.map(|r| r.price),
+            evidence: log
+                .evidence
+                .map(|(signals, decision)| (Arc::clone(&ctx.runtime), signals, decision)),
         }
     }
 
     /// Completes the record. The returned closure renders the evidence and
     /// yields the record; the log runs it on its writer thread.
-    pub fn finish(
-        mut self,
-        outcome: Outcome,
-        status: u16,
-        error: Option<String>,
-        latency: Duration,
-    ) -> impl FnOnce() -> DecisionRecord + Send + 'static {
-        self.record.outcome = outcome.as_str().to_string();
-        self.record.status = status;
-        self.record.error = error;
-        self.record.latency_ms = latency.as_millis() as u64;
+    pub fn complete(self, end: End) -> impl FnOnce() -> DecisionRecord + Send + 'static {
         let Self {
             mut record,
+            price,
             evidence,
-            ..
         } = self;
+        if let Some(detail) = end.cut
+            && let Some(last) = record.attempts.last_mut()
+        {
+            last.outcome = signalbox_core::OutcomeClass::StreamCut;
+            last.detail = detail;
+        }
+        record.usage = end.usage;
+        if let (Some(u), Some(p)) = (end.usage, price) {
+            record.cost_usd = Some(p.cost_usd(u.prompt_tokens, u.completion_tokens));
+        }
+        record.outcome = end.outcome.as_str().to_string();
+        record.status = end.status;
+        record.error = end.error;
+        record.latency_ms = end.latency.as_millis() as u64;
         move || {
             if let Some((rt, signals, decision)) = evidence {
                 render_evidence(&mut record, &rt.policy, &signals, &decision);
             }
             record
         }
+    }
+}
+
+/// Writes the record of a request that ends now: every request but a
+/// served stream, whose tail completes its draft when the stream ends.
+pub(crate) fn write_now(
+    ctx: &RequestCtx,
+    log: LogFacts,
+    outcome: Outcome,
+    status: u16,
+    error: Option<String>,
+) {
+    let end = End {
+        outcome,
+        status,
+        error,
+        latency: ctx.started.elapsed(),
+        usage: ctx.usage,
+        cut: None,
+    };
+    submit(
+        ctx.state.decision_log.as_ref(),
+        Draft::of(ctx, log).complete(end),
+    );
+}
+
+fn translation(n: &TranslationNote) -> TranslationRecord {
+    TranslationRecord {
+        field: n.field.clone(),
+        action: n.action.as_str().to_owned(),
+        reason: n.reason.clone(),
     }
 }
 
@@ -240,7 +205,10 @@ fn render_evidence(
 
 /// Sends a finished record to the log, if one is configured. Never blocks:
 /// a full queue drops the record and counts it.
-pub fn submit(log: Option<&DecisionLog>, record: impl FnOnce() -> DecisionRecord + Send + 'static) {
+pub(crate) fn submit(
+    log: Option<&DecisionLog>,
+    record: impl FnOnce() -> DecisionRecord + Send + 'static,
+) {
     if let Some(log) = log
         && !log.record_with(record)
     {

@@ -4,14 +4,16 @@
 
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
+use signalbox_config::DegradeStep;
 
-fn marker(steps: &[&str], request_id: &str) -> Value {
+fn marker(steps: &[DegradeStep], request_id: &str) -> Value {
+    let steps: Vec<&str> = steps.iter().map(|s| s.as_str()).collect();
     json!({ "degraded": steps, "request_id": request_id })
 }
 
 /// Adds `"signalbox": {"degraded": [...], "request_id"}` to a chat
 /// completion; a body that is not a JSON object is returned unchanged.
-pub fn mark_json(body: Bytes, steps: &[&str], request_id: &str) -> Bytes {
+pub fn mark_json(body: Bytes, steps: &[DegradeStep], request_id: &str) -> Bytes {
     let Ok(mut obj) = serde_json::from_slice::<Map<String, Value>>(&body) else {
         return body;
     };
@@ -20,7 +22,7 @@ pub fn mark_json(body: Bytes, steps: &[&str], request_id: &str) -> Bytes {
 }
 
 /// Adds the marker to the first `data:` event carrying a JSON object.
-pub fn mark_first_event(events: Bytes, steps: &[&str], request_id: &str) -> Bytes {
+pub fn mark_first_event(events: Bytes, steps: &[DegradeStep], request_id: &str) -> Bytes {
     let Ok(text) = std::str::from_utf8(&events) else {
         return events;
     };
@@ -51,7 +53,7 @@ mod tests {
     fn json_body_gets_the_marker() {
         let b = mark_json(
             Bytes::from_static(br#"{"id":"x","choices":[]}"#),
-            &["fallback-route"],
+            &[DegradeStep::FallbackRoute],
             "r1",
         );
         let v: Value = serde_json::from_slice(&b).unwrap_or_default();
@@ -63,7 +65,11 @@ mod tests {
     #[test]
     fn first_stream_event_gets_the_marker_and_framing_is_kept() {
         let ev = Bytes::from_static(b": keepalive\n\ndata: {\"id\":\"c\",\"choices\":[]}\n\n");
-        let out = mark_first_event(ev, &["fallback-route", "tools-disabled"], "r2");
+        let out = mark_first_event(
+            ev,
+            &[DegradeStep::FallbackRoute, DegradeStep::ToolsDisabled],
+            "r2",
+        );
         let text = std::str::from_utf8(&out).unwrap_or_default();
         assert!(text.starts_with(": keepalive\n\ndata: {"), "{text}");
         assert!(text.ends_with("}\n\n"), "{text}");
@@ -76,9 +82,16 @@ mod tests {
     #[test]
     fn non_json_is_left_alone() {
         let b = Bytes::from_static(b"data: [DONE]\n\n");
-        assert_eq!(mark_first_event(b.clone(), &["x"], "r"), b);
         assert_eq!(
-            mark_json(Bytes::from_static(b"[1]"), &["x"], "r"),
+            mark_first_event(b.clone(), &[DegradeStep::SmallerModel], "r"),
+            b
+        );
+        assert_eq!(
+            mark_json(
+                Bytes::from_static(b"[1]"),
+                &[DegradeStep::SmallerModel],
+                "r"
+            ),
             Bytes::from_static(b"[1]")
         );
     }

@@ -11,6 +11,56 @@ use signalbox_dispatch::Failure;
 use signalbox_policy::PolicyError;
 use thiserror::Error;
 
+use super::code::{ErrorCode, ErrorSpec, UpstreamVerdict};
+
+/// What happened to the escalation webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Webhook {
+    /// Queued for delivery (it never delays the caller's answer).
+    Sent,
+    /// No `resilience.escalation.webhook` is configured.
+    NotConfigured,
+}
+
+impl Webhook {
+    /// The word the caller's `signalbox.escalation.webhook` says.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::NotConfigured => "not-configured",
+        }
+    }
+}
+
+/// Why a flow stays on its first route, so no fallback is tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoFallback {
+    /// The rule's `failure-mode` is `fail-closed`.
+    FailClosedFlow,
+    /// The caller sent `x-signalbox-degrade: never`.
+    CallerRefused,
+    /// The policy declares no `fallback-route` step (its other declared
+    /// steps may still run).
+    NoFallbackStep,
+}
+
+impl NoFallback {
+    /// Why, in words, for the error message.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::FailClosedFlow => "this flow is fail-closed",
+            Self::CallerRefused => "the caller sent x-signalbox-degrade: never",
+            Self::NoFallbackStep => "the policy declares no fallback-route step",
+        }
+    }
+
+    /// Whether the rule's other declared steps are off too (fail-closed
+    /// flows and `degrade: never` take no step at all).
+    pub fn refuses_steps(self) -> bool {
+        !matches!(self, Self::NoFallbackStep)
+    }
+}
+
 /// Everything the API can answer with instead of a completion.
 #[derive(Debug, Error)]
 pub enum ApiError {
@@ -37,15 +87,20 @@ pub enum ApiError {
     #[error(transparent)]
     Policy(PolicyError),
     /// Upstreams failed or rejected the request.
-    #[error("{}", upstream_message(failure, excluded, fail_closed.as_deref()))]
+    /// Built by [`ApiError::upstream`], which decides the verdict.
+    #[error("{}", upstream_message(failure, excluded, *fail_closed))]
     Upstream {
-        /// Every attempt, and the rejection if the upstream refused the request.
-        failure: Failure,
+        /// Every attempt, and the rejection if the upstream refused the
+        /// request (boxed: the rest of the errors are small, and every
+        /// stage returns them).
+        failure: Box<Failure>,
         /// Routes the policy excluded (why no compliant fallback existed).
         excluded: Vec<String>,
-        /// Why the flow may not degrade (fail-closed policy, or the caller's
-        /// `x-signalbox-degrade: never`); `None` when it may.
-        fail_closed: Option<String>,
+        /// Why the flow may not fall back (fail-closed policy, the caller's
+        /// `x-signalbox-degrade: never`, no fallback step); `None` when it may.
+        fail_closed: Option<NoFallback>,
+        /// How the failure is answered, decided once from the rest.
+        verdict: UpstreamVerdict,
     },
     /// The tenant is over one of its limits.
     #[error("tenant limit reached: {limit} is {value}; retry after {retry_after_secs}s")]
@@ -85,8 +140,8 @@ pub enum ApiError {
     Escalated {
         /// Why the models could not serve.
         reason: String,
-        /// `sent`, `failed-to-queue` or `not-configured`.
-        webhook: &'static str,
+        /// What happened to the escalation webhook.
+        webhook: Webhook,
     },
     /// The `Idempotency-Key` header is not 1–255 visible ASCII characters.
     #[error("idempotency-key must be 1–255 visible ASCII characters")]
@@ -114,141 +169,73 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// The HTTP status for this error.
+    /// An upstream failure, with its verdict decided once.
+    pub fn upstream(
+        failure: Failure,
+        excluded: Vec<String>,
+        fail_closed: Option<NoFallback>,
+    ) -> Self {
+        let verdict = UpstreamVerdict::of(&failure, fail_closed.is_some());
+        Self::Upstream {
+            failure: Box::new(failure),
+            excluded,
+            fail_closed,
+            verdict,
+        }
+    }
+
+    /// The error's row in the table.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            Self::BodyTooLarge { .. } => ErrorCode::BodyTooLarge,
+            Self::BodyRead(_) => ErrorCode::BodyRead,
+            Self::BodyTimeout { .. } => ErrorCode::BodyTimeout,
+            Self::Policy(p) => match p {
+                PolicyError::MissingKey => ErrorCode::MissingKey,
+                PolicyError::UnknownKey => ErrorCode::UnknownKey,
+                PolicyError::Forbidden(_) => ErrorCode::Forbidden,
+                PolicyError::BadHeader { .. } => ErrorCode::BadHeader,
+                PolicyError::UnknownModel { .. } => ErrorCode::UnknownModel,
+                PolicyError::NoEligibleRoute { .. } => ErrorCode::NoEligibleRoute,
+            },
+            Self::Upstream { verdict, .. } => verdict.code(),
+            Self::NotFound { .. } => ErrorCode::NotFound,
+            Self::Internal(_) => ErrorCode::Internal,
+            Self::StateUnavailable(_) => ErrorCode::StateUnavailable,
+            Self::TenantLimit { .. } => ErrorCode::TenantLimit,
+            Self::BudgetExceeded { .. } => ErrorCode::BudgetExceeded,
+            Self::Escalated { .. } => ErrorCode::Escalated,
+            Self::PrivacyBlocked { .. } => ErrorCode::PrivacyBlocked,
+            Self::BadIdempotencyKey => ErrorCode::BadIdempotencyKey,
+            Self::IdempotencyConflict => ErrorCode::IdempotencyConflict,
+            Self::IdempotencyInFlight => ErrorCode::IdempotencyInFlight,
+        }
+    }
+
+    /// The HTTP status for this error: the table's, except that a
+    /// rejection passes the provider's 4xx through.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidRequest(_) | Self::BodyRead(_) => StatusCode::BAD_REQUEST,
-            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Policy(p) => match p {
-                PolicyError::MissingKey | PolicyError::UnknownKey => StatusCode::UNAUTHORIZED,
-                PolicyError::Forbidden(_) => StatusCode::FORBIDDEN,
-                PolicyError::BadHeader { .. } | PolicyError::NoEligibleRoute { .. } => {
-                    StatusCode::BAD_REQUEST
-                }
-                PolicyError::UnknownModel { .. } => StatusCode::NOT_FOUND,
-            },
             Self::Upstream {
-                failure,
-                fail_closed,
+                verdict: UpstreamVerdict::Rejected { status },
                 ..
-            } => {
-                if failure.capacity_refused && failure.attempts.is_empty() {
-                    StatusCode::TOO_MANY_REQUESTS
-                } else if failure.no_route_can_carry() {
-                    StatusCode::BAD_REQUEST
-                } else if fail_closed.is_some() && failure.rejection.is_none() {
-                    StatusCode::SERVICE_UNAVAILABLE
-                } else {
-                    upstream_status(failure)
-                }
-            }
-            Self::NotFound { .. } => StatusCode::NOT_FOUND,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::StateUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::TenantLimit { .. } | Self::BudgetExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Escalated { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::PrivacyBlocked { .. } => StatusCode::FORBIDDEN,
-            Self::BadIdempotencyKey => StatusCode::BAD_REQUEST,
-            Self::IdempotencyConflict => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::IdempotencyInFlight => StatusCode::CONFLICT,
+            } => *status,
+            _ => self.code().spec().status,
         }
     }
 
     /// Low-cardinality label for the errors metric.
     pub fn metric_label(&self) -> &'static str {
-        match self {
-            Self::InvalidRequest(_) => "invalid_request",
-            Self::BodyTooLarge { .. } => "body_too_large",
-            Self::BodyRead(_) => "body_read",
-            Self::BodyTimeout { .. } => "body_timeout",
-            Self::Policy(p) => p.label(),
-            Self::Upstream { failure, .. } if failure.rejection.is_some() => "upstream_rejected",
-            Self::Upstream { failure, .. } if failure.no_route_can_carry() => {
-                "unsupported_by_routes"
-            }
-            Self::Upstream { failure, .. }
-                if failure.capacity_refused && failure.attempts.is_empty() =>
-            {
-                "route_capacity"
-            }
-            Self::Upstream {
-                fail_closed: Some(_),
-                ..
-            } => "fail_closed",
-            Self::Upstream { .. } => "upstream_failed",
-            Self::NotFound { .. } => "not_found",
-            Self::Internal(_) => "internal",
-            Self::StateUnavailable(_) => "state_unavailable",
-            Self::TenantLimit { .. } => "tenant_limit",
-            Self::BudgetExceeded { .. } => "budget_exceeded",
-            Self::Escalated { .. } => "escalated",
-            Self::PrivacyBlocked { .. } => "privacy_blocked",
-            Self::BadIdempotencyKey => "bad_idempotency_key",
-            Self::IdempotencyConflict => "idempotency_conflict",
-            Self::IdempotencyInFlight => "idempotency_in_flight",
-        }
+        self.code().spec().label
     }
 
-    fn kind(&self) -> (&'static str, &'static str, Option<&str>) {
+    /// The `error.param`: the offending field or header, when one is.
+    fn param(&self) -> Option<&str> {
         match self {
-            Self::InvalidRequest(e) => ("invalid_request_error", "invalid_request", e.param()),
-            Self::BodyTooLarge { .. } => ("invalid_request_error", "request_too_large", None),
-            Self::BodyRead(_) => ("invalid_request_error", "body_read_error", None),
-            Self::BodyTimeout { .. } => ("invalid_request_error", "request_timeout", None),
-            Self::Policy(p) => match p {
-                PolicyError::MissingKey | PolicyError::UnknownKey => {
-                    ("invalid_request_error", "invalid_api_key", None)
-                }
-                PolicyError::Forbidden(_) => ("permission_error", "policy_forbidden", None),
-                PolicyError::BadHeader { header, .. } => {
-                    ("invalid_request_error", "invalid_header", Some(*header))
-                }
-                PolicyError::UnknownModel { .. } => {
-                    ("invalid_request_error", "model_not_found", Some("model"))
-                }
-                PolicyError::NoEligibleRoute { .. } => {
-                    ("invalid_request_error", "no_eligible_route", None)
-                }
-            },
-            Self::Upstream { failure, .. } if failure.rejection.is_some() => {
-                ("invalid_request_error", "upstream_rejected", None)
-            }
-            Self::Upstream { failure, .. } if failure.no_route_can_carry() => {
-                ("invalid_request_error", "unsupported_by_routes", None)
-            }
-            Self::Upstream { failure, .. }
-                if failure.capacity_refused && failure.attempts.is_empty() =>
-            {
-                ("rate_limit_error", "route_capacity", None)
-            }
-            Self::Upstream {
-                fail_closed: Some(_),
-                ..
-            } => ("upstream_error", "fail_closed", None),
-            Self::Upstream { failure, .. } => ("upstream_error", failure_code(failure), None),
-            Self::NotFound { .. } => ("invalid_request_error", "unknown_url", None),
-            Self::Internal(_) => ("server_error", "internal_error", None),
-            Self::StateUnavailable(_) => ("server_error", "state_unavailable", None),
-            Self::TenantLimit { .. } => ("rate_limit_error", "tenant_limit", None),
-            Self::BudgetExceeded { .. } => ("rate_limit_error", "budget_exceeded", None),
-            Self::Escalated { .. } => ("escalation", "human_escalation", None),
-            Self::PrivacyBlocked { .. } => ("permission_error", "privacy_blocked", None),
-            Self::BadIdempotencyKey => (
-                "invalid_request_error",
-                "invalid_idempotency_key",
-                Some("idempotency-key"),
-            ),
-            Self::IdempotencyConflict => (
-                "invalid_request_error",
-                "idempotency_key_reused",
-                Some("idempotency-key"),
-            ),
-            Self::IdempotencyInFlight => (
-                "invalid_request_error",
-                "idempotency_in_progress",
-                Some("idempotency-key"),
-            ),
+            Self::InvalidRequest(e) => e.param(),
+            Self::Policy(PolicyError::BadHeader { header, .. }) => Some(header),
+            _ => self.code().spec().param,
         }
     }
 
@@ -256,9 +243,9 @@ impl ApiError {
     /// `retry-after` when every attempt was rate limited).
     pub fn into_response(self, request_id: &str) -> Response {
         let status = self.status();
-        let (kind, code, param) = self.kind();
+        let ErrorSpec { kind, code, .. } = self.code().spec();
         let mut body = json!({
-            "error": { "message": self.to_string(), "type": kind, "code": code, "param": param },
+            "error": { "message": self.to_string(), "type": kind, "code": code, "param": self.param() },
             "signalbox": { "request_id": request_id },
         });
         let mut retry_after = None;
@@ -292,7 +279,7 @@ impl ApiError {
         }
         if let Self::Escalated { reason, webhook } = &self {
             body["signalbox"]["escalation"] =
-                json!({ "status": "escalated", "reason": reason, "webhook": webhook });
+                json!({ "status": "escalated", "reason": reason, "webhook": webhook.label() });
         }
         if let Self::TenantLimit {
             retry_after_secs, ..
@@ -326,46 +313,7 @@ impl From<PolicyError> for ApiError {
     }
 }
 
-/// The status that best explains a failed dispatch: an upstream rejection of
-/// the request passes its 4xx through; otherwise a provider that answered
-/// badly (5xx, broken body, refused credentials) is 502, a deadline is 504,
-/// and providers that were unreachable or rate limited are 503.
-fn upstream_status(f: &Failure) -> StatusCode {
-    if let Some(r) = &f.rejection {
-        return StatusCode::from_u16(r.status)
-            .ok()
-            .filter(StatusCode::is_client_error)
-            .unwrap_or(StatusCode::BAD_REQUEST);
-    }
-    // A route that could have served was at capacity: the answer is "busy,
-    // retry shortly", whatever the failed attempts before it say.
-    if f.capacity_refused {
-        return StatusCode::SERVICE_UNAVAILABLE;
-    }
-    let any = |c: &[OutcomeClass]| f.attempts.iter().any(|a| c.contains(&a.outcome));
-    if any(&[
-        OutcomeClass::ServerError,
-        OutcomeClass::BadResponse,
-        OutcomeClass::AuthRejected,
-        OutcomeClass::StreamCut,
-    ]) {
-        StatusCode::BAD_GATEWAY
-    } else if any(&[OutcomeClass::Timeout]) {
-        StatusCode::GATEWAY_TIMEOUT
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    }
-}
-
-fn failure_code(f: &Failure) -> &'static str {
-    match upstream_status(f) {
-        StatusCode::GATEWAY_TIMEOUT => "upstream_timeout",
-        StatusCode::SERVICE_UNAVAILABLE => "upstream_unavailable",
-        _ => "upstream_failed",
-    }
-}
-
-fn upstream_message(f: &Failure, excluded: &[String], fail_closed: Option<&str>) -> String {
+fn upstream_message(f: &Failure, excluded: &[String], fail_closed: Option<NoFallback>) -> String {
     if let Some(r) = &f.rejection {
         return format!("the provider rejected the request: {}", r.detail);
     }
@@ -383,7 +331,7 @@ fn upstream_message(f: &Failure, excluded: &[String], fail_closed: Option<&str>)
         msg.push_str(why);
     }
     if let Some(why) = fail_closed {
-        msg.push_str(&format!("; {why}, so no fallback was tried"));
+        msg.push_str(&format!("; {}, so no fallback was tried", why.describe()));
     }
     if !excluded.is_empty() {
         msg.push_str(&format!(

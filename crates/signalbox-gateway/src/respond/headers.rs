@@ -1,31 +1,15 @@
-//! The `x-signalbox-*` headers: the decision's summary on every response.
+//! The `x-signalbox-*` headers: the decision's summary on every response,
+//! written from the request's context; and the head of a served answer
+//! (JSON or SSE).
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use bytes::Bytes;
+use signalbox_config::DegradeStep;
 use signalbox_core::headers as names;
 
-/// What the response headers report about a request.
-#[derive(Debug, Clone)]
-pub struct ResponseMeta {
-    /// The request id echoed as `x-request-id` (caller's or generated).
-    pub request_id: String,
-    /// The same id as a header value.
-    pub request_id_header: HeaderValue,
-    /// The gateway's own id, the decision record's key (`x-signalbox-request-id`).
-    pub gateway_request_id: HeaderValue,
-    /// The loaded configuration's version.
-    pub policy_version: HeaderValue,
-    /// Route, provider and model version of the serving (or last tried) route.
-    pub route: Option<RouteHeaders>,
-    /// Upstream attempts made.
-    pub attempts: usize,
-    /// Degradation steps taken, in order (`x-signalbox-degraded`).
-    pub degraded: Vec<&'static str>,
-    /// The registered prompt used, `id@version` (`x-signalbox-prompt-version`).
-    pub prompt: Option<HeaderValue>,
-    /// The caller's output limit lowered to the serving route's, e.g.
-    /// `16384->8192` (`x-signalbox-max-tokens-clamped`).
-    pub max_tokens_clamped: Option<HeaderValue>,
-}
+use crate::ctx::RequestCtx;
 
 /// Pre-built header values for one route, made once per configuration load.
 #[derive(Debug, Clone)]
@@ -38,48 +22,98 @@ pub struct RouteHeaders {
     pub model: HeaderValue,
 }
 
-impl ResponseMeta {
-    /// Writes the headers.
-    pub fn apply(&self, headers: &mut HeaderMap) {
-        // Room for these headers at once, rather than growing the map while
-        // inserting (a no-op when the response was built with room).
-        headers.reserve(9);
-        headers.insert(
-            HeaderName::from_static(names::REQUEST_ID),
-            self.request_id_header.clone(),
-        );
-        headers.insert(
-            HeaderName::from_static(names::GATEWAY_REQUEST_ID),
-            self.gateway_request_id.clone(),
-        );
-        headers.insert(
-            HeaderName::from_static(names::POLICY_VERSION),
-            self.policy_version.clone(),
-        );
-        headers.insert(
-            HeaderName::from_static(names::ATTEMPTS),
-            count(self.attempts),
-        );
-        if !self.degraded.is_empty()
-            && let Ok(v) = HeaderValue::from_str(&self.degraded.join(","))
-        {
-            headers.insert(HeaderName::from_static(names::DEGRADED), v);
-        }
-        if let Some(p) = &self.prompt {
-            headers.insert(HeaderName::from_static(names::PROMPT_VERSION), p.clone());
-        }
-        if let Some(c) = &self.max_tokens_clamped {
-            headers.insert(
-                HeaderName::from_static(names::MAX_TOKENS_CLAMPED),
-                c.clone(),
-            );
-        }
-        if let Some(r) = &self.route {
-            headers.insert(HeaderName::from_static(names::ROUTE), r.route.clone());
-            headers.insert(HeaderName::from_static(names::PROVIDER), r.provider.clone());
-            headers.insert(HeaderName::from_static(names::MODEL), r.model.clone());
-        }
+/// Headers a served response carries: content type (and, for streams, two
+/// cache headers) plus the `x-signalbox-*` summary.
+const RESPONSE_HEADERS: usize = 13;
+
+/// Writes the `x-signalbox-*` summary of the request's context.
+pub(crate) fn apply(headers: &mut HeaderMap, ctx: &RequestCtx) {
+    // Room for these headers at once, rather than growing the map while
+    // inserting (a no-op when the response was built with room).
+    headers.reserve(9);
+    headers.insert(
+        HeaderName::from_static(names::REQUEST_ID),
+        ctx.ids.echo_header.clone(),
+    );
+    headers.insert(
+        HeaderName::from_static(names::GATEWAY_REQUEST_ID),
+        ctx.ids.gateway_header.clone(),
+    );
+    headers.insert(
+        HeaderName::from_static(names::POLICY_VERSION),
+        ctx.runtime.version_header.clone(),
+    );
+    headers.insert(
+        HeaderName::from_static(names::ATTEMPTS),
+        count(ctx.attempts.len()),
+    );
+    if !ctx.degraded.is_empty()
+        && let Ok(v) = HeaderValue::from_str(&steps(&ctx.degraded))
+    {
+        headers.insert(HeaderName::from_static(names::DEGRADED), v);
     }
+    if let Some(p) = ctx
+        .prompt
+        .as_ref()
+        .and_then(|p| HeaderValue::from_str(&p.label).ok())
+    {
+        headers.insert(HeaderName::from_static(names::PROMPT_VERSION), p);
+    }
+    if let Some(c) = ctx
+        .served
+        .and_then(|s| s.max_tokens_clamped)
+        .and_then(|c| HeaderValue::from_str(&c.to_string()).ok())
+    {
+        headers.insert(HeaderName::from_static(names::MAX_TOKENS_CLAMPED), c);
+    }
+    if let Some(r) = route(ctx) {
+        headers.insert(HeaderName::from_static(names::ROUTE), r.route.clone());
+        headers.insert(HeaderName::from_static(names::PROVIDER), r.provider.clone());
+        headers.insert(HeaderName::from_static(names::MODEL), r.model.clone());
+    }
+}
+
+/// The header values of the serving route, or on failure the last one tried.
+pub(crate) fn route(ctx: &RequestCtx) -> Option<&RouteHeaders> {
+    ctx.route.and_then(|i| ctx.runtime.route_headers.get(i))
+}
+
+/// Degradation steps as `x-signalbox-degraded` lists them: `a,b`.
+pub(crate) fn steps(steps: &[DegradeStep]) -> String {
+    let mut out = String::with_capacity(steps.len() * 16);
+    for (i, s) in steps.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(s.as_str());
+    }
+    out
+}
+
+/// A JSON answer's response, sized once for its headers.
+pub(crate) fn json(body: Bytes) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    resp.headers_mut().reserve(RESPONSE_HEADERS);
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// An SSE answer's response, sized once for its headers.
+pub(crate) fn sse(body: Body) -> Response {
+    let mut resp = Response::new(body);
+    let h = resp.headers_mut();
+    h.reserve(RESPONSE_HEADERS);
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    *resp.status_mut() = StatusCode::OK;
+    resp
 }
 
 /// A small count as a header value: the usual attempt counts are static
@@ -93,7 +127,16 @@ fn count(n: usize) -> HeaderValue {
 
 #[cfg(test)]
 mod tests {
-    use super::count;
+    use super::{DegradeStep, count, steps};
+
+    #[test]
+    fn degradation_steps_are_listed_in_order() {
+        assert_eq!(steps(&[]), "");
+        assert_eq!(
+            steps(&[DegradeStep::FallbackRoute, DegradeStep::HumanEscalation]),
+            "fallback-route,human-escalation"
+        );
+    }
 
     #[test]
     fn counts_render_as_decimal() {

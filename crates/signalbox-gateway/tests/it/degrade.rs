@@ -12,6 +12,7 @@ use signalbox_testkit::{Harness, any_port, chat_body, eventually};
 use tokio::time::Duration;
 
 use crate::header;
+use crate::metrics::value as metric;
 
 const DEGRADE: &str = r#"
 resilience:
@@ -279,5 +280,64 @@ async fn every_step_runs_without_a_fallback_route_step() {
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["code"], "human_escalation");
     assert!(eventually(Duration::from_secs(5), || !seen.lock().is_empty()).await);
+    h.stop().await;
+}
+
+/// The response headers, the body marker, the decision record and the
+/// metrics are all derived from one request context: they name the same
+/// route, attempts and degradation steps, for a JSON answer, a stream
+/// (whose record is completed when it ends) and a failure alike.
+#[tokio::test]
+async fn headers_record_and_metrics_tell_one_story() {
+    let (h, _) = harness().await;
+    h.mock("big").set_faults(down());
+    let mut body = chat_body("chat", "what is the weather");
+    body["tools"] =
+        json!([{"type": "function", "function": {"name": "weather", "parameters": {}}}]);
+    for (id, stream) in [("story-json", false), ("story-stream", true)] {
+        body["stream"] = json!(stream);
+        let resp = h.chat_with(&body, &[("x-request-id", id)]).await;
+        assert_eq!(resp.status(), 200, "{id}");
+        let route = header(&resp, "x-signalbox-route").to_owned();
+        let provider = header(&resp, "x-signalbox-provider").to_owned();
+        let attempts = header(&resp, "x-signalbox-attempts").to_owned();
+        let degraded = header(&resp, "x-signalbox-degraded").to_owned();
+        let text = resp.text().await.unwrap();
+        assert!(text.contains(r#""degraded":["tools-disabled"]"#), "{text}");
+        let rec = h.record(id).await;
+        assert_eq!(
+            (route.as_str(), degraded.as_str()),
+            ("plain", "tools-disabled")
+        );
+        assert_eq!(rec.chosen.as_deref(), Some(route.as_str()), "{id}");
+        assert_eq!(rec.provider.as_deref(), Some(provider.as_str()), "{id}");
+        assert_eq!(rec.attempts.len().to_string(), attempts, "{id}");
+        assert_eq!(rec.degraded.join(","), degraded, "{id}");
+        assert_eq!((rec.status, rec.outcome.as_str()), (200, "served"), "{id}");
+        assert_eq!(rec.stream, stream);
+    }
+    h.mock("plain").set_faults(down());
+    let resp = h
+        .chat_with(
+            &chat_body("chat", "help"),
+            &[("x-request-id", "story-fail")],
+        )
+        .await;
+    assert_eq!(resp.status(), 503);
+    let attempts = header(&resp, "x-signalbox-attempts").to_owned();
+    let degraded = header(&resp, "x-signalbox-degraded").to_owned();
+    let rec = h.record("story-fail").await;
+    assert_eq!(rec.attempts.len().to_string(), attempts);
+    assert_eq!(rec.degraded.join(","), degraded);
+    assert_eq!(degraded, "human-escalation");
+    assert_eq!((rec.status, rec.outcome.as_str()), (503, "refused"));
+    assert_eq!(rec.chosen, None);
+    let (_, text) = h.get("/metrics").await;
+    let served = r#"signalbox_requests_total{alias="chat",route="plain",status="200"}"#;
+    assert_eq!(metric(&text, served), 2.0, "{text}");
+    let steps = r#"signalbox_degraded_total{step="tools-disabled"}"#;
+    assert_eq!(metric(&text, steps), 2.0, "{text}");
+    let escalated = r#"signalbox_errors_total{class="escalated"}"#;
+    assert_eq!(metric(&text, escalated), 1.0, "{text}");
     h.stop().await;
 }

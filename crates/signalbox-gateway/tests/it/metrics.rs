@@ -5,7 +5,8 @@ use signalbox_testkit::chat_body;
 
 use crate::two_routes;
 
-fn value(text: &str, prefix: &str) -> f64 {
+/// A series' value in the exposition text (0 when absent).
+pub(crate) fn value(text: &str, prefix: &str) -> f64 {
     text.lines()
         .find(|l| l.starts_with(prefix))
         .and_then(|l| l.rsplit(' ').next())

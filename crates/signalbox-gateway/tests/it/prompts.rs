@@ -199,3 +199,27 @@ async fn failover_never_moves_to_a_weaker_posture() {
     assert_eq!(header(&resp, "x-signalbox-route"), "gpt-route");
     h.stop().await;
 }
+
+/// The record names the prompt whenever the answer's header does, also
+/// for a request refused after its prompt was read (both come from the
+/// request's context).
+#[tokio::test]
+async fn a_refused_request_names_its_prompt_in_the_header_and_the_record() {
+    let h = harness().await;
+    let resp = h
+        .chat_with(
+            &chat_body("no-such-alias", "hello"),
+            &[
+                ("x-signalbox-prompt", "support@v1"),
+                ("x-signalbox-prompt-variables", r#"{"product":"Acme"}"#),
+                ("x-request-id", "p-refused"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), 404);
+    assert_eq!(header(&resp, "x-signalbox-prompt-version"), "support@v1");
+    let rec = record(&h, "p-refused").await;
+    assert_eq!(rec.prompt_version.as_deref(), Some("support@v1"));
+    assert_eq!(rec.prompt_variant, None, "no route served it");
+    assert_eq!((rec.status, rec.outcome.as_str()), (404, "refused"));
+}

@@ -1,0 +1,261 @@
+//! Owns the pipeline's last stage, which always runs (pingora's `logging`
+//! phase): from the request's context and its result it derives the
+//! response, the `x-signalbox-*` headers, the metrics, the span's
+//! attributes and the decision record — each read from the same context,
+//! so they cannot disagree. A stream's record is completed by its
+//! [`StreamTail`] when the stream ends, from a draft built here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::HeaderValue;
+use axum::response::Response;
+use bytes::Bytes;
+use signalbox_core::metric_names as m;
+use signalbox_core::{AliasName, AttemptRecord};
+use signalbox_dispatch::{CommittedStream, StreamEnd, StreamOutcome};
+use signalbox_privacy::TokenTable;
+
+use crate::AppState;
+use crate::budget::StreamCharge;
+use crate::ctx::RequestCtx;
+use crate::record::{Draft, End, Outcome, submit, write_now};
+use crate::respond::{ApiError, ErrorCode, headers};
+use crate::runtime::Runtime;
+use crate::telemetry::observe;
+
+/// What the stages produced for the caller.
+pub(crate) enum Reply {
+    /// A whole JSON completion.
+    Json(Bytes),
+    /// A committed SSE stream, restored and charged as it goes.
+    Stream {
+        /// The stream after its first event.
+        stream: Box<CommittedStream>,
+        /// The serving route.
+        route: usize,
+        /// The serving zone's token table, to restore the answer.
+        restore: Option<Arc<TokenTable>>,
+        /// What the stream's spend is priced from when it ends.
+        charge: StreamCharge,
+    },
+    /// An earlier answer to the same `Idempotency-Key`.
+    Replay(Response),
+}
+
+/// Turns the stages' result into the response and records the request.
+pub(crate) fn finish(ctx: &mut RequestCtx, result: Result<Reply, ApiError>) -> Response {
+    // `None`: a stream, whose record its tail completes when it ends.
+    let (mut response, ending) = match result {
+        Ok(Reply::Json(body)) => (headers::json(body), Some((Outcome::Served, None))),
+        Ok(Reply::Replay(resp)) => (resp, Some((Outcome::Served, None))),
+        Ok(Reply::Stream {
+            stream,
+            route,
+            restore,
+            charge,
+        }) => (stream_response(ctx, *stream, route, restore, charge), None),
+        Err(err) => {
+            let (resp, outcome, message) = refused(ctx, err);
+            (resp, Some((outcome, message)))
+        }
+    };
+    headers::apply(response.headers_mut(), ctx);
+    if let Some(claim) = ctx.claim.take() {
+        response = claim.wrap(response);
+    }
+    let status = response.status().as_u16();
+    if let (Some((outcome, error)), Some(log)) = (ending, ctx.log.take()) {
+        write_now(ctx, log, outcome, status, error);
+    }
+    count(ctx, status);
+    annotate_span(ctx, status);
+    response
+}
+
+/// The error's response, its record outcome and (when a record is kept)
+/// its message; counted and logged.
+fn refused(ctx: &RequestCtx, err: ApiError) -> (Response, Outcome, Option<String>) {
+    ctx.state.telemetry.error(err.metric_label());
+    if err.status().is_server_error() {
+        tracing::warn!(request_id = %ctx.request_id(), error = %err, "Request failed.");
+    } else {
+        tracing::debug!(request_id = %ctx.request_id(), error = %err, "Request refused.");
+    }
+    let outcome = match (&err, err.code()) {
+        (_, ErrorCode::UpstreamRejected) => Outcome::Rejected,
+        (ApiError::Upstream { .. }, _) => Outcome::Failed,
+        _ => Outcome::Refused,
+    };
+    let message = ctx.log.is_some().then(|| err.to_string());
+    (err.into_response(ctx.request_id()), outcome, message)
+}
+
+/// The request's metrics: its attempts, skips, degradation steps and
+/// early stop, then `requests_total` and its alias's duration.
+fn count(ctx: &RequestCtx, status: u16) {
+    let telemetry = &ctx.state.telemetry;
+    record_attempts(&ctx.runtime, &ctx.attempts);
+    for s in &ctx.skipped {
+        telemetry.count(m::ROUTE_SKIPPED_TOTAL, &[("route", &s.route)]);
+    }
+    for step in &ctx.degraded {
+        telemetry.count(m::DEGRADED_TOTAL, &[("step", step.as_str())]);
+    }
+    if let Some(stop) = ctx.stop
+        && let Some(why) = stop.describe()
+    {
+        telemetry.count(m::DISPATCH_STOPPED_TOTAL, &[("reason", stop.label())]);
+        tracing::debug!(request_id = %ctx.request_id(), why, "Attempt loop stopped early.");
+    }
+    telemetry.request_done(alias_name(ctx), route_name(ctx), status);
+    if let Some(h) = ctx
+        .alias
+        .as_ref()
+        .and_then(|a| ctx.runtime.alias_durations.get(a.as_str()))
+    {
+        observe(h, ctx.started.elapsed());
+    }
+}
+
+fn alias_name(ctx: &RequestCtx) -> &str {
+    ctx.alias.as_ref().map_or("-", AliasName::as_str)
+}
+
+fn route_name(ctx: &RequestCtx) -> &str {
+    headers::route(ctx)
+        .and_then(|r| r.route.to_str().ok())
+        .unwrap_or("-")
+}
+
+fn record_attempts(runtime: &Runtime, attempts: &[AttemptRecord]) {
+    for a in attempts {
+        let Some(i) = runtime.routes.iter().position(|r| r.id == a.route) else {
+            continue;
+        };
+        let Some(m) = runtime.route_metrics.get(i) else {
+            continue;
+        };
+        if let Some(c) = m.attempt(a.outcome) {
+            c.increment(1);
+        }
+        observe(&m.upstream_duration, a.elapsed);
+    }
+}
+
+/// The span's attributes (none of this work when spans are off).
+fn annotate_span(ctx: &RequestCtx, status: u16) {
+    let span = &ctx.span;
+    if span.is_none() {
+        return;
+    }
+    span.record("signalbox.alias", alias_name(ctx));
+    span.record("signalbox.route", route_name(ctx));
+    if let Some(p) = headers::route(ctx).and_then(|r| r.provider.to_str().ok()) {
+        span.record("signalbox.provider", p);
+    }
+    span.record("signalbox.attempts", ctx.attempts.len());
+    if !ctx.degraded.is_empty() {
+        span.record("signalbox.degraded", headers::steps(&ctx.degraded));
+    }
+    span.record("http.response.status_code", status);
+}
+
+/// Turns a committed stream into the SSE response; its tail records the
+/// request when the stream ends, however it ends.
+fn stream_response(
+    ctx: &mut RequestCtx,
+    stream: CommittedStream,
+    route: usize,
+    restore: Option<Arc<TokenTable>>,
+    charge: StreamCharge,
+) -> Response {
+    let route_id = ctx.runtime.routes.get(route).map_or("", |r| r.id.as_str());
+    let stream = stream.with_error_context(ctx.request_id(), route_id);
+    let tail = StreamTail {
+        state: Arc::clone(&ctx.state),
+        runtime: Arc::clone(&ctx.runtime),
+        route,
+        request_id: ctx.ids.echo_header.clone(),
+        span: ctx.span.clone(),
+        charge,
+        first_event: ctx.started.elapsed(),
+        record: ctx.log.take().map(|log| Draft::of(ctx, log)),
+    };
+    let stream = stream.on_end(move |end| tail.end(end));
+    headers::sse(match restore {
+        // No token issued, none to restore: the common path stays untouched.
+        Some(table) if !table.is_empty() => Body::from_stream(
+            crate::privacy::RestoringStream::new(stream, table, ctx.state.telemetry.clone()),
+        ),
+        _ => Body::from_stream(stream),
+    })
+}
+
+/// What a stream needs when it ends: its spend, its span's last attribute
+/// and its record, drafted from the context when the response began.
+struct StreamTail {
+    state: Arc<AppState>,
+    runtime: Arc<Runtime>,
+    /// The serving route.
+    route: usize,
+    request_id: HeaderValue,
+    span: tracing::Span,
+    charge: StreamCharge,
+    /// The record's latency: until the first event.
+    first_event: Duration,
+    record: Option<Draft>,
+}
+
+impl StreamTail {
+    fn end(self, end: StreamEnd) {
+        let request_id = self.request_id.to_str().unwrap_or("-");
+        let route = self
+            .runtime
+            .routes
+            .get(self.route)
+            .map_or("", |r| r.id.as_str());
+        let (label, status, error) = match &end.outcome {
+            StreamOutcome::Completed => ("completed", 200, None),
+            StreamOutcome::Cancelled => {
+                tracing::debug!(%request_id, %route, "Client went away; upstream stream cancelled.");
+                (
+                    "cancelled",
+                    499,
+                    Some("client closed the stream".to_string()),
+                )
+            }
+            StreamOutcome::Cut { detail } => {
+                if let Some(m) = self.runtime.route_metrics.get(self.route) {
+                    m.stream_errors.increment(1);
+                }
+                tracing::warn!(%request_id, %route, %detail, "Stream interrupted after commit.");
+                ("cut", 200, Some(format!("stream interrupted: {detail}")))
+            }
+        };
+        self.span.record("signalbox.stream", label);
+        // Whatever the stream used is spent, however it ended.
+        let usage = end.usage.or_else(|| Some(self.charge.estimate(end.events)));
+        let tenant = self.runtime.config.tenants.get(self.charge.tenant);
+        crate::budget::charge(&self.state, &self.runtime, tenant, self.route, usage);
+        if let Some(draft) = self.record {
+            let cut = match end.outcome {
+                StreamOutcome::Cut { detail } => Some(detail),
+                _ => None,
+            };
+            let end = End {
+                outcome: Outcome::Served,
+                status,
+                error,
+                latency: self.first_event,
+                usage: end.usage,
+                cut,
+            };
+            submit(self.state.decision_log.as_ref(), draft.complete(end));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,189 @@
+//! The pipeline's upstream stages: failover over the decided routes (with
+//! the flow's fallback rule), taking what it found into the context, and
+//! turning the served answer into the reply (privacy tokens restored, the
+//! spend charged, a degraded answer marked).
+
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+use bytes::Bytes;
+use signalbox_config::{DegradeStep, FailureMode};
+use signalbox_core::ChatRequest;
+use signalbox_core::headers::DEGRADE;
+use signalbox_dispatch::{Served, ServedBody};
+use signalbox_policy::{Decision, Signals};
+use signalbox_privacy::TokenTable;
+
+use crate::budget::StreamCharge;
+use crate::ctx::{LogFacts, RequestCtx, ServedFacts};
+use crate::escalation::escalate;
+use crate::failover::{self, Ended};
+use crate::finish::Reply;
+use crate::respond::degraded::{mark_first_event, mark_json};
+use crate::respond::{ApiError, NoFallback};
+use crate::trace::TraceContext;
+
+/// Runs failover for the decided request; also says why the flow may not
+/// fall back, if so.
+pub(super) async fn failover(
+    ctx: &mut RequestCtx,
+    headers: &HeaderMap,
+    req: ChatRequest,
+    signals: Signals,
+    decision: Decision,
+) -> (failover::Outcome, Option<NoFallback>) {
+    let no_fallback = no_fallback(&decision, headers);
+    let trace = ctx
+        .trace
+        .insert(TraceContext::for_span(&tracing::Span::current(), headers));
+    let traceparent = trace.header();
+    let ctx = &*ctx;
+    let trace = ctx.trace.as_ref();
+    let tenant = ctx.tenant_config();
+    let fctx = failover::Context {
+        state: &ctx.state,
+        runtime: &ctx.runtime,
+        headers,
+        request_id: ctx.request_id(),
+        request_id_header: &ctx.ids.echo_header,
+        started: ctx.started,
+        tenant_id: ctx.tenant_id(),
+        tenant_weight: tenant.map_or(1.0, |t| t.weight),
+        fail_closed: no_fallback.map(NoFallback::describe),
+        steps_allowed: !no_fallback.is_some_and(NoFallback::refuses_steps),
+        prompt: ctx.prompt.as_ref(),
+        traceparent: traceparent.as_ref(),
+        tracestate: trace.and_then(|t| t.state.as_ref()),
+    };
+    let outcome = failover::run(&fctx, req, signals, decision).await;
+    (outcome, no_fallback)
+}
+
+/// Fail-closed flows and callers that refuse degradation stay on the
+/// policy's first route and take no step; policies without a fallback
+/// step stay on each round's first route but still take their other
+/// declared steps (`reduced-context`, `smaller-model`, …).
+fn no_fallback(decision: &Decision, headers: &HeaderMap) -> Option<NoFallback> {
+    if decision.failure_mode == FailureMode::FailClosed {
+        Some(NoFallback::FailClosedFlow)
+    } else if headers
+        .get(DEGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"never"))
+    {
+        Some(NoFallback::CallerRefused)
+    } else {
+        (!decision.degrade.contains(&DegradeStep::FallbackRoute))
+            .then_some(NoFallback::NoFallbackStep)
+    }
+}
+
+/// Takes what failover found into the context; the served answer (with
+/// the token table to restore it), or the error the caller gets.
+pub(super) fn settle(
+    ctx: &mut RequestCtx,
+    outcome: failover::Outcome,
+    no_fallback: Option<NoFallback>,
+) -> Result<(Served, Option<Arc<TokenTable>>), ApiError> {
+    let failover::Outcome {
+        result,
+        attempts,
+        skipped,
+        degraded,
+        at_most_once,
+        excluded,
+        privacy_report,
+        restore_table,
+    } = outcome;
+    ctx.attempts = attempts;
+    ctx.skipped = skipped;
+    ctx.degraded = degraded;
+    ctx.at_most_once = at_most_once;
+    ctx.privacy = privacy_report;
+    match result {
+        Ok(mut served) => {
+            ctx.route = Some(served.route);
+            ctx.served = Some(ServedFacts {
+                sticky: served.sticky,
+                max_tokens_clamped: served.max_tokens_clamped,
+            });
+            ctx.translation = std::mem::take(&mut served.notes);
+            Ok((served, restore_table))
+        }
+        Err(Ended::Refused(refusal)) => Err(ApiError::Policy(refusal)),
+        Err(Ended::PrivacyBlocked { zone, classes }) => {
+            Err(ApiError::PrivacyBlocked { zone, classes })
+        }
+        Err(Ended::Escalated { reason }) => {
+            let webhook = escalate(
+                &ctx.state,
+                &ctx.runtime,
+                ctx.request_id(),
+                ctx.tenant_id(),
+                &reason,
+                &ctx.degraded,
+            );
+            Err(ApiError::Escalated { reason, webhook })
+        }
+        Err(Ended::Failed(failure)) => {
+            ctx.stop = Some(failure.stop);
+            ctx.route = failure.last_route;
+            Err(ApiError::upstream(failure, excluded, no_fallback))
+        }
+    }
+}
+
+/// The served answer as the reply: a JSON body restored, charged and
+/// marked, or a stream marked in its first event (restored, charged and
+/// recorded as it goes and when it ends).
+pub(super) fn respond(
+    ctx: &mut RequestCtx,
+    served: Served,
+    restore: Option<Arc<TokenTable>>,
+    charge: StreamCharge,
+) -> Reply {
+    match served.body {
+        ServedBody::Json(json) => {
+            let body = match &restore {
+                Some(table) => {
+                    let (body, stats) = crate::privacy::restore_json(json.body, table);
+                    crate::privacy::count_restores(&ctx.state.telemetry, stats);
+                    body
+                }
+                None => json.body,
+            };
+            let tenant = ctx.tenant_config();
+            crate::budget::charge(&ctx.state, &ctx.runtime, tenant, served.route, json.usage);
+            ctx.usage = json.usage;
+            keep_response_content(ctx.log.as_mut(), &body);
+            Reply::Json(if ctx.degraded.is_empty() {
+                body
+            } else {
+                mark_json(body, &ctx.degraded, ctx.request_id())
+            })
+        }
+        ServedBody::Stream(mut stream) => {
+            if !ctx.degraded.is_empty() {
+                stream.map_first(|first| mark_first_event(first, &ctx.degraded, ctx.request_id()));
+            }
+            Reply::Stream {
+                stream,
+                route: served.route,
+                restore,
+                charge,
+            }
+        }
+    }
+}
+
+/// Keeps the answer's choices in the record, when the tenant allows
+/// content logging (the request's messages are already there).
+fn keep_response_content(log: Option<&mut LogFacts>, body: &Bytes) {
+    if let Some(LogFacts {
+        content: Some(content),
+        ..
+    }) = log
+        && let Ok(v) = serde_json::from_slice::<serde_json::Value>(body)
+    {
+        content["response"] = v.get("choices").cloned().unwrap_or(serde_json::Value::Null);
+    }
+}
