@@ -11,8 +11,11 @@ mod attempt;
 mod budget;
 mod health;
 mod order;
+#[cfg(test)]
+mod scripted;
 mod stream;
 mod target;
+mod upstream;
 
 pub use attempt::{
     CANNOT_CARRY, Failure, Plan, Rejection, Served, ServedBody, StopReason, dispatch,
@@ -22,3 +25,4 @@ pub use health::{Admission, BreakerState, HealthView, ProbeResult, RouteHealth};
 pub use order::{Skipped, StickyInput, fnv1a};
 pub use stream::{CommittedStream, StreamEnd, StreamOutcome};
 pub use target::RouteTarget;
+pub use upstream::{Answer, BoxFuture, Upstream};

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use signalbox_core::{ProviderName, RouteId};
-use signalbox_providers::{RouteSettings, Upstream};
+use signalbox_providers::RouteSettings;
 
-use crate::RouteHealth;
+use crate::{RouteHealth, Upstream};
 
 /// One route with everything the attempt loop needs.
 #[derive(Debug)]
@@ -20,8 +20,9 @@ pub struct RouteTarget {
     pub settings: RouteSettings,
     /// The model version string reported in `x-signalbox-model`.
     pub version: String,
-    /// The provider's client, shared by all routes of that provider.
-    pub upstream: Arc<Upstream>,
+    /// The provider's client, shared by all routes of that provider (the
+    /// hyper client, or a scripted one in tests).
+    pub upstream: Arc<dyn Upstream>,
     /// Circuit breaker, cooldowns and latency.
     pub health: Arc<RouteHealth>,
     /// Share of sticky sessions among equally ranked routes.

@@ -84,8 +84,14 @@ async fn probe(target: &RouteTarget, prompt: &str, expect: &str, timeout: Durati
             request_id: Some(&probe_id),
             ..Default::default()
         };
-        let resp = target.upstream.send(&prepared, &call).await?;
-        target.upstream.read_json(resp).await
+        match target.upstream.call(&prepared, &call).await? {
+            signalbox_dispatch::Answer::Json(json) => Ok(json),
+            // A probe asks for no stream; a stream answer is not a chat completion.
+            signalbox_dispatch::Answer::Events(_) => Err(UpstreamError::new(
+                OutcomeClass::BadResponse,
+                "probe answered with a stream",
+            )),
+        }
     })
     .await;
     let latency_ms = started.elapsed().as_secs_f64() * 1e3;

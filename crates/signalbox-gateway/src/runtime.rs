@@ -103,7 +103,7 @@ impl Runtime {
     ) -> Result<Self, BuildError> {
         let config = Arc::new(config);
         let carried = carry::Carried::from(previous);
-        let mut upstreams: HashMap<&str, Arc<Upstream>> = HashMap::new();
+        let mut upstreams: HashMap<&str, Arc<dyn signalbox_dispatch::Upstream>> = HashMap::new();
         // One scrubber per configuration: it knows every configured secret.
         let scrubber = Arc::new(signalbox_providers::Scrubber::for_providers(
             &config.providers,
