@@ -5,25 +5,25 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use futures::StreamExt;
 use signalbox_config::RetryPolicy;
-use signalbox_core::{AttemptRecord, ChatRequest, OutcomeClass, ProviderErrorCode, SkipKind};
+use signalbox_core::{
+    AttemptRecord, ChatRequest, OutcomeClass, ProviderErrorCode, RouteIdx, SkipKind,
+};
 use signalbox_providers::{CallContext, ChatJson, Prepared, TranslationNote, UpstreamError};
 
 use crate::upstream::Answer;
 use tokio::time::{Duration, Instant};
 
-use signalbox_state::{FairGate, RateGate};
-
-use crate::RouteTarget;
 use crate::budget::RetryBudget;
 use crate::health::Admission;
 use crate::order::{self, Skipped, StickyInput};
 use crate::stream::{CommittedStream, Ending, UpstreamBytes, validate_event};
+use crate::{Route, RouteTable};
 
 /// A request served by one route.
 #[derive(Debug)]
 pub struct Served {
-    /// Index of the serving route in the route table.
-    pub route: usize,
+    /// The serving route.
+    pub route: RouteIdx,
     /// Every attempt made, in order; the last one succeeded.
     pub attempts: Vec<AttemptRecord>,
     /// Routes skipped for their health.
@@ -32,7 +32,7 @@ pub struct Served {
     /// an unhealthy route moved it): the `fallback-route` degradation.
     pub fallback: bool,
     /// The session's sticky route, when a session was given.
-    pub sticky: Option<usize>,
+    pub sticky: Option<RouteIdx>,
     /// What translating the request for the serving route's provider
     /// dropped or changed (empty for untranslated OpenAI-compatible routes).
     pub notes: Vec<TranslationNote>,
@@ -59,8 +59,8 @@ pub const CANNOT_CARRY: &str = "cannot carry the request: ";
 /// repeat); passed to the caller, never failed over.
 #[derive(Debug, Clone)]
 pub struct Rejection {
-    /// Index of the route that refused.
-    pub route: usize,
+    /// The route that refused.
+    pub route: RouteIdx,
     /// The upstream status.
     pub status: u16,
     /// The upstream's explanation.
@@ -105,8 +105,8 @@ pub struct Failure {
     pub skipped: Vec<Skipped>,
     /// Set when the loop stopped because the upstream rejected the request.
     pub rejection: Option<Rejection>,
-    /// Index of the last route tried, if any.
-    pub last_route: Option<usize>,
+    /// The last route tried, if any.
+    pub last_route: Option<RouteIdx>,
     /// Why the loop stopped.
     pub stop: StopReason,
     /// Some route was skipped because it was at capacity for this tenant.
@@ -130,11 +130,11 @@ impl Failure {
 
 /// Everything the attempt loop needs besides the request.
 #[derive(Debug, Clone, Copy)]
-pub struct Plan<'a> {
+pub struct Plan<'a, X = ()> {
     /// The route table.
-    pub routes: &'a [RouteTarget],
-    /// Eligible routes (indices into `routes`), best first.
-    pub candidates: &'a [usize],
+    pub routes: &'a RouteTable<X>,
+    /// Eligible routes, best first.
+    pub candidates: &'a [RouteIdx],
     /// Most upstream attempts.
     pub max_attempts: usize,
     /// Irreversible: never send twice once a provider may have seen it.
@@ -150,27 +150,23 @@ pub struct Plan<'a> {
     pub started: Instant,
     /// Session stickiness.
     pub sticky: Option<StickyInput<'a>>,
-    /// Capacity gates per route (same order as `routes`).
-    pub gates: &'a [Option<FairGate>],
-    /// Request-rate gates per route (same order as `routes`).
-    pub rates: &'a [Option<RateGate>],
     /// The tenant, for fair queuing at a gate.
     pub tenant: &'a str,
     /// The tenant's fair-share weight.
     pub tenant_weight: f64,
     /// Longest wait at a gate.
     pub queue_timeout: Duration,
-    /// Per route (same order as `routes`): a rewritten body to send instead
-    /// of the request (the privacy boundary of the route's zone); empty or
-    /// `None` sends the request as it is.
+    /// Per route (indexed like `routes`): a rewritten body to send instead
+    /// of the request (a prompt variant, the privacy boundary of the
+    /// route's zone); empty or `None` sends the request as it is.
     pub bodies: &'a [Option<&'a ChatRequest>],
 }
 
 /// Tries the plan's routes in health-adjusted order until one serves the
 /// request, the request is rejected, or a bound (attempts, budget, deadline,
 /// at-most-once) stops the loop.
-pub async fn dispatch(
-    plan: Plan<'_>,
+pub async fn dispatch<X: Sync>(
+    plan: Plan<'_, X>,
     req: &ChatRequest,
     call: &CallContext<'_>,
 ) -> Result<Served, Failure> {
@@ -189,7 +185,7 @@ pub async fn dispatch(
         let Some(target) = plan.routes.get(idx) else {
             continue;
         };
-        let body = plan.bodies.get(idx).copied().flatten().unwrap_or(req);
+        let body = plan.bodies.get(idx.get()).copied().flatten().unwrap_or(req);
         // Rendered once per route: its retries send the same bytes.
         let prepared = match target.upstream.prepare(body, &target.settings) {
             Ok(p) => p,
@@ -237,12 +233,12 @@ enum RouteEnd {
 }
 
 /// The attempt loop's state across routes.
-struct Run<'p, 'a> {
-    plan: &'p Plan<'a>,
+struct Run<'p, 'a, X> {
+    plan: &'p Plan<'a, X>,
     deadline: Instant,
     attempts: Vec<AttemptRecord>,
     skipped: Vec<Skipped>,
-    last_route: Option<usize>,
+    last_route: Option<RouteIdx>,
     stop: StopReason,
     capacity_refused: bool,
 }
@@ -250,8 +246,8 @@ struct Run<'p, 'a> {
 /// Held for an attempt: the route's capacity slot, if it has a gate.
 type Permit = Option<signalbox_state::GatePermit>;
 
-impl Run<'_, '_> {
-    fn skip(&mut self, target: &RouteTarget, kind: SkipKind, reason: impl Into<String>) {
+impl<X: Sync> Run<'_, '_, X> {
+    fn skip(&mut self, target: &Route<X>, kind: SkipKind, reason: impl Into<String>) {
         self.skipped
             .push(Skipped::new(target.id.to_string(), kind, reason));
     }
@@ -271,14 +267,14 @@ impl Run<'_, '_> {
     /// Tries one route up to its attempts, with backoff between them.
     async fn on_route(
         &mut self,
-        idx: usize,
-        target: &RouteTarget,
+        idx: RouteIdx,
+        target: &Route<X>,
         prepared: &Prepared,
         call: &CallContext<'_>,
     ) -> RouteEnd {
         let mut tries_here = 0u32;
         while tries_here < self.plan.retry.attempts_per_route {
-            let permit = match self.admit(idx, target).await {
+            let permit = match self.admit(target).await {
                 Ok(p) => p,
                 Err(end) => return end,
             };
@@ -300,7 +296,7 @@ impl Run<'_, '_> {
 
     /// The checks before each attempt: the bounds (attempts, deadline,
     /// budget), the route's rate and capacity gates, and its health.
-    async fn admit(&mut self, idx: usize, target: &RouteTarget) -> Result<Permit, RouteEnd> {
+    async fn admit(&mut self, target: &Route<X>) -> Result<Permit, RouteEnd> {
         let plan = self.plan;
         if self.attempts.len() >= plan.max_attempts {
             return Err(RouteEnd::Stop);
@@ -309,15 +305,15 @@ impl Run<'_, '_> {
             self.stop = StopReason::Deadline;
             return Err(RouteEnd::Stop);
         }
-        if let Some(Some(rate)) = plan.rates.get(idx)
+        if let Some(rate) = &target.rate
             && !rate.try_acquire()
         {
             self.capacity_refused = true;
             self.skip(target, SkipKind::AtRate, "at its max-requests-per-second");
             return Err(RouteEnd::Next);
         }
-        let permit = match plan.gates.get(idx) {
-            Some(Some(gate)) => {
+        let permit = match &target.gate {
+            Some(gate) => {
                 let acquired = gate
                     .acquire(plan.tenant, plan.tenant_weight, plan.queue_timeout)
                     .await;
@@ -330,7 +326,7 @@ impl Run<'_, '_> {
                     }
                 }
             }
-            _ => None,
+            None => None,
         };
         // Routes skipped at their gates spend no retry budget. (Checked
         // before `admit`, which may take a half-open trial slot.)
@@ -348,7 +344,7 @@ impl Run<'_, '_> {
     /// Records a served attempt; a stream holds its route slot until it ends.
     fn succeeded(
         &mut self,
-        target: &RouteTarget,
+        target: &Route<X>,
         mut body: ServedBody,
         permit: Permit,
         elapsed: Duration,
@@ -378,8 +374,8 @@ impl Run<'_, '_> {
     /// the same route again (after its backoff), else how the route ends.
     async fn failed(
         &mut self,
-        idx: usize,
-        target: &RouteTarget,
+        idx: RouteIdx,
+        target: &Route<X>,
         err: UpstreamError,
         elapsed: Duration,
         tries_here: u32,
@@ -438,7 +434,7 @@ impl Run<'_, '_> {
 /// every one is shut for a known time; `None` when any is shut for an
 /// unknown time or open (skipped for another reason, which waiting does
 /// not cure).
-fn earliest_available(routes: &[RouteTarget], candidates: &[usize]) -> Option<Duration> {
+fn earliest_available<X>(routes: &RouteTable<X>, candidates: &[RouteIdx]) -> Option<Duration> {
     let mut earliest: Option<Duration> = None;
     for &idx in candidates {
         let wait = routes.get(idx)?.health.available_in()?;
@@ -467,8 +463,8 @@ fn backoff(
     Some(exp.mul_f64(jitter))
 }
 
-fn record(
-    target: &RouteTarget,
+fn record<X>(
+    target: &Route<X>,
     outcome: OutcomeClass,
     status: Option<u16>,
     elapsed: Duration,
@@ -489,8 +485,8 @@ fn record(
 
 /// One attempt on one route: one call, then the whole answer (JSON) or the
 /// stream up to its first event (the commit point).
-async fn attempt(
-    target: &RouteTarget,
+async fn attempt<X: Sync>(
+    target: &Route<X>,
     prepared: &Prepared,
     call: &CallContext<'_>,
 ) -> Result<ServedBody, UpstreamError> {
@@ -512,8 +508,8 @@ async fn attempt(
 /// Reads a stream up to its first meaningful event and commits to it, or
 /// fails (another route may still serve): an event that is not JSON, an
 /// error event under the 200, no event by `deadline`, or an early end.
-async fn commit(
-    target: &RouteTarget,
+async fn commit<X: Sync>(
+    target: &Route<X>,
     mut inner: UpstreamBytes,
     deadline: Instant,
 ) -> Result<Box<CommittedStream>, UpstreamError> {

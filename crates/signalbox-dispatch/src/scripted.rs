@@ -20,7 +20,7 @@ use signalbox_providers::{
 use tokio::time::{Duration, Instant};
 
 use crate::upstream::{Answer, BoxFuture, Upstream};
-use crate::{RouteHealth, RouteTarget};
+use crate::{Route, RouteHealth};
 
 /// A whole chat completion.
 pub(crate) const COMPLETION: &str = r#"{"id":"c","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}"#;
@@ -98,8 +98,8 @@ impl Scripted {
     }
 
     /// A route of its own on this upstream.
-    pub(crate) fn route(self: &Arc<Self>, id: &str) -> RouteTarget {
-        RouteTarget {
+    pub(crate) fn route(self: &Arc<Self>, id: &str) -> Route {
+        Route {
             id: RouteId::from(id),
             provider: ProviderName::from("scripted"),
             settings: RouteSettings {
@@ -112,6 +112,9 @@ impl Scripted {
             upstream: Arc::clone(self) as Arc<dyn Upstream>,
             health: Arc::new(RouteHealth::new(BreakerConfig::default())),
             weight: 1.0,
+            gate: None,
+            rate: None,
+            ext: (),
         }
     }
 

@@ -156,7 +156,7 @@ pub async fn chat_completions(
 pub(crate) struct RouteObservations<'a>(pub(crate) &'a Runtime);
 
 impl Observations for RouteObservations<'_> {
-    fn latency(&self, route: usize) -> Option<std::time::Duration> {
+    fn latency(&self, route: signalbox_core::RouteIdx) -> Option<std::time::Duration> {
         self.0.routes.get(route).and_then(|r| r.health.latency())
     }
 }
@@ -303,7 +303,7 @@ async fn serve_chat(
             .count(m::ROUTE_SKIPPED_TOTAL, &[("route", &s.route)]);
     }
     meta.attempts = outcome.attempts.len();
-    let degraded = outcome.degraded.clone();
+    let degraded: Vec<&'static str> = outcome.degraded.iter().map(|s| s.as_str()).collect();
     for step in &degraded {
         state.telemetry.count(m::DEGRADED_TOTAL, &[("step", step)]);
     }
@@ -364,8 +364,8 @@ async fn serve_chat(
             }
             meta.route = failure
                 .last_route
-                .and_then(|i| runtime.route_headers.get(i))
-                .cloned();
+                .and_then(|i| runtime.routes.get(i))
+                .map(|r| r.ext.headers.clone());
             return Err(ApiError::Upstream {
                 failure,
                 excluded: outcome.excluded,
@@ -373,7 +373,10 @@ async fn serve_chat(
             });
         }
     };
-    meta.route = runtime.route_headers.get(served.route).cloned();
+    meta.route = runtime
+        .routes
+        .get(served.route)
+        .map(|r| r.ext.headers.clone());
     meta.max_tokens_clamped = served
         .max_tokens_clamped
         .and_then(|c| HeaderValue::from_str(&c.to_string()).ok());
@@ -475,10 +478,11 @@ pub(crate) fn count_body_timeout(state: &AppState, e: &ApiError) {
 
 fn record_attempts(runtime: &Runtime, attempts: &[AttemptRecord]) {
     for a in attempts {
-        let Some(i) = runtime.routes.iter().position(|r| r.id == a.route) else {
-            continue;
-        };
-        let Some(m) = runtime.route_metrics.get(i) else {
+        let Some(m) = runtime
+            .routes
+            .by_id(a.route.as_str())
+            .map(|r| &r.ext.metrics)
+        else {
             continue;
         };
         if let Some(c) = m.attempt(a.outcome) {
@@ -535,7 +539,7 @@ fn stream_response(
     stream: CommittedStream,
     meta: &ResponseMeta,
     builder: Option<RecordBuilder>,
-    served_route: usize,
+    served_route: signalbox_core::RouteIdx,
     charge: crate::budget::StreamCharge,
     started: Instant,
     restore_table: Option<Arc<signalbox_privacy::TokenTable>>,
@@ -546,9 +550,9 @@ fn stream_response(
         .map(|r| r.id.to_string())
         .unwrap_or_default();
     let stream_errors = runtime
-        .route_metrics
+        .routes
         .get(served_route)
-        .map(|m| m.stream_errors.clone());
+        .map(|r| r.ext.metrics.stream_errors.clone());
     let request_id = meta.request_id.clone();
     let first_event = started.elapsed();
     let log = state.decision_log.clone();

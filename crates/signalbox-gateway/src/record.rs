@@ -46,7 +46,7 @@ impl Outcome {
 pub struct RecordBuilder {
     record: DecisionRecord,
     log_content: bool,
-    serving_route: Option<usize>,
+    serving_route: Option<signalbox_core::RouteIdx>,
     evidence: Option<(Arc<Runtime>, Signals, Decision)>,
 }
 
@@ -113,10 +113,15 @@ impl RecordBuilder {
     }
 
     /// Notes the attempts and the serving route.
-    pub fn attempts(&mut self, rt: &Runtime, attempts: &[AttemptRecord], served_by: Option<usize>) {
+    pub fn attempts(
+        &mut self,
+        rt: &Runtime,
+        attempts: &[AttemptRecord],
+        served_by: Option<signalbox_core::RouteIdx>,
+    ) {
         self.record.attempts = attempts.to_vec();
         self.serving_route = served_by;
-        if let Some(r) = served_by.and_then(|i| rt.config.routes.get(i)) {
+        if let Some(r) = served_by.and_then(|i| rt.route_config(i)) {
             self.record.chosen = Some(r.id.to_string());
             self.record.provider = Some(r.provider.to_string());
             self.record.model_version = Some(r.version.clone());
@@ -130,13 +135,13 @@ impl RecordBuilder {
         rt: &Runtime,
         skipped: &[SkipRecord],
         degraded: &[&str],
-        sticky: Option<usize>,
+        sticky: Option<signalbox_core::RouteIdx>,
         at_most_once: bool,
     ) {
         self.record.skipped = skipped.to_vec();
         self.record.degraded = degraded.iter().map(|s| (*s).to_owned()).collect();
         self.record.sticky_route = sticky
-            .and_then(|i| rt.config.routes.get(i))
+            .and_then(|i| rt.route_config(i))
             .map(|r| r.id.to_string());
         self.record.at_most_once = at_most_once;
     }
@@ -191,10 +196,7 @@ impl RecordBuilder {
     /// Notes usage and prices it with the serving route's price table.
     pub fn usage(&mut self, rt: &Runtime, usage: Option<Usage>) {
         self.record.usage = usage;
-        if let (Some(u), Some(r)) = (
-            usage,
-            self.serving_route.and_then(|i| rt.config.routes.get(i)),
-        ) {
+        if let (Some(u), Some(r)) = (usage, self.serving_route.and_then(|i| rt.route_config(i))) {
             self.record.cost_usd = Some(r.price.cost_usd(u.prompt_tokens, u.completion_tokens));
         }
     }

@@ -17,7 +17,7 @@ use crate::{StreamEnd, StreamOutcome};
 /// Routes `r0`, `r1`, … each on its own scripted upstream.
 struct Fixture {
     upstreams: Vec<Arc<Scripted>>,
-    routes: Vec<RouteTarget>,
+    routes: RouteTable,
     retry: RetryPolicy,
     budget: RetryBudget,
     at_most_once: bool,
@@ -31,11 +31,13 @@ impl Fixture {
 
     fn with(upstreams: Vec<Scripted>) -> Self {
         let upstreams: Vec<Arc<Scripted>> = upstreams.into_iter().map(Arc::new).collect();
-        let routes = upstreams
-            .iter()
-            .enumerate()
-            .map(|(i, u)| u.route(&format!("r{i}")))
-            .collect();
+        let routes = RouteTable::new(
+            upstreams
+                .iter()
+                .enumerate()
+                .map(|(i, u)| u.route(&format!("r{i}")))
+                .collect(),
+        );
         let retry = RetryPolicy::default();
         Self {
             budget: RetryBudget::new(&retry),
@@ -58,7 +60,7 @@ impl Fixture {
     }
 
     async fn run(&self, stream: bool) -> Result<Served, Failure> {
-        let candidates: Vec<usize> = (0..self.routes.len()).collect();
+        let candidates: Vec<RouteIdx> = (0..self.routes.len()).map(RouteIdx::new).collect();
         let plan = Plan {
             routes: &self.routes,
             candidates: &candidates,
@@ -69,8 +71,6 @@ impl Fixture {
             seed: 7,
             started: Instant::now(),
             sticky: None,
-            gates: &[],
-            rates: &[],
             tenant: "t",
             tenant_weight: 1.0,
             queue_timeout: Duration::from_secs(1),
@@ -118,7 +118,7 @@ async fn drain(served: Served) -> (String, StreamEnd) {
 async fn a_json_answer_is_served_by_the_first_route() {
     let f = Fixture::new(vec![vec![Script::Json], vec![Script::Json]]);
     let served = f.run(false).await.unwrap();
-    assert_eq!(served.route, 0);
+    assert_eq!(served.route.get(), 0);
     assert!(!served.fallback);
     assert_eq!(classes(&served.attempts), [OutcomeClass::Success]);
     let ServedBody::Json(json) = served.body else {
@@ -144,7 +144,7 @@ async fn each_failing_class_fails_over_to_the_next_route() {
     for (script, class) in cases {
         let f = Fixture::new(vec![vec![script], vec![Script::Json]]);
         let served = f.run(false).await.unwrap();
-        assert_eq!(served.route, 1, "{class:?}");
+        assert_eq!(served.route.get(), 1, "{class:?}");
         assert!(served.fallback, "{class:?}");
         assert_eq!(
             classes(&served.attempts),
@@ -171,12 +171,16 @@ async fn a_rate_limit_with_retry_after_moves_on_at_once_and_cools_the_route() {
         Duration::ZERO,
         "no backoff after a quota answer"
     );
-    assert_eq!(served.route, 1);
+    assert_eq!(served.route.get(), 1);
     assert_eq!(f.calls(0), 1, "a cooling route is not retried");
     assert_eq!(served.attempts[0].outcome, OutcomeClass::RateLimited);
     assert_eq!(served.attempts[0].retry_after_secs, Some(30));
     assert_eq!(
-        f.routes[0].health.available_in(),
+        f.routes
+            .get(RouteIdx::new(0))
+            .unwrap()
+            .health
+            .available_in(),
         Some(Duration::from_secs(30))
     );
 }
@@ -201,7 +205,7 @@ async fn a_rejected_request_is_passed_on_not_failed_over() {
     let f = Fixture::new(vec![vec![status(400)], vec![Script::Json]]);
     let failure = f.run(false).await.unwrap_err();
     let rejection = failure.rejection.unwrap();
-    assert_eq!((rejection.route, rejection.status), (0, 400));
+    assert_eq!((rejection.route.get(), rejection.status), (0, 400));
     assert_eq!(classes(&failure.attempts), [OutcomeClass::RequestRejected]);
     assert_eq!(f.calls(1), 0, "another route would repeat the refusal");
 }
@@ -211,7 +215,7 @@ async fn every_route_failing_exhausts_the_loop() {
     let f = Fixture::new(vec![vec![status(500)], vec![status(502)]]);
     let failure = f.run(false).await.unwrap_err();
     assert_eq!(failure.stop, StopReason::Exhausted);
-    assert_eq!(failure.last_route, Some(1));
+    assert_eq!(failure.last_route, Some(RouteIdx::new(1)));
     assert!(failure.rejection.is_none());
     assert_eq!(failure.attempts.len(), 2);
 }
@@ -223,7 +227,7 @@ async fn a_route_that_cannot_carry_the_request_is_skipped() {
         Scripted::new([Script::Json]),
     ]);
     let served = f.run(false).await.unwrap();
-    assert_eq!(served.route, 1);
+    assert_eq!(served.route.get(), 1);
     assert_eq!(served.skipped[0].kind, SkipKind::CannotCarry);
     assert!(served.skipped[0].reason.starts_with(CANNOT_CARRY));
 
@@ -242,7 +246,7 @@ async fn a_stream_commits_at_its_first_event_and_completes() {
         Chunk::Data(STOP),
     ])]]);
     let served = f.run(true).await.unwrap();
-    assert_eq!(served.route, 0);
+    assert_eq!(served.route.get(), 0);
     let (text, end) = drain(served).await;
     assert_eq!(end.outcome, StreamOutcome::Completed);
     assert_eq!(text, format!("{ROLE}{STOP}"));
@@ -258,7 +262,7 @@ async fn a_failure_before_the_first_event_fails_over() {
         vec![Script::Stream(vec![Chunk::Data(ROLE), Chunk::Data(STOP)])],
     ]);
     let served = f.run(true).await.unwrap();
-    assert_eq!(served.route, 1, "a comment does not commit");
+    assert_eq!(served.route.get(), 1, "a comment does not commit");
     assert_eq!(
         classes(&served.attempts),
         [OutcomeClass::Connect, OutcomeClass::Success]
@@ -296,7 +300,7 @@ async fn an_error_event_under_200_as_first_event_fails_over() {
         vec![Script::Stream(vec![Chunk::Data(ROLE), Chunk::Data(STOP)])],
     ]);
     let served = f.run(true).await.unwrap();
-    assert_eq!(served.route, 1);
+    assert_eq!(served.route.get(), 1);
     assert_eq!(served.attempts[0].outcome, OutcomeClass::ServerError);
     assert!(
         served.attempts[0]
@@ -328,7 +332,7 @@ async fn a_failure_after_the_commit_is_a_cut_not_a_failover() {
         vec![Script::Json],
     ]);
     let served = f.run(true).await.unwrap();
-    assert_eq!(served.route, 0);
+    assert_eq!(served.route.get(), 0);
     let (text, end) = drain(served).await;
     assert!(matches!(end.outcome, StreamOutcome::Cut { .. }));
     assert!(text.starts_with(ROLE));
@@ -349,7 +353,7 @@ async fn no_first_event_by_the_first_byte_deadline_fails_over() {
     let f = Fixture::with(vec![silent, ok]);
     let t0 = Instant::now();
     let served = f.run(true).await.unwrap();
-    assert_eq!(served.route, 1);
+    assert_eq!(served.route.get(), 1);
     assert_eq!(t0.elapsed(), Duration::from_secs(5));
     assert_eq!(served.attempts[0].outcome, OutcomeClass::Timeout);
     assert!(served.attempts[0].detail.contains("first-event"));
@@ -373,7 +377,14 @@ async fn an_idle_stall_after_the_commit_cuts_the_stream() {
     assert!(detail.contains("stalled"), "{detail}");
     assert!(text.contains("stream_interrupted"));
     assert_eq!(t0.elapsed(), Duration::from_secs(10));
-    assert_eq!(f.routes[0].health.consecutive_failures(), 1);
+    assert_eq!(
+        f.routes
+            .get(RouteIdx::new(0))
+            .unwrap()
+            .health
+            .consecutive_failures(),
+        1
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -463,7 +474,7 @@ async fn at_most_once_still_fails_over_a_connect_error() {
     ]);
     f.at_most_once = true;
     let served = f.run(false).await.unwrap();
-    assert_eq!(served.route, 1);
+    assert_eq!(served.route.get(), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -484,7 +495,7 @@ async fn same_route_retries_follow_the_jittered_backoff_sequence() {
         r.backoff_max = Duration::from_secs(2);
     });
     let served = f.run(false).await.unwrap();
-    assert_eq!(served.route, 0);
+    assert_eq!(served.route.get(), 0);
     let calls = f.upstreams[0].calls();
     assert_eq!(calls.len(), 3);
     for (n, pair) in calls.windows(2).enumerate() {
@@ -524,6 +535,6 @@ async fn a_retry_after_within_backoff_max_is_waited_and_a_longer_one_moves_on() 
     .retry(|r| r.attempts_per_route = 2);
     let t0 = Instant::now();
     let served = f.run(false).await.unwrap();
-    assert_eq!((served.route, f.calls(0)), (1, 1));
+    assert_eq!((served.route.get(), f.calls(0)), (1, 1));
     assert_eq!(t0.elapsed(), Duration::ZERO);
 }

@@ -23,7 +23,7 @@ fn failed(outcomes: &[OutcomeClass]) -> ApiError {
         failure: Failure {
             attempts: outcomes.iter().map(|o| attempt(*o, None)).collect(),
             rejection: None,
-            last_route: Some(0),
+            last_route: Some(signalbox_core::RouteIdx::new(0)),
             skipped: Vec::new(),
             stop: signalbox_dispatch::StopReason::Exhausted,
             capacity_refused: false,
@@ -61,12 +61,12 @@ fn rejections_pass_the_client_status_through() {
         failure: Failure {
             attempts: vec![attempt(OutcomeClass::RequestRejected, None)],
             rejection: Some(Rejection {
-                route: 0,
+                route: signalbox_core::RouteIdx::new(0),
                 status: 422,
                 detail: "bad".into(),
                 provider_error: None,
             }),
-            last_route: Some(0),
+            last_route: Some(signalbox_core::RouteIdx::new(0)),
             skipped: Vec::new(),
             stop: signalbox_dispatch::StopReason::Exhausted,
             capacity_refused: false,
