@@ -64,6 +64,8 @@ pub(crate) enum Chunk {
 #[derive(Debug)]
 pub(crate) struct Scripted {
     script: Mutex<VecDeque<Script>>,
+    /// Answered once the script is used up (`None`: a server error).
+    always: Mutex<Option<Script>>,
     calls: Mutex<Vec<Instant>>,
     timeouts: Timeouts,
     /// `prepare` refuses every request (the route cannot carry it).
@@ -75,6 +77,7 @@ impl Scripted {
     pub(crate) fn new(script: impl IntoIterator<Item = Script>) -> Self {
         Self {
             script: Mutex::new(script.into_iter().collect()),
+            always: Mutex::new(None),
             calls: Mutex::new(Vec::new()),
             timeouts: Timeouts::default(),
             refuse: false,
@@ -90,6 +93,12 @@ impl Scripted {
     pub(crate) fn refusing(mut self) -> Self {
         self.refuse = true;
         self
+    }
+
+    /// Answers `script` to every call once the script is used up (the
+    /// route's standing behaviour: up, or down, until changed).
+    pub(crate) fn always(&self, script: Script) {
+        *self.always.lock() = Some(script);
     }
 
     /// When each call came, in order.
@@ -196,7 +205,11 @@ impl Upstream for Scripted {
         _call: &'a CallContext<'a>,
     ) -> BoxFuture<'a, Result<Answer, UpstreamError>> {
         self.calls.lock().push(Instant::now());
-        let next = self.script.lock().pop_front();
+        let next = self
+            .script
+            .lock()
+            .pop_front()
+            .or_else(|| self.always.lock().clone());
         match next {
             Some(script) => self.answer(script),
             None => Box::pin(async {

@@ -17,6 +17,8 @@ use super::*;
 use crate::scripted::{Script, Scripted};
 use crate::{Route, RouteHealth};
 
+mod breakers;
+
 const CONFIG: &str = r#"
 providers:
   - { name: p, kind: openai-compatible, base-url: "http://127.0.0.1:9/v1" }
@@ -53,7 +55,11 @@ struct World {
 
 impl World {
     fn new(scripts: &[(&str, Vec<Script>)]) -> Self {
-        let config = load_str(CONFIG, "<test>", &HashMap::new()).unwrap_or_else(|e| panic!("{e}"));
+        Self::with_config(CONFIG, scripts)
+    }
+
+    fn with_config(config: &str, scripts: &[(&str, Vec<Script>)]) -> Self {
+        let config = load_str(config, "<test>", &HashMap::new()).unwrap_or_else(|e| panic!("{e}"));
         let snap = PolicySnapshot::new(Arc::new(config));
         let mut upstreams = HashMap::new();
         let mut routes = Vec::new();
@@ -87,23 +93,22 @@ impl World {
     }
 
     /// The request and the policy's first decision on it.
-    fn decide(&self, body: &Value) -> (ChatRequest, Signals, Decision) {
+    fn decide(&self, body: &Value, headers: &HeaderMap) -> (ChatRequest, Signals, Decision) {
         let req = ChatRequest::parse(body.to_string().as_bytes()).unwrap();
-        let (tenant, anonymous) =
-            signalbox_policy::authenticate(&self.snap, &self.headers).unwrap();
+        let (tenant, anonymous) = signalbox_policy::authenticate(&self.snap, headers).unwrap();
         let signals =
-            signalbox_policy::extract(&self.snap, tenant, anonymous, &self.headers, &req).unwrap();
-        let decision = signalbox_policy::decide(&self.snap, &signals, &self.headers, &self.routes);
+            signalbox_policy::extract(&self.snap, tenant, anonymous, headers, &req).unwrap();
+        let decision = signalbox_policy::decide(&self.snap, &signals, headers, &self.routes);
         (req, signals, decision)
     }
 
     /// The failover context the pipeline would build for `decision`.
-    fn failover(&self, decision: &Decision) -> Failover<'_, ()> {
+    fn failover<'a>(&'a self, decision: &Decision, headers: &'a HeaderMap) -> Failover<'a, ()> {
         Failover {
             policy: &self.snap,
             routes: &self.routes,
             budget: &self.budget,
-            headers: &self.headers,
+            headers,
             affinity: &self.affinity,
             seed: 1,
             started: Instant::now(),
@@ -119,8 +124,20 @@ impl World {
 
     /// Decides and runs `body` as the pipeline does.
     async fn run(&self, body: Value) -> Outcome<AsIs> {
-        let (req, signals, decision) = self.decide(&body);
-        run(&self.failover(&decision), &AsIs, req, signals, decision).await
+        self.run_with(body, &self.headers).await
+    }
+
+    /// Decides and runs `body`, sent with `headers`.
+    async fn run_with(&self, body: Value, headers: &HeaderMap) -> Outcome<AsIs> {
+        let (req, signals, decision) = self.decide(&body, headers);
+        run(
+            &self.failover(&decision, headers),
+            &AsIs,
+            req,
+            signals,
+            decision,
+        )
+        .await
     }
 
     /// The id of the route that served `out`.
@@ -314,8 +331,8 @@ impl PrepareRound for BlockAll {
 #[tokio::test(start_paused = true)]
 async fn a_blocked_round_ends_the_request_and_sends_nothing() {
     let w = World::new(&[("big", vec![Script::Json])]);
-    let (req, signals, decision) = w.decide(&chat("tools"));
-    let f = w.failover(&decision);
+    let (req, signals, decision) = w.decide(&chat("tools"), &w.headers);
+    let f = w.failover(&decision, &w.headers);
     let out = run(&f, &BlockAll, req, signals, decision).await;
     assert!(
         matches!(out.result, Err(Ended::PrivacyBlocked { ref zone, .. }) if zone == "external")
