@@ -74,6 +74,19 @@ pub struct RouteExt {
     pub metrics: RouteMetrics,
 }
 
+impl RouteExt {
+    fn build(r: &RouteConfig, telemetry: &Telemetry) -> Result<Self, BuildError> {
+        Ok(Self {
+            headers: RouteHeaders {
+                route: header_value("route id", r.id.as_str())?,
+                provider: header_value("provider name", r.provider.as_str())?,
+                model: header_value("model version", &r.version)?,
+            },
+            metrics: telemetry.route(r.id.as_str(), r.provider.as_str()),
+        })
+    }
+}
+
 /// Everything a request needs from one configuration load.
 #[derive(Debug)]
 pub struct Runtime {
@@ -121,37 +134,32 @@ impl Runtime {
                 Arc::new(Upstream::new(p, Arc::clone(&scrubber))?),
             );
         }
-        let mut routes = Vec::with_capacity(config.routes.len());
-        for r in &config.routes {
-            let upstream = upstreams.get(r.provider.as_str()).cloned().ok_or_else(|| {
-                BuildError::UnknownProvider {
-                    route: r.id.to_string(),
-                    provider: r.provider.to_string(),
-                }
-            })?;
-            let ext = RouteExt {
-                headers: RouteHeaders {
-                    route: header_value("route id", r.id.as_str())?,
-                    provider: header_value("provider name", r.provider.as_str())?,
-                    model: header_value("model version", &r.version)?,
-                },
-                metrics: telemetry.route(r.id.as_str(), r.provider.as_str()),
-            };
-            let health = carried.health(r);
-            health.share(r.id.as_str(), shared.replica, Arc::clone(&shared.store));
-            routes.push(Route {
-                id: r.id.clone(),
-                provider: r.provider.clone(),
-                settings: route_settings(r),
-                version: r.version.clone(),
-                upstream,
-                health,
-                weight: r.weight,
-                gate: carried.gate(r),
-                rate: carried.rate(r),
-                ext,
-            });
-        }
+        let routes = config
+            .routes
+            .iter()
+            .map(|r| {
+                let upstream = upstreams.get(r.provider.as_str()).cloned().ok_or_else(|| {
+                    BuildError::UnknownProvider {
+                        route: r.id.to_string(),
+                        provider: r.provider.to_string(),
+                    }
+                })?;
+                let health = carried.health(r);
+                health.share(r.id.as_str(), shared.replica, Arc::clone(&shared.store));
+                Ok(Route {
+                    id: r.id.clone(),
+                    provider: r.provider.clone(),
+                    settings: route_settings(r),
+                    version: r.version.clone(),
+                    upstream,
+                    health,
+                    weight: r.weight,
+                    gate: carried.gate(r),
+                    rate: carried.rate(r),
+                    ext: RouteExt::build(r, telemetry)?,
+                })
+            })
+            .collect::<Result<Vec<_>, BuildError>>()?;
         let routes = RouteTable::new(routes);
         let alias_durations = config
             .aliases
