@@ -152,3 +152,6 @@ pub(crate) fn splitmix(mut x: u64) -> u64 {
 pub(crate) fn unit(h: u64) -> f64 {
     (h >> 11) as f64 / (1u64 << 53) as f64
 }
+
+#[cfg(test)]
+mod tests;
