@@ -137,11 +137,6 @@ impl Prepared {
             max_tokens_clamped: None,
         }
     }
-
-    /// The rendered body.
-    pub fn body(&self) -> &Bytes {
-        &self.body
-    }
 }
 
 /// The decision record's note for a clamped output limit.
