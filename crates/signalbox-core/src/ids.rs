@@ -52,6 +52,14 @@ macro_rules! id_type {
                 Self::new(s)
             }
         }
+
+        // Hashes and compares as its text, so maps keyed by it are looked
+        // up by `&str`.
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
     };
 }
 
@@ -67,3 +75,28 @@ id_type!(
     /// A virtual model name that clients ask for.
     AliasName
 );
+
+/// A route's position in the configuration's route list, which every
+/// per-route table (the policy's candidates, the runtime's route table)
+/// follows. Only a route table of the same configuration load hands one
+/// out or takes one, so it never names another load's route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RouteIdx(usize);
+
+impl RouteIdx {
+    /// The route at `index` in the configuration's route list.
+    pub fn new(index: usize) -> Self {
+        Self(index)
+    }
+
+    /// The position in the configuration's route list.
+    pub fn get(self) -> usize {
+        self.0
+    }
+}
+
+impl fmt::Display for RouteIdx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}

@@ -18,7 +18,7 @@ pub use decision::{
     CandidateRecord, DecisionRecord, RuleRecord, SignalRecord, SignalSource, SkipKind, SkipRecord,
     TranslationRecord, Verdict,
 };
-pub use ids::{AliasName, ProviderName, RouteId};
+pub use ids::{AliasName, ProviderName, RouteId, RouteIdx};
 pub use outcome::{ErrorSource, OutcomeClass};
 pub use request::{ChatRequest, RequestError};
 pub use secret::Secret;

@@ -5,23 +5,25 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use futures::StreamExt;
 use signalbox_config::RetryPolicy;
-use signalbox_core::{AttemptRecord, ChatRequest, OutcomeClass, ProviderErrorCode, SkipKind};
+use signalbox_core::{
+    AttemptRecord, ChatRequest, OutcomeClass, ProviderErrorCode, RouteIdx, SkipKind,
+};
 use signalbox_providers::{CallContext, ChatJson, Prepared, TranslationNote, UpstreamError};
+
+use crate::upstream::Answer;
 use tokio::time::{Duration, Instant};
 
-use signalbox_state::{FairGate, RateGate};
-
-use crate::RouteTarget;
 use crate::budget::RetryBudget;
 use crate::health::Admission;
 use crate::order::{self, Skipped, StickyInput};
 use crate::stream::{CommittedStream, Ending, UpstreamBytes, validate_event};
+use crate::{Route, RouteTable};
 
 /// A request served by one route.
 #[derive(Debug)]
 pub struct Served {
-    /// Index of the serving route in the route table.
-    pub route: usize,
+    /// The serving route.
+    pub route: RouteIdx,
     /// Every attempt made, in order; the last one succeeded.
     pub attempts: Vec<AttemptRecord>,
     /// Routes skipped for their health.
@@ -30,7 +32,7 @@ pub struct Served {
     /// an unhealthy route moved it): the `fallback-route` degradation.
     pub fallback: bool,
     /// The session's sticky route, when a session was given.
-    pub sticky: Option<usize>,
+    pub sticky: Option<RouteIdx>,
     /// What translating the request for the serving route's provider
     /// dropped or changed (empty for untranslated OpenAI-compatible routes).
     pub notes: Vec<TranslationNote>,
@@ -57,8 +59,8 @@ pub const CANNOT_CARRY: &str = "cannot carry the request: ";
 /// repeat); passed to the caller, never failed over.
 #[derive(Debug, Clone)]
 pub struct Rejection {
-    /// Index of the route that refused.
-    pub route: usize,
+    /// The route that refused.
+    pub route: RouteIdx,
     /// The upstream status.
     pub status: u16,
     /// The upstream's explanation.
@@ -113,8 +115,8 @@ pub struct Failure {
     pub skipped: Vec<Skipped>,
     /// Set when the loop stopped because the upstream rejected the request.
     pub rejection: Option<Rejection>,
-    /// Index of the last route tried, if any.
-    pub last_route: Option<usize>,
+    /// The last route tried, if any.
+    pub last_route: Option<RouteIdx>,
     /// Why the loop stopped.
     pub stop: StopReason,
     /// Some route was skipped because it was at capacity for this tenant.
@@ -138,11 +140,11 @@ impl Failure {
 
 /// Everything the attempt loop needs besides the request.
 #[derive(Debug, Clone, Copy)]
-pub struct Plan<'a> {
+pub struct Plan<'a, X = ()> {
     /// The route table.
-    pub routes: &'a [RouteTarget],
-    /// Eligible routes (indices into `routes`), best first.
-    pub candidates: &'a [usize],
+    pub routes: &'a RouteTable<X>,
+    /// Eligible routes, best first.
+    pub candidates: &'a [RouteIdx],
     /// Most upstream attempts.
     pub max_attempts: usize,
     /// Irreversible: never send twice once a provider may have seen it.
@@ -158,223 +160,291 @@ pub struct Plan<'a> {
     pub started: Instant,
     /// Session stickiness.
     pub sticky: Option<StickyInput<'a>>,
-    /// Capacity gates per route (same order as `routes`).
-    pub gates: &'a [Option<FairGate>],
-    /// Request-rate gates per route (same order as `routes`).
-    pub rates: &'a [Option<RateGate>],
     /// The tenant, for fair queuing at a gate.
     pub tenant: &'a str,
     /// The tenant's fair-share weight.
     pub tenant_weight: f64,
     /// Longest wait at a gate.
     pub queue_timeout: Duration,
-    /// Per route (same order as `routes`): a rewritten body to send instead
-    /// of the request (the privacy boundary of the route's zone); empty or
-    /// `None` sends the request as it is.
+    /// Per route (indexed like `routes`): a rewritten body to send instead
+    /// of the request (a prompt variant, the privacy boundary of the
+    /// route's zone); empty or `None` sends the request as it is.
     pub bodies: &'a [Option<&'a ChatRequest>],
 }
 
 /// Tries the plan's routes in health-adjusted order until one serves the
 /// request, the request is rejected, or a bound (attempts, budget, deadline,
 /// at-most-once) stops the loop.
-pub async fn dispatch(
-    plan: Plan<'_>,
+pub async fn dispatch<X: Sync>(
+    plan: Plan<'_, X>,
     req: &ChatRequest,
     call: &CallContext<'_>,
 ) -> Result<Served, Failure> {
     let order = order::order(plan.routes, plan.candidates, plan.seed, plan.sticky);
     plan.budget.note_request();
-    let deadline = plan.started + plan.retry.deadline;
-    let mut attempts: Vec<AttemptRecord> =
-        Vec::with_capacity(order.routes.len().min(plan.max_attempts));
-    let mut skipped = order.skipped;
-    let mut last_route = None;
-    let mut stop = StopReason::Exhausted;
-    let mut capacity_refused = false;
-    'routes: for &idx in &order.routes {
+    let mut run = Run {
+        plan: &plan,
+        deadline: plan.started + plan.retry.deadline,
+        attempts: Vec::with_capacity(order.routes.len().min(plan.max_attempts)),
+        skipped: order.skipped,
+        last_route: None,
+        stop: StopReason::Exhausted,
+        capacity_refused: false,
+    };
+    for &idx in &order.routes {
         let Some(target) = plan.routes.get(idx) else {
             continue;
         };
-        let body = plan.bodies.get(idx).copied().flatten().unwrap_or(req);
+        let body = plan.bodies.get(idx.get()).copied().flatten().unwrap_or(req);
         // Rendered once per route: its retries send the same bytes.
         let prepared = match target.upstream.prepare(body, &target.settings) {
             Ok(p) => p,
             Err(e) => {
-                skipped.push(Skipped::new(
-                    target.id.to_string(),
-                    SkipKind::CannotCarry,
-                    format!("{CANNOT_CARRY}{e}"),
-                ));
-                continue 'routes;
+                run.skip(target, SkipKind::CannotCarry, format!("{CANNOT_CARRY}{e}"));
+                continue;
             }
         };
-        let mut tries_here = 0u32;
-        while tries_here < plan.retry.attempts_per_route {
-            if attempts.len() >= plan.max_attempts {
-                break 'routes;
-            }
-            if !attempts.is_empty() && Instant::now() >= deadline {
-                stop = StopReason::Deadline;
-                break 'routes;
-            }
-            if let Some(Some(rate)) = plan.rates.get(idx)
-                && !rate.try_acquire()
-            {
-                capacity_refused = true;
-                skipped.push(Skipped::new(
-                    target.id.to_string(),
-                    SkipKind::AtRate,
-                    "at its max-requests-per-second",
-                ));
-                continue 'routes;
-            }
-            let permit = match plan.gates.get(idx) {
-                Some(Some(gate)) => {
-                    match gate
-                        .acquire(plan.tenant, plan.tenant_weight, plan.queue_timeout)
-                        .await
-                    {
-                        Ok(p) => Some(p),
-                        Err(e) => {
-                            capacity_refused = true;
-                            skipped.push(Skipped::new(
-                                target.id.to_string(),
-                                SkipKind::AtCapacity,
-                                format!("at capacity: {e}"),
-                            ));
-                            continue 'routes;
-                        }
-                    }
-                }
-                _ => None,
-            };
-            // Routes skipped at their gates spend no retry budget. (Checked
-            // before `admit`, which may take a half-open trial slot.)
-            if !attempts.is_empty() && !plan.budget.try_retry() {
-                stop = StopReason::RetryBudget;
-                break 'routes;
-            }
-            if let Admission::Skip(kind, reason) = target.health.admit() {
-                skipped.push(Skipped::new(target.id.to_string(), kind, reason));
-                continue 'routes;
-            }
-            tries_here += 1;
-            last_route = Some(idx);
-            let started = Instant::now();
-            let result = attempt(target, &prepared, call).await;
-            let elapsed = started.elapsed();
-            let err = match result {
-                Ok(mut body) => {
-                    match &mut body {
-                        // A stream's health is settled when it ends; it holds
-                        // its route slot until then.
-                        ServedBody::Stream(s) => {
-                            target.health.record_latency(elapsed);
-                            if let Some(p) = permit {
-                                s.hold(Box::new(p));
-                            }
-                        }
-                        ServedBody::Json(_) => target.health.record_success(elapsed),
-                    }
-                    attempts.push(record(
-                        target,
-                        OutcomeClass::Success,
-                        Some(200),
-                        elapsed,
-                        String::new(),
-                        None,
-                    ));
-                    return Ok(Served {
-                        route: idx,
-                        attempts,
-                        skipped,
-                        fallback: order.intended != Some(idx),
-                        sticky: order.sticky,
-                        notes: prepared.notes,
-                        max_tokens_clamped: prepared.max_tokens_clamped,
-                        body,
-                    });
-                }
-                Err(e) => e,
-            };
-            let UpstreamError {
-                class,
-                status,
-                detail,
-                retry_after_secs,
-                provider_error,
-            } = err;
-            tracing::debug!(route = %target.id, outcome = class.label(), ?status, %detail, "Upstream attempt failed.");
-            let retry_after = retry_after_secs.map(Duration::from_secs);
-            target.health.record(class, elapsed, retry_after);
-            attempts.push(AttemptRecord {
-                provider_error: provider_error.clone(),
-                ..record(
-                    target,
-                    class,
-                    status,
-                    elapsed,
-                    detail.clone(),
-                    retry_after_secs,
-                )
-            });
-            if !class.fails_over() {
-                let rejection = Rejection {
+        match run.on_route(idx, target, &prepared, call).await {
+            RouteEnd::Next => {}
+            RouteEnd::Stop => break,
+            RouteEnd::Served(body) => {
+                return Ok(Served {
                     route: idx,
-                    status: status.unwrap_or(400),
-                    detail,
-                    provider_error,
-                };
-                return Err(Failure {
-                    attempts,
-                    skipped,
-                    rejection: Some(rejection),
-                    last_route,
-                    stop,
-                    capacity_refused,
-                    available_in: None,
+                    fallback: order.intended != Some(idx),
+                    sticky: order.sticky,
+                    notes: prepared.notes,
+                    max_tokens_clamped: prepared.max_tokens_clamped,
+                    body,
+                    attempts: run.attempts,
+                    skipped: run.skipped,
                 });
             }
-            if plan.at_most_once && class.may_have_reached_provider() {
-                stop = StopReason::AtMostOnce;
-                break 'routes;
-            }
-            // A quota answer moves on at once: the route is cooling down.
-            if class == OutcomeClass::RateLimited || tries_here >= plan.retry.attempts_per_route {
-                continue 'routes;
-            }
-            let wait = backoff(plan.retry, plan.seed, tries_here, retry_after);
-            let Some(wait) = wait else {
-                continue 'routes; // retry-after longer than we would wait: next route
-            };
-            if Instant::now() + wait >= deadline {
-                stop = StopReason::Deadline;
-                break 'routes;
-            }
-            tokio::time::sleep(wait).await;
+            RouteEnd::Rejected(rejection) => return Err(run.fail(Some(rejection), None)),
         }
     }
-    let available_in = if attempts.is_empty() && !capacity_refused {
+    let available_in = if run.attempts.is_empty() && !run.capacity_refused {
         earliest_available(plan.routes, plan.candidates)
     } else {
         None
     };
-    Err(Failure {
-        attempts,
-        skipped,
-        rejection: None,
-        last_route,
-        stop,
-        capacity_refused,
-        available_in,
-    })
+    Err(run.fail(None, available_in))
+}
+
+/// How the loop left one route.
+enum RouteEnd {
+    /// On to the next route.
+    Next,
+    /// No further attempts (the reason is in `Run::stop`).
+    Stop,
+    /// The route served the request.
+    Served(ServedBody),
+    /// The upstream refused the request itself.
+    Rejected(Rejection),
+}
+
+/// The attempt loop's state across routes.
+struct Run<'p, 'a, X> {
+    plan: &'p Plan<'a, X>,
+    deadline: Instant,
+    attempts: Vec<AttemptRecord>,
+    skipped: Vec<Skipped>,
+    last_route: Option<RouteIdx>,
+    stop: StopReason,
+    capacity_refused: bool,
+}
+
+/// Held for an attempt: the route's capacity slot, if it has a gate.
+type Permit = Option<signalbox_state::GatePermit>;
+
+impl<X: Sync> Run<'_, '_, X> {
+    fn skip(&mut self, target: &Route<X>, kind: SkipKind, reason: impl Into<String>) {
+        self.skipped
+            .push(Skipped::new(target.id.to_string(), kind, reason));
+    }
+
+    fn fail(self, rejection: Option<Rejection>, available_in: Option<Duration>) -> Failure {
+        Failure {
+            attempts: self.attempts,
+            skipped: self.skipped,
+            rejection,
+            last_route: self.last_route,
+            stop: self.stop,
+            capacity_refused: self.capacity_refused,
+            available_in,
+        }
+    }
+
+    /// Tries one route up to its attempts, with backoff between them.
+    async fn on_route(
+        &mut self,
+        idx: RouteIdx,
+        target: &Route<X>,
+        prepared: &Prepared,
+        call: &CallContext<'_>,
+    ) -> RouteEnd {
+        let mut tries_here = 0u32;
+        while tries_here < self.plan.retry.attempts_per_route {
+            let permit = match self.admit(target).await {
+                Ok(p) => p,
+                Err(end) => return end,
+            };
+            tries_here += 1;
+            self.last_route = Some(idx);
+            let started = Instant::now();
+            let result = attempt(target, prepared, call).await;
+            let elapsed = started.elapsed();
+            let err = match result {
+                Ok(body) => return RouteEnd::Served(self.succeeded(target, body, permit, elapsed)),
+                Err(e) => e,
+            };
+            if let Some(end) = self.failed(idx, target, err, elapsed, tries_here).await {
+                return end;
+            }
+        }
+        RouteEnd::Next
+    }
+
+    /// The checks before each attempt: the bounds (attempts, deadline,
+    /// budget), the route's rate and capacity gates, and its health.
+    async fn admit(&mut self, target: &Route<X>) -> Result<Permit, RouteEnd> {
+        let plan = self.plan;
+        if self.attempts.len() >= plan.max_attempts {
+            return Err(RouteEnd::Stop);
+        }
+        if !self.attempts.is_empty() && Instant::now() >= self.deadline {
+            self.stop = StopReason::Deadline;
+            return Err(RouteEnd::Stop);
+        }
+        if let Some(rate) = &target.rate
+            && !rate.try_acquire()
+        {
+            self.capacity_refused = true;
+            self.skip(target, SkipKind::AtRate, "at its max-requests-per-second");
+            return Err(RouteEnd::Next);
+        }
+        let permit = match &target.gate {
+            Some(gate) => {
+                let acquired = gate
+                    .acquire(plan.tenant, plan.tenant_weight, plan.queue_timeout)
+                    .await;
+                match acquired {
+                    Ok(p) => Some(p),
+                    Err(e) => {
+                        self.capacity_refused = true;
+                        self.skip(target, SkipKind::AtCapacity, format!("at capacity: {e}"));
+                        return Err(RouteEnd::Next);
+                    }
+                }
+            }
+            None => None,
+        };
+        // Routes skipped at their gates spend no retry budget. (Checked
+        // before `admit`, which may take a half-open trial slot.)
+        if !self.attempts.is_empty() && !plan.budget.try_retry() {
+            self.stop = StopReason::RetryBudget;
+            return Err(RouteEnd::Stop);
+        }
+        if let Admission::Skip(kind, reason) = target.health.admit() {
+            self.skip(target, kind, reason);
+            return Err(RouteEnd::Next);
+        }
+        Ok(permit)
+    }
+
+    /// Records a served attempt; a stream holds its route slot until it ends.
+    fn succeeded(
+        &mut self,
+        target: &Route<X>,
+        mut body: ServedBody,
+        permit: Permit,
+        elapsed: Duration,
+    ) -> ServedBody {
+        match &mut body {
+            // A stream's health is settled when it ends.
+            ServedBody::Stream(s) => {
+                target.health.record_latency(elapsed);
+                if let Some(p) = permit {
+                    s.hold(Box::new(p));
+                }
+            }
+            ServedBody::Json(_) => target.health.record_success(elapsed),
+        }
+        self.attempts.push(record(
+            target,
+            OutcomeClass::Success,
+            Some(200),
+            elapsed,
+            String::new(),
+            None,
+        ));
+        body
+    }
+
+    /// Records a failed attempt and decides what follows it: `None` tries
+    /// the same route again (after its backoff), else how the route ends.
+    async fn failed(
+        &mut self,
+        idx: RouteIdx,
+        target: &Route<X>,
+        err: UpstreamError,
+        elapsed: Duration,
+        tries_here: u32,
+    ) -> Option<RouteEnd> {
+        let UpstreamError {
+            class,
+            status,
+            detail,
+            retry_after_secs,
+            provider_error,
+        } = err;
+        tracing::debug!(route = %target.id, outcome = class.label(), ?status, %detail, "Upstream attempt failed.");
+        let retry_after = retry_after_secs.map(Duration::from_secs);
+        target.health.record(class, elapsed, retry_after);
+        self.attempts.push(AttemptRecord {
+            provider_error: provider_error.clone(),
+            ..record(
+                target,
+                class,
+                status,
+                elapsed,
+                detail.clone(),
+                retry_after_secs,
+            )
+        });
+        if !class.fails_over() {
+            return Some(RouteEnd::Rejected(Rejection {
+                route: idx,
+                status: status.unwrap_or(400),
+                detail,
+                provider_error,
+            }));
+        }
+        if self.plan.at_most_once && class.may_have_reached_provider() {
+            self.stop = StopReason::AtMostOnce;
+            return Some(RouteEnd::Stop);
+        }
+        // A quota answer moves on at once: the route is cooling down.
+        if class == OutcomeClass::RateLimited || tries_here >= self.plan.retry.attempts_per_route {
+            return Some(RouteEnd::Next);
+        }
+        let Some(wait) = backoff(self.plan.retry, self.plan.seed, tries_here, retry_after) else {
+            // retry-after longer than we would wait: the next route.
+            return Some(RouteEnd::Next);
+        };
+        if Instant::now() + wait >= self.deadline {
+            self.stop = StopReason::Deadline;
+            return Some(RouteEnd::Stop);
+        }
+        tokio::time::sleep(wait).await;
+        None
+    }
 }
 
 /// The earliest moment one of `candidates` admits requests again, when
 /// every one is shut for a known time; `None` when any is shut for an
 /// unknown time or open (skipped for another reason, which waiting does
 /// not cure).
-fn earliest_available(routes: &[RouteTarget], candidates: &[usize]) -> Option<Duration> {
+fn earliest_available<X>(routes: &RouteTable<X>, candidates: &[RouteIdx]) -> Option<Duration> {
     let mut earliest: Option<Duration> = None;
     for &idx in candidates {
         let wait = routes.get(idx)?.health.available_in()?;
@@ -403,11 +473,11 @@ fn backoff(
     Some(exp.mul_f64(jitter))
 }
 
-fn record(
-    target: &RouteTarget,
+fn record<X>(
+    target: &Route<X>,
     outcome: OutcomeClass,
     status: Option<u16>,
-    elapsed: std::time::Duration,
+    elapsed: Duration,
     detail: String,
     retry_after_secs: Option<u64>,
 ) -> AttemptRecord {
@@ -423,50 +493,61 @@ fn record(
     }
 }
 
-/// One attempt on one route: send, then read the whole answer (JSON) or the
+/// One attempt on one route: one call, then the whole answer (JSON) or the
 /// stream up to its first event (the commit point).
-async fn attempt(
-    target: &RouteTarget,
+async fn attempt<X: Sync>(
+    target: &Route<X>,
     prepared: &Prepared,
     call: &CallContext<'_>,
 ) -> Result<ServedBody, UpstreamError> {
     let started = Instant::now();
-    let resp = target.upstream.send(prepared, call).await?;
-    if !prepared.is_stream() {
-        return target.upstream.read_json(resp).await.map(ServedBody::Json);
+    match target.upstream.call(prepared, call).await? {
+        Answer::Json(json) => Ok(ServedBody::Json(json)),
+        Answer::Events(events) => {
+            // The first-byte deadline covers the first event too: until it
+            // arrives nothing has reached the caller and another route may
+            // still serve.
+            let deadline = started + target.upstream.timeouts().first_byte;
+            commit(target, events, deadline)
+                .await
+                .map(ServedBody::Stream)
+        }
     }
-    // The first-byte deadline covers the first event too: until it arrives
-    // nothing has reached the caller and another route may still serve.
-    let deadline = started + target.upstream.timeouts().first_byte;
-    let mut inner: UpstreamBytes = target.upstream.events(resp, prepared);
-    let mut framer = target.upstream.sse_framer();
+}
+
+/// Reads a stream up to its first meaningful event and commits to it, or
+/// fails (another route may still serve): an event that is not JSON, an
+/// error event under the 200, no event by `deadline`, or an early end.
+async fn commit<X: Sync>(
+    target: &Route<X>,
+    mut inner: UpstreamBytes,
+    deadline: Instant,
+) -> Result<Box<CommittedStream>, UpstreamError> {
+    let upstream = &target.upstream;
+    let mut framer = upstream.sse_framer();
     let mut first = BytesMut::new();
     let mut ending = Ending::default();
     loop {
         while let Some(ev) = framer.next_event()? {
             validate_event(&ev)?;
             ending.note(&ev);
-            let meaningful = !ev.is_comment_only();
             first.extend_from_slice(&ev.raw);
-            if meaningful {
-                // An error under a 200 is a failure like any other until
-                // something has reached the caller.
-                if let Some(e) = target.upstream.first_event_error(&ev.data) {
-                    return Err(e);
-                }
-                let first = first.freeze();
-                let stream = CommittedStream::new(first, inner, framer, ending)
-                    .guard(target.upstream.timeouts(), Arc::clone(&target.health));
-                return Ok(ServedBody::Stream(Box::new(stream)));
+            if ev.is_comment_only() {
+                continue;
             }
+            // An error under a 200 is a failure like any other until
+            // something has reached the caller.
+            if let Some(e) = upstream.first_event_error(&ev.data) {
+                return Err(e);
+            }
+            let stream = CommittedStream::new(first.freeze(), inner, framer, ending)
+                .guard(upstream.timeouts(), Arc::clone(&target.health));
+            return Ok(Box::new(stream));
         }
-        let next = tokio::time::timeout_at(deadline, inner.next()).await;
-        match next {
+        match tokio::time::timeout_at(deadline, inner.next()).await {
             Err(_) => {
-                return Err(UpstreamError::timeout(
-                    "first-event",
-                    target.upstream.timeouts().first_byte,
-                ));
+                let after = upstream.timeouts().first_byte;
+                return Err(UpstreamError::timeout("first-event", after));
             }
             Ok(None) => {
                 return Err(UpstreamError::new(
@@ -479,3 +560,6 @@ async fn attempt(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

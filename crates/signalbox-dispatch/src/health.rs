@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use parking_lot::Mutex;
 use signalbox_config::BreakerConfig;
 use signalbox_core::{OutcomeClass, SkipKind};
-use signalbox_state::{BreakerStore, SharedBreaker, unix_ms};
+use signalbox_state::{BreakerStore, OpenCircuits, SharedBreaker, unix_ms};
 use tokio::time::{Duration, Instant};
 
 mod window;
@@ -114,7 +114,10 @@ pub struct ProbeResult {
 struct SharedLink {
     route: String,
     replica: u64,
+    /// Where this route's opens and closes are published.
     store: Arc<dyn BreakerStore>,
+    /// The store's view of open circuits, read per admission.
+    open: Arc<OpenCircuits>,
 }
 
 /// One route's health.
@@ -197,14 +200,16 @@ impl RouteHealth {
         let _ = self.shared.set(SharedLink {
             route: route.to_owned(),
             replica,
+            open: store.snapshot(),
             store,
         });
     }
 
-    /// An open circuit another replica published, if any.
+    /// An open circuit another replica published, if any: read from the
+    /// store's snapshot (a lock-free load; no lookup while nothing is open).
     fn open_elsewhere(&self) -> Option<SharedBreaker> {
         let link = self.shared.get()?;
-        link.store.open_elsewhere(&link.route, link.replica)
+        link.open.open_elsewhere(&link.route, link.replica)
     }
 
     /// Applies new thresholds (a reload), keeping what has been observed.

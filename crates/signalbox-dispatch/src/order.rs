@@ -4,7 +4,9 @@
 //! and by session stickiness. The order is a pure function of the request's
 //! seed, the session and the health state, so it is deterministic.
 
-use crate::RouteTarget;
+use signalbox_core::RouteIdx;
+
+use crate::RouteTable;
 use crate::health::Admission;
 
 /// A route left out of the order, and why.
@@ -16,7 +18,7 @@ pub struct StickyInput<'a> {
     /// The session key (`x-signalbox-session`).
     pub session: &'a str,
     /// The route this session was last served by, if remembered.
-    pub remembered: Option<usize>,
+    pub remembered: Option<RouteIdx>,
     /// How many leading candidates are ranked equal (the sticky group).
     pub group: usize,
 }
@@ -24,24 +26,24 @@ pub struct StickyInput<'a> {
 /// The try order.
 #[derive(Debug, Default)]
 pub(crate) struct Order {
-    /// Route indices to try, in order.
-    pub routes: Vec<usize>,
+    /// Routes to try, in order.
+    pub routes: Vec<RouteIdx>,
     /// The route the policy and stickiness meant to serve (before failures
     /// and unhealthy states); serving from another one is a fallback.
-    pub intended: Option<usize>,
+    pub intended: Option<RouteIdx>,
     /// Routes skipped for their health.
     pub skipped: Vec<Skipped>,
     /// The sticky choice, when a session was given.
-    pub sticky: Option<usize>,
+    pub sticky: Option<RouteIdx>,
 }
 
-pub(crate) fn order(
-    routes: &[RouteTarget],
-    candidates: &[usize],
+pub(crate) fn order<X>(
+    routes: &RouteTable<X>,
+    candidates: &[RouteIdx],
     seed: u64,
     sticky: Option<StickyInput<'_>>,
 ) -> Order {
-    let mut candidates: Vec<usize> = candidates.to_vec();
+    let mut candidates: Vec<RouteIdx> = candidates.to_vec();
     let mut out = Order::default();
     if let Some(s) = sticky
         && let Some(choice) = sticky_choice(routes, &candidates, s)
@@ -95,12 +97,12 @@ pub(crate) fn order(
 /// Weighted rendezvous hashing over the healthy routes of the sticky group;
 /// a remembered route wins while it stays in the group and healthy, so a
 /// session that moved once stays on its new route.
-fn sticky_choice(
-    routes: &[RouteTarget],
-    candidates: &[usize],
+fn sticky_choice<X>(
+    routes: &RouteTable<X>,
+    candidates: &[RouteIdx],
     s: StickyInput<'_>,
-) -> Option<usize> {
-    let group: Vec<usize> = candidates
+) -> Option<RouteIdx> {
+    let group: Vec<RouteIdx> = candidates
         .iter()
         .take(s.group.max(1))
         .copied()
@@ -150,3 +152,6 @@ pub(crate) fn splitmix(mut x: u64) -> u64 {
 pub(crate) fn unit(h: u64) -> f64 {
     (h >> 11) as f64 / (1u64 << 53) as f64
 }
+
+#[cfg(test)]
+mod tests;

@@ -233,9 +233,8 @@ pub async fn routes(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
         .routes
         .iter()
         .zip(&rt.config.routes)
-        .zip(&rt.route_gates)
-        .map(|((target, cfg), gate)| {
-            let capacity = gate.as_ref().map(|g| {
+        .map(|(target, cfg)| {
+            let capacity = target.gate.as_ref().map(|g| {
                 let (in_flight, queued) = g.usage();
                 serde_json::json!({
                     "max_concurrency": cfg.max_concurrency,

@@ -78,13 +78,13 @@ pub(crate) fn charge(
     state: &Arc<AppState>,
     runtime: &Runtime,
     tenant: Option<&TenantConfig>,
-    route: usize,
+    route: signalbox_core::RouteIdx,
     usage: Option<Usage>,
 ) {
     let (Some(tenant), Some(usage), Some(r)) = (
         tenant.filter(|t| t.monthly_budget_usd.is_some()),
         usage,
-        runtime.config.routes.get(route),
+        runtime.route_config(route),
     ) else {
         return;
     };

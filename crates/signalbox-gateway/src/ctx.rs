@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use signalbox_config::{DegradeStep, FailureMode, TenantConfig};
+use signalbox_core::RouteIdx;
 use signalbox_core::request::OutputClamp;
 use signalbox_core::{AliasName, AttemptRecord, SkipRecord, Usage};
 use signalbox_dispatch::StopReason;
@@ -71,7 +72,7 @@ pub(crate) struct RequestCtx {
     /// What translating for the serving provider dropped or changed.
     pub translation: Vec<TranslationNote>,
     /// The serving route, or on failure the last route tried.
-    pub route: Option<usize>,
+    pub route: Option<RouteIdx>,
     /// Set when a route served the request.
     pub served: Option<ServedFacts>,
     /// What the answer used (JSON answers; a stream's is known at its end).
@@ -82,7 +83,7 @@ pub(crate) struct RequestCtx {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ServedFacts {
     /// The session's sticky route, when a session was given.
-    pub sticky: Option<usize>,
+    pub sticky: Option<RouteIdx>,
     /// The caller's output limit, lowered to the serving route's.
     pub max_tokens_clamped: Option<OutputClamp>,
 }
@@ -178,7 +179,7 @@ impl RequestCtx {
     }
 
     /// The route that served the request.
-    pub fn served_route(&self) -> Option<usize> {
+    pub fn served_route(&self) -> Option<RouteIdx> {
         self.served.and(self.route)
     }
 }

@@ -12,6 +12,7 @@ use axum::body::Body;
 use axum::http::HeaderValue;
 use axum::response::Response;
 use bytes::Bytes;
+use signalbox_core::RouteIdx;
 use signalbox_core::metric_names as m;
 use signalbox_core::{AliasName, AttemptRecord};
 use signalbox_dispatch::{CommittedStream, StreamEnd, StreamOutcome};
@@ -34,7 +35,7 @@ pub(crate) enum Reply {
         /// The stream after its first event.
         stream: Box<CommittedStream>,
         /// The serving route.
-        route: usize,
+        route: RouteIdx,
         /// The serving zone's token table, to restore the answer.
         restore: Option<Arc<TokenTable>>,
         /// What the stream's spend is priced from when it ends.
@@ -131,10 +132,11 @@ fn route_name(ctx: &RequestCtx) -> &str {
 
 fn record_attempts(runtime: &Runtime, attempts: &[AttemptRecord]) {
     for a in attempts {
-        let Some(i) = runtime.routes.iter().position(|r| r.id == a.route) else {
-            continue;
-        };
-        let Some(m) = runtime.route_metrics.get(i) else {
+        let Some(m) = runtime
+            .routes
+            .by_id(a.route.as_str())
+            .map(|r| &r.ext.metrics)
+        else {
             continue;
         };
         if let Some(c) = m.attempt(a.outcome) {
@@ -167,7 +169,7 @@ fn annotate_span(ctx: &RequestCtx, status: u16) {
 fn stream_response(
     ctx: &mut RequestCtx,
     stream: CommittedStream,
-    route: usize,
+    route: RouteIdx,
     restore: Option<Arc<TokenTable>>,
     charge: StreamCharge,
 ) -> Response {
@@ -199,7 +201,7 @@ struct StreamTail {
     state: Arc<AppState>,
     runtime: Arc<Runtime>,
     /// The serving route.
-    route: usize,
+    route: RouteIdx,
     request_id: HeaderValue,
     span: tracing::Span,
     charge: StreamCharge,
@@ -227,7 +229,7 @@ impl StreamTail {
                 )
             }
             StreamOutcome::Cut { detail } => {
-                if let Some(m) = self.runtime.route_metrics.get(self.route) {
+                if let Some(m) = self.runtime.routes.get(self.route).map(|r| &r.ext.metrics) {
                     m.stream_errors.increment(1);
                 }
                 tracing::warn!(%request_id, %route, %detail, "Stream interrupted after commit.");

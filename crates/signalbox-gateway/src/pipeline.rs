@@ -181,7 +181,7 @@ async fn limits(ctx: &RequestCtx, signals: &Signals) -> Result<Option<LimitPermi
 pub(crate) struct RouteObservations<'a>(pub(crate) &'a Runtime);
 
 impl Observations for RouteObservations<'_> {
-    fn latency(&self, route: usize) -> Option<std::time::Duration> {
+    fn latency(&self, route: signalbox_core::RouteIdx) -> Option<std::time::Duration> {
         self.0.routes.get(route).and_then(|r| r.health.latency())
     }
 }

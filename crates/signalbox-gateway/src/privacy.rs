@@ -15,7 +15,7 @@ use bytes::Bytes;
 use futures::Stream;
 use serde_json::{Value, json};
 use signalbox_config::Config;
-use signalbox_core::ChatRequest;
+use signalbox_core::{ChatRequest, RouteIdx};
 use signalbox_privacy::{
     ChatStreamRestorer, PrivacyProfile, ProtectError, RestoreStats, TokenTable, TokenVault,
     VaultScope, load_table, may_contain_token, restore_chat_response, store_fresh,
@@ -106,10 +106,10 @@ impl PrivacyRuntime {
     }
 
     /// Whether any boundary applies to any of `routes` for this request.
-    pub fn applies(&self, who: Who, routes: &[usize]) -> bool {
+    pub fn applies(&self, who: Who, routes: &[RouteIdx]) -> bool {
         routes.iter().any(|&r| {
             self.route_zone
-                .get(r)
+                .get(r.get())
                 .is_some_and(|&z| self.profile(who, z).is_some())
         })
     }
@@ -139,22 +139,22 @@ pub struct Protected {
 impl Protected {
     /// The body to send to `route`: the protected one for a guarded zone,
     /// `None` for an unguarded zone (send the original).
-    pub fn for_route(&self, route: usize, runtime: &PrivacyRuntime) -> Option<&ChatRequest> {
-        let zone = runtime.route_zone.get(route)?;
+    pub fn for_route(&self, route: RouteIdx, runtime: &PrivacyRuntime) -> Option<&ChatRequest> {
+        let zone = runtime.route_zone.get(route.get())?;
         self.zones.get(zone).map(|(r, _)| r)
     }
 
     /// Whether `route`'s zone blocks this request.
-    pub fn blocks(&self, route: usize, runtime: &PrivacyRuntime) -> bool {
+    pub fn blocks(&self, route: RouteIdx, runtime: &PrivacyRuntime) -> bool {
         runtime
             .route_zone
-            .get(route)
+            .get(route.get())
             .is_some_and(|z| self.blocked_zones.contains(z))
     }
 
     /// The token table of `route`'s zone, to restore its answer.
-    pub fn table_for(&self, route: usize, runtime: &PrivacyRuntime) -> Option<Arc<TokenTable>> {
-        let zone = runtime.route_zone.get(route)?;
+    pub fn table_for(&self, route: RouteIdx, runtime: &PrivacyRuntime) -> Option<Arc<TokenTable>> {
+        let zone = runtime.route_zone.get(route.get())?;
         self.zones.get(zone).map(|(_, t)| Arc::clone(t))
     }
 }
@@ -168,11 +168,11 @@ pub async fn protect(
     tenant_id: &str,
     session: Option<&str>,
     req: &ChatRequest,
-    routes: &[usize],
+    routes: &[RouteIdx],
 ) -> Protected {
     let mut zones: Vec<usize> = routes
         .iter()
-        .filter_map(|r| runtime.route_zone.get(*r).copied())
+        .filter_map(|r| runtime.route_zone.get(r.get()).copied())
         .collect();
     zones.sort_unstable();
     zones.dedup();

@@ -12,7 +12,7 @@ use regex::Regex;
 use signalbox_config::ProbeMode;
 use signalbox_core::metric_names as m;
 use signalbox_core::{ChatRequest, OutcomeClass};
-use signalbox_dispatch::{Admission, ProbeResult, RouteTarget};
+use signalbox_dispatch::{Admission, ProbeResult};
 use signalbox_providers::UpstreamError;
 use tokio::task::JoinHandle;
 use tokio::time::{Duration, Instant};
@@ -63,7 +63,12 @@ pub(crate) fn spawn(state: &Arc<AppState>) -> JoinHandle<()> {
 }
 
 /// Sends one probe and judges its answer.
-async fn probe(target: &RouteTarget, prompt: &str, expect: &str, timeout: Duration) -> ProbeResult {
+async fn probe(
+    target: &crate::runtime::Route,
+    prompt: &str,
+    expect: &str,
+    timeout: Duration,
+) -> ProbeResult {
     let body = serde_json::json!({
         "model": target.settings.upstream_model,
         "messages": [{"role": "user", "content": prompt}],
@@ -84,8 +89,14 @@ async fn probe(target: &RouteTarget, prompt: &str, expect: &str, timeout: Durati
             request_id: Some(&probe_id),
             ..Default::default()
         };
-        let resp = target.upstream.send(&prepared, &call).await?;
-        target.upstream.read_json(resp).await
+        match target.upstream.call(&prepared, &call).await? {
+            signalbox_dispatch::Answer::Json(json) => Ok(json),
+            // A probe asks for no stream; a stream answer is not a chat completion.
+            signalbox_dispatch::Answer::Events(_) => Err(UpstreamError::new(
+                OutcomeClass::BadResponse,
+                "probe answered with a stream",
+            )),
+        }
     })
     .await;
     let latency_ms = started.elapsed().as_secs_f64() * 1e3;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use signalbox_config::Price;
+use signalbox_core::RouteIdx;
 use signalbox_core::{DecisionRecord, TranslationRecord, Usage};
 use signalbox_decision_log::DecisionLog;
 use signalbox_dispatch::StopReason;
@@ -77,7 +78,7 @@ impl Draft {
     /// Everything the context knows, in the record's shape.
     pub fn of(ctx: &RequestCtx, log: LogFacts) -> Self {
         let cfg = &ctx.runtime.config;
-        let route = |i: Option<usize>| i.and_then(|i| cfg.routes.get(i));
+        let route = |i: Option<RouteIdx>| i.and_then(|i| ctx.runtime.route_config(i));
         let served = route(ctx.served_route());
         let prompt_variant = |p: &PromptUse| {
             let target = ctx.runtime.routes.get(ctx.served_route()?)?;

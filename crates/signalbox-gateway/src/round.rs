@@ -7,22 +7,30 @@
 
 use std::sync::Arc;
 
-use signalbox_core::{ChatRequest, SkipKind, SkipRecord};
+use signalbox_core::{ChatRequest, RouteIdx, SkipKind, SkipRecord};
+use signalbox_dispatch::{Blocked, PrepareRound, RoundBodies, RoundRequest};
 use signalbox_privacy::TokenTable;
 
 use crate::failover::Context;
-use crate::privacy::{Protected, Who, protect};
-use crate::prompt::PromptUse;
+use crate::privacy::{PrivacyRuntime, Protected, Who, protect};
+
+/// Prepares each dispatch round's bodies for one request.
+pub(crate) struct Rounds<'a> {
+    pub ctx: &'a Context<'a>,
+}
 
 /// A round's request in each form its candidates need.
-pub(crate) struct Round {
+pub(crate) struct Round<'a> {
+    privacy: &'a PrivacyRuntime,
+    /// How many routes the table has (the length of `bodies`).
+    routes: usize,
     /// Group 0 is the round's request itself (`None`); later groups are
     /// prompt variants, one per provider family that has one.
     groups: Vec<Group>,
     /// Per route index: its group.
     route_group: Vec<usize>,
     /// What the boundaries found and did (counts only), if any applied.
-    pub report: Option<serde_json::Value>,
+    report: Option<serde_json::Value>,
 }
 
 struct Group {
@@ -31,26 +39,21 @@ struct Group {
     protected: Option<Protected>,
 }
 
-/// Every candidate's route is blocked by its zone's boundary.
-pub(crate) struct Blocked {
-    pub zone: String,
-    pub classes: Vec<String>,
-}
+impl<'a> PrepareRound for Rounds<'a> {
+    type Round = Round<'a>;
 
-impl Round {
     /// Builds the round's bodies; drops from `candidates` the routes whose
     /// zone blocks the request (each noted in `skipped`).
-    pub(crate) async fn prepare(
-        ctx: &Context<'_>,
-        who: Who,
-        session: Option<&str>,
-        req: &ChatRequest,
-        prompt: Option<&PromptUse>,
-        candidates: &mut Vec<usize>,
-        skipped: &mut Vec<SkipRecord>,
-    ) -> Result<Self, Blocked> {
-        let rt = ctx.runtime;
-        let mut round = Round {
+    async fn prepare<'b>(
+        &'b self,
+        round: RoundRequest<'b>,
+        candidates: &'b mut Vec<RouteIdx>,
+        skipped: &'b mut Vec<SkipRecord>,
+    ) -> Result<Round<'a>, Blocked> {
+        let rt = self.ctx.runtime;
+        let mut out = Round {
+            privacy: &rt.privacy,
+            routes: rt.routes.len(),
             groups: vec![Group {
                 family: None,
                 req: None,
@@ -59,47 +62,80 @@ impl Round {
             route_group: vec![0; rt.routes.len()],
             report: None,
         };
-        if let Some(prompt) = prompt {
-            for &c in candidates.iter() {
-                let Some(target) = rt.routes.get(c) else {
-                    continue;
-                };
-                let family = target.upstream.kind().family();
-                let group = match round.groups.iter().position(|g| g.family == Some(family)) {
-                    Some(g) => g,
-                    None => match prompt.for_family(&rt.config, family, req) {
-                        Some(variant) => {
-                            round.groups.push(Group {
-                                family: Some(family),
-                                req: Some(variant),
-                                protected: None,
-                            });
-                            round.groups.len() - 1
-                        }
-                        None => 0,
-                    },
-                };
-                if let Some(slot) = round.route_group.get_mut(c) {
-                    *slot = group;
-                }
+        out.variants(self.ctx, round.req, candidates);
+        let who = Who {
+            tenant: round.signals.tenant,
+            rule: round.decision.rule,
+        };
+        if !rt.privacy.applies(who, candidates) {
+            return Ok(out);
+        }
+        let session = round.signals.session.as_deref();
+        out.protect(self.ctx, who, session, round.req, candidates)
+            .await;
+        out.drop_blocked(self.ctx, candidates, skipped)?;
+        Ok(out)
+    }
+}
+
+impl Round<'_> {
+    fn group_of(&self, route: RouteIdx) -> usize {
+        self.route_group.get(route.get()).copied().unwrap_or(0)
+    }
+
+    /// Groups the candidates by the prompt variant of their provider
+    /// family (when the request uses a registered prompt).
+    fn variants(&mut self, ctx: &Context<'_>, req: &ChatRequest, candidates: &[RouteIdx]) {
+        let Some(prompt) = ctx.prompt else {
+            return;
+        };
+        let rt = ctx.runtime;
+        for &c in candidates {
+            let Some(target) = rt.routes.get(c) else {
+                continue;
+            };
+            let family = target.upstream.kind().family();
+            let group = match self.groups.iter().position(|g| g.family == Some(family)) {
+                Some(g) => g,
+                None => match prompt.for_family(&rt.config, family, req) {
+                    Some(variant) => {
+                        self.groups.push(Group {
+                            family: Some(family),
+                            req: Some(variant),
+                            protected: None,
+                        });
+                        self.groups.len() - 1
+                    }
+                    None => 0,
+                },
+            };
+            if let Some(slot) = self.route_group.get_mut(c.get()) {
+                *slot = group;
             }
         }
-        let privacy = &rt.privacy;
-        if !privacy.applies(who, candidates) {
-            return Ok(round);
-        }
-        for (g, group) in round.groups.iter_mut().enumerate() {
-            let members: Vec<usize> = candidates
+    }
+
+    /// Applies each candidate zone's boundary to each group's body.
+    async fn protect(
+        &mut self,
+        ctx: &Context<'_>,
+        who: Who,
+        session: Option<&str>,
+        req: &ChatRequest,
+        candidates: &[RouteIdx],
+    ) {
+        for g in 0..self.groups.len() {
+            let members: Vec<RouteIdx> = candidates
                 .iter()
                 .copied()
-                .filter(|&c| round.route_group.get(c) == Some(&g))
+                .filter(|&c| self.group_of(c) == g)
                 .collect();
-            if members.is_empty() {
+            let Some(group) = self.groups.get_mut(g).filter(|_| !members.is_empty()) else {
                 continue;
-            }
+            };
             let body = group.req.as_ref().unwrap_or(req);
             let p = protect(
-                privacy,
+                self.privacy,
                 ctx.state.vault.as_ref(),
                 who,
                 ctx.tenant_id,
@@ -110,23 +146,33 @@ impl Round {
             .await;
             // Variants differ only in their system prompt: the first
             // group's findings stand for the round.
-            if round.report.is_none() {
-                round.report = Some(p.report.clone());
+            if self.report.is_none() {
+                self.report = Some(p.report.clone());
             }
             group.protected = Some(p);
         }
+    }
+
+    /// Drops the candidates whose zone blocks the request; `Err` when that
+    /// leaves none.
+    fn drop_blocked(
+        &self,
+        ctx: &Context<'_>,
+        candidates: &mut Vec<RouteIdx>,
+        skipped: &mut Vec<SkipRecord>,
+    ) -> Result<(), Blocked> {
         let mut first_block = None;
         candidates.retain(|&c| {
-            let g = round.route_group.get(c).copied().unwrap_or(0);
-            let Some(p) = round.groups.get(g).and_then(|g| g.protected.as_ref()) else {
+            let g = self.group_of(c);
+            let Some(p) = self.groups.get(g).and_then(|g| g.protected.as_ref()) else {
                 return true;
             };
-            let blocked = p.blocks(c, privacy);
+            let blocked = p.blocks(c, self.privacy);
             if blocked {
                 if first_block.is_none() {
                     first_block = p.blocked.first().cloned();
                 }
-                if let Some(r) = rt.routes.get(c) {
+                if let Some(r) = ctx.runtime.routes.get(c) {
                     skipped.push(SkipRecord::new(
                         r.id.to_string(),
                         SkipKind::PrivacyBlocked,
@@ -139,38 +185,37 @@ impl Round {
         match first_block {
             // A block is the policy's answer, never a reason to degrade.
             Some((zone, classes)) if candidates.is_empty() => Err(Blocked { zone, classes }),
-            _ => Ok(round),
+            _ => Ok(()),
         }
     }
 
+    /// The token table of `route`'s zone, to restore its answer.
+    pub(crate) fn table_for(&self, route: RouteIdx) -> Option<Arc<TokenTable>> {
+        let group = self.groups.get(self.group_of(route))?;
+        group.protected.as_ref()?.table_for(route, self.privacy)
+    }
+}
+
+impl RoundBodies for Round<'_> {
     /// The body for each route (`None`: send the round's request as it is).
-    pub(crate) fn bodies(&self, ctx: &Context<'_>) -> Vec<Option<&ChatRequest>> {
+    fn bodies(&self) -> Vec<Option<&ChatRequest>> {
         if self.groups.len() == 1 && self.groups[0].protected.is_none() {
             return Vec::new();
         }
-        let privacy = &ctx.runtime.privacy;
-        (0..ctx.runtime.routes.len())
+        (0..self.routes)
             .map(|i| {
-                let group = self
-                    .groups
-                    .get(self.route_group.get(i).copied().unwrap_or(0))?;
+                let route = RouteIdx::new(i);
+                let group = self.groups.get(self.group_of(route))?;
                 group
                     .protected
                     .as_ref()
-                    .and_then(|p| p.for_route(i, privacy))
+                    .and_then(|p| p.for_route(route, self.privacy))
                     .or(group.req.as_ref())
             })
             .collect()
     }
 
-    /// The token table of `route`'s zone, to restore its answer.
-    pub(crate) fn table_for(&self, ctx: &Context<'_>, route: usize) -> Option<Arc<TokenTable>> {
-        let group = self
-            .groups
-            .get(self.route_group.get(route).copied().unwrap_or(0))?;
-        group
-            .protected
-            .as_ref()?
-            .table_for(route, &ctx.runtime.privacy)
+    fn take_report(&mut self) -> Option<serde_json::Value> {
+        self.report.take()
     }
 }

@@ -11,10 +11,10 @@ use std::sync::Arc;
 use axum::http::HeaderValue;
 use bytes::Bytes;
 use signalbox_config::{Config, RouteConfig};
-use signalbox_dispatch::{RetryBudget, RouteTarget};
+use signalbox_core::RouteIdx;
+use signalbox_dispatch::{RetryBudget, RouteTable};
 use signalbox_policy::PolicySnapshot;
 use signalbox_providers::{ContentFilter, Retention, RouteSettings, Upstream};
-use signalbox_state::{FairGate, RateGate};
 use thiserror::Error;
 
 mod carry;
@@ -60,6 +60,33 @@ pub enum BuildError {
     },
 }
 
+/// One route of the runtime: dispatch's route with the gateway's own
+/// per-route data.
+pub type Route = signalbox_dispatch::Route<RouteExt>;
+
+/// What the gateway keeps per route besides what dispatch needs: values
+/// built once per configuration load so a request only clones them.
+#[derive(Debug)]
+pub struct RouteExt {
+    /// `x-signalbox-route` / `-provider` / `-model` header values.
+    pub headers: RouteHeaders,
+    /// The route's metric handles.
+    pub metrics: RouteMetrics,
+}
+
+impl RouteExt {
+    fn build(r: &RouteConfig, telemetry: &Telemetry) -> Result<Self, BuildError> {
+        Ok(Self {
+            headers: RouteHeaders {
+                route: header_value("route id", r.id.as_str())?,
+                provider: header_value("provider name", r.provider.as_str())?,
+                model: header_value("model version", &r.version)?,
+            },
+            metrics: telemetry.route(r.id.as_str(), r.provider.as_str()),
+        })
+    }
+}
+
 /// Everything a request needs from one configuration load.
 #[derive(Debug)]
 pub struct Runtime {
@@ -67,16 +94,9 @@ pub struct Runtime {
     pub config: Arc<Config>,
     /// The policy's lookup tables.
     pub policy: PolicySnapshot,
-    /// Routes in configuration order (policy indices point here).
-    pub routes: Vec<RouteTarget>,
-    /// Header values per route, same order.
-    pub route_headers: Vec<RouteHeaders>,
-    /// Metric handles per route, same order.
-    pub route_metrics: Vec<RouteMetrics>,
-    /// Capacity gates per route (routes with `max-concurrency`), same order.
-    pub route_gates: Vec<Option<FairGate>>,
-    /// Request-rate gates per route (routes with `max-requests-per-second`), same order.
-    pub route_rates: Vec<Option<RateGate>>,
+    /// Routes in configuration order (policy candidates index it), each
+    /// with its gates and the gateway's header values and metric handles.
+    pub routes: RouteTable<RouteExt>,
     /// The retry budget shared by every request (kept across reloads that
     /// leave its settings alone).
     pub retry_budget: Arc<RetryBudget>,
@@ -103,7 +123,7 @@ impl Runtime {
     ) -> Result<Self, BuildError> {
         let config = Arc::new(config);
         let carried = carry::Carried::from(previous);
-        let mut upstreams: HashMap<&str, Arc<Upstream>> = HashMap::new();
+        let mut upstreams: HashMap<&str, Arc<dyn signalbox_dispatch::Upstream>> = HashMap::new();
         // One scrubber per configuration: it knows every configured secret.
         let scrubber = Arc::new(signalbox_providers::Scrubber::for_providers(
             &config.providers,
@@ -114,38 +134,33 @@ impl Runtime {
                 Arc::new(Upstream::new(p, Arc::clone(&scrubber))?),
             );
         }
-        let mut routes = Vec::with_capacity(config.routes.len());
-        let mut route_headers = Vec::with_capacity(config.routes.len());
-        let mut route_metrics = Vec::with_capacity(config.routes.len());
-        let mut route_gates = Vec::with_capacity(config.routes.len());
-        let mut route_rates = Vec::with_capacity(config.routes.len());
-        for r in &config.routes {
-            let upstream = upstreams.get(r.provider.as_str()).cloned().ok_or_else(|| {
-                BuildError::UnknownProvider {
-                    route: r.id.to_string(),
-                    provider: r.provider.to_string(),
-                }
-            })?;
-            route_headers.push(RouteHeaders {
-                route: header_value("route id", r.id.as_str())?,
-                provider: header_value("provider name", r.provider.as_str())?,
-                model: header_value("model version", &r.version)?,
-            });
-            route_metrics.push(telemetry.route(r.id.as_str(), r.provider.as_str()));
-            let health = carried.health(r);
-            health.share(r.id.as_str(), shared.replica, Arc::clone(&shared.store));
-            route_rates.push(carried.rate(r));
-            route_gates.push(carried.gate(r));
-            routes.push(RouteTarget {
-                id: r.id.clone(),
-                provider: r.provider.clone(),
-                settings: route_settings(r),
-                version: r.version.clone(),
-                upstream,
-                health,
-                weight: r.weight,
-            });
-        }
+        let routes = config
+            .routes
+            .iter()
+            .map(|r| {
+                let upstream = upstreams.get(r.provider.as_str()).cloned().ok_or_else(|| {
+                    BuildError::UnknownProvider {
+                        route: r.id.to_string(),
+                        provider: r.provider.to_string(),
+                    }
+                })?;
+                let health = carried.health(r);
+                health.share(r.id.as_str(), shared.replica, Arc::clone(&shared.store));
+                Ok(Route {
+                    id: r.id.clone(),
+                    provider: r.provider.clone(),
+                    settings: route_settings(r),
+                    version: r.version.clone(),
+                    upstream,
+                    health,
+                    weight: r.weight,
+                    gate: carried.gate(r),
+                    rate: carried.rate(r),
+                    ext: RouteExt::build(r, telemetry)?,
+                })
+            })
+            .collect::<Result<Vec<_>, BuildError>>()?;
+        let routes = RouteTable::new(routes);
         let alias_durations = config
             .aliases
             .iter()
@@ -170,10 +185,6 @@ impl Runtime {
             config,
             policy,
             routes,
-            route_headers,
-            route_metrics,
-            route_gates,
-            route_rates,
             retry_budget,
             privacy,
             alias_durations,
@@ -182,9 +193,14 @@ impl Runtime {
         })
     }
 
-    /// The index of the route with id `id`.
-    pub fn route_index(&self, id: &str) -> Option<usize> {
-        self.routes.iter().position(|r| r.id.as_str() == id)
+    /// The index of the route with id `id` (a map lookup).
+    pub fn route_index(&self, id: &str) -> Option<RouteIdx> {
+        self.routes.index(id)
+    }
+
+    /// The configuration of the route at `idx`.
+    pub fn route_config(&self, idx: RouteIdx) -> Option<&RouteConfig> {
+        self.config.routes.get(idx.get())
     }
 
     /// Routes that recent outcomes say can serve.

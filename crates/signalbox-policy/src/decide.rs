@@ -3,7 +3,7 @@
 
 use http::HeaderMap;
 use signalbox_config::{DegradeStep, FailureMode, Weights};
-use signalbox_core::{AliasName, CandidateRecord, RuleRecord};
+use signalbox_core::{AliasName, CandidateRecord, RouteIdx, RuleRecord};
 
 use crate::PolicyError;
 use crate::constraints::{self, Required, RouteCheck};
@@ -17,8 +17,8 @@ use crate::snapshot::PolicySnapshot;
 pub struct Decision {
     /// The alias the caller asked for.
     pub alias: AliasName,
-    /// Route indices (into the configuration's routes), in the order to try.
-    pub candidates: Vec<usize>,
+    /// Routes (their index in the configuration's routes), in the order to try.
+    pub candidates: Vec<RouteIdx>,
     /// At most this many upstream attempts.
     pub max_attempts: usize,
     /// What to do when the candidates fail.
@@ -134,7 +134,7 @@ pub fn decide(
         latency_slo: rule.and_then(|r| r.objectives.latency_slo),
     };
     let ranked = rank::rank(&eligible, &input, obs);
-    let candidates: Vec<usize> = ranked.iter().map(|r| r.route).collect();
+    let candidates: Vec<RouteIdx> = ranked.iter().map(|r| RouteIdx::new(r.route)).collect();
 
     let failure_mode = rule.map_or(FailureMode::Degrade, |r| r.failure_mode);
     let degrade = rule.map_or_else(|| vec![DegradeStep::FallbackRoute], |r| r.degrade.clone());
@@ -216,7 +216,7 @@ impl Decision {
         let ranking = self
             .candidates
             .iter()
-            .filter_map(|&i| cfg.routes.get(i).map(|r| r.id.to_string()))
+            .filter_map(|&i| cfg.routes.get(i.get()).map(|r| r.id.to_string()))
             .collect();
         Trace {
             rules,

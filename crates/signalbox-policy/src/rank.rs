@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use signalbox_config::Weights;
+use signalbox_core::RouteIdx;
 
 use crate::constraints::RouteCheck;
 use crate::snapshot::RegionMask;
@@ -16,7 +17,7 @@ use crate::snapshot::RegionMask;
 /// Observed route behaviour the ranking may use (kept by the dispatcher).
 pub trait Observations {
     /// The route's recent latency estimate, if it has served recently.
-    fn latency(&self, route: usize) -> Option<Duration>;
+    fn latency(&self, route: RouteIdx) -> Option<Duration>;
 }
 
 /// No observations (simulation, tests).
@@ -24,7 +25,7 @@ pub trait Observations {
 pub struct NoObservations;
 
 impl Observations for NoObservations {
-    fn latency(&self, _route: usize) -> Option<Duration> {
+    fn latency(&self, _route: RouteIdx) -> Option<Duration> {
         None
     }
 }
@@ -75,7 +76,7 @@ pub(crate) fn rank(
     let (cmin, cmax) = min_max(eligible.iter().map(|c| c.cost_usd));
     let latencies: Vec<Option<f64>> = eligible
         .iter()
-        .map(|c| obs.latency(c.route).map(|d| d.as_secs_f64()))
+        .map(|c| obs.latency(RouteIdx::new(c.route)).map(|d| d.as_secs_f64()))
         .collect();
     let (lmin, lmax) = min_max(latencies.iter().flatten().copied());
     let w = input.weights;

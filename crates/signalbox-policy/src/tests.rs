@@ -88,7 +88,7 @@ fn run(
 fn routes(snap: &PolicySnapshot, d: &Decision) -> Vec<String> {
     d.candidates
         .iter()
-        .map(|&i| snap.config().routes[i].id.to_string())
+        .map(|&i| snap.config().routes[i.get()].id.to_string())
         .collect()
 }
 
@@ -318,8 +318,8 @@ fn unknown_model_is_refused() {
 struct Slow(usize);
 
 impl Observations for Slow {
-    fn latency(&self, route: usize) -> Option<Duration> {
-        Some(if route == self.0 {
+    fn latency(&self, route: signalbox_core::RouteIdx) -> Option<Duration> {
+        Some(if route.get() == self.0 {
             Duration::from_secs(5)
         } else {
             Duration::from_millis(100)
@@ -372,7 +372,7 @@ proptest! {
         let extra = if wants_tools { serde_json::json!({"tools": [{"type": "function", "function": {"name": "f"}}]}) } else { serde_json::json!({}) };
         let (_, d) = run(&snap, &headers(&[]), &chat(extra, "hi")).unwrap();
         for &i in &d.candidates {
-            let r = &snap.config().routes[i];
+            let r = &snap.config().routes[i.get()];
             prop_assert!(allowed.contains(&r.region.as_str()));
             prop_assert!(!wants_tools || r.supports.tools);
         }

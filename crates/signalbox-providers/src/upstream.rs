@@ -123,6 +123,20 @@ impl Prepared {
     pub fn is_stream(&self) -> bool {
         self.stream
     }
+
+    /// A body forwarded as it is (no adapter, no notes): what another
+    /// implementation of the dispatch `Upstream` seam (the scripted
+    /// upstream of the dispatch tests) renders.
+    pub fn forwarded(body: Bytes, stream: bool) -> Self {
+        Self {
+            body,
+            stream,
+            include_usage: false,
+            native: None,
+            notes: Vec::new(),
+            max_tokens_clamped: None,
+        }
+    }
 }
 
 /// The decision record's note for a clamped output limit.

@@ -1,12 +1,13 @@
-//! Open circuits shared through Redis. Reads stay synchronous and in memory:
-//! each store keeps a local map, and a background task
+//! Open circuits shared through Redis. Reads stay synchronous, in memory and
+//! lock-free: each store keeps a local [`OpenCircuits`] snapshot, and a
+//! background task
 //!
 //! - publishes this replica's changes (queued by the synchronous
 //!   `publish_*` methods on a channel): an open circuit is
 //!   `SET {prefix}breaker:{route} … PX <until the open deadline>` plus a
 //!   member in the index set `{prefix}breakers`; a close is `DEL` + `SREM`;
-//! - every refresh interval (default 500 ms) replaces the local map with
-//!   what Redis holds, read by one script over the index (no keyspace scan).
+//! - every refresh interval (default 500 ms) replaces the local snapshot
+//!   with what Redis holds, read by one script over the index (no keyspace scan).
 //!
 //! Staleness bound: another replica's open or close is seen within one
 //! refresh interval plus one Redis round trip (bounded by the operation
@@ -18,10 +19,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use redis::Script;
 use serde::{Deserialize, Serialize};
-use signalbox_state::{BreakerStore, SharedBreaker, StateError, open_elsewhere_in, unix_ms};
+use signalbox_state::{BreakerStore, OpenCircuits, SharedBreaker, StateError, unix_ms};
 use tokio::sync::mpsc;
 
 use crate::RedisConn;
@@ -55,7 +55,7 @@ enum Change {
     Closed(String),
 }
 
-type Routes = Arc<Mutex<HashMap<String, SharedBreaker>>>;
+type Routes = Arc<OpenCircuits>;
 
 /// The Redis breaker store (see the module docs for the staleness bound).
 #[derive(Debug)]
@@ -114,7 +114,7 @@ async fn run(
                                 });
                             }
                         }
-                        *routes.lock() = map;
+                        routes.replace(map);
                     }
                     Err(e) => {
                         tracing::debug!(error = %e, "breaker refresh failed; keeping the local view");
@@ -171,16 +171,20 @@ async fn publish(
 
 impl BreakerStore for RedisBreakers {
     fn publish_open(&self, route: &str, state: SharedBreaker) {
-        self.routes.lock().insert(route.to_owned(), state.clone());
+        self.routes.update(|m| {
+            m.insert(route.to_owned(), state.clone());
+        });
         let _ = self.changes.send(Change::Open(route.to_owned(), state));
     }
 
     fn publish_closed(&self, route: &str) {
-        self.routes.lock().remove(route);
+        self.routes.update(|m| {
+            m.remove(route);
+        });
         let _ = self.changes.send(Change::Closed(route.to_owned()));
     }
 
-    fn open_elsewhere(&self, route: &str, replica: u64) -> Option<SharedBreaker> {
-        open_elsewhere_in(&self.routes.lock(), route, replica)
+    fn snapshot(&self) -> Arc<OpenCircuits> {
+        Arc::clone(&self.routes)
     }
 }

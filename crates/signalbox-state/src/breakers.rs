@@ -3,12 +3,16 @@
 //! sharing the store skips the route until then without having to fail on
 //! it first. A close (after a successful trial) clears it. Each replica
 //! still runs its own breaker from its own traffic; the store only spreads
-//! open circuits. Reads are on the request path, so implementations answer
-//! from memory (a Redis store keeps a local copy refreshed in the
-//! background and publishes with `SET … PX`).
+//! open circuits. Reads are on the request path (every candidate's
+//! admission), so a store keeps its view in an [`OpenCircuits`] snapshot:
+//! replaced as a whole when the store changes (a publish here, a background
+//! refresh for Redis), read with a lock-free load, and answered without even
+//! a hash lookup while nothing is open anywhere (the common case).
 
-use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 /// A route's circuit as published by a replica.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +31,45 @@ pub trait BreakerStore: Send + Sync + std::fmt::Debug {
     fn publish_open(&self, route: &str, state: SharedBreaker);
     /// A replica closed `route` (a trial succeeded): the route is back.
     fn publish_closed(&self, route: &str);
+    /// The store's view of open circuits, kept current by the store: what
+    /// route health reads on the request path.
+    fn snapshot(&self) -> Arc<OpenCircuits>;
     /// The open circuit another replica published for `route`, if still open.
-    fn open_elsewhere(&self, route: &str, replica: u64) -> Option<SharedBreaker>;
+    fn open_elsewhere(&self, route: &str, replica: u64) -> Option<SharedBreaker> {
+        self.snapshot().open_elsewhere(route, replica)
+    }
+}
+
+/// Open circuits by route, as a store last saw them. Reads load the current
+/// map without a lock; writers replace it (copy on write: changes are rare,
+/// reads are per candidate per request).
+#[derive(Debug, Default)]
+pub struct OpenCircuits(ArcSwap<HashMap<String, SharedBreaker>>);
+
+impl OpenCircuits {
+    /// The circuit for `route` that another replica than `replica` opened
+    /// and that is still open now.
+    pub fn open_elsewhere(&self, route: &str, replica: u64) -> Option<SharedBreaker> {
+        let routes = self.0.load();
+        if routes.is_empty() {
+            return None;
+        }
+        open_elsewhere_in(&routes, route, replica)
+    }
+
+    /// Applies one change to the map.
+    pub fn update(&self, change: impl Fn(&mut HashMap<String, SharedBreaker>)) {
+        self.0.rcu(|routes| {
+            let mut next = HashMap::clone(routes);
+            change(&mut next);
+            next
+        });
+    }
+
+    /// Replaces the whole map (a refresh from the shared store).
+    pub fn replace(&self, routes: HashMap<String, SharedBreaker>) {
+        self.0.store(Arc::new(routes));
+    }
 }
 
 /// Milliseconds since the Unix epoch, now (the gateway's one wall clock).
@@ -38,21 +79,25 @@ pub use signalbox_core::clock::unix_ms;
 /// given the same instance.
 #[derive(Debug, Default)]
 pub struct InMemoryBreakers {
-    routes: Mutex<HashMap<String, SharedBreaker>>,
+    routes: Arc<OpenCircuits>,
 }
 
 impl BreakerStore for InMemoryBreakers {
     fn publish_open(&self, route: &str, state: SharedBreaker) {
-        self.routes.lock().insert(route.to_owned(), state);
+        self.routes.update(|m| {
+            m.insert(route.to_owned(), state.clone());
+        });
     }
 
     fn publish_closed(&self, route: &str) {
         // Any replica's successful trial proves the route is back.
-        self.routes.lock().remove(route);
+        self.routes.update(|m| {
+            m.remove(route);
+        });
     }
 
-    fn open_elsewhere(&self, route: &str, replica: u64) -> Option<SharedBreaker> {
-        open_elsewhere_in(&self.routes.lock(), route, replica)
+    fn snapshot(&self) -> Arc<OpenCircuits> {
+        Arc::clone(&self.routes)
     }
 }
 

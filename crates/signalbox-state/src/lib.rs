@@ -20,7 +20,9 @@ mod spend;
 mod warn;
 
 pub use affinity::AffinityMemory;
-pub use breakers::{BreakerStore, InMemoryBreakers, SharedBreaker, open_elsewhere_in, unix_ms};
+pub use breakers::{
+    BreakerStore, InMemoryBreakers, OpenCircuits, SharedBreaker, open_elsewhere_in, unix_ms,
+};
 pub use fair::{FairGate, GateError, GatePermit};
 pub use idempotency::{Begin, IdempotencyStore, InMemoryIdempotency, StoredResponse, Waiter};
 pub use limits::{InMemoryLimits, LimitExceeded, LimitPermit, LimitStore, Limits};

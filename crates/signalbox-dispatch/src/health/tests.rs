@@ -171,3 +171,65 @@ fn p95_of_the_latest_samples() {
     // The last 64 samples are 37..=100 ms; their p95 is the 61st: 97 ms.
     assert_eq!(w.p95(), Some(Duration::from_millis(97)));
 }
+
+/// A store that counts the calls the request path must not make.
+#[derive(Debug, Default)]
+struct CountingStore {
+    open: Arc<signalbox_state::OpenCircuits>,
+    lookups: std::sync::atomic::AtomicUsize,
+}
+
+impl BreakerStore for CountingStore {
+    fn publish_open(&self, route: &str, state: SharedBreaker) {
+        self.open.update(|m| {
+            m.insert(route.to_owned(), state.clone());
+        });
+    }
+
+    fn publish_closed(&self, route: &str) {
+        self.open.update(|m| {
+            m.remove(route);
+        });
+    }
+
+    fn snapshot(&self) -> Arc<signalbox_state::OpenCircuits> {
+        Arc::clone(&self.open)
+    }
+
+    fn open_elsewhere(&self, route: &str, replica: u64) -> Option<SharedBreaker> {
+        self.lookups.fetch_add(1, Ordering::Relaxed);
+        self.open.open_elsewhere(route, replica)
+    }
+}
+
+#[test]
+fn admission_reads_open_elsewhere_from_the_snapshot_not_the_store() {
+    let store = Arc::new(CountingStore::default());
+    let h = RouteHealth::new(cfg());
+    h.share("primary", 2, store.clone());
+    for _ in 0..100 {
+        assert!(allowed(&h.admit()));
+    }
+    // Another replica opens the route: the snapshot shows it at once.
+    store.publish_open(
+        "primary",
+        SharedBreaker {
+            replica: 1,
+            open_until_ms: unix_ms() + 60_000,
+            reason: "5 failures in a row".into(),
+        },
+    );
+    assert!(matches!(
+        h.admit(),
+        Admission::Skip(SkipKind::OpenElsewhere, _)
+    ));
+    assert!(!h.usable());
+    assert!(h.available_in().is_some());
+    store.publish_closed("primary");
+    assert!(allowed(&h.admit()));
+    assert_eq!(
+        store.lookups.load(Ordering::Relaxed),
+        0,
+        "no store call per admission"
+    );
+}

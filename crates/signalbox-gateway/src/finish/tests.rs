@@ -65,7 +65,7 @@ fn served(g: &Gateway) -> RequestCtx {
     }];
     ctx.degraded = vec![DegradeStep::FallbackRoute];
     ctx.idempotency = Some(Idempotency::Executed);
-    ctx.route = Some(0);
+    ctx.route = Some(signalbox_core::RouteIdx::new(0));
     ctx.served = Some(ServedFacts {
         sticky: None,
         max_tokens_clamped: None,

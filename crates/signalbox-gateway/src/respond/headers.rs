@@ -75,7 +75,9 @@ pub(crate) fn apply(headers: &mut HeaderMap, ctx: &RequestCtx) {
 
 /// The header values of the serving route, or on failure the last one tried.
 pub(crate) fn route(ctx: &RequestCtx) -> Option<&RouteHeaders> {
-    ctx.route.and_then(|i| ctx.runtime.route_headers.get(i))
+    ctx.route
+        .and_then(|i| ctx.runtime.routes.get(i))
+        .map(|r| &r.ext.headers)
 }
 
 /// Degradation steps as `x-signalbox-degraded` lists them: `a,b`.

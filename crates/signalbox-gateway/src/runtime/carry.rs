@@ -44,19 +44,18 @@ impl<'a> Carried<'a> {
         let Some(p) = previous else {
             return Self::default();
         };
-        // The runtime's per-route vectors follow the configuration's order.
+        // The route table follows the configuration's order.
         let routes = p
             .config
             .routes
             .iter()
             .zip(&p.routes)
-            .zip(p.route_gates.iter().zip(&p.route_rates))
-            .map(|((config, target), (gate, rate))| {
+            .map(|(config, route)| {
                 let old = OldRoute {
                     config,
-                    health: &target.health,
-                    gate: gate.as_ref(),
-                    rate: rate.as_ref(),
+                    health: &route.health,
+                    gate: route.gate.as_ref(),
+                    rate: route.rate.as_ref(),
                 };
                 (&config.id, old)
             })

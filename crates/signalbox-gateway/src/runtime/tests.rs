@@ -55,7 +55,7 @@ impl Fixture {
 }
 
 fn rate_tokens(rt: &Runtime) -> usize {
-    let gate = rt.route_rates[0].as_ref().unwrap();
+    let gate = rt.routes.iter().next().unwrap().rate.as_ref().unwrap();
     (0..10).filter(|_| gate.try_acquire()).count()
 }
 
@@ -79,13 +79,13 @@ async fn a_route_that_keeps_its_rate_keeps_its_tokens() {
 async fn requests_in_flight_still_count_after_a_reload() {
     let f = Fixture::new();
     let first = f.build(config(5, 1, 0.2, "m"), None);
-    let gate = first.route_gates[0].as_ref().unwrap();
+    let gate = first.routes.iter().next().unwrap().gate.as_ref().unwrap();
     let held = gate
         .acquire("t", 1.0, Duration::from_secs(1))
         .await
         .unwrap();
     let second = f.build(config(5, 1, 0.2, "other"), Some(&first));
-    let gate = second.route_gates[0].as_ref().unwrap();
+    let gate = second.routes.iter().next().unwrap().gate.as_ref().unwrap();
     assert_eq!(gate.usage(), (1, 0), "the request in flight carries over");
     assert!(
         gate.acquire("t", 1.0, Duration::from_millis(10))
@@ -97,7 +97,18 @@ async fn requests_in_flight_still_count_after_a_reload() {
     assert_eq!(gate.usage(), (0, 0));
     // A changed limit starts a fresh gate.
     let third = f.build(config(5, 2, 0.2, "other"), Some(&second));
-    assert_eq!(third.route_gates[0].as_ref().unwrap().usage(), (0, 0));
+    assert_eq!(
+        third
+            .routes
+            .iter()
+            .next()
+            .unwrap()
+            .gate
+            .as_ref()
+            .unwrap()
+            .usage(),
+        (0, 0)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -126,14 +137,25 @@ async fn an_open_breaker_stays_open_across_a_reload() {
     let f = Fixture::new();
     let first = f.build(config(5, 4, 0.2, "m"), None);
     for _ in 0..2 {
-        first.routes[0]
-            .health
-            .record(OutcomeClass::ServerError, Duration::from_millis(5), None);
+        first.routes.iter().next().unwrap().health.record(
+            OutcomeClass::ServerError,
+            Duration::from_millis(5),
+            None,
+        );
     }
-    assert_eq!(first.routes[0].health.state(), BreakerState::Open);
+    assert_eq!(
+        first.routes.iter().next().unwrap().health.state(),
+        BreakerState::Open
+    );
     // Even a change to the route itself keeps what was observed.
     let second = f.build(config(7, 4, 0.2, "other"), Some(&first));
-    assert_eq!(second.routes[0].health.state(), BreakerState::Open);
-    assert!(!second.routes[0].health.usable());
-    assert_eq!(second.routes[1].health.state(), BreakerState::Closed);
+    assert_eq!(
+        second.routes.iter().next().unwrap().health.state(),
+        BreakerState::Open
+    );
+    assert!(!second.routes.iter().next().unwrap().health.usable());
+    assert_eq!(
+        second.routes.iter().nth(1).unwrap().health.state(),
+        BreakerState::Closed
+    );
 }

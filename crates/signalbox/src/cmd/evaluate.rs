@@ -57,10 +57,10 @@ impl Evaluation {
 }
 
 /// Route ids for route indices.
-pub fn route_ids(snap: &PolicySnapshot, routes: &[usize]) -> Vec<String> {
+pub fn route_ids(snap: &PolicySnapshot, routes: &[signalbox_core::RouteIdx]) -> Vec<String> {
     routes
         .iter()
-        .filter_map(|&i| snap.config().routes.get(i).map(|r| r.id.to_string()))
+        .filter_map(|&i| snap.config().routes.get(i.get()).map(|r| r.id.to_string()))
         .collect()
 }
 
@@ -172,7 +172,7 @@ pub fn record(snap: &PolicySnapshot, eval: &Evaluation, req: &ChatRequest) -> De
         record.rule = d.rule_name(snap).map(str::to_string);
         record.failure_mode = d.failure_mode.as_str().to_string();
         record.chosen = record.ranking.first().cloned();
-        if let Some(r) = d.candidates.first().and_then(|&i| cfg.routes.get(i)) {
+        if let Some(r) = d.candidates.first().and_then(|&i| cfg.routes.get(i.get())) {
             record.provider = Some(r.provider.to_string());
             record.model_version = Some(r.version.clone());
         }

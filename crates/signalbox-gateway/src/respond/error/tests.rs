@@ -24,7 +24,7 @@ fn failed(outcomes: &[OutcomeClass]) -> ApiError {
         Failure {
             attempts: outcomes.iter().map(|o| attempt(*o, None)).collect(),
             rejection: None,
-            last_route: Some(0),
+            last_route: Some(signalbox_core::RouteIdx::new(0)),
             skipped: Vec::new(),
             stop: signalbox_dispatch::StopReason::Exhausted,
             capacity_refused: false,
@@ -62,12 +62,12 @@ fn rejections_pass_the_client_status_through() {
         Failure {
             attempts: vec![attempt(OutcomeClass::RequestRejected, None)],
             rejection: Some(Rejection {
-                route: 0,
+                route: signalbox_core::RouteIdx::new(0),
                 status: 422,
                 detail: "bad".into(),
                 provider_error: None,
             }),
-            last_route: Some(0),
+            last_route: Some(signalbox_core::RouteIdx::new(0)),
             skipped: Vec::new(),
             stop: signalbox_dispatch::StopReason::Exhausted,
             capacity_refused: false,
@@ -124,7 +124,7 @@ fn upstream(
         Failure {
             attempts: outcomes.iter().map(|o| attempt(*o, None)).collect(),
             rejection: rejection.map(|status| Rejection {
-                route: 0,
+                route: signalbox_core::RouteIdx::new(0),
                 status,
                 detail: "no".into(),
                 provider_error: None,

@@ -1,0 +1,456 @@
+//! Owns designed failover for one request: the first dispatch round over
+//! the policy's candidates, then — when the flow may degrade and the round
+//! failed or had no eligible route — the rule's declared steps in order
+//! (`smaller-model`, `reduced-context`, `tools-disabled`,
+//! `human-escalation`). Each step rewrites the request or its signals and
+//! asks the policy again, so every hard constraint still holds; routes
+//! already tried are not tried again, and no fallback's posture is weaker
+//! than the policy's first choice. The steps taken are returned so the
+//! response, metrics and record can name them.
+//!
+//! Two things a round needs are not dispatch's to decide, and come from the
+//! caller through [`PrepareRound`]: each candidate's body (the prompt
+//! variant of its provider family, the privacy boundary of its zone). The
+//! policy is re-asked directly (`signalbox-policy` depends only on config
+//! and core, so there is no cycle).
+
+use std::future::Future;
+
+use http::HeaderMap;
+use signalbox_config::{DegradeStep, FailureMode};
+use signalbox_core::{AttemptRecord, ChatRequest, RouteIdx, SkipRecord};
+use signalbox_policy::{Decision, Observations, PolicyError, PolicySnapshot, Signals};
+use signalbox_providers::CallContext;
+use signalbox_state::AffinityMemory;
+use tokio::time::Instant;
+
+use crate::{Failure, Plan, RetryBudget, RouteTable, Served, StickyInput, StopReason, dispatch};
+
+mod degrade;
+#[cfg(test)]
+mod tests;
+
+use degrade::{Floor, next_step};
+
+/// Every candidate's zone blocks a data class the request carries.
+#[derive(Debug, Clone)]
+pub struct Blocked {
+    /// The first blocking zone.
+    pub zone: String,
+    /// The data classes it found.
+    pub classes: Vec<String>,
+}
+
+/// How a request that was not served ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// Every round failed (attempts merged across rounds).
+    Failed(Failure),
+    /// No round had an eligible route.
+    Refused(PolicyError),
+    /// The policy's last resort: hand over to a human.
+    Escalated {
+        /// Why (how many attempts failed, or that no route was eligible).
+        reason: String,
+    },
+    /// Every candidate's zone blocks a data class the request carries.
+    PrivacyBlocked {
+        /// The first blocking zone.
+        zone: String,
+        /// The data classes it found.
+        classes: Vec<String>,
+    },
+}
+
+/// One round's bodies, as the caller prepared them.
+pub trait RoundBodies: Send {
+    /// Per route (indexed like the route table): the body to send instead
+    /// of the round's request; empty or `None` sends the request as it is.
+    fn bodies(&self) -> Vec<Option<&ChatRequest>>;
+
+    /// What the round's privacy boundaries found (counts only), taken once.
+    fn take_report(&mut self) -> Option<serde_json::Value>;
+}
+
+/// The round as it stands, for [`PrepareRound::prepare`].
+#[derive(Debug, Clone, Copy)]
+pub struct RoundRequest<'a> {
+    /// The round's request (degraded, from the second round on).
+    pub req: &'a ChatRequest,
+    /// The signals the round's decision was made on.
+    pub signals: &'a Signals,
+    /// The round's decision.
+    pub decision: &'a Decision,
+}
+
+/// What dispatch leaves to its caller: each round's bodies.
+pub trait PrepareRound: Sync {
+    /// The prepared bodies (kept for the serving round, e.g. to restore
+    /// its answer).
+    type Round: RoundBodies;
+
+    /// Builds the round's bodies; drops from `candidates` the routes that
+    /// may not get the request (each noted in `skipped`); `Err` when that
+    /// leaves none and the request is blocked, which ends the request (a
+    /// block is the policy's answer, never a reason to degrade).
+    fn prepare<'a>(
+        &'a self,
+        round: RoundRequest<'a>,
+        candidates: &'a mut Vec<RouteIdx>,
+        skipped: &'a mut Vec<SkipRecord>,
+    ) -> impl Future<Output = Result<Self::Round, Blocked>> + Send + 'a;
+}
+
+/// Sends each round's request as it is to every candidate.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AsIs;
+
+impl RoundBodies for AsIs {
+    fn bodies(&self) -> Vec<Option<&ChatRequest>> {
+        Vec::new()
+    }
+
+    fn take_report(&mut self) -> Option<serde_json::Value> {
+        None
+    }
+}
+
+impl PrepareRound for AsIs {
+    type Round = AsIs;
+
+    async fn prepare<'a>(
+        &'a self,
+        _round: RoundRequest<'a>,
+        _candidates: &'a mut Vec<RouteIdx>,
+        _skipped: &'a mut Vec<SkipRecord>,
+    ) -> Result<AsIs, Blocked> {
+        Ok(AsIs)
+    }
+}
+
+/// Everything one request's failover needs besides the request.
+#[derive(Debug)]
+pub struct Failover<'a, X> {
+    /// The policy, re-asked after each degradation step.
+    pub policy: &'a PolicySnapshot,
+    /// The route table of the same configuration load.
+    pub routes: &'a RouteTable<X>,
+    /// The gateway-wide retry budget.
+    pub budget: &'a RetryBudget,
+    /// The request's headers (signals are re-extracted from them).
+    pub headers: &'a HeaderMap,
+    /// Session → route memory (stickiness).
+    pub affinity: &'a AffinityMemory,
+    /// Seeds jitter and slow-start sampling.
+    pub seed: u64,
+    /// When the request arrived (the deadline counts from here).
+    pub started: Instant,
+    /// The tenant, for fair queuing at a gate.
+    pub tenant: &'a str,
+    /// The tenant's fair-share weight.
+    pub tenant_weight: f64,
+    /// For logs.
+    pub request_id: &'a str,
+    /// Each round stays on its first route (fail-closed, `degrade: never`,
+    /// no fallback step).
+    pub fail_closed: bool,
+    /// Whether the rule's declared steps may run: false for fail-closed
+    /// flows and `degrade: never`.
+    pub steps_allowed: bool,
+    /// Request id and trace context sent with every provider call.
+    pub call: CallContext<'a>,
+}
+
+/// Everything dispatch reports about a request's failover.
+#[derive(Debug)]
+pub struct Outcome<R> {
+    /// Served, or how it ended.
+    pub result: Result<Served, Ended>,
+    /// Every attempt of every round, in order.
+    pub attempts: Vec<AttemptRecord>,
+    /// Every route skipped (health, gates, posture, privacy), in order.
+    pub skipped: Vec<SkipRecord>,
+    /// Degradation steps taken, in order.
+    pub degraded: Vec<DegradeStep>,
+    /// The request was handled at most once.
+    pub at_most_once: bool,
+    /// Routes of the last round the policy excluded, with why (on failure).
+    pub excluded: Vec<String>,
+    /// What the privacy boundaries found and did (counts only), if any applied.
+    pub privacy_report: Option<serde_json::Value>,
+    /// The serving round's bodies, when served.
+    pub round: Option<R>,
+}
+
+/// The walk's state across rounds.
+struct Walk {
+    at_most_once: bool,
+    may_degrade: bool,
+    /// The declared steps not yet taken.
+    steps: std::vec::IntoIter<DegradeStep>,
+    /// Routes already tried (never tried again).
+    tried: Vec<RouteIdx>,
+    /// The policy's first choice sets the posture floor for every fallback.
+    floor: Option<Floor>,
+    first_refusal: Option<PolicyError>,
+    last_failure: Option<Failure>,
+}
+
+/// How one round ended.
+enum RoundEnd {
+    /// The request is answered (served, or ended for good).
+    Done,
+    /// No further rounds.
+    Stop,
+    /// The next degradation step may find a route.
+    Degrade,
+}
+
+/// Runs the rounds. `decision` is the first round's decision (its refusal,
+/// if any, is only final when no degradation step finds a route).
+pub async fn run<X: Sync, P: PrepareRound>(
+    f: &Failover<'_, X>,
+    prep: &P,
+    req: ChatRequest,
+    signals: Signals,
+    decision: Decision,
+) -> Outcome<P::Round> {
+    let declared: Vec<DegradeStep> = decision
+        .degrade
+        .iter()
+        .copied()
+        .filter(|s| *s != DegradeStep::FallbackRoute)
+        .collect();
+    let mut walk = Walk {
+        at_most_once: signals.irreversible || decision.at_most_once(f.policy),
+        may_degrade: f.steps_allowed && decision.failure_mode == FailureMode::Degrade,
+        steps: declared.into_iter(),
+        tried: Vec::new(),
+        floor: Floor::of(f, &decision.candidates),
+        first_refusal: decision.refusal.clone(),
+        last_failure: None,
+    };
+    let mut out = Outcome {
+        result: Err(Ended::Refused(PolicyError::Forbidden(String::new()))),
+        attempts: Vec::new(),
+        skipped: Vec::new(),
+        degraded: Vec::new(),
+        at_most_once: walk.at_most_once,
+        excluded: Vec::new(),
+        privacy_report: None,
+        round: None,
+    };
+    let (mut req, mut signals, mut decision) = (req, signals, decision);
+    loop {
+        let round = RoundRequest {
+            req: &req,
+            signals: &signals,
+            decision: &decision,
+        };
+        match walk.round(f, prep, round, &mut out).await {
+            RoundEnd::Done => return out,
+            RoundEnd::Stop => break,
+            RoundEnd::Degrade => {}
+        }
+        let Some((step, next)) = next_step(f, &mut walk.steps, &req, &signals) else {
+            break;
+        };
+        out.degraded.push(step);
+        if step == DegradeStep::HumanEscalation {
+            out.result = Err(walk.escalated(&out.attempts));
+            return out;
+        }
+        (req, signals) = next;
+        decision = signalbox_policy::decide(f.policy, &signals, f.headers, f.routes);
+    }
+    walk.finish(f, out, &decision, &signals)
+}
+
+impl Walk {
+    /// One round: the decision's untried candidates above the posture
+    /// floor, their bodies, then the attempt loop.
+    async fn round<X: Sync, P: PrepareRound>(
+        &mut self,
+        f: &Failover<'_, X>,
+        prep: &P,
+        round: RoundRequest<'_>,
+        out: &mut Outcome<P::Round>,
+    ) -> RoundEnd {
+        let mut candidates: Vec<RouteIdx> = round
+            .decision
+            .candidates
+            .iter()
+            .copied()
+            .filter(|c| !self.tried.contains(c))
+            .collect();
+        if let Some(floor) = &self.floor {
+            floor.keep(f, &mut candidates, &mut out.skipped);
+        }
+        let prepared = prep.prepare(round, &mut candidates, &mut out.skipped).await;
+        let mut bodies = match prepared {
+            Ok(b) => b,
+            Err(Blocked { zone, classes }) => {
+                out.result = Err(Ended::PrivacyBlocked { zone, classes });
+                return RoundEnd::Done;
+            }
+        };
+        if let Some(report) = bodies.take_report() {
+            out.privacy_report = Some(report);
+        }
+        if candidates.is_empty() {
+            return if self.may_degrade {
+                RoundEnd::Degrade
+            } else {
+                RoundEnd::Stop
+            };
+        }
+        let result = {
+            let per_route = bodies.bodies();
+            dispatch_round(f, round, &candidates, self.at_most_once, &per_route).await
+        };
+        match result {
+            Ok(served) => {
+                out.round = Some(bodies);
+                served_by(out, served);
+                RoundEnd::Done
+            }
+            Err(failure) => self.failed(f, failure, out),
+        }
+    }
+
+    /// Notes a failed round; whether a degradation step may still help.
+    fn failed<X, R>(
+        &mut self,
+        f: &Failover<'_, X>,
+        mut failure: Failure,
+        out: &mut Outcome<R>,
+    ) -> RoundEnd {
+        self.tried.extend(
+            failure
+                .attempts
+                .iter()
+                .filter_map(|a| f.routes.index(a.route.as_str())),
+        );
+        out.attempts.append(&mut failure.attempts);
+        out.skipped.append(&mut failure.skipped);
+        let final_failure = failure.rejection.is_some()
+            || failure.stop == StopReason::AtMostOnce
+            || failure.stop == StopReason::Deadline
+            || (failure.capacity_refused && out.attempts.is_empty());
+        self.last_failure = Some(failure);
+        if final_failure || !self.may_degrade {
+            RoundEnd::Stop
+        } else {
+            RoundEnd::Degrade
+        }
+    }
+
+    /// The hand-over to a human, saying why.
+    fn escalated(&self, attempts: &[AttemptRecord]) -> Ended {
+        let reason = match &self.last_failure {
+            Some(f) if !f.attempts.is_empty() || !attempts.is_empty() => {
+                format!("all {} upstream attempts failed", attempts.len())
+            }
+            _ => "no eligible route could serve the request".to_string(),
+        };
+        Ended::Escalated { reason }
+    }
+
+    /// The walk ended without serving: the last failure (with every
+    /// round's attempts and skips), else the policy's refusal.
+    fn finish<X, R>(
+        self,
+        f: &Failover<'_, X>,
+        mut out: Outcome<R>,
+        decision: &Decision,
+        signals: &Signals,
+    ) -> Outcome<R> {
+        // Rendered only for the failure message: why no compliant fallback existed.
+        out.excluded = decision.excluded(f.policy, signals);
+        out.result = Err(match self.last_failure {
+            Some(mut failure) => {
+                failure.attempts = out.attempts.clone();
+                failure.skipped = out.skipped.clone();
+                Ended::Failed(failure)
+            }
+            None => Ended::Refused(
+                self.first_refusal
+                    .or_else(|| decision.refusal.clone())
+                    .unwrap_or_else(|| PolicyError::NoEligibleRoute {
+                        alias: decision.alias.to_string(),
+                        reasons: "every eligible route was already tried".into(),
+                    }),
+            ),
+        });
+        out
+    }
+}
+
+/// Moves a served round into the outcome: a fallback is the first
+/// degradation, and every round's attempts and skips live in `out`.
+fn served_by<R>(out: &mut Outcome<R>, mut served: Served) {
+    if served.fallback && !out.degraded.contains(&DegradeStep::FallbackRoute) {
+        out.degraded.insert(0, DegradeStep::FallbackRoute);
+    }
+    out.attempts.append(&mut served.attempts);
+    out.skipped.append(&mut served.skipped);
+    out.result = Ok(served);
+}
+
+/// One attempt loop over the round's candidates (only the first when the
+/// flow is fail-closed); a session that had to leave its route stays on
+/// the one that served it.
+async fn dispatch_round<X: Sync>(
+    f: &Failover<'_, X>,
+    round: RoundRequest<'_>,
+    candidates: &[RouteIdx],
+    at_most_once: bool,
+    bodies: &[Option<&ChatRequest>],
+) -> Result<Served, Failure> {
+    let cfg = &f.policy.config();
+    let retry = &cfg.resilience.retry;
+    let candidates = if f.fail_closed {
+        candidates.get(..1).unwrap_or_default()
+    } else {
+        candidates
+    };
+    let session = round.signals.session.as_deref();
+    let remembered = session
+        .and_then(|s| f.affinity.get(s))
+        .and_then(|id| f.routes.index(&id));
+    let plan = Plan {
+        routes: f.routes,
+        candidates,
+        max_attempts: round.decision.max_attempts.max(1) * retry.attempts_per_route as usize,
+        at_most_once,
+        retry,
+        budget: f.budget,
+        seed: f.seed,
+        started: f.started,
+        sticky: session.map(|s| StickyInput {
+            session: s,
+            remembered,
+            group: round.decision.leading_ties(),
+        }),
+        tenant: f.tenant,
+        tenant_weight: f.tenant_weight,
+        queue_timeout: cfg.resilience.queue_timeout,
+        bodies,
+    };
+    let served = dispatch(plan, round.req, &f.call).await?;
+    if let Some(s) = session
+        && served.sticky.is_some_and(|sticky| sticky != served.route)
+        && let Some(route) = f.routes.get(served.route)
+    {
+        // The session had to leave its rendezvous route: it stays on this one.
+        f.affinity.set(s, route.id.as_str());
+    }
+    Ok(served)
+}
+
+/// The ranking reads each route's recent latency from its health.
+impl<X> Observations for RouteTable<X> {
+    fn latency(&self, route: RouteIdx) -> Option<std::time::Duration> {
+        self.get(route).and_then(|r| r.health.latency())
+    }
+}

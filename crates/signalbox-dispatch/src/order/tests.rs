@@ -1,0 +1,96 @@
+//! The try order: health skips, the intended route, stickiness.
+
+use std::sync::Arc;
+
+use signalbox_core::{OutcomeClass, RouteIdx, SkipKind};
+use tokio::time::Duration;
+
+use super::*;
+use crate::RouteTable;
+use crate::scripted::Scripted;
+
+fn table(n: usize) -> RouteTable {
+    RouteTable::new(
+        (0..n)
+            .map(|i| Arc::new(Scripted::new([])).route(&format!("r{i}")))
+            .collect(),
+    )
+}
+
+fn idx(v: &[usize]) -> Vec<RouteIdx> {
+    v.iter().copied().map(RouteIdx::new).collect()
+}
+
+fn open(routes: &RouteTable, i: usize) {
+    let h = &routes.get(RouteIdx::new(i)).unwrap().health;
+    for _ in 0..5 {
+        h.record(OutcomeClass::ServerError, Duration::from_millis(1), None);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn healthy_routes_keep_the_policy_order() {
+    let routes = table(3);
+    let o = order(&routes, &idx(&[2, 0, 1]), 1, None);
+    assert_eq!(o.routes, idx(&[2, 0, 1]));
+    assert_eq!(o.intended, Some(RouteIdx::new(2)));
+    assert!(o.skipped.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_circuit_is_skipped_but_stays_the_intended_route() {
+    let routes = table(2);
+    open(&routes, 0);
+    let o = order(&routes, &idx(&[0, 1]), 1, None);
+    assert_eq!(o.routes, idx(&[1]));
+    assert_eq!(o.skipped[0].kind, SkipKind::CircuitOpen);
+    // Serving from route 1 is a fallback.
+    assert_eq!(o.intended, Some(RouteIdx::new(0)));
+}
+
+fn sticky(session: &str) -> StickyInput<'_> {
+    StickyInput {
+        session,
+        remembered: None,
+        group: 3,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_session_sticks_to_one_route_of_its_group() {
+    let routes = table(3);
+    let first = order(&routes, &idx(&[0, 1, 2]), 1, Some(sticky("s-1")));
+    let again = order(&routes, &idx(&[0, 1, 2]), 99, Some(sticky("s-1")));
+    assert_eq!(
+        first.sticky, again.sticky,
+        "the seed does not move a session"
+    );
+    assert_eq!(first.routes.first().copied(), first.sticky);
+    let spread: std::collections::HashSet<_> = (0..40)
+        .map(|s| {
+            let session = format!("s-{s}");
+            order(&routes, &idx(&[0, 1, 2]), 1, Some(sticky(&session))).sticky
+        })
+        .collect();
+    assert!(spread.len() >= 2, "sessions spread over {spread:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_remembered_route_wins_while_it_is_healthy_and_in_the_group() {
+    let routes = table(3);
+    let input = StickyInput {
+        session: "s",
+        remembered: Some(RouteIdx::new(2)),
+        group: 3,
+    };
+    let o = order(&routes, &idx(&[0, 1, 2]), 1, Some(input));
+    assert_eq!(o.sticky, Some(RouteIdx::new(2)));
+    assert_eq!(o.routes.first(), Some(&RouteIdx::new(2)));
+    open(&routes, 2);
+    let o = order(&routes, &idx(&[0, 1, 2]), 1, Some(input));
+    assert_ne!(
+        o.sticky,
+        Some(RouteIdx::new(2)),
+        "an open route loses its sessions"
+    );
+}
