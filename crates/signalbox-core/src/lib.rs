@@ -19,6 +19,6 @@ pub use decision::{
 };
 pub use ids::{AliasName, ProviderName, RouteId};
 pub use outcome::{ErrorSource, OutcomeClass};
-pub use request::{ChatRequest, RequestError};
+pub use request::{ChatRequest, RequestError, WireFormat};
 pub use secret::Secret;
 pub use usage::Usage;

@@ -431,7 +431,11 @@ async fn attempt(
     let mut inner: UpstreamBytes = target.upstream.events(resp, prepared);
     let mut framer = target.upstream.sse_framer();
     let mut first = BytesMut::new();
-    let mut ending = Ending::default();
+    let format = prepared.answer_format();
+    let mut ending = Ending {
+        format,
+        ..Ending::default()
+    };
     loop {
         while let Some(ev) = framer.next_event()? {
             validate_event(&ev)?;
@@ -441,12 +445,14 @@ async fn attempt(
             if meaningful {
                 // An error under a 200 is a failure like any other until
                 // something has reached the caller.
-                if let Some(e) = target.upstream.first_event_error(&ev.data) {
+                if let Some(e) = target.upstream.first_event_error(format, &ev.data) {
                     return Err(e);
                 }
                 let first = first.freeze();
-                let stream = CommittedStream::new(first, inner, framer, ending)
+                let mut stream = CommittedStream::new(first, inner, framer, ending)
                     .guard(target.upstream.timeouts(), Arc::clone(&target.health));
+                // Anthropic's first event carries the input tokens.
+                stream.note_usage(&ev);
                 return Ok(ServedBody::Stream(Box::new(stream)));
             }
         }

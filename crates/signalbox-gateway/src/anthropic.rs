@@ -2,9 +2,13 @@
 //! into the canonical model (`signalbox-adapters`), rendered as an OpenAI
 //! chat body, and run through the same pipeline as `/v1/chat/completions`
 //! — authentication, policy, privacy, resilience and the decision record
-//! all apply unchanged. The answer is translated back: JSON into an
-//! Anthropic message, SSE into Anthropic stream events, errors into
-//! Anthropic's error shape, with the `x-signalbox-*` headers kept. Every
+//! all apply unchanged. The client's own body travels with it: an
+//! Anthropic route is sent that body (model swapped) while no privacy or
+//! prompt rewrite applies, with the `anthropic-beta` header, and its answer
+//! (JSON or SSE) comes back as the provider wrote it. Other answers are
+//! translated back: JSON into an Anthropic message, SSE into Anthropic
+//! stream events, errors into Anthropic's error shape, with the
+//! `x-signalbox-*` headers kept. Every
 //! error here — the body limit, a body that does not parse, an unknown
 //! `/v1/messages/*` path, and whatever the pipeline refuses — is
 //! `{"type":"error","error":{…},"request_id":…}` with `x-request-id`.
@@ -25,11 +29,12 @@ use signalbox_adapters::openai::{ChunkDecoder, OpenAiAdapter, OpenAiQuirks};
 use signalbox_adapters::{RouteSettings, anthropic};
 use signalbox_providers::SseFramer;
 
+use signalbox_core::WireFormat;
 use signalbox_core::headers::REQUEST_ID;
 
 use crate::AppState;
 use crate::ingress::{read_body, request_id_header};
-use crate::pipeline::chat_completions;
+use crate::pipeline::serve;
 
 /// The path this module serves; `/v1/messages/…` paths it does not serve
 /// are refused in its error shape too ([`is_messages_path`]).
@@ -54,10 +59,11 @@ pub async fn messages(
             return error(e.status(), &e.to_string(), &id_header);
         }
     };
-    let canonical = match anthropic::parse_request(&bytes) {
-        Ok(c) => c,
+    let ingress = match anthropic::parse_ingress(&bytes, beta(&headers)) {
+        Ok(i) => i,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string(), &id_header),
     };
+    let canonical = ingress.canonical;
     // Rendered for an OpenAI-shaped pipeline: the alias stays the model name.
     let adapter = OpenAiAdapter {
         base_url: "http://signalbox.invalid/v1".into(),
@@ -71,13 +77,24 @@ pub async fn messages(
     let mut inner_headers = headers.clone();
     inner_headers.remove(header::CONTENT_LENGTH);
     inner_headers.insert(REQUEST_ID, id_header.clone());
-    let resp = chat_completions(
-        State(state),
+    let resp = serve(
+        state,
         inner_headers,
         Body::from(rendered.request.body),
+        Some(ingress.origin),
     )
     .await;
     translate(resp, canonical.stream, &id_header).await
+}
+
+/// The client's `anthropic-beta` header(s), joined as Anthropic reads them.
+fn beta(headers: &HeaderMap) -> Option<String> {
+    let values: Vec<&str> = headers
+        .get_all("anthropic-beta")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
 }
 
 /// Whether `path` is `/v1/messages` or below it.
@@ -96,9 +113,16 @@ pub(crate) fn not_found(method: &str, path: &str, headers: &HeaderMap) -> Respon
     )
 }
 
-/// Turns the OpenAI-shaped answer into Anthropic's.
+/// Turns the OpenAI-shaped answer into Anthropic's; an answer an
+/// Anthropic route gave to the client's own body is already Anthropic's
+/// and passes as it is.
 async fn translate(resp: Response, stream: bool, id: &HeaderValue) -> Response {
     let (mut parts, body) = resp.into_parts();
+    if parts.status.is_success()
+        && parts.extensions.get::<WireFormat>() == Some(&WireFormat::Anthropic)
+    {
+        return Response::from_parts(parts, body);
+    }
     parts.headers.remove(header::CONTENT_LENGTH);
     let is_sse = parts
         .headers

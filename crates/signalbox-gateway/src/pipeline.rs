@@ -18,6 +18,7 @@ use axum::response::Response;
 use signalbox_config::{DegradeStep, FailureMode, TenantConfig, TenantLimits};
 use signalbox_core::headers::DEGRADE;
 use signalbox_core::metric_names as m;
+use signalbox_core::request::Origin;
 use signalbox_core::{AliasName, AttemptRecord, ChatRequest};
 use signalbox_dispatch::{CommittedStream, ServedBody, StreamOutcome};
 use signalbox_policy::Observations;
@@ -45,6 +46,19 @@ pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
+) -> Response {
+    serve(state, headers, body, None).await
+}
+
+/// [`chat_completions`] for a body another ingress translated into OpenAI's
+/// format, with the client's own body (`origin`) kept for same-family
+/// routes. A served response carries its body's `WireFormat` as an
+/// extension.
+pub(crate) async fn serve(
+    state: Arc<AppState>,
+    headers: HeaderMap,
+    body: Body,
+    origin: Option<Origin>,
 ) -> Response {
     let started = Instant::now();
     let runtime = state.runtime.load_full();
@@ -89,6 +103,7 @@ pub async fn chat_completions(
         &mut rec.builder,
         &mut claim,
         started,
+        origin,
     )
     .instrument(span.clone())
     .await;
@@ -175,6 +190,7 @@ async fn serve_chat(
     rec: &mut Option<RecordBuilder>,
     claim: &mut Option<Claim>,
     started: Instant,
+    origin: Option<Origin>,
 ) -> Result<Response, ApiError> {
     let snap = &runtime.policy;
     let cfg = &runtime.config;
@@ -223,7 +239,7 @@ async fn serve_chat(
             *claim = Some(c);
         }
     }
-    let req = ChatRequest::parse(&bytes)?;
+    let req = ChatRequest::parse(&bytes)?.with_origin(origin);
     let (req, prompt) = crate::prompt::take(cfg, headers, req)?;
     if let Some(p) = &prompt {
         meta.prompt = HeaderValue::from_str(&p.label).ok();
@@ -398,6 +414,7 @@ async fn serve_chat(
                 mark_json(body, &degraded, &meta.request_id)
             };
             let mut resp = Response::new(Body::from(body));
+            resp.extensions_mut().insert(json.format);
             // Sized once for content-type and the x-signalbox-* headers.
             resp.headers_mut().reserve(RESPONSE_HEADERS);
             resp.headers_mut().insert(
@@ -411,7 +428,8 @@ async fn serve_chat(
                 let request_id = meta.request_id.clone();
                 stream.map_first(|first| mark_first_event(first, &degraded, &request_id));
             }
-            Ok(stream_response(
+            let format = stream.format();
+            let mut resp = stream_response(
                 state,
                 runtime,
                 *stream,
@@ -424,7 +442,9 @@ async fn serve_chat(
                 },
                 started,
                 restore_table,
-            ))
+            );
+            resp.extensions_mut().insert(format);
+            Ok(resp)
         }
     }
 }

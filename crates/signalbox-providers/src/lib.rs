@@ -16,6 +16,7 @@ mod upstream;
 pub use classify::UpstreamError;
 pub use native::{ByteStream, USAGE_COMMENT};
 pub use scrub::Scrubber;
+pub use signalbox_adapters::anthropic::usage_of_event as anthropic_usage_of_event;
 pub use signalbox_adapters::{ContentFilter, Retention, RouteSettings, TranslationNote};
 pub use sse::{DEFAULT_MAX_EVENT_BYTES, EventTooLarge, SseEvent, SseFramer};
 pub use upstream::{

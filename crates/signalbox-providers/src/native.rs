@@ -208,22 +208,8 @@ impl Translator {
         None
     }
 
-    /// A provider's error event as a classified failure, its texts
-    /// scrubbed before they are shortened.
     fn error_event(&self, kind: &str, message: &str) -> UpstreamError {
-        let e = self.adapter.classify_stream_error(kind, message);
-        let s = &self.scrubber;
-        let mut err = UpstreamError::new(
-            e.class,
-            format!(
-                "{} stream error {}: {}",
-                e.provider,
-                crate::classify::truncate(&s.scrub(kind), 100),
-                crate::classify::truncate(&s.scrub(message), 300)
-            ),
-        );
-        err.provider_error = s.ids(e.ids);
-        s.error(err)
+        error_event(&self.adapter, &self.scrubber, kind, message)
     }
 
     fn on_end(&mut self) {
@@ -266,6 +252,28 @@ impl Translator {
         self.out.push_back(Err(err));
         self.ended = true;
     }
+}
+
+/// A provider's error event as a classified failure, its texts scrubbed
+/// before they are shortened.
+pub(crate) fn error_event(
+    adapter: &Adapter,
+    s: &Scrubber,
+    kind: &str,
+    message: &str,
+) -> UpstreamError {
+    let e = adapter.classify_stream_error(kind, message);
+    let mut err = UpstreamError::new(
+        e.class,
+        format!(
+            "{} stream error {}: {}",
+            e.provider,
+            crate::classify::truncate(&s.scrub(kind), 100),
+            crate::classify::truncate(&s.scrub(message), 300)
+        ),
+    );
+    err.provider_error = s.ids(e.ids);
+    s.error(err)
 }
 
 fn bad_stream(e: &StreamError) -> UpstreamError {

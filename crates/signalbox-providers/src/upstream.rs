@@ -7,8 +7,11 @@
 //!
 //! The OpenAI-compatible kind without quirks forwards the caller's body
 //! with only the model swapped (and `store: false` on zero-retention
-//! routes): no translation on the common path. Every other kind goes
-//! through its `signalbox-adapters` adapter.
+//! routes): no translation on the common path. An Anthropic-format
+//! request still carrying the client's own body goes to an Anthropic
+//! provider the same way (model swapped, `anthropic-beta` passed on), and
+//! its answer is passed back untranslated ([`Prepared::answer_format`]).
+//! Every other case goes through its `signalbox-adapters` adapter.
 
 use std::sync::Arc;
 
@@ -21,7 +24,7 @@ use signalbox_adapters::{
     Adapter, NoteAction, Retention, RouteSettings, TranslateError, TranslationNote,
 };
 use signalbox_config::{ProviderConfig, ProviderKind, Timeouts};
-use signalbox_core::request::OutputClamp;
+use signalbox_core::request::{OutputClamp, WireFormat};
 use signalbox_core::{ChatRequest, OutcomeClass, ProviderName, Usage};
 use thiserror::Error;
 use tokio::time::Instant;
@@ -116,12 +119,20 @@ pub struct Prepared {
     pub notes: Vec<TranslationNote>,
     /// The caller's output limit, lowered to the route's (`max-output: clamp`).
     pub max_tokens_clamped: Option<OutputClamp>,
+    /// The answer's wire format: the client's own when its body was
+    /// forwarded natively, else OpenAI's.
+    format: WireFormat,
 }
 
 impl Prepared {
     /// Whether the answer is a stream.
     pub fn is_stream(&self) -> bool {
         self.stream
+    }
+
+    /// The wire format the answer (JSON or stream) is read and passed on in.
+    pub fn answer_format(&self) -> WireFormat {
+        self.format
     }
 }
 
@@ -150,6 +161,8 @@ pub struct ChatJson {
     pub body: Bytes,
     /// Token usage, when the provider reported it.
     pub usage: Option<Usage>,
+    /// The body's wire format (the client's own on the same-family path).
+    pub format: WireFormat,
 }
 
 #[derive(Deserialize)]
@@ -238,6 +251,14 @@ impl Upstream {
         req: &ChatRequest,
         route: &RouteSettings,
     ) -> Result<Prepared, PrepareError> {
+        if let Some(native) = self.forward_native(req, route) {
+            return native;
+        }
+        // The OpenAI view lacks part of the client's body: translating it
+        // would lose that part silently.
+        if let Some(why) = req.untranslatable() {
+            return Err(PrepareError(why.to_owned()));
+        }
         let no_store = route.retention == Retention::None;
         // Only a clamping route is sent a request above its limit (the
         // policy excludes a refusing one), so lowering it here is the clamp.
@@ -257,6 +278,7 @@ impl Upstream {
                 native: None,
                 notes,
                 max_tokens_clamped,
+                format: WireFormat::OpenAi,
             });
         };
         let openai_body = req.upstream_json(&route.upstream_model, false);
@@ -278,7 +300,49 @@ impl Upstream {
             native: Some((url, rendered.request.headers)),
             notes,
             max_tokens_clamped,
+            format: WireFormat::OpenAi,
         })
+    }
+
+    /// The same-family fast path: the client's own body, forwarded with
+    /// only the model swapped (and the output limit clamped where the
+    /// route demands it). `None` when the request has no native body (it
+    /// was rewritten, or arrived as OpenAI) or this provider speaks
+    /// another format.
+    fn forward_native(
+        &self,
+        req: &ChatRequest,
+        route: &RouteSettings,
+    ) -> Option<Result<Prepared, PrepareError>> {
+        let native = req.native()?;
+        let adapter = self.adapter.as_ref()?;
+        let clamp = route
+            .max_output_tokens
+            .zip(req.max_output_tokens())
+            .filter(|(cap, requested)| *requested > u64::from(*cap))
+            .map(|(sent, requested)| OutputClamp { requested, sent });
+        let body = native.upstream_json(&route.upstream_model, clamp.map(|c| c.sent));
+        let forwarded = adapter.forward_native(native, body, req.is_stream())?;
+        Some(
+            forwarded
+                .and_then(|request| {
+                    let url = parse_uri(&request.url)
+                        .map_err(|e| TranslateError::Http(format!("invalid upstream URL: {e}")))?;
+                    Ok(Prepared {
+                        body: Bytes::from(request.body),
+                        stream: request.stream,
+                        include_usage: false,
+                        native: Some((url, request.headers)),
+                        notes: clamp.iter().map(clamp_note).collect(),
+                        max_tokens_clamped: clamp,
+                        format: native.format,
+                    })
+                })
+                .map_err(|e| match e {
+                    TranslateError::Http(m) => PrepareError(m),
+                    other => PrepareError(other.to_string()),
+                }),
+        )
     }
 
     /// The provider's name.
@@ -349,6 +413,7 @@ impl Upstream {
         let status = parts.status;
         if status.is_success() {
             return Ok(Answer {
+                format: prepared.format,
                 body,
                 content_length: parts
                     .headers
@@ -396,19 +461,39 @@ impl Upstream {
     }
 
     /// The failure a stream's first event reports, if it is an error event.
-    /// Only forwarded (OpenAI-compatible) streams need this: the native
-    /// translators already turn a provider's error event into a failure.
-    pub fn first_event_error(&self, data: &str) -> Option<UpstreamError> {
-        if self.adapter.is_some() {
-            return None;
+    /// Only forwarded streams need this (OpenAI-compatible ones, and native
+    /// ones passed on in the client's own format): the native translators
+    /// already turn a provider's error event into a failure.
+    pub fn first_event_error(&self, format: WireFormat, data: &str) -> Option<UpstreamError> {
+        match (&self.adapter, format) {
+            (None, _) => UpstreamError::from_first_event(data, &self.scrubber)
+                .map(|e| self.scrubber.error(e)),
+            (Some(adapter), WireFormat::Anthropic) => {
+                let (kind, message) = signalbox_adapters::anthropic::error_event(data)?;
+                Some(native::error_event(
+                    adapter,
+                    &self.scrubber,
+                    &kind,
+                    &message,
+                ))
+            }
+            (Some(_), WireFormat::OpenAi) => None,
         }
-        UpstreamError::from_first_event(data, &self.scrubber).map(|e| self.scrubber.error(e))
     }
 
     /// The streamed answer as OpenAI SSE bytes (translated for native kinds).
     pub fn events(&self, answer: Answer, prepared: &Prepared) -> ByteStream {
         let total = self.timeouts.total;
+        let forwarded = answer.format != WireFormat::OpenAi;
         match &self.adapter {
+            // A native stream passed on in the client's format is forwarded
+            // like an OpenAI-compatible one: framed once, by the dispatcher.
+            Some(_) if forwarded => client::byte_stream(
+                answer.body,
+                answer.deadline,
+                total,
+                Some(Arc::clone(&self.scrubber)),
+            ),
             None => client::byte_stream(
                 answer.body,
                 answer.deadline,
@@ -451,11 +536,15 @@ impl Upstream {
             self.timeouts.total,
         )
         .await?;
+        if answer.format == WireFormat::Anthropic {
+            return native_json(body);
+        }
         let Some(adapter) = &self.adapter else {
             return match serde_json::from_slice::<ResponseShape>(&body) {
                 Ok(shape) => Ok(ChatJson {
                     body,
                     usage: shape.usage,
+                    format: WireFormat::OpenAi,
                 }),
                 Err(e) => Err(UpstreamError::new(
                     OutcomeClass::BadResponse,
@@ -477,6 +566,7 @@ impl Upstream {
         Ok(ChatJson {
             body: Bytes::from(body),
             usage,
+            format: WireFormat::OpenAi,
         })
     }
 }
@@ -486,9 +576,27 @@ impl Upstream {
 #[derive(Debug)]
 pub struct Answer {
     body: Incoming,
+    /// The wire format the answer is passed on in.
+    format: WireFormat,
     content_length: Option<u64>,
     /// The attempt's total deadline.
     deadline: Instant,
+}
+
+/// A native answer passed on as the provider wrote it: checked to be a
+/// JSON object, its usage read for budgets and records.
+fn native_json(body: Bytes) -> Result<ChatJson, UpstreamError> {
+    let usage = signalbox_adapters::anthropic::usage_of_message(&body).map_err(|e| {
+        UpstreamError::new(
+            OutcomeClass::BadResponse,
+            format!("upstream answered 2xx with an invalid message: {e}"),
+        )
+    })?;
+    Ok(ChatJson {
+        usage,
+        body,
+        format: WireFormat::Anthropic,
+    })
 }
 
 /// Parses an absolute `http(s)` URI.
