@@ -147,6 +147,9 @@ async fn translate(resp: Response, stream: bool, id: &HeaderValue) -> Response {
     let out = if status.is_success() {
         match signalbox_adapters::openai::parse_response(&body) {
             Ok(r) => Bytes::from(anthropic::render_response(&r)),
+            // An idempotent replay of an answer an Anthropic route gave to
+            // the client's own body (replays carry no extensions).
+            Err(_) if anthropic::usage_of_message(&body).is_ok() => body,
             Err(e) => {
                 return error(
                     StatusCode::BAD_GATEWAY,
