@@ -6,7 +6,7 @@ use bytes::BytesMut;
 use futures::StreamExt;
 use signalbox_config::RetryPolicy;
 use signalbox_core::{AttemptRecord, ChatRequest, OutcomeClass, ProviderErrorCode, SkipKind};
-use signalbox_providers::{CallContext, ChatJson, Prepared, TranslationNote, UpstreamError};
+use signalbox_providers::{CallContext, ChatJson, Chunk, Prepared, TranslationNote, UpstreamError};
 use tokio::time::{Duration, Instant};
 
 use signalbox_state::{FairGate, RateGate};
@@ -432,6 +432,7 @@ async fn attempt(
     let mut framer = target.upstream.sse_framer();
     let mut first = BytesMut::new();
     let format = prepared.answer_format();
+    let mut usage = None;
     let mut ending = Ending {
         format,
         ..Ending::default()
@@ -453,6 +454,7 @@ async fn attempt(
                     .guard(target.upstream.timeouts(), Arc::clone(&target.health));
                 // Anthropic's first event carries the input tokens.
                 stream.note_usage(&ev);
+                stream.set_usage(usage);
                 return Ok(ServedBody::Stream(Box::new(stream)));
             }
         }
@@ -471,7 +473,8 @@ async fn attempt(
                 ));
             }
             Ok(Some(Err(e))) => return Err(e),
-            Ok(Some(Ok(chunk))) => framer.push(&chunk),
+            Ok(Some(Ok(Chunk::Data(chunk)))) => framer.push(&chunk),
+            Ok(Some(Ok(Chunk::Usage(u)))) => usage = Some(u),
         }
     }
 }

@@ -20,12 +20,13 @@ use futures::Stream;
 use serde::de::IgnoredAny;
 use signalbox_config::Timeouts;
 use signalbox_core::{OutcomeClass, Usage, WireFormat};
-use signalbox_providers::{ByteStream, SseEvent, SseFramer, USAGE_COMMENT, UpstreamError};
+use signalbox_providers::{ByteStream, Chunk, SseEvent, SseFramer, UpstreamError};
 use tokio::time::{Duration, Instant};
 
 use crate::RouteHealth;
 
-/// The upstream body as OpenAI SSE byte chunks.
+/// The upstream body: SSE bytes for the caller, and typed values (usage)
+/// for the record.
 pub(crate) type UpstreamBytes = ByteStream;
 
 /// How a committed stream ended.
@@ -247,9 +248,6 @@ impl CommittedStream {
             }
             validate_event(&ev).map_err(|e| e.detail)?;
             self.ending.note(&ev);
-            if ev.is_comment_only() && self.note_usage_comment(&ev) {
-                continue; // the dispatcher's own note, not the caller's
-            }
             if !ev.is_comment_only() {
                 self.events += 1;
                 self.note_usage(&ev);
@@ -293,16 +291,11 @@ impl CommittedStream {
         Ok(())
     }
 
-    /// Takes the usage a translated stream reports in its private comment;
-    /// false for any other comment.
-    fn note_usage_comment(&mut self, ev: &SseEvent) -> bool {
-        let Some(json) = ev.raw.strip_prefix(USAGE_COMMENT.as_bytes()) else {
-            return false;
-        };
-        if let Ok(u) = serde_json::from_slice::<Usage>(json.trim_ascii_end()) {
-            self.usage = Some(u);
+    /// Keeps usage a translated stream handed over as a value.
+    pub(crate) fn set_usage(&mut self, usage: Option<Usage>) {
+        if usage.is_some() {
+            self.usage = usage;
         }
-        true
     }
 
     pub(crate) fn note_usage(&mut self, ev: &SseEvent) {
@@ -379,7 +372,8 @@ impl Stream for CommittedStream {
                     }
                     return Poll::Pending;
                 }
-                Poll::Ready(Some(Ok(chunk))) => {
+                Poll::Ready(Some(Ok(Chunk::Usage(u)))) => this.usage = Some(u),
+                Poll::Ready(Some(Ok(Chunk::Data(chunk)))) => {
                     if let Some(g) = this.stall.as_mut() {
                         g.deadline = Instant::now() + g.idle;
                     }

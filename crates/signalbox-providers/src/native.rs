@@ -16,9 +16,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures::StreamExt;
-use futures::stream::BoxStream;
 use signalbox_adapters::anthropic::AnthropicAdapter;
 use signalbox_adapters::azure::AzureAdapter;
 use signalbox_adapters::bedrock::{AwsCredentials, BedrockAdapter};
@@ -31,16 +30,9 @@ use signalbox_config::{
 use signalbox_core::{OutcomeClass, Usage};
 
 use crate::UpstreamError;
+use crate::chunk::{ByteStream, Chunk};
 use crate::scrub::Scrubber;
 use crate::sse::SseFramer;
-
-/// The upstream body as OpenAI SSE bytes, or a classified failure.
-pub type ByteStream = BoxStream<'static, Result<Bytes, UpstreamError>>;
-
-/// The SSE comment that carries a translated stream's usage to the
-/// dispatcher, which strips it before the caller sees it (comments are
-/// ignored by SSE clients anyway).
-pub const USAGE_COMMENT: &str = ": signalbox-usage ";
 
 /// The adapter for a provider of a native kind, or `None` for the
 /// OpenAI-compatible kind when it declares no quirks (that path forwards
@@ -107,7 +99,7 @@ struct Translator {
     /// The provider said why its answer stopped (its proper end).
     stopped: bool,
     /// Bytes and failures ready for the consumer.
-    out: VecDeque<Result<Bytes, UpstreamError>>,
+    out: VecDeque<Result<Chunk, UpstreamError>>,
     ended: bool,
 }
 
@@ -144,7 +136,9 @@ pub(crate) fn translate_stream(
                 return None;
             }
             match body.next().await {
-                Some(Ok(chunk)) => st.on_chunk(&chunk),
+                Some(Ok(Chunk::Data(chunk))) => st.on_chunk(&chunk),
+                // The raw body carries no typed values.
+                Some(Ok(Chunk::Usage(_))) => {}
                 Some(Err(e)) => st.fail(e),
                 None => st.on_end(),
             }
@@ -167,7 +161,7 @@ impl Translator {
             Err(e) => Some(bad_stream(&e)),
         };
         if !bytes.is_empty() {
-            self.out.push_back(Ok(bytes.freeze()));
+            self.out.push_back(Ok(Chunk::Data(bytes.freeze())));
         }
         if let Some(err) = failed {
             self.fail(err);
@@ -220,14 +214,14 @@ impl Translator {
         };
         if let Some(err) = failed {
             if !bytes.is_empty() {
-                self.out.push_back(Ok(bytes.freeze()));
+                self.out.push_back(Ok(Chunk::Data(bytes.freeze())));
             }
             self.fail(err);
             return;
         }
         if !self.stopped {
             if !bytes.is_empty() {
-                self.out.push_back(Ok(bytes.freeze()));
+                self.out.push_back(Ok(Chunk::Data(bytes.freeze())));
             }
             self.fail(UpstreamError::new(
                 OutcomeClass::BadResponse,
@@ -238,13 +232,12 @@ impl Translator {
             ));
             return;
         }
-        if let Some(u) = self.usage
-            && let Ok(json) = serde_json::to_string(&u)
-        {
-            bytes.extend_from_slice(format!("{USAGE_COMMENT}{json}\n\n").as_bytes());
+        // Usage first: the dispatcher has it when it sees the end.
+        if let Some(u) = self.usage {
+            self.out.push_back(Ok(Chunk::Usage(u)));
         }
         bytes.extend_from_slice(&self.encoder.finish());
-        self.out.push_back(Ok(bytes.freeze()));
+        self.out.push_back(Ok(Chunk::Data(bytes.freeze())));
         self.ended = true;
     }
 
@@ -285,6 +278,8 @@ fn bad_stream(e: &StreamError) -> UpstreamError {
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
     use super::*;
     use signalbox_adapters::anthropic::AnthropicAdapter;
 
@@ -311,18 +306,22 @@ data: {\"type\":\"message_stop\"}\n\n";
     }
 
     /// Runs `body` (split into `chunks`) through the translator.
-    async fn run(chunks: Vec<Vec<u8>>) -> Vec<Result<Bytes, UpstreamError>> {
-        let body = futures::stream::iter(chunks.into_iter().map(|c| Ok(Bytes::from(c)))).boxed();
+    async fn run(chunks: Vec<Vec<u8>>) -> Vec<Result<Chunk, UpstreamError>> {
+        let body =
+            futures::stream::iter(chunks.into_iter().map(|c| Ok(Chunk::Data(Bytes::from(c)))))
+                .boxed();
         let scrubber = Arc::new(Scrubber::new(["sk-ant-echoed-secret-value"]));
         translate_stream(anthropic(), body, false, scrubber, 1 << 20)
             .collect()
             .await
     }
 
-    fn text_of(out: &[Result<Bytes, UpstreamError>]) -> (String, String) {
+    fn text_of(out: &[Result<Chunk, UpstreamError>]) -> (String, String) {
         let mut all = String::new();
         for item in out {
-            all.push_str(std::str::from_utf8(item.as_ref().unwrap()).unwrap());
+            if let Chunk::Data(b) = item.as_ref().unwrap() {
+                all.push_str(std::str::from_utf8(b).unwrap());
+            }
         }
         let mut said = String::new();
         for line in all.lines() {
@@ -347,11 +346,22 @@ data: {\"type\":\"message_stop\"}\n\n";
                 all.contains("\"finish_reason\":\"stop\""),
                 "split at {split}"
             );
-            // Usage travels in the private comment (the client did not ask for it).
-            assert!(
-                all.contains(": signalbox-usage {\"prompt_tokens\":7,\"completion_tokens\":3}"),
-                "split at {split}: {all}"
-            );
+            // Usage is handed over as a value, before the end (the client
+            // did not ask for it, so the bytes do not carry it).
+            let usage: Vec<(usize, &Usage)> = out
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| match c {
+                    Ok(Chunk::Usage(u)) => Some((i, u)),
+                    _ => None,
+                })
+                .collect();
+            let want = Usage {
+                prompt_tokens: 7,
+                completion_tokens: 3,
+            };
+            assert_eq!(usage, [(out.len() - 2, &want)], "split at {split}");
+            assert!(!all.contains("usage"), "split at {split}: {all}");
         }
     }
 

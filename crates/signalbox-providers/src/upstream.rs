@@ -29,9 +29,10 @@ use signalbox_core::{ChatRequest, OutcomeClass, ProviderName, Usage};
 use thiserror::Error;
 use tokio::time::Instant;
 
+use crate::chunk::ByteStream;
 use crate::classify::{UpstreamError, rate_limit_reset, truncate};
 use crate::client::{self, Pools};
-use crate::native::{self, ByteStream};
+use crate::native;
 use crate::scrub::Scrubber;
 use crate::sse::SseFramer;
 
