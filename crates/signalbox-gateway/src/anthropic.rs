@@ -136,6 +136,7 @@ async fn translate(resp: Response, stream: bool, id: &HeaderValue) -> Response {
             framer: SseFramer::for_framed_events(),
             decoder: ChunkDecoder::new(),
             encoder: Some(anthropic::SseEncoder::new()),
+            replayed_native: false,
         };
         return Response::from_parts(parts, Body::from_stream(events));
     }
@@ -229,12 +230,22 @@ struct AnthropicEvents {
     framer: SseFramer,
     decoder: ChunkDecoder,
     encoder: Option<anthropic::SseEncoder>,
+    /// The stream is already Anthropic's: an idempotent replay of a native
+    /// answer (replays carry no format extension). OpenAI chunks never name
+    /// their events; Anthropic's always do.
+    replayed_native: bool,
 }
 
 impl AnthropicEvents {
     fn drain(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
         while let Ok(Some(ev)) = self.framer.next_event() {
+            if self.replayed_native || ev.event.is_some() {
+                self.replayed_native = true;
+                self.encoder = None;
+                out.extend_from_slice(&ev.raw);
+                continue;
+            }
             let Some(encoder) = self.encoder.as_mut() else {
                 break;
             };

@@ -108,7 +108,10 @@ impl RecordBuilder {
             self.record.content.as_mut(),
             serde_json::from_slice::<serde_json::Value>(body),
         ) {
-            content["response"] = v.get("choices").cloned().unwrap_or(serde_json::Value::Null);
+            // An OpenAI completion's choices, or (passed on untranslated to
+            // an Anthropic client) an Anthropic message's content blocks.
+            let answer = v.get("choices").or_else(|| v.get("content"));
+            content["response"] = answer.cloned().unwrap_or(serde_json::Value::Null);
         }
     }
 
@@ -247,5 +250,30 @@ pub fn submit(log: Option<&DecisionLog>, record: impl FnOnce() -> DecisionRecord
         && !log.record_with(record)
     {
         tracing::debug!("Decision log queue full; record dropped.");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_answer_is_kept_in_either_wire_format() {
+        for (body, want) in [
+            (json!({"choices": [{"index": 0}]}), json!([{"index": 0}])),
+            (
+                json!({"type": "message", "content": [{"type": "thinking"}]}),
+                json!([{"type": "thinking"}]),
+            ),
+        ] {
+            let mut b = RecordBuilder::start("r".into(), None, "v");
+            b.log_content = true;
+            b.request_content(&serde_json::Map::new());
+            b.response_content(body.to_string().as_bytes());
+            let content = b.record.content.unwrap_or_default();
+            assert_eq!(content["response"], want);
+        }
     }
 }

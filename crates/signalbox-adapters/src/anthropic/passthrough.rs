@@ -44,14 +44,12 @@ pub fn parse_ingress(body: &[u8], beta: Option<String>) -> Result<Ingress, Reque
             problem: "must be a JSON object".into(),
         });
     };
-    let (view, untranslatable) = translatable_view(&map);
-    let wire: wire::Request = serde_path_to_error::deserialize(&view).map_err(|e| {
-        let field = e.path().to_string();
-        RequestError::Invalid {
-            field: if field == "." { "(body)".into() } else { field },
-            problem: e.into_inner().to_string(),
-        }
-    })?;
+    // Read in place; copied (without the blocks) only when it has any.
+    let untranslatable = first_untranslatable(&map);
+    let wire = match &untranslatable {
+        None => read_wire(&map)?,
+        Some(_) => read_wire(&translatable_view(&map))?,
+    };
     let canonical = ingress::from_wire(wire)?;
     Ok(Ingress {
         canonical,
@@ -66,12 +64,19 @@ pub fn parse_ingress(body: &[u8], beta: Option<String>) -> Result<Ingress, Reque
     })
 }
 
-/// The body without the content blocks the canonical model cannot carry,
-/// and the first such block's description.
-fn translatable_view(map: &Map<String, Value>) -> (Value, Option<String>) {
-    let Some(first) = first_untranslatable(map) else {
-        return (Value::Object(map.clone()), None);
-    };
+/// The wire request, errors naming the field's path.
+fn read_wire(map: &Map<String, Value>) -> Result<wire::Request, RequestError> {
+    serde_path_to_error::deserialize(map).map_err(|e| {
+        let field = e.path().to_string();
+        RequestError::Invalid {
+            field: if field == "." { "(body)".into() } else { field },
+            problem: e.into_inner().to_string(),
+        }
+    })
+}
+
+/// The body without the content blocks the canonical model cannot carry.
+fn translatable_view(map: &Map<String, Value>) -> Map<String, Value> {
     let mut view = map.clone();
     if let Some(Value::Array(messages)) = view.get_mut("messages") {
         for m in messages.iter_mut() {
@@ -80,7 +85,7 @@ fn translatable_view(map: &Map<String, Value>) -> (Value, Option<String>) {
             }
         }
     }
-    (Value::Object(view), Some(first))
+    view
 }
 
 /// Removes untranslatable blocks, also inside tool results.

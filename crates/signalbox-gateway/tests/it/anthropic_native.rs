@@ -300,27 +300,41 @@ async fn an_error_first_event_fails_over_and_the_answer_is_marked_degraded() {
 #[tokio::test]
 async fn an_idempotent_replay_of_a_native_answer_is_the_same_answer() {
     let h = native().await;
-    let body = rich("claude", false);
+    for stream in [false, true] {
+        replayed(&h, stream).await;
+    }
+    assert_eq!(h.mock("claude").stats().requests, 2);
+    h.stop().await;
+}
+
+async fn replayed(h: &signalbox_testkit::Harness, stream: bool) {
+    let body = rich("claude", stream);
+    let key = format!("native-key-{stream}");
     let mut answers = Vec::new();
     for _ in 0..2 {
         let resp = h
             .client
             .post(h.url("/v1/messages"))
-            .header("idempotency-key", "native-key-1")
+            .header("idempotency-key", &key)
             .json(&body)
             .send()
             .await
             .unwrap();
         assert_eq!(resp.status(), 200);
         let replayed = header(&resp, "x-signalbox-idempotent-replay") == "true";
-        answers.push((replayed, resp.json::<Value>().await.unwrap()));
+        answers.push((replayed, resp.text().await.unwrap()));
     }
     assert_eq!(
         answers.iter().map(|a| a.0).collect::<Vec<_>>(),
         [false, true]
     );
     assert_eq!(answers[0].1, answers[1].1);
-    assert_eq!(answers[1].1["content"][0]["type"], "thinking");
-    assert_eq!(h.mock("claude").stats().requests, 1);
-    h.stop().await;
+    let replay = &answers[1].1;
+    if stream {
+        assert!(replay.contains("\"signature_delta\""), "{replay}");
+        assert_eq!(replay.matches("event: message_stop").count(), 1, "{replay}");
+    } else {
+        let v: Value = serde_json::from_str(replay).unwrap();
+        assert_eq!(v["content"][0]["type"], "thinking", "{v}");
+    }
 }
