@@ -1,6 +1,7 @@
-//! Owns Anthropic-format ingress: `POST /v1/messages`. The body is parsed
-//! into the canonical model (`signalbox-adapters`), rendered as an OpenAI
-//! chat body, and run through the same pipeline as `/v1/chat/completions`
+//! Owns Anthropic-format ingress: `POST /v1/messages`. The body is read
+//! once into the canonical model (`signalbox-adapters`), whose OpenAI view
+//! (a JSON map, never serialised) runs through the same pipeline as
+//! `/v1/chat/completions`
 //! — authentication, policy, privacy, resilience and the decision record
 //! all apply unchanged. The client's own body travels with it: an
 //! Anthropic route is sent that body (model swapped) while no privacy or
@@ -25,16 +26,16 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use serde_json::{Value, json};
-use signalbox_adapters::openai::{ChunkDecoder, OpenAiAdapter, OpenAiQuirks};
-use signalbox_adapters::{RouteSettings, anthropic};
+use signalbox_adapters::anthropic;
+use signalbox_adapters::openai::ChunkDecoder;
 use signalbox_providers::SseFramer;
 
-use signalbox_core::WireFormat;
 use signalbox_core::headers::REQUEST_ID;
+use signalbox_core::{ChatRequest, WireFormat};
 
 use crate::AppState;
 use crate::ingress::{read_body, request_id_header};
-use crate::pipeline::serve;
+use crate::pipeline::{Inbound, serve};
 
 /// The path this module serves; `/v1/messages/…` paths it does not serve
 /// are refused in its error shape too ([`is_messages_path`]).
@@ -63,28 +64,22 @@ pub async fn messages(
         Ok(i) => i,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string(), &id_header),
     };
-    let canonical = ingress.canonical;
-    // Rendered for an OpenAI-shaped pipeline: the alias stays the model name.
-    let adapter = OpenAiAdapter {
-        base_url: "http://signalbox.invalid/v1".into(),
-        api_key: None,
-        quirks: OpenAiQuirks::default(),
+    // The OpenAI view the pipeline reads (the alias stays the model name),
+    // with the client's own body attached for same-family routes.
+    let request = match ingress.openai_view() {
+        Ok(view) => ChatRequest::from_object(view).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
     };
-    let rendered = match adapter.render(&canonical, &RouteSettings::new(canonical.model.clone())) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string(), &id_header),
+    let request = match request {
+        Ok(r) => r.with_origin(Some(ingress.origin)),
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e, &id_header),
     };
-    let mut inner_headers = headers.clone();
+    let stream = request.is_stream();
+    let mut inner_headers = headers;
     inner_headers.remove(header::CONTENT_LENGTH);
     inner_headers.insert(REQUEST_ID, id_header.clone());
-    let resp = serve(
-        state,
-        inner_headers,
-        Body::from(rendered.request.body),
-        Some(ingress.origin),
-    )
-    .await;
-    translate(resp, canonical.stream, &id_header).await
+    let resp = serve(state, inner_headers, Inbound::Parsed { bytes, request }).await;
+    translate(resp, stream, &id_header).await
 }
 
 /// The client's `anthropic-beta` header(s), joined as Anthropic reads them.

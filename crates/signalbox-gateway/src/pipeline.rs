@@ -15,10 +15,10 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use bytes::Bytes;
 use signalbox_config::{DegradeStep, FailureMode, TenantConfig, TenantLimits};
 use signalbox_core::headers::DEGRADE;
 use signalbox_core::metric_names as m;
-use signalbox_core::request::Origin;
 use signalbox_core::{AliasName, AttemptRecord, ChatRequest};
 use signalbox_dispatch::{CommittedStream, ServedBody, StreamOutcome};
 use signalbox_policy::Observations;
@@ -47,19 +47,26 @@ pub async fn chat_completions(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    serve(state, headers, body, None).await
+    serve(state, headers, Inbound::Body(body)).await
 }
 
-/// [`chat_completions`] for a body another ingress translated into OpenAI's
-/// format, with the client's own body (`origin`) kept for same-family
-/// routes. A served response carries its body's `WireFormat` as an
-/// extension.
-pub(crate) async fn serve(
-    state: Arc<AppState>,
-    headers: HeaderMap,
-    body: Body,
-    origin: Option<Origin>,
-) -> Response {
+/// What an ingress hands the pipeline.
+pub(crate) enum Inbound {
+    /// An OpenAI body still to be read and parsed.
+    Body(Body),
+    /// A body another ingress already read and validated (the Anthropic
+    /// ingress: its OpenAI view carries the client's own body).
+    Parsed {
+        /// The client's bytes (idempotency compares these).
+        bytes: Bytes,
+        /// The validated request.
+        request: ChatRequest,
+    },
+}
+
+/// [`chat_completions`] for any ingress. A served response carries its
+/// body's `WireFormat` as an extension.
+pub(crate) async fn serve(state: Arc<AppState>, headers: HeaderMap, inbound: Inbound) -> Response {
     let started = Instant::now();
     let runtime = state.runtime.load_full();
     let _in_flight = InFlight::enter(&state);
@@ -97,13 +104,12 @@ pub(crate) async fn serve(
         &state,
         &runtime,
         &headers,
-        body,
+        inbound,
         &mut meta,
         &mut alias,
         &mut rec.builder,
         &mut claim,
         started,
-        origin,
     )
     .instrument(span.clone())
     .await;
@@ -184,13 +190,12 @@ async fn serve_chat(
     state: &Arc<AppState>,
     runtime: &Arc<Runtime>,
     headers: &HeaderMap,
-    body: Body,
+    inbound: Inbound,
     meta: &mut ResponseMeta,
     alias: &mut Option<AliasName>,
     rec: &mut Option<RecordBuilder>,
     claim: &mut Option<Claim>,
     started: Instant,
-    origin: Option<Origin>,
 ) -> Result<Response, ApiError> {
     let snap = &runtime.policy;
     let cfg = &runtime.config;
@@ -201,14 +206,20 @@ async fn serve_chat(
     let tenant_cfg = cfg.tenants.get(tenant);
     let tenant_id = tenant_cfg.map_or("-", |t| t.id.as_str());
     let server = &cfg.server;
-    let bytes = read_body(
-        headers,
-        body,
-        server.max_body_bytes,
-        server.body_read_timeout,
-    )
-    .await
-    .inspect_err(|e| count_body_timeout(state, e))?;
+    let (bytes, parsed) = match inbound {
+        Inbound::Body(body) => {
+            let bytes = read_body(
+                headers,
+                body,
+                server.max_body_bytes,
+                server.body_read_timeout,
+            )
+            .await
+            .inspect_err(|e| count_body_timeout(state, e))?;
+            (bytes, None)
+        }
+        Inbound::Parsed { bytes, request } => (bytes, Some(request)),
+    };
     match idempotency::claim(
         &state.idempotency,
         tenant_id,
@@ -239,7 +250,10 @@ async fn serve_chat(
             *claim = Some(c);
         }
     }
-    let req = ChatRequest::parse(&bytes)?.with_origin(origin);
+    let req = match parsed {
+        Some(req) => req,
+        None => ChatRequest::parse(&bytes)?,
+    };
     let (req, prompt) = crate::prompt::take(cfg, headers, req)?;
     if let Some(p) = &prompt {
         meta.prompt = HeaderValue::from_str(&p.label).ok();

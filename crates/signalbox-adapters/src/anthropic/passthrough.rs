@@ -19,7 +19,9 @@ use super::{API_VERSION, AnthropicAdapter, ingress, wire};
 use crate::adapter::Adapter;
 use crate::canonical::ChatRequest;
 use crate::error::TranslateError;
-use crate::route::{UpstreamRequest, join_url};
+use crate::note::Notes;
+use crate::openai::OpenAiQuirks;
+use crate::route::{RouteSettings, UpstreamRequest, join_url};
 
 /// Content block types the canonical model carries.
 const TRANSLATABLE_BLOCKS: [&str; 4] = ["text", "image", "tool_use", "tool_result"];
@@ -31,6 +33,16 @@ pub struct Ingress {
     pub canonical: ChatRequest,
     /// The client's own body and what the canonical request lacks.
     pub origin: Origin,
+}
+
+impl Ingress {
+    /// The request in OpenAI's chat format, as the pipeline reads it (the
+    /// alias stays the model; nothing is serialised).
+    pub fn openai_view(&self) -> Result<Map<String, Value>, TranslateError> {
+        let route = RouteSettings::new(self.canonical.model.clone());
+        let quirks = OpenAiQuirks::default();
+        crate::openai::render_body(&self.canonical, &route, &quirks, &mut Notes::default())
+    }
 }
 
 /// Parses an Anthropic Messages body; `beta` is the client's
