@@ -155,6 +155,14 @@ fn clamp_note(c: &OutputClamp) -> TranslationNote {
 #[error("{0}")]
 pub struct PrepareError(pub String);
 
+/// Why an adapter could not render a request for a route.
+fn prepare_error(e: TranslateError) -> PrepareError {
+    match e {
+        TranslateError::Http(m) => PrepareError(m),
+        other => PrepareError(other.to_string()),
+    }
+}
+
 /// A successful non-streaming answer.
 #[derive(Debug, Clone)]
 pub struct ChatJson {
@@ -287,10 +295,7 @@ impl Upstream {
             .map_err(|e| PrepareError(format!("request not translatable: {e}")))?;
         let rendered = adapter
             .render(&canonical, route, std::time::SystemTime::now())
-            .map_err(|e| match e {
-                TranslateError::Http(m) => PrepareError(m),
-                other => PrepareError(other.to_string()),
-            })?;
+            .map_err(prepare_error)?;
         let url = parse_uri(&rendered.request.url)
             .map_err(|e| PrepareError(format!("invalid upstream URL: {e}")))?;
         notes.extend(rendered.notes);
@@ -303,47 +308,6 @@ impl Upstream {
             max_tokens_clamped,
             format: WireFormat::OpenAi,
         })
-    }
-
-    /// The same-family fast path: the client's own body, forwarded with
-    /// only the model swapped (and the output limit clamped where the
-    /// route demands it). `None` when the request has no native body (it
-    /// was rewritten, or arrived as OpenAI) or this provider speaks
-    /// another format.
-    fn forward_native(
-        &self,
-        req: &ChatRequest,
-        route: &RouteSettings,
-    ) -> Option<Result<Prepared, PrepareError>> {
-        let native = req.native()?;
-        let adapter = self.adapter.as_ref()?;
-        let clamp = route
-            .max_output_tokens
-            .zip(req.max_output_tokens())
-            .filter(|(cap, requested)| *requested > u64::from(*cap))
-            .map(|(sent, requested)| OutputClamp { requested, sent });
-        let body = native.upstream_json(&route.upstream_model, clamp.map(|c| c.sent));
-        let forwarded = adapter.forward_native(native, body, req.is_stream())?;
-        Some(
-            forwarded
-                .and_then(|request| {
-                    let url = parse_uri(&request.url)
-                        .map_err(|e| TranslateError::Http(format!("invalid upstream URL: {e}")))?;
-                    Ok(Prepared {
-                        body: Bytes::from(request.body),
-                        stream: request.stream,
-                        include_usage: false,
-                        native: Some((url, request.headers)),
-                        notes: clamp.iter().map(clamp_note).collect(),
-                        max_tokens_clamped: clamp,
-                        format: native.format,
-                    })
-                })
-                .map_err(|e| match e {
-                    TranslateError::Http(m) => PrepareError(m),
-                    other => PrepareError(other.to_string()),
-                }),
-        )
     }
 
     /// The provider's name.
@@ -538,7 +502,7 @@ impl Upstream {
         )
         .await?;
         if answer.format == WireFormat::Anthropic {
-            return native_json(body);
+            return passthrough::native_json(body);
         }
         let Some(adapter) = &self.adapter else {
             return match serde_json::from_slice::<ResponseShape>(&body) {
@@ -584,22 +548,6 @@ pub struct Answer {
     deadline: Instant,
 }
 
-/// A native answer passed on as the provider wrote it: checked to be a
-/// JSON object, its usage read for budgets and records.
-fn native_json(body: Bytes) -> Result<ChatJson, UpstreamError> {
-    let usage = signalbox_adapters::anthropic::usage_of_message(&body).map_err(|e| {
-        UpstreamError::new(
-            OutcomeClass::BadResponse,
-            format!("upstream answered 2xx with an invalid message: {e}"),
-        )
-    })?;
-    Ok(ChatJson {
-        usage,
-        body,
-        format: WireFormat::Anthropic,
-    })
-}
-
 /// Parses an absolute `http(s)` URI.
 fn parse_uri(text: &str) -> Result<Uri, String> {
     let uri: Uri = text.parse().map_err(|e| format!("{e}"))?;
@@ -608,3 +556,5 @@ fn parse_uri(text: &str) -> Result<Uri, String> {
         _ => Err(format!("{text:?} is not an absolute http(s) URL")),
     }
 }
+
+mod passthrough;
