@@ -5,10 +5,11 @@
 //! that are passed back untranslated.
 //!
 //! Content blocks the canonical model does not carry (`document`,
-//! `thinking`, `redacted_thinking`, server-tool blocks, …) stay in the
-//! client's body and are left out of the canonical request; the first one
-//! is named in [`Ingress::untranslatable`], so translating the request for
-//! another family fails with that field's path instead of losing it.
+//! `thinking`, `redacted_thinking`, server-tool blocks, …) and server tools
+//! (`web_search_…`) stay in the client's body and are left out of the
+//! canonical request; the first one is named in the origin's
+//! `untranslatable`, so translating the request for another family fails
+//! with that field's path instead of losing it.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -90,6 +91,9 @@ fn read_wire(map: &Map<String, Value>) -> Result<wire::Request, RequestError> {
 /// The body without the content blocks the canonical model cannot carry.
 fn translatable_view(map: &Map<String, Value>) -> Map<String, Value> {
     let mut view = map.clone();
+    if let Some(Value::Array(tools)) = view.get_mut("tools") {
+        tools.retain(|t| server_tool(t).is_none());
+    }
     if let Some(Value::Array(messages)) = view.get_mut("messages") {
         for m in messages.iter_mut() {
             if let Some(Value::Array(blocks)) = m.get_mut("content") {
@@ -98,6 +102,14 @@ fn translatable_view(map: &Map<String, Value>) -> Map<String, Value> {
         }
     }
     view
+}
+
+/// A server tool's type (`web_search_…`, `bash_…`: run by Anthropic, not
+/// by the client); `None` for a client tool (no type, or `custom`).
+fn server_tool(tool: &Value) -> Option<&str> {
+    tool.get("type")
+        .and_then(Value::as_str)
+        .filter(|k| *k != "custom")
 }
 
 /// Removes untranslatable blocks, also inside tool results.
@@ -121,6 +133,19 @@ fn translatable(block: &Value) -> bool {
 /// `messages[i].content[j]: content type `document` …` for the first block
 /// the canonical model cannot carry.
 fn first_untranslatable(map: &Map<String, Value>) -> Option<String> {
+    let server_tool = map
+        .get("tools")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .find_map(|(i, t)| server_tool(t).map(|kind| (i, kind)));
+    if let Some((i, kind)) = server_tool {
+        return Some(format!(
+            "tools[{i}].type: server tool `{kind}` is only carried to Anthropic routes \
+             (and only when no privacy or prompt rewrite applies)"
+        ));
+    }
     let messages = map.get("messages")?.as_array()?;
     for (i, m) in messages.iter().enumerate() {
         let Some(Value::Array(blocks)) = m.get("content") else {

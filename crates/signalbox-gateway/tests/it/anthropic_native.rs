@@ -338,3 +338,27 @@ async fn replayed(h: &signalbox_testkit::Harness, stream: bool) {
         assert_eq!(v["content"][0]["type"], "thinking", "{v}");
     }
 }
+
+#[tokio::test]
+async fn a_server_tool_reaches_an_anthropic_route_and_is_refused_elsewhere() {
+    let h = native().await;
+    let mut body = json!({
+        "model": "claude", "max_tokens": 64,
+        "tools": [{"type": "web_search_20250305", "name": "web_search", "max_uses": 2}],
+        "messages": [{"role": "user", "content": "Search the news."}]
+    });
+    let resp = send(&h, &body, "native-9").await;
+    assert_eq!(resp.status(), 200);
+    let sent = h.mock("claude").stats().last_request.unwrap();
+    assert_eq!(sent, as_sent_upstream(body.clone(), "claude-test"));
+    body["model"] = json!("gpt");
+    let resp = send(&h, &body, "native-10").await;
+    assert_eq!(resp.status(), 400);
+    let err: Value = resp.json().await.unwrap();
+    let message = err["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("tools[0].type: server tool `web_search_20250305`"),
+        "{err}"
+    );
+    h.stop().await;
+}

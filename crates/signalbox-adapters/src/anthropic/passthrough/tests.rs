@@ -122,3 +122,19 @@ fn usage_is_read_from_messages_and_stream_events() {
         }
     );
 }
+
+#[test]
+fn a_server_tool_is_kept_for_anthropic_and_named_for_everyone_else() {
+    let b = json!({"model": "m", "max_tokens": 5,
+        "messages": [{"role": "user", "content": "search"}],
+        "tools": [{"name": "f", "input_schema": {"type": "object"}},
+                  {"type": "web_search_20250305", "name": "web_search", "max_uses": 2}]});
+    let ing = parse_ingress(b.to_string().as_bytes(), None).unwrap();
+    let why = ing.origin.untranslatable.unwrap();
+    assert!(
+        why.starts_with("tools[1].type: server tool `web_search_20250305`"),
+        "{why}"
+    );
+    assert_eq!(ing.canonical.tools.len(), 1);
+    assert_eq!(Value::Object(ing.origin.native.body), b);
+}
