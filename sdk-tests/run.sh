@@ -133,6 +133,7 @@ done
 echo "sdk-tests: gateway ready at $url (mocks: anthropic :$p_claude, openai :$p_gpt)"
 
 export SIGNALBOX_URL=$url
+export CLAUDE_MOCK_URL=http://127.0.0.1:$p_claude
 echo "sdk-tests: Python SDKs"
 timeout "$test_timeout" "$venv/bin/python" "$here/python/test_sdks.py"
 echo "sdk-tests: Node SDK"

@@ -1,7 +1,8 @@
 """End-to-end checks of the gateway with the official Python SDKs (openai, anthropic).
 
 Run by sdk-tests/run.sh; by hand: SIGNALBOX_URL=http://127.0.0.1:4000 python test_sdks.py
-Optional: SDK_MODELS="chat-gpt" limits the checks to some aliases (default: chat-claude chat-gpt).
+Optional: SDK_MODELS="chat-gpt" limits the checks to some aliases (default: chat-claude chat-gpt);
+CLAUDE_MOCK_URL (the Anthropic mock's base URL) enables the lossless Anthropic→Anthropic checks.
 
 What the mock upstreams answer (crates/signalbox-mock/src/answer.rs):
 - text "[<mock name>] echo: <last user message text>" (finish "stop" / stop_reason "end_turn");
@@ -18,11 +19,14 @@ import json
 import os
 import sys
 import traceback
+import urllib.request
 
 import anthropic
 import openai
 
 BASE = os.environ.get("SIGNALBOX_URL", "").rstrip("/")
+# The Anthropic mock upstream, whose /_mock/stats shows the last body and headers it received.
+CLAUDE_MOCK = os.environ.get("CLAUDE_MOCK_URL", "").rstrip("/")
 API_KEY = "sk-test"
 # alias -> the provider name the gateway reports in `x-signalbox-provider`
 PROVIDERS = {"chat-claude": "claude", "chat-gpt": "gpt"}
@@ -276,6 +280,88 @@ def anthropic_stream_tools(client, model):
     expect(uses[0].input == args, f"final input {uses[0].input!r} != streamed {args!r}")
 
 
+# Everything an Anthropic client may send that the OpenAI shape cannot say.
+LOSSLESS_BETA = "prompt-caching-2024-07-31,output-128k-2025-02-19"
+
+
+def lossless_kwargs(user_text):
+    return dict(
+        max_tokens=2048,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        output_config={"effort": "medium"},
+        metadata={"user_id": "sdk-user"},
+        system=[
+            {
+                "type": "text",
+                "text": "You summarise documents.",
+                "cache_control": {"type": "ephemeral"},
+            }
+        ],
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "document",
+                        "title": "notes",
+                        "source": {"type": "text", "media_type": "text/plain", "data": "The sky is blue."},
+                        "cache_control": {"type": "ephemeral"},
+                    },
+                    {"type": "text", "text": user_text},
+                ],
+            }
+        ],
+        extra_headers={"anthropic-beta": LOSSLESS_BETA},
+        # This SDK version has no `top_k` argument any more; the API still takes it.
+        extra_body={"top_k": 7, "x_future_field": {"kept": [1, 2, 3]}},
+    )
+
+
+def mock_stats():
+    with urllib.request.urlopen(f"{CLAUDE_MOCK}/_mock/stats", timeout=10) as resp:
+        return json.load(resp)
+
+
+def expect_reached_as_sent(sent, model):
+    stats = mock_stats()
+    received = stats["last_request"]
+    expect(received["model"] != model, f"the alias {model!r} reached the upstream")
+    expect(
+        received == {**sent, "model": received["model"]},
+        f"upstream got {json.dumps(received, sort_keys=True)}\n  SDK sent {json.dumps(sent, sort_keys=True)}",
+    )
+    beta = stats["last_headers"].get("anthropic-beta")
+    expect(beta == LOSSLESS_BETA, f"anthropic-beta upstream {beta!r}")
+
+
+def anthropic_lossless(client, model):
+    raw = client.messages.with_raw_response.create(
+        model=model, **lossless_kwargs("Summarise the document, non-streaming")
+    )
+    expect_provider(raw.headers, model)
+    sent = json.loads(raw.http_request.content)
+    for field in ("document", "cache_control", "top_k", "thinking", "output_config"):
+        expect(field in json.dumps(sent), f"the SDK did not send {field}: {sent}")
+    expect_reached_as_sent(sent, model)
+    message = raw.parse()
+    types = [b.type for b in message.content]
+    expect(types == ["thinking", "text"], f"content block types {types}")
+    expect(message.content[0].signature == "mock-signature", f"thinking {message.content[0]!r}")
+
+
+def anthropic_lossless_stream(client, model):
+    kwargs = lossless_kwargs("Summarise the document, streaming")
+    with client.messages.stream(model=model, **kwargs) as stream:
+        thinking = "".join(e.thinking for e in stream if e.type == "thinking")
+        final = stream.get_final_message()
+        sent = json.loads(stream.response.request.content)
+    expect_reached_as_sent(sent, model)
+    expect(thinking == "mock reasoning", f"streamed thinking {thinking!r}")
+    types = [b.type for b in final.content]
+    expect(types == ["thinking", "text"], f"final content block types {types}")
+    expect(final.content[0].signature == "mock-signature", f"final thinking {final.content[0]!r}")
+
+
 def main():
     if not BASE:
         sys.exit("SIGNALBOX_URL is not set (e.g. http://127.0.0.1:4000)")
@@ -295,6 +381,15 @@ def main():
         check(f"anthropic {model}: messages.stream", lambda: anthropic_stream(an, model))
         check(f"anthropic {model}: tool_use round trip", lambda: anthropic_tools(an, model))
         check(f"anthropic {model}: streaming tool_use", lambda: anthropic_stream_tools(an, model))
+    if "chat-claude" in MODELS and CLAUDE_MOCK:
+        check(
+            "anthropic chat-claude: body reaches the Anthropic upstream as sent (model aside)",
+            lambda: anthropic_lossless(an, "chat-claude"),
+        )
+        check(
+            "anthropic chat-claude: streamed, as sent; thinking with its signature comes back",
+            lambda: anthropic_lossless_stream(an, "chat-claude"),
+        )
     print("python: all checks passed")
 
 

@@ -20,6 +20,6 @@ pub use decision::{
 };
 pub use ids::{AliasName, ProviderName, RouteId, RouteIdx};
 pub use outcome::{ErrorSource, OutcomeClass};
-pub use request::{ChatRequest, RequestError};
+pub use request::{ChatRequest, RequestError, WireFormat};
 pub use secret::Secret;
 pub use usage::Usage;

@@ -8,6 +8,8 @@
 //! `signalbox-adapters`, parsed from this body per route (see
 //! docs/architecture.md, "The request body stays JSON inside the gateway").
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 use thiserror::Error;
 
@@ -59,6 +61,11 @@ impl RequestError {
 pub struct ChatRequest {
     body: Map<String, Value>,
     stream: bool,
+    /// The client's own body in another wire format, while untouched
+    /// ([`native`]); `None` for OpenAI ingress, whose body is `body`.
+    native: Option<Arc<NativeBody>>,
+    /// What the OpenAI view could not express, kept across rewrites.
+    untranslatable: Option<Arc<str>>,
 }
 
 impl ChatRequest {
@@ -96,7 +103,12 @@ impl ChatRequest {
                 "must be a non-negative integer",
             ));
         }
-        Ok(Self { body, stream })
+        Ok(Self {
+            body,
+            stream,
+            native: None,
+            untranslatable: None,
+        })
     }
 
     /// The model name the caller asked for (an alias).
@@ -225,8 +237,10 @@ fn validate_messages(messages: Option<&Value>) -> Result<(), RequestError> {
 
 mod clamp;
 mod degrade;
+mod native;
 
 pub use clamp::OutputClamp;
+pub use native::{NativeBody, Origin, WireFormat};
 
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,7 @@ use signalbox_config::RetryPolicy;
 use signalbox_core::{
     AttemptRecord, ChatRequest, OutcomeClass, ProviderErrorCode, RouteIdx, SkipKind,
 };
-use signalbox_providers::{CallContext, ChatJson, Prepared, TranslationNote, UpstreamError};
+use signalbox_providers::{CallContext, ChatJson, Chunk, Prepared, TranslationNote, UpstreamError};
 
 use crate::upstream::Answer;
 use tokio::time::{Duration, Instant};
@@ -508,7 +508,7 @@ async fn attempt<X: Sync>(
             // arrives nothing has reached the caller and another route may
             // still serve.
             let deadline = started + target.upstream.timeouts().first_byte;
-            commit(target, events, deadline)
+            commit(target, prepared, events, deadline)
                 .await
                 .map(ServedBody::Stream)
         }
@@ -520,13 +520,19 @@ async fn attempt<X: Sync>(
 /// error event under the 200, no event by `deadline`, or an early end.
 async fn commit<X: Sync>(
     target: &Route<X>,
+    prepared: &Prepared,
     mut inner: UpstreamBytes,
     deadline: Instant,
 ) -> Result<Box<CommittedStream>, UpstreamError> {
     let upstream = &target.upstream;
     let mut framer = upstream.sse_framer();
     let mut first = BytesMut::new();
-    let mut ending = Ending::default();
+    let format = prepared.answer_format();
+    let mut usage = None;
+    let mut ending = Ending {
+        format,
+        ..Ending::default()
+    };
     loop {
         while let Some(ev) = framer.next_event()? {
             validate_event(&ev)?;
@@ -537,11 +543,14 @@ async fn commit<X: Sync>(
             }
             // An error under a 200 is a failure like any other until
             // something has reached the caller.
-            if let Some(e) = upstream.first_event_error(&ev.data) {
+            if let Some(e) = upstream.first_event_error(format, &ev.data) {
                 return Err(e);
             }
-            let stream = CommittedStream::new(first.freeze(), inner, framer, ending)
+            let mut stream = CommittedStream::new(first.freeze(), inner, framer, ending)
                 .guard(upstream.timeouts(), Arc::clone(&target.health));
+            // Anthropic's first event carries the input tokens.
+            stream.note_usage(&ev);
+            stream.set_usage(usage);
             return Ok(Box::new(stream));
         }
         match tokio::time::timeout_at(deadline, inner.next()).await {
@@ -556,7 +565,8 @@ async fn commit<X: Sync>(
                 ));
             }
             Ok(Some(Err(e))) => return Err(e),
-            Ok(Some(Ok(chunk))) => framer.push(&chunk),
+            Ok(Some(Ok(Chunk::Data(chunk)))) => framer.push(&chunk),
+            Ok(Some(Ok(Chunk::Usage(u)))) => usage = Some(u),
         }
     }
 }

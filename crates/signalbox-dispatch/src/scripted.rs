@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use parking_lot::Mutex;
 use signalbox_config::{BreakerConfig, ProviderKind, Timeouts};
-use signalbox_core::{ChatRequest, OutcomeClass, ProviderName, RouteId};
+use signalbox_core::{ChatRequest, OutcomeClass, ProviderName, RouteId, WireFormat};
 use signalbox_providers::{
     ByteStream, CallContext, ChatJson, PrepareError, Prepared, RouteSettings, Scrubber, SseFramer,
     UpstreamError,
@@ -133,6 +133,7 @@ impl Scripted {
                 Ok(Answer::Json(ChatJson {
                     body: Bytes::from_static(COMPLETION.as_bytes()),
                     usage: None,
+                    format: WireFormat::OpenAi,
                 }))
             }),
             Script::Status {
@@ -165,7 +166,10 @@ fn stream(chunks: Vec<Chunk>) -> ByteStream {
     futures::stream::unfold(chunks.into_iter(), |mut it| async move {
         loop {
             match it.next()? {
-                Chunk::Data(d) => return Some((Ok(Bytes::from_static(d.as_bytes())), it)),
+                Chunk::Data(d) => {
+                    let data = signalbox_providers::Chunk::Data(Bytes::from_static(d.as_bytes()));
+                    return Some((Ok(data), it));
+                }
                 Chunk::Wait(d) => tokio::time::sleep(d).await,
                 Chunk::Fail(class) => {
                     let e = UpstreamError::new(class, "scripted stream failure");
@@ -225,7 +229,7 @@ impl Upstream for Scripted {
         SseFramer::new()
     }
 
-    fn first_event_error(&self, data: &str) -> Option<UpstreamError> {
+    fn first_event_error(&self, _format: WireFormat, data: &str) -> Option<UpstreamError> {
         UpstreamError::from_first_event(data, &self.scrubber)
     }
 }

@@ -19,13 +19,14 @@ use bytes::{Bytes, BytesMut};
 use futures::Stream;
 use serde::de::IgnoredAny;
 use signalbox_config::Timeouts;
-use signalbox_core::{OutcomeClass, Usage};
-use signalbox_providers::{ByteStream, SseEvent, SseFramer, USAGE_COMMENT, UpstreamError};
+use signalbox_core::{OutcomeClass, Usage, WireFormat};
+use signalbox_providers::{ByteStream, Chunk, SseEvent, SseFramer, UpstreamError};
 use tokio::time::{Duration, Instant};
 
 use crate::RouteHealth;
 
-/// The upstream body as OpenAI SSE byte chunks.
+/// The upstream body: SSE bytes for the caller, and typed values (usage)
+/// for the record.
 pub(crate) type UpstreamBytes = ByteStream;
 
 /// How a committed stream ended.
@@ -76,6 +77,9 @@ pub struct CommittedStream {
 /// What the events so far say about the end of the answer.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Ending {
+    /// The stream's wire format: OpenAI chunks, or Anthropic events passed
+    /// on in the client's own format (which end with `message_stop`).
+    pub(crate) format: WireFormat,
     /// The end marker `data: [DONE]` arrived: nothing after it is forwarded.
     pub(crate) done: bool,
     /// A choice's `finish_reason` arrived: a clean end of body from here on
@@ -86,8 +90,17 @@ pub(crate) struct Ending {
 impl Ending {
     /// Notes one event.
     pub(crate) fn note(&mut self, ev: &SseEvent) {
-        self.done |= ev.is_done();
-        self.finished = self.finished || finishes_answer(&ev.data);
+        match self.format {
+            WireFormat::OpenAi => {
+                self.done |= ev.is_done();
+                self.finished = self.finished || finishes_answer(&ev.data);
+            }
+            WireFormat::Anthropic => {
+                let stop = ev.event.as_deref() == Some("message_stop");
+                self.done |= stop;
+                self.finished |= stop;
+            }
+        }
     }
 }
 
@@ -164,6 +177,11 @@ impl CommittedStream {
         self
     }
 
+    /// The stream's wire format.
+    pub fn format(&self) -> WireFormat {
+        self.ending.format
+    }
+
     /// Rewrites the first event (already received, not yet forwarded).
     pub fn map_first(&mut self, f: impl FnOnce(Bytes) -> Bytes) {
         if let Some(first) = self.first.take() {
@@ -214,7 +232,7 @@ impl CommittedStream {
         if let Some(g) = &self.stall {
             g.health.record_failure("stream_cut");
         }
-        let event = error_event(&detail, self.error_event.as_ref());
+        let event = error_event(&detail, self.error_event.as_ref(), self.ending.format);
         self.finish(StreamOutcome::Cut { detail });
         event
     }
@@ -230,9 +248,6 @@ impl CommittedStream {
             }
             validate_event(&ev).map_err(|e| e.detail)?;
             self.ending.note(&ev);
-            if ev.is_comment_only() && self.note_usage_comment(&ev) {
-                continue; // the dispatcher's own note, not the caller's
-            }
             if !ev.is_comment_only() {
                 self.events += 1;
                 self.note_usage(&ev);
@@ -276,19 +291,21 @@ impl CommittedStream {
         Ok(())
     }
 
-    /// Takes the usage a translated stream reports in its private comment;
-    /// false for any other comment.
-    fn note_usage_comment(&mut self, ev: &SseEvent) -> bool {
-        let Some(json) = ev.raw.strip_prefix(USAGE_COMMENT.as_bytes()) else {
-            return false;
-        };
-        if let Ok(u) = serde_json::from_slice::<Usage>(json.trim_ascii_end()) {
-            self.usage = Some(u);
+    /// Keeps usage a translated stream handed over as a value.
+    pub(crate) fn set_usage(&mut self, usage: Option<Usage>) {
+        if usage.is_some() {
+            self.usage = usage;
         }
-        true
     }
 
-    fn note_usage(&mut self, ev: &SseEvent) {
+    pub(crate) fn note_usage(&mut self, ev: &SseEvent) {
+        if self.ending.format == WireFormat::Anthropic {
+            let mut u = self.usage.unwrap_or_default();
+            if signalbox_providers::anthropic_usage_of_event(&ev.data, &mut u) {
+                self.usage = Some(u);
+            }
+            return;
+        }
         #[derive(serde::Deserialize)]
         struct WithUsage {
             usage: Option<Usage>,
@@ -355,7 +372,8 @@ impl Stream for CommittedStream {
                     }
                     return Poll::Pending;
                 }
-                Poll::Ready(Some(Ok(chunk))) => {
+                Poll::Ready(Some(Ok(Chunk::Usage(u)))) => this.usage = Some(u),
+                Poll::Ready(Some(Ok(Chunk::Data(chunk)))) => {
                     if let Some(g) = this.stall.as_mut() {
                         g.deadline = Instant::now() + g.idle;
                     }
@@ -442,8 +460,25 @@ pub(crate) fn validate_event(ev: &SseEvent) -> Result<(), UpstreamError> {
 }
 
 /// The explicit SSE error event that ends a broken stream. OpenAI SDKs raise
-/// an API error when a data event carries an `error` object.
-fn error_event(detail: &str, ctx: Option<&ErrorContext>) -> Bytes {
+/// an API error when a data event carries an `error` object; Anthropic SDKs
+/// when an `error` event arrives.
+fn error_event(detail: &str, ctx: Option<&ErrorContext>, format: WireFormat) -> Bytes {
+    if format == WireFormat::Anthropic {
+        let message = match ctx {
+            Some(c) => format!("stream interrupted: {detail} (request id {})", c.request_id),
+            None => format!("stream interrupted: {detail}"),
+        };
+        let mut body = serde_json::json!({
+            "type": "error",
+            "error": { "type": "api_error", "message": message },
+        });
+        if let Some(ctx) = ctx {
+            body["request_id"] = serde_json::Value::String(ctx.request_id.clone());
+            body["signalbox"] =
+                serde_json::json!({ "request_id": ctx.request_id, "route": ctx.route });
+        }
+        return Bytes::from(format!("event: error\ndata: {body}\n\n"));
+    }
     let mut body = serde_json::json!({
         "error": {
             "message": format!("stream interrupted: {detail}"),

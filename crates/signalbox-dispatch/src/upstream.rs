@@ -17,7 +17,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use signalbox_config::{ProviderKind, Timeouts};
-use signalbox_core::ChatRequest;
+use signalbox_core::{ChatRequest, WireFormat};
 use signalbox_providers::{
     ByteStream, CallContext, ChatJson, PrepareError, Prepared, RouteSettings, SseFramer,
     UpstreamError,
@@ -74,8 +74,8 @@ pub trait Upstream: Send + Sync + std::fmt::Debug {
 
     /// The failure a stream's first event reports, if it is an error event
     /// (an error under a 200 is a failure until something reached the
-    /// caller).
-    fn first_event_error(&self, data: &str) -> Option<UpstreamError>;
+    /// caller), read in the stream's wire `format`.
+    fn first_event_error(&self, format: WireFormat, data: &str) -> Option<UpstreamError>;
 }
 
 impl Upstream for signalbox_providers::Upstream {
@@ -114,7 +114,7 @@ impl Upstream for signalbox_providers::Upstream {
         Self::sse_framer(self)
     }
 
-    fn first_event_error(&self, data: &str) -> Option<UpstreamError> {
-        Self::first_event_error(self, data)
+    fn first_event_error(&self, format: WireFormat, data: &str) -> Option<UpstreamError> {
+        Self::first_event_error(self, format, data)
     }
 }

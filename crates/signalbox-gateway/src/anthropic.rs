@@ -1,10 +1,15 @@
-//! Owns Anthropic-format ingress: `POST /v1/messages`. The body is parsed
-//! into the canonical model (`signalbox-adapters`), rendered as an OpenAI
-//! chat body, and run through the same pipeline as `/v1/chat/completions`
+//! Owns Anthropic-format ingress: `POST /v1/messages`. The body is read
+//! once into the canonical model (`signalbox-adapters`), whose OpenAI view
+//! (a JSON map, never serialised) runs through the same pipeline as
+//! `/v1/chat/completions`
 //! — authentication, policy, privacy, resilience and the decision record
-//! all apply unchanged. The answer is translated back: JSON into an
-//! Anthropic message, SSE into Anthropic stream events, errors into
-//! Anthropic's error shape, with the `x-signalbox-*` headers kept. Every
+//! all apply unchanged. The client's own body travels with it: an
+//! Anthropic route is sent that body (model swapped) while no privacy or
+//! prompt rewrite applies, with the `anthropic-beta` header, and its answer
+//! (JSON or SSE) comes back as the provider wrote it. Other answers are
+//! translated back: JSON into an Anthropic message, SSE into Anthropic
+//! stream events, errors into Anthropic's error shape, with the
+//! `x-signalbox-*` headers kept. Every
 //! error here — the body limit, a body that does not parse, an unknown
 //! `/v1/messages/*` path, and whatever the pipeline refuses — is
 //! `{"type":"error","error":{…},"request_id":…}` with `x-request-id`.
@@ -21,15 +26,16 @@ use axum::response::Response;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use serde_json::{Value, json};
-use signalbox_adapters::openai::{ChunkDecoder, OpenAiAdapter, OpenAiQuirks};
-use signalbox_adapters::{RouteSettings, anthropic};
+use signalbox_adapters::anthropic;
+use signalbox_adapters::openai::ChunkDecoder;
 use signalbox_providers::SseFramer;
 
 use signalbox_core::headers::REQUEST_ID;
+use signalbox_core::{ChatRequest, WireFormat};
 
 use crate::AppState;
 use crate::ingress::{read_body, request_id_header};
-use crate::pipeline::chat_completions;
+use crate::pipeline::{Inbound, serve};
 
 /// The path this module serves; `/v1/messages/…` paths it does not serve
 /// are refused in its error shape too ([`is_messages_path`]).
@@ -54,30 +60,36 @@ pub async fn messages(
             return error(e.status(), &e.to_string(), &id_header);
         }
     };
-    let canonical = match anthropic::parse_request(&bytes) {
-        Ok(c) => c,
+    let ingress = match anthropic::parse_ingress(&bytes, beta(&headers)) {
+        Ok(i) => i,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string(), &id_header),
     };
-    // Rendered for an OpenAI-shaped pipeline: the alias stays the model name.
-    let adapter = OpenAiAdapter {
-        base_url: "http://signalbox.invalid/v1".into(),
-        api_key: None,
-        quirks: OpenAiQuirks::default(),
+    // The OpenAI view the pipeline reads (the alias stays the model name),
+    // with the client's own body attached for same-family routes.
+    let request = match ingress.openai_view() {
+        Ok(view) => ChatRequest::from_object(view).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
     };
-    let rendered = match adapter.render(&canonical, &RouteSettings::new(canonical.model.clone())) {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string(), &id_header),
+    let request = match request {
+        Ok(r) => r.with_origin(Some(ingress.origin)),
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e, &id_header),
     };
-    let mut inner_headers = headers.clone();
+    let stream = request.is_stream();
+    let mut inner_headers = headers;
     inner_headers.remove(header::CONTENT_LENGTH);
     inner_headers.insert(REQUEST_ID, id_header.clone());
-    let resp = chat_completions(
-        State(state),
-        inner_headers,
-        Body::from(rendered.request.body),
-    )
-    .await;
-    translate(resp, canonical.stream, &id_header).await
+    let resp = serve(state, inner_headers, Inbound::Parsed { bytes, request }).await;
+    translate(resp, stream, &id_header).await
+}
+
+/// The client's `anthropic-beta` header(s), joined as Anthropic reads them.
+fn beta(headers: &HeaderMap) -> Option<String> {
+    let values: Vec<&str> = headers
+        .get_all("anthropic-beta")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
 }
 
 /// Whether `path` is `/v1/messages` or below it.
@@ -96,9 +108,16 @@ pub(crate) fn not_found(method: &str, path: &str, headers: &HeaderMap) -> Respon
     )
 }
 
-/// Turns the OpenAI-shaped answer into Anthropic's.
+/// Turns the OpenAI-shaped answer into Anthropic's; an answer an
+/// Anthropic route gave to the client's own body is already Anthropic's
+/// and passes as it is.
 async fn translate(resp: Response, stream: bool, id: &HeaderValue) -> Response {
     let (mut parts, body) = resp.into_parts();
+    if parts.status.is_success()
+        && parts.extensions.get::<WireFormat>() == Some(&WireFormat::Anthropic)
+    {
+        return Response::from_parts(parts, body);
+    }
     parts.headers.remove(header::CONTENT_LENGTH);
     let is_sse = parts
         .headers
@@ -112,6 +131,7 @@ async fn translate(resp: Response, stream: bool, id: &HeaderValue) -> Response {
             framer: SseFramer::for_framed_events(),
             decoder: ChunkDecoder::new(),
             encoder: Some(anthropic::SseEncoder::new()),
+            replayed_native: false,
         };
         return Response::from_parts(parts, Body::from_stream(events));
     }
@@ -123,6 +143,9 @@ async fn translate(resp: Response, stream: bool, id: &HeaderValue) -> Response {
     let out = if status.is_success() {
         match signalbox_adapters::openai::parse_response(&body) {
             Ok(r) => Bytes::from(anthropic::render_response(&r)),
+            // An idempotent replay of an answer an Anthropic route gave to
+            // the client's own body (replays carry no extensions).
+            Err(_) if anthropic::usage_of_message(&body).is_ok() => body,
             Err(e) => {
                 return error(
                     StatusCode::BAD_GATEWAY,
@@ -202,12 +225,22 @@ struct AnthropicEvents {
     framer: SseFramer,
     decoder: ChunkDecoder,
     encoder: Option<anthropic::SseEncoder>,
+    /// The stream is already Anthropic's: an idempotent replay of a native
+    /// answer (replays carry no format extension). OpenAI chunks never name
+    /// their events; Anthropic's always do.
+    replayed_native: bool,
 }
 
 impl AnthropicEvents {
     fn drain(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
         while let Ok(Some(ev)) = self.framer.next_event() {
+            if self.replayed_native || ev.event.is_some() {
+                self.replayed_native = true;
+                self.encoder = None;
+                out.extend_from_slice(&ev.raw);
+                continue;
+            }
             let Some(encoder) = self.encoder.as_mut() else {
                 break;
             };

@@ -12,9 +12,9 @@ use axum::body::Body;
 use axum::http::HeaderValue;
 use axum::response::Response;
 use bytes::Bytes;
-use signalbox_core::RouteIdx;
 use signalbox_core::metric_names as m;
 use signalbox_core::{AliasName, AttemptRecord};
+use signalbox_core::{RouteIdx, WireFormat};
 use signalbox_dispatch::{CommittedStream, StreamEnd, StreamOutcome};
 use signalbox_privacy::TokenTable;
 
@@ -28,8 +28,9 @@ use crate::telemetry::observe;
 
 /// What the stages produced for the caller.
 pub(crate) enum Reply {
-    /// A whole JSON completion.
-    Json(Bytes),
+    /// A whole JSON answer, in its wire format (an OpenAI completion, or
+    /// an Anthropic message passed on as the provider wrote it).
+    Json(Bytes, WireFormat),
     /// A committed SSE stream, restored and charged as it goes.
     Stream {
         /// The stream after its first event.
@@ -49,14 +50,24 @@ pub(crate) enum Reply {
 pub(crate) fn finish(ctx: &mut RequestCtx, result: Result<Reply, ApiError>) -> Response {
     // `None`: a stream, whose record its tail completes when it ends.
     let (mut response, ending) = match result {
-        Ok(Reply::Json(body)) => (headers::json(body), Some((Outcome::Served, None))),
+        Ok(Reply::Json(body, format)) => {
+            let mut resp = headers::json(body);
+            // The ingress that called the pipeline reads it: pass on or translate.
+            resp.extensions_mut().insert(format);
+            (resp, Some((Outcome::Served, None)))
+        }
         Ok(Reply::Replay(resp)) => (resp, Some((Outcome::Served, None))),
         Ok(Reply::Stream {
             stream,
             route,
             restore,
             charge,
-        }) => (stream_response(ctx, *stream, route, restore, charge), None),
+        }) => {
+            let format = stream.format();
+            let mut resp = stream_response(ctx, *stream, route, restore, charge);
+            resp.extensions_mut().insert(format);
+            (resp, None)
+        }
         Err(err) => {
             let (resp, outcome, message) = refused(ctx, err);
             (resp, Some((outcome, message)))

@@ -45,21 +45,48 @@ pub async fn chat_completions(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    serve(state, headers, Inbound::Body(body)).await
+}
+
+/// What an ingress hands the pipeline.
+pub(crate) enum Inbound {
+    /// An OpenAI body still to be read and parsed.
+    Body(Body),
+    /// A body another ingress already read and validated (the Anthropic
+    /// ingress: its OpenAI view carries the client's own body).
+    Parsed {
+        /// The client's bytes (idempotency compares these).
+        bytes: Bytes,
+        /// The validated request.
+        request: ChatRequest,
+    },
+}
+
+/// [`chat_completions`] for any ingress. A served response carries its
+/// body's `WireFormat` as an extension.
+pub(crate) async fn serve(state: Arc<AppState>, headers: HeaderMap, inbound: Inbound) -> Response {
     let _in_flight = InFlight::enter(&state);
     let mut ctx = RequestCtx::new(state, &headers);
     let span = ctx.span.clone();
-    let result = serve(&mut ctx, &headers, body).instrument(span).await;
+    let result = stages(&mut ctx, &headers, inbound).instrument(span).await;
     finish(&mut ctx, result)
 }
 
 /// The stages, in order; each reads and fills in the context.
-async fn serve(ctx: &mut RequestCtx, headers: &HeaderMap, body: Body) -> Result<Reply, ApiError> {
+async fn stages(
+    ctx: &mut RequestCtx,
+    headers: &HeaderMap,
+    inbound: Inbound,
+) -> Result<Reply, ApiError> {
     let (tenant, anonymous) = authenticate(ctx, headers)?;
-    let bytes = read(ctx, headers, body).await?;
+    let (bytes, parsed) = match inbound {
+        Inbound::Body(body) => (read(ctx, headers, body).await?, None),
+        Inbound::Parsed { bytes, request } => (bytes, Some(request)),
+    };
     if let Some(replay) = claim_key(ctx, headers, &bytes).await? {
         return Ok(Reply::Replay(replay));
     }
-    let req = parse(ctx, headers, &bytes)?;
+    let req = parse(ctx, headers, &bytes, parsed)?;
     let signals = signalbox_policy::extract(&ctx.runtime.policy, tenant, anonymous, headers, &req)?;
     let decision = decide(ctx, headers, &req, &signals)?;
     let _permit = limits(ctx, &signals).await?;
@@ -129,8 +156,12 @@ fn parse(
     ctx: &mut RequestCtx,
     headers: &HeaderMap,
     bytes: &Bytes,
+    parsed: Option<ChatRequest>,
 ) -> Result<ChatRequest, ApiError> {
-    let req = ChatRequest::parse(bytes)?;
+    let req = match parsed {
+        Some(req) => req,
+        None => ChatRequest::parse(bytes)?,
+    };
     let (req, prompt) = crate::prompt::take(&ctx.runtime.config, headers, req)?;
     ctx.prompt = prompt;
     Ok(req)

@@ -26,8 +26,8 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use signalbox_core::OutcomeClass;
 use tokio::time::Instant;
 
+use crate::chunk::{ByteStream, Chunk};
 use crate::classify::UpstreamError;
-use crate::native::ByteStream;
 use crate::scrub::Scrubber;
 
 /// A pooled client over the provider's connector.
@@ -221,7 +221,7 @@ struct Deadline {
 }
 
 impl Stream for Deadline {
-    type Item = Result<Bytes, UpstreamError>;
+    type Item = Result<Chunk, UpstreamError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
@@ -234,7 +234,7 @@ impl Stream for Deadline {
                     Some(s) => s.chunk(chunk),
                     None => chunk,
                 };
-                return Poll::Ready(Some(Ok(chunk)));
+                return Poll::Ready(Some(Ok(Chunk::Data(chunk))));
             }
             Poll::Ready(Some(Err(e))) => {
                 this.done = true;

@@ -6,6 +6,7 @@
 //! Gemini and Bedrock go through their `signalbox-adapters` adapter, and
 //! their answers come back in the OpenAI shape (`native`).
 
+mod chunk;
 pub mod classify;
 mod client;
 mod native;
@@ -13,9 +14,10 @@ pub mod scrub;
 pub mod sse;
 mod upstream;
 
+pub use chunk::{ByteStream, Chunk};
 pub use classify::UpstreamError;
-pub use native::{ByteStream, USAGE_COMMENT};
 pub use scrub::Scrubber;
+pub use signalbox_adapters::anthropic::usage_of_event as anthropic_usage_of_event;
 pub use signalbox_adapters::{ContentFilter, Retention, RouteSettings, TranslationNote};
 pub use sse::{DEFAULT_MAX_EVENT_BYTES, EventTooLarge, SseEvent, SseFramer};
 pub use upstream::{

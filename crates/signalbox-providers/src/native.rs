@@ -15,9 +15,8 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures::StreamExt;
-use futures::stream::BoxStream;
 use signalbox_adapters::anthropic::AnthropicAdapter;
 use signalbox_adapters::azure::AzureAdapter;
 use signalbox_adapters::bedrock::{AwsCredentials, BedrockAdapter};
@@ -30,16 +29,9 @@ use signalbox_config::{
 use signalbox_core::{OutcomeClass, Usage};
 
 use crate::UpstreamError;
+use crate::chunk::{ByteStream, Chunk};
 use crate::scrub::Scrubber;
 use crate::sse::SseFramer;
-
-/// The upstream body as OpenAI SSE bytes, or a classified failure.
-pub type ByteStream = BoxStream<'static, Result<Bytes, UpstreamError>>;
-
-/// The SSE comment that carries a translated stream's usage to the
-/// dispatcher, which strips it before the caller sees it (comments are
-/// ignored by SSE clients anyway).
-pub const USAGE_COMMENT: &str = ": signalbox-usage ";
 
 /// The adapter for a provider of a native kind, or `None` for the
 /// OpenAI-compatible kind when it declares no quirks (that path forwards
@@ -103,7 +95,7 @@ struct Translator {
     /// The provider said why its answer stopped (its proper end).
     stopped: bool,
     /// Bytes and failures ready for the consumer.
-    out: VecDeque<Result<Bytes, UpstreamError>>,
+    out: VecDeque<Result<Chunk, UpstreamError>>,
     ended: bool,
 }
 
@@ -140,7 +132,9 @@ pub(crate) fn translate_stream(
                 return None;
             }
             match body.next().await {
-                Some(Ok(chunk)) => st.on_chunk(&chunk),
+                Some(Ok(Chunk::Data(chunk))) => st.on_chunk(&chunk),
+                // The raw body carries no typed values.
+                Some(Ok(Chunk::Usage(_))) => {}
                 Some(Err(e)) => st.fail(e),
                 None => st.on_end(),
             }
@@ -163,7 +157,7 @@ impl Translator {
             Err(e) => Some(bad_stream(&e)),
         };
         if !bytes.is_empty() {
-            self.out.push_back(Ok(bytes.freeze()));
+            self.out.push_back(Ok(Chunk::Data(bytes.freeze())));
         }
         if let Some(err) = failed {
             self.fail(err);
@@ -204,22 +198,8 @@ impl Translator {
         None
     }
 
-    /// A provider's error event as a classified failure, its texts
-    /// scrubbed before they are shortened.
     fn error_event(&self, kind: &str, message: &str) -> UpstreamError {
-        let e = self.adapter.classify_stream_error(kind, message);
-        let s = &self.scrubber;
-        let mut err = UpstreamError::new(
-            e.class,
-            format!(
-                "{} stream error {}: {}",
-                e.provider,
-                crate::classify::truncate(&s.scrub(kind), 100),
-                crate::classify::truncate(&s.scrub(message), 300)
-            ),
-        );
-        err.provider_error = s.ids(e.ids);
-        s.error(err)
+        error_event(&self.adapter, &self.scrubber, kind, message)
     }
 
     fn on_end(&mut self) {
@@ -230,14 +210,14 @@ impl Translator {
         };
         if let Some(err) = failed {
             if !bytes.is_empty() {
-                self.out.push_back(Ok(bytes.freeze()));
+                self.out.push_back(Ok(Chunk::Data(bytes.freeze())));
             }
             self.fail(err);
             return;
         }
         if !self.stopped {
             if !bytes.is_empty() {
-                self.out.push_back(Ok(bytes.freeze()));
+                self.out.push_back(Ok(Chunk::Data(bytes.freeze())));
             }
             self.fail(UpstreamError::new(
                 OutcomeClass::BadResponse,
@@ -248,13 +228,12 @@ impl Translator {
             ));
             return;
         }
-        if let Some(u) = self.usage
-            && let Ok(json) = serde_json::to_string(&u)
-        {
-            bytes.extend_from_slice(format!("{USAGE_COMMENT}{json}\n\n").as_bytes());
+        // Usage first: the dispatcher has it when it sees the end.
+        if let Some(u) = self.usage {
+            self.out.push_back(Ok(Chunk::Usage(u)));
         }
         bytes.extend_from_slice(&self.encoder.finish());
-        self.out.push_back(Ok(bytes.freeze()));
+        self.out.push_back(Ok(Chunk::Data(bytes.freeze())));
         self.ended = true;
     }
 
@@ -262,6 +241,28 @@ impl Translator {
         self.out.push_back(Err(err));
         self.ended = true;
     }
+}
+
+/// A provider's error event as a classified failure, its texts scrubbed
+/// before they are shortened.
+pub(crate) fn error_event(
+    adapter: &Adapter,
+    s: &Scrubber,
+    kind: &str,
+    message: &str,
+) -> UpstreamError {
+    let e = adapter.classify_stream_error(kind, message);
+    let mut err = UpstreamError::new(
+        e.class,
+        format!(
+            "{} stream error {}: {}",
+            e.provider,
+            crate::classify::truncate(&s.scrub(kind), 100),
+            crate::classify::truncate(&s.scrub(message), 300)
+        ),
+    );
+    err.provider_error = s.ids(e.ids);
+    s.error(err)
 }
 
 fn bad_stream(e: &StreamError) -> UpstreamError {
@@ -273,6 +274,8 @@ fn bad_stream(e: &StreamError) -> UpstreamError {
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
     use super::*;
     use signalbox_adapters::anthropic::AnthropicAdapter;
 
@@ -299,18 +302,22 @@ data: {\"type\":\"message_stop\"}\n\n";
     }
 
     /// Runs `body` (split into `chunks`) through the translator.
-    async fn run(chunks: Vec<Vec<u8>>) -> Vec<Result<Bytes, UpstreamError>> {
-        let body = futures::stream::iter(chunks.into_iter().map(|c| Ok(Bytes::from(c)))).boxed();
+    async fn run(chunks: Vec<Vec<u8>>) -> Vec<Result<Chunk, UpstreamError>> {
+        let body =
+            futures::stream::iter(chunks.into_iter().map(|c| Ok(Chunk::Data(Bytes::from(c)))))
+                .boxed();
         let scrubber = Arc::new(Scrubber::new(["sk-ant-echoed-secret-value"]));
         translate_stream(anthropic(), body, false, scrubber, 1 << 20)
             .collect()
             .await
     }
 
-    fn text_of(out: &[Result<Bytes, UpstreamError>]) -> (String, String) {
+    fn text_of(out: &[Result<Chunk, UpstreamError>]) -> (String, String) {
         let mut all = String::new();
         for item in out {
-            all.push_str(std::str::from_utf8(item.as_ref().unwrap()).unwrap());
+            if let Chunk::Data(b) = item.as_ref().unwrap() {
+                all.push_str(std::str::from_utf8(b).unwrap());
+            }
         }
         let mut said = String::new();
         for line in all.lines() {
@@ -335,11 +342,22 @@ data: {\"type\":\"message_stop\"}\n\n";
                 all.contains("\"finish_reason\":\"stop\""),
                 "split at {split}"
             );
-            // Usage travels in the private comment (the client did not ask for it).
-            assert!(
-                all.contains(": signalbox-usage {\"prompt_tokens\":7,\"completion_tokens\":3}"),
-                "split at {split}: {all}"
-            );
+            // Usage is handed over as a value, before the end (the client
+            // did not ask for it, so the bytes do not carry it).
+            let usage: Vec<(usize, &Usage)> = out
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| match c {
+                    Ok(Chunk::Usage(u)) => Some((i, u)),
+                    _ => None,
+                })
+                .collect();
+            let want = Usage {
+                prompt_tokens: 7,
+                completion_tokens: 3,
+            };
+            assert_eq!(usage, [(out.len() - 2, &want)], "split at {split}");
+            assert!(!all.contains("usage"), "split at {split}: {all}");
         }
     }
 

@@ -7,8 +7,11 @@
 //!
 //! The OpenAI-compatible kind without quirks forwards the caller's body
 //! with only the model swapped (and `store: false` on zero-retention
-//! routes): no translation on the common path. Every other kind goes
-//! through its `signalbox-adapters` adapter.
+//! routes): no translation on the common path. An Anthropic-format
+//! request still carrying the client's own body goes to an Anthropic
+//! provider the same way (model swapped, `anthropic-beta` passed on), and
+//! its answer is passed back untranslated ([`Prepared::answer_format`]).
+//! Every other case goes through its `signalbox-adapters` adapter.
 
 use std::sync::Arc;
 
@@ -21,14 +24,15 @@ use signalbox_adapters::{
     Adapter, NoteAction, Retention, RouteSettings, TranslateError, TranslationNote,
 };
 use signalbox_config::{ProviderConfig, ProviderKind, Timeouts};
-use signalbox_core::request::OutputClamp;
+use signalbox_core::request::{OutputClamp, WireFormat};
 use signalbox_core::{ChatRequest, OutcomeClass, ProviderName, Usage};
 use thiserror::Error;
 use tokio::time::Instant;
 
+use crate::chunk::ByteStream;
 use crate::classify::{UpstreamError, rate_limit_reset, truncate};
 use crate::client::{self, Pools};
-use crate::native::{self, ByteStream};
+use crate::native;
 use crate::scrub::Scrubber;
 use crate::sse::SseFramer;
 
@@ -116,6 +120,9 @@ pub struct Prepared {
     pub notes: Vec<TranslationNote>,
     /// The caller's output limit, lowered to the route's (`max-output: clamp`).
     pub max_tokens_clamped: Option<OutputClamp>,
+    /// The answer's wire format: the client's own when its body was
+    /// forwarded natively, else OpenAI's.
+    format: WireFormat,
 }
 
 impl Prepared {
@@ -135,7 +142,13 @@ impl Prepared {
             native: None,
             notes: Vec::new(),
             max_tokens_clamped: None,
+            format: WireFormat::OpenAi,
         }
+    }
+
+    /// The wire format the answer (JSON or stream) is read and passed on in.
+    pub fn answer_format(&self) -> WireFormat {
+        self.format
     }
 }
 
@@ -157,6 +170,14 @@ fn clamp_note(c: &OutputClamp) -> TranslationNote {
 #[error("{0}")]
 pub struct PrepareError(pub String);
 
+/// Why an adapter could not render a request for a route.
+fn prepare_error(e: TranslateError) -> PrepareError {
+    match e {
+        TranslateError::Http(m) => PrepareError(m),
+        other => PrepareError(other.to_string()),
+    }
+}
+
 /// A successful non-streaming answer.
 #[derive(Debug, Clone)]
 pub struct ChatJson {
@@ -164,6 +185,8 @@ pub struct ChatJson {
     pub body: Bytes,
     /// Token usage, when the provider reported it.
     pub usage: Option<Usage>,
+    /// The body's wire format (the client's own on the same-family path).
+    pub format: WireFormat,
 }
 
 #[derive(Deserialize)]
@@ -252,6 +275,14 @@ impl Upstream {
         req: &ChatRequest,
         route: &RouteSettings,
     ) -> Result<Prepared, PrepareError> {
+        if let Some(native) = self.forward_native(req, route) {
+            return native;
+        }
+        // The OpenAI view lacks part of the client's body: translating it
+        // would lose that part silently.
+        if let Some(why) = req.untranslatable() {
+            return Err(PrepareError(why.to_owned()));
+        }
         let no_store = route.retention == Retention::None;
         // Only a clamping route is sent a request above its limit (the
         // policy excludes a refusing one), so lowering it here is the clamp.
@@ -271,6 +302,7 @@ impl Upstream {
                 native: None,
                 notes,
                 max_tokens_clamped,
+                format: WireFormat::OpenAi,
             });
         };
         let openai_body = req.upstream_json(&route.upstream_model, false);
@@ -278,10 +310,7 @@ impl Upstream {
             .map_err(|e| PrepareError(format!("request not translatable: {e}")))?;
         let rendered = adapter
             .render(&canonical, route, signalbox_core::clock::system_now())
-            .map_err(|e| match e {
-                TranslateError::Http(m) => PrepareError(m),
-                other => PrepareError(other.to_string()),
-            })?;
+            .map_err(prepare_error)?;
         let url = parse_uri(&rendered.request.url)
             .map_err(|e| PrepareError(format!("invalid upstream URL: {e}")))?;
         notes.extend(rendered.notes);
@@ -292,6 +321,7 @@ impl Upstream {
             native: Some((url, rendered.request.headers)),
             notes,
             max_tokens_clamped,
+            format: WireFormat::OpenAi,
         })
     }
 
@@ -363,6 +393,7 @@ impl Upstream {
         let status = parts.status;
         if status.is_success() {
             return Ok(Answer {
+                format: prepared.format,
                 body,
                 content_length: parts
                     .headers
@@ -410,19 +441,39 @@ impl Upstream {
     }
 
     /// The failure a stream's first event reports, if it is an error event.
-    /// Only forwarded (OpenAI-compatible) streams need this: the native
-    /// translators already turn a provider's error event into a failure.
-    pub fn first_event_error(&self, data: &str) -> Option<UpstreamError> {
-        if self.adapter.is_some() {
-            return None;
+    /// Only forwarded streams need this (OpenAI-compatible ones, and native
+    /// ones passed on in the client's own format): the native translators
+    /// already turn a provider's error event into a failure.
+    pub fn first_event_error(&self, format: WireFormat, data: &str) -> Option<UpstreamError> {
+        match (&self.adapter, format) {
+            (None, _) => UpstreamError::from_first_event(data, &self.scrubber)
+                .map(|e| self.scrubber.error(e)),
+            (Some(adapter), WireFormat::Anthropic) => {
+                let (kind, message) = signalbox_adapters::anthropic::error_event(data)?;
+                Some(native::error_event(
+                    adapter,
+                    &self.scrubber,
+                    &kind,
+                    &message,
+                ))
+            }
+            (Some(_), WireFormat::OpenAi) => None,
         }
-        UpstreamError::from_first_event(data, &self.scrubber).map(|e| self.scrubber.error(e))
     }
 
     /// The streamed answer as OpenAI SSE bytes (translated for native kinds).
     pub fn events(&self, answer: Answer, prepared: &Prepared) -> ByteStream {
         let total = self.timeouts.total;
+        let forwarded = answer.format != WireFormat::OpenAi;
         match &self.adapter {
+            // A native stream passed on in the client's format is forwarded
+            // like an OpenAI-compatible one: framed once, by the dispatcher.
+            Some(_) if forwarded => client::byte_stream(
+                answer.body,
+                answer.deadline,
+                total,
+                Some(Arc::clone(&self.scrubber)),
+            ),
             None => client::byte_stream(
                 answer.body,
                 answer.deadline,
@@ -465,11 +516,15 @@ impl Upstream {
             self.timeouts.total,
         )
         .await?;
+        if answer.format == WireFormat::Anthropic {
+            return passthrough::native_json(body);
+        }
         let Some(adapter) = &self.adapter else {
             return match serde_json::from_slice::<ResponseShape>(&body) {
                 Ok(shape) => Ok(ChatJson {
                     body,
                     usage: shape.usage,
+                    format: WireFormat::OpenAi,
                 }),
                 Err(e) => Err(UpstreamError::new(
                     OutcomeClass::BadResponse,
@@ -491,6 +546,7 @@ impl Upstream {
         Ok(ChatJson {
             body: Bytes::from(body),
             usage,
+            format: WireFormat::OpenAi,
         })
     }
 }
@@ -500,6 +556,8 @@ impl Upstream {
 #[derive(Debug)]
 pub struct Answer {
     body: Incoming,
+    /// The wire format the answer is passed on in.
+    format: WireFormat,
     content_length: Option<u64>,
     /// The attempt's total deadline.
     deadline: Instant,
@@ -513,3 +571,5 @@ fn parse_uri(text: &str) -> Result<Uri, String> {
         _ => Err(format!("{text:?} is not an absolute http(s) URL")),
     }
 }
+
+mod passthrough;

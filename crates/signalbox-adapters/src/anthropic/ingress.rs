@@ -13,7 +13,11 @@ use crate::note::Notes;
 
 /// Parses an Anthropic Messages request body. Errors name the field.
 pub fn parse_request(body: &[u8]) -> Result<ChatRequest, RequestError> {
-    let wire: wire::Request = crate::parse_json(body)?;
+    from_wire(crate::parse_json(body)?)
+}
+
+/// The canonical request for a parsed Anthropic body.
+pub(super) fn from_wire(wire: wire::Request) -> Result<ChatRequest, RequestError> {
     let wire::Request {
         model,
         max_tokens,

@@ -3,12 +3,14 @@
 //! adapter for the Anthropic API.
 
 mod ingress;
+mod passthrough;
 mod render;
 mod response;
 mod stream;
 mod wire;
 
 pub use ingress::parse_request;
+pub use passthrough::{Ingress, error_event, parse_ingress, usage_of_event, usage_of_message};
 pub use response::{parse_error, parse_response, render_response};
 pub use stream::{EventDecoder, SseEncoder};
 

@@ -48,10 +48,7 @@ impl ChatRequest {
                 body.insert(k.into(), Value::from(cap));
             }
         }
-        let req = ChatRequest {
-            body,
-            stream: self.stream,
-        };
+        let req = self.derived(body);
         Some((
             req,
             OutputClamp {

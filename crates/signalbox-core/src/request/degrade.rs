@@ -20,10 +20,7 @@ impl ChatRequest {
         for k in TOOL_KEYS {
             body.remove(k);
         }
-        Some(ChatRequest {
-            body,
-            stream: self.stream,
-        })
+        Some(self.derived(body))
     }
 
     /// A copy of the request whose body `f` rewrote (e.g. the privacy layer
@@ -38,13 +35,7 @@ impl ChatRequest {
             Value::Object(map) => map,
             _ => self.body.clone(),
         };
-        Ok((
-            ChatRequest {
-                body,
-                stream: self.stream,
-            },
-            out,
-        ))
+        Ok((self.derived(body), out))
     }
 
     /// Drops the oldest turns — never system messages or the last user
@@ -64,15 +55,15 @@ impl ChatRequest {
         let turns = droppable_turns(messages)?;
         let without = |n: usize| {
             let dropped = turns.get(..n).unwrap_or(&turns).last().map_or(0, |t| t.end);
-            let mut candidate = self.clone();
             let kept: Vec<Value> = messages
                 .iter()
                 .enumerate()
                 .filter(|(i, m)| *i >= dropped || role(m) == "system")
                 .map(|(_, m)| m.clone())
                 .collect();
-            candidate.body.insert("messages".into(), Value::Array(kept));
-            candidate
+            let mut body = self.body.clone();
+            body.insert("messages".into(), Value::Array(kept));
+            self.derived(body)
         };
         // The smallest n in 1..=len whose request fits (fits(len) checked first).
         let (mut lo, mut hi) = (1, turns.len());

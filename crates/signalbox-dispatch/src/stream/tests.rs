@@ -13,14 +13,21 @@ const USAGE: &str =
 /// Runs a committed stream whose first event is `ROLE` over `rest`; returns
 /// what the caller got and how the stream ended.
 async fn run(rest: Vec<Vec<u8>>, framer: SseFramer) -> (String, StreamEnd) {
-    let inner: UpstreamBytes =
-        futures::stream::iter(rest.into_iter().map(|c| Ok(Bytes::from(c)))).boxed();
+    let rest = rest
+        .into_iter()
+        .map(|c| Chunk::Data(Bytes::from(c)))
+        .collect();
+    run_chunks(rest, framer, Ending::default()).await
+}
+
+/// [`run`] over typed chunks, with the stream's ending state (its format).
+async fn run_chunks(rest: Vec<Chunk>, framer: SseFramer, ending: Ending) -> (String, StreamEnd) {
+    let inner: UpstreamBytes = futures::stream::iter(rest.into_iter().map(Ok)).boxed();
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let stream = CommittedStream::new(Bytes::from(ROLE), inner, framer, Ending::default()).on_end(
-        move |end| {
+    let stream =
+        CommittedStream::new(Bytes::from(ROLE), inner, framer, ending).on_end(move |end| {
             let _ = tx.send(end);
-        },
-    );
+        });
     let out: Vec<_> = stream.collect().await;
     let text: String = out
         .into_iter()
@@ -76,4 +83,51 @@ async fn an_event_past_the_cap_after_commit_ends_with_the_error_event() {
     assert!(text.contains("stream_interrupted"), "{text}");
     // What came before the long event was forwarded.
     assert!(text.contains("\"hi\""), "{text}");
+}
+
+#[tokio::test]
+async fn usage_handed_over_as_a_value_is_recorded_and_never_forwarded() {
+    let usage = Usage {
+        prompt_tokens: 11,
+        completion_tokens: 4,
+    };
+    let rest = vec![
+        Chunk::Data(Bytes::from(TEXT)),
+        Chunk::Data(Bytes::from(STOP)),
+        Chunk::Usage(usage),
+        Chunk::Data(Bytes::from_static(b"data: [DONE]\n\n")),
+    ];
+    let (text, end) = run_chunks(rest, SseFramer::new(), Ending::default()).await;
+    assert_eq!(end.outcome, StreamOutcome::Completed);
+    assert_eq!(end.usage, Some(usage));
+    assert!(!text.contains("usage") && !text.contains("11"), "{text}");
+}
+
+#[tokio::test]
+async fn an_anthropic_stream_ends_at_message_stop_and_its_cut_is_an_error_event() {
+    let anthropic = Ending {
+        format: WireFormat::Anthropic,
+        ..Ending::default()
+    };
+    let delta = "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":5}}\n\n";
+    let stop = "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    let whole = vec![
+        Chunk::Data(Bytes::from(delta)),
+        Chunk::Data(Bytes::from(stop)),
+    ];
+    let (text, end) = run_chunks(whole, SseFramer::new(), anthropic).await;
+    assert_eq!(end.outcome, StreamOutcome::Completed);
+    assert_eq!(end.usage.map(|u| u.completion_tokens), Some(5));
+    assert!(text.ends_with(stop) && !text.contains("[DONE]"), "{text}");
+
+    let cut = vec![Chunk::Data(Bytes::from(delta))];
+    let (text, end) = run_chunks(cut, SseFramer::new(), anthropic).await;
+    assert!(matches!(end.outcome, StreamOutcome::Cut { .. }), "{end:?}");
+    let tail = text.rsplit("\n\n").nth(1).unwrap_or_default();
+    let data = tail
+        .strip_prefix("event: error\ndata: ")
+        .unwrap_or_default();
+    let err: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
+    assert_eq!(err["type"], "error", "{text}");
+    assert_eq!(err["error"]["type"], "api_error", "{text}");
 }

@@ -82,7 +82,13 @@ async fn headers_and_record_come_from_one_context() {
     let g = gateway(true);
     let mut ctx = served(&g);
     let id = ctx.ids.gateway.clone();
-    let resp = finish(&mut ctx, Ok(Reply::Json(Bytes::from_static(b"{}"))));
+    let resp = finish(
+        &mut ctx,
+        Ok(Reply::Json(
+            Bytes::from_static(b"{}"),
+            signalbox_core::WireFormat::OpenAi,
+        )),
+    );
     assert!(ctx.log.is_none(), "the record is written once");
     assert_eq!(header(&resp, "x-signalbox-route"), "r");
     assert_eq!(header(&resp, "x-signalbox-provider"), "p");
@@ -138,6 +144,12 @@ async fn without_a_decision_log_no_record_work_is_done() {
     let g = gateway(false);
     let mut ctx = served(&g);
     assert!(ctx.log.is_none());
-    let resp = finish(&mut ctx, Ok(Reply::Json(Bytes::from_static(b"{}"))));
+    let resp = finish(
+        &mut ctx,
+        Ok(Reply::Json(
+            Bytes::from_static(b"{}"),
+            signalbox_core::WireFormat::OpenAi,
+        )),
+    );
     assert_eq!(header(&resp, "x-signalbox-route"), "r");
 }

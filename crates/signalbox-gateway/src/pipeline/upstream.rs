@@ -155,11 +155,12 @@ pub(super) fn respond(
             crate::budget::charge(&ctx.state, &ctx.runtime, tenant, served.route, json.usage);
             ctx.usage = json.usage;
             keep_response_content(ctx.log.as_mut(), &body);
-            Reply::Json(if ctx.degraded.is_empty() {
+            let body = if ctx.degraded.is_empty() {
                 body
             } else {
                 mark_json(body, &ctx.degraded, ctx.request_id())
-            })
+            };
+            Reply::Json(body, json.format)
         }
         ServedBody::Stream(mut stream) => {
             if !ctx.degraded.is_empty() {
@@ -175,8 +176,10 @@ pub(super) fn respond(
     }
 }
 
-/// Keeps the answer's choices in the record, when the tenant allows
-/// content logging (the request's messages are already there).
+/// Keeps the answer in the record, when the tenant allows content logging
+/// (the request's messages are already there): an OpenAI completion's
+/// choices, or (passed on untranslated to an Anthropic client) an
+/// Anthropic message's content blocks.
 fn keep_response_content(log: Option<&mut LogFacts>, body: &Bytes) {
     if let Some(LogFacts {
         content: Some(content),
@@ -184,6 +187,33 @@ fn keep_response_content(log: Option<&mut LogFacts>, body: &Bytes) {
     }) = log
         && let Ok(v) = serde_json::from_slice::<serde_json::Value>(body)
     {
-        content["response"] = v.get("choices").cloned().unwrap_or(serde_json::Value::Null);
+        let answer = v.get("choices").or_else(|| v.get("content"));
+        content["response"] = answer.cloned().unwrap_or(serde_json::Value::Null);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_answer_is_kept_in_either_wire_format() {
+        for (body, want) in [
+            (json!({"choices": [{"index": 0}]}), json!([{"index": 0}])),
+            (
+                json!({"type": "message", "content": [{"type": "thinking"}]}),
+                json!([{"type": "thinking"}]),
+            ),
+        ] {
+            let mut log = LogFacts {
+                time_ms: 0,
+                evidence: None,
+                content: Some(json!({"request": []})),
+            };
+            keep_response_content(Some(&mut log), &Bytes::from(body.to_string()));
+            assert_eq!(log.content.unwrap_or_default()["response"], want);
+        }
     }
 }

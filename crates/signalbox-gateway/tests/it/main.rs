@@ -5,6 +5,7 @@
 #![expect(clippy::unwrap_used, clippy::panic, reason = "tests")]
 
 mod anthropic;
+mod anthropic_native;
 mod auth_scheme;
 mod breakers;
 mod budget;

@@ -20,6 +20,9 @@ pub(crate) struct Anthropic;
 /// What rendering needs from an Anthropic request.
 pub(crate) struct AnthropicRequest {
     model: String,
+    /// Extended thinking was asked for: the answer opens with a signed
+    /// `thinking` block, as the real API's does.
+    thinking: bool,
 }
 
 impl WireFormat for Anthropic {

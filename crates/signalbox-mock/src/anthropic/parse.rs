@@ -20,6 +20,14 @@ struct Request {
     stream: Option<bool>,
     #[serde(default)]
     tools: Option<Vec<Tool>>,
+    #[serde(default)]
+    thinking: Option<Thinking>,
+}
+
+#[derive(Deserialize)]
+struct Thinking {
+    #[serde(rename = "type")]
+    kind: String,
 }
 
 #[derive(Deserialize)]
@@ -93,6 +101,7 @@ pub(super) fn parse(body: &[u8]) -> Result<Parsed<AnthropicRequest>, String> {
     Ok(Parsed {
         request: AnthropicRequest {
             model: request.model,
+            thinking: request.thinking.is_some_and(|t| t.kind == "enabled"),
         },
         prompt,
         stream: request.stream.unwrap_or(false),

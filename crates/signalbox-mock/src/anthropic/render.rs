@@ -9,6 +9,10 @@ use crate::answer::{Answer, AnswerBody, TOOL_ARGUMENTS, split_pieces};
 
 /// Id of the canned tool call, in Anthropic's style.
 const TOOL_USE_ID: &str = "toolu_mock_1";
+/// The canned reasoning of a request that asked for extended thinking.
+const THINKING: &str = "mock reasoning";
+/// Its signature, which clients must send back in the next turn.
+const SIGNATURE: &str = "mock-signature";
 
 fn stop_reason(answer: &Answer) -> &'static str {
     match answer.body {
@@ -37,12 +41,17 @@ pub(super) fn body(
     answer: &Answer,
     n: u64,
 ) -> serde_json::Result<Bytes> {
-    let content = match &answer.body {
-        AnswerBody::Text(text) => json!([{"type": "text", "text": text}]),
+    let block = match &answer.body {
+        AnswerBody::Text(text) => json!({"type": "text", "text": text}),
         AnswerBody::ToolCall { name } => {
             let input: Value = serde_json::from_str(TOOL_ARGUMENTS)?;
-            json!([{"type": "tool_use", "id": TOOL_USE_ID, "name": name, "input": input}])
+            json!({"type": "tool_use", "id": TOOL_USE_ID, "name": name, "input": input})
         }
+    };
+    let content = if request.thinking {
+        json!([{"type": "thinking", "thinking": THINKING, "signature": SIGNATURE}, block])
+    } else {
+        json!([block])
     };
     let body = json!({
         "id": format!("msg_mock_{n}"),
@@ -91,23 +100,27 @@ pub(super) fn events(
             TOOL_ARGUMENTS,
         ),
     };
+    let index = u32::from(request.thinking);
+    if request.thinking {
+        thinking_events(&mut out);
+    }
     out.push(event(
         "content_block_start",
-        &json!({"type": "content_block_start", "index": 0, "content_block": block}),
+        &json!({"type": "content_block_start", "index": index, "content_block": block}),
     ));
     out.push(event("ping", &json!({"type": "ping"})));
     for piece in split_pieces(text, pieces) {
         out.push(event(
             "content_block_delta",
             &json!({
-                "type": "content_block_delta", "index": 0,
+                "type": "content_block_delta", "index": index,
                 "delta": {"type": delta_kind, delta_key: piece},
             }),
         ));
     }
     out.push(event(
         "content_block_stop",
-        &json!({"type": "content_block_stop", "index": 0}),
+        &json!({"type": "content_block_stop", "index": index}),
     ));
     out.push(event(
         "message_delta",
@@ -119,6 +132,29 @@ pub(super) fn events(
     ));
     out.push(event("message_stop", &json!({"type": "message_stop"})));
     Ok(out)
+}
+
+/// The signed thinking block at index 0: start, one thinking delta, the
+/// signature, stop.
+fn thinking_events(out: &mut Vec<Bytes>) {
+    let block = json!({"type": "thinking", "thinking": "", "signature": ""});
+    out.push(event(
+        "content_block_start",
+        &json!({"type": "content_block_start", "index": 0, "content_block": block}),
+    ));
+    for delta in [
+        json!({"type": "thinking_delta", "thinking": THINKING}),
+        json!({"type": "signature_delta", "signature": SIGNATURE}),
+    ] {
+        out.push(event(
+            "content_block_delta",
+            &json!({"type": "content_block_delta", "index": 0, "delta": delta}),
+        ));
+    }
+    out.push(event(
+        "content_block_stop",
+        &json!({"type": "content_block_stop", "index": 0}),
+    ));
 }
 
 /// Anthropic's error `type` for a status.
