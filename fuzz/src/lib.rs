@@ -35,32 +35,32 @@ fn strict_quirks() -> OpenAiQuirks {
 /// One adapter per kind (two OpenAI flavours), with fake credentials.
 pub fn adapters() -> Vec<Adapter> {
     vec![
-        Adapter::OpenAi(OpenAiAdapter {
+        Adapter::new(OpenAiAdapter {
             base_url: "https://api.openai.example/v1".to_owned(),
             api_key: Some(Secret::new("sk-fuzz-0000")),
             quirks: OpenAiQuirks::default(),
         }),
-        Adapter::OpenAi(OpenAiAdapter {
+        Adapter::new(OpenAiAdapter {
             base_url: "http://127.0.0.1:8000/v1/".to_owned(),
             api_key: None,
             quirks: strict_quirks(),
         }),
-        Adapter::Azure(AzureAdapter {
+        Adapter::new(AzureAdapter {
             endpoint: "https://fuzz.openai.azure.example".to_owned(),
             api_version: "2024-10-21".to_owned(),
             api_key: Some(Secret::new("azure-fuzz-key")),
             quirks: OpenAiQuirks::default(),
         }),
-        Adapter::Anthropic(AnthropicAdapter {
+        Adapter::new(AnthropicAdapter {
             base_url: "https://api.anthropic.example".to_owned(),
             api_key: Some(Secret::new("sk-ant-fuzz")),
         }),
-        Adapter::Gemini(GeminiAdapter {
+        Adapter::new(GeminiAdapter {
             base_url: "https://generativelanguage.example".to_owned(),
             api_version: "v1beta".to_owned(),
             api_key: Some(Secret::new("gemini-fuzz-key")),
         }),
-        Adapter::Bedrock(BedrockAdapter {
+        Adapter::new(BedrockAdapter {
             region: "us-east-1".to_owned(),
             endpoint: None,
             credentials: AwsCredentials {

@@ -195,7 +195,7 @@ pub(crate) struct RawProvider {
     /// (when set) `AWS_SESSION_TOKEN`.
     pub aws_credentials: Option<RawAwsCredentials>,
     /// OpenAI-compatible and Azure: fields the server does not accept.
-    pub quirks: Option<signalbox_adapters::openai::OpenAiQuirks>,
+    pub quirks: Option<signalbox_core::OpenAiQuirks>,
     /// Extra request headers (not for credentials).
     pub headers: Option<BTreeMap<String, Text>>,
     /// Upstream deadlines.

@@ -2,12 +2,14 @@
 //! rendering answers and streams back to Anthropic clients, and the egress
 //! adapter for the Anthropic API.
 
+mod format;
 mod ingress;
 mod render;
 mod response;
 mod stream;
 mod wire;
 
+pub use format::{AnthropicFormat, FORMAT};
 pub use ingress::parse_request;
 pub use response::{parse_error, parse_response, render_response};
 pub use stream::{EventDecoder, SseEncoder};

@@ -4,6 +4,7 @@
 //! route's content-filter level, `generationConfig`, finish reasons and
 //! `usageMetadata`.
 
+mod format;
 mod render;
 mod response;
 mod schema;
@@ -11,6 +12,7 @@ mod stream;
 #[cfg(test)]
 mod tests;
 
+pub use format::{FORMAT, GeminiFormat};
 pub use response::{parse_error, parse_response};
 pub use stream::ChunkDecoder;
 
