@@ -108,6 +108,45 @@ pub trait Render: Debug + Send + Sync + 'static {
     ) -> Result<Rendered, TranslateError>;
 }
 
+/// Implements [`Render`] for `$adapter`, whose inherent `render(req, route)`
+/// needs no clock, as part of the kind whose format is `$format`.
+macro_rules! render_without_clock {
+    ($adapter:ty, $format:expr) => {
+        impl $crate::adapter::Render for $adapter {
+            fn format(&self) -> &'static dyn $crate::adapter::ProviderFormat {
+                &$format
+            }
+
+            fn render(
+                &self,
+                req: &$crate::canonical::ChatRequest,
+                route: &$crate::route::RouteSettings,
+                _now: std::time::SystemTime,
+            ) -> Result<$crate::route::Rendered, $crate::error::TranslateError> {
+                <$adapter>::render(self, req, route)
+            }
+        }
+    };
+}
+
+/// Implements [`DecodeStream`] for an SSE decoder `$decoder` whose
+/// `on_data(data)` reads each event's data alone.
+macro_rules! sse_decoder {
+    ($decoder:ty) => {
+        impl $crate::adapter::DecodeStream for $decoder {
+            fn on_sse(
+                &mut self,
+                _event: Option<&str>,
+                data: &str,
+            ) -> Result<Vec<$crate::canonical::StreamEvent>, $crate::error::StreamError> {
+                self.on_data(data)
+            }
+        }
+    };
+}
+
+pub(crate) use {render_without_clock, sse_decoder};
+
 /// A provider adapter, configured for one provider entry.
 #[derive(Debug, Clone)]
 pub struct Adapter {

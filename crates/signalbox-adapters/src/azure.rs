@@ -2,12 +2,10 @@
 //! deployment with an `api-version` and an `api-key` header. Responses,
 //! streams and errors use the OpenAI parsers.
 
-use std::time::SystemTime;
-
 use http::HeaderMap;
 use signalbox_core::{OutcomeClass, ProviderKind};
 
-use crate::adapter::{Adapter, Endpoint, ProviderFormat, Render, StreamDecoder};
+use crate::adapter::{Adapter, Endpoint, ProviderFormat, StreamDecoder, render_without_clock};
 use crate::canonical::{ChatRequest, ChatResponse};
 use crate::error::{ProviderError, ResponseError, TranslateError};
 use crate::note::Notes;
@@ -106,17 +104,4 @@ impl ProviderFormat for AzureFormat {
     }
 }
 
-impl Render for AzureAdapter {
-    fn format(&self) -> &'static dyn ProviderFormat {
-        &FORMAT
-    }
-
-    fn render(
-        &self,
-        req: &ChatRequest,
-        route: &RouteSettings,
-        _now: SystemTime,
-    ) -> Result<Rendered, TranslateError> {
-        AzureAdapter::render(self, req, route)
-    }
-}
+render_without_clock!(AzureAdapter, FORMAT);

@@ -23,6 +23,8 @@ pub mod azure;
 pub mod bedrock;
 pub mod canonical;
 pub mod gemini;
+#[cfg(feature = "mock")]
+pub mod mock;
 pub mod openai;
 
 mod adapter;

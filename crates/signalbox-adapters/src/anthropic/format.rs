@@ -1,16 +1,15 @@
 //! Owns the Anthropic kind's registration: its [`ProviderFormat`], and the
 //! [`Render`] and [`DecodeStream`] impls of its adapter and decoder.
 
-use std::time::SystemTime;
-
 use http::HeaderMap;
 use signalbox_core::OutcomeClass;
 
 use super::{AnthropicAdapter, EventDecoder, error_class, parse_error, parse_response};
-use crate::adapter::{Adapter, DecodeStream, Endpoint, ProviderFormat, Render, StreamDecoder};
-use crate::canonical::{ChatRequest, ChatResponse, StreamEvent};
-use crate::error::{ProviderError, ResponseError, StreamError, TranslateError};
-use crate::route::{Rendered, RouteSettings};
+use crate::adapter::{
+    Adapter, Endpoint, ProviderFormat, StreamDecoder, render_without_clock, sse_decoder,
+};
+use crate::canonical::ChatResponse;
+use crate::error::{ProviderError, ResponseError};
 
 /// The Anthropic Messages API.
 #[derive(Debug)]
@@ -53,27 +52,6 @@ impl ProviderFormat for AnthropicFormat {
     }
 }
 
-impl Render for AnthropicAdapter {
-    fn format(&self) -> &'static dyn ProviderFormat {
-        &FORMAT
-    }
+render_without_clock!(AnthropicAdapter, FORMAT);
 
-    fn render(
-        &self,
-        req: &ChatRequest,
-        route: &RouteSettings,
-        _now: SystemTime,
-    ) -> Result<Rendered, TranslateError> {
-        AnthropicAdapter::render(self, req, route)
-    }
-}
-
-impl DecodeStream for EventDecoder {
-    fn on_sse(
-        &mut self,
-        _event: Option<&str>,
-        data: &str,
-    ) -> Result<Vec<StreamEvent>, StreamError> {
-        self.on_data(data)
-    }
-}
+sse_decoder!(EventDecoder);

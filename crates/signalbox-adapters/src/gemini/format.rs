@@ -1,16 +1,15 @@
 //! Owns the Gemini kind's registration: its [`ProviderFormat`], and the
 //! [`Render`] and [`DecodeStream`] impls of its adapter and decoder.
 
-use std::time::SystemTime;
-
 use http::HeaderMap;
 use signalbox_core::{OutcomeClass, ProviderKind};
 
 use super::{ChunkDecoder, GeminiAdapter, parse_error, parse_response};
-use crate::adapter::{Adapter, DecodeStream, Endpoint, ProviderFormat, Render, StreamDecoder};
-use crate::canonical::{ChatRequest, ChatResponse, StreamEvent};
-use crate::error::{ProviderError, ResponseError, StreamError, TranslateError};
-use crate::route::{Rendered, RouteSettings};
+use crate::adapter::{
+    Adapter, DecodeStream, Endpoint, ProviderFormat, StreamDecoder, render_without_clock,
+};
+use crate::canonical::{ChatResponse, StreamEvent};
+use crate::error::{ProviderError, ResponseError, StreamError};
 
 /// Google Gemini (`generateContent`).
 #[derive(Debug)]
@@ -70,20 +69,7 @@ impl ProviderFormat for GeminiFormat {
     }
 }
 
-impl Render for GeminiAdapter {
-    fn format(&self) -> &'static dyn ProviderFormat {
-        &FORMAT
-    }
-
-    fn render(
-        &self,
-        req: &ChatRequest,
-        route: &RouteSettings,
-        _now: SystemTime,
-    ) -> Result<Rendered, TranslateError> {
-        GeminiAdapter::render(self, req, route)
-    }
-}
+render_without_clock!(GeminiAdapter, FORMAT);
 
 impl DecodeStream for ChunkDecoder {
     fn on_sse(

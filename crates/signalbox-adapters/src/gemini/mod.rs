@@ -5,6 +5,8 @@
 //! `usageMetadata`.
 
 mod format;
+#[cfg(feature = "mock")]
+pub mod mock;
 mod render;
 mod response;
 mod schema;

@@ -1,16 +1,15 @@
 //! Owns the OpenAI-compatible kind's registration: its [`ProviderFormat`],
 //! and the [`Render`] and [`DecodeStream`] impls of its adapter and decoder.
 
-use std::time::SystemTime;
-
 use http::HeaderMap;
 use signalbox_core::{OpenAiQuirks, OutcomeClass};
 
 use super::{ChunkDecoder, OpenAiAdapter, parse_error, parse_response};
-use crate::adapter::{Adapter, DecodeStream, Endpoint, ProviderFormat, Render, StreamDecoder};
-use crate::canonical::{ChatRequest, ChatResponse, StreamEvent};
-use crate::error::{ProviderError, ResponseError, StreamError, TranslateError};
-use crate::route::{Rendered, RouteSettings};
+use crate::adapter::{
+    Adapter, Endpoint, ProviderFormat, StreamDecoder, render_without_clock, sse_decoder,
+};
+use crate::canonical::ChatResponse;
+use crate::error::{ProviderError, ResponseError};
 
 /// The OpenAI chat-completions API and compatible servers.
 #[derive(Debug)]
@@ -67,27 +66,6 @@ pub(crate) fn stream_error_class(kind: &str) -> OutcomeClass {
     }
 }
 
-impl Render for OpenAiAdapter {
-    fn format(&self) -> &'static dyn ProviderFormat {
-        &FORMAT
-    }
+render_without_clock!(OpenAiAdapter, FORMAT);
 
-    fn render(
-        &self,
-        req: &ChatRequest,
-        route: &RouteSettings,
-        _now: SystemTime,
-    ) -> Result<Rendered, TranslateError> {
-        OpenAiAdapter::render(self, req, route)
-    }
-}
-
-impl DecodeStream for ChunkDecoder {
-    fn on_sse(
-        &mut self,
-        _event: Option<&str>,
-        data: &str,
-    ) -> Result<Vec<StreamEvent>, StreamError> {
-        self.on_data(data)
-    }
-}
+sse_decoder!(ChunkDecoder);

@@ -4,6 +4,8 @@
 
 mod format;
 mod ingress;
+#[cfg(feature = "mock")]
+pub mod mock;
 mod render;
 mod response;
 mod stream;

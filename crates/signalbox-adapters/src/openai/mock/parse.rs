@@ -5,8 +5,8 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use super::OpenAiRequest;
-use crate::answer::{Prompt, count_words};
-use crate::wire::Parsed;
+use crate::mock::Parsed;
+use crate::mock::{Prompt, count_words};
 
 #[derive(Deserialize)]
 struct ChatRequest<'a> {
