@@ -62,7 +62,8 @@ fn sse(adapter: &Adapter, sizes: &[usize], payload: &[u8]) {
     // event (`[DONE]` included) goes to the decoder until the first error.
     for chunk in signalbox_fuzz::chunks(sizes, payload) {
         framer.push(chunk);
-        while let Some(event) = framer.next_event() {
+        // An event past the framer's cap ends the stream (Err), as in the gateway.
+        while let Ok(Some(event)) = framer.next_event() {
             if !sink.take(decoder.on_sse(event.event.as_deref(), &event.data)) {
                 sink.finish();
                 return;
@@ -130,7 +131,8 @@ fn framer_alone(sizes: &[usize], payload: &[u8]) {
     let mut consumed = 0usize;
     for chunk in signalbox_fuzz::chunks(sizes, payload) {
         framer.push(chunk);
-        while let Some(event) = framer.next_event() {
+        // An event past the framer's cap ends the stream (Err), as in the gateway.
+        while let Ok(Some(event)) = framer.next_event() {
             consumed += event.raw.len();
             std::hint::black_box((event.is_done(), event.is_comment_only()));
         }
@@ -141,7 +143,7 @@ fn framer_alone(sizes: &[usize], payload: &[u8]) {
     let rest = framer.take_pending();
     assert_eq!(rest.len(), pending);
     assert_eq!(framer.pending_len(), 0);
-    assert!(framer.next_event().is_none());
+    assert!(matches!(framer.next_event(), Ok(None)));
 }
 
 fuzz_target!(|data: &[u8]| {
