@@ -22,6 +22,7 @@ pub mod anthropic;
 pub mod azure;
 pub mod bedrock;
 pub mod canonical;
+pub mod cohere;
 pub mod gemini;
 #[cfg(feature = "mock")]
 pub mod mock;

@@ -67,6 +67,7 @@ macro_rules! provider_kinds {
             Anthropic = "anthropic", "anthropic", $crate::KindSettings::PLAIN, anthropic, "The Anthropic Messages API.";
             Gemini = "gemini", "gemini", $crate::KindSettings::PLAIN.with_api_version("v1beta"), gemini, "Google Gemini (`generateContent`).";
             Bedrock = "bedrock", "bedrock", $crate::KindSettings::PLAIN.with_aws(), bedrock, "AWS Bedrock Converse (SigV4).";
+            Cohere = "cohere", "cohere", $crate::KindSettings::PLAIN, cohere, "Cohere's v2 Chat API (`POST /v2/chat`).";
         }
     };
 }
