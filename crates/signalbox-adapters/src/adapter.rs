@@ -305,3 +305,46 @@ impl StreamDecoder {
         self.0.finish()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind of the list is registered, under a name of its own, and
+    /// builds an adapter from an endpoint carrying every setting (the
+    /// OpenAI-compatible kind only with quirks: without, it forwards).
+    #[test]
+    fn every_kind_is_registered_and_builds_an_adapter() {
+        let endpoint = Endpoint {
+            base_url: "http://x".into(),
+            api_key: Some(Secret::new("k")),
+            api_version: None,
+            quirks: OpenAiQuirks {
+                seed: false,
+                ..OpenAiQuirks::default()
+            },
+            aws: Some(AwsEndpoint {
+                region: "us-east-1".into(),
+                credentials: AwsCredentials {
+                    access_key_id: "AKIA".into(),
+                    secret_access_key: Secret::new("s"),
+                    session_token: None,
+                },
+            }),
+        };
+        let mut names = Vec::new();
+        for kind in ProviderKind::ALL {
+            let format = format_of(*kind);
+            assert!(!names.contains(&format.name()), "{kind}: name repeated");
+            names.push(format.name());
+            let adapter = format.adapter(&endpoint);
+            assert_eq!(adapter.map(|a| a.name()), Some(format.name()), "{kind}");
+        }
+        let plain = Endpoint::default();
+        assert!(
+            format_of(ProviderKind::OpenAiCompatible)
+                .adapter(&plain)
+                .is_none()
+        );
+    }
+}
