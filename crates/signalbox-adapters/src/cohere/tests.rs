@@ -143,21 +143,53 @@ fn errors_are_classified_by_status() {
     assert_eq!(via_format.class, OutcomeClass::ServerError);
 }
 
-/// Decodes `sse` split at `cut`, through the framing-free decoder.
-fn decode(sse: &str) -> Vec<StreamEvent> {
+/// Decodes `sse` cut at `cuts`, framed by the gateway's SSE framer, as
+/// the stream translator does.
+fn decode_at(sse: &str, cuts: &[usize]) -> Vec<StreamEvent> {
+    let bytes = sse.as_bytes();
     let mut d = StreamDecoder::new(EventDecoder::new());
+    let mut framer = signalbox_providers::SseFramer::new();
     let mut out = Vec::new();
-    for block in sse.split("\n\n") {
-        let data: Vec<&str> = block
-            .lines()
-            .filter_map(|l| l.strip_prefix("data: "))
-            .collect();
-        if !data.is_empty() {
-            out.extend(d.on_sse(None, &data.join("\n")).unwrap());
+    let mut start = 0;
+    for end in cuts.iter().copied().chain([bytes.len()]) {
+        framer.push(&bytes[start..end]);
+        start = end;
+        while let Some(ev) = framer.next_event().unwrap() {
+            out.extend(d.on_sse(ev.event.as_deref(), &ev.data).unwrap());
         }
     }
     out.extend(d.finish().unwrap());
     out
+}
+
+fn decode(sse: &str) -> Vec<StreamEvent> {
+    decode_at(sse, &[])
+}
+
+#[test]
+fn streams_decode_the_same_at_every_split_point() {
+    for sse in [
+        include_str!("fixtures/stream_text.sse"),
+        include_str!("fixtures/stream_tool.sse"),
+    ] {
+        let whole = decode(sse);
+        for cut in 1..sse.len() {
+            assert_eq!(decode_at(sse, &[cut]), whole, "cut at {cut}");
+        }
+    }
+}
+
+#[test]
+fn truncated_answers_are_errors_not_panics() {
+    for body in [
+        &include_bytes!("fixtures/response_text.json")[..],
+        &include_bytes!("fixtures/response_tool.json")[..],
+    ] {
+        for end in 0..body.len() - 1 {
+            assert!(parse_response(&body[..end]).is_err(), "prefix {end}");
+            let _ = parse_error(500, &body[..end]);
+        }
+    }
 }
 
 #[test]
