@@ -1,5 +1,5 @@
 //! Owns the one list of provider kinds. Every kind is one line of
-//! [`provider_kinds!`]: its variant, its configuration name, its prompt
+//! [`provider_kinds!`](crate::provider_kinds): its variant, its configuration name, its prompt
 //! family, the provider keys it takes ([`KindSettings`]), the folder of
 //! `signalbox-adapters` that implements it, and its description. The
 //! [`ProviderKind`] enum (with its names, families and JSON Schema) is
