@@ -1,9 +1,11 @@
 //! Streamed upstream answers: each adapter's `StreamDecoder`, fed in chunks
 //! of fuzzer-chosen sizes, and the SSE framer on its own.
 //!
-//! Input: byte 0 selects the mode (modulo 6):
+//! Input: byte 0 selects the mode (modulo 7):
 //!   0 OpenAI, 1 Anthropic, 2 Gemini (SSE: framed by `SseFramer`, then
 //!     `on_sse(event, data)`);
+//!   6 every other SSE adapter of the registry in turn (Azure, the strict
+//!     OpenAI flavour, and any kind added since: Cohere, …);
 //!   3 Bedrock raw bytes (`on_bytes`);
 //!   4 Bedrock with valid frames: the payload is split at NUL bytes into
 //!     messages `<kind><name>\x01<json>` (kind `e` event with `:event-type`
@@ -60,7 +62,8 @@ fn sse(adapter: &Adapter, sizes: &[usize], payload: &[u8]) {
     // event (`[DONE]` included) goes to the decoder until the first error.
     for chunk in signalbox_fuzz::chunks(sizes, payload) {
         framer.push(chunk);
-        while let Some(event) = framer.next_event() {
+        // An event past the framer's cap ends the stream (Err), as in the gateway.
+        while let Ok(Some(event)) = framer.next_event() {
             if !sink.take(decoder.on_sse(event.event.as_deref(), &event.data)) {
                 sink.finish();
                 return;
@@ -128,7 +131,8 @@ fn framer_alone(sizes: &[usize], payload: &[u8]) {
     let mut consumed = 0usize;
     for chunk in signalbox_fuzz::chunks(sizes, payload) {
         framer.push(chunk);
-        while let Some(event) = framer.next_event() {
+        // An event past the framer's cap ends the stream (Err), as in the gateway.
+        while let Ok(Some(event)) = framer.next_event() {
             consumed += event.raw.len();
             std::hint::black_box((event.is_done(), event.is_comment_only()));
         }
@@ -139,7 +143,7 @@ fn framer_alone(sizes: &[usize], payload: &[u8]) {
     let rest = framer.take_pending();
     assert_eq!(rest.len(), pending);
     assert_eq!(framer.pending_len(), 0);
-    assert!(framer.next_event().is_none());
+    assert!(matches!(framer.next_event(), Ok(None)));
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -151,12 +155,20 @@ fuzz_target!(|data: &[u8]| {
     // Indices into `signalbox_fuzz::adapters()`.
     let (openai, anthropic, gemini, bedrock_adapter) =
         (&adapters[0], &adapters[3], &adapters[4], &adapters[5]);
-    match sel % 6 {
+    match sel % 7 {
         0 => sse(openai, &sizes, payload),
         1 => sse(anthropic, &sizes, payload),
         2 => sse(gemini, &sizes, payload),
         3 => bedrock(bedrock_adapter, &sizes, payload),
         4 => bedrock(bedrock_adapter, &sizes, &frames(payload)),
-        _ => framer_alone(&sizes, payload),
+        5 => framer_alone(&sizes, payload),
+        _ => {
+            let named = [0, 3, 4, 5];
+            for (i, adapter) in adapters.iter().enumerate() {
+                if !named.contains(&i) && adapter.stream_decoder().is_sse() {
+                    sse(adapter, &sizes, payload);
+                }
+            }
+        }
     }
 });

@@ -1,16 +1,15 @@
-//! Helpers shared by the fuzz targets: one adapter of each kind with fixed
+//! Helpers shared by the fuzz targets: one adapter of each registered kind with fixed
 //! fake credentials, route settings, a fixed clock, and chunking of inputs.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use signalbox_adapters::anthropic::AnthropicAdapter;
-use signalbox_adapters::azure::AzureAdapter;
-use signalbox_adapters::bedrock::{AwsCredentials, BedrockAdapter};
-use signalbox_adapters::gemini::GeminiAdapter;
+use signalbox_adapters::bedrock::AwsCredentials;
 use signalbox_adapters::openai::{MaxTokensField, OpenAiAdapter, OpenAiQuirks};
 use signalbox_adapters::{
-    Adapter, ChatRequest, ChatResponse, ContentFilter, Retention, RouteSettings, Secret,
+    Adapter, AwsEndpoint, ChatRequest, ChatResponse, ContentFilter, Endpoint, Retention,
+    RouteSettings, Secret, format_of,
 };
+use signalbox_core::ProviderKind;
 
 /// A fixed signing time (2023-11-14T22:13:20Z), so runs are reproducible.
 pub fn now() -> SystemTime {
@@ -32,44 +31,43 @@ fn strict_quirks() -> OpenAiQuirks {
     }
 }
 
-/// One adapter per kind (two OpenAI flavours), with fake credentials.
+/// Two OpenAI flavours, then one adapter of every other registered kind
+/// (`signalbox_core::provider_kinds!`), with fake credentials: a new kind is
+/// fuzzed without touching this file.
 pub fn adapters() -> Vec<Adapter> {
-    vec![
-        Adapter::OpenAi(OpenAiAdapter {
+    let mut out = vec![
+        Adapter::new(OpenAiAdapter {
             base_url: "https://api.openai.example/v1".to_owned(),
             api_key: Some(Secret::new("sk-fuzz-0000")),
             quirks: OpenAiQuirks::default(),
         }),
-        Adapter::OpenAi(OpenAiAdapter {
+        Adapter::new(OpenAiAdapter {
             base_url: "http://127.0.0.1:8000/v1/".to_owned(),
             api_key: None,
             quirks: strict_quirks(),
         }),
-        Adapter::Azure(AzureAdapter {
-            endpoint: "https://fuzz.openai.azure.example".to_owned(),
-            api_version: "2024-10-21".to_owned(),
-            api_key: Some(Secret::new("azure-fuzz-key")),
-            quirks: OpenAiQuirks::default(),
-        }),
-        Adapter::Anthropic(AnthropicAdapter {
-            base_url: "https://api.anthropic.example".to_owned(),
-            api_key: Some(Secret::new("sk-ant-fuzz")),
-        }),
-        Adapter::Gemini(GeminiAdapter {
-            base_url: "https://generativelanguage.example".to_owned(),
-            api_version: "v1beta".to_owned(),
-            api_key: Some(Secret::new("gemini-fuzz-key")),
-        }),
-        Adapter::Bedrock(BedrockAdapter {
+    ];
+    let endpoint = Endpoint {
+        base_url: "https://fuzz.provider.example".to_owned(),
+        api_key: Some(Secret::new("fuzz-key-0000")),
+        api_version: None,
+        quirks: OpenAiQuirks::default(),
+        aws: Some(AwsEndpoint {
             region: "us-east-1".to_owned(),
-            endpoint: None,
             credentials: AwsCredentials {
                 access_key_id: "AKIAFUZZFUZZFUZZFUZZ".to_owned(),
                 secret_access_key: Secret::new("fuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzzfuzz"),
                 session_token: Some(Secret::new("fuzz-session-token")),
             },
         }),
-    ]
+    };
+    // OpenAI-compatible without quirks has no adapter (forwarded verbatim).
+    out.extend(
+        ProviderKind::ALL
+            .iter()
+            .filter_map(|kind| format_of(*kind).adapter(&endpoint)),
+    );
+    out
 }
 
 /// The routes every request is rendered for: provider defaults, and a route

@@ -1,45 +1,196 @@
-//! Owns the one egress surface the gateway calls: an [`Adapter`] per route
-//! (render, parse, classify errors) and its [`StreamDecoder`].
+//! Owns the one egress surface the gateway calls: the [`ProviderFormat`]
+//! every provider kind implements in its own folder, the registry
+//! ([`format_of`]) generated from `signalbox_core::provider_kinds!`, an
+//! [`Adapter`] per configured provider and its [`StreamDecoder`].
 
+use std::fmt::Debug;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::HeaderMap;
-use signalbox_core::{OutcomeClass, ProviderErrorCode};
+use signalbox_core::request::NativeBody;
+use signalbox_core::{OpenAiQuirks, OutcomeClass, ProviderErrorCode, ProviderKind, Secret};
 
-use crate::anthropic::{self, AnthropicAdapter};
-use crate::azure::AzureAdapter;
-use crate::bedrock::{self, BedrockAdapter};
+use crate::bedrock::AwsCredentials;
 use crate::canonical::{ChatRequest, ChatResponse, StreamEvent};
 use crate::error::{ProviderError, ResponseError, StreamError, TranslateError};
-use crate::gemini::{self, GeminiAdapter};
-use crate::openai::{self, OpenAiAdapter};
-use crate::route::{Rendered, RouteSettings};
+use crate::route::{Rendered, RouteSettings, UpstreamRequest};
+
+/// What one provider kind knows: how to build an adapter for a configured
+/// endpoint, read its answers, errors and streams, and (with the `mock`
+/// feature) how to imitate it. Implemented once per kind, in the kind's
+/// folder, by a unit struct held in a `static FORMAT`.
+pub trait ProviderFormat: Sync + 'static {
+    /// Low-cardinality name for metrics and notes (`openai`, `azure`, …).
+    fn name(&self) -> &'static str;
+
+    /// The adapter for one configured provider; `None` when requests go
+    /// upstream untranslated (OpenAI-compatible without quirks) or the
+    /// endpoint lacks what the kind needs.
+    fn adapter(&self, endpoint: &Endpoint) -> Option<Adapter>;
+
+    /// Parses a 2xx, non-streamed body.
+    fn parse_response(&self, body: &[u8]) -> Result<ChatResponse, ResponseError>;
+
+    /// Classifies a non-2xx answer from its status, headers and body.
+    fn parse_error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError;
+
+    /// The class of a stream error event the decoder reported as `kind`.
+    fn stream_error_class(&self, kind: &str) -> OutcomeClass;
+
+    /// Whether a stream error's `kind` is the provider's error code (else
+    /// its error type).
+    fn stream_error_is_code(&self) -> bool {
+        false
+    }
+
+    /// A decoder for this kind's streamed answers.
+    fn stream_decoder(&self) -> StreamDecoder;
+
+    /// The mock provider's side of this wire format, when there is one.
+    #[cfg(feature = "mock")]
+    fn mock(&self) -> Option<&'static dyn crate::mock::MockWire> {
+        None
+    }
+}
+
+/// Expands `signalbox_core::provider_kinds!` into the registry: each kind's
+/// `FORMAT` static in the folder the list names.
+macro_rules! registry {
+    ($($variant:ident = $name:literal, $family:literal, $settings:expr, $module:ident, $doc:literal;)*) => {
+        /// The format of provider kind `kind`.
+        pub fn format_of(kind: ProviderKind) -> &'static dyn ProviderFormat {
+            match kind {
+                $(ProviderKind::$variant => &crate::$module::FORMAT,)*
+            }
+        }
+    };
+}
+
+signalbox_core::provider_kinds!(registry);
+
+/// A configured provider endpoint, as every kind sees it; each kind reads
+/// the fields its settings take (`signalbox_core::KindSettings`).
+#[derive(Debug, Clone, Default)]
+pub struct Endpoint {
+    /// Base URL without a trailing `/`.
+    pub base_url: String,
+    /// The API key, when configured.
+    pub api_key: Option<Secret>,
+    /// The API version, for kinds that take one.
+    pub api_version: Option<String>,
+    /// What an OpenAI-compatible server accepts.
+    pub quirks: OpenAiQuirks,
+    /// AWS region and credentials, for kinds that sign with them.
+    pub aws: Option<AwsEndpoint>,
+}
+
+/// An AWS region and the credentials that sign requests to it.
+#[derive(Debug, Clone)]
+pub struct AwsEndpoint {
+    /// AWS region, e.g. `us-east-1`.
+    pub region: String,
+    /// Signing credentials.
+    pub credentials: AwsCredentials,
+}
+
+/// Renders canonical requests for one configured endpoint of a kind.
+pub trait Render: Debug + Send + Sync + 'static {
+    /// The kind this renderer belongs to.
+    fn format(&self) -> &'static dyn ProviderFormat;
+
+    /// Renders `req` for `route`. `now` is used only to sign requests
+    /// (Bedrock).
+    fn render(
+        &self,
+        req: &ChatRequest,
+        route: &RouteSettings,
+        now: SystemTime,
+    ) -> Result<Rendered, TranslateError>;
+
+    /// The request carrying `body` (the client's own, in `native`'s wire
+    /// format, already given its upstream model) when this kind speaks
+    /// that format, so it is passed on untranslated; `None` when it must
+    /// be translated (every kind but the client's own family).
+    fn forward_native(
+        &self,
+        _native: &NativeBody,
+        _body: Vec<u8>,
+        _stream: bool,
+    ) -> Option<Result<UpstreamRequest, TranslateError>> {
+        None
+    }
+}
+
+/// Implements [`Render`] for `$adapter`, whose inherent `render(req, route)`
+/// needs no clock, as part of the kind whose format is `$format`.
+macro_rules! render_without_clock {
+    ($adapter:ty, $format:expr) => {
+        impl $crate::adapter::Render for $adapter {
+            fn format(&self) -> &'static dyn $crate::adapter::ProviderFormat {
+                &$format
+            }
+
+            fn render(
+                &self,
+                req: &$crate::canonical::ChatRequest,
+                route: &$crate::route::RouteSettings,
+                _now: std::time::SystemTime,
+            ) -> Result<$crate::route::Rendered, $crate::error::TranslateError> {
+                <$adapter>::render(self, req, route)
+            }
+        }
+    };
+}
+
+/// Implements [`DecodeStream`] for an SSE decoder `$decoder` whose
+/// `on_data(data)` reads each event's data alone.
+macro_rules! sse_decoder {
+    ($decoder:ty) => {
+        impl $crate::adapter::DecodeStream for $decoder {
+            fn on_sse(
+                &mut self,
+                _event: Option<&str>,
+                data: &str,
+            ) -> Result<Vec<$crate::canonical::StreamEvent>, $crate::error::StreamError> {
+                self.on_data(data)
+            }
+        }
+    };
+}
+
+pub(crate) use {render_without_clock, sse_decoder};
 
 /// A provider adapter, configured for one provider entry.
 #[derive(Debug, Clone)]
-pub enum Adapter {
-    /// OpenAI or an OpenAI-compatible server.
-    OpenAi(OpenAiAdapter),
-    /// Azure OpenAI.
-    Azure(AzureAdapter),
-    /// Anthropic Messages.
-    Anthropic(AnthropicAdapter),
-    /// Google Gemini.
-    Gemini(GeminiAdapter),
-    /// AWS Bedrock Converse.
-    Bedrock(BedrockAdapter),
+pub struct Adapter {
+    format: &'static dyn ProviderFormat,
+    render: Arc<dyn Render>,
+}
+
+impl Debug for dyn ProviderFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl Adapter {
+    /// The adapter rendering with `render`.
+    pub fn new(render: impl Render) -> Self {
+        Self {
+            format: render.format(),
+            render: Arc::new(render),
+        }
+    }
+
+    /// The kind's format.
+    pub fn format(&self) -> &'static dyn ProviderFormat {
+        self.format
+    }
+
     /// Low-cardinality name for metrics and notes.
     pub fn name(&self) -> &'static str {
-        match self {
-            Self::OpenAi(_) => "openai",
-            Self::Azure(_) => "azure",
-            Self::Anthropic(_) => "anthropic",
-            Self::Gemini(_) => "gemini",
-            Self::Bedrock(_) => "bedrock",
-        }
+        self.format.name()
     }
 
     /// Renders `req` for `route`. `now` is used only to sign Bedrock requests.
@@ -49,70 +200,45 @@ impl Adapter {
         route: &RouteSettings,
         now: SystemTime,
     ) -> Result<Rendered, TranslateError> {
-        match self {
-            Self::OpenAi(a) => a.render(req, route),
-            Self::Azure(a) => a.render(req, route),
-            Self::Anthropic(a) => a.render(req, route),
-            Self::Gemini(a) => a.render(req, route),
-            Self::Bedrock(a) => a.render(req, route, now),
-        }
+        self.render.render(req, route, now)
+    }
+
+    /// See [`Render::forward_native`].
+    pub fn forward_native(
+        &self,
+        native: &NativeBody,
+        body: Vec<u8>,
+        stream: bool,
+    ) -> Option<Result<UpstreamRequest, TranslateError>> {
+        self.render.forward_native(native, body, stream)
     }
 
     /// Parses a 2xx, non-streamed body.
     pub fn parse_response(&self, body: &[u8]) -> Result<ChatResponse, ResponseError> {
-        match self {
-            Self::OpenAi(_) | Self::Azure(_) => openai::parse_response(body),
-            Self::Anthropic(_) => anthropic::parse_response(body),
-            Self::Gemini(_) => gemini::parse_response(body),
-            Self::Bedrock(_) => bedrock::parse_response(body),
-        }
+        self.format.parse_response(body)
     }
 
     /// Classifies a non-2xx answer from its status, headers and body.
     pub fn parse_error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ProviderError {
-        match self {
-            Self::OpenAi(_) => openai::parse_error(status, body),
-            Self::Azure(_) => ProviderError {
-                provider: "azure",
-                ..openai::parse_error(status, body)
-            },
-            Self::Anthropic(_) => anthropic::parse_error(status, body),
-            Self::Gemini(_) => gemini::parse_error(status, body),
-            Self::Bedrock(_) => {
-                let kind = headers
-                    .get("x-amzn-errortype")
-                    .and_then(|v| v.to_str().ok());
-                bedrock::parse_error(status, kind, body)
-            }
-        }
+        self.format.parse_error(status, headers, body)
     }
 
     /// Classifies a [`StreamEvent::Error`] this adapter's decoder produced.
     pub fn classify_stream_error(&self, kind: &str, message: &str) -> ProviderError {
-        let class = match self {
-            Self::OpenAi(_) | Self::Azure(_) if kind.contains("rate_limit") => {
-                OutcomeClass::RateLimited
-            }
-            Self::OpenAi(_) | Self::Azure(_) => OutcomeClass::ServerError,
-            Self::Anthropic(_) => anthropic::error_class(None, Some(kind)),
-            Self::Gemini(_) if kind == "RESOURCE_EXHAUSTED" => OutcomeClass::RateLimited,
-            Self::Gemini(_) => OutcomeClass::ServerError,
-            Self::Bedrock(_) => bedrock::stream_error_class(kind),
-        };
-        // Gemini and Bedrock name an error by code; the others by type.
-        let ids = match self {
-            Self::Gemini(_) | Self::Bedrock(_) => ProviderErrorCode {
+        let ids = if self.format.stream_error_is_code() {
+            ProviderErrorCode {
                 code: Some(kind.to_owned()),
                 ..ProviderErrorCode::default()
-            },
-            _ => ProviderErrorCode {
+            }
+        } else {
+            ProviderErrorCode {
                 kind: Some(kind.to_owned()),
                 ..ProviderErrorCode::default()
-            },
+            }
         };
         ProviderError {
             provider: self.name(),
-            class,
+            class: self.format.stream_error_class(kind),
             status: None,
             kind: Some(kind.to_owned()),
             message: Some(message.to_owned()),
@@ -122,82 +248,127 @@ impl Adapter {
 
     /// A decoder for this adapter's streamed answers.
     pub fn stream_decoder(&self) -> StreamDecoder {
-        match self {
-            Self::OpenAi(_) | Self::Azure(_) => StreamDecoder::OpenAi(openai::ChunkDecoder::new()),
-            Self::Anthropic(_) => StreamDecoder::Anthropic(anthropic::EventDecoder::new()),
-            Self::Gemini(_) => StreamDecoder::Gemini(gemini::ChunkDecoder::new()),
-            Self::Bedrock(_) => StreamDecoder::Bedrock(bedrock::StreamDecoder::new()),
-        }
+        self.format.stream_decoder()
+    }
+}
+
+/// One kind's stream decoding, behind [`StreamDecoder`].
+pub trait DecodeStream: Debug + Send + 'static {
+    /// Whether the body is SSE (framed by the caller) rather than bytes the
+    /// decoder frames itself.
+    fn is_sse(&self) -> bool {
+        true
+    }
+
+    /// Caps one self-framed message at `max` bytes (SSE events are capped
+    /// by the caller's framer).
+    fn limit_event_bytes(&mut self, _max: usize) {}
+
+    /// Decodes one SSE event (`event:` name, joined `data:` lines).
+    fn on_sse(&mut self, event: Option<&str>, data: &str) -> Result<Vec<StreamEvent>, StreamError>;
+
+    /// Decodes raw body bytes (self-framing kinds only).
+    fn on_bytes(&mut self, _bytes: &[u8]) -> Result<Vec<StreamEvent>, StreamError> {
+        Err(StreamError::Framing(
+            "SSE streams are framed by the caller: use on_sse",
+        ))
+    }
+
+    /// Call once the body ended: flushes held-back events and reports a
+    /// stream cut inside a frame.
+    fn finish(&mut self) -> Result<Vec<StreamEvent>, StreamError> {
+        Ok(Vec::new())
     }
 }
 
 /// Decodes one upstream stream into canonical events.
 ///
-/// SSE providers (OpenAI, Azure, Anthropic, Gemini) take events already
-/// framed by the gateway's SSE framer through [`Self::on_sse`]; Bedrock takes
-/// raw body bytes through [`Self::on_bytes`] (it frames AWS event-stream
-/// messages itself). [`Self::is_sse`] says which.
+/// SSE providers take events already framed by the gateway's SSE framer
+/// through [`Self::on_sse`]; Bedrock takes raw body bytes through
+/// [`Self::on_bytes`] (it frames AWS event-stream messages itself).
+/// [`Self::is_sse`] says which.
 #[derive(Debug)]
-pub enum StreamDecoder {
-    /// OpenAI-format chunks.
-    OpenAi(openai::ChunkDecoder),
-    /// Anthropic events.
-    Anthropic(anthropic::EventDecoder),
-    /// Gemini chunks.
-    Gemini(gemini::ChunkDecoder),
-    /// Bedrock event-stream frames.
-    Bedrock(bedrock::StreamDecoder),
-}
+pub struct StreamDecoder(Box<dyn DecodeStream>);
 
 impl StreamDecoder {
-    /// Whether the body is SSE (else AWS event-stream bytes).
+    /// Wraps one kind's decoder.
+    pub fn new(decoder: impl DecodeStream) -> Self {
+        Self(Box::new(decoder))
+    }
+
+    /// Whether the body is SSE (else bytes the decoder frames itself).
     pub fn is_sse(&self) -> bool {
-        !matches!(self, Self::Bedrock(_))
+        self.0.is_sse()
     }
 
     /// Caps one event at `max` bytes. SSE events are framed (and capped)
     /// by the caller's framer; a Bedrock decoder frames its own messages, so
     /// it takes the cap itself.
     pub fn with_max_event_bytes(mut self, max: usize) -> Self {
-        if let Self::Bedrock(d) = &mut self {
-            d.limit_message_bytes(max);
-        }
+        self.0.limit_event_bytes(max);
         self
     }
 
     /// Decodes one SSE event (`event:` name, joined `data:` lines).
     pub fn on_sse(
         &mut self,
-        _event: Option<&str>,
+        event: Option<&str>,
         data: &str,
     ) -> Result<Vec<StreamEvent>, StreamError> {
-        match self {
-            Self::OpenAi(d) => d.on_data(data),
-            Self::Anthropic(d) => d.on_data(data),
-            Self::Gemini(d) => d.on_data(data),
-            Self::Bedrock(_) => Err(StreamError::Framing(
-                "Bedrock streams are binary: use on_bytes",
-            )),
-        }
+        self.0.on_sse(event, data)
     }
 
     /// Decodes raw body bytes (Bedrock only).
     pub fn on_bytes(&mut self, bytes: &[u8]) -> Result<Vec<StreamEvent>, StreamError> {
-        match self {
-            Self::Bedrock(d) => d.on_bytes(bytes),
-            _ => Err(StreamError::Framing(
-                "SSE streams are framed by the caller: use on_sse",
-            )),
-        }
+        self.0.on_bytes(bytes)
     }
 
     /// Call once the body ended: flushes held-back events (Gemini usage) and
     /// reports a stream cut inside a binary frame.
     pub fn finish(&mut self) -> Result<Vec<StreamEvent>, StreamError> {
-        match self {
-            Self::Gemini(d) => Ok(d.finish()),
-            Self::Bedrock(d) => d.finish().map(|()| Vec::new()),
-            Self::OpenAi(_) | Self::Anthropic(_) => Ok(Vec::new()),
+        self.0.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every kind of the list is registered, under a name of its own, and
+    /// builds an adapter from an endpoint carrying every setting (the
+    /// OpenAI-compatible kind only with quirks: without, it forwards).
+    #[test]
+    fn every_kind_is_registered_and_builds_an_adapter() {
+        let endpoint = Endpoint {
+            base_url: "http://x".into(),
+            api_key: Some(Secret::new("k")),
+            api_version: None,
+            quirks: OpenAiQuirks {
+                seed: false,
+                ..OpenAiQuirks::default()
+            },
+            aws: Some(AwsEndpoint {
+                region: "us-east-1".into(),
+                credentials: AwsCredentials {
+                    access_key_id: "AKIA".into(),
+                    secret_access_key: Secret::new("s"),
+                    session_token: None,
+                },
+            }),
+        };
+        let mut names = Vec::new();
+        for kind in ProviderKind::ALL {
+            let format = format_of(*kind);
+            assert!(!names.contains(&format.name()), "{kind}: name repeated");
+            names.push(format.name());
+            let adapter = format.adapter(&endpoint);
+            assert_eq!(adapter.map(|a| a.name()), Some(format.name()), "{kind}");
         }
+        let plain = Endpoint::default();
+        assert!(
+            format_of(ProviderKind::OpenAiCompatible)
+                .adapter(&plain)
+                .is_none()
+        );
     }
 }

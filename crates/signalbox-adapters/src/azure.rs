@@ -2,10 +2,14 @@
 //! deployment with an `api-version` and an `api-key` header. Responses,
 //! streams and errors use the OpenAI parsers.
 
-use crate::canonical::ChatRequest;
-use crate::error::TranslateError;
+use http::HeaderMap;
+use signalbox_core::{OutcomeClass, ProviderKind};
+
+use crate::adapter::{Adapter, Endpoint, ProviderFormat, StreamDecoder, render_without_clock};
+use crate::canonical::{ChatRequest, ChatResponse};
+use crate::error::{ProviderError, ResponseError, TranslateError};
 use crate::note::Notes;
-use crate::openai::{OpenAiQuirks, render_body};
+use crate::openai::{self, OpenAiQuirks, render_body};
 use crate::route::{
     Rendered, RouteSettings, Secret, UpstreamRequest, encode_segment, join_url, to_body,
 };
@@ -51,3 +55,53 @@ impl AzureAdapter {
         })
     }
 }
+
+// === impl ProviderFormat ===
+
+/// Azure OpenAI: OpenAI's body, answers and streams at a deployment URL.
+#[derive(Debug)]
+pub struct AzureFormat;
+
+/// The registered Azure OpenAI format.
+pub static FORMAT: AzureFormat = AzureFormat;
+
+impl ProviderFormat for AzureFormat {
+    fn name(&self) -> &'static str {
+        "azure"
+    }
+
+    fn adapter(&self, endpoint: &Endpoint) -> Option<Adapter> {
+        let default = ProviderKind::AzureOpenAi.settings().api_version;
+        Some(Adapter::new(AzureAdapter {
+            endpoint: endpoint.base_url.clone(),
+            api_version: endpoint
+                .api_version
+                .clone()
+                .or_else(|| default.map(str::to_owned))
+                .unwrap_or_default(),
+            api_key: endpoint.api_key.clone(),
+            quirks: endpoint.quirks.clone(),
+        }))
+    }
+
+    fn parse_response(&self, body: &[u8]) -> Result<ChatResponse, ResponseError> {
+        openai::parse_response(body)
+    }
+
+    fn parse_error(&self, status: u16, _headers: &HeaderMap, body: &[u8]) -> ProviderError {
+        ProviderError {
+            provider: "azure",
+            ..openai::parse_error(status, body)
+        }
+    }
+
+    fn stream_error_class(&self, kind: &str) -> OutcomeClass {
+        openai::stream_error_class(kind)
+    }
+
+    fn stream_decoder(&self) -> StreamDecoder {
+        StreamDecoder::new(openai::ChunkDecoder::new())
+    }
+}
+
+render_without_clock!(AzureAdapter, FORMAT);

@@ -11,6 +11,10 @@
 //! - Egress: [`Adapter::render`] → [`Rendered`] (HTTP request plus
 //!   [`TranslationNote`]s); [`Adapter::parse_response`],
 //!   [`Adapter::parse_error`] and [`Adapter::stream_decoder`] read the answer.
+//! - A provider kind is one folder implementing [`ProviderFormat`] (its
+//!   adapter, answers, errors, stream decoding and, with the `mock` feature,
+//!   the mock provider's side of its wire format), registered by one line of
+//!   `signalbox_core::provider_kinds!`; [`format_of`] is generated from it.
 //!
 //! See `docs/providers.md` for each adapter's mapping table.
 
@@ -18,7 +22,10 @@ pub mod anthropic;
 pub mod azure;
 pub mod bedrock;
 pub mod canonical;
+pub mod cohere;
 pub mod gemini;
+#[cfg(feature = "mock")]
+pub mod mock;
 pub mod openai;
 
 mod adapter;
@@ -27,7 +34,9 @@ mod note;
 mod route;
 mod turns;
 
-pub use adapter::{Adapter, StreamDecoder};
+pub use adapter::{
+    Adapter, AwsEndpoint, DecodeStream, Endpoint, ProviderFormat, Render, StreamDecoder, format_of,
+};
 pub use canonical::{
     ChatRequest, ChatResponse, Choice, Dialect, Image, ImageSource, Message, Part, ResponseFormat,
     Role, Sampling, StopReason, StreamEvent, Tool, ToolCall, ToolChoice, ToolResult, Usage,

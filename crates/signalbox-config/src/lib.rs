@@ -29,10 +29,10 @@ pub use model::{
     DEFAULT_MAX_STREAM_EVENT_BYTES, DEFAULT_REGIONS, DEFAULT_RISK_TIERS, DEFAULT_TENANT,
     DecisionLogConfig, DegradeStep, EscalationConfig, FailureMode, HealthCheckConfig,
     IdempotencyConfig, IntentConfig, IntentRule, IntentWhen, LogPriority, MaxOutput, Objectives,
-    PROMPT_FAMILIES, PolicyRule, Posture, Price, ProbeMode, PromptConfig, PromptVersion,
-    ProviderConfig, ProviderKind, Requirements, Resilience, Retention, RetryPolicy, RouteConfig,
-    RouteSelector, RuleWhen, Scheduler, ServerConfig, StateBackend, StateBackendKind, StateConfig,
-    Supports, Template, TenantConfig, TenantLimits, Timeouts, Weights,
+    PolicyRule, Posture, Price, ProbeMode, PromptConfig, PromptVersion, ProviderConfig,
+    ProviderKind, Requirements, Resilience, Retention, RetryPolicy, RouteConfig, RouteSelector,
+    RuleWhen, Scheduler, ServerConfig, StateBackend, StateBackendKind, StateConfig, Supports,
+    Template, TenantConfig, TenantLimits, Timeouts, Weights,
 };
 pub use schema::json_schema;
 pub use secret::{MAX_SECRET_FILE_BYTES, Secret, SecretError, SecretSource, hash_secret};

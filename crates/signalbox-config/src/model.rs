@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use signalbox_core::{AliasName, ProviderName, RouteId};
+use signalbox_core::{AliasName, OpenAiQuirks, ProviderName, RouteId};
+
+pub use signalbox_core::ProviderKind;
 
 use crate::secret::Secret;
 
@@ -28,7 +30,7 @@ pub use policy::{
 };
 pub use posture::Posture;
 pub use privacy::{Boundary, DEFAULT_ROUTE_ZONE, PrivacyConfig};
-pub use prompts::{PROMPT_FAMILIES, PromptConfig, PromptVersion, Template};
+pub use prompts::{PromptConfig, PromptVersion, Template};
 pub use resilience::{
     BreakerConfig, EscalationConfig, HealthCheckConfig, IdempotencyConfig, ProbeMode, Resilience,
     RetryPolicy, TenantLimits,
@@ -200,7 +202,7 @@ pub struct ProviderConfig {
     /// Bedrock region and credentials.
     pub aws: Option<AwsConfig>,
     /// What an OpenAI-compatible (or Azure) server accepts.
-    pub quirks: signalbox_adapters::openai::OpenAiQuirks,
+    pub quirks: OpenAiQuirks,
     /// Extra request headers, sorted by name.
     pub headers: Vec<(String, String)>,
     /// Upstream deadlines.
@@ -218,9 +220,17 @@ pub const DEFAULT_MAX_STREAM_EVENT_BYTES: usize = 8 * 1024 * 1024;
 pub const MIN_MAX_STREAM_EVENT_BYTES: u64 = 4 * 1024;
 
 /// The Azure OpenAI `api-version` used when a provider names none (GA).
-pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
+pub const DEFAULT_AZURE_API_VERSION: &str = default_api_version(ProviderKind::AzureOpenAi);
 /// The Gemini API version path used when a provider names none.
-pub const DEFAULT_GEMINI_API_VERSION: &str = "v1beta";
+pub const DEFAULT_GEMINI_API_VERSION: &str = default_api_version(ProviderKind::Gemini);
+
+/// The `api-version` a kind defaults to (empty for kinds that take none).
+const fn default_api_version(kind: ProviderKind) -> &'static str {
+    match kind.settings().api_version {
+        Some(v) => v,
+        None => "",
+    }
+}
 
 /// A Bedrock provider's region and resolved credentials.
 #[derive(Debug, Clone)]
@@ -233,56 +243,6 @@ pub struct AwsConfig {
     pub secret_access_key: Secret,
     /// Session token of temporary credentials.
     pub session_token: Option<Secret>,
-}
-
-/// The wire protocol a provider speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
-pub enum ProviderKind {
-    /// The OpenAI chat-completions API and compatible servers.
-    #[serde(rename = "openai-compatible")]
-    OpenAiCompatible,
-    /// Azure OpenAI (deployments, `api-version`, `api-key`).
-    #[serde(rename = "azure-openai")]
-    AzureOpenAi,
-    /// The Anthropic Messages API.
-    #[serde(rename = "anthropic")]
-    Anthropic,
-    /// Google Gemini (`generateContent`).
-    #[serde(rename = "gemini")]
-    Gemini,
-    /// AWS Bedrock Converse (SigV4).
-    #[serde(rename = "bedrock")]
-    Bedrock,
-}
-
-impl ProviderKind {
-    /// The name used in the config file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OpenAiCompatible => "openai-compatible",
-            Self::AzureOpenAi => "azure-openai",
-            Self::Anthropic => "anthropic",
-            Self::Gemini => "gemini",
-            Self::Bedrock => "bedrock",
-        }
-    }
-
-    /// The provider family a prompt variant is written for: `openai`
-    /// (OpenAI-compatible and Azure), `anthropic`, `gemini` or `bedrock`.
-    pub fn family(self) -> &'static str {
-        match self {
-            Self::OpenAiCompatible | Self::AzureOpenAi => "openai",
-            Self::Anthropic => "anthropic",
-            Self::Gemini => "gemini",
-            Self::Bedrock => "bedrock",
-        }
-    }
-}
-
-impl fmt::Display for ProviderKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// Upstream deadlines and stream stall limits.

@@ -176,7 +176,7 @@ pub(crate) struct RawProvider {
     /// Unique name, `[A-Za-z0-9._-]+`.
     pub name: Text,
     /// Wire protocol: `openai-compatible`, `azure-openai`, `anthropic`,
-    /// `gemini` or `bedrock`.
+    /// `gemini`, `bedrock` or `cohere`.
     pub kind: ProviderKind,
     /// `http(s)://host[:port][/path]`, no query or fragment. OpenAI-compatible:
     /// including `/v1`; Anthropic and Gemini: the host root; Azure: the
@@ -195,7 +195,7 @@ pub(crate) struct RawProvider {
     /// (when set) `AWS_SESSION_TOKEN`.
     pub aws_credentials: Option<RawAwsCredentials>,
     /// OpenAI-compatible and Azure: fields the server does not accept.
-    pub quirks: Option<signalbox_adapters::openai::OpenAiQuirks>,
+    pub quirks: Option<signalbox_core::OpenAiQuirks>,
     /// Extra request headers (not for credentials).
     pub headers: Option<BTreeMap<String, Text>>,
     /// Upstream deadlines.

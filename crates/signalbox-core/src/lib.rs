@@ -9,6 +9,8 @@ pub mod headers;
 pub mod ids;
 pub mod metric_names;
 pub mod outcome;
+pub mod provider_kind;
+pub mod quirks;
 pub mod request;
 pub mod secret;
 pub mod usage;
@@ -20,6 +22,8 @@ pub use decision::{
 };
 pub use ids::{AliasName, ProviderName, RouteId, RouteIdx};
 pub use outcome::{ErrorSource, OutcomeClass};
+pub use provider_kind::{KindSettings, ProviderKind};
+pub use quirks::{MaxTokensField, OpenAiQuirks};
 pub use request::{ChatRequest, RequestError, WireFormat};
 pub use secret::Secret;
 pub use usage::Usage;

@@ -11,10 +11,10 @@ use axum::routing::{get, post};
 use serde::Serialize;
 
 use crate::faults::Faults;
-use crate::openai::OpenAi;
 use crate::server::Shared;
 use crate::stats::Stats;
-use crate::wire::WireFormat;
+use signalbox_adapters::mock::MockWire;
+use signalbox_adapters::openai::mock::OpenAi;
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
@@ -68,7 +68,7 @@ fn json(shared: &Shared, value: &impl Serialize) -> Response {
         Ok(body) => shared.respond(StatusCode::OK, JSON, body),
         Err(error) => {
             let status = StatusCode::INTERNAL_SERVER_ERROR;
-            shared.respond(status, JSON, OpenAi::error_body(status, &error.to_string()))
+            shared.respond(status, JSON, OpenAi.error_body(status, &error.to_string()))
         }
     }
 }
@@ -87,7 +87,7 @@ async fn post_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response
         Err(error) => {
             let status = StatusCode::BAD_REQUEST;
             let message = format!("mock: invalid faults: {error}");
-            shared.respond(status, JSON, OpenAi::error_body(status, &message))
+            shared.respond(status, JSON, OpenAi.error_body(status, &message))
         }
     }
 }

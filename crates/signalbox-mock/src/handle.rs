@@ -88,10 +88,7 @@ impl MockHandle {
     /// The base URL as that format's SDK takes it: `http://IP:PORT/v1` for OpenAI, the host
     /// root `http://IP:PORT` for Anthropic and Gemini.
     pub fn base_url(&self) -> String {
-        match self.format {
-            MockFormat::OpenAi => format!("http://{}/v1", self.addr),
-            MockFormat::Anthropic | MockFormat::Gemini => format!("http://{}", self.addr),
-        }
+        format!("http://{}{}", self.addr, self.format.wire().base_path())
     }
 
     /// The wire format this mock speaks.

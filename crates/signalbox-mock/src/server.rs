@@ -13,18 +13,15 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use tokio::sync::watch;
 
-use crate::answer::Answer;
-use crate::anthropic::{self, Anthropic};
+use signalbox_adapters::mock::{Answer, MockWire};
+
 use crate::control::{self, MockControl};
 use crate::faults::{Decision, Faults};
 use crate::format::MockFormat;
-use crate::gemini::Gemini;
 use crate::handle::MockOptions;
-use crate::openai::{self, OpenAi};
 use crate::reshape;
 use crate::stats::{Counters, InFlight};
 use crate::stream;
-use crate::wire::WireFormat;
 
 /// Largest chat request body accepted.
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -48,6 +45,8 @@ pub(crate) struct Shared {
     /// Flips to `true` once shutdown begins; releases hanging requests.
     shutdown: watch::Sender<bool>,
     models: Bytes,
+    /// The provider wire format spoken (from the kind's folder in `signalbox-adapters`).
+    wire: &'static dyn MockWire,
 }
 
 impl Shared {
@@ -78,9 +77,9 @@ impl Shared {
         response
     }
 
-    /// An error response in the wire format `F`.
-    fn error<F: WireFormat>(&self, status: StatusCode, message: &str) -> Response {
-        self.respond(status, JSON, F::error_body(status, message))
+    /// An error response in the mock's wire format.
+    fn error(&self, status: StatusCode, message: &str) -> Response {
+        self.respond(status, JSON, self.wire.error_body(status, message))
     }
 }
 
@@ -98,11 +97,8 @@ pub fn router_as(options: MockOptions, format: MockFormat) -> (Router, MockContr
     } = options;
     let name_header =
         HeaderValue::from_str(&name).unwrap_or(HeaderValue::from_static("invalid-name"));
-    let models = match format {
-        MockFormat::Anthropic => anthropic::models_body(),
-        MockFormat::OpenAi | MockFormat::Gemini => openai::models_body(&name),
-    }
-    .unwrap_or_default();
+    let wire = format.wire();
+    let models = wire.models_body(&name).unwrap_or_default();
     let shared = Arc::new(Shared {
         name,
         name_header,
@@ -112,29 +108,16 @@ pub fn router_as(options: MockOptions, format: MockFormat) -> (Router, MockContr
         counters: Arc::default(),
         shutdown: watch::Sender::new(false),
         models,
+        wire,
     });
-    let dialect = match format {
-        MockFormat::OpenAi => Router::new()
-            .route("/v1/chat/completions", post(chat::<OpenAi>))
-            .route("/chat/completions", post(chat::<OpenAi>))
-            // Azure OpenAI addresses a deployment; the body is OpenAI's.
-            .route(
-                "/openai/deployments/{deployment}/chat/completions",
-                post(chat::<OpenAi>),
-            )
-            .route("/v1/models", get(list_models))
-            .route("/models", get(list_models))
-            .fallback(not_found::<OpenAi>),
-        MockFormat::Anthropic => Router::new()
-            .route("/v1/messages", post(chat::<Anthropic>))
-            .route("/v1/models", get(list_models))
-            .fallback(not_found::<Anthropic>),
-        // `{call}` is `{model}:generateContent` or `{model}:streamGenerateContent`.
-        MockFormat::Gemini => Router::new()
-            .route("/v1beta/models/{call}", post(chat::<Gemini>))
-            .route("/v1/models/{call}", post(chat::<Gemini>))
-            .fallback(not_found::<Gemini>),
-    };
+    let mut dialect = Router::new();
+    for path in wire.chat_paths() {
+        dialect = dialect.route(path, post(chat));
+    }
+    for path in wire.models_paths() {
+        dialect = dialect.route(path, get(list_models));
+    }
+    let dialect = dialect.fallback(not_found);
     let router = dialect.merge(control::routes()).with_state(shared.clone());
     (router, MockControl::new(shared))
 }
@@ -143,17 +126,17 @@ async fn list_models(State(shared): State<Arc<Shared>>) -> Response {
     shared.respond(StatusCode::OK, JSON, shared.models.clone())
 }
 
-async fn not_found<F: WireFormat>(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+async fn not_found(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let message = format!(
         "mock: no route for {} {}",
         request.method(),
         request.uri().path()
     );
-    shared.error::<F>(StatusCode::NOT_FOUND, &message)
+    shared.error(StatusCode::NOT_FOUND, &message)
 }
 
 /// One chat request, in the order the mock's pipeline sees it.
-async fn chat<F: WireFormat>(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+async fn chat(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     // Read the whole body first: stats record it even when a fault answers.
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await;
@@ -162,7 +145,7 @@ async fn chat<F: WireFormat>(State(shared): State<Arc<Shared>>, request: Request
         .record_request(parts.headers, body.as_ref().cloned().unwrap_or_default());
     let in_flight = InFlight::new(shared.counters.clone());
     let Ok(body) = body else {
-        return shared.error::<F>(
+        return shared.error(
             StatusCode::BAD_REQUEST,
             "mock: could not read the request body",
         );
@@ -174,12 +157,12 @@ async fn chat<F: WireFormat>(State(shared): State<Arc<Shared>>, request: Request
             counters.hangs.fetch_add(1, Relaxed);
             // Until the client goes away (hyper drops this future) or the server shuts down.
             shared.shutdown_begun().await;
-            shared.error::<F>(StatusCode::SERVICE_UNAVAILABLE, "mock: shutting down")
+            shared.error(StatusCode::SERVICE_UNAVAILABLE, "mock: shutting down")
         }
         Decision::RateLimit { retry_after_secs } => {
             counters.errors_injected.fetch_add(1, Relaxed);
             let message = format!("mock: rate limit reached, retry after {retry_after_secs}s");
-            let mut response = shared.error::<F>(StatusCode::TOO_MANY_REQUESTS, &message);
+            let mut response = shared.error(StatusCode::TOO_MANY_REQUESTS, &message);
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
@@ -188,36 +171,38 @@ async fn chat<F: WireFormat>(State(shared): State<Arc<Shared>>, request: Request
         Decision::Error { status } => {
             counters.errors_injected.fetch_add(1, Relaxed);
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            shared.error::<F>(status, "mock: injected error")
+            shared.error(status, "mock: injected error")
         }
         Decision::Answer { latency } => {
             if !latency.is_zero() {
                 tokio::time::sleep(latency).await;
             }
-            answer::<F>(&shared, &faults, n, (&parts.uri, &body), in_flight)
+            answer(&shared, &faults, n, (&parts.uri, &body), in_flight)
         }
     }
 }
 
 /// The 200 answer (or 400 for a body the format cannot parse).
-fn answer<F: WireFormat>(
+fn answer(
     shared: &Shared,
     faults: &Faults,
     n: u64,
     (uri, body): (&Uri, &[u8]),
     in_flight: InFlight,
 ) -> Response {
-    let parsed = match F::parse_request(uri, body) {
+    let parsed = match shared.wire.parse_request(uri, body) {
         Ok(parsed) => parsed,
-        Err(message) => return shared.error::<F>(StatusCode::BAD_REQUEST, &message),
+        Err(message) => return shared.error(StatusCode::BAD_REQUEST, &message),
     };
     let answer = Answer::to(parsed.prompt, &shared.name);
     let rendered = if parsed.stream {
         let events = if faults.malformed_json {
-            Ok(F::malformed_events())
+            Ok(shared.wire.malformed_events())
         } else {
             let pieces = faults.stream_chunks.unwrap_or(shared.stream_chunks);
-            F::render_events(&parsed.request, &answer, n, pieces)
+            shared
+                .wire
+                .render_events(&parsed.request, &answer, n, pieces)
         };
         events.map(|events| {
             let plan = stream::Plan {
@@ -236,9 +221,11 @@ fn answer<F: WireFormat>(
             response
         })
     } else if faults.malformed_json {
-        Ok(shared.respond(StatusCode::OK, JSON, F::malformed_body()))
+        Ok(shared.respond(StatusCode::OK, JSON, shared.wire.malformed_body()))
     } else {
-        F::render_body(&parsed.request, &answer, n)
+        shared
+            .wire
+            .render_body(&parsed.request, &answer, n)
             .map(|body| shared.respond(StatusCode::OK, JSON, reshape::body(faults, body)))
     };
     match rendered {
@@ -246,7 +233,7 @@ fn answer<F: WireFormat>(
             shared.counters.responses_ok.fetch_add(1, Relaxed);
             response
         }
-        Err(error) => shared.error::<F>(
+        Err(error) => shared.error(
             StatusCode::INTERNAL_SERVER_ERROR,
             &format!("mock: could not render the answer: {error}"),
         ),

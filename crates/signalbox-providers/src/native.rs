@@ -17,15 +17,10 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use futures::StreamExt;
-use signalbox_adapters::anthropic::AnthropicAdapter;
-use signalbox_adapters::azure::AzureAdapter;
-use signalbox_adapters::bedrock::{AwsCredentials, BedrockAdapter};
-use signalbox_adapters::gemini::GeminiAdapter;
-use signalbox_adapters::openai::{self, OpenAiAdapter};
-use signalbox_adapters::{Adapter, StreamDecoder, StreamError, StreamEvent};
-use signalbox_config::{
-    DEFAULT_AZURE_API_VERSION, DEFAULT_GEMINI_API_VERSION, ProviderConfig, ProviderKind,
-};
+use signalbox_adapters::bedrock::AwsCredentials;
+use signalbox_adapters::openai;
+use signalbox_adapters::{Adapter, AwsEndpoint, Endpoint, StreamDecoder, StreamError, StreamEvent};
+use signalbox_config::ProviderConfig;
 use signalbox_core::{OutcomeClass, Usage};
 
 use crate::UpstreamError;
@@ -33,49 +28,25 @@ use crate::chunk::{ByteStream, Chunk};
 use crate::scrub::Scrubber;
 use crate::sse::SseFramer;
 
-/// The adapter for a provider of a native kind, or `None` for the
+/// The adapter for a provider, from its kind's format, or `None` for the
 /// OpenAI-compatible kind when it declares no quirks (that path forwards
 /// the caller's body without translating it).
 pub(crate) fn adapter_for(cfg: &ProviderConfig) -> Option<Adapter> {
-    let api_key = cfg.api_key.clone();
-    let version = |default: &str| cfg.api_version.clone().unwrap_or_else(|| default.into());
-    Some(match cfg.kind {
-        ProviderKind::OpenAiCompatible if cfg.quirks == openai::OpenAiQuirks::default() => {
-            return None;
-        }
-        ProviderKind::OpenAiCompatible => Adapter::OpenAi(OpenAiAdapter {
-            base_url: cfg.base_url.clone(),
-            api_key,
-            quirks: cfg.quirks.clone(),
+    let endpoint = Endpoint {
+        base_url: cfg.base_url.clone(),
+        api_key: cfg.api_key.clone(),
+        api_version: cfg.api_version.clone(),
+        quirks: cfg.quirks.clone(),
+        aws: cfg.aws.as_ref().map(|aws| AwsEndpoint {
+            region: aws.region.clone(),
+            credentials: AwsCredentials {
+                access_key_id: aws.access_key_id.expose().to_owned(),
+                secret_access_key: aws.secret_access_key.clone(),
+                session_token: aws.session_token.clone(),
+            },
         }),
-        ProviderKind::AzureOpenAi => Adapter::Azure(AzureAdapter {
-            endpoint: cfg.base_url.clone(),
-            api_version: version(DEFAULT_AZURE_API_VERSION),
-            api_key,
-            quirks: cfg.quirks.clone(),
-        }),
-        ProviderKind::Anthropic => Adapter::Anthropic(AnthropicAdapter {
-            base_url: cfg.base_url.clone(),
-            api_key,
-        }),
-        ProviderKind::Gemini => Adapter::Gemini(GeminiAdapter {
-            base_url: cfg.base_url.clone(),
-            api_version: version(DEFAULT_GEMINI_API_VERSION),
-            api_key,
-        }),
-        ProviderKind::Bedrock => {
-            let aws = cfg.aws.as_ref()?;
-            Adapter::Bedrock(BedrockAdapter {
-                region: aws.region.clone(),
-                endpoint: Some(cfg.base_url.clone()),
-                credentials: AwsCredentials {
-                    access_key_id: aws.access_key_id.expose().to_owned(),
-                    secret_access_key: aws.secret_access_key.clone(),
-                    session_token: aws.session_token.clone(),
-                },
-            })
-        }
-    })
+    };
+    signalbox_adapters::format_of(cfg.kind).adapter(&endpoint)
 }
 
 /// Seconds since the Unix epoch, for `created` fields.
@@ -295,7 +266,7 @@ event: message_stop\n\
 data: {\"type\":\"message_stop\"}\n\n";
 
     fn anthropic() -> Arc<Adapter> {
-        Arc::new(Adapter::Anthropic(AnthropicAdapter {
+        Arc::new(Adapter::new(AnthropicAdapter {
             base_url: "http://x".into(),
             api_key: None,
         }))

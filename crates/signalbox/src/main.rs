@@ -103,10 +103,11 @@ enum Command {
         /// The cases file (YAML).
         cases: PathBuf,
     },
-    /// Run a fake upstream (OpenAI, Anthropic or Gemini wire format) with
-    /// runtime fault injection.
+    /// Run a fake upstream (the wire format of any provider kind with a mock
+    /// side: OpenAI, Anthropic, Gemini, …) with runtime fault injection.
     MockProvider {
-        /// Wire format: openai, anthropic or gemini.
+        /// Wire format: a provider family or kind name (openai, anthropic,
+        /// gemini, …; an unknown name lists them all).
         #[arg(long, default_value = "openai")]
         format: signalbox_mock::MockFormat,
         /// Listen address.

@@ -2,13 +2,17 @@
 //! rendering answers and streams back to Anthropic clients, and the egress
 //! adapter for the Anthropic API.
 
+mod format;
 mod ingress;
+#[cfg(feature = "mock")]
+pub mod mock;
 mod passthrough;
 mod render;
 mod response;
 mod stream;
 mod wire;
 
+pub use format::{AnthropicFormat, FORMAT};
 pub use ingress::parse_request;
 pub use passthrough::{Ingress, error_event, parse_ingress, usage_of_event, usage_of_message};
 pub use response::{parse_error, parse_response, render_response};

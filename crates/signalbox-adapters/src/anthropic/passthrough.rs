@@ -17,7 +17,6 @@ use signalbox_core::request::{NativeBody, Origin, WireFormat};
 use signalbox_core::{RequestError, Usage};
 
 use super::{API_VERSION, AnthropicAdapter, ingress, wire};
-use crate::adapter::Adapter;
 use crate::canonical::ChatRequest;
 use crate::error::TranslateError;
 use crate::note::Notes;
@@ -193,25 +192,6 @@ impl AnthropicAdapter {
             request.header("anthropic-beta", beta)?;
         }
         Ok(request)
-    }
-}
-
-impl Adapter {
-    /// The request carrying `body` (the client's own, in `native`'s format,
-    /// already given its upstream model) when this adapter's provider
-    /// speaks that format; `None` when it must be translated.
-    pub fn forward_native(
-        &self,
-        native: &NativeBody,
-        body: Vec<u8>,
-        stream: bool,
-    ) -> Option<Result<UpstreamRequest, TranslateError>> {
-        match (self, native.format) {
-            (Self::Anthropic(a), WireFormat::Anthropic) => {
-                Some(a.forward(body, stream, native.beta.as_deref()))
-            }
-            _ => None,
-        }
     }
 }
 

@@ -2,11 +2,13 @@
 //! SigV4 signing, and the event-stream framing of streamed answers.
 
 mod eventstream;
+mod format;
 mod render;
 mod response;
 mod sign;
 
 pub use eventstream::{Frame, FrameDecoder, HeaderValue, encode_frame};
+pub use format::{BedrockFormat, FORMAT};
 pub use response::{parse_error, parse_response};
 pub use sign::{AwsCredentials, sign_request};
 

@@ -4,6 +4,9 @@
 //! route's content-filter level, `generationConfig`, finish reasons and
 //! `usageMetadata`.
 
+mod format;
+#[cfg(feature = "mock")]
+pub mod mock;
 mod render;
 mod response;
 mod schema;
@@ -11,6 +14,7 @@ mod stream;
 #[cfg(test)]
 mod tests;
 
+pub use format::{FORMAT, GeminiFormat};
 pub use response::{parse_error, parse_response};
 pub use stream::ChunkDecoder;
 

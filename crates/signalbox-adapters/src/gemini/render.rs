@@ -9,7 +9,7 @@ use crate::canonical::{
 };
 use crate::error::TranslateError;
 use crate::note::Notes;
-use crate::route::{ContentFilter, Retention, RouteSettings};
+use crate::route::{ContentFilter, RouteSettings};
 use crate::turns::{TurnStyle, text_of, turns};
 
 const TARGET: &str = "gemini";
@@ -47,27 +47,7 @@ pub(crate) fn body(
     if let Some(level) = route.content_filter {
         out.insert("safetySettings".into(), safety(level));
     }
-    if req.user.is_some() {
-        notes.dropped("user", "Gemini has no end-user id");
-    }
-    if req.metadata.is_some() {
-        notes.dropped("metadata", "Gemini has no request metadata");
-    }
-    if req.parallel_tool_calls.is_some() {
-        notes.dropped(
-            "parallel_tool_calls",
-            "Gemini has no parallel tool call switch",
-        );
-    }
-    for k in req.extra.keys() {
-        notes.dropped(format!("extra.{k}"), "not understood by the Gemini format");
-    }
-    if route.retention == Retention::None {
-        notes.dropped(
-            "route.retention",
-            "Gemini has no per-request retention flag; relies on the account's terms",
-        );
-    }
+    notes.unsupported_extras("Gemini", req, route);
     Ok(out)
 }
 

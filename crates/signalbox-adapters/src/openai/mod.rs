@@ -2,18 +2,22 @@
 //! answers and streams back to OpenAI clients, and the egress adapter for
 //! OpenAI and the OpenAI-compatible family (with declared quirks).
 
+mod format;
 mod ingress;
-mod quirks;
+#[cfg(feature = "mock")]
+pub mod mock;
 mod render;
 mod response;
 mod stream;
 mod wire;
 
+pub use format::{FORMAT, OpenAiFormat};
 pub use ingress::parse_request;
-pub use quirks::{MaxTokensField, OpenAiQuirks};
 pub use response::{parse_error, parse_response, render_response};
+pub use signalbox_core::{MaxTokensField, OpenAiQuirks};
 pub use stream::{ChunkDecoder, SseEncoder};
 
+pub(crate) use format::stream_error_class;
 pub(crate) use render::body as render_body;
 
 use crate::canonical::ChatRequest;

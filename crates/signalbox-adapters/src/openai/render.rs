@@ -3,13 +3,13 @@
 
 use serde_json::{Map, Value, json};
 
-use super::quirks::{MaxTokensField, OpenAiQuirks};
 use crate::canonical::{
     ChatRequest, Dialect, Image, ImageSource, Message, Part, ResponseFormat, Role, ToolChoice,
 };
 use crate::error::TranslateError;
 use crate::note::Notes;
 use crate::route::{Retention, RouteSettings};
+use signalbox_core::{MaxTokensField, OpenAiQuirks};
 
 const TARGET: &str = "openai";
 

@@ -11,7 +11,7 @@ use signalbox_core::OutcomeClass;
 use crate::{body, decode, fixture, header, noted, render, route};
 
 fn adapter() -> Adapter {
-    Adapter::Anthropic(AnthropicAdapter {
+    Adapter::new(AnthropicAdapter {
         base_url: "http://127.0.0.1:9/".into(),
         api_key: Some(Secret::new("ak-test")),
     })

@@ -23,7 +23,7 @@ fn credentials(token: Option<&str>) -> AwsCredentials {
 }
 
 fn adapter() -> Adapter {
-    Adapter::Bedrock(BedrockAdapter {
+    Adapter::new(BedrockAdapter {
         region: "us-east-1".into(),
         endpoint: None,
         credentials: credentials(Some("session")),

@@ -11,7 +11,7 @@ use signalbox_core::OutcomeClass;
 use crate::{body, decode, fixture, header, noted, render, route};
 
 fn adapter() -> Adapter {
-    Adapter::Gemini(GeminiAdapter {
+    Adapter::new(GeminiAdapter {
         base_url: "https://generativelanguage.googleapis.com".into(),
         api_version: "v1beta".into(),
         api_key: Some(Secret::new("g-key")),

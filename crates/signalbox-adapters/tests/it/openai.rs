@@ -12,7 +12,7 @@ use signalbox_core::OutcomeClass;
 use crate::{body, decode, fixture, header, noted, render, route};
 
 fn adapter(quirks: OpenAiQuirks) -> Adapter {
-    Adapter::OpenAi(OpenAiAdapter {
+    Adapter::new(OpenAiAdapter {
         base_url: "https://api.example/v1/".into(),
         api_key: Some(signalbox_adapters::Secret::new("sk-test")),
         quirks,
@@ -151,7 +151,7 @@ fn azure_addresses_the_deployment() {
     let req =
         openai::parse_request(br#"{"model":"a","messages":[{"role":"user","content":"hi"}]}"#)
             .unwrap();
-    let azure = Adapter::Azure(AzureAdapter {
+    let azure = Adapter::new(AzureAdapter {
         endpoint: "https://res.openai.azure.com".into(),
         api_version: "2024-10-21".into(),
         api_key: Some(signalbox_adapters::Secret::new("az-key")),

@@ -239,7 +239,7 @@ proptest! {
 
     #[test]
     fn openai_body_round_trips(req in openai_request()) {
-        let adapter = Adapter::OpenAi(OpenAiAdapter { base_url: "http://x/v1".into(), api_key: None, quirks: OpenAiQuirks::default() });
+        let adapter = Adapter::new(OpenAiAdapter { base_url: "http://x/v1".into(), api_key: None, quirks: OpenAiQuirks::default() });
         let out = render(&adapter, &req, &route("model-x"));
         prop_assert!(out.notes.is_empty(), "{:?}", out.notes);
         let again = openai::parse_request(&out.request.body).unwrap();
@@ -248,7 +248,7 @@ proptest! {
 
     #[test]
     fn anthropic_body_round_trips(req in anthropic_request()) {
-        let adapter = Adapter::Anthropic(AnthropicAdapter { base_url: "http://x".into(), api_key: Some(Secret::new("k")) });
+        let adapter = Adapter::new(AnthropicAdapter { base_url: "http://x".into(), api_key: Some(Secret::new("k")) });
         let out = render(&adapter, &req, &route("model-x"));
         prop_assert!(out.notes.is_empty(), "{:?}", out.notes);
         let again = anthropic::parse_request(&out.request.body).unwrap();
@@ -260,7 +260,7 @@ proptest! {
 fn openai_client_to_anthropic_upstream_keeps_the_conversation() {
     let req =
         openai::parse_request(crate::fixture("openai/request_tools.json").as_bytes()).unwrap();
-    let adapter = Adapter::Anthropic(AnthropicAdapter {
+    let adapter = Adapter::new(AnthropicAdapter {
         base_url: "http://x".into(),
         api_key: Some(Secret::new("k")),
     });

@@ -13,7 +13,7 @@ fn decoders() -> Vec<(&'static str, Adapter)> {
     vec![
         (
             "openai/stream_tool_call.sse",
-            Adapter::OpenAi(OpenAiAdapter {
+            Adapter::new(OpenAiAdapter {
                 base_url: String::new(),
                 api_key: None,
                 quirks: OpenAiQuirks::default(),
@@ -21,14 +21,14 @@ fn decoders() -> Vec<(&'static str, Adapter)> {
         ),
         (
             "anthropic/stream_tool_use.sse",
-            Adapter::Anthropic(AnthropicAdapter {
+            Adapter::new(AnthropicAdapter {
                 base_url: String::new(),
                 api_key: Some(Secret::new("k")),
             }),
         ),
         (
             "gemini/stream_text.sse",
-            Adapter::Gemini(GeminiAdapter {
+            Adapter::new(GeminiAdapter {
                 base_url: String::new(),
                 api_version: "v1beta".into(),
                 api_key: Some(Secret::new("k")),
@@ -130,7 +130,7 @@ fn openai_encoder_reads_back() {
     let mut bytes: Vec<u8> = canonical().iter().flat_map(|e| enc.encode(e)).collect();
     bytes.extend(enc.finish());
     assert!(bytes.ends_with(b"data: [DONE]\n\n"));
-    let dec = StreamDecoder::OpenAi(openai::ChunkDecoder::new());
+    let dec = StreamDecoder::new(openai::ChunkDecoder::new());
     assert_eq!(decode(dec, &bytes, &[]), canonical());
     let mut quiet = openai::SseEncoder::new(1, false);
     assert!(
@@ -170,7 +170,7 @@ fn anthropic_encoder_reads_back_with_the_event_sequence() {
         ]
     );
     let back = decode(
-        StreamDecoder::Anthropic(anthropic::EventDecoder::new()),
+        StreamDecoder::new(anthropic::EventDecoder::new()),
         &bytes,
         &[],
     );
@@ -191,7 +191,7 @@ fn anthropic_encoder_holds_stop_until_usage_or_finish() {
     assert!(!String::from_utf8_lossy(&bytes).contains("message_delta"));
     bytes.extend(enc.finish());
     let back = decode(
-        StreamDecoder::Anthropic(anthropic::EventDecoder::new()),
+        StreamDecoder::new(anthropic::EventDecoder::new()),
         &bytes,
         &[],
     );

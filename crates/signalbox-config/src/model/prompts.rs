@@ -3,10 +3,6 @@
 
 use std::collections::BTreeSet;
 
-/// Provider families a variant may be written for (see
-/// [`crate::ProviderKind::family`]).
-pub const PROMPT_FAMILIES: &[&str] = &["openai", "anthropic", "gemini", "bedrock"];
-
 /// One registered prompt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PromptConfig {

@@ -2,7 +2,7 @@
 //! provider families, a default version that exists.
 
 use super::{Errors, FirstSeen, check_name};
-use crate::model::{PROMPT_FAMILIES, PromptConfig, PromptVersion, Template};
+use crate::model::{PromptConfig, PromptVersion, ProviderKind, Template};
 use crate::raw::{RawPrompt, RawPromptVersion};
 
 pub(super) fn validate_prompts(
@@ -78,14 +78,16 @@ fn validate_prompt(raw: &RawPrompt, path: &str, errors: &mut Errors) -> PromptCo
 fn validate_version(raw: &RawPromptVersion, path: &str, errors: &mut Errors) -> PromptVersion {
     let template = parse(raw.template.as_str(), format!("{path}.template"), errors);
     let mut variants = Vec::new();
+    // Provider families a variant may be written for (`ProviderKind::family`).
+    let families = ProviderKind::families();
     for (family, text) in raw.variants.iter().flatten() {
         let at = format!("{path}.variants.{family}");
-        if !PROMPT_FAMILIES.contains(&family.as_str()) {
+        if !families.contains(&family.as_str()) {
             errors.push(
                 &at,
                 format!(
                     "unknown provider family {family:?} (use {})",
-                    PROMPT_FAMILIES.join(", ")
+                    families.join(", ")
                 ),
             );
             continue;

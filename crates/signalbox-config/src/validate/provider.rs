@@ -8,9 +8,8 @@ use signalbox_core::ProviderName;
 
 use super::{Errors, FirstSeen, check_name};
 use crate::model::{
-    AwsConfig, DEFAULT_AZURE_API_VERSION, DEFAULT_GEMINI_API_VERSION,
-    DEFAULT_MAX_STREAM_EVENT_BYTES, MIN_MAX_STREAM_EVENT_BYTES, ProviderConfig, ProviderKind,
-    Timeouts,
+    AwsConfig, DEFAULT_MAX_STREAM_EVENT_BYTES, MIN_MAX_STREAM_EVENT_BYTES, ProviderConfig,
+    ProviderKind, Timeouts,
 };
 use crate::raw::{RawApiKey, RawAwsCredentials, RawProvider, RawTimeouts};
 use crate::secret::{self, Secret};
@@ -93,12 +92,14 @@ fn validate_provider(
         timeouts,
         max_stream_event_bytes,
     } = raw;
+    // The kind says which of its own keys it takes (`ProviderKind::settings`).
+    let settings = kind.settings();
     let aws = validate_aws(kind, aws_region, aws_credentials, path, vars, errors);
     let base_url = match (base_url, &aws) {
         (Some(url), _) => validate_url(url.as_str(), &format!("{path}.base-url"), errors),
         (None, Some(aws)) => format!("https://bedrock-runtime.{}.amazonaws.com", aws.region),
         (None, None) => {
-            if kind != ProviderKind::Bedrock {
+            if !settings.aws {
                 errors.push(
                     format!("{path}.base-url"),
                     format!("is required for a provider of kind {kind}"),
@@ -107,8 +108,8 @@ fn validate_provider(
             String::new()
         }
     };
-    let api_version = match (kind, api_version) {
-        (ProviderKind::AzureOpenAi | ProviderKind::Gemini, Some(v)) => {
+    let api_version = match (settings.api_version, api_version) {
+        (Some(_), Some(v)) => {
             let v = v.0;
             if v.is_empty()
                 || !v
@@ -122,28 +123,22 @@ fn validate_provider(
             }
             Some(v)
         }
-        (ProviderKind::AzureOpenAi, None) => Some(DEFAULT_AZURE_API_VERSION.to_owned()),
-        (ProviderKind::Gemini, None) => Some(DEFAULT_GEMINI_API_VERSION.to_owned()),
-        (_, Some(_)) => {
+        (Some(default), None) => Some(default.to_owned()),
+        (None, Some(_)) => {
+            let takers = ProviderKind::names_where(|s| s.api_version.is_some());
             errors.push(
                 format!("{path}.api-version"),
-                format!("only azure-openai and gemini providers take an api-version (this one is {kind})"),
+                format!("only {takers} providers take an api-version (this one is {kind})"),
             );
             None
         }
-        (_, None) => None,
+        (None, None) => None,
     };
-    if quirks.is_some()
-        && !matches!(
-            kind,
-            ProviderKind::OpenAiCompatible | ProviderKind::AzureOpenAi
-        )
-    {
+    if quirks.is_some() && !settings.quirks {
+        let takers = ProviderKind::names_where(|s| s.quirks);
         errors.push(
             format!("{path}.quirks"),
-            format!(
-                "only openai-compatible and azure-openai providers take quirks (this one is {kind})"
-            ),
+            format!("only {takers} providers take quirks (this one is {kind})"),
         );
     }
     ProviderConfig {
@@ -197,7 +192,8 @@ fn validate_aws(
     vars: &dyn VarSource,
     errors: &mut Errors,
 ) -> Option<AwsConfig> {
-    if kind != ProviderKind::Bedrock {
+    if !kind.settings().aws {
+        let takers = ProviderKind::names_where(|s| s.aws);
         for (key, set) in [
             ("aws-region", region.is_some()),
             ("aws-credentials", credentials.is_some()),
@@ -205,7 +201,7 @@ fn validate_aws(
             if set {
                 errors.push(
                     format!("{path}.{key}"),
-                    format!("only bedrock providers take {key} (this one is {kind})"),
+                    format!("only {takers} providers take {key} (this one is {kind})"),
                 );
             }
         }

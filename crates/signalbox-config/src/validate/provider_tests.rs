@@ -170,3 +170,48 @@ fn stream_event_cap_defaults_and_refuses_tiny_values() {
     assert_eq!(errs[0].0, "providers[0].max-stream-event-bytes");
     assert!(errs[0].1.contains("at least 4096"), "{errs:?}");
 }
+
+#[test]
+fn cohere_takes_the_common_keys_only_with_messages_from_the_kind_list() {
+    let c = load_str(
+        &doc("  - {name: p, kind: cohere, base-url: 'https://api.cohere.com', api-key: {env: CO}}"),
+        "t.yaml",
+        &vars(&[("CO", "co-key")]),
+    )
+    .unwrap();
+    let p = &c.providers[0];
+    assert_eq!(p.kind, ProviderKind::Cohere);
+    assert_eq!(p.kind.family(), "cohere");
+    assert!(p.api_version.is_none() && p.aws.is_none());
+
+    let errs = errors(
+        "  - {name: p, kind: cohere, base-url: 'http://c', api-version: v2, quirks: {seed: false}, aws-region: us-east-1}",
+        &[],
+    );
+    let want = [
+        (
+            "providers[0].api-version",
+            "only azure-openai and gemini providers take an api-version (this one is cohere)",
+        ),
+        (
+            "providers[0].quirks",
+            "only openai-compatible and azure-openai providers take quirks (this one is cohere)",
+        ),
+        (
+            "providers[0].aws-region",
+            "only bedrock providers take aws-region (this one is cohere)",
+        ),
+    ];
+    for (path, message) in want {
+        assert!(
+            errs.iter().any(|(p, m)| p == path && m == message),
+            "{path}: {message} not in {errs:?}"
+        );
+    }
+    let errs = errors("  - {name: p, kind: cohere}", &[]);
+    assert!(
+        errs.iter().any(|(p, m)| p == "providers[0].base-url"
+            && m == "is required for a provider of kind cohere"),
+        "{errs:?}"
+    );
+}

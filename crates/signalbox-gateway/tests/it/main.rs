@@ -10,6 +10,7 @@ mod auth_scheme;
 mod breakers;
 mod budget;
 mod client_conns;
+mod cohere;
 mod degrade;
 mod errors;
 mod failover;

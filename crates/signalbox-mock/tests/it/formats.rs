@@ -23,20 +23,28 @@ async fn start(format: MockFormat) -> MockHandle {
 fn adapter(mock: &MockHandle) -> Adapter {
     let base_url = mock.base_url();
     match mock.format() {
-        MockFormat::OpenAi => Adapter::OpenAi(OpenAiAdapter {
+        MockFormat::OpenAi => Adapter::new(OpenAiAdapter {
             base_url,
             api_key: None,
             quirks: OpenAiQuirks::default(),
         }),
-        MockFormat::Anthropic => Adapter::Anthropic(AnthropicAdapter {
+        MockFormat::Anthropic => Adapter::new(AnthropicAdapter {
             base_url,
             api_key: Some(Secret::new("k")),
         }),
-        MockFormat::Gemini => Adapter::Gemini(GeminiAdapter {
+        MockFormat::Gemini => Adapter::new(GeminiAdapter {
             base_url,
             api_version: "v1beta".into(),
             api_key: Some(Secret::new("k")),
         }),
+        // Any other format: its kind's adapter, from the registry.
+        other => signalbox_adapters::format_of(other.kind())
+            .adapter(&signalbox_adapters::Endpoint {
+                base_url,
+                api_key: Some(Secret::new("k")),
+                ..signalbox_adapters::Endpoint::default()
+            })
+            .unwrap(),
     }
 }
 

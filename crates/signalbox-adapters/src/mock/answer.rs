@@ -1,34 +1,34 @@
 //! Owns the format-neutral answer: what the mock says to a prompt, and its token counts.
 //!
-//! Wire formats (`openai`, later Anthropic and Gemini) reduce a request to a [`Prompt`]
+//! Wire formats (each kind's `mock` module) reduce a request to a [`Prompt`]
 //! and render the [`Answer`]; the rules below are shared by all of them.
 
 /// Tokens charged per message on top of its words.
 const TOKENS_PER_MESSAGE: u64 = 4;
 
 /// Arguments of the canned tool call.
-pub(crate) const TOOL_ARGUMENTS: &str = r#"{"location":"Paris"}"#;
+pub const TOOL_ARGUMENTS: &str = r#"{"location":"Paris"}"#;
 
 /// Id of the canned tool call.
-pub(crate) const TOOL_CALL_ID: &str = "call_mock_1";
+pub const TOOL_CALL_ID: &str = "call_mock_1";
 
 /// What the answer depends on, extracted from a request by a wire format.
 #[derive(Debug, Default)]
-pub(crate) struct Prompt {
+pub struct Prompt {
     /// Whitespace-separated words across all message texts.
-    pub(crate) words: u64,
+    pub words: u64,
     /// Number of messages.
-    pub(crate) messages: u64,
+    pub messages: u64,
     /// Text of the last user message (text parts joined by a space).
-    pub(crate) last_user_text: String,
+    pub last_user_text: String,
     /// Name of the first tool offered, if any.
-    pub(crate) first_tool: Option<String>,
+    pub first_tool: Option<String>,
 }
 
 impl Prompt {
     /// Counts one message whose text pieces are `texts`; a user message with text becomes the
     /// echo candidate (messages holding only tool results do not).
-    pub(crate) fn add_message<'a>(&mut self, user: bool, texts: impl IntoIterator<Item = &'a str>) {
+    pub fn add_message<'a>(&mut self, user: bool, texts: impl IntoIterator<Item = &'a str>) {
         let texts: Vec<&str> = texts.into_iter().collect();
         self.messages += 1;
         self.words += texts.iter().map(|t| count_words(t)).sum::<u64>();
@@ -40,22 +40,22 @@ impl Prompt {
 
 /// The mock's deterministic reply.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Answer {
-    pub(crate) body: AnswerBody,
-    pub(crate) prompt_tokens: u64,
-    pub(crate) completion_tokens: u64,
+pub struct Answer {
+    pub body: AnswerBody,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
 }
 
 /// Either text or a single tool call.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum AnswerBody {
+pub enum AnswerBody {
     Text(String),
     ToolCall { name: String },
 }
 
 impl Answer {
     /// Echoes the last user message, or calls the first tool when asked about the weather.
-    pub(crate) fn to(prompt: Prompt, mock_name: &str) -> Self {
+    pub fn to(prompt: Prompt, mock_name: &str) -> Self {
         let Prompt {
             words,
             messages,
@@ -81,7 +81,7 @@ impl Answer {
 }
 
 /// Number of whitespace-separated words.
-pub(crate) fn count_words(text: &str) -> u64 {
+pub fn count_words(text: &str) -> u64 {
     text.split_whitespace().count() as u64
 }
 
@@ -93,7 +93,7 @@ fn mentions_weather(text: &str) -> bool {
 
 /// Splits `text` into at most `pieces` non-empty parts of about equal length (in characters),
 /// never inside a character; fewer parts when the text has fewer characters.
-pub(crate) fn split_pieces(text: &str, pieces: u32) -> Vec<&str> {
+pub fn split_pieces(text: &str, pieces: u32) -> Vec<&str> {
     let chars = text.chars().count();
     let pieces = (pieces.max(1) as usize).min(chars);
     if pieces == 0 {

@@ -4,7 +4,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
 
 use super::OpenAiRequest;
-use crate::answer::{Answer, AnswerBody, TOOL_ARGUMENTS, TOOL_CALL_ID, split_pieces};
+use crate::mock::{Answer, AnswerBody, TOOL_ARGUMENTS, TOOL_CALL_ID, split_pieces};
 
 /// Fixed `created` timestamp, so answers are byte-for-byte deterministic.
 const CREATED: u64 = 1_700_000_000;

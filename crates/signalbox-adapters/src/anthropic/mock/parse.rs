@@ -4,8 +4,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::AnthropicRequest;
-use crate::answer::Prompt;
-use crate::wire::Parsed;
+use crate::mock::Parsed;
+use crate::mock::Prompt;
 
 #[derive(Deserialize)]
 struct Request {
@@ -95,11 +95,12 @@ pub(super) fn parse(body: &[u8]) -> Result<Parsed<AnthropicRequest>, String> {
         prompt.add_message(m.role == "user", texts);
         prompt.words += results
             .iter()
-            .map(|r| crate::answer::count_words(r))
+            .map(|r| crate::mock::count_words(r))
             .sum::<u64>();
     }
     Ok(Parsed {
         request: AnthropicRequest {
+            include_usage: false,
             model: request.model,
             thinking: request.thinking.is_some_and(|t| t.kind == "enabled"),
         },

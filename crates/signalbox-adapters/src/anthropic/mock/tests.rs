@@ -1,14 +1,14 @@
 //! Unit tests of the Anthropic wire format.
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::{Anthropic, AnthropicRequest};
-use crate::answer::{Answer, AnswerBody};
-use crate::wire::{Parsed, WireFormat};
+use crate::mock::{Answer, AnswerBody};
+use crate::mock::{MockWire, Parsed};
 
 fn parse(body: Value) -> Parsed<AnthropicRequest> {
-    Anthropic::parse(body.to_string().as_bytes()).unwrap()
+    Anthropic.parse(body.to_string().as_bytes()).unwrap()
 }
 
 #[test]
@@ -33,12 +33,10 @@ fn counts_system_and_skips_tool_results_for_the_echo() {
 #[test]
 fn requires_max_tokens_and_renders_errors() {
     let missing = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
-    assert!(Anthropic::parse(missing.to_string().as_bytes()).is_err());
-    let error: Value = serde_json::from_slice(&Anthropic::error_body(
-        StatusCode::TOO_MANY_REQUESTS,
-        "slow",
-    ))
-    .unwrap();
+    assert!(Anthropic.parse(missing.to_string().as_bytes()).is_err());
+    let error: Value =
+        serde_json::from_slice(&Anthropic.error_body(StatusCode::TOO_MANY_REQUESTS, "slow"))
+            .unwrap();
     assert_eq!(
         error,
         json!({"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}})
@@ -54,7 +52,9 @@ fn streams_tool_arguments_as_partial_json() {
     }));
     let answer = Answer::to(parsed.prompt, "x");
     assert!(matches!(answer.body, AnswerBody::ToolCall { .. }));
-    let events = Anthropic::render_events(&parsed.request, &answer, 1, 3).unwrap();
+    let events = Anthropic
+        .render_events(&parsed.request, &answer, 1, 3)
+        .unwrap();
     let text: String = events
         .iter()
         .map(|e| String::from_utf8_lossy(e).into_owned())

@@ -6,42 +6,49 @@ mod render;
 #[cfg(test)]
 mod tests;
 
-use axum::http::{StatusCode, Uri};
 use bytes::Bytes;
+use http::{StatusCode, Uri};
 
-use crate::answer::Answer;
-use crate::wire::{Parsed, WireFormat};
+use crate::mock::Answer;
+use crate::mock::{MockRequest, MockWire, Parsed};
 
 /// The Gemini dialect.
-pub(crate) struct Gemini;
+pub struct Gemini;
 
-/// What rendering needs from a Gemini request.
-pub(crate) struct GeminiRequest {
-    model: String,
-}
+/// What rendering needs from a request.
+pub(crate) type GeminiRequest = MockRequest;
 
-impl WireFormat for Gemini {
-    type Request = GeminiRequest;
+impl MockWire for Gemini {
+    /// `{call}` is `{model}:generateContent` or `{model}:streamGenerateContent`.
+    fn chat_paths(&self) -> &'static [&'static str] {
+        &["/v1beta/models/{call}", "/v1/models/{call}"]
+    }
 
     /// A body alone says neither model nor streaming: answered as a non-streamed `mock-model`.
-    fn parse(body: &[u8]) -> Result<Parsed<GeminiRequest>, String> {
+    fn parse(&self, body: &[u8]) -> Result<Parsed<GeminiRequest>, String> {
         parse::parse(body, "mock-model", false)
     }
 
-    fn parse_request(uri: &Uri, body: &[u8]) -> Result<Parsed<GeminiRequest>, String> {
+    fn parse_request(&self, uri: &Uri, body: &[u8]) -> Result<Parsed<GeminiRequest>, String> {
         let (model, stream) = parse::target(uri)?;
         parse::parse(body, model, stream)
     }
 
-    fn error_body(status: StatusCode, message: &str) -> Bytes {
+    fn error_body(&self, status: StatusCode, message: &str) -> Bytes {
         render::error_body(status, message)
     }
 
-    fn render_body(request: &GeminiRequest, answer: &Answer, n: u64) -> serde_json::Result<Bytes> {
+    fn render_body(
+        &self,
+        request: &GeminiRequest,
+        answer: &Answer,
+        n: u64,
+    ) -> serde_json::Result<Bytes> {
         render::body(request, answer, n)
     }
 
     fn render_events(
+        &self,
         request: &GeminiRequest,
         answer: &Answer,
         n: u64,
@@ -50,11 +57,11 @@ impl WireFormat for Gemini {
         render::events(request, answer, n, pieces)
     }
 
-    fn malformed_body() -> Bytes {
+    fn malformed_body(&self) -> Bytes {
         Bytes::from_static(br#"{"candidates": ["#)
     }
 
-    fn malformed_events() -> Vec<Bytes> {
+    fn malformed_events(&self) -> Vec<Bytes> {
         vec![
             Bytes::from_static(b"data: {not json\n\n"),
             Bytes::from_static(

@@ -1,5 +1,6 @@
 //! Owns the per-provider differences of the OpenAI-compatible family
 //! (vLLM, Ollama, Groq, Mistral, Together, DeepSeek, …), declared in config.
+//! Plain data: the configuration reads it, `signalbox-adapters` applies it.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -6,37 +6,43 @@ mod render;
 #[cfg(test)]
 mod tests;
 
-use axum::http::StatusCode;
 use bytes::Bytes;
+use http::StatusCode;
 
 pub(crate) use render::models_body;
 
-use crate::answer::Answer;
-use crate::wire::{Parsed, WireFormat};
+use crate::mock::Answer;
+use crate::mock::{MockRequest, MockWire, Parsed};
 
 /// The Anthropic dialect.
-pub(crate) struct Anthropic;
+pub struct Anthropic;
 
-/// What rendering needs from an Anthropic request.
-pub(crate) struct AnthropicRequest {
-    model: String,
-    /// Extended thinking was asked for: the answer opens with a signed
-    /// `thinking` block, as the real API's does.
-    thinking: bool,
-}
+/// What rendering needs from a request.
+pub(crate) type AnthropicRequest = MockRequest;
 
-impl WireFormat for Anthropic {
-    type Request = AnthropicRequest;
+impl MockWire for Anthropic {
+    fn chat_paths(&self) -> &'static [&'static str] {
+        &["/v1/messages"]
+    }
 
-    fn parse(body: &[u8]) -> Result<Parsed<AnthropicRequest>, String> {
+    fn models_paths(&self) -> &'static [&'static str] {
+        &["/v1/models"]
+    }
+
+    fn models_body(&self, _mock_name: &str) -> Option<Bytes> {
+        models_body().ok()
+    }
+
+    fn parse(&self, body: &[u8]) -> Result<Parsed<AnthropicRequest>, String> {
         parse::parse(body)
     }
 
-    fn error_body(status: StatusCode, message: &str) -> Bytes {
+    fn error_body(&self, status: StatusCode, message: &str) -> Bytes {
         render::error_body(status, message)
     }
 
     fn render_body(
+        &self,
         request: &AnthropicRequest,
         answer: &Answer,
         n: u64,
@@ -45,6 +51,7 @@ impl WireFormat for Anthropic {
     }
 
     fn render_events(
+        &self,
         request: &AnthropicRequest,
         answer: &Answer,
         n: u64,
@@ -53,11 +60,11 @@ impl WireFormat for Anthropic {
         render::events(request, answer, n, pieces)
     }
 
-    fn malformed_body() -> Bytes {
+    fn malformed_body(&self) -> Bytes {
         Bytes::from_static(br#"{"id": "msg_broken", "content": ["#)
     }
 
-    fn malformed_events() -> Vec<Bytes> {
+    fn malformed_events(&self) -> Vec<Bytes> {
         vec![
             Bytes::from_static(b"event: message_start\ndata: {not json\n\n"),
             Bytes::from_static(b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"),

@@ -1,14 +1,14 @@
 //! Unit tests of the OpenAI wire format.
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::{OpenAi, OpenAiRequest};
-use crate::answer::Answer;
-use crate::wire::{Parsed, WireFormat};
+use crate::mock::Answer;
+use crate::mock::{MockWire, Parsed};
 
 fn parse(body: Value) -> Parsed<OpenAiRequest> {
-    OpenAi::parse(body.to_string().as_bytes()).unwrap()
+    OpenAi.parse(body.to_string().as_bytes()).unwrap()
 }
 
 #[test]
@@ -43,10 +43,10 @@ fn rejects_wrong_shapes() {
         br#"{"model":1,"messages":[]}"#,
         br#"{"model":"m","messages":"hi"}"#,
     ] {
-        assert!(OpenAi::parse(body).is_err());
+        assert!(OpenAi.parse(body).is_err());
     }
     let error: Value =
-        serde_json::from_slice(&OpenAi::error_body(StatusCode::BAD_REQUEST, "bad")).unwrap();
+        serde_json::from_slice(&OpenAi.error_body(StatusCode::BAD_REQUEST, "bad")).unwrap();
     assert_eq!(
         error,
         json!({"error": {"message": "bad", "type": "invalid_request_error", "code": null, "param": null}})
@@ -61,7 +61,9 @@ fn renders_tool_call_events() {
         "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
     }));
     let answer = Answer::to(parsed.prompt, "x");
-    let events = OpenAi::render_events(&parsed.request, &answer, 3, 5).unwrap();
+    let events = OpenAi
+        .render_events(&parsed.request, &answer, 3, 5)
+        .unwrap();
     assert_eq!(events.len(), 4);
     let call: Value = serde_json::from_slice(&events[1][6..]).unwrap();
     assert_eq!(

@@ -1,11 +1,11 @@
 //! Owns rendering answers as Anthropic `message` bodies and streaming events, and errors.
 
-use axum::http::StatusCode;
 use bytes::Bytes;
+use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::AnthropicRequest;
-use crate::answer::{Answer, AnswerBody, TOOL_ARGUMENTS, split_pieces};
+use crate::mock::{Answer, AnswerBody, TOOL_ARGUMENTS, split_pieces};
 
 /// Id of the canned tool call, in Anthropic's style.
 const TOOL_USE_ID: &str = "toolu_mock_1";

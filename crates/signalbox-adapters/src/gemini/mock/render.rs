@@ -1,11 +1,11 @@
 //! Owns rendering answers as Gemini `GenerateContentResponse`s (whole or streamed) and errors.
 
-use axum::http::StatusCode;
 use bytes::Bytes;
+use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::GeminiRequest;
-use crate::answer::{Answer, AnswerBody, TOOL_ARGUMENTS, split_pieces};
+use crate::mock::{Answer, AnswerBody, TOOL_ARGUMENTS, split_pieces};
 
 fn usage(answer: &Answer) -> Value {
     json!({

@@ -5,8 +5,8 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use super::OpenAiRequest;
-use crate::answer::{Prompt, count_words};
-use crate::wire::Parsed;
+use crate::mock::Parsed;
+use crate::mock::{Prompt, count_words};
 
 #[derive(Deserialize)]
 struct ChatRequest<'a> {
@@ -108,6 +108,7 @@ pub(super) fn parse(body: &[u8]) -> Result<Parsed<OpenAiRequest>, String> {
                 .stream_options
                 .and_then(|options| options.include_usage)
                 .unwrap_or(false),
+            thinking: false,
         },
         prompt,
         stream: request.stream.unwrap_or(false),

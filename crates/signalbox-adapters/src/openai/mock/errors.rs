@@ -1,7 +1,7 @@
 //! Owns OpenAI's error body shape and the error `type`/`code` for each status.
 
-use axum::http::StatusCode;
 use bytes::Bytes;
+use http::StatusCode;
 use serde::Serialize;
 
 #[derive(Serialize)]

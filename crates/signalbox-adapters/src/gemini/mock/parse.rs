@@ -1,11 +1,11 @@
 //! Owns reading a Gemini request (path and body) into the format-neutral prompt.
 
-use axum::http::Uri;
+use http::Uri;
 use serde::Deserialize;
 
 use super::GeminiRequest;
-use crate::answer::Prompt;
-use crate::wire::Parsed;
+use crate::mock::Parsed;
+use crate::mock::Prompt;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -94,6 +94,8 @@ pub(super) fn parse(
     }
     Ok(Parsed {
         request: GeminiRequest {
+            include_usage: false,
+            thinking: false,
             model: model.to_owned(),
         },
         prompt,

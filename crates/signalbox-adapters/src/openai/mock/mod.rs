@@ -1,0 +1,82 @@
+//! Owns the OpenAI chat-completions wire format: request parsing, JSON bodies and SSE chunks.
+
+mod errors;
+mod parse;
+mod render;
+#[cfg(test)]
+mod tests;
+
+use bytes::Bytes;
+use http::StatusCode;
+
+pub(crate) use render::models_body;
+
+use crate::mock::Answer;
+use crate::mock::{MockRequest, MockWire, Parsed};
+
+/// The OpenAI dialect.
+pub struct OpenAi;
+
+/// What rendering needs from a request.
+pub(crate) type OpenAiRequest = MockRequest;
+
+impl MockWire for OpenAi {
+    fn chat_paths(&self) -> &'static [&'static str] {
+        &[
+            "/v1/chat/completions",
+            "/chat/completions",
+            // Azure OpenAI addresses a deployment; the body is OpenAI's.
+            "/openai/deployments/{deployment}/chat/completions",
+        ]
+    }
+
+    fn models_paths(&self) -> &'static [&'static str] {
+        &["/v1/models", "/models"]
+    }
+
+    fn models_body(&self, mock_name: &str) -> Option<Bytes> {
+        models_body(mock_name).ok()
+    }
+
+    fn base_path(&self) -> &'static str {
+        "/v1"
+    }
+
+    fn parse(&self, body: &[u8]) -> Result<Parsed<OpenAiRequest>, String> {
+        parse::parse(body)
+    }
+
+    fn error_body(&self, status: StatusCode, message: &str) -> Bytes {
+        errors::error_body(status, message)
+    }
+
+    fn render_body(
+        &self,
+        request: &OpenAiRequest,
+        answer: &Answer,
+        n: u64,
+    ) -> serde_json::Result<Bytes> {
+        render::body(request, answer, n)
+    }
+
+    fn render_events(
+        &self,
+        request: &OpenAiRequest,
+        answer: &Answer,
+        n: u64,
+        pieces: u32,
+    ) -> serde_json::Result<Vec<Bytes>> {
+        render::events(request, answer, n, pieces)
+    }
+
+    fn malformed_body(&self) -> Bytes {
+        Bytes::from_static(br#"{"id": "chatcmpl-broken", "choices": ["#)
+    }
+
+    fn malformed_events(&self) -> Vec<Bytes> {
+        vec![
+            Bytes::from_static(b"data: {not json\n\n"),
+            Bytes::from_static(b"data: [DONE]\n\n"),
+        ]
+    }
+}
