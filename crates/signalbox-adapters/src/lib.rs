@@ -1,7 +1,8 @@
 //! Owns translation between the canonical chat model and every wire format
 //! Signalbox speaks: OpenAI and Anthropic at ingress, and OpenAI (plus the
-//! OpenAI-compatible family), Azure OpenAI, Anthropic, Google Gemini and AWS
-//! Bedrock at egress. Pure functions of their inputs: no I/O, no clocks
+//! OpenAI-compatible family), Azure OpenAI, Anthropic, Google Gemini, AWS
+//! Bedrock and Cohere at egress (one folder per kind, registered from
+//! `signalbox_core::provider_kinds!`). Pure functions of their inputs: no I/O, no clocks
 //! (callers pass times), no environment reads.
 //!
 //! - Ingress: [`openai::parse_request`], [`anthropic::parse_request`] →

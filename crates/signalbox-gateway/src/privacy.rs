@@ -1,6 +1,6 @@
 //! Owns the privacy boundary on the request path: before a request crosses
-//! into a route's trust zone, the zone's boundary (the tenant's, else the
-//! gateway's) redacts, tokenises or blocks what its detectors find; the
+//! into a route's trust zone, the zone's boundary (the rule's, else the
+//! tenant's, else the gateway's) redacts, tokenises or blocks what its detectors find; the
 //! answer's tokens are restored before the caller sees it, in JSON and in
 //! streams. Tokens are consistent within a session (`x-signalbox-session`)
 //! through the vault. Only counts ever leave this module — never values.

@@ -2,9 +2,12 @@
 //! provider, rendering and sending a chat request, classifying what came back
 //! (so retry and failover decisions are right), and framing SSE streams.
 //!
-//! The OpenAI-compatible kind is forwarded as is; Azure OpenAI, Anthropic,
-//! Gemini and Bedrock go through their `signalbox-adapters` adapter, and
-//! their answers come back in the OpenAI shape (`native`).
+//! The OpenAI-compatible kind is forwarded as is; every other kind (Azure
+//! OpenAI, Anthropic, Gemini, Bedrock, Cohere) goes through its
+//! `signalbox-adapters` adapter, and its answers come back in the OpenAI
+//! shape (`native`) — except an Anthropic client's request to an Anthropic
+//! route, which goes and comes back as the client and provider wrote it
+//! (`upstream/passthrough.rs`).
 
 mod chunk;
 pub mod classify;
