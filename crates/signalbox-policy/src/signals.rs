@@ -310,16 +310,16 @@ fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<Option<&'a s
 impl Signals {
     /// The signals as decision-record entries, each with its source.
     pub fn records(&self, snap: &PolicySnapshot) -> Vec<SignalRecord> {
-        let mut out = Vec::with_capacity(14);
-        self.caller_records(snap, &mut out);
-        self.body_records(&mut out);
+        let mut out = self.caller_records(snap);
+        out.extend(self.body_records());
         out
     }
 
     /// Who asks and under which rights: tenant, plan, alias, region, risk
     /// tier, intent, session, irreversibility.
-    fn caller_records(&self, snap: &PolicySnapshot, out: &mut Vec<SignalRecord>) {
+    fn caller_records(&self, snap: &PolicySnapshot) -> Vec<SignalRecord> {
         let cfg = &snap.config;
+        let mut out = Vec::with_capacity(14);
         let tenant = cfg.tenants.get(self.tenant);
         let (tenant_source, tenant_detail) = if self.anonymous {
             (SignalSource::Default, Some("anonymous access".to_string()))
@@ -360,10 +360,12 @@ impl Signals {
         if self.irreversible {
             out.push(rec("irreversible", "true", SignalSource::Header, None));
         }
+        out
     }
 
     /// What the body needs: tools, images, JSON mode, stream, tokens.
-    fn body_records(&self, out: &mut Vec<SignalRecord>) {
+    fn body_records(&self) -> Vec<SignalRecord> {
+        let mut out = Vec::with_capacity(6);
         let tools = if self.tools.is_empty() {
             "none".to_string()
         } else {
@@ -387,6 +389,7 @@ impl Signals {
             SignalSource::Body,
             Some(format!("estimate: {}", self.token_method)),
         ));
+        out
     }
 }
 
