@@ -83,22 +83,52 @@ pub struct RoundRequest<'a> {
     pub decision: &'a Decision,
 }
 
+/// The candidates a round may still send to, and a skip record for each
+/// one dropped on the way.
+#[derive(Debug, Default)]
+pub struct Eligible {
+    /// Routes still eligible, best first.
+    pub candidates: Vec<RouteIdx>,
+    /// Why the others were dropped.
+    pub skipped: Vec<SkipRecord>,
+}
+
+impl Eligible {
+    /// Keeps the candidates `refuse` has no skip for, in order; each skip
+    /// it returns drops its candidate and is recorded.
+    pub fn retain(
+        candidates: Vec<RouteIdx>,
+        mut refuse: impl FnMut(RouteIdx) -> Option<SkipRecord>,
+    ) -> Self {
+        let mut out = Self {
+            candidates: Vec::with_capacity(candidates.len()),
+            skipped: Vec::new(),
+        };
+        for c in candidates {
+            match refuse(c) {
+                None => out.candidates.push(c),
+                Some(skip) => out.skipped.push(skip),
+            }
+        }
+        out
+    }
+}
+
 /// What dispatch leaves to its caller: each round's bodies.
 pub trait PrepareRound: Sync {
     /// The prepared bodies (kept for the serving round, e.g. to restore
     /// its answer).
     type Round: RoundBodies;
 
-    /// Builds the round's bodies; drops from `candidates` the routes that
-    /// may not get the request (each noted in `skipped`); `Err` when that
-    /// leaves none and the request is blocked, which ends the request (a
-    /// block is the policy's answer, never a reason to degrade).
+    /// Builds the round's bodies, and the `candidates` that may get the
+    /// request (each one dropped with its skip); `Err` when none may and
+    /// the request is blocked, which ends the request (a block is the
+    /// policy's answer, never a reason to degrade).
     fn prepare<'a>(
         &'a self,
         round: RoundRequest<'a>,
-        candidates: &'a mut Vec<RouteIdx>,
-        skipped: &'a mut Vec<SkipRecord>,
-    ) -> impl Future<Output = Result<Self::Round, Blocked>> + Send + 'a;
+        candidates: Vec<RouteIdx>,
+    ) -> impl Future<Output = Result<(Self::Round, Eligible), Blocked>> + Send + 'a;
 }
 
 /// Sends each round's request as it is to every candidate.
@@ -121,10 +151,13 @@ impl PrepareRound for AsIs {
     async fn prepare<'a>(
         &'a self,
         _round: RoundRequest<'a>,
-        _candidates: &'a mut Vec<RouteIdx>,
-        _skipped: &'a mut Vec<SkipRecord>,
-    ) -> Result<AsIs, Blocked> {
-        Ok(AsIs)
+        candidates: Vec<RouteIdx>,
+    ) -> Result<(AsIs, Eligible), Blocked> {
+        let eligible = Eligible {
+            candidates,
+            skipped: Vec::new(),
+        };
+        Ok((AsIs, eligible))
     }
 }
 
@@ -276,19 +309,27 @@ impl Walk {
         round: RoundRequest<'_>,
         out: &mut Outcome<P::Round>,
     ) -> RoundEnd {
-        let mut candidates: Vec<RouteIdx> = round
+        let untried: Vec<RouteIdx> = round
             .decision
             .candidates
             .iter()
             .copied()
             .filter(|c| !self.tried.contains(c))
             .collect();
-        if let Some(floor) = &self.floor {
-            floor.keep(f, &mut candidates, &mut out.skipped);
-        }
-        let prepared = prep.prepare(round, &mut candidates, &mut out.skipped).await;
-        let mut bodies = match prepared {
-            Ok(b) => b,
+        let above_floor = match &self.floor {
+            Some(floor) => floor.keep(f, untried),
+            None => Eligible {
+                candidates: untried,
+                skipped: Vec::new(),
+            },
+        };
+        out.skipped.extend(above_floor.skipped);
+        let prepared = prep.prepare(round, above_floor.candidates).await;
+        let (mut bodies, candidates) = match prepared {
+            Ok((bodies, eligible)) => {
+                out.skipped.extend(eligible.skipped);
+                (bodies, eligible.candidates)
+            }
             Err(Blocked { zone, classes }) => {
                 out.result = Err(Ended::PrivacyBlocked { zone, classes });
                 return RoundEnd::Done;

@@ -30,7 +30,7 @@ pub use attempt::{
 };
 pub use budget::RetryBudget;
 pub use failover::{
-    AsIs, Blocked, Ended, Failover, Outcome, PrepareRound, RoundBodies, RoundRequest, run,
+    AsIs, Blocked, Eligible, Ended, Failover, Outcome, PrepareRound, RoundBodies, RoundRequest, run,
 };
 pub use health::{Admission, BreakerState, HealthView, ProbeResult, RouteHealth};
 pub use order::{Skipped, StickyInput, fnv1a};

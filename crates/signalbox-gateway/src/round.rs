@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use signalbox_core::{ChatRequest, RouteIdx, SkipKind, SkipRecord};
-use signalbox_dispatch::{Blocked, PrepareRound, RoundBodies, RoundRequest};
+use signalbox_dispatch::{Blocked, Eligible, PrepareRound, RoundBodies, RoundRequest};
 use signalbox_privacy::TokenTable;
 
 use crate::failover::Context;
@@ -42,14 +42,13 @@ struct Group {
 impl<'a> PrepareRound for Rounds<'a> {
     type Round = Round<'a>;
 
-    /// Builds the round's bodies; drops from `candidates` the routes whose
-    /// zone blocks the request (each noted in `skipped`).
+    /// Builds the round's bodies, and the candidates whose zone does not
+    /// block the request (each blocked one with its skip).
     async fn prepare<'b>(
         &'b self,
         round: RoundRequest<'b>,
-        candidates: &'b mut Vec<RouteIdx>,
-        skipped: &'b mut Vec<SkipRecord>,
-    ) -> Result<Round<'a>, Blocked> {
+        candidates: Vec<RouteIdx>,
+    ) -> Result<(Round<'a>, Eligible), Blocked> {
         let rt = self.ctx.runtime;
         let mut out = Round {
             privacy: &rt.privacy,
@@ -62,19 +61,23 @@ impl<'a> PrepareRound for Rounds<'a> {
             route_group: vec![0; rt.routes.len()],
             report: None,
         };
-        out.variants(self.ctx, round.req, candidates);
+        out.variants(self.ctx, round.req, &candidates);
         let who = Who {
             tenant: round.signals.tenant,
             rule: round.decision.rule,
         };
-        if !rt.privacy.applies(who, candidates) {
-            return Ok(out);
+        if !rt.privacy.applies(who, &candidates) {
+            let all = Eligible {
+                candidates,
+                skipped: Vec::new(),
+            };
+            return Ok((out, all));
         }
         let session = round.signals.session.as_deref();
-        out.protect(self.ctx, who, session, round.req, candidates)
+        out.protect(self.ctx, who, session, round.req, &candidates)
             .await;
-        out.drop_blocked(self.ctx, candidates, skipped)?;
-        Ok(out)
+        let eligible = out.drop_blocked(self.ctx, candidates)?;
+        Ok((out, eligible))
     }
 }
 
@@ -153,39 +156,37 @@ impl Round<'_> {
         }
     }
 
-    /// Drops the candidates whose zone blocks the request; `Err` when that
-    /// leaves none.
+    /// The candidates whose zone does not block the request; `Err` when
+    /// that leaves none.
     fn drop_blocked(
         &self,
         ctx: &Context<'_>,
-        candidates: &mut Vec<RouteIdx>,
-        skipped: &mut Vec<SkipRecord>,
-    ) -> Result<(), Blocked> {
+        candidates: Vec<RouteIdx>,
+    ) -> Result<Eligible, Blocked> {
         let mut first_block = None;
-        candidates.retain(|&c| {
-            let g = self.group_of(c);
-            let Some(p) = self.groups.get(g).and_then(|g| g.protected.as_ref()) else {
-                return true;
-            };
-            let blocked = p.blocks(c, self.privacy);
-            if blocked {
-                if first_block.is_none() {
-                    first_block = p.blocked.first().cloned();
-                }
-                if let Some(r) = ctx.runtime.routes.get(c) {
-                    skipped.push(SkipRecord::new(
-                        r.id.to_string(),
-                        SkipKind::PrivacyBlocked,
-                        "privacy boundary of its zone blocks this request",
-                    ));
-                }
+        let eligible = Eligible::retain(candidates, |c| {
+            let g = self.groups.get(self.group_of(c))?;
+            let p = g.protected.as_ref().filter(|p| p.blocks(c, self.privacy))?;
+            if first_block.is_none() {
+                first_block = p.blocked.first().cloned();
             }
-            !blocked
+            let id = ctx
+                .runtime
+                .routes
+                .get(c)
+                .map_or_else(|| c.to_string(), |r| r.id.to_string());
+            Some(SkipRecord::new(
+                id,
+                SkipKind::PrivacyBlocked,
+                "privacy boundary of its zone blocks this request",
+            ))
         });
         match first_block {
             // A block is the policy's answer, never a reason to degrade.
-            Some((zone, classes)) if candidates.is_empty() => Err(Blocked { zone, classes }),
-            _ => Ok(()),
+            Some((zone, classes)) if eligible.candidates.is_empty() => {
+                Err(Blocked { zone, classes })
+            }
+            _ => Ok(eligible),
         }
     }
 

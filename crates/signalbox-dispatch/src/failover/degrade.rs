@@ -7,7 +7,7 @@ use signalbox_config::{DegradeStep, Posture};
 use signalbox_core::{ChatRequest, RouteIdx, SkipKind, SkipRecord};
 use signalbox_policy::Signals;
 
-use super::Failover;
+use super::{Eligible, Failover};
 
 /// A degraded request and the signals the policy re-decides on.
 pub(super) type Degraded = (ChatRequest, Signals);
@@ -32,30 +32,28 @@ impl Floor {
     /// Drops candidates whose declared posture (retention, content filter)
     /// is weaker than the first choice's: a failover never weakens
     /// compliance.
-    pub(super) fn keep<X>(
-        &self,
-        f: &Failover<'_, X>,
-        candidates: &mut Vec<RouteIdx>,
-        skipped: &mut Vec<SkipRecord>,
-    ) {
+    pub(super) fn keep<X>(&self, f: &Failover<'_, X>, candidates: Vec<RouteIdx>) -> Eligible {
         let (first, floor) = (&self.first, self.posture);
-        candidates.retain(|&c| {
-            let Some(r) = f.policy.config().routes.get(c.get()) else {
-                return false;
-            };
-            let holds = r.posture().at_least(floor);
-            if !holds {
-                skipped.push(SkipRecord::new(
+        let routes = &f.policy.config().routes;
+        // Candidates come from the policy's own table: one it does not
+        // know is dropped without a record, as before.
+        let known: Vec<RouteIdx> = candidates
+            .into_iter()
+            .filter(|c| routes.get(c.get()).is_some())
+            .collect();
+        Eligible::retain(known, |c| {
+            let r = routes.get(c.get())?;
+            (!r.posture().at_least(floor)).then(|| {
+                SkipRecord::new(
                     r.id.to_string(),
                     SkipKind::WeakerPosture,
                     format!(
                         "weaker posture ({}) than the first choice {first} ({floor})",
                         r.posture()
                     ),
-                ));
-            }
-            holds
-        });
+                )
+            })
+        })
     }
 }
 

@@ -317,10 +317,8 @@ impl PrepareRound for BlockAll {
     async fn prepare<'a>(
         &'a self,
         _round: RoundRequest<'a>,
-        candidates: &'a mut Vec<RouteIdx>,
-        _skipped: &'a mut Vec<SkipRecord>,
-    ) -> Result<AsIs, Blocked> {
-        candidates.clear();
+        _candidates: Vec<RouteIdx>,
+    ) -> Result<(AsIs, Eligible), Blocked> {
         Err(Blocked {
             zone: "external".into(),
             classes: vec!["email".into()],
