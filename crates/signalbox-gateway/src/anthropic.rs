@@ -164,19 +164,6 @@ async fn translate(resp: Response, stream: bool, id: &HeaderValue) -> Response {
     Response::from_parts(parts, Body::from(out))
 }
 
-/// Anthropic's error type for a status.
-fn error_type(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        400 | 413 | 422 => "invalid_request_error",
-        401 => "authentication_error",
-        403 => "permission_error",
-        404 => "not_found_error",
-        429 => "rate_limit_error",
-        503 | 529 => "overloaded_error",
-        _ => "api_error",
-    }
-}
-
 /// `{"type":"error","error":{"type","message"},"request_id","signalbox":{…}}`
 /// from an OpenAI-shaped error body (its message, a provider's own
 /// identifiers and the Signalbox details kept).
@@ -199,7 +186,7 @@ fn error_body(status: StatusCode, openai: &[u8], id: &HeaderValue) -> Value {
 fn shape(status: StatusCode, message: &str, id: &HeaderValue) -> Value {
     json!({
         "type": "error",
-        "error": { "type": error_type(status), "message": message },
+        "error": { "type": crate::respond::code::anthropic_type(status), "message": message },
         "request_id": id.to_str().unwrap_or_default(),
     })
 }

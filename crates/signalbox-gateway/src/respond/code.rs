@@ -276,6 +276,23 @@ impl Failed {
     }
 }
 
+/// The Anthropic `error.type` of a status, for errors answered in the
+/// Anthropic shape (`/v1/messages`): the row's status, encoded as Anthropic
+/// documents it (<https://docs.claude.com/en/api/errors>; other 4xx are
+/// `invalid_request_error`, other 5xx `api_error`).
+pub fn anthropic_type(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        503 | 529 => "overloaded_error",
+        400..=499 => "invalid_request_error",
+        _ => "api_error",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,5 +357,25 @@ mod tests {
             labels,
             ["Exhausted", "RetryBudget", "Deadline", "AtMostOnce"]
         );
+    }
+
+    #[test]
+    fn anthropic_types_follow_anthropics_table() {
+        for (status, want) in [
+            (400, "invalid_request_error"),
+            (401, "authentication_error"),
+            (403, "permission_error"),
+            (404, "not_found_error"),
+            (408, "invalid_request_error"),
+            (413, "request_too_large"),
+            (429, "rate_limit_error"),
+            (500, "api_error"),
+            (502, "api_error"),
+            (503, "overloaded_error"),
+            (529, "overloaded_error"),
+        ] {
+            let status = StatusCode::from_u16(status).unwrap();
+            assert_eq!(anthropic_type(status), want, "{status}");
+        }
     }
 }

@@ -131,7 +131,7 @@ async fn every_messages_error_is_anthropic_shaped_with_a_request_id() {
         .send()
         .await
         .unwrap();
-    anthropic_error(big, 413, "invalid_request_error").await;
+    anthropic_error(big, 413, "request_too_large").await;
     // Not JSON; the caller's id is kept.
     let bad = post("/v1/messages")
         .header("x-request-id", "bad-json-1")
