@@ -1,6 +1,7 @@
 //! Owns the types every pipeline stage shares: route and provider ids, the
-//! canonical chat request, upstream outcome classes, attempt records, and the
-//! names of headers and metrics, and the one wall clock. Nothing here does I/O.
+//! canonical chat request, upstream outcome classes, attempt records, the
+//! privacy spec as configured, the names of headers and metrics, and the one
+//! wall clock. Nothing here does I/O.
 
 pub mod attempt;
 pub mod clock;
@@ -9,6 +10,7 @@ pub mod headers;
 pub mod ids;
 pub mod metric_names;
 pub mod outcome;
+pub mod privacy_spec;
 pub mod provider_kind;
 pub mod quirks;
 pub mod request;

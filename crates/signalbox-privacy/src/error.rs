@@ -1,43 +1,8 @@
-//! Owns the crate's errors: profile compilation (`SpecError`), refusing a
-//! request (`Blocked`), and the vault (`VaultError`). None of them ever
-//! carries a detected value.
+//! Owns the crate's errors: refusing a request (`Blocked`) and the vault
+//! (`VaultError`); a spec's (`SpecError`) is `signalbox-core`'s. None of them
+//! ever carries a detected value.
 
 use crate::report::ProtectReport;
-
-/// A privacy spec that cannot be compiled; the message names the offending path.
-#[derive(Debug, thiserror::Error)]
-pub enum SpecError {
-    /// A custom pattern or national-id pattern is not a valid regex.
-    #[error("`{path}`: invalid regex: {source}")]
-    Regex {
-        /// Where in the spec, e.g. `custom[2].regex`.
-        path: String,
-        /// The regex compiler's reason.
-        #[source]
-        source: Box<regex::Error>,
-    },
-    /// A name is empty, has characters other than `a-z0-9_-`, repeats, or shadows a built-in class.
-    #[error("`{path}`: invalid name `{name}`: {reason}")]
-    Name {
-        /// Where in the spec.
-        path: String,
-        /// The rejected name.
-        name: String,
-        /// Why it was rejected.
-        reason: &'static str,
-    },
-    /// A dictionary has no usable terms or the matcher could not be built.
-    #[error("`{path}`: {reason}")]
-    Dictionary {
-        /// Where in the spec.
-        path: String,
-        /// Why it was rejected.
-        reason: String,
-    },
-    /// An entropy threshold is out of range.
-    #[error("`secrets.entropy`: {0}")]
-    Entropy(&'static str),
-}
 
 /// The request contains data whose action is `block`. Names classes, never values.
 #[derive(Debug, thiserror::Error)]

@@ -15,27 +15,26 @@
 //! detected value. See `docs/privacy.md` for detectors, token format and
 //! benchmark figures.
 
-mod class;
 mod detect;
 mod error;
 mod profile;
 mod report;
 mod request;
 mod restore;
-mod spec;
 mod stream;
 mod token;
 mod vault;
 
-pub use class::{Action, DataClass};
 pub use detect::{ClassId, Finding};
-pub use error::{Blocked, ProtectError, SpecError, VaultError};
+pub use error::{Blocked, ProtectError, VaultError};
 pub use profile::PrivacyProfile;
 pub use report::{ActionCounts, ProtectReport, RestoreStats};
 pub use restore::{Escape, restore_chat_response, restore_text};
-pub use spec::{
-    CustomPatternSpec, DictionarySpec, EntropySpec, NationalIdPattern, NationalIdSpec, PrivacySpec,
-    SecretSpec,
+/// The spec as configured is plain data in `signalbox-core`, so the config
+/// crate can hold and check it without depending on this one.
+pub use signalbox_core::privacy_spec::{
+    Action, CustomPatternSpec, DataClass, DictionarySpec, EntropySpec, NationalIdPattern,
+    NationalIdSpec, PrivacySpec, SecretSpec, SpecError,
 };
 pub use stream::{ChatStreamRestorer, StreamRestorer};
 pub use token::{

@@ -2,15 +2,14 @@
 //! then shared read-only by every request. It finds sensitive spans and
 //! applies each class's action to a text.
 
-use regex::Regex;
+use signalbox_core::privacy_spec::class_kind;
 
-use crate::class::{Action, DataClass};
 use crate::detect::{ClassId, Detectors, DictionaryDetector, Finding, RegexDetector};
-use crate::error::{Blocked, SpecError};
+use crate::error::Blocked;
 use crate::report::ProtectReport;
 use crate::restore::Escape;
-use crate::spec::PrivacySpec;
 use crate::token::TokenTable;
+use crate::{Action, DataClass, PrivacySpec, SpecError};
 
 /// One class as the profile knows it.
 #[derive(Debug, Clone)]
@@ -38,64 +37,29 @@ impl std::fmt::Debug for PrivacyProfile {
 }
 
 impl PrivacyProfile {
-    /// Validates and compiles a spec. Errors name the spec path.
+    /// Validates and compiles a spec (`PrivacySpec::check`, then the
+    /// matchers). Errors name the spec path.
     pub fn compile(spec: &PrivacySpec) -> Result<Self, SpecError> {
+        let checked = spec.check()?;
         let mut classes: Vec<ClassInfo> = builtin_classes(spec);
         let mut on = [false; ClassId::BUILTIN_COUNT];
         for (slot, info) in on.iter_mut().zip(&classes) {
             *slot = info.action.is_some();
         }
-        let national_id = ClassId::builtin(DataClass::NationalId);
-        let mut patterns = Vec::new();
-        if on[national_id.index()] {
-            for (i, p) in spec.national_ids.patterns.iter().enumerate() {
-                patterns.push((
-                    regex(&p.regex, || format!("national-ids.patterns[{i}].regex"))?,
-                    national_id,
-                ));
-            }
-        }
-        let mut names: Vec<&str> = Vec::new();
-        for (i, custom) in spec.custom.iter().enumerate() {
-            let path = || format!("custom[{i}].name");
-            let class = add_class(&mut classes, &mut names, &custom.name, custom.action, path)?;
-            patterns.push((
-                regex(&custom.regex, || format!("custom[{i}].regex"))?,
-                class,
-            ));
-        }
-        let mut terms = Vec::new();
-        for (i, dict) in spec.dictionaries.iter().enumerate() {
-            let path = || format!("dictionaries[{i}].name");
-            let class = add_class(&mut classes, &mut names, &dict.name, dict.action, path)?;
-            let before = terms.len();
-            terms.extend(
-                dict.terms
-                    .iter()
-                    .map(|t| t.trim())
-                    .filter(|t| !t.is_empty())
-                    .map(|t| (t.to_owned(), class)),
-            );
-            if terms.len() == before {
-                return Err(SpecError::Dictionary {
-                    path: format!("dictionaries[{i}].terms"),
-                    reason: "no terms".to_owned(),
-                });
-            }
-        }
-        let regexes = if patterns.is_empty() {
+        classes.extend(checked.named.iter().map(|n| ClassInfo {
+            label: n.name.to_owned(),
+            kind: class_kind(n.name),
+            action: Some(n.action),
+        }));
+        let regexes = checked.set.map(|set| {
+            let patterns = checked.patterns.into_iter();
+            RegexDetector::new(set, patterns.map(|(re, c)| (re, ClassId::of(c))).collect())
+        });
+        let dictionaries = if checked.terms.is_empty() {
             None
         } else {
-            Some(
-                RegexDetector::new(patterns).map_err(|source| SpecError::Regex {
-                    path: "custom".to_owned(),
-                    source: Box::new(source),
-                })?,
-            )
-        };
-        let dictionaries = if terms.is_empty() {
-            None
-        } else {
+            let terms = checked.terms.into_iter();
+            let terms = terms.map(|(t, c)| (t, ClassId::of(c))).collect();
             Some(
                 DictionaryDetector::new(terms).map_err(|e| SpecError::Dictionary {
                     path: "dictionaries".to_owned(),
@@ -103,22 +67,11 @@ impl PrivacyProfile {
                 })?,
             )
         };
-        let entropy = spec.secrets.entropy;
-        if let Some(e) = entropy {
-            if e.min_len < 8 {
-                return Err(SpecError::Entropy("min-len must be at least 8"));
-            }
-            if !(1.0..=8.0).contains(&e.min_bits_per_char) {
-                return Err(SpecError::Entropy(
-                    "min-bits-per-char must be between 1 and 8",
-                ));
-            }
-        }
         Ok(Self {
             detectors: Detectors {
                 on,
                 us_ssn: spec.national_ids.us_ssn,
-                entropy,
+                entropy: spec.secrets.entropy,
                 regexes,
                 dictionaries,
             },
@@ -271,73 +224,11 @@ fn builtin_classes(spec: &PrivacySpec) -> Vec<ClassInfo> {
     for class in DataClass::ALL {
         if let Some(info) = classes.get_mut(ClassId::builtin(class).index()) {
             info.label = class.label().to_owned();
-            info.kind = kind_of(class.label());
+            info.kind = class_kind(class.label());
             info.action = spec.classes.get(&class).copied();
         }
     }
     classes
-}
-
-/// Adds a custom class after checking its name.
-fn add_class<'s>(
-    classes: &mut Vec<ClassInfo>,
-    names: &mut Vec<&'s str>,
-    name: &'s str,
-    action: Action,
-    path: impl Fn() -> String,
-) -> Result<ClassId, SpecError> {
-    let reject = |reason| SpecError::Name {
-        path: path(),
-        name: name.to_owned(),
-        reason,
-    };
-    let shaped = name.bytes().next().is_some_and(|c| c.is_ascii_lowercase())
-        && name.len() <= 32
-        && name
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-');
-    if !shaped {
-        return Err(reject(
-            "use 1-32 characters a-z, 0-9, `_` or `-`, starting with a letter",
-        ));
-    }
-    if DataClass::ALL
-        .iter()
-        .any(|c| kind_of(c.label()) == kind_of(name))
-    {
-        return Err(reject("shadows a built-in class"));
-    }
-    if names.iter().any(|n| kind_of(n) == kind_of(name)) {
-        return Err(reject("used twice"));
-    }
-    let id = ClassId::from_index(classes.len()).ok_or_else(|| reject("too many classes"))?;
-    names.push(name);
-    classes.push(ClassInfo {
-        label: name.to_owned(),
-        kind: kind_of(name),
-        action: Some(action),
-    });
-    Ok(id)
-}
-
-/// `national-id` → `NATIONAL_ID`.
-fn kind_of(name: &str) -> String {
-    name.bytes()
-        .map(|c| {
-            if c == b'-' {
-                '_'
-            } else {
-                char::from(c.to_ascii_uppercase())
-            }
-        })
-        .collect()
-}
-
-fn regex(pattern: &str, path: impl Fn() -> String) -> Result<Regex, SpecError> {
-    Regex::new(pattern).map_err(|source| SpecError::Regex {
-        path: path(),
-        source: Box::new(source),
-    })
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::class::Action;
+use crate::Action;
 
 /// How often each action was taken on one class.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

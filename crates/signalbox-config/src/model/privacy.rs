@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use signalbox_privacy::PrivacySpec;
+use signalbox_core::privacy_spec::PrivacySpec;
 
 /// Zone names used when the document has none.
 pub const DEFAULT_ZONES: &[&str] = &["internal", "external"];

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::Deserialize;
-use signalbox_privacy::PrivacySpec;
+use signalbox_core::privacy_spec::PrivacySpec;
 
 use crate::text::Text;
 

@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use signalbox_privacy::PrivacyProfile;
-
 use super::{Errors, FirstSeen, check_name, unknown};
 use crate::model::{Boundary, DEFAULT_ROUTE_ZONE, PrivacyConfig};
 use crate::raw::{RawBoundary, RawPrivacy};
@@ -80,7 +78,7 @@ pub(super) fn validate_boundaries(
                 );
                 return None;
             };
-            if let Err(e) = PrivacyProfile::compile(&protect) {
+            if let Err(e) = protect.check() {
                 errors.push(format!("{path}[{i}].protect"), e.to_string());
             }
             Some(Boundary {

@@ -24,8 +24,9 @@ mod ssn;
 
 use std::cmp::Reverse;
 
-use crate::class::DataClass;
-use crate::spec::EntropySpec;
+use signalbox_core::privacy_spec::PatternClass;
+
+use crate::{DataClass, EntropySpec};
 
 pub(crate) use custom::{DictionaryDetector, RegexDetector};
 
@@ -52,8 +53,12 @@ impl ClassId {
     /// Number of built-in ids; custom ids follow.
     pub(crate) const BUILTIN_COUNT: usize = DataClass::ALL.len();
 
-    pub(crate) fn from_index(index: usize) -> Option<Self> {
-        u16::try_from(index).ok().map(Self)
+    /// The id a checked spec gave a tenant regex or term.
+    pub(crate) const fn of(class: PatternClass) -> Self {
+        match class {
+            PatternClass::NationalId => Self::builtin(DataClass::NationalId),
+            PatternClass::Named(index) => Self(index),
+        }
     }
 
     /// Position in the profile's class table.

@@ -15,7 +15,7 @@
 
 use memchr::memmem;
 
-use crate::spec::EntropySpec;
+use crate::EntropySpec;
 
 /// A credential shape: a literal prefix, then `min..=max` body characters.
 struct Prefix {

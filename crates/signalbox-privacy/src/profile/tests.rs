@@ -1,5 +1,5 @@
 use super::*;
-use crate::spec::{CustomPatternSpec, DictionarySpec, NationalIdPattern};
+use crate::{CustomPatternSpec, DictionarySpec, NationalIdPattern};
 
 fn spec() -> PrivacySpec {
     let mut spec = PrivacySpec::default();

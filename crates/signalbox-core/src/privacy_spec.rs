@@ -1,12 +1,18 @@
 //! Owns the plain, serde-deserialisable description of a privacy profile, as
-//! config files write it. `PrivacyProfile::compile` turns it into matchers
-//! once, at config load.
+//! config files write it, and its one check ([`PrivacySpec::check`]): the
+//! config loader runs it to report a bad detector with its path, and
+//! `signalbox_privacy::PrivacyProfile::compile` builds its matchers from
+//! what it returns, so the two cannot disagree on what is valid.
+
+mod check;
+mod class;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::class::{Action, DataClass};
+pub use check::{CheckedSpec, NamedClass, PatternClass, SpecError, class_kind};
+pub use class::{Action, DataClass};
 
 /// Which data classes are scanned and what happens to each.
 ///

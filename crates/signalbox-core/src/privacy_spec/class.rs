@@ -1,5 +1,5 @@
-//! Owns the vocabulary shared by every stage: the built-in data classes and
-//! the actions a profile may take on them.
+//! Owns the privacy vocabulary shared by every stage: the built-in data
+//! classes and the actions a profile may take on them.
 
 use serde::{Deserialize, Serialize};
 
