@@ -51,10 +51,6 @@ pub enum ServedBody {
     Stream(Box<CommittedStream>),
 }
 
-/// How a skip reason starts when the route's provider cannot express the
-/// request (its adapter refused a field).
-pub const CANNOT_CARRY: &str = "cannot carry the request: ";
-
 /// The upstream refused the request itself (a 4xx that another route would
 /// repeat); passed to the caller, never failed over.
 #[derive(Debug, Clone)]
@@ -200,7 +196,10 @@ pub async fn dispatch<X: Sync>(
         let prepared = match target.upstream.prepare(body, &target.settings) {
             Ok(p) => p,
             Err(e) => {
-                run.skip(target, SkipKind::CannotCarry, format!("{CANNOT_CARRY}{e}"));
+                // The kind is what decides (a 400 when no route can carry
+                // it); the text is for people.
+                let why = format!("cannot carry the request: {e}");
+                run.skip(target, SkipKind::CannotCarry, why);
                 continue;
             }
         };

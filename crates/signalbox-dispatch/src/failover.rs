@@ -211,8 +211,30 @@ pub struct Outcome<R> {
     pub excluded: Vec<String>,
     /// What the privacy boundaries found and did (counts only), if any applied.
     pub privacy_report: Option<serde_json::Value>,
-    /// The serving round's bodies, when served.
+    /// The serving round's bodies (or what [`Outcome::map_round`] kept of
+    /// them), when served.
     pub round: Option<R>,
+}
+
+impl<R> Outcome<R> {
+    /// The same outcome, keeping of the serving round only what `keep` takes
+    /// from it for the answer it served (e.g. the table that restores it).
+    pub fn map_round<T>(self, keep: impl FnOnce(R, &Served) -> Option<T>) -> Outcome<T> {
+        let round = match (&self.result, self.round) {
+            (Ok(served), Some(round)) => keep(round, served),
+            _ => None,
+        };
+        Outcome {
+            result: self.result,
+            attempts: self.attempts,
+            skipped: self.skipped,
+            degraded: self.degraded,
+            at_most_once: self.at_most_once,
+            excluded: self.excluded,
+            privacy_report: self.privacy_report,
+            round,
+        }
+    }
 }
 
 /// The walk's state across rounds.

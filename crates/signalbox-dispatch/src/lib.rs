@@ -25,9 +25,7 @@ mod scripted;
 mod stream;
 mod upstream;
 
-pub use attempt::{
-    CANNOT_CARRY, Failure, Plan, Rejection, Served, ServedBody, StopReason, dispatch,
-};
+pub use attempt::{Failure, Plan, Rejection, Served, ServedBody, StopReason, dispatch};
 pub use budget::RetryBudget;
 pub use failover::{
     AsIs, Blocked, Eligible, Ended, Failover, Outcome, PrepareRound, RoundBodies, RoundRequest, run,

@@ -9,10 +9,10 @@
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderValue};
-use signalbox_config::DegradeStep;
-use signalbox_core::headers::IDEMPOTENCY_KEY;
-use signalbox_core::{AttemptRecord, ChatRequest, SkipRecord};
-use signalbox_dispatch::{Failover, Served, fnv1a};
+use signalbox_config::{DegradeStep, FailureMode};
+use signalbox_core::ChatRequest;
+use signalbox_core::headers::{DEGRADE, IDEMPOTENCY_KEY};
+use signalbox_dispatch::{Failover, fnv1a};
 use signalbox_policy::{Decision, Signals};
 use tokio::time::Instant;
 
@@ -34,11 +34,9 @@ pub(crate) struct Context<'a> {
     pub tenant_id: &'a str,
     pub tenant_weight: f64,
     /// Why each round stays on its first route (fail-closed, `degrade:
-    /// never`, no fallback step), if so.
-    pub fail_closed: Option<&'static str>,
-    /// Whether the rule's declared steps may run: false for fail-closed
-    /// flows and `degrade: never`, true without a fallback step (docs/resilience.md).
-    pub steps_allowed: bool,
+    /// never`, no fallback step), if so; it also says whether the rule's
+    /// other declared steps may run (docs/resilience.md).
+    pub no_fallback: Option<NoFallback>,
     /// The registered prompt the request uses, if any.
     pub prompt: Option<&'a PromptUse>,
     /// `traceparent` naming the gateway's span, for every provider call.
@@ -47,23 +45,57 @@ pub(crate) struct Context<'a> {
     pub tracestate: Option<&'a HeaderValue>,
 }
 
-/// Everything the pipeline reports about the request's failover.
-pub(crate) struct Outcome {
-    pub result: Result<Served, Ended>,
-    /// Every attempt of every round, in order.
-    pub attempts: Vec<AttemptRecord>,
-    /// Every route skipped for its health, in order.
-    pub skipped: Vec<SkipRecord>,
-    /// Degradation steps taken, in order.
-    pub degraded: Vec<DegradeStep>,
-    pub at_most_once: bool,
-    /// Routes of the last round the policy excluded, with why.
-    pub excluded: Vec<String>,
-    /// What the privacy boundaries found and did (counts only), if any applied.
-    pub privacy_report: Option<serde_json::Value>,
-    /// The token table of the serving route's zone, to restore the answer.
-    pub restore_table: Option<Arc<signalbox_privacy::TokenTable>>,
+/// Why a flow stays on its first route, so no fallback is tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoFallback {
+    /// The rule's `failure-mode` is `fail-closed`.
+    FailClosedFlow,
+    /// The caller sent `x-signalbox-degrade: never`.
+    CallerRefused,
+    /// The policy declares no `fallback-route` step (its other declared
+    /// steps may still run).
+    NoFallbackStep,
 }
+
+impl NoFallback {
+    /// Fail-closed flows and callers that refuse degradation stay on the
+    /// policy's first route and take no step; policies without a fallback
+    /// step stay on each round's first route but still take their other
+    /// declared steps (`reduced-context`, `smaller-model`, …).
+    pub(crate) fn of(decision: &Decision, headers: &HeaderMap) -> Option<Self> {
+        if decision.failure_mode == FailureMode::FailClosed {
+            Some(Self::FailClosedFlow)
+        } else if headers
+            .get(DEGRADE)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"never"))
+        {
+            Some(Self::CallerRefused)
+        } else {
+            (!decision.degrade.contains(&DegradeStep::FallbackRoute))
+                .then_some(Self::NoFallbackStep)
+        }
+    }
+
+    /// Why, in words, for the error message.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::FailClosedFlow => "this flow is fail-closed",
+            Self::CallerRefused => "the caller sent x-signalbox-degrade: never",
+            Self::NoFallbackStep => "the policy declares no fallback-route step",
+        }
+    }
+
+    /// Whether the rule's other declared steps are off too (fail-closed
+    /// flows and `degrade: never` take no step at all).
+    pub fn refuses_steps(self) -> bool {
+        !matches!(self, Self::NoFallbackStep)
+    }
+}
+
+/// Everything the pipeline reports about the request's failover: dispatch's
+/// outcome, keeping of the serving round the token table of its zone, to
+/// restore the answer.
+pub(crate) type Outcome = signalbox_dispatch::Outcome<Arc<signalbox_privacy::TokenTable>>;
 
 /// Runs the rounds. `decision` is the first round's decision (its refusal,
 /// if any, is only final when no degradation step finds a route).
@@ -90,8 +122,8 @@ pub(crate) async fn run(
         tenant: ctx.tenant_id,
         tenant_weight: ctx.tenant_weight,
         request_id: ctx.request_id,
-        fail_closed: ctx.fail_closed.is_some(),
-        steps_allowed: ctx.steps_allowed,
+        fail_closed: ctx.no_fallback.is_some(),
+        steps_allowed: !ctx.no_fallback.is_some_and(NoFallback::refuses_steps),
         call: signalbox_providers::CallContext {
             request_id: Some(ctx.request_id_header),
             traceparent: ctx.traceparent,
@@ -99,19 +131,7 @@ pub(crate) async fn run(
         },
     };
     let rounds = Rounds { ctx };
-    let out = signalbox_dispatch::run(&failover, &rounds, req, signals, decision).await;
-    let restore_table = match (&out.result, &out.round) {
-        (Ok(served), Some(round)) => round.table_for(served.route),
-        _ => None,
-    };
-    Outcome {
-        result: out.result,
-        attempts: out.attempts,
-        skipped: out.skipped,
-        degraded: out.degraded,
-        at_most_once: out.at_most_once,
-        excluded: out.excluded,
-        privacy_report: out.privacy_report,
-        restore_table,
-    }
+    signalbox_dispatch::run(&failover, &rounds, req, signals, decision)
+        .await
+        .map_round(|round, served| round.table_for(served.route))
 }

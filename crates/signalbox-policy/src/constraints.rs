@@ -184,53 +184,81 @@ pub(crate) fn render(
     c: &RouteCheck,
     req: &Required,
 ) -> Vec<Verdict> {
-    let cfg = &snap.config;
-    let Some(r) = cfg.routes.get(c.route) else {
+    let Some(route) = snap.config.routes.get(c.route) else {
         return Vec::new();
     };
-    let mut out = Vec::new();
-    for k in ALL {
-        if c.evaluated & k.bit() == 0 {
-            continue;
-        }
-        let ok = c.failed & k.bit() == 0;
-        let (yes, no) = (if ok { "✓" } else { "✗" }, ok);
+    let evidence = Evidence {
+        snap,
+        s,
+        route,
+        check: c,
+        req,
+    };
+    ALL.into_iter()
+        .filter(|k| c.evaluated & k.bit() != 0)
+        .map(|k| {
+            let ok = c.failed & k.bit() == 0;
+            Verdict {
+                constraint: k.name().to_string(),
+                ok,
+                detail: evidence.detail(k, ok),
+            }
+        })
+        .collect()
+}
+
+/// What a verdict's text is drawn from: the request, the route and what was
+/// required of it.
+struct Evidence<'a> {
+    snap: &'a PolicySnapshot,
+    s: &'a Signals,
+    route: &'a RouteConfig,
+    check: &'a RouteCheck,
+    req: &'a Required,
+}
+
+impl Evidence<'_> {
+    /// One constraint's verdict text, e.g. `region us ∉ [eu] ✗`.
+    fn detail(&self, k: Constraint, ok: bool) -> String {
+        let (s, r, req) = (self.s, self.route, self.req);
+        let yes = if ok { "✓" } else { "✗" };
         let cap = |name: &str, has: bool| {
             format!(
                 "{name} {} {yes}",
                 if has { "supported" } else { "not supported" }
             )
         };
-        let detail = match k {
+        match k {
             Constraint::Selector => format!(
                 "rule selector {} this route {yes}",
-                if no { "admits" } else { "excludes" }
+                if ok { "admits" } else { "excludes" }
             ),
             Constraint::Region => format!(
                 "region {} {} [{}] {yes}",
                 r.region,
-                if no { "∈" } else { "∉" },
-                snap.region_names(s.allowed_regions).join(", ")
+                if ok { "∈" } else { "∉" },
+                self.snap.region_names(s.allowed_regions).join(", ")
             ),
             Constraint::RiskTier => {
-                let tier = |i: usize| cfg.risk_tiers.get(i).map_or("?", String::as_str);
+                let tiers = &self.snap.config.risk_tiers;
+                let tier = |i: usize| tiers.get(i).map_or("?", String::as_str);
                 format!(
                     "risk tier {} {} route max {} {yes}",
                     tier(s.risk_tier),
-                    if no { "≤" } else { ">" },
+                    if ok { "≤" } else { ">" },
                     tier(r.max_risk_tier)
                 )
             }
             Constraint::Retention => format!(
                 "retention {} {} {} {yes}",
                 r.retention.as_str(),
-                if no { "meets" } else { "is weaker than" },
+                if ok { "meets" } else { "is weaker than" },
                 req.retention.map_or("-", Retention::as_str)
             ),
             Constraint::ContentFilter => format!(
                 "content filter {} {} {} {yes}",
                 r.content_filter.as_str(),
-                if no { "≥" } else { "<" },
+                if ok { "≥" } else { "<" },
                 req.content_filter.map_or("-", ContentFilter::as_str)
             ),
             Constraint::Tools => cap("tools", r.supports.tools),
@@ -242,29 +270,23 @@ pub(crate) fn render(
                 format!(
                     "context_window {} {} {needed} {yes}",
                     r.context_window,
-                    if no { "≥" } else { "<" }
+                    if ok { "≥" } else { "<" }
                 )
             }
             Constraint::MaxOutput => format!(
                 "max_output_tokens {} {} {} {yes}",
                 r.max_output_tokens,
-                if no { "≥" } else { "<" },
+                if ok { "≥" } else { "<" },
                 s.max_tokens.unwrap_or(0)
             ),
             Constraint::CostCeiling => format!(
                 "cost ${:.6} {} ceiling ${:.6} {yes}",
-                c.cost_usd,
-                if no { "≤" } else { ">" },
+                self.check.cost_usd,
+                if ok { "≤" } else { ">" },
                 req.max_cost_usd.unwrap_or(0.0)
             ),
-        };
-        out.push(Verdict {
-            constraint: k.name().to_string(),
-            ok,
-            detail,
-        });
+        }
     }
-    out
 }
 
 /// The failed verdicts of a check, joined (`us: region us ∉ [eu] ✗`).

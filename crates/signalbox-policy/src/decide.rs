@@ -2,7 +2,7 @@
 //! the hard constraints, and in what order to try them.
 
 use http::HeaderMap;
-use signalbox_config::{DegradeStep, FailureMode, Weights};
+use signalbox_config::{DegradeStep, FailureMode, PolicyRule, TenantConfig, Weights};
 use signalbox_core::{AliasName, CandidateRecord, RouteIdx, RuleRecord};
 
 use crate::PolicyError;
@@ -10,7 +10,7 @@ use crate::constraints::{self, Required, RouteCheck};
 use crate::rank::{self, Observations, RankInput, Ranked};
 use crate::rules::{self, Miss};
 use crate::signals::Signals;
-use crate::snapshot::PolicySnapshot;
+use crate::snapshot::{CompiledRule, PolicySnapshot};
 
 /// The routes that may serve one request, best first, with the evidence.
 #[derive(Debug, Clone)]
@@ -47,6 +47,10 @@ pub struct Trace {
 }
 
 /// Decides which routes may serve the request described by `s`.
+///
+/// The stages, in order: the first matching rule, the candidate chain checked
+/// against what the request requires, the eligible routes ranked, then the
+/// attempt budget and (when nothing is eligible) the refusal.
 pub fn decide(
     snap: &PolicySnapshot,
     s: &Signals,
@@ -56,113 +60,29 @@ pub fn decide(
     let cfg = &snap.config;
     let alias_cfg = cfg.aliases.get(s.alias);
     let alias = alias_cfg.map_or_else(|| AliasName::new("-"), |a| a.name.clone());
-    let tenant = cfg.tenants.get(s.tenant);
 
-    // First matching rule wins.
-    let mut rules_evaluated = Vec::new();
-    let mut matched = None;
-    for compiled in &snap.rules {
-        let Some(rule) = cfg.policy_rules.get(compiled.index) else {
-            continue;
-        };
-        match rules::check(snap, compiled, rule, s, headers) {
-            Ok(()) => {
-                rules_evaluated.push((compiled.index, None));
-                matched = Some(compiled);
-                break;
-            }
-            Err(miss) => rules_evaluated.push((compiled.index, Some(miss))),
-        }
-    }
+    let (rules_evaluated, matched) = first_matching_rule(snap, s, headers);
     let rule = matched.and_then(|c| cfg.policy_rules.get(c.index));
-
-    // Candidate set: the rule's chain, else the alias's routes.
-    let alias_routes = snap
-        .alias_routes
-        .get(s.alias)
-        .map_or(&[][..], Vec::as_slice);
-    let chain: &[usize] = matched
-        .and_then(|c| c.routes.as_deref())
-        .unwrap_or(alias_routes);
-
-    let strongest_retention = [
-        tenant.and_then(|t| t.require_retention),
-        rule.and_then(|r| r.require.retention),
-    ]
-    .into_iter()
-    .flatten()
-    .min();
-    let strongest_filter = [
-        tenant.and_then(|t| t.require_content_filter),
-        rule.and_then(|r| r.require.content_filter),
-    ]
-    .into_iter()
-    .flatten()
-    .max();
-    let required = Required {
-        retention: strongest_retention,
-        content_filter: strongest_filter,
-        max_cost_usd: rule.and_then(|r| r.objectives.max_cost_usd),
-        has_selector: rule.is_some_and(|r| r.select.is_some()),
-    };
-    let checks: Vec<RouteCheck> = chain
-        .iter()
-        .map(|&idx| {
-            let selected = matched.is_none_or(|c| c.selected.get(idx).copied().unwrap_or(false));
-            constraints::check(snap, s, idx, selected, &required)
-        })
-        .collect();
+    let required = required(cfg.tenants.get(s.tenant), rule);
+    let checks = check_chain(snap, s, matched, &required);
     let eligible: Vec<RouteCheck> = checks
         .iter()
         .copied()
         .filter(RouteCheck::eligible)
         .collect();
-
-    let tenant_pref = snap.tenant_preferred.get(s.tenant).copied().unwrap_or(0);
-    let input = RankInput {
-        prefer: matched.map_or(&[][..], |c| c.prefer.as_slice()),
-        prefer_regions: tenant_pref | matched.map_or(0, |c| c.prefer_regions),
-        route_region: &snap.route_region,
-        weights: rule.map_or(
-            Weights {
-                preference: 1.0,
-                cost: 0.0,
-                latency: 0.0,
-            },
-            |r| r.objectives.weights,
-        ),
-        latency_slo: rule.and_then(|r| r.objectives.latency_slo),
-    };
-    let ranked = rank::rank(&eligible, &input, obs);
+    let ranked = rank::rank(&eligible, &rank_input(snap, s, matched, rule), obs);
     let candidates: Vec<RouteIdx> = ranked.iter().map(|r| RouteIdx::new(r.route)).collect();
 
     let failure_mode = rule.map_or(FailureMode::Degrade, |r| r.failure_mode);
     let degrade = rule.map_or_else(|| vec![DegradeStep::FallbackRoute], |r| r.degrade.clone());
-    // Fail-closed flows, and flows whose degradation does not include a
-    // fallback route, never move to another route.
-    let may_fall_back =
-        failure_mode == FailureMode::Degrade && degrade.contains(&DegradeStep::FallbackRoute);
     let budget = rule
         .and_then(|r| r.max_attempts)
         .or(alias_cfg.map(|a| a.max_attempts))
         .unwrap_or(candidates.len());
-    let max_attempts = if may_fall_back { budget.max(1) } else { 1 };
-
-    let refusal = candidates.is_empty().then(|| {
-        let reasons: Vec<String> = checks
-            .iter()
-            .filter(|c| !c.eligible())
-            .map(|c| constraints::failures(snap, s, c, &required))
-            .collect();
-        PolicyError::NoEligibleRoute {
-            alias: alias.to_string(),
-            reasons: if reasons.is_empty() {
-                "the alias has no routes".into()
-            } else {
-                reasons.join("; ")
-            },
-        }
-    });
+    let max_attempts = max_attempts(failure_mode, &degrade, budget);
+    let refusal = candidates
+        .is_empty()
+        .then(|| refusal(snap, s, &alias, &checks, &required));
 
     Decision {
         alias,
@@ -176,6 +96,134 @@ pub fn decide(
         checks,
         ranked,
         required,
+    }
+}
+
+/// Every rule evaluated (with why it missed) up to and including the first
+/// that matches, and that rule: first match wins.
+fn first_matching_rule<'a>(
+    snap: &'a PolicySnapshot,
+    s: &Signals,
+    headers: &HeaderMap,
+) -> (Vec<(usize, Option<Miss>)>, Option<&'a CompiledRule>) {
+    let mut evaluated = Vec::new();
+    for compiled in &snap.rules {
+        let Some(rule) = snap.config.policy_rules.get(compiled.index) else {
+            continue;
+        };
+        match rules::check(snap, compiled, rule, s, headers) {
+            Ok(()) => {
+                evaluated.push((compiled.index, None));
+                return (evaluated, Some(compiled));
+            }
+            Err(miss) => evaluated.push((compiled.index, Some(miss))),
+        }
+    }
+    (evaluated, None)
+}
+
+/// What every route must meet: the stronger of the tenant's and the rule's
+/// requirements, plus the rule's cost ceiling and whether it has a selector.
+fn required(tenant: Option<&TenantConfig>, rule: Option<&PolicyRule>) -> Required {
+    let retention = [
+        tenant.and_then(|t| t.require_retention),
+        rule.and_then(|r| r.require.retention),
+    ]
+    .into_iter()
+    .flatten()
+    .min();
+    let content_filter = [
+        tenant.and_then(|t| t.require_content_filter),
+        rule.and_then(|r| r.require.content_filter),
+    ]
+    .into_iter()
+    .flatten()
+    .max();
+    Required {
+        retention,
+        content_filter,
+        max_cost_usd: rule.and_then(|r| r.objectives.max_cost_usd),
+        has_selector: rule.is_some_and(|r| r.select.is_some()),
+    }
+}
+
+/// The candidate chain (the matched rule's, else the alias's routes), each
+/// route checked against the hard constraints, in declared order.
+fn check_chain(
+    snap: &PolicySnapshot,
+    s: &Signals,
+    matched: Option<&CompiledRule>,
+    required: &Required,
+) -> Vec<RouteCheck> {
+    let alias_routes = snap
+        .alias_routes
+        .get(s.alias)
+        .map_or(&[][..], Vec::as_slice);
+    let chain: &[usize] = matched
+        .and_then(|c| c.routes.as_deref())
+        .unwrap_or(alias_routes);
+    chain
+        .iter()
+        .map(|&idx| {
+            let selected = matched.is_none_or(|c| c.selected.get(idx).copied().unwrap_or(false));
+            constraints::check(snap, s, idx, selected, required)
+        })
+        .collect()
+}
+
+/// The ranking's inputs: preferences of the rule and tenant, the rule's
+/// weights (preference only without a rule) and latency objective.
+fn rank_input<'a>(
+    snap: &'a PolicySnapshot,
+    s: &Signals,
+    matched: Option<&'a CompiledRule>,
+    rule: Option<&PolicyRule>,
+) -> RankInput<'a> {
+    let tenant_pref = snap.tenant_preferred.get(s.tenant).copied().unwrap_or(0);
+    RankInput {
+        prefer: matched.map_or(&[][..], |c| c.prefer.as_slice()),
+        prefer_regions: tenant_pref | matched.map_or(0, |c| c.prefer_regions),
+        route_region: &snap.route_region,
+        weights: rule.map_or(
+            Weights {
+                preference: 1.0,
+                cost: 0.0,
+                latency: 0.0,
+            },
+            |r| r.objectives.weights,
+        ),
+        latency_slo: rule.and_then(|r| r.objectives.latency_slo),
+    }
+}
+
+/// The attempt budget: fail-closed flows, and flows whose degradation does
+/// not include a fallback route, never move to another route.
+fn max_attempts(failure_mode: FailureMode, degrade: &[DegradeStep], budget: usize) -> usize {
+    let may_fall_back =
+        failure_mode == FailureMode::Degrade && degrade.contains(&DegradeStep::FallbackRoute);
+    if may_fall_back { budget.max(1) } else { 1 }
+}
+
+/// The refusal when no route is eligible, naming every route's failures.
+fn refusal(
+    snap: &PolicySnapshot,
+    s: &Signals,
+    alias: &AliasName,
+    checks: &[RouteCheck],
+    required: &Required,
+) -> PolicyError {
+    let reasons: Vec<String> = checks
+        .iter()
+        .filter(|c| !c.eligible())
+        .map(|c| constraints::failures(snap, s, c, required))
+        .collect();
+    PolicyError::NoEligibleRoute {
+        alias: alias.to_string(),
+        reasons: if reasons.is_empty() {
+            "the alias has no routes".into()
+        } else {
+            reasons.join("; ")
+        },
     }
 }
 

@@ -36,6 +36,29 @@ pub(crate) fn body(
             FALLBACK_MAX_TOKENS
         });
     out.insert("max_tokens".into(), json!(max_tokens));
+    if let Some(system) = system_field(req, notes)? {
+        out.insert("system".into(), system);
+    }
+    out.insert("messages".into(), Value::Array(messages(req, notes)?));
+    tools(req, &mut out, notes);
+    sampling(req, &mut out, notes)?;
+    if req.stream {
+        out.insert("stream".into(), json!(true));
+    }
+    if let Some(user) = &req.user {
+        out.insert("metadata".into(), json!({"user_id": user}));
+    }
+    if req.metadata.is_some() {
+        notes.dropped("metadata", "Anthropic accepts only metadata.user_id");
+    }
+    extra(req, &mut out, notes);
+    route_notes(route, notes);
+    Ok(out)
+}
+
+/// The `system` field: the system text blocks plus, for JSON mode, an
+/// instruction (Anthropic has no JSON mode); one block is sent as a string.
+fn system_field(req: &ChatRequest, notes: &mut Notes) -> Result<Option<Value>, TranslateError> {
     let mut system = system(req, notes);
     match &req.response_format {
         None | Some(ResponseFormat::Text) => {}
@@ -54,27 +77,16 @@ pub(crate) fn body(
             ));
         }
     }
-    match system.as_slice() {
-        [] => {}
-        [one] => {
-            out.insert("system".into(), one["text"].clone());
-        }
-        _ => {
-            out.insert("system".into(), Value::Array(system));
-        }
-    }
-    out.insert("messages".into(), Value::Array(messages(req, notes)?));
-    tools(req, &mut out, notes);
-    sampling(req, &mut out, notes)?;
-    if req.stream {
-        out.insert("stream".into(), json!(true));
-    }
-    if let Some(user) = &req.user {
-        out.insert("metadata".into(), json!({"user_id": user}));
-    }
-    if req.metadata.is_some() {
-        notes.dropped("metadata", "Anthropic accepts only metadata.user_id");
-    }
+    Ok(match system.as_slice() {
+        [] => None,
+        [one] => Some(one["text"].clone()),
+        _ => Some(Value::Array(system)),
+    })
+}
+
+/// Unknown fields: kept when the client spoke Anthropic (and the field was
+/// not already rendered), dropped with a note otherwise.
+fn extra(req: &ChatRequest, out: &mut Map<String, Value>, notes: &mut Notes) {
     for (k, v) in &req.extra {
         if req.dialect == Dialect::Anthropic && !out.contains_key(k) {
             out.insert(k.clone(), v.clone());
@@ -85,6 +97,10 @@ pub(crate) fn body(
             );
         }
     }
+}
+
+/// Route settings Anthropic has no request field for.
+fn route_notes(route: &RouteSettings, notes: &mut Notes) {
     if route.retention == Retention::None {
         notes.dropped(
             "route.retention",
@@ -97,7 +113,6 @@ pub(crate) fn body(
             "Anthropic has no content filter setting",
         );
     }
-    Ok(out)
 }
 
 /// System messages, wherever they stand, become system text blocks.

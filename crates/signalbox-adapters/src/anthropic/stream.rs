@@ -49,64 +49,9 @@ impl EventDecoder {
             wire::Event::ContentBlockStart {
                 index,
                 content_block,
-            } => match content_part(content_block) {
-                Some(Part::ToolCall(call)) => {
-                    let tool = self.next_tool;
-                    self.next_tool += 1;
-                    self.tool_blocks.insert(index, tool);
-                    vec![StreamEvent::ToolCallStart {
-                        choice: 0,
-                        index: tool,
-                        id: call.id,
-                        name: call.name,
-                    }]
-                }
-                Some(Part::Text(text)) if !text.is_empty() => {
-                    vec![StreamEvent::TextDelta { choice: 0, text }]
-                }
-                _ => Vec::new(),
-            },
-            wire::Event::ContentBlockDelta { index, delta } => match delta {
-                wire::BlockDelta::TextDelta { text } => {
-                    vec![StreamEvent::TextDelta { choice: 0, text }]
-                }
-                wire::BlockDelta::InputJsonDelta { partial_json } => {
-                    match self.tool_blocks.get(&index) {
-                        Some(&tool) if !partial_json.is_empty() => {
-                            vec![StreamEvent::ToolCallDelta {
-                                choice: 0,
-                                index: tool,
-                                arguments: partial_json,
-                            }]
-                        }
-                        _ => Vec::new(),
-                    }
-                }
-                wire::BlockDelta::Other => Vec::new(),
-            },
-            wire::Event::MessageDelta { delta, usage } => {
-                let mut out = Vec::with_capacity(2);
-                if let Some(reason) = delta.stop_reason {
-                    out.push(StreamEvent::Stop {
-                        choice: 0,
-                        reason: stop_reason(&reason),
-                    });
-                }
-                if let Some(u) = usage {
-                    let input = match u.input_tokens {
-                        Some(i) => {
-                            i + u.cache_creation_input_tokens.unwrap_or(0)
-                                + u.cache_read_input_tokens.unwrap_or(0)
-                        }
-                        None => self.input_tokens,
-                    };
-                    out.push(StreamEvent::Usage(Usage {
-                        input_tokens: input,
-                        output_tokens: u.output_tokens,
-                    }));
-                }
-                out
-            }
+            } => self.on_block_start(index, content_block),
+            wire::Event::ContentBlockDelta { index, delta } => self.on_block_delta(index, delta),
+            wire::Event::MessageDelta { delta, usage } => self.on_message_delta(&delta, usage),
             wire::Event::ContentBlockStop { .. } | wire::Event::MessageStop | wire::Event::Ping => {
                 Vec::new()
             }
@@ -115,6 +60,80 @@ impl EventDecoder {
                 message: error.message.unwrap_or_default(),
             }],
         })
+    }
+
+    /// `content_block_start`: a tool call gets the next tool index (its
+    /// deltas name the block); a text block may open with text.
+    fn on_block_start(&mut self, index: u32, block: wire::ResponseBlock) -> Vec<StreamEvent> {
+        match content_part(block) {
+            Some(Part::ToolCall(call)) => {
+                let tool = self.next_tool;
+                self.next_tool += 1;
+                self.tool_blocks.insert(index, tool);
+                vec![StreamEvent::ToolCallStart {
+                    choice: 0,
+                    index: tool,
+                    id: call.id,
+                    name: call.name,
+                }]
+            }
+            Some(Part::Text(text)) if !text.is_empty() => {
+                vec![StreamEvent::TextDelta { choice: 0, text }]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// `content_block_delta`: text, or arguments of the tool call the block opened.
+    fn on_block_delta(&self, index: u32, delta: wire::BlockDelta) -> Vec<StreamEvent> {
+        match delta {
+            wire::BlockDelta::TextDelta { text } => {
+                vec![StreamEvent::TextDelta { choice: 0, text }]
+            }
+            wire::BlockDelta::InputJsonDelta { partial_json } => {
+                match self.tool_blocks.get(&index) {
+                    Some(&tool) if !partial_json.is_empty() => {
+                        vec![StreamEvent::ToolCallDelta {
+                            choice: 0,
+                            index: tool,
+                            arguments: partial_json,
+                        }]
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            wire::BlockDelta::Other => Vec::new(),
+        }
+    }
+
+    /// `message_delta`: the stop reason, and usage (input counted with cache
+    /// writes and reads; from `message_start` when the delta omits it).
+    fn on_message_delta(
+        &self,
+        delta: &wire::MessageDelta,
+        usage: Option<wire::DeltaUsage>,
+    ) -> Vec<StreamEvent> {
+        let mut out = Vec::with_capacity(2);
+        if let Some(reason) = &delta.stop_reason {
+            out.push(StreamEvent::Stop {
+                choice: 0,
+                reason: stop_reason(reason),
+            });
+        }
+        if let Some(u) = usage {
+            let input = match u.input_tokens {
+                Some(i) => {
+                    i + u.cache_creation_input_tokens.unwrap_or(0)
+                        + u.cache_read_input_tokens.unwrap_or(0)
+                }
+                None => self.input_tokens,
+            };
+            out.push(StreamEvent::Usage(Usage {
+                input_tokens: input,
+                output_tokens: u.output_tokens,
+            }));
+        }
+        out
     }
 }
 

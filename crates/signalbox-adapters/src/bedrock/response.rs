@@ -220,33 +220,10 @@ pub(super) struct FrameEvents {
 
 impl FrameEvents {
     pub(super) fn on_frame(&mut self, frame: &Frame) -> Result<Vec<StreamEvent>, StreamError> {
-        let bad = |problem: String| StreamError::Event {
-            provider: PROVIDER,
-            problem,
-        };
-        let p: StreamPayload =
+        let mut p: StreamPayload =
             serde_json::from_slice(&frame.payload).map_err(|e| bad(format!("{e}")))?;
-        match frame.header_str(":message-type") {
-            Some("exception") => {
-                let kind = frame.header_str(":exception-type").unwrap_or("exception");
-                return Ok(vec![StreamEvent::Error {
-                    kind: kind.to_owned(),
-                    message: p.message.unwrap_or_default(),
-                }]);
-            }
-            Some("error") => {
-                return Ok(vec![StreamEvent::Error {
-                    kind: frame
-                        .header_str(":error-code")
-                        .unwrap_or("error")
-                        .to_owned(),
-                    message: frame
-                        .header_str(":error-message")
-                        .unwrap_or_default()
-                        .to_owned(),
-                }]);
-            }
-            _ => {}
+        if let Some(error) = error_event(frame, &mut p.message) {
+            return Ok(vec![error]);
         }
         let mut out = Vec::new();
         let event = frame.header_str(":event-type").unwrap_or_default();
@@ -261,33 +238,14 @@ impl FrameEvents {
         match event {
             "contentBlockStart" => {
                 if let Some(t) = p.start.and_then(|s| s.tool_use) {
-                    let index = self.next_tool;
-                    self.next_tool += 1;
-                    self.tool_blocks.insert(block, index);
-                    out.push(StreamEvent::ToolCallStart {
-                        choice: 0,
-                        index,
-                        id: t.tool_use_id,
-                        name: t.name,
-                    });
+                    out.push(self.tool_start(block, t));
                 }
             }
             "contentBlockDelta" => {
                 let delta = p
                     .delta
                     .ok_or_else(|| bad("contentBlockDelta without delta".into()))?;
-                if let Some(text) = delta.text.filter(|t| !t.is_empty()) {
-                    out.push(StreamEvent::TextDelta { choice: 0, text });
-                }
-                if let (Some(t), Some(&index)) = (delta.tool_use, self.tool_blocks.get(&block))
-                    && !t.input.is_empty()
-                {
-                    out.push(StreamEvent::ToolCallDelta {
-                        choice: 0,
-                        index,
-                        arguments: t.input,
-                    });
-                }
+                self.block_delta(block, delta, &mut out);
             }
             "messageStop" => out.push(StreamEvent::Stop {
                 choice: 0,
@@ -304,5 +262,68 @@ impl FrameEvents {
             _ => {} // messageStart, contentBlockStop
         }
         Ok(out)
+    }
+
+    /// A tool use block opens: it gets the next tool call index, which its
+    /// deltas find by block index.
+    fn tool_start(&mut self, block: u32, t: ToolStart) -> StreamEvent {
+        let index = self.next_tool;
+        self.next_tool += 1;
+        self.tool_blocks.insert(block, index);
+        StreamEvent::ToolCallStart {
+            choice: 0,
+            index,
+            id: t.tool_use_id,
+            name: t.name,
+        }
+    }
+
+    /// A block's delta: text, and arguments for the tool call the block opened.
+    fn block_delta(&self, block: u32, delta: BlockDelta, out: &mut Vec<StreamEvent>) {
+        if let Some(text) = delta.text.filter(|t| !t.is_empty()) {
+            out.push(StreamEvent::TextDelta { choice: 0, text });
+        }
+        if let (Some(t), Some(&index)) = (delta.tool_use, self.tool_blocks.get(&block))
+            && !t.input.is_empty()
+        {
+            out.push(StreamEvent::ToolCallDelta {
+                choice: 0,
+                index,
+                arguments: t.input,
+            });
+        }
+    }
+}
+
+/// A malformed stream event.
+fn bad(problem: String) -> StreamError {
+    StreamError::Event {
+        provider: PROVIDER,
+        problem,
+    }
+}
+
+/// An `exception` frame (its message in the payload) or an `error` frame (its
+/// code and message in headers) as the stream's error event.
+fn error_event(frame: &Frame, message: &mut Option<String>) -> Option<StreamEvent> {
+    match frame.header_str(":message-type")? {
+        "exception" => Some(StreamEvent::Error {
+            kind: frame
+                .header_str(":exception-type")
+                .unwrap_or("exception")
+                .to_owned(),
+            message: message.take().unwrap_or_default(),
+        }),
+        "error" => Some(StreamEvent::Error {
+            kind: frame
+                .header_str(":error-code")
+                .unwrap_or("error")
+                .to_owned(),
+            message: frame
+                .header_str(":error-message")
+                .unwrap_or_default()
+                .to_owned(),
+        }),
+        _ => None,
     }
 }

@@ -192,6 +192,25 @@ async fn a_healthy_first_choice_serves_without_degrading() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn map_round_keeps_what_the_caller_takes_of_the_serving_round_only() {
+    let w = World::new(&[("big", vec![down()]), ("plain", vec![Script::Json])]);
+    let out = w.run(chat("tools")).await;
+    let degraded = out.degraded.clone();
+    let out = out.map_round(|AsIs, served| Some(served.route));
+    let Ok(served) = &out.result else {
+        panic!("expected an answer: {:?}", out.result);
+    };
+    assert_eq!(out.round, Some(served.route));
+    assert_eq!(out.degraded, degraded);
+    assert_eq!(out.attempts.len(), 2);
+
+    let w = World::new(&[("big", vec![down()]), ("plain", vec![Script::Json])]);
+    let out = w.run(chat("closed")).await.map_round(|AsIs, _| Some(()));
+    assert!(out.result.is_err());
+    assert_eq!(out.round, None);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_fallback_route_is_the_first_degradation() {
     let w = World::new(&[("big", vec![down()]), ("plain", vec![Script::Json])]);
     let out = w.run(chat("tools")).await;

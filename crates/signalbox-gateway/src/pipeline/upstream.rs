@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use bytes::Bytes;
-use signalbox_config::{DegradeStep, FailureMode};
 use signalbox_core::ChatRequest;
-use signalbox_core::headers::DEGRADE;
 use signalbox_dispatch::{Served, ServedBody};
 use signalbox_policy::{Decision, Signals};
 use signalbox_privacy::TokenTable;
@@ -17,10 +15,10 @@ use signalbox_privacy::TokenTable;
 use crate::budget::StreamCharge;
 use crate::ctx::{LogFacts, RequestCtx, ServedFacts};
 use crate::escalation::escalate;
-use crate::failover::{self, Ended};
+use crate::failover::{self, Ended, NoFallback};
 use crate::finish::Reply;
+use crate::respond::ApiError;
 use crate::respond::degraded::{mark_first_event, mark_json};
-use crate::respond::{ApiError, NoFallback};
 use crate::trace::TraceContext;
 
 /// Runs failover for the decided request; also says why the flow may not
@@ -32,7 +30,7 @@ pub(super) async fn failover(
     signals: Signals,
     decision: Decision,
 ) -> (failover::Outcome, Option<NoFallback>) {
-    let no_fallback = no_fallback(&decision, headers);
+    let no_fallback = NoFallback::of(&decision, headers);
     let trace = ctx
         .trace
         .insert(TraceContext::for_span(&tracing::Span::current(), headers));
@@ -49,32 +47,13 @@ pub(super) async fn failover(
         started: ctx.started,
         tenant_id: ctx.tenant_id(),
         tenant_weight: tenant.map_or(1.0, |t| t.weight),
-        fail_closed: no_fallback.map(NoFallback::describe),
-        steps_allowed: !no_fallback.is_some_and(NoFallback::refuses_steps),
+        no_fallback,
         prompt: ctx.prompt.as_ref(),
         traceparent: traceparent.as_ref(),
         tracestate: trace.and_then(|t| t.state.as_ref()),
     };
     let outcome = failover::run(&fctx, req, signals, decision).await;
     (outcome, no_fallback)
-}
-
-/// Fail-closed flows and callers that refuse degradation stay on the
-/// policy's first route and take no step; policies without a fallback
-/// step stay on each round's first route but still take their other
-/// declared steps (`reduced-context`, `smaller-model`, …).
-fn no_fallback(decision: &Decision, headers: &HeaderMap) -> Option<NoFallback> {
-    if decision.failure_mode == FailureMode::FailClosed {
-        Some(NoFallback::FailClosedFlow)
-    } else if headers
-        .get(DEGRADE)
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"never"))
-    {
-        Some(NoFallback::CallerRefused)
-    } else {
-        (!decision.degrade.contains(&DegradeStep::FallbackRoute))
-            .then_some(NoFallback::NoFallbackStep)
-    }
 }
 
 /// Takes what failover found into the context; the served answer (with
@@ -92,7 +71,7 @@ pub(super) fn settle(
         at_most_once,
         excluded,
         privacy_report,
-        restore_table,
+        round: restore_table,
     } = outcome;
     ctx.attempts = attempts;
     ctx.skipped = skipped;

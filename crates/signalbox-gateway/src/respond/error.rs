@@ -12,6 +12,7 @@ use signalbox_policy::PolicyError;
 use thiserror::Error;
 
 use super::code::{ErrorCode, ErrorSpec, UpstreamVerdict};
+use crate::failover::NoFallback;
 
 /// What happened to the escalation webhook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,35 +30,6 @@ impl Webhook {
             Self::Sent => "sent",
             Self::NotConfigured => "not-configured",
         }
-    }
-}
-
-/// Why a flow stays on its first route, so no fallback is tried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NoFallback {
-    /// The rule's `failure-mode` is `fail-closed`.
-    FailClosedFlow,
-    /// The caller sent `x-signalbox-degrade: never`.
-    CallerRefused,
-    /// The policy declares no `fallback-route` step (its other declared
-    /// steps may still run).
-    NoFallbackStep,
-}
-
-impl NoFallback {
-    /// Why, in words, for the error message.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Self::FailClosedFlow => "this flow is fail-closed",
-            Self::CallerRefused => "the caller sent x-signalbox-degrade: never",
-            Self::NoFallbackStep => "the policy declares no fallback-route step",
-        }
-    }
-
-    /// Whether the rule's other declared steps are off too (fail-closed
-    /// flows and `degrade: never` take no step at all).
-    pub fn refuses_steps(self) -> bool {
-        !matches!(self, Self::NoFallbackStep)
     }
 }
 

@@ -7,5 +7,6 @@ pub mod degraded;
 pub mod error;
 pub mod headers;
 
+pub use crate::failover::NoFallback;
 pub use code::{ErrorCode, UpstreamVerdict};
-pub use error::{ApiError, NoFallback, Webhook};
+pub use error::{ApiError, Webhook};
