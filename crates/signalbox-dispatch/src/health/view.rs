@@ -3,10 +3,10 @@
 //! and the active probes (when one is due, and feeding its result to the
 //! breaker).
 
+use signalbox_state::unix_ms;
 use tokio::time::{Duration, Instant};
 
 use super::{Admission, BreakerState, Phase, RouteHealth, is_slow, ramp};
-use signalbox_state::unix_ms;
 
 /// The last active probe of a route.
 #[derive(Debug, Clone, serde::Serialize)]
