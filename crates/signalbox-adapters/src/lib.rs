@@ -22,7 +22,7 @@
 pub mod anthropic;
 pub mod azure;
 pub mod bedrock;
-pub mod canonical;
+pub use signalbox_core::canonical;
 pub mod cohere;
 pub mod gemini;
 #[cfg(feature = "mock")]

@@ -1,49 +1,7 @@
-//! Owns translation notes: the record of every field an adapter could not
-//! pass through unchanged.
+//! Owns the collecting of translation notes while an adapter renders a
+//! request (the note types are the canonical model's, in `signalbox-core`).
 
-use std::fmt;
-
-/// What happened to a field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NoteAction {
-    /// Not sent: the target has no equivalent.
-    Dropped,
-    /// Sent in another form with the same intent.
-    Translated,
-}
-
-/// One field an adapter dropped or translated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TranslationNote {
-    /// Path of the canonical field, e.g. `sampling.seed` or `extra.logprobs`.
-    pub field: String,
-    /// What was done with it.
-    pub action: NoteAction,
-    /// Why, for the decision record.
-    pub reason: String,
-}
-
-impl NoteAction {
-    /// `dropped` or `translated`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Dropped => "dropped",
-            Self::Translated => "translated",
-        }
-    }
-}
-
-impl fmt::Display for TranslationNote {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.field,
-            self.action.as_str(),
-            self.reason
-        )
-    }
-}
+pub use signalbox_core::canonical::{NoteAction, TranslationNote};
 
 /// Collects notes while an adapter renders a request.
 #[derive(Debug, Default)]

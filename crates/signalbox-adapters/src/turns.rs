@@ -85,13 +85,4 @@ pub(crate) fn turns<S: TurnStyle>(
     Ok(out)
 }
 
-/// The text parts of `parts`, concatenated.
-pub(crate) fn text_of(parts: &[Part]) -> String {
-    parts
-        .iter()
-        .filter_map(|p| match p {
-            Part::Text(t) => Some(t.as_str()),
-            _ => None,
-        })
-        .collect()
-}
+pub(crate) use crate::canonical::text_of;

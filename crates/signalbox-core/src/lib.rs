@@ -4,6 +4,7 @@
 //! wall clock. Nothing here does I/O.
 
 pub mod attempt;
+pub mod canonical;
 pub mod clock;
 pub mod decision;
 pub mod headers;

@@ -1,7 +1,7 @@
 //! Owns Anthropic-format ingress: `POST /v1/messages`. The body is read
-//! once into the canonical model (`signalbox-adapters`), whose OpenAI view
-//! (a JSON map, never serialised) runs through the same pipeline as
-//! `/v1/chat/completions`
+//! once (by `signalbox-adapters`) into the canonical model
+//! (`signalbox_core::canonical`), whose OpenAI view (a JSON map, never
+//! serialised) runs through the same pipeline as `/v1/chat/completions`
 //! — authentication, policy, privacy, resilience and the decision record
 //! all apply unchanged. The client's own body travels with it: an
 //! Anthropic route is sent that body (model swapped) while no privacy or

@@ -49,7 +49,7 @@ pub struct Usage {
     pub output_tokens: u64,
 }
 
-impl From<Usage> for signalbox_core::Usage {
+impl From<Usage> for crate::Usage {
     fn from(u: Usage) -> Self {
         Self {
             prompt_tokens: u.input_tokens,
@@ -89,7 +89,7 @@ impl ChatResponse {
     pub fn text(&self) -> String {
         self.choices
             .first()
-            .map(|c| crate::turns::text_of(&c.content))
+            .map(|c| super::text_of(&c.content))
             .unwrap_or_default()
     }
 }

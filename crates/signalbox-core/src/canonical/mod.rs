@@ -2,13 +2,13 @@
 //! shape every ingress format parses into and every provider adapter renders
 //! from. Nothing here knows a wire format.
 
+mod note;
 mod response;
 
+pub use note::{NoteAction, TranslationNote};
 pub use response::{ChatResponse, Choice, StopReason, StreamEvent, Usage};
 
 use serde_json::{Map, Value};
-
-use crate::note::TranslationNote;
 
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,4 +265,15 @@ impl Message {
             name: None,
         }
     }
+}
+
+/// The text parts of `parts`, concatenated.
+pub fn text_of(parts: &[Part]) -> String {
+    parts
+        .iter()
+        .filter_map(|p| match p {
+            Part::Text(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect()
 }
