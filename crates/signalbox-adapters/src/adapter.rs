@@ -47,6 +47,20 @@ pub trait ProviderFormat: Sync + 'static {
     /// A decoder for this kind's streamed answers.
     fn stream_decoder(&self) -> StreamDecoder;
 
+    /// The `accept` header of a streamed request.
+    fn stream_accept(&self) -> &'static str {
+        "text/event-stream"
+    }
+
+    /// What a configured endpoint of this kind must have for [`adapter`]
+    /// to build one (the provider is refused at load without it); `None`
+    /// when a kind without an adapter forwards requests untranslated.
+    ///
+    /// [`adapter`]: ProviderFormat::adapter
+    fn adapter_needs(&self) -> Option<&'static str> {
+        Some("its settings")
+    }
+
     /// The mock provider's side of this wire format, when there is one.
     #[cfg(feature = "mock")]
     fn mock(&self) -> Option<&'static dyn crate::mock::MockWire> {

@@ -212,10 +212,11 @@ impl Upstream {
             reason,
         })?;
         let adapter = native::adapter_for(cfg).map(Arc::new);
-        if adapter.is_none() && cfg.kind == ProviderKind::Bedrock {
+        let format = signalbox_adapters::format_of(cfg.kind);
+        if let (None, Some(needs)) = (&adapter, format.adapter_needs()) {
             return Err(UpstreamBuildError::Client {
                 provider,
-                reason: "bedrock provider without AWS credentials".into(),
+                reason: format!("{} provider without {needs}", cfg.kind.as_str()),
             });
         }
         let mut headers = HeaderMap::new();
@@ -350,10 +351,10 @@ impl Upstream {
         call: &CallContext<'_>,
     ) -> Result<Answer, UpstreamError> {
         let started = Instant::now();
-        let accept = match (prepared.stream, self.kind) {
-            (false, _) => "application/json",
-            (true, ProviderKind::Bedrock) => "application/vnd.amazon.eventstream",
-            (true, _) => "text/event-stream",
+        let accept = if prepared.stream {
+            signalbox_adapters::format_of(self.kind).stream_accept()
+        } else {
+            "application/json"
         };
         let mut req = http::Request::new(Full::new(prepared.body.clone()));
         *req.method_mut() = Method::POST;
@@ -573,3 +574,40 @@ fn parse_uri(text: &str) -> Result<Uri, String> {
 }
 
 mod passthrough;
+
+#[cfg(test)]
+mod tests {
+    use signalbox_config::{DEFAULT_MAX_STREAM_EVENT_BYTES, ProviderConfig, ProviderKind};
+    use signalbox_core::ProviderName;
+
+    use super::*;
+
+    fn provider(kind: ProviderKind) -> ProviderConfig {
+        ProviderConfig {
+            name: ProviderName::new("p"),
+            kind,
+            base_url: "http://127.0.0.1:9".into(),
+            api_key: None,
+            api_version: None,
+            aws: None,
+            quirks: Default::default(),
+            headers: Vec::new(),
+            timeouts: Timeouts::default(),
+            max_stream_event_bytes: DEFAULT_MAX_STREAM_EVENT_BYTES,
+        }
+    }
+
+    #[test]
+    fn a_kind_without_what_its_adapter_needs_is_refused_at_load() {
+        let scrubber = Arc::new(Scrubber::new(Vec::<String>::new()));
+        let e = Upstream::new(&provider(ProviderKind::Bedrock), Arc::clone(&scrubber))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("provider p: HTTP client: bedrock provider without AWS credentials")
+        );
+        // The OpenAI-compatible kind forwards untranslated: no adapter needed.
+        assert!(Upstream::new(&provider(ProviderKind::OpenAiCompatible), scrubber).is_ok());
+    }
+}

@@ -26,6 +26,14 @@ impl ProviderFormat for BedrockFormat {
     }
 
     /// `None` without AWS settings (the configuration requires them).
+    fn stream_accept(&self) -> &'static str {
+        "application/vnd.amazon.eventstream"
+    }
+
+    fn adapter_needs(&self) -> Option<&'static str> {
+        Some("AWS credentials")
+    }
+
     fn adapter(&self, endpoint: &Endpoint) -> Option<Adapter> {
         let aws = endpoint.aws.as_ref()?;
         Some(Adapter::new(BedrockAdapter {

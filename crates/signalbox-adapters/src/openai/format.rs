@@ -19,6 +19,11 @@ pub struct OpenAiFormat;
 pub static FORMAT: OpenAiFormat = OpenAiFormat;
 
 impl ProviderFormat for OpenAiFormat {
+    /// Without quirks, requests go upstream as the caller sent them.
+    fn adapter_needs(&self) -> Option<&'static str> {
+        None
+    }
+
     fn name(&self) -> &'static str {
         "openai"
     }
