@@ -53,96 +53,51 @@ fn validate_route(
     regions: &[&str],
     errors: &mut Errors,
 ) -> RouteConfig {
-    let (providers, risk_tiers) = (scope.providers, scope.risk_tiers);
+    if raw.max_requests_per_second == Some(0) {
+        errors.push(
+            format!("{path}.max-requests-per-second"),
+            "must be at least 1 (omit it for no limit)",
+        );
+    }
+    let zone = super::privacy::route_zone(
+        raw.zone.as_ref().map(|z| z.as_str()),
+        scope.zones,
+        path,
+        errors,
+    );
+    if raw.max_concurrency == Some(0) {
+        errors.push(
+            format!("{path}.max-concurrency"),
+            "must be at least 1 (omit it for no limit)",
+        );
+    }
+    check_identity(&raw, path, scope.providers, regions, errors);
+    let (context_window, max_output_tokens) =
+        token_limits(raw.context_window, raw.max_output_tokens, path, errors);
+    let risk_tiers = scope.risk_tiers;
+    let highest_tier = risk_tiers.len().saturating_sub(1);
+    let max_risk_tier = raw.max_risk_tier.as_ref().map_or(highest_tier, |name| {
+        let path = format!("{path}.max-risk-tier");
+        risk_tier(errors, &path, name.as_str(), risk_tiers).unwrap_or(highest_tier)
+    });
     let RawRoute {
         id,
         provider,
         model,
         region,
         version,
-        context_window,
-        max_output_tokens,
         max_output,
         supports,
         price,
         retention,
-        max_risk_tier,
         content_filter,
         breaker,
         health_check,
         weight,
         max_concurrency,
-        zone,
         max_requests_per_second,
+        ..
     } = raw;
-    if max_requests_per_second == Some(0) {
-        errors.push(
-            format!("{path}.max-requests-per-second"),
-            "must be at least 1 (omit it for no limit)",
-        );
-    }
-    let zone =
-        super::privacy::route_zone(zone.as_ref().map(|z| z.as_str()), scope.zones, path, errors);
-    if max_concurrency == Some(0) {
-        errors.push(
-            format!("{path}.max-concurrency"),
-            "must be at least 1 (omit it for no limit)",
-        );
-    }
-    if !providers.contains(&provider.as_str()) {
-        errors.push(
-            format!("{path}.provider"),
-            unknown("provider", provider.as_str(), providers),
-        );
-    }
-    if model.as_str().trim().is_empty() {
-        errors.push(format!("{path}.model"), "model must not be empty");
-    }
-    if !regions.contains(&region.as_str()) {
-        errors.push(
-            format!("{path}.region"),
-            unknown("region", region.as_str(), regions),
-        );
-    }
-    if version
-        .as_ref()
-        .is_some_and(|v| v.as_str().trim().is_empty())
-    {
-        errors.push(
-            format!("{path}.version"),
-            "version must not be empty (omit it to use the model name)",
-        );
-    }
-    let context_window = context_window.unwrap_or(DEFAULT_CONTEXT_WINDOW);
-    if context_window == 0 {
-        errors.push(format!("{path}.context-window"), "must be greater than 0");
-    }
-    let max_output_tokens = match max_output_tokens {
-        None => DEFAULT_MAX_OUTPUT_TOKENS.min(context_window),
-        Some(0) => {
-            errors.push(
-                format!("{path}.max-output-tokens"),
-                "must be greater than 0",
-            );
-            0
-        }
-        Some(n) => {
-            if n > context_window && context_window > 0 {
-                errors.push(
-                    format!("{path}.max-output-tokens"),
-                    format!(
-                        "max-output-tokens ({n}) must not exceed context-window ({context_window})"
-                    ),
-                );
-            }
-            n
-        }
-    };
-    let highest_tier = risk_tiers.len().saturating_sub(1);
-    let max_risk_tier = max_risk_tier.map_or(highest_tier, |name| {
-        let path = format!("{path}.max-risk-tier");
-        risk_tier(errors, &path, name.as_str(), risk_tiers).unwrap_or(highest_tier)
-    });
     RouteConfig {
         id: RouteId::new(id.as_str()),
         provider: ProviderName::new(provider.as_str()),
@@ -169,6 +124,77 @@ fn validate_route(
         zone,
         max_requests_per_second,
     }
+}
+
+/// The route's provider and region exist; its model and version are not blank.
+fn check_identity(
+    raw: &RawRoute,
+    path: &str,
+    providers: &[&str],
+    regions: &[&str],
+    errors: &mut Errors,
+) {
+    if !providers.contains(&raw.provider.as_str()) {
+        errors.push(
+            format!("{path}.provider"),
+            unknown("provider", raw.provider.as_str(), providers),
+        );
+    }
+    if raw.model.as_str().trim().is_empty() {
+        errors.push(format!("{path}.model"), "model must not be empty");
+    }
+    if !regions.contains(&raw.region.as_str()) {
+        errors.push(
+            format!("{path}.region"),
+            unknown("region", raw.region.as_str(), regions),
+        );
+    }
+    if raw
+        .version
+        .as_ref()
+        .is_some_and(|v| v.as_str().trim().is_empty())
+    {
+        errors.push(
+            format!("{path}.version"),
+            "version must not be empty (omit it to use the model name)",
+        );
+    }
+}
+
+/// The context window (default [`DEFAULT_CONTEXT_WINDOW`]) and the output
+/// limit (default [`DEFAULT_MAX_OUTPUT_TOKENS`], never above the window).
+fn token_limits(
+    context_window: Option<u32>,
+    max_output_tokens: Option<u32>,
+    path: &str,
+    errors: &mut Errors,
+) -> (u32, u32) {
+    let context_window = context_window.unwrap_or(DEFAULT_CONTEXT_WINDOW);
+    if context_window == 0 {
+        errors.push(format!("{path}.context-window"), "must be greater than 0");
+    }
+    let max_output_tokens = match max_output_tokens {
+        None => DEFAULT_MAX_OUTPUT_TOKENS.min(context_window),
+        Some(0) => {
+            errors.push(
+                format!("{path}.max-output-tokens"),
+                "must be greater than 0",
+            );
+            0
+        }
+        Some(n) => {
+            if n > context_window && context_window > 0 {
+                errors.push(
+                    format!("{path}.max-output-tokens"),
+                    format!(
+                        "max-output-tokens ({n}) must not exceed context-window ({context_window})"
+                    ),
+                );
+            }
+            n
+        }
+    };
+    (context_window, max_output_tokens)
 }
 
 fn validate_supports(raw: Option<RawSupports>) -> Supports {
