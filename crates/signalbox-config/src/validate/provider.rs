@@ -108,32 +108,7 @@ fn validate_provider(
             String::new()
         }
     };
-    let api_version = match (settings.api_version, api_version) {
-        (Some(_), Some(v)) => {
-            let v = v.0;
-            if v.is_empty()
-                || !v
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
-            {
-                errors.push(
-                    format!("{path}.api-version"),
-                    format!("{v:?} is not a version (letters, digits, `-`, `.`, `_`)"),
-                );
-            }
-            Some(v)
-        }
-        (Some(default), None) => Some(default.to_owned()),
-        (None, Some(_)) => {
-            let takers = ProviderKind::names_where(|s| s.api_version.is_some());
-            errors.push(
-                format!("{path}.api-version"),
-                format!("only {takers} providers take an api-version (this one is {kind})"),
-            );
-            None
-        }
-        (None, None) => None,
-    };
+    let api_version = validate_api_version(kind, api_version, path, errors);
     if quirks.is_some() && !settings.quirks {
         let takers = ProviderKind::names_where(|s| s.quirks);
         errors.push(
@@ -160,6 +135,42 @@ fn validate_provider(
             &format!("{path}.max-stream-event-bytes"),
             errors,
         ),
+    }
+}
+
+/// The API version of a kind that takes one (its default when omitted;
+/// letters, digits, `-`, `.`, `_`); an error for a kind that takes none.
+fn validate_api_version(
+    kind: ProviderKind,
+    raw: Option<Text>,
+    path: &str,
+    errors: &mut Errors,
+) -> Option<String> {
+    match (kind.settings().api_version, raw) {
+        (Some(_), Some(v)) => {
+            let v = v.0;
+            if v.is_empty()
+                || !v
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+            {
+                errors.push(
+                    format!("{path}.api-version"),
+                    format!("{v:?} is not a version (letters, digits, `-`, `.`, `_`)"),
+                );
+            }
+            Some(v)
+        }
+        (Some(default), None) => Some(default.to_owned()),
+        (None, Some(_)) => {
+            let takers = ProviderKind::names_where(|s| s.api_version.is_some());
+            errors.push(
+                format!("{path}.api-version"),
+                format!("only {takers} providers take an api-version (this one is {kind})"),
+            );
+            None
+        }
+        (None, None) => None,
     }
 }
 
