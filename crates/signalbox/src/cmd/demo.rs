@@ -148,9 +148,24 @@ async fn run_tour(demo: &Demo, base: &str) -> anyhow::Result<()> {
         "The alias `chat` routes to us-large (openai-us), then eu-large (azure-eu), then eu-small (vllm-eu).\n"
     );
 
-    println!("1. A normal request to the alias `chat`:");
     let body = serde_json::json!({"model": "chat", "messages": [{"role": "user", "content": "Hello, Signalbox"}]});
-    let resp = client.post(&url).json(&body).send().await?;
+    tour_normal(&client, &url, &body).await?;
+    tour_stream(&client, &url, &body).await?;
+    let body = serde_json::json!({"model": "chat", "messages": [{"role": "user", "content": "Are you still there?"}]});
+    tour_outage(demo, &client, &url, &body).await?;
+    tour_breaker(&client, &url, &body).await?;
+    tour_all_down(demo, &client, &url, &body).await?;
+    tour_metrics(&client, base).await
+}
+
+/// 1. A normal request, served by the first route.
+async fn tour_normal(
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<()> {
+    println!("1. A normal request to the alias `chat`:");
+    let resp = client.post(url).json(body).send().await?;
     let route = show_headers(&resp);
     let status = resp.status();
     let json: serde_json::Value = resp.json().await?;
@@ -163,10 +178,19 @@ async fn run_tour(demo: &Demo, base: &str) -> anyhow::Result<()> {
         "the first request should be served by us-large",
     )?;
 
+    Ok(())
+}
+
+/// 2. The same request streamed, chunks printed as they arrive.
+async fn tour_stream(
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<()> {
     println!("\n2. The same request, streamed; chunks are printed as they arrive:");
     let mut body = body.clone();
     body["stream"] = serde_json::Value::Bool(true);
-    let mut resp = client.post(&url).json(&body).send().await?;
+    let mut resp = client.post(url).json(&body).send().await?;
     show_headers(&resp);
     let started = tokio::time::Instant::now();
     let mut chunks = 0;
@@ -185,14 +209,23 @@ async fn run_tour(demo: &Demo, base: &str) -> anyhow::Result<()> {
     }
     expect(chunks >= 3, "the stream should arrive in several chunks")?;
 
+    Ok(())
+}
+
+/// 3. The first route's provider fails: the request fails over, marked.
+async fn tour_outage(
+    demo: &Demo,
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<()> {
     println!("\n3. Outage: openai-us now answers 503 to everything.");
     demo.us.set_faults(Faults {
         error_rate: 1.0,
         error_status: 503,
         ..Faults::default()
     });
-    let body = serde_json::json!({"model": "chat", "messages": [{"role": "user", "content": "Are you still there?"}]});
-    let resp = client.post(&url).json(&body).send().await?;
+    let resp = client.post(url).json(body).send().await?;
     let route = show_headers(&resp);
     let status = resp.status();
     let json: serde_json::Value = resp.json().await?;
@@ -209,12 +242,21 @@ async fn run_tour(demo: &Demo, base: &str) -> anyhow::Result<()> {
         "the request should fail over to eu-large",
     )?;
 
+    Ok(())
+}
+
+/// 4. After five failures in a row the circuit opens and the route is skipped.
+async fn tour_breaker(
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<()> {
     println!(
         "\n4. The circuit breaker: after 5 failures in a row us-large is skipped, not retried."
     );
     let mut last_attempts = String::new();
     for i in 0..5 {
-        let resp = client.post(&url).json(&body).send().await?;
+        let resp = client.post(url).json(body).send().await?;
         last_attempts = header(&resp, "x-signalbox-attempts");
         println!(
             "   request {}: served by {}, attempts {last_attempts}, degraded {}",
@@ -231,6 +273,16 @@ async fn run_tour(demo: &Demo, base: &str) -> anyhow::Result<()> {
         "with us-large's circuit open, requests should go straight to eu-large",
     )?;
 
+    Ok(())
+}
+
+/// 5. Every route down: one clear error naming each attempt and skip.
+async fn tour_all_down(
+    demo: &Demo,
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<()> {
     println!(
         "\n5. Every route down: the caller gets a clear error listing each attempt and skipped route."
     );
@@ -241,7 +293,7 @@ async fn run_tour(demo: &Demo, base: &str) -> anyhow::Result<()> {
             ..Faults::default()
         });
     }
-    let resp = client.post(&url).json(&body).send().await?;
+    let resp = client.post(url).json(body).send().await?;
     show_headers(&resp);
     let status = resp.status();
     let json: serde_json::Value = resp.json().await?;
@@ -254,6 +306,11 @@ async fn run_tour(demo: &Demo, base: &str) -> anyhow::Result<()> {
         m.set_faults(Faults::default());
     }
 
+    Ok(())
+}
+
+/// 6. The same story in `/metrics`.
+async fn tour_metrics(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     let metrics = client
         .get(format!("{base}/metrics"))
         .send()
