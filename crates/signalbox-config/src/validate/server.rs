@@ -23,41 +23,11 @@ pub(super) fn validate_server(raw: Option<RawServer>, errors: &mut Errors) -> Se
     else {
         return defaults;
     };
-    let listen = match listen {
-        None => defaults.listen,
-        Some(text) => text.as_str().parse::<SocketAddr>().unwrap_or_else(|_| {
-            errors.push(
-                "server.listen",
-                format!(
-                    "invalid address {:?} (expected IP:PORT, e.g. 127.0.0.1:4000)",
-                    text.as_str()
-                ),
-            );
-            defaults.listen
-        }),
-    };
-    let max_body_bytes = match max_body_bytes {
-        None => defaults.max_body_bytes,
-        Some(0) => {
-            errors.push("server.max-body-bytes", "must be greater than 0");
-            defaults.max_body_bytes
-        }
-        Some(n) => usize::try_from(n).unwrap_or_else(|_| {
-            errors.push("server.max-body-bytes", "too large for this platform");
-            defaults.max_body_bytes
-        }),
-    };
-    let threads = match threads {
-        None => None,
-        Some(n @ 1..=MAX_THREADS) => usize::try_from(n).ok(),
-        Some(n) => {
-            errors.push(
-                "server.threads",
-                format!("{n} threads: must be between 1 and {MAX_THREADS}"),
-            );
-            None
-        }
-    };
+    let listen = listen.map_or(defaults.listen, |text| {
+        validate_listen(text.as_str(), defaults.listen, errors)
+    });
+    let max_body_bytes = validate_body_limit(max_body_bytes, defaults.max_body_bytes, errors);
+    let threads = validate_threads(threads, errors);
     let mut positive = |value: Option<Duration>, default: Duration, key: &str| match value {
         Some(d) if d.is_zero() => {
             errors.push(format!("server.{key}"), "must be greater than 0");
@@ -98,6 +68,47 @@ pub(super) fn validate_server(raw: Option<RawServer>, errors: &mut Errors) -> Se
         body_read_timeout,
         keep_alive_timeout,
         max_connections,
+    }
+}
+
+/// `server.listen`: an `IP:PORT`.
+fn validate_listen(text: &str, default: SocketAddr, errors: &mut Errors) -> SocketAddr {
+    text.parse::<SocketAddr>().unwrap_or_else(|_| {
+        errors.push(
+            "server.listen",
+            format!("invalid address {text:?} (expected IP:PORT, e.g. 127.0.0.1:4000)"),
+        );
+        default
+    })
+}
+
+/// `server.max-body-bytes`: above 0 and addressable here.
+fn validate_body_limit(raw: Option<u64>, default: usize, errors: &mut Errors) -> usize {
+    match raw {
+        None => default,
+        Some(0) => {
+            errors.push("server.max-body-bytes", "must be greater than 0");
+            default
+        }
+        Some(n) => usize::try_from(n).unwrap_or_else(|_| {
+            errors.push("server.max-body-bytes", "too large for this platform");
+            default
+        }),
+    }
+}
+
+/// `server.threads`: 1 to [`MAX_THREADS`], or one per core when omitted.
+fn validate_threads(raw: Option<u64>, errors: &mut Errors) -> Option<usize> {
+    match raw {
+        None => None,
+        Some(n @ 1..=MAX_THREADS) => usize::try_from(n).ok(),
+        Some(n) => {
+            errors.push(
+                "server.threads",
+                format!("{n} threads: must be between 1 and {MAX_THREADS}"),
+            );
+            None
+        }
     }
 }
 
