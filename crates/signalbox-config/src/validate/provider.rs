@@ -236,8 +236,29 @@ fn validate_aws(
             format!("{region:?} is not an AWS region name (e.g. us-east-1)"),
         );
     }
-    let cred_path = format!("{path}.aws-credentials");
-    let (id, key, token) = match credentials {
+    let (id, key, token) = aws_credentials(
+        credentials,
+        &format!("{path}.aws-credentials"),
+        vars,
+        errors,
+    );
+    Some(AwsConfig {
+        region,
+        access_key_id: id?,
+        secret_access_key: key?,
+        session_token: token,
+    })
+}
+
+/// Bedrock's signing credentials: from `aws-credentials`, else the
+/// standard AWS environment variables (`None` parts are reported).
+fn aws_credentials(
+    credentials: Option<RawAwsCredentials>,
+    cred_path: &str,
+    vars: &dyn VarSource,
+    errors: &mut Errors,
+) -> (Option<Secret>, Option<Secret>, Option<Secret>) {
+    match credentials {
         Some(c) => (
             validate_api_key(
                 Some(c.access_key_id),
@@ -263,20 +284,14 @@ fn validate_aws(
             let (id, key) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY"));
             if id.is_none() || key.is_none() {
                 errors.push(
-                    &cred_path,
+                    cred_path,
                     "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
                      or name their sources under aws-credentials",
                 );
             }
             (id, key, env("AWS_SESSION_TOKEN"))
         }
-    };
-    Some(AwsConfig {
-        region,
-        access_key_id: id?,
-        secret_access_key: key?,
-        session_token: token,
-    })
+    }
 }
 
 /// Returns the URL normalised, without a trailing `/`. Errors never repeat
