@@ -159,63 +159,66 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async move {
-        match cli.command {
-            Command::Serve {
-                config,
-                listen,
-                no_watch,
-            } => cmd::serve::run(&config, listen, no_watch).await,
-            Command::Check { file } => cmd::check::run(&file),
-            Command::Schema => cmd::check::schema(),
-            Command::Demo { tour, listen } => cmd::demo::run(tour, listen).await,
-            Command::Explain {
-                config,
-                db,
-                json,
-                tenant,
-                request_id,
-            } => cmd::explain::run(
-                &cmd::explain::Source::pick(config, db),
-                json,
-                &request_id,
-                tenant.as_deref(),
-            ),
-            Command::Simulate {
-                config,
-                request,
-                headers,
-                tenant,
-                json,
-            } => cmd::simulate::run(&cmd::simulate::Args {
-                config,
-                request,
-                headers,
-                tenant,
-                json,
-            }),
-            Command::TestPolicy { config, cases } => cmd::test_policy::run(&config, &cases),
-            Command::MockProvider {
-                format,
-                listen,
-                name,
-                stream_chunks,
-                chunk_delay_ms,
-            } => {
-                let options = signalbox_mock::MockOptions {
-                    name,
-                    stream_chunks,
-                    chunk_delay_ms,
-                };
-                cmd::mock::run(listen, format, options).await
-            }
-        }
-    });
+    let result = runtime.block_on(run(cli.command));
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one subcommand to its exit code.
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve {
+            config,
+            listen,
+            no_watch,
+        } => cmd::serve::run(&config, listen, no_watch).await,
+        Command::Check { file } => cmd::check::run(&file),
+        Command::Schema => cmd::check::schema(),
+        Command::Demo { tour, listen } => cmd::demo::run(tour, listen).await,
+        Command::Explain {
+            config,
+            db,
+            json,
+            tenant,
+            request_id,
+        } => cmd::explain::run(
+            &cmd::explain::Source::pick(config, db),
+            json,
+            &request_id,
+            tenant.as_deref(),
+        ),
+        Command::Simulate {
+            config,
+            request,
+            headers,
+            tenant,
+            json,
+        } => cmd::simulate::run(&cmd::simulate::Args {
+            config,
+            request,
+            headers,
+            tenant,
+            json,
+        }),
+        Command::TestPolicy { config, cases } => cmd::test_policy::run(&config, &cases),
+        Command::MockProvider {
+            format,
+            listen,
+            name,
+            stream_chunks,
+            chunk_delay_ms,
+        } => {
+            let options = signalbox_mock::MockOptions {
+                name,
+                stream_chunks,
+                chunk_delay_ms,
+            };
+            cmd::mock::run(listen, format, options).await
         }
     }
 }
