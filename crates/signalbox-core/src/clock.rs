@@ -4,27 +4,21 @@
 //! `clippy.toml` and this module is the one place that reads the system's
 //! wall clock.
 //!
-//! The wall time it answers is the tokio clock plus an offset: under a
-//! paused test clock, advancing tokio time advances the wall time with it
-//! (a shared breaker's `open_until`, a budget's month, a record's
-//! timestamp all follow), and in production it is the system time. When
-//! the system clock runs ahead of that sum by more than [`RESYNC`] (the
-//! host was suspended, or NTP stepped it forward) the offset catches up;
-//! it never moves back, so the answer never decreases.
+//! In a normal build the wall time is the system's, read each time: SigV4
+//! signatures, breaker expiry shared across replicas, budget months and
+//! record times all need the real time, whatever NTP or a suspend did to
+//! it. With the `test-clock` feature (enabled by the workspace's test
+//! builds through dev-dependencies, never by `cargo build`) it is the tokio
+//! clock plus an offset instead, so under a paused test clock advancing
+//! tokio time advances the wall time with it; when the system clock runs
+//! ahead of that sum by more than [`RESYNC`] the offset catches up, and it
+//! never moves back.
 
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::time::Instant;
-
-/// How far the system clock may run ahead before the offset follows it.
+/// How far the system clock may run ahead before the offset follows it
+/// (`test-clock`).
 pub const RESYNC: Duration = Duration::from_secs(1);
-
-/// The tokio instant the offset counts from.
-static BASE: OnceLock<Instant> = OnceLock::new();
-/// Wall-clock nanoseconds since the epoch at `BASE` (0: not yet read).
-static OFFSET_NS: AtomicU64 = AtomicU64::new(0);
 
 /// Now, as wall-clock time.
 pub fn system_now() -> SystemTime {
@@ -41,17 +35,41 @@ pub fn unix_secs() -> u64 {
     unix_ns() / 1_000_000_000
 }
 
+#[cfg(not(any(test, feature = "test-clock")))]
 fn unix_ns() -> u64 {
-    let base = *BASE.get_or_init(Instant::now);
-    let since_base = nanos(Instant::now().saturating_duration_since(base));
-    let ours = OFFSET_NS.load(Ordering::Relaxed).saturating_add(since_base);
-    let system = system_ns();
-    if system > ours.saturating_add(nanos(RESYNC)) {
-        // Behind the system clock (first read, suspend, NTP step): follow it.
-        OFFSET_NS.fetch_max(system - since_base, Ordering::Relaxed);
-        return system;
+    system_ns()
+}
+
+#[cfg(any(test, feature = "test-clock"))]
+use pausable::unix_ns;
+
+/// The wall clock that follows a paused tokio clock (`test-clock`).
+#[cfg(any(test, feature = "test-clock"))]
+mod pausable {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use tokio::time::Instant;
+
+    use super::{RESYNC, nanos, system_ns};
+
+    /// The tokio instant the offset counts from.
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    /// Wall-clock nanoseconds since the epoch at `BASE` (0: not yet read).
+    static OFFSET_NS: AtomicU64 = AtomicU64::new(0);
+
+    pub(super) fn unix_ns() -> u64 {
+        let base = *BASE.get_or_init(Instant::now);
+        let since_base = nanos(Instant::now().saturating_duration_since(base));
+        let ours = OFFSET_NS.load(Ordering::Relaxed).saturating_add(since_base);
+        let system = system_ns();
+        if system > ours.saturating_add(nanos(RESYNC)) {
+            // Behind the system clock (first read, suspend, NTP step): follow it.
+            OFFSET_NS.fetch_max(system - since_base, Ordering::Relaxed);
+            return system;
+        }
+        ours
     }
-    ours
 }
 
 fn nanos(d: Duration) -> u64 {
