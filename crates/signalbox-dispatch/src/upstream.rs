@@ -6,7 +6,7 @@
 //! Everything that decides whether an answer is good enough to commit to
 //! stays in the attempt loop, above this seam: framing the stream, checking
 //! each event, the error event under a 200, the first-event deadline and
-//! the stall guards. So the hyper client (`signalbox_providers::Upstream`)
+//! the stall guards. So the hyper client (`signalbox_providers::HttpUpstream`)
 //! and the in-memory scripted upstream the unit tests use are held to the
 //! same commit point.
 //!
@@ -78,7 +78,7 @@ pub trait Upstream: Send + Sync + std::fmt::Debug {
     fn first_event_error(&self, format: WireFormat, data: &str) -> Option<UpstreamError>;
 }
 
-impl Upstream for signalbox_providers::Upstream {
+impl Upstream for signalbox_providers::HttpUpstream {
     fn kind(&self) -> ProviderKind {
         Self::kind(self)
     }

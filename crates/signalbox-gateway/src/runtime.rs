@@ -14,7 +14,7 @@ use signalbox_config::{Config, RouteConfig};
 use signalbox_core::RouteIdx;
 use signalbox_dispatch::{RetryBudget, RouteTable};
 use signalbox_policy::PolicySnapshot;
-use signalbox_providers::{ContentFilter, Retention, RouteSettings, Upstream};
+use signalbox_providers::{ContentFilter, HttpUpstream, Retention, RouteSettings};
 use thiserror::Error;
 
 mod carry;
@@ -131,7 +131,7 @@ impl Runtime {
         for p in &config.providers {
             upstreams.insert(
                 p.name.as_str(),
-                Arc::new(Upstream::new(p, Arc::clone(&scrubber))?),
+                Arc::new(HttpUpstream::new(p, Arc::clone(&scrubber))?),
             );
         }
         let routes = config

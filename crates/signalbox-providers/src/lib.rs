@@ -24,6 +24,6 @@ pub use signalbox_adapters::anthropic::usage_of_event as anthropic_usage_of_even
 pub use signalbox_adapters::{ContentFilter, Retention, RouteSettings, TranslationNote};
 pub use sse::{DEFAULT_MAX_EVENT_BYTES, EventTooLarge, SseEvent, SseFramer};
 pub use upstream::{
-    Answer, CallContext, ChatJson, MAX_RESPONSE_BYTES, PrepareError, Prepared, Upstream,
+    AnswerHead, CallContext, ChatJson, HttpUpstream, MAX_RESPONSE_BYTES, PrepareError, Prepared,
     UpstreamBuildError,
 };

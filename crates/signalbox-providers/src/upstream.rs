@@ -88,7 +88,7 @@ pub enum UpstreamBuildError {
 
 /// One provider endpoint: its pool, credentials, timeouts and wire format.
 #[derive(Debug)]
-pub struct Upstream {
+pub struct HttpUpstream {
     name: ProviderName,
     kind: ProviderKind,
     /// `{base}/chat/completions` (the untranslated OpenAI path).
@@ -197,7 +197,7 @@ struct ResponseShape {
     usage: Option<Usage>,
 }
 
-impl Upstream {
+impl HttpUpstream {
     /// Builds the client for one configured provider; `scrubber` (built
     /// once per configuration, [`Scrubber::for_providers`]) cleans every
     /// upstream-supplied error text this client reports.
@@ -349,7 +349,7 @@ impl Upstream {
         &self,
         prepared: &Prepared,
         call: &CallContext<'_>,
-    ) -> Result<Answer, UpstreamError> {
+    ) -> Result<AnswerHead, UpstreamError> {
         let started = Instant::now();
         let accept = if prepared.stream {
             signalbox_adapters::format_of(self.kind).stream_accept()
@@ -393,7 +393,7 @@ impl Upstream {
         let (parts, body) = resp.into_parts();
         let status = parts.status;
         if status.is_success() {
-            return Ok(Answer {
+            return Ok(AnswerHead {
                 format: prepared.format,
                 body,
                 content_length: parts
@@ -463,7 +463,7 @@ impl Upstream {
     }
 
     /// The streamed answer as OpenAI SSE bytes (translated for native kinds).
-    pub fn events(&self, answer: Answer, prepared: &Prepared) -> ByteStream {
+    pub fn events(&self, answer: AnswerHead, prepared: &Prepared) -> ByteStream {
         let total = self.timeouts.total;
         let forwarded = answer.format != WireFormat::OpenAi;
         match &self.adapter {
@@ -493,14 +493,14 @@ impl Upstream {
 
     /// Reads a whole non-streaming answer and checks that it is a chat
     /// completion (a JSON object with `choices`).
-    pub async fn read_json(&self, answer: Answer) -> Result<ChatJson, UpstreamError> {
+    pub async fn read_json(&self, answer: AnswerHead) -> Result<ChatJson, UpstreamError> {
         // A parse error may quote the body it choked on.
         self.read_json_unscrubbed(answer)
             .await
             .map_err(|e| self.scrubber.error(e))
     }
 
-    async fn read_json_unscrubbed(&self, answer: Answer) -> Result<ChatJson, UpstreamError> {
+    async fn read_json_unscrubbed(&self, answer: AnswerHead) -> Result<ChatJson, UpstreamError> {
         if answer
             .content_length
             .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
@@ -553,9 +553,9 @@ impl Upstream {
 }
 
 /// A 2xx answer whose head has arrived; read it with
-/// [`Upstream::read_json`] or [`Upstream::events`].
+/// [`HttpUpstream::read_json`] or [`HttpUpstream::events`].
 #[derive(Debug)]
-pub struct Answer {
+pub struct AnswerHead {
     body: Incoming,
     /// The wire format the answer is passed on in.
     format: WireFormat,

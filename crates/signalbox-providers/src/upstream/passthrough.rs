@@ -1,4 +1,4 @@
-//! Owns the same-family fast path of an [`Upstream`]: a request still
+//! Owns the same-family fast path of an [`HttpUpstream`]: a request still
 //! carrying the client's own body, bound for a provider that speaks its
 //! format, is sent that body with only the model swapped (and the output
 //! limit clamped where the route demands it), and the answer is read
@@ -9,10 +9,10 @@ use signalbox_adapters::{RouteSettings, TranslateError};
 use signalbox_core::request::{OutputClamp, WireFormat};
 use signalbox_core::{ChatRequest, OutcomeClass};
 
-use super::{ChatJson, PrepareError, Prepared, Upstream, clamp_note, parse_uri, prepare_error};
+use super::{ChatJson, HttpUpstream, PrepareError, Prepared, clamp_note, parse_uri, prepare_error};
 use crate::UpstreamError;
 
-impl Upstream {
+impl HttpUpstream {
     /// The same-family fast path: the client's own body, forwarded with
     /// only the model swapped (and the output limit clamped where the
     /// route demands it). `None` when the request has no native body (it

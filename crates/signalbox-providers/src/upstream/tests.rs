@@ -23,7 +23,7 @@ fn provider(kind: ProviderKind) -> ProviderConfig {
 #[test]
 fn a_kind_without_what_its_adapter_needs_is_refused_at_load() {
     let scrubber = Arc::new(Scrubber::new(Vec::<String>::new()));
-    let e = Upstream::new(&provider(ProviderKind::Bedrock), Arc::clone(&scrubber))
+    let e = HttpUpstream::new(&provider(ProviderKind::Bedrock), Arc::clone(&scrubber))
         .err()
         .map(|e| e.to_string());
     assert_eq!(
@@ -31,5 +31,5 @@ fn a_kind_without_what_its_adapter_needs_is_refused_at_load() {
         Some("provider p: HTTP client: bedrock provider without AWS credentials")
     );
     // The OpenAI-compatible kind forwards untranslated: no adapter needed.
-    assert!(Upstream::new(&provider(ProviderKind::OpenAiCompatible), scrubber).is_ok());
+    assert!(HttpUpstream::new(&provider(ProviderKind::OpenAiCompatible), scrubber).is_ok());
 }
