@@ -1,5 +1,6 @@
 //! Owns `Idempotency-Key` handling: claiming a key (scoped per tenant and
-//! bound to the body's hash), waiting for a concurrent duplicate, replaying
+//! bound to the body's hash and its wire format, so an answer stored for
+//! `/v1/messages` is never replayed to a `/v1/chat/completions` client), waiting for a concurrent duplicate, replaying
 //! a stored answer, and storing the answer of the request that executed —
 //! JSON bodies and streams alike, by teeing the response body as it goes out.
 
@@ -11,6 +12,7 @@ use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
+use signalbox_core::WireFormat;
 use signalbox_core::headers::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAY};
 use signalbox_state::{Begin, IdempotencyStore, StoredResponse};
 use tokio::time::Duration;
@@ -56,13 +58,40 @@ impl Drop for Claim {
     }
 }
 
+/// The client's request as the key is bound to it.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The client's own bytes.
+    pub body: &'a [u8],
+    /// The format the ingress read them in: the same bytes sent to another
+    /// endpoint are another request (stored answers are in its format).
+    pub format: WireFormat,
+}
+
+impl Request<'_> {
+    /// The first 8 bytes of the body's SHA-256; for formats other than
+    /// OpenAI's the format's name is hashed first (OpenAI's fingerprint is
+    /// the body's alone, as keys stored before were bound).
+    fn fingerprint(&self) -> u64 {
+        let mut hasher = Sha256::new();
+        if self.format == WireFormat::Anthropic {
+            hasher.update(b"anthropic\0");
+        }
+        hasher.update(self.body);
+        let digest = hasher.finalize();
+        let mut fp = [0u8; 8];
+        fp.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
+        u64::from_le_bytes(fp)
+    }
+}
+
 /// Claims the request's key, waiting (up to `wait`) for a concurrent
 /// duplicate to finish first.
 pub async fn claim(
     store: &Arc<dyn IdempotencyStore>,
     tenant: &str,
     headers: &HeaderMap,
-    body: &[u8],
+    request: Request<'_>,
     wait: Duration,
     max_bytes: usize,
 ) -> Result<Claimed, ApiError> {
@@ -75,10 +104,7 @@ pub async fn claim(
         .filter(|k| (1..=MAX_KEY_LEN).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
         .ok_or(ApiError::BadIdempotencyKey)?;
     let scoped = format!("{tenant}\u{0}{key}");
-    let digest = Sha256::digest(body);
-    let mut fp = [0u8; 8];
-    fp.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
-    let fingerprint = u64::from_le_bytes(fp);
+    let fingerprint = request.fingerprint();
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let begin = store

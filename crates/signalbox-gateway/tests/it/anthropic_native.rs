@@ -362,3 +362,39 @@ async fn a_server_tool_reaches_an_anthropic_route_and_is_refused_elsewhere() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_key_used_on_v1_messages_never_replays_an_anthropic_answer_to_an_openai_client() {
+    let h = native().await;
+    // A body both endpoints accept, byte for byte.
+    let body = json!({"model": "claude", "max_tokens": 64,
+        "messages": [{"role": "user", "content": "hi"}]})
+    .to_string();
+    let post = |path: &'static str| {
+        h.client
+            .post(h.url(path))
+            .header("idempotency-key", "cross-format-1")
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+    };
+    let first = post("/v1/messages").await.unwrap();
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["type"], "message", "{first}");
+    let second = post("/v1/chat/completions").await.unwrap();
+    let replayed = header(&second, "x-signalbox-idempotent-replay") == "true";
+    let status = second.status();
+    let second: Value = second.json().await.unwrap();
+    assert!(
+        !(replayed && second["type"] == "message"),
+        "an OpenAI client was replayed an Anthropic message: {second}"
+    );
+    // Same key, another request (its format): a conflict, as for another body.
+    assert_eq!(status, 422, "{second}");
+    assert_eq!(
+        second["error"]["code"], "idempotency_key_reused",
+        "{second}"
+    );
+    h.stop().await;
+}
