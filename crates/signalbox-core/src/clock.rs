@@ -4,26 +4,29 @@
 //! `clippy.toml` and this module is the one place that reads the system's
 //! wall clock.
 //!
-//! The wall time it answers is the tokio clock plus an offset: under a
-//! paused test clock, advancing tokio time advances the wall time with it
-//! (a shared breaker's `open_until`, a budget's month, a record's
-//! timestamp all follow), and in production it is the system time. When
-//! the system clock runs ahead of that sum by more than [`RESYNC`] (the
-//! host was suspended, or NTP stepped it forward) the offset catches up;
-//! it never moves back, so the answer never decreases.
+//! The wall time it answers is the system's, mapped onto the monotonic
+//! clock once, plus how far the calling runtime's tokio clock is from the
+//! real one: in production the two are the same and the answer is the
+//! system time; under a paused test clock, advancing tokio time advances
+//! the wall time with it (a shared breaker's `open_until`, a budget's
+//! month, a record's timestamp all follow), in that runtime only. The
+//! mapping is checked against the system clock on every read, by real
+//! (never paused) time: when they disagree by more than [`RESYNC`] (the
+//! host was suspended, NTP stepped the clock either way) it follows the
+//! system, so a clock corrected backwards is not kept ahead (a signature
+//! time AWS would refuse, breaker deadlines other replicas would read as
+//! far off). Between such steps the answer never decreases.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::time::Instant;
-
-/// How far the system clock may run ahead before the offset follows it.
+/// How far the system clock may drift from the mapping before it follows.
 pub const RESYNC: Duration = Duration::from_secs(1);
 
-/// The tokio instant the offset counts from.
-static BASE: OnceLock<Instant> = OnceLock::new();
-/// Wall-clock nanoseconds since the epoch at `BASE` (0: not yet read).
+/// The real monotonic instant the mapping counts from.
+static ORIGIN: OnceLock<std::time::Instant> = OnceLock::new();
+/// Wall-clock nanoseconds since the epoch at `ORIGIN` (0: not yet read).
 static OFFSET_NS: AtomicU64 = AtomicU64::new(0);
 
 /// Now, as wall-clock time.
@@ -42,20 +45,34 @@ pub fn unix_secs() -> u64 {
 }
 
 fn unix_ns() -> u64 {
-    let base = *BASE.get_or_init(Instant::now);
-    let since_base = nanos(Instant::now().saturating_duration_since(base));
-    let ours = OFFSET_NS.load(Ordering::Relaxed).saturating_add(since_base);
+    let origin = *ORIGIN.get_or_init(real_now);
+    let real = nanos(real_now().saturating_duration_since(origin));
     let system = system_ns();
-    if system > ours.saturating_add(nanos(RESYNC)) {
-        // Behind the system clock (first read, suspend, NTP step): follow it.
-        OFFSET_NS.fetch_max(system - since_base, Ordering::Relaxed);
-        return system;
+    let mut offset = OFFSET_NS.load(Ordering::Relaxed);
+    if offset == 0 || system.abs_diff(offset.saturating_add(real)) > nanos(RESYNC) {
+        // First read, suspend, or a stepped clock: follow the system.
+        offset = system.saturating_sub(real);
+        OFFSET_NS.store(offset, Ordering::Relaxed);
     }
-    ours
+    // The calling runtime's clock (the real one unless paused), which may
+    // be before the origin (a runtime created earlier).
+    let tokio = tokio::time::Instant::now().into_std();
+    match tokio.checked_duration_since(origin) {
+        Some(after) => offset.saturating_add(nanos(after)),
+        None => offset.saturating_sub(nanos(origin.saturating_duration_since(tokio))),
+    }
 }
 
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the real monotonic clock, to check the mapping by (never paused)"
+)]
+fn real_now() -> std::time::Instant {
+    std::time::Instant::now()
 }
 
 #[expect(
