@@ -398,3 +398,43 @@ async fn a_key_used_on_v1_messages_never_replays_an_anthropic_answer_to_an_opena
     );
     h.stop().await;
 }
+
+/// What the privacy detectors cannot see (a `document` is not in the
+/// OpenAI view they scan) is never forwarded past a boundary: the guarded
+/// route is sent the protected, translated request, which cannot carry
+/// the document, so nothing is sent at all.
+#[tokio::test]
+async fn a_secret_in_a_document_never_crosses_a_privacy_boundary() {
+    let yaml = include_str!("../../../../examples/privacy.yaml")
+        .replace("kind: openai-compatible", "kind: anthropic");
+    let h = start(&yaml, &[("upstream", MockFormat::Anthropic)], &[]).await;
+    for system in [
+        json!("You help."),
+        json!([{"type": "text", "text": "Mail jane.doe@example.com.",
+                "cache_control": {"type": "ephemeral"}}]),
+    ] {
+        let body = json!({
+            "model": "chat", "max_tokens": 64, "system": system,
+            "messages": [{"role": "user", "content": [
+                {"type": "document", "source": {"type": "text", "media_type": "text/plain",
+                    "data": "Contact jane.doe@example.com for the keys."}},
+                {"type": "text", "text": "Summarise."}]}]
+        });
+        let resp = send(&h, &body, "native-doc").await;
+        assert_eq!(resp.status(), 400, "{}", resp.text().await.unwrap());
+    }
+    let stats = h.mock("upstream").stats();
+    assert_eq!(stats.requests, 0, "{:?}", stats.last_request);
+    // In `system` blocks (which the view carries) it is redacted.
+    let body = json!({
+        "model": "chat", "max_tokens": 64,
+        "system": [{"type": "text", "text": "Mail jane.doe@example.com.",
+                    "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": "Summarise."}]
+    });
+    let resp = send(&h, &body, "native-sys").await;
+    assert_eq!(resp.status(), 200);
+    let sent = h.mock("upstream").stats().last_request.unwrap().to_string();
+    assert!(!sent.contains("jane.doe@example.com"), "leaked: {sent}");
+    h.stop().await;
+}
