@@ -5,6 +5,7 @@
 //! JSON bodies and streams alike, by teeing the response body as it goes out.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -149,8 +150,9 @@ fn replay(stored: StoredResponse) -> Response {
 
 impl Claim {
     /// Stores the response as it streams out. Answers a retry could change
-    /// (429, 5xx) are not stored: the key is released instead.
-    pub fn wrap(mut self, resp: Response) -> Response {
+    /// (429, 5xx, and a stream whose `cut` flag was raised before it ended:
+    /// a failure after its 200) are not stored: the key is released instead.
+    pub fn wrap(mut self, resp: Response, cut: Option<Arc<AtomicBool>>) -> Response {
         let status = resp.status();
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             self.release();
@@ -173,6 +175,7 @@ impl Claim {
             overflow: false,
             status: status.as_u16(),
             headers,
+            cut,
         };
         Response::from_parts(parts, Body::from_stream(tee))
     }
@@ -188,6 +191,8 @@ struct Tee {
     overflow: bool,
     status: u16,
     headers: Vec<(String, String)>,
+    /// Raised when the stream was cut after commit.
+    cut: Option<Arc<AtomicBool>>,
 }
 
 impl Tee {
@@ -211,7 +216,8 @@ impl Tee {
         };
         claim.armed = false;
         let (store, key) = (Arc::clone(&claim.store), std::mem::take(&mut claim.key));
-        let stored = (complete && !self.overflow).then(|| StoredResponse {
+        let cut = self.cut.as_ref().is_some_and(|c| c.load(Ordering::Relaxed));
+        let stored = (complete && !self.overflow && !cut).then(|| StoredResponse {
             status: self.status,
             headers: std::mem::take(&mut self.headers),
             body: std::mem::take(&mut self.buf).freeze(),

@@ -438,3 +438,48 @@ async fn a_secret_in_a_document_never_crosses_a_privacy_boundary() {
     assert!(!sent.contains("jane.doe@example.com"), "leaked: {sent}");
     h.stop().await;
 }
+
+/// A stream cut after commit failed (its caller got an error event): the
+/// key is released like a 5xx's, so a retry with it runs again instead of
+/// replaying the cut answer until the key expires.
+#[tokio::test]
+async fn a_cut_stream_is_not_stored_for_idempotent_replay() {
+    let h = native().await;
+    h.mock("claude").set_faults(Faults {
+        cut_stream_after: Some(2),
+        ..Faults::default()
+    });
+    let body = rich("claude", true);
+    let post = || {
+        h.client
+            .post(h.url("/v1/messages"))
+            .header("idempotency-key", "cut-key-1")
+            .json(&body)
+            .send()
+    };
+    let first = post().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let text = first.text().await.unwrap();
+    assert!(text.contains("event: error"), "{text}");
+    h.mock("claude").set_faults(Faults::default());
+    let mut second = None;
+    // The release is written on a task: bounded wait for it.
+    for _ in 0..50 {
+        let resp = post().await.unwrap();
+        if resp.status() == 200 {
+            second = Some(resp);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let second = second.expect("the retry was answered");
+    assert_ne!(
+        header(&second, "x-signalbox-idempotent-replay"),
+        "true",
+        "the cut answer was replayed"
+    );
+    let text = second.text().await.unwrap();
+    assert!(text.contains("event: message_stop"), "{text}");
+    assert_eq!(h.mock("claude").stats().requests, 2);
+    h.stop().await;
+}
