@@ -103,12 +103,17 @@ async fn usage_handed_over_as_a_value_is_recorded_and_never_forwarded() {
     assert!(!text.contains("usage") && !text.contains("11"), "{text}");
 }
 
-#[tokio::test]
-async fn an_anthropic_stream_ends_at_message_stop_and_its_cut_is_an_error_event() {
-    let anthropic = Ending {
+/// The ending state of a stream passed on in Anthropic's format.
+fn anthropic() -> Ending {
+    Ending {
         format: WireFormat::Anthropic,
         ..Ending::default()
-    };
+    }
+}
+
+#[tokio::test]
+async fn an_anthropic_stream_ends_at_message_stop_and_its_cut_is_an_error_event() {
+    let anthropic = anthropic();
     let delta = "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":5}}\n\n";
     let stop = "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
     let whole = vec![
@@ -134,10 +139,7 @@ async fn an_anthropic_stream_ends_at_message_stop_and_its_cut_is_an_error_event(
 
 #[tokio::test]
 async fn an_anthropic_stream_ended_before_its_final_usage_is_not_charged_one_output_token() {
-    let anthropic = Ending {
-        format: WireFormat::Anthropic,
-        ..Ending::default()
-    };
+    let anthropic = anthropic();
     // `message_start` reports the input and a placeholder output of 1.
     let start = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"content\":[],\"usage\":{\"input_tokens\":25,\"cache_read_input_tokens\":100,\"output_tokens\":1}}}\n\n";
     let delta = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"word\"}}\n\n";
