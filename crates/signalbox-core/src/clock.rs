@@ -4,20 +4,21 @@
 //! `clippy.toml` and this module is the one place that reads the system's
 //! wall clock.
 //!
-//! In a normal build the wall time is the system's, read each time: SigV4
-//! signatures, breaker expiry shared across replicas, budget months and
-//! record times all need the real time, whatever NTP or a suspend did to
-//! it. With the `test-clock` feature (enabled by the workspace's test
-//! builds through dev-dependencies, never by `cargo build`) it is the tokio
-//! clock plus an offset instead, so under a paused test clock advancing
-//! tokio time advances the wall time with it; when the system clock runs
-//! ahead of that sum by more than [`RESYNC`] the offset catches up, and it
-//! never moves back.
+//! A normal build answers the system time, read each time: SigV4
+//! signatures, breaker deadlines shared between replicas, budget months
+//! and record times need the real time, whatever NTP or a suspend did to
+//! it. Test builds enable the `test-clock` feature (through
+//! dev-dependencies, never in `cargo build`): the wall time is then the
+//! system's, mapped onto the real monotonic clock, plus how far the calling
+//! runtime's tokio clock is from the real one, so under a paused test clock
+//! advancing tokio time advances the wall time with it (a shared breaker's
+//! `open_until`, a budget's month, a record's timestamp), in that runtime
+//! only. The mapping is checked against the system clock on every read and
+//! follows it when they disagree by more than [`RESYNC`].
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// How far the system clock may run ahead before the offset follows it
-/// (`test-clock`).
+/// How far the system clock may drift from the mapping before it follows.
 pub const RESYNC: Duration = Duration::from_secs(1);
 
 /// Now, as wall-clock time.
@@ -49,26 +50,38 @@ mod pausable {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
 
-    use tokio::time::Instant;
-
     use super::{RESYNC, nanos, system_ns};
 
-    /// The tokio instant the offset counts from.
-    static BASE: OnceLock<Instant> = OnceLock::new();
-    /// Wall-clock nanoseconds since the epoch at `BASE` (0: not yet read).
+    /// The real monotonic instant the mapping counts from.
+    static ORIGIN: OnceLock<std::time::Instant> = OnceLock::new();
+    /// Wall-clock nanoseconds since the epoch at `ORIGIN` (0: not yet read).
     static OFFSET_NS: AtomicU64 = AtomicU64::new(0);
 
     pub(super) fn unix_ns() -> u64 {
-        let base = *BASE.get_or_init(Instant::now);
-        let since_base = nanos(Instant::now().saturating_duration_since(base));
-        let ours = OFFSET_NS.load(Ordering::Relaxed).saturating_add(since_base);
+        let origin = *ORIGIN.get_or_init(real_now);
+        let real = nanos(real_now().saturating_duration_since(origin));
         let system = system_ns();
-        if system > ours.saturating_add(nanos(RESYNC)) {
-            // Behind the system clock (first read, suspend, NTP step): follow it.
-            OFFSET_NS.fetch_max(system - since_base, Ordering::Relaxed);
-            return system;
+        let mut offset = OFFSET_NS.load(Ordering::Relaxed);
+        if offset == 0 || system.abs_diff(offset.saturating_add(real)) > nanos(RESYNC) {
+            // First read, suspend, or a stepped clock: follow the system.
+            offset = system.saturating_sub(real);
+            OFFSET_NS.store(offset, Ordering::Relaxed);
         }
-        ours
+        // The calling runtime's clock (the real one unless paused), which may
+        // be before the origin (a runtime created earlier).
+        let tokio = tokio::time::Instant::now().into_std();
+        match tokio.checked_duration_since(origin) {
+            Some(after) => offset.saturating_add(nanos(after)),
+            None => offset.saturating_sub(nanos(origin.saturating_duration_since(tokio))),
+        }
+    }
+
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the real monotonic clock, to check the mapping by (never paused)"
+    )]
+    fn real_now() -> std::time::Instant {
+        std::time::Instant::now()
     }
 }
 

@@ -48,7 +48,12 @@ pub enum StreamOutcome {
 pub struct StreamEnd {
     /// How it ended.
     pub outcome: StreamOutcome,
-    /// Usage, if the upstream reported it in the stream.
+    /// Usage, if the upstream reported it in the stream. An Anthropic
+    /// stream reports its input tokens first and its output tokens last:
+    /// ended before that last report (cut, or the caller went away), its
+    /// output is counted as at least one token per event forwarded, as a
+    /// stream that reports nothing is priced, never as the placeholder of
+    /// its first event.
     pub usage: Option<Usage>,
     /// Events forwarded to the caller.
     pub events: u64,
@@ -65,6 +70,9 @@ pub struct CommittedStream {
     framer: SseFramer,
     ending: Ending,
     usage: Option<Usage>,
+    /// The usage seen is the answer's whole usage (an OpenAI usage chunk,
+    /// a translated stream's, or Anthropic's `message_delta`).
+    usage_final: bool,
     events: u64,
     started: Instant,
     error_event: Option<ErrorContext>,
@@ -149,6 +157,7 @@ impl CommittedStream {
             framer,
             ending,
             usage: None,
+            usage_final: false,
             events: 1,
             started: Instant::now(),
             error_event: None,
@@ -221,7 +230,7 @@ impl CommittedStream {
         if let Some(cb) = self.on_end.take() {
             cb(StreamEnd {
                 outcome,
-                usage: self.usage,
+                usage: self.spent(),
                 events: self.events,
                 elapsed: self.started.elapsed(),
             });
@@ -295,7 +304,19 @@ impl CommittedStream {
     pub(crate) fn set_usage(&mut self, usage: Option<Usage>) {
         if usage.is_some() {
             self.usage = usage;
+            self.usage_final = true;
         }
+    }
+
+    /// The usage to report at the end: an Anthropic stream's start-of-answer
+    /// output count (a placeholder, usually 1) is raised to the events
+    /// forwarded when its final usage never came.
+    fn spent(&self) -> Option<Usage> {
+        let mut usage = self.usage?;
+        if !self.usage_final {
+            usage.completion_tokens = usage.completion_tokens.max(self.events);
+        }
+        Some(usage)
     }
 
     pub(crate) fn note_usage(&mut self, ev: &SseEvent) {
@@ -303,6 +324,9 @@ impl CommittedStream {
             let mut u = self.usage.unwrap_or_default();
             if signalbox_providers::anthropic_usage_of_event(&ev.data, &mut u) {
                 self.usage = Some(u);
+                // `message_start` carries the input and a placeholder
+                // output count; `message_delta` the output so far.
+                self.usage_final |= ev.event.as_deref() != Some("message_start");
             }
             return;
         }
@@ -314,6 +338,7 @@ impl CommittedStream {
             && let Ok(WithUsage { usage: Some(u) }) = serde_json::from_str::<WithUsage>(&ev.data)
         {
             self.usage = Some(u);
+            self.usage_final = true;
         }
     }
 }
@@ -372,7 +397,7 @@ impl Stream for CommittedStream {
                     }
                     return Poll::Pending;
                 }
-                Poll::Ready(Some(Ok(Chunk::Usage(u)))) => this.usage = Some(u),
+                Poll::Ready(Some(Ok(Chunk::Usage(u)))) => this.set_usage(Some(u)),
                 Poll::Ready(Some(Ok(Chunk::Data(chunk)))) => {
                     if let Some(g) = this.stall.as_mut() {
                         g.deadline = Instant::now() + g.idle;

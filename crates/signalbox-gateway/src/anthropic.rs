@@ -30,7 +30,7 @@ use signalbox_adapters::anthropic;
 use signalbox_adapters::openai::ChunkDecoder;
 use signalbox_providers::SseFramer;
 
-use signalbox_core::headers::REQUEST_ID;
+use signalbox_core::headers::{IDEMPOTENT_REPLAY, REQUEST_ID};
 use signalbox_core::{ChatRequest, WireFormat};
 
 use crate::AppState;
@@ -124,6 +124,7 @@ async fn translate(resp: Response, stream: bool, id: &HeaderValue) -> Response {
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
     if parts.status.is_success() && stream && is_sse {
+        let replay = parts.headers.contains_key(IDEMPOTENT_REPLAY);
         let events = AnthropicEvents {
             inner: body.into_data_stream(),
             // Its input is the committed stream: whole events, each already
@@ -131,6 +132,7 @@ async fn translate(resp: Response, stream: bool, id: &HeaderValue) -> Response {
             framer: SseFramer::for_framed_events(),
             decoder: ChunkDecoder::new(),
             encoder: Some(anthropic::SseEncoder::new()),
+            replay,
             replayed_native: false,
         };
         return Response::from_parts(parts, Body::from_stream(events));
@@ -212,9 +214,12 @@ struct AnthropicEvents {
     framer: SseFramer,
     decoder: ChunkDecoder,
     encoder: Option<anthropic::SseEncoder>,
-    /// The stream is already Anthropic's: an idempotent replay of a native
-    /// answer (replays carry no format extension). OpenAI chunks never name
-    /// their events; Anthropic's always do.
+    /// The response is an idempotent replay (it carries no format extension).
+    replay: bool,
+    /// The replay is already Anthropic's: of a native answer. Anthropic's
+    /// events are always named; the gateway's OpenAI chunks never are. A
+    /// live stream is never taken for one: an OpenAI-compatible upstream
+    /// may name its events, and its chunks must still be translated.
     replayed_native: bool,
 }
 
@@ -222,7 +227,7 @@ impl AnthropicEvents {
     fn drain(&mut self) -> Vec<u8> {
         let mut out = Vec::new();
         while let Ok(Some(ev)) = self.framer.next_event() {
-            if self.replayed_native || ev.event.is_some() {
+            if self.replayed_native || (self.replay && ev.event.is_some()) {
                 self.replayed_native = true;
                 self.encoder = None;
                 out.extend_from_slice(&ev.raw);
@@ -298,5 +303,46 @@ impl Stream for AnthropicEvents {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn translated(events: &'static str, replay: bool) -> String {
+        let mut resp = Response::new(Body::from(events));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        if replay {
+            resp.headers_mut()
+                .insert(IDEMPOTENT_REPLAY, HeaderValue::from_static("true"));
+        }
+        let out = translate(resp, true, &HeaderValue::from_static("r1")).await;
+        let body = axum::body::to_bytes(out.into_body(), usize::MAX).await;
+        String::from_utf8(body.unwrap_or_default().to_vec()).unwrap_or_default()
+    }
+
+    /// An OpenAI-compatible server may name its events (`event: chunk`);
+    /// passed on as they came, they are still OpenAI chunks to translate.
+    #[tokio::test]
+    async fn a_live_openai_stream_with_named_events_is_translated() {
+        const NAMED: &str = "event: chunk\ndata: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"hi\"},\"finish_reason\":null}]}\n\n\
+event: chunk\ndata: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n\
+data: [DONE]\n\n";
+        let out = translated(NAMED, false).await;
+        assert!(out.contains("event: message_start"), "{out}");
+        assert!(out.contains("event: message_stop"), "{out}");
+        assert!(!out.contains("chat.completion"), "{out}");
+    }
+
+    /// A replay of an answer an Anthropic route gave is passed as stored.
+    #[tokio::test]
+    async fn a_replayed_native_stream_passes_as_stored() {
+        const NATIVE: &str = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"c\",\"content\":[],\"usage\":{\"input_tokens\":1,\"output_tokens\":1}}}\n\n\
+event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+        assert_eq!(translated(NATIVE, true).await, NATIVE);
     }
 }

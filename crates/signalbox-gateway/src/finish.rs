@@ -6,6 +6,7 @@
 //! [`StreamTail`] when the stream ends, from a draft built here.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -48,6 +49,9 @@ pub(crate) enum Reply {
 
 /// Turns the stages' result into the response and records the request.
 pub(crate) fn finish(ctx: &mut RequestCtx, result: Result<Reply, ApiError>) -> Response {
+    // Set when a stream is cut after commit: its idempotency key is then
+    // released, not bound to the broken answer (only kept for a key).
+    let mut cut = None;
     // `None`: a stream, whose record its tail completes when it ends.
     let (mut response, ending) = match result {
         Ok(Reply::Json(body, format)) => {
@@ -64,7 +68,9 @@ pub(crate) fn finish(ctx: &mut RequestCtx, result: Result<Reply, ApiError>) -> R
             charge,
         }) => {
             let format = stream.format();
-            let mut resp = stream_response(ctx, *stream, route, restore, charge);
+            let flag = ctx.claim.as_ref().map(|_| Arc::new(AtomicBool::new(false)));
+            cut.clone_from(&flag);
+            let mut resp = stream_response(ctx, *stream, route, restore, charge, flag);
             resp.extensions_mut().insert(format);
             (resp, None)
         }
@@ -75,7 +81,7 @@ pub(crate) fn finish(ctx: &mut RequestCtx, result: Result<Reply, ApiError>) -> R
     };
     headers::apply(response.headers_mut(), ctx);
     if let Some(claim) = ctx.claim.take() {
-        response = claim.wrap(response);
+        response = claim.wrap(response, cut);
     }
     let status = response.status().as_u16();
     if let (Some((outcome, error)), Some(log)) = (ending, ctx.log.take()) {
@@ -183,6 +189,7 @@ fn stream_response(
     route: RouteIdx,
     restore: Option<Arc<TokenTable>>,
     charge: StreamCharge,
+    cut: Option<Arc<AtomicBool>>,
 ) -> Response {
     let route_id = ctx.runtime.routes.get(route).map_or("", |r| r.id.as_str());
     let stream = stream.with_error_context(ctx.request_id(), route_id);
@@ -195,6 +202,7 @@ fn stream_response(
         charge,
         first_event: ctx.started.elapsed(),
         record: ctx.log.take().map(|log| Draft::of(ctx, log)),
+        cut,
     };
     let stream = stream.on_end(move |end| tail.end(end));
     headers::sse(match restore {
@@ -219,6 +227,8 @@ struct StreamTail {
     /// The record's latency: until the first event.
     first_event: Duration,
     record: Option<Draft>,
+    /// Raised when the stream is cut (before its error event goes out).
+    cut: Option<Arc<AtomicBool>>,
 }
 
 impl StreamTail {
@@ -240,6 +250,9 @@ impl StreamTail {
                 )
             }
             StreamOutcome::Cut { detail } => {
+                if let Some(cut) = &self.cut {
+                    cut.store(true, Ordering::Relaxed);
+                }
                 if let Some(m) = self.runtime.routes.get(self.route).map(|r| &r.ext.metrics) {
                     m.stream_errors.increment(1);
                 }

@@ -1,9 +1,11 @@
 //! Owns `Idempotency-Key` handling: claiming a key (scoped per tenant and
-//! bound to the body's hash), waiting for a concurrent duplicate, replaying
+//! bound to the body's hash and its wire format, so an answer stored for
+//! `/v1/messages` is never replayed to a `/v1/chat/completions` client), waiting for a concurrent duplicate, replaying
 //! a stored answer, and storing the answer of the request that executed —
 //! JSON bodies and streams alike, by teeing the response body as it goes out.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -11,6 +13,7 @@ use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
+use signalbox_core::WireFormat;
 use signalbox_core::headers::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAY};
 use signalbox_state::{Begin, IdempotencyStore, StoredResponse};
 use tokio::time::Duration;
@@ -56,13 +59,40 @@ impl Drop for Claim {
     }
 }
 
+/// The client's request as the key is bound to it.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The client's own bytes.
+    pub body: &'a [u8],
+    /// The format the ingress read them in: the same bytes sent to another
+    /// endpoint are another request (stored answers are in its format).
+    pub format: WireFormat,
+}
+
+impl Request<'_> {
+    /// The first 8 bytes of the body's SHA-256; for formats other than
+    /// OpenAI's the format's name is hashed first (OpenAI's fingerprint is
+    /// the body's alone, as keys stored before were bound).
+    fn fingerprint(&self) -> u64 {
+        let mut hasher = Sha256::new();
+        if self.format == WireFormat::Anthropic {
+            hasher.update(b"anthropic\0");
+        }
+        hasher.update(self.body);
+        let digest = hasher.finalize();
+        let mut fp = [0u8; 8];
+        fp.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
+        u64::from_le_bytes(fp)
+    }
+}
+
 /// Claims the request's key, waiting (up to `wait`) for a concurrent
 /// duplicate to finish first.
 pub async fn claim(
     store: &Arc<dyn IdempotencyStore>,
     tenant: &str,
     headers: &HeaderMap,
-    body: &[u8],
+    request: Request<'_>,
     wait: Duration,
     max_bytes: usize,
 ) -> Result<Claimed, ApiError> {
@@ -75,10 +105,7 @@ pub async fn claim(
         .filter(|k| (1..=MAX_KEY_LEN).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
         .ok_or(ApiError::BadIdempotencyKey)?;
     let scoped = format!("{tenant}\u{0}{key}");
-    let digest = Sha256::digest(body);
-    let mut fp = [0u8; 8];
-    fp.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
-    let fingerprint = u64::from_le_bytes(fp);
+    let fingerprint = request.fingerprint();
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let begin = store
@@ -123,8 +150,9 @@ fn replay(stored: StoredResponse) -> Response {
 
 impl Claim {
     /// Stores the response as it streams out. Answers a retry could change
-    /// (429, 5xx) are not stored: the key is released instead.
-    pub fn wrap(mut self, resp: Response) -> Response {
+    /// (429, 5xx, and a stream whose `cut` flag was raised before it ended:
+    /// a failure after its 200) are not stored: the key is released instead.
+    pub fn wrap(mut self, resp: Response, cut: Option<Arc<AtomicBool>>) -> Response {
         let status = resp.status();
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             self.release();
@@ -147,6 +175,7 @@ impl Claim {
             overflow: false,
             status: status.as_u16(),
             headers,
+            cut,
         };
         Response::from_parts(parts, Body::from_stream(tee))
     }
@@ -162,6 +191,8 @@ struct Tee {
     overflow: bool,
     status: u16,
     headers: Vec<(String, String)>,
+    /// Raised when the stream was cut after commit.
+    cut: Option<Arc<AtomicBool>>,
 }
 
 impl Tee {
@@ -185,7 +216,8 @@ impl Tee {
         };
         claim.armed = false;
         let (store, key) = (Arc::clone(&claim.store), std::mem::take(&mut claim.key));
-        let stored = (complete && !self.overflow).then(|| StoredResponse {
+        let cut = self.cut.as_ref().is_some_and(|c| c.load(Ordering::Relaxed));
+        let stored = (complete && !self.overflow && !cut).then(|| StoredResponse {
             status: self.status,
             headers: std::mem::take(&mut self.headers),
             body: std::mem::take(&mut self.buf).freeze(),

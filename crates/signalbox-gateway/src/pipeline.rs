@@ -25,8 +25,8 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::Bytes;
 use signalbox_config::{DegradeStep, FailureMode, TenantConfig, TenantLimits};
-use signalbox_core::ChatRequest;
 use signalbox_core::metric_names as m;
+use signalbox_core::{ChatRequest, WireFormat};
 use signalbox_policy::{Decision, Observations, Signals};
 use signalbox_state::{LimitPermit, Limits};
 use tracing::Instrument;
@@ -83,7 +83,15 @@ async fn stages(
         Inbound::Body(body) => (read(ctx, headers, body).await?, None),
         Inbound::Parsed { bytes, request } => (bytes, Some(request)),
     };
-    if let Some(replay) = claim_key(ctx, headers, &bytes).await? {
+    let format = parsed
+        .as_ref()
+        .and_then(ChatRequest::native)
+        .map_or(WireFormat::OpenAi, |n| n.format);
+    let request = idempotency::Request {
+        body: &bytes,
+        format,
+    };
+    if let Some(replay) = claim_key(ctx, headers, request).await? {
         return Ok(Reply::Replay(replay));
     }
     let req = parse(ctx, headers, &bytes, parsed)?;
@@ -124,14 +132,14 @@ async fn read(ctx: &RequestCtx, headers: &HeaderMap, body: Body) -> Result<Bytes
 async fn claim_key(
     ctx: &mut RequestCtx,
     headers: &HeaderMap,
-    bytes: &Bytes,
+    request: idempotency::Request<'_>,
 ) -> Result<Option<Response>, ApiError> {
     let cfg = &ctx.runtime.config;
     let claimed = idempotency::claim(
         &ctx.state.idempotency,
         ctx.tenant_id(),
         headers,
-        bytes,
+        request,
         cfg.resilience.retry.deadline,
         cfg.resilience.idempotency.max_response_bytes,
     )

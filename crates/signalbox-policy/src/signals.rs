@@ -124,7 +124,7 @@ pub fn extract(
     let (risk_tier, risk_source) = risk_tier(cfg, t, headers)?;
     let session = session(headers)?;
     let irreversible = irreversible(headers)?;
-    let body = BodyFeatures::of(req.body());
+    let body = BodyFeatures::of(req.body(), tokens::estimate_request(req));
     let (intent, intent_source, intent_rule) = intent(snap, headers, &body, req.body())?;
     Ok(Signals {
         tenant,
@@ -251,7 +251,7 @@ struct BodyFeatures {
 }
 
 impl BodyFeatures {
-    fn of(body: &serde_json::Map<String, Value>) -> Self {
+    fn of(body: &serde_json::Map<String, Value>, estimate: tokens::TokenEstimate) -> Self {
         Self {
             tools: tool_names(body),
             images: has_images(body),
@@ -265,7 +265,7 @@ impl BodyFeatures {
                 .get("max_completion_tokens")
                 .or_else(|| body.get("max_tokens"))
                 .and_then(Value::as_u64),
-            estimate: tokens::estimate_prompt(body),
+            estimate,
         }
     }
 }

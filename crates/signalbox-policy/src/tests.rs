@@ -381,3 +381,34 @@ proptest! {
         prop_assert_eq!(d.candidates.len(), eligible);
     }
 }
+
+/// A prompt an Anthropic client put in a `document` block is not in the
+/// OpenAI view (it is forwarded only to Anthropic routes), yet it is sent:
+/// the context window, cost and token limits must see it.
+#[test]
+fn a_document_the_openai_view_lacks_still_counts_against_the_context_window() {
+    use signalbox_core::request::{NativeBody, Origin, WireFormat};
+    let snap = snapshot();
+    let long = "word ".repeat(5000);
+    let native = serde_json::json!({"model": "chat", "max_tokens": 64, "messages": [
+        {"role": "user", "content": [
+            {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": long}},
+            {"type": "text", "text": "hello"}]}]});
+    let serde_json::Value::Object(body) = native else {
+        unreachable!()
+    };
+    let req = chat(serde_json::json!({}), "hello").with_origin(Some(Origin {
+        native: NativeBody {
+            format: WireFormat::Anthropic,
+            body,
+            beta: None,
+        },
+        untranslatable: Some("messages[0].content[0]: content type `document`".into()),
+    }));
+    let (s, d) = run(&snap, &headers(&[]), &req).unwrap();
+    assert!(s.prompt_tokens > 4096, "{}", s.prompt_tokens);
+    assert_eq!(routes(&snap, &d), ["us-big", "eu-big"]);
+    // The view's own estimate stands for a request without such parts.
+    let (plain, _) = run(&snap, &headers(&[]), &chat(serde_json::json!({}), "hello")).unwrap();
+    assert!(plain.prompt_tokens < 100, "{}", plain.prompt_tokens);
+}

@@ -225,6 +225,60 @@ pub fn estimate_prompt(body: &Map<String, Value>) -> TokenEstimate {
     estimate_with(default_counter(), body)
 }
 
+/// Estimates a request's prompt tokens. A request whose OpenAI view lacks
+/// part of the client's own body (an Anthropic `document`, `thinking` or
+/// `search_result` block, forwarded only to Anthropic routes) is estimated
+/// from that body too, when it says more: otherwise a prompt put in a
+/// `document` would pass the context-window and cost constraints and the
+/// tenant's tokens-per-minute limit as if it were not there. Requests
+/// without such parts (every OpenAI request) cost one check more.
+pub fn estimate_request(req: &signalbox_core::ChatRequest) -> TokenEstimate {
+    let view = estimate_prompt(req.body());
+    let Some(native) = req.native().filter(|_| req.untranslatable().is_some()) else {
+        return view;
+    };
+    let counter = Counting::new(default_counter(), TIME_BUDGET);
+    let mut total = REPLY_PRIMING_TOKENS;
+    if let Some(system) = native.body.get("system") {
+        total = total.saturating_add(leaf_tokens(&counter, system));
+    }
+    if let Some(Value::Array(messages)) = native.body.get("messages") {
+        for m in messages {
+            total = total
+                .saturating_add(TOKENS_PER_MESSAGE)
+                .saturating_add(leaf_tokens(&counter, m));
+        }
+    }
+    if let Some(tools) = native.body.get("tools") {
+        total = total.saturating_add(json_text_tokens(&counter, tools));
+    }
+    if total <= view.prompt_tokens {
+        return view;
+    }
+    TokenEstimate {
+        prompt_tokens: total,
+        method: counter.method(),
+    }
+}
+
+/// Every string inside `value` counted as text; a base64 `source` (an
+/// image or a PDF) at the fixed image cost, whatever its size.
+fn leaf_tokens(counter: &Counting<'_>, value: &Value) -> u64 {
+    match value {
+        Value::String(text) => counter.text(text),
+        Value::Array(items) => items.iter().fold(0u64, |total, v| {
+            total.saturating_add(leaf_tokens(counter, v))
+        }),
+        Value::Object(map) if map.get("type").and_then(Value::as_str) == Some("base64") => {
+            IMAGE_PART_TOKENS
+        }
+        Value::Object(map) => map.values().fold(0u64, |total, v| {
+            total.saturating_add(leaf_tokens(counter, v))
+        }),
+        Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+    }
+}
+
 /// Estimates the prompt tokens of an OpenAI chat-completions body with
 /// `counter`, within [`TIME_BUDGET`]. See the [module docs](self) for what
 /// is counted. Never panics.

@@ -103,12 +103,17 @@ async fn usage_handed_over_as_a_value_is_recorded_and_never_forwarded() {
     assert!(!text.contains("usage") && !text.contains("11"), "{text}");
 }
 
-#[tokio::test]
-async fn an_anthropic_stream_ends_at_message_stop_and_its_cut_is_an_error_event() {
-    let anthropic = Ending {
+/// The ending state of a stream passed on in Anthropic's format.
+fn anthropic() -> Ending {
+    Ending {
         format: WireFormat::Anthropic,
         ..Ending::default()
-    };
+    }
+}
+
+#[tokio::test]
+async fn an_anthropic_stream_ends_at_message_stop_and_its_cut_is_an_error_event() {
+    let anthropic = anthropic();
     let delta = "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":5}}\n\n";
     let stop = "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
     let whole = vec![
@@ -130,4 +135,36 @@ async fn an_anthropic_stream_ends_at_message_stop_and_its_cut_is_an_error_event(
     let err: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
     assert_eq!(err["type"], "error", "{text}");
     assert_eq!(err["error"]["type"], "api_error", "{text}");
+}
+
+#[tokio::test]
+async fn an_anthropic_stream_ended_before_its_final_usage_is_not_charged_one_output_token() {
+    let anthropic = anthropic();
+    // `message_start` reports the input and a placeholder output of 1.
+    let start = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"content\":[],\"usage\":{\"input_tokens\":25,\"cache_read_input_tokens\":100,\"output_tokens\":1}}}\n\n";
+    let delta = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"word\"}}\n\n";
+    let mut cut = vec![Chunk::Data(Bytes::from(start))];
+    cut.extend((0..40).map(|_| Chunk::Data(Bytes::from(delta))));
+    let (_, end) = run_chunks(cut, SseFramer::new(), anthropic).await;
+    assert!(matches!(end.outcome, StreamOutcome::Cut { .. }), "{end:?}");
+    let usage = end.usage.expect("the input tokens were reported");
+    assert_eq!(usage.prompt_tokens, 125);
+    assert!(
+        usage.completion_tokens >= 40,
+        "40 text deltas went out, charged as {usage:?}"
+    );
+
+    // The final usage, when it came, is what counts.
+    let final_delta = "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":3}}\n\n";
+    let stop = "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    let mut whole = vec![Chunk::Data(Bytes::from(start))];
+    whole.extend((0..10).map(|_| Chunk::Data(Bytes::from(delta))));
+    whole.push(Chunk::Data(Bytes::from(final_delta)));
+    whole.push(Chunk::Data(Bytes::from(stop)));
+    let (_, end) = run_chunks(whole, SseFramer::new(), anthropic).await;
+    assert_eq!(end.outcome, StreamOutcome::Completed);
+    assert_eq!(
+        end.usage.map(|u| (u.prompt_tokens, u.completion_tokens)),
+        Some((125, 3))
+    );
 }

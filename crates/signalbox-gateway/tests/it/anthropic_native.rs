@@ -362,3 +362,124 @@ async fn a_server_tool_reaches_an_anthropic_route_and_is_refused_elsewhere() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_key_used_on_v1_messages_never_replays_an_anthropic_answer_to_an_openai_client() {
+    let h = native().await;
+    // A body both endpoints accept, byte for byte.
+    let body = json!({"model": "claude", "max_tokens": 64,
+        "messages": [{"role": "user", "content": "hi"}]})
+    .to_string();
+    let post = |path: &'static str| {
+        h.client
+            .post(h.url(path))
+            .header("idempotency-key", "cross-format-1")
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+    };
+    let first = post("/v1/messages").await.unwrap();
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["type"], "message", "{first}");
+    let second = post("/v1/chat/completions").await.unwrap();
+    let replayed = header(&second, "x-signalbox-idempotent-replay") == "true";
+    let status = second.status();
+    let second: Value = second.json().await.unwrap();
+    assert!(
+        !(replayed && second["type"] == "message"),
+        "an OpenAI client was replayed an Anthropic message: {second}"
+    );
+    // Same key, another request (its format): a conflict, as for another body.
+    assert_eq!(status, 422, "{second}");
+    assert_eq!(
+        second["error"]["code"], "idempotency_key_reused",
+        "{second}"
+    );
+    h.stop().await;
+}
+
+/// What the privacy detectors cannot see (a `document` is not in the
+/// OpenAI view they scan) is never forwarded past a boundary: the guarded
+/// route is sent the protected, translated request, which cannot carry
+/// the document, so nothing is sent at all.
+#[tokio::test]
+async fn a_secret_in_a_document_never_crosses_a_privacy_boundary() {
+    let yaml = include_str!("../../../../examples/privacy.yaml")
+        .replace("kind: openai-compatible", "kind: anthropic");
+    let h = start(&yaml, &[("upstream", MockFormat::Anthropic)], &[]).await;
+    for system in [
+        json!("You help."),
+        json!([{"type": "text", "text": "Mail jane.doe@example.com.",
+                "cache_control": {"type": "ephemeral"}}]),
+    ] {
+        let body = json!({
+            "model": "chat", "max_tokens": 64, "system": system,
+            "messages": [{"role": "user", "content": [
+                {"type": "document", "source": {"type": "text", "media_type": "text/plain",
+                    "data": "Contact jane.doe@example.com for the keys."}},
+                {"type": "text", "text": "Summarise."}]}]
+        });
+        let resp = send(&h, &body, "native-doc").await;
+        assert_eq!(resp.status(), 400, "{}", resp.text().await.unwrap());
+    }
+    let stats = h.mock("upstream").stats();
+    assert_eq!(stats.requests, 0, "{:?}", stats.last_request);
+    // In `system` blocks (which the view carries) it is redacted.
+    let body = json!({
+        "model": "chat", "max_tokens": 64,
+        "system": [{"type": "text", "text": "Mail jane.doe@example.com.",
+                    "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": "Summarise."}]
+    });
+    let resp = send(&h, &body, "native-sys").await;
+    assert_eq!(resp.status(), 200);
+    let sent = h.mock("upstream").stats().last_request.unwrap().to_string();
+    assert!(!sent.contains("jane.doe@example.com"), "leaked: {sent}");
+    h.stop().await;
+}
+
+/// A stream cut after commit failed (its caller got an error event): the
+/// key is released like a 5xx's, so a retry with it runs again instead of
+/// replaying the cut answer until the key expires.
+#[tokio::test]
+async fn a_cut_stream_is_not_stored_for_idempotent_replay() {
+    let h = native().await;
+    h.mock("claude").set_faults(Faults {
+        cut_stream_after: Some(2),
+        ..Faults::default()
+    });
+    let body = rich("claude", true);
+    let post = || {
+        h.client
+            .post(h.url("/v1/messages"))
+            .header("idempotency-key", "cut-key-1")
+            .json(&body)
+            .send()
+    };
+    let first = post().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let text = first.text().await.unwrap();
+    assert!(text.contains("event: error"), "{text}");
+    h.mock("claude").set_faults(Faults::default());
+    let mut second = None;
+    // The release is written on a task: bounded wait for it.
+    for _ in 0..50 {
+        let resp = post().await.unwrap();
+        if resp.status() == 200 {
+            second = Some(resp);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let second = second.expect("the retry was answered");
+    assert_ne!(
+        header(&second, "x-signalbox-idempotent-replay"),
+        "true",
+        "the cut answer was replayed"
+    );
+    let text = second.text().await.unwrap();
+    assert!(text.contains("event: message_stop"), "{text}");
+    assert_eq!(h.mock("claude").stats().requests, 2);
+    h.stop().await;
+}
