@@ -22,7 +22,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(req) = anthropic::parse_request(data) {
         std::hint::black_box(&req);
     }
-    let Ok(ingress) = anthropic::parse_ingress(data, Some(BETA.to_owned())) else {
+    let Ok(mut ingress) = anthropic::parse_ingress(data, Some(BETA.to_owned())) else {
         return;
     };
     signalbox_fuzz::render_all(&ingress.canonical);

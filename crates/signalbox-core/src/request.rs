@@ -66,6 +66,10 @@ pub struct ChatRequest {
     native: Option<Arc<NativeBody>>,
     /// What the OpenAI view could not express, kept across rewrites.
     untranslatable: Option<Arc<str>>,
+    /// What reading the client's body into the OpenAI view dropped or
+    /// changed (another ingress format), kept across rewrites: recorded
+    /// whenever the request is translated rather than passed on.
+    ingress_notes: Option<Arc<[crate::canonical::TranslationNote]>>,
 }
 
 impl ChatRequest {
@@ -108,6 +112,7 @@ impl ChatRequest {
             stream,
             native: None,
             untranslatable: None,
+            ingress_notes: None,
         })
     }
 

@@ -60,7 +60,7 @@ pub async fn messages(
             return error(e.status(), &e.to_string(), &id_header);
         }
     };
-    let ingress = match anthropic::parse_ingress(&bytes, beta(&headers)) {
+    let mut ingress = match anthropic::parse_ingress(&bytes, beta(&headers)) {
         Ok(i) => i,
         Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string(), &id_header),
     };

@@ -404,6 +404,7 @@ fn a_document_the_openai_view_lacks_still_counts_against_the_context_window() {
             beta: None,
         },
         untranslatable: Some("messages[0].content[0]: content type `document`".into()),
+        notes: Vec::new(),
     }));
     let (s, d) = run(&snap, &headers(&[]), &req).unwrap();
     assert!(s.prompt_tokens > 4096, "{}", s.prompt_tokens);

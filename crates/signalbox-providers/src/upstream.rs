@@ -294,7 +294,10 @@ impl HttpUpstream {
             Some((r, c)) => (r, Some(*c)),
             None => (req, None),
         };
-        let mut notes: Vec<TranslationNote> = max_tokens_clamped.iter().map(clamp_note).collect();
+        // What the client's own format lost on the way to the OpenAI view
+        // is lost for every route that is not sent its body as it is.
+        let mut notes: Vec<TranslationNote> = req.ingress_notes().to_vec();
+        notes.extend(max_tokens_clamped.iter().map(clamp_note));
         let Some(adapter) = &self.adapter else {
             return Ok(Prepared {
                 body: Bytes::from(req.upstream_json(&route.upstream_model, no_store)),

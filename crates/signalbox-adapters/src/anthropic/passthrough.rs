@@ -37,11 +37,16 @@ pub struct Ingress {
 
 impl Ingress {
     /// The request in OpenAI's chat format, as the pipeline reads it (the
-    /// alias stays the model; nothing is serialised).
-    pub fn openai_view(&self) -> Result<Map<String, Value>, TranslateError> {
+    /// alias stays the model; nothing is serialised). What reading the
+    /// body and rendering the view dropped or changed goes to
+    /// `origin.notes`, recorded whenever the request is translated.
+    pub fn openai_view(&mut self) -> Result<Map<String, Value>, TranslateError> {
         let route = RouteSettings::new(self.canonical.model.clone());
         let quirks = OpenAiQuirks::default();
-        crate::openai::render_body(&self.canonical, &route, &quirks, &mut Notes::default())
+        let mut notes = Notes(std::mem::take(&mut self.canonical.notes));
+        let view = crate::openai::render_body(&self.canonical, &route, &quirks, &mut notes);
+        self.origin.notes = notes.0;
+        view
     }
 }
 
@@ -72,6 +77,7 @@ pub fn parse_ingress(body: &[u8], beta: Option<String>) -> Result<Ingress, Reque
                 beta,
             },
             untranslatable,
+            notes: Vec::new(),
         },
     })
 }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::ChatRequest;
+use crate::canonical::TranslationNote;
 
 /// The wire format a request or an answer is written in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -47,6 +48,8 @@ pub struct Origin {
     /// Why the OpenAI view is incomplete (a field it could not express,
     /// named by its path), when it is.
     pub untranslatable: Option<String>,
+    /// What reading the body into the OpenAI view dropped or changed.
+    pub notes: Vec<TranslationNote>,
 }
 
 impl ChatRequest {
@@ -55,8 +58,16 @@ impl ChatRequest {
         if let Some(o) = origin {
             self.native = Some(Arc::new(o.native));
             self.untranslatable = o.untranslatable.map(Arc::from);
+            self.ingress_notes = (!o.notes.is_empty()).then(|| Arc::from(o.notes));
         }
         self
+    }
+
+    /// What reading the client's body into the OpenAI view dropped or
+    /// changed (empty for OpenAI ingress): true of every translated form
+    /// of this request, not of its own body passed on as it is.
+    pub fn ingress_notes(&self) -> &[TranslationNote] {
+        self.ingress_notes.as_deref().unwrap_or_default()
     }
 
     /// The client's verbatim body, while the request is untouched.
@@ -78,6 +89,7 @@ impl ChatRequest {
             stream: self.stream,
             native: None,
             untranslatable: self.untranslatable.clone(),
+            ingress_notes: self.ingress_notes.clone(),
         }
     }
 }
@@ -149,6 +161,7 @@ mod tests {
                     beta: Some("b1".into()),
                 },
                 untranslatable: Some("messages[0].content[1]: `document`".into()),
+                notes: Vec::new(),
             }))
     }
 
@@ -187,6 +200,7 @@ mod tests {
             .with_origin(Some(Origin {
                 native: req.native().unwrap().clone(),
                 untranslatable: None,
+                notes: Vec::new(),
             }));
         let reduced = long.reduce_context(|_| true).unwrap();
         assert!(reduced.native().is_none());

@@ -483,3 +483,41 @@ async fn a_cut_stream_is_not_stored_for_idempotent_replay() {
     assert_eq!(h.mock("claude").stats().requests, 2);
     h.stop().await;
 }
+
+/// What an Anthropic body loses on its way into the OpenAI view (here
+/// `top_k` and a system block's `cache_control`) is in the record of a
+/// request served by translating it, and absent when it was passed on.
+#[tokio::test]
+async fn what_the_openai_view_dropped_is_recorded_when_translated() {
+    let h = native().await;
+    let body = json!({
+        "model": "gpt",
+        "max_tokens": 256,
+        "top_k": 7,
+        "system": [{"type": "text", "text": "Be brief.",
+                    "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": "Hello"}]
+    });
+    let resp = send(&h, &body, "notes-translated").await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "x-signalbox-route"), "gpt-route");
+    let rec = record(&h, "notes-translated").await;
+    let fields: Vec<&str> = rec.translation.iter().map(|t| t.field.as_str()).collect();
+    assert!(
+        fields.iter().any(|f| f.contains("top_k")),
+        "top_k dropped: {:?}",
+        rec.translation
+    );
+    assert!(
+        fields.iter().any(|f| f.contains("cache_control")),
+        "cache_control dropped: {:?}",
+        rec.translation
+    );
+    let mut passed_on = body.clone();
+    passed_on["model"] = json!("claude");
+    let resp = send(&h, &passed_on, "notes-native").await;
+    assert_eq!(header(&resp, "x-signalbox-route"), "claude-route");
+    let rec = record(&h, "notes-native").await;
+    assert!(rec.translation.is_empty(), "{:?}", rec.translation);
+    h.stop().await;
+}
