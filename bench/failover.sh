@@ -24,55 +24,14 @@ RATE=${RATE:-300}
 DURATION=${DURATION:-15}
 CONNECTIONS=${CONNECTIONS:-32}
 SKIP_BUILD=${SKIP_BUILD:-0}
-OHA_ROOT=${OHA_ROOT:-$HOME/.cache/oha-root}
 BODY='{"model":"chat","messages":[{"role":"user","content":"hello benchmark"}]}'
 
-log() { printf '[failover %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-for knob in RATE DURATION CONNECTIONS; do
-    [[ ${!knob} =~ ^[1-9][0-9]*$ ]] || die "$knob must be a positive integer"
-done
+BENCH_NAME=failover
+# shellcheck source=bench/lib.sh
+source "$BENCH_DIR/lib.sh"
+require_positive RATE DURATION CONNECTIONS
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/signalbox-failover.XXXXXX")
-PIDS=()
-cleanup() {
-    local status=$?
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    ((status == 0)) || for f in "$WORK"/*.log; do [[ -s $f ]] && tail -n 20 "$f" >&2; done
-    rm -rf "$WORK"
-    exit "$status"
-}
-trap cleanup EXIT
-
-if [[ -n ${SIGNALBOX_BIN:-} ]]; then
-    BIN=$SIGNALBOX_BIN
-else
-    TARGET_DIR=${CARGO_TARGET_DIR:-target}
-    [[ $TARGET_DIR == /* ]] || TARGET_DIR=$REPO/$TARGET_DIR
-    BIN=$TARGET_DIR/release/signalbox
-    [[ $SKIP_BUILD == 1 ]] || (cd "$REPO" && cargo build --release -p signalbox)
-fi
-[[ -x $BIN ]] || die "no signalbox binary at $BIN"
-if command -v oha >/dev/null; then OHA=$(command -v oha)
-elif [[ -x $OHA_ROOT/bin/oha ]]; then OHA=$OHA_ROOT/bin/oha
-else cargo install oha --locked --root "$OHA_ROOT"; OHA=$OHA_ROOT/bin/oha; fi
-
-read -r P_PORT S_PORT G1_PORT G2_PORT < <(python3 - <<'EOF'
-import socket
-socks = [socket.socket() for _ in range(4)]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-EOF
-)
-
-wait_ready() {
-    for _ in $(seq 150); do
-        curl -fsS -o /dev/null --max-time 1 "$1" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    die "not ready: $1"
-}
+read -r P_PORT S_PORT G1_PORT G2_PORT < <(free_ports 4)
 
 "$BIN" mock-provider --listen "127.0.0.1:$P_PORT" --name primary >"$WORK/primary.log" 2>&1 &
 PIDS+=($!)
