@@ -47,6 +47,29 @@ pub trait ProviderFormat: Sync + 'static {
     /// A decoder for this kind's streamed answers.
     fn stream_decoder(&self) -> StreamDecoder;
 
+    /// Classifies a [`StreamEvent::Error`] this kind's decoder produced.
+    fn classify_stream_error(&self, kind: &str, message: &str) -> ProviderError {
+        let ids = if self.stream_error_is_code() {
+            ProviderErrorCode {
+                code: Some(kind.to_owned()),
+                ..ProviderErrorCode::default()
+            }
+        } else {
+            ProviderErrorCode {
+                kind: Some(kind.to_owned()),
+                ..ProviderErrorCode::default()
+            }
+        };
+        ProviderError {
+            provider: self.name(),
+            class: self.stream_error_class(kind),
+            status: None,
+            kind: Some(kind.to_owned()),
+            message: Some(message.to_owned()),
+            ids,
+        }
+    }
+
     /// The `accept` header of a streamed request.
     fn stream_accept(&self) -> &'static str {
         "text/event-stream"
@@ -239,25 +262,7 @@ impl Adapter {
 
     /// Classifies a [`StreamEvent::Error`] this adapter's decoder produced.
     pub fn classify_stream_error(&self, kind: &str, message: &str) -> ProviderError {
-        let ids = if self.format.stream_error_is_code() {
-            ProviderErrorCode {
-                code: Some(kind.to_owned()),
-                ..ProviderErrorCode::default()
-            }
-        } else {
-            ProviderErrorCode {
-                kind: Some(kind.to_owned()),
-                ..ProviderErrorCode::default()
-            }
-        };
-        ProviderError {
-            provider: self.name(),
-            class: self.format.stream_error_class(kind),
-            status: None,
-            kind: Some(kind.to_owned()),
-            message: Some(message.to_owned()),
-            ids,
-        }
+        self.format.classify_stream_error(kind, message)
     }
 
     /// A decoder for this adapter's streamed answers.

@@ -70,6 +70,9 @@ pub struct ChatRequest {
     /// changed (another ingress format), kept across rewrites: recorded
     /// whenever the request is translated rather than passed on.
     ingress_notes: Option<Arc<[crate::canonical::TranslationNote]>>,
+    /// The format the client wrote the request in (and reads the answer
+    /// in), kept across rewrites.
+    ingress: WireFormat,
 }
 
 impl ChatRequest {
@@ -113,6 +116,7 @@ impl ChatRequest {
             native: None,
             untranslatable: None,
             ingress_notes: None,
+            ingress: WireFormat::OpenAi,
         })
     }
 
@@ -127,6 +131,16 @@ impl ChatRequest {
     /// Whether the caller asked for a server-sent-event stream.
     pub fn is_stream(&self) -> bool {
         self.stream
+    }
+
+    /// Whether a streamed answer should end with a usage chunk
+    /// (`stream_options.include_usage`; an OpenAI client's choice).
+    pub fn wants_stream_usage(&self) -> bool {
+        self.body
+            .get("stream_options")
+            .and_then(|o| o.get("include_usage"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
     }
 
     /// The raw JSON object, for adapters and later signal extraction.

@@ -516,7 +516,9 @@ async fn attempt<X: Sync>(
 
 /// Reads a stream up to its first meaningful event and commits to it, or
 /// fails (another route may still serve): an event that is not JSON, an
-/// error event under the 200, no event by `deadline`, or an early end.
+/// error event under the 200, no event by `deadline`, or an early end. A
+/// decoded stream commits on its first events (its decoder already turned
+/// a provider's error event into a failure).
 async fn commit<X: Sync>(
     target: &Route<X>,
     prepared: &Prepared,
@@ -527,7 +529,6 @@ async fn commit<X: Sync>(
     let mut framer = upstream.sse_framer();
     let mut first = BytesMut::new();
     let format = prepared.answer_format();
-    let mut usage = None;
     let mut ending = Ending {
         format,
         ..Ending::default()
@@ -545,12 +546,10 @@ async fn commit<X: Sync>(
             if let Some(e) = upstream.first_event_error(format, &ev.data) {
                 return Err(e);
             }
-            let mut stream = CommittedStream::new(first.freeze(), inner, framer, ending)
-                .guard(upstream.timeouts(), Arc::clone(&target.health));
+            let mut stream = CommittedStream::new(first.freeze(), inner, framer, ending);
             // Anthropic's first event carries the input tokens.
             stream.note_usage(&ev);
-            stream.set_usage(usage);
-            return Ok(Box::new(stream));
+            return Ok(Box::new(guarded(stream, target)));
         }
         match tokio::time::timeout_at(deadline, inner.next()).await {
             Err(_) => {
@@ -565,9 +564,17 @@ async fn commit<X: Sync>(
             }
             Ok(Some(Err(e))) => return Err(e),
             Ok(Some(Ok(Chunk::Data(chunk)))) => framer.push(&chunk),
-            Ok(Some(Ok(Chunk::Usage(u)))) => usage = Some(u),
+            Ok(Some(Ok(Chunk::Events(events)))) => {
+                let stream = CommittedStream::decoded(events, inner);
+                return Ok(Box::new(guarded(stream, target)));
+            }
         }
     }
+}
+
+/// The stream under its route's stall guards.
+fn guarded<X>(stream: CommittedStream, target: &Route<X>) -> CommittedStream {
+    stream.guard(target.upstream.timeouts(), Arc::clone(&target.health))
 }
 
 #[cfg(test)]

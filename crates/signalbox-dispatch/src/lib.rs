@@ -33,5 +33,5 @@ pub use failover::{
 pub use health::{Admission, BreakerState, HealthView, ProbeResult, RouteHealth};
 pub use order::{Skipped, StickyInput, fnv1a};
 pub use route::{Route, RouteTable};
-pub use stream::{CommittedStream, StreamEnd, StreamOutcome};
+pub use stream::{CommittedStream, Piece, StreamEnd, StreamOutcome};
 pub use upstream::{Answer, BoxFuture, Upstream};

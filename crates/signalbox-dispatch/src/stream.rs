@@ -1,14 +1,21 @@
 //! A committed stream: the caller has (or is about to have) the first event,
-//! so failover is over. Events are forwarded whole, as they complete; an
-//! upstream failure after this point ends the stream with an explicit SSE
-//! error event, never a silent splice of another model's output.
+//! so failover is over. What the stream yields is a [`Piece`]: whole
+//! events passed on as the provider wrote them (the client reads that
+//! format; framed once, here), or typed events a decoder produced (the
+//! gateway's edge encodes them in the client's format), then its end or
+//! its cut. An upstream failure after the commit point is a
+//! [`Piece::Cut`], which the edge turns into an explicit error event:
+//! never a silent splice of another model's output.
 //!
-//! A stream is complete when it reaches `data: [DONE]`, or when a choice's
+//! A stream passed on as written is complete when it reaches its end
+//! marker (`data: [DONE]`, `message_stop`), or when a choice's
 //! `finish_reason` arrived and the upstream then ended its body cleanly:
-//! several self-hosted servers never send `[DONE]`. The caller still gets
-//! `[DONE]` (the gateway's OpenAI edge always ends with it). A body that
-//! ends before any finish reason is a cut, as is an event longer than the
-//! provider's `max-stream-event-bytes`.
+//! several self-hosted servers never send `[DONE]` (the edge writes it).
+//! A decoded stream is complete when its decoder ends cleanly, which it
+//! does only after a stop. A body that ends before any finish is a cut,
+//! as is an event longer than the provider's `max-stream-event-bytes`.
+
+mod wire;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,22 +24,44 @@ use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use futures::Stream;
-use serde::de::IgnoredAny;
 use signalbox_config::Timeouts;
-use signalbox_core::{OutcomeClass, Usage, WireFormat};
-use signalbox_providers::{ByteStream, Chunk, SseEvent, SseFramer, UpstreamError};
+use signalbox_core::Usage;
+use signalbox_core::canonical::StreamEvent;
+use signalbox_providers::{ByteStream, Chunk, SseFramer};
 use tokio::time::{Duration, Instant};
 
 use crate::RouteHealth;
+pub(crate) use wire::{Ending, validate_event};
 
-/// The upstream body: SSE bytes for the caller, and typed values (usage)
-/// for the record.
+/// The upstream body: bytes passed on, or decoded events.
 pub(crate) type UpstreamBytes = ByteStream;
+
+/// What a committed stream hands the gateway's edge, in order: pieces of
+/// the answer, then exactly one [`Piece::End`] or [`Piece::Cut`] (none
+/// when the caller went away first).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece {
+    /// Whole SSE events in the client's own wire format, as the provider
+    /// wrote them.
+    Wire(Bytes),
+    /// Typed events, for the edge to encode in the client's format.
+    Events(Vec<StreamEvent>),
+    /// The answer is complete. `marked`: the events passed on already
+    /// carried their format's end marker; otherwise the edge writes the
+    /// client's.
+    End {
+        /// The end marker was among the events passed on.
+        marked: bool,
+    },
+    /// The stream broke after commit (a secret-free detail); the edge ends
+    /// it with an explicit error event.
+    Cut(String),
+}
 
 /// How a committed stream ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamOutcome {
-    /// The upstream finished with its end marker.
+    /// The upstream finished its answer.
     Completed,
     /// The upstream failed or closed early; the caller got an error event.
     Cut {
@@ -63,53 +92,24 @@ pub struct StreamEnd {
 
 type OnEnd = Box<dyn FnOnce(StreamEnd) + Send>;
 
-/// The rest of an upstream SSE stream after the commit point.
+/// The rest of an upstream stream after the commit point.
 pub struct CommittedStream {
-    first: Option<Bytes>,
+    first: Option<Piece>,
     inner: Option<UpstreamBytes>,
     framer: SseFramer,
     ending: Ending,
     usage: Option<Usage>,
     /// The usage seen is the answer's whole usage (an OpenAI usage chunk,
-    /// a translated stream's, or Anthropic's `message_delta`).
+    /// a decoded stream's, or Anthropic's `message_delta`).
     usage_final: bool,
     events: u64,
     started: Instant,
-    error_event: Option<ErrorContext>,
     on_end: Option<OnEnd>,
     /// Held until the stream ends (e.g. the route's capacity slot).
     held: Option<Box<dyn std::any::Any + Send>>,
     stall: Option<StallGuard>,
-}
-
-/// What the events so far say about the end of the answer.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Ending {
-    /// The stream's wire format: OpenAI chunks, or Anthropic events passed
-    /// on in the client's own format (which end with `message_stop`).
-    pub(crate) format: WireFormat,
-    /// The end marker `data: [DONE]` arrived: nothing after it is forwarded.
-    pub(crate) done: bool,
-    /// A choice's `finish_reason` arrived: a clean end of body from here on
-    /// completes the stream, `[DONE]` or not.
-    pub(crate) finished: bool,
-}
-
-impl Ending {
-    /// Notes one event.
-    pub(crate) fn note(&mut self, ev: &SseEvent) {
-        match self.format {
-            WireFormat::OpenAi => {
-                self.done |= ev.is_done();
-                self.finished = self.finished || finishes_answer(&ev.data);
-            }
-            WireFormat::Anthropic => {
-                let stop = ev.event.as_deref() == Some("message_stop");
-                self.done |= stop;
-                self.finished |= stop;
-            }
-        }
-    }
+    /// The first events already carried the end marker.
+    ended_at_commit: bool,
 }
 
 /// Catches streams that are "up" but silent or crawling, and reports them
@@ -128,13 +128,6 @@ struct StallGuard {
     health: Arc<RouteHealth>,
 }
 
-/// What the explicit error event names.
-#[derive(Debug, Clone)]
-struct ErrorContext {
-    request_id: String,
-    route: String,
-}
-
 impl std::fmt::Debug for CommittedStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CommittedStream")
@@ -145,12 +138,31 @@ impl std::fmt::Debug for CommittedStream {
 }
 
 impl CommittedStream {
+    /// The rest of a stream passed on as written, after its `first` events.
     pub(crate) fn new(
         first: Bytes,
         inner: UpstreamBytes,
         framer: SseFramer,
         ending: Ending,
     ) -> Self {
+        Self::with_first(Piece::Wire(first), inner, framer, ending)
+    }
+
+    /// The rest of a decoded stream, after its `first` events.
+    pub(crate) fn decoded(first: Vec<StreamEvent>, inner: UpstreamBytes) -> Self {
+        let mut stream = Self::with_first(
+            Piece::Events(Vec::new()),
+            inner,
+            SseFramer::new(),
+            Ending::default(),
+        );
+        stream.events = 0;
+        stream.note_events(&first);
+        stream.first = Some(Piece::Events(first));
+        stream
+    }
+
+    fn with_first(first: Piece, inner: UpstreamBytes, framer: SseFramer, ending: Ending) -> Self {
         Self {
             first: Some(first),
             inner: Some(inner),
@@ -160,14 +172,14 @@ impl CommittedStream {
             usage_final: false,
             events: 1,
             started: Instant::now(),
-            error_event: None,
             on_end: None,
             held: None,
             stall: None,
+            ended_at_commit: ending.done,
         }
     }
 
-    /// Ends the stream with an error event when no chunk arrives for
+    /// Ends the stream with a cut when no chunk arrives for
     /// `timeouts.idle`, or when fewer than `timeouts.min_tokens_per_second`
     /// events arrive per second over `timeouts.throughput_window`; any cut
     /// counts as a failure of the route.
@@ -186,30 +198,9 @@ impl CommittedStream {
         self
     }
 
-    /// The stream's wire format.
-    pub fn format(&self) -> WireFormat {
-        self.ending.format
-    }
-
-    /// Rewrites the first event (already received, not yet forwarded).
-    pub fn map_first(&mut self, f: impl FnOnce(Bytes) -> Bytes) {
-        if let Some(first) = self.first.take() {
-            self.first = Some(f(first));
-        }
-    }
-
     /// Keeps `guard` alive until the stream ends.
     pub fn hold(&mut self, guard: Box<dyn std::any::Any + Send>) {
         self.held = Some(guard);
-    }
-
-    /// Names the request and route in the error event sent on a failure.
-    pub fn with_error_context(mut self, request_id: &str, route: &str) -> Self {
-        self.error_event = Some(ErrorContext {
-            request_id: request_id.to_string(),
-            route: route.to_string(),
-        });
-        self
     }
 
     /// Registers a callback run exactly once when the stream ends
@@ -237,13 +228,21 @@ impl CommittedStream {
         }
     }
 
-    fn cut(&mut self, detail: String) -> Bytes {
+    fn complete(&mut self) -> Piece {
+        self.finish(StreamOutcome::Completed);
+        Piece::End {
+            marked: self.ending.done,
+        }
+    }
+
+    fn cut(&mut self, detail: String) -> Piece {
         if let Some(g) = &self.stall {
             g.health.record_failure("stream_cut");
         }
-        let event = error_event(&detail, self.error_event.as_ref(), self.ending.format);
-        self.finish(StreamOutcome::Cut { detail });
-        event
+        self.finish(StreamOutcome::Cut {
+            detail: detail.clone(),
+        });
+        Piece::Cut(detail)
     }
 
     /// Moves every complete event out of the framer. Returns the bytes to
@@ -276,6 +275,23 @@ impl CommittedStream {
         Ok(out.map(BytesMut::freeze).or(single))
     }
 
+    /// Notes decoded events: their stop, their usage, their count.
+    fn note_events(&mut self, events: &[StreamEvent]) {
+        for event in events {
+            match event {
+                StreamEvent::Usage(u) => {
+                    self.usage = Some((*u).into());
+                    self.usage_final = true;
+                }
+                StreamEvent::Stop { .. } => {
+                    self.ending.finished = true;
+                    self.events += 1;
+                }
+                _ => self.events += 1,
+            }
+        }
+    }
+
     fn check_throughput(&mut self) -> Result<(), String> {
         let events = self.events;
         let Some(g) = self.stall.as_mut() else {
@@ -300,14 +316,6 @@ impl CommittedStream {
         Ok(())
     }
 
-    /// Keeps usage a translated stream handed over as a value.
-    pub(crate) fn set_usage(&mut self, usage: Option<Usage>) {
-        if usage.is_some() {
-            self.usage = usage;
-            self.usage_final = true;
-        }
-    }
-
     /// The usage to report at the end: an Anthropic stream's start-of-answer
     /// output count (a placeholder, usually 1) is raised to the events
     /// forwarded when its final usage never came.
@@ -319,26 +327,68 @@ impl CommittedStream {
         Some(usage)
     }
 
-    pub(crate) fn note_usage(&mut self, ev: &SseEvent) {
-        if self.ending.format == WireFormat::Anthropic {
-            let mut u = self.usage.unwrap_or_default();
-            if signalbox_providers::anthropic_usage_of_event(&ev.data, &mut u) {
-                self.usage = Some(u);
-                // `message_start` carries the input and a placeholder
-                // output count; `message_delta` the output so far.
-                self.usage_final |= ev.event.as_deref() != Some("message_start");
-            }
-            return;
-        }
-        #[derive(serde::Deserialize)]
-        struct WithUsage {
-            usage: Option<Usage>,
-        }
-        if ev.data.contains("\"usage\"")
-            && let Ok(WithUsage { usage: Some(u) }) = serde_json::from_str::<WithUsage>(&ev.data)
-        {
+    /// Notes the usage an event passed on as written reports.
+    pub(crate) fn note_usage(&mut self, ev: &signalbox_providers::SseEvent) {
+        if let Some((u, whole)) = wire::usage_of(self.ending.format, ev, self.usage) {
             self.usage = Some(u);
-            self.usage_final = true;
+            self.usage_final |= whole;
+        }
+    }
+
+    /// The next piece once the framer is empty: polls the upstream.
+    /// `Ready(None)` means "look again": bytes went into the framer, or
+    /// the stream has ended.
+    fn poll_upstream(&mut self, cx: &mut Context<'_>) -> Poll<Option<Piece>> {
+        let Some(inner) = self.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match inner.as_mut().poll_next(cx) {
+            Poll::Pending => {
+                let stalled = self
+                    .stall
+                    .as_mut()
+                    .filter(|_| !self.ending.done)
+                    .is_some_and(|g| g.poll_stalled(cx));
+                if !stalled {
+                    return Poll::Pending;
+                }
+                let idle = self.stall.as_ref().map(|g| g.idle).unwrap_or_default();
+                let detail = format!("stream stalled: no data for {:.1}s", idle.as_secs_f64());
+                Poll::Ready(Some(self.cut(detail)))
+            }
+            Poll::Ready(Some(Ok(Chunk::Data(chunk)))) => {
+                self.heard();
+                self.framer.push(&chunk);
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Ok(Chunk::Events(events)))) => {
+                self.heard();
+                self.note_events(&events);
+                Poll::Ready(Some(match self.check_throughput() {
+                    Ok(()) => Piece::Events(events),
+                    Err(detail) => self.cut(detail),
+                }))
+            }
+            Poll::Ready(Some(Err(_))) if self.ending.done => Poll::Ready(Some(self.complete())),
+            Poll::Ready(Some(Err(e))) => {
+                let detail = format!("upstream stream failed: {}", e.detail);
+                Poll::Ready(Some(self.cut(detail)))
+            }
+            // Complete without the marker: the edge writes the client's.
+            Poll::Ready(None) if self.ending.done || self.ending.finished => {
+                Poll::Ready(Some(self.complete()))
+            }
+            Poll::Ready(None) => {
+                let detail = "upstream closed the stream before its end marker".to_string();
+                Poll::Ready(Some(self.cut(detail)))
+            }
+        }
+    }
+
+    /// Something arrived: the stall deadline moves on.
+    fn heard(&mut self) {
+        if let Some(g) = self.stall.as_mut() {
+            g.deadline = Instant::now() + g.idle;
         }
     }
 }
@@ -358,74 +408,32 @@ impl StallGuard {
 }
 
 impl Stream for CommittedStream {
-    type Item = Result<Bytes, std::convert::Infallible>;
+    type Item = Piece;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Piece>> {
         let this = &mut *self;
         if let Some(first) = this.first.take() {
-            if this.ending.done {
-                this.finish(StreamOutcome::Completed);
-            }
-            return Poll::Ready(Some(Ok(first)));
+            return Poll::Ready(Some(first));
         }
         loop {
             if this.inner.is_none() {
-                // Ended (completed, cut or marker seen at commit): nothing
-                // more is forwarded, and a failed framer is not asked again.
+                // Ended (completed or cut): nothing more is forwarded, and
+                // a failed framer is not asked again.
                 return Poll::Ready(None);
+            }
+            if this.ended_at_commit {
+                // The first events carried the end marker.
+                this.ended_at_commit = false;
+                return Poll::Ready(Some(this.complete()));
             }
             match this.drain() {
-                Err(detail) => return Poll::Ready(Some(Ok(this.cut(detail)))),
-                Ok(Some(bytes)) => return Poll::Ready(Some(Ok(bytes))),
+                Err(detail) => return Poll::Ready(Some(this.cut(detail))),
+                Ok(Some(bytes)) => return Poll::Ready(Some(Piece::Wire(bytes))),
                 Ok(None) => {}
             }
-            let Some(inner) = this.inner.as_mut() else {
-                return Poll::Ready(None);
-            };
-            match inner.as_mut().poll_next(cx) {
-                Poll::Pending => {
-                    let stalled = this
-                        .stall
-                        .as_mut()
-                        .filter(|_| !this.ending.done)
-                        .is_some_and(|g| g.poll_stalled(cx));
-                    if stalled {
-                        let idle = this.stall.as_ref().map(|g| g.idle).unwrap_or_default();
-                        let detail =
-                            format!("stream stalled: no data for {:.1}s", idle.as_secs_f64());
-                        return Poll::Ready(Some(Ok(this.cut(detail))));
-                    }
-                    return Poll::Pending;
-                }
-                Poll::Ready(Some(Ok(Chunk::Usage(u)))) => this.set_usage(Some(u)),
-                Poll::Ready(Some(Ok(Chunk::Data(chunk)))) => {
-                    if let Some(g) = this.stall.as_mut() {
-                        g.deadline = Instant::now() + g.idle;
-                    }
-                    this.framer.push(&chunk);
-                }
-                Poll::Ready(Some(Err(e))) => {
-                    if this.ending.done {
-                        this.finish(StreamOutcome::Completed);
-                        return Poll::Ready(None);
-                    }
-                    let detail = format!("upstream stream failed: {}", e.detail);
-                    return Poll::Ready(Some(Ok(this.cut(detail))));
-                }
-                Poll::Ready(None) => {
-                    if this.ending.done {
-                        this.finish(StreamOutcome::Completed);
-                        return Poll::Ready(None);
-                    }
-                    if this.ending.finished {
-                        // Complete without the marker: the caller gets it.
-                        this.ending.done = true;
-                        this.finish(StreamOutcome::Completed);
-                        return Poll::Ready(Some(Ok(Bytes::from_static(DONE_EVENT))));
-                    }
-                    let detail = "upstream closed the stream before its end marker".to_string();
-                    return Poll::Ready(Some(Ok(this.cut(detail))));
-                }
+            match this.poll_upstream(cx) {
+                Poll::Ready(None) => {} // bytes for the framer
+                other => return other,
             }
         }
     }
@@ -439,88 +447,5 @@ impl Drop for CommittedStream {
     }
 }
 
-/// The end marker, sent when the upstream completed its answer without it.
-const DONE_EVENT: &[u8] = b"data: [DONE]\n\n";
-
-/// Whether a data event ends a choice (`"finish_reason"` not null).
-///
-/// Every OpenAI chunk names `finish_reason`, null until the last one, so
-/// the text is scanned first and parsed only where the value is not
-/// `null`: about once per stream.
-fn finishes_answer(data: &str) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Chunk {
-        #[serde(default)]
-        choices: Vec<Choice>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Choice {
-        #[serde(default)]
-        finish_reason: Option<IgnoredAny>,
-    }
-    const KEY: &str = "\"finish_reason\"";
-    let non_null = data.match_indices(KEY).any(|(at, _)| {
-        let rest = data[at + KEY.len()..].trim_start();
-        rest.strip_prefix(':')
-            .is_some_and(|v| !v.trim_start().starts_with("null"))
-    });
-    non_null
-        && serde_json::from_str::<Chunk>(data)
-            .is_ok_and(|c| c.choices.iter().any(|c| c.finish_reason.is_some()))
-}
-
-/// Checks that a data event carries JSON (or the end marker).
-pub(crate) fn validate_event(ev: &SseEvent) -> Result<(), UpstreamError> {
-    if ev.data.is_empty() || ev.is_done() {
-        return Ok(());
-    }
-    serde_json::from_str::<IgnoredAny>(&ev.data)
-        .map(|_| ())
-        .map_err(|e| {
-            UpstreamError::new(
-                OutcomeClass::BadResponse,
-                format!("upstream sent an event that is not JSON: {e}"),
-            )
-        })
-}
-
-/// The explicit SSE error event that ends a broken stream. OpenAI SDKs raise
-/// an API error when a data event carries an `error` object; Anthropic SDKs
-/// when an `error` event arrives.
-fn error_event(detail: &str, ctx: Option<&ErrorContext>, format: WireFormat) -> Bytes {
-    if format == WireFormat::Anthropic {
-        let message = match ctx {
-            Some(c) => format!("stream interrupted: {detail} (request id {})", c.request_id),
-            None => format!("stream interrupted: {detail}"),
-        };
-        let mut body = serde_json::json!({
-            "type": "error",
-            "error": { "type": "api_error", "message": message },
-        });
-        if let Some(ctx) = ctx {
-            body["request_id"] = serde_json::Value::String(ctx.request_id.clone());
-            body["signalbox"] =
-                serde_json::json!({ "request_id": ctx.request_id, "route": ctx.route });
-        }
-        return Bytes::from(format!("event: error\ndata: {body}\n\n"));
-    }
-    let mut body = serde_json::json!({
-        "error": {
-            "message": format!("stream interrupted: {detail}"),
-            "type": "upstream_error",
-            "code": "stream_interrupted",
-            "param": null,
-        }
-    });
-    if let Some(ctx) = ctx {
-        body["error"]["message"] = serde_json::Value::String(format!(
-            "stream interrupted: {detail} (request id {})",
-            ctx.request_id
-        ));
-        body["signalbox"] = serde_json::json!({ "request_id": ctx.request_id, "route": ctx.route });
-    }
-    Bytes::from(format!("data: {body}\n\n"))
-}
-
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 use signalbox_config::{DegradeStep, FailureMode, TenantConfig};
 use signalbox_core::RouteIdx;
 use signalbox_core::request::OutputClamp;
-use signalbox_core::{AliasName, AttemptRecord, SkipRecord, Usage};
+use signalbox_core::{AliasName, AttemptRecord, SkipRecord, Usage, WireFormat};
 use signalbox_dispatch::StopReason;
 use signalbox_policy::{Decision, Signals};
 use signalbox_providers::TranslationNote;
@@ -47,8 +47,13 @@ pub(crate) struct RequestCtx {
     pub alias: Option<AliasName>,
     /// The decided rule's failure mode.
     pub failure_mode: Option<FailureMode>,
+    /// The wire format the caller speaks (its endpoint's): the answer,
+    /// stream events and errors are written in it.
+    pub client: WireFormat,
     /// The caller asked for a stream.
     pub stream: bool,
+    /// The caller asked for a usage chunk at the end of its stream.
+    pub stream_usage: bool,
     /// What the `Idempotency-Key` did, when one was sent.
     pub idempotency: Option<Idempotency>,
     /// Ownership of the idempotency key, until the response is stored.
@@ -120,8 +125,8 @@ impl Idempotency {
 }
 
 impl RequestCtx {
-    /// The context of a request that arrived now.
-    pub fn new(state: Arc<AppState>, headers: &HeaderMap) -> Self {
+    /// The context of a request in the `client` format that arrived now.
+    pub fn new(state: Arc<AppState>, headers: &HeaderMap, client: WireFormat) -> Self {
         let started = Instant::now();
         let runtime = state.runtime.load_full();
         let ids = RequestIds::new(headers);
@@ -145,7 +150,9 @@ impl RequestCtx {
             tenant: None,
             alias: None,
             failure_mode: None,
+            client,
             stream: false,
+            stream_usage: false,
             idempotency: None,
             claim: None,
             prompt: None,

@@ -22,7 +22,9 @@ use signalbox_privacy::TokenTable;
 use crate::AppState;
 use crate::budget::StreamCharge;
 use crate::ctx::RequestCtx;
+use crate::privacy::StreamRestore;
 use crate::record::{Draft, End, Outcome, submit, write_now};
+use crate::respond::edge::{self, stream::EdgeStream, stream::Names};
 use crate::respond::{ApiError, ErrorCode, headers};
 use crate::runtime::Runtime;
 use crate::telemetry::observe;
@@ -30,7 +32,8 @@ use crate::telemetry::observe;
 /// What the stages produced for the caller.
 pub(crate) enum Reply {
     /// A whole JSON answer, in its wire format (an OpenAI completion, or
-    /// an Anthropic message passed on as the provider wrote it).
+    /// an Anthropic message passed on as the provider wrote it); the edge
+    /// writes it in the client's.
     Json(Bytes, WireFormat),
     /// A committed SSE stream, restored and charged as it goes.
     Stream {
@@ -53,13 +56,9 @@ pub(crate) fn finish(ctx: &mut RequestCtx, result: Result<Reply, ApiError>) -> R
     // released, not bound to the broken answer (only kept for a key).
     let mut cut = None;
     // `None`: a stream, whose record its tail completes when it ends.
+    let result = result.and_then(|reply| written_for_client(ctx, reply));
     let (mut response, ending) = match result {
-        Ok(Reply::Json(body, format)) => {
-            let mut resp = headers::json(body);
-            // The ingress that called the pipeline reads it: pass on or translate.
-            resp.extensions_mut().insert(format);
-            (resp, Some((Outcome::Served, None)))
-        }
+        Ok(Reply::Json(body, _)) => (headers::json(body), Some((Outcome::Served, None))),
         Ok(Reply::Replay(resp)) => (resp, Some((Outcome::Served, None))),
         Ok(Reply::Stream {
             stream,
@@ -67,11 +66,9 @@ pub(crate) fn finish(ctx: &mut RequestCtx, result: Result<Reply, ApiError>) -> R
             restore,
             charge,
         }) => {
-            let format = stream.format();
             let flag = ctx.claim.as_ref().map(|_| Arc::new(AtomicBool::new(false)));
             cut.clone_from(&flag);
-            let mut resp = stream_response(ctx, *stream, route, restore, charge, flag);
-            resp.extensions_mut().insert(format);
+            let resp = stream_response(ctx, *stream, route, restore, charge, flag);
             (resp, None)
         }
         Err(err) => {
@@ -92,6 +89,16 @@ pub(crate) fn finish(ctx: &mut RequestCtx, result: Result<Reply, ApiError>) -> R
     response
 }
 
+/// A JSON answer written in the client's format and marked when degraded
+/// (a stream is written as it goes, by its edge).
+fn written_for_client(ctx: &RequestCtx, reply: Reply) -> Result<Reply, ApiError> {
+    let Reply::Json(body, format) = reply else {
+        return Ok(reply);
+    };
+    let body = edge::json(body, format, ctx.client, &ctx.degraded, ctx.request_id())?;
+    Ok(Reply::Json(body, ctx.client))
+}
+
 /// The error's response, its record outcome and (when a record is kept)
 /// its message; counted and logged.
 fn refused(ctx: &RequestCtx, err: ApiError) -> (Response, Outcome, Option<String>) {
@@ -107,7 +114,11 @@ fn refused(ctx: &RequestCtx, err: ApiError) -> (Response, Outcome, Option<String
         _ => Outcome::Refused,
     };
     let message = ctx.log.is_some().then(|| err.to_string());
-    (err.into_response(ctx.request_id()), outcome, message)
+    (
+        err.into_response_in(ctx.request_id(), ctx.client),
+        outcome,
+        message,
+    )
 }
 
 /// The request's metrics: its attempts, skips, degradation steps and
@@ -181,8 +192,9 @@ fn annotate_span(ctx: &RequestCtx, status: u16) {
     span.record("http.response.status_code", status);
 }
 
-/// Turns a committed stream into the SSE response; its tail records the
-/// request when the stream ends, however it ends.
+/// Turns a committed stream into the SSE response, written in the
+/// client's format; its tail records the request when the stream ends,
+/// however it ends.
 fn stream_response(
     ctx: &mut RequestCtx,
     stream: CommittedStream,
@@ -191,8 +203,15 @@ fn stream_response(
     charge: StreamCharge,
     cut: Option<Arc<AtomicBool>>,
 ) -> Response {
-    let route_id = ctx.runtime.routes.get(route).map_or("", |r| r.id.as_str());
-    let stream = stream.with_error_context(ctx.request_id(), route_id);
+    let names = Names {
+        request_id: ctx.request_id().to_owned(),
+        route: ctx
+            .runtime
+            .routes
+            .get(route)
+            .map_or("", |r| r.id.as_str())
+            .to_owned(),
+    };
     let tail = StreamTail {
         state: Arc::clone(&ctx.state),
         runtime: Arc::clone(&ctx.runtime),
@@ -205,13 +224,13 @@ fn stream_response(
         cut,
     };
     let stream = stream.on_end(move |end| tail.end(end));
-    headers::sse(match restore {
-        // No token issued, none to restore: the common path stays untouched.
-        Some(table) if !table.is_empty() => Body::from_stream(
-            crate::privacy::RestoringStream::new(stream, table, ctx.state.telemetry.clone()),
-        ),
-        _ => Body::from_stream(stream),
-    })
+    let mut edge =
+        EdgeStream::new(stream, ctx.client, ctx.stream_usage, names).marked(&ctx.degraded);
+    // No token issued, none to restore: the common path stays untouched.
+    if let Some(table) = restore.filter(|t| !t.is_empty()) {
+        edge = edge.restoring(StreamRestore::new(table, ctx.state.telemetry.clone()));
+    }
+    headers::sse(Body::from_stream(edge))
 }
 
 /// What a stream needs when it ends: its spend, its span's last attribute

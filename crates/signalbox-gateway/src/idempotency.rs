@@ -72,11 +72,14 @@ pub struct Request<'a> {
 impl Request<'_> {
     /// The first 8 bytes of the body's SHA-256; for formats other than
     /// OpenAI's the format's name is hashed first (OpenAI's fingerprint is
-    /// the body's alone, as keys stored before were bound).
+    /// the body's alone, as keys stored before were bound). Anthropic's is
+    /// `anthropic/2`: its answers are stored as the client got them, while
+    /// keys bound under `anthropic` stored OpenAI-shaped answers, which a
+    /// replay must not hand an Anthropic client (such a key now conflicts).
     fn fingerprint(&self) -> u64 {
         let mut hasher = Sha256::new();
         if self.format == WireFormat::Anthropic {
-            hasher.update(b"anthropic\0");
+            hasher.update(b"anthropic/2\0");
         }
         hasher.update(self.body);
         let digest = hasher.finalize();

@@ -44,17 +44,8 @@ impl RequestIds {
 }
 
 /// The caller's `x-request-id` when it is sane (1–128 visible ASCII
-/// characters), else a new time-ordered id.
-pub fn request_id(headers: &HeaderMap) -> String {
-    match caller_request_id(headers) {
-        Some((s, _)) => s.to_owned(),
-        None => generated_id().0,
-    }
-}
-
-/// [`request_id`] as a header value: the caller's when sane, else a new id.
-/// (The Anthropic ingress names its exchange with it before the pipeline
-/// makes [`RequestIds`].)
+/// characters), else a new time-ordered id; for answers written before
+/// the pipeline makes [`RequestIds`] (an unknown path).
 pub fn request_id_header(headers: &HeaderMap) -> HeaderValue {
     match caller_request_id(headers) {
         Some((_, h)) => h.clone(),
@@ -136,7 +127,13 @@ mod tests {
     fn keeps_a_sane_caller_request_id_beside_its_own() {
         let mut h = HeaderMap::new();
         h.insert(REQUEST_ID, HeaderValue::from_static("abc-123"));
-        assert_eq!(request_id(&h), "abc-123");
+        assert_eq!(
+            request_id_header(&h)
+                .to_str()
+                .unwrap_or_default()
+                .to_owned(),
+            "abc-123"
+        );
         let ids = RequestIds::new(&h);
         assert_eq!(ids.caller.as_deref(), Some("abc-123"));
         assert_eq!(ids.echo(), "abc-123");
@@ -162,12 +159,22 @@ mod tests {
     fn replaces_an_unusable_request_id() {
         let mut h = HeaderMap::new();
         h.insert(REQUEST_ID, HeaderValue::from_static("has space"));
-        let id = request_id(&h);
+        let id = request_id_header(&h)
+            .to_str()
+            .unwrap_or_default()
+            .to_owned();
         assert_eq!(id.len(), 32);
         assert_ne!(id, "has space");
         assert_eq!(RequestIds::new(&h).caller, None);
         h.insert(REQUEST_ID, HeaderValue::from_str(&"x".repeat(129)).unwrap());
-        assert_eq!(request_id(&h).len(), 32);
+        assert_eq!(
+            request_id_header(&h)
+                .to_str()
+                .unwrap_or_default()
+                .to_owned()
+                .len(),
+            32
+        );
     }
 
     /// A body whose bytes never all arrive.

@@ -1,11 +1,15 @@
-//! The request pipeline for `POST /v1/chat/completions`: one context per
-//! request ([`RequestCtx`]), a list of stages that fill it in, and one
-//! `finish` that always runs. In order:
+//! The request pipeline for `POST /v1/chat/completions` and
+//! `POST /v1/messages`: one context per request ([`RequestCtx`]), a list
+//! of stages that fill it in, and one `finish` that always runs. The
+//! endpoint only names the client's wire format: the body is read in it,
+//! and the answer, its stream events and every error are written in it
+//! (`finish` and `respond/`). In order:
 //!
 //! 1. authenticate — API key → tenant (401 without a valid key, unless anonymous access is on);
 //! 2. read — the bounded body (413, 408);
 //! 3. idempotency — claim the `Idempotency-Key`, or replay an earlier answer;
-//! 4. parse — validate the body (4xx naming the field), resolve a registered prompt;
+//! 4. parse — validate the body in the client's format (4xx naming the field), resolve a
+//!    registered prompt;
 //! 5. signals — tenant, headers (which may only narrow the tenant's rights), body features, token estimate;
 //! 6. decide — rules, hard constraints, objectives → ranked candidates, or a refusal;
 //! 7. limits — the tenant's budget, then its concurrency and rate limits (429);
@@ -45,56 +49,36 @@ pub async fn chat_completions(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    serve(state, headers, Inbound::Body(body)).await
+    serve(state, headers, body, WireFormat::OpenAi).await
 }
 
-/// What an ingress hands the pipeline.
-pub(crate) enum Inbound {
-    /// An OpenAI body still to be read and parsed.
-    Body(Body),
-    /// A body another ingress already read and validated (the Anthropic
-    /// ingress: its OpenAI view carries the client's own body).
-    Parsed {
-        /// The client's bytes (idempotency compares these).
-        bytes: Bytes,
-        /// The validated request.
-        request: ChatRequest,
-    },
-}
-
-/// [`chat_completions`] for any ingress. A served response carries its
-/// body's `WireFormat` as an extension.
-pub(crate) async fn serve(state: Arc<AppState>, headers: HeaderMap, inbound: Inbound) -> Response {
+/// Handles one request whose body is in the `client` wire format; the
+/// response is written in it.
+pub(crate) async fn serve(
+    state: Arc<AppState>,
+    headers: HeaderMap,
+    body: Body,
+    client: WireFormat,
+) -> Response {
     let _in_flight = InFlight::enter(&state);
-    let mut ctx = RequestCtx::new(state, &headers);
+    let mut ctx = RequestCtx::new(state, &headers, client);
     let span = ctx.span.clone();
-    let result = stages(&mut ctx, &headers, inbound).instrument(span).await;
+    let result = stages(&mut ctx, &headers, body).instrument(span).await;
     finish(&mut ctx, result)
 }
 
 /// The stages, in order; each reads and fills in the context.
-async fn stages(
-    ctx: &mut RequestCtx,
-    headers: &HeaderMap,
-    inbound: Inbound,
-) -> Result<Reply, ApiError> {
+async fn stages(ctx: &mut RequestCtx, headers: &HeaderMap, body: Body) -> Result<Reply, ApiError> {
     let (tenant, anonymous) = authenticate(ctx, headers)?;
-    let (bytes, parsed) = match inbound {
-        Inbound::Body(body) => (read(ctx, headers, body).await?, None),
-        Inbound::Parsed { bytes, request } => (bytes, Some(request)),
-    };
-    let format = parsed
-        .as_ref()
-        .and_then(ChatRequest::native)
-        .map_or(WireFormat::OpenAi, |n| n.format);
+    let bytes = read(ctx, headers, body).await?;
     let request = idempotency::Request {
         body: &bytes,
-        format,
+        format: ctx.client,
     };
     if let Some(replay) = claim_key(ctx, headers, request).await? {
         return Ok(Reply::Replay(replay));
     }
-    let req = parse(ctx, headers, &bytes, parsed)?;
+    let req = parse(ctx, headers, &bytes)?;
     let signals = signalbox_policy::extract(&ctx.runtime.policy, tenant, anonymous, headers, &req)?;
     let decision = decide(ctx, headers, &req, &signals)?;
     let _permit = limits(ctx, &signals).await?;
@@ -159,16 +143,16 @@ async fn claim_key(
     Ok(replay)
 }
 
-/// The validated request, with a registered prompt rendered into it.
+/// The validated request, read in the client's format, with a registered
+/// prompt rendered into it.
 fn parse(
     ctx: &mut RequestCtx,
     headers: &HeaderMap,
     bytes: &Bytes,
-    parsed: Option<ChatRequest>,
 ) -> Result<ChatRequest, ApiError> {
-    let req = match parsed {
-        Some(req) => req,
-        None => ChatRequest::parse(bytes)?,
+    let req = match ctx.client {
+        WireFormat::OpenAi => ChatRequest::parse(bytes)?,
+        WireFormat::Anthropic => crate::anthropic::parse(bytes, headers)?,
     };
     let (req, prompt) = crate::prompt::take(&ctx.runtime.config, headers, req)?;
     ctx.prompt = prompt;
@@ -188,6 +172,7 @@ fn decide(
     ctx.alias = Some(decision.alias.clone());
     ctx.failure_mode = Some(decision.failure_mode);
     ctx.stream = signals.stream;
+    ctx.stream_usage = req.wants_stream_usage();
     let log_content = ctx.tenant_config().is_some_and(|t| t.log_content);
     if let Some(log) = ctx.log.as_mut() {
         log.evidence = Some((signals.clone(), decision.clone()));

@@ -6,15 +6,12 @@
 //! through the vault. Only counts ever leave this module — never values.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures::Stream;
 use serde_json::{Value, json};
 use signalbox_config::Config;
+use signalbox_core::canonical::StreamEvent;
 use signalbox_core::{ChatRequest, RouteIdx};
 use signalbox_privacy::{
     ChatStreamRestorer, PrivacyProfile, ProtectError, RestoreStats, TokenTable, TokenVault,
@@ -260,32 +257,29 @@ pub fn count_restores(telemetry: &crate::telemetry::Telemetry, stats: RestoreSta
     }
 }
 
-/// Restores tokens in an SSE stream of whole events (what a committed
-/// stream yields), including tokens split across chunks.
-pub struct RestoringStream<S> {
-    inner: S,
+/// Restores tokens in a stream as the edge writes it: OpenAI SSE bytes
+/// passed on as the provider wrote them (whole events, tokens split across
+/// them included), or decoded events before they are encoded.
+pub struct StreamRestore {
     restorer: Option<ChatStreamRestorer>,
-    telemetry: Option<Arc<crate::telemetry::Telemetry>>,
+    telemetry: Arc<crate::telemetry::Telemetry>,
     /// Until a `⟦` appears nothing can be held back, so events pass as they are.
     active: bool,
 }
 
-impl<S> RestoringStream<S> {
-    /// Wraps `inner`, restoring with `table`; counts land in `telemetry`.
-    pub fn new(
-        inner: S,
-        table: Arc<TokenTable>,
-        telemetry: Arc<crate::telemetry::Telemetry>,
-    ) -> Self {
+impl StreamRestore {
+    /// Restores with `table`; counts land in `telemetry`.
+    pub fn new(table: Arc<TokenTable>, telemetry: Arc<crate::telemetry::Telemetry>) -> Self {
         Self {
-            inner,
             restorer: Some(ChatStreamRestorer::new(table)),
-            telemetry: Some(telemetry),
+            telemetry,
             active: false,
         }
     }
 
-    fn rewrite(&mut self, events: Bytes) -> Bytes {
+    /// Restores whole OpenAI SSE events; at `[DONE]`, what is still held
+    /// goes out before it.
+    pub fn wire(&mut self, events: Bytes) -> Bytes {
         self.active = self.active || may_contain_token(&events) || holds_a_backslash(&events);
         if !self.active {
             return events;
@@ -301,17 +295,10 @@ impl<S> RestoringStream<S> {
             };
             let data = data.trim();
             if data == "[DONE]" {
-                // Whatever the restorer still holds goes out before the end.
-                if let Some(r) = self.restorer.take() {
-                    let (tail, stats) = r.finish();
-                    if let Some(t) = self.telemetry.take() {
-                        count_restores(&t, stats);
-                    }
-                    if let Some(tail) = tail {
-                        out.push_str("data: ");
-                        out.push_str(&tail.to_string());
-                        out.push_str("\n\n");
-                    }
+                if let Some(tail) = self.finish() {
+                    out.push_str("data: ");
+                    out.push_str(&tail.to_string());
+                    out.push_str("\n\n");
                 }
                 out.push_str(line);
                 continue;
@@ -328,6 +315,30 @@ impl<S> RestoringStream<S> {
         }
         Bytes::from(out)
     }
+
+    /// Restores decoded events in place.
+    pub fn events(&mut self, events: &mut Vec<StreamEvent>) {
+        if let Some(r) = self.restorer.as_mut() {
+            r.restore_events(events);
+        }
+    }
+
+    /// Ends a decoded stream: what is still held, as events.
+    pub fn finish_events(&mut self) -> Vec<StreamEvent> {
+        let Some(r) = self.restorer.take() else {
+            return Vec::new();
+        };
+        let (tail, stats) = r.finish_events();
+        count_restores(&self.telemetry, stats);
+        tail
+    }
+
+    /// Ends a stream passed on: what is still held, chunk-shaped.
+    fn finish(&mut self) -> Option<Value> {
+        let (tail, stats) = self.restorer.take()?.finish();
+        count_restores(&self.telemetry, stats);
+        tail
+    }
 }
 
 /// Whether the SSE bytes carry a literal backslash in a JSON string (`\\`
@@ -338,49 +349,29 @@ fn holds_a_backslash(events: &[u8]) -> bool {
     events.windows(2).any(|w| w == b"\\\\")
 }
 
-impl<S> Stream for RestoringStream<S>
-where
-    S: Stream<Item = Result<Bytes, Infallible>> + Unpin,
-{
-    type Item = Result<Bytes, Infallible>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_next(cx) {
-            Poll::Ready(Some(Ok(bytes))) => Poll::Ready(Some(Ok(this.rewrite(bytes)))),
-            other => other,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use futures::StreamExt;
-
     use super::*;
 
     /// Arguments escaped as Python writes JSON, cut inside the escaped
     /// bracket before any whole token has been seen in the stream.
-    #[tokio::test]
-    async fn an_escaped_bracket_cut_between_the_first_events_is_restored() {
+    #[test]
+    fn an_escaped_bracket_cut_between_the_first_events_is_restored() {
         let mut table = TokenTable::new();
         table.tokenise("EMAIL", "jane.doe@example.com");
         let event = |args: &str| {
             let chunk = serde_json::json!({ "choices": [{ "index": 0, "delta": { "tool_calls": [
                 { "index": 0, "function": { "arguments": args } }] } }] });
-            Ok::<_, Infallible>(Bytes::from(format!("data: {chunk}\n\n")))
+            Bytes::from(format!("data: {chunk}\n\n"))
         };
         let events = vec![
             event("{\"to\": \"\\u27"),
             event("e6EMAIL_1\\u27e7\"}"),
-            Ok(Bytes::from_static(b"data: [DONE]\n\n")),
+            Bytes::from_static(b"data: [DONE]\n\n"),
         ];
         let telemetry = Arc::new(crate::telemetry::Telemetry::new().unwrap());
-        let out: Vec<Bytes> =
-            RestoringStream::new(futures::stream::iter(events), Arc::new(table), telemetry)
-                .map(|r| r.unwrap())
-                .collect()
-                .await;
+        let mut restore = StreamRestore::new(Arc::new(table), telemetry);
+        let out: Vec<Bytes> = events.into_iter().map(|e| restore.wire(e)).collect();
         let args: String = out
             .iter()
             .flat_map(|b| {

@@ -17,9 +17,11 @@ use tokio::task::JoinHandle;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::AppState;
-use crate::ingress::request_id;
+use crate::ingress::request_id_header;
 use crate::pipeline::chat_completions;
 use crate::respond::ApiError;
+use signalbox_core::WireFormat;
+use signalbox_core::headers::REQUEST_ID;
 
 /// Builds the router over shared state.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -101,15 +103,19 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
 
 async fn not_found(method: Method, uri: Uri, headers: axum::http::HeaderMap) -> Response {
     // Anthropic clients get their own error shape under their path.
-    if crate::anthropic::is_messages_path(uri.path()) {
-        return crate::anthropic::not_found(method.as_str(), uri.path(), &headers);
-    }
-    let id = request_id(&headers);
-    ApiError::NotFound {
+    let format = if crate::anthropic::is_messages_path(uri.path()) {
+        WireFormat::Anthropic
+    } else {
+        WireFormat::OpenAi
+    };
+    let id = request_id_header(&headers);
+    let mut resp = ApiError::NotFound {
         method: method.to_string(),
         path: uri.path().to_string(),
     }
-    .into_response(&id)
+    .into_response_in(id.to_str().unwrap_or("-"), format);
+    resp.headers_mut().insert(REQUEST_ID, id);
+    resp
 }
 
 fn json(status: StatusCode, body: serde_json::Value) -> Response {

@@ -7,14 +7,16 @@
 //! scanner as the whole-text restore, so for any split of a text the
 //! concatenated output equals `restore_text` of the whole.
 //!
-//! `ChatStreamRestorer` applies this to OpenAI chat-completions stream
-//! chunks: one restorer per choice for `delta.content`, and one per choice
-//! and tool call for `delta.tool_calls[].function.arguments`.
+//! `ChatStreamRestorer` applies this to a chat answer's stream, as OpenAI
+//! chat-completions chunks or as decoded canonical events: one restorer
+//! per choice for its text, and one per choice and tool call for the
+//! call's arguments.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
+use signalbox_core::canonical::StreamEvent;
 
 use crate::report::RestoreStats;
 use crate::restore::{Escape, restore_into};
@@ -153,6 +155,77 @@ impl ChatStreamRestorer {
                 self.flush_into(index, delta);
             }
         }
+    }
+
+    /// Restores decoded stream events in place. What a restorer holds back
+    /// (a possible token prefix) comes out in a later delta or, at its
+    /// choice's stop, in a delta inserted just before the stop; a delta
+    /// left empty is dropped.
+    pub fn restore_events(&mut self, events: &mut Vec<StreamEvent>) {
+        let mut out = Vec::with_capacity(events.len());
+        for mut event in events.drain(..) {
+            match &mut event {
+                StreamEvent::TextDelta { choice, text } => {
+                    self.push(u64::from(*choice), Field::Content, text);
+                    if text.is_empty() {
+                        continue;
+                    }
+                }
+                StreamEvent::ToolCallDelta {
+                    choice,
+                    index,
+                    arguments,
+                } => {
+                    let field = Field::ToolArguments(u64::from(*index));
+                    self.push(u64::from(*choice), field, arguments);
+                    if arguments.is_empty() {
+                        continue;
+                    }
+                }
+                StreamEvent::Stop { choice, .. } => out.extend(self.flush_events(*choice)),
+                _ => {}
+            }
+            out.push(event);
+        }
+        *events = out;
+    }
+
+    /// Ends a decoded stream: what was still held (a stream that ended
+    /// without its stops), as deltas, and the counts for the whole answer.
+    pub fn finish_events(mut self) -> (Vec<StreamEvent>, RestoreStats) {
+        let mut choices: Vec<u64> = self.fields.iter().map(|(i, _, _)| *i).collect();
+        choices.sort_unstable();
+        choices.dedup();
+        let mut tail = Vec::new();
+        for choice in choices {
+            tail.extend(self.flush_events(u32::try_from(choice).unwrap_or(u32::MAX)));
+        }
+        (tail, self.stats)
+    }
+
+    /// Removes the restorers of `choice`, returning what they held as deltas.
+    fn flush_events(&mut self, choice: u32) -> Vec<StreamEvent> {
+        let mut delta = Map::new();
+        self.flush_into(u64::from(choice), &mut delta);
+        let mut events = Vec::new();
+        if let Some(Value::String(text)) = delta.remove("content") {
+            events.push(StreamEvent::TextDelta { choice, text });
+        }
+        let calls = match delta.remove("tool_calls") {
+            Some(Value::Array(calls)) => calls,
+            _ => Vec::new(),
+        };
+        for call in calls {
+            let index = call.get("index").and_then(Value::as_u64).unwrap_or(0);
+            if let Some(arguments) = call.pointer("/function/arguments").and_then(Value::as_str) {
+                events.push(StreamEvent::ToolCallDelta {
+                    choice,
+                    index: u32::try_from(index).unwrap_or(u32::MAX),
+                    arguments: arguments.to_owned(),
+                });
+            }
+        }
+        events
     }
 
     /// Ends the stream: returns a chunk-shaped `{"choices": [...]}` with what

@@ -1,23 +1,26 @@
-//! Owns what an upstream answer stream hands the dispatcher: bytes in the
-//! wire format the caller gets, and typed values learned along the way
-//! (usage) that never reach the caller. A translated stream's usage is a
-//! field here, not an SSE comment the dispatcher would have to strip.
+//! Owns what an upstream answer stream hands the dispatcher: either the
+//! provider's bytes, passed on to a client that reads the same wire format
+//! (framed once, by the dispatcher), or typed events a translator decoded
+//! from a provider's own format, which the gateway's edge encodes in the
+//! client's format. Usage is one of those events, never text the
+//! dispatcher would have to strip.
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
-use signalbox_core::Usage;
+use signalbox_core::canonical::StreamEvent;
 
 use crate::UpstreamError;
 
 /// One item of an upstream answer stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Chunk {
-    /// Stream bytes for the caller (OpenAI SSE, or the client's own format
-    /// on the same-family path).
+    /// Stream bytes in the client's own wire format (OpenAI SSE from an
+    /// OpenAI-compatible server, or Anthropic events on the same-family
+    /// path), not yet framed.
     Data(Bytes),
-    /// The answer's token usage, as a translator read it from the
-    /// provider's events; for budgets and records only.
-    Usage(Usage),
+    /// Whole events decoded from a translated stream (never empty; never
+    /// an error event: a provider's error is the stream's `Err`).
+    Events(Vec<StreamEvent>),
 }
 
 /// The upstream body as [`Chunk`]s, or a classified failure.

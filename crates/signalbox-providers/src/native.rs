@@ -1,32 +1,33 @@
 //! Owns the native (non-OpenAI) wire formats at egress: building a
-//! provider's [`Adapter`] from its configuration, and turning a native
-//! answer (JSON or stream) back into the OpenAI shape the rest of the
-//! gateway speaks.
+//! provider's [`Adapter`] from its configuration, and decoding a stream the
+//! client does not read as it is (a native provider's, or an
+//! OpenAI-compatible one's for an Anthropic client) into typed events.
 //!
-//! Streams are translated event by event as they arrive: upstream bytes →
+//! Streams are decoded event by event as they arrive: upstream bytes →
 //! SSE framing (or AWS event-stream frames for Bedrock) → canonical
-//! [`StreamEvent`]s → OpenAI `chat.completion.chunk` events. Nothing is
-//! buffered beyond one upstream chunk, so time to first byte is kept. The
-//! end marker `data: [DONE]` is written only when the provider ended its
-//! answer properly; a provider error event becomes a classified
-//! [`UpstreamError`] (before the commit point this fails over, after it the
-//! dispatcher ends the stream with an explicit error event).
+//! [`StreamEvent`]s, handed on as [`Chunk::Events`] for the gateway's edge
+//! to encode in the client's format. Nothing is buffered beyond one
+//! upstream chunk, so time to first byte is kept. The stream ends cleanly
+//! only when the provider ended its answer properly (a stop reason); a
+//! provider error event becomes a classified [`UpstreamError`] (before the
+//! commit point this fails over, after it the dispatcher ends the stream
+//! with an explicit error event).
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 
-use bytes::BytesMut;
 use futures::StreamExt;
 use signalbox_adapters::bedrock::AwsCredentials;
-use signalbox_adapters::openai;
-use signalbox_adapters::{Adapter, AwsEndpoint, Endpoint, StreamDecoder, StreamError, StreamEvent};
+use signalbox_adapters::{
+    Adapter, AwsEndpoint, Endpoint, ProviderFormat, StreamDecoder, StreamError, StreamEvent,
+};
 use signalbox_config::ProviderConfig;
-use signalbox_core::{OutcomeClass, Usage};
+use signalbox_core::OutcomeClass;
 
 use crate::UpstreamError;
 use crate::chunk::{ByteStream, Chunk};
 use crate::scrub::Scrubber;
 use crate::sse::SseFramer;
+use std::sync::Arc;
 
 /// The adapter for a provider, from its kind's format, or `None` for the
 /// OpenAI-compatible kind when it declares no quirks (that path forwards
@@ -54,42 +55,37 @@ pub(crate) fn unix_now() -> u64 {
     signalbox_core::clock::unix_secs()
 }
 
-/// A native stream being translated into OpenAI chunks.
-struct Translator {
-    adapter: Arc<Adapter>,
+/// A provider's stream being decoded into typed events.
+struct Decoding {
+    format: &'static dyn ProviderFormat,
     /// Cleans a provider's error event before it becomes an error.
     scrubber: Arc<Scrubber>,
     framer: SseFramer,
     decoder: StreamDecoder,
-    encoder: openai::SseEncoder,
-    usage: Option<Usage>,
     /// The provider said why its answer stopped (its proper end).
     stopped: bool,
-    /// Bytes and failures ready for the consumer.
+    /// Events and failures ready for the consumer.
     out: VecDeque<Result<Chunk, UpstreamError>>,
     ended: bool,
 }
 
-/// Wraps a native streamed body so that it yields OpenAI SSE bytes.
-/// One upstream event (SSE event or Bedrock message) longer than
-/// `max_event_bytes` fails the stream.
-pub(crate) fn translate_stream(
-    adapter: Arc<Adapter>,
+/// Wraps a streamed body in `format`'s wire format so that it yields
+/// typed events. One upstream event (SSE event or Bedrock message) longer
+/// than `max_event_bytes` fails the stream.
+pub(crate) fn decode_stream(
+    format: &'static dyn ProviderFormat,
     body: ByteStream,
-    include_usage: bool,
     scrubber: Arc<Scrubber>,
     max_event_bytes: usize,
 ) -> ByteStream {
-    let decoder = adapter
+    let decoder = format
         .stream_decoder()
         .with_max_event_bytes(max_event_bytes);
-    let state = Translator {
-        adapter,
+    let state = Decoding {
+        format,
         scrubber,
         framer: SseFramer::with_max_event_bytes(max_event_bytes),
         decoder,
-        encoder: openai::SseEncoder::new(unix_now(), include_usage),
-        usage: None,
         stopped: false,
         out: VecDeque::new(),
         ended: false,
@@ -104,8 +100,8 @@ pub(crate) fn translate_stream(
             }
             match body.next().await {
                 Some(Ok(Chunk::Data(chunk))) => st.on_chunk(&chunk),
-                // The raw body carries no typed values.
-                Some(Ok(Chunk::Usage(_))) => {}
+                // The raw body carries no decoded events.
+                Some(Ok(Chunk::Events(_))) => {}
                 Some(Err(e)) => st.fail(e),
                 None => st.on_end(),
             }
@@ -114,24 +110,17 @@ pub(crate) fn translate_stream(
     .boxed()
 }
 
-impl Translator {
+impl Decoding {
     fn on_chunk(&mut self, chunk: &[u8]) {
-        let mut bytes = BytesMut::new();
         let decoded = if self.decoder.is_sse() {
             self.framer.push(chunk);
             self.sse_events()
         } else {
             self.decoder.on_bytes(chunk)
         };
-        let failed = match decoded {
-            Ok(events) => self.encode(&events, &mut bytes),
-            Err(e) => Some(bad_stream(&e)),
-        };
-        if !bytes.is_empty() {
-            self.out.push_back(Ok(Chunk::Data(bytes.freeze())));
-        }
-        if let Some(err) = failed {
-            self.fail(err);
+        match decoded {
+            Ok(events) => self.hand_on(events),
+            Err(e) => self.fail(bad_stream(&e)),
         }
     }
 
@@ -148,63 +137,50 @@ impl Translator {
         Ok(all)
     }
 
-    /// Encodes events; returns the failure a provider error event means.
-    fn encode(&mut self, events: &[StreamEvent], bytes: &mut BytesMut) -> Option<UpstreamError> {
-        for event in events {
-            match event {
-                StreamEvent::Error { kind, message } => {
-                    return Some(self.error_event(kind, message));
-                }
-                StreamEvent::Usage(u) => {
-                    self.usage = Some((*u).into());
-                    bytes.extend_from_slice(&self.encoder.encode(event));
-                }
-                StreamEvent::Stop { .. } => {
-                    self.stopped = true;
-                    bytes.extend_from_slice(&self.encoder.encode(event));
-                }
-                _ => bytes.extend_from_slice(&self.encoder.encode(event)),
-            }
+    /// Hands the events on, up to a provider error event, which fails the
+    /// stream (the events before it still go out).
+    fn hand_on(&mut self, mut events: Vec<StreamEvent>) {
+        let error = events
+            .iter()
+            .position(|e| matches!(e, StreamEvent::Error { .. }));
+        let failure = error.and_then(|at| match &events[at] {
+            StreamEvent::Error { kind, message } => Some(self.error_event(kind, message)),
+            _ => None,
+        });
+        if let Some(at) = error {
+            events.truncate(at);
         }
-        None
+        self.stopped |= events.iter().any(|e| matches!(e, StreamEvent::Stop { .. }));
+        if !events.is_empty() {
+            self.out.push_back(Ok(Chunk::Events(events)));
+        }
+        if let Some(err) = failure {
+            self.fail(err);
+        }
     }
 
     fn error_event(&self, kind: &str, message: &str) -> UpstreamError {
-        error_event(&self.adapter, &self.scrubber, kind, message)
+        error_event(self.format, &self.scrubber, kind, message)
     }
 
     fn on_end(&mut self) {
-        let mut bytes = BytesMut::new();
-        let failed = match self.decoder.finish() {
-            Ok(events) => self.encode(&events, &mut bytes),
-            Err(e) => Some(bad_stream(&e)),
-        };
-        if let Some(err) = failed {
-            if !bytes.is_empty() {
-                self.out.push_back(Ok(Chunk::Data(bytes.freeze())));
-            }
-            self.fail(err);
+        match self.decoder.finish() {
+            Ok(events) => self.hand_on(events),
+            Err(e) => return self.fail(bad_stream(&e)),
+        }
+        if self.ended {
             return;
         }
         if !self.stopped {
-            if !bytes.is_empty() {
-                self.out.push_back(Ok(Chunk::Data(bytes.freeze())));
-            }
             self.fail(UpstreamError::new(
                 OutcomeClass::BadResponse,
                 format!(
                     "{} stream ended before the answer's end",
-                    self.adapter.name()
+                    self.format.name()
                 ),
             ));
             return;
         }
-        // Usage first: the dispatcher has it when it sees the end.
-        if let Some(u) = self.usage {
-            self.out.push_back(Ok(Chunk::Usage(u)));
-        }
-        bytes.extend_from_slice(&self.encoder.finish());
-        self.out.push_back(Ok(Chunk::Data(bytes.freeze())));
         self.ended = true;
     }
 
@@ -217,12 +193,12 @@ impl Translator {
 /// A provider's error event as a classified failure, its texts scrubbed
 /// before they are shortened.
 pub(crate) fn error_event(
-    adapter: &Adapter,
+    format: &dyn ProviderFormat,
     s: &Scrubber,
     kind: &str,
     message: &str,
 ) -> UpstreamError {
-    let e = adapter.classify_stream_error(kind, message);
+    let e = format.classify_stream_error(kind, message);
     let mut err = UpstreamError::new(
         e.class,
         format!(
@@ -248,7 +224,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use signalbox_adapters::anthropic::AnthropicAdapter;
+    use signalbox_adapters::canonical::{StopReason, Usage};
 
     const ANSWER: &str = "event: message_start\n\
 data: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-x\",\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":7,\"output_tokens\":1}}}\n\n\
@@ -265,70 +241,62 @@ data: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usa
 event: message_stop\n\
 data: {\"type\":\"message_stop\"}\n\n";
 
-    fn anthropic() -> Arc<Adapter> {
-        Arc::new(Adapter::new(AnthropicAdapter {
-            base_url: "http://x".into(),
-            api_key: None,
-        }))
-    }
-
     /// Runs `body` (split into `chunks`) through the translator.
     async fn run(chunks: Vec<Vec<u8>>) -> Vec<Result<Chunk, UpstreamError>> {
         let body =
             futures::stream::iter(chunks.into_iter().map(|c| Ok(Chunk::Data(Bytes::from(c)))))
                 .boxed();
         let scrubber = Arc::new(Scrubber::new(["sk-ant-echoed-secret-value"]));
-        translate_stream(anthropic(), body, false, scrubber, 1 << 20)
-            .collect()
-            .await
+        decode_stream(
+            &signalbox_adapters::anthropic::FORMAT,
+            body,
+            scrubber,
+            1 << 20,
+        )
+        .collect()
+        .await
     }
 
-    fn text_of(out: &[Result<Chunk, UpstreamError>]) -> (String, String) {
-        let mut all = String::new();
-        for item in out {
-            if let Chunk::Data(b) = item.as_ref().unwrap() {
-                all.push_str(std::str::from_utf8(b).unwrap());
-            }
-        }
-        let mut said = String::new();
-        for line in all.lines() {
-            if let Some(data) = line.strip_prefix("data: ")
-                && let Ok(v) = serde_json::from_str::<serde_json::Value>(data)
-            {
-                said.push_str(v["choices"][0]["delta"]["content"].as_str().unwrap_or(""));
-            }
-        }
-        (said, all)
+    /// The events decoded, in order, up to the first failure.
+    fn events_of(out: &[Result<Chunk, UpstreamError>]) -> Vec<StreamEvent> {
+        out.iter()
+            .map_while(|c| c.as_ref().ok())
+            .flat_map(|c| match c {
+                Chunk::Events(events) => events.clone(),
+                Chunk::Data(_) => Vec::new(),
+            })
+            .collect()
+    }
+
+    fn text_of(events: &[StreamEvent]) -> String {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                StreamEvent::TextDelta { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
     }
 
     #[tokio::test]
-    async fn translation_is_the_same_at_every_split_point() {
+    async fn decoding_is_the_same_at_every_split_point() {
         let bytes = ANSWER.as_bytes();
         for split in 1..bytes.len() {
             let out = run(vec![bytes[..split].to_vec(), bytes[split..].to_vec()]).await;
-            let (said, all) = text_of(&out);
-            assert_eq!(said, "Hello ✓", "split at {split}");
-            assert!(all.ends_with("data: [DONE]\n\n"), "split at {split}: {all}");
-            assert!(
-                all.contains("\"finish_reason\":\"stop\""),
-                "split at {split}"
-            );
-            // Usage is handed over as a value, before the end (the client
-            // did not ask for it, so the bytes do not carry it).
-            let usage: Vec<(usize, &Usage)> = out
-                .iter()
-                .enumerate()
-                .filter_map(|(i, c)| match c {
-                    Ok(Chunk::Usage(u)) => Some((i, u)),
-                    _ => None,
-                })
-                .collect();
-            let want = Usage {
-                prompt_tokens: 7,
-                completion_tokens: 3,
+            assert!(out.iter().all(Result::is_ok), "split at {split}: {out:?}");
+            let events = events_of(&out);
+            assert_eq!(text_of(&events), "Hello ✓", "split at {split}");
+            let stop = StreamEvent::Stop {
+                choice: 0,
+                reason: StopReason::Stop,
             };
-            assert_eq!(usage, [(out.len() - 2, &want)], "split at {split}");
-            assert!(!all.contains("usage"), "split at {split}: {all}");
+            assert!(events.contains(&stop), "split at {split}: {events:?}");
+            // Usage is an event, the answer's whole usage.
+            let usage = StreamEvent::Usage(Usage {
+                input_tokens: 7,
+                output_tokens: 3,
+            });
+            assert!(events.contains(&usage), "split at {split}: {events:?}");
         }
     }
 
@@ -339,9 +307,9 @@ data: {\"type\":\"message_stop\"}\n\n";
         let last = out.last().unwrap();
         let err = last.as_ref().unwrap_err();
         assert_eq!(err.class, OutcomeClass::BadResponse);
-        let (said, all) = text_of(&out[..out.len() - 1]);
-        assert_eq!(said, "Hello ✓");
-        assert!(!all.contains("[DONE]"));
+        let events = events_of(&out);
+        assert_eq!(text_of(&events), "Hello ✓");
+        assert!(!events.iter().any(|e| matches!(e, StreamEvent::Stop { .. })));
     }
 
     #[tokio::test]

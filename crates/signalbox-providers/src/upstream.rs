@@ -2,8 +2,11 @@
 //! and wire format. `prepare` renders a request for a route (once per
 //! route, reused by its retries), `send` resolves when the response head
 //! arrives (bounded by the first-byte timeout) and turns every non-2xx
-//! answer into a classified [`UpstreamError`], and `read_json` / `events`
-//! give the answer in the OpenAI shape whatever the provider spoke.
+//! answer into a classified [`UpstreamError`]. `read_json` gives a whole
+//! answer in the OpenAI shape whatever the provider spoke (or as an
+//! Anthropic provider wrote it, on the same-family path); `events` gives a
+//! stream as the provider's bytes when the client reads that format, else
+//! as typed events for the gateway's edge to encode.
 //!
 //! The OpenAI-compatible kind without quirks forwards the caller's body
 //! with only the model swapped (and `store: false` on zero-retention
@@ -21,7 +24,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use serde::Deserialize;
 use signalbox_adapters::{
-    Adapter, NoteAction, Retention, RouteSettings, TranslateError, TranslationNote,
+    Adapter, NoteAction, ProviderFormat, Retention, RouteSettings, TranslateError, TranslationNote,
 };
 use signalbox_config::{ProviderConfig, ProviderKind, Timeouts};
 use signalbox_core::request::{OutputClamp, WireFormat};
@@ -112,8 +115,8 @@ pub struct HttpUpstream {
 pub struct Prepared {
     body: Bytes,
     stream: bool,
-    /// The caller asked for usage in the stream.
-    include_usage: bool,
+    /// The format the client reads the answer in.
+    client: WireFormat,
     /// Native requests: the URL and the adapter's headers (auth, versions).
     native: Option<(Uri, HeaderMap)>,
     /// Fields the translation dropped or changed, for the decision record.
@@ -138,7 +141,7 @@ impl Prepared {
         Self {
             body,
             stream,
-            include_usage: false,
+            client: WireFormat::OpenAi,
             native: None,
             notes: Vec::new(),
             max_tokens_clamped: None,
@@ -302,7 +305,7 @@ impl HttpUpstream {
             return Ok(Prepared {
                 body: Bytes::from(req.upstream_json(&route.upstream_model, no_store)),
                 stream: req.is_stream(),
-                include_usage: false,
+                client: req.ingress(),
                 native: None,
                 notes,
                 max_tokens_clamped,
@@ -321,7 +324,7 @@ impl HttpUpstream {
         Ok(Prepared {
             body: Bytes::from(rendered.request.body),
             stream: rendered.request.stream,
-            include_usage: canonical.stream_usage,
+            client: req.ingress(),
             native: Some((url, rendered.request.headers)),
             notes,
             max_tokens_clamped,
@@ -445,9 +448,9 @@ impl HttpUpstream {
     }
 
     /// The failure a stream's first event reports, if it is an error event.
-    /// Only forwarded streams need this (OpenAI-compatible ones, and native
-    /// ones passed on in the client's own format): the native translators
-    /// already turn a provider's error event into a failure.
+    /// Only streams passed on as written need this (OpenAI-compatible ones,
+    /// and native ones in the client's own format): a decoded stream's
+    /// provider error event is already a failure.
     pub fn first_event_error(&self, format: WireFormat, data: &str) -> Option<UpstreamError> {
         match (&self.adapter, format) {
             (None, _) => UpstreamError::from_first_event(data, &self.scrubber)
@@ -455,7 +458,7 @@ impl HttpUpstream {
             (Some(adapter), WireFormat::Anthropic) => {
                 let (kind, message) = signalbox_adapters::anthropic::error_event(data)?;
                 Some(native::error_event(
-                    adapter,
+                    adapter.format(),
                     &self.scrubber,
                     &kind,
                     &message,
@@ -465,33 +468,28 @@ impl HttpUpstream {
         }
     }
 
-    /// The streamed answer as OpenAI SSE bytes (translated for native kinds).
+    /// The streamed answer: the provider's bytes when the client reads
+    /// them as they are (framed once, by the dispatcher), else typed events
+    /// decoded from the provider's own format (a native kind's, or an
+    /// OpenAI-compatible server's for an Anthropic client).
     pub fn events(&self, answer: AnswerHead, prepared: &Prepared) -> ByteStream {
         let total = self.timeouts.total;
-        let forwarded = answer.format != WireFormat::OpenAi;
-        match &self.adapter {
-            // A native stream passed on in the client's format is forwarded
-            // like an OpenAI-compatible one: framed once, by the dispatcher.
-            Some(_) if forwarded => client::byte_stream(
-                answer.body,
-                answer.deadline,
-                total,
-                Some(Arc::clone(&self.scrubber)),
-            ),
-            None => client::byte_stream(
-                answer.body,
-                answer.deadline,
-                total,
-                Some(Arc::clone(&self.scrubber)),
-            ),
-            Some(adapter) => native::translate_stream(
-                Arc::clone(adapter),
-                client::byte_stream(answer.body, answer.deadline, total, None),
-                prepared.include_usage,
-                Arc::clone(&self.scrubber),
-                self.max_stream_event_bytes,
-            ),
+        // The body went upstream as written: the answer is in `answer.format`.
+        let untranslated = self.adapter.is_none() || answer.format != WireFormat::OpenAi;
+        if untranslated && answer.format == prepared.client {
+            let scrubber = Some(Arc::clone(&self.scrubber));
+            return client::byte_stream(answer.body, answer.deadline, total, scrubber);
         }
+        let format = match &self.adapter {
+            Some(adapter) if !untranslated => adapter.format(),
+            _ => wire_format(answer.format),
+        };
+        native::decode_stream(
+            format,
+            client::byte_stream(answer.body, answer.deadline, total, None),
+            Arc::clone(&self.scrubber),
+            self.max_stream_event_bytes,
+        )
     }
 
     /// Reads a whole non-streaming answer and checks that it is a chat
@@ -577,6 +575,15 @@ fn parse_uri(text: &str) -> Result<Uri, String> {
 }
 
 mod passthrough;
+
+/// The provider format whose stream decoder reads a stream passed on in
+/// `format` (for a client that reads another).
+fn wire_format(format: WireFormat) -> &'static dyn ProviderFormat {
+    match format {
+        WireFormat::OpenAi => &signalbox_adapters::openai::FORMAT,
+        WireFormat::Anthropic => &signalbox_adapters::anthropic::FORMAT,
+    }
+}
 
 #[cfg(test)]
 mod tests;

@@ -56,11 +56,18 @@ impl ChatRequest {
     /// Attaches the client's own body (and what the OpenAI view lacks).
     pub fn with_origin(mut self, origin: Option<Origin>) -> Self {
         if let Some(o) = origin {
+            self.ingress = o.native.format;
             self.native = Some(Arc::new(o.native));
             self.untranslatable = o.untranslatable.map(Arc::from);
             self.ingress_notes = (!o.notes.is_empty()).then(|| Arc::from(o.notes));
         }
         self
+    }
+
+    /// The wire format the client wrote the request in, and reads its
+    /// answer in (errors included), however the request was rewritten.
+    pub fn ingress(&self) -> WireFormat {
+        self.ingress
     }
 
     /// What reading the client's body into the OpenAI view dropped or
@@ -90,6 +97,7 @@ impl ChatRequest {
             native: None,
             untranslatable: self.untranslatable.clone(),
             ingress_notes: self.ingress_notes.clone(),
+            ingress: self.ingress,
         }
     }
 }

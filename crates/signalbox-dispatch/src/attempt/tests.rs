@@ -112,11 +112,7 @@ async fn drain(served: Served) -> (String, StreamEnd) {
         let _ = tx.send(end);
     });
     let out: Vec<_> = stream.collect().await;
-    let text = out
-        .into_iter()
-        .map(|b| String::from_utf8(b.unwrap().to_vec()).unwrap())
-        .collect();
-    (text, rx.await.unwrap())
+    (crate::stream::tests::as_text(out), rx.await.unwrap())
 }
 
 // ---- outcome classes ----

@@ -1,5 +1,8 @@
 use futures::StreamExt;
 
+use signalbox_core::WireFormat;
+
+use super::wire::finishes_answer;
 use super::*;
 
 const ROLE: &str = "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"},\"finish_reason\":null}]}\n\n";
@@ -28,13 +31,25 @@ async fn run_chunks(rest: Vec<Chunk>, framer: SseFramer, ending: Ending) -> (Str
         CommittedStream::new(Bytes::from(ROLE), inner, framer, ending).on_end(move |end| {
             let _ = tx.send(end);
         });
-    let out: Vec<_> = stream.collect().await;
-    let text: String = out
-        .into_iter()
-        .map(|b| String::from_utf8(b.unwrap().to_vec()).unwrap())
-        .collect();
+    let out: Vec<Piece> = stream.collect().await;
     let end = rx.await.unwrap();
-    (text, end)
+    (as_text(out), end)
+}
+
+/// The pieces as an OpenAI client's edge would write them; a cut as
+/// `CUT stream_interrupted: <detail>`, typed events in their debug form.
+pub(crate) fn as_text(pieces: Vec<Piece>) -> String {
+    let mut text = String::new();
+    for piece in pieces {
+        match piece {
+            Piece::Wire(b) => text.push_str(std::str::from_utf8(&b).unwrap()),
+            Piece::Events(events) => text.push_str(&format!("{events:?}")),
+            Piece::End { marked: false } => text.push_str("data: [DONE]\n\n"),
+            Piece::End { marked: true } => {}
+            Piece::Cut(detail) => text.push_str(&format!("CUT stream_interrupted: {detail}")),
+        }
+    }
+    text
 }
 
 #[test]
@@ -86,21 +101,62 @@ async fn an_event_past_the_cap_after_commit_ends_with_the_error_event() {
 }
 
 #[tokio::test]
-async fn usage_handed_over_as_a_value_is_recorded_and_never_forwarded() {
+async fn a_decoded_stream_yields_its_events_its_usage_and_an_unmarked_end() {
+    use signalbox_core::canonical::{StopReason, StreamEvent};
     let usage = Usage {
         prompt_tokens: 11,
         completion_tokens: 4,
     };
+    let reported = signalbox_core::canonical::Usage {
+        input_tokens: 11,
+        output_tokens: 4,
+    };
+    let first = vec![StreamEvent::Start {
+        id: "m".into(),
+        model: "x".into(),
+    }];
+    let text = StreamEvent::TextDelta {
+        choice: 0,
+        text: "hi".into(),
+    };
+    let stop = StreamEvent::Stop {
+        choice: 0,
+        reason: StopReason::Stop,
+    };
     let rest = vec![
-        Chunk::Data(Bytes::from(TEXT)),
-        Chunk::Data(Bytes::from(STOP)),
-        Chunk::Usage(usage),
-        Chunk::Data(Bytes::from_static(b"data: [DONE]\n\n")),
+        Ok(Chunk::Events(vec![text.clone()])),
+        Ok(Chunk::Events(vec![
+            stop.clone(),
+            StreamEvent::Usage(reported),
+        ])),
     ];
-    let (text, end) = run_chunks(rest, SseFramer::new(), Ending::default()).await;
+    let inner: UpstreamBytes = futures::stream::iter(rest).boxed();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let stream = CommittedStream::decoded(first.clone(), inner).on_end(move |end| {
+        let _ = tx.send(end);
+    });
+    let out: Vec<Piece> = stream.collect().await;
+    let end = rx.await.unwrap();
     assert_eq!(end.outcome, StreamOutcome::Completed);
     assert_eq!(end.usage, Some(usage));
-    assert!(!text.contains("usage") && !text.contains("11"), "{text}");
+    assert_eq!(
+        out,
+        [
+            Piece::Events(first),
+            Piece::Events(vec![text]),
+            Piece::Events(vec![stop, StreamEvent::Usage(reported)]),
+            Piece::End { marked: false },
+        ]
+    );
+
+    // Without a stop, the end of the body is a cut.
+    let inner: UpstreamBytes = futures::stream::iter(Vec::new()).boxed();
+    let start = vec![StreamEvent::Start {
+        id: "m".into(),
+        model: "x".into(),
+    }];
+    let out: Vec<Piece> = CommittedStream::decoded(start, inner).collect().await;
+    assert!(matches!(out.last(), Some(Piece::Cut(_))), "{out:?}");
 }
 
 /// The ending state of a stream passed on in Anthropic's format.
@@ -128,13 +184,10 @@ async fn an_anthropic_stream_ends_at_message_stop_and_its_cut_is_an_error_event(
     let cut = vec![Chunk::Data(Bytes::from(delta))];
     let (text, end) = run_chunks(cut, SseFramer::new(), anthropic).await;
     assert!(matches!(end.outcome, StreamOutcome::Cut { .. }), "{end:?}");
-    let tail = text.rsplit("\n\n").nth(1).unwrap_or_default();
-    let data = tail
-        .strip_prefix("event: error\ndata: ")
-        .unwrap_or_default();
-    let err: serde_json::Value = serde_json::from_str(data).unwrap_or_default();
-    assert_eq!(err["type"], "error", "{text}");
-    assert_eq!(err["error"]["type"], "api_error", "{text}");
+    assert!(
+        text.ends_with("CUT stream_interrupted: upstream closed the stream before its end marker"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

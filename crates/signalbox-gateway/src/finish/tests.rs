@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 use signalbox_config::DegradeStep;
-use signalbox_core::{AttemptRecord, DecisionRecord, OutcomeClass, ProviderName, RouteId};
+use signalbox_core::{
+    AttemptRecord, DecisionRecord, OutcomeClass, ProviderName, RouteId, WireFormat,
+};
 
 use super::*;
 use crate::ctx::{Idempotency, ServedFacts};
@@ -51,7 +53,7 @@ fn header<'a>(resp: &'a Response, name: &str) -> &'a str {
 
 /// A context as the stages leave it after a served, degraded request.
 fn served(g: &Gateway) -> RequestCtx {
-    let mut ctx = RequestCtx::new(g.state.clone(), &HeaderMap::new());
+    let mut ctx = RequestCtx::new(g.state.clone(), &HeaderMap::new(), WireFormat::OpenAi);
     ctx.tenant = Some(0);
     ctx.attempts = vec![AttemptRecord {
         route: RouteId::new("r"),
@@ -114,7 +116,7 @@ async fn headers_and_record_come_from_one_context() {
 #[tokio::test]
 async fn an_error_is_recorded_with_its_outcome_status_and_message() {
     let g = gateway(true);
-    let mut ctx = RequestCtx::new(g.state.clone(), &HeaderMap::new());
+    let mut ctx = RequestCtx::new(g.state.clone(), &HeaderMap::new(), WireFormat::OpenAi);
     let id = ctx.ids.gateway.clone();
     let resp = finish(&mut ctx, Err(ApiError::IdempotencyInFlight));
     assert_eq!(resp.status().as_u16(), 409);

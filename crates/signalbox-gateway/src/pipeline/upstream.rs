@@ -18,7 +18,6 @@ use crate::escalation::escalate;
 use crate::failover::{self, Ended, NoFallback};
 use crate::finish::Reply;
 use crate::respond::ApiError;
-use crate::respond::degraded::{mark_first_event, mark_json};
 use crate::trace::TraceContext;
 
 /// Runs failover for the decided request; also says why the flow may not
@@ -111,9 +110,9 @@ pub(super) fn settle(
     }
 }
 
-/// The served answer as the reply: a JSON body restored, charged and
-/// marked, or a stream marked in its first event (restored, charged and
-/// recorded as it goes and when it ends).
+/// The served answer as the reply: a JSON body restored and charged, or
+/// a stream (restored, charged and recorded as it goes and when it ends);
+/// the edge writes either in the client's format and marks a degraded one.
 pub(super) fn respond(
     ctx: &mut RequestCtx,
     served: Served,
@@ -134,24 +133,14 @@ pub(super) fn respond(
             crate::budget::charge(&ctx.state, &ctx.runtime, tenant, served.route, json.usage);
             ctx.usage = json.usage;
             keep_response_content(ctx.log.as_mut(), &body);
-            let body = if ctx.degraded.is_empty() {
-                body
-            } else {
-                mark_json(body, &ctx.degraded, ctx.request_id())
-            };
             Reply::Json(body, json.format)
         }
-        ServedBody::Stream(mut stream) => {
-            if !ctx.degraded.is_empty() {
-                stream.map_first(|first| mark_first_event(first, &ctx.degraded, ctx.request_id()));
-            }
-            Reply::Stream {
-                stream,
-                route: served.route,
-                restore,
-                charge,
-            }
-        }
+        ServedBody::Stream(stream) => Reply::Stream {
+            stream,
+            route: served.route,
+            restore,
+            charge,
+        },
     }
 }
 

@@ -47,6 +47,8 @@ pub enum ErrorCode {
     UpstreamUnavailable,
     /// No such endpoint.
     NotFound,
+    /// A provider's answer could not be written in the client's format.
+    UntranslatableAnswer,
     /// The gateway failed internally.
     Internal,
     /// The shared-state store could not answer.
@@ -113,7 +115,7 @@ const fn with_param(spec: ErrorSpec, param: &'static str) -> ErrorSpec {
 
 impl ErrorCode {
     /// Every row, in table order.
-    pub const ALL: [Self; 27] = [
+    pub const ALL: [Self; 28] = [
         Self::InvalidRequest,
         Self::BodyTooLarge,
         Self::BodyRead,
@@ -132,6 +134,7 @@ impl ErrorCode {
         Self::UpstreamTimeout,
         Self::UpstreamUnavailable,
         Self::NotFound,
+        Self::UntranslatableAnswer,
         Self::Internal,
         Self::StateUnavailable,
         Self::TenantLimit,
@@ -168,6 +171,7 @@ impl ErrorCode {
             Self::UpstreamTimeout => row(S::GATEWAY_TIMEOUT, UPSTREAM, "upstream_timeout", "upstream_failed"),
             Self::UpstreamUnavailable => row(S::SERVICE_UNAVAILABLE, UPSTREAM, "upstream_unavailable", "upstream_failed"),
             Self::NotFound => row(S::NOT_FOUND, INVALID, "unknown_url", "not_found"),
+            Self::UntranslatableAnswer => row(S::BAD_GATEWAY, UPSTREAM, "untranslatable_answer", "upstream_failed"),
             Self::Internal => row(S::INTERNAL_SERVER_ERROR, SERVER, "internal_error", "internal"),
             Self::StateUnavailable => row(S::SERVICE_UNAVAILABLE, SERVER, "state_unavailable", "state_unavailable"),
             Self::TenantLimit => row(S::TOO_MANY_REQUESTS, RATE, "tenant_limit", "tenant_limit"),
@@ -303,7 +307,7 @@ mod tests {
     fn every_row_of_the_table_is_pinned() {
         use ErrorCode as C;
         #[rustfmt::skip]
-        let want: [(ErrorCode, u16, &str, &str, &str); 27] = [
+        let want: [(ErrorCode, u16, &str, &str, &str); 28] = [
             (C::InvalidRequest, 400, INVALID, "invalid_request", "invalid_request"),
             (C::BodyTooLarge, 413, INVALID, "request_too_large", "body_too_large"),
             (C::BodyRead, 400, INVALID, "body_read_error", "body_read"),
@@ -322,6 +326,7 @@ mod tests {
             (C::UpstreamTimeout, 504, UPSTREAM, "upstream_timeout", "upstream_failed"),
             (C::UpstreamUnavailable, 503, UPSTREAM, "upstream_unavailable", "upstream_failed"),
             (C::NotFound, 404, INVALID, "unknown_url", "not_found"),
+            (C::UntranslatableAnswer, 502, UPSTREAM, "untranslatable_answer", "upstream_failed"),
             (C::Internal, 500, SERVER, "internal_error", "internal"),
             (C::StateUnavailable, 503, SERVER, "state_unavailable", "state_unavailable"),
             (C::TenantLimit, 429, RATE, "tenant_limit", "tenant_limit"),

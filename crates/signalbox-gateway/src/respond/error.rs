@@ -1,12 +1,14 @@
 //! The only place that maps errors to HTTP statuses and the OpenAI error
-//! shape `{"error":{"message","type","code","param"}}`. Every refusal the
-//! gateway makes, and every upstream failure it reports, passes through here.
+//! shape `{"error":{"message","type","code","param"}}` (Anthropic clients
+//! get the same error in their shape, `respond/anthropic.rs`). Every
+//! refusal the gateway makes, and every upstream failure it reports,
+//! passes through here.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::json;
-use signalbox_core::{AttemptRecord, OutcomeClass, ProviderErrorCode, RequestError};
+use signalbox_core::{AttemptRecord, OutcomeClass, ProviderErrorCode, RequestError, WireFormat};
 use signalbox_dispatch::Failure;
 use signalbox_policy::PolicyError;
 use thiserror::Error;
@@ -135,6 +137,9 @@ pub enum ApiError {
     /// The shared-state store (Redis) could not answer; retrying may work.
     #[error("shared state unavailable: {0}")]
     StateUnavailable(String),
+    /// A provider's answer could not be written in the client's format.
+    #[error("the provider's answer could not be written in the client's format: {0}")]
+    UntranslatableAnswer(String),
     /// The gateway failed internally.
     #[error("internal error: {0}")]
     Internal(String),
@@ -173,6 +178,7 @@ impl ApiError {
             },
             Self::Upstream { verdict, .. } => verdict.code(),
             Self::NotFound { .. } => ErrorCode::NotFound,
+            Self::UntranslatableAnswer(_) => ErrorCode::UntranslatableAnswer,
             Self::Internal(_) => ErrorCode::Internal,
             Self::StateUnavailable(_) => ErrorCode::StateUnavailable,
             Self::TenantLimit { .. } => ErrorCode::TenantLimit,
@@ -211,9 +217,14 @@ impl ApiError {
         }
     }
 
-    /// Renders the error response (status, OpenAI error JSON, and
-    /// `retry-after` when every attempt was rate limited).
+    /// Renders the error response in OpenAI's shape.
     pub fn into_response(self, request_id: &str) -> Response {
+        self.into_response_in(request_id, WireFormat::OpenAi)
+    }
+
+    /// Renders the error response (status, the error JSON in the client's
+    /// format, and `retry-after` when every attempt was rate limited).
+    pub fn into_response_in(self, request_id: &str, format: WireFormat) -> Response {
         let status = self.status();
         let ErrorSpec { kind, code, .. } = self.code().spec();
         let mut body = json!({
@@ -264,6 +275,9 @@ impl ApiError {
         }
         if let Self::BudgetExceeded { resets_at, .. } = &self {
             body["signalbox"]["budget_resets_at"] = json!(resets_at);
+        }
+        if format == WireFormat::Anthropic {
+            body = super::anthropic::error_body(status, body, request_id);
         }
         let mut resp = Response::new(Body::from(body.to_string()));
         *resp.status_mut() = status;

@@ -35,6 +35,8 @@ async fn messages_are_served_in_anthropic_shape_through_the_policy() {
     assert_eq!(v["content"][0]["type"], "text");
     assert_eq!(v["content"][0]["text"], "[secondary] echo: hello");
     assert_eq!(v["stop_reason"], "end_turn");
+    // Marked in the body the client reads, not only in the header.
+    assert_eq!(v["signalbox"]["degraded"], json!(["fallback-route"]), "{v}");
     // The provider got an OpenAI body with the system prompt as a message.
     let sent = h.mock("secondary").stats().last_request.unwrap();
     assert_eq!(sent["messages"][0]["role"], "system");
@@ -94,6 +96,40 @@ async fn errors_use_the_anthropic_shape() {
     assert_eq!(resp.status(), 400);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["type"], "invalid_request_error");
+    h.stop().await;
+}
+
+/// A degraded stream is marked in its first event (`message_start`), as an
+/// OpenAI client's first chunk is; the events are encoded once from the
+/// OpenAI-compatible provider's chunks.
+#[tokio::test]
+async fn a_degraded_stream_is_marked_in_its_message_start() {
+    let h = two_routes().await;
+    h.mock("primary").set_faults(Faults {
+        error_rate: 1.0,
+        error_status: 503,
+        ..Faults::default()
+    });
+    let resp = h.messages(&message(true)).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "x-signalbox-degraded"), "fallback-route");
+    let text = resp.text().await.unwrap();
+    let start: Value = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .next()
+        .unwrap_or_default();
+    assert_eq!(start["type"], "message_start", "{text}");
+    assert_eq!(
+        start["signalbox"]["degraded"],
+        json!(["fallback-route"]),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"),
+        "{text}"
+    );
     h.stop().await;
 }
 

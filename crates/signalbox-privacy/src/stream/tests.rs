@@ -251,3 +251,81 @@ proptest! {
         prop_assert_eq!(streamed_json(&table, &chunks), (whole, stats));
     }
 }
+
+/// The text and tool-call arguments of decoded events, in order.
+fn said(events: &[StreamEvent]) -> (String, String) {
+    let mut text = String::new();
+    let mut args = String::new();
+    for e in events {
+        match e {
+            StreamEvent::TextDelta { text: t, .. } => text.push_str(t),
+            StreamEvent::ToolCallDelta { arguments, .. } => args.push_str(arguments),
+            _ => {}
+        }
+    }
+    (text, args)
+}
+
+#[test]
+fn decoded_events_are_restored_at_every_split_and_flushed_before_the_stop() {
+    use signalbox_core::canonical::StopReason;
+    let table = table();
+    let text = "Write to ⟦EMAIL_1⟧ now";
+    let args = r#"{"to": "\u27e6EMAIL_1\u27e7"}"#;
+    for split in (0..=text.len()).filter(|i| text.is_char_boundary(*i)) {
+        let cut = split.min(args.len());
+        let mut restorer = ChatStreamRestorer::new(Arc::clone(&table));
+        let mut all = Vec::new();
+        for (t, a) in [
+            (&text[..split], &args[..cut]),
+            (&text[split..], &args[cut..]),
+        ] {
+            let mut events = vec![
+                StreamEvent::TextDelta {
+                    choice: 0,
+                    text: t.to_owned(),
+                },
+                StreamEvent::ToolCallDelta {
+                    choice: 0,
+                    index: 0,
+                    arguments: a.to_owned(),
+                },
+            ];
+            restorer.restore_events(&mut events);
+            all.extend(events);
+        }
+        // A token cut by the end of the text is held until the stop.
+        let mut stop = vec![StreamEvent::Stop {
+            choice: 0,
+            reason: StopReason::Stop,
+        }];
+        restorer.restore_events(&mut stop);
+        assert!(matches!(stop.last(), Some(StreamEvent::Stop { .. })));
+        all.extend(stop);
+        let (t, a) = said(&all);
+        assert_eq!(t, "Write to jane.doe@example.com now", "split at {split}");
+        assert_eq!(a, r#"{"to": "jane.doe@example.com"}"#, "split at {split}");
+        let (tail, stats) = restorer.finish_events();
+        assert!(tail.is_empty(), "split at {split}: {tail:?}");
+        assert_eq!(stats.restored, 2, "split at {split}");
+        // No delta is left empty by holding a prefix back.
+        assert!(
+            !all.iter()
+                .any(|e| matches!(e, StreamEvent::TextDelta { text, .. } if text.is_empty()))
+        );
+    }
+}
+
+#[test]
+fn decoded_events_ending_without_a_stop_release_what_was_held() {
+    let table = table();
+    let mut restorer = ChatStreamRestorer::new(Arc::clone(&table));
+    let mut events = vec![StreamEvent::TextDelta {
+        choice: 0,
+        text: "to ⟦EMA".into(),
+    }];
+    restorer.restore_events(&mut events);
+    let (tail, _) = restorer.finish_events();
+    let (text, _) = said(&[events, tail].concat());
+    assert_eq!(text, "to ⟦EMA");
+}

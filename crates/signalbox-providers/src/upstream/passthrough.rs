@@ -40,7 +40,7 @@ impl HttpUpstream {
                     Ok(Prepared {
                         body: Bytes::from(request.body),
                         stream: request.stream,
-                        include_usage: false,
+                        client: req.ingress(),
                         native: Some((url, request.headers)),
                         notes: clamp.iter().map(clamp_note).collect(),
                         max_tokens_clamped: clamp,

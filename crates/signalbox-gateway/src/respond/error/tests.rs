@@ -357,6 +357,15 @@ fn every_error_keeps_its_status_type_code_and_label() {
             (404, "invalid_request_error", "unknown_url", "not_found"),
         ),
         (
+            ApiError::UntranslatableAnswer("x".into()),
+            (
+                502,
+                "upstream_error",
+                "untranslatable_answer",
+                "upstream_failed",
+            ),
+        ),
+        (
             ApiError::Internal("x".into()),
             (500, "server_error", "internal_error", "internal"),
         ),

@@ -1,0 +1,94 @@
+//! Owns the edge: the served answer written in the client's wire format.
+//! A JSON answer in the client's format passes as it is; an OpenAI
+//! completion for an Anthropic client becomes an Anthropic message. A
+//! degraded answer is marked after that, so the marker is in what the
+//! client reads whatever the provider spoke. Streams: [`stream`].
+
+pub(crate) mod stream;
+
+use bytes::Bytes;
+use signalbox_config::DegradeStep;
+use signalbox_core::WireFormat;
+
+use super::ApiError;
+use super::degraded::mark_json;
+
+/// A JSON answer written in `format`, as the `client` reads it.
+pub(crate) fn json(
+    body: Bytes,
+    format: WireFormat,
+    client: WireFormat,
+    degraded: &[DegradeStep],
+    request_id: &str,
+) -> Result<Bytes, ApiError> {
+    let body = match (format, client) {
+        (WireFormat::OpenAi, WireFormat::OpenAi)
+        | (WireFormat::Anthropic, WireFormat::Anthropic) => body,
+        (WireFormat::OpenAi, WireFormat::Anthropic) => {
+            super::anthropic::message(&body).map_err(ApiError::UntranslatableAnswer)?
+        }
+        // Only a client's own Anthropic body is answered in Anthropic's
+        // format, so an OpenAI client is never handed one.
+        (WireFormat::Anthropic, WireFormat::OpenAi) => {
+            return Err(ApiError::UntranslatableAnswer(
+                "an Anthropic message for an OpenAI client".into(),
+            ));
+        }
+    };
+    Ok(if degraded.is_empty() {
+        body
+    } else {
+        mark_json(body, degraded, request_id)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+
+    const COMPLETION: &str = r#"{"id":"c1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}"#;
+
+    #[test]
+    fn a_degraded_completion_for_an_anthropic_client_is_a_marked_message() {
+        let steps = [DegradeStep::FallbackRoute];
+        let out = json(
+            Bytes::from(COMPLETION),
+            WireFormat::OpenAi,
+            WireFormat::Anthropic,
+            &steps,
+            "r1",
+        )
+        .unwrap_or_default();
+        let v: Value = serde_json::from_slice(&out).unwrap_or_default();
+        assert_eq!(v["type"], "message", "{v}");
+        assert_eq!(v["content"][0]["text"], "hi", "{v}");
+        assert_eq!(v["signalbox"]["degraded"][0], "fallback-route", "{v}");
+    }
+
+    #[test]
+    fn an_answer_in_the_clients_format_passes_as_it_is() {
+        let body = Bytes::from(COMPLETION);
+        let out = json(
+            body.clone(),
+            WireFormat::OpenAi,
+            WireFormat::OpenAi,
+            &[],
+            "r",
+        );
+        assert_eq!(out.ok(), Some(body));
+    }
+
+    #[test]
+    fn an_answer_that_is_no_completion_is_an_error_not_a_guess() {
+        let out = json(
+            Bytes::from_static(b"{\"nope\":1}"),
+            WireFormat::OpenAi,
+            WireFormat::Anthropic,
+            &[],
+            "r",
+        );
+        assert!(matches!(out, Err(ApiError::UntranslatableAnswer(_))));
+    }
+}
