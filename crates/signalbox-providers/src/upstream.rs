@@ -312,8 +312,7 @@ impl HttpUpstream {
                 format: WireFormat::OpenAi,
             });
         };
-        let openai_body = req.upstream_json(&route.upstream_model, false);
-        let canonical = signalbox_adapters::openai::parse_request(&openai_body)
+        let canonical = signalbox_adapters::openai::read_request(req.body(), &route.upstream_model)
             .map_err(|e| PrepareError(format!("request not translatable: {e}")))?;
         let rendered = adapter
             .render(&canonical, route, signalbox_core::clock::system_now())

@@ -1,5 +1,6 @@
 //! Owns reading an OpenAI chat-completions body into the canonical request.
 
+use serde_json::{Map, Value};
 use signalbox_core::RequestError;
 
 use super::wire;
@@ -10,7 +11,26 @@ use crate::canonical::{
 
 /// Parses an OpenAI chat-completions request body. Errors name the field.
 pub fn parse_request(body: &[u8]) -> Result<ChatRequest, RequestError> {
-    let wire: wire::Request = crate::parse_json(body)?;
+    from_wire(crate::parse_json(body)?)
+}
+
+/// Reads a validated OpenAI body held as a JSON map (the gateway's
+/// request view) into the canonical request for `model`, without
+/// serialising it first. Errors name the field.
+pub fn read_request(body: &Map<String, Value>, model: &str) -> Result<ChatRequest, RequestError> {
+    let wire: wire::Request = serde_path_to_error::deserialize(body).map_err(|e| {
+        let field = e.path().to_string();
+        RequestError::Invalid {
+            field: if field == "." { "(body)".into() } else { field },
+            problem: e.into_inner().to_string(),
+        }
+    })?;
+    let mut req = from_wire(wire)?;
+    model.clone_into(&mut req.model);
+    Ok(req)
+}
+
+fn from_wire(wire: wire::Request) -> Result<ChatRequest, RequestError> {
     let wire::Request {
         model,
         messages,

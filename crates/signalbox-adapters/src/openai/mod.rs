@@ -12,7 +12,7 @@ mod stream;
 mod wire;
 
 pub use format::{FORMAT, OpenAiFormat};
-pub use ingress::parse_request;
+pub use ingress::{parse_request, read_request};
 pub use response::{parse_error, parse_response, render_response};
 pub use signalbox_core::{MaxTokensField, OpenAiQuirks};
 pub use stream::{ChunkDecoder, SseEncoder};

@@ -243,7 +243,14 @@ proptest! {
         let out = render(&adapter, &req, &route("model-x"));
         prop_assert!(out.notes.is_empty(), "{:?}", out.notes);
         let again = openai::parse_request(&out.request.body).unwrap();
-        prop_assert_eq!(again, req);
+        prop_assert_eq!(&again, &req);
+        // The gateway's path: the same body held as a JSON map, read for
+        // another model without being serialised.
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&out.request.body).unwrap();
+        let mut read = openai::read_request(&map, "other-model").unwrap();
+        prop_assert_eq!(&read.model, "other-model");
+        read.model = req.model.clone();
+        prop_assert_eq!(read, req);
     }
 
     #[test]
