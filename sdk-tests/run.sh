@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end checks of the gateway with the official client SDKs (Python openai + anthropic,
-# Node openai), against two local mock upstreams (Anthropic and OpenAI wire formats).
+# Node openai + @anthropic-ai/sdk) and the Vercel AI SDK (`ai` with its default OpenAI provider,
+# which calls /v1/responses, and its Anthropic provider), against two local mock upstreams
+# (Anthropic and OpenAI wire formats).
 #
 #   bash sdk-tests/run.sh [PATH_TO_SIGNALBOX_BINARY]
 #
@@ -136,8 +138,9 @@ export SIGNALBOX_URL=$url
 export CLAUDE_MOCK_URL=http://127.0.0.1:$p_claude
 echo "sdk-tests: Python SDKs"
 timeout "$test_timeout" "$venv/bin/python" "$here/python/test_sdks.py"
-echo "sdk-tests: Node SDK"
+echo "sdk-tests: Node SDKs"
 timeout "$test_timeout" node "$here/node/test_sdks.mjs"
+timeout "$test_timeout" node "$here/node/test_other_sdks.mjs"
 
 ok=1
 echo "sdk-tests: all checks passed"

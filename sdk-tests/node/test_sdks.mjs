@@ -168,6 +168,56 @@ async function streamTools(client, model) {
   expect(args && typeof args === "object" && !Array.isArray(args), `streamed arguments ${call.arguments} are not an object`);
 }
 
+const RESPONSES_TOOLS = TOOLS.map((t) => ({
+  type: "function",
+  name: t.function.name,
+  description: t.function.description,
+  parameters: t.function.parameters,
+}));
+
+async function responses(client, model) {
+  const userText = `Hello from the Node openai SDK, ${model}, responses`;
+  const { data: response, response: http } = await client.responses
+    .create({ model, instructions: "Answer briefly.", input: userText })
+    .withResponse();
+  expectProvider(http.headers, model);
+  expect(response.status === "completed", `status ${JSON.stringify(response.status)}`);
+  expectEcho(response.output_text, userText);
+  expect(response.usage?.output_tokens > 0, `usage ${JSON.stringify(response.usage)}`);
+}
+
+async function responsesStream(client, model) {
+  const userText = `Hello from the Node openai SDK, ${model}, responses streaming`;
+  const stream = client.responses.stream({ model, input: userText });
+  let deltas = "";
+  const kinds = [];
+  for await (const event of stream) {
+    kinds.push(event.type);
+    if (event.type === "response.output_text.delta") deltas += event.delta;
+  }
+  const final = await stream.finalResponse();
+  expect(kinds[0] === "response.created", `first event ${kinds[0]}`);
+  expect(kinds.at(-1) === "response.completed", `last event ${kinds.at(-1)}`);
+  expectEcho(deltas, userText);
+  expect(final.output_text === deltas, `final ${JSON.stringify(final.output_text)} != deltas`);
+}
+
+async function responsesTools(client, model) {
+  const response = await client.responses.create({ model, input: QUESTION, tools: RESPONSES_TOOLS });
+  const calls = response.output.filter((i) => i.type === "function_call");
+  expect(calls.length === 1, `expected one function call, got ${JSON.stringify(response.output)}`);
+  expect(calls[0].name === "get_weather", `function call name ${calls[0].name}`);
+  const followUp = await client.responses.create({
+    model,
+    input: [
+      { role: "user", content: QUESTION },
+      ...response.output,
+      { type: "function_call_output", call_id: calls[0].call_id, output: WEATHER_RESULT },
+    ],
+  });
+  expectEcho(followUp.output_text, QUESTION);
+}
+
 async function main() {
   if (!BASE) {
     console.error("SIGNALBOX_URL is not set (e.g. http://127.0.0.1:4000)");
@@ -188,6 +238,9 @@ async function main() {
     await check(`openai ${model}: streaming chat`, () => stream(client, model));
     await check(`openai ${model}: tool call round trip`, () => tools(client, model));
     await check(`openai ${model}: streaming tool call`, () => streamTools(client, model));
+    await check(`openai ${model}: responses.create`, () => responses(client, model));
+    await check(`openai ${model}: responses.stream`, () => responsesStream(client, model));
+    await check(`openai ${model}: responses function call`, () => responsesTools(client, model));
   }
   console.log("node: all checks passed");
 }

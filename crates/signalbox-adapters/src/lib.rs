@@ -5,10 +5,12 @@
 //! `signalbox_core::provider_kinds!`). Pure functions of their inputs: no I/O, no clocks
 //! (callers pass times), no environment reads.
 //!
-//! - Ingress: [`openai::parse_request`], [`anthropic::parse_request`] →
-//!   [`ChatRequest`]; answers go back with [`openai::render_response`] /
-//!   [`anthropic::render_response`] and the stream encoders
-//!   [`openai::SseEncoder`] / [`anthropic::SseEncoder`].
+//! - Ingress: [`openai::parse_request`], [`anthropic::parse_request`],
+//!   [`responses::parse_request`] → [`ChatRequest`]; answers go back with
+//!   [`openai::render_response`] / [`anthropic::render_response`] /
+//!   [`responses::render_response`] and the stream encoders
+//!   [`openai::SseEncoder`] / [`anthropic::SseEncoder`] /
+//!   [`responses::SseEncoder`].
 //! - Egress: [`Adapter::render`] → [`Rendered`] (HTTP request plus
 //!   [`TranslationNote`]s); [`Adapter::parse_response`],
 //!   [`Adapter::parse_error`] and [`Adapter::stream_decoder`] read the answer.
@@ -28,6 +30,7 @@ pub mod gemini;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod openai;
+pub mod responses;
 
 mod adapter;
 mod error;

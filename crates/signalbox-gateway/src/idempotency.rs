@@ -78,8 +78,10 @@ impl Request<'_> {
     /// replay must not hand an Anthropic client (such a key now conflicts).
     fn fingerprint(&self) -> u64 {
         let mut hasher = Sha256::new();
-        if self.format == WireFormat::Anthropic {
-            hasher.update(b"anthropic/2\0");
+        match self.format {
+            WireFormat::OpenAi => {}
+            WireFormat::Anthropic => hasher.update(b"anthropic/2\0"),
+            WireFormat::Responses => hasher.update(b"responses\0"),
         }
         hasher.update(self.body);
         let digest = hasher.finalize();

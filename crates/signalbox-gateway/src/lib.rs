@@ -25,6 +25,7 @@ mod prompt;
 mod record;
 mod reload;
 pub mod respond;
+mod responses;
 mod round;
 mod runtime;
 mod server;

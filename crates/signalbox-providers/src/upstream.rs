@@ -463,7 +463,9 @@ impl HttpUpstream {
                     &message,
                 ))
             }
-            (Some(_), WireFormat::OpenAi) => None,
+            // Decoded streams report their errors themselves; a Responses
+            // stream is never an upstream's.
+            (Some(_), WireFormat::OpenAi | WireFormat::Responses) => None,
         }
     }
 
@@ -576,10 +578,11 @@ fn parse_uri(text: &str) -> Result<Uri, String> {
 mod passthrough;
 
 /// The provider format whose stream decoder reads a stream passed on in
-/// `format` (for a client that reads another).
+/// `format` (for a client that reads another). Upstreams answer in OpenAI's
+/// or Anthropic's format only; the Responses format is a client's.
 fn wire_format(format: WireFormat) -> &'static dyn ProviderFormat {
     match format {
-        WireFormat::OpenAi => &signalbox_adapters::openai::FORMAT,
+        WireFormat::OpenAi | WireFormat::Responses => &signalbox_adapters::openai::FORMAT,
         WireFormat::Anthropic => &signalbox_adapters::anthropic::FORMAT,
     }
 }

@@ -180,6 +180,16 @@ impl Harness {
             .expect("gateway answers")
     }
 
+    /// POSTs a Responses API body to `/v1/responses`.
+    pub async fn responses(&self, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/v1/responses"))
+            .json(body)
+            .send()
+            .await
+            .expect("gateway answers")
+    }
+
     /// POSTs a JSON body to `/v1/chat/completions` with extra headers.
     pub async fn chat_with(
         &self,

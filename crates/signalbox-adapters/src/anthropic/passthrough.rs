@@ -19,9 +19,7 @@ use signalbox_core::{RequestError, Usage};
 use super::{API_VERSION, AnthropicAdapter, ingress, wire};
 use crate::canonical::ChatRequest;
 use crate::error::TranslateError;
-use crate::note::Notes;
-use crate::openai::OpenAiQuirks;
-use crate::route::{RouteSettings, UpstreamRequest, join_url};
+use crate::route::{UpstreamRequest, join_url};
 
 /// Content block types the canonical model carries.
 const TRANSLATABLE_BLOCKS: [&str; 4] = ["text", "image", "tool_use", "tool_result"];
@@ -41,11 +39,8 @@ impl Ingress {
     /// body and rendering the view dropped or changed goes to
     /// `origin.notes`, recorded whenever the request is translated.
     pub fn openai_view(&mut self) -> Result<Map<String, Value>, TranslateError> {
-        let route = RouteSettings::new(self.canonical.model.clone());
-        let quirks = OpenAiQuirks::default();
-        let mut notes = Notes(std::mem::take(&mut self.canonical.notes));
-        let view = crate::openai::render_body(&self.canonical, &route, &quirks, &mut notes);
-        self.origin.notes = notes.0;
+        let view = crate::openai::view(&mut self.canonical);
+        self.origin.notes = std::mem::take(&mut self.canonical.notes);
         view
     }
 }

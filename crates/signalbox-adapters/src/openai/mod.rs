@@ -25,6 +25,20 @@ use crate::error::TranslateError;
 use crate::note::Notes;
 use crate::route::{Rendered, RouteSettings, Secret, UpstreamRequest, join_url, to_body};
 
+/// A request read from another ingress format, in OpenAI's chat format as
+/// the gateway's pipeline reads it (the alias stays the model; nothing is
+/// serialised). The notes reading the client's body and rendering this
+/// view took stay in `req.notes`.
+pub fn view(
+    req: &mut ChatRequest,
+) -> Result<serde_json::Map<String, serde_json::Value>, TranslateError> {
+    let route = RouteSettings::new(req.model.clone());
+    let mut notes = Notes(std::mem::take(&mut req.notes));
+    let view = render_body(req, &route, &OpenAiQuirks::default(), &mut notes);
+    req.notes = notes.0;
+    view
+}
+
 /// An OpenAI or OpenAI-compatible upstream.
 #[derive(Debug, Clone)]
 pub struct OpenAiAdapter {

@@ -26,6 +26,9 @@ pub enum WireFormat {
     OpenAi,
     /// Anthropic Messages (`/v1/messages`).
     Anthropic,
+    /// The OpenAI Responses API (`/v1/responses`): a client's format only;
+    /// providers are reached through their chat APIs.
+    Responses,
 }
 
 /// The client's verbatim request body in its own wire format.
@@ -68,6 +71,15 @@ impl ChatRequest {
     /// answer in (errors included), however the request was rewritten.
     pub fn ingress(&self) -> WireFormat {
         self.ingress
+    }
+
+    /// Marks the request as read from `format` (an ingress without a
+    /// same-family fast path), with what reading it into the OpenAI view
+    /// dropped or changed.
+    pub fn with_ingress(mut self, format: WireFormat, notes: Vec<TranslationNote>) -> Self {
+        self.ingress = format;
+        self.ingress_notes = (!notes.is_empty()).then(|| Arc::from(notes));
+        self
     }
 
     /// What reading the client's body into the OpenAI view dropped or

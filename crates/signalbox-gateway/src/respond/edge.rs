@@ -1,6 +1,7 @@
 //! Owns the edge: the served answer written in the client's wire format.
 //! A JSON answer in the client's format passes as it is; an OpenAI
-//! completion for an Anthropic client becomes an Anthropic message. A
+//! completion becomes an Anthropic message for an Anthropic client, a
+//! Response object for a Responses client. A
 //! degraded answer is marked after that, so the marker is in what the
 //! client reads whatever the provider spoke. Streams: [`stream`].
 
@@ -27,12 +28,13 @@ pub(crate) fn json(
         (WireFormat::OpenAi, WireFormat::Anthropic) => {
             super::anthropic::message(&body).map_err(ApiError::UntranslatableAnswer)?
         }
+        (WireFormat::OpenAi, WireFormat::Responses) => response_object(&body)?,
         // Only a client's own Anthropic body is answered in Anthropic's
-        // format, so an OpenAI client is never handed one.
-        (WireFormat::Anthropic, WireFormat::OpenAi) => {
-            return Err(ApiError::UntranslatableAnswer(
-                "an Anthropic message for an OpenAI client".into(),
-            ));
+        // format, and no upstream answers in the Responses format.
+        (WireFormat::Anthropic | WireFormat::Responses, _) => {
+            return Err(ApiError::UntranslatableAnswer(format!(
+                "an answer in {format:?} format for a {client:?} client"
+            )));
         }
     };
     Ok(if degraded.is_empty() {
@@ -40,6 +42,16 @@ pub(crate) fn json(
     } else {
         mark_json(body, degraded, request_id)
     })
+}
+
+/// A chat completion (OpenAI's shape) written as a Response object.
+fn response_object(completion: &[u8]) -> Result<Bytes, ApiError> {
+    let answer = signalbox_adapters::openai::parse_response(completion)
+        .map_err(|e| ApiError::UntranslatableAnswer(e.to_string()))?;
+    let now = signalbox_core::clock::unix_secs();
+    Ok(Bytes::from(signalbox_adapters::responses::render_response(
+        &answer, now,
+    )))
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@ mod reload_secrets;
 mod request_ids;
 mod residency;
 mod resilience;
+mod responses;
 mod roundtrip;
 mod stream_ends;
 mod streaming;

@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use serde_json::json;
-use signalbox_adapters::{anthropic, openai};
+use signalbox_adapters::{anthropic, openai, responses};
 use signalbox_config::DegradeStep;
 use signalbox_core::WireFormat;
 use signalbox_core::canonical::StreamEvent;
@@ -53,18 +53,36 @@ pub(crate) struct EdgeStream<S> {
 enum Encoder {
     OpenAi(openai::SseEncoder),
     Anthropic(anthropic::SseEncoder),
+    Responses(responses::SseEncoder),
+}
+
+impl Encoder {
+    fn encode(&mut self, event: &StreamEvent) -> Vec<u8> {
+        match self {
+            Self::OpenAi(e) => e.encode(event),
+            Self::Anthropic(e) => e.encode(event),
+            Self::Responses(e) => e.encode(event),
+        }
+    }
+
+    fn finish(&mut self) -> Vec<u8> {
+        match self {
+            Self::OpenAi(e) => e.finish(),
+            Self::Anthropic(e) => e.finish(),
+            Self::Responses(e) => e.finish(),
+        }
+    }
 }
 
 impl<S> EdgeStream<S> {
     /// `inner` as a `client` reads it; `stream_usage`: an OpenAI client
     /// asked for the usage chunk.
     pub(crate) fn new(inner: S, client: WireFormat, stream_usage: bool, names: Names) -> Self {
+        let now = signalbox_core::clock::unix_secs();
         let encoder = match client {
-            WireFormat::OpenAi => Encoder::OpenAi(openai::SseEncoder::new(
-                signalbox_core::clock::unix_secs(),
-                stream_usage,
-            )),
+            WireFormat::OpenAi => Encoder::OpenAi(openai::SseEncoder::new(now, stream_usage)),
             WireFormat::Anthropic => Encoder::Anthropic(anthropic::SseEncoder::new()),
+            WireFormat::Responses => Encoder::Responses(responses::SseEncoder::new(now)),
         };
         Self {
             inner,
@@ -130,10 +148,7 @@ impl<S> EdgeStream<S> {
     fn encode(&mut self, events: &[StreamEvent]) -> Bytes {
         let mut out = Vec::new();
         for event in events {
-            out.extend(match &mut self.encoder {
-                Encoder::OpenAi(e) => e.encode(event),
-                Encoder::Anthropic(e) => e.encode(event),
-            });
+            out.extend(self.encoder.encode(event));
         }
         Bytes::from(out)
     }
@@ -154,21 +169,25 @@ impl<S> EdgeStream<S> {
             .map(StreamRestore::finish_events)
             .unwrap_or_default();
         let mut out = self.encode(&tail).to_vec();
-        out.extend(match &mut self.encoder {
-            Encoder::OpenAi(e) => e.finish(),
-            Encoder::Anthropic(e) => e.finish(),
-        });
+        out.extend(self.encoder.finish());
         Bytes::from(out)
     }
 
     /// The explicit error event that ends a broken stream: OpenAI SDKs
     /// raise an API error when a data event carries an `error` object,
     /// Anthropic SDKs when an `error` event arrives.
-    fn cut_event(&self, detail: &str) -> Bytes {
+    fn cut_event(&mut self, detail: &str) -> Bytes {
         let Names { request_id, route } = &self.names;
         let message = format!("stream interrupted: {detail} (request id {request_id})");
-        if self.client == WireFormat::Anthropic {
-            return crate::respond::anthropic::cut_event(&message, request_id, route);
+        match (&mut self.encoder, self.client) {
+            (_, WireFormat::Anthropic) => {
+                return crate::respond::anthropic::cut_event(&message, request_id, route);
+            }
+            (Encoder::Responses(e), _) => {
+                let names = json!({ "signalbox": { "request_id": request_id, "route": route } });
+                return Bytes::from(e.error("stream_interrupted", &message, names));
+            }
+            _ => {}
         }
         let body = json!({
             "error": {

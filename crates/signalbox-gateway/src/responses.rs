@@ -1,0 +1,41 @@
+//! Owns OpenAI Responses ingress: `POST /v1/responses` is the pipeline's
+//! ordinary ingress in the Responses format. Its stateless subset is read
+//! once (by `signalbox-adapters`) into the canonical request, whose OpenAI
+//! view runs through the same stages as `/v1/chat/completions`; providers
+//! are reached through their chat APIs. The answer is written as a
+//! Response object, or as the Responses event stream, at the edge
+//! (`respond/`); errors keep OpenAI's shape, as the Responses API's do.
+//! Nothing is stored: `previous_response_id` is refused naming the field.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use signalbox_adapters::{openai, responses};
+use signalbox_core::{ChatRequest, RequestError, WireFormat};
+
+use crate::AppState;
+use crate::pipeline::serve;
+
+/// Handles `POST /v1/responses`.
+pub async fn responses(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    serve(state, headers, body, WireFormat::Responses).await
+}
+
+/// Reads a Responses body into the pipeline's request: its OpenAI view,
+/// with what reading it dropped noted. Errors name the field.
+pub(crate) fn parse(bytes: &[u8]) -> Result<ChatRequest, RequestError> {
+    let mut canonical = responses::parse_request(bytes)?;
+    let view = openai::view(&mut canonical).map_err(|e| RequestError::Invalid {
+        field: "(body)".into(),
+        problem: e.to_string(),
+    })?;
+    let notes = std::mem::take(&mut canonical.notes);
+    Ok(ChatRequest::from_object(view)?.with_ingress(WireFormat::Responses, notes))
+}
