@@ -10,6 +10,8 @@
 //! Anthropic's format at the edge (`respond/`): passed on as an Anthropic
 //! route wrote them, or encoded once from typed events.
 
+mod count_tokens;
+
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -21,6 +23,8 @@ use signalbox_core::{ChatRequest, RequestError, WireFormat};
 
 use crate::AppState;
 use crate::pipeline::serve;
+
+pub use count_tokens::count_tokens;
 
 /// The path this module serves; `/v1/messages/…` paths it does not serve
 /// are refused in its error shape too ([`is_messages_path`]).

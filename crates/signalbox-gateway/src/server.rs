@@ -1,5 +1,6 @@
 //! Owns the HTTP surface: the router, the operational endpoints
-//! (`/healthz`, `/readyz`, `/metrics`, `/v1/models`), and serving with
+//! (`/healthz`, `/readyz`, `/metrics`, `/v1/models`, `/v1/models/{id}`),
+//! and serving with
 //! graceful shutdown (the accept loop itself is `conn`).
 
 use std::net::SocketAddr;
@@ -28,8 +29,13 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/messages", post(crate::anthropic::messages))
+        .route(
+            "/v1/messages/count_tokens",
+            post(crate::anthropic::count_tokens),
+        )
         .route("/v1/responses", post(crate::responses::responses))
         .route("/v1/models", get(models))
+        .route("/v1/models/{id}", get(model))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -55,6 +61,28 @@ async fn models(State(state): State<Arc<AppState>>) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    resp
+}
+
+/// One alias as a model (`GET /v1/models/{id}`), or 404 naming the known ones.
+async fn model(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let rt = state.runtime.load();
+    if rt.policy.model_names().any(|m| m == id) {
+        let model =
+            serde_json::json!({"id": id, "object": "model", "created": 0, "owned_by": "signalbox"});
+        return json(StatusCode::OK, model);
+    }
+    let request_id = request_id_header(&headers);
+    let mut resp = ApiError::Policy(signalbox_policy::PolicyError::UnknownModel {
+        known: rt.policy.model_names().collect::<Vec<_>>().join(", "),
+        model: id,
+    })
+    .into_response(request_id.to_str().unwrap_or("-"));
+    resp.headers_mut().insert(REQUEST_ID, request_id);
     resp
 }
 
