@@ -256,6 +256,19 @@ def openai_responses_tools(client, model):
     expect_echo(response.output_text, QUESTION)
 
 
+def openai_completions(client, model):
+    prompt = f"Hello from the Python openai SDK, {model}, legacy completions"
+    completion = client.completions.create(model=model, prompt=prompt, max_tokens=64)
+    expect(completion.object == "text_completion", f"object {completion.object!r}")
+    expect_echo(completion.choices[0].text, prompt)
+    text = "".join(
+        c.choices[0].text
+        for c in client.completions.create(model=model, prompt=prompt, stream=True)
+        if c.choices
+    )
+    expect_echo(text, prompt)
+
+
 def openai_responses_refuses_stored_state(client, model):
     try:
         client.responses.create(model=model, input="hi", previous_response_id="resp_x")
@@ -451,6 +464,7 @@ def main():
         check(f"openai {model}: responses.create", lambda: openai_responses(oa, model))
         check(f"openai {model}: responses.stream", lambda: openai_responses_stream(oa, model))
         check(f"openai {model}: responses function call", lambda: openai_responses_tools(oa, model))
+        check(f"openai {model}: legacy completions", lambda: openai_completions(oa, model))
         check(
             f"openai {model}: responses refuse previous_response_id",
             lambda: openai_responses_refuses_stored_state(oa, model),

@@ -6,7 +6,8 @@
 //! (callers pass times), no environment reads.
 //!
 //! - Ingress: [`openai::parse_request`], [`anthropic::parse_request`],
-//!   [`responses::parse_request`] → [`ChatRequest`]; answers go back with
+//!   [`responses::parse_request`], [`completions::parse_request`] →
+//!   [`ChatRequest`]; answers go back with
 //!   [`openai::render_response`] / [`anthropic::render_response`] /
 //!   [`responses::render_response`] and the stream encoders
 //!   [`openai::SseEncoder`] / [`anthropic::SseEncoder`] /
@@ -26,6 +27,7 @@ pub mod azure;
 pub mod bedrock;
 pub use signalbox_core::canonical;
 pub mod cohere;
+pub mod completions;
 pub mod gemini;
 #[cfg(feature = "mock")]
 pub mod mock;

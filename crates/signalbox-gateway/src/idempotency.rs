@@ -82,6 +82,7 @@ impl Request<'_> {
             WireFormat::OpenAi => {}
             WireFormat::Anthropic => hasher.update(b"anthropic/2\0"),
             WireFormat::Responses => hasher.update(b"responses\0"),
+            WireFormat::Completions => hasher.update(b"completions\0"),
         }
         hasher.update(self.body);
         let digest = hasher.finalize();

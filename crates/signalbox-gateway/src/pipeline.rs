@@ -154,6 +154,7 @@ fn parse(
         WireFormat::OpenAi => ChatRequest::parse(bytes)?,
         WireFormat::Anthropic => crate::anthropic::parse(bytes, headers)?,
         WireFormat::Responses => crate::responses::parse(bytes)?,
+        WireFormat::Completions => crate::responses::parse_completions(bytes)?,
     };
     let (req, prompt) = crate::prompt::take(&ctx.runtime.config, headers, req)?;
     ctx.prompt = prompt;

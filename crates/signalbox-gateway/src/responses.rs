@@ -6,6 +6,8 @@
 //! Response object, or as the Responses event stream, at the edge
 //! (`respond/`); errors keep OpenAI's shape, as the Responses API's do.
 //! Nothing is stored: `previous_response_id` is refused naming the field.
+//! Legacy completions (`POST /v1/completions`) come in the same way: the
+//! prompt is one user message, the answer a `text_completion`.
 
 use std::sync::Arc;
 
@@ -13,7 +15,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use signalbox_adapters::{openai, responses};
+use signalbox_adapters::{ChatRequest as CanonicalRequest, completions, openai, responses};
 use signalbox_core::{ChatRequest, RequestError, WireFormat};
 
 use crate::AppState;
@@ -28,14 +30,36 @@ pub async fn responses(
     serve(state, headers, body, WireFormat::Responses).await
 }
 
+/// Handles `POST /v1/completions` (legacy completions, answered by chat
+/// models: the prompt is one user message).
+pub async fn completions(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    serve(state, headers, body, WireFormat::Completions).await
+}
+
+/// Reads a legacy completions body into the pipeline's request.
+pub(crate) fn parse_completions(bytes: &[u8]) -> Result<ChatRequest, RequestError> {
+    view_of(completions::parse_request(bytes)?, WireFormat::Completions)
+}
+
 /// Reads a Responses body into the pipeline's request: its OpenAI view,
 /// with what reading it dropped noted. Errors name the field.
 pub(crate) fn parse(bytes: &[u8]) -> Result<ChatRequest, RequestError> {
-    let mut canonical = responses::parse_request(bytes)?;
+    view_of(responses::parse_request(bytes)?, WireFormat::Responses)
+}
+
+/// A canonical request read in `format`, as the pipeline's OpenAI view.
+fn view_of(
+    mut canonical: CanonicalRequest,
+    format: WireFormat,
+) -> Result<ChatRequest, RequestError> {
     let view = openai::view(&mut canonical).map_err(|e| RequestError::Invalid {
         field: "(body)".into(),
         problem: e.to_string(),
     })?;
     let notes = std::mem::take(&mut canonical.notes);
-    Ok(ChatRequest::from_object(view)?.with_ingress(WireFormat::Responses, notes))
+    Ok(ChatRequest::from_object(view)?.with_ingress(format, notes))
 }

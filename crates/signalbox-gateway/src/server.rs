@@ -34,6 +34,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(crate::anthropic::count_tokens),
         )
         .route("/v1/responses", post(crate::responses::responses))
+        .route("/v1/completions", post(crate::responses::completions))
         .route("/v1/models", get(models))
         .route("/v1/models/{id}", get(model))
         .route("/healthz", get(healthz))

@@ -465,7 +465,7 @@ impl HttpUpstream {
             }
             // Decoded streams report their errors themselves; a Responses
             // stream is never an upstream's.
-            (Some(_), WireFormat::OpenAi | WireFormat::Responses) => None,
+            (Some(_), WireFormat::OpenAi | WireFormat::Responses | WireFormat::Completions) => None,
         }
     }
 
@@ -579,10 +579,13 @@ mod passthrough;
 
 /// The provider format whose stream decoder reads a stream passed on in
 /// `format` (for a client that reads another). Upstreams answer in OpenAI's
-/// or Anthropic's format only; the Responses format is a client's.
+/// or Anthropic's format only; the Responses and completions formats are
+/// clients'.
 fn wire_format(format: WireFormat) -> &'static dyn ProviderFormat {
     match format {
-        WireFormat::OpenAi | WireFormat::Responses => &signalbox_adapters::openai::FORMAT,
+        WireFormat::OpenAi | WireFormat::Responses | WireFormat::Completions => {
+            &signalbox_adapters::openai::FORMAT
+        }
         WireFormat::Anthropic => &signalbox_adapters::anthropic::FORMAT,
     }
 }

@@ -29,6 +29,9 @@ pub enum WireFormat {
     /// The OpenAI Responses API (`/v1/responses`): a client's format only;
     /// providers are reached through their chat APIs.
     Responses,
+    /// OpenAI's legacy completions (`/v1/completions`): a client's format
+    /// only; the prompt is answered by a chat model.
+    Completions,
 }
 
 /// The client's verbatim request body in its own wire format.

@@ -35,8 +35,8 @@ impl Ending {
                 self.done |= stop;
                 self.finished |= stop;
             }
-            // A client's format only: no upstream's stream is passed on in it.
-            WireFormat::Responses => {}
+            // Clients' formats only: no upstream's stream is passed on in them.
+            WireFormat::Responses | WireFormat::Completions => {}
         }
     }
 }

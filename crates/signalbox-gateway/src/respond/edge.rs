@@ -28,10 +28,12 @@ pub(crate) fn json(
         (WireFormat::OpenAi, WireFormat::Anthropic) => {
             super::anthropic::message(&body).map_err(ApiError::UntranslatableAnswer)?
         }
-        (WireFormat::OpenAi, WireFormat::Responses) => response_object(&body)?,
+        (WireFormat::OpenAi, WireFormat::Responses | WireFormat::Completions) => {
+            rewritten(&body, client)?
+        }
         // Only a client's own Anthropic body is answered in Anthropic's
-        // format, and no upstream answers in the Responses format.
-        (WireFormat::Anthropic | WireFormat::Responses, _) => {
+        // format, and no upstream answers in a client-only format.
+        (WireFormat::Anthropic | WireFormat::Responses | WireFormat::Completions, _) => {
             return Err(ApiError::UntranslatableAnswer(format!(
                 "an answer in {format:?} format for a {client:?} client"
             )));
@@ -44,14 +46,16 @@ pub(crate) fn json(
     })
 }
 
-/// A chat completion (OpenAI's shape) written as a Response object.
-fn response_object(completion: &[u8]) -> Result<Bytes, ApiError> {
+/// A chat completion (OpenAI's shape) written as a Response object or a
+/// legacy `text_completion`.
+fn rewritten(completion: &[u8], client: WireFormat) -> Result<Bytes, ApiError> {
     let answer = signalbox_adapters::openai::parse_response(completion)
         .map_err(|e| ApiError::UntranslatableAnswer(e.to_string()))?;
     let now = signalbox_core::clock::unix_secs();
-    Ok(Bytes::from(signalbox_adapters::responses::render_response(
-        &answer, now,
-    )))
+    Ok(Bytes::from(match client {
+        WireFormat::Completions => signalbox_adapters::completions::render_response(&answer, now),
+        _ => signalbox_adapters::responses::render_response(&answer, now),
+    }))
 }
 
 #[cfg(test)]

@@ -215,3 +215,44 @@ async fn an_anthropic_route_serves_a_responses_client() {
     );
     h.stop().await;
 }
+
+/// Legacy completions: the prompt answered by the chat route, written as a
+/// `text_completion` (JSON, or chunks ending with `[DONE]`).
+#[tokio::test]
+async fn legacy_completions_are_answered_by_chat_routes() {
+    let h = two_routes().await;
+    let post = |body: Value| h.client.post(h.url("/v1/completions")).json(&body).send();
+    let v: Value = post(json!({"model": "chat", "prompt": "hello", "max_tokens": 20}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["object"], "text_completion", "{v}");
+    assert_eq!(v["choices"][0]["text"], "[primary] echo: hello", "{v}");
+    let sent = h.mock("primary").stats().last_request.unwrap();
+    assert_eq!(sent["messages"][0]["content"], "hello", "{sent}");
+
+    let text = post(json!({"model": "chat", "prompt": "hello", "stream": true}))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let said: String = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|c| c["choices"][0]["text"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(said, "[primary] echo: hello", "{text}");
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+
+    let resp = post(json!({"model": "chat", "prompt": "x", "suffix": "y"}))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["param"], "suffix", "{v}");
+    h.stop().await;
+}

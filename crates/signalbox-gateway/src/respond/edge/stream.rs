@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use serde_json::json;
-use signalbox_adapters::{anthropic, openai, responses};
+use signalbox_adapters::{anthropic, completions, openai, responses};
 use signalbox_config::DegradeStep;
 use signalbox_core::WireFormat;
 use signalbox_core::canonical::StreamEvent;
@@ -54,6 +54,7 @@ enum Encoder {
     OpenAi(openai::SseEncoder),
     Anthropic(anthropic::SseEncoder),
     Responses(responses::SseEncoder),
+    Completions(completions::SseEncoder),
 }
 
 impl Encoder {
@@ -62,6 +63,7 @@ impl Encoder {
             Self::OpenAi(e) => e.encode(event),
             Self::Anthropic(e) => e.encode(event),
             Self::Responses(e) => e.encode(event),
+            Self::Completions(e) => e.encode(event),
         }
     }
 
@@ -70,6 +72,7 @@ impl Encoder {
             Self::OpenAi(e) => e.finish(),
             Self::Anthropic(e) => e.finish(),
             Self::Responses(e) => e.finish(),
+            Self::Completions(e) => e.finish(),
         }
     }
 }
@@ -83,6 +86,9 @@ impl<S> EdgeStream<S> {
             WireFormat::OpenAi => Encoder::OpenAi(openai::SseEncoder::new(now, stream_usage)),
             WireFormat::Anthropic => Encoder::Anthropic(anthropic::SseEncoder::new()),
             WireFormat::Responses => Encoder::Responses(responses::SseEncoder::new(now)),
+            WireFormat::Completions => {
+                Encoder::Completions(completions::SseEncoder::new(now, stream_usage))
+            }
         };
         Self {
             inner,
