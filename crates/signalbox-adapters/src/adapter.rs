@@ -252,7 +252,9 @@ impl Adapter {
 
     /// Parses a 2xx, non-streamed body.
     pub fn parse_response(&self, body: &[u8]) -> Result<ChatResponse, ResponseError> {
-        self.format.parse_response(body)
+        let mut resp = self.format.parse_response(body)?;
+        crate::structured::unwrap_answer(&mut resp);
+        Ok(resp)
     }
 
     /// Classifies a non-2xx answer from its status, headers and body.
@@ -306,13 +308,24 @@ pub trait DecodeStream: Debug + Send + 'static {
 /// through [`Self::on_sse`]; Bedrock takes raw body bytes through
 /// [`Self::on_bytes`] (it frames AWS event-stream messages itself).
 /// [`Self::is_sse`] says which.
+/// A call of the forced structured-output tool comes out as text deltas
+/// (`crate::structured`).
 #[derive(Debug)]
-pub struct StreamDecoder(Box<dyn DecodeStream>);
+pub struct StreamDecoder(Box<dyn DecodeStream>, crate::structured::Unwrap);
 
 impl StreamDecoder {
     /// Wraps one kind's decoder.
     pub fn new(decoder: impl DecodeStream) -> Self {
-        Self(Box::new(decoder))
+        Self(Box::new(decoder), crate::structured::Unwrap::default())
+    }
+
+    fn unwrapped(
+        &mut self,
+        events: Result<Vec<StreamEvent>, StreamError>,
+    ) -> Result<Vec<StreamEvent>, StreamError> {
+        let mut events = events?;
+        self.1.events(&mut events);
+        Ok(events)
     }
 
     /// Whether the body is SSE (else bytes the decoder frames itself).
@@ -334,18 +347,21 @@ impl StreamDecoder {
         event: Option<&str>,
         data: &str,
     ) -> Result<Vec<StreamEvent>, StreamError> {
-        self.0.on_sse(event, data)
+        let events = self.0.on_sse(event, data);
+        self.unwrapped(events)
     }
 
     /// Decodes raw body bytes (Bedrock only).
     pub fn on_bytes(&mut self, bytes: &[u8]) -> Result<Vec<StreamEvent>, StreamError> {
-        self.0.on_bytes(bytes)
+        let events = self.0.on_bytes(bytes);
+        self.unwrapped(events)
     }
 
     /// Call once the body ended: flushes held-back events (Gemini usage) and
     /// reports a stream cut inside a binary frame.
     pub fn finish(&mut self) -> Result<Vec<StreamEvent>, StreamError> {
-        self.0.finish()
+        let events = self.0.finish();
+        self.unwrapped(events)
     }
 }
 

@@ -38,6 +38,7 @@ mod adapter;
 mod error;
 mod note;
 mod route;
+pub mod structured;
 mod turns;
 
 pub use adapter::{

@@ -103,10 +103,15 @@ impl Upstream for signalbox_providers::HttpUpstream {
         Box::pin(async move {
             let resp = self.send(prepared, call).await?;
             if prepared.is_stream() {
-                Ok(Answer::Events(self.events(resp, prepared)))
-            } else {
-                self.read_json(resp).await.map(Answer::Json)
+                return Ok(Answer::Events(self.events(resp, prepared)));
             }
+            let json = self.read_json(resp).await?;
+            // An answer that breaks its response schema is a bad answer:
+            // the next route is tried.
+            if let Some(schema) = prepared.response_schema() {
+                signalbox_providers::check_answer(schema, &json)?;
+            }
+            Ok(Answer::Json(json))
         })
     }
 

@@ -15,6 +15,7 @@ mod client;
 mod native;
 pub mod scrub;
 pub mod sse;
+mod structured;
 mod upstream;
 
 pub use chunk::{ByteStream, Chunk};
@@ -23,6 +24,7 @@ pub use scrub::Scrubber;
 pub use signalbox_adapters::anthropic::usage_of_event as anthropic_usage_of_event;
 pub use signalbox_adapters::{ContentFilter, Retention, RouteSettings, TranslationNote};
 pub use sse::{DEFAULT_MAX_EVENT_BYTES, EventTooLarge, SseEvent, SseFramer};
+pub use structured::check_answer;
 pub use upstream::{
     AnswerHead, CallContext, ChatJson, HttpUpstream, MAX_RESPONSE_BYTES, PrepareError, Prepared,
     UpstreamBuildError,

@@ -126,6 +126,9 @@ pub struct Prepared {
     /// The answer's wire format: the client's own when its body was
     /// forwarded natively, else OpenAI's.
     format: WireFormat,
+    /// The response schema a whole answer must match, when the request
+    /// asked for one (`structured.rs`).
+    schema: Option<Arc<jsonschema::Validator>>,
 }
 
 impl Prepared {
@@ -146,12 +149,18 @@ impl Prepared {
             notes: Vec::new(),
             max_tokens_clamped: None,
             format: WireFormat::OpenAi,
+            schema: None,
         }
     }
 
     /// The wire format the answer (JSON or stream) is read and passed on in.
     pub fn answer_format(&self) -> WireFormat {
         self.format
+    }
+
+    /// The response schema a whole answer must match, if any.
+    pub fn response_schema(&self) -> Option<&jsonschema::Validator> {
+        self.schema.as_deref()
     }
 }
 
@@ -288,6 +297,7 @@ impl HttpUpstream {
             return Err(PrepareError(why.to_owned()));
         }
         let no_store = route.retention == Retention::None;
+        let schema = crate::structured::validator(req)?;
         // Only a clamping route is sent a request above its limit (the
         // policy excludes a refusing one), so lowering it here is the clamp.
         let clamped = route
@@ -310,6 +320,7 @@ impl HttpUpstream {
                 notes,
                 max_tokens_clamped,
                 format: WireFormat::OpenAi,
+                schema,
             });
         };
         let canonical = signalbox_adapters::openai::read_request(req.body(), &route.upstream_model)
@@ -328,6 +339,7 @@ impl HttpUpstream {
             notes,
             max_tokens_clamped,
             format: WireFormat::OpenAi,
+            schema,
         })
     }
 

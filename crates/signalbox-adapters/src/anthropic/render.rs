@@ -41,6 +41,7 @@ pub(crate) fn body(
     }
     out.insert("messages".into(), Value::Array(messages(req, notes)?));
     tools(req, &mut out, notes);
+    forced(req, &mut out, notes)?;
     sampling(req, &mut out, notes)?;
     if req.stream {
         out.insert("stream".into(), json!(true));
@@ -69,13 +70,8 @@ fn system_field(req: &ChatRequest, notes: &mut Notes) -> Result<Option<Value>, T
             );
             system.push(json!({"type": "text", "text": JSON_INSTRUCTION}));
         }
-        Some(ResponseFormat::JsonSchema { .. }) => {
-            return Err(TranslateError::unsupported(
-                TARGET,
-                "response_format.json_schema",
-                "Anthropic Messages cannot enforce a JSON schema",
-            ));
-        }
+        // Enforced by a forced tool (`forced`).
+        Some(ResponseFormat::JsonSchema { .. }) => {}
     }
     Ok(match system.as_slice() {
         [] => None,
@@ -290,6 +286,29 @@ fn tools(req: &ChatRequest, out: &mut Map<String, Value>, notes: &mut Notes) {
     if let Some(c) = choice {
         out.insert("tool_choice".into(), c);
     }
+}
+
+/// A JSON schema enforced by forcing one tool that takes it as its input
+/// (`crate::structured`).
+fn forced(
+    req: &ChatRequest,
+    out: &mut Map<String, Value>,
+    notes: &mut Notes,
+) -> Result<(), TranslateError> {
+    let Some(tool) = crate::structured::forced_tool(req, TARGET)? else {
+        return Ok(());
+    };
+    let name = crate::structured::TOOL;
+    out.insert(
+        "tools".into(),
+        json!([{"name": name, "description": tool.description, "input_schema": tool.schema}]),
+    );
+    out.insert("tool_choice".into(), json!({"type": "tool", "name": name}));
+    notes.translated(
+        "response_format.json_schema",
+        "enforced by a forced tool call whose input is the answer",
+    );
+    Ok(())
 }
 
 fn sampling(

@@ -37,13 +37,8 @@ pub(crate) fn body(
             );
             system.push(json!({"text": JSON_INSTRUCTION}));
         }
-        Some(ResponseFormat::JsonSchema { .. }) => {
-            return Err(TranslateError::unsupported(
-                TARGET,
-                "response_format.json_schema",
-                "Converse cannot enforce a JSON schema",
-            ));
-        }
+        // Enforced by a forced tool (`forced`).
+        Some(ResponseFormat::JsonSchema { .. }) => {}
     }
     if !system.is_empty() {
         out.insert("system".into(), Value::Array(system));
@@ -56,7 +51,9 @@ pub(crate) fn body(
         "inferenceConfig".into(),
         Value::Object(inference(req, route, notes)?),
     );
-    if let Some(tools) = tool_config(req, notes)? {
+    if let Some(tools) = forced(req, notes)? {
+        out.insert("toolConfig".into(), tools);
+    } else if let Some(tools) = tool_config(req, notes)? {
         out.insert("toolConfig".into(), tools);
     }
     for (field, present) in [
@@ -184,6 +181,24 @@ fn inference(
         }
     }
     Ok(c)
+}
+
+/// A JSON schema enforced by forcing one tool that takes it as its input
+/// (`crate::structured`).
+fn forced(req: &ChatRequest, notes: &mut Notes) -> Result<Option<Value>, TranslateError> {
+    let Some(tool) = crate::structured::forced_tool(req, TARGET)? else {
+        return Ok(None);
+    };
+    let name = crate::structured::TOOL;
+    notes.translated(
+        "response_format.json_schema",
+        "enforced by a forced tool call whose input is the answer",
+    );
+    Ok(Some(json!({
+        "tools": [{"toolSpec": {"name": name, "description": tool.description,
+                                "inputSchema": {"json": tool.schema}}}],
+        "toolChoice": {"tool": {"name": name}},
+    })))
 }
 
 fn tool_config(req: &ChatRequest, notes: &mut Notes) -> Result<Option<Value>, TranslateError> {

@@ -23,6 +23,8 @@ pub struct Prompt {
     pub last_user_text: String,
     /// Name of the first tool offered, if any.
     pub first_tool: Option<String>,
+    /// The request forces a call of its first tool.
+    pub forced_tool: bool,
 }
 
 impl Prompt {
@@ -54,17 +56,21 @@ pub enum AnswerBody {
 }
 
 impl Answer {
-    /// Echoes the last user message, or calls the first tool when asked about the weather.
+    /// Echoes the last user message, or calls the first tool when asked
+    /// about the weather or when the request forces a call.
     pub fn to(prompt: Prompt, mock_name: &str) -> Self {
         let Prompt {
             words,
             messages,
             last_user_text,
             first_tool,
+            forced_tool,
         } = prompt;
         let prompt_tokens = words + TOKENS_PER_MESSAGE * messages;
         let body = match first_tool {
-            Some(name) if mentions_weather(&last_user_text) => AnswerBody::ToolCall { name },
+            Some(name) if forced_tool || mentions_weather(&last_user_text) => {
+                AnswerBody::ToolCall { name }
+            }
             _ => AnswerBody::Text(format!("[{mock_name}] echo: {last_user_text}")),
         };
         // A tool call has no content; its arguments stand in for it.
@@ -134,6 +140,7 @@ mod tests {
             messages: 2,
             last_user_text: "hi there".into(),
             first_tool: None,
+            forced_tool: false,
         };
         let answer = Answer::to(prompt, "a");
         assert_eq!(answer.body, AnswerBody::Text("[a] echo: hi there".into()));

@@ -31,6 +31,7 @@ mod responses;
 mod roundtrip;
 mod stream_ends;
 mod streaming;
+mod structured;
 mod translation;
 mod translation_bedrock;
 mod translation_errors;

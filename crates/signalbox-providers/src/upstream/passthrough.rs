@@ -45,6 +45,8 @@ impl HttpUpstream {
                         notes: clamp.iter().map(clamp_note).collect(),
                         max_tokens_clamped: clamp,
                         format: native.format,
+                        // The client's own format says how its output is shaped.
+                        schema: None,
                     })
                 })
                 .map_err(prepare_error),

@@ -22,6 +22,8 @@ struct Request {
     tools: Option<Vec<Tool>>,
     #[serde(default)]
     thinking: Option<Thinking>,
+    #[serde(default)]
+    tool_choice: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +87,11 @@ pub(super) fn parse(body: &[u8]) -> Result<Parsed<AnthropicRequest>, String> {
             .as_ref()
             .and_then(|t| t.first())
             .map(|t| t.name.clone()),
+        // `{"type": "tool"}` forces a call (structured output uses it).
+        forced_tool: request
+            .tool_choice
+            .as_ref()
+            .is_some_and(|c| c["type"] == "tool"),
         ..Prompt::default()
     };
     if let Some(system) = &request.system {

@@ -1,0 +1,151 @@
+//! Structured output on every provider: a JSON schema is enforced through a
+//! forced tool where the provider has no schema mode (Anthropic), and every
+//! whole answer is checked against the schema before it is returned; an
+//! answer that breaks it fails over like any bad answer.
+
+use serde_json::{Value, json};
+use signalbox_mock::{MockFormat, MockOptions};
+
+use crate::header;
+
+/// `echo` (OpenAI-compatible: answers with text, not JSON) before `claude`
+/// (Anthropic: answers a forced tool with `{"location":"Paris"}`).
+const MIXED: &str = r#"
+providers:
+  - name: echo
+    kind: openai-compatible
+    base-url: ${ECHO_URL}
+  - name: claude
+    kind: anthropic
+    base-url: ${CLAUDE_URL}
+routes:
+  - { id: echo-route, provider: echo, model: e, region: us, supports: { json-mode: true } }
+  - { id: claude-route, provider: claude, model: c, region: us, supports: { json-mode: true, tools: true } }
+aliases:
+  - name: both
+    routes: [echo-route, claude-route]
+  - name: claude
+    routes: [claude-route]
+"#;
+
+async fn start() -> signalbox_testkit::Harness {
+    signalbox_testkit::Harness::start_formats(
+        MIXED,
+        &[
+            ("echo", MockFormat::OpenAi),
+            ("claude", MockFormat::Anthropic),
+        ],
+        &[],
+        MockOptions::default(),
+    )
+    .await
+}
+
+fn request(model: &str, schema: Value, stream: bool) -> Value {
+    json!({
+        "model": model,
+        "stream": stream,
+        "messages": [{"role": "user", "content": "where?"}],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "place", "schema": schema}}
+    })
+}
+
+fn place() -> Value {
+    json!({"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]})
+}
+
+#[tokio::test]
+async fn an_anthropic_route_answers_a_json_schema_through_a_forced_tool() {
+    let h = start().await;
+    let resp = h.chat(&request("claude", place(), false)).await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    let content = v["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(
+        serde_json::from_str::<Value>(content).unwrap_or_default(),
+        json!({"location": "Paris"}),
+        "{v}"
+    );
+    assert_eq!(v["choices"][0]["finish_reason"], "stop", "{v}");
+    assert!(v["choices"][0]["message"]["tool_calls"].is_null(), "{v}");
+    let sent = h.mock("claude").stats().last_request.unwrap();
+    assert_eq!(sent["tool_choice"]["type"], "tool", "{sent}");
+    assert_eq!(sent["tools"][0]["input_schema"], place(), "{sent}");
+
+    // Streamed, the forced call's arguments are the text.
+    let text = h
+        .chat(&request("claude", place(), true))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let said: String = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    assert_eq!(
+        serde_json::from_str::<Value>(&said).unwrap_or_default(),
+        json!({"location": "Paris"}),
+        "{text}"
+    );
+    assert!(!text.contains("tool_calls"), "{text}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_answer_that_breaks_the_schema_fails_over_and_never_reaches_the_caller() {
+    let h = start().await;
+    // `echo` answers prose: a bad answer; `claude` answers the schema.
+    let resp = h.chat(&request("both", place(), false)).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "x-signalbox-route"), "claude-route");
+    assert_eq!(header(&resp, "x-signalbox-degraded"), "fallback-route");
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["signalbox"]["degraded"], json!(["fallback-route"]), "{v}");
+
+    // No route's answer matches: a 502 that says why, naming the path.
+    let strict =
+        json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]});
+    let resp = h.chat(&request("both", strict, false)).await;
+    assert_eq!(resp.status(), 502);
+    let v: Value = resp.json().await.unwrap();
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("not JSON as its response schema requires"),
+        "{v}"
+    );
+    assert!(
+        message.contains("does not match its response schema"),
+        "{v}"
+    );
+    assert_eq!(h.mock("echo").stats().requests, 2);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_schema_with_the_requests_own_tools_is_refused_for_anthropic_naming_why() {
+    let h = start().await;
+    let mut body = request("claude", place(), false);
+    body["tools"] =
+        json!([{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]);
+    let resp = h.chat(&body).await;
+    assert_eq!(resp.status(), 400);
+    let v: Value = resp.json().await.unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("forced tool"),
+        "{v}"
+    );
+    assert_eq!(h.mock("claude").stats().requests, 0);
+    h.stop().await;
+}

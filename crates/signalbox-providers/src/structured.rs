@@ -1,0 +1,142 @@
+//! Owns checking an answer against the response schema the request asked
+//! for (`response_format: json_schema`), whatever the provider: one that
+//! enforces schemas natively, one reached through a forced tool
+//! (`signalbox_adapters::structured`), or one that only follows the
+//! instruction. A whole answer whose text does not parse as JSON or does
+//! not match the schema is a bad answer ([`OutcomeClass::BadResponse`]):
+//! the attempt fails and the next eligible route is tried, so an invalid
+//! answer never reaches the caller as a success. A refusal (the answer's
+//! `refusal` field) passes unchecked. Streams are not checked: their text
+//! reaches the caller as it arrives.
+
+use std::sync::Arc;
+
+use jsonschema::Validator;
+use serde::Deserialize;
+use serde_json::Value;
+use signalbox_core::{ChatRequest, OutcomeClass, WireFormat};
+
+use crate::{ChatJson, PrepareError, UpstreamError};
+
+/// The request's response schema, compiled once per route it is prepared
+/// for; `None` when it asks for none. A schema that does not compile
+/// cannot be honoured by any route.
+pub(crate) fn validator(req: &ChatRequest) -> Result<Option<Arc<Validator>>, PrepareError> {
+    let Some(schema) = req
+        .body()
+        .get("response_format")
+        .filter(|f| f.get("type").and_then(Value::as_str) == Some("json_schema"))
+        .and_then(|f| f.pointer("/json_schema/schema"))
+    else {
+        return Ok(None);
+    };
+    jsonschema::validator_for(schema)
+        .map(|v| Some(Arc::new(v)))
+        .map_err(|e| {
+            PrepareError(format!(
+                "response_format.json_schema.schema is not a valid JSON Schema: {e}"
+            ))
+        })
+}
+
+/// Checks a whole OpenAI-shaped answer's first choice against `schema`.
+pub fn check_answer(schema: &Validator, json: &ChatJson) -> Result<(), UpstreamError> {
+    if json.format != WireFormat::OpenAi {
+        return Ok(());
+    }
+    #[derive(Deserialize)]
+    struct Completion {
+        #[serde(default)]
+        choices: Vec<Choice>,
+    }
+    #[derive(Deserialize)]
+    struct Choice {
+        message: Option<Message>,
+    }
+    #[derive(Deserialize)]
+    struct Message {
+        content: Option<String>,
+        refusal: Option<String>,
+    }
+    let message = serde_json::from_slice::<Completion>(&json.body)
+        .ok()
+        .and_then(|c| c.choices.into_iter().next())
+        .and_then(|c| c.message);
+    let Some(message) = message else {
+        return Err(bad(
+            "the answer has no message to check against the response schema",
+        ));
+    };
+    if message.refusal.is_some() {
+        return Ok(());
+    }
+    let text = message.content.unwrap_or_default();
+    let instance: Value = serde_json::from_str(&text).map_err(|e| {
+        bad(&format!(
+            "the answer is not JSON as its response schema requires: {e}"
+        ))
+    })?;
+    schema.validate(&instance).map_err(|e| {
+        bad(&format!(
+            "the answer does not match its response schema at `{}`: {e}",
+            e.instance_path()
+        ))
+    })
+}
+
+fn bad(detail: &str) -> UpstreamError {
+    UpstreamError::new(
+        OutcomeClass::BadResponse,
+        crate::classify::truncate(detail, 300),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use serde_json::json;
+
+    use super::*;
+
+    fn answer(content: &str) -> ChatJson {
+        let body = json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]});
+        ChatJson {
+            body: Bytes::from(body.to_string()),
+            usage: None,
+            format: WireFormat::OpenAi,
+        }
+    }
+
+    fn schema() -> Validator {
+        let schema =
+            json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]});
+        jsonschema::validator_for(&schema).unwrap()
+    }
+
+    #[test]
+    fn an_answer_matching_its_schema_passes_and_one_that_does_not_is_a_bad_answer() {
+        assert!(check_answer(&schema(), &answer(r#"{"n": 3}"#)).is_ok());
+        for (content, says) in [
+            (r#"{"n": "three"}"#, "at `/n`"),
+            (r#"{"m": 1}"#, "does not match"),
+            ("Sure! here is your JSON", "not JSON"),
+        ] {
+            let err = check_answer(&schema(), &answer(content)).unwrap_err();
+            assert_eq!(err.class, OutcomeClass::BadResponse);
+            assert!(err.detail.contains(says), "{content}: {}", err.detail);
+        }
+    }
+
+    #[test]
+    fn a_schema_that_does_not_compile_cannot_be_honoured() {
+        let body = json!({"model": "m", "messages": [{"role": "user", "content": "x"}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "s", "schema": {"type": 12}}}});
+        let req = ChatRequest::parse(body.to_string().as_bytes()).unwrap();
+        let err = validator(&req).unwrap_err();
+        assert!(
+            err.0.contains("response_format.json_schema.schema"),
+            "{}",
+            err.0
+        );
+    }
+}
