@@ -81,6 +81,19 @@ pub async fn two_routes() -> signalbox_testkit::Harness {
     .await
 }
 
+/// The text a stream's JSON `data:` events carry at `pointer`, joined.
+pub fn sse_text(body: &str, pointer: &str) -> String {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .filter_map(|v| {
+            v.pointer(pointer)
+                .and_then(|t| t.as_str())
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
 /// Reads a header as text ("" when absent).
 pub fn header<'a>(resp: &'a reqwest::Response, name: &str) -> &'a str {
     resp.headers()

@@ -239,12 +239,7 @@ async fn legacy_completions_are_answered_by_chat_routes() {
         .text()
         .await
         .unwrap();
-    let said: String = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-        .filter_map(|c| c["choices"][0]["text"].as_str().map(str::to_owned))
-        .collect();
+    let said = crate::sse_text(&text, "/choices/0/text");
     assert_eq!(said, "[primary] echo: hello", "{text}");
     assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
 

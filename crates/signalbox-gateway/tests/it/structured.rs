@@ -81,16 +81,7 @@ async fn an_anthropic_route_answers_a_json_schema_through_a_forced_tool() {
         .text()
         .await
         .unwrap();
-    let said: String = text
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-        .filter_map(|c| {
-            c["choices"][0]["delta"]["content"]
-                .as_str()
-                .map(str::to_owned)
-        })
-        .collect();
+    let said = crate::sse_text(&text, "/choices/0/delta/content");
     assert_eq!(
         serde_json::from_str::<Value>(&said).unwrap_or_default(),
         json!({"location": "Paris"}),
