@@ -240,10 +240,37 @@ pub fn config(yaml: &str, vars: Vec<(String, String)>) -> Config {
 pub fn temp_db() -> std::path::PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(remove_dead_runs);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("signalbox-test-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     dir.join(format!("decisions-{n}.db"))
+}
+
+/// Removes the decision logs of earlier test runs whose process is gone
+/// (a run cannot delete its own at exit: its tests share the directory
+/// until the process ends). Where `/proc` is missing nothing is removed.
+fn remove_dead_runs() {
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("signalbox-test-"))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn var_name(name: &str) -> String {
