@@ -1,0 +1,36 @@
+//! Owns what a scorer reads of an answer: its text and its tool calls, as
+//! any wire format's answer reduces to them.
+
+use serde::{Deserialize, Serialize};
+
+/// One answer to one case.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Answer {
+    /// The answer's text (all text parts, joined).
+    #[serde(default)]
+    pub text: String,
+    /// The tool calls it made, in order.
+    #[serde(default)]
+    pub tool_calls: Vec<ToolCall>,
+}
+
+/// One tool call: the tool's name and its arguments as the model wrote them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolCall {
+    /// The tool called.
+    pub name: String,
+    /// The arguments: JSON text, possibly broken.
+    pub arguments: String,
+}
+
+impl Answer {
+    /// An answer made of text only.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            tool_calls: Vec::new(),
+        }
+    }
+}
