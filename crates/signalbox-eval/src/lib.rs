@@ -17,6 +17,7 @@
 //! does I/O: the runner that sends cases through routes lives elsewhere.
 
 pub mod answer;
+pub mod bfcl;
 pub mod score;
 pub mod suite;
 

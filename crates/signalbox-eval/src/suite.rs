@@ -103,6 +103,12 @@ pub struct ExpectTool {
     /// Argument values that must match exactly (other arguments may vary).
     #[serde(default)]
     pub arguments: Map<String, Value>,
+    /// Arguments whose value must be one of a list (numbers compared as
+    /// numbers); a `null` in the list means the argument may be left out.
+    /// Within an object alternative each field is again a list of
+    /// acceptable values (BFCL's possible answers are written so).
+    #[serde(default)]
+    pub accept: Map<String, Value>,
     /// JSON Schema the arguments must match; the tool's `parameters` when absent.
     #[serde(default)]
     pub schema: Option<Value>,
@@ -166,10 +172,11 @@ impl Suite {
         Ok(suite)
     }
 
-    /// What types cannot say: unique ids, at least one expectation a case,
+    /// Checks what types cannot say (run by the readers; public for suites
+    /// built in code, such as imports): unique ids, at least one expectation a case,
     /// an expected tool among the case's tools, schemas and patterns that
     /// compile.
-    fn validate(&self) -> Result<(), SuiteError> {
+    pub fn validate(&self) -> Result<(), SuiteError> {
         if self.cases.is_empty() {
             return Err(invalid("cases", "must not be empty"));
         }

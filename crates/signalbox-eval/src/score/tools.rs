@@ -44,11 +44,54 @@ pub fn score(case: &Case, expect: &ExpectTool, answer: &Answer) -> Verdict {
     }
     for (key, want) in &expect.arguments {
         match args.get(key) {
-            Some(got) if got == want => {}
+            Some(got) if same(got, want) => {}
             Some(got) => findings.push(format!("argument `{key}` is {got}, expected {want}")),
+            None => findings.push(format!("argument `{key}` is missing")),
+        }
+    }
+    for (key, allowed) in &expect.accept {
+        let allowed = allowed.as_array().map(Vec::as_slice).unwrap_or_default();
+        match args.get(key) {
+            Some(got) if allowed.iter().any(|w| accepts(w, got)) => {}
+            Some(got) => {
+                findings.push(format!("argument `{key}` is {got}, not one of {allowed:?}"))
+            }
+            None if allowed.contains(&Value::Null) => {}
             None => findings.push(format!("argument `{key}` is missing")),
         }
     }
     let value = if findings.is_empty() { 1.0 } else { 0.5 };
     Verdict::of(Scorer::ToolCall, value, findings)
+}
+
+/// Equal as JSON values, numbers compared by value (`5` equals `5.0`).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        _ => a == b,
+    }
+}
+
+/// Whether `got` is the alternative `alt`: objects field by field, each
+/// field of `alt` a list of acceptable values (`null`: may be left out).
+fn accepts(alt: &Value, got: &Value) -> bool {
+    match (alt, got) {
+        (Value::Object(a), Value::Object(g)) => a.iter().all(|(k, options)| {
+            let options = options
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or(std::slice::from_ref(options));
+            match g.get(k) {
+                Some(v) => options.iter().any(|o| accepts(o, v)),
+                None => options.iter().any(Value::is_null),
+            }
+        }),
+        (Value::Array(a), Value::Array(g)) => {
+            a.len() == g.len() && a.iter().zip(g).all(|(a, g)| accepts(a, g))
+        }
+        _ => same(alt, got),
+    }
 }
