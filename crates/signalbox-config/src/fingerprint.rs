@@ -34,6 +34,7 @@ impl Config {
             privacy: _,
             prompts: _,
             state,
+            quality,
             version,
             origin,
             includes: _,
@@ -54,6 +55,11 @@ impl Config {
         match &state.backend {
             StateBackend::Memory => hash.field(b"memory"),
             StateBackend::Redis { url } => hash.field(url.expose().as_bytes()),
+        }
+        // Suite files are read at load, like `{file:}` credentials: an
+        // edited suite reloads although the document did not change.
+        for suite in &quality.suites {
+            hash.field(suite.text.as_bytes());
         }
         hash.0.finalize().into()
     }

@@ -19,6 +19,7 @@ mod policy;
 mod posture;
 mod privacy;
 mod prompts;
+mod quality;
 mod resilience;
 mod state;
 mod tenant;
@@ -31,6 +32,7 @@ pub use policy::{
 pub use posture::Posture;
 pub use privacy::{Boundary, DEFAULT_ROUTE_ZONE, PrivacyConfig};
 pub use prompts::{PromptConfig, PromptVersion, Template};
+pub use quality::{QualityConfig, QualitySuite, SCORERS};
 pub use resilience::{
     BreakerConfig, EscalationConfig, HealthCheckConfig, IdempotencyConfig, ProbeMode, Resilience,
     RetryPolicy, TenantLimits,
@@ -83,6 +85,8 @@ pub struct Config {
     pub prompts: Vec<PromptConfig>,
     /// Where state shared across replicas lives.
     pub state: StateConfig,
+    /// Evaluation suites run against routes.
+    pub quality: QualityConfig,
     /// Policy version: 12 hex chars of the SHA-256 of the interpolated document.
     pub version: String,
     /// The file path, or `<embedded>`.

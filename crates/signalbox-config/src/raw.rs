@@ -18,6 +18,7 @@ use crate::text::Text;
 
 mod policy;
 mod privacy;
+mod quality;
 mod resilience;
 mod state;
 mod tenant;
@@ -27,6 +28,7 @@ pub(crate) use policy::{
     RawRuleWhen, RawSelect, RawWeights,
 };
 pub(crate) use privacy::{RawBoundary, RawPrivacy};
+pub(crate) use quality::{RawQuality, RawQualitySuite};
 pub(crate) use resilience::{
     RawBreaker, RawEscalation, RawHealthCheck, RawIdempotency, RawLimits, RawResilience, RawRetry,
 };
@@ -102,6 +104,10 @@ pub(crate) struct RawConfig {
     /// Where state shared across replicas lives. Default: in memory.
     #[serde(default)]
     pub state: Option<RawState>,
+    /// Evaluation suites run against routes, and the pass rates that keep
+    /// a route serving.
+    #[serde(default)]
+    pub quality: Option<RawQuality>,
 }
 
 /// A registered prompt.

@@ -22,6 +22,9 @@ mod prompts_tests;
 mod provider;
 #[cfg(test)]
 mod provider_tests;
+mod quality;
+#[cfg(test)]
+mod quality_tests;
 mod resilience;
 #[cfg(test)]
 mod resilience_tests;
@@ -61,6 +64,7 @@ pub(crate) fn validate(
         privacy,
         prompts,
         state,
+        quality,
     } = raw;
     let mut errors = Errors::default();
 
@@ -113,6 +117,7 @@ pub(crate) fn validate(
     let policy_rules = policy::validate_policy(policy, &known, &mut errors);
     let prompts = prompts::validate_prompts(prompts, &mut errors);
     let state = state::validate_state(state, vars, &mut errors);
+    let quality = quality::validate_quality(quality, &known.routes, origin, &mut errors);
 
     if !errors.0.is_empty() {
         return Err(ConfigErrors(errors.0));
@@ -134,6 +139,7 @@ pub(crate) fn validate(
         privacy,
         prompts,
         state,
+        quality,
         version,
         origin: origin.to_owned(),
         includes,

@@ -251,6 +251,8 @@ pub enum SkipKind {
     WeakerPosture,
     /// The privacy boundary of its zone blocks a class the request carries.
     PrivacyBlocked,
+    /// Its answers to the quality suites fell below their thresholds.
+    QualityRegression,
     /// Recorded before skips had kinds.
     #[default]
     Unknown,
@@ -269,6 +271,7 @@ impl SkipKind {
             Self::AtCapacity => "at_capacity",
             Self::WeakerPosture => "weaker_posture",
             Self::PrivacyBlocked => "privacy_blocked",
+            Self::QualityRegression => "quality_regression",
             Self::Unknown => "unknown",
         }
     }

@@ -50,6 +50,13 @@ pub const IDEMPOTENT_TOTAL: &str = "signalbox_idempotent_requests_total";
 pub const PRIVACY_TOKENS_TOTAL: &str = "signalbox_privacy_tokens_total";
 /// Counter: active health probes, by route and result.
 pub const PROBES_TOTAL: &str = "signalbox_probes_total";
+/// Counter: runs of the quality suites, by route and result (`passed`,
+/// `failed`, `errored`: no case answered).
+pub const QUALITY_RUNS_TOTAL: &str = "signalbox_quality_runs_total";
+/// Gauge: a route's latest pass rate, by route, suite and scorer.
+pub const QUALITY_PASS_RATE: &str = "signalbox_quality_pass_rate";
+/// Gauge: 1 while a route is kept from serving by a quality regression.
+pub const QUALITY_DISABLED: &str = "signalbox_quality_disabled";
 /// Counter: connections accepted, by serving worker (`worker`: its index
 /// under `server.scheduler: per-core`, else `shared`).
 pub const CONNECTIONS_TOTAL: &str = "signalbox_connections_total";

@@ -16,9 +16,11 @@ use signalbox_core::{OutcomeClass, SkipKind};
 use signalbox_state::{BreakerStore, OpenCircuits, SharedBreaker, unix_ms};
 use tokio::time::{Duration, Instant};
 
+mod quality;
 mod view;
 mod window;
 
+pub use quality::{QualityGate, QualityTransition};
 pub use view::{HealthView, ProbeResult};
 
 use window::{LatencyWindow, OutcomeWindow};
@@ -120,6 +122,8 @@ pub struct RouteHealth {
     latency_us: AtomicU64,
     /// [`BreakerState`] as 0/1/2, for lock-free reads.
     gauge: AtomicU8,
+    /// Whether the quality suites keep the route serving.
+    pub quality: QualityGate,
 }
 
 impl Default for RouteHealth {
@@ -147,6 +151,7 @@ impl RouteHealth {
             probe: Mutex::new(None),
             latency_us: AtomicU64::new(0),
             gauge: AtomicU8::new(0),
+            quality: QualityGate::default(),
         }
     }
 
@@ -214,6 +219,9 @@ impl RouteHealth {
     }
 
     fn admission(&self, take: bool) -> Admission {
+        if let Some(why) = self.quality.closed() {
+            return Admission::Skip(SkipKind::QualityRegression, why);
+        }
         let cfg = *self.config.lock();
         let now = Instant::now();
         let mut s = self.state.lock();

@@ -22,6 +22,7 @@ mod pipeline;
 mod privacy;
 mod probes;
 mod prompt;
+mod quality;
 mod record;
 mod reload;
 pub mod respond;
@@ -327,6 +328,7 @@ impl Gateway {
     async fn run(&self, serving: impl Future<Output = std::io::Result<()>>) -> std::io::Result<()> {
         let mut background = reload::spawn_watchers(&self.state);
         background.push(probes::spawn(&self.state));
+        background.push(quality::spawn(&self.state));
         background.push(server::spawn_upkeep(&self.state));
         let result = serving.await;
         for task in background {

@@ -47,6 +47,14 @@ pub enum BuildError {
     /// A privacy boundary does not compile (validation prevents it).
     #[error("privacy: {0}")]
     Privacy(String),
+    /// A quality suite is not a valid suite.
+    #[error("quality suite {path}: {error}")]
+    Quality {
+        /// The suite file.
+        path: String,
+        /// What is wrong with it, naming the field.
+        error: String,
+    },
     /// The shared-state backend (`state`) is unreachable or misconfigured.
     #[error("state backend: {0}")]
     State(String),
@@ -108,6 +116,8 @@ pub struct Runtime {
     pub version_header: HeaderValue,
     /// The pre-rendered `GET /v1/models` body.
     pub models_body: Bytes,
+    /// The quality suites, read (`quality.rs`).
+    pub(crate) quality: Vec<crate::quality::LoadedSuite>,
 }
 
 impl Runtime {
@@ -181,6 +191,7 @@ impl Runtime {
         let version_header = header_value("policy version", &config.version)?;
         let retry_budget = carried.budget(&config.resilience.retry);
         let privacy = crate::privacy::PrivacyRuntime::build(&config)?;
+        let quality = crate::quality::load(&config.quality)?;
         Ok(Self {
             config,
             policy,
@@ -190,6 +201,7 @@ impl Runtime {
             alias_durations,
             version_header,
             models_body,
+            quality,
         })
     }
 

@@ -35,6 +35,10 @@ pub struct Faults {
     /// JSON answers (bodies and SSE events) escape every non-ASCII
     /// character as `\uXXXX`, as Python's `json.dumps` does by default.
     pub escape_non_ascii: bool,
+    /// JSON answers' tool calls carry `{"location": 42}` instead of the
+    /// canned arguments: valid JSON of the wrong type, a quality fault
+    /// only a tool-call scorer sees (a silently degraded model).
+    pub corrupt_tool_arguments: bool,
     /// Overrides the server's number of content chunks per stream.
     pub stream_chunks: Option<u32>,
     /// Overrides the server's delay between SSE events.
@@ -54,6 +58,7 @@ impl Default for Faults {
             malformed_json: false,
             omit_done: false,
             escape_non_ascii: false,
+            corrupt_tool_arguments: false,
             stream_chunks: None,
             chunk_delay_ms: None,
         }

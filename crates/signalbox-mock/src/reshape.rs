@@ -21,11 +21,29 @@ pub(crate) fn events(faults: &Faults, mut events: Vec<Bytes>) -> Vec<Bytes> {
 
 /// Applies the faults that reshape a JSON body.
 pub(crate) fn body(faults: &Faults, body: Bytes) -> Bytes {
+    let body = if faults.corrupt_tool_arguments {
+        corrupt_tool_arguments(&body)
+    } else {
+        body
+    };
     if faults.escape_non_ascii {
         escape_non_ascii(&body)
     } else {
         body
     }
+}
+
+/// The canned tool arguments with a number where the location's string
+/// belongs, as a JSON string (OpenAI, Cohere) or an object (Anthropic,
+/// Gemini) writes them.
+fn corrupt_tool_arguments(body: &[u8]) -> Bytes {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Bytes::copy_from_slice(body);
+    };
+    let text = text
+        .replace(r#"\"location\":\"Paris\""#, r#"\"location\":42"#)
+        .replace(r#""location":"Paris""#, r#""location":42"#);
+    Bytes::from(text)
 }
 
 /// Writes every non-ASCII character as `\uXXXX` (UTF-16 surrogate pairs

@@ -162,6 +162,13 @@ impl Prepared {
     pub fn response_schema(&self) -> Option<&jsonschema::Validator> {
         self.schema.as_deref()
     }
+
+    /// The same request, its answer not checked against the response
+    /// schema (the quality runner scores the raw answer itself).
+    pub fn without_response_check(mut self) -> Self {
+        self.schema = None;
+        self
+    }
 }
 
 /// The decision record's note for a clamped output limit.

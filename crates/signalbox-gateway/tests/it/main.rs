@@ -21,6 +21,7 @@ mod metrics;
 mod policy;
 mod privacy;
 mod prompts;
+mod quality;
 mod redis_state;
 mod reload;
 mod reload_secrets;

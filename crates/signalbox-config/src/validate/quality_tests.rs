@@ -1,0 +1,59 @@
+//! Validation of the `quality` section.
+
+use std::collections::HashMap;
+
+use crate::load_str;
+
+const BASE: &str = "\
+providers:
+  - { name: p, kind: openai-compatible, base-url: http://127.0.0.1:9001/v1 }
+routes:
+  - { id: r, provider: p, model: m, region: us }
+aliases:
+  - { name: chat, routes: [r] }
+";
+
+fn suite_file() -> String {
+    let dir = std::env::temp_dir().join(format!("signalbox-quality-cfg-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("s.yaml");
+    let _ = std::fs::write(&path, "suite: s\ncases: []\n");
+    path.display().to_string()
+}
+
+#[test]
+fn a_quality_section_is_read_with_its_suite_text_and_defaults() {
+    let path = suite_file();
+    let yaml = format!(
+        "{BASE}quality:\n  suites:\n    - {{ path: {path}, min-pass-rate: {{ tool-call: 0.9 }} }}\n"
+    );
+    let config = load_str(&yaml, "test.yaml", &HashMap::new()).unwrap();
+    let q = &config.quality;
+    assert_eq!(q.every.as_secs(), 600);
+    assert_eq!((q.trip_after, q.recover_after), (1, 2));
+    assert_eq!(q.suites[0].text, "suite: s\ncases: []\n");
+    assert!(q.suites[0].judges("r"));
+    assert_eq!(q.suites[0].min_pass_rate, [("tool-call".to_owned(), 0.9)]);
+}
+
+#[test]
+fn a_bad_quality_section_names_each_field() {
+    let path = suite_file();
+    let yaml = format!(
+        "{BASE}quality:\n  every: 10ms\n  trip-after: 0\n  suites:\n    - {{ path: {path}, routes: [nope], min-pass-rate: {{ tool-calls: 0.9, refusal: 1.5 }} }}\n    - {{ path: /no/such/suite.yaml, min-pass-rate: {{}} }}\n"
+    );
+    let errors = load_str(&yaml, "test.yaml", &HashMap::new())
+        .unwrap_err()
+        .to_string();
+    for field in [
+        "quality.every",
+        "quality.trip-after",
+        "quality.suites[0].routes[0]",
+        "quality.suites[0].min-pass-rate.tool-calls",
+        "quality.suites[0].min-pass-rate.refusal",
+        "quality.suites[1].path",
+        "quality.suites[1].min-pass-rate",
+    ] {
+        assert!(errors.contains(field), "{field} missing from:\n{errors}");
+    }
+}

@@ -1,0 +1,303 @@
+//! Owns the quality loop: every `quality.every`, each route runs the
+//! suites that judge it (`quality.suites`), case by case, straight to the
+//! route's provider (like a health probe: no routing, no policy); the
+//! answers are scored by `signalbox-eval`, and a route whose pass rate for
+//! a scorer falls below its suite's threshold stops serving (its quality
+//! gate, `signalbox_dispatch::QualityGate`, with hysteresis) until later
+//! runs pass again. Every transition is an event in the log and the
+//! metrics; requests skip a disabled route with `quality_regression` in
+//! their record. Suites are read with the configuration (`load`), so a
+//! broken suite refuses the reload instead of disabling routes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::http::HeaderValue;
+use signalbox_config::{QualityConfig, QualitySuite};
+use signalbox_core::ChatRequest;
+use signalbox_core::metric_names as m;
+use signalbox_dispatch::{Answer, QualityTransition};
+use signalbox_eval::score::refusal::Detector;
+use signalbox_eval::suite::Case;
+use signalbox_eval::{Suite, ToolCall, Verdict, score_case};
+use tokio::task::JoinHandle;
+use tokio::time::{Duration, Instant};
+
+use crate::AppState;
+use crate::runtime::{BuildError, Route};
+
+/// How often the loop looks for routes due a run.
+const TICK: Duration = Duration::from_secs(1);
+
+/// A suite read, with what judging needs.
+#[derive(Debug)]
+pub(crate) struct LoadedSuite {
+    suite: Suite,
+    detector: Detector,
+    config: QualitySuite,
+}
+
+/// Reads every configured suite; a suite that is not valid refuses the
+/// configuration, naming the file and the field.
+pub(crate) fn load(cfg: &QualityConfig) -> Result<Vec<LoadedSuite>, BuildError> {
+    cfg.suites
+        .iter()
+        .map(|s| {
+            let path = s.path.display().to_string();
+            let jsonl = s.path.extension().is_some_and(|e| e == "jsonl");
+            let name = s
+                .path
+                .file_stem()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let suite = if jsonl {
+                Suite::from_jsonl(&name, &s.text)
+            } else {
+                Suite::from_yaml(&s.text)
+            };
+            let suite = suite.map_err(|e| BuildError::Quality {
+                path,
+                error: e.to_string(),
+            })?;
+            let detector = Detector::new(suite.refusal_patterns.as_deref());
+            Ok(LoadedSuite {
+                suite,
+                detector,
+                config: s.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Starts the loop; it follows configuration reloads.
+pub(crate) fn spawn(state: &Arc<AppState>) -> JoinHandle<()> {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut last_run: HashMap<String, Instant> = HashMap::new();
+        loop {
+            tick.tick().await;
+            let runtime = state.runtime.load_full();
+            if runtime.quality.is_empty() {
+                continue;
+            }
+            let cfg = &runtime.config.quality;
+            for route in &runtime.routes {
+                let due = last_run
+                    .get(route.id.as_str())
+                    .is_none_or(|t| t.elapsed() >= cfg.every);
+                let suites: Vec<&LoadedSuite> = runtime
+                    .quality
+                    .iter()
+                    .filter(|s| s.config.judges(route.id.as_str()))
+                    .collect();
+                if !due || suites.is_empty() {
+                    continue;
+                }
+                last_run.insert(route.id.as_str().to_owned(), Instant::now());
+                let run = run(route, &suites, cfg.timeout).await;
+                settle(&state, route, &run, cfg);
+            }
+        }
+    })
+}
+
+/// One suite's results in a run.
+struct SuiteRun {
+    name: String,
+    /// The suite's lowest pass rate per scorer.
+    thresholds: Vec<(String, f64)>,
+    /// Per scorer: (passed, scored).
+    tally: HashMap<&'static str, (u32, u32)>,
+}
+
+/// One run of a route's suites.
+struct Run {
+    suites: Vec<SuiteRun>,
+    /// Cases with no answer (the call failed).
+    errored: u32,
+    /// Cases asked.
+    asked: u32,
+    /// The first findings of failing cases, for the event.
+    findings: Vec<String>,
+}
+
+async fn run(route: &Route, suites: &[&LoadedSuite], timeout: Duration) -> Run {
+    let mut out = Run {
+        suites: Vec::new(),
+        errored: 0,
+        asked: 0,
+        findings: Vec::new(),
+    };
+    for loaded in suites {
+        let mut tally: HashMap<&'static str, (u32, u32)> = HashMap::new();
+        for case in &loaded.suite.cases {
+            out.asked += 1;
+            let Some(answer) = ask(route, case, timeout).await else {
+                out.errored += 1;
+                continue;
+            };
+            for v in score_case(case, &answer, &loaded.detector) {
+                let t = tally.entry(v.scorer.label()).or_default();
+                t.1 += 1;
+                if v.passed {
+                    t.0 += 1;
+                } else if out.findings.len() < 3 {
+                    out.findings.push(finding(case, &v));
+                }
+            }
+        }
+        out.suites.push(SuiteRun {
+            name: loaded.suite.suite.clone(),
+            thresholds: loaded.config.min_pass_rate.clone(),
+            tally,
+        });
+    }
+    out
+}
+
+fn finding(case: &Case, v: &Verdict) -> String {
+    format!(
+        "{} {}: {}",
+        case.id,
+        v.scorer.label(),
+        v.findings.first().cloned().unwrap_or_default()
+    )
+}
+
+/// Sends one case to the route's provider and reads the answer's text and
+/// tool calls; `None` when it did not answer.
+async fn ask(route: &Route, case: &Case, timeout: Duration) -> Option<signalbox_eval::Answer> {
+    let req = request(route, case)?;
+    let prepared = route
+        .upstream
+        .prepare(&req, &route.settings)
+        .ok()?
+        .without_response_check();
+    let id = HeaderValue::from_static("signalbox-quality");
+    let call = signalbox_providers::CallContext {
+        request_id: Some(&id),
+        ..Default::default()
+    };
+    let answer = tokio::time::timeout(timeout, route.upstream.call(&prepared, &call)).await;
+    let Ok(Ok(Answer::Json(json))) = answer else {
+        return None;
+    };
+    let v: serde_json::Value = serde_json::from_slice(&json.body).ok()?;
+    let message = &v["choices"][0]["message"];
+    let tool_calls = message["tool_calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| ToolCall {
+            name: c["function"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            arguments: c["function"]["arguments"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        })
+        .collect();
+    Some(signalbox_eval::Answer {
+        text: message["content"].as_str().unwrap_or_default().to_owned(),
+        tool_calls,
+    })
+}
+
+/// The case as a chat request to the route's model: its context as a
+/// system message first, its tools, and JSON mode when it expects JSON.
+fn request(route: &Route, case: &Case) -> Option<ChatRequest> {
+    let mut messages = Vec::with_capacity(case.messages.len() + 1);
+    if let Some(context) = &case.context {
+        messages
+            .push(serde_json::json!({"role": "system", "content": format!("Context:\n{context}")}));
+    }
+    messages.extend(case.messages.iter().cloned());
+    let mut body = serde_json::json!({
+        "model": route.settings.upstream_model,
+        "messages": messages,
+        "temperature": 0,
+    });
+    if !case.tools.is_empty() {
+        let tools: Vec<serde_json::Value> = case
+            .tools
+            .iter()
+            .map(|t| {
+                serde_json::json!({"type": "function", "function": {
+                "name": t.name, "description": t.description, "parameters": t.parameters}})
+            })
+            .collect();
+        body["tools"] = serde_json::Value::Array(tools);
+    }
+    if let Some(schema) = &case.expect.output_schema {
+        body["response_format"] = serde_json::json!({"type": "json_schema",
+            "json_schema": {"name": "answer", "schema": schema}});
+    }
+    ChatRequest::parse(body.to_string().as_bytes()).ok()
+}
+
+/// Judges the run against the thresholds, moves the gate, and tells.
+fn settle(state: &AppState, route: &Route, run: &Run, cfg: &QualityConfig) {
+    let id = route.id.as_str();
+    let t = &state.telemetry;
+    if run.asked > 0 && run.errored == run.asked {
+        t.count(
+            m::QUALITY_RUNS_TOTAL,
+            &[("route", id), ("result", "errored")],
+        );
+        tracing::debug!(route = %id, "Quality run: no case answered; the gate is left as it was.");
+        return;
+    }
+    let mut below = Vec::new();
+    for SuiteRun {
+        name: suite,
+        thresholds,
+        tally,
+    } in &run.suites
+    {
+        for (scorer, (passed, scored)) in tally {
+            let rate = f64::from(*passed) / f64::from((*scored).max(1));
+            t.set_gauge(
+                m::QUALITY_PASS_RATE,
+                &[("route", id), ("suite", suite), ("scorer", scorer)],
+                rate,
+            );
+            let min = thresholds
+                .iter()
+                .find(|(s, _)| s == scorer)
+                .map(|(_, m)| *m);
+            if let Some(min) = min.filter(|min| rate < *min) {
+                below.push(format!("{suite} {scorer} {rate:.2} < {min:.2}"));
+            }
+        }
+    }
+    let passed = below.is_empty();
+    let result = if passed { "passed" } else { "failed" };
+    t.count(m::QUALITY_RUNS_TOTAL, &[("route", id), ("result", result)]);
+    let summary = match run.findings.as_slice() {
+        [] => below.join("; "),
+        f => format!("{} ({})", below.join("; "), f.join("; ")),
+    };
+    match route
+        .health
+        .quality
+        .record(passed, &summary, cfg.trip_after, cfg.recover_after)
+    {
+        Some(QualityTransition::Disabled { summary }) => {
+            tracing::warn!(route = %id, %summary, "Quality regression: the route stops serving.");
+        }
+        Some(QualityTransition::Restored) => {
+            tracing::info!(route = %id, "Quality restored: the route serves again.");
+        }
+        None => {}
+    }
+    let disabled = if route.health.quality.closed().is_some() {
+        1.0
+    } else {
+        0.0
+    };
+    t.set_gauge(m::QUALITY_DISABLED, &[("route", id)], disabled);
+}

@@ -1,0 +1,157 @@
+//! The quality loop closed end to end: a route whose model silently starts
+//! answering tool calls with arguments of the wrong type (a mock quality
+//! fault, invisible to breakers: every answer is a 200) stops serving
+//! after its suite run fails, requests go to the other route and say why
+//! in their record, and the route serves again once its runs pass.
+
+use std::time::Duration;
+
+use signalbox_core::SkipKind;
+use signalbox_mock::Faults;
+use signalbox_testkit::Harness;
+
+use crate::header;
+
+const SUITE: &str = r#"
+suite: weather-tools
+cases:
+  - id: weather-call
+    intent: weather
+    messages: [{role: user, content: "What is the weather in Paris?"}]
+    tools:
+      - name: get_weather
+        parameters: {type: object, properties: {location: {type: string}}, required: [location]}
+    expect: {tool: {name: get_weather}}
+"#;
+
+const CONFIG: &str = r#"
+providers:
+  - { name: primary, kind: openai-compatible, base-url: "${PRIMARY_URL}" }
+  - { name: secondary, kind: openai-compatible, base-url: "${SECONDARY_URL}" }
+routes:
+  - { id: primary-route, provider: primary, model: a, region: us, supports: { tools: true } }
+  - { id: secondary-route, provider: secondary, model: b, region: us, supports: { tools: true } }
+aliases:
+  - { name: chat, routes: [primary-route, secondary-route] }
+quality:
+  every: 1s
+  recover-after: 1
+  suites:
+    - path: ${SUITE_PATH}
+      min-pass-rate: { tool-call: 1.0 }
+"#;
+
+async fn start() -> Harness {
+    let dir = std::env::temp_dir().join(format!("signalbox-quality-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("weather.yaml");
+    std::fs::write(&path, SUITE).unwrap();
+    Harness::start(
+        CONFIG,
+        &["primary", "secondary"],
+        &[("SUITE_PATH", path.display().to_string())],
+    )
+    .await
+}
+
+/// The route serving a plain question.
+async fn served_by(h: &Harness, id: &str) -> String {
+    let resp = h
+        .chat_with(
+            &signalbox_testkit::chat_body("chat", "hi"),
+            &[("x-request-id", id)],
+        )
+        .await;
+    header(&resp, "x-signalbox-route").to_owned()
+}
+
+async fn metrics(h: &Harness) -> String {
+    h.get("/metrics").await.1
+}
+
+#[tokio::test]
+async fn a_silent_quality_regression_moves_traffic_away_and_back() {
+    let h = start().await;
+    let passed = r#"signalbox_quality_runs_total{route="primary-route",result="passed"}"#;
+    let mut ok = false;
+    for _ in 0..100 {
+        if metrics(&h).await.contains(passed) {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ok, "no passing run of primary-route: {}", metrics(&h).await);
+    assert_eq!(served_by(&h, "q-0").await, "primary-route");
+
+    // The model silently changes: still 200s, wrong argument types.
+    h.mock("primary").set_faults(Faults {
+        corrupt_tool_arguments: true,
+        ..Faults::default()
+    });
+    let mut moved = false;
+    for i in 0..100 {
+        if served_by(&h, &format!("q-moved-{i}")).await == "secondary-route" {
+            let record = h.record(&format!("q-moved-{i}")).await;
+            let skip = record
+                .skipped
+                .iter()
+                .find(|s| s.route == "primary-route")
+                .cloned();
+            let skip = skip.unwrap_or_else(|| panic!("no skip of primary-route in {record:?}"));
+            assert_eq!(skip.kind, SkipKind::QualityRegression);
+            assert!(skip.reason.contains("tool-call"), "{}", skip.reason);
+            moved = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        moved,
+        "traffic never left primary-route: {}",
+        metrics(&h).await
+    );
+    assert!(
+        metrics(&h)
+            .await
+            .contains(r#"signalbox_quality_disabled{route="primary-route"} 1"#)
+    );
+
+    // Fixed: the next passing run restores it.
+    h.mock("primary").set_faults(Faults::default());
+    let mut back = false;
+    for i in 0..100 {
+        if served_by(&h, &format!("q-back-{i}")).await == "primary-route" {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back, "primary-route never recovered: {}", metrics(&h).await);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_broken_suite_is_refused_with_the_config_naming_the_field() {
+    let dir = std::env::temp_dir().join(format!("signalbox-quality-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("broken.yaml");
+    std::fs::write(
+        &path,
+        SUITE.replace("name: get_weather}", "name: get_wether}"),
+    )
+    .unwrap();
+    let yaml = CONFIG.replace("${SUITE_PATH}", &path.display().to_string());
+    let config = signalbox_testkit::config(
+        &yaml,
+        vec![
+            ("PRIMARY_URL".into(), "http://127.0.0.1:9".into()),
+            ("SECONDARY_URL".into(), "http://127.0.0.1:9".into()),
+        ],
+    );
+    let err = signalbox_gateway::Gateway::new(config)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("cases[0].expect.tool.name"), "{err}");
+}
