@@ -26,6 +26,30 @@ pub struct ToolCall {
 }
 
 impl Answer {
+    /// The first choice of an OpenAI chat completion: its text and tool calls.
+    pub fn from_completion(completion: &serde_json::Value) -> Self {
+        let message = &completion["choices"][0]["message"];
+        let tool_calls = message["tool_calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| ToolCall {
+                name: c["function"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                arguments: c["function"]["arguments"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            })
+            .collect();
+        Self {
+            text: message["content"].as_str().unwrap_or_default().to_owned(),
+            tool_calls,
+        }
+    }
+
     /// An answer made of text only.
     pub fn text(text: impl Into<String>) -> Self {
         Self {

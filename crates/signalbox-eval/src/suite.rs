@@ -114,6 +114,39 @@ pub struct ExpectTool {
     pub schema: Option<Value>,
 }
 
+impl Case {
+    /// The case as an OpenAI chat-completions body for `model`: its
+    /// context as a system message first, its tools, its output schema as
+    /// `response_format`, temperature 0.
+    pub fn chat_body(&self, model: &str) -> Value {
+        let mut messages = Vec::with_capacity(self.messages.len() + 1);
+        if let Some(context) = &self.context {
+            messages.push(
+                serde_json::json!({"role": "system", "content": format!("Context:\n{context}")}),
+            );
+        }
+        messages.extend(self.messages.iter().cloned());
+        let mut body =
+            serde_json::json!({ "model": model, "messages": messages, "temperature": 0 });
+        if !self.tools.is_empty() {
+            let tools: Vec<Value> = self
+                .tools
+                .iter()
+                .map(|t| {
+                    serde_json::json!({"type": "function", "function": {
+                    "name": t.name, "description": t.description, "parameters": t.parameters}})
+                })
+                .collect();
+            body["tools"] = Value::Array(tools);
+        }
+        if let Some(schema) = &self.expect.output_schema {
+            body["response_format"] = serde_json::json!({"type": "json_schema",
+                "json_schema": {"name": "answer", "schema": schema}});
+        }
+        body
+    }
+}
+
 /// Why a suite file was refused; the message names the field.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum SuiteError {

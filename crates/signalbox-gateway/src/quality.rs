@@ -19,7 +19,7 @@ use signalbox_core::metric_names as m;
 use signalbox_dispatch::{Answer, QualityTransition};
 use signalbox_eval::score::refusal::Detector;
 use signalbox_eval::suite::Case;
-use signalbox_eval::{Suite, ToolCall, Verdict, score_case};
+use signalbox_eval::{Suite, Verdict, score_case};
 use tokio::task::JoinHandle;
 use tokio::time::{Duration, Instant};
 
@@ -185,57 +185,12 @@ async fn ask(route: &Route, case: &Case, timeout: Duration) -> Option<signalbox_
         return None;
     };
     let v: serde_json::Value = serde_json::from_slice(&json.body).ok()?;
-    let message = &v["choices"][0]["message"];
-    let tool_calls = message["tool_calls"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| ToolCall {
-            name: c["function"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            arguments: c["function"]["arguments"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        })
-        .collect();
-    Some(signalbox_eval::Answer {
-        text: message["content"].as_str().unwrap_or_default().to_owned(),
-        tool_calls,
-    })
+    Some(signalbox_eval::Answer::from_completion(&v))
 }
 
-/// The case as a chat request to the route's model: its context as a
-/// system message first, its tools, and JSON mode when it expects JSON.
+/// The case as a chat request to the route's model.
 fn request(route: &Route, case: &Case) -> Option<ChatRequest> {
-    let mut messages = Vec::with_capacity(case.messages.len() + 1);
-    if let Some(context) = &case.context {
-        messages
-            .push(serde_json::json!({"role": "system", "content": format!("Context:\n{context}")}));
-    }
-    messages.extend(case.messages.iter().cloned());
-    let mut body = serde_json::json!({
-        "model": route.settings.upstream_model,
-        "messages": messages,
-        "temperature": 0,
-    });
-    if !case.tools.is_empty() {
-        let tools: Vec<serde_json::Value> = case
-            .tools
-            .iter()
-            .map(|t| {
-                serde_json::json!({"type": "function", "function": {
-                "name": t.name, "description": t.description, "parameters": t.parameters}})
-            })
-            .collect();
-        body["tools"] = serde_json::Value::Array(tools);
-    }
-    if let Some(schema) = &case.expect.output_schema {
-        body["response_format"] = serde_json::json!({"type": "json_schema",
-            "json_schema": {"name": "answer", "schema": schema}});
-    }
+    let body = case.chat_body(&route.settings.upstream_model);
     ChatRequest::parse(body.to_string().as_bytes()).ok()
 }
 

@@ -94,6 +94,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run evaluation suites of critical intents through a gateway, or
+    /// check suite files.
+    #[command(subcommand)]
+    Eval(EvalCommand),
     /// Check a policy against a file of cases (policy as code).
     ///
     /// Exit status: 0 all passed, 1 a case failed, 2 the cases file is invalid.
@@ -125,6 +129,43 @@ enum Command {
     },
 }
 
+/// `signalbox eval …`.
+#[derive(Debug, Subcommand)]
+enum EvalCommand {
+    /// Send every case to `--model` at `--url`, score the answers, print
+    /// each scorer's pass rate and the failures. Exit status: 1 when a
+    /// `--min` rate is not met.
+    Run {
+        /// Suite files (YAML, or `.jsonl`).
+        #[arg(required = true)]
+        suites: Vec<PathBuf>,
+        /// The gateway's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:4000")]
+        url: String,
+        /// The alias every case is sent to.
+        #[arg(long)]
+        model: String,
+        /// The environment variable holding the API key (sent as a bearer token).
+        #[arg(long)]
+        api_key_env: Option<String>,
+        /// A lowest pass rate, `scorer=rate` (repeatable), e.g. `tool-call=0.95`.
+        #[arg(long)]
+        min: Vec<String>,
+        /// Seconds allowed per case.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate suite files; print every error with its path.
+    Check {
+        /// Suite files (YAML, or `.jsonl`).
+        #[arg(required = true)]
+        suites: Vec<PathBuf>,
+    },
+}
+
 fn main() -> ExitCode {
     // reqwest is built without a bundled TLS provider; install ring before
     // any client exists.
@@ -132,6 +173,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
         Command::Check { .. }
+        | Command::Eval(_)
         | Command::Schema
         | Command::Explain { .. }
         | Command::Simulate { .. }
@@ -179,6 +221,27 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => cmd::serve::run(&config, listen, no_watch).await,
         Command::Check { file } => cmd::check::run(&file),
         Command::Schema => cmd::check::schema(),
+        Command::Eval(EvalCommand::Check { suites }) => cmd::eval::check(&suites),
+        Command::Eval(EvalCommand::Run {
+            suites,
+            url,
+            model,
+            api_key_env,
+            min,
+            timeout,
+            json,
+        }) => {
+            let args = cmd::eval::RunArgs {
+                suites,
+                url,
+                model,
+                api_key_env,
+                min,
+                timeout: std::time::Duration::from_secs(timeout),
+                json,
+            };
+            cmd::eval::run(args).await
+        }
         Command::Demo { tour, listen } => cmd::demo::run(tour, listen).await,
         Command::Explain {
             config,

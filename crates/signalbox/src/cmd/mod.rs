@@ -4,6 +4,7 @@
 pub mod cases;
 pub mod check;
 pub mod demo;
+pub mod eval;
 pub mod evaluate;
 pub mod explain;
 pub mod mock;

@@ -13,6 +13,7 @@
 mod common;
 
 mod cli;
+mod eval_cli;
 mod explain_cli;
 mod policy_cli;
 mod secrets_cli;

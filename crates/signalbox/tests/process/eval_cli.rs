@@ -1,0 +1,100 @@
+//! `signalbox eval`: suites checked with their errors' paths, and run
+//! through a real gateway process against mocks, with pass rates reported
+//! and `--min` deciding the exit status.
+
+use crate::common::process::{serve, two_mocks};
+use crate::common::{bin, repo_root, temp_file};
+
+const SUITE: &str = r#"
+suite: demo-tools
+cases:
+  - id: weather
+    intent: weather
+    messages: [{role: user, content: "What is the weather in Paris?"}]
+    tools:
+      - name: get_weather
+        parameters: {type: object, properties: {location: {type: string}}, required: [location]}
+    expect: {tool: {name: get_weather, arguments: {location: Paris}}}
+  - id: echo
+    intent: smalltalk
+    messages: [{role: user, content: "hello there"}]
+    expect: {facts: ["hello there"], refusal: false}
+"#;
+
+#[test]
+fn eval_check_names_the_bad_field() {
+    let good = temp_file("eval-check", "good.yaml", SUITE);
+    let bad = temp_file(
+        "eval-check",
+        "bad.yaml",
+        &SUITE.replace("name: get_weather, arguments", "name: nope, arguments"),
+    );
+    let out = bin()
+        .args(["eval", "check"])
+        .arg(&good)
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("suite demo-tools with 2 case(s)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("cases[0].expect.tool.name"), "{stdout}");
+}
+
+// Multi-threaded: the mocks keep answering while the CLI blocks this thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eval_run_scores_a_gateways_answers_and_gates_on_min() {
+    let (primary, secondary) = two_mocks().await;
+    let config = repo_root().join("examples/failover.yaml");
+    let envs = [
+        ("PRIMARY_URL", primary.base_url()),
+        ("SECONDARY_URL", secondary.base_url()),
+    ];
+    let (_child, addr) = serve(config.to_str().unwrap(), &envs, &[]).await;
+    let suite = temp_file("eval-run", "suite.yaml", SUITE);
+    let run = |min: &str| {
+        bin()
+            .args([
+                "eval",
+                "run",
+                "--url",
+                &format!("http://{addr}"),
+                "--model",
+                "chat",
+                "--min",
+                min,
+            ])
+            .arg(&suite)
+            .output()
+            .unwrap()
+    };
+    let out = run("tool-call=1.0");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("tool-call"), "{stdout}");
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+
+    // The model silently breaks its tool calls: the run says so and fails.
+    primary.set_faults(signalbox_mock::Faults {
+        corrupt_tool_arguments: true,
+        ..signalbox_mock::Faults::default()
+    });
+    let out = run("tool-call=1.0");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("FAIL demo-tools weather tool-call"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("below threshold: tool-call 0.00 < 1.00"),
+        "{stdout}"
+    );
+}
