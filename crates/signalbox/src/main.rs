@@ -53,6 +53,10 @@ enum Command {
         /// Run a narrated walk (normal, streamed, outage with failover) and exit.
         #[arg(long)]
         tour: bool,
+        /// Tell the quality loop's story (a silent model regression moves
+        /// traffic away and back) and exit.
+        #[arg(long, conflicts_with = "tour")]
+        quality: bool,
         /// The gateway's listen address (falls back to a free port if taken).
         #[arg(long, default_value = "127.0.0.1:4000")]
         listen: SocketAddr,
@@ -179,7 +183,7 @@ fn main() -> ExitCode {
         | Command::Simulate { .. }
         | Command::TestPolicy { .. } => "warn",
         // The tour narrates on stdout; only real problems go to stderr.
-        Command::Demo { tour: true, .. } => "error",
+        Command::Demo { tour: true, .. } | Command::Demo { quality: true, .. } => "error",
         _ => "info",
     };
     // Flushes exported spans at exit, after the runtime (declared later) is gone.
@@ -242,7 +246,11 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             };
             cmd::eval::run(args).await
         }
-        Command::Demo { tour, listen } => cmd::demo::run(tour, listen).await,
+        Command::Demo {
+            tour,
+            quality,
+            listen,
+        } => cmd::demo::run(tour, quality, listen).await,
         Command::Explain {
             config,
             db,

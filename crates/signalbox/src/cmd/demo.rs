@@ -2,7 +2,10 @@
 //! gateway running the embedded `examples/demo.yaml`. Without `--tour` it
 //! prints ready-to-paste curl commands and serves until Ctrl-C; with
 //! `--tour` it walks through a normal, a streamed and a failover request and
-//! exits (non-zero if anything did not behave as narrated).
+//! exits (non-zero if anything did not behave as narrated); with
+//! `--quality` it tells the quality loop's story (`demo/quality.rs`).
+
+mod quality;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -22,9 +25,16 @@ struct Demo {
     vllm: MockHandle,
 }
 
-pub async fn run(tour: bool, listen: SocketAddr) -> anyhow::Result<ExitCode> {
-    let demo = start(listen, tour).await?;
+pub async fn run(tour: bool, quality: bool, listen: SocketAddr) -> anyhow::Result<ExitCode> {
+    let demo = start(listen, tour || quality, quality).await?;
     let base = demo.gateway.base_url();
+    if quality {
+        let result = quality::run(&demo, &base).await;
+        stop(demo).await;
+        result?;
+        println!("\nQuality demo complete. See docs/quality.md.");
+        return Ok(ExitCode::SUCCESS);
+    }
     if tour {
         let result = run_tour(&demo, &base).await;
         stop(demo).await;
@@ -40,7 +50,7 @@ pub async fn run(tour: bool, listen: SocketAddr) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn start(listen: SocketAddr, tour: bool) -> anyhow::Result<Demo> {
+async fn start(listen: SocketAddr, tour: bool, quality: bool) -> anyhow::Result<Demo> {
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
     let mock = |name: &str| MockOptions {
         name: name.to_string(),
@@ -62,7 +72,12 @@ async fn start(listen: SocketAddr, tour: bool) -> anyhow::Result<Demo> {
         ("DEMO_VLLM_EU_URL".to_string(), vllm.base_url()),
         ("DEMO_LISTEN".to_string(), listen.to_string()),
     ]);
-    let config = load_str(DEMO_YAML, "<embedded examples/demo.yaml>", &vars)
+    let yaml = if quality {
+        format!("{DEMO_YAML}{}", quality::section()?)
+    } else {
+        DEMO_YAML.to_owned()
+    };
+    let config = load_str(&yaml, "<embedded examples/demo.yaml>", &vars)
         .map_err(|e| anyhow::anyhow!("the embedded demo configuration is invalid:\n{e}"))?;
     // The demo keeps its decision records in a temporary file, not in the
     // caller's working directory.

@@ -80,6 +80,23 @@ fn schema_is_a_json_schema() {
 }
 
 #[test]
+fn demo_quality_moves_traffic_off_a_silent_regression_and_back() {
+    let out = bin().args(["demo", "--quality"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let routes: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("x-signalbox-route: "))
+        .collect();
+    assert_eq!(routes, ["us-large", "eu-large", "us-large"], "{stdout}");
+    assert!(stdout.contains("Quality demo complete"), "{stdout}");
+}
+
+#[test]
 fn demo_tour_runs_offline() {
     let out = bin().args(["demo", "--tour"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
