@@ -447,6 +447,14 @@ def anthropic_lossless_stream(client, model):
     expect(final.content[0].signature == "mock-signature", f"final thinking {final.content[0]!r}")
 
 
+def anthropic_count_tokens(client, model):
+    short = client.messages.count_tokens(model=model, messages=[{"role": "user", "content": "hi"}])
+    long = client.messages.count_tokens(
+        model=model, messages=[{"role": "user", "content": "many words " * 200}]
+    )
+    expect(0 < short.input_tokens < long.input_tokens, f"{short.input_tokens} vs {long.input_tokens}")
+
+
 def main():
     if not BASE:
         sys.exit("SIGNALBOX_URL is not set (e.g. http://127.0.0.1:4000)")
@@ -474,6 +482,7 @@ def main():
         check(f"anthropic {model}: messages.stream", lambda: anthropic_stream(an, model))
         check(f"anthropic {model}: tool_use round trip", lambda: anthropic_tools(an, model))
         check(f"anthropic {model}: streaming tool_use", lambda: anthropic_stream_tools(an, model))
+        check(f"anthropic {model}: messages.count_tokens", lambda: anthropic_count_tokens(an, model))
     if "chat-claude" in MODELS and CLAUDE_MOCK:
         check(
             "anthropic chat-claude: body reaches the Anthropic upstream as sent (model aside)",

@@ -53,6 +53,8 @@ pub struct HealthView {
     pub last_probe: Option<ProbeResult>,
     /// Seconds since the last probe.
     pub last_probe_age_secs: Option<f64>,
+    /// Why the quality suites keep the route from serving, if they do.
+    pub quality_regression: Option<String>,
 }
 
 impl RouteHealth {
@@ -117,6 +119,7 @@ impl RouteHealth {
                 .and_then(|p| p.at)
                 .map(|at| now.duration_since(at).as_secs_f64()),
             last_probe,
+            quality_regression: self.quality.closed(),
         }
     }
 

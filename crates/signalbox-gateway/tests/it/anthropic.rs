@@ -178,7 +178,7 @@ async fn every_messages_error_is_anthropic_shaped_with_a_request_id() {
     let v = anthropic_error(bad, 400, "invalid_request_error").await;
     assert_eq!(v["request_id"], "bad-json-1");
     // Unknown paths and methods under /v1/messages.
-    let unknown = post("/v1/messages/count_tokens")
+    let unknown = post("/v1/messages/batches")
         .body("{}")
         .send()
         .await

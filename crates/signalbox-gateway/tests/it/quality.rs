@@ -25,6 +25,7 @@ cases:
 "#;
 
 const CONFIG: &str = r#"
+admin: { token: { env: ADMIN_TOKEN } }
 providers:
   - { name: primary, kind: openai-compatible, base-url: "${PRIMARY_URL}" }
   - { name: secondary, kind: openai-compatible, base-url: "${SECONDARY_URL}" }
@@ -49,7 +50,10 @@ async fn start() -> Harness {
     Harness::start(
         CONFIG,
         &["primary", "secondary"],
-        &[("SUITE_PATH", path.display().to_string())],
+        &[
+            ("SUITE_PATH", path.display().to_string()),
+            ("ADMIN_TOKEN", "admin-secret".into()),
+        ],
     )
     .await
 }
@@ -116,6 +120,28 @@ async fn a_silent_quality_regression_moves_traffic_away_and_back() {
             .await
             .contains(r#"signalbox_quality_disabled{route="primary-route"} 1"#)
     );
+    // Operators see why in /admin/routes.
+    let routes: serde_json::Value = h
+        .client
+        .get(h.url("/admin/routes"))
+        .bearer_auth("admin-secret")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let primary = routes["routes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["route"] == "primary-route")
+        .cloned()
+        .unwrap_or_default();
+    let why = primary["health"]["quality_regression"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(why.contains("weather-tools tool-call"), "{routes}");
 
     // Fixed: the next passing run restores it.
     h.mock("primary").set_faults(Faults::default());
@@ -145,6 +171,7 @@ async fn a_broken_suite_is_refused_with_the_config_naming_the_field() {
     let config = signalbox_testkit::config(
         &yaml,
         vec![
+            ("ADMIN_TOKEN".into(), "admin-secret".into()),
             ("PRIMARY_URL".into(), "http://127.0.0.1:9".into()),
             ("SECONDARY_URL".into(), "http://127.0.0.1:9".into()),
         ],
