@@ -13,6 +13,12 @@ pub struct Answer {
     /// The tool calls it made, in order.
     #[serde(default)]
     pub tool_calls: Vec<ToolCall>,
+    /// How long it took, when the caller measured it.
+    #[serde(default)]
+    pub latency_ms: Option<f64>,
+    /// What it cost in US dollars, when the caller knows the price.
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
 }
 
 /// One tool call: the tool's name and its arguments as the model wrote them.
@@ -47,6 +53,8 @@ impl Answer {
         Self {
             text: message["content"].as_str().unwrap_or_default().to_owned(),
             tool_calls,
+            latency_ms: None,
+            cost_usd: None,
         }
     }
 
@@ -54,7 +62,7 @@ impl Answer {
     pub fn text(text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
-            tool_calls: Vec::new(),
+            ..Self::default()
         }
     }
 }

@@ -2,6 +2,7 @@
 //! expectations and one answer and returns a [`Verdict`]; a scorer runs
 //! only when the case asks for what it checks.
 
+pub mod budget;
 pub mod grounded;
 pub mod refusal;
 pub mod structured;
@@ -24,6 +25,8 @@ pub enum Scorer {
     ToolCall,
     /// The answer's JSON against its output schema.
     Structured,
+    /// Latency and cost within the case's limits.
+    Budget,
 }
 
 impl Scorer {
@@ -34,6 +37,7 @@ impl Scorer {
             Self::Refusal => "refusal",
             Self::ToolCall => "tool-call",
             Self::Structured => "structured",
+            Self::Budget => "budget",
         }
     }
 }
@@ -80,5 +84,6 @@ pub fn score_case(case: &Case, answer: &Answer, refusals: &refusal::Detector) ->
     if let Some(schema) = &e.output_schema {
         out.push(structured::score(schema, answer));
     }
+    out.extend(budget::score(e, answer));
     out
 }

@@ -91,11 +91,11 @@ fn corrupted(
 
 fn answer(name: &str, args: &Map<String, Value>) -> Answer {
     Answer {
-        text: String::new(),
         tool_calls: vec![ToolCall {
             name: name.to_owned(),
             arguments: Value::Object(args.clone()).to_string(),
         }],
+        ..Answer::default()
     }
 }
 

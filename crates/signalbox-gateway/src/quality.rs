@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::http::HeaderValue;
-use signalbox_config::{QualityConfig, QualitySuite};
+use signalbox_config::{Price, QualityConfig, QualitySuite};
 use signalbox_core::ChatRequest;
 use signalbox_core::metric_names as m;
 use signalbox_dispatch::{Answer, QualityTransition};
@@ -96,7 +96,8 @@ pub(crate) fn spawn(state: &Arc<AppState>) -> JoinHandle<()> {
                     continue;
                 }
                 last_run.insert(route.id.as_str().to_owned(), Instant::now());
-                let run = run(route, &suites, cfg.timeout).await;
+                let price = runtime.config.route(&route.id).map(|c| c.price);
+                let run = run(route, &suites, cfg.timeout, price).await;
                 settle(&state, route, &run, cfg);
             }
         }
@@ -123,7 +124,12 @@ struct Run {
     findings: Vec<String>,
 }
 
-async fn run(route: &Route, suites: &[&LoadedSuite], timeout: Duration) -> Run {
+async fn run(
+    route: &Route,
+    suites: &[&LoadedSuite],
+    timeout: Duration,
+    price: Option<Price>,
+) -> Run {
     let mut out = Run {
         suites: Vec::new(),
         errored: 0,
@@ -134,7 +140,7 @@ async fn run(route: &Route, suites: &[&LoadedSuite], timeout: Duration) -> Run {
         let mut tally: HashMap<&'static str, (u32, u32)> = HashMap::new();
         for case in &loaded.suite.cases {
             out.asked += 1;
-            let Some(answer) = ask(route, case, timeout).await else {
+            let Some(answer) = ask(route, case, timeout, price).await else {
                 out.errored += 1;
                 continue;
             };
@@ -166,9 +172,15 @@ fn finding(case: &Case, v: &Verdict) -> String {
     )
 }
 
-/// Sends one case to the route's provider and reads the answer's text and
-/// tool calls; `None` when it did not answer.
-async fn ask(route: &Route, case: &Case, timeout: Duration) -> Option<signalbox_eval::Answer> {
+/// Sends one case to the route's provider and reads the answer's text,
+/// tool calls, latency and cost (its usage at the route's price); `None`
+/// when it did not answer.
+async fn ask(
+    route: &Route,
+    case: &Case,
+    timeout: Duration,
+    price: Option<Price>,
+) -> Option<signalbox_eval::Answer> {
     let req = request(route, case)?;
     let prepared = route
         .upstream
@@ -180,12 +192,19 @@ async fn ask(route: &Route, case: &Case, timeout: Duration) -> Option<signalbox_
         request_id: Some(&id),
         ..Default::default()
     };
+    let started = Instant::now();
     let answer = tokio::time::timeout(timeout, route.upstream.call(&prepared, &call)).await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1e3;
     let Ok(Ok(Answer::Json(json))) = answer else {
         return None;
     };
     let v: serde_json::Value = serde_json::from_slice(&json.body).ok()?;
-    Some(signalbox_eval::Answer::from_completion(&v))
+    let mut answer = signalbox_eval::Answer::from_completion(&v);
+    answer.latency_ms = Some(latency_ms);
+    answer.cost_usd = price
+        .zip(json.usage)
+        .map(|(p, u)| p.cost_usd(u.prompt_tokens, u.completion_tokens));
+    Some(answer)
 }
 
 /// The case as a chat request to the route's model.

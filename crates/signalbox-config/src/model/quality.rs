@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// The scorers a threshold may name.
-pub const SCORERS: [&str; 4] = ["grounded", "refusal", "tool-call", "structured"];
+pub const SCORERS: [&str; 5] = ["grounded", "refusal", "tool-call", "structured", "budget"];
 
 /// Evaluation suites run against routes.
 #[derive(Debug, Clone, PartialEq)]

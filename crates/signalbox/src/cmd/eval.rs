@@ -91,7 +91,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             let answer = ask(&client, &args, key.as_deref(), &case.chat_body(&args.model)).await;
             let ms = started.elapsed().as_secs_f64() * 1e3;
             let verdicts = match answer {
-                Ok(answer) => score_case(case, &answer, &detector),
+                Ok(mut answer) => {
+                    // The gateway does not say what an answer cost: a
+                    // `max_cost_usd` is reported as not checked.
+                    answer.latency_ms = Some(ms);
+                    score_case(case, &answer, &detector)
+                }
                 Err(e) => {
                     println!("{} {}: no answer: {e:#}", suite.suite, case.id);
                     Vec::new()
