@@ -158,6 +158,10 @@ pub struct DecisionRecord {
     /// Degradation steps taken (`fallback-route`, `reduced-context`, …), in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub degraded: Vec<String>,
+    /// Ids of the operator actions that changed this request's routing
+    /// (drains and pins also name theirs in `skipped`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operator_actions: Vec<String>,
     /// The session's sticky route, when the request named a session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sticky_route: Option<String>,

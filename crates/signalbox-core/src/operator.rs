@@ -11,6 +11,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The longest TTL an action may be given: an action meant to outlive a
@@ -18,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub const MAX_TTL: Duration = Duration::from_secs(30 * 86_400);
 
 /// What an action does, as a type: what roles are scoped by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ActionKind {
     /// No new requests on a route; requests in flight finish.
@@ -299,7 +300,9 @@ impl fmt::Display for Action {
 }
 
 /// An admin role. Roles are ordered: each can do what the ones before it can.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     /// Reads routes, decisions and actions; changes nothing.

@@ -30,7 +30,7 @@ pub use budget::RetryBudget;
 pub use failover::{
     AsIs, Blocked, Eligible, Ended, Failover, Outcome, PrepareRound, RoundBodies, RoundRequest, run,
 };
-pub use health::{Admission, BreakerState, HealthView, ProbeResult, RouteHealth};
+pub use health::{Admission, BreakerState, HealthView, Hold, ProbeResult, RouteHealth};
 pub use order::{Skipped, StickyInput, fnv1a};
 pub use route::{Route, RouteTable};
 pub use stream::{CommittedStream, Piece, StreamEnd, StreamOutcome};

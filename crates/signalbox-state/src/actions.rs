@@ -46,6 +46,12 @@ impl ActiveActions {
         self.0.load_full()
     }
 
+    /// The current set, borrowed for a moment (cheaper than [`Self::load`]:
+    /// no reference count is taken; do not hold it across an await).
+    pub fn guard(&self) -> arc_swap::Guard<Arc<ActionSet>> {
+        self.0.load()
+    }
+
     /// Replaces the set (a write, or a refresh from the shared store).
     pub fn replace(&self, actions: Vec<OperatorAction>) {
         self.0.store(Arc::new(ActionSet::new(actions)));
