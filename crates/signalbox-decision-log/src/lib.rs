@@ -8,7 +8,10 @@
 //! - [`LogReader`] opens its own read-only connections, with or without a
 //!   writer in the same process.
 //! - [`explain`] renders one record for operators, "why" line first.
+//! - [`AuditEntry`]: the admin calls (who, when, what, why), in a table
+//!   beside the decisions, written at once (`audit.rs`).
 
+mod audit;
 mod error;
 mod explain;
 mod reader;
@@ -17,6 +20,7 @@ mod schema;
 mod test_support;
 mod writer;
 
+pub use audit::AuditEntry;
 pub use error::LogError;
 pub use explain::{explain, one_line};
 pub use reader::{LogReader, Query};

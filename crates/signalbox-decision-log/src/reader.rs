@@ -221,6 +221,19 @@ impl LogReader {
             .map_err(|_| LogError::Closed)?
     }
 
+    /// The newest `limit` admin audit entries, newest first.
+    pub fn audit(&self, limit: usize) -> Result<Vec<crate::AuditEntry>, LogError> {
+        crate::audit::read(&self.connect()?, limit.clamp(1, MAX_LIMIT))
+    }
+
+    /// [`LogReader::audit`] on a blocking thread.
+    pub async fn audit_async(&self, limit: usize) -> Result<Vec<crate::AuditEntry>, LogError> {
+        let reader = self.clone();
+        tokio::task::spawn_blocking(move || reader.audit(limit))
+            .await
+            .map_err(|_| LogError::Closed)?
+    }
+
     fn connect(&self) -> Result<Connection, LogError> {
         schema::open_reader(&self.path)
     }

@@ -183,6 +183,11 @@ impl DecisionLog {
         }
     }
 
+    /// Appends an admin call to the audit table, at once (never dropped).
+    pub async fn audit(&self, entry: crate::AuditEntry) -> Result<(), LogError> {
+        crate::audit::append(self.inner.path.clone(), entry).await
+    }
+
     /// Resolves once every record queued before this call has been committed
     /// (or has failed to be). Returns at once if the writer has stopped.
     pub async fn flush(&self) {

@@ -1,48 +1,27 @@
-//! Owns the admin API: decision records, route health and configuration reload. Every
-//! admin endpoint needs the admin token (`admin.token`), which is distinct
+//! Owns the admin API: decision records, route health, configuration
+//! reload, and operator actions (`actions.rs`). Every endpoint needs an
+//! admin token with a role (`auth.rs`: read-only, operator, admin), distinct
 //! from tenant keys; without a configured token the admin API is disabled.
+//! Every call is audited (`audit.rs`).
+
+mod actions;
+mod audit;
+mod auth;
+
+pub(crate) use auth::{Need, authorize};
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use signalbox_decision_log::{LogReader, Query as LogQuery};
 
 use crate::AppState;
 use crate::reload::{self, ReloadError};
-
-/// Checks the admin token; returns the refusal to send when it is not valid.
-fn refusal(state: &AppState, headers: &HeaderMap) -> Option<Response> {
-    let rt = state.runtime.load();
-    let Some(expected) = rt.config.admin.token_hash else {
-        return Some(admin_error(
-            StatusCode::FORBIDDEN,
-            "admin_disabled",
-            "the admin API is disabled: set admin.token",
-        ));
-    };
-    let given = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(signalbox_core::headers::bearer_token);
-    match given {
-        Some(token) if <[u8; 32]>::from(Sha256::digest(token.as_bytes())) == expected => None,
-        Some(_) => Some(admin_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_admin_token",
-            "invalid admin token",
-        )),
-        None => Some(admin_error(
-            StatusCode::UNAUTHORIZED,
-            "missing_admin_token",
-            "send the admin token as `Authorization: Bearer <token>`",
-        )),
-    }
-}
 
 /// A reader over the decision log, after flushing so that records of
 /// requests that just finished are visible.
@@ -62,6 +41,19 @@ async fn fresh_reader(state: &AppState) -> Result<LogReader, Box<Response>> {
             &e.to_string(),
         ))
     })
+}
+
+/// The admin routes, each call audited.
+pub(crate) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/admin/decisions", get(decisions))
+        .route("/admin/decisions/{request_id}", get(decision))
+        .route("/admin/routes", get(routes))
+        .route("/admin/reload", post(reload).get(reload_status))
+        .route("/admin/actions", post(actions::create).get(actions::list))
+        .route("/admin/actions/{id}", delete(actions::revert))
+        .route("/admin/audit", get(audit::list))
+        .route_layer(axum::middleware::from_fn_with_state(state, audit::audit))
 }
 
 fn admin_error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -87,8 +79,8 @@ pub async fn decision(
     Path(id): Path<String>,
     scope: Result<Query<DecisionScope>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    if let Some(r) = refusal(&state, &headers) {
-        return r;
+    if let Err(r) = authorize(&state, &headers, Need::Read) {
+        return *r;
     }
     let Query(scope) = match scope {
         Ok(q) => q,
@@ -161,8 +153,8 @@ pub async fn decisions(
     headers: HeaderMap,
     filter: Result<Query<DecisionFilter>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    if let Some(r) = refusal(&state, &headers) {
-        return r;
+    if let Err(r) = authorize(&state, &headers, Need::Read) {
+        return *r;
     }
     let Query(f) = match filter {
         Ok(q) => q,
@@ -192,8 +184,8 @@ pub async fn decisions(
 
 /// `POST /admin/reload`
 pub async fn reload(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if let Some(r) = refusal(&state, &headers) {
-        return r;
+    if let Err(r) = authorize(&state, &headers, Need::Reload) {
+        return *r;
     }
     match reload::reload(&state).await {
         Ok(done) => Json(serde_json::json!({
@@ -216,8 +208,8 @@ pub async fn reload(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
 
 /// `GET /admin/reload` — the last reload attempt.
 pub async fn reload_status(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if let Some(r) = refusal(&state, &headers) {
-        return r;
+    if let Err(r) = authorize(&state, &headers, Need::Read) {
+        return *r;
     }
     Json(state.reload_status.load_full().as_ref().clone()).into_response()
 }
@@ -225,8 +217,8 @@ pub async fn reload_status(State(state): State<Arc<AppState>>, headers: HeaderMa
 /// `GET /admin/routes`: every route's breaker state and why, its latency
 /// window, cooldown and slow start, capacity use, and the retry budget.
 pub async fn routes(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if let Some(r) = refusal(&state, &headers) {
-        return r;
+    if let Err(r) = authorize(&state, &headers, Need::Read) {
+        return *r;
     }
     let rt = state.runtime.load();
     let routes: Vec<serde_json::Value> = rt
@@ -250,6 +242,9 @@ pub async fn routes(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
                 "health": target.health.view(),
                 "health_check": cfg.health_check.mode.as_str(),
                 "capacity": capacity,
+                "operator": target.health.hold().map(|h| match h {
+                    signalbox_dispatch::Hold::Out(a) | signalbox_dispatch::Hold::ForcedClosed(a) => a,
+                }),
             })
         })
         .collect();
