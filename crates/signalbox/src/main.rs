@@ -74,6 +74,14 @@ enum Command {
         /// The gateway's request id (`x-signalbox-request-id`), or the caller's `x-request-id`.
         request_id: String,
     },
+    /// Operator actions on a running gateway (drain, throttle, pin, …) over
+    /// its admin API; the token comes from $SIGNALBOX_ADMIN_TOKEN or --token-file.
+    Admin {
+        #[command(flatten)]
+        conn: cmd::admin::Conn,
+        #[command(subcommand)]
+        command: cmd::admin::AdminCommand,
+    },
     /// Evaluate a request against a policy without calling any provider.
     ///
     /// Exit status: 0 routed, 2 refused by the policy, 1 usage or configuration error.
@@ -134,6 +142,7 @@ fn main() -> ExitCode {
         Command::Check { .. }
         | Command::Schema
         | Command::Explain { .. }
+        | Command::Admin { .. }
         | Command::Simulate { .. }
         | Command::TestPolicy { .. } => "warn",
         // The tour narrates on stdout; only real problems go to stderr.
@@ -180,6 +189,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Check { file } => cmd::check::run(&file),
         Command::Schema => cmd::check::schema(),
         Command::Demo { tour, listen } => cmd::demo::run(tour, listen).await,
+        Command::Admin { conn, command } => cmd::admin::run(&conn, command).await,
         Command::Explain {
             config,
             db,

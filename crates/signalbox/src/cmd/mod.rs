@@ -1,6 +1,7 @@
 //! One module per subcommand, plus the policy evaluation and cases file
 //! shared by `simulate` and `test-policy`.
 
+pub mod admin;
 pub mod cases;
 pub mod check;
 pub mod demo;
