@@ -39,7 +39,7 @@ pub(super) fn before<X, R>(
     let Some(a) = ops.tools_disabled(&signals.intent, f.tenant, now) else {
         return Some((req, signals, decision));
     };
-    let Some(stripped) = req.without_tools() else {
+    let Some((stripped, fewer)) = super::degrade::without_tools(&req, &signals) else {
         return Some((req, signals, decision));
     };
     out.actions.push(a.id.clone());
@@ -57,11 +57,9 @@ pub(super) fn before<X, R>(
         out.result = Err(Ended::Failed(refused(skipped)));
         return None;
     }
-    let mut signals = signals;
-    signals.tools.clear();
     out.degraded.push(DegradeStep::ToolsDisabled);
-    let decision = signalbox_policy::decide(f.policy, &signals, f.headers, f.routes);
-    Some((stripped, signals, decision))
+    let decision = signalbox_policy::decide(f.policy, &fewer, f.headers, f.routes);
+    Some((stripped, fewer, decision))
 }
 
 /// A failure with nothing sent: every route skipped by an action.
