@@ -63,6 +63,7 @@ pub(crate) async fn create(
             &e.to_string(),
         );
     }
+    count(&state, &action, "created");
     tracing::warn!(
         id = %action.id, who = %action.who, action = %action.action, reason = %action.reason,
         expires_ms = ?action.expires_ms, "Operator action created."
@@ -146,6 +147,7 @@ pub(crate) async fn revert(
             );
         }
     };
+    count(&state, &reverted, "reverted");
     tracing::warn!(
         id = %reverted.id, who = %caller.actor, action = %reverted.action, %reason,
         "Operator action reverted."
@@ -165,6 +167,14 @@ pub(crate) async fn revert(
 async fn find(state: &AppState, id: &str) -> Option<OperatorAction> {
     let actions = state.actions.list().await.ok()?;
     actions.into_iter().find(|a| a.id == id)
+}
+
+fn count(state: &AppState, action: &OperatorAction, event: &'static str) {
+    let kind = action.action.kind().label();
+    state.telemetry.count(
+        signalbox_core::metric_names::OPERATOR_ACTIONS_TOTAL,
+        &[("kind", kind), ("event", event)],
+    );
 }
 
 fn not_found(id: &str) -> Response {

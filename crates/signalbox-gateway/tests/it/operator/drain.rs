@@ -130,6 +130,26 @@ async fn an_action_is_listed_shown_on_its_route_reverted_once_and_audited() {
         )
         .await;
     assert_eq!(status, 404, "reverted once");
+    let metrics = ops
+        .client
+        .get(format!("{}/metrics", ops.gateway.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for event in ["created", "reverted"] {
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("signalbox_operator_actions_total{")
+                    && l.contains(&format!("event=\"{event}\""))
+                    && l.contains("kind=\"drain\"")
+                    && l.ends_with(" 1")),
+            "{metrics}"
+        );
+    }
 
     // Every call is audited with who and why.
     let (_, audit) = ops
