@@ -353,20 +353,8 @@ impl Walk {
             .copied()
             .filter(|c| !self.tried.contains(c))
             .collect();
-        let untried = match f.operator {
-            None => untried,
-            Some(ops) => {
-                match operator::pinned(f, ops, round.decision, untried, &mut out.actions) {
-                    Ok(pinned) => {
-                        out.skipped.extend(pinned.skipped);
-                        pinned.candidates
-                    }
-                    Err(refusal) => {
-                        out.result = Err(Ended::Refused(refusal));
-                        return RoundEnd::Done;
-                    }
-                }
-            }
+        let Some(untried) = operator::narrow(f, round.decision, untried, out) else {
+            return RoundEnd::Done;
         };
         let above_floor = match &self.floor {
             Some(floor) => floor.keep(f, untried),

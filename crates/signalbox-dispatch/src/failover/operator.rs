@@ -75,10 +75,33 @@ fn refused(skipped: Vec<SkipRecord>) -> Failure {
     }
 }
 
+/// A round's candidates under the operator's pin of its alias (see
+/// [`pinned`]); `None` when the request is refused, the refusal in `out`.
+pub(super) fn narrow<X, R>(
+    f: &Failover<'_, X>,
+    decision: &Decision,
+    untried: Vec<RouteIdx>,
+    out: &mut Outcome<R>,
+) -> Option<Vec<RouteIdx>> {
+    let Some(ops) = f.operator else {
+        return Some(untried);
+    };
+    match pinned(f, ops, decision, untried, &mut out.actions) {
+        Ok(pinned) => {
+            out.skipped.extend(pinned.skipped);
+            Some(pinned.candidates)
+        }
+        Err(refusal) => {
+            out.result = Err(Ended::Refused(refusal));
+            None
+        }
+    }
+}
+
 /// A round's candidates under a pin of its alias: only the pinned route,
 /// the others skipped naming the pin. `Err` when the policy excludes the
 /// pinned route for this request (the refusal to return).
-pub(super) fn pinned<X>(
+fn pinned<X>(
     f: &Failover<'_, X>,
     ops: &ActionSet,
     decision: &Decision,
