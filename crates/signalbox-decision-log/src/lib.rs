@@ -23,5 +23,5 @@ mod writer;
 pub use audit::AuditEntry;
 pub use error::LogError;
 pub use explain::{explain, one_line};
-pub use reader::{LogReader, Query};
+pub use reader::{Facet, LogReader, Query};
 pub use writer::{DecisionLog, LogOptions, LogStats, WriterPriority};

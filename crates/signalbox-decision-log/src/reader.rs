@@ -10,8 +10,11 @@ use signalbox_core::DecisionRecord;
 
 use crate::{LogError, schema};
 
+mod facet;
 #[cfg(test)]
 mod tests;
+
+pub use facet::Facet;
 
 /// The default number of records a query returns.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -32,6 +35,10 @@ pub struct Query {
     pub outcome: Option<String>,
     /// Only requests that arrived at or after this time (ms since the epoch).
     pub since_ms: Option<u64>,
+    /// Only requests that arrived before this time (ms since the epoch).
+    pub until_ms: Option<u64>,
+    /// Only requests carrying every one of these shared identifiers.
+    pub facets: Vec<Facet>,
     /// How many records at most; clamped to `1..=1000`.
     pub limit: usize,
 }
@@ -44,6 +51,8 @@ impl Default for Query {
             route: None,
             outcome: None,
             since_ms: None,
+            until_ms: None,
+            facets: Vec::new(),
             limit: DEFAULT_LIMIT,
         }
     }
@@ -141,6 +150,8 @@ impl LogReader {
             route,
             outcome,
             since_ms,
+            until_ms,
+            facets,
             limit: _,
         } = q;
         let mut clauses = Vec::new();
@@ -170,6 +181,13 @@ impl LogReader {
         }
         if let Some(since) = since_ms {
             filter("time_ms", ">=", Value::Integer(schema::to_sql_ms(*since)));
+        }
+        if let Some(until) = until_ms {
+            filter("time_ms", "<", Value::Integer(schema::to_sql_ms(*until)));
+        }
+        for facet in facets {
+            values.push(facet.value());
+            clauses.push(facet.condition(values.len()));
         }
         let mut sql = String::from("SELECT record FROM decisions");
         if !clauses.is_empty() {

@@ -81,6 +81,7 @@ async fn query_filters_and_orders_newest_first() {
         outcome: Some("served".into()),
         since_ms: Some(t),
         limit: 10,
+        ..Query::default()
     };
     assert_eq!(ids(&reader.query(&combined).unwrap()), ["e"]);
     assert!(
@@ -302,4 +303,79 @@ async fn a_version_1_file_is_read_then_migrated_in_place() {
     assert_eq!(reader.find("caller-chosen", None).unwrap(), [old]);
     assert_eq!(reader.find("caller-chosen", Some("globex")).unwrap(), [new]);
     assert_eq!(ids(&reader.query(&q).unwrap()), ["g-1", "caller-chosen"]);
+}
+
+#[tokio::test]
+async fn query_by_every_shared_identifier_and_a_time_range() {
+    let db = TempDb::new("facets");
+    let log = DecisionLog::open(
+        db.path(),
+        LogOptions {
+            queue: 16,
+            retention: Duration::ZERO,
+            priority: Default::default(),
+        },
+    )
+    .unwrap();
+    let t = now_ms() - 10_000;
+    let mut x = served("x", t, "acme", "eu-large");
+    x.model_version = Some("gpt-4o-2024-08".into());
+    x.prompt_version = Some("support@v2".into());
+    x.policy_version = "v2".into();
+    x.degraded = vec!["fallback-route".into()];
+    x.operator_actions = vec!["act-1".into()];
+    x.signals = vec![signalbox_core::SignalRecord {
+        name: "intent".into(),
+        value: "action".into(),
+        source: signalbox_core::SignalSource::Header,
+        detail: None,
+    }];
+    let mut y = served("y", t + 1_000, "acme", "us-small");
+    y.alias = Some("chat-small".into());
+    y.provider = Some("anthropic".into());
+    for r in [x, y] {
+        assert!(log.record(r));
+    }
+    log.flush().await;
+    let reader = log.reader().unwrap();
+    let by = |facet: Facet| Query {
+        facets: vec![facet],
+        ..Query::default()
+    };
+    for (facet, want) in [
+        (Facet::Alias("chat-small".into()), vec!["y"]),
+        (Facet::Provider("openai".into()), vec!["x"]),
+        (Facet::ModelVersion("gpt-4o-2024-08".into()), vec!["x"]),
+        (Facet::PromptVersion("support@v2".into()), vec!["x"]),
+        (Facet::PolicyVersion("v1".into()), vec!["y"]),
+        (Facet::Intent("action".into()), vec!["x"]),
+        (Facet::Degraded("fallback-route".into()), vec!["x"]),
+        (Facet::OperatorAction("act-1".into()), vec!["x"]),
+        (Facet::OperatorAction("act-2".into()), vec![]),
+        (Facet::Alias("x' OR '1'='1".into()), vec![]),
+    ] {
+        assert_eq!(
+            ids(&reader.query(&by(facet.clone())).unwrap()),
+            want,
+            "{facet:?}"
+        );
+    }
+    let window = Query {
+        since_ms: Some(t),
+        until_ms: Some(t + 1_000),
+        ..Query::default()
+    };
+    assert_eq!(
+        ids(&reader.query(&window).unwrap()),
+        ["x"],
+        "until is exclusive"
+    );
+    let both = Query {
+        facets: vec![
+            Facet::Provider("openai".into()),
+            Facet::OperatorAction("act-1".into()),
+        ],
+        ..Query::default()
+    };
+    assert_eq!(ids(&reader.query(&both).unwrap()), ["x"]);
 }

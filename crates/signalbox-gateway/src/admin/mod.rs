@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use signalbox_decision_log::{LogReader, Query as LogQuery};
+use signalbox_decision_log::{Facet, LogReader, Query as LogQuery};
 
 use crate::AppState;
 use crate::reload::{self, ReloadError};
@@ -144,10 +144,41 @@ pub struct DecisionFilter {
     outcome: Option<String>,
     /// Milliseconds since the Unix epoch.
     since: Option<u64>,
+    /// Milliseconds since the Unix epoch (exclusive).
+    until: Option<u64>,
+    alias: Option<String>,
+    provider: Option<String>,
+    model_version: Option<String>,
+    prompt_version: Option<String>,
+    policy_version: Option<String>,
+    intent: Option<String>,
+    /// A degradation step taken.
+    degraded: Option<String>,
+    /// An operator action id that changed the request.
+    action: Option<String>,
     limit: Option<usize>,
 }
 
-/// `GET /admin/decisions?request_id=&tenant=&route=&since=&outcome=&limit=`
+impl DecisionFilter {
+    /// The shared identifiers asked for, as log facets.
+    fn facets(&mut self) -> Vec<Facet> {
+        [
+            self.alias.take().map(Facet::Alias),
+            self.provider.take().map(Facet::Provider),
+            self.model_version.take().map(Facet::ModelVersion),
+            self.prompt_version.take().map(Facet::PromptVersion),
+            self.policy_version.take().map(Facet::PolicyVersion),
+            self.intent.take().map(Facet::Intent),
+            self.degraded.take().map(Facet::Degraded),
+            self.action.take().map(Facet::OperatorAction),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
+/// `GET /admin/decisions?request_id=&tenant=&route=&outcome=&since=&until=&alias=&provider=&model_version=&prompt_version=&policy_version=&intent=&degraded=&action=&limit=`
 pub async fn decisions(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -156,7 +187,7 @@ pub async fn decisions(
     if let Err(r) = authorize(&state, &headers, Need::Read) {
         return *r;
     }
-    let Query(f) = match filter {
+    let Query(mut f) = match filter {
         Ok(q) => q,
         Err(e) => return admin_error(StatusCode::BAD_REQUEST, "invalid_query", &e.body_text()),
     };
@@ -165,11 +196,13 @@ pub async fn decisions(
         Err(refusal) => return *refusal,
     };
     let q = LogQuery {
+        facets: f.facets(),
         request_id: f.request_id,
         tenant: f.tenant,
         route: f.route,
         outcome: f.outcome,
         since_ms: f.since,
+        until_ms: f.until,
         limit: f.limit.unwrap_or(100),
     };
     match reader.query_async(q).await {

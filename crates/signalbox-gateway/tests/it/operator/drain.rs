@@ -83,6 +83,19 @@ async fn a_drain_moves_new_traffic_while_a_request_in_flight_finishes() {
     assert_eq!(found["operator_actions"], json!([id]));
     let explained = signalbox_decision_log::explain(&serde_json::from_value(found).unwrap());
     assert!(explained.contains(&id), "{explained}");
+    // "What did this action change?" is one query.
+    let (status, changed) = ops
+        .admin(
+            reqwest::Method::GET,
+            &format!("/admin/decisions?action={id}&degraded=fallback-route"),
+            "viewer",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    let changed = changed["decisions"].as_array().unwrap();
+    assert_eq!(changed.len(), 1, "{changed:?}");
+    assert_eq!(changed[0]["caller_request_id"], "after-drain");
 }
 
 #[tokio::test]
