@@ -82,6 +82,22 @@ enum Command {
         #[command(subcommand)]
         command: cmd::admin::AdminCommand,
     },
+    /// List decision records, filtered by tenant, route, outcome, time and
+    /// every shared identifier (alias, provider, model version, prompt
+    /// version, policy version, intent, degradation step, operator action).
+    Decisions {
+        /// A configuration file; its `decision-log.path` is the log (default: $SIGNALBOX_CONFIG).
+        #[arg(long, short, conflicts_with = "db")]
+        config: Option<PathBuf>,
+        /// The decision log database (default: signalbox-decisions.db).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Print the records as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        filters: cmd::decisions::Filters,
+    },
     /// Evaluate a request against a policy without calling any provider.
     ///
     /// Exit status: 0 routed, 2 refused by the policy, 1 usage or configuration error.
@@ -143,6 +159,7 @@ fn main() -> ExitCode {
         | Command::Schema
         | Command::Explain { .. }
         | Command::Admin { .. }
+        | Command::Decisions { .. }
         | Command::Simulate { .. }
         | Command::TestPolicy { .. } => "warn",
         // The tour narrates on stdout; only real problems go to stderr.
@@ -190,6 +207,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Schema => cmd::check::schema(),
         Command::Demo { tour, listen } => cmd::demo::run(tour, listen).await,
         Command::Admin { conn, command } => cmd::admin::run(&conn, command).await,
+        Command::Decisions {
+            config,
+            db,
+            json,
+            filters,
+        } => cmd::decisions::run(&cmd::explain::Source::pick(config, db), filters, json),
         Command::Explain {
             config,
             db,

@@ -39,7 +39,7 @@ impl Source {
 
     /// The database path (relative paths stay relative to the current
     /// directory, as `serve` uses them).
-    fn db_path(&self) -> anyhow::Result<PathBuf> {
+    pub(crate) fn db_path(&self) -> anyhow::Result<PathBuf> {
         match self {
             Self::Db(path) => Ok(path.clone()),
             Self::Config(config) => db_path_from_config(config),

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod cases;
 pub mod check;
+pub mod decisions;
 pub mod demo;
 pub mod evaluate;
 pub mod explain;

@@ -72,6 +72,23 @@ async fn drain_list_and_revert_over_the_admin_api() {
         r.headers()["x-signalbox-route"].to_str().unwrap(),
         "us-small"
     );
+    let request_id = r.headers()["x-signalbox-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+
+    // `signalbox decisions --action` lists what the drain changed.
+    let log = h.gateway.gateway().decision_log().unwrap().clone();
+    log.flush().await;
+    let db = log.path().to_str().unwrap().to_string();
+    let mut cmd = bin();
+    cmd.args(["decisions", "--db", &db, "--action", &id, "--since", "1h"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let listed = success_stdout(&out);
+    assert!(listed.starts_with(&request_id), "{listed}");
+    assert_eq!(listed.lines().count(), 1, "{listed}");
 
     // The token from a file; the list names the action.
     let token_file = temp_file("admin-cli", "token", &format!("{TOKEN}\n"));
