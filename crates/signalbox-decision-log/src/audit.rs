@@ -72,6 +72,32 @@ fn write(path: &Path, entry: &AuditEntry) -> Result<(), LogError> {
 
 /// The newest `limit` entries, newest first (none when nothing was audited).
 pub(crate) fn read(conn: &Connection, limit: usize) -> Result<Vec<AuditEntry>, LogError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    entries(
+        conn,
+        "SELECT entry FROM admin_audit ORDER BY time_ms DESC, rowid DESC LIMIT ?1",
+        params![limit],
+    )
+}
+
+/// The entries of `[since_ms, until_ms)`, oldest first.
+pub(crate) fn read_between(
+    conn: &Connection,
+    since_ms: u64,
+    until_ms: u64,
+) -> Result<Vec<AuditEntry>, LogError> {
+    entries(
+        conn,
+        "SELECT entry FROM admin_audit WHERE time_ms >= ?1 AND time_ms < ?2 ORDER BY time_ms, rowid",
+        params![schema::to_sql_ms(since_ms), schema::to_sql_ms(until_ms)],
+    )
+}
+
+fn entries(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<AuditEntry>, LogError> {
     let exists: bool = conn.query_row(
         "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'admin_audit'",
         [],
@@ -80,10 +106,8 @@ pub(crate) fn read(conn: &Connection, limit: usize) -> Result<Vec<AuditEntry>, L
     if !exists {
         return Ok(Vec::new());
     }
-    let mut stmt =
-        conn.prepare("SELECT entry FROM admin_audit ORDER BY time_ms DESC, rowid DESC LIMIT ?1")?;
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = stmt.query_map(params![limit], |row| row.get::<_, String>(0))?;
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map(args, |row| row.get::<_, String>(0))?;
     let mut out = Vec::new();
     for json in rows {
         out.push(serde_json::from_str(&json?)?);

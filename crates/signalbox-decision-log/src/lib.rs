@@ -8,6 +8,8 @@
 //! - [`LogReader`] opens its own read-only connections, with or without a
 //!   writer in the same process.
 //! - [`explain`] renders one record for operators, "why" line first.
+//! - [`WindowSummary`]: one time window summarised (versions seen, metrics,
+//!   operator actions), what `signalbox what-changed` compares.
 //! - [`AuditEntry`]: the admin calls (who, when, what, why), in a table
 //!   beside the decisions, written at once (`audit.rs`).
 
@@ -18,10 +20,12 @@ mod reader;
 mod schema;
 #[cfg(test)]
 mod test_support;
+mod window;
 mod writer;
 
 pub use audit::AuditEntry;
 pub use error::LogError;
 pub use explain::{explain, one_line};
 pub use reader::{Facet, LogReader, Query};
+pub use window::WindowSummary;
 pub use writer::{DecisionLog, LogOptions, LogStats, WriterPriority};

@@ -239,6 +239,17 @@ impl LogReader {
             .map_err(|_| LogError::Closed)?
     }
 
+    /// The window `[since_ms, until_ms)` summarised (only `alias`'s
+    /// requests when given).
+    pub fn summary(
+        &self,
+        since_ms: u64,
+        until_ms: u64,
+        alias: Option<&str>,
+    ) -> Result<crate::WindowSummary, LogError> {
+        crate::window::summarize(&self.connect()?, since_ms, until_ms, alias)
+    }
+
     /// The newest `limit` admin audit entries, newest first.
     pub fn audit(&self, limit: usize) -> Result<Vec<crate::AuditEntry>, LogError> {
         crate::audit::read(&self.connect()?, limit.clamp(1, MAX_LIMIT))

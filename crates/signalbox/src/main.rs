@@ -28,10 +28,6 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "parsed once at startup; boxing would only obscure the clap derive"
-)]
 enum Command {
     /// Run the gateway.
     Serve {
@@ -102,6 +98,21 @@ enum Command {
         #[command(flatten)]
         filters: cmd::decisions::Filters,
     },
+    /// Compare a window of the decision log with the one before it: policy,
+    /// model and prompt versions, operator actions, and the metrics that moved.
+    WhatChanged {
+        /// A configuration file; its `decision-log.path` is the log (default: $SIGNALBOX_CONFIG).
+        #[arg(long, short, conflicts_with = "db")]
+        config: Option<PathBuf>,
+        /// The decision log database (default: signalbox-decisions.db).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Print both summaries and the changes as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        windows: cmd::what_changed::Windows,
+    },
     /// Evaluate a request against a policy without calling any provider.
     ///
     /// Exit status: 0 routed, 2 refused by the policy, 1 usage or configuration error.
@@ -164,6 +175,7 @@ fn main() -> ExitCode {
         | Command::Explain { .. }
         | Command::Admin { .. }
         | Command::Decisions { .. }
+        | Command::WhatChanged { .. }
         | Command::Simulate { .. }
         | Command::TestPolicy { .. } => "warn",
         // The tour narrates on stdout; only real problems go to stderr.
@@ -217,6 +229,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             json,
             filters,
         } => cmd::decisions::run(&cmd::explain::Source::pick(config, db), filters, json),
+        Command::WhatChanged {
+            config,
+            db,
+            json,
+            windows,
+        } => cmd::what_changed::run(&cmd::explain::Source::pick(config, db), windows, json),
         Command::Explain {
             config,
             db,

@@ -108,7 +108,7 @@ fn query(f: Filters, now_ms: u64) -> anyhow::Result<Query> {
 }
 
 /// An RFC 3339 time, or a duration before `now_ms`, as ms since the epoch.
-fn time(text: &str, now_ms: u64) -> anyhow::Result<u64> {
+pub(crate) fn time(text: &str, now_ms: u64) -> anyhow::Result<u64> {
     if let Ok(ago) = humantime::parse_duration(text) {
         return Ok(now_ms.saturating_sub(millis(ago)));
     }

@@ -12,6 +12,7 @@ pub mod mock;
 pub mod serve;
 pub mod simulate;
 pub mod test_policy;
+pub mod what_changed;
 
 /// Writes `text` to stdout. A closed pipe (`signalbox explain … | head`)
 /// is not an error: the reader has seen what it wanted.

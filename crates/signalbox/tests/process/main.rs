@@ -18,3 +18,4 @@ mod explain_cli;
 mod policy_cli;
 mod secrets_cli;
 mod serve_threads;
+mod what_changed_cli;
