@@ -16,6 +16,7 @@ mod admin_cli;
 mod cli;
 mod explain_cli;
 mod policy_cli;
+mod runbooks;
 mod secrets_cli;
 mod serve_threads;
 mod what_changed_cli;
