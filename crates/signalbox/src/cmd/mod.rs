@@ -6,6 +6,7 @@ pub mod cases;
 pub mod check;
 pub mod decisions;
 pub mod demo;
+mod demo_drain;
 pub mod evaluate;
 pub mod explain;
 pub mod mock;
