@@ -1,7 +1,10 @@
-//! The runbooks reference only what exists: every `signalbox …` command in
-//! `docs/runbooks/` parses with the real binary (run with `--help` last, so
-//! nothing is executed but every flag is checked), every alert they name is
-//! in `deploy/prometheus/alerts.yaml`, and every alert's runbook exists.
+//! The runbooks and deploy files reference only what exists: every
+//! `signalbox …` command in `docs/runbooks/` parses with the real binary
+//! (run with `--help` last, so nothing is executed but every flag is
+//! checked), every alert they name is in `deploy/prometheus/alerts.yaml`,
+//! every alert's runbook exists, and every metric the alerts and the Grafana
+//! dashboard (`deploy/grafana/signalbox.json`) query is one the gateway
+//! exports.
 
 use crate::common::{bin, repo_root};
 
@@ -87,5 +90,45 @@ fn every_runbook_command_parses_and_every_alert_exists() {
             root.join(file).exists(),
             "alerts.yaml names a missing runbook {file}"
         );
+    }
+}
+
+/// Every `signalbox_*` name in a text (histogram series' suffixes dropped).
+fn metric_names(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("signalbox_") {
+        let name: String = rest[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        rest = &rest[i + name.len()..];
+        let base = ["_bucket", "_sum", "_count"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .unwrap_or(&name);
+        out.push(base.to_string());
+    }
+    out
+}
+
+#[test]
+fn alerts_and_the_dashboard_name_only_metrics_the_gateway_exports() {
+    let root = repo_root();
+    let defined =
+        std::fs::read_to_string(root.join("crates/signalbox-core/src/metric_names.rs")).unwrap();
+    let dashboard = std::fs::read_to_string(root.join("deploy/grafana/signalbox.json")).unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&dashboard).unwrap();
+    assert!(parsed["panels"].as_array().is_some_and(|p| p.len() >= 10));
+    let alerts = std::fs::read_to_string(root.join("deploy/prometheus/alerts.yaml")).unwrap();
+    for (file, text) in [("grafana", &dashboard), ("alerts", &alerts)] {
+        let names = metric_names(text);
+        assert!(names.len() >= 10, "{file}: {names:?}");
+        for name in names {
+            assert!(
+                defined.contains(&format!("\"{name}\"")),
+                "{file} names {name}, which metric_names.rs does not define"
+            );
+        }
     }
 }
