@@ -26,6 +26,6 @@ mod writer;
 pub use audit::AuditEntry;
 pub use error::LogError;
 pub use explain::{explain, one_line};
-pub use reader::{Facet, LogReader, Query};
+pub use reader::{Facet, Group, GroupBy, LogReader, Query};
 pub use window::WindowSummary;
 pub use writer::{DecisionLog, LogOptions, LogStats, WriterPriority};

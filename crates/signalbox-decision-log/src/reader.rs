@@ -10,10 +10,13 @@ use signalbox_core::DecisionRecord;
 
 use crate::{LogError, schema};
 
+mod aggregate;
 mod facet;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use aggregate::percentile;
+pub use aggregate::{Group, GroupBy};
 pub use facet::Facet;
 
 /// The default number of records a query returns.
@@ -144,56 +147,8 @@ impl LogReader {
     /// Records matching `q`, newest first.
     pub fn query(&self, q: &Query) -> Result<Vec<DecisionRecord>, LogError> {
         let conn = self.connect()?;
-        let Query {
-            request_id,
-            tenant,
-            route,
-            outcome,
-            since_ms,
-            until_ms,
-            facets,
-            limit: _,
-        } = q;
-        let mut clauses = Vec::new();
-        let mut values = Vec::new();
-        if let Some(id) = request_id {
-            let caller = if has_caller_ids(&conn)? {
-                "caller_request_id"
-            } else {
-                "NULL"
-            };
-            values.push(Value::Text(id.clone()));
-            let n = values.len();
-            clauses.push(format!("(request_id = ?{n} OR {caller} = ?{n})"));
-        }
-        let mut filter = |column: &str, op: &str, value: Value| {
-            values.push(value);
-            clauses.push(format!("{column} {op} ?{}", values.len()));
-        };
-        if let Some(tenant) = tenant {
-            filter("tenant", "=", Value::Text(tenant.clone()));
-        }
-        if let Some(route) = route {
-            filter("route", "=", Value::Text(route.clone()));
-        }
-        if let Some(outcome) = outcome {
-            filter("outcome", "=", Value::Text(outcome.clone()));
-        }
-        if let Some(since) = since_ms {
-            filter("time_ms", ">=", Value::Integer(schema::to_sql_ms(*since)));
-        }
-        if let Some(until) = until_ms {
-            filter("time_ms", "<", Value::Integer(schema::to_sql_ms(*until)));
-        }
-        for facet in facets {
-            values.push(facet.value());
-            clauses.push(facet.condition(values.len()));
-        }
-        let mut sql = String::from("SELECT record FROM decisions");
-        if !clauses.is_empty() {
-            sql.push_str(" WHERE ");
-            sql.push_str(&clauses.join(" AND "));
-        }
+        let (where_, mut values) = filter(&conn, q)?;
+        let mut sql = format!("SELECT record FROM decisions{where_}");
         values.push(Value::Integer(
             i64::try_from(q.effective_limit()).unwrap_or(i64::MAX),
         ));
@@ -266,6 +221,60 @@ impl LogReader {
     fn connect(&self) -> Result<Connection, LogError> {
         schema::open_reader(&self.path)
     }
+}
+
+/// The `WHERE` clause (empty, or starting with a space) and its bound
+/// values for every filter of `q` but the limit.
+fn filter(conn: &Connection, q: &Query) -> Result<(String, Vec<Value>), LogError> {
+    let Query {
+        request_id,
+        tenant,
+        route,
+        outcome,
+        since_ms,
+        until_ms,
+        facets,
+        limit: _,
+    } = q;
+    let mut clauses = Vec::new();
+    let mut values = Vec::new();
+    if let Some(id) = request_id {
+        let caller = if has_caller_ids(conn)? {
+            "caller_request_id"
+        } else {
+            "NULL"
+        };
+        values.push(Value::Text(id.clone()));
+        let n = values.len();
+        clauses.push(format!("(request_id = ?{n} OR {caller} = ?{n})"));
+    }
+    let mut column = |column: &str, op: &str, value: Value| {
+        values.push(value);
+        clauses.push(format!("{column} {op} ?{}", values.len()));
+    };
+    if let Some(tenant) = tenant {
+        column("tenant", "=", Value::Text(tenant.clone()));
+    }
+    if let Some(route) = route {
+        column("route", "=", Value::Text(route.clone()));
+    }
+    if let Some(outcome) = outcome {
+        column("outcome", "=", Value::Text(outcome.clone()));
+    }
+    if let Some(since) = since_ms {
+        column("time_ms", ">=", Value::Integer(schema::to_sql_ms(*since)));
+    }
+    if let Some(until) = until_ms {
+        column("time_ms", "<", Value::Integer(schema::to_sql_ms(*until)));
+    }
+    for facet in facets {
+        values.push(facet.value());
+        clauses.push(facet.condition(values.len()));
+    }
+    if clauses.is_empty() {
+        return Ok((String::new(), values));
+    }
+    Ok((format!(" WHERE {}", clauses.join(" AND ")), values))
 }
 
 /// Whether the file has the caller-id column: a file a writer has not yet

@@ -122,12 +122,8 @@ fn latencies(
     for l in rows {
         all.push(u64::try_from(l?).unwrap_or(0));
     }
-    let at = |q: f64| {
-        let i = ((all.len() as f64 - 1.0) * q).round() as usize;
-        all.get(i).copied()
-    };
-    s.p50_ms = at(0.5);
-    s.p95_ms = at(0.95);
+    s.p50_ms = crate::reader::percentile(&all, 0.5);
+    s.p95_ms = crate::reader::percentile(&all, 0.95);
     Ok(())
 }
 

@@ -96,7 +96,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
-        filters: cmd::decisions::Filters,
+        filters: Box<cmd::decisions::Filters>,
     },
     /// Compare a window of the decision log with the one before it: policy,
     /// model and prompt versions, operator actions, and the metrics that moved.

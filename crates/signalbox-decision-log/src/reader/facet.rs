@@ -1,7 +1,7 @@
 //! Owns the filters on the identifiers a record shares with everything
 //! else ("what changed?" asks by them): alias, provider, model version,
 //! prompt version, policy version, intent, degradation step, operator
-//! action. Each is one SQL condition on the stored record (SQLite's JSON
+//! action, tools asked for. Each is one SQL condition on the stored record (SQLite's JSON
 //! functions), its value always a bound parameter.
 
 use rusqlite::types::Value;
@@ -25,6 +25,8 @@ pub enum Facet {
     Degraded(String),
     /// An operator action that changed the request (`act-…`).
     OperatorAction(String),
+    /// Whether the request asked for tools.
+    Tools(bool),
 }
 
 impl Facet {
@@ -47,6 +49,11 @@ impl Facet {
             ),
             Self::Degraded(_) => member("degraded"),
             Self::OperatorAction(_) => member("operator_actions"),
+            Self::Tools(_) => format!(
+                "EXISTS (SELECT 1 FROM json_each(record, '$.signals') \
+                 WHERE json_extract(value, '$.name') = 'tools' \
+                 AND (json_extract(value, '$.value') != 'none') = ?{n})"
+            ),
         }
     }
 
@@ -61,6 +68,7 @@ impl Facet {
             | Self::Intent(v)
             | Self::Degraded(v)
             | Self::OperatorAction(v) => Value::Text(v.clone()),
+            Self::Tools(on) => Value::Integer(i64::from(*on)),
         }
     }
 }

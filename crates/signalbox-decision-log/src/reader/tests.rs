@@ -379,3 +379,75 @@ async fn query_by_every_shared_identifier_and_a_time_range() {
     };
     assert_eq!(ids(&reader.query(&both).unwrap()), ["x"]);
 }
+
+#[tokio::test]
+async fn aggregates_group_by_a_shared_identifier() {
+    let db = TempDb::new("aggregate");
+    let log = DecisionLog::open(
+        db.path(),
+        LogOptions {
+            queue: 16,
+            retention: Duration::ZERO,
+            priority: Default::default(),
+        },
+    )
+    .unwrap();
+    let t = now_ms() - 10_000;
+    let tools = |value: &str| signalbox_core::SignalRecord {
+        name: "tools".into(),
+        value: value.into(),
+        source: signalbox_core::SignalSource::Body,
+        detail: None,
+    };
+    let mut a = served("a", t, "acme", "eu-large");
+    a.latency_ms = 100;
+    a.signals = vec![tools("lookup")];
+    let mut b = served("b", t + 1, "acme", "eu-large");
+    b.latency_ms = 300;
+    b.degraded = vec!["fallback-route".into()];
+    b.signals = vec![tools("none")];
+    let mut c = served("c", t + 2, "acme", "us-small");
+    c.provider = Some("anthropic".into());
+    for r in [a, b, c, failed("d", t + 3, "acme", "us-small")] {
+        assert!(log.record(r));
+    }
+    log.flush().await;
+    let reader = log.reader().unwrap();
+    let groups = reader
+        .aggregate(&Query::default(), GroupBy::Provider)
+        .unwrap();
+    let keys: Vec<(&str, u64)> = groups.iter().map(|g| (g.key.as_str(), g.count)).collect();
+    assert_eq!(keys, [("openai", 2), ("-", 1), ("anthropic", 1)]);
+    let openai = &groups[0];
+    assert_eq!((openai.p50_ms, openai.p95_ms), (Some(300), Some(300)));
+    assert_eq!(openai.degraded, 1);
+    assert!((openai.cost_usd - 0.0024).abs() < 1e-9);
+    assert!(
+        (groups[1].error_rate - 1.0).abs() < 1e-9,
+        "the failed one has no provider"
+    );
+    let by_route = reader
+        .aggregate(
+            &Query {
+                route: Some("us-small".into()),
+                ..Query::default()
+            },
+            GroupBy::Outcome,
+        )
+        .unwrap();
+    let keys: Vec<&str> = by_route.iter().map(|g| g.key.as_str()).collect();
+    assert_eq!(keys, ["failed", "served"]);
+    let with_tools = Query {
+        facets: vec![Facet::Tools(true)],
+        ..Query::default()
+    };
+    assert_eq!(ids(&reader.query(&with_tools).unwrap()), ["a"]);
+    let tools_groups = reader.aggregate(&Query::default(), GroupBy::Tools).unwrap();
+    let keys: Vec<(&str, u64)> = tools_groups
+        .iter()
+        .map(|g| (g.key.as_str(), g.count))
+        .collect();
+    assert_eq!(keys, [("-", 2), ("false", 1), ("true", 1)]);
+    assert_eq!(GroupBy::parse("model_version"), Some(GroupBy::ModelVersion));
+    assert_eq!(GroupBy::parse("nope"), None);
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use signalbox_decision_log::{Facet, LogReader, Query, one_line};
+use signalbox_decision_log::{Facet, Group, GroupBy, LogReader, Query, one_line};
 
 use super::explain::Source;
 
@@ -55,17 +55,38 @@ pub struct Filters {
     /// An operator action id: the requests it changed.
     #[arg(long)]
     action: Option<String>,
+    /// Whether the request asked for tools.
+    #[arg(long)]
+    tools: Option<bool>,
+    /// Aggregate by this identifier instead of listing (tenant, alias,
+    /// route, provider, model_version, prompt_version, policy_version,
+    /// intent, outcome, tools).
+    #[arg(long, value_parser = parse_group)]
+    group_by: Option<GroupBy>,
     /// At most this many (newest first; 1–1000).
     #[arg(long, default_value_t = 100)]
     limit: usize,
 }
 
 /// Prints the matching records, one line each (or as JSON).
-pub fn run(source: &Source, filters: Filters, json: bool) -> anyhow::Result<ExitCode> {
+pub fn run(source: &Source, filters: Box<Filters>, json: bool) -> anyhow::Result<ExitCode> {
     let path = source.db_path()?;
     let reader = LogReader::open(&path)?;
     let now = signalbox_core::clock::unix_ms();
-    let query = query(filters, now)?;
+    let group_by = filters.group_by;
+    let query = query(*filters, now)?;
+    if let Some(by) = group_by {
+        let groups = reader
+            .aggregate(&query, by)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let text = if json {
+            format!("{}\n", serde_json::to_string_pretty(&groups)?)
+        } else {
+            table(&groups)
+        };
+        super::emit(&text)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let records = reader
         .query(&query)
         .with_context(|| format!("reading {}", path.display()))?;
@@ -91,6 +112,7 @@ fn query(f: Filters, now_ms: u64) -> anyhow::Result<Query> {
         f.intent.map(Facet::Intent),
         f.degraded.map(Facet::Degraded),
         f.action.map(Facet::OperatorAction),
+        f.tools.map(Facet::Tools),
     ]
     .into_iter()
     .flatten()
@@ -105,6 +127,32 @@ fn query(f: Filters, now_ms: u64) -> anyhow::Result<Query> {
         facets,
         limit: f.limit,
     })
+}
+
+fn parse_group(name: &str) -> Result<GroupBy, String> {
+    GroupBy::parse(name).ok_or_else(|| {
+        let known: Vec<&str> = GroupBy::ALL.iter().map(|(n, _)| *n).collect();
+        format!("unknown identifier (known: {})", known.join(", "))
+    })
+}
+
+/// One line per group: value, count, error rate, p50/p95, cost, degraded.
+fn table(groups: &[Group]) -> String {
+    let ms = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v} ms"));
+    let mut out = String::from("value\trequests\terrors\tp50\tp95\tcost\tdegraded\n");
+    for g in groups {
+        out.push_str(&format!(
+            "{}\t{}\t{:.1}%\t{}\t{}\t${:.4}\t{}\n",
+            g.key,
+            g.count,
+            g.error_rate * 100.0,
+            ms(g.p50_ms),
+            ms(g.p95_ms),
+            g.cost_usd,
+            g.degraded
+        ));
+    }
+    out
 }
 
 /// An RFC 3339 time, or a duration before `now_ms`, as ms since the epoch.

@@ -89,6 +89,22 @@ async fn drain_list_and_revert_over_the_admin_api() {
     let listed = success_stdout(&out);
     assert!(listed.starts_with(&request_id), "{listed}");
     assert_eq!(listed.lines().count(), 1, "{listed}");
+    let mut cmd = bin();
+    cmd.args([
+        "decisions",
+        "--db",
+        &db,
+        "--group-by",
+        "route",
+        "--since",
+        "1h",
+    ]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let table = success_stdout(&out);
+    assert!(table.starts_with("value\trequests\terrors"), "{table}");
+    assert!(table.contains("\nus-small\t1\t0.0%\t"), "{table}");
 
     // The token from a file; the list names the action.
     let token_file = temp_file("admin-cli", "token", &format!("{TOKEN}\n"));

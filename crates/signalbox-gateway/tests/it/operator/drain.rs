@@ -96,6 +96,38 @@ async fn a_drain_moves_new_traffic_while_a_request_in_flight_finishes() {
     let changed = changed["decisions"].as_array().unwrap();
     assert_eq!(changed.len(), 1, "{changed:?}");
     assert_eq!(changed[0]["caller_request_id"], "after-drain");
+    let (status, groups) = ops
+        .admin(
+            reqwest::Method::GET,
+            "/admin/decisions?group_by=route",
+            "viewer",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{groups}");
+    let keys: Vec<&str> = groups["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["key"].as_str().unwrap())
+        .collect();
+    assert!(keys.contains(&"secondary-route"), "{groups}");
+    let (status, e) = ops
+        .admin(
+            reqwest::Method::GET,
+            "/admin/decisions?group_by=colour",
+            "viewer",
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("model_version"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
