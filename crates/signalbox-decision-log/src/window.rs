@@ -34,6 +34,10 @@ pub struct WindowSummary {
     pub model_versions: BTreeMap<String, u64>,
     /// Requests per prompt version (`id@version`).
     pub prompt_versions: BTreeMap<String, u64>,
+    /// Routes skipped, per `route kind` (`us-large circuit_open`,
+    /// `eu-large operator`): breaker, cooldown and operator transitions as
+    /// the requests met them.
+    pub skips: BTreeMap<String, u64>,
     /// Operator actions created or reverted in the window (audit entries).
     pub operator_calls: Vec<AuditEntry>,
 }
@@ -54,22 +58,19 @@ pub(crate) fn summarize(
         where_.push_str(" AND json_extract(record, '$.alias') = ?3");
         args.push(Value::Text(a.to_owned()));
     }
-    let counts = |expr: &str| -> Result<BTreeMap<String, u64>, LogError> {
+    let counts = |expr: &str| {
         let sql = format!(
             "SELECT {expr} AS k, count(*) FROM decisions WHERE {where_} AND k IS NOT NULL GROUP BY k"
         );
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map(params_from_iter(args.iter()), |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-        })?;
-        let mut out = BTreeMap::new();
-        for row in rows {
-            let (k, n) = row?;
-            out.insert(k, u64::try_from(n).unwrap_or(0));
-        }
-        Ok(out)
+        grouped(conn, &sql, &args)
     };
+    let skips_sql = format!(
+        "SELECT json_extract(s.value, '$.route') || ' ' || json_extract(s.value, '$.kind') AS k, count(*)
+         FROM decisions, json_each(decisions.record, '$.skipped') AS s
+         WHERE {where_} AND k IS NOT NULL GROUP BY k"
+    );
     let mut summary = WindowSummary {
+        skips: grouped(conn, &skips_sql, &args)?,
         policy_versions: counts("policy_version")?,
         model_versions: counts("route || ' ' || json_extract(record, '$.model_version')")?,
         prompt_versions: counts("json_extract(record, '$.prompt_version')")?,
@@ -79,6 +80,24 @@ pub(crate) fn summarize(
     latencies(conn, &where_, &args, &mut summary)?;
     summary.operator_calls = audit_between(conn, since_ms, until_ms)?;
     Ok(summary)
+}
+
+/// Runs a `SELECT key, count(*) … GROUP BY key`.
+fn grouped(
+    conn: &Connection,
+    sql: &str,
+    args: &[Value],
+) -> Result<BTreeMap<String, u64>, LogError> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map(params_from_iter(args.iter()), |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+    })?;
+    let mut out = BTreeMap::new();
+    for row in rows {
+        let (k, n) = row?;
+        out.insert(k, u64::try_from(n).unwrap_or(0));
+    }
+    Ok(out)
 }
 
 fn totals(
@@ -161,6 +180,11 @@ mod tests {
         let mut b = served("b", t + 1_000, "acme", "eu-large");
         b.model_version = Some("m-1".into());
         b.latency_ms = 100;
+        b.skipped = vec![signalbox_core::SkipRecord::new(
+            "us-large",
+            signalbox_core::SkipKind::CircuitOpen,
+            "circuit open",
+        )];
         let mut other = served("c", t + 2_000, "acme", "eu-large");
         other.alias = Some("chat-small".into());
         for r in [a, b, failed("d", t + 3_000, "acme", "eu-large"), other] {
@@ -188,6 +212,7 @@ mod tests {
         assert_eq!(s.policy_versions.get("v1"), Some(&3));
         assert_eq!((s.p50_ms, s.p95_ms), (Some(412), Some(412)));
         assert_eq!(s.operator_calls, [entry]);
+        assert_eq!(s.skips.get("us-large circuit_open"), Some(&1));
         assert!((s.cost_usd - 0.0024).abs() < 1e-9);
         let empty = reader.summary(t + 20_000, t + 30_000, None).unwrap();
         assert_eq!(empty.requests, 0);

@@ -1,9 +1,9 @@
 //! `signalbox what-changed`: compares a window of the decision log with the
 //! one just before it and lists what differs, most likely causes first:
 //! policy versions applied, model versions the providers reported per route,
-//! prompt versions, operator actions taken (from the audit trail), then the
-//! metrics that moved (error rate, p95 latency, cost per request,
-//! degradations). "Why did quality drop at 14:05?" is
+//! prompt versions, operator actions taken (from the audit trail), routes
+//! newly skipped (circuit open, cooldown, operator…), then the metrics that
+//! moved (error rate, p95 latency, cost per request, degradations). "Why did quality drop at 14:05?" is
 //! `signalbox what-changed --around 2026-12-06T14:05:00Z`.
 
 use std::collections::BTreeMap;
@@ -40,7 +40,7 @@ pub struct Windows {
 /// One difference, ranked by kind.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Change {
-    /// `policy`, `model`, `prompt`, `operator`, `metric`.
+    /// `policy`, `model`, `prompt`, `operator`, `health`, `metric`.
     pub kind: &'static str,
     /// What changed, in words.
     pub what: String,
@@ -132,6 +132,15 @@ pub fn compare(a: &WindowSummary, b: &WindowSummary) -> Vec<Change> {
         out.push(Change {
             kind: "operator",
             what,
+        });
+    }
+    for (key, n) in b.skips.iter().filter(|(k, _)| !a.skips.contains_key(*k)) {
+        let Some((route, kind)) = key.split_once(' ') else {
+            continue;
+        };
+        out.push(Change {
+            kind: "health",
+            what: format!("route {route} skipped ({kind}) for {n} requests (none before)"),
         });
     }
     metrics(&mut out, a, b);

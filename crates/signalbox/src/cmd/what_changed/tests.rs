@@ -13,12 +13,13 @@ fn window(model: &str, error_rate: f64, p95: u64) -> WindowSummary {
         policy_versions: [("v1".to_string(), 100)].into(),
         model_versions: [(format!("us-large {model}"), 100)].into(),
         prompt_versions: BTreeMap::new(),
+        skips: BTreeMap::new(),
         operator_calls: Vec::new(),
     }
 }
 
 #[test]
-fn a_model_version_change_and_an_operator_action_come_before_the_metrics() {
+fn causes_come_first_then_health_then_the_metrics() {
     let before = window("gpt-4o-2024-08-06", 0.01, 900);
     let mut after = window("gpt-4o-2024-11-20", 0.12, 2_000);
     after.operator_calls.push(AuditEntry {
@@ -32,11 +33,12 @@ fn a_model_version_change_and_an_operator_action_come_before_the_metrics() {
         status: 201,
         detail: "created: drain route us-small".into(),
     });
+    after.skips.insert("us-small operator".into(), 40);
     let changes = compare(&before, &after);
     let kinds: Vec<&str> = changes.iter().map(|c| c.kind).collect();
     assert_eq!(
         kinds,
-        ["model", "operator", "metric", "metric"],
+        ["model", "operator", "health", "metric", "metric"],
         "{changes:#?}"
     );
     assert_eq!(
@@ -44,8 +46,12 @@ fn a_model_version_change_and_an_operator_action_come_before_the_metrics() {
         "route us-large reports model version gpt-4o-2024-11-20 (was gpt-4o-2024-08-06) (100 requests)"
     );
     assert!(changes[1].what.contains("act-1") && changes[1].what.contains("provider incident"));
-    assert_eq!(changes[2].what, "error rate 1.0% → 12.0%");
-    assert_eq!(changes[3].what, "p95 latency 900 ms → 2000 ms");
+    assert_eq!(
+        changes[2].what,
+        "route us-small skipped (operator) for 40 requests (none before)"
+    );
+    assert_eq!(changes[3].what, "error rate 1.0% → 12.0%");
+    assert_eq!(changes[4].what, "p95 latency 900 ms → 2000 ms");
 }
 
 #[test]
