@@ -205,6 +205,11 @@ impl LogReader {
         crate::window::summarize(&self.connect()?, since_ms, until_ms, alias)
     }
 
+    /// The summary of the configuration `version`, when the gateway kept it.
+    pub fn config_summary(&self, version: &str) -> Result<Option<String>, LogError> {
+        crate::versions::summary(&self.connect()?, version)
+    }
+
     /// The newest `limit` admin audit entries, newest first.
     pub fn audit(&self, limit: usize) -> Result<Vec<crate::AuditEntry>, LogError> {
         crate::audit::read(&self.connect()?, limit.clamp(1, MAX_LIMIT))

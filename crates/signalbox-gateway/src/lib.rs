@@ -255,6 +255,9 @@ impl Gateway {
             telemetry.connections_refused(),
         ));
         let runtime = Runtime::build(config, &telemetry, None, &shared)?;
+        if let Some(log) = &decision_log {
+            reload::keep_version(log, &runtime.config);
+        }
         let status = ReloadStatus::initial(&runtime.config.version);
         Ok(Self {
             state: Arc::new(AppState {

@@ -44,6 +44,10 @@ pub struct Change {
     pub kind: &'static str,
     /// What changed, in words.
     pub what: String,
+    /// For a new policy version: the lines its configuration summary
+    /// added (`+`) and dropped (`-`) against the version serving before.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub detail: Vec<String>,
 }
 
 /// Prints what changed between the two windows.
@@ -54,7 +58,8 @@ pub fn run(source: &Source, w: Windows, json: bool) -> anyhow::Result<ExitCode> 
     let alias = w.alias.as_deref();
     let a = reader.summary(before.0, before.1, alias)?;
     let b = reader.summary(after.0, after.1, alias)?;
-    let changes = compare(&a, &b);
+    let mut changes = compare(&a, &b);
+    config_diffs(&reader, &a, &b, &mut changes)?;
     if json {
         let out = serde_json::json!({"before": a, "after": b, "changes": changes});
         super::emit(&format!("{}\n", serde_json::to_string_pretty(&out)?))?;
@@ -71,9 +76,43 @@ pub fn run(source: &Source, w: Windows, json: bool) -> anyhow::Result<ExitCode> 
     }
     for (i, c) in changes.iter().enumerate() {
         let _ = writeln!(text, "{}. [{}] {}", i + 1, c.kind, c.what);
+        for line in &c.detail {
+            let _ = writeln!(text, "     {line}");
+        }
     }
     super::emit(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each new policy version's configuration against the one that served
+/// most before it, from the summaries the gateway kept.
+fn config_diffs(
+    reader: &LogReader,
+    a: &WindowSummary,
+    b: &WindowSummary,
+    changes: &mut [Change],
+) -> anyhow::Result<()> {
+    let Some((old, _)) = a.policy_versions.iter().max_by_key(|(_, n)| **n) else {
+        return Ok(());
+    };
+    let Some(old_summary) = reader.config_summary(old)? else {
+        return Ok(());
+    };
+    for new in b
+        .policy_versions
+        .keys()
+        .filter(|v| !a.policy_versions.contains_key(*v))
+    {
+        let Some(new_summary) = reader.config_summary(new)? else {
+            continue;
+        };
+        let head = format!("policy version {new} appeared");
+        if let Some(c) = changes.iter_mut().find(|c| c.what.starts_with(&head)) {
+            c.detail = signalbox_decision_log::config_diff(&old_summary, &new_summary);
+            c.detail.insert(0, format!("against {old}:"));
+        }
+    }
+    Ok(())
 }
 
 /// (before, after) as `[start, end)` in ms since the epoch.
@@ -132,6 +171,7 @@ pub fn compare(a: &WindowSummary, b: &WindowSummary) -> Vec<Change> {
         out.push(Change {
             kind: "operator",
             what,
+            detail: Vec::new(),
         });
     }
     for (key, n) in b.skips.iter().filter(|(k, _)| !a.skips.contains_key(*k)) {
@@ -139,6 +179,7 @@ pub fn compare(a: &WindowSummary, b: &WindowSummary) -> Vec<Change> {
             continue;
         };
         out.push(Change {
+            detail: Vec::new(),
             kind: "health",
             what: format!("route {route} skipped ({kind}) for {n} requests (none before)"),
         });
@@ -158,12 +199,14 @@ fn versions(
         out.push(Change {
             kind,
             what: format!("{name} {v} appeared ({n} requests)"),
+            detail: Vec::new(),
         });
     }
     for v in a.keys().filter(|v| !b.contains_key(*v)) {
         out.push(Change {
             kind,
             what: format!("{name} {v} no longer seen"),
+            detail: Vec::new(),
         });
     }
 }
@@ -187,6 +230,7 @@ fn models(out: &mut Vec<Change>, a: &BTreeMap<String, u64>, b: &BTreeMap<String,
             format!(" (was {})", was.join(", "))
         };
         out.push(Change {
+            detail: Vec::new(),
             kind: "model",
             what: format!("route {route} reports model version {version}{was} ({n} requests)"),
         });
@@ -198,6 +242,7 @@ fn metrics(out: &mut Vec<Change>, a: &WindowSummary, b: &WindowSummary) {
         out.push(Change {
             kind: "metric",
             what,
+            detail: Vec::new(),
         })
     };
     if (b.error_rate - a.error_rate).abs() >= 0.05 {

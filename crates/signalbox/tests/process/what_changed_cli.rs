@@ -101,3 +101,54 @@ async fn what_changed_names_a_new_model_version_and_an_operator_action() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_new_policy_version_comes_first_with_its_configuration_diff() {
+    let db = temp_dir("what-changed-policy").join("decisions.db");
+    let _ = std::fs::remove_file(&db);
+    let options = LogOptions {
+        queue: 64,
+        retention: Duration::ZERO,
+        priority: Default::default(),
+    };
+    let log = DecisionLog::open(&db, options).unwrap();
+    let v1 = "a.yaml: OK (policy version v1)\n  2 routes\n  alias chat -> us-large (p/m-1, us), eu-large (q/m, eu)\n";
+    let v2 = "a.yaml: OK (policy version v2)\n  2 routes\n  alias chat -> eu-large (q/m, eu), us-large (p/m-1, us)\n";
+    log.config_version("v1", v1).await.unwrap();
+    log.config_version("v2", v2).await.unwrap();
+    let now = unix_ms();
+    for i in 0..5 {
+        let mut old = served(&format!("old-{i}"), now - 15 * 60_000 + i, "m-1", 400);
+        old.policy_version = "v1".into();
+        let mut new = served(&format!("new-{i}"), now - 5 * 60_000 + i, "m-1", 400);
+        new.policy_version = "v2".into();
+        assert!(log.record(old) && log.record(new));
+    }
+    log.flush().await;
+    let out = bin()
+        .args([
+            "what-changed",
+            "--db",
+            db.to_str().unwrap(),
+            "--since",
+            "10m",
+        ])
+        .output()
+        .unwrap();
+    let text = success_stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[1..5],
+        [
+            "1. [policy] policy version v2 appeared (5 requests)",
+            "     against v1:",
+            "     + alias chat -> eu-large (q/m, eu), us-large (p/m-1, us)",
+            "     - alias chat -> us-large (p/m-1, us), eu-large (q/m, eu)",
+        ],
+        "{text}"
+    );
+    assert_eq!(
+        lines[5], "2. [policy] policy version v1 no longer seen",
+        "{text}"
+    );
+}

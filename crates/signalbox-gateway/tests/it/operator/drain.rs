@@ -269,6 +269,20 @@ async fn an_action_expires_by_itself_and_survives_a_reload() {
         "still drained after reload"
     );
     assert_eq!(ops.primary.stats().requests, before);
+    // Both configurations are kept by version, for what-changed's diff.
+    let reader = ops
+        .gateway
+        .gateway()
+        .decision_log()
+        .unwrap()
+        .reader()
+        .unwrap();
+    let version = reloaded["policy_version"].as_str().unwrap();
+    let summary = reader.config_summary(version).unwrap().unwrap();
+    assert!(
+        summary.contains("alias chat2 -> secondary-route"),
+        "{summary}"
+    );
 }
 
 #[tokio::test]
