@@ -53,12 +53,7 @@ pub(crate) async fn append(path: PathBuf, entry: AuditEntry) -> Result<(), LogEr
 }
 
 fn write(path: &Path, entry: &AuditEntry) -> Result<(), LogError> {
-    let conn = Connection::open(path).map_err(|source| LogError::Open {
-        path: path.to_owned(),
-        source,
-    })?;
-    conn.busy_timeout(schema::BUSY_TIMEOUT)?;
-    conn.execute_batch(CREATE)?;
+    let conn = schema::open_side(path, CREATE)?;
     conn.execute(
         "INSERT INTO admin_audit (time_ms, who, entry) VALUES (?1, ?2, ?3)",
         params![
@@ -98,12 +93,7 @@ fn entries(
     sql: &str,
     args: impl rusqlite::Params,
 ) -> Result<Vec<AuditEntry>, LogError> {
-    let exists: bool = conn.query_row(
-        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'admin_audit'",
-        [],
-        |row| row.get(0),
-    )?;
-    if !exists {
+    if !schema::has_table(conn, "admin_audit")? {
         return Ok(Vec::new());
     }
     let mut stmt = conn.prepare(sql)?;

@@ -24,12 +24,7 @@ pub(crate) fn store(
     time_ms: u64,
     summary: &str,
 ) -> Result<(), LogError> {
-    let conn = Connection::open(path).map_err(|source| LogError::Open {
-        path: path.to_owned(),
-        source,
-    })?;
-    conn.busy_timeout(schema::BUSY_TIMEOUT)?;
-    conn.execute_batch(CREATE)?;
+    let conn = schema::open_side(path, CREATE)?;
     conn.execute(
         "INSERT OR IGNORE INTO config_versions (version, time_ms, summary) VALUES (?1, ?2, ?3)",
         params![version, schema::to_sql_ms(time_ms), summary],
@@ -39,12 +34,7 @@ pub(crate) fn store(
 
 /// The summary kept for `version`, if any.
 pub(crate) fn summary(conn: &Connection, version: &str) -> Result<Option<String>, LogError> {
-    let exists: bool = conn.query_row(
-        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'config_versions'",
-        [],
-        |row| row.get(0),
-    )?;
-    if !exists {
+    if !schema::has_table(conn, "config_versions")? {
         return Ok(None);
     }
     Ok(conn

@@ -86,30 +86,16 @@ enum Command {
     /// every shared identifier (alias, provider, model version, prompt
     /// version, policy version, intent, degradation step, operator action).
     Decisions {
-        /// A configuration file; its `decision-log.path` is the log (default: $SIGNALBOX_CONFIG).
-        #[arg(long, short, conflicts_with = "db")]
-        config: Option<PathBuf>,
-        /// The decision log database (default: signalbox-decisions.db).
-        #[arg(long)]
-        db: Option<PathBuf>,
-        /// Print the records as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        log: cmd::explain::LogArgs,
         #[command(flatten)]
         filters: Box<cmd::decisions::Filters>,
     },
     /// Compare a window of the decision log with the one before it: policy,
     /// model and prompt versions, operator actions, and the metrics that moved.
     WhatChanged {
-        /// A configuration file; its `decision-log.path` is the log (default: $SIGNALBOX_CONFIG).
-        #[arg(long, short, conflicts_with = "db")]
-        config: Option<PathBuf>,
-        /// The decision log database (default: signalbox-decisions.db).
-        #[arg(long)]
-        db: Option<PathBuf>,
-        /// Print both summaries and the changes as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        log: cmd::explain::LogArgs,
         #[command(flatten)]
         windows: cmd::what_changed::Windows,
     },
@@ -223,18 +209,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Schema => cmd::check::schema(),
         Command::Demo { tour, listen } => cmd::demo::run(tour, listen).await,
         Command::Admin { conn, command } => cmd::admin::run(&conn, command).await,
-        Command::Decisions {
-            config,
-            db,
-            json,
-            filters,
-        } => cmd::decisions::run(&cmd::explain::Source::pick(config, db), filters, json),
-        Command::WhatChanged {
-            config,
-            db,
-            json,
-            windows,
-        } => cmd::what_changed::run(&cmd::explain::Source::pick(config, db), windows, json),
+        Command::Decisions { log, filters } => {
+            cmd::decisions::run(&log.source(), filters, log.json)
+        }
+        Command::WhatChanged { log, windows } => {
+            cmd::what_changed::run(&log.source(), windows, log.json)
+        }
         Command::Explain {
             config,
             db,
