@@ -52,6 +52,15 @@ impl Config {
             hash.field(b"/tenant");
         }
         hash.optional(admin.token_hash.as_ref().map(|h| h.as_slice()));
+        for token in &admin.tokens {
+            hash.field(token.name.as_bytes());
+            hash.field(token.role.label().as_bytes());
+            hash.field(&token.hash);
+            for kind in token.actions.iter().flatten() {
+                hash.field(kind.label().as_bytes());
+            }
+            hash.field(b"/admin-token");
+        }
         match &state.backend {
             StateBackend::Memory => hash.field(b"memory"),
             StateBackend::Redis { url } => hash.field(url.expose().as_bytes()),

@@ -38,7 +38,7 @@ pub use resilience::{
     RetryPolicy, TenantLimits,
 };
 pub use state::{DEFAULT_KEY_PREFIX, StateBackend, StateBackendKind, StateConfig};
-pub use tenant::{AdminConfig, DecisionLogConfig, LogPriority, TenantConfig};
+pub use tenant::{AdminConfig, AdminToken, DecisionLogConfig, LogPriority, TenantConfig};
 
 /// Risk tiers when the document has no `risk-tiers` list, lowest first.
 pub const DEFAULT_RISK_TIERS: &[&str] = &["public", "internal", "sensitive", "restricted"];

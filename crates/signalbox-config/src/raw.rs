@@ -33,7 +33,7 @@ pub(crate) use resilience::{
     RawBreaker, RawEscalation, RawHealthCheck, RawIdempotency, RawLimits, RawResilience, RawRetry,
 };
 pub(crate) use state::RawState;
-pub(crate) use tenant::{RawAdmin, RawDecisionLog, RawTenant};
+pub(crate) use tenant::{RawAdmin, RawAdminToken, RawDecisionLog, RawTenant};
 
 /// A Signalbox configuration file (after `${VAR}` interpolation).
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -13,6 +13,7 @@ use crate::raw::RawConfig;
 use crate::text::Text;
 use crate::vars::VarSource;
 
+mod admin;
 mod intent;
 mod policy;
 mod privacy;
@@ -102,7 +103,7 @@ pub(crate) fn validate(
         },
         &mut errors,
     );
-    let admin = tenant::validate_admin(admin, vars, &mut errors);
+    let admin = admin::validate_admin(admin, vars, &mut errors);
     let decision_log = tenant::validate_decision_log(decision_log, &mut errors);
     let intents = intent::validate_intents(intents, &mut errors);
     let known = policy::Known {

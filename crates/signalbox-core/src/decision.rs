@@ -158,6 +158,10 @@ pub struct DecisionRecord {
     /// Degradation steps taken (`fallback-route`, `reduced-context`, …), in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub degraded: Vec<String>,
+    /// Ids of the operator actions that changed this request's routing
+    /// (drains and pins also name theirs in `skipped`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operator_actions: Vec<String>,
     /// The session's sticky route, when the request named a session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sticky_route: Option<String>,
@@ -213,6 +217,9 @@ pub struct SkipRecord {
     /// Why, for people (e.g. `circuit open for 12.0s more (5 failures in a
     /// row …)`).
     pub reason: String,
+    /// The operator action that caused the skip (kind `operator`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
 }
 
 impl SkipRecord {
@@ -222,6 +229,17 @@ impl SkipRecord {
             route: route.into(),
             kind,
             reason: reason.into(),
+            action: None,
+        }
+    }
+
+    /// A skip of `route` caused by the operator action `action`.
+    pub fn operator(route: impl Into<String>, action: &crate::operator::OperatorAction) -> Self {
+        Self {
+            route: route.into(),
+            kind: SkipKind::Operator,
+            reason: action.cite(),
+            action: Some(action.id.clone()),
         }
     }
 }
@@ -253,6 +271,9 @@ pub enum SkipKind {
     PrivacyBlocked,
     /// Its answers to the quality suites fell below their thresholds.
     QualityRegression,
+    /// An operator action keeps it out (drained, forced open, throttled, or
+    /// another route pinned); the record's `action` names which.
+    Operator,
     /// Recorded before skips had kinds.
     #[default]
     Unknown,
@@ -272,8 +293,26 @@ impl SkipKind {
             Self::WeakerPosture => "weaker_posture",
             Self::PrivacyBlocked => "privacy_blocked",
             Self::QualityRegression => "quality_regression",
+            Self::Operator => "operator",
             Self::Unknown => "unknown",
         }
+    }
+}
+
+impl std::fmt::Display for SkipKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+impl std::fmt::Display for SkipRecord {
+    /// `route r skipped (operator): operator action act-1 (…)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "route {} skipped ({}): {}",
+            self.route, self.kind, self.reason
+        )
     }
 }
 
@@ -291,5 +330,28 @@ mod tests {
         let old: SkipRecord =
             serde_json::from_str(r#"{"route":"r","reason":"circuit open"}"#).unwrap();
         assert_eq!(old.kind, SkipKind::Unknown);
+    }
+
+    #[test]
+    fn an_operator_skip_names_its_action() {
+        let action = crate::operator::OperatorAction {
+            id: "act-7".into(),
+            action: crate::operator::Action::Drain { route: "r".into() },
+            who: crate::operator::Actor {
+                name: "oncall".into(),
+                role: crate::operator::Role::Operator,
+            },
+            created_ms: 0,
+            expires_ms: None,
+            reason: "provider incident".into(),
+        };
+        let skip = SkipRecord::operator("r", &action);
+        let v = serde_json::to_value(&skip).unwrap();
+        assert_eq!(v["kind"], "operator");
+        assert_eq!(v["action"], "act-7");
+        assert_eq!(
+            skip.to_string(),
+            "route r skipped (operator): operator action act-7 (drain route r: provider incident)"
+        );
     }
 }

@@ -28,6 +28,9 @@ pub const SESSION: &str = "x-signalbox-session";
 pub const IRREVERSIBLE: &str = "x-signalbox-irreversible";
 /// Response: the degradation steps taken, comma-separated (absent when none).
 pub const DEGRADED: &str = "x-signalbox-degraded";
+/// Response: the ids of the operator actions that changed the request's
+/// routing, comma-separated (absent when none).
+pub const OPERATOR_ACTIONS: &str = "x-signalbox-operator-actions";
 /// Request: `never` turns any degradation into a fail-closed refusal.
 pub const DEGRADE: &str = "x-signalbox-degrade";
 /// Request: the caller's idempotency key (scoped per tenant).

@@ -1,7 +1,7 @@
 //! Owns the types every pipeline stage shares: route and provider ids, the
 //! canonical chat request, upstream outcome classes, attempt records, the
-//! privacy spec as configured, the names of headers and metrics, and the one
-//! wall clock. Nothing here does I/O.
+//! privacy spec as configured, the operator-action model, the names of
+//! headers and metrics, and the one wall clock. Nothing here does I/O.
 
 pub mod attempt;
 pub mod canonical;
@@ -10,6 +10,7 @@ pub mod decision;
 pub mod headers;
 pub mod ids;
 pub mod metric_names;
+pub mod operator;
 pub mod outcome;
 pub mod privacy_spec;
 pub mod provider_kind;

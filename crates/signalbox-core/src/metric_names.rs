@@ -33,6 +33,9 @@ pub const ROUTE_DEGRADED: &str = "signalbox_route_degraded";
 pub const ROUTE_BREAKER_OPENED_TOTAL: &str = "signalbox_route_breaker_opened_total";
 /// Counter: routes skipped for their health or capacity, by route.
 pub const ROUTE_SKIPPED_TOTAL: &str = "signalbox_route_skipped_total";
+/// Counter: operator actions created and reverted through this replica's
+/// admin API, by `kind` and `event` (`created`, `reverted`).
+pub const OPERATOR_ACTIONS_TOTAL: &str = "signalbox_operator_actions_total";
 /// Counter: requests whose attempt loop stopped early, by reason.
 pub const DISPATCH_STOPPED_TOTAL: &str = "signalbox_dispatch_stopped_total";
 /// Counter: requests refused by a tenant limit, by tenant and limit.

@@ -393,6 +393,9 @@ fn resilience(r: &DecisionRecord) -> Option<String> {
     if !r.degraded.is_empty() {
         let _ = writeln!(s, "  degraded: {}", r.degraded.join(", "));
     }
+    if !r.operator_actions.is_empty() {
+        let _ = writeln!(s, "  operator actions: {}", r.operator_actions.join(", "));
+    }
     if let Some(route) = &r.sticky_route {
         let _ = writeln!(s, "  session sticky to: {route}");
     }

@@ -8,16 +8,28 @@
 //! - [`LogReader`] opens its own read-only connections, with or without a
 //!   writer in the same process.
 //! - [`explain`] renders one record for operators, "why" line first.
+//! - [`WindowSummary`]: one time window summarised (versions seen, metrics,
+//!   operator actions), what `signalbox what-changed` compares.
+//! - the configurations run, by policy version (`versions.rs`), and
+//!   [`config_diff`] between two of them.
+//! - [`AuditEntry`]: the admin calls (who, when, what, why), in a table
+//!   beside the decisions, written at once (`audit.rs`).
 
+mod audit;
 mod error;
 mod explain;
 mod reader;
 mod schema;
 #[cfg(test)]
 mod test_support;
+mod versions;
+mod window;
 mod writer;
 
+pub use audit::AuditEntry;
 pub use error::LogError;
 pub use explain::{explain, one_line};
-pub use reader::{LogReader, Query};
+pub use reader::{Facet, Group, GroupBy, LogReader, Query};
+pub use versions::diff as config_diff;
+pub use window::WindowSummary;
 pub use writer::{DecisionLog, LogOptions, LogStats, WriterPriority};

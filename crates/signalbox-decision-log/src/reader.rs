@@ -10,8 +10,14 @@ use signalbox_core::DecisionRecord;
 
 use crate::{LogError, schema};
 
+mod aggregate;
+mod facet;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use aggregate::percentile;
+pub use aggregate::{Group, GroupBy};
+pub use facet::Facet;
 
 /// The default number of records a query returns.
 pub const DEFAULT_LIMIT: usize = 100;
@@ -32,6 +38,10 @@ pub struct Query {
     pub outcome: Option<String>,
     /// Only requests that arrived at or after this time (ms since the epoch).
     pub since_ms: Option<u64>,
+    /// Only requests that arrived before this time (ms since the epoch).
+    pub until_ms: Option<u64>,
+    /// Only requests carrying every one of these shared identifiers.
+    pub facets: Vec<Facet>,
     /// How many records at most; clamped to `1..=1000`.
     pub limit: usize,
 }
@@ -44,6 +54,8 @@ impl Default for Query {
             route: None,
             outcome: None,
             since_ms: None,
+            until_ms: None,
+            facets: Vec::new(),
             limit: DEFAULT_LIMIT,
         }
     }
@@ -135,47 +147,8 @@ impl LogReader {
     /// Records matching `q`, newest first.
     pub fn query(&self, q: &Query) -> Result<Vec<DecisionRecord>, LogError> {
         let conn = self.connect()?;
-        let Query {
-            request_id,
-            tenant,
-            route,
-            outcome,
-            since_ms,
-            limit: _,
-        } = q;
-        let mut clauses = Vec::new();
-        let mut values = Vec::new();
-        if let Some(id) = request_id {
-            let caller = if has_caller_ids(&conn)? {
-                "caller_request_id"
-            } else {
-                "NULL"
-            };
-            values.push(Value::Text(id.clone()));
-            let n = values.len();
-            clauses.push(format!("(request_id = ?{n} OR {caller} = ?{n})"));
-        }
-        let mut filter = |column: &str, op: &str, value: Value| {
-            values.push(value);
-            clauses.push(format!("{column} {op} ?{}", values.len()));
-        };
-        if let Some(tenant) = tenant {
-            filter("tenant", "=", Value::Text(tenant.clone()));
-        }
-        if let Some(route) = route {
-            filter("route", "=", Value::Text(route.clone()));
-        }
-        if let Some(outcome) = outcome {
-            filter("outcome", "=", Value::Text(outcome.clone()));
-        }
-        if let Some(since) = since_ms {
-            filter("time_ms", ">=", Value::Integer(schema::to_sql_ms(*since)));
-        }
-        let mut sql = String::from("SELECT record FROM decisions");
-        if !clauses.is_empty() {
-            sql.push_str(" WHERE ");
-            sql.push_str(&clauses.join(" AND "));
-        }
+        let (where_, mut values) = filter(&conn, q)?;
+        let mut sql = format!("SELECT record FROM decisions{where_}");
         values.push(Value::Integer(
             i64::try_from(q.effective_limit()).unwrap_or(i64::MAX),
         ));
@@ -221,9 +194,92 @@ impl LogReader {
             .map_err(|_| LogError::Closed)?
     }
 
+    /// The window `[since_ms, until_ms)` summarised (only `alias`'s
+    /// requests when given).
+    pub fn summary(
+        &self,
+        since_ms: u64,
+        until_ms: u64,
+        alias: Option<&str>,
+    ) -> Result<crate::WindowSummary, LogError> {
+        crate::window::summarize(&self.connect()?, since_ms, until_ms, alias)
+    }
+
+    /// The summary of the configuration `version`, when the gateway kept it.
+    pub fn config_summary(&self, version: &str) -> Result<Option<String>, LogError> {
+        crate::versions::summary(&self.connect()?, version)
+    }
+
+    /// The newest `limit` admin audit entries, newest first.
+    pub fn audit(&self, limit: usize) -> Result<Vec<crate::AuditEntry>, LogError> {
+        crate::audit::read(&self.connect()?, limit.clamp(1, MAX_LIMIT))
+    }
+
+    /// [`LogReader::audit`] on a blocking thread.
+    pub async fn audit_async(&self, limit: usize) -> Result<Vec<crate::AuditEntry>, LogError> {
+        let reader = self.clone();
+        tokio::task::spawn_blocking(move || reader.audit(limit))
+            .await
+            .map_err(|_| LogError::Closed)?
+    }
+
     fn connect(&self) -> Result<Connection, LogError> {
         schema::open_reader(&self.path)
     }
+}
+
+/// The `WHERE` clause (empty, or starting with a space) and its bound
+/// values for every filter of `q` but the limit.
+fn filter(conn: &Connection, q: &Query) -> Result<(String, Vec<Value>), LogError> {
+    let Query {
+        request_id,
+        tenant,
+        route,
+        outcome,
+        since_ms,
+        until_ms,
+        facets,
+        limit: _,
+    } = q;
+    let mut clauses = Vec::new();
+    let mut values = Vec::new();
+    if let Some(id) = request_id {
+        let caller = if has_caller_ids(conn)? {
+            "caller_request_id"
+        } else {
+            "NULL"
+        };
+        values.push(Value::Text(id.clone()));
+        let n = values.len();
+        clauses.push(format!("(request_id = ?{n} OR {caller} = ?{n})"));
+    }
+    let mut column = |column: &str, op: &str, value: Value| {
+        values.push(value);
+        clauses.push(format!("{column} {op} ?{}", values.len()));
+    };
+    if let Some(tenant) = tenant {
+        column("tenant", "=", Value::Text(tenant.clone()));
+    }
+    if let Some(route) = route {
+        column("route", "=", Value::Text(route.clone()));
+    }
+    if let Some(outcome) = outcome {
+        column("outcome", "=", Value::Text(outcome.clone()));
+    }
+    if let Some(since) = since_ms {
+        column("time_ms", ">=", Value::Integer(schema::to_sql_ms(*since)));
+    }
+    if let Some(until) = until_ms {
+        column("time_ms", "<", Value::Integer(schema::to_sql_ms(*until)));
+    }
+    for facet in facets {
+        values.push(facet.value());
+        clauses.push(facet.condition(values.len()));
+    }
+    if clauses.is_empty() {
+        return Ok((String::new(), values));
+    }
+    Ok((format!(" WHERE {}", clauses.join(" AND ")), values))
 }
 
 /// Whether the file has the caller-id column: a file a writer has not yet

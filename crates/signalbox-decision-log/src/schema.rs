@@ -224,3 +224,25 @@ pub(crate) fn purge(conn: &Connection, retention: Duration) -> rusqlite::Result<
     let cutoff = to_sql_ms(now_ms.saturating_sub(keep_ms));
     conn.execute("DELETE FROM decisions WHERE time_ms < ?1", params![cutoff])
 }
+
+/// A writing connection for a side table (audit, configuration versions):
+/// opened per write, waiting out the writer's locks, the table created if
+/// it is not there yet (files of older builds stay readable).
+pub(crate) fn open_side(path: &Path, create: &str) -> Result<Connection, LogError> {
+    let conn = Connection::open(path).map_err(|source| LogError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch(create)?;
+    Ok(conn)
+}
+
+/// Whether the table `name` exists (a side table is created on first write).
+pub(crate) fn has_table(conn: &Connection, name: &str) -> Result<bool, LogError> {
+    Ok(conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        params![name],
+        |row| row.get(0),
+    )?)
+}

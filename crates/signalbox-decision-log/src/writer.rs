@@ -183,6 +183,30 @@ impl DecisionLog {
         }
     }
 
+    /// Keeps the summary of the configuration `version` (once per version).
+    pub async fn config_version(&self, version: &str, summary: &str) -> Result<(), LogError> {
+        let (path, version, summary) = (
+            self.inner.path.clone(),
+            version.to_owned(),
+            summary.to_owned(),
+        );
+        let now = signalbox_core::clock::unix_ms();
+        tokio::task::spawn_blocking(move || crate::versions::store(&path, &version, now, &summary))
+            .await
+            .map_err(|_| LogError::Closed)?
+    }
+
+    /// [`DecisionLog::config_version`] for synchronous start-up code.
+    pub fn config_version_now(&self, version: &str, summary: &str) -> Result<(), LogError> {
+        let now = signalbox_core::clock::unix_ms();
+        crate::versions::store(&self.inner.path, version, now, summary)
+    }
+
+    /// Appends an admin call to the audit table, at once (never dropped).
+    pub async fn audit(&self, entry: crate::AuditEntry) -> Result<(), LogError> {
+        crate::audit::append(self.inner.path.clone(), entry).await
+    }
+
     /// Resolves once every record queued before this call has been committed
     /// (or has failed to be). Returns at once if the writer has stopped.
     pub async fn flush(&self) {

@@ -27,6 +27,7 @@ use tokio::time::Instant;
 use crate::{Failure, Plan, RetryBudget, RouteTable, Served, StickyInput, StopReason, dispatch};
 
 mod degrade;
+mod operator;
 #[cfg(test)]
 mod tests;
 
@@ -192,6 +193,9 @@ pub struct Failover<'a, X> {
     pub steps_allowed: bool,
     /// Request id and trace context sent with every provider call.
     pub call: CallContext<'a>,
+    /// The operator actions in force (a snapshot), when there are any:
+    /// escalation triggers, tools switches and pins (`failover/operator.rs`).
+    pub operator: Option<&'a signalbox_state::ActionSet>,
 }
 
 /// Everything dispatch reports about a request's failover.
@@ -214,6 +218,9 @@ pub struct Outcome<R> {
     /// The serving round's bodies (or what [`Outcome::map_round`] kept of
     /// them), when served.
     pub round: Option<R>,
+    /// Ids of the operator actions that changed this request's routing
+    /// (route skips name theirs in `skipped` too).
+    pub actions: Vec<String>,
 }
 
 impl<R> Outcome<R> {
@@ -233,6 +240,7 @@ impl<R> Outcome<R> {
             excluded: self.excluded,
             privacy_report: self.privacy_report,
             round,
+            actions: self.actions,
         }
     }
 }
@@ -294,8 +302,15 @@ pub async fn run<X: Sync, P: PrepareRound>(
         excluded: Vec::new(),
         privacy_report: None,
         round: None,
+        actions: Vec::new(),
     };
-    let (mut req, mut signals, mut decision) = (req, signals, decision);
+    let first = match f.operator {
+        Some(ops) => operator::before(f, ops, &mut out, walk.may_degrade, (req, signals, decision)),
+        None => Some((req, signals, decision)),
+    };
+    let Some((mut req, mut signals, mut decision)) = first else {
+        return out;
+    };
     loop {
         let round = RoundRequest {
             req: &req,
@@ -338,6 +353,9 @@ impl Walk {
             .copied()
             .filter(|c| !self.tried.contains(c))
             .collect();
+        let Some(untried) = operator::narrow(f, round.decision, untried, out) else {
+            return RoundEnd::Done;
+        };
         let above_floor = match &self.floor {
             Some(floor) => floor.keep(f, untried),
             None => Eligible {

@@ -1,6 +1,9 @@
 //! Owns a route's health: its circuit breaker (closed / open / half-open),
-//! quota cooldowns, the latency window behind "slow but up", and the slow
-//! start after recovery.
+//! quota cooldowns, the latency window behind "slow but up", the slow
+//! start after recovery, and the operator actions on the route itself: a
+//! drain or a forced-open breaker keeps new requests off it (requests
+//! already admitted finish), a forced-closed breaker admits requests
+//! whatever the circuit says (a quota cooldown still applies).
 //!
 //! Every transition happens under one short `parking_lot` lock per route,
 //! never held across an await; the ranking's latency estimate and the state
@@ -12,8 +15,9 @@ use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
 use signalbox_config::BreakerConfig;
+use signalbox_core::operator::OperatorAction;
 use signalbox_core::{OutcomeClass, SkipKind};
-use signalbox_state::{BreakerStore, OpenCircuits, SharedBreaker, unix_ms};
+use signalbox_state::{ActiveActions, BreakerStore, OpenCircuits, SharedBreaker, unix_ms};
 use tokio::time::{Duration, Instant};
 
 mod quality;
@@ -111,10 +115,27 @@ struct SharedLink {
     open: Arc<OpenCircuits>,
 }
 
+/// Where this route's operator actions are read.
+#[derive(Debug)]
+struct OperatorLink {
+    route: String,
+    actions: Arc<ActiveActions>,
+}
+
+/// An operator action holding a route.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Hold {
+    /// Drained or forced open: no new requests.
+    Out(OperatorAction),
+    /// Forced closed: admitted whatever the circuit says.
+    ForcedClosed(OperatorAction),
+}
+
 /// One route's health.
 #[derive(Debug)]
 pub struct RouteHealth {
     shared: OnceLock<SharedLink>,
+    operator: OnceLock<OperatorLink>,
     config: Mutex<BreakerConfig>,
     probe: Mutex<Option<ProbeResult>>,
     state: Mutex<State>,
@@ -147,6 +168,7 @@ impl RouteHealth {
                 times_opened: 0,
             }),
             shared: OnceLock::new(),
+            operator: OnceLock::new(),
             config: Mutex::new(config),
             probe: Mutex::new(None),
             latency_us: AtomicU64::new(0),
@@ -164,6 +186,31 @@ impl RouteHealth {
             open: store.snapshot(),
             store,
         });
+    }
+
+    /// Reads operator actions on this route from `actions` (once; a reload
+    /// keeps the first link, as the store outlives reloads).
+    pub fn watch_actions(&self, route: &str, actions: Arc<ActiveActions>) {
+        let _ = self.operator.set(OperatorLink {
+            route: route.to_owned(),
+            actions,
+        });
+    }
+
+    /// The operator action holding this route now, if any (one lock-free
+    /// load; no scan while no action is in force anywhere).
+    pub fn hold(&self) -> Option<Hold> {
+        let link = self.operator.get()?;
+        let set = link.actions.guard();
+        if set.is_empty() {
+            return None;
+        }
+        let now = unix_ms();
+        if let Some(a) = set.blocks_route(&link.route, now) {
+            return Some(Hold::Out(a.clone()));
+        }
+        set.forced_closed(&link.route, now)
+            .map(|a| Hold::ForcedClosed(a.clone()))
     }
 
     /// An open circuit another replica published, if any: read from the
@@ -218,10 +265,28 @@ impl RouteHealth {
         self.admission(true)
     }
 
-    fn admission(&self, take: bool) -> Admission {
-        if let Some(why) = self.quality.closed() {
-            return Admission::Skip(SkipKind::QualityRegression, why);
+    /// What operators and the quality suites say before the breaker does:
+    /// a skip, or whether an operator forced the circuit closed.
+    fn overrides(&self) -> Result<bool, Admission> {
+        let forced_closed = match self.hold() {
+            Some(Hold::Out(action)) => {
+                return Err(Admission::Skip(SkipKind::Operator, action.cite()));
+            }
+            Some(Hold::ForcedClosed(_)) => true,
+            None => false,
+        };
+        // A route an operator forced closed serves whatever its quality runs say.
+        match self.quality.closed().filter(|_| !forced_closed) {
+            Some(why) => Err(Admission::Skip(SkipKind::QualityRegression, why)),
+            None => Ok(forced_closed),
         }
+    }
+
+    fn admission(&self, take: bool) -> Admission {
+        let forced_closed = match self.overrides() {
+            Ok(forced) => forced,
+            Err(skip) => return skip,
+        };
         let cfg = *self.config.lock();
         let now = Instant::now();
         let mut s = self.state.lock();
@@ -237,6 +302,12 @@ impl RouteHealth {
                 );
             }
             s.cooldown_until = None;
+        }
+        if forced_closed {
+            return Admission::Allowed {
+                ramp: 1.0,
+                slow: is_slow(&s.latencies, &cfg),
+            };
         }
         match &mut s.phase {
             Phase::Open { until } if now < *until => {
@@ -464,12 +535,17 @@ impl RouteHealth {
 
     /// Whether the route can serve now or will take a trial (readiness).
     pub fn usable(&self) -> bool {
+        let hold = self.hold();
         let now = Instant::now();
         let s = self.state.lock();
         let cooling = s.cooldown_until.is_some_and(|u| now < u);
         let open = matches!(s.phase, Phase::Open { until } if now < until);
         drop(s);
-        !cooling && !open && self.open_elsewhere().is_none()
+        match hold {
+            Some(Hold::Out(_)) => false,
+            Some(Hold::ForcedClosed(_)) => !cooling,
+            None => !cooling && !open && self.open_elsewhere().is_none(),
+        }
     }
 
     /// Failures in a row since the last success.

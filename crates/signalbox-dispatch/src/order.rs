@@ -1,13 +1,13 @@
 //! Owns the order in which a request tries its candidate routes: the
-//! policy's ranking, adjusted by health (open circuits and quota cooldowns
-//! skipped, slow routes after healthy ones, recovering routes ramped in),
+//! policy's ranking, adjusted by health (routes an operator drained or
+//! forced open, open circuits and quota cooldowns skipped, slow routes after healthy ones, recovering routes ramped in),
 //! and by session stickiness. The order is a pure function of the request's
 //! seed, the session and the health state, so it is deterministic.
 
 use signalbox_core::RouteIdx;
 
 use crate::RouteTable;
-use crate::health::Admission;
+use crate::health::{Admission, Hold};
 
 /// A route left out of the order, and why.
 pub use signalbox_core::SkipRecord as Skipped;
@@ -61,6 +61,13 @@ pub(crate) fn order<X>(
         let Some(target) = routes.get(idx) else {
             continue;
         };
+        if let Some(Hold::Out(action)) = target.health.hold() {
+            // Named by the action's id, so the record and explain say which.
+            out.intended.get_or_insert(idx);
+            out.skipped
+                .push(Skipped::operator(target.id.to_string(), &action));
+            continue;
+        }
         match target.health.peek() {
             Admission::Skip(kind, reason) => {
                 out.intended.get_or_insert(idx);

@@ -82,6 +82,9 @@ pub(crate) struct RequestCtx {
     pub served: Option<ServedFacts>,
     /// What the answer used (JSON answers; a stream's is known at its end).
     pub usage: Option<Usage>,
+    /// Ids of the operator actions that changed the request's routing
+    /// (besides the ones its skips name).
+    pub actions: Vec<String>,
 }
 
 /// What the serving route's answer adds to the context.
@@ -167,6 +170,7 @@ impl RequestCtx {
             route: None,
             served: None,
             usage: None,
+            actions: Vec::new(),
         }
     }
 

@@ -106,6 +106,9 @@ pub(crate) async fn run(
     decision: Decision,
 ) -> Outcome {
     let rt = ctx.runtime;
+    // Held (an Arc, not a lock) for the request's failover; `None` while no
+    // operator action is in force.
+    let operator = crate::operator::in_force(ctx.state);
     // Retries of one idempotent request draw the same jitter and sampling.
     let seed_source = ctx
         .headers
@@ -129,6 +132,7 @@ pub(crate) async fn run(
             traceparent: ctx.traceparent,
             tracestate: ctx.tracestate,
         },
+        operator: operator.as_deref(),
     };
     let rounds = Rounds { ctx };
     signalbox_dispatch::run(&failover, &rounds, req, signals, decision)

@@ -18,6 +18,7 @@ mod failover;
 mod finish;
 mod idempotency;
 mod ingress;
+mod operator;
 mod pipeline;
 mod privacy;
 mod probes;
@@ -101,8 +102,12 @@ pub struct AppState {
     pub webhook_client: reqwest::Client,
     /// Privacy tokens per tenant session.
     pub vault: privacy::Vault,
-    /// Open circuits shared with other replicas.
+    /// Open circuits shared with other replicas (and the operator actions'
+    /// view route health reads).
     pub breakers: SharedBreakers,
+    /// Operator actions (shared across replicas with a networked store;
+    /// kept across reloads: they live in the state, not the configuration).
+    pub actions: Arc<dyn signalbox_state::ActionStore>,
     /// Open client connections and their cap (`server.max-connections`,
     /// read at startup), shared by every serving worker.
     pub(crate) connections: Arc<conn::ConnLimit>,
@@ -117,6 +122,9 @@ pub struct SharedBreakers {
     pub store: Arc<dyn signalbox_state::BreakerStore>,
     /// This replica.
     pub replica: u64,
+    /// The operator actions' view (the action store's snapshot): route
+    /// health reads drains and forced breakers from it.
+    pub actions: Arc<signalbox_state::ActiveActions>,
 }
 
 /// Options beyond the configuration itself.
@@ -129,6 +137,9 @@ pub struct GatewayOptions {
     /// Where open circuits are shared with other replicas (default: a store
     /// of this gateway's own; pass the same instance to share).
     pub breaker_store: Option<Arc<dyn signalbox_state::BreakerStore>>,
+    /// Where operator actions are kept (default: the `state` backend's
+    /// store; pass the same instance to share between in-process gateways).
+    pub action_store: Option<Arc<dyn signalbox_state::ActionStore>>,
 }
 
 /// The shared-state stores for `config.state`.
@@ -137,6 +148,7 @@ struct StateStores {
     limits: Arc<dyn signalbox_state::LimitStore>,
     spend: Arc<dyn signalbox_state::SpendStore>,
     breakers: Arc<dyn signalbox_state::BreakerStore>,
+    actions: Arc<dyn signalbox_state::ActionStore>,
 }
 
 /// How long a Redis idempotency claim blocks its key when its replica dies
@@ -144,7 +156,8 @@ struct StateStores {
 const REDIS_IN_FLIGHT_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 /// How long a Redis concurrency counter outlives the tenant's last admission.
 const REDIS_CONCURRENCY_TTL: std::time::Duration = std::time::Duration::from_secs(900);
-/// How often the Redis breaker view is refreshed (its staleness bound).
+/// How often the Redis breaker and operator-action views are refreshed
+/// (their staleness bound).
 const REDIS_BREAKER_REFRESH: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Builds the in-process stores, or connects to Redis (bounded by
@@ -161,6 +174,7 @@ fn state_stores(config: &Config) -> Result<StateStores, BuildError> {
             limits: Arc::new(signalbox_state::InMemoryLimits::default()),
             spend: Arc::new(signalbox_state::InMemorySpend::default()),
             breakers: Arc::new(signalbox_state::InMemoryBreakers::default()),
+            actions: Arc::new(signalbox_state::InMemoryActions::default()),
         }),
         signalbox_config::StateBackend::Redis { url } => {
             use signalbox_state_redis as r;
@@ -172,6 +186,8 @@ fn state_stores(config: &Config) -> Result<StateStores, BuildError> {
             .map_err(|e| BuildError::State(e.0))?;
             let breakers = r::RedisBreakers::new(conn.clone(), REDIS_BREAKER_REFRESH)
                 .map_err(|e| BuildError::State(e.0))?;
+            let actions = r::RedisActions::new(conn.clone(), REDIS_BREAKER_REFRESH)
+                .map_err(|e| BuildError::State(e.0))?;
             Ok(StateStores {
                 idempotency: Arc::new(r::RedisIdempotency::new(
                     conn.clone(),
@@ -182,6 +198,7 @@ fn state_stores(config: &Config) -> Result<StateStores, BuildError> {
                 limits: Arc::new(r::RedisLimits::new(conn.clone(), REDIS_CONCURRENCY_TTL)),
                 spend: Arc::new(r::RedisSpend::new(conn)),
                 breakers: Arc::new(breakers),
+                actions: Arc::new(actions),
             })
         }
     }
@@ -229,15 +246,20 @@ impl Gateway {
         let vault = Arc::new(signalbox_privacy::InMemoryVault::new(
             config.privacy.vault_ttl,
         ));
+        let actions = options.action_store.clone().unwrap_or(stores.actions);
         let shared = SharedBreakers {
             store: options.breaker_store.clone().unwrap_or(stores.breakers),
             replica: uuid::Uuid::new_v4().as_u64_pair().0,
+            actions: actions.snapshot(),
         };
         let connections = Arc::new(conn::ConnLimit::new(
             config.server.max_connections,
             telemetry.connections_refused(),
         ));
         let runtime = Runtime::build(config, &telemetry, None, &shared)?;
+        if let Some(log) = &decision_log {
+            reload::keep_version(log, &runtime.config);
+        }
         let status = ReloadStatus::initial(&runtime.config.version);
         Ok(Self {
             state: Arc::new(AppState {
@@ -260,6 +282,7 @@ impl Gateway {
                     .map_err(|e| BuildError::Telemetry(format!("webhook client: {e}")))?,
                 vault: privacy::Vault(vault),
                 breakers: shared,
+                actions,
                 connections,
                 readiness: warm::Readiness::default(),
             }),

@@ -82,6 +82,8 @@ async fn stages(ctx: &mut RequestCtx, headers: &HeaderMap, body: Body) -> Result
     let signals = signalbox_policy::extract(&ctx.runtime.policy, tenant, anonymous, headers, &req)?;
     let decision = decide(ctx, headers, &req, &signals)?;
     let _permit = limits(ctx, &signals).await?;
+    // Operator actions: a fail-closed switch, the tenant's throttles.
+    let decision = crate::operator::admit(ctx, &signals, decision).await?;
     let charge = StreamCharge {
         tenant,
         prompt_tokens: signals.prompt_tokens,

@@ -107,6 +107,7 @@ impl Draft {
             attempts: ctx.attempts.clone(),
             content: log.content,
             skipped: ctx.skipped.clone(),
+            operator_actions: operator_actions(ctx),
             degraded: ctx.degraded.iter().map(|s| s.as_str().to_owned()).collect(),
             sticky_route: route(ctx.served.and_then(|s| s.sticky)).map(|r| r.id.to_string()),
             at_most_once: ctx.at_most_once,
@@ -215,4 +216,16 @@ pub(crate) fn submit(
     {
         tracing::debug!("Decision log queue full; record dropped.");
     }
+}
+
+/// Every operator action that changed the request: the ones the context
+/// noted and the ones its skips name, each once, in order.
+pub(crate) fn operator_actions(ctx: &RequestCtx) -> Vec<String> {
+    let mut ids = ctx.actions.clone();
+    for id in ctx.skipped.iter().filter_map(|s| s.action.as_ref()) {
+        if !ids.contains(id) {
+            ids.push(id.clone());
+        }
+    }
+    ids
 }

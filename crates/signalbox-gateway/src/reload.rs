@@ -134,7 +134,25 @@ pub(crate) async fn reload(state: &Arc<AppState>) -> Result<Reloaded, ReloadErro
         Ok(loaded) => apply(state, &current, loaded),
     };
     report(state, &current, &result);
+    if let (Ok(done), Some(log)) = (&result, &state.decision_log)
+        && done.outcome == ReloadOutcome::Reloaded
+    {
+        let config = Arc::clone(&state.runtime.load().config);
+        if let Err(e) = log.config_version(&config.version, &config.summary()).await {
+            tracing::warn!(error = %e, version = %config.version, "Configuration version not kept in the decision log.");
+        }
+    }
     result
+}
+
+/// Keeps the configuration's summary under its policy version in the
+/// decision log (what `signalbox what-changed` diffs), at start (one small
+/// insert; a reload does the same off its task with `config_version`); a
+/// failure is logged, never fatal.
+pub(crate) fn keep_version(log: &signalbox_decision_log::DecisionLog, config: &Config) {
+    if let Err(e) = log.config_version_now(&config.version, &config.summary()) {
+        tracing::warn!(error = %e, version = %config.version, "Configuration version not kept in the decision log.");
+    }
 }
 
 /// Swaps in `loaded` unless it is invalid or identical to `current`.

@@ -3,7 +3,8 @@
 //! whose version has variants), then the privacy boundary of each
 //! candidate's trust zone, applied to the body that route would get. The
 //! result is one body per route, plus what the boundaries found and the
-//! token table to restore the serving route's answer.
+//! token table to restore the serving route's answer. Last, routes past an
+//! operator's throttle are dropped (`operator.rs`).
 
 use std::sync::Arc;
 
@@ -66,17 +67,29 @@ impl<'a> PrepareRound for Rounds<'a> {
             tenant: round.signals.tenant,
             rule: round.decision.rule,
         };
-        if !rt.privacy.applies(who, &candidates) {
-            let all = Eligible {
+        let mut eligible = if rt.privacy.applies(who, &candidates) {
+            let session = round.signals.session.as_deref();
+            out.protect(self.ctx, who, session, round.req, &candidates)
+                .await;
+            out.drop_blocked(self.ctx, candidates)?
+        } else {
+            Eligible {
                 candidates,
                 skipped: Vec::new(),
-            };
-            return Ok((out, all));
-        }
-        let session = round.signals.session.as_deref();
-        out.protect(self.ctx, who, session, round.req, &candidates)
-            .await;
-        let eligible = out.drop_blocked(self.ctx, candidates)?;
+            }
+        };
+        // Operator throttles on routes: counted for the route about to be
+        // offered the request (`operator.rs`).
+        let tokens = round.signals.prompt_tokens + round.signals.max_tokens.unwrap_or(0);
+        let throttled = crate::operator::throttle_routes(
+            self.ctx.state,
+            rt,
+            tokens,
+            std::mem::take(&mut eligible.candidates),
+        )
+        .await;
+        eligible.candidates = throttled.candidates;
+        eligible.skipped.extend(throttled.skipped);
         Ok((out, eligible))
     }
 }

@@ -156,6 +156,7 @@ impl Runtime {
                 })?;
                 let health = carried.health(r);
                 health.share(r.id.as_str(), shared.replica, Arc::clone(&shared.store));
+                health.watch_actions(r.id.as_str(), Arc::clone(&shared.actions));
                 Ok(Route {
                     id: r.id.clone(),
                     provider: r.provider.clone(),

@@ -40,13 +40,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/admin/decisions", get(crate::admin::decisions))
-        .route("/admin/decisions/{request_id}", get(crate::admin::decision))
-        .route("/admin/routes", get(crate::admin::routes))
-        .route(
-            "/admin/reload",
-            post(crate::admin::reload).get(crate::admin::reload_status),
-        )
+        .merge(crate::admin::router(Arc::clone(&state)))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         // Lints forbid panics on request paths; this is the last line of

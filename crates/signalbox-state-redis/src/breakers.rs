@@ -26,22 +26,6 @@ use tokio::sync::mpsc;
 
 use crate::RedisConn;
 
-/// Returns `{route, value, …}` for every live entry of the index `KEYS[1]`
-/// (entry keys are `ARGV[1] .. route`), dropping members whose key expired.
-const SNAPSHOT: &str = r"
-local out = {}
-for _, r in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local v = redis.call('GET', ARGV[1] .. r)
-  if v then
-    table.insert(out, r)
-    table.insert(out, v)
-  else
-    redis.call('SREM', KEYS[1], r)
-  end
-end
-return out
-";
-
 #[derive(Debug, Serialize, Deserialize)]
 struct Wire {
     replica: u64,
@@ -85,7 +69,7 @@ async fn run(
 ) {
     let index = conn.key("breakers");
     let entry_prefix = conn.key("breaker:");
-    let snapshot = Script::new(SNAPSHOT);
+    let snapshot = Script::new(crate::INDEX_SNAPSHOT);
     let mut tick = tokio::time::interval(refresh);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -1,7 +1,7 @@
 //! Redis implementations of the shared-state stores of `signalbox-state`,
 //! so gateway replicas agree on idempotency records ([`RedisIdempotency`]),
-//! tenant limits ([`RedisLimits`]), tenant spend ([`RedisSpend`]) and open
-//! circuits ([`RedisBreakers`]).
+//! tenant limits ([`RedisLimits`]), tenant spend ([`RedisSpend`]), open
+//! circuits ([`RedisBreakers`]) and operator actions ([`RedisActions`]).
 //!
 //! Every store shares one [`RedisConn`]: a `redis::aio::ConnectionManager`
 //! (one multiplexed connection, reconnected automatically) plus the key
@@ -10,11 +10,13 @@
 //! [`StateError`], limits and budgets fail open (with a rate-limited
 //! warning) and breakers keep their last local view.
 
+mod actions;
 mod breakers;
 mod idempotency;
 mod limits;
 mod spend;
 
+pub use actions::RedisActions;
 pub use breakers::RedisBreakers;
 pub use idempotency::RedisIdempotency;
 pub use limits::RedisLimits;
@@ -26,6 +28,24 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{FromRedisValue, ScriptInvocation};
 use signalbox_state::StateError;
+
+/// Returns `{member, value, …}` for every live entry of the index set
+/// `KEYS[1]` (entry keys are `ARGV[1] .. member`), dropping members whose
+/// key expired: how the breaker and action stores read their whole state
+/// without a keyspace scan.
+pub(crate) const INDEX_SNAPSHOT: &str = r"
+local out = {}
+for _, r in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local v = redis.call('GET', ARGV[1] .. r)
+  if v then
+    table.insert(out, r)
+    table.insert(out, v)
+  else
+    redis.call('SREM', KEYS[1], r)
+  end
+end
+return out
+";
 
 /// The default key prefix.
 pub const DEFAULT_PREFIX: &str = "signalbox:";

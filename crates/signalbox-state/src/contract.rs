@@ -24,9 +24,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use signalbox_core::operator::{Action, Actor, OperatorAction, Role};
+
 use crate::{
-    Begin, BoxFuture, BreakerStore, IdempotencyStore, LimitStore, Limits, Period, SharedBreaker,
-    SpendStore, StoredResponse, check_budget, unix_ms,
+    ActionStore, Begin, BoxFuture, BreakerStore, IdempotencyStore, LimitStore, Limits, Period,
+    SharedBreaker, SpendStore, StoredResponse, check_budget, unix_ms,
 };
 
 /// Builds stores of one backend for the contracts.
@@ -43,6 +45,8 @@ pub trait Backend: Sync {
     fn spend(&self) -> BoxFuture<'_, [Arc<dyn SpendStore>; 2]>;
     /// Two replicas' views of one breaker store.
     fn breakers(&self) -> BoxFuture<'_, [Arc<dyn BreakerStore>; 2]>;
+    /// Two replicas' views of one operator-action store.
+    fn actions(&self) -> BoxFuture<'_, [Arc<dyn ActionStore>; 2]>;
 }
 
 fn resp(body: &[u8]) -> StoredResponse {
@@ -281,6 +285,83 @@ pub async fn breakers_spread_between_replicas(b: &impl Backend) {
     assert!(two.open_elsewhere("primary", 2).is_none(), "expired");
 }
 
+fn drain(id: &str, route: &str, ttl_ms: Option<u64>) -> OperatorAction {
+    let now = unix_ms();
+    OperatorAction {
+        id: id.into(),
+        action: Action::Drain {
+            route: route.into(),
+        },
+        who: Actor {
+            name: "oncall".into(),
+            role: Role::Operator,
+        },
+        created_ms: now,
+        expires_ms: ttl_ms.map(|t| now + t),
+        reason: "provider incident".into(),
+    }
+}
+
+/// An action created through one replica is listed and applied by the
+/// other (its snapshot, read without a round trip, catches up); one with a
+/// TTL expires by itself everywhere; a revert takes it out everywhere and
+/// returns it once.
+pub async fn actions_are_shared_expire_and_revert(b: &impl Backend) {
+    let [one, two] = b.actions().await;
+    one.create(drain("a1", "primary", None)).await.unwrap();
+    one.create(drain("a2", "secondary", Some(400)))
+        .await
+        .unwrap();
+    let now = unix_ms();
+    assert!(
+        one.snapshot().load().blocks_route("primary", now).is_some(),
+        "own writes are seen at once"
+    );
+    let mut listed: Vec<String> = two
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["a1", "a2"]);
+    let view = two.snapshot();
+    assert!(
+        eventually(|| view.load().blocks_route("secondary", unix_ms()).is_some()).await,
+        "the other replica's snapshot sees the action"
+    );
+    assert_eq!(
+        view.load()
+            .blocks_route("primary", unix_ms())
+            .map(|a| a.reason.clone()),
+        Some("provider incident".into())
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        view.load().blocks_route("secondary", unix_ms()).is_none(),
+        "expired"
+    );
+    let listed: Vec<String> = one
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(listed, ["a1"], "an expired action is not listed");
+    let reverted = two.revert("a1").await.unwrap();
+    assert_eq!(reverted.map(|a| a.id), Some("a1".into()));
+    assert!(one.revert("a1").await.unwrap().is_none(), "reverted once");
+    assert!(one.revert("nope").await.unwrap().is_none());
+    let view = one.snapshot();
+    assert!(
+        eventually(|| view.load().blocks_route("primary", unix_ms()).is_none()).await,
+        "a revert reaches every replica"
+    );
+    assert!(two.list().await.unwrap().is_empty());
+}
+
 /// One `#[tokio::test]` per contract, each with a fresh backend from
 /// `$backend` (an expression evaluated per test), so a failure names the
 /// contract; attributes after the expression (e.g. `#[ignore = "…"]`) go
@@ -297,7 +378,8 @@ macro_rules! state_contracts {
             limits_tpm_refuses_and_returns_the_request_unit,
             limits_concurrency_is_shared_and_released_on_drop,
             spend_is_shared_per_tenant_and_month,
-            breakers_spread_between_replicas);
+            breakers_spread_between_replicas,
+            actions_are_shared_expire_and_revert);
     };
     (@each $attrs:tt $backend:expr; $($name:ident),*) => {
         $( $crate::state_contracts!(@one $attrs $backend; $name); )*
@@ -320,8 +402,8 @@ mod memory {
 
     use super::Backend;
     use crate::{
-        BoxFuture, BreakerStore, IdempotencyStore, InMemoryBreakers, InMemoryIdempotency,
-        InMemoryLimits, InMemorySpend, LimitStore, SpendStore,
+        ActionStore, BoxFuture, BreakerStore, IdempotencyStore, InMemoryActions, InMemoryBreakers,
+        InMemoryIdempotency, InMemoryLimits, InMemorySpend, LimitStore, SpendStore,
     };
 
     struct Memory;
@@ -348,6 +430,9 @@ mod memory {
             Box::pin(async {
                 twice(Arc::new(InMemoryBreakers::default()) as Arc<dyn BreakerStore>)
             })
+        }
+        fn actions(&self) -> BoxFuture<'_, [Arc<dyn ActionStore>; 2]> {
+            Box::pin(async { twice(Arc::new(InMemoryActions::default()) as Arc<dyn ActionStore>) })
         }
     }
 

@@ -1,5 +1,6 @@
 //! Owns the state that must agree across gateway replicas — idempotency
-//! records, tenant limits, tenant spend and open circuits — behind traits with an in-process
+//! records, tenant limits, tenant spend, open circuits and operator
+//! actions — behind traits with an in-process
 //! implementation (the default; Redis ones live in `signalbox-state-redis`), plus the
 //! per-replica pieces that need no sharing: session affinity memory, the
 //! fair per-route queue, and the rate limit on repeated warnings.
@@ -8,6 +9,7 @@
 //! same object; the in-process implementations complete immediately and
 //! never hold a lock across an await.
 
+mod actions;
 mod affinity;
 mod breakers;
 #[cfg(any(test, feature = "contract"))]
@@ -19,6 +21,7 @@ mod rate;
 mod spend;
 mod warn;
 
+pub use actions::{ActionSet, ActionStore, ActiveActions, InMemoryActions};
 pub use affinity::AffinityMemory;
 pub use breakers::{
     BreakerStore, InMemoryBreakers, OpenCircuits, SharedBreaker, open_elsewhere_in, unix_ms,

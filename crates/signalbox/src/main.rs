@@ -78,6 +78,31 @@ enum Command {
         /// The gateway's request id (`x-signalbox-request-id`), or the caller's `x-request-id`.
         request_id: String,
     },
+    /// Operator actions on a running gateway (drain, throttle, pin, …) over
+    /// its admin API; the token comes from $SIGNALBOX_ADMIN_TOKEN or --token-file.
+    Admin {
+        #[command(flatten)]
+        conn: cmd::admin::Conn,
+        #[command(subcommand)]
+        command: cmd::admin::AdminCommand,
+    },
+    /// List decision records, filtered by tenant, route, outcome, time and
+    /// every shared identifier (alias, provider, model version, prompt
+    /// version, policy version, intent, degradation step, operator action).
+    Decisions {
+        #[command(flatten)]
+        log: cmd::explain::LogArgs,
+        #[command(flatten)]
+        filters: Box<cmd::decisions::Filters>,
+    },
+    /// Compare a window of the decision log with the one before it: policy,
+    /// model and prompt versions, operator actions, and the metrics that moved.
+    WhatChanged {
+        #[command(flatten)]
+        log: cmd::explain::LogArgs,
+        #[command(flatten)]
+        windows: cmd::what_changed::Windows,
+    },
     /// Evaluate a request against a policy without calling any provider.
     ///
     /// Exit status: 0 routed, 2 refused by the policy, 1 usage or configuration error.
@@ -101,7 +126,7 @@ enum Command {
     /// Run evaluation suites of critical intents through a gateway, or
     /// check suite files.
     #[command(subcommand)]
-    Eval(EvalCommand),
+    Eval(cmd::eval::EvalCommand),
     /// Check a policy against a file of cases (policy as code).
     ///
     /// Exit status: 0 all passed, 1 a case failed, 2 the cases file is invalid.
@@ -133,43 +158,6 @@ enum Command {
     },
 }
 
-/// `signalbox eval …`.
-#[derive(Debug, Subcommand)]
-enum EvalCommand {
-    /// Send every case to `--model` at `--url`, score the answers, print
-    /// each scorer's pass rate and the failures. Exit status: 1 when a
-    /// `--min` rate is not met.
-    Run {
-        /// Suite files (YAML, or `.jsonl`).
-        #[arg(required = true)]
-        suites: Vec<PathBuf>,
-        /// The gateway's base URL.
-        #[arg(long, default_value = "http://127.0.0.1:4000")]
-        url: String,
-        /// The alias every case is sent to.
-        #[arg(long)]
-        model: String,
-        /// The environment variable holding the API key (sent as a bearer token).
-        #[arg(long)]
-        api_key_env: Option<String>,
-        /// A lowest pass rate, `scorer=rate` (repeatable), e.g. `tool-call=0.95`.
-        #[arg(long)]
-        min: Vec<String>,
-        /// Seconds allowed per case.
-        #[arg(long, default_value_t = 60)]
-        timeout: u64,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Validate suite files; print every error with its path.
-    Check {
-        /// Suite files (YAML, or `.jsonl`).
-        #[arg(required = true)]
-        suites: Vec<PathBuf>,
-    },
-}
-
 fn main() -> ExitCode {
     // reqwest is built without a bundled TLS provider; install ring before
     // any client exists.
@@ -180,6 +168,9 @@ fn main() -> ExitCode {
         | Command::Eval(_)
         | Command::Schema
         | Command::Explain { .. }
+        | Command::Admin { .. }
+        | Command::Decisions { .. }
+        | Command::WhatChanged { .. }
         | Command::Simulate { .. }
         | Command::TestPolicy { .. } => "warn",
         // The tour narrates on stdout; only real problems go to stderr.
@@ -225,32 +216,19 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => cmd::serve::run(&config, listen, no_watch).await,
         Command::Check { file } => cmd::check::run(&file),
         Command::Schema => cmd::check::schema(),
-        Command::Eval(EvalCommand::Check { suites }) => cmd::eval::check(&suites),
-        Command::Eval(EvalCommand::Run {
-            suites,
-            url,
-            model,
-            api_key_env,
-            min,
-            timeout,
-            json,
-        }) => {
-            let args = cmd::eval::RunArgs {
-                suites,
-                url,
-                model,
-                api_key_env,
-                min,
-                timeout: std::time::Duration::from_secs(timeout),
-                json,
-            };
-            cmd::eval::run(args).await
-        }
+        Command::Eval(command) => cmd::eval::dispatch(command).await,
         Command::Demo {
             tour,
             quality,
             listen,
         } => cmd::demo::run(tour, quality, listen).await,
+        Command::Admin { conn, command } => cmd::admin::run(&conn, command).await,
+        Command::Decisions { log, filters } => {
+            cmd::decisions::run(&log.source(), filters, log.json)
+        }
+        Command::WhatChanged { log, windows } => {
+            cmd::what_changed::run(&log.source(), windows, log.json)
+        }
         Command::Explain {
             config,
             db,

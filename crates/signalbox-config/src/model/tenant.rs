@@ -79,17 +79,51 @@ impl fmt::Debug for TenantConfig {
     }
 }
 
-/// The admin API credential.
+/// The admin API credentials.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct AdminConfig {
-    /// SHA-256 of the admin token; `None` disables the admin API.
+    /// SHA-256 of the full-rights admin token (`admin.token`).
     pub token_hash: Option<[u8; 32]>,
+    /// Named tokens with a role (`admin.tokens`).
+    pub tokens: Vec<AdminToken>,
+}
+
+impl AdminConfig {
+    /// Whether any token is configured (without one the admin API is off).
+    pub fn enabled(&self) -> bool {
+        self.token_hash.is_some() || !self.tokens.is_empty()
+    }
+}
+
+/// A named admin token with its role.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken {
+    /// Who holds it.
+    pub name: String,
+    /// What it may do.
+    pub role: signalbox_core::operator::Role,
+    /// SHA-256 of the token.
+    pub hash: [u8; 32],
+    /// The action kinds an operator may create and revert (`None`: all).
+    pub actions: Option<Vec<signalbox_core::operator::ActionKind>>,
+}
+
+impl fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminToken")
+            .field("name", &self.name)
+            .field("role", &self.role)
+            .field("token", &Redacted(1))
+            .field("actions", &self.actions)
+            .finish()
+    }
 }
 
 impl fmt::Debug for AdminConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AdminConfig")
             .field("token", &Redacted(usize::from(self.token_hash.is_some())))
+            .field("tokens", &self.tokens)
             .finish()
     }
 }

@@ -51,8 +51,28 @@ pub(crate) struct RawTenant {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 #[schemars(rename = "Admin")]
 pub(crate) struct RawAdmin {
-    /// `{env: VAR}` or `{file: PATH}`; only its SHA-256 is kept. None disables the admin API.
+    /// The full-rights token (role `admin`, named `admin`): `{env: VAR}` or
+    /// `{file: PATH}`; only its SHA-256 is kept. With neither this nor
+    /// `tokens`, the admin API is disabled.
     pub token: Option<RawApiKey>,
+    /// Named tokens with a role: `read-only` (look only) or `operator`
+    /// (operator actions, optionally only some kinds).
+    pub tokens: Option<Vec<RawAdminToken>>,
+}
+
+/// A named admin token with its role.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "AdminToken")]
+pub(crate) struct RawAdminToken {
+    /// Who holds it: recorded with every call it makes. Unique.
+    pub name: crate::text::Text,
+    /// `read-only` or `operator` (`admin` is `admin.token`'s).
+    pub role: signalbox_core::operator::Role,
+    /// `{env: VAR}` or `{file: PATH}`; only its SHA-256 is kept.
+    pub token: RawApiKey,
+    /// The action kinds an operator may create and revert. Default: all.
+    pub actions: Option<Vec<signalbox_core::operator::ActionKind>>,
 }
 
 /// Where and how long routing decisions are recorded.

@@ -1,4 +1,4 @@
-//! Risk tiers, tenants and anonymous access, the admin token, the decision log.
+//! Risk tiers, tenants and anonymous access, the decision log.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use super::provider::validate_api_key;
 use super::{Errors, FirstSeen, check_amount, check_name, check_refs, risk_tier, unknown};
 use crate::model::{
-    AdminConfig, DEFAULT_RISK_TIERS, DEFAULT_TENANT, DecisionLogConfig, TenantConfig, TenantLimits,
+    DEFAULT_RISK_TIERS, DEFAULT_TENANT, DecisionLogConfig, TenantConfig, TenantLimits,
 };
-use crate::raw::{RawAdmin, RawApiKey, RawDecisionLog, RawTenant};
+use crate::raw::{RawApiKey, RawDecisionLog, RawTenant};
 use crate::secret::hash_secret;
 use crate::text::Text;
 use crate::vars::VarSource;
@@ -271,20 +271,6 @@ fn hash_keys(
         }
     }
     hashes
-}
-
-pub(super) fn validate_admin(
-    raw: Option<RawAdmin>,
-    vars: &dyn VarSource,
-    errors: &mut Errors,
-) -> AdminConfig {
-    let Some(RawAdmin { token }) = raw else {
-        return AdminConfig::default();
-    };
-    AdminConfig {
-        token_hash: validate_api_key(token, "admin.token", vars, errors)
-            .map(|secret| hash_secret(secret.expose())),
-    }
 }
 
 pub(super) fn validate_decision_log(

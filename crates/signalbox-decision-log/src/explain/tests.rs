@@ -400,6 +400,19 @@ fn resilience_section_names_skips_steps_and_stops() {
 }
 
 #[test]
+fn operator_actions_are_named() {
+    let r = DecisionRecord {
+        operator_actions: vec!["act-1".into(), "act-2".into()],
+        ..served_record()
+    };
+    let text = explain(&r);
+    assert!(
+        text.contains("Resilience\n") && text.contains("  operator actions: act-1, act-2\n"),
+        "{text}"
+    );
+}
+
+#[test]
 fn prompt_and_translation_notes_are_explained() {
     let mut r = served_record();
     r.prompt_version = Some("support-answer@v2".into());

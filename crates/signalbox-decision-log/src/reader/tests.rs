@@ -81,6 +81,7 @@ async fn query_filters_and_orders_newest_first() {
         outcome: Some("served".into()),
         since_ms: Some(t),
         limit: 10,
+        ..Query::default()
     };
     assert_eq!(ids(&reader.query(&combined).unwrap()), ["e"]);
     assert!(
@@ -302,4 +303,151 @@ async fn a_version_1_file_is_read_then_migrated_in_place() {
     assert_eq!(reader.find("caller-chosen", None).unwrap(), [old]);
     assert_eq!(reader.find("caller-chosen", Some("globex")).unwrap(), [new]);
     assert_eq!(ids(&reader.query(&q).unwrap()), ["g-1", "caller-chosen"]);
+}
+
+#[tokio::test]
+async fn query_by_every_shared_identifier_and_a_time_range() {
+    let db = TempDb::new("facets");
+    let log = DecisionLog::open(
+        db.path(),
+        LogOptions {
+            queue: 16,
+            retention: Duration::ZERO,
+            priority: Default::default(),
+        },
+    )
+    .unwrap();
+    let t = now_ms() - 10_000;
+    let mut x = served("x", t, "acme", "eu-large");
+    x.model_version = Some("gpt-4o-2024-08".into());
+    x.prompt_version = Some("support@v2".into());
+    x.policy_version = "v2".into();
+    x.degraded = vec!["fallback-route".into()];
+    x.operator_actions = vec!["act-1".into()];
+    x.signals = vec![signalbox_core::SignalRecord {
+        name: "intent".into(),
+        value: "action".into(),
+        source: signalbox_core::SignalSource::Header,
+        detail: None,
+    }];
+    let mut y = served("y", t + 1_000, "acme", "us-small");
+    y.alias = Some("chat-small".into());
+    y.provider = Some("anthropic".into());
+    for r in [x, y] {
+        assert!(log.record(r));
+    }
+    log.flush().await;
+    let reader = log.reader().unwrap();
+    let by = |facet: Facet| Query {
+        facets: vec![facet],
+        ..Query::default()
+    };
+    for (facet, want) in [
+        (Facet::Alias("chat-small".into()), vec!["y"]),
+        (Facet::Provider("openai".into()), vec!["x"]),
+        (Facet::ModelVersion("gpt-4o-2024-08".into()), vec!["x"]),
+        (Facet::PromptVersion("support@v2".into()), vec!["x"]),
+        (Facet::PolicyVersion("v1".into()), vec!["y"]),
+        (Facet::Intent("action".into()), vec!["x"]),
+        (Facet::Degraded("fallback-route".into()), vec!["x"]),
+        (Facet::OperatorAction("act-1".into()), vec!["x"]),
+        (Facet::OperatorAction("act-2".into()), vec![]),
+        (Facet::Alias("x' OR '1'='1".into()), vec![]),
+    ] {
+        assert_eq!(
+            ids(&reader.query(&by(facet.clone())).unwrap()),
+            want,
+            "{facet:?}"
+        );
+    }
+    let window = Query {
+        since_ms: Some(t),
+        until_ms: Some(t + 1_000),
+        ..Query::default()
+    };
+    assert_eq!(
+        ids(&reader.query(&window).unwrap()),
+        ["x"],
+        "until is exclusive"
+    );
+    let both = Query {
+        facets: vec![
+            Facet::Provider("openai".into()),
+            Facet::OperatorAction("act-1".into()),
+        ],
+        ..Query::default()
+    };
+    assert_eq!(ids(&reader.query(&both).unwrap()), ["x"]);
+}
+
+#[tokio::test]
+async fn aggregates_group_by_a_shared_identifier() {
+    let db = TempDb::new("aggregate");
+    let log = DecisionLog::open(
+        db.path(),
+        LogOptions {
+            queue: 16,
+            retention: Duration::ZERO,
+            priority: Default::default(),
+        },
+    )
+    .unwrap();
+    let t = now_ms() - 10_000;
+    let tools = |value: &str| signalbox_core::SignalRecord {
+        name: "tools".into(),
+        value: value.into(),
+        source: signalbox_core::SignalSource::Body,
+        detail: None,
+    };
+    let mut a = served("a", t, "acme", "eu-large");
+    a.latency_ms = 100;
+    a.signals = vec![tools("lookup")];
+    let mut b = served("b", t + 1, "acme", "eu-large");
+    b.latency_ms = 300;
+    b.degraded = vec!["fallback-route".into()];
+    b.signals = vec![tools("none")];
+    let mut c = served("c", t + 2, "acme", "us-small");
+    c.provider = Some("anthropic".into());
+    for r in [a, b, c, failed("d", t + 3, "acme", "us-small")] {
+        assert!(log.record(r));
+    }
+    log.flush().await;
+    let reader = log.reader().unwrap();
+    let groups = reader
+        .aggregate(&Query::default(), GroupBy::Provider)
+        .unwrap();
+    let keys: Vec<(&str, u64)> = groups.iter().map(|g| (g.key.as_str(), g.count)).collect();
+    assert_eq!(keys, [("openai", 2), ("-", 1), ("anthropic", 1)]);
+    let openai = &groups[0];
+    assert_eq!((openai.p50_ms, openai.p95_ms), (Some(300), Some(300)));
+    assert_eq!(openai.degraded, 1);
+    assert!((openai.cost_usd - 0.0024).abs() < 1e-9);
+    assert!(
+        (groups[1].error_rate - 1.0).abs() < 1e-9,
+        "the failed one has no provider"
+    );
+    let by_route = reader
+        .aggregate(
+            &Query {
+                route: Some("us-small".into()),
+                ..Query::default()
+            },
+            GroupBy::Outcome,
+        )
+        .unwrap();
+    let keys: Vec<&str> = by_route.iter().map(|g| g.key.as_str()).collect();
+    assert_eq!(keys, ["failed", "served"]);
+    let with_tools = Query {
+        facets: vec![Facet::Tools(true)],
+        ..Query::default()
+    };
+    assert_eq!(ids(&reader.query(&with_tools).unwrap()), ["a"]);
+    let tools_groups = reader.aggregate(&Query::default(), GroupBy::Tools).unwrap();
+    let keys: Vec<(&str, u64)> = tools_groups
+        .iter()
+        .map(|g| (g.key.as_str(), g.count))
+        .collect();
+    assert_eq!(keys, [("-", 2), ("false", 1), ("true", 1)]);
+    assert_eq!(GroupBy::parse("model_version"), Some(GroupBy::ModelVersion));
+    assert_eq!(GroupBy::parse("nope"), None);
 }

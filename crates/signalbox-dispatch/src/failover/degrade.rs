@@ -69,11 +69,7 @@ pub(super) fn next_step<X>(
             DegradeStep::FallbackRoute => None,
             DegradeStep::HumanEscalation => Some((req.clone(), signals.clone())),
             DegradeStep::SmallerModel => smaller_model(f, req, signals),
-            DegradeStep::ToolsDisabled => req.without_tools().map(|r| {
-                let mut s = signals.clone();
-                s.tools.clear();
-                (r, s)
-            }),
+            DegradeStep::ToolsDisabled => without_tools(req, signals),
             DegradeStep::ReducedContext => reduced_context(f, req, signals),
         };
         if let Some(next) = applied {
@@ -86,6 +82,17 @@ pub(super) fn next_step<X>(
         );
     }
     None
+}
+
+/// The request without its tools, and signals that no longer ask for tool
+/// support (`None` when it has none): the `tools-disabled` step, declared
+/// or an operator's (`operator.rs`).
+pub(super) fn without_tools(req: &ChatRequest, signals: &Signals) -> Option<Degraded> {
+    req.without_tools().map(|r| {
+        let mut s = signals.clone();
+        s.tools.clear();
+        (r, s)
+    })
 }
 
 /// The alias's declared smaller model, same signals otherwise.

@@ -18,6 +18,7 @@ use crate::scripted::{Script, Scripted};
 use crate::{Route, RouteHealth};
 
 mod breakers;
+mod operator;
 
 const CONFIG: &str = r#"
 providers:
@@ -119,6 +120,7 @@ impl World {
                 || !decision.degrade.contains(&DegradeStep::FallbackRoute),
             steps_allowed: decision.failure_mode != FailureMode::FailClosed,
             call: CallContext::default(),
+            operator: None,
         }
     }
 

@@ -233,3 +233,54 @@ fn admission_reads_open_elsewhere_from_the_snapshot_not_the_store() {
         "no store call per admission"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn operator_actions_force_the_breaker_either_way() {
+    use signalbox_core::operator::{Action, Actor, OperatorAction, Role};
+    use signalbox_state::{ActionStore, InMemoryActions};
+    let store = InMemoryActions::default();
+    let h = RouteHealth::new(cfg());
+    h.watch_actions("r", store.snapshot());
+    let op = |id: &str, action| OperatorAction {
+        id: id.into(),
+        action,
+        who: Actor {
+            name: "oncall".into(),
+            role: Role::Operator,
+        },
+        created_ms: unix_ms(),
+        expires_ms: Some(unix_ms() + 60_000),
+        reason: "incident".into(),
+    };
+    store
+        .create(op("open-1", Action::ForceOpen { route: "r".into() }))
+        .await
+        .unwrap();
+    let Admission::Skip(SkipKind::Operator, why) = h.admit() else {
+        panic!("a forced-open route admitted a request")
+    };
+    assert!(why.contains("open-1"), "{why}");
+    assert!(!h.usable());
+    store.revert("open-1").await.unwrap();
+    assert!(allowed(&h.admit()));
+
+    // A forced-closed breaker admits while the circuit is open.
+    for _ in 0..3 {
+        h.record_failure("server_error");
+    }
+    assert!(matches!(
+        h.admit(),
+        Admission::Skip(SkipKind::CircuitOpen, _)
+    ));
+    store
+        .create(op("close-1", Action::ForceClose { route: "r".into() }))
+        .await
+        .unwrap();
+    assert!(allowed(&h.admit()));
+    assert!(h.usable());
+    // It expires by itself; the circuit's own state applies again.
+    tokio::time::advance(Duration::from_secs(2)).await;
+    assert!(allowed(&h.admit()));
+    tokio::time::advance(Duration::from_secs(59)).await;
+    assert!(!matches!(h.admit(), Admission::Skip(SkipKind::Operator, _)));
+}

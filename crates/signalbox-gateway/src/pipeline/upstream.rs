@@ -71,7 +71,9 @@ pub(super) fn settle(
         excluded,
         privacy_report,
         round: restore_table,
+        actions,
     } = outcome;
+    ctx.actions.extend(actions);
     ctx.attempts = attempts;
     ctx.skipped = skipped;
     ctx.degraded = degraded;

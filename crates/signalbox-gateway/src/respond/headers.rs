@@ -52,6 +52,11 @@ pub(crate) fn apply(headers: &mut HeaderMap, ctx: &RequestCtx) {
     {
         headers.insert(HeaderName::from_static(names::DEGRADED), v);
     }
+    if (!ctx.actions.is_empty() || ctx.skipped.iter().any(|s| s.action.is_some()))
+        && let Ok(v) = HeaderValue::from_str(&crate::record::operator_actions(ctx).join(","))
+    {
+        headers.insert(HeaderName::from_static(names::OPERATOR_ACTIONS), v);
+    }
     if let Some(p) = ctx
         .prompt
         .as_ref()

@@ -45,6 +45,7 @@ impl Fixture {
             shared: SharedBreakers {
                 store: Arc::new(signalbox_state::InMemoryBreakers::default()),
                 replica: 1,
+                actions: Arc::default(),
             },
         }
     }

@@ -63,6 +63,7 @@ async fn setup() -> Setup {
         }),
         decision_log_path: Some(temp_db()),
         breaker_store: None,
+        action_store: None,
     };
     let gateway = Gateway::with_options(load_file(&path, &vars).unwrap(), options)
         .unwrap()

@@ -18,6 +18,7 @@ mod failover;
 mod fairness;
 mod max_output;
 mod metrics;
+mod operator;
 mod policy;
 mod privacy;
 mod prompts;

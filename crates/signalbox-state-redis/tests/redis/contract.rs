@@ -7,9 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use signalbox_state::contract::Backend;
-use signalbox_state::{BoxFuture, BreakerStore, IdempotencyStore, LimitStore, SpendStore};
+use signalbox_state::{
+    ActionStore, BoxFuture, BreakerStore, IdempotencyStore, LimitStore, SpendStore,
+};
 use signalbox_state_redis::{
-    RedisBreakers, RedisConn, RedisIdempotency, RedisLimits, RedisSpend, RedisTimeouts,
+    RedisActions, RedisBreakers, RedisConn, RedisIdempotency, RedisLimits, RedisSpend,
+    RedisTimeouts,
 };
 use signalbox_testkit::redis::RedisServer;
 
@@ -62,6 +65,13 @@ impl Backend for Redis {
         Box::pin(self.pair(|c| {
             Arc::new(RedisBreakers::new(c, Duration::from_millis(100)).unwrap())
                 as Arc<dyn BreakerStore>
+        }))
+    }
+
+    fn actions(&self) -> BoxFuture<'_, [Arc<dyn ActionStore>; 2]> {
+        Box::pin(self.pair(|c| {
+            Arc::new(RedisActions::new(c, Duration::from_millis(100)).unwrap())
+                as Arc<dyn ActionStore>
         }))
     }
 }

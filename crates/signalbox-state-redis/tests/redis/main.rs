@@ -163,3 +163,33 @@ async fn connecting_to_nothing_is_a_clear_error() {
     let e = RedisConn::connect_blocking(&url, "x:", t).unwrap_err();
     assert!(e.to_string().contains("redis"), "{e}");
 }
+
+#[tokio::test]
+#[ignore = "needs redis-server on PATH; .ci/run runs these with --ignored"]
+async fn an_action_with_a_ttl_is_dropped_by_redis_itself() {
+    use signalbox_core::operator::{Action, Actor, OperatorAction, Role};
+    use signalbox_state::ActionStore;
+    let server = RedisServer::start();
+    let c = conn(&server).await;
+    let store =
+        signalbox_state_redis::RedisActions::new(c.clone(), Duration::from_secs(60)).unwrap();
+    let now = unix_ms();
+    let action = OperatorAction {
+        id: "act-ttl".into(),
+        action: Action::Drain { route: "r".into() },
+        who: Actor {
+            name: "oncall".into(),
+            role: Role::Operator,
+        },
+        created_ms: now,
+        expires_ms: Some(now + 60_000),
+        reason: "incident".into(),
+    };
+    store.create(action).await.unwrap();
+    let mut raw = redis::Client::open(server.url()).unwrap();
+    let pttl: i64 = redis::cmd("PTTL")
+        .arg(format!("{}action:act-ttl", c.prefix()))
+        .query(&mut raw)
+        .unwrap();
+    assert!(pttl > 55_000 && pttl <= 60_000, "{pttl}");
+}

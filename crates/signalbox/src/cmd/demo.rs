@@ -1,9 +1,12 @@
 //! `signalbox demo`: three in-process mock providers in two regions and a
 //! gateway running the embedded `examples/demo.yaml`. Without `--tour` it
 //! prints ready-to-paste curl commands and serves until Ctrl-C; with
-//! `--tour` it walks through a normal, a streamed and a failover request and
-//! exits (non-zero if anything did not behave as narrated); with
-//! `--quality` it tells the quality loop's story (`demo/quality.rs`).
+//! `--tour` it walks through a normal, a streamed and a failover request, an
+//! operator draining a route, and exits (non-zero if anything did not
+//! behave as narrated); with `--quality` it tells the quality loop's story
+//! (`demo/quality.rs`). The demo adds an operator token to the embedded
+//! configuration (`admin.tokens`, a fresh value per run, in the
+//! environment it is read from like any secret).
 
 mod quality;
 
@@ -18,8 +21,18 @@ use signalbox_mock::{Faults, MockHandle, MockOptions, MockProvider};
 /// The demo configuration, embedded so the demo needs no files.
 pub const DEMO_YAML: &str = include_str!("../../../../examples/demo.yaml");
 
+/// The operator token the demo adds (its value comes from
+/// `DEMO_OPERATOR_TOKEN`, set per run).
+const DEMO_ADMIN: &str = "
+admin:
+  tokens:
+    - { name: demo-operator, role: operator, token: { env: DEMO_OPERATOR_TOKEN } }
+";
+
 struct Demo {
     gateway: GatewayHandle,
+    /// The operator token for this run.
+    operator_token: String,
     us: MockHandle,
     azure: MockHandle,
     vllm: MockHandle,
@@ -66,16 +79,22 @@ async fn start(listen: SocketAddr, tour: bool, quality: bool) -> anyhow::Result<
     let vllm = MockProvider::start(any, mock("vllm-eu"))
         .await
         .context("starting mock vllm-eu")?;
+    let operator_token = format!(
+        "demo-{}-{}",
+        std::process::id(),
+        signalbox_core::clock::unix_ms()
+    );
     let vars = OverlayVars::new([
+        ("DEMO_OPERATOR_TOKEN".to_string(), operator_token.clone()),
         ("DEMO_OPENAI_US_URL".to_string(), us.base_url()),
         ("DEMO_AZURE_EU_URL".to_string(), azure.base_url()),
         ("DEMO_VLLM_EU_URL".to_string(), vllm.base_url()),
         ("DEMO_LISTEN".to_string(), listen.to_string()),
     ]);
     let yaml = if quality {
-        format!("{DEMO_YAML}{}", quality::section()?)
+        format!("{DEMO_YAML}{DEMO_ADMIN}{}", quality::section()?)
     } else {
-        DEMO_YAML.to_owned()
+        format!("{DEMO_YAML}{DEMO_ADMIN}")
     };
     let config = load_str(&yaml, "<embedded examples/demo.yaml>", &vars)
         .map_err(|e| anyhow::anyhow!("the embedded demo configuration is invalid:\n{e}"))?;
@@ -103,6 +122,7 @@ async fn start(listen: SocketAddr, tour: bool, quality: bool) -> anyhow::Result<
     };
     Ok(Demo {
         gateway: handle,
+        operator_token,
         us,
         azure,
         vllm,
@@ -151,6 +171,14 @@ fn print_instructions(demo: &Demo, base: &str) {
         "  curl -s http://{}/_mock/faults -d '{{}}'    # heal it\n",
         demo.us.addr()
     );
+    println!("Drain a route as an operator (the demo's operator token), list and revert:\n");
+    println!(
+        "  export SIGNALBOX_ADMIN_URL={base} SIGNALBOX_ADMIN_TOKEN={}",
+        demo.operator_token
+    );
+    println!("  signalbox admin drain us-large --for 30m --reason \"provider incident\"");
+    println!("  signalbox admin actions");
+    println!("  signalbox admin revert <id> --reason \"provider recovered\"\n");
     println!("Also: {base}/v1/models  {base}/readyz  {base}/metrics\n");
     println!("Ctrl-C to stop.");
 }
@@ -170,6 +198,7 @@ async fn run_tour(demo: &Demo, base: &str) -> anyhow::Result<()> {
     tour_outage(demo, &client, &url, &body).await?;
     tour_breaker(&client, &url, &body).await?;
     tour_all_down(demo, &client, &url, &body).await?;
+    super::demo_drain::tour_drain(&client, base, &demo.operator_token, &body).await?;
     tour_metrics(&client, base).await
 }
 
@@ -333,7 +362,7 @@ async fn tour_metrics(client: &reqwest::Client, base: &str) -> anyhow::Result<()
         .text()
         .await?;
     println!(
-        "\n6. The same story in /metrics (attempts by route and outcome, breakers, degradations):"
+        "\n7. The same story in /metrics (attempts by route and outcome, breakers, degradations):"
     );
     for line in metrics.lines().filter(|l| {
         (l.starts_with("signalbox_upstream_attempts_total")
@@ -346,7 +375,7 @@ async fn tour_metrics(client: &reqwest::Client, base: &str) -> anyhow::Result<()
     Ok(())
 }
 
-fn show_headers(resp: &reqwest::Response) -> String {
+pub(super) fn show_headers(resp: &reqwest::Response) -> String {
     let mut route = String::new();
     for (name, value) in resp.headers() {
         if name.as_str().starts_with("x-signalbox-") || name.as_str() == "x-request-id" {
@@ -360,7 +389,7 @@ fn show_headers(resp: &reqwest::Response) -> String {
     route
 }
 
-fn header(resp: &reqwest::Response, name: &str) -> String {
+pub(super) fn header(resp: &reqwest::Response, name: &str) -> String {
     resp.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -368,7 +397,7 @@ fn header(resp: &reqwest::Response, name: &str) -> String {
         .to_string()
 }
 
-fn expect(ok: bool, what: &str) -> anyhow::Result<()> {
+pub(super) fn expect(ok: bool, what: &str) -> anyhow::Result<()> {
     if !ok {
         bail!("tour check failed: {what}");
     }

@@ -14,6 +14,70 @@ use serde_json::Value;
 use signalbox_eval::score::refusal::Detector;
 use signalbox_eval::{Answer, Suite, Verdict, score_case};
 
+/// `signalbox eval …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum EvalCommand {
+    /// Send every case to `--model` at `--url`, score the answers, print
+    /// each scorer's pass rate and the failures. Exit status: 1 when a
+    /// `--min` rate is not met.
+    Run {
+        /// Suite files (YAML, or `.jsonl`).
+        #[arg(required = true)]
+        suites: Vec<PathBuf>,
+        /// The gateway's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:4000")]
+        url: String,
+        /// The alias every case is sent to.
+        #[arg(long)]
+        model: String,
+        /// The environment variable holding the API key (sent as a bearer token).
+        #[arg(long)]
+        api_key_env: Option<String>,
+        /// A lowest pass rate, `scorer=rate` (repeatable), e.g. `tool-call=0.95`.
+        #[arg(long)]
+        min: Vec<String>,
+        /// Seconds allowed per case.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate suite files; print every error with its path.
+    Check {
+        /// Suite files (YAML, or `.jsonl`).
+        #[arg(required = true)]
+        suites: Vec<PathBuf>,
+    },
+}
+
+/// Runs one `signalbox eval` subcommand.
+pub async fn dispatch(command: EvalCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        EvalCommand::Check { suites } => check(&suites),
+        EvalCommand::Run {
+            suites,
+            url,
+            model,
+            api_key_env,
+            min,
+            timeout,
+            json,
+        } => {
+            let args = RunArgs {
+                suites,
+                url,
+                model,
+                api_key_env,
+                min,
+                timeout: Duration::from_secs(timeout),
+                json,
+            };
+            run(args).await
+        }
+    }
+}
+
 /// What `eval run` needs.
 #[derive(Debug)]
 pub struct RunArgs {

@@ -15,6 +15,28 @@ use signalbox_decision_log::{LogReader, explain, one_line};
 /// The decision log's path when the configuration does not set one.
 const DEFAULT_DB: &str = "signalbox-decisions.db";
 
+/// Where the decision log is, and the output format, as `decisions` and
+/// `what-changed` take them.
+#[derive(Debug, clap::Args)]
+pub struct LogArgs {
+    /// A configuration file; its `decision-log.path` is the log (default: $SIGNALBOX_CONFIG).
+    #[arg(long, short, conflicts_with = "db")]
+    config: Option<PathBuf>,
+    /// The decision log database (default: signalbox-decisions.db).
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl LogArgs {
+    /// Where the log is.
+    pub fn source(&self) -> Source {
+        Source::pick(self.config.clone(), self.db.clone())
+    }
+}
+
 /// Where to find the decision log.
 #[derive(Debug)]
 pub enum Source {
@@ -39,7 +61,7 @@ impl Source {
 
     /// The database path (relative paths stay relative to the current
     /// directory, as `serve` uses them).
-    fn db_path(&self) -> anyhow::Result<PathBuf> {
+    pub(crate) fn db_path(&self) -> anyhow::Result<PathBuf> {
         match self {
             Self::Db(path) => Ok(path.clone()),
             Self::Config(config) => db_path_from_config(config),

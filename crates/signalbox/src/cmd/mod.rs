@@ -1,9 +1,12 @@
 //! One module per subcommand, plus the policy evaluation and cases file
 //! shared by `simulate` and `test-policy`.
 
+pub mod admin;
 pub mod cases;
 pub mod check;
+pub mod decisions;
 pub mod demo;
+mod demo_drain;
 pub mod eval;
 pub mod evaluate;
 pub mod explain;
@@ -11,6 +14,7 @@ pub mod mock;
 pub mod serve;
 pub mod simulate;
 pub mod test_policy;
+pub mod what_changed;
 
 /// Writes `text` to stdout. A closed pipe (`signalbox explain … | head`)
 /// is not an error: the reader has seen what it wanted.

@@ -35,6 +35,7 @@ pub async fn run(
         decision_log_path: None,
         // The store named by the configuration's `state` backend (in-process or Redis).
         breaker_store: None,
+        action_store: None,
     };
     let server = config.server.clone();
     let gateway = Gateway::with_options(config, options).context("building the gateway")?;

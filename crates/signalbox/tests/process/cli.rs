@@ -116,6 +116,16 @@ fn demo_tour_runs_offline() {
         "{stdout}"
     );
     assert!(stdout.contains("Tour complete"), "{stdout}");
+    // The operator step: a drain with a reason and TTL moves traffic and is named.
+    assert!(
+        stdout.contains("x-signalbox-operator-actions: act-"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("x-signalbox-route: eu-small"), "{stdout}");
+    assert!(
+        stdout.contains("Reverted: served by eu-large again"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test]

@@ -12,9 +12,12 @@
 
 mod common;
 
+mod admin_cli;
 mod cli;
 mod eval_cli;
 mod explain_cli;
 mod policy_cli;
+mod runbooks;
 mod secrets_cli;
 mod serve_threads;
+mod what_changed_cli;

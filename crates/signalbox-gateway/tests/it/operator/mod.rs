@@ -1,0 +1,198 @@
+//! Operator actions over the admin API, end to end against mocks on port 0:
+//! a drain moves new traffic while a request in flight finishes; an action
+//! expires by itself and survives a reload; roles (read-only, scoped
+//! operator, admin) and a tenant's key are refused what they may not do,
+//! with errors naming the problem; throttle, fail-closed, pin, disabled
+//! tools and escalation each change routing as documented; every call is
+//! audited. Two gateways on one real Redis see the same action (ignored
+//! without redis-server, like the other Redis tests). This file has the
+//! setup; `drain.rs`, `access.rs` and `routing.rs` the tests.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use signalbox_config::{OverlayVars, load_file};
+use signalbox_gateway::{Gateway, GatewayHandle, GatewayOptions, ReloadSource};
+use signalbox_mock::{MockHandle, MockOptions, MockProvider};
+use signalbox_testkit::{any_port, chat_body, init_tls, temp_db};
+
+mod access;
+mod drain;
+mod routing;
+
+pub(super) const ACME_KEY: &str = "sk-acme-tenant";
+
+pub(super) fn document(extra_alias: &str, state: &str) -> String {
+    format!(
+        r#"
+providers:
+  - {{ name: primary, kind: openai-compatible, base-url: "${{PRIMARY_URL}}", timeouts: {{ first-byte: 10s }} }}
+  - {{ name: secondary, kind: openai-compatible, base-url: "${{SECONDARY_URL}}" }}
+routes:
+  - {{ id: primary-route, provider: primary, model: m, region: us, supports: {{ tools: true }} }}
+  - {{ id: secondary-route, provider: secondary, model: m, region: eu, supports: {{ tools: true }} }}
+aliases:
+  - {{ name: chat, routes: [primary-route, secondary-route] }}
+{extra_alias}
+tenants:
+  - {{ id: acme, api-keys: [{{ env: ACME_KEY }}], allowed-regions: [us, eu] }}
+admin:
+  token: {{ env: ADMIN_TOKEN }}
+  tokens:
+    - {{ name: oncall, role: operator, token: {{ env: ONCALL_TOKEN }} }}
+    - {{ name: drainer, role: operator, token: {{ env: DRAINER_TOKEN }}, actions: [drain] }}
+    - {{ name: viewer, role: read-only, token: {{ env: VIEWER_TOKEN }} }}
+{state}
+"#
+    )
+}
+
+pub(super) struct Ops {
+    pub(super) gateway: GatewayHandle,
+    pub(super) primary: MockHandle,
+    pub(super) secondary: MockHandle,
+    pub(super) client: reqwest::Client,
+    pub(super) path: PathBuf,
+}
+
+fn vars(primary: &MockHandle, secondary: &MockHandle, redis: Option<&str>) -> OverlayVars {
+    let mut v = vec![
+        ("PRIMARY_URL".to_string(), primary.base_url()),
+        ("SECONDARY_URL".to_string(), secondary.base_url()),
+        ("ACME_KEY".to_string(), ACME_KEY.to_string()),
+        ("ADMIN_TOKEN".to_string(), "adm".to_string()),
+        ("ONCALL_TOKEN".to_string(), "oncall".to_string()),
+        ("DRAINER_TOKEN".to_string(), "drainer".to_string()),
+        ("VIEWER_TOKEN".to_string(), "viewer".to_string()),
+    ];
+    if let Some(url) = redis {
+        v.push(("REDIS_URL".to_string(), url.to_string()));
+    }
+    OverlayVars::new(v)
+}
+
+impl Ops {
+    pub(super) async fn start() -> Self {
+        init_tls();
+        let mock = |name: &str| MockOptions {
+            name: name.into(),
+            ..MockOptions::default()
+        };
+        let primary = MockProvider::start(any_port(), mock("primary"))
+            .await
+            .unwrap();
+        let secondary = MockProvider::start(any_port(), mock("secondary"))
+            .await
+            .unwrap();
+        let dir = temp_db().with_extension("ops");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("signalbox.yaml");
+        std::fs::write(&path, document("", "")).unwrap();
+        let gateway = Self::gateway(&path, &primary, &secondary, None).await;
+        Self {
+            gateway,
+            primary,
+            secondary,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .unwrap(),
+            path,
+        }
+    }
+
+    pub(super) async fn gateway(
+        path: &std::path::Path,
+        primary: &MockHandle,
+        secondary: &MockHandle,
+        redis: Option<&str>,
+    ) -> GatewayHandle {
+        let config = load_file(path, &vars(primary, secondary, redis)).unwrap();
+        let options = GatewayOptions {
+            reload: Some(ReloadSource {
+                path: path.to_owned(),
+                vars: Arc::new(vars(primary, secondary, redis)),
+                watch: false,
+            }),
+            decision_log_path: Some(temp_db()),
+            ..GatewayOptions::default()
+        };
+        Gateway::with_options(config, options)
+            .unwrap()
+            .spawn(any_port())
+            .await
+            .unwrap()
+    }
+
+    pub(super) async fn chat_on(
+        &self,
+        gateway: &GatewayHandle,
+        body: &Value,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(format!("{}/v1/chat/completions", gateway.base_url()))
+            .bearer_auth(ACME_KEY)
+            .json(body);
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub(super) async fn chat(&self, extra: &[(&str, &str)]) -> reqwest::Response {
+        self.chat_on(&self.gateway, &chat_body("chat", "hi"), extra)
+            .await
+    }
+
+    pub(super) async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        admin_on(&self.client, &self.gateway, method, path, token, body).await
+    }
+
+    pub(super) async fn act(
+        &self,
+        token: &str,
+        action: Value,
+        reason: &str,
+        ttl: Option<&str>,
+    ) -> (u16, Value) {
+        let mut body = json!({"action": action, "reason": reason});
+        if let Some(ttl) = ttl {
+            body["ttl"] = json!(ttl);
+        }
+        self.admin(reqwest::Method::POST, "/admin/actions", token, Some(body))
+            .await
+    }
+}
+
+pub(super) async fn admin_on(
+    client: &reqwest::Client,
+    gateway: &GatewayHandle,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = client
+        .request(method, format!("{}{path}", gateway.base_url()))
+        .bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+pub(super) fn drain(route: &str) -> Value {
+    json!({"kind": "drain", "route": route})
+}
