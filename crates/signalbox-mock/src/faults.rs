@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 
 /// Fault settings, replaced as a whole at runtime (`POST /_mock/faults` or `MockHandle::set_faults`).
 ///
-/// Faults apply only to chat completion requests. Precedence: `hang` > rate limit > `error_rate`
-/// > `latency_ms`, then a normal (or `malformed_json`) answer.
+/// Faults apply only to chat completion requests. Precedence: `hang` > `reset_before_headers` >
+/// rate limit > `fail_first` > `error_rate` > `latency_ms`, then a normal (or `malformed_json`)
+/// answer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
@@ -39,6 +40,21 @@ pub struct Faults {
     pub stream_chunks: Option<u32>,
     /// Overrides the server's delay between SSE events.
     pub chunk_delay_ms: Option<u64>,
+    /// The first N chat requests after these faults were set answer
+    /// `error_status` (e.g. one 500, then healthy).
+    pub fail_first: Option<u32>,
+    /// Drop the connection before the response head is written, as a
+    /// crashing or overloaded upstream does (the caller sees a reset, no status).
+    pub reset_before_headers: bool,
+    /// Streams send their head at once and their first event after this
+    /// delay (a slow first token behind an instant 200).
+    pub first_event_delay_ms: Option<u64>,
+    /// Streams send this many SSE events, then stay silent, connection open,
+    /// until the client goes away (a stall mid-answer).
+    pub stall_stream_after: Option<u32>,
+    /// Streams send this many SSE events, then one that is not valid JSON,
+    /// then the rest of the answer.
+    pub malformed_event_after: Option<u32>,
 }
 
 impl Default for Faults {
@@ -56,6 +72,11 @@ impl Default for Faults {
             escape_non_ascii: false,
             stream_chunks: None,
             chunk_delay_ms: None,
+            fail_first: None,
+            reset_before_headers: false,
+            first_event_delay_ms: None,
+            stall_stream_after: None,
+            malformed_event_after: None,
         }
     }
 }
@@ -65,6 +86,8 @@ impl Default for Faults {
 pub(crate) enum Decision {
     /// Never answer.
     Hang,
+    /// Drop the connection before the head.
+    Reset,
     /// 429 with this `retry-after`.
     RateLimit { retry_after_secs: u64 },
     /// Injected error with this status.
@@ -74,15 +97,20 @@ pub(crate) enum Decision {
 }
 
 impl Faults {
-    /// Decides the fate of the `n`-th chat request (1-based).
-    pub(crate) fn decide(&self, n: u64) -> Decision {
+    /// Decides the fate of the `n`-th chat request (1-based), the
+    /// `since_set`-th since these faults were set (1-based).
+    pub(crate) fn decide(&self, n: u64, since_set: u64) -> Decision {
         if self.hang {
             return Decision::Hang;
+        }
+        if self.reset_before_headers {
+            return Decision::Reset;
         }
         if let Some(retry_after_secs) = self.rate_limit_retry_after_secs {
             return Decision::RateLimit { retry_after_secs };
         }
-        if fails_on_schedule(n, self.error_rate) {
+        let first = self.fail_first.is_some_and(|k| since_set <= u64::from(k));
+        if first || fails_on_schedule(n, self.error_rate) {
             return Decision::Error {
                 status: self.error_status,
             };
@@ -151,13 +179,13 @@ mod tests {
             latency_ms: 5,
             ..Faults::default()
         };
-        assert_eq!(all.decide(1), Decision::Hang);
+        assert_eq!(all.decide(1, 1), Decision::Hang);
         let no_hang = Faults {
             hang: false,
             ..all.clone()
         };
         assert_eq!(
-            no_hang.decide(1),
+            no_hang.decide(1, 1),
             Decision::RateLimit {
                 retry_after_secs: 7
             }
@@ -166,17 +194,48 @@ mod tests {
             rate_limit_retry_after_secs: None,
             ..no_hang
         };
-        assert_eq!(errors.decide(1), Decision::Error { status: 503 });
+        assert_eq!(errors.decide(1, 1), Decision::Error { status: 503 });
         let slow = Faults {
             error_rate: 0.0,
             ..errors
         };
         assert_eq!(
-            slow.decide(1),
+            slow.decide(1, 1),
             Decision::Answer {
                 latency: Duration::from_millis(5)
             }
         );
+    }
+
+    #[test]
+    fn reset_comes_after_hang_and_before_rate_limits() {
+        let reset = Faults {
+            reset_before_headers: true,
+            rate_limit_retry_after_secs: Some(1),
+            ..Faults::default()
+        };
+        assert_eq!(reset.decide(1, 1), Decision::Reset);
+        let hang = Faults {
+            hang: true,
+            ..reset
+        };
+        assert_eq!(hang.decide(1, 1), Decision::Hang);
+    }
+
+    #[test]
+    fn fail_first_counts_from_when_the_faults_were_set() {
+        let once = Faults {
+            fail_first: Some(1),
+            error_status: 500,
+            ..Faults::default()
+        };
+        // The 40th request overall is the first since the faults were set.
+        assert_eq!(once.decide(40, 1), Decision::Error { status: 500 });
+        assert!(matches!(once.decide(41, 2), Decision::Answer { .. }));
+        assert!(matches!(
+            Faults::default().decide(1, 1),
+            Decision::Answer { .. }
+        ));
     }
 
     #[test]

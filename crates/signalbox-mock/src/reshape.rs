@@ -1,12 +1,15 @@
 //! Owns reshaping a rendered answer the way some real servers write theirs:
-//! a stream without the `[DONE]` marker, and JSON whose non-ASCII
-//! characters are escaped as `\uXXXX` (Python's `json.dumps` default).
+//! a stream without the `[DONE]` marker, a stream with one broken event in
+//! the middle, and JSON whose non-ASCII characters are escaped as `\uXXXX`
+//! (Python's `json.dumps` default).
 
 use bytes::Bytes;
 
 use crate::faults::Faults;
 
 const DONE: &[u8] = b"data: [DONE]\n\n";
+/// An event no SSE decoder can read as JSON, in every format.
+const MALFORMED: &[u8] = b"data: {\"choices\": [{\"delta\": \n\n";
 
 /// Applies the stream faults that reshape events to a rendered stream.
 pub(crate) fn events(faults: &Faults, mut events: Vec<Bytes>) -> Vec<Bytes> {
@@ -15,6 +18,12 @@ pub(crate) fn events(faults: &Faults, mut events: Vec<Bytes>) -> Vec<Bytes> {
     }
     if faults.escape_non_ascii {
         events = events.iter().map(|e| escape_non_ascii(e)).collect();
+    }
+    if let Some(after) = faults.malformed_event_after {
+        let at = usize::try_from(after)
+            .unwrap_or(usize::MAX)
+            .min(events.len());
+        events.insert(at, Bytes::from_static(MALFORMED));
     }
     events
 }
@@ -76,5 +85,21 @@ mod tests {
         ];
         assert_eq!(events(&faults, evs.clone()), evs[..1].to_vec());
         assert_eq!(events(&Faults::default(), evs.clone()), evs);
+    }
+
+    #[test]
+    fn a_malformed_event_goes_in_after_the_given_count() {
+        let faults = Faults {
+            malformed_event_after: Some(1),
+            ..Faults::default()
+        };
+        let evs = vec![
+            Bytes::from_static(b"data: {}\n\n"),
+            Bytes::from_static(DONE),
+        ];
+        let out = events(&faults, evs.clone());
+        assert_eq!(out.len(), 3);
+        assert_eq!((&out[0], &out[2]), (&evs[0], &evs[1]));
+        assert!(serde_json::from_slice::<serde_json::Value>(&out[1][6..]).is_err());
     }
 }
