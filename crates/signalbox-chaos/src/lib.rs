@@ -7,7 +7,17 @@
 
 pub mod facts;
 pub mod invariants;
+mod load;
+mod observe;
+pub mod report;
+mod run;
 pub mod scenario;
+mod setup;
+mod shipped;
 
 pub use facts::Facts;
+pub use report::{ScenarioReport, table};
+pub use run::{RunError, RunOptions, run};
 pub use scenario::{Invariant, Scenario, ScenarioErrors};
+pub use setup::SetupError;
+pub use shipped::{SHIPPED, Shipped};

@@ -103,6 +103,15 @@ enum Command {
         /// The cases file (YAML).
         cases: PathBuf,
     },
+    /// Prove the gateway under faults: run chaos scenarios against the real
+    /// gateway and in-process mock providers, and check their invariants.
+    ///
+    /// Exit status: 0 every invariant held, 1 an invariant broke, 2 a
+    /// scenario could not be read or set up.
+    Chaos {
+        #[command(subcommand)]
+        command: ChaosCommand,
+    },
     /// Run a fake upstream (the wire format of any provider kind with a mock
     /// side: OpenAI, Anthropic, Gemini, …) with runtime fault injection.
     MockProvider {
@@ -125,6 +134,32 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum ChaosCommand {
+    /// Run scenarios (files, or shipped scenarios by name) and print the table.
+    Run {
+        /// Scenario files (YAML), or names from `signalbox chaos list`.
+        #[arg(required = true)]
+        scenarios: Vec<String>,
+        /// Run this policy instead of the scenarios' own; its providers are
+        /// remapped onto mocks (the scenario's upstream of the same name, or a
+        /// healthy mock of the provider's kind).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The short form: each scenario's `short-scale` applied to its timeline.
+        #[arg(long, conflicts_with = "scale")]
+        short: bool,
+        /// Multiply every timeline and load duration by this factor.
+        #[arg(long)]
+        scale: Option<f64>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the shipped scenarios with one-line descriptions.
+    List,
+}
+
 fn main() -> ExitCode {
     // reqwest is built without a bundled TLS provider; install ring before
     // any client exists.
@@ -135,7 +170,8 @@ fn main() -> ExitCode {
         | Command::Schema
         | Command::Explain { .. }
         | Command::Simulate { .. }
-        | Command::TestPolicy { .. } => "warn",
+        | Command::TestPolicy { .. }
+        | Command::Chaos { .. } => "warn",
         // The tour narrates on stdout; only real problems go to stderr.
         Command::Demo { tour: true, .. } => "error",
         _ => "info",
@@ -206,6 +242,28 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             json,
         }),
         Command::TestPolicy { config, cases } => cmd::test_policy::run(&config, &cases),
+        Command::Chaos {
+            command: ChaosCommand::List,
+        } => cmd::chaos::list(),
+        Command::Chaos {
+            command:
+                ChaosCommand::Run {
+                    scenarios,
+                    config,
+                    short,
+                    scale,
+                    json,
+                },
+        } => {
+            cmd::chaos::run(cmd::chaos::RunArgs {
+                scenarios,
+                config,
+                short,
+                scale,
+                json,
+            })
+            .await
+        }
         Command::MockProvider {
             format,
             listen,

@@ -2,7 +2,8 @@
 //! the `x-signalbox-degraded` header, the body's `signalbox` marker and the
 //! decision record, and an answer served after failing over (a failed
 //! attempt on another route, or the first choice skipped for its health)
-//! is marked.
+//! is marked. An idempotent replay carries the stored answer's marks; its
+//! own record took no step, so only header and body are compared for it.
 
 use signalbox_core::{OutcomeClass, SkipKind};
 
@@ -31,6 +32,11 @@ fn unmarked(facts: &Facts, r: &RequestFact) -> Option<String> {
     let Some(record) = facts.record(r) else {
         return (!header.is_empty()).then(|| "degraded, but no decision record".to_owned());
     };
+    // A replay repeats the stored answer, marks and all; the degradation is
+    // in the record of the request that executed (checked on its own).
+    if r.answer.replay || record.idempotency.as_deref() == Some("replayed") {
+        return None;
+    }
     if &record.degraded != header {
         return Some(format!(
             "header says {header:?}, decision record says {:?}",
@@ -105,6 +111,20 @@ mod tests {
         let t = super::marked(&f);
         assert_eq!((t.checked, t.violations), (4, 3));
         assert_eq!(t.first.unwrap().0.as_deref(), Some("no-body"));
+    }
+
+    #[test]
+    fn a_replay_keeps_the_stored_marks_without_a_record_of_its_own() {
+        let mut replay = degraded("replay");
+        replay.answer.replay = true;
+        let mut f = Facts {
+            requests: vec![replay],
+            ..Facts::default()
+        };
+        f.records.insert("replay".to_owned(), record("replay", &[]));
+        assert_eq!(super::marked(&f).violations, 0);
+        f.requests[0].answer.body.marker.clear();
+        assert_eq!(super::marked(&f).violations, 1);
     }
 
     #[test]

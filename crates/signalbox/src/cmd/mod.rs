@@ -2,6 +2,7 @@
 //! shared by `simulate` and `test-policy`.
 
 pub mod cases;
+pub mod chaos;
 pub mod check;
 pub mod demo;
 pub mod evaluate;

@@ -1,0 +1,233 @@
+//! Owns the report of a run: outcome classes, attempts per request,
+//! upstream calls per upstream over time buckets, the gateway's added
+//! latency (p50/p99) and every invariant's verdict; rendered as a table for
+//! people or serialised as JSON.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::facts::{Facts, OutcomeClass};
+use crate::invariants::Verdict;
+use crate::scenario::Scenario;
+
+/// Time buckets of the calls-over-time row.
+const BUCKETS: usize = 8;
+
+/// One scenario's report.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioReport {
+    /// The scenario.
+    pub scenario: String,
+    /// Its description.
+    pub description: String,
+    /// The time factor it ran with.
+    pub time_scale: f64,
+    /// Wall time of the run, ms.
+    pub wall_ms: u64,
+    /// Requests sent.
+    pub requests: usize,
+    /// Requests per outcome class (`ok`, `degraded`, `5xx`, …).
+    pub outcomes: BTreeMap<&'static str, usize>,
+    /// Mean attempts per request (from the decision records).
+    pub attempts_mean: f64,
+    /// Most attempts of one request.
+    pub attempts_max: usize,
+    /// Width of one time bucket, ms.
+    pub bucket_ms: u64,
+    /// Upstream calls per time bucket, per upstream.
+    pub calls: Vec<UpstreamCalls>,
+    /// Gateway time added to successful JSON answers (head time minus the
+    /// time spent in upstream attempts), ms.
+    pub added_latency_p50_ms: f64,
+    /// The same, 99th percentile.
+    pub added_latency_p99_ms: f64,
+    /// Every invariant's verdict.
+    pub invariants: Vec<Verdict>,
+    /// Whether every invariant held.
+    pub held: bool,
+}
+
+/// One upstream's calls over time.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpstreamCalls {
+    /// The mock.
+    pub upstream: String,
+    /// The routes behind it.
+    pub routes: Vec<String>,
+    /// Calls per bucket.
+    pub buckets: Vec<usize>,
+}
+
+/// Summarises a run.
+pub fn summarise(
+    scenario: &Scenario,
+    facts: &Facts,
+    invariants: Vec<Verdict>,
+    wall: Duration,
+) -> ScenarioReport {
+    let mut outcomes: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for r in &facts.requests {
+        *outcomes.entry(r.class().label()).or_default() += 1;
+    }
+    let attempts: Vec<usize> = facts
+        .requests
+        .iter()
+        .filter_map(|r| facts.record(r).map(|rec| rec.attempts.len()))
+        .collect();
+    let attempts_mean = if attempts.is_empty() {
+        0.0
+    } else {
+        attempts.iter().sum::<usize>() as f64 / attempts.len() as f64
+    };
+    let span = facts
+        .calls
+        .iter()
+        .map(|c| c.at)
+        .chain(facts.requests.iter().map(|r| r.sent_at + r.elapsed))
+        .max()
+        .unwrap_or(scenario.load.duration)
+        .max(scenario.load.duration);
+    let bucket = (span / BUCKETS as u32).max(Duration::from_millis(1));
+    let calls = scenario_upstreams(facts)
+        .into_iter()
+        .map(|(upstream, routes)| {
+            let mut buckets = vec![0; BUCKETS];
+            for c in facts.calls.iter().filter(|c| c.upstream == upstream) {
+                let i = (c.at.as_nanos() / bucket.as_nanos()) as usize;
+                buckets[i.min(BUCKETS - 1)] += 1;
+            }
+            UpstreamCalls {
+                upstream,
+                routes,
+                buckets,
+            }
+        })
+        .collect();
+    let mut added = added_latencies(facts);
+    added.sort_by(f64::total_cmp);
+    ScenarioReport {
+        scenario: scenario.name.clone(),
+        description: scenario.description.clone(),
+        time_scale: scenario.time_scale,
+        wall_ms: wall.as_millis() as u64,
+        requests: facts.requests.len(),
+        outcomes,
+        attempts_mean,
+        attempts_max: attempts.iter().copied().max().unwrap_or(0),
+        bucket_ms: bucket.as_millis() as u64,
+        calls,
+        added_latency_p50_ms: percentile(&added, 0.50),
+        added_latency_p99_ms: percentile(&added, 0.99),
+        held: invariants.iter().all(|v| v.held),
+        invariants,
+    }
+}
+
+/// Upstreams (in route order, then the rest) with the routes behind each.
+fn scenario_upstreams(facts: &Facts) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for r in &facts.routes {
+        let Some(u) = &r.upstream else { continue };
+        match out.iter_mut().find(|(n, _)| n == u) {
+            Some((_, routes)) => routes.push(r.id.clone()),
+            None => out.push((u.clone(), vec![r.id.clone()])),
+        }
+    }
+    for c in &facts.calls {
+        if !out.iter().any(|(n, _)| *n == c.upstream) {
+            out.push((c.upstream.clone(), Vec::new()));
+        }
+    }
+    out
+}
+
+fn added_latencies(facts: &Facts) -> Vec<f64> {
+    facts
+        .requests
+        .iter()
+        .filter(|r| r.succeeded() && !r.stream)
+        .filter_map(|r| {
+            let head = r.head_after?;
+            let upstream: Duration = facts.record(r)?.attempts.iter().map(|a| a.elapsed).sum();
+            Some(head.saturating_sub(upstream).as_secs_f64() * 1000.0)
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// The table for people: one summary row per scenario, then each
+/// scenario's calls over time and verdicts.
+pub fn table(reports: &[ScenarioReport]) -> String {
+    let mut out = String::new();
+    let classes: Vec<&str> = OutcomeClass::ALL.iter().map(|c| c.label()).collect();
+    let _ = write!(out, "{:<28} {:>5}", "scenario", "reqs");
+    for c in &classes {
+        let _ = write!(out, " {c:>9}");
+    }
+    let _ = writeln!(
+        out,
+        " {:>11} {:>15} {:>10}",
+        "att/req max", "added p50/p99", "invariants"
+    );
+    for r in reports {
+        let _ = write!(out, "{:<28} {:>5}", r.scenario, r.requests);
+        for c in &classes {
+            let _ = write!(out, " {:>9}", r.outcomes.get(c).copied().unwrap_or(0));
+        }
+        let held = r.invariants.iter().filter(|v| v.held).count();
+        let verdict = if r.held { "held" } else { "BROKEN" };
+        let _ = writeln!(
+            out,
+            " {:>7.2} {:>3} {:>7.1}/{:<7.1} {held}/{} {verdict}",
+            r.attempts_mean,
+            r.attempts_max,
+            r.added_latency_p50_ms,
+            r.added_latency_p99_ms,
+            r.invariants.len()
+        );
+    }
+    for r in reports {
+        details(&mut out, r);
+    }
+    out
+}
+
+fn details(out: &mut String, r: &ScenarioReport) {
+    let _ = writeln!(
+        out,
+        "\n{} (time scale {}): {}",
+        r.scenario, r.time_scale, r.description
+    );
+    let _ = writeln!(out, "  upstream calls per {} ms:", r.bucket_ms);
+    for u in &r.calls {
+        let label = if u.routes.is_empty() {
+            u.upstream.clone()
+        } else {
+            format!("{} ({})", u.upstream, u.routes.join(", "))
+        };
+        let cells: Vec<String> = u.buckets.iter().map(|b| format!("{b:>4}")).collect();
+        let _ = writeln!(out, "    {label:<36}{}", cells.join(""));
+    }
+    for v in &r.invariants {
+        if v.held {
+            let _ = writeln!(out, "  held    {:<24} ({} checked)", v.invariant, v.checked);
+        } else {
+            let who = v.first_offender.as_deref().unwrap_or("-");
+            let _ = writeln!(
+                out,
+                "  BROKEN  {:<24} {} of {}; first {who}: {}",
+                v.invariant, v.violations, v.checked, v.detail
+            );
+        }
+    }
+}
