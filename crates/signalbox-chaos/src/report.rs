@@ -205,8 +205,11 @@ pub fn table(reports: &[ScenarioReport]) -> String {
 fn details(out: &mut String, r: &ScenarioReport) {
     let _ = writeln!(
         out,
-        "\n{} (time scale {}): {}",
-        r.scenario, r.time_scale, r.description
+        "\n{} (time scale {}, {:.1} s): {}",
+        r.scenario,
+        r.time_scale,
+        r.wall_ms as f64 / 1000.0,
+        r.description
     );
     let _ = writeln!(out, "  upstream calls per {} ms:", r.bucket_ms);
     for u in &r.calls {

@@ -31,6 +31,8 @@ pub struct Scenario {
     pub upstreams: Vec<Upstream>,
     /// The gateway's configuration.
     pub policy: Policy,
+    /// Extra `${VAR}` values (and `{env: VAR}` secrets such as tenant keys) for it.
+    pub vars: BTreeMap<String, String>,
     /// Fault changes in time order.
     pub timeline: Vec<Step>,
     /// What the load looks like.
@@ -236,7 +238,7 @@ impl Scenario {
         let raw: raw::RawScenario = serde_path_to_error::deserialize(de).map_err(|e| {
             let at = e.path().to_string();
             let inner = e.into_inner().to_string();
-            fail(vec![if at == "." || at.is_empty() {
+            fail(vec![if at == "." || at == "?" || at.is_empty() {
                 inner
             } else {
                 format!("{at}: {inner}")

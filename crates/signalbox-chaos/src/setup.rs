@@ -98,7 +98,9 @@ pub async fn start(scenario: &Scenario, external: Option<&Path>) -> Result<Stage
     for u in &scenario.upstreams {
         mocks.push((u.name.clone(), start_mock(u).await?));
     }
-    let vars = OverlayVars::new(mocks.iter().map(|(n, m)| (url_var(n), m.base_url())));
+    let urls = mocks.iter().map(|(n, m)| (url_var(n), m.base_url()));
+    let given = scenario.vars.iter().map(|(k, v)| (k.clone(), v.clone()));
+    let vars = OverlayVars::new(urls.chain(given));
     let invalid = |origin: &str| {
         let origin = origin.to_owned();
         move |errors| SetupError::Config { origin, errors }

@@ -23,7 +23,23 @@ macro_rules! shipped {
     };
 }
 
-shipped!["persistent-503"];
+shipped![
+    "regional-outage",
+    "quota-429-retry-after",
+    "quota-429-no-retry-after",
+    "slow-but-up",
+    "slow-first-token",
+    "accepts-never-answers",
+    "reset-before-headers",
+    "error-500-once",
+    "persistent-503",
+    "flapping-primary",
+    "mid-stream-cut",
+    "mid-stream-stall",
+    "malformed-event",
+    "clean-end-without-marker",
+    "total-outage",
+];
 
 impl Shipped {
     /// The shipped scenario of this name.

@@ -92,15 +92,16 @@ pub(super) fn no_truncated_success(facts: &Facts) -> Tally {
 }
 
 /// At least `min` of the requests (of `tenants`, sent after `after`) succeed.
+/// Irreversible requests are not counted: at-most-once rightly lets them
+/// fail once they may have reached a provider.
 pub(super) fn success_rate(facts: &Facts, min: f64, tenants: &[String], after: Duration) -> Tally {
     let mut t = Tally::default();
     let mut ok = 0usize;
     let mut first_failed = None;
-    for r in facts
-        .requests
-        .iter()
-        .filter(|r| r.sent_at >= after && (tenants.is_empty() || tenants.contains(&r.tenant)))
-    {
+    let counted = |r: &&RequestFact| {
+        !r.irreversible && r.sent_at >= after && (tenants.is_empty() || tenants.contains(&r.tenant))
+    };
+    for r in facts.requests.iter().filter(counted) {
         t.look();
         if r.succeeded() {
             ok += 1;
@@ -216,7 +217,10 @@ mod tests {
         after.sent_at = Duration::from_secs(2);
         let mut good = ok("good", "a");
         good.sent_at = Duration::from_secs(2);
-        let f = facts(vec![before, after, good]);
+        let mut irreversible = error("irreversible", 502);
+        irreversible.sent_at = Duration::from_secs(2);
+        irreversible.irreversible = true;
+        let f = facts(vec![before, after, good, irreversible]);
         let t = success_rate(&f, 0.9, &[], Duration::from_secs(1));
         assert_eq!((t.checked, t.violations), (2, 1));
         assert_eq!(t.first.unwrap().0.as_deref(), Some("after"));

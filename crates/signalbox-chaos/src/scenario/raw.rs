@@ -26,6 +26,9 @@ pub(crate) struct RawScenario {
     /// The gateway configuration in a file, relative to the scenario.
     #[serde(default)]
     pub(crate) policy_file: Option<String>,
+    /// Extra `${VAR}` values (and `{env: VAR}` secrets) for the policy.
+    #[serde(default)]
+    pub(crate) vars: BTreeMap<String, String>,
     #[serde(default)]
     pub(crate) timeline: Vec<RawStep>,
     pub(crate) load: RawLoad,
