@@ -49,7 +49,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         match signalbox_chaos::run(s, &options).await {
             Ok(r) => reports.push(r),
             Err(e) => {
-                eprintln!("{}: {e}", s.origin);
+                eprintln!("{}: {e}", s.name);
                 unusable = true;
             }
         }

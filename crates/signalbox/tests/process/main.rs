@@ -12,6 +12,7 @@
 
 mod common;
 
+mod chaos_cli;
 mod cli;
 mod explain_cli;
 mod policy_cli;
