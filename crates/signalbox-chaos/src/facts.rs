@@ -84,6 +84,8 @@ pub struct BodyFacts {
     pub completion: bool,
     /// A JSON error of the OpenAI shape (`error.message` and `error.type`).
     pub error_shape: bool,
+    /// That error's `code`, when it has one.
+    pub error_code: Option<String>,
     /// The `signalbox.degraded` marker (JSON body, or a stream's first event).
     pub marker: Vec<String>,
     /// A stream's facts, when it was one.

@@ -42,6 +42,7 @@ pub(crate) fn json_body(bytes: &[u8]) -> BodyFacts {
             .as_array()
             .is_some_and(|c| !c.is_empty() && c[0]["message"].is_object()),
         error_shape: value["error"]["message"].is_string() && value["error"]["type"].is_string(),
+        error_code: value["error"]["code"].as_str().map(str::to_owned),
         marker: marker(&value),
         stream: None,
     }
@@ -119,6 +120,7 @@ impl SseReader {
         BodyFacts {
             completion: false,
             error_shape: false,
+            error_code: None,
             marker: self.marker,
             stream: Some(self.facts),
         }

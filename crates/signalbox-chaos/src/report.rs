@@ -44,10 +44,52 @@ pub struct ScenarioReport {
     pub added_latency_p50_ms: f64,
     /// The same, 99th percentile.
     pub added_latency_p99_ms: f64,
+    /// What the gateway did, counted from answers and records.
+    pub gateway: GatewayDid,
     /// Every invariant's verdict.
     pub invariants: Vec<Verdict>,
     /// Whether every invariant held.
     pub held: bool,
+}
+
+/// What the gateway did over the run, counted: the statuses and error
+/// codes it answered, the outcomes of its attempts, the routes it skipped
+/// (by kind) and why attempt loops stopped early.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GatewayDid {
+    /// Answers per status (`none`: no head).
+    pub statuses: BTreeMap<String, usize>,
+    /// Error answers per `error.code`.
+    pub error_codes: BTreeMap<String, usize>,
+    /// Attempts per outcome class.
+    pub attempts: BTreeMap<String, usize>,
+    /// Skipped routes per kind.
+    pub skips: BTreeMap<String, usize>,
+    /// Early stops per reason.
+    pub stops: BTreeMap<String, usize>,
+}
+
+fn gateway_did(facts: &Facts) -> GatewayDid {
+    let mut did = GatewayDid::default();
+    let mut count = |map: &mut BTreeMap<String, usize>, key: String| *map.entry(key).or_default() += 1;
+    for r in &facts.requests {
+        let status = r.answer.status.map_or_else(|| "none".to_owned(), |s| s.to_string());
+        count(&mut did.statuses, status);
+        if let Some(code) = &r.answer.body.error_code {
+            count(&mut did.error_codes, code.clone());
+        }
+        let Some(rec) = facts.record(r) else { continue };
+        for a in &rec.attempts {
+            count(&mut did.attempts, a.outcome.label().to_owned());
+        }
+        for s in &rec.skipped {
+            count(&mut did.skips, s.kind.label().to_owned());
+        }
+        if let Some(stop) = &rec.stopped {
+            count(&mut did.stops, stop.clone());
+        }
+    }
+    did
 }
 
 /// One upstream's calls over time.
@@ -121,6 +163,7 @@ pub fn summarise(
         calls,
         added_latency_p50_ms: percentile(&added, 0.50),
         added_latency_p99_ms: percentile(&added, 0.99),
+        gateway: gateway_did(facts),
         held: invariants.iter().all(|v| v.held),
         invariants,
     }
@@ -220,6 +263,19 @@ fn details(out: &mut String, r: &ScenarioReport) {
         };
         let cells: Vec<String> = u.buckets.iter().map(|b| format!("{b:>4}")).collect();
         let _ = writeln!(out, "    {label:<36}{}", cells.join(""));
+    }
+    let g = &r.gateway;
+    for (label, map) in [
+        ("statuses", &g.statuses),
+        ("error codes", &g.error_codes),
+        ("attempts", &g.attempts),
+        ("skipped", &g.skips),
+        ("stopped", &g.stops),
+    ] {
+        if !map.is_empty() {
+            let cells: Vec<String> = map.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            let _ = writeln!(out, "  {label}: {}", cells.join(", "));
+        }
     }
     for v in &r.invariants {
         if v.held {
