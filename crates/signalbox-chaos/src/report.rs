@@ -71,9 +71,13 @@ pub struct GatewayDid {
 
 fn gateway_did(facts: &Facts) -> GatewayDid {
     let mut did = GatewayDid::default();
-    let mut count = |map: &mut BTreeMap<String, usize>, key: String| *map.entry(key).or_default() += 1;
+    let mut count =
+        |map: &mut BTreeMap<String, usize>, key: String| *map.entry(key).or_default() += 1;
     for r in &facts.requests {
-        let status = r.answer.status.map_or_else(|| "none".to_owned(), |s| s.to_string());
+        let status = r
+            .answer
+            .status
+            .map_or_else(|| "none".to_owned(), |s| s.to_string());
         count(&mut did.statuses, status);
         if let Some(code) = &r.answer.body.error_code {
             count(&mut did.error_codes, code.clone());

@@ -77,24 +77,36 @@ pub(super) fn opens_and_closes(
         }
     }
     if closes {
-        t.look();
-        let returned = cleared.is_some_and(|at| {
-            facts.requests.iter().any(|r| {
-                r.sent_at > at && r.succeeded() && r.answer.route.as_deref() == Some(route)
-            })
-        });
-        if !returned {
-            let why = match cleared {
-                Some(at) => format!(
-                    "no answer from {route} after its faults were cleared at {} ms",
-                    at.as_millis()
-                ),
-                None => format!("the timeline never clears {upstream}'s faults"),
-            };
-            t.broke(None, why);
-        }
+        traffic_returns(facts, route, upstream, cleared, &mut t);
     }
     t
+}
+
+/// After the faults were cleared, some request is served by the route again.
+fn traffic_returns(
+    facts: &Facts,
+    route: &str,
+    upstream: &str,
+    cleared: Option<Duration>,
+    t: &mut Tally,
+) {
+    t.look();
+    let returned = cleared.is_some_and(|at| {
+        facts
+            .requests
+            .iter()
+            .any(|r| r.sent_at > at && r.succeeded() && r.answer.route.as_deref() == Some(route))
+    });
+    if !returned {
+        let why = match cleared {
+            Some(at) => format!(
+                "no answer from {route} after its faults were cleared at {} ms",
+                at.as_millis()
+            ),
+            None => format!("the timeline never clears {upstream}'s faults"),
+        };
+        t.broke(None, why);
+    }
 }
 
 fn skipped_open(rec: &signalbox_core::DecisionRecord, route: &str) -> bool {
