@@ -25,6 +25,8 @@ pub struct Facts {
     pub tenants: Vec<TenantFact>,
     /// Fault changes as applied, in time order.
     pub steps: Vec<AppliedStep>,
+    /// Reloads as applied, in time order.
+    pub reloads: Vec<AppliedReload>,
     /// The largest attempt budget of any alias or rule.
     pub attempt_budget: u32,
     /// Requests allowed in flight by the load.
@@ -161,6 +163,15 @@ pub struct AppliedStep {
     pub upstream: String,
     /// Its faults from then on.
     pub faults: Faults,
+}
+
+/// A reload as applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedReload {
+    /// When, from the start of the load.
+    pub at: Duration,
+    /// `reloaded …` / `unchanged …`, or why the gateway refused it.
+    pub result: Result<String, String>,
 }
 
 /// The fresh request after the run.

@@ -11,6 +11,8 @@ mod execution;
 mod placement;
 #[cfg(test)]
 mod testkit;
+#[cfg(test)]
+mod tests;
 
 use serde::Serialize;
 
@@ -60,6 +62,27 @@ pub fn check(invariant: &Invariant, facts: &Facts) -> Verdict {
         Invariant::HealthyAfter { .. } => healthy_after(facts),
     };
     tally.verdict(invariant.name())
+}
+
+/// The verdict on the timeline's reloads: each must have been applied
+/// (a refused or unchanged reload tests nothing).
+pub fn reloads_applied(facts: &Facts) -> Verdict {
+    let mut t = Tally::default();
+    for r in &facts.reloads {
+        t.look();
+        match &r.result {
+            Ok(outcome) if outcome.starts_with("reloaded") => {}
+            Ok(outcome) => t.broke(
+                None,
+                format!("reload at {} ms: {outcome}", r.at.as_millis()),
+            ),
+            Err(e) => t.broke(
+                None,
+                format!("reload at {} ms refused: {e}", r.at.as_millis()),
+            ),
+        }
+    }
+    t.verdict("reload-applied")
 }
 
 fn healthy_after(facts: &Facts) -> Tally {

@@ -71,8 +71,7 @@ pub struct GatewayDid {
 
 fn gateway_did(facts: &Facts) -> GatewayDid {
     let mut did = GatewayDid::default();
-    let mut count =
-        |map: &mut BTreeMap<String, usize>, key: String| *map.entry(key).or_default() += 1;
+    let count = |map: &mut BTreeMap<String, usize>, key: String| *map.entry(key).or_default() += 1;
     for r in &facts.requests {
         let status = r
             .answer

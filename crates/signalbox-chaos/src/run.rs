@@ -14,11 +14,11 @@ use signalbox_core::DecisionRecord;
 use signalbox_mock::Faults;
 use tokio::time::Instant;
 
-use crate::facts::{AppliedStep, Facts, HealthCheck, RequestFact, UpstreamCall};
+use crate::facts::{AppliedReload, AppliedStep, Facts, HealthCheck, RequestFact, UpstreamCall};
 use crate::invariants;
 use crate::load::{self, Progress};
 use crate::report::{self, ScenarioReport};
-use crate::scenario::{Invariant, Scenario};
+use crate::scenario::{Action, Invariant, Scenario};
 use crate::setup::{self, SetupError, Stage};
 
 /// How to run a scenario.
@@ -89,10 +89,10 @@ async fn run_on(scenario: &Scenario, stage: &Stage, progress: bool) -> ScenarioR
     let start = Instant::now();
     let ticker =
         progress.then(|| tokio::spawn(tick(scenario.clone(), planned, counts.clone(), start)));
-    let timeline = tokio::spawn(apply_timeline(scenario.clone(), mocks_of(stage), start));
     let url = format!("{}/v1/chat/completions", stage.gateway.base_url());
-    let mut requests = load::drive(&scenario.load, plan, url, start, counts).await;
-    let steps = timeline.await.unwrap_or_default();
+    let load = load::drive(&scenario.load, plan, url, start, counts);
+    let (mut requests, (steps, reloads)) =
+        tokio::join!(load, apply_timeline(scenario, stage, start));
     if let Some(t) = ticker {
         t.abort();
         eprint!("\r\x1b[2K");
@@ -117,40 +117,50 @@ async fn run_on(scenario: &Scenario, stage: &Stage, progress: bool) -> ScenarioR
         routes: stage.routes(),
         tenants: stage.tenants(),
         steps,
+        reloads,
         attempt_budget: stage.attempt_budget(),
         concurrency: scenario.load.concurrency,
         healthy_after,
     };
-    let verdicts = scenario
+    let mut verdicts: Vec<_> = scenario
         .invariants
         .iter()
         .map(|i| invariants::check(i, &facts))
         .collect();
+    if !facts.reloads.is_empty() {
+        verdicts.push(invariants::reloads_applied(&facts));
+    }
     report::summarise(scenario, &facts, verdicts, start.elapsed())
 }
 
-fn mocks_of(stage: &Stage) -> Vec<(String, signalbox_mock::MockHandle)> {
-    stage.mocks.clone()
-}
-
+/// Applies the timeline from `start`: fault changes on the mocks, reloads on the gateway.
 async fn apply_timeline(
-    scenario: Scenario,
-    mocks: Vec<(String, signalbox_mock::MockHandle)>,
+    scenario: &Scenario,
+    stage: &Stage,
     start: Instant,
-) -> Vec<AppliedStep> {
-    let mut applied = Vec::new();
-    for step in scenario.timeline {
+) -> (Vec<AppliedStep>, Vec<AppliedReload>) {
+    let (mut steps, mut reloads) = (Vec::new(), Vec::new());
+    for step in &scenario.timeline {
         tokio::time::sleep_until(start + step.at).await;
-        if let Some((_, mock)) = mocks.iter().find(|(n, _)| *n == step.upstream) {
-            mock.set_faults(step.faults.clone());
-            applied.push(AppliedStep {
-                at: start.elapsed(),
-                upstream: step.upstream,
-                faults: step.faults,
-            });
+        match &step.action {
+            Action::Faults { upstream, faults } => {
+                if let Some((_, mock)) = stage.mocks.iter().find(|(n, _)| n == upstream) {
+                    mock.set_faults(faults.clone());
+                    steps.push(AppliedStep {
+                        at: start.elapsed(),
+                        upstream: upstream.clone(),
+                        faults: faults.clone(),
+                    });
+                }
+            }
+            Action::Reload(text) => {
+                let at = start.elapsed();
+                let result = stage.reload(text).await;
+                reloads.push(AppliedReload { at, result });
+            }
         }
     }
-    applied
+    (steps, reloads)
 }
 
 async fn tick(scenario: Scenario, planned: usize, counts: Arc<Progress>, start: Instant) {

@@ -65,15 +65,28 @@ pub enum Policy {
     External,
 }
 
-/// One change of one upstream's faults.
+/// One step of the timeline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     /// When, from the start of the load.
     pub at: Duration,
-    /// The upstream.
-    pub upstream: String,
-    /// Its faults from then on (default: healthy).
-    pub faults: Faults,
+    /// What happens then.
+    pub action: Action,
+}
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// One upstream's faults change.
+    Faults {
+        /// The upstream.
+        upstream: String,
+        /// Its faults from then on (default: healthy).
+        faults: Faults,
+    },
+    /// The gateway reloads this configuration (YAML text, interpolated
+    /// like the scenario's policy), as on SIGHUP.
+    Reload(String),
 }
 
 /// The load profile.

@@ -7,9 +7,10 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use signalbox_config::{Config, ConfigErrors, LogPriority, OverlayVars, load_file, load_str};
-use signalbox_gateway::{Gateway, GatewayHandle, GatewayOptions};
+use signalbox_gateway::{Gateway, GatewayHandle, GatewayOptions, ReloadSource};
 use signalbox_mock::{MockFormat, MockHandle, MockOptions, MockProvider};
 
 use crate::facts::{RouteFact, TenantFact};
@@ -63,8 +64,10 @@ pub struct Stage {
     pub gateway: GatewayHandle,
     /// The mocks by name.
     pub mocks: Vec<(String, MockHandle)>,
-    /// The configuration it serves.
+    /// The configuration it served first.
     pub config: Config,
+    /// The file reload steps rewrite (inline policies only).
+    policy_file: Option<PathBuf>,
 }
 
 fn loopback() -> SocketAddr {
@@ -100,7 +103,7 @@ pub async fn start(scenario: &Scenario, external: Option<&Path>) -> Result<Stage
     }
     let urls = mocks.iter().map(|(n, m)| (url_var(n), m.base_url()));
     let given = scenario.vars.iter().map(|(k, v)| (k.clone(), v.clone()));
-    let vars = OverlayVars::new(urls.chain(given));
+    let vars = Arc::new(OverlayVars::new(urls.chain(given)));
     let invalid = |origin: &str| {
         let origin = origin.to_owned();
         move |errors| SetupError::Config { origin, errors }
@@ -108,24 +111,41 @@ pub async fn start(scenario: &Scenario, external: Option<&Path>) -> Result<Stage
     let mut config = match (external, &scenario.policy) {
         (Some(path), _) => {
             let mut config =
-                load_file(path, &vars).map_err(invalid(&path.display().to_string()))?;
+                load_file(path, &*vars).map_err(invalid(&path.display().to_string()))?;
             remap(&mut config, &mut mocks).await?;
             config
         }
         (None, Policy::Inline(text)) => {
             let origin = format!("{} (policy)", scenario.origin);
-            load_str(text, &origin, &vars).map_err(invalid(&origin))?
+            load_str(text, &origin, &*vars).map_err(invalid(&origin))?
         }
         (None, Policy::File(path)) => {
-            load_file(path, &vars).map_err(invalid(&path.display().to_string()))?
+            load_file(path, &*vars).map_err(invalid(&path.display().to_string()))?
         }
         (None, Policy::External) => return Err(SetupError::NoPolicy),
     };
     config.decision_log.enabled = true;
     config.decision_log.queue = config.decision_log.queue.max(LOG_QUEUE);
     config.decision_log.priority = LogPriority::Normal;
+    // An inline policy is also written to a file, the source reload steps rewrite.
+    let policy_file = match (external, &scenario.policy) {
+        (None, Policy::Inline(text)) => {
+            let path = temp_path(&scenario.name, "yaml");
+            std::fs::write(&path, text).map_err(|source| SetupError::Bind {
+                what: format!("writing {}", path.display()),
+                source,
+            })?;
+            Some(path)
+        }
+        _ => None,
+    };
     let options = GatewayOptions {
-        decision_log_path: Some(temp_db(&scenario.name)),
+        decision_log_path: Some(temp_path(&scenario.name, "db")),
+        reload: policy_file.clone().map(|path| ReloadSource {
+            path,
+            vars: vars.clone(),
+            watch: false,
+        }),
         ..GatewayOptions::default()
     };
     let gateway = Gateway::with_options(config.clone(), options)
@@ -140,6 +160,7 @@ pub async fn start(scenario: &Scenario, external: Option<&Path>) -> Result<Stage
         gateway,
         mocks,
         config,
+        policy_file,
     })
 }
 
@@ -174,14 +195,14 @@ async fn remap(
     Ok(())
 }
 
-fn temp_db(scenario: &str) -> PathBuf {
+fn temp_path(scenario: &str, ext: &str) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("signalbox-chaos-{}", std::process::id()));
     // A failure here surfaces as the decision log failing to open.
     let _ = std::fs::create_dir_all(&dir);
-    dir.join(format!("{scenario}-{n}.db"))
+    dir.join(format!("{scenario}-{n}.{ext}"))
 }
 
 impl Stage {
@@ -250,6 +271,22 @@ impl Stage {
     /// The tenant anonymous requests are served as.
     pub fn anonymous_tenant(&self) -> String {
         self.config.anonymous_tenant.clone().unwrap_or_default()
+    }
+
+    /// Replaces the policy with `text` and reloads it, as SIGHUP does.
+    pub async fn reload(&self, text: &str) -> Result<String, String> {
+        let Some(path) = &self.policy_file else {
+            return Err("no inline policy to reload".to_owned());
+        };
+        std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        match self.gateway.gateway().reload().await {
+            Ok(r) => Ok(format!(
+                "{} (policy version {})",
+                r.outcome.as_str(),
+                r.policy_version
+            )),
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// Stops the gateway (flushing its log) and the mocks.

@@ -39,6 +39,8 @@ shipped![
     "malformed-event",
     "clean-end-without-marker",
     "total-outage",
+    "tenant-surge",
+    "config-reload-under-load",
 ];
 
 impl Shipped {

@@ -54,13 +54,17 @@ pub(crate) struct RawUpstream {
 pub(crate) struct RawStep {
     #[serde(with = "humantime_serde")]
     pub(crate) at: Duration,
-    pub(crate) upstream: String,
+    #[serde(default)]
+    pub(crate) upstream: Option<String>,
     /// Replaces the upstream's faults (the body of `POST /_mock/faults`).
     #[serde(default)]
     pub(crate) faults: Option<Faults>,
     /// Clears the upstream's faults.
     #[serde(default)]
     pub(crate) clear: bool,
+    /// Reloads the gateway with this configuration (as SIGHUP does).
+    #[serde(default)]
+    pub(crate) reload: Option<yaml_serde::Value>,
 }
 
 /// The load profile.

@@ -33,8 +33,12 @@ fn a_good_file_reads_with_defaults_and_scales() {
     assert_eq!(s.name, "stem");
     assert_eq!(s.upstreams[1].format, MockFormat::Anthropic);
     assert!(matches!(s.policy, Policy::Inline(_)));
-    assert_eq!(s.timeline[0].faults.error_rate, 1.0);
-    assert_eq!(s.timeline[1].faults, Faults::default());
+    let faults = |i: usize| match &s.timeline[i].action {
+        Action::Faults { faults, .. } => faults.clone(),
+        Action::Reload(_) => panic!("not a fault step"),
+    };
+    assert_eq!(faults(0).error_rate, 1.0);
+    assert_eq!(faults(1), Faults::default());
     assert_eq!(s.load.concurrency, 16);
     assert_eq!(s.load.model, "chat");
     assert_eq!(s.invariants[0].name(), "definite-answer");
@@ -81,7 +85,24 @@ fn a_step_needs_faults_or_clear_and_a_scenario_an_invariant() {
     assert!(
         errors_of(&text)
             .iter()
-            .any(|e| e.starts_with("timeline[1]: give exactly one"))
+            .any(|e| e.starts_with("timeline[1]: give `upstream`"))
+    );
+    let reload = GOOD.replace(
+        "{ at: 3s, upstream: primary, clear: true }",
+        "{ at: 3s, reload: { providers: [] } }",
+    );
+    assert!(matches!(
+        parse(&reload).unwrap().timeline[1].action,
+        Action::Reload(_)
+    ));
+    let both = GOOD.replace(
+        "upstream: primary, clear: true",
+        "upstream: primary, reload: {}",
+    );
+    assert!(
+        errors_of(&both)
+            .iter()
+            .any(|e| e.starts_with("timeline[1]: give `upstream`"))
     );
     let bare = "description: x\nload: { duration: 1s, rate: 1 }\ninvariants: {}\n";
     assert_eq!(

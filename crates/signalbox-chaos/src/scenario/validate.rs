@@ -9,7 +9,7 @@ use std::time::Duration;
 use signalbox_mock::{Faults, MockFormat};
 
 use super::raw::{RawInvariants, RawLoad, RawScenario, RawStep, RawUpstream};
-use super::{Invariant, Load, Policy, Scenario, Step, Tenant, Upstream};
+use super::{Action, Invariant, Load, Policy, Scenario, Step, Tenant, Upstream};
 
 /// Default requests in flight.
 const DEFAULT_CONCURRENCY: usize = 16;
@@ -68,7 +68,8 @@ pub(super) fn validate(
         (None, None) => Policy::External,
     };
     let load = check_load(&mut errors, load);
-    let timeline = check_timeline(&mut errors, timeline, &upstreams, load.duration);
+    let inline = matches!(policy, Policy::Inline(_));
+    let timeline = check_timeline(&mut errors, timeline, &upstreams, (load.duration, inline));
     let invariants = check_invariants(&mut errors, invariants, &load);
     if invariants.is_empty() {
         errors.push("invariants: at least one invariant is required".to_owned());
@@ -221,7 +222,7 @@ fn check_timeline(
     errors: &mut Errors,
     raw: Vec<RawStep>,
     upstreams: &[Upstream],
-    duration: Duration,
+    (duration, inline): (Duration, bool),
 ) -> Vec<Step> {
     let mut out = Vec::new();
     for (i, s) in raw.into_iter().enumerate() {
@@ -230,14 +231,8 @@ fn check_timeline(
             upstream,
             faults,
             clear,
+            reload,
         } = s;
-        if !upstreams.iter().any(|u| u.name == upstream) {
-            let known: Vec<&str> = upstreams.iter().map(|u| u.name.as_str()).collect();
-            errors.push(format!(
-                "timeline[{i}].upstream: unknown upstream {upstream:?} (known: {})",
-                known.join(", ")
-            ));
-        }
         if at > duration {
             errors.push(format!(
                 "timeline[{i}].at: {} is after the load ends ({})",
@@ -245,21 +240,37 @@ fn check_timeline(
                 humantime::format_duration(duration)
             ));
         }
-        let faults = match (faults, clear) {
-            (Some(f), false) => f,
-            (None, true) => Faults::default(),
+        let action = match (upstream, faults, clear, reload) {
+            (Some(upstream), Some(faults), false, None) => Action::Faults { upstream, faults },
+            (Some(upstream), None, true, None) => Action::Faults {
+                upstream,
+                faults: Faults::default(),
+            },
+            (None, None, false, Some(doc)) => {
+                if !inline {
+                    errors.push(format!(
+                        "timeline[{i}].reload: a reload needs the scenario's own inline `policy`"
+                    ));
+                }
+                Action::Reload(yaml_serde::to_string(&doc).unwrap_or_default())
+            }
             _ => {
                 errors.push(format!(
-                    "timeline[{i}]: give exactly one of `faults` or `clear: true`"
+                    "timeline[{i}]: give `upstream` with `faults` or `clear: true`, or `reload` alone"
                 ));
-                Faults::default()
+                continue;
             }
         };
-        out.push(Step {
-            at,
-            upstream,
-            faults,
-        });
+        if let Action::Faults { upstream, .. } = &action
+            && !upstreams.iter().any(|u| &u.name == upstream)
+        {
+            let known: Vec<&str> = upstreams.iter().map(|u| u.name.as_str()).collect();
+            errors.push(format!(
+                "timeline[{i}].upstream: unknown upstream {upstream:?} (known: {})",
+                known.join(", ")
+            ));
+        }
+        out.push(Step { at, action });
     }
     // Stable: steps at the same time keep the file's order.
     out.sort_by_key(|s| s.at);

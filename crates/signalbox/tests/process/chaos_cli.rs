@@ -40,6 +40,7 @@ fn shipped_outages_hold_in_their_short_form() {
         "total-outage",
         "flapping-primary",
         "error-500-once",
+        "tenant-surge",
     ]);
 }
 
@@ -51,6 +52,7 @@ fn shipped_slow_and_quota_scenarios_hold_in_their_short_form() {
         "slow-but-up",
         "slow-first-token",
         "accepts-never-answers",
+        "config-reload-under-load",
     ]);
 }
 
@@ -123,7 +125,7 @@ fn chaos_list_names_every_shipped_scenario_and_config_remaps_a_policy() {
     let out = bin().args(["chaos", "list"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    assert_eq!(stdout.lines().count(), 15, "{stdout}");
+    assert_eq!(stdout.lines().count(), 17, "{stdout}");
     assert!(stdout.contains("regional-outage"), "{stdout}");
     // The operator's policy (examples/failover.yaml) under a shipped scenario.
     let out = bin()
