@@ -9,6 +9,7 @@ mod breaker;
 mod degraded;
 mod execution;
 mod placement;
+mod rejections;
 #[cfg(test)]
 mod testkit;
 #[cfg(test)]
@@ -60,6 +61,7 @@ pub fn check(invariant: &Invariant, facts: &Facts) -> Verdict {
             closes_after_recovery,
         } => breaker::opens_and_closes(facts, route, *opens_within, *closes_after_recovery),
         Invariant::HealthyAfter { .. } => healthy_after(facts),
+        Invariant::RejectionsPropagated => rejections::propagated(facts),
     };
     tally.verdict(invariant.name())
 }

@@ -173,6 +173,9 @@ pub enum Invariant {
         /// How long to keep trying (default: the longest `open-for` + 2 s).
         within: Option<Duration>,
     },
+    /// A provider's rejection (4xx) is not retried and reaches the caller
+    /// with the provider's status and error code.
+    RejectionsPropagated,
     /// At least `min` of the (named tenants') requests succeed.
     SuccessRate {
         /// The share, 0–1.
@@ -197,6 +200,7 @@ impl Invariant {
             Self::NoTruncatedSuccess => "no-truncated-success",
             Self::HealthyAfter { .. } => "healthy-after",
             Self::SuccessRate { .. } => "success-rate",
+            Self::RejectionsPropagated => "rejections-propagated",
         }
     }
 }

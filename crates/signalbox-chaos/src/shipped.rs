@@ -41,6 +41,7 @@ shipped![
     "total-outage",
     "tenant-surge",
     "config-reload-under-load",
+    "content-filter",
 ];
 
 impl Shipped {

@@ -55,6 +55,11 @@ pub struct Faults {
     /// Streams send this many SSE events, then one that is not valid JSON,
     /// then the rest of the answer.
     pub malformed_event_after: Option<u32>,
+    /// Injected errors (`error_rate`, `fail_first`) carry this `error.code`
+    /// (e.g. `context_length_exceeded`, `content_filter`).
+    pub error_code: Option<String>,
+    /// Injected errors carry this `error.type` (e.g. `invalid_request_error`).
+    pub error_type: Option<String>,
 }
 
 impl Default for Faults {
@@ -77,6 +82,8 @@ impl Default for Faults {
             first_event_delay_ms: None,
             stall_stream_after: None,
             malformed_event_after: None,
+            error_code: None,
+            error_type: None,
         }
     }
 }

@@ -37,6 +37,27 @@ pub(crate) fn body(faults: &Faults, body: Bytes) -> Bytes {
     }
 }
 
+/// Gives an injected error body the faults' `error.code` and `error.type`;
+/// a body without an `error` object is returned unchanged.
+pub(crate) fn error_ids(faults: &Faults, body: Bytes) -> Bytes {
+    if faults.error_code.is_none() && faults.error_type.is_none() {
+        return body;
+    }
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return body;
+    };
+    let Some(error) = value.get_mut("error").and_then(|e| e.as_object_mut()) else {
+        return body;
+    };
+    if let Some(code) = &faults.error_code {
+        error.insert("code".to_owned(), code.clone().into());
+    }
+    if let Some(kind) = &faults.error_type {
+        error.insert("type".to_owned(), kind.clone().into());
+    }
+    serde_json::to_vec(&value).map_or(body, Bytes::from)
+}
+
 /// Writes every non-ASCII character as `\uXXXX` (UTF-16 surrogate pairs
 /// above U+FFFF). Outside JSON strings only ASCII occurs, so the whole text
 /// can be rewritten; bytes that are not UTF-8 are left as they are.
@@ -85,6 +106,23 @@ mod tests {
         ];
         assert_eq!(events(&faults, evs.clone()), evs[..1].to_vec());
         assert_eq!(events(&Faults::default(), evs.clone()), evs);
+    }
+
+    #[test]
+    fn injected_errors_carry_the_given_code_and_type() {
+        let faults = Faults {
+            error_code: Some("content_filter".to_owned()),
+            error_type: Some("invalid_request_error".to_owned()),
+            ..Faults::default()
+        };
+        let body =
+            Bytes::from_static(br#"{"error":{"message":"m","type":"server_error","code":null}}"#);
+        let out: serde_json::Value =
+            serde_json::from_slice(&error_ids(&faults, body.clone())).unwrap_or_default();
+        assert_eq!(out["error"]["code"], "content_filter");
+        assert_eq!(out["error"]["type"], "invalid_request_error");
+        assert_eq!(out["error"]["message"], "m");
+        assert_eq!(error_ids(&Faults::default(), body.clone()), body);
     }
 
     #[test]

@@ -200,7 +200,11 @@ async fn chat(State(shared): State<Arc<Shared>>, request: Request) -> Response {
         Decision::Error { status } => {
             counters.errors_injected.fetch_add(1, Relaxed);
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            shared.error(status, "mock: injected error")
+            let body = reshape::error_ids(
+                &faults,
+                shared.wire.error_body(status, "mock: injected error"),
+            );
+            shared.respond(status, JSON, body)
         }
         Decision::Answer { latency } => {
             if !latency.is_zero() {

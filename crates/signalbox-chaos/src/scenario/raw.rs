@@ -129,6 +129,8 @@ pub(crate) struct RawInvariants {
     pub(crate) healthy_after: Option<RawHealthy>,
     #[serde(default)]
     pub(crate) success_rate: Option<RawSuccess>,
+    #[serde(default)]
+    pub(crate) rejections_propagated: Option<Empty>,
 }
 
 /// An invariant without settings: `residency: {}`.

@@ -288,6 +288,7 @@ fn check_invariants(errors: &mut Errors, raw: RawInvariants, load: &Load) -> Vec
         no_truncated_success,
         healthy_after,
         success_rate,
+        rejections_propagated,
     } = raw;
     let mut out = Vec::new();
     if let Some(d) = definite_answer {
@@ -331,6 +332,9 @@ fn check_invariants(errors: &mut Errors, raw: RawInvariants, load: &Load) -> Vec
     }
     if no_truncated_success.is_some() {
         out.push(Invariant::NoTruncatedSuccess);
+    }
+    if rejections_propagated.is_some() {
+        out.push(Invariant::RejectionsPropagated);
     }
     if let Some(h) = healthy_after {
         out.push(Invariant::HealthyAfter { within: h.within });

@@ -64,6 +64,7 @@ fn shipped_stream_scenarios_hold_in_their_short_form() {
         "mid-stream-stall",
         "malformed-event",
         "clean-end-without-marker",
+        "content-filter",
     ]);
 }
 
@@ -125,7 +126,7 @@ fn chaos_list_names_every_shipped_scenario_and_config_remaps_a_policy() {
     let out = bin().args(["chaos", "list"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    assert_eq!(stdout.lines().count(), 17, "{stdout}");
+    assert_eq!(stdout.lines().count(), 18, "{stdout}");
     assert!(stdout.contains("regional-outage"), "{stdout}");
     // The operator's policy (examples/failover.yaml) under a shipped scenario.
     let out = bin()
