@@ -51,8 +51,12 @@ enum Command {
     /// Start three mock providers and a gateway on loopback, and show how to use them.
     Demo {
         /// Run a narrated walk (normal, streamed, outage with failover) and exit.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "chaos")]
         tour: bool,
+        /// Run two chaos scenarios (a regional outage, a flapping primary) in
+        /// their short form and print the table (see `signalbox chaos`).
+        #[arg(long)]
+        chaos: bool,
         /// The gateway's listen address (falls back to a free port if taken).
         #[arg(long, default_value = "127.0.0.1:4000")]
         listen: SocketAddr,
@@ -173,7 +177,7 @@ fn main() -> ExitCode {
         | Command::TestPolicy { .. }
         | Command::Chaos { .. } => "warn",
         // The tour narrates on stdout; only real problems go to stderr.
-        Command::Demo { tour: true, .. } => "error",
+        Command::Demo { tour: true, .. } | Command::Demo { chaos: true, .. } => "error",
         _ => "info",
     };
     // Flushes exported spans at exit, after the runtime (declared later) is gone.
@@ -215,7 +219,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => cmd::serve::run(&config, listen, no_watch).await,
         Command::Check { file } => cmd::check::run(&file),
         Command::Schema => cmd::check::schema(),
-        Command::Demo { tour, listen } => cmd::demo::run(tour, listen).await,
+        Command::Demo { chaos: true, .. } => cmd::chaos::demo().await,
+        Command::Demo { tour, listen, .. } => cmd::demo::run(tour, listen).await,
         Command::Explain {
             config,
             db,

@@ -69,6 +69,26 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The scenarios `signalbox demo --chaos` runs.
+const DEMO: [&str; 2] = ["regional-outage", "flapping-primary"];
+
+/// `demo --chaos`: two shipped scenarios in their short form, with the table.
+pub async fn demo() -> anyhow::Result<ExitCode> {
+    super::emit(&format!(
+        "Signalbox chaos demo: {} against the real gateway and in-process mock providers \
+         (short form; `signalbox chaos list` shows every scenario).\n\n",
+        DEMO.join(" and ")
+    ))?;
+    run(RunArgs {
+        scenarios: DEMO.iter().map(|s| (*s).to_owned()).collect(),
+        config: None,
+        short: true,
+        scale: None,
+        json: false,
+    })
+    .await
+}
+
 /// A scenario file, or a shipped scenario by name.
 fn load(name: &str) -> Result<Scenario, String> {
     let path = Path::new(name);

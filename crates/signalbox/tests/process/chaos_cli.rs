@@ -148,3 +148,18 @@ fn chaos_list_names_every_shipped_scenario_and_config_remaps_a_policy() {
     );
     assert!(stdout.contains("primary (primary)"), "{stdout}");
 }
+
+#[test]
+fn demo_chaos_runs_two_scenarios_with_the_table() {
+    let out = bin().args(["demo", "--chaos"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in ["regional-outage", "flapping-primary"] {
+        assert!(stdout.contains(&format!("\n{name} ")), "{stdout}");
+    }
+    assert!(stdout.contains("att/req"), "{stdout}");
+}
