@@ -67,6 +67,8 @@ pub struct GatewayDid {
     pub skips: BTreeMap<String, usize>,
     /// Early stops per reason.
     pub stops: BTreeMap<String, usize>,
+    /// Per tenant (when the load names more than one): `succeeded/sent`.
+    pub tenants: BTreeMap<String, String>,
 }
 
 fn gateway_did(facts: &Facts) -> GatewayDid {
@@ -279,6 +281,10 @@ fn details(out: &mut String, r: &ScenarioReport) {
             let cells: Vec<String> = map.iter().map(|(k, v)| format!("{k} {v}")).collect();
             let _ = writeln!(out, "  {label}: {}", cells.join(", "));
         }
+    }
+    if !g.tenants.is_empty() {
+        let cells: Vec<String> = g.tenants.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(out, "  succeeded per tenant: {}", cells.join(", "));
     }
     for v in &r.invariants {
         if v.held {
