@@ -74,6 +74,18 @@ pub struct GatewayDid {
 fn gateway_did(facts: &Facts) -> GatewayDid {
     let mut did = GatewayDid::default();
     let count = |map: &mut BTreeMap<String, usize>, key: String| *map.entry(key).or_default() += 1;
+    let mut per_tenant: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for r in &facts.requests {
+        let tally = per_tenant.entry(r.tenant.as_str()).or_default();
+        tally.0 += usize::from(r.succeeded());
+        tally.1 += 1;
+    }
+    if per_tenant.len() > 1 {
+        for (tenant, (ok, sent)) in per_tenant {
+            did.tenants
+                .insert(tenant.to_owned(), format!("{ok}/{sent}"));
+        }
+    }
     for r in &facts.requests {
         let status = r
             .answer
