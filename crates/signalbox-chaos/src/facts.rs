@@ -25,8 +25,8 @@ pub struct Facts {
     pub tenants: Vec<TenantFact>,
     /// Fault changes as applied, in time order.
     pub steps: Vec<AppliedStep>,
-    /// Reloads as applied, in time order.
-    pub reloads: Vec<AppliedReload>,
+    /// Reloads and Redis stops and starts as applied, in time order.
+    pub actions: Vec<AppliedAction>,
     /// The largest attempt budget of any alias or rule.
     pub attempt_budget: u32,
     /// Requests allowed in flight by the load.
@@ -165,12 +165,14 @@ pub struct AppliedStep {
     pub faults: Faults,
 }
 
-/// A reload as applied.
+/// A reload, or a Redis stop or start, as applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppliedReload {
+pub struct AppliedAction {
     /// When, from the start of the load.
     pub at: Duration,
-    /// `reloaded …` / `unchanged …`, or why the gateway refused it.
+    /// Which: `reload`, `redis stop`, `redis start`.
+    pub action: &'static str,
+    /// What came of it (a reload: `reloaded …` or `unchanged …`), or why it failed.
     pub result: Result<String, String>,
 }
 

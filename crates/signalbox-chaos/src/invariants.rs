@@ -46,7 +46,8 @@ pub fn check(invariant: &Invariant, facts: &Facts) -> Verdict {
             min,
             tenants,
             after,
-        } => answers::success_rate(facts, *min, tenants, *after),
+            skip_keyed,
+        } => answers::success_rate(facts, *min, tenants, (*after, *skip_keyed)),
         Invariant::NoDuplicateExecution => execution::no_duplicates(facts),
         Invariant::Residency => placement::residency(facts),
         Invariant::DegradationMarked => degraded::marked(facts),
@@ -66,25 +67,22 @@ pub fn check(invariant: &Invariant, facts: &Facts) -> Verdict {
     tally.verdict(invariant.name())
 }
 
-/// The verdict on the timeline's reloads: each must have been applied
-/// (a refused or unchanged reload tests nothing).
-pub fn reloads_applied(facts: &Facts) -> Verdict {
+/// The verdict on the timeline's reloads and Redis steps: each must have
+/// been applied (a refused or unchanged reload tests nothing).
+pub fn timeline_applied(facts: &Facts) -> Verdict {
     let mut t = Tally::default();
-    for r in &facts.reloads {
+    for a in &facts.actions {
         t.look();
-        match &r.result {
-            Ok(outcome) if outcome.starts_with("reloaded") => {}
-            Ok(outcome) => t.broke(
-                None,
-                format!("reload at {} ms: {outcome}", r.at.as_millis()),
-            ),
-            Err(e) => t.broke(
-                None,
-                format!("reload at {} ms refused: {e}", r.at.as_millis()),
-            ),
+        let at = a.at.as_millis();
+        match &a.result {
+            Ok(outcome) if a.action == "reload" && !outcome.starts_with("reloaded") => {
+                t.broke(None, format!("reload at {at} ms: {outcome}"));
+            }
+            Ok(_) => {}
+            Err(e) => t.broke(None, format!("{} at {at} ms failed: {e}", a.action)),
         }
     }
-    t.verdict("reload-applied")
+    t.verdict("timeline-applied")
 }
 
 fn healthy_after(facts: &Facts) -> Tally {

@@ -9,6 +9,7 @@ pub mod facts;
 pub mod invariants;
 mod load;
 mod observe;
+mod redis;
 pub mod report;
 mod run;
 pub mod scenario;

@@ -14,7 +14,7 @@ use signalbox_core::DecisionRecord;
 use signalbox_mock::Faults;
 use tokio::time::Instant;
 
-use crate::facts::{AppliedReload, AppliedStep, Facts, HealthCheck, RequestFact, UpstreamCall};
+use crate::facts::{AppliedAction, AppliedStep, Facts, HealthCheck, RequestFact, UpstreamCall};
 use crate::invariants;
 use crate::load::{self, Progress};
 use crate::report::{self, ScenarioReport};
@@ -91,7 +91,7 @@ async fn run_on(scenario: &Scenario, stage: &Stage, progress: bool) -> ScenarioR
         progress.then(|| tokio::spawn(tick(scenario.clone(), planned, counts.clone(), start)));
     let url = format!("{}/v1/chat/completions", stage.gateway.base_url());
     let load = load::drive(&scenario.load, plan, url, start, counts);
-    let (mut requests, (steps, reloads)) =
+    let (mut requests, (steps, actions)) =
         tokio::join!(load, apply_timeline(scenario, stage, start));
     if let Some(t) = ticker {
         t.abort();
@@ -117,7 +117,7 @@ async fn run_on(scenario: &Scenario, stage: &Stage, progress: bool) -> ScenarioR
         routes: stage.routes(),
         tenants: stage.tenants(),
         steps,
-        reloads,
+        actions,
         attempt_budget: stage.attempt_budget(),
         concurrency: scenario.load.concurrency,
         healthy_after,
@@ -127,19 +127,20 @@ async fn run_on(scenario: &Scenario, stage: &Stage, progress: bool) -> ScenarioR
         .iter()
         .map(|i| invariants::check(i, &facts))
         .collect();
-    if !facts.reloads.is_empty() {
-        verdicts.push(invariants::reloads_applied(&facts));
+    if !facts.actions.is_empty() {
+        verdicts.push(invariants::timeline_applied(&facts));
     }
     report::summarise(scenario, &facts, verdicts, start.elapsed())
 }
 
-/// Applies the timeline from `start`: fault changes on the mocks, reloads on the gateway.
+/// Applies the timeline from `start`: fault changes on the mocks, reloads on
+/// the gateway, stops and starts of the scenario's Redis.
 async fn apply_timeline(
     scenario: &Scenario,
     stage: &Stage,
     start: Instant,
-) -> (Vec<AppliedStep>, Vec<AppliedReload>) {
-    let (mut steps, mut reloads) = (Vec::new(), Vec::new());
+) -> (Vec<AppliedStep>, Vec<AppliedAction>) {
+    let (mut steps, mut actions) = (Vec::new(), Vec::new());
     for step in &scenario.timeline {
         tokio::time::sleep_until(start + step.at).await;
         match &step.action {
@@ -156,11 +157,20 @@ async fn apply_timeline(
             Action::Reload(text) => {
                 let at = start.elapsed();
                 let result = stage.reload(text).await;
-                reloads.push(AppliedReload { at, result });
+                actions.push(AppliedAction {
+                    at,
+                    action: "reload",
+                    result,
+                });
+            }
+            Action::Redis(redis) => {
+                let at = start.elapsed();
+                let (action, result) = stage.redis_step(*redis).await;
+                actions.push(AppliedAction { at, action, result });
             }
         }
     }
-    (steps, reloads)
+    (steps, actions)
 }
 
 async fn tick(scenario: Scenario, planned: usize, counts: Arc<Progress>, start: Instant) {

@@ -33,6 +33,8 @@ pub struct Scenario {
     pub policy: Policy,
     /// Extra `${VAR}` values (and `{env: VAR}` secrets such as tenant keys) for it.
     pub vars: BTreeMap<String, String>,
+    /// Whether the runner starts a `redis-server` (`${REDIS_URL}` in the policy).
+    pub redis: bool,
     /// Fault changes in time order.
     pub timeline: Vec<Step>,
     /// What the load looks like.
@@ -87,6 +89,18 @@ pub enum Action {
     /// The gateway reloads this configuration (YAML text, interpolated
     /// like the scenario's policy), as on SIGHUP.
     Reload(String),
+    /// The scenario's `redis-server` is killed or started again.
+    Redis(RedisStep),
+}
+
+/// What a timeline step does to the scenario's `redis-server`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RedisStep {
+    /// Kill it (as a crash would).
+    Stop,
+    /// Start it again on the same port (empty: no persistence).
+    Start,
 }
 
 /// The load profile.
@@ -184,6 +198,9 @@ pub enum Invariant {
         tenants: Vec<String>,
         /// Only requests sent after this point.
         after: Duration,
+        /// Leave requests with an `Idempotency-Key` out (a shared-state
+        /// outage refuses them by design).
+        skip_keyed: bool,
     },
 }
 

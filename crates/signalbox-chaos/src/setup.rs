@@ -14,7 +14,8 @@ use signalbox_gateway::{Gateway, GatewayHandle, GatewayOptions, ReloadSource};
 use signalbox_mock::{MockFormat, MockHandle, MockOptions, MockProvider};
 
 use crate::facts::{RouteFact, TenantFact};
-use crate::scenario::{Policy, Scenario, Upstream};
+use crate::redis::RedisProcess;
+use crate::scenario::{Policy, RedisStep, Scenario, Upstream};
 
 /// Records the writer may buffer: a run's every request must be kept.
 const LOG_QUEUE: usize = 1 << 16;
@@ -55,6 +56,9 @@ pub enum SetupError {
     /// A name in the scenario that the configuration lacks.
     #[error("{0}")]
     Mismatch(String),
+    /// The scenario's `redis-server` could not be started.
+    #[error("redis: {0}")]
+    Redis(String),
 }
 
 /// A running stage.
@@ -68,6 +72,8 @@ pub struct Stage {
     pub config: Config,
     /// The file reload steps rewrite (inline policies only).
     policy_file: Option<PathBuf>,
+    /// The scenario's `redis-server`, when it asked for one.
+    redis: Option<RedisProcess>,
 }
 
 fn loopback() -> SocketAddr {
@@ -101,9 +107,14 @@ pub async fn start(scenario: &Scenario, external: Option<&Path>) -> Result<Stage
     for u in &scenario.upstreams {
         mocks.push((u.name.clone(), start_mock(u).await?));
     }
+    let redis = match scenario.redis {
+        true => Some(RedisProcess::start().await.map_err(SetupError::Redis)?),
+        false => None,
+    };
     let urls = mocks.iter().map(|(n, m)| (url_var(n), m.base_url()));
+    let redis_url = redis.iter().map(|r| ("REDIS_URL".to_owned(), r.url()));
     let given = scenario.vars.iter().map(|(k, v)| (k.clone(), v.clone()));
-    let vars = Arc::new(OverlayVars::new(urls.chain(given)));
+    let vars = Arc::new(OverlayVars::new(urls.chain(redis_url).chain(given)));
     let invalid = |origin: &str| {
         let origin = origin.to_owned();
         move |errors| SetupError::Config { origin, errors }
@@ -161,6 +172,7 @@ pub async fn start(scenario: &Scenario, external: Option<&Path>) -> Result<Stage
         mocks,
         config,
         policy_file,
+        redis,
     })
 }
 
@@ -286,6 +298,17 @@ impl Stage {
                 r.policy_version
             )),
             Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Kills or restarts the scenario's `redis-server`.
+    pub async fn redis_step(&self, step: RedisStep) -> (&'static str, Result<String, String>) {
+        let Some(redis) = &self.redis else {
+            return ("redis", Err("the scenario starts no redis".to_owned()));
+        };
+        match step {
+            RedisStep::Stop => ("redis stop", redis.kill()),
+            RedisStep::Start => ("redis start", redis.resume().await),
         }
     }
 

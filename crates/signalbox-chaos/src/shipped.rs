@@ -42,6 +42,7 @@ shipped![
     "tenant-surge",
     "config-reload-under-load",
     "content-filter",
+    "redis-lost-and-restored",
 ];
 
 impl Shipped {

@@ -94,12 +94,20 @@ pub(super) fn no_truncated_success(facts: &Facts) -> Tally {
 /// At least `min` of the requests (of `tenants`, sent after `after`) succeed.
 /// Irreversible requests are not counted: at-most-once rightly lets them
 /// fail once they may have reached a provider.
-pub(super) fn success_rate(facts: &Facts, min: f64, tenants: &[String], after: Duration) -> Tally {
+pub(super) fn success_rate(
+    facts: &Facts,
+    min: f64,
+    tenants: &[String],
+    (after, skip_keyed): (Duration, bool),
+) -> Tally {
     let mut t = Tally::default();
     let mut ok = 0usize;
     let mut first_failed = None;
     let counted = |r: &&RequestFact| {
-        !r.irreversible && r.sent_at >= after && (tenants.is_empty() || tenants.contains(&r.tenant))
+        !r.irreversible
+            && !(skip_keyed && r.idempotency_key.is_some())
+            && r.sent_at >= after
+            && (tenants.is_empty() || tenants.contains(&r.tenant))
     };
     for r in facts.requests.iter().filter(counted) {
         t.look();
@@ -221,10 +229,15 @@ mod tests {
         irreversible.sent_at = Duration::from_secs(2);
         irreversible.irreversible = true;
         let f = facts(vec![before, after, good, irreversible]);
-        let t = success_rate(&f, 0.9, &[], Duration::from_secs(1));
+        let t = success_rate(&f, 0.9, &[], (Duration::from_secs(1), false));
         assert_eq!((t.checked, t.violations), (2, 1));
         assert_eq!(t.first.unwrap().0.as_deref(), Some("after"));
-        let t = success_rate(&f, 0.5, &[], Duration::from_secs(1));
+        let t = success_rate(&f, 0.5, &[], (Duration::from_secs(1), false));
         assert_eq!(t.violations, 0);
+        // A keyed failure is left out when asked.
+        let mut f = f;
+        f.requests[1].idempotency_key = Some("k".to_owned());
+        let t = success_rate(&f, 0.9, &[], (Duration::from_secs(1), true));
+        assert_eq!((t.checked, t.violations), (1, 0));
     }
 }

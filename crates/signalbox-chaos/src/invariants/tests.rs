@@ -3,28 +3,35 @@
 use std::time::Duration;
 
 use super::*;
-use crate::facts::{AppliedReload, HealthCheck};
+use crate::facts::{AppliedAction, HealthCheck};
 
 #[test]
-fn a_refused_or_unchanged_reload_breaks_reload_applied() {
-    let reload = |result| AppliedReload {
+fn a_refused_or_unchanged_reload_or_a_failed_redis_step_breaks_timeline_applied() {
+    let reload = |result| AppliedAction {
         at: Duration::from_secs(1),
+        action: "reload",
         result,
     };
     let mut facts = Facts {
-        reloads: vec![reload(Ok("reloaded (policy version abc)".to_owned()))],
+        actions: vec![reload(Ok("reloaded (policy version abc)".to_owned()))],
         ..Facts::default()
     };
-    assert!(reloads_applied(&facts).held);
+    assert!(timeline_applied(&facts).held);
     facts
-        .reloads
+        .actions
         .push(reload(Ok("unchanged (policy version abc)".to_owned())));
     facts
-        .reloads
+        .actions
         .push(reload(Err("routes[0].region: unknown".to_owned())));
-    let v = reloads_applied(&facts);
+    let v = timeline_applied(&facts);
     assert_eq!((v.held, v.violations), (false, 2));
     assert!(v.detail.contains("unchanged"), "{}", v.detail);
+    facts.actions = vec![AppliedAction {
+        at: Duration::from_secs(2),
+        action: "redis start",
+        result: Err("redis-server is not installed".to_owned()),
+    }];
+    assert!(!timeline_applied(&facts).held);
 }
 
 #[test]

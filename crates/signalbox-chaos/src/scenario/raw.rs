@@ -26,6 +26,9 @@ pub(crate) struct RawScenario {
     /// The gateway configuration in a file, relative to the scenario.
     #[serde(default)]
     pub(crate) policy_file: Option<String>,
+    /// Start a `redis-server` for the gateway (`${REDIS_URL}`).
+    #[serde(default)]
+    pub(crate) redis: bool,
     /// Extra `${VAR}` values (and `{env: VAR}` secrets) for the policy.
     #[serde(default)]
     pub(crate) vars: BTreeMap<String, String>,
@@ -65,6 +68,9 @@ pub(crate) struct RawStep {
     /// Reloads the gateway with this configuration (as SIGHUP does).
     #[serde(default)]
     pub(crate) reload: Option<yaml_serde::Value>,
+    /// Stops or starts the scenario's `redis-server`.
+    #[serde(default)]
+    pub(crate) redis: Option<crate::scenario::RedisStep>,
 }
 
 /// The load profile.
@@ -180,4 +186,6 @@ pub(crate) struct RawSuccess {
     pub(crate) tenants: Vec<String>,
     #[serde(default, with = "humantime_serde")]
     pub(crate) after: Option<Duration>,
+    #[serde(default)]
+    pub(crate) skip_keyed: bool,
 }

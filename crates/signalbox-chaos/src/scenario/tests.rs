@@ -35,7 +35,7 @@ fn a_good_file_reads_with_defaults_and_scales() {
     assert!(matches!(s.policy, Policy::Inline(_)));
     let faults = |i: usize| match &s.timeline[i].action {
         Action::Faults { faults, .. } => faults.clone(),
-        Action::Reload(_) => panic!("not a fault step"),
+        Action::Reload(_) | Action::Redis(_) => panic!("not a fault step"),
     };
     assert_eq!(faults(0).error_rate, 1.0);
     assert_eq!(faults(1), Faults::default());

@@ -9,7 +9,7 @@ use std::time::Duration;
 use signalbox_mock::{Faults, MockFormat};
 
 use super::raw::{RawInvariants, RawLoad, RawScenario, RawStep, RawUpstream};
-use super::{Action, Invariant, Load, Policy, Scenario, Step, Tenant, Upstream};
+use super::{Action, Invariant, Load, Policy, RedisStep, Scenario, Step, Tenant, Upstream};
 
 /// Default requests in flight.
 const DEFAULT_CONCURRENCY: usize = 16;
@@ -36,6 +36,7 @@ pub(super) fn validate(
         upstreams,
         policy,
         policy_file,
+        redis,
         vars,
         timeline,
         load,
@@ -70,6 +71,13 @@ pub(super) fn validate(
     let load = check_load(&mut errors, load);
     let inline = matches!(policy, Policy::Inline(_));
     let timeline = check_timeline(&mut errors, timeline, &upstreams, (load.duration, inline));
+    for (i, step) in timeline.iter().enumerate() {
+        if matches!(step.action, Action::Redis(_)) && !redis {
+            errors.push(format!(
+                "timeline[{i}].redis: the scenario starts no redis (`redis: true`)"
+            ));
+        }
+    }
     let invariants = check_invariants(&mut errors, invariants, &load);
     if invariants.is_empty() {
         errors.push("invariants: at least one invariant is required".to_owned());
@@ -86,6 +94,7 @@ pub(super) fn validate(
         upstreams,
         policy,
         vars,
+        redis,
         timeline,
         load,
         invariants,
@@ -232,6 +241,7 @@ fn check_timeline(
             faults,
             clear,
             reload,
+            redis,
         } = s;
         if at > duration {
             errors.push(format!(
@@ -240,26 +250,9 @@ fn check_timeline(
                 humantime::format_duration(duration)
             ));
         }
-        let action = match (upstream, faults, clear, reload) {
-            (Some(upstream), Some(faults), false, None) => Action::Faults { upstream, faults },
-            (Some(upstream), None, true, None) => Action::Faults {
-                upstream,
-                faults: Faults::default(),
-            },
-            (None, None, false, Some(doc)) => {
-                if !inline {
-                    errors.push(format!(
-                        "timeline[{i}].reload: a reload needs the scenario's own inline `policy`"
-                    ));
-                }
-                Action::Reload(yaml_serde::to_string(&doc).unwrap_or_default())
-            }
-            _ => {
-                errors.push(format!(
-                    "timeline[{i}]: give `upstream` with `faults` or `clear: true`, or `reload` alone"
-                ));
-                continue;
-            }
+        let Some(action) = action_of(errors, i, (upstream, faults, clear), reload, redis, inline)
+        else {
+            continue;
         };
         if let Action::Faults { upstream, .. } = &action
             && !upstreams.iter().any(|u| &u.name == upstream)
@@ -275,6 +268,44 @@ fn check_timeline(
     // Stable: steps at the same time keep the file's order.
     out.sort_by_key(|s| s.at);
     out
+}
+
+/// What one step does: exactly one of faults (`upstream` with `faults` or
+/// `clear`), `reload` (inline policies only) or `redis`.
+fn action_of(
+    errors: &mut Errors,
+    i: usize,
+    (upstream, faults, clear): (Option<String>, Option<Faults>, bool),
+    reload: Option<yaml_serde::Value>,
+    redis: Option<RedisStep>,
+    inline: bool,
+) -> Option<Action> {
+    match (upstream, faults, clear, reload, redis) {
+        (Some(upstream), Some(faults), false, None, None) => {
+            Some(Action::Faults { upstream, faults })
+        }
+        (Some(upstream), None, true, None, None) => Some(Action::Faults {
+            upstream,
+            faults: Faults::default(),
+        }),
+        (None, None, false, Some(doc), None) => {
+            if !inline {
+                errors.push(format!(
+                    "timeline[{i}].reload: a reload needs the scenario's own inline `policy`"
+                ));
+            }
+            Some(Action::Reload(
+                yaml_serde::to_string(&doc).unwrap_or_default(),
+            ))
+        }
+        (None, None, false, None, Some(step)) => Some(Action::Redis(step)),
+        _ => {
+            errors.push(format!(
+                "timeline[{i}]: give `upstream` with `faults` or `clear: true`, or `reload` or `redis` alone"
+            ));
+            None
+        }
+    }
 }
 
 fn check_invariants(errors: &mut Errors, raw: RawInvariants, load: &Load) -> Vec<Invariant> {
@@ -352,6 +383,7 @@ fn check_invariants(errors: &mut Errors, raw: RawInvariants, load: &Load) -> Vec
             min: s.min,
             tenants: s.tenants,
             after: s.after.unwrap_or_default(),
+            skip_keyed: s.skip_keyed,
         });
     }
     out

@@ -68,6 +68,14 @@ fn shipped_stream_scenarios_hold_in_their_short_form() {
     ]);
 }
 
+/// Needs `redis-server` on PATH, which a fresh machine may lack: ignored by
+/// the README's test command, run by `.ci/run` (which installs it).
+#[test]
+#[ignore = "needs redis-server on PATH (.ci/run installs it and runs this)"]
+fn shipped_redis_scenario_holds_in_its_short_form() {
+    shipped_hold(&["redis-lost-and-restored"]);
+}
+
 /// One route, down for good: the policy cannot serve, nor open the circuit
 /// after one failure when it is set to open after five.
 const IMPOSSIBLE: &str = r#"
@@ -126,7 +134,7 @@ fn chaos_list_names_every_shipped_scenario_and_config_remaps_a_policy() {
     let out = bin().args(["chaos", "list"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    assert_eq!(stdout.lines().count(), 18, "{stdout}");
+    assert_eq!(stdout.lines().count(), 19, "{stdout}");
     assert!(stdout.contains("regional-outage"), "{stdout}");
     // The operator's policy (examples/failover.yaml) under a shipped scenario.
     let out = bin()
