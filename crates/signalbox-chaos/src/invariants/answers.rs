@@ -104,8 +104,8 @@ pub(super) fn success_rate(
     let mut ok = 0usize;
     let mut first_failed = None;
     let counted = |r: &&RequestFact| {
-        !r.irreversible
-            && !(skip_keyed && r.idempotency_key.is_some())
+        let keyed = skip_keyed && r.idempotency_key.is_some();
+        !(r.irreversible || keyed)
             && r.sent_at >= after
             && (tenants.is_empty() || tenants.contains(&r.tenant))
     };
