@@ -27,6 +27,7 @@ shipped![
     "regional-outage",
     "quota-429-retry-after",
     "quota-429-no-retry-after",
+    "quota-429-reset-header",
     "slow-but-up",
     "slow-first-token",
     "accepts-never-answers",

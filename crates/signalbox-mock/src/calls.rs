@@ -34,6 +34,11 @@ pub enum CallOutcome {
         /// The `retry-after` sent, in seconds.
         retry_after_secs: u64,
     },
+    /// 429 without `retry-after`, with `x-ratelimit-reset-requests`.
+    RateLimitedUntilReset {
+        /// The reset sent, in seconds.
+        reset_secs: u64,
+    },
     /// An injected error with this status (`error_rate`, `fail_first`; a
     /// 429 here carries no `retry-after`).
     Error {

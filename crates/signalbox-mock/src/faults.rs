@@ -18,6 +18,9 @@ pub struct Faults {
     pub error_status: u16,
     /// When set, every chat request gets 429 with `retry-after: <secs>`.
     pub rate_limit_retry_after_secs: Option<u64>,
+    /// When set, every chat request gets 429 without `retry-after`, with
+    /// OpenAI's reset header instead: `x-ratelimit-reset-requests: <secs>s`.
+    pub rate_limit_reset_secs: Option<u64>,
     /// Delay before the response head.
     pub latency_ms: u64,
     /// Accept chat requests and never answer them.
@@ -68,6 +71,7 @@ impl Default for Faults {
             error_rate: 0.0,
             error_status: 503,
             rate_limit_retry_after_secs: None,
+            rate_limit_reset_secs: None,
             latency_ms: 0,
             hang: false,
             cut_stream_after: None,
@@ -97,6 +101,8 @@ pub(crate) enum Decision {
     Reset,
     /// 429 with this `retry-after`.
     RateLimit { retry_after_secs: u64 },
+    /// 429 with a reset header (no `retry-after`).
+    RateLimitReset { reset_secs: u64 },
     /// Injected error with this status.
     Error { status: u16 },
     /// Answer after `latency` (zero when no latency is configured).
@@ -115,6 +121,9 @@ impl Faults {
         }
         if let Some(retry_after_secs) = self.rate_limit_retry_after_secs {
             return Decision::RateLimit { retry_after_secs };
+        }
+        if let Some(reset_secs) = self.rate_limit_reset_secs {
+            return Decision::RateLimitReset { reset_secs };
         }
         let first = self.fail_first.is_some_and(|k| since_set <= u64::from(k));
         if first || fails_on_schedule(n, self.error_rate) {

@@ -30,6 +30,9 @@ const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// The request id the call log keeps (the gateway sends the caller's on).
 const REQUEST_ID: &str = "x-request-id";
 
+/// OpenAI's rate-limit reset header (`rate_limit_reset_secs`).
+const RESET_REQUESTS: &str = "x-ratelimit-reset-requests";
+
 /// Header naming the mock instance on every response.
 const MOCK_NAME: &str = "x-mock-name";
 
@@ -173,6 +176,9 @@ async fn chat(State(shared): State<Arc<Shared>>, request: Request) -> Response {
         Decision::Hang => CallOutcome::Hung,
         Decision::Reset => CallOutcome::Reset,
         Decision::RateLimit { retry_after_secs } => CallOutcome::RateLimited { retry_after_secs },
+        Decision::RateLimitReset { reset_secs } => {
+            CallOutcome::RateLimitedUntilReset { reset_secs }
+        }
         Decision::Error { status } => CallOutcome::Error { status },
         Decision::Answer { .. } => CallOutcome::Pending,
     };
@@ -195,6 +201,16 @@ async fn chat(State(shared): State<Arc<Shared>>, request: Request) -> Response {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            response
+        }
+        Decision::RateLimitReset { reset_secs } => {
+            counters.errors_injected.fetch_add(1, Relaxed);
+            let message = format!("mock: rate limit reached, resets in {reset_secs}s");
+            let mut response = shared.error(StatusCode::TOO_MANY_REQUESTS, &message);
+            let reset = HeaderValue::from_str(&format!("{reset_secs}s"));
+            if let Ok(reset) = reset {
+                response.headers_mut().insert(RESET_REQUESTS, reset);
+            }
             response
         }
         Decision::Error { status } => {

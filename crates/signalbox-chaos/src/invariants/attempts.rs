@@ -58,8 +58,11 @@ pub(super) fn bounded(
 fn hammering(facts: &Facts, grace: Duration, t: &mut Tally) {
     for limited in &facts.calls {
         let wait = match limited.outcome {
-            CallOutcome::RateLimited { retry_after_secs } => {
-                Duration::from_secs(retry_after_secs).min(COOLDOWN_CAP)
+            CallOutcome::RateLimited {
+                retry_after_secs: secs,
+            }
+            | CallOutcome::RateLimitedUntilReset { reset_secs: secs } => {
+                Duration::from_secs(secs).min(COOLDOWN_CAP)
             }
             CallOutcome::Error { status: 429 } => COOLDOWN_WITHOUT_HINT,
             _ => continue,
@@ -152,12 +155,20 @@ mod tests {
                 // Without a hint, one second of quiet.
                 call("a", 5_000, "bare", CallOutcome::Error { status: 429 }),
                 call("a", 5_500, "hammer-2", CallOutcome::Json),
+                // A reset header is a hint too.
+                call(
+                    "a",
+                    8_000,
+                    "reset",
+                    CallOutcome::RateLimitedUntilReset { reset_secs: 3 },
+                ),
+                call("a", 10_000, "hammer-3", CallOutcome::Json),
             ],
             attempt_budget: 1,
             ..Facts::default()
         };
         let t = bounded(&f, None, None, Duration::from_millis(100));
-        assert_eq!(t.violations, 2);
+        assert_eq!(t.violations, 3);
         assert_eq!(t.first.unwrap().0.as_deref(), Some("hammer"));
     }
 }

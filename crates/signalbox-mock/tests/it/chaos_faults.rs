@@ -177,3 +177,25 @@ async fn the_call_log_keeps_request_ids_and_fates() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn rate_limit_reset_sends_the_reset_header_without_retry_after() {
+    timeout(TEST_TIMEOUT, async {
+        let mock = start_named("m").await;
+        mock.log_calls(true);
+        mock.set_faults(Faults {
+            rate_limit_reset_secs: Some(4),
+            ..Faults::default()
+        });
+        let response = post_chat(&client(), &mock, &chat("hi", false)).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()["x-ratelimit-reset-requests"], "4s");
+        assert!(response.headers().get("retry-after").is_none());
+        assert_eq!(
+            mock.calls()[0].outcome,
+            CallOutcome::RateLimitedUntilReset { reset_secs: 4 }
+        );
+    })
+    .await
+    .unwrap();
+}

@@ -49,6 +49,7 @@ fn shipped_slow_and_quota_scenarios_hold_in_their_short_form() {
     shipped_hold(&[
         "quota-429-retry-after",
         "quota-429-no-retry-after",
+        "quota-429-reset-header",
         "slow-but-up",
         "slow-first-token",
         "accepts-never-answers",
@@ -134,7 +135,7 @@ fn chaos_list_names_every_shipped_scenario_and_config_remaps_a_policy() {
     let out = bin().args(["chaos", "list"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    assert_eq!(stdout.lines().count(), 19, "{stdout}");
+    assert_eq!(stdout.lines().count(), 20, "{stdout}");
     assert!(stdout.contains("regional-outage"), "{stdout}");
     // The operator's policy (examples/failover.yaml) under a shipped scenario.
     let out = bin()
