@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 /// Fault settings, replaced as a whole at runtime (`POST /_mock/faults` or `MockHandle::set_faults`).
 ///
 /// Faults apply only to chat completion requests. Precedence: `hang` > `reset_before_headers` >
-/// rate limit > `fail_first` > `error_rate` > `latency_ms`, then a normal (or `malformed_json`)
-/// answer.
+/// rate limit (`retry-after`, then the reset header) > `fail_first` > `error_rate` >
+/// `latency_ms`, then a normal (or `malformed_json`) answer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
