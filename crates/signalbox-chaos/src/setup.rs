@@ -17,6 +17,9 @@ use crate::facts::{RouteFact, TenantFact};
 use crate::redis::RedisProcess;
 use crate::scenario::{Policy, RedisStep, Scenario, Upstream};
 
+/// How long the gateway has to become ready.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Records the writer may buffer: a run's every request must be kept.
 const LOG_QUEUE: usize = 1 << 16;
 
@@ -167,6 +170,7 @@ pub async fn start(scenario: &Scenario, external: Option<&Path>) -> Result<Stage
             what: "the gateway".to_owned(),
             source,
         })?;
+    ready(&gateway.base_url()).await?;
     Ok(Stage {
         gateway,
         mocks,
@@ -174,6 +178,38 @@ pub async fn start(scenario: &Scenario, external: Option<&Path>) -> Result<Stage
         policy_file,
         redis,
     })
+}
+
+/// Waits for `/readyz`, then sends one request the load does not count:
+/// the load must not start while the gateway still builds its lazy tables
+/// (a debug build takes hundreds of ms), or its first requests would land
+/// after the timeline's first faults.
+async fn ready(base: &str) -> Result<(), SetupError> {
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + READY_WITHIN;
+    loop {
+        let answer = client.get(format!("{base}/readyz")).send().await;
+        if answer.is_ok_and(|r| r.status().is_success()) {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(SetupError::Gateway(format!(
+                "not ready within {} s",
+                READY_WITHIN.as_secs()
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Any answer will do (the alias may not exist, a key may be needed): it
+    // warms the request path, it is not checked.
+    let body = serde_json::json!({"model": "chaos-warm-up", "messages": [{"role": "user", "content": "warm up"}]});
+    let _ = client
+        .post(format!("{base}/v1/chat/completions"))
+        .json(&body)
+        .timeout(READY_WITHIN)
+        .send()
+        .await;
+    Ok(())
 }
 
 /// Points every provider of `config` at a mock: the scenario's upstream of
