@@ -18,7 +18,7 @@ use crate::facts::{AppliedAction, AppliedStep, Facts, HealthCheck, RequestFact, 
 use crate::invariants;
 use crate::load::{self, Progress};
 use crate::report::{self, ScenarioReport};
-use crate::scenario::{Action, Invariant, Scenario};
+use crate::scenario::{Action, Invariant, Scenario, Step};
 use crate::setup::{self, SetupError, Stage};
 
 /// How to run a scenario.
@@ -90,9 +90,15 @@ async fn run_on(scenario: &Scenario, stage: &Stage, progress: bool) -> ScenarioR
     let ticker =
         progress.then(|| tokio::spawn(tick(scenario.clone(), planned, counts.clone(), start)));
     let url = format!("{}/v1/chat/completions", stage.gateway.base_url());
+    // Steps at 0 s are in place before the first request leaves, not racing it.
+    let first_later = scenario.timeline.partition_point(|s| s.at.is_zero());
+    let (now, later) = scenario.timeline.split_at(first_later);
+    let (mut steps, mut actions) = apply_timeline(now, stage, start).await;
     let load = load::drive(&scenario.load, plan, url, start, counts);
-    let (mut requests, (steps, actions)) =
-        tokio::join!(load, apply_timeline(scenario, stage, start));
+    let (mut requests, (more_steps, more_actions)) =
+        tokio::join!(load, apply_timeline(later, stage, start));
+    steps.extend(more_steps);
+    actions.extend(more_actions);
     if let Some(t) = ticker {
         t.abort();
         eprint!("\r\x1b[2K");
@@ -136,12 +142,12 @@ async fn run_on(scenario: &Scenario, stage: &Stage, progress: bool) -> ScenarioR
 /// Applies the timeline from `start`: fault changes on the mocks, reloads on
 /// the gateway, stops and starts of the scenario's Redis.
 async fn apply_timeline(
-    scenario: &Scenario,
+    timeline: &[Step],
     stage: &Stage,
     start: Instant,
 ) -> (Vec<AppliedStep>, Vec<AppliedAction>) {
     let (mut steps, mut actions) = (Vec::new(), Vec::new());
-    for step in &scenario.timeline {
+    for step in timeline {
         tokio::time::sleep_until(start + step.at).await;
         match &step.action {
             Action::Faults { upstream, faults } => {

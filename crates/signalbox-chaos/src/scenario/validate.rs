@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use signalbox_mock::{Faults, MockFormat};
 
-use super::raw::{RawInvariants, RawLoad, RawScenario, RawStep, RawUpstream};
+use super::raw::{RawInvariants, RawLoad, RawScenario, RawStep, RawSuccess, RawUpstream};
 use super::{Action, Invariant, Load, Policy, RedisStep, Scenario, Step, Tenant, Upstream};
 
 /// Default requests in flight.
@@ -308,6 +308,23 @@ fn action_of(
     }
 }
 
+fn check_success_rate(errors: &mut Errors, s: RawSuccess, load: &Load) -> Invariant {
+    share(errors, "invariants.success-rate.min", s.min);
+    for (i, t) in s.tenants.iter().enumerate() {
+        if !load.tenants.iter().any(|lt| &lt.name == t) {
+            errors.push(format!(
+                "invariants.success-rate.tenants[{i}]: {t:?} is not a tenant of the load"
+            ));
+        }
+    }
+    Invariant::SuccessRate {
+        min: s.min,
+        tenants: s.tenants,
+        after: s.after.unwrap_or_default(),
+        skip_keyed: s.skip_keyed,
+    }
+}
+
 fn check_invariants(errors: &mut Errors, raw: RawInvariants, load: &Load) -> Vec<Invariant> {
     let RawInvariants {
         definite_answer,
@@ -371,20 +388,7 @@ fn check_invariants(errors: &mut Errors, raw: RawInvariants, load: &Load) -> Vec
         out.push(Invariant::HealthyAfter { within: h.within });
     }
     if let Some(s) = success_rate {
-        share(errors, "invariants.success-rate.min", s.min);
-        for (i, t) in s.tenants.iter().enumerate() {
-            if !load.tenants.iter().any(|lt| &lt.name == t) {
-                errors.push(format!(
-                    "invariants.success-rate.tenants[{i}]: {t:?} is not a tenant of the load"
-                ));
-            }
-        }
-        out.push(Invariant::SuccessRate {
-            min: s.min,
-            tenants: s.tenants,
-            after: s.after.unwrap_or_default(),
-            skip_keyed: s.skip_keyed,
-        });
+        out.push(check_success_rate(errors, s, load));
     }
     out
 }
