@@ -24,6 +24,12 @@ pub struct RunArgs {
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    if let Some(scale) = args.scale
+        && !(scale.is_finite() && scale > 0.0)
+    {
+        eprintln!("--scale: must be a number above 0 (got {scale})");
+        return Ok(ExitCode::from(UNUSABLE));
+    }
     let mut scenarios = Vec::new();
     let mut unusable = false;
     for name in &args.scenarios {
