@@ -190,37 +190,12 @@ async fn chat(State(shared): State<Arc<Shared>>, request: Request) -> Response {
             shared.shutdown_begun().await;
             shared.error(StatusCode::SERVICE_UNAVAILABLE, "mock: shutting down")
         }
-        Decision::Reset => {
+        Decision::Reset
+        | Decision::RateLimit { .. }
+        | Decision::RateLimitReset { .. }
+        | Decision::Error { .. } => {
             counters.errors_injected.fetch_add(1, Relaxed);
-            reset(&shared)
-        }
-        Decision::RateLimit { retry_after_secs } => {
-            counters.errors_injected.fetch_add(1, Relaxed);
-            let message = format!("mock: rate limit reached, retry after {retry_after_secs}s");
-            let mut response = shared.error(StatusCode::TOO_MANY_REQUESTS, &message);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
-            response
-        }
-        Decision::RateLimitReset { reset_secs } => {
-            counters.errors_injected.fetch_add(1, Relaxed);
-            let message = format!("mock: rate limit reached, resets in {reset_secs}s");
-            let mut response = shared.error(StatusCode::TOO_MANY_REQUESTS, &message);
-            let reset = HeaderValue::from_str(&format!("{reset_secs}s"));
-            if let Ok(reset) = reset {
-                response.headers_mut().insert(RESET_REQUESTS, reset);
-            }
-            response
-        }
-        Decision::Error { status } => {
-            counters.errors_injected.fetch_add(1, Relaxed);
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            let body = reshape::error_ids(
-                &faults,
-                shared.wire.error_body(status, "mock: injected error"),
-            );
-            shared.respond(status, JSON, body)
+            refuse(&shared, &faults, decision)
         }
         Decision::Answer { latency } => {
             if !latency.is_zero() {
@@ -231,6 +206,36 @@ async fn chat(State(shared): State<Arc<Shared>>, request: Request) -> Response {
             counters.calls.set(call, outcome);
             response
         }
+    }
+}
+
+/// The answer to a request a fault refuses: a reset, a 429 (with
+/// `retry-after` or a reset header) or an injected error.
+fn refuse(shared: &Shared, faults: &Faults, decision: Decision) -> Response {
+    match decision {
+        Decision::RateLimit { retry_after_secs } => {
+            let message = format!("mock: rate limit reached, retry after {retry_after_secs}s");
+            let mut response = shared.error(StatusCode::TOO_MANY_REQUESTS, &message);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            response
+        }
+        Decision::RateLimitReset { reset_secs } => {
+            let message = format!("mock: rate limit reached, resets in {reset_secs}s");
+            let mut response = shared.error(StatusCode::TOO_MANY_REQUESTS, &message);
+            if let Ok(reset) = HeaderValue::from_str(&format!("{reset_secs}s")) {
+                response.headers_mut().insert(RESET_REQUESTS, reset);
+            }
+            response
+        }
+        Decision::Error { status } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let body = shared.wire.error_body(status, "mock: injected error");
+            shared.respond(status, JSON, reshape::error_ids(faults, body))
+        }
+        // `Hang` and `Answer` are not refusals and never come here.
+        Decision::Reset | Decision::Hang | Decision::Answer { .. } => reset(shared),
     }
 }
 
