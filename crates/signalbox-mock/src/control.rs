@@ -10,6 +10,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Serialize;
 
+use crate::calls::Call;
 use crate::faults::Faults;
 use crate::server::Shared;
 use crate::stats::Stats;
@@ -36,6 +37,17 @@ impl MockControl {
     /// Replaces the fault settings.
     pub fn set_faults(&self, faults: Faults) {
         self.shared.faults.store(Arc::new(faults));
+        self.shared.counters.faults_set();
+    }
+
+    /// Starts (or stops) logging every chat request ([`Self::calls`]).
+    pub fn log_calls(&self, on: bool) {
+        self.shared.counters.calls.enable(on);
+    }
+
+    /// The chat requests logged since logging started (or the last reset).
+    pub fn calls(&self) -> Vec<Call> {
+        self.shared.counters.calls.snapshot()
     }
 
     /// The current fault settings.
@@ -81,7 +93,7 @@ async fn post_faults(State(shared): State<Arc<Shared>>, body: Bytes) -> Response
     match serde_json::from_slice::<Faults>(&body) {
         Ok(faults) => {
             let response = json(&shared, &faults);
-            shared.faults.store(Arc::new(faults));
+            MockControl::new(shared.clone()).set_faults(faults);
             response
         }
         Err(error) => {

@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 
 /// Fault settings, replaced as a whole at runtime (`POST /_mock/faults` or `MockHandle::set_faults`).
 ///
-/// Faults apply only to chat completion requests. Precedence: `hang` > rate limit > `error_rate`
-/// > `latency_ms`, then a normal (or `malformed_json`) answer.
+/// Faults apply only to chat completion requests. Precedence: `hang` > `reset_before_headers` >
+/// rate limit (`retry-after`, then the reset header) > `fail_first` > `error_rate` >
+/// `latency_ms`, then a normal (or `malformed_json`) answer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
@@ -17,6 +18,9 @@ pub struct Faults {
     pub error_status: u16,
     /// When set, every chat request gets 429 with `retry-after: <secs>`.
     pub rate_limit_retry_after_secs: Option<u64>,
+    /// When set, every chat request gets 429 without `retry-after`, with
+    /// OpenAI's reset header instead: `x-ratelimit-reset-requests: <secs>s`.
+    pub rate_limit_reset_secs: Option<u64>,
     /// Delay before the response head.
     pub latency_ms: u64,
     /// Accept chat requests and never answer them.
@@ -43,6 +47,26 @@ pub struct Faults {
     pub stream_chunks: Option<u32>,
     /// Overrides the server's delay between SSE events.
     pub chunk_delay_ms: Option<u64>,
+    /// The first N chat requests after these faults were set answer
+    /// `error_status` (e.g. one 500, then healthy).
+    pub fail_first: Option<u32>,
+    /// Drop the connection before the response head is written, as a
+    /// crashing or overloaded upstream does (the caller sees a reset, no status).
+    pub reset_before_headers: bool,
+    /// Streams send their head at once and their first event after this
+    /// delay (a slow first token behind an instant 200).
+    pub first_event_delay_ms: Option<u64>,
+    /// Streams send this many SSE events, then stay silent, connection open,
+    /// until the client goes away (a stall mid-answer).
+    pub stall_stream_after: Option<u32>,
+    /// Streams send this many SSE events, then one that is not valid JSON,
+    /// then the rest of the answer.
+    pub malformed_event_after: Option<u32>,
+    /// Injected errors (`error_rate`, `fail_first`) carry this `error.code`
+    /// (e.g. `context_length_exceeded`, `content_filter`).
+    pub error_code: Option<String>,
+    /// Injected errors carry this `error.type` (e.g. `invalid_request_error`).
+    pub error_type: Option<String>,
 }
 
 impl Default for Faults {
@@ -51,6 +75,7 @@ impl Default for Faults {
             error_rate: 0.0,
             error_status: 503,
             rate_limit_retry_after_secs: None,
+            rate_limit_reset_secs: None,
             latency_ms: 0,
             hang: false,
             cut_stream_after: None,
@@ -61,6 +86,13 @@ impl Default for Faults {
             corrupt_tool_arguments: false,
             stream_chunks: None,
             chunk_delay_ms: None,
+            fail_first: None,
+            reset_before_headers: false,
+            first_event_delay_ms: None,
+            stall_stream_after: None,
+            malformed_event_after: None,
+            error_code: None,
+            error_type: None,
         }
     }
 }
@@ -70,8 +102,12 @@ impl Default for Faults {
 pub(crate) enum Decision {
     /// Never answer.
     Hang,
+    /// Drop the connection before the head.
+    Reset,
     /// 429 with this `retry-after`.
     RateLimit { retry_after_secs: u64 },
+    /// 429 with a reset header (no `retry-after`).
+    RateLimitReset { reset_secs: u64 },
     /// Injected error with this status.
     Error { status: u16 },
     /// Answer after `latency` (zero when no latency is configured).
@@ -79,15 +115,23 @@ pub(crate) enum Decision {
 }
 
 impl Faults {
-    /// Decides the fate of the `n`-th chat request (1-based).
-    pub(crate) fn decide(&self, n: u64) -> Decision {
+    /// Decides the fate of the `n`-th chat request (1-based), the
+    /// `since_set`-th since these faults were set (1-based).
+    pub(crate) fn decide(&self, n: u64, since_set: u64) -> Decision {
         if self.hang {
             return Decision::Hang;
+        }
+        if self.reset_before_headers {
+            return Decision::Reset;
         }
         if let Some(retry_after_secs) = self.rate_limit_retry_after_secs {
             return Decision::RateLimit { retry_after_secs };
         }
-        if fails_on_schedule(n, self.error_rate) {
+        if let Some(reset_secs) = self.rate_limit_reset_secs {
+            return Decision::RateLimitReset { reset_secs };
+        }
+        let first = self.fail_first.is_some_and(|k| since_set <= u64::from(k));
+        if first || fails_on_schedule(n, self.error_rate) {
             return Decision::Error {
                 status: self.error_status,
             };
@@ -156,13 +200,13 @@ mod tests {
             latency_ms: 5,
             ..Faults::default()
         };
-        assert_eq!(all.decide(1), Decision::Hang);
+        assert_eq!(all.decide(1, 1), Decision::Hang);
         let no_hang = Faults {
             hang: false,
             ..all.clone()
         };
         assert_eq!(
-            no_hang.decide(1),
+            no_hang.decide(1, 1),
             Decision::RateLimit {
                 retry_after_secs: 7
             }
@@ -171,17 +215,48 @@ mod tests {
             rate_limit_retry_after_secs: None,
             ..no_hang
         };
-        assert_eq!(errors.decide(1), Decision::Error { status: 503 });
+        assert_eq!(errors.decide(1, 1), Decision::Error { status: 503 });
         let slow = Faults {
             error_rate: 0.0,
             ..errors
         };
         assert_eq!(
-            slow.decide(1),
+            slow.decide(1, 1),
             Decision::Answer {
                 latency: Duration::from_millis(5)
             }
         );
+    }
+
+    #[test]
+    fn reset_comes_after_hang_and_before_rate_limits() {
+        let reset = Faults {
+            reset_before_headers: true,
+            rate_limit_retry_after_secs: Some(1),
+            ..Faults::default()
+        };
+        assert_eq!(reset.decide(1, 1), Decision::Reset);
+        let hang = Faults {
+            hang: true,
+            ..reset
+        };
+        assert_eq!(hang.decide(1, 1), Decision::Hang);
+    }
+
+    #[test]
+    fn fail_first_counts_from_when_the_faults_were_set() {
+        let once = Faults {
+            fail_first: Some(1),
+            error_status: 500,
+            ..Faults::default()
+        };
+        // The 40th request overall is the first since the faults were set.
+        assert_eq!(once.decide(40, 1), Decision::Error { status: 500 });
+        assert!(matches!(once.decide(41, 2), Decision::Answer { .. }));
+        assert!(matches!(
+            Faults::default().decide(1, 1),
+            Decision::Answer { .. }
+        ));
     }
 
     #[test]

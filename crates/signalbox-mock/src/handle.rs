@@ -9,6 +9,7 @@ use axum::Router;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
+use crate::calls::Call;
 use crate::control::MockControl;
 use crate::faults::Faults;
 use crate::format::MockFormat;
@@ -109,6 +110,16 @@ impl MockHandle {
     /// A snapshot of the counters and the last request.
     pub fn stats(&self) -> Stats {
         self.control.stats()
+    }
+
+    /// Starts (or stops) logging every chat request.
+    pub fn log_calls(&self, on: bool) {
+        self.control.log_calls(on);
+    }
+
+    /// The chat requests logged since logging started (or the last reset).
+    pub fn calls(&self) -> Vec<Call> {
+        self.control.calls()
     }
 
     /// Clears faults and stats (like `POST /_mock/reset`).

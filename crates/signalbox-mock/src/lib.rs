@@ -5,9 +5,12 @@
 //!
 //! Answers are deterministic (echo of the last user message, or a canned tool call), counters
 //! are atomics, and faults (errors, rate limits, latency, hangs, cut or malformed streams,
-//! streams without `[DONE]`, `\uXXXX`-escaped JSON) are switched at runtime through
-//! [`MockHandle`] or `POST /_mock/faults`.
+//! streams without `[DONE]`, `\uXXXX`-escaped JSON, resets before the head, slow first
+//! events, stalls and a bad event mid-stream) are switched at runtime through
+//! [`MockHandle`] or `POST /_mock/faults`. An optional call log ([`MockHandle::calls`]) keeps
+//! every chat request's `x-request-id`, arrival time and fate, for `signalbox chaos`.
 
+mod calls;
 mod control;
 mod faults;
 mod format;
@@ -17,6 +20,7 @@ mod server;
 mod stats;
 mod stream;
 
+pub use calls::{Call, CallOutcome, StreamEnd};
 pub use control::MockControl;
 pub use faults::Faults;
 pub use format::MockFormat;

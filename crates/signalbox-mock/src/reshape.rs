@@ -1,12 +1,15 @@
 //! Owns reshaping a rendered answer the way some real servers write theirs:
-//! a stream without the `[DONE]` marker, and JSON whose non-ASCII
-//! characters are escaped as `\uXXXX` (Python's `json.dumps` default).
+//! a stream without the `[DONE]` marker, a stream with one broken event in
+//! the middle, and JSON whose non-ASCII characters are escaped as `\uXXXX`
+//! (Python's `json.dumps` default).
 
 use bytes::Bytes;
 
 use crate::faults::Faults;
 
 const DONE: &[u8] = b"data: [DONE]\n\n";
+/// An event no SSE decoder can read as JSON, in every format.
+const MALFORMED: &[u8] = b"data: {\"choices\": [{\"delta\": \n\n";
 
 /// Applies the stream faults that reshape events to a rendered stream.
 pub(crate) fn events(faults: &Faults, mut events: Vec<Bytes>) -> Vec<Bytes> {
@@ -15,6 +18,12 @@ pub(crate) fn events(faults: &Faults, mut events: Vec<Bytes>) -> Vec<Bytes> {
     }
     if faults.escape_non_ascii {
         events = events.iter().map(|e| escape_non_ascii(e)).collect();
+    }
+    if let Some(after) = faults.malformed_event_after {
+        let at = usize::try_from(after)
+            .unwrap_or(usize::MAX)
+            .min(events.len());
+        events.insert(at, Bytes::from_static(MALFORMED));
     }
     events
 }
@@ -44,6 +53,27 @@ fn corrupt_tool_arguments(body: &[u8]) -> Bytes {
         .replace(r#"\"location\":\"Paris\""#, r#"\"location\":42"#)
         .replace(r#""location":"Paris""#, r#""location":42"#);
     Bytes::from(text)
+}
+
+/// Gives an injected error body the faults' `error.code` and `error.type`;
+/// a body without an `error` object is returned unchanged.
+pub(crate) fn error_ids(faults: &Faults, body: Bytes) -> Bytes {
+    if faults.error_code.is_none() && faults.error_type.is_none() {
+        return body;
+    }
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return body;
+    };
+    let Some(error) = value.get_mut("error").and_then(|e| e.as_object_mut()) else {
+        return body;
+    };
+    if let Some(code) = &faults.error_code {
+        error.insert("code".to_owned(), code.clone().into());
+    }
+    if let Some(kind) = &faults.error_type {
+        error.insert("type".to_owned(), kind.clone().into());
+    }
+    serde_json::to_vec(&value).map_or(body, Bytes::from)
 }
 
 /// Writes every non-ASCII character as `\uXXXX` (UTF-16 surrogate pairs
@@ -94,5 +124,38 @@ mod tests {
         ];
         assert_eq!(events(&faults, evs.clone()), evs[..1].to_vec());
         assert_eq!(events(&Faults::default(), evs.clone()), evs);
+    }
+
+    #[test]
+    fn injected_errors_carry_the_given_code_and_type() {
+        let faults = Faults {
+            error_code: Some("content_filter".to_owned()),
+            error_type: Some("invalid_request_error".to_owned()),
+            ..Faults::default()
+        };
+        let body =
+            Bytes::from_static(br#"{"error":{"message":"m","type":"server_error","code":null}}"#);
+        let out: serde_json::Value =
+            serde_json::from_slice(&error_ids(&faults, body.clone())).unwrap_or_default();
+        assert_eq!(out["error"]["code"], "content_filter");
+        assert_eq!(out["error"]["type"], "invalid_request_error");
+        assert_eq!(out["error"]["message"], "m");
+        assert_eq!(error_ids(&Faults::default(), body.clone()), body);
+    }
+
+    #[test]
+    fn a_malformed_event_goes_in_after_the_given_count() {
+        let faults = Faults {
+            malformed_event_after: Some(1),
+            ..Faults::default()
+        };
+        let evs = vec![
+            Bytes::from_static(b"data: {}\n\n"),
+            Bytes::from_static(DONE),
+        ];
+        let out = events(&faults, evs.clone());
+        assert_eq!(out.len(), 3);
+        assert_eq!((&out[0], &out[2]), (&evs[0], &evs[1]));
+        assert!(serde_json::from_slice::<serde_json::Value>(&out[1][6..]).is_err());
     }
 }

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use signalbox_adapters::mock::{Answer, MockWire};
 
+use crate::calls::{CallOutcome, CallSlot, StreamEnd};
 use crate::control::{self, MockControl};
 use crate::faults::{Decision, Faults};
 use crate::format::MockFormat;
@@ -25,6 +26,12 @@ use crate::stream;
 
 /// Largest chat request body accepted.
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// The request id the call log keeps (the gateway sends the caller's on).
+const REQUEST_ID: &str = "x-request-id";
+
+/// OpenAI's rate-limit reset header (`rate_limit_reset_secs`).
+const RESET_REQUESTS: &str = "x-ratelimit-reset-requests";
 
 /// Header naming the mock instance on every response.
 const MOCK_NAME: &str = "x-mock-name";
@@ -140,27 +147,73 @@ async fn chat(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     // Read the whole body first: stats record it even when a fault answers.
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES).await;
-    let n = shared
-        .counters
-        .record_request(parts.headers, body.as_ref().cloned().unwrap_or_default());
-    let in_flight = InFlight::new(shared.counters.clone());
+    let counters = &shared.counters;
+    let request_id = counters
+        .calls
+        .is_on()
+        .then(|| {
+            parts
+                .headers
+                .get(REQUEST_ID)?
+                .to_str()
+                .ok()
+                .map(str::to_owned)
+        })
+        .flatten();
+    let n = counters.record_request(parts.headers, body.as_ref().cloned().unwrap_or_default());
+    let call = counters.calls.push(n, request_id);
+    let in_flight = InFlight::new(counters.clone());
     let Ok(body) = body else {
+        counters.calls.set(call, CallOutcome::Invalid);
         return shared.error(
             StatusCode::BAD_REQUEST,
             "mock: could not read the request body",
         );
     };
     let faults = shared.faults.load_full();
-    let counters = &shared.counters;
-    match faults.decide(n) {
+    let decision = faults.decide(n, counters.since_faults_set(n));
+    let logged = match decision {
+        Decision::Hang => CallOutcome::Hung,
+        Decision::Reset => CallOutcome::Reset,
+        Decision::RateLimit { retry_after_secs } => CallOutcome::RateLimited { retry_after_secs },
+        Decision::RateLimitReset { reset_secs } => {
+            CallOutcome::RateLimitedUntilReset { reset_secs }
+        }
+        Decision::Error { status } => CallOutcome::Error { status },
+        Decision::Answer { .. } => CallOutcome::Pending,
+    };
+    counters.calls.set(call, logged);
+    match decision {
         Decision::Hang => {
             counters.hangs.fetch_add(1, Relaxed);
             // Until the client goes away (hyper drops this future) or the server shuts down.
             shared.shutdown_begun().await;
             shared.error(StatusCode::SERVICE_UNAVAILABLE, "mock: shutting down")
         }
-        Decision::RateLimit { retry_after_secs } => {
+        Decision::Reset
+        | Decision::RateLimit { .. }
+        | Decision::RateLimitReset { .. }
+        | Decision::Error { .. } => {
             counters.errors_injected.fetch_add(1, Relaxed);
+            refuse(&shared, &faults, decision)
+        }
+        Decision::Answer { latency } => {
+            if !latency.is_zero() {
+                tokio::time::sleep(latency).await;
+            }
+            let request = (&parts.uri, &body[..]);
+            let (response, outcome) = answer(&shared, &faults, (n, call), request, in_flight);
+            counters.calls.set(call, outcome);
+            response
+        }
+    }
+}
+
+/// The answer to a request a fault refuses: a reset, a 429 (with
+/// `retry-after` or a reset header) or an injected error.
+fn refuse(shared: &Shared, faults: &Faults, decision: Decision) -> Response {
+    match decision {
+        Decision::RateLimit { retry_after_secs } => {
             let message = format!("mock: rate limit reached, retry after {retry_after_secs}s");
             let mut response = shared.error(StatusCode::TOO_MANY_REQUESTS, &message);
             response
@@ -168,31 +221,51 @@ async fn chat(State(shared): State<Arc<Shared>>, request: Request) -> Response {
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             response
         }
-        Decision::Error { status } => {
-            counters.errors_injected.fetch_add(1, Relaxed);
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            shared.error(status, "mock: injected error")
-        }
-        Decision::Answer { latency } => {
-            if !latency.is_zero() {
-                tokio::time::sleep(latency).await;
+        Decision::RateLimitReset { reset_secs } => {
+            let message = format!("mock: rate limit reached, resets in {reset_secs}s");
+            let mut response = shared.error(StatusCode::TOO_MANY_REQUESTS, &message);
+            if let Ok(reset) = HeaderValue::from_str(&format!("{reset_secs}s")) {
+                response.headers_mut().insert(RESET_REQUESTS, reset);
             }
-            answer(&shared, &faults, n, (&parts.uri, &body), in_flight)
+            response
         }
+        Decision::Error { status } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let body = shared.wire.error_body(status, "mock: injected error");
+            shared.respond(status, JSON, reshape::error_ids(faults, body))
+        }
+        // `Hang` and `Answer` are not refusals and never come here.
+        Decision::Reset | Decision::Hang | Decision::Answer { .. } => reset(shared),
     }
+}
+
+/// A response whose body fails before its first byte: hyper has only
+/// buffered the head when the error comes, so it drops the connection
+/// without writing it, and the caller sees a reset instead of a status.
+fn reset(shared: &Shared) -> Response {
+    let failed = futures::stream::once(async {
+        Err::<Bytes, _>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "mock: connection reset by fault",
+        ))
+    });
+    shared.respond(StatusCode::OK, JSON, Body::from_stream(failed))
 }
 
 /// The 200 answer (or 400 for a body the format cannot parse).
 fn answer(
     shared: &Shared,
     faults: &Faults,
-    n: u64,
+    (n, call): (u64, Option<CallSlot>),
     (uri, body): (&Uri, &[u8]),
     in_flight: InFlight,
-) -> Response {
+) -> (Response, CallOutcome) {
     let parsed = match shared.wire.parse_request(uri, body) {
         Ok(parsed) => parsed,
-        Err(message) => return shared.error(StatusCode::BAD_REQUEST, &message),
+        Err(message) => {
+            let response = shared.error(StatusCode::BAD_REQUEST, &message);
+            return (response, CallOutcome::Invalid);
+        }
     };
     let answer = Answer::to(parsed.prompt, &shared.name);
     let rendered = if parsed.stream {
@@ -212,6 +285,9 @@ fn answer(
                     .map_or(shared.chunk_delay, Duration::from_millis),
                 cut_after: faults.cut_stream_after,
                 end_after: faults.end_stream_after,
+                stall_after: faults.stall_stream_after,
+                first_delay: faults.first_event_delay_ms.map(Duration::from_millis),
+                call,
             };
             let mut response =
                 shared.respond(StatusCode::OK, EVENT_STREAM, stream::body(plan, in_flight));
@@ -231,11 +307,17 @@ fn answer(
     match rendered {
         Ok(response) => {
             shared.counters.responses_ok.fetch_add(1, Relaxed);
-            response
+            let outcome = if parsed.stream {
+                CallOutcome::Stream(StreamEnd::Running)
+            } else {
+                CallOutcome::Json
+            };
+            (response, outcome)
         }
-        Err(error) => shared.error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("mock: could not render the answer: {error}"),
-        ),
+        Err(error) => {
+            let message = format!("mock: could not render the answer: {error}");
+            let response = shared.error(StatusCode::INTERNAL_SERVER_ERROR, &message);
+            (response, CallOutcome::Invalid)
+        }
     }
 }

@@ -9,6 +9,8 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
+use crate::calls::CallLog;
+
 /// A snapshot of what the mock has seen and done since start (or the last reset).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
@@ -51,6 +53,10 @@ pub(crate) struct Counters {
     pub(crate) streams_cut: AtomicU64,
     in_flight: AtomicU64,
     last: Mutex<Option<LastRequest>>,
+    /// `requests` when the faults were last set (`Faults::fail_first` counts from there).
+    faults_set_at: AtomicU64,
+    /// Per-call log, when switched on.
+    pub(crate) calls: CallLog,
 }
 
 /// The raw last request; parsed only when a snapshot is taken, to keep the hot path cheap.
@@ -70,7 +76,19 @@ impl Counters {
         n
     }
 
-    /// Clears every counter except the `in_flight` gauge, and forgets the last request.
+    /// Notes that the faults were just replaced.
+    pub(crate) fn faults_set(&self) {
+        self.faults_set_at
+            .store(self.requests.load(Relaxed), Relaxed);
+    }
+
+    /// Which request since the faults were last set the `n`-th one is (1-based).
+    pub(crate) fn since_faults_set(&self, n: u64) -> u64 {
+        n.saturating_sub(self.faults_set_at.load(Relaxed))
+    }
+
+    /// Clears every counter except the `in_flight` gauge, and forgets the last request
+    /// and the call log.
     pub(crate) fn reset(&self) {
         for counter in [
             &self.requests,
@@ -81,11 +99,13 @@ impl Counters {
             &self.streams_completed,
             &self.streams_cancelled,
             &self.streams_cut,
+            &self.faults_set_at,
         ] {
             counter.store(0, Relaxed);
         }
         let previous = self.last.lock().take();
         drop(previous);
+        self.calls.clear();
     }
 
     /// Takes a JSON-ready snapshot.

@@ -1,4 +1,5 @@
-//! Owns the SSE response body: pacing, the `cut_stream_after` fault and cancellation counting.
+//! Owns the SSE response body: pacing, the stream faults that act over time (cut, clean end
+//! short of the answer, stall, slow first event), cancellation counting and the call log's end.
 
 use std::io;
 use std::sync::atomic::Ordering::Relaxed;
@@ -7,6 +8,7 @@ use std::time::Duration;
 use axum::body::Body;
 use bytes::Bytes;
 
+use crate::calls::{CallOutcome, CallSlot, StreamEnd};
 use crate::stats::InFlight;
 
 /// How to send a prepared list of SSE events.
@@ -20,6 +22,12 @@ pub(crate) struct Plan {
     pub(crate) cut_after: Option<u32>,
     /// End the body cleanly after this many events (the `end_stream_after` fault).
     pub(crate) end_after: Option<u32>,
+    /// Go silent after this many events (the `stall_stream_after` fault).
+    pub(crate) stall_after: Option<u32>,
+    /// Wait this long before the first event (the `first_event_delay_ms` fault).
+    pub(crate) first_delay: Option<Duration>,
+    /// The call log's entry, to record how the stream ended.
+    pub(crate) call: Option<CallSlot>,
 }
 
 /// How a stream ended, decided before its guard drops.
@@ -28,6 +36,8 @@ enum Outcome {
     Running,
     Completed,
     Cut,
+    EndedShort,
+    Stalled,
 }
 
 /// Counts the stream's end; a stream dropped while still running was cancelled by the client.
@@ -35,27 +45,42 @@ enum Outcome {
 struct Guard {
     in_flight: InFlight,
     outcome: Outcome,
+    call: Option<CallSlot>,
 }
 
 impl Guard {
     fn finish(&mut self, outcome: Outcome) {
         self.outcome = outcome;
         let counters = self.in_flight.counters();
-        match outcome {
-            Outcome::Completed => counters.streams_completed.fetch_add(1, Relaxed),
-            Outcome::Cut => counters.streams_cut.fetch_add(1, Relaxed),
-            Outcome::Running => 0,
+        let end = match outcome {
+            Outcome::Completed => {
+                counters.streams_completed.fetch_add(1, Relaxed);
+                StreamEnd::Completed
+            }
+            // A clean end short of the answer is counted as a cut too.
+            Outcome::Cut | Outcome::EndedShort => {
+                counters.streams_cut.fetch_add(1, Relaxed);
+                if outcome == Outcome::Cut {
+                    StreamEnd::Cut
+                } else {
+                    StreamEnd::EndedShort
+                }
+            }
+            Outcome::Stalled => StreamEnd::Stalled,
+            Outcome::Running => StreamEnd::Running,
         };
+        counters.calls.set(self.call, CallOutcome::Stream(end));
     }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
         if self.outcome == Outcome::Running {
-            self.in_flight
-                .counters()
-                .streams_cancelled
-                .fetch_add(1, Relaxed);
+            let counters = self.in_flight.counters();
+            counters.streams_cancelled.fetch_add(1, Relaxed);
+            counters
+                .calls
+                .set(self.call, CallOutcome::Stream(StreamEnd::Cancelled));
         }
     }
 }
@@ -66,6 +91,8 @@ struct State {
     delay: Duration,
     cut_after: Option<u32>,
     end_after: Option<u32>,
+    stall_after: Option<u32>,
+    first_delay: Option<Duration>,
     guard: Guard,
 }
 
@@ -79,6 +106,9 @@ pub(crate) fn body(plan: Plan, in_flight: InFlight) -> Body {
         delay,
         cut_after,
         end_after,
+        stall_after,
+        first_delay,
+        call,
     } = plan;
     in_flight.counters().streams_started.fetch_add(1, Relaxed);
     let before_done = u32::try_from(events.len().saturating_sub(1)).unwrap_or(u32::MAX);
@@ -88,9 +118,12 @@ pub(crate) fn body(plan: Plan, in_flight: InFlight) -> Body {
         delay,
         cut_after: cut_after.map(|n| n.min(before_done)),
         end_after,
+        stall_after,
+        first_delay,
         guard: Guard {
             in_flight,
             outcome: Outcome::Running,
+            call,
         },
     };
     Body::from_stream(futures::stream::unfold(state, next_event))
@@ -112,12 +145,21 @@ async fn next_event(mut state: State) -> Option<(io::Result<Bytes>, State)> {
         return Some((Err(cut), state));
     }
     if state.end_after == Some(state.sent) {
-        // A clean end of body short of the answer's end: counted as a cut.
-        state.guard.finish(Outcome::Cut);
+        // A clean end of body short of the answer's end.
+        state.guard.finish(Outcome::EndedShort);
         return None;
     }
+    if state.stall_after == Some(state.sent) {
+        // Silent, connection open, until the client drops the body.
+        state.guard.finish(Outcome::Stalled);
+        std::future::pending::<()>().await;
+    }
     let event = state.events.next()?;
-    if state.sent > 0 && !state.delay.is_zero() {
+    if state.sent == 0
+        && let Some(first) = state.first_delay
+    {
+        tokio::time::sleep(first).await;
+    } else if state.sent > 0 && !state.delay.is_zero() {
         tokio::time::sleep(state.delay).await;
     }
     state.sent = state.sent.saturating_add(1);

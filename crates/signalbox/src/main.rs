@@ -51,12 +51,16 @@ enum Command {
     /// Start three mock providers and a gateway on loopback, and show how to use them.
     Demo {
         /// Run a narrated walk (normal, streamed, outage with failover) and exit.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "chaos")]
         tour: bool,
         /// Tell the quality loop's story (a silent model regression moves
         /// traffic away and back) and exit.
-        #[arg(long, conflicts_with = "tour")]
+        #[arg(long, conflicts_with_all = ["tour", "chaos"])]
         quality: bool,
+        /// Run two chaos scenarios (a regional outage, a flapping primary) in
+        /// their short form and print the table (see `signalbox chaos`).
+        #[arg(long)]
+        chaos: bool,
         /// The gateway's listen address (falls back to a free port if taken).
         #[arg(long, default_value = "127.0.0.1:4000")]
         listen: SocketAddr,
@@ -136,6 +140,15 @@ enum Command {
         /// The cases file (YAML).
         cases: PathBuf,
     },
+    /// Prove the gateway under faults: run chaos scenarios against the real
+    /// gateway and in-process mock providers, and check their invariants.
+    ///
+    /// Exit status: 0 every invariant held, 1 an invariant broke, 2 a
+    /// scenario could not be read or set up.
+    Chaos {
+        #[command(subcommand)]
+        command: cmd::chaos::ChaosCommand,
+    },
     /// Run a fake upstream (the wire format of any provider kind with a mock
     /// side: OpenAI, Anthropic, Gemini, …) with runtime fault injection.
     MockProvider {
@@ -172,9 +185,12 @@ fn main() -> ExitCode {
         | Command::Decisions { .. }
         | Command::WhatChanged { .. }
         | Command::Simulate { .. }
-        | Command::TestPolicy { .. } => "warn",
+        | Command::TestPolicy { .. }
+        | Command::Chaos { .. } => "warn",
         // The tour narrates on stdout; only real problems go to stderr.
-        Command::Demo { tour: true, .. } | Command::Demo { quality: true, .. } => "error",
+        Command::Demo { tour: true, .. }
+        | Command::Demo { quality: true, .. }
+        | Command::Demo { chaos: true, .. } => "error",
         _ => "info",
     };
     // Flushes exported spans at exit, after the runtime (declared later) is gone.
@@ -217,10 +233,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Check { file } => cmd::check::run(&file),
         Command::Schema => cmd::check::schema(),
         Command::Eval(command) => cmd::eval::dispatch(command).await,
+        Command::Demo { chaos: true, .. } => cmd::chaos::demo().await,
         Command::Demo {
             tour,
             quality,
             listen,
+            ..
         } => cmd::demo::run(tour, quality, listen).await,
         Command::Admin { conn, command } => cmd::admin::run(&conn, command).await,
         Command::Decisions { log, filters } => {
@@ -255,6 +273,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             json,
         }),
         Command::TestPolicy { config, cases } => cmd::test_policy::run(&config, &cases),
+        Command::Chaos { command } => cmd::chaos::dispatch(command).await,
         Command::MockProvider {
             format,
             listen,

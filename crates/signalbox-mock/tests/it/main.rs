@@ -131,6 +131,7 @@ fn content_of(events: &[String]) -> String {
         .collect()
 }
 
+mod chaos_faults;
 mod control;
 mod faults;
 mod formats;

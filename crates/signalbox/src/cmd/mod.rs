@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod cases;
+pub mod chaos;
 pub mod check;
 pub mod decisions;
 pub mod demo;

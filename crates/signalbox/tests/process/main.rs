@@ -13,6 +13,7 @@
 mod common;
 
 mod admin_cli;
+mod chaos_cli;
 mod cli;
 mod eval_cli;
 mod explain_cli;
