@@ -110,67 +110,6 @@ pub struct HttpUpstream {
     scrubber: Arc<Scrubber>,
 }
 
-/// A request rendered for one route, reusable across that route's retries.
-#[derive(Debug, Clone)]
-pub struct Prepared {
-    body: Bytes,
-    stream: bool,
-    /// The format the client reads the answer in.
-    client: WireFormat,
-    /// Native requests: the URL and the adapter's headers (auth, versions).
-    native: Option<(Uri, HeaderMap)>,
-    /// Fields the translation dropped or changed, for the decision record.
-    pub notes: Vec<TranslationNote>,
-    /// The caller's output limit, lowered to the route's (`max-output: clamp`).
-    pub max_tokens_clamped: Option<OutputClamp>,
-    /// The answer's wire format: the client's own when its body was
-    /// forwarded natively, else OpenAI's.
-    format: WireFormat,
-    /// The response schema a whole answer must match, when the request
-    /// asked for one (`structured.rs`).
-    schema: Option<Arc<jsonschema::Validator>>,
-}
-
-impl Prepared {
-    /// Whether the answer is a stream.
-    pub fn is_stream(&self) -> bool {
-        self.stream
-    }
-
-    /// A body forwarded as it is (no adapter, no notes): what another
-    /// implementation of the dispatch `Upstream` seam (the scripted
-    /// upstream of the dispatch tests) renders.
-    pub fn forwarded(body: Bytes, stream: bool) -> Self {
-        Self {
-            body,
-            stream,
-            client: WireFormat::OpenAi,
-            native: None,
-            notes: Vec::new(),
-            max_tokens_clamped: None,
-            format: WireFormat::OpenAi,
-            schema: None,
-        }
-    }
-
-    /// The wire format the answer (JSON or stream) is read and passed on in.
-    pub fn answer_format(&self) -> WireFormat {
-        self.format
-    }
-
-    /// The response schema a whole answer must match, if any.
-    pub fn response_schema(&self) -> Option<&jsonschema::Validator> {
-        self.schema.as_deref()
-    }
-
-    /// The same request, its answer not checked against the response
-    /// schema (the quality runner scores the raw answer itself).
-    pub fn without_response_check(mut self) -> Self {
-        self.schema = None;
-        self
-    }
-}
-
 /// The decision record's note for a clamped output limit.
 fn clamp_note(c: &OutputClamp) -> TranslationNote {
     TranslationNote {
@@ -595,6 +534,9 @@ fn parse_uri(text: &str) -> Result<Uri, String> {
 }
 
 mod passthrough;
+mod prepared;
+
+pub use prepared::Prepared;
 
 /// The provider format whose stream decoder reads a stream passed on in
 /// `format` (for a client that reads another). Upstreams answer in OpenAI's
