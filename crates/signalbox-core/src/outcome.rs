@@ -66,10 +66,12 @@ impl OutcomeClass {
         !matches!(self, Self::Success | Self::RequestRejected)
     }
 
-    /// Whether the request may have reached the provider (false only when the
-    /// connection never opened). Used later for at-most-once operations.
+    /// Whether the provider may have acted on the request: false when the
+    /// connection never opened, and when the provider refused it before
+    /// doing anything (429 rate limited, 401/403 credentials refused).
+    /// At-most-once operations fail over only after such outcomes.
     pub fn may_have_reached_provider(self) -> bool {
-        !matches!(self, Self::Connect)
+        !matches!(self, Self::Connect | Self::RateLimited | Self::AuthRejected)
     }
 
     /// Low-cardinality label for metrics and decision records.
@@ -128,6 +130,10 @@ mod tests {
         assert!(OutcomeClass::RateLimited.fails_over());
         assert!(OutcomeClass::Connect.fails_over());
         assert!(!OutcomeClass::Connect.may_have_reached_provider());
+        assert!(!OutcomeClass::RateLimited.may_have_reached_provider());
+        assert!(!OutcomeClass::AuthRejected.may_have_reached_provider());
         assert!(OutcomeClass::Timeout.may_have_reached_provider());
+        assert!(OutcomeClass::ServerError.may_have_reached_provider());
+        assert!(OutcomeClass::StreamCut.may_have_reached_provider());
     }
 }

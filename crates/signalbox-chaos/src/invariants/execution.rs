@@ -1,8 +1,12 @@
 //! Owns the at-most-once checks from the mocks' call logs: an irreversible
-//! request reaches an upstream at most once, and the requests sharing an
-//! `Idempotency-Key` execute upstream (a whole 200 answer) at most once.
+//! request reaches at most one upstream that may have acted on it (a call
+//! refused before acting — a 429, refused credentials — is no execution),
+//! and the requests sharing an `Idempotency-Key` execute upstream (a whole
+//! 200 answer) at most once.
 
 use std::collections::BTreeMap;
+
+use signalbox_mock::CallOutcome;
 
 use super::Tally;
 use crate::facts::{Facts, UpstreamCall};
@@ -14,11 +18,24 @@ fn calls_of<'a>(facts: &'a Facts, id: &'a str) -> impl Iterator<Item = &'a Upstr
         .filter(move |c| c.request_id.as_deref() == Some(id))
 }
 
+/// Whether the mock refused the call before doing anything with it.
+fn refused_before_acting(outcome: &CallOutcome) -> bool {
+    matches!(
+        outcome,
+        CallOutcome::RateLimited { .. }
+            | CallOutcome::RateLimitedUntilReset { .. }
+            | CallOutcome::Error {
+                status: 401 | 403 | 429
+            }
+    )
+}
+
 pub(super) fn no_duplicates(facts: &Facts) -> Tally {
     let mut t = Tally::default();
     for r in facts.requests.iter().filter(|r| r.irreversible) {
         t.look();
         let reached: Vec<&str> = calls_of(facts, &r.id)
+            .filter(|c| !refused_before_acting(&c.outcome))
             .map(|c| c.upstream.as_str())
             .collect();
         if reached.len() > 1 {
@@ -60,8 +77,6 @@ pub(super) fn no_duplicates(facts: &Facts) -> Tally {
 
 #[cfg(test)]
 mod tests {
-    use signalbox_mock::CallOutcome;
-
     use super::*;
     use crate::invariants::testkit::{call, ok};
 
@@ -110,5 +125,28 @@ mod tests {
         let t = no_duplicates(&f);
         assert_eq!((t.checked, t.violations), (2, 1));
         assert_eq!(t.first.unwrap().0.as_deref(), Some("k2-b"));
+    }
+
+    #[test]
+    fn a_call_refused_before_acting_is_no_execution() {
+        let mut r = ok("r", "b");
+        r.irreversible = true;
+        let f = Facts {
+            requests: vec![r],
+            calls: vec![
+                call(
+                    "a",
+                    1,
+                    "r",
+                    CallOutcome::RateLimited {
+                        retry_after_secs: 1,
+                    },
+                ),
+                call("b", 2, "r", CallOutcome::Json),
+            ],
+            ..Facts::default()
+        };
+        let t = no_duplicates(&f);
+        assert_eq!((t.checked, t.violations), (1, 0));
     }
 }

@@ -483,6 +483,23 @@ async fn at_most_once_still_fails_over_a_connect_error() {
     assert_eq!(served.route.get(), 1);
 }
 
+/// A 429 means the provider did nothing: an at-most-once request may still
+/// be served by the next route (the chaos quota scenarios found it answered
+/// 503 instead).
+#[tokio::test(start_paused = true)]
+async fn at_most_once_fails_over_a_rate_limit_but_not_a_server_error() {
+    let mut f = Fixture::new(vec![vec![status(429)], vec![Script::Json]]);
+    f.at_most_once = true;
+    let served = f.run(false).await.unwrap();
+    assert_eq!(served.route.get(), 1);
+
+    let mut f = Fixture::new(vec![vec![status(500)], vec![Script::Json]]);
+    f.at_most_once = true;
+    let failure = f.run(false).await.unwrap_err();
+    assert_eq!(failure.stop, StopReason::AtMostOnce);
+    assert_eq!(f.calls(1), 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn max_attempts_bounds_the_loop() {
     let mut f = Fixture::new(vec![vec![status(500)], vec![Script::Json]]);
