@@ -256,6 +256,10 @@ pub struct Timeouts {
     pub connect: Duration,
     /// From sending the request to the first response byte.
     pub first_byte: Duration,
+    /// For a stream: from sending the request to its first event (a head
+    /// that arrives at once does not count); the attempt fails over when
+    /// it passes. The shorter of this and `first_byte` applies.
+    pub first_token: Duration,
     /// The whole attempt, including streaming the body.
     pub total: Duration,
     /// Longest silence between stream chunks once streaming.
@@ -271,6 +275,7 @@ impl Default for Timeouts {
         Self {
             connect: Duration::from_secs(2),
             first_byte: Duration::from_secs(120),
+            first_token: Duration::from_secs(30),
             total: Duration::from_secs(600),
             idle: Duration::from_secs(60),
             min_tokens_per_second: None,

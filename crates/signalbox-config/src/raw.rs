@@ -237,6 +237,11 @@ pub(crate) struct RawTimeouts {
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<String>")]
     pub first_byte: Option<Duration>,
+    /// For a stream, until its first event (failing over after it).
+    /// Default `30s`; the shorter of this and `first-byte` applies.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
+    pub first_token: Option<Duration>,
     /// The whole attempt. Default `600s`.
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<String>")]

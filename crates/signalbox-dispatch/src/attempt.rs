@@ -503,10 +503,11 @@ async fn attempt<X: Sync>(
     match target.upstream.call(prepared, call).await? {
         Answer::Json(json) => Ok(ServedBody::Json(json)),
         Answer::Events(events) => {
-            // The first-byte deadline covers the first event too: until it
-            // arrives nothing has reached the caller and another route may
-            // still serve.
-            let deadline = started + target.upstream.timeouts().first_byte;
+            // The first event must come within the first-token deadline
+            // (bounded by the first-byte one): until it arrives nothing has
+            // reached the caller and another route may still serve.
+            let t = target.upstream.timeouts();
+            let deadline = started + t.first_byte.min(t.first_token);
             commit(target, prepared, events, deadline)
                 .await
                 .map(ServedBody::Stream)
@@ -553,7 +554,8 @@ async fn commit<X: Sync>(
         }
         match tokio::time::timeout_at(deadline, inner.next()).await {
             Err(_) => {
-                let after = upstream.timeouts().first_byte;
+                let t = upstream.timeouts();
+                let after = t.first_byte.min(t.first_token);
                 return Err(UpstreamError::timeout("first-event", after));
             }
             Ok(None) => {

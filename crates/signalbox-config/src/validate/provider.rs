@@ -440,6 +440,7 @@ fn validate_timeouts(raw: Option<RawTimeouts>, path: &str, errors: &mut Errors) 
     let Some(RawTimeouts {
         connect,
         first_byte,
+        first_token,
         total,
         idle,
         min_tokens_per_second,
@@ -459,6 +460,7 @@ fn validate_timeouts(raw: Option<RawTimeouts>, path: &str, errors: &mut Errors) 
     let timeouts = Timeouts {
         connect: positive(connect, defaults.connect, "connect"),
         first_byte: positive(first_byte, defaults.first_byte, "first-byte"),
+        first_token: positive(first_token, defaults.first_token, "first-token"),
         total: positive(total, defaults.total, "total"),
         idle: positive(idle, defaults.idle, "idle"),
         min_tokens_per_second,
@@ -477,6 +479,7 @@ fn validate_timeouts(raw: Option<RawTimeouts>, path: &str, errors: &mut Errors) 
     for (key, value) in [
         ("connect", timeouts.connect),
         ("first-byte", timeouts.first_byte),
+        ("first-token", timeouts.first_token),
     ] {
         if value > timeouts.total {
             errors.push(

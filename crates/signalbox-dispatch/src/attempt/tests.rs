@@ -348,6 +348,21 @@ async fn a_failure_after_the_commit_is_a_cut_not_a_failover() {
 
 // ---- stall guards ----
 
+/// With default timeouts, a stream whose head comes at once but whose
+/// first event does not is left after the first-token timeout (30 s), not
+/// the first-byte one (120 s).
+#[tokio::test(start_paused = true)]
+async fn a_silent_stream_fails_over_at_the_default_first_token_timeout() {
+    let silent = Scripted::new([Script::Stream(vec![Chunk::Stall])]);
+    let ok = Scripted::new([Script::Stream(vec![Chunk::Data(ROLE), Chunk::Data(STOP)])]);
+    let f = Fixture::with(vec![silent, ok]);
+    let t0 = Instant::now();
+    let served = f.run(true).await.unwrap();
+    assert_eq!(served.route.get(), 1);
+    assert_eq!(t0.elapsed(), Timeouts::default().first_token);
+    assert_eq!(classes(&served.attempts)[0], OutcomeClass::Timeout);
+}
+
 #[tokio::test(start_paused = true)]
 async fn no_first_event_by_the_first_byte_deadline_fails_over() {
     let timeouts = Timeouts {
