@@ -457,7 +457,8 @@ fn validate_timeouts(raw: Option<RawTimeouts>, path: &str, errors: &mut Errors) 
         Some(d) => d,
         None => default,
     };
-    let timeouts = Timeouts {
+    let explicit_first_token = first_token.is_some();
+    let mut timeouts = Timeouts {
         connect: positive(connect, defaults.connect, "connect"),
         first_byte: positive(first_byte, defaults.first_byte, "first-byte"),
         first_token: positive(first_token, defaults.first_token, "first-token"),
@@ -470,6 +471,11 @@ fn validate_timeouts(raw: Option<RawTimeouts>, path: &str, errors: &mut Errors) 
             "throughput-window",
         ),
     };
+    // A default first-token never makes a shorter `total` invalid: it
+    // follows it down (configurations written before it existed stay valid).
+    if !explicit_first_token {
+        timeouts.first_token = timeouts.first_token.min(timeouts.total);
+    }
     if min_tokens_per_second.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
         errors.push(
             format!("{path}.min-tokens-per-second"),
@@ -480,7 +486,10 @@ fn validate_timeouts(raw: Option<RawTimeouts>, path: &str, errors: &mut Errors) 
         ("connect", timeouts.connect),
         ("first-byte", timeouts.first_byte),
         ("first-token", timeouts.first_token),
-    ] {
+    ]
+    .into_iter()
+    .filter(|(key, _)| *key != "first-token" || explicit_first_token)
+    {
         if value > timeouts.total {
             errors.push(
                 format!("{path}.{key}"),

@@ -215,3 +215,20 @@ fn cohere_takes_the_common_keys_only_with_messages_from_the_kind_list() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn a_default_first_token_follows_a_shorter_total_but_an_explicit_one_may_not_exceed_it() {
+    let c = load_str(
+        &doc("  - {name: p, kind: openai-compatible, base-url: 'http://x/v1', timeouts: {first-byte: 5s, total: 10s}}"),
+        "t.yaml",
+        &vars(&[]),
+    )
+    .unwrap();
+    assert_eq!(c.providers[0].timeouts.first_token.as_secs(), 10);
+    let errs = errors(
+        "  - {name: p, kind: openai-compatible, base-url: 'http://x/v1', timeouts: {first-byte: 5s, first-token: 20s, total: 10s}}",
+        &[],
+    );
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].0, "providers[0].timeouts.first-token");
+}
