@@ -178,6 +178,20 @@ impl Suite {
         Ok(suite)
     }
 
+    /// Reads and validates the text of the suite file at `path`: JSONL
+    /// (named by the file's stem) when it ends in `.jsonl`, else YAML.
+    pub fn from_file_text(path: &std::path::Path, text: &str) -> Result<Self, SuiteError> {
+        if path.extension().is_some_and(|e| e == "jsonl") {
+            let name = path
+                .file_stem()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Self::from_jsonl(&name, text)
+        } else {
+            Self::from_yaml(text)
+        }
+    }
+
     /// Reads and validates a JSONL suite named `name`: one case a line
     /// (blank lines and `#` comments skipped).
     pub fn from_jsonl(name: &str, text: &str) -> Result<Self, SuiteError> {

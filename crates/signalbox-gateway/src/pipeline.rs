@@ -176,7 +176,8 @@ fn decide(
     ctx.alias = Some(decision.alias.clone());
     ctx.failure_mode = Some(decision.failure_mode);
     ctx.stream = signals.stream;
-    ctx.stream_usage = req.wants_stream_usage();
+    // Read only for streams (its only use): no map lookup on the JSON path.
+    ctx.stream_usage = signals.stream && req.wants_stream_usage();
     let log_content = ctx.tenant_config().is_some_and(|t| t.log_content);
     if let Some(log) = ctx.log.as_mut() {
         log.evidence = Some((signals.clone(), decision.clone()));

@@ -44,21 +44,11 @@ pub(crate) fn load(cfg: &QualityConfig) -> Result<Vec<LoadedSuite>, BuildError> 
         .iter()
         .map(|s| {
             let path = s.path.display().to_string();
-            let jsonl = s.path.extension().is_some_and(|e| e == "jsonl");
-            let name = s
-                .path
-                .file_stem()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let suite = if jsonl {
-                Suite::from_jsonl(&name, &s.text)
-            } else {
-                Suite::from_yaml(&s.text)
-            };
-            let suite = suite.map_err(|e| BuildError::Quality {
-                path,
-                error: e.to_string(),
-            })?;
+            let suite =
+                Suite::from_file_text(&s.path, &s.text).map_err(|e| BuildError::Quality {
+                    path,
+                    error: e.to_string(),
+                })?;
             let detector = Detector::new(suite.refusal_patterns.as_deref());
             Ok(LoadedSuite {
                 suite,

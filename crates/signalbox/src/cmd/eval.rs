@@ -101,16 +101,7 @@ pub struct RunArgs {
 pub fn read(path: &Path) -> anyhow::Result<Suite> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let suite = if path.extension().is_some_and(|e| e == "jsonl") {
-        let name = path
-            .file_stem()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        Suite::from_jsonl(&name, &text)
-    } else {
-        Suite::from_yaml(&text)
-    };
-    suite.with_context(|| path.display().to_string())
+    Suite::from_file_text(path, &text).with_context(|| path.display().to_string())
 }
 
 /// `signalbox eval check FILE...`: every error with its path.
