@@ -30,10 +30,10 @@ pub use model::{
     DecisionLogConfig, DegradeStep, EscalationConfig, FailureMode, HealthCheckConfig,
     IdempotencyConfig, IntentConfig, IntentRule, IntentWhen, LogPriority, MaxOutput, Objectives,
     PolicyRule, Posture, Price, ProbeMode, PromptConfig, PromptVersion, ProviderConfig,
-    ProviderKind, QualityConfig, QualitySuite, Requirements, Resilience, Retention, RetryPolicy,
-    RouteConfig, RouteSelector, RuleWhen, SCORERS, Scheduler, ServerConfig, StateBackend,
-    StateBackendKind, StateConfig, Supports, Template, TenantConfig, TenantLimits, Timeouts,
-    Weights,
+    ProviderKind, QualityConfig, QualitySuite, Requirements, Resilience, Retention, RetryClass,
+    RetryOn, RetryPolicy, RouteConfig, RouteSelector, RuleWhen, SCORERS, Scheduler, ServerConfig,
+    StateBackend, StateBackendKind, StateConfig, Supports, Template, TenantConfig, TenantLimits,
+    Timeouts, Weights,
 };
 pub use schema::json_schema;
 pub use secret::{MAX_SECRET_FILE_BYTES, Secret, SecretError, SecretSource, hash_secret};

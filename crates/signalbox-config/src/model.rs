@@ -35,7 +35,7 @@ pub use prompts::{PromptConfig, PromptVersion, Template};
 pub use quality::{QualityConfig, QualitySuite, SCORERS};
 pub use resilience::{
     BreakerConfig, EscalationConfig, HealthCheckConfig, IdempotencyConfig, ProbeMode, Resilience,
-    RetryPolicy, TenantLimits,
+    RetryClass, RetryOn, RetryPolicy, TenantLimits,
 };
 pub use state::{DEFAULT_KEY_PREFIX, StateBackend, StateBackendKind, StateConfig};
 pub use tenant::{AdminConfig, AdminToken, DecisionLogConfig, LogPriority, TenantConfig};

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use futures::StreamExt;
-use signalbox_config::RetryPolicy;
+use signalbox_config::{RetryClass, RetryPolicy};
 use signalbox_core::{
     AttemptRecord, ChatRequest, OutcomeClass, ProviderErrorCode, RouteIdx, SkipKind,
 };
@@ -422,8 +422,14 @@ impl<X: Sync> Run<'_, '_, X> {
             self.stop = StopReason::AtMostOnce;
             return Some(RouteEnd::Stop);
         }
-        // A quota answer moves on at once: the route is cooling down.
-        if class == OutcomeClass::RateLimited || tries_here >= self.plan.retry.attempts_per_route {
+        if tries_here >= self.plan.retry.attempts_per_route
+            || !retry_class(class).is_some_and(|c| self.plan.retry.retry_on.contains(c))
+        {
+            return Some(RouteEnd::Next);
+        }
+        // A quota answer is waited out only when the provider said how long
+        // (the route is cooling down until then) and that is short.
+        if class == OutcomeClass::RateLimited && retry_after.is_none() {
             return Some(RouteEnd::Next);
         }
         let Some(wait) = backoff(self.plan.retry, self.plan.seed, tries_here, retry_after) else {
@@ -450,6 +456,22 @@ fn earliest_available<X>(routes: &RouteTable<X>, candidates: &[RouteIdx]) -> Opt
         earliest = Some(earliest.map_or(wait, |e| e.min(wait)));
     }
     earliest
+}
+
+/// The `retry-on` class an outcome falls in; `None` for outcomes never
+/// retried on the same route.
+fn retry_class(class: OutcomeClass) -> Option<RetryClass> {
+    match class {
+        OutcomeClass::Connect => Some(RetryClass::ConnectError),
+        OutcomeClass::ServerError => Some(RetryClass::ServerError),
+        OutcomeClass::RateLimited => Some(RetryClass::RateLimited),
+        OutcomeClass::BadResponse => Some(RetryClass::BadResponse),
+        OutcomeClass::Timeout => Some(RetryClass::Timeout),
+        OutcomeClass::Success
+        | OutcomeClass::AuthRejected
+        | OutcomeClass::RequestRejected
+        | OutcomeClass::StreamCut => None,
+    }
 }
 
 /// The wait before same-route retry number `n` (1-based): exponential with

@@ -138,6 +138,9 @@ pub struct RetryPolicy {
     pub budget_min_retries: u32,
     /// The window the budget counts over.
     pub budget_window: Duration,
+    /// Which failure classes earn a same-route retry (the others move on
+    /// to the next route at once).
+    pub retry_on: RetryOn,
 }
 
 impl Default for RetryPolicy {
@@ -150,7 +153,57 @@ impl Default for RetryPolicy {
             budget_ratio: 0.2,
             budget_min_retries: 10,
             budget_window: Duration::from_secs(10),
+            retry_on: RetryOn::DEFAULT,
         }
+    }
+}
+
+/// A failure class an operator may grant same-route retries (`retry-on`).
+/// A rejected request, refused credentials and a cut stream are never
+/// retried on the same route, so they cannot be named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetryClass {
+    /// The connection could not be made.
+    ConnectError,
+    /// 5xx.
+    ServerError,
+    /// 429 whose `retry-after` is within `backoff-max` (waited out; a
+    /// longer or unknown wait moves on to the next route).
+    RateLimited,
+    /// A 2xx the gateway could not use.
+    BadResponse,
+    /// A connect, first-byte, first-token or total deadline passed.
+    /// Off by default: retrying silence only multiplies the caller's wait.
+    Timeout,
+}
+
+impl RetryClass {
+    const fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// The set of [`RetryClass`]es granted same-route retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryOn(u8);
+
+impl RetryOn {
+    /// Connect errors, server errors and short rate-limit waits.
+    pub const DEFAULT: Self = Self(
+        RetryClass::ConnectError.bit()
+            | RetryClass::ServerError.bit()
+            | RetryClass::RateLimited.bit(),
+    );
+
+    /// The set of exactly `classes`.
+    pub fn of(classes: &[RetryClass]) -> Self {
+        Self(classes.iter().fold(0, |acc, c| acc | c.bit()))
+    }
+
+    /// Whether `class` is granted same-route retries.
+    pub fn contains(self, class: RetryClass) -> bool {
+        self.0 & class.bit() != 0
     }
 }
 

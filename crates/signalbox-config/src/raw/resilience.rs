@@ -112,6 +112,10 @@ pub(crate) struct RawRetry {
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<String>")]
     pub budget_window: Option<Duration>,
+    /// Failure classes that earn a same-route retry (when
+    /// `attempts-per-route` > 1). Default `[connect-error, server-error,
+    /// rate-limited]`; `timeout` and `bad-response` are opt-in.
+    pub retry_on: Option<Vec<crate::model::RetryClass>>,
 }
 
 /// Idempotency settings.

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::Errors;
 use crate::model::{
-    BreakerConfig, EscalationConfig, HealthCheckConfig, IdempotencyConfig, Resilience, RetryPolicy,
-    TenantLimits,
+    BreakerConfig, EscalationConfig, HealthCheckConfig, IdempotencyConfig, Resilience, RetryOn,
+    RetryPolicy, TenantLimits,
 };
 use crate::raw::{
     RawBreaker, RawEscalation, RawHealthCheck, RawIdempotency, RawLimits, RawResilience, RawRetry,
@@ -161,6 +161,7 @@ fn validate_retry(raw: Option<RawRetry>, errors: &mut Errors) -> RetryPolicy {
         budget_ratio,
         budget_min_retries,
         budget_window,
+        retry_on,
     }) = raw
     else {
         return d;
@@ -173,6 +174,7 @@ fn validate_retry(raw: Option<RawRetry>, errors: &mut Errors) -> RetryPolicy {
         budget_ratio: budget_ratio.unwrap_or(d.budget_ratio),
         budget_min_retries: budget_min_retries.unwrap_or(d.budget_min_retries),
         budget_window: budget_window.unwrap_or(d.budget_window),
+        retry_on: retry_on.map_or(d.retry_on, |c| RetryOn::of(&c)),
     };
     let path = "resilience.retry";
     if !(1..=10).contains(&out.attempts_per_route) {

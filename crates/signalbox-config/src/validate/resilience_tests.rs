@@ -130,3 +130,22 @@ fn tenant_limits_must_be_positive() {
         "{m:?}"
     );
 }
+
+#[test]
+fn retry_on_names_the_classes_that_earn_same_route_retries() {
+    use crate::{RetryClass, RetryOn};
+    let c = load_str(BASE, "test.yaml", &HashMap::new()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.resilience.retry.retry_on, RetryOn::DEFAULT);
+    assert!(!RetryOn::DEFAULT.contains(RetryClass::Timeout));
+    let text = format!("{BASE}resilience:\n  retry: {{ retry-on: [timeout, bad-response] }}\n");
+    let c = load_str(&text, "test.yaml", &HashMap::new()).unwrap_or_else(|e| panic!("{e}"));
+    let on = c.resilience.retry.retry_on;
+    assert!(on.contains(RetryClass::Timeout) && on.contains(RetryClass::BadResponse));
+    assert!(!on.contains(RetryClass::ServerError));
+    // A class that is never retried on the same route cannot be granted.
+    let e = errors("resilience:\n  retry: { retry-on: [request-rejected] }\n").to_string();
+    assert!(
+        e.contains("retry-on") && e.contains("request-rejected"),
+        "{e}"
+    );
+}

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
-use signalbox_config::{RetryPolicy, Timeouts};
+use signalbox_config::{RetryClass, RetryOn, RetryPolicy, Timeouts};
 use signalbox_core::{ChatRequest, OutcomeClass, SkipKind};
 use signalbox_providers::CallContext;
 use tokio::time::{Duration, Instant};
@@ -200,6 +200,78 @@ async fn a_rate_limit_without_retry_after_moves_on_at_once() {
         [OutcomeClass::RateLimited, OutcomeClass::Success]
     );
     assert_eq!(served.attempts[0].retry_after_secs, None);
+    assert_eq!(f.calls(0), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_short_rate_limit_wait_is_waited_out_on_the_same_route() {
+    let f = Fixture::new(vec![
+        vec![
+            Script::Status {
+                status: 429,
+                retry_after: Some(1),
+            },
+            Script::Json,
+        ],
+        vec![Script::Json],
+    ])
+    .retry(|r| r.attempts_per_route = 2);
+    let served = f.run(false).await.unwrap();
+    assert_eq!(served.route.get(), 0, "the cooled-down route served");
+    let calls = f.upstreams[0].calls();
+    assert_eq!(calls[1] - calls[0], Duration::from_secs(1));
+    assert_eq!(f.calls(1), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_on_without_rate_limited_moves_on_from_a_short_wait() {
+    let f = Fixture::new(vec![
+        vec![Script::Status {
+            status: 429,
+            retry_after: Some(1),
+        }],
+        vec![Script::Json],
+    ])
+    .retry(|r| {
+        r.attempts_per_route = 2;
+        r.retry_on = RetryOn::of(&[RetryClass::ServerError]);
+    });
+    let t0 = Instant::now();
+    let served = f.run(false).await.unwrap();
+    assert_eq!((served.route.get(), f.calls(0)), (1, 1));
+    assert_eq!(t0.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_moves_to_the_next_route_despite_same_route_retries() {
+    let f = Fixture::new(vec![
+        vec![Script::Fail(OutcomeClass::Timeout), Script::Json],
+        vec![Script::Json],
+    ])
+    .retry(|r| r.attempts_per_route = 3);
+    let served = f.run(false).await.unwrap();
+    assert_eq!(served.route.get(), 1, "silence is not retried by default");
+    assert_eq!(f.calls(0), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_on_grants_same_route_retries_per_class() {
+    let timeout_ok = RetryOn::of(&[RetryClass::Timeout]);
+    let f = Fixture::new(vec![
+        vec![Script::Fail(OutcomeClass::Timeout), Script::Json],
+        vec![Script::Json],
+    ])
+    .retry(|r| {
+        r.attempts_per_route = 2;
+        r.retry_on = timeout_ok;
+    });
+    assert_eq!(f.run(false).await.unwrap().route.get(), 0);
+    // …and a class left out moves on: a 500 with only `timeout` granted.
+    let f = Fixture::new(vec![vec![status(500), Script::Json], vec![Script::Json]]).retry(|r| {
+        r.attempts_per_route = 2;
+        r.retry_on = timeout_ok;
+    });
+    assert_eq!(f.run(false).await.unwrap().route.get(), 1);
     assert_eq!(f.calls(0), 1);
 }
 
