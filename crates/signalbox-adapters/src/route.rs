@@ -42,6 +42,10 @@ pub struct RouteSettings {
     pub retention: Retention,
     /// Declared content filter, when any.
     pub content_filter: Option<ContentFilter>,
+    /// The model's context window in tokens, when declared: after a
+    /// provider reports a context overflow, only routes with a larger
+    /// window are tried.
+    pub context_window: Option<u32>,
 }
 
 impl RouteSettings {
@@ -52,6 +56,7 @@ impl RouteSettings {
             max_output_tokens: None,
             retention: Retention::ProviderDefault,
             content_filter: None,
+            context_window: None,
         }
     }
 

@@ -43,6 +43,7 @@ shipped![
     "tenant-surge",
     "config-reload-under-load",
     "content-filter",
+    "context-length",
     "redis-lost-and-restored",
 ];
 

@@ -274,6 +274,9 @@ pub enum SkipKind {
     /// An operator action keeps it out (drained, forced open, throttled, or
     /// another route pinned); the record's `action` names which.
     Operator,
+    /// A provider said the prompt overflowed an earlier route's context
+    /// window, and this route's window is no larger.
+    ContextWindow,
     /// Recorded before skips had kinds.
     #[default]
     Unknown,
@@ -294,6 +297,7 @@ impl SkipKind {
             Self::PrivacyBlocked => "privacy_blocked",
             Self::QualityRegression => "quality_regression",
             Self::Operator => "operator",
+            Self::ContextWindow => "context_window",
             Self::Unknown => "unknown",
         }
     }

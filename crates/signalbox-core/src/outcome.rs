@@ -68,10 +68,14 @@ impl OutcomeClass {
 
     /// Whether the provider may have acted on the request: false when the
     /// connection never opened, and when the provider refused it before
-    /// doing anything (429 rate limited, 401/403 credentials refused).
-    /// At-most-once operations fail over only after such outcomes.
+    /// doing anything (429 rate limited, 401/403 credentials refused, a
+    /// 4xx rejection of the request itself). At-most-once operations fail
+    /// over only after such outcomes.
     pub fn may_have_reached_provider(self) -> bool {
-        !matches!(self, Self::Connect | Self::RateLimited | Self::AuthRejected)
+        !matches!(
+            self,
+            Self::Connect | Self::RateLimited | Self::AuthRejected | Self::RequestRejected
+        )
     }
 
     /// Low-cardinality label for metrics and decision records.
@@ -132,6 +136,7 @@ mod tests {
         assert!(!OutcomeClass::Connect.may_have_reached_provider());
         assert!(!OutcomeClass::RateLimited.may_have_reached_provider());
         assert!(!OutcomeClass::AuthRejected.may_have_reached_provider());
+        assert!(!OutcomeClass::RequestRejected.may_have_reached_provider());
         assert!(OutcomeClass::Timeout.may_have_reached_provider());
         assert!(OutcomeClass::ServerError.may_have_reached_provider());
         assert!(OutcomeClass::StreamCut.may_have_reached_provider());

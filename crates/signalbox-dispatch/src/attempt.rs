@@ -186,11 +186,15 @@ pub async fn dispatch<X: Sync>(
         last_route: None,
         stop: StopReason::Exhausted,
         capacity_refused: false,
+        overflow: None,
     };
     for &idx in &order.routes {
         let Some(target) = plan.routes.get(idx) else {
             continue;
         };
+        if run.too_small(target) {
+            continue;
+        }
         let body = plan.bodies.get(idx.get()).copied().flatten().unwrap_or(req);
         // Rendered once per route: its retries send the same bytes.
         let prepared = match target.upstream.prepare(body, &target.settings) {
@@ -221,6 +225,9 @@ pub async fn dispatch<X: Sync>(
             RouteEnd::Rejected(rejection) => return Err(run.fail(Some(rejection), None)),
         }
     }
+    if let Some(overflow) = run.overflow.take() {
+        return Err(run.fail(Some(overflow.rejection), None));
+    }
     let available_in = if run.attempts.is_empty() && !run.capacity_refused {
         earliest_available(plan.routes, plan.candidates)
     } else {
@@ -250,6 +257,21 @@ struct Run<'p, 'a, X> {
     last_route: Option<RouteIdx>,
     stop: StopReason,
     capacity_refused: bool,
+    /// Set when a provider said the prompt overflowed a route's context
+    /// window: from then on only larger windows are tried, and the
+    /// rejection is the answer if none serves.
+    overflow: Option<Overflow>,
+}
+
+/// A context overflow reported by a provider.
+struct Overflow {
+    /// The window the prompt did not fit (`None`: undeclared, so no other
+    /// route is known to be larger).
+    window: Option<u32>,
+    /// How many attempts had been made when it was reported.
+    after_attempts: usize,
+    /// The provider's rejection, returned when no larger route serves.
+    rejection: Rejection,
 }
 
 /// Held for an attempt: the route's capacity slot, if it has a gate.
@@ -259,6 +281,35 @@ impl<X: Sync> Run<'_, '_, X> {
     fn skip(&mut self, target: &Route<X>, kind: SkipKind, reason: impl Into<String>) {
         self.skipped
             .push(Skipped::new(target.id.to_string(), kind, reason));
+    }
+
+    /// After a context overflow: whether `target`'s window is no larger
+    /// than the one overflowed (skipped and recorded; sending the same
+    /// prompt there would only be refused again).
+    fn too_small(&mut self, target: &Route<X>) -> bool {
+        let Some(overflow) = &self.overflow else {
+            return false;
+        };
+        let window = target.settings.context_window;
+        let larger = matches!((window, overflow.window), (Some(w), Some(o)) if w > o);
+        if !larger {
+            let why = format!(
+                "context window {} is not larger than the {} a provider said the prompt overflowed",
+                window.map_or_else(|| "(undeclared)".to_owned(), |w| w.to_string()),
+                overflow
+                    .window
+                    .map_or_else(|| "(undeclared)".to_owned(), |w| w.to_string()),
+            );
+            self.skip(target, SkipKind::ContextWindow, why);
+        }
+        !larger
+    }
+
+    /// The next attempt follows a context overflow directly.
+    fn moving_to_fit(&self) -> bool {
+        self.overflow
+            .as_ref()
+            .is_some_and(|o| o.after_attempts == self.attempts.len())
     }
 
     fn fail(self, rejection: Option<Rejection>, available_in: Option<Duration>) -> Failure {
@@ -337,9 +388,11 @@ impl<X: Sync> Run<'_, '_, X> {
             }
             None => None,
         };
-        // Routes skipped at their gates spend no retry budget. (Checked
-        // before `admit`, which may take a half-open trial slot.)
-        if !self.attempts.is_empty() && !plan.budget.try_retry() {
+        // Routes skipped at their gates spend no retry budget, nor does a
+        // move to a larger window after a context overflow (no upstream
+        // failed; the request goes where it fits). (Checked before
+        // `admit`, which may take a half-open trial slot.)
+        if !self.attempts.is_empty() && !self.moving_to_fit() && !plan.budget.try_retry() {
             self.stop = StopReason::RetryBudget;
             return Err(RouteEnd::Stop);
         }
@@ -389,6 +442,7 @@ impl<X: Sync> Run<'_, '_, X> {
         elapsed: Duration,
         tries_here: u32,
     ) -> Option<RouteEnd> {
+        let overflowed = err.overflowed_context();
         let UpstreamError {
             class,
             status,
@@ -411,12 +465,23 @@ impl<X: Sync> Run<'_, '_, X> {
             )
         });
         if !class.fails_over() {
-            return Some(RouteEnd::Rejected(Rejection {
+            let rejection = Rejection {
                 route: idx,
                 status: status.unwrap_or(400),
                 detail,
                 provider_error,
-            }));
+            };
+            if overflowed {
+                // A larger window later in the order may still take it
+                // (only larger ones are tried after this one).
+                self.overflow = Some(Overflow {
+                    window: target.settings.context_window,
+                    after_attempts: self.attempts.len(),
+                    rejection,
+                });
+                return Some(RouteEnd::Next);
+            }
+            return Some(RouteEnd::Rejected(rejection));
         }
         if self.plan.at_most_once && class.may_have_reached_provider() {
             self.stop = StopReason::AtMostOnce;

@@ -39,6 +39,8 @@ pub(crate) enum Script {
         status: u16,
         retry_after: Option<u64>,
     },
+    /// A non-2xx answer with this error body.
+    Error(u16, &'static str),
     /// A failure with no status (connect error, timeout, bad response).
     Fail(OutcomeClass),
     /// The rest of the script, after a wait (the call takes this long).
@@ -116,6 +118,7 @@ impl Scripted {
                 max_output_tokens: None,
                 retention: signalbox_providers::Retention::ProviderDefault,
                 content_filter: None,
+                context_window: None,
             },
             version: "m-1".into(),
             upstream: Arc::clone(self) as Arc<dyn Upstream>,
@@ -141,6 +144,10 @@ impl Scripted {
                 retry_after,
             } => {
                 let e = UpstreamError::from_status(status, retry_after, b"{}", &self.scrubber);
+                Box::pin(async move { Err(e) })
+            }
+            Script::Error(status, body) => {
+                let e = UpstreamError::from_status(status, None, body.as_bytes(), &self.scrubber);
                 Box::pin(async move { Err(e) })
             }
             Script::Fail(class) => Box::pin(async move {

@@ -231,6 +231,7 @@ fn route_settings(r: &RouteConfig) -> RouteSettings {
     RouteSettings {
         upstream_model: r.model.clone(),
         max_output_tokens: Some(r.max_output_tokens),
+        context_window: Some(r.context_window),
         retention: match r.retention {
             Kept::Zero => Retention::None,
             Kept::AbuseMonitoring | Kept::Standard | Kept::Training => Retention::ProviderDefault,

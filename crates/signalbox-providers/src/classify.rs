@@ -73,6 +73,33 @@ impl UpstreamError {
 }
 
 impl UpstreamError {
+    /// Whether the provider rejected the request because the prompt does
+    /// not fit the model's context window: OpenAI's and Azure's
+    /// `context_length_exceeded`, vLLM's "maximum context length",
+    /// Anthropic's "prompt is too long", Gemini's "input token count …
+    /// exceeds", Bedrock's "input is too long", or a 413. Such a request
+    /// may still fit a route with a larger window; sent unchanged to the
+    /// same model it never will.
+    pub fn overflowed_context(&self) -> bool {
+        const SAID: [&str; 6] = [
+            "maximum context length",
+            "context window",
+            "prompt is too long",
+            "input is too long",
+            "input token count",
+            "too many input tokens",
+        ];
+        if self.class != OutcomeClass::RequestRejected {
+            return false;
+        }
+        let code = self.provider_error.as_ref().and_then(|p| p.code.as_deref());
+        if self.status == Some(413) || code == Some("context_length_exceeded") {
+            return true;
+        }
+        let detail = self.detail.to_ascii_lowercase();
+        SAID.iter().any(|s| detail.contains(s))
+    }
+
     /// The failure an OpenAI-shaped stream reports in its first event
     /// (`data: {"error": {…}}` under a 200, as vLLM, LiteLLM and OpenAI
     /// itself send when a request fails after the headers went out), or
@@ -239,6 +266,33 @@ fn humanize(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn context_overflows_are_recognised_in_each_providers_words() {
+        let scrub = Scrubber::new(["sk-configured-secret-1"]);
+        let overflow = |status: u16, body: &str| {
+            UpstreamError::from_status(status, None, body.as_bytes(), &scrub).overflowed_context()
+        };
+        for body in [
+            r#"{"error":{"message":"too long","type":"invalid_request_error","code":"context_length_exceeded"}}"#,
+            r#"{"error":{"message":"This model's maximum context length is 4096 tokens. However, you requested 5000 tokens","type":"BadRequestError","code":400}}"#,
+            r#"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 210000 tokens > 200000 maximum"}}"#,
+            r#"{"error":{"code":400,"message":"The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).","status":"INVALID_ARGUMENT"}}"#,
+            r#"{"message":"Input is too long for requested model."}"#,
+        ] {
+            assert!(overflow(400, body), "{body}");
+        }
+        assert!(overflow(413, "{}"));
+        // Other rejections, and the same words under a server error, are not.
+        assert!(!overflow(
+            400,
+            r#"{"error":{"message":"max_tokens is too large","code":"invalid_value"}}"#
+        ));
+        assert!(!overflow(
+            500,
+            r#"{"error":{"message":"maximum context length"}}"#
+        ));
+    }
 
     #[test]
     fn an_error_first_event_is_classified_by_its_code_or_type() {

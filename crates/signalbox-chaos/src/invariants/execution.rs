@@ -1,6 +1,7 @@
 //! Owns the at-most-once checks from the mocks' call logs: an irreversible
 //! request reaches at most one upstream that may have acted on it (a call
-//! refused before acting — a 429, refused credentials — is no execution),
+//! refused before acting — a 429, refused credentials, a request refused as
+//! invalid or too long (400, 413, 422) — is no execution),
 //! and the requests sharing an `Idempotency-Key` execute upstream (a whole
 //! 200 answer) at most once.
 
@@ -25,7 +26,7 @@ fn refused_before_acting(outcome: &CallOutcome) -> bool {
         CallOutcome::RateLimited { .. }
             | CallOutcome::RateLimitedUntilReset { .. }
             | CallOutcome::Error {
-                status: 401 | 403 | 429
+                status: 400 | 401 | 403 | 413 | 422 | 429
             }
     )
 }

@@ -275,6 +275,85 @@ async fn retry_on_grants_same_route_retries_per_class() {
     assert_eq!(f.calls(0), 1);
 }
 
+const OVERFLOW: &str = r#"{"error":{"message":"This model's maximum context length is 8192 tokens","type":"invalid_request_error","code":"context_length_exceeded"}}"#;
+
+/// Routes on `upstreams` with these context windows.
+fn windowed(upstreams: Vec<Scripted>, windows: &'static [u32]) -> Fixture {
+    Fixture::shaped(upstreams, |i, mut r| {
+        r.settings.context_window = windows.get(i).copied();
+        r
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_context_overflow_moves_to_a_larger_window_only() {
+    let f = windowed(
+        vec![
+            Scripted::new([Script::Error(400, OVERFLOW)]),
+            Scripted::new([Script::Json]),
+            Scripted::new([Script::Json]),
+        ],
+        &[8192, 8192, 131_072],
+    );
+    let served = f.run(false).await.unwrap();
+    assert_eq!(served.route.get(), 2, "the larger window served");
+    assert_eq!(f.calls(0), 1, "never resent to the model that overflowed");
+    assert_eq!(f.calls(1), 0, "an equal window is not tried");
+    let skip = served.skipped.iter().find(|s| s.route == "r1").unwrap();
+    assert_eq!(skip.kind, SkipKind::ContextWindow);
+    assert_eq!(
+        classes(&served.attempts),
+        [OutcomeClass::RequestRejected, OutcomeClass::Success]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_move_to_fit_spends_no_retry_budget_and_keeps_at_most_once() {
+    let mut f = windowed(
+        vec![
+            Scripted::new([Script::Error(400, OVERFLOW)]),
+            Scripted::new([Script::Json]),
+        ],
+        &[8192, 131_072],
+    )
+    .retry(|r| {
+        r.budget_ratio = 0.0;
+        r.budget_min_retries = 0;
+    });
+    f.at_most_once = true;
+    let served = f.run(false).await.unwrap();
+    assert_eq!(served.route.get(), 1, "the overflow refused before acting");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_context_overflow_with_no_larger_window_returns_the_providers_rejection() {
+    let f = windowed(
+        vec![
+            Scripted::new([Script::Error(400, OVERFLOW)]),
+            Scripted::new([Script::Json]),
+        ],
+        &[8192, 4096],
+    );
+    let failure = f.run(false).await.unwrap_err();
+    let rejection = failure.rejection.expect("the overflow is the answer");
+    assert_eq!(rejection.status, 400);
+    assert_eq!(
+        rejection.provider_error.and_then(|p| p.code).as_deref(),
+        Some("context_length_exceeded")
+    );
+    assert_eq!(f.calls(1), 0);
+    // Any other rejection still stops at once.
+    let f = windowed(
+        vec![
+            Scripted::new([Script::Error(400, r#"{"error":{"message":"bad tool"}}"#)]),
+            Scripted::new([Script::Json]),
+        ],
+        &[8192, 131_072],
+    );
+    assert!(f.run(false).await.unwrap_err().rejection.is_some());
+    assert_eq!(f.calls(1), 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_rejected_request_is_passed_on_not_failed_over() {
     let f = Fixture::new(vec![vec![status(400)], vec![Script::Json]]);

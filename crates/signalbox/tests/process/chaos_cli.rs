@@ -66,6 +66,7 @@ fn shipped_stream_scenarios_hold_in_their_short_form() {
         "malformed-event",
         "clean-end-without-marker",
         "content-filter",
+        "context-length",
     ]);
 }
 
