@@ -136,6 +136,7 @@ echo "sdk-tests: gateway ready at $url (mocks: anthropic :$p_claude, openai :$p_
 
 export SIGNALBOX_URL=$url
 export CLAUDE_MOCK_URL=http://127.0.0.1:$p_claude
+export GPT_MOCK_URL=http://127.0.0.1:$p_gpt
 echo "sdk-tests: Python SDKs"
 timeout "$test_timeout" "$venv/bin/python" "$here/python/test_sdks.py"
 echo "sdk-tests: Node SDKs"

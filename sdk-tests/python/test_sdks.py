@@ -27,6 +27,8 @@ import openai
 BASE = os.environ.get("SIGNALBOX_URL", "").rstrip("/")
 # The Anthropic mock upstream, whose /_mock/stats shows the last body and headers it received.
 CLAUDE_MOCK = os.environ.get("CLAUDE_MOCK_URL", "").rstrip("/")
+# The OpenAI mock upstream, whose /_mock/faults breaks its streams off for the continuation checks.
+GPT_MOCK = os.environ.get("GPT_MOCK_URL", "").rstrip("/")
 API_KEY = "sk-test"
 # alias -> the provider name the gateway reports in `x-signalbox-provider`
 PROVIDERS = {"chat-claude": "claude", "chat-gpt": "gpt"}
@@ -455,6 +457,62 @@ def anthropic_count_tokens(client, model):
     expect(0 < short.input_tokens < long.input_tokens, f"{short.input_tokens} vs {long.input_tokens}")
 
 
+# ------------------------------------------- on-stream-break: continue (alias chat-continued)
+
+
+def set_gpt_faults(faults):
+    req = urllib.request.Request(
+        f"{GPT_MOCK}/_mock/faults",
+        data=json.dumps(faults).encode(),
+        headers={"content-type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        expect(resp.status == 200, f"setting mock faults: HTTP {resp.status}")
+
+
+def openai_stream_continued(client):
+    """The gpt upstream breaks its stream off; claude finishes it from the text delivered."""
+    user_text = "Hello from the Python openai SDK, a stream to continue"
+    set_gpt_faults({"cut_stream_after": 3})
+    try:
+        stream = client.chat.completions.create(
+            model="chat-continued", messages=[{"role": "user", "content": user_text}], stream=True
+        )
+        text, finish, marks = "", None, []
+        for chunk in stream:
+            for choice in chunk.choices:
+                text += choice.delta.content or ""
+                finish = choice.finish_reason or finish
+            mark = (chunk.model_extra or {}).get("signalbox")
+            if mark:
+                marks.append(mark)
+    finally:
+        set_gpt_faults({})
+    expect(text == f"[gpt-mock] echo: {user_text}", f"continued text {text!r}")
+    expect(finish == "stop", f"finish_reason {finish!r}")
+    routes = [(m["continued"]["from"], m["continued"]["to"]) for m in marks]
+    expect(routes == [("gpt-4o-mini", "claude-sonnet")] * 2, f"marks {marks}")
+
+
+def anthropic_stream_continued(client):
+    user_text = "Hello from the Python anthropic SDK, a stream to continue"
+    set_gpt_faults({"cut_stream_after": 3})
+    try:
+        with client.messages.stream(
+            model="chat-continued",
+            max_tokens=256,
+            messages=[{"role": "user", "content": user_text}],
+        ) as stream:
+            text = "".join(stream.text_stream)
+            final = stream.get_final_message()
+    finally:
+        set_gpt_faults({})
+    expect(text == f"[gpt-mock] echo: {user_text}", f"continued text {text!r}")
+    expect(final.stop_reason == "end_turn", f"final stop_reason {final.stop_reason!r}")
+    expect(text_of(final) == text, f"final text {text_of(final)!r} != streamed text {text!r}")
+
+
 def main():
     if not BASE:
         sys.exit("SIGNALBOX_URL is not set (e.g. http://127.0.0.1:4000)")
@@ -491,6 +549,15 @@ def main():
         check(
             "anthropic chat-claude: streamed, as sent; thinking with its signature comes back",
             lambda: anthropic_lossless_stream(an, "chat-claude"),
+        )
+    if GPT_MOCK:
+        check(
+            "openai chat-continued: a broken stream finished on another route, marked",
+            lambda: openai_stream_continued(oa),
+        )
+        check(
+            "anthropic chat-continued: a broken stream finished as one message",
+            lambda: anthropic_stream_continued(an),
         )
     print("python: all checks passed")
 

@@ -44,6 +44,7 @@ shipped![
     "config-reload-under-load",
     "content-filter",
     "context-length",
+    "mid-stream-cut-continue",
     "redis-lost-and-restored",
 ];
 

@@ -32,8 +32,8 @@ pub use model::{
     PolicyRule, Posture, Price, ProbeMode, PromptConfig, PromptVersion, ProviderConfig,
     ProviderKind, QualityConfig, QualitySuite, Requirements, Resilience, Retention, RetryClass,
     RetryOn, RetryPolicy, RouteConfig, RouteSelector, RuleWhen, SCORERS, Scheduler, ServerConfig,
-    StateBackend, StateBackendKind, StateConfig, Supports, Template, TenantConfig, TenantLimits,
-    Timeouts, Weights,
+    StateBackend, StateBackendKind, StateConfig, StreamBreak, Supports, Template, TenantConfig,
+    TenantLimits, Timeouts, Weights,
 };
 pub use schema::json_schema;
 pub use secret::{MAX_SECRET_FILE_BYTES, Secret, SecretError, SecretSource, hash_secret};

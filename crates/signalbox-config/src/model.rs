@@ -351,6 +351,10 @@ pub struct Supports {
     pub json_mode: bool,
     /// `stream: true`.
     pub streaming: bool,
+    /// Continues an answer from an assistant prefill (the text already
+    /// delivered when another route's stream broke): `on-stream-break:
+    /// continue` only re-issues to such routes.
+    pub prefill_continuation: bool,
 }
 
 impl Default for Supports {
@@ -360,6 +364,7 @@ impl Default for Supports {
             vision: false,
             json_mode: false,
             streaming: true,
+            prefill_continuation: false,
         }
     }
 }
@@ -440,4 +445,19 @@ pub struct AliasConfig {
     pub max_attempts: usize,
     /// The alias tried by the `smaller-model` degradation step.
     pub smaller_model: Option<AliasName>,
+    /// What a stream that breaks after its first event does.
+    pub on_stream_break: StreamBreak,
+}
+
+/// What a stream that breaks after its first event does (`on-stream-break`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum StreamBreak {
+    /// End it with an explicit error event (the caller keeps what arrived).
+    #[default]
+    Error,
+    /// Re-issue the request to the next eligible route that declares
+    /// `prefill-continuation`, with the text already delivered as an
+    /// assistant prefill, and stream the rest, marked; `error` when none can.
+    Continue,
 }

@@ -322,6 +322,10 @@ pub(crate) struct RawSupports {
     pub json_mode: Option<bool>,
     /// Default true.
     pub streaming: Option<bool>,
+    /// Continues an answer from an assistant prefill (used by
+    /// `on-stream-break: continue`). Default false: declare it only for
+    /// models that do (many recent ones refuse a prefill).
+    pub prefill_continuation: Option<bool>,
 }
 
 /// Price in USD per million tokens; finite and ≥ 0.
@@ -351,6 +355,10 @@ pub(crate) struct RawAlias {
     pub max_attempts: Option<usize>,
     /// The alias whose routes the `smaller-model` degradation step tries.
     pub smaller_model: Option<Text>,
+    /// `error` (default): a stream that breaks after its first event ends
+    /// with an error event. `continue`: the rest is asked of the next
+    /// eligible route with `supports.prefill-continuation`, marked.
+    pub on_stream_break: Option<crate::model::StreamBreak>,
 }
 
 /// `api-key` as written. An inline string is kept only as the fact that it

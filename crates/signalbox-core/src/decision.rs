@@ -193,6 +193,26 @@ pub struct DecisionRecord {
     /// `default`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_variant: Option<String>,
+    /// A stream that broke after its first event and was continued on
+    /// another route (`on-stream-break: continue`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continued: Option<ContinuedRecord>,
+}
+
+/// How a broken stream was continued: the answer's text up to the break
+/// came from `from`, the rest from `to` (the attempts list has both).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ContinuedRecord {
+    /// The route whose stream broke.
+    pub from: String,
+    /// The route that continued it (`None`: no route could; the caller
+    /// got the break's error event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Why the first stream broke.
+    pub detail: String,
+    /// Characters of text delivered before the break (the prefill).
+    pub delivered_chars: u64,
 }
 
 /// One field a provider translation dropped or changed.

@@ -21,8 +21,8 @@ pub mod usage;
 
 pub use attempt::{AttemptRecord, ProviderErrorCode};
 pub use decision::{
-    CandidateRecord, DecisionRecord, RuleRecord, SignalRecord, SignalSource, SkipKind, SkipRecord,
-    TranslationRecord, Verdict,
+    CandidateRecord, ContinuedRecord, DecisionRecord, RuleRecord, SignalRecord, SignalSource,
+    SkipKind, SkipRecord, TranslationRecord, Verdict,
 };
 pub use ids::{AliasName, ProviderName, RouteId, RouteIdx};
 pub use outcome::{ErrorSource, OutcomeClass};

@@ -38,6 +38,10 @@ pub const ROUTE_SKIPPED_TOTAL: &str = "signalbox_route_skipped_total";
 pub const OPERATOR_ACTIONS_TOTAL: &str = "signalbox_operator_actions_total";
 /// Counter: requests whose attempt loop stopped early, by reason.
 pub const DISPATCH_STOPPED_TOTAL: &str = "signalbox_dispatch_stopped_total";
+/// Counter: streams that broke after their first event under
+/// `on-stream-break: continue`, by `outcome` (`continued`, `failed`: no
+/// route continued it, `not_possible`: a tool call or no eligible route).
+pub const STREAM_CONTINUATIONS_TOTAL: &str = "signalbox_stream_continuations_total";
 /// Counter: requests refused by a tenant limit, by tenant and limit.
 pub const TENANT_LIMITED_TOTAL: &str = "signalbox_tenant_limited_total";
 /// Gauge: USD a tenant with a `monthly-budget-usd` has spent this month

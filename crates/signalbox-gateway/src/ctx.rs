@@ -85,6 +85,8 @@ pub(crate) struct RequestCtx {
     /// Ids of the operator actions that changed the request's routing
     /// (besides the ones its skips name).
     pub actions: Vec<String>,
+    /// `on-stream-break: continue`, armed for a stream of such an alias.
+    pub continuation: Option<Box<crate::continuation::Continuation>>,
 }
 
 /// What the serving route's answer adds to the context.
@@ -171,6 +173,7 @@ impl RequestCtx {
             served: None,
             usage: None,
             actions: Vec::new(),
+            continuation: None,
         }
     }
 

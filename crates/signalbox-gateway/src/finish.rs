@@ -6,24 +6,22 @@
 //! [`StreamTail`] when the stream ends, from a draft built here.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::AtomicBool;
 
 use axum::body::Body;
-use axum::http::HeaderValue;
 use axum::response::Response;
 use bytes::Bytes;
 use signalbox_core::metric_names as m;
 use signalbox_core::{AliasName, AttemptRecord};
 use signalbox_core::{RouteIdx, WireFormat};
-use signalbox_dispatch::{CommittedStream, StreamEnd, StreamOutcome};
+use signalbox_dispatch::CommittedStream;
 use signalbox_privacy::TokenTable;
 
-use crate::AppState;
 use crate::budget::StreamCharge;
+use crate::continuation::{Continuation, ContinuingStream, Ends, Marked, Marks};
 use crate::ctx::RequestCtx;
 use crate::privacy::StreamRestore;
-use crate::record::{Draft, End, Outcome, submit, write_now};
+use crate::record::{Draft, Outcome, write_now};
 use crate::respond::edge::{self, stream::EdgeStream, stream::Names};
 use crate::respond::{ApiError, ErrorCode, headers};
 use crate::runtime::Runtime;
@@ -223,6 +221,10 @@ fn stream_response(
         record: ctx.log.take().map(|log| Draft::of(ctx, log)),
         cut,
     };
+    let armed = ctx.continuation.take();
+    if let Some(armed) = armed.and_then(|c| c.ready(ctx, route, restore.as_ref())) {
+        return continuing_response(ctx, stream, route, armed, tail, names);
+    }
     let stream = stream.on_end(move |end| tail.end(end));
     let mut edge =
         EdgeStream::new(stream, ctx.client, ctx.stream_usage, names).marked(&ctx.degraded);
@@ -233,74 +235,29 @@ fn stream_response(
     headers::sse(Body::from_stream(edge))
 }
 
-/// What a stream needs when it ends: its spend, its span's last attribute
-/// and its record, drafted from the context when the response began.
-struct StreamTail {
-    state: Arc<AppState>,
-    runtime: Arc<Runtime>,
-    /// The serving route.
+/// The SSE response of a stream armed for `on-stream-break: continue`:
+/// the stream continued on another route if it breaks, marked where the
+/// continuation asks (nothing was tokenised: no restorer).
+fn continuing_response(
+    ctx: &RequestCtx,
+    stream: CommittedStream,
     route: RouteIdx,
-    request_id: HeaderValue,
-    span: tracing::Span,
-    charge: StreamCharge,
-    /// The record's latency: until the first event.
-    first_event: Duration,
-    record: Option<Draft>,
-    /// Raised when the stream is cut (before its error event goes out).
-    cut: Option<Arc<AtomicBool>>,
+    armed: Box<Continuation>,
+    tail: StreamTail,
+    names: Names,
+) -> Response {
+    let (ends, marks) = (Ends::default(), Marks::default());
+    let first = stream.on_end(ends.setter(0));
+    let request_id = names.request_id.clone();
+    let parts = (ends, Arc::clone(&marks));
+    let stream = ContinuingStream::new(first, route, armed, parts, tail, request_id);
+    let edge = EdgeStream::new(stream, ctx.client, ctx.stream_usage, names).marked(&ctx.degraded);
+    headers::sse(Body::from_stream(Marked::new(edge, marks)))
 }
 
-impl StreamTail {
-    fn end(self, end: StreamEnd) {
-        let request_id = self.request_id.to_str().unwrap_or("-");
-        let route = self
-            .runtime
-            .routes
-            .get(self.route)
-            .map_or("", |r| r.id.as_str());
-        let (label, status, error) = match &end.outcome {
-            StreamOutcome::Completed => ("completed", 200, None),
-            StreamOutcome::Cancelled => {
-                tracing::debug!(%request_id, %route, "Client went away; upstream stream cancelled.");
-                (
-                    "cancelled",
-                    499,
-                    Some("client closed the stream".to_string()),
-                )
-            }
-            StreamOutcome::Cut { detail } => {
-                if let Some(cut) = &self.cut {
-                    cut.store(true, Ordering::Relaxed);
-                }
-                if let Some(m) = self.runtime.routes.get(self.route).map(|r| &r.ext.metrics) {
-                    m.stream_errors.increment(1);
-                }
-                tracing::warn!(%request_id, %route, %detail, "Stream interrupted after commit.");
-                ("cut", 200, Some(format!("stream interrupted: {detail}")))
-            }
-        };
-        self.span.record("signalbox.stream", label);
-        // Whatever the stream used is spent, however it ended.
-        let usage = end.usage.or_else(|| Some(self.charge.estimate(end.events)));
-        let tenant = self.runtime.config.tenants.get(self.charge.tenant);
-        crate::budget::charge(&self.state, &self.runtime, tenant, self.route, usage);
-        if let Some(draft) = self.record {
-            let cut = match end.outcome {
-                StreamOutcome::Cut { detail } => Some(detail),
-                _ => None,
-            };
-            let end = End {
-                outcome: Outcome::Served,
-                status,
-                error,
-                latency: self.first_event,
-                usage: end.usage,
-                cut,
-            };
-            submit(self.state.decision_log.as_ref(), draft.complete(end));
-        }
-    }
-}
+mod tail;
+
+pub(crate) use tail::{ContinuedEnd, StreamTail};
 
 #[cfg(test)]
 mod tests;

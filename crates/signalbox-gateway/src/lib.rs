@@ -11,6 +11,7 @@ mod admin;
 mod anthropic;
 mod budget;
 mod conn;
+mod continuation;
 mod ctx;
 mod entry;
 mod escalation;

@@ -88,6 +88,7 @@ async fn stages(ctx: &mut RequestCtx, headers: &HeaderMap, body: Body) -> Result
         tenant,
         prompt_tokens: signals.prompt_tokens,
     };
+    ctx.continuation = crate::continuation::Continuation::arm(ctx, headers, &req, &decision);
     let (outcome, no_fallback) = upstream::failover(ctx, headers, req, signals, decision).await;
     let (served, restore) = upstream::settle(ctx, outcome, no_fallback)?;
     Ok(upstream::respond(ctx, served, restore, charge))

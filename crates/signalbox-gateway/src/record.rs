@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use signalbox_config::Price;
 use signalbox_core::RouteIdx;
-use signalbox_core::{DecisionRecord, TranslationRecord, Usage};
+use signalbox_core::{
+    AttemptRecord, ContinuedRecord, DecisionRecord, SkipRecord, TranslationRecord, Usage,
+};
 use signalbox_decision_log::DecisionLog;
 use signalbox_dispatch::StopReason;
 use signalbox_policy::{Decision, PolicySnapshot, Signals};
@@ -71,6 +73,9 @@ pub(crate) struct Draft {
     record: DecisionRecord,
     /// The serving route's prices, for the record's cost.
     price: Option<Price>,
+    /// A continuing route's prices and what its part of a continued
+    /// stream used (priced apart from the first route's part).
+    continuation: Option<(Price, Usage)>,
     evidence: Option<(Arc<Runtime>, Signals, Decision)>,
 }
 
@@ -123,10 +128,32 @@ impl Draft {
         Self {
             record,
             price: served.map(|r| r.price),
+            continuation: None,
             evidence: log
                 .evidence
                 .map(|(signals, decision)| (Arc::clone(&ctx.runtime), signals, decision)),
         }
+    }
+
+    /// A broken stream continued on another route (or tried to be): its
+    /// serving attempt is marked cut with the break, the continuation's
+    /// attempts and skips follow it, and `priced` (the continuing route's
+    /// prices and its part's usage) is costed apart.
+    pub fn continued(
+        &mut self,
+        facts: ContinuedRecord,
+        attempts: Vec<AttemptRecord>,
+        skipped: Vec<SkipRecord>,
+        priced: Option<(Price, Usage)>,
+    ) {
+        if let Some(last) = self.record.attempts.last_mut() {
+            last.outcome = signalbox_core::OutcomeClass::StreamCut;
+            last.detail.clone_from(&facts.detail);
+        }
+        self.record.attempts.extend(attempts);
+        self.record.skipped.extend(skipped);
+        self.record.continued = Some(facts);
+        self.continuation = priced;
     }
 
     /// Completes the record. The returned closure renders the evidence and
@@ -135,6 +162,7 @@ impl Draft {
         let Self {
             mut record,
             price,
+            continuation,
             evidence,
         } = self;
         if let Some(detail) = end.cut
@@ -144,9 +172,7 @@ impl Draft {
             last.detail = detail;
         }
         record.usage = end.usage;
-        if let (Some(u), Some(p)) = (end.usage, price) {
-            record.cost_usd = Some(p.cost_usd(u.prompt_tokens, u.completion_tokens));
-        }
+        record.cost_usd = cost(end.usage, price, continuation);
         record.outcome = end.outcome.as_str().to_string();
         record.status = end.status;
         record.error = end.error;
@@ -181,6 +207,20 @@ pub(crate) fn write_now(
         ctx.state.decision_log.as_ref(),
         Draft::of(ctx, log).complete(end),
     );
+}
+
+/// The record's cost: the whole usage at the serving route's prices, or,
+/// for a continued stream, each part at its own route's.
+fn cost(usage: Option<Usage>, price: Option<Price>, second: Option<(Price, Usage)>) -> Option<f64> {
+    let (u, p) = (usage?, price?);
+    let Some((p2, u2)) = second else {
+        return Some(p.cost_usd(u.prompt_tokens, u.completion_tokens));
+    };
+    let first = p.cost_usd(
+        u.prompt_tokens.saturating_sub(u2.prompt_tokens),
+        u.completion_tokens.saturating_sub(u2.completion_tokens),
+    );
+    Some(first + p2.cost_usd(u2.prompt_tokens, u2.completion_tokens))
 }
 
 fn translation(n: &TranslationNote) -> TranslationRecord {

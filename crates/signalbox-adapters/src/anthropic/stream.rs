@@ -165,6 +165,16 @@ impl SseEncoder {
         Self::default()
     }
 
+    /// An encoder taking over a stream whose start and first text block
+    /// (index `text_block`) went out as another upstream wrote them (a
+    /// broken stream continued on another route): text goes on in that
+    /// block, and no second `message_start` is written.
+    pub fn resume_in_text(&mut self, text_block: u32) {
+        self.started = true;
+        self.open = Some((Open::Text, text_block));
+        self.next_block = self.next_block.max(text_block + 1);
+    }
+
     /// The SSE bytes for one canonical event.
     pub fn encode(&mut self, event: &StreamEvent) -> Vec<u8> {
         let mut out = Vec::new();

@@ -25,6 +25,9 @@ pub struct Prompt {
     pub first_tool: Option<String>,
     /// The request forces a call of its first tool.
     pub forced_tool: bool,
+    /// The text of the conversation's last message when that is the
+    /// assistant's (a prefill the answer continues).
+    pub prefill: Option<String>,
 }
 
 impl Prompt {
@@ -37,6 +40,7 @@ impl Prompt {
         if user && !texts.is_empty() {
             self.last_user_text = texts.join(" ");
         }
+        self.prefill = (!user && !texts.is_empty()).then(|| texts.concat());
     }
 }
 
@@ -65,13 +69,14 @@ impl Answer {
             last_user_text,
             first_tool,
             forced_tool,
+            prefill,
         } = prompt;
         let prompt_tokens = words + TOKENS_PER_MESSAGE * messages;
         let body = match first_tool {
             Some(name) if forced_tool || mentions_weather(&last_user_text) => {
                 AnswerBody::ToolCall { name }
             }
-            _ => AnswerBody::Text(format!("[{mock_name}] echo: {last_user_text}")),
+            _ => AnswerBody::Text(continued(prefill.as_deref(), mock_name, &last_user_text)),
         };
         // A tool call has no content; its arguments stand in for it.
         let completion_tokens = match &body {
@@ -83,6 +88,22 @@ impl Answer {
             prompt_tokens,
             completion_tokens,
         }
+    }
+}
+
+/// The echo, or (after an assistant prefill that begins some mock's echo
+/// of this prompt, as a broken stream's delivered text does) the rest of
+/// that echo: a continuation that completes the first mock's answer.
+fn continued(prefill: Option<&str>, mock_name: &str, last_user_text: &str) -> String {
+    let own = format!("[{mock_name}] echo: {last_user_text}");
+    let Some(prefill) = prefill else { return own };
+    let Some(end) = prefill.find("] echo:") else {
+        return own;
+    };
+    let whole = format!("{} {last_user_text}", &prefill[..end + "] echo:".len()]);
+    match whole.strip_prefix(prefill) {
+        Some(rest) if !rest.is_empty() => rest.to_owned(),
+        _ => own,
     }
 }
 
@@ -125,6 +146,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_prefill_of_an_echo_is_continued_to_its_end() {
+        let rest = continued(Some("[primary] echo: hello th"), "secondary", "hello there");
+        assert_eq!(rest, "ere");
+        // Not an echo of this prompt, or already whole: the mock's own echo.
+        let own = "[secondary] echo: hello there";
+        assert_eq!(continued(Some("Sure."), "secondary", "hello there"), own);
+        assert_eq!(
+            continued(
+                Some("[primary] echo: hello there"),
+                "secondary",
+                "hello there"
+            ),
+            own
+        );
+        assert_eq!(continued(None, "secondary", "hello there"), own);
+    }
+
+    #[test]
     fn counts_words_across_whitespace() {
         assert_eq!(count_words(""), 0);
         assert_eq!(count_words("   "), 0);
@@ -141,6 +180,7 @@ mod tests {
             last_user_text: "hi there".into(),
             first_tool: None,
             forced_tool: false,
+            prefill: None,
         };
         let answer = Answer::to(prompt, "a");
         assert_eq!(answer.body, AnswerBody::Text("[a] echo: hi there".into()));

@@ -109,6 +109,14 @@ pub struct SseEncoder {
 }
 
 impl SseEncoder {
+    /// An encoder taking over a stream whose first chunks went out as
+    /// another upstream wrote them (a broken stream continued on another
+    /// route): its chunks keep that stream's `id` and `model`.
+    pub fn resume(&mut self, id: &str, model: &str) {
+        id.clone_into(&mut self.id);
+        model.clone_into(&mut self.model);
+    }
+
     /// An encoder; `include_usage` mirrors the client's
     /// `stream_options.include_usage`.
     pub fn new(created: u64, include_usage: bool) -> Self {

@@ -204,6 +204,7 @@ fn validate_supports(raw: Option<RawSupports>) -> Supports {
         vision,
         json_mode,
         streaming,
+        prefill_continuation,
     }) = raw
     else {
         return defaults;
@@ -213,6 +214,7 @@ fn validate_supports(raw: Option<RawSupports>) -> Supports {
         vision: vision.unwrap_or(defaults.vision),
         json_mode: json_mode.unwrap_or(defaults.json_mode),
         streaming: streaming.unwrap_or(defaults.streaming),
+        prefill_continuation: prefill_continuation.unwrap_or(defaults.prefill_continuation),
     }
 }
 
@@ -286,6 +288,7 @@ fn validate_alias(raw: RawAlias, path: &str, known: &[&str], errors: &mut Errors
         routes,
         max_attempts,
         smaller_model,
+        on_stream_break,
     } = raw;
     if routes.is_empty() {
         errors.push(
@@ -314,5 +317,6 @@ fn validate_alias(raw: RawAlias, path: &str, known: &[&str], errors: &mut Errors
         routes: routes.iter().map(|r| RouteId::new(r.as_str())).collect(),
         max_attempts,
         smaller_model: smaller_model.map(|a| AliasName::new(a.as_str())),
+        on_stream_break: on_stream_break.unwrap_or_default(),
     }
 }

@@ -31,6 +31,7 @@ mod residency;
 mod resilience;
 mod responses;
 mod roundtrip;
+mod stream_continue;
 mod stream_ends;
 mod streaming;
 mod structured;

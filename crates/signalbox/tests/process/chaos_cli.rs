@@ -67,6 +67,7 @@ fn shipped_stream_scenarios_hold_in_their_short_form() {
         "clean-end-without-marker",
         "content-filter",
         "context-length",
+        "mid-stream-cut-continue",
     ]);
 }
 

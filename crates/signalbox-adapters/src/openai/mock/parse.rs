@@ -101,6 +101,12 @@ pub(super) fn parse(body: &[u8]) -> Result<Parsed<OpenAiRequest>, String> {
     if let Some(last_user) = request.messages.iter().rev().find(|m| m.role == "user") {
         prompt.last_user_text = last_user.texts().collect::<Vec<_>>().join(" ");
     }
+    prompt.prefill = request
+        .messages
+        .last()
+        .filter(|m| m.role == "assistant")
+        .map(|m| m.texts().collect::<String>())
+        .filter(|t| !t.is_empty());
     Ok(Parsed {
         request: OpenAiRequest {
             model: request.model.into_owned(),

@@ -23,6 +23,16 @@ use signalbox_dispatch::Piece;
 use crate::privacy::StreamRestore;
 use crate::respond::degraded::mark_first_event;
 
+/// The JSON objects of SSE `bytes`' `data:` lines.
+fn sse_data(bytes: &Bytes) -> Vec<serde_json::Value> {
+    std::str::from_utf8(bytes)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str(d.trim()).ok())
+        .collect()
+}
+
 /// The end marker of an OpenAI stream.
 const DONE: &[u8] = b"data: [DONE]\n\n";
 
@@ -42,6 +52,10 @@ pub(crate) struct EdgeStream<S> {
     encoder: Encoder,
     /// Set when the stream's pieces are decoded events (not passed on).
     decoded: bool,
+    /// The first events passed on as written: when decoded events follow
+    /// them (a broken stream continued on another route), the encoder
+    /// takes over that stream instead of starting a new one.
+    first_wire: Option<Bytes>,
     restore: Option<StreamRestore>,
     /// The degradation steps to mark the first event with.
     mark: Option<Vec<DegradeStep>>,
@@ -64,6 +78,29 @@ impl Encoder {
             Self::Anthropic(e) => e.encode(event),
             Self::Responses(e) => e.encode(event),
             Self::Completions(e) => e.encode(event),
+        }
+    }
+
+    /// Takes over a stream whose `first` events went out as written.
+    fn resume(&mut self, first: &Bytes) {
+        let events = sse_data(first);
+        match self {
+            Self::OpenAi(e) => {
+                let ids = events.iter().find(|v| v.get("id").is_some());
+                let field = |k: &str| ids.and_then(|v| v[k].as_str()).unwrap_or_default();
+                e.resume(field("id"), field("model"));
+            }
+            Self::Anthropic(e) => {
+                let text_block = events
+                    .iter()
+                    .find(|v| {
+                        v["type"] == "content_block_start" && v["content_block"]["type"] == "text"
+                    })
+                    .and_then(|v| v["index"].as_u64())
+                    .and_then(|i| u32::try_from(i).ok());
+                e.resume_in_text(text_block.unwrap_or(0));
+            }
+            Self::Responses(_) | Self::Completions(_) => {}
         }
     }
 
@@ -95,6 +132,7 @@ impl<S> EdgeStream<S> {
             client,
             encoder,
             decoded: false,
+            first_wire: None,
             restore: None,
             mark: None,
             names,
@@ -117,8 +155,20 @@ impl<S> EdgeStream<S> {
     /// The bytes the client reads for one piece (possibly none).
     fn write(&mut self, piece: Piece) -> Bytes {
         let bytes = match piece {
-            Piece::Wire(bytes) => self.wire(bytes),
+            Piece::Wire(bytes) => {
+                if self.first_wire.is_none() {
+                    self.first_wire = Some(bytes.clone());
+                }
+                // Events passed on from here (a continuation's): the wire's end.
+                self.decoded = false;
+                self.wire(bytes)
+            }
             Piece::Events(mut events) => {
+                if !self.decoded
+                    && let Some(first) = self.first_wire.take()
+                {
+                    self.encoder.resume(&first);
+                }
                 self.decoded = true;
                 if let Some(r) = self.restore.as_mut() {
                     r.events(&mut events);
