@@ -14,7 +14,9 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures::Stream;
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use crate::respond::degraded::{Which, mark_event};
 
 /// Marks the continuing stream asks for, taken by the next bytes written.
 #[derive(Debug, Default)]
@@ -68,46 +70,6 @@ where
         }
         Poll::Ready(Some(Ok(out)))
     }
-}
-
-/// Which JSON event of some bytes a mark goes on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Which {
-    First,
-    Last,
-}
-
-/// `events` with `mark` as the `signalbox` field of its first or last JSON
-/// object event; `Err(events)` unchanged when there is none.
-pub(crate) fn mark_event(events: Bytes, mark: &Value, which: Which) -> Result<Bytes, Bytes> {
-    let Ok(text) = std::str::from_utf8(&events) else {
-        return Err(events);
-    };
-    let lines: Vec<&str> = text.split_inclusive('\n').collect();
-    let is_object = |line: &str| {
-        line.strip_prefix("data:")
-            .and_then(|d| serde_json::from_str::<Map<String, Value>>(d.trim()).ok())
-    };
-    let target = match which {
-        Which::First => lines.iter().position(|l| is_object(l).is_some()),
-        Which::Last => lines.iter().rposition(|l| is_object(l).is_some()),
-    };
-    let Some(at) = target else {
-        return Err(events);
-    };
-    let mut out = String::with_capacity(text.len() + 128);
-    for (i, line) in lines.iter().enumerate() {
-        match is_object(line).filter(|_| i == at) {
-            Some(mut obj) => {
-                obj.insert("signalbox".into(), mark.clone());
-                out.push_str("data: ");
-                out.push_str(&Value::Object(obj).to_string());
-                out.push('\n');
-            }
-            None => out.push_str(line),
-        }
-    }
-    Ok(Bytes::from(out))
 }
 
 #[cfg(test)]

@@ -23,26 +23,47 @@ pub fn mark_json(body: Bytes, steps: &[DegradeStep], request_id: &str) -> Bytes 
 
 /// Adds the marker to the first `data:` event carrying a JSON object.
 pub fn mark_first_event(events: Bytes, steps: &[DegradeStep], request_id: &str) -> Bytes {
+    mark_event(events, &marker(steps, request_id), Which::First).unwrap_or_else(|same| same)
+}
+
+/// Which JSON event of some bytes a mark goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    First,
+    Last,
+}
+
+/// `events` with `mark` as the `signalbox` field of its first or last JSON
+/// object event; `Err(events)` unchanged when there is none.
+pub fn mark_event(events: Bytes, mark: &Value, which: Which) -> Result<Bytes, Bytes> {
     let Ok(text) = std::str::from_utf8(&events) else {
-        return events;
+        return Err(events);
     };
-    let mut out = String::with_capacity(text.len() + 96);
-    let mut done = false;
-    for line in text.split_inclusive('\n') {
-        if !done
-            && let Some(data) = line.strip_prefix("data:")
-            && let Ok(mut obj) = serde_json::from_str::<Map<String, Value>>(data.trim())
-        {
-            obj.insert("signalbox".into(), marker(steps, request_id));
-            out.push_str("data: ");
-            out.push_str(&Value::Object(obj).to_string());
-            out.push('\n');
-            done = true;
-            continue;
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let is_object = |line: &str| {
+        line.strip_prefix("data:")
+            .and_then(|d| serde_json::from_str::<Map<String, Value>>(d.trim()).ok())
+    };
+    let target = match which {
+        Which::First => lines.iter().position(|l| is_object(l).is_some()),
+        Which::Last => lines.iter().rposition(|l| is_object(l).is_some()),
+    };
+    let Some(at) = target else {
+        return Err(events);
+    };
+    let mut out = String::with_capacity(text.len() + 128);
+    for (i, line) in lines.iter().enumerate() {
+        match is_object(line).filter(|_| i == at) {
+            Some(mut obj) => {
+                obj.insert("signalbox".into(), mark.clone());
+                out.push_str("data: ");
+                out.push_str(&Value::Object(obj).to_string());
+                out.push('\n');
+            }
+            None => out.push_str(line),
         }
-        out.push_str(line);
     }
-    if done { Bytes::from(out) } else { events }
+    Ok(Bytes::from(out))
 }
 
 #[cfg(test)]
