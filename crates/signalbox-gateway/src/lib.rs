@@ -12,6 +12,7 @@ mod anthropic;
 mod budget;
 mod conn;
 mod ctx;
+mod dashboard;
 mod entry;
 mod escalation;
 mod failover;
