@@ -2,9 +2,11 @@
 // (started by run.sh): sign in with a read-only admin token, see the routes and
 // the decisions, see a route go red when its mock fails, see an operator's drain
 // (made with `signalbox admin drain`) appear with its reason, filter decisions,
-// and check that text from the data (a caller's request id, an action's reason)
-// containing markup renders as text, that the token never goes into a URL, and
-// that the page logs no console error.
+// see the read-only token refused an action; then sign in as an operator, revert
+// that drain and drain another route from the page (confirmed, with a reason) and
+// find both in the audit trail. Text from the data (a caller's request id, an
+// action's reason) containing markup must render as text, the token must never
+// go into a URL, and the page must log no console error.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -88,10 +90,17 @@ const context = await chromium.launchPersistentContext(profile, {
 
 const problems = [];
 const urls = [];
+// The one step that provokes a refusal expects Chromium's console line for it.
+let expected403 = 0;
 try {
   const page = context.pages()[0] ?? (await context.newPage());
   page.on('console', (msg) => {
-    if (msg.type() === 'error' || msg.type() === 'warning') problems.push(`console ${msg.type()}: ${msg.text()}`);
+    if (msg.type() !== 'error' && msg.type() !== 'warning') return;
+    if (expected403 > 0 && /status of 403/.test(msg.text())) {
+      expected403 -= 1;
+      return;
+    }
+    problems.push(`console ${msg.type()}: ${msg.text()}`);
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('request', (r) => urls.push(r.url()));
@@ -183,12 +192,63 @@ try {
     assert.match(await page.locator('#decisions tbody').textContent(), /act-[0-9a-f]+/);
   });
 
+  await step('a read-only token may look but not act', async () => {
+    const row = page.locator('#actions tbody tr').first();
+    await row.locator('button', { hasText: 'Revert' }).click();
+    await page.locator('#act-form').waitFor({ state: 'visible' });
+    expected403 = 1;
+    await page.click('#act-confirm');
+    assert.match(await page.locator('#act-form').textContent(), /reason is required/);
+    await page.fill('#act-reason', 'trying');
+    await page.click('#act-confirm');
+    await page.waitForFunction(() => /read-only/.test(document.getElementById('act-error').textContent));
+    assert.equal(expected403, 0, 'the refusal was not seen');
+    assert.equal(await page.locator('#login').isHidden(), true, 'a refused action signed the page out');
+    await page.click('#act-cancel');
+    assert.equal(await page.locator('#act-form').isHidden(), true);
+  });
+
+  let drainedHere = null;
+  await step('an operator reverts the drain and drains another route from the page', async () => {
+    await page.click('#logout');
+    await page.fill('#token', oncallToken);
+    await page.click('#login-form button[type=submit]');
+    await routeRow('us-large').waitFor();
+    const cliAction = await page.locator('#actions tbody tr').first().getAttribute('data-action');
+    await page.locator(`#actions tbody tr[data-action="${cliAction}"] button`, { hasText: 'Revert' }).click();
+    await page.fill('#act-reason', 'provider recovered');
+    await page.click('#act-confirm');
+    await page.locator(`#actions tbody tr[data-action="${cliAction}"]`).waitFor({ state: 'detached' });
+    assert.match(await page.locator('#act-done').textContent(), /reverted/);
+    assert.equal(await routeRow('us-large').locator('.hold').count(), 0);
+
+    await routeRow('us-small').locator('button', { hasText: 'Drain' }).click();
+    assert.match(await page.locator('#act-title').textContent(), /drain route us-small/);
+    await page.fill('#act-reason', 'shifting load');
+    await page.selectOption('#act-ttl', '1h');
+    await page.click('#act-confirm');
+    await page.locator('#routes tbody tr.route-held[data-route="us-small"]').waitFor();
+    drainedHere = (await page.locator('#act-done').textContent()).match(/act-[0-9a-f]+/)?.[0];
+    assert.ok(drainedHere, 'no action id after draining from the page');
+    const text = await page.locator(`#actions tbody tr[data-action="${drainedHere}"]`).textContent();
+    assert.ok(text.includes('shifting load') && text.includes('oncall (operator)'), text);
+  });
+
+  await step('both actions are in the audit trail', async () => {
+    const resp = await fetch(`${base}/admin/audit`, { headers: { authorization: `Bearer ${oncallToken}` } });
+    const { audit } = await resp.json();
+    const find = (reason) => audit.find((e) => e.reason === reason && e.who === 'oncall');
+    assert.equal(find('shifting load')?.action, drainedHere, JSON.stringify(audit.slice(0, 5)));
+    assert.equal(find('provider recovered')?.method, 'DELETE');
+    assert.ok(audit.some((e) => e.who === 'viewer' && e.status === 403), 'the refusal is not audited');
+  });
+
   await page.screenshot({ path: path.join(output, 'dashboard.png'), fullPage: true });
 
   await step('the token stays in this tab and out of every URL', async () => {
     const stored = await page.evaluate(() => [sessionStorage.length, localStorage.length]);
     assert.deepEqual(stored, [1, 0]);
-    const leaked = urls.filter((u) => u.includes(viewerToken) || u.includes(encodeURIComponent(viewerToken)));
+    const leaked = urls.filter((u) => [viewerToken, oncallToken].some((t) => u.includes(t)));
     assert.deepEqual(leaked, []);
     assert.ok(urls.some((u) => u.startsWith(`${base}/admin/decisions?`)), 'no decision query seen');
   });

@@ -3,9 +3,9 @@
 //! (`include_str!`: no build step, no CDN, works offline). The page holds
 //! no data: it asks for an admin token, keeps it in `sessionStorage` and
 //! sends it as the `Authorization` header of its `fetch` calls to the admin
-//! API (`/admin/routes`, `/admin/actions`, `/admin/decisions`), which
-//! authorizes and audits each call as usual — the token never goes into a
-//! URL. A strict Content-Security-Policy allows only these same-origin
+//! API (`/admin/routes`, `/admin/actions`, `/admin/decisions`; drain, force
+//! and revert with a confirmed reason), which authorizes and audits each
+//! call as usual — the token never goes into a URL. A strict Content-Security-Policy allows only these same-origin
 //! assets: no inline script or style, no other origin, no form submission,
 //! no framing; the script renders data as text only (never as HTML).
 //! See docs/admin.md (Dashboard).

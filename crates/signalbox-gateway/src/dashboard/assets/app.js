@@ -1,4 +1,5 @@
-// Signalbox dashboard: a read-only view over the admin API.
+// Signalbox dashboard: a view over the admin API, and the route actions
+// (drain, force open / closed, revert) for an operator token.
 //
 // Rules this file keeps (docs/admin.md, Dashboard):
 // - The admin token lives in sessionStorage (this tab only) and goes out
@@ -76,29 +77,103 @@
     return sessionStorage.getItem(TOKEN_KEY);
   }
 
-  async function api(path) {
+  /**
+   * A call to the admin API with the token as a header; `payload` is sent
+   * as JSON. A 401 (or a refused read) signs the page out; a refused action
+   * is an ordinary error, shown where the action was asked for.
+   */
+  async function call(path, method, payload) {
     const t = token();
     if (!t) throw new AuthError('not signed in');
-    const resp = await fetch(path, {
+    const init = {
+      method,
       headers: { Authorization: 'Bearer ' + t, Accept: 'application/json' },
       cache: 'no-store',
       credentials: 'omit',
-    });
+    };
+    if (payload !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(payload);
+    }
+    const resp = await fetch(path, init);
     let body = null;
     try {
       body = await resp.json();
     } catch (_) {
       body = null;
     }
-    if (resp.status === 401 || resp.status === 403) {
-      const message = body && body.error ? body.error.message : 'refused (' + resp.status + ')';
+    const message = body && body.error ? body.error.message : 'HTTP ' + resp.status;
+    if (resp.status === 401 || (resp.status === 403 && method === 'GET')) {
       throw new AuthError(message);
     }
-    if (!resp.ok) {
-      const message = body && body.error ? body.error.message : 'HTTP ' + resp.status;
-      throw new Error(path.split('?')[0] + ': ' + message);
-    }
+    if (!resp.ok) throw new Error(message);
     return body;
+  }
+
+  function api(path) {
+    return call(path, 'GET');
+  }
+
+  // === Operator actions (operator token), each confirmed with a reason ===
+
+  let pending = null;
+
+  function button(label, onClick) {
+    const b = el('button', null, label);
+    b.type = 'button';
+    b.addEventListener('click', onClick);
+    return b;
+  }
+
+  /** Opens the confirmation form; `run(reason, ttl)` does the call. */
+  function ask(title, withTtl, run) {
+    pending = run;
+    $('act-title').textContent = title;
+    $('act-ttl-label').hidden = !withTtl;
+    $('act-error').textContent = '';
+    $('act-reason').value = '';
+    $('act-form').hidden = false;
+    $('act-reason').focus();
+  }
+
+  function askRoute(kind, route) {
+    ask(kind + ' route ' + route, true, (reason, ttl) => {
+      const body = { action: { kind, route }, reason };
+      if (ttl) body.ttl = ttl;
+      return call('/admin/actions', 'POST', body).then((a) => kind + ' ' + a.id + ' created');
+    });
+  }
+
+  function askRevert(id) {
+    ask('revert ' + id, false, (reason) =>
+      call('/admin/actions/' + encodeURIComponent(id), 'DELETE', { reason })
+        .then(() => id + ' reverted'));
+  }
+
+  async function confirmAction(event) {
+    event.preventDefault();
+    const reason = $('act-reason').value.trim();
+    if (!reason) {
+      $('act-error').textContent = 'a reason is required';
+      return;
+    }
+    if (!pending) return;
+    const ttl = $('act-ttl-label').hidden ? '' : $('act-ttl').value;
+    try {
+      const done = await pending(reason, ttl);
+      pending = null;
+      $('act-form').hidden = true;
+      $('act-done').textContent = done;
+      await refresh();
+    } catch (e) {
+      if (e instanceof AuthError) signOut(e.message);
+      else $('act-error').textContent = e.message;
+    }
+  }
+
+  function cancelAction() {
+    pending = null;
+    $('act-form').hidden = true;
   }
 
   // === Views ===
@@ -132,6 +207,10 @@
           ? el('span', null, badge('regression', 'state-open'), ' ', h.quality_regression)
           : 'ok',
         held,
+        el('span', null,
+          button('Drain', () => askRoute('drain', r.route)),
+          button('Force open', () => askRoute('force-open', r.route)),
+          button('Force close', () => askRoute('force-close', r.route))),
       ], rowClass);
       tr.dataset.route = String(r.route);
       tr.dataset.state = cls(state);
@@ -162,6 +241,7 @@
         a.reason,
         dateTime(a.created_ms),
         a.expires_ms ? dateTime(a.expires_ms) : 'until reverted',
+        button('Revert', () => askRevert(a.id)),
       ]);
       tr.dataset.action = String(a.id);
       return tr;
@@ -293,6 +373,8 @@
 
   function signOut(message) {
     sessionStorage.removeItem(TOKEN_KEY);
+    cancelAction();
+    $('act-done').textContent = '';
     clearInterval(timer);
     timer = null;
     showApp(false);
@@ -326,6 +408,8 @@
       e.preventDefault();
       refresh();
     });
+    $('act-form').addEventListener('submit', confirmAction);
+    $('act-cancel').addEventListener('click', cancelAction);
     $('detail-close').addEventListener('click', () => {
       $('detail').hidden = true;
     });
