@@ -251,11 +251,12 @@ fn attempt_span(
     number: usize,
     a: &AttemptRecord,
 ) {
-    let facts = ctx
-        .runtime
-        .routes
-        .index(a.route.as_str())
-        .and_then(|r| route_facts(ctx, r));
+    let idx = ctx.runtime.routes.index(a.route.as_str());
+    let facts = idx.and_then(|r| route_facts(ctx, r));
+    // The route's breaker now (after the request's attempts counted).
+    let breaker = idx
+        .and_then(|r| ctx.runtime.routes.get(r))
+        .map(|r| r.health.view().state);
     let model = facts.as_ref().map_or("", |f| f.model);
     let mut attrs = Vec::with_capacity(14);
     attrs.push(KeyValue::new("gen_ai.operation.name", OPERATION));
@@ -273,7 +274,9 @@ fn attempt_span(
             attrs.push(KeyValue::new("server.address", host.clone()));
             attrs.push(KeyValue::new("server.port", i64::from(*port)));
         }
-        attrs.push(KeyValue::new("signalbox.breaker.state", f.breaker));
+    }
+    if let Some(state) = breaker {
+        attrs.push(KeyValue::new("signalbox.breaker.state", state));
     }
     if let Some(status) = a.status {
         attrs.push(KeyValue::new(
@@ -310,23 +313,15 @@ struct RouteFacts<'a> {
     model: &'a str,
     /// The provider's host and port.
     server: Option<(String, u16)>,
-    /// The route's breaker now (after the request's attempts counted).
-    breaker: &'static str,
 }
 
 fn route_facts(ctx: &RequestCtx, idx: signalbox_core::RouteIdx) -> Option<RouteFacts<'_>> {
     let route = ctx.runtime.route_config(idx)?;
     let provider = ctx.runtime.config.provider(&route.provider)?;
-    let breaker = ctx
-        .runtime
-        .routes
-        .get(idx)
-        .map_or("closed", |r| r.health.view().state);
     Some(RouteFacts {
         kind: provider.kind,
         model: &route.model,
         server: server(&provider.base_url),
-        breaker,
     })
 }
 
@@ -386,4 +381,67 @@ pub(crate) fn stream_ended(span: &tracing::Span, label: &'static str, usage: Opt
 
 fn count(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(body: &str, format: WireFormat) -> Vec<(String, String)> {
+        answer_attributes(body.as_bytes(), format)
+            .into_iter()
+            .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn an_answer_names_its_model_and_finish_reasons_in_either_format() {
+        let openai = r#"{"id":"c1","model":"gpt-4o-2024","choices":[{"finish_reason":"stop"},{"finish_reason":"length"}],"usage":{}}"#;
+        let got = attrs(openai, WireFormat::OpenAi);
+        assert!(got.contains(&("gen_ai.response.model".into(), "gpt-4o-2024".into())));
+        assert!(got.contains(&("gen_ai.response.id".into(), "c1".into())));
+        let reasons = &got
+            .iter()
+            .find(|(k, _)| k.ends_with("finish_reasons"))
+            .unwrap()
+            .1;
+        assert!(
+            reasons.contains("stop") && reasons.contains("length"),
+            "{reasons}"
+        );
+        let anthropic = r#"{"id":"msg_1","type":"message","model":"claude-x","stop_reason":"end_turn","content":[]}"#;
+        let got = attrs(anthropic, WireFormat::Anthropic);
+        assert!(got.contains(&("gen_ai.response.model".into(), "claude-x".into())));
+        assert!(
+            got.iter()
+                .any(|(k, v)| k.ends_with("finish_reasons") && v.contains("end_turn"))
+        );
+        assert!(attrs("not json", WireFormat::OpenAi).is_empty());
+    }
+
+    #[test]
+    fn nothing_is_read_without_a_span() {
+        let req = ChatRequest::parse(
+            br#"{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":0.5}"#,
+        )
+        .unwrap();
+        assert!(Sampling::of(&tracing::Span::none(), &req).is_none());
+    }
+
+    #[test]
+    fn the_server_is_the_providers_host_and_port() {
+        assert_eq!(
+            server("https://api.openai.com/v1"),
+            Some(("api.openai.com".into(), 443))
+        );
+        assert_eq!(
+            server("http://127.0.0.1:9001/v1"),
+            Some(("127.0.0.1".into(), 9001))
+        );
+        assert_eq!(
+            server("http://localhost/v1"),
+            Some(("localhost".into(), 80))
+        );
+        assert_eq!(provider_name(ProviderKind::Bedrock), "aws.bedrock");
+    }
 }
