@@ -148,6 +148,11 @@ try {
     await page.locator('#decisions tbody tr', { hasText: XSS_ID }).click();
     await page.locator('#detail').waitFor({ state: 'visible' });
     assert.ok((await page.locator('#detail-json').textContent()).includes(XSS_ID));
+    // The gateway's explanation of the decision (signalbox explain's text).
+    await page.waitForFunction(() => /^Why: /.test(document.getElementById('detail-explain').textContent));
+    assert.ok((await page.locator('#detail-explain').textContent()).includes(XSS_ID));
+    assert.equal(await page.locator('#detail script, #detail img').count(), 0);
+    await page.locator('#detail').screenshot({ path: path.join(output, 'decision.png') });
     assert.equal(await page.evaluate(() => window.__pwned), undefined);
     await page.click('#detail-close');
   });

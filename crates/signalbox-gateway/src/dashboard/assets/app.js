@@ -82,7 +82,7 @@
    * as JSON. A 401 (or a refused read) signs the page out; a refused action
    * is an ordinary error, shown where the action was asked for.
    */
-  async function call(path, method, payload) {
+  async function call(path, method, payload, asText) {
     const t = token();
     if (!t) throw new AuthError('not signed in');
     const init = {
@@ -96,6 +96,7 @@
       init.body = JSON.stringify(payload);
     }
     const resp = await fetch(path, init);
+    if (asText && resp.ok) return resp.text();
     let body = null;
     try {
       body = await resp.json();
@@ -324,7 +325,18 @@
     for (const a of d.operator_actions || []) li('operator action ', a);
     $('detail-summary').replaceChildren(...items);
     $('detail-json').textContent = JSON.stringify(d, null, 2);
+    $('detail-explain').textContent = 'loading the explanation…';
     $('detail').hidden = false;
+    // The explanation `signalbox explain` prints, rendered by the gateway.
+    const path = '/admin/decisions/' + encodeURIComponent(d.request_id) + '?format=text';
+    call(path, 'GET', undefined, true)
+      .then((text) => {
+        if ($('detail-id').textContent === d.request_id) $('detail-explain').textContent = text;
+      })
+      .catch((e) => {
+        if (e instanceof AuthError) signOut(e.message);
+        else $('detail-explain').textContent = e.message;
+      });
   }
 
   // === Loading ===
