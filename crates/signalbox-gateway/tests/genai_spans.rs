@@ -246,3 +246,46 @@ async fn a_failover_request_yields_a_genai_span_with_one_child_per_attempt() {
     }
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_request_span_ends_with_its_stream() {
+    let exporter = capture();
+    let h = Harness::start(TWO_ROUTES, &["primary", "secondary"], &[]).await;
+    let resp = h
+        .chat(&json!({
+            "model": "chat",
+            "stream": true,
+            "stream_options": {"include_usage": true},
+            "messages": [{"role": "user", "content": "stream the secret swordfish"}],
+        }))
+        .await;
+    assert_eq!(resp.status(), 200);
+    let id = resp.headers()["x-signalbox-request-id"].clone();
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("[DONE]"), "{body}");
+    let ours = |s: &SpanData| text(s, "signalbox.request_id") == id.to_str().unwrap();
+    let ended = eventually(Duration::from_secs(5), || {
+        exporter
+            .get_finished_spans()
+            .is_ok_and(|spans| spans.iter().any(ours))
+    })
+    .await;
+    assert!(ended, "the stream's request span was not exported");
+    let spans = exporter.get_finished_spans().unwrap();
+    let parent = spans.iter().find(|s| ours(s)).unwrap();
+    assert_eq!(text(parent, "signalbox.stream"), "completed");
+    assert_eq!(text(parent, "signalbox.outcome"), "served");
+    assert!(int(parent, "gen_ai.usage.output_tokens").is_some_and(|n| n > 0));
+    let attempts: Vec<&SpanData> = spans
+        .iter()
+        .filter(|s| s.parent_span_id == parent.span_context.span_id())
+        .collect();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(text(attempts[0], "signalbox.attempt.outcome"), "success");
+    // The attempt ends at the stream's first event; the request at its end.
+    assert!(attempts[0].end_time <= parent.end_time);
+    for s in &spans {
+        assert!(!all_text(s).contains("swordfish"), "{}", all_text(s));
+    }
+    h.stop().await;
+}
