@@ -21,6 +21,11 @@ pub struct AttemptRecord {
     /// Time from sending to the outcome.
     #[serde(with = "millis", rename = "elapsed_ms")]
     pub elapsed: Duration,
+    /// Time from the request's arrival to this attempt's send: places the
+    /// attempt in the request's timeline (its exported span). Not stored
+    /// in the decision record (read back as zero).
+    #[serde(skip)]
+    pub sent_after: Duration,
     /// A short, secret-free explanation (e.g. "connection refused").
     pub detail: String,
     /// Seconds the provider asked us to wait (429 `retry-after`), if any.

@@ -74,6 +74,7 @@ fn record() -> DecisionRecord {
             outcome: OutcomeClass::Success,
             status: Some(200),
             elapsed: Duration::from_micros(300),
+            sent_after: Duration::ZERO,
             detail: String::new(),
             retry_after_secs: None,
             provider_error: None,

@@ -60,6 +60,7 @@ pub(crate) fn attempt(
         outcome,
         status,
         elapsed: Duration::from_millis(ms),
+        sent_after: Duration::ZERO,
         detail: detail.to_owned(),
         retry_after_secs: None,
         provider_error: None,

@@ -342,12 +342,15 @@ impl<X: Sync> Run<'_, '_, X> {
             self.last_route = Some(idx);
             let started = Instant::now();
             let result = attempt(target, prepared, call).await;
-            let elapsed = started.elapsed();
+            let timing = Timing {
+                sent_after: started.saturating_duration_since(self.plan.started),
+                elapsed: started.elapsed(),
+            };
             let err = match result {
-                Ok(body) => return RouteEnd::Served(self.succeeded(target, body, permit, elapsed)),
+                Ok(body) => return RouteEnd::Served(self.succeeded(target, body, permit, timing)),
                 Err(e) => e,
             };
-            if let Some(end) = self.failed(idx, target, err, elapsed, tries_here).await {
+            if let Some(end) = self.failed(idx, target, err, timing, tries_here).await {
                 return end;
             }
         }
@@ -409,8 +412,9 @@ impl<X: Sync> Run<'_, '_, X> {
         target: &Route<X>,
         mut body: ServedBody,
         permit: Permit,
-        elapsed: Duration,
+        timing: Timing,
     ) -> ServedBody {
+        let elapsed = timing.elapsed;
         match &mut body {
             // A stream's health is settled when it ends.
             ServedBody::Stream(s) => {
@@ -425,7 +429,7 @@ impl<X: Sync> Run<'_, '_, X> {
             target,
             OutcomeClass::Success,
             Some(200),
-            elapsed,
+            timing,
             String::new(),
             None,
         ));
@@ -439,10 +443,11 @@ impl<X: Sync> Run<'_, '_, X> {
         idx: RouteIdx,
         target: &Route<X>,
         err: UpstreamError,
-        elapsed: Duration,
+        timing: Timing,
         tries_here: u32,
     ) -> Option<RouteEnd> {
         let overflowed = err.overflowed_context();
+        let elapsed = timing.elapsed;
         let UpstreamError {
             class,
             status,
@@ -459,7 +464,7 @@ impl<X: Sync> Run<'_, '_, X> {
                 target,
                 class,
                 status,
-                elapsed,
+                timing,
                 detail.clone(),
                 retry_after_secs,
             )
@@ -559,11 +564,19 @@ fn backoff(
     Some(exp.mul_f64(jitter))
 }
 
+/// When an attempt was sent (after the request's arrival) and how long it
+/// took to its outcome.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    sent_after: Duration,
+    elapsed: Duration,
+}
+
 fn record<X>(
     target: &Route<X>,
     outcome: OutcomeClass,
     status: Option<u16>,
-    elapsed: Duration,
+    timing: Timing,
     detail: String,
     retry_after_secs: Option<u64>,
 ) -> AttemptRecord {
@@ -572,7 +585,8 @@ fn record<X>(
         provider: target.provider.clone(),
         outcome,
         status,
-        elapsed,
+        elapsed: timing.elapsed,
+        sent_after: timing.sent_after,
         detail,
         retry_after_secs,
         provider_error: None,

@@ -24,6 +24,7 @@ use crate::prompt::PromptUse;
 use crate::record::{Outcome, write_now};
 use crate::runtime::Runtime;
 use crate::trace::TraceContext;
+use crate::trace::genai::Sampling;
 
 /// One chat request's context, from arrival to its record.
 pub(crate) struct RequestCtx {
@@ -62,6 +63,8 @@ pub(crate) struct RequestCtx {
     pub prompt: Option<PromptUse>,
     /// The W3C trace the request belongs to.
     pub trace: Option<TraceContext>,
+    /// The caller's sampling parameters, kept only for the span.
+    pub sampling: Option<Sampling>,
     /// Every upstream attempt of every round, in order.
     pub attempts: Vec<AttemptRecord>,
     /// Every route skipped, in order, with why.
@@ -162,6 +165,7 @@ impl RequestCtx {
             claim: None,
             prompt: None,
             trace: None,
+            sampling: None,
             attempts: Vec::new(),
             skipped: Vec::new(),
             degraded: Vec::new(),

@@ -11,6 +11,7 @@ use std::sync::atomic::AtomicBool;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
+use opentelemetry::KeyValue;
 use signalbox_core::metric_names as m;
 use signalbox_core::{AliasName, AttemptRecord};
 use signalbox_core::{RouteIdx, WireFormat};
@@ -26,6 +27,7 @@ use crate::respond::edge::{self, stream::EdgeStream, stream::Names};
 use crate::respond::{ApiError, ErrorCode, headers};
 use crate::runtime::Runtime;
 use crate::telemetry::observe;
+use crate::trace::genai;
 
 /// What the stages produced for the caller.
 pub(crate) enum Reply {
@@ -53,8 +55,11 @@ pub(crate) fn finish(ctx: &mut RequestCtx, result: Result<Reply, ApiError>) -> R
     // Set when a stream is cut after commit: its idempotency key is then
     // released, not bound to the broken answer (only kept for a key).
     let mut cut = None;
+    // Read before the answer is rewritten for the client: only with a span.
+    let answer = answer_facts(ctx, &result);
     // `None`: a stream, whose record its tail completes when it ends.
     let result = result.and_then(|reply| written_for_client(ctx, reply));
+    let mut error_type = None;
     let (mut response, ending) = match result {
         Ok(Reply::Json(body, _)) => (headers::json(body), Some((Outcome::Served, None))),
         Ok(Reply::Replay(resp)) => (resp, Some((Outcome::Served, None))),
@@ -70,10 +75,12 @@ pub(crate) fn finish(ctx: &mut RequestCtx, result: Result<Reply, ApiError>) -> R
             (resp, None)
         }
         Err(err) => {
+            error_type = Some(err.code().spec().code);
             let (resp, outcome, message) = refused(ctx, err);
             (resp, Some((outcome, message)))
         }
     };
+    let outcome = ending.as_ref().map_or(Outcome::Served, |(o, _)| *o);
     headers::apply(response.headers_mut(), ctx);
     if let Some(claim) = ctx.claim.take() {
         response = claim.wrap(response, cut);
@@ -83,8 +90,24 @@ pub(crate) fn finish(ctx: &mut RequestCtx, result: Result<Reply, ApiError>) -> R
         write_now(ctx, log, outcome, status, error);
     }
     count(ctx, status);
-    annotate_span(ctx, status);
+    let ending = genai::Ending {
+        status,
+        outcome: outcome.as_str(),
+        error_type,
+        answer,
+    };
+    genai::annotate(ctx, &ending);
     response
+}
+
+/// The JSON answer's own facts for the span; none without a span.
+fn answer_facts(ctx: &RequestCtx, result: &Result<Reply, ApiError>) -> Vec<KeyValue> {
+    match result {
+        Ok(Reply::Json(body, format)) if !ctx.span.is_none() => {
+            genai::answer_attributes(body, *format)
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// A JSON answer written in the client's format and marked when degraded
@@ -170,24 +193,6 @@ fn record_attempts(runtime: &Runtime, attempts: &[AttemptRecord]) {
         }
         observe(&m.upstream_duration, a.elapsed);
     }
-}
-
-/// The span's attributes (none of this work when spans are off).
-fn annotate_span(ctx: &RequestCtx, status: u16) {
-    let span = &ctx.span;
-    if span.is_none() {
-        return;
-    }
-    span.record("signalbox.alias", alias_name(ctx));
-    span.record("signalbox.route", route_name(ctx));
-    if let Some(p) = headers::route(ctx).and_then(|r| r.provider.to_str().ok()) {
-        span.record("signalbox.provider", p);
-    }
-    span.record("signalbox.attempts", ctx.attempts.len());
-    if !ctx.degraded.is_empty() {
-        span.record("signalbox.degraded", headers::steps(&ctx.degraded));
-    }
-    span.record("http.response.status_code", status);
 }
 
 /// Turns a committed stream into the SSE response, written in the

@@ -13,6 +13,7 @@ mod budget;
 mod conn;
 mod continuation;
 mod ctx;
+mod dashboard;
 mod entry;
 mod escalation;
 mod failover;
@@ -38,6 +39,7 @@ mod warm;
 mod workers;
 
 pub use trace::enable_request_spans;
+pub use trace::genai::{SEMCONV_SCHEMA_URL, scope as trace_scope};
 
 pub use conn::{OpenFileLimit, raise_open_file_limit};
 pub use workers::Layout;

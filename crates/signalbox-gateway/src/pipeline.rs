@@ -161,6 +161,7 @@ fn parse(
     };
     let (req, prompt) = crate::prompt::take(&ctx.runtime.config, headers, req)?;
     ctx.prompt = prompt;
+    ctx.sampling = crate::trace::genai::Sampling::of(&ctx.span, &req);
     Ok(req)
 }
 

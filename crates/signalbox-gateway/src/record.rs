@@ -36,7 +36,8 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
-    fn as_str(self) -> &'static str {
+    /// The record's word for it.
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Served => "served",
             Self::Refused => "refused",

@@ -41,6 +41,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(crate::admin::router(Arc::clone(&state)))
+        .merge(crate::dashboard::router())
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         // Lints forbid panics on request paths; this is the last line of

@@ -3,7 +3,10 @@
 //! one hop in it, so every upstream attempt carries `traceparent` with the
 //! caller's trace id and the gateway's own span id, and the decision record
 //! keeps the trace id — the join key between the operators' tracing system,
-//! provider logs and "why did this request go there?".
+//! provider logs and "why did this request go there?". What the spans say
+//! (GenAI semantic conventions, attempt spans) is `genai.rs`.
+
+pub(crate) mod genai;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -16,8 +19,10 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 /// default, so a gateway without an exporter pays nothing for spans.
 static REQUEST_SPANS: AtomicBool = AtomicBool::new(false);
 
-/// Turns on one span per request (named `chat`), parented on the caller's
-/// `traceparent`; the binary calls this when an OTLP exporter is set up.
+/// Turns on one span per request (named `chat {alias}`), parented on the
+/// caller's `traceparent`, with a child span per upstream attempt; the
+/// binary calls this when an OTLP exporter is set up (the attempt spans use
+/// the global tracer provider's tracer, so it must be installed first).
 pub fn enable_request_spans() {
     REQUEST_SPANS.store(true, Ordering::Relaxed);
 }
@@ -38,13 +43,6 @@ pub(crate) fn request_span(
         otel.kind = "server",
         request_id,
         signalbox.request_id = gateway_id,
-        signalbox.alias = tracing::field::Empty,
-        signalbox.route = tracing::field::Empty,
-        signalbox.provider = tracing::field::Empty,
-        signalbox.attempts = tracing::field::Empty,
-        signalbox.degraded = tracing::field::Empty,
-        http.response.status_code = tracing::field::Empty,
-        signalbox.stream = tracing::field::Empty,
     );
     let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(headers)));
     if let Err(e) = span.set_parent(parent) {

@@ -48,7 +48,9 @@ pub fn init(format: Format, default: &str) -> Guard {
     let (otel, guard) = match otlp_provider() {
         Some(Ok(provider)) => {
             opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-            let tracer = provider.tracer("signalbox");
+            // The gateway's attempt spans come from the global provider.
+            opentelemetry::global::set_tracer_provider(provider.clone());
+            let tracer = provider.tracer_with_scope(signalbox_gateway::trace_scope());
             (
                 Some(tracing_opentelemetry::layer().with_tracer(tracer)),
                 Guard(Some(provider)),

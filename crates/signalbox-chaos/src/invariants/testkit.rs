@@ -107,6 +107,7 @@ pub(crate) fn record(
                 outcome: *o,
                 status: None,
                 elapsed: Duration::from_millis(1),
+                sent_after: Duration::ZERO,
                 detail: String::new(),
                 retry_after_secs: None,
                 provider_error: None,

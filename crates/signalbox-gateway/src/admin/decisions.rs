@@ -14,14 +14,26 @@ use signalbox_decision_log::{Facet, GroupBy, Query as LogQuery};
 use super::{Need, admin_error, authorize, fresh_reader};
 use crate::AppState;
 
-/// Scopes `GET /admin/decisions/{id}` to one tenant.
+/// Scopes `GET /admin/decisions/{id}` to one tenant; `format=text` asks
+/// for the explanation `signalbox explain` prints instead of the JSON.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionScope {
     tenant: Option<String>,
+    format: Option<Format>,
 }
 
-/// `GET /admin/decisions/{id}?tenant=`: the record whose gateway id
+/// How one record is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Format {
+    /// The record (the default).
+    Json,
+    /// The operators' explanation, as plain text.
+    Text,
+}
+
+/// `GET /admin/decisions/{id}?tenant=&format=`: the record whose gateway id
 /// (`x-signalbox-request-id`) is `id`, else the one whose caller sent `id`
 /// as `x-request-id`. A caller's id is anyone's to choose, so it may name
 /// several records (across tenants): then the answer is `409` listing them,
@@ -44,6 +56,15 @@ pub(crate) async fn one(
         Err(refusal) => return *refusal,
     };
     match reader.find_async(id.clone(), scope.tenant).await {
+        Ok(records) if records.len() == 1 && scope.format == Some(Format::Text) => {
+            let text = records.first().map(signalbox_decision_log::explain);
+            let mut resp = text.unwrap_or_default().into_response();
+            resp.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            resp
+        }
         Ok(mut records) if records.len() == 1 => Json(records.swap_remove(0)).into_response(),
         Ok(records) if records.is_empty() => admin_error(
             StatusCode::NOT_FOUND,

@@ -92,7 +92,7 @@ impl StreamTail {
         {
             cut.store(true, Ordering::Relaxed);
         }
-        self.span.record("signalbox.stream", ending.label);
+        crate::trace::genai::stream_ended(&self.span, ending.label, usage);
         if let Some(draft) = self.record {
             let end = End {
                 outcome: Outcome::Served,

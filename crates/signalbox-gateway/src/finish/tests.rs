@@ -61,6 +61,7 @@ fn served(g: &Gateway) -> RequestCtx {
         outcome: OutcomeClass::Success,
         status: Some(200),
         elapsed: Duration::from_millis(3),
+        sent_after: Duration::ZERO,
         detail: String::new(),
         retry_after_secs: None,
         provider_error: None,

@@ -78,3 +78,35 @@ async fn without_a_callers_id_both_headers_carry_the_gateways() {
     assert!(rec.get("caller_request_id").is_none(), "{rec}");
     h.stop().await;
 }
+
+#[tokio::test]
+async fn one_decision_is_explained_as_text_on_request() {
+    let h = residency().await;
+    let resp = call(&h, Some("acme-key"), &[("x-request-id", "explain-1")]).await;
+    let id = header(&resp, "x-signalbox-request-id").to_string();
+    let (_, flushed) = admin_get(&h, &format!("/admin/decisions/{id}"), Some(ADMIN)).await;
+    assert_eq!(flushed["request_id"], id.as_str());
+    let text = reqwest::Client::new()
+        .get(h.url(&format!("/admin/decisions/{id}?format=text")))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(text.status(), 200);
+    assert_eq!(text.headers()["content-type"], "text/plain; charset=utf-8");
+    let text = text.text().await.unwrap();
+    // What `signalbox explain` prints: the why line first, then sections.
+    assert!(text.starts_with("Why: tenant acme"), "{text}");
+    assert!(text.contains("served"), "{text}");
+    assert_eq!(
+        admin_get(
+            &h,
+            &format!("/admin/decisions/{id}?format=xml"),
+            Some(ADMIN)
+        )
+        .await
+        .0,
+        400
+    );
+    h.stop().await;
+}

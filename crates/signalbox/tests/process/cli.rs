@@ -275,7 +275,11 @@ async fn spans_are_exported_over_otlp_with_the_callers_trace() {
     let found = tokio::time::timeout(Duration::from_secs(15), async {
         while let Some(body) = rx.recv().await {
             exported.extend_from_slice(&body);
-            if contains(&exported, &span_bytes) {
+            // The request's span (its outcome) and its attempt's child span.
+            if contains(&exported, &span_bytes)
+                && contains(&exported, b"signalbox.outcome")
+                && contains(&exported, b"signalbox.attempt.outcome")
+            {
                 return true;
             }
         }
@@ -288,6 +292,16 @@ async fn spans_are_exported_over_otlp_with_the_callers_trace() {
     assert!(contains(&exported, &trace_bytes));
     assert!(contains(&exported, b"signalbox.route"));
     assert!(contains(&exported, b"primary"));
+    // GenAI semantic conventions, with the schema URL that pins them.
+    for key in [
+        "gen_ai.operation.name",
+        "gen_ai.provider.name",
+        "gen_ai.request.model",
+        "gen_ai.usage.input_tokens",
+        signalbox_gateway::SEMCONV_SCHEMA_URL,
+    ] {
+        assert!(contains(&exported, key.as_bytes()), "{key} not exported");
+    }
     drop(child);
     primary.shutdown();
     secondary.shutdown();

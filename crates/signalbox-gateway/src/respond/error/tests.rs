@@ -13,6 +13,7 @@ fn attempt(outcome: OutcomeClass, retry_after_secs: Option<u64>) -> AttemptRecor
         outcome,
         status: None,
         elapsed: Duration::from_millis(3),
+        sent_after: Duration::ZERO,
         detail: "x".into(),
         retry_after_secs,
         provider_error: None,
