@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::facts::{Answer, RequestFact};
-use crate::observe::{SseReader, head, json_body};
+use crate::observe::{SseReader, anthropic_json_body, head, json_body};
 use crate::scenario::Load;
 
 /// One request to send.
@@ -25,6 +25,8 @@ pub(crate) struct Planned {
     /// Index into the load's tenants (none: anonymous).
     pub(crate) tenant: Option<usize>,
     pub(crate) stream: bool,
+    /// Sent to `/v1/messages` as an Anthropic client.
+    pub(crate) anthropic: bool,
     pub(crate) idempotency_key: Option<String>,
     pub(crate) irreversible: bool,
     pub(crate) session: Option<u32>,
@@ -65,6 +67,8 @@ pub(crate) fn plan(load: &Load, scenario: &str) -> Vec<Planned> {
         });
         let tenant = tenant.or_else(|| load.tenants.len().checked_sub(1));
         let stream = mix.unit() < load.stream_share;
+        // Drawn only when asked for, so other scenarios keep their mix.
+        let anthropic = load.anthropic_share > 0.0 && mix.unit() < load.anthropic_share;
         let kind = mix.unit();
         let idempotent = kind < load.idempotent_share;
         let irreversible = !idempotent && kind < load.idempotent_share + load.irreversible_share;
@@ -74,6 +78,7 @@ pub(crate) fn plan(load: &Load, scenario: &str) -> Vec<Planned> {
             at,
             tenant,
             stream,
+            anthropic,
             idempotency_key: None,
             irreversible,
             session,
@@ -103,7 +108,7 @@ pub struct Progress {
     pub done: AtomicUsize,
 }
 
-/// Sends `plan` against `url` (the gateway's chat completions) from `start`.
+/// Sends `plan` against the gateway at `url` (its base URL) from `start`.
 pub(crate) async fn drive(
     load: &Load,
     plan: Vec<Planned>,
@@ -161,12 +166,24 @@ async fn send(
         "chaos request {}",
         p.idempotency_key.as_deref().unwrap_or(&p.id)
     );
-    let body = serde_json::json!({
-        "model": load.model,
-        "stream": p.stream,
-        "messages": [{"role": "user", "content": text}],
-    });
-    let mut req = client.post(url).header("x-request-id", &p.id).json(&body);
+    let messages = serde_json::json!([{"role": "user", "content": text}]);
+    let mut req = if p.anthropic {
+        let body = serde_json::json!({
+            "model": load.model, "stream": p.stream, "max_tokens": 256, "messages": messages,
+        });
+        client
+            .post(format!("{url}/v1/messages"))
+            .header("anthropic-version", "2023-06-01")
+            .json(&body)
+    } else {
+        let body = serde_json::json!({
+            "model": load.model, "stream": p.stream, "messages": messages,
+        });
+        client
+            .post(format!("{url}/v1/chat/completions"))
+            .json(&body)
+    };
+    req = req.header("x-request-id", &p.id);
     if let Some(t) = tenant {
         if let Some(key) = &t.key {
             req = req.bearer_auth(key);
@@ -187,7 +204,7 @@ async fn send(
     let mut head_after = None;
     let answer = tokio::time::timeout(
         load.request_timeout,
-        read(req, p.stream, sent, &mut head_after),
+        read(req, (p.stream, p.anthropic), sent, &mut head_after),
     )
     .await;
     let answer = answer.unwrap_or_else(|_| Answer {
@@ -212,7 +229,7 @@ async fn send(
 
 async fn read(
     req: reqwest::RequestBuilder,
-    stream: bool,
+    (stream, anthropic): (bool, bool),
     sent: Instant,
     head_after: &mut Option<Duration>,
 ) -> Answer {
@@ -233,7 +250,7 @@ async fn read(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.starts_with("text/event-stream"));
     if stream && is_sse {
-        let mut sse = SseReader::default();
+        let mut sse = SseReader::new(anthropic);
         let broke = loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => sse.feed(&chunk),
@@ -245,6 +262,7 @@ async fn read(
         return answer;
     }
     match response.bytes().await {
+        Ok(bytes) if anthropic => answer.body = anthropic_json_body(&bytes),
         Ok(bytes) => answer.body = json_body(&bytes),
         Err(error) => answer.failure = Some(format!("the body broke off: {error}")),
     }
@@ -271,6 +289,7 @@ mod tests {
             concurrency: 4,
             model: "chat".to_owned(),
             stream_share: 0.5,
+            anthropic_share: 0.0,
             idempotent_share: 0.2,
             irreversible_share: 0.1,
             sessions: 3,

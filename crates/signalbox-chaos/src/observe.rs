@@ -2,7 +2,8 @@
 //! status and `x-signalbox-*` headers, then the JSON body (a completion, or
 //! an error of the OpenAI shape, and the `signalbox` degradation marker) or
 //! the SSE stream event by event (its end marker, finish reason, error
-//! event, unreadable events, and whether the body broke off).
+//! event, unreadable events, and whether the body broke off) — in OpenAI's
+//! format, or in Anthropic's for requests sent to `/v1/messages`.
 
 use reqwest::Response;
 use reqwest::header::HeaderMap;
@@ -48,6 +49,25 @@ pub(crate) fn json_body(bytes: &[u8]) -> BodyFacts {
     }
 }
 
+/// What a whole JSON body held, read as an Anthropic client reads it: a
+/// message, or an error (`type: error`, the provider's code in
+/// `error.provider_code`).
+pub(crate) fn anthropic_json_body(bytes: &[u8]) -> BodyFacts {
+    let Ok(value) = serde_json::from_slice::<Value>(bytes) else {
+        return BodyFacts::default();
+    };
+    let error = &value["error"];
+    BodyFacts {
+        completion: value["type"] == "message" && value["content"].is_array(),
+        error_shape: value["type"] == "error"
+            && error["message"].is_string()
+            && error["type"].is_string(),
+        error_code: error["provider_code"].as_str().map(str::to_owned),
+        marker: marker(&value),
+        stream: None,
+    }
+}
+
 fn marker(value: &Value) -> Vec<String> {
     value["signalbox"]["degraded"]
         .as_array()
@@ -66,9 +86,20 @@ pub(crate) struct SseReader {
     buffer: Vec<u8>,
     facts: StreamFacts,
     marker: Vec<String>,
+    /// Anthropic's events (`message_stop` ends it, `message_delta` carries
+    /// the stop reason, an `error` event the failure).
+    anthropic: bool,
 }
 
 impl SseReader {
+    /// A reader of OpenAI's events, or of Anthropic's.
+    pub(crate) fn new(anthropic: bool) -> Self {
+        Self {
+            anthropic,
+            ..Self::default()
+        }
+    }
+
     /// Feeds a chunk of the body.
     pub(crate) fn feed(&mut self, chunk: &[u8]) {
         self.buffer.extend_from_slice(chunk);
@@ -100,6 +131,9 @@ impl SseReader {
             self.marker = marker(&value);
         }
         self.facts.events += 1;
+        if self.anthropic {
+            return self.anthropic_event(&value);
+        }
         if value.get("error").is_some_and(|e| !e.is_null()) {
             self.facts.error_event = true;
         }
@@ -107,6 +141,17 @@ impl SseReader {
             .as_array()
             .is_some_and(|cs| cs.iter().any(|c| !c["finish_reason"].is_null()));
         self.facts.finished |= finished;
+    }
+
+    fn anthropic_event(&mut self, value: &Value) {
+        match value["type"].as_str() {
+            Some("message_stop") => self.facts.done = true,
+            Some("message_delta") => {
+                self.facts.finished |= !value["delta"]["stop_reason"].is_null();
+            }
+            Some("error") => self.facts.error_event = true,
+            _ => {}
+        }
     }
 
     /// What the stream held; `broke` when the body did not end cleanly.
@@ -193,5 +238,29 @@ mod tests {
         let err = json_body(br#"{"error":{"message":"down","type":"upstream_error"}}"#);
         assert!(err.error_shape && !err.completion);
         assert_eq!(json_body(b"{nope"), BodyFacts::default());
+    }
+
+    #[test]
+    fn anthropic_streams_and_bodies_are_read_as_an_anthropic_client_reads_them() {
+        let mut r = SseReader::new(true);
+        r.feed(b"event: message_start\ndata: {\"type\":\"message_start\",\"signalbox\":{\"degraded\":[\"fallback-route\"]}}\n\n");
+        r.feed(b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"hi\"}}\n\n");
+        r.feed(b"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+        let b = r.finish(false);
+        let s = b.stream.unwrap_or_default();
+        assert!(s.done && s.finished && !s.error_event && !s.broke);
+        assert_eq!(b.marker, ["fallback-route"]);
+        let mut cut = SseReader::new(true);
+        cut.feed(b"event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"api_error\",\"message\":\"x\"}}\n\n");
+        let s = cut.finish(false).stream.unwrap_or_default();
+        assert!(s.error_event && !s.done);
+        let err = anthropic_json_body(
+            br#"{"type":"error","error":{"type":"invalid_request_error","message":"no","provider_code":"content_filter"}}"#,
+        );
+        assert!(err.error_shape && !err.completion);
+        assert_eq!(err.error_code.as_deref(), Some("content_filter"));
+        let ok =
+            anthropic_json_body(br#"{"type":"message","content":[{"type":"text","text":"hi"}]}"#);
+        assert!(ok.completion && !ok.error_shape);
     }
 }

@@ -89,7 +89,7 @@ async fn run_on(scenario: &Scenario, stage: &Stage, progress: bool) -> ScenarioR
     let start = Instant::now();
     let ticker =
         progress.then(|| tokio::spawn(tick(scenario.clone(), planned, counts.clone(), start)));
-    let url = format!("{}/v1/chat/completions", stage.gateway.base_url());
+    let url = stage.gateway.base_url();
     // Steps at 0 s are in place before the first request leaves, not racing it.
     let first_later = scenario.timeline.partition_point(|s| s.at.is_zero());
     let (now, later) = scenario.timeline.split_at(first_later);

@@ -116,6 +116,9 @@ pub struct Load {
     pub model: String,
     /// Share of streamed requests.
     pub stream_share: f64,
+    /// Share sent to `POST /v1/messages` as an Anthropic client would
+    /// (the rest to `/v1/chat/completions`).
+    pub anthropic_share: f64,
     /// Share sent with an `Idempotency-Key`, each twice at once.
     pub idempotent_share: f64,
     /// Share sent with `x-signalbox-irreversible: true`.

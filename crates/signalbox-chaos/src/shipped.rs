@@ -45,6 +45,7 @@ shipped![
     "content-filter",
     "context-length",
     "mid-stream-cut-continue",
+    "anthropic-ingress",
     "redis-lost-and-restored",
 ];
 

@@ -268,8 +268,6 @@ struct Overflow {
     /// The window the prompt did not fit (`None`: undeclared, so no other
     /// route is known to be larger).
     window: Option<u32>,
-    /// How many attempts had been made when it was reported.
-    after_attempts: usize,
     /// The provider's rejection, returned when no larger route serves.
     rejection: Rejection,
 }
@@ -305,11 +303,13 @@ impl<X: Sync> Run<'_, '_, X> {
         !larger
     }
 
-    /// The next attempt follows a context overflow directly.
-    fn moving_to_fit(&self) -> bool {
-        self.overflow
-            .as_ref()
-            .is_some_and(|o| o.after_attempts == self.attempts.len())
+    /// Whether an attempt on `target` now is a retry the budget pays for:
+    /// not the request's first, and either on a route it already tried or
+    /// on one that is failing (its last outcome a failure).
+    fn spends_budget(&self, target: &Route<X>) -> bool {
+        !self.attempts.is_empty()
+            && (self.attempts.iter().any(|a| a.route == target.id)
+                || target.health.consecutive_failures() > 0)
     }
 
     fn fail(self, rejection: Option<Rejection>, available_in: Option<Duration>) -> Failure {
@@ -391,13 +391,16 @@ impl<X: Sync> Run<'_, '_, X> {
             }
             None => None,
         };
-        // Routes skipped at their gates spend no retry budget, nor does a
-        // move to a larger window after a context overflow (no upstream
-        // failed; the request goes where it fits). (Checked before
-        // `admit`, which may take a half-open trial slot.)
-        if !self.attempts.is_empty() && !self.moving_to_fit() && !plan.budget.try_retry() {
+        // A same-route retry spends the retry budget, and so does a
+        // failover to a route that is failing too (a total outage stays
+        // near 1× the request rate). A failover to an untried route whose
+        // last outcome was not a failure is free: budgeting it refused
+        // healthy fallbacks in a partial outage. Skipped routes spend
+        // nothing. (Checked before `admit`, which may take a half-open
+        // trial slot.)
+        if self.spends_budget(target) && !plan.budget.try_retry() {
             self.stop = StopReason::RetryBudget;
-            return Err(RouteEnd::Stop);
+            return Err(RouteEnd::Next);
         }
         if let Admission::Skip(kind, reason) = target.health.admit() {
             self.skip(target, kind, reason);
@@ -481,7 +484,6 @@ impl<X: Sync> Run<'_, '_, X> {
                 // (only larger ones are tried after this one).
                 self.overflow = Some(Overflow {
                     window: target.settings.context_window,
-                    after_attempts: self.attempts.len(),
                     rejection,
                 });
                 return Some(RouteEnd::Next);

@@ -87,6 +87,8 @@ pub(crate) struct RawLoad {
     #[serde(default)]
     pub(crate) stream_share: f64,
     #[serde(default)]
+    pub(crate) anthropic_share: f64,
+    #[serde(default)]
     pub(crate) idempotent_share: f64,
     #[serde(default)]
     pub(crate) irreversible_share: f64,

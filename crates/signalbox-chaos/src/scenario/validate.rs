@@ -160,6 +160,7 @@ fn check_load(errors: &mut Errors, raw: RawLoad) -> Load {
         concurrency,
         model,
         stream_share,
+        anthropic_share,
         idempotent_share,
         irreversible_share,
         sessions,
@@ -180,6 +181,7 @@ fn check_load(errors: &mut Errors, raw: RawLoad) -> Load {
         errors.push("load.concurrency: must be at least 1".to_owned());
     }
     share(errors, "load.stream-share", stream_share);
+    share(errors, "load.anthropic-share", anthropic_share);
     share(errors, "load.idempotent-share", idempotent_share);
     share(errors, "load.irreversible-share", irreversible_share);
     if idempotent_share + irreversible_share > 1.0 {
@@ -218,6 +220,7 @@ fn check_load(errors: &mut Errors, raw: RawLoad) -> Load {
         concurrency,
         model: model.unwrap_or_else(|| "chat".to_owned()),
         stream_share,
+        anthropic_share,
         idempotent_share,
         irreversible_share,
         sessions,

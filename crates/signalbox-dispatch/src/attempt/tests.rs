@@ -586,15 +586,21 @@ async fn a_crawling_stream_is_cut_by_the_throughput_guard() {
 // ---- bounds ----
 
 #[tokio::test(start_paused = true)]
-async fn an_empty_retry_budget_stops_after_the_first_attempt() {
-    let f = Fixture::new(vec![vec![status(500)], vec![Script::Json]]).retry(|r| {
+async fn an_empty_retry_budget_refuses_same_route_retries_not_failover() {
+    let empty = |r: &mut RetryPolicy| {
         r.budget_ratio = 0.0;
         r.budget_min_retries = 0;
-    });
+        r.attempts_per_route = 3;
+    };
+    let f = Fixture::new(vec![vec![status(500), Script::Json], vec![Script::Json]]).retry(empty);
+    let served = f.run(false).await.unwrap();
+    assert_eq!(served.route.get(), 1, "an untried route is not a retry");
+    assert_eq!(f.calls(0), 1, "the same-route retry was refused");
+    // With nowhere else to go, the budget is why the request failed.
+    let f = Fixture::new(vec![vec![status(500), Script::Json]]).retry(empty);
     let failure = f.run(false).await.unwrap_err();
     assert_eq!(failure.stop, StopReason::RetryBudget);
     assert_eq!(failure.attempts.len(), 1);
-    assert_eq!(f.calls(1), 0);
 }
 
 #[tokio::test(start_paused = true)]

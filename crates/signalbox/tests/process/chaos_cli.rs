@@ -68,6 +68,7 @@ fn shipped_stream_scenarios_hold_in_their_short_form() {
         "content-filter",
         "context-length",
         "mid-stream-cut-continue",
+        "anthropic-ingress",
     ]);
 }
 
@@ -137,7 +138,11 @@ fn chaos_list_names_every_shipped_scenario_and_config_remaps_a_policy() {
     let out = bin().args(["chaos", "list"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    assert_eq!(stdout.lines().count(), 20, "{stdout}");
+    assert_eq!(
+        stdout.lines().count(),
+        signalbox_chaos::SHIPPED.len(),
+        "{stdout}"
+    );
     assert!(stdout.contains("regional-outage"), "{stdout}");
     // The operator's policy (examples/failover.yaml) under a shipped scenario.
     let out = bin()
