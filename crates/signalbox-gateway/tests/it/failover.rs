@@ -181,3 +181,43 @@ async fn single_route_alias_reports_its_route_on_failure() {
     assert_eq!(h.mock("secondary").stats().requests, 0);
     h.stop().await;
 }
+
+/// Accounting after failover: the answer names the serving route's model
+/// and carries its usage; the failed attempt is recorded with its outcome
+/// and no usage or cost of its own (only the serving route's answer is
+/// priced and counted).
+#[tokio::test]
+async fn a_failed_over_answer_is_accounted_to_the_serving_route_only() {
+    let h = two_routes().await;
+    h.mock("primary").set_faults(Faults {
+        error_rate: 1.0,
+        error_status: 503,
+        ..Faults::default()
+    });
+    let resp = h
+        .client
+        .post(h.url("/v1/chat/completions"))
+        .header("x-request-id", "acct-1")
+        .json(&chat_body("chat", "hello there"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&resp, "x-signalbox-model"), "upstream-model-b");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        body["model"], "upstream-model-b",
+        "the serving route's model"
+    );
+    let rec = h.record("acct-1").await;
+    assert_eq!(rec.chosen.as_deref(), Some("secondary-route"));
+    assert_eq!(rec.model_version.as_deref(), Some("upstream-model-b"));
+    let outcomes: Vec<&str> = rec.attempts.iter().map(|a| a.outcome.label()).collect();
+    assert_eq!(outcomes, ["server_error", "success"]);
+    let usage = rec.usage.unwrap();
+    assert_eq!(
+        body["usage"]["completion_tokens"].as_u64(),
+        Some(usage.completion_tokens),
+        "the record's usage is the served answer's, not a sum over attempts"
+    );
+    h.stop().await;
+}
