@@ -33,9 +33,7 @@ pub(crate) use quality::{RawQuality, RawQualitySuite};
 pub(crate) use resilience::{
     RawBreaker, RawEscalation, RawHealthCheck, RawIdempotency, RawLimits, RawResilience, RawRetry,
 };
-pub(crate) use rollout::{
-    RawCanary, RawCanaryRollback, RawCanaryWindow, RawShadow, RawShadowRule, RawShadowWhen,
-};
+pub(crate) use rollout::{RawCanary, RawCanaryRollback, RawShadow, RawShadowRule};
 pub(crate) use state::RawState;
 pub(crate) use tenant::{RawAdmin, RawAdminToken, RawDecisionLog, RawTenant};
 

@@ -274,6 +274,9 @@ pub enum SkipKind {
     /// An operator action keeps it out (drained, forced open, throttled, or
     /// another route pinned); the record's `action` names which.
     Operator,
+    /// A canary rollout put the request in the other arm (the reason names
+    /// the canary, the arm, the session's bucket and the step).
+    Canary,
     /// Recorded before skips had kinds.
     #[default]
     Unknown,
@@ -294,6 +297,7 @@ impl SkipKind {
             Self::PrivacyBlocked => "privacy_blocked",
             Self::QualityRegression => "quality_regression",
             Self::Operator => "operator",
+            Self::Canary => "canary",
             Self::Unknown => "unknown",
         }
     }

@@ -10,6 +10,7 @@
 mod admin;
 mod anthropic;
 mod budget;
+mod canary;
 mod conn;
 mod ctx;
 mod entry;
@@ -18,6 +19,7 @@ mod failover;
 mod finish;
 mod idempotency;
 mod ingress;
+mod judge;
 mod operator;
 mod pipeline;
 mod privacy;
@@ -31,6 +33,7 @@ mod responses;
 mod round;
 mod runtime;
 mod server;
+mod shadow;
 pub mod telemetry;
 mod trace;
 mod warm;
@@ -352,6 +355,7 @@ impl Gateway {
         let mut background = reload::spawn_watchers(&self.state);
         background.push(probes::spawn(&self.state));
         background.push(quality::spawn(&self.state));
+        background.push(canary::spawn(&self.state));
         background.push(server::spawn_upkeep(&self.state));
         let result = serving.await;
         for task in background {

@@ -80,17 +80,31 @@ async fn stages(ctx: &mut RequestCtx, headers: &HeaderMap, body: Body) -> Result
     }
     let req = parse(ctx, headers, &bytes)?;
     let signals = signalbox_policy::extract(&ctx.runtime.policy, tenant, anonymous, headers, &req)?;
-    let decision = decide(ctx, headers, &req, &signals)?;
+    let mut decision = decide(ctx, headers, &req, &signals)?;
+    // Canary rollouts: the request's arm leaves the other arm's route out.
+    let key = signals.session.as_deref().unwrap_or(ctx.request_id());
+    let canary = crate::canary::assign(&ctx.state, &ctx.runtime, key, &req, &mut decision);
     let _permit = limits(ctx, &signals).await?;
     // Operator actions: a fail-closed switch, the tenant's throttles.
     let decision = crate::operator::admit(ctx, &signals, decision).await?;
+    // Shadow traffic: chosen before failover takes the request, sent once
+    // the served answer is decided.
+    let shadow = crate::shadow::pick(ctx, headers, &req, &signals, &decision);
     let charge = StreamCharge {
         tenant,
         prompt_tokens: signals.prompt_tokens,
     };
     let (outcome, no_fallback) = upstream::failover(ctx, headers, req, signals, decision).await;
-    let (served, restore) = upstream::settle(ctx, outcome, no_fallback)?;
-    Ok(upstream::respond(ctx, served, restore, charge))
+    let settled = upstream::settle(ctx, outcome, no_fallback);
+    if let Some(canary) = canary {
+        crate::canary::settled(ctx, canary, settled.as_ref().ok().map(|(s, _)| s));
+    }
+    let (served, restore) = settled?;
+    let reply = upstream::respond(ctx, served, restore, charge);
+    if let (Some(job), Reply::Json(body, format)) = (shadow, &reply) {
+        crate::shadow::launch(ctx, job, body, *format);
+    }
+    Ok(reply)
 }
 
 /// The tenant the API key names, and whether the caller is anonymous.
