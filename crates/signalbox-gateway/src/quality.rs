@@ -170,7 +170,8 @@ async fn ask(
     price: Option<Price>,
 ) -> Option<signalbox_eval::Answer> {
     let req = request(route, case)?;
-    call(route, &req, timeout, price, "signalbox-quality").await
+    let id = HeaderValue::from_static("signalbox-quality");
+    call(route, &req, timeout, price, &id).await
 }
 
 /// Sends `req` straight to the route's provider (no routing, no policy,
@@ -182,16 +183,15 @@ pub(crate) async fn call(
     req: &ChatRequest,
     timeout: Duration,
     price: Option<Price>,
-    request_id: &'static str,
+    request_id: &HeaderValue,
 ) -> Option<signalbox_eval::Answer> {
     let prepared = route
         .upstream
         .prepare(req, &route.settings)
         .ok()?
         .without_response_check();
-    let id = HeaderValue::from_static(request_id);
     let call = signalbox_providers::CallContext {
-        request_id: Some(&id),
+        request_id: Some(request_id),
         ..Default::default()
     };
     let started = Instant::now();

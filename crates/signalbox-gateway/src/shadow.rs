@@ -21,7 +21,7 @@ mod board;
 
 use std::sync::Arc;
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use signalbox_config::{Config, ShadowRule};
@@ -90,6 +90,9 @@ impl Shadow {
 #[derive(Debug)]
 pub(crate) struct Job {
     rule: usize,
+    /// The caller's request id, sent with the shadow call too (the
+    /// provider's logs tie the two together).
+    request_id: HeaderValue,
     req: ChatRequest,
     who: Who,
     session: Option<String>,
@@ -185,6 +188,7 @@ pub(crate) fn pick(
     }
     Some(Job {
         rule: i,
+        request_id: ctx.ids.echo_header.clone(),
         req: req.clone(),
         who: Who {
             tenant: signals.tenant,
@@ -298,7 +302,7 @@ async fn mirror(
     let req = protected.as_ref().unwrap_or(&job.req);
     sh.board.mirrored(id);
     let price = rt.route_config(rule.route).map(|c| c.price);
-    let answer = crate::quality::call(route, req, sh.timeout, price, "signalbox-shadow").await;
+    let answer = crate::quality::call(route, req, sh.timeout, price, &job.request_id).await;
     let Some(answer) = answer else {
         sh.board.failed(id);
         let labels = [("route", id), ("result", "error")];

@@ -31,6 +31,7 @@ mod residency;
 mod resilience;
 mod responses;
 mod roundtrip;
+mod shadow;
 mod stream_ends;
 mod streaming;
 mod structured;
