@@ -279,6 +279,10 @@ impl State {
     }
 }
 
+/// A p95 difference below this is noise, whatever the ratio (1 ms against
+/// 6 ms is six times slower and means nothing).
+const LATENCY_SLACK_MS: f64 = 50.0;
+
 /// The first threshold the canary arm breaks against the baseline arm, in
 /// words with both values. A baseline with nothing to compare (no latency,
 /// no priced or judged answer) compares latency and cost with nothing and
@@ -297,6 +301,7 @@ fn regression(cfg: &CanaryConfig, base: &ArmStats, can: &ArmStats) -> Option<Str
     if let (Some(c), Some(b)) = (can.p95_ms(), base.p95_ms())
         && b > 0.0
         && c / b > t.p95_latency_ratio
+        && c - b > LATENCY_SLACK_MS
     {
         return Some(format!(
             "p95 latency {c:.0}ms vs {b:.0}ms (more than {}x)",

@@ -9,6 +9,7 @@ mod anthropic_native;
 mod auth_scheme;
 mod breakers;
 mod budget;
+mod canary;
 mod client_conns;
 mod cohere;
 mod degrade;

@@ -122,6 +122,15 @@ async fn the_quality_loop_disabling_the_canary_route_rolls_back_without_traffic(
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn a_latency_difference_within_the_slack_is_noise() {
+    let c = cfg();
+    let mut s = State::new(&c);
+    feed(&mut s, Arm::Baseline, 50, ok(1.0));
+    feed(&mut s, Arm::Canary, 5, ok(6.0));
+    assert_eq!(s.evaluate(&c, None), None);
+}
+
 #[test]
 fn p95_is_the_ninety_fifth_percentile() {
     let mut a = ArmStats::default();
