@@ -38,7 +38,7 @@ pub use resilience::{
     BreakerConfig, EscalationConfig, HealthCheckConfig, IdempotencyConfig, ProbeMode, Resilience,
     RetryPolicy, TenantLimits,
 };
-pub use rollout::{CanaryConfig, CanaryRollback, ShadowConfig, ShadowRule};
+pub use rollout::{CanaryConfig, CanaryRollback, CanarySubject, ShadowConfig, ShadowRule};
 pub use state::{DEFAULT_KEY_PREFIX, StateBackend, StateBackendKind, StateConfig};
 pub use tenant::{AdminConfig, AdminToken, DecisionLogConfig, LogPriority, TenantConfig};
 

@@ -129,6 +129,7 @@ pub(crate) fn validate(
         tenants: &tenants,
         aliases: &aliases,
         risk_tiers: &risk_tiers,
+        prompts: &prompts,
     };
     let shadow = rollout::validate_shadow(shadow, &rollout, &mut errors);
     let canaries = rollout::validate_canaries(canary, &rollout, &mut errors);

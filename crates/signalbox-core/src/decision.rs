@@ -193,6 +193,11 @@ pub struct DecisionRecord {
     /// `default`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_variant: Option<String>,
+    /// The canary rollout that put the request in an arm: its name, the
+    /// arm and why (`v2: canary arm (session bucket 12 < 500 of 10000: 5%
+    /// to new-route)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<String>,
 }
 
 /// One field a provider translation dropped or changed.

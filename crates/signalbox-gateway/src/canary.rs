@@ -1,27 +1,31 @@
 //! Owns canary rollouts (`canary:` in the configuration): a route — or a
-//! new model version behind its own route — takes a growing share of one
-//! alias's requests in steps (1 % → 5 % → 25 % → 100 % by default). Each
-//! request whose decision ranks both the baseline and the canary route is
-//! put in one arm by a stable hash of its session key
-//! (`x-signalbox-session`, the key stickiness uses; a request without one
-//! is hashed by its request id), so one session stays in one arm as the
-//! share grows; the other arm's route is left out of its candidates with a
-//! `canary` skip that names the arm and why (`signalbox explain`). What
-//! each arm's route showed (errors, latency, cost, validity of its
-//! answers) feeds the canary's state machine (`canary/state.rs`); a
-//! background task evaluates it every second: a regression rolls back at
-//! once, a clean window promotes. Every step is an event (kept with the
-//! canary, counted, logged, and written to the audit trail of the
-//! decision log). State is per replica (docs/quality.md).
+//! new model version behind its own route, or a version of a registered
+//! prompt — takes a growing share of one alias's requests in steps
+//! (1 % → 5 % → 25 % → 100 % by default). A request is put in one arm by a
+//! stable hash of its session key (`x-signalbox-session`, the key
+//! stickiness uses; a request without one is hashed by its request id),
+//! so one session stays in one arm as the share grows. A route canary
+//! applies to requests whose decision ranks both routes: the other arm's
+//! route is left out of the candidates with a `canary` skip. A prompt
+//! canary applies to requests that use the prompt without naming a
+//! version: the arm's version is rendered. Either way the record's
+//! `canary` names the arm and why (`signalbox explain`). What each arm
+//! showed (errors, latency, cost, validity of its answers) feeds the
+//! canary's state machine (`canary/state.rs`); a background task
+//! evaluates it every second: a regression rolls back at once, a clean
+//! window promotes. Every step is an event (kept with the canary, counted,
+//! logged, and written to the audit trail of the decision log). State is
+//! per replica (docs/quality.md).
 
+mod report;
 mod state;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use parking_lot::Mutex;
-use serde_json::{Value, json};
-use signalbox_config::{CanaryConfig, Config};
+use serde_json::Value;
+use signalbox_config::{CanaryConfig, CanarySubject, Config};
 use signalbox_core::metric_names as m;
 use signalbox_core::{ChatRequest, RouteIdx, SkipKind, SkipRecord};
 use signalbox_dispatch::{Served, ServedBody, fnv1a};
@@ -34,8 +38,9 @@ use crate::ctx::RequestCtx;
 use crate::judge::Asked;
 use crate::runtime::Runtime;
 
+pub(crate) use report::report;
 pub(crate) use state::{Arm, Sample};
-use state::{ArmStats, Event, Phase, State};
+use state::{Event, State};
 
 /// How often the rollouts are evaluated.
 const TICK: Duration = Duration::from_secs(1);
@@ -67,14 +72,49 @@ impl Canary {
     fn measuring(&self) -> bool {
         !matches!(self.share_bp.load(Ordering::Relaxed), 0 | 10_000)
     }
+
+    /// The arm of the request with session key `key`, and why, in words.
+    fn arm(&self, key: &str) -> (Arm, String) {
+        let share = self.share_bp.load(Ordering::Relaxed);
+        let b = bucket(&self.cfg.name, key);
+        let arm = if b < share {
+            Arm::Canary
+        } else {
+            Arm::Baseline
+        };
+        let why = format!(
+            "{}: {} arm (session bucket {b} {} {share} of {BUCKETS}: {}% to {})",
+            self.cfg.name,
+            arm.label(),
+            if arm == Arm::Canary { "<" } else { "≥" },
+            f64::from(share) / 100.0,
+            self.cfg.subject.arms().1,
+        );
+        (arm, why)
+    }
 }
 
-/// A canary with its routes' indices in one runtime.
+/// What a canary's arms are in one runtime.
+#[derive(Debug, Clone, Copy)]
+enum Arms {
+    /// Route indices.
+    Route {
+        baseline: RouteIdx,
+        canary: RouteIdx,
+    },
+    /// The prompt's index and its versions' indices.
+    Prompt {
+        prompt: usize,
+        baseline: usize,
+        canary: usize,
+    },
+}
+
+/// A canary with its arms' indices in one runtime.
 #[derive(Debug)]
 struct Entry {
     canary: Arc<Canary>,
-    baseline: RouteIdx,
-    route: RouteIdx,
+    arms: Arms,
 }
 
 /// Every canary of one runtime.
@@ -85,13 +125,6 @@ impl Canaries {
     /// The configuration's canaries; one whose definition is unchanged
     /// since `previous` keeps its state (a reload does not restart it).
     pub fn build(config: &Config, previous: Option<&Canaries>) -> Self {
-        let index = |id: &signalbox_core::RouteId| {
-            config
-                .routes
-                .iter()
-                .position(|r| &r.id == id)
-                .map(RouteIdx::new)
-        };
         let entries = config
             .canaries
             .iter()
@@ -103,12 +136,37 @@ impl Canaries {
                     .map(|e| Arc::clone(&e.canary));
                 Some(Entry {
                     canary: kept.unwrap_or_else(|| Arc::new(Canary::new(cfg.clone()))),
-                    baseline: index(&cfg.baseline)?,
-                    route: index(&cfg.canary)?,
+                    arms: arms(config, &cfg.subject)?,
                 })
             })
             .collect();
         Self(entries)
+    }
+}
+
+fn arms(config: &Config, subject: &CanarySubject) -> Option<Arms> {
+    match subject {
+        CanarySubject::Route { baseline, canary } => {
+            let index = |id| config.routes.iter().position(|r| &r.id == id);
+            Some(Arms::Route {
+                baseline: RouteIdx::new(index(baseline)?),
+                canary: RouteIdx::new(index(canary)?),
+            })
+        }
+        CanarySubject::Prompt {
+            id,
+            baseline,
+            canary,
+        } => {
+            let prompt = config.prompts.iter().position(|p| &p.id == id)?;
+            let p = config.prompts.get(prompt)?;
+            let version = |name| p.versions.iter().position(|v| &v.version == name);
+            Some(Arms::Prompt {
+                prompt,
+                baseline: version(baseline)?,
+                canary: version(canary)?,
+            })
+        }
     }
 }
 
@@ -118,10 +176,12 @@ impl Canaries {
 pub(crate) struct Assigned {
     canary: Arc<Canary>,
     arm: Arm,
-    /// The arm's route.
-    route: RouteIdx,
-    /// The other arm's route, left out, and why.
-    pub skip: SkipRecord,
+    /// A route canary's arm route (a prompt canary's arm is served by any).
+    route: Option<RouteIdx>,
+    /// A route canary's other route, left out, and why.
+    skip: Option<SkipRecord>,
+    /// The arm and why, for the record.
+    why: String,
     /// What the answer is judged against (read only while measuring).
     asked: Asked,
 }
@@ -134,7 +194,58 @@ fn bucket(name: &str, key: &str) -> u32 {
     ((h ^ (h >> 33)) % BUCKETS) as u32
 }
 
-/// Puts the request in an arm of the first canary of its alias whose
+fn assigned(
+    state: &AppState,
+    canary: &Arc<Canary>,
+    (arm, why): (Arm, String),
+    req: &ChatRequest,
+) -> Assigned {
+    state.telemetry.count(
+        m::CANARY_REQUESTS_TOTAL,
+        &[("canary", canary.cfg.name.as_str()), ("arm", arm.label())],
+    );
+    Assigned {
+        canary: Arc::clone(canary),
+        arm,
+        route: None,
+        skip: None,
+        why,
+        asked: if canary.measuring() {
+            Asked::of(req)
+        } else {
+            Asked::default()
+        },
+    }
+}
+
+/// The version of registered prompt `prompt` a request of `alias` that
+/// named no version gets from a prompt canary, with its arm. A runtime
+/// without canaries pays one length check.
+pub(crate) fn prompt_version(
+    state: &AppState,
+    rt: &Runtime,
+    key: &str,
+    req: &ChatRequest,
+    prompt: usize,
+) -> Option<(usize, Assigned)> {
+    if rt.canaries.0.is_empty() {
+        return None;
+    }
+    rt.canaries.0.iter().find_map(|e| match e.arms {
+        Arms::Prompt {
+            prompt: p,
+            baseline,
+            canary,
+        } if p == prompt && e.canary.cfg.alias == req.model() => {
+            let (arm, why) = e.canary.arm(key);
+            let version = if arm == Arm::Canary { canary } else { baseline };
+            Some((version, assigned(state, &e.canary, (arm, why), req)))
+        }
+        _ => None,
+    })
+}
+
+/// Puts the request in an arm of the first route canary of its alias whose
 /// routes it ranks both, and leaves the other arm's route out of its
 /// candidates. A runtime without canaries pays one length check.
 pub(crate) fn assign(
@@ -147,64 +258,52 @@ pub(crate) fn assign(
     if rt.canaries.0.is_empty() {
         return None;
     }
-    let e = rt.canaries.0.iter().find(|e| {
-        e.canary.cfg.alias == decision.alias.as_str()
-            && decision.candidates.contains(&e.baseline)
-            && decision.candidates.contains(&e.route)
+    let (e, baseline, canary) = rt.canaries.0.iter().find_map(|e| match e.arms {
+        Arms::Route { baseline, canary }
+            if e.canary.cfg.alias == decision.alias.as_str()
+                && decision.candidates.contains(&baseline)
+                && decision.candidates.contains(&canary) =>
+        {
+            Some((e, baseline, canary))
+        }
+        _ => None,
     })?;
-    let cfg = &e.canary.cfg;
-    let share = e.canary.share_bp.load(Ordering::Relaxed);
-    let b = bucket(&cfg.name, key);
-    let (arm, kept, left) = if b < share {
-        (Arm::Canary, e.route, e.baseline)
-    } else {
-        (Arm::Baseline, e.baseline, e.route)
+    let (arm, why) = e.canary.arm(key);
+    let (kept, left) = match arm {
+        Arm::Canary => (canary, baseline),
+        Arm::Baseline => (baseline, canary),
     };
     decision.candidates.retain(|&c| c != left);
     let left_id = rt.routes.get(left).map_or("-", |r| r.id.as_str());
-    let reason = format!(
-        "canary {}: {} arm (session bucket {b} {} {share} of {BUCKETS}: {}% to {})",
-        cfg.name,
-        arm.label(),
-        if arm == Arm::Canary { "<" } else { "≥" },
-        f64::from(share) / 100.0,
-        cfg.canary,
-    );
-    state.telemetry.count(
-        m::CANARY_REQUESTS_TOTAL,
-        &[("canary", cfg.name.as_str()), ("arm", arm.label())],
-    );
-    let measuring = e.canary.measuring();
-    Some(Assigned {
-        canary: Arc::clone(&e.canary),
-        arm,
-        route: kept,
-        skip: SkipRecord::new(left_id, SkipKind::Canary, reason),
-        asked: if measuring {
-            Asked::of(req)
-        } else {
-            Asked::default()
-        },
-    })
+    let skip = SkipRecord::new(left_id, SkipKind::Canary, format!("canary {why}"));
+    let mut a = assigned(state, &e.canary, (arm, why), req);
+    a.route = Some(kept);
+    a.skip = Some(skip);
+    Some(a)
 }
 
-/// Once failover has settled: the skip that names the request's arm goes
-/// first in its record, and what the arm's route showed is counted.
+/// Once failover has settled: the request's record names its arm (a route
+/// canary's skip goes first among its skips), and what the arm showed is
+/// counted.
 pub(crate) fn settled(ctx: &mut RequestCtx, assigned: Assigned, served: Option<&Served>) {
     observe(&ctx.runtime, &assigned, served, ctx.started.elapsed());
-    ctx.skipped.insert(0, assigned.skip);
+    if let Some(skip) = assigned.skip {
+        ctx.skipped.insert(0, skip);
+    }
+    ctx.canary = Some(assigned.why);
 }
 
-/// Counts what the arm's route showed for one request: an error unless it
-/// served; its latency, cost and answer validity when it did.
+/// Counts what the arm showed for one request: an error unless it was
+/// served (by the arm's route, for a route canary); its latency, cost and
+/// answer validity when it was.
 fn observe(rt: &Runtime, assigned: &Assigned, served: Option<&Served>, latency: Duration) {
     if !assigned.canary.measuring() {
         return;
     }
-    let sample = match served.map(|s| (s.route, &s.body)) {
-        Some((route, body)) if route == assigned.route => {
-            let price = rt.route_config(route).map(|c| c.price);
-            let (cost_usd, valid) = match body {
+    let sample = match served {
+        Some(s) if assigned.route.is_none_or(|r| r == s.route) => {
+            let price = rt.route_config(s.route).map(|c| c.price);
+            let (cost_usd, valid) = match &s.body {
                 ServedBody::Json(json) => (
                     price
                         .zip(json.usage)
@@ -256,10 +355,13 @@ pub(crate) fn spawn(state: &Arc<AppState>) -> JoinHandle<()> {
 
 /// Evaluates one canary and tells of the step it took, if any.
 fn evaluate(state: &AppState, rt: &Runtime, e: &Entry) {
-    let quality = rt
-        .routes
-        .get(e.route)
-        .and_then(|r| r.health.quality.closed());
+    let quality = match e.arms {
+        Arms::Route { canary, .. } => rt
+            .routes
+            .get(canary)
+            .and_then(|r| r.health.quality.closed()),
+        Arms::Prompt { .. } => None,
+    };
     let cfg = &e.canary.cfg;
     let event = {
         let mut s = e.canary.state.lock();
@@ -289,7 +391,7 @@ fn tell(state: &AppState, cfg: &CanaryConfig, event: &Event) {
         f64::from(event.from_bp) / 100.0,
         f64::from(event.to_bp) / 100.0,
         cfg.alias,
-        cfg.canary,
+        cfg.subject.arms().1,
         event.evidence
     );
     if event.kind == state::EventKind::RolledBack {
@@ -317,62 +419,6 @@ fn tell(state: &AppState, cfg: &CanaryConfig, event: &Event) {
     }
 }
 
-/// `GET /admin/canary`: every canary's step, arms and events.
-pub(crate) fn report(rt: &Runtime) -> Value {
-    let canaries: Vec<Value> = rt.canaries.0.iter().map(|e| one(&e.canary)).collect();
-    json!({ "canaries": canaries })
-}
-
-fn one(c: &Canary) -> Value {
-    let cfg = &c.cfg;
-    let s = c.state.lock();
-    let (phase, step) = match s.phase {
-        Phase::Stepping(i) => ("stepping", Some(i)),
-        Phase::Completed => ("completed", None),
-        Phase::RolledBack => ("rolled_back", None),
-    };
-    let pct = |bp: u32| f64::from(bp) / 100.0;
-    let arm = |a: &ArmStats| {
-        json!({
-            "requests": a.requests,
-            "errors": a.errors,
-            "error_rate": a.error_rate(),
-            "p95_ms": a.p95_ms(),
-            "cost_per_request_usd": a.cost_per_request(),
-            "valid_rate": a.pass_rate(),
-        })
-    };
-    let events: Vec<Value> = s
-        .events
-        .iter()
-        .map(|e| {
-            json!({
-                "event": e.kind.label(),
-                "from_percent": pct(e.from_bp),
-                "to_percent": pct(e.to_bp),
-                "after_ms": e.after.as_millis() as u64,
-                "evidence": e.evidence,
-            })
-        })
-        .collect();
-    json!({
-        "name": cfg.name,
-        "alias": cfg.alias,
-        "baseline": cfg.baseline,
-        "canary": cfg.canary,
-        "phase": phase,
-        "step": step,
-        "steps_percent": cfg.steps_bp.iter().map(|&b| pct(b)).collect::<Vec<_>>(),
-        "share_percent": pct(s.share_bp(cfg)),
-        "window": {
-            "min_requests": cfg.min_requests,
-            "min_duration_ms": cfg.min_duration.as_millis() as u64,
-        },
-        "arms": { "baseline": arm(&s.arms[0]), "canary": arm(&s.arms[1]) },
-        "events": events,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,12 +426,9 @@ mod tests {
     #[test]
     fn a_session_keeps_its_bucket_and_buckets_spread() {
         assert_eq!(bucket("m2", "session-1"), bucket("m2", "session-1"));
-        let mut below = 0;
-        for i in 0..10_000 {
-            if bucket("m2", &format!("s{i}")) < 500 {
-                below += 1;
-            }
-        }
+        let below = (0..10_000)
+            .filter(|i| bucket("m2", &format!("s{i}")) < 500)
+            .count();
         // 5 % of 10 000 sessions, give or take.
         assert!((400..600).contains(&below), "{below}");
         // Another canary splits the same sessions independently.

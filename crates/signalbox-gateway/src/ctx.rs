@@ -85,6 +85,8 @@ pub(crate) struct RequestCtx {
     /// Ids of the operator actions that changed the request's routing
     /// (besides the ones its skips name).
     pub actions: Vec<String>,
+    /// The canary arm the request got, and why.
+    pub canary: Option<String>,
 }
 
 /// What the serving route's answer adds to the context.
@@ -171,6 +173,7 @@ impl RequestCtx {
             served: None,
             usage: None,
             actions: Vec::new(),
+            canary: None,
         }
     }
 

@@ -55,6 +55,44 @@ impl ShadowRule {
     }
 }
 
+/// What a canary rolls out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CanarySubject {
+    /// A route (or a new model version behind its own route) next to the
+    /// route serving today; both are routes of the alias.
+    Route {
+        /// The baseline arm's route.
+        baseline: RouteId,
+        /// The canary arm's route.
+        canary: RouteId,
+    },
+    /// A version of a registered prompt next to the one serving today, for
+    /// requests that use the prompt without naming a version.
+    Prompt {
+        /// The prompt's id.
+        id: String,
+        /// The baseline arm's version.
+        baseline: String,
+        /// The canary arm's version.
+        canary: String,
+    },
+}
+
+impl CanarySubject {
+    /// The baseline's and the canary's names (route ids, or
+    /// `prompt@version`).
+    pub fn arms(&self) -> (String, String) {
+        match self {
+            Self::Route { baseline, canary } => (baseline.to_string(), canary.to_string()),
+            Self::Prompt {
+                id,
+                baseline,
+                canary,
+            } => (format!("{id}@{baseline}"), format!("{id}@{canary}")),
+        }
+    }
+}
+
 /// One canary rollout.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CanaryConfig {
@@ -62,10 +100,8 @@ pub struct CanaryConfig {
     pub name: String,
     /// The alias whose requests are split.
     pub alias: String,
-    /// The baseline arm's route.
-    pub baseline: RouteId,
-    /// The canary arm's route.
-    pub canary: RouteId,
+    /// What is rolled out.
+    pub subject: CanarySubject,
     /// The canary arm's share per step, in basis points (1 % = 100),
     /// increasing, the last at most 10 000.
     pub steps_bp: Vec<u32>,

@@ -60,7 +60,8 @@ pub(crate) struct RawShadowWhen {
 }
 
 /// One canary rollout: a route (or a new model version behind its own
-/// route) takes a growing share of an alias's traffic in steps.
+/// route), or a prompt version, takes a growing share of an alias's
+/// traffic in steps.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 #[schemars(rename = "Canary")]
@@ -69,9 +70,13 @@ pub(crate) struct RawCanary {
     pub name: Text,
     /// The alias whose requests are split.
     pub alias: Text,
-    /// The route serving today (the baseline arm).
+    /// A registered prompt: when given, `baseline` and `canary` name two
+    /// of its versions, and the canary splits the alias's requests that
+    /// use the prompt without naming a version.
+    pub prompt: Option<Text>,
+    /// The route (or prompt version) serving today: the baseline arm.
     pub baseline: Text,
-    /// The route rolled out (the canary arm).
+    /// The route (or prompt version) rolled out: the canary arm.
     pub canary: Text,
     /// The canary arm's share at each step, in percent, increasing, each
     /// in (0, 100]. Default `[1, 5, 25, 100]`.

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use super::{Errors, check_name};
 use crate::model::{
-    AliasConfig, CanaryConfig, CanaryRollback, RouteConfig, ShadowConfig, ShadowRule, TenantConfig,
+    AliasConfig, CanaryConfig, CanaryRollback, CanarySubject, PromptConfig, RouteConfig,
+    ShadowConfig, ShadowRule, TenantConfig,
 };
 use crate::raw::{RawCanary, RawCanaryRollback, RawShadow, RawShadowRule};
 use crate::text::Text;
@@ -19,6 +20,7 @@ pub(super) struct Scope<'a> {
     pub tenants: &'a [TenantConfig],
     pub aliases: &'a [AliasConfig],
     pub risk_tiers: &'a [String],
+    pub prompts: &'a [PromptConfig],
 }
 
 pub(super) fn validate_shadow(
@@ -209,17 +211,15 @@ pub(super) fn validate_canaries(
             let at = format!("canary[{i}]");
             unique(&mut seen, c.name.as_str(), &at, "canary", errors);
             let c = canary(c, &at, scope, errors)?;
-            // One rollout per alias and route: two would split one
-            // request's candidates twice.
-            for route in [&c.baseline, &c.canary] {
-                let key = (c.alias.clone(), route.to_string());
+            // One rollout per alias and route (or prompt version): two
+            // would split one request twice.
+            let (baseline, canary) = c.subject.arms();
+            for arm in [baseline, canary] {
+                let key = (c.alias.clone(), arm);
                 if claimed.contains(&key) {
                     errors.push(
                         &at,
-                        format!(
-                            "route `{route}` of alias `{}` is in another canary",
-                            c.alias
-                        ),
+                        format!("`{}` of alias `{}` is in another canary", key.1, c.alias),
                     );
                 }
                 claimed.push(key);
@@ -238,6 +238,7 @@ fn canary(
     let RawCanary {
         name,
         alias,
+        prompt,
         baseline,
         canary,
         steps,
@@ -255,6 +256,36 @@ fn canary(
             format!("unknown alias `{}`", alias.as_str()),
         );
     }
+    let subject = match prompt {
+        Some(id) => prompt_subject(&id, &baseline, &canary, at, scope, errors)?,
+        None => route_subject(alias_cfg, &baseline, &canary, at, scope, errors)?,
+    };
+    let steps_bp = steps_bp(steps, at, errors);
+    let window = window.map(|w| (w.min_requests, w.min_duration));
+    let (min_requests, min_duration) = window.unwrap_or_default();
+    if min_requests == Some(0) {
+        errors.push(format!("{at}.window.min-requests"), "must be at least 1");
+    }
+    Some(CanaryConfig {
+        name: name.0,
+        alias: alias.0,
+        subject,
+        steps_bp,
+        min_requests: min_requests.unwrap_or(20),
+        min_duration: min_duration.unwrap_or(Duration::from_secs(300)),
+        rollback: thresholds(rollback, at, errors),
+    })
+}
+
+/// Two routes of the alias.
+fn route_subject(
+    alias: Option<&AliasConfig>,
+    baseline: &Text,
+    canary: &Text,
+    at: &str,
+    scope: &Scope<'_>,
+    errors: &mut Errors,
+) -> Option<CanarySubject> {
     let mut route = |field: &str, id: &Text| {
         let found = scope.routes.iter().find(|r| r.id.as_str() == id.as_str());
         if found.is_none() {
@@ -265,7 +296,7 @@ fn canary(
         }
         found.map(|r| r.id.clone())
     };
-    let (baseline, canary) = (route("baseline", &baseline), route("canary", &canary));
+    let (baseline, canary) = (route("baseline", baseline), route("canary", canary));
     let (baseline, canary) = (baseline?, canary?);
     if baseline == canary {
         errors.push(
@@ -273,7 +304,7 @@ fn canary(
             "must differ from the baseline route",
         );
     }
-    if let Some(a) = alias_cfg {
+    if let Some(a) = alias {
         for (field, id) in [("baseline", &baseline), ("canary", &canary)] {
             if !a.routes.contains(id) {
                 errors.push(
@@ -283,21 +314,60 @@ fn canary(
             }
         }
     }
-    let steps_bp = steps_bp(steps, at, errors);
-    let window = window.map(|w| (w.min_requests, w.min_duration));
-    let (min_requests, min_duration) = window.unwrap_or_default();
-    if min_requests == Some(0) {
-        errors.push(format!("{at}.window.min-requests"), "must be at least 1");
+    Some(CanarySubject::Route { baseline, canary })
+}
+
+/// Two versions of a registered prompt that take the same variables (a
+/// caller's request must be valid in either arm).
+fn prompt_subject(
+    id: &Text,
+    baseline: &Text,
+    canary: &Text,
+    at: &str,
+    scope: &Scope<'_>,
+    errors: &mut Errors,
+) -> Option<CanarySubject> {
+    let Some(p) = scope.prompts.iter().find(|p| p.id == id.as_str()) else {
+        errors.push(
+            format!("{at}.prompt"),
+            format!("unknown prompt `{}`", id.as_str()),
+        );
+        return None;
+    };
+    let mut version = |field: &str, name: &Text| {
+        let found = p.versions.iter().find(|v| v.version == name.as_str());
+        if found.is_none() {
+            errors.push(
+                format!("{at}.{field}"),
+                format!("prompt `{}` has no version `{}`", p.id, name.as_str()),
+            );
+        }
+        found
+    };
+    let (b, c) = (version("baseline", baseline), version("canary", canary));
+    let (b, c) = (b?, c?);
+    if b.version == c.version {
+        errors.push(
+            format!("{at}.canary"),
+            "must differ from the baseline version",
+        );
     }
-    Some(CanaryConfig {
-        name: name.0,
-        alias: alias.0,
-        baseline,
-        canary,
-        steps_bp,
-        min_requests: min_requests.unwrap_or(20),
-        min_duration: min_duration.unwrap_or(Duration::from_secs(300)),
-        rollback: thresholds(rollback, at, errors),
+    if b.variables != c.variables {
+        errors.push(
+            format!("{at}.canary"),
+            format!(
+                "version `{}` uses the variables [{}] where `{}` uses [{}]: a caller's request would be refused in one arm",
+                c.version,
+                c.variables.join(", "),
+                b.version,
+                b.variables.join(", ")
+            ),
+        );
+    }
+    Some(CanarySubject::Prompt {
+        id: p.id.clone(),
+        baseline: b.version.clone(),
+        canary: c.version.clone(),
     })
 }
 

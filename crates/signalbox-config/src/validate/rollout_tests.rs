@@ -94,6 +94,7 @@ fn a_canary_is_read_with_steps_in_basis_points_and_defaults() {
     );
     let config = load_str(&yaml, "test.yaml", &vars()).unwrap();
     let c = &config.canaries[0];
+    assert_eq!(c.subject.arms(), ("eu".to_owned(), "eu-new".to_owned()));
     assert_eq!(c.steps_bp, [100, 500, 2500, 10_000]);
     assert_eq!(
         (c.min_requests, c.min_duration),
@@ -124,7 +125,47 @@ fn a_bad_canary_names_each_field() {
     for want in [
         "canary[0].rollback.error-rate-increase",
         "canary[0].rollback.p95-latency-ratio",
-        "canary[1]: route `eu-new` of alias `chat` is in another canary",
+        "canary[1]: `eu-new` of alias `chat` is in another canary",
+    ] {
+        assert!(errors.contains(want), "missing {want:?} in:\n{errors}");
+    }
+}
+
+const PROMPTS: &str = "\
+prompts:
+  - id: support
+    versions:
+      - { version: v1, template: 'Help with {{product}}.' }
+      - { version: v2, template: 'Help briefly with {{product}}.' }
+      - { version: v3, template: 'Help {{user}} with {{product}}.' }
+";
+
+#[test]
+fn a_prompt_canary_names_two_versions_of_one_prompt() {
+    let yaml = format!(
+        "{BASE}{PROMPTS}canary:\n  - {{ name: p2, alias: chat, prompt: support, baseline: v1, canary: v2 }}\n"
+    );
+    let config = load_str(&yaml, "test.yaml", &vars()).unwrap();
+    assert_eq!(
+        config.canaries[0].subject,
+        crate::CanarySubject::Prompt {
+            id: "support".into(),
+            baseline: "v1".into(),
+            canary: "v2".into()
+        }
+    );
+}
+
+#[test]
+fn a_prompt_canary_whose_arms_take_different_variables_is_refused() {
+    let yaml = format!(
+        "{BASE}{PROMPTS}canary:\n  - {{ name: p3, alias: chat, prompt: support, baseline: v1, canary: v3 }}\n  - {{ name: p4, alias: chat, prompt: nope, baseline: v1, canary: v2 }}\n  - {{ name: p5, alias: chat, prompt: support, baseline: v1, canary: v9 }}\n"
+    );
+    let errors = errors_of(&yaml);
+    for want in [
+        "canary[0].canary: version `v3` uses the variables [product, user] where `v1` uses [product]",
+        "canary[1].prompt: unknown prompt `nope`",
+        "canary[2].canary: prompt `support` has no version `v9`",
     ] {
         assert!(errors.contains(want), "missing {want:?} in:\n{errors}");
     }

@@ -201,7 +201,10 @@ impl State {
             kind: EventKind::Started,
             from_bp: 0,
             to_bp,
-            evidence: format!("rollout of {} next to {} begins", cfg.canary, cfg.baseline),
+            evidence: {
+                let (baseline, canary) = cfg.subject.arms();
+                format!("rollout of {canary} next to {baseline} begins")
+            },
             after: Duration::ZERO,
         });
         s
@@ -235,7 +238,10 @@ impl State {
         let [base, can] = &self.arms;
         let arms = format!("canary: {}; baseline: {}", can.describe(), base.describe());
         let regression = match quality {
-            Some(why) => Some(format!("the quality loop disabled {}: {why}", cfg.canary)),
+            Some(why) => Some(format!(
+                "the quality loop disabled {}: {why}",
+                cfg.subject.arms().1
+            )),
             None if can.requests >= cfg.min_requests => regression(cfg, base, can),
             None => None,
         };

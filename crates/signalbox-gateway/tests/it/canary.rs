@@ -42,15 +42,7 @@ async fn start() -> Harness {
 }
 
 async fn admin(h: &Harness, path: &str) -> Value {
-    h.client
-        .get(h.url(path))
-        .bearer_auth("admin-secret")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    h.admin_json(path, "admin-secret").await
 }
 
 async fn status(h: &Harness) -> Value {
@@ -116,6 +108,8 @@ async fn clean_windows_promote_the_canary_to_completion() {
         "{}",
         skip.reason
     );
+    let canary = record.canary.clone().unwrap_or_default();
+    assert!(canary.starts_with("v2-rollout: canary arm"), "{canary}");
     let (_, metrics) = h.get("/metrics").await;
     assert!(
         metrics
@@ -203,4 +197,100 @@ async fn one_session_stays_in_one_arm() {
             }
         }
     }
+}
+
+const PROMPT_CONFIG: &str = r#"
+admin: { token: { env: ADMIN_TOKEN } }
+providers:
+  - { name: old, kind: openai-compatible, base-url: "${OLD_URL}" }
+routes:
+  - { id: only-route, provider: old, model: m, region: us, breaker: { consecutive-failures: 1000, error-rate: 1.0, min-requests: 1000 } }
+aliases:
+  - { name: chat, routes: [only-route] }
+prompts:
+  - id: support
+    default-version: v1
+    versions:
+      - { version: v1, template: "You help with {{product}}." }
+      - { version: v2, template: "You help with {{product}}. Answer in TERSE MODE." }
+canary:
+  - name: support-v2
+    alias: chat
+    prompt: support
+    baseline: v1
+    canary: v2
+    steps: [30, 100]
+    window: { min-requests: 3, min-duration: 1s }
+"#;
+
+/// One request using the registered prompt without naming a version; its
+/// status and the version it got.
+async fn ask_prompt(h: &Harness, session: &str) -> (u16, String) {
+    let resp = h
+        .chat_with(
+            &chat_body("chat", "hi"),
+            &[
+                ("x-signalbox-session", session),
+                ("x-request-id", session),
+                ("x-signalbox-prompt", "support"),
+                ("x-signalbox-prompt-variables", r#"{"product":"Acme"}"#),
+            ],
+        )
+        .await;
+    let version = header(&resp, "x-signalbox-prompt-version").to_owned();
+    (resp.status().as_u16(), version)
+}
+
+#[tokio::test]
+async fn a_prompt_version_the_model_cannot_cope_with_is_rolled_back() {
+    let h = Harness::start(
+        PROMPT_CONFIG,
+        &["old"],
+        &[("ADMIN_TOKEN", "admin-secret".into())],
+    )
+    .await;
+    // The model fails whatever carries the new prompt's wording.
+    h.mock("old").set_faults(Faults {
+        fail_when_body_contains: Some("TERSE MODE".into()),
+        error_status: 500,
+        ..Faults::default()
+    });
+    let mut arms = std::collections::BTreeSet::new();
+    for i in 0..600 {
+        if status(&h).await["phase"] == "rolled_back" {
+            break;
+        }
+        let (code, version) = ask_prompt(&h, &format!("p-{i}")).await;
+        arms.insert((code, version));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let s = status(&h).await;
+    assert_eq!(s["phase"], "rolled_back", "{s}");
+    assert_eq!(s["subject"], "prompt");
+    assert_eq!(s["canary"], "support@v2");
+    let last = s["events"].as_array().unwrap().last().unwrap().clone();
+    assert!(
+        last["evidence"]
+            .as_str()
+            .unwrap()
+            .starts_with("error rate 100.0% vs 0.0%"),
+        "{last}"
+    );
+    // Both arms were served their own version before the rollback.
+    assert!(arms.contains(&(200, "support@v1".to_owned())), "{arms:?}");
+    assert!(
+        arms.iter().any(|(c, v)| *c >= 500 && v == "support@v2"),
+        "{arms:?}"
+    );
+    // Now every session gets v1, and its record says why.
+    for i in 0..5 {
+        assert_eq!(
+            ask_prompt(&h, &format!("after-{i}")).await,
+            (200, "support@v1".to_owned())
+        );
+    }
+    let record = h.record("after-2").await;
+    assert_eq!(record.prompt_version.as_deref(), Some("support@v1"));
+    let canary = record.canary.unwrap_or_default();
+    assert!(canary.starts_with("support-v2: baseline arm"), "{canary}");
 }

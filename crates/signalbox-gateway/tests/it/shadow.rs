@@ -79,15 +79,7 @@ fn calls(h: &Harness, name: &str, id: &str) -> Vec<CallOutcome> {
 }
 
 async fn report(h: &Harness) -> Value {
-    h.client
-        .get(h.url("/admin/shadow"))
-        .bearer_auth("admin-secret")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    h.admin_json("/admin/shadow", "admin-secret").await
 }
 
 fn route<'a>(report: &'a Value, id: &str) -> &'a Value {

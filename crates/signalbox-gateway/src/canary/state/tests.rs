@@ -1,4 +1,4 @@
-use signalbox_config::{CanaryConfig, CanaryRollback};
+use signalbox_config::{CanaryConfig, CanaryRollback, CanarySubject};
 use signalbox_core::RouteId;
 use tokio::time::{Duration, advance};
 
@@ -8,8 +8,10 @@ fn cfg() -> CanaryConfig {
     CanaryConfig {
         name: "m2".into(),
         alias: "chat".into(),
-        baseline: RouteId::new("old"),
-        canary: RouteId::new("new"),
+        subject: CanarySubject::Route {
+            baseline: RouteId::new("old"),
+            canary: RouteId::new("new"),
+        },
         steps_bp: vec![100, 500, 2500, 10_000],
         min_requests: 5,
         min_duration: Duration::from_secs(10),
