@@ -294,14 +294,16 @@ pub(crate) fn settled(ctx: &mut RequestCtx, assigned: Assigned, served: Option<&
 }
 
 /// Counts what the arm showed for one request: an error unless it was
-/// served (by the arm's route, for a route canary); its latency, cost and
-/// answer validity when it was.
+/// served by the arm's route (a route canary) or by the route the policy
+/// meant, not a fallback (a prompt canary: failover hides a version the
+/// model cannot cope with from the caller, not from the canary); its
+/// latency, cost and answer validity when it was.
 fn observe(rt: &Runtime, assigned: &Assigned, served: Option<&Served>, latency: Duration) {
     if !assigned.canary.measuring() {
         return;
     }
     let sample = match served {
-        Some(s) if assigned.route.is_none_or(|r| r == s.route) => {
+        Some(s) if assigned.route.map_or(!s.fallback, |r| r == s.route) => {
             let price = rt.route_config(s.route).map(|c| c.price);
             let (cost_usd, valid) = match &s.body {
                 ServedBody::Json(json) => (

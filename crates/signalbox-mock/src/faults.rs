@@ -71,7 +71,7 @@ pub struct Faults {
     /// Chat requests whose body contains this text answer `error_status`
     /// (a fault that follows the request's content, e.g. one system
     /// prompt version the model cannot cope with).
-    pub fail_when_body_contains: Option<String>,
+    pub fail_when_body_contains: Option<Box<str>>,
 }
 
 impl Default for Faults {

@@ -100,6 +100,9 @@ fn demo_quality_moves_traffic_off_a_silent_regression_and_back() {
         "promoted    10.0% → 50.0%: clean window",
         "rolled_back 50.0% → 0.0%: p95 latency",
         "skipped eu-small: canary chat-eu-small: baseline arm",
+        "error rate 100.0% vs 0.0%",
+        "Every session gets support@v1 again, served by us-large",
+        "canary support-v2: baseline arm",
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
