@@ -47,6 +47,11 @@ fn a_shadow_rule_is_read_with_its_defaults() {
     assert!(rule.scopes("acme", "support", "chat"));
     assert!(!rule.scopes("globex", "support", "chat"));
     assert!(!rule.scopes("acme", "general", "chat"));
+    assert!(
+        config
+            .summary()
+            .contains("  shadow try-new: 25% of its requests mirrored to eu-new\n")
+    );
 }
 
 #[test]
@@ -101,6 +106,13 @@ fn a_canary_is_read_with_steps_in_basis_points_and_defaults() {
         (10, Duration::from_secs(30))
     );
     assert_eq!(c.rollback.p95_latency_ratio, 1.5);
+    assert!(
+        config
+            .summary()
+            .contains("  canary m2 on chat: eu -> eu-new in steps 1%, 5%, 25%, 100%\n"),
+        "{}",
+        config.summary()
+    );
 }
 
 #[test]
