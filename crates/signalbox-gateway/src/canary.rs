@@ -425,6 +425,29 @@ fn tell(state: &AppState, cfg: &CanaryConfig, event: &Event) {
 mod tests {
     use super::*;
 
+    fn config(steps: &str) -> Config {
+        let yaml = format!(
+            "providers: [{{ name: p, kind: openai-compatible, base-url: 'http://127.0.0.1:9/v1' }}]
+routes:
+  - {{ id: a, provider: p, model: m, region: us }}
+  - {{ id: b, provider: p, model: m, region: us }}
+aliases: [{{ name: chat, routes: [a, b] }}]
+canary: [{{ name: c, alias: chat, baseline: a, canary: b, steps: {steps} }}]
+"
+        );
+        signalbox_config::load_str(&yaml, "t", &std::collections::HashMap::new()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_reload_keeps_an_unchanged_canary_and_restarts_a_changed_one() {
+        let first = Canaries::build(&config("[10, 100]"), None);
+        let same = Canaries::build(&config("[10, 100]"), Some(&first));
+        assert!(Arc::ptr_eq(&first.0[0].canary, &same.0[0].canary));
+        let changed = Canaries::build(&config("[20, 100]"), Some(&same));
+        assert!(!Arc::ptr_eq(&same.0[0].canary, &changed.0[0].canary));
+        assert_eq!(changed.0[0].canary.share_bp.load(Ordering::Relaxed), 2000);
+    }
+
     #[test]
     fn a_session_keeps_its_bucket_and_buckets_spread() {
         assert_eq!(bucket("m2", "session-1"), bucket("m2", "session-1"));

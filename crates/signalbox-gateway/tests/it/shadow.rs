@@ -243,3 +243,62 @@ async fn the_report_needs_an_admin_token() {
     assert_eq!(r["rules"][0]["name"], "eu-candidate");
     assert_eq!(r["max_concurrency"], 1);
 }
+
+const PRIVACY_CONFIG: &str = r#"
+admin: { token: { env: ADMIN_TOKEN } }
+providers:
+  - { name: primary, kind: openai-compatible, base-url: "${PRIMARY_URL}" }
+  - { name: shadow, kind: openai-compatible, base-url: "${SHADOW_URL}" }
+routes:
+  - { id: in-house, provider: primary, model: a, region: us, zone: internal }
+  - { id: vendor, provider: shadow, model: b, region: us, zone: external }
+aliases:
+  - { name: chat, routes: [in-house] }
+privacy:
+  zones: [internal, external]
+  boundaries:
+    - zone: external
+      protect:
+        classes: { email: tokenise, secret: block }
+shadow:
+  rules:
+    - { name: try-vendor, route: vendor, sample: 1.0 }
+"#;
+
+#[tokio::test]
+async fn the_shadow_routes_privacy_boundary_applies_to_the_shadow_request() {
+    let h = Harness::start(
+        PRIVACY_CONFIG,
+        &["primary", "shadow"],
+        &[("ADMIN_TOKEN", "admin-secret".into())],
+    )
+    .await;
+    h.mock("shadow").log_calls(true);
+    let email = "jane.doe@example.com";
+    let body = signalbox_testkit::chat_body("chat", &format!("Write to {email} today."));
+    let resp = h.chat_with(&body, &[("x-request-id", "pii")]).await;
+    assert_eq!(header(&resp, "x-signalbox-route"), "in-house");
+    assert!(compared(&h, "vendor", 1).await, "{}", report(&h).await);
+    // The internal route saw the address; the external shadow only a token.
+    let served = h.mock("primary").stats().last_request.unwrap().to_string();
+    assert!(served.contains(email), "{served}");
+    let mirrored = h.mock("shadow").stats().last_request.unwrap().to_string();
+    assert!(
+        !mirrored.contains(email) && mirrored.contains("⟦EMAIL_1⟧"),
+        "{mirrored}"
+    );
+    // A secret the external zone blocks is never mirrored.
+    let secret = signalbox_testkit::chat_body("chat", "My key is AKIAIOSFODNN7EXAMPLE.");
+    let resp = h.chat_with(&secret, &[("x-request-id", "secret")]).await;
+    assert_eq!(resp.status(), 200);
+    let mut skipped = Value::Null;
+    for _ in 0..100 {
+        skipped = route(&report(&h).await, "vendor")["skipped"]["privacy_blocked"].clone();
+        if skipped == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(skipped, 1, "{}", report(&h).await);
+    assert!(calls(&h, "shadow", "secret").is_empty());
+}
