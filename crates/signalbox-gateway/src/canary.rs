@@ -122,6 +122,11 @@ struct Entry {
 pub(crate) struct Canaries(Vec<Entry>);
 
 impl Canaries {
+    /// Whether the runtime has no canary (the request path's one check).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The configuration's canaries; one whose definition is unchanged
     /// since `previous` keeps its state (a reload does not restart it).
     pub fn build(config: &Config, previous: Option<&Canaries>) -> Self {

@@ -85,6 +85,7 @@ async fn stages(ctx: &mut RequestCtx, headers: &HeaderMap, body: Body) -> Result
     // canary's arm leaves the other arm's route out.
     let canary = match prompt_canary {
         Some(c) => Some(c),
+        None if ctx.runtime.canaries.is_empty() => None,
         None => {
             let key = canary_key(ctx, headers);
             crate::canary::assign(&ctx.state, &ctx.runtime, key, &req, &mut decision)
@@ -189,8 +190,8 @@ fn parse(
         WireFormat::Completions => crate::responses::parse_completions(bytes)?,
     };
     let mut canary = None;
-    let key = canary_key(ctx, headers);
     let (req, prompt) = crate::prompt::take(&ctx.runtime.config, headers, req, &mut |p, req| {
+        let key = canary_key(ctx, headers);
         let (version, arm) = crate::canary::prompt_version(&ctx.state, &ctx.runtime, key, req, p)?;
         canary = Some(arm);
         Some(version)
