@@ -78,7 +78,10 @@ impl Shadow {
             .collect();
         Self {
             rules,
-            slots: Arc::new(Semaphore::new(config.shadow.max_concurrency)),
+            // Clamped: a larger count would make the semaphore panic.
+            slots: Arc::new(Semaphore::new(
+                config.shadow.max_concurrency.min(Semaphore::MAX_PERMITS),
+            )),
             timeout: config.shadow.timeout,
             refusals: Detector::new(None),
             board: previous.map_or_else(Arc::default, |p| Arc::clone(&p.board)),
