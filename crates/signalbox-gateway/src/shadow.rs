@@ -38,6 +38,7 @@ use crate::AppState;
 use crate::ctx::RequestCtx;
 use crate::judge::Asked;
 use crate::privacy::{Who, protect};
+use crate::prompt::PromptUse;
 use crate::runtime::Runtime;
 use board::{Board, Budget, Compared};
 
@@ -99,6 +100,9 @@ pub(crate) struct Job {
     req: ChatRequest,
     who: Who,
     session: Option<String>,
+    /// The registered prompt the request uses: the shadow route gets its
+    /// family's variant, as a served request would.
+    prompt: Option<PromptUse>,
 }
 
 /// Why a matched request is not mirrored: the metric's and report's label.
@@ -198,6 +202,7 @@ pub(crate) fn pick(
             rule: decision.rule,
         },
         session: signals.session.clone(),
+        prompt: ctx.prompt.clone(),
     })
 }
 
@@ -282,6 +287,12 @@ async fn mirror(
     };
     let id = route.id.as_str();
     let targets = [rule.route];
+    let family = route.upstream.kind().family();
+    let variant = job
+        .prompt
+        .as_ref()
+        .and_then(|p| p.for_family(&rt.config, family, &job.req));
+    let asked = variant.as_ref().unwrap_or(&job.req);
     let protected = if rt.privacy.applies(job.who, &targets) {
         let session = job.session.as_deref();
         let p = protect(
@@ -290,7 +301,7 @@ async fn mirror(
             job.who,
             &tenant_id,
             session,
-            &job.req,
+            asked,
             &targets,
         )
         .await;
@@ -302,7 +313,7 @@ async fn mirror(
     } else {
         None
     };
-    let req = protected.as_ref().unwrap_or(&job.req);
+    let req = protected.as_ref().unwrap_or(asked);
     sh.board.mirrored(id);
     let price = rt.route_config(rule.route).map(|c| c.price);
     let answer = crate::quality::call(route, req, sh.timeout, price, &job.request_id).await;

@@ -302,3 +302,55 @@ async fn the_shadow_routes_privacy_boundary_applies_to_the_shadow_request() {
     assert_eq!(skipped, 1, "{}", report(&h).await);
     assert!(calls(&h, "shadow", "secret").is_empty());
 }
+
+const VARIANT_CONFIG: &str = r#"
+admin: { token: { env: ADMIN_TOKEN } }
+providers:
+  - { name: primary, kind: openai-compatible, base-url: "${PRIMARY_URL}" }
+  - { name: claude, kind: anthropic, base-url: "${CLAUDE_URL}", api-key: { env: CLAUDE_KEY } }
+routes:
+  - { id: gpt, provider: primary, model: a, region: us }
+  - { id: claude-route, provider: claude, model: claude-x, region: us }
+aliases:
+  - { name: chat, routes: [gpt] }
+prompts:
+  - id: support
+    versions:
+      - version: v1
+        template: "You are the default support agent."
+        variants: { anthropic: "You are the Claude support agent." }
+shadow:
+  rules:
+    - { name: try-claude, route: claude-route, sample: 1.0 }
+"#;
+
+#[tokio::test]
+async fn the_shadow_route_gets_its_familys_prompt_variant() {
+    let h = Harness::start_formats(
+        VARIANT_CONFIG,
+        &[
+            ("primary", signalbox_mock::MockFormat::OpenAi),
+            ("claude", signalbox_mock::MockFormat::Anthropic),
+        ],
+        &[
+            ("ADMIN_TOKEN", "admin-secret".into()),
+            ("CLAUDE_KEY", "sk-ant-test".into()),
+        ],
+        signalbox_mock::MockOptions::default(),
+    )
+    .await;
+    let body = signalbox_testkit::chat_body("chat", "hello");
+    let resp = h
+        .chat_with(&body, &[("x-signalbox-prompt", "support")])
+        .await;
+    assert_eq!(header(&resp, "x-signalbox-route"), "gpt");
+    assert!(
+        compared(&h, "claude-route", 1).await,
+        "{}",
+        report(&h).await
+    );
+    let served = h.mock("primary").stats().last_request.unwrap().to_string();
+    assert!(served.contains("the default support agent"), "{served}");
+    let mirrored = h.mock("claude").stats().last_request.unwrap().to_string();
+    assert!(mirrored.contains("the Claude support agent"), "{mirrored}");
+}
