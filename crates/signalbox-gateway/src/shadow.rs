@@ -309,15 +309,18 @@ async fn mirror(
             skip(&state, sh, &rt, rule, Skip::PrivacyBlocked);
             return;
         }
-        p.for_route(rule.route, &rt.privacy).cloned()
+        let table = p.table_for(rule.route, &rt.privacy);
+        p.for_route(rule.route, &rt.privacy)
+            .cloned()
+            .map(|req| (req, table))
     } else {
         None
     };
-    let req = protected.as_ref().unwrap_or(asked);
+    let req = protected.as_ref().map_or(asked, |(req, _)| req);
     sh.board.mirrored(id);
     let price = rt.route_config(rule.route).map(|c| c.price);
     let answer = crate::quality::call(route, req, sh.timeout, price, &job.request_id).await;
-    let Some(answer) = answer else {
+    let Some(mut answer) = answer else {
         sh.board.failed(id);
         let labels = [("route", id), ("result", "error")];
         state.telemetry.count(m::SHADOW_REQUESTS_TOTAL, &labels);
@@ -326,7 +329,27 @@ async fn mirror(
     if let Some(c) = answer.cost_usd {
         rule.budget.spend(c);
     }
+    // Compared as the caller would have read it: tokens restored.
+    if let Some((_, Some(table))) = &protected {
+        restore(&mut answer, table);
+    }
     compare(&state, sh, id, &job.req, &served, &answer);
+}
+
+/// Restores privacy tokens in the answer's text and tool arguments.
+fn restore(answer: &mut signalbox_eval::Answer, table: &signalbox_privacy::TokenTable) {
+    use signalbox_privacy::{Escape, RestoreStats, restore_text};
+    let mut stats = RestoreStats::default();
+    let mut put = |text: &mut String, escape: Escape| {
+        if let std::borrow::Cow::Owned(restored) = restore_text(text, table, escape, &mut stats) {
+            *text = restored;
+        }
+    };
+    put(&mut answer.text, Escape::None);
+    // Arguments are JSON text: a restored value is escaped inside it.
+    for call in &mut answer.tool_calls {
+        put(&mut call.arguments, Escape::JsonString);
+    }
 }
 
 /// Scores the shadow answer against the served one and keeps the result.
@@ -415,6 +438,26 @@ mod tests {
             requests_per_hour: 10,
             cost_per_hour_usd: None,
         }
+    }
+
+    #[test]
+    fn the_shadow_answer_is_compared_with_its_tokens_restored() {
+        let mut table = signalbox_privacy::TokenTable::new();
+        let token = table.tokenise("EMAIL", "jane.doe@example.com").to_owned();
+        let mut answer = signalbox_eval::Answer {
+            text: format!("Written to {token}."),
+            tool_calls: vec![signalbox_eval::ToolCall {
+                name: "send".into(),
+                arguments: format!(r#"{{"to":"{token}"}}"#),
+            }],
+            ..signalbox_eval::Answer::default()
+        };
+        restore(&mut answer, &table);
+        assert_eq!(answer.text, "Written to jane.doe@example.com.");
+        assert_eq!(
+            answer.tool_calls[0].arguments,
+            r#"{"to":"jane.doe@example.com"}"#
+        );
     }
 
     #[test]
