@@ -1,3 +1,6 @@
+//! The canary state machine under a paused clock: promotion on clean
+//! windows, rollback on each regression, and what is only noise.
+
 use signalbox_config::{CanaryConfig, CanaryRollback, CanarySubject};
 use signalbox_core::RouteId;
 use tokio::time::{Duration, advance};
