@@ -3,7 +3,7 @@
 //! prompt — takes a growing share of one alias's requests in steps
 //! (1 % → 5 % → 25 % → 100 % by default). A request is put in one arm by a
 //! stable hash of its session key (`x-signalbox-session`, the key
-//! stickiness uses; a request without one is hashed by its request id),
+//! stickiness uses; a request without one is hashed by the gateway's request id),
 //! so one session stays in one arm as the share grows. A route canary
 //! applies to requests whose decision ranks both routes: the other arm's
 //! route is left out of the candidates with a `canary` skip. A prompt

@@ -167,12 +167,13 @@ async fn claim_key(
 }
 
 /// The key that puts a request in a canary arm: its session
-/// (`x-signalbox-session`, the stickiness key), else its request id.
+/// (`x-signalbox-session`, the stickiness key), else the gateway's own
+/// request id (never the caller's, which a client may repeat).
 fn canary_key<'a>(ctx: &'a RequestCtx, headers: &'a HeaderMap) -> &'a str {
     headers
         .get(signalbox_core::headers::SESSION)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or(ctx.request_id())
+        .unwrap_or(&ctx.ids.gateway)
 }
 
 /// The validated request, read in the client's format, with a registered

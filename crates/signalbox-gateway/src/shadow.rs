@@ -135,8 +135,8 @@ impl Skip {
     }
 }
 
-/// Whether the request with this id falls in the rule's sample (a hash,
-/// so retries of one request id decide alike).
+/// Whether the request with this id (the gateway's own: a caller may
+/// repeat its `x-request-id`) falls in the rule's sample, by a hash.
 fn sampled(rule: &ShadowRule, request_id: &str) -> bool {
     if rule.sample >= 1.0 {
         return true;
@@ -175,7 +175,7 @@ pub(crate) fn pick(
         .iter()
         .enumerate()
         .find(|(_, r)| r.cfg.scopes(tenant, &signals.intent, alias))?;
-    if !sampled(&rule.cfg, ctx.request_id()) {
+    if !sampled(&rule.cfg, &ctx.ids.gateway) {
         return None;
     }
     let why = if headers.contains_key(IDEMPOTENCY_KEY) {
