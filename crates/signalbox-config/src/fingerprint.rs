@@ -35,6 +35,8 @@ impl Config {
             prompts: _,
             state,
             quality,
+            shadow: _,
+            canaries: _,
             version,
             origin,
             includes: _,

@@ -24,14 +24,15 @@ pub use error::{ConfigError, ConfigErrors};
 pub use interp::{InterpError, interpolate_str};
 pub use load::{load_file, load_str};
 pub use model::{
-    AdminConfig, AdminToken, AliasConfig, AwsConfig, BreakerConfig, Capability, Config,
-    ContentFilter, DEFAULT_AZURE_API_VERSION, DEFAULT_GEMINI_API_VERSION, DEFAULT_KEY_PREFIX,
-    DEFAULT_MAX_STREAM_EVENT_BYTES, DEFAULT_REGIONS, DEFAULT_RISK_TIERS, DEFAULT_TENANT,
-    DecisionLogConfig, DegradeStep, EscalationConfig, FailureMode, HealthCheckConfig,
-    IdempotencyConfig, IntentConfig, IntentRule, IntentWhen, LogPriority, MaxOutput, Objectives,
-    PolicyRule, Posture, Price, ProbeMode, PromptConfig, PromptVersion, ProviderConfig,
-    ProviderKind, QualityConfig, QualitySuite, Requirements, Resilience, Retention, RetryClass,
-    RetryOn, RetryPolicy, RouteConfig, RouteSelector, RuleWhen, SCORERS, Scheduler, ServerConfig,
+    AdminConfig, AdminToken, AliasConfig, AwsConfig, BreakerConfig, CanaryConfig, CanaryRollback,
+    CanarySubject, Capability, Config, ContentFilter, DEFAULT_AZURE_API_VERSION,
+    DEFAULT_GEMINI_API_VERSION, DEFAULT_KEY_PREFIX, DEFAULT_MAX_STREAM_EVENT_BYTES,
+    DEFAULT_REGIONS, DEFAULT_RISK_TIERS, DEFAULT_TENANT, DecisionLogConfig, DegradeStep,
+    EscalationConfig, FailureMode, HealthCheckConfig, IdempotencyConfig, IntentConfig, IntentRule,
+    IntentWhen, LogPriority, MaxOutput, Objectives, PolicyRule, Posture, Price, ProbeMode,
+    PromptConfig, PromptVersion, ProviderConfig, ProviderKind, QualityConfig, QualitySuite,
+    Requirements, Resilience, Retention, RetryClass, RetryOn, RetryPolicy, RouteConfig,
+    RouteSelector, RuleWhen, SCORERS, Scheduler, ServerConfig, ShadowConfig, ShadowRule,
     StateBackend, StateBackendKind, StateConfig, StreamBreak, Supports, Template, TenantConfig,
     TenantLimits, Timeouts, Weights,
 };

@@ -21,6 +21,7 @@ mod privacy;
 mod prompts;
 mod quality;
 mod resilience;
+mod rollout;
 mod state;
 mod tenant;
 
@@ -37,6 +38,7 @@ pub use resilience::{
     BreakerConfig, EscalationConfig, HealthCheckConfig, IdempotencyConfig, ProbeMode, Resilience,
     RetryClass, RetryOn, RetryPolicy, TenantLimits,
 };
+pub use rollout::{CanaryConfig, CanaryRollback, CanarySubject, ShadowConfig, ShadowRule};
 pub use state::{DEFAULT_KEY_PREFIX, StateBackend, StateBackendKind, StateConfig};
 pub use tenant::{AdminConfig, AdminToken, DecisionLogConfig, LogPriority, TenantConfig};
 
@@ -87,6 +89,10 @@ pub struct Config {
     pub state: StateConfig,
     /// Evaluation suites run against routes.
     pub quality: QualityConfig,
+    /// Shadow traffic.
+    pub shadow: ShadowConfig,
+    /// Canary rollouts, in document order.
+    pub canaries: Vec<CanaryConfig>,
     /// Policy version: 12 hex chars of the SHA-256 of the interpolated document.
     pub version: String,
     /// The file path, or `<embedded>`.

@@ -20,6 +20,7 @@ mod policy;
 mod privacy;
 mod quality;
 mod resilience;
+mod rollout;
 mod state;
 mod tenant;
 
@@ -32,6 +33,7 @@ pub(crate) use quality::{RawQuality, RawQualitySuite};
 pub(crate) use resilience::{
     RawBreaker, RawEscalation, RawHealthCheck, RawIdempotency, RawLimits, RawResilience, RawRetry,
 };
+pub(crate) use rollout::{RawCanary, RawCanaryRollback, RawShadow, RawShadowRule};
 pub(crate) use state::RawState;
 pub(crate) use tenant::{RawAdmin, RawAdminToken, RawDecisionLog, RawTenant};
 
@@ -108,6 +110,15 @@ pub(crate) struct RawConfig {
     /// a route serving.
     #[serde(default)]
     pub quality: Option<RawQuality>,
+    /// Shadow traffic: live requests mirrored to a route whose answers are
+    /// scored against the served ones, never returned.
+    #[serde(default)]
+    pub shadow: Option<RawShadow>,
+    /// Canary rollouts: a route takes a growing share of an alias's
+    /// traffic in steps, promoted on clean windows, rolled back on a
+    /// regression.
+    #[serde(default)]
+    pub canary: Option<Vec<RawCanary>>,
 }
 
 /// A registered prompt.

@@ -6,7 +6,7 @@ use crate::model::Config;
 
 impl Config {
     /// `<origin>: OK (policy version …)`, the included files (if any), the counts, a line on tenants,
-    /// rules and the decision log, then one line per alias listing its routes
+    /// rules and the decision log, a line per shadow rule and canary, then one line per alias listing its routes
     /// as `id (provider/model, region)` in failover order.
     pub fn summary(&self) -> String {
         let mut out = format!("{}: OK (policy version {})\n", self.origin, self.version);
@@ -58,6 +58,30 @@ impl Config {
                 out,
                 "  shared state in redis (key prefix {})",
                 self.state.key_prefix
+            );
+        }
+        for rule in &self.shadow.rules {
+            let _ = writeln!(
+                out,
+                "  shadow {}: {}% of its requests mirrored to {}",
+                rule.name,
+                rule.sample * 100.0,
+                rule.route
+            );
+        }
+        for c in &self.canaries {
+            let (baseline, canary) = c.subject.arms();
+            let steps: Vec<String> = c
+                .steps_bp
+                .iter()
+                .map(|&bp| format!("{}%", f64::from(bp) / 100.0))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  canary {} on {}: {baseline} -> {canary} in steps {}",
+                c.name,
+                c.alias,
+                steps.join(", ")
             );
         }
         for alias in &self.aliases {

@@ -29,6 +29,9 @@ mod quality_tests;
 mod resilience;
 #[cfg(test)]
 mod resilience_tests;
+mod rollout;
+#[cfg(test)]
+mod rollout_tests;
 mod route;
 mod server;
 mod state;
@@ -66,6 +69,8 @@ pub(crate) fn validate(
         prompts,
         state,
         quality,
+        shadow,
+        canary,
     } = raw;
     let mut errors = Errors::default();
 
@@ -119,6 +124,15 @@ pub(crate) fn validate(
     let prompts = prompts::validate_prompts(prompts, &mut errors);
     let state = state::validate_state(state, vars, &mut errors);
     let quality = quality::validate_quality(quality, &known.routes, origin, &mut errors);
+    let rollout = rollout::Scope {
+        routes: &routes,
+        tenants: &tenants,
+        aliases: &aliases,
+        risk_tiers: &risk_tiers,
+        prompts: &prompts,
+    };
+    let shadow = rollout::validate_shadow(shadow, &rollout, &mut errors);
+    let canaries = rollout::validate_canaries(canary, &rollout, &mut errors);
 
     if !errors.0.is_empty() {
         return Err(ConfigErrors(errors.0));
@@ -141,6 +155,8 @@ pub(crate) fn validate(
         prompts,
         state,
         quality,
+        shadow,
+        canaries,
         version,
         origin: origin.to_owned(),
         includes,

@@ -197,6 +197,11 @@ pub struct DecisionRecord {
     /// another route (`on-stream-break: continue`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub continued: Option<ContinuedRecord>,
+    /// The canary rollout that put the request in an arm: its name, the
+    /// arm and why (`v2: canary arm (session bucket 12 < 500 of 10000: 5%
+    /// to new-route)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<String>,
 }
 
 /// How a broken stream was continued: the answer's text up to the break
@@ -297,6 +302,9 @@ pub enum SkipKind {
     /// A provider said the prompt overflowed an earlier route's context
     /// window, and this route's window is no larger.
     ContextWindow,
+    /// A canary rollout put the request in the other arm (the reason names
+    /// the canary, the arm, the session's bucket and the step).
+    Canary,
     /// Recorded before skips had kinds.
     #[default]
     Unknown,
@@ -318,6 +326,7 @@ impl SkipKind {
             Self::QualityRegression => "quality_regression",
             Self::Operator => "operator",
             Self::ContextWindow => "context_window",
+            Self::Canary => "canary",
             Self::Unknown => "unknown",
         }
     }

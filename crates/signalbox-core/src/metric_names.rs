@@ -64,6 +64,33 @@ pub const QUALITY_RUNS_TOTAL: &str = "signalbox_quality_runs_total";
 pub const QUALITY_PASS_RATE: &str = "signalbox_quality_pass_rate";
 /// Gauge: 1 while a route is kept from serving by a quality regression.
 pub const QUALITY_DISABLED: &str = "signalbox_quality_disabled";
+/// Counter: live requests mirrored to a shadow route, by `route` and
+/// `result` (`compared`: its answer was scored against the served one;
+/// `error`: it did not answer).
+pub const SHADOW_REQUESTS_TOTAL: &str = "signalbox_shadow_requests_total";
+/// Counter: requests a shadow rule matched but did not mirror, by `rule`
+/// and `reason` (`idempotency_key`, `irreversible`, `stream`,
+/// `constraints`, `privacy_blocked`, `budget`, `concurrency`, `not_json`).
+pub const SHADOW_SKIPPED_TOTAL: &str = "signalbox_shadow_skipped_total";
+/// Counter: shadow answers compared with the served one, by `route`,
+/// `scorer` (`refusal`, `tool-call`, `structured`) and `agreed` (`true`,
+/// `false`).
+pub const SHADOW_AGREEMENT_TOTAL: &str = "signalbox_shadow_agreement_total";
+/// Gauge: the mean latency of shadow answers minus the served ones', in
+/// milliseconds, by `route`.
+pub const SHADOW_LATENCY_DELTA_MS: &str = "signalbox_shadow_latency_delta_ms";
+/// Gauge: the mean cost of shadow answers minus the served ones', in USD,
+/// by `route`.
+pub const SHADOW_COST_DELTA_USD: &str = "signalbox_shadow_cost_delta_usd";
+/// Gauge: a canary's share of its alias's requests, in percent (0 once
+/// rolled back), by `canary`.
+pub const CANARY_SHARE_PERCENT: &str = "signalbox_canary_share_percent";
+/// Counter: canary steps, by `canary` and `event` (`promoted`,
+/// `completed`, `rolled_back`).
+pub const CANARY_EVENTS_TOTAL: &str = "signalbox_canary_events_total";
+/// Counter: requests a canary assigned, by `canary` and `arm` (`baseline`,
+/// `canary`).
+pub const CANARY_REQUESTS_TOTAL: &str = "signalbox_canary_requests_total";
 /// Counter: connections accepted, by serving worker (`worker`: its index
 /// under `server.scheduler: per-core`, else `shared`).
 pub const CONNECTIONS_TOTAL: &str = "signalbox_connections_total";

@@ -422,6 +422,9 @@ fn translation(r: &DecisionRecord) -> Option<String> {
             r.prompt_variant.as_deref().unwrap_or("none: not served")
         );
     }
+    if let Some(canary) = &r.canary {
+        let _ = writeln!(s, "  canary {canary}");
+    }
     for n in &r.translation {
         let _ = writeln!(s, "  {} {}: {}", n.field, n.action, n.reason);
     }

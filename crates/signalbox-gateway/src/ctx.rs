@@ -90,6 +90,8 @@ pub(crate) struct RequestCtx {
     pub actions: Vec<String>,
     /// `on-stream-break: continue`, armed for a stream of such an alias.
     pub continuation: Option<Box<crate::continuation::Continuation>>,
+    /// The canary arm the request got, and why.
+    pub canary: Option<String>,
 }
 
 /// What the serving route's answer adds to the context.
@@ -178,6 +180,7 @@ impl RequestCtx {
             usage: None,
             actions: Vec::new(),
             continuation: None,
+            canary: None,
         }
     }
 

@@ -10,6 +10,7 @@
 mod admin;
 mod anthropic;
 mod budget;
+mod canary;
 mod conn;
 mod continuation;
 mod ctx;
@@ -20,6 +21,7 @@ mod failover;
 mod finish;
 mod idempotency;
 mod ingress;
+mod judge;
 mod operator;
 mod pipeline;
 mod privacy;
@@ -33,6 +35,7 @@ mod responses;
 mod round;
 mod runtime;
 mod server;
+mod shadow;
 pub mod telemetry;
 mod trace;
 mod warm;
@@ -355,6 +358,7 @@ impl Gateway {
         let mut background = reload::spawn_watchers(&self.state);
         background.push(probes::spawn(&self.state));
         background.push(quality::spawn(&self.state));
+        background.push(canary::spawn(&self.state));
         background.push(server::spawn_upkeep(&self.state));
         let result = serving.await;
         for task in background {

@@ -78,20 +78,41 @@ async fn stages(ctx: &mut RequestCtx, headers: &HeaderMap, body: Body) -> Result
     if let Some(replay) = claim_key(ctx, headers, request).await? {
         return Ok(Reply::Replay(replay));
     }
-    let req = parse(ctx, headers, &bytes)?;
+    let (req, prompt_canary) = parse(ctx, headers, &bytes)?;
     let signals = signalbox_policy::extract(&ctx.runtime.policy, tenant, anonymous, headers, &req)?;
-    let decision = decide(ctx, headers, &req, &signals)?;
+    let mut decision = decide(ctx, headers, &req, &signals)?;
+    // Canary rollouts: a prompt canary chose the version already; a route
+    // canary's arm leaves the other arm's route out.
+    let canary = match prompt_canary {
+        Some(c) => Some(c),
+        None if ctx.runtime.canaries.is_empty() => None,
+        None => {
+            let key = canary_key(ctx, headers);
+            crate::canary::assign(&ctx.state, &ctx.runtime, key, &req, &mut decision)
+        }
+    };
     let _permit = limits(ctx, &signals).await?;
     // Operator actions: a fail-closed switch, the tenant's throttles.
     let decision = crate::operator::admit(ctx, &signals, decision).await?;
+    // Shadow traffic: chosen before failover takes the request, sent once
+    // the served answer is decided.
+    let shadow = crate::shadow::pick(ctx, headers, &req, &signals, &decision);
     let charge = StreamCharge {
         tenant,
         prompt_tokens: signals.prompt_tokens,
     };
     ctx.continuation = crate::continuation::Continuation::arm(ctx, headers, &req, &decision);
     let (outcome, no_fallback) = upstream::failover(ctx, headers, req, signals, decision).await;
-    let (served, restore) = upstream::settle(ctx, outcome, no_fallback)?;
-    Ok(upstream::respond(ctx, served, restore, charge))
+    let settled = upstream::settle(ctx, outcome, no_fallback);
+    if let Some(canary) = canary {
+        crate::canary::settled(ctx, canary, settled.as_ref().ok().map(|(s, _)| s));
+    }
+    let (served, restore) = settled?;
+    let reply = upstream::respond(ctx, served, restore, charge);
+    if let (Some(job), Reply::Json(body, format)) = (shadow, &reply) {
+        crate::shadow::launch(ctx, job, body, *format);
+    }
+    Ok(reply)
 }
 
 /// The tenant the API key names, and whether the caller is anonymous.
@@ -146,23 +167,40 @@ async fn claim_key(
     Ok(replay)
 }
 
+/// The key that puts a request in a canary arm: its session
+/// (`x-signalbox-session`, the stickiness key), else the gateway's own
+/// request id (never the caller's, which a client may repeat).
+fn canary_key<'a>(ctx: &'a RequestCtx, headers: &'a HeaderMap) -> &'a str {
+    headers
+        .get(signalbox_core::headers::SESSION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(&ctx.ids.gateway)
+}
+
 /// The validated request, read in the client's format, with a registered
-/// prompt rendered into it.
+/// prompt rendered into it (a prompt canary's arm picks the version of a
+/// reference that names none).
 fn parse(
     ctx: &mut RequestCtx,
     headers: &HeaderMap,
     bytes: &Bytes,
-) -> Result<ChatRequest, ApiError> {
+) -> Result<(ChatRequest, Option<crate::canary::Assigned>), ApiError> {
     let req = match ctx.client {
         WireFormat::OpenAi => ChatRequest::parse(bytes)?,
         WireFormat::Anthropic => crate::anthropic::parse(bytes, headers)?,
         WireFormat::Responses => crate::responses::parse(bytes)?,
         WireFormat::Completions => crate::responses::parse_completions(bytes)?,
     };
-    let (req, prompt) = crate::prompt::take(&ctx.runtime.config, headers, req)?;
+    let mut canary = None;
+    let (req, prompt) = crate::prompt::take(&ctx.runtime.config, headers, req, &mut |p, req| {
+        let key = canary_key(ctx, headers);
+        let (version, arm) = crate::canary::prompt_version(&ctx.state, &ctx.runtime, key, req, p)?;
+        canary = Some(arm);
+        Some(version)
+    })?;
     ctx.prompt = prompt;
     ctx.sampling = crate::trace::genai::Sampling::of(&ctx.span, &req);
-    Ok(req)
+    Ok((req, canary))
 }
 
 /// The policy's decision; a refusal ends the pipeline unless the rule

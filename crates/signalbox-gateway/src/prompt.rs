@@ -30,11 +30,14 @@ pub(crate) struct PromptUse {
 
 /// Takes the prompt reference out of `req`, if any, checks it against the
 /// registry and returns the request with the default template rendered in
-/// front of its messages.
+/// front of its messages. A reference that names no version gets the
+/// version `unpinned` picks for its prompt (a prompt canary's arm), else
+/// the prompt's default.
 pub(crate) fn take(
     cfg: &Config,
     headers: &HeaderMap,
     req: ChatRequest,
+    unpinned: &mut dyn FnMut(usize, &ChatRequest) -> Option<usize>,
 ) -> Result<(ChatRequest, Option<PromptUse>), RequestError> {
     let in_body = req.body().get(BODY_FIELD).is_some();
     let header = headers.get(PROMPT);
@@ -54,7 +57,7 @@ pub(crate) fn take(
     } else {
         (from_headers(headers)?, Source::Header)
     };
-    let used = resolve(cfg, reference, source)?;
+    let used = resolve(cfg, reference, source, &mut |p| unpinned(p, &req))?;
     let Some(version) = used.version_of(cfg) else {
         return Err(invalid(
             source.field(),
@@ -221,7 +224,12 @@ impl Source {
     }
 }
 
-fn resolve(cfg: &Config, r: Reference, source: Source) -> Result<PromptUse, RequestError> {
+fn resolve(
+    cfg: &Config,
+    r: Reference,
+    source: Source,
+    unpinned: &mut dyn FnMut(usize) -> Option<usize>,
+) -> Result<PromptUse, RequestError> {
     let prompt = find_prompt(cfg, &r.id, source)?;
     let Some(p) = cfg.prompts.get(prompt) else {
         return Err(invalid(
@@ -230,7 +238,7 @@ fn resolve(cfg: &Config, r: Reference, source: Source) -> Result<PromptUse, Requ
         ));
     };
     let version = match &r.version {
-        None => p.default_version,
+        None => unpinned(prompt).unwrap_or(p.default_version),
         Some(name) => find_version(p, name, source)?,
     };
     let Some(v) = p.versions.get(version) else {

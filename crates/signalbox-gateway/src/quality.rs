@@ -162,9 +162,7 @@ fn finding(case: &Case, v: &Verdict) -> String {
     )
 }
 
-/// Sends one case to the route's provider and reads the answer's text,
-/// tool calls, latency and cost (its usage at the route's price); `None`
-/// when it did not answer.
+/// Sends one case to the route's provider; `None` when it did not answer.
 async fn ask(
     route: &Route,
     case: &Case,
@@ -172,14 +170,28 @@ async fn ask(
     price: Option<Price>,
 ) -> Option<signalbox_eval::Answer> {
     let req = request(route, case)?;
+    let id = HeaderValue::from_static("signalbox-quality");
+    call(route, &req, timeout, price, &id).await
+}
+
+/// Sends `req` straight to the route's provider (no routing, no policy,
+/// no effect on the route's health) and reads the answer's text, tool
+/// calls, latency and cost (its usage at the route's price); `None` when
+/// it did not answer. The quality loop and shadow traffic call routes so.
+pub(crate) async fn call(
+    route: &Route,
+    req: &ChatRequest,
+    timeout: Duration,
+    price: Option<Price>,
+    request_id: &HeaderValue,
+) -> Option<signalbox_eval::Answer> {
     let prepared = route
         .upstream
-        .prepare(&req, &route.settings)
+        .prepare(req, &route.settings)
         .ok()?
         .without_response_check();
-    let id = HeaderValue::from_static("signalbox-quality");
     let call = signalbox_providers::CallContext {
-        request_id: Some(&id),
+        request_id: Some(request_id),
         ..Default::default()
     };
     let started = Instant::now();

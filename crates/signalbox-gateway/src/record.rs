@@ -124,6 +124,7 @@ impl Draft {
             trace_id: ctx.trace.as_ref().map(|t| t.trace_id().to_owned()),
             prompt_version: ctx.prompt.as_ref().map(|p| p.label.clone()),
             prompt_variant: ctx.prompt.as_ref().and_then(prompt_variant),
+            canary: ctx.canary.clone(),
             ..DecisionRecord::default()
         };
         Self {

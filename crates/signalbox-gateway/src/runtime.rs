@@ -118,6 +118,10 @@ pub struct Runtime {
     pub models_body: Bytes,
     /// The quality suites, read (`quality.rs`).
     pub(crate) quality: Vec<crate::quality::LoadedSuite>,
+    /// Shadow traffic (`shadow.rs`).
+    pub(crate) shadow: crate::shadow::Shadow,
+    /// Canary rollouts (`canary.rs`).
+    pub(crate) canaries: crate::canary::Canaries,
 }
 
 impl Runtime {
@@ -193,6 +197,8 @@ impl Runtime {
         let retry_budget = carried.budget(&config.resilience.retry);
         let privacy = crate::privacy::PrivacyRuntime::build(&config)?;
         let quality = crate::quality::load(&config.quality)?;
+        let shadow = crate::shadow::Shadow::build(&config, previous.map(|p| &p.shadow));
+        let canaries = crate::canary::Canaries::build(&config, previous.map(|p| &p.canaries));
         Ok(Self {
             config,
             policy,
@@ -203,6 +209,8 @@ impl Runtime {
             version_header,
             models_body,
             quality,
+            shadow,
+            canaries,
         })
     }
 

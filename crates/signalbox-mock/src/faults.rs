@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 /// Fault settings, replaced as a whole at runtime (`POST /_mock/faults` or `MockHandle::set_faults`).
 ///
-/// Faults apply only to chat completion requests. Precedence: `hang` > `reset_before_headers` >
+/// Faults apply only to chat completion requests. `fail_when_body_contains`
+/// is decided first (it reads the body); then precedence: `hang` > `reset_before_headers` >
 /// rate limit (`retry-after`, then the reset header) > `fail_first` > `error_rate` >
 /// `latency_ms`, then a normal (or `malformed_json`) answer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,6 +68,10 @@ pub struct Faults {
     pub error_code: Option<String>,
     /// Injected errors carry this `error.type` (e.g. `invalid_request_error`).
     pub error_type: Option<String>,
+    /// Chat requests whose body contains this text answer `error_status`
+    /// (a fault that follows the request's content, e.g. one system
+    /// prompt version the model cannot cope with).
+    pub fail_when_body_contains: Option<Box<str>>,
 }
 
 impl Default for Faults {
@@ -93,6 +98,7 @@ impl Default for Faults {
             malformed_event_after: None,
             error_code: None,
             error_type: None,
+            fail_when_body_contains: None,
         }
     }
 }

@@ -171,7 +171,12 @@ async fn chat(State(shared): State<Arc<Shared>>, request: Request) -> Response {
         );
     };
     let faults = shared.faults.load_full();
-    let decision = faults.decide(n, counters.since_faults_set(n));
+    let decision = match &faults.fail_when_body_contains {
+        Some(text) if contains(&body, text.as_bytes()) => Decision::Error {
+            status: faults.error_status,
+        },
+        _ => faults.decide(n, counters.since_faults_set(n)),
+    };
     let logged = match decision {
         Decision::Hang => CallOutcome::Hung,
         Decision::Reset => CallOutcome::Reset,
@@ -250,6 +255,11 @@ fn reset(shared: &Shared) -> Response {
         ))
     });
     shared.respond(StatusCode::OK, JSON, Body::from_stream(failed))
+}
+
+/// Whether `body` contains `text` (an empty text is in every body).
+fn contains(body: &[u8], text: &[u8]) -> bool {
+    text.is_empty() || body.windows(text.len()).any(|w| w == text)
 }
 
 /// The 200 answer (or 400 for a body the format cannot parse).

@@ -228,6 +228,14 @@ fn refusal(
 }
 
 impl Decision {
+    /// Whether `route` meets every hard constraint this decision required
+    /// of its candidates (region, risk tier, retention, content filter,
+    /// capabilities, context window, output limit, cost ceiling): the same
+    /// check, for a route outside the candidate chain (a shadow route).
+    pub fn admits(&self, snap: &PolicySnapshot, s: &Signals, route: RouteIdx) -> bool {
+        constraints::check(snap, s, route.get(), true, &self.required).eligible()
+    }
+
     /// Renders the evidence (rules, per-route verdicts, ranking) for the record.
     pub fn trace(&self, snap: &PolicySnapshot, s: &Signals) -> Trace {
         let cfg = &snap.config;

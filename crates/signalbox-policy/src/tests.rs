@@ -413,3 +413,26 @@ fn a_document_the_openai_view_lacks_still_counts_against_the_context_window() {
     let (plain, _) = run(&snap, &headers(&[]), &chat(serde_json::json!({}), "hello")).unwrap();
     assert!(plain.prompt_tokens < 100, "{}", plain.prompt_tokens);
 }
+
+#[test]
+fn a_route_outside_the_chain_is_admitted_only_under_the_same_constraints() {
+    let snap = snapshot();
+    let idx = |id: &str| {
+        signalbox_core::RouteIdx::new(
+            snap.config()
+                .routes
+                .iter()
+                .position(|r| r.id.as_str() == id)
+                .unwrap(),
+        )
+    };
+    // acme is served in the eu only, and its action intent needs zero retention.
+    let h = headers(&[("authorization", "Bearer acme-secret")]);
+    let (s, d) = run(&snap, &h, &chat(serde_json::json!({}), "hello")).unwrap();
+    assert!(d.admits(&snap, &s, idx("eu-big")));
+    assert!(!d.admits(&snap, &s, idx("us-big")), "residency");
+    let tools = serde_json::json!({"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]});
+    let (s, d) = run(&snap, &h, &chat(tools, "hello")).unwrap();
+    assert!(!d.admits(&snap, &s, idx("eu-small")), "retention and tools");
+    assert!(d.admits(&snap, &s, idx("eu-big")));
+}

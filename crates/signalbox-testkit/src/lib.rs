@@ -217,6 +217,19 @@ impl Harness {
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
+    /// GETs an admin path with the bearer `token`; its JSON answer.
+    pub async fn admin_json(&self, path: &str, token: &str) -> serde_json::Value {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("gateway answers")
+            .json()
+            .await
+            .expect("admin answers JSON")
+    }
+
     /// Stops everything.
     pub async fn stop(self) {
         self.gateway.shutdown().await;

@@ -90,6 +90,22 @@ enum Command {
         #[command(subcommand)]
         command: cmd::admin::AdminCommand,
     },
+    /// Shadow traffic's report over the admin API: agreement of each shadow
+    /// route's answers with the served ones.
+    Shadow {
+        #[command(flatten)]
+        conn: cmd::admin::Conn,
+        #[command(subcommand)]
+        command: cmd::rollout::ShadowCommand,
+    },
+    /// Canary rollouts over the admin API: each canary's step, arms and
+    /// events.
+    Canary {
+        #[command(flatten)]
+        conn: cmd::admin::Conn,
+        #[command(subcommand)]
+        command: cmd::rollout::CanaryCommand,
+    },
     /// List decision records, filtered by tenant, route, outcome, time and
     /// every shared identifier (alias, provider, model version, prompt
     /// version, policy version, intent, degradation step, operator action).
@@ -182,6 +198,8 @@ fn main() -> ExitCode {
         | Command::Schema
         | Command::Explain { .. }
         | Command::Admin { .. }
+        | Command::Shadow { .. }
+        | Command::Canary { .. }
         | Command::Decisions { .. }
         | Command::WhatChanged { .. }
         | Command::Simulate { .. }
@@ -241,6 +259,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             ..
         } => cmd::demo::run(tour, quality, listen).await,
         Command::Admin { conn, command } => cmd::admin::run(&conn, command).await,
+        Command::Shadow { conn, command } => cmd::rollout::shadow(&conn, command).await,
+        Command::Canary { conn, command } => cmd::rollout::canary(&conn, command).await,
         Command::Decisions { log, filters } => {
             cmd::decisions::run(&log.source(), filters, log.json)
         }

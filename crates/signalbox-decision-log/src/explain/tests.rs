@@ -433,3 +433,16 @@ fn prompt_and_translation_notes_are_explained() {
     // Nothing to say: no section.
     assert!(!explain(&served_record()).contains("Prompt and translation"));
 }
+
+#[test]
+fn the_canary_arm_is_explained() {
+    let mut r = served_record();
+    r.prompt_version = Some("support@v2".into());
+    r.canary =
+        Some("support-v2: canary arm (session bucket 12 < 500 of 10000: 5% to support@v2)".into());
+    let text = explain(&r);
+    assert!(
+        text.contains("  canary support-v2: canary arm (session bucket 12 < 500"),
+        "{text}"
+    );
+}

@@ -53,6 +53,8 @@ pub(crate) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/admin/actions", post(actions::create).get(actions::list))
         .route("/admin/actions/{id}", delete(actions::revert))
         .route("/admin/audit", get(audit::list))
+        .route("/admin/shadow", get(shadow))
+        .route("/admin/canary", get(canary))
         .route_layer(axum::middleware::from_fn_with_state(state, audit::audit))
 }
 
@@ -91,6 +93,27 @@ pub async fn reload_status(State(state): State<Arc<AppState>>, headers: HeaderMa
         return *r;
     }
     Json(state.reload_status.load_full().as_ref().clone()).into_response()
+}
+
+/// `GET /admin/shadow`: each shadow rule, and per shadow route the
+/// requests mirrored, skipped (by reason) and failed, agreement with the
+/// served answers per scorer, and the mean latency and cost deltas.
+pub async fn shadow(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&state, &headers, Need::Read) {
+        return *r;
+    }
+    let rt = state.runtime.load();
+    Json(crate::shadow::report(&rt)).into_response()
+}
+
+/// `GET /admin/canary`: each canary's step, share, arms in the current
+/// window and every step taken with its evidence.
+pub async fn canary(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&state, &headers, Need::Read) {
+        return *r;
+    }
+    let rt = state.runtime.load();
+    Json(crate::canary::report(&rt)).into_response()
 }
 
 /// `GET /admin/routes`: every route's breaker state and why, its latency

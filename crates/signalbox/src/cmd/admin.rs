@@ -162,34 +162,23 @@ pub enum AdminCommand {
 
 /// Runs one admin subcommand.
 pub async fn run(conn: &Conn, command: AdminCommand) -> anyhow::Result<ExitCode> {
-    let token = token(conn)?;
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()?;
-    let base = conn.url.trim_end_matches('/');
-    let request = match command {
-        AdminCommand::Actions => client.get(format!("{base}/admin/actions")),
-        AdminCommand::Revert { id, reason } => client
-            .delete(format!("{base}/admin/actions/{id}"))
-            .json(&json!({"reason": reason})),
+    let body = match command {
+        AdminCommand::Actions => {
+            conn.call(reqwest::Method::GET, "/admin/actions", None)
+                .await?
+        }
+        AdminCommand::Revert { id, reason } => {
+            let path = format!("/admin/actions/{id}");
+            let body = json!({"reason": reason});
+            conn.call(reqwest::Method::DELETE, &path, Some(body))
+                .await?
+        }
         other => {
-            let new = new_action(other)?;
-            client.post(format!("{base}/admin/actions")).json(&new)
+            let new = serde_json::to_value(new_action(other)?)?;
+            conn.call(reqwest::Method::POST, "/admin/actions", Some(new))
+                .await?
         }
     };
-    let resp = request
-        .bearer_auth(token)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach the gateway at {base}"))?;
-    let status = resp.status();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    if !status.is_success() {
-        let message = body["error"]["message"]
-            .as_str()
-            .unwrap_or("no explanation");
-        bail!("the gateway refused ({status}): {message}");
-    }
     let text = if conn.json {
         format!("{}\n", serde_json::to_string_pretty(&body)?)
     } else {
@@ -197,6 +186,51 @@ pub async fn run(conn: &Conn, command: AdminCommand) -> anyhow::Result<ExitCode>
     };
     super::emit(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+impl Conn {
+    /// Whether to print the gateway's JSON answer as it is.
+    pub(crate) fn json(&self) -> bool {
+        self.json
+    }
+
+    /// `GET path` on the gateway's admin API, as JSON.
+    pub(crate) async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    /// One call of the gateway's admin API with the token, its JSON answer
+    /// (an error names the gateway's refusal).
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let token = token(self)?;
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()?;
+        let base = self.url.trim_end_matches('/');
+        let mut request = client.request(method, format!("{base}{path}"));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let resp = request
+            .bearer_auth(token)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the gateway at {base}"))?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let message = body["error"]["message"]
+                .as_str()
+                .unwrap_or("no explanation");
+            bail!("the gateway refused ({status}): {message}");
+        }
+        Ok(body)
+    }
 }
 
 /// The admin token: `--token-file`, else `$SIGNALBOX_ADMIN_TOKEN`.

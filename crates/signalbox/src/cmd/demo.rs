@@ -4,10 +4,11 @@
 //! `--tour` it walks through a normal, a streamed and a failover request, an
 //! operator draining a route, and exits (non-zero if anything did not
 //! behave as narrated); with `--quality` it tells the quality loop's story
-//! (`demo/quality.rs`). The demo adds an operator token to the embedded
+//! (`demo/quality.rs`), then a canary rolled back (`demo/canary.rs`). The demo adds an operator token to the embedded
 //! configuration (`admin.tokens`, a fresh value per run, in the
 //! environment it is read from like any secret).
 
+mod canary;
 mod quality;
 
 use std::net::SocketAddr;
@@ -42,7 +43,10 @@ pub async fn run(tour: bool, quality: bool, listen: SocketAddr) -> anyhow::Resul
     let demo = start(listen, tour || quality, quality).await?;
     let base = demo.gateway.base_url();
     if quality {
-        let result = quality::run(&demo, &base).await;
+        let mut result = quality::run(&demo, &base).await;
+        if result.is_ok() {
+            result = canary::run(&demo, &base).await;
+        }
         stop(demo).await;
         result?;
         println!("\nQuality demo complete. See docs/quality.md.");
@@ -92,7 +96,11 @@ async fn start(listen: SocketAddr, tour: bool, quality: bool) -> anyhow::Result<
         ("DEMO_LISTEN".to_string(), listen.to_string()),
     ]);
     let yaml = if quality {
-        format!("{DEMO_YAML}{DEMO_ADMIN}{}", quality::section()?)
+        format!(
+            "{DEMO_YAML}{DEMO_ADMIN}{}{}",
+            quality::section()?,
+            canary::SECTION
+        )
     } else {
         format!("{DEMO_YAML}{DEMO_ADMIN}")
     };

@@ -12,6 +12,7 @@ pub mod eval;
 pub mod evaluate;
 pub mod explain;
 pub mod mock;
+pub mod rollout;
 pub mod serve;
 pub mod simulate;
 pub mod test_policy;

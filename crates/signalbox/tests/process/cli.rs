@@ -94,6 +94,18 @@ fn demo_quality_moves_traffic_off_a_silent_regression_and_back() {
         .collect();
     assert_eq!(routes, ["us-large", "eu-large", "us-large"], "{stdout}");
     assert!(stdout.contains("Quality demo complete"), "{stdout}");
+    // The same run's canary part: promoted on a clean window, rolled back
+    // on its p95 once its provider slows down.
+    for line in [
+        "promoted    10.0% → 50.0%: clean window",
+        "rolled_back 50.0% → 0.0%: p95 latency",
+        "skipped eu-small: canary chat-eu-small: baseline arm",
+        "error rate 100.0% vs 0.0%",
+        "Every session gets support@v1 again, served by us-large",
+        "canary support-v2: baseline arm",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
 }
 
 #[test]

@@ -18,6 +18,7 @@ mod cli;
 mod eval_cli;
 mod explain_cli;
 mod policy_cli;
+mod rollout_cli;
 mod runbooks;
 mod secrets_cli;
 mod serve_threads;

@@ -1,0 +1,341 @@
+//! Owns one canary's state machine, with no I/O: what each arm has shown
+//! in the current step (requests, errors, latencies, cost, answer scores),
+//! and the step itself. [`State::evaluate`] rolls the canary back as soon
+//! as the canary arm, on at least `min_requests` requests, regresses
+//! against the baseline arm beyond a declared threshold (or the quality
+//! loop disables its route), and promotes it to the next step once a
+//! window of `min_duration` with at least `min_requests` is clean.
+//! Promotion to a 100 % step completes the rollout.
+
+use signalbox_config::CanaryConfig;
+use tokio::time::{Duration, Instant};
+
+/// Which arm a request is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Arm {
+    /// The route serving today.
+    Baseline,
+    /// The route rolled out.
+    Canary,
+}
+
+impl Arm {
+    /// The arm's name in records, metrics and the report.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Baseline => "baseline",
+            Self::Canary => "canary",
+        }
+    }
+}
+
+/// What one request showed of its arm's route.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Sample {
+    /// The arm's route did not serve it (it failed, or was passed over).
+    pub error: bool,
+    /// Until the response head, when the arm's route served it.
+    pub latency_ms: Option<f64>,
+    /// Its usage at the route's price, when known.
+    pub cost_usd: Option<f64>,
+    /// Whether its answer's tool calls and structured output were valid,
+    /// when it had any to judge.
+    pub valid: Option<bool>,
+}
+
+/// Latencies kept per arm and step for the p95 (the newest overwrite the
+/// oldest beyond this).
+const MAX_LATENCIES: usize = 4096;
+
+/// One arm's numbers in the current step.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ArmStats {
+    pub requests: u64,
+    pub errors: u64,
+    latencies: Vec<f64>,
+    cost_sum: f64,
+    costed: u64,
+    scored: u64,
+    passed: u64,
+}
+
+impl ArmStats {
+    fn record(&mut self, s: Sample) {
+        self.requests += 1;
+        self.errors += u64::from(s.error);
+        if let Some(l) = s.latency_ms {
+            if self.latencies.len() < MAX_LATENCIES {
+                self.latencies.push(l);
+            } else {
+                let slot = (self.requests as usize) % MAX_LATENCIES;
+                self.latencies[slot] = l;
+            }
+        }
+        if let Some(c) = s.cost_usd {
+            self.cost_sum += c;
+            self.costed += 1;
+        }
+        if let Some(v) = s.valid {
+            self.scored += 1;
+            self.passed += u64::from(v);
+        }
+    }
+
+    /// Errors per request (0 with no requests).
+    pub fn error_rate(&self) -> f64 {
+        self.errors as f64 / self.requests.max(1) as f64
+    }
+
+    /// The 95th-percentile latency, when any was measured.
+    pub fn p95_ms(&self) -> Option<f64> {
+        if self.latencies.is_empty() {
+            return None;
+        }
+        let mut l = self.latencies.clone();
+        l.sort_by(f64::total_cmp);
+        let rank = ((l.len() as f64) * 0.95).ceil() as usize;
+        l.get(rank.saturating_sub(1)).copied()
+    }
+
+    /// Mean cost per priced request.
+    pub fn cost_per_request(&self) -> Option<f64> {
+        (self.costed > 0).then(|| self.cost_sum / self.costed as f64)
+    }
+
+    /// Share of judged answers that were valid.
+    pub fn pass_rate(&self) -> Option<f64> {
+        (self.scored > 0).then(|| self.passed as f64 / self.scored as f64)
+    }
+
+    /// The arm in one line, for events.
+    fn describe(&self) -> String {
+        let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or_else(|| "-".into(), f);
+        format!(
+            "{} req, errors {:.1}%, p95 {}, cost/req {}, valid answers {}",
+            self.requests,
+            self.error_rate() * 100.0,
+            opt(self.p95_ms(), &|v| format!("{v:.0}ms")),
+            opt(self.cost_per_request(), &|v| format!("${v:.6}")),
+            opt(self.pass_rate(), &|v| format!("{:.0}%", v * 100.0)),
+        )
+    }
+}
+
+/// Where the rollout is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// At this step (an index into the configured steps).
+    Stepping(usize),
+    /// Promoted to 100 %: the canary route is the alias's route.
+    Completed,
+    /// Rolled back: every request is in the baseline arm.
+    RolledBack,
+}
+
+/// What kind of step an event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EventKind {
+    /// The rollout began at its first step.
+    Started,
+    /// A clean window: the next step.
+    Promoted,
+    /// A clean window at the last step below 100 %: done.
+    Completed,
+    /// A regression: back to 0 %.
+    RolledBack,
+}
+
+impl EventKind {
+    /// The event's name in metrics, the report and the audit trail.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Started => "started",
+            Self::Promoted => "promoted",
+            Self::Completed => "completed",
+            Self::RolledBack => "rolled_back",
+        }
+    }
+}
+
+/// One step of the rollout, with its evidence.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Event {
+    /// What happened.
+    pub kind: EventKind,
+    /// The canary's share before and after, in basis points.
+    pub from_bp: u32,
+    pub to_bp: u32,
+    /// What the arms showed, and why.
+    pub evidence: String,
+    /// How long after the rollout began.
+    pub after: Duration,
+}
+
+/// One canary's rollout.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub phase: Phase,
+    started: Instant,
+    step_started: Instant,
+    pub arms: [ArmStats; 2],
+    /// Every step so far, oldest first (bounded).
+    pub events: Vec<Event>,
+}
+
+/// Events kept per canary.
+const MAX_EVENTS: usize = 64;
+
+impl State {
+    /// A rollout that begins now at its first step.
+    pub fn new(cfg: &CanaryConfig) -> Self {
+        let now = Instant::now();
+        let mut s = Self {
+            phase: Phase::Stepping(0),
+            started: now,
+            step_started: now,
+            arms: Default::default(),
+            events: Vec::new(),
+        };
+        let to_bp = s.share_bp(cfg);
+        s.push(Event {
+            kind: EventKind::Started,
+            from_bp: 0,
+            to_bp,
+            evidence: {
+                let (baseline, canary) = cfg.subject.arms();
+                format!("rollout of {canary} next to {baseline} begins")
+            },
+            after: Duration::ZERO,
+        });
+        s
+    }
+
+    /// The canary arm's share now, in basis points.
+    pub fn share_bp(&self, cfg: &CanaryConfig) -> u32 {
+        match self.phase {
+            Phase::Stepping(i) => cfg.steps_bp.get(i).copied().unwrap_or(0),
+            Phase::Completed => 10_000,
+            Phase::RolledBack => 0,
+        }
+    }
+
+    /// Counts one request of `arm`.
+    pub fn record(&mut self, arm: Arm, sample: Sample) {
+        if matches!(self.phase, Phase::Stepping(_)) {
+            self.arms[arm as usize].record(sample);
+        }
+    }
+
+    /// Rolls back, promotes or leaves the rollout; the event when it moved.
+    /// `quality` is why the quality loop keeps the canary route from
+    /// serving, if it does.
+    pub fn evaluate(&mut self, cfg: &CanaryConfig, quality: Option<String>) -> Option<Event> {
+        let Phase::Stepping(step) = self.phase else {
+            return None;
+        };
+        let now = Instant::now();
+        let from_bp = self.share_bp(cfg);
+        let [base, can] = &self.arms;
+        let arms = format!("canary: {}; baseline: {}", can.describe(), base.describe());
+        let regression = match quality {
+            Some(why) => Some(format!(
+                "the quality loop disabled {}: {why}",
+                cfg.subject.arms().1
+            )),
+            None if can.requests >= cfg.min_requests => regression(cfg, base, can),
+            None => None,
+        };
+        let (kind, phase, evidence) = if let Some(why) = regression {
+            (
+                EventKind::RolledBack,
+                Phase::RolledBack,
+                format!("{why} ({arms})"),
+            )
+        } else if can.requests >= cfg.min_requests
+            && now.duration_since(self.step_started) >= cfg.min_duration
+        {
+            let next = step + 1;
+            let evidence = format!("clean window of {:?}: {arms}", cfg.min_duration);
+            match cfg.steps_bp.get(next) {
+                Some(&bp) if bp < 10_000 => (EventKind::Promoted, Phase::Stepping(next), evidence),
+                _ => (EventKind::Completed, Phase::Completed, evidence),
+            }
+        } else {
+            return None;
+        };
+        self.phase = phase;
+        self.step_started = now;
+        self.arms = Default::default();
+        let event = Event {
+            kind,
+            from_bp,
+            to_bp: self.share_bp(cfg),
+            evidence,
+            after: now.duration_since(self.started),
+        };
+        self.push(event.clone());
+        Some(event)
+    }
+
+    fn push(&mut self, event: Event) {
+        if self.events.len() >= MAX_EVENTS {
+            self.events.remove(1);
+        }
+        self.events.push(event);
+    }
+}
+
+/// A p95 difference below this is noise, whatever the ratio (1 ms against
+/// 6 ms is six times slower and means nothing).
+const LATENCY_SLACK_MS: f64 = 50.0;
+
+/// The first threshold the canary arm breaks against the baseline arm, in
+/// words with both values. A baseline with nothing to compare (no latency,
+/// no priced or judged answer) compares latency and cost with nothing and
+/// answer validity with 100 %.
+fn regression(cfg: &CanaryConfig, base: &ArmStats, can: &ArmStats) -> Option<String> {
+    let t = &cfg.rollback;
+    let increase = can.error_rate() - base.error_rate();
+    if increase > t.error_rate_increase {
+        return Some(format!(
+            "error rate {:.1}% vs {:.1}% (more than +{:.1} points)",
+            can.error_rate() * 100.0,
+            base.error_rate() * 100.0,
+            t.error_rate_increase * 100.0
+        ));
+    }
+    if let (Some(c), Some(b)) = (can.p95_ms(), base.p95_ms())
+        && b > 0.0
+        && c / b > t.p95_latency_ratio
+        && c - b > LATENCY_SLACK_MS
+    {
+        return Some(format!(
+            "p95 latency {c:.0}ms vs {b:.0}ms (more than {}x)",
+            t.p95_latency_ratio
+        ));
+    }
+    if let (Some(c), Some(b)) = (can.cost_per_request(), base.cost_per_request())
+        && b > 0.0
+        && c / b > t.cost_ratio
+    {
+        return Some(format!(
+            "cost per request ${c:.6} vs ${b:.6} (more than {}x)",
+            t.cost_ratio
+        ));
+    }
+    if let Some(c) = can.pass_rate() {
+        let b = base.pass_rate().unwrap_or(1.0);
+        if b - c > t.score_drop {
+            return Some(format!(
+                "valid answers {:.0}% vs {:.0}% (a drop of more than {:.0} points)",
+                c * 100.0,
+                b * 100.0,
+                t.score_drop * 100.0
+            ));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,150 @@
+//! The canary state machine under a paused clock: promotion on clean
+//! windows, rollback on each regression, and what is only noise.
+
+use signalbox_config::{CanaryConfig, CanaryRollback, CanarySubject};
+use signalbox_core::RouteId;
+use tokio::time::{Duration, advance};
+
+use super::*;
+
+fn cfg() -> CanaryConfig {
+    CanaryConfig {
+        name: "m2".into(),
+        alias: "chat".into(),
+        subject: CanarySubject::Route {
+            baseline: RouteId::new("old"),
+            canary: RouteId::new("new"),
+        },
+        steps_bp: vec![100, 500, 2500, 10_000],
+        min_requests: 5,
+        min_duration: Duration::from_secs(10),
+        rollback: CanaryRollback::default(),
+    }
+}
+
+fn ok(latency_ms: f64) -> Sample {
+    Sample {
+        error: false,
+        latency_ms: Some(latency_ms),
+        cost_usd: Some(0.001),
+        valid: Some(true),
+    }
+}
+
+fn feed(s: &mut State, arm: Arm, n: usize, sample: Sample) {
+    for _ in 0..n {
+        s.record(arm, sample);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn clean_windows_promote_step_by_step_until_complete() {
+    let c = cfg();
+    let mut s = State::new(&c);
+    assert_eq!(s.share_bp(&c), 100);
+    assert_eq!(s.events[0].kind, EventKind::Started);
+    for (want_kind, want_bp) in [
+        (EventKind::Promoted, 500),
+        (EventKind::Promoted, 2500),
+        (EventKind::Completed, 10_000),
+    ] {
+        feed(&mut s, Arm::Canary, 5, ok(100.0));
+        feed(&mut s, Arm::Baseline, 20, ok(100.0));
+        // Enough requests, not yet long enough.
+        assert_eq!(s.evaluate(&c, None), None);
+        advance(Duration::from_secs(10)).await;
+        let e = s.evaluate(&c, None).unwrap();
+        assert_eq!((e.kind, e.to_bp), (want_kind, want_bp));
+        assert!(e.evidence.starts_with("clean window"), "{}", e.evidence);
+    }
+    assert_eq!(s.phase, Phase::Completed);
+    assert_eq!(s.evaluate(&c, None), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_window_without_enough_requests_is_not_promoted() {
+    let c = cfg();
+    let mut s = State::new(&c);
+    feed(&mut s, Arm::Canary, 4, ok(100.0));
+    advance(Duration::from_secs(3600)).await;
+    assert_eq!(s.evaluate(&c, None), None);
+    assert_eq!(s.share_bp(&c), 100);
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_regression_rolls_back_at_once_with_its_evidence() {
+    let error = Sample {
+        error: true,
+        ..Sample::default()
+    };
+    let slow = ok(400.0);
+    let dear = Sample {
+        cost_usd: Some(0.01),
+        ..ok(100.0)
+    };
+    let invalid = Sample {
+        valid: Some(false),
+        ..ok(100.0)
+    };
+    for (bad, want) in [
+        (error, "error rate"),
+        (slow, "p95 latency 400ms vs 100ms"),
+        (dear, "cost per request"),
+        (invalid, "valid answers 0% vs 100%"),
+    ] {
+        let c = cfg();
+        let mut s = State::new(&c);
+        feed(&mut s, Arm::Baseline, 50, ok(100.0));
+        feed(&mut s, Arm::Canary, 5, bad);
+        // No wait for the window: a regression rolls back at once.
+        let e = s.evaluate(&c, None).unwrap();
+        assert_eq!(
+            (e.kind, e.from_bp, e.to_bp),
+            (EventKind::RolledBack, 100, 0)
+        );
+        assert!(e.evidence.contains(want), "{want}: {}", e.evidence);
+        assert!(e.evidence.contains("baseline: 50 req"), "{}", e.evidence);
+        assert_eq!(s.share_bp(&c), 0);
+        // Rolled back stays rolled back.
+        feed(&mut s, Arm::Canary, 50, ok(100.0));
+        advance(Duration::from_secs(60)).await;
+        assert_eq!(s.evaluate(&c, None), None);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_quality_loop_disabling_the_canary_route_rolls_back_without_traffic() {
+    let c = cfg();
+    let mut s = State::new(&c);
+    let e = s
+        .evaluate(&c, Some("quality regression: tool-call 0.00 < 1.00".into()))
+        .unwrap();
+    assert_eq!(e.kind, EventKind::RolledBack);
+    assert!(
+        e.evidence.contains("the quality loop disabled new"),
+        "{}",
+        e.evidence
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_latency_difference_within_the_slack_is_noise() {
+    let c = cfg();
+    let mut s = State::new(&c);
+    feed(&mut s, Arm::Baseline, 50, ok(1.0));
+    feed(&mut s, Arm::Canary, 5, ok(6.0));
+    assert_eq!(s.evaluate(&c, None), None);
+}
+
+#[test]
+fn p95_is_the_ninety_fifth_percentile() {
+    let mut a = ArmStats::default();
+    for l in 1..=100 {
+        a.record(Sample {
+            latency_ms: Some(f64::from(l)),
+            ..Sample::default()
+        });
+    }
+    assert_eq!(a.p95_ms(), Some(95.0));
+    assert_eq!(ArmStats::default().p95_ms(), None);
+}
