@@ -27,7 +27,7 @@ pub use model::{
     AdminConfig, AdminToken, AliasConfig, AwsConfig, BreakerConfig, Capability, Config,
     ContentFilter, DEFAULT_AZURE_API_VERSION, DEFAULT_GEMINI_API_VERSION, DEFAULT_KEY_PREFIX,
     DEFAULT_MAX_STREAM_EVENT_BYTES, DEFAULT_REGIONS, DEFAULT_RISK_TIERS, DEFAULT_TENANT,
-    DecisionLogConfig, DegradeStep, EscalationConfig, FailureMode, HealthCheckConfig,
+    DecisionLogConfig, DegradeStep, EmbeddingSpec, EndpointKind, EscalationConfig, FailureMode, HealthCheckConfig,
     IdempotencyConfig, IntentConfig, IntentRule, IntentWhen, LogPriority, MaxOutput, Objectives,
     PolicyRule, Posture, Price, ProbeMode, PromptConfig, PromptVersion, ProviderConfig,
     ProviderKind, QualityConfig, QualitySuite, Requirements, Resilience, Retention, RetryPolicy,

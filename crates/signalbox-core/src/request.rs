@@ -255,6 +255,7 @@ fn validate_messages(messages: Option<&Value>) -> Result<(), RequestError> {
 }
 
 mod clamp;
+mod embeddings;
 mod degrade;
 mod native;
 
