@@ -413,3 +413,5 @@ fn a_document_the_openai_view_lacks_still_counts_against_the_context_window() {
     let (plain, _) = run(&snap, &headers(&[]), &chat(serde_json::json!({}), "hello")).unwrap();
     assert!(plain.prompt_tokens < 100, "{}", plain.prompt_tokens);
 }
+
+mod endpoints;
