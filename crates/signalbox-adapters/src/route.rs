@@ -42,6 +42,9 @@ pub struct RouteSettings {
     pub retention: Retention,
     /// Declared content filter, when any.
     pub content_filter: Option<ContentFilter>,
+    /// Embedding routes: most inputs per upstream call (larger requests
+    /// are split into batches); `None` sends every input at once.
+    pub max_batch: Option<u32>,
 }
 
 impl RouteSettings {
@@ -52,6 +55,7 @@ impl RouteSettings {
             max_output_tokens: None,
             retention: Retention::ProviderDefault,
             content_filter: None,
+            max_batch: None,
         }
     }
 

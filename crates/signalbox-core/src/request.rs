@@ -255,8 +255,8 @@ fn validate_messages(messages: Option<&Value>) -> Result<(), RequestError> {
 }
 
 mod clamp;
-mod embeddings;
 mod degrade;
+mod embeddings;
 mod native;
 
 pub use clamp::OutputClamp;

@@ -240,6 +240,7 @@ fn route_settings(r: &RouteConfig) -> RouteSettings {
             Filter::Standard => None,
             Filter::Strict => Some(ContentFilter::High),
         },
+        max_batch: r.embedding.as_ref().map(|e| e.max_batch),
     }
 }
 

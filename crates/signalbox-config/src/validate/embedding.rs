@@ -100,7 +100,11 @@ pub(super) fn check_spaces(aliases: &[AliasConfig], routes: &[RouteConfig], erro
                         "route {} embeds into another space ({} × {}) than route {first_id} \
                          ({} × {}): an alias's embedding routes must share one model and \
                          dimensions, since vectors of two spaces cannot be compared",
-                        route.id, spec.model, spec.dimensions, first_spec.model, first_spec.dimensions
+                        route.id,
+                        spec.model,
+                        spec.dimensions,
+                        first_spec.model,
+                        first_spec.dimensions
                     ),
                 ),
                 Some(_) => {}

@@ -101,7 +101,8 @@ fn validate_route(
         ..
     } = raw;
     let endpoint = endpoint.unwrap_or_default();
-    let embedding = super::embedding::validate_embedding(endpoint, embedding, model.as_str(), path, errors);
+    let embedding =
+        super::embedding::validate_embedding(endpoint, embedding, model.as_str(), path, errors);
     RouteConfig {
         id: RouteId::new(id.as_str()),
         provider: ProviderName::new(provider.as_str()),

@@ -78,8 +78,14 @@ mod tests {
     #[test]
     fn model_and_input_are_required() {
         let no_model = ChatRequest::embeddings(body(json!({"input": "a"})), Vec::new());
-        assert_eq!(no_model.err().and_then(|e| e.param().map(str::to_owned)), Some("model".into()));
+        assert_eq!(
+            no_model.err().and_then(|e| e.param().map(str::to_owned)),
+            Some("model".into())
+        );
         let no_input = ChatRequest::embeddings(body(json!({"model": "e"})), Vec::new());
-        assert_eq!(no_input.err().and_then(|e| e.param().map(str::to_owned)), Some("input".into()));
+        assert_eq!(
+            no_input.err().and_then(|e| e.param().map(str::to_owned)),
+            Some("input".into())
+        );
     }
 }

@@ -51,8 +51,14 @@ fn embedding_routes_carry_their_record_and_chat_routes_none() {
     assert_eq!(chat.embedding, None);
     let a = config.routes[1].embedding.clone().unwrap();
     assert_eq!(config.routes[1].endpoint, EndpointKind::Embeddings);
-    assert_eq!((a.dimensions, a.max_batch, a.max_input_tokens), (1536, 2, 8192));
-    assert_eq!(a.model, "text-embedding-3-small", "defaults to the route's model");
+    assert_eq!(
+        (a.dimensions, a.max_batch, a.max_input_tokens),
+        (1536, 2, 8192)
+    );
+    assert_eq!(
+        a.model, "text-embedding-3-small",
+        "defaults to the route's model"
+    );
     let b = config.routes[2].embedding.clone().unwrap();
     assert!(a.same_space(&b), "{a:?} {b:?}");
 }
