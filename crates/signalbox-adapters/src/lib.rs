@@ -58,7 +58,9 @@ pub use canonical::{
 };
 pub use error::{ProviderError, ResponseError, StreamError, TranslateError};
 pub use note::{NoteAction, TranslationNote};
-pub use route::{ContentFilter, Rendered, Retention, RouteSettings, Secret, UpstreamRequest};
+pub use route::{
+    ContentFilter, EmbeddingRoute, Rendered, Retention, RouteSettings, Secret, UpstreamRequest,
+};
 pub use signalbox_core::RequestError;
 
 /// Deserialises a request body, naming the failing field's path.

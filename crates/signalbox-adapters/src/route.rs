@@ -42,9 +42,19 @@ pub struct RouteSettings {
     pub retention: Retention,
     /// Declared content filter, when any.
     pub content_filter: Option<ContentFilter>,
-    /// Embedding routes: most inputs per upstream call (larger requests
-    /// are split into batches); `None` sends every input at once.
-    pub max_batch: Option<u32>,
+    /// Embedding routes: their batch size and vector length; `None` for
+    /// chat routes.
+    pub embedding: Option<EmbeddingRoute>,
+}
+
+/// What an embedding route's record tells the upstream client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbeddingRoute {
+    /// Most inputs per upstream call (larger requests are split).
+    pub max_batch: u32,
+    /// Length of every vector the route must answer with (a vector of
+    /// another length is a bad answer, and the next route is tried).
+    pub dimensions: u32,
 }
 
 impl RouteSettings {
@@ -55,7 +65,7 @@ impl RouteSettings {
             max_output_tokens: None,
             retention: Retention::ProviderDefault,
             content_filter: None,
-            max_batch: None,
+            embedding: None,
         }
     }
 

@@ -116,7 +116,7 @@ impl Scripted {
                 max_output_tokens: None,
                 retention: signalbox_providers::Retention::ProviderDefault,
                 content_filter: None,
-                max_batch: None,
+                embedding: None,
             },
             version: "m-1".into(),
             upstream: Arc::clone(self) as Arc<dyn Upstream>,

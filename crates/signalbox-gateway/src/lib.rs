@@ -12,6 +12,7 @@ mod anthropic;
 mod budget;
 mod conn;
 mod ctx;
+mod embeddings;
 mod entry;
 mod escalation;
 mod failover;

@@ -240,7 +240,13 @@ fn route_settings(r: &RouteConfig) -> RouteSettings {
             Filter::Standard => None,
             Filter::Strict => Some(ContentFilter::High),
         },
-        max_batch: r.embedding.as_ref().map(|e| e.max_batch),
+        embedding: r
+            .embedding
+            .as_ref()
+            .map(|e| signalbox_adapters::EmbeddingRoute {
+                max_batch: e.max_batch,
+                dimensions: e.dimensions,
+            }),
     }
 }
 

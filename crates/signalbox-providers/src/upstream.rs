@@ -248,7 +248,7 @@ impl HttpUpstream {
         if req.is_embeddings() {
             return self.prepare_embeddings(req, route);
         }
-        if route.max_batch.is_some() {
+        if route.embedding.is_some() {
             return Err(PrepareError(
                 "the route serves embeddings, not chat".to_owned(),
             ));

@@ -22,7 +22,7 @@ fn adapter() -> Adapter {
 fn route() -> RouteSettings {
     RouteSettings {
         content_filter: Some(ContentFilter::Medium),
-        max_batch: None,
+        embedding: None,
         ..RouteSettings::new("command-a-03-2025")
     }
 }

@@ -86,6 +86,27 @@ pub fn read_answer(body: &[u8], expected: usize) -> Result<EmbeddingAnswer, Resp
     })
 }
 
+/// Checks that every vector of `part` has `dimensions` numbers (a base64
+/// vector: `dimensions` little-endian `f32`s): a route that answers
+/// another length is not in the space it declared.
+pub fn check_dimensions(part: &EmbeddingAnswer, dimensions: usize) -> Result<(), ResponseError> {
+    for (i, v) in part.vectors.iter().enumerate() {
+        let len = match v {
+            Value::Array(numbers) => numbers.len(),
+            // Base64 of 4-byte floats: 4 characters per 3 bytes, padded.
+            Value::String(text) => text.trim_end_matches('=').len() * 3 / 4 / 4,
+            _ => 0,
+        };
+        if len != dimensions {
+            return Err(ResponseError::new(
+                "openai",
+                format!("vector {i} has {len} dimensions, the route declares {dimensions}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The client's answer from every batch, in order: OpenAI's `list` of
 /// `embedding`s numbered across batches, usage summed, vectors written in
 /// `encoding` (float vectors are encoded for a base64 client; a base64

@@ -20,7 +20,7 @@ use signalbox_core::Usage;
 
 use crate::adapter::EmbeddingsBody;
 
-pub use merge::{EmbeddingAnswer, merge, read_answer};
+pub use merge::{EmbeddingAnswer, check_dimensions, merge, read_answer};
 
 /// How the client wants vectors written (`encoding_format`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

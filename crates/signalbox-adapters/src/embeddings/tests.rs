@@ -266,3 +266,33 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn vectors_of_another_length_than_the_route_declares_are_refused() {
+    let floats = EmbeddingAnswer {
+        vectors: vec![json!([0.1, 0.2, 0.3])],
+        model: None,
+        usage: Usage::default(),
+    };
+    assert!(check_dimensions(&floats, 3).is_ok());
+    assert!(check_dimensions(&floats, 4).is_err());
+    for n in 1..8 {
+        let (body, _) = merge(
+            vec![EmbeddingAnswer {
+                vectors: vec![Value::from(vec![0.5f32; n])],
+                model: None,
+                usage: Usage::default(),
+            }],
+            Encoding::Base64,
+            "m",
+        );
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        let encoded = EmbeddingAnswer {
+            vectors: vec![v["data"][0]["embedding"].clone()],
+            model: None,
+            usage: Usage::default(),
+        };
+        assert!(check_dimensions(&encoded, n).is_ok(), "{n}");
+        assert!(check_dimensions(&encoded, n + 1).is_err(), "{n}");
+    }
+}

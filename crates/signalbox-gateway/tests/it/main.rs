@@ -12,6 +12,7 @@ mod budget;
 mod client_conns;
 mod cohere;
 mod degrade;
+mod embeddings;
 mod endpoints;
 mod errors;
 mod failover;

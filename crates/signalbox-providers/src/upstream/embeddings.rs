@@ -29,6 +29,8 @@ pub(crate) struct EmbedPlan {
     encoding: Encoding,
     /// Names the answer when the provider does not.
     model: String,
+    /// Every vector's length.
+    dimensions: usize,
 }
 
 #[derive(Debug)]
@@ -49,17 +51,18 @@ impl HttpUpstream {
         req: &ChatRequest,
         route: &RouteSettings,
     ) -> Result<Prepared, PrepareError> {
-        let Some(max_batch) = route.max_batch else {
+        let Some(spec) = route.embedding else {
             return Err(PrepareError(
                 "the route serves chat, not embeddings".to_owned(),
             ));
         };
         let body = req.body();
         let inputs = embeddings::inputs(body);
-        let runs: Vec<Option<&[&serde_json::Value]>> = if inputs.len() <= max_batch as usize {
+        let max_batch = spec.max_batch.max(1) as usize;
+        let runs: Vec<Option<&[&serde_json::Value]>> = if inputs.len() <= max_batch {
             vec![None]
         } else {
-            inputs.chunks(max_batch.max(1) as usize).map(Some).collect()
+            inputs.chunks(max_batch).map(Some).collect()
         };
         let mut batches = Vec::with_capacity(runs.len());
         for run in runs {
@@ -71,6 +74,7 @@ impl HttpUpstream {
             batches,
             encoding: Encoding::of(body),
             model: route.upstream_model.clone(),
+            dimensions: spec.dimensions as usize,
         };
         let mut prepared = Prepared::forwarded(Bytes::new(), false);
         prepared.client = WireFormat::Embeddings;
@@ -138,6 +142,9 @@ impl HttpUpstream {
                 Some(adapter) => adapter.read_embeddings(&body, batch.inputs),
                 None => embeddings::read_answer(&body, batch.inputs),
             };
+            let read = read.and_then(|part| {
+                embeddings::check_dimensions(&part, plan.dimensions).map(|()| part)
+            });
             let part = read.map_err(|e| {
                 self.scrubber.error(UpstreamError::new(
                     OutcomeClass::BadResponse,
