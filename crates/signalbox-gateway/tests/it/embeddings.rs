@@ -95,7 +95,8 @@ async fn a_chat_request_is_never_sent_to_an_embedding_route() {
     let resp = h.chat(&chat_body("embed", "hello")).await;
     let status = resp.status().as_u16();
     let body: Value = resp.json().await.unwrap();
-    assert!((400..500).contains(&status), "{status} {body}");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "no_eligible_route", "{body}");
     let message = body["error"]["message"].as_str().unwrap_or_default();
     assert!(
         message.contains("endpoint chat ≠ route serves embeddings"),
@@ -263,7 +264,8 @@ async fn an_embeddings_request_is_never_sent_to_a_chat_route() {
         .await;
     let status = resp.status().as_u16();
     let body: Value = resp.json().await.unwrap();
-    assert!((400..500).contains(&status), "{status} {body}");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "no_eligible_route", "{body}");
     assert!(
         body["error"]["message"]
             .as_str()
