@@ -279,14 +279,19 @@ impl Adapter {
         self.format.name()
     }
 
-    /// Renders `req` for `route`. `now` is used only to sign Bedrock requests.
+    /// Renders `req` for `route`. `now` is used only to sign Bedrock
+    /// requests. What the kind left out is held to the declared behaviour
+    /// of each field (`crate::unsupported`): a field the table refuses
+    /// refuses the route.
     pub fn render(
         &self,
         req: &ChatRequest,
         route: &RouteSettings,
         now: SystemTime,
     ) -> Result<Rendered, TranslateError> {
-        self.render.render(req, route, now)
+        let rendered = self.render.render(req, route, now)?;
+        crate::unsupported::enforce(self.name(), req, &rendered.notes)?;
+        Ok(rendered)
     }
 
     /// See [`Render::forward_native`].

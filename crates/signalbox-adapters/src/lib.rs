@@ -47,6 +47,7 @@ mod note;
 mod route;
 pub mod structured;
 mod turns;
+pub mod unsupported;
 
 pub use adapter::{
     Adapter, AwsEndpoint, DecodeStream, EmbeddingsBody, Endpoint, ProviderFormat, Render,

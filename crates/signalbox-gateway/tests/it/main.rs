@@ -38,6 +38,7 @@ mod structured;
 mod translation;
 mod translation_bedrock;
 mod translation_errors;
+mod unsupported_fields;
 mod upstream_errors;
 
 /// Two OpenAI-compatible providers behind alias `chat` (primary first), plus
