@@ -170,12 +170,13 @@ pub trait Render: Debug + Send + Sync + 'static {
 
     /// The request embedding one batch of inputs (`batch`, the whole
     /// `input` when `None`) of the client's OpenAI embeddings `body` for
-    /// `route`; `None` when this kind serves no embeddings (the route
-    /// cannot carry the request).
+    /// `route` (`now` signs Bedrock's); `None` when this kind serves no
+    /// embeddings (the route cannot carry the request).
     fn render_embeddings(
         &self,
         _body: &EmbeddingsBody<'_>,
         _route: &RouteSettings,
+        _now: SystemTime,
     ) -> Option<Result<UpstreamRequest, TranslateError>> {
         None
     }
@@ -200,6 +201,7 @@ macro_rules! render_without_clock {
                 &self,
                 body: &$crate::adapter::EmbeddingsBody<'_>,
                 route: &$crate::route::RouteSettings,
+                _now: std::time::SystemTime,
             ) -> Option<Result<$crate::route::UpstreamRequest, $crate::error::TranslateError>>
             {
                 Some(<$adapter>::render_embeddings(self, body, route))
@@ -309,8 +311,9 @@ impl Adapter {
         &self,
         body: &EmbeddingsBody<'_>,
         route: &RouteSettings,
+        now: SystemTime,
     ) -> Option<Result<UpstreamRequest, TranslateError>> {
-        self.render.render_embeddings(body, route)
+        self.render.render_embeddings(body, route, now)
     }
 
     /// See [`ProviderFormat::read_embeddings`].

@@ -10,6 +10,7 @@
 //! provider's `input_type`, `truncate`, …) pass on to OpenAI-compatible
 //! routes as the client wrote them. No I/O, no clock.
 
+pub mod bedrock;
 pub mod gemini;
 mod merge;
 

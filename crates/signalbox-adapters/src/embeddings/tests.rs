@@ -296,3 +296,70 @@ fn vectors_of_another_length_than_the_route_declares_are_refused() {
         assert!(check_dimensions(&encoded, n + 1).is_err(), "{n}");
     }
 }
+
+fn bedrock() -> crate::bedrock::BedrockAdapter {
+    crate::bedrock::BedrockAdapter {
+        region: "us-east-1".into(),
+        endpoint: None,
+        credentials: crate::bedrock::AwsCredentials {
+            access_key_id: "AKIAEXAMPLE".into(),
+            secret_access_key: crate::Secret::new("secret"),
+            session_token: None,
+        },
+    }
+}
+
+#[test]
+fn bedrock_titan_takes_one_signed_text_per_call_and_cohere_a_batch() {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    let one = parse(json!({"model": "e", "input": "hello", "dimensions": 256})).unwrap();
+    let titan = crate::RouteSettings::new("amazon.titan-embed-text-v2:0");
+    let req = bedrock()
+        .render_embeddings(
+            &EmbeddingsBody {
+                body: &one,
+                batch: None,
+            },
+            &titan,
+            at,
+        )
+        .unwrap();
+    assert_eq!(
+        req.url,
+        "https://bedrock-runtime.us-east-1.amazonaws.com/model/amazon.titan-embed-text-v2%3A0/invoke"
+    );
+    assert!(req.headers.contains_key("authorization"), "signed");
+    let sent: Value = serde_json::from_slice(&req.body).unwrap();
+    assert_eq!(sent, json!({"inputText": "hello", "dimensions": 256}));
+    let two =
+        parse(json!({"model": "e", "input": ["a", "b"], "input_type": "search_query"})).unwrap();
+    let body = EmbeddingsBody {
+        body: &two,
+        batch: None,
+    };
+    assert!(
+        bedrock().render_embeddings(&body, &titan, at).is_err(),
+        "Titan: one text per call"
+    );
+    let cohere = crate::RouteSettings::new("cohere.embed-english-v3");
+    let req = bedrock().render_embeddings(&body, &cohere, at).unwrap();
+    let sent: Value = serde_json::from_slice(&req.body).unwrap();
+    assert_eq!(
+        sent,
+        json!({"texts": ["a", "b"], "input_type": "search_query"})
+    );
+    let other = crate::RouteSettings::new("anthropic.claude-v2");
+    assert!(bedrock().render_embeddings(&body, &other, at).is_err());
+}
+
+#[test]
+fn bedrock_answers_read_back_with_titan_usage() {
+    let titan = json!({"embedding": [0.1, 0.2], "inputTextTokenCount": 3});
+    let read = bedrock::read_answer(titan.to_string().as_bytes(), 1).unwrap();
+    assert_eq!((read.vectors.len(), read.usage.prompt_tokens), (1, 3));
+    let cohere = json!({"id": "x", "embeddings": [[0.1], [0.2]], "texts": ["a", "b"]});
+    let read = bedrock::read_answer(cohere.to_string().as_bytes(), 2).unwrap();
+    assert_eq!(read.vectors, vec![json!([0.1]), json!([0.2])]);
+    assert!(bedrock::read_answer(cohere.to_string().as_bytes(), 3).is_err());
+    assert!(bedrock::read_answer(b"{}", 1).is_err());
+}

@@ -366,3 +366,48 @@ fn an_alias_mixing_embedding_spaces_is_refused_at_load() {
     assert_eq!(errs.0[0].path, "aliases[1].routes[1]", "{errs}");
     assert!(errs.0[0].message.contains("another space"), "{errs}");
 }
+
+#[tokio::test]
+async fn azure_deployments_get_openai_embeddings_with_api_key_and_version() {
+    let config = r#"
+providers:
+  - { name: az, kind: azure-openai, base-url: "${AZ_ROOT}", api-key: { env: AZ_KEY } }
+routes:
+  - id: az-embed
+    provider: az
+    model: my-embedding-deployment
+    region: us
+    endpoint: embeddings
+    embedding: { dimensions: 8, model: text-embedding-3-small }
+aliases:
+  - { name: embed, routes: [az-embed] }
+"#;
+    let mock =
+        signalbox_mock::MockProvider::start(signalbox_testkit::any_port(), MockOptions::default())
+            .await
+            .unwrap();
+    let root = mock.base_url().trim_end_matches("/v1").to_owned();
+    let h = Harness::start(
+        config,
+        &[],
+        &[("AZ_ROOT", root), ("AZ_KEY", "az-secret".into())],
+    )
+    .await;
+    let resp = h
+        .embeddings(
+            &json!({"model": "embed", "input": ["a"], "dimensions": 8}),
+            &[],
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(vectors(&body)[0].len(), 8);
+    let stats = mock.stats();
+    assert_eq!(stats.last_headers["api-key"], "az-secret");
+    assert_eq!(
+        stats.last_request.unwrap()["model"],
+        "my-embedding-deployment"
+    );
+    h.stop().await;
+    mock.shutdown();
+}

@@ -97,7 +97,8 @@ impl HttpUpstream {
                 inputs,
             });
         };
-        let Some(rendered) = adapter.render_embeddings(batch, route) else {
+        let now = signalbox_core::clock::system_now();
+        let Some(rendered) = adapter.render_embeddings(batch, route, now) else {
             return Err(PrepareError(format!(
                 "{} routes serve no embeddings",
                 adapter.name()
