@@ -411,3 +411,45 @@ aliases:
     h.stop().await;
     mock.shutdown();
 }
+
+#[tokio::test]
+async fn admin_routes_show_each_routes_capability_record() {
+    let config = format!("admin:\n  token: {{ env: ADMIN_TOKEN }}\n{MIXED}");
+    let h = Harness::start_formats(
+        &config,
+        &[
+            ("primary", MockFormat::OpenAi),
+            ("secondary", MockFormat::OpenAi),
+            ("gem", MockFormat::Gemini),
+        ],
+        &[
+            ("GEM_KEY", "g".into()),
+            ("EU_KEY", "eu-secret".into()),
+            ("ADMIN_TOKEN", "admin-secret".into()),
+        ],
+        MockOptions::default(),
+    )
+    .await;
+    let v: Value = reqwest::Client::new()
+        .get(h.url("/admin/routes"))
+        .bearer_auth("admin-secret")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let routes = v["routes"].as_array().unwrap();
+    let chat = &routes[0]["capabilities"];
+    assert_eq!(chat["endpoints"], json!(["chat"]), "{chat}");
+    assert_eq!(chat["context_window"], 8192, "{chat}");
+    assert!(chat.get("embedding").is_none(), "{chat}");
+    let small = &routes[1]["capabilities"];
+    assert_eq!(small["endpoints"], json!(["embeddings"]), "{small}");
+    assert_eq!(
+        small["embedding"],
+        json!({"model": "te3", "dimensions": 8, "max_input_tokens": 8192, "max_batch": 2}),
+        "{small}"
+    );
+    h.stop().await;
+}
