@@ -453,3 +453,49 @@ async fn admin_routes_show_each_routes_capability_record() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn an_embedding_route_is_probed_with_an_embeddings_request() {
+    let config = r#"
+resilience:
+  health-check: { mode: always, interval: 1s, timeout: 2s }
+admin:
+  token: { env: ADMIN_TOKEN }
+providers:
+  - { name: primary, kind: openai-compatible, base-url: "${PRIMARY_URL}" }
+routes:
+  - { id: e, provider: primary, model: te3, region: us, endpoint: embeddings, embedding: { dimensions: 1536 } }
+aliases:
+  - { name: embed, routes: [e] }
+"#;
+    let h = Harness::start(
+        config,
+        &["primary"],
+        &[("ADMIN_TOKEN", "admin-secret".into())],
+    )
+    .await;
+    let mut last = Value::Null;
+    for _ in 0..50 {
+        let v: Value = reqwest::Client::new()
+            .get(h.url("/admin/routes"))
+            .bearer_auth("admin-secret")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        last = v["routes"][0]["health"]["last_probe"].clone();
+        if last["ok"] == true {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(last["ok"], true, "{last}");
+    let sent = h.mock("primary").stats().last_request.unwrap();
+    assert!(
+        sent.get("input").is_some() && sent.get("messages").is_none(),
+        "{sent}"
+    );
+    h.stop().await;
+}
