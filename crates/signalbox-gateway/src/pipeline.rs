@@ -183,7 +183,10 @@ fn decide(
     if let Some(log) = ctx.log.as_mut() {
         log.evidence = Some((signals.clone(), decision.clone()));
         if log_content {
-            log.content = Some(serde_json::json!({ "request": req.body().get("messages") }));
+            // The conversation, or an embeddings request's inputs.
+            let body = req.body();
+            let request = body.get("messages").or_else(|| body.get("input"));
+            log.content = Some(serde_json::json!({ "request": request }));
         }
     }
     let may_degrade_refusal = decision.failure_mode == FailureMode::Degrade

@@ -75,7 +75,11 @@ pub(crate) fn spawn(state: &Arc<AppState>) -> JoinHandle<()> {
             let cfg = &runtime.config.quality;
             // Suites are chat conversations: embedding routes have no
             // answers for them to judge.
-            for route in runtime.routes.iter().filter(|r| r.settings.embedding.is_none()) {
+            for route in runtime
+                .routes
+                .iter()
+                .filter(|r| r.settings.embedding.is_none())
+            {
                 let due = last_run
                     .get(route.id.as_str())
                     .is_none_or(|t| t.elapsed() >= cfg.every);

@@ -102,6 +102,13 @@ async fn a_chat_request_is_never_sent_to_an_embedding_route() {
         message.contains("endpoint chat ≠ route serves embeddings"),
         "{body}"
     );
+    // Nor a Responses request: it is served by chat routes only.
+    let resp = h
+        .responses(&json!({"model": "embed", "input": "hello"}))
+        .await;
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "no_eligible_route", "{body}");
     assert_eq!(h.mock("primary").stats().requests, 0);
     assert_eq!(h.mock("secondary").stats().requests, 0);
     h.stop().await;
@@ -148,6 +155,11 @@ async fn a_tokenising_boundary_redacts_embedding_input() {
     assert_eq!(resp.status(), 403);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "privacy_blocked", "{body}");
+    // Token arrays cannot be scanned: nothing unchecked crosses the boundary.
+    let resp = h
+        .embeddings(&json!({"model": "embed", "input": [[1, 2, 3]]}), &[])
+        .await;
+    assert_eq!(resp.status(), 403);
     assert_eq!(h.mock("primary").stats().requests, 1);
     h.stop().await;
 }
