@@ -146,11 +146,7 @@ pub(crate) fn check(
             c.failed |= k.bit();
         }
     };
-    // Chat requests on chat routes (every route of a configuration without
-    // embedding routes) need no endpoint verdict: nothing to show or pay for.
-    if s.endpoint != EndpointKind::Chat || r.endpoint != EndpointKind::Chat {
-        eval(Constraint::Endpoint, r.endpoint == s.endpoint);
-    }
+    kind_checks(r, s, &mut eval);
     if req.has_selector {
         eval(Constraint::Selector, selected);
     }
@@ -176,22 +172,6 @@ pub(crate) fn check(
     if s.stream {
         eval(Constraint::Streaming, r.supports.streaming);
     }
-    if s.endpoint == EndpointKind::Chat {
-        let needed = s.prompt_tokens.saturating_add(output_on(r, s).unwrap_or(0));
-        eval(
-            Constraint::ContextWindow,
-            u64::from(r.context_window) >= needed,
-        );
-    }
-    if let (EndpointKind::Embeddings, Some(spec)) = (s.endpoint, &r.embedding) {
-        eval(
-            Constraint::InputTokens,
-            s.longest_input_tokens <= u64::from(spec.max_input_tokens),
-        );
-        if let Some(d) = s.dimensions {
-            eval(Constraint::Dimensions, d == u64::from(spec.dimensions));
-        }
-    }
     // A clamping route always fits the output: it is sent its own limit.
     if let Some(m) = s.max_tokens
         && r.max_output == MaxOutput::Refuse
@@ -204,6 +184,36 @@ pub(crate) fn check(
     }
     c.cost_usd = cost;
     c
+}
+
+/// The constraints on the request's kind: the endpoint, and that kind's
+/// size limits (a chat prompt's context window; an embedding's longest
+/// input and dimensions). Chat requests on chat routes (every route of a
+/// configuration without embedding routes) need no endpoint verdict:
+/// nothing to show or pay for.
+fn kind_checks(r: &RouteConfig, s: &Signals, eval: &mut impl FnMut(Constraint, bool)) {
+    if s.endpoint != EndpointKind::Chat || r.endpoint != EndpointKind::Chat {
+        eval(Constraint::Endpoint, r.endpoint == s.endpoint);
+    }
+    match (s.endpoint, &r.embedding) {
+        (EndpointKind::Chat, _) => {
+            let needed = s.prompt_tokens.saturating_add(output_on(r, s).unwrap_or(0));
+            eval(
+                Constraint::ContextWindow,
+                u64::from(r.context_window) >= needed,
+            );
+        }
+        (EndpointKind::Embeddings, Some(spec)) => {
+            eval(
+                Constraint::InputTokens,
+                s.longest_input_tokens <= u64::from(spec.max_input_tokens),
+            );
+            if let Some(d) = s.dimensions {
+                eval(Constraint::Dimensions, d == u64::from(spec.dimensions));
+            }
+        }
+        (EndpointKind::Embeddings, None) => {}
+    }
 }
 
 /// Each evaluated constraint as a verdict with its evidence.
@@ -258,24 +268,9 @@ impl Evidence<'_> {
             )
         };
         match k {
-            Constraint::Endpoint => format!(
-                "endpoint {} {} route serves {} {yes}",
-                s.endpoint,
-                if ok { "=" } else { "≠" },
-                r.endpoint
-            ),
-            Constraint::InputTokens => format!(
-                "longest input {} {} max_input_tokens {} {yes}",
-                s.longest_input_tokens,
-                if ok { "≤" } else { ">" },
-                r.embedding.as_ref().map_or(0, |e| e.max_input_tokens)
-            ),
-            Constraint::Dimensions => format!(
-                "dimensions {} {} route's {} {yes}",
-                s.dimensions.unwrap_or(0),
-                if ok { "=" } else { "≠" },
-                r.embedding.as_ref().map_or(0, |e| e.dimensions)
-            ),
+            Constraint::Endpoint | Constraint::InputTokens | Constraint::Dimensions => {
+                self.kind_detail(k, ok, yes)
+            }
             Constraint::Selector => format!(
                 "rule selector {} this route {yes}",
                 if ok { "admits" } else { "excludes" }
@@ -331,6 +326,34 @@ impl Evidence<'_> {
                 self.check.cost_usd,
                 if ok { "≤" } else { ">" },
                 req.max_cost_usd.unwrap_or(0.0)
+            ),
+        }
+    }
+}
+
+impl Evidence<'_> {
+    /// The verdict text of a constraint on the request's kind.
+    fn kind_detail(&self, k: Constraint, ok: bool, yes: &str) -> String {
+        let (s, r) = (self.s, self.route);
+        let spec = r.embedding.as_ref();
+        match k {
+            Constraint::InputTokens => format!(
+                "longest input {} {} max_input_tokens {} {yes}",
+                s.longest_input_tokens,
+                if ok { "≤" } else { ">" },
+                spec.map_or(0, |e| e.max_input_tokens)
+            ),
+            Constraint::Dimensions => format!(
+                "dimensions {} {} route's {} {yes}",
+                s.dimensions.unwrap_or(0),
+                if ok { "=" } else { "≠" },
+                spec.map_or(0, |e| e.dimensions)
+            ),
+            _ => format!(
+                "endpoint {} {} route serves {} {yes}",
+                s.endpoint,
+                if ok { "=" } else { "≠" },
+                r.endpoint
             ),
         }
     }
