@@ -511,3 +511,50 @@ aliases:
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_smaller_model_step_never_reaches_another_embedding_space() {
+    let config = r#"
+providers:
+  - { name: primary, kind: openai-compatible, base-url: "${PRIMARY_URL}" }
+  - { name: secondary, kind: openai-compatible, base-url: "${SECONDARY_URL}" }
+routes:
+  - { id: small-space, provider: primary, model: te3, region: us, endpoint: embeddings, embedding: { dimensions: 8 } }
+  - { id: other-space, provider: secondary, model: other, region: us, endpoint: embeddings, embedding: { dimensions: 8 } }
+aliases:
+  - { name: embed, routes: [small-space], smaller-model: other }
+  - { name: other, routes: [other-space] }
+policy:
+  rules:
+    - name: embeddings-degrade
+      when: { aliases: [embed] }
+      degrade: [fallback-route, smaller-model]
+"#;
+    let h = Harness::start(config, &["primary", "secondary"], &[]).await;
+    h.mock("primary").set_faults(Faults {
+        error_rate: 1.0,
+        error_status: 503,
+        ..Faults::default()
+    });
+    let resp = h
+        .embeddings(
+            &json!({"model": "embed", "input": "x", "dimensions": 8}),
+            &[("x-request-id", "no-cross-space")],
+        )
+        .await;
+    assert!(resp.status().as_u16() >= 500, "{}", resp.status());
+    assert_eq!(
+        h.mock("secondary").stats().requests,
+        0,
+        "another space is never a fallback"
+    );
+    let rec = h.record("no-cross-space").await;
+    assert!(
+        rec.skipped
+            .iter()
+            .any(|s| s.route == "other-space" && s.reason.contains("another space")),
+        "{:?}",
+        rec.skipped
+    );
+    h.stop().await;
+}
