@@ -4,13 +4,15 @@
 //! reassembling the batches' answers in input order with their usage
 //! summed ([`merge`]). OpenAI, Azure OpenAI and OpenAI-compatible servers
 //! (vLLM, Ollama, TEI) all speak this wire; Gemini's `batchEmbedContents`
-//! is translated to and from it ([`gemini`]).
+//! ([`gemini`]), Bedrock's Titan and Cohere Embed models ([`bedrock`]) and
+//! Cohere's `/v2/embed` ([`cohere`]) are translated to and from it.
 //!
 //! The body stays JSON: fields the gateway does not interpret (a
 //! provider's `input_type`, `truncate`, …) pass on to OpenAI-compatible
 //! routes as the client wrote them. No I/O, no clock.
 
 pub mod bedrock;
+pub mod cohere;
 pub mod gemini;
 mod merge;
 

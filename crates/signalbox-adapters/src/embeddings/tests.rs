@@ -363,3 +363,35 @@ fn bedrock_answers_read_back_with_titan_usage() {
     assert!(bedrock::read_answer(cohere.to_string().as_bytes(), 3).is_err());
     assert!(bedrock::read_answer(b"{}", 1).is_err());
 }
+
+#[test]
+fn cohere_v2_embed_gets_texts_and_its_float_answer_reads_back() {
+    let adapter = crate::cohere::CohereAdapter {
+        base_url: "https://api.cohere.example".into(),
+        api_key: Some(crate::Secret::new("k")),
+    };
+    let body = parse(json!({"model": "e", "input": ["a", "b"], "dimensions": 256})).unwrap();
+    let route = crate::RouteSettings::new("embed-v4.0");
+    let req = adapter
+        .render_embeddings(
+            &EmbeddingsBody {
+                body: &body,
+                batch: None,
+            },
+            &route,
+        )
+        .unwrap();
+    assert_eq!(req.url, "https://api.cohere.example/v2/embed");
+    let sent: Value = serde_json::from_slice(&req.body).unwrap();
+    assert_eq!(
+        sent,
+        json!({"model": "embed-v4.0", "texts": ["a", "b"], "input_type": "search_document",
+               "embedding_types": ["float"], "output_dimension": 256})
+    );
+    let answer = json!({"id": "x", "embeddings": {"float": [[0.1], [0.2]]},
+                        "meta": {"billed_units": {"input_tokens": 2}}});
+    let read = cohere::read_answer(answer.to_string().as_bytes(), 2).unwrap();
+    assert_eq!(read.vectors, vec![json!([0.1]), json!([0.2])]);
+    assert_eq!(read.usage.prompt_tokens, 2);
+    assert!(cohere::read_answer(answer.to_string().as_bytes(), 1).is_err());
+}
