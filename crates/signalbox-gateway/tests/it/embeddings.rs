@@ -186,6 +186,7 @@ providers:
   - { name: primary, kind: openai-compatible, base-url: "${PRIMARY_URL}" }
   - { name: secondary, kind: openai-compatible, base-url: "${SECONDARY_URL}" }
   - { name: gem, kind: gemini, base-url: "${GEM_URL}", api-key: { env: GEM_KEY } }
+  - { name: co, kind: cohere, base-url: "${CO_URL}", api-key: { env: GEM_KEY } }
 routes:
   - { id: chat-route, provider: primary, model: gpt, region: us }
   - id: small-batch
@@ -206,6 +207,12 @@ routes:
     region: us
     endpoint: embeddings
     embedding: { dimensions: 8 }
+  - id: cohere-embed
+    provider: co
+    model: embed-v4.0
+    region: us
+    endpoint: embeddings
+    embedding: { dimensions: 8, max-batch: 96 }
 tenants:
   - { id: eu-only, api-keys: [{ env: EU_KEY }], allowed-regions: [eu] }
   - { id: anyone }
@@ -215,6 +222,7 @@ aliases:
   - { name: embed, routes: [small-batch, eu-embed] }
   - { name: whole, routes: [eu-embed] }
   - { name: gemini, routes: [gemini-embed] }
+  - { name: cohere, routes: [cohere-embed] }
 "#;
 
 async fn mixed() -> Harness {
@@ -224,6 +232,10 @@ async fn mixed() -> Harness {
             ("primary", MockFormat::OpenAi),
             ("secondary", MockFormat::OpenAi),
             ("gem", MockFormat::Gemini),
+            (
+                "co",
+                MockFormat::of(signalbox_core::ProviderKind::Cohere).unwrap(),
+            ),
         ],
         &[("GEM_KEY", "g".into()), ("EU_KEY", "eu-secret".into())],
         MockOptions::default(),
@@ -344,6 +356,26 @@ async fn gemini_batch_embed_contents_is_translated() {
 }
 
 #[tokio::test]
+async fn cohere_v2_embed_is_translated() {
+    let h = mixed().await;
+    let resp = h
+        .embeddings(
+            &json!({"model": "cohere", "input": ["a b", "c"], "dimensions": 8}),
+            &[],
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(vectors(&body).len(), 2);
+    assert_eq!(vectors(&body)[1].len(), 8);
+    assert_eq!(body["usage"]["prompt_tokens"], 3, "{body}");
+    let sent = h.mock("co").stats().last_request.unwrap();
+    assert_eq!(sent["texts"], json!(["a b", "c"]));
+    assert_eq!(sent["output_dimension"], 8);
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn a_vector_of_another_length_than_declared_fails_over() {
     let h = mixed().await;
     // Without `dimensions` the mock answers 1536 numbers; the routes say 8.
@@ -367,6 +399,7 @@ fn an_alias_mixing_embedding_spaces_is_refused_at_load() {
         ("PRIMARY_URL", "http://127.0.0.1:1/v1"),
         ("SECONDARY_URL", "http://127.0.0.1:2/v1"),
         ("GEM_URL", "http://127.0.0.1:3"),
+        ("CO_URL", "http://127.0.0.1:4"),
         ("GEM_KEY", "g"),
         ("EU_KEY", "e"),
     ]
@@ -433,6 +466,10 @@ async fn admin_routes_show_each_routes_capability_record() {
             ("primary", MockFormat::OpenAi),
             ("secondary", MockFormat::OpenAi),
             ("gem", MockFormat::Gemini),
+            (
+                "co",
+                MockFormat::of(signalbox_core::ProviderKind::Cohere).unwrap(),
+            ),
         ],
         &[
             ("GEM_KEY", "g".into()),
