@@ -218,6 +218,34 @@ async function responsesTools(client, model) {
   expectEcho(followUp.output_text, QUESTION);
 }
 
+async function embeddings(client) {
+  // The SDK asks for base64 unless told otherwise and decodes it itself.
+  const { data: got, response: http } = await client.embeddings
+    .create({ model: "embed", input: ["first text", "second"] })
+    .withResponse();
+  const route = http.headers.get("x-signalbox-route");
+  expect(route === "text-embedding-3-small", `route ${route}`);
+  expect(got.data.length === 2, `${got.data.length} vectors`);
+  expect(got.data.map((d) => d.index).join() === "0,1", `indexes ${got.data.map((d) => d.index)}`);
+  expect(got.data[0].embedding.length === 1536, `${got.data[0].embedding.length} dimensions`);
+  const norm = Math.sqrt(got.data[0].embedding.reduce((s, x) => s + x * x, 0));
+  expect(Math.abs(norm - 1) < 1e-3, `norm ${norm}`);
+  const floats = await client.embeddings.create({
+    model: "embed",
+    input: "first text",
+    encoding_format: "float",
+  });
+  const same = floats.data[0].embedding.every((x, i) => Math.abs(x - got.data[0].embedding[i]) < 1e-6);
+  expect(same, "float and base64 answers differ");
+  let refused = false;
+  try {
+    await client.embeddings.create({ model: "chat-gpt", input: "x" });
+  } catch (e) {
+    refused = e.status === 400 && String(e.message).includes("endpoint");
+  }
+  expect(refused, "an embeddings request to a chat alias was not refused with a 400 naming the endpoint");
+}
+
 async function main() {
   if (!BASE) {
     console.error("SIGNALBOX_URL is not set (e.g. http://127.0.0.1:4000)");
@@ -242,6 +270,7 @@ async function main() {
     await check(`openai ${model}: responses.stream`, () => responsesStream(client, model));
     await check(`openai ${model}: responses function call`, () => responsesTools(client, model));
   }
+  await check("openai: embeddings.create (base64 and float, chat alias refused)", () => embeddings(client));
   console.log("node: all checks passed");
 }
 

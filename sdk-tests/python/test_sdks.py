@@ -271,6 +271,33 @@ def openai_completions(client, model):
     expect_echo(text, prompt)
 
 
+def openai_embeddings(client):
+    # The SDK asks for base64 unless told otherwise and decodes it itself.
+    raw = client.embeddings.with_raw_response.create(model="embed", input=["first text", "second"])
+    expect(
+        raw.headers.get("x-signalbox-route") == "text-embedding-3-small",
+        f"route {raw.headers.get('x-signalbox-route')!r}",
+    )
+    got = raw.parse()
+    expect(len(got.data) == 2, f"{len(got.data)} vectors")
+    expect([d.index for d in got.data] == [0, 1], f"indexes {[d.index for d in got.data]}")
+    expect(len(got.data[0].embedding) == 1536, f"{len(got.data[0].embedding)} dimensions")
+    norm = sum(x * x for x in got.data[0].embedding) ** 0.5
+    expect(abs(norm - 1.0) < 1e-3, f"norm {norm}")
+    floats = client.embeddings.create(model="embed", input="first text", encoding_format="float")
+    expect(
+        all(abs(a - b) < 1e-6 for a, b in zip(floats.data[0].embedding, got.data[0].embedding)),
+        "float and base64 answers differ",
+    )
+    expect(got.usage.prompt_tokens > 0, f"usage {got.usage}")
+    try:
+        client.embeddings.create(model="chat-gpt", input="x")
+    except openai.BadRequestError as e:
+        expect("endpoint" in str(e), f"refusal {e}")
+    else:
+        raise AssertionError("an embeddings request to a chat alias was served")
+
+
 def openai_responses_refuses_stored_state(client, model):
     try:
         client.responses.create(model=model, input="hi", previous_response_id="resp_x")
@@ -535,6 +562,7 @@ def main():
             f"openai {model}: responses refuse previous_response_id",
             lambda: openai_responses_refuses_stored_state(oa, model),
         )
+    check("openai: embeddings.create (base64 and float, chat alias refused)", lambda: openai_embeddings(oa))
     for model in MODELS:
         check(f"anthropic {model}: messages.create", lambda: anthropic_create(an, model))
         check(f"anthropic {model}: messages.stream", lambda: anthropic_stream(an, model))

@@ -84,6 +84,16 @@ pub trait ProviderFormat: Sync + 'static {
         Some("its settings")
     }
 
+    /// Reads one embeddings batch's 2xx answer for `expected` inputs
+    /// (OpenAI's `list` by default; kinds with another shape translate).
+    fn read_embeddings(
+        &self,
+        body: &[u8],
+        expected: usize,
+    ) -> Result<crate::embeddings::EmbeddingAnswer, ResponseError> {
+        crate::embeddings::read_answer(body, expected)
+    }
+
     /// The mock provider's side of this wire format, when there is one.
     #[cfg(feature = "mock")]
     fn mock(&self) -> Option<&'static dyn crate::mock::MockWire> {
@@ -157,12 +167,51 @@ pub trait Render: Debug + Send + Sync + 'static {
     ) -> Option<Result<UpstreamRequest, TranslateError>> {
         None
     }
+
+    /// The request embedding one batch of inputs (`batch`, the whole
+    /// `input` when `None`) of the client's OpenAI embeddings `body` for
+    /// `route` (`now` signs Bedrock's); `None` when this kind serves no
+    /// embeddings (the route cannot carry the request).
+    fn render_embeddings(
+        &self,
+        _body: &EmbeddingsBody<'_>,
+        _route: &RouteSettings,
+        _now: SystemTime,
+    ) -> Option<Result<UpstreamRequest, TranslateError>> {
+        None
+    }
+}
+
+/// One batch of an embeddings request, as a kind renders it.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbeddingsBody<'a> {
+    /// The client's validated OpenAI embeddings body.
+    pub body: &'a serde_json::Map<String, serde_json::Value>,
+    /// The batch's inputs; `None` sends the client's `input` as written.
+    pub batch: Option<&'a [&'a serde_json::Value]>,
 }
 
 /// Implements [`Render`] for `$adapter`, whose inherent `render(req, route)`
-/// needs no clock, as part of the kind whose format is `$format`.
+/// needs no clock, as part of the kind whose format is `$format`; with
+/// `embeddings`, also its inherent `render_embeddings(body, route)`.
 macro_rules! render_without_clock {
+    ($adapter:ty, $format:expr, embeddings) => {
+        render_without_clock!($adapter, $format, {
+            fn render_embeddings(
+                &self,
+                body: &$crate::adapter::EmbeddingsBody<'_>,
+                route: &$crate::route::RouteSettings,
+                _now: std::time::SystemTime,
+            ) -> Option<Result<$crate::route::UpstreamRequest, $crate::error::TranslateError>>
+            {
+                Some(<$adapter>::render_embeddings(self, body, route))
+            }
+        });
+    };
     ($adapter:ty, $format:expr) => {
+        render_without_clock!($adapter, $format, {});
+    };
+    ($adapter:ty, $format:expr, { $($extra:tt)* }) => {
         impl $crate::adapter::Render for $adapter {
             fn format(&self) -> &'static dyn $crate::adapter::ProviderFormat {
                 &$format
@@ -176,6 +225,8 @@ macro_rules! render_without_clock {
             ) -> Result<$crate::route::Rendered, $crate::error::TranslateError> {
                 <$adapter>::render(self, req, route)
             }
+
+            $($extra)*
         }
     };
 }
@@ -230,14 +281,19 @@ impl Adapter {
         self.format.name()
     }
 
-    /// Renders `req` for `route`. `now` is used only to sign Bedrock requests.
+    /// Renders `req` for `route`. `now` is used only to sign Bedrock
+    /// requests. What the kind left out is held to the declared behaviour
+    /// of each field (`crate::unsupported`): a field the table refuses
+    /// refuses the route.
     pub fn render(
         &self,
         req: &ChatRequest,
         route: &RouteSettings,
         now: SystemTime,
     ) -> Result<Rendered, TranslateError> {
-        self.render.render(req, route, now)
+        let rendered = self.render.render(req, route, now)?;
+        crate::unsupported::enforce(self.name(), req, &rendered.notes)?;
+        Ok(rendered)
     }
 
     /// See [`Render::forward_native`].
@@ -248,6 +304,25 @@ impl Adapter {
         stream: bool,
     ) -> Option<Result<UpstreamRequest, TranslateError>> {
         self.render.forward_native(native, body, stream)
+    }
+
+    /// See [`Render::render_embeddings`].
+    pub fn render_embeddings(
+        &self,
+        body: &EmbeddingsBody<'_>,
+        route: &RouteSettings,
+        now: SystemTime,
+    ) -> Option<Result<UpstreamRequest, TranslateError>> {
+        self.render.render_embeddings(body, route, now)
+    }
+
+    /// See [`ProviderFormat::read_embeddings`].
+    pub fn read_embeddings(
+        &self,
+        body: &[u8],
+        expected: usize,
+    ) -> Result<crate::embeddings::EmbeddingAnswer, ResponseError> {
+        self.format.read_embeddings(body, expected)
     }
 
     /// Parses a 2xx, non-streamed body.

@@ -54,6 +54,26 @@ impl AzureAdapter {
             notes: notes.0,
         })
     }
+
+    /// Renders one embeddings batch: `POST {endpoint}/openai/deployments/
+    /// {deployment}/embeddings?api-version=…`, OpenAI's body.
+    pub fn render_embeddings(
+        &self,
+        body: &crate::EmbeddingsBody<'_>,
+        route: &RouteSettings,
+    ) -> Result<UpstreamRequest, TranslateError> {
+        let path = format!(
+            "openai/deployments/{}/embeddings?api-version={}",
+            encode_segment(&route.upstream_model),
+            encode_segment(&self.api_version)
+        );
+        let json = crate::embeddings::openai_body(body, &route.upstream_model);
+        let mut request = UpstreamRequest::post_json(join_url(&self.endpoint, &path), json, false);
+        if let Some(key) = &self.api_key {
+            request.secret_header("api-key", key.expose())?;
+        }
+        Ok(request)
+    }
 }
 
 // === impl ProviderFormat ===
@@ -104,4 +124,4 @@ impl ProviderFormat for AzureFormat {
     }
 }
 
-render_without_clock!(AzureAdapter, FORMAT);
+render_without_clock!(AzureAdapter, FORMAT, embeddings);

@@ -20,6 +20,12 @@
 //!   the mock provider's side of its wire format), registered by one line of
 //!   `signalbox_core::provider_kinds!`; [`format_of`] is generated from it.
 //!
+//! - Embeddings: [`embeddings::parse_request`] reads the client's body;
+//!   [`Adapter::render_embeddings`] / [`Adapter::read_embeddings`] speak a
+//!   kind's embeddings API (OpenAI's wire for OpenAI, Azure and
+//!   OpenAI-compatible servers, `batchEmbedContents` for Gemini), and
+//!   [`embeddings::merge`] writes the client's answer from every batch.
+//!
 //! See `docs/providers.md` for each adapter's mapping table.
 
 pub mod anthropic;
@@ -28,6 +34,7 @@ pub mod bedrock;
 pub use signalbox_core::canonical;
 pub mod cohere;
 pub mod completions;
+pub mod embeddings;
 pub mod gemini;
 #[cfg(feature = "mock")]
 pub mod mock;
@@ -40,9 +47,11 @@ mod note;
 mod route;
 pub mod structured;
 mod turns;
+pub mod unsupported;
 
 pub use adapter::{
-    Adapter, AwsEndpoint, DecodeStream, Endpoint, ProviderFormat, Render, StreamDecoder, format_of,
+    Adapter, AwsEndpoint, DecodeStream, EmbeddingsBody, Endpoint, ProviderFormat, Render,
+    StreamDecoder, format_of,
 };
 pub use canonical::{
     ChatRequest, ChatResponse, Choice, Dialect, Image, ImageSource, Message, Part, ResponseFormat,
@@ -50,7 +59,9 @@ pub use canonical::{
 };
 pub use error::{ProviderError, ResponseError, StreamError, TranslateError};
 pub use note::{NoteAction, TranslationNote};
-pub use route::{ContentFilter, Rendered, Retention, RouteSettings, Secret, UpstreamRequest};
+pub use route::{
+    ContentFilter, EmbeddingRoute, Rendered, Retention, RouteSettings, Secret, UpstreamRequest,
+};
 pub use signalbox_core::RequestError;
 
 /// Deserialises a request body, naming the failing field's path.

@@ -46,6 +46,19 @@ pub struct RouteSettings {
     /// provider reports a context overflow, only routes with a larger
     /// window are tried.
     pub context_window: Option<u32>,
+    /// Embedding routes: their batch size and vector length; `None` for
+    /// chat routes.
+    pub embedding: Option<EmbeddingRoute>,
+}
+
+/// What an embedding route's record tells the upstream client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbeddingRoute {
+    /// Most inputs per upstream call (larger requests are split).
+    pub max_batch: u32,
+    /// Length of every vector the route must answer with (a vector of
+    /// another length is a bad answer, and the next route is tried).
+    pub dimensions: u32,
 }
 
 impl RouteSettings {
@@ -57,6 +70,7 @@ impl RouteSettings {
             retention: Retention::ProviderDefault,
             content_filter: None,
             context_window: None,
+            embedding: None,
         }
     }
 

@@ -28,13 +28,13 @@ pub use model::{
     CanarySubject, Capability, Config, ContentFilter, DEFAULT_AZURE_API_VERSION,
     DEFAULT_GEMINI_API_VERSION, DEFAULT_KEY_PREFIX, DEFAULT_MAX_STREAM_EVENT_BYTES,
     DEFAULT_REGIONS, DEFAULT_RISK_TIERS, DEFAULT_TENANT, DecisionLogConfig, DegradeStep,
-    EscalationConfig, FailureMode, HealthCheckConfig, IdempotencyConfig, IntentConfig, IntentRule,
-    IntentWhen, LogPriority, MaxOutput, Objectives, PolicyRule, Posture, Price, ProbeMode,
-    PromptConfig, PromptVersion, ProviderConfig, ProviderKind, QualityConfig, QualitySuite,
-    Requirements, Resilience, Retention, RetryClass, RetryOn, RetryPolicy, RouteConfig,
-    RouteSelector, RuleWhen, SCORERS, Scheduler, ServerConfig, ShadowConfig, ShadowRule,
-    StateBackend, StateBackendKind, StateConfig, StreamBreak, Supports, Template, TenantConfig,
-    TenantLimits, Timeouts, Weights,
+    EmbeddingSpec, EndpointKind, EscalationConfig, FailureMode, HealthCheckConfig,
+    IdempotencyConfig, IntentConfig, IntentRule, IntentWhen, LogPriority, MaxOutput, Objectives,
+    PolicyRule, Posture, Price, ProbeMode, PromptConfig, PromptVersion, ProviderConfig,
+    ProviderKind, QualityConfig, QualitySuite, Requirements, Resilience, Retention, RetryClass,
+    RetryOn, RetryPolicy, RouteConfig, RouteSelector, RuleWhen, SCORERS, Scheduler, ServerConfig,
+    ShadowConfig, ShadowRule, StateBackend, StateBackendKind, StateConfig, StreamBreak, Supports,
+    Template, TenantConfig, TenantLimits, Timeouts, Weights,
 };
 pub use schema::json_schema;
 pub use secret::{MAX_SECRET_FILE_BYTES, Secret, SecretError, SecretSource, hash_secret};

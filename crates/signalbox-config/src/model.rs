@@ -9,6 +9,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use signalbox_core::{AliasName, OpenAiQuirks, ProviderName, RouteId};
 
+pub use signalbox_core::EndpointKind;
+
 pub use signalbox_core::ProviderKind;
 
 use crate::secret::Secret;
@@ -331,6 +333,32 @@ pub struct RouteConfig {
     pub zone: usize,
     /// Requests per second sent to this route, if limited.
     pub max_requests_per_second: Option<u32>,
+    /// The API the route's model serves (the `endpoint` constraint).
+    pub endpoint: EndpointKind,
+    /// The embedding space and limits (`endpoint: embeddings` only).
+    pub embedding: Option<EmbeddingSpec>,
+}
+
+/// An embedding route's capability record: the space its vectors are in
+/// (failover never leaves it) and its input limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddingSpec {
+    /// The embedding model's identity (default: the route's `model`).
+    pub model: String,
+    /// Length of the vectors returned.
+    pub dimensions: u32,
+    /// Longest single input, in tokens.
+    pub max_input_tokens: u32,
+    /// Most inputs per upstream call.
+    pub max_batch: u32,
+}
+
+impl EmbeddingSpec {
+    /// Whether vectors of `self` and `other` may be compared: same model,
+    /// same dimensions. Anything else is another space, never a fallback.
+    pub fn same_space(&self, other: &Self) -> bool {
+        self.model == other.model && self.dimensions == other.dimensions
+    }
 }
 
 /// What a route does with a request whose `max_tokens` is above its

@@ -318,6 +318,31 @@ pub(crate) struct RawRoute {
     /// Requests per second sent to this route (one second of burst); bounds
     /// how fast traffic shifts onto it. Default unlimited.
     pub max_requests_per_second: Option<u32>,
+    /// The API the route's model serves: `chat` (default) or `embeddings`.
+    pub endpoint: Option<signalbox_core::EndpointKind>,
+    /// The embedding model's space and limits; required with `endpoint:
+    /// embeddings`, refused otherwise.
+    pub embedding: Option<RawEmbedding>,
+}
+
+/// An embedding route's capability record.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "Embedding")]
+pub(crate) struct RawEmbedding {
+    /// Length of the vectors the route returns. Required; > 0.
+    #[schemars(range(min = 1))]
+    pub dimensions: u32,
+    /// The embedding model's identity: routes of one alias must share it
+    /// (and `dimensions`). Default: the route's `model`.
+    pub model: Option<Text>,
+    /// Longest single input in tokens. Default 8192; > 0.
+    #[schemars(range(min = 1))]
+    pub max_input_tokens: Option<u32>,
+    /// Most inputs per upstream call; larger arrays are split into
+    /// batches. Default 2048; > 0.
+    #[schemars(range(min = 1))]
+    pub max_batch: Option<u32>,
 }
 
 /// Capabilities of a route.

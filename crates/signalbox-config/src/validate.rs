@@ -14,6 +14,7 @@ use crate::text::Text;
 use crate::vars::VarSource;
 
 mod admin;
+mod embedding;
 mod intent;
 mod policy;
 mod privacy;
@@ -96,6 +97,7 @@ pub(crate) fn validate(
     );
     let route_ids: Vec<&str> = routes.iter().map(|r| r.id.as_str()).collect();
     let aliases = route::validate_aliases(aliases, &route_ids, &mut errors);
+    embedding::check_spaces(&aliases, &routes, &mut errors);
 
     let (tenants, anonymous_tenant) = tenant::validate_tenants(
         tenants,

@@ -46,6 +46,10 @@ pub const PROMPT_VERSION: &str = "x-signalbox-prompt-version";
 /// Response: the caller's `max_tokens` and what the serving route was sent
 /// instead, `requested->sent` (routes with `max-output: clamp`).
 pub const MAX_TOKENS_CLAMPED: &str = "x-signalbox-max-tokens-clamped";
+/// Response: the request fields the serving route was sent without, as
+/// the client named them, `seed,user` (each field's declared behaviour:
+/// `signalbox_adapters::unsupported`; the decision record says why).
+pub const DROPPED_FIELDS: &str = "x-signalbox-dropped-fields";
 
 /// The credential of an `Authorization: Bearer <token>` value, whatever the
 /// scheme's case (RFC 9110 §11.1: auth schemes are case-insensitive); the

@@ -1,12 +1,13 @@
 //! Owns the types every pipeline stage shares: route and provider ids, the
 //! canonical chat request, upstream outcome classes, attempt records, the
-//! privacy spec as configured, the operator-action model, the names of
+//! privacy spec as configured, the endpoint kinds routes serve, the operator-action model, the names of
 //! headers and metrics, and the one wall clock. Nothing here does I/O.
 
 pub mod attempt;
 pub mod canonical;
 pub mod clock;
 pub mod decision;
+pub mod endpoint;
 pub mod headers;
 pub mod ids;
 pub mod metric_names;
@@ -24,6 +25,7 @@ pub use decision::{
     CandidateRecord, ContinuedRecord, DecisionRecord, RuleRecord, SignalRecord, SignalSource,
     SkipKind, SkipRecord, TranslationRecord, Verdict,
 };
+pub use endpoint::EndpointKind;
 pub use ids::{AliasName, ProviderName, RouteId, RouteIdx};
 pub use outcome::{ErrorSource, OutcomeClass};
 pub use provider_kind::{KindSettings, ProviderKind};

@@ -256,6 +256,7 @@ fn validate_messages(messages: Option<&Value>) -> Result<(), RequestError> {
 
 mod clamp;
 mod degrade;
+mod embeddings;
 mod native;
 
 pub use clamp::OutputClamp;

@@ -119,6 +119,7 @@ impl Scripted {
                 retention: signalbox_providers::Retention::ProviderDefault,
                 content_filter: None,
                 context_window: None,
+                embedding: None,
             },
             version: "m-1".into(),
             upstream: Arc::clone(self) as Arc<dyn Upstream>,

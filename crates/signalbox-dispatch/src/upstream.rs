@@ -101,6 +101,10 @@ impl Upstream for signalbox_providers::HttpUpstream {
         call: &'a CallContext<'a>,
     ) -> BoxFuture<'a, Result<Answer, UpstreamError>> {
         Box::pin(async move {
+            // Embeddings: every batch sent, answered as one list.
+            if prepared.is_embeddings() {
+                return self.call_embeddings(prepared, call).await.map(Answer::Json);
+            }
             let resp = self.send(prepared, call).await?;
             if prepared.is_stream() {
                 return Ok(Answer::Events(self.events(resp, prepared)));

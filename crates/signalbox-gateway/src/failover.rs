@@ -134,7 +134,10 @@ pub(crate) async fn run(
         },
         operator: operator.as_deref(),
     };
-    let rounds = Rounds { ctx };
+    let rounds = Rounds {
+        ctx,
+        space: crate::embeddings::Space::default(),
+    };
     signalbox_dispatch::run(&failover, &rounds, req, signals, decision)
         .await
         .map_round(|round, served| round.table_for(served.route))

@@ -83,6 +83,7 @@ impl Request<'_> {
             WireFormat::Anthropic => hasher.update(b"anthropic/2\0"),
             WireFormat::Responses => hasher.update(b"responses\0"),
             WireFormat::Completions => hasher.update(b"completions\0"),
+            WireFormat::Embeddings => hasher.update(b"embeddings\0"),
         }
         hasher.update(self.body);
         let digest = hasher.finalize();

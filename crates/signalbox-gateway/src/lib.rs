@@ -15,6 +15,7 @@ mod conn;
 mod continuation;
 mod ctx;
 mod dashboard;
+mod embeddings;
 mod entry;
 mod escalation;
 mod failover;

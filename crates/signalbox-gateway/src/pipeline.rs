@@ -1,5 +1,5 @@
 //! The request pipeline for `POST /v1/chat/completions`,
-//! `POST /v1/messages` and `POST /v1/responses`: one context per request ([`RequestCtx`]), a list
+//! `POST /v1/messages`, `POST /v1/responses` and `POST /v1/embeddings`: one context per request ([`RequestCtx`]), a list
 //! of stages that fill it in, and one `finish` that always runs. The
 //! endpoint only names the client's wire format: the body is read in it,
 //! and the answer, its stream events and every error are written in it
@@ -190,6 +190,7 @@ fn parse(
         WireFormat::Anthropic => crate::anthropic::parse(bytes, headers)?,
         WireFormat::Responses => crate::responses::parse(bytes)?,
         WireFormat::Completions => crate::responses::parse_completions(bytes)?,
+        WireFormat::Embeddings => crate::embeddings::parse(bytes)?,
     };
     let mut canary = None;
     let (req, prompt) = crate::prompt::take(&ctx.runtime.config, headers, req, &mut |p, req| {
@@ -222,7 +223,10 @@ fn decide(
     if let Some(log) = ctx.log.as_mut() {
         log.evidence = Some((signals.clone(), decision.clone()));
         if log_content {
-            log.content = Some(serde_json::json!({ "request": req.body().get("messages") }));
+            // The conversation, or an embeddings request's inputs.
+            let body = req.body();
+            let request = body.get("messages").or_else(|| body.get("input"));
+            log.content = Some(serde_json::json!({ "request": request }));
         }
     }
     let may_degrade_refusal = decision.failure_mode == FailureMode::Degrade

@@ -1,6 +1,7 @@
 //! Owns the privacy boundary on the request path: before a request crosses
 //! into a route's trust zone, the zone's boundary (the rule's, else the
-//! tenant's, else the gateway's) redacts, tokenises or blocks what its detectors find; the
+//! tenant's, else the gateway's) redacts, tokenises or blocks what its detectors find (an
+//! embeddings request's `input` is redacted where chat would be tokenised); the
 //! answer's tokens are restored before the caller sees it, in JSON and in
 //! streams. Tokens are consistent within a session (`x-signalbox-session`)
 //! through the vault. Only counts ever leave this module — never values.
@@ -195,7 +196,14 @@ pub async fn protect(
             }),
             None => TokenTable::new(),
         };
-        match req.rewritten(|body| profile.protect_chat_request(body, &mut table)) {
+        // A vector cannot be restored: an embeddings request's tokenising
+        // classes are redacted (`signalbox-privacy`'s embeddings walk).
+        let rewritten = if req.is_embeddings() {
+            req.rewritten(|body| profile.protect_embeddings_request(body))
+        } else {
+            req.rewritten(|body| profile.protect_chat_request(body, &mut table))
+        };
+        match rewritten {
             Ok((protected, report)) => {
                 if let Some(scope) = &scope
                     && let Err(e) = store_fresh(vault, scope, &mut table).await

@@ -1,5 +1,7 @@
 //! Owns active health checks: a cheap chat request per route whose answer
-//! must match the route's expected pattern (quality, not just HTTP 200).
+//! must match the route's expected pattern (quality, not just HTTP 200);
+//! an embedding route is probed with its own kind of request (the prompt
+//! embedded), whose answer must be one vector of the declared length.
 //! By default probes run only while a route is unhealthy, to detect its
 //! recovery without spending traffic on healthy routes; at most one probe
 //! per route per interval. A probe of an open circuit runs only once the
@@ -62,6 +64,29 @@ pub(crate) fn spawn(state: &Arc<AppState>) -> JoinHandle<()> {
     })
 }
 
+/// The probe's request: a short chat completion, or for an embedding
+/// route the prompt embedded.
+fn probe_request(
+    model: &str,
+    prompt: &str,
+    embedding: bool,
+) -> Result<ChatRequest, signalbox_core::RequestError> {
+    if embedding {
+        let body = serde_json::json!({ "model": model, "input": prompt });
+        let serde_json::Value::Object(body) = body else {
+            return Err(signalbox_core::RequestError::Syntax("not an object".into()));
+        };
+        return ChatRequest::embeddings(body, Vec::new());
+    }
+    let body = serde_json::json!({
+        "model": model,
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": 16,
+        "temperature": 0,
+    });
+    ChatRequest::parse(&serde_json::to_vec(&body).unwrap_or_default())
+}
+
 /// Sends one probe and judges its answer.
 async fn probe(
     target: &crate::runtime::Route,
@@ -69,16 +94,10 @@ async fn probe(
     expect: &str,
     timeout: Duration,
 ) -> ProbeResult {
-    let body = serde_json::json!({
-        "model": target.settings.upstream_model,
-        "messages": [{"role": "user", "content": prompt}],
-        "max_tokens": 16,
-        "temperature": 0,
-    });
+    let embedding = target.settings.embedding.is_some();
     let started = Instant::now();
     let answer = tokio::time::timeout(timeout, async {
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        let req = ChatRequest::parse(&bytes)
+        let req = probe_request(&target.settings.upstream_model, prompt, embedding)
             .map_err(|e| UpstreamError::new(OutcomeClass::BadResponse, e.to_string()))?;
         let prepared = target
             .upstream
@@ -111,6 +130,16 @@ async fn probe(
         Ok(Err(e)) => return failed(e.to_string()),
         Ok(Ok(json)) => json,
     };
+    // An embeddings answer was checked on the way (one vector per input,
+    // of the route's length): there is no text to match.
+    if embedding {
+        return ProbeResult {
+            at: None,
+            ok: true,
+            latency_ms,
+            detail: String::new(),
+        };
+    }
     let text = serde_json::from_slice::<serde_json::Value>(&json.body)
         .ok()
         .and_then(|v| {

@@ -73,7 +73,13 @@ pub(crate) fn spawn(state: &Arc<AppState>) -> JoinHandle<()> {
                 continue;
             }
             let cfg = &runtime.config.quality;
-            for route in &runtime.routes {
+            // Suites are chat conversations: embedding routes have no
+            // answers for them to judge.
+            for route in runtime
+                .routes
+                .iter()
+                .filter(|r| r.settings.embedding.is_none())
+            {
                 let due = last_run
                     .get(route.id.as_str())
                     .is_none_or(|t| t.elapsed() >= cfg.every);

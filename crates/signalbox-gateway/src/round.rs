@@ -18,6 +18,8 @@ use crate::privacy::{PrivacyRuntime, Protected, Who, protect};
 /// Prepares each dispatch round's bodies for one request.
 pub(crate) struct Rounds<'a> {
     pub ctx: &'a Context<'a>,
+    /// The embedding space every round keeps to (embeddings only).
+    pub space: crate::embeddings::Space,
 }
 
 /// A round's request in each form its candidates need.
@@ -62,6 +64,14 @@ impl<'a> PrepareRound for Rounds<'a> {
             route_group: vec![0; rt.routes.len()],
             report: None,
         };
+        // Never a fallback into another embedding space (`embeddings.rs`);
+        // chat requests pay nothing for it.
+        let (candidates, other_space) = if round.req.is_embeddings() {
+            let kept = self.space.keep(rt, round.signals.alias, candidates);
+            (kept.candidates, kept.skipped)
+        } else {
+            (candidates, Vec::new())
+        };
         out.variants(self.ctx, round.req, &candidates);
         let who = Who {
             tenant: round.signals.tenant,
@@ -90,6 +100,7 @@ impl<'a> PrepareRound for Rounds<'a> {
         .await;
         eligible.candidates = throttled.candidates;
         eligible.skipped.extend(throttled.skipped);
+        eligible.skipped.extend(other_space);
         Ok((out, eligible))
     }
 }

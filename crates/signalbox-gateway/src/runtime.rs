@@ -249,6 +249,13 @@ fn route_settings(r: &RouteConfig) -> RouteSettings {
             Filter::Standard => None,
             Filter::Strict => Some(ContentFilter::High),
         },
+        embedding: r
+            .embedding
+            .as_ref()
+            .map(|e| signalbox_adapters::EmbeddingRoute {
+                max_batch: e.max_batch,
+                dimensions: e.dimensions,
+            }),
     }
 }
 

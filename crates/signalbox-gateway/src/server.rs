@@ -35,6 +35,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/v1/responses", post(crate::responses::responses))
         .route("/v1/completions", post(crate::responses::completions))
+        .route("/v1/embeddings", post(crate::embeddings::embeddings))
         .route("/v1/models", get(models))
         .route("/v1/models/{id}", get(model))
         .route("/healthz", get(healthz))

@@ -1,4 +1,5 @@
-//! Owns the HTTP router and the chat handler's pipeline: record, fault, answer.
+//! Owns the HTTP router and the handler's pipeline (chat and embeddings
+//! alike): record, fault, answer.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -119,6 +120,9 @@ pub fn router_as(options: MockOptions, format: MockFormat) -> (Router, MockContr
     });
     let mut dialect = Router::new();
     for path in wire.chat_paths() {
+        dialect = dialect.route(path, post(chat));
+    }
+    for path in wire.embeddings_paths() {
         dialect = dialect.route(path, post(chat));
     }
     for path in wire.models_paths() {
@@ -262,6 +266,33 @@ fn contains(body: &[u8], text: &[u8]) -> bool {
     text.is_empty() || body.windows(text.len()).any(|w| w == text)
 }
 
+/// The 200 answer to an embeddings request (deterministic vectors), or a
+/// 400 for a body the format cannot read. The faults decided before this
+/// apply alike; of the answer-shaping ones, a malformed body and rewritten
+/// error ids do (streams have no embeddings counterpart).
+fn embeddings(
+    shared: &Shared,
+    faults: &Faults,
+    (uri, body): (&Uri, &[u8]),
+) -> (Response, CallOutcome) {
+    if faults.malformed_json {
+        let response = shared.respond(StatusCode::OK, JSON, shared.wire.malformed_body());
+        shared.counters.responses_ok.fetch_add(1, Relaxed);
+        return (response, CallOutcome::Json);
+    }
+    match shared.wire.render_embeddings(uri, body) {
+        Ok(answer) => {
+            shared.counters.responses_ok.fetch_add(1, Relaxed);
+            let response = shared.respond(StatusCode::OK, JSON, answer);
+            (response, CallOutcome::Json)
+        }
+        Err(message) => (
+            shared.error(StatusCode::BAD_REQUEST, &message),
+            CallOutcome::Invalid,
+        ),
+    }
+}
+
 /// The 200 answer (or 400 for a body the format cannot parse).
 fn answer(
     shared: &Shared,
@@ -270,6 +301,9 @@ fn answer(
     (uri, body): (&Uri, &[u8]),
     in_flight: InFlight,
 ) -> (Response, CallOutcome) {
+    if shared.wire.is_embeddings(uri) {
+        return embeddings(shared, faults, (uri, body));
+    }
     let parsed = match shared.wire.parse_request(uri, body) {
         Ok(parsed) => parsed,
         Err(message) => {

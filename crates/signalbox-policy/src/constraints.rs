@@ -4,7 +4,7 @@
 //! work; [`render`] turns a check into verdicts with evidence for the record.
 
 use signalbox_config::{ContentFilter, MaxOutput, Retention, RouteConfig};
-use signalbox_core::Verdict;
+use signalbox_core::{EndpointKind, Verdict};
 
 use crate::signals::Signals;
 use crate::snapshot::PolicySnapshot;
@@ -17,6 +17,7 @@ pub const DEFAULT_OUTPUT_ESTIMATE: u64 = 512;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub(crate) enum Constraint {
+    Endpoint,
     Selector,
     Region,
     RiskTier,
@@ -28,10 +29,13 @@ pub(crate) enum Constraint {
     Streaming,
     ContextWindow,
     MaxOutput,
+    InputTokens,
+    Dimensions,
     CostCeiling,
 }
 
-const ALL: [Constraint; 12] = [
+const ALL: [Constraint; 15] = [
+    Constraint::Endpoint,
     Constraint::Selector,
     Constraint::Region,
     Constraint::RiskTier,
@@ -43,6 +47,8 @@ const ALL: [Constraint; 12] = [
     Constraint::Streaming,
     Constraint::ContextWindow,
     Constraint::MaxOutput,
+    Constraint::InputTokens,
+    Constraint::Dimensions,
     Constraint::CostCeiling,
 ];
 
@@ -53,6 +59,7 @@ impl Constraint {
 
     fn name(self) -> &'static str {
         match self {
+            Self::Endpoint => "endpoint",
             Self::Selector => "selector",
             Self::Region => "region",
             Self::RiskTier => "risk_tier",
@@ -64,6 +71,8 @@ impl Constraint {
             Self::Streaming => "streaming",
             Self::ContextWindow => "context_window",
             Self::MaxOutput => "max_output_tokens",
+            Self::InputTokens => "max_input_tokens",
+            Self::Dimensions => "dimensions",
             Self::CostCeiling => "cost_ceiling",
         }
     }
@@ -102,9 +111,13 @@ pub(crate) fn output_on(route: &RouteConfig, s: &Signals) -> Option<u64> {
     })
 }
 
-/// The request's estimated cost on a route, in USD.
+/// The request's estimated cost on a route, in USD (an embedding has no
+/// output tokens).
 pub(crate) fn cost_estimate(route: &RouteConfig, s: &Signals) -> f64 {
-    let output = output_on(route, s).unwrap_or(DEFAULT_OUTPUT_ESTIMATE) as f64;
+    let output = match s.endpoint {
+        EndpointKind::Chat => output_on(route, s).unwrap_or(DEFAULT_OUTPUT_ESTIMATE) as f64,
+        EndpointKind::Embeddings => 0.0,
+    };
     (s.prompt_tokens as f64 * route.price.input_per_1m + output * route.price.output_per_1m)
         / 1_000_000.0
 }
@@ -133,6 +146,7 @@ pub(crate) fn check(
             c.failed |= k.bit();
         }
     };
+    kind_checks(r, s, &mut eval);
     if req.has_selector {
         eval(Constraint::Selector, selected);
     }
@@ -158,11 +172,6 @@ pub(crate) fn check(
     if s.stream {
         eval(Constraint::Streaming, r.supports.streaming);
     }
-    let needed = s.prompt_tokens.saturating_add(output_on(r, s).unwrap_or(0));
-    eval(
-        Constraint::ContextWindow,
-        u64::from(r.context_window) >= needed,
-    );
     // A clamping route always fits the output: it is sent its own limit.
     if let Some(m) = s.max_tokens
         && r.max_output == MaxOutput::Refuse
@@ -175,6 +184,36 @@ pub(crate) fn check(
     }
     c.cost_usd = cost;
     c
+}
+
+/// The constraints on the request's kind: the endpoint, and that kind's
+/// size limits (a chat prompt's context window; an embedding's longest
+/// input and dimensions). Chat requests on chat routes (every route of a
+/// configuration without embedding routes) need no endpoint verdict:
+/// nothing to show or pay for.
+fn kind_checks(r: &RouteConfig, s: &Signals, eval: &mut impl FnMut(Constraint, bool)) {
+    if s.endpoint != EndpointKind::Chat || r.endpoint != EndpointKind::Chat {
+        eval(Constraint::Endpoint, r.endpoint == s.endpoint);
+    }
+    match (s.endpoint, &r.embedding) {
+        (EndpointKind::Chat, _) => {
+            let needed = s.prompt_tokens.saturating_add(output_on(r, s).unwrap_or(0));
+            eval(
+                Constraint::ContextWindow,
+                u64::from(r.context_window) >= needed,
+            );
+        }
+        (EndpointKind::Embeddings, Some(spec)) => {
+            eval(
+                Constraint::InputTokens,
+                s.longest_input_tokens <= u64::from(spec.max_input_tokens),
+            );
+            if let Some(d) = s.dimensions {
+                eval(Constraint::Dimensions, d == u64::from(spec.dimensions));
+            }
+        }
+        (EndpointKind::Embeddings, None) => {}
+    }
 }
 
 /// Each evaluated constraint as a verdict with its evidence.
@@ -229,6 +268,9 @@ impl Evidence<'_> {
             )
         };
         match k {
+            Constraint::Endpoint | Constraint::InputTokens | Constraint::Dimensions => {
+                self.kind_detail(k, ok, yes)
+            }
             Constraint::Selector => format!(
                 "rule selector {} this route {yes}",
                 if ok { "admits" } else { "excludes" }
@@ -284,6 +326,34 @@ impl Evidence<'_> {
                 self.check.cost_usd,
                 if ok { "≤" } else { ">" },
                 req.max_cost_usd.unwrap_or(0.0)
+            ),
+        }
+    }
+}
+
+impl Evidence<'_> {
+    /// The verdict text of a constraint on the request's kind.
+    fn kind_detail(&self, k: Constraint, ok: bool, yes: &str) -> String {
+        let (s, r) = (self.s, self.route);
+        let spec = r.embedding.as_ref();
+        match k {
+            Constraint::InputTokens => format!(
+                "longest input {} {} max_input_tokens {} {yes}",
+                s.longest_input_tokens,
+                if ok { "≤" } else { ">" },
+                spec.map_or(0, |e| e.max_input_tokens)
+            ),
+            Constraint::Dimensions => format!(
+                "dimensions {} {} route's {} {yes}",
+                s.dimensions.unwrap_or(0),
+                if ok { "=" } else { "≠" },
+                spec.map_or(0, |e| e.dimensions)
+            ),
+            _ => format!(
+                "endpoint {} {} route serves {} {yes}",
+                s.endpoint,
+                if ok { "=" } else { "≠" },
+                r.endpoint
             ),
         }
     }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use signalbox_config::{Config, TenantConfig};
 use signalbox_core::headers as h;
-use signalbox_core::{ChatRequest, SignalRecord, SignalSource};
+use signalbox_core::{ChatRequest, EndpointKind, SignalRecord, SignalSource};
 
 use crate::PolicyError;
 use crate::snapshot::{PolicySnapshot, RegionMask};
@@ -60,6 +60,12 @@ pub struct Signals {
     pub prompt_tokens: u64,
     /// How the estimate was made.
     pub token_method: &'static str,
+    /// The endpoint kind the request needs (the `endpoint` constraint).
+    pub endpoint: EndpointKind,
+    /// Embeddings: the largest single input in tokens (0 for chat).
+    pub longest_input_tokens: u64,
+    /// Embeddings: the vector length the caller asked for (`dimensions`).
+    pub dimensions: Option<u64>,
 }
 
 /// Resolves the caller's tenant from `Authorization: Bearer …` or
@@ -124,7 +130,7 @@ pub fn extract(
     let (risk_tier, risk_source) = risk_tier(cfg, t, headers)?;
     let session = session(headers)?;
     let irreversible = irreversible(headers)?;
-    let body = BodyFeatures::of(req.body(), tokens::estimate_request(req));
+    let body = BodyFeatures::of(req);
     let (intent, intent_source, intent_rule) = intent(snap, headers, &body, req.body())?;
     Ok(Signals {
         tenant,
@@ -146,6 +152,9 @@ pub fn extract(
         max_tokens: body.max_tokens,
         prompt_tokens: body.estimate.prompt_tokens,
         token_method: body.estimate.method,
+        endpoint: EndpointKind::of(req.ingress()),
+        longest_input_tokens: body.longest_input,
+        dimensions: body.dimensions,
     })
 }
 
@@ -248,10 +257,25 @@ struct BodyFeatures {
     json_mode: bool,
     max_tokens: Option<u64>,
     estimate: tokens::TokenEstimate,
+    longest_input: u64,
+    dimensions: Option<u64>,
 }
 
 impl BodyFeatures {
-    fn of(body: &serde_json::Map<String, Value>, estimate: tokens::TokenEstimate) -> Self {
+    fn of(req: &ChatRequest) -> Self {
+        let body = req.body();
+        if req.is_embeddings() {
+            let inputs = tokens::estimate_inputs(body);
+            return Self {
+                tools: Vec::new(),
+                images: false,
+                json_mode: false,
+                max_tokens: None,
+                estimate: inputs.total,
+                longest_input: inputs.longest,
+                dimensions: body.get("dimensions").and_then(Value::as_u64),
+            };
+        }
         Self {
             tools: tool_names(body),
             images: has_images(body),
@@ -265,7 +289,9 @@ impl BodyFeatures {
                 .get("max_completion_tokens")
                 .or_else(|| body.get("max_tokens"))
                 .and_then(Value::as_u64),
-            estimate,
+            estimate: tokens::estimate_request(req),
+            longest_input: 0,
+            dimensions: None,
         }
     }
 }
@@ -363,9 +389,13 @@ impl Signals {
         out
     }
 
-    /// What the body needs: tools, images, JSON mode, stream, tokens.
+    /// What the body needs: tools, images, JSON mode, stream, tokens (and
+    /// for embeddings: the endpoint, the longest input, the dimensions).
     fn body_records(&self) -> Vec<SignalRecord> {
         let mut out = Vec::with_capacity(6);
+        if self.endpoint != EndpointKind::Chat {
+            return self.embedding_records();
+        }
         let tools = if self.tools.is_empty() {
             "none".to_string()
         } else {
@@ -383,6 +413,34 @@ impl Signals {
         if let Some(m) = self.max_tokens {
             out.push(rec("max_tokens", m.to_string(), SignalSource::Body, None));
         }
+        out.push(rec(
+            "prompt_tokens",
+            self.prompt_tokens.to_string(),
+            SignalSource::Body,
+            Some(format!("estimate: {}", self.token_method)),
+        ));
+        out
+    }
+}
+
+impl Signals {
+    /// An embeddings request's body signals.
+    fn embedding_records(&self) -> Vec<SignalRecord> {
+        let mut out = vec![rec(
+            "endpoint",
+            self.endpoint.label(),
+            SignalSource::Body,
+            None,
+        )];
+        if let Some(d) = self.dimensions {
+            out.push(rec("dimensions", d.to_string(), SignalSource::Body, None));
+        }
+        out.push(rec(
+            "longest_input_tokens",
+            self.longest_input_tokens.to_string(),
+            SignalSource::Body,
+            None,
+        ));
         out.push(rec(
             "prompt_tokens",
             self.prompt_tokens.to_string(),

@@ -436,3 +436,5 @@ fn a_route_outside_the_chain_is_admitted_only_under_the_same_constraints() {
     assert!(!d.admits(&snap, &s, idx("eu-small")), "retention and tools");
     assert!(d.admits(&snap, &s, idx("eu-big")));
 }
+
+mod endpoints;

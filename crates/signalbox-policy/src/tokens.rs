@@ -47,6 +47,8 @@ use budget::Counting;
 pub use budget::{METHOD_O200K_PAST_BUDGET, TIME_BUDGET};
 
 mod budget;
+mod embeddings;
+pub use embeddings::{InputsEstimate, estimate_inputs};
 pub mod segment;
 #[cfg(test)]
 mod tests;

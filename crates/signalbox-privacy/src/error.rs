@@ -23,6 +23,10 @@ pub enum ProtectError {
     /// The body is not a JSON object with a `messages` array.
     #[error("request body is not an OpenAI chat-completions request: {0}")]
     NotChatRequest(&'static str),
+    /// Part of the body cannot be scanned (an embeddings request's token
+    /// arrays): nothing may cross a boundary unchecked.
+    #[error("request body cannot be scanned: {0}")]
+    Unscannable(&'static str),
 }
 
 impl ProtectError {
@@ -31,7 +35,7 @@ impl ProtectError {
     pub const fn metric_label(&self) -> &'static str {
         match self {
             Self::Blocked(_) => "privacy_blocked",
-            Self::NotChatRequest(_) => "privacy_bad_request",
+            Self::NotChatRequest(_) | Self::Unscannable(_) => "privacy_bad_request",
         }
     }
 }

@@ -6,7 +6,9 @@
 //! 1. at config load, `PrivacyProfile::compile(&spec)` for each boundary;
 //! 2. `load_table(vault, scope)` gets the session's `TokenTable`;
 //! 3. `profile.protect_chat_request(&mut body, &mut table)` rewrites the
-//!    body and returns a `ProtectReport` (counts only), or `Blocked`;
+//!    body and returns a `ProtectReport` (counts only), or `Blocked`
+//!    (`protect_embeddings_request` for an embeddings body: tokenising
+//!    classes are redacted there, as a vector cannot be restored);
 //! 4. `store_fresh(vault, scope, &mut table)` saves new tokens;
 //! 5. the answer goes through `restore_chat_response`, or chunk by chunk
 //!    through a `ChatStreamRestorer` sharing the table in an `Arc`.
@@ -16,6 +18,7 @@
 //! benchmark figures.
 
 mod detect;
+mod embeddings;
 mod error;
 mod profile;
 mod report;

@@ -125,7 +125,7 @@ impl PrivacyProfile {
     ) -> Result<Option<String>, Blocked> {
         let findings = self.scan_all([text], report)?;
         let found = findings.first().map_or(&[][..], Vec::as_slice);
-        Ok(self.apply(text, found, Escape::None, table))
+        Ok(self.apply(text, found, Escape::None, Some(table)))
     }
 
     /// Finds and counts in every text before anything changes; `Err` when a
@@ -162,13 +162,14 @@ impl PrivacyProfile {
 
     /// Rewrites `text` with redactions and tokens; `None` when nothing changes.
     /// Values found inside JSON-string text are stored decoded, so they can
-    /// be restored into plain text as well as re-escaped into JSON.
+    /// be restored into plain text as well as re-escaped into JSON. Without
+    /// a `table` (nothing will be restored), `tokenise` classes are redacted.
     pub(crate) fn apply(
         &self,
         text: &str,
         findings: &[Finding],
         escape: Escape,
-        table: &mut TokenTable,
+        mut table: Option<&mut TokenTable>,
     ) -> Option<String> {
         let mut out = String::new();
         let mut copied = 0;
@@ -179,12 +180,14 @@ impl PrivacyProfile {
             let Some(value) = text.get(finding.start..finding.end) else {
                 continue;
             };
-            let replacement = match info.action {
-                Some(Action::Redact) => format!("[REDACTED_{}]", info.kind),
-                Some(Action::Tokenise) => table
+            let replacement = match (info.action, table.as_deref_mut()) {
+                (Some(Action::Redact), _) | (Some(Action::Tokenise), None) => {
+                    format!("[REDACTED_{}]", info.kind)
+                }
+                (Some(Action::Tokenise), Some(table)) => table
                     .tokenise(&info.kind, &decoded(value, escape))
                     .to_owned(),
-                Some(Action::Block | Action::Allow) | None => continue,
+                (Some(Action::Block | Action::Allow) | None, _) => continue,
             };
             if out.is_empty() {
                 out.reserve(text.len() + 16);

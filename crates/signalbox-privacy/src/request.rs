@@ -26,7 +26,7 @@ impl PrivacyProfile {
         let mut report = ProtectReport::default();
         let findings = self.scan_all(texts.iter().map(|(text, _)| text.as_str()), &mut report)?;
         for ((text, escape), found) in texts.iter_mut().zip(&findings) {
-            if let Some(protected) = self.apply(text, found, *escape, table) {
+            if let Some(protected) = self.apply(text, found, *escape, Some(table)) {
                 **text = protected;
             }
         }

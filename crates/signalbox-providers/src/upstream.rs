@@ -96,6 +96,8 @@ pub struct HttpUpstream {
     kind: ProviderKind,
     /// `{base}/chat/completions` (the untranslated OpenAI path).
     chat_url: Uri,
+    /// `{base}/embeddings` (the untranslated OpenAI embeddings path).
+    embeddings_url: Uri,
     /// Connection pools, one per calling thread.
     pools: Pools,
     /// Content type, configured extra headers and (untranslated path) the
@@ -169,6 +171,14 @@ impl HttpUpstream {
             provider: provider.clone(),
             reason,
         })?;
+        let embeddings_url = parse_uri(&format!(
+            "{}/embeddings",
+            cfg.base_url.trim_end_matches('/')
+        ))
+        .map_err(|reason| UpstreamBuildError::Url {
+            provider: provider.clone(),
+            reason,
+        })?;
         let adapter = native::adapter_for(cfg).map(Arc::new);
         let format = signalbox_adapters::format_of(cfg.kind);
         if let (None, Some(needs)) = (&adapter, format.adapter_needs()) {
@@ -211,6 +221,7 @@ impl HttpUpstream {
             name: cfg.name.clone(),
             kind: cfg.kind,
             chat_url,
+            embeddings_url,
             pools,
             headers,
             timeouts: cfg.timeouts,
@@ -234,6 +245,14 @@ impl HttpUpstream {
         req: &ChatRequest,
         route: &RouteSettings,
     ) -> Result<Prepared, PrepareError> {
+        if req.is_embeddings() {
+            return self.prepare_embeddings(req, route);
+        }
+        if route.embedding.is_some() {
+            return Err(PrepareError(
+                "the route serves embeddings, not chat".to_owned(),
+            ));
+        }
         if let Some(native) = self.forward_native(req, route) {
             return native;
         }
@@ -267,6 +286,7 @@ impl HttpUpstream {
                 max_tokens_clamped,
                 format: WireFormat::OpenAi,
                 schema,
+                embedding: None,
             });
         };
         let canonical = signalbox_adapters::openai::read_request(req.body(), &route.upstream_model)
@@ -286,6 +306,7 @@ impl HttpUpstream {
             max_tokens_clamped,
             format: WireFormat::OpenAi,
             schema,
+            embedding: None,
         })
     }
 
@@ -422,8 +443,14 @@ impl HttpUpstream {
                 ))
             }
             // Decoded streams report their errors themselves; a Responses
-            // stream is never an upstream's.
-            (Some(_), WireFormat::OpenAi | WireFormat::Responses | WireFormat::Completions) => None,
+            // stream is never an upstream's, and embeddings never stream.
+            (
+                Some(_),
+                WireFormat::OpenAi
+                | WireFormat::Responses
+                | WireFormat::Completions
+                | WireFormat::Embeddings,
+            ) => None,
         }
     }
 
@@ -533,6 +560,7 @@ fn parse_uri(text: &str) -> Result<Uri, String> {
     }
 }
 
+mod embeddings;
 mod passthrough;
 mod prepared;
 
@@ -544,9 +572,10 @@ pub use prepared::Prepared;
 /// clients'.
 fn wire_format(format: WireFormat) -> &'static dyn ProviderFormat {
     match format {
-        WireFormat::OpenAi | WireFormat::Responses | WireFormat::Completions => {
-            &signalbox_adapters::openai::FORMAT
-        }
+        WireFormat::OpenAi
+        | WireFormat::Responses
+        | WireFormat::Completions
+        | WireFormat::Embeddings => &signalbox_adapters::openai::FORMAT,
         WireFormat::Anthropic => &signalbox_adapters::anthropic::FORMAT,
     }
 }

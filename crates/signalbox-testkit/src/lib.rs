@@ -190,6 +190,19 @@ impl Harness {
             .expect("gateway answers")
     }
 
+    /// POSTs an embeddings body to `/v1/embeddings`, with extra headers.
+    pub async fn embeddings(
+        &self,
+        body: &serde_json::Value,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut req = self.client.post(self.url("/v1/embeddings")).json(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.expect("gateway answers")
+    }
+
     /// POSTs a JSON body to `/v1/chat/completions` with extra headers.
     pub async fn chat_with(
         &self,

@@ -63,6 +63,14 @@ impl ProviderFormat for BedrockFormat {
         true
     }
 
+    fn read_embeddings(
+        &self,
+        body: &[u8],
+        expected: usize,
+    ) -> Result<crate::embeddings::EmbeddingAnswer, ResponseError> {
+        crate::embeddings::bedrock::read_answer(body, expected)
+    }
+
     fn stream_decoder(&self) -> StreamDecoder {
         StreamDecoder::new(EventStreamDecoder::new())
     }
@@ -80,6 +88,15 @@ impl Render for BedrockAdapter {
         now: SystemTime,
     ) -> Result<Rendered, TranslateError> {
         BedrockAdapter::render(self, req, route, now)
+    }
+
+    fn render_embeddings(
+        &self,
+        body: &crate::adapter::EmbeddingsBody<'_>,
+        route: &RouteSettings,
+        now: SystemTime,
+    ) -> Option<Result<crate::route::UpstreamRequest, TranslateError>> {
+        Some(BedrockAdapter::render_embeddings(self, body, route, now))
     }
 }
 

@@ -53,12 +53,20 @@ impl ProviderFormat for CohereFormat {
         StreamDecoder::new(EventDecoder::new())
     }
 
+    fn read_embeddings(
+        &self,
+        body: &[u8],
+        expected: usize,
+    ) -> Result<crate::embeddings::EmbeddingAnswer, ResponseError> {
+        crate::embeddings::cohere::read_answer(body, expected)
+    }
+
     #[cfg(feature = "mock")]
     fn mock(&self) -> Option<&'static dyn crate::mock::MockWire> {
         Some(&super::mock::Cohere)
     }
 }
 
-render_without_clock!(CohereAdapter, FORMAT);
+render_without_clock!(CohereAdapter, FORMAT, embeddings);
 
 sse_decoder!(EventDecoder);

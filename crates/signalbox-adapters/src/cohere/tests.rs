@@ -22,6 +22,7 @@ fn adapter() -> Adapter {
 fn route() -> RouteSettings {
     RouteSettings {
         content_filter: Some(ContentFilter::Medium),
+        embedding: None,
         ..RouteSettings::new("command-a-03-2025")
     }
 }

@@ -63,13 +63,21 @@ impl ProviderFormat for GeminiFormat {
         StreamDecoder::new(ChunkDecoder::new())
     }
 
+    fn read_embeddings(
+        &self,
+        body: &[u8],
+        expected: usize,
+    ) -> Result<crate::embeddings::EmbeddingAnswer, ResponseError> {
+        crate::embeddings::gemini::read_answer(body, expected)
+    }
+
     #[cfg(feature = "mock")]
     fn mock(&self) -> Option<&'static dyn crate::mock::MockWire> {
         Some(&super::mock::Gemini)
     }
 }
 
-render_without_clock!(GeminiAdapter, FORMAT);
+render_without_clock!(GeminiAdapter, FORMAT, embeddings);
 
 impl DecodeStream for ChunkDecoder {
     fn on_sse(

@@ -4,6 +4,7 @@
 //! [`Answer`] the mock gives. Compiled with the `mock` feature only.
 
 mod answer;
+pub mod embedding;
 
 use bytes::Bytes;
 use http::{StatusCode, Uri};
@@ -85,6 +86,24 @@ pub trait MockWire: Send + Sync + 'static {
         n: u64,
         pieces: u32,
     ) -> serde_json::Result<Vec<Bytes>>;
+
+    /// The `POST` paths of embeddings requests (axum syntax) beside the
+    /// chat paths (a kind whose embeddings share a chat path says so in
+    /// [`MockWire::is_embeddings`] only).
+    fn embeddings_paths(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Whether a request to `uri` asks for embeddings.
+    fn is_embeddings(&self, _uri: &Uri) -> bool {
+        false
+    }
+
+    /// The JSON body answering an embeddings request ([`embedding`]'s
+    /// deterministic vectors); `Err` carries the message of a 400 answer.
+    fn render_embeddings(&self, _uri: &Uri, _body: &[u8]) -> Result<Bytes, String> {
+        Err("mock: this wire format serves no embeddings".to_owned())
+    }
 
     /// A 200 body that is not valid JSON.
     fn malformed_body(&self) -> Bytes;

@@ -72,4 +72,20 @@ impl OpenAiAdapter {
             notes: notes.0,
         })
     }
+
+    /// Renders one embeddings batch: `POST {base_url}/embeddings`, the
+    /// client's body with the model (and batch) swapped.
+    pub fn render_embeddings(
+        &self,
+        body: &crate::EmbeddingsBody<'_>,
+        route: &RouteSettings,
+    ) -> Result<UpstreamRequest, TranslateError> {
+        let json = crate::embeddings::openai_body(body, &route.upstream_model);
+        let mut request =
+            UpstreamRequest::post_json(join_url(&self.base_url, "embeddings"), json, false);
+        if let Some(key) = &self.api_key {
+            request.secret_header("authorization", &format!("Bearer {}", key.expose()))?;
+        }
+        Ok(request)
+    }
 }

@@ -96,8 +96,13 @@ fn validate_route(
         weight,
         max_concurrency,
         max_requests_per_second,
+        endpoint,
+        embedding,
         ..
     } = raw;
+    let endpoint = endpoint.unwrap_or_default();
+    let embedding =
+        super::embedding::validate_embedding(endpoint, embedding, model.as_str(), path, errors);
     RouteConfig {
         id: RouteId::new(id.as_str()),
         provider: ProviderName::new(provider.as_str()),
@@ -123,6 +128,8 @@ fn validate_route(
         max_concurrency,
         zone,
         max_requests_per_second,
+        endpoint,
+        embedding,
     }
 }
 

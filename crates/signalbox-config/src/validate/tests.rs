@@ -354,7 +354,7 @@ fn unknown_field_is_reported_with_path() {
     assert_single(
         &edited("region: us", "region: us\n    regoin: eu"),
         "routes[0].regoin",
-        "unknown field `regoin`, expected one of `id`, `provider`, `model`, `region`, `version`, `context-window`, `max-output-tokens`, `max-output`, `supports`, `price`, `retention`, `max-risk-tier`, `content-filter`, `breaker`, `health-check`, `weight`, `max-concurrency`, `zone`, `max-requests-per-second`",
+        "unknown field `regoin`, expected one of `id`, `provider`, `model`, `region`, `version`, `context-window`, `max-output-tokens`, `max-output`, `supports`, `price`, `retention`, `max-risk-tier`, `content-filter`, `breaker`, `health-check`, `weight`, `max-concurrency`, `zone`, `max-requests-per-second`, `endpoint`, `embedding`",
     );
 }
 

@@ -32,6 +32,10 @@ pub enum WireFormat {
     /// OpenAI's legacy completions (`/v1/completions`): a client's format
     /// only; the prompt is answered by a chat model.
     Completions,
+    /// OpenAI embeddings (`/v1/embeddings`): the body is the embeddings
+    /// request (`model`, `input`, …), answered by embedding routes in
+    /// OpenAI's `list` of `embedding`s ([`ChatRequest::embeddings`]).
+    Embeddings,
 }
 
 /// The client's verbatim request body in its own wire format.

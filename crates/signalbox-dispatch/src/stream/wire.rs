@@ -35,8 +35,9 @@ impl Ending {
                 self.done |= stop;
                 self.finished |= stop;
             }
-            // Clients' formats only: no upstream's stream is passed on in them.
-            WireFormat::Responses | WireFormat::Completions => {}
+            // Clients' formats only (embeddings never stream): no upstream's
+            // stream is passed on in them.
+            WireFormat::Responses | WireFormat::Completions | WireFormat::Embeddings => {}
         }
     }
 }

@@ -116,8 +116,37 @@ pub async fn canary(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
     Json(crate::canary::report(&rt)).into_response()
 }
 
-/// `GET /admin/routes`: every route's breaker state and why, its latency
-/// window, cooldown and slow start, capacity use, and the retry budget.
+/// A route's capability record: the endpoint kinds it serves, its
+/// features, and (embedding routes) its space and input limits.
+fn capability_record(cfg: &signalbox_config::RouteConfig) -> serde_json::Value {
+    let s = cfg.supports;
+    let mut record = serde_json::json!({
+        "endpoints": [cfg.endpoint.label()],
+        "supports": {
+            "tools": s.tools,
+            "vision": s.vision,
+            "json_mode": s.json_mode,
+            "streaming": s.streaming,
+            "prefill_continuation": s.prefill_continuation,
+        },
+    });
+    if let Some(e) = &cfg.embedding {
+        record["embedding"] = serde_json::json!({
+            "model": e.model,
+            "dimensions": e.dimensions,
+            "max_input_tokens": e.max_input_tokens,
+            "max_batch": e.max_batch,
+        });
+    } else {
+        record["context_window"] = cfg.context_window.into();
+        record["max_output_tokens"] = cfg.max_output_tokens.into();
+    }
+    record
+}
+
+/// `GET /admin/routes`: every route's capability record, breaker state
+/// and why, its latency window, cooldown and slow start, capacity use,
+/// and the retry budget.
 pub async fn routes(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Err(r) = authorize(&state, &headers, Need::Read) {
         return *r;
@@ -141,6 +170,7 @@ pub async fn routes(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
                 "provider": target.provider,
                 "model_version": target.version,
                 "region": cfg.region,
+                "capabilities": capability_record(cfg),
                 "health": target.health.view(),
                 "health_check": cfg.health_check.mode.as_str(),
                 "capacity": capacity,

@@ -24,7 +24,8 @@ pub(crate) fn json(
 ) -> Result<Bytes, ApiError> {
     let body = match (format, client) {
         (WireFormat::OpenAi, WireFormat::OpenAi)
-        | (WireFormat::Anthropic, WireFormat::Anthropic) => body,
+        | (WireFormat::Anthropic, WireFormat::Anthropic)
+        | (WireFormat::Embeddings, WireFormat::Embeddings) => body,
         (WireFormat::OpenAi, WireFormat::Anthropic) => {
             super::anthropic::message(&body).map_err(ApiError::UntranslatableAnswer)?
         }
@@ -33,7 +34,14 @@ pub(crate) fn json(
         }
         // Only a client's own Anthropic body is answered in Anthropic's
         // format, and no upstream answers in a client-only format.
-        (WireFormat::Anthropic | WireFormat::Responses | WireFormat::Completions, _) => {
+        (
+            WireFormat::Anthropic
+            | WireFormat::Responses
+            | WireFormat::Completions
+            | WireFormat::Embeddings,
+            _,
+        )
+        | (WireFormat::OpenAi, WireFormat::Embeddings) => {
             return Err(ApiError::UntranslatableAnswer(format!(
                 "an answer in {format:?} format for a {client:?} client"
             )));

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use signalbox_config::DegradeStep;
+use signalbox_core::canonical::{NoteAction, TranslationNote};
 use signalbox_core::headers as names;
 
 use crate::ctx::RequestCtx;
@@ -24,7 +25,7 @@ pub struct RouteHeaders {
 
 /// Headers a served response carries: content type (and, for streams, two
 /// cache headers) plus the `x-signalbox-*` summary.
-const RESPONSE_HEADERS: usize = 13;
+const RESPONSE_HEADERS: usize = 14;
 
 /// Writes the `x-signalbox-*` summary of the request's context.
 pub(crate) fn apply(headers: &mut HeaderMap, ctx: &RequestCtx) {
@@ -71,11 +72,39 @@ pub(crate) fn apply(headers: &mut HeaderMap, ctx: &RequestCtx) {
     {
         headers.insert(HeaderName::from_static(names::MAX_TOKENS_CLAMPED), c);
     }
+    if let Some(v) = dropped_fields(&ctx.translation) {
+        headers.insert(HeaderName::from_static(names::DROPPED_FIELDS), v);
+    }
     if let Some(r) = route(ctx) {
         headers.insert(HeaderName::from_static(names::ROUTE), r.route.clone());
         headers.insert(HeaderName::from_static(names::PROVIDER), r.provider.clone());
         headers.insert(HeaderName::from_static(names::MODEL), r.model.clone());
     }
+}
+
+/// `x-signalbox-dropped-fields`: the request fields the serving route was
+/// sent without (dropped notes, by the client's name, each once; the
+/// route's own settings are not request fields). `None` when none were.
+pub(crate) fn dropped_fields(notes: &[TranslationNote]) -> Option<HeaderValue> {
+    let mut out = String::new();
+    let fields = notes
+        .iter()
+        .filter(|n| n.action == NoteAction::Dropped)
+        .filter_map(|n| signalbox_adapters::unsupported::client_field(&n.field));
+    let mut seen: Vec<&str> = Vec::new();
+    for field in fields {
+        if seen.contains(&field) {
+            continue;
+        }
+        seen.push(field);
+        if !out.is_empty() {
+            out.push(',');
+        }
+        out.push_str(field);
+    }
+    (!out.is_empty())
+        .then(|| HeaderValue::from_str(&out).ok())
+        .flatten()
 }
 
 /// The header values of the serving route, or on failure the last one tried.
@@ -134,7 +163,29 @@ fn count(n: usize) -> HeaderValue {
 
 #[cfg(test)]
 mod tests {
-    use super::{DegradeStep, count, steps};
+    use super::{DegradeStep, NoteAction, TranslationNote, count, dropped_fields, steps};
+
+    #[test]
+    fn dropped_fields_are_named_once_as_the_client_wrote_them() {
+        let note = |field: &str, action| TranslationNote {
+            field: field.to_owned(),
+            action,
+            reason: String::new(),
+        };
+        let notes = [
+            note("sampling.seed", NoteAction::Dropped),
+            note("extra.logit_bias", NoteAction::Dropped),
+            note("sampling.seed", NoteAction::Dropped),
+            note("route.retention", NoteAction::Dropped),
+            note("response_format", NoteAction::Translated),
+        ];
+        let v = dropped_fields(&notes);
+        assert_eq!(
+            v.as_ref().and_then(|v| v.to_str().ok()),
+            Some("seed,logit_bias")
+        );
+        assert!(dropped_fields(&notes[3..]).is_none());
+    }
 
     #[test]
     fn degradation_steps_are_listed_in_order() {

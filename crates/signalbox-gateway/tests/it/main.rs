@@ -13,6 +13,7 @@ mod canary;
 mod client_conns;
 mod cohere;
 mod degrade;
+mod embeddings;
 mod endpoints;
 mod errors;
 mod failover;
@@ -40,6 +41,7 @@ mod structured;
 mod translation;
 mod translation_bedrock;
 mod translation_errors;
+mod unsupported_fields;
 mod upstream_errors;
 
 /// Two OpenAI-compatible providers behind alias `chat` (primary first), plus

@@ -133,6 +133,7 @@ fn content_of(events: &[String]) -> String {
 
 mod chaos_faults;
 mod control;
+mod embeddings;
 mod faults;
 mod formats;
 mod non_streaming;

@@ -47,6 +47,7 @@ impl HttpUpstream {
                         format: native.format,
                         // The client's own format says how its output is shaped.
                         schema: None,
+                        embedding: None,
                     })
                 })
                 .map_err(prepare_error),

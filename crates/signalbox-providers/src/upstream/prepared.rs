@@ -28,6 +28,8 @@ pub struct Prepared {
     /// The response schema a whole answer must match, when the request
     /// asked for one (`structured.rs`).
     pub(crate) schema: Option<Arc<jsonschema::Validator>>,
+    /// An embeddings request's batches (`embeddings.rs`); `None` for chat.
+    pub(crate) embedding: Option<Arc<super::embeddings::EmbedPlan>>,
 }
 
 impl Prepared {
@@ -49,7 +51,13 @@ impl Prepared {
             max_tokens_clamped: None,
             format: WireFormat::OpenAi,
             schema: None,
+            embedding: None,
         }
+    }
+
+    /// Whether this is an embeddings request ([`crate::HttpUpstream::call_embeddings`]).
+    pub fn is_embeddings(&self) -> bool {
+        self.embedding.is_some()
     }
 
     /// The wire format the answer (JSON or stream) is read and passed on in.

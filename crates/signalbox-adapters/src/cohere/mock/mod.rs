@@ -2,11 +2,12 @@
 //! /v2/chat` requests, answers with `message.content` blocks or
 //! `tool_calls`, the SSE event sequence and Cohere's error body.
 
+mod embeddings;
 mod parse;
 mod render;
 
 use bytes::Bytes;
-use http::StatusCode;
+use http::{StatusCode, Uri};
 
 use crate::mock::{Answer, MockRequest, MockWire, Parsed};
 
@@ -17,6 +18,18 @@ pub struct Cohere;
 impl MockWire for Cohere {
     fn chat_paths(&self) -> &'static [&'static str] {
         &["/v2/chat"]
+    }
+
+    fn embeddings_paths(&self) -> &'static [&'static str] {
+        &["/v2/embed"]
+    }
+
+    fn is_embeddings(&self, uri: &Uri) -> bool {
+        uri.path() == "/v2/embed"
+    }
+
+    fn render_embeddings(&self, _uri: &Uri, body: &[u8]) -> Result<Bytes, String> {
+        embeddings::render(body)
     }
 
     fn parse(&self, body: &[u8]) -> Result<Parsed<MockRequest>, String> {

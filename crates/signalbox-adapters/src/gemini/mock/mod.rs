@@ -1,6 +1,7 @@
 //! Owns the Google Gemini wire format: `generateContent` / `streamGenerateContent?alt=sse`
 //! requests (model and streaming choice in the path), responses, and Google's error shape.
 
+mod embeddings;
 mod parse;
 mod render;
 #[cfg(test)]
@@ -36,6 +37,15 @@ impl MockWire for Gemini {
 
     fn error_body(&self, status: StatusCode, message: &str) -> Bytes {
         render::error_body(status, message)
+    }
+
+    /// `{call}` is `{model}:batchEmbedContents`.
+    fn is_embeddings(&self, uri: &Uri) -> bool {
+        uri.path().ends_with(":batchEmbedContents")
+    }
+
+    fn render_embeddings(&self, _uri: &Uri, body: &[u8]) -> Result<Bytes, String> {
+        embeddings::render(body)
     }
 
     fn render_body(

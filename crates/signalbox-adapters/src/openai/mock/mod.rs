@@ -1,5 +1,6 @@
 //! Owns the OpenAI chat-completions wire format: request parsing, JSON bodies and SSE chunks.
 
+mod embeddings;
 mod errors;
 mod parse;
 mod render;
@@ -7,7 +8,7 @@ mod render;
 mod tests;
 
 use bytes::Bytes;
-use http::StatusCode;
+use http::{StatusCode, Uri};
 
 pub(crate) use render::models_body;
 
@@ -32,6 +33,22 @@ impl MockWire for OpenAi {
 
     fn models_paths(&self) -> &'static [&'static str] {
         &["/v1/models", "/models"]
+    }
+
+    fn embeddings_paths(&self) -> &'static [&'static str] {
+        &[
+            "/v1/embeddings",
+            "/embeddings",
+            "/openai/deployments/{deployment}/embeddings",
+        ]
+    }
+
+    fn is_embeddings(&self, uri: &Uri) -> bool {
+        uri.path().ends_with("/embeddings")
+    }
+
+    fn render_embeddings(&self, _uri: &Uri, body: &[u8]) -> Result<Bytes, String> {
+        embeddings::render(body)
     }
 
     fn models_body(&self, mock_name: &str) -> Option<Bytes> {

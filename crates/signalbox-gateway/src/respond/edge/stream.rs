@@ -120,7 +120,10 @@ impl<S> EdgeStream<S> {
     pub(crate) fn new(inner: S, client: WireFormat, stream_usage: bool, names: Names) -> Self {
         let now = signalbox_core::clock::unix_secs();
         let encoder = match client {
-            WireFormat::OpenAi => Encoder::OpenAi(openai::SseEncoder::new(now, stream_usage)),
+            // Embeddings never stream; OpenAI's encoder stands in.
+            WireFormat::OpenAi | WireFormat::Embeddings => {
+                Encoder::OpenAi(openai::SseEncoder::new(now, stream_usage))
+            }
             WireFormat::Anthropic => Encoder::Anthropic(anthropic::SseEncoder::new()),
             WireFormat::Responses => Encoder::Responses(responses::SseEncoder::new(now)),
             WireFormat::Completions => {
