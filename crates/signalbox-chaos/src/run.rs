@@ -152,11 +152,11 @@ async fn apply_timeline(
         match &step.action {
             Action::Faults { upstream, faults } => {
                 if let Some((_, mock)) = stage.mocks.iter().find(|(n, _)| n == upstream) {
-                    mock.set_faults(faults.clone());
+                    mock.set_faults((**faults).clone());
                     steps.push(AppliedStep {
                         at: start.elapsed(),
                         upstream: upstream.clone(),
-                        faults: faults.clone(),
+                        faults: (**faults).clone(),
                     });
                 }
             }

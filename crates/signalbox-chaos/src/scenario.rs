@@ -83,8 +83,9 @@ pub enum Action {
     Faults {
         /// The upstream.
         upstream: String,
-        /// Its faults from then on (default: healthy).
-        faults: Faults,
+        /// Its faults from then on (default: healthy); boxed, as the
+        /// largest variant by far.
+        faults: Box<Faults>,
     },
     /// The gateway reloads this configuration (YAML text, interpolated
     /// like the scenario's policy), as on SIGHUP.

@@ -72,6 +72,12 @@ pub struct Faults {
     /// (a fault that follows the request's content, e.g. one system
     /// prompt version the model cannot cope with).
     pub fail_when_body_contains: Option<Box<str>>,
+    /// Answers arrive well formed but worse (`over_refuse`, `drop_facts`,
+    /// `invent_numbers`, `wrong_tool`): a quality fault only a scorer sees.
+    pub quality: Option<crate::quality::QualityFault>,
+    /// Answers name this model version (a provider that silently updated
+    /// the model behind the route).
+    pub model_version: Option<Box<str>>,
 }
 
 impl Default for Faults {
@@ -99,6 +105,8 @@ impl Default for Faults {
             error_code: None,
             error_type: None,
             fail_when_body_contains: None,
+            quality: None,
+            model_version: None,
         }
     }
 }

@@ -19,6 +19,12 @@ pub(crate) fn events(faults: &Faults, mut events: Vec<Bytes>) -> Vec<Bytes> {
     if faults.escape_non_ascii {
         events = events.iter().map(|e| escape_non_ascii(e)).collect();
     }
+    if let Some(version) = &faults.model_version {
+        events = events
+            .iter()
+            .map(|e| crate::quality::with_model_version(e, version))
+            .collect();
+    }
     if let Some(after) = faults.malformed_event_after {
         let at = usize::try_from(after)
             .unwrap_or(usize::MAX)
@@ -34,6 +40,10 @@ pub(crate) fn body(faults: &Faults, body: Bytes) -> Bytes {
         corrupt_tool_arguments(&body)
     } else {
         body
+    };
+    let body = match &faults.model_version {
+        Some(version) => crate::quality::with_model_version(&body, version),
+        None => body,
     };
     if faults.escape_non_ascii {
         escape_non_ascii(&body)

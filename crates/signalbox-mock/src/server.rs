@@ -311,7 +311,10 @@ fn answer(
             return (response, CallOutcome::Invalid);
         }
     };
-    let answer = Answer::to(parsed.prompt, &shared.name);
+    let mut answer = Answer::to(parsed.prompt, &shared.name);
+    if let Some(fault) = faults.quality {
+        crate::quality::degrade(fault, &mut answer, &shared.name);
+    }
     let rendered = if parsed.stream {
         let events = if faults.malformed_json {
             Ok(shared.wire.malformed_events())

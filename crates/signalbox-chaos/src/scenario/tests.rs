@@ -34,7 +34,7 @@ fn a_good_file_reads_with_defaults_and_scales() {
     assert_eq!(s.upstreams[1].format, MockFormat::Anthropic);
     assert!(matches!(s.policy, Policy::Inline(_)));
     let faults = |i: usize| match &s.timeline[i].action {
-        Action::Faults { faults, .. } => faults.clone(),
+        Action::Faults { faults, .. } => (**faults).clone(),
         Action::Reload(_) | Action::Redis(_) => panic!("not a fault step"),
     };
     assert_eq!(faults(0).error_rate, 1.0);

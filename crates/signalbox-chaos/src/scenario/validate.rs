@@ -284,12 +284,13 @@ fn action_of(
     inline: bool,
 ) -> Option<Action> {
     match (upstream, faults, clear, reload, redis) {
-        (Some(upstream), Some(faults), false, None, None) => {
-            Some(Action::Faults { upstream, faults })
-        }
+        (Some(upstream), Some(faults), false, None, None) => Some(Action::Faults {
+            upstream,
+            faults: Box::new(faults),
+        }),
         (Some(upstream), None, true, None, None) => Some(Action::Faults {
             upstream,
-            faults: Faults::default(),
+            faults: Box::default(),
         }),
         (None, None, false, Some(doc), None) => {
             if !inline {

@@ -182,3 +182,35 @@ async fn a_broken_suite_is_refused_with_the_config_naming_the_field() {
         .unwrap_or_default();
     assert!(err.contains("cases[0].expect.tool.name"), "{err}");
 }
+
+/// A silent model update (a new model version in the answers) that calls
+/// a tool that was never offered: the tool-call scorer catches it and the
+/// route stops serving, though every answer is a well-formed 200.
+#[tokio::test]
+async fn a_silent_model_update_calling_the_wrong_tool_is_caught() {
+    let h = start().await;
+    h.mock("primary").set_faults(Faults {
+        quality: Some(signalbox_mock::QualityFault::WrongTool),
+        model_version: Some("a-2026-12-01".into()),
+        ..Faults::default()
+    });
+    let mut moved = None;
+    for i in 0..100 {
+        let id = format!("q-wrong-{i}");
+        if served_by(&h, &id).await == "secondary-route" {
+            moved = Some(h.record(&id).await);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let record = moved.unwrap_or_else(|| panic!("traffic never left: {}", "primary-route"));
+    let skip = record
+        .skipped
+        .iter()
+        .find(|s| s.route == "primary-route")
+        .cloned()
+        .unwrap_or_else(|| panic!("no skip in {record:?}"));
+    assert_eq!(skip.kind, SkipKind::QualityRegression);
+    assert!(skip.reason.contains("tool-call"), "{}", skip.reason);
+    h.stop().await;
+}
