@@ -43,6 +43,11 @@ pub enum EvalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Prompt portability: send every variant of a registered prompt
+    /// (the default wording and each provider family's) the same cases and
+    /// list where their answers disagree (refusal, tool, a scorer passing
+    /// with one wording only, no answer). Exit status: 1 on any disagreement.
+    Prompts(crate::cmd::eval_prompts::PromptsArgs),
     /// Validate suite files; print every error with its path.
     Check {
         /// Suite files (YAML, or `.jsonl`).
@@ -55,6 +60,7 @@ pub enum EvalCommand {
 pub async fn dispatch(command: EvalCommand) -> anyhow::Result<ExitCode> {
     match command {
         EvalCommand::Check { suites } => check(&suites),
+        EvalCommand::Prompts(args) => crate::cmd::eval_prompts::run(args).await,
         EvalCommand::Run {
             suites,
             url,
@@ -143,7 +149,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let detector = Detector::new(suite.refusal_patterns.as_deref());
         for case in &suite.cases {
             let started = Instant::now();
-            let answer = ask(&client, &args, key.as_deref(), &case.chat_body(&args.model)).await;
+            let answer = ask(
+                &client,
+                &args.url,
+                key.as_deref(),
+                &case.chat_body(&args.model),
+            )
+            .await;
             let ms = started.elapsed().as_secs_f64() * 1e3;
             let verdicts = match answer {
                 Ok(mut answer) => {
@@ -163,13 +175,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     report(&results, &thresholds, args.json)
 }
 
-async fn ask(
+/// Sends one case's body to the chat completions of the gateway at `url`;
+/// its answer, or the gateway's error.
+pub(crate) async fn ask(
     client: &reqwest::Client,
-    args: &RunArgs,
+    url: &str,
     key: Option<&str>,
     body: &Value,
 ) -> anyhow::Result<Answer> {
-    let url = format!("{}/v1/chat/completions", args.url.trim_end_matches('/'));
+    let url = format!("{}/v1/chat/completions", url.trim_end_matches('/'));
     let mut req = client.post(url).json(body);
     if let Some(key) = key {
         req = req.bearer_auth(key);

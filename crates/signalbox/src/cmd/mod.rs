@@ -9,6 +9,7 @@ pub mod decisions;
 pub mod demo;
 mod demo_drain;
 pub mod eval;
+pub mod eval_prompts;
 pub mod evaluate;
 pub mod explain;
 pub mod mock;

@@ -98,3 +98,80 @@ async fn eval_run_scores_a_gateways_answers_and_gates_on_min() {
         "{stdout}"
     );
 }
+
+const GREETING: &str = r#"
+suite: support
+cases:
+  - id: greet
+    intent: support
+    messages: [{role: user, content: "hello there"}]
+    expect: {facts: ["hello there"], refusal: false}
+"#;
+
+// Multi-threaded: the mocks keep answering while the CLI blocks this thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eval_prompts_compares_every_variant_and_fails_on_a_disagreement() {
+    use signalbox_mock::{MockFormat, MockOptions, MockProvider};
+    signalbox_testkit::init_tls();
+    let opts = |n: &str| MockOptions {
+        name: n.into(),
+        ..MockOptions::default()
+    };
+    let any = signalbox_testkit::any_port;
+    let claude = MockProvider::start_as(any(), opts("claude"), MockFormat::Anthropic)
+        .await
+        .unwrap();
+    let gpt = MockProvider::start(any(), opts("gpt")).await.unwrap();
+    let config = repo_root().join("examples/translation.yaml");
+    let envs = [
+        ("ANTHROPIC_URL", claude.base_url()),
+        ("OPENAI_URL", gpt.base_url()),
+        ("DECISION_LOG", "false".to_owned()),
+    ];
+    let (_child, addr) = serve(config.to_str().unwrap(), &envs, &[]).await;
+    let suite = temp_file("eval-prompts", "support.yaml", GREETING);
+    let run = || {
+        bin()
+            .args(["eval", "prompts", "support-answer@v2", "--config"])
+            .arg(&config)
+            .arg("--suite")
+            .arg(&suite)
+            .args(["--url", &format!("http://{addr}")])
+            .args([
+                "--model",
+                "default=chat-gpt",
+                "--model",
+                "anthropic=chat-claude",
+            ])
+            .args(["--var", "product=Acme"])
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("every variant agrees"), "{stdout}");
+    assert!(
+        stdout.contains("anthropic"),
+        "both variants were asked: {stdout}"
+    );
+    // The Anthropic family's model starts refusing what the other answers.
+    claude.set_faults(signalbox_mock::Faults {
+        quality: Some(signalbox_mock::QualityFault::OverRefuse),
+        ..signalbox_mock::Faults::default()
+    });
+    let out = run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(
+            "DISAGREE support greet (support): default refused=false, anthropic refused=true"
+        ),
+        "{stdout}"
+    );
+}
