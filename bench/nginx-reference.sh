@@ -2,7 +2,7 @@
 # bench/nginx-reference.sh: the yardstick for bench/overhead.sh — what a plain
 # nginx reverse-proxy hop costs on this machine, measured the same way.
 #
-# Starts one `signalbox mock-provider` and nginx (2 worker processes,
+# Starts one `signalbox mock-provider` and nginx (NGINX_WORKERS worker processes,
 # upstream keep-alive, access log off) proxying to it, on 127.0.0.1 only, then:
 #   1. maximum throughput (64 connections, MAX_DURATION s): nginx's CPU time per
 #      request (all workers, utime+stime from /proc) and the mock's;
@@ -12,12 +12,16 @@
 #
 # Usage:   bench/nginx-reference.sh           (needs nginx on PATH: apt-get install nginx-light)
 # Knobs:   DURATION=8 (s per fixed-rate run)  MAX_DURATION=8   SIGNALBOX_BIN=path
+#          NGINX_WORKERS=1 (the issue's yardstick; 2 uses both cores)
+#          NGINX_JSON=path (also write the figures as JSON, for bench/compare.sh)
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
 DURATION=${DURATION:-8}
 MAX_DURATION=${MAX_DURATION:-8}
+NGINX_WORKERS=${NGINX_WORKERS:-1}
+NGINX_JSON=${NGINX_JSON:-}
 OHA_ROOT=${OHA_ROOT:-$HOME/.cache/oha-root}
 TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
 BIN=${SIGNALBOX_BIN:-$TARGET_DIR/release/signalbox}
@@ -51,7 +55,7 @@ NGINX_PORT=$(free_port)
 "$BIN" mock-provider --listen "127.0.0.1:$MOCK_PORT" --name nginx-ref >"$WORK/mock.log" 2>&1 &
 MOCK_PID=$!
 cat >"$WORK/nginx.conf" <<EOF
-worker_processes 2;
+worker_processes $NGINX_WORKERS;
 pid $WORK/nginx.pid;
 error_log $WORK/error.log warn;
 events { worker_connections 4096; }
@@ -89,20 +93,25 @@ oha_json -n 3000 -c 16 "$DIRECT" >/dev/null
 n0=$(workers_cpu) m0=$(mock_cpu)
 oha_json -z "${MAX_DURATION}s" -c 64 "$PROXY" >"$WORK/max.json"
 n1=$(workers_cpu) m1=$(mock_cpu)
+fixed_ticks=0
 for i in 1 2; do
     oha_json -z "${DURATION}s" -c 50 -q 2000 --latency-correction "$DIRECT" >"$WORK/direct$i.json"
+    f0=$(workers_cpu)
     oha_json -z "${DURATION}s" -c 50 -q 2000 --latency-correction "$PROXY" >"$WORK/proxy$i.json"
+    f1=$(workers_cpu)
+    fixed_ticks=$((fixed_ticks + f1 - f0))
 done
 
-python3 - "$WORK" "$n0" "$n1" "$m0" "$m1" "$(getconf CLK_TCK)" <<'PY'
+python3 - "$WORK" "$n0" "$n1" "$m0" "$m1" "$(getconf CLK_TCK)" "$fixed_ticks" "$NGINX_WORKERS" "$NGINX_JSON" <<'PY'
 import json, sys
-work, n0, n1, m0, m1, tck = sys.argv[1], *map(float, sys.argv[2:])
+work, json_out = sys.argv[1], sys.argv[9]
+n0, n1, m0, m1, tck, fixed_ticks, workers = map(float, sys.argv[2:9])
 def load(name): return json.load(open(f"{work}/{name}.json"))
 def ok(d): return sum(v for k, v in d["statusCodeDistribution"].items() if k.startswith("2"))
 def ms(d, p): return d["latencyPercentiles"][p] * 1000
 mx = load("max")
 n = ok(mx)
-print("nginx reverse-proxy hop (2 workers, upstream keep-alive) in front of the mock")
+print(f"nginx reverse-proxy hop ({workers:.0f} worker(s), upstream keep-alive) in front of the mock")
 print(f"max throughput: {mx['summary']['requestsPerSec']:.0f} req/s, nginx CPU/req "
       f"{(n1 - n0) / tck / n * 1e6:.1f} us, mock CPU/req {(m1 - m0) / tck / n * 1e6:.1f} us")
 for i in (1, 2):
@@ -110,4 +119,18 @@ for i in (1, 2):
     print(f"2000 req/s #{i}: direct p50 {ms(d, 'p50'):.3f} p99 {ms(d, 'p99'):.3f} ms | nginx p50 "
           f"{ms(p, 'p50'):.3f} p99 {ms(p, 'p99'):.3f} ms | added p50 +{ms(p, 'p50') - ms(d, 'p50'):.3f} "
           f"p99 +{ms(p, 'p99') - ms(d, 'p99'):.3f} ms")
+fixed_n = sum(ok(load(f"proxy{i}")) for i in (1, 2))
+cpu_2000 = fixed_ticks / tck / fixed_n * 1e6 if fixed_n else float("nan")
+print(f"2000 req/s: nginx CPU/req {cpu_2000:.1f} us")
+if json_out:
+    runs = [(load(f"direct{i}"), load(f"proxy{i}")) for i in (1, 2)]
+    added = lambda p: sum(ms(x, p) - ms(d, p) for d, x in runs) / len(runs)
+    json.dump({
+        "workers": workers,
+        "max_ok_per_sec": mx["summary"]["requestsPerSec"],
+        "cpu_us_per_req_max": (n1 - n0) / tck / n * 1e6,
+        "cpu_us_per_req_2000": cpu_2000,
+        "added_p50_ms_2000": added("p50"),
+        "added_p99_ms_2000": added("p99"),
+    }, open(json_out, "w"), indent=1)
 PY

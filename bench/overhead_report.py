@@ -283,7 +283,32 @@ def main() -> int:
 
     text = "\n".join(out) + "\n"
     sys.stdout.write(text)
+    (workdir / "summary.json").write_text(json.dumps(summary(runs, meta), indent=1))
     return 0
+
+
+def summary(runs: list[Run], meta: dict) -> dict:
+    """The figures bench/compare.sh sets against nginx's, as JSON."""
+    out: dict = {}
+    for r in runs:
+        if r.target != "gateway":
+            continue
+        if r.rate == "max":
+            out["max_ok_per_sec"] = r.ok_per_sec
+            out["cpu_us_per_req_max"] = r.gw_cpu_us
+        elif int(float(r.rate)) == TARGET_RATE:
+            out["cpu_us_per_req_2000"] = r.gw_cpu_us
+            direct = next((d for d in runs if d.target == "direct" and d.rate == r.rate), None)
+            if direct and r.p["99"] is not None and direct.p["99"] is not None:
+                out["added_p50_ms_2000"] = r.p["50"] - direct.p["50"]
+                out["added_p99_ms_2000"] = r.p["99"] - direct.p["99"]
+    if "gateway_vmhwm_kb" in meta:
+        out["peak_rss_mib"] = int(meta["gateway_vmhwm_kb"]) / 1024
+    if "decision_log_before_max" in meta and "decision_log_after_max" in meta:
+        w0, d0 = (int(x) for x in meta["decision_log_before_max"].split())
+        w1, d1 = (int(x) for x in meta["decision_log_after_max"].split())
+        out["decision_log_max"] = {"written": w1 - w0, "dropped": d1 - d0}
+    return out
 
 
 if __name__ == "__main__":
