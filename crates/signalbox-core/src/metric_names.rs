@@ -64,6 +64,9 @@ pub const QUALITY_RUNS_TOTAL: &str = "signalbox_quality_runs_total";
 pub const QUALITY_PASS_RATE: &str = "signalbox_quality_pass_rate";
 /// Gauge: 1 while a route is kept from serving by a quality regression.
 pub const QUALITY_DISABLED: &str = "signalbox_quality_disabled";
+/// Gauge: 1 while a route's last quality run missed a warn bar (it is
+/// ranked after the routes that pass), by route.
+pub const QUALITY_WARNED: &str = "signalbox_quality_warned";
 /// Counter: live requests mirrored to a shadow route, by `route` and
 /// `result` (`compared`: its answer was scored against the served one;
 /// `error`: it did not answer).

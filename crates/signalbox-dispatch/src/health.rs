@@ -306,7 +306,7 @@ impl RouteHealth {
         if forced_closed {
             return Admission::Allowed {
                 ramp: 1.0,
-                slow: is_slow(&s.latencies, &cfg),
+                slow: is_slow(&s.latencies, &cfg) || self.quality.warned(),
             };
         }
         match &mut s.phase {
@@ -356,7 +356,7 @@ impl RouteHealth {
                 ),
                 None => Admission::Allowed {
                     ramp: ramp(s.recovered_at, cfg.slow_start, now),
-                    slow: is_slow(&s.latencies, &cfg),
+                    slow: is_slow(&s.latencies, &cfg) || self.quality.warned(),
                 },
             },
         }

@@ -105,6 +105,8 @@ struct SuiteRun {
     name: String,
     /// The suite's lowest pass rate per scorer.
     thresholds: Vec<(String, f64)>,
+    /// The suite's warn bar per scorer.
+    warn: Vec<(String, f64)>,
     /// Per scorer: (passed, scored).
     tally: HashMap<&'static str, (u32, u32)>,
 }
@@ -153,6 +155,7 @@ async fn run(
         out.suites.push(SuiteRun {
             name: loaded.suite.suite.clone(),
             thresholds: loaded.config.min_pass_rate.clone(),
+            warn: loaded.config.warn_pass_rate.clone(),
             tally,
         });
     }
@@ -234,9 +237,11 @@ fn settle(state: &AppState, route: &Route, run: &Run, cfg: &QualityConfig) {
         return;
     }
     let mut below = Vec::new();
+    let mut warned = Vec::new();
     for SuiteRun {
         name: suite,
         thresholds,
+        warn,
         tally,
     } in &run.suites
     {
@@ -254,9 +259,23 @@ fn settle(state: &AppState, route: &Route, run: &Run, cfg: &QualityConfig) {
             if let Some(min) = min.filter(|min| rate < *min) {
                 below.push(format!("{suite} {scorer} {rate:.2} < {min:.2}"));
             }
+            let bar = warn.iter().find(|(s, _)| s == scorer).map(|(_, w)| *w);
+            if let Some(bar) = bar.filter(|bar| rate < *bar) {
+                warned.push(format!("{suite} {scorer} {rate:.2} < {bar:.2}"));
+            }
         }
     }
     let passed = below.is_empty();
+    let missed = (!warned.is_empty()).then(|| warned.join("; "));
+    if missed.is_some() != route.health.quality.warned() {
+        tracing::info!(route = %id, warning = ?missed, "Quality warning changed: the route is ranked accordingly.");
+    }
+    route.health.quality.record_warning(missed.as_deref());
+    t.set_gauge(
+        m::QUALITY_WARNED,
+        &[("route", id)],
+        if missed.is_some() { 1.0 } else { 0.0 },
+    );
     let result = if passed { "passed" } else { "failed" };
     t.count(m::QUALITY_RUNS_TOTAL, &[("route", id), ("result", result)]);
     let summary = match run.findings.as_slice() {

@@ -47,6 +47,9 @@ pub struct QualitySuite {
     pub routes: Vec<String>,
     /// The lowest pass rate per scorer name (one of [`SCORERS`]).
     pub min_pass_rate: Vec<(String, f64)>,
+    /// Below these (but at or above the floor) the route is ranked after
+    /// the routes whose answers pass, instead of being skipped.
+    pub warn_pass_rate: Vec<(String, f64)>,
 }
 
 impl QualitySuite {

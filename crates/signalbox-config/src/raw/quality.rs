@@ -45,4 +45,9 @@ pub(crate) struct RawQualitySuite {
     /// `refusal`, `tool-call`, `structured`), 0–1; a scorer not named
     /// does not gate.
     pub min_pass_rate: BTreeMap<String, f64>,
+    /// A higher bar per scorer: below it (but at or above the floor) the
+    /// route is ranked after the routes that pass, not skipped. Each ≥
+    /// the scorer's `min-pass-rate`.
+    #[serde(default)]
+    pub warn_pass_rate: BTreeMap<String, f64>,
 }

@@ -105,11 +105,29 @@ fn suite(
             errors.push(&field, "must be between 0 and 1");
         }
     }
+    for (name, rate) in &raw.warn_pass_rate {
+        let field = format!("{at}.warn-pass-rate.{name}");
+        let floor = raw.min_pass_rate.get(name).copied().unwrap_or(0.0);
+        if !SCORERS.contains(&name.as_str()) {
+            errors.push(
+                &field,
+                format!("unknown scorer; one of {}", SCORERS.join(", ")),
+            );
+        } else if !(0.0..=1.0).contains(rate) {
+            errors.push(&field, "must be between 0 and 1");
+        } else if *rate < floor {
+            errors.push(
+                &field,
+                format!("must not be below min-pass-rate.{name} ({floor})"),
+            );
+        }
+    }
     Some(QualitySuite {
         path,
         text: text?,
         routes: ids,
         min_pass_rate: raw.min_pass_rate.into_iter().collect(),
+        warn_pass_rate: raw.warn_pass_rate.into_iter().collect(),
     })
 }
 

@@ -57,3 +57,22 @@ fn a_bad_quality_section_names_each_field() {
         assert!(errors.contains(field), "{field} missing from:\n{errors}");
     }
 }
+
+#[test]
+fn a_warn_bar_is_kept_and_may_not_sit_below_its_floor() {
+    let path = suite_file();
+    let yaml = format!(
+        "{BASE}quality:\n  suites:\n    - {{ path: {path}, min-pass-rate: {{ tool-call: 0.8 }}, warn-pass-rate: {{ tool-call: 0.95 }} }}\n"
+    );
+    let c = load_str(&yaml, "test.yaml", &HashMap::new()).unwrap_or_else(|e| panic!("{e}"));
+    let q = c.quality;
+    assert_eq!(q.suites[0].warn_pass_rate, [("tool-call".to_owned(), 0.95)]);
+    let yaml = yaml.replace("tool-call: 0.95", "tool-call: 0.5");
+    let errors = load_str(&yaml, "test.yaml", &HashMap::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errors.contains("quality.suites[0].warn-pass-rate.tool-call: must not be below min-pass-rate.tool-call (0.8)"),
+        "{errors}"
+    );
+}

@@ -3,8 +3,11 @@
 //! closes after `trip_after` failing runs in a row and opens again after
 //! `recover_after` passing runs in a row (hysteresis, so one noisy run
 //! moves nothing). A closed gate skips the route for every request, with
-//! the failing run's summary as the reason. The request path reads one
-//! atomic while the gate is open.
+//! the failing run's summary as the reason. A run that passes the floors
+//! but misses a scorer's warn bar marks the route warned: it is ranked
+//! after the routes whose answers pass (as a slow route is), and the mark
+//! clears with the next run that meets every bar. The request path reads
+//! atomics only.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -26,6 +29,7 @@ pub enum QualityTransition {
 #[derive(Debug, Default)]
 pub struct QualityGate {
     closed: AtomicBool,
+    warned: AtomicBool,
     state: Mutex<GateState>,
 }
 
@@ -35,6 +39,8 @@ struct GateState {
     passes_in_row: u32,
     /// Why the gate is closed.
     reason: String,
+    /// Which warn bars the last run missed.
+    warning: String,
 }
 
 impl QualityGate {
@@ -44,6 +50,25 @@ impl QualityGate {
             return None;
         }
         Some(self.state.lock().reason.clone())
+    }
+
+    /// Whether the last run missed a warn bar (the route is ranked lower).
+    pub fn warned(&self) -> bool {
+        self.warned.load(Ordering::Relaxed)
+    }
+
+    /// Which warn bars the last run missed, while it did.
+    pub fn warning(&self) -> Option<String> {
+        self.warned().then(|| self.state.lock().warning.clone())
+    }
+
+    /// Records which warn bars a run missed (`None`: it met them all).
+    pub fn record_warning(&self, missed: Option<&str>) {
+        let mut s = self.state.lock();
+        s.warning = missed
+            .map(|m| format!("quality warning: {m}"))
+            .unwrap_or_default();
+        self.warned.store(missed.is_some(), Ordering::Relaxed);
     }
 
     /// Records one run of the suites; returns the transition it caused.
@@ -104,5 +129,21 @@ mod tests {
             Some(QualityTransition::Restored)
         );
         assert!(gate.closed().is_none());
+    }
+
+    #[test]
+    fn a_missed_warn_bar_marks_the_route_until_a_run_meets_it() {
+        let gate = QualityGate::default();
+        assert!(!gate.warned() && gate.warning().is_none());
+        gate.record_warning(Some("tool-call 0.85 < 0.95"));
+        assert!(gate.warned());
+        assert!(
+            gate.warning()
+                .unwrap_or_default()
+                .contains("tool-call 0.85")
+        );
+        assert!(gate.closed().is_none(), "a warning never skips the route");
+        gate.record_warning(None);
+        assert!(!gate.warned());
     }
 }

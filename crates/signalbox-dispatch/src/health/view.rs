@@ -55,6 +55,8 @@ pub struct HealthView {
     pub last_probe_age_secs: Option<f64>,
     /// Why the quality suites keep the route from serving, if they do.
     pub quality_regression: Option<String>,
+    /// Which warn bars its last quality run missed (ranked lower), if any.
+    pub quality_warning: Option<String>,
 }
 
 impl RouteHealth {
@@ -120,6 +122,7 @@ impl RouteHealth {
                 .map(|at| now.duration_since(at).as_secs_f64()),
             last_probe,
             quality_regression: self.quality.closed(),
+            quality_warning: self.quality.warning(),
         }
     }
 

@@ -214,3 +214,55 @@ async fn a_silent_model_update_calling_the_wrong_tool_is_caught() {
     assert!(skip.reason.contains("tool-call"), "{}", skip.reason);
     h.stop().await;
 }
+
+/// A route that meets its floor but misses its warn bar keeps serving, but
+/// after the routes that pass: ranked lower, never skipped, and the mark
+/// clears once its answers pass again.
+#[tokio::test]
+async fn a_missed_warn_bar_ranks_the_route_lower_without_skipping_it() {
+    let dir = std::env::temp_dir().join(format!("signalbox-warn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("weather.yaml");
+    std::fs::write(&path, SUITE).unwrap();
+    let config = CONFIG.replace(
+        "min-pass-rate: { tool-call: 1.0 }",
+        "min-pass-rate: { tool-call: 0.0 }\n      warn-pass-rate: { tool-call: 1.0 }",
+    );
+    let h = Harness::start(
+        &config,
+        &["primary", "secondary"],
+        &[
+            ("SUITE_PATH", path.display().to_string()),
+            ("ADMIN_TOKEN", "admin-secret".into()),
+        ],
+    )
+    .await;
+    assert_eq!(served_by(&h, "w-0").await, "primary-route");
+    h.mock("primary").set_faults(Faults {
+        corrupt_tool_arguments: true,
+        ..Faults::default()
+    });
+    let warned = r#"signalbox_quality_warned{route="primary-route"} 1"#;
+    let mut seen = false;
+    for _ in 0..100 {
+        if metrics(&h).await.contains(warned) {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen, "never warned: {}", metrics(&h).await);
+    assert_eq!(served_by(&h, "w-1").await, "secondary-route");
+    let record = h.record("w-1").await;
+    assert!(
+        record.skipped.iter().all(|s| s.route != "primary-route"),
+        "a warning never skips: {record:?}"
+    );
+    // With the secondary gone, the warned primary still serves.
+    h.mock("secondary").set_faults(Faults {
+        error_rate: 1.0,
+        ..Faults::default()
+    });
+    assert_eq!(served_by(&h, "w-2").await, "primary-route");
+    h.stop().await;
+}
