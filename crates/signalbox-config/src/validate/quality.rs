@@ -95,27 +95,12 @@ fn suite(
         );
     }
     for (name, rate) in &raw.min_pass_rate {
-        let field = format!("{at}.min-pass-rate.{name}");
-        if !SCORERS.contains(&name.as_str()) {
-            errors.push(
-                &field,
-                format!("unknown scorer; one of {}", SCORERS.join(", ")),
-            );
-        } else if !(0.0..=1.0).contains(rate) {
-            errors.push(&field, "must be between 0 and 1");
-        }
+        scorer_rate(&format!("{at}.min-pass-rate.{name}"), name, *rate, errors);
     }
     for (name, rate) in &raw.warn_pass_rate {
         let field = format!("{at}.warn-pass-rate.{name}");
         let floor = raw.min_pass_rate.get(name).copied().unwrap_or(0.0);
-        if !SCORERS.contains(&name.as_str()) {
-            errors.push(
-                &field,
-                format!("unknown scorer; one of {}", SCORERS.join(", ")),
-            );
-        } else if !(0.0..=1.0).contains(rate) {
-            errors.push(&field, "must be between 0 and 1");
-        } else if *rate < floor {
+        if scorer_rate(&field, name, *rate, errors) && *rate < floor {
             errors.push(
                 &field,
                 format!("must not be below min-pass-rate.{name} ({floor})"),
@@ -129,6 +114,20 @@ fn suite(
         min_pass_rate: raw.min_pass_rate.into_iter().collect(),
         warn_pass_rate: raw.warn_pass_rate.into_iter().collect(),
     })
+}
+
+/// Checks one `scorer: rate` entry; whether it is valid.
+fn scorer_rate(field: &str, name: &str, rate: f64, errors: &mut Errors) -> bool {
+    if !SCORERS.contains(&name) {
+        let choices = SCORERS.join(", ");
+        errors.push(field, format!("unknown scorer; one of {choices}"));
+        return false;
+    }
+    if !(0.0..=1.0).contains(&rate) {
+        errors.push(field, "must be between 0 and 1");
+        return false;
+    }
+    true
 }
 
 fn read(path: &Path, field: &str, errors: &mut Errors) -> Option<String> {
