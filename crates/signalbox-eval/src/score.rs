@@ -4,6 +4,7 @@
 
 pub mod budget;
 pub mod grounded;
+pub mod judge;
 pub mod refusal;
 pub mod structured;
 pub mod tools;
@@ -27,6 +28,8 @@ pub enum Scorer {
     Structured,
     /// Latency and cost within the case's limits.
     Budget,
+    /// A judge model's grade against the case's rubric.
+    Judge,
 }
 
 impl Scorer {
@@ -38,6 +41,7 @@ impl Scorer {
             Self::ToolCall => "tool-call",
             Self::Structured => "structured",
             Self::Budget => "budget",
+            Self::Judge => "judge",
         }
     }
 }

@@ -92,6 +92,10 @@ pub struct Expect {
     /// Most US dollars the answer may cost (checked from the record).
     #[serde(default)]
     pub max_cost_usd: Option<f64>,
+    /// A rubric a judge model grades the answer by (run only when the
+    /// runner is given a judge alias).
+    #[serde(default)]
+    pub judge: Option<crate::score::judge::ExpectJudge>,
 }
 
 /// The tool call a case expects.
@@ -258,7 +262,8 @@ impl Expect {
             || self.tool.is_some()
             || self.output_schema.is_some()
             || self.max_latency_ms.is_some()
-            || self.max_cost_usd.is_some();
+            || self.max_cost_usd.is_some()
+            || self.judge.is_some();
         if !any {
             return Err(invalid(&format!("{at}.expect"), "says nothing to check"));
         }
@@ -284,6 +289,20 @@ impl Expect {
         }
         if let Some(schema) = &self.output_schema {
             compiles(schema, &format!("{at}.expect.output_schema"))?;
+        }
+        if let Some(j) = &self.judge {
+            if j.rubric.trim().is_empty() {
+                return Err(invalid(
+                    &format!("{at}.expect.judge.rubric"),
+                    "must not be empty",
+                ));
+            }
+            if !(0.0..=1.0).contains(&j.min) {
+                return Err(invalid(
+                    &format!("{at}.expect.judge.min"),
+                    "must be between 0 and 1",
+                ));
+            }
         }
         Ok(())
     }

@@ -76,6 +76,7 @@ impl Answer {
             Some(name) if forced_tool || mentions_weather(&last_user_text) => {
                 AnswerBody::ToolCall { name }
             }
+            _ if last_user_text.starts_with(JUDGE_MARK) => AnswerBody::Text(grade(&last_user_text)),
             _ => AnswerBody::Text(continued(prefill.as_deref(), mock_name, &last_user_text)),
         };
         // A tool call has no content; its arguments stand in for it.
@@ -88,6 +89,30 @@ impl Answer {
             prompt_tokens,
             completion_tokens,
         }
+    }
+}
+
+/// How a judge request starts (`signalbox_eval::score::judge::MARK`).
+const JUDGE_MARK: &str = "[signalbox-judge]";
+
+/// The mock judge's grade of the `<answer>` in a judge request: 0 for an
+/// empty answer, a refusal or an answer that found nothing; 1 otherwise.
+fn grade(request: &str) -> String {
+    let answer = request
+        .split_once("<answer>")
+        .and_then(|(_, rest)| rest.split_once("</answer>"))
+        .map_or("", |(a, _)| a)
+        .to_ascii_lowercase();
+    let calls = request
+        .split_once("<tool_calls>")
+        .and_then(|(_, rest)| rest.split_once("</tool_calls>"))
+        .map_or("", |(c, _)| c);
+    let bad = ["sorry", "can't", "cannot", "could not find"];
+    let empty = answer.trim().is_empty() && calls.trim().is_empty();
+    if empty || bad.iter().any(|b| answer.contains(b)) {
+        r#"{"score": 0.0, "reason": "the answer does not address the question"}"#.to_owned()
+    } else {
+        r#"{"score": 1.0, "reason": "the answer addresses the question"}"#.to_owned()
     }
 }
 
@@ -144,6 +169,18 @@ pub fn split_pieces(text: &str, pieces: u32) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mock_judge_grades_refusals_and_empty_answers_zero() {
+        let ask = |answer: &str| {
+            grade(&format!(
+                "{JUDGE_MARK} Rubric: x\n<answer>{answer}</answer>\n<tool_calls></tool_calls>"
+            ))
+        };
+        assert!(ask("[m] echo: the capital is Paris").contains("\"score\": 1.0"));
+        assert!(ask("I'm sorry, but I can't help with that.").contains("\"score\": 0.0"));
+        assert!(ask("").contains("\"score\": 0.0"));
+    }
 
     #[test]
     fn a_prefill_of_an_echo_is_continued_to_its_end() {

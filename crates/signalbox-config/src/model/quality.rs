@@ -7,7 +7,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// The scorers a threshold may name.
-pub const SCORERS: [&str; 5] = ["grounded", "refusal", "tool-call", "structured", "budget"];
+pub const SCORERS: [&str; 6] = [
+    "grounded",
+    "refusal",
+    "tool-call",
+    "structured",
+    "budget",
+    "judge",
+];
 
 /// Evaluation suites run against routes.
 #[derive(Debug, Clone, PartialEq)]

@@ -127,6 +127,13 @@ fn scorer_rate(field: &str, name: &str, rate: f64, errors: &mut Errors) -> bool 
         errors.push(field, "must be between 0 and 1");
         return false;
     }
+    if name == "judge" {
+        errors.push(
+            field,
+            "the scheduled runs do not ask a judge model; grade with `signalbox eval run --judge ALIAS`",
+        );
+        return false;
+    }
     true
 }
 

@@ -39,6 +39,10 @@ pub enum EvalCommand {
         /// Seconds allowed per case.
         #[arg(long, default_value_t = 60)]
         timeout: u64,
+        /// The alias that grades cases with an `expect.judge` rubric (sent
+        /// through the gateway, so the policy routes the judge's traffic).
+        #[arg(long)]
+        judge: Option<String>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -68,6 +72,7 @@ pub async fn dispatch(command: EvalCommand) -> anyhow::Result<ExitCode> {
             api_key_env,
             min,
             timeout,
+            judge,
             json,
         } => {
             let args = RunArgs {
@@ -77,6 +82,7 @@ pub async fn dispatch(command: EvalCommand) -> anyhow::Result<ExitCode> {
                 api_key_env,
                 min,
                 timeout: Duration::from_secs(timeout),
+                judge,
                 json,
             };
             run(args).await
@@ -99,6 +105,8 @@ pub struct RunArgs {
     pub min: Vec<String>,
     /// Per-case timeout.
     pub timeout: Duration,
+    /// The judge alias, if any.
+    pub judge: Option<String>,
     /// Print the report as JSON.
     pub json: bool,
 }
@@ -162,7 +170,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                     // The gateway does not say what an answer cost: a
                     // `max_cost_usd` is reported as not checked.
                     answer.latency_ms = Some(ms);
-                    score_case(case, &answer, &detector)
+                    let mut verdicts = score_case(case, &answer, &detector);
+                    verdicts.extend(judged(&client, &args, key.as_deref(), case, &answer).await);
+                    verdicts
                 }
                 Err(e) => {
                     println!("{} {}: no answer: {e:#}", suite.suite, case.id);
@@ -173,6 +183,25 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     }
     report(&results, &thresholds, args.json)
+}
+
+/// The judge's verdict on `answer`, when the case has a rubric and the
+/// run a judge alias (a judge that does not answer is a failed verdict).
+async fn judged(
+    client: &reqwest::Client,
+    args: &RunArgs,
+    key: Option<&str>,
+    case: &signalbox_eval::Case,
+    answer: &Answer,
+) -> Option<Verdict> {
+    use signalbox_eval::score::judge;
+    let rubric = case.expect.judge.as_ref()?;
+    let alias = args.judge.as_deref()?;
+    let body = judge::request(alias, case, rubric, answer);
+    Some(match ask(client, &args.url, key, &body).await {
+        Ok(reply) => judge::verdict(rubric, &reply.text),
+        Err(e) => judge::unanswered(&format!("{e:#}")),
+    })
 }
 
 /// Sends one case's body to the chat completions of the gateway at `url`;

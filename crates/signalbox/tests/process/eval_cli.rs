@@ -175,3 +175,74 @@ async fn eval_prompts_compares_every_variant_and_fails_on_a_disagreement() {
         "{stdout}"
     );
 }
+
+const JUDGED: &str = r#"
+suite: judged
+cases:
+  - id: greet
+    intent: support
+    messages: [{role: user, content: "hello there"}]
+    expect: {judge: {rubric: "Answers the greeting instead of refusing it.", min: 0.7}}
+"#;
+
+// Multi-threaded: the mocks keep answering while the CLI blocks this thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eval_run_asks_a_judge_alias_routed_by_the_policy() {
+    use signalbox_mock::{MockFormat, MockOptions, MockProvider};
+    signalbox_testkit::init_tls();
+    let opts = |n: &str| MockOptions {
+        name: n.into(),
+        ..MockOptions::default()
+    };
+    let any = signalbox_testkit::any_port;
+    let claude = MockProvider::start_as(any(), opts("claude"), MockFormat::Anthropic)
+        .await
+        .unwrap();
+    let gpt = MockProvider::start(any(), opts("gpt")).await.unwrap();
+    let config = repo_root().join("examples/translation.yaml");
+    let envs = [
+        ("ANTHROPIC_URL", claude.base_url()),
+        ("OPENAI_URL", gpt.base_url()),
+        ("DECISION_LOG", "false".to_owned()),
+    ];
+    let (_child, addr) = serve(config.to_str().unwrap(), &envs, &[]).await;
+    let suite = temp_file("eval-judge", "judged.yaml", JUDGED);
+    let run = || {
+        bin()
+            .args(["eval", "run", "--url", &format!("http://{addr}")])
+            .args([
+                "--model",
+                "chat-claude",
+                "--judge",
+                "chat-gpt",
+                "--min",
+                "judge=1.0",
+            ])
+            .arg(&suite)
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("judge"), "{stdout}");
+    // The graded model starts refusing; the judge (another route) says so.
+    claude.set_faults(signalbox_mock::Faults {
+        quality: Some(signalbox_mock::QualityFault::OverRefuse),
+        ..signalbox_mock::Faults::default()
+    });
+    let out = run();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("FAIL judged greet judge: judged 0.00 < 0.70"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("below threshold: judge 0.00 < 1.00"),
+        "{stdout}"
+    );
+    // The judge's request went through the gateway to the judge alias's route.
+    let judged = gpt.stats().last_request.unwrap_or_default();
+    assert!(judged.to_string().contains("[signalbox-judge]"), "{judged}");
+}
