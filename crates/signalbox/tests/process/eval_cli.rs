@@ -111,24 +111,14 @@ cases:
 // Multi-threaded: the mocks keep answering while the CLI blocks this thread.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eval_prompts_compares_every_variant_and_fails_on_a_disagreement() {
-    use signalbox_mock::{MockFormat, MockOptions, MockProvider};
-    signalbox_testkit::init_tls();
-    let opts = |n: &str| MockOptions {
-        name: n.into(),
-        ..MockOptions::default()
-    };
-    let any = signalbox_testkit::any_port;
-    let claude = MockProvider::start_as(any(), opts("claude"), MockFormat::Anthropic)
-        .await
-        .unwrap();
-    let gpt = MockProvider::start(any(), opts("gpt")).await.unwrap();
-    let config = repo_root().join("examples/translation.yaml");
-    let envs = [
-        ("ANTHROPIC_URL", claude.base_url()),
-        ("OPENAI_URL", gpt.base_url()),
-        ("DECISION_LOG", "false".to_owned()),
-    ];
-    let (_child, addr) = serve(config.to_str().unwrap(), &envs, &[]).await;
+    let TranslationGateway {
+        claude,
+        gpt: _,
+        config,
+        envs,
+        _child,
+        addr,
+    } = translation_gateway().await;
     let suite = temp_file("eval-prompts", "support.yaml", GREETING);
     let run = || {
         bin()
@@ -188,24 +178,14 @@ cases:
 // Multi-threaded: the mocks keep answering while the CLI blocks this thread.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eval_run_asks_a_judge_alias_routed_by_the_policy() {
-    use signalbox_mock::{MockFormat, MockOptions, MockProvider};
-    signalbox_testkit::init_tls();
-    let opts = |n: &str| MockOptions {
-        name: n.into(),
-        ..MockOptions::default()
-    };
-    let any = signalbox_testkit::any_port;
-    let claude = MockProvider::start_as(any(), opts("claude"), MockFormat::Anthropic)
-        .await
-        .unwrap();
-    let gpt = MockProvider::start(any(), opts("gpt")).await.unwrap();
-    let config = repo_root().join("examples/translation.yaml");
-    let envs = [
-        ("ANTHROPIC_URL", claude.base_url()),
-        ("OPENAI_URL", gpt.base_url()),
-        ("DECISION_LOG", "false".to_owned()),
-    ];
-    let (_child, addr) = serve(config.to_str().unwrap(), &envs, &[]).await;
+    let TranslationGateway {
+        claude,
+        gpt,
+        config: _,
+        envs: _,
+        _child,
+        addr,
+    } = translation_gateway().await;
     let suite = temp_file("eval-judge", "judged.yaml", JUDGED);
     let run = || {
         bin()
@@ -245,4 +225,44 @@ async fn eval_run_asks_a_judge_alias_routed_by_the_policy() {
     // The judge's request went through the gateway to the judge alias's route.
     let judged = gpt.stats().last_request.unwrap_or_default();
     assert!(judged.to_string().contains("[signalbox-judge]"), "{judged}");
+}
+
+/// examples/translation.yaml served in front of an Anthropic mock (`chat-claude`)
+/// and an OpenAI mock (`chat-gpt`).
+struct TranslationGateway {
+    claude: signalbox_mock::MockHandle,
+    gpt: signalbox_mock::MockHandle,
+    config: std::path::PathBuf,
+    envs: [(&'static str, String); 3],
+    _child: crate::common::process::Killed,
+    addr: String,
+}
+
+async fn translation_gateway() -> TranslationGateway {
+    use signalbox_mock::{MockFormat, MockOptions, MockProvider};
+    signalbox_testkit::init_tls();
+    let opts = |n: &str| MockOptions {
+        name: n.into(),
+        ..MockOptions::default()
+    };
+    let any = signalbox_testkit::any_port;
+    let claude = MockProvider::start_as(any(), opts("claude"), MockFormat::Anthropic)
+        .await
+        .unwrap();
+    let gpt = MockProvider::start(any(), opts("gpt")).await.unwrap();
+    let config = repo_root().join("examples/translation.yaml");
+    let envs = [
+        ("ANTHROPIC_URL", claude.base_url()),
+        ("OPENAI_URL", gpt.base_url()),
+        ("DECISION_LOG", "false".to_owned()),
+    ];
+    let (child, addr) = serve(config.to_str().unwrap(), &envs, &[]).await;
+    TranslationGateway {
+        claude,
+        gpt,
+        config,
+        envs,
+        _child: child,
+        addr,
+    }
 }
