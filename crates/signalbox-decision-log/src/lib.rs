@@ -16,10 +16,15 @@
 //!   beside the decisions, written at once (`audit.rs`).
 
 mod audit;
+mod codec;
+mod combo;
 mod error;
 mod explain;
+mod key;
+mod migrate;
 mod reader;
 mod schema;
+mod store;
 #[cfg(test)]
 mod test_support;
 mod versions;

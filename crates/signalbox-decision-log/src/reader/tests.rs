@@ -18,6 +18,7 @@ async fn fixture(db: &TempDb) -> (LogReader, u64) {
         LogOptions {
             queue: 64,
             retention: Duration::from_secs(86_400),
+            max_bytes: 0,
             priority: Default::default(),
         },
     )
@@ -133,7 +134,8 @@ fn reads_a_file_with_no_writer() {
         // Written and closed the way a stopped gateway leaves it.
         let mut conn = schema::open_writer(db.path()).unwrap();
         let tx = conn.transaction().unwrap();
-        schema::insert(&tx, &record, &mut Vec::new()).unwrap();
+        let mut store = crate::store::Store::load(&tx).unwrap();
+        store.insert(&tx, record.clone()).unwrap();
         tx.commit().unwrap();
     }
     let reader = LogReader::open(db.path()).unwrap();
@@ -196,6 +198,7 @@ async fn a_callers_id_names_records_but_never_replaces_them() {
         LogOptions {
             queue: 64,
             retention: Duration::ZERO,
+            max_bytes: 0,
             priority: Default::default(),
         },
     )
@@ -255,7 +258,7 @@ async fn a_version_1_file_is_read_then_migrated_in_place() {
         // The file exactly as a schema-1 build left it: keyed by the
         // caller's id, with no caller-id column.
         let conn = Connection::open(db.path()).unwrap();
-        conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+        conn.execute_batch(schema::LEGACY[0]).unwrap();
         conn.pragma_update(None, "user_version", 1).unwrap();
         conn.execute(
             "INSERT INTO decisions
@@ -289,12 +292,13 @@ async fn a_version_1_file_is_read_then_migrated_in_place() {
         LogOptions {
             queue: 8,
             retention: Duration::ZERO,
+            max_bytes: 0,
             priority: Default::default(),
         },
     )
     .unwrap();
     let conn = Connection::open(db.path()).unwrap();
-    assert_eq!(schema::user_version(&conn).unwrap(), 2);
+    assert_eq!(schema::user_version(&conn).unwrap(), schema::SCHEMA_VERSION);
     let new = with_caller("g-1", "caller-chosen", t + 1, "globex");
     assert!(log.record(new.clone()));
     log.flush().await;
@@ -313,6 +317,7 @@ async fn query_by_every_shared_identifier_and_a_time_range() {
         LogOptions {
             queue: 16,
             retention: Duration::ZERO,
+            max_bytes: 0,
             priority: Default::default(),
         },
     )
@@ -388,6 +393,7 @@ async fn aggregates_group_by_a_shared_identifier() {
         LogOptions {
             queue: 16,
             retention: Duration::ZERO,
+            max_bytes: 0,
             priority: Default::default(),
         },
     )

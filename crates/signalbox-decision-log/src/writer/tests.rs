@@ -12,6 +12,7 @@ fn options(queue: usize) -> LogOptions {
     LogOptions {
         queue,
         retention: DAY,
+        max_bytes: 0,
         priority: Default::default(),
     }
 }
@@ -74,7 +75,8 @@ async fn route_column_falls_back_to_last_attempt() {
     let conn = Connection::open(db.path()).unwrap();
     let route = |id: &str| -> Option<String> {
         conn.query_row(
-            "SELECT route FROM decisions WHERE request_id = ?1",
+            "SELECT c.route FROM decisions d JOIN combos c ON c.id = d.combo
+             WHERE d.request_id = ?1",
             [id],
             |r| r.get(0),
         )
@@ -172,6 +174,7 @@ async fn zero_retention_keeps_everything() {
     let keep_all = LogOptions {
         queue: 16,
         retention: Duration::ZERO,
+        max_bytes: 0,
         priority: Default::default(),
     };
     {
