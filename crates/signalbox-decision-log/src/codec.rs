@@ -20,49 +20,68 @@ pub(crate) const PLACEHOLDER: u8 = 0x01;
 /// `u64` with room to spare).
 const MAX_RUN: usize = 17;
 
-/// One run of digits: its value and its leading zeros (`007`: 7 and 2).
+/// One number taken out of a shape: a run of digits (its value and its
+/// leading zeros: `007` is 7 after 2), or a JSON number with a fraction
+/// or an exponent (a cost, a score), kept as the `f64` it stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Digits {
-    value: u64,
-    zeros: u8,
+pub(crate) enum Num {
+    Int { value: u64, zeros: u8 },
+    Float(u64),
 }
 
-impl Digits {
-    fn parse(run: &[u8]) -> Self {
+impl Num {
+    fn int(run: &[u8]) -> Self {
         let lead = run.iter().take_while(|&&b| b == b'0').count();
         // "000" is the value 0 after two zeros.
         let zeros = lead.min(run.len() - 1);
         let value = run[zeros..]
             .iter()
             .fold(0u64, |v, &b| v * 10 + u64::from(b - b'0'));
-        Self {
+        Self::Int {
             value,
             zeros: u8::try_from(zeros).unwrap_or(0),
         }
     }
 
+    /// The number `token` is, when writing it back gives the same text
+    /// (serde_json writes the shortest text that reads back as the value).
+    fn float(token: &[u8], scratch: &mut Vec<u8>) -> Option<Self> {
+        let v: f64 = std::str::from_utf8(token).ok()?.parse().ok()?;
+        scratch.clear();
+        serde_json::to_writer(&mut *scratch, &v).ok()?;
+        (scratch.as_slice() == token).then_some(Self::Float(v.to_bits()))
+    }
+
     fn render(self, out: &mut Vec<u8>) {
-        out.extend(std::iter::repeat_n(b'0', usize::from(self.zeros)));
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut v = self.value;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
+        match self {
+            Self::Int { value, zeros } => {
+                out.extend(std::iter::repeat_n(b'0', usize::from(zeros)));
+                let mut digits = [0u8; 20];
+                let mut i = digits.len();
+                let mut v = value;
+                loop {
+                    i -= 1;
+                    digits[i] = b'0' + (v % 10) as u8;
+                    v /= 10;
+                    if v == 0 {
+                        break;
+                    }
+                }
+                out.extend_from_slice(&digits[i..]);
+            }
+            Self::Float(bits) => {
+                // Only values written by serde_json are kept: finite ones.
+                let _ = serde_json::to_writer(&mut *out, &f64::from_bits(bits));
             }
         }
-        out.extend_from_slice(&digits[i..]);
     }
 }
 
 /// What one record adds to its shape.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Values {
-    /// The runs of digits, in order.
-    pub digits: Vec<Digits>,
+    /// The numbers, in order.
+    pub digits: Vec<Num>,
     /// The signal values, in order.
     pub signals: Vec<String>,
 }
@@ -145,37 +164,64 @@ impl Values {
     }
 }
 
-/// Splits `json` into its shape (written to `shape`) and its runs of
-/// digits (appended to `out`).
-pub(crate) fn split(json: &[u8], shape: &mut Vec<u8>, out: &mut Vec<Digits>) {
+/// Splits `json` (serde_json's output) into its shape (written to `shape`)
+/// and its numbers (appended to `out`): outside strings every JSON number,
+/// inside them every run of digits.
+pub(crate) fn split(json: &[u8], shape: &mut Vec<u8>, out: &mut Vec<Num>) {
     shape.clear();
+    let mut scratch = Vec::new();
+    let mut in_string = false;
     let mut i = 0;
     while i < json.len() {
-        let start = i;
-        while i < json.len() && !json[i].is_ascii_digit() {
-            i += 1;
-        }
-        shape.extend_from_slice(&json[start..i]);
-        let run_start = i;
-        while i < json.len() && json[i].is_ascii_digit() {
-            i += 1;
-        }
-        let run = &json[run_start..i];
-        if run.is_empty() {
+        let b = json[i];
+        if b.is_ascii_digit() {
+            let end = if in_string {
+                run_end(json, i, |c| c.is_ascii_digit())
+            } else {
+                run_end(json, i, |c| c.is_ascii_digit() || b".eE+-".contains(&c))
+            };
+            let token = &json[i..end];
+            let num = if token.iter().all(u8::is_ascii_digit) {
+                (token.len() <= MAX_RUN).then(|| Num::int(token))
+            } else {
+                Num::float(token, &mut scratch)
+            };
+            match num {
+                Some(n) => {
+                    shape.push(PLACEHOLDER);
+                    out.push(n);
+                }
+                None => shape.extend_from_slice(token),
+            }
+            i = end;
             continue;
         }
-        if run.len() > MAX_RUN {
-            shape.extend_from_slice(run);
-        } else {
-            shape.push(PLACEHOLDER);
-            out.push(Digits::parse(run));
+        shape.push(b);
+        if in_string && b == b'\\' {
+            // The escaped byte is copied as it is (a quote does not end the string).
+            if let Some(&next) = json.get(i + 1) {
+                shape.push(next);
+            }
+            i += 2;
+            continue;
         }
+        if b == b'"' {
+            in_string = !in_string;
+        }
+        i += 1;
     }
+}
+
+fn run_end(json: &[u8], start: usize, part: impl Fn(u8) -> bool) -> usize {
+    json[start..]
+        .iter()
+        .position(|&c| !part(c))
+        .map_or(json.len(), |n| start + n)
 }
 
 /// Renders `shape` with `digits` in its placeholders; `None` when the
 /// counts disagree (a damaged row).
-pub(crate) fn render(shape: &[u8], digits: &[Digits]) -> Option<Vec<u8>> {
+pub(crate) fn render(shape: &[u8], digits: &[Num]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(shape.len() + digits.len() * 4);
     let mut next = digits.iter();
     for part in shape.split_inclusive(|&b| b == PLACEHOLDER) {
@@ -195,26 +241,47 @@ pub(crate) fn placeholders(shape: &[u8]) -> usize {
     shape.iter().filter(|&&b| b == PLACEHOLDER).count()
 }
 
-fn digits(d: Digits, out: &mut Vec<u8>) {
-    varint((d.value << 1) | u64::from(d.zeros > 0), out);
-    if d.zeros > 0 {
-        out.push(d.zeros);
+/// `value << 2 | tag`: tag 0 an integer, 1 an integer with leading zeros
+/// (their count follows), 2 a float (its 8 bytes follow).
+fn digits(n: Num, out: &mut Vec<u8>) {
+    match n {
+        Num::Int { value, zeros: 0 } => varint(value << 2, out),
+        Num::Int { value, zeros } => {
+            varint((value << 2) | 1, out);
+            out.push(zeros);
+        }
+        Num::Float(bits) => {
+            varint(2, out);
+            out.extend_from_slice(&bits.to_le_bytes());
+        }
     }
 }
 
-fn read_digits(input: &mut &[u8]) -> Option<Digits> {
+fn read_digits(input: &mut &[u8]) -> Option<Num> {
     let code = read_varint(input)?;
-    let zeros = if code & 1 == 1 {
+    let mut byte = || {
         let (&z, rest) = input.split_first()?;
         *input = rest;
-        z
-    } else {
-        0
+        Some(z)
     };
-    Some(Digits {
-        value: code >> 1,
-        zeros,
-    })
+    match code & 3 {
+        0 => Some(Num::Int {
+            value: code >> 2,
+            zeros: 0,
+        }),
+        1 => Some(Num::Int {
+            value: code >> 2,
+            zeros: byte()?,
+        }),
+        2 => {
+            let mut bits = [0u8; 8];
+            for b in &mut bits {
+                *b = byte()?;
+            }
+            Some(Num::Float(u64::from_le_bytes(bits)))
+        }
+        _ => None,
+    }
 }
 
 fn text(s: &str, out: &mut Vec<u8>) {
@@ -298,14 +365,18 @@ mod tests {
     #[test]
     fn values_encode_as_the_difference_from_their_shape() {
         let base = Values {
-            digits: vec![Digits::parse(b"12"), Digits::parse(b"007")],
+            digits: vec![
+                Num::int(b"12"),
+                Num::int(b"007"),
+                Num::Float(1.5f64.to_bits()),
+            ],
             signals: vec!["acme".into(), "s-1".into()],
         };
         let mut all = Vec::new();
         base.encode_all(&mut all);
         assert_eq!(Values::decode_all(&all).unwrap(), base);
         let mut next = base.clone();
-        next.digits[0] = Digits::parse(b"99999");
+        next.digits[0] = Num::int(b"99999");
         next.signals[1] = "s-2".into();
         let mut diff = Vec::new();
         next.encode_diff(&base, &mut diff);

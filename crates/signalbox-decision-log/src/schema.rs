@@ -266,6 +266,19 @@ pub(crate) fn used_bytes(conn: &Connection) -> rusqlite::Result<u64> {
 /// until about a tenth of the limit is free (estimated from the span of
 /// ids, so uneven traffic may take a second round). `0` means no limit.
 pub(crate) fn trim_to_size(conn: &Connection, max_bytes: u64) -> rusqlite::Result<usize> {
+    let mut deleted = 0;
+    // The share is an estimate; a few rounds settle uneven traffic.
+    for _ in 0..4 {
+        let n = trim_once(conn, max_bytes)?;
+        if n == 0 {
+            break;
+        }
+        deleted += n;
+    }
+    Ok(deleted)
+}
+
+fn trim_once(conn: &Connection, max_bytes: u64) -> rusqlite::Result<usize> {
     if max_bytes == 0 {
         return Ok(0);
     }

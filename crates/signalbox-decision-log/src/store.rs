@@ -24,6 +24,9 @@ pub(crate) const MAX_SHAPES_PER_VERSION: usize = 4096;
 /// it is read back from the table).
 const MAX_SLOTS: usize = 65_536;
 
+#[cfg(test)]
+mod tests;
+
 /// Why one record could not be inserted.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum InsertError {

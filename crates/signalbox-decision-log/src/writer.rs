@@ -314,7 +314,17 @@ impl Writer {
         loop {
             let idle = PURGE_INTERVAL.saturating_sub(last_purge.elapsed());
             let mut disconnected = false;
-            match self.rx.recv_timeout(idle) {
+            // Caught up: the queue is empty, so the writer goes back to its
+            // own priority before it waits.
+            let next = match self.rx.try_recv() {
+                Ok(msg) => Ok(msg),
+                Err(TryRecvError::Empty) => {
+                    boost.lower();
+                    self.rx.recv_timeout(idle)
+                }
+                Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+            };
+            match next {
                 Ok(first) => {
                     sort(first, &mut records, &mut flushes);
                     disconnected = self.take_waiting(&mut records, &mut flushes);
@@ -327,7 +337,9 @@ impl Writer {
                         std::thread::sleep(LINGER);
                         disconnected = self.take_waiting(&mut records, &mut flushes);
                     }
-                    boost.update(records.len());
+                    if records.len() >= MAX_BATCH {
+                        boost.raise();
+                    }
                     self.state.write(&mut records);
                     drops.check(&self.state.counters);
                     for done in flushes.drain(..) {
@@ -371,10 +383,10 @@ impl Writer {
     }
 }
 
-/// Raises the writer to normal priority while it is behind (a full batch)
-/// and lowers it back once it has caught up (a batch under an eighth full),
-/// so an idle-priority writer keeps every record on a saturated machine
-/// and still never competes with requests on a quiet one.
+/// Raises the writer to normal priority while it is behind (a full batch
+/// waiting) and lowers it back once the queue is empty, so an idle-priority
+/// writer keeps every record on a saturated machine and still never
+/// competes with requests on a quiet one.
 struct Boost {
     configured: WriterPriority,
     raised: bool,
@@ -390,26 +402,29 @@ impl Boost {
         }
     }
 
-    fn update(&mut self, batch: usize) {
-        if self.configured == WriterPriority::Normal || self.refused {
+    fn raise(&mut self) {
+        if self.raised || self.refused || self.configured == WriterPriority::Normal {
             return;
         }
-        if batch >= MAX_BATCH && !self.raised {
-            match set_priority(WriterPriority::Normal) {
-                Ok(()) => self.raised = true,
-                Err(error) => {
-                    self.refused = true;
-                    tracing::warn!(
-                        %error,
-                        "Decision log writer is behind but cannot raise its priority; records may drop. Run with CAP_SYS_NICE or LimitNICE=20, or set decision-log.priority: normal."
-                    );
-                }
+        match set_priority(WriterPriority::Normal) {
+            Ok(()) => self.raised = true,
+            Err(error) => {
+                self.refused = true;
+                tracing::warn!(
+                    %error,
+                    "Decision log writer is behind but cannot raise its priority; records may drop. Run with CAP_SYS_NICE or LimitNICE=20, or set decision-log.priority: normal."
+                );
             }
-        } else if batch < MAX_BATCH / 8 && self.raised {
-            self.raised = false;
-            if let Err(error) = set_priority(self.configured) {
-                tracing::warn!(%error, "Decision log writer keeps normal priority.");
-            }
+        }
+    }
+
+    fn lower(&mut self) {
+        if !self.raised {
+            return;
+        }
+        self.raised = false;
+        if let Err(error) = set_priority(self.configured) {
+            tracing::warn!(%error, "Decision log writer keeps normal priority.");
         }
     }
 }
