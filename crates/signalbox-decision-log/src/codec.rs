@@ -43,15 +43,6 @@ impl Num {
         }
     }
 
-    /// The number `token` is, when writing it back gives the same text
-    /// (serde_json writes the shortest text that reads back as the value).
-    fn float(token: &[u8], scratch: &mut Vec<u8>) -> Option<Self> {
-        let v: f64 = std::str::from_utf8(token).ok()?.parse().ok()?;
-        scratch.clear();
-        serde_json::to_writer(&mut *scratch, &v).ok()?;
-        (scratch.as_slice() == token).then_some(Self::Float(v.to_bits()))
-    }
-
     fn render(self, out: &mut Vec<u8>) {
         match self {
             Self::Int { value, zeros } => {
@@ -164,59 +155,108 @@ impl Values {
     }
 }
 
-/// Splits `json` (serde_json's output) into its shape (written to `shape`)
-/// and its numbers (appended to `out`): outside strings every JSON number,
-/// inside them every run of digits.
-pub(crate) fn split(json: &[u8], shape: &mut Vec<u8>, out: &mut Vec<Num>) {
+/// Writes `value` as serde_json would, but into its shape (`shape`) and its
+/// numbers (appended to `out`): every JSON number, and every run of
+/// digits inside a string, becomes a placeholder. Done as the JSON is
+/// written (a serde_json formatter), so the text is never scanned again.
+pub(crate) fn split<T: serde::Serialize + ?Sized>(
+    value: &T,
+    shape: &mut Vec<u8>,
+    out: &mut Vec<Num>,
+) -> serde_json::Result<()> {
     shape.clear();
-    let mut scratch = Vec::new();
-    let mut in_string = false;
-    let mut i = 0;
-    while i < json.len() {
-        let b = json[i];
-        if b.is_ascii_digit() {
-            let end = if in_string {
-                run_end(json, i, |c| c.is_ascii_digit())
-            } else {
-                run_end(json, i, |c| c.is_ascii_digit() || b".eE+-".contains(&c))
-            };
-            let token = &json[i..end];
-            let num = if token.iter().all(u8::is_ascii_digit) {
-                (token.len() <= MAX_RUN).then(|| Num::int(token))
-            } else {
-                Num::float(token, &mut scratch)
-            };
-            match num {
-                Some(n) => {
-                    shape.push(PLACEHOLDER);
-                    out.push(n);
-                }
-                None => shape.extend_from_slice(token),
-            }
-            i = end;
-            continue;
+    let mut ser = serde_json::Serializer::with_formatter(&mut *shape, Shaper { out });
+    value.serialize(&mut ser)
+}
+
+/// Integers at or above this stay in the shape (their value must leave
+/// room for the two tag bits of the encoding).
+const MAX_INT: u64 = 1 << 61;
+
+/// The formatter behind [`split`].
+struct Shaper<'a> {
+    out: &'a mut Vec<Num>,
+}
+
+impl Shaper<'_> {
+    fn int<W: std::io::Write + ?Sized>(&mut self, w: &mut W, v: u64) -> std::io::Result<()> {
+        if v >= MAX_INT {
+            return write!(w, "{v}");
         }
-        shape.push(b);
-        if in_string && b == b'\\' {
-            // The escaped byte is copied as it is (a quote does not end the string).
-            if let Some(&next) = json.get(i + 1) {
-                shape.push(next);
-            }
-            i += 2;
-            continue;
+        self.out.push(Num::Int { value: v, zeros: 0 });
+        w.write_all(&[PLACEHOLDER])
+    }
+
+    fn signed<W: std::io::Write + ?Sized>(&mut self, w: &mut W, v: i64) -> std::io::Result<()> {
+        if v < 0 {
+            w.write_all(b"-")?;
         }
-        if b == b'"' {
-            in_string = !in_string;
-        }
-        i += 1;
+        self.int(w, v.unsigned_abs())
     }
 }
 
-fn run_end(json: &[u8], start: usize, part: impl Fn(u8) -> bool) -> usize {
-    json[start..]
-        .iter()
-        .position(|&c| !part(c))
-        .map_or(json.len(), |n| start + n)
+impl serde_json::ser::Formatter for Shaper<'_> {
+    fn write_u8<W: std::io::Write + ?Sized>(&mut self, w: &mut W, v: u8) -> std::io::Result<()> {
+        self.int(w, u64::from(v))
+    }
+    fn write_u16<W: std::io::Write + ?Sized>(&mut self, w: &mut W, v: u16) -> std::io::Result<()> {
+        self.int(w, u64::from(v))
+    }
+    fn write_u32<W: std::io::Write + ?Sized>(&mut self, w: &mut W, v: u32) -> std::io::Result<()> {
+        self.int(w, u64::from(v))
+    }
+    fn write_u64<W: std::io::Write + ?Sized>(&mut self, w: &mut W, v: u64) -> std::io::Result<()> {
+        self.int(w, v)
+    }
+    fn write_i8<W: std::io::Write + ?Sized>(&mut self, w: &mut W, v: i8) -> std::io::Result<()> {
+        self.signed(w, i64::from(v))
+    }
+    fn write_i16<W: std::io::Write + ?Sized>(&mut self, w: &mut W, v: i16) -> std::io::Result<()> {
+        self.signed(w, i64::from(v))
+    }
+    fn write_i32<W: std::io::Write + ?Sized>(&mut self, w: &mut W, v: i32) -> std::io::Result<()> {
+        self.signed(w, i64::from(v))
+    }
+    fn write_i64<W: std::io::Write + ?Sized>(&mut self, w: &mut W, v: i64) -> std::io::Result<()> {
+        self.signed(w, v)
+    }
+
+    /// serde_json passes finite values only (others are written `null`).
+    fn write_f64<W: std::io::Write + ?Sized>(&mut self, w: &mut W, v: f64) -> std::io::Result<()> {
+        self.out.push(Num::Float(v.to_bits()));
+        w.write_all(&[PLACEHOLDER])
+    }
+
+    fn write_string_fragment<W: std::io::Write + ?Sized>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let bytes = fragment.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let start = i;
+            while i < bytes.len() && !bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            w.write_all(&bytes[start..i])?;
+            let run_start = i;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            let run = &bytes[run_start..i];
+            if run.is_empty() {
+                continue;
+            }
+            if run.len() > MAX_RUN {
+                w.write_all(run)?;
+            } else {
+                self.out.push(Num::int(run));
+                w.write_all(&[PLACEHOLDER])?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Renders `shape` with `digits` in its placeholders; `None` when the
@@ -352,11 +392,17 @@ mod tests {
 
     #[test]
     fn a_shape_renders_back_byte_for_byte() {
-        let json =
-            br#"{"a":"gpt-4o","n":007,"f":0.0012,"z":000,"big":123456789012345678901,"e":4.8e-6}"#;
+        let value = serde_json::json!({
+            "a": "gpt-4o 007 \"12\" 000 123456789012345678901 \u{1}",
+            "n": 7, "f": 0.0012, "g": -3.5000000000000004e-5, "i": -12,
+            "big": u64::MAX, "e": 4.8e-6, "z": 0,
+        });
+        let json = serde_json::to_vec(&value).unwrap();
         let (mut shape, mut digits) = (Vec::new(), Vec::new());
-        split(json, &mut shape, &mut digits);
+        split(&value, &mut shape, &mut digits).unwrap();
         assert!(shape.windows(21).any(|w| w == b"123456789012345678901"));
+        // 4, 007, 12, 000 in the string; n, f, g, i, e, z (big stays).
+        assert_eq!(digits.len(), 10, "{digits:?}");
         assert_eq!(placeholders(&shape), digits.len());
         assert_eq!(render(&shape, &digits).unwrap(), json);
         assert!(render(&shape, &digits[1..]).is_none());

@@ -1,7 +1,7 @@
 //! Owns the *combination*: the shared identifiers of a record that the
 //! filters and aggregates ask by (tenant, alias, route, provider, model
 //! version, prompt version, policy version, intent, tools, outcome,
-//! degradation steps, operator actions). Each distinct combination is one
+//! degradation steps, operator actions, routes skipped and why). Each distinct combination is one
 //! row of the small table `combos`; a decision row carries only its id.
 //! There are few combinations (thousands), so a reader loads them all,
 //! finds the ids a filter admits in memory, and asks SQLite only about rows
@@ -10,7 +10,7 @@
 use std::hash::{Hash, Hasher};
 
 use rusqlite::{Connection, params};
-use signalbox_core::DecisionRecord;
+use signalbox_core::{DecisionRecord, SkipRecord};
 
 use crate::codec::FastHasher;
 
@@ -19,7 +19,7 @@ const SEP: char = '\u{1f}';
 
 /// The columns of `combos`, in order, after `id`.
 pub(crate) const COLUMNS: &str = "tenant, alias, route, provider, model_version, prompt_version, \
-     policy_version, intent, tools, outcome, degraded, actions";
+     policy_version, intent, tools, outcome, degraded, actions, skips";
 
 /// One combination, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -41,6 +41,8 @@ pub(crate) struct Combo {
     pub degraded: Option<String>,
     /// The operator action ids, joined by [`SEP`] (none: `None`).
     pub actions: Option<String>,
+    /// The routes skipped, each `route kind`, joined by [`SEP`].
+    pub skips: Option<String>,
 }
 
 impl Combo {
@@ -63,6 +65,11 @@ impl Combo {
             .is_some_and(|a| a.split(SEP).any(|s| s == id))
     }
 
+    /// The routes skipped, each as `route kind`.
+    pub(crate) fn skipped(&self) -> impl Iterator<Item = &str> {
+        self.skips.as_deref().into_iter().flat_map(|s| s.split(SEP))
+    }
+
     /// Reads every combination of a log.
     pub(crate) fn load_all(conn: &Connection) -> rusqlite::Result<Vec<(i64, Self)>> {
         let mut stmt = conn.prepare(&format!("SELECT id, {COLUMNS} FROM combos"))?;
@@ -82,6 +89,7 @@ impl Combo {
                     outcome: r.get(10)?,
                     degraded: r.get(11)?,
                     actions: r.get(12)?,
+                    skips: r.get(13)?,
                 },
             ))
         })?;
@@ -91,7 +99,7 @@ impl Combo {
     /// Stores a new combination, returning its id.
     pub(crate) fn insert(&self, conn: &Connection) -> rusqlite::Result<i64> {
         conn.prepare_cached(&format!(
-            "INSERT INTO combos ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+            "INSERT INTO combos ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
         ))?
         .execute(params![
             self.tenant,
@@ -106,6 +114,7 @@ impl Combo {
             self.outcome,
             self.degraded,
             self.actions,
+            self.skips,
         ])?;
         Ok(conn.last_insert_rowid())
     }
@@ -127,6 +136,7 @@ pub(crate) struct ComboRef<'a> {
     outcome: &'a str,
     degraded: &'a [String],
     actions: &'a [String],
+    skipped: &'a [SkipRecord],
 }
 
 impl<'a> ComboRef<'a> {
@@ -150,6 +160,7 @@ impl<'a> ComboRef<'a> {
             outcome: &r.outcome,
             degraded: &r.degraded,
             actions: &r.operator_actions,
+            skipped: &r.skipped,
         }
     }
 
@@ -172,6 +183,10 @@ impl<'a> ComboRef<'a> {
         self.tools.hash(&mut h);
         self.degraded.hash(&mut h);
         self.actions.hash(&mut h);
+        for skip in self.skipped {
+            skip.route.hash(&mut h);
+            skip.kind.label().hash(&mut h);
+        }
         h.finish()
     }
 
@@ -189,6 +204,7 @@ impl<'a> ComboRef<'a> {
             && self.outcome == c.outcome
             && joined(self.degraded).as_deref() == c.degraded.as_deref()
             && joined(self.actions).as_deref() == c.actions.as_deref()
+            && skips(self.skipped).as_deref() == c.skips.as_deref()
     }
 
     pub(crate) fn to_owned(self) -> Combo {
@@ -206,6 +222,7 @@ impl<'a> ComboRef<'a> {
             outcome: self.outcome.to_owned(),
             degraded: joined(self.degraded),
             actions: joined(self.actions),
+            skips: skips(self.skipped),
         }
     }
 }
@@ -217,6 +234,15 @@ fn joined(items: &[String]) -> Option<String> {
         [one] => Some(one.clone()),
         many => Some(many.join(&SEP.to_string())),
     }
+}
+
+/// `None` for no skips, else each as `route kind`, joined by [`SEP`].
+fn skips(skipped: &[SkipRecord]) -> Option<String> {
+    let items: Vec<String> = skipped
+        .iter()
+        .map(|s| format!("{} {}", s.route, s.kind))
+        .collect();
+    joined(&items)
 }
 
 /// The route a record is filed under: the serving route, else the last one

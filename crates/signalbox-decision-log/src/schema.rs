@@ -58,8 +58,8 @@ pub(crate) const LEGACY: [&str; 2] = [
 /// ids and numbers plus its values against a shared shape; any other record
 /// keeps its whole JSON in `body`. Indexed: the request id (lookups), the
 /// combination with the latency and cost (filters and aggregates read only
-/// this index), the caller's id (lookups, partial), and the non-routine
-/// rows (what-changed reads their skips; partial).
+/// this index), and the caller's id (lookups; partial: most requests send
+/// none).
 pub(crate) const CREATE: &str = "
     CREATE TABLE combos (
         id             INTEGER PRIMARY KEY,
@@ -74,7 +74,8 @@ pub(crate) const CREATE: &str = "
         tools          INTEGER,
         outcome        TEXT NOT NULL,
         degraded       TEXT,
-        actions        TEXT
+        actions        TEXT,
+        skips          TEXT
     );
     CREATE TABLE shapes (
         id             INTEGER PRIMARY KEY,
@@ -97,14 +98,13 @@ pub(crate) const CREATE: &str = "
     CREATE INDEX decisions_combo ON decisions (combo, latency_ms, cost_nusd);
     CREATE INDEX decisions_caller ON decisions (caller_request_id)
         WHERE caller_request_id IS NOT NULL;
-    CREATE INDEX decisions_full ON decisions (shape) WHERE shape IS NULL;
     CREATE VIEW decisions_view AS
     SELECT d.id >> 12 AS time_ms,
            CASE typeof(d.request_id) WHEN 'blob' THEN lower(hex(d.request_id))
                 ELSE d.request_id END AS request_id,
            d.caller_request_id, c.tenant, c.alias, c.route, c.provider,
            c.model_version, c.prompt_version, c.policy_version, c.intent, c.tools,
-           c.outcome, c.degraded, c.actions, d.latency_ms,
+           c.outcome, c.degraded, c.actions, c.skips, d.latency_ms,
            d.cost_nusd / 1e9 AS cost_usd, d.shape IS NULL AS full,
            CASE WHEN d.shape IS NULL THEN d.body END AS record
     FROM decisions d JOIN combos c ON c.id = d.combo;";

@@ -207,9 +207,7 @@ impl Store {
         for s in &mut record.signals {
             self.values.signals.push(std::mem::take(&mut s.value));
         }
-        self.json.clear();
-        serde_json::to_writer(&mut self.json, &*record)?;
-        codec::split(&self.json, &mut self.shape, &mut self.values.digits);
+        codec::split(&*record, &mut self.shape, &mut self.values.digits)?;
         if let Some(shape) = self.shapes.get(self.shape.as_slice()) {
             self.values.encode_diff(&shape.defaults, &mut self.body);
             return Ok(Some((shape.id, trace)));

@@ -4,13 +4,12 @@
 //! audit table), and the request metrics (count, error rate, p50/p95
 //! latency, cost, degradations). Aggregated over the whole window, not a
 //! page of records: one pass over the combination index counts every
-//! record, and the skips are read from the non-routine records only
-//! (routine ones have none).
+//! record; everything but the latencies and costs comes from the
+//! combinations (skips included).
 
 use std::collections::BTreeMap;
 
-use rusqlite::types::Value;
-use rusqlite::{Connection, params_from_iter};
+use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::reader::aggregate::Latencies;
@@ -63,10 +62,7 @@ pub(crate) fn summarize(
         ..Query::default()
     };
     let sel = Selection::of(conn, &q)?;
-    let mut s = WindowSummary {
-        skips: skips(conn, &sel)?,
-        ..WindowSummary::default()
-    };
+    let mut s = WindowSummary::default();
     let (mut failed, mut degraded) = (0, 0);
     let mut latencies = Latencies::default();
     for (combo, latency, n, cost) in rows::stats(conn, &sel)? {
@@ -82,6 +78,9 @@ pub(crate) fn summarize(
             *s.model_versions
                 .entry(format!("{route} {model}"))
                 .or_default() += n;
+        }
+        for skip in c.skipped() {
+            *s.skips.entry(skip.to_owned()).or_default() += n;
         }
         if let Some(p) = &c.prompt_version {
             *s.prompt_versions.entry(p.clone()).or_default() += n;
@@ -103,31 +102,6 @@ pub(crate) fn summarize(
     s.p95_ms = latencies.percentile(0.95);
     s.operator_calls = audit_between(conn, since_ms, until_ms)?;
     Ok(s)
-}
-
-/// Routes skipped, per `route kind`, from the non-routine records of the
-/// selection (through their partial index).
-fn skips(conn: &Connection, sel: &Selection) -> Result<BTreeMap<String, u64>, LogError> {
-    let filter = sel.combos.as_ref().map_or_else(String::new, |ids| {
-        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-        format!(" AND d.combo IN ({})", list.join(","))
-    });
-    let sql = format!(
-        "SELECT json_extract(s.value, '$.route') || ' ' || json_extract(s.value, '$.kind') AS k, count(*)
-         FROM decisions AS d INDEXED BY decisions_full, json_each(d.body, '$.skipped') AS s
-         WHERE d.shape IS NULL AND d.id >= ?1 AND d.id < ?2{filter} AND k IS NOT NULL GROUP BY k"
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let args = [Value::Integer(sel.lo), Value::Integer(sel.hi)];
-    let rows = stmt.query_map(params_from_iter(args.iter()), |row| {
-        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-    })?;
-    let mut out = BTreeMap::new();
-    for row in rows {
-        let (k, n) = row?;
-        out.insert(k, u64::try_from(n).unwrap_or(0));
-    }
-    Ok(out)
 }
 
 /// Audit entries of operator actions (created or reverted) in the window.
