@@ -118,7 +118,7 @@ fn record(i: u64, time_ms: u64, kind: Kind) -> DecisionRecord {
     let (first, second, third) = (route(0), route(1), route(2));
     let tokens = 10 + (i * 31) % 4000;
     let intent = ["general", "code", "action"][(i % 3) as usize];
-    let tools = if i % 4 == 0 { "lookup" } else { "none" };
+    let tools = if i.is_multiple_of(4) { "lookup" } else { "none" };
     let mut signals: Vec<_> = [
         ("tenant", tenant.clone()),
         ("plan", "pro".to_owned()),
@@ -129,7 +129,7 @@ fn record(i: u64, time_ms: u64, kind: Kind) -> DecisionRecord {
         ("tools", tools.to_owned()),
         ("images", "false".to_owned()),
         ("json_mode", "false".to_owned()),
-        ("stream", (i % 2 == 0).to_string()),
+        ("stream", i.is_multiple_of(2).to_string()),
         ("irreversible", "false".to_owned()),
         ("max_tokens", "1024".to_owned()),
         ("prompt_tokens", tokens.to_string()),
@@ -159,7 +159,7 @@ fn record(i: u64, time_ms: u64, kind: Kind) -> DecisionRecord {
     let completion = 5 + (i * 13) % 700;
     let mut r = DecisionRecord {
         request_id: format!("{:032x}", (u128::from(time_ms) << 80) | u128::from(i)),
-        caller_request_id: (i % 10 == 0).then(|| format!("client-{i}")),
+        caller_request_id: i.is_multiple_of(10).then(|| format!("client-{i}")),
         time_ms,
         tenant,
         policy_version: policy.to_owned(),
@@ -179,7 +179,7 @@ fn record(i: u64, time_ms: u64, kind: Kind) -> DecisionRecord {
         attempts: vec![attempt(&first, OutcomeClass::Success, 200, 50 + i % 900)],
         outcome: "served".to_owned(),
         status: 200,
-        stream: i % 2 == 0,
+        stream: i.is_multiple_of(2),
         usage: Some(Usage {
             prompt_tokens: tokens,
             completion_tokens: completion,
@@ -187,7 +187,7 @@ fn record(i: u64, time_ms: u64, kind: Kind) -> DecisionRecord {
         cost_usd: Some((tokens * 3 + completion * 12) as f64 / 1e7),
         latency_ms: 50 + (i * 37) % 2000,
         trace_id: Some(format!("{:032x}", u128::from(i) * 0x9e37_79b9_7f4a_7c15)),
-        prompt_version: (i % 5 == 0).then(|| "support@v2".to_owned()),
+        prompt_version: i.is_multiple_of(5).then(|| "support@v2".to_owned()),
         ..DecisionRecord::default()
     };
     if kind == Kind::Unusual {

@@ -175,6 +175,11 @@ pub(crate) fn open_reader(path: &Path) -> Result<Connection, LogError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+    // Aggregates read the whole combination index: mapped, its pages are
+    // read in place instead of copied through `pread` (the mapping goes
+    // with the connection, which lives for one query).
+    conn.pragma_update(None, "mmap_size", 1_i64 << 30)
+        .map_err(open_err)?;
     Ok(conn)
 }
 

@@ -19,10 +19,15 @@ use crate::{LogError, LogReader, schema};
 #[cfg(test)]
 mod tests;
 
-/// The most records one transaction (one WAL append) takes. A full batch
-/// also means the queue is backing up: the writer then raises its
-/// priority until it has caught up (see [`Boost`]).
-const MAX_BATCH: usize = 1024;
+/// The most records one transaction (one WAL append) takes. Large, because
+/// a commit writes every index page the batch touched: the more records
+/// share a page, the fewer bytes each costs.
+const MAX_BATCH: usize = 8192;
+/// Records waiting in one batch that mean the queue is backing up: the
+/// writer then raises its priority until it has caught up (see [`Boost`]).
+const BEHIND: usize = 1024;
+/// Below this many records a batch lingers for more.
+const SMALL_BATCH: usize = 128;
 
 /// How often, at most, the writer deletes expired records.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
@@ -309,7 +314,7 @@ impl Writer {
         let mut last_size = Instant::now();
         let mut drops = DropWarning::default();
         let mut boost = Boost::new(self.priority);
-        let mut records = Vec::with_capacity(MAX_BATCH);
+        let mut records = Vec::with_capacity(SMALL_BATCH);
         let mut flushes = Vec::new();
         loop {
             let idle = PURGE_INTERVAL.saturating_sub(last_purge.elapsed());
@@ -333,11 +338,11 @@ impl Writer {
                     // The writer sleeps rather than waiting on the channel,
                     // so senders never pay for waking it. Never when records
                     // are waiting or a flush is asked for.
-                    if records.len() < MAX_BATCH / 8 && flushes.is_empty() && !disconnected {
+                    if records.len() < SMALL_BATCH && flushes.is_empty() && !disconnected {
                         std::thread::sleep(LINGER);
                         disconnected = self.take_waiting(&mut records, &mut flushes);
                     }
-                    if records.len() >= MAX_BATCH {
+                    if records.len() >= BEHIND {
                         boost.raise();
                     }
                     self.state.write(&mut records);
@@ -383,8 +388,8 @@ impl Writer {
     }
 }
 
-/// Raises the writer to normal priority while it is behind (a full batch
-/// waiting) and lowers it back once the queue is empty, so an idle-priority
+/// Raises the writer to normal priority while it is behind ([`BEHIND`]
+/// records waiting) and lowers it back once the queue is empty, so an idle-priority
 /// writer keeps every record on a saturated machine and still never
 /// competes with requests on a quiet one.
 struct Boost {
@@ -504,7 +509,7 @@ impl WriterState {
             return;
         }
         let n = records.len();
-        match self.try_write(std::mem::replace(records, Vec::with_capacity(MAX_BATCH))) {
+        match self.try_write(std::mem::replace(records, Vec::with_capacity(SMALL_BATCH))) {
             Ok((written, failed)) => {
                 self.counters.written.fetch_add(written, Ordering::Relaxed);
                 self.counters

@@ -90,10 +90,7 @@ fn policy_yaml() -> String {
     for k in 0..RULES - TENANTS {
         // Rules that miss: other tenants' cohorts, other aliases, headers.
         let when = match k % 4 {
-            0 => format!(
-                "{{ tenants: [{}], aliases: [code] }}",
-                tenant(k % TENANTS)
-            ),
+            0 => format!("{{ tenants: [{}], aliases: [code] }}", tenant(k % TENANTS)),
             1 => format!("{{ aliases: [chat], headers: {{ x-cohort: c{k} }} }}"),
             2 => "{ intents: [drafting], plans: [enterprise] }".to_owned(),
             _ => format!("{{ tenants: [{}], tools: false }}", tenant(k % TENANTS)),

@@ -38,7 +38,11 @@ fn document(v: usize) -> String {
         );
     }
     let all: Vec<String> = (0..ROUTES).map(|i| format!("r{i:02}")).collect();
-    let _ = writeln!(y, "aliases:\n  - {{ name: chat, routes: [{}] }}", all.join(", "));
+    let _ = writeln!(
+        y,
+        "aliases:\n  - {{ name: chat, routes: [{}] }}",
+        all.join(", ")
+    );
     y.push_str("tenants:\n");
     for i in 0..TENANTS {
         let _ = writeln!(
