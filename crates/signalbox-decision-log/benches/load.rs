@@ -7,7 +7,7 @@
 //! Run by `bench/decision-log.sh`; see docs/benchmarks.md.
 //!
 //! `cargo bench -p signalbox-decision-log --bench load -- [--records N]
-//! [--rate R] [--paced-secs S] [--dir D] [--keep]`
+//! [--rate R] [--paced-secs S] [--dir D] [--keep] [--query-only]`
 
 #![expect(clippy::disallowed_methods, reason = "a benchmark measures real time")]
 #![expect(clippy::unwrap_used, reason = "benchmark")]
@@ -32,6 +32,8 @@ struct Args {
     paced_secs: u64,
     dir: PathBuf,
     keep: bool,
+    /// Only the queries, over `dir/mix.db` left by an earlier `--keep` run.
+    query_only: bool,
 }
 
 fn args() -> Args {
@@ -41,6 +43,7 @@ fn args() -> Args {
         paced_secs: 20,
         dir: std::env::temp_dir().join("signalbox-decision-log-load"),
         keep: false,
+        query_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -51,6 +54,7 @@ fn args() -> Args {
             "--paced-secs" => a.paced_secs = value().parse().unwrap(),
             "--dir" => a.dir = PathBuf::from(value()),
             "--keep" => a.keep = true,
+            "--query-only" => a.query_only = true,
             // cargo bench passes `--bench`.
             _ => {}
         }
@@ -118,7 +122,11 @@ fn record(i: u64, time_ms: u64, kind: Kind) -> DecisionRecord {
     let (first, second, third) = (route(0), route(1), route(2));
     let tokens = 10 + (i * 31) % 4000;
     let intent = ["general", "code", "action"][(i % 3) as usize];
-    let tools = if i.is_multiple_of(4) { "lookup" } else { "none" };
+    let tools = if i.is_multiple_of(4) {
+        "lookup"
+    } else {
+        "none"
+    };
     let mut signals: Vec<_> = [
         ("tenant", tenant.clone()),
         ("plan", "pro".to_owned()),
@@ -312,6 +320,16 @@ fn main() {
     let now = signalbox_core::clock::unix_ms();
     let start = now - a.records / 36 - 60_000;
 
+    if a.query_only {
+        let path = a.dir.join("mix.db");
+        // The times of the run that wrote the file: its first record's.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let first: i64 = conn
+            .query_row("SELECT min(id) FROM decisions", [], |r| r.get(0))
+            .unwrap();
+        queries(&path, u64::try_from(first >> 12).unwrap(), a.records);
+        return;
+    }
     println!("# decision-log load: {} records", a.records);
     let small = (a.records / 10).clamp(1, 1_000_000);
     let (_, cpu_r, bytes_r) = fill(&rt, &a.dir.join("routine.db"), small, 100, start);

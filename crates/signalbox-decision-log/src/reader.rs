@@ -14,6 +14,7 @@ pub(crate) mod aggregate;
 mod facet;
 mod legacy;
 pub(crate) mod rows;
+pub(crate) mod stats;
 #[cfg(test)]
 mod tests;
 
@@ -223,7 +224,13 @@ impl LogReader {
         until_ms: u64,
         alias: Option<&str>,
     ) -> Result<crate::WindowSummary, LogError> {
-        crate::window::summarize(&self.connect_current()?, since_ms, until_ms, alias)
+        crate::window::summarize(
+            &self.path,
+            &self.connect_current()?,
+            since_ms,
+            until_ms,
+            alias,
+        )
     }
 
     /// The summary of the configuration `version`, when the gateway kept it.

@@ -13,7 +13,8 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::reader::aggregate::Latencies;
-use crate::reader::rows::{self, Selection};
+use crate::reader::rows::Selection;
+use crate::reader::stats;
 use crate::{AuditEntry, Facet, LogError, Query};
 
 /// What one window of the log holds.
@@ -47,6 +48,7 @@ pub struct WindowSummary {
 
 /// The window `[since_ms, until_ms)`, optionally only one alias's requests.
 pub(crate) fn summarize(
+    path: &std::path::Path,
     conn: &Connection,
     since_ms: u64,
     until_ms: u64,
@@ -65,7 +67,7 @@ pub(crate) fn summarize(
     let mut s = WindowSummary::default();
     let (mut failed, mut degraded) = (0, 0);
     let mut latencies = Latencies::default();
-    for (combo, latency, n, cost) in rows::stats(conn, &sel)? {
+    for (combo, latency, n, cost) in stats::stats(path, conn, &sel)? {
         let Some(c) = sel.all.get(&combo) else {
             continue;
         };

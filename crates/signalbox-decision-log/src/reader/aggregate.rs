@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
-use super::rows::{self, Selection};
+use super::rows::Selection;
 use super::{LogReader, Query};
 use crate::LogError;
 use crate::combo::Combo;
@@ -109,7 +109,7 @@ impl LogReader {
                 .map(|r| (r.combo, r.latency_ms, 1, r.cost_nusd.unwrap_or(0) as f64))
                 .collect()
         } else {
-            rows::stats(&conn, &sel)?
+            super::stats::stats(&self.path, &conn, &sel)?
         };
         let mut groups: HashMap<String, (Group, Latencies)> = HashMap::new();
         for (combo, latency, n, cost) in counts {

@@ -1,13 +1,13 @@
 //! Owns reading rows of the current layout: which combinations a query
-//! admits, the newest rows among them (by the cheaper of two plans), the
-//! per-combination figures aggregates need (one pass over one index), and
-//! turning a row back into its record (rendering its shape).
+//! admits, the newest rows among them (by the cheaper of two plans), and
+//! turning a row back into its record (rendering its shape). The figures
+//! aggregates need are in `stats.rs`.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-use rusqlite::types::{Value, ValueRef};
-use rusqlite::{Connection, params, params_from_iter};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, params};
 use signalbox_core::DecisionRecord;
 
 use super::Query;
@@ -110,7 +110,7 @@ impl Selection {
     }
 
     /// `combo IN (…)` for the admitted combinations (our own integers).
-    fn in_list(&self) -> Option<String> {
+    pub(crate) fn in_list(&self) -> Option<String> {
         self.combos.as_ref().map(|ids| {
             let list: Vec<String> = ids.iter().map(i64::to_string).collect();
             format!("combo IN ({})", list.join(","))
@@ -215,35 +215,6 @@ pub(crate) fn by_caller(conn: &Connection, id: &str) -> Result<Vec<Row>, LogErro
         super::MAX_LIMIT
     ))?;
     let rows = stmt.query_map(params![id], Row::read)?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Per admitted combination and latency: how many rows, and their summed
-/// cost (nano-USD). One pass over the `(combo, latency, cost)` index.
-pub(crate) fn stats(
-    conn: &Connection,
-    sel: &Selection,
-) -> Result<Vec<(i64, u64, u64, f64)>, LogError> {
-    let filter = sel
-        .in_list()
-        .map_or_else(String::new, |l| format!(" AND {l}"));
-    let sql = format!(
-        "SELECT combo, latency_ms, count(*), total(cost_nusd) FROM decisions
-         INDEXED BY decisions_combo WHERE id >= ?1 AND id < ?2{filter}
-         GROUP BY combo, latency_ms"
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(
-        params_from_iter([Value::Integer(sel.lo), Value::Integer(sel.hi)]),
-        |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
-                r.get::<_, f64>(3)?,
-            ))
-        },
-    )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

@@ -457,3 +457,56 @@ async fn aggregates_group_by_a_shared_identifier() {
     assert_eq!(GroupBy::parse("model_version"), Some(GroupBy::ModelVersion));
     assert_eq!(GroupBy::parse("nope"), None);
 }
+
+/// A window that is a small part of the log is read along the table, a
+/// large one through the combination index: both count the same.
+#[tokio::test]
+async fn aggregates_of_narrow_and_wide_windows_agree_with_the_records() {
+    let db = TempDb::new("windows");
+    let log = DecisionLog::open(
+        db.path(),
+        LogOptions {
+            queue: 64,
+            retention: Duration::ZERO,
+            max_bytes: 0,
+            priority: Default::default(),
+        },
+    )
+    .unwrap();
+    let t = now_ms() - 100_000;
+    for i in 0..40 {
+        let tenant = if i % 4 == 0 { "globex" } else { "acme" };
+        let mut r = served(&format!("w-{i:02}"), t + i * 1_000, tenant, "eu-large");
+        r.latency_ms = 100 + i;
+        assert!(log.record(r));
+    }
+    log.flush().await;
+    let reader = log.reader().unwrap();
+    let count = |since: u64| {
+        let q = Query {
+            since_ms: Some(t + since),
+            ..Query::default()
+        };
+        let groups = reader.aggregate(&q, GroupBy::Tenant).unwrap();
+        groups
+            .iter()
+            .map(|g| (g.key.clone(), g.count, g.p50_ms))
+            .collect::<Vec<_>>()
+    };
+    // The last 4 s of 40: narrow. Records 36..39: 36 is globex.
+    assert_eq!(
+        count(36_000),
+        [
+            ("acme".to_owned(), 3, Some(138)),
+            ("globex".to_owned(), 1, Some(136))
+        ]
+    );
+    // Everything: wide.
+    assert_eq!(
+        count(0),
+        [
+            ("acme".to_owned(), 30, Some(121)),
+            ("globex".to_owned(), 10, Some(120))
+        ]
+    );
+}
