@@ -374,17 +374,44 @@ fn paced(rt: &tokio::runtime::Runtime, a: &Args) {
     );
 }
 
-/// Runs `f` three times; the median, ms.
+/// This process's CPU time (all threads, finished ones included), ms
+/// (`/proc/self/stat` utime + stime, in 10 ms ticks).
+fn cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    f.iter().sum::<f64>() * 10.0
+}
+
+/// Runs `f` three times; the median wall time, ms, the mean CPU time
+/// (every thread of the query), ms, and the last result.
 fn median_ms<T>(mut f: impl FnMut() -> T) -> (f64, T) {
     let mut times = Vec::new();
     let mut last = None;
+    let cpu0 = cpu_ms();
     for _ in 0..3 {
         let t = Instant::now();
         last = Some(f());
         times.push(t.elapsed().as_secs_f64() * 1e3);
     }
+    let cpu = (cpu_ms() - cpu0) / 3.0;
     times.sort_by(f64::total_cmp);
+    LAST_CPU.with(|c| c.set(cpu));
     (times[1], last.unwrap())
+}
+
+thread_local! {
+    /// The CPU time of the last [`median_ms`], for the report.
+    static LAST_CPU: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
+}
+
+fn last_cpu() -> f64 {
+    LAST_CPU.with(std::cell::Cell::get)
 }
 
 fn queries(path: &Path, start: u64, n: u64) {
@@ -450,16 +477,25 @@ fn queries(path: &Path, start: u64, n: u64) {
     }
     for (name, by) in GroupBy::ALL {
         let (ms, groups) = median_ms(|| reader.aggregate(&Query::default(), by).unwrap().len());
-        println!("  group_by {name:<32} {ms:>8.1} ms  {groups} groups (all {n} records)");
+        println!(
+            "  group_by {name:<32} {ms:>8.1} ms  (CPU {:.0} ms)  {groups} groups (all {n} records)",
+            last_cpu()
+        );
     }
     let filtered = q(&|q| q.tenant = Some("t01".into()));
     let (ms, groups) = median_ms(|| reader.aggregate(&filtered, GroupBy::Route).unwrap().len());
-    println!("  group_by route, tenant=t01           {ms:>8.1} ms  {groups} groups");
+    println!(
+        "  group_by route, tenant=t01           {ms:>8.1} ms  (CPU {:.0} ms)  {groups} groups",
+        last_cpu()
+    );
     let (ms, s) = median_ms(|| reader.summary(start, end + 1, None).unwrap());
     println!(
         "  what-changed window (all records)    {ms:>8.1} ms  {} requests",
         s.requests
     );
-    let (ms, _) = median_ms(|| reader.summary(end - 600_000, end + 1, None).unwrap());
-    println!("  what-changed window (last 10 min)    {ms:>8.1} ms");
+    let (ms, _) = median_ms(|| reader.summary(end - 30_000, end + 1, None).unwrap());
+    println!(
+        "  what-changed window (last 30 s)      {ms:>8.1} ms  (CPU {:.0} ms)",
+        last_cpu()
+    );
 }
