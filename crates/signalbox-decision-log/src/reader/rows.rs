@@ -174,9 +174,13 @@ fn page(
             "SELECT {COLUMNS} FROM decisions WHERE id >= ?1 AND id < ?2 AND +{in_list}
              ORDER BY id DESC LIMIT ?3"
         ),
+        // Rare: the newest ids from the index alone (it holds them), then
+        // only those rows; sorting every match's whole row would cost more.
         Some(in_list) => format!(
-            "SELECT {COLUMNS} FROM decisions INDEXED BY decisions_combo
-             WHERE {in_list} AND id >= ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
+            "SELECT {COLUMNS} FROM decisions WHERE id IN
+             (SELECT id FROM decisions INDEXED BY decisions_combo
+              WHERE {in_list} AND id >= ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3)
+             ORDER BY id DESC"
         ),
     };
     let mut stmt = conn.prepare(&sql)?;

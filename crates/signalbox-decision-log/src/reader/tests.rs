@@ -510,3 +510,36 @@ async fn aggregates_of_narrow_and_wide_windows_agree_with_the_records() {
         ]
     );
 }
+
+/// A value rare among the newest rows is read through the combination
+/// index (ids first, then only those rows); it finds the same records.
+#[tokio::test]
+async fn a_rare_value_is_found_through_the_index() {
+    let db = TempDb::new("rare");
+    let log = DecisionLog::open(
+        db.path(),
+        LogOptions {
+            queue: 1024,
+            retention: Duration::ZERO,
+            max_bytes: 0,
+            priority: Default::default(),
+        },
+    )
+    .unwrap();
+    let t = now_ms() - 100_000;
+    assert!(log.record(served("old-1", t, "initech", "eu-large")));
+    assert!(log.record(served("old-2", t + 1, "initech", "eu-large")));
+    for i in 0..500 {
+        assert!(log.record(served(&format!("n-{i:03}"), t + 10 + i, "acme", "eu-large")));
+    }
+    log.flush().await;
+    let reader = log.reader().unwrap();
+    let q = Query {
+        tenant: Some("initech".into()),
+        limit: 1,
+        ..Query::default()
+    };
+    assert_eq!(ids(&reader.query(&q).unwrap()), ["old-2"]);
+    let all = Query { limit: 10, ..q };
+    assert_eq!(ids(&reader.query(&all).unwrap()), ["old-2", "old-1"]);
+}
