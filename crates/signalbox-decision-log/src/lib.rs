@@ -34,6 +34,7 @@ mod schema;
 mod store;
 #[cfg(test)]
 mod test_support;
+mod totals;
 mod versions;
 mod window;
 mod writer;

@@ -22,7 +22,7 @@ pub(crate) fn from_json(tx: &Transaction<'_>, version: i64) -> Result<(), String
          ALTER TABLE decisions RENAME TO decisions_json;",
     )
     .map_err(|e| e.to_string())?;
-    tx.execute_batch(schema::CREATE)
+    tx.execute_batch(&format!("{}{}", schema::CREATE, crate::totals::CREATE))
         .map_err(|e| e.to_string())?;
     let mut store = Store::load(tx).map_err(|e| e.to_string())?;
     let caller = if version >= schema::CALLER_ID_VERSION {
@@ -52,6 +52,7 @@ pub(crate) fn from_json(tx: &Transaction<'_>, version: i64) -> Result<(), String
     }
     drop(rows);
     drop(stmt);
+    store.flush_totals(tx).map_err(|e| e.to_string())?;
     tx.execute_batch("DROP TABLE decisions_json")
         .map_err(|e| e.to_string())?;
     tracing::info!(

@@ -205,7 +205,9 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), LogError> {
     let version = user_version(&tx).map_err(open_err)?;
     match version {
         SCHEMA_VERSION => return Ok(()),
-        0 => tx.execute_batch(CREATE).map_err(open_err)?,
+        0 => tx
+            .execute_batch(&format!("{CREATE}{}", crate::totals::CREATE))
+            .map_err(open_err)?,
         1 | 2 => crate::migrate::from_json(&tx, version).map_err(|reason| LogError::Migrate {
             path: path.to_owned(),
             found: version,
@@ -260,7 +262,17 @@ pub(crate) fn purge(conn: &Connection, retention: Duration) -> rusqlite::Result<
     let now_ms = signalbox_core::clock::unix_ms();
     let keep_ms = u64::try_from(retention.as_millis()).unwrap_or(u64::MAX);
     let cutoff = first_id(now_ms.saturating_sub(keep_ms));
-    conn.execute("DELETE FROM decisions WHERE id < ?1", params![cutoff])
+    delete_below(conn, cutoff)
+}
+
+/// Deletes the records below `cutoff` and takes them out of the running
+/// totals, in one transaction.
+fn delete_below(conn: &Connection, cutoff: i64) -> rusqlite::Result<usize> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    crate::totals::subtract_below(&tx, cutoff)?;
+    let deleted = tx.execute("DELETE FROM decisions WHERE id < ?1", params![cutoff])?;
+    tx.commit()?;
+    Ok(deleted)
 }
 
 /// The bytes the file's live pages take (free pages are reused by new
@@ -309,7 +321,7 @@ fn trim_once(conn: &Connection, max_bytes: u64) -> rusqlite::Result<usize> {
     let cutoff = lo
         .saturating_add(((hi - lo) as f64 * share) as i64)
         .max(lo + 1);
-    conn.execute("DELETE FROM decisions WHERE id < ?1", params![cutoff])
+    delete_below(conn, cutoff)
 }
 
 /// A writing connection for a side table (audit, configuration versions):

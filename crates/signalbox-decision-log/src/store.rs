@@ -14,6 +14,7 @@ use crate::codec::{self, FastBuild, Values};
 use crate::combo::{Combo, ComboRef};
 use crate::key::Key;
 use crate::schema::{SEQ_BITS, first_id};
+use crate::totals::Pending;
 
 /// At most this many shapes per policy version; past it, records that
 /// would need a new shape keep their whole JSON instead (a policy whose
@@ -56,6 +57,8 @@ pub(crate) struct Store {
     per_version: HashMap<String, usize>,
     /// The next number within each recent millisecond.
     slots: HashMap<u64, u32, FastBuild>,
+    /// What the rows inserted in this batch add to the running totals.
+    totals: Pending,
     json: Vec<u8>,
     shape: Vec<u8>,
     values: Values,
@@ -117,6 +120,7 @@ impl Store {
             insert.execute(params![
                 id, key, caller, trace, combo, shape, latency, cost, self.body
             ])?;
+            self.totals.add(combo, latency, cost);
         } else {
             record.request_id = request_id.clone();
             record.caller_request_id.clone_from(&caller);
@@ -135,8 +139,14 @@ impl Store {
                 cost,
                 text
             ])?;
+            self.totals.add(combo, latency, cost);
         }
         Ok(())
+    }
+
+    /// Adds the batch's rows to the running totals (before its commit).
+    pub(crate) fn flush_totals(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        self.totals.flush(conn)
     }
 
     /// Forgets everything cached (after a batch rolled back, the rows it

@@ -467,6 +467,7 @@ impl WriterState {
                 }
             }
         }
+        self.store.flush_totals(&tx)?;
         tx.commit()?;
         Ok((written, failed))
     }

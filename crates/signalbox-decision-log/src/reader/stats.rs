@@ -1,6 +1,7 @@
 //! Owns the figures aggregates and `what-changed` are made of: per admitted
-//! combination and latency, how many rows and their summed cost. A window
-//! that is a small part of the log is read along the table (its rows are
+//! combination and latency, how many rows and their summed cost. The whole
+//! log is read from the running totals the writer keeps (`totals.rs`). A
+//! window that is a small part of the log is read along the table (its rows are
 //! contiguous: the id is the time); a larger one is one pass over the
 //! `(combo, latency, cost)` index, split in two halves by combination read
 //! on two connections at once (two cores answer 10 M records in about half
@@ -8,7 +9,7 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, params_from_iter};
 
 use super::rows::Selection;
 use crate::{LogError, schema};
@@ -34,6 +35,17 @@ pub(crate) fn stats(path: &Path, conn: &Connection, sel: &Selection) -> Result<C
     if lo >= hi {
         return Ok(Vec::new());
     }
+    if sel.lo <= min && sel.hi > max && schema::has_table(conn, "totals")? {
+        // The whole log: its running totals (`totals.rs`).
+        let filter = sel
+            .in_list()
+            .map_or_else(String::new, |l| format!(" WHERE {l}"));
+        return counts(
+            conn,
+            &format!("SELECT combo, latency_ms, n, CAST(cost_nusd AS REAL) FROM totals{filter}"),
+            &[],
+        );
+    }
     if ((hi - lo) as f64) < (max - min) as f64 * NARROW {
         let filter = sel
             .in_list()
@@ -44,8 +56,7 @@ pub(crate) fn stats(path: &Path, conn: &Connection, sel: &Selection) -> Result<C
                 "SELECT combo, latency_ms, count(*), total(cost_nusd) FROM decisions
                  WHERE id >= ?1 AND id < ?2{filter} GROUP BY combo, latency_ms"
             ),
-            lo,
-            hi,
+            &[lo, hi],
         );
     }
     let mut ids: Vec<i64> = match &sel.combos {
@@ -67,8 +78,7 @@ pub(crate) fn stats(path: &Path, conn: &Connection, sel: &Selection) -> Result<C
                  GROUP BY combo, latency_ms",
                 list.join(",")
             ),
-            lo,
-            hi,
+            &[lo, hi],
         )
     };
     std::thread::scope(|s| {
@@ -79,9 +89,10 @@ pub(crate) fn stats(path: &Path, conn: &Connection, sel: &Selection) -> Result<C
     })
 }
 
-fn counts(conn: &Connection, sql: &str, lo: i64, hi: i64) -> Result<Counts, LogError> {
+/// Runs `sql` (`?1`, `?2`: the id range, when it has them).
+fn counts(conn: &Connection, sql: &str, range: &[i64]) -> Result<Counts, LogError> {
     let mut stmt = conn.prepare(sql)?;
-    let rows = stmt.query_map(params![lo, hi], |r| {
+    let rows = stmt.query_map(params_from_iter(range), |r| {
         Ok((
             r.get::<_, i64>(0)?,
             u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),

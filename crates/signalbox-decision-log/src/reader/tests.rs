@@ -543,3 +543,58 @@ async fn a_rare_value_is_found_through_the_index() {
     let all = Query { limit: 10, ..q };
     assert_eq!(ids(&reader.query(&all).unwrap()), ["old-2", "old-1"]);
 }
+
+/// An aggregate over the whole log reads the writer's running totals; they
+/// agree with counting the rows, and lose what retention deletes.
+#[tokio::test]
+async fn whole_log_aggregates_read_running_totals_kept_through_purges() {
+    let db = TempDb::new("totals");
+    let keep_day = LogOptions {
+        queue: 64,
+        retention: Duration::from_secs(86_400),
+        max_bytes: 0,
+        priority: Default::default(),
+    };
+    let t = now_ms() - 60_000;
+    let old = now_ms() - 3 * 86_400_000;
+    {
+        let log = DecisionLog::open(
+            db.path(),
+            LogOptions {
+                retention: Duration::ZERO,
+                ..keep_day.clone()
+            },
+        )
+        .unwrap();
+        for i in 0..12 {
+            let at = if i < 4 { old + i } else { t + i };
+            let mut r = served(&format!("x-{i:02}"), at, "acme", "eu-large");
+            r.latency_ms = 100 + i;
+            assert!(log.record(r));
+        }
+        log.flush().await;
+        let reader = log.reader().unwrap();
+        let whole = reader
+            .aggregate(&Query::default(), GroupBy::Tenant)
+            .unwrap();
+        assert_eq!((whole[0].count, whole[0].p50_ms), (12, Some(106)));
+        assert!((whole[0].cost_usd - 12.0 * 0.0012).abs() < 1e-9);
+        // A window (not the whole log) counts rows: the same figures.
+        let q = Query {
+            since_ms: Some(old + 1),
+            ..Query::default()
+        };
+        let window = reader.aggregate(&q, GroupBy::Tenant).unwrap();
+        assert_eq!(window[0].count, 11);
+    }
+    // Reopened with a day's retention: the four old records go, and with
+    // them their share of the totals.
+    let log = DecisionLog::open(db.path(), keep_day).unwrap();
+    let whole = log
+        .reader()
+        .unwrap()
+        .aggregate(&Query::default(), GroupBy::Tenant)
+        .unwrap();
+    assert_eq!((whole[0].count, whole[0].p50_ms), (8, Some(108)));
+    assert!((whole[0].cost_usd - 8.0 * 0.0012).abs() < 1e-9);
+}
