@@ -482,6 +482,12 @@ fn queries(path: &Path, start: u64, n: u64) {
             last_cpu()
         );
     }
+    let half = q(&|q| q.until_ms = Some(start + (end - start) / 2));
+    let (ms, groups) = median_ms(|| reader.aggregate(&half, GroupBy::Route).unwrap().len());
+    println!(
+        "  group_by route, first half of the time (a window: the index) {ms:>8.1} ms  (CPU {:.0} ms)  {groups} groups",
+        last_cpu()
+    );
     let filtered = q(&|q| q.tenant = Some("t01".into()));
     let (ms, groups) = median_ms(|| reader.aggregate(&filtered, GroupBy::Route).unwrap().len());
     println!(

@@ -309,10 +309,11 @@ fn trim_once(conn: &Connection, max_bytes: u64) -> rusqlite::Result<usize> {
     if used <= max_bytes {
         return Ok(0);
     }
-    let (lo, hi): (Option<i64>, Option<i64>) =
-        conn.query_row("SELECT min(id), max(id) FROM decisions", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
+    let (lo, hi): (Option<i64>, Option<i64>) = conn.query_row(
+        "SELECT (SELECT min(id) FROM decisions), (SELECT max(id) FROM decisions)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let (Some(lo), Some(hi)) = (lo, hi) else {
         return Ok(0);
     };

@@ -24,10 +24,11 @@ const NARROW: f64 = 0.05;
 /// The counts of the rows `sel` selects, in the log at `path` (`conn` is
 /// open on it).
 pub(crate) fn stats(path: &Path, conn: &Connection, sel: &Selection) -> Result<Counts, LogError> {
-    let (min, max): (Option<i64>, Option<i64>) =
-        conn.query_row("SELECT min(id), max(id) FROM decisions", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
+    let (min, max): (Option<i64>, Option<i64>) = conn.query_row(
+        "SELECT (SELECT min(id) FROM decisions), (SELECT max(id) FROM decisions)",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let (Some(min), Some(max)) = (min, max) else {
         return Ok(Vec::new());
     };
