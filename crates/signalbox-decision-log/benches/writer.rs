@@ -106,6 +106,7 @@ fn writer(c: &mut Criterion) {
         LogOptions {
             queue: 100_000,
             retention: Duration::from_secs(7 * 86_400),
+            max_bytes: 0,
             priority: Default::default(),
         },
     )

@@ -3,6 +3,13 @@
 //! one background writer thread, off the request path, and read back by the
 //! admin endpoints and `signalbox explain`. See `docs/decision-log.md`.
 //!
+//! Storage (schema 3): a routine record is a row of ids and numbers plus its
+//! values against a shape kept once per policy version (`codec.rs`,
+//! `store.rs`); any other record keeps its whole JSON. The identifiers the
+//! filters ask by are one combination id per row (`combo.rs`); a row's id
+//! is its arrival time. Files of the JSON layout are read as they are
+//! (`reader/legacy.rs`) and converted by the first writer (`migrate.rs`).
+//!
 //! - [`DecisionLog`] is the cheap, cloneable write handle: `record` never
 //!   blocks (a full queue drops and counts), `flush` waits for a commit.
 //! - [`LogReader`] opens its own read-only connections, with or without a
@@ -16,12 +23,18 @@
 //!   beside the decisions, written at once (`audit.rs`).
 
 mod audit;
+mod codec;
+mod combo;
 mod error;
 mod explain;
+mod key;
+mod migrate;
 mod reader;
 mod schema;
+mod store;
 #[cfg(test)]
 mod test_support;
+mod totals;
 mod versions;
 mod window;
 mod writer;

@@ -1,21 +1,23 @@
 //! The read side: lookups by request id and filtered listings, each on its
 //! own read-only connection, so a reader needs no writer and never blocks one.
+//! Files still in the JSON layout of schemas 1–2 are read by `legacy.rs`.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use rusqlite::Connection;
 use signalbox_core::DecisionRecord;
 
 use crate::{LogError, schema};
 
-mod aggregate;
+pub(crate) mod aggregate;
 mod facet;
+mod legacy;
+pub(crate) mod rows;
+pub(crate) mod stats;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use aggregate::percentile;
 pub use aggregate::{Group, GroupBy};
 pub use facet::Facet;
 
@@ -107,17 +109,17 @@ impl LogReader {
     /// The record of one request by the gateway's id (`request_id`,
     /// `x-signalbox-request-id`), if it is in the log.
     pub fn get(&self, request_id: &str) -> Result<Option<DecisionRecord>, LogError> {
-        let conn = self.connect()?;
-        let json: Option<String> = conn
-            .query_row(
-                "SELECT record FROM decisions WHERE request_id = ?1",
-                params![request_id],
-                |row| row.get(0),
-            )
-            .optional()?;
-        json.map(|json| serde_json::from_str(&json))
+        let (conn, version) = self.connect_versioned()?;
+        if version < schema::SCHEMA_VERSION {
+            let mut found = legacy::find(&conn, schema::CALLER_ID_VERSION - 1, request_id, None)?;
+            return Ok(found.pop());
+        }
+        let mut decoder = rows::Decoder::default();
+        rows::by_key(&conn, request_id)?
+            .into_iter()
+            .next()
+            .map(|row| decoder.decode(&conn, row))
             .transpose()
-            .map_err(LogError::from)
     }
 
     /// The records `id` names, newest first, optionally only `tenant`'s: the
@@ -126,44 +128,64 @@ impl LogReader {
     /// The gateway's id wins, so a caller cannot shadow another request's
     /// record by sending its id.
     pub fn find(&self, id: &str, tenant: Option<&str>) -> Result<Vec<DecisionRecord>, LogError> {
-        let conn = self.connect()?;
-        let tenant_clause = if tenant.is_some() {
-            " AND tenant = ?2"
-        } else {
-            ""
-        };
-        let by_key = format!("SELECT record FROM decisions WHERE request_id = ?1{tenant_clause}");
-        let found = records(&conn, &by_key, id, tenant)?;
-        if !found.is_empty() || !has_caller_ids(&conn)? {
-            return Ok(found);
+        let (conn, version) = self.connect_versioned()?;
+        if version < schema::SCHEMA_VERSION {
+            return legacy::find(&conn, version, id, tenant);
         }
-        let by_caller = format!(
-            "SELECT record FROM decisions WHERE caller_request_id = ?1{tenant_clause}
-             ORDER BY time_ms DESC, request_id DESC LIMIT {MAX_LIMIT}"
-        );
-        records(&conn, &by_caller, id, tenant)
+        let sel = rows::Selection::of(
+            &conn,
+            &Query {
+                tenant: tenant.map(str::to_owned),
+                ..Query::default()
+            },
+        )?;
+        let mut found: Vec<_> = rows::by_key(&conn, id)?
+            .into_iter()
+            .filter(|r| sel.holds(r))
+            .collect();
+        if found.is_empty() {
+            found = rows::by_caller(&conn, id)?
+                .into_iter()
+                .filter(|r| sel.holds(r))
+                .collect();
+        }
+        found.sort_by(rows::Row::newest_first);
+        decode_all(&conn, found)
     }
 
     /// Records matching `q`, newest first.
     pub fn query(&self, q: &Query) -> Result<Vec<DecisionRecord>, LogError> {
-        let conn = self.connect()?;
-        let (where_, mut values) = filter(&conn, q)?;
-        let mut sql = format!("SELECT record FROM decisions{where_}");
-        values.push(Value::Integer(
-            i64::try_from(q.effective_limit()).unwrap_or(i64::MAX),
-        ));
-        sql.push_str(&format!(
-            " ORDER BY time_ms DESC, request_id DESC LIMIT ?{}",
-            values.len()
-        ));
-
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map(params_from_iter(values), |row| row.get::<_, String>(0))?;
-        let mut records = Vec::new();
-        for json in rows {
-            records.push(serde_json::from_str(&json?)?);
+        let (conn, version) = self.connect_versioned()?;
+        if version < schema::SCHEMA_VERSION {
+            return legacy::query(&conn, version, q);
         }
-        Ok(records)
+        let rows = self.select(&conn, q, q.effective_limit())?;
+        decode_all(&conn, rows)
+    }
+
+    /// The newest `limit` rows `q` selects: by id when it names one, else
+    /// by the selection's plan.
+    fn select(
+        &self,
+        conn: &Connection,
+        q: &Query,
+        limit: usize,
+    ) -> Result<Vec<rows::Row>, LogError> {
+        let sel = rows::Selection::of(conn, q)?;
+        let Some(id) = &q.request_id else {
+            return rows::newest(conn, &sel, limit);
+        };
+        let mut found = rows::by_key(conn, id)?;
+        let seen: Vec<i64> = found.iter().map(|r| r.id).collect();
+        found.extend(
+            rows::by_caller(conn, id)?
+                .into_iter()
+                .filter(|r| !seen.contains(&r.id)),
+        );
+        found.retain(|r| sel.holds(r));
+        found.sort_by(rows::Row::newest_first);
+        found.truncate(limit);
+        Ok(found)
     }
 
     /// [`LogReader::get`] on a blocking thread, for async handlers.
@@ -202,7 +224,13 @@ impl LogReader {
         until_ms: u64,
         alias: Option<&str>,
     ) -> Result<crate::WindowSummary, LogError> {
-        crate::window::summarize(&self.connect()?, since_ms, until_ms, alias)
+        crate::window::summarize(
+            &self.path,
+            &self.connect_current()?,
+            since_ms,
+            until_ms,
+            alias,
+        )
     }
 
     /// The summary of the configuration `version`, when the gateway kept it.
@@ -226,81 +254,32 @@ impl LogReader {
     fn connect(&self) -> Result<Connection, LogError> {
         schema::open_reader(&self.path)
     }
+
+    /// A connection and the file's schema version (a writer may convert
+    /// the file while this reader lives).
+    fn connect_versioned(&self) -> Result<(Connection, i64), LogError> {
+        let conn = self.connect()?;
+        let version = schema::user_version(&conn)?;
+        Ok((conn, version))
+    }
+
+    /// A connection to a file in the current layout, for aggregates.
+    fn connect_current(&self) -> Result<Connection, LogError> {
+        let (conn, found) = self.connect_versioned()?;
+        if found < schema::SCHEMA_VERSION {
+            return Err(LogError::Legacy {
+                path: self.path.to_path_buf(),
+                found,
+            });
+        }
+        Ok(conn)
+    }
 }
 
-/// The `WHERE` clause (empty, or starting with a space) and its bound
-/// values for every filter of `q` but the limit.
-fn filter(conn: &Connection, q: &Query) -> Result<(String, Vec<Value>), LogError> {
-    let Query {
-        request_id,
-        tenant,
-        route,
-        outcome,
-        since_ms,
-        until_ms,
-        facets,
-        limit: _,
-    } = q;
-    let mut clauses = Vec::new();
-    let mut values = Vec::new();
-    if let Some(id) = request_id {
-        let caller = if has_caller_ids(conn)? {
-            "caller_request_id"
-        } else {
-            "NULL"
-        };
-        values.push(Value::Text(id.clone()));
-        let n = values.len();
-        clauses.push(format!("(request_id = ?{n} OR {caller} = ?{n})"));
-    }
-    let mut column = |column: &str, op: &str, value: Value| {
-        values.push(value);
-        clauses.push(format!("{column} {op} ?{}", values.len()));
-    };
-    if let Some(tenant) = tenant {
-        column("tenant", "=", Value::Text(tenant.clone()));
-    }
-    if let Some(route) = route {
-        column("route", "=", Value::Text(route.clone()));
-    }
-    if let Some(outcome) = outcome {
-        column("outcome", "=", Value::Text(outcome.clone()));
-    }
-    if let Some(since) = since_ms {
-        column("time_ms", ">=", Value::Integer(schema::to_sql_ms(*since)));
-    }
-    if let Some(until) = until_ms {
-        column("time_ms", "<", Value::Integer(schema::to_sql_ms(*until)));
-    }
-    for facet in facets {
-        values.push(facet.value());
-        clauses.push(facet.condition(values.len()));
-    }
-    if clauses.is_empty() {
-        return Ok((String::new(), values));
-    }
-    Ok((format!(" WHERE {}", clauses.join(" AND ")), values))
-}
-
-/// Whether the file has the caller-id column: a file a writer has not yet
-/// migrated to schema 2 (readers never migrate) has no caller ids.
-fn has_caller_ids(conn: &Connection) -> Result<bool, LogError> {
-    Ok(schema::user_version(conn)? >= schema::CALLER_ID_VERSION)
-}
-
-/// Runs `sql` with `?1 = id` and, when given, `?2 = tenant`.
-fn records(
-    conn: &Connection,
-    sql: &str,
-    id: &str,
-    tenant: Option<&str>,
-) -> Result<Vec<DecisionRecord>, LogError> {
-    let mut stmt = conn.prepare(sql)?;
-    let values = std::iter::once(id).chain(tenant);
-    let rows = stmt.query_map(params_from_iter(values), |row| row.get::<_, String>(0))?;
-    let mut out = Vec::new();
-    for json in rows {
-        out.push(serde_json::from_str(&json?)?);
-    }
-    Ok(out)
+/// Decodes rows, reading each shape once.
+fn decode_all(conn: &Connection, rows: Vec<rows::Row>) -> Result<Vec<DecisionRecord>, LogError> {
+    let mut decoder = rows::Decoder::default();
+    rows.into_iter()
+        .map(|row| decoder.decode(conn, row))
+        .collect()
 }

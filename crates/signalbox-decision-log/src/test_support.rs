@@ -156,3 +156,73 @@ pub(crate) fn failed(id: &str, time_ms: u64, tenant: &str, route: &str) -> Decis
         ..DecisionRecord::default()
     }
 }
+
+/// A routine record shaped like the gateway's: gateway and trace ids of
+/// 32 hex digits, 14 signals (a session id among them), two candidates
+/// whose verdicts quote the request's token count, one attempt. `i` varies
+/// what differs between requests decided alike.
+pub(crate) fn gateway_like(i: u64, time_ms: u64) -> DecisionRecord {
+    let signal = |name: &str, value: String| signalbox_core::SignalRecord {
+        name: name.to_owned(),
+        value,
+        source: signalbox_core::SignalSource::Body,
+        detail: None,
+    };
+    let tokens = 10 + i % 500;
+    let mut signals: Vec<_> = [
+        ("tenant", "acme"),
+        ("plan", "pro"),
+        ("alias", "chat"),
+        ("region", "[eu, us]"),
+        ("risk_tier", "public"),
+        ("intent", "general"),
+        ("tools", "none"),
+        ("images", "false"),
+        ("json_mode", "false"),
+        ("stream", "false"),
+        ("irreversible", "false"),
+    ]
+    .into_iter()
+    .map(|(n, v)| signal(n, v.to_owned()))
+    .collect();
+    signals.push(signal("max_tokens", "256".to_owned()));
+    signals.push(signal("prompt_tokens", tokens.to_string()));
+    signals.push(signal("session", format!("sess-{:x}", i * 7919)));
+    let verdicts = |route: &str| {
+        vec![
+            verdict("region", true, &format!("region eu ∈ [eu, us] ({route})")),
+            verdict(
+                "context_window",
+                true,
+                &format!("context_window 128000 ≥ {tokens}"),
+            ),
+        ]
+    };
+    let mut record = served(
+        &format!(
+            "{:032x}",
+            0x0193_c2a4_0000_0000_0000_0000_0000_0000_u128 + u128::from(i)
+        ),
+        time_ms,
+        "acme",
+        "eu-large",
+    );
+    record.trace_id = Some(format!("{:032x}", u128::from(i) * 0x9e37_79b9_7f4a_7c15));
+    record.signals = signals;
+    record.candidates = vec![
+        candidate("eu-large", verdicts("eu-large"), Some(0.9)),
+        candidate("us-large", verdicts("us-large"), Some(0.7)),
+    ];
+    // Divisions, so that each value has a short decimal text (serde_json
+    // reads long ones back to within a bit, not exactly).
+    record.candidates[1].cost_estimate_usd = Some(tokens as f64 / 4e5);
+    record.ranking = vec!["eu-large".to_owned(), "us-large".to_owned()];
+    record.model_version = Some("gpt-4o-2024-08-06".to_owned());
+    record.latency_ms = 100 + i % 900;
+    record.usage = Some(Usage {
+        prompt_tokens: tokens,
+        completion_tokens: 5 + i % 300,
+    });
+    record.cost_usd = Some((tokens * 3 + (5 + i % 300) * 12) as f64 / 1e7);
+    record
+}

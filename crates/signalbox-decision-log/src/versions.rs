@@ -76,6 +76,7 @@ mod tests {
         let options = LogOptions {
             queue: 8,
             retention: std::time::Duration::ZERO,
+            max_bytes: 0,
             priority: Default::default(),
         };
         let log = DecisionLog::open(db.path(), options).unwrap();

@@ -2,16 +2,20 @@
 //! compares: which policy versions, model versions (per route) and prompt
 //! versions served, which admin calls were made (operator actions from the
 //! audit table), and the request metrics (count, error rate, p50/p95
-//! latency, cost, degradations). Aggregated by SQLite over the window, not
-//! by reading a page of records, so a busy window is summarised whole.
+//! latency, cost, degradations). Aggregated over the whole window, not a
+//! page of records: one pass over the combination index counts every
+//! record; everything but the latencies and costs comes from the
+//! combinations (skips included).
 
 use std::collections::BTreeMap;
 
-use rusqlite::types::Value;
-use rusqlite::{Connection, params_from_iter};
+use rusqlite::Connection;
 use serde::Serialize;
 
-use crate::{AuditEntry, LogError, schema};
+use crate::reader::aggregate::Latencies;
+use crate::reader::rows::Selection;
+use crate::reader::stats;
+use crate::{AuditEntry, Facet, LogError, Query};
 
 /// What one window of the log holds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -44,106 +48,62 @@ pub struct WindowSummary {
 
 /// The window `[since_ms, until_ms)`, optionally only one alias's requests.
 pub(crate) fn summarize(
+    path: &std::path::Path,
     conn: &Connection,
     since_ms: u64,
     until_ms: u64,
     alias: Option<&str>,
 ) -> Result<WindowSummary, LogError> {
-    let mut where_ = String::from("time_ms >= ?1 AND time_ms < ?2");
-    let mut args = vec![
-        Value::Integer(schema::to_sql_ms(since_ms)),
-        Value::Integer(schema::to_sql_ms(until_ms)),
-    ];
-    if let Some(a) = alias {
-        where_.push_str(" AND json_extract(record, '$.alias') = ?3");
-        args.push(Value::Text(a.to_owned()));
-    }
-    let counts = |expr: &str| {
-        let sql = format!(
-            "SELECT {expr} AS k, count(*) FROM decisions WHERE {where_} AND k IS NOT NULL GROUP BY k"
-        );
-        grouped(conn, &sql, &args)
+    let q = Query {
+        since_ms: Some(since_ms),
+        until_ms: Some(until_ms),
+        facets: alias
+            .map(|a| Facet::Alias(a.to_owned()))
+            .into_iter()
+            .collect(),
+        ..Query::default()
     };
-    let skips_sql = format!(
-        "SELECT json_extract(s.value, '$.route') || ' ' || json_extract(s.value, '$.kind') AS k, count(*)
-         FROM decisions, json_each(decisions.record, '$.skipped') AS s
-         WHERE {where_} AND k IS NOT NULL GROUP BY k"
-    );
-    let mut summary = WindowSummary {
-        skips: grouped(conn, &skips_sql, &args)?,
-        policy_versions: counts("policy_version")?,
-        model_versions: counts("route || ' ' || json_extract(record, '$.model_version')")?,
-        prompt_versions: counts("json_extract(record, '$.prompt_version')")?,
-        ..WindowSummary::default()
-    };
-    totals(conn, &where_, &args, &mut summary)?;
-    latencies(conn, &where_, &args, &mut summary)?;
-    summary.operator_calls = audit_between(conn, since_ms, until_ms)?;
-    Ok(summary)
-}
-
-/// Runs a `SELECT key, count(*) … GROUP BY key`.
-fn grouped(
-    conn: &Connection,
-    sql: &str,
-    args: &[Value],
-) -> Result<BTreeMap<String, u64>, LogError> {
-    let mut stmt = conn.prepare(sql)?;
-    let rows = stmt.query_map(params_from_iter(args.iter()), |row| {
-        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-    })?;
-    let mut out = BTreeMap::new();
-    for row in rows {
-        let (k, n) = row?;
-        out.insert(k, u64::try_from(n).unwrap_or(0));
+    let sel = Selection::of(conn, &q)?;
+    let mut s = WindowSummary::default();
+    let (mut failed, mut degraded) = (0, 0);
+    let mut latencies = Latencies::default();
+    for (combo, latency, n, cost) in stats::stats(path, conn, &sel)? {
+        let Some(c) = sel.all.get(&combo) else {
+            continue;
+        };
+        s.requests += n;
+        s.cost_usd += cost / 1e9;
+        *s.policy_versions
+            .entry(c.policy_version.clone())
+            .or_default() += n;
+        if let (Some(route), Some(model)) = (&c.route, &c.model_version) {
+            *s.model_versions
+                .entry(format!("{route} {model}"))
+                .or_default() += n;
+        }
+        for skip in c.skipped() {
+            *s.skips.entry(skip.to_owned()).or_default() += n;
+        }
+        if let Some(p) = &c.prompt_version {
+            *s.prompt_versions.entry(p.clone()).or_default() += n;
+        }
+        if c.served() {
+            latencies.add(latency, n);
+        } else {
+            failed += n;
+        }
+        if c.degraded.is_some() {
+            degraded += n;
+        }
     }
-    Ok(out)
-}
-
-fn totals(
-    conn: &Connection,
-    where_: &str,
-    args: &[Value],
-    s: &mut WindowSummary,
-) -> Result<(), LogError> {
-    let sql = format!(
-        "SELECT count(*), coalesce(sum(outcome != 'served'), 0),
-                coalesce(sum(json_extract(record, '$.cost_usd')), 0.0),
-                coalesce(sum(json_array_length(record, '$.degraded') > 0), 0)
-         FROM decisions WHERE {where_}"
-    );
-    let (n, failed, cost, degraded): (i64, i64, f64, i64) =
-        conn.query_row(&sql, params_from_iter(args.iter()), |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?;
-    s.requests = u64::try_from(n).unwrap_or(0);
-    if n > 0 {
-        s.error_rate = failed as f64 / n as f64;
-        s.degraded_rate = degraded as f64 / n as f64;
+    if s.requests > 0 {
+        s.error_rate = failed as f64 / s.requests as f64;
+        s.degraded_rate = degraded as f64 / s.requests as f64;
     }
-    s.cost_usd = cost;
-    Ok(())
-}
-
-fn latencies(
-    conn: &Connection,
-    where_: &str,
-    args: &[Value],
-    s: &mut WindowSummary,
-) -> Result<(), LogError> {
-    let sql = format!(
-        "SELECT json_extract(record, '$.latency_ms') AS l FROM decisions
-         WHERE {where_} AND outcome = 'served' AND l IS NOT NULL ORDER BY l"
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(params_from_iter(args.iter()), |r| r.get::<_, i64>(0))?;
-    let mut all = Vec::new();
-    for l in rows {
-        all.push(u64::try_from(l?).unwrap_or(0));
-    }
-    s.p50_ms = crate::reader::percentile(&all, 0.5);
-    s.p95_ms = crate::reader::percentile(&all, 0.95);
-    Ok(())
+    s.p50_ms = latencies.percentile(0.5);
+    s.p95_ms = latencies.percentile(0.95);
+    s.operator_calls = audit_between(conn, since_ms, until_ms)?;
+    Ok(s)
 }
 
 /// Audit entries of operator actions (created or reverted) in the window.
@@ -170,6 +130,7 @@ mod tests {
         let options = LogOptions {
             queue: 16,
             retention: Duration::ZERO,
+            max_bytes: 0,
             priority: Default::default(),
         };
         let log = DecisionLog::open(db.path(), options).unwrap();

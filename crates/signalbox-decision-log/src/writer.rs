@@ -13,23 +13,35 @@ use rusqlite::{Connection, TransactionBehavior};
 use signalbox_core::DecisionRecord;
 use tokio::sync::oneshot;
 
+use crate::store::Store;
 use crate::{LogError, LogReader, schema};
 
+mod priority;
 #[cfg(test)]
 mod tests;
 
-/// How many further messages the writer drains after the first one, so one
-/// transaction (one WAL append) covers a burst.
-const MAX_DRAIN: usize = 256;
+use priority::{Boost, set_priority};
+
+/// The most records one transaction (one WAL append) takes. Large, because
+/// a commit writes every index page the batch touched: the more records
+/// share a page, the fewer bytes each costs.
+const MAX_BATCH: usize = 8192;
+/// Records waiting in one batch that mean the queue is backing up: the
+/// writer then raises its priority until it has caught up (see [`Boost`]).
+const BEHIND: usize = 1024;
+/// Below this many records a batch lingers for more.
+const SMALL_BATCH: usize = 128;
 
 /// How often, at most, the writer deletes expired records.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 /// How often, at most, the writer warns that records were dropped.
 const DROP_WARNING_INTERVAL: Duration = Duration::from_secs(10);
-/// How long the writer waits for more records before committing a batch.
-/// Records become visible to readers about this late (a flush that finds
-/// the writer waiting is answered at once).
+/// How long the writer waits for more records before committing a small
+/// batch (never when records are waiting). Records become visible to
+/// readers about this late (a flush is answered at once).
 const LINGER: Duration = Duration::from_millis(20);
+/// How often, at most, the writer compares the file with its size limit.
+const SIZE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How the decision log is run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +50,9 @@ pub struct LogOptions {
     pub queue: usize,
     /// How long records are kept; `Duration::ZERO` keeps them forever.
     pub retention: Duration,
+    /// The most bytes the records may take; past it the oldest are
+    /// deleted. `0`: no limit.
+    pub max_bytes: u64,
     /// How the writer thread competes with request handling for CPU.
     pub priority: WriterPriority,
 }
@@ -47,8 +62,11 @@ pub struct LogOptions {
 pub enum WriterPriority {
     /// `SCHED_IDLE`: runs only on CPU that nothing else wants, and is
     /// preempted at once when a request handler wakes, so batch commits
-    /// never sit in front of a request. On a saturated CPU records wait,
-    /// then drop (counted) — the log never slows requests.
+    /// never sit in front of a request. When the queue backs up (a
+    /// saturated CPU) the writer runs at normal priority until it has
+    /// caught up, so records are kept rather than dropped; that needs the
+    /// right to raise a priority again (root, `CAP_SYS_NICE`, or
+    /// `RLIMIT_NICE` ≥ 20), else records drop (counted) past the queue.
     #[default]
     Idle,
     /// Nice 10: a small share even on a busy CPU. Under a scheduler that
@@ -126,17 +144,24 @@ impl DecisionLog {
         let LogOptions {
             queue,
             retention,
+            max_bytes,
             priority,
         } = options;
         let conn = schema::open_writer(path)?;
+        let store = Store::load(&conn).map_err(|source| LogError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
         // Expired records go before anything new is accepted.
         let mut writer_state = WriterState {
             conn,
-            buf: Vec::with_capacity(4096),
+            store,
             counters: Arc::default(),
             retention,
+            max_bytes,
         };
         writer_state.purge();
+        writer_state.trim();
         // A zero-capacity channel would be a rendezvous, where `try_send`
         // fails unless the writer happens to be waiting.
         let (tx, rx) = std::sync::mpsc::sync_channel(queue.max(1));
@@ -261,10 +286,11 @@ struct Writer {
 /// What the writer thread owns.
 struct WriterState {
     conn: Connection,
-    /// The JSON of the record being inserted, reused.
-    buf: Vec<u8>,
+    /// Encodes records into rows; knows the stored combinations and shapes.
+    store: Store,
     counters: Arc<Counters>,
     retention: Duration,
+    max_bytes: u64,
 }
 
 impl Writer {
@@ -272,48 +298,57 @@ impl Writer {
         std::thread::Builder::new()
             .name("decision-log".into())
             .spawn(move || {
-                set_priority(self.priority);
+                if let Err(error) = set_priority(self.priority) {
+                    tracing::warn!(%error, priority = ?self.priority, "Decision log writer keeps the default priority.");
+                }
                 self.run()
             })
             .map(drop)
             .map_err(LogError::Spawn)
     }
 
-    /// Batches until every handle is gone: block for one message, drain up
-    /// to [`MAX_DRAIN`] more, write them in one transaction, then answer the
-    /// flushes among them. Purges at most once per [`PURGE_INTERVAL`].
+    /// Batches until every handle is gone: block for one message, take
+    /// what is waiting (up to [`MAX_BATCH`]; a small batch lingers briefly
+    /// for more), write them in one transaction, then answer the flushes
+    /// among them. Purges by age at most once per [`PURGE_INTERVAL`] and
+    /// by size at most once per [`SIZE_INTERVAL`].
     fn run(mut self) {
         let mut last_purge = Instant::now();
+        let mut last_size = Instant::now();
         let mut drops = DropWarning::default();
-        let mut records = Vec::with_capacity(MAX_DRAIN + 1);
+        let mut boost = Boost::new(self.priority);
+        let mut records = Vec::with_capacity(SMALL_BATCH);
         let mut flushes = Vec::new();
         loop {
             let idle = PURGE_INTERVAL.saturating_sub(last_purge.elapsed());
             let mut disconnected = false;
-            match self.rx.recv_timeout(idle) {
+            // Caught up: the queue is empty, so the writer goes back to its
+            // own priority before it waits.
+            let next = match self.rx.try_recv() {
+                Ok(msg) => Ok(msg),
+                Err(TryRecvError::Empty) => {
+                    boost.lower();
+                    self.rx.recv_timeout(idle)
+                }
+                Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
+            };
+            match next {
                 Ok(first) => {
                     sort(first, &mut records, &mut flushes);
-                    // Linger briefly so a burst shares one transaction: a
-                    // commit (and the WAL work behind it) costs far more than
-                    // an insert. The writer sleeps rather than waiting on
-                    // the channel, so senders never pay for waking it (one
-                    // futex wake per record, otherwise); a flush request
-                    // skips the wait.
-                    if flushes.is_empty() {
+                    disconnected = self.take_waiting(&mut records, &mut flushes);
+                    // A small batch lingers so that a trickle shares one
+                    // transaction: a commit costs far more than an insert.
+                    // The writer sleeps rather than waiting on the channel,
+                    // so senders never pay for waking it. Never when records
+                    // are waiting or a flush is asked for.
+                    if records.len() < SMALL_BATCH && flushes.is_empty() && !disconnected {
                         std::thread::sleep(LINGER);
+                        disconnected = self.take_waiting(&mut records, &mut flushes);
                     }
-                    while records.len() < MAX_DRAIN {
-                        match self.rx.try_recv() {
-                            Ok(msg) => sort(msg, &mut records, &mut flushes),
-                            Err(TryRecvError::Empty) => break,
-                            Err(TryRecvError::Disconnected) => {
-                                disconnected = true;
-                                break;
-                            }
-                        }
+                    if records.len() >= BEHIND {
+                        boost.raise();
                     }
-                    self.state.write(&records);
-                    records.clear();
+                    self.state.write(&mut records);
                     drops.check(&self.state.counters);
                     for done in flushes.drain(..) {
                         // The flusher may have given up waiting; that is fine.
@@ -327,44 +362,33 @@ impl Writer {
                 self.state.purge();
                 last_purge = Instant::now();
             }
+            if last_size.elapsed() >= SIZE_INTERVAL {
+                self.state.trim();
+                last_size = Instant::now();
+            }
             if disconnected {
                 break;
             }
         }
         tracing::debug!("Decision log writer stopped.");
     }
-}
 
-/// Gives this thread its CPU priority (Linux: per thread), so that request
-/// handling is not queued behind batch commits (at nice 10 they still
-/// showed as +1 ms at p99 on two cores; at `SCHED_IDLE` they do not).
-/// Lowering a thread's own priority needs no privilege. Best effort.
-fn set_priority(priority: WriterPriority) {
-    #[cfg(target_os = "linux")]
-    {
-        use thread_priority::{
-            NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
-            set_thread_priority_and_policy, thread_native_id,
-        };
-        let result = match priority {
-            WriterPriority::Idle => set_thread_priority_and_policy(
-                thread_native_id(),
-                ThreadPriority::Min,
-                ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
-            )
-            .map_err(|e| format!("{e:?}")),
-            WriterPriority::Low => {
-                rustix::process::setpriority_process(Some(rustix::thread::gettid()), 10)
-                    .map_err(|e| e.to_string())
+    /// Moves waiting messages into the batch (records up to [`MAX_BATCH`]);
+    /// `true` once every handle is gone.
+    fn take_waiting(
+        &self,
+        records: &mut Vec<DecisionRecord>,
+        flushes: &mut Vec<oneshot::Sender<()>>,
+    ) -> bool {
+        while records.len() < MAX_BATCH {
+            match self.rx.try_recv() {
+                Ok(msg) => sort(msg, records, flushes),
+                Err(TryRecvError::Empty) => return false,
+                Err(TryRecvError::Disconnected) => return true,
             }
-            WriterPriority::Normal => Ok(()),
-        };
-        if let Err(error) = result {
-            tracing::warn!(%error, ?priority, "Decision log writer keeps the default priority.");
         }
+        false
     }
-    #[cfg(not(target_os = "linux"))]
-    let _ = priority;
 }
 
 /// Warns, at most every [`DROP_WARNING_INTERVAL`], when records were
@@ -403,11 +427,12 @@ fn sort(msg: Msg, records: &mut Vec<DecisionRecord>, flushes: &mut Vec<oneshot::
 impl WriterState {
     /// Writes one batch in one transaction; counts, logs and moves on when
     /// a record or the whole batch fails.
-    fn write(&mut self, records: &[DecisionRecord]) {
+    fn write(&mut self, records: &mut Vec<DecisionRecord>) {
         if records.is_empty() {
             return;
         }
-        match self.try_write(records) {
+        let n = records.len();
+        match self.try_write(std::mem::replace(records, Vec::with_capacity(SMALL_BATCH))) {
             Ok((written, failed)) => {
                 self.counters.written.fetch_add(written, Ordering::Relaxed);
                 self.counters
@@ -415,35 +440,52 @@ impl WriterState {
                     .fetch_add(failed, Ordering::Relaxed);
             }
             Err(error) => {
-                let lost = u64::try_from(records.len()).unwrap_or(u64::MAX);
+                let lost = u64::try_from(n).unwrap_or(u64::MAX);
                 self.counters
                     .write_errors
                     .fetch_add(lost, Ordering::Relaxed);
                 tracing::error!(%error, records = lost, "Decision log batch could not be committed.");
+                // Combinations and shapes the batch added are gone with it.
+                if let Err(error) = self.store.reload(&self.conn) {
+                    tracing::error!(%error, "Decision log state could not be read back.");
+                }
             }
         }
     }
 
-    fn try_write(&mut self, records: &[DecisionRecord]) -> rusqlite::Result<(u64, u64)> {
+    fn try_write(&mut self, records: Vec<DecisionRecord>) -> rusqlite::Result<(u64, u64)> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (mut written, mut failed) = (0, 0);
         for record in records {
-            match schema::insert(&tx, record, &mut self.buf) {
+            match self.store.insert(&tx, record) {
                 Ok(()) => written += 1,
                 Err(error) => {
                     failed += 1;
-                    tracing::warn!(
-                        request_id = %record.request_id,
-                        %error,
-                        "Decision record could not be written."
-                    );
+                    tracing::warn!(%error, "Decision record could not be written.");
                 }
             }
         }
+        self.store.flush_totals(&tx)?;
         tx.commit()?;
         Ok((written, failed))
+    }
+
+    /// Deletes the oldest records while the file is over its size limit; a
+    /// failure is logged and retried next time.
+    fn trim(&mut self) {
+        match schema::trim_to_size(&self.conn, self.max_bytes) {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(
+                deleted,
+                max_bytes = self.max_bytes,
+                "Oldest decision records deleted: the log reached its size limit."
+            ),
+            Err(error) => {
+                tracing::warn!(%error, "Decision log could not be trimmed to its size limit.");
+            }
+        }
     }
 
     /// Deletes expired records; a failure is logged and retried next time.

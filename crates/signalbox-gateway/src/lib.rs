@@ -236,6 +236,7 @@ impl Gateway {
             let opts = LogOptions {
                 queue: log_cfg.queue,
                 retention: log_cfg.retention,
+                max_bytes: log_cfg.max_size_mb.saturating_mul(1 << 20),
                 priority: match log_cfg.priority {
                     signalbox_config::LogPriority::Idle => WriterPriority::Idle,
                     signalbox_config::LogPriority::Low => WriterPriority::Low,

@@ -146,6 +146,9 @@ pub struct DecisionLogConfig {
     pub path: PathBuf,
     /// How long records are kept.
     pub retention: Duration,
+    /// The most the records may take on disk, in MiB (the oldest go first
+    /// past it); `0`: no limit.
+    pub max_size_mb: u64,
     /// Records buffered in memory before new ones are dropped.
     pub queue: usize,
     /// How the writer thread competes with request handling for CPU.
@@ -175,6 +178,7 @@ impl Default for DecisionLogConfig {
             enabled: true,
             path: PathBuf::from("signalbox-decisions.db"),
             retention: Duration::from_secs(7 * 24 * 60 * 60),
+            max_size_mb: 10_240,
             queue: 10_000,
             priority: LogPriority::default(),
         }

@@ -88,6 +88,9 @@ pub(crate) struct RawDecisionLog {
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<String>")]
     pub retention: Option<Duration>,
+    /// The most the records may take on disk, in MiB; past it the oldest
+    /// are deleted. Default 10240 (10 GiB); `0`: no limit.
+    pub max_size_mb: Option<u64>,
     /// Records buffered in memory. Default 10000; ≥ 1.
     #[schemars(range(min = 1))]
     pub queue: Option<usize>,

@@ -282,6 +282,7 @@ pub(super) fn validate_decision_log(
         enabled,
         path,
         retention,
+        max_size_mb,
         queue,
         priority,
     }) = raw
@@ -314,6 +315,7 @@ pub(super) fn validate_decision_log(
         enabled: enabled.unwrap_or(defaults.enabled),
         path,
         retention,
+        max_size_mb: max_size_mb.unwrap_or(defaults.max_size_mb),
         queue,
         priority: priority.unwrap_or(defaults.priority),
     }

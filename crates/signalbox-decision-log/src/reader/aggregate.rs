@@ -2,15 +2,18 @@
 //! shared identifier: count, error rate, p50/p95 latency of served
 //! requests, cost and degradations per tenant, alias, route, provider,
 //! model version, prompt version, policy version, intent, outcome or tools.
-//! SQLite groups; percentiles are read from the sorted latencies.
+//! SQLite counts rows per combination and latency in one pass over one
+//! index; the combinations map to groups in memory, and percentiles are
+//! read exactly from the latency counts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
-use rusqlite::params_from_iter;
 use serde::Serialize;
 
-use super::{LogReader, Query, filter};
+use super::rows::Selection;
+use super::{LogReader, Query};
 use crate::LogError;
+use crate::combo::Combo;
 
 /// What to group by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,24 +60,19 @@ impl GroupBy {
         Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, g)| *g)
     }
 
-    fn expr(self) -> &'static str {
+    /// The group a combination's records fall in (`None`: `-`).
+    fn key(self, c: &Combo) -> Option<String> {
         match self {
-            Self::Tenant => "tenant",
-            Self::Route => "route",
-            Self::Outcome => "outcome",
-            Self::PolicyVersion => "policy_version",
-            Self::Alias => "json_extract(record, '$.alias')",
-            Self::Provider => "json_extract(record, '$.provider')",
-            Self::ModelVersion => "json_extract(record, '$.model_version')",
-            Self::PromptVersion => "json_extract(record, '$.prompt_version')",
-            Self::Intent => {
-                "(SELECT json_extract(value, '$.value') FROM json_each(record, '$.signals') \
-                 WHERE json_extract(value, '$.name') = 'intent')"
-            }
-            Self::Tools => {
-                "(SELECT CASE WHEN json_extract(value, '$.value') = 'none' THEN 'false' ELSE 'true' END \
-                 FROM json_each(record, '$.signals') WHERE json_extract(value, '$.name') = 'tools')"
-            }
+            Self::Tenant => Some(c.tenant.clone()),
+            Self::Alias => c.alias.clone(),
+            Self::Route => c.route.clone(),
+            Self::Provider => c.provider.clone(),
+            Self::ModelVersion => c.model_version.clone(),
+            Self::PromptVersion => c.prompt_version.clone(),
+            Self::PolicyVersion => Some(c.policy_version.clone()),
+            Self::Intent => c.intent.clone(),
+            Self::Outcome => Some(c.outcome.clone()),
+            Self::Tools => c.tools.map(|t| t.to_string()),
         }
     }
 }
@@ -102,61 +100,78 @@ impl LogReader {
     /// The records `q` selects (its limit ignored), grouped by `by`,
     /// largest group first.
     pub fn aggregate(&self, q: &Query, by: GroupBy) -> Result<Vec<Group>, LogError> {
-        let conn = self.connect()?;
-        let (where_, values) = filter(&conn, q)?;
-        let key = format!("coalesce({}, '-')", by.expr());
-        let sql = format!(
-            "SELECT {key} AS g, count(*), coalesce(sum(outcome != 'served'), 0),
-                    coalesce(sum(json_extract(record, '$.cost_usd')), 0.0),
-                    coalesce(sum(json_array_length(record, '$.degraded') > 0), 0)
-             FROM decisions{where_} GROUP BY g ORDER BY count(*) DESC, g"
-        );
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map(params_from_iter(values.iter()), |r| {
-            let n: i64 = r.get(1)?;
-            let failed: i64 = r.get(2)?;
-            Ok(Group {
-                key: r.get(0)?,
-                count: u64::try_from(n).unwrap_or(0),
-                error_rate: if n > 0 { failed as f64 / n as f64 } else { 0.0 },
-                cost_usd: r.get(3)?,
-                degraded: u64::try_from(r.get::<_, i64>(4)?).unwrap_or(0),
-                ..Group::default()
-            })
-        })?;
-        let mut groups = Vec::new();
-        for g in rows {
-            groups.push(g?);
-        }
-        let joiner = if where_.is_empty() { " WHERE" } else { " AND" };
-        let sql = format!(
-            "SELECT {key} AS g, json_extract(record, '$.latency_ms') AS l FROM decisions{where_}{joiner}
-             outcome = 'served' AND l IS NOT NULL ORDER BY g, l"
-        );
-        let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map(params_from_iter(values.iter()), |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })?;
-        let mut latencies: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-        for row in rows {
-            let (g, l) = row?;
-            latencies
-                .entry(g)
-                .or_default()
-                .push(u64::try_from(l).unwrap_or(0));
-        }
-        for g in &mut groups {
-            if let Some(ls) = latencies.get(&g.key) {
-                g.p50_ms = percentile(ls, 0.5);
-                g.p95_ms = percentile(ls, 0.95);
+        let conn = self.connect_current()?;
+        let sel = Selection::of(&conn, q)?;
+        let counts = if q.request_id.is_some() {
+            // A request id names a handful of rows: count those.
+            self.select(&conn, q, super::MAX_LIMIT)?
+                .iter()
+                .map(|r| (r.combo, r.latency_ms, 1, r.cost_nusd.unwrap_or(0) as f64))
+                .collect()
+        } else {
+            super::stats::stats(&self.path, &conn, &sel)?
+        };
+        let mut groups: HashMap<String, (Group, Latencies)> = HashMap::new();
+        for (combo, latency, n, cost) in counts {
+            let Some(c) = sel.all.get(&combo) else {
+                continue;
+            };
+            let key = by.key(c).unwrap_or_else(|| "-".to_owned());
+            let (g, lat) = groups.entry(key).or_default();
+            g.count += n;
+            g.cost_usd += cost / 1e9;
+            if !c.served() {
+                g.error_rate += n as f64;
+            } else {
+                lat.add(latency, n);
+            }
+            if c.degraded.is_some() {
+                g.degraded += n;
             }
         }
-        Ok(groups)
+        let mut out: Vec<Group> = groups
+            .into_iter()
+            .map(|(key, (mut g, lat))| {
+                g.key = key;
+                g.error_rate = if g.count > 0 {
+                    g.error_rate / g.count as f64
+                } else {
+                    0.0
+                };
+                g.p50_ms = lat.percentile(0.5);
+                g.p95_ms = lat.percentile(0.95);
+                g
+            })
+            .collect();
+        out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+        Ok(out)
     }
 }
 
-/// The `q` quantile of sorted values (nearest rank).
-pub(crate) fn percentile(sorted: &[u64], q: f64) -> Option<u64> {
-    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted.get(i).copied()
+/// Served latencies as counts per value: exact percentiles without
+/// holding one value per record.
+#[derive(Debug, Default)]
+pub(crate) struct Latencies(BTreeMap<u64, u64>);
+
+impl Latencies {
+    pub(crate) fn add(&mut self, ms: u64, n: u64) {
+        *self.0.entry(ms).or_default() += n;
+    }
+
+    /// The `q` quantile (nearest rank), as [`percentile`] over the values.
+    pub(crate) fn percentile(&self, q: f64) -> Option<u64> {
+        let n: u64 = self.0.values().sum();
+        if n == 0 {
+            return None;
+        }
+        let i = ((n as f64 - 1.0) * q).round() as u64;
+        let mut seen = 0;
+        for (&ms, &count) in &self.0 {
+            seen += count;
+            if seen > i {
+                return Some(ms);
+            }
+        }
+        self.0.keys().next_back().copied()
+    }
 }

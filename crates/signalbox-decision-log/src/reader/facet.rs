@@ -1,10 +1,11 @@
 //! Owns the filters on the identifiers a record shares with everything
 //! else ("what changed?" asks by them): alias, provider, model version,
 //! prompt version, policy version, intent, degradation step, operator
-//! action, tools asked for. Each is one SQL condition on the stored record (SQLite's JSON
-//! functions), its value always a bound parameter.
+//! action, tools asked for. Each is a test on a combination (`combo.rs`),
+//! run in memory over the few combinations a log has; SQLite then reads
+//! only the rows of the combinations that pass.
 
-use rusqlite::types::Value;
+use crate::combo::Combo;
 
 /// One shared identifier a record must carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,45 +31,19 @@ pub enum Facet {
 }
 
 impl Facet {
-    /// The SQL condition, with `?{n}` standing for the value.
-    pub(super) fn condition(&self, n: usize) -> String {
-        let field = |path: &str| format!("json_extract(record, '$.{path}') = ?{n}");
-        let member = |path: &str| {
-            format!("EXISTS (SELECT 1 FROM json_each(record, '$.{path}') WHERE value = ?{n})")
-        };
+    /// Whether records of combination `c` carry this identifier.
+    pub(crate) fn admits(&self, c: &Combo) -> bool {
+        let is = |field: &Option<String>, v: &String| field.as_ref() == Some(v);
         match self {
-            Self::Alias(_) => field("alias"),
-            Self::Provider(_) => field("provider"),
-            Self::ModelVersion(_) => field("model_version"),
-            Self::PromptVersion(_) => field("prompt_version"),
-            Self::PolicyVersion(_) => format!("policy_version = ?{n}"),
-            Self::Intent(_) => format!(
-                "EXISTS (SELECT 1 FROM json_each(record, '$.signals') \
-                 WHERE json_extract(value, '$.name') = 'intent' \
-                 AND json_extract(value, '$.value') = ?{n})"
-            ),
-            Self::Degraded(_) => member("degraded"),
-            Self::OperatorAction(_) => member("operator_actions"),
-            Self::Tools(_) => format!(
-                "EXISTS (SELECT 1 FROM json_each(record, '$.signals') \
-                 WHERE json_extract(value, '$.name') = 'tools' \
-                 AND (json_extract(value, '$.value') != 'none') = ?{n})"
-            ),
-        }
-    }
-
-    /// The value bound to the condition.
-    pub(super) fn value(&self) -> Value {
-        match self {
-            Self::Alias(v)
-            | Self::Provider(v)
-            | Self::ModelVersion(v)
-            | Self::PromptVersion(v)
-            | Self::PolicyVersion(v)
-            | Self::Intent(v)
-            | Self::Degraded(v)
-            | Self::OperatorAction(v) => Value::Text(v.clone()),
-            Self::Tools(on) => Value::Integer(i64::from(*on)),
+            Self::Alias(v) => is(&c.alias, v),
+            Self::Provider(v) => is(&c.provider, v),
+            Self::ModelVersion(v) => is(&c.model_version, v),
+            Self::PromptVersion(v) => is(&c.prompt_version, v),
+            Self::PolicyVersion(v) => c.policy_version == *v,
+            Self::Intent(v) => is(&c.intent, v),
+            Self::Degraded(step) => c.degraded_by(step),
+            Self::OperatorAction(id) => c.changed_by(id),
+            Self::Tools(on) => c.tools == Some(*on),
         }
     }
 }

@@ -18,6 +18,7 @@ async fn fixture(db: &TempDb) -> (LogReader, u64) {
         LogOptions {
             queue: 64,
             retention: Duration::from_secs(86_400),
+            max_bytes: 0,
             priority: Default::default(),
         },
     )
@@ -133,7 +134,8 @@ fn reads_a_file_with_no_writer() {
         // Written and closed the way a stopped gateway leaves it.
         let mut conn = schema::open_writer(db.path()).unwrap();
         let tx = conn.transaction().unwrap();
-        schema::insert(&tx, &record, &mut Vec::new()).unwrap();
+        let mut store = crate::store::Store::load(&tx).unwrap();
+        store.insert(&tx, record.clone()).unwrap();
         tx.commit().unwrap();
     }
     let reader = LogReader::open(db.path()).unwrap();
@@ -196,6 +198,7 @@ async fn a_callers_id_names_records_but_never_replaces_them() {
         LogOptions {
             queue: 64,
             retention: Duration::ZERO,
+            max_bytes: 0,
             priority: Default::default(),
         },
     )
@@ -255,7 +258,7 @@ async fn a_version_1_file_is_read_then_migrated_in_place() {
         // The file exactly as a schema-1 build left it: keyed by the
         // caller's id, with no caller-id column.
         let conn = Connection::open(db.path()).unwrap();
-        conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+        conn.execute_batch(schema::LEGACY[0]).unwrap();
         conn.pragma_update(None, "user_version", 1).unwrap();
         conn.execute(
             "INSERT INTO decisions
@@ -289,12 +292,13 @@ async fn a_version_1_file_is_read_then_migrated_in_place() {
         LogOptions {
             queue: 8,
             retention: Duration::ZERO,
+            max_bytes: 0,
             priority: Default::default(),
         },
     )
     .unwrap();
     let conn = Connection::open(db.path()).unwrap();
-    assert_eq!(schema::user_version(&conn).unwrap(), 2);
+    assert_eq!(schema::user_version(&conn).unwrap(), schema::SCHEMA_VERSION);
     let new = with_caller("g-1", "caller-chosen", t + 1, "globex");
     assert!(log.record(new.clone()));
     log.flush().await;
@@ -313,6 +317,7 @@ async fn query_by_every_shared_identifier_and_a_time_range() {
         LogOptions {
             queue: 16,
             retention: Duration::ZERO,
+            max_bytes: 0,
             priority: Default::default(),
         },
     )
@@ -388,6 +393,7 @@ async fn aggregates_group_by_a_shared_identifier() {
         LogOptions {
             queue: 16,
             retention: Duration::ZERO,
+            max_bytes: 0,
             priority: Default::default(),
         },
     )
@@ -450,4 +456,145 @@ async fn aggregates_group_by_a_shared_identifier() {
     assert_eq!(keys, [("-", 2), ("false", 1), ("true", 1)]);
     assert_eq!(GroupBy::parse("model_version"), Some(GroupBy::ModelVersion));
     assert_eq!(GroupBy::parse("nope"), None);
+}
+
+/// A window that is a small part of the log is read along the table, a
+/// large one through the combination index: both count the same.
+#[tokio::test]
+async fn aggregates_of_narrow_and_wide_windows_agree_with_the_records() {
+    let db = TempDb::new("windows");
+    let log = DecisionLog::open(
+        db.path(),
+        LogOptions {
+            queue: 64,
+            retention: Duration::ZERO,
+            max_bytes: 0,
+            priority: Default::default(),
+        },
+    )
+    .unwrap();
+    let t = now_ms() - 100_000;
+    for i in 0..40 {
+        let tenant = if i % 4 == 0 { "globex" } else { "acme" };
+        let mut r = served(&format!("w-{i:02}"), t + i * 1_000, tenant, "eu-large");
+        r.latency_ms = 100 + i;
+        assert!(log.record(r));
+    }
+    log.flush().await;
+    let reader = log.reader().unwrap();
+    let count = |since: u64| {
+        let q = Query {
+            since_ms: Some(t + since),
+            ..Query::default()
+        };
+        let groups = reader.aggregate(&q, GroupBy::Tenant).unwrap();
+        groups
+            .iter()
+            .map(|g| (g.key.clone(), g.count, g.p50_ms))
+            .collect::<Vec<_>>()
+    };
+    // The last 4 s of 40: narrow. Records 36..39: 36 is globex.
+    assert_eq!(
+        count(36_000),
+        [
+            ("acme".to_owned(), 3, Some(138)),
+            ("globex".to_owned(), 1, Some(136))
+        ]
+    );
+    // Everything: wide.
+    assert_eq!(
+        count(0),
+        [
+            ("acme".to_owned(), 30, Some(121)),
+            ("globex".to_owned(), 10, Some(120))
+        ]
+    );
+}
+
+/// A value rare among the newest rows is read through the combination
+/// index (ids first, then only those rows); it finds the same records.
+#[tokio::test]
+async fn a_rare_value_is_found_through_the_index() {
+    let db = TempDb::new("rare");
+    let log = DecisionLog::open(
+        db.path(),
+        LogOptions {
+            queue: 1024,
+            retention: Duration::ZERO,
+            max_bytes: 0,
+            priority: Default::default(),
+        },
+    )
+    .unwrap();
+    let t = now_ms() - 100_000;
+    assert!(log.record(served("old-1", t, "initech", "eu-large")));
+    assert!(log.record(served("old-2", t + 1, "initech", "eu-large")));
+    for i in 0..500 {
+        assert!(log.record(served(&format!("n-{i:03}"), t + 10 + i, "acme", "eu-large")));
+    }
+    log.flush().await;
+    let reader = log.reader().unwrap();
+    let q = Query {
+        tenant: Some("initech".into()),
+        limit: 1,
+        ..Query::default()
+    };
+    assert_eq!(ids(&reader.query(&q).unwrap()), ["old-2"]);
+    let all = Query { limit: 10, ..q };
+    assert_eq!(ids(&reader.query(&all).unwrap()), ["old-2", "old-1"]);
+}
+
+/// An aggregate over the whole log reads the writer's running totals; they
+/// agree with counting the rows, and lose what retention deletes.
+#[tokio::test]
+async fn whole_log_aggregates_read_running_totals_kept_through_purges() {
+    let db = TempDb::new("totals");
+    let keep_day = LogOptions {
+        queue: 64,
+        retention: Duration::from_secs(86_400),
+        max_bytes: 0,
+        priority: Default::default(),
+    };
+    let t = now_ms() - 60_000;
+    let old = now_ms() - 3 * 86_400_000;
+    {
+        let log = DecisionLog::open(
+            db.path(),
+            LogOptions {
+                retention: Duration::ZERO,
+                ..keep_day.clone()
+            },
+        )
+        .unwrap();
+        for i in 0..12 {
+            let at = if i < 4 { old + i } else { t + i };
+            let mut r = served(&format!("x-{i:02}"), at, "acme", "eu-large");
+            r.latency_ms = 100 + i;
+            assert!(log.record(r));
+        }
+        log.flush().await;
+        let reader = log.reader().unwrap();
+        let whole = reader
+            .aggregate(&Query::default(), GroupBy::Tenant)
+            .unwrap();
+        assert_eq!((whole[0].count, whole[0].p50_ms), (12, Some(106)));
+        assert!((whole[0].cost_usd - 12.0 * 0.0012).abs() < 1e-9);
+        // A window (not the whole log) counts rows: the same figures.
+        let q = Query {
+            since_ms: Some(old + 1),
+            ..Query::default()
+        };
+        let window = reader.aggregate(&q, GroupBy::Tenant).unwrap();
+        assert_eq!(window[0].count, 11);
+    }
+    // Reopened with a day's retention: the four old records go, and with
+    // them their share of the totals.
+    let log = DecisionLog::open(db.path(), keep_day).unwrap();
+    let whole = log
+        .reader()
+        .unwrap()
+        .aggregate(&Query::default(), GroupBy::Tenant)
+        .unwrap();
+    assert_eq!((whole[0].count, whole[0].p50_ms), (8, Some(108)));
+    assert!((whole[0].cost_usd - 8.0 * 0.0012).abs() < 1e-9);
 }

@@ -12,6 +12,7 @@ fn options(queue: usize) -> LogOptions {
     LogOptions {
         queue,
         retention: DAY,
+        max_bytes: 0,
         priority: Default::default(),
     }
 }
@@ -74,7 +75,8 @@ async fn route_column_falls_back_to_last_attempt() {
     let conn = Connection::open(db.path()).unwrap();
     let route = |id: &str| -> Option<String> {
         conn.query_row(
-            "SELECT route FROM decisions WHERE request_id = ?1",
+            "SELECT c.route FROM decisions d JOIN combos c ON c.id = d.combo
+             WHERE d.request_id = ?1",
             [id],
             |r| r.get(0),
         )
@@ -172,6 +174,7 @@ async fn zero_retention_keeps_everything() {
     let keep_all = LogOptions {
         queue: 16,
         retention: Duration::ZERO,
+        max_bytes: 0,
         priority: Default::default(),
     };
     {
@@ -289,42 +292,39 @@ fn handle_is_cheap_to_share() {
     assert_traits::<DecisionLog>();
 }
 
-/// Linux `SCHED_IDLE`, as `/proc/<pid>/task/<tid>/stat` field 41 reports it.
+/// The scheduling policy of the calling thread (`/proc/thread-self/stat`
+/// field 41: 0 normal, 5 `SCHED_IDLE`).
 #[cfg(target_os = "linux")]
-const SCHED_IDLE: u32 = 5;
-
-/// The scheduling policies of this process's decision-log writer threads.
-#[cfg(target_os = "linux")]
-fn writer_policies() -> Vec<u32> {
-    let mut out = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        if comm.trim() != "decision-log" {
-            continue;
-        }
-        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
-        // Fields after the command name (which is in parentheses).
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        if let Some(policy) = rest.split_whitespace().nth(38) {
-            out.push(policy.parse().unwrap());
-        }
-    }
-    out
+fn own_policy() -> u32 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    rest.split_whitespace().nth(38).unwrap().parse().unwrap()
 }
 
+/// Behind, the writer runs at normal priority; caught up, at its own. (The
+/// default writer's idle priority is checked in `tests/writer_priority.rs`,
+/// a process of its own, since boosted writers of other tests would show.)
 #[cfg(target_os = "linux")]
-#[tokio::test]
-async fn the_writer_runs_at_idle_priority_by_default() {
-    let db = TempDb::new("idle-priority");
-    let log = DecisionLog::open(db.path(), options(4)).unwrap();
-    assert!(log.record(served("req-idle", now_ms(), "acme", "eu")));
-    // Once a record is committed the writer has set its own priority.
-    log.flush().await;
-    // Every test here uses the default, so every writer thread is idle.
-    let policies = writer_policies();
-    assert!(!policies.is_empty(), "no decision-log thread found");
-    assert!(
-        policies.iter().all(|&p| p == SCHED_IDLE),
-        "policies: {policies:?}"
-    );
+#[test]
+fn a_writer_behind_is_raised_and_lowered_once_caught_up() {
+    std::thread::spawn(|| {
+        set_priority(WriterPriority::Idle).unwrap();
+        assert_eq!(own_policy(), 5);
+        let mut boost = Boost::new(WriterPriority::Idle);
+        boost.raise();
+        if boost.refused {
+            // No right to raise a priority here (not root, no CAP_SYS_NICE):
+            // the writer says so once and stays where it was.
+            assert_eq!(own_policy(), 5);
+            return;
+        }
+        assert_eq!(own_policy(), 0, "normal while behind");
+        boost.lower();
+        assert_eq!(own_policy(), 5, "idle again once caught up");
+        let mut normal = Boost::new(WriterPriority::Normal);
+        normal.raise();
+        assert!(!normal.raised, "a normal writer has nothing to raise");
+    })
+    .join()
+    .unwrap();
 }

@@ -27,6 +27,7 @@ mod prompts;
 mod quality;
 mod redis_state;
 mod reload;
+mod reload_scale;
 mod reload_secrets;
 mod request_ids;
 mod residency;

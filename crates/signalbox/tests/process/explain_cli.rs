@@ -19,6 +19,7 @@ async fn write_records(db: &Path, records: &[(&str, Option<&str>, &str)]) {
         LogOptions {
             queue: 16,
             retention: Duration::ZERO,
+            max_bytes: 0,
             priority: Default::default(),
         },
     )

@@ -33,6 +33,7 @@ async fn what_changed_names_a_new_model_version_and_an_operator_action() {
     let options = LogOptions {
         queue: 64,
         retention: Duration::ZERO,
+        max_bytes: 0,
         priority: Default::default(),
     };
     let log = DecisionLog::open(&db, options).unwrap();
@@ -109,6 +110,7 @@ async fn a_new_policy_version_comes_first_with_its_configuration_diff() {
     let options = LogOptions {
         queue: 64,
         retention: Duration::ZERO,
+        max_bytes: 0,
         priority: Default::default(),
     };
     let log = DecisionLog::open(&db, options).unwrap();

@@ -351,6 +351,15 @@ fn decision_log() {
     assert_eq!(log.retention, Duration::from_secs(30 * 86_400));
     assert_eq!(log.queue, 5);
     assert_eq!(log.priority, crate::LogPriority::Normal);
+    assert_eq!(log.max_size_mb, 10_240, "the default size limit: 10 GiB");
+    let sized = load("decision-log: { max-size-mb: 512 }\n").decision_log;
+    assert_eq!(sized.max_size_mb, 512);
+    assert_eq!(
+        load("decision-log: { max-size-mb: 0 }\n")
+            .decision_log
+            .max_size_mb,
+        0
+    );
     let defaults = load("decision-log: {}\n").decision_log;
     assert!(defaults.enabled);
     assert_eq!(defaults.priority, crate::LogPriority::Idle);

@@ -1,0 +1,267 @@
+//! Owns turning one record into one row (writer thread only): its `id`
+//! (arrival time and a number within the millisecond), its combination,
+//! and either its values against a shape (routine records) or its whole
+//! JSON (every other one). Keeps in memory the combinations and shapes it
+//! has stored, so a record costs one JSON encoding, one scan and one
+//! insert; only a new combination or shape costs an extra row.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use signalbox_core::DecisionRecord;
+
+use crate::codec::{self, FastBuild, Values};
+use crate::combo::{Combo, ComboRef};
+use crate::key::Key;
+use crate::schema::{SEQ_BITS, first_id};
+use crate::totals::Pending;
+
+/// At most this many shapes per policy version; past it, records that
+/// would need a new shape keep their whole JSON instead (a policy whose
+/// explanations never repeat must not grow the shapes without end).
+pub(crate) const MAX_SHAPES_PER_VERSION: usize = 4096;
+
+/// Millisecond slots remembered before the map starts over (a slot not in
+/// it is read back from the table).
+const MAX_SLOTS: usize = 65_536;
+
+#[cfg(test)]
+mod tests;
+
+/// Why one record could not be inserted.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum InsertError {
+    #[error("cannot encode record: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("cannot insert record: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("arrival time {0} ms cannot be stored (beyond year 30000)")]
+    Time(u64),
+    #[error("more than 4096 records arrived in millisecond {0}")]
+    Slot(u64),
+}
+
+/// A shape as the writer knows it.
+struct Shape {
+    id: i64,
+    defaults: Values,
+}
+
+/// The writer's state for encoding records.
+#[derive(Default)]
+pub(crate) struct Store {
+    combos: HashMap<u64, Vec<(i64, Combo)>, FastBuild>,
+    /// Combinations read from the file, not yet met by a record.
+    stored: Vec<(i64, Combo)>,
+    shapes: HashMap<Box<[u8]>, Shape, FastBuild>,
+    per_version: HashMap<String, usize>,
+    /// The next number within each recent millisecond.
+    slots: HashMap<u64, u32, FastBuild>,
+    /// What the rows inserted in this batch add to the running totals.
+    totals: Pending,
+    json: Vec<u8>,
+    shape: Vec<u8>,
+    values: Values,
+    body: Vec<u8>,
+}
+
+impl Store {
+    /// The state of an open log: its combinations and shapes.
+    pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Self> {
+        let mut store = Self {
+            stored: Combo::load_all(conn)?,
+            ..Self::default()
+        };
+        let mut stmt = conn.prepare("SELECT id, policy_version, template, defaults FROM shapes")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, version, template, defaults) = row?;
+            // A shape whose defaults do not read is left out: records that
+            // would match it get a new one.
+            if let Some(defaults) = Values::decode_all(&defaults) {
+                *store.per_version.entry(version).or_default() += 1;
+                store.shapes.insert(template.into(), Shape { id, defaults });
+            }
+        }
+        Ok(store)
+    }
+
+    /// Inserts one record. Never replaces: a record whose request id is
+    /// taken fails (and is counted) rather than erase the one there.
+    pub(crate) fn insert(
+        &mut self,
+        conn: &Connection,
+        mut record: DecisionRecord,
+    ) -> Result<(), InsertError> {
+        let id = self.next_id(conn, record.time_ms)?;
+        let combo = self.combo(conn, &record)?;
+        let latency = i64::try_from(record.latency_ms).unwrap_or(i64::MAX);
+        let cost = record.cost_usd.map(|c| (c * 1e9).round() as i64);
+        let caller = record.caller_request_id.take();
+        let request_id = std::mem::take(&mut record.request_id);
+        let key = Key::of(&request_id);
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO decisions
+                (id, request_id, caller_request_id, trace_id, combo, shape, latency_ms,
+                 cost_nusd, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        if is_routine(&record)
+            && let Some((shape, trace)) = self.encode(conn, &mut record)?
+        {
+            let trace = trace.as_deref().map(Key::of);
+            insert.execute(params![
+                id, key, caller, trace, combo, shape, latency, cost, self.body
+            ])?;
+            self.totals.add(combo, latency, cost);
+        } else {
+            record.request_id = request_id.clone();
+            record.caller_request_id.clone_from(&caller);
+            self.json.clear();
+            serde_json::to_writer(&mut self.json, &record)?;
+            // serde_json writes UTF-8 only.
+            let text = String::from_utf8_lossy(&self.json);
+            insert.execute(params![
+                id,
+                key,
+                caller,
+                None::<&str>,
+                combo,
+                None::<i64>,
+                latency,
+                cost,
+                text
+            ])?;
+            self.totals.add(combo, latency, cost);
+        }
+        Ok(())
+    }
+
+    /// Adds the batch's rows to the running totals (before its commit).
+    pub(crate) fn flush_totals(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        self.totals.flush(conn)
+    }
+
+    /// Forgets everything cached (after a batch rolled back, the rows it
+    /// added to `combos` and `shapes` are gone) and reads it back.
+    pub(crate) fn reload(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        *self = Self::load(conn)?;
+        Ok(())
+    }
+
+    /// The record's id: its arrival millisecond and the next free number in it.
+    fn next_id(&mut self, conn: &Connection, ms: u64) -> Result<i64, InsertError> {
+        let first = first_id(ms);
+        if first == i64::MAX || first.checked_add(1 << SEQ_BITS).is_none() {
+            return Err(InsertError::Time(ms));
+        }
+        let next = match self.slots.get(&ms) {
+            Some(&n) => n,
+            None => {
+                if self.slots.len() >= MAX_SLOTS {
+                    self.slots.clear();
+                }
+                let last: Option<i64> = conn
+                    .prepare_cached("SELECT max(id) FROM decisions WHERE id >= ?1 AND id < ?2")?
+                    .query_row(params![first, first + (1 << SEQ_BITS)], |r| r.get(0))
+                    .optional()?
+                    .flatten();
+                last.map_or(0, |id| u32::try_from(id - first + 1).unwrap_or(u32::MAX))
+            }
+        };
+        if next >= 1 << SEQ_BITS {
+            return Err(InsertError::Slot(ms));
+        }
+        self.slots.insert(ms, next + 1);
+        Ok(first + i64::from(next))
+    }
+
+    /// The id of the record's combination, stored first if it is new.
+    fn combo(&mut self, conn: &Connection, record: &DecisionRecord) -> rusqlite::Result<i64> {
+        let view = ComboRef::of(record);
+        let hash = view.hash64();
+        let known = self.combos.entry(hash).or_default();
+        if let Some((id, _)) = known.iter().find(|(_, c)| view.is(c)) {
+            return Ok(*id);
+        }
+        if let Some(i) = self.stored.iter().position(|(_, c)| view.is(c)) {
+            let (id, combo) = self.stored.swap_remove(i);
+            known.push((id, combo));
+            return Ok(id);
+        }
+        let combo = view.to_owned();
+        let id = combo.insert(conn)?;
+        known.push((id, combo));
+        Ok(id)
+    }
+
+    /// Encodes a routine record against its shape into `self.body`,
+    /// returning the shape's id and the trace id (which the shape leaves
+    /// out). `None` (the record restored) when the policy version has all
+    /// the shapes it may have and this one is new.
+    fn encode(
+        &mut self,
+        conn: &Connection,
+        record: &mut DecisionRecord,
+    ) -> Result<Option<(i64, Option<String>)>, InsertError> {
+        let trace = record.trace_id.take();
+        let time_ms = std::mem::take(&mut record.time_ms);
+        self.values.clear();
+        for s in &mut record.signals {
+            self.values.signals.push(std::mem::take(&mut s.value));
+        }
+        codec::split(&*record, &mut self.shape, &mut self.values.digits)?;
+        if let Some(shape) = self.shapes.get(self.shape.as_slice()) {
+            self.values.encode_diff(&shape.defaults, &mut self.body);
+            return Ok(Some((shape.id, trace)));
+        }
+        let count = self
+            .per_version
+            .entry(record.policy_version.clone())
+            .or_default();
+        if *count >= MAX_SHAPES_PER_VERSION {
+            record.trace_id = trace;
+            record.time_ms = time_ms;
+            for (s, v) in record.signals.iter_mut().zip(self.values.signals.drain(..)) {
+                s.value = v;
+            }
+            return Ok(None);
+        }
+        *count += 1;
+        // The first record of a shape gives its defaults: it differs in nothing.
+        self.values.encode_all(&mut self.body);
+        conn.prepare_cached(
+            "INSERT INTO shapes (policy_version, template, defaults) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![record.policy_version, self.shape, self.body])?;
+        let id = conn.last_insert_rowid();
+        let defaults = self.values.clone();
+        self.values.encode_diff(&defaults, &mut self.body);
+        self.shapes
+            .insert(self.shape.as_slice().into(), Shape { id, defaults });
+        Ok(Some((id, trace)))
+    }
+}
+
+/// A record served by its first-ranked route at the first attempt, with no
+/// skip, degradation, operator action, error, early stop or logged
+/// content: the common case, stored against a shape.
+pub(crate) fn is_routine(r: &DecisionRecord) -> bool {
+    r.outcome == "served"
+        && r.attempts.len() == 1
+        && r.chosen.is_some()
+        && r.ranking.first() == r.chosen.as_ref()
+        && r.skipped.is_empty()
+        && r.degraded.is_empty()
+        && r.operator_actions.is_empty()
+        && r.error.is_none()
+        && r.stopped.is_none()
+        && r.content.is_none()
+}
