@@ -104,6 +104,7 @@ fn attempt(route: &str, outcome: OutcomeClass, status: u16, ms: u64) -> AttemptR
         detail: String::new(),
         retry_after_secs: None,
         provider_error: None,
+        sent_after: Duration::ZERO,
     }
 }
 
