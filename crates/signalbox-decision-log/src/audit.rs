@@ -65,6 +65,23 @@ fn write(path: &Path, entry: &AuditEntry) -> Result<(), LogError> {
     Ok(())
 }
 
+/// Deletes the entries older than `cutoff_ms` (the decisions' retention
+/// applies to the audit trail too); none when nothing was audited.
+pub(crate) fn purge(conn: &Connection, cutoff_ms: u64) -> rusqlite::Result<usize> {
+    let exists: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'admin_audit'",
+        [],
+        |row| row.get(0),
+    )?;
+    if !exists {
+        return Ok(0);
+    }
+    conn.execute(
+        "DELETE FROM admin_audit WHERE time_ms < ?1",
+        params![schema::to_sql_ms(cutoff_ms)],
+    )
+}
+
 /// The newest `limit` entries, newest first (none when nothing was audited).
 pub(crate) fn read(conn: &Connection, limit: usize) -> Result<Vec<AuditEntry>, LogError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -138,5 +155,44 @@ mod tests {
         let got = reader.audit(10).unwrap();
         assert_eq!(got, [entry(2, "reverted"), entry(1, "created")]);
         assert_eq!(reader.audit(1).unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_retention_removes_old_audit_entries_too() {
+        let db = crate::test_support::TempDb::new("audit-retention");
+        let log = DecisionLog::open(
+            db.path(),
+            LogOptions {
+                queue: 8,
+                retention: std::time::Duration::ZERO,
+                max_bytes: 0,
+                priority: Default::default(),
+            },
+        )
+        .unwrap();
+        let now = signalbox_core::clock::unix_ms();
+        let entry = |t: u64| AuditEntry {
+            time_ms: t,
+            who: "oncall".into(),
+            role: "operator".into(),
+            method: "DELETE".into(),
+            path: "/admin/actions/a".into(),
+            action: None,
+            reason: Some("done".into()),
+            status: 200,
+            detail: "reverted".into(),
+        };
+        log.audit(entry(now - 3 * 86_400_000)).await.unwrap();
+        log.audit(entry(now)).await.unwrap();
+        let conn = schema::open_side(db.path(), CREATE).unwrap();
+        let week = std::time::Duration::from_secs(7 * 86_400);
+        schema::purge(&conn, week).unwrap();
+        assert_eq!(read(&conn, 10).unwrap().len(), 2, "both inside a week");
+        schema::purge(&conn, std::time::Duration::from_secs(86_400)).unwrap();
+        assert_eq!(
+            read(&conn, 10).unwrap(),
+            [entry(now)],
+            "the 3-day-old one went"
+        );
     }
 }

@@ -261,8 +261,9 @@ pub(crate) fn purge(conn: &Connection, retention: Duration) -> rusqlite::Result<
     }
     let now_ms = signalbox_core::clock::unix_ms();
     let keep_ms = u64::try_from(retention.as_millis()).unwrap_or(u64::MAX);
-    let cutoff = first_id(now_ms.saturating_sub(keep_ms));
-    delete_below(conn, cutoff)
+    let cutoff_ms = now_ms.saturating_sub(keep_ms);
+    crate::audit::purge(conn, cutoff_ms)?;
+    delete_below(conn, first_id(cutoff_ms))
 }
 
 /// Deletes the records below `cutoff` and takes them out of the running
