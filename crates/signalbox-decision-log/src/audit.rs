@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::{LogError, schema};
 
+/// The role of the gateway's own events in the audit trail (quality
+/// transitions, canary steps), which `what-changed` lists beside the
+/// operators' actions.
+pub const SYSTEM_ROLE: &str = "system";
+
 /// One admin API call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {

@@ -39,7 +39,7 @@ mod versions;
 mod window;
 mod writer;
 
-pub use audit::AuditEntry;
+pub use audit::{AuditEntry, SYSTEM_ROLE};
 pub use error::LogError;
 pub use explain::{explain, one_line};
 pub use reader::{Facet, Group, GroupBy, LogReader, Query};

@@ -106,14 +106,19 @@ pub(crate) fn summarize(
     Ok(s)
 }
 
-/// Audit entries of operator actions (created or reverted) in the window.
+/// Audit entries of the window that changed routing: operator actions
+/// (created or reverted) and the gateway's own events (role `system`:
+/// quality transitions, canary steps).
 fn audit_between(
     conn: &Connection,
     since_ms: u64,
     until_ms: u64,
 ) -> Result<Vec<AuditEntry>, LogError> {
     let entries = crate::audit::read_between(conn, since_ms, until_ms)?;
-    Ok(entries.into_iter().filter(|e| e.action.is_some()).collect())
+    Ok(entries
+        .into_iter()
+        .filter(|e| e.action.is_some() || e.role == crate::SYSTEM_ROLE)
+        .collect())
 }
 
 #[cfg(test)]

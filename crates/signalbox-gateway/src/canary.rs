@@ -406,24 +406,13 @@ fn tell(state: &AppState, cfg: &CanaryConfig, event: &Event) {
     } else {
         tracing::info!(canary = name, "{detail}");
     }
-    if let Some(log) = state.decision_log.clone() {
-        let entry = signalbox_decision_log::AuditEntry {
-            time_ms: signalbox_core::clock::unix_ms(),
-            who: "signalbox-canary".into(),
-            role: "system".into(),
-            method: "CANARY".into(),
-            path: format!("/canary/{name}"),
-            action: None,
-            reason: Some(kind.into()),
-            status: 200,
-            detail,
-        };
-        tokio::spawn(async move {
-            if let Err(e) = log.audit(entry).await {
-                tracing::warn!(error = %e, "Canary event not kept in the audit trail.");
-            }
-        });
-    }
+    crate::record::system_event(
+        state,
+        "signalbox-canary",
+        format!("/canary/{name}"),
+        kind,
+        detail,
+    );
 }
 
 #[cfg(test)]

@@ -289,9 +289,25 @@ fn settle(state: &AppState, route: &Route, run: &Run, cfg: &QualityConfig) {
     {
         Some(QualityTransition::Disabled { summary }) => {
             tracing::warn!(route = %id, %summary, "Quality regression: the route stops serving.");
+            let detail = format!("route {id} disabled: {summary}");
+            crate::record::system_event(
+                state,
+                "signalbox-quality",
+                format!("/quality/{id}"),
+                "disabled",
+                detail,
+            );
         }
         Some(QualityTransition::Restored) => {
             tracing::info!(route = %id, "Quality restored: the route serves again.");
+            let detail = format!("route {id} restored: its runs pass again");
+            crate::record::system_event(
+                state,
+                "signalbox-quality",
+                format!("/quality/{id}"),
+                "restored",
+                detail,
+            );
         }
         None => {}
     }

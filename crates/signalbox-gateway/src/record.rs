@@ -247,6 +247,37 @@ fn render_evidence(
     record.rule = decision.rule_name(snap).map(str::to_string);
 }
 
+/// Keeps one of the gateway's own events (a quality transition, a canary
+/// step) in the audit trail, where `what-changed` lists it: written off the
+/// request path, a failure only logged.
+pub(crate) fn system_event(
+    state: &crate::AppState,
+    who: &str,
+    path: String,
+    reason: &str,
+    detail: String,
+) {
+    let Some(log) = state.decision_log.clone() else {
+        return;
+    };
+    let entry = signalbox_decision_log::AuditEntry {
+        time_ms: signalbox_core::clock::unix_ms(),
+        who: who.to_owned(),
+        role: signalbox_decision_log::SYSTEM_ROLE.to_owned(),
+        method: "EVENT".into(),
+        path,
+        action: None,
+        reason: Some(reason.to_owned()),
+        status: 200,
+        detail,
+    };
+    tokio::spawn(async move {
+        if let Err(e) = log.audit(entry).await {
+            tracing::warn!(error = %e, "Event not kept in the audit trail.");
+        }
+    });
+}
+
 /// Sends a finished record to the log, if one is configured. Never blocks:
 /// a full queue drops the record and counts it.
 pub(crate) fn submit(

@@ -212,6 +212,22 @@ async fn a_silent_model_update_calling_the_wrong_tool_is_caught() {
         .unwrap_or_else(|| panic!("no skip in {record:?}"));
     assert_eq!(skip.kind, SkipKind::QualityRegression);
     assert!(skip.reason.contains("tool-call"), "{}", skip.reason);
+    // The transition is an event in the audit trail (what-changed lists it).
+    let mut event = false;
+    for _ in 0..50 {
+        let audit = h.admin_json("/admin/audit?limit=50", "admin-secret").await;
+        event = audit["audit"].as_array().into_iter().flatten().any(|e| {
+            e["who"] == "signalbox-quality"
+                && e["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("route primary-route disabled"))
+        });
+        if event {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(event, "no quality event in the audit trail");
     h.stop().await;
 }
 

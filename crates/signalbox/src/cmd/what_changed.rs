@@ -157,7 +157,14 @@ pub fn compare(a: &WindowSummary, b: &WindowSummary) -> Vec<Change> {
         &a.prompt_versions,
         &b.prompt_versions,
     );
-    for e in &b.operator_calls {
+    for e in b.operator_calls.iter().filter(|e| e.action.is_none()) {
+        out.push(Change {
+            kind: "event",
+            what: format!("{}: {}", e.who, e.detail),
+            detail: Vec::new(),
+        });
+    }
+    for e in b.operator_calls.iter().filter(|e| e.action.is_some()) {
         let what = format!(
             "operator action {} by {} ({}): {}{}",
             e.action.as_deref().unwrap_or("-"),

@@ -84,3 +84,27 @@ fn windows_are_the_span_and_the_one_before_it() {
         "empty"
     );
 }
+
+#[test]
+fn the_gateways_own_events_are_listed_before_operator_actions() {
+    let before = window("m", 0.01, 900);
+    let mut after = window("m", 0.01, 900);
+    after.operator_calls.push(AuditEntry {
+        time_ms: 0,
+        who: "signalbox-quality".into(),
+        role: signalbox_decision_log::SYSTEM_ROLE.into(),
+        method: "EVENT".into(),
+        path: "/quality/us-large".into(),
+        action: None,
+        reason: Some("disabled".into()),
+        status: 200,
+        detail: "route us-large disabled: tools tool-call 0.40 < 0.90".into(),
+    });
+    let changes = compare(&before, &after);
+    assert_eq!(changes.len(), 1, "{changes:#?}");
+    assert_eq!(changes[0].kind, "event");
+    assert_eq!(
+        changes[0].what,
+        "signalbox-quality: route us-large disabled: tools tool-call 0.40 < 0.90"
+    );
+}
