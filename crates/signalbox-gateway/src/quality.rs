@@ -282,34 +282,28 @@ fn settle(state: &AppState, route: &Route, run: &Run, cfg: &QualityConfig) {
         [] => below.join("; "),
         f => format!("{} ({})", below.join("; "), f.join("; ")),
     };
-    match route
-        .health
-        .quality
-        .record(passed, &summary, cfg.trip_after, cfg.recover_after)
-    {
+    let transition =
+        route
+            .health
+            .quality
+            .record(passed, &summary, cfg.trip_after, cfg.recover_after);
+    let event = match transition {
         Some(QualityTransition::Disabled { summary }) => {
             tracing::warn!(route = %id, %summary, "Quality regression: the route stops serving.");
-            let detail = format!("route {id} disabled: {summary}");
-            crate::record::system_event(
-                state,
-                "signalbox-quality",
-                format!("/quality/{id}"),
-                "disabled",
-                detail,
-            );
+            Some(("disabled", format!("route {id} disabled: {summary}")))
         }
         Some(QualityTransition::Restored) => {
             tracing::info!(route = %id, "Quality restored: the route serves again.");
-            let detail = format!("route {id} restored: its runs pass again");
-            crate::record::system_event(
-                state,
-                "signalbox-quality",
-                format!("/quality/{id}"),
+            Some((
                 "restored",
-                detail,
-            );
+                format!("route {id} restored: its runs pass again"),
+            ))
         }
-        None => {}
+        None => None,
+    };
+    if let Some((reason, detail)) = event {
+        let path = format!("/quality/{id}");
+        crate::record::system_event(state, "signalbox-quality", path, reason, detail);
     }
     let disabled = if route.health.quality.closed().is_some() {
         1.0
