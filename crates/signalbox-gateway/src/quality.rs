@@ -236,58 +236,65 @@ fn settle(state: &AppState, route: &Route, run: &Run, cfg: &QualityConfig) {
         tracing::debug!(route = %id, "Quality run: no case answered; the gate is left as it was.");
         return;
     }
-    let mut below = Vec::new();
-    let mut warned = Vec::new();
-    for SuiteRun {
-        name: suite,
-        thresholds,
-        warn,
-        tally,
-    } in &run.suites
-    {
-        for (scorer, (passed, scored)) in tally {
-            let rate = f64::from(*passed) / f64::from((*scored).max(1));
-            t.set_gauge(
-                m::QUALITY_PASS_RATE,
-                &[("route", id), ("suite", suite), ("scorer", scorer)],
-                rate,
-            );
-            let min = thresholds
-                .iter()
-                .find(|(s, _)| s == scorer)
-                .map(|(_, m)| *m);
-            if let Some(min) = min.filter(|min| rate < *min) {
-                below.push(format!("{suite} {scorer} {rate:.2} < {min:.2}"));
-            }
-            let bar = warn.iter().find(|(s, _)| s == scorer).map(|(_, w)| *w);
-            if let Some(bar) = bar.filter(|bar| rate < *bar) {
-                warned.push(format!("{suite} {scorer} {rate:.2} < {bar:.2}"));
-            }
-        }
-    }
+    let (below, warned) = misses(state, id, run);
+    mark_warning(state, route, &warned);
     let passed = below.is_empty();
-    let missed = (!warned.is_empty()).then(|| warned.join("; "));
-    if missed.is_some() != route.health.quality.warned() {
-        tracing::info!(route = %id, warning = ?missed, "Quality warning changed: the route is ranked accordingly.");
-    }
-    route.health.quality.record_warning(missed.as_deref());
-    t.set_gauge(
-        m::QUALITY_WARNED,
-        &[("route", id)],
-        if missed.is_some() { 1.0 } else { 0.0 },
-    );
     let result = if passed { "passed" } else { "failed" };
     t.count(m::QUALITY_RUNS_TOTAL, &[("route", id), ("result", result)]);
     let summary = match run.findings.as_slice() {
         [] => below.join("; "),
         f => format!("{} ({})", below.join("; "), f.join("; ")),
     };
-    let transition =
-        route
-            .health
-            .quality
-            .record(passed, &summary, cfg.trip_after, cfg.recover_after);
-    let event = match transition {
+    move_gate(state, route, passed, &summary, cfg);
+}
+
+/// Publishes each scorer's pass rate; returns the floors it fell below and
+/// the warn bars it missed, in words.
+fn misses(state: &AppState, id: &str, run: &Run) -> (Vec<String>, Vec<String>) {
+    let bar = |list: &[(String, f64)], scorer: &str| {
+        list.iter().find(|(s, _)| s == scorer).map(|(_, v)| *v)
+    };
+    let (mut below, mut warned) = (Vec::new(), Vec::new());
+    for suite_run in &run.suites {
+        let suite = suite_run.name.as_str();
+        for (scorer, (passed, scored)) in &suite_run.tally {
+            let rate = f64::from(*passed) / f64::from((*scored).max(1));
+            state.telemetry.set_gauge(
+                m::QUALITY_PASS_RATE,
+                &[("route", id), ("suite", suite), ("scorer", scorer)],
+                rate,
+            );
+            if let Some(min) = bar(&suite_run.thresholds, scorer).filter(|min| rate < *min) {
+                below.push(format!("{suite} {scorer} {rate:.2} < {min:.2}"));
+            }
+            if let Some(w) = bar(&suite_run.warn, scorer).filter(|w| rate < *w) {
+                warned.push(format!("{suite} {scorer} {rate:.2} < {w:.2}"));
+            }
+        }
+    }
+    (below, warned)
+}
+
+/// Marks (or clears) the route's quality warning.
+fn mark_warning(state: &AppState, route: &Route, warned: &[String]) {
+    let id = route.id.as_str();
+    let missed = (!warned.is_empty()).then(|| warned.join("; "));
+    if missed.is_some() != route.health.quality.warned() {
+        tracing::info!(route = %id, warning = ?missed, "Quality warning changed: the route is ranked accordingly.");
+    }
+    route.health.quality.record_warning(missed.as_deref());
+    let value = if missed.is_some() { 1.0 } else { 0.0 };
+    state
+        .telemetry
+        .set_gauge(m::QUALITY_WARNED, &[("route", id)], value);
+}
+
+/// Moves the route's gate by the run's result; a transition is logged and
+/// kept as an event.
+fn move_gate(state: &AppState, route: &Route, passed: bool, summary: &str, cfg: &QualityConfig) {
+    let id = route.id.as_str();
+    let gate = &route.health.quality;
+    let event = match gate.record(passed, summary, cfg.trip_after, cfg.recover_after) {
         Some(QualityTransition::Disabled { summary }) => {
             tracing::warn!(route = %id, %summary, "Quality regression: the route stops serving.");
             Some(("disabled", format!("route {id} disabled: {summary}")))
@@ -305,10 +312,8 @@ fn settle(state: &AppState, route: &Route, run: &Run, cfg: &QualityConfig) {
         let path = format!("/quality/{id}");
         crate::record::system_event(state, "signalbox-quality", path, reason, detail);
     }
-    let disabled = if route.health.quality.closed().is_some() {
-        1.0
-    } else {
-        0.0
-    };
-    t.set_gauge(m::QUALITY_DISABLED, &[("route", id)], disabled);
+    let disabled = if gate.closed().is_some() { 1.0 } else { 0.0 };
+    state
+        .telemetry
+        .set_gauge(m::QUALITY_DISABLED, &[("route", id)], disabled);
 }
