@@ -41,47 +41,11 @@ command -v curl >/dev/null || die "curl is required"
 
 export NO_COLOR=1
 export RUST_LOG=${RUST_LOG:-info}
-work=$(mktemp -d "${TMPDIR:-/tmp}/signalbox-browser.XXXXXX")
-pids=()
-names=()
-ok=0
-cleanup() {
-    local status=$? pid tries=50
-    for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        while kill -0 "$pid" 2>/dev/null && ((tries-- > 0)); do
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    if [[ $ok -ne 1 ]]; then
-        for log in gateway primary secondary; do
-            if [[ -s $work/$log.log ]]; then
-                echo "----- $log log (last 100 lines) -----" >&2
-                tail -n 100 "$work/$log.log" >&2
-            fi
-        done
-        echo "browser-tests: FAILED" >&2
-        [[ $status -eq 0 ]] && status=1
-    fi
-    rm -rf "$work"
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+E2E_NAME=browser-tests E2E_TAIL=100
+# shellcheck source=scripts/e2e-procs.sh
+source "$root/scripts/e2e-procs.sh"
 
-read -r p_primary p_secondary p_gateway < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(3)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))
-for s in socks:
-    s.close()
-')
+read -r p_primary p_secondary p_gateway < <(free_ports 3)
 
 "$bin" mock-provider --format openai --listen "127.0.0.1:$p_primary" --name primary \
     >"$work/primary.log" 2>&1 &
