@@ -66,16 +66,7 @@ PRIMARY_URL=http://127.0.0.1:$p_primary/v1 \
 pids+=($!) names+=(gateway)
 
 url=http://127.0.0.1:$p_gateway
-deadline=$((SECONDS + 20))
-until curl -fsS -o /dev/null --max-time 2 "$url/readyz" 2>/dev/null &&
-    (: </dev/tcp/127.0.0.1/"$p_primary") 2>/dev/null &&
-    (: </dev/tcp/127.0.0.1/"$p_secondary") 2>/dev/null; do
-    for i in "${!pids[@]}"; do
-        kill -0 "${pids[$i]}" 2>/dev/null || die "the ${names[$i]} process exited early (log below)"
-    done
-    ((SECONDS < deadline)) || die "gateway not ready at $url/readyz within 20 s"
-    sleep 0.2
-done
+wait_ready "$url" "$p_primary" "$p_secondary"
 echo "browser-tests: gateway ready at $url"
 
 SIGNALBOX_URL=$url \

@@ -52,3 +52,26 @@ for s in socks:
     s.close()
 PY
 }
+
+# Waits (≤ 20 s) until the gateway at URL answers /readyz with 200 and each
+# of PORTS accepts connections; stops the run if a started process exits.
+wait_ready() {
+    local url=$1 i port deadline=$((SECONDS + 20))
+    shift
+    while true; do
+        local ready=1
+        curl -fsS -o /dev/null --max-time 2 "$url/readyz" 2>/dev/null || ready=0
+        for port in "$@"; do
+            (: </dev/tcp/127.0.0.1/"$port") 2>/dev/null || ready=0
+        done
+        ((ready)) && return 0
+        for i in "${!pids[@]}"; do
+            if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+                echo "$E2E_NAME: the ${names[$i]} process exited early (log below)" >&2
+                exit 2
+            fi
+        done
+        ((SECONDS < deadline)) || { echo "$E2E_NAME: gateway not ready at $url/readyz within 20 s" >&2; exit 2; }
+        sleep 0.2
+    done
+}

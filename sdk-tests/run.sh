@@ -85,16 +85,7 @@ pids+=($!) names+=(gateway)
 
 url=http://127.0.0.1:$p_gateway
 # Ready when the gateway answers /readyz with 200 and both mocks accept connections (≤ 20 s).
-deadline=$((SECONDS + 20))
-until curl -fsS -o /dev/null --max-time 2 "$url/readyz" 2>/dev/null &&
-    (: </dev/tcp/127.0.0.1/"$p_claude") 2>/dev/null &&
-    (: </dev/tcp/127.0.0.1/"$p_gpt") 2>/dev/null; do
-    for i in "${!pids[@]}"; do
-        kill -0 "${pids[$i]}" 2>/dev/null || die "the ${names[$i]} process exited early (log below)"
-    done
-    ((SECONDS < deadline)) || die "gateway not ready at $url/readyz within 20 s"
-    sleep 0.2
-done
+wait_ready "$url" "$p_claude" "$p_gpt"
 echo "sdk-tests: gateway ready at $url (mocks: anthropic :$p_claude, openai :$p_gpt)"
 
 export SIGNALBOX_URL=$url
