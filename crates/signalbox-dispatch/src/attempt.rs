@@ -477,35 +477,6 @@ impl<X: Sync> Run<'_, '_, X> {
     }
 }
 
-/// When an attempt was sent (after the request's arrival) and how long it
-/// took to its outcome.
-#[derive(Debug, Clone, Copy)]
-struct Timing {
-    sent_after: Duration,
-    elapsed: Duration,
-}
-
-fn record<X>(
-    target: &Route<X>,
-    outcome: OutcomeClass,
-    status: Option<u16>,
-    timing: Timing,
-    detail: String,
-    retry_after_secs: Option<u64>,
-) -> AttemptRecord {
-    AttemptRecord {
-        route: target.id.clone(),
-        provider: target.provider.clone(),
-        outcome,
-        status,
-        elapsed: timing.elapsed,
-        sent_after: timing.sent_after,
-        detail,
-        retry_after_secs,
-        provider_error: None,
-    }
-}
-
 /// One attempt on one route: one call, then the whole answer (JSON) or the
 /// stream up to its first event (the commit point).
 async fn attempt<X: Sync>(
@@ -593,8 +564,10 @@ fn guarded<X>(stream: CommittedStream, target: &Route<X>) -> CommittedStream {
     stream.guard(target.upstream.timeouts(), Arc::clone(&target.health))
 }
 
+mod record;
 mod retry;
 
+use record::{Timing, record};
 use retry::{Overflow, backoff, earliest_available, retry_class};
 
 #[cfg(test)]
