@@ -13,10 +13,14 @@ aliases:
   - { name: chat, routes: [r] }
 ";
 
+/// A suite file of its own for each call: tests run in parallel, and a
+/// shared file being rewritten reads empty to another test.
 fn suite_file() -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("signalbox-quality-cfg-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
-    let path = dir.join("s.yaml");
+    let path = dir.join(format!("s{n}.yaml"));
     let _ = std::fs::write(&path, "suite: s\ncases: []\n");
     path.display().to_string()
 }
