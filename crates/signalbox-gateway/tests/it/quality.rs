@@ -43,9 +43,13 @@ quality:
 "#;
 
 async fn start() -> Harness {
+    // A file of its own per harness: a shared one rewritten by a parallel
+    // test can read empty.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("signalbox-quality-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("weather.yaml");
+    let path = dir.join(format!("weather-{n}.yaml"));
     std::fs::write(&path, SUITE).unwrap();
     Harness::start(
         CONFIG,
