@@ -11,6 +11,10 @@
 
 use std::hash::{BuildHasherDefault, Hasher};
 
+mod fingerprint;
+
+pub(crate) use fingerprint::fingerprint;
+
 /// Stands for one run of digits in a shape. serde_json escapes control
 /// characters inside strings and writes none outside them, so the byte
 /// never occurs in its output.
@@ -232,31 +236,45 @@ impl serde_json::ser::Formatter for Shaper<'_> {
         w: &mut W,
         fragment: &str,
     ) -> std::io::Result<()> {
-        let bytes = fragment.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            let start = i;
-            while i < bytes.len() && !bytes[i].is_ascii_digit() {
-                i += 1;
-            }
-            w.write_all(&bytes[start..i])?;
-            let run_start = i;
-            while i < bytes.len() && bytes[i].is_ascii_digit() {
-                i += 1;
-            }
-            let run = &bytes[run_start..i];
-            if run.is_empty() {
-                continue;
-            }
-            if run.len() > MAX_RUN {
-                w.write_all(run)?;
-            } else {
-                self.out.push(Num::int(run));
-                w.write_all(&[PLACEHOLDER])?;
+        for run in runs(fragment.as_bytes()) {
+            match run {
+                Run::Text(t) => w.write_all(t)?,
+                Run::Digits(d) if d.len() > MAX_RUN => w.write_all(d)?,
+                Run::Digits(d) => {
+                    self.out.push(Num::int(d));
+                    w.write_all(&[PLACEHOLDER])?;
+                }
             }
         }
         Ok(())
     }
+}
+
+/// A maximal run of a string's bytes: digits or no digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run<'a> {
+    Text(&'a [u8]),
+    Digits(&'a [u8]),
+}
+
+/// `bytes` as alternating runs of non-digits and digits (none empty).
+fn runs(bytes: &[u8]) -> impl Iterator<Item = Run<'_>> {
+    let mut rest = bytes;
+    std::iter::from_fn(move || {
+        let first = *rest.first()?;
+        let digit = first.is_ascii_digit();
+        let len = rest
+            .iter()
+            .position(|b| b.is_ascii_digit() != digit)
+            .unwrap_or(rest.len());
+        let (run, tail) = rest.split_at(len);
+        rest = tail;
+        Some(if digit {
+            Run::Digits(run)
+        } else {
+            Run::Text(run)
+        })
+    })
 }
 
 /// Renders `shape` with `digits` in its placeholders; `None` when the

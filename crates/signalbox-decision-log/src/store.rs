@@ -2,10 +2,12 @@
 //! (arrival time and a number within the millisecond), its combination,
 //! and either its values against a shape (routine records) or its whole
 //! JSON (every other one). Keeps in memory the combinations and shapes it
-//! has stored, so a record costs one JSON encoding, one scan and one
-//! insert; only a new combination or shape costs an extra row.
+//! has stored, each shape also by its fingerprint, so a routine record
+//! costs one walk of its fields (no JSON) and one insert; only a new
+//! combination or shape costs JSON and an extra row.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use signalbox_core::DecisionRecord;
@@ -53,7 +55,10 @@ pub(crate) struct Store {
     combos: HashMap<u64, Vec<(i64, Combo)>, FastBuild>,
     /// Combinations read from the file, not yet met by a record.
     stored: Vec<(i64, Combo)>,
-    shapes: HashMap<Box<[u8]>, Shape, FastBuild>,
+    /// Shapes by their text (what the file keeps).
+    shapes: HashMap<Box<[u8]>, Arc<Shape>, FastBuild>,
+    /// The same shapes by the fingerprints of records met with them.
+    prints: HashMap<u128, Arc<Shape>, FastBuild>,
     per_version: HashMap<String, usize>,
     /// The next number within each recent millisecond.
     slots: HashMap<u64, u32, FastBuild>,
@@ -61,6 +66,7 @@ pub(crate) struct Store {
     totals: Pending,
     json: Vec<u8>,
     shape: Vec<u8>,
+    tokens: Vec<u8>,
     values: Values,
     body: Vec<u8>,
 }
@@ -87,7 +93,9 @@ impl Store {
             // would match it get a new one.
             if let Some(defaults) = Values::decode_all(&defaults) {
                 *store.per_version.entry(version).or_default() += 1;
-                store.shapes.insert(template.into(), Shape { id, defaults });
+                store
+                    .shapes
+                    .insert(template.into(), Arc::new(Shape { id, defaults }));
             }
         }
         Ok(store)
@@ -217,10 +225,21 @@ impl Store {
         for s in &mut record.signals {
             self.values.signals.push(std::mem::take(&mut s.value));
         }
+        let print = codec::fingerprint(&*record, &mut self.tokens, &mut self.values.digits);
+        if let Some(shape) = print.and_then(|p| self.prints.get(&p)) {
+            self.values.encode_diff(&shape.defaults, &mut self.body);
+            return Ok(Some((shape.id, trace)));
+        }
+        // A fingerprint not met yet: the shape's text finds it (or makes it).
+        self.values.digits.clear();
         codec::split(&*record, &mut self.shape, &mut self.values.digits)?;
         if let Some(shape) = self.shapes.get(self.shape.as_slice()) {
             self.values.encode_diff(&shape.defaults, &mut self.body);
-            return Ok(Some((shape.id, trace)));
+            let id = shape.id;
+            if let Some(p) = print {
+                self.prints.insert(p, Arc::clone(shape));
+            }
+            return Ok(Some((id, trace)));
         }
         let count = self
             .per_version
@@ -244,8 +263,11 @@ impl Store {
         let id = conn.last_insert_rowid();
         let defaults = self.values.clone();
         self.values.encode_diff(&defaults, &mut self.body);
-        self.shapes
-            .insert(self.shape.as_slice().into(), Shape { id, defaults });
+        let shape = Arc::new(Shape { id, defaults });
+        if let Some(p) = print {
+            self.prints.insert(p, Arc::clone(&shape));
+        }
+        self.shapes.insert(self.shape.as_slice().into(), shape);
         Ok(Some((id, trace)))
     }
 }

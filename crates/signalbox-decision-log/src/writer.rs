@@ -325,12 +325,12 @@ impl Writer {
         loop {
             let idle = PURGE_INTERVAL.saturating_sub(last_purge.elapsed());
             let mut disconnected = false;
-            // Caught up: the queue is empty, so the writer goes back to its
-            // own priority before it waits.
+            // The queue is empty: after a small batch (a light load) the
+            // writer goes back to its own priority before it waits.
             let next = match self.rx.try_recv() {
                 Ok(msg) => Ok(msg),
                 Err(TryRecvError::Empty) => {
-                    boost.lower();
+                    boost.caught_up();
                     self.rx.recv_timeout(idle)
                 }
                 Err(TryRecvError::Disconnected) => Err(RecvTimeoutError::Disconnected),
@@ -348,9 +348,7 @@ impl Writer {
                         std::thread::sleep(LINGER);
                         disconnected = self.take_waiting(&mut records, &mut flushes);
                     }
-                    if records.len() >= BEHIND {
-                        boost.raise();
-                    }
+                    boost.batch(records.len());
                     self.state.write(&mut records);
                     drops.check(&self.state.counters);
                     for done in flushes.drain(..) {
