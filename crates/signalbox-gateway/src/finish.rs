@@ -23,7 +23,7 @@ use crate::continuation::{Continuation, ContinuingStream, Ends, Marked, Marks};
 use crate::ctx::RequestCtx;
 use crate::privacy::StreamRestore;
 use crate::record::{Draft, Outcome, write_now};
-use crate::respond::edge::{self, stream::EdgeStream, stream::Names};
+use crate::respond::edge::{self, coalesce::Coalesce, stream::EdgeStream, stream::Names};
 use crate::respond::{ApiError, ErrorCode, headers};
 use crate::runtime::Runtime;
 use crate::telemetry::observe;
@@ -237,7 +237,7 @@ fn stream_response(
     if let Some(table) = restore.filter(|t| !t.is_empty()) {
         edge = edge.restoring(StreamRestore::new(table, ctx.state.telemetry.clone()));
     }
-    headers::sse(Body::from_stream(edge))
+    headers::sse(Body::from_stream(Coalesce::new(edge)))
 }
 
 /// The SSE response of a stream armed for `on-stream-break: continue`:
@@ -257,7 +257,7 @@ fn continuing_response(
     let parts = (ends, Arc::clone(&marks));
     let stream = ContinuingStream::new(first, route, armed, parts, tail, request_id);
     let edge = EdgeStream::new(stream, ctx.client, ctx.stream_usage, names).marked(&ctx.degraded);
-    headers::sse(Body::from_stream(Marked::new(edge, marks)))
+    headers::sse(Body::from_stream(Coalesce::new(Marked::new(edge, marks))))
 }
 
 mod tail;

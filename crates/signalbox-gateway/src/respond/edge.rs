@@ -5,6 +5,7 @@
 //! degraded answer is marked after that, so the marker is in what the
 //! client reads whatever the provider spoke. Streams: [`stream`].
 
+pub(crate) mod coalesce;
 pub(crate) mod stream;
 
 use bytes::Bytes;
