@@ -24,6 +24,7 @@ mod idempotency;
 mod ingress;
 mod judge;
 mod operator;
+mod pin;
 mod pipeline;
 mod privacy;
 mod probes;

@@ -21,6 +21,7 @@ mod fairness;
 mod max_output;
 mod metrics;
 mod operator;
+mod pin;
 mod policy;
 mod privacy;
 mod prompts;

@@ -173,7 +173,7 @@ fn models(list: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
         .collect()
 }
 
-fn pairs(list: &[String], flag: &str) -> anyhow::Result<BTreeMap<String, String>> {
+pub(crate) fn pairs(list: &[String], flag: &str) -> anyhow::Result<BTreeMap<String, String>> {
     list.iter()
         .map(|p| {
             let (k, v) = p

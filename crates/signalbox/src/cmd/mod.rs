@@ -10,6 +10,7 @@ pub mod demo;
 mod demo_drain;
 pub mod eval;
 pub mod eval_prompts;
+pub mod eval_run;
 pub mod evaluate;
 pub mod explain;
 pub mod mock;

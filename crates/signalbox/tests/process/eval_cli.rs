@@ -99,6 +99,107 @@ async fn eval_run_scores_a_gateways_answers_and_gates_on_min() {
     );
 }
 
+// Multi-threaded: the mocks keep answering while the CLI blocks this thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eval_run_with_routes_judges_each_route_of_the_alias_on_its_own() {
+    let (primary, secondary) = two_mocks().await;
+    let config = repo_root().join("examples/failover.yaml");
+    let envs = [
+        ("PRIMARY_URL", primary.base_url()),
+        ("SECONDARY_URL", secondary.base_url()),
+    ];
+    let (_child, addr) = serve(config.to_str().unwrap(), &envs, &[]).await;
+    let suite = temp_file("eval-routes", "suite.yaml", SUITE);
+    // The fallback route's model breaks its tool calls: through the alias
+    // nobody sees it (the primary serves everything).
+    secondary.set_faults(signalbox_mock::Faults {
+        corrupt_tool_arguments: true,
+        ..signalbox_mock::Faults::default()
+    });
+    let run = |routes: &[&str]| {
+        let mut cmd = bin();
+        cmd.args(["eval", "run", "--url", &format!("http://{addr}")])
+            .args(["--alias", "chat", "--min", "tool-call=1.0"]);
+        for r in routes {
+            cmd.args(["--route", r]);
+        }
+        cmd.arg(&suite).output().unwrap()
+    };
+    let out = run(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(secondary.stats().requests, 0);
+
+    let out = run(&["primary", "secondary"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("route primary") && stdout.contains("route secondary"),
+        "one table row per route: {stdout}"
+    );
+    assert!(
+        stdout.contains("below threshold: tool-call 0.00 < 1.00 (route secondary)"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("(route primary)\nbelow") && !stdout.contains("< 1.00 (route primary)"),
+        "the primary passes on its own: {stdout}"
+    );
+    assert_eq!(
+        secondary.stats().requests,
+        2,
+        "each case reached the pinned route"
+    );
+
+    // A route the alias does not have is refused by the gateway, not
+    // served by another route.
+    let out = run(&["nowhere"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("unknown route `nowhere`"), "{stdout}");
+}
+
+// Multi-threaded: the mocks keep answering while the CLI blocks this thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eval_run_with_a_prompt_version_sends_that_version() {
+    let TranslationGateway {
+        claude: _,
+        gpt,
+        config: _,
+        envs: _,
+        _child,
+        addr,
+    } = translation_gateway().await;
+    let suite = temp_file("eval-prompt-version", "support.yaml", GREETING);
+    // The model cannot cope with v2's wording.
+    gpt.set_faults(signalbox_mock::Faults {
+        fail_when_body_contains: Some("cite the help-center".into()),
+        ..signalbox_mock::Faults::default()
+    });
+    let run = |version: &str| {
+        bin()
+            .args(["eval", "run", "--url", &format!("http://{addr}")])
+            .args(["--alias", "chat-gpt", "--min", "grounded=1.0"])
+            .args(["--prompt-version", version, "--var", "product=Acme"])
+            .arg(&suite)
+            .output()
+            .unwrap()
+    };
+    let out = run("support-answer@v1");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let sent = gpt.stats().last_request.unwrap_or_default().to_string();
+    assert!(sent.contains("support assistant for Acme"), "{sent}");
+
+    let out = run("support-answer@v2");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("greet: no answer"), "{stdout}");
+}
+
 const GREETING: &str = r#"
 suite: support
 cases:
