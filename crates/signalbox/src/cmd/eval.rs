@@ -73,6 +73,22 @@ pub fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The HTTP client (`timeout_secs` per call) and the API key read from
+/// the environment variable `key_env`, if one is named.
+pub(crate) fn client(
+    timeout_secs: u64,
+    key_env: Option<&str>,
+) -> anyhow::Result<(reqwest::Client, Option<String>)> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(timeout_secs))
+        .build()?;
+    let key = match key_env {
+        Some(var) => Some(std::env::var(var).with_context(|| format!("${var} is not set"))?),
+        None => None,
+    };
+    Ok((client, key))
+}
+
 /// Sends one case's body to the chat completions of the gateway at `url`;
 /// its answer, or the gateway's error.
 pub(crate) async fn ask(

@@ -16,7 +16,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::{Value, json};
@@ -96,13 +95,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|p| read(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(args.timeout))
-        .build()?;
-    let key = match &args.api_key_env {
-        Some(var) => Some(std::env::var(var).with_context(|| format!("${var} is not set"))?),
-        None => None,
-    };
+    let (client, key) = super::eval::client(args.timeout, args.api_key_env.as_deref())?;
     let common = prompt_headers(&args)?;
     let targets: Vec<(String, Option<&str>)> = if args.routes.is_empty() {
         vec![(format!("alias {}", args.alias), None)]

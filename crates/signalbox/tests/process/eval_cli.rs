@@ -47,13 +47,7 @@ fn eval_check_names_the_bad_field() {
 // Multi-threaded: the mocks keep answering while the CLI blocks this thread.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eval_run_scores_a_gateways_answers_and_gates_on_min() {
-    let (primary, secondary) = two_mocks().await;
-    let config = repo_root().join("examples/failover.yaml");
-    let envs = [
-        ("PRIMARY_URL", primary.base_url()),
-        ("SECONDARY_URL", secondary.base_url()),
-    ];
-    let (_child, addr) = serve(config.to_str().unwrap(), &envs, &[]).await;
+    let (primary, _secondary, _child, addr) = failover_gateway().await;
     let suite = temp_file("eval-run", "suite.yaml", SUITE);
     let run = |min: &str| {
         bin()
@@ -102,13 +96,7 @@ async fn eval_run_scores_a_gateways_answers_and_gates_on_min() {
 // Multi-threaded: the mocks keep answering while the CLI blocks this thread.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eval_run_with_routes_judges_each_route_of_the_alias_on_its_own() {
-    let (primary, secondary) = two_mocks().await;
-    let config = repo_root().join("examples/failover.yaml");
-    let envs = [
-        ("PRIMARY_URL", primary.base_url()),
-        ("SECONDARY_URL", secondary.base_url()),
-    ];
-    let (_child, addr) = serve(config.to_str().unwrap(), &envs, &[]).await;
+    let (_primary, secondary, _child, addr) = failover_gateway().await;
     let suite = temp_file("eval-routes", "suite.yaml", SUITE);
     // The fallback route's model breaks its tool calls: through the alias
     // nobody sees it (the primary serves everything).
@@ -366,4 +354,22 @@ async fn translation_gateway() -> TranslationGateway {
         _child: child,
         addr,
     }
+}
+
+/// examples/failover.yaml served in front of two mocks (`chat`: primary,
+/// then secondary).
+async fn failover_gateway() -> (
+    signalbox_mock::MockHandle,
+    signalbox_mock::MockHandle,
+    crate::common::process::Killed,
+    String,
+) {
+    let (primary, secondary) = two_mocks().await;
+    let config = repo_root().join("examples/failover.yaml");
+    let envs = [
+        ("PRIMARY_URL", primary.base_url()),
+        ("SECONDARY_URL", secondary.base_url()),
+    ];
+    let (child, addr) = serve(config.to_str().unwrap(), &envs, &[]).await;
+    (primary, secondary, child, addr)
 }
