@@ -26,6 +26,7 @@ mod policy;
 mod privacy;
 mod prompts;
 mod quality;
+mod quality_schedule;
 mod redis_state;
 mod reload;
 mod reload_scale;
