@@ -25,6 +25,10 @@ pub enum EvalCommand {
     /// list where their answers disagree (refusal, tool, a scorer passing
     /// with one wording only, no answer). Exit status: 1 on any disagreement.
     Prompts(crate::cmd::eval_prompts::PromptsArgs),
+    /// The scheduled quality runs' scores of a running gateway, per route
+    /// × model version × prompt version × suite × scorer × window (admin
+    /// API; the token comes from $SIGNALBOX_ADMIN_TOKEN or --token-file).
+    Scores(crate::cmd::eval_scores::ScoresArgs),
     /// Validate suite files; print every error with its path.
     Check {
         /// Suite files (YAML, or `.jsonl`).
@@ -39,6 +43,7 @@ pub async fn dispatch(command: EvalCommand) -> anyhow::Result<ExitCode> {
         EvalCommand::Check { suites } => check(&suites),
         EvalCommand::Prompts(args) => crate::cmd::eval_prompts::run(args).await,
         EvalCommand::Run(args) => crate::cmd::eval_run::run(args).await,
+        EvalCommand::Scores(args) => crate::cmd::eval_scores::run(args).await,
     }
 }
 

@@ -373,3 +373,66 @@ async fn failover_gateway() -> (
     let (child, addr) = serve(config.to_str().unwrap(), &envs, &[]).await;
     (primary, secondary, child, addr)
 }
+
+const SCORED_CONFIG: &str = r#"
+providers:
+  - { name: primary, kind: openai-compatible, base-url: "${PRIMARY_URL}" }
+routes:
+  - { id: us-large, provider: primary, model: m, region: us, supports: { tools: true } }
+aliases:
+  - { name: chat, routes: [us-large] }
+admin:
+  tokens:
+    - { name: viewer, role: read-only, token: { env: VIEWER_TOKEN } }
+quality:
+  every: 1s
+  suites:
+    - { path: "${SUITE_PATH}", min-pass-rate: { tool-call: 1.0 } }
+"#;
+
+// Multi-threaded: the mock and the gateway keep serving while the CLI runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eval_scores_lists_the_scheduled_runs_scores_per_model_version() {
+    let suite = temp_file("eval-scores", "suite.yaml", SUITE);
+    let h = signalbox_testkit::Harness::start(
+        SCORED_CONFIG,
+        &["primary"],
+        &[
+            ("VIEWER_TOKEN", "viewer-token".into()),
+            ("SUITE_PATH", suite.display().to_string()),
+        ],
+    )
+    .await;
+    let url = h.gateway.base_url();
+    let scores = |extra: &'static [&'static str]| {
+        let url = url.clone();
+        async move {
+            let mut cmd = bin();
+            cmd.args(["eval", "scores", "--url", &url]).args(extra);
+            cmd.env("SIGNALBOX_ADMIN_TOKEN", "viewer-token");
+            let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+                .await
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
+    let mut table = String::new();
+    for _ in 0..100 {
+        table = scores(&["--route", "us-large"]).await;
+        if table.contains("tool-call") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(table.starts_with("window (unix)"), "{table}");
+    assert!(
+        table.contains("us-large") && table.contains("demo-tools"),
+        "{table}"
+    );
+    let json = scores(&["--scorer", "tool-call", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["scores"][0]["model_version"], "m", "{v}");
+    assert_eq!(v["scores"][0]["prompt_version"], "-", "{v}");
+    let none = scores(&["--model-version", "nope"]).await;
+    assert!(none.contains("(no scores yet)"), "{none}");
+}
