@@ -34,7 +34,7 @@ pub use model::{
     ProviderKind, QualityBudget, QualityConfig, QualitySuite, Requirements, Resilience, Retention,
     RetryClass, RetryOn, RetryPolicy, RouteConfig, RouteSelector, RuleWhen, SCORERS, Scheduler,
     ServerConfig, ShadowConfig, ShadowRule, StateBackend, StateBackendKind, StateConfig,
-    StreamBreak, Supports, Template, TenantConfig, TenantLimits, Timeouts, Weights,
+    StreamBreak, SuitePrompt, Supports, Template, TenantConfig, TenantLimits, Timeouts, Weights,
 };
 pub use schema::json_schema;
 pub use secret::{MAX_SECRET_FILE_BYTES, Secret, SecretError, SecretSource, hash_secret};

@@ -19,6 +19,7 @@
 mod book;
 mod eligible;
 mod judge;
+mod prompted;
 mod schedule;
 mod scores;
 
@@ -51,6 +52,8 @@ pub(crate) struct LoadedSuite {
     suite: Suite,
     detector: Detector,
     config: QualitySuite,
+    /// The registered prompt version its cases run under, if any.
+    prompt: Option<prompted::ScheduledPrompt>,
 }
 
 /// Reads every configured suite; a suite that is not valid refuses the
@@ -79,10 +82,18 @@ pub(crate) fn load(config: &Config) -> Result<Vec<LoadedSuite>, BuildError> {
                 )));
             }
             let detector = Detector::new(suite.refusal_patterns.as_deref());
+            let prompt = match &s.prompt {
+                Some(p) => Some(
+                    prompted::ScheduledPrompt::of(config, p)
+                        .ok_or_else(|| refuse(format!("prompt {} is not registered", p.label)))?,
+                ),
+                None => None,
+            };
             Ok(LoadedSuite {
                 suite,
                 detector,
                 config: s.clone(),
+                prompt,
             })
         })
         .collect()
@@ -143,6 +154,8 @@ struct SuiteRun {
     tally: HashMap<&'static str, (u32, u32)>,
     /// Per model version the answers named, and scorer: (passed, scored).
     by_model: HashMap<(Option<String>, &'static str), (u32, u32)>,
+    /// The prompt version its cases ran under (`id@version`), if any.
+    prompt: Option<String>,
 }
 
 /// One run of a route's suites.
@@ -182,11 +195,13 @@ async fn run(
             warn: loaded.config.warn_pass_rate.clone(),
             tally: HashMap::new(),
             by_model: HashMap::new(),
+            prompt: loaded.prompt.as_ref().map(|p| p.label().to_owned()),
         };
         for case in &loaded.suite.cases {
             out.asked += 1;
             out.requests += 1;
-            let Some(answer) = ask(route, case, timeout, price).await else {
+            let Some(answer) = ask(route, case, loaded.prompt.as_ref(), timeout, price).await
+            else {
                 out.errored += 1;
                 continue;
             };
@@ -239,10 +254,11 @@ fn finding(case: &Case, v: &Verdict) -> String {
 async fn ask(
     route: &Route,
     case: &Case,
+    prompt: Option<&prompted::ScheduledPrompt>,
     timeout: Duration,
     price: Option<Price>,
 ) -> Option<signalbox_eval::Answer> {
-    let req = request(route, case)?;
+    let req = request(route, case, prompt)?;
     let id = HeaderValue::from_static("signalbox-quality");
     call(route, &req, timeout, price, &id).await
 }
@@ -282,9 +298,17 @@ pub(crate) async fn call(
     Some(answer)
 }
 
-/// The case as a chat request to the route's model.
-fn request(route: &Route, case: &Case) -> Option<ChatRequest> {
-    let body = case.chat_body(&route.settings.upstream_model);
+/// The case as a chat request to the route's model (under the suite's
+/// prompt version, in the route's family's wording, when it has one).
+fn request(
+    route: &Route,
+    case: &Case,
+    prompt: Option<&prompted::ScheduledPrompt>,
+) -> Option<ChatRequest> {
+    let mut body = case.chat_body(&route.settings.upstream_model);
+    if let Some(p) = prompt {
+        p.apply(route.upstream.kind().family(), &mut body);
+    }
     ChatRequest::parse(body.to_string().as_bytes()).ok()
 }
 

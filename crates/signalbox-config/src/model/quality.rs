@@ -81,6 +81,21 @@ pub struct QualitySuite {
     /// Below these (but at or above the floor) the route is ranked after
     /// the routes whose answers pass, instead of being skipped.
     pub warn_pass_rate: Vec<(String, f64)>,
+    /// The registered prompt version put first in every case, if any.
+    pub prompt: Option<SuitePrompt>,
+}
+
+/// A registered prompt version a suite's cases run under.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuitePrompt {
+    /// Index into `Config::prompts`.
+    pub prompt: usize,
+    /// Index into that prompt's versions.
+    pub version: usize,
+    /// `id@version`, for scores and reports.
+    pub label: String,
+    /// Every variable the version uses, with its value, sorted by name.
+    pub values: Vec<(String, String)>,
 }
 
 impl QualitySuite {

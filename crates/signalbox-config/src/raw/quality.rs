@@ -86,4 +86,11 @@ pub(crate) struct RawQualitySuite {
     /// the scorer's `min-pass-rate`.
     #[serde(default)]
     pub warn_pass_rate: BTreeMap<String, f64>,
+    /// A registered prompt version (`id@version`, or `id` for its default
+    /// version) put first in every case, in the variant of each route's
+    /// provider family: the scores are then that prompt version's.
+    pub prompt: Option<Text>,
+    /// The prompt's variables (every one it uses).
+    #[serde(default)]
+    pub prompt_variables: BTreeMap<String, String>,
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use super::Errors;
 use super::policy::Known;
-use crate::model::{QualityBudget, QualityConfig, QualitySuite, SCORERS};
+use crate::model::{
+    PromptConfig, QualityBudget, QualityConfig, QualitySuite, SCORERS, SuitePrompt,
+};
 use crate::raw::{RawQuality, RawQualityBudget, RawQualitySuite};
 
 /// Largest suite file read.
@@ -16,6 +18,7 @@ const MAX_SUITE_BYTES: u64 = 8 * 1024 * 1024;
 pub(super) fn validate_quality(
     raw: Option<RawQuality>,
     known: &Known<'_>,
+    prompts: &[PromptConfig],
     origin: &str,
     errors: &mut Errors,
 ) -> QualityConfig {
@@ -74,9 +77,10 @@ pub(super) fn validate_quality(
         .suites
         .into_iter()
         .enumerate()
-        .filter_map(|(i, s)| {
+        .filter_map(|(i, mut s)| {
             let at = format!("quality.suites[{i}]");
-            suite(s, &at, routes, &base, judged, errors)
+            let prompt = suite_prompt(s.prompt.take(), &s.prompt_variables, prompts, &at, errors);
+            suite(s, &at, routes, &base, judged, errors).map(|q| QualitySuite { prompt, ..q })
         })
         .collect();
     QualityConfig {
@@ -186,6 +190,62 @@ fn suite(
         routes: ids,
         min_pass_rate: raw.min_pass_rate.into_iter().collect(),
         warn_pass_rate: raw.warn_pass_rate.into_iter().collect(),
+        prompt: None,
+    })
+}
+
+/// The registered prompt version a suite names (`id@version` or `id`),
+/// with a value for each of its variables and no other.
+fn suite_prompt(
+    raw: Option<crate::text::Text>,
+    given: &std::collections::BTreeMap<String, String>,
+    prompts: &[PromptConfig],
+    at: &str,
+    errors: &mut Errors,
+) -> Option<SuitePrompt> {
+    let Some(reference) = raw.map(|t| t.0) else {
+        if !given.is_empty() {
+            errors.push(format!("{at}.prompt-variables"), "needs `prompt`");
+        }
+        return None;
+    };
+    let field = format!("{at}.prompt");
+    let (id, version) = match reference.split_once('@') {
+        Some((id, v)) => (id, Some(v)),
+        None => (reference.as_str(), None),
+    };
+    let Some((p, prompt)) = prompts.iter().enumerate().find(|(_, p)| p.id == id) else {
+        errors.push(&field, format!("unknown prompt `{id}`"));
+        return None;
+    };
+    let Some(v) = prompt.version(version) else {
+        errors.push(
+            &field,
+            format!("prompt `{id}` has no version `{}`", version.unwrap_or("-")),
+        );
+        return None;
+    };
+    let vars = format!("{at}.prompt-variables");
+    for missing in v.variables.iter().filter(|n| !given.contains_key(*n)) {
+        errors.push(
+            &vars,
+            format!("missing `{missing}` (used by {id}@{})", v.version),
+        );
+    }
+    for extra in given.keys().filter(|k| !v.variables.contains(k)) {
+        errors.push(
+            &vars,
+            format!("`{extra}` is not a variable of {id}@{}", v.version),
+        );
+    }
+    Some(SuitePrompt {
+        prompt: p,
+        version: prompt
+            .versions
+            .iter()
+            .position(|x| x.version == v.version)?,
+        label: format!("{id}@{}", v.version),
+        values: given.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
     })
 }
 

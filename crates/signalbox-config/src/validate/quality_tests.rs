@@ -136,3 +136,37 @@ fn a_zero_budget_an_unknown_judge_and_a_judge_threshold_without_a_judge_are_refu
         "{errors}"
     );
 }
+
+#[test]
+fn a_suite_may_run_under_a_registered_prompt_version_with_all_its_variables() {
+    let prompts = "prompts:\n  - id: support\n    versions:\n      - { version: v1, template: \"Help with {{product}}.\" }\n      - { version: v2, template: \"Help with {{product}} in {{tone}} words.\" }\n";
+    let path = suite_file();
+    let yaml = format!(
+        "{BASE}{prompts}quality:\n  suites:\n    - {{ path: {path}, min-pass-rate: {{ refusal: 1.0 }}, prompt: support@v2, prompt-variables: {{ product: Acme, tone: kind }} }}\n"
+    );
+    let c = load_str(&yaml, "test.yaml", &HashMap::new()).unwrap_or_else(|e| panic!("{e}"));
+    let p = c.quality.suites[0].prompt.clone().unwrap();
+    assert_eq!(
+        (p.prompt, p.version, p.label.as_str()),
+        (0, 1, "support@v2")
+    );
+    assert_eq!(p.values.len(), 2);
+    let yaml = yaml.replace(", tone: kind", ", colour: red");
+    let errors = load_str(&yaml, "test.yaml", &HashMap::new())
+        .unwrap_err()
+        .to_string();
+    for e in [
+        "quality.suites[0].prompt-variables: missing `tone` (used by support@v2)",
+        "quality.suites[0].prompt-variables: `colour` is not a variable of support@v2",
+    ] {
+        assert!(errors.contains(e), "{e} missing from:\n{errors}");
+    }
+    let yaml = yaml.replace("support@v2", "support@v9");
+    let errors = load_str(&yaml, "test.yaml", &HashMap::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errors.contains("prompt `support` has no version `v9`"),
+        "{errors}"
+    );
+}

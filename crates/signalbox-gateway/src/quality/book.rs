@@ -102,7 +102,7 @@ pub(crate) fn record(state: &AppState, rt: &Runtime, route: &Route, run: &Run) {
                 window_start: now,
                 route: id.to_owned(),
                 model_version: model.clone().unwrap_or_else(|| route.version.clone()),
-                prompt_version: NO_PROMPT.to_owned(),
+                prompt_version: suite.prompt.clone().unwrap_or_else(|| NO_PROMPT.to_owned()),
                 suite: suite.name.clone(),
                 scorer: (*scorer).to_owned(),
             };

@@ -226,3 +226,83 @@ async fn a_scheduled_run_asks_the_judge_alias_and_garbage_fails_the_rubric() {
     assert!(q.to_string().contains("the judge gave no grade"), "{q}");
     h.stop().await;
 }
+
+const PROMPTED: &str = r#"
+admin: { token: { env: ADMIN_TOKEN } }
+providers:
+  - { name: primary, kind: openai-compatible, base-url: "${PRIMARY_URL}" }
+routes:
+  - { id: primary-route, provider: primary, model: a, region: us }
+aliases:
+  - { name: chat, routes: [primary-route] }
+prompts:
+  - id: support
+    versions:
+      - { version: v1, template: "You help with {{product}}." }
+      - { version: v2, template: "You help with {{product}}, in a strict legal register." }
+quality:
+  every: 1s
+  suites:
+    - path: ${SUITE_PATH}
+      min-pass-rate: { refusal: 1.0 }
+      prompt: support@v2
+      prompt-variables: { product: Acme }
+"#;
+
+#[tokio::test]
+async fn a_suite_under_a_prompt_version_sends_its_wording_and_scores_under_it() {
+    let dir = std::env::temp_dir().join(format!("signalbox-schedule-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("prompted.yaml");
+    std::fs::write(&path, TWO_CASES.replace("data_classes: [email]\n", "")).unwrap();
+    let h = Harness::start(
+        PROMPTED,
+        &["primary"],
+        &[
+            ("SUITE_PATH", path.display().to_string()),
+            ("ADMIN_TOKEN", ADMIN.into()),
+        ],
+    )
+    .await;
+    wait_passed(&h).await;
+    let sent = h.mock("primary").stats().last_request.unwrap_or_default();
+    assert!(
+        sent.to_string()
+            .contains("You help with Acme, in a strict legal register."),
+        "{sent}"
+    );
+    let rows = admin(&h, "/admin/quality/scores?prompt_version=support@v2").await;
+    assert_eq!(rows["scores"][0]["route"], "primary-route", "{rows}");
+    assert_eq!(rows["scores"][0]["suite"], "greetings", "{rows}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_misspelt_data_class_refuses_the_configuration() {
+    let dir = std::env::temp_dir().join(format!("signalbox-schedule-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("misspelt.yaml");
+    std::fs::write(&path, TWO_CASES.replace("[email]", "[emial]")).unwrap();
+    let yaml = CONFIG
+        .replace("${EXTRA}", "")
+        .replace("${MIN}", "{ refusal: 1.0 }")
+        .replace("${SUITE_PATH}", &path.display().to_string());
+    let url = "http://127.0.0.1:9".to_owned();
+    let config = signalbox_testkit::config(
+        &yaml,
+        vec![
+            ("ADMIN_TOKEN".into(), ADMIN.into()),
+            ("PRIMARY_URL".into(), url.clone()),
+            ("SECONDARY_URL".into(), url.clone()),
+            ("JUDGE_URL".into(), url),
+        ],
+    );
+    let err = signalbox_gateway::Gateway::new(config)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains("data_classes: `emial` is neither a built-in class"),
+        "{err}"
+    );
+}
