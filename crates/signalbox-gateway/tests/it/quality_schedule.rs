@@ -306,3 +306,26 @@ async fn a_misspelt_data_class_refuses_the_configuration() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn judge_calls_count_against_the_graded_routes_budget() {
+    // One case and its judge call a run: two requests; three an hour.
+    let h = start(
+        JUDGED,
+        "  judge: grader\n  budget: { requests-per-hour: 3 }",
+        "{ judge: 1.0 }",
+    )
+    .await;
+    wait_metric(
+        &h,
+        r#"signalbox_quality_skipped_total{route="primary-route",reason="budget"}"#,
+    )
+    .await;
+    let q = quality_of(&h, "primary-route").await;
+    let why = q["schedule"]["last_skip"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("a run of 2 request(s) would exceed 3 per hour (2 used)"),
+        "{q}"
+    );
+    h.stop().await;
+}

@@ -142,6 +142,27 @@ async fn eval_run_with_routes_judges_each_route_of_the_alias_on_its_own() {
         "each case reached the pinned route"
     );
 
+    // A broken suite file costs no traffic: every file is read first.
+    let broken = temp_file("eval-routes", "broken.yaml", "suite: x\ncases: []\n");
+    let before = secondary.stats().requests;
+    let out = bin()
+        .args([
+            "eval",
+            "run",
+            "--url",
+            &format!("http://{addr}"),
+            "--alias",
+            "chat",
+        ])
+        .args(["--route", "secondary"])
+        .arg(&suite)
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cases: must not be empty"));
+    assert_eq!(secondary.stats().requests, before);
+
     // A route the alias does not have is refused by the gateway, not
     // served by another route.
     let out = run(&["nowhere"]);
