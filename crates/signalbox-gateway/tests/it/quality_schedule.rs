@@ -109,6 +109,15 @@ async fn wait_metric(h: &Harness, needle: &str) {
     panic!("{needle} never showed: {}", h.get("/metrics").await.1);
 }
 
+/// Waits for a run of primary-route skipped for its budget.
+async fn wait_budget_skip(h: &Harness) {
+    wait_metric(
+        h,
+        r#"signalbox_quality_skipped_total{route="primary-route",reason="budget"}"#,
+    )
+    .await;
+}
+
 /// Waits for a passing run of primary-route.
 async fn wait_passed(h: &Harness) {
     wait_metric(
@@ -127,11 +136,7 @@ async fn a_run_over_the_hourly_budget_is_skipped_counted_and_shown() {
         "{ refusal: 1.0 }",
     )
     .await;
-    wait_metric(
-        &h,
-        r#"signalbox_quality_skipped_total{route="primary-route",reason="budget"}"#,
-    )
-    .await;
+    wait_budget_skip(&h).await;
     assert_eq!(
         h.mock("primary").stats().requests,
         2,
@@ -316,11 +321,7 @@ async fn judge_calls_count_against_the_graded_routes_budget() {
         "{ judge: 1.0 }",
     )
     .await;
-    wait_metric(
-        &h,
-        r#"signalbox_quality_skipped_total{route="primary-route",reason="budget"}"#,
-    )
-    .await;
+    wait_budget_skip(&h).await;
     let q = quality_of(&h, "primary-route").await;
     let why = q["schedule"]["last_skip"].as_str().unwrap_or_default();
     assert!(
