@@ -330,3 +330,75 @@ async fn judge_calls_count_against_the_graded_routes_budget() {
     );
     h.stop().await;
 }
+
+const RESIDENT: &str = r#"
+admin: { token: { env: ADMIN_TOKEN } }
+regions: [us, eu]
+tenants:
+  - { id: acme, api-keys: [{ env: ACME_KEY }], allowed-regions: [eu] }
+providers:
+  - { name: primary, kind: openai-compatible, base-url: "${PRIMARY_URL}" }
+  - { name: secondary, kind: openai-compatible, base-url: "${SECONDARY_URL}" }
+  - { name: judgeus, kind: openai-compatible, base-url: "${JUDGEUS_URL}" }
+  - { name: judgeeu, kind: openai-compatible, base-url: "${JUDGEEU_URL}" }
+routes:
+  - { id: eu-route, provider: primary, model: a, region: eu }
+  - { id: us-route, provider: secondary, model: b, region: us }
+  - { id: judge-us, provider: judgeus, model: j, region: us }
+  - { id: judge-eu, provider: judgeeu, model: j, region: eu }
+aliases:
+  - { name: chat, routes: [eu-route, us-route] }
+  - { name: grader, routes: [judge-us, judge-eu] }
+quality:
+  every: 1s
+  tenant: acme
+  judge: grader
+  suites:
+    - path: ${SUITE_PATH}
+      min-pass-rate: { judge: 1.0 }
+"#;
+
+#[tokio::test]
+async fn eval_and_judge_traffic_stay_where_the_eval_tenant_may_go() {
+    let dir = std::env::temp_dir().join(format!("signalbox-schedule-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("resident.yaml");
+    std::fs::write(&path, JUDGED).unwrap();
+    let h = Harness::start(
+        RESIDENT,
+        &["primary", "secondary", "judgeus", "judgeeu"],
+        &[
+            ("SUITE_PATH", path.display().to_string()),
+            ("ADMIN_TOKEN", ADMIN.into()),
+            ("ACME_KEY", "acme-key".into()),
+        ],
+    )
+    .await;
+    wait_metric(
+        &h,
+        r#"signalbox_quality_runs_total{route="eu-route",result="passed"}"#,
+    )
+    .await;
+    wait_metric(
+        &h,
+        r#"signalbox_quality_skipped_total{route="us-route",reason="tenant"}"#,
+    )
+    .await;
+    let q = quality_of(&h, "us-route").await;
+    let why = q["schedule"]["last_skip"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("tenant acme may not use route us-route: region us ∉ [eu]"),
+        "{q}"
+    );
+    assert_eq!(
+        h.mock("secondary").stats().requests,
+        0,
+        "no eval traffic to the us"
+    );
+    // The judge alias prefers judge-us, but acme's judge requests may not
+    // leave the eu.
+    assert_eq!(h.mock("judgeus").stats().requests, 0);
+    let judged = h.mock("judgeeu").stats().last_request.unwrap_or_default();
+    assert!(judged.to_string().contains("[signalbox-judge]"), "{judged}");
+    h.stop().await;
+}
