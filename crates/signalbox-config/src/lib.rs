@@ -31,10 +31,10 @@ pub use model::{
     EmbeddingSpec, EndpointKind, EscalationConfig, FailureMode, HealthCheckConfig,
     IdempotencyConfig, IntentConfig, IntentRule, IntentWhen, LogPriority, MaxOutput, Objectives,
     PolicyRule, Posture, Price, ProbeMode, PromptConfig, PromptVersion, ProviderConfig,
-    ProviderKind, QualityConfig, QualitySuite, Requirements, Resilience, Retention, RetryClass,
-    RetryOn, RetryPolicy, RouteConfig, RouteSelector, RuleWhen, SCORERS, Scheduler, ServerConfig,
-    ShadowConfig, ShadowRule, StateBackend, StateBackendKind, StateConfig, StreamBreak, Supports,
-    Template, TenantConfig, TenantLimits, Timeouts, Weights,
+    ProviderKind, QualityBudget, QualityConfig, QualitySuite, Requirements, Resilience, Retention,
+    RetryClass, RetryOn, RetryPolicy, RouteConfig, RouteSelector, RuleWhen, SCORERS, Scheduler,
+    ServerConfig, ShadowConfig, ShadowRule, StateBackend, StateBackendKind, StateConfig,
+    StreamBreak, SuitePrompt, Supports, Template, TenantConfig, TenantLimits, Timeouts, Weights,
 };
 pub use schema::json_schema;
 pub use secret::{MAX_SECRET_FILE_BYTES, Secret, SecretError, SecretSource, hash_secret};

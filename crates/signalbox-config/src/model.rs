@@ -35,7 +35,7 @@ pub use policy::{
 pub use posture::Posture;
 pub use privacy::{Boundary, DEFAULT_ROUTE_ZONE, PrivacyConfig};
 pub use prompts::{PromptConfig, PromptVersion, Template};
-pub use quality::{QualityConfig, QualitySuite, SCORERS};
+pub use quality::{QualityBudget, QualityConfig, QualitySuite, SCORERS, SuitePrompt};
 pub use resilience::{
     BreakerConfig, EscalationConfig, HealthCheckConfig, IdempotencyConfig, ProbeMode, Resilience,
     RetryClass, RetryOn, RetryPolicy, TenantLimits,

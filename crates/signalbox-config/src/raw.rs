@@ -29,7 +29,7 @@ pub(crate) use policy::{
     RawRuleWhen, RawSelect, RawWeights,
 };
 pub(crate) use privacy::{RawBoundary, RawPrivacy};
-pub(crate) use quality::{RawQuality, RawQualitySuite};
+pub(crate) use quality::{RawQuality, RawQualityBudget, RawQualitySuite};
 pub(crate) use resilience::{
     RawBreaker, RawEscalation, RawHealthCheck, RawIdempotency, RawLimits, RawResilience, RawRetry,
 };

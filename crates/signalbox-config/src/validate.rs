@@ -125,7 +125,7 @@ pub(crate) fn validate(
     let policy_rules = policy::validate_policy(policy, &known, &mut errors);
     let prompts = prompts::validate_prompts(prompts, &mut errors);
     let state = state::validate_state(state, vars, &mut errors);
-    let quality = quality::validate_quality(quality, &known.routes, origin, &mut errors);
+    let quality = quality::validate_quality(quality, &known, &prompts, origin, &mut errors);
     let rollout = rollout::Scope {
         routes: &routes,
         tenants: &tenants,

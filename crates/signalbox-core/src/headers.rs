@@ -37,6 +37,11 @@ pub const DEGRADE: &str = "x-signalbox-degrade";
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// Response: `true` when the body is a replay of an earlier answer.
 pub const IDEMPOTENT_REPLAY: &str = "x-signalbox-idempotent-replay";
+/// Request: the one route (by id) that may serve the request, for evaluating a
+/// route through the policy (`signalbox eval run --route`): it may only
+/// narrow the decision, never widen it (the route must be an eligible
+/// candidate of the alias under every hard constraint).
+pub const PIN_ROUTE: &str = "x-signalbox-pin-route";
 /// Request: the registered prompt to use, `id` or `id@version`.
 pub const PROMPT: &str = "x-signalbox-prompt";
 /// Request: the prompt's variables, a JSON object of strings.

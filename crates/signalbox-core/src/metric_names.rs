@@ -60,6 +60,9 @@ pub const PROBES_TOTAL: &str = "signalbox_probes_total";
 /// Counter: runs of the quality suites, by route and result (`passed`,
 /// `failed`, `errored`: no case answered).
 pub const QUALITY_RUNS_TOTAL: &str = "signalbox_quality_runs_total";
+/// Counter: scheduled quality runs (or suites in them) not run, by route and
+/// reason (`budget`, `data_class`, `tenant`).
+pub const QUALITY_SKIPPED_TOTAL: &str = "signalbox_quality_skipped_total";
 /// Gauge: a route's latest pass rate, by route, suite and scorer.
 pub const QUALITY_PASS_RATE: &str = "signalbox_quality_pass_rate";
 /// Gauge: 1 while a route is kept from serving by a quality regression.

@@ -19,6 +19,9 @@ pub struct Answer {
     /// What it cost in US dollars, when the caller knows the price.
     #[serde(default)]
     pub cost_usd: Option<f64>,
+    /// The model (and version) the answer names, when it names one.
+    #[serde(default)]
+    pub model: Option<String>,
 }
 
 /// One tool call: the tool's name and its arguments as the model wrote them.
@@ -55,6 +58,7 @@ impl Answer {
             tool_calls,
             latency_ms: None,
             cost_usd: None,
+            model: completion["model"].as_str().map(str::to_owned),
         }
     }
 

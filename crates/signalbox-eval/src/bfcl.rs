@@ -89,6 +89,7 @@ pub fn import(
                 "Imported from the Berkeley Function Calling Leaderboard (bfcl-eval)".into(),
             ),
             refusal_patterns: None,
+            data_classes: Vec::new(),
             cases,
         },
         skipped,

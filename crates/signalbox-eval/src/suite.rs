@@ -22,6 +22,11 @@ pub struct Suite {
     /// refusal; the built-in list when absent.
     #[serde(default)]
     pub refusal_patterns: Option<Vec<String>>,
+    /// The data classes its cases carry (privacy class names: `email`,
+    /// `card`, … or a custom class's name): scheduled runs send the suite
+    /// only to routes where each may go as written.
+    #[serde(default)]
+    pub data_classes: Vec<String>,
     /// The cases.
     pub cases: Vec<Case>,
 }
@@ -217,6 +222,7 @@ impl Suite {
             suite: name.to_owned(),
             description: None,
             refusal_patterns: None,
+            data_classes: Vec::new(),
             cases,
         };
         suite.validate()?;
@@ -234,6 +240,11 @@ impl Suite {
         for (i, p) in self.refusal_patterns.iter().flatten().enumerate() {
             regex::Regex::new(p)
                 .map_err(|e| invalid(&format!("refusal_patterns[{i}]"), &e.to_string()))?;
+        }
+        for (i, class) in self.data_classes.iter().enumerate() {
+            if class.trim().is_empty() {
+                return Err(invalid(&format!("data_classes[{i}]"), "must not be empty"));
+            }
         }
         let mut ids = HashSet::new();
         for (i, case) in self.cases.iter().enumerate() {

@@ -24,6 +24,7 @@ mod idempotency;
 mod ingress;
 mod judge;
 mod operator;
+mod pin;
 mod pipeline;
 mod privacy;
 mod probes;
@@ -120,6 +121,8 @@ pub struct AppState {
     pub(crate) connections: Arc<conn::ConnLimit>,
     /// Serving threads still warming up; `/readyz` waits for them.
     readiness: warm::Readiness,
+    /// The quality loop's schedule, budgets, skips and scores (kept across reloads).
+    pub(crate) quality: quality::QualityState,
 }
 
 /// The breaker store and this gateway's replica id in it.
@@ -265,6 +268,7 @@ impl Gateway {
             telemetry.connections_refused(),
         ));
         let runtime = Runtime::build(config, &telemetry, None, &shared)?;
+        let replica = shared.replica;
         if let Some(log) = &decision_log {
             reload::keep_version(log, &runtime.config);
         }
@@ -293,6 +297,7 @@ impl Gateway {
                 actions,
                 connections,
                 readiness: warm::Readiness::default(),
+                quality: quality::QualityState::new(replica),
             }),
         })
     }

@@ -81,6 +81,8 @@ async fn stages(ctx: &mut RequestCtx, headers: &HeaderMap, body: Body) -> Result
     let (req, prompt_canary) = parse(ctx, headers, &bytes)?;
     let signals = signalbox_policy::extract(&ctx.runtime.policy, tenant, anonymous, headers, &req)?;
     let mut decision = decide(ctx, headers, &req, &signals)?;
+    // A pinned route (`x-signalbox-pin-route`) narrows the candidates to it.
+    crate::pin::apply(&ctx.runtime, headers, &signals, &mut decision)?;
     // Canary rollouts: a prompt canary chose the version already; a route
     // canary's arm leaves the other arm's route out.
     let canary = match prompt_canary {

@@ -8,12 +8,29 @@
 //! metrics; requests skip a disabled route with `quality_regression` in
 //! their record. Suites are read with the configuration (`load`), so a
 //! broken suite refuses the reload instead of disabling routes.
+//!
+//! Around each run (`quality/`): when it is due, with jitter
+//! (`schedule.rs`); which suites may go to the route (`eligible.rs`:
+//! the eval tenant's constraints, the suites' data classes) and whether
+//! the run fits the route's hourly budget (`book.rs`); the judge alias for
+//! rubrics (`judge.rs`); the scores kept per route × model version ×
+//! prompt version × suite × window (`scores.rs`).
+
+mod book;
+mod eligible;
+mod judge;
+mod prompted;
+mod schedule;
+mod scores;
+
+pub(crate) use book::{QualityState, view};
+pub(crate) use scores::Filter as ScoreFilter;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::http::HeaderValue;
-use signalbox_config::{Price, QualityConfig, QualitySuite};
+use signalbox_config::{Config, Price, QualityConfig, QualitySuite};
 use signalbox_core::ChatRequest;
 use signalbox_core::metric_names as m;
 use signalbox_dispatch::{Answer, QualityTransition};
@@ -35,25 +52,48 @@ pub(crate) struct LoadedSuite {
     suite: Suite,
     detector: Detector,
     config: QualitySuite,
+    /// The registered prompt version its cases run under, if any.
+    prompt: Option<prompted::ScheduledPrompt>,
 }
 
 /// Reads every configured suite; a suite that is not valid refuses the
 /// configuration, naming the file and the field.
-pub(crate) fn load(cfg: &QualityConfig) -> Result<Vec<LoadedSuite>, BuildError> {
-    cfg.suites
+pub(crate) fn load(config: &Config) -> Result<Vec<LoadedSuite>, BuildError> {
+    config
+        .quality
+        .suites
         .iter()
         .map(|s| {
             let path = s.path.display().to_string();
+            let refuse = |error: String| BuildError::Quality {
+                path: path.clone(),
+                error,
+            };
             let suite =
-                Suite::from_file_text(&s.path, &s.text).map_err(|e| BuildError::Quality {
-                    path,
-                    error: e.to_string(),
-                })?;
+                Suite::from_file_text(&s.path, &s.text).map_err(|e| refuse(e.to_string()))?;
+            // A misspelt class would go everywhere unchecked.
+            if let Some(c) = suite
+                .data_classes
+                .iter()
+                .find(|c| !eligible::known_class(config, c))
+            {
+                return Err(refuse(format!(
+                    "data_classes: `{c}` is neither a built-in class nor a custom class of any privacy boundary"
+                )));
+            }
             let detector = Detector::new(suite.refusal_patterns.as_deref());
+            let prompt = match &s.prompt {
+                Some(p) => Some(
+                    prompted::ScheduledPrompt::of(config, p)
+                        .ok_or_else(|| refuse(format!("prompt {} is not registered", p.label)))?,
+                ),
+                None => None,
+            };
             Ok(LoadedSuite {
                 suite,
                 detector,
                 config: s.clone(),
+                prompt,
             })
         })
         .collect()
@@ -65,7 +105,6 @@ pub(crate) fn spawn(state: &Arc<AppState>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let mut last_run: HashMap<String, Instant> = HashMap::new();
         loop {
             tick.tick().await;
             let runtime = state.runtime.load_full();
@@ -80,20 +119,24 @@ pub(crate) fn spawn(state: &Arc<AppState>) -> JoinHandle<()> {
                 .iter()
                 .filter(|r| r.settings.embedding.is_none())
             {
-                let due = last_run
-                    .get(route.id.as_str())
-                    .is_none_or(|t| t.elapsed() >= cfg.every);
                 let suites: Vec<&LoadedSuite> = runtime
                     .quality
                     .iter()
                     .filter(|s| s.config.judges(route.id.as_str()))
                     .collect();
-                if !due || suites.is_empty() {
+                let schedule = &state.quality.schedule;
+                if suites.is_empty()
+                    || !schedule.take_due(route.id.as_str(), Instant::now(), cfg.every, cfg.jitter)
+                {
                     continue;
                 }
-                last_run.insert(route.id.as_str().to_owned(), Instant::now());
+                let Some(suites) = book::plan(&state, &runtime, route, suites) else {
+                    continue;
+                };
                 let price = runtime.config.route(&route.id).map(|c| c.price);
-                let run = run(route, &suites, cfg.timeout, price).await;
+                let judge = judge::Judge::of(&runtime);
+                let run = run(route, &suites, cfg.timeout, price, judge.as_ref()).await;
+                book::record(&state, &runtime, route, &run);
                 settle(&state, route, &run, cfg);
             }
         }
@@ -109,6 +152,10 @@ struct SuiteRun {
     warn: Vec<(String, f64)>,
     /// Per scorer: (passed, scored).
     tally: HashMap<&'static str, (u32, u32)>,
+    /// Per model version the answers named, and scorer: (passed, scored).
+    by_model: HashMap<(Option<String>, &'static str), (u32, u32)>,
+    /// The prompt version its cases ran under (`id@version`), if any.
+    prompt: Option<String>,
 }
 
 /// One run of a route's suites.
@@ -120,6 +167,10 @@ struct Run {
     asked: u32,
     /// The first findings of failing cases, for the event.
     findings: Vec<String>,
+    /// Requests sent (cases, and judge calls).
+    requests: u32,
+    /// What the answers cost (usage at the route's price).
+    cost_usd: f64,
 }
 
 async fn run(
@@ -127,39 +178,67 @@ async fn run(
     suites: &[&LoadedSuite],
     timeout: Duration,
     price: Option<Price>,
+    judge: Option<&judge::Judge<'_>>,
 ) -> Run {
     let mut out = Run {
         suites: Vec::new(),
         errored: 0,
         asked: 0,
         findings: Vec::new(),
+        requests: 0,
+        cost_usd: 0.0,
     };
     for loaded in suites {
-        let mut tally: HashMap<&'static str, (u32, u32)> = HashMap::new();
+        let mut suite_run = SuiteRun {
+            name: loaded.suite.suite.clone(),
+            thresholds: loaded.config.min_pass_rate.clone(),
+            warn: loaded.config.warn_pass_rate.clone(),
+            tally: HashMap::new(),
+            by_model: HashMap::new(),
+            prompt: loaded.prompt.as_ref().map(|p| p.label().to_owned()),
+        };
         for case in &loaded.suite.cases {
             out.asked += 1;
-            let Some(answer) = ask(route, case, timeout, price).await else {
+            out.requests += 1;
+            let Some(answer) = ask(route, case, loaded.prompt.as_ref(), timeout, price).await
+            else {
                 out.errored += 1;
                 continue;
             };
-            for v in score_case(case, &answer, &loaded.detector) {
-                let t = tally.entry(v.scorer.label()).or_default();
-                t.1 += 1;
-                if v.passed {
-                    t.0 += 1;
-                } else if out.findings.len() < 3 {
+            out.cost_usd += answer.cost_usd.unwrap_or(0.0);
+            let mut verdicts = score_case(case, &answer, &loaded.detector);
+            if let Some(graded) = match judge {
+                Some(j) => j.grade(case, &answer, &loaded.suite.data_classes).await,
+                None => None,
+            } {
+                out.requests += graded.requests;
+                out.cost_usd += graded.cost_usd;
+                verdicts.push(graded.verdict);
+            }
+            for v in verdicts {
+                suite_run.count(&v, answer.model.as_ref());
+                if !v.passed && out.findings.len() < 3 {
                     out.findings.push(finding(case, &v));
                 }
             }
         }
-        out.suites.push(SuiteRun {
-            name: loaded.suite.suite.clone(),
-            thresholds: loaded.config.min_pass_rate.clone(),
-            warn: loaded.config.warn_pass_rate.clone(),
-            tally,
-        });
+        out.suites.push(suite_run);
     }
     out
+}
+
+impl SuiteRun {
+    /// Counts one verdict, overall and for the model version that answered.
+    fn count(&mut self, v: &Verdict, model: Option<&String>) {
+        let label = v.scorer.label();
+        for t in [
+            self.tally.entry(label).or_default(),
+            self.by_model.entry((model.cloned(), label)).or_default(),
+        ] {
+            t.1 += 1;
+            t.0 += u32::from(v.passed);
+        }
+    }
 }
 
 fn finding(case: &Case, v: &Verdict) -> String {
@@ -175,10 +254,11 @@ fn finding(case: &Case, v: &Verdict) -> String {
 async fn ask(
     route: &Route,
     case: &Case,
+    prompt: Option<&prompted::ScheduledPrompt>,
     timeout: Duration,
     price: Option<Price>,
 ) -> Option<signalbox_eval::Answer> {
-    let req = request(route, case)?;
+    let req = request(route, case, prompt)?;
     let id = HeaderValue::from_static("signalbox-quality");
     call(route, &req, timeout, price, &id).await
 }
@@ -218,9 +298,17 @@ pub(crate) async fn call(
     Some(answer)
 }
 
-/// The case as a chat request to the route's model.
-fn request(route: &Route, case: &Case) -> Option<ChatRequest> {
-    let body = case.chat_body(&route.settings.upstream_model);
+/// The case as a chat request to the route's model (under the suite's
+/// prompt version, in the route's family's wording, when it has one).
+fn request(
+    route: &Route,
+    case: &Case,
+    prompt: Option<&prompted::ScheduledPrompt>,
+) -> Option<ChatRequest> {
+    let mut body = case.chat_body(&route.settings.upstream_model);
+    if let Some(p) = prompt {
+        p.apply(route.upstream.kind().family(), &mut body);
+    }
     ChatRequest::parse(body.to_string().as_bytes()).ok()
 }
 

@@ -196,7 +196,7 @@ impl Runtime {
         let version_header = header_value("policy version", &config.version)?;
         let retry_budget = carried.budget(&config.resilience.retry);
         let privacy = crate::privacy::PrivacyRuntime::build(&config)?;
-        let quality = crate::quality::load(&config.quality)?;
+        let quality = crate::quality::load(&config)?;
         let shadow = crate::shadow::Shadow::build(&config, previous.map(|p| &p.shadow));
         let canaries = crate::canary::Canaries::build(&config, previous.map(|p| &p.canaries));
         Ok(Self {

@@ -27,8 +27,27 @@ pub struct QualityConfig {
     pub trip_after: u32,
     /// Passing runs in a row before it serves again.
     pub recover_after: u32,
+    /// Up to this much is added to `every`, a different share each run.
+    pub jitter: Duration,
+    /// Most eval traffic per route per hour.
+    pub budget: QualityBudget,
+    /// The tenant whose rights eval traffic has, if one is named.
+    pub tenant: Option<String>,
+    /// The judge alias for scheduled runs, if one is named.
+    pub judge: Option<String>,
+    /// The length of a score window.
+    pub score_window: Duration,
     /// The suites, in document order.
     pub suites: Vec<QualitySuite>,
+}
+
+/// Most eval traffic per route per hour (`None`: no limit).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct QualityBudget {
+    /// Requests per route per hour.
+    pub requests_per_hour: Option<u32>,
+    /// US dollars per route per hour.
+    pub cost_per_hour_usd: Option<f64>,
 }
 
 impl Default for QualityConfig {
@@ -38,6 +57,11 @@ impl Default for QualityConfig {
             timeout: Duration::from_secs(30),
             trip_after: 1,
             recover_after: 2,
+            jitter: Duration::ZERO,
+            budget: QualityBudget::default(),
+            tenant: None,
+            judge: None,
+            score_window: Duration::from_secs(3600),
             suites: Vec::new(),
         }
     }
@@ -57,6 +81,21 @@ pub struct QualitySuite {
     /// Below these (but at or above the floor) the route is ranked after
     /// the routes whose answers pass, instead of being skipped.
     pub warn_pass_rate: Vec<(String, f64)>,
+    /// The registered prompt version put first in every case, if any.
+    pub prompt: Option<SuitePrompt>,
+}
+
+/// A registered prompt version a suite's cases run under.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuitePrompt {
+    /// Index into `Config::prompts`.
+    pub prompt: usize,
+    /// Index into that prompt's versions.
+    pub version: usize,
+    /// `id@version`, for scores and reports.
+    pub label: String,
+    /// Every variable the version uses, with its value, sorted by name.
+    pub values: Vec<(String, String)>,
 }
 
 impl QualitySuite {

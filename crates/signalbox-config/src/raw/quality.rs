@@ -26,9 +26,45 @@ pub(crate) struct RawQuality {
     pub trip_after: Option<u32>,
     /// Passing runs in a row before it serves again. Default 2.
     pub recover_after: Option<u32>,
+    /// Up to this much is added to each route's `every`, a different
+    /// share each run (so routes and replicas do not run in step).
+    /// Default `0s`.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
+    pub jitter: Option<Duration>,
+    /// Most eval traffic per route per hour; a run that would exceed it is
+    /// skipped (and counted). Default: no limit.
+    pub budget: Option<RawQualityBudget>,
+    /// The tenant whose rights eval traffic has: suites run only on
+    /// routes its requests may use (regions, retention, content filter),
+    /// the judge's requests are decided as its requests, and its privacy
+    /// boundaries decide where a suite's data classes may go. Default:
+    /// none (every route; the gateway's boundaries).
+    pub tenant: Option<Text>,
+    /// The alias that grades cases with an `expect.judge` rubric in
+    /// scheduled runs, routed by the policy (as `tenant`). Needed by
+    /// `min-pass-rate.judge`.
+    pub judge: Option<Text>,
+    /// Scores are kept per route, model version, prompt version, suite
+    /// and window of this length. Default `1h`.
+    #[serde(default, with = "humantime_serde")]
+    #[schemars(with = "Option<String>")]
+    pub score_window: Option<Duration>,
     /// The suites.
     #[serde(default)]
     pub suites: Vec<RawQualitySuite>,
+}
+
+/// Most eval traffic per route per hour.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(rename = "QualityBudget")]
+pub(crate) struct RawQualityBudget {
+    /// Requests (cases, and judge calls) per route per hour; at least 1.
+    pub requests_per_hour: Option<u32>,
+    /// US dollars per route per hour (each answer's usage at the route's
+    /// price); more than 0.
+    pub cost_per_hour_usd: Option<f64>,
 }
 
 /// One suite and the routes it judges.
@@ -50,4 +86,11 @@ pub(crate) struct RawQualitySuite {
     /// the scorer's `min-pass-rate`.
     #[serde(default)]
     pub warn_pass_rate: BTreeMap<String, f64>,
+    /// A registered prompt version (`id@version`, or `id` for its default
+    /// version) put first in every case, in the variant of each route's
+    /// provider family: the scores are then that prompt version's.
+    pub prompt: Option<Text>,
+    /// The prompt's variables (every one it uses).
+    #[serde(default)]
+    pub prompt_variables: BTreeMap<String, String>,
 }

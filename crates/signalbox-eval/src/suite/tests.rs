@@ -84,3 +84,20 @@ fn the_json_schema_names_every_expectation() {
         assert!(schema.contains(field), "{field}");
     }
 }
+
+#[test]
+fn a_suite_declares_the_data_classes_its_cases_carry() {
+    let yaml = GOOD.replace(
+        "suite: support\n",
+        "suite: support\ndata_classes: [email, customer-names]\n",
+    );
+    let suite = Suite::from_yaml(&yaml).unwrap();
+    assert_eq!(suite.data_classes, ["email", "customer-names"]);
+    assert!(Suite::from_yaml(GOOD).unwrap().data_classes.is_empty());
+    let yaml = GOOD.replace(
+        "suite: support\n",
+        "suite: support\ndata_classes: [\" \"]\n",
+    );
+    let e = Suite::from_yaml(&yaml).unwrap_err().to_string();
+    assert!(e.starts_with("data_classes[0]"), "{e}");
+}

@@ -8,6 +8,7 @@ mod actions;
 mod audit;
 mod auth;
 mod decisions;
+mod quality;
 
 pub(crate) use auth::{Need, authorize};
 
@@ -55,6 +56,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/admin/audit", get(audit::list))
         .route("/admin/shadow", get(shadow))
         .route("/admin/canary", get(canary))
+        .route("/admin/quality/scores", get(quality::scores))
         .route_layer(axum::middleware::from_fn_with_state(state, audit::audit))
 }
 
@@ -174,6 +176,7 @@ pub async fn routes(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
                 "health": target.health.view(),
                 "health_check": cfg.health_check.mode.as_str(),
                 "capacity": capacity,
+                "quality": crate::quality::view(&state, &rt, target.id.as_str()),
                 "operator": target.health.hold().map(|h| match h {
                     signalbox_dispatch::Hold::Out(a) | signalbox_dispatch::Hold::ForcedClosed(a) => a,
                 }),

@@ -1,57 +1,34 @@
 //! `signalbox eval`: run evaluation suites through a gateway (or any
-//! OpenAI-compatible endpoint) and report each scorer's pass rate, or
+//! OpenAI-compatible endpoint) and report each scorer's pass rate
+//! (`eval_run.rs`), compare a prompt's variants (`eval_prompts.rs`), or
 //! check suite files. What `quality.suites` runs against routes, an
-//! operator can run by hand against an alias before changing a policy.
+//! operator can run by hand against an alias or its routes before
+//! changing a policy.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
-
-use tokio::time::Instant;
 
 use anyhow::Context;
 use serde_json::Value;
-use signalbox_eval::score::refusal::Detector;
-use signalbox_eval::{Answer, Suite, Verdict, score_case};
+use signalbox_eval::{Answer, Suite};
 
 /// `signalbox eval …`.
 #[derive(Debug, clap::Subcommand)]
 pub enum EvalCommand {
-    /// Send every case to `--model` at `--url`, score the answers, print
-    /// each scorer's pass rate and the failures. Exit status: 1 when a
-    /// `--min` rate is not met.
-    Run {
-        /// Suite files (YAML, or `.jsonl`).
-        #[arg(required = true)]
-        suites: Vec<PathBuf>,
-        /// The gateway's base URL.
-        #[arg(long, default_value = "http://127.0.0.1:4000")]
-        url: String,
-        /// The alias every case is sent to.
-        #[arg(long)]
-        model: String,
-        /// The environment variable holding the API key (sent as a bearer token).
-        #[arg(long)]
-        api_key_env: Option<String>,
-        /// A lowest pass rate, `scorer=rate` (repeatable), e.g. `tool-call=0.95`.
-        #[arg(long)]
-        min: Vec<String>,
-        /// Seconds allowed per case.
-        #[arg(long, default_value_t = 60)]
-        timeout: u64,
-        /// The alias that grades cases with an `expect.judge` rubric (sent
-        /// through the gateway, so the policy routes the judge's traffic).
-        #[arg(long)]
-        judge: Option<String>,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    /// Send every case to `--alias` at `--url` (or, with `--route`, to
+    /// each named route of that alias in turn), score the answers, print
+    /// a table per target × intent × scorer and the failures. Exit status:
+    /// 1 when a `--min` rate is not met by any target.
+    Run(crate::cmd::eval_run::RunArgs),
     /// Prompt portability: send every variant of a registered prompt
     /// (the default wording and each provider family's) the same cases and
     /// list where their answers disagree (refusal, tool, a scorer passing
     /// with one wording only, no answer). Exit status: 1 on any disagreement.
     Prompts(crate::cmd::eval_prompts::PromptsArgs),
+    /// The scheduled quality runs' scores of a running gateway, per route
+    /// × model version × prompt version × suite × scorer × window (admin
+    /// API; the token comes from $SIGNALBOX_ADMIN_TOKEN or --token-file).
+    Scores(crate::cmd::eval_scores::ScoresArgs),
     /// Validate suite files; print every error with its path.
     Check {
         /// Suite files (YAML, or `.jsonl`).
@@ -65,50 +42,9 @@ pub async fn dispatch(command: EvalCommand) -> anyhow::Result<ExitCode> {
     match command {
         EvalCommand::Check { suites } => check(&suites),
         EvalCommand::Prompts(args) => crate::cmd::eval_prompts::run(args).await,
-        EvalCommand::Run {
-            suites,
-            url,
-            model,
-            api_key_env,
-            min,
-            timeout,
-            judge,
-            json,
-        } => {
-            let args = RunArgs {
-                suites,
-                url,
-                model,
-                api_key_env,
-                min,
-                timeout: Duration::from_secs(timeout),
-                judge,
-                json,
-            };
-            run(args).await
-        }
+        EvalCommand::Run(args) => crate::cmd::eval_run::run(args).await,
+        EvalCommand::Scores(args) => crate::cmd::eval_scores::run(args).await,
     }
-}
-
-/// What `eval run` needs.
-#[derive(Debug)]
-pub struct RunArgs {
-    /// Suite files.
-    pub suites: Vec<PathBuf>,
-    /// The gateway's base URL (`/v1/chat/completions` is appended).
-    pub url: String,
-    /// The alias (or model) every case is sent to.
-    pub model: String,
-    /// The environment variable holding the API key, if any.
-    pub api_key_env: Option<String>,
-    /// Lowest pass rates, `scorer=rate`; below one, exit 1.
-    pub min: Vec<String>,
-    /// Per-case timeout.
-    pub timeout: Duration,
-    /// The judge alias, if any.
-    pub judge: Option<String>,
-    /// Print the report as JSON.
-    pub json: bool,
 }
 
 /// Reads and validates suite files (YAML, or `.jsonl`).
@@ -142,66 +78,20 @@ pub fn check(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// `signalbox eval run`: sends every case, scores the answers, prints a
-/// table (or JSON); exit 1 when a `--min` rate is not met.
-pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let thresholds = thresholds(&args.min)?;
-    let client = reqwest::Client::builder().timeout(args.timeout).build()?;
-    let key = match &args.api_key_env {
+/// The HTTP client (`timeout_secs` per call) and the API key read from
+/// the environment variable `key_env`, if one is named.
+pub(crate) fn client(
+    timeout_secs: u64,
+    key_env: Option<&str>,
+) -> anyhow::Result<(reqwest::Client, Option<String>)> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(timeout_secs))
+        .build()?;
+    let key = match key_env {
         Some(var) => Some(std::env::var(var).with_context(|| format!("${var} is not set"))?),
         None => None,
     };
-    let mut results: Vec<(String, String, Vec<Verdict>, f64)> = Vec::new();
-    for path in &args.suites {
-        let suite = read(path)?;
-        let detector = Detector::new(suite.refusal_patterns.as_deref());
-        for case in &suite.cases {
-            let started = Instant::now();
-            let answer = ask(
-                &client,
-                &args.url,
-                key.as_deref(),
-                &case.chat_body(&args.model),
-            )
-            .await;
-            let ms = started.elapsed().as_secs_f64() * 1e3;
-            let verdicts = match answer {
-                Ok(mut answer) => {
-                    // The gateway does not say what an answer cost: a
-                    // `max_cost_usd` is reported as not checked.
-                    answer.latency_ms = Some(ms);
-                    let mut verdicts = score_case(case, &answer, &detector);
-                    verdicts.extend(judged(&client, &args, key.as_deref(), case, &answer).await);
-                    verdicts
-                }
-                Err(e) => {
-                    println!("{} {}: no answer: {e:#}", suite.suite, case.id);
-                    Vec::new()
-                }
-            };
-            results.push((suite.suite.clone(), case.id.clone(), verdicts, ms));
-        }
-    }
-    report(&results, &thresholds, args.json)
-}
-
-/// The judge's verdict on `answer`, when the case has a rubric and the
-/// run a judge alias (a judge that does not answer is a failed verdict).
-async fn judged(
-    client: &reqwest::Client,
-    args: &RunArgs,
-    key: Option<&str>,
-    case: &signalbox_eval::Case,
-    answer: &Answer,
-) -> Option<Verdict> {
-    use signalbox_eval::score::judge;
-    let rubric = case.expect.judge.as_ref()?;
-    let alias = args.judge.as_deref()?;
-    let body = judge::request(alias, case, rubric, answer);
-    Some(match ask(client, &args.url, key, &body).await {
-        Ok(reply) => judge::verdict(rubric, &reply.text),
-        Err(e) => judge::unanswered(&format!("{e:#}")),
-    })
+    Ok((client, key))
 }
 
 /// Sends one case's body to the chat completions of the gateway at `url`;
@@ -212,8 +102,22 @@ pub(crate) async fn ask(
     key: Option<&str>,
     body: &Value,
 ) -> anyhow::Result<Answer> {
+    ask_with(client, url, key, &[], body).await
+}
+
+/// [`ask`] with extra request headers (a pinned route, a prompt version).
+pub(crate) async fn ask_with(
+    client: &reqwest::Client,
+    url: &str,
+    key: Option<&str>,
+    headers: &[(&'static str, String)],
+    body: &Value,
+) -> anyhow::Result<Answer> {
     let url = format!("{}/v1/chat/completions", url.trim_end_matches('/'));
     let mut req = client.post(url).json(body);
+    for (name, value) in headers {
+        req = req.header(*name, value);
+    }
     if let Some(key) = key {
         req = req.bearer_auth(key);
     }
@@ -227,88 +131,4 @@ pub(crate) async fn ask(
         );
     }
     Ok(Answer::from_completion(&v))
-}
-
-fn thresholds(min: &[String]) -> anyhow::Result<Vec<(String, f64)>> {
-    min.iter()
-        .map(|m| {
-            let (scorer, rate) = m
-                .split_once('=')
-                .with_context(|| format!("--min {m}: expected scorer=rate"))?;
-            let rate: f64 = rate
-                .parse()
-                .with_context(|| format!("--min {m}: the rate is not a number"))?;
-            if !signalbox_config::SCORERS.contains(&scorer) || !(0.0..=1.0).contains(&rate) {
-                anyhow::bail!(
-                    "--min {m}: scorer one of {}, rate 0–1",
-                    signalbox_config::SCORERS.join(", ")
-                );
-            }
-            Ok((scorer.to_owned(), rate))
-        })
-        .collect()
-}
-
-/// Prints per-scorer pass rates and the failing cases; the exit code says
-/// whether every threshold held.
-fn report(
-    results: &[(String, String, Vec<Verdict>, f64)],
-    thresholds: &[(String, f64)],
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let mut tally: std::collections::BTreeMap<&str, (u32, u32)> = Default::default();
-    for (_, _, verdicts, _) in results {
-        for v in verdicts {
-            let t = tally.entry(v.scorer.label()).or_default();
-            t.1 += 1;
-            t.0 += u32::from(v.passed);
-        }
-    }
-    let rate = |(passed, scored): (u32, u32)| f64::from(passed) / f64::from(scored.max(1));
-    let below: Vec<String> = thresholds
-        .iter()
-        .filter_map(|(s, min)| {
-            let r = rate(tally.get(s.as_str()).copied().unwrap_or_default());
-            (r < *min).then(|| format!("{s} {r:.2} < {min:.2}"))
-        })
-        .collect();
-    if json {
-        let cases: Vec<Value> = results
-            .iter()
-            .map(|(suite, id, v, ms)| serde_json::json!({"suite": suite, "case": id, "latency_ms": ms, "verdicts": v}))
-            .collect();
-        let rates: serde_json::Map<String, Value> = tally
-            .iter()
-            .map(|(s, t)| ((*s).to_owned(), serde_json::json!(rate(*t))))
-            .collect();
-        println!(
-            "{}",
-            serde_json::json!({"pass_rate": rates, "below": below, "cases": cases})
-        );
-    } else {
-        println!(
-            "{:<12} {:>7} {:>7} {:>9}",
-            "scorer", "passed", "scored", "pass rate"
-        );
-        for (scorer, t) in &tally {
-            println!("{scorer:<12} {:>7} {:>7} {:>9.2}", t.0, t.1, rate(*t));
-        }
-        for (suite, id, verdicts, _) in results {
-            for v in verdicts.iter().filter(|v| !v.passed) {
-                println!(
-                    "FAIL {suite} {id} {}: {}",
-                    v.scorer.label(),
-                    v.findings.join("; ")
-                );
-            }
-        }
-        for b in &below {
-            println!("below threshold: {b}");
-        }
-    }
-    Ok(if below.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }

@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
@@ -68,13 +67,7 @@ struct Facts {
 /// `signalbox eval prompts`.
 pub async fn run(args: PromptsArgs) -> anyhow::Result<ExitCode> {
     let variants = variants(&args)?;
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(args.timeout))
-        .build()?;
-    let key = match &args.api_key_env {
-        Some(var) => Some(std::env::var(var).with_context(|| format!("${var} is not set"))?),
-        None => None,
-    };
+    let (client, key) = super::eval::client(args.timeout, args.api_key_env.as_deref())?;
     let mut rows = Vec::new();
     let mut disagreements = Vec::new();
     for path in &args.suites {
@@ -173,7 +166,7 @@ fn models(list: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
         .collect()
 }
 
-fn pairs(list: &[String], flag: &str) -> anyhow::Result<BTreeMap<String, String>> {
+pub(crate) fn pairs(list: &[String], flag: &str) -> anyhow::Result<BTreeMap<String, String>> {
     list.iter()
         .map(|p| {
             let (k, v) = p

@@ -10,6 +10,8 @@ pub mod demo;
 mod demo_drain;
 pub mod eval;
 pub mod eval_prompts;
+pub mod eval_run;
+pub mod eval_scores;
 pub mod evaluate;
 pub mod explain;
 pub mod mock;

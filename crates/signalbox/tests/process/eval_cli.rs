@@ -47,13 +47,7 @@ fn eval_check_names_the_bad_field() {
 // Multi-threaded: the mocks keep answering while the CLI blocks this thread.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eval_run_scores_a_gateways_answers_and_gates_on_min() {
-    let (primary, secondary) = two_mocks().await;
-    let config = repo_root().join("examples/failover.yaml");
-    let envs = [
-        ("PRIMARY_URL", primary.base_url()),
-        ("SECONDARY_URL", secondary.base_url()),
-    ];
-    let (_child, addr) = serve(config.to_str().unwrap(), &envs, &[]).await;
+    let (primary, _secondary, _child, addr) = failover_gateway().await;
     let suite = temp_file("eval-run", "suite.yaml", SUITE);
     let run = |min: &str| {
         bin()
@@ -97,6 +91,122 @@ async fn eval_run_scores_a_gateways_answers_and_gates_on_min() {
         stdout.contains("below threshold: tool-call 0.00 < 1.00"),
         "{stdout}"
     );
+}
+
+// Multi-threaded: the mocks keep answering while the CLI blocks this thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eval_run_with_routes_judges_each_route_of_the_alias_on_its_own() {
+    let (_primary, secondary, _child, addr) = failover_gateway().await;
+    let suite = temp_file("eval-routes", "suite.yaml", SUITE);
+    // The fallback route's model breaks its tool calls: through the alias
+    // nobody sees it (the primary serves everything).
+    secondary.set_faults(signalbox_mock::Faults {
+        corrupt_tool_arguments: true,
+        ..signalbox_mock::Faults::default()
+    });
+    let run = |routes: &[&str]| {
+        let mut cmd = bin();
+        cmd.args(["eval", "run", "--url", &format!("http://{addr}")])
+            .args(["--alias", "chat", "--min", "tool-call=1.0"]);
+        for r in routes {
+            cmd.args(["--route", r]);
+        }
+        cmd.arg(&suite).output().unwrap()
+    };
+    let out = run(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(secondary.stats().requests, 0);
+
+    let out = run(&["primary", "secondary"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("route primary") && stdout.contains("route secondary"),
+        "one table row per route: {stdout}"
+    );
+    assert!(
+        stdout.contains("below threshold: tool-call 0.00 < 1.00 (route secondary)"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("(route primary)\nbelow") && !stdout.contains("< 1.00 (route primary)"),
+        "the primary passes on its own: {stdout}"
+    );
+    assert_eq!(
+        secondary.stats().requests,
+        2,
+        "each case reached the pinned route"
+    );
+
+    // A broken suite file costs no traffic: every file is read first.
+    let broken = temp_file("eval-routes", "broken.yaml", "suite: x\ncases: []\n");
+    let before = secondary.stats().requests;
+    let out = bin()
+        .args([
+            "eval",
+            "run",
+            "--url",
+            &format!("http://{addr}"),
+            "--alias",
+            "chat",
+        ])
+        .args(["--route", "secondary"])
+        .arg(&suite)
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cases: must not be empty"));
+    assert_eq!(secondary.stats().requests, before);
+
+    // A route the alias does not have is refused by the gateway, not
+    // served by another route.
+    let out = run(&["nowhere"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("unknown route `nowhere`"), "{stdout}");
+}
+
+// Multi-threaded: the mocks keep answering while the CLI blocks this thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eval_run_with_a_prompt_version_sends_that_version() {
+    let TranslationGateway {
+        claude: _,
+        gpt,
+        config: _,
+        envs: _,
+        _child,
+        addr,
+    } = translation_gateway().await;
+    let suite = temp_file("eval-prompt-version", "support.yaml", GREETING);
+    // The model cannot cope with v2's wording.
+    gpt.set_faults(signalbox_mock::Faults {
+        fail_when_body_contains: Some("cite the help-center".into()),
+        ..signalbox_mock::Faults::default()
+    });
+    let run = |version: &str| {
+        bin()
+            .args(["eval", "run", "--url", &format!("http://{addr}")])
+            .args(["--alias", "chat-gpt", "--min", "grounded=1.0"])
+            .args(["--prompt-version", version, "--var", "product=Acme"])
+            .arg(&suite)
+            .output()
+            .unwrap()
+    };
+    let out = run("support-answer@v1");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let sent = gpt.stats().last_request.unwrap_or_default().to_string();
+    assert!(sent.contains("support assistant for Acme"), "{sent}");
+
+    let out = run("support-answer@v2");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("greet: no answer"), "{stdout}");
 }
 
 const GREETING: &str = r#"
@@ -265,4 +375,85 @@ async fn translation_gateway() -> TranslationGateway {
         _child: child,
         addr,
     }
+}
+
+/// examples/failover.yaml served in front of two mocks (`chat`: primary,
+/// then secondary).
+async fn failover_gateway() -> (
+    signalbox_mock::MockHandle,
+    signalbox_mock::MockHandle,
+    crate::common::process::Killed,
+    String,
+) {
+    let (primary, secondary) = two_mocks().await;
+    let config = repo_root().join("examples/failover.yaml");
+    let envs = [
+        ("PRIMARY_URL", primary.base_url()),
+        ("SECONDARY_URL", secondary.base_url()),
+    ];
+    let (child, addr) = serve(config.to_str().unwrap(), &envs, &[]).await;
+    (primary, secondary, child, addr)
+}
+
+const SCORED_CONFIG: &str = r#"
+providers:
+  - { name: primary, kind: openai-compatible, base-url: "${PRIMARY_URL}" }
+routes:
+  - { id: us-large, provider: primary, model: m, region: us, supports: { tools: true } }
+aliases:
+  - { name: chat, routes: [us-large] }
+admin:
+  tokens:
+    - { name: viewer, role: read-only, token: { env: VIEWER_TOKEN } }
+quality:
+  every: 1s
+  suites:
+    - { path: "${SUITE_PATH}", min-pass-rate: { tool-call: 1.0 } }
+"#;
+
+// Multi-threaded: the mock and the gateway keep serving while the CLI runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eval_scores_lists_the_scheduled_runs_scores_per_model_version() {
+    let suite = temp_file("eval-scores", "suite.yaml", SUITE);
+    let h = signalbox_testkit::Harness::start(
+        SCORED_CONFIG,
+        &["primary"],
+        &[
+            ("VIEWER_TOKEN", "viewer-token".into()),
+            ("SUITE_PATH", suite.display().to_string()),
+        ],
+    )
+    .await;
+    let url = h.gateway.base_url();
+    let scores = |extra: &'static [&'static str]| {
+        let url = url.clone();
+        async move {
+            let mut cmd = bin();
+            cmd.args(["eval", "scores", "--url", &url]).args(extra);
+            cmd.env("SIGNALBOX_ADMIN_TOKEN", "viewer-token");
+            let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+                .await
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
+    let mut table = String::new();
+    for _ in 0..100 {
+        table = scores(&["--route", "us-large"]).await;
+        if table.contains("tool-call") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(table.starts_with("window (unix)"), "{table}");
+    assert!(
+        table.contains("us-large") && table.contains("demo-tools"),
+        "{table}"
+    );
+    let json = scores(&["--scorer", "tool-call", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["scores"][0]["model_version"], "m", "{v}");
+    assert_eq!(v["scores"][0]["prompt_version"], "-", "{v}");
+    let none = scores(&["--model-version", "nope"]).await;
+    assert!(none.contains("(no scores yet)"), "{none}");
 }
