@@ -27,6 +27,8 @@ pub struct QualityConfig {
     pub trip_after: u32,
     /// Passing runs in a row before it serves again.
     pub recover_after: u32,
+    /// The share of its traffic a warned route keeps, in (0, 1].
+    pub warn_weight: f64,
     /// The suites, in document order.
     pub suites: Vec<QualitySuite>,
 }
@@ -38,6 +40,7 @@ impl Default for QualityConfig {
             timeout: Duration::from_secs(30),
             trip_after: 1,
             recover_after: 2,
+            warn_weight: 0.25,
             suites: Vec::new(),
         }
     }
@@ -54,8 +57,8 @@ pub struct QualitySuite {
     pub routes: Vec<String>,
     /// The lowest pass rate per scorer name (one of [`SCORERS`]).
     pub min_pass_rate: Vec<(String, f64)>,
-    /// Below these (but at or above the floor) the route is ranked after
-    /// the routes whose answers pass, instead of being skipped.
+    /// Below these (but at or above the floor) the route keeps only its
+    /// `warn-weight` share of traffic, instead of being skipped.
     pub warn_pass_rate: Vec<(String, f64)>,
 }
 

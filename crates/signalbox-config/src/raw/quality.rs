@@ -26,6 +26,9 @@ pub(crate) struct RawQuality {
     pub trip_after: Option<u32>,
     /// Passing runs in a row before it serves again. Default 2.
     pub recover_after: Option<u32>,
+    /// The share of its traffic a route keeps while it misses a warn bar
+    /// (`warn-pass-rate`), in (0, 1]. Default 0.25.
+    pub warn_weight: Option<f64>,
     /// The suites.
     #[serde(default)]
     pub suites: Vec<RawQualitySuite>,

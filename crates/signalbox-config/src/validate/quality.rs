@@ -49,6 +49,10 @@ pub(super) fn validate_quality(
         "quality.recover-after",
         errors,
     );
+    let warn_weight = raw.warn_weight.unwrap_or(defaults.warn_weight);
+    if !(warn_weight > 0.0 && warn_weight <= 1.0) {
+        errors.push("quality.warn-weight", "must be more than 0 and at most 1");
+    }
     let base = Path::new(origin)
         .parent()
         .map(Path::to_path_buf)
@@ -64,6 +68,7 @@ pub(super) fn validate_quality(
         timeout,
         trip_after,
         recover_after,
+        warn_weight,
         suites,
     }
 }
