@@ -12,12 +12,14 @@
 //! point), requests the shadow route fails a hard constraint for (the
 //! policy's own check, [`Decision::admits`]), requests the route's privacy
 //! boundary blocks (applied as for a served request), requests past the
-//! rule's hourly budget, and any that find every shadow slot busy
-//! (`max-concurrency`: dropped, never queued). The shadow call runs on its
+//! rule's hourly budget (shared across replicas: `shadow/budget.rs`,
+//! checked on the shadow task, never on the request path), and any that
+//! find every shadow slot busy (`max-concurrency`: dropped, never queued). The shadow call runs on its
 //! own task, so the caller's answer never waits for it. A runtime without
 //! shadow rules pays one length check per request.
 
 mod board;
+mod budget;
 
 use std::sync::Arc;
 
@@ -225,11 +227,6 @@ pub(crate) fn launch(ctx: &RequestCtx, job: Job, body: &Bytes, format: WireForma
         Some(Skip::NotJson)
     } else if ctx.served_route() == Some(rule.route) {
         Some(Skip::ServedByShadowRoute)
-    } else if !rule
-        .budget
-        .take(rule.cfg.requests_per_hour, rule.cfg.cost_per_hour_usd)
-    {
-        Some(Skip::Budget)
     } else {
         None
     };
@@ -286,6 +283,10 @@ async fn mirror(
         return;
     };
     let id = route.id.as_str();
+    if !budget::take(&state, rule).await {
+        skip(&state, sh, &rt, rule, Skip::Budget);
+        return;
+    }
     let targets = [rule.route];
     let family = route.upstream.kind().family();
     let variant = job
@@ -327,7 +328,7 @@ async fn mirror(
         return;
     };
     if let Some(c) = answer.cost_usd {
-        rule.budget.spend(c);
+        budget::spend(&state, rule, c).await;
     }
     // Compared as the caller would have read it: tokens restored.
     if let Some((_, Some(table))) = &protected {
