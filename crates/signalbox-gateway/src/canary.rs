@@ -303,7 +303,17 @@ pub(crate) fn assign(
 /// canary's skip goes first among its skips), and what the arm showed is
 /// counted.
 pub(crate) fn settled(ctx: &mut RequestCtx, assigned: Assigned, served: Option<&Served>) {
-    observe(&ctx.runtime, &assigned, served, ctx.started.elapsed());
+    // A request the provider refused as malformed says nothing about the
+    // arm: counting it would let a caller who picks session keys in the
+    // canary arm roll the canary back, for every replica, with bad requests.
+    let callers_fault = served.is_none()
+        && ctx
+            .attempts
+            .last()
+            .is_some_and(|a| a.outcome == signalbox_core::OutcomeClass::RequestRejected);
+    if !callers_fault {
+        observe(&ctx.runtime, &assigned, served, ctx.started.elapsed());
+    }
     if let Some(skip) = assigned.skip {
         ctx.skipped.insert(0, skip);
     }
