@@ -71,47 +71,54 @@ fn quality_verdict(rt: &Runtime, e: &Entry) -> Option<String> {
 /// over anything but a rollback.
 async fn catch_up(state: &AppState, c: &Canary, shared: Option<RolloutStep>) {
     let replica = state.breakers.replica;
-    let push = {
+    let (push, was_pending) = {
         let mut s = c.state.lock();
+        let was_pending = s.pending;
         let stored = shared.as_ref().map_or(0, |r| r.generation);
         let rollback_wins = s.pending
             && s.phase == Phase::RolledBack
             && shared.as_ref().is_none_or(|r| r.phase != Phase::RolledBack);
         let ours = match &shared {
             _ if rollback_wins => true,
-            Some(r) if r.generation > s.generation => {
+            // Not pending: the store is the truth, even one that lost
+            // history (a Redis restarted empty numbers from 1 again).
+            Some(r) if !s.pending || r.generation > s.generation => {
                 if s.adopt(&c.cfg, r) {
                     tracing::info!(canary = %c.cfg.name, step = r.kind.label(), "Canary step taken by another replica.");
                 }
                 c.publish_share(&s);
                 false
             }
-            Some(_) => s.pending,
+            Some(_) => true,
             None => true,
         };
         s.pending = false;
-        if ours {
+        let push = if ours {
             s.generation = stored;
             s.events.last().map(|ev| s.shared_step(replica, ev))
         } else {
             None
-        }
+        };
+        (push, was_pending)
     };
     let Some(next) = push else {
         return;
     };
     let expected = next.generation - 1;
-    match state
+    let result = state
         .quality_state
         .canaries
         .advance(&c.key, expected, next)
-        .await
-    {
-        Ok(Advance::Taken) => c.state.lock().generation = expected + 1,
-        // Another replica was first: adopted at the next tick.
-        Ok(Advance::Moved(_)) => {}
+        .await;
+    let mut s = c.state.lock();
+    match result {
+        Ok(Advance::Taken) => s.generation = expected + 1,
+        // Another replica was first: its step is adopted at the next tick,
+        // or this one's pending step pushed again on top of it.
+        Ok(Advance::Moved(_)) => s.pending = was_pending,
         Err(err) => {
-            c.state.lock().pending = true;
+            s.pending = was_pending;
+            drop(s);
             fell_back(state, &err);
         }
     }

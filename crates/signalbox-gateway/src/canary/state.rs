@@ -272,13 +272,10 @@ impl State {
         }
     }
 
-    /// Takes the shared rollout's step when it is ahead of this state
+    /// Takes the shared rollout's step when it differs from this state
     /// (another replica stepped): its phase, a fresh window, and the step
-    /// as an event. `false` when nothing changed.
+    /// as an event. `false` when the phase did not change.
     pub fn adopt(&mut self, cfg: &CanaryConfig, step: &RolloutStep) -> bool {
-        if step.generation <= self.generation {
-            return false;
-        }
         let changed = step.phase != self.phase;
         self.generation = step.generation;
         self.pending = false;

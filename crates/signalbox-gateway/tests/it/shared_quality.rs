@@ -16,21 +16,10 @@ use signalbox_testkit::redis::RedisServer;
 use signalbox_testkit::{Harness, any_port, chat_body, config, temp_db};
 
 use crate::header;
+use crate::quality::SUITE;
 
-const SUITE: &str = r#"
-suite: weather-tools
-cases:
-  - id: weather-call
-    intent: weather
-    messages: [{role: user, content: "What is the weather in Paris?"}]
-    tools:
-      - name: get_weather
-        parameters: {type: object, properties: {location: {type: string}}, required: [location]}
-    expect: {tool: {name: get_weather}}
-"#;
-
-/// Two routes of one alias; `${QUALITY}` is replica A's quality section
-/// (replica B has none: it never runs a suite).
+/// Two routes of one alias; each replica adds its own sections (in the
+/// quality test only replica A has a `quality` section: B runs no suite).
 const ROUTES: &str = r#"
 admin: { token: { env: ADMIN_TOKEN } }
 providers:
@@ -88,7 +77,7 @@ struct Replicas {
     h: Harness,
     a: GatewayHandle,
     b: GatewayHandle,
-    _sharing: Sharing,
+    sharing: Sharing,
 }
 
 fn suite_path() -> String {
@@ -136,7 +125,7 @@ async fn replicas(a_extra: &str, b_extra: &str, sharing: Sharing) -> Replicas {
         a: a.spawn(any_port()).await.unwrap(),
         b: b.spawn(any_port()).await.unwrap(),
         h,
-        _sharing: sharing,
+        sharing,
     }
 }
 
@@ -362,5 +351,55 @@ async fn two_replicas_promoting_at_once_take_each_step_once() {
             .collect();
         assert_eq!(steps, [25.0, 50.0, 100.0], "no step twice, none skipped");
     }
+    r.stop().await;
+}
+
+/// Redis lost mid-rollout: a replica whose canary regresses rolls back on
+/// its own (the fallback counted), the other keeps its step; once Redis is
+/// back (empty) the rollback is shared and the other replica rolls back too.
+#[tokio::test]
+#[ignore = "needs redis-server on PATH; .ci/run runs these with --ignored"]
+async fn with_redis_lost_a_rollback_is_taken_alone_then_shared_once_it_is_back() {
+    let mut r = replicas(CANARY, CANARY, Sharing::Redis(RedisServer::start())).await;
+    // Both replicas have shared the start (one of them stored it).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let Sharing::Redis(server) = &mut r.sharing else {
+        unreachable!()
+    };
+    server.stop();
+    r.h.mock("secondary").set_faults(Faults {
+        error_rate: 1.0,
+        error_status: 500,
+        ..Faults::default()
+    });
+    let mut i = 0;
+    let rolled_back = within(|| {
+        i += 1;
+        let session = format!("lost-{i}");
+        let r = &r;
+        async move {
+            r.ask(&r.a, &session).await;
+            canary(r, &r.a).await["phase"] == "rolled_back"
+        }
+    })
+    .await;
+    assert!(
+        rolled_back,
+        "A never rolled back alone: {}",
+        canary(&r, &r.a).await
+    );
+    let fallbacks = r#"signalbox_state_fallbacks_total{store="canary"}"#;
+    assert!(r.metrics(&r.a).await.contains(fallbacks), "not counted");
+    assert_eq!(
+        canary(&r, &r.b).await["phase"],
+        "stepping",
+        "B cannot know yet"
+    );
+    let Sharing::Redis(server) = &mut r.sharing else {
+        unreachable!()
+    };
+    assert!(server.restart(), "redis-server did not come back");
+    let on_b = within(|| async { canary(&r, &r.b).await["phase"] == "rolled_back" }).await;
+    assert!(on_b, "B never got the rollback: {}", canary(&r, &r.b).await);
     r.stop().await;
 }
