@@ -134,6 +134,10 @@ async fn a_warned_route_keeps_its_warn_weight_share_first_and_the_rest_as_fallba
         })
         .count();
     assert!((1800..2200).contains(&sticky_first), "{sticky_first}");
+    // Operators see the share it keeps (`/admin/routes`).
+    let view = routes.get(RouteIdx::new(0)).unwrap().health.view();
+    assert_eq!(view.quality_share, 0.25);
+    assert!(view.quality_warning.is_some());
     // A full weight is no reduction at all.
     warn(&routes, 0, 1.0);
     assert!(
