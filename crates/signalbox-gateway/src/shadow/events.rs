@@ -2,7 +2,8 @@
 //! `signalbox what-changed` lists as `event`): a shadow answer that
 //! disagrees with the served one (a different refusal decision, a
 //! different or invalid tool call, structured output that breaks the
-//! schema) is an event naming the route, the request and what differed,
+//! schema) is an event naming the route, the request and which scorers
+//! differed (never the answers' text),
 //! at most one per route per [`DISAGREEMENT_EVERY`] (the next one says how
 //! many it stands for; the rest are counted, never written, so a shadow
 //! route that disagrees with every request cannot flood the log); and a
@@ -113,21 +114,21 @@ pub(super) fn compared(
         t.count(m::SHADOW_EVENTS_TOTAL, &labels);
     }
     if let Some(times) = due.disagreement {
-        let what: Vec<String> = verdicts
+        // What differed, by scorer, never the findings' text: it quotes the
+        // answers (a caller's data has no place in the audit trail; the
+        // request's own record holds what its privacy settings allow).
+        let what: Vec<&str> = verdicts
             .iter()
             .filter(|v| !v.passed)
-            .map(|v| {
-                let why = v.findings.first().map_or("", String::as_str);
-                format!("{}: {why}", v.scorer.label())
-            })
+            .map(|v| v.scorer.label())
             .collect();
         let more = match times {
             0 | 1 => String::new(),
             n => format!(" ({n} disagreements since the last event)"),
         };
         let detail = format!(
-            "shadow route {route} disagreed with the served answer to request {request_id}: {}{more}",
-            what.join("; ")
+            "shadow route {route} disagreed with the served answer to request {request_id} on {}{more}",
+            what.join(", ")
         );
         tell(state, route, "disagreement", detail);
     }
