@@ -403,3 +403,45 @@ async fn with_redis_lost_a_rollback_is_taken_alone_then_shared_once_it_is_back()
     assert!(on_b, "B never got the rollback: {}", canary(&r, &r.b).await);
     r.stop().await;
 }
+
+const SHADOW: &str = "
+shadow:
+  rules:
+    - { name: try-secondary, route: secondary-route, sample: 1.0, requests-per-hour: 2 }
+";
+
+/// A shadow rule's hourly budget holds for the deployment: two replicas
+/// mirroring every request mirror two in all, not two each.
+#[tokio::test]
+async fn a_shadow_budget_is_spent_once_across_replicas() {
+    // Clear of an hour's end: the budget is per clock hour.
+    let into_hour = signalbox_core::clock::unix_ms() / 1000 % 3600;
+    if into_hour > 3590 {
+        tokio::time::sleep(Duration::from_secs(3601 - into_hour)).await;
+    }
+    let r = replicas(
+        SHADOW,
+        SHADOW,
+        Sharing::InProcess(QualityState::in_memory()),
+    )
+    .await;
+    for i in 0..3 {
+        assert_eq!(r.ask(&r.a, &format!("a-{i}")).await, "primary-route");
+        assert_eq!(r.ask(&r.b, &format!("b-{i}")).await, "primary-route");
+    }
+    let totals = || async {
+        let mut mirrored = 0;
+        let mut over_budget = 0;
+        for on in [&r.a, &r.b] {
+            let report = r.admin(on, "/admin/shadow").await;
+            let route = &report["routes"][0];
+            mirrored += route["mirrored"].as_u64().unwrap_or(0);
+            over_budget += route["skipped"]["budget"].as_u64().unwrap_or(0);
+        }
+        (mirrored, over_budget)
+    };
+    let settled = within(|| async { totals().await == (2, 4) }).await;
+    assert!(settled, "mirrored, over budget: {:?}", totals().await);
+    assert_eq!(r.h.mock("secondary").stats().requests, 2);
+    r.stop().await;
+}
