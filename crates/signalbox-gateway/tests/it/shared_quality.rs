@@ -237,19 +237,18 @@ async fn canary(r: &Replicas, on: &GatewayHandle) -> Value {
     r.admin(on, "/admin/canary").await["canaries"][0].clone()
 }
 
-async fn a_canary_rolled_back_on_one_replica_is_rolled_back_on_the_other(sharing: Sharing) {
-    let r = replicas(CANARY, CANARY, sharing).await;
+/// Makes the canary's route fail every call and sends fresh sessions
+/// through replica A only (B never sees it fail) until A rolls back.
+async fn roll_back_through_a(r: &Replicas) {
     r.h.mock("secondary").set_faults(Faults {
         error_rate: 1.0,
         error_status: 500,
         ..Faults::default()
     });
-    // Traffic through A only: B never sees the canary fail.
     let mut i = 0;
     let rolled_back = within(|| {
         i += 1;
         let session = format!("a-{i}");
-        let r = &r;
         async move {
             r.ask(&r.a, &session).await;
             canary(r, &r.a).await["phase"] == "rolled_back"
@@ -259,8 +258,13 @@ async fn a_canary_rolled_back_on_one_replica_is_rolled_back_on_the_other(sharing
     assert!(
         rolled_back,
         "A never rolled back: {}",
-        canary(&r, &r.a).await
+        canary(r, &r.a).await
     );
+}
+
+async fn a_canary_rolled_back_on_one_replica_is_rolled_back_on_the_other(sharing: Sharing) {
+    let r = replicas(CANARY, CANARY, sharing).await;
+    roll_back_through_a(&r).await;
     let on_b = within(|| async { canary(&r, &r.b).await["phase"] == "rolled_back" }).await;
     let b = canary(&r, &r.b).await;
     assert!(on_b, "B kept its share: {b}");
@@ -367,27 +371,7 @@ async fn with_redis_lost_a_rollback_is_taken_alone_then_shared_once_it_is_back()
         unreachable!()
     };
     server.stop();
-    r.h.mock("secondary").set_faults(Faults {
-        error_rate: 1.0,
-        error_status: 500,
-        ..Faults::default()
-    });
-    let mut i = 0;
-    let rolled_back = within(|| {
-        i += 1;
-        let session = format!("lost-{i}");
-        let r = &r;
-        async move {
-            r.ask(&r.a, &session).await;
-            canary(r, &r.a).await["phase"] == "rolled_back"
-        }
-    })
-    .await;
-    assert!(
-        rolled_back,
-        "A never rolled back alone: {}",
-        canary(&r, &r.a).await
-    );
+    roll_back_through_a(&r).await;
     let fallbacks = r#"signalbox_state_fallbacks_total{store="canary"}"#;
     assert!(r.metrics(&r.a).await.contains(fallbacks), "not counted");
     assert_eq!(
