@@ -97,6 +97,15 @@ pub const CANARY_EVENTS_TOTAL: &str = "signalbox_canary_events_total";
 /// Counter: requests a canary assigned, by `canary` and `arm` (`baseline`,
 /// `canary`).
 pub const CANARY_REQUESTS_TOTAL: &str = "signalbox_canary_requests_total";
+/// Counter: calls to a shared-state store that could not be reached, so
+/// this replica went on with its own state, by `store` (`canary`,
+/// `shadow`).
+pub const STATE_FALLBACKS_TOTAL: &str = "signalbox_state_fallbacks_total";
+/// Counter: shadow comparisons kept as events in the audit trail, by
+/// `route` and `kind` (`disagreement`, `agreement_low`,
+/// `agreement_restored`); events over the rate limit are counted with
+/// `suppressed="true"`.
+pub const SHADOW_EVENTS_TOTAL: &str = "signalbox_shadow_events_total";
 /// Counter: connections accepted, by serving worker (`worker`: its index
 /// under `server.scheduler: per-core`, else `shared`).
 pub const CONNECTIONS_TOTAL: &str = "signalbox_connections_total";

@@ -24,7 +24,7 @@ mod quality;
 mod view;
 mod window;
 
-pub use quality::{QualityGate, QualityTransition};
+pub use quality::{DEFAULT_WARN_WEIGHT, QualityGate, QualityTransition};
 pub use view::{HealthView, ProbeResult};
 
 use window::{LatencyWindow, OutcomeWindow};
@@ -306,7 +306,7 @@ impl RouteHealth {
         if forced_closed {
             return Admission::Allowed {
                 ramp: 1.0,
-                slow: is_slow(&s.latencies, &cfg) || self.quality.warned(),
+                slow: is_slow(&s.latencies, &cfg),
             };
         }
         match &mut s.phase {
@@ -356,7 +356,7 @@ impl RouteHealth {
                 ),
                 None => Admission::Allowed {
                     ramp: ramp(s.recovered_at, cfg.slow_start, now),
-                    slow: is_slow(&s.latencies, &cfg) || self.quality.warned(),
+                    slow: is_slow(&s.latencies, &cfg),
                 },
             },
         }

@@ -1,6 +1,8 @@
 //! Owns the order in which a request tries its candidate routes: the
 //! policy's ranking, adjusted by health (routes an operator drained or
-//! forced open, open circuits and quota cooldowns skipped, slow routes after healthy ones, recovering routes ramped in),
+//! forced open, open circuits and quota cooldowns skipped, slow routes after healthy ones, recovering routes ramped in,
+//! routes the quality loop warned about kept in place for their
+//! `warn-weight` share of requests and moved after the others for the rest),
 //! and by session stickiness. The order is a pure function of the request's
 //! seed, the session and the health state, so it is deterministic.
 
@@ -83,6 +85,9 @@ pub(crate) fn order<X>(
                 slow.push(idx);
             }
             Admission::Allowed { ramp, .. } => {
+                // A warned route keeps its place for its share of requests,
+                // as a recovering one does for its ramp.
+                let ramp = ramp * target.health.quality.share();
                 if ramp >= 1.0 || unit(mix(seed, &target.id)) < ramp || out.sticky == Some(idx) {
                     out.intended.get_or_insert(idx);
                     healthy.push(idx);
@@ -128,8 +133,9 @@ fn sticky_choice<X>(
         .filter_map(|i| routes.get(i).map(|r| (i, r)))
         .map(|(i, r)| {
             let u = unit(mix(session_hash, &r.id)).max(f64::MIN_POSITIVE);
-            // Weighted rendezvous: the largest w / -ln(u) wins.
-            (i, r.weight / -u.ln())
+            // Weighted rendezvous: the largest w / -ln(u) wins. A warned
+            // route's weight is cut to its share.
+            (i, r.weight * r.health.quality.share() / -u.ln())
         })
         .max_by(|a, b| a.1.total_cmp(&b.1))
         .map(|(i, _)| i)

@@ -14,10 +14,12 @@
 //! canary's state machine (`canary/state.rs`); a background task
 //! evaluates it every second: a regression rolls back at once, a clean
 //! window promotes. Every step is an event (kept with the canary, counted,
-//! logged, and written to the audit trail of the decision log). State is
-//! per replica (docs/quality.md).
+//! logged, and written to the audit trail of the decision log). The
+//! rollout's step is shared across replicas through the `state` backend
+//! (`canary/shared.rs`); each replica measures its own traffic.
 
 mod report;
+mod shared;
 mod state;
 
 use std::sync::Arc;
@@ -53,6 +55,9 @@ const BUCKETS: u64 = 10_000;
 #[derive(Debug)]
 pub(crate) struct Canary {
     cfg: CanaryConfig,
+    /// The rollout's key in the shared store: its name and a fingerprint
+    /// of its definition (a changed definition is a rollout of its own).
+    key: String,
     share_bp: AtomicU32,
     state: Mutex<State>,
 }
@@ -61,10 +66,17 @@ impl Canary {
     fn new(cfg: CanaryConfig) -> Self {
         let state = State::new(&cfg);
         Self {
+            key: format!("{}:{:016x}", cfg.name, fnv1a(format!("{cfg:?}").as_bytes())),
             share_bp: AtomicU32::new(state.share_bp(&cfg)),
             state: Mutex::new(state),
             cfg,
         }
+    }
+
+    /// Makes `s`'s share the one requests read.
+    fn publish_share(&self, s: &State) {
+        self.share_bp
+            .store(s.share_bp(&self.cfg), Ordering::Relaxed);
     }
 
     /// Whether requests are still being measured (not completed or rolled
@@ -291,7 +303,17 @@ pub(crate) fn assign(
 /// canary's skip goes first among its skips), and what the arm showed is
 /// counted.
 pub(crate) fn settled(ctx: &mut RequestCtx, assigned: Assigned, served: Option<&Served>) {
-    observe(&ctx.runtime, &assigned, served, ctx.started.elapsed());
+    // A request the provider refused as malformed says nothing about the
+    // arm: counting it would let a caller who picks session keys in the
+    // canary arm roll the canary back, for every replica, with bad requests.
+    let callers_fault = served.is_none()
+        && ctx
+            .attempts
+            .last()
+            .is_some_and(|a| a.outcome == signalbox_core::OutcomeClass::RequestRejected);
+    if !callers_fault {
+        observe(&ctx.runtime, &assigned, served, ctx.started.elapsed());
+    }
     if let Some(skip) = assigned.skip {
         ctx.skipped.insert(0, skip);
     }
@@ -354,36 +376,15 @@ pub(crate) fn spawn(state: &Arc<AppState>) -> JoinHandle<()> {
             tick.tick().await;
             let rt = state.runtime.load_full();
             for e in &rt.canaries.0 {
-                evaluate(&state, &rt, e);
+                shared::tick(&state, &rt, e).await;
+                let share = f64::from(e.canary.share_bp.load(Ordering::Relaxed)) / 100.0;
+                let labels = [("canary", e.canary.cfg.name.as_str())];
+                state
+                    .telemetry
+                    .set_gauge(m::CANARY_SHARE_PERCENT, &labels, share);
             }
         }
     })
-}
-
-/// Evaluates one canary and tells of the step it took, if any.
-fn evaluate(state: &AppState, rt: &Runtime, e: &Entry) {
-    let quality = match e.arms {
-        Arms::Route { canary, .. } => rt
-            .routes
-            .get(canary)
-            .and_then(|r| r.health.quality.closed()),
-        Arms::Prompt { .. } => None,
-    };
-    let cfg = &e.canary.cfg;
-    let event = {
-        let mut s = e.canary.state.lock();
-        let event = s.evaluate(cfg, quality);
-        e.canary.share_bp.store(s.share_bp(cfg), Ordering::Relaxed);
-        event
-    };
-    let share = f64::from(e.canary.share_bp.load(Ordering::Relaxed)) / 100.0;
-    let name = cfg.name.as_str();
-    state
-        .telemetry
-        .set_gauge(m::CANARY_SHARE_PERCENT, &[("canary", name)], share);
-    if let Some(event) = event {
-        tell(state, cfg, &event);
-    }
 }
 
 /// Counts, logs and audits one step.

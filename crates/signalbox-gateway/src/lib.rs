@@ -116,6 +116,9 @@ pub struct AppState {
     /// Operator actions (shared across replicas with a networked store;
     /// kept across reloads: they live in the state, not the configuration).
     pub actions: Arc<dyn signalbox_state::ActionStore>,
+    /// Canary rollouts and shadow budgets (shared across replicas with a
+    /// networked store; quality marks are linked into route health).
+    pub quality_state: QualityState,
     /// Open client connections and their cap (`server.max-connections`,
     /// read at startup), shared by every serving worker.
     pub(crate) connections: Arc<conn::ConnLimit>,
@@ -135,6 +138,33 @@ pub struct SharedBreakers {
     /// The operator actions' view (the action store's snapshot): route
     /// health reads drains and forced breakers from it.
     pub actions: Arc<signalbox_state::ActiveActions>,
+    /// Where route quality gates publish and read their marks.
+    pub quality: Arc<dyn signalbox_state::QualityStore>,
+}
+
+/// The quality loop's state shared across replicas: quality marks, canary
+/// rollouts and shadow budgets (the `state` backend's stores by default;
+/// pass the same instance to gateways in one process to share them, as
+/// replicas sharing one Redis do).
+#[derive(Debug, Clone)]
+pub struct QualityState {
+    /// Quality gates' marks.
+    pub marks: Arc<dyn signalbox_state::QualityStore>,
+    /// Canary rollouts' steps.
+    pub canaries: Arc<dyn signalbox_state::CanaryStore>,
+    /// Shadow rules' hourly budgets.
+    pub shadow: Arc<dyn signalbox_state::ShadowBudgetStore>,
+}
+
+impl QualityState {
+    /// In-process stores.
+    pub fn in_memory() -> Self {
+        Self {
+            marks: Arc::new(signalbox_state::InMemoryQuality::default()),
+            canaries: Arc::new(signalbox_state::InMemoryCanaries::default()),
+            shadow: Arc::new(signalbox_state::InMemoryShadowBudgets::default()),
+        }
+    }
 }
 
 /// Options beyond the configuration itself.
@@ -150,6 +180,9 @@ pub struct GatewayOptions {
     /// Where operator actions are kept (default: the `state` backend's
     /// store; pass the same instance to share between in-process gateways).
     pub action_store: Option<Arc<dyn signalbox_state::ActionStore>>,
+    /// Where quality marks, canary rollouts and shadow budgets are kept
+    /// (default: the `state` backend's stores).
+    pub quality_state: Option<QualityState>,
 }
 
 /// The shared-state stores for `config.state`.
@@ -159,6 +192,7 @@ struct StateStores {
     spend: Arc<dyn signalbox_state::SpendStore>,
     breakers: Arc<dyn signalbox_state::BreakerStore>,
     actions: Arc<dyn signalbox_state::ActionStore>,
+    quality: QualityState,
 }
 
 /// How long a Redis idempotency claim blocks its key when its replica dies
@@ -185,6 +219,7 @@ fn state_stores(config: &Config) -> Result<StateStores, BuildError> {
             spend: Arc::new(signalbox_state::InMemorySpend::default()),
             breakers: Arc::new(signalbox_state::InMemoryBreakers::default()),
             actions: Arc::new(signalbox_state::InMemoryActions::default()),
+            quality: QualityState::in_memory(),
         }),
         signalbox_config::StateBackend::Redis { url } => {
             use signalbox_state_redis as r;
@@ -198,6 +233,14 @@ fn state_stores(config: &Config) -> Result<StateStores, BuildError> {
                 .map_err(|e| BuildError::State(e.0))?;
             let actions = r::RedisActions::new(conn.clone(), REDIS_BREAKER_REFRESH)
                 .map_err(|e| BuildError::State(e.0))?;
+            let quality = QualityState {
+                marks: Arc::new(
+                    r::RedisQuality::new(conn.clone(), REDIS_BREAKER_REFRESH)
+                        .map_err(|e| BuildError::State(e.0))?,
+                ),
+                canaries: Arc::new(r::RedisCanaries::new(conn.clone())),
+                shadow: Arc::new(r::RedisShadowBudgets::new(conn.clone())),
+            };
             Ok(StateStores {
                 idempotency: Arc::new(r::RedisIdempotency::new(
                     conn.clone(),
@@ -209,6 +252,7 @@ fn state_stores(config: &Config) -> Result<StateStores, BuildError> {
                 spend: Arc::new(r::RedisSpend::new(conn)),
                 breakers: Arc::new(breakers),
                 actions: Arc::new(actions),
+                quality,
             })
         }
     }
@@ -258,10 +302,12 @@ impl Gateway {
             config.privacy.vault_ttl,
         ));
         let actions = options.action_store.clone().unwrap_or(stores.actions);
+        let quality_state = options.quality_state.clone().unwrap_or(stores.quality);
         let shared = SharedBreakers {
             store: options.breaker_store.clone().unwrap_or(stores.breakers),
             replica: uuid::Uuid::new_v4().as_u64_pair().0,
             actions: actions.snapshot(),
+            quality: Arc::clone(&quality_state.marks),
         };
         let connections = Arc::new(conn::ConnLimit::new(
             config.server.max_connections,
@@ -295,6 +341,7 @@ impl Gateway {
                 vault: privacy::Vault(vault),
                 breakers: shared,
                 actions,
+                quality_state,
                 connections,
                 readiness: warm::Readiness::default(),
                 quality: quality::QualityState::new(replica),

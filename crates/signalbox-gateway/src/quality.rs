@@ -367,7 +367,7 @@ fn misses(state: &AppState, id: &str, run: &Run) -> (Vec<String>, Vec<String>) {
 fn mark_warning(state: &AppState, route: &Route, warned: &[String]) {
     let id = route.id.as_str();
     let missed = (!warned.is_empty()).then(|| warned.join("; "));
-    if missed.is_some() != route.health.quality.warned() {
+    if missed.is_some() != route.health.quality.warned_here() {
         tracing::info!(route = %id, warning = ?missed, "Quality warning changed: the route is ranked accordingly.");
     }
     route.health.quality.record_warning(missed.as_deref());

@@ -161,6 +161,9 @@ impl Runtime {
                 let health = carried.health(r);
                 health.share(r.id.as_str(), shared.replica, Arc::clone(&shared.store));
                 health.watch_actions(r.id.as_str(), Arc::clone(&shared.actions));
+                let quality = &health.quality;
+                quality.share_through(r.id.as_str(), shared.replica, Arc::clone(&shared.quality));
+                quality.configure(config.quality.warn_weight, mark_ttl(&config.quality));
                 Ok(Route {
                     id: r.id.clone(),
                     provider: r.provider.clone(),
@@ -228,6 +231,14 @@ impl Runtime {
     pub fn usable_routes(&self) -> usize {
         self.routes.iter().filter(|r| r.health.usable()).count()
     }
+}
+
+/// How long a replica's quality verdict on a route holds for the other
+/// replicas without a new run: three runs missed, and a minute more for
+/// the run itself (a replica that stopped running suites, or died, no
+/// longer holds a route).
+fn mark_ttl(q: &signalbox_config::QualityConfig) -> std::time::Duration {
+    q.every.saturating_mul(3) + std::time::Duration::from_secs(60)
 }
 
 /// What a route's adapter applies: the upstream model, the output limit

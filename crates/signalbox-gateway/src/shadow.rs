@@ -4,7 +4,9 @@
 //! the shadow answer is never returned, only scored against the served one
 //! (`judge.rs`: refusal agreement, tool-call agreement, structured-output
 //! validity; latency and cost deltas) and reported per shadow route
-//! (`GET /admin/shadow`, `signalbox shadow report`, `signalbox_shadow_*`).
+//! (`GET /admin/shadow`, `signalbox shadow report`, `signalbox_shadow_*`);
+//! disagreements and agreement falling below the rule's bar are events in
+//! the audit trail, rate limited (`shadow/events.rs`).
 //!
 //! What is never mirrored, each counted with its reason: requests with an
 //! `Idempotency-Key`, irreversible ones (the caller's header or an
@@ -12,12 +14,15 @@
 //! point), requests the shadow route fails a hard constraint for (the
 //! policy's own check, [`Decision::admits`]), requests the route's privacy
 //! boundary blocks (applied as for a served request), requests past the
-//! rule's hourly budget, and any that find every shadow slot busy
-//! (`max-concurrency`: dropped, never queued). The shadow call runs on its
+//! rule's hourly budget (shared across replicas: `shadow/budget.rs`,
+//! checked on the shadow task, never on the request path), and any that
+//! find every shadow slot busy (`max-concurrency`: dropped, never queued). The shadow call runs on its
 //! own task, so the caller's answer never waits for it. A runtime without
 //! shadow rules pays one length check per request.
 
 mod board;
+mod budget;
+mod events;
 
 use std::sync::Arc;
 
@@ -59,6 +64,8 @@ pub(crate) struct Shadow {
     refusals: Detector,
     /// What the shadow routes showed (carried across reloads).
     board: Arc<Board>,
+    /// Their comparisons as events (carried across reloads).
+    watch: Arc<events::Watch>,
 }
 
 impl Shadow {
@@ -86,6 +93,7 @@ impl Shadow {
             timeout: config.shadow.timeout,
             refusals: Detector::new(None),
             board: previous.map_or_else(Arc::default, |p| Arc::clone(&p.board)),
+            watch: previous.map_or_else(Arc::default, |p| Arc::clone(&p.watch)),
         }
     }
 }
@@ -97,6 +105,9 @@ pub(crate) struct Job {
     /// The caller's request id, sent with the shadow call too (the
     /// provider's logs tie the two together).
     request_id: HeaderValue,
+    /// The gateway's own id of the served request (events name it: it is
+    /// the decision record's key, and no caller chooses it).
+    gateway_id: String,
     req: ChatRequest,
     who: Who,
     session: Option<String>,
@@ -196,6 +207,7 @@ pub(crate) fn pick(
     Some(Job {
         rule: i,
         request_id: ctx.ids.echo_header.clone(),
+        gateway_id: ctx.ids.gateway.clone(),
         req: req.clone(),
         who: Who {
             tenant: signals.tenant,
@@ -225,11 +237,6 @@ pub(crate) fn launch(ctx: &RequestCtx, job: Job, body: &Bytes, format: WireForma
         Some(Skip::NotJson)
     } else if ctx.served_route() == Some(rule.route) {
         Some(Skip::ServedByShadowRoute)
-    } else if !rule
-        .budget
-        .take(rule.cfg.requests_per_hour, rule.cfg.cost_per_hour_usd)
-    {
-        Some(Skip::Budget)
     } else {
         None
     };
@@ -286,6 +293,10 @@ async fn mirror(
         return;
     };
     let id = route.id.as_str();
+    if !budget::take(&state, rule).await {
+        skip(&state, sh, &rt, rule, Skip::Budget);
+        return;
+    }
     let targets = [rule.route];
     let family = route.upstream.kind().family();
     let variant = job
@@ -327,13 +338,15 @@ async fn mirror(
         return;
     };
     if let Some(c) = answer.cost_usd {
-        rule.budget.spend(c);
+        budget::spend(&state, rule, c).await;
     }
     // Compared as the caller would have read it: tokens restored.
     if let Some((_, Some(table))) = &protected {
         restore(&mut answer, table);
     }
-    compare(&state, sh, id, &job.req, &served, &answer);
+    let verdicts = compare(&state, sh, id, &job.req, &served, &answer);
+    let bar = rule.cfg.min_agreement;
+    events::compared(&state, &sh.watch, id, &job.gateway_id, &verdicts, bar);
 }
 
 /// Restores privacy tokens in the answer's text and tool arguments.
@@ -352,7 +365,8 @@ fn restore(answer: &mut signalbox_eval::Answer, table: &signalbox_privacy::Token
     }
 }
 
-/// Scores the shadow answer against the served one and keeps the result.
+/// Scores the shadow answer against the served one and keeps the result;
+/// the verdicts.
 fn compare(
     state: &AppState,
     sh: &Shadow,
@@ -360,7 +374,7 @@ fn compare(
     req: &ChatRequest,
     served: &ServedAnswer,
     shadow: &signalbox_eval::Answer,
-) {
+) -> Vec<signalbox_eval::Verdict> {
     let served_answer = serde_json::from_slice::<Value>(&served.body)
         .map(|v| signalbox_eval::Answer::from_completion(&v))
         .unwrap_or_default();
@@ -394,6 +408,7 @@ fn compare(
     if let Some(c) = cost {
         t.set_gauge(m::SHADOW_COST_DELTA_USD, &[("route", route)], c);
     }
+    verdicts
 }
 
 /// `GET /admin/shadow`: each rule and each shadow route's numbers.
@@ -437,6 +452,7 @@ mod tests {
             sample,
             requests_per_hour: 10,
             cost_per_hour_usd: None,
+            min_agreement: 0.9,
         }
     }
 

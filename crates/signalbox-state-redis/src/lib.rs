@@ -1,7 +1,9 @@
 //! Redis implementations of the shared-state stores of `signalbox-state`,
 //! so gateway replicas agree on idempotency records ([`RedisIdempotency`]),
 //! tenant limits ([`RedisLimits`]), tenant spend ([`RedisSpend`]), open
-//! circuits ([`RedisBreakers`]) and operator actions ([`RedisActions`]).
+//! circuits ([`RedisBreakers`]), operator actions ([`RedisActions`]),
+//! quality marks ([`RedisQuality`]), canary rollouts ([`RedisCanaries`])
+//! and shadow budgets ([`RedisShadowBudgets`]).
 //!
 //! Every store shares one [`RedisConn`]: a `redis::aio::ConnectionManager`
 //! (one multiplexed connection, reconnected automatically) plus the key
@@ -12,14 +14,20 @@
 
 mod actions;
 mod breakers;
+mod canary;
 mod idempotency;
 mod limits;
+mod quality;
+mod shadow;
 mod spend;
 
 pub use actions::RedisActions;
 pub use breakers::RedisBreakers;
+pub use canary::RedisCanaries;
 pub use idempotency::RedisIdempotency;
 pub use limits::RedisLimits;
+pub use quality::RedisQuality;
+pub use shadow::RedisShadowBudgets;
 pub use spend::RedisSpend;
 
 use std::sync::Arc;

@@ -27,8 +27,16 @@ use bytes::Bytes;
 use signalbox_core::operator::{Action, Actor, OperatorAction, Role};
 
 use crate::{
-    ActionStore, Begin, BoxFuture, BreakerStore, IdempotencyStore, LimitStore, Limits, Period,
-    SharedBreaker, SpendStore, StoredResponse, check_budget, unix_ms,
+    ActionStore, Begin, BoxFuture, BreakerStore, CanaryStore, IdempotencyStore, LimitStore, Limits,
+    Period, QualityStore, ShadowBudgetStore, SharedBreaker, SpendStore, StoredResponse,
+    check_budget, unix_ms,
+};
+
+mod rollouts;
+
+pub use rollouts::{
+    canary_steps_are_taken_once, quality_marks_spread_per_replica_and_expire,
+    shadow_budgets_are_shared_per_rule_and_hour,
 };
 
 /// Builds stores of one backend for the contracts.
@@ -47,6 +55,12 @@ pub trait Backend: Sync {
     fn breakers(&self) -> BoxFuture<'_, [Arc<dyn BreakerStore>; 2]>;
     /// Two replicas' views of one operator-action store.
     fn actions(&self) -> BoxFuture<'_, [Arc<dyn ActionStore>; 2]>;
+    /// Two replicas' views of one quality-mark store.
+    fn quality(&self) -> BoxFuture<'_, [Arc<dyn QualityStore>; 2]>;
+    /// Two handles on one canary-rollout store.
+    fn canaries(&self) -> BoxFuture<'_, [Arc<dyn CanaryStore>; 2]>;
+    /// Two handles on one shadow-budget store.
+    fn shadow_budgets(&self) -> BoxFuture<'_, [Arc<dyn ShadowBudgetStore>; 2]>;
 }
 
 fn resp(body: &[u8]) -> StoredResponse {
@@ -62,7 +76,7 @@ fn resp(body: &[u8]) -> StoredResponse {
 
 /// Polls `f` (up to ~1 s): a networked store's replicas see each other's
 /// writes after a refresh, not at once.
-async fn eventually(mut f: impl FnMut() -> bool) -> bool {
+pub(crate) async fn eventually(mut f: impl FnMut() -> bool) -> bool {
     for _ in 0..50 {
         if f() {
             return true;
@@ -379,7 +393,10 @@ macro_rules! state_contracts {
             limits_concurrency_is_shared_and_released_on_drop,
             spend_is_shared_per_tenant_and_month,
             breakers_spread_between_replicas,
-            actions_are_shared_expire_and_revert);
+            actions_are_shared_expire_and_revert,
+            quality_marks_spread_per_replica_and_expire,
+            canary_steps_are_taken_once,
+            shadow_budgets_are_shared_per_rule_and_hour);
     };
     (@each $attrs:tt $backend:expr; $($name:ident),*) => {
         $( $crate::state_contracts!(@one $attrs $backend; $name); )*
@@ -402,8 +419,10 @@ mod memory {
 
     use super::Backend;
     use crate::{
-        ActionStore, BoxFuture, BreakerStore, IdempotencyStore, InMemoryActions, InMemoryBreakers,
-        InMemoryIdempotency, InMemoryLimits, InMemorySpend, LimitStore, SpendStore,
+        ActionStore, BoxFuture, BreakerStore, CanaryStore, IdempotencyStore, InMemoryActions,
+        InMemoryBreakers, InMemoryCanaries, InMemoryIdempotency, InMemoryLimits, InMemoryQuality,
+        InMemoryShadowBudgets, InMemorySpend, LimitStore, QualityStore, ShadowBudgetStore,
+        SpendStore,
     };
 
     struct Memory;
@@ -433,6 +452,17 @@ mod memory {
         }
         fn actions(&self) -> BoxFuture<'_, [Arc<dyn ActionStore>; 2]> {
             Box::pin(async { twice(Arc::new(InMemoryActions::default()) as Arc<dyn ActionStore>) })
+        }
+        fn quality(&self) -> BoxFuture<'_, [Arc<dyn QualityStore>; 2]> {
+            Box::pin(async { twice(Arc::new(InMemoryQuality::default()) as Arc<dyn QualityStore>) })
+        }
+        fn canaries(&self) -> BoxFuture<'_, [Arc<dyn CanaryStore>; 2]> {
+            Box::pin(async { twice(Arc::new(InMemoryCanaries::default()) as Arc<dyn CanaryStore>) })
+        }
+        fn shadow_budgets(&self) -> BoxFuture<'_, [Arc<dyn ShadowBudgetStore>; 2]> {
+            Box::pin(async {
+                twice(Arc::new(InMemoryShadowBudgets::default()) as Arc<dyn ShadowBudgetStore>)
+            })
         }
     }
 

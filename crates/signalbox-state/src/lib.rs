@@ -1,6 +1,6 @@
 //! Owns the state that must agree across gateway replicas — idempotency
-//! records, tenant limits, tenant spend, open circuits and operator
-//! actions — behind traits with an in-process
+//! records, tenant limits, tenant spend, open circuits, operator actions,
+//! quality gates, canary rollouts and shadow budgets — behind traits with an in-process
 //! implementation (the default; Redis ones live in `signalbox-state-redis`), plus the
 //! per-replica pieces that need no sharing: session affinity memory, the
 //! fair per-route queue, and the rate limit on repeated warnings.
@@ -17,7 +17,10 @@ pub mod contract;
 mod fair;
 mod idempotency;
 mod limits;
+mod quality;
 mod rate;
+mod rollout;
+mod shadow;
 mod spend;
 mod warn;
 
@@ -29,7 +32,10 @@ pub use breakers::{
 pub use fair::{FairGate, GateError, GatePermit};
 pub use idempotency::{Begin, IdempotencyStore, InMemoryIdempotency, StoredResponse, Waiter};
 pub use limits::{InMemoryLimits, LimitExceeded, LimitPermit, LimitStore, Limits};
+pub use quality::{InMemoryQuality, QualityMark, QualityMarks, QualityStore};
 pub use rate::RateGate;
+pub use rollout::{Advance, CanaryStore, InMemoryCanaries, RolloutPhase, RolloutStep, StepKind};
+pub use shadow::{InMemoryShadowBudgets, ShadowBudgetStore};
 pub use spend::{
     BudgetExceeded, InMemorySpend, MICROS_PER_USD, Period, SpendStore, check_budget, usd_to_micros,
 };

@@ -79,6 +79,20 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// Starts the server again, empty, on the same port (after [`Self::stop`]:
+    /// Redis lost and back). `false` when it does not come up.
+    pub fn restart(&mut self) -> bool {
+        self.stop();
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        self.child = child.ok();
+        self.child.is_some() && self.wait_ready(Duration::from_secs(10))
+    }
+
     /// Kills the server now (to test behaviour with Redis gone).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {

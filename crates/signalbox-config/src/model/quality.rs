@@ -37,6 +37,8 @@ pub struct QualityConfig {
     pub judge: Option<String>,
     /// The length of a score window.
     pub score_window: Duration,
+    /// The share of its traffic a warned route keeps, in (0, 1].
+    pub warn_weight: f64,
     /// The suites, in document order.
     pub suites: Vec<QualitySuite>,
 }
@@ -62,6 +64,7 @@ impl Default for QualityConfig {
             tenant: None,
             judge: None,
             score_window: Duration::from_secs(3600),
+            warn_weight: 0.25,
             suites: Vec::new(),
         }
     }
@@ -78,8 +81,8 @@ pub struct QualitySuite {
     pub routes: Vec<String>,
     /// The lowest pass rate per scorer name (one of [`SCORERS`]).
     pub min_pass_rate: Vec<(String, f64)>,
-    /// Below these (but at or above the floor) the route is ranked after
-    /// the routes whose answers pass, instead of being skipped.
+    /// Below these (but at or above the floor) the route keeps only its
+    /// `warn-weight` share of traffic, instead of being skipped.
     pub warn_pass_rate: Vec<(String, f64)>,
     /// The registered prompt version put first in every case, if any.
     pub prompt: Option<SuitePrompt>,

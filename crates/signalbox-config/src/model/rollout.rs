@@ -44,6 +44,9 @@ pub struct ShadowRule {
     pub requests_per_hour: u64,
     /// Most shadow spend per hour, in USD.
     pub cost_per_hour_usd: Option<f64>,
+    /// Below this share of agreeing comparisons (over the recent ones) the
+    /// shadow route's disagreement is an event, 0–1.
+    pub min_agreement: f64,
 }
 
 impl ShadowRule {

@@ -50,6 +50,9 @@ pub(crate) struct RawQuality {
     #[serde(default, with = "humantime_serde")]
     #[schemars(with = "Option<String>")]
     pub score_window: Option<Duration>,
+    /// The share of its traffic a route keeps while it misses a warn bar
+    /// (`warn-pass-rate`), in (0, 1]. Default 0.25.
+    pub warn_weight: Option<f64>,
     /// The suites.
     #[serde(default)]
     pub suites: Vec<RawQualitySuite>,

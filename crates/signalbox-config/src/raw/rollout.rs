@@ -44,6 +44,10 @@ pub(crate) struct RawShadowRule {
     pub requests_per_hour: Option<u64>,
     /// Most shadow spend per hour, in USD. Default: no limit.
     pub cost_per_hour_usd: Option<f64>,
+    /// Below this share of agreeing comparisons (over the last 50, once 20
+    /// are in) the shadow route's agreement is an event in the audit
+    /// trail, and so is its recovery, 0–1. Default 0.9.
+    pub min_agreement: Option<f64>,
 }
 
 /// Which requests a shadow rule may mirror.

@@ -69,6 +69,10 @@ pub(super) fn validate_quality(
         errors.push("quality.score-window", "must be at least 1s");
     }
     let judged = Judged(judge.is_some());
+    let warn_weight = raw.warn_weight.unwrap_or(defaults.warn_weight);
+    if !(warn_weight > 0.0 && warn_weight <= 1.0) {
+        errors.push("quality.warn-weight", "must be more than 0 and at most 1");
+    }
     let base = Path::new(origin)
         .parent()
         .map(Path::to_path_buf)
@@ -93,6 +97,7 @@ pub(super) fn validate_quality(
         tenant,
         judge,
         score_window,
+        warn_weight,
         suites,
     }
 }

@@ -170,3 +170,23 @@ fn a_suite_may_run_under_a_registered_prompt_version_with_all_its_variables() {
         "{errors}"
     );
 }
+
+#[test]
+fn a_warn_weight_is_read_and_must_be_a_share() {
+    let path = suite_file();
+    let yaml = format!(
+        "{BASE}quality:\n  warn-weight: 0.4\n  suites:\n    - {{ path: {path}, min-pass-rate: {{ tool-call: 0.8 }} }}\n"
+    );
+    let cfg = crate::load_str(&yaml, "t.yaml", &HashMap::new()).unwrap();
+    assert_eq!(cfg.quality.warn_weight, 0.4);
+    for bad in ["0", "1.5", "-0.1"] {
+        let yaml = format!("{BASE}quality:\n  warn-weight: {bad}\n");
+        let errors = crate::load_str(&yaml, "t.yaml", &HashMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            errors.contains("quality.warn-weight: must be more than 0 and at most 1"),
+            "{bad}: {errors}"
+        );
+    }
+}

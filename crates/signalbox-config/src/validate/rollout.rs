@@ -87,6 +87,7 @@ fn shadow_rule(
         sample,
         requests_per_hour,
         cost_per_hour_usd,
+        min_agreement,
     } = raw;
     check_name(
         errors,
@@ -123,6 +124,9 @@ fn shadow_rule(
     if cost_per_hour_usd.is_some_and(|c| !c.is_finite() || c <= 0.0) {
         errors.push(format!("{at}.cost-per-hour-usd"), "must be more than 0");
     }
+    if min_agreement.is_some_and(|m| !(0.0..=1.0).contains(&m)) {
+        errors.push(format!("{at}.min-agreement"), "must be between 0 and 1");
+    }
     let Some(target) = scope
         .routes
         .iter()
@@ -154,6 +158,7 @@ fn shadow_rule(
         sample,
         requests_per_hour: requests_per_hour.unwrap_or(1000),
         cost_per_hour_usd,
+        min_agreement: min_agreement.unwrap_or(0.9),
     })
 }
 

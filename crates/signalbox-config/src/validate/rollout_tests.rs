@@ -182,3 +182,19 @@ fn a_prompt_canary_whose_arms_take_different_variables_is_refused() {
         assert!(errors.contains(want), "missing {want:?} in:\n{errors}");
     }
 }
+
+#[test]
+fn a_shadow_rule_agreement_bar_defaults_and_is_a_share() {
+    let yaml =
+        format!("{BASE}shadow:\n  rules:\n    - {{ name: a, route: eu-new, sample: 0.1 }}\n");
+    let config = load_str(&yaml, "test.yaml", &vars()).unwrap();
+    assert_eq!(config.shadow.rules[0].min_agreement, 0.9);
+    let yaml = format!(
+        "{BASE}shadow:\n  rules:\n    - {{ name: a, route: eu-new, sample: 0.1, min-agreement: 1.5 }}\n"
+    );
+    assert!(
+        errors_of(&yaml).contains("shadow.rules[0].min-agreement: must be between 0 and 1"),
+        "{}",
+        errors_of(&yaml)
+    );
+}

@@ -4,14 +4,27 @@
 //! `recover_after` passing runs in a row (hysteresis, so one noisy run
 //! moves nothing). A closed gate skips the route for every request, with
 //! the failing run's summary as the reason. A run that passes the floors
-//! but misses a scorer's warn bar marks the route warned: it is ranked
-//! after the routes whose answers pass (as a slow route is), and the mark
-//! clears with the next run that meets every bar. The request path reads
-//! atomics only.
+//! but misses a scorer's warn bar marks the route warned: it keeps a
+//! reduced share of its traffic ([`QualityGate::share`], the declared
+//! `warn-weight`), and the mark clears with the next run that meets every
+//! bar.
+//!
+//! With a shared store ([`QualityGate::share_through`]) every run publishes
+//! this replica's verdict as a mark, and the gate also answers for the
+//! other replicas' marks: a route one replica disabled or warned is skipped
+//! or demoted on all of them, and its recovery there reaches them too. The
+//! request path reads atomics and the store's snapshot (one lock-free load,
+//! no lookup while no replica holds a mark).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use parking_lot::Mutex;
+use signalbox_state::{QualityMark, QualityMarks, QualityStore, unix_ms};
+
+/// The share of its traffic a warned route keeps unless configured.
+pub const DEFAULT_WARN_WEIGHT: f64 = 0.25;
 
 /// A change of the gate, for events and metrics.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,11 +39,38 @@ pub enum QualityTransition {
 }
 
 /// One route's quality gate.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct QualityGate {
     closed: AtomicBool,
     warned: AtomicBool,
     state: Mutex<GateState>,
+    link: OnceLock<QualityLink>,
+    /// The share a warned route keeps, as `f64` bits.
+    warn_weight: AtomicU64,
+    /// How long a published mark holds without a new run, ms.
+    mark_ttl_ms: AtomicU64,
+}
+
+impl Default for QualityGate {
+    fn default() -> Self {
+        Self {
+            closed: AtomicBool::new(false),
+            warned: AtomicBool::new(false),
+            state: Mutex::default(),
+            link: OnceLock::new(),
+            warn_weight: AtomicU64::new(DEFAULT_WARN_WEIGHT.to_bits()),
+            mark_ttl_ms: AtomicU64::new(30 * 60 * 1000),
+        }
+    }
+}
+
+/// Where this route's marks are shared with other replicas.
+#[derive(Debug)]
+struct QualityLink {
+    route: String,
+    replica: u64,
+    store: Arc<dyn QualityStore>,
+    marks: Arc<QualityMarks>,
 }
 
 #[derive(Debug, Default)]
@@ -41,25 +81,85 @@ struct GateState {
     reason: String,
     /// Which warn bars the last run missed.
     warning: String,
+    /// Whether the last mark published said something (a clear mark is
+    /// published once, not after every passing run).
+    marked: bool,
 }
 
 impl QualityGate {
-    /// Why the route may not serve, when its gate is closed.
-    pub fn closed(&self) -> Option<String> {
-        if !self.closed.load(Ordering::Relaxed) {
-            return None;
-        }
-        Some(self.state.lock().reason.clone())
+    /// Shares this route's verdicts through `store` as `replica` (once; a
+    /// reload keeps the first link, as the store outlives reloads).
+    pub fn share_through(&self, route: &str, replica: u64, store: Arc<dyn QualityStore>) {
+        let _ = self.link.set(QualityLink {
+            route: route.to_owned(),
+            replica,
+            marks: store.snapshot(),
+            store,
+        });
     }
 
-    /// Whether the last run missed a warn bar (the route is ranked lower).
-    pub fn warned(&self) -> bool {
+    /// Applies the configuration: the share a warned route keeps (0–1) and
+    /// how long a published mark holds without a new run.
+    pub fn configure(&self, warn_weight: f64, mark_ttl: Duration) {
+        let w = if warn_weight > 0.0 && warn_weight <= 1.0 {
+            warn_weight
+        } else {
+            DEFAULT_WARN_WEIGHT
+        };
+        self.warn_weight.store(w.to_bits(), Ordering::Relaxed);
+        let ttl = u64::try_from(mark_ttl.as_millis()).unwrap_or(u64::MAX);
+        self.mark_ttl_ms.store(ttl, Ordering::Relaxed);
+    }
+
+    /// Why the route may not serve, when its gate is closed here or another
+    /// replica's runs disabled it.
+    pub fn closed(&self) -> Option<String> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Some(self.state.lock().reason.clone());
+        }
+        let link = self.link.get()?;
+        let why = link.marks.disabled_elsewhere(&link.route, link.replica)?;
+        Some(format!("{why} (found by another replica)"))
+    }
+
+    /// Whether this replica's own gate is closed.
+    pub fn closed_here(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    /// Whether the last run here missed a warn bar.
+    pub fn warned_here(&self) -> bool {
         self.warned.load(Ordering::Relaxed)
     }
 
-    /// Which warn bars the last run missed, while it did.
+    /// Whether the route is warned, here or by another replica.
+    pub fn warned(&self) -> bool {
+        self.warned_here()
+            || self
+                .link
+                .get()
+                .is_some_and(|l| l.marks.warned_elsewhere(&l.route, l.replica).is_some())
+    }
+
+    /// The share of its traffic the route keeps: 1, or the declared
+    /// `warn-weight` while it is warned.
+    pub fn share(&self) -> f64 {
+        if self.warned() {
+            f64::from_bits(self.warn_weight.load(Ordering::Relaxed))
+        } else {
+            1.0
+        }
+    }
+
+    /// Which warn bars the last run missed, while it did (here, or on
+    /// another replica).
     pub fn warning(&self) -> Option<String> {
-        self.warned().then(|| self.state.lock().warning.clone())
+        if self.warned_here() {
+            return Some(self.state.lock().warning.clone());
+        }
+        let link = self.link.get()?;
+        let why = link.marks.warned_elsewhere(&link.route, link.replica)?;
+        Some(format!("{why} (found by another replica)"))
     }
 
     /// Records which warn bars a run missed (`None`: it met them all).
@@ -69,6 +169,26 @@ impl QualityGate {
             .map(|m| format!("quality warning: {m}"))
             .unwrap_or_default();
         self.warned.store(missed.is_some(), Ordering::Relaxed);
+        self.publish(&mut s);
+    }
+
+    /// Publishes this replica's verdict, when shared: a mark that holds
+    /// until the next run is overdue.
+    fn publish(&self, s: &mut GateState) {
+        let Some(link) = self.link.get() else {
+            return;
+        };
+        let mark = QualityMark {
+            replica: link.replica,
+            disabled: self.closed_here().then(|| s.reason.clone()),
+            warning: self.warned_here().then(|| s.warning.clone()),
+            expires_ms: unix_ms().saturating_add(self.mark_ttl_ms.load(Ordering::Relaxed)),
+        };
+        if mark.is_clear() && !s.marked {
+            return;
+        }
+        s.marked = !mark.is_clear();
+        link.store.publish(&link.route, mark);
     }
 
     /// Records one run of the suites; returns the transition it caused.
@@ -80,6 +200,19 @@ impl QualityGate {
         recover_after: u32,
     ) -> Option<QualityTransition> {
         let mut s = self.state.lock();
+        let t = self.step(&mut s, passed, summary, trip_after, recover_after);
+        self.publish(&mut s);
+        t
+    }
+
+    fn step(
+        &self,
+        s: &mut GateState,
+        passed: bool,
+        summary: &str,
+        trip_after: u32,
+        recover_after: u32,
+    ) -> Option<QualityTransition> {
         let closed = self.closed.load(Ordering::Relaxed);
         if passed {
             s.fails_in_row = 0;
@@ -145,5 +278,51 @@ mod tests {
         assert!(gate.closed().is_none(), "a warning never skips the route");
         gate.record_warning(None);
         assert!(!gate.warned());
+    }
+
+    fn replicas() -> [QualityGate; 2] {
+        let store: Arc<dyn QualityStore> = Arc::new(signalbox_state::InMemoryQuality::default());
+        let [a, b] = [QualityGate::default(), QualityGate::default()];
+        a.share_through("r", 1, Arc::clone(&store));
+        b.share_through("r", 2, store);
+        [a, b]
+    }
+
+    #[test]
+    fn a_route_disabled_on_one_replica_is_disabled_on_the_other_until_it_recovers() {
+        let [a, b] = replicas();
+        assert!(b.closed().is_none());
+        a.record(false, "tool-call 0.00 < 1.00", 1, 1);
+        let why = b.closed().unwrap_or_default();
+        assert!(
+            why.contains("tool-call 0.00") && why.contains("another replica"),
+            "{why}"
+        );
+        assert!(!b.closed_here(), "its own gate is untouched");
+        assert_eq!(
+            b.record(true, "", 1, 1),
+            None,
+            "its own passing runs do not lift another replica's verdict"
+        );
+        assert!(b.closed().is_some());
+        assert_eq!(a.record(true, "", 1, 1), Some(QualityTransition::Restored));
+        assert!(b.closed().is_none(), "the recovery reaches it");
+    }
+
+    #[test]
+    fn a_warned_route_keeps_the_declared_share_on_every_replica() {
+        let [a, b] = replicas();
+        a.configure(0.4, Duration::from_secs(60));
+        b.configure(0.4, Duration::from_secs(60));
+        assert_eq!(b.share(), 1.0);
+        a.record_warning(Some("tool-call 0.85 < 0.95"));
+        assert_eq!(a.share(), 0.4);
+        assert_eq!(b.share(), 0.4, "warned by the other replica");
+        assert!(b.warning().unwrap_or_default().contains("another replica"));
+        a.record_warning(None);
+        assert_eq!(b.share(), 1.0);
+        b.configure(7.0, Duration::from_secs(60));
+        b.record_warning(Some("x"));
+        assert_eq!(b.share(), DEFAULT_WARN_WEIGHT, "out of (0, 1]: the default");
     }
 }

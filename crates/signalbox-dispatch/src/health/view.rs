@@ -57,6 +57,9 @@ pub struct HealthView {
     pub quality_regression: Option<String>,
     /// Which warn bars its last quality run missed (ranked lower), if any.
     pub quality_warning: Option<String>,
+    /// The share of its traffic the quality loop leaves it: 1, or its
+    /// `warn-weight` while warned.
+    pub quality_share: f64,
 }
 
 impl RouteHealth {
@@ -123,6 +126,7 @@ impl RouteHealth {
             last_probe,
             quality_regression: self.quality.closed(),
             quality_warning: self.quality.warning(),
+            quality_share: self.quality.share(),
         }
     }
 

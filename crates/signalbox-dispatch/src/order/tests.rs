@@ -94,3 +94,54 @@ async fn a_remembered_route_wins_while_it_is_healthy_and_in_the_group() {
         "an open route loses its sessions"
     );
 }
+
+fn warn(routes: &RouteTable, i: usize, weight: f64) {
+    let q = &routes.get(RouteIdx::new(i)).unwrap().health.quality;
+    q.configure(weight, Duration::from_secs(60));
+    q.record_warning(Some("tool-call 0.85 < 0.95"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_warned_route_keeps_its_warn_weight_share_first_and_the_rest_as_fallback() {
+    let routes = table(2);
+    warn(&routes, 0, 0.25);
+    // Fixed seeds: the count is the same on every run.
+    let orders: Vec<Order> = (0..10_000u64)
+        .map(|seed| order(&routes, &idx(&[0, 1]), seed, None))
+        .collect();
+    let first = orders
+        .iter()
+        .filter(|o| o.routes[0] == RouteIdx::new(0))
+        .count();
+    assert!((2300..2700).contains(&first), "{first} of 10000 first");
+    assert!(
+        orders
+            .iter()
+            .all(|o| o.routes.len() == 2 && o.skipped.is_empty()),
+        "a warning never skips: the warned route stays a fallback"
+    );
+    // Sessions among equally ranked routes: weights 0.25 and 1, so about
+    // a fifth of the sessions stick to the warned route.
+    let sticky_first = (0..10_000)
+        .filter(|s| {
+            let session = format!("s-{s}");
+            let input = StickyInput {
+                session: &session,
+                remembered: None,
+                group: 2,
+            };
+            order(&routes, &idx(&[0, 1]), 1, Some(input)).sticky == Some(RouteIdx::new(0))
+        })
+        .count();
+    assert!((1800..2200).contains(&sticky_first), "{sticky_first}");
+    // Operators see the share it keeps (`/admin/routes`).
+    let view = routes.get(RouteIdx::new(0)).unwrap().health.view();
+    assert_eq!(view.quality_share, 0.25);
+    assert!(view.quality_warning.is_some());
+    // A full weight is no reduction at all.
+    warn(&routes, 0, 1.0);
+    assert!(
+        (0..100)
+            .all(|seed| order(&routes, &idx(&[0, 1]), seed, None).routes[0] == RouteIdx::new(0))
+    );
+}

@@ -8,6 +8,7 @@
 //! Promotion to a 100 % step completes the rollout.
 
 use signalbox_config::CanaryConfig;
+use signalbox_state::{RolloutStep, unix_ms};
 use tokio::time::{Duration, Instant};
 
 /// Which arm a request is in.
@@ -121,41 +122,11 @@ impl ArmStats {
     }
 }
 
-/// Where the rollout is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Phase {
-    /// At this step (an index into the configured steps).
-    Stepping(usize),
-    /// Promoted to 100 %: the canary route is the alias's route.
-    Completed,
-    /// Rolled back: every request is in the baseline arm.
-    RolledBack,
-}
+/// Where the rollout is (the store's phase: a step is shared as is).
+pub(crate) use signalbox_state::RolloutPhase as Phase;
 
 /// What kind of step an event is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum EventKind {
-    /// The rollout began at its first step.
-    Started,
-    /// A clean window: the next step.
-    Promoted,
-    /// A clean window at the last step below 100 %: done.
-    Completed,
-    /// A regression: back to 0 %.
-    RolledBack,
-}
-
-impl EventKind {
-    /// The event's name in metrics, the report and the audit trail.
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Started => "started",
-            Self::Promoted => "promoted",
-            Self::Completed => "completed",
-            Self::RolledBack => "rolled_back",
-        }
-    }
-}
+pub(crate) use signalbox_state::StepKind as EventKind;
 
 /// One step of the rollout, with its evidence.
 #[derive(Debug, Clone, PartialEq)]
@@ -180,6 +151,11 @@ pub(crate) struct State {
     pub arms: [ArmStats; 2],
     /// Every step so far, oldest first (bounded).
     pub events: Vec<Event>,
+    /// The shared rollout's generation this state stands on (0: not
+    /// shared yet).
+    pub generation: u64,
+    /// A step taken here while the store could not be reached, not shared yet.
+    pub pending: bool,
 }
 
 /// Events kept per canary.
@@ -195,6 +171,8 @@ impl State {
             step_started: now,
             arms: Default::default(),
             events: Vec::new(),
+            generation: 0,
+            pending: false,
         };
         let to_bp = s.share_bp(cfg);
         s.push(Event {
@@ -275,6 +253,55 @@ impl State {
         };
         self.push(event.clone());
         Some(event)
+    }
+
+    /// `event` (the last step taken here) as the store keeps it, by `replica`.
+    pub fn shared_step(&self, replica: u64, event: &Event) -> RolloutStep {
+        let now = unix_ms();
+        let age = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(0);
+        RolloutStep {
+            generation: self.generation + 1,
+            phase: self.phase,
+            kind: event.kind,
+            from_bp: event.from_bp,
+            to_bp: event.to_bp,
+            evidence: event.evidence.clone(),
+            replica,
+            started_ms: now.saturating_sub(age),
+            at_ms: now,
+        }
+    }
+
+    /// Takes the shared rollout's step when it differs from this state
+    /// (another replica stepped): its phase, a fresh window, and the step
+    /// as an event. `false` when the phase did not change.
+    pub fn adopt(&mut self, cfg: &CanaryConfig, step: &RolloutStep) -> bool {
+        let changed = step.phase != self.phase;
+        self.generation = step.generation;
+        self.pending = false;
+        if !changed {
+            return false;
+        }
+        let now = Instant::now();
+        let since = Duration::from_millis(unix_ms().saturating_sub(step.at_ms));
+        self.phase = step.phase;
+        self.step_started = now.checked_sub(since).unwrap_or(now);
+        self.arms = Default::default();
+        let from_bp = self.events.last().map_or(0, |e| e.to_bp);
+        self.push(Event {
+            kind: step.kind,
+            from_bp,
+            to_bp: self.share_bp(cfg),
+            evidence: format!("{} (decided by another replica)", step.evidence),
+            after: now.duration_since(self.started),
+        });
+        true
+    }
+
+    /// Withdraws the step just taken here (another replica stepped first).
+    pub fn withdraw(&mut self, phase: Phase) {
+        self.phase = phase;
+        self.events.pop();
     }
 
     fn push(&mut self, event: Event) {

@@ -64,6 +64,7 @@ async fn setup() -> Setup {
         decision_log_path: Some(temp_db()),
         breaker_store: None,
         action_store: None,
+        quality_state: None,
     };
     let gateway = Gateway::with_options(load_file(&path, &vars).unwrap(), options)
         .unwrap()

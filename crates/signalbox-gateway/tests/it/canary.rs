@@ -294,3 +294,37 @@ async fn a_prompt_version_the_model_cannot_cope_with_is_rolled_back() {
     let canary = record.canary.unwrap_or_default();
     assert!(canary.starts_with("support-v2: baseline arm"), "{canary}");
 }
+
+/// Requests the canary's provider rejects as malformed (400) are the
+/// caller's fault, not the arm's: a caller who picks session keys landing in
+/// the canary arm cannot roll the canary back (for every replica) with bad
+/// requests.
+#[tokio::test]
+async fn requests_rejected_as_malformed_do_not_roll_the_canary_back() {
+    let h = start().await;
+    h.mock("new").set_faults(Faults {
+        error_rate: 1.0,
+        error_status: 400,
+        ..Faults::default()
+    });
+    let mut in_canary = 0;
+    for i in 0..200 {
+        let session = format!("hostile-{i}");
+        ask(&h, &session).await;
+        let arm = h.record(&session).await.canary.unwrap_or_default();
+        if arm.contains("canary arm") {
+            in_canary += 1;
+        }
+        if in_canary >= 10 {
+            break;
+        }
+    }
+    assert!(
+        in_canary >= 10,
+        "only {in_canary} requests in the canary arm"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let s = status(&h).await;
+    assert_ne!(s["phase"], "rolled_back", "{s}");
+    assert_eq!(s["arms"]["canary"]["errors"], 0, "{s}");
+}

@@ -37,6 +37,7 @@ mod resilience;
 mod responses;
 mod roundtrip;
 mod shadow;
+mod shared_quality;
 mod stream_continue;
 mod stream_ends;
 mod streaming;

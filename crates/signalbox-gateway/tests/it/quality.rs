@@ -12,7 +12,7 @@ use signalbox_testkit::Harness;
 
 use crate::header;
 
-const SUITE: &str = r#"
+pub(crate) const SUITE: &str = r#"
 suite: weather-tools
 cases:
   - id: weather-call

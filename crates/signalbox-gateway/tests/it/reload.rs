@@ -81,6 +81,7 @@ async fn start(watch: bool, write: impl FnOnce(&std::path::Path) -> PathBuf) -> 
         decision_log_path: Some(temp_db()),
         breaker_store: None,
         action_store: None,
+        quality_state: None,
     };
     let gateway = Gateway::with_options(config, options)
         .unwrap()

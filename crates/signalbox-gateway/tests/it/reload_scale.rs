@@ -117,6 +117,7 @@ async fn a_large_policy_reloads_under_load_without_a_failed_request() {
         decision_log_path: Some(temp_db()),
         breaker_store: None,
         action_store: None,
+        quality_state: None,
     };
     let gateway = Gateway::with_options(config, options)
         .unwrap()

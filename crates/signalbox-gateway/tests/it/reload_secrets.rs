@@ -53,6 +53,7 @@ async fn reload_refuses_an_oversized_or_special_key_file_and_keeps_serving() {
         decision_log_path: Some(temp_db()),
         breaker_store: None,
         action_store: None,
+        quality_state: None,
     };
     let gateway = Gateway::with_options(load_file(&path, &vars).unwrap(), options)
         .unwrap()

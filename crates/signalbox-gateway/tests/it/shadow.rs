@@ -177,6 +177,56 @@ async fn a_shadow_route_that_calls_tools_wrongly_shows_as_disagreement() {
     assert_eq!(agreement["refusal"]["rate"], 1.0, "{agreement}");
 }
 
+/// A disagreeing shadow answer is an event in the audit trail (what
+/// `what-changed` lists), naming the route, the served request and what
+/// differed; three disagreements in a row make one event, not three.
+#[tokio::test]
+async fn a_disagreement_is_one_rate_limited_event_in_the_audit_trail() {
+    let h = start().await;
+    h.mock("shadow").set_faults(Faults {
+        corrupt_tool_arguments: true,
+        ..Faults::default()
+    });
+    for i in 0..3 {
+        ask(&h, "acme-key", &format!("ev-{i}"), &[]).await;
+        assert!(compared(&h, "shadow-route", i + 1).await);
+    }
+    let first = h.record("ev-0").await.request_id;
+    let events = |audit: &Value| -> Vec<Value> {
+        audit["audit"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["who"] == "signalbox-shadow")
+            .cloned()
+            .collect()
+    };
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen = events(&h.admin_json("/admin/audit?limit=50", "admin-secret").await);
+        if !seen.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen.len(), 1, "rate limited: {seen:?}");
+    let e = &seen[0];
+    assert_eq!(
+        (e["reason"].as_str(), e["path"].as_str()),
+        (Some("disagreement"), Some("/shadow/shadow-route"))
+    );
+    let detail = e["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(&first) && detail.contains("tool-call"),
+        "{detail}"
+    );
+    let (_, metrics) = h.get("/metrics").await;
+    assert!(
+        metrics.contains(r#"signalbox_shadow_events_total{route="shadow-route",kind="disagreement",suppressed="true"} 2"#),
+        "{metrics}"
+    );
+}
+
 #[tokio::test]
 async fn keyed_irreversible_and_unscoped_requests_are_never_mirrored() {
     let h = start().await;

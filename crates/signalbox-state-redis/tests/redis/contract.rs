@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use signalbox_state::contract::Backend;
 use signalbox_state::{
-    ActionStore, BoxFuture, BreakerStore, IdempotencyStore, LimitStore, SpendStore,
+    ActionStore, BoxFuture, BreakerStore, CanaryStore, IdempotencyStore, LimitStore, QualityStore,
+    ShadowBudgetStore, SpendStore,
 };
 use signalbox_state_redis::{
-    RedisActions, RedisBreakers, RedisConn, RedisIdempotency, RedisLimits, RedisSpend,
-    RedisTimeouts,
+    RedisActions, RedisBreakers, RedisCanaries, RedisConn, RedisIdempotency, RedisLimits,
+    RedisQuality, RedisShadowBudgets, RedisSpend, RedisTimeouts,
 };
 use signalbox_testkit::redis::RedisServer;
 
@@ -73,6 +74,21 @@ impl Backend for Redis {
             Arc::new(RedisActions::new(c, Duration::from_millis(100)).unwrap())
                 as Arc<dyn ActionStore>
         }))
+    }
+
+    fn quality(&self) -> BoxFuture<'_, [Arc<dyn QualityStore>; 2]> {
+        Box::pin(self.pair(|c| {
+            Arc::new(RedisQuality::new(c, Duration::from_millis(100)).unwrap())
+                as Arc<dyn QualityStore>
+        }))
+    }
+
+    fn canaries(&self) -> BoxFuture<'_, [Arc<dyn CanaryStore>; 2]> {
+        Box::pin(self.pair(|c| Arc::new(RedisCanaries::new(c)) as Arc<dyn CanaryStore>))
+    }
+
+    fn shadow_budgets(&self) -> BoxFuture<'_, [Arc<dyn ShadowBudgetStore>; 2]> {
+        Box::pin(self.pair(|c| Arc::new(RedisShadowBudgets::new(c)) as Arc<dyn ShadowBudgetStore>))
     }
 }
 

@@ -193,3 +193,54 @@ async fn an_action_with_a_ttl_is_dropped_by_redis_itself() {
         .unwrap();
     assert!(pttl > 55_000 && pttl <= 60_000, "{pttl}");
 }
+
+#[tokio::test]
+#[ignore = "needs redis-server on PATH; .ci/run runs these with --ignored"]
+async fn with_redis_gone_the_quality_loop_stores_fall_back_and_count() {
+    use signalbox_state::{
+        CanaryStore, QualityMark, QualityStore, RolloutPhase, RolloutStep, ShadowBudgetStore,
+        StepKind,
+    };
+    use signalbox_state_redis::{RedisCanaries, RedisQuality, RedisShadowBudgets};
+    let mut server = RedisServer::start();
+    let c = conn(&server).await;
+    let quality = RedisQuality::new(c.clone(), Duration::from_millis(50)).unwrap();
+    let canaries = RedisCanaries::new(c.clone());
+    let budgets = RedisShadowBudgets::new(c);
+    let mark = QualityMark {
+        replica: 1,
+        disabled: Some("tool-call 0.00 < 1.00".into()),
+        warning: None,
+        expires_ms: unix_ms() + 60_000,
+    };
+    quality.publish("r", mark);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(quality.failures(), 0);
+    server.stop();
+    let bounded = Duration::from_secs(5);
+    let step = RolloutStep {
+        generation: 1,
+        phase: RolloutPhase::Stepping(0),
+        kind: StepKind::Started,
+        from_bp: 0,
+        to_bp: 100,
+        evidence: String::new(),
+        replica: 1,
+        started_ms: unix_ms(),
+        at_ms: unix_ms(),
+    };
+    let r = tokio::time::timeout(bounded, canaries.advance("c", 0, step))
+        .await
+        .unwrap();
+    assert!(r.is_err(), "the outage is reported: {r:?}");
+    let r = tokio::time::timeout(bounded, budgets.take("rule", 1, 10, None))
+        .await
+        .unwrap();
+    assert!(r.is_err(), "the outage is reported: {r:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(quality.failures() > 0, "failed refreshes are counted");
+    assert!(
+        quality.snapshot().disabled_elsewhere("r", 2).is_some(),
+        "last local view kept"
+    );
+}

@@ -36,6 +36,7 @@ pub async fn run(
         // The store named by the configuration's `state` backend (in-process or Redis).
         breaker_store: None,
         action_store: None,
+        quality_state: None,
     };
     let server = config.server.clone();
     let gateway = Gateway::with_options(config, options).context("building the gateway")?;
