@@ -3,16 +3,22 @@
 //! function tools and their outputs, structured output) into the canonical
 //! request, and writing a canonical answer back as a Response object or as
 //! the Responses event stream. Providers are reached through their chat
-//! APIs; nothing is stored, so `previous_response_id` (and anything else
+//! APIs, or sent the client's own body where they serve the Responses API
+//! (the gateway's passthrough, which needs no translation here, only the
+//! usage read from the answer: `usage.rs`); nothing is stored, so `previous_response_id` (and anything else
 //! that needs stored state or a built-in tool) is refused naming the field.
 
 mod ingress;
 mod render;
 mod stream;
+mod usage;
 
-pub use ingress::parse_request;
+pub use ingress::{Ingress, parse_ingress, parse_request};
 pub use render::render_response;
 pub use stream::SseEncoder;
+pub use usage::{
+    EventKind, ResponseSummary, event_kind, failure_of, read_response, usage_of_event,
+};
 
 #[cfg(test)]
 mod tests;

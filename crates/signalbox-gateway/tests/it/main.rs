@@ -33,6 +33,7 @@ mod request_ids;
 mod residency;
 mod resilience;
 mod responses;
+mod responses_native;
 mod roundtrip;
 mod shadow;
 mod stream_continue;
