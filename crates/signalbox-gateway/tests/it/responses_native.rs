@@ -325,3 +325,42 @@ async fn bad_responses_bodies_are_refused_naming_the_field_before_any_route() {
     assert_eq!(h.mock("native").stats().requests, 0);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn an_azure_deployment_is_sent_the_body_at_its_v1_responses_path() {
+    let config = r#"
+providers:
+  - { name: az, kind: azure-openai, base-url: "${AZ_ROOT}", api-key: { env: AZ_KEY } }
+routes:
+  - { id: az-route, provider: az, model: my-deployment, region: us, retention: zero,
+      endpoint: [chat, responses] }
+aliases:
+  - { name: resp, routes: [az-route] }
+"#;
+    let mock = signalbox_mock::MockProvider::start(
+        signalbox_testkit::any_port(),
+        signalbox_mock::MockOptions::default(),
+    )
+    .await
+    .unwrap();
+    let root = mock.base_url().trim_end_matches("/v1").to_owned();
+    let h = Harness::start(
+        config,
+        &[],
+        &[("AZ_ROOT", root), ("AZ_KEY", "az-secret".into())],
+    )
+    .await;
+    let resp = send(&h, &body("hello", false), "rn-azure").await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["id"], "resp_mock-1", "{v}");
+    let stats = mock.stats();
+    assert_eq!(stats.last_headers["api-key"], "az-secret");
+    let sent = stats.last_request.unwrap();
+    assert_eq!(sent["model"], "my-deployment", "{sent}");
+    // A zero-retention route: the Responses API stores by default.
+    assert_eq!(sent["store"], false, "{sent}");
+    assert!(passed_through(&notes(&h, "rn-azure").await));
+    h.stop().await;
+    mock.shutdown();
+}
