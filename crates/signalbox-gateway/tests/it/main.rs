@@ -14,6 +14,7 @@ mod client_conns;
 mod cohere;
 mod degrade;
 mod embeddings;
+mod embeddings_bedrock;
 mod endpoints;
 mod errors;
 mod failover;
