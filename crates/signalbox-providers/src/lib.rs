@@ -30,7 +30,7 @@ pub use signalbox_adapters::responses::{
 };
 pub use signalbox_adapters::{ContentFilter, Retention, RouteSettings, TranslationNote};
 pub use sse::{DEFAULT_MAX_EVENT_BYTES, EventTooLarge, SseEvent, SseFramer};
-pub use structured::check_answer;
+pub use structured::{check_answer, check_stream};
 pub use upstream::{
     AnswerHead, CallContext, ChatJson, HttpUpstream, MAX_RESPONSE_BYTES, PrepareError, Prepared,
     UpstreamBuildError,
