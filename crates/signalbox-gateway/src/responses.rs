@@ -59,6 +59,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<ChatRequest, RequestError> {
     let responses::Ingress {
         mut canonical,
         body,
+        untranslatable,
     } = responses::parse_ingress(bytes)?;
     let view = openai::view(&mut canonical).map_err(|e| RequestError::Invalid {
         field: "(body)".into(),
@@ -70,7 +71,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<ChatRequest, RequestError> {
             body,
             beta: None,
         },
-        untranslatable: None,
+        untranslatable,
         notes: std::mem::take(&mut canonical.notes),
     };
     Ok(ChatRequest::from_object(view)?.with_origin(Some(origin)))

@@ -39,26 +39,42 @@ pub struct Ingress {
     pub canonical: ChatRequest,
     /// The body as the client wrote it.
     pub body: Map<String, Value>,
+    /// The first part of the body only a passthrough carries (a built-in
+    /// tool, its items, a file), named by its path; the canonical request
+    /// was read without it (`untranslatable.rs`).
+    pub untranslatable: Option<String>,
 }
 
-/// Parses a Responses body. What the chat APIs cannot say is dropped with
-/// a note (`reasoning`, `store`, `include`, …); what needs stored state
-/// or a built-in tool is refused.
+/// Parses a Responses body for translation alone. What the chat APIs
+/// cannot say is dropped with a note (`reasoning`, `store`, `include`,
+/// …); what needs stored state or a built-in tool is refused.
 pub fn parse_request(body: &[u8]) -> Result<ChatRequest, RequestError> {
-    parse_ingress(body).map(|i| i.canonical)
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| RequestError::Syntax(e.to_string()))?;
+    let Value::Object(map) = value else {
+        return Err(invalid("(body)", "must be a JSON object"));
+    };
+    read(&map)
 }
 
-/// Parses a Responses body into the canonical request, keeping the body.
+/// Parses a Responses body into the canonical request, keeping the body;
+/// what only a passthrough carries is left out of the canonical request
+/// and named in `untranslatable`, not refused.
 pub fn parse_ingress(body: &[u8]) -> Result<Ingress, RequestError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| RequestError::Syntax(e.to_string()))?;
     let Value::Object(map) = value else {
         return Err(invalid("(body)", "must be a JSON object"));
     };
-    let canonical = read(&map)?;
+    let untranslatable = super::untranslatable::first_untranslatable(&map);
+    let canonical = match &untranslatable {
+        None => read(&map)?,
+        Some(_) => read(&super::untranslatable::translatable_view(&map))?,
+    };
     Ok(Ingress {
         canonical,
         body: map,
+        untranslatable,
     })
 }
 

@@ -4,13 +4,15 @@
 //! request, and writing a canonical answer back as a Response object or as
 //! the Responses event stream. Providers are reached through their chat
 //! APIs, or sent the client's own body where they serve the Responses API
-//! (the gateway's passthrough, which needs no translation here, only the
-//! usage read from the answer: `usage.rs`); nothing is stored, so `previous_response_id` (and anything else
-//! that needs stored state or a built-in tool) is refused naming the field.
+//! (the gateway's passthrough: what only it carries, built-in tools and
+//! files, is named in `untranslatable.rs`; its answers are read for usage,
+//! end and failures in `usage.rs`). Nothing is stored, so
+//! `previous_response_id` and `item_reference` are refused naming the field.
 
 mod ingress;
 mod render;
 mod stream;
+mod untranslatable;
 mod usage;
 
 pub use ingress::{Ingress, parse_ingress, parse_request};

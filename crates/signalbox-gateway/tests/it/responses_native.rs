@@ -364,3 +364,55 @@ aliases:
     h.stop().await;
     mock.shutdown();
 }
+
+#[tokio::test]
+async fn a_built_in_tool_is_passed_through_and_never_translated_away() {
+    let h = harness().await;
+    let mut sent = body("search the news", false);
+    sent["tools"] = json!([{"type": "web_search_preview"}]);
+    sent["input"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "web_search_call", "id": "ws_1", "status": "completed"}));
+    let resp = send(&h, &sent, "rn-builtin").await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "x-signalbox-route"), "native-route");
+    let got = h.mock("native").stats().last_request.unwrap();
+    assert_eq!(got["tools"], sent["tools"], "{got}");
+    assert_eq!(got["input"][1]["type"], "web_search_call", "{got}");
+
+    // The passthrough route down: the chat route cannot carry the tool, so
+    // it is skipped (never sent the request without it).
+    h.mock("native").set_faults(Faults {
+        error_rate: 1.0,
+        error_status: 503,
+        ..Faults::default()
+    });
+    let resp = send(&h, &sent, "rn-builtin-2").await;
+    assert_ne!(resp.status(), 200);
+    assert_eq!(h.mock("plain").stats().requests, 0);
+    let rec = h.record("rn-builtin-2").await;
+    let skip = rec.skipped.iter().find(|s| s.route == "plain-route");
+    assert!(
+        skip.is_some_and(|s| s
+            .reason
+            .contains("tools[0].type: built-in tool `web_search_preview`")),
+        "{rec:?}"
+    );
+
+    // Where a boundary rewrites the request, nothing can carry it: a 400
+    // naming the field.
+    sent["model"] = json!("guarded");
+    let resp = send(&h, &sent, "rn-builtin-3").await;
+    assert_eq!(resp.status(), 400);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "unsupported_by_routes", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("tools[0].type"),
+        "{v}"
+    );
+    h.stop().await;
+}

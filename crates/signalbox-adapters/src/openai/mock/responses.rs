@@ -20,8 +20,11 @@ const CREATED: u64 = 1_700_000_000;
 /// Parses a Responses body; `Err` carries the message of the 400 answer
 /// (the field's path, as the gateway names it).
 pub(super) fn parse(body: &[u8]) -> Result<Parsed<OpenAiRequest>, String> {
-    let req = crate::responses::parse_request(body)
-        .map_err(|e| format!("invalid Responses request: {e}"))?;
+    // Read as the gateway reads it: built-in tools and files are the
+    // provider's to run, left out of the prompt.
+    let req = crate::responses::parse_ingress(body)
+        .map_err(|e| format!("invalid Responses request: {e}"))?
+        .canonical;
     let mut prompt = Prompt {
         first_tool: req.tools.first().map(|t| t.name.clone()),
         forced_tool: matches!(
