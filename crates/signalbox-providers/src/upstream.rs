@@ -441,18 +441,8 @@ impl HttpUpstream {
     /// and native ones in the client's own format): a decoded stream's
     /// provider error event is already a failure.
     pub fn first_event_error(&self, format: WireFormat, data: &str) -> Option<UpstreamError> {
-        use signalbox_adapters::responses::{EventKind, event_kind, failure_of};
         if format == WireFormat::Responses {
-            // `error` or `response.failed` before anything reached the caller.
-            if event_kind(None, data) != EventKind::Failed {
-                return None;
-            }
-            let (code, message) = failure_of(data);
-            let family = self.adapter.as_ref().map_or(
-                &signalbox_adapters::openai::FORMAT as &dyn ProviderFormat,
-                |a| a.format(),
-            );
-            return Some(native::error_event(family, &self.scrubber, &code, &message));
+            return self.responses_first_event_error(data);
         }
         match (&self.adapter, format) {
             (None, _) => UpstreamError::from_first_event(data, &self.scrubber)

@@ -416,3 +416,33 @@ async fn a_built_in_tool_is_passed_through_and_never_translated_away() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn admin_routes_show_which_routes_serve_the_responses_api() {
+    let config = format!("admin:\n  token: {{ env: ADMIN_TOKEN }}\n{YAML}");
+    let h = Harness::start(
+        &config,
+        &["native", "plain"],
+        &[
+            ("NATIVE_KEY", "sk-native".into()),
+            ("ADMIN_TOKEN", "admin-secret".into()),
+        ],
+    )
+    .await;
+    let v = h.admin_json("/admin/routes", "admin-secret").await;
+    let endpoints = |id: &str| {
+        v["routes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["route"] == id)
+            .map(|r| r["capabilities"]["endpoints"].clone())
+    };
+    assert_eq!(
+        endpoints("native-route"),
+        Some(json!(["chat", "responses"])),
+        "{v}"
+    );
+    assert_eq!(endpoints("plain-route"), Some(json!(["chat"])), "{v}");
+    h.stop().await;
+}

@@ -78,6 +78,28 @@ impl HttpUpstream {
     }
 }
 
+impl HttpUpstream {
+    /// The failure a passed-through Responses stream's first event reports:
+    /// `error` or `response.failed` before anything reached the caller.
+    pub(super) fn responses_first_event_error(&self, data: &str) -> Option<UpstreamError> {
+        use signalbox_adapters::responses::{EventKind, event_kind, failure_of};
+        if event_kind(None, data) != EventKind::Failed {
+            return None;
+        }
+        let (code, message) = failure_of(data);
+        let family = self.adapter.as_ref().map_or(
+            &signalbox_adapters::openai::FORMAT as &dyn signalbox_adapters::ProviderFormat,
+            |a| a.format(),
+        );
+        Some(crate::native::error_event(
+            family,
+            &self.scrubber,
+            &code,
+            &message,
+        ))
+    }
+}
+
 /// The decision record's note for a Responses request passed through.
 static PASSED_THROUGH: std::sync::LazyLock<TranslationNote> =
     std::sync::LazyLock::new(|| TranslationNote {
