@@ -261,6 +261,33 @@ async fn a_stream_that_ends_without_response_completed_is_an_error_event_recorde
 }
 
 #[tokio::test]
+async fn an_event_that_is_not_json_mid_stream_ends_it_with_an_error_recorded() {
+    let h = harness().await;
+    h.mock("native").set_faults(Faults {
+        malformed_event_after: Some(3),
+        ..Faults::default()
+    });
+    let resp = send(&h, &body("hello there", true), "rn-midjson").await;
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    let evs = events(&text);
+    let (last, data) = evs.last().unwrap();
+    assert_eq!(last, "error", "{text}");
+    assert!(
+        data["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not JSON"),
+        "{text}"
+    );
+    // The broken event itself never reached the client.
+    assert!(!text.contains("{\"choices\": [{\"delta\""), "{text}");
+    let rec = h.record("rn-midjson").await;
+    assert_eq!(rec.attempts[0].outcome.label(), "stream_cut", "{rec:?}");
+    h.stop().await;
+}
+
+#[tokio::test]
 async fn an_event_over_the_providers_cap_ends_the_stream_with_an_error() {
     let h = harness_with(&[("CAP", "4096".into())]).await;
     let long = "word ".repeat(2000);
