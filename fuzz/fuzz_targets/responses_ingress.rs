@@ -1,10 +1,13 @@
 //! OpenAI Responses ingress as the gateway reads `/v1/responses`:
-//! `responses::parse_request` (the client's body into the canonical
-//! request), its OpenAI view (`openai::view`) validated by
-//! `signalbox_core::ChatRequest::from_object`, and the canonical request
-//! rendered for every adapter. The answer side is exercised too: whatever
-//! canonical request parsed, a Response object and an event stream are
-//! written for a canonical answer built from it.
+//! `responses::parse_ingress` (the client's body into the canonical
+//! request, built-in tools and files left out and named), its OpenAI view
+//! (`openai::view`) validated by `signalbox_core::ChatRequest::from_object`,
+//! and the canonical request rendered for every adapter. The answer side is
+//! exercised too: the passthrough's readers of a provider's Response object
+//! and events (`read_response`, `event_kind`, `failure_of`,
+//! `usage_of_event`) on the same bytes, and, whatever canonical request
+//! parsed, a Response object and an event stream written for a canonical
+//! answer built from it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -13,9 +16,19 @@ use signalbox_adapters::{openai, responses};
 use signalbox_core::ChatRequest;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut canonical) = responses::parse_request(data) else {
+    // A provider's answer passed through is read by these (never panics).
+    let _ = std::hint::black_box(responses::read_response(data));
+    if let Ok(text) = std::str::from_utf8(data) {
+        std::hint::black_box(responses::event_kind(None, text));
+        std::hint::black_box(responses::event_kind(Some(text), text));
+        std::hint::black_box(responses::failure_of(text));
+        std::hint::black_box(responses::usage_of_event(text));
+    }
+    std::hint::black_box(responses::parse_request(data).is_ok());
+    let Ok(ingress) = responses::parse_ingress(data) else {
         return;
     };
+    let mut canonical = ingress.canonical;
     signalbox_fuzz::render_all(&canonical);
     if let Ok(view) = openai::view(&mut canonical)
         && let Ok(req) = ChatRequest::from_object(view)

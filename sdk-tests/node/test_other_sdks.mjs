@@ -92,6 +92,11 @@ if (!BASE) {
   console.error("SIGNALBOX_URL is not set (e.g. http://127.0.0.1:4000)");
   process.exit(2);
 }
+// The passthrough alias: the default provider's /v1/responses calls reach the OpenAI
+// upstream's own Responses API as the SDK wrote them (examples/translation.yaml).
+await check("ai-sdk openai responses-gpt: generateText + streamText passed through", () =>
+  aiSdkOpenAi("responses-gpt"),
+);
 for (const model of MODELS) {
   await check(`ai-sdk openai ${model}: generateText + streamText (via /v1/responses)`, () => aiSdkOpenAi(model));
   await check(`ai-sdk anthropic ${model}: generateText + streamText`, () => aiSdkAnthropic(model));

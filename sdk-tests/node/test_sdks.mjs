@@ -17,7 +17,11 @@ import { readFileSync } from "node:fs";
 const BASE = (process.env.SIGNALBOX_URL ?? "").replace(/\/+$/, "");
 const API_KEY = "sk-test";
 // alias -> the provider name the gateway reports in `x-signalbox-provider`
-const PROVIDERS = { "chat-claude": "claude", "chat-gpt": "gpt" };
+const PROVIDERS = { "chat-claude": "claude", "chat-gpt": "gpt", "responses-gpt": "gpt" };
+// The alias whose route declares `endpoint: [chat, responses]`: Responses requests pass through.
+const PASSTHROUGH = "responses-gpt";
+// The OpenAI mock upstream, whose /_mock/stats shows the last body it received.
+const GPT_MOCK = (process.env.GPT_MOCK_URL ?? "").replace(/\/+$/, "");
 const MODELS = (process.env.SDK_MODELS ?? "chat-claude chat-gpt").split(/\s+/).filter(Boolean);
 
 const QUESTION = "What is the weather in Paris?";
@@ -202,6 +206,45 @@ async function responsesStream(client, model) {
   expect(final.output_text === deltas, `final ${JSON.stringify(final.output_text)} != deltas`);
 }
 
+/** The OpenAI mock got a Responses body (not a chat body) with the SDK's input. */
+async function expectPassedThrough(userText) {
+  const stats = await (await fetch(`${GPT_MOCK}/_mock/stats`)).json();
+  const got = stats.last_request;
+  expect(!("messages" in got), `a chat body reached the upstream: ${JSON.stringify(got)}`);
+  expect(JSON.stringify(got.input).includes(userText), `upstream input ${JSON.stringify(got.input)}`);
+  expect(got.store === false, `store ${JSON.stringify(got.store)} on a zero-retention route`);
+}
+
+async function responsesPassthrough(client) {
+  const userText = "Hello from the Node openai SDK, responses passed through";
+  const { data: response, response: http } = await client.responses
+    .create({ model: PASSTHROUGH, input: userText, reasoning: { effort: "low" } })
+    .withResponse();
+  expectProvider(http.headers, PASSTHROUGH);
+  await expectPassedThrough(userText);
+  // The provider's own Response object (the mock names it resp_mock-<n>).
+  expect(response.id.startsWith("resp_mock-"), `id ${response.id}`);
+  expectEcho(response.output_text, userText);
+  expect(response.usage?.output_tokens > 0, `usage ${JSON.stringify(response.usage)}`);
+}
+
+async function responsesPassthroughStream(client) {
+  const userText = "Hello from the Node openai SDK, responses streamed through";
+  const stream = client.responses.stream({ model: PASSTHROUGH, input: userText });
+  let deltas = "";
+  const kinds = [];
+  for await (const event of stream) {
+    kinds.push(event.type);
+    if (event.type === "response.output_text.delta") deltas += event.delta;
+  }
+  const final = await stream.finalResponse();
+  await expectPassedThrough(userText);
+  expect(kinds[0] === "response.created" && kinds.at(-1) === "response.completed", `events ${kinds}`);
+  expectEcho(deltas, userText);
+  expect(final.id.startsWith("resp_mock-"), `id ${final.id}`);
+  expect(final.output_text === deltas, `final ${JSON.stringify(final.output_text)} != deltas`);
+}
+
 async function responsesTools(client, model) {
   const response = await client.responses.create({ model, input: QUESTION, tools: RESPONSES_TOOLS });
   const calls = response.output.filter((i) => i.type === "function_call");
@@ -271,6 +314,14 @@ async function main() {
     await check(`openai ${model}: responses function call`, () => responsesTools(client, model));
   }
   await check("openai: embeddings.create (base64 and float, chat alias refused)", () => embeddings(client));
+  if (GPT_MOCK) {
+    await check(`openai ${PASSTHROUGH}: responses.create passed through as written`, () =>
+      responsesPassthrough(client),
+    );
+    await check(`openai ${PASSTHROUGH}: responses.stream passed through event by event`, () =>
+      responsesPassthroughStream(client),
+    );
+  }
   console.log("node: all checks passed");
 }
 

@@ -2,7 +2,8 @@
 
 Run by sdk-tests/run.sh; by hand: SIGNALBOX_URL=http://127.0.0.1:4000 python test_sdks.py
 Optional: SDK_MODELS="chat-gpt" limits the checks to some aliases (default: chat-claude chat-gpt);
-CLAUDE_MOCK_URL (the Anthropic mock's base URL) enables the lossless Anthropic→Anthropic checks.
+CLAUDE_MOCK_URL (the Anthropic mock's base URL) enables the lossless Anthropic→Anthropic checks;
+GPT_MOCK_URL (the OpenAI mock's) the continuation and Responses passthrough (`responses-gpt`) checks.
 
 What the mock upstreams answer (crates/signalbox-mock/src/answer.rs):
 - text "[<mock name>] echo: <last user message text>" (finish "stop" / stop_reason "end_turn");
@@ -31,7 +32,9 @@ CLAUDE_MOCK = os.environ.get("CLAUDE_MOCK_URL", "").rstrip("/")
 GPT_MOCK = os.environ.get("GPT_MOCK_URL", "").rstrip("/")
 API_KEY = "sk-test"
 # alias -> the provider name the gateway reports in `x-signalbox-provider`
-PROVIDERS = {"chat-claude": "claude", "chat-gpt": "gpt"}
+PROVIDERS = {"chat-claude": "claude", "chat-gpt": "gpt", "responses-gpt": "gpt"}
+# The alias whose route declares `endpoint: [chat, responses]`: Responses requests pass through.
+PASSTHROUGH = "responses-gpt"
 MODELS = os.environ.get("SDK_MODELS", "chat-claude chat-gpt").split()
 
 QUESTION = "What is the weather in Paris?"
@@ -256,6 +259,71 @@ def openai_responses_tools(client, model):
         f"follow-up called again: {response.output!r}",
     )
     expect_echo(response.output_text, QUESTION)
+
+
+def gpt_mock_stats():
+    with urllib.request.urlopen(f"{GPT_MOCK}/_mock/stats", timeout=10) as resp:
+        return json.load(resp)
+
+
+def expect_passed_through(sent):
+    """The OpenAI mock got the SDK's Responses body as written (model aside), not a chat body."""
+    received = gpt_mock_stats()["last_request"]
+    expect("messages" not in received, f"a chat body reached the upstream: {received}")
+    expect(
+        received == {**sent, "model": received["model"], "store": False},
+        f"upstream got {json.dumps(received, sort_keys=True)}\n  SDK sent {json.dumps(sent, sort_keys=True)}",
+    )
+
+
+def openai_responses_passthrough(client):
+    user_text = "Hello from the Python openai SDK, responses passed through"
+    raw = client.responses.with_raw_response.create(
+        model=PASSTHROUGH,
+        instructions="Answer briefly.",
+        input=user_text,
+        reasoning={"effort": "low"},
+        include=["reasoning.encrypted_content"],
+    )
+    expect_provider(raw.headers, PASSTHROUGH)
+    expect_passed_through(json.loads(raw.http_request.content))
+    response = raw.parse()
+    # The provider's own Response object (the mock names it resp_mock-<n>).
+    expect(response.id.startswith("resp_mock-"), f"id {response.id!r}")
+    expect(response.status == "completed", f"status {response.status!r}")
+    expect_echo(response.output_text, user_text)
+    expect(response.usage and response.usage.output_tokens > 0, f"usage {response.usage!r}")
+
+
+def openai_responses_passthrough_stream(client):
+    user_text = "Hello from the Python openai SDK, responses streamed through"
+    deltas, kinds = "", []
+    with client.responses.stream(model=PASSTHROUGH, input=user_text) as stream:
+        for event in stream:
+            kinds.append(event.type)
+            if event.type == "response.output_text.delta":
+                deltas += event.delta
+        final = stream.get_final_response()
+    expect_passed_through({"model": PASSTHROUGH, "input": user_text, "stream": True})
+    expect(kinds[0] == "response.created" and kinds[-1] == "response.completed", f"events {kinds}")
+    expect_echo(deltas, user_text)
+    expect(final.id.startswith("resp_mock-"), f"id {final.id!r}")
+    expect(final.output_text == deltas, f"final {final.output_text!r} != deltas {deltas!r}")
+
+
+def openai_responses_passthrough_failover(client):
+    """The passthrough route fails; Claude serves the same request, translated."""
+    user_text = "Hello from the Python openai SDK, responses failing over"
+    set_gpt_faults({"error_rate": 1.0, "error_status": 503})
+    try:
+        raw = client.responses.with_raw_response.create(model=PASSTHROUGH, input=user_text)
+    finally:
+        set_gpt_faults({})
+    expect(raw.headers.get("x-signalbox-provider") == "claude", f"headers {dict(raw.headers)}")
+    expect(raw.headers.get("x-signalbox-degraded") == "fallback-route", f"headers {dict(raw.headers)}")
+    response = raw.parse()
+    expect(not response.id.startswith("resp_mock-"), f"id {response.id!r}")
+    expect_echo(response.output_text, user_text)
 
 
 def openai_completions(client, model):
@@ -563,6 +631,19 @@ def main():
             lambda: openai_responses_refuses_stored_state(oa, model),
         )
     check("openai: embeddings.create (base64 and float, chat alias refused)", lambda: openai_embeddings(oa))
+    if GPT_MOCK:
+        check(
+            f"openai {PASSTHROUGH}: responses.create passed through as written",
+            lambda: openai_responses_passthrough(oa),
+        )
+        check(
+            f"openai {PASSTHROUGH}: responses.stream passed through event by event",
+            lambda: openai_responses_passthrough_stream(oa),
+        )
+        check(
+            f"openai {PASSTHROUGH}: a failing passthrough route fails over to a translated one",
+            lambda: openai_responses_passthrough_failover(oa),
+        )
     for model in MODELS:
         check(f"anthropic {model}: messages.create", lambda: anthropic_create(an, model))
         check(f"anthropic {model}: messages.stream", lambda: anthropic_stream(an, model))

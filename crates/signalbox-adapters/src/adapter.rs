@@ -193,18 +193,36 @@ pub struct EmbeddingsBody<'a> {
 
 /// Implements [`Render`] for `$adapter`, whose inherent `render(req, route)`
 /// needs no clock, as part of the kind whose format is `$format`; with
-/// `embeddings`, also its inherent `render_embeddings(body, route)`.
+/// `embeddings`, also its inherent `render_embeddings(body, route)`; with
+/// `responses` besides, its inherent `forward_responses(body, stream)` for
+/// a Responses client's own body (OpenAI's family serves that API).
 macro_rules! render_without_clock {
+    (@embeddings $adapter:ty) => {
+        fn render_embeddings(
+            &self,
+            body: &$crate::adapter::EmbeddingsBody<'_>,
+            route: &$crate::route::RouteSettings,
+            _now: std::time::SystemTime,
+        ) -> Option<Result<$crate::route::UpstreamRequest, $crate::error::TranslateError>> {
+            Some(<$adapter>::render_embeddings(self, body, route))
+        }
+    };
     ($adapter:ty, $format:expr, embeddings) => {
+        render_without_clock!($adapter, $format, { render_without_clock!(@embeddings $adapter); });
+    };
+    ($adapter:ty, $format:expr, embeddings, responses) => {
         render_without_clock!($adapter, $format, {
-            fn render_embeddings(
+            render_without_clock!(@embeddings $adapter);
+
+            fn forward_native(
                 &self,
-                body: &$crate::adapter::EmbeddingsBody<'_>,
-                route: &$crate::route::RouteSettings,
-                _now: std::time::SystemTime,
+                native: &signalbox_core::request::NativeBody,
+                body: Vec<u8>,
+                stream: bool,
             ) -> Option<Result<$crate::route::UpstreamRequest, $crate::error::TranslateError>>
             {
-                Some(<$adapter>::render_embeddings(self, body, route))
+                (native.format == signalbox_core::request::WireFormat::Responses)
+                    .then(|| <$adapter>::forward_responses(self, body, stream))
             }
         });
     };

@@ -55,6 +55,25 @@ impl AzureAdapter {
         })
     }
 
+    /// A Responses client's own body (already given its deployment as the
+    /// model): `POST {endpoint}/openai/v1/responses`, Azure's v1 API,
+    /// which takes the deployment in the body and needs no `api-version`.
+    pub fn forward_responses(
+        &self,
+        body: Vec<u8>,
+        stream: bool,
+    ) -> Result<UpstreamRequest, TranslateError> {
+        let mut request = UpstreamRequest::post_json(
+            join_url(&self.endpoint, "openai/v1/responses"),
+            body,
+            stream,
+        );
+        if let Some(key) = &self.api_key {
+            request.secret_header("api-key", key.expose())?;
+        }
+        Ok(request)
+    }
+
     /// Renders one embeddings batch: `POST {endpoint}/openai/deployments/
     /// {deployment}/embeddings?api-version=…`, OpenAI's body.
     pub fn render_embeddings(
@@ -124,4 +143,4 @@ impl ProviderFormat for AzureFormat {
     }
 }
 
-render_without_clock!(AzureAdapter, FORMAT, embeddings);
+render_without_clock!(AzureAdapter, FORMAT, embeddings, responses);

@@ -13,7 +13,8 @@ pub enum TranslateError {
     Unsupported {
         /// Adapter name, e.g. `anthropic`.
         target: &'static str,
-        /// Canonical field path.
+        /// The field: a top-level one as the client names it (`n`,
+        /// `tool_choice`, never `sampling.n`), else its path.
         field: String,
         /// Why it is refused.
         reason: String,

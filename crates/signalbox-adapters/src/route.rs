@@ -49,6 +49,10 @@ pub struct RouteSettings {
     /// Embedding routes: their batch size and vector length; `None` for
     /// chat routes.
     pub embedding: Option<EmbeddingRoute>,
+    /// The provider serves the OpenAI Responses API for this model: a
+    /// Responses request still carrying the client's own body is passed
+    /// through to it (`endpoint: [chat, responses]`).
+    pub responses: bool,
 }
 
 /// What an embedding route's record tells the upstream client.
@@ -71,6 +75,7 @@ impl RouteSettings {
             content_filter: None,
             context_window: None,
             embedding: None,
+            responses: false,
         }
     }
 

@@ -335,6 +335,10 @@ pub struct RouteConfig {
     pub max_requests_per_second: Option<u32>,
     /// The API the route's model serves (the `endpoint` constraint).
     pub endpoint: EndpointKind,
+    /// The provider also serves the OpenAI Responses API for this model
+    /// (`endpoint: [chat, responses]`): a Responses request is passed
+    /// through to it as the client wrote it, while nothing rewrote it.
+    pub responses: bool,
     /// The embedding space and limits (`endpoint: embeddings` only).
     pub embedding: Option<EmbeddingSpec>,
 }

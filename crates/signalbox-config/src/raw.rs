@@ -16,6 +16,7 @@ use crate::model::{ContentFilter, ProviderKind, Retention};
 use crate::secret::SecretSource;
 use crate::text::Text;
 
+mod endpoint;
 mod policy;
 mod privacy;
 mod quality;
@@ -24,6 +25,7 @@ mod rollout;
 mod state;
 mod tenant;
 
+pub(crate) use endpoint::{RawEndpoint, RawEndpointName};
 pub(crate) use policy::{
     RawIntentRule, RawIntentWhen, RawIntents, RawObjectives, RawPolicy, RawPolicyRule, RawRequire,
     RawRuleWhen, RawSelect, RawWeights,
@@ -318,8 +320,11 @@ pub(crate) struct RawRoute {
     /// Requests per second sent to this route (one second of burst); bounds
     /// how fast traffic shifts onto it. Default unlimited.
     pub max_requests_per_second: Option<u32>,
-    /// The API the route's model serves: `chat` (default) or `embeddings`.
-    pub endpoint: Option<signalbox_core::EndpointKind>,
+    /// The API the route's model serves: `chat` (default) or `embeddings`;
+    /// `[chat, responses]` for a chat model whose provider (OpenAI, Azure
+    /// OpenAI, or an OpenAI-compatible server that has it) also serves the
+    /// Responses API, to which Responses requests are passed through.
+    pub endpoint: Option<RawEndpoint>,
     /// The embedding model's space and limits; required with `endpoint:
     /// embeddings`, refused otherwise.
     pub embedding: Option<RawEmbedding>,

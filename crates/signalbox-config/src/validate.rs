@@ -15,6 +15,7 @@ use crate::vars::VarSource;
 
 mod admin;
 mod embedding;
+mod endpoints;
 mod intent;
 mod policy;
 mod privacy;
@@ -98,6 +99,7 @@ pub(crate) fn validate(
     let route_ids: Vec<&str> = routes.iter().map(|r| r.id.as_str()).collect();
     let aliases = route::validate_aliases(aliases, &route_ids, &mut errors);
     embedding::check_spaces(&aliases, &routes, &mut errors);
+    endpoints::check_responses_providers(&routes, &providers, &mut errors);
 
     let (tenants, anonymous_tenant) = tenant::validate_tenants(
         tenants,

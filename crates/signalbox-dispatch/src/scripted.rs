@@ -120,6 +120,7 @@ impl Scripted {
                 content_filter: None,
                 context_window: None,
                 embedding: None,
+                responses: false,
             },
             version: "m-1".into(),
             upstream: Arc::clone(self) as Arc<dyn Upstream>,

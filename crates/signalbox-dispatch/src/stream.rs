@@ -8,7 +8,7 @@
 //! never a silent splice of another model's output.
 //!
 //! A stream passed on as written is complete when it reaches its end
-//! marker (`data: [DONE]`, `message_stop`), or when a choice's
+//! marker (`data: [DONE]`, `message_stop`, `response.completed`), or when a choice's
 //! `finish_reason` arrived and the upstream then ended its body cleanly:
 //! several self-hosted servers never send `[DONE]` (the edge writes it).
 //! A decoded stream is complete when its decoder ends cleanly, which it
@@ -256,6 +256,9 @@ impl CommittedStream {
             }
             validate_event(&ev).map_err(|e| e.detail)?;
             self.ending.note(&ev);
+            if self.ending.failed {
+                return Err(wire::failure_detail(&ev));
+            }
             if !ev.is_comment_only() {
                 self.events += 1;
                 self.note_usage(&ev);

@@ -107,7 +107,18 @@ impl Upstream for signalbox_providers::HttpUpstream {
             }
             let resp = self.send(prepared, call).await?;
             if prepared.is_stream() {
-                return Ok(Answer::Events(self.events(resp, prepared)));
+                let events = self.events(resp, prepared);
+                // A structured output is checked whole before any of it
+                // is released: a bad one fails over like a JSON answer.
+                return match prepared.response_schema() {
+                    None => Ok(Answer::Events(events)),
+                    Some(schema) => {
+                        let framer = self.sse_framer();
+                        signalbox_providers::check_stream(schema, events, framer, self.timeouts())
+                            .await
+                            .map(Answer::Events)
+                    }
+                };
             }
             let json = self.read_json(resp).await?;
             // An answer that breaks its response schema is a bad answer:

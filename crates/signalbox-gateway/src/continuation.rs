@@ -10,7 +10,8 @@
 //! event, never a continuation's error.
 //!
 //! Armed only where a continuation cannot change what crosses a boundary
-//! or what the model was asked: a stream whose request no privacy boundary
+//! or what the model was asked, and never for a Responses stream passed
+//! through (its events are the provider's own): a stream whose request no privacy boundary
 //! rewrote, no registered prompt variant, no degradation step but a
 //! fallback, not at-most-once; and only to routes of the serving route's
 //! trust zone, from the policy's first-round ranking (every hard
@@ -120,7 +121,13 @@ impl Continuation {
         if rewritten || stepped || ctx.prompt.is_some() || ctx.at_most_once {
             return None;
         }
-        let zone = self.runtime.route_config(served)?.zone;
+        let served_cfg = self.runtime.route_config(served)?;
+        // A Responses body passed through: its events are the provider's
+        // own, which the delivered-text tracker does not read.
+        if served_cfg.responses && self.request.native().is_some() {
+            return None;
+        }
+        let zone = served_cfg.zone;
         let rt = &self.runtime;
         self.candidates.retain(|&idx| {
             idx != served

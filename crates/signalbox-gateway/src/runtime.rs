@@ -267,6 +267,7 @@ fn route_settings(r: &RouteConfig) -> RouteSettings {
                 max_batch: e.max_batch,
                 dimensions: e.dimensions,
             }),
+        responses: r.responses,
     }
 }
 

@@ -24,6 +24,10 @@ impl MockFormat {
     /// `:streamGenerateContent?alt=sse`.
     #[expect(non_upper_case_globals, reason = "reads like the kinds it names")]
     pub const Gemini: Self = Self(ProviderKind::Gemini);
+    /// AWS Bedrock, embeddings only: `POST /model/{id}/invoke` (Titan Text
+    /// Embeddings and Cohere Embed bodies); Converse chat is a 404.
+    #[expect(non_upper_case_globals, reason = "reads like the kinds it names")]
+    pub const Bedrock: Self = Self(ProviderKind::Bedrock);
 
     /// The mock of `kind`, if its format has a mock side.
     pub fn of(kind: ProviderKind) -> Option<Self> {

@@ -414,6 +414,33 @@ fn a_document_the_openai_view_lacks_still_counts_against_the_context_window() {
     assert!(plain.prompt_tokens < 100, "{}", plain.prompt_tokens);
 }
 
+/// The same for a Responses body's items only a passthrough carries (a
+/// built-in tool's earlier output left in `input`).
+#[test]
+fn a_responses_item_the_openai_view_lacks_still_counts_against_the_context_window() {
+    use signalbox_core::request::{NativeBody, Origin, WireFormat};
+    let snap = snapshot();
+    let long = "word ".repeat(5000);
+    let native = serde_json::json!({"model": "chat", "instructions": "be brief", "input": [
+        {"role": "user", "content": "hello"},
+        {"type": "mcp_call", "id": "m1", "name": "fetch", "output": long}]});
+    let serde_json::Value::Object(body) = native else {
+        unreachable!()
+    };
+    let req = chat(serde_json::json!({}), "hello").with_origin(Some(Origin {
+        native: NativeBody {
+            format: WireFormat::Responses,
+            body,
+            beta: None,
+        },
+        untranslatable: Some("input[1].type: item `mcp_call`".into()),
+        notes: Vec::new(),
+    }));
+    let (s, d) = run(&snap, &headers(&[]), &req).unwrap();
+    assert!(s.prompt_tokens > 4096, "{}", s.prompt_tokens);
+    assert_eq!(routes(&snap, &d), ["us-big", "eu-big"]);
+}
+
 #[test]
 fn a_route_outside_the_chain_is_admitted_only_under_the_same_constraints() {
     let snap = snapshot();

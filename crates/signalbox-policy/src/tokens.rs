@@ -229,7 +229,8 @@ pub fn estimate_prompt(body: &Map<String, Value>) -> TokenEstimate {
 
 /// Estimates a request's prompt tokens. A request whose OpenAI view lacks
 /// part of the client's own body (an Anthropic `document`, `thinking` or
-/// `search_result` block, forwarded only to Anthropic routes) is estimated
+/// `search_result` block, forwarded only to Anthropic routes; a Responses
+/// built-in tool's items or a file, only passed through) is estimated
 /// from that body too, when it says more: otherwise a prompt put in a
 /// `document` would pass the context-window and cost constraints and the
 /// tenant's tokens-per-minute limit as if it were not there. Requests
@@ -241,10 +242,17 @@ pub fn estimate_request(req: &signalbox_core::ChatRequest) -> TokenEstimate {
     };
     let counter = Counting::new(default_counter(), TIME_BUDGET);
     let mut total = REPLY_PRIMING_TOKENS;
-    if let Some(system) = native.body.get("system") {
+    // Anthropic's `system` and `messages`, or Responses' `instructions`
+    // and `input` items.
+    if let Some(system) = native
+        .body
+        .get("system")
+        .or(native.body.get("instructions"))
+    {
         total = total.saturating_add(leaf_tokens(&counter, system));
     }
-    if let Some(Value::Array(messages)) = native.body.get("messages") {
+    let messages = native.body.get("messages").or(native.body.get("input"));
+    if let Some(Value::Array(messages)) = messages {
         for m in messages {
             total = total
                 .saturating_add(TOKENS_PER_MESSAGE)

@@ -6,8 +6,12 @@
 //! not match the schema is a bad answer ([`OutcomeClass::BadResponse`]):
 //! the attempt fails and the next eligible route is tried, so an invalid
 //! answer never reaches the caller as a success. A refusal (the answer's
-//! `refusal` field) passes unchecked. Streams are not checked: their text
-//! reaches the caller as it arrives.
+//! `refusal` field) passes unchecked. A stream is read whole and checked
+//! the same way before any of it is released (`structured/stream.rs`).
+
+mod stream;
+
+pub use stream::check_stream;
 
 use std::sync::Arc;
 

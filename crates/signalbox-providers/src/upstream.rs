@@ -98,6 +98,8 @@ pub struct HttpUpstream {
     chat_url: Uri,
     /// `{base}/embeddings` (the untranslated OpenAI embeddings path).
     embeddings_url: Uri,
+    /// `{base}/responses` (a Responses body passed through, no quirks).
+    responses_url: Uri,
     /// Connection pools, one per calling thread.
     pools: Pools,
     /// Content type, configured extra headers and (untranslated path) the
@@ -179,6 +181,11 @@ impl HttpUpstream {
             provider: provider.clone(),
             reason,
         })?;
+        let responses_url = parse_uri(&format!("{}/responses", cfg.base_url.trim_end_matches('/')))
+            .map_err(|reason| UpstreamBuildError::Url {
+                provider: provider.clone(),
+                reason,
+            })?;
         let adapter = native::adapter_for(cfg).map(Arc::new);
         let format = signalbox_adapters::format_of(cfg.kind);
         if let (None, Some(needs)) = (&adapter, format.adapter_needs()) {
@@ -222,6 +229,7 @@ impl HttpUpstream {
             kind: cfg.kind,
             chat_url,
             embeddings_url,
+            responses_url,
             pools,
             headers,
             timeouts: cfg.timeouts,
@@ -276,6 +284,9 @@ impl HttpUpstream {
         // is lost for every route that is not sent its body as it is.
         let mut notes: Vec<TranslationNote> = req.ingress_notes().to_vec();
         notes.extend(max_tokens_clamped.iter().map(clamp_note));
+        if req.ingress() == WireFormat::Responses {
+            notes.push(passthrough::responses_translated(route));
+        }
         let Some(adapter) = &self.adapter else {
             return Ok(Prepared {
                 body: Bytes::from(req.upstream_json(&route.upstream_model, no_store)),
@@ -430,6 +441,9 @@ impl HttpUpstream {
     /// and native ones in the client's own format): a decoded stream's
     /// provider error event is already a failure.
     pub fn first_event_error(&self, format: WireFormat, data: &str) -> Option<UpstreamError> {
+        if format == WireFormat::Responses {
+            return self.responses_first_event_error(data);
+        }
         match (&self.adapter, format) {
             (None, _) => UpstreamError::from_first_event(data, &self.scrubber)
                 .map(|e| self.scrubber.error(e)),
@@ -442,8 +456,8 @@ impl HttpUpstream {
                     &message,
                 ))
             }
-            // Decoded streams report their errors themselves; a Responses
-            // stream is never an upstream's, and embeddings never stream.
+            // Decoded streams report their errors themselves (a Responses
+            // stream passed through is read above), embeddings never stream.
             (
                 Some(_),
                 WireFormat::OpenAi
@@ -504,8 +518,10 @@ impl HttpUpstream {
             self.timeouts.total,
         )
         .await?;
-        if answer.format == WireFormat::Anthropic {
-            return passthrough::native_json(body);
+        match answer.format {
+            WireFormat::Anthropic => return passthrough::native_json(body),
+            WireFormat::Responses => return passthrough::responses_json(body),
+            _ => {}
         }
         let Some(adapter) = &self.adapter else {
             return match serde_json::from_slice::<ResponseShape>(&body) {

@@ -335,7 +335,8 @@ fn sampling(
     if s.n.is_some_and(|n| n > 1) {
         return Err(TranslateError::unsupported(
             TARGET,
-            "sampling.n",
+            // The client's name for it, as every refusal names its field.
+            "n",
             "Anthropic generates one choice per request",
         ));
     }

@@ -74,6 +74,12 @@ impl ProviderFormat for BedrockFormat {
     fn stream_decoder(&self) -> StreamDecoder {
         StreamDecoder::new(EventStreamDecoder::new())
     }
+
+    /// Embeddings only (`/model/{id}/invoke`): Converse is not mocked.
+    #[cfg(feature = "mock")]
+    fn mock(&self) -> Option<&'static dyn crate::mock::MockWire> {
+        Some(&super::mock::Bedrock)
+    }
 }
 
 impl Render for BedrockAdapter {

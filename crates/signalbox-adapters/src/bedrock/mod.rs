@@ -3,6 +3,8 @@
 
 mod eventstream;
 mod format;
+#[cfg(feature = "mock")]
+pub mod mock;
 mod render;
 mod response;
 mod sign;

@@ -166,7 +166,8 @@ fn inference(
     if s.n.is_some_and(|n| n > 1) {
         return Err(TranslateError::unsupported(
             TARGET,
-            "sampling.n",
+            // The client's name for it, as every refusal names its field.
+            "n",
             "Converse generates one choice per request",
         ));
     }

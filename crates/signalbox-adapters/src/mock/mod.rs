@@ -23,6 +23,9 @@ pub struct MockRequest {
     /// Extended thinking was asked for (Anthropic `thinking`): the answer
     /// opens with a signed `thinking` block, as the real API's does.
     pub thinking: bool,
+    /// The request came to the Responses API (`/v1/responses`): the answer
+    /// is a Response object or the Responses event stream.
+    pub responses: bool,
 }
 
 /// A request parsed by a wire format: what the answer depends on, plus what rendering needs.

@@ -71,6 +71,6 @@ pub(crate) fn stream_error_class(kind: &str) -> OutcomeClass {
     }
 }
 
-render_without_clock!(OpenAiAdapter, FORMAT, embeddings);
+render_without_clock!(OpenAiAdapter, FORMAT, embeddings, responses);
 
 sse_decoder!(ChunkDecoder);

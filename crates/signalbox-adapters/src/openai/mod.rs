@@ -73,6 +73,22 @@ impl OpenAiAdapter {
         })
     }
 
+    /// A Responses client's own body (already given its upstream model):
+    /// `POST {base_url}/responses`. Quirks are the chat API's; the body is
+    /// the client's, passed through untranslated.
+    pub fn forward_responses(
+        &self,
+        body: Vec<u8>,
+        stream: bool,
+    ) -> Result<UpstreamRequest, TranslateError> {
+        let mut request =
+            UpstreamRequest::post_json(join_url(&self.base_url, "responses"), body, stream);
+        if let Some(key) = &self.api_key {
+            request.secret_header("authorization", &format!("Bearer {}", key.expose()))?;
+        }
+        Ok(request)
+    }
+
     /// Renders one embeddings batch: `POST {base_url}/embeddings`, the
     /// client's body with the model (and batch) swapped.
     pub fn render_embeddings(

@@ -30,15 +30,56 @@ const READ: [&str; 13] = [
 /// Fields that need state the gateway does not keep: refused.
 const STATEFUL: [&str; 2] = ["previous_response_id", "conversation"];
 
-/// Parses a Responses body. What the chat APIs cannot say is dropped with
-/// a note (`reasoning`, `store`, `include`, …); what needs stored state
-/// or a built-in tool is refused.
+/// A Responses body read once: the canonical request (for policy,
+/// privacy, and routes reached through their chat APIs) and the client's
+/// own body (passed through to routes that serve the Responses API).
+#[derive(Debug)]
+pub struct Ingress {
+    /// The canonical request; its notes say what translating drops.
+    pub canonical: ChatRequest,
+    /// The body as the client wrote it.
+    pub body: Map<String, Value>,
+    /// The first part of the body only a passthrough carries (a built-in
+    /// tool, its items, a file), named by its path; the canonical request
+    /// was read without it (`untranslatable.rs`).
+    pub untranslatable: Option<String>,
+}
+
+/// Parses a Responses body for translation alone. What the chat APIs
+/// cannot say is dropped with a note (`reasoning`, `store`, `include`,
+/// …); what needs stored state or a built-in tool is refused.
 pub fn parse_request(body: &[u8]) -> Result<ChatRequest, RequestError> {
     let value: Value =
         serde_json::from_slice(body).map_err(|e| RequestError::Syntax(e.to_string()))?;
     let Value::Object(map) = value else {
         return Err(invalid("(body)", "must be a JSON object"));
     };
+    read(&map)
+}
+
+/// Parses a Responses body into the canonical request, keeping the body;
+/// what only a passthrough carries is left out of the canonical request
+/// and named in `untranslatable`, not refused.
+pub fn parse_ingress(body: &[u8]) -> Result<Ingress, RequestError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| RequestError::Syntax(e.to_string()))?;
+    let Value::Object(map) = value else {
+        return Err(invalid("(body)", "must be a JSON object"));
+    };
+    let untranslatable = super::untranslatable::first_untranslatable(&map);
+    let canonical = match &untranslatable {
+        None => read(&map)?,
+        Some(_) => read(&super::untranslatable::translatable_view(&map))?,
+    };
+    Ok(Ingress {
+        canonical,
+        body: map,
+        untranslatable,
+    })
+}
+
+/// The canonical request a Responses body says.
+fn read(map: &Map<String, Value>) -> Result<ChatRequest, RequestError> {
     for field in STATEFUL {
         if map.get(field).is_some_and(|v| !v.is_null()) {
             return Err(invalid(
@@ -53,31 +94,31 @@ pub fn parse_request(body: &[u8]) -> Result<ChatRequest, RequestError> {
         None => return Err(invalid("model", "is required")),
     };
     let mut req = ChatRequest::new(model, Dialect::OpenAi);
-    if let Some(text) = opt_str(&map, "instructions")? {
+    if let Some(text) = opt_str(map, "instructions")? {
         req.messages.push(Message::text(Role::System, text));
     }
-    read_input(&map, &mut req.messages)?;
+    read_input(map, &mut req.messages)?;
     req.tools = read_tools(map.get("tools"))?;
     req.tool_choice = map
         .get("tool_choice")
         .filter(|v| !v.is_null())
         .map(tool_choice)
         .transpose()?;
-    req.parallel_tool_calls = opt_bool(&map, "parallel_tool_calls")?;
+    req.parallel_tool_calls = opt_bool(map, "parallel_tool_calls")?;
     req.response_format = read_format(map.get("text"))?;
-    req.sampling.max_tokens = opt_u32(&map, "max_output_tokens")?;
-    req.sampling.temperature = opt_f64(&map, "temperature")?;
-    req.sampling.top_p = opt_f64(&map, "top_p")?;
-    req.stream = opt_bool(&map, "stream")?.unwrap_or(false);
+    req.sampling.max_tokens = opt_u32(map, "max_output_tokens")?;
+    req.sampling.temperature = opt_f64(map, "temperature")?;
+    req.sampling.top_p = opt_f64(map, "top_p")?;
+    req.stream = opt_bool(map, "stream")?.unwrap_or(false);
     // Usage always ends a Responses stream (`response.completed`).
     req.stream_usage = req.stream;
-    req.user = opt_str(&map, "user")?.map(str::to_owned);
+    req.user = opt_str(map, "user")?.map(str::to_owned);
     req.metadata = match map.get("metadata") {
         None | Some(Value::Null) => None,
         Some(Value::Object(m)) => Some(m.clone()),
         Some(_) => return Err(invalid("metadata", "must be an object")),
     };
-    req.notes = dropped(&map);
+    req.notes = dropped(map);
     Ok(req)
 }
 

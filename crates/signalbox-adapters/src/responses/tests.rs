@@ -240,3 +240,47 @@ fn a_stream_is_the_documented_event_sequence_ending_with_the_whole_response() {
     // Nothing more after the end.
     assert!(enc.finish().is_empty());
 }
+
+#[test]
+fn only_a_passthrough_carries_built_in_tools_and_files_which_are_named_not_refused() {
+    let body = json!({"model": "m", "tools": [
+            {"type": "function", "name": "f", "parameters": {"type": "object"}},
+            {"type": "web_search_preview"}],
+        "input": [
+            {"role": "user", "content": [{"type": "input_text", "text": "hi"},
+                {"type": "input_file", "file_id": "file_1"}]},
+            {"type": "web_search_call", "id": "ws_1", "status": "completed"}]});
+    let ingress = crate::responses::parse_ingress(body.to_string().as_bytes()).unwrap();
+    let why = ingress.untranslatable.unwrap();
+    assert!(
+        why.starts_with("tools[1].type: built-in tool `web_search_preview`"),
+        "{why}"
+    );
+    // The canonical request keeps what the chat APIs can carry; the body all.
+    assert_eq!(ingress.canonical.tools.len(), 1);
+    assert_eq!(ingress.canonical.messages.len(), 1);
+    assert_eq!(ingress.canonical.messages[0].content.len(), 1);
+    assert_eq!(Value::Object(ingress.body), body);
+    // Stored state and unknown types stay refused, naming the field.
+    for (body, field) in [
+        (
+            json!({"model": "m", "input": [{"type": "item_reference", "id": "x"}]}),
+            "input[0].type",
+        ),
+        (
+            json!({"model": "m", "input": [{"type": "nonsense"}]}),
+            "input[0].type",
+        ),
+        (
+            json!({"model": "m", "input": "hi", "tools": [{"type": "teleport"}]}),
+            "tools[0].type",
+        ),
+        (
+            json!({"model": "m", "input": "hi", "previous_response_id": "r"}),
+            "previous_response_id",
+        ),
+    ] {
+        let err = crate::responses::parse_ingress(body.to_string().as_bytes()).unwrap_err();
+        assert_eq!(err.param(), Some(field), "{body}: {err}");
+    }
+}

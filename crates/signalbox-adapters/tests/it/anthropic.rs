@@ -134,12 +134,15 @@ fn max_tokens_defaults_and_refusals() {
         .render(&req, &route("c"), std::time::UNIX_EPOCH)
         .unwrap_err();
     assert!(matches!(
-        err,
+        &err,
         TranslateError::Unsupported {
             target: "anthropic",
+            field,
             ..
-        }
+        } if field == "n"
     ));
+    // Named as the client wrote it, not by its canonical path.
+    assert!(!err.to_string().contains("sampling."), "{err}");
     req.sampling.n = None;
     req.response_format = Some(ResponseFormat::JsonSchema {
         name: "s".into(),

@@ -76,6 +76,20 @@ fn sigv4_test_suite_vectors() {
 }
 
 #[test]
+fn a_refused_n_is_named_as_the_client_wrote_it() {
+    let mut req = openai::parse_request(fixture("openai/request_tools.json").as_bytes()).unwrap();
+    req.sampling.n = Some(2);
+    let err = adapter()
+        .render(&req, &route("m"), suite_time())
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("`n`") && !text.contains("sampling."),
+        "{text}"
+    );
+}
+
+#[test]
 fn renders_and_signs_converse() {
     let req = openai::parse_request(fixture("openai/request_tools.json").as_bytes()).unwrap();
     let out = render(

@@ -100,7 +100,8 @@ fn validate_route(
         embedding,
         ..
     } = raw;
-    let endpoint = endpoint.unwrap_or_default();
+    let (endpoint, responses) =
+        super::endpoints::endpoint_kind(endpoint.as_ref(), &format!("{path}.endpoint"), errors);
     let embedding =
         super::embedding::validate_embedding(endpoint, embedding, model.as_str(), path, errors);
     RouteConfig {
@@ -129,6 +130,7 @@ fn validate_route(
         zone,
         max_requests_per_second,
         endpoint,
+        responses,
         embedding,
     }
 }

@@ -10,6 +10,9 @@ pub enum NoteAction {
     Dropped,
     /// Sent in another form with the same intent.
     Translated,
+    /// Sent as the client wrote it, to a provider API of the client's own
+    /// format (a Responses request to a route serving `/v1/responses`).
+    PassedThrough,
 }
 
 /// One field an adapter dropped or translated.
@@ -24,11 +27,12 @@ pub struct TranslationNote {
 }
 
 impl NoteAction {
-    /// `dropped` or `translated`.
+    /// `dropped`, `translated` or `passthrough`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Dropped => "dropped",
             Self::Translated => "translated",
+            Self::PassedThrough => "passthrough",
         }
     }
 }

@@ -26,8 +26,9 @@ pub enum WireFormat {
     OpenAi,
     /// Anthropic Messages (`/v1/messages`).
     Anthropic,
-    /// The OpenAI Responses API (`/v1/responses`): a client's format only;
-    /// providers are reached through their chat APIs.
+    /// The OpenAI Responses API (`/v1/responses`): a client's format,
+    /// translated to providers' chat APIs, or passed through as written to
+    /// a route whose provider serves it (`endpoint: [chat, responses]`).
     Responses,
     /// OpenAI's legacy completions (`/v1/completions`): a client's format
     /// only; the prompt is answered by a chat model.
@@ -125,7 +126,21 @@ impl NativeBody {
     /// Serialises the body for an upstream of its own format: `model`
     /// replaced, and `max_tokens` lowered to `max_tokens` when given.
     pub fn upstream_json(&self, model: &str, max_tokens: Option<u32>) -> Vec<u8> {
+        self.upstream_json_for(model, max_tokens, false)
+    }
+
+    /// As [`NativeBody::upstream_json`]; the output limit is the format's
+    /// own field (`max_output_tokens` for Responses), and `no_store` (a
+    /// zero-retention route) sends a Responses body with `store: false`,
+    /// as the chat path does: the Responses API stores by default.
+    pub fn upstream_json_for(
+        &self,
+        model: &str,
+        max_tokens: Option<u32>,
+        no_store: bool,
+    ) -> Vec<u8> {
         let mut out = Vec::with_capacity(256);
+        let responses = self.format == WireFormat::Responses;
         // Writing a map of plain JSON values into a Vec cannot fail.
         let _ = serde_json::to_writer(
             &mut out,
@@ -133,6 +148,12 @@ impl NativeBody {
                 body: &self.body,
                 model,
                 max_tokens,
+                limit_key: if responses {
+                    "max_output_tokens"
+                } else {
+                    "max_tokens"
+                },
+                no_store: no_store && responses,
             },
         );
         out
@@ -145,18 +166,26 @@ struct NativeView<'a> {
     body: &'a Map<String, Value>,
     model: &'a str,
     max_tokens: Option<u32>,
+    /// The format's output limit field.
+    limit_key: &'static str,
+    /// `store: false` is written (replacing the client's `store`).
+    no_store: bool,
 }
 
 impl serde::Serialize for NativeView<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(Some(self.body.len()))?;
+        let mut map = s.serialize_map(Some(self.body.len() + usize::from(self.no_store)))?;
         for (k, v) in self.body {
             match (k.as_str(), self.max_tokens) {
                 ("model", _) => map.serialize_entry(k, self.model)?,
-                ("max_tokens", Some(cap)) => map.serialize_entry(k, &cap)?,
+                (key, Some(cap)) if key == self.limit_key => map.serialize_entry(k, &cap)?,
+                ("store", _) if self.no_store => {}
                 _ => map.serialize_entry(k, v)?,
             }
+        }
+        if self.no_store {
+            map.serialize_entry("store", &false)?;
         }
         map.end()
     }
@@ -204,6 +233,30 @@ mod tests {
             serde_json::from_slice(&native.upstream_json("claude-up", Some(100))).unwrap();
         want["max_tokens"] = json!(100);
         assert_eq!(out, want);
+    }
+
+    #[test]
+    fn a_responses_body_is_clamped_on_its_own_field_and_unstored_on_zero_retention() {
+        let Value::Object(body) = json!({"model": "a", "input": "hi", "max_output_tokens": 900,
+            "store": true, "max_tokens": 5})
+        else {
+            unreachable!()
+        };
+        let native = NativeBody {
+            format: WireFormat::Responses,
+            body,
+            beta: None,
+        };
+        let out: Value =
+            serde_json::from_slice(&native.upstream_json_for("gpt", Some(100), true)).unwrap();
+        assert_eq!(
+            out,
+            json!({"model": "gpt", "input": "hi", "max_output_tokens": 100, "store": false,
+                "max_tokens": 5})
+        );
+        let out: Value = serde_json::from_slice(&native.upstream_json("gpt", None)).unwrap();
+        assert_eq!(out["store"], true);
+        assert_eq!(out["max_output_tokens"], 900);
     }
 
     #[test]

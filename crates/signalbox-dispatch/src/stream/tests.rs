@@ -221,3 +221,56 @@ async fn an_anthropic_stream_ended_before_its_final_usage_is_not_charged_one_out
         Some((125, 3))
     );
 }
+
+/// The ending state of a Responses stream passed through.
+fn responses() -> Ending {
+    Ending {
+        format: WireFormat::Responses,
+        ..Ending::default()
+    }
+}
+
+#[tokio::test]
+async fn a_responses_stream_ends_at_response_completed_with_its_usage() {
+    let delta = "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"hi\"}\n\n";
+    let done = "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":4,\"output_tokens\":2}}}\n\n";
+    let late = "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"late\"}\n\n";
+    let whole = [delta, done, late]
+        .map(|e| Chunk::Data(Bytes::from(e)))
+        .to_vec();
+    let (text, end) = run_chunks(whole, SseFramer::new(), responses()).await;
+    assert_eq!(end.outcome, StreamOutcome::Completed);
+    assert_eq!(
+        end.usage.map(|u| (u.prompt_tokens, u.completion_tokens)),
+        Some((4, 2))
+    );
+    // Nothing after the end is passed on, and no `[DONE]` is added.
+    assert!(text.ends_with(done) && !text.contains("late"), "{text}");
+
+    // Ended without `response.completed`: a cut, not a completion.
+    let short = vec![Chunk::Data(Bytes::from(delta))];
+    let (text, end) = run_chunks(short, SseFramer::new(), responses()).await;
+    assert!(matches!(end.outcome, StreamOutcome::Cut { .. }), "{end:?}");
+    assert!(text.contains("before its end marker"), "{text}");
+}
+
+#[tokio::test]
+async fn a_failure_event_after_commit_cuts_the_responses_stream_naming_it() {
+    let failed = "event: response.failed\ndata: {\"type\":\"response.failed\",\"response\":{\"status\":\"failed\",\"error\":{\"code\":\"server_error\",\"message\":\"overloaded\"}}}\n\n";
+    let error =
+        "data: {\"type\":\"error\",\"code\":\"rate_limit_exceeded\",\"message\":\"slow down\"}\n\n";
+    for (event, named) in [
+        (failed, "server_error: overloaded"),
+        (error, "rate_limit_exceeded: slow down"),
+    ] {
+        let rest = vec![Chunk::Data(Bytes::from(event))];
+        let (text, end) = run_chunks(rest, SseFramer::new(), responses()).await;
+        let StreamOutcome::Cut { detail } = &end.outcome else {
+            panic!("{end:?}");
+        };
+        assert!(detail.contains(named), "{detail}");
+        // The provider's failure event itself is not passed on: the edge
+        // writes the client's error event from the cut.
+        assert!(!text.contains("\"type\":\"error\"") && !text.contains("response.failed"));
+    }
+}

@@ -1,5 +1,6 @@
 //! Owns what the dispatcher reads in a stream passed on as the provider
-//! wrote it (OpenAI chunks, or Anthropic events for an Anthropic client):
+//! wrote it (OpenAI chunks, Anthropic events for an Anthropic client, or
+//! Responses events for a Responses client):
 //! whether each event is JSON, whether the answer has ended or finished,
 //! and the usage it reports. A decoded stream's events say all of this as
 //! types; only these bytes need reading.
@@ -20,6 +21,9 @@ pub(crate) struct Ending {
     /// A choice's `finish_reason` (or a decoded stop) arrived: a clean end
     /// of body from here on completes the stream, marker or not.
     pub(crate) finished: bool,
+    /// The provider reported a failure in the stream (a Responses `error`
+    /// or `response.failed` event): not passed on; the stream is cut.
+    pub(crate) failed: bool,
 }
 
 impl Ending {
@@ -35,9 +39,20 @@ impl Ending {
                 self.done |= stop;
                 self.finished |= stop;
             }
+            WireFormat::Responses => {
+                use signalbox_providers::ResponsesEventKind as Kind;
+                match signalbox_providers::responses_event_kind(ev.event.as_deref(), &ev.data) {
+                    Kind::Finished => {
+                        self.done = true;
+                        self.finished = true;
+                    }
+                    Kind::Failed => self.failed = true,
+                    Kind::Other => {}
+                }
+            }
             // Clients' formats only (embeddings never stream): no upstream's
             // stream is passed on in them.
-            WireFormat::Responses | WireFormat::Completions | WireFormat::Embeddings => {}
+            WireFormat::Completions | WireFormat::Embeddings => {}
         }
     }
 }
@@ -55,6 +70,10 @@ pub(crate) fn usage_of(
         // count; `message_delta` the output so far.
         return signalbox_providers::anthropic_usage_of_event(&ev.data, &mut u)
             .then(|| (u, ev.event.as_deref() != Some("message_start")));
+    }
+    if format == WireFormat::Responses {
+        // Only the end event (`response.completed`) carries it, whole.
+        return signalbox_providers::responses_usage_of_event(&ev.data).map(|u| (u, true));
     }
     #[derive(serde::Deserialize)]
     struct WithUsage {
@@ -94,6 +113,12 @@ pub(crate) fn finishes_answer(data: &str) -> bool {
     non_null
         && serde_json::from_str::<Chunk>(data)
             .is_ok_and(|c| c.choices.iter().any(|c| c.finish_reason.is_some()))
+}
+
+/// The cut's detail for a failure event of a stream passed on as written.
+pub(crate) fn failure_detail(ev: &SseEvent) -> String {
+    let (code, message) = signalbox_providers::responses_failure_of(&ev.data);
+    format!("upstream reported a failure in the stream: {code}: {message}")
 }
 
 /// Checks that a data event carries JSON (or the end marker).

@@ -118,12 +118,22 @@ pub async fn canary(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
     Json(crate::canary::report(&rt)).into_response()
 }
 
+/// The APIs a route serves: its kind, and `responses` when its provider
+/// serves the Responses API natively (passed through).
+fn endpoints(cfg: &signalbox_config::RouteConfig) -> Vec<&'static str> {
+    let mut out = vec![cfg.endpoint.label()];
+    if cfg.responses {
+        out.push("responses");
+    }
+    out
+}
+
 /// A route's capability record: the endpoint kinds it serves, its
 /// features, and (embedding routes) its space and input limits.
 fn capability_record(cfg: &signalbox_config::RouteConfig) -> serde_json::Value {
     let s = cfg.supports;
     let mut record = serde_json::json!({
-        "endpoints": [cfg.endpoint.label()],
+        "endpoints": endpoints(cfg),
         "supports": {
             "tools": s.tools,
             "vision": s.vision,

@@ -148,8 +148,8 @@ pub(super) fn respond(
 
 /// Keeps the answer in the record, when the tenant allows content logging
 /// (the request's messages are already there): an OpenAI completion's
-/// choices, or (passed on untranslated to an Anthropic client) an
-/// Anthropic message's content blocks.
+/// choices, or (passed on untranslated) an Anthropic message's content
+/// blocks or a Response object's output items.
 fn keep_response_content(log: Option<&mut LogFacts>, body: &Bytes) {
     if let Some(LogFacts {
         content: Some(content),
@@ -157,7 +157,10 @@ fn keep_response_content(log: Option<&mut LogFacts>, body: &Bytes) {
     }) = log
         && let Ok(v) = serde_json::from_slice::<serde_json::Value>(body)
     {
-        let answer = v.get("choices").or_else(|| v.get("content"));
+        let answer = v
+            .get("choices")
+            .or_else(|| v.get("content"))
+            .or_else(|| v.get("output"));
         content["response"] = answer.cloned().unwrap_or(serde_json::Value::Null);
     }
 }
@@ -175,6 +178,10 @@ mod tests {
             (
                 json!({"type": "message", "content": [{"type": "thinking"}]}),
                 json!([{"type": "thinking"}]),
+            ),
+            (
+                json!({"object": "response", "output": [{"type": "reasoning"}]}),
+                json!([{"type": "reasoning"}]),
             ),
         ] {
             let mut log = LogFacts {

@@ -1,5 +1,6 @@
 //! Owns the edge: the served answer written in the client's wire format.
-//! A JSON answer in the client's format passes as it is; an OpenAI
+//! A JSON answer in the client's format passes as it is (a Responses
+//! answer from a route serving the Responses API included); an OpenAI
 //! completion becomes an Anthropic message for an Anthropic client, a
 //! Response object for a Responses client. A
 //! degraded answer is marked after that, so the marker is in what the
@@ -26,6 +27,7 @@ pub(crate) fn json(
     let body = match (format, client) {
         (WireFormat::OpenAi, WireFormat::OpenAi)
         | (WireFormat::Anthropic, WireFormat::Anthropic)
+        | (WireFormat::Responses, WireFormat::Responses)
         | (WireFormat::Embeddings, WireFormat::Embeddings) => body,
         (WireFormat::OpenAi, WireFormat::Anthropic) => {
             super::anthropic::message(&body).map_err(ApiError::UntranslatableAnswer)?
@@ -33,8 +35,8 @@ pub(crate) fn json(
         (WireFormat::OpenAi, WireFormat::Responses | WireFormat::Completions) => {
             rewritten(&body, client)?
         }
-        // Only a client's own Anthropic body is answered in Anthropic's
-        // format, and no upstream answers in a client-only format.
+        // Only a client's own Anthropic or Responses body is answered in
+        // its format, and no upstream answers in a client-only format.
         (
             WireFormat::Anthropic
             | WireFormat::Responses

@@ -90,8 +90,8 @@ impl Sampling {
 
 /// What a JSON answer says about itself: its id, the model that answered
 /// and why each choice stopped (OpenAI `choices[].finish_reason`,
-/// Anthropic `stop_reason`). Only these keys are read, and only when the
-/// request has a span.
+/// Anthropic `stop_reason`, a Response object's `status` passed through).
+/// Only these keys are read, and only when the request has a span.
 #[derive(Debug, Default, serde::Deserialize)]
 struct Answer<'a> {
     #[serde(borrow, default)]
@@ -102,6 +102,9 @@ struct Answer<'a> {
     choices: Vec<Choice<'a>>,
     #[serde(borrow, default)]
     stop_reason: Option<Cow<'a, str>>,
+    /// A Response object's `completed` / `incomplete`.
+    #[serde(borrow, default)]
+    status: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -111,13 +114,17 @@ struct Choice<'a> {
 }
 
 /// The answer's `gen_ai.response.*` attributes; none when the body is not
-/// such JSON (the Responses and legacy-completions formats keep their own
-/// shapes).
+/// such JSON (legacy completions keep their own shape).
 pub(crate) fn answer_attributes(body: &[u8], format: WireFormat) -> Vec<KeyValue> {
     let mut out = Vec::new();
-    if matches!(format, WireFormat::OpenAi | WireFormat::Anthropic)
-        && let Ok(answer) = serde_json::from_slice::<Answer<'_>>(body)
+    if matches!(
+        format,
+        WireFormat::OpenAi | WireFormat::Anthropic | WireFormat::Responses
+    ) && let Ok(mut answer) = serde_json::from_slice::<Answer<'_>>(body)
     {
+        if format != WireFormat::Responses {
+            answer.status = None;
+        }
         answer.attributes(&mut out);
     }
     out
@@ -136,6 +143,7 @@ impl Answer<'_> {
             .iter()
             .filter_map(|c| c.finish_reason.as_deref())
             .chain(self.stop_reason.as_deref())
+            .chain(self.status.as_deref())
             .map(|r| StringValue::from(r.to_owned()))
             .collect();
         if !reasons.is_empty() {
@@ -415,6 +423,13 @@ mod tests {
         assert!(
             got.iter()
                 .any(|(k, v)| k.ends_with("finish_reasons") && v.contains("end_turn"))
+        );
+        let response = r#"{"id":"resp_1","object":"response","model":"gpt-5","status":"completed","output":[]}"#;
+        let got = attrs(response, WireFormat::Responses);
+        assert!(got.contains(&("gen_ai.response.id".into(), "resp_1".into())));
+        assert!(
+            got.iter()
+                .any(|(k, v)| k.ends_with("finish_reasons") && v.contains("completed"))
         );
         assert!(attrs("not json", WireFormat::OpenAi).is_empty());
     }

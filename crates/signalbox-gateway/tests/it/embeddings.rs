@@ -17,7 +17,7 @@ async fn example() -> Harness {
     Harness::start(EMBEDDINGS_YAML, &["primary", "secondary"], &[]).await
 }
 
-fn vectors(body: &Value) -> Vec<Vec<f64>> {
+pub(crate) fn vectors(body: &Value) -> Vec<Vec<f64>> {
     body["data"]
         .as_array()
         .unwrap()

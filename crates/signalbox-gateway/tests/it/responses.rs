@@ -18,7 +18,7 @@ fn request(stream: bool) -> Value {
 }
 
 /// Every `(event, data)` of a Responses stream.
-fn events(text: &str) -> Vec<(String, Value)> {
+pub(crate) fn events(text: &str) -> Vec<(String, Value)> {
     text.split("\n\n")
         .filter_map(|e| {
             let (name, data) = e.split_once('\n')?;
@@ -28,7 +28,8 @@ fn events(text: &str) -> Vec<(String, Value)> {
         .collect()
 }
 
-fn output_text(response: &Value) -> String {
+/// The text of a Response object's message items.
+pub(crate) fn output_text(response: &Value) -> String {
     response["output"]
         .as_array()
         .into_iter()

@@ -140,3 +140,79 @@ async fn a_schema_with_the_requests_own_tools_is_refused_for_anthropic_naming_wh
     assert_eq!(h.mock("claude").stats().requests, 0);
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_streamed_answer_is_checked_whole_before_release_and_fails_over_when_bad() {
+    let h = start().await;
+    // `echo` streams prose: held back, checked, refused; `claude` streams
+    // the schema's JSON, which is released once checked.
+    let resp = h
+        .chat_with(&request("both", place(), true), &[("x-request-id", "ss-1")])
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "x-signalbox-route"), "claude-route");
+    assert_eq!(header(&resp, "x-signalbox-degraded"), "fallback-route");
+    let text = resp.text().await.unwrap();
+    // Nothing of the refused stream reached the caller.
+    assert!(!text.contains("echo:"), "{text}");
+    let said = crate::sse_text(&text, "/choices/0/delta/content");
+    assert_eq!(
+        serde_json::from_str::<Value>(&said).unwrap_or_default(),
+        json!({"location": "Paris"}),
+        "{text}"
+    );
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+    let rec = h.record("ss-1").await;
+    assert_eq!(rec.attempts[0].outcome.label(), "bad_response", "{rec:?}");
+    assert!(
+        rec.attempts[0]
+            .detail
+            .contains("streamed answer is not JSON as its response schema requires"),
+        "{rec:?}"
+    );
+    assert_eq!(rec.usage.map(|u| u.completion_tokens > 0), Some(true));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_stream_no_route_answers_to_schema_is_a_502_naming_the_violation() {
+    let h = start().await;
+    let strict =
+        json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]});
+    let resp = h.chat(&request("both", strict, true)).await;
+    // Nothing was released, so the caller gets an error status, not a
+    // broken stream.
+    assert_eq!(resp.status(), 502);
+    let v: Value = resp.json().await.unwrap();
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("streamed answer is not JSON"), "{v}");
+    assert!(
+        message.contains("streamed answer does not match its response schema at ``"),
+        "{v}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_responses_stream_with_a_schema_is_checked_too() {
+    let h = start().await;
+    let body = json!({
+        "model": "both",
+        "stream": true,
+        "input": "where?",
+        "text": {"format": {"type": "json_schema", "name": "place", "schema": place()}}
+    });
+    let resp = h.responses(&body).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "x-signalbox-route"), "claude-route");
+    let text = resp.text().await.unwrap();
+    let (last, done) = crate::responses::events(&text).pop().unwrap();
+    assert_eq!(last, "response.completed", "{text}");
+    let said = crate::responses::output_text(&done["response"]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&said).unwrap_or_default(),
+        json!({"location": "Paris"}),
+        "{text}"
+    );
+    h.stop().await;
+}

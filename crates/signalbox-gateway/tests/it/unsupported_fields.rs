@@ -14,11 +14,12 @@ use crate::translation::{native, record};
 #[tokio::test]
 async fn a_refusing_field_is_a_400_naming_it_when_no_route_can_carry_it() {
     let h = native().await;
-    // `n` is named by its canonical path, as the adapters refuse it.
+    // Every field is named as the client wrote it (`n`, not the
+    // canonical `sampling.n`).
     for (field, value, named) in [
         ("logprobs", json!(true), "`logprobs`"),
         ("top_logprobs", json!(3), "`top_logprobs`"),
-        ("n", json!(2), "`sampling.n`"),
+        ("n", json!(2), "`n`"),
     ] {
         let mut body = chat_body("claude", "hello");
         body[field] = value;
@@ -28,6 +29,7 @@ async fn a_refusing_field_is_a_400_naming_it_when_no_route_can_carry_it() {
         assert_eq!(v["error"]["code"], "unsupported_by_routes", "{v}");
         let message = v["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains(named), "{field}: {v}");
+        assert!(!message.contains("sampling."), "{field}: {v}");
     }
     assert_eq!(h.mock("claude").stats().requests, 0);
     h.stop().await;

@@ -33,3 +33,26 @@ fn a_kind_without_what_its_adapter_needs_is_refused_at_load() {
     // The OpenAI-compatible kind forwards untranslated: no adapter needed.
     assert!(HttpUpstream::new(&provider(ProviderKind::OpenAiCompatible), scrubber).is_ok());
 }
+
+#[test]
+fn a_responses_stream_opening_with_a_failure_fails_over_classified() {
+    let scrubber = Arc::new(Scrubber::new(Vec::<String>::new()));
+    for kind in [ProviderKind::OpenAiCompatible, ProviderKind::AzureOpenAi] {
+        let up = HttpUpstream::new(&provider(kind), Arc::clone(&scrubber)).unwrap();
+        let created = r#"{"type":"response.created","response":{"id":"r","output":[]}}"#;
+        assert!(
+            up.first_event_error(WireFormat::Responses, created)
+                .is_none()
+        );
+        let limited = r#"{"type":"error","code":"rate_limit_exceeded","message":"slow down"}"#;
+        let e = up
+            .first_event_error(WireFormat::Responses, limited)
+            .unwrap();
+        assert_eq!(e.class, OutcomeClass::RateLimited, "{e:?}");
+        assert!(e.detail.contains("slow down"), "{}", e.detail);
+        let failed = r#"{"type":"response.failed","response":{"error":{"code":"server_error","message":"boom"}}}"#;
+        let e = up.first_event_error(WireFormat::Responses, failed).unwrap();
+        assert!(e.class.fails_over(), "{e:?}");
+        assert!(e.detail.contains("server_error"), "{}", e.detail);
+    }
+}

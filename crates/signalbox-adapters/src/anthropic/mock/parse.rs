@@ -110,6 +110,7 @@ pub(super) fn parse(body: &[u8]) -> Result<Parsed<AnthropicRequest>, String> {
             include_usage: false,
             model: request.model,
             thinking: request.thinking.is_some_and(|t| t.kind == "enabled"),
+            responses: false,
         },
         prompt,
         stream: request.stream.unwrap_or(false),

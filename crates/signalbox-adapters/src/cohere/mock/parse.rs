@@ -78,6 +78,7 @@ pub(super) fn parse(body: &[u8]) -> Result<Parsed<MockRequest>, String> {
             model: request.model,
             include_usage: false,
             thinking: false,
+            responses: false,
         },
         prompt,
         stream: request.stream.unwrap_or(false),

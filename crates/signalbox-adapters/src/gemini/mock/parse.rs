@@ -96,6 +96,7 @@ pub(super) fn parse(
         request: GeminiRequest {
             include_usage: false,
             thinking: false,
+            responses: false,
             model: model.to_owned(),
         },
         prompt,

@@ -1,9 +1,11 @@
-//! Owns the OpenAI chat-completions wire format: request parsing, JSON bodies and SSE chunks.
+//! Owns the OpenAI chat-completions wire format: request parsing, JSON bodies and SSE chunks;
+//! and the Responses API beside it (`responses.rs`), which OpenAI and Azure serve too.
 
 mod embeddings;
 mod errors;
 mod parse;
 mod render;
+mod responses;
 #[cfg(test)]
 mod tests;
 
@@ -28,6 +30,10 @@ impl MockWire for OpenAi {
             "/chat/completions",
             // Azure OpenAI addresses a deployment; the body is OpenAI's.
             "/openai/deployments/{deployment}/chat/completions",
+            // The Responses API (Azure's v1 path too): `responses.rs`.
+            "/v1/responses",
+            "/responses",
+            "/openai/v1/responses",
         ]
     }
 
@@ -63,6 +69,14 @@ impl MockWire for OpenAi {
         parse::parse(body)
     }
 
+    fn parse_request(&self, uri: &Uri, body: &[u8]) -> Result<Parsed<OpenAiRequest>, String> {
+        if uri.path().ends_with("/responses") {
+            responses::parse(body)
+        } else {
+            parse::parse(body)
+        }
+    }
+
     fn error_body(&self, status: StatusCode, message: &str) -> Bytes {
         errors::error_body(status, message)
     }
@@ -73,6 +87,9 @@ impl MockWire for OpenAi {
         answer: &Answer,
         n: u64,
     ) -> serde_json::Result<Bytes> {
+        if request.responses {
+            return Ok(responses::body(request, answer, n));
+        }
         render::body(request, answer, n)
     }
 
@@ -83,6 +100,9 @@ impl MockWire for OpenAi {
         n: u64,
         pieces: u32,
     ) -> serde_json::Result<Vec<Bytes>> {
+        if request.responses {
+            return Ok(responses::events(request, answer, n, pieces));
+        }
         render::events(request, answer, n, pieces)
     }
 

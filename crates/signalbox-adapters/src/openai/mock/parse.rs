@@ -115,6 +115,7 @@ pub(super) fn parse(body: &[u8]) -> Result<Parsed<OpenAiRequest>, String> {
                 .and_then(|options| options.include_usage)
                 .unwrap_or(false),
             thinking: false,
+            responses: false,
         },
         prompt,
         stream: request.stream.unwrap_or(false),
