@@ -20,13 +20,16 @@ use signalbox_core::{OutcomeClass, SkipKind};
 use signalbox_state::{ActiveActions, BreakerStore, OpenCircuits, SharedBreaker, unix_ms};
 use tokio::time::{Duration, Instant};
 
+mod events;
 mod quality;
 mod view;
 mod window;
 
+pub use events::{BreakerEvent, BreakerEvents};
 pub use quality::{QualityGate, QualityTransition};
 pub use view::{HealthView, ProbeResult};
 
+use events::EventLink;
 use window::{LatencyWindow, OutcomeWindow};
 
 /// Weight of the newest sample in the latency moving average.
@@ -136,6 +139,8 @@ pub enum Hold {
 pub struct RouteHealth {
     shared: OnceLock<SharedLink>,
     operator: OnceLock<OperatorLink>,
+    /// Where this route's transitions are reported, once linked.
+    events: OnceLock<EventLink>,
     config: Mutex<BreakerConfig>,
     probe: Mutex<Option<ProbeResult>>,
     state: Mutex<State>,
@@ -169,6 +174,7 @@ impl RouteHealth {
             }),
             shared: OnceLock::new(),
             operator: OnceLock::new(),
+            events: OnceLock::new(),
             config: Mutex::new(config),
             probe: Mutex::new(None),
             latency_us: AtomicU64::new(0),
@@ -195,6 +201,22 @@ impl RouteHealth {
             route: route.to_owned(),
             actions,
         });
+    }
+
+    /// Reports this route's breaker transitions to `sink` as `route`
+    /// (once; a reload keeps the first link, as the sink outlives reloads).
+    pub fn report_transitions(&self, route: &str, sink: BreakerEvents) {
+        let _ = self.events.set(EventLink {
+            route: route.into(),
+            sink,
+        });
+    }
+
+    /// Reports a transition to the linked sink, if any (never waits).
+    fn transition(&self, from: BreakerState, to: BreakerState, reason: &str) {
+        if let Some(link) = self.events.get() {
+            link.send(from, to, reason);
+        }
     }
 
     /// The operator action holding this route now, if any (one lock-free
@@ -321,6 +343,11 @@ impl RouteHealth {
             Phase::Open { .. } => {
                 s.phase = Phase::HalfOpen { trials: vec![now] };
                 self.gauge.store(1, Ordering::Relaxed);
+                let why = format!(
+                    "open period over, trial admitted (opened for: {})",
+                    s.reason
+                );
+                self.transition(BreakerState::Open, BreakerState::HalfOpen, &why);
                 Admission::Trial
             }
             Phase::HalfOpen { trials } => {
@@ -425,6 +452,8 @@ impl RouteHealth {
                 s.outcomes.clear();
                 s.latencies.clear();
                 self.gauge.store(0, Ordering::Relaxed);
+                let why = "half-open trial succeeded";
+                self.transition(BreakerState::HalfOpen, BreakerState::Closed, why);
             }
             Phase::Closed => {}
         }
@@ -484,6 +513,12 @@ impl RouteHealth {
 
     fn open(&self, s: &mut State, cfg: &BreakerConfig, now: Instant, reason: String) {
         tracing::warn!(%reason, "Circuit opened.");
+        let from = match s.phase {
+            Phase::Closed => BreakerState::Closed,
+            Phase::HalfOpen { .. } => BreakerState::HalfOpen,
+            Phase::Open { .. } => BreakerState::Open,
+        };
+        self.transition(from, BreakerState::Open, &reason);
         s.phase = Phase::Open {
             until: now + cfg.open_for,
         };

@@ -9,6 +9,7 @@
 
 mod admin;
 mod anthropic;
+mod breaker_events;
 mod budget;
 mod canary;
 mod conn;
@@ -120,6 +121,10 @@ pub struct AppState {
     pub(crate) connections: Arc<conn::ConnLimit>,
     /// Serving threads still warming up; `/readyz` waits for them.
     readiness: warm::Readiness,
+    /// The breaker transitions route health reports, until the background
+    /// task takes them (`breaker_events.rs`).
+    breaker_events:
+        parking_lot::Mutex<Option<tokio::sync::mpsc::Receiver<signalbox_dispatch::BreakerEvent>>>,
 }
 
 /// The breaker store and this gateway's replica id in it.
@@ -132,6 +137,8 @@ pub struct SharedBreakers {
     /// The operator actions' view (the action store's snapshot): route
     /// health reads drains and forced breakers from it.
     pub actions: Arc<signalbox_state::ActiveActions>,
+    /// Where route health reports its breaker transitions.
+    pub events: signalbox_dispatch::BreakerEvents,
 }
 
 /// Options beyond the configuration itself.
@@ -255,10 +262,12 @@ impl Gateway {
             config.privacy.vault_ttl,
         ));
         let actions = options.action_store.clone().unwrap_or(stores.actions);
+        let (events, breaker_events) = breaker_events::channel();
         let shared = SharedBreakers {
             store: options.breaker_store.clone().unwrap_or(stores.breakers),
             replica: uuid::Uuid::new_v4().as_u64_pair().0,
             actions: actions.snapshot(),
+            events,
         };
         let connections = Arc::new(conn::ConnLimit::new(
             config.server.max_connections,
@@ -293,6 +302,7 @@ impl Gateway {
                 actions,
                 connections,
                 readiness: warm::Readiness::default(),
+                breaker_events: parking_lot::Mutex::new(Some(breaker_events)),
             }),
         })
     }
@@ -362,6 +372,7 @@ impl Gateway {
         background.push(quality::spawn(&self.state));
         background.push(canary::spawn(&self.state));
         background.push(server::spawn_upkeep(&self.state));
+        background.push(breaker_events::spawn(&self.state));
         let result = serving.await;
         for task in background {
             task.abort();

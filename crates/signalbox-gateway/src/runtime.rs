@@ -161,6 +161,7 @@ impl Runtime {
                 let health = carried.health(r);
                 health.share(r.id.as_str(), shared.replica, Arc::clone(&shared.store));
                 health.watch_actions(r.id.as_str(), Arc::clone(&shared.actions));
+                health.report_transitions(r.id.as_str(), shared.events.clone());
                 Ok(Route {
                     id: r.id.clone(),
                     provider: r.provider.clone(),

@@ -175,6 +175,7 @@ fn count(state: &AppState, action: &OperatorAction, event: &'static str) {
         signalbox_core::metric_names::OPERATOR_ACTIONS_TOTAL,
         &[("kind", kind), ("event", event)],
     );
+    crate::breaker_events::operator_forced(state, action, event);
 }
 
 fn not_found(id: &str) -> Response {

@@ -46,6 +46,7 @@ impl Fixture {
                 store: Arc::new(signalbox_state::InMemoryBreakers::default()),
                 replica: 1,
                 actions: Arc::default(),
+                events: signalbox_dispatch::BreakerEvents::channel(1).0,
             },
         }
     }
