@@ -263,6 +263,7 @@ pub(crate) fn purge(conn: &Connection, retention: Duration) -> rusqlite::Result<
     let keep_ms = u64::try_from(retention.as_millis()).unwrap_or(u64::MAX);
     let cutoff_ms = now_ms.saturating_sub(keep_ms);
     crate::audit::purge(conn, cutoff_ms)?;
+    crate::config_text::purge(conn, cutoff_ms)?;
     delete_below(conn, first_id(cutoff_ms))
 }
 
