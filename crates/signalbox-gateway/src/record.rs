@@ -109,7 +109,11 @@ impl Draft {
             stream: ctx.stream,
             chosen: served.map(|r| r.id.to_string()),
             provider: served.map(|r| r.provider.to_string()),
-            model_version: served.map(|r| r.version.clone()),
+            // The version the provider answered with; the configured one
+            // when it did not say (streams, formats without `model`).
+            model_version: log
+                .answer_model
+                .or_else(|| served.map(|r| r.version.clone())),
             attempts: ctx.attempts.clone(),
             content: log.content,
             skipped: ctx.skipped.clone(),

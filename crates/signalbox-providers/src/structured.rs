@@ -104,6 +104,7 @@ mod tests {
             body: Bytes::from(body.to_string()),
             usage: None,
             format: WireFormat::OpenAi,
+            model: crate::AnswerModel::Unknown,
         }
     }
 

@@ -68,5 +68,6 @@ pub(super) fn native_json(body: Bytes) -> Result<ChatJson, UpstreamError> {
         usage,
         body,
         format: WireFormat::Anthropic,
+        model: super::AnswerModel::Unknown,
     })
 }

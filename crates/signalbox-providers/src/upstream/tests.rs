@@ -33,3 +33,36 @@ fn a_kind_without_what_its_adapter_needs_is_refused_at_load() {
     // The OpenAI-compatible kind forwards untranslated: no adapter needed.
     assert!(HttpUpstream::new(&provider(ProviderKind::OpenAiCompatible), scrubber).is_ok());
 }
+
+#[test]
+fn the_answer_model_is_found_in_place_or_not_at_all() {
+    let body = Bytes::from_static(br#"{"id":"x","model":"gpt-4o-2024-11-20","choices":[]}"#);
+    let shape: ResponseShape<'_> = serde_json::from_slice(&body).unwrap();
+    let model = model_at(&body, &shape.model);
+    let json = ChatJson {
+        body: body.clone(),
+        usage: None,
+        format: WireFormat::OpenAi,
+        model,
+    };
+    assert_eq!(json.answer_model(), Some("gpt-4o-2024-11-20"));
+    // An escaped name is not in the body as is: unknown rather than copied.
+    let escaped = Bytes::from_static(br#"{"model":"a\u002db","choices":[]}"#);
+    let shape: ResponseShape<'_> = serde_json::from_slice(&escaped).unwrap();
+    assert_eq!(model_at(&escaped, &shape.model), AnswerModel::Unknown);
+    for odd in [
+        &br#"{"model":null,"choices":[]}"#[..],
+        br#"{"model":7,"choices":[]}"#,
+    ] {
+        let shape: Result<ResponseShape<'_>, _> = serde_json::from_slice(odd);
+        assert!(
+            shape.is_ok_and(|s| s.model.0.is_none()),
+            "a model that is no name"
+        );
+    }
+    let named = ChatJson {
+        model: AnswerModel::Named("claude-x".into()),
+        ..json
+    };
+    assert_eq!(named.answer_model(), Some("claude-x"));
+}
