@@ -407,8 +407,14 @@ fn the_source_text_is_the_files_as_written_with_secrets_as_references() {
     assert!(text.starts_with(&std::fs::read_to_string(&main).unwrap()));
     let marker = format!("# include: {}\n", dir.0.join("tenants.yaml").display());
     assert!(text.contains(&marker), "{text}");
-    assert!(text.contains("{ env: ACME_KEY }"), "a reference, as written");
+    assert!(
+        text.contains("{ env: ACME_KEY }"),
+        "a reference, as written"
+    );
     for secret in ["main-key", "acme-key"] {
-        assert!(!text.contains(secret), "the value of a secret is never kept");
+        assert!(
+            !text.contains(secret),
+            "the value of a secret is never kept"
+        );
     }
 }
