@@ -112,7 +112,7 @@ pub(crate) fn purge(conn: &Connection, cutoff_ms: u64) -> rusqlite::Result<usize
     }
     conn.execute(
         "DELETE FROM config_texts WHERE time_ms < ?1
-         AND version <> (SELECT version FROM config_texts ORDER BY time_ms DESC LIMIT 1)",
+         AND version <> (SELECT version FROM config_texts ORDER BY time_ms DESC, rowid DESC LIMIT 1)",
         params![schema::to_sql_ms(cutoff_ms)],
     )
 }
