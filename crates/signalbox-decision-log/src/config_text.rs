@@ -102,12 +102,7 @@ fn read(conn: &Connection, version: &str) -> Result<Option<String>, LogError> {
 
 /// Deletes the texts last loaded before `cutoff_ms`, but never the newest.
 pub(crate) fn purge(conn: &Connection, cutoff_ms: u64) -> rusqlite::Result<usize> {
-    let exists: bool = conn.query_row(
-        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'config_texts'",
-        [],
-        |row| row.get(0),
-    )?;
-    if !exists {
+    if !schema::table_exists(conn, "config_texts")? {
         return Ok(0);
     }
     conn.execute(
@@ -120,19 +115,12 @@ pub(crate) fn purge(conn: &Connection, cutoff_ms: u64) -> rusqlite::Result<usize
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::LogOptions;
     use crate::test_support::TempDb;
 
     #[tokio::test]
     async fn texts_are_kept_by_version_and_the_newest_survives_the_retention() {
         let db = TempDb::new("config-texts");
-        let options = LogOptions {
-            queue: 8,
-            retention: std::time::Duration::ZERO,
-            max_bytes: 0,
-            priority: Default::default(),
-        };
-        let log = DecisionLog::open(db.path(), options).unwrap();
+        let log = db.log();
         let reader = log.reader().unwrap();
         assert_eq!(reader.config_text("v1").unwrap(), None, "nothing kept yet");
         log.config_text("v1", "routes: []\n").await.unwrap();

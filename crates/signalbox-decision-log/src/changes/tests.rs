@@ -125,13 +125,7 @@ fn a_window_is_compared_with_the_one_before_it_and_must_not_be_empty() {
 #[tokio::test]
 async fn a_new_policy_version_shows_the_unified_diff_of_its_text() {
     let db = crate::test_support::TempDb::new("changes-diff");
-    let options = crate::LogOptions {
-        queue: 8,
-        retention: std::time::Duration::ZERO,
-        max_bytes: 0,
-        priority: Default::default(),
-    };
-    let log = crate::DecisionLog::open(db.path(), options).unwrap();
+    let log = db.log();
     log.config_text("v1", "routes:\n  - a\n").await.unwrap();
     log.config_text("v2", "routes:\n  - b\n").await.unwrap();
     let t = crate::test_support::now_ms() - 60_000;

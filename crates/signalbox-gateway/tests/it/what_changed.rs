@@ -51,6 +51,15 @@ async fn served_by(h: &Harness, text: &str) -> String {
     header(&resp, "x-signalbox-route").to_string()
 }
 
+/// `GET path`, with the bearer `token` when given.
+async fn get_as(h: &Harness, path: &str, token: Option<&str>) -> reqwest::Response {
+    let mut req = reqwest::Client::new().get(h.url(path));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap()
+}
+
 /// The changes `GET /admin/what-changed?{query}` lists, as (kind, what).
 async fn changes(h: &Harness, query: &str) -> Vec<(String, String)> {
     let report = h
@@ -185,34 +194,20 @@ async fn a_bad_window_is_a_400_naming_it_and_an_empty_one_changes_nothing() {
         ("until=not-a-time", "until"),
         ("since=90d", "since"),
     ] {
-        let resp = reqwest::Client::new()
-            .get(h.url(&format!("/admin/what-changed?{query}")))
-            .bearer_auth("viewer")
-            .send()
-            .await
-            .unwrap();
+        let resp = get_as(&h, &format!("/admin/what-changed?{query}"), Some("viewer")).await;
         assert_eq!(resp.status(), 400, "{query}");
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["error"]["code"], "invalid_window", "{query}");
         assert_eq!(body["error"]["param"], param, "{query}");
     }
-    let resp = reqwest::Client::new()
-        .get(h.url("/admin/what-changed?bogus=1"))
-        .bearer_auth("viewer")
-        .send()
-        .await
-        .unwrap();
+    let resp = get_as(&h, "/admin/what-changed?bogus=1", Some("viewer")).await;
     assert_eq!(resp.status(), 400, "an unknown parameter");
     let report = h
         .admin_json("/admin/what-changed?since=1000&until=2000", "viewer")
         .await;
     assert_eq!(report["changes"], json!([]), "{report}");
     assert_eq!(report["after"]["requests"], 0);
-    let resp = reqwest::Client::new()
-        .get(h.url("/admin/what-changed"))
-        .send()
-        .await
-        .unwrap();
+    let resp = get_as(&h, "/admin/what-changed", None).await;
     assert_eq!(resp.status(), 401, "no token, no answer");
     h.stop().await;
 }
@@ -234,12 +229,7 @@ async fn the_serving_configuration_text_is_kept_with_secrets_as_references() {
         !text.contains("sk-very-secret-primary"),
         "never a secret's value"
     );
-    let missing = reqwest::Client::new()
-        .get(h.url("/admin/config-versions/nope"))
-        .bearer_auth("viewer")
-        .send()
-        .await
-        .unwrap();
+    let missing = get_as(&h, "/admin/config-versions/nope", Some("viewer")).await;
     assert_eq!(missing.status(), 404);
     h.stop().await;
 }
