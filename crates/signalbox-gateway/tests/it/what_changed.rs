@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use signalbox_core::clock::unix_ms;
 use signalbox_mock::Faults;
-use signalbox_testkit::{Harness, chat_body};
+use signalbox_testkit::{Harness, chat_body, stream_body};
 
 use crate::header;
 
@@ -153,12 +153,16 @@ async fn what_changed_finds_an_injected_model_version_change_and_an_operator_act
     for i in 0..3 {
         assert_eq!(served_by(&h, &format!("new-{i}")).await, "primary-route");
     }
+    // A stream's first event names the model too.
+    let stream = h.chat(&stream_body("chat", "new-stream")).await;
+    assert_eq!(header(&stream, "x-signalbox-route"), "primary-route");
+    assert!(stream.text().await.unwrap().contains("m-2026-12-01"));
     let kept = h
         .admin_json("/admin/decisions?model_version=m-2026-12-01", "viewer")
         .await;
     assert_eq!(
         kept["decisions"].as_array().map(Vec::len),
-        Some(3),
+        Some(4),
         "the records keep the version the provider answered with: {kept}"
     );
     let listed = changes(&h, &format!("since={mid}&until={until}&alias=chat")).await;
@@ -166,7 +170,7 @@ async fn what_changed_finds_an_injected_model_version_change_and_an_operator_act
         listed[0],
         (
             "model".to_owned(),
-            "route primary-route reports model version m-2026-12-01 (was m) (3 requests)"
+            "route primary-route reports model version m-2026-12-01 (was m) (4 requests)"
                 .to_owned()
         ),
         "{listed:#?}"
