@@ -203,22 +203,6 @@ impl RouteHealth {
         });
     }
 
-    /// Reports this route's breaker transitions to `sink` as `route`
-    /// (once; a reload keeps the first link, as the sink outlives reloads).
-    pub fn report_transitions(&self, route: &str, sink: BreakerEvents) {
-        let _ = self.events.set(EventLink {
-            route: route.into(),
-            sink,
-        });
-    }
-
-    /// Reports a transition to the linked sink, if any (never waits).
-    fn transition(&self, from: BreakerState, to: BreakerState, reason: &str) {
-        if let Some(link) = self.events.get() {
-            link.send(from, to, reason);
-        }
-    }
-
     /// The operator action holding this route now, if any (one lock-free
     /// load; no scan while no action is in force anywhere).
     pub fn hold(&self) -> Option<Hold> {
@@ -513,12 +497,7 @@ impl RouteHealth {
 
     fn open(&self, s: &mut State, cfg: &BreakerConfig, now: Instant, reason: String) {
         tracing::warn!(%reason, "Circuit opened.");
-        let from = match s.phase {
-            Phase::Closed => BreakerState::Closed,
-            Phase::HalfOpen { .. } => BreakerState::HalfOpen,
-            Phase::Open { .. } => BreakerState::Open,
-        };
-        self.transition(from, BreakerState::Open, &reason);
+        self.transition(s.phase.state(), BreakerState::Open, &reason);
         s.phase = Phase::Open {
             until: now + cfg.open_for,
         };

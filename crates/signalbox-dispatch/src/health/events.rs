@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::mpsc;
 
-use super::BreakerState;
+use super::{BreakerState, Phase, RouteHealth};
 
 /// One transition of one route's circuit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +59,36 @@ impl BreakerEvents {
     /// Events dropped because the consumer fell behind (or is gone).
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl RouteHealth {
+    /// Reports this route's breaker transitions to `sink` as `route`
+    /// (once; a reload keeps the first link, as the sink outlives reloads).
+    pub fn report_transitions(&self, route: &str, sink: BreakerEvents) {
+        let _ = self.events.set(EventLink {
+            route: route.into(),
+            sink,
+        });
+    }
+
+    /// Reports a transition to the linked sink, if any (never waits).
+    pub(super) fn transition(&self, from: BreakerState, to: BreakerState, reason: &str) {
+        if let Some(link) = self.events.get() {
+            link.send(from, to, reason);
+        }
+    }
+}
+
+impl Phase {
+    /// The state this phase is (an open period over is still `Open`
+    /// until a request moves it to half-open).
+    pub(super) fn state(&self) -> BreakerState {
+        match self {
+            Self::Closed => BreakerState::Closed,
+            Self::HalfOpen { .. } => BreakerState::HalfOpen,
+            Self::Open { .. } => BreakerState::Open,
+        }
     }
 }
 
