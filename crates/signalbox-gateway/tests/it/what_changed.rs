@@ -126,6 +126,58 @@ async fn a_tripped_breaker_is_an_event_in_the_audit_trail_and_what_changed() {
     h.stop().await;
 }
 
+/// A breaker flapping open / half-open / open many times a second: every
+/// transition is counted, but the audit trail keeps only a few a minute
+/// (the rest counted as suppressed, summarised when the minute ends).
+#[tokio::test]
+async fn a_flapping_breaker_does_not_flood_the_audit_trail() {
+    let config = CONFIG.replace("open-for: 30s", "open-for: 20ms");
+    let vars = [
+        ("PRIMARY_KEY", "k".to_owned()),
+        ("ADMIN_TOKEN", "adm".to_owned()),
+        ("ONCALL_TOKEN", "oncall".to_owned()),
+        ("VIEWER_TOKEN", "viewer".to_owned()),
+    ];
+    let h = Harness::start(&config, &["primary", "secondary"], &vars).await;
+    h.mock("primary").set_faults(Faults {
+        error_rate: 1.0,
+        ..Faults::default()
+    });
+    for i in 0..30 {
+        assert_eq!(served_by(&h, &format!("f-{i}")).await, "secondary-route");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let suppressed = |m: &str| {
+        m.lines()
+            .find(|l| {
+                l.starts_with("signalbox_breaker_events_suppressed_total{route=\"primary-route\"}")
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+    };
+    let (_, metrics) = h.get("/metrics").await;
+    let Some(n) = suppressed(&metrics) else {
+        panic!("no suppressed count: {metrics}")
+    };
+    assert!(n >= 10, "{n} suppressed: the breaker did not flap?");
+    // Written by a background task: wait until the kept ones are in.
+    let mut kept = 0;
+    for _ in 0..100 {
+        let audit = h.admin_json("/admin/audit?limit=500", "viewer").await;
+        kept = audit["audit"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["who"] == "signalbox-breaker")
+            .count();
+        if kept >= 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(kept, 6, "six kept in the minute, not one per transition");
+    h.stop().await;
+}
+
 #[tokio::test]
 async fn what_changed_finds_an_injected_model_version_change_and_an_operator_action() {
     let h = start().await;
