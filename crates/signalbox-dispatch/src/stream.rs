@@ -342,7 +342,7 @@ impl CommittedStream {
     /// Notes the model the first event passed on as written names (once
     /// per stream, at the commit point).
     pub(crate) fn note_model(&mut self, ev: &signalbox_providers::SseEvent) {
-        self.model = wire::model_named(&ev.data).map(str::to_owned);
+        self.model = signalbox_providers::model_named(&ev.data).map(str::to_owned);
     }
 
     /// Notes the usage an event passed on as written reports.

@@ -27,5 +27,5 @@ pub use sse::{DEFAULT_MAX_EVENT_BYTES, EventTooLarge, SseEvent, SseFramer};
 pub use structured::check_answer;
 pub use upstream::{
     AnswerHead, AnswerModel, CallContext, ChatJson, HttpUpstream, MAX_RESPONSE_BYTES, PrepareError,
-    Prepared, UpstreamBuildError,
+    Prepared, UpstreamBuildError, model_named,
 };

@@ -39,7 +39,7 @@ use crate::native;
 use crate::scrub::Scrubber;
 use crate::sse::SseFramer;
 
-pub use answer_model::AnswerModel;
+pub use answer_model::{AnswerModel, model_named};
 use answer_model::{InPlace, model_at};
 
 /// Largest non-streaming response body accepted from a provider.

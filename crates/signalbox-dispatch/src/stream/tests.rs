@@ -224,11 +224,12 @@ async fn an_anthropic_stream_ended_before_its_final_usage_is_not_charged_one_out
 
 #[test]
 fn the_first_events_model_is_found_by_a_scan_not_a_parse() {
+    use signalbox_providers::model_named;
     let openai =
         r#"{"id":"c1","object":"chat.completion.chunk","model":"gpt-4o-2024-11-20","choices":[]}"#;
-    assert_eq!(super::wire::model_named(openai), Some("gpt-4o-2024-11-20"));
+    assert_eq!(model_named(openai), Some("gpt-4o-2024-11-20"));
     let anthropic = r#"{"type":"message_start","message":{"id":"m","role":"assistant","model" : "claude-x","content":[]}}"#;
-    assert_eq!(super::wire::model_named(anthropic), Some("claude-x"));
+    assert_eq!(model_named(anthropic), Some("claude-x"));
     // A value "model" (Gemini's role), a key inside a string, an escaped
     // name, no name: nothing taken.
     for none in [
@@ -238,6 +239,6 @@ fn the_first_events_model_is_found_by_a_scan_not_a_parse() {
         r#"{"model":""}"#,
         r#"{"model":null}"#,
     ] {
-        assert_eq!(super::wire::model_named(none), None, "{none}");
+        assert_eq!(model_named(none), None, "{none}");
     }
 }

@@ -69,22 +69,6 @@ pub(crate) fn usage_of(
     }
 }
 
-/// The model a stream's first event names (an OpenAI chunk's `model`, an
-/// Anthropic `message_start`'s `message.model`), found by a scan of the
-/// text, not a parse: the first `"model"` key followed by a plain string.
-/// A key inside a string value cannot match (its quotes are escaped); a
-/// name written with escapes is not taken.
-pub(crate) fn model_named(data: &str) -> Option<&str> {
-    const KEY: &str = "\"model\"";
-    data.match_indices(KEY).find_map(|(at, _)| {
-        let rest = data[at + KEY.len()..].trim_start().strip_prefix(':')?;
-        let value = rest.trim_start().strip_prefix('"')?;
-        let end = value.find('"')?;
-        let name = &value[..end];
-        (!name.is_empty() && !name.contains('\\')).then_some(name)
-    })
-}
-
 /// Whether a data event ends a choice (`"finish_reason"` not null).
 ///
 /// Every OpenAI chunk names `finish_reason`, null until the last one, so

@@ -100,3 +100,39 @@ pub(super) fn model_at(body: &[u8], model: &InPlace<'_>) -> AnswerModel {
         _ => AnswerModel::Unknown,
     }
 }
+
+/// The model a JSON text names (an OpenAI chunk's `model`, an Anthropic
+/// `message_start`'s `message.model`, an Anthropic message's `model`),
+/// found by a scan of the text, not a parse: the first `"model"` key followed by a plain string.
+/// A key inside a string value cannot match (its quotes are escaped); a
+/// name written with escapes is not taken.
+pub fn model_named(data: &str) -> Option<&str> {
+    const KEY: &str = "\"model\"";
+    data.match_indices(KEY).find_map(|(at, _)| {
+        let rest = data[at + KEY.len()..].trim_start().strip_prefix(':')?;
+        let value = rest.trim_start().strip_prefix('"')?;
+        let end = value.find('"')?;
+        let name = &value[..end];
+        (!name.is_empty() && !name.contains('\\')).then_some(name)
+    })
+}
+
+/// Where an Anthropic message names its model: the scan of
+/// [`model_named`] over the text before its `content` (the API writes
+/// `model` first; a tool call's input further on may hold a key of the
+/// same name).
+pub(super) fn model_before_content(body: &[u8]) -> AnswerModel {
+    let head = &body[..body.len().min(4096)];
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => t,
+        Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default(),
+    };
+    let text = text.find("\"content\"").map_or(text, |at| &text[..at]);
+    match model_named(text) {
+        Some(name) => {
+            let start = name.as_ptr() as usize - text.as_ptr() as usize;
+            AnswerModel::InBody(start..start + name.len())
+        }
+        None => AnswerModel::Unknown,
+    }
+}

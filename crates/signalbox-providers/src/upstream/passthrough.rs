@@ -66,8 +66,8 @@ pub(super) fn native_json(body: Bytes) -> Result<ChatJson, UpstreamError> {
     })?;
     Ok(ChatJson {
         usage,
+        model: super::answer_model::model_before_content(&body),
         body,
         format: WireFormat::Anthropic,
-        model: super::AnswerModel::Unknown,
     })
 }

@@ -66,3 +66,17 @@ fn the_answer_model_is_found_in_place_or_not_at_all() {
     };
     assert_eq!(named.answer_model(), Some("claude-x"));
 }
+
+#[test]
+fn an_anthropic_message_names_its_model_before_its_content() {
+    let body = Bytes::from_static(
+        br#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-x-2026","content":[{"type":"tool_use","input":{"model":"not-this"}}]}"#,
+    );
+    let json = passthrough::native_json(body).unwrap();
+    assert_eq!(json.answer_model(), Some("claude-x-2026"));
+    let late = Bytes::from_static(
+        br#"{"content":[{"type":"tool_use","input":{"model":"not-this"}}],"model":"m"}"#,
+    );
+    let json = passthrough::native_json(late).unwrap();
+    assert_eq!(json.answer_model(), None, "only before the content");
+}
