@@ -179,11 +179,11 @@ fn write_summary(state: &AppState, s: &Summary) {
 }
 
 /// An operator forcing a breaker (or ending it) is a breaker transition
-/// too, kept beside the circuit's own (`event`: `created`, `reverted`).
+/// too, kept beside the circuit's own.
 pub(crate) fn operator_forced(
     state: &AppState,
     action: &signalbox_core::operator::OperatorAction,
-    event: &str,
+    moment: crate::admin::Moment,
 ) {
     use signalbox_core::operator::Action;
     let (route, forced) = match &action.action {
@@ -191,15 +191,15 @@ pub(crate) fn operator_forced(
         Action::ForceClose { route } => (route, "forced closed"),
         _ => return,
     };
-    let (reason, detail) = match event {
-        "created" => (
+    let (reason, detail) = match moment {
+        crate::admin::Moment::Created => (
             forced,
             format!(
                 "route {route} breaker {forced} by {} ({}): {}",
                 action.who.name, action.id, action.reason
             ),
         ),
-        _ => (
+        crate::admin::Moment::Reverted => (
             "released",
             format!(
                 "route {route} breaker no longer {forced} ({} reverted): its own state applies",

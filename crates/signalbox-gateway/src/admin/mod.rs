@@ -12,6 +12,7 @@ mod auth;
 mod decisions;
 mod what_changed;
 
+pub(crate) use actions::Moment;
 pub(crate) use auth::{Need, authorize};
 
 use std::sync::Arc;

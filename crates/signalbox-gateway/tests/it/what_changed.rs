@@ -123,6 +123,28 @@ async fn a_tripped_breaker_is_an_event_in_the_audit_trail_and_what_changed() {
             .contains(r#"signalbox_breaker_transitions_total{route="primary-route",to="open"} 1"#),
         "{metrics}"
     );
+    // An operator forcing the breaker is a breaker event too.
+    let resp = reqwest::Client::new()
+        .post(h.url("/admin/actions"))
+        .bearer_auth("oncall")
+        .json(&json!({"action": {"kind": "force-close", "route": "primary-route"}, "reason": "false alarm"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let forced = "route primary-route breaker forced closed by oncall";
+    let mut seen = false;
+    for _ in 0..100 {
+        let listed = changes(&h, &format!("since={since}&until={}", unix_ms() + 1)).await;
+        seen = listed
+            .iter()
+            .any(|(k, w)| k == "event" && w.contains(forced) && w.contains("false alarm"));
+        if seen {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(seen, "no forced-closed event");
     h.stop().await;
 }
 
