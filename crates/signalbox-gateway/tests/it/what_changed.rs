@@ -51,6 +51,19 @@ async fn served_by(h: &Harness, text: &str) -> String {
     header(&resp, "x-signalbox-route").to_string()
 }
 
+/// Creates `action` as the operator `oncall`; the action created.
+async fn act(h: &Harness, action: Value, reason: &str) -> Value {
+    let resp = reqwest::Client::new()
+        .post(h.url("/admin/actions"))
+        .bearer_auth("oncall")
+        .json(&json!({"action": action, "reason": reason}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    resp.json().await.unwrap()
+}
+
 /// `GET path`, with the bearer `token` when given.
 async fn get_as(h: &Harness, path: &str, token: Option<&str>) -> reqwest::Response {
     let mut req = reqwest::Client::new().get(h.url(path));
@@ -124,14 +137,12 @@ async fn a_tripped_breaker_is_an_event_in_the_audit_trail_and_what_changed() {
         "{metrics}"
     );
     // An operator forcing the breaker is a breaker event too.
-    let resp = reqwest::Client::new()
-        .post(h.url("/admin/actions"))
-        .bearer_auth("oncall")
-        .json(&json!({"action": {"kind": "force-close", "route": "primary-route"}, "reason": "false alarm"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
+    act(
+        &h,
+        json!({"kind": "force-close", "route": "primary-route"}),
+        "false alarm",
+    )
+    .await;
     let forced = "route primary-route breaker forced closed by oncall";
     let mut seen = false;
     for _ in 0..100 {
@@ -214,15 +225,12 @@ async fn what_changed_finds_an_injected_model_version_change_and_an_operator_act
         model_version: Some("m-2026-12-01".into()),
         ..Faults::default()
     });
-    let resp = reqwest::Client::new()
-        .post(h.url("/admin/actions"))
-        .bearer_auth("oncall")
-        .json(&json!({"action": {"kind": "drain", "route": "secondary-route"}, "reason": "provider incident"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let action: Value = resp.json().await.unwrap();
+    let action = act(
+        &h,
+        json!({"kind": "drain", "route": "secondary-route"}),
+        "provider incident",
+    )
+    .await;
     let id = action["id"].as_str().unwrap().to_owned();
     for i in 0..3 {
         assert_eq!(served_by(&h, &format!("new-{i}")).await, "primary-route");
