@@ -4,7 +4,8 @@
 // (made with `signalbox admin drain`) appear with its reason, filter decisions,
 // see the read-only token refused an action; then sign in as an operator, revert
 // that drain and drain another route from the page (confirmed, with a reason) and
-// find both in the audit trail. Text from the data (a caller's request id, an
+// find both in the audit trail; see the "what changed?" timeline name the breaker
+// transition and the drain, and throttle a route from the page. Text from the data (a caller's request id, an
 // action's reason) containing markup must render as text, the token must never
 // go into a URL, and the page must log no console error.
 import assert from 'node:assert/strict';
@@ -185,6 +186,25 @@ try {
     assert.equal(await page.evaluate(() => window.__pwned), undefined);
   });
 
+  await step('the timeline names the breaker transition and the drain, causes first', async () => {
+    // The breaker event is written by a background task: refresh until it is listed.
+    for (let i = 0; i < 40; i++) {
+      await page.click('#refresh');
+      const text = await page.locator('#timeline').textContent();
+      if (/breaker closed → open/.test(text) && /drain route us-large/.test(text)) break;
+      await page.waitForTimeout(250);
+    }
+    const event = page.locator('#timeline li[data-kind="event"]', { hasText: 'breaker closed → open' });
+    assert.match(await event.textContent(), /signalbox-breaker: route us-large breaker closed → open: 2 failures in a row/);
+    const drained = page.locator('#timeline li[data-kind="operator"]', { hasText: 'drain route us-large' });
+    assert.ok((await drained.textContent()).includes(XSS_REASON), 'the reason is shown as text');
+    const kinds = await page.locator('#timeline li').evaluateAll((lis) => lis.map((li) => li.dataset.kind));
+    assert.ok(kinds.indexOf('event') < kinds.indexOf('operator'), `ranked: ${kinds}`);
+    assert.equal(await page.locator('#timeline script, #timeline img').count(), 0);
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+    await page.locator('#timeline').locator('xpath=..').screenshot({ path: path.join(output, 'timeline.png') });
+  });
+
   await step('decisions filter by route', async () => {
     await chat();
     await page.fill('#decision-filters input[name=route]', 'us-small');
@@ -239,12 +259,29 @@ try {
     assert.ok(text.includes('shifting load') && text.includes('oncall (operator)'), text);
   });
 
+  let throttled = null;
+  await step('an operator throttles a route from the page (a limit and a reason required)', async () => {
+    await routeRow('us-large').locator('button', { hasText: 'Throttle' }).click();
+    assert.match(await page.locator('#act-title').textContent(), /throttle route us-large/);
+    await page.locator('#act-extra').waitFor({ state: 'visible' });
+    await page.fill('#act-reason', 'runaway load');
+    await page.click('#act-confirm');
+    await page.waitForFunction(() => /requests per minute/.test(document.getElementById('act-error').textContent));
+    await page.fill('#act-extra', '60');
+    await page.click('#act-confirm');
+    await page.waitForFunction(() => /throttle act-[0-9a-f]+ created/.test(document.getElementById('act-done').textContent));
+    throttled = (await page.locator('#act-done').textContent()).match(/act-[0-9a-f]+/)?.[0];
+    const text = await page.locator(`#actions tbody tr[data-action="${throttled}"]`).textContent();
+    assert.ok(text.includes('throttle') && text.includes('us-large') && text.includes('runaway load'), text);
+  });
+
   await step('both actions are in the audit trail', async () => {
     const resp = await fetch(`${base}/admin/audit`, { headers: { authorization: `Bearer ${oncallToken}` } });
     const { audit } = await resp.json();
     const find = (reason) => audit.find((e) => e.reason === reason && e.who === 'oncall');
     assert.equal(find('shifting load')?.action, drainedHere, JSON.stringify(audit.slice(0, 5)));
     assert.equal(find('provider recovered')?.method, 'DELETE');
+    assert.equal(find('runaway load')?.action, throttled);
     assert.ok(audit.some((e) => e.who === 'viewer' && e.status === 403), 'the refusal is not audited');
   });
 

@@ -40,6 +40,9 @@ impl Config {
             version,
             origin,
             includes: _,
+            // Comments and formatting: a new text with the same document
+            // builds the same runtime.
+            source_text: _,
         } = self;
         let mut hash = Hasher(Sha256::new());
         hash.field(version.as_bytes());

@@ -33,6 +33,9 @@ const ALLOWED: &str = "providers, routes, aliases, tenants, intents.rules and po
 pub(crate) struct Included {
     /// The resolved paths, in include order.
     pub files: Vec<PathBuf>,
+    /// Each file's text as read, in the same order (kept with the policy
+    /// version, before interpolation).
+    pub texts: Vec<String>,
     /// Where each file's entries landed in the merged lists.
     spans: Vec<Span>,
 }
@@ -119,7 +122,10 @@ pub(crate) fn merge_includes(
         };
         let resolved = base.join(name);
         match read_included(&resolved, vars) {
-            Ok(mapping) => contents.push((included.files.len(), mapping)),
+            Ok((mapping, text)) => {
+                contents.push((included.files.len(), mapping));
+                included.texts.push(text);
+            }
             Err(messages) => {
                 errors.extend(messages.into_iter().map(|m| {
                     ConfigError::new(path.clone(), format!("{}: {m}", resolved.display()))
@@ -157,7 +163,7 @@ pub(crate) fn merge_includes(
 
 /// Reads, parses, merges and interpolates one included file and checks it
 /// holds only list sections. Errors are messages about that file.
-fn read_included(path: &Path, vars: &dyn VarSource) -> Result<Mapping, Vec<String>> {
+fn read_included(path: &Path, vars: &dyn VarSource) -> Result<(Mapping, String), Vec<String>> {
     let text = std::fs::read_to_string(path).map_err(|e| vec![format!("cannot read: {e}")])?;
     let mut doc: Value =
         yaml_serde::from_str(&text).map_err(|e| vec![format!("YAML syntax error: {e}")])?;
@@ -168,7 +174,7 @@ fn read_included(path: &Path, vars: &dyn VarSource) -> Result<Mapping, Vec<Strin
         return Err(errors.iter().map(ToString::to_string).collect());
     }
     let mapping = match doc {
-        Value::Null => return Ok(Mapping::new()),
+        Value::Null => return Ok((Mapping::new(), text)),
         Value::Mapping(mapping) => mapping,
         _ => {
             return Err(vec![format!(
@@ -210,7 +216,7 @@ fn read_included(path: &Path, vars: &dyn VarSource) -> Result<Mapping, Vec<Strin
         }
     }
     if errors.is_empty() {
-        Ok(mapping)
+        Ok((mapping, text))
     } else {
         Err(errors)
     }

@@ -67,10 +67,28 @@ fn load(
 
     // Semantic rules and secrets, all errors at once.
     let files = included.files.clone();
-    validate::validate(raw, vars, origin, version, files).map_err(|mut errors| {
-        for error in &mut errors.0 {
-            included.annotate(error);
+    let mut config =
+        validate::validate(raw, vars, origin, version, files).map_err(|mut errors| {
+            for error in &mut errors.0 {
+                included.annotate(error);
+            }
+            errors
+        })?;
+    config.source_text = source_text(text, &included);
+    Ok(config)
+}
+
+/// The text as written (before interpolation: `${VAR}` stays a reference,
+/// a credential is only ever `{env: …}` / `{file: …}`), each included
+/// file after a `# include: PATH` line.
+fn source_text(main: &str, included: &include::Included) -> String {
+    let mut out = main.to_owned();
+    for (path, text) in included.files.iter().zip(&included.texts) {
+        if !out.ends_with('\n') {
+            out.push('\n');
         }
-        errors
-    })
+        out.push_str(&format!("# include: {}\n", path.display()));
+        out.push_str(text);
+    }
+    out
 }

@@ -101,6 +101,9 @@ pub struct Config {
     pub origin: String,
     /// The files named under `include`, resolved against the main file's directory, in order.
     pub includes: Vec<PathBuf>,
+    /// The document as written, before interpolation, then each included
+    /// file's text: what the decision log keeps per policy version.
+    pub source_text: String,
 }
 
 impl Config {

@@ -164,6 +164,7 @@ pub(crate) fn validate(
         version,
         origin: origin.to_owned(),
         includes,
+        source_text: String::new(),
     })
 }
 

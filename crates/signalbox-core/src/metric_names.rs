@@ -31,6 +31,12 @@ pub const ROUTE_BREAKER_STATE: &str = "signalbox_route_breaker_state";
 pub const ROUTE_DEGRADED: &str = "signalbox_route_degraded";
 /// Counter: times a route's circuit opened, by route.
 pub const ROUTE_BREAKER_OPENED_TOTAL: &str = "signalbox_route_breaker_opened_total";
+/// Counter: breaker transitions, by `route` and `to` (`open`, `half-open`,
+/// `closed`), each also kept as an event in the audit trail.
+pub const BREAKER_TRANSITIONS_TOTAL: &str = "signalbox_breaker_transitions_total";
+/// Counter: breaker transitions counted but not kept one by one (a route
+/// flapping past its events per minute), by route.
+pub const BREAKER_EVENTS_SUPPRESSED_TOTAL: &str = "signalbox_breaker_events_suppressed_total";
 /// Counter: routes skipped for their health or capacity, by route.
 pub const ROUTE_SKIPPED_TOTAL: &str = "signalbox_route_skipped_total";
 /// Counter: operator actions created and reverted through this replica's

@@ -73,12 +73,7 @@ fn write(path: &Path, entry: &AuditEntry) -> Result<(), LogError> {
 /// Deletes the entries older than `cutoff_ms` (the decisions' retention
 /// applies to the audit trail too); none when nothing was audited.
 pub(crate) fn purge(conn: &Connection, cutoff_ms: u64) -> rusqlite::Result<usize> {
-    let exists: bool = conn.query_row(
-        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'admin_audit'",
-        [],
-        |row| row.get(0),
-    )?;
-    if !exists {
+    if !schema::table_exists(conn, "admin_audit")? {
         return Ok(0);
     }
     conn.execute(

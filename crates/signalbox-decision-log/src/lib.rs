@@ -19,12 +19,18 @@
 //!   operator actions), what `signalbox what-changed` compares.
 //! - the configurations run, by policy version (`versions.rs`), and
 //!   [`config_diff`] between two of them.
+//! - [`LogReader::what_changed`]: two windows compared, the differences
+//!   ranked ([`Change`]), for the CLI and the admin API alike (`changes.rs`).
+//! - the configuration texts run, by policy version (`config_text.rs`),
+//!   and [`unified_diff`] between two of them.
 //! - [`AuditEntry`]: the admin calls (who, when, what, why), in a table
 //!   beside the decisions, written at once (`audit.rs`).
 
 mod audit;
+mod changes;
 mod codec;
 mod combo;
+mod config_text;
 mod error;
 mod explain;
 mod key;
@@ -40,6 +46,8 @@ mod window;
 mod writer;
 
 pub use audit::{AuditEntry, SYSTEM_ROLE};
+pub use changes::{Change, ChangeKind, Report, Span, SpanError, compare};
+pub use config_text::{MAX_TEXT_BYTES, unified_diff};
 pub use error::LogError;
 pub use explain::{explain, one_line};
 pub use reader::{Facet, Group, GroupBy, LogReader, Query};

@@ -263,6 +263,7 @@ pub(crate) fn purge(conn: &Connection, retention: Duration) -> rusqlite::Result<
     let keep_ms = u64::try_from(retention.as_millis()).unwrap_or(u64::MAX);
     let cutoff_ms = now_ms.saturating_sub(keep_ms);
     crate::audit::purge(conn, cutoff_ms)?;
+    crate::config_text::purge(conn, cutoff_ms)?;
     delete_below(conn, first_id(cutoff_ms))
 }
 
@@ -341,9 +342,14 @@ pub(crate) fn open_side(path: &Path, create: &str) -> Result<Connection, LogErro
 
 /// Whether the table `name` exists (a side table is created on first write).
 pub(crate) fn has_table(conn: &Connection, name: &str) -> Result<bool, LogError> {
-    Ok(conn.query_row(
+    Ok(table_exists(conn, name)?)
+}
+
+/// [`has_table`] with SQLite's own error (for the purge, which reports those).
+pub(crate) fn table_exists(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
         "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
         params![name],
         |row| row.get(0),
-    )?)
+    )
 }

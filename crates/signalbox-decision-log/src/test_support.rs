@@ -28,6 +28,17 @@ impl TempDb {
         Self { path }
     }
 
+    /// A log on this file: a small queue, no retention, no size cap.
+    pub(crate) fn log(&self) -> crate::DecisionLog {
+        let options = crate::LogOptions {
+            queue: 16,
+            retention: std::time::Duration::ZERO,
+            max_bytes: 0,
+            priority: Default::default(),
+        };
+        crate::DecisionLog::open(self.path(), options).expect("the log opens")
+    }
+
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }

@@ -533,8 +533,10 @@ async fn commit<X: Sync>(
                 return Err(e);
             }
             let mut stream = CommittedStream::new(first.freeze(), inner, framer, ending);
-            // Anthropic's first event carries the input tokens.
+            // Anthropic's first event carries the input tokens; either
+            // format's first event names the model.
             stream.note_usage(&ev);
+            stream.note_model(&ev);
             return Ok(Box::new(guarded(stream, target)));
         }
         match tokio::time::timeout_at(deadline, inner.next()).await {

@@ -20,13 +20,16 @@ use signalbox_core::{OutcomeClass, SkipKind};
 use signalbox_state::{ActiveActions, BreakerStore, OpenCircuits, SharedBreaker, unix_ms};
 use tokio::time::{Duration, Instant};
 
+mod events;
 mod quality;
 mod view;
 mod window;
 
+pub use events::{BreakerEvent, BreakerEvents};
 pub use quality::{DEFAULT_WARN_WEIGHT, QualityGate, QualityTransition};
 pub use view::{HealthView, ProbeResult};
 
+use events::EventLink;
 use window::{LatencyWindow, OutcomeWindow};
 
 /// Weight of the newest sample in the latency moving average.
@@ -136,6 +139,8 @@ pub enum Hold {
 pub struct RouteHealth {
     shared: OnceLock<SharedLink>,
     operator: OnceLock<OperatorLink>,
+    /// Where this route's transitions are reported, once linked.
+    events: OnceLock<EventLink>,
     config: Mutex<BreakerConfig>,
     probe: Mutex<Option<ProbeResult>>,
     state: Mutex<State>,
@@ -169,6 +174,7 @@ impl RouteHealth {
             }),
             shared: OnceLock::new(),
             operator: OnceLock::new(),
+            events: OnceLock::new(),
             config: Mutex::new(config),
             probe: Mutex::new(None),
             latency_us: AtomicU64::new(0),
@@ -321,6 +327,11 @@ impl RouteHealth {
             Phase::Open { .. } => {
                 s.phase = Phase::HalfOpen { trials: vec![now] };
                 self.gauge.store(1, Ordering::Relaxed);
+                let why = format!(
+                    "open period over, trial admitted (opened for: {})",
+                    s.reason
+                );
+                self.transition(BreakerState::Open, BreakerState::HalfOpen, &why);
                 Admission::Trial
             }
             Phase::HalfOpen { trials } => {
@@ -425,6 +436,8 @@ impl RouteHealth {
                 s.outcomes.clear();
                 s.latencies.clear();
                 self.gauge.store(0, Ordering::Relaxed);
+                let why = "half-open trial succeeded";
+                self.transition(BreakerState::HalfOpen, BreakerState::Closed, why);
             }
             Phase::Closed => {}
         }
@@ -484,6 +497,7 @@ impl RouteHealth {
 
     fn open(&self, s: &mut State, cfg: &BreakerConfig, now: Instant, reason: String) {
         tracing::warn!(%reason, "Circuit opened.");
+        self.transition(s.phase.state(), BreakerState::Open, &reason);
         s.phase = Phase::Open {
             until: now + cfg.open_for,
         };

@@ -31,8 +31,8 @@ pub use failover::{
     AsIs, Blocked, Eligible, Ended, Failover, Outcome, PrepareRound, RoundBodies, RoundRequest, run,
 };
 pub use health::{
-    Admission, BreakerState, DEFAULT_WARN_WEIGHT, HealthView, Hold, ProbeResult, QualityGate,
-    QualityTransition, RouteHealth,
+    Admission, BreakerEvent, BreakerEvents, BreakerState, DEFAULT_WARN_WEIGHT, HealthView, Hold,
+    ProbeResult, QualityGate, QualityTransition, RouteHealth,
 };
 pub use order::{Skipped, StickyInput, fnv1a};
 pub use route::{Route, RouteTable};

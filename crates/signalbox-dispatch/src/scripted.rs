@@ -139,6 +139,7 @@ impl Scripted {
                     body: Bytes::from_static(COMPLETION.as_bytes()),
                     usage: None,
                     format: WireFormat::OpenAi,
+                    model: signalbox_providers::AnswerModel::Unknown,
                 }))
             }),
             Script::Status {

@@ -88,6 +88,8 @@ pub struct StreamEnd {
     pub events: u64,
     /// Time since the stream was committed.
     pub elapsed: std::time::Duration,
+    /// The model the stream's first event says answered, when it said.
+    pub model: Option<String>,
 }
 
 type OnEnd = Box<dyn FnOnce(StreamEnd) + Send>;
@@ -102,6 +104,8 @@ pub struct CommittedStream {
     /// The usage seen is the answer's whole usage (an OpenAI usage chunk,
     /// a decoded stream's, or Anthropic's `message_delta`).
     usage_final: bool,
+    /// The model the first event named.
+    model: Option<String>,
     events: u64,
     started: Instant,
     on_end: Option<OnEnd>,
@@ -170,6 +174,7 @@ impl CommittedStream {
             ending,
             usage: None,
             usage_final: false,
+            model: None,
             events: 1,
             started: Instant::now(),
             on_end: None,
@@ -224,6 +229,7 @@ impl CommittedStream {
                 usage: self.spent(),
                 events: self.events,
                 elapsed: self.started.elapsed(),
+                model: self.model.take(),
             });
         }
     }
@@ -286,6 +292,12 @@ impl CommittedStream {
                     self.usage = Some((*u).into());
                     self.usage_final = true;
                 }
+                StreamEvent::Start { model, .. } => {
+                    if self.model.is_none() && !model.is_empty() {
+                        self.model = Some(model.clone());
+                    }
+                    self.events += 1;
+                }
                 StreamEvent::Stop { .. } => {
                     self.ending.finished = true;
                     self.events += 1;
@@ -328,6 +340,12 @@ impl CommittedStream {
             usage.completion_tokens = usage.completion_tokens.max(self.events);
         }
         Some(usage)
+    }
+
+    /// Notes the model the first event passed on as written names (once
+    /// per stream, at the commit point).
+    pub(crate) fn note_model(&mut self, ev: &signalbox_providers::SseEvent) {
+        self.model = signalbox_providers::model_named(&ev.data).map(str::to_owned);
     }
 
     /// Notes the usage an event passed on as written reports.

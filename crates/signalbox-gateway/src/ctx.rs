@@ -113,6 +113,9 @@ pub(crate) struct LogFacts {
     /// Request messages and answer choices, when the tenant allows
     /// content logging.
     pub content: Option<serde_json::Value>,
+    /// The model the provider says answered (its answer's `model`), the
+    /// record's `model_version` when it said.
+    pub answer_model: Option<String>,
 }
 
 /// What an `Idempotency-Key` did with the request.
@@ -149,6 +152,7 @@ impl RequestCtx {
             time_ms: signalbox_core::clock::unix_ms(),
             evidence: None,
             content: None,
+            answer_model: None,
         });
         Self {
             state,

@@ -9,6 +9,7 @@
 
 mod admin;
 mod anthropic;
+mod breaker_events;
 mod budget;
 mod canary;
 mod conn;
@@ -126,6 +127,10 @@ pub struct AppState {
     readiness: warm::Readiness,
     /// The quality loop's schedule, budgets, skips and scores (kept across reloads).
     pub(crate) quality: quality::QualityState,
+    /// The breaker transitions route health reports, until the background
+    /// task takes them (`breaker_events.rs`).
+    breaker_events:
+        parking_lot::Mutex<Option<tokio::sync::mpsc::Receiver<signalbox_dispatch::BreakerEvent>>>,
 }
 
 /// The breaker store and this gateway's replica id in it.
@@ -140,6 +145,8 @@ pub struct SharedBreakers {
     pub actions: Arc<signalbox_state::ActiveActions>,
     /// Where route quality gates publish and read their marks.
     pub quality: Arc<dyn signalbox_state::QualityStore>,
+    /// Where route health reports its breaker transitions.
+    pub events: signalbox_dispatch::BreakerEvents,
 }
 
 /// The quality loop's state shared across replicas: quality marks, canary
@@ -303,11 +310,13 @@ impl Gateway {
         ));
         let actions = options.action_store.clone().unwrap_or(stores.actions);
         let quality_state = options.quality_state.clone().unwrap_or(stores.quality);
+        let (events, breaker_events) = breaker_events::channel();
         let shared = SharedBreakers {
             store: options.breaker_store.clone().unwrap_or(stores.breakers),
             replica: uuid::Uuid::new_v4().as_u64_pair().0,
             actions: actions.snapshot(),
             quality: Arc::clone(&quality_state.marks),
+            events,
         };
         let connections = Arc::new(conn::ConnLimit::new(
             config.server.max_connections,
@@ -345,6 +354,7 @@ impl Gateway {
                 connections,
                 readiness: warm::Readiness::default(),
                 quality: quality::QualityState::new(replica),
+                breaker_events: parking_lot::Mutex::new(Some(breaker_events)),
             }),
         })
     }
@@ -414,6 +424,7 @@ impl Gateway {
         background.push(quality::spawn(&self.state));
         background.push(canary::spawn(&self.state));
         background.push(server::spawn_upkeep(&self.state));
+        background.push(breaker_events::spawn(&self.state));
         let result = serving.await;
         for task in background {
             task.abort();

@@ -63,6 +63,9 @@ pub(crate) struct End {
     pub usage: Option<Usage>,
     /// Why a committed stream broke: the serving attempt becomes `stream_cut`.
     pub cut: Option<String>,
+    /// The model a stream's first event named (a JSON answer's is read
+    /// when it is served, into the draft).
+    pub model: Option<String>,
 }
 
 /// The decision record, built from the request's context in one place;
@@ -109,7 +112,11 @@ impl Draft {
             stream: ctx.stream,
             chosen: served.map(|r| r.id.to_string()),
             provider: served.map(|r| r.provider.to_string()),
-            model_version: served.map(|r| r.version.clone()),
+            // The version the provider answered with; the configured one
+            // when it did not say (streams, formats without `model`).
+            model_version: log
+                .answer_model
+                .or_else(|| served.map(|r| r.version.clone())),
             attempts: ctx.attempts.clone(),
             content: log.content,
             skipped: ctx.skipped.clone(),
@@ -173,6 +180,9 @@ impl Draft {
             last.outcome = signalbox_core::OutcomeClass::StreamCut;
             last.detail = detail;
         }
+        if end.model.is_some() {
+            record.model_version = end.model;
+        }
         record.usage = end.usage;
         record.cost_usd = cost(end.usage, price, continuation);
         record.outcome = end.outcome.as_str().to_string();
@@ -204,6 +214,7 @@ pub(crate) fn write_now(
         latency: ctx.started.elapsed(),
         usage: ctx.usage,
         cut: None,
+        model: None,
     };
     submit(
         ctx.state.decision_log.as_ref(),

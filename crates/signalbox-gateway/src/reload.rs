@@ -138,19 +138,26 @@ pub(crate) async fn reload(state: &Arc<AppState>) -> Result<Reloaded, ReloadErro
         && done.outcome == ReloadOutcome::Reloaded
     {
         let config = Arc::clone(&state.runtime.load().config);
-        if let Err(e) = log.config_version(&config.version, &config.summary()).await {
+        let kept = match log.config_version(&config.version, &config.summary()).await {
+            Ok(()) => log.config_text(&config.version, &config.source_text).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = kept {
             tracing::warn!(error = %e, version = %config.version, "Configuration version not kept in the decision log.");
         }
     }
     result
 }
 
-/// Keeps the configuration's summary under its policy version in the
-/// decision log (what `signalbox what-changed` diffs), at start (one small
-/// insert; a reload does the same off its task with `config_version`); a
-/// failure is logged, never fatal.
+/// Keeps the configuration's summary and its text (as written: secrets
+/// only as their references) under its policy version in the decision log
+/// (what `signalbox what-changed` diffs), at start (two small inserts; a
+/// reload does the same off its task); a failure is logged, never fatal.
 pub(crate) fn keep_version(log: &signalbox_decision_log::DecisionLog, config: &Config) {
-    if let Err(e) = log.config_version_now(&config.version, &config.summary()) {
+    let kept = log
+        .config_version_now(&config.version, &config.summary())
+        .and_then(|()| log.config_text_now(&config.version, &config.source_text));
+    if let Err(e) = kept {
         tracing::warn!(error = %e, version = %config.version, "Configuration version not kept in the decision log.");
     }
 }

@@ -164,6 +164,7 @@ impl Runtime {
                 let quality = &health.quality;
                 quality.share_through(r.id.as_str(), shared.replica, Arc::clone(&shared.quality));
                 quality.configure(config.quality.warn_weight, mark_ttl(&config.quality));
+                health.report_transitions(r.id.as_str(), shared.events.clone());
                 Ok(Route {
                     id: r.id.clone(),
                     provider: r.provider.clone(),

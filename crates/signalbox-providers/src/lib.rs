@@ -32,6 +32,6 @@ pub use signalbox_adapters::{ContentFilter, Retention, RouteSettings, Translatio
 pub use sse::{DEFAULT_MAX_EVENT_BYTES, EventTooLarge, SseEvent, SseFramer};
 pub use structured::{check_answer, check_stream};
 pub use upstream::{
-    AnswerHead, CallContext, ChatJson, HttpUpstream, MAX_RESPONSE_BYTES, PrepareError, Prepared,
-    UpstreamBuildError,
+    AnswerHead, AnswerModel, CallContext, ChatJson, HttpUpstream, MAX_RESPONSE_BYTES, PrepareError,
+    Prepared, UpstreamBuildError, model_named,
 };

@@ -108,6 +108,7 @@ mod tests {
             body: Bytes::from(body.to_string()),
             usage: None,
             format: WireFormat::OpenAi,
+            model: crate::AnswerModel::Unknown,
         }
     }
 

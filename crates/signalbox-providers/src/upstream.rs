@@ -39,6 +39,9 @@ use crate::native;
 use crate::scrub::Scrubber;
 use crate::sse::SseFramer;
 
+pub use answer_model::{AnswerModel, model_named};
+use answer_model::{InPlace, model_at};
+
 /// Largest non-streaming response body accepted from a provider.
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 /// Sent upstream so provider logs can be joined with ours.
@@ -149,14 +152,18 @@ pub struct ChatJson {
     pub usage: Option<Usage>,
     /// The body's wire format (the client's own on the same-family path).
     pub format: WireFormat,
+    /// The model the provider says answered (its answer's `model`).
+    pub model: AnswerModel,
 }
 
 #[derive(Deserialize)]
-struct ResponseShape {
+struct ResponseShape<'a> {
     #[serde(rename = "choices")]
     _choices: serde::de::IgnoredAny,
     #[serde(default)]
     usage: Option<Usage>,
+    #[serde(borrow, default)]
+    model: InPlace<'a>,
 }
 
 impl HttpUpstream {
@@ -526,9 +533,10 @@ impl HttpUpstream {
         let Some(adapter) = &self.adapter else {
             return match serde_json::from_slice::<ResponseShape>(&body) {
                 Ok(shape) => Ok(ChatJson {
-                    body,
+                    model: model_at(&body, &shape.model),
                     usage: shape.usage,
                     format: WireFormat::OpenAi,
+                    body,
                 }),
                 Err(e) => Err(UpstreamError::new(
                     OutcomeClass::BadResponse,
@@ -536,7 +544,7 @@ impl HttpUpstream {
                 )),
             };
         };
-        let answer = adapter.parse_response(&body).map_err(|e| {
+        let mut answer = adapter.parse_response(&body).map_err(|e| {
             UpstreamError::new(
                 OutcomeClass::BadResponse,
                 format!(
@@ -547,10 +555,16 @@ impl HttpUpstream {
         })?;
         let usage = Some(Usage::from(answer.usage));
         let body = signalbox_adapters::openai::render_response(&answer, native::unix_now());
+        let model = std::mem::take(&mut answer.model);
         Ok(ChatJson {
             body: Bytes::from(body),
             usage,
             format: WireFormat::OpenAi,
+            model: if model.is_empty() {
+                AnswerModel::Unknown
+            } else {
+                AnswerModel::Named(model)
+            },
         })
     }
 }
@@ -576,6 +590,7 @@ fn parse_uri(text: &str) -> Result<Uri, String> {
     }
 }
 
+mod answer_model;
 mod embeddings;
 mod passthrough;
 mod prepared;

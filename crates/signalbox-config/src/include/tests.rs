@@ -398,3 +398,23 @@ fn include_must_be_a_list_of_paths() {
     assert_eq!(config.policy_rules.len(), 1);
     assert_eq!(config.includes, [dir.0.join("empty.yaml")]);
 }
+
+#[test]
+fn the_source_text_is_the_files_as_written_with_secrets_as_references() {
+    let (dir, main) = TempDir::standard("source-text");
+    let config = load(&main);
+    let text = &config.source_text;
+    assert!(text.starts_with(&std::fs::read_to_string(&main).unwrap()));
+    let marker = format!("# include: {}\n", dir.0.join("tenants.yaml").display());
+    assert!(text.contains(&marker), "{text}");
+    assert!(
+        text.contains("{ env: ACME_KEY }"),
+        "a reference, as written"
+    );
+    for secret in ["main-key", "acme-key"] {
+        assert!(
+            !text.contains(secret),
+            "the value of a secret is never kept"
+        );
+    }
+}

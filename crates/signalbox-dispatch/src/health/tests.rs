@@ -284,3 +284,43 @@ async fn operator_actions_force_the_breaker_either_way() {
     tokio::time::advance(Duration::from_secs(59)).await;
     assert!(!matches!(h.admit(), Admission::Skip(SkipKind::Operator, _)));
 }
+
+#[tokio::test(start_paused = true)]
+async fn each_transition_is_reported_once_with_its_reason() {
+    let h = RouteHealth::new(cfg());
+    let (sink, mut rx) = BreakerEvents::channel(16);
+    h.report_transitions("us-large", sink);
+    for _ in 0..3 {
+        h.admit();
+        h.record_failure("server_error");
+    }
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert_eq!(h.admit(), Admission::Trial);
+    h.record_failure("timeout");
+    tokio::time::advance(Duration::from_secs(5)).await;
+    assert_eq!(h.admit(), Admission::Trial);
+    h.record_success(Duration::from_millis(10));
+    let mut got = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        assert_eq!(&*e.route, "us-large");
+        got.push((e.from.as_str(), e.to.as_str(), e.reason));
+    }
+    let states: Vec<(&str, &str)> = got.iter().map(|(f, t, _)| (*f, *t)).collect();
+    assert_eq!(
+        states,
+        [
+            ("closed", "open"),
+            ("open", "half-open"),
+            ("half-open", "open"),
+            ("open", "half-open"),
+            ("half-open", "closed"),
+        ]
+    );
+    assert!(got[0].2.contains("3 failures in a row"), "{got:?}");
+    assert!(
+        got[2].2.contains("half-open trial failed: timeout"),
+        "{got:?}"
+    );
+    assert_eq!(got[4].2, "half-open trial succeeded");
+    assert!(rx.try_recv().is_err(), "a peek or a skip reports nothing");
+}

@@ -274,3 +274,24 @@ async fn a_failure_event_after_commit_cuts_the_responses_stream_naming_it() {
         assert!(!text.contains("\"type\":\"error\"") && !text.contains("response.failed"));
     }
 }
+
+#[test]
+fn the_first_events_model_is_found_by_a_scan_not_a_parse() {
+    use signalbox_providers::model_named;
+    let openai =
+        r#"{"id":"c1","object":"chat.completion.chunk","model":"gpt-4o-2024-11-20","choices":[]}"#;
+    assert_eq!(model_named(openai), Some("gpt-4o-2024-11-20"));
+    let anthropic = r#"{"type":"message_start","message":{"id":"m","role":"assistant","model" : "claude-x","content":[]}}"#;
+    assert_eq!(model_named(anthropic), Some("claude-x"));
+    // A value "model" (Gemini's role), a key inside a string, an escaped
+    // name, no name: nothing taken.
+    for none in [
+        r#"{"role":"model","parts":[]}"#,
+        r#"{"choices":[{"delta":{"content":"say \"model\": \"x\""}}]}"#,
+        r#"{"model":"a\u002db"}"#,
+        r#"{"model":""}"#,
+        r#"{"model":null}"#,
+    ] {
+        assert_eq!(model_named(none), None, "{none}");
+    }
+}

@@ -63,7 +63,7 @@ pub(crate) async fn create(
             &e.to_string(),
         );
     }
-    count(&state, &action, "created");
+    count(&state, &action, Moment::Created);
     tracing::warn!(
         id = %action.id, who = %action.who, action = %action.action, reason = %action.reason,
         expires_ms = ?action.expires_ms, "Operator action created."
@@ -147,7 +147,7 @@ pub(crate) async fn revert(
             );
         }
     };
-    count(&state, &reverted, "reverted");
+    count(&state, &reverted, Moment::Reverted);
     tracing::warn!(
         id = %reverted.id, who = %caller.actor, action = %reverted.action, %reason,
         "Operator action reverted."
@@ -169,12 +169,29 @@ async fn find(state: &AppState, id: &str) -> Option<OperatorAction> {
     actions.into_iter().find(|a| a.id == id)
 }
 
-fn count(state: &AppState, action: &OperatorAction, event: &'static str) {
+/// Whether an action was created or reverted (the metric's `event`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Moment {
+    Created,
+    Reverted,
+}
+
+impl Moment {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Reverted => "reverted",
+        }
+    }
+}
+
+fn count(state: &AppState, action: &OperatorAction, moment: Moment) {
     let kind = action.action.kind().label();
     state.telemetry.count(
         signalbox_core::metric_names::OPERATOR_ACTIONS_TOTAL,
-        &[("kind", kind), ("event", event)],
+        &[("kind", kind), ("event", moment.label())],
     );
+    crate::breaker_events::operator_forced(state, action, moment);
 }
 
 fn not_found(id: &str) -> Response {

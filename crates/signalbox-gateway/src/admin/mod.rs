@@ -2,14 +2,18 @@
 //! reload, and operator actions (`actions.rs`). Every endpoint needs an
 //! admin token with a role (`auth.rs`: read-only, operator, admin), distinct
 //! from tenant keys; without a configured token the admin API is disabled.
-//! Every call is audited (`audit.rs`).
+//! Every call is audited (`audit.rs`). "What changed?" between two
+//! windows, and the configuration text of a policy version, in
+//! `what_changed.rs`.
 
 mod actions;
 mod audit;
 mod auth;
 mod decisions;
 mod quality;
+mod what_changed;
 
+pub(crate) use actions::Moment;
 pub(crate) use auth::{Need, authorize};
 
 use std::sync::Arc;
@@ -57,6 +61,11 @@ pub(crate) fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/admin/shadow", get(shadow))
         .route("/admin/canary", get(canary))
         .route("/admin/quality/scores", get(quality::scores))
+        .route("/admin/what-changed", get(what_changed::what_changed))
+        .route(
+            "/admin/config-versions/{version}",
+            get(what_changed::config_version),
+        )
         .route_layer(axum::middleware::from_fn_with_state(state, audit::audit))
 }
 

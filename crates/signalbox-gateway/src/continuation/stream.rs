@@ -46,6 +46,7 @@ impl Ends {
                 usage: None,
                 events: 0,
                 elapsed: std::time::Duration::ZERO,
+                model: None,
             })
     }
 }

@@ -101,6 +101,8 @@ impl StreamTail {
                 latency: self.first_event,
                 usage,
                 cut: record_cut,
+                // The first route's: the one the record names as serving.
+                model: first.model,
             };
             submit(self.state.decision_log.as_ref(), draft.complete(end));
         }

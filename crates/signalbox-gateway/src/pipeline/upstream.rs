@@ -123,6 +123,10 @@ pub(super) fn respond(
 ) -> Reply {
     match served.body {
         ServedBody::Json(json) => {
+            // Read before the body changes (restored tokens move bytes).
+            if let Some(log) = ctx.log.as_mut() {
+                log.answer_model = json.answer_model().map(str::to_owned);
+            }
             let body = match &restore {
                 Some(table) => {
                     let (body, stats) = crate::privacy::restore_json(json.body, table);
@@ -188,6 +192,7 @@ mod tests {
                 time_ms: 0,
                 evidence: None,
                 content: Some(json!({"request": []})),
+                answer_model: None,
             };
             keep_response_content(Some(&mut log), &Bytes::from(body.to_string()));
             assert_eq!(log.content.unwrap_or_default()["response"], want);

@@ -47,6 +47,7 @@ impl Fixture {
                 replica: 1,
                 actions: Arc::default(),
                 quality: Arc::new(signalbox_state::InMemoryQuality::default()),
+                events: signalbox_dispatch::BreakerEvents::channel(1).0,
             },
         }
     }

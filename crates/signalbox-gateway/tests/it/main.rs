@@ -49,6 +49,7 @@ mod translation_bedrock;
 mod translation_errors;
 mod unsupported_fields;
 mod upstream_errors;
+mod what_changed;
 
 /// Two OpenAI-compatible providers behind alias `chat` (primary first), plus
 /// `solo` on the primary alone. First-byte timeout is short so hang tests are

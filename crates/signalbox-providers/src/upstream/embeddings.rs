@@ -159,6 +159,7 @@ impl HttpUpstream {
             body: Bytes::from(body),
             usage: Some(usage),
             format: WireFormat::Embeddings,
+            model: super::AnswerModel::Unknown,
         })
     }
 }

@@ -144,6 +144,8 @@ pub(super) fn responses_json(body: Bytes) -> Result<ChatJson, UpstreamError> {
     }
     Ok(ChatJson {
         usage: summary.usage,
+        // A Response object names its model before its output.
+        model: super::answer_model::model_before_content(&body),
         body,
         format: WireFormat::Responses,
     })
@@ -160,6 +162,7 @@ pub(super) fn native_json(body: Bytes) -> Result<ChatJson, UpstreamError> {
     })?;
     Ok(ChatJson {
         usage,
+        model: super::answer_model::model_before_content(&body),
         body,
         format: WireFormat::Anthropic,
     })

@@ -56,3 +56,50 @@ fn a_responses_stream_opening_with_a_failure_fails_over_classified() {
         assert!(e.detail.contains("server_error"), "{}", e.detail);
     }
 }
+
+#[test]
+fn the_answer_model_is_found_in_place_or_not_at_all() {
+    let body = Bytes::from_static(br#"{"id":"x","model":"gpt-4o-2024-11-20","choices":[]}"#);
+    let shape: ResponseShape<'_> = serde_json::from_slice(&body).unwrap();
+    let model = model_at(&body, &shape.model);
+    let json = ChatJson {
+        body: body.clone(),
+        usage: None,
+        format: WireFormat::OpenAi,
+        model,
+    };
+    assert_eq!(json.answer_model(), Some("gpt-4o-2024-11-20"));
+    // An escaped name is not in the body as is: unknown rather than copied.
+    let escaped = Bytes::from_static(br#"{"model":"a\u002db","choices":[]}"#);
+    let shape: ResponseShape<'_> = serde_json::from_slice(&escaped).unwrap();
+    assert_eq!(model_at(&escaped, &shape.model), AnswerModel::Unknown);
+    for odd in [
+        &br#"{"model":null,"choices":[]}"#[..],
+        br#"{"model":7,"choices":[]}"#,
+    ] {
+        let shape: Result<ResponseShape<'_>, _> = serde_json::from_slice(odd);
+        assert!(
+            shape.is_ok_and(|s| s.model.0.is_none()),
+            "a model that is no name"
+        );
+    }
+    let named = ChatJson {
+        model: AnswerModel::Named("claude-x".into()),
+        ..json
+    };
+    assert_eq!(named.answer_model(), Some("claude-x"));
+}
+
+#[test]
+fn an_anthropic_message_names_its_model_before_its_content() {
+    let body = Bytes::from_static(
+        br#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-x-2026","content":[{"type":"tool_use","input":{"model":"not-this"}}]}"#,
+    );
+    let json = passthrough::native_json(body).unwrap();
+    assert_eq!(json.answer_model(), Some("claude-x-2026"));
+    let late = Bytes::from_static(
+        br#"{"content":[{"type":"tool_use","input":{"model":"not-this"}}],"model":"m"}"#,
+    );
+    let json = passthrough::native_json(late).unwrap();
+    assert_eq!(json.answer_model(), None, "only before the content");
+}

@@ -1,5 +1,6 @@
-// Signalbox dashboard: a view over the admin API, and the route actions
-// (drain, force open / closed, revert) for an operator token.
+// Signalbox dashboard: a view over the admin API, the "what changed?"
+// timeline, and the operator actions (drain, force open / closed,
+// throttle, pin, disable tools, revert) for an operator token.
 //
 // Rules this file keeps (docs/admin.md, Dashboard):
 // - The admin token lives in sessionStorage (this tab only) and goes out
@@ -126,11 +127,18 @@
     return b;
   }
 
-  /** Opens the confirmation form; `run(reason, ttl)` does the call. */
-  function ask(title, withTtl, run) {
+  /**
+   * Opens the confirmation form; `run(reason, ttl, extra)` does the call.
+   * `extra` names one more value the action needs (a limit, an alias), or
+   * is null.
+   */
+  function ask(title, withTtl, run, extra) {
     pending = run;
     $('act-title').textContent = title;
     $('act-ttl-label').hidden = !withTtl;
+    $('act-extra-label').hidden = !extra;
+    $('act-extra-name').textContent = extra || '';
+    $('act-extra').value = '';
     $('act-error').textContent = '';
     $('act-reason').value = '';
     $('act-form').hidden = false;
@@ -143,6 +151,40 @@
       if (ttl) body.ttl = ttl;
       return call('/admin/actions', 'POST', body).then((a) => kind + ' ' + a.id + ' created');
     });
+  }
+
+  /** Posts `action` with the reason and duration; names the id created. */
+  function create(action, reason, ttl) {
+    const body = { action, reason };
+    if (ttl) body.ttl = ttl;
+    return call('/admin/actions', 'POST', body).then((a) => action.kind + ' ' + a.id + ' created');
+  }
+
+  function askThrottle(route) {
+    ask('throttle route ' + route, true, (reason, ttl, rpm) => {
+      const n = Number(rpm);
+      if (!Number.isInteger(n) || n < 1) return Promise.reject(new Error('requests per minute: a whole number from 1'));
+      return create({ kind: 'throttle', target: { route }, 'requests-per-minute': n }, reason, ttl);
+    }, 'requests per minute (required)');
+  }
+
+  function askPin(route) {
+    ask('pin an alias to route ' + route, true, (reason, ttl, alias) => {
+      if (!alias) return Promise.reject(new Error('alias: required'));
+      return create({ kind: 'pin', alias, route }, reason, ttl);
+    }, 'alias (required)');
+  }
+
+  function askDisableTools(event) {
+    event.preventDefault();
+    const kind = $('tools-target').value === 'tenant' ? 'tenant' : 'intent';
+    const name = $('tools-name').value.trim();
+    if (!name) {
+      $('app-error').textContent = 'disable tools: name an ' + kind + ' first';
+      return;
+    }
+    ask('disable tools for ' + kind + ' ' + name, true, (reason, ttl) =>
+      create({ kind: 'disable-tools', target: { [kind]: name } }, reason, ttl));
   }
 
   function askRevert(id) {
@@ -160,8 +202,9 @@
     }
     if (!pending) return;
     const ttl = $('act-ttl-label').hidden ? '' : $('act-ttl').value;
+    const extra = $('act-extra-label').hidden ? '' : $('act-extra').value.trim();
     try {
-      const done = await pending(reason, ttl);
+      const done = await pending(reason, ttl, extra);
       pending = null;
       $('act-form').hidden = true;
       $('act-done').textContent = done;
@@ -211,7 +254,9 @@
         el('span', null,
           button('Drain', () => askRoute('drain', r.route)),
           button('Force open', () => askRoute('force-open', r.route)),
-          button('Force close', () => askRoute('force-close', r.route))),
+          button('Force close', () => askRoute('force-close', r.route)),
+          button('Throttle', () => askThrottle(r.route)),
+          button('Pin', () => askPin(r.route))),
       ], rowClass);
       tr.dataset.route = String(r.route);
       tr.dataset.state = cls(state);
@@ -274,6 +319,33 @@
       g.cost_usd.toFixed(4),
       String(g.degraded),
     ])));
+  }
+
+  function timelineQuery(now) {
+    const q = new URLSearchParams();
+    q.set('since', String(now - Number($('timeline-since').value)));
+    q.set('until', String(now + 1));
+    const alias = $('timeline-alias').value.trim();
+    if (alias) q.set('alias', alias);
+    return q;
+  }
+
+  /** The ranked differences, causes first, each with its kind and time. */
+  function renderTimeline(report) {
+    const changes = report.changes || [];
+    $('timeline-empty').hidden = changes.length > 0;
+    const w = report.after_window || {};
+    const b = report.before || {};
+    const a = report.after || {};
+    $('timeline-window').textContent = 'since ' + time(w.since_ms) + ': ' +
+      (a.requests || 0) + ' requests, ' + (b.requests || 0) + ' before';
+    $('timeline').replaceChildren(...changes.map((c) => {
+      const li = el('li', null, badge(c.kind, 'kind-' + cls(c.kind)), ' ',
+        c.at_ms ? el('span', 'muted', time(c.at_ms) + ' ') : null, c.what);
+      if (c.detail && c.detail.length) li.appendChild(el('pre', null, c.detail.join('\n')));
+      li.dataset.kind = cls(c.kind);
+      return li;
+    }));
   }
 
   function decisionQuery() {
@@ -347,12 +419,14 @@
     const since = Date.now() - Number($('summary-since').value);
     const group = $('summary-group').value;
     try {
-      const [routes, actions, summary, decisions] = await Promise.all([
+      const [routes, actions, summary, decisions, timeline] = await Promise.all([
         api('/admin/routes'),
         api('/admin/actions'),
         api('/admin/decisions?group_by=' + encodeURIComponent(group) + '&since=' + since),
         api('/admin/decisions?' + decisionQuery().toString()),
+        api('/admin/what-changed?' + timelineQuery(Date.now()).toString()),
       ]);
+      renderTimeline(timeline);
       renderRoutes(routes);
       renderActions(actions);
       renderSummary(summary, since);
@@ -420,6 +494,12 @@
       e.preventDefault();
       refresh();
     });
+    $('timeline-since').addEventListener('change', refresh);
+    $('timeline-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      refresh();
+    });
+    $('tools-form').addEventListener('submit', askDisableTools);
     $('act-form').addEventListener('submit', confirmAction);
     $('act-cancel').addEventListener('click', cancelAction);
     $('detail-close').addEventListener('click', () => {
