@@ -20,7 +20,7 @@ mod priority;
 #[cfg(test)]
 mod tests;
 
-use priority::{Boost, set_priority};
+use priority::{Boost, Lever};
 
 /// The most records one transaction (one WAL append) takes. Large, because
 /// a commit writes every index page the batch touched: the more records
@@ -106,6 +106,8 @@ struct Inner {
     /// Most records waiting for the writer.
     capacity: usize,
     counters: Arc<Counters>,
+    /// The writer's priority, which the sender that puts it behind raises.
+    lever: Arc<Lever>,
 }
 
 #[derive(Debug, Default)]
@@ -173,12 +175,14 @@ impl DecisionLog {
         // A zero-capacity channel would be a rendezvous, where `try_send`
         // fails unless the writer happens to be waiting.
         let (tx, rx) = std::sync::mpsc::channel();
+        let lever = Arc::new(Lever::new(priority));
         let log = Self {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 tx,
                 capacity: queue.max(1),
                 counters: Arc::clone(&writer_state.counters),
+                lever: Arc::clone(&lever),
             }),
         };
         Ok((
@@ -187,6 +191,7 @@ impl DecisionLog {
                 state: writer_state,
                 rx,
                 priority,
+                lever,
             },
         ))
     }
@@ -210,11 +215,14 @@ impl DecisionLog {
     fn enqueue(&self, msg: Msg) -> bool {
         let inner = &self.inner;
         let c = &inner.counters;
-        if c.queued.fetch_add(1, Ordering::Relaxed) >= inner.capacity || inner.tx.send(msg).is_err()
-        {
+        let waiting = c.queued.fetch_add(1, Ordering::Relaxed);
+        if waiting >= inner.capacity || inner.tx.send(msg).is_err() {
             c.queued.fetch_sub(1, Ordering::Relaxed);
             c.dropped.fetch_add(1, Ordering::Relaxed);
             return false;
+        }
+        if waiting == BEHIND {
+            inner.lever.raise();
         }
         true
     }
@@ -284,6 +292,7 @@ struct Writer {
     state: WriterState,
     rx: Receiver<Msg>,
     priority: WriterPriority,
+    lever: Arc<Lever>,
 }
 
 /// What the writer thread owns.
@@ -301,7 +310,7 @@ impl Writer {
         std::thread::Builder::new()
             .name("decision-log".into())
             .spawn(move || {
-                if let Err(error) = set_priority(self.priority) {
+                if let Err(error) = self.lever.started() {
                     tracing::warn!(%error, priority = ?self.priority, "Decision log writer keeps the default priority.");
                 }
                 self.run()
@@ -319,7 +328,7 @@ impl Writer {
         let mut last_purge = Instant::now();
         let mut last_size = Instant::now();
         let mut drops = DropWarning::default();
-        let mut boost = Boost::new(self.priority);
+        let mut boost = Boost::new(Arc::clone(&self.lever));
         let mut records = Vec::with_capacity(SMALL_BATCH);
         let mut flushes = Vec::new();
         loop {

@@ -301,6 +301,14 @@ fn own_policy() -> u32 {
     rest.split_whitespace().nth(38).unwrap().parse().unwrap()
 }
 
+/// The calling thread's nice value (`/proc/thread-self/stat`).
+#[cfg(target_os = "linux")]
+fn own_nice() -> i64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    rest.split_whitespace().nth(16).unwrap().parse().unwrap()
+}
+
 /// Behind, the writer runs at normal priority; once the load is light, at
 /// its own (an empty queue alone is not enough: see `Boost`). (The
 /// default writer's idle priority is checked in `tests/writer_priority.rs`,
@@ -309,31 +317,42 @@ fn own_policy() -> u32 {
 #[test]
 fn a_writer_behind_is_raised_and_lowered_once_caught_up() {
     std::thread::spawn(|| {
-        set_priority(WriterPriority::Idle).unwrap();
+        let lever = std::sync::Arc::new(Lever::new(WriterPriority::Idle));
+        lever.started().unwrap();
         assert_eq!(own_policy(), 5);
-        let mut boost = Boost::new(WriterPriority::Idle);
+        let mut boost = Boost::new(std::sync::Arc::clone(&lever));
         boost.batch(super::SMALL_BATCH);
         assert_eq!(own_policy(), 5, "a batch that is not behind raises nothing");
         boost.batch(super::BEHIND);
-        if boost.refused {
+        if lever.refused.load(Ordering::Relaxed) {
             // No right to raise a priority here (not root, no CAP_SYS_NICE):
             // the writer says so once and stays where it was.
             assert_eq!(own_policy(), 5);
             return;
         }
-        assert_eq!(own_policy(), 0, "normal while behind");
+        assert_eq!(own_policy(), 0, "normal scheduling while behind");
+        assert_eq!(own_nice(), -5, "a little above request handling");
         boost.caught_up();
         assert_eq!(
             own_policy(),
             0,
-            "an empty queue after a big batch is a saturated machine: still normal"
+            "an empty queue after a big batch is a saturated machine: still raised"
         );
         boost.batch(super::SMALL_BATCH - 1);
         boost.caught_up();
         assert_eq!(own_policy(), 5, "idle again once the load is light");
-        let mut normal = Boost::new(WriterPriority::Normal);
+        // Another thread (a sender) can raise the writer too.
+        let other = std::sync::Arc::clone(&lever);
+        std::thread::spawn(move || other.raise()).join().unwrap();
+        assert_eq!(own_policy(), 0, "raised by the sender that put it behind");
+        lever.lower();
+        assert_eq!(own_policy(), 5);
+        let normal = Lever::new(WriterPriority::Normal);
         normal.raise();
-        assert!(!normal.raised, "a normal writer has nothing to raise");
+        assert!(
+            !normal.raised.load(Ordering::Relaxed),
+            "a normal writer has nothing to raise"
+        );
     })
     .join()
     .unwrap();
