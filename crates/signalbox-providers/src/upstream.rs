@@ -22,13 +22,12 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use serde::Deserialize;
 use signalbox_adapters::{
     Adapter, NoteAction, ProviderFormat, Retention, RouteSettings, TranslateError, TranslationNote,
 };
 use signalbox_config::{ProviderConfig, ProviderKind, Timeouts};
 use signalbox_core::request::{OutputClamp, WireFormat};
-use signalbox_core::{ChatRequest, OutcomeClass, ProviderName, Usage};
+use signalbox_core::{ChatRequest, ProviderName, Usage};
 use thiserror::Error;
 use tokio::time::Instant;
 
@@ -39,8 +38,11 @@ use crate::native;
 use crate::scrub::Scrubber;
 use crate::sse::SseFramer;
 
+#[cfg(test)]
+use answer_model::model_at;
 pub use answer_model::{AnswerModel, model_named};
-use answer_model::{InPlace, model_at};
+#[cfg(test)]
+use read::ResponseShape;
 
 /// Largest non-streaming response body accepted from a provider.
 pub const MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
@@ -154,16 +156,6 @@ pub struct ChatJson {
     pub format: WireFormat,
     /// The model the provider says answered (its answer's `model`).
     pub model: AnswerModel,
-}
-
-#[derive(Deserialize)]
-struct ResponseShape<'a> {
-    #[serde(rename = "choices")]
-    _choices: serde::de::IgnoredAny,
-    #[serde(default)]
-    usage: Option<Usage>,
-    #[serde(borrow, default)]
-    model: InPlace<'a>,
 }
 
 impl HttpUpstream {
@@ -498,75 +490,6 @@ impl HttpUpstream {
             self.max_stream_event_bytes,
         )
     }
-
-    /// Reads a whole non-streaming answer and checks that it is a chat
-    /// completion (a JSON object with `choices`).
-    pub async fn read_json(&self, answer: AnswerHead) -> Result<ChatJson, UpstreamError> {
-        // A parse error may quote the body it choked on.
-        self.read_json_unscrubbed(answer)
-            .await
-            .map_err(|e| self.scrubber.error(e))
-    }
-
-    async fn read_json_unscrubbed(&self, answer: AnswerHead) -> Result<ChatJson, UpstreamError> {
-        if answer
-            .content_length
-            .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
-        {
-            return Err(UpstreamError::new(
-                OutcomeClass::BadResponse,
-                format!("response larger than {MAX_RESPONSE_BYTES} bytes"),
-            ));
-        }
-        let body = client::read_limited(
-            answer.body,
-            MAX_RESPONSE_BYTES,
-            answer.deadline,
-            self.timeouts.total,
-        )
-        .await?;
-        match answer.format {
-            WireFormat::Anthropic => return passthrough::native_json(body),
-            WireFormat::Responses => return passthrough::responses_json(body),
-            _ => {}
-        }
-        let Some(adapter) = &self.adapter else {
-            return match serde_json::from_slice::<ResponseShape>(&body) {
-                Ok(shape) => Ok(ChatJson {
-                    model: model_at(&body, &shape.model),
-                    usage: shape.usage,
-                    format: WireFormat::OpenAi,
-                    body,
-                }),
-                Err(e) => Err(UpstreamError::new(
-                    OutcomeClass::BadResponse,
-                    format!("upstream answered 2xx with an invalid chat completion: {e}"),
-                )),
-            };
-        };
-        let mut answer = adapter.parse_response(&body).map_err(|e| {
-            UpstreamError::new(
-                OutcomeClass::BadResponse,
-                format!(
-                    "{} answered 2xx with an unreadable body: {e}",
-                    adapter.name()
-                ),
-            )
-        })?;
-        let usage = Some(Usage::from(answer.usage));
-        let body = signalbox_adapters::openai::render_response(&answer, native::unix_now());
-        let model = std::mem::take(&mut answer.model);
-        Ok(ChatJson {
-            body: Bytes::from(body),
-            usage,
-            format: WireFormat::OpenAi,
-            model: if model.is_empty() {
-                AnswerModel::Unknown
-            } else {
-                AnswerModel::Named(model)
-            },
-        })
-    }
 }
 
 /// A 2xx answer whose head has arrived; read it with
@@ -594,6 +517,7 @@ mod answer_model;
 mod embeddings;
 mod passthrough;
 mod prepared;
+mod read;
 
 pub use prepared::Prepared;
 

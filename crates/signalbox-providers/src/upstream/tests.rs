@@ -1,7 +1,7 @@
 //! Building an upstream client from its configuration.
 
 use signalbox_config::{DEFAULT_MAX_STREAM_EVENT_BYTES, ProviderConfig, ProviderKind};
-use signalbox_core::ProviderName;
+use signalbox_core::{OutcomeClass, ProviderName};
 
 use super::*;
 
