@@ -35,14 +35,6 @@ pub(super) fn validate_quality(
     if timeout.is_zero() {
         errors.push("quality.timeout", "must be more than 0s");
     }
-    let count = |v: Option<u32>, default: u32, path: &str, errors: &mut Errors| match v {
-        Some(0) => {
-            errors.push(path, "must be at least 1");
-            default
-        }
-        Some(n) => n,
-        None => default,
-    };
     let trip_after = count(
         raw.trip_after,
         defaults.trip_after,
@@ -73,20 +65,7 @@ pub(super) fn validate_quality(
     if !(warn_weight > 0.0 && warn_weight <= 1.0) {
         errors.push("quality.warn-weight", "must be more than 0 and at most 1");
     }
-    let base = Path::new(origin)
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let suites = raw
-        .suites
-        .into_iter()
-        .enumerate()
-        .filter_map(|(i, mut s)| {
-            let at = format!("quality.suites[{i}]");
-            let prompt = suite_prompt(s.prompt.take(), &s.prompt_variables, prompts, &at, errors);
-            suite(s, &at, routes, &base, judged, errors).map(|q| QualitySuite { prompt, ..q })
-        })
-        .collect();
+    let suites = suites(raw.suites, routes, prompts, origin, judged, errors);
     QualityConfig {
         every,
         timeout,
@@ -100,6 +79,42 @@ pub(super) fn validate_quality(
         warn_weight,
         suites,
     }
+}
+
+/// A count that must be at least 1 (`default` when absent or refused).
+fn count(v: Option<u32>, default: u32, path: &str, errors: &mut Errors) -> u32 {
+    match v {
+        Some(0) => {
+            errors.push(path, "must be at least 1");
+            default
+        }
+        Some(n) => n,
+        None => default,
+    }
+}
+
+/// The suites, each read against its file's directory (relative to the
+/// configuration file `origin`) and its prompt version, if any.
+fn suites(
+    raw: Vec<RawQualitySuite>,
+    routes: &[&str],
+    prompts: &[PromptConfig],
+    origin: &str,
+    judged: Judged,
+    errors: &mut Errors,
+) -> Vec<QualitySuite> {
+    let base = Path::new(origin)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    raw.into_iter()
+        .enumerate()
+        .filter_map(|(i, mut s)| {
+            let at = format!("quality.suites[{i}]");
+            let prompt = suite_prompt(s.prompt.take(), &s.prompt_variables, prompts, &at, errors);
+            suite(s, &at, routes, &base, judged, errors).map(|q| QualitySuite { prompt, ..q })
+        })
+        .collect()
 }
 
 /// Whether scheduled runs have a judge alias (a judge threshold needs one).
