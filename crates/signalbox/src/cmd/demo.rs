@@ -32,6 +32,8 @@ admin:
 
 struct Demo {
     gateway: GatewayHandle,
+    /// The gateway's decision log (a temporary file).
+    db: std::path::PathBuf,
     /// The operator token for this run.
     operator_token: String,
     us: MockHandle,
@@ -110,7 +112,7 @@ async fn start(listen: SocketAddr, tour: bool, quality: bool) -> anyhow::Result<
     // caller's working directory.
     let db = std::env::temp_dir().join(format!("signalbox-demo-{}.db", std::process::id()));
     let options = GatewayOptions {
-        decision_log_path: Some(db),
+        decision_log_path: Some(db.clone()),
         ..GatewayOptions::default()
     };
     let gateway = Gateway::with_options(config, options).context("building the demo gateway")?;
@@ -130,6 +132,7 @@ async fn start(listen: SocketAddr, tour: bool, quality: bool) -> anyhow::Result<
     };
     Ok(Demo {
         gateway: handle,
+        db,
         operator_token,
         us,
         azure,
@@ -200,7 +203,8 @@ async fn run_tour(demo: &Demo, base: &str) -> anyhow::Result<()> {
     );
 
     let body = serde_json::json!({"model": "chat", "messages": [{"role": "user", "content": "Hello, Signalbox"}]});
-    tour_normal(&client, &url, &body).await?;
+    let id = tour_normal(&client, &url, &body).await?;
+    tour_explain(&demo.db, &id).await?;
     tour_stream(&client, &url, &body).await?;
     let body = serde_json::json!({"model": "chat", "messages": [{"role": "user", "content": "Are you still there?"}]});
     tour_outage(demo, &client, &url, &body).await?;
@@ -210,15 +214,16 @@ async fn run_tour(demo: &Demo, base: &str) -> anyhow::Result<()> {
     tour_metrics(&client, base).await
 }
 
-/// 1. A normal request, served by the first route.
+/// 1. A normal request, served by the first route; returns its request id.
 async fn tour_normal(
     client: &reqwest::Client,
     url: &str,
     body: &serde_json::Value,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<String> {
     println!("1. A normal request to the alias `chat`:");
     let resp = client.post(url).json(body).send().await?;
     let route = show_headers(&resp);
+    let id = header(&resp, "x-signalbox-request-id");
     let status = resp.status();
     let json: serde_json::Value = resp.json().await?;
     println!(
@@ -229,8 +234,27 @@ async fn tour_normal(
         status.is_success() && route == "us-large",
         "the first request should be served by us-large",
     )?;
+    Ok(id)
+}
 
-    Ok(())
+/// 1b. Why it went there: the decision record, as `signalbox explain`
+/// prints it (the writer commits within a few tens of milliseconds).
+async fn tour_explain(db: &std::path::Path, id: &str) -> anyhow::Result<()> {
+    println!(
+        "\n   Why it went there: `signalbox explain {id} --db {}`",
+        db.display()
+    );
+    let reader = signalbox_decision_log::LogReader::open(db)?;
+    for _ in 0..50 {
+        if let Some(record) = reader.get(id)? {
+            for line in signalbox_decision_log::explain(&record).lines() {
+                println!("   | {line}");
+            }
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    expect(false, "the first request's decision should be in the log")
 }
 
 /// 2. The same request streamed, chunks printed as they arrive.

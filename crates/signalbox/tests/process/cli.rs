@@ -128,6 +128,15 @@ fn demo_tour_runs_offline() {
         "{stdout}"
     );
     assert!(stdout.contains("Tour complete"), "{stdout}");
+    // `signalbox explain` of the first decision, read back from the log.
+    assert!(
+        stdout.contains("Why it went there: `signalbox explain "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("us-large chosen (ranked 1 of 3 eligible)"),
+        "{stdout}"
+    );
     // The operator step: a drain with a reason and TTL moves traffic and is named.
     assert!(
         stdout.contains("x-signalbox-operator-actions: act-"),
