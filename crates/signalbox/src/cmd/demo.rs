@@ -211,6 +211,7 @@ async fn run_tour(demo: &Demo, base: &str) -> anyhow::Result<()> {
     tour_breaker(&client, &url, &body).await?;
     tour_all_down(demo, &client, &url, &body).await?;
     super::demo_drain::tour_drain(&client, base, &demo.operator_token, &body).await?;
+    super::demo_changed::tour_what_changed(&client, base, &demo.vllm, &demo.db).await?;
     tour_metrics(&client, base).await
 }
 
@@ -394,7 +395,7 @@ async fn tour_metrics(client: &reqwest::Client, base: &str) -> anyhow::Result<()
         .text()
         .await?;
     println!(
-        "\n7. The same story in /metrics (attempts by route and outcome, breakers, degradations):"
+        "\n8. The same story in /metrics (attempts by route and outcome, breakers, degradations):"
     );
     for line in metrics.lines().filter(|l| {
         (l.starts_with("signalbox_upstream_attempts_total")

@@ -7,6 +7,7 @@ pub mod chaos;
 pub mod check;
 pub mod decisions;
 pub mod demo;
+mod demo_changed;
 mod demo_drain;
 pub mod eval;
 pub mod eval_prompts;

@@ -137,6 +137,13 @@ fn demo_tour_runs_offline() {
         stdout.contains("us-large chosen (ranked 1 of 3 eligible)"),
         "{stdout}"
     );
+    // "What changed?": a silent model update named by route and versions.
+    assert!(
+        stdout.contains(
+            "[model] route eu-small reports model version llama-3.1-8b-instruct-2026-12-05 (was llama-3.1-8b-instruct)"
+        ),
+        "{stdout}"
+    );
     // The operator step: a drain with a reason and TTL moves traffic and is named.
     assert!(
         stdout.contains("x-signalbox-operator-actions: act-"),
