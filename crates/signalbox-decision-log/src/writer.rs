@@ -63,8 +63,9 @@ pub enum WriterPriority {
     /// `SCHED_IDLE`: runs only on CPU that nothing else wants, and is
     /// preempted at once when a request handler wakes, so batch commits
     /// never sit in front of a request. When the queue backs up (a
-    /// saturated CPU) the writer runs at normal priority until it has
-    /// caught up, so records are kept rather than dropped; that needs the
+    /// saturated CPU) the writer runs a little above request handling
+    /// (nice −5, else normal) until the load is light again, so records
+    /// are kept rather than dropped; that needs the
     /// right to raise a priority again (root, `CAP_SYS_NICE`, or
     /// `RLIMIT_NICE` ≥ 20), else records drop (counted) past the queue.
     #[default]

@@ -99,34 +99,9 @@ fn shadow_rule(
         Some(w) => (ids(w.tenants), ids(w.intents), ids(w.aliases)),
         None => Default::default(),
     };
-    for (j, t) in tenants.iter().enumerate() {
-        if !scope.tenants.iter().any(|c| &c.id == t) {
-            errors.push(
-                format!("{at}.when.tenants[{j}]"),
-                format!("unknown tenant `{t}`"),
-            );
-        }
-    }
-    for (j, a) in aliases.iter().enumerate() {
-        if !scope.aliases.iter().any(|c| c.name.as_str() == a) {
-            errors.push(
-                format!("{at}.when.aliases[{j}]"),
-                format!("unknown alias `{a}`"),
-            );
-        }
-    }
-    if !(0.0..=1.0).contains(&sample) {
-        errors.push(format!("{at}.sample"), "must be between 0 and 1");
-    }
-    if requests_per_hour == Some(0) {
-        errors.push(format!("{at}.requests-per-hour"), "must be at least 1");
-    }
-    if cost_per_hour_usd.is_some_and(|c| !c.is_finite() || c <= 0.0) {
-        errors.push(format!("{at}.cost-per-hour-usd"), "must be more than 0");
-    }
-    if min_agreement.is_some_and(|m| !(0.0..=1.0).contains(&m)) {
-        errors.push(format!("{at}.min-agreement"), "must be between 0 and 1");
-    }
+    known_names(&tenants, &aliases, at, scope, errors);
+    let limits = (sample, requests_per_hour, cost_per_hour_usd, min_agreement);
+    check_limits(limits, at, errors);
     let Some(target) = scope
         .routes
         .iter()
@@ -160,6 +135,58 @@ fn shadow_rule(
         cost_per_hour_usd,
         min_agreement: min_agreement.unwrap_or(0.9),
     })
+}
+
+/// Every tenant and alias a shadow rule names exists.
+fn known_names(
+    tenants: &[String],
+    aliases: &[String],
+    at: &str,
+    scope: &Scope<'_>,
+    errors: &mut Errors,
+) {
+    for (j, t) in tenants.iter().enumerate() {
+        if !scope.tenants.iter().any(|c| &c.id == t) {
+            errors.push(
+                format!("{at}.when.tenants[{j}]"),
+                format!("unknown tenant `{t}`"),
+            );
+        }
+    }
+    for (j, a) in aliases.iter().enumerate() {
+        if !scope.aliases.iter().any(|c| c.name.as_str() == a) {
+            errors.push(
+                format!("{at}.when.aliases[{j}]"),
+                format!("unknown alias `{a}`"),
+            );
+        }
+    }
+}
+
+/// A shadow rule's share, budgets and agreement bar are in range:
+/// `(sample, requests-per-hour, cost-per-hour-usd, min-agreement)`.
+fn check_limits(
+    (sample, requests_per_hour, cost_per_hour_usd, min_agreement): (
+        f64,
+        Option<u64>,
+        Option<f64>,
+        Option<f64>,
+    ),
+    at: &str,
+    errors: &mut Errors,
+) {
+    if !(0.0..=1.0).contains(&sample) {
+        errors.push(format!("{at}.sample"), "must be between 0 and 1");
+    }
+    if requests_per_hour == Some(0) {
+        errors.push(format!("{at}.requests-per-hour"), "must be at least 1");
+    }
+    if cost_per_hour_usd.is_some_and(|c| !c.is_finite() || c <= 0.0) {
+        errors.push(format!("{at}.cost-per-hour-usd"), "must be more than 0");
+    }
+    if min_agreement.is_some_and(|m| !(0.0..=1.0).contains(&m)) {
+        errors.push(format!("{at}.min-agreement"), "must be between 0 and 1");
+    }
 }
 
 /// Why `route` fails a hard constraint for every request of `tenant`,

@@ -1,6 +1,7 @@
-//! Owns the writer thread's CPU priority: set once at start, raised to
-//! normal while the queue backs up, and lowered again once the load is
-//! light (the queue empty after a small batch).
+//! Owns the writer thread's CPU priority: set once at start, raised a
+//! little above request handling while the queue backs up (by the writer
+//! or by the sender that puts it behind), and lowered again once the load
+//! is light (the queue empty after a small batch).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -159,7 +160,7 @@ fn set_boosted(thread: thread_priority::ThreadId, pid: rustix::process::Pid) -> 
 /// still showed as +1 ms at p99 on two cores; at `SCHED_IDLE` they do
 /// not). Lowering a priority needs no privilege. Best effort.
 #[cfg(target_os = "linux")]
-pub(super) fn set_priority(
+fn set_priority(
     thread: thread_priority::ThreadId,
     pid: rustix::process::Pid,
     priority: WriterPriority,
