@@ -295,7 +295,9 @@ impl RouteHealth {
         };
         let cfg = *self.config.lock();
         let now = Instant::now();
-        let mut s = self.state.lock();
+        let mut guard = self.state.lock();
+        // Fields borrowed apart below (the phase mutably, the reason read).
+        let s = &mut *guard;
         if let Some(until) = s.cooldown_until {
             if now < until {
                 return Admission::Skip(
@@ -334,26 +336,7 @@ impl RouteHealth {
                 self.transition(BreakerState::Open, BreakerState::HalfOpen, &why);
                 Admission::Trial
             }
-            Phase::HalfOpen { trials } => {
-                // A trial that never reported (its caller went away) frees its slot
-                // after one open period.
-                trials.retain(|t| now.duration_since(*t) < cfg.open_for);
-                if trials.len() < cfg.half_open_trials as usize {
-                    if take {
-                        trials.push(now);
-                    }
-                    Admission::Trial
-                } else {
-                    Admission::Skip(
-                        SkipKind::HalfOpenFull,
-                        format!(
-                            "circuit half-open, {} trial(s) in flight ({})",
-                            trials.len(),
-                            s.reason
-                        ),
-                    )
-                }
-            }
+            Phase::HalfOpen { trials } => half_open(trials, &cfg, now, take, &s.reason),
             Phase::Closed => match self.open_elsewhere() {
                 Some(other) => Admission::Skip(
                     SkipKind::OpenElsewhere,
@@ -573,6 +556,33 @@ fn is_slow(latencies: &LatencyWindow, cfg: &BreakerConfig) -> bool {
     cfg.latency_slo.is_some_and(|slo| {
         latencies.len() >= cfg.min_requests as usize && latencies.p95().is_some_and(|p95| p95 > slo)
     })
+}
+
+/// Admission while half-open: a trial while fewer than
+/// `half_open_trials` are in flight (`take` claims the slot). A trial that
+/// never reported (its caller went away) frees its slot after one open
+/// period.
+fn half_open(
+    trials: &mut Vec<Instant>,
+    cfg: &BreakerConfig,
+    now: Instant,
+    take: bool,
+    reason: &str,
+) -> Admission {
+    trials.retain(|t| now.duration_since(*t) < cfg.open_for);
+    if trials.len() < cfg.half_open_trials as usize {
+        if take {
+            trials.push(now);
+        }
+        return Admission::Trial;
+    }
+    Admission::Skip(
+        SkipKind::HalfOpenFull,
+        format!(
+            "circuit half-open, {} trial(s) in flight ({reason})",
+            trials.len()
+        ),
+    )
 }
 
 fn ramp(recovered_at: Option<Instant>, slow_start: Duration, now: Instant) -> f64 {
