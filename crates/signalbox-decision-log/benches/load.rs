@@ -22,6 +22,13 @@ use signalbox_core::{
 };
 use signalbox_decision_log::{DecisionLog, Facet, GroupBy, LogOptions, LogReader, Query};
 
+/// The allocator the gateway binary runs the writer under: measured with
+/// glibc's malloc, the writer spent ~18 % of its CPU in `malloc_consolidate`
+/// and `free`, a cost the shipped binary does not pay.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const TENANTS: u64 = 20;
 const ROUTES: u64 = 50;
 const ALIASES: u64 = 5;

@@ -102,9 +102,9 @@ impl Walker {
     /// never split a run of digits: no digit is escaped).
     fn text(&mut self, s: &str) {
         let bytes = s.as_bytes();
-        // Most text has no digit: one pass that vectorises (no early exit),
-        // then one copy.
-        if !bytes.iter().fold(false, |any, b| any | b.is_ascii_digit()) {
+        // Most text has no digit: one pass in blocks that vectorises, then
+        // one copy.
+        if super::first_digit(bytes) == bytes.len() {
             self.tokens.reserve(bytes.len() + 7);
             self.tag(b'S');
             self.bytes(b'T', bytes);
