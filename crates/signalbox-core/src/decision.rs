@@ -3,6 +3,8 @@
 //! decision log; `signalbox explain` reads it back. It never holds prompt or
 //! completion text unless the tenant's policy allows content logging.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::{AttemptRecord, Usage};
@@ -28,10 +30,12 @@ pub enum SignalSource {
 /// One signal with its value and source.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignalRecord {
-    /// Signal name (`tenant`, `region`, `intent`, …).
-    pub name: String,
+    /// Signal name (`tenant`, `region`, `intent`, …). Borrowed when
+    /// static, as the value may be: a record is built for every request,
+    /// and these were most of its allocations.
+    pub name: Cow<'static, str>,
     /// Its value, as text.
-    pub value: String,
+    pub value: Cow<'static, str>,
     /// Where the value came from.
     pub source: SignalSource,
     /// Extra detail (the rule name for an intent, the token-count method).
@@ -54,8 +58,9 @@ pub struct RuleRecord {
 /// One constraint's verdict on one route.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Verdict {
-    /// Constraint name (`region`, `context_window`, `retention`, …).
-    pub constraint: String,
+    /// Constraint name (`region`, `context_window`, `retention`, …);
+    /// borrowed when static (every verdict of every request has one).
+    pub constraint: Cow<'static, str>,
     /// Whether the route satisfies it.
     pub ok: bool,
     /// Human-readable evidence, e.g. `region eu ∈ [eu]`.

@@ -86,8 +86,8 @@ fn kind_of(i: u64, routine_percent: u64) -> Kind {
 
 fn signal(name: &str, value: String) -> SignalRecord {
     SignalRecord {
-        name: name.to_owned(),
-        value,
+        name: name.to_owned().into(),
+        value: value.into(),
         source: SignalSource::Body,
         detail: None,
     }
@@ -95,7 +95,7 @@ fn signal(name: &str, value: String) -> SignalRecord {
 
 fn verdict(constraint: &str, detail: String) -> Verdict {
     Verdict {
-        constraint: constraint.to_owned(),
+        constraint: constraint.to_owned().into(),
         ok: true,
         detail,
     }

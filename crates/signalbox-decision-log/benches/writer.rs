@@ -16,13 +16,13 @@ use signalbox_decision_log::{DecisionLog, LogOptions};
 
 fn record() -> DecisionRecord {
     let signal = |name: &str, value: &str| SignalRecord {
-        name: name.into(),
-        value: value.into(),
+        name: name.to_owned().into(),
+        value: value.to_owned().into(),
         source: SignalSource::Body,
         detail: None,
     };
     let verdict = |c: &str, d: &str| Verdict {
-        constraint: c.into(),
+        constraint: c.to_owned().into(),
         ok: true,
         detail: d.into(),
     };

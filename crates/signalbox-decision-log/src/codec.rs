@@ -77,8 +77,8 @@ impl Num {
 pub(crate) struct Values {
     /// The numbers, in order.
     pub digits: Vec<Num>,
-    /// The signal values, in order.
-    pub signals: Vec<String>,
+    /// The signal values, in order (borrowed when static, as in the record).
+    pub signals: Vec<std::borrow::Cow<'static, str>>,
 }
 
 impl Values {
@@ -109,7 +109,7 @@ impl Values {
             v.digits.push(read_digits(&mut input)?);
         }
         for _ in 0..ns {
-            v.signals.push(read_text(&mut input)?);
+            v.signals.push(read_text(&mut input)?.into());
         }
         Some(v)
     }
@@ -152,7 +152,7 @@ impl Values {
         let nd = base.digits.len();
         for (i, s) in v.signals.iter_mut().enumerate() {
             if differs(nd + i) {
-                *s = read_text(&mut rest)?;
+                *s = read_text(&mut rest)?.into();
             }
         }
         Some(v)
@@ -286,6 +286,7 @@ fn runs(bytes: &[u8]) -> impl Iterator<Item = Run<'_>> {
 /// (rule lines, reasons), and a byte-at-a-time search was the writer's
 /// hottest loop; a block is checked without an early exit, which
 /// vectorises, and only the block holding a digit is searched byte by byte.
+#[inline]
 pub(crate) fn first_digit(bytes: &[u8]) -> usize {
     const BLOCK: usize = 16;
     let mut start = 0;

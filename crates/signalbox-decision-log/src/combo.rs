@@ -145,7 +145,7 @@ impl<'a> ComboRef<'a> {
             r.signals
                 .iter()
                 .find(|s| s.name == name)
-                .map(|s| s.value.as_str())
+                .map(|s| s.value.as_ref())
         };
         Self {
             tenant: &r.tenant,

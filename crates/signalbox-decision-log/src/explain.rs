@@ -144,7 +144,7 @@ fn refusal_reason(c: &CandidateRecord) -> String {
         .filter(|v| !v.ok)
         .map(|v| {
             if v.detail.is_empty() {
-                v.constraint.as_str()
+                v.constraint.as_ref()
             } else {
                 v.detail.as_str()
             }
@@ -208,7 +208,7 @@ fn allowed_regions(r: &DecisionRecord) -> Option<String> {
     let signal = r
         .signals
         .iter()
-        .find(|s| matches!(s.name.as_str(), "region" | "regions" | "allowed_regions"))?;
+        .find(|s| matches!(s.name.as_ref(), "region" | "regions" | "allowed_regions"))?;
     let bracket = |v: &str| {
         let v = v.trim();
         if v.starts_with('[') {

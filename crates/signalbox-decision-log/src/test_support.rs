@@ -80,7 +80,7 @@ pub(crate) fn attempt(
 
 pub(crate) fn verdict(constraint: &str, ok: bool, detail: &str) -> Verdict {
     Verdict {
-        constraint: constraint.to_owned(),
+        constraint: constraint.to_owned().into(),
         ok,
         detail: detail.to_owned(),
     }
@@ -174,8 +174,8 @@ pub(crate) fn failed(id: &str, time_ms: u64, tenant: &str, route: &str) -> Decis
 /// what differs between requests decided alike.
 pub(crate) fn gateway_like(i: u64, time_ms: u64) -> DecisionRecord {
     let signal = |name: &str, value: String| signalbox_core::SignalRecord {
-        name: name.to_owned(),
-        value,
+        name: name.to_owned().into(),
+        value: value.into(),
         source: signalbox_core::SignalSource::Body,
         detail: None,
     };

@@ -238,7 +238,7 @@ pub(crate) fn render(
         .map(|k| {
             let ok = c.failed & k.bit() == 0;
             Verdict {
-                constraint: k.name().to_string(),
+                constraint: k.name().into(),
                 ok,
                 detail: evidence.detail(k, ok),
             }

@@ -4,6 +4,8 @@
 //! signal keeps its source. Nothing is guessed from prompt text except the
 //! intent, and only through configured, named rules.
 
+use std::borrow::Cow;
+
 use http::HeaderMap;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -336,16 +338,16 @@ fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<Option<&'a s
 impl Signals {
     /// The signals as decision-record entries, each with its source.
     pub fn records(&self, snap: &PolicySnapshot) -> Vec<SignalRecord> {
-        let mut out = self.caller_records(snap);
-        out.extend(self.body_records());
+        let mut out = Vec::with_capacity(20);
+        self.caller_records(snap, &mut out);
+        self.body_records(&mut out);
         out
     }
 
     /// Who asks and under which rights: tenant, plan, alias, region, risk
     /// tier, intent, session, irreversibility.
-    fn caller_records(&self, snap: &PolicySnapshot) -> Vec<SignalRecord> {
+    fn caller_records(&self, snap: &PolicySnapshot, out: &mut Vec<SignalRecord>) {
         let cfg = &snap.config;
-        let mut out = Vec::with_capacity(14);
         let tenant = cfg.tenants.get(self.tenant);
         let (tenant_source, tenant_detail) = if self.anonymous {
             (SignalSource::Default, Some("anonymous access".to_string()))
@@ -353,17 +355,22 @@ impl Signals {
             (SignalSource::Key, None)
         };
         let tenant_id = tenant.map_or("-", |t| t.id.as_str());
-        out.push(rec("tenant", tenant_id, tenant_source, tenant_detail));
+        out.push(rec(
+            "tenant",
+            owned(tenant_id),
+            tenant_source,
+            tenant_detail,
+        ));
         let plan = tenant.map_or("-", |t| t.plan.as_str());
-        out.push(rec("plan", plan, SignalSource::Tenant, None));
+        out.push(rec("plan", owned(plan), SignalSource::Tenant, None));
         let alias = cfg.aliases.get(self.alias).map_or("-", |a| a.name.as_str());
-        out.push(rec("alias", alias, SignalSource::Body, None));
+        out.push(rec("alias", owned(alias), SignalSource::Body, None));
         let allowed = format!("[{}]", snap.region_names(self.allowed_regions).join(", "));
         out.push(
             match self.requested_region.and_then(|i| cfg.regions.get(i)) {
                 Some(r) => rec(
                     "region",
-                    r,
+                    owned(r),
                     SignalSource::Header,
                     Some(format!("allowed {allowed}")),
                 ),
@@ -374,32 +381,30 @@ impl Signals {
             .risk_tiers
             .get(self.risk_tier)
             .map_or("", String::as_str);
-        out.push(rec("risk_tier", tier, self.risk_source, None));
+        out.push(rec("risk_tier", owned(tier), self.risk_source, None));
         let rule = self
             .intent_rule
             .and_then(|i| cfg.intents.rules.get(i))
             .map(|r| format!("rule {:?}", r.name));
-        out.push(rec("intent", &self.intent, self.intent_source, rule));
+        out.push(rec("intent", owned(&self.intent), self.intent_source, rule));
         if let Some(s) = &self.session {
-            out.push(rec("session", s, SignalSource::Header, None));
+            out.push(rec("session", owned(s), SignalSource::Header, None));
         }
         if self.irreversible {
             out.push(rec("irreversible", "true", SignalSource::Header, None));
         }
-        out
     }
 
     /// What the body needs: tools, images, JSON mode, stream, tokens (and
     /// for embeddings: the endpoint, the longest input, the dimensions).
-    fn body_records(&self) -> Vec<SignalRecord> {
-        let mut out = Vec::with_capacity(6);
+    fn body_records(&self, out: &mut Vec<SignalRecord>) {
         if self.endpoint != EndpointKind::Chat {
-            return self.embedding_records();
+            return self.embedding_records(out);
         }
-        let tools = if self.tools.is_empty() {
-            "none".to_string()
+        let tools: Cow<'static, str> = if self.tools.is_empty() {
+            "none".into()
         } else {
-            self.tools.join(", ")
+            self.tools.join(", ").into()
         };
         out.push(rec("tools", tools, SignalSource::Body, None));
         let flags = [
@@ -408,7 +413,8 @@ impl Signals {
             ("stream", self.stream),
         ];
         for (name, on) in flags {
-            out.push(rec(name, on.to_string(), SignalSource::Body, None));
+            let on = if on { "true" } else { "false" };
+            out.push(rec(name, on, SignalSource::Body, None));
         }
         if let Some(m) = self.max_tokens {
             out.push(rec("max_tokens", m.to_string(), SignalSource::Body, None));
@@ -419,19 +425,18 @@ impl Signals {
             SignalSource::Body,
             Some(format!("estimate: {}", self.token_method)),
         ));
-        out
     }
 }
 
 impl Signals {
     /// An embeddings request's body signals.
-    fn embedding_records(&self) -> Vec<SignalRecord> {
-        let mut out = vec![rec(
+    fn embedding_records(&self, out: &mut Vec<SignalRecord>) {
+        out.push(rec(
             "endpoint",
             self.endpoint.label(),
             SignalSource::Body,
             None,
-        )];
+        ));
         if let Some(d) = self.dimensions {
             out.push(rec("dimensions", d.to_string(), SignalSource::Body, None));
         }
@@ -447,20 +452,24 @@ impl Signals {
             SignalSource::Body,
             Some(format!("estimate: {}", self.token_method)),
         ));
-        out
     }
 }
 
 fn rec(
-    name: &str,
-    value: impl Into<String>,
+    name: &'static str,
+    value: impl Into<Cow<'static, str>>,
     source: SignalSource,
     detail: Option<String>,
 ) -> SignalRecord {
     SignalRecord {
-        name: name.to_string(),
+        name: Cow::Borrowed(name),
         value: value.into(),
         source,
         detail,
     }
+}
+
+/// A value that lives in the config or the request: copied into the record.
+fn owned(value: &str) -> Cow<'static, str> {
+    Cow::Owned(value.to_owned())
 }

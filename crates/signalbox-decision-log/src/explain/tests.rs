@@ -6,8 +6,8 @@ use crate::test_support::{attempt, candidate, verdict};
 
 fn signal(name: &str, value: &str, source: SignalSource, detail: Option<&str>) -> SignalRecord {
     SignalRecord {
-        name: name.to_owned(),
-        value: value.to_owned(),
+        name: name.to_owned().into(),
+        value: value.to_owned().into(),
         source,
         detail: detail.map(str::to_owned),
     }

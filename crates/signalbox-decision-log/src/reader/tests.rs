@@ -401,7 +401,7 @@ async fn aggregates_group_by_a_shared_identifier() {
     let t = now_ms() - 10_000;
     let tools = |value: &str| signalbox_core::SignalRecord {
         name: "tools".into(),
-        value: value.into(),
+        value: value.to_owned().into(),
         source: signalbox_core::SignalSource::Body,
         detail: None,
     };

@@ -38,7 +38,7 @@ fn verdicts(
         .map(|c| {
             c.verdicts
                 .iter()
-                .map(|v| (v.constraint.clone(), v.ok, v.detail.clone()))
+                .map(|v| (v.constraint.to_string(), v.ok, v.detail.clone()))
                 .collect()
         })
         .unwrap_or_default()
