@@ -200,6 +200,10 @@ try {
     assert.ok((await drained.textContent()).includes(XSS_REASON), 'the reason is shown as text');
     const kinds = await page.locator('#timeline li').evaluateAll((lis) => lis.map((li) => li.dataset.kind));
     assert.ok(kinds.indexOf('event') < kinds.indexOf('operator'), `ranked: ${kinds}`);
+    // A fresh log has no baseline: said so, with what the window saw, not every version as new.
+    assert.match(await page.locator('#timeline-note').textContent(),
+      /^No traffic in the baseline window: versions and metrics are not compared\. Seen in the window: .*route us-large model version/);
+    assert.ok(!kinds.includes('model') && !kinds.includes('policy'), `nothing ranked as new: ${kinds}`);
     assert.equal(await page.locator('#timeline script, #timeline img').count(), 0);
     assert.equal(await page.evaluate(() => window.__pwned), undefined);
     await page.locator('#timeline').locator('xpath=..').screenshot({ path: path.join(output, 'timeline.png') });

@@ -333,12 +333,20 @@
   /** The ranked differences, causes first, each with its kind and time. */
   function renderTimeline(report) {
     const changes = report.changes || [];
-    $('timeline-empty').hidden = changes.length > 0;
     const w = report.after_window || {};
     const b = report.before || {};
     const a = report.after || {};
     $('timeline-window').textContent = 'since ' + time(w.since_ms) + ': ' +
       (a.requests || 0) + ' requests, ' + (b.requests || 0) + ' before';
+    // Without traffic in one window versions and metrics are not compared.
+    const notes = {
+      'none-before': 'No traffic in the baseline window: versions and metrics are not compared. Seen in the window: ',
+      'none-after': 'No traffic in the window: versions and metrics are not compared.',
+    };
+    const note = notes[report.traffic];
+    $('timeline-note').hidden = !note;
+    $('timeline-note').textContent = note ? note + (report.seen || []).join('; ') : '';
+    $('timeline-empty').hidden = changes.length > 0 || report.traffic === 'none-before';
     $('timeline').replaceChildren(...changes.map((c) => {
       const li = el('li', null, badge(c.kind, 'kind-' + cls(c.kind)), ' ',
         c.at_ms ? el('span', 'muted', time(c.at_ms) + ' ') : null, c.what);
