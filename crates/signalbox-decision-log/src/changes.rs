@@ -4,7 +4,7 @@
 //! providers answered with per route, prompt versions, the gateway's own
 //! events (breaker and quality transitions, canary steps), operator
 //! actions, routes newly skipped, then the metrics that moved (error rate,
-//! degradations, p95 latency, cost per request). One implementation for
+//! refusals, degradations, p95 latency, cost per request). One implementation for
 //! `signalbox what-changed` and `GET /admin/what-changed`. A window without
 //! requests is no baseline: against it every version would look new (or
 //! gone), so versions, skips and metrics are then not compared; the report
@@ -446,6 +446,13 @@ fn metrics(out: &mut Vec<Change>, a: &WindowSummary, b: &WindowSummary) {
             "error rate {:.1}% → {:.1}%",
             a.error_rate * 100.0,
             b.error_rate * 100.0
+        ));
+    }
+    if (b.refused_rate - a.refused_rate).abs() >= 0.05 {
+        moved(format!(
+            "refusals {:.1}% → {:.1}%",
+            a.refused_rate * 100.0,
+            b.refused_rate * 100.0
         ));
     }
     if (b.degraded_rate - a.degraded_rate).abs() >= 0.05 {

@@ -5,6 +5,7 @@ fn window(model: &str, error_rate: f64, p95: u64) -> WindowSummary {
     WindowSummary {
         requests: 100,
         error_rate,
+        refused_rate: 0.0,
         p50_ms: Some(p95 / 2),
         p95_ms: Some(p95),
         cost_usd: 0.1,
@@ -201,4 +202,14 @@ fn an_empty_window_after_a_busy_one_lists_nothing_as_gone() {
     assert!(compare(&before, &after).is_empty());
     assert_eq!(Traffic::of(&after, &after), Traffic::Neither);
     assert_eq!(Traffic::Both.note(), None);
+}
+
+#[test]
+fn refusals_that_moved_are_named_beside_the_error_rate() {
+    let before = window("m", 0.01, 900);
+    let mut after = window("m", 0.31, 900);
+    after.refused_rate = 0.3;
+    let changes = compare(&before, &after);
+    let what: Vec<&str> = changes.iter().map(|c| c.what.as_str()).collect();
+    assert_eq!(what, ["error rate 1.0% → 31.0%", "refusals 0.0% → 30.0%"]);
 }

@@ -454,6 +454,13 @@ async fn aggregates_group_by_a_shared_identifier() {
         .map(|g| (g.key.as_str(), g.count))
         .collect();
     assert_eq!(keys, [("-", 2), ("false", 1), ("true", 1)]);
+    let by_step = reader
+        .aggregate(&Query::default(), GroupBy::Degraded)
+        .unwrap();
+    let keys: Vec<(&str, u64)> = by_step.iter().map(|g| (g.key.as_str(), g.count)).collect();
+    assert_eq!(keys, [("-", 3), ("fallback-route", 1)]);
+    assert_eq!(by_step[1].degraded, 1);
+    assert_eq!(GroupBy::parse("degraded"), Some(GroupBy::Degraded));
     assert_eq!(GroupBy::parse("model_version"), Some(GroupBy::ModelVersion));
     assert_eq!(GroupBy::parse("nope"), None);
 }
