@@ -213,3 +213,27 @@ fn refusals_that_moved_are_named_beside_the_error_rate() {
     let what: Vec<&str> = changes.iter().map(|c| c.what.as_str()).collect();
     assert_eq!(what, ["error rate 1.0% → 31.0%", "refusals 0.0% → 30.0%"]);
 }
+
+#[test]
+fn a_new_prompt_version_is_named_after_models_before_events() {
+    let mut before = window("m", 0.0, 900);
+    before.prompt_versions.insert("support@v1".into(), 100);
+    let mut after = window("m-2", 0.0, 900);
+    after.prompt_versions.insert("support@v2".into(), 100);
+    let changes = compare(&before, &after);
+    let got: Vec<(&str, &str)> = changes
+        .iter()
+        .map(|c| (c.kind.as_str(), c.what.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "model",
+                "route us-large reports model version m-2 (was m) (100 requests)"
+            ),
+            ("prompt", "prompt support@v2 appeared (100 requests)"),
+            ("prompt", "prompt support@v1 no longer seen"),
+        ]
+    );
+}
