@@ -200,6 +200,10 @@ try {
     assert.ok((await drained.textContent()).includes(XSS_REASON), 'the reason is shown as text');
     const kinds = await page.locator('#timeline li').evaluateAll((lis) => lis.map((li) => li.dataset.kind));
     assert.ok(kinds.indexOf('event') < kinds.indexOf('operator'), `ranked: ${kinds}`);
+    // A fresh log has no baseline: said so, with what the window saw, not every version as new.
+    assert.match(await page.locator('#timeline-note').textContent(),
+      /^No traffic in the baseline window: versions and metrics are not compared\. Seen in the window: .*route us-large model version/);
+    assert.ok(!kinds.includes('model') && !kinds.includes('policy'), `nothing ranked as new: ${kinds}`);
     assert.equal(await page.locator('#timeline script, #timeline img').count(), 0);
     assert.equal(await page.evaluate(() => window.__pwned), undefined);
     await page.locator('#timeline').locator('xpath=..').screenshot({ path: path.join(output, 'timeline.png') });
@@ -273,6 +277,31 @@ try {
     throttled = (await page.locator('#act-done').textContent()).match(/act-[0-9a-f]+/)?.[0];
     const text = await page.locator(`#actions tbody tr[data-action="${throttled}"]`).textContent();
     assert.ok(text.includes('throttle') && text.includes('us-large') && text.includes('runaway load'), text);
+  });
+
+  await step('an operator switches a flow to fail-closed and throttles a tenant in tokens from the page', async () => {
+    const flow = async (action, target, name, extra) => {
+      await page.selectOption('#flow-kind', action);
+      await page.selectOption('#tools-target', target);
+      await page.fill('#tools-name', name);
+      await page.click('#tools-form button[type=submit]');
+      await page.locator('#act-form').waitFor({ state: 'visible' });
+      await page.fill('#act-reason', 'incident ' + action);
+      if (extra !== undefined) await page.fill('#act-extra', extra);
+      await page.click('#act-confirm');
+      const created = new RegExp(action + ' act-[0-9a-f]+ created');
+      await page.waitForFunction((re) => new RegExp(re).test(document.getElementById('act-done').textContent), created.source);
+      const id = (await page.locator('#act-done').textContent()).match(/act-[0-9a-f]+/)?.[0];
+      return (await page.locator(`#actions tbody tr[data-action="${id}"]`).textContent());
+    };
+    const closed = await flow('fail-closed', 'alias', 'chat');
+    assert.ok(closed.includes('fail-closed') && closed.includes('chat') && closed.includes('incident fail-closed'), closed);
+    const tokens = await flow('throttle', 'tenant', 'default', '5000 tokens');
+    assert.ok(tokens.includes('throttle') && tokens.includes('default'), tokens);
+    const resp = await fetch(`${base}/admin/actions`, { headers: { authorization: `Bearer ${oncallToken}` } });
+    const listed = await resp.json();
+    const t = listed.actions.find((a) => a.action.kind === 'throttle' && a.action.target?.tenant === 'default');
+    assert.equal(t?.action['tokens-per-minute'], 5000, JSON.stringify(listed));
   });
 
   await step('both actions are in the audit trail', async () => {

@@ -4,8 +4,11 @@
 //! providers answered with per route, prompt versions, the gateway's own
 //! events (breaker and quality transitions, canary steps), operator
 //! actions, routes newly skipped, then the metrics that moved (error rate,
-//! degradations, p95 latency, cost per request). One implementation for
-//! `signalbox what-changed` and `GET /admin/what-changed`.
+//! refusals, degradations, p95 latency, cost per request). One implementation for
+//! `signalbox what-changed` and `GET /admin/what-changed`. A window without
+//! requests is no baseline: against it every version would look new (or
+//! gone), so versions, skips and metrics are then not compared; the report
+//! says so ([`Traffic`]) and lists what the window saw instead.
 
 use std::collections::BTreeMap;
 
@@ -117,6 +120,49 @@ impl Span {
     }
 }
 
+/// Which of the two windows held requests: only with both are versions,
+/// skips and metrics compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Traffic {
+    /// Both windows held requests: everything is compared.
+    Both,
+    /// The baseline held none: the window's versions are listed as seen,
+    /// not ranked as changes.
+    NoneBefore,
+    /// The window explained held none (traffic stopped or moved to
+    /// another alias).
+    NoneAfter,
+    /// Neither held any.
+    Neither,
+}
+
+impl Traffic {
+    /// From the two windows' summaries.
+    pub fn of(before: &WindowSummary, after: &WindowSummary) -> Self {
+        match (before.requests > 0, after.requests > 0) {
+            (true, true) => Self::Both,
+            (false, true) => Self::NoneBefore,
+            (true, false) => Self::NoneAfter,
+            (false, false) => Self::Neither,
+        }
+    }
+
+    /// The sentence the CLI prints when versions and metrics were not
+    /// compared.
+    pub fn note(self) -> Option<&'static str> {
+        match self {
+            Self::Both | Self::Neither => None,
+            Self::NoneBefore => Some(
+                "no traffic in the baseline window: versions and metrics are not compared; seen in the window:",
+            ),
+            Self::NoneAfter => {
+                Some("no traffic in the window: versions and metrics are not compared")
+            }
+        }
+    }
+}
+
 /// The two windows, their summaries and what differs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -128,6 +174,13 @@ pub struct Report {
     pub before: WindowSummary,
     /// The explained window's summary.
     pub after: WindowSummary,
+    /// Which windows held requests (versions and metrics are compared
+    /// only when both did).
+    pub traffic: Traffic,
+    /// With [`Traffic::NoneBefore`]: the policy, model and prompt versions
+    /// and the skips the window saw, with their counts (not changes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub seen: Vec<String>,
     /// The differences, ranked.
     pub changes: Vec<Change>,
 }
@@ -145,11 +198,19 @@ impl LogReader {
         let b = self.summary(after.since_ms, after.until_ms, alias)?;
         let mut changes = compare(&a, &b);
         config_diffs(self, &a, &b, &mut changes)?;
+        let traffic = Traffic::of(&a, &b);
+        let seen = if traffic == Traffic::NoneBefore {
+            seen(&b)
+        } else {
+            Vec::new()
+        };
         Ok(Report {
             before_window: before,
             after_window: after,
             before: a,
             after: b,
+            traffic,
+            seen,
             changes,
         })
     }
@@ -219,22 +280,63 @@ fn config_diff_of(
     Ok(Some(out))
 }
 
-/// What differs from `a` (before) to `b` (after), causes first.
+/// What differs from `a` (before) to `b` (after), causes first. Versions,
+/// skips and metrics only when both windows held requests ([`Traffic`]);
+/// the events and operator actions of `b` always.
 pub fn compare(a: &WindowSummary, b: &WindowSummary) -> Vec<Change> {
     let mut out = Vec::new();
-    out.extend(versions(
-        ChangeKind::Policy,
-        "policy version",
-        &a.policy_versions,
-        &b.policy_versions,
-    ));
-    models(&mut out, &a.model_versions, &b.model_versions);
-    out.extend(versions(
-        ChangeKind::Prompt,
-        "prompt",
-        &a.prompt_versions,
-        &b.prompt_versions,
-    ));
+    let comparable = Traffic::of(a, b) == Traffic::Both;
+    if comparable {
+        out.extend(versions(
+            ChangeKind::Policy,
+            "policy version",
+            &a.policy_versions,
+            &b.policy_versions,
+        ));
+        models(&mut out, &a.model_versions, &b.model_versions);
+        out.extend(versions(
+            ChangeKind::Prompt,
+            "prompt",
+            &a.prompt_versions,
+            &b.prompt_versions,
+        ));
+    }
+    events(&mut out, b);
+    if comparable {
+        skips(&mut out, a, b);
+        metrics(&mut out, a, b);
+    }
+    out
+}
+
+/// What a window saw, for a report without a baseline: policy, model and
+/// prompt versions and skips, each with its count.
+fn seen(b: &WindowSummary) -> Vec<String> {
+    let mut out: Vec<String> = b
+        .policy_versions
+        .iter()
+        .map(|(v, n)| format!("policy version {v} ({n} requests)"))
+        .collect();
+    out.extend(b.model_versions.iter().filter_map(|(k, n)| {
+        let (route, version) = split(k)?;
+        Some(format!(
+            "route {route} model version {version} ({n} requests)"
+        ))
+    }));
+    out.extend(
+        b.prompt_versions
+            .iter()
+            .map(|(p, n)| format!("prompt {p} ({n} requests)")),
+    );
+    out.extend(b.skips.iter().filter_map(|(k, n)| {
+        let (route, kind) = k.split_once(' ')?;
+        Some(format!("route {route} skipped ({kind}) for {n} requests"))
+    }));
+    out
+}
+
+/// The gateway's own events, then the operator actions, of window `b`.
+fn events(out: &mut Vec<Change>, b: &WindowSummary) {
     for e in b.operator_calls.iter().filter(|e| e.action.is_none()) {
         let mut c = Change::new(ChangeKind::Event, format!("{}: {}", e.who, e.detail));
         c.at_ms = Some(e.time_ms);
@@ -255,6 +357,10 @@ pub fn compare(a: &WindowSummary, b: &WindowSummary) -> Vec<Change> {
         c.at_ms = Some(e.time_ms);
         out.push(c);
     }
+}
+
+/// Routes newly skipped (`route kind` keys the baseline did not have).
+fn skips(out: &mut Vec<Change>, a: &WindowSummary, b: &WindowSummary) {
     for (key, n) in b.skips.iter().filter(|(k, _)| !a.skips.contains_key(*k)) {
         let Some((route, kind)) = key.split_once(' ') else {
             continue;
@@ -264,8 +370,6 @@ pub fn compare(a: &WindowSummary, b: &WindowSummary) -> Vec<Change> {
             format!("route {route} skipped ({kind}) for {n} requests (none before)"),
         ));
     }
-    metrics(&mut out, a, b);
-    out
 }
 
 fn versions(
@@ -342,6 +446,13 @@ fn metrics(out: &mut Vec<Change>, a: &WindowSummary, b: &WindowSummary) {
             "error rate {:.1}% → {:.1}%",
             a.error_rate * 100.0,
             b.error_rate * 100.0
+        ));
+    }
+    if (b.refused_rate - a.refused_rate).abs() >= 0.05 {
+        moved(format!(
+            "refusals {:.1}% → {:.1}%",
+            a.refused_rate * 100.0,
+            b.refused_rate * 100.0
         ));
     }
     if (b.degraded_rate - a.degraded_rate).abs() >= 0.05 {

@@ -59,6 +59,11 @@ impl Combo {
     }
 
     /// Whether the operator action `id` changed the request.
+    /// The degradation steps joined by `+`, for grouping (none: `None`).
+    pub(crate) fn degraded_steps(&self) -> Option<String> {
+        self.degraded.as_deref().map(|d| d.replace(SEP, "+"))
+    }
+
     pub(crate) fn changed_by(&self, id: &str) -> bool {
         self.actions
             .as_deref()

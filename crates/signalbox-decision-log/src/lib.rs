@@ -46,7 +46,7 @@ mod window;
 mod writer;
 
 pub use audit::{AuditEntry, SYSTEM_ROLE};
-pub use changes::{Change, ChangeKind, Report, Span, SpanError, compare};
+pub use changes::{Change, ChangeKind, Report, Span, SpanError, Traffic, compare};
 pub use config_text::{MAX_TEXT_BYTES, unified_diff};
 pub use error::LogError;
 pub use explain::{explain, one_line};

@@ -1,8 +1,8 @@
 //! Owns the summary of one time window of the log, what `what-changed`
 //! compares: which policy versions, model versions (per route) and prompt
 //! versions served, which admin calls were made (operator actions from the
-//! audit table), and the request metrics (count, error rate, p50/p95
-//! latency, cost, degradations). Aggregated over the whole window, not a
+//! audit table), and the request metrics (count, error rate, refusals,
+//! p50/p95 latency, cost, degradations). Aggregated over the whole window, not a
 //! page of records: one pass over the combination index counts every
 //! record; everything but the latencies and costs comes from the
 //! combinations (skips included).
@@ -24,6 +24,9 @@ pub struct WindowSummary {
     pub requests: u64,
     /// Share of requests not served (refused, rejected, failed), 0–1.
     pub error_rate: f64,
+    /// Share of requests refused (policy, limits, budget, privacy,
+    /// fail-closed: outcome `refused`), 0–1; part of `error_rate`.
+    pub refused_rate: f64,
     /// Median latency of served requests, ms.
     pub p50_ms: Option<u64>,
     /// 95th percentile latency of served requests, ms.
@@ -65,7 +68,7 @@ pub(crate) fn summarize(
     };
     let sel = Selection::of(conn, &q)?;
     let mut s = WindowSummary::default();
-    let (mut failed, mut degraded) = (0, 0);
+    let (mut failed, mut refused, mut degraded) = (0, 0, 0);
     let mut latencies = Latencies::default();
     for (combo, latency, n, cost) in stats::stats(path, conn, &sel)? {
         let Some(c) = sel.all.get(&combo) else {
@@ -92,12 +95,16 @@ pub(crate) fn summarize(
         } else {
             failed += n;
         }
+        if c.outcome == "refused" {
+            refused += n;
+        }
         if c.degraded.is_some() {
             degraded += n;
         }
     }
     if s.requests > 0 {
         s.error_rate = failed as f64 / s.requests as f64;
+        s.refused_rate = refused as f64 / s.requests as f64;
         s.degraded_rate = degraded as f64 / s.requests as f64;
     }
     s.p50_ms = latencies.percentile(0.5);
@@ -153,7 +160,15 @@ mod tests {
         )];
         let mut other = served("c", t + 2_000, "acme", "eu-large");
         other.alias = Some("chat-small".into());
-        for r in [a, b, failed("d", t + 3_000, "acme", "eu-large"), other] {
+        let mut refused = failed("e", t + 4_000, "acme", "eu-large");
+        refused.outcome = "refused".into();
+        for r in [
+            a,
+            b,
+            failed("d", t + 3_000, "acme", "eu-large"),
+            other,
+            refused,
+        ] {
             assert!(log.record(r));
         }
         log.flush().await;
@@ -171,11 +186,12 @@ mod tests {
         log.audit(entry.clone()).await.unwrap();
         let reader = log.reader().unwrap();
         let s = reader.summary(t, t + 10_000, Some("chat")).unwrap();
-        assert_eq!(s.requests, 3, "only chat's");
-        assert!((s.error_rate - 1.0 / 3.0).abs() < 1e-9);
-        assert!((s.degraded_rate - 1.0 / 3.0).abs() < 1e-9);
+        assert_eq!(s.requests, 4, "only chat's");
+        assert!((s.error_rate - 2.0 / 4.0).abs() < 1e-9);
+        assert!((s.refused_rate - 1.0 / 4.0).abs() < 1e-9);
+        assert!((s.degraded_rate - 1.0 / 4.0).abs() < 1e-9);
         assert_eq!(s.model_versions.get("eu-large m-1"), Some(&2));
-        assert_eq!(s.policy_versions.get("v1"), Some(&3));
+        assert_eq!(s.policy_versions.get("v1"), Some(&4));
         assert_eq!((s.p50_ms, s.p95_ms), (Some(412), Some(412)));
         assert_eq!(s.operator_calls, [entry]);
         assert_eq!(s.skips.get("us-large circuit_open"), Some(&1));

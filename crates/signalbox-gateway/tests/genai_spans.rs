@@ -200,6 +200,11 @@ async fn a_failover_request_yields_a_genai_span_with_one_child_per_attempt() {
     );
     assert_eq!(int(parent, "gen_ai.request.max_tokens"), Some(64));
     assert_eq!(int(parent, "signalbox.attempts"), Some(2));
+    assert_eq!(text(parent, "signalbox.degraded_step"), "fallback-route");
+    assert!(
+        attr(parent, "signalbox.skipped").is_none(),
+        "tried, not skipped"
+    );
     assert_eq!(int(parent, "http.response.status_code"), Some(200));
     assert!(int(parent, "gen_ai.usage.input_tokens").is_some_and(|n| n > 0));
     assert!(int(parent, "gen_ai.usage.output_tokens").is_some_and(|n| n > 0));
@@ -287,5 +292,38 @@ async fn a_streamed_request_span_ends_with_its_stream() {
     for s in &spans {
         assert!(!all_text(s).contains("swordfish"), "{}", all_text(s));
     }
+    h.stop().await;
+}
+
+/// Past five failures in a row the primary's circuit opens: the next
+/// request's span names the skip (`route:kind`) and the degradation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_skipped_route_is_named_in_the_span() {
+    let exporter = capture();
+    let h = Harness::start(TWO_ROUTES, &["primary", "secondary"], &[]).await;
+    h.mock("primary").set_faults(Faults {
+        error_rate: 1.0,
+        error_status: 503,
+        ..Faults::default()
+    });
+    let body = json!({"model": "chat", "messages": [{"role": "user", "content": "hi"}]});
+    for _ in 0..5 {
+        assert_eq!(h.chat(&body).await.status(), 200);
+    }
+    let resp = h.chat(&body).await;
+    assert_eq!(resp.status(), 200);
+    let spans = spans_of(&exporter, &resp).await;
+    let parent = &spans[0];
+    assert_eq!(
+        attr(parent, "signalbox.skipped"),
+        Some(&Value::Array(opentelemetry::Array::String(vec![
+            "primary-route:circuit_open".into()
+        ]))),
+        "{}",
+        all_text(parent)
+    );
+    assert_eq!(text(parent, "signalbox.degraded_step"), "fallback-route");
+    assert_eq!(int(parent, "signalbox.attempts"), Some(1));
+    assert_eq!(spans.len(), 2, "one attempt: {spans:#?}");
     h.stop().await;
 }

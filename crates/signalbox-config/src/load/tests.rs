@@ -17,6 +17,7 @@ fn example_vars() -> HashMap<String, String> {
         ("UPSTREAM_URL", "http://127.0.0.1:9001/v1"),
         ("ANTHROPIC_URL", "http://127.0.0.1:9101"),
         ("OPENAI_URL", "http://127.0.0.1:9102/v1"),
+        ("DEMO_EU_BANK_KEY", "demo-eu-bank-example"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -114,7 +115,12 @@ fn residency_example_values() {
 #[test]
 fn demo_example_uses_defaults_and_overrides() {
     let text = std::fs::read_to_string(examples_dir().join("demo.yaml")).unwrap();
-    let vars: HashMap<String, String> = HashMap::new();
+    // Only eu-bank's key has no default (`signalbox demo` sets one per run).
+    let key = (
+        "DEMO_EU_BANK_KEY".to_owned(),
+        "demo-eu-bank-test".to_owned(),
+    );
+    let vars: HashMap<String, String> = [key.clone()].into();
     let config = load_str(&text, "<embedded>", &vars).unwrap();
     assert_eq!(config.providers[2].base_url, "http://127.0.0.1:9103/v1");
     let vars: HashMap<String, String> = [
@@ -123,6 +129,7 @@ fn demo_example_uses_defaults_and_overrides() {
             "DEMO_VLLM_EU_URL".to_owned(),
             "http://127.0.0.1:5555/v1".to_owned(),
         ),
+        key,
     ]
     .into();
     let overridden = load_str(&text, "<embedded>", &vars).unwrap();

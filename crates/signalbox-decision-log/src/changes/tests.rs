@@ -5,6 +5,7 @@ fn window(model: &str, error_rate: f64, p95: u64) -> WindowSummary {
     WindowSummary {
         requests: 100,
         error_rate,
+        refused_rate: 0.0,
         p50_ms: Some(p95 / 2),
         p95_ms: Some(p95),
         cost_usd: 0.1,
@@ -17,15 +18,9 @@ fn window(model: &str, error_rate: f64, p95: u64) -> WindowSummary {
     }
 }
 
-fn kinds(changes: &[Change]) -> Vec<&'static str> {
-    changes.iter().map(|c| c.kind.as_str()).collect()
-}
-
-#[test]
-fn causes_come_first_then_health_then_the_metrics() {
-    let before = window("gpt-4o-2024-08-06", 0.01, 900);
-    let mut after = window("gpt-4o-2024-11-20", 0.12, 2_000);
-    after.operator_calls.push(AuditEntry {
+/// An operator's drain of us-small, as the audit trail keeps it.
+fn drain_us_small() -> AuditEntry {
+    AuditEntry {
         time_ms: 7,
         who: "oncall".into(),
         role: "operator".into(),
@@ -35,7 +30,18 @@ fn causes_come_first_then_health_then_the_metrics() {
         reason: Some("provider incident".into()),
         status: 201,
         detail: "created: drain route us-small".into(),
-    });
+    }
+}
+
+fn kinds(changes: &[Change]) -> Vec<&'static str> {
+    changes.iter().map(|c| c.kind.as_str()).collect()
+}
+
+#[test]
+fn causes_come_first_then_health_then_the_metrics() {
+    let before = window("gpt-4o-2024-08-06", 0.01, 900);
+    let mut after = window("gpt-4o-2024-11-20", 0.12, 2_000);
+    after.operator_calls.push(drain_us_small());
     after.skips.insert("us-small operator".into(), 40);
     let changes = compare(&before, &after);
     assert_eq!(
@@ -152,6 +158,82 @@ async fn a_new_policy_version_shows_the_unified_diff_of_its_text() {
             " routes:",
             "-  - a",
             "+  - b"
+        ]
+    );
+}
+
+#[test]
+fn an_empty_baseline_ranks_no_version_as_changed() {
+    let before = WindowSummary::default();
+    let mut after = window("gpt-4o-2024-08-06", 0.5, 900);
+    after.prompt_versions.insert("support@v2".into(), 100);
+    after.skips.insert("us-small circuit_open".into(), 3);
+    after.operator_calls.push(drain_us_small());
+    assert_eq!(Traffic::of(&before, &after), Traffic::NoneBefore);
+    let changes = compare(&before, &after);
+    assert_eq!(
+        kinds(&changes),
+        ["operator"],
+        "only what happened in the window: {changes:#?}"
+    );
+    assert_eq!(
+        seen(&after),
+        [
+            "policy version v1 (100 requests)",
+            "route us-large model version gpt-4o-2024-08-06 (100 requests)",
+            "prompt support@v2 (100 requests)",
+            "route us-small skipped (circuit_open) for 3 requests",
+        ]
+    );
+    assert!(
+        Traffic::NoneBefore
+            .note()
+            .is_some_and(|n| n.starts_with("no traffic in the baseline window"))
+    );
+    let json = serde_json::to_value(Traffic::NoneBefore).unwrap();
+    assert_eq!(json, "none-before");
+}
+
+#[test]
+fn an_empty_window_after_a_busy_one_lists_nothing_as_gone() {
+    let before = window("m", 0.0, 900);
+    let after = WindowSummary::default();
+    assert_eq!(Traffic::of(&before, &after), Traffic::NoneAfter);
+    assert!(compare(&before, &after).is_empty());
+    assert_eq!(Traffic::of(&after, &after), Traffic::Neither);
+    assert_eq!(Traffic::Both.note(), None);
+}
+
+#[test]
+fn refusals_that_moved_are_named_beside_the_error_rate() {
+    let before = window("m", 0.01, 900);
+    let mut after = window("m", 0.31, 900);
+    after.refused_rate = 0.3;
+    let changes = compare(&before, &after);
+    let what: Vec<&str> = changes.iter().map(|c| c.what.as_str()).collect();
+    assert_eq!(what, ["error rate 1.0% → 31.0%", "refusals 0.0% → 30.0%"]);
+}
+
+#[test]
+fn a_new_prompt_version_is_named_after_models_before_events() {
+    let mut before = window("m", 0.0, 900);
+    before.prompt_versions.insert("support@v1".into(), 100);
+    let mut after = window("m-2", 0.0, 900);
+    after.prompt_versions.insert("support@v2".into(), 100);
+    let changes = compare(&before, &after);
+    let got: Vec<(&str, &str)> = changes
+        .iter()
+        .map(|c| (c.kind.as_str(), c.what.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "model",
+                "route us-large reports model version m-2 (was m) (100 requests)"
+            ),
+            ("prompt", "prompt support@v2 appeared (100 requests)"),
+            ("prompt", "prompt support@v1 no longer seen"),
         ]
     );
 }

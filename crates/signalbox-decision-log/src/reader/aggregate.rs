@@ -1,7 +1,8 @@
 //! Owns aggregates over the records a [`Query`] selects, grouped by one
 //! shared identifier: count, error rate, p50/p95 latency of served
 //! requests, cost and degradations per tenant, alias, route, provider,
-//! model version, prompt version, policy version, intent, outcome or tools.
+//! model version, prompt version, policy version, intent, outcome, tools or
+//! degradation steps.
 //! SQLite counts rows per combination and latency in one pass over one
 //! index; the combinations map to groups in memory, and percentiles are
 //! read exactly from the latency counts.
@@ -38,11 +39,14 @@ pub enum GroupBy {
     Outcome,
     /// Whether the request asked for tools (`true` / `false`).
     Tools,
+    /// The degradation steps taken, joined by `+` in the order taken
+    /// (`fallback-route+tools-disabled`); `-` for an answer not degraded.
+    Degraded,
 }
 
 impl GroupBy {
     /// Every grouping, by its name.
-    pub const ALL: [(&'static str, Self); 10] = [
+    pub const ALL: [(&'static str, Self); 11] = [
         ("tenant", Self::Tenant),
         ("alias", Self::Alias),
         ("route", Self::Route),
@@ -53,6 +57,7 @@ impl GroupBy {
         ("intent", Self::Intent),
         ("outcome", Self::Outcome),
         ("tools", Self::Tools),
+        ("degraded", Self::Degraded),
     ];
 
     /// The grouping named `name` (`model_version`, …).
@@ -73,6 +78,7 @@ impl GroupBy {
             Self::Intent => c.intent.clone(),
             Self::Outcome => Some(c.outcome.clone()),
             Self::Tools => c.tools.map(|t| t.to_string()),
+            Self::Degraded => c.degraded_steps(),
         }
     }
 }

@@ -7,6 +7,11 @@ use super::*;
 use crate::test_support::{TempDb, failed, now_ms, refused, served};
 use crate::{DecisionLog, LogOptions};
 
+/// Each group's key and count, in order.
+fn keyed(groups: &[Group]) -> Vec<(&str, u64)> {
+    groups.iter().map(|g| (g.key.as_str(), g.count)).collect()
+}
+
 fn ids(records: &[DecisionRecord]) -> Vec<&str> {
     records.iter().map(|r| r.request_id.as_str()).collect()
 }
@@ -422,8 +427,7 @@ async fn aggregates_group_by_a_shared_identifier() {
     let groups = reader
         .aggregate(&Query::default(), GroupBy::Provider)
         .unwrap();
-    let keys: Vec<(&str, u64)> = groups.iter().map(|g| (g.key.as_str(), g.count)).collect();
-    assert_eq!(keys, [("openai", 2), ("-", 1), ("anthropic", 1)]);
+    assert_eq!(keyed(&groups), [("openai", 2), ("-", 1), ("anthropic", 1)]);
     let openai = &groups[0];
     assert_eq!((openai.p50_ms, openai.p95_ms), (Some(300), Some(300)));
     assert_eq!(openai.degraded, 1);
@@ -449,11 +453,12 @@ async fn aggregates_group_by_a_shared_identifier() {
     };
     assert_eq!(ids(&reader.query(&with_tools).unwrap()), ["a"]);
     let tools_groups = reader.aggregate(&Query::default(), GroupBy::Tools).unwrap();
-    let keys: Vec<(&str, u64)> = tools_groups
-        .iter()
-        .map(|g| (g.key.as_str(), g.count))
-        .collect();
-    assert_eq!(keys, [("-", 2), ("false", 1), ("true", 1)]);
+    assert_eq!(keyed(&tools_groups), [("-", 2), ("false", 1), ("true", 1)]);
+    let by_step = reader.aggregate(&Query::default(), GroupBy::Degraded);
+    let by_step = by_step.unwrap();
+    assert_eq!(keyed(&by_step), [("-", 3), ("fallback-route", 1)]);
+    assert_eq!(by_step[1].degraded, 1);
+    assert_eq!(GroupBy::parse("degraded"), Some(GroupBy::Degraded));
     assert_eq!(GroupBy::parse("model_version"), Some(GroupBy::ModelVersion));
     assert_eq!(GroupBy::parse("nope"), None);
 }

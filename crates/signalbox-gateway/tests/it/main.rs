@@ -12,6 +12,7 @@ mod budget;
 mod canary;
 mod client_conns;
 mod cohere;
+mod decisions_filters;
 mod degrade;
 mod embeddings;
 mod embeddings_bedrock;

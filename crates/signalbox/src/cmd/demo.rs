@@ -1,15 +1,21 @@
 //! `signalbox demo`: three in-process mock providers in two regions and a
 //! gateway running the embedded `examples/demo.yaml`. Without `--tour` it
 //! prints ready-to-paste curl commands and serves until Ctrl-C; with
-//! `--tour` it walks through a normal, a streamed and a failover request, an
-//! operator draining a route, and exits (non-zero if anything did not
-//! behave as narrated); with `--quality` it tells the quality loop's story
-//! (`demo/quality.rs`), then a canary rolled back (`demo/canary.rs`). The demo adds an operator token to the embedded
-//! configuration (`admin.tokens`, a fresh value per run, in the
-//! environment it is read from like any secret).
+//! `--tour` it walks through a normal request and its explanation, a
+//! streamed one, a privacy round trip (`demo/privacy.rs`), a
+//! residency-bound tenant refused rather than served out of region
+//! (`demo/residency.rs`), failover, the breaker, an operator draining a
+//! route and `what-changed` naming an injected model update, and exits
+//! (non-zero if anything did not behave as narrated); with `--quality` it
+//! tells the quality loop's story (`demo/quality.rs`), then a canary rolled
+//! back (`demo/canary.rs`). The demo adds an operator token to the embedded
+//! configuration (`admin.tokens`) and fills in eu-bank's API key: fresh
+//! values per run, in the variables they are read from like any secret.
 
 mod canary;
+mod privacy;
 mod quality;
+mod residency;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -36,6 +42,8 @@ struct Demo {
     db: std::path::PathBuf,
     /// The operator token for this run.
     operator_token: String,
+    /// The API key of the EU-only tenant `eu-bank` for this run.
+    eu_bank_key: String,
     us: MockHandle,
     azure: MockHandle,
     vllm: MockHandle,
@@ -85,13 +93,16 @@ async fn start(listen: SocketAddr, tour: bool, quality: bool) -> anyhow::Result<
     let vllm = MockProvider::start(any, mock("vllm-eu"))
         .await
         .context("starting mock vllm-eu")?;
-    let operator_token = format!(
-        "demo-{}-{}",
+    let run_id = format!(
+        "{}-{}",
         std::process::id(),
         signalbox_core::clock::unix_ms()
     );
+    let operator_token = format!("demo-{run_id}");
+    let eu_bank_key = format!("demo-eu-bank-{run_id}");
     let vars = OverlayVars::new([
         ("DEMO_OPERATOR_TOKEN".to_string(), operator_token.clone()),
+        ("DEMO_EU_BANK_KEY".to_string(), eu_bank_key.clone()),
         ("DEMO_OPENAI_US_URL".to_string(), us.base_url()),
         ("DEMO_AZURE_EU_URL".to_string(), azure.base_url()),
         ("DEMO_VLLM_EU_URL".to_string(), vllm.base_url()),
@@ -134,10 +145,24 @@ async fn start(listen: SocketAddr, tour: bool, quality: bool) -> anyhow::Result<
         gateway: handle,
         db,
         operator_token,
+        eu_bank_key,
         us,
         azure,
         vllm,
     })
+}
+
+impl Demo {
+    /// Both EU providers (azure-eu, vllm-eu) answer 503 to everything.
+    fn fail_eu(&self) {
+        for m in [&self.azure, &self.vllm] {
+            m.set_faults(Faults {
+                error_rate: 1.0,
+                error_status: 503,
+                ..Faults::default()
+            });
+        }
+    }
 }
 
 async fn stop(demo: Demo) {
@@ -166,6 +191,10 @@ fn print_instructions(demo: &Demo, base: &str) {
     println!("  curl -si {base}/v1/chat/completions -H 'content-type: application/json' \\");
     println!(
         "    -d '{{\"model\":\"chat\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hello, Signalbox\"}}]}}'\n"
+    );
+    println!(
+        "As tenant eu-bank (EU only: refused rather than ever served from the US), add\n    -H 'authorization: Bearer {}'\n",
+        demo.eu_bank_key
     );
     println!("  curl -sN {base}/v1/chat/completions -H 'content-type: application/json' \\");
     println!(
@@ -206,6 +235,8 @@ async fn run_tour(demo: &Demo, base: &str) -> anyhow::Result<()> {
     let id = tour_normal(&client, &url, &body).await?;
     tour_explain(&demo.db, &id).await?;
     tour_stream(&client, &url, &body).await?;
+    privacy::tour_privacy(demo, &client, &url).await?;
+    residency::tour_residency(demo, &client, &url, &body).await?;
     let body = serde_json::json!({"model": "chat", "messages": [{"role": "user", "content": "Are you still there?"}]});
     tour_outage(demo, &client, &url, &body).await?;
     tour_breaker(&client, &url, &body).await?;
@@ -289,14 +320,14 @@ async fn tour_stream(
     Ok(())
 }
 
-/// 3. The first route's provider fails: the request fails over, marked.
+/// 5. The first route's provider fails: the request fails over, marked.
 async fn tour_outage(
     demo: &Demo,
     client: &reqwest::Client,
     url: &str,
     body: &serde_json::Value,
 ) -> anyhow::Result<()> {
-    println!("\n3. Outage: openai-us now answers 503 to everything.");
+    println!("\n5. Outage: openai-us now answers 503 to everything.");
     demo.us.set_faults(Faults {
         error_rate: 1.0,
         error_status: 503,
@@ -322,14 +353,14 @@ async fn tour_outage(
     Ok(())
 }
 
-/// 4. After five failures in a row the circuit opens and the route is skipped.
+/// 6. After five failures in a row the circuit opens and the route is skipped.
 async fn tour_breaker(
     client: &reqwest::Client,
     url: &str,
     body: &serde_json::Value,
 ) -> anyhow::Result<()> {
     println!(
-        "\n4. The circuit breaker: after 5 failures in a row us-large is skipped, not retried."
+        "\n6. The circuit breaker: after 5 failures in a row us-large is skipped, not retried."
     );
     let mut last_attempts = String::new();
     for i in 0..5 {
@@ -353,7 +384,7 @@ async fn tour_breaker(
     Ok(())
 }
 
-/// 5. Every route down: one clear error naming each attempt and skip.
+/// 7. Every route down: one clear error naming each attempt and skip.
 async fn tour_all_down(
     demo: &Demo,
     client: &reqwest::Client,
@@ -361,15 +392,9 @@ async fn tour_all_down(
     body: &serde_json::Value,
 ) -> anyhow::Result<()> {
     println!(
-        "\n5. Every route down: the caller gets a clear error listing each attempt and skipped route."
+        "\n7. Every route down: the caller gets a clear error listing each attempt and skipped route."
     );
-    for m in [&demo.azure, &demo.vllm] {
-        m.set_faults(Faults {
-            error_rate: 1.0,
-            error_status: 503,
-            ..Faults::default()
-        });
-    }
+    demo.fail_eu();
     let resp = client.post(url).json(body).send().await?;
     show_headers(&resp);
     let status = resp.status();
@@ -386,7 +411,7 @@ async fn tour_all_down(
     Ok(())
 }
 
-/// 6. The same story in `/metrics`.
+/// 10. The same story in `/metrics`.
 async fn tour_metrics(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
     let metrics = client
         .get(format!("{base}/metrics"))
@@ -395,7 +420,7 @@ async fn tour_metrics(client: &reqwest::Client, base: &str) -> anyhow::Result<()
         .text()
         .await?;
     println!(
-        "\n8. The same story in /metrics (attempts by route and outcome, breakers, degradations):"
+        "\n10. The same story in /metrics (attempts by route and outcome, breakers, degradations):"
     );
     for line in metrics.lines().filter(|l| {
         (l.starts_with("signalbox_upstream_attempts_total")

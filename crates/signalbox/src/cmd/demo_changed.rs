@@ -15,7 +15,7 @@ use super::demo::expect;
 /// The version the mock starts answering with.
 const NEW_VERSION: &str = "llama-3.1-8b-instruct-2026-12-05";
 
-/// 7. A silent model update on vllm-eu, named by `what-changed`.
+/// 9. A silent model update on vllm-eu, named by `what-changed`.
 pub(super) async fn tour_what_changed(
     client: &reqwest::Client,
     base: &str,
@@ -23,7 +23,7 @@ pub(super) async fn tour_what_changed(
     db: &Path,
 ) -> anyhow::Result<()> {
     println!(
-        "\n7. A silent model update: vllm-eu starts answering as {NEW_VERSION}; `what-changed` names it."
+        "\n9. A silent model update: vllm-eu starts answering as {NEW_VERSION}; `what-changed` names it."
     );
     let url = format!("{base}/v1/chat/completions");
     let body = json!({"model": "chat-small", "messages": [{"role": "user", "content": "Where is my order?"}]});

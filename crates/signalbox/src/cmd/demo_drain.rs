@@ -7,14 +7,14 @@ use serde_json::{Value, json};
 
 use super::demo::{expect, show_headers};
 
-/// 6. An operator drains a route, then reverts the drain.
+/// 8. An operator drains a route, then reverts the drain.
 pub(super) async fn tour_drain(
     client: &reqwest::Client,
     base: &str,
     token: &str,
     body: &Value,
 ) -> anyhow::Result<()> {
-    println!("\n6. An operator drains eu-large for 30 minutes, with a reason:");
+    println!("\n8. An operator drains eu-large for 30 minutes, with a reason:");
     println!("   signalbox admin drain eu-large --for 30m --reason \"provider incident\"");
     let action = json!({
         "action": {"kind": "drain", "route": "eu-large"},

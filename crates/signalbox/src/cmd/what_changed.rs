@@ -7,13 +7,15 @@
 //! the gateway's own events (breaker and quality transitions, canary
 //! steps), operator actions, routes newly skipped, then the metrics that
 //! moved. "Why did quality drop at 14:05?" is
-//! `signalbox what-changed --around 2026-12-06T14:05:00Z`.
+//! `signalbox what-changed --around 2026-12-06T14:05:00Z`. A baseline
+//! without traffic is said so, with what the window saw, rather than every
+//! version ranked as new.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use clap::Args;
-use signalbox_decision_log::{LogReader, Report, Span};
+use signalbox_decision_log::{LogReader, Report, Span, Traffic};
 
 use super::explain::Source;
 
@@ -52,8 +54,9 @@ pub fn run(source: &Source, w: Windows, json: bool) -> anyhow::Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// The report as the terminal shows it: a line of counts, then one
-/// numbered line per change with its detail indented.
+/// The report as the terminal shows it: a line of counts, what the window
+/// saw when the baseline had no traffic, then one numbered line per change
+/// with its detail indented.
 fn text(report: &Report) -> String {
     let len = report.after_window.until_ms - report.after_window.since_ms;
     let mut text = format!(
@@ -62,7 +65,13 @@ fn text(report: &Report) -> String {
         report.after.requests,
         humantime::format_duration(std::time::Duration::from_millis(len))
     );
-    if report.changes.is_empty() {
+    if let Some(note) = report.traffic.note() {
+        let _ = writeln!(text, "{note}");
+        for line in &report.seen {
+            let _ = writeln!(text, "   {line}");
+        }
+    }
+    if report.changes.is_empty() && report.traffic != Traffic::NoneBefore {
         text.push_str("nothing changed\n");
     }
     for (i, c) in report.changes.iter().enumerate() {

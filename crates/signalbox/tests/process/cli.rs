@@ -154,6 +154,32 @@ fn demo_tour_runs_offline() {
         stdout.contains("Reverted: served by eu-large again"),
         "{stdout}"
     );
+    // The privacy round trip: tokens upstream, values back to the caller.
+    assert!(
+        stdout.contains(
+            "openai-us received:   Send the receipt for card ⟦CARD_1⟧ to ⟦EMAIL_1⟧, please."
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "the caller got back:  [openai-us] echo: Send the receipt for card 4111 1111 1111 1111 to jane.doe@example.com, please."
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("zone external: card tokenised 1, email tokenised 1"),
+        "{stdout}"
+    );
+    // The residency-bound tenant: refused, naming the constraint, never sent to the US.
+    assert!(
+        stdout.contains("no compliant fallback: the policy excludes us-large: region us ∉ [eu]"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("openai-us received 0 of eu-bank's requests"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test]

@@ -17,6 +17,13 @@ fn residency() -> Command {
     c
 }
 
+/// `signalbox` with the variable examples/demo.yaml needs (eu-bank's key).
+fn demo() -> Command {
+    let mut c = bin();
+    c.env("DEMO_EU_BANK_KEY", "demo-eu-bank-test");
+    c
+}
+
 fn chat_request(name: &str) -> PathBuf {
     temp_file(
         "policy",
@@ -36,7 +43,7 @@ fn text(out: &Output) -> (String, String) {
 
 #[test]
 fn shipped_policy_cases_pass() {
-    let out = bin()
+    let out = demo()
         .args([
             "test-policy",
             "examples/demo.yaml",
@@ -67,7 +74,7 @@ cases:
     expect: { route: us-large }
 ",
     );
-    let out = bin()
+    let out = demo()
         .args(["test-policy", "examples/demo.yaml"])
         .arg(&cases)
         .output()
@@ -99,7 +106,7 @@ cases:
     expect: { route: eu-medium }
 ",
     );
-    let out = bin()
+    let out = demo()
         .args(["test-policy", "examples/demo.yaml"])
         .arg(&cases)
         .output()
@@ -114,7 +121,7 @@ cases:
         "unknown-route.yaml",
         "cases:\n  - name: unknown route\n    expect: { route: eu-medium }\n",
     );
-    let out = bin()
+    let out = demo()
         .args(["test-policy", "examples/demo.yaml"])
         .arg(&fixed)
         .output()
@@ -132,7 +139,7 @@ cases:
 #[test]
 fn simulate_names_the_chosen_route() {
     let req = chat_request("routed.json");
-    let out = bin()
+    let out = demo()
         .args(["simulate", "--config", "examples/demo.yaml", "--request"])
         .arg(&req)
         .output()

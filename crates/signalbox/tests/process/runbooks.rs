@@ -132,3 +132,68 @@ fn alerts_and_the_dashboard_name_only_metrics_the_gateway_exports() {
         }
     }
 }
+
+/// Issue 16's list: one runbook per incident, each naming the alert that
+/// fires, the dashboard view and a `what-changed` query to confirm, the
+/// action, how to verify and how to undo.
+#[test]
+fn every_incident_has_a_complete_runbook() {
+    let dir = repo_root().join("docs/runbooks");
+    for name in [
+        "provider-outage",
+        "regional-outage",
+        "quota-exhaustion",
+        "slow-provider",
+        "quality-regression",
+        "tool-misuse",
+        "runaway-tenant",
+        "high-risk-flow",
+        "escalate-to-humans",
+    ] {
+        let path = dir.join(format!("{name}.md"));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        for part in [
+            "**Alert**",
+            "Dashboard (`/admin/dashboard`)",
+            "signalbox what-changed",
+            "**Act",
+            "signalbox admin ",
+            "**Verify**",
+            "**Undo**",
+        ] {
+            assert!(text.contains(part), "{name}.md lacks {part}");
+        }
+        assert!(
+            text.contains("`Signalbox"),
+            "{name}.md names no alert of alerts.yaml"
+        );
+    }
+}
+
+/// Issue 16's list of alerts: each kind of trouble has a rule.
+#[test]
+fn the_alerts_cover_the_issues_list() {
+    let alerts =
+        std::fs::read_to_string(repo_root().join("deploy/prometheus/alerts.yaml")).unwrap();
+    for (what, alert) in [
+        ("route breaker open", "SignalboxRouteBreakerOpen"),
+        ("breaker flapping", "SignalboxBreakerFlapping"),
+        ("error-rate SLO burn", "SignalboxErrorRateBurn"),
+        ("latency SLO burn", "SignalboxLatencySloBurn"),
+        ("quota cooldowns", "SignalboxRouteSlowOrCooling"),
+        ("quota exhaustion", "SignalboxQuotaExhausted"),
+        ("degradation rate", "SignalboxDegradationRate"),
+        ("decision-log drops", "SignalboxDecisionLogDrops"),
+        (
+            "eval score below threshold",
+            "SignalboxQualityBelowThreshold",
+        ),
+        ("config reload failures", "SignalboxConfigReloadFailed"),
+    ] {
+        assert!(
+            alerts.contains(&format!("alert: {alert}\n")),
+            "no alert for {what} ({alert})"
+        );
+    }
+}

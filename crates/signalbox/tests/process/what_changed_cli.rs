@@ -3,6 +3,7 @@
 //! the gateway writes them) is compared with the window before it, and the
 //! binary names both, before the metrics that moved.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use signalbox_core::{DecisionRecord, clock::unix_ms};
@@ -26,9 +27,9 @@ fn served(id: &str, time_ms: u64, version: &str, latency_ms: u64) -> DecisionRec
     }
 }
 
-#[tokio::test]
-async fn what_changed_names_a_new_model_version_and_an_operator_action() {
-    let db = temp_dir("what-changed").join("decisions.db");
+/// A new, empty decision log in a temporary directory of its own.
+fn fresh_log(name: &str) -> (PathBuf, DecisionLog) {
+    let db = temp_dir(name).join("decisions.db");
     let _ = std::fs::remove_file(&db);
     let options = LogOptions {
         queue: 64,
@@ -37,6 +38,27 @@ async fn what_changed_names_a_new_model_version_and_an_operator_action() {
         priority: Default::default(),
     };
     let log = DecisionLog::open(&db, options).unwrap();
+    (db, log)
+}
+
+/// `signalbox what-changed --since 10m` over `db`: its output.
+fn what_changed_10m(db: &Path) -> String {
+    let out = bin()
+        .args([
+            "what-changed",
+            "--db",
+            db.to_str().unwrap(),
+            "--since",
+            "10m",
+        ])
+        .output()
+        .unwrap();
+    success_stdout(&out)
+}
+
+#[tokio::test]
+async fn what_changed_names_a_new_model_version_and_an_operator_action() {
+    let (db, log) = fresh_log("what-changed");
     let now = unix_ms();
     let minute = 60_000;
     for i in 0..10 {
@@ -70,17 +92,7 @@ async fn what_changed_names_a_new_model_version_and_an_operator_action() {
     })
     .await
     .unwrap();
-    let out = bin()
-        .args([
-            "what-changed",
-            "--db",
-            db.to_str().unwrap(),
-            "--since",
-            "10m",
-        ])
-        .output()
-        .unwrap();
-    let text = success_stdout(&out);
+    let text = what_changed_10m(&db);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0], "10 requests before, 10 after (10m each)",
@@ -105,15 +117,7 @@ async fn what_changed_names_a_new_model_version_and_an_operator_action() {
 
 #[tokio::test]
 async fn a_new_policy_version_comes_first_with_its_configuration_diff() {
-    let db = temp_dir("what-changed-policy").join("decisions.db");
-    let _ = std::fs::remove_file(&db);
-    let options = LogOptions {
-        queue: 64,
-        retention: Duration::ZERO,
-        max_bytes: 0,
-        priority: Default::default(),
-    };
-    let log = DecisionLog::open(&db, options).unwrap();
+    let (db, log) = fresh_log("what-changed-policy");
     let v1 = "a.yaml: OK (policy version v1)\n  2 routes\n  alias chat -> us-large (p/m-1, us), eu-large (q/m, eu)\n";
     let v2 = "a.yaml: OK (policy version v2)\n  2 routes\n  alias chat -> eu-large (q/m, eu), us-large (p/m-1, us)\n";
     log.config_version("v1", v1).await.unwrap();
@@ -127,17 +131,7 @@ async fn a_new_policy_version_comes_first_with_its_configuration_diff() {
         assert!(log.record(old) && log.record(new));
     }
     log.flush().await;
-    let out = bin()
-        .args([
-            "what-changed",
-            "--db",
-            db.to_str().unwrap(),
-            "--since",
-            "10m",
-        ])
-        .output()
-        .unwrap();
-    let text = success_stdout(&out);
+    let text = what_changed_10m(&db);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[1..5],
@@ -153,4 +147,32 @@ async fn a_new_policy_version_comes_first_with_its_configuration_diff() {
         lines[5], "2. [policy] policy version v1 no longer seen",
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn an_empty_baseline_is_said_not_ranked_as_everything_new() {
+    let (db, log) = fresh_log("what-changed-empty-baseline");
+    let now = unix_ms();
+    for i in 0..4 {
+        assert!(log.record(served(
+            &format!("only-{i}"),
+            now - 5 * 60_000 + i,
+            "m-2024-11",
+            400
+        )));
+    }
+    log.flush().await;
+    let text = what_changed_10m(&db);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "0 requests before, 4 after (10m each)",
+            "no traffic in the baseline window: versions and metrics are not compared; seen in the window:",
+            "   policy version v1 (4 requests)",
+            "   route us-large model version m-2024-11 (4 requests)",
+        ],
+        "{text}"
+    );
+    assert!(!text.contains("appeared"), "{text}");
 }

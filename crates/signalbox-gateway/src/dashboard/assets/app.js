@@ -1,6 +1,8 @@
 // Signalbox dashboard: a view over the admin API, the "what changed?"
 // timeline, and the operator actions (drain, force open / closed,
-// throttle, pin, disable tools, revert) for an operator token.
+// throttle a route or tenant in requests or tokens per minute, pin,
+// disable tools, switch a flow to fail-closed, escalate to humans,
+// revert) for an operator token.
 //
 // Rules this file keeps (docs/admin.md, Dashboard):
 // - The admin token lives in sessionStorage (this tab only) and goes out
@@ -160,12 +162,30 @@
     return call('/admin/actions', 'POST', body).then((a) => action.kind + ' ' + a.id + ' created');
   }
 
+  /**
+   * A throttle's limit from `60` (requests per minute) or `5000 tokens`
+   * (tokens per minute): the action's field and value, or null.
+   */
+  function parseLimit(text) {
+    const m = /^\s*(\d+)\s*(tokens?)?\s*$/.exec(text || '');
+    const n = m ? Number(m[1]) : NaN;
+    if (!Number.isSafeInteger(n) || n < 1) return null;
+    return [m[2] ? 'tokens-per-minute' : 'requests-per-minute', n];
+  }
+
+  const LIMIT_HELP = 'limit (required): requests per minute, or "N tokens"';
+  const LIMIT_ERROR = 'limit: a whole number of requests per minute from 1, or "N tokens" per minute';
+
+  /** Creates a throttle of `target` with the limit typed in `extra`. */
+  function throttle(target, reason, ttl, extra) {
+    const limit = parseLimit(extra);
+    if (!limit) return Promise.reject(new Error(LIMIT_ERROR));
+    return create({ kind: 'throttle', target, [limit[0]]: limit[1] }, reason, ttl);
+  }
+
   function askThrottle(route) {
-    ask('throttle route ' + route, true, (reason, ttl, rpm) => {
-      const n = Number(rpm);
-      if (!Number.isInteger(n) || n < 1) return Promise.reject(new Error('requests per minute: a whole number from 1'));
-      return create({ kind: 'throttle', target: { route }, 'requests-per-minute': n }, reason, ttl);
-    }, 'requests per minute (required)');
+    ask('throttle route ' + route, true, (reason, ttl, extra) =>
+      throttle({ route }, reason, ttl, extra), LIMIT_HELP);
   }
 
   function askPin(route) {
@@ -175,16 +195,32 @@
     }, 'alias (required)');
   }
 
-  function askDisableTools(event) {
+  /**
+   * The flow actions (disable tools, fail-closed, escalate, throttle a
+   * tenant) for the intent, tenant or alias named; the gateway refuses a
+   * target an action does not take, naming the field.
+   */
+  function askFlow(event) {
     event.preventDefault();
-    const kind = $('tools-target').value === 'tenant' ? 'tenant' : 'intent';
+    const action = $('flow-kind').value;
+    const kind = ['intent', 'tenant', 'alias'].includes($('tools-target').value)
+      ? $('tools-target').value : 'intent';
     const name = $('tools-name').value.trim();
     if (!name) {
-      $('app-error').textContent = 'disable tools: name an ' + kind + ' first';
+      $('app-error').textContent = action + ': name an ' + kind + ' first';
       return;
     }
-    ask('disable tools for ' + kind + ' ' + name, true, (reason, ttl) =>
-      create({ kind: 'disable-tools', target: { [kind]: name } }, reason, ttl));
+    $('app-error').textContent = '';
+    const title = $('flow-kind').selectedOptions[0].textContent + ' ' + kind + ' ' + name;
+    if (action === 'throttle') {
+      ask(title, true, (reason, ttl, extra) =>
+        throttle({ [kind]: name }, reason, ttl, extra), LIMIT_HELP);
+    } else if (action === 'escalate') {
+      ask(title, true, (reason, ttl) => create({ kind: 'escalate', [kind]: name }, reason, ttl));
+    } else {
+      const flow = action === 'fail-closed' ? 'fail-closed' : 'disable-tools';
+      ask(title, true, (reason, ttl) => create({ kind: flow, target: { [kind]: name } }, reason, ttl));
+    }
   }
 
   function askRevert(id) {
@@ -333,12 +369,20 @@
   /** The ranked differences, causes first, each with its kind and time. */
   function renderTimeline(report) {
     const changes = report.changes || [];
-    $('timeline-empty').hidden = changes.length > 0;
     const w = report.after_window || {};
     const b = report.before || {};
     const a = report.after || {};
     $('timeline-window').textContent = 'since ' + time(w.since_ms) + ': ' +
       (a.requests || 0) + ' requests, ' + (b.requests || 0) + ' before';
+    // Without traffic in one window versions and metrics are not compared.
+    const notes = {
+      'none-before': 'No traffic in the baseline window: versions and metrics are not compared. Seen in the window: ',
+      'none-after': 'No traffic in the window: versions and metrics are not compared.',
+    };
+    const note = notes[report.traffic];
+    $('timeline-note').hidden = !note;
+    $('timeline-note').textContent = note ? note + (report.seen || []).join('; ') : '';
+    $('timeline-empty').hidden = changes.length > 0 || report.traffic === 'none-before';
     $('timeline').replaceChildren(...changes.map((c) => {
       const li = el('li', null, badge(c.kind, 'kind-' + cls(c.kind)), ' ',
         c.at_ms ? el('span', 'muted', time(c.at_ms) + ' ') : null, c.what);
@@ -499,7 +543,7 @@
       e.preventDefault();
       refresh();
     });
-    $('tools-form').addEventListener('submit', askDisableTools);
+    $('tools-form').addEventListener('submit', askFlow);
     $('act-form').addEventListener('submit', confirmAction);
     $('act-cancel').addEventListener('click', cancelAction);
     $('detail-close').addEventListener('click', () => {

@@ -58,6 +58,22 @@ async fn roles_and_tenant_keys_are_refused_what_they_may_not_do() {
         (status, e["error"]["code"].as_str()),
         (403, Some("forbidden_role"))
     );
+    // Refused calls are audited too: who (or `-` without a valid token),
+    // the method, path and status.
+    let (_, audit) = ops
+        .admin(reqwest::Method::GET, "/admin/audit?limit=50", "adm", None)
+        .await;
+    let entries = audit["audit"].as_array().unwrap();
+    let has = |who: &str, method: &str, path: &str, status: u16| {
+        entries.iter().any(|e| {
+            e["who"] == who && e["method"] == method && e["path"] == path && e["status"] == status
+        })
+    };
+    assert!(has("viewer", "POST", "/admin/actions", 403), "{audit}");
+    assert!(has("drainer", "POST", "/admin/actions", 403), "{audit}");
+    assert!(has("-", "POST", "/admin/actions", 401), "{audit}");
+    assert!(has("-", "GET", "/admin/routes", 401), "{audit}");
+    assert!(has("oncall", "POST", "/admin/reload", 403), "{audit}");
 }
 
 #[tokio::test]

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use serde_json::json;
 use signalbox_mock::Faults;
-use signalbox_testkit::{chat_body, temp_db};
+use signalbox_testkit::chat_body;
 
-use super::{Ops, admin_on, document, drain};
+use super::{Ops, admin_on, drain};
 use crate::header;
 
 #[tokio::test]
@@ -249,19 +249,7 @@ async fn an_action_expires_by_itself_and_survives_a_reload() {
         .act("oncall", drain("primary-route"), "incident", None)
         .await;
     assert_eq!(status, 201);
-    std::fs::write(
-        &ops.path,
-        document("  - { name: chat2, routes: [secondary-route] }", ""),
-    )
-    .unwrap();
-    let (status, reloaded) = ops
-        .admin(reqwest::Method::POST, "/admin/reload", "adm", None)
-        .await;
-    assert_eq!(
-        (status, reloaded["status"].as_str()),
-        (200, Some("reloaded")),
-        "{reloaded}"
-    );
+    let reloaded = ops.reload_changed().await;
     let r = ops.chat(&[]).await;
     assert_eq!(
         header(&r, "x-signalbox-route"),
@@ -288,26 +276,9 @@ async fn an_action_expires_by_itself_and_survives_a_reload() {
 #[tokio::test]
 #[ignore = "needs redis-server on PATH; .ci/run runs these with --ignored"]
 async fn two_replicas_on_one_redis_see_the_same_action() {
-    let redis = signalbox_testkit::redis::RedisServer::start();
-    let state = "state:\n  backend: redis\n  redis-url: { env: REDIS_URL }\n  key-prefix: 'ops:'\n";
     let ops = Ops::start().await;
-    let dir = temp_db().with_extension("redis");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("signalbox.yaml");
-    std::fs::write(&path, document("", state)).unwrap();
-    let url = redis.url();
-    let a = Ops::gateway(&path, &ops.primary, &ops.secondary, Some(&url)).await;
-    let b = Ops::gateway(&path, &ops.primary, &ops.secondary, Some(&url)).await;
-    let body = json!({"action": drain("primary-route"), "reason": "incident", "ttl": "10m"});
-    let (status, created) = admin_on(
-        &ops.client,
-        &a,
-        reqwest::Method::POST,
-        "/admin/actions",
-        "oncall",
-        Some(body),
-    )
-    .await;
+    let (_redis, a, b) = super::replicas(&ops, "ops:").await;
+    let (status, created) = super::create_on(&ops.client, &a, drain("primary-route")).await;
     assert_eq!(status, 201, "{created}");
     let (_, listed) = admin_on(
         &ops.client,
@@ -332,16 +303,7 @@ async fn two_replicas_on_one_redis_see_the_same_action() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(applied, "replica b applies replica a's drain");
-    let path = format!("/admin/actions/{}", created["id"].as_str().unwrap());
-    let (status, _) = admin_on(
-        &ops.client,
-        &b,
-        reqwest::Method::DELETE,
-        &path,
-        "oncall",
-        Some(json!({"reason": "recovered"})),
-    )
-    .await;
+    let status = super::revert_on(&ops.client, &b, created["id"].as_str().unwrap()).await;
     assert_eq!(status, 200, "reverted through the other replica");
     let mut back = false;
     for _ in 0..100 {

@@ -6,7 +6,9 @@
 //! tools and escalation each change routing as documented; every call is
 //! audited. Two gateways on one real Redis see the same action (ignored
 //! without redis-server, like the other Redis tests). This file has the
-//! setup; `drain.rs`, `access.rs` and `routing.rs` the tests.
+//! setup; `drain.rs`, `access.rs`, `routing.rs` and `every_kind.rs` (each
+//! kind's expiry, reload survival and replicas; tokens per minute) the
+//! tests.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use signalbox_testkit::{any_port, chat_body, init_tls, temp_db};
 
 mod access;
 mod drain;
+mod every_kind;
 mod routing;
 
 pub(super) const ACME_KEY: &str = "sk-acme-tenant";
@@ -158,6 +161,24 @@ impl Ops {
         admin_on(&self.client, &self.gateway, method, path, token, body).await
     }
 
+    /// Rewrites the configuration (one more alias) and reloads it.
+    pub(super) async fn reload_changed(&self) -> Value {
+        std::fs::write(
+            &self.path,
+            document("  - { name: chat2, routes: [secondary-route] }", ""),
+        )
+        .unwrap();
+        let (status, reloaded) = self
+            .admin(reqwest::Method::POST, "/admin/reload", "adm", None)
+            .await;
+        assert_eq!(
+            (status, reloaded["status"].as_str()),
+            (200, Some("reloaded")),
+            "{reloaded}"
+        );
+        reloaded
+    }
+
     pub(super) async fn act(
         &self,
         token: &str,
@@ -172,6 +193,60 @@ impl Ops {
         self.admin(reqwest::Method::POST, "/admin/actions", token, Some(body))
             .await
     }
+}
+
+/// Two gateways (replicas) in front of `ops`'s mocks, sharing the state
+/// of a real Redis (keys under `prefix`); the server lives as long as the
+/// returned handle.
+pub(super) async fn replicas(
+    ops: &Ops,
+    prefix: &str,
+) -> (
+    signalbox_testkit::redis::RedisServer,
+    GatewayHandle,
+    GatewayHandle,
+) {
+    let redis = signalbox_testkit::redis::RedisServer::start();
+    let state = format!(
+        "state:\n  backend: redis\n  redis-url: {{ env: REDIS_URL }}\n  key-prefix: '{prefix}'\n"
+    );
+    let dir = temp_db().with_extension(format!("redis-{}", prefix.trim_end_matches(':')));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("signalbox.yaml");
+    std::fs::write(&path, document("", &state)).unwrap();
+    let url = redis.url();
+    let a = Ops::gateway(&path, &ops.primary, &ops.secondary, Some(&url)).await;
+    let b = Ops::gateway(&path, &ops.primary, &ops.secondary, Some(&url)).await;
+    (redis, a, b)
+}
+
+/// Creates `action` (10 min TTL) on `gateway` as the operator token.
+pub(super) async fn create_on(
+    client: &reqwest::Client,
+    gateway: &GatewayHandle,
+    action: Value,
+) -> (u16, Value) {
+    let body = json!({"action": action, "reason": "incident", "ttl": "10m"});
+    let post = reqwest::Method::POST;
+    admin_on(
+        client,
+        gateway,
+        post,
+        "/admin/actions",
+        "oncall",
+        Some(body),
+    )
+    .await
+}
+
+/// Reverts action `id` on `gateway` as the operator token; the status.
+pub(super) async fn revert_on(client: &reqwest::Client, gateway: &GatewayHandle, id: &str) -> u16 {
+    let path = format!("/admin/actions/{id}");
+    let body = Some(json!({"reason": "recovered"}));
+    let delete = reqwest::Method::DELETE;
+    admin_on(client, gateway, delete, &path, "oncall", body)
+        .await
+        .0
 }
 
 pub(super) async fn admin_on(

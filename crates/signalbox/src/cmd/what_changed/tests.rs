@@ -32,18 +32,38 @@ fn windows_are_the_span_and_the_one_before_it() {
     );
 }
 
-#[test]
-fn an_empty_report_says_nothing_changed() {
+/// A report over one minute and the minute before it, without changes.
+fn report(after_requests: u64, traffic: Traffic, seen: &[&str]) -> Report {
     let (before, after) = Span::with_baseline(0, 60_000).unwrap();
-    let report = Report {
+    Report {
         before_window: before,
         after_window: after,
         before: Default::default(),
-        after: Default::default(),
+        after: signalbox_decision_log::WindowSummary {
+            requests: after_requests,
+            ..Default::default()
+        },
+        traffic,
+        seen: seen.iter().map(|s| (*s).to_owned()).collect(),
         changes: Vec::new(),
-    };
+    }
+}
+
+#[test]
+fn an_empty_report_says_nothing_changed() {
     assert_eq!(
-        text(&report),
+        text(&report(0, Traffic::Neither, &[])),
         "0 requests before, 0 after (1m each)\nnothing changed\n"
+    );
+}
+
+#[test]
+fn an_empty_baseline_is_said_with_what_the_window_saw() {
+    let seen = ["route us-large model version gpt-4o (3 requests)"];
+    assert_eq!(
+        text(&report(3, Traffic::NoneBefore, &seen)),
+        "0 requests before, 3 after (1m each)\n\
+         no traffic in the baseline window: versions and metrics are not compared; seen in the window:\n\
+         \x20  route us-large model version gpt-4o (3 requests)\n"
     );
 }
