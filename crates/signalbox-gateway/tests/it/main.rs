@@ -40,6 +40,7 @@ mod responses_native;
 mod roundtrip;
 mod shadow;
 mod shared_quality;
+mod shared_scores;
 mod stream_continue;
 mod stream_ends;
 mod streaming;
