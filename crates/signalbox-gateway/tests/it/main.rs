@@ -39,6 +39,7 @@ mod responses;
 mod responses_native;
 mod roundtrip;
 mod shadow;
+mod shared_counts;
 mod shared_quality;
 mod shared_scores;
 mod stream_continue;
