@@ -83,3 +83,42 @@ async fn two_halves_of_the_traffic_promote_once_in_process() {
 async fn two_halves_of_the_traffic_promote_once_through_redis() {
     two_halves_of_the_traffic_promote_once(Sharing::Redis(RedisServer::start())).await;
 }
+
+/// Redis lost before the step's traffic: each replica counts its own
+/// (the fallback counted) and neither promotes on its half; once Redis is
+/// back (empty) the counts kept unsent are added up and the step is taken
+/// once.
+#[tokio::test]
+#[ignore = "needs redis-server on PATH; .ci/run runs these with --ignored"]
+async fn with_redis_lost_each_replica_counts_alone_then_the_sum_promotes_once_it_is_back() {
+    let mut r = replicas(HALVES, HALVES, Sharing::Redis(RedisServer::start())).await;
+    // Both replicas have shared the start.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let Sharing::Redis(server) = &mut r.sharing else {
+        unreachable!()
+    };
+    server.stop();
+    canary_requests(&r, &r.a, "a", 2).await;
+    canary_requests(&r, &r.b, "b", 2).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    for on in [&r.a, &r.b] {
+        let c = canary(&r, on).await;
+        assert_eq!(c["phase"], "stepping", "half the traffic promoted: {c}");
+        assert_eq!(c["arms"]["canary"]["requests"], 2, "{c}");
+        let fallbacks = r#"signalbox_state_fallbacks_total{store="canary"}"#;
+        assert!(r.metrics(on).await.contains(fallbacks), "not counted");
+    }
+    let Sharing::Redis(server) = &mut r.sharing else {
+        unreachable!()
+    };
+    assert!(server.restart(), "redis-server did not come back");
+    let done = within(|| async {
+        canary(&r, &r.a).await["phase"] == "completed"
+            && canary(&r, &r.b).await["phase"] == "completed"
+    })
+    .await;
+    assert!(done, "the sum never promoted: {}", canary(&r, &r.a).await);
+    let (ma, mb) = (r.metrics(&r.a).await, r.metrics(&r.b).await);
+    assert_eq!(series(&ma, "completed") + series(&mb, "completed"), 1);
+    r.stop().await;
+}
