@@ -361,14 +361,23 @@ impl State {
     }
 
     /// Every replica's counters of the step as the store answered: the
-    /// arms' `others` become those of every replica but `replica`.
+    /// arms' `others` become those of every replica but `replica`, and
+    /// what the store holds of `replica` is what counts as flushed (a
+    /// store that lost it, e.g. a Redis restarted empty, is sent it again
+    /// with the next flush).
     pub fn counted_elsewhere(&mut self, replica: u64, all: &HashMap<u64, StepCounts>) {
         for (arm, stats) in ARM_NAMES.into_iter().zip(&mut self.arms) {
             let mut others = Counts::default();
-            for (_, c) in all.iter().filter(|(r, _)| **r != replica) {
-                others.read(arm, c);
+            let mut kept = Counts::default();
+            for (r, c) in all {
+                if *r == replica {
+                    kept.read(arm, c);
+                } else {
+                    others.read(arm, c);
+                }
             }
             stats.others = others;
+            stats.flushed = kept;
         }
     }
 

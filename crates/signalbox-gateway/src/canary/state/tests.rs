@@ -172,8 +172,20 @@ async fn other_replicas_counts_make_up_the_window_and_the_regression() {
     // Another replica counted 2 canary requests (and this one's own 4,
     // which are not counted twice).
     let other: StepCounts = [("c.requests".to_owned(), 2)].into();
-    let all: HashMap<u64, StepCounts> = [(9, other), (1, s.flush())].into();
+    // What the store holds of this replica: both flushes.
+    let mut mine = first.clone();
+    for (k, v) in &lost {
+        *mine.entry(k.clone()).or_default() += v;
+    }
+    // A store that lost this replica's counts is sent them again.
+    s.counted_elsewhere(1, &[(9, other.clone())].into());
+    assert_eq!(s.flush(), mine, "resent whole");
+    let all: HashMap<u64, StepCounts> = [(9, other), (1, mine)].into();
     s.counted_elsewhere(1, &all);
+    assert!(
+        s.flush().is_empty(),
+        "the store holds all of this replica's"
+    );
     let e = s.evaluate(&c, None).unwrap();
     assert_eq!(e.kind, EventKind::Promoted);
     assert!(
