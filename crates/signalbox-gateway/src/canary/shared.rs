@@ -62,7 +62,9 @@ pub(super) async fn tick(state: &AppState, rt: &Runtime, e: &Entry) {
 /// judged on the deployment's traffic. Not while a step taken here alone
 /// waits to be shared (its generation is not the store's), nor once the
 /// rollout is over. A store that does not answer leaves the last view of
-/// the others and keeps the delta for the next tick (counted).
+/// the others (counted); its next answer says what it holds of this
+/// replica, so what it missed is sent again then — and what it got from a
+/// call that timed out after landing is not sent twice.
 async fn exchange_counts(state: &AppState, c: &Canary) {
     let (generation, delta) = {
         let mut s = c.state.lock();
@@ -73,9 +75,7 @@ async fn exchange_counts(state: &AppState, c: &Canary) {
     };
     let replica = state.breakers.replica;
     let store = &state.quality_state.canaries;
-    let result = store
-        .count(&c.key, generation, replica, delta.clone())
-        .await;
+    let result = store.count(&c.key, generation, replica, delta).await;
     let mut s = c.state.lock();
     // A step taken meanwhile started its counts afresh: these were of the
     // step before.
@@ -85,7 +85,6 @@ async fn exchange_counts(state: &AppState, c: &Canary) {
     match result {
         Ok(all) => s.counted_elsewhere(replica, &all),
         Err(err) => {
-            s.unflush(&delta);
             drop(s);
             fell_back(state, &err);
         }

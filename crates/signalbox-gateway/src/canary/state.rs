@@ -342,22 +342,14 @@ impl State {
     }
 
     /// What each arm counted here since the last flush, under `b.`/`c.`
-    /// names (now flushed; [`State::unflush`] when it could not be shared).
+    /// names (now flushed; the store's next answer corrects what counts as
+    /// flushed: [`State::counted_elsewhere`]).
     pub fn flush(&mut self) -> StepCounts {
         let mut out = StepCounts::new();
         for (arm, stats) in ARM_NAMES.into_iter().zip(&mut self.arms) {
             stats.flush().write(arm, &mut out);
         }
         out
-    }
-
-    /// Takes back a flush the store never got (it is sent again next time).
-    pub fn unflush(&mut self, delta: &StepCounts) {
-        for (arm, stats) in ARM_NAMES.into_iter().zip(&mut self.arms) {
-            let mut d = Counts::default();
-            d.read(arm, delta);
-            stats.flushed = stats.flushed.since(&d);
-        }
     }
 
     /// Every replica's counters of the step as the store answered: the
