@@ -105,7 +105,7 @@ pub const CANARY_EVENTS_TOTAL: &str = "signalbox_canary_events_total";
 pub const CANARY_REQUESTS_TOTAL: &str = "signalbox_canary_requests_total";
 /// Counter: calls to a shared-state store that could not be reached, so
 /// this replica went on with its own state, by `store` (`canary`,
-/// `shadow`).
+/// `shadow`, `scores`).
 pub const STATE_FALLBACKS_TOTAL: &str = "signalbox_state_fallbacks_total";
 /// Counter: shadow comparisons kept as events in the audit trail, by
 /// `route` and `kind` (`disagreement`, `agreement_low`,

@@ -25,6 +25,9 @@
 //!   and [`unified_diff`] between two of them.
 //! - [`AuditEntry`]: the admin calls (who, when, what, why), in a table
 //!   beside the decisions, written at once (`audit.rs`).
+//! - [`ScoreRun`]: the scheduled quality runs' scores, in a table beside
+//!   the decisions, written at once per run and read back at start
+//!   (`quality_scores.rs`).
 
 mod audit;
 mod changes;
@@ -35,6 +38,7 @@ mod error;
 mod explain;
 mod key;
 mod migrate;
+mod quality_scores;
 mod reader;
 mod schema;
 mod store;
@@ -50,6 +54,7 @@ pub use changes::{Change, ChangeKind, Report, Span, SpanError, Traffic, compare}
 pub use config_text::{MAX_TEXT_BYTES, unified_diff};
 pub use error::LogError;
 pub use explain::{explain, one_line};
+pub use quality_scores::ScoreRun;
 pub use reader::{Facet, Group, GroupBy, LogReader, Query};
 pub use versions::diff as config_diff;
 pub use window::WindowSummary;

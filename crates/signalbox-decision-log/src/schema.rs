@@ -264,6 +264,7 @@ pub(crate) fn purge(conn: &Connection, retention: Duration) -> rusqlite::Result<
     let cutoff_ms = now_ms.saturating_sub(keep_ms);
     crate::audit::purge(conn, cutoff_ms)?;
     crate::config_text::purge(conn, cutoff_ms)?;
+    crate::quality_scores::purge(conn, cutoff_ms)?;
     delete_below(conn, first_id(cutoff_ms))
 }
 

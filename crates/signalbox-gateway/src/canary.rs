@@ -16,8 +16,12 @@
 //! window promotes. Every step is an event (kept with the canary, counted,
 //! logged, and written to the audit trail of the decision log). The
 //! rollout's step is shared across replicas through the `state` backend
-//! (`canary/shared.rs`); each replica measures its own traffic.
+//! (`canary/shared.rs`), and so is what its steps are judged on: each
+//! replica counts its own traffic in memory and a background task adds it
+//! to the step's shared counters once a second (`canary/counts.rs`), so a
+//! step is promoted or rolled back on every replica's traffic.
 
+mod counts;
 mod report;
 mod shared;
 mod state;

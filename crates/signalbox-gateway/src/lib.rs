@@ -150,7 +150,7 @@ pub struct SharedBreakers {
 }
 
 /// The quality loop's state shared across replicas: quality marks, canary
-/// rollouts and shadow budgets (the `state` backend's stores by default;
+/// rollouts (and their steps' counts), shadow budgets and quality scores (the `state` backend's stores by default;
 /// pass the same instance to gateways in one process to share them, as
 /// replicas sharing one Redis do).
 #[derive(Debug, Clone)]
@@ -161,6 +161,8 @@ pub struct QualityState {
     pub canaries: Arc<dyn signalbox_state::CanaryStore>,
     /// Shadow rules' hourly budgets.
     pub shadow: Arc<dyn signalbox_state::ShadowBudgetStore>,
+    /// Scheduled quality runs' scores (one history for every replica).
+    pub scores: Arc<dyn signalbox_state::ScoreStore>,
 }
 
 impl QualityState {
@@ -170,6 +172,7 @@ impl QualityState {
             marks: Arc::new(signalbox_state::InMemoryQuality::default()),
             canaries: Arc::new(signalbox_state::InMemoryCanaries::default()),
             shadow: Arc::new(signalbox_state::InMemoryShadowBudgets::default()),
+            scores: Arc::new(signalbox_state::InMemoryScores::default()),
         }
     }
 }
@@ -247,6 +250,9 @@ fn state_stores(config: &Config) -> Result<StateStores, BuildError> {
                 ),
                 canaries: Arc::new(r::RedisCanaries::new(conn.clone())),
                 shadow: Arc::new(r::RedisShadowBudgets::new(conn.clone())),
+                scores: Arc::new(
+                    r::RedisScores::new(conn.clone()).map_err(|e| BuildError::State(e.0))?,
+                ),
             };
             Ok(StateStores {
                 idempotency: Arc::new(r::RedisIdempotency::new(
@@ -328,7 +334,7 @@ impl Gateway {
             reload::keep_version(log, &runtime.config);
         }
         let status = ReloadStatus::initial(&runtime.config.version);
-        Ok(Self {
+        let gateway = Self {
             state: Arc::new(AppState {
                 runtime: ArcSwap::from_pointee(runtime),
                 telemetry,
@@ -356,7 +362,10 @@ impl Gateway {
                 quality: quality::QualityState::new(replica),
                 breaker_events: parking_lot::Mutex::new(Some(breaker_events)),
             }),
-        })
+        };
+        // A restart keeps the quality scores this replica's log kept.
+        quality::restore_scores(&gateway.state);
+        Ok(gateway)
     }
 
     /// The listen address from the configuration.

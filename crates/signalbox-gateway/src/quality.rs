@@ -14,7 +14,8 @@
 //! the eval tenant's constraints, the suites' data classes) and whether
 //! the run fits the route's hourly budget (`book.rs`); the judge alias for
 //! rubrics (`judge.rs`); the scores kept per route × model version ×
-//! prompt version × suite × window (`scores.rs`).
+//! prompt version × suite × window, shared through the state backend and
+//! kept in the decision log across restarts (`scores.rs`).
 
 mod book;
 mod eligible;
@@ -24,7 +25,7 @@ mod schedule;
 mod scores;
 
 pub(crate) use book::{QualityState, view};
-pub(crate) use scores::Filter as ScoreFilter;
+pub(crate) use scores::{Filter as ScoreFilter, query as scores_query, restore as restore_scores};
 
 use std::collections::HashMap;
 use std::sync::Arc;

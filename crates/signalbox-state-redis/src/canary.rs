@@ -3,12 +3,21 @@
 //! step as JSON (`step`). A step is taken by one script that compares the
 //! generation and writes only if it is still the one the replica saw, so
 //! two replicas deciding at once take one step. Keys expire 30 days after
-//! their last step (a rollout left alone that long is over). Every call is
+//! their last step (a rollout left alone that long is over).
+//!
+//! What a step is judged on is counted in `{prefix}canary-counts:{key}:
+//! {generation}`, a hash with a field per replica and counter
+//! (`{replica}:{name}`): one script adds a replica's deltas (`HINCRBY`),
+//! renews the expiry (a day after the last count) and returns the whole
+//! hash, so a replica reads every replica's counts of the step in the
+//! round trip that adds its own. A new step is a new key. Every call is
 //! bounded by the operation timeout; when Redis is unreachable the caller
 //! gets a [`StateError`] and the gateway steps its own copy.
 
+use std::collections::HashMap;
+
 use redis::Script;
-use signalbox_state::{Advance, BoxFuture, CanaryStore, RolloutStep, StateError};
+use signalbox_state::{Advance, BoxFuture, CanaryStore, RolloutStep, StateError, StepCounts};
 
 use crate::RedisConn;
 
@@ -28,11 +37,25 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return {1, ''}
 ";
 
+/// How long a step's counts outlive the last replica's count.
+const COUNTS_KEEP_MS: u64 = 24 * 3600 * 1000;
+
+/// KEYS: the step's counts. ARGV: the TTL in ms, then field and delta
+/// pairs. Returns the whole hash (field, value, …).
+const COUNT: &str = r"
+for i = 2, #ARGV, 2 do
+  redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return redis.call('HGETALL', KEYS[1])
+";
+
 /// The Redis canary store (see the module docs).
 #[derive(Debug)]
 pub struct RedisCanaries {
     conn: RedisConn,
     advance: Script,
+    count: Script,
 }
 
 impl RedisCanaries {
@@ -41,6 +64,7 @@ impl RedisCanaries {
         Self {
             conn,
             advance: Script::new(ADVANCE),
+            count: Script::new(COUNT),
         }
     }
 
@@ -91,4 +115,39 @@ impl CanaryStore for RedisCanaries {
             }
         })
     }
+
+    fn count<'a>(
+        &'a self,
+        key: &'a str,
+        generation: u64,
+        replica: u64,
+        delta: StepCounts,
+    ) -> BoxFuture<'a, Result<HashMap<u64, StepCounts>, StateError>> {
+        Box::pin(async move {
+            let mut inv = self
+                .count
+                .key(self.conn.key(&format!("canary-counts:{key}:{generation}")));
+            inv.arg(COUNTS_KEEP_MS);
+            for (name, n) in delta.iter().filter(|(_, n)| **n > 0) {
+                inv.arg(format!("{replica}:{name}")).arg(*n);
+            }
+            let flat: Vec<String> = self.conn.script(&inv).await?;
+            Ok(by_replica(&flat))
+        })
+    }
+}
+
+/// `{replica}:{name}` fields and their values, by replica (a field that is
+/// not one is ignored).
+fn by_replica(flat: &[String]) -> HashMap<u64, StepCounts> {
+    let mut out: HashMap<u64, StepCounts> = HashMap::new();
+    for pair in flat.chunks_exact(2) {
+        if let [field, value] = pair
+            && let Some((replica, name)) = field.split_once(':')
+            && let (Ok(replica), Ok(n)) = (replica.parse(), value.parse())
+        {
+            out.entry(replica).or_default().insert(name.to_owned(), n);
+        }
+    }
+    out
 }

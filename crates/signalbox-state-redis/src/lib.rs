@@ -2,8 +2,9 @@
 //! so gateway replicas agree on idempotency records ([`RedisIdempotency`]),
 //! tenant limits ([`RedisLimits`]), tenant spend ([`RedisSpend`]), open
 //! circuits ([`RedisBreakers`]), operator actions ([`RedisActions`]),
-//! quality marks ([`RedisQuality`]), canary rollouts ([`RedisCanaries`])
-//! and shadow budgets ([`RedisShadowBudgets`]).
+//! quality marks ([`RedisQuality`]), quality scores ([`RedisScores`]),
+//! canary rollouts and their steps' counts ([`RedisCanaries`]) and shadow
+//! budgets ([`RedisShadowBudgets`]).
 //!
 //! Every store shares one [`RedisConn`]: a `redis::aio::ConnectionManager`
 //! (one multiplexed connection, reconnected automatically) plus the key
@@ -18,6 +19,7 @@ mod canary;
 mod idempotency;
 mod limits;
 mod quality;
+mod scores;
 mod shadow;
 mod spend;
 
@@ -27,6 +29,7 @@ pub use canary::RedisCanaries;
 pub use idempotency::RedisIdempotency;
 pub use limits::RedisLimits;
 pub use quality::RedisQuality;
+pub use scores::RedisScores;
 pub use shadow::RedisShadowBudgets;
 pub use spend::RedisSpend;
 

@@ -28,16 +28,18 @@ use signalbox_core::operator::{Action, Actor, OperatorAction, Role};
 
 use crate::{
     ActionStore, Begin, BoxFuture, BreakerStore, CanaryStore, IdempotencyStore, LimitStore, Limits,
-    Period, QualityStore, ShadowBudgetStore, SharedBreaker, SpendStore, StoredResponse,
+    Period, QualityStore, ScoreStore, ShadowBudgetStore, SharedBreaker, SpendStore, StoredResponse,
     check_budget, unix_ms,
 };
 
 mod rollouts;
+mod scores;
 
 pub use rollouts::{
     canary_steps_are_taken_once, quality_marks_spread_per_replica_and_expire,
     shadow_budgets_are_shared_per_rule_and_hour,
 };
+pub use scores::{canary_counts_add_up_per_step, scores_add_up_across_replicas};
 
 /// Builds stores of one backend for the contracts.
 pub trait Backend: Sync {
@@ -61,6 +63,8 @@ pub trait Backend: Sync {
     fn canaries(&self) -> BoxFuture<'_, [Arc<dyn CanaryStore>; 2]>;
     /// Two handles on one shadow-budget store.
     fn shadow_budgets(&self) -> BoxFuture<'_, [Arc<dyn ShadowBudgetStore>; 2]>;
+    /// Two replicas' views of one quality-score store.
+    fn scores(&self) -> BoxFuture<'_, [Arc<dyn ScoreStore>; 2]>;
 }
 
 fn resp(body: &[u8]) -> StoredResponse {
@@ -396,7 +400,9 @@ macro_rules! state_contracts {
             actions_are_shared_expire_and_revert,
             quality_marks_spread_per_replica_and_expire,
             canary_steps_are_taken_once,
-            shadow_budgets_are_shared_per_rule_and_hour);
+            shadow_budgets_are_shared_per_rule_and_hour,
+            scores_add_up_across_replicas,
+            canary_counts_add_up_per_step);
     };
     (@each $attrs:tt $backend:expr; $($name:ident),*) => {
         $( $crate::state_contracts!(@one $attrs $backend; $name); )*
@@ -421,8 +427,8 @@ mod memory {
     use crate::{
         ActionStore, BoxFuture, BreakerStore, CanaryStore, IdempotencyStore, InMemoryActions,
         InMemoryBreakers, InMemoryCanaries, InMemoryIdempotency, InMemoryLimits, InMemoryQuality,
-        InMemoryShadowBudgets, InMemorySpend, LimitStore, QualityStore, ShadowBudgetStore,
-        SpendStore,
+        InMemoryScores, InMemoryShadowBudgets, InMemorySpend, LimitStore, QualityStore, ScoreStore,
+        ShadowBudgetStore, SpendStore,
     };
 
     struct Memory;
@@ -463,6 +469,9 @@ mod memory {
             Box::pin(async {
                 twice(Arc::new(InMemoryShadowBudgets::default()) as Arc<dyn ShadowBudgetStore>)
             })
+        }
+        fn scores(&self) -> BoxFuture<'_, [Arc<dyn ScoreStore>; 2]> {
+            Box::pin(async { twice(Arc::new(InMemoryScores::default()) as Arc<dyn ScoreStore>) })
         }
     }
 

@@ -1,6 +1,7 @@
 //! Owns the state that must agree across gateway replicas — idempotency
 //! records, tenant limits, tenant spend, open circuits, operator actions,
-//! quality gates, canary rollouts and shadow budgets — behind traits with an in-process
+//! quality gates, quality scores, canary rollouts (and the counts their
+//! steps are judged on) and shadow budgets — behind traits with an in-process
 //! implementation (the default; Redis ones live in `signalbox-state-redis`), plus the
 //! per-replica pieces that need no sharing: session affinity memory, the
 //! fair per-route queue, and the rate limit on repeated warnings.
@@ -20,6 +21,7 @@ mod limits;
 mod quality;
 mod rate;
 mod rollout;
+mod scores;
 mod shadow;
 mod spend;
 mod warn;
@@ -34,7 +36,10 @@ pub use idempotency::{Begin, IdempotencyStore, InMemoryIdempotency, StoredRespon
 pub use limits::{InMemoryLimits, LimitExceeded, LimitPermit, LimitStore, Limits};
 pub use quality::{InMemoryQuality, QualityMark, QualityMarks, QualityStore};
 pub use rate::RateGate;
-pub use rollout::{Advance, CanaryStore, InMemoryCanaries, RolloutPhase, RolloutStep, StepKind};
+pub use rollout::{
+    Advance, CanaryStore, InMemoryCanaries, RolloutPhase, RolloutStep, StepCounts, StepKind,
+};
+pub use scores::{InMemoryScores, MAX_ROWS, RETAIN_WINDOWS, ScoreKey, ScoreStore, ScoreTally};
 pub use shadow::{InMemoryShadowBudgets, ShadowBudgetStore};
 pub use spend::{
     BudgetExceeded, InMemorySpend, MICROS_PER_USD, Period, SpendStore, check_budget, usd_to_micros,

@@ -5,10 +5,15 @@
 //! [`CanaryStore::advance`], a compare-and-set on the rollout's generation,
 //! so two replicas deciding at once make one step, not two (the loser
 //! adopts the winner's), and a rollback on one replica is the rollback of
-//! every replica. No request waits on this store: the request path reads
-//! each replica's own copy of the share.
+//! every replica. What a step is judged on is counted across replicas too
+//! ([`CanaryStore::count`]): each replica adds what its traffic showed
+//! since its last call to its own counters of the step, and reads every
+//! replica's, so a step is promoted (or rolled back) on the deployment's
+//! traffic, not one replica's share of it. No request waits on this store:
+//! the request path reads each replica's own copy of the share and counts
+//! into its own memory; a background task exchanges the counts.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -85,6 +90,10 @@ pub enum Advance {
     Moved(Option<RolloutStep>),
 }
 
+/// Counters one replica measured in one step of a rollout, by name (what
+/// the names mean is the gateway's business; the store only adds them up).
+pub type StepCounts = BTreeMap<String, u64>;
+
 /// Where rollouts are kept, by key (the canary's name and a fingerprint of
 /// its definition, so a changed definition starts a rollout of its own).
 pub trait CanaryStore: Send + Sync + std::fmt::Debug {
@@ -98,13 +107,28 @@ pub trait CanaryStore: Send + Sync + std::fmt::Debug {
         expected: u64,
         next: RolloutStep,
     ) -> BoxFuture<'a, Result<Advance, StateError>>;
+    /// Adds `delta` to `replica`'s counters for step `generation` of
+    /// rollout `key` and returns every replica's counters for that step,
+    /// its own included. Counters of one step are never those of another:
+    /// a new step starts from nothing.
+    fn count<'a>(
+        &'a self,
+        key: &'a str,
+        generation: u64,
+        replica: u64,
+        delta: StepCounts,
+    ) -> BoxFuture<'a, Result<HashMap<u64, StepCounts>, StateError>>;
 }
+
+/// Each replica's counters in a rollout's newest step counted.
+type Counted = (u64, HashMap<u64, StepCounts>);
 
 /// The in-process store: shared by every gateway in the process given the
 /// same instance.
 #[derive(Debug, Default)]
 pub struct InMemoryCanaries {
     rollouts: Mutex<HashMap<String, RolloutStep>>,
+    counts: Mutex<HashMap<String, Counted>>,
 }
 
 impl CanaryStore for InMemoryCanaries {
@@ -126,6 +150,33 @@ impl CanaryStore for InMemoryCanaries {
             Advance::Taken
         } else {
             Advance::Moved(all.get(key).cloned())
+        };
+        drop(all);
+        Box::pin(std::future::ready(Ok(result)))
+    }
+
+    fn count<'a>(
+        &'a self,
+        key: &'a str,
+        generation: u64,
+        replica: u64,
+        delta: StepCounts,
+    ) -> BoxFuture<'a, Result<HashMap<u64, StepCounts>, StateError>> {
+        let mut all = self.counts.lock();
+        let (step, replicas) = all.entry(key.to_owned()).or_default();
+        // Only the newest step's counters are kept: an older one is over.
+        if generation > *step {
+            *step = generation;
+            replicas.clear();
+        }
+        let result = if generation == *step {
+            let mine = replicas.entry(replica).or_default();
+            for (name, n) in delta {
+                *mine.entry(name).or_default() += n;
+            }
+            replicas.clone()
+        } else {
+            HashMap::new()
         };
         drop(all);
         Box::pin(std::future::ready(Ok(result)))

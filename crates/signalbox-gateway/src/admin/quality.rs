@@ -1,6 +1,8 @@
 //! Owns `GET /admin/quality/scores`: the scheduled runs' scores per route ×
 //! model version × prompt version × suite × scorer × window, filtered by
-//! any of them (`?route=&model_version=&prompt_version=&suite=&scorer=&since=`).
+//! any of them (`?route=&model_version=&prompt_version=&suite=&scorer=&since=`):
+//! every replica's runs from the state backend (`"source": "shared"`), or
+//! this replica's own when it cannot be reached (`"local"`).
 
 use std::sync::Arc;
 
@@ -23,9 +25,11 @@ pub async fn scores(
         return *r;
     }
     let window = state.runtime.load().config.quality.score_window.as_secs();
+    let (scores, source) = crate::quality::scores_query(&state, &filter).await;
     Json(serde_json::json!({
         "window_secs": window,
-        "scores": state.quality.scores.query(&filter),
+        "source": source,
+        "scores": scores,
     }))
     .into_response()
 }

@@ -16,8 +16,9 @@ pub(crate) fn report(rt: &Runtime) -> Value {
 
 fn arm(a: &ArmStats) -> Value {
     json!({
-        "requests": a.requests,
-        "errors": a.errors,
+        "requests": a.requests(),
+        "errors": a.errors(),
+        "on_other_replicas": a.others.requests,
         "error_rate": a.error_rate(),
         "p95_ms": a.p95_ms(),
         "cost_per_request_usd": a.cost_per_request(),

@@ -9,6 +9,9 @@
 //! reached the replica steps on its own (as every replica did before the
 //! state was shared), counts it (`signalbox_state_fallbacks_total{store=
 //! "canary"}`), and shares a rollback it took alone once the store answers.
+//! Before each evaluation the replica adds its step's counts to the shared
+//! counters and reads the other replicas' (`exchange_counts`), so promotion
+//! and rollback weigh every replica's traffic.
 
 use signalbox_core::metric_names as m;
 use signalbox_state::{Advance, RolloutStep, StateError};
@@ -32,6 +35,9 @@ pub(super) async fn tick(state: &AppState, rt: &Runtime, e: &Entry) {
             false
         }
     };
+    if reachable {
+        exchange_counts(state, c).await;
+    }
     let quality = quality_verdict(rt, e);
     let stepped = {
         let mut s = c.state.lock();
@@ -49,6 +55,40 @@ pub(super) async fn tick(state: &AppState, rt: &Runtime, e: &Entry) {
         return;
     }
     share(state, c, before, next, &event).await;
+}
+
+/// Adds what this replica counted in the step since the last tick to the
+/// step's shared counters and takes every other replica's, so the step is
+/// judged on the deployment's traffic. Not while a step taken here alone
+/// waits to be shared (its generation is not the store's), nor once the
+/// rollout is over. A store that does not answer leaves the last view of
+/// the others (counted); its next answer says what it holds of this
+/// replica, so what it missed is sent again then — and what it got from a
+/// call that timed out after landing is not sent twice.
+async fn exchange_counts(state: &AppState, c: &Canary) {
+    let (generation, delta) = {
+        let mut s = c.state.lock();
+        if s.pending || s.generation == 0 || !matches!(s.phase, Phase::Stepping(_)) {
+            return;
+        }
+        (s.generation, s.flush())
+    };
+    let replica = state.breakers.replica;
+    let store = &state.quality_state.canaries;
+    let result = store.count(&c.key, generation, replica, delta).await;
+    let mut s = c.state.lock();
+    // A step taken meanwhile started its counts afresh: these were of the
+    // step before.
+    if s.generation != generation {
+        return;
+    }
+    match result {
+        Ok(all) => s.counted_elsewhere(replica, &all),
+        Err(err) => {
+            drop(s);
+            fell_back(state, &err);
+        }
+    }
 }
 
 /// Why the quality loop keeps a route canary's route from serving, if it

@@ -7,8 +7,12 @@
 //! window of `min_duration` with at least `min_requests` is clean.
 //! Promotion to a 100 % step completes the rollout.
 
+use std::collections::HashMap;
+
 use signalbox_config::CanaryConfig;
-use signalbox_state::{RolloutStep, unix_ms};
+use signalbox_state::{RolloutStep, StepCounts, unix_ms};
+
+use super::counts::{self, Counts};
 use tokio::time::{Duration, Instant};
 
 /// Which arm a request is in.
@@ -44,51 +48,82 @@ pub(crate) struct Sample {
     pub valid: Option<bool>,
 }
 
+/// The arms' names in the shared counters (in [`Arm`] order).
+const ARM_NAMES: [&str; 2] = ["b", "c"];
+
 /// Latencies kept per arm and step for the p95 (the newest overwrite the
 /// oldest beyond this).
 const MAX_LATENCIES: usize = 4096;
 
-/// One arm's numbers in the current step.
+/// One arm's numbers in the current step: this replica's own (exact
+/// latencies and cost, and as counters) and what the other replicas
+/// counted (`others`, from the shared store); every figure below is of
+/// both together.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ArmStats {
-    pub requests: u64,
-    pub errors: u64,
+    /// This replica's counters.
+    mine: Counts,
     latencies: Vec<f64>,
     cost_sum: f64,
-    costed: u64,
-    scored: u64,
-    passed: u64,
+    /// `mine` as last flushed to the shared store.
+    flushed: Counts,
+    /// Every other replica's counters, as the store last answered.
+    pub others: Counts,
 }
 
 impl ArmStats {
     fn record(&mut self, s: Sample) {
-        self.requests += 1;
-        self.errors += u64::from(s.error);
+        let m = &mut self.mine;
+        m.requests += 1;
+        m.errors += u64::from(s.error);
         if let Some(l) = s.latency_ms {
+            m.time(l);
             if self.latencies.len() < MAX_LATENCIES {
                 self.latencies.push(l);
             } else {
-                let slot = (self.requests as usize) % MAX_LATENCIES;
+                let slot = (m.requests as usize) % MAX_LATENCIES;
                 self.latencies[slot] = l;
             }
         }
         if let Some(c) = s.cost_usd {
             self.cost_sum += c;
-            self.costed += 1;
+            m.cost_nanos += counts::nanos(c);
+            m.costed += 1;
         }
         if let Some(v) = s.valid {
-            self.scored += 1;
-            self.passed += u64::from(v);
+            m.scored += 1;
+            m.passed += u64::from(v);
         }
+    }
+
+    /// What was counted here since the last flush (now flushed).
+    fn flush(&mut self) -> Counts {
+        let delta = self.mine.since(&self.flushed);
+        self.flushed = self.mine.clone();
+        delta
+    }
+
+    /// Requests of every replica.
+    pub fn requests(&self) -> u64 {
+        self.mine.requests + self.others.requests
+    }
+
+    /// Errors of every replica.
+    pub fn errors(&self) -> u64 {
+        self.mine.errors + self.others.errors
     }
 
     /// Errors per request (0 with no requests).
     pub fn error_rate(&self) -> f64 {
-        self.errors as f64 / self.requests.max(1) as f64
+        self.errors() as f64 / self.requests().max(1) as f64
     }
 
-    /// The 95th-percentile latency, when any was measured.
+    /// The 95th-percentile latency, when any was measured (exact on this
+    /// replica's own; other replicas' from their latency buckets).
     pub fn p95_ms(&self) -> Option<f64> {
+        if self.others.timed() > 0 {
+            return counts::p95(&self.latencies, &self.others);
+        }
         if self.latencies.is_empty() {
             return None;
         }
@@ -100,20 +135,28 @@ impl ArmStats {
 
     /// Mean cost per priced request.
     pub fn cost_per_request(&self) -> Option<f64> {
-        (self.costed > 0).then(|| self.cost_sum / self.costed as f64)
+        let costed = self.mine.costed + self.others.costed;
+        let sum = self.cost_sum + self.others.cost_nanos as f64 / 1e9;
+        (costed > 0).then(|| sum / costed as f64)
     }
 
     /// Share of judged answers that were valid.
     pub fn pass_rate(&self) -> Option<f64> {
-        (self.scored > 0).then(|| self.passed as f64 / self.scored as f64)
+        let scored = self.mine.scored + self.others.scored;
+        let passed = self.mine.passed + self.others.passed;
+        (scored > 0).then(|| passed as f64 / scored as f64)
     }
 
     /// The arm in one line, for events.
     fn describe(&self) -> String {
         let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or_else(|| "-".into(), f);
+        let elsewhere = match self.others.requests {
+            0 => String::new(),
+            n => format!(" ({n} on other replicas)"),
+        };
         format!(
-            "{} req, errors {:.1}%, p95 {}, cost/req {}, valid answers {}",
-            self.requests,
+            "{} req{elsewhere}, errors {:.1}%, p95 {}, cost/req {}, valid answers {}",
+            self.requests(),
             self.error_rate() * 100.0,
             opt(self.p95_ms(), &|v| format!("{v:.0}ms")),
             opt(self.cost_per_request(), &|v| format!("${v:.6}")),
@@ -220,7 +263,7 @@ impl State {
                 "the quality loop disabled {}: {why}",
                 cfg.subject.arms().1
             )),
-            None if can.requests >= cfg.min_requests => regression(cfg, base, can),
+            None if can.requests() >= cfg.min_requests => regression(cfg, base, can),
             None => None,
         };
         let (kind, phase, evidence) = if let Some(why) = regression {
@@ -229,7 +272,7 @@ impl State {
                 Phase::RolledBack,
                 format!("{why} ({arms})"),
             )
-        } else if can.requests >= cfg.min_requests
+        } else if can.requests() >= cfg.min_requests
             && now.duration_since(self.step_started) >= cfg.min_duration
         {
             let next = step + 1;
@@ -296,6 +339,38 @@ impl State {
             after: now.duration_since(self.started),
         });
         true
+    }
+
+    /// What each arm counted here since the last flush, under `b.`/`c.`
+    /// names (now flushed; the store's next answer corrects what counts as
+    /// flushed: [`State::counted_elsewhere`]).
+    pub fn flush(&mut self) -> StepCounts {
+        let mut out = StepCounts::new();
+        for (arm, stats) in ARM_NAMES.into_iter().zip(&mut self.arms) {
+            stats.flush().write(arm, &mut out);
+        }
+        out
+    }
+
+    /// Every replica's counters of the step as the store answered: the
+    /// arms' `others` become those of every replica but `replica`, and
+    /// what the store holds of `replica` is what counts as flushed (a
+    /// store that lost it, e.g. a Redis restarted empty, is sent it again
+    /// with the next flush).
+    pub fn counted_elsewhere(&mut self, replica: u64, all: &HashMap<u64, StepCounts>) {
+        for (arm, stats) in ARM_NAMES.into_iter().zip(&mut self.arms) {
+            let mut others = Counts::default();
+            let mut kept = Counts::default();
+            for (r, c) in all {
+                if *r == replica {
+                    kept.read(arm, c);
+                } else {
+                    others.read(arm, c);
+                }
+            }
+            stats.others = others;
+            stats.flushed = kept;
+        }
     }
 
     /// Withdraws the step just taken here (another replica stepped first).

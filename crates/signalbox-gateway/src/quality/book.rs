@@ -10,7 +10,9 @@ use signalbox_core::metric_names as m;
 use tokio::time::Instant;
 
 use super::schedule::{Schedule, SkipReason};
-use super::scores::{ScoreKey, Scores, Tally, unix_now};
+use signalbox_state::{ScoreKey, ScoreTally};
+
+use super::scores::{Scores, unix_now};
 use super::{LoadedSuite, Run};
 use crate::AppState;
 use crate::runtime::{Route, Runtime};
@@ -87,7 +89,8 @@ fn skipped(state: &AppState, route: &str, reason: SkipReason, why: &str) {
 
 /// Counts what `run` spent against the route's budget and keeps its
 /// scores per model version (the route's configured version for answers
-/// that named none).
+/// that named none): here, in the shared store, and in the decision log
+/// (written on a task of its own: the loop never waits on the file).
 pub(crate) fn record(state: &AppState, rt: &Runtime, route: &Route, run: &Run) {
     let id = route.id.as_str();
     state
@@ -96,6 +99,8 @@ pub(crate) fn record(state: &AppState, rt: &Runtime, route: &Route, run: &Run) {
         .spend(id, Instant::now(), run.requests, run.cost_usd);
     let window = rt.config.quality.score_window.as_secs();
     let now = unix_now();
+    let replica = state.breakers.replica;
+    let mut rows = Vec::new();
     for suite in &run.suites {
         for ((model, scorer), (passed, scored)) in &suite.by_model {
             let key = ScoreKey {
@@ -106,13 +111,23 @@ pub(crate) fn record(state: &AppState, rt: &Runtime, route: &Route, run: &Run) {
                 suite: suite.name.clone(),
                 scorer: (*scorer).to_owned(),
             };
-            let tally = Tally {
-                passed: *passed,
-                scored: *scored,
-            };
-            state.quality.scores.add(key, window, tally);
+            let tally = ScoreTally::run(replica, u64::from(*passed), u64::from(*scored));
+            rows.push((key, tally));
         }
     }
+    if rows.is_empty() {
+        return;
+    }
+    if let Some(log) = state.decision_log.clone() {
+        let runs = super::scores::runs(replica, now, &rows);
+        tokio::spawn(async move {
+            if let Err(e) = log.quality_scores(runs).await {
+                tracing::warn!(error = %e, "Quality scores not kept in the decision log.");
+            }
+        });
+    }
+    let shared = state.quality_state.scores.as_ref();
+    state.quality.scores.add(shared, window, rows);
 }
 
 /// The quality section of `route` in `GET /admin/routes`: its schedule,

@@ -20,7 +20,7 @@ use crate::quality::SUITE;
 
 /// Two routes of one alias; each replica adds its own sections (in the
 /// quality test only replica A has a `quality` section: B runs no suite).
-const ROUTES: &str = r#"
+pub(crate) const ROUTES: &str = r#"
 admin: { token: { env: ADMIN_TOKEN } }
 providers:
   - { name: primary, kind: openai-compatible, base-url: "${PRIMARY_URL}" }
@@ -32,7 +32,7 @@ aliases:
   - { name: chat, routes: [primary-route, secondary-route] }
 "#;
 
-const QUALITY: &str = r#"
+pub(crate) const QUALITY: &str = r#"
 quality:
   every: 1s
   recover-after: 1
@@ -41,7 +41,7 @@ quality:
       min-pass-rate: { tool-call: 1.0 }
 "#;
 
-const CANARY: &str = r#"
+pub(crate) const CANARY: &str = r#"
 canary:
   - name: v2-rollout
     alias: chat
@@ -59,7 +59,7 @@ state:
 ";
 
 /// How the two replicas share state.
-enum Sharing {
+pub(crate) enum Sharing {
     InProcess(QualityState),
     Redis(RedisServer),
 }
@@ -73,14 +73,14 @@ impl Sharing {
     }
 }
 
-struct Replicas {
-    h: Harness,
-    a: GatewayHandle,
-    b: GatewayHandle,
-    sharing: Sharing,
+pub(crate) struct Replicas {
+    pub(crate) h: Harness,
+    pub(crate) a: GatewayHandle,
+    pub(crate) b: GatewayHandle,
+    pub(crate) sharing: Sharing,
 }
 
-fn suite_path() -> String {
+pub(crate) fn suite_path() -> String {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("signalbox-shared-q-{}", std::process::id()));
@@ -92,7 +92,7 @@ fn suite_path() -> String {
 
 /// Replica A with `a_extra`, replica B with `b_extra`, both in front of
 /// the harness's mocks and sharing state as `sharing` says.
-async fn replicas(a_extra: &str, b_extra: &str, sharing: Sharing) -> Replicas {
+pub(crate) async fn replicas(a_extra: &str, b_extra: &str, sharing: Sharing) -> Replicas {
     let h = Harness::start(
         ROUTES,
         &["primary", "secondary"],
@@ -130,7 +130,7 @@ async fn replicas(a_extra: &str, b_extra: &str, sharing: Sharing) -> Replicas {
 }
 
 impl Replicas {
-    async fn ask(&self, on: &GatewayHandle, session: &str) -> String {
+    pub(crate) async fn ask(&self, on: &GatewayHandle, session: &str) -> String {
         let resp = self
             .h
             .client
@@ -143,7 +143,7 @@ impl Replicas {
         header(&resp, "x-signalbox-route").to_owned()
     }
 
-    async fn admin(&self, on: &GatewayHandle, path: &str) -> Value {
+    pub(crate) async fn admin(&self, on: &GatewayHandle, path: &str) -> Value {
         self.h
             .client
             .get(format!("{}{path}", on.base_url()))
@@ -156,13 +156,13 @@ impl Replicas {
             .unwrap()
     }
 
-    async fn metrics(&self, on: &GatewayHandle) -> String {
+    pub(crate) async fn metrics(&self, on: &GatewayHandle) -> String {
         let url = format!("{}/metrics", on.base_url());
         let resp = self.h.client.get(url).send().await.unwrap();
         resp.text().await.unwrap()
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.a.shutdown().await;
         self.b.shutdown().await;
         self.h.stop().await;
@@ -170,7 +170,9 @@ impl Replicas {
 }
 
 /// Polls `f` every 100 ms for up to 15 s.
-async fn within<F: std::future::Future<Output = bool>>(mut f: impl FnMut() -> F) -> bool {
+pub(crate) async fn within<F: std::future::Future<Output = bool>>(
+    mut f: impl FnMut() -> F,
+) -> bool {
     for _ in 0..150 {
         if f().await {
             return true;
@@ -233,7 +235,7 @@ async fn a_quality_disable_on_one_replica_holds_on_the_other_through_redis() {
     a_quality_disable_on_one_replica_holds_on_the_other(Sharing::Redis(RedisServer::start())).await;
 }
 
-async fn canary(r: &Replicas, on: &GatewayHandle) -> Value {
+pub(crate) async fn canary(r: &Replicas, on: &GatewayHandle) -> Value {
     r.admin(on, "/admin/canary").await["canaries"][0].clone()
 }
 

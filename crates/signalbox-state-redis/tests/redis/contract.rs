@@ -9,11 +9,11 @@ use std::time::Duration;
 use signalbox_state::contract::Backend;
 use signalbox_state::{
     ActionStore, BoxFuture, BreakerStore, CanaryStore, IdempotencyStore, LimitStore, QualityStore,
-    ShadowBudgetStore, SpendStore,
+    ScoreStore, ShadowBudgetStore, SpendStore,
 };
 use signalbox_state_redis::{
     RedisActions, RedisBreakers, RedisCanaries, RedisConn, RedisIdempotency, RedisLimits,
-    RedisQuality, RedisShadowBudgets, RedisSpend, RedisTimeouts,
+    RedisQuality, RedisScores, RedisShadowBudgets, RedisSpend, RedisTimeouts,
 };
 use signalbox_testkit::redis::RedisServer;
 
@@ -89,6 +89,10 @@ impl Backend for Redis {
 
     fn shadow_budgets(&self) -> BoxFuture<'_, [Arc<dyn ShadowBudgetStore>; 2]> {
         Box::pin(self.pair(|c| Arc::new(RedisShadowBudgets::new(c)) as Arc<dyn ShadowBudgetStore>))
+    }
+
+    fn scores(&self) -> BoxFuture<'_, [Arc<dyn ScoreStore>; 2]> {
+        Box::pin(self.pair(|c| Arc::new(RedisScores::new(c).unwrap()) as Arc<dyn ScoreStore>))
     }
 }
 

@@ -1,6 +1,9 @@
 //! `signalbox eval scores`: the scheduled quality runs' scores, per route ×
 //! model version × prompt version × suite × scorer × window, read from a
-//! running gateway's admin API (`GET /admin/quality/scores`).
+//! running gateway's admin API (`GET /admin/quality/scores`): every
+//! replica's runs as the state backend keeps them, each row with its runs
+//! and how many replicas ran them (a note says when the gateway could only
+//! answer with its own).
 
 use std::process::ExitCode;
 
@@ -63,7 +66,7 @@ pub async fn run(args: ScoresArgs) -> anyhow::Result<ExitCode> {
 
 fn table(body: &Value) -> String {
     let mut out = format!(
-        "{:<20} {:<18} {:<20} {:<10} {:<16} {:<11} {:>6} {:>6} {:>9}\n",
+        "{:<20} {:<18} {:<20} {:<10} {:<16} {:<11} {:>6} {:>6} {:>9} {:>5} {:>8}\n",
         "window (unix)",
         "route",
         "model version",
@@ -72,7 +75,9 @@ fn table(body: &Value) -> String {
         "scorer",
         "passed",
         "scored",
-        "pass rate"
+        "pass rate",
+        "runs",
+        "replicas"
     );
     let rows = body["scores"].as_array().map_or(&[][..], Vec::as_slice);
     if rows.is_empty() {
@@ -81,7 +86,7 @@ fn table(body: &Value) -> String {
     for r in rows {
         let s = |k: &str| r[k].as_str().unwrap_or("-").to_owned();
         out.push_str(&format!(
-            "{:<20} {:<18} {:<20} {:<10} {:<16} {:<11} {:>6} {:>6} {:>9.2}\n",
+            "{:<20} {:<18} {:<20} {:<10} {:<16} {:<11} {:>6} {:>6} {:>9.2} {:>5} {:>8}\n",
             r["window_start"].as_u64().unwrap_or_default(),
             s("route"),
             s("model_version"),
@@ -91,7 +96,12 @@ fn table(body: &Value) -> String {
             r["passed"].as_u64().unwrap_or_default(),
             r["scored"].as_u64().unwrap_or_default(),
             r["pass_rate"].as_f64().unwrap_or_default(),
+            r["runs"].as_u64().unwrap_or_default(),
+            r["replicas"].as_array().map_or(0, Vec::len),
         ));
+    }
+    if body["source"] == "local" {
+        out.push_str("(this replica's own runs: the shared state store did not answer)\n");
     }
     out
 }

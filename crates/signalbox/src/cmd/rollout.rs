@@ -142,9 +142,15 @@ pub(crate) fn canary_table(body: &Value) -> String {
         );
         for arm in ["baseline", "canary"] {
             let a = &c["arms"][arm];
+            // The step is judged on every replica's traffic: say how much
+            // of it came from the others.
+            let elsewhere = match a["on_other_replicas"].as_u64() {
+                Some(n) if n > 0 => format!(" ({n} on other replicas)"),
+                _ => String::new(),
+            };
             let _ = writeln!(
                 out,
-                "  {arm:<8} {:>6} req  errors {:>5.1}%  p95 {:>8}  valid {:>6}",
+                "  {arm:<8} {:>6} req  errors {:>5.1}%  p95 {:>8}  valid {:>6}{elsewhere}",
                 a["requests"],
                 a["error_rate"].as_f64().unwrap_or(0.0) * 100.0,
                 a["p95_ms"]
@@ -195,7 +201,7 @@ mod tests {
     fn the_canary_table_shows_the_step_arms_and_events() {
         let body = json!({"canaries": [{"name": "v2", "baseline": "a", "canary": "b", "alias": "chat",
             "phase": "rolled_back", "share_percent": 0.0, "steps_percent": [1.0, 5.0],
-            "arms": {"baseline": {"requests": 0, "error_rate": 0.0}, "canary": {"requests": 0, "error_rate": 0.0}},
+            "arms": {"baseline": {"requests": 0, "error_rate": 0.0}, "canary": {"requests": 6, "on_other_replicas": 4, "error_rate": 0.0}},
             "events": [{"event": "rolled_back", "after_ms": 2500, "from_percent": 1.0, "to_percent": 0.0, "evidence": "error rate 100.0% vs 0.0%"}]}]});
         let t = canary_table(&body);
         assert!(
@@ -206,5 +212,7 @@ mod tests {
             t.contains("rolled_back") && t.contains("error rate 100.0% vs 0.0%"),
             "{t}"
         );
+        assert!(t.contains("valid      - (4 on other replicas)"), "{t}");
+        assert!(!t.contains("0 on other replicas"), "{t}");
     }
 }

@@ -450,10 +450,23 @@ async fn eval_scores_lists_the_scheduled_runs_scores_per_model_version() {
         table.contains("us-large") && table.contains("demo-tools"),
         "{table}"
     );
+    assert!(
+        table
+            .lines()
+            .next()
+            .is_some_and(|h| h.ends_with("runs replicas")),
+        "{table}"
+    );
     let json = scores(&["--scorer", "tool-call", "--json"]).await;
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["scores"][0]["model_version"], "m", "{v}");
     assert_eq!(v["scores"][0]["prompt_version"], "-", "{v}");
+    assert_eq!(v["source"], "shared", "{v}");
+    assert_eq!(
+        v["scores"][0]["replicas"].as_array().map(Vec::len),
+        Some(1),
+        "{v}"
+    );
     let none = scores(&["--model-version", "nope"]).await;
     assert!(none.contains("(no scores yet)"), "{none}");
 }

@@ -148,3 +148,73 @@ fn p95_is_the_ninety_fifth_percentile() {
     assert_eq!(a.p95_ms(), Some(95.0));
     assert_eq!(ArmStats::default().p95_ms(), None);
 }
+
+/// Two replicas each seeing half the traffic: this one's flush is what it
+/// counted since the last one, the other's counters (as the store
+/// answered) make up the window, and a regression only the sum shows
+/// rolls back.
+#[tokio::test(start_paused = true)]
+async fn other_replicas_counts_make_up_the_window_and_the_regression() {
+    let c = cfg();
+    let mut s = State::new(&c);
+    feed(&mut s, Arm::Canary, 3, ok(100.0));
+    feed(&mut s, Arm::Baseline, 10, ok(100.0));
+    let first = s.flush();
+    assert_eq!(first.get("c.requests"), Some(&3));
+    assert_eq!(first.get("b.requests"), Some(&10));
+    assert!(s.flush().is_empty(), "nothing new since");
+    feed(&mut s, Arm::Canary, 1, ok(100.0));
+    // Flushed, but the store never got it (its answer below lacks it).
+    let lost = s.flush();
+    assert_eq!(lost.get("c.requests"), Some(&1));
+    advance(Duration::from_secs(10)).await;
+    assert_eq!(s.evaluate(&c, None), None, "4 of 5 requests here alone");
+    // Another replica counted 2 canary requests (and this one's own 4,
+    // which are not counted twice).
+    let other: StepCounts = [("c.requests".to_owned(), 2)].into();
+    // The store answers with the first flush only: the lost one is sent
+    // again, nothing else.
+    s.counted_elsewhere(1, &[(9, other.clone()), (1, first.clone())].into());
+    assert_eq!(s.flush(), lost, "what the store missed is sent again");
+    // A store that lost all of this replica's counts is sent them all.
+    s.counted_elsewhere(1, &[(9, other.clone())].into());
+    let mine = s.flush();
+    assert_eq!(mine.get("c.requests"), Some(&4), "resent whole");
+    let all: HashMap<u64, StepCounts> = [(9, other), (1, mine)].into();
+    s.counted_elsewhere(1, &all);
+    assert!(
+        s.flush().is_empty(),
+        "the store holds all of this replica's"
+    );
+    let e = s.evaluate(&c, None).unwrap();
+    assert_eq!(e.kind, EventKind::Promoted);
+    assert!(
+        e.evidence.contains("canary: 6 req (2 on other replicas)"),
+        "{}",
+        e.evidence
+    );
+    // The next step starts from nothing, here and from the others.
+    assert_eq!(s.arms[1].requests(), 0);
+    // 3 canary errors here of 5 requests in all: over the +5 points alone
+    // would need 5 requests here.
+    feed(&mut s, Arm::Baseline, 10, ok(100.0));
+    feed(
+        &mut s,
+        Arm::Canary,
+        3,
+        Sample {
+            error: true,
+            ..Sample::default()
+        },
+    );
+    assert_eq!(
+        s.evaluate(&c, None),
+        None,
+        "3 requests here: not yet judged"
+    );
+    let other: StepCounts = [("c.requests".to_owned(), 2), ("c.errors".to_owned(), 1)].into();
+    s.counted_elsewhere(1, &[(9, other)].into());
+    let e = s.evaluate(&c, None).unwrap();
+    assert_eq!(e.kind, EventKind::RolledBack);
+    assert!(e.evidence.contains("error rate 80.0%"), "{}", e.evidence);
+}

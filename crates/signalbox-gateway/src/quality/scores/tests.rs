@@ -1,5 +1,7 @@
 //! The score store: aligned windows, a row per model version, queries by
-//! any identifier, retention.
+//! any identifier, retention, and the local copy beside the shared store.
+
+use signalbox_state::InMemoryScores;
 
 use super::*;
 
@@ -14,18 +16,23 @@ fn key(at: u64, model: &str) -> ScoreKey {
     }
 }
 
-fn tally(passed: u32, scored: u32) -> Tally {
-    Tally { passed, scored }
+fn tally(passed: u64, scored: u64) -> ScoreTally {
+    ScoreTally::run(7, passed, scored)
+}
+
+fn add(s: &Scores, shared: &InMemoryScores, at: u64, model: &str, window: u64, t: ScoreTally) {
+    s.add(shared, window, vec![(key(at, model), t)]);
 }
 
 #[test]
 fn runs_in_one_window_add_up_and_a_new_model_version_gets_its_own_row() {
     let s = Scores::default();
-    s.add(key(3_600, "v1"), 3_600, tally(1, 1));
-    s.add(key(5_000, "v1"), 3_600, tally(1, 1));
+    let shared = InMemoryScores::default();
+    add(&s, &shared, 3_600, "v1", 3_600, tally(1, 1));
+    add(&s, &shared, 5_000, "v1", 3_600, tally(1, 1));
     // The model changes in the middle of the window.
-    s.add(key(6_000, "v2"), 3_600, tally(0, 1));
-    let rows = s.query(&Filter::default());
+    add(&s, &shared, 6_000, "v2", 3_600, tally(0, 1));
+    let rows = select(&shared.snapshot(), &Filter::default());
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[0]["window_start"], 3_600);
     assert_eq!(
@@ -35,6 +42,8 @@ fn runs_in_one_window_add_up_and_a_new_model_version_gets_its_own_row() {
         ),
         (Some("v1"), Some(2))
     );
+    assert_eq!(rows[0]["runs"], 2);
+    assert_eq!(rows[0]["replicas"], serde_json::json!([7]));
     assert_eq!(
         (
             rows[1]["model_version"].as_str(),
@@ -42,28 +51,65 @@ fn runs_in_one_window_add_up_and_a_new_model_version_gets_its_own_row() {
         ),
         (Some("v2"), Some(0.0))
     );
-    let v2 = s.query(&Filter {
-        model_version: Some("v2".into()),
-        ..Filter::default()
-    });
+    let v2 = select(
+        &shared.snapshot(),
+        &Filter {
+            model_version: Some("v2".into()),
+            ..Filter::default()
+        },
+    );
     assert_eq!(v2.len(), 1);
     assert_eq!(s.latest("r").len(), 2, "both versions in the newest window");
     assert!(s.latest("other").is_empty());
+    assert_eq!(
+        s.local.snapshot(),
+        shared.snapshot(),
+        "the local copy holds what was shared"
+    );
 }
 
 #[test]
 fn windows_past_retention_are_dropped() {
     let s = Scores::default();
-    s.add(key(0, "v1"), 60, tally(1, 1));
-    s.add(key(60 * RETAIN_WINDOWS, "v1"), 60, tally(1, 1));
-    assert_eq!(s.query(&Filter::default()).len(), 2);
-    s.add(key(60 * (RETAIN_WINDOWS + 1), "v1"), 60, tally(1, 1));
-    let rows = s.query(&Filter::default());
+    let shared = InMemoryScores::default();
+    add(&s, &shared, 0, "v1", 60, tally(1, 1));
+    add(&s, &shared, 60 * RETAIN_WINDOWS, "v1", 60, tally(1, 1));
+    assert_eq!(select(&shared.snapshot(), &Filter::default()).len(), 2);
+    add(
+        &s,
+        &shared,
+        60 * (RETAIN_WINDOWS + 1),
+        "v1",
+        60,
+        tally(1, 1),
+    );
+    let rows = select(&shared.snapshot(), &Filter::default());
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0]["window_start"], 60 * RETAIN_WINDOWS);
-    let since = s.query(&Filter {
-        since: Some(60 * (RETAIN_WINDOWS + 1)),
-        ..Filter::default()
-    });
+    let since = select(
+        &shared.snapshot(),
+        &Filter {
+            since: Some(60 * (RETAIN_WINDOWS + 1)),
+            ..Filter::default()
+        },
+    );
     assert_eq!(since.len(), 1);
+    assert_eq!(s.local.snapshot().len(), 2, "the local copy too");
+}
+
+#[test]
+fn a_run_becomes_one_decision_log_row_per_key() {
+    let rows = vec![(key(100, "v1"), tally(2, 3)), (key(100, "v2"), tally(0, 1))];
+    let kept = runs(7, 123, &rows);
+    assert_eq!(kept.len(), 2);
+    assert_eq!(
+        (
+            kept[0].time_secs,
+            kept[0].replica,
+            kept[0].passed,
+            kept[0].scored
+        ),
+        (123, 7, 2, 3)
+    );
+    assert_eq!(kept[1].model_version, "v2");
 }
