@@ -8,6 +8,10 @@
 //! answer never reaches the caller as a success. A refusal (the answer's
 //! `refusal` field) passes unchecked. A stream is read whole and checked
 //! the same way before any of it is released (`structured/stream.rs`).
+//! A Responses answer passed through as the provider wrote it (a route
+//! serving `/v1/responses`) is checked too, its text read from its message
+//! items or its `response.output_text.delta` events: the schema it was
+//! asked for (`text.format`) is the one in the request's OpenAI view.
 
 mod stream;
 
@@ -34,20 +38,48 @@ pub(crate) fn validator(req: &ChatRequest) -> Result<Option<Arc<Validator>>, Pre
     else {
         return Ok(None);
     };
+    // Named as the client wrote it.
+    let field = match req.ingress() {
+        WireFormat::Responses => "text.format.schema",
+        _ => "response_format.json_schema.schema",
+    };
     jsonschema::validator_for(schema)
         .map(|v| Some(Arc::new(v)))
-        .map_err(|e| {
-            PrepareError(format!(
-                "response_format.json_schema.schema is not a valid JSON Schema: {e}"
-            ))
-        })
+        .map_err(|e| PrepareError(format!("{field} is not a valid JSON Schema: {e}")))
 }
 
-/// Checks a whole OpenAI-shaped answer's first choice against `schema`.
+/// Checks a whole answer against `schema`: an OpenAI-shaped answer's
+/// first choice, or a Response object passed through.
 pub fn check_answer(schema: &Validator, json: &ChatJson) -> Result<(), UpstreamError> {
-    if json.format != WireFormat::OpenAi {
+    match json.format {
+        WireFormat::OpenAi => check_completion(schema, json),
+        WireFormat::Responses => check_response(schema, json),
+        // An Anthropic message passed through is asked for no schema the
+        // gateway reads; the other formats are clients', never answers.
+        WireFormat::Anthropic | WireFormat::Completions | WireFormat::Embeddings => Ok(()),
+    }
+}
+
+/// A Response object's message text against `schema`.
+fn check_response(schema: &Validator, json: &ChatJson) -> Result<(), UpstreamError> {
+    let said = signalbox_adapters::responses::output_text(&json.body).map_err(|e| {
+        bad(&format!(
+            "the answer is not a readable Response object: {e}"
+        ))
+    })?;
+    if !said.has_message {
+        return Err(bad(
+            "the answer has no message to check against the response schema",
+        ));
+    }
+    if said.refused {
         return Ok(());
     }
+    check_text(schema, &said.text, "answer")
+}
+
+/// A chat completion's first choice against `schema`.
+fn check_completion(schema: &Validator, json: &ChatJson) -> Result<(), UpstreamError> {
     #[derive(Deserialize)]
     struct Completion {
         #[serde(default)]
@@ -74,15 +106,20 @@ pub fn check_answer(schema: &Validator, json: &ChatJson) -> Result<(), UpstreamE
     if message.refusal.is_some() {
         return Ok(());
     }
-    let text = message.content.unwrap_or_default();
-    let instance: Value = serde_json::from_str(&text).map_err(|e| {
+    check_text(schema, &message.content.unwrap_or_default(), "answer")
+}
+
+/// Checks an answer's whole text against `schema`; `what` names it in the
+/// failure (`answer`, `streamed answer`).
+fn check_text(schema: &Validator, text: &str, what: &str) -> Result<(), UpstreamError> {
+    let instance: Value = serde_json::from_str(text).map_err(|e| {
         bad(&format!(
-            "the answer is not JSON as its response schema requires: {e}"
+            "the {what} is not JSON as its response schema requires: {e}"
         ))
     })?;
     schema.validate(&instance).map_err(|e| {
         bad(&format!(
-            "the answer does not match its response schema at `{}`: {e}",
+            "the {what} does not match its response schema at `{}`: {e}",
             e.instance_path()
         ))
     })
@@ -130,6 +167,28 @@ mod tests {
             assert_eq!(err.class, OutcomeClass::BadResponse);
             assert!(err.detail.contains(says), "{content}: {}", err.detail);
         }
+    }
+
+    #[test]
+    fn a_response_object_passed_through_is_checked_by_its_message_text() {
+        let response = |content: Value| {
+            ChatJson {
+            body: Bytes::from(
+                json!({"object": "response", "output": [{"type": "message", "content": [content]}]})
+                    .to_string(),
+            ),
+            usage: None,
+            format: WireFormat::Responses,
+            model: crate::AnswerModel::Unknown,
+        }
+        };
+        let text = |t: &str| response(json!({"type": "output_text", "text": t}));
+        assert!(check_answer(&schema(), &text(r#"{"n": 3}"#)).is_ok());
+        let err = check_answer(&schema(), &text(r#"{"n": "x"}"#)).unwrap_err();
+        assert_eq!(err.class, OutcomeClass::BadResponse);
+        assert!(err.detail.contains("at `/n`"), "{}", err.detail);
+        let refused = response(json!({"type": "refusal", "refusal": "no"}));
+        assert!(check_answer(&schema(), &refused).is_ok());
     }
 
     #[test]

@@ -37,6 +37,7 @@ mod residency;
 mod resilience;
 mod responses;
 mod responses_native;
+mod responses_structured;
 mod roundtrip;
 mod shadow;
 mod shared_quality;
