@@ -8,10 +8,12 @@
 //! answer never reaches the caller as a success. A refusal (the answer's
 //! `refusal` field) passes unchecked. A stream is read whole and checked
 //! the same way before any of it is released (`structured/stream.rs`).
-//! A Responses answer passed through as the provider wrote it (a route
-//! serving `/v1/responses`) is checked too, its text read from its message
-//! items or its `response.output_text.delta` events: the schema it was
-//! asked for (`text.format`) is the one in the request's OpenAI view.
+//! An answer passed on as the provider wrote it is checked too: a
+//! Responses answer (a route serving `/v1/responses`, `text.format`) and
+//! an Anthropic one (an Anthropic client's body to an Anthropic route,
+//! `output_config.format`), its text read from its message (or its
+//! stream's text deltas); the schema is the one in the request's OpenAI
+//! view, where each ingress reads it.
 
 mod stream;
 
@@ -49,24 +51,25 @@ pub(crate) fn validator(req: &ChatRequest) -> Result<Option<Arc<Validator>>, Pre
 }
 
 /// Checks a whole answer against `schema`: an OpenAI-shaped answer's
-/// first choice, or a Response object passed through.
+/// first choice, or an answer passed on as written (a Response object, an
+/// Anthropic message).
 pub fn check_answer(schema: &Validator, json: &ChatJson) -> Result<(), UpstreamError> {
+    use signalbox_adapters::structured::text;
     match json.format {
         WireFormat::OpenAi => check_completion(schema, json),
-        WireFormat::Responses => check_response(schema, json),
-        // An Anthropic message passed through is asked for no schema the
-        // gateway reads; the other formats are clients', never answers.
-        WireFormat::Anthropic | WireFormat::Completions | WireFormat::Embeddings => Ok(()),
+        WireFormat::Responses => check_passed_on(schema, text::responses_output(&json.body)),
+        WireFormat::Anthropic => check_passed_on(schema, text::anthropic_output(&json.body)),
+        // Clients' formats, never an answer's.
+        WireFormat::Completions | WireFormat::Embeddings => Ok(()),
     }
 }
 
-/// A Response object's message text against `schema`.
-fn check_response(schema: &Validator, json: &ChatJson) -> Result<(), UpstreamError> {
-    let said = signalbox_adapters::responses::output_text(&json.body).map_err(|e| {
-        bad(&format!(
-            "the answer is not a readable Response object: {e}"
-        ))
-    })?;
+/// An answer passed on as written, its text read, against `schema`.
+fn check_passed_on(
+    schema: &Validator,
+    said: Result<signalbox_adapters::structured::text::AnswerText, String>,
+) -> Result<(), UpstreamError> {
+    let said = said.map_err(|e| bad(&format!("the answer cannot be read: {e}")))?;
     if !said.has_message {
         return Err(bad(
             "the answer has no message to check against the response schema",

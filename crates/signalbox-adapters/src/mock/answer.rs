@@ -29,9 +29,10 @@ pub struct Prompt {
     /// assistant's (a prefill the answer continues).
     pub prefill: Option<String>,
     /// The request asks for a JSON-schema answer that this API enforces
-    /// natively (the mock's Responses API, `text.format`): the answer is
-    /// [`TOOL_ARGUMENTS`], the canned object, as text. The mock's chat API
-    /// leaves this unset: it only follows instructions, answering prose.
+    /// natively (the mock's Responses API, `text.format`; its Anthropic
+    /// API, `output_config.format`): the answer is [`TOOL_ARGUMENTS`], the
+    /// canned object, as text. The mock's OpenAI chat API leaves this
+    /// unset: it only follows instructions, answering prose.
     pub json_schema: bool,
 }
 

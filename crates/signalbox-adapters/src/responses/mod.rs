@@ -6,19 +6,17 @@
 //! APIs, or sent the client's own body where they serve the Responses API
 //! (the gateway's passthrough: what only it carries, built-in tools and
 //! files, is named in `untranslatable.rs`; its answers are read for usage,
-//! end and failures in `usage.rs`, and for the answer's text, checked
-//! against a requested schema, in `output.rs`). Nothing is stored, so
+//! end and failures in `usage.rs`; for the answer's text, checked against
+//! a requested schema, in `crate::structured::text`). Nothing is stored, so
 //! `previous_response_id` and `item_reference` are refused naming the field.
 
 mod ingress;
-mod output;
 mod render;
 mod stream;
 mod untranslatable;
 mod usage;
 
 pub use ingress::{Ingress, parse_ingress, parse_request};
-pub use output::{OutputText, TextEvent, output_text, text_event};
 pub use render::render_response;
 pub use stream::SseEncoder;
 pub use usage::{

@@ -45,6 +45,7 @@ mod stream_continue;
 mod stream_ends;
 mod streaming;
 mod structured;
+mod structured_anthropic;
 mod translation;
 mod translation_bedrock;
 mod translation_errors;

@@ -8,8 +8,9 @@
 //! ends before its finish is a bad answer, and the next eligible route is
 //! tried, exactly as for a JSON answer. The price is time to first byte:
 //! the caller gets the first event when the whole answer has arrived.
-//! A Responses stream passed through is read by its typed events (text
-//! deltas, refusal, `response.completed`), an OpenAI one by its chunks.
+//! A Responses or Anthropic stream passed on as written is read by its
+//! typed events (text deltas, refusal, its end), an OpenAI one by its
+//! chunks.
 //!
 //! The wait is bounded as a committed stream's is: the first chunk within
 //! the first-token deadline, then no silence longer than `idle`, the
@@ -78,22 +79,22 @@ impl Said {
         }
     }
 
-    /// One event of a Responses stream passed through as written.
-    fn responses_event(&mut self, data: &str) {
-        use signalbox_adapters::responses::{TextEvent, text_event};
-        match text_event(data) {
+    /// One event passed on as written, in its wire `format`: an OpenAI
+    /// chunk, or a Responses or Anthropic event read for its text.
+    fn wire_event(&mut self, format: WireFormat, data: &str) {
+        use signalbox_adapters::structured::text::{self, TextEvent};
+        let event = match format {
+            WireFormat::Responses => text::responses_event(data),
+            WireFormat::Anthropic => text::anthropic_event(data),
+            WireFormat::OpenAi | WireFormat::Completions | WireFormat::Embeddings => {
+                return self.chunk(data);
+            }
+        };
+        match event {
             TextEvent::Text(t) => self.text.push_str(&t),
             TextEvent::Refusal => self.refused = true,
             TextEvent::Finished => self.finished = true,
             TextEvent::Other => {}
-        }
-    }
-
-    /// One event passed on as written, in its wire `format`.
-    fn wire_event(&mut self, format: WireFormat, data: &str) {
-        match format {
-            WireFormat::Responses => self.responses_event(data),
-            _ => self.chunk(data),
         }
     }
 
