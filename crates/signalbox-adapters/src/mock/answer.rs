@@ -30,7 +30,8 @@ pub struct Prompt {
     pub prefill: Option<String>,
     /// The request asks for a JSON-schema answer that this API enforces
     /// natively (the mock's Responses API, `text.format`; its Anthropic
-    /// API, `output_config.format`): the answer is [`TOOL_ARGUMENTS`], the
+    /// API, `output_config.format`; Gemini's `responseSchema`): the answer
+    /// is [`TOOL_ARGUMENTS`], the
     /// canned object, as text. The mock's OpenAI chat API leaves this
     /// unset: it only follows instructions, answering prose.
     pub json_schema: bool,
