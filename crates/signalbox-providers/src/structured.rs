@@ -6,7 +6,8 @@
 //! not match the schema is a bad answer ([`OutcomeClass::BadResponse`]):
 //! the attempt fails and the next eligible route is tried, so an invalid
 //! answer never reaches the caller as a success. A refusal (the answer's
-//! `refusal` field) passes unchecked. A stream is read whole and checked
+//! `refusal` field) and a tool call (the schema constrains the text answer
+//! that follows the tool's result) pass unchecked. A stream is read whole and checked
 //! the same way before any of it is released (`structured/stream.rs`).
 //! An answer passed on as the provider wrote it is checked too: a
 //! Responses answer (a route serving `/v1/responses`, `text.format`) and
@@ -70,13 +71,13 @@ fn check_passed_on(
     said: Result<signalbox_adapters::structured::text::AnswerText, String>,
 ) -> Result<(), UpstreamError> {
     let said = said.map_err(|e| bad(&format!("the answer cannot be read: {e}")))?;
+    if said.refused || said.called_tool {
+        return Ok(());
+    }
     if !said.has_message {
         return Err(bad(
             "the answer has no message to check against the response schema",
         ));
-    }
-    if said.refused {
-        return Ok(());
     }
     check_text(schema, &said.text, "answer")
 }
@@ -96,6 +97,8 @@ fn check_completion(schema: &Validator, json: &ChatJson) -> Result<(), UpstreamE
     struct Message {
         content: Option<String>,
         refusal: Option<String>,
+        #[serde(default)]
+        tool_calls: Option<Vec<serde::de::IgnoredAny>>,
     }
     let message = serde_json::from_slice::<Completion>(&json.body)
         .ok()
@@ -106,7 +109,10 @@ fn check_completion(schema: &Validator, json: &ChatJson) -> Result<(), UpstreamE
             "the answer has no message to check against the response schema",
         ));
     };
-    if message.refusal.is_some() {
+    // The schema constrains a text answer: a refusal or a tool call (the
+    // caller runs it and asks again) is passed on unchecked.
+    let called_tool = message.tool_calls.is_some_and(|c| !c.is_empty());
+    if message.refusal.is_some() || called_tool {
         return Ok(());
     }
     check_text(schema, &message.content.unwrap_or_default(), "answer")
@@ -170,6 +176,24 @@ mod tests {
             assert_eq!(err.class, OutcomeClass::BadResponse);
             assert!(err.detail.contains(says), "{content}: {}", err.detail);
         }
+    }
+
+    #[test]
+    fn a_tool_call_is_not_an_answer_to_check() {
+        let body = json!({"choices": [{"index": 0, "message": {"role": "assistant",
+            "content": null, "tool_calls": [{"id": "c", "type": "function",
+            "function": {"name": "f", "arguments": "{}"}}]}}]});
+        let json = ChatJson {
+            body: Bytes::from(body.to_string()),
+            ..answer("")
+        };
+        assert!(check_answer(&schema(), &json).is_ok());
+        let response = ChatJson {
+            body: Bytes::from(r#"{"object": "response", "output": [{"type": "function_call"}]}"#),
+            format: WireFormat::Responses,
+            ..answer("")
+        };
+        assert!(check_answer(&schema(), &response).is_ok());
     }
 
     #[test]

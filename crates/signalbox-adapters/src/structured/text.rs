@@ -4,8 +4,8 @@
 //! `response.output_text.delta` events (a route serving `/v1/responses`),
 //! an Anthropic message's `text` blocks and its stream's `text_delta`s
 //! (an Anthropic client's body passed to an Anthropic route). Only the
-//! text, whether the model refused and whether a stream finished are
-//! read; the client still gets every event and field as written.
+//! text, whether the model refused or called a tool, and whether a stream
+//! finished are read; the client still gets every event and field as written.
 
 use serde::Deserialize;
 
@@ -16,6 +16,9 @@ pub struct AnswerText {
     pub text: String,
     /// The model declined (a `refusal` part, Anthropic's `refusal` stop).
     pub refused: bool,
+    /// The model called a tool (a `function_call` item, a `tool_use`
+    /// block): the schema constrains a text answer, not a call.
+    pub called_tool: bool,
     /// It holds an answer to check (a message item, a message).
     pub has_message: bool,
 }
@@ -27,6 +30,8 @@ pub enum TextEvent {
     Text(String),
     /// The model declined.
     Refusal,
+    /// The model began a tool call.
+    ToolCall,
     /// The answer's end.
     Finished,
     /// Any other event, or data that is not a typed event.
@@ -57,6 +62,7 @@ pub fn responses_output(body: &[u8]) -> Result<AnswerText, String> {
     }
     let r: Response = serde_json::from_slice(body).map_err(|e| e.to_string())?;
     let mut out = AnswerText::default();
+    out.called_tool = r.output.iter().any(|i| i.kind == "function_call");
     for item in r.output.into_iter().filter(|i| i.kind == "message") {
         out.has_message = true;
         for part in item.content {
@@ -79,12 +85,19 @@ pub fn responses_event(data: &str) -> TextEvent {
         kind: String,
         #[serde(default)]
         delta: Option<String>,
+        #[serde(default)]
+        item: Option<Typed>,
     }
     let Ok(ev) = serde_json::from_str::<Event>(data) else {
         return TextEvent::Other;
     };
     match ev.kind.as_str() {
         "response.output_text.delta" => TextEvent::Text(ev.delta.unwrap_or_default()),
+        "response.output_item.added"
+            if ev.item.as_ref().is_some_and(|i| i.kind == "function_call") =>
+        {
+            TextEvent::ToolCall
+        }
         "response.refusal.delta" | "response.refusal.done" => TextEvent::Refusal,
         "response.completed" | "response.incomplete" => TextEvent::Finished,
         _ => TextEvent::Other,
@@ -108,6 +121,7 @@ pub fn anthropic_output(body: &[u8]) -> Result<AnswerText, String> {
         refused: m.stop_reason.as_deref() == Some("refusal"),
         ..AnswerText::default()
     };
+    out.called_tool = m.content.iter().any(|b| b.kind == "tool_use");
     for block in m.content.into_iter().filter(|b| b.kind == "text") {
         out.text.push_str(block.text.as_deref().unwrap_or_default());
     }
@@ -122,6 +136,8 @@ pub fn anthropic_event(data: &str) -> TextEvent {
         kind: String,
         #[serde(default)]
         delta: Option<Delta>,
+        #[serde(default)]
+        content_block: Option<Typed>,
     }
     #[derive(Deserialize)]
     struct Delta {
@@ -141,6 +157,14 @@ pub fn anthropic_event(data: &str) -> TextEvent {
         }
         ("message_delta", Some(d)) if d.stop_reason.as_deref() == Some("refusal") => {
             TextEvent::Refusal
+        }
+        ("content_block_start", _)
+            if ev
+                .content_block
+                .as_ref()
+                .is_some_and(|b| b.kind == "tool_use") =>
+        {
+            TextEvent::ToolCall
         }
         ("message_stop", _) => TextEvent::Finished,
         _ => TextEvent::Other,
@@ -170,8 +194,8 @@ mod tests {
                 .unwrap()
                 .refused
         );
-        let none = responses_output(br#"{"output": [{"type": "function_call"}]}"#).unwrap();
-        assert!(!none.has_message);
+        let call = responses_output(br#"{"output": [{"type": "function_call"}]}"#).unwrap();
+        assert!(!call.has_message && call.called_tool);
     }
 
     #[test]
@@ -182,6 +206,8 @@ mod tests {
         assert_eq!(responses_event(&refusal), TextEvent::Refusal);
         let done = json!({"type": "response.completed", "response": {}}).to_string();
         assert_eq!(responses_event(&done), TextEvent::Finished);
+        let call = json!({"type": "response.output_item.added", "item": {"type": "function_call"}});
+        assert_eq!(responses_event(&call.to_string()), TextEvent::ToolCall);
         assert_eq!(responses_event("not json"), TextEvent::Other);
     }
 
@@ -217,5 +243,8 @@ mod tests {
             anthropic_event(r#"{"type": "message_stop"}"#),
             TextEvent::Finished
         );
+        let call = json!({"type": "content_block_start", "index": 1,
+            "content_block": {"type": "tool_use", "id": "t", "name": "f", "input": {}}});
+        assert_eq!(anthropic_event(&call.to_string()), TextEvent::ToolCall);
     }
 }

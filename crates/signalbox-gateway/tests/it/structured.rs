@@ -19,7 +19,7 @@ providers:
     kind: anthropic
     base-url: ${CLAUDE_URL}
 routes:
-  - { id: echo-route, provider: echo, model: e, region: us, supports: { json-mode: true } }
+  - { id: echo-route, provider: echo, model: e, region: us, supports: { json-mode: true, tools: true } }
   - { id: claude-route, provider: claude, model: c, region: us, supports: { json-mode: true, tools: true } }
 aliases:
   - name: both
@@ -318,4 +318,23 @@ aliases:
     );
     h.stop().await;
     mock.shutdown();
+}
+
+/// The schema constrains the text answer: a tool call (the caller runs the
+/// tool and asks again) is returned unchecked, JSON and streamed.
+#[tokio::test]
+async fn a_tool_call_is_returned_unchecked_the_schema_is_for_the_text() {
+    let h = start().await;
+    for stream in [false, true] {
+        let mut body = request("both", place(), stream);
+        body["messages"][0]["content"] = json!("what is the weather in Paris?");
+        body["tools"] = json!([{"type": "function",
+            "function": {"name": "get_weather", "parameters": {"type": "object"}}}]);
+        let resp = h.chat(&body).await;
+        assert_eq!(resp.status(), 200, "stream {stream}");
+        assert_eq!(header(&resp, "x-signalbox-route"), "echo-route");
+        let text = resp.text().await.unwrap();
+        assert!(text.contains("get_weather"), "{text}");
+    }
+    h.stop().await;
 }

@@ -29,12 +29,13 @@ use crate::chunk::{ByteStream, Chunk};
 use crate::sse::SseFramer;
 use crate::{MAX_RESPONSE_BYTES, UpstreamError};
 
-/// What a stream said so far: its text (choice 0), whether it refused,
-/// whether it finished.
+/// What a stream said so far: its text (choice 0), whether it is exempt
+/// from the check (a refusal, or a tool call: the schema constrains a text
+/// answer), whether it finished.
 #[derive(Debug, Default)]
 struct Said {
     text: String,
-    refused: bool,
+    exempt: bool,
     finished: bool,
 }
 
@@ -61,6 +62,8 @@ impl Said {
             content: Option<String>,
             #[serde(default)]
             refusal: Option<String>,
+            #[serde(default)]
+            tool_calls: Option<serde::de::IgnoredAny>,
         }
         if data == "[DONE]" {
             self.finished = true;
@@ -73,7 +76,7 @@ impl Said {
             if let Some(delta) = choice.delta {
                 self.text
                     .push_str(delta.content.as_deref().unwrap_or_default());
-                self.refused |= delta.refusal.is_some();
+                self.exempt |= delta.refusal.is_some() || delta.tool_calls.is_some();
             }
             self.finished |= choice.finish_reason.is_some();
         }
@@ -92,7 +95,7 @@ impl Said {
         };
         match event {
             TextEvent::Text(t) => self.text.push_str(&t),
-            TextEvent::Refusal => self.refused = true,
+            TextEvent::Refusal | TextEvent::ToolCall => self.exempt = true,
             TextEvent::Finished => self.finished = true,
             TextEvent::Other => {}
         }
@@ -104,6 +107,7 @@ impl Said {
             match event {
                 StreamEvent::TextDelta { choice: 0, text } => self.text.push_str(text),
                 StreamEvent::Stop { choice: 0, .. } => self.finished = true,
+                StreamEvent::ToolCallStart { choice: 0, .. } => self.exempt = true,
                 _ => {}
             }
         }
@@ -158,7 +162,7 @@ pub async fn check_stream(
             "the stream ended before its answer finished, so it cannot be checked against its response schema",
         ));
     }
-    if !said.refused {
+    if !said.exempt {
         check_text(schema, &said.text, "streamed answer")?;
     }
     Ok(futures::stream::iter(kept.into_iter().map(Ok)).boxed())
@@ -284,6 +288,10 @@ mod tests {
         );
         let refusal = typed(serde_json::json!({"type": "response.refusal.delta", "delta": "no"}));
         assert!(run(vec![refusal, done()]).await.is_ok());
+        // A tool call is passed on unchecked: the schema is for the text.
+        let call = typed(serde_json::json!({"type": "response.output_item.added",
+            "item": {"type": "function_call", "name": "f"}}));
+        assert!(run(vec![call, done()]).await.is_ok());
     }
 
     #[tokio::test(start_paused = true)]
