@@ -61,8 +61,10 @@ pub fn responses_output(body: &[u8]) -> Result<AnswerText, String> {
         content: Vec<Typed>,
     }
     let r: Response = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-    let mut out = AnswerText::default();
-    out.called_tool = r.output.iter().any(|i| i.kind == "function_call");
+    let mut out = AnswerText {
+        called_tool: r.output.iter().any(|i| i.kind == "function_call"),
+        ..AnswerText::default()
+    };
     for item in r.output.into_iter().filter(|i| i.kind == "message") {
         out.has_message = true;
         for part in item.content {
@@ -119,9 +121,9 @@ pub fn anthropic_output(body: &[u8]) -> Result<AnswerText, String> {
     let mut out = AnswerText {
         has_message: m.kind == "message",
         refused: m.stop_reason.as_deref() == Some("refusal"),
+        called_tool: m.content.iter().any(|b| b.kind == "tool_use"),
         ..AnswerText::default()
     };
-    out.called_tool = m.content.iter().any(|b| b.kind == "tool_use");
     for block in m.content.into_iter().filter(|b| b.kind == "text") {
         out.text.push_str(block.text.as_deref().unwrap_or_default());
     }
