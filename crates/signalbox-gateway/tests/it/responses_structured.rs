@@ -158,3 +158,32 @@ async fn no_route_answering_to_its_schema_is_a_502_naming_the_violation() {
     assert_eq!(h.mock("spare").stats().requests, 2);
     h.stop().await;
 }
+
+/// An `Idempotency-Key` holds on `/v1/responses` as on chat: the checked,
+/// passed-through answer is stored and replayed, not sent again; a
+/// replayed stream is the same events.
+#[tokio::test]
+async fn an_idempotent_responses_request_is_replayed_not_resent() {
+    let h = harness().await;
+    for stream in [false, true] {
+        let key = format!("resp-once-{stream}");
+        let post = || {
+            h.client
+                .post(h.url("/v1/responses"))
+                .header("idempotency-key", key.as_str())
+                .json(&body(stream))
+                .send()
+        };
+        let first = post().await.unwrap().text().await.unwrap();
+        let again = post().await.unwrap();
+        assert_eq!(again.status(), 200);
+        assert_eq!(header(&again, "x-signalbox-idempotent-replay"), "true");
+        let again = again.text().await.unwrap();
+        assert_eq!(
+            output_text(&response_of(&first, stream)),
+            output_text(&response_of(&again, stream))
+        );
+    }
+    assert_eq!(h.mock("native").stats().requests, 2, "one call per key");
+    h.stop().await;
+}
