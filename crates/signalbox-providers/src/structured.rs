@@ -44,7 +44,10 @@ pub(crate) fn validator(req: &ChatRequest) -> Result<Option<Arc<Validator>>, Pre
     // Named as the client wrote it.
     let field = match req.ingress() {
         WireFormat::Responses => "text.format.schema",
-        _ => "response_format.json_schema.schema",
+        WireFormat::Anthropic => "output_config.format.schema",
+        WireFormat::OpenAi | WireFormat::Completions | WireFormat::Embeddings => {
+            "response_format.json_schema.schema"
+        }
     };
     jsonschema::validator_for(schema)
         .map(|v| Some(Arc::new(v)))

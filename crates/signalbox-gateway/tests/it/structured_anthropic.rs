@@ -151,3 +151,23 @@ async fn an_openai_route_is_sent_the_format_as_a_json_schema_and_checked() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_schema_that_does_not_compile_is_a_400_naming_the_clients_field() {
+    let h = harness().await;
+    let mut sent = body("pair", false);
+    sent["output_config"]["format"]["schema"] = json!({"type": 12});
+    let resp = send(&h, &sent, "sa-bad-schema").await;
+    assert_eq!(resp.status(), 400);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["type"], "error", "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("output_config.format.schema is not a valid JSON Schema"),
+        "{v}"
+    );
+    assert_eq!(h.mock("claude").stats().requests, 0);
+    h.stop().await;
+}
