@@ -155,27 +155,18 @@ async fn garbage_never_breaks_the_server() {
     h.stop().await;
 }
 
-/// One tenant with a key, a small body limit.
-const KEYED_SMALL: &str = r#"
-server:
-  max-body-bytes: 1024
-tenants:
-  - { id: acme, api-keys: [{ env: ACME_KEY }] }
-providers:
-  - { name: primary, kind: openai-compatible, base-url: "${PRIMARY_URL}" }
-routes:
-  - { id: primary, provider: primary, model: m, region: us }
-aliases:
-  - { name: chat, routes: [primary] }
-"#;
-
 /// The endpoints beside chat (Responses, legacy completions, embeddings)
 /// answer every error the pipeline or the edge makes in OpenAI's shape,
 /// with the request id: auth, body too large, not JSON, unknown model.
 #[tokio::test]
 async fn the_newer_openai_endpoints_answer_every_error_in_openais_shape() {
+    // One tenant with a key (`endpoints.rs`), a small body limit.
+    let config = format!(
+        "server:\n  max-body-bytes: 1024\n{}",
+        crate::endpoints::KEYED
+    );
     let h = signalbox_testkit::Harness::start(
-        KEYED_SMALL,
+        &config,
         &["primary"],
         &[("ACME_KEY", "acme-key".into())],
     )

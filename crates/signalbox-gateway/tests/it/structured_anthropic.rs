@@ -118,11 +118,8 @@ async fn no_anthropic_route_answering_to_schema_is_an_anthropic_502_naming_it() 
         });
     }
     let resp = send(&h, &body("pair", false), "sa-none").await;
-    assert_eq!(resp.status(), 502);
-    let v: Value = resp.json().await.unwrap();
+    let v = crate::error_says(resp, 502, "at `/location`").await;
     assert_eq!(v["type"], "error", "Anthropic's shape: {v}");
-    let message = v["error"]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("at `/location`"), "{v}");
     h.stop().await;
 }
 
@@ -139,16 +136,8 @@ async fn an_openai_route_is_sent_the_format_as_a_json_schema_and_checked() {
         "{sent}"
     );
     assert!(sent.get("output_config").is_none(), "{sent}");
-    assert_eq!(resp.status(), 502);
-    let v: Value = resp.json().await.unwrap();
+    let v = crate::error_says(resp, 502, "not JSON as its response schema requires").await;
     assert_eq!(v["type"], "error", "{v}");
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("not JSON as its response schema requires"),
-        "{v}"
-    );
     h.stop().await;
 }
 
@@ -158,16 +147,9 @@ async fn a_schema_that_does_not_compile_is_a_400_naming_the_clients_field() {
     let mut sent = body("pair", false);
     sent["output_config"]["format"]["schema"] = json!({"type": 12});
     let resp = send(&h, &sent, "sa-bad-schema").await;
-    assert_eq!(resp.status(), 400);
-    let v: Value = resp.json().await.unwrap();
+    let says = "output_config.format.schema is not a valid JSON Schema";
+    let v = crate::error_says(resp, 400, says).await;
     assert_eq!(v["type"], "error", "{v}");
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("output_config.format.schema is not a valid JSON Schema"),
-        "{v}"
-    );
     assert_eq!(h.mock("claude").stats().requests, 0);
     h.stop().await;
 }

@@ -259,15 +259,7 @@ async fn a_json_schema_is_a_forced_tool_on_bedrock_and_its_answer_checked() {
     body["response_format"] =
         json!({"type": "json_schema", "json_schema": {"name": "place", "schema": schema}});
     let resp = h.chat_with(&body, &[("x-request-id", "br-schema")]).await;
-    assert_eq!(resp.status(), 502);
-    let v: Value = resp.json().await.unwrap();
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("not JSON as its response schema requires"),
-        "{v}"
-    );
+    crate::error_says(resp, 502, "not JSON as its response schema requires").await;
     let call = assert_signed(&seen, "converse");
     let tools = &call.body["toolConfig"];
     assert_eq!(
