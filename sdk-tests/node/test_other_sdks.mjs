@@ -11,7 +11,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { createAnthropic } from "@ai-sdk/anthropic";
 import { createOpenAI } from "@ai-sdk/openai";
-import { generateText, streamText } from "ai";
+import { generateObject, generateText, jsonSchema, streamText } from "ai";
 
 const BASE = (process.env.SIGNALBOX_URL ?? "").replace(/\/+$/, "");
 const API_KEY = "sk-test";
@@ -88,6 +88,22 @@ async function anthropicSdk(model) {
   expect(final.stop_reason === "end_turn", `stop_reason ${final.stop_reason}`);
 }
 
+/** The AI SDK's generateObject (a JSON schema via /v1/responses `text.format`): answered with the
+ * mocks' canned object, checked by the gateway against the schema before it is returned. */
+async function aiSdkObject(model) {
+  const paths = [];
+  const openai = createOpenAI({ baseURL: `${BASE}/v1`, apiKey: API_KEY, fetch: recording(paths) });
+  const schema = jsonSchema({
+    type: "object",
+    properties: { location: { type: "string" } },
+    required: ["location"],
+    additionalProperties: false,
+  });
+  const { object } = await generateObject({ model: openai(model), schema, prompt: "Where is the Eiffel Tower?", maxRetries: 0 });
+  expect(paths.includes("/v1/responses"), `the default provider called ${paths.join(", ")}`);
+  expect(object?.location === "Paris", `object ${JSON.stringify(object)}`);
+}
+
 if (!BASE) {
   console.error("SIGNALBOX_URL is not set (e.g. http://127.0.0.1:4000)");
   process.exit(2);
@@ -97,6 +113,10 @@ if (!BASE) {
 await check("ai-sdk openai responses-gpt: generateText + streamText passed through", () =>
   aiSdkOpenAi("responses-gpt"),
 );
+// Structured output: through the forced tool on Claude, natively on the passthrough route.
+for (const model of ["chat-claude", "responses-gpt"]) {
+  await check(`ai-sdk openai ${model}: generateObject (JSON schema, checked)`, () => aiSdkObject(model));
+}
 for (const model of MODELS) {
   await check(`ai-sdk openai ${model}: generateText + streamText (via /v1/responses)`, () => aiSdkOpenAi(model));
   await check(`ai-sdk anthropic ${model}: generateText + streamText`, () => aiSdkAnthropic(model));

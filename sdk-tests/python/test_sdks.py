@@ -608,6 +608,63 @@ def anthropic_stream_continued(client):
     expect(text_of(final) == text, f"final text {text_of(final)!r} != streamed text {text!r}")
 
 
+# Structured output: what LangChain's `with_structured_output` and the SDKs' `parse` helpers
+# send. The mocks answer it with the canned object: the Anthropic mock through the forced tool
+# (chat-claude, translated) or natively (`output_config.format`), the OpenAI mock's Responses API
+# natively (responses-gpt, passed through). The gateway checks every answer against the schema.
+PLACE = {
+    "type": "object",
+    "properties": {"location": {"type": "string"}},
+    "required": ["location"],
+    "additionalProperties": False,
+}
+PARIS = {"location": "Paris"}
+
+
+def openai_structured_chat(client, model):
+    completion = client.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "Where is the Eiffel Tower?"}],
+        response_format={"type": "json_schema", "json_schema": {"name": "place", "schema": PLACE, "strict": True}},
+    )
+    said = json.loads(completion.choices[0].message.content)
+    expect(said == PARIS, f"structured answer {said!r}")
+    expect(completion.choices[0].finish_reason == "stop", f"finish {completion.choices[0].finish_reason!r}")
+
+
+def openai_structured_responses(client, model):
+    text = {"format": {"type": "json_schema", "name": "place", "schema": PLACE, "strict": True}}
+    response = client.responses.create(model=model, input="Where is the Eiffel Tower?", text=text)
+    expect(json.loads(response.output_text) == PARIS, f"structured answer {response.output_text!r}")
+    with client.responses.stream(model=model, input="Where is the Eiffel Tower?", text=text) as stream:
+        final = stream.get_final_response()
+    expect(json.loads(final.output_text) == PARIS, f"streamed structured answer {final.output_text!r}")
+
+
+def anthropic_structured(client, model):
+    fmt = {"output_config": {"format": {"type": "json_schema", "schema": PLACE}}}
+    message = client.messages.create(
+        model=model,
+        max_tokens=64,
+        messages=[{"role": "user", "content": "Where is the Eiffel Tower?"}],
+        extra_body=fmt,
+    )
+    expect(json.loads(text_of(message)) == PARIS, f"structured answer {text_of(message)!r}")
+
+
+def openai_models_retrieve(client, model):
+    got = client.models.retrieve(model)
+    expect(got.id == model and got.object == "model", f"model {got!r}")
+    try:
+        client.models.retrieve("no-such-model")
+    except openai.NotFoundError as e:
+        body = e.body if isinstance(e.body, dict) else {}
+        code = body.get("code") or (body.get("error") or {}).get("code")
+        expect(code == "model_not_found", f"404 body {e.body!r}")
+    else:
+        raise AssertionError("an unknown model was retrieved")
+
+
 def main():
     if not BASE:
         sys.exit("SIGNALBOX_URL is not set (e.g. http://127.0.0.1:4000)")
@@ -631,6 +688,26 @@ def main():
             lambda: openai_responses_refuses_stored_state(oa, model),
         )
     check("openai: embeddings.create (base64 and float, chat alias refused)", lambda: openai_embeddings(oa))
+    for model in MODELS:
+        check(f"openai {model}: models.retrieve (and a 404 for an unknown one)", lambda: openai_models_retrieve(oa, model))
+    if "chat-claude" in MODELS and CLAUDE_MOCK:
+        check(
+            "openai chat-claude: response_format json_schema (forced tool, checked)",
+            lambda: openai_structured_chat(oa, "chat-claude"),
+        )
+        check(
+            "openai chat-claude: responses text.format json_schema (create + stream)",
+            lambda: openai_structured_responses(oa, "chat-claude"),
+        )
+        check(
+            "anthropic chat-claude: output_config.format json_schema (passed through, checked)",
+            lambda: anthropic_structured(an, "chat-claude"),
+        )
+    if GPT_MOCK:
+        check(
+            f"openai {PASSTHROUGH}: responses text.format json_schema passed through, checked",
+            lambda: openai_structured_responses(oa, PASSTHROUGH),
+        )
     if GPT_MOCK:
         check(
             f"openai {PASSTHROUGH}: responses.create passed through as written",

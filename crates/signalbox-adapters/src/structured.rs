@@ -5,6 +5,11 @@
 //! finished answer. The tool's name is reserved: a request that offers
 //! tools of its own is refused for such routes (forcing one tool would
 //! take the others away), so a call of [`TOOL`] is only ever this one.
+//! Reading the text of an answer passed on as written (a Response object,
+//! an Anthropic message, or their streams), to check it against the
+//! schema, is in [`text`].
+
+pub mod text;
 
 use serde_json::Value;
 

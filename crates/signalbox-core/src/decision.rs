@@ -146,9 +146,16 @@ pub struct DecisionRecord {
     /// Whether the caller asked for a stream.
     #[serde(default)]
     pub stream: bool,
-    /// Token usage reported by the provider.
+    /// Token usage reported by the provider (or, when `usage_estimated`,
+    /// the gateway's estimate).
     #[serde(default)]
     pub usage: Option<Usage>,
+    /// `usage` is the gateway's estimate, not the provider's report: a
+    /// stream that ended (cut, cancelled, or never asked for usage) before
+    /// the provider said what it used; the prompt-token estimate plus one
+    /// completion token per event forwarded, as the budget is charged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub usage_estimated: bool,
     /// Cost of the request in USD (usage × the serving route's prices).
     #[serde(default)]
     pub cost_usd: Option<f64>,

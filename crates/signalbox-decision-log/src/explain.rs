@@ -457,8 +457,14 @@ fn outcome(r: &DecisionRecord) -> Option<String> {
     if let Some(usage) = &r.usage {
         let _ = writeln!(
             s,
-            "  usage:   {} prompt + {} completion tokens",
-            usage.prompt_tokens, usage.completion_tokens
+            "  usage:   {} prompt + {} completion tokens{}",
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            if r.usage_estimated {
+                " (the gateway's estimate: the provider reported none)"
+            } else {
+                ""
+            }
         );
     }
     if let Some(cost) = r.cost_usd {

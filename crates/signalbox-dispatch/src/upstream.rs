@@ -114,9 +114,16 @@ impl Upstream for signalbox_providers::HttpUpstream {
                     None => Ok(Answer::Events(events)),
                     Some(schema) => {
                         let framer = self.sse_framer();
-                        signalbox_providers::check_stream(schema, events, framer, self.timeouts())
-                            .await
-                            .map(Answer::Events)
+                        let format = prepared.answer_format();
+                        signalbox_providers::check_stream(
+                            schema,
+                            events,
+                            framer,
+                            format,
+                            self.timeouts(),
+                        )
+                        .await
+                        .map(Answer::Events)
                     }
                 };
             }

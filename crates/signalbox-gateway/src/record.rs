@@ -59,8 +59,11 @@ pub(crate) struct End {
     pub error: Option<String>,
     /// Until the response head (a stream's first event).
     pub latency: Duration,
-    /// What the answer used, as the provider reported it.
+    /// What the answer used, as the provider reported it (or estimated).
     pub usage: Option<Usage>,
+    /// `usage` is the gateway's estimate (a stream the provider reported
+    /// no usage for).
+    pub usage_estimated: bool,
     /// Why a committed stream broke: the serving attempt becomes `stream_cut`.
     pub cut: Option<String>,
     /// The model a stream's first event named (a JSON answer's is read
@@ -184,6 +187,7 @@ impl Draft {
             record.model_version = end.model;
         }
         record.usage = end.usage;
+        record.usage_estimated = end.usage_estimated;
         record.cost_usd = cost(end.usage, price, continuation);
         record.outcome = end.outcome.as_str().to_string();
         record.status = end.status;
@@ -213,6 +217,7 @@ pub(crate) fn write_now(
         error,
         latency: ctx.started.elapsed(),
         usage: ctx.usage,
+        usage_estimated: false,
         cut: None,
         model: None,
     };

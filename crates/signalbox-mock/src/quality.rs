@@ -1,7 +1,8 @@
 //! Owns the mock's quality faults: answers that arrive on time and well
 //! formed but are worse — a refusal of a harmless request, an answer with
 //! the facts dropped, one with invented numbers, a call of a tool that was
-//! not offered, and a silently changed model version. Only a quality
+//! not offered, a structured output that breaks its schema, and a
+//! silently changed model version. Only a quality
 //! scorer (or a reader) sees them; they prove the quality loop end to end.
 
 use bytes::Bytes;
@@ -21,12 +22,18 @@ pub enum QualityFault {
     InventNumbers,
     /// Call a tool that was not offered instead of the first one.
     WrongTool,
+    /// Answer text with valid JSON of the wrong type, [`BROKEN_SCHEMA`]:
+    /// a structured output (a schema asking for a string `location`) that
+    /// breaks its schema.
+    BreakSchema,
 }
 
 /// The refusal an over-refusing model writes.
 pub const REFUSAL: &str = "I'm sorry, but I can't help with that request.";
 /// The tool a wrong-tool model calls.
 pub const WRONG_TOOL: &str = "delete_all_records";
+/// The text a schema-breaking model answers.
+pub const BROKEN_SCHEMA: &str = r#"{"location": 42}"#;
 
 /// `answer` made worse as `fault` says.
 pub(crate) fn degrade(fault: QualityFault, answer: &mut Answer, mock_name: &str) {
@@ -41,6 +48,9 @@ pub(crate) fn degrade(fault: QualityFault, answer: &mut Answer, mock_name: &str)
         (QualityFault::WrongTool, AnswerBody::ToolCall { .. }) => AnswerBody::ToolCall {
             name: WRONG_TOOL.to_owned(),
         },
+        (QualityFault::BreakSchema, AnswerBody::Text(_)) => {
+            AnswerBody::Text(BROKEN_SCHEMA.to_owned())
+        }
         _ => return,
     };
     if let AnswerBody::Text(text) = &body {

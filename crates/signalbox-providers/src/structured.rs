@@ -6,8 +6,15 @@
 //! not match the schema is a bad answer ([`OutcomeClass::BadResponse`]):
 //! the attempt fails and the next eligible route is tried, so an invalid
 //! answer never reaches the caller as a success. A refusal (the answer's
-//! `refusal` field) passes unchecked. A stream is read whole and checked
+//! `refusal` field) and a tool call (the schema constrains the text answer
+//! that follows the tool's result) pass unchecked. A stream is read whole and checked
 //! the same way before any of it is released (`structured/stream.rs`).
+//! An answer passed on as the provider wrote it is checked too: a
+//! Responses answer (a route serving `/v1/responses`, `text.format`) and
+//! an Anthropic one (an Anthropic client's body to an Anthropic route,
+//! `output_config.format`), its text read from its message (or its
+//! stream's text deltas); the schema is the one in the request's OpenAI
+//! view, where each ingress reads it.
 
 mod stream;
 
@@ -34,20 +41,52 @@ pub(crate) fn validator(req: &ChatRequest) -> Result<Option<Arc<Validator>>, Pre
     else {
         return Ok(None);
     };
+    // Named as the client wrote it.
+    let field = match req.ingress() {
+        WireFormat::Responses => "text.format.schema",
+        WireFormat::Anthropic => "output_config.format.schema",
+        WireFormat::OpenAi | WireFormat::Completions | WireFormat::Embeddings => {
+            "response_format.json_schema.schema"
+        }
+    };
     jsonschema::validator_for(schema)
         .map(|v| Some(Arc::new(v)))
-        .map_err(|e| {
-            PrepareError(format!(
-                "response_format.json_schema.schema is not a valid JSON Schema: {e}"
-            ))
-        })
+        .map_err(|e| PrepareError(format!("{field} is not a valid JSON Schema: {e}")))
 }
 
-/// Checks a whole OpenAI-shaped answer's first choice against `schema`.
+/// Checks a whole answer against `schema`: an OpenAI-shaped answer's
+/// first choice, or an answer passed on as written (a Response object, an
+/// Anthropic message).
 pub fn check_answer(schema: &Validator, json: &ChatJson) -> Result<(), UpstreamError> {
-    if json.format != WireFormat::OpenAi {
+    use signalbox_adapters::structured::text;
+    match json.format {
+        WireFormat::OpenAi => check_completion(schema, json),
+        WireFormat::Responses => check_passed_on(schema, text::responses_output(&json.body)),
+        WireFormat::Anthropic => check_passed_on(schema, text::anthropic_output(&json.body)),
+        // Clients' formats, never an answer's.
+        WireFormat::Completions | WireFormat::Embeddings => Ok(()),
+    }
+}
+
+/// An answer passed on as written, its text read, against `schema`.
+fn check_passed_on(
+    schema: &Validator,
+    said: Result<signalbox_adapters::structured::text::AnswerText, String>,
+) -> Result<(), UpstreamError> {
+    let said = said.map_err(|e| bad(&format!("the answer cannot be read: {e}")))?;
+    if said.refused || said.called_tool {
         return Ok(());
     }
+    if !said.has_message {
+        return Err(bad(
+            "the answer has no message to check against the response schema",
+        ));
+    }
+    check_text(schema, &said.text, "answer")
+}
+
+/// A chat completion's first choice against `schema`.
+fn check_completion(schema: &Validator, json: &ChatJson) -> Result<(), UpstreamError> {
     #[derive(Deserialize)]
     struct Completion {
         #[serde(default)]
@@ -61,6 +100,8 @@ pub fn check_answer(schema: &Validator, json: &ChatJson) -> Result<(), UpstreamE
     struct Message {
         content: Option<String>,
         refusal: Option<String>,
+        #[serde(default)]
+        tool_calls: Option<Vec<serde::de::IgnoredAny>>,
     }
     let message = serde_json::from_slice::<Completion>(&json.body)
         .ok()
@@ -71,18 +112,26 @@ pub fn check_answer(schema: &Validator, json: &ChatJson) -> Result<(), UpstreamE
             "the answer has no message to check against the response schema",
         ));
     };
-    if message.refusal.is_some() {
+    // The schema constrains a text answer: a refusal or a tool call (the
+    // caller runs it and asks again) is passed on unchecked.
+    let called_tool = message.tool_calls.is_some_and(|c| !c.is_empty());
+    if message.refusal.is_some() || called_tool {
         return Ok(());
     }
-    let text = message.content.unwrap_or_default();
-    let instance: Value = serde_json::from_str(&text).map_err(|e| {
+    check_text(schema, &message.content.unwrap_or_default(), "answer")
+}
+
+/// Checks an answer's whole text against `schema`; `what` names it in the
+/// failure (`answer`, `streamed answer`).
+fn check_text(schema: &Validator, text: &str, what: &str) -> Result<(), UpstreamError> {
+    let instance: Value = serde_json::from_str(text).map_err(|e| {
         bad(&format!(
-            "the answer is not JSON as its response schema requires: {e}"
+            "the {what} is not JSON as its response schema requires: {e}"
         ))
     })?;
     schema.validate(&instance).map_err(|e| {
         bad(&format!(
-            "the answer does not match its response schema at `{}`: {e}",
+            "the {what} does not match its response schema at `{}`: {e}",
             e.instance_path()
         ))
     })
@@ -130,6 +179,46 @@ mod tests {
             assert_eq!(err.class, OutcomeClass::BadResponse);
             assert!(err.detail.contains(says), "{content}: {}", err.detail);
         }
+    }
+
+    #[test]
+    fn a_tool_call_is_not_an_answer_to_check() {
+        let body = json!({"choices": [{"index": 0, "message": {"role": "assistant",
+            "content": null, "tool_calls": [{"id": "c", "type": "function",
+            "function": {"name": "f", "arguments": "{}"}}]}}]});
+        let json = ChatJson {
+            body: Bytes::from(body.to_string()),
+            ..answer("")
+        };
+        assert!(check_answer(&schema(), &json).is_ok());
+        let response = ChatJson {
+            body: Bytes::from(r#"{"object": "response", "output": [{"type": "function_call"}]}"#),
+            format: WireFormat::Responses,
+            ..answer("")
+        };
+        assert!(check_answer(&schema(), &response).is_ok());
+    }
+
+    #[test]
+    fn a_response_object_passed_through_is_checked_by_its_message_text() {
+        let response = |content: Value| {
+            ChatJson {
+            body: Bytes::from(
+                json!({"object": "response", "output": [{"type": "message", "content": [content]}]})
+                    .to_string(),
+            ),
+            usage: None,
+            format: WireFormat::Responses,
+            model: crate::AnswerModel::Unknown,
+        }
+        };
+        let text = |t: &str| response(json!({"type": "output_text", "text": t}));
+        assert!(check_answer(&schema(), &text(r#"{"n": 3}"#)).is_ok());
+        let err = check_answer(&schema(), &text(r#"{"n": "x"}"#)).unwrap_err();
+        assert_eq!(err.class, OutcomeClass::BadResponse);
+        assert!(err.detail.contains("at `/n`"), "{}", err.detail);
+        let refused = response(json!({"type": "refusal", "refusal": "no"}));
+        assert!(check_answer(&schema(), &refused).is_ok());
     }
 
     #[test]

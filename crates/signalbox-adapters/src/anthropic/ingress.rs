@@ -1,13 +1,14 @@
 //! Owns reading an Anthropic Messages body (`POST /v1/messages`) into the
-//! canonical request.
+//! canonical request, its structured output (`output_config.format`)
+//! included.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use signalbox_core::RequestError;
 
 use super::wire;
 use crate::canonical::{
-    ChatRequest, Dialect, Image, ImageSource, Message, Part, Role, Tool, ToolCall, ToolChoice,
-    ToolResult,
+    ChatRequest, Dialect, Image, ImageSource, Message, Part, ResponseFormat, Role, Tool, ToolCall,
+    ToolChoice, ToolResult,
 };
 use crate::note::Notes;
 
@@ -79,9 +80,50 @@ pub(super) fn from_wire(wire: wire::Request) -> Result<ChatRequest, RequestError
     req.stream = stream.unwrap_or(false);
     req.stream_usage = true;
     req.user = metadata.and_then(|m| m.user_id);
+    let mut extra = extra;
+    req.response_format = output_format(&mut extra)?;
     req.extra = extra;
     req.notes = notes.0;
     Ok(req)
+}
+
+/// Anthropic's structured output, `output_config.format` (or the earlier
+/// beta's top-level `output_format`): `{"type": "json_schema", "schema"}`,
+/// read as the response format (enforced on every route, and checked
+/// before it is returned) and taken out of the unknown fields, so no route
+/// is sent it twice. What else `output_config` holds (`effort`) stays.
+fn output_format(extra: &mut Map<String, Value>) -> Result<Option<ResponseFormat>, RequestError> {
+    let (format, field) = match extra.get_mut("output_config") {
+        Some(Value::Object(config)) if config.contains_key("format") => {
+            let format = config.remove("format");
+            if config.is_empty() {
+                extra.remove("output_config");
+            }
+            (format, "output_config.format")
+        }
+        _ => (extra.remove("output_format"), "output_format"),
+    };
+    let Some(format) = format.filter(|f| !f.is_null()) else {
+        return Ok(None);
+    };
+    let kind = format.get("type").and_then(Value::as_str);
+    if kind != Some("json_schema") {
+        return Err(invalid(format!("{field}.type"), "must be \"json_schema\""));
+    }
+    let Some(schema) = format.get("schema").filter(|s| s.is_object()) else {
+        return Err(invalid(
+            format!("{field}.schema"),
+            "is required and must be an object",
+        ));
+    };
+    Ok(Some(ResponseFormat::JsonSchema {
+        name: "output".to_owned(),
+        description: None,
+        schema: schema.clone(),
+        // Left to each route's default: OpenAI's strict mode demands more
+        // of a schema than Anthropic's; the gateway's check is the same.
+        strict: None,
+    }))
 }
 
 fn invalid(field: impl Into<String>, problem: &str) -> RequestError {
@@ -223,4 +265,63 @@ fn choice(c: wire::ToolChoice) -> Result<(ToolChoice, Option<bool>), RequestErro
         }
     };
     Ok((choice, c.disable_parallel_tool_use.map(|d| !d)))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn parse(extra: Value) -> Result<ChatRequest, RequestError> {
+        let mut body = json!({"model": "m", "max_tokens": 10,
+            "messages": [{"role": "user", "content": "where?"}]});
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            body[k] = v.clone();
+        }
+        parse_request(body.to_string().as_bytes())
+    }
+
+    #[test]
+    fn output_config_format_is_the_response_format_and_its_other_fields_stay() {
+        let schema = json!({"type": "object", "properties": {"n": {"type": "integer"}}});
+        let format = json!({"type": "json_schema", "schema": schema});
+        let req = parse(json!({"output_config": {"format": format, "effort": "low"}})).unwrap();
+        assert!(
+            matches!(&req.response_format, Some(ResponseFormat::JsonSchema { schema: s, .. }) if *s == schema)
+        );
+        assert_eq!(req.extra["output_config"], json!({"effort": "low"}));
+        // Alone in output_config, or the earlier beta's output_format.
+        let req = parse(json!({"output_config": {"format": format}})).unwrap();
+        assert!(req.response_format.is_some() && req.extra.is_empty());
+        let req = parse(json!({"output_format": format})).unwrap();
+        assert!(req.response_format.is_some() && req.extra.is_empty());
+        // Effort alone is no response format.
+        let req = parse(json!({"output_config": {"effort": "low"}})).unwrap();
+        assert!(req.response_format.is_none());
+    }
+
+    #[test]
+    fn a_bad_output_format_is_refused_naming_the_field() {
+        for (extra, field) in [
+            (
+                json!({"output_config": {"format": {"type": "xml"}}}),
+                "output_config.format.type",
+            ),
+            (
+                json!({"output_config": {"format": {"type": "json_schema"}}}),
+                "output_config.format.schema",
+            ),
+            (
+                json!({"output_format": {"type": "json_schema", "schema": 3}}),
+                "output_format.schema",
+            ),
+        ] {
+            let err = parse(extra).unwrap_err();
+            assert!(
+                matches!(&err, RequestError::Invalid { field: f, .. } if f == field),
+                "{err:?}"
+            );
+        }
+    }
 }

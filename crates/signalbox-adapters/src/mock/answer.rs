@@ -28,6 +28,13 @@ pub struct Prompt {
     /// The text of the conversation's last message when that is the
     /// assistant's (a prefill the answer continues).
     pub prefill: Option<String>,
+    /// The request asks for a JSON-schema answer that this API enforces
+    /// natively (the mock's Responses API, `text.format`; its Anthropic
+    /// API, `output_config.format`; Gemini's `responseSchema`): the answer
+    /// is [`TOOL_ARGUMENTS`], the
+    /// canned object, as text. The mock's OpenAI chat API leaves this
+    /// unset: it only follows instructions, answering prose.
+    pub json_schema: bool,
 }
 
 impl Prompt {
@@ -70,12 +77,14 @@ impl Answer {
             first_tool,
             forced_tool,
             prefill,
+            json_schema,
         } = prompt;
         let prompt_tokens = words + TOKENS_PER_MESSAGE * messages;
         let body = match first_tool {
             Some(name) if forced_tool || mentions_weather(&last_user_text) => {
                 AnswerBody::ToolCall { name }
             }
+            _ if json_schema => AnswerBody::Text(TOOL_ARGUMENTS.to_owned()),
             _ if last_user_text.starts_with(JUDGE_MARK) => AnswerBody::Text(grade(&last_user_text)),
             _ => AnswerBody::Text(continued(prefill.as_deref(), mock_name, &last_user_text)),
         };
@@ -218,11 +227,23 @@ mod tests {
             first_tool: None,
             forced_tool: false,
             prefill: None,
+            json_schema: false,
         };
         let answer = Answer::to(prompt, "a");
         assert_eq!(answer.body, AnswerBody::Text("[a] echo: hi there".into()));
         assert_eq!(answer.prompt_tokens, 13);
         assert_eq!(answer.completion_tokens, 4);
+    }
+
+    #[test]
+    fn a_schema_enforced_natively_is_answered_with_the_canned_object() {
+        let prompt = Prompt {
+            last_user_text: "where?".into(),
+            json_schema: true,
+            ..Prompt::default()
+        };
+        let answer = Answer::to(prompt, "a");
+        assert_eq!(answer.body, AnswerBody::Text(TOOL_ARGUMENTS.into()));
     }
 
     #[test]

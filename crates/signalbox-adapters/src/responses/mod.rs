@@ -6,7 +6,8 @@
 //! APIs, or sent the client's own body where they serve the Responses API
 //! (the gateway's passthrough: what only it carries, built-in tools and
 //! files, is named in `untranslatable.rs`; its answers are read for usage,
-//! end and failures in `usage.rs`). Nothing is stored, so
+//! end and failures in `usage.rs`; for the answer's text, checked against
+//! a requested schema, in `crate::structured::text`). Nothing is stored, so
 //! `previous_response_id` and `item_reference` are refused naming the field.
 
 mod ingress;

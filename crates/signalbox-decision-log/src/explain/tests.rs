@@ -446,3 +446,16 @@ fn the_canary_arm_is_explained() {
         "{text}"
     );
 }
+
+#[test]
+fn an_estimated_usage_says_so() {
+    let text = explain(&DecisionRecord {
+        usage_estimated: true,
+        ..served_record()
+    });
+    assert!(
+        text.contains("30 completion tokens (the gateway's estimate: the provider reported none)"),
+        "{text}"
+    );
+    assert!(!explain(&served_record()).contains("estimate"));
+}

@@ -65,7 +65,7 @@ impl StreamTail {
     /// continuation was tried and failed).
     pub(crate) fn settle(mut self, first: StreamEnd, continued: Option<ContinuedEnd>) {
         let mut ending = self.ending(self.route, &first.outcome);
-        let mut usage = self.spend(self.route, &first);
+        let (mut usage, mut estimated) = self.spend(self.route, &first);
         // The cut the record's last attempt takes: the continuation marks
         // the first stream's break itself, ahead of its own attempts.
         let mut record_cut = ending.cut.clone();
@@ -78,10 +78,11 @@ impl StreamTail {
                     ending.label = "continued";
                 }
                 record_cut.clone_from(&ending.cut);
-                let part = self.spend(*to, second);
+                let (part, part_estimated) = self.spend(*to, second);
                 let price = self.runtime.route_config(*to).map(|r| r.price);
                 priced = price.zip(part);
                 usage = sum(usage, part);
+                estimated |= part_estimated;
             }
             if let Some(draft) = self.record.as_mut() {
                 draft.continued(c.facts, c.attempts, c.skipped, priced);
@@ -92,7 +93,9 @@ impl StreamTail {
         {
             cut.store(true, Ordering::Relaxed);
         }
-        crate::trace::genai::stream_ended(&self.span, ending.label, usage);
+        // The span's gen_ai usage is the provider's report, never a guess.
+        let reported = usage.filter(|_| !estimated);
+        crate::trace::genai::stream_ended(&self.span, ending.label, reported);
         if let Some(draft) = self.record {
             let end = End {
                 outcome: Outcome::Served,
@@ -100,6 +103,7 @@ impl StreamTail {
                 error: ending.error,
                 latency: self.first_event,
                 usage,
+                usage_estimated: estimated,
                 cut: record_cut,
                 // The first route's: the one the record names as serving.
                 model: first.model,
@@ -143,13 +147,18 @@ impl StreamTail {
         }
     }
 
-    /// Charges what one route's stream used, however it ended; the usage
-    /// the provider reported, if any.
-    fn spend(&self, route: RouteIdx, end: &StreamEnd) -> Option<Usage> {
-        let usage = end.usage.or_else(|| Some(self.charge.estimate(end.events)));
+    /// Charges what one route's stream used, however it ended: the usage
+    /// the provider reported, else the gateway's estimate (a stream cut
+    /// before its usage, or one that never carried it), which the record
+    /// keeps too, marked estimated (`true`).
+    fn spend(&self, route: RouteIdx, end: &StreamEnd) -> (Option<Usage>, bool) {
+        let (usage, estimated) = match end.usage {
+            Some(u) => (u, false),
+            None => (self.charge.estimate(end.events), true),
+        };
         let tenant = self.runtime.config.tenants.get(self.charge.tenant);
-        crate::budget::charge(&self.state, &self.runtime, tenant, route, usage);
-        end.usage
+        crate::budget::charge(&self.state, &self.runtime, tenant, route, Some(usage));
+        (Some(usage), estimated)
     }
 }
 

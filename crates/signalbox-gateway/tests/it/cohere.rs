@@ -30,7 +30,7 @@ routes:
     provider: co
     model: command-a-03-2025
     region: us
-    supports: { tools: true, streaming: true }
+    supports: { tools: true, streaming: true, json-mode: true }
     price: { input-per-1m: 2.5, output-per-1m: 10.0 }
   - id: gpt-route
     provider: gpt
@@ -201,5 +201,24 @@ async fn a_failing_cohere_route_fails_over_to_the_openai_one() {
     assert_eq!(header(&resp, "x-signalbox-route"), "gpt-route");
     let chunks = openai_stream(&resp.text().await.unwrap());
     assert_eq!(streamed_text(&chunks), "[gpt] echo: stream it");
+    h.stop().await;
+}
+
+/// A JSON schema reaches Cohere natively (`response_format` JSON mode with
+/// the schema), and the answer is checked: the mock answers prose, so the
+/// caller gets a 502 naming why, never the prose.
+#[tokio::test]
+async fn a_json_schema_is_sent_natively_and_the_answer_checked() {
+    let h = harness().await;
+    let schema = json!({"type": "object", "properties": {"location": {"type": "string"}},
+        "required": ["location"]});
+    let mut body = chat_body("cohere", "where?");
+    body["response_format"] =
+        json!({"type": "json_schema", "json_schema": {"name": "place", "schema": schema}});
+    let resp = h.chat(&body).await;
+    let sent = h.mock("co").stats().last_request.unwrap();
+    assert_eq!(sent["response_format"]["type"], "json_object", "{sent}");
+    assert_eq!(sent["response_format"]["json_schema"], schema, "{sent}");
+    crate::error_says(resp, 502, "not JSON as its response schema requires").await;
     h.stop().await;
 }

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 use signalbox_testkit::Harness;
 
-const KEYED: &str = r#"
+pub(crate) const KEYED: &str = r#"
 tenants:
   - { id: acme, api-keys: [{ env: ACME_KEY }] }
 providers:

@@ -154,3 +154,56 @@ async fn garbage_never_breaks_the_server() {
     assert_eq!(h.get("/healthz").await.0, 200);
     h.stop().await;
 }
+
+/// The endpoints beside chat (Responses, legacy completions, embeddings)
+/// answer every error the pipeline or the edge makes in OpenAI's shape,
+/// with the request id: auth, body too large, not JSON, unknown model.
+#[tokio::test]
+async fn the_newer_openai_endpoints_answer_every_error_in_openais_shape() {
+    // One tenant with a key (`endpoints.rs`), a small body limit.
+    let config = format!(
+        "server:\n  max-body-bytes: 1024\n{}",
+        crate::endpoints::KEYED
+    );
+    let h = signalbox_testkit::Harness::start(
+        &config,
+        &["primary"],
+        &[("ACME_KEY", "acme-key".into())],
+    )
+    .await;
+    let bodies = [
+        ("/v1/responses", r#"{"model": "nope", "input": "hi"}"#),
+        ("/v1/completions", r#"{"model": "nope", "prompt": "hi"}"#),
+        ("/v1/embeddings", r#"{"model": "nope", "input": "hi"}"#),
+    ];
+    for (path, unknown_model) in bodies {
+        let big = format!(
+            "{{\"model\": \"chat\", \"input\": \"{}\"}}",
+            "a".repeat(4096)
+        );
+        let cases: [(Option<&str>, String, u16); 4] = [
+            (None, unknown_model.to_owned(), 401),
+            (Some("acme-key"), big, 413),
+            (Some("acme-key"), "{\"model\": ".to_owned(), 400),
+            (Some("acme-key"), unknown_model.to_owned(), 404),
+        ];
+        for (key, body, want) in cases {
+            let mut req = h
+                .client
+                .post(h.url(path))
+                .header("content-type", "application/json")
+                .header("x-request-id", "err-new-1")
+                .body(body);
+            if let Some(key) = key {
+                req = req.bearer_auth(key);
+            }
+            let resp = req.send().await.unwrap();
+            assert_eq!(resp.status().as_u16(), want, "{path}");
+            assert_eq!(header(&resp, "x-request-id"), "err-new-1", "{path}");
+            let v: Value = resp.json().await.unwrap();
+            assert_openai_shape(&v);
+        }
+    }
+    assert_eq!(h.mock("primary").stats().requests, 0);
+    h.stop().await;
+}

@@ -38,6 +38,7 @@ mod residency;
 mod resilience;
 mod responses;
 mod responses_native;
+mod responses_structured;
 mod roundtrip;
 mod shadow;
 mod shared_counts;
@@ -47,6 +48,7 @@ mod stream_continue;
 mod stream_ends;
 mod streaming;
 mod structured;
+mod structured_anthropic;
 mod translation;
 mod translation_bedrock;
 mod translation_errors;
@@ -117,4 +119,14 @@ pub fn header<'a>(resp: &'a reqwest::Response, name: &str) -> &'a str {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
+}
+
+/// Reads an error answer: asserts its status and that its message says
+/// `says` (either error shape: `error.message`), and gives back the body.
+pub async fn error_says(resp: reqwest::Response, status: u16, says: &str) -> serde_json::Value {
+    assert_eq!(resp.status().as_u16(), status);
+    let v: serde_json::Value = resp.json().await.unwrap();
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(says), "{says:?} not in {v}");
+    v
 }

@@ -266,3 +266,67 @@ async fn decision_records_are_complete_and_queryable() {
     );
     h.stop().await;
 }
+
+/// Residency and failover hold on every endpoint of the chat pipeline,
+/// not only chat: Responses, legacy completions and Anthropic Messages.
+#[tokio::test]
+async fn every_endpoint_keeps_the_tenants_regions_and_fails_over_within_them() {
+    let h = residency().await;
+    let bodies = [
+        (
+            "/v1/responses",
+            serde_json::json!({"model": "chat", "input": "hello"}),
+        ),
+        (
+            "/v1/completions",
+            serde_json::json!({"model": "chat", "prompt": "hello"}),
+        ),
+        (
+            "/v1/messages",
+            serde_json::json!({"model": "chat", "max_tokens": 16,
+                "messages": [{"role": "user", "content": "hello"}]}),
+        ),
+    ];
+    let post = |path: &str, body: &Value, key: &str| {
+        h.client
+            .post(h.url(path))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+    };
+    for (path, body) in &bodies {
+        let resp = post(path, body, "acme-key").await.unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        assert_eq!(header(&resp, "x-signalbox-route"), "eu", "{path}");
+    }
+    // Globex: the US down, the EU serves (failover, marked).
+    h.mock("us").set_faults(Faults {
+        error_rate: 1.0,
+        error_status: 500,
+        ..Faults::default()
+    });
+    for (path, body) in &bodies {
+        let resp = post(path, body, "globex-key").await.unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        assert_eq!(header(&resp, "x-signalbox-route"), "eu", "{path}");
+        assert_eq!(header(&resp, "x-signalbox-attempts"), "2", "{path}");
+    }
+    // Acme: the EU down is a refusal, never a US answer.
+    h.mock("us").set_faults(Faults::default());
+    h.mock("eu").set_faults(Faults {
+        error_rate: 1.0,
+        error_status: 503,
+        ..Faults::default()
+    });
+    let us_before = h.mock("us").stats().requests;
+    for (path, body) in &bodies {
+        let resp = post(path, body, "acme-key").await.unwrap();
+        assert!(resp.status().is_server_error(), "{path}: {}", resp.status());
+    }
+    assert_eq!(
+        h.mock("us").stats().requests,
+        us_before,
+        "acme reached the US"
+    );
+    h.stop().await;
+}

@@ -161,7 +161,33 @@ async fn a_stream_is_passed_through_event_by_event_with_its_usage() {
     assert_eq!(rec.attempts[0].outcome.label(), "success", "{rec:?}");
     let usage = rec.usage.expect("usage recorded");
     assert!(usage.completion_tokens > 0, "{usage:?}");
+    assert!(!rec.usage_estimated, "response.completed reported it");
     assert!(passed_through(&notes(&h, "rn-stream").await));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_stream_cut_before_response_completed_records_an_estimated_usage() {
+    let h = harness().await;
+    // created, in_progress, the item and its part, one delta: then the
+    // connection drops, before response.completed (and its usage).
+    h.mock("native").set_faults(Faults {
+        cut_stream_after: Some(5),
+        ..Faults::default()
+    });
+    let resp = send(&h, &body("hello there", true), "rn-cut").await;
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    let evs = events(&text);
+    assert_eq!(evs.last().unwrap().0, "error", "{text}");
+    assert!(!text.contains("response.completed"), "{text}");
+    let rec = h.record("rn-cut").await;
+    assert_eq!(rec.attempts[0].outcome.label(), "stream_cut", "{rec:?}");
+    // The provider said nothing of usage: the gateway's estimate, marked.
+    let usage = rec.usage.expect("an estimate recorded");
+    assert!(rec.usage_estimated, "{rec:?}");
+    assert!(usage.prompt_tokens > 0, "the prompt estimate: {usage:?}");
+    assert!(usage.completion_tokens > 0, "events forwarded: {usage:?}");
     h.stop().await;
 }
 

@@ -19,7 +19,7 @@ providers:
     kind: anthropic
     base-url: ${CLAUDE_URL}
 routes:
-  - { id: echo-route, provider: echo, model: e, region: us, supports: { json-mode: true } }
+  - { id: echo-route, provider: echo, model: e, region: us, supports: { json-mode: true, tools: true } }
   - { id: claude-route, provider: claude, model: c, region: us, supports: { json-mode: true, tools: true } }
 aliases:
   - name: both
@@ -214,5 +214,111 @@ async fn a_responses_stream_with_a_schema_is_checked_too() {
         json!({"location": "Paris"}),
         "{text}"
     );
+    h.stop().await;
+}
+
+/// Gemini serves a JSON schema natively (`responseSchema`; the mock
+/// answers it), and its answer is checked like any other.
+#[tokio::test]
+async fn a_gemini_route_answers_natively_and_is_checked() {
+    let yaml = crate::translation::NATIVE.replace(
+        "supports: { tools: true, streaming: true }\n    price: { input-per-1m: 1.0",
+        "supports: { tools: true, streaming: true, json-mode: true }\n    price: { input-per-1m: 1.0",
+    );
+    let h = signalbox_testkit::Harness::start_formats(
+        &yaml,
+        &[
+            ("claude", MockFormat::Anthropic),
+            ("gem", MockFormat::Gemini),
+            ("gpt", MockFormat::OpenAi),
+        ],
+        &[
+            ("CLAUDE_KEY", "sk-ant-test".into()),
+            ("GEM_KEY", "gem-test-key".into()),
+        ],
+        MockOptions::default(),
+    )
+    .await;
+    let resp = h.chat(&request("gemini", place(), false)).await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    let content = v["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(
+        serde_json::from_str::<Value>(content).unwrap_or_default(),
+        json!({"location": "Paris"}),
+        "{v}"
+    );
+    let sent = h.mock("gem").stats().last_request.unwrap();
+    assert_eq!(
+        sent["generationConfig"]["responseMimeType"], "application/json",
+        "{sent}"
+    );
+    assert!(
+        sent["generationConfig"]["responseSchema"].is_object(),
+        "{sent}"
+    );
+    // A model that breaks the schema: no route left, a 502 naming it.
+    h.mock("gem").set_faults(signalbox_mock::Faults {
+        quality: Some(signalbox_mock::QualityFault::BreakSchema),
+        ..signalbox_mock::Faults::default()
+    });
+    let resp = h.chat(&request("gemini", place(), false)).await;
+    crate::error_says(resp, 502, "at `/location`").await;
+    h.stop().await;
+}
+
+/// Azure OpenAI is sent the schema natively, and its answer is checked
+/// (the mock's chat API answers prose: refused, never returned).
+#[tokio::test]
+async fn an_azure_route_is_sent_the_schema_and_its_answer_checked() {
+    let config = r#"
+providers:
+  - { name: az, kind: azure-openai, base-url: "${AZ_ROOT}", api-key: { env: AZ_KEY } }
+routes:
+  - { id: az-route, provider: az, model: my-deployment, region: us, supports: { json-mode: true } }
+aliases:
+  - { name: az, routes: [az-route] }
+"#;
+    let mock =
+        signalbox_mock::MockProvider::start(signalbox_testkit::any_port(), MockOptions::default())
+            .await
+            .unwrap();
+    let root = mock.base_url().trim_end_matches("/v1").to_owned();
+    let h = signalbox_testkit::Harness::start(
+        config,
+        &[],
+        &[("AZ_ROOT", root), ("AZ_KEY", "az-secret".into())],
+    )
+    .await;
+    let resp = h.chat(&request("az", place(), false)).await;
+    let sent = mock.stats().last_request.unwrap();
+    assert_eq!(
+        sent["response_format"]["json_schema"]["schema"],
+        place(),
+        "{sent}"
+    );
+    crate::error_says(resp, 502, "not JSON as its response schema requires").await;
+    h.stop().await;
+    mock.shutdown();
+}
+
+/// The schema constrains the text answer: a tool call (the caller runs the
+/// tool and asks again) is returned unchecked, JSON and streamed.
+#[tokio::test]
+async fn a_tool_call_is_returned_unchecked_the_schema_is_for_the_text() {
+    let h = start().await;
+    for stream in [false, true] {
+        let mut body = request("both", place(), stream);
+        body["messages"][0]["content"] = json!("what is the weather in Paris?");
+        body["tools"] = json!([{"type": "function",
+            "function": {"name": "get_weather", "parameters": {"type": "object"}}}]);
+        let resp = h.chat(&body).await;
+        assert_eq!(resp.status(), 200, "stream {stream}");
+        assert_eq!(header(&resp, "x-signalbox-route"), "echo-route");
+        let text = resp.text().await.unwrap();
+        assert!(text.contains("get_weather"), "{text}");
+    }
     h.stop().await;
 }

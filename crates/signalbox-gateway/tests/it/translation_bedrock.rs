@@ -33,7 +33,7 @@ routes:
     provider: aws
     model: "anthropic.claude-3-haiku-20240307-v1:0"
     region: us
-    supports: { streaming: true }
+    supports: { streaming: true, json-mode: true }
     price: { input-per-1m: 1.0, output-per-1m: 5.0 }
 aliases:
   - name: bedrock
@@ -244,5 +244,33 @@ async fn bedrock_converse_stream_frames_become_openai_chunks() {
     let rec = record(&h, "br-s").await;
     let usage = rec.usage.expect("stream usage recorded");
     assert_eq!((usage.prompt_tokens, usage.completion_tokens), (3, 4));
+    h.stop().await;
+}
+
+/// A JSON schema reaches Bedrock as one forced tool (Converse's
+/// `toolConfig`), and the answer is checked: the stub answers prose, not
+/// the tool's JSON, so nothing is returned but a 502 naming why.
+#[tokio::test]
+async fn a_json_schema_is_a_forced_tool_on_bedrock_and_its_answer_checked() {
+    let (h, seen) = bedrock().await;
+    let mut body = chat_body("bedrock", "hello");
+    let schema = json!({"type": "object", "properties": {"location": {"type": "string"}},
+        "required": ["location"]});
+    body["response_format"] =
+        json!({"type": "json_schema", "json_schema": {"name": "place", "schema": schema}});
+    let resp = h.chat_with(&body, &[("x-request-id", "br-schema")]).await;
+    crate::error_says(resp, 502, "not JSON as its response schema requires").await;
+    let call = assert_signed(&seen, "converse");
+    let tools = &call.body["toolConfig"];
+    assert_eq!(
+        tools["tools"][0]["toolSpec"]["inputSchema"]["json"], schema,
+        "{}",
+        call.body
+    );
+    assert!(
+        tools["toolChoice"]["tool"]["name"].is_string(),
+        "{}",
+        call.body
+    );
     h.stop().await;
 }

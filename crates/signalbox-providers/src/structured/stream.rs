@@ -8,6 +8,9 @@
 //! ends before its finish is a bad answer, and the next eligible route is
 //! tried, exactly as for a JSON answer. The price is time to first byte:
 //! the caller gets the first event when the whole answer has arrived.
+//! A Responses or Anthropic stream passed on as written is read by its
+//! typed events (text deltas, refusal, its end), an OpenAI one by its
+//! chunks.
 //!
 //! The wait is bounded as a committed stream's is: the first chunk within
 //! the first-token deadline, then no silence longer than `idle`, the
@@ -17,21 +20,22 @@
 use futures::StreamExt;
 use jsonschema::Validator;
 use serde::Deserialize;
-use serde_json::Value;
 use signalbox_config::Timeouts;
+use signalbox_core::WireFormat;
 use signalbox_core::canonical::StreamEvent;
 
-use super::bad;
+use super::{bad, check_text};
 use crate::chunk::{ByteStream, Chunk};
 use crate::sse::SseFramer;
 use crate::{MAX_RESPONSE_BYTES, UpstreamError};
 
-/// What a stream said so far: its text (choice 0), whether it refused,
-/// whether it finished.
+/// What a stream said so far: its text (choice 0), whether it is exempt
+/// from the check (a refusal, or a tool call: the schema constrains a text
+/// answer), whether it finished.
 #[derive(Debug, Default)]
 struct Said {
     text: String,
-    refused: bool,
+    exempt: bool,
     finished: bool,
 }
 
@@ -58,6 +62,8 @@ impl Said {
             content: Option<String>,
             #[serde(default)]
             refusal: Option<String>,
+            #[serde(default)]
+            tool_calls: Option<serde::de::IgnoredAny>,
         }
         if data == "[DONE]" {
             self.finished = true;
@@ -70,9 +76,28 @@ impl Said {
             if let Some(delta) = choice.delta {
                 self.text
                     .push_str(delta.content.as_deref().unwrap_or_default());
-                self.refused |= delta.refusal.is_some();
+                self.exempt |= delta.refusal.is_some() || delta.tool_calls.is_some();
             }
             self.finished |= choice.finish_reason.is_some();
+        }
+    }
+
+    /// One event passed on as written, in its wire `format`: an OpenAI
+    /// chunk, or a Responses or Anthropic event read for its text.
+    fn wire_event(&mut self, format: WireFormat, data: &str) {
+        use signalbox_adapters::structured::text::{self, TextEvent};
+        let event = match format {
+            WireFormat::Responses => text::responses_event(data),
+            WireFormat::Anthropic => text::anthropic_event(data),
+            WireFormat::OpenAi | WireFormat::Completions | WireFormat::Embeddings => {
+                return self.chunk(data);
+            }
+        };
+        match event {
+            TextEvent::Text(t) => self.text.push_str(&t),
+            TextEvent::Refusal | TextEvent::ToolCall => self.exempt = true,
+            TextEvent::Finished => self.finished = true,
+            TextEvent::Other => {}
         }
     }
 
@@ -82,6 +107,7 @@ impl Said {
             match event {
                 StreamEvent::TextDelta { choice: 0, text } => self.text.push_str(text),
                 StreamEvent::Stop { choice: 0, .. } => self.finished = true,
+                StreamEvent::ToolCallStart { choice: 0, .. } => self.exempt = true,
                 _ => {}
             }
         }
@@ -90,11 +116,14 @@ impl Said {
 
 /// Reads `stream` whole, checks its answer against `schema`, and gives it
 /// back as a stream that replays what was read. `framer` frames a stream
-/// passed on as written (capped at the provider's event size).
+/// passed on as written (capped at the provider's event size), whose
+/// events are in `format` (the answer's wire format: OpenAI's, or the
+/// Responses API's when passed through).
 pub async fn check_stream(
     schema: &Validator,
     mut stream: ByteStream,
     mut framer: SseFramer,
+    format: WireFormat,
     timeouts: &Timeouts,
 ) -> Result<ByteStream, UpstreamError> {
     let mut kept: Vec<Chunk> = Vec::new();
@@ -113,7 +142,7 @@ pub async fn check_stream(
                 size += bytes.len();
                 framer.push(bytes);
                 while let Some(ev) = framer.next_event().map_err(|e| bad(&e.to_string()))? {
-                    said.chunk(&ev.data);
+                    said.wire_event(format, &ev.data);
                 }
             }
             Chunk::Events(events) => {
@@ -133,25 +162,10 @@ pub async fn check_stream(
             "the stream ended before its answer finished, so it cannot be checked against its response schema",
         ));
     }
-    if !said.refused {
-        check_text(schema, &said.text)?;
+    if !said.exempt {
+        check_text(schema, &said.text, "streamed answer")?;
     }
     Ok(futures::stream::iter(kept.into_iter().map(Ok)).boxed())
-}
-
-/// Checks an answer's whole text against `schema`.
-fn check_text(schema: &Validator, text: &str) -> Result<(), UpstreamError> {
-    let instance: Value = serde_json::from_str(text).map_err(|e| {
-        bad(&format!(
-            "the streamed answer is not JSON as its response schema requires: {e}"
-        ))
-    })?;
-    schema.validate(&instance).map_err(|e| {
-        bad(&format!(
-            "the streamed answer does not match its response schema at `{}`: {e}",
-            e.instance_path()
-        ))
-    })
 }
 
 #[cfg(test)]
@@ -181,7 +195,14 @@ mod tests {
 
     async fn check(chunks: Vec<Chunk>) -> Result<Vec<Chunk>, UpstreamError> {
         let t = Timeouts::default();
-        let out = check_stream(&schema(), of(chunks), SseFramer::new(), &t).await?;
+        let out = check_stream(
+            &schema(),
+            of(chunks),
+            SseFramer::new(),
+            WireFormat::OpenAi,
+            &t,
+        )
+        .await?;
         Ok(out.map(|c| c.unwrap()).collect().await)
     }
 
@@ -229,11 +250,55 @@ mod tests {
         }
     }
 
+    /// A Responses event's bytes, as OpenAI writes them.
+    fn typed(data: serde_json::Value) -> Chunk {
+        let name = data["type"].as_str().unwrap_or_default().to_owned();
+        Chunk::Data(Bytes::from(format!("event: {name}\ndata: {data}\n\n")))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_responses_stream_passed_through_is_read_by_its_typed_events() {
+        let t = Timeouts::default();
+        let run = |chunks: Vec<Chunk>| async move {
+            check_stream(
+                &schema(),
+                of(chunks),
+                SseFramer::new(),
+                WireFormat::Responses,
+                &t,
+            )
+            .await
+            .map(|_| ())
+        };
+        let delta =
+            |d: &str| typed(serde_json::json!({"type": "response.output_text.delta", "delta": d}));
+        let done = || typed(serde_json::json!({"type": "response.completed", "response": {}}));
+        assert!(
+            run(vec![delta("{\"n\""), delta(": 2}"), done()])
+                .await
+                .is_ok()
+        );
+        let err = run(vec![delta("{\"n\": true}"), done()]).await.unwrap_err();
+        assert!(err.detail.contains("at `/n`"), "{}", err.detail);
+        let err = run(vec![delta("{\"n\": 2}")]).await.unwrap_err();
+        assert!(
+            err.detail.contains("ended before its answer finished"),
+            "{}",
+            err.detail
+        );
+        let refusal = typed(serde_json::json!({"type": "response.refusal.delta", "delta": "no"}));
+        assert!(run(vec![refusal, done()]).await.is_ok());
+        // A tool call is passed on unchecked: the schema is for the text.
+        let call = typed(serde_json::json!({"type": "response.output_item.added",
+            "item": {"type": "function_call", "name": "f"}}));
+        assert!(run(vec![call, done()]).await.is_ok());
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_silent_upstream_times_out_while_buffered() {
         let t = Timeouts::default();
         let silent: ByteStream = futures::stream::pending().boxed();
-        let err = check_stream(&schema(), silent, SseFramer::new(), &t)
+        let err = check_stream(&schema(), silent, SseFramer::new(), WireFormat::OpenAi, &t)
             .await
             .err()
             .unwrap();

@@ -36,6 +36,13 @@ impl HttpUpstream {
             .filter(|(cap, requested)| *requested > u64::from(*cap))
             .map(|(sent, requested)| OutputClamp { requested, sent });
         let no_store = route.retention == Retention::None;
+        // Passed through or not, a structured output is checked before it
+        // is returned (a Responses body's `text.format`, read into the
+        // request's OpenAI view).
+        let schema = match crate::structured::validator(req) {
+            Ok(schema) => schema,
+            Err(e) => return Some(Err(e)),
+        };
         let body = native.upstream_json_for(&route.upstream_model, clamp.map(|c| c.sent), no_store);
         let target = match &self.adapter {
             Some(adapter) => adapter
@@ -58,6 +65,9 @@ impl HttpUpstream {
         let mut notes: Vec<TranslationNote> = clamp.iter().map(clamp_note).collect();
         if responses {
             notes.push(PASSED_THROUGH.clone());
+            if schema.is_some() {
+                notes.push(SCHEMA_CHECKED.clone());
+            }
         }
         Some(
             target
@@ -69,8 +79,7 @@ impl HttpUpstream {
                     notes,
                     max_tokens_clamped: clamp,
                     format: native.format,
-                    // The client's own format says how its output is shaped.
-                    schema: None,
+                    schema,
                     embedding: None,
                 })
                 .map_err(prepare_error),
@@ -106,6 +115,18 @@ static PASSED_THROUGH: std::sync::LazyLock<TranslationNote> =
         field: "(body)".into(),
         action: NoteAction::PassedThrough,
         reason: "sent to the route's Responses API as the client wrote it (model swapped)".into(),
+    });
+
+/// The decision record's note for a passed-through structured output: the
+/// provider enforces the schema itself, and the gateway checks it again.
+static SCHEMA_CHECKED: std::sync::LazyLock<TranslationNote> =
+    std::sync::LazyLock::new(|| TranslationNote {
+        field: "text.format".into(),
+        action: NoteAction::PassedThrough,
+        reason: "passed through with the body; the answer is checked against its JSON schema \
+                 before it is returned (a stream is read whole first), and one that breaks it \
+                 fails over"
+            .into(),
     });
 
 /// The note for a Responses request sent through a route's chat API: the

@@ -1,4 +1,6 @@
-//! Owns reading an Anthropic Messages request into the format-neutral prompt.
+//! Owns reading an Anthropic Messages request into the format-neutral prompt
+//! (a JSON schema in `output_config.format` is answered natively, with the
+//! canned object).
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -24,6 +26,12 @@ struct Request {
     thinking: Option<Thinking>,
     #[serde(default)]
     tool_choice: Option<serde_json::Value>,
+    /// Structured output (`format`), enforced natively as the real API does.
+    #[serde(default)]
+    output_config: Option<Value>,
+    /// The earlier beta's structured output.
+    #[serde(default)]
+    output_format: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +100,12 @@ pub(super) fn parse(body: &[u8]) -> Result<Parsed<AnthropicRequest>, String> {
             .tool_choice
             .as_ref()
             .is_some_and(|c| c["type"] == "tool"),
+        json_schema: request
+            .output_config
+            .as_ref()
+            .and_then(|c| c.get("format"))
+            .or(request.output_format.as_ref())
+            .is_some_and(|f| f["type"] == "json_schema"),
         ..Prompt::default()
     };
     if let Some(system) = &request.system {

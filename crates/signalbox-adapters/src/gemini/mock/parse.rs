@@ -1,4 +1,6 @@
-//! Owns reading a Gemini request (path and body) into the format-neutral prompt.
+//! Owns reading a Gemini request (path and body) into the format-neutral prompt
+//! (a `generationConfig.responseSchema` is answered natively, with the canned
+//! object).
 
 use http::Uri;
 use serde::Deserialize;
@@ -15,6 +17,16 @@ struct Request {
     system_instruction: Option<Content>,
     #[serde(default)]
     tools: Option<Vec<Tool>>,
+    #[serde(default)]
+    generation_config: Option<GenerationConfig>,
+}
+
+/// A `responseSchema` is enforced natively, as the real API does.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GenerationConfig {
+    #[serde(default)]
+    response_schema: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -84,6 +96,9 @@ pub(super) fn parse(
             .flat_map(|t| &t.function_declarations)
             .next()
             .map(|d| d.name.clone()),
+        json_schema: request
+            .generation_config
+            .is_some_and(|g| g.response_schema.is_some()),
         ..Prompt::default()
     };
     if let Some(system) = &request.system_instruction {

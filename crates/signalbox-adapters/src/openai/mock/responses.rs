@@ -4,13 +4,17 @@
 //! as the Responses event stream (`response.created` … `response.completed`
 //! with usage). The writing is the Responses writer the gateway's edge
 //! uses, fed the mock's deterministic answer, so the ids (`resp_mock-{n}`),
-//! timestamps and events are the same for the same request.
+//! timestamps and events are the same for the same request. A request
+//! whose `text.format` is a JSON schema is answered with the canned object
+//! (`{"location":"Paris"}`), as an API that enforces schemas natively
+//! would; the `break_schema` quality fault makes it break the schema.
 
 use bytes::Bytes;
 
 use super::OpenAiRequest;
 use crate::canonical::{
-    ChatResponse, Choice, Part, Role, StopReason, StreamEvent, ToolCall, ToolChoice, Usage,
+    ChatResponse, Choice, Part, ResponseFormat, Role, StopReason, StreamEvent, ToolCall,
+    ToolChoice, Usage,
 };
 use crate::mock::{Answer, AnswerBody, Parsed, Prompt, TOOL_ARGUMENTS, TOOL_CALL_ID, split_pieces};
 
@@ -31,6 +35,8 @@ pub(super) fn parse(body: &[u8]) -> Result<Parsed<OpenAiRequest>, String> {
             req.tool_choice,
             Some(ToolChoice::Required | ToolChoice::Tool(_))
         ),
+        // The Responses API enforces a JSON schema natively.
+        json_schema: matches!(req.response_format, Some(ResponseFormat::JsonSchema { .. })),
         ..Prompt::default()
     };
     for m in &req.messages {
