@@ -125,6 +125,23 @@ impl Walker {
         self.tag(b'E');
     }
 
+    /// A name the type gives (a struct field, a variant): static, so its
+    /// address and length tell it apart within this process, and its text
+    /// is neither scanned again nor copied. Fingerprints live only in the
+    /// writer's memory, so they need not agree across processes; one name
+    /// at two addresses only costs a second fingerprint for one shape. A
+    /// name with a digit is walked as text: its digits are values.
+    fn name(&mut self, s: &'static str) {
+        if super::first_digit(s.as_bytes()) < s.len() {
+            return self.text(s);
+        }
+        self.tag(b'K');
+        let at = s.as_ptr() as usize;
+        self.tokens.extend_from_slice(&at.to_le_bytes());
+        self.tokens
+            .extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_le_bytes());
+    }
+
     fn bytes(&mut self, t: u8, b: &[u8]) {
         self.tag(t);
         self.tokens
@@ -227,7 +244,7 @@ impl<'w> ser::Serializer for &'w mut Walker {
         Ok(())
     }
     fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Done {
-        self.text(variant);
+        self.name(variant);
         Ok(())
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, value: &T) -> Done {
@@ -241,7 +258,7 @@ impl<'w> ser::Serializer for &'w mut Walker {
         value: &T,
     ) -> Done {
         self.tag(b'{');
-        self.text(variant);
+        self.name(variant);
         value.serialize(&mut *self)?;
         self.tag(b'}');
         Ok(())
@@ -304,9 +321,9 @@ impl<'w> Compound<'w> {
     }
 
     /// A compound inside a variant's object (`{"Variant": …}`).
-    fn variant(walker: &'w mut Walker, variant: &str, open: u8, close: u8) -> Self {
+    fn variant(walker: &'w mut Walker, variant: &'static str, open: u8, close: u8) -> Self {
         walker.tag(b'{');
-        walker.text(variant);
+        walker.name(variant);
         let mut c = Self::open(walker, open, close);
         c.extra = true;
         c
@@ -370,7 +387,7 @@ macro_rules! fields {
                 key: &'static str,
                 value: &T,
             ) -> Done {
-                self.walker.text(key);
+                self.walker.name(key);
                 value.serialize(&mut *self.walker)
             }
             fn end(self) -> Done {
@@ -429,7 +446,7 @@ impl ser::Serializer for MapKey<'_> {
     }
     integers!(signed, int);
     fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Done {
-        self.0.text(variant);
+        self.0.name(variant);
         Ok(())
     }
     fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, value: &T) -> Done {
