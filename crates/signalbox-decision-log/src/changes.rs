@@ -3,8 +3,9 @@
 //! versions applied (with the configuration's diff), model versions the
 //! providers answered with per route, prompt versions, the gateway's own
 //! events (breaker and quality transitions, canary steps), operator
-//! actions, routes newly skipped, then the metrics that moved (error rate,
-//! refusals, degradations, p95 latency, cost per request). One implementation for
+//! actions, routes newly skipped, then the metrics that moved (eval scores
+//! such as tool-call validity per route, error rate, refusals,
+//! degradations, p95 latency, cost per request). One implementation for
 //! `signalbox what-changed` and `GET /admin/what-changed`. A window without
 //! requests is no baseline: against it every version would look new (or
 //! gone), so versions, skips and metrics are then not compared; the report
@@ -16,6 +17,7 @@ use serde::Serialize;
 
 use crate::{LogError, LogReader, WindowSummary};
 
+mod scores;
 #[cfg(test)]
 mod tests;
 
@@ -198,6 +200,13 @@ impl LogReader {
         let b = self.summary(after.since_ms, after.until_ms, alias)?;
         let mut changes = compare(&a, &b);
         config_diffs(self, &a, &b, &mut changes)?;
+        // Eval scores are the most specific metric: before the others.
+        let moved = scores::score_changes(&self.connect()?, before, after)?;
+        let at = changes
+            .iter()
+            .position(|c| c.kind == ChangeKind::Metric)
+            .unwrap_or(changes.len());
+        changes.splice(at..at, moved);
         let traffic = Traffic::of(&a, &b);
         let seen = if traffic == Traffic::NoneBefore {
             seen(&b)

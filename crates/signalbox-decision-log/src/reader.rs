@@ -251,7 +251,7 @@ impl LogReader {
             .map_err(|_| LogError::Closed)?
     }
 
-    fn connect(&self) -> Result<Connection, LogError> {
+    pub(crate) fn connect(&self) -> Result<Connection, LogError> {
         schema::open_reader(&self.path)
     }
 

@@ -14,9 +14,10 @@ use crate::shared_quality::{QUALITY, ROUTES, Replicas, Sharing, replicas, suite_
 
 const PRIMARY: &str = "/admin/quality/scores?route=primary-route&scorer=tool-call";
 
-async fn scores(h: &Harness, on: &GatewayHandle) -> Value {
+/// `GET path` on the gateway `on`, as the admin.
+async fn admin_get(h: &Harness, on: &GatewayHandle, path: &str) -> Value {
     h.client
-        .get(format!("{}{PRIMARY}", on.base_url()))
+        .get(format!("{}{path}", on.base_url()))
         .bearer_auth("admin-secret")
         .send()
         .await
@@ -26,12 +27,13 @@ async fn scores(h: &Harness, on: &GatewayHandle) -> Value {
         .unwrap()
 }
 
-fn rows(v: &Value) -> Vec<Value> {
-    v["scores"].as_array().cloned().unwrap_or_default()
+async fn scores(h: &Harness, on: &GatewayHandle) -> Value {
+    admin_get(h, on, PRIMARY).await
 }
 
-#[tokio::test]
-async fn a_restarted_gateway_keeps_the_scores_its_decision_log_kept() {
+/// The harness's two mocks, and the variables a gateway in front of them
+/// with the shared suite needs.
+async fn mocks() -> (Harness, Vec<(String, String)>) {
     let h = Harness::start(
         ROUTES,
         &["primary", "secondary"],
@@ -44,6 +46,16 @@ async fn a_restarted_gateway_keeps_the_scores_its_decision_log_kept() {
         ("ADMIN_TOKEN".to_owned(), "admin-secret".to_owned()),
         ("SUITE_PATH".to_owned(), suite_path()),
     ];
+    (h, vars)
+}
+
+fn rows(v: &Value) -> Vec<Value> {
+    v["scores"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_restarted_gateway_keeps_the_scores_its_decision_log_kept() {
+    let (h, vars) = mocks().await;
     let log = temp_db();
     let start = |extra: &str| {
         let options = GatewayOptions {
@@ -137,4 +149,68 @@ async fn two_replicas_keep_one_score_history_through_redis_and_fall_back_to_thei
     let fallbacks = r#"signalbox_state_fallbacks_total{store="scores"}"#;
     assert!(r.metrics(&r.a).await.contains(fallbacks), "not counted");
     r.stop().await;
+}
+
+/// A silent update that breaks the primary's tool calls shows in
+/// `what-changed` as the route's eval score that dropped, naming the
+/// scorer, the counts and the model version its answers named.
+#[tokio::test]
+async fn a_dropped_eval_score_is_what_changed() {
+    let (h, vars) = mocks().await;
+    let options = GatewayOptions {
+        decision_log_path: Some(temp_db()),
+        ..GatewayOptions::default()
+    };
+    let config = config(&format!("{ROUTES}{QUALITY}"), vars);
+    let gw = Gateway::with_options(config, options)
+        .unwrap()
+        .spawn(any_port())
+        .await
+        .unwrap();
+    let runs_of = |v: &Value, passed: bool| {
+        rows(v)
+            .iter()
+            .filter(|r| (r["passed"] == r["scored"]) == passed)
+            .filter_map(|r| r["runs"].as_u64())
+            .sum::<u64>()
+    };
+    let clean = within(|| async { runs_of(&scores(&h, &gw).await, true) >= 2 }).await;
+    assert!(clean, "no clean runs: {}", scores(&h, &gw).await);
+    let mid = signalbox_core::clock::unix_ms();
+    h.mock("primary").set_faults(signalbox_mock::Faults {
+        corrupt_tool_arguments: true,
+        model_version: Some("a-2026-12-06".into()),
+        ..signalbox_mock::Faults::default()
+    });
+    let failing = within(|| async { runs_of(&scores(&h, &gw).await, false) >= 2 }).await;
+    assert!(failing, "no failing runs: {}", scores(&h, &gw).await);
+    // The window explained starts at the fault; the baseline, as long,
+    // reaches back over the clean runs.
+    let until = signalbox_core::clock::unix_ms() + 1;
+    let path = format!("/admin/what-changed?since={mid}&until={until}");
+    let report = admin_get(&h, &gw, &path).await;
+    let listed: Vec<&str> = report["changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["kind"] == "metric")
+        .filter_map(|c| c["what"].as_str())
+        .collect();
+    let score = listed
+        .iter()
+        .find(|w| w.starts_with("route primary-route eval score tool-call"))
+        .unwrap_or_else(|| panic!("no eval score change in {report:#}"));
+    // A run under way at the fault may end in the window with a pass:
+    // the drop is from 100 % to less, not always to 0 %.
+    assert!(
+        score.contains("(suite weather-tools) 100% → ") && !score.contains("→ 100%"),
+        "{score}"
+    );
+    assert!(
+        score.contains("answers named model version ") && score.ends_with("(was a)"),
+        "{score}"
+    );
+    assert!(score.contains("a-2026-12-06"), "{score}");
+    gw.shutdown().await;
+    h.stop().await;
 }
