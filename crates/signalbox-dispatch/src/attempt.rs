@@ -33,6 +33,9 @@ pub struct Served {
     pub fallback: bool,
     /// The session's sticky route, when a session was given.
     pub sticky: Option<RouteIdx>,
+    /// Warned routes moved after the others for this request, with the
+    /// order tried (`None` for almost every request).
+    pub reordered: Option<Box<signalbox_core::ReorderRecord>>,
     /// What translating the request for the serving route's provider
     /// dropped or changed (empty for untranslated OpenAI-compatible routes).
     pub notes: Vec<TranslationNote>,
@@ -121,6 +124,9 @@ pub struct Failure {
     /// known time (quota cooldown, open circuit): the earliest moment one
     /// of them admits requests again (the caller's `retry-after`).
     pub available_in: Option<Duration>,
+    /// Warned routes moved after the others for this request, with the
+    /// order tried (`None` for almost every request).
+    pub reordered: Option<Box<signalbox_core::ReorderRecord>>,
 }
 
 impl Failure {
@@ -183,6 +189,7 @@ pub async fn dispatch<X: Sync>(
         deadline: plan.started + plan.retry.deadline,
         attempts: Vec::with_capacity(order.routes.len().min(plan.max_attempts)),
         skipped: order.skipped,
+        reordered: order.reordered,
         last_route: None,
         stop: StopReason::Exhausted,
         capacity_refused: false,
@@ -215,6 +222,7 @@ pub async fn dispatch<X: Sync>(
                     route: idx,
                     fallback: order.intended != Some(idx),
                     sticky: order.sticky,
+                    reordered: run.reordered,
                     notes: prepared.notes,
                     max_tokens_clamped: prepared.max_tokens_clamped,
                     body,
@@ -254,6 +262,7 @@ struct Run<'p, 'a, X> {
     deadline: Instant,
     attempts: Vec<AttemptRecord>,
     skipped: Vec<Skipped>,
+    reordered: Option<Box<signalbox_core::ReorderRecord>>,
     last_route: Option<RouteIdx>,
     stop: StopReason,
     capacity_refused: bool,
@@ -281,6 +290,7 @@ impl<X: Sync> Run<'_, '_, X> {
             stop: self.stop,
             capacity_refused: self.capacity_refused,
             available_in,
+            reordered: self.reordered,
         }
     }
 

@@ -4,9 +4,11 @@
 //! routes the quality loop warned about kept in place for their
 //! `warn-weight` share of requests and moved after the others for the rest),
 //! and by session stickiness. The order is a pure function of the request's
-//! seed, the session and the health state, so it is deterministic.
+//! seed, the session and the health state, so it is deterministic. A warned
+//! route moved for a request is named, with the order tried, for its record
+//! (built only then: nothing is allocated while no route is warned).
 
-use signalbox_core::RouteIdx;
+use signalbox_core::{DemotionKind, DemotionRecord, ReorderRecord, RouteIdx};
 
 use crate::RouteTable;
 use crate::health::{Admission, Hold};
@@ -37,6 +39,9 @@ pub(crate) struct Order {
     pub skipped: Vec<Skipped>,
     /// The sticky choice, when a session was given.
     pub sticky: Option<RouteIdx>,
+    /// Warned routes moved after the others for this request, with the
+    /// order tried (`None` for almost every request).
+    pub reordered: Option<Box<ReorderRecord>>,
 }
 
 pub(crate) fn order<X>(
@@ -59,6 +64,7 @@ pub(crate) fn order<X>(
     let mut healthy = Vec::with_capacity(candidates.len());
     let mut ramping = Vec::new();
     let mut slow = Vec::new();
+    let mut demoted = Vec::new();
     for &idx in &candidates {
         let Some(target) = routes.get(idx) else {
             continue;
@@ -87,12 +93,16 @@ pub(crate) fn order<X>(
             Admission::Allowed { ramp, .. } => {
                 // A warned route keeps its place for its share of requests,
                 // as a recovering one does for its ramp.
-                let ramp = ramp * target.health.quality.share();
+                let share = target.health.quality.share();
+                let ramp = ramp * share;
                 if ramp >= 1.0 || unit(mix(seed, &target.id)) < ramp || out.sticky == Some(idx) {
                     out.intended.get_or_insert(idx);
                     healthy.push(idx);
                 } else {
                     ramping.push(idx);
+                    if share < 1.0 {
+                        demoted.push(idx);
+                    }
                 }
             }
         }
@@ -103,7 +113,50 @@ pub(crate) fn order<X>(
     out.routes = healthy;
     out.routes.extend(ramping);
     out.routes.extend(slow);
+    if !demoted.is_empty() {
+        out.reordered = reordered(routes, &candidates, &out.routes, &demoted);
+    }
     out
+}
+
+/// The warned routes `demoted` that ended up behind a route the policy
+/// ranked after them (a warned route already last moved nothing), each with
+/// its warning and share, and the order tried; `None` when none moved.
+fn reordered<X>(
+    routes: &RouteTable<X>,
+    candidates: &[RouteIdx],
+    tried: &[RouteIdx],
+    demoted: &[RouteIdx],
+) -> Option<Box<ReorderRecord>> {
+    let ranked: Vec<RouteIdx> = candidates
+        .iter()
+        .copied()
+        .filter(|c| tried.contains(c))
+        .collect();
+    let position = |list: &[RouteIdx], idx| list.iter().position(|&r| r == idx);
+    let moved: Vec<DemotionRecord> = demoted
+        .iter()
+        .filter(|&&idx| position(tried, idx) > position(&ranked, idx))
+        .filter_map(|&idx| routes.get(idx))
+        .map(|r| DemotionRecord {
+            route: r.id.to_string(),
+            kind: DemotionKind::QualityWarning,
+            reason: r.health.quality.warning().unwrap_or_default(),
+            share: r.health.quality.share(),
+        })
+        .collect();
+    if moved.is_empty() {
+        return None;
+    }
+    let order = tried
+        .iter()
+        .filter_map(|&idx| routes.get(idx))
+        .map(|r| r.id.to_string())
+        .collect();
+    Some(Box::new(ReorderRecord {
+        demoted: moved,
+        order,
+    }))
 }
 
 /// Weighted rendezvous hashing over the healthy routes of the sticky group;

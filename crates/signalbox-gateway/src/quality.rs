@@ -156,6 +156,9 @@ struct SuiteRun {
     by_model: HashMap<(Option<String>, &'static str), (u32, u32)>,
     /// The prompt version its cases ran under (`id@version`), if any.
     prompt: Option<String>,
+    /// The critical intents its cases stand for (`weather, refunds`), to
+    /// name in a warning.
+    intents: String,
 }
 
 /// One run of a route's suites.
@@ -196,6 +199,7 @@ async fn run(
             tally: HashMap::new(),
             by_model: HashMap::new(),
             prompt: loaded.prompt.as_ref().map(|p| p.label().to_owned()),
+            intents: intents(&loaded.suite.cases),
         };
         for case in &loaded.suite.cases {
             out.asked += 1;
@@ -356,11 +360,25 @@ fn misses(state: &AppState, id: &str, run: &Run) -> (Vec<String>, Vec<String>) {
                 below.push(format!("{suite} {scorer} {rate:.2} < {min:.2}"));
             }
             if let Some(w) = bar(&suite_run.warn, scorer).filter(|w| rate < *w) {
-                warned.push(format!("{suite} {scorer} {rate:.2} < {w:.2}"));
+                let intents = &suite_run.intents;
+                warned.push(format!(
+                    "{suite} {scorer} {rate:.2} < {w:.2} (warn bar; intent {intents})"
+                ));
             }
         }
     }
     (below, warned)
+}
+
+/// The distinct intents of a suite's cases, in order, joined.
+fn intents(cases: &[Case]) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for c in cases {
+        if !seen.contains(&c.intent.as_str()) {
+            seen.push(&c.intent);
+        }
+    }
+    seen.join(", ")
 }
 
 /// Marks (or clears) the route's quality warning.

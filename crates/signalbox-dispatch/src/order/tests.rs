@@ -145,3 +145,45 @@ async fn a_warned_route_keeps_its_warn_weight_share_first_and_the_rest_as_fallba
             .all(|seed| order(&routes, &idx(&[0, 1]), seed, None).routes[0] == RouteIdx::new(0))
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_warned_route_moved_for_a_request_is_named_with_the_order_tried() {
+    let routes = table(3);
+    assert!(
+        (0..200).all(|seed| order(&routes, &idx(&[0, 1, 2]), seed, None)
+            .reordered
+            .is_none()),
+        "nothing warned, nothing to name"
+    );
+    warn(&routes, 0, 0.25);
+    let orders: Vec<Order> = (0..200u64)
+        .map(|seed| order(&routes, &idx(&[0, 1, 2]), seed, None))
+        .collect();
+    let (moved, kept): (Vec<&Order>, Vec<&Order>) =
+        orders.iter().partition(|o| o.routes[0] != RouteIdx::new(0));
+    assert!(!moved.is_empty() && !kept.is_empty());
+    for o in moved {
+        let r = o
+            .reordered
+            .as_deref()
+            .expect("a moved request names the move");
+        assert_eq!(r.order, ["r1", "r2", "r0"]);
+        assert_eq!(r.demoted.len(), 1);
+        let d = &r.demoted[0];
+        assert_eq!(
+            (d.route.as_str(), d.kind, d.share),
+            ("r0", signalbox_core::DemotionKind::QualityWarning, 0.25)
+        );
+        assert!(d.reason.contains("tool-call 0.85 < 0.95"), "{}", d.reason);
+    }
+    assert!(
+        kept.iter().all(|o| o.reordered.is_none()),
+        "a request for which it kept its place names nothing"
+    );
+    // Already last: moving it changes nothing, so nothing is named.
+    assert!((0..200).all(|seed| {
+        order(&routes, &idx(&[1, 2, 0]), seed, None)
+            .reordered
+            .is_none()
+    }));
+}

@@ -240,9 +240,28 @@ async fn a_silent_model_update_calling_the_wrong_tool_is_caught() {
 /// clears once its answers pass again.
 #[tokio::test]
 async fn a_missed_warn_bar_ranks_the_route_lower_without_skipping_it() {
+    let h = start_warned("w").await;
+    assert_eq!(served_by(&h, "w-1").await, "secondary-route");
+    let record = h.record("w-1").await;
+    assert!(
+        record.skipped.iter().all(|s| s.route != "primary-route"),
+        "a warning never skips: {record:?}"
+    );
+    // With the secondary gone, the warned primary still serves.
+    h.mock("secondary").set_faults(Faults {
+        error_rate: 1.0,
+        ..Faults::default()
+    });
+    assert_eq!(served_by(&h, "w-2").await, "primary-route");
+    h.stop().await;
+}
+
+/// A gateway whose primary route meets its floor but misses its warn bar
+/// (its tool calls carry arguments of the wrong type), once it is warned.
+async fn start_warned(name: &str) -> Harness {
     let dir = std::env::temp_dir().join(format!("signalbox-warn-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("weather.yaml");
+    let path = dir.join(format!("weather-{name}.yaml"));
     std::fs::write(&path, SUITE).unwrap();
     let config = CONFIG.replace(
         "min-pass-rate: { tool-call: 1.0 }",
@@ -257,7 +276,7 @@ async fn a_missed_warn_bar_ranks_the_route_lower_without_skipping_it() {
         ],
     )
     .await;
-    assert_eq!(served_by(&h, "w-0").await, "primary-route");
+    assert_eq!(served_by(&h, &format!("{name}-0")).await, "primary-route");
     h.mock("primary").set_faults(Faults {
         corrupt_tool_arguments: true,
         ..Faults::default()
@@ -272,17 +291,79 @@ async fn a_missed_warn_bar_ranks_the_route_lower_without_skipping_it() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(seen, "never warned: {}", metrics(&h).await);
-    assert_eq!(served_by(&h, "w-1").await, "secondary-route");
-    let record = h.record("w-1").await;
+    h
+}
+
+/// `GET /admin/decisions/{id}?format=text`: what `signalbox explain` prints.
+async fn explained(h: &Harness, id: &str) -> String {
+    h.client
+        .get(h.url(&format!("/admin/decisions/{id}?format=text")))
+        .bearer_auth("admin-secret")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// A warned route moved after the others for a request is named in that
+/// request's record, in `GET /admin/decisions/{id}` and in its explanation,
+/// with its warning, its share and the order tried; a request for which it
+/// kept its place (its warn-weight share) names nothing.
+#[tokio::test]
+async fn a_request_for_which_a_warned_route_was_moved_back_says_so() {
+    let h = start_warned("moved").await;
+    let (mut moved, mut kept) = (None, None);
+    // The share is a hash of the request's id: fixed ids, fixed split.
+    for i in 0..40 {
+        let id = format!("moved-req-{i}");
+        match served_by(&h, &id).await.as_str() {
+            "secondary-route" => moved = moved.or(Some(id)),
+            _ => kept = kept.or(Some(id)),
+        }
+    }
+    let (Some(moved), Some(kept)) = (moved, kept) else {
+        panic!("40 requests all on one side of a 25% share");
+    };
+    let record = h.record(&moved).await;
+    let reordered = record
+        .reordered
+        .unwrap_or_else(|| panic!("no reorder in the moved request's record"));
+    assert_eq!(reordered.order, ["secondary-route", "primary-route"]);
+    let d = &reordered.demoted[0];
+    assert_eq!(d.route, "primary-route");
+    assert_eq!(d.kind, signalbox_core::DemotionKind::QualityWarning);
+    assert_eq!(d.share, 0.25);
     assert!(
-        record.skipped.iter().all(|s| s.route != "primary-route"),
-        "a warning never skips: {record:?}"
+        d.reason.contains("weather-tools tool-call 0.00 < 1.00"),
+        "{}",
+        d.reason
     );
-    // With the secondary gone, the warned primary still serves.
-    h.mock("secondary").set_faults(Faults {
-        error_rate: 1.0,
-        ..Faults::default()
-    });
-    assert_eq!(served_by(&h, "w-2").await, "primary-route");
+    let json = h
+        .admin_json(&format!("/admin/decisions/{moved}"), "admin-secret")
+        .await;
+    assert_eq!(
+        json["reordered"]["demoted"][0]["kind"], "quality_warning",
+        "{json}"
+    );
+    let text = explained(&h, &moved).await;
+    assert!(
+        text.contains("secondary-route chosen (ranked 2 of 2 eligible); primary-route ranked lower (quality_warning)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "  primary-route ranked lower (quality_warning): quality warning: weather-tools \
+             tool-call 0.00 < 1.00 (warn bar; intent weather) (it keeps its place for 25% of requests; this one was not \
+             among them)\n  tried in order: secondary-route, primary-route\n"
+        ),
+        "{text}"
+    );
+
+    assert_eq!(h.record(&kept).await.reordered, None);
+    let text = explained(&h, &kept).await;
+    assert!(text.contains("primary-route chosen"), "{text}");
+    assert!(!text.contains("ranked lower"), "{text}");
     h.stop().await;
 }
