@@ -199,7 +199,7 @@ async fn run(
             tally: HashMap::new(),
             by_model: HashMap::new(),
             prompt: loaded.prompt.as_ref().map(|p| p.label().to_owned()),
-            intents: intents(&loaded.suite.cases),
+            intents: loaded.suite.intents().join(", "),
         };
         for case in &loaded.suite.cases {
             out.asked += 1;
@@ -368,17 +368,6 @@ fn misses(state: &AppState, id: &str, run: &Run) -> (Vec<String>, Vec<String>) {
         }
     }
     (below, warned)
-}
-
-/// The distinct intents of a suite's cases, in order, joined.
-fn intents(cases: &[Case]) -> String {
-    let mut seen: Vec<&str> = Vec::new();
-    for c in cases {
-        if !seen.contains(&c.intent.as_str()) {
-            seen.push(&c.intent);
-        }
-    }
-    seen.join(", ")
 }
 
 /// Marks (or clears) the route's quality warning.
