@@ -374,10 +374,27 @@ fn misses(state: &AppState, id: &str, run: &Run) -> (Vec<String>, Vec<String>) {
 fn mark_warning(state: &AppState, route: &Route, warned: &[String]) {
     let id = route.id.as_str();
     let missed = (!warned.is_empty()).then(|| warned.join("; "));
-    if missed.is_some() != route.health.quality.warned_here() {
-        tracing::info!(route = %id, warning = ?missed, "Quality warning changed: the route is ranked accordingly.");
-    }
+    let changed = missed.is_some() != route.health.quality.warned_here();
     route.health.quality.record_warning(missed.as_deref());
+    if changed {
+        tracing::info!(route = %id, warning = ?missed, "Quality warning changed: the route is ranked accordingly.");
+        // A transition, like a disable, is an event in the audit trail.
+        let (reason, detail) = match &missed {
+            Some(m) => (
+                "warned",
+                format!(
+                    "route {id} warned: it keeps {:.0}% of its traffic first: {m}",
+                    route.health.quality.share() * 100.0
+                ),
+            ),
+            None => (
+                "warning_cleared",
+                format!("route {id} warning cleared: its runs meet every warn bar"),
+            ),
+        };
+        let path = format!("/quality/{id}");
+        crate::record::system_event(state, "signalbox-quality", path, reason, detail);
+    }
     let value = if missed.is_some() { 1.0 } else { 0.0 };
     state
         .telemetry

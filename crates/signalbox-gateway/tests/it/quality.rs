@@ -217,21 +217,7 @@ async fn a_silent_model_update_calling_the_wrong_tool_is_caught() {
     assert_eq!(skip.kind, SkipKind::QualityRegression);
     assert!(skip.reason.contains("tool-call"), "{}", skip.reason);
     // The transition is an event in the audit trail (what-changed lists it).
-    let mut event = false;
-    for _ in 0..50 {
-        let audit = h.admin_json("/admin/audit?limit=50", "admin-secret").await;
-        event = audit["audit"].as_array().into_iter().flatten().any(|e| {
-            e["who"] == "signalbox-quality"
-                && e["detail"]
-                    .as_str()
-                    .is_some_and(|d| d.starts_with("route primary-route disabled"))
-        });
-        if event {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(event, "no quality event in the audit trail");
+    audit_event(&h, "route primary-route disabled").await;
     h.stop().await;
 }
 
@@ -241,6 +227,8 @@ async fn a_silent_model_update_calling_the_wrong_tool_is_caught() {
 #[tokio::test]
 async fn a_missed_warn_bar_ranks_the_route_lower_without_skipping_it() {
     let h = start_warned("w").await;
+    // The transition is an event in the audit trail, like a disable.
+    audit_event(&h, "route primary-route warned: it keeps 25% of its traffic first: weather-tools tool-call 0.00 < 1.00").await;
     assert_eq!(served_by(&h, "w-1").await, "secondary-route");
     let record = h.record("w-1").await;
     assert!(
@@ -253,7 +241,27 @@ async fn a_missed_warn_bar_ranks_the_route_lower_without_skipping_it() {
         ..Faults::default()
     });
     assert_eq!(served_by(&h, "w-2").await, "primary-route");
+    // Its answers pass again: the mark clears, as an event too.
+    h.mock("primary").set_faults(Faults::default());
+    audit_event(&h, "route primary-route warning cleared").await;
     h.stop().await;
+}
+
+/// Waits (5 s at most) for a `signalbox-quality` event in the audit trail
+/// whose detail starts with `detail`.
+async fn audit_event(h: &Harness, detail: &str) {
+    for _ in 0..100 {
+        let audit = h.admin_json("/admin/audit?limit=50", "admin-secret").await;
+        let found = audit["audit"].as_array().into_iter().flatten().any(|e| {
+            e["who"] == "signalbox-quality"
+                && e["detail"].as_str().is_some_and(|d| d.starts_with(detail))
+        });
+        if found {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no event {detail:?} in the audit trail");
 }
 
 /// A gateway whose primary route meets its floor but misses its warn bar
