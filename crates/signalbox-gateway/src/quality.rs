@@ -333,11 +333,35 @@ fn settle(state: &AppState, route: &Route, run: &Run, cfg: &QualityConfig) {
     let passed = below.is_empty();
     let result = if passed { "passed" } else { "failed" };
     t.count(m::QUALITY_RUNS_TOTAL, &[("route", id), ("result", result)]);
-    let summary = match run.findings.as_slice() {
+    let mut summary = match run.findings.as_slice() {
         [] => below.join("; "),
         f => format!("{} ({})", below.join("; "), f.join("; ")),
     };
+    let known = [route.version.as_str(), &route.settings.upstream_model];
+    if !passed && let Some(versions) = other_versions(run, known) {
+        // A silent model update: the event and the skip name it.
+        summary.push_str(&format!(
+            "; answered by model version {versions}, not the route's {}",
+            route.version
+        ));
+    }
     move_gate(state, route, passed, &summary, cfg);
+}
+
+/// The model versions the run's answers named other than the route's
+/// `known` names (its configured version and the model it asks for),
+/// joined; `None` when every answer named one of them (or none named any).
+fn other_versions(run: &Run, known: [&str; 2]) -> Option<String> {
+    let mut seen: Vec<&str> = run
+        .suites
+        .iter()
+        .flat_map(|s| s.by_model.keys())
+        .filter_map(|(model, _)| model.as_deref())
+        .filter(|m| !known.contains(m))
+        .collect();
+    seen.sort_unstable();
+    seen.dedup();
+    (!seen.is_empty()).then(|| seen.join(", "))
 }
 
 /// Publishes each scorer's pass rate; returns the floors it fell below and

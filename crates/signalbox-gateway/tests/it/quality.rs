@@ -218,6 +218,13 @@ async fn a_silent_model_update_calling_the_wrong_tool_is_caught() {
     assert!(skip.reason.contains("tool-call"), "{}", skip.reason);
     // The transition is an event in the audit trail (what-changed lists it).
     audit_event(&h, "route primary-route disabled").await;
+    // The skip (and so the event) names the model version change.
+    assert!(
+        skip.reason
+            .contains("answered by model version a-2026-12-01, not the route's a"),
+        "{}",
+        skip.reason
+    );
     h.stop().await;
 }
 
