@@ -73,7 +73,8 @@ pub struct Faults {
     /// prompt version the model cannot cope with).
     pub fail_when_body_contains: Option<Box<str>>,
     /// Answers arrive well formed but worse (`over_refuse`, `drop_facts`,
-    /// `invent_numbers`, `wrong_tool`): a quality fault only a scorer sees.
+    /// `invent_numbers`, `wrong_tool`, `under_refuse`, `invalid_tool_json`): a
+    /// quality fault only a scorer sees.
     pub quality: Option<crate::quality::QualityFault>,
     /// Answers name this model version (a provider that silently updated
     /// the model behind the route).
