@@ -3,9 +3,10 @@
 //! route only where what it carries may go as written:
 //!
 //! - **tenant** (`quality.tenant`): the route must be one that tenant's
-//!   requests may use: a region it is allowed, retention at least as
-//!   strict and a content filter at least as strong as it requires (the
-//!   policy's hard constraints);
+//!   requests may use: a region it is allowed, a highest risk tier at
+//!   least its risk floor, retention at least as strict and a content
+//!   filter at least as strong as it requires (the policy's hard
+//!   constraints);
 //! - **data classes** (the suite's `data_classes`): for each class, every
 //!   boundary the request path could apply at the route's zone to a
 //!   request of the eval tenant with the suite's intents must leave it as
@@ -157,6 +158,10 @@ fn tenant_may_use(t: &TenantConfig, route: &RouteConfig) -> Result<(), String> {
             route.region,
             t.allowed_regions.join(", ")
         ));
+    }
+    if route.max_risk_tier < t.risk_floor {
+        // Its requests are at least at the tenant's risk floor.
+        failed.push("risk tier: the tenant's floor is above the route's highest".to_owned());
     }
     if t.require_retention
         .is_some_and(|need| route.retention > need)

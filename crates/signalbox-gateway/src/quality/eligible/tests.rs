@@ -141,3 +141,18 @@ fn a_rule_that_may_match_eval_traffic_counts_and_one_for_another_plan_does_not()
     assert!(verdict_for(&as_acme, "inside", "email", Some(&["weather"])).is_ok());
     assert!(verdict_for(&config(&plan_rule), "inside", "email", Some(&["weather"])).is_err());
 }
+
+#[test]
+fn a_route_below_the_eval_tenants_risk_floor_gets_no_eval_traffic() {
+    let mut cfg = config("quality: { tenant: acme }\n");
+    let acme = cfg.tenants.iter_mut().find(|t| t.id == "acme").unwrap();
+    acme.risk_floor = 2;
+    acme.max_risk_tier = 2;
+    for r in &mut cfg.routes {
+        r.max_risk_tier = if r.id.as_str() == "inside" { 1 } else { 2 };
+    }
+    let (reason, why) = verdict(&cfg, "inside", &[]).unwrap_err();
+    assert_eq!(reason, SkipReason::Tenant);
+    assert!(why.contains("risk tier"), "{why}");
+    assert!(verdict(&cfg, "outside", &[]).is_ok());
+}
