@@ -164,6 +164,9 @@ pub struct Plan<'a, X = ()> {
     pub sticky: Option<StickyInput<'a>>,
     /// The tenant, for fair queuing at a gate.
     pub tenant: &'a str,
+    /// The request's intent: a route a suite judging it for this intent
+    /// disabled is skipped (empty: no intent-scoped gate applies).
+    pub intent: &'a str,
     /// The tenant's fair-share weight.
     pub tenant_weight: f64,
     /// Longest wait at a gate.
@@ -182,7 +185,8 @@ pub async fn dispatch<X: Sync>(
     req: &ChatRequest,
     call: &CallContext<'_>,
 ) -> Result<Served, Failure> {
-    let order = order::order(plan.routes, plan.candidates, plan.seed, plan.sticky);
+    let mut order = order::order(plan.routes, plan.candidates, plan.seed, plan.sticky);
+    order::skip_closed_for_intent(plan.routes, &mut order, plan.intent);
     plan.budget.note_request();
     let mut run = Run {
         plan: &plan,

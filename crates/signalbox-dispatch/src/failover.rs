@@ -525,6 +525,7 @@ async fn dispatch_round<X: Sync>(
             group: round.decision.leading_ties(),
         }),
         tenant: f.tenant,
+        intent: &round.signals.intent,
         tenant_weight: f.tenant_weight,
         queue_timeout: cfg.resilience.queue_timeout,
         bodies,

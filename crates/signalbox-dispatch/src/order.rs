@@ -119,6 +119,33 @@ pub(crate) fn order<X>(
     out
 }
 
+/// Leaves out of `order` the routes a suite judging them for `intent`
+/// disabled, as quality skips (one atomic load per route while no
+/// intent's gate is closed). The intended route stays as it was: serving
+/// from another one is a fallback, as for a route-wide quality skip.
+pub(crate) fn skip_closed_for_intent<X>(routes: &RouteTable<X>, order: &mut Order, intent: &str) {
+    if intent.is_empty() {
+        return;
+    }
+    let skipped = &mut order.skipped;
+    order.routes.retain(|&idx| {
+        let Some(r) = routes.get(idx) else {
+            return true;
+        };
+        match r.health.quality.closed_for(intent) {
+            Some(why) => {
+                skipped.push(Skipped::new(
+                    r.id.to_string(),
+                    signalbox_core::SkipKind::QualityRegression,
+                    why,
+                ));
+                false
+            }
+            None => true,
+        }
+    });
+}
+
 /// The warned routes `demoted` that ended up behind a route the policy
 /// ranked after them (a warned route already last moved nothing), each with
 /// its warning and share, and the order tried; `None` when none moved.

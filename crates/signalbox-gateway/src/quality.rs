@@ -18,6 +18,7 @@
 
 mod book;
 mod eligible;
+mod intents;
 mod judge;
 mod prompted;
 mod schedule;
@@ -159,6 +160,8 @@ struct SuiteRun {
     /// The critical intents its cases stand for (`weather, refunds`), to
     /// name in a warning.
     intents: String,
+    /// The request intents it judges the route for (empty: every request).
+    scope: Vec<String>,
 }
 
 /// One run of a route's suites.
@@ -200,6 +203,7 @@ async fn run(
             by_model: HashMap::new(),
             prompt: loaded.prompt.as_ref().map(|p| p.label().to_owned()),
             intents: loaded.suite.intents().join(", "),
+            scope: loaded.config.intents.clone(),
         };
         for case in &loaded.suite.cases {
             out.asked += 1;
@@ -330,22 +334,34 @@ fn settle(state: &AppState, route: &Route, run: &Run, cfg: &QualityConfig) {
     }
     let (below, warned) = misses(state, id, run);
     mark_warning(state, route, &warned);
-    let passed = below.is_empty();
-    let result = if passed { "passed" } else { "failed" };
+    let result = if below.is_empty() { "passed" } else { "failed" };
     t.count(m::QUALITY_RUNS_TOTAL, &[("route", id), ("result", result)]);
+    // Suites judging the route for some intents only move those intents'
+    // gates; the others move the route's.
+    let (below, by_intent) = intents::split(run, below);
+    let passed = below.is_empty();
+    move_gate(state, route, passed, &summary(run, route, &below), cfg);
+    intents::move_gates(state, route, by_intent, cfg, |b| summary(run, route, b));
+}
+
+/// What a run found below the floors, with its first findings and a
+/// model version change.
+fn summary(run: &Run, route: &Route, below: &[String]) -> String {
     let mut summary = match run.findings.as_slice() {
         [] => below.join("; "),
         f => format!("{} ({})", below.join("; "), f.join("; ")),
     };
     let known = [route.version.as_str(), &route.settings.upstream_model];
-    if !passed && let Some(versions) = other_versions(run, known) {
+    if !below.is_empty()
+        && let Some(versions) = other_versions(run, known)
+    {
         // A silent model update: the event and the skip name it.
         summary.push_str(&format!(
             "; answered by model version {versions}, not the route's {}",
             route.version
         ));
     }
-    move_gate(state, route, passed, &summary, cfg);
+    summary
 }
 
 /// The model versions the run's answers named other than the route's
@@ -364,14 +380,14 @@ fn other_versions(run: &Run, known: [&str; 2]) -> Option<String> {
     (!seen.is_empty()).then(|| seen.join(", "))
 }
 
-/// Publishes each scorer's pass rate; returns the floors it fell below and
-/// the warn bars it missed, in words.
-fn misses(state: &AppState, id: &str, run: &Run) -> (Vec<String>, Vec<String>) {
+/// Publishes each scorer's pass rate; returns the floors it fell below
+/// (each with its suite's index) and the warn bars it missed, in words.
+fn misses(state: &AppState, id: &str, run: &Run) -> (Vec<(usize, String)>, Vec<String>) {
     let bar = |list: &[(String, f64)], scorer: &str| {
         list.iter().find(|(s, _)| s == scorer).map(|(_, v)| *v)
     };
     let (mut below, mut warned) = (Vec::new(), Vec::new());
-    for suite_run in &run.suites {
+    for (i, suite_run) in run.suites.iter().enumerate() {
         let suite = suite_run.name.as_str();
         for (scorer, (passed, scored)) in &suite_run.tally {
             let rate = f64::from(*passed) / f64::from((*scored).max(1));
@@ -381,7 +397,7 @@ fn misses(state: &AppState, id: &str, run: &Run) -> (Vec<String>, Vec<String>) {
                 rate,
             );
             if let Some(min) = bar(&suite_run.thresholds, scorer).filter(|min| rate < *min) {
-                below.push(format!("{suite} {scorer} {rate:.2} < {min:.2}"));
+                below.push((i, format!("{suite} {scorer} {rate:.2} < {min:.2}")));
             }
             if let Some(w) = bar(&suite_run.warn, scorer).filter(|w| rate < *w) {
                 let intents = &suite_run.intents;

@@ -187,3 +187,30 @@ async fn a_warned_route_moved_for_a_request_is_named_with_the_order_tried() {
             .is_none()
     }));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_route_disabled_for_an_intent_is_skipped_for_that_intent_only() {
+    let routes = table(2);
+    let q = &routes.get(RouteIdx::new(0)).unwrap().health.quality;
+    q.record_intent("weather", false, "w tool-call 0.00 < 1.00", 1, 1);
+    let mut o = order(&routes, &idx(&[0, 1]), 1, None);
+    skip_closed_for_intent(&routes, &mut o, "weather");
+    assert_eq!(o.routes, idx(&[1]));
+    assert_eq!(o.skipped[0].kind, SkipKind::QualityRegression);
+    assert!(
+        o.skipped[0].reason.ends_with("(for intent weather)"),
+        "{}",
+        o.skipped[0].reason
+    );
+    assert_eq!(
+        o.intended,
+        Some(RouteIdx::new(0)),
+        "serving from r1 is a fallback"
+    );
+    for intent in ["general", ""] {
+        let mut o = order(&routes, &idx(&[0, 1]), 1, None);
+        skip_closed_for_intent(&routes, &mut o, intent);
+        assert_eq!(o.routes, idx(&[0, 1]), "intent {intent:?}");
+        assert!(o.skipped.is_empty());
+    }
+}

@@ -130,27 +130,11 @@ async fn a_silent_quality_regression_moves_traffic_away_and_back() {
             .contains(r#"signalbox_quality_disabled{route="primary-route"} 1"#)
     );
     // Operators see why in /admin/routes.
-    let routes: serde_json::Value = h
-        .client
-        .get(h.url("/admin/routes"))
-        .bearer_auth("admin-secret")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let primary = routes["routes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|r| r["route"] == "primary-route")
-        .cloned()
-        .unwrap_or_default();
+    let primary = admin_route(&h, "primary-route").await;
     let why = primary["health"]["quality_regression"]
         .as_str()
         .unwrap_or_default();
-    assert!(why.contains("weather-tools tool-call"), "{routes}");
+    assert!(why.contains("weather-tools tool-call"), "{primary}");
 
     // Fixed: the next passing run restores it.
     h.mock("primary").set_faults(Faults::default());
@@ -442,4 +426,95 @@ async fn under_refusal_and_invalid_tool_json_are_caught() {
         );
         h.stop().await;
     }
+}
+
+/// A suite judging the route for one intent (`intents: [weather]`) stops
+/// it serving that intent's requests only: the others keep it, and the
+/// intent gets it back once the runs pass.
+#[tokio::test]
+async fn a_suite_scoped_to_an_intent_skips_the_route_for_that_intent_only() {
+    let config = CONFIG.replace(
+        "min-pass-rate: { tool-call: 1.0 }",
+        "min-pass-rate: { tool-call: 1.0 }\n      intents: [weather]",
+    );
+    let h = start_with(SUITE, &config).await;
+    let ask = |id: String, intent: &'static str| {
+        let h = &h;
+        async move {
+            let resp = h
+                .chat_with(
+                    &signalbox_testkit::chat_body("chat", "hi"),
+                    &[("x-request-id", &id), ("x-signalbox-intent", intent)],
+                )
+                .await;
+            header(&resp, "x-signalbox-route").to_owned()
+        }
+    };
+    h.mock("primary").set_faults(Faults {
+        corrupt_tool_arguments: true,
+        ..Faults::default()
+    });
+    let mut moved = None;
+    for i in 0..100 {
+        let id = format!("scoped-weather-{i}");
+        if ask(id.clone(), "weather").await == "secondary-route" {
+            moved = Some(id);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let moved = moved.unwrap_or_else(|| panic!("weather never left primary-route"));
+    let skip = h
+        .record(&moved)
+        .await
+        .skipped
+        .into_iter()
+        .find(|s| s.route == "primary-route")
+        .unwrap_or_else(|| panic!("no skip of primary-route"));
+    assert_eq!(skip.kind, SkipKind::QualityRegression);
+    assert!(
+        skip.reason.contains("weather-tools tool-call 0.00 < 1.00")
+            && skip.reason.ends_with("(for intent weather)"),
+        "{}",
+        skip.reason
+    );
+    assert_eq!(
+        ask("scoped-general".into(), "general").await,
+        "primary-route"
+    );
+    let primary = admin_route(&h, "primary-route").await;
+    assert!(
+        primary["health"]["quality_regression"].is_null(),
+        "{primary}"
+    );
+    assert!(
+        primary["health"]["quality_regression_by_intent"]["weather"]
+            .as_str()
+            .is_some_and(|w| w.contains("tool-call")),
+        "{primary}"
+    );
+    audit_event(&h, "route primary-route disabled for intent weather").await;
+    h.mock("primary").set_faults(Faults::default());
+    let mut back = false;
+    for i in 0..100 {
+        if ask(format!("scoped-back-{i}"), "weather").await == "primary-route" {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back, "weather never came back to primary-route");
+    h.stop().await;
+}
+
+/// `route`'s entry in `GET /admin/routes`.
+async fn admin_route(h: &Harness, route: &str) -> serde_json::Value {
+    let routes = h.admin_json("/admin/routes", "admin-secret").await;
+    routes["routes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["route"] == route)
+        .cloned()
+        .unwrap_or_default()
 }
