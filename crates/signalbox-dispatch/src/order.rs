@@ -3,6 +3,7 @@
 //! forced open, open circuits and quota cooldowns skipped, slow routes after healthy ones, recovering routes ramped in,
 //! routes the quality loop warned about kept in place for their
 //! `warn-weight` share of requests and moved after the others for the rest),
+//! routes a suite judging them for the request's intent disabled skipped,
 //! and by session stickiness. The order is a pure function of the request's
 //! seed, the session and the health state, so it is deterministic. A warned
 //! route moved for a request is named, with the order tried, for its record
