@@ -186,7 +186,7 @@ pub async fn dispatch<X: Sync>(
     call: &CallContext<'_>,
 ) -> Result<Served, Failure> {
     let mut order = order::order(plan.routes, plan.candidates, plan.seed, plan.sticky);
-    order::skip_closed_for_intent(plan.routes, &mut order, plan.intent);
+    order::apply_intent_gates(plan.routes, &mut order, plan.intent, plan.seed);
     plan.budget.note_request();
     let mut run = Run {
         plan: &plan,

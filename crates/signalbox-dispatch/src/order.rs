@@ -3,7 +3,8 @@
 //! forced open, open circuits and quota cooldowns skipped, slow routes after healthy ones, recovering routes ramped in,
 //! routes the quality loop warned about kept in place for their
 //! `warn-weight` share of requests and moved after the others for the rest),
-//! routes a suite judging them for the request's intent disabled skipped,
+//! routes a suite judging them for the request's intent disabled skipped
+//! (or, warned, moved back as above),
 //! and by session stickiness. The order is a pure function of the request's
 //! seed, the session and the health state, so it is deterministic. A warned
 //! route moved for a request is named, with the order tried, for its record
@@ -120,11 +121,20 @@ pub(crate) fn order<X>(
     out
 }
 
-/// Leaves out of `order` the routes a suite judging them for `intent`
-/// disabled, as quality skips (one atomic load per route while no
-/// intent's gate is closed). The intended route stays as it was: serving
-/// from another one is a fallback, as for a route-wide quality skip.
-pub(crate) fn skip_closed_for_intent<X>(routes: &RouteTable<X>, order: &mut Order, intent: &str) {
+/// Applies the gates of suites judging routes for the request's `intent`
+/// (one atomic load or two per route while no intent's gate is closed or
+/// warned): a route they disabled is left out, as a quality skip (the
+/// intended route stays as it was: serving from another one is a
+/// fallback, as for a route-wide skip); a route they warned about keeps
+/// its place for its `warn-weight` share of requests (by the same hash as
+/// a route-wide warning) and is moved last for the rest, named in
+/// `reordered`.
+pub(crate) fn apply_intent_gates<X>(
+    routes: &RouteTable<X>,
+    order: &mut Order,
+    intent: &str,
+    seed: u64,
+) {
     if intent.is_empty() {
         return;
     }
@@ -145,6 +155,62 @@ pub(crate) fn skip_closed_for_intent<X>(routes: &RouteTable<X>, order: &mut Orde
             None => true,
         }
     });
+    let moved: Vec<(RouteIdx, DemotionRecord)> = order
+        .routes
+        .iter()
+        .filter(|&&idx| order.sticky != Some(idx))
+        .filter_map(|&idx| routes.get(idx).map(|r| (idx, r)))
+        .filter_map(|(idx, r)| {
+            let why = r.health.quality.warning_for(intent)?;
+            let share = r.health.quality.warn_weight();
+            (unit(mix(seed, &r.id)) >= share).then(|| {
+                let d = DemotionRecord {
+                    route: r.id.to_string(),
+                    kind: DemotionKind::QualityWarning,
+                    reason: why,
+                    share,
+                };
+                (idx, d)
+            })
+        })
+        .collect();
+    if !moved.is_empty() {
+        move_last(routes, order, moved);
+    }
+}
+
+/// Moves each of `moved` after the other routes, names the ones that had
+/// a route behind them in `order.reordered`, and keeps the intended route
+/// one that was not moved.
+fn move_last<X>(routes: &RouteTable<X>, order: &mut Order, moved: Vec<(RouteIdx, DemotionRecord)>) {
+    let before = order.routes.clone();
+    order.routes.retain(|i| !moved.iter().any(|(m, _)| m == i));
+    let kept = order.routes.len();
+    order.routes.extend(moved.iter().map(|(m, _)| *m));
+    if order
+        .intended
+        .is_some_and(|i| moved.iter().any(|(m, _)| *m == i))
+    {
+        order.intended = order.routes.first().copied();
+    }
+    let position = |list: &[RouteIdx], idx| list.iter().position(|&r| r == idx);
+    let named: Vec<DemotionRecord> = moved
+        .into_iter()
+        .filter(|(idx, _)| position(&before, *idx) < position(&order.routes, *idx) && kept > 0)
+        .map(|(_, d)| d)
+        .collect();
+    if named.is_empty() {
+        return;
+    }
+    let order_ids = order
+        .routes
+        .iter()
+        .filter_map(|&idx| routes.get(idx))
+        .map(|r| r.id.to_string())
+        .collect();
+    let record = order.reordered.get_or_insert_with(Default::default);
+    record.demoted.extend(named);
+    record.order = order_ids;
 }
 
 /// The warned routes `demoted` that ended up behind a route the policy

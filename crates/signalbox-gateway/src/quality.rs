@@ -333,7 +333,9 @@ fn settle(state: &AppState, route: &Route, run: &Run, cfg: &QualityConfig) {
         return;
     }
     let (below, warned) = misses(state, id, run);
+    let (warned, warned_by_intent) = intents::split(run, warned);
     mark_warning(state, route, &warned);
+    intents::mark_warnings(state, route, warned_by_intent);
     let result = if below.is_empty() { "passed" } else { "failed" };
     t.count(m::QUALITY_RUNS_TOTAL, &[("route", id), ("result", result)]);
     // Suites judging the route for some intents only move those intents'
@@ -380,9 +382,12 @@ fn other_versions(run: &Run, known: [&str; 2]) -> Option<String> {
     (!seen.is_empty()).then(|| seen.join(", "))
 }
 
+/// Bars a run missed, in words, each with its suite's index.
+type Misses = Vec<(usize, String)>;
+
 /// Publishes each scorer's pass rate; returns the floors it fell below
-/// (each with its suite's index) and the warn bars it missed, in words.
-fn misses(state: &AppState, id: &str, run: &Run) -> (Vec<(usize, String)>, Vec<String>) {
+/// and the warn bars it missed.
+fn misses(state: &AppState, id: &str, run: &Run) -> (Misses, Misses) {
     let bar = |list: &[(String, f64)], scorer: &str| {
         list.iter().find(|(s, _)| s == scorer).map(|(_, v)| *v)
     };
@@ -401,8 +406,9 @@ fn misses(state: &AppState, id: &str, run: &Run) -> (Vec<(usize, String)>, Vec<S
             }
             if let Some(w) = bar(&suite_run.warn, scorer).filter(|w| rate < *w) {
                 let intents = &suite_run.intents;
-                warned.push(format!(
-                    "{suite} {scorer} {rate:.2} < {w:.2} (warn bar; intent {intents})"
+                warned.push((
+                    i,
+                    format!("{suite} {scorer} {rate:.2} < {w:.2} (warn bar; intent {intents})"),
                 ));
             }
         }

@@ -45,6 +45,8 @@ pub struct QualityGate {
     /// Whether any intent's gate is closed (so the request path looks no
     /// further while none is).
     intent_closed: AtomicBool,
+    /// Whether any intent is warned, likewise.
+    intent_warned: AtomicBool,
     /// Per intent: the gates of suites that judge the route for some
     /// intents only.
     intents: Mutex<std::collections::HashMap<String, IntentGate>>,
@@ -62,6 +64,7 @@ impl Default for QualityGate {
         Self {
             closed: AtomicBool::new(false),
             intent_closed: AtomicBool::new(false),
+            intent_warned: AtomicBool::new(false),
             intents: Mutex::default(),
             warned: AtomicBool::new(false),
             state: Mutex::default(),
@@ -86,6 +89,8 @@ struct QualityLink {
 struct IntentGate {
     state: GateState,
     closed: bool,
+    /// Which warn bars the intent's suites missed in their last run.
+    warning: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -232,6 +237,36 @@ impl QualityGate {
             .collect();
         out.sort();
         out
+    }
+
+    /// Which warn bars the suites judging the route for `intent` missed in
+    /// their last run, while they did (one atomic load while no intent is
+    /// warned).
+    pub fn warning_for(&self, intent: &str) -> Option<String> {
+        if !self.intent_warned.load(Ordering::Relaxed) {
+            return None;
+        }
+        let gates = self.intents.lock();
+        let w = gates.get(intent)?.warning.as_deref()?;
+        Some(format!("quality warning: {w} (for intent {intent})"))
+    }
+
+    /// The share of an intent's traffic a route warned for it keeps (the
+    /// declared `warn-weight`).
+    pub fn warn_weight(&self) -> f64 {
+        f64::from_bits(self.warn_weight.load(Ordering::Relaxed))
+    }
+
+    /// Records which warn bars the suites judging the route for `intent`
+    /// missed (`None`: it met them all); whether that changed.
+    pub fn record_intent_warning(&self, intent: &str, missed: Option<&str>) -> bool {
+        let mut gates = self.intents.lock();
+        let g = gates.entry(intent.to_owned()).or_default();
+        let changed = g.warning.is_some() != missed.is_some();
+        g.warning = missed.map(str::to_owned);
+        let any = gates.values().any(|g| g.warning.is_some());
+        self.intent_warned.store(any, Ordering::Relaxed);
+        changed
     }
 
     /// Records one run of the suites judging the route for `intent` only;
@@ -399,6 +434,16 @@ mod tests {
             Some(QualityTransition::Restored)
         );
         assert!(gate.closed_for("weather").is_none() && gate.closed_intents().is_empty());
+        assert!(gate.record_intent_warning("weather", Some("w tool-call 0.90 < 0.95")));
+        let why = gate.warning_for("weather").unwrap_or_default();
+        assert_eq!(
+            why,
+            "quality warning: w tool-call 0.90 < 0.95 (for intent weather)"
+        );
+        assert!(gate.warning_for("general").is_none() && !gate.warned());
+        assert!(!gate.record_intent_warning("weather", Some("w tool-call 0.91 < 0.95")));
+        assert!(gate.record_intent_warning("weather", None));
+        assert!(gate.warning_for("weather").is_none());
     }
 
     fn replicas() -> [QualityGate; 2] {

@@ -2,9 +2,10 @@
 //! intents only (`quality.suites[].intents`): a run's failures in such a
 //! suite move the gates of its intents, not the route's, so a route whose
 //! answers regress on one critical intent stops serving that intent's
-//! requests and keeps serving the others. The same hysteresis
-//! (`trip-after`, `recover-after`) holds per intent; each transition is
-//! logged and kept as an event. Per replica: intent gates are not shared
+//! requests and keeps serving the others; a missed warn bar likewise ranks
+//! it lower for those intents only. The same hysteresis (`trip-after`,
+//! `recover-after`) holds per intent; each transition is logged and kept
+//! as an event. Per replica: intent gates are not shared
 //! through the state backend.
 
 use std::collections::BTreeMap;
@@ -80,6 +81,39 @@ pub(super) fn move_gates(
                 )
             }
             None => continue,
+        };
+        let path = format!("/quality/{id}");
+        crate::record::system_event(state, "signalbox-quality", path, reason, detail);
+    }
+}
+
+/// Marks (or clears) each scoped intent's warning; a change is logged and
+/// kept as an event.
+pub(super) fn mark_warnings(
+    state: &AppState,
+    route: &Route,
+    by_intent: BTreeMap<&str, Vec<String>>,
+) {
+    let id = route.id.as_str();
+    for (intent, warned) in by_intent {
+        let missed = (!warned.is_empty()).then(|| warned.join("; "));
+        let gate = &route.health.quality;
+        if !gate.record_intent_warning(intent, missed.as_deref()) {
+            continue;
+        }
+        tracing::info!(route = %id, %intent, warning = ?missed, "Quality warning changed for an intent: the route is ranked accordingly.");
+        let (reason, detail) = match &missed {
+            Some(m) => (
+                "warned",
+                format!(
+                    "route {id} warned for intent {intent}: it keeps {:.0}% of its traffic first: {m}",
+                    gate.warn_weight() * 100.0
+                ),
+            ),
+            None => (
+                "warning_cleared",
+                format!("route {id} warning cleared for intent {intent}"),
+            ),
         };
         let path = format!("/quality/{id}");
         crate::record::system_event(state, "signalbox-quality", path, reason, detail);

@@ -438,18 +438,6 @@ async fn a_suite_scoped_to_an_intent_skips_the_route_for_that_intent_only() {
         "min-pass-rate: { tool-call: 1.0 }\n      intents: [weather]",
     );
     let h = start_with(SUITE, &config).await;
-    let ask = |id: String, intent: &'static str| {
-        let h = &h;
-        async move {
-            let resp = h
-                .chat_with(
-                    &signalbox_testkit::chat_body("chat", "hi"),
-                    &[("x-request-id", &id), ("x-signalbox-intent", intent)],
-                )
-                .await;
-            header(&resp, "x-signalbox-route").to_owned()
-        }
-    };
     h.mock("primary").set_faults(Faults {
         corrupt_tool_arguments: true,
         ..Faults::default()
@@ -457,7 +445,7 @@ async fn a_suite_scoped_to_an_intent_skips_the_route_for_that_intent_only() {
     let mut moved = None;
     for i in 0..100 {
         let id = format!("scoped-weather-{i}");
-        if ask(id.clone(), "weather").await == "secondary-route" {
+        if served_for(&h, &id, "weather").await == "secondary-route" {
             moved = Some(id);
             break;
         }
@@ -479,7 +467,7 @@ async fn a_suite_scoped_to_an_intent_skips_the_route_for_that_intent_only() {
         skip.reason
     );
     assert_eq!(
-        ask("scoped-general".into(), "general").await,
+        served_for(&h, "scoped-general", "general").await,
         "primary-route"
     );
     let primary = admin_route(&h, "primary-route").await;
@@ -497,7 +485,7 @@ async fn a_suite_scoped_to_an_intent_skips_the_route_for_that_intent_only() {
     h.mock("primary").set_faults(Faults::default());
     let mut back = false;
     for i in 0..100 {
-        if ask(format!("scoped-back-{i}"), "weather").await == "primary-route" {
+        if served_for(&h, &format!("scoped-back-{i}"), "weather").await == "primary-route" {
             back = true;
             break;
         }
@@ -517,4 +505,61 @@ async fn admin_route(h: &Harness, route: &str) -> serde_json::Value {
         .find(|r| r["route"] == route)
         .cloned()
         .unwrap_or_default()
+}
+
+/// A suite judging the route for one intent whose warn bar is missed
+/// ranks the route lower for that intent's requests only, naming it in
+/// the moved requests' records.
+#[tokio::test]
+async fn a_warn_bar_of_a_scoped_suite_ranks_the_route_lower_for_its_intent_only() {
+    let config = CONFIG.replace(
+        "min-pass-rate: { tool-call: 1.0 }",
+        "min-pass-rate: { tool-call: 0.0 }\n      warn-pass-rate: { tool-call: 1.0 }\n      intents: [weather]",
+    );
+    let h = start_with(SUITE, &config).await;
+    h.mock("primary").set_faults(Faults {
+        corrupt_tool_arguments: true,
+        ..Faults::default()
+    });
+    audit_event(&h, "route primary-route warned for intent weather").await;
+    let mut moved = None;
+    for i in 0..40 {
+        let id = format!("scoped-warn-{i}");
+        if served_for(&h, &id, "weather").await == "secondary-route" {
+            moved = Some(id);
+            break;
+        }
+    }
+    let moved = moved.unwrap_or_else(|| panic!("40 weather requests all kept the warned route"));
+    let record = h.record(&moved).await;
+    assert!(
+        record.skipped.is_empty(),
+        "a warning never skips: {record:?}"
+    );
+    let reordered = record
+        .reordered
+        .unwrap_or_else(|| panic!("no reorder in {moved}'s record"));
+    assert!(
+        reordered.demoted[0]
+            .reason
+            .ends_with("(for intent weather)"),
+        "{}",
+        reordered.demoted[0].reason
+    );
+    for i in 0..10 {
+        let route = served_for(&h, &format!("scoped-general-{i}"), "general").await;
+        assert_eq!(route, "primary-route", "other intents keep the route first");
+    }
+    h.stop().await;
+}
+
+/// The route serving a plain question of `intent`.
+async fn served_for(h: &Harness, id: &str, intent: &str) -> String {
+    let resp = h
+        .chat_with(
+            &signalbox_testkit::chat_body("chat", "hi"),
+            &[("x-request-id", id), ("x-signalbox-intent", intent)],
+        )
+        .await;
+    header(&resp, "x-signalbox-route").to_owned()
 }
