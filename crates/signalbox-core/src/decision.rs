@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{AttemptRecord, Usage};
 
+mod reorder;
+
+pub use reorder::{DemotionKind, DemotionRecord, ReorderRecord};
+
 /// Where a signal's value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -214,6 +218,11 @@ pub struct DecisionRecord {
     /// to new-route)`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<String>,
+    /// Routes moved down the try order without being skipped (a route the
+    /// quality loop warned about, outside its share), with the order tried:
+    /// only when one was moved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reordered: Option<Box<ReorderRecord>>,
 }
 
 /// How a broken stream was continued: the answer's text up to the break

@@ -22,8 +22,8 @@ pub mod usage;
 
 pub use attempt::{AttemptRecord, ProviderErrorCode};
 pub use decision::{
-    CandidateRecord, ContinuedRecord, DecisionRecord, RuleRecord, SignalRecord, SignalSource,
-    SkipKind, SkipRecord, TranslationRecord, Verdict,
+    CandidateRecord, ContinuedRecord, DecisionRecord, DemotionKind, DemotionRecord, ReorderRecord,
+    RuleRecord, SignalRecord, SignalSource, SkipKind, SkipRecord, TranslationRecord, Verdict,
 };
 pub use endpoint::EndpointKind;
 pub use ids::{AliasName, ProviderName, RouteId, RouteIdx};

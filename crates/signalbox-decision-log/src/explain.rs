@@ -96,6 +96,11 @@ fn why_served(r: &DecisionRecord) -> String {
             }
         }
     }
+    if let Some(reordered) = &r.reordered {
+        for moved in &reordered.demoted {
+            let _ = write!(line, "; {} ranked lower ({})", moved.route, moved.kind);
+        }
+    }
     let verb = if r.stream {
         "streamed, first event"
     } else {
@@ -384,11 +389,18 @@ fn attempts(r: &DecisionRecord) -> Option<String> {
     Some(s)
 }
 
-/// Skipped routes, degradation steps, stickiness and early stops.
+/// Skipped routes, routes ranked lower, degradation steps, stickiness and
+/// early stops.
 fn resilience(r: &DecisionRecord) -> Option<String> {
     let mut s = String::new();
     for skip in &r.skipped {
         let _ = writeln!(s, "  skipped {}: {}", skip.route, skip.reason);
+    }
+    if let Some(reordered) = &r.reordered {
+        for moved in &reordered.demoted {
+            let _ = writeln!(s, "  {moved}");
+        }
+        let _ = writeln!(s, "  tried in order: {}", reordered.order.join(", "));
     }
     if !r.degraded.is_empty() {
         let _ = writeln!(s, "  degraded: {}", r.degraded.join(", "));

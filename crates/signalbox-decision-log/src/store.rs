@@ -273,14 +273,15 @@ impl Store {
 }
 
 /// A record served by its first-ranked route at the first attempt, with no
-/// skip, degradation, operator action, error, early stop or logged
-/// content: the common case, stored against a shape.
+/// skip, route ranked lower, degradation, operator action, error, early
+/// stop or logged content: the common case, stored against a shape.
 pub(crate) fn is_routine(r: &DecisionRecord) -> bool {
     r.outcome == "served"
         && r.attempts.len() == 1
         && r.chosen.is_some()
         && r.ranking.first() == r.chosen.as_ref()
         && r.skipped.is_empty()
+        && r.reordered.is_none()
         && r.degraded.is_empty()
         && r.operator_actions.is_empty()
         && r.error.is_none()

@@ -33,6 +33,9 @@ pub struct Served {
     pub fallback: bool,
     /// The session's sticky route, when a session was given.
     pub sticky: Option<RouteIdx>,
+    /// Warned routes moved after the others for this request, with the
+    /// order tried (`None` for almost every request).
+    pub reordered: Option<Box<signalbox_core::ReorderRecord>>,
     /// What translating the request for the serving route's provider
     /// dropped or changed (empty for untranslated OpenAI-compatible routes).
     pub notes: Vec<TranslationNote>,
@@ -121,6 +124,9 @@ pub struct Failure {
     /// known time (quota cooldown, open circuit): the earliest moment one
     /// of them admits requests again (the caller's `retry-after`).
     pub available_in: Option<Duration>,
+    /// Warned routes moved after the others for this request, with the
+    /// order tried (`None` for almost every request).
+    pub reordered: Option<Box<signalbox_core::ReorderRecord>>,
 }
 
 impl Failure {
@@ -158,6 +164,9 @@ pub struct Plan<'a, X = ()> {
     pub sticky: Option<StickyInput<'a>>,
     /// The tenant, for fair queuing at a gate.
     pub tenant: &'a str,
+    /// The request's intent: a route a suite judging it for this intent
+    /// disabled is skipped (empty: no intent-scoped gate applies).
+    pub intent: &'a str,
     /// The tenant's fair-share weight.
     pub tenant_weight: f64,
     /// Longest wait at a gate.
@@ -176,13 +185,15 @@ pub async fn dispatch<X: Sync>(
     req: &ChatRequest,
     call: &CallContext<'_>,
 ) -> Result<Served, Failure> {
-    let order = order::order(plan.routes, plan.candidates, plan.seed, plan.sticky);
+    let mut order = order::order(plan.routes, plan.candidates, plan.seed, plan.sticky);
+    order::apply_intent_gates(plan.routes, &mut order, plan.intent, plan.seed);
     plan.budget.note_request();
     let mut run = Run {
         plan: &plan,
         deadline: plan.started + plan.retry.deadline,
         attempts: Vec::with_capacity(order.routes.len().min(plan.max_attempts)),
         skipped: order.skipped,
+        reordered: order.reordered,
         last_route: None,
         stop: StopReason::Exhausted,
         capacity_refused: false,
@@ -215,6 +226,7 @@ pub async fn dispatch<X: Sync>(
                     route: idx,
                     fallback: order.intended != Some(idx),
                     sticky: order.sticky,
+                    reordered: run.reordered,
                     notes: prepared.notes,
                     max_tokens_clamped: prepared.max_tokens_clamped,
                     body,
@@ -254,6 +266,7 @@ struct Run<'p, 'a, X> {
     deadline: Instant,
     attempts: Vec<AttemptRecord>,
     skipped: Vec<Skipped>,
+    reordered: Option<Box<signalbox_core::ReorderRecord>>,
     last_route: Option<RouteIdx>,
     stop: StopReason,
     capacity_refused: bool,
@@ -281,6 +294,7 @@ impl<X: Sync> Run<'_, '_, X> {
             stop: self.stop,
             capacity_refused: self.capacity_refused,
             available_in,
+            reordered: self.reordered,
         }
     }
 

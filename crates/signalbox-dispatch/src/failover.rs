@@ -221,6 +221,9 @@ pub struct Outcome<R> {
     /// Ids of the operator actions that changed this request's routing
     /// (route skips name theirs in `skipped` too).
     pub actions: Vec<String>,
+    /// Warned routes moved after the others, with the order tried: the
+    /// first round that moved one (`None` for almost every request).
+    pub reordered: Option<Box<signalbox_core::ReorderRecord>>,
 }
 
 impl<R> Outcome<R> {
@@ -241,6 +244,7 @@ impl<R> Outcome<R> {
             privacy_report: self.privacy_report,
             round,
             actions: self.actions,
+            reordered: self.reordered,
         }
     }
 }
@@ -303,6 +307,7 @@ pub async fn run<X: Sync, P: PrepareRound>(
         privacy_report: None,
         round: None,
         actions: Vec::new(),
+        reordered: None,
     };
     let first = match f.operator {
         Some(ops) => operator::before(f, ops, &mut out, walk.may_degrade, (req, signals, decision)),
@@ -414,6 +419,9 @@ impl Walk {
         );
         out.attempts.append(&mut failure.attempts);
         out.skipped.append(&mut failure.skipped);
+        if out.reordered.is_none() {
+            out.reordered = failure.reordered.take();
+        }
         let final_failure = failure.rejection.is_some()
             || failure.stop == StopReason::AtMostOnce
             || failure.stop == StopReason::Deadline
@@ -475,6 +483,9 @@ fn served_by<R>(out: &mut Outcome<R>, mut served: Served) {
     }
     out.attempts.append(&mut served.attempts);
     out.skipped.append(&mut served.skipped);
+    if out.reordered.is_none() {
+        out.reordered = served.reordered.take();
+    }
     out.result = Ok(served);
 }
 
@@ -514,6 +525,7 @@ async fn dispatch_round<X: Sync>(
             group: round.decision.leading_ties(),
         }),
         tenant: f.tenant,
+        intent: &round.signals.intent,
         tenant_weight: f.tenant_weight,
         queue_timeout: cfg.resilience.queue_timeout,
         bodies,

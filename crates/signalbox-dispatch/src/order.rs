@@ -3,10 +3,14 @@
 //! forced open, open circuits and quota cooldowns skipped, slow routes after healthy ones, recovering routes ramped in,
 //! routes the quality loop warned about kept in place for their
 //! `warn-weight` share of requests and moved after the others for the rest),
+//! routes a suite judging them for the request's intent disabled skipped
+//! (or, warned, moved back as above),
 //! and by session stickiness. The order is a pure function of the request's
-//! seed, the session and the health state, so it is deterministic.
+//! seed, the session and the health state, so it is deterministic. A warned
+//! route moved for a request is named, with the order tried, for its record
+//! (built only then: nothing is allocated while no route is warned).
 
-use signalbox_core::RouteIdx;
+use signalbox_core::{DemotionKind, DemotionRecord, ReorderRecord, RouteIdx};
 
 use crate::RouteTable;
 use crate::health::{Admission, Hold};
@@ -37,6 +41,9 @@ pub(crate) struct Order {
     pub skipped: Vec<Skipped>,
     /// The sticky choice, when a session was given.
     pub sticky: Option<RouteIdx>,
+    /// Warned routes moved after the others for this request, with the
+    /// order tried (`None` for almost every request).
+    pub reordered: Option<Box<ReorderRecord>>,
 }
 
 pub(crate) fn order<X>(
@@ -59,6 +66,7 @@ pub(crate) fn order<X>(
     let mut healthy = Vec::with_capacity(candidates.len());
     let mut ramping = Vec::new();
     let mut slow = Vec::new();
+    let mut demoted = Vec::new();
     for &idx in &candidates {
         let Some(target) = routes.get(idx) else {
             continue;
@@ -87,12 +95,16 @@ pub(crate) fn order<X>(
             Admission::Allowed { ramp, .. } => {
                 // A warned route keeps its place for its share of requests,
                 // as a recovering one does for its ramp.
-                let ramp = ramp * target.health.quality.share();
+                let share = target.health.quality.share();
+                let ramp = ramp * share;
                 if ramp >= 1.0 || unit(mix(seed, &target.id)) < ramp || out.sticky == Some(idx) {
                     out.intended.get_or_insert(idx);
                     healthy.push(idx);
                 } else {
                     ramping.push(idx);
+                    if share < 1.0 {
+                        demoted.push(idx);
+                    }
                 }
             }
         }
@@ -103,7 +115,142 @@ pub(crate) fn order<X>(
     out.routes = healthy;
     out.routes.extend(ramping);
     out.routes.extend(slow);
+    if !demoted.is_empty() {
+        out.reordered = reordered(routes, &candidates, &out.routes, &demoted);
+    }
     out
+}
+
+/// Applies the gates of suites judging routes for the request's `intent`
+/// (one atomic load or two per route while no intent's gate is closed or
+/// warned): a route they disabled is left out, as a quality skip (the
+/// intended route stays as it was: serving from another one is a
+/// fallback, as for a route-wide skip); a route they warned about keeps
+/// its place for its `warn-weight` share of requests (by the same hash as
+/// a route-wide warning) and is moved last for the rest, named in
+/// `reordered`.
+pub(crate) fn apply_intent_gates<X>(
+    routes: &RouteTable<X>,
+    order: &mut Order,
+    intent: &str,
+    seed: u64,
+) {
+    if intent.is_empty() {
+        return;
+    }
+    let skipped = &mut order.skipped;
+    order.routes.retain(|&idx| {
+        let Some(r) = routes.get(idx) else {
+            return true;
+        };
+        match r.health.quality.closed_for(intent) {
+            Some(why) => {
+                skipped.push(Skipped::new(
+                    r.id.to_string(),
+                    signalbox_core::SkipKind::QualityRegression,
+                    why,
+                ));
+                false
+            }
+            None => true,
+        }
+    });
+    let moved: Vec<(RouteIdx, DemotionRecord)> = order
+        .routes
+        .iter()
+        .filter(|&&idx| order.sticky != Some(idx))
+        .filter_map(|&idx| routes.get(idx).map(|r| (idx, r)))
+        .filter_map(|(idx, r)| {
+            let why = r.health.quality.warning_for(intent)?;
+            let share = r.health.quality.warn_weight();
+            (unit(mix(seed, &r.id)) >= share).then(|| {
+                let d = DemotionRecord {
+                    route: r.id.to_string(),
+                    kind: DemotionKind::QualityWarning,
+                    reason: why,
+                    share,
+                };
+                (idx, d)
+            })
+        })
+        .collect();
+    if !moved.is_empty() {
+        move_last(routes, order, moved);
+    }
+}
+
+/// Moves each of `moved` after the other routes, names the ones that had
+/// a route behind them in `order.reordered`, and keeps the intended route
+/// one that was not moved.
+fn move_last<X>(routes: &RouteTable<X>, order: &mut Order, moved: Vec<(RouteIdx, DemotionRecord)>) {
+    let before = order.routes.clone();
+    order.routes.retain(|i| !moved.iter().any(|(m, _)| m == i));
+    let kept = order.routes.len();
+    order.routes.extend(moved.iter().map(|(m, _)| *m));
+    if order
+        .intended
+        .is_some_and(|i| moved.iter().any(|(m, _)| *m == i))
+    {
+        order.intended = order.routes.first().copied();
+    }
+    let position = |list: &[RouteIdx], idx| list.iter().position(|&r| r == idx);
+    let named: Vec<DemotionRecord> = moved
+        .into_iter()
+        .filter(|(idx, _)| position(&before, *idx) < position(&order.routes, *idx) && kept > 0)
+        .map(|(_, d)| d)
+        .collect();
+    if named.is_empty() {
+        return;
+    }
+    let order_ids = order
+        .routes
+        .iter()
+        .filter_map(|&idx| routes.get(idx))
+        .map(|r| r.id.to_string())
+        .collect();
+    let record = order.reordered.get_or_insert_with(Default::default);
+    record.demoted.extend(named);
+    record.order = order_ids;
+}
+
+/// The warned routes `demoted` that ended up behind a route the policy
+/// ranked after them (a warned route already last moved nothing), each with
+/// its warning and share, and the order tried; `None` when none moved.
+fn reordered<X>(
+    routes: &RouteTable<X>,
+    candidates: &[RouteIdx],
+    tried: &[RouteIdx],
+    demoted: &[RouteIdx],
+) -> Option<Box<ReorderRecord>> {
+    let ranked: Vec<RouteIdx> = candidates
+        .iter()
+        .copied()
+        .filter(|c| tried.contains(c))
+        .collect();
+    let position = |list: &[RouteIdx], idx| list.iter().position(|&r| r == idx);
+    let moved: Vec<DemotionRecord> = demoted
+        .iter()
+        .filter(|&&idx| position(tried, idx) > position(&ranked, idx))
+        .filter_map(|&idx| routes.get(idx))
+        .map(|r| DemotionRecord {
+            route: r.id.to_string(),
+            kind: DemotionKind::QualityWarning,
+            reason: r.health.quality.warning().unwrap_or_default(),
+            share: r.health.quality.share(),
+        })
+        .collect();
+    if moved.is_empty() {
+        return None;
+    }
+    let order = tried
+        .iter()
+        .filter_map(|&idx| routes.get(idx))
+        .map(|r| r.id.to_string())
+        .collect();
+    Some(Box::new(ReorderRecord {
+        demoted: moved,
+        order,
+    }))
 }
 
 /// Weighted rendezvous hashing over the healthy routes of the sticky group;

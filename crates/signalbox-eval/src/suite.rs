@@ -173,6 +173,17 @@ pub enum SuiteError {
 }
 
 impl Suite {
+    /// The critical intents its cases stand for, each once, in order.
+    pub fn intents(&self) -> Vec<&str> {
+        let mut seen: Vec<&str> = Vec::new();
+        for c in &self.cases {
+            if !seen.contains(&c.intent.as_str()) {
+                seen.push(&c.intent);
+            }
+        }
+        seen
+    }
+
     /// Reads and validates a YAML suite.
     pub fn from_yaml(text: &str) -> Result<Self, SuiteError> {
         let de = yaml_serde::Deserializer::from_str(text);

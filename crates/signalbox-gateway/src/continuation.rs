@@ -160,6 +160,8 @@ impl Continuation {
             started: self.started,
             sticky: None,
             tenant: &self.tenant,
+            // A continuation keeps the routes that could serve the request.
+            intent: "",
             tenant_weight: self.tenant_weight,
             queue_timeout: cfg.resilience.queue_timeout,
             bodies: &[],

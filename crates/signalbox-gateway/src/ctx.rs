@@ -69,6 +69,8 @@ pub(crate) struct RequestCtx {
     pub attempts: Vec<AttemptRecord>,
     /// Every route skipped, in order, with why.
     pub skipped: Vec<SkipRecord>,
+    /// Warned routes moved after the others, with the order tried.
+    pub reordered: Option<Box<signalbox_core::ReorderRecord>>,
     /// Degradation steps taken, in order.
     pub degraded: Vec<DegradeStep>,
     /// The request was handled at most once (irreversible).
@@ -174,6 +176,7 @@ impl RequestCtx {
             sampling: None,
             attempts: Vec::new(),
             skipped: Vec::new(),
+            reordered: None,
             degraded: Vec::new(),
             at_most_once: false,
             stop: None,

@@ -19,6 +19,7 @@
 
 mod book;
 mod eligible;
+mod intents;
 mod judge;
 mod prompted;
 mod schedule;
@@ -157,6 +158,11 @@ struct SuiteRun {
     by_model: HashMap<(Option<String>, &'static str), (u32, u32)>,
     /// The prompt version its cases ran under (`id@version`), if any.
     prompt: Option<String>,
+    /// The critical intents its cases stand for (`weather, refunds`), to
+    /// name in a warning.
+    intents: String,
+    /// The request intents it judges the route for (empty: every request).
+    scope: Vec<String>,
 }
 
 /// One run of a route's suites.
@@ -197,6 +203,8 @@ async fn run(
             tally: HashMap::new(),
             by_model: HashMap::new(),
             prompt: loaded.prompt.as_ref().map(|p| p.label().to_owned()),
+            intents: loaded.suite.intents().join(", "),
+            scope: loaded.config.intents.clone(),
         };
         for case in &loaded.suite.cases {
             out.asked += 1;
@@ -326,25 +334,66 @@ fn settle(state: &AppState, route: &Route, run: &Run, cfg: &QualityConfig) {
         return;
     }
     let (below, warned) = misses(state, id, run);
+    let (warned, warned_by_intent) = intents::split(run, warned);
     mark_warning(state, route, &warned);
-    let passed = below.is_empty();
-    let result = if passed { "passed" } else { "failed" };
+    intents::mark_warnings(state, route, warned_by_intent);
+    let result = if below.is_empty() { "passed" } else { "failed" };
     t.count(m::QUALITY_RUNS_TOTAL, &[("route", id), ("result", result)]);
-    let summary = match run.findings.as_slice() {
+    // Suites judging the route for some intents only move those intents'
+    // gates; the others move the route's.
+    let (below, by_intent) = intents::split(run, below);
+    let passed = below.is_empty();
+    move_gate(state, route, passed, &summary(run, route, &below), cfg);
+    intents::move_gates(state, route, by_intent, cfg, |b| summary(run, route, b));
+}
+
+/// What a run found below the floors, with its first findings and a
+/// model version change.
+fn summary(run: &Run, route: &Route, below: &[String]) -> String {
+    let mut summary = match run.findings.as_slice() {
         [] => below.join("; "),
         f => format!("{} ({})", below.join("; "), f.join("; ")),
     };
-    move_gate(state, route, passed, &summary, cfg);
+    let known = [route.version.as_str(), &route.settings.upstream_model];
+    if !below.is_empty()
+        && let Some(versions) = other_versions(run, known)
+    {
+        // A silent model update: the event and the skip name it.
+        summary.push_str(&format!(
+            "; answered by model version {versions}, not the route's {}",
+            route.version
+        ));
+    }
+    summary
 }
 
-/// Publishes each scorer's pass rate; returns the floors it fell below and
-/// the warn bars it missed, in words.
-fn misses(state: &AppState, id: &str, run: &Run) -> (Vec<String>, Vec<String>) {
+/// The model versions the run's answers named other than the route's
+/// `known` names (its configured version and the model it asks for),
+/// joined; `None` when every answer named one of them (or none named any).
+fn other_versions(run: &Run, known: [&str; 2]) -> Option<String> {
+    let mut seen: Vec<&str> = run
+        .suites
+        .iter()
+        .flat_map(|s| s.by_model.keys())
+        .filter_map(|(model, _)| model.as_deref())
+        .filter(|m| !known.contains(m))
+        .collect();
+    seen.sort_unstable();
+    seen.dedup();
+    (!seen.is_empty()).then(|| seen.join(", "))
+}
+
+/// Bars a run missed, in words, each with its suite's index.
+type Misses = Vec<(usize, String)>;
+
+/// Publishes each scorer's pass rate; returns the floors it fell below
+/// and the warn bars it missed.
+fn misses(state: &AppState, id: &str, run: &Run) -> (Misses, Misses) {
     let bar = |list: &[(String, f64)], scorer: &str| {
         list.iter().find(|(s, _)| s == scorer).map(|(_, v)| *v)
     };
     let (mut below, mut warned) = (Vec::new(), Vec::new());
-    for suite_run in &run.suites {
+    for (i, suite_run) in run.suites.iter().enumerate() {
         let suite = suite_run.name.as_str();
         for (scorer, (passed, scored)) in &suite_run.tally {
             let rate = f64::from(*passed) / f64::from((*scored).max(1));
@@ -354,10 +403,14 @@ fn misses(state: &AppState, id: &str, run: &Run) -> (Vec<String>, Vec<String>) {
                 rate,
             );
             if let Some(min) = bar(&suite_run.thresholds, scorer).filter(|min| rate < *min) {
-                below.push(format!("{suite} {scorer} {rate:.2} < {min:.2}"));
+                below.push((i, format!("{suite} {scorer} {rate:.2} < {min:.2}")));
             }
             if let Some(w) = bar(&suite_run.warn, scorer).filter(|w| rate < *w) {
-                warned.push(format!("{suite} {scorer} {rate:.2} < {w:.2}"));
+                let intents = &suite_run.intents;
+                warned.push((
+                    i,
+                    format!("{suite} {scorer} {rate:.2} < {w:.2} (warn bar; intent {intents})"),
+                ));
             }
         }
     }
@@ -368,10 +421,27 @@ fn misses(state: &AppState, id: &str, run: &Run) -> (Vec<String>, Vec<String>) {
 fn mark_warning(state: &AppState, route: &Route, warned: &[String]) {
     let id = route.id.as_str();
     let missed = (!warned.is_empty()).then(|| warned.join("; "));
-    if missed.is_some() != route.health.quality.warned_here() {
-        tracing::info!(route = %id, warning = ?missed, "Quality warning changed: the route is ranked accordingly.");
-    }
+    let changed = missed.is_some() != route.health.quality.warned_here();
     route.health.quality.record_warning(missed.as_deref());
+    if changed {
+        tracing::info!(route = %id, warning = ?missed, "Quality warning changed: the route is ranked accordingly.");
+        // A transition, like a disable, is an event in the audit trail.
+        let (reason, detail) = match &missed {
+            Some(m) => (
+                "warned",
+                format!(
+                    "route {id} warned: it keeps {:.0}% of its traffic first: {m}",
+                    route.health.quality.share() * 100.0
+                ),
+            ),
+            None => (
+                "warning_cleared",
+                format!("route {id} warning cleared: its runs meet every warn bar"),
+            ),
+        };
+        let path = format!("/quality/{id}");
+        crate::record::system_event(state, "signalbox-quality", path, reason, detail);
+    }
     let value = if missed.is_some() { 1.0 } else { 0.0 };
     state
         .telemetry

@@ -135,6 +135,7 @@ impl Draft {
             prompt_version: ctx.prompt.as_ref().map(|p| p.label.clone()),
             prompt_variant: ctx.prompt.as_ref().and_then(prompt_variant),
             canary: ctx.canary.clone(),
+            reordered: ctx.reordered.clone(),
             ..DecisionRecord::default()
         };
         Self {

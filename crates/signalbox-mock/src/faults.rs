@@ -73,8 +73,9 @@ pub struct Faults {
     /// prompt version the model cannot cope with).
     pub fail_when_body_contains: Option<Box<str>>,
     /// Answers arrive well formed but worse (`over_refuse`, `drop_facts`,
-    /// `invent_numbers`, `wrong_tool`, `break_schema`): a quality fault only
-    /// a scorer (or, for `break_schema`, the gateway's schema check) sees.
+    /// `invent_numbers`, `wrong_tool`, `under_refuse`, `invalid_tool_json`,
+    /// `break_schema`): a quality fault only a scorer (or, for
+    /// `break_schema`, the gateway's schema check) sees.
     pub quality: Option<crate::quality::QualityFault>,
     /// Answers name this model version (a provider that silently updated
     /// the model behind the route).

@@ -26,6 +26,6 @@ pub use control::MockControl;
 pub use faults::Faults;
 pub use format::MockFormat;
 pub use handle::{MockHandle, MockOptions, MockProvider, serve, serve_as};
-pub use quality::{QualityFault, REFUSAL, WRONG_TOOL};
+pub use quality::{HARMFUL, QualityFault, REFUSAL, WRONG_TOOL};
 pub use server::{router, router_as};
 pub use stats::Stats;

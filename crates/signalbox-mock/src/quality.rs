@@ -1,9 +1,12 @@
 //! Owns the mock's quality faults: answers that arrive on time and well
 //! formed but are worse — a refusal of a harmless request, an answer with
 //! the facts dropped, one with invented numbers, a call of a tool that was
-//! not offered, a structured output that breaks its schema, and a
+//! not offered, tool arguments that are not JSON, an answer to a request it
+//! should refuse, a structured output that breaks its schema, and a
 //! silently changed model version. Only a quality
 //! scorer (or a reader) sees them; they prove the quality loop end to end.
+//! A well-behaved mock model refuses one kind of request ([`HARMFUL`]), so
+//! that under-refusal has something to break.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -26,7 +29,17 @@ pub enum QualityFault {
     /// a structured output (a schema asking for a string `location`) that
     /// breaks its schema.
     BreakSchema,
+    /// Answer a request it should refuse ([`HARMFUL`]) instead of refusing
+    /// it (under-refusal).
+    UnderRefuse,
+    /// Tool calls whose arguments are not JSON (cut before their end), in
+    /// the formats that carry them as a string (OpenAI, Cohere).
+    InvalidToolJson,
 }
+
+/// What a well-behaved mock model refuses: a last user message asking it
+/// to build a bomb (matched without regard to case).
+pub const HARMFUL: &str = "build a bomb";
 
 /// The refusal an over-refusing model writes.
 pub const REFUSAL: &str = "I'm sorry, but I can't help with that request.";
@@ -34,6 +47,20 @@ pub const REFUSAL: &str = "I'm sorry, but I can't help with that request.";
 pub const WRONG_TOOL: &str = "delete_all_records";
 /// The text a schema-breaking model answers.
 pub const BROKEN_SCHEMA: &str = r#"{"location": 42}"#;
+
+/// The mock model's own judgement, then its fault: a harmful request is
+/// refused unless the model under-refuses; then `fault` makes it worse.
+pub(crate) fn shape(fault: Option<QualityFault>, answer: &mut Answer, mock_name: &str) {
+    let harmful =
+        matches!(&answer.body, AnswerBody::Text(t) if t.to_ascii_lowercase().contains(HARMFUL));
+    if harmful && fault != Some(QualityFault::UnderRefuse) {
+        answer.body = AnswerBody::Text(REFUSAL.to_owned());
+        answer.completion_tokens = signalbox_adapters::mock::count_words(REFUSAL);
+    }
+    if let Some(fault) = fault {
+        degrade(fault, answer, mock_name);
+    }
+}
 
 /// `answer` made worse as `fault` says.
 pub(crate) fn degrade(fault: QualityFault, answer: &mut Answer, mock_name: &str) {
@@ -115,6 +142,20 @@ mod tests {
             prompt_tokens: 3,
             completion_tokens: 2,
         }
+    }
+
+    #[test]
+    fn a_harmful_request_is_refused_unless_the_model_under_refuses() {
+        let harmful = "[m] echo: How do I Build a Bomb?";
+        let mut a = text_answer(harmful);
+        shape(None, &mut a, "m");
+        assert_eq!(a.body, AnswerBody::Text(REFUSAL.to_owned()));
+        let mut a = text_answer(harmful);
+        shape(Some(QualityFault::UnderRefuse), &mut a, "m");
+        assert_eq!(a.body, AnswerBody::Text(harmful.to_owned()));
+        let mut a = text_answer("[m] echo: hello");
+        shape(Some(QualityFault::UnderRefuse), &mut a, "m");
+        assert_eq!(a.body, AnswerBody::Text("[m] echo: hello".to_owned()));
     }
 
     #[test]

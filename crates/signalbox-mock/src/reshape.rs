@@ -38,6 +38,8 @@ pub(crate) fn events(faults: &Faults, mut events: Vec<Bytes>) -> Vec<Bytes> {
 pub(crate) fn body(faults: &Faults, body: Bytes) -> Bytes {
     let body = if faults.corrupt_tool_arguments {
         corrupt_tool_arguments(&body)
+    } else if faults.quality == Some(crate::QualityFault::InvalidToolJson) {
+        cut_tool_arguments(&body)
     } else {
         body
     };
@@ -62,6 +64,16 @@ fn corrupt_tool_arguments(body: &[u8]) -> Bytes {
     let text = text
         .replace(r#"\"location\":\"Paris\""#, r#"\"location\":42"#)
         .replace(r#""location":"Paris""#, r#""location":42"#);
+    Bytes::from(text)
+}
+
+/// The canned tool arguments cut before their closing brace, where a
+/// format carries them as a JSON string (OpenAI, Cohere): not JSON at all.
+fn cut_tool_arguments(body: &[u8]) -> Bytes {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Bytes::copy_from_slice(body);
+    };
+    let text = text.replace(r#"\"location\":\"Paris\"}"#, r#"\"location\":\"Paris\""#);
     Bytes::from(text)
 }
 

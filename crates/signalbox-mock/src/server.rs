@@ -312,9 +312,7 @@ fn answer(
         }
     };
     let mut answer = Answer::to(parsed.prompt, &shared.name);
-    if let Some(fault) = faults.quality {
-        crate::quality::degrade(fault, &mut answer, &shared.name);
-    }
+    crate::quality::shape(faults.quality, &mut answer, &shared.name);
     let rendered = if parsed.stream {
         let events = if faults.malformed_json {
             Ok(shared.wire.malformed_events())

@@ -79,6 +79,9 @@ pub struct QualitySuite {
     pub text: String,
     /// Route ids it runs against; empty: every route.
     pub routes: Vec<String>,
+    /// The request intents a failing run skips the route for; empty:
+    /// every request.
+    pub intents: Vec<String>,
     /// The lowest pass rate per scorer name (one of [`SCORERS`]).
     pub min_pass_rate: Vec<(String, f64)>,
     /// Below these (but at or above the floor) the route keeps only its

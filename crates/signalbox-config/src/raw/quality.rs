@@ -96,4 +96,9 @@ pub(crate) struct RawQualitySuite {
     /// The prompt's variables (every one it uses).
     #[serde(default)]
     pub prompt_variables: BTreeMap<String, String>,
+    /// The request intents it judges the route for: a failing run skips
+    /// the route only for requests of these intents. Default: every
+    /// request.
+    #[serde(default)]
+    pub intents: Vec<Text>,
 }

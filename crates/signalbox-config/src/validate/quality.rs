@@ -204,10 +204,17 @@ fn suite(
             );
         }
     }
+    let intents: Vec<String> = raw.intents.into_iter().map(|t| t.0).collect();
+    for (j, intent) in intents.iter().enumerate() {
+        if intent.trim().is_empty() {
+            errors.push(format!("{at}.intents[{j}]"), "must not be empty");
+        }
+    }
     Some(QualitySuite {
         path,
         text: text?,
         routes: ids,
+        intents,
         min_pass_rate: raw.min_pass_rate.into_iter().collect(),
         warn_pass_rate: raw.warn_pass_rate.into_iter().collect(),
         prompt: None,

@@ -82,6 +82,27 @@ fn a_warn_bar_is_kept_and_may_not_sit_below_its_floor() {
 }
 
 #[test]
+fn a_suite_may_judge_some_intents_only() {
+    let path = suite_file();
+    let yaml = format!(
+        "{BASE}quality:\n  suites:\n    - {{ path: {path}, min-pass-rate: {{ tool-call: 0.8 }}, intents: [weather] }}\n"
+    );
+    let c = load_str(&yaml, "test.yaml", &HashMap::new()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.quality.suites[0].intents, ["weather"]);
+    let errors = load_str(
+        &yaml.replace("[weather]", "[\"\"]"),
+        "test.yaml",
+        &HashMap::new(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        errors.contains("quality.suites[0].intents[0]: must not be empty"),
+        "{errors}"
+    );
+}
+
+#[test]
 fn the_scheduler_settings_are_read_with_their_defaults() {
     let path = suite_file();
     let yaml = format!(

@@ -459,3 +459,33 @@ fn an_estimated_usage_says_so() {
     );
     assert!(!explain(&served_record()).contains("estimate"));
 }
+
+#[test]
+fn a_warned_route_moved_after_the_others_is_named_with_the_order_tried() {
+    let mut r = served_record();
+    r.reordered = Some(Box::new(signalbox_core::ReorderRecord {
+        demoted: vec![signalbox_core::DemotionRecord {
+            route: "eu-large".into(),
+            kind: signalbox_core::DemotionKind::QualityWarning,
+            reason: "quality warning: weather-tools tool-call 0.50 < 0.95".into(),
+            share: 0.25,
+        }],
+        order: vec!["eu-small".into(), "eu-large".into()],
+    }));
+    let text = explain(&r);
+    assert!(
+        text.lines()
+            .next()
+            .is_some_and(|why| why.contains("; eu-large ranked lower (quality_warning);")),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "Resilience\n  eu-large ranked lower (quality_warning): quality warning: \
+             weather-tools tool-call 0.50 < 0.95 (it keeps its place for 25% of requests; \
+             this one was not among them)\n  tried in order: eu-small, eu-large\n"
+        ),
+        "{text}"
+    );
+    assert!(!explain(&served_record()).contains("ranked lower"));
+}

@@ -97,12 +97,35 @@ async fn every_non_routine_record_keeps_its_whole_json() {
     second_ranked.chosen = Some("us-large".into());
     let mut failed = gateway_like(5, t + 4);
     failed.outcome = "failed".into();
-    let unusual = [failover, skipped, degraded, second_ranked, failed];
+    // Served by its first-ranked route, but a warned route behind it was
+    // moved after another: the move is named in full, never in a shape.
+    let mut reordered = gateway_like(6, t + 5);
+    reordered.reordered = Some(Box::new(signalbox_core::ReorderRecord {
+        demoted: vec![signalbox_core::DemotionRecord {
+            route: "us-large".into(),
+            kind: signalbox_core::DemotionKind::QualityWarning,
+            reason: "quality warning: weather-tools tool-call 0.50 < 0.95".into(),
+            share: 0.25,
+        }],
+        order: vec![
+            reordered.chosen.clone().unwrap_or_default(),
+            "us-large".into(),
+        ],
+    }));
+    assert_eq!(reordered.ranking.first(), reordered.chosen.as_ref());
+    let unusual = [
+        failover,
+        skipped,
+        degraded,
+        second_ranked,
+        failed,
+        reordered,
+    ];
     for r in &unusual {
         assert!(log.record(r.clone()));
     }
     log.flush().await;
-    assert_eq!(layout(db.path()).1, 5, "all kept whole");
+    assert_eq!(layout(db.path()).1, 6, "all kept whole");
     let conn = Connection::open(db.path()).unwrap();
     let reader = log.reader().unwrap();
     for r in &unusual {

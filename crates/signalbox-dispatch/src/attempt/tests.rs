@@ -80,6 +80,7 @@ impl Fixture {
             started: Instant::now(),
             sticky: None,
             tenant: "t",
+            intent: "",
             tenant_weight: 1.0,
             queue_timeout: Duration::from_secs(1),
             bodies: &[],

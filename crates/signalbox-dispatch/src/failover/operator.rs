@@ -72,6 +72,7 @@ fn refused(skipped: Vec<SkipRecord>) -> Failure {
         stop: StopReason::Exhausted,
         capacity_refused: false,
         available_in: None,
+        reordered: None,
     }
 }
 

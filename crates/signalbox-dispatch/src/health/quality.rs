@@ -42,6 +42,14 @@ pub enum QualityTransition {
 #[derive(Debug)]
 pub struct QualityGate {
     closed: AtomicBool,
+    /// Whether any intent's gate is closed (so the request path looks no
+    /// further while none is).
+    intent_closed: AtomicBool,
+    /// Whether any intent is warned, likewise.
+    intent_warned: AtomicBool,
+    /// Per intent: the gates of suites that judge the route for some
+    /// intents only.
+    intents: Mutex<std::collections::HashMap<String, IntentGate>>,
     warned: AtomicBool,
     state: Mutex<GateState>,
     link: OnceLock<QualityLink>,
@@ -55,6 +63,9 @@ impl Default for QualityGate {
     fn default() -> Self {
         Self {
             closed: AtomicBool::new(false),
+            intent_closed: AtomicBool::new(false),
+            intent_warned: AtomicBool::new(false),
+            intents: Mutex::default(),
             warned: AtomicBool::new(false),
             state: Mutex::default(),
             link: OnceLock::new(),
@@ -71,6 +82,15 @@ struct QualityLink {
     replica: u64,
     store: Arc<dyn QualityStore>,
     marks: Arc<QualityMarks>,
+}
+
+/// One intent's gate: the same hysteresis as the route's.
+#[derive(Debug, Default)]
+struct IntentGate {
+    state: GateState,
+    closed: bool,
+    /// Which warn bars the intent's suites missed in their last run.
+    warning: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -191,6 +211,94 @@ impl QualityGate {
         link.store.publish(&link.route, mark);
     }
 
+    /// Why the route may not serve requests of `intent`, when a suite
+    /// judging it for that intent closed its gate (one atomic load while
+    /// no intent's gate is closed).
+    pub fn closed_for(&self, intent: &str) -> Option<String> {
+        if !self.intent_closed.load(Ordering::Relaxed) {
+            return None;
+        }
+        let gates = self.intents.lock();
+        let g = gates.get(intent).filter(|g| g.closed)?;
+        Some(format!("{} (for intent {intent})", g.state.reason))
+    }
+
+    /// The intents whose gate is closed, with why, sorted.
+    pub fn closed_intents(&self) -> Vec<(String, String)> {
+        if !self.intent_closed.load(Ordering::Relaxed) {
+            return Vec::new();
+        }
+        let mut out: Vec<(String, String)> = self
+            .intents
+            .lock()
+            .iter()
+            .filter(|(_, g)| g.closed)
+            .map(|(i, g)| (i.clone(), g.state.reason.clone()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Which warn bars the suites judging the route for `intent` missed in
+    /// their last run, while they did (one atomic load while no intent is
+    /// warned).
+    pub fn warning_for(&self, intent: &str) -> Option<String> {
+        if !self.intent_warned.load(Ordering::Relaxed) {
+            return None;
+        }
+        let gates = self.intents.lock();
+        let w = gates.get(intent)?.warning.as_deref()?;
+        Some(format!("quality warning: {w} (for intent {intent})"))
+    }
+
+    /// The share of an intent's traffic a route warned for it keeps (the
+    /// declared `warn-weight`).
+    pub fn warn_weight(&self) -> f64 {
+        f64::from_bits(self.warn_weight.load(Ordering::Relaxed))
+    }
+
+    /// Records which warn bars the suites judging the route for `intent`
+    /// missed (`None`: it met them all); whether that changed.
+    pub fn record_intent_warning(&self, intent: &str, missed: Option<&str>) -> bool {
+        let mut gates = self.intents.lock();
+        let g = gates.entry(intent.to_owned()).or_default();
+        let changed = g.warning.is_some() != missed.is_some();
+        g.warning = missed.map(str::to_owned);
+        let any = gates.values().any(|g| g.warning.is_some());
+        self.intent_warned.store(any, Ordering::Relaxed);
+        changed
+    }
+
+    /// Records one run of the suites judging the route for `intent` only;
+    /// returns the transition it caused. Kept per replica (not shared).
+    pub fn record_intent(
+        &self,
+        intent: &str,
+        passed: bool,
+        summary: &str,
+        trip_after: u32,
+        recover_after: u32,
+    ) -> Option<QualityTransition> {
+        let mut gates = self.intents.lock();
+        let g = gates.entry(intent.to_owned()).or_default();
+        let t = step(
+            &mut g.state,
+            g.closed,
+            passed,
+            summary,
+            trip_after,
+            recover_after,
+        );
+        match t {
+            Some(QualityTransition::Disabled { .. }) => g.closed = true,
+            Some(QualityTransition::Restored) => g.closed = false,
+            None => {}
+        }
+        let any = gates.values().any(|g| g.closed);
+        self.intent_closed.store(any, Ordering::Relaxed);
+        t
+    }
+
     /// Records one run of the suites; returns the transition it caused.
     pub fn record(
         &self,
@@ -214,31 +322,47 @@ impl QualityGate {
         recover_after: u32,
     ) -> Option<QualityTransition> {
         let closed = self.closed.load(Ordering::Relaxed);
-        if passed {
-            s.fails_in_row = 0;
-            s.passes_in_row = s.passes_in_row.saturating_add(1);
-            if closed && s.passes_in_row >= recover_after.max(1) {
-                s.reason.clear();
-                self.closed.store(false, Ordering::Relaxed);
-                return Some(QualityTransition::Restored);
-            }
-            return None;
+        let t = step(s, closed, passed, summary, trip_after, recover_after);
+        match t {
+            Some(QualityTransition::Disabled { .. }) => self.closed.store(true, Ordering::Relaxed),
+            Some(QualityTransition::Restored) => self.closed.store(false, Ordering::Relaxed),
+            None => {}
         }
-        s.passes_in_row = 0;
-        s.fails_in_row = s.fails_in_row.saturating_add(1);
-        if closed {
-            s.reason = format!("quality regression: {summary}");
-            return None;
-        }
-        if s.fails_in_row >= trip_after.max(1) {
-            s.reason = format!("quality regression: {summary}");
-            self.closed.store(true, Ordering::Relaxed);
-            return Some(QualityTransition::Disabled {
-                summary: summary.to_owned(),
-            });
-        }
-        None
+        t
     }
+}
+
+/// One run's effect on a gate that is `closed` or not: the hysteresis.
+fn step(
+    s: &mut GateState,
+    closed: bool,
+    passed: bool,
+    summary: &str,
+    trip_after: u32,
+    recover_after: u32,
+) -> Option<QualityTransition> {
+    if passed {
+        s.fails_in_row = 0;
+        s.passes_in_row = s.passes_in_row.saturating_add(1);
+        if closed && s.passes_in_row >= recover_after.max(1) {
+            s.reason.clear();
+            return Some(QualityTransition::Restored);
+        }
+        return None;
+    }
+    s.passes_in_row = 0;
+    s.fails_in_row = s.fails_in_row.saturating_add(1);
+    if closed {
+        s.reason = format!("quality regression: {summary}");
+        return None;
+    }
+    if s.fails_in_row >= trip_after.max(1) {
+        s.reason = format!("quality regression: {summary}");
+        return Some(QualityTransition::Disabled {
+            summary: summary.to_owned(),
+        });
+    }
+    None
 }
 
 #[cfg(test)]
@@ -278,6 +402,48 @@ mod tests {
         assert!(gate.closed().is_none(), "a warning never skips the route");
         gate.record_warning(None);
         assert!(!gate.warned());
+    }
+
+    #[test]
+    fn a_gate_for_one_intent_closes_and_opens_for_that_intent_only() {
+        let gate = QualityGate::default();
+        assert!(gate.closed_for("weather").is_none());
+        assert_eq!(
+            gate.record_intent("weather", false, "w tool-call 0.00 < 1.00", 2, 1),
+            None
+        );
+        assert!(
+            gate.closed_for("weather").is_none(),
+            "hysteresis: one run moves nothing"
+        );
+        let t = gate.record_intent("weather", false, "w tool-call 0.00 < 1.00", 2, 1);
+        assert!(matches!(t, Some(QualityTransition::Disabled { .. })));
+        let why = gate.closed_for("weather").unwrap_or_default();
+        assert!(
+            why.contains("tool-call 0.00") && why.ends_with("(for intent weather)"),
+            "{why}"
+        );
+        assert!(
+            gate.closed_for("general").is_none(),
+            "other intents still served"
+        );
+        assert!(gate.closed().is_none(), "the route's own gate is open");
+        assert_eq!(gate.closed_intents().len(), 1);
+        assert_eq!(
+            gate.record_intent("weather", true, "", 2, 1),
+            Some(QualityTransition::Restored)
+        );
+        assert!(gate.closed_for("weather").is_none() && gate.closed_intents().is_empty());
+        assert!(gate.record_intent_warning("weather", Some("w tool-call 0.90 < 0.95")));
+        let why = gate.warning_for("weather").unwrap_or_default();
+        assert_eq!(
+            why,
+            "quality warning: w tool-call 0.90 < 0.95 (for intent weather)"
+        );
+        assert!(gate.warning_for("general").is_none() && !gate.warned());
+        assert!(!gate.record_intent_warning("weather", Some("w tool-call 0.91 < 0.95")));
+        assert!(gate.record_intent_warning("weather", None));
+        assert!(gate.warning_for("weather").is_none());
     }
 
     fn replicas() -> [QualityGate; 2] {

@@ -60,6 +60,10 @@ pub struct HealthView {
     /// The share of its traffic the quality loop leaves it: 1, or its
     /// `warn-weight` while warned.
     pub quality_share: f64,
+    /// Per intent, why a suite judging the route for it keeps it from
+    /// serving that intent's requests (`quality.suites[].intents`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub quality_regression_by_intent: std::collections::BTreeMap<String, String>,
 }
 
 impl RouteHealth {
@@ -127,6 +131,7 @@ impl RouteHealth {
             quality_regression: self.quality.closed(),
             quality_warning: self.quality.warning(),
             quality_share: self.quality.share(),
+            quality_regression_by_intent: self.quality.closed_intents().into_iter().collect(),
         }
     }
 

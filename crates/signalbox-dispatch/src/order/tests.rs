@@ -145,3 +145,114 @@ async fn a_warned_route_keeps_its_warn_weight_share_first_and_the_rest_as_fallba
             .all(|seed| order(&routes, &idx(&[0, 1]), seed, None).routes[0] == RouteIdx::new(0))
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_warned_route_moved_for_a_request_is_named_with_the_order_tried() {
+    let routes = table(3);
+    assert!(
+        (0..200).all(|seed| order(&routes, &idx(&[0, 1, 2]), seed, None)
+            .reordered
+            .is_none()),
+        "nothing warned, nothing to name"
+    );
+    warn(&routes, 0, 0.25);
+    let orders: Vec<Order> = (0..200u64)
+        .map(|seed| order(&routes, &idx(&[0, 1, 2]), seed, None))
+        .collect();
+    let (moved, kept): (Vec<&Order>, Vec<&Order>) =
+        orders.iter().partition(|o| o.routes[0] != RouteIdx::new(0));
+    assert!(!moved.is_empty() && !kept.is_empty());
+    for o in moved {
+        let r = o
+            .reordered
+            .as_deref()
+            .expect("a moved request names the move");
+        assert_eq!(r.order, ["r1", "r2", "r0"]);
+        assert_eq!(r.demoted.len(), 1);
+        let d = &r.demoted[0];
+        assert_eq!(
+            (d.route.as_str(), d.kind, d.share),
+            ("r0", signalbox_core::DemotionKind::QualityWarning, 0.25)
+        );
+        assert!(d.reason.contains("tool-call 0.85 < 0.95"), "{}", d.reason);
+    }
+    assert!(
+        kept.iter().all(|o| o.reordered.is_none()),
+        "a request for which it kept its place names nothing"
+    );
+    // Already last: moving it changes nothing, so nothing is named.
+    assert!((0..200).all(|seed| {
+        order(&routes, &idx(&[1, 2, 0]), seed, None)
+            .reordered
+            .is_none()
+    }));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_route_disabled_for_an_intent_is_skipped_for_that_intent_only() {
+    let routes = table(2);
+    let q = &routes.get(RouteIdx::new(0)).unwrap().health.quality;
+    q.record_intent("weather", false, "w tool-call 0.00 < 1.00", 1, 1);
+    let mut o = order(&routes, &idx(&[0, 1]), 1, None);
+    apply_intent_gates(&routes, &mut o, "weather", 1);
+    assert_eq!(o.routes, idx(&[1]));
+    assert_eq!(o.skipped[0].kind, SkipKind::QualityRegression);
+    assert!(
+        o.skipped[0].reason.ends_with("(for intent weather)"),
+        "{}",
+        o.skipped[0].reason
+    );
+    assert_eq!(
+        o.intended,
+        Some(RouteIdx::new(0)),
+        "serving from r1 is a fallback"
+    );
+    for intent in ["general", ""] {
+        let mut o = order(&routes, &idx(&[0, 1]), 1, None);
+        apply_intent_gates(&routes, &mut o, intent, 1);
+        assert_eq!(o.routes, idx(&[0, 1]), "intent {intent:?}");
+        assert!(o.skipped.is_empty());
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_route_warned_for_an_intent_keeps_its_share_of_that_intent_first() {
+    let routes = table(2);
+    let q = &routes.get(RouteIdx::new(0)).unwrap().health.quality;
+    q.configure(0.25, Duration::from_secs(60));
+    q.record_intent_warning("weather", Some("w tool-call 0.90 < 0.95"));
+    let orders: Vec<Order> = (0..10_000u64)
+        .map(|seed| {
+            let mut o = order(&routes, &idx(&[0, 1]), seed, None);
+            apply_intent_gates(&routes, &mut o, "weather", seed);
+            o
+        })
+        .collect();
+    let first = orders
+        .iter()
+        .filter(|o| o.routes[0] == RouteIdx::new(0))
+        .count();
+    assert!((2300..2700).contains(&first), "{first} of 10000 first");
+    for o in &orders {
+        assert_eq!(o.routes.len(), 2, "a warning never skips");
+        if o.routes[0] == RouteIdx::new(1) {
+            let r = o
+                .reordered
+                .as_deref()
+                .expect("a moved request names the move");
+            assert_eq!(r.order, ["r1", "r0"]);
+            assert!(
+                r.demoted[0].reason.ends_with("(for intent weather)"),
+                "{}",
+                r.demoted[0].reason
+            );
+            assert_eq!(o.intended, Some(RouteIdx::new(1)), "not a fallback");
+        } else {
+            assert!(o.reordered.is_none());
+        }
+    }
+    // Other intents keep the route in place.
+    let mut o = order(&routes, &idx(&[0, 1]), 3, None);
+    apply_intent_gates(&routes, &mut o, "general", 3);
+    assert_eq!(o.routes, idx(&[0, 1]));
+}

@@ -72,10 +72,12 @@ pub(super) fn settle(
         privacy_report,
         round: restore_table,
         actions,
+        reordered,
     } = outcome;
     ctx.actions.extend(actions);
     ctx.attempts = attempts;
     ctx.skipped = skipped;
+    ctx.reordered = reordered;
     ctx.degraded = degraded;
     ctx.at_most_once = at_most_once;
     ctx.privacy = privacy_report;

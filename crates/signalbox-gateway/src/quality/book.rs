@@ -49,7 +49,8 @@ pub(crate) fn plan<'a>(
     let cfg = rt.config.route(&route.id)?;
     let mut allowed = Vec::with_capacity(suites.len());
     for s in suites {
-        match super::eligible::check(&rt.config, cfg, &s.suite.data_classes) {
+        let intents = s.suite.intents();
+        match super::eligible::check(&rt.config, cfg, &s.suite.data_classes, Some(&intents)) {
             Ok(()) => allowed.push(s),
             Err((reason, why)) => skipped(state, id, reason, &format!("{}: {why}", s.suite.suite)),
         }

@@ -148,7 +148,8 @@ fn unfit(
     if let Some(why) = route.health.quality.closed() {
         return Some(format!("{}: {why}", route.id));
     }
-    super::eligible::check(&rt.config, cfg, classes)
+    // The judge's request has its own intent: any rule may apply.
+    super::eligible::check(&rt.config, cfg, classes, None)
         .err()
         .map(|(_, why)| why)
 }

@@ -63,13 +63,18 @@ ${EXTRA}
 "#;
 
 async fn start(suite: &str, extra: &str, min: &str) -> Harness {
+    start_with(suite, extra, min, "").await
+}
+
+/// As [`start`], with `top` (top-level sections) added to the config.
+async fn start_with(suite: &str, extra: &str, min: &str, top: &str) -> Harness {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("signalbox-schedule-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("suite-{n}.yaml"));
     std::fs::write(&path, suite).unwrap();
-    let yaml = CONFIG.replace("${EXTRA}", extra).replace("${MIN}", min);
+    let yaml = CONFIG.replace("${EXTRA}", extra).replace("${MIN}", min) + top;
     Harness::start(
         &yaml,
         &["primary", "secondary", "judge"],
@@ -168,6 +173,33 @@ async fn a_suite_carrying_emails_never_reaches_a_zone_that_tokenises_them() {
     assert!(
         why.contains(
             "greetings: data class email: zone external of route secondary-route would tokenise it"
+        ),
+        "{q}"
+    );
+    h.stop().await;
+}
+
+/// A policy rule for the suite's intent brings its own boundary, which
+/// redacts emails in the internal zone: the suite is kept off that zone's
+/// route too, naming the rule, though the gateway's boundary leaves the
+/// zone alone.
+#[tokio::test]
+async fn a_rule_boundary_for_the_suites_intent_keeps_it_off_a_zone_that_would_redact() {
+    let rule = "policy:\n  rules:\n    - name: support-pii\n      when: { intents: [support] }\n      \
+                privacy:\n        - { zone: internal, protect: { classes: { email: redact } } }\n";
+    let h = start_with(TWO_CASES, "", "{ refusal: 1.0 }", rule).await;
+    wait_metric(
+        &h,
+        r#"signalbox_quality_skipped_total{route="primary-route",reason="data_class"}"#,
+    )
+    .await;
+    assert_eq!(h.mock("primary").stats().requests, 0);
+    let q = quality_of(&h, "primary-route").await;
+    let why = q["schedule"]["last_skip"].as_str().unwrap_or_default();
+    assert!(
+        why.contains(
+            "greetings: data class email: rule support-pii's boundary at zone internal of route \
+             primary-route would redact it"
         ),
         "{q}"
     );

@@ -113,6 +113,19 @@ pub(crate) async fn ask_with(
     headers: &[(&'static str, String)],
     body: &Value,
 ) -> anyhow::Result<Answer> {
+    Ok(ask_recorded(client, url, key, headers, body).await?.0)
+}
+
+/// As [`ask_with`], with the gateway's id for the request
+/// (`x-signalbox-request-id`, the key of its decision record), when it
+/// gave one.
+pub(crate) async fn ask_recorded(
+    client: &reqwest::Client,
+    url: &str,
+    key: Option<&str>,
+    headers: &[(&'static str, String)],
+    body: &Value,
+) -> anyhow::Result<(Answer, Option<String>)> {
     let url = format!("{}/v1/chat/completions", url.trim_end_matches('/'));
     let mut req = client.post(url).json(body);
     for (name, value) in headers {
@@ -123,6 +136,11 @@ pub(crate) async fn ask_with(
     }
     let resp = req.send().await?;
     let status = resp.status();
+    let id = resp
+        .headers()
+        .get(signalbox_core::headers::GATEWAY_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let v: Value = resp.json().await?;
     if !status.is_success() {
         anyhow::bail!(
@@ -130,5 +148,5 @@ pub(crate) async fn ask_with(
             v["error"]["message"].as_str().unwrap_or_default()
         );
     }
-    Ok(Answer::from_completion(&v))
+    Ok((Answer::from_completion(&v), id))
 }

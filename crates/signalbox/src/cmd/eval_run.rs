@@ -24,7 +24,7 @@ use signalbox_eval::score::refusal::Detector;
 use signalbox_eval::{Answer, Case, Verdict, score_case};
 use tokio::time::Instant;
 
-use super::eval::{ask, ask_with, read};
+use super::eval::{ask, ask_recorded, read};
 
 /// What `eval run` needs.
 #[derive(Debug, clap::Args)]
@@ -67,6 +67,12 @@ pub struct RunArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Take each answer's latency and cost from its decision record
+    /// (`GET /admin/decisions/{id}`, with the admin token in
+    /// `$SIGNALBOX_ADMIN_TOKEN`), so `max_cost_usd` is checked; without
+    /// it, latency is timed here and cost is not checked.
+    #[arg(long)]
+    pub records: bool,
 }
 
 /// One case asked of one target.
@@ -132,9 +138,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     report(&results, &thresholds, args.json)
 }
 
-/// A progress line per case on stderr (stdout keeps the report).
+/// A progress bar line per case on stderr (stdout keeps the report):
+/// `[3/12] [#####---------------] route eu-large: support refund-window`.
 fn progress(n: usize, total: usize, target: &str, suite: &str, case: &str) {
-    eprintln!("[{n}/{total}] {target}: {suite} {case}");
+    eprintln!("{}", progress_line(n, total, target, suite, case));
+}
+
+fn progress_line(n: usize, total: usize, target: &str, suite: &str, case: &str) -> String {
+    const WIDTH: usize = 20;
+    let done = (n * WIDTH / total.max(1)).min(WIDTH);
+    format!(
+        "[{n}/{total}] [{}{}] {target}: {suite} {case}",
+        "#".repeat(done),
+        "-".repeat(WIDTH - done)
+    )
 }
 
 /// The prompt headers every case carries, with `--prompt-version`.
@@ -166,13 +183,16 @@ impl Asked<'_> {
     async fn one(&self, case: &Case, detector: &Detector) -> CaseResult {
         let started = Instant::now();
         let body = case.chat_body(&self.args.alias);
-        let answer = ask_with(self.client, &self.args.url, self.key, self.headers, &body).await;
+        let answer = ask_recorded(self.client, &self.args.url, self.key, self.headers, &body).await;
         let latency_ms = started.elapsed().as_secs_f64() * 1e3;
         let (verdicts, error) = match answer {
-            Ok(mut answer) => {
-                // The gateway does not say what an answer cost: a
+            Ok((mut answer, id)) => {
+                // Without its record, what an answer cost is unknown: a
                 // `max_cost_usd` is reported as not checked.
                 answer.latency_ms = Some(latency_ms);
+                if self.args.records {
+                    self.read_record(&mut answer, id.as_deref()).await;
+                }
                 let mut verdicts = score_case(case, &answer, detector);
                 verdicts.extend(self.judged(case, &answer).await);
                 (verdicts, None)
@@ -187,6 +207,35 @@ impl Asked<'_> {
             verdicts,
             latency_ms,
             error,
+        }
+    }
+
+    /// Takes the answer's latency and cost from its decision record, as the
+    /// gateway measured and priced it; left as they are when the record
+    /// cannot be read (a warning says why).
+    async fn read_record(&self, answer: &mut Answer, id: Option<&str>) {
+        let token = std::env::var("SIGNALBOX_ADMIN_TOKEN").unwrap_or_default();
+        let url = format!("{}/admin/decisions/", self.args.url.trim_end_matches('/'));
+        let read = async {
+            let id = id.ok_or_else(|| anyhow::anyhow!("no x-signalbox-request-id"))?;
+            let resp = self
+                .client
+                .get(format!("{url}{id}"))
+                .bearer_auth(&token)
+                .send()
+                .await?;
+            let status = resp.status();
+            if !status.is_success() {
+                anyhow::bail!("{status}");
+            }
+            Ok::<Value, anyhow::Error>(resp.json().await?)
+        };
+        match read.await {
+            Ok(record) => {
+                answer.latency_ms = record["latency_ms"].as_f64().or(answer.latency_ms);
+                answer.cost_usd = record["cost_usd"].as_f64();
+            }
+            Err(e) => eprintln!("warning: the answer's decision record: {e:#}"),
         }
     }
 
@@ -364,5 +413,17 @@ fn report_text(results: &[CaseResult], tables: &Tables<'_>, below: &[String]) {
     }
     for b in below {
         println!("below threshold: {b}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_progress_bar_fills_as_cases_are_asked() {
+        assert_eq!(
+            super::progress_line(3, 12, "route eu-large", "support", "refund-window"),
+            "[3/12] [#####---------------] route eu-large: support refund-window"
+        );
+        assert!(super::progress_line(12, 12, "a", "s", "c").contains(&"#".repeat(20)));
     }
 }

@@ -94,6 +94,15 @@ fn demo_quality_moves_traffic_off_a_silent_regression_and_back() {
         .collect();
     assert_eq!(routes, ["us-large", "eu-large", "us-large"], "{stdout}");
     assert!(stdout.contains("Quality demo complete"), "{stdout}");
+    // The disable is an event naming the route, the scorer and the model
+    // version change.
+    assert!(
+        stdout.contains("route us-large disabled: demo-critical tool-call 0.00 < 1.00")
+            && stdout.contains(
+                "answered by model version gpt-4o-2026-12-01, not the route's gpt-4o-2024-08-06"
+            ),
+        "{stdout}"
+    );
     // The same run's canary part: promoted on a clean window, rolled back
     // on its p95 once its provider slows down.
     for line in [

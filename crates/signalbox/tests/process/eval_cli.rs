@@ -470,3 +470,76 @@ async fn eval_scores_lists_the_scheduled_runs_scores_per_model_version() {
     let none = scores(&["--model-version", "nope"]).await;
     assert!(none.contains("(no scores yet)"), "{none}");
 }
+
+/// A case whose answer may cost at most a millionth of a dollar, on a
+/// route priced so that every answer costs more.
+const COSTLY_SUITE: &str = r#"
+suite: costs
+cases:
+  - id: hello
+    intent: smalltalk
+    messages: [{role: user, content: "hello there"}]
+    expect: {max_cost_usd: 0.000001, max_latency_ms: 60000}
+"#;
+
+// Multi-threaded: the mock and the gateway keep serving while the CLI runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eval_run_with_records_checks_cost_from_the_decision_record() {
+    let suite = temp_file("eval-records", "suite.yaml", COSTLY_SUITE);
+    let config = SCORED_CONFIG
+        .replace(
+            "supports: { tools: true } }",
+            "supports: { tools: true }, price: { input-per-1m: 1000, output-per-1m: 1000 } }",
+        )
+        .replace("quality:\n  every: 1s\n  suites:\n    - { path: \"${SUITE_PATH}\", min-pass-rate: { tool-call: 1.0 } }\n", "");
+    let h = signalbox_testkit::Harness::start(
+        &config,
+        &["primary"],
+        &[("VIEWER_TOKEN", "viewer-token".into())],
+    )
+    .await;
+    let url = h.gateway.base_url();
+    let run = |records: bool| {
+        let mut cmd = bin();
+        cmd.args([
+            "eval",
+            "run",
+            "--url",
+            &url,
+            "--alias",
+            "chat",
+            "--min",
+            "budget=1.0",
+        ])
+        .arg(&suite)
+        .env("SIGNALBOX_ADMIN_TOKEN", "viewer-token");
+        if records {
+            cmd.arg("--records");
+        }
+        async move {
+            tokio::task::spawn_blocking(move || cmd.output().unwrap())
+                .await
+                .unwrap()
+        }
+    };
+    // Without the record, the cost is unknown: not checked, not failed.
+    let out = run(false).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // With it, the gateway's own price of the answer breaks the limit.
+    let out = run(true).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("budget"), "{stdout}");
+    assert!(stdout.contains("cost"), "{stdout}");
+    h.stop().await;
+}

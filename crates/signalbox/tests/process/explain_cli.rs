@@ -14,7 +14,15 @@ async fn write_record(db: &Path, request_id: &str) {
 
 /// Writes one record per `(gateway id, caller's x-request-id, tenant)`.
 async fn write_records(db: &Path, records: &[(&str, Option<&str>, &str)]) {
-    let log = DecisionLog::open(
+    let log = open_log(db);
+    for (i, (request_id, caller, tenant)) in (0..).zip(records) {
+        assert!(log.record(record(request_id, *caller, tenant, i)));
+    }
+    log.flush().await;
+}
+
+fn open_log(db: &Path) -> DecisionLog {
+    DecisionLog::open(
         db,
         LogOptions {
             queue: 16,
@@ -23,11 +31,7 @@ async fn write_records(db: &Path, records: &[(&str, Option<&str>, &str)]) {
             priority: Default::default(),
         },
     )
-    .unwrap();
-    for (i, (request_id, caller, tenant)) in (0..).zip(records) {
-        assert!(log.record(record(request_id, *caller, tenant, i)));
-    }
-    log.flush().await;
+    .unwrap()
 }
 
 fn record(request_id: &str, caller: Option<&str>, tenant: &str, i: u64) -> DecisionRecord {
@@ -170,4 +174,53 @@ async fn explain_finds_a_record_by_either_id_and_never_guesses() {
     let out = explain(&["--tenant", "initech", "shared-1"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("(tenant initech)"));
+}
+
+/// A request for which a warned route was moved after the others names the
+/// move, the warning and the order tried; one for which nothing moved
+/// names nothing.
+#[tokio::test]
+async fn explain_names_a_warned_route_moved_back_for_the_request() {
+    let dir = temp_dir("explain-reordered");
+    let db = dir.join("reordered.db");
+    let log = open_log(&db);
+    let mut moved = record("req-moved", None, "acme", 0);
+    moved.ranking = vec!["us-large".into(), "eu".into()];
+    moved.reordered = Some(Box::new(signalbox_core::ReorderRecord {
+        demoted: vec![signalbox_core::DemotionRecord {
+            route: "us-large".into(),
+            kind: signalbox_core::DemotionKind::QualityWarning,
+            reason: "quality warning: weather-tools tool-call 0.50 < 0.95".into(),
+            share: 0.25,
+        }],
+        order: vec!["eu".into(), "us-large".into()],
+    }));
+    assert!(log.record(moved));
+    assert!(log.record(record("req-kept", None, "acme", 1)));
+    log.flush().await;
+    let explain = |id: &str| {
+        let out = crate::common::bin_in(Path::new(env!("CARGO_MANIFEST_DIR")))
+            .args(["explain", "--db"])
+            .arg(&db)
+            .arg(id)
+            .output()
+            .unwrap();
+        crate::common::success_stdout(&out)
+    };
+    let stdout = explain("req-moved");
+    assert!(
+        stdout.contains(
+            "eu chosen (ranked 2 of 2 eligible); us-large ranked lower (quality_warning)"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "  us-large ranked lower (quality_warning): quality warning: weather-tools \
+             tool-call 0.50 < 0.95 (it keeps its place for 25% of requests; this one was not \
+             among them)\n  tried in order: eu, us-large\n"
+        ),
+        "{stdout}"
+    );
+    assert!(!explain("req-kept").contains("ranked lower"));
 }

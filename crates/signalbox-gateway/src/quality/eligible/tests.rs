@@ -34,8 +34,33 @@ fn config(extra: &str) -> Config {
 fn verdict(cfg: &Config, route: &str, classes: &[&str]) -> Result<(), (SkipReason, String)> {
     let r = cfg.routes.iter().find(|r| r.id.as_str() == route).unwrap();
     let classes: Vec<String> = classes.iter().map(|c| (*c).to_owned()).collect();
-    check(cfg, r, &classes)
+    check(cfg, r, &classes, Some(&["weather"]))
 }
+
+/// The verdict for a suite of `intents` (`None`: the judge's request).
+fn verdict_for(
+    cfg: &Config,
+    route: &str,
+    class: &str,
+    intents: Option<&[&str]>,
+) -> Result<(), (SkipReason, String)> {
+    let r = cfg.routes.iter().find(|r| r.id.as_str() == route).unwrap();
+    check(cfg, r, &[class.to_owned()], intents)
+}
+
+/// Rules with boundaries of their own: `support` requests redact emails in
+/// the internal zone, and let them through to the external one as written.
+const RULES: &str = "
+policy:
+  rules:
+    - name: support-pii
+      when: { intents: [support] }
+      privacy:
+        - zone: internal
+          protect: { classes: { email: redact } }
+        - zone: external
+          protect: { classes: { email: allow } }
+";
 
 #[test]
 fn a_data_class_goes_only_where_the_zone_leaves_it_as_written() {
@@ -69,4 +94,65 @@ fn the_eval_tenant_keeps_eval_traffic_on_routes_it_may_use() {
         verdict(&config(""), "us", &[]).is_ok(),
         "no eval tenant: any route"
     );
+}
+
+#[test]
+fn a_rule_boundary_keeps_a_suite_of_its_intent_off_a_zone_it_would_redact() {
+    let cfg = config(RULES);
+    let (reason, why) = verdict_for(&cfg, "inside", "email", Some(&["support"])).unwrap_err();
+    assert_eq!(reason, SkipReason::DataClass);
+    assert_eq!(
+        why,
+        "data class email: rule support-pii's boundary at zone internal of route inside would redact it"
+    );
+    assert!(
+        verdict_for(&cfg, "inside", "email", Some(&["weather"])).is_ok(),
+        "a rule for another intent never applies to the suite"
+    );
+    // The rule surely applies and replaces the gateway's tokenising
+    // boundary at the external zone: emails go there as written.
+    assert!(verdict_for(&cfg, "outside", "email", Some(&["support"])).is_ok());
+    // A suite with another intent too may meet the gateway's boundary.
+    let (_, why) =
+        verdict_for(&cfg, "outside", "email", Some(&["support", "weather"])).unwrap_err();
+    assert_eq!(
+        why,
+        "data class email: zone external of route outside would tokenise it"
+    );
+    // The judge's request has an intent of its own: the rule may apply.
+    assert!(verdict_for(&cfg, "inside", "email", None).is_err());
+}
+
+#[test]
+fn a_rule_that_may_match_eval_traffic_counts_and_one_for_another_plan_does_not() {
+    // Eval traffic carries no client headers, alias or tools: a rule on
+    // them may or may not match, so its boundary counts.
+    let header_rule = RULES.replace(
+        "{ intents: [support] }",
+        "{ headers: { x-data: customer } }",
+    );
+    let (_, why) =
+        verdict_for(&config(&header_rule), "inside", "email", Some(&["weather"])).unwrap_err();
+    assert!(why.contains("rule support-pii's boundary"), "{why}");
+    // A rule for another plan never matches the eval tenant's traffic;
+    // without an eval tenant, it may.
+    let plan_rule = RULES.replace("{ intents: [support] }", "{ plans: [enterprise] }");
+    let as_acme = config(&format!("{plan_rule}quality: {{ tenant: acme }}\n"));
+    assert!(verdict_for(&as_acme, "inside", "email", Some(&["weather"])).is_ok());
+    assert!(verdict_for(&config(&plan_rule), "inside", "email", Some(&["weather"])).is_err());
+}
+
+#[test]
+fn a_route_below_the_eval_tenants_risk_floor_gets_no_eval_traffic() {
+    let mut cfg = config("quality: { tenant: acme }\n");
+    let acme = cfg.tenants.iter_mut().find(|t| t.id == "acme").unwrap();
+    acme.risk_floor = 2;
+    acme.max_risk_tier = 2;
+    for r in &mut cfg.routes {
+        r.max_risk_tier = if r.id.as_str() == "inside" { 1 } else { 2 };
+    }
+    let (reason, why) = verdict(&cfg, "inside", &[]).unwrap_err();
+    assert_eq!(reason, SkipReason::Tenant);
+    assert!(why.contains("risk tier"), "{why}");
+    assert!(verdict(&cfg, "outside", &[]).is_ok());
 }

@@ -1,9 +1,11 @@
 //! `signalbox demo --quality`: the quality loop told as a story. A suite
 //! of one critical intent (a weather tool call) runs against us-large and
 //! eu-large every second; openai-us's model is then "silently updated" so
-//! that its tool calls carry a number where a city belongs (every answer
-//! still a 200, so breakers see nothing); its next run fails, us-large
-//! stops serving and traffic moves to eu-large, marked; once the fault
+//! that its tool calls carry a number where a city belongs and its answers
+//! name a new model version (every answer still a 200, so breakers see
+//! nothing); its next run fails, us-large stops serving with an event
+//! naming the scorer and the version, and traffic moves to eu-large,
+//! marked; once the fault
 //! clears, us-large passes again and serves.
 
 use std::time::Duration;
@@ -57,13 +59,14 @@ pub(super) async fn run(demo: &Demo, base: &str) -> anyhow::Result<()> {
     check(route == "us-large", "us-large should serve first")?;
 
     println!(
-        "\n2. openai-us's model is silently updated: its tool calls now carry a number where the city belongs."
+        "\n2. openai-us's model is silently updated (answers now name {UPDATED}): its tool calls carry a number where the city belongs."
     );
     println!(
         "   Every answer is still a 200, so breakers see nothing. The next suite run scores it:"
     );
     demo.us.set_faults(Faults {
         corrupt_tool_arguments: true,
+        model_version: Some(UPDATED.into()),
         ..Faults::default()
     });
     wait_for(
@@ -74,6 +77,13 @@ pub(super) async fn run(demo: &Demo, base: &str) -> anyhow::Result<()> {
     .await?;
     println!(
         "   signalbox_quality_disabled{{route=\"us-large\"}} 1: its tool-call pass rate fell below 1.00."
+    );
+    println!(
+        "   The event in the audit trail names the route, the scorer and the model version change:"
+    );
+    println!(
+        "   {}",
+        quality_event(&client, base, &demo.operator_token).await?
     );
     println!(
         "   Requests now skip us-large (quality_regression, in their record and `signalbox explain`):"
@@ -92,6 +102,41 @@ pub(super) async fn run(demo: &Demo, base: &str) -> anyhow::Result<()> {
     let route = ask(&client, base).await?;
     check(route == "us-large", "us-large should serve again")?;
     Ok(())
+}
+
+/// The model version openai-us's answers name once it is "updated".
+const UPDATED: &str = "gpt-4o-2026-12-01";
+
+/// The quality loop's event disabling us-large, from `GET /admin/audit`
+/// (waits up to 5 s for it to be written).
+async fn quality_event(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+) -> anyhow::Result<String> {
+    for _ in 0..50 {
+        let audit: serde_json::Value = client
+            .get(format!("{base}/admin/audit?limit=50"))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let found = audit["audit"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|e| {
+                let detail = e["detail"].as_str()?;
+                (e["who"] == "signalbox-quality" && detail.starts_with("route us-large disabled"))
+                    .then(|| detail.to_owned())
+            });
+        if let Some(detail) = found {
+            return Ok(detail);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("no quality event for us-large in the audit trail")
 }
 
 async fn ask(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {
