@@ -277,6 +277,35 @@ pub struct Gateway {
     state: Arc<AppState>,
 }
 
+/// The decision log the configuration asks for (at the options' path when
+/// given), or none when it is off.
+fn open_decision_log(
+    config: &Config,
+    options: &GatewayOptions,
+) -> Result<Option<DecisionLog>, BuildError> {
+    let log_cfg = &config.decision_log;
+    if !log_cfg.enabled {
+        return Ok(None);
+    }
+    let path = options
+        .decision_log_path
+        .clone()
+        .unwrap_or_else(|| log_cfg.path.clone());
+    let opts = LogOptions {
+        queue: log_cfg.queue,
+        retention: log_cfg.retention,
+        max_bytes: log_cfg.max_size_mb.saturating_mul(1 << 20),
+        priority: match log_cfg.priority {
+            signalbox_config::LogPriority::Idle => WriterPriority::Idle,
+            signalbox_config::LogPriority::Low => WriterPriority::Low,
+            signalbox_config::LogPriority::Normal => WriterPriority::Normal,
+        },
+    };
+    DecisionLog::open(&path, opts)
+        .map(Some)
+        .map_err(|e| BuildError::DecisionLog(e.to_string()))
+}
+
 impl Gateway {
     /// Builds a gateway for `config` with default options.
     pub fn new(config: Config) -> Result<Self, BuildError> {
@@ -287,29 +316,7 @@ impl Gateway {
     /// decision log.
     pub fn with_options(config: Config, options: GatewayOptions) -> Result<Self, BuildError> {
         let telemetry = Arc::new(Telemetry::new().map_err(BuildError::Telemetry)?);
-        let log_cfg = &config.decision_log;
-        let decision_log = if log_cfg.enabled {
-            let path = options
-                .decision_log_path
-                .clone()
-                .unwrap_or_else(|| log_cfg.path.clone());
-            let opts = LogOptions {
-                queue: log_cfg.queue,
-                retention: log_cfg.retention,
-                max_bytes: log_cfg.max_size_mb.saturating_mul(1 << 20),
-                priority: match log_cfg.priority {
-                    signalbox_config::LogPriority::Idle => WriterPriority::Idle,
-                    signalbox_config::LogPriority::Low => WriterPriority::Low,
-                    signalbox_config::LogPriority::Normal => WriterPriority::Normal,
-                },
-            };
-            Some(
-                DecisionLog::open(&path, opts)
-                    .map_err(|e| BuildError::DecisionLog(e.to_string()))?,
-            )
-        } else {
-            None
-        };
+        let decision_log = open_decision_log(&config, &options)?;
         let stores = state_stores(&config)?;
         let vault = Arc::new(signalbox_privacy::InMemoryVault::new(
             config.privacy.vault_ttl,
