@@ -67,6 +67,10 @@ fn thinking(
     out: &mut Map<String, Value>,
     notes: &mut Notes,
 ) {
+    // An Anthropic client's own `thinking` is sent as written (`extra`).
+    if req.dialect == Dialect::Anthropic && req.extra.contains_key("thinking") {
+        return;
+    }
     let forced = out
         .get("tool_choice")
         .and_then(|c| c.get("type"))

@@ -165,3 +165,34 @@ fn cohere_drops_the_effort_with_a_note() {
     let r = render(&cohere, &req, &thinking_route("command-a-03-2025"));
     assert!(noted(&r.notes, "reasoning_effort", NoteAction::Dropped));
 }
+
+#[test]
+fn an_anthropic_clients_thinking_is_its_own_on_anthropic_and_an_effort_elsewhere() {
+    let mut req = signalbox_adapters::anthropic::parse_request(
+        br#"{"model":"m","max_tokens":8000,"messages":[{"role":"user","content":"think"}],
+             "thinking":{"type":"enabled","budget_tokens":2048}}"#,
+    )
+    .unwrap();
+    assert_eq!(req.reasoning, Some(ReasoningEffort::Medium));
+    assert!(noted(&req.notes, "thinking", NoteAction::Translated));
+    req.notes.clear();
+    // Anthropic: the client's own thinking, as written.
+    let r = render(&anthropic(), &req, &thinking_route("claude-sonnet-4-5"));
+    let b = body(&r);
+    assert_eq!(
+        b["thinking"],
+        json!({"type": "enabled", "budget_tokens": 2048})
+    );
+    assert_eq!(b["max_tokens"], 8000);
+    // The OpenAI view (what every other route is reached from).
+    let view = openai::view(&mut req).unwrap();
+    assert_eq!(view["reasoning_effort"], "medium");
+    assert!(noted(&req.notes, "extra.thinking", NoteAction::Dropped));
+    // Disabled thinking asks for no effort.
+    let req = signalbox_adapters::anthropic::parse_request(
+        br#"{"model":"m","max_tokens":10,"messages":[{"role":"user","content":"x"}],
+             "thinking":{"type":"disabled"}}"#,
+    )
+    .unwrap();
+    assert_eq!(req.reasoning, None);
+}

@@ -35,6 +35,16 @@ impl ReasoningEffort {
         }
     }
 
+    /// The smallest effort whose budget covers `budget` thinking tokens
+    /// (an Anthropic client's `thinking.budget_tokens`, for routes reached
+    /// through another format).
+    pub fn for_budget(budget: u64) -> Self {
+        [Self::Low, Self::Medium]
+            .into_iter()
+            .find(|e| budget <= u64::from(e.budget_tokens()))
+            .unwrap_or(Self::High)
+    }
+
     /// The thinking budget in tokens sent to providers that take a budget:
     /// 1024 (Anthropic's minimum) / 4096 / 16384 (docs/api.md).
     pub fn budget_tokens(self) -> u32 {
@@ -63,5 +73,9 @@ mod tests {
         assert_eq!(ReasoningEffort::Low.budget_tokens(), 1024);
         assert_eq!(ReasoningEffort::Medium.budget_tokens(), 4096);
         assert_eq!(ReasoningEffort::High.budget_tokens(), 16384);
+        assert_eq!(ReasoningEffort::for_budget(1024), ReasoningEffort::Low);
+        assert_eq!(ReasoningEffort::for_budget(2048), ReasoningEffort::Medium);
+        assert_eq!(ReasoningEffort::for_budget(4096), ReasoningEffort::Medium);
+        assert_eq!(ReasoningEffort::for_budget(32000), ReasoningEffort::High);
     }
 }

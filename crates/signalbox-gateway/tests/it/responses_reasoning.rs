@@ -3,7 +3,9 @@
 //! reaches an OpenAI-compatible chat route as `reasoning_effort`, an
 //! Anthropic route declaring `supports.reasoning` as extended thinking
 //! with the documented budget, and is dropped with a note (and named in
-//! `x-signalbox-dropped-fields`) on an Anthropic route without it.
+//! `x-signalbox-dropped-fields`) on an Anthropic route without it. An
+//! Anthropic client's `thinking` budget reaches an OpenAI route as the
+//! effort covering it.
 
 use serde_json::{Value, json};
 use signalbox_mock::{MockFormat, MockOptions};
@@ -163,5 +165,33 @@ async fn a_chat_clients_reasoning_effort_reaches_anthropic_too() {
     // Room enough already: max_tokens as asked.
     assert_eq!(sent["max_tokens"], 8000, "{sent}");
     assert!(sent.get("reasoning_effort").is_none(), "{sent}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_anthropic_clients_thinking_reaches_an_openai_route_as_an_effort() {
+    let h = harness().await;
+    let body = json!({
+        "model": "plain",
+        "max_tokens": 8000,
+        "thinking": {"type": "enabled", "budget_tokens": 10000},
+        "messages": [{"role": "user", "content": "hello"}]
+    });
+    let resp = h
+        .client
+        .post(h.url("/v1/messages"))
+        .header("anthropic-version", "2023-06-01")
+        .header("x-request-id", "rr-anthropic")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let sent = h.mock("plain").stats().last_request.unwrap();
+    assert_eq!(sent["reasoning_effort"], "high", "{sent}");
+    assert!(sent.get("thinking").is_none(), "{sent}");
+    let notes = notes_on(&h, "rr-anthropic", "thinking").await;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].0, "translated");
     h.stop().await;
 }
