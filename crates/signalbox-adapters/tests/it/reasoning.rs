@@ -64,6 +64,18 @@ fn the_openai_format_sends_reasoning_effort_as_written() {
     });
     let r = render(&openai, &req, &route("o3"));
     assert_eq!(body(&r)["reasoning_effort"], "high");
+    assert!(r.notes.is_empty(), "{:?}", r.notes);
+    // Azure renders OpenAI's body.
+    let azure = Adapter::new(signalbox_adapters::azure::AzureAdapter {
+        endpoint: "https://res.openai.azure.com".into(),
+        api_version: "2024-10-21".into(),
+        api_key: None,
+        quirks: OpenAiQuirks::default(),
+    });
+    assert_eq!(
+        body(&render(&azure, &req, &route("o3")))["reasoning_effort"],
+        "high"
+    );
     // A value only OpenAI knows stays the client's own field.
     let req = chat(json!({"reasoning_effort": "minimal"}));
     assert_eq!(req.reasoning, None);

@@ -111,6 +111,24 @@ async fn a_responses_effort_reaches_an_anthropic_route_as_extended_thinking() {
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert_eq!(notes[0].0, "translated");
     assert!(notes[0].1.contains("budget_tokens=4096"), "{notes:?}");
+    // Streamed: the thinking block is skipped, the answer's text comes back.
+    let mut streamed = body("thinking", "medium");
+    streamed["stream"] = json!(true);
+    let text = post(&h, "/v1/responses", &streamed, "rr-think-stream")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let evs = crate::responses::events(&text);
+    let (last, done) = evs.last().unwrap();
+    assert_eq!(last, "response.completed", "{text}");
+    assert_eq!(
+        output_text(&done["response"]),
+        "[claude] echo: hello",
+        "{text}"
+    );
+    let sent = h.mock("claude").stats().last_request.unwrap();
+    assert_eq!(sent["thinking"]["budget_tokens"], 4096, "{sent}");
     h.stop().await;
 }
 
