@@ -83,30 +83,29 @@ pub(super) fn from_wire(wire: wire::Request) -> Result<ChatRequest, RequestError
     let mut extra = extra;
     req.response_format = output_format(&mut extra)?;
     req.extra = extra;
-    req.reasoning = thinking_effort(&req.extra);
-    if let Some(effort) = req.reasoning {
-        notes.translated(
-            "thinking",
-            format!(
-                "read as reasoning effort {} for routes reached through another format",
-                effort.as_str()
-            ),
-        );
-    }
+    req.reasoning = thinking_effort(&req.extra, &mut notes);
     req.notes = notes.0;
     Ok(req)
 }
 
-/// An enabled `thinking` budget as the smallest effort covering it. The
-/// client's own `thinking` stays in `extra`: Anthropic routes are sent it
-/// as written; other formats get the effort (`crate::reasoning`).
-fn thinking_effort(extra: &Map<String, Value>) -> Option<ReasoningEffort> {
+/// An enabled `thinking` budget as the smallest effort covering it, noted.
+/// The client's own `thinking` stays in `extra`: Anthropic routes are sent
+/// it as written; other formats get the effort (`crate::reasoning`).
+fn thinking_effort(extra: &Map<String, Value>, notes: &mut Notes) -> Option<ReasoningEffort> {
     let thinking = extra.get("thinking")?;
     if thinking.get("type").and_then(Value::as_str) != Some("enabled") {
         return None;
     }
     let budget = thinking.get("budget_tokens").and_then(Value::as_u64)?;
-    Some(ReasoningEffort::for_budget(budget))
+    let effort = ReasoningEffort::for_budget(budget);
+    notes.translated(
+        "thinking",
+        format!(
+            "read as reasoning effort {} for routes reached through another format",
+            effort.as_str()
+        ),
+    );
+    Some(effort)
 }
 
 /// Anthropic's structured output, `output_config.format` (or the earlier
