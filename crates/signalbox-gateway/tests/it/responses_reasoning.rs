@@ -5,7 +5,8 @@
 //! with the documented budget, and is dropped with a note (and named in
 //! `x-signalbox-dropped-fields`) on an Anthropic route without it. An
 //! Anthropic client's `thinking` budget reaches an OpenAI route as the
-//! effort covering it.
+//! effort covering it; a Gemini route declaring the capability gets a
+//! `thinkingBudget`.
 
 use serde_json::{Value, json};
 use signalbox_mock::{MockFormat, MockOptions};
@@ -22,6 +23,10 @@ providers:
   - name: plain
     kind: openai-compatible
     base-url: ${PLAIN_URL}
+  - name: gem
+    kind: gemini
+    base-url: ${GEM_URL}
+    api-key: { env: GEM_KEY }
 routes:
   - id: thinking-route
     provider: claude
@@ -38,6 +43,11 @@ routes:
     provider: plain
     model: o-plain
     region: us
+  - id: gem-route
+    provider: gem
+    model: gemini-thinking
+    region: us
+    supports: { reasoning: true }
 aliases:
   - name: thinking
     routes: [thinking-route]
@@ -45,6 +55,8 @@ aliases:
     routes: [classic-route]
   - name: plain
     routes: [plain-route]
+  - name: gem
+    routes: [gem-route]
 "#;
 
 async fn harness() -> Harness {
@@ -53,8 +65,9 @@ async fn harness() -> Harness {
         &[
             ("claude", MockFormat::Anthropic),
             ("plain", MockFormat::OpenAi),
+            ("gem", MockFormat::Gemini),
         ],
-        &[],
+        &[("GEM_KEY", "gem-key".into())],
         MockOptions::default(),
     )
     .await
@@ -158,6 +171,23 @@ async fn an_openai_compatible_chat_route_gets_reasoning_effort() {
     assert_eq!(sent["reasoning_effort"], "high", "{sent}");
     assert!(sent.get("reasoning").is_none(), "{sent}");
     let notes = notes_on(&h, "rr-plain", "reasoning.effort").await;
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].0, "translated");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_gemini_route_gets_a_thinking_budget() {
+    let h = harness().await;
+    let resp = post(&h, "/v1/responses", &body("gem", "low"), "rr-gem").await;
+    assert_eq!(resp.status(), 200);
+    let sent = h.mock("gem").stats().last_request.unwrap();
+    assert_eq!(
+        sent["generationConfig"]["thinkingConfig"],
+        json!({"thinkingBudget": 1024}),
+        "{sent}"
+    );
+    let notes = notes_on(&h, "rr-gem", "reasoning_effort").await;
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert_eq!(notes[0].0, "translated");
     h.stop().await;
