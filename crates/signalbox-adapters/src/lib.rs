@@ -44,6 +44,7 @@ pub mod responses;
 mod adapter;
 mod error;
 mod note;
+mod reasoning;
 mod route;
 pub mod structured;
 mod turns;
@@ -54,8 +55,9 @@ pub use adapter::{
     StreamDecoder, format_of,
 };
 pub use canonical::{
-    ChatRequest, ChatResponse, Choice, Dialect, Image, ImageSource, Message, Part, ResponseFormat,
-    Role, Sampling, StopReason, StreamEvent, Tool, ToolCall, ToolChoice, ToolResult, Usage,
+    ChatRequest, ChatResponse, Choice, Dialect, Image, ImageSource, Message, Part, ReasoningEffort,
+    ResponseFormat, Role, Sampling, StopReason, StreamEvent, Tool, ToolCall, ToolChoice,
+    ToolResult, Usage,
 };
 pub use error::{ProviderError, ResponseError, StreamError, TranslateError};
 pub use note::{NoteAction, TranslationNote};

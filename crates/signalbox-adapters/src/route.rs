@@ -53,6 +53,10 @@ pub struct RouteSettings {
     /// Responses request still carrying the client's own body is passed
     /// through to it (`endpoint: [chat, responses]`).
     pub responses: bool,
+    /// The route declares `supports.reasoning`: a reasoning effort is
+    /// sent as a thinking budget to kinds that spell it so (Anthropic,
+    /// Gemini, Bedrock); without it they drop the effort with a note.
+    pub reasoning: bool,
 }
 
 /// What an embedding route's record tells the upstream client.
@@ -76,6 +80,7 @@ impl RouteSettings {
             context_window: None,
             embedding: None,
             responses: false,
+            reasoning: false,
         }
     }
 

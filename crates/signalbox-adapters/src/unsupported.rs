@@ -87,6 +87,11 @@ pub const FIELDS: &[FieldRule] = &[
         "an end-user id for the provider's abuse monitoring",
     ),
     rule("metadata", Drop, "labels for the provider's dashboard"),
+    rule(
+        "reasoning_effort",
+        Drop,
+        "a hint of how long to think; the answer keeps its shape",
+    ),
     rule("service_tier", Drop, "a provider billing tier"),
     rule("store", Drop, "the route's retention declares what is kept"),
 ];

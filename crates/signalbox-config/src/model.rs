@@ -396,6 +396,11 @@ pub struct Supports {
     /// delivered when another route's stream broke): `on-stream-break:
     /// continue` only re-issues to such routes.
     pub prefill_continuation: bool,
+    /// Takes a reasoning effort or thinking budget (OpenAI reasoning
+    /// models, Anthropic extended thinking, Gemini thinking): a translated
+    /// request's effort is sent only to such routes of the kinds that
+    /// spell it as a budget (docs/api.md).
+    pub reasoning: bool,
 }
 
 impl Default for Supports {
@@ -406,6 +411,7 @@ impl Default for Supports {
             json_mode: false,
             streaming: true,
             prefill_continuation: false,
+            reasoning: false,
         }
     }
 }

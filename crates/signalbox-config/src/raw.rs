@@ -367,6 +367,10 @@ pub(crate) struct RawSupports {
     /// `on-stream-break: continue`). Default false: declare it only for
     /// models that do (many recent ones refuse a prefill).
     pub prefill_continuation: Option<bool>,
+    /// Takes extended thinking / a thinking budget (a translated reasoning
+    /// effort is sent to Anthropic, Gemini and Bedrock routes only with
+    /// it). Default false.
+    pub reasoning: Option<bool>,
 }
 
 /// Price in USD per million tokens; finite and ≥ 0.

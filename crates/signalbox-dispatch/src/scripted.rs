@@ -121,6 +121,7 @@ impl Scripted {
                 context_window: None,
                 embedding: None,
                 responses: false,
+                reasoning: false,
             },
             version: "m-1".into(),
             upstream: Arc::clone(self) as Arc<dyn Upstream>,

@@ -269,6 +269,7 @@ fn route_settings(r: &RouteConfig) -> RouteSettings {
                 dimensions: e.dimensions,
             }),
         responses: r.responses,
+        reasoning: r.supports.reasoning,
     }
 }
 

@@ -51,8 +51,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-async fn models(State(state): State<Arc<AppState>>) -> Response {
+/// The aliases as models (`GET /v1/models`), authenticated as chat is
+/// (401 without a valid key unless anonymous access is on): tenants have
+/// no per-alias rights, so every caller that may chat sees every alias.
+async fn models(State(state): State<Arc<AppState>>, headers: axum::http::HeaderMap) -> Response {
     let rt = state.runtime.load();
+    if let Err(e) = signalbox_policy::authenticate(&rt.policy, &headers) {
+        return policy_error(e, &headers);
+    }
     let mut resp = Response::new(Body::from(rt.models_body.clone()));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -61,24 +67,36 @@ async fn models(State(state): State<Arc<AppState>>) -> Response {
     resp
 }
 
-/// One alias as a model (`GET /v1/models/{id}`), or 404 naming the known ones.
+/// One alias as a model (`GET /v1/models/{id}`), or 404 naming the known
+/// ones; authenticated as `GET /v1/models` is.
 async fn model(
     State(state): State<Arc<AppState>>,
     axum::extract::Path(id): axum::extract::Path<String>,
     headers: axum::http::HeaderMap,
 ) -> Response {
     let rt = state.runtime.load();
+    if let Err(e) = signalbox_policy::authenticate(&rt.policy, &headers) {
+        return policy_error(e, &headers);
+    }
     if rt.policy.model_names().any(|m| m == id) {
         let model =
             serde_json::json!({"id": id, "object": "model", "created": 0, "owned_by": "signalbox"});
         return json(StatusCode::OK, model);
     }
-    let request_id = request_id_header(&headers);
-    let mut resp = ApiError::Policy(signalbox_policy::PolicyError::UnknownModel {
-        known: rt.policy.model_names().collect::<Vec<_>>().join(", "),
-        model: id,
-    })
-    .into_response(request_id.to_str().unwrap_or("-"));
+    policy_error(
+        signalbox_policy::PolicyError::UnknownModel {
+            known: rt.policy.model_names().collect::<Vec<_>>().join(", "),
+            model: id,
+        },
+        &headers,
+    )
+}
+
+/// A policy error (unknown key, unknown model) in OpenAI's shape, with the
+/// request id.
+fn policy_error(e: signalbox_policy::PolicyError, headers: &axum::http::HeaderMap) -> Response {
+    let request_id = request_id_header(headers);
+    let mut resp = ApiError::Policy(e).into_response(request_id.to_str().unwrap_or("-"));
     resp.headers_mut().insert(REQUEST_ID, request_id);
     resp
 }

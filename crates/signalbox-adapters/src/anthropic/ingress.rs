@@ -7,8 +7,8 @@ use signalbox_core::RequestError;
 
 use super::wire;
 use crate::canonical::{
-    ChatRequest, Dialect, Image, ImageSource, Message, Part, ResponseFormat, Role, Tool, ToolCall,
-    ToolChoice, ToolResult,
+    ChatRequest, Dialect, Image, ImageSource, Message, Part, ReasoningEffort, ResponseFormat, Role,
+    Tool, ToolCall, ToolChoice, ToolResult,
 };
 use crate::note::Notes;
 
@@ -83,8 +83,29 @@ pub(super) fn from_wire(wire: wire::Request) -> Result<ChatRequest, RequestError
     let mut extra = extra;
     req.response_format = output_format(&mut extra)?;
     req.extra = extra;
+    req.reasoning = thinking_effort(&req.extra, &mut notes);
     req.notes = notes.0;
     Ok(req)
+}
+
+/// An enabled `thinking` budget as the smallest effort covering it, noted.
+/// The client's own `thinking` stays in `extra`: Anthropic routes are sent
+/// it as written; other formats get the effort (`crate::reasoning`).
+fn thinking_effort(extra: &Map<String, Value>, notes: &mut Notes) -> Option<ReasoningEffort> {
+    let thinking = extra.get("thinking")?;
+    if thinking.get("type").and_then(Value::as_str) != Some("enabled") {
+        return None;
+    }
+    let budget = thinking.get("budget_tokens").and_then(Value::as_u64)?;
+    let effort = ReasoningEffort::for_budget(budget);
+    notes.translated(
+        "thinking",
+        format!(
+            "read as reasoning effort {} for routes reached through another format",
+            effort.as_str()
+        ),
+    );
+    Some(effort)
 }
 
 /// Anthropic's structured output, `output_config.format` (or the earlier

@@ -52,9 +52,38 @@ pub(crate) fn body(
     if req.metadata.is_some() {
         notes.dropped("metadata", "Anthropic accepts only metadata.user_id");
     }
+    thinking(req, route, max_tokens, &mut out, notes);
     extra(req, &mut out, notes);
     route_notes(route, notes);
     Ok(out)
+}
+
+/// Extended thinking for a reasoning effort (`crate::reasoning`), with
+/// the sampling settings it refuses removed.
+fn thinking(
+    req: &ChatRequest,
+    route: &RouteSettings,
+    max_tokens: u32,
+    out: &mut Map<String, Value>,
+    notes: &mut Notes,
+) {
+    // An Anthropic client's own `thinking` is sent as written (`extra`).
+    if req.dialect == Dialect::Anthropic && req.extra.contains_key("thinking") {
+        return;
+    }
+    let forced = out
+        .get("tool_choice")
+        .and_then(|c| c.get("type"))
+        .and_then(Value::as_str)
+        .is_some_and(|t| t == "any" || t == "tool");
+    let Some((thinking, max_tokens)) =
+        crate::reasoning::anthropic_thinking("Anthropic", req, route, max_tokens, forced, notes)
+    else {
+        return;
+    };
+    out.insert("thinking".into(), thinking);
+    out.insert("max_tokens".into(), json!(max_tokens));
+    crate::reasoning::strip_sampling(out, ["temperature", "top_k", "top_p"], notes);
 }
 
 /// The `system` field: the system text blocks plus, for JSON mode, an

@@ -56,6 +56,7 @@ pub(crate) fn body(
     } else if let Some(tools) = tool_config(req, notes)? {
         out.insert("toolConfig".into(), tools);
     }
+    thinking(req, route, &mut out, notes);
     for (field, present) in [
         ("user", req.user.is_some()),
         ("metadata", req.metadata.is_some()),
@@ -75,6 +76,51 @@ pub(crate) fn body(
         );
     }
     Ok(out)
+}
+
+/// Extended thinking for a reasoning effort (`crate::reasoning`): Converse
+/// carries it only for Anthropic models, in `additionalModelRequestFields`
+/// (the Messages API's own `thinking`), with `maxTokens` fitted around it.
+fn thinking(
+    req: &ChatRequest,
+    route: &RouteSettings,
+    out: &mut Map<String, Value>,
+    notes: &mut Notes,
+) {
+    if req.reasoning.is_none() {
+        return;
+    }
+    if !route.upstream_model.contains("anthropic.") {
+        notes.dropped(
+            crate::reasoning::FIELD,
+            "Converse takes a thinking budget only for Anthropic models",
+        );
+        return;
+    }
+    let forced = out
+        .get("toolConfig")
+        .and_then(|t| t.get("toolChoice"))
+        .is_some_and(|c| c.get("any").is_some() || c.get("tool").is_some());
+    let Some(Value::Object(config)) = out.get_mut("inferenceConfig") else {
+        return;
+    };
+    // Without any limit the model's default applies; Anthropic's is 4096.
+    let max_tokens = config
+        .get("maxTokens")
+        .and_then(Value::as_u64)
+        .and_then(|m| u32::try_from(m).ok())
+        .unwrap_or(4096);
+    let Some((thinking, max_tokens)) =
+        crate::reasoning::anthropic_thinking("Bedrock", req, route, max_tokens, forced, notes)
+    else {
+        return;
+    };
+    config.insert("maxTokens".into(), json!(max_tokens));
+    crate::reasoning::strip_sampling(config, ["temperature", "topK", "topP"], notes);
+    out.insert(
+        "additionalModelRequestFields".into(),
+        json!({"thinking": thinking}),
+    );
 }
 
 /// Converse's spelling of turns.

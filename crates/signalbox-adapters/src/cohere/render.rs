@@ -34,6 +34,7 @@ pub(crate) fn body(
         out.insert("stream".into(), json!(true));
     }
     notes.unsupported_extras("Cohere", req, route);
+    crate::reasoning::unsupported("Cohere", req, notes);
     Ok(out)
 }
 

@@ -229,6 +229,15 @@ fn generation(
     put("candidateCount", s.n.map(Value::from));
     put("presencePenalty", s.presence_penalty.map(Value::from));
     put("frequencyPenalty", s.frequency_penalty.map(Value::from));
+    if let Some(budget) = crate::reasoning::budget("Gemini", req, route, notes) {
+        g.insert("thinkingConfig".into(), json!({"thinkingBudget": budget}));
+        notes.translated(
+            crate::reasoning::FIELD,
+            format!(
+                "sent as generationConfig.thinkingConfig.thinkingBudget={budget} (low/medium/high: 1024/4096/16384)"
+            ),
+        );
+    }
     match &req.response_format {
         None | Some(ResponseFormat::Text) => {}
         Some(ResponseFormat::JsonObject) => {

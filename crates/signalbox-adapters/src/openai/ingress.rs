@@ -5,8 +5,8 @@ use signalbox_core::RequestError;
 
 use super::wire;
 use crate::canonical::{
-    ChatRequest, Dialect, Image, ImageSource, Message, Part, ResponseFormat, Role, Tool, ToolCall,
-    ToolChoice, ToolResult,
+    ChatRequest, Dialect, Image, ImageSource, Message, Part, ReasoningEffort, ResponseFormat, Role,
+    Tool, ToolCall, ToolChoice, ToolResult,
 };
 
 /// Parses an OpenAI chat-completions request body. Errors name the field.
@@ -83,7 +83,20 @@ fn from_wire(wire: wire::Request) -> Result<ChatRequest, RequestError> {
     req.user = user;
     req.metadata = metadata;
     req.extra = extra;
+    req.reasoning = take_reasoning_effort(&mut req.extra);
     Ok(req)
+}
+
+/// `reasoning_effort` read into the canonical field when it names an effort
+/// every target can be given (`low`, `medium`, `high`); any other value
+/// stays in `extra`, for OpenAI-format routes only.
+fn take_reasoning_effort(extra: &mut serde_json::Map<String, Value>) -> Option<ReasoningEffort> {
+    let effort = extra
+        .get("reasoning_effort")
+        .and_then(Value::as_str)
+        .and_then(ReasoningEffort::parse)?;
+    extra.remove("reasoning_effort");
+    Some(effort)
 }
 
 fn invalid(field: &str, problem: &str) -> RequestError {

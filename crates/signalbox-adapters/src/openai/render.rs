@@ -39,6 +39,10 @@ pub(crate) fn body(
         out.insert("response_format".into(), response_format(f, quirks)?);
     }
     sampling(req, route, quirks, &mut out, notes);
+    if let Some(effort) = req.reasoning {
+        // The chat API's own field, same values, whatever the ingress.
+        out.insert("reasoning_effort".into(), json!(effort.as_str()));
+    }
     if req.stream {
         out.insert("stream".into(), json!(true));
         if quirks.stream_options {

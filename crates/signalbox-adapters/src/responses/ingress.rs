@@ -5,14 +5,15 @@ use serde_json::{Map, Value};
 use signalbox_core::RequestError;
 
 use crate::canonical::{
-    ChatRequest, Dialect, Image, ImageSource, Message, Part, ResponseFormat, Role, Tool, ToolCall,
-    ToolChoice, ToolResult,
+    ChatRequest, Dialect, Image, ImageSource, Message, Part, ReasoningEffort, ResponseFormat, Role,
+    Tool, ToolCall, ToolChoice, ToolResult,
 };
 use crate::note::{NoteAction, TranslationNote};
 
 /// Top-level fields read into the canonical request, or refused.
-const READ: [&str; 13] = [
+const READ: [&str; 14] = [
     "model",
+    "reasoning",
     "input",
     "instructions",
     "tools",
@@ -46,7 +47,7 @@ pub struct Ingress {
 }
 
 /// Parses a Responses body for translation alone. What the chat APIs
-/// cannot say is dropped with a note (`reasoning`, `store`, `include`,
+/// cannot say is dropped with a note (`store`, `include`, `reasoning.summary`,
 /// …); what needs stored state or a built-in tool is refused.
 pub fn parse_request(body: &[u8]) -> Result<ChatRequest, RequestError> {
     let value: Value =
@@ -119,7 +120,55 @@ fn read(map: &Map<String, Value>) -> Result<ChatRequest, RequestError> {
         Some(_) => return Err(invalid("metadata", "must be an object")),
     };
     req.notes = dropped(map);
+    req.reasoning = read_reasoning(map.get("reasoning"), &mut req.notes)?;
     Ok(req)
+}
+
+/// `reasoning`: its `effort` becomes the chat APIs' `reasoning_effort`
+/// (each route's adapter then carries it where its target can, noted);
+/// what else it asks for (`summary`) has no chat equivalent.
+fn read_reasoning(
+    value: Option<&Value>,
+    notes: &mut Vec<TranslationNote>,
+) -> Result<Option<ReasoningEffort>, RequestError> {
+    let reasoning = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(r)) => r,
+        Some(_) => return Err(invalid("reasoning", "must be an object")),
+    };
+    let note = |field: &str, action, reason: &str| TranslationNote {
+        field: field.to_owned(),
+        action,
+        reason: reason.to_owned(),
+    };
+    for (k, v) in reasoning {
+        if k != "effort" && !v.is_null() {
+            notes.push(note(
+                &format!("reasoning.{k}"),
+                NoteAction::Dropped,
+                "the chat APIs return no reasoning summary",
+            ));
+        }
+    }
+    let effort = match reasoning.get("effort") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(e)) => ReasoningEffort::parse(e),
+        Some(_) => return Err(invalid("reasoning.effort", "must be a string")),
+    };
+    match effort {
+        Some(_) => notes.push(note(
+            "reasoning.effort",
+            NoteAction::Translated,
+            "sent as the chat APIs' `reasoning_effort`; each route carries it where it can",
+        )),
+        None if reasoning.get("effort").is_some_and(|v| !v.is_null()) => notes.push(note(
+            "reasoning.effort",
+            NoteAction::Dropped,
+            "only low, medium and high are carried through the chat APIs",
+        )),
+        None => {}
+    }
+    Ok(effort)
 }
 
 /// A note per top-level field the chat APIs cannot carry.

@@ -51,9 +51,30 @@ fn a_conversation_with_tools_and_their_outputs_is_read_in_order() {
     ));
     assert_eq!(req.sampling.max_tokens, Some(50));
     assert!(req.stream && req.stream_usage);
-    // What the chat APIs cannot carry is noted, not silently lost.
+    // The effort is carried (as the chat APIs' `reasoning_effort`), noted.
+    assert_eq!(req.reasoning, Some(crate::canonical::ReasoningEffort::Low));
     assert_eq!(req.notes.len(), 1);
-    assert_eq!(req.notes[0].field, "reasoning");
+    assert_eq!(req.notes[0].field, "reasoning.effort");
+    assert_eq!(req.notes[0].action, crate::NoteAction::Translated);
+}
+
+#[test]
+fn what_reasoning_asks_beyond_a_known_effort_is_dropped_with_a_note() {
+    let req = parse(json!({
+        "model": "m", "input": "hi",
+        "reasoning": {"effort": "minimal", "summary": "auto"}
+    }))
+    .unwrap();
+    assert_eq!(req.reasoning, None);
+    let notes: Vec<(&str, crate::NoteAction)> = req
+        .notes
+        .iter()
+        .map(|n| (n.field.as_str(), n.action))
+        .collect();
+    assert!(notes.contains(&("reasoning.summary", crate::NoteAction::Dropped)));
+    assert!(notes.contains(&("reasoning.effort", crate::NoteAction::Dropped)));
+    let err = parse(json!({"model": "m", "input": "hi", "reasoning": "high"})).unwrap_err();
+    assert!(err.to_string().contains("reasoning"), "{err}");
 }
 
 #[test]

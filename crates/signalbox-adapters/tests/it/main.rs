@@ -8,6 +8,7 @@ mod anthropic;
 mod bedrock;
 mod gemini;
 mod openai;
+mod reasoning;
 mod roundtrip;
 mod streaming;
 

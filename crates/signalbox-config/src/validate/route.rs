@@ -214,6 +214,7 @@ fn validate_supports(raw: Option<RawSupports>) -> Supports {
         json_mode,
         streaming,
         prefill_continuation,
+        reasoning,
     }) = raw
     else {
         return defaults;
@@ -224,6 +225,7 @@ fn validate_supports(raw: Option<RawSupports>) -> Supports {
         json_mode: json_mode.unwrap_or(defaults.json_mode),
         streaming: streaming.unwrap_or(defaults.streaming),
         prefill_continuation: prefill_continuation.unwrap_or(defaults.prefill_continuation),
+        reasoning: reasoning.unwrap_or(defaults.reasoning),
     }
 }
 

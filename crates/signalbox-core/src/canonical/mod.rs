@@ -3,9 +3,11 @@
 //! from. Nothing here knows a wire format.
 
 mod note;
+mod reasoning;
 mod response;
 
 pub use note::{NoteAction, TranslationNote};
+pub use reasoning::ReasoningEffort;
 pub use response::{ChatResponse, Choice, StopReason, StreamEvent, Usage};
 
 use serde_json::{Map, Value};
@@ -189,6 +191,10 @@ pub struct ChatRequest {
     pub response_format: Option<ResponseFormat>,
     /// Sampling and length parameters.
     pub sampling: Sampling,
+    /// Reasoning effort, when asked for (Responses `reasoning.effort`,
+    /// chat `reasoning_effort`); each adapter carries it where its target
+    /// can express it and notes what it did.
+    pub reasoning: Option<ReasoningEffort>,
     /// Whether the client wants a stream.
     pub stream: bool,
     /// Whether the client wants usage at the end of its stream (OpenAI
@@ -221,6 +227,7 @@ impl ChatRequest {
             parallel_tool_calls: None,
             response_format: None,
             sampling: Sampling::default(),
+            reasoning: None,
             stream: false,
             stream_usage: false,
             user: None,

@@ -149,6 +149,7 @@ fn capability_record(cfg: &signalbox_config::RouteConfig) -> serde_json::Value {
             "json_mode": s.json_mode,
             "streaming": s.streaming,
             "prefill_continuation": s.prefill_continuation,
+            "reasoning": s.reasoning,
         },
     });
     if let Some(e) = &cfg.embedding {

@@ -1,6 +1,6 @@
 //! The endpoints beside chat: `POST /v1/messages/count_tokens` (answered
 //! by the gateway's estimate, authenticated, in Anthropic's shape) and
-//! `GET /v1/models/{id}`.
+//! `GET /v1/models` and `GET /v1/models/{id}` (authenticated as chat is).
 
 use serde_json::{Value, json};
 use signalbox_testkit::Harness;
@@ -106,26 +106,26 @@ async fn counting_is_refused_in_anthropics_shape_without_a_key_or_a_known_model(
     h.stop().await;
 }
 
+/// `GET path` with `key` as a bearer token, when given.
+async fn get(h: &Harness, path: &str, key: Option<&str>) -> reqwest::Response {
+    let mut req = h.client.get(h.url(path));
+    if let Some(key) = key {
+        req = req.bearer_auth(key);
+    }
+    req.send().await.unwrap()
+}
+
 #[tokio::test]
 async fn a_model_is_its_alias_and_an_unknown_one_is_a_404_naming_the_known() {
     let h = keyed().await;
-    let v: Value = h
-        .client
-        .get(h.url("/v1/models/chat"))
-        .send()
+    let v: Value = get(&h, "/v1/models/chat", Some("acme-key"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(v["id"], "chat");
     assert_eq!(v["object"], "model");
-    let resp = h
-        .client
-        .get(h.url("/v1/models/gpt-9"))
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&h, "/v1/models/gpt-9", Some("acme-key")).await;
     assert_eq!(resp.status(), 404);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["error"]["code"], "model_not_found", "{v}");
@@ -135,6 +135,62 @@ async fn a_model_is_its_alias_and_an_unknown_one_is_a_404_naming_the_known() {
             .unwrap_or_default()
             .contains("chat"),
         "{v}"
+    );
+    h.stop().await;
+}
+
+/// The model endpoints are authenticated as chat is: anyone could
+/// otherwise enumerate the aliases.
+#[tokio::test]
+async fn models_need_a_valid_key_when_anonymous_access_is_off() {
+    let h = keyed().await;
+    for path in ["/v1/models", "/v1/models/chat", "/v1/models/gpt-9"] {
+        for key in [None, Some("wrong-key")] {
+            let resp = get(&h, path, key).await;
+            assert_eq!(resp.status(), 401, "{path} {key:?}");
+            assert!(!crate::header(&resp, "x-request-id").is_empty(), "{path}");
+            let v: Value = resp.json().await.unwrap();
+            // OpenAI's shape, naming no alias.
+            assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
+            assert_eq!(v["error"]["code"], "invalid_api_key", "{v}");
+            assert!(!v.to_string().contains("chat"), "{path}: {v}");
+        }
+    }
+    let resp = get(&h, "/v1/models", Some("acme-key")).await;
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["object"], "list", "{v}");
+    assert_eq!(v["data"][0]["id"], "chat", "{v}");
+    // Anthropic SDKs send the key as `x-api-key`: accepted too.
+    let resp = h
+        .client
+        .get(h.url("/v1/models/chat"))
+        .header("x-api-key", "acme-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    h.stop().await;
+}
+
+/// With anonymous access on, the model endpoints answer without a key, as
+/// chat does.
+#[tokio::test]
+async fn models_answer_anonymous_callers_when_anonymous_access_is_on() {
+    let yaml = KEYED.replace(
+        "tenants:\n",
+        "anonymous-tenant: public\ntenants:\n  - { id: public }\n",
+    );
+    let h = Harness::start(&yaml, &["primary"], &[("ACME_KEY", "acme-key".into())]).await;
+    assert_eq!(get(&h, "/v1/models", None).await.status(), 200);
+    assert_eq!(get(&h, "/v1/models/chat", None).await.status(), 200);
+    assert_eq!(
+        get(&h, "/v1/models/chat", Some("acme-key")).await.status(),
+        200
+    );
+    assert_eq!(
+        get(&h, "/v1/models/chat", Some("wrong")).await.status(),
+        401
     );
     h.stop().await;
 }

@@ -38,6 +38,7 @@ mod residency;
 mod resilience;
 mod responses;
 mod responses_native;
+mod responses_reasoning;
 mod responses_structured;
 mod roundtrip;
 mod shadow;

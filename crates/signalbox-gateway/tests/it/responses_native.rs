@@ -217,6 +217,9 @@ async fn a_failing_passthrough_route_fails_over_to_a_translated_one() {
         assert_eq!(output_text(&answer), "[plain] echo: hello", "{text}");
         let sent = h.mock("plain").stats().last_request.unwrap();
         assert_eq!(sent["messages"][0]["role"], "system", "{sent}");
+        // The effort is carried as the chat API's own field.
+        assert_eq!(sent["reasoning_effort"], "low", "{sent}");
+        assert!(sent.get("reasoning").is_none(), "{sent}");
         let notes = notes(&h, &id).await;
         assert!(!passed_through(&notes), "{notes:?}");
         assert!(
@@ -225,11 +228,19 @@ async fn a_failing_passthrough_route_fails_over_to_a_translated_one() {
                 && r.contains("does not declare the Responses API")),
             "{notes:?}"
         );
-        // What translating dropped is noted (the passthrough sent it).
+        // What translating did to the effort is noted (the passthrough
+        // sent the client's `reasoning` as written).
         assert!(
             notes
                 .iter()
-                .any(|(f, a, _)| f == "reasoning" && a == "dropped"),
+                .any(|(f, a, _)| f == "reasoning.effort" && a == "translated"),
+            "{notes:?}"
+        );
+        // What translating dropped is noted too.
+        assert!(
+            notes
+                .iter()
+                .any(|(f, a, _)| f == "include" && a == "dropped"),
             "{notes:?}"
         );
         let rec = h.record(&id).await;
