@@ -38,8 +38,10 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 const DROP_WARNING_INTERVAL: Duration = Duration::from_secs(10);
 /// How long the writer waits for more records before committing a small
 /// batch (never when records are waiting). Records become visible to
-/// readers about this late (a flush is answered at once).
-const LINGER: Duration = Duration::from_millis(20);
+/// readers about this late (a flush is answered at once). Why this long: a
+/// commit costs the pages it touched whatever the batch's size; at 2,000
+/// requests a second 20 ms cost ~13 µs of writer CPU per record, 100 ms ~9.
+const LINGER: Duration = Duration::from_millis(100);
 /// How often, at most, the writer compares the file with its size limit.
 const SIZE_INTERVAL: Duration = Duration::from_secs(1);
 
