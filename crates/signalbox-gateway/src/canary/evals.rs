@@ -89,6 +89,20 @@ impl Evals<'_> {
                 .is_some()
         })
     }
+
+    /// The canary version's rates since `since`, for a promotion's
+    /// evidence: `; eval support@v2: weather-tools tool-call 100% (4/4)`.
+    pub fn describe(&self, since: u64) -> String {
+        let rates: Vec<String> = self
+            .floors
+            .iter()
+            .filter_map(|f| {
+                let c = self.view.newest(self.canary, &f.suite, &f.scorer, since)?;
+                Some(format!("{} {} {}", f.suite, f.scorer, pct(c)))
+            })
+            .collect();
+        format!("; eval {}: {}", self.canary, rates.join(", "))
+    }
 }
 
 fn pct(c: PassCount) -> String {

@@ -292,7 +292,8 @@ impl State {
             && evals.is_none_or(|e| e.evaluated(since))
         {
             let next = step + 1;
-            let evidence = format!("clean window of {:?}: {arms}", cfg.min_duration);
+            let evals = evals.map(|e| e.describe(since)).unwrap_or_default();
+            let evidence = format!("clean window of {:?}: {arms}{evals}", cfg.min_duration);
             match cfg.steps_bp.get(next) {
                 Some(&bp) if bp < 10_000 => (EventKind::Promoted, Phase::Stepping(next), evidence),
                 _ => (EventKind::Completed, Phase::Completed, evidence),

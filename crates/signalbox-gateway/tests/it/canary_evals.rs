@@ -46,10 +46,12 @@ canary:
     window: { min-requests: 1, min-duration: 1s }
 "#;
 
-async fn start() -> Harness {
+/// A gateway with the suite in a file of its own (`name`): a shared one
+/// rewritten by a parallel test can read empty.
+async fn start(name: &str) -> Harness {
     let dir = std::env::temp_dir().join(format!("signalbox-canary-evals-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("weather.yaml");
+    let path = dir.join(format!("{name}.yaml"));
     std::fs::write(&path, SUITE).unwrap();
     Harness::start(
         CONFIG,
@@ -68,7 +70,7 @@ async fn status(h: &Harness) -> Value {
 
 #[tokio::test]
 async fn a_prompt_version_that_fails_its_suite_is_rolled_back_on_the_eval_score() {
-    let h = start().await;
+    let h = start("fails").await;
     // The model picks the wrong tool whenever the new wording is in front.
     h.mock("old").set_faults(Faults {
         quality: Some(QualityFault::WrongTool),
@@ -113,4 +115,47 @@ async fn a_prompt_version_that_fails_its_suite_is_rolled_back_on_the_eval_score(
     let routes = h.admin_json("/admin/routes", "admin-secret").await;
     let route = &routes["routes"][0];
     assert!(route["health"]["quality_regression"].is_null(), "{route}");
+}
+
+/// One request of `session` using the registered prompt without naming a
+/// version.
+async fn ask_prompt(h: &Harness, session: &str) {
+    h.chat_with(
+        &signalbox_testkit::chat_body("chat", "hi"),
+        &[
+            ("x-signalbox-session", session),
+            ("x-request-id", session),
+            ("x-signalbox-prompt", "support"),
+            ("x-signalbox-prompt-variables", r#"{"product":"Acme"}"#),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_prompt_version_that_passes_its_suite_is_promoted_to_completion() {
+    let h = start("passes").await;
+    let mut s = status(&h).await;
+    for i in 0..300 {
+        if s["phase"] != "stepping" {
+            break;
+        }
+        ask_prompt(&h, &format!("s-{i}")).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        s = status(&h).await;
+    }
+    assert_eq!(s["phase"], "completed", "{s}");
+    let events = s["events"].as_array().unwrap();
+    assert!(
+        events.iter().all(|e| e["event"] != "rolled_back"),
+        "{events:?}"
+    );
+    // Each step was promoted on an eval of the canary's version in it.
+    for e in events.iter().filter(|e| e["event"] != "started") {
+        let evidence = e["evidence"].as_str().unwrap_or_default();
+        assert!(
+            evidence.contains("; eval support@v2: weather-tools tool-call 100% ("),
+            "{e}"
+        );
+    }
 }

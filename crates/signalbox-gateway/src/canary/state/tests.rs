@@ -294,6 +294,9 @@ async fn a_good_eval_score_promotes_and_a_missing_or_stale_one_holds_the_step() 
     let floors = floors();
     let started = signalbox_core::clock::unix_secs();
     advance(Duration::from_secs(30)).await;
+    // A good score alone neither rolls back nor promotes a step without traffic.
+    let good = Scored(vec![("support@v2", started + 20, count(4, 4))]);
+    assert_eq!(s.evaluate(&c, None, Some(&evals(&floors, &good))), None);
     feed(&mut s, Arm::Canary, 5, ok(100.0));
     feed(&mut s, Arm::Baseline, 20, ok(100.0));
     // A clean traffic window, but the canary version not evaluated yet.
@@ -302,7 +305,12 @@ async fn a_good_eval_score_promotes_and_a_missing_or_stale_one_holds_the_step() 
     // A bad score from before the step began is not this step's.
     let stale = Scored(vec![("support@v2", started - 5, count(0, 4))]);
     assert_eq!(s.evaluate(&c, None, Some(&evals(&floors, &stale))), None);
-    let good = Scored(vec![("support@v2", started + 20, count(4, 4))]);
     let e = s.evaluate(&c, None, Some(&evals(&floors, &good))).unwrap();
     assert_eq!((e.kind, e.to_bp), (EventKind::Promoted, 500));
+    assert!(
+        e.evidence
+            .ends_with("; eval support@v2: tools tool-call 100% (4/4)"),
+        "{}",
+        e.evidence
+    );
 }
