@@ -219,7 +219,11 @@ async fn run(
             by_model: HashMap::new(),
             prompt: loaded.prompt.as_ref().map(|p| p.label().to_owned()),
             intents: loaded.suite.intents().join(", "),
-            scope: loaded.config.intents.clone(),
+            // A canary's run judges no intent's gate either.
+            scope: match loaded.canary {
+                Some(_) => Vec::new(),
+                None => loaded.config.intents.clone(),
+            },
             for_canary: loaded.canary.is_some(),
         };
         for case in &loaded.suite.cases {
