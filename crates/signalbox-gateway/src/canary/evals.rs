@@ -171,3 +171,55 @@ impl Gathered {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(
+        window_start: u64,
+        route: &str,
+        model: &str,
+        version: &str,
+        passed: u64,
+    ) -> (ScoreKey, ScoreTally) {
+        let key = ScoreKey {
+            window_start,
+            route: route.into(),
+            model_version: model.into(),
+            prompt_version: version.into(),
+            suite: "tools".into(),
+            scorer: "tool-call".into(),
+        };
+        (key, ScoreTally::run(1, passed, 2))
+    }
+
+    #[test]
+    fn the_newest_window_since_the_step_is_summed_over_the_alias_routes_and_models() {
+        let rows = vec![
+            row(100, "a", "m1", "p@v2", 0),
+            row(160, "a", "m1", "p@v2", 2),
+            row(160, "b", "m2", "p@v2", 1),
+            // Another alias's route, another version.
+            row(160, "z", "m1", "p@v2", 0),
+            row(160, "a", "m1", "p@v1", 0),
+        ];
+        let routes = ["a".to_owned(), "b".to_owned()];
+        let view = Rows {
+            rows: &rows,
+            routes: &routes,
+            window_secs: 60,
+        };
+        let newest = |since| view.newest("p@v2", "tools", "tool-call", since);
+        assert_eq!(
+            newest(0),
+            Some(PassCount {
+                passed: 3,
+                scored: 4
+            })
+        );
+        // A window ending before the step began is not the step's.
+        assert_eq!(newest(220), None);
+        assert_eq!(view.newest("p@v3", "tools", "tool-call", 0), None);
+    }
+}
