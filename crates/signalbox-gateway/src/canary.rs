@@ -11,7 +11,9 @@
 //! version: the arm's version is rendered. Either way the record's
 //! `canary` names the arm and why (`signalbox explain`). What each arm
 //! showed (errors, latency, cost, validity of its answers) feeds the
-//! canary's state machine (`canary/state.rs`); a background task
+//! canary's state machine (`canary/state.rs`), and so do, for a prompt
+//! canary, the scheduled quality runs of its versions (`canary/evals.rs`);
+//! a background task
 //! evaluates it every second: a regression rolls back at once, a clean
 //! window promotes. Every step is an event (kept with the canary, counted,
 //! logged, and written to the audit trail of the decision log). The
@@ -22,6 +24,7 @@
 //! step is promoted or rolled back on every replica's traffic.
 
 mod counts;
+mod evals;
 mod report;
 mod shared;
 mod state;
@@ -44,6 +47,7 @@ use crate::ctx::RequestCtx;
 use crate::judge::Asked;
 use crate::runtime::Runtime;
 
+pub(crate) use evals::Floor;
 pub(crate) use report::report;
 pub(crate) use state::{Arm, Sample};
 use state::{Event, State};
@@ -141,6 +145,14 @@ impl Canaries {
     /// Whether the runtime has no canary (the request path's one check).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Whether the canary `name` is rolling (neither completed nor
+    /// rolled back).
+    pub fn rolling(&self, name: &str) -> bool {
+        self.0
+            .iter()
+            .any(|e| e.canary.cfg.name == name && e.canary.measuring())
     }
 
     /// The configuration's canaries; one whose definition is unchanged

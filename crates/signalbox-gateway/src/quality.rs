@@ -15,9 +15,12 @@
 //! the run fits the route's hourly budget (`book.rs`); the judge alias for
 //! rubrics (`judge.rs`); the scores kept per route × model version ×
 //! prompt version × suite × window, shared through the state backend and
-//! kept in the decision log across restarts (`scores.rs`).
+//! kept in the decision log across restarts (`scores.rs`); the runs of a
+//! rolling prompt canary's versions, which judge the canary, not the
+//! route (`canaried.rs`).
 
 mod book;
+mod canaried;
 mod eligible;
 mod intents;
 mod judge;
@@ -26,6 +29,7 @@ mod schedule;
 mod scores;
 
 pub(crate) use book::{QualityState, view};
+pub(crate) use canaried::floors as canary_floors;
 pub(crate) use scores::{Filter as ScoreFilter, query as scores_query, restore as restore_scores};
 
 use std::collections::HashMap;
@@ -56,12 +60,15 @@ pub(crate) struct LoadedSuite {
     config: QualitySuite,
     /// The registered prompt version its cases run under, if any.
     prompt: Option<prompted::ScheduledPrompt>,
+    /// The prompt canary it runs for (under one of its versions, only
+    /// while it rolls), if any.
+    canary: Option<String>,
 }
 
 /// Reads every configured suite; a suite that is not valid refuses the
 /// configuration, naming the file and the field.
 pub(crate) fn load(config: &Config) -> Result<Vec<LoadedSuite>, BuildError> {
-    config
+    let mut loaded: Vec<LoadedSuite> = config
         .quality
         .suites
         .iter()
@@ -96,9 +103,13 @@ pub(crate) fn load(config: &Config) -> Result<Vec<LoadedSuite>, BuildError> {
                 detector,
                 config: s.clone(),
                 prompt,
+                canary: None,
             })
         })
-        .collect()
+        .collect::<Result<_, _>>()?;
+    let canaried = canaried::variants(config, &loaded);
+    loaded.extend(canaried);
+    Ok(loaded)
 }
 
 /// Starts the loop; it follows configuration reloads.
@@ -124,7 +135,9 @@ pub(crate) fn spawn(state: &Arc<AppState>) -> JoinHandle<()> {
                 let suites: Vec<&LoadedSuite> = runtime
                     .quality
                     .iter()
-                    .filter(|s| s.config.judges(route.id.as_str()))
+                    .filter(|s| {
+                        s.config.judges(route.id.as_str()) && canaried::runs_now(&runtime, s)
+                    })
                     .collect();
                 let schedule = &state.quality.schedule;
                 if suites.is_empty()
@@ -163,6 +176,8 @@ struct SuiteRun {
     intents: String,
     /// The request intents it judges the route for (empty: every request).
     scope: Vec<String>,
+    /// Run for a prompt canary: it judges the canary, not the route.
+    for_canary: bool,
 }
 
 /// One run of a route's suites.
@@ -204,7 +219,12 @@ async fn run(
             by_model: HashMap::new(),
             prompt: loaded.prompt.as_ref().map(|p| p.label().to_owned()),
             intents: loaded.suite.intents().join(", "),
-            scope: loaded.config.intents.clone(),
+            // A canary's run judges no intent's gate either.
+            scope: match loaded.canary {
+                Some(_) => Vec::new(),
+                None => loaded.config.intents.clone(),
+            },
+            for_canary: loaded.canary.is_some(),
         };
         for case in &loaded.suite.cases {
             out.asked += 1;
@@ -226,7 +246,8 @@ async fn run(
             }
             for v in verdicts {
                 suite_run.count(&v, answer.model.as_ref());
-                if !v.passed && out.findings.len() < 3 {
+                // A canary's run's findings are the canary's, not the route's.
+                if !v.passed && out.findings.len() < 3 && loaded.canary.is_none() {
                     out.findings.push(finding(case, &v));
                 }
             }
@@ -394,6 +415,9 @@ fn misses(state: &AppState, id: &str, run: &Run) -> (Misses, Misses) {
     };
     let (mut below, mut warned) = (Vec::new(), Vec::new());
     for (i, suite_run) in run.suites.iter().enumerate() {
+        if suite_run.for_canary {
+            continue;
+        }
         let suite = suite_run.name.as_str();
         for (scorer, (passed, scored)) in &suite_run.tally {
             let rate = f64::from(*passed) / f64::from((*scored).max(1));

@@ -77,6 +77,11 @@ pub struct Faults {
     /// `break_schema`): a quality fault only a scorer (or, for
     /// `break_schema`, the gateway's schema check) sees.
     pub quality: Option<crate::quality::QualityFault>,
+    /// When set, `quality` shapes only the answers to chat requests whose
+    /// body contains this text (a quality fault that follows the request's
+    /// content, e.g. one system prompt version that makes the model pick
+    /// the wrong tool).
+    pub quality_when_body_contains: Option<Box<str>>,
     /// Answers name this model version (a provider that silently updated
     /// the model behind the route).
     pub model_version: Option<Box<str>>,
@@ -108,6 +113,7 @@ impl Default for Faults {
             error_type: None,
             fail_when_body_contains: None,
             quality: None,
+            quality_when_body_contains: None,
             model_version: None,
         }
     }

@@ -312,7 +312,11 @@ fn answer(
         }
     };
     let mut answer = Answer::to(parsed.prompt, &shared.name);
-    crate::quality::shape(faults.quality, &mut answer, &shared.name);
+    let quality = match &faults.quality_when_body_contains {
+        Some(text) if !contains(body, text.as_bytes()) => None,
+        _ => faults.quality,
+    };
+    crate::quality::shape(quality, &mut answer, &shared.name);
     let rendered = if parsed.stream {
         let events = if faults.malformed_json {
             Ok(shared.wire.malformed_events())

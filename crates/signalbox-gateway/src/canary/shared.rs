@@ -11,11 +11,14 @@
 //! "canary"}`), and shares a rollback it took alone once the store answers.
 //! Before each evaluation the replica adds its step's counts to the shared
 //! counters and reads the other replicas' (`exchange_counts`), so promotion
-//! and rollback weigh every replica's traffic.
+//! and rollback weigh every replica's traffic. A prompt canary's step also
+//! reads the scheduled runs' scores of its versions from the shared score
+//! store (`scheduled_scores`), so a run on any replica judges it.
 
 use signalbox_core::metric_names as m;
 use signalbox_state::{Advance, RolloutStep, StateError};
 
+use super::evals::Gathered;
 use super::state::{Event, EventKind, Phase};
 use super::{Canary, Entry};
 use crate::AppState;
@@ -39,10 +42,14 @@ pub(super) async fn tick(state: &AppState, rt: &Runtime, e: &Entry) {
         exchange_counts(state, c).await;
     }
     let quality = quality_verdict(rt, e);
+    let scores = scheduled_scores(state, rt, e).await;
     let stepped = {
         let mut s = c.state.lock();
         let before = s.phase;
-        let event = s.evaluate(&c.cfg, quality);
+        let event = match &scores {
+            Some(g) => g.with(|evals| s.evaluate(&c.cfg, quality, Some(evals))),
+            None => s.evaluate(&c.cfg, quality, None),
+        };
         c.publish_share(&s);
         event.map(|ev| (before, s.shared_step(state.breakers.replica, &ev), ev))
     };
@@ -101,6 +108,44 @@ fn quality_verdict(rt: &Runtime, e: &Entry) -> Option<String> {
             .and_then(|r| r.health.quality.closed()),
         super::Arms::Prompt { .. } => None,
     }
+}
+
+/// A rolling prompt canary's floors (of the suites run under its
+/// version) and the scheduled runs' scores; `None` for a route canary, a
+/// rollout that is over, or a version no suite runs under. A store that
+/// cannot be reached gives no rows (counted): the step then waits for
+/// them rather than be promoted blind.
+async fn scheduled_scores(state: &AppState, rt: &Runtime, e: &Entry) -> Option<Gathered> {
+    if !matches!(e.arms, super::Arms::Prompt { .. }) || !e.canary.measuring() {
+        return None;
+    }
+    let cfg = &e.canary.cfg;
+    let arms = cfg.subject.arms();
+    let floors = crate::quality::canary_floors(rt, &arms.1);
+    if floors.is_empty() {
+        return None;
+    }
+    let rows = state
+        .quality_state
+        .scores
+        .rows()
+        .await
+        .unwrap_or_else(|err| {
+            fell_back(state, &err);
+            Vec::new()
+        });
+    let routes = rt
+        .config
+        .alias(&cfg.alias)
+        .map(|a| a.routes.iter().map(ToString::to_string).collect())
+        .unwrap_or_default();
+    Some(Gathered {
+        floors,
+        rows,
+        routes,
+        window_secs: rt.config.quality.score_window.as_secs().max(1),
+        arms,
+    })
 }
 
 /// Brings the local state level with the store: another replica's step

@@ -3,8 +3,10 @@
 //! and the step itself. [`State::evaluate`] rolls the canary back as soon
 //! as the canary arm, on at least `min_requests` requests, regresses
 //! against the baseline arm beyond a declared threshold (or the quality
-//! loop disables its route), and promotes it to the next step once a
-//! window of `min_duration` with at least `min_requests` is clean.
+//! loop disables its route, or a prompt canary's version scores below a
+//! suite's floor in the scheduled runs: `evals.rs`), and promotes it to
+//! the next step once a window of `min_duration` with at least
+//! `min_requests` is clean (and, with suites, evaluated).
 //! Promotion to a 100 % step completes the rollout.
 
 use std::collections::HashMap;
@@ -13,6 +15,7 @@ use signalbox_config::CanaryConfig;
 use signalbox_state::{RolloutStep, StepCounts, unix_ms};
 
 use super::counts::{self, Counts};
+use super::evals::Evals;
 use tokio::time::{Duration, Instant};
 
 /// Which arm a request is in.
@@ -249,8 +252,13 @@ impl State {
 
     /// Rolls back, promotes or leaves the rollout; the event when it moved.
     /// `quality` is why the quality loop keeps the canary route from
-    /// serving, if it does.
-    pub fn evaluate(&mut self, cfg: &CanaryConfig, quality: Option<String>) -> Option<Event> {
+    /// serving, if it does; `evals`, a prompt canary's scheduled scores.
+    pub fn evaluate(
+        &mut self,
+        cfg: &CanaryConfig,
+        quality: Option<String>,
+        evals: Option<&Evals<'_>>,
+    ) -> Option<Event> {
         let Phase::Stepping(step) = self.phase else {
             return None;
         };
@@ -258,13 +266,20 @@ impl State {
         let from_bp = self.share_bp(cfg);
         let [base, can] = &self.arms;
         let arms = format!("canary: {}; baseline: {}", can.describe(), base.describe());
+        // The step's start on the wall clock the scores are kept by.
+        let since = signalbox_core::clock::unix_secs()
+            .saturating_sub(now.duration_since(self.step_started).as_secs());
         let regression = match quality {
             Some(why) => Some(format!(
                 "the quality loop disabled {}: {why}",
                 cfg.subject.arms().1
             )),
-            None if can.requests() >= cfg.min_requests => regression(cfg, base, can),
-            None => None,
+            // Scheduled runs need no live traffic to be evidence.
+            None => evals.and_then(|e| e.regression(since)).or_else(|| {
+                (can.requests() >= cfg.min_requests)
+                    .then(|| regression(cfg, base, can))
+                    .flatten()
+            }),
         };
         let (kind, phase, evidence) = if let Some(why) = regression {
             (
@@ -274,9 +289,11 @@ impl State {
             )
         } else if can.requests() >= cfg.min_requests
             && now.duration_since(self.step_started) >= cfg.min_duration
+            && evals.is_none_or(|e| e.evaluated(since))
         {
             let next = step + 1;
-            let evidence = format!("clean window of {:?}: {arms}", cfg.min_duration);
+            let evals = evals.map(|e| e.describe(since)).unwrap_or_default();
+            let evidence = format!("clean window of {:?}: {arms}{evals}", cfg.min_duration);
             match cfg.steps_bp.get(next) {
                 Some(&bp) if bp < 10_000 => (EventKind::Promoted, Phase::Stepping(next), evidence),
                 _ => (EventKind::Completed, Phase::Completed, evidence),

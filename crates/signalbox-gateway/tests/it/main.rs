@@ -10,6 +10,7 @@ mod auth_scheme;
 mod breakers;
 mod budget;
 mod canary;
+mod canary_evals;
 mod client_conns;
 mod cohere;
 mod decisions_filters;

@@ -6,6 +6,7 @@ use signalbox_core::RouteId;
 use tokio::time::{Duration, advance};
 
 use super::*;
+use crate::canary::evals::{Floor, PassCount, ScoreView};
 
 fn cfg() -> CanaryConfig {
     CanaryConfig {
@@ -51,14 +52,14 @@ async fn clean_windows_promote_step_by_step_until_complete() {
         feed(&mut s, Arm::Canary, 5, ok(100.0));
         feed(&mut s, Arm::Baseline, 20, ok(100.0));
         // Enough requests, not yet long enough.
-        assert_eq!(s.evaluate(&c, None), None);
+        assert_eq!(s.evaluate(&c, None, None), None);
         advance(Duration::from_secs(10)).await;
-        let e = s.evaluate(&c, None).unwrap();
+        let e = s.evaluate(&c, None, None).unwrap();
         assert_eq!((e.kind, e.to_bp), (want_kind, want_bp));
         assert!(e.evidence.starts_with("clean window"), "{}", e.evidence);
     }
     assert_eq!(s.phase, Phase::Completed);
-    assert_eq!(s.evaluate(&c, None), None);
+    assert_eq!(s.evaluate(&c, None, None), None);
 }
 
 #[tokio::test(start_paused = true)]
@@ -67,7 +68,7 @@ async fn a_long_window_without_enough_requests_is_not_promoted() {
     let mut s = State::new(&c);
     feed(&mut s, Arm::Canary, 4, ok(100.0));
     advance(Duration::from_secs(3600)).await;
-    assert_eq!(s.evaluate(&c, None), None);
+    assert_eq!(s.evaluate(&c, None, None), None);
     assert_eq!(s.share_bp(&c), 100);
 }
 
@@ -97,7 +98,7 @@ async fn each_regression_rolls_back_at_once_with_its_evidence() {
         feed(&mut s, Arm::Baseline, 50, ok(100.0));
         feed(&mut s, Arm::Canary, 5, bad);
         // No wait for the window: a regression rolls back at once.
-        let e = s.evaluate(&c, None).unwrap();
+        let e = s.evaluate(&c, None, None).unwrap();
         assert_eq!(
             (e.kind, e.from_bp, e.to_bp),
             (EventKind::RolledBack, 100, 0)
@@ -108,7 +109,7 @@ async fn each_regression_rolls_back_at_once_with_its_evidence() {
         // Rolled back stays rolled back.
         feed(&mut s, Arm::Canary, 50, ok(100.0));
         advance(Duration::from_secs(60)).await;
-        assert_eq!(s.evaluate(&c, None), None);
+        assert_eq!(s.evaluate(&c, None, None), None);
     }
 }
 
@@ -117,7 +118,11 @@ async fn the_quality_loop_disabling_the_canary_route_rolls_back_without_traffic(
     let c = cfg();
     let mut s = State::new(&c);
     let e = s
-        .evaluate(&c, Some("quality regression: tool-call 0.00 < 1.00".into()))
+        .evaluate(
+            &c,
+            Some("quality regression: tool-call 0.00 < 1.00".into()),
+            None,
+        )
         .unwrap();
     assert_eq!(e.kind, EventKind::RolledBack);
     assert!(
@@ -133,7 +138,7 @@ async fn a_latency_difference_within_the_slack_is_noise() {
     let mut s = State::new(&c);
     feed(&mut s, Arm::Baseline, 50, ok(1.0));
     feed(&mut s, Arm::Canary, 5, ok(6.0));
-    assert_eq!(s.evaluate(&c, None), None);
+    assert_eq!(s.evaluate(&c, None, None), None);
 }
 
 #[test]
@@ -168,7 +173,11 @@ async fn other_replicas_counts_make_up_the_window_and_the_regression() {
     let lost = s.flush();
     assert_eq!(lost.get("c.requests"), Some(&1));
     advance(Duration::from_secs(10)).await;
-    assert_eq!(s.evaluate(&c, None), None, "4 of 5 requests here alone");
+    assert_eq!(
+        s.evaluate(&c, None, None),
+        None,
+        "4 of 5 requests here alone"
+    );
     // Another replica counted 2 canary requests (and this one's own 4,
     // which are not counted twice).
     let other: StepCounts = [("c.requests".to_owned(), 2)].into();
@@ -186,7 +195,7 @@ async fn other_replicas_counts_make_up_the_window_and_the_regression() {
         s.flush().is_empty(),
         "the store holds all of this replica's"
     );
-    let e = s.evaluate(&c, None).unwrap();
+    let e = s.evaluate(&c, None, None).unwrap();
     assert_eq!(e.kind, EventKind::Promoted);
     assert!(
         e.evidence.contains("canary: 6 req (2 on other replicas)"),
@@ -208,13 +217,100 @@ async fn other_replicas_counts_make_up_the_window_and_the_regression() {
         },
     );
     assert_eq!(
-        s.evaluate(&c, None),
+        s.evaluate(&c, None, None),
         None,
         "3 requests here: not yet judged"
     );
     let other: StepCounts = [("c.requests".to_owned(), 2), ("c.errors".to_owned(), 1)].into();
     s.counted_elsewhere(1, &[(9, other)].into());
-    let e = s.evaluate(&c, None).unwrap();
+    let e = s.evaluate(&c, None, None).unwrap();
     assert_eq!(e.kind, EventKind::RolledBack);
     assert!(e.evidence.contains("error rate 80.0%"), "{}", e.evidence);
+}
+
+/// Scores as a fixed table: (prompt version, pass count) for one suite
+/// and scorer, evaluated `at` (Unix seconds).
+struct Scored(Vec<(&'static str, u64, PassCount)>);
+
+impl ScoreView for Scored {
+    fn newest(&self, version: &str, suite: &str, scorer: &str, since: u64) -> Option<PassCount> {
+        assert_eq!((suite, scorer), ("tools", "tool-call"));
+        self.0
+            .iter()
+            .filter(|(v, at, _)| *v == version && *at >= since)
+            .max_by_key(|(_, at, _)| *at)
+            .map(|(_, _, c)| *c)
+    }
+}
+
+fn floors() -> Vec<Floor> {
+    vec![Floor {
+        suite: "tools".into(),
+        scorer: "tool-call".into(),
+        min: 0.9,
+    }]
+}
+
+fn evals<'a>(floors: &'a [Floor], view: &'a Scored) -> Evals<'a> {
+    Evals {
+        canary: "support@v2",
+        baseline: "support@v1",
+        floors,
+        view,
+    }
+}
+
+const fn count(passed: u64, scored: u64) -> PassCount {
+    PassCount { passed, scored }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_canary_version_below_its_suites_floor_rolls_back_with_the_eval_as_evidence() {
+    let c = cfg();
+    let mut s = State::new(&c);
+    let now = signalbox_core::clock::unix_secs();
+    let view = Scored(vec![
+        ("support@v2", now, count(1, 4)),
+        ("support@v1", now, count(4, 4)),
+    ]);
+    let floors = floors();
+    // No live traffic is needed: the scheduled run is the evidence.
+    let e = s.evaluate(&c, None, Some(&evals(&floors, &view))).unwrap();
+    assert_eq!((e.kind, e.to_bp), (EventKind::RolledBack, 0));
+    assert!(
+        e.evidence.starts_with(
+            "eval suite tools scorer tool-call: support@v2 pass rate 25% (1/4) below the \
+             suite's min-pass-rate 90% (baseline support@v1 100% (4/4))"
+        ),
+        "{}",
+        e.evidence
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_good_eval_score_promotes_and_a_missing_or_stale_one_holds_the_step() {
+    let c = cfg();
+    let mut s = State::new(&c);
+    let floors = floors();
+    let started = signalbox_core::clock::unix_secs();
+    advance(Duration::from_secs(30)).await;
+    // A good score alone neither rolls back nor promotes a step without traffic.
+    let good = Scored(vec![("support@v2", started + 20, count(4, 4))]);
+    assert_eq!(s.evaluate(&c, None, Some(&evals(&floors, &good))), None);
+    feed(&mut s, Arm::Canary, 5, ok(100.0));
+    feed(&mut s, Arm::Baseline, 20, ok(100.0));
+    // A clean traffic window, but the canary version not evaluated yet.
+    let none = Scored(Vec::new());
+    assert_eq!(s.evaluate(&c, None, Some(&evals(&floors, &none))), None);
+    // A bad score from before the step began is not this step's.
+    let stale = Scored(vec![("support@v2", started - 5, count(0, 4))]);
+    assert_eq!(s.evaluate(&c, None, Some(&evals(&floors, &stale))), None);
+    let e = s.evaluate(&c, None, Some(&evals(&floors, &good))).unwrap();
+    assert_eq!((e.kind, e.to_bp), (EventKind::Promoted, 500));
+    assert!(
+        e.evidence
+            .ends_with("; eval support@v2: tools tool-call 100% (4/4)"),
+        "{}",
+        e.evidence
+    );
 }
