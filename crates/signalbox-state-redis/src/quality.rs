@@ -183,6 +183,10 @@ impl QualityStore for RedisQuality {
     fn snapshot(&self) -> Arc<QualityMarks> {
         Arc::clone(&self.marks)
     }
+
+    fn failures(&self) -> u64 {
+        RedisQuality::failures(self)
+    }
 }
 
 #[cfg(test)]

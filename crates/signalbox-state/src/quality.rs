@@ -63,6 +63,11 @@ pub trait QualityStore: Send + Sync + std::fmt::Debug {
     /// The store's view of every mark, kept current by the store: what
     /// route health reads on the request path.
     fn snapshot(&self) -> Arc<QualityMarks>;
+    /// Publishes and refreshes that failed since the store was made (a
+    /// networked store unreachable: the local view was used instead).
+    fn failures(&self) -> u64 {
+        0
+    }
 }
 
 /// Marks by route, as a store last saw them (copy on write: marks change

@@ -251,17 +251,21 @@ async fn a_quality_disable_on_one_replica_holds_on_the_other_through_redis() {
     a_quality_disable_on_one_replica_holds_on_the_other(Sharing::Redis(RedisServer::start())).await;
 }
 
+/// [`QUALITY`] with its suite judging the route for `weather` only.
+fn scoped_quality() -> String {
+    QUALITY.replace(
+        "min-pass-rate: { tool-call: 1.0 }",
+        "min-pass-rate: { tool-call: 1.0 }\n      intents: [weather]",
+    )
+}
+
 /// An intent's gate closed by replica A's runs of a suite scoped to it
 /// (B runs none) skips the route on B for that intent only, named in B's
 /// `/admin/routes`, until A's runs pass again.
 async fn an_intent_gate_closed_on_one_replica_holds_on_the_other_for_that_intent_only(
     sharing: Sharing,
 ) {
-    let scoped = QUALITY.replace(
-        "min-pass-rate: { tool-call: 1.0 }",
-        "min-pass-rate: { tool-call: 1.0 }\n      intents: [weather]",
-    );
-    let r = replicas(&scoped, "", sharing).await;
+    let r = replicas(&scoped_quality(), "", sharing).await;
     assert_eq!(r.ask_for(&r.b, "before", "weather").await, "primary-route");
     r.h.mock("primary").set_faults(Faults {
         corrupt_tool_arguments: true,
@@ -308,6 +312,30 @@ async fn an_intent_gate_closed_on_one_replica_holds_on_the_other_for_that_intent
         RedisServer::start(),
     ))
     .await;
+}
+
+/// Redis lost: a replica's own intent gate still closes and moves its
+/// requests of that intent (its local view), and the fallback is counted.
+#[tokio::test]
+#[ignore = "needs redis-server on PATH; .ci/run runs these with --ignored"]
+async fn with_redis_lost_an_intent_gate_still_closes_locally_and_the_fallback_is_counted() {
+    let mut r = replicas(&scoped_quality(), "", Sharing::Redis(RedisServer::start())).await;
+    let Sharing::Redis(server) = &mut r.sharing else {
+        unreachable!()
+    };
+    server.stop();
+    r.h.mock("primary").set_faults(Faults {
+        corrupt_tool_arguments: true,
+        ..Faults::default()
+    });
+    let moved =
+        within(|| async { r.ask_for(&r.a, "alone", "weather").await == "secondary-route" }).await;
+    assert!(moved, "A's own gate did not close without Redis");
+    assert_eq!(r.ask_for(&r.a, "general", "general").await, "primary-route");
+    let fallbacks = r#"signalbox_state_fallbacks_total{store="quality"}"#;
+    let counted = within(|| async { r.metrics(&r.a).await.contains(fallbacks) }).await;
+    assert!(counted, "not counted");
+    r.stop().await;
 }
 
 pub(crate) async fn canary(r: &Replicas, on: &GatewayHandle) -> Value {
