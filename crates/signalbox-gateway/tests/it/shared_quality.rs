@@ -314,6 +314,47 @@ async fn an_intent_gate_closed_on_one_replica_holds_on_the_other_for_that_intent
     .await;
 }
 
+/// A warn bar missed for an intent on replica A ranks the route lower on
+/// B (which runs no suite) for that intent's requests only.
+#[tokio::test]
+async fn an_intent_warning_on_one_replica_ranks_the_route_lower_on_the_other_for_that_intent_only()
+{
+    let warn = scoped_quality().replace(
+        "min-pass-rate: { tool-call: 1.0 }",
+        "min-pass-rate: { tool-call: 0.0 }\n      warn-pass-rate: { tool-call: 1.0 }",
+    );
+    let sharing = Sharing::InProcess(QualityState::in_memory());
+    let r = replicas(&warn, "", sharing).await;
+    for i in 0..5 {
+        let route = r.ask_for(&r.b, &format!("before-{i}"), "weather").await;
+        assert_eq!(route, "primary-route", "first while nothing is warned");
+    }
+    r.h.mock("primary").set_faults(Faults {
+        corrupt_tool_arguments: true,
+        ..Faults::default()
+    });
+    // No session: a sticky route keeps its place whatever its warning.
+    let mut i = 0;
+    let moved = within(|| {
+        i += 1;
+        let resp =
+            r.h.client
+                .post(format!("{}/v1/chat/completions", r.b.base_url()))
+                .header("x-request-id", format!("warn-{i}"))
+                .header("x-signalbox-intent", "weather")
+                .json(&chat_body("chat", "hi"))
+                .send();
+        async move { header(&resp.await.unwrap(), "x-signalbox-route") == "secondary-route" }
+    })
+    .await;
+    assert!(moved, "B never ranked the route lower for weather");
+    for i in 0..10 {
+        let route = r.ask_for(&r.b, &format!("general-{i}"), "general").await;
+        assert_eq!(route, "primary-route", "other intents keep the route first");
+    }
+    r.stop().await;
+}
+
 /// Redis lost: a replica's own intent gate still closes and moves its
 /// requests of that intent (its local view), and the fallback is counted.
 #[tokio::test]
