@@ -136,6 +136,9 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     state.telemetry.route_health(&state.runtime.load());
     state
         .telemetry
+        .quality_mark_fallbacks(state.quality_state.marks.failures());
+    state
+        .telemetry
         .connections_open(state.connections.open(), state.connections.max());
     let mut resp = Response::new(Body::from(state.telemetry.render()));
     resp.headers_mut().insert(

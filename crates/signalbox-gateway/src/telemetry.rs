@@ -271,6 +271,20 @@ impl Telemetry {
             .absolute(errors);
     }
 
+    /// Publishes how often the shared quality marks (route and intent
+    /// gates) fell back to this replica's local view: a publish or refresh
+    /// that failed (read at scrape time; nothing while none did, so the
+    /// in-process store adds no series).
+    pub fn quality_mark_fallbacks(&self, failures: u64) {
+        if failures > 0 {
+            self.counter(
+                m::STATE_FALLBACKS_TOTAL,
+                vec![Label::new("store", "quality")],
+            )
+            .absolute(failures);
+        }
+    }
+
     /// Counts an error returned to a caller.
     pub fn error(&self, class: &'static str) {
         self.counter(m::ERRORS_TOTAL, vec![Label::new("class", class)])

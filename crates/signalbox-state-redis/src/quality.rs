@@ -5,7 +5,10 @@
 //! - publishes this replica's marks (queued by the synchronous `publish`):
 //!   a mark is `SET {prefix}quality:{replica}:{route} … PX <until it
 //!   expires>` plus a member in the index set `{prefix}quality`; a clear
-//!   mark is `DEL` + `SREM`;
+//!   mark is `DEL` + `SREM`; a mark for one intent is kept beside them,
+//!   `{prefix}quality:{replica}@{intent length}:{intent}:{route}`, its value
+//!   `[route, mark, intent]` (a replica that predates intent marks fails
+//!   to read that as a route's mark and skips it);
 //! - every refresh interval (default 500 ms) replaces the local snapshot
 //!   with what Redis holds, read by one script over the index (no keyspace
 //!   scan).
@@ -100,8 +103,12 @@ impl Task {
 
     async fn publish(&self, route: &str, mark: QualityMark) -> Result<(), StateError> {
         // The replica leads the member: it is a number, so the first `:`
-        // ends it whatever the route id holds.
-        let member = format!("{}:{route}", mark.replica);
+        // (or `@`, for an intent's mark, its length then saying where the
+        // intent ends) ends it whatever the route id and intent hold.
+        let member = match &mark.intent {
+            None => format!("{}:{route}", mark.replica),
+            Some(i) => format!("{}@{}:{i}:{route}", mark.replica, i.len()),
+        };
         let key = format!("{}{member}", self.entry_prefix);
         let mut pipe = redis::pipe();
         pipe.atomic();
@@ -110,8 +117,11 @@ impl Task {
             pipe.cmd("DEL").arg(&key).ignore();
             pipe.cmd("SREM").arg(&self.index).arg(&member).ignore();
         } else {
-            let value = serde_json::to_string(&(route, &mark))
-                .map_err(|e| StateError(format!("quality mark: {e}")))?;
+            let value = match &mark.intent {
+                None => serde_json::to_string(&(route, &mark)),
+                Some(i) => serde_json::to_string(&(route, &mark, i)),
+            }
+            .map_err(|e| StateError(format!("quality mark: {e}")))?;
             pipe.cmd("SET")
                 .arg(&key)
                 .arg(value)
@@ -130,13 +140,37 @@ impl Task {
         let mut map: HashMap<String, Vec<QualityMark>> = HashMap::new();
         for pair in flat.chunks_exact(2) {
             if let [_, value] = pair
-                && let Ok((route, mark)) = serde_json::from_str::<(String, QualityMark)>(value)
+                && let Ok(entry) = serde_json::from_str::<Entry>(value)
             {
+                let (route, mark) = entry.into_mark();
                 map.entry(route).or_default().push(mark);
             }
         }
         self.marks.replace(map);
         Ok(())
+    }
+}
+
+/// A stored mark: a route's, or one intent's (see the module docs).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Entry {
+    Intent(String, QualityMark, String),
+    Route(String, QualityMark),
+}
+
+impl Entry {
+    fn into_mark(self) -> (String, QualityMark) {
+        match self {
+            Self::Route(route, mark) => (route, mark),
+            Self::Intent(route, mark, intent) => (
+                route,
+                QualityMark {
+                    intent: Some(intent),
+                    ..mark
+                },
+            ),
+        }
     }
 }
 
@@ -148,5 +182,38 @@ impl QualityStore for RedisQuality {
 
     fn snapshot(&self) -> Arc<QualityMarks> {
         Arc::clone(&self.marks)
+    }
+
+    fn failures(&self) -> u64 {
+        RedisQuality::failures(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mark(intent: Option<&str>) -> QualityMark {
+        QualityMark {
+            replica: 7,
+            disabled: Some("down".into()),
+            warning: None,
+            expires_ms: 1,
+            intent: intent.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn an_intent_mark_reads_back_with_its_intent_and_not_as_a_route_mark() {
+        let route = serde_json::to_string(&("r", mark(None))).unwrap_or_default();
+        let m = mark(Some("weather"));
+        let scoped = serde_json::to_string(&("r", &m, "weather")).unwrap_or_default();
+        let read = |v: &str| serde_json::from_str::<Entry>(v).ok().map(Entry::into_mark);
+        assert_eq!(read(&route), Some(("r".to_owned(), mark(None))));
+        assert_eq!(read(&scoped), Some(("r".to_owned(), m)));
+        assert!(
+            serde_json::from_str::<(String, QualityMark)>(&scoped).is_err(),
+            "a replica predating intent marks skips them"
+        );
     }
 }

@@ -36,8 +36,8 @@ mod rollouts;
 mod scores;
 
 pub use rollouts::{
-    canary_steps_are_taken_once, quality_marks_spread_per_replica_and_expire,
-    shadow_budgets_are_shared_per_rule_and_hour,
+    canary_steps_are_taken_once, quality_marks_for_an_intent_hold_for_that_intent_only,
+    quality_marks_spread_per_replica_and_expire, shadow_budgets_are_shared_per_rule_and_hour,
 };
 pub use scores::{canary_counts_add_up_per_step, scores_add_up_across_replicas};
 
@@ -399,6 +399,7 @@ macro_rules! state_contracts {
             breakers_spread_between_replicas,
             actions_are_shared_expire_and_revert,
             quality_marks_spread_per_replica_and_expire,
+            quality_marks_for_an_intent_hold_for_that_intent_only,
             canary_steps_are_taken_once,
             shadow_budgets_are_shared_per_rule_and_hour,
             scores_add_up_across_replicas,

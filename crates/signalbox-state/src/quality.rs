@@ -7,6 +7,12 @@
 //! disabled), and each mark expires unless its replica publishes it again
 //! (every run does), so a replica that crashed holds no route forever.
 //!
+//! A mark may be scoped to one request intent ([`QualityMark::intent`]): the
+//! verdict of suites that judge the route for that intent only. Such a mark
+//! sits next to the route's own marks (one per route, replica *and*
+//! intent), expires the same way, and is answered only by the `_for`
+//! lookups: it never disables or warns the route as a whole.
+//!
 //! Reads are on the request path (every candidate's admission), so a store
 //! keeps its view in a [`QualityMarks`] snapshot, as the breaker store does:
 //! replaced as a whole when the store changes, read with a lock-free load,
@@ -32,6 +38,13 @@ pub struct QualityMark {
     /// Milliseconds since the Unix epoch after which the mark no longer
     /// holds unless published again.
     pub expires_ms: u64,
+    /// The request intent the verdict is for, when it judges the route for
+    /// one intent only (`None`: every request). Not in the mark's own
+    /// serialization: a networked store carries it beside the mark, so a
+    /// replica that predates intent marks skips them instead of reading
+    /// them as the route's.
+    #[serde(skip)]
+    pub intent: Option<String>,
 }
 
 impl QualityMark {
@@ -43,12 +56,18 @@ impl QualityMark {
 
 /// Where replicas publish their quality marks.
 pub trait QualityStore: Send + Sync + std::fmt::Debug {
-    /// Replaces `mark.replica`'s mark on `route`; a clear mark removes it.
-    /// Never waits: a networked store publishes in the background.
+    /// Replaces `mark.replica`'s mark on `route` (for `mark.intent`: a
+    /// route's mark and its intents' marks replace only their own kind); a
+    /// clear mark removes it. Never waits: a networked store publishes in the background.
     fn publish(&self, route: &str, mark: QualityMark);
     /// The store's view of every mark, kept current by the store: what
     /// route health reads on the request path.
     fn snapshot(&self) -> Arc<QualityMarks>;
+    /// Publishes and refreshes that failed since the store was made (a
+    /// networked store unreachable: the local view was used instead).
+    fn failures(&self) -> u64 {
+        0
+    }
 }
 
 /// Marks by route, as a store last saw them (copy on write: marks change
@@ -60,19 +79,54 @@ impl QualityMarks {
     /// Why another replica than `replica` keeps `route` from serving now, if
     /// one does.
     pub fn disabled_elsewhere(&self, route: &str, replica: u64) -> Option<String> {
-        self.elsewhere(route, replica, |m| m.disabled.clone())
+        self.elsewhere(route, replica, None, |m| m.disabled.clone())
     }
 
     /// Which warn bars another replica than `replica` found `route` missing
     /// now, if one did.
     pub fn warned_elsewhere(&self, route: &str, replica: u64) -> Option<String> {
-        self.elsewhere(route, replica, |m| m.warning.clone())
+        self.elsewhere(route, replica, None, |m| m.warning.clone())
+    }
+
+    /// Why another replica than `replica` keeps `route` from serving
+    /// requests of `intent` now, if one does.
+    pub fn disabled_elsewhere_for(
+        &self,
+        route: &str,
+        intent: &str,
+        replica: u64,
+    ) -> Option<String> {
+        self.elsewhere(route, replica, Some(intent), |m| m.disabled.clone())
+    }
+
+    /// Which warn bars another replica than `replica` found `route` missing
+    /// for `intent` now, if one did.
+    pub fn warned_elsewhere_for(&self, route: &str, intent: &str, replica: u64) -> Option<String> {
+        self.elsewhere(route, replica, Some(intent), |m| m.warning.clone())
+    }
+
+    /// The intents another replica than `replica` keeps `route` from
+    /// serving now, with why (one per intent, sorted).
+    pub fn disabled_intents_elsewhere(&self, route: &str, replica: u64) -> Vec<(String, String)> {
+        let routes = self.0.load();
+        let now = unix_ms();
+        let mut out: Vec<(String, String)> = routes
+            .get(route)
+            .into_iter()
+            .flatten()
+            .filter(|m| m.replica != replica && m.expires_ms > now)
+            .filter_map(|m| Some((m.intent.clone()?, m.disabled.clone()?)))
+            .collect();
+        out.sort();
+        out.dedup_by(|a, b| a.0 == b.0);
+        out
     }
 
     fn elsewhere(
         &self,
         route: &str,
         replica: u64,
+        intent: Option<&str>,
         pick: impl Fn(&QualityMark) -> Option<String>,
     ) -> Option<String> {
         let routes = self.0.load();
@@ -84,15 +138,17 @@ impl QualityMarks {
             .get(route)?
             .iter()
             .filter(|m| m.replica != replica && m.expires_ms > now)
+            .filter(|m| m.intent.as_deref() == intent)
             .find_map(pick)
     }
 
-    /// Applies one replica's mark on `route` to the map.
+    /// Applies one replica's mark on `route` (for its intent, if any) to
+    /// the map.
     pub fn apply(&self, route: &str, mark: &QualityMark) {
         self.0.rcu(|routes| {
             let mut next = HashMap::clone(routes);
             let marks = next.entry(route.to_owned()).or_default();
-            marks.retain(|m| m.replica != mark.replica);
+            marks.retain(|m| m.replica != mark.replica || m.intent != mark.intent);
             if !mark.is_clear() {
                 marks.push(mark.clone());
             }

@@ -13,8 +13,11 @@
 //! this replica's verdict as a mark, and the gate also answers for the
 //! other replicas' marks: a route one replica disabled or warned is skipped
 //! or demoted on all of them, and its recovery there reaches them too. The
-//! request path reads atomics and the store's snapshot (one lock-free load,
-//! no lookup while no replica holds a mark).
+//! gates and warnings of intents are shared the same way (one mark per
+//! route, replica and intent), so a route closed for an intent on one
+//! replica skips that intent's requests on all of them. The request path
+//! reads atomics and the store's snapshot (one lock-free load, no lookup
+//! while no replica holds a mark).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -203,6 +206,7 @@ impl QualityGate {
             disabled: self.closed_here().then(|| s.reason.clone()),
             warning: self.warned_here().then(|| s.warning.clone()),
             expires_ms: unix_ms().saturating_add(self.mark_ttl_ms.load(Ordering::Relaxed)),
+            intent: None,
         };
         if mark.is_clear() && !s.marked {
             return;
@@ -211,44 +215,91 @@ impl QualityGate {
         link.store.publish(&link.route, mark);
     }
 
-    /// Why the route may not serve requests of `intent`, when a suite
-    /// judging it for that intent closed its gate (one atomic load while
-    /// no intent's gate is closed).
-    pub fn closed_for(&self, intent: &str) -> Option<String> {
-        if !self.intent_closed.load(Ordering::Relaxed) {
-            return None;
+    /// Publishes this replica's verdict for `intent`, when shared: as the
+    /// route's, a mark that holds until the next run is overdue, published
+    /// clear once.
+    fn publish_intent(&self, intent: &str, g: &mut IntentGate) {
+        let Some(link) = self.link.get() else {
+            return;
+        };
+        let mark = QualityMark {
+            replica: link.replica,
+            disabled: g.closed.then(|| g.state.reason.clone()),
+            warning: g.warning.clone(),
+            expires_ms: unix_ms().saturating_add(self.mark_ttl_ms.load(Ordering::Relaxed)),
+            intent: Some(intent.to_owned()),
+        };
+        if mark.is_clear() && !g.state.marked {
+            return;
         }
-        let gates = self.intents.lock();
-        let g = gates.get(intent).filter(|g| g.closed)?;
-        Some(format!("{} (for intent {intent})", g.state.reason))
+        g.state.marked = !mark.is_clear();
+        link.store.publish(&link.route, mark);
     }
 
-    /// The intents whose gate is closed, with why, sorted.
-    pub fn closed_intents(&self) -> Vec<(String, String)> {
-        if !self.intent_closed.load(Ordering::Relaxed) {
-            return Vec::new();
+    /// Why the route may not serve requests of `intent`, when a suite
+    /// judging it for that intent closed its gate here or on another
+    /// replica (an atomic load and the snapshot's, no lookup, while no
+    /// intent's gate is closed and no replica holds a mark).
+    pub fn closed_for(&self, intent: &str) -> Option<String> {
+        if self.intent_closed.load(Ordering::Relaxed) {
+            let gates = self.intents.lock();
+            if let Some(g) = gates.get(intent).filter(|g| g.closed) {
+                return Some(format!("{} (for intent {intent})", g.state.reason));
+            }
         }
-        let mut out: Vec<(String, String)> = self
-            .intents
-            .lock()
-            .iter()
-            .filter(|(_, g)| g.closed)
-            .map(|(i, g)| (i.clone(), g.state.reason.clone()))
-            .collect();
+        let link = self.link.get()?;
+        let why = link
+            .marks
+            .disabled_elsewhere_for(&link.route, intent, link.replica)?;
+        Some(format!(
+            "{why} (found by another replica) (for intent {intent})"
+        ))
+    }
+
+    /// The intents whose gate is closed, here or on another replica, with
+    /// why, sorted (an intent closed here says why here).
+    pub fn closed_intents(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        if self.intent_closed.load(Ordering::Relaxed) {
+            out.extend(
+                self.intents
+                    .lock()
+                    .iter()
+                    .filter(|(_, g)| g.closed)
+                    .map(|(i, g)| (i.clone(), g.state.reason.clone())),
+            );
+        }
+        if let Some(link) = self.link.get() {
+            for (intent, why) in link
+                .marks
+                .disabled_intents_elsewhere(&link.route, link.replica)
+            {
+                if !out.iter().any(|(i, _)| *i == intent) {
+                    out.push((intent, format!("{why} (found by another replica)")));
+                }
+            }
+        }
         out.sort();
         out
     }
 
     /// Which warn bars the suites judging the route for `intent` missed in
-    /// their last run, while they did (one atomic load while no intent is
-    /// warned).
+    /// their last run, here or on another replica, while they did (loads
+    /// only while no intent is warned and no replica holds a mark).
     pub fn warning_for(&self, intent: &str) -> Option<String> {
-        if !self.intent_warned.load(Ordering::Relaxed) {
-            return None;
+        if self.intent_warned.load(Ordering::Relaxed) {
+            let gates = self.intents.lock();
+            if let Some(w) = gates.get(intent).and_then(|g| g.warning.as_deref()) {
+                return Some(format!("quality warning: {w} (for intent {intent})"));
+            }
         }
-        let gates = self.intents.lock();
-        let w = gates.get(intent)?.warning.as_deref()?;
-        Some(format!("quality warning: {w} (for intent {intent})"))
+        let link = self.link.get()?;
+        let w = link
+            .marks
+            .warned_elsewhere_for(&link.route, intent, link.replica)?;
+        Some(format!(
+            "quality warning: {w} (found by another replica) (for intent {intent})"
+        ))
     }
 
     /// The share of an intent's traffic a route warned for it keeps (the
@@ -264,13 +315,15 @@ impl QualityGate {
         let g = gates.entry(intent.to_owned()).or_default();
         let changed = g.warning.is_some() != missed.is_some();
         g.warning = missed.map(str::to_owned);
+        self.publish_intent(intent, g);
         let any = gates.values().any(|g| g.warning.is_some());
         self.intent_warned.store(any, Ordering::Relaxed);
         changed
     }
 
     /// Records one run of the suites judging the route for `intent` only;
-    /// returns the transition it caused. Kept per replica (not shared).
+    /// returns the transition it caused (shared as the intent's mark, when
+    /// the gate is linked to a store).
     pub fn record_intent(
         &self,
         intent: &str,
@@ -294,6 +347,7 @@ impl QualityGate {
             Some(QualityTransition::Restored) => g.closed = false,
             None => {}
         }
+        self.publish_intent(intent, g);
         let any = gates.values().any(|g| g.closed);
         self.intent_closed.store(any, Ordering::Relaxed);
         t
@@ -490,5 +544,41 @@ mod tests {
         b.configure(7.0, Duration::from_secs(60));
         b.record_warning(Some("x"));
         assert_eq!(b.share(), DEFAULT_WARN_WEIGHT, "out of (0, 1]: the default");
+    }
+
+    #[test]
+    fn an_intent_gate_closed_on_one_replica_is_closed_on_the_other_for_that_intent_only() {
+        let [a, b] = replicas();
+        assert!(b.closed_for("weather").is_none());
+        a.record_intent("weather", false, "w tool-call 0.00 < 1.00", 1, 1);
+        let why = b.closed_for("weather").unwrap_or_default();
+        assert!(
+            why.contains("tool-call 0.00")
+                && why.contains("another replica")
+                && why.ends_with("(for intent weather)"),
+            "{why}"
+        );
+        assert!(b.closed_for("general").is_none(), "that intent only");
+        assert!(b.closed().is_none(), "not the route");
+        assert_eq!(b.closed_intents().len(), 1);
+        assert!(
+            a.closed_for("weather")
+                .is_some_and(|w| !w.contains("another"))
+        );
+        assert_eq!(
+            b.record_intent("weather", true, "", 1, 1),
+            None,
+            "its own passing runs do not lift another replica's verdict"
+        );
+        assert!(b.closed_for("weather").is_some());
+        a.record_intent("weather", true, "", 1, 1);
+        assert!(b.closed_for("weather").is_none(), "the recovery reaches it");
+        assert!(b.closed_intents().is_empty());
+        a.record_intent_warning("weather", Some("w tool-call 0.90 < 0.95"));
+        let why = b.warning_for("weather").unwrap_or_default();
+        assert!(why.contains("another replica"), "{why}");
+        assert!(b.warning_for("general").is_none() && !b.warned());
+        a.record_intent_warning("weather", None);
+        assert!(b.warning_for("weather").is_none());
     }
 }

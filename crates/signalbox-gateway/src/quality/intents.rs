@@ -5,8 +5,9 @@
 //! requests and keeps serving the others; a missed warn bar likewise ranks
 //! it lower for those intents only. The same hysteresis (`trip-after`,
 //! `recover-after`) holds per intent; each transition is logged and kept
-//! as an event. Per replica: intent gates are not shared
-//! through the state backend.
+//! as an event. Each gate publishes its verdict as a mark for its intent
+//! through the state backend (`QualityGate::record_intent`), so every
+//! replica honours it, as the route's own marks.
 
 use std::collections::BTreeMap;
 

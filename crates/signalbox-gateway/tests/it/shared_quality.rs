@@ -131,15 +131,20 @@ pub(crate) async fn replicas(a_extra: &str, b_extra: &str, sharing: Sharing) -> 
 
 impl Replicas {
     pub(crate) async fn ask(&self, on: &GatewayHandle, session: &str) -> String {
-        let resp = self
+        self.ask_for(on, session, "").await
+    }
+
+    /// Which route served a request of `intent` (none when empty).
+    pub(crate) async fn ask_for(&self, on: &GatewayHandle, session: &str, intent: &str) -> String {
+        let mut req = self
             .h
             .client
             .post(format!("{}/v1/chat/completions", on.base_url()))
-            .header("x-signalbox-session", session)
-            .json(&chat_body("chat", "hi"))
-            .send()
-            .await
-            .unwrap();
+            .header("x-signalbox-session", session);
+        if !intent.is_empty() {
+            req = req.header("x-signalbox-intent", intent);
+        }
+        let resp = req.json(&chat_body("chat", "hi")).send().await.unwrap();
         header(&resp, "x-signalbox-route").to_owned()
     }
 
@@ -154,6 +159,18 @@ impl Replicas {
             .json()
             .await
             .unwrap()
+    }
+
+    /// `route`'s entry in `on`'s `GET /admin/routes`.
+    pub(crate) async fn route(&self, on: &GatewayHandle, route: &str) -> Value {
+        let routes = self.admin(on, "/admin/routes").await;
+        routes["routes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|x| x["route"] == route)
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub(crate) async fn metrics(&self, on: &GatewayHandle) -> String {
@@ -182,6 +199,21 @@ pub(crate) async fn within<F: std::future::Future<Output = bool>>(
     false
 }
 
+/// `why` (from B's `primary`) names A's failing suite as another
+/// replica's finding, and B ran no suite itself.
+async fn found_by_a(r: &Replicas, why: &str, primary: &Value) {
+    assert!(
+        why.contains("weather-tools tool-call") && why.contains("another replica"),
+        "{primary}"
+    );
+    assert!(
+        !r.metrics(&r.b)
+            .await
+            .contains("signalbox_quality_runs_total"),
+        "B runs no suites: the verdict is A's"
+    );
+}
+
 async fn a_quality_disable_on_one_replica_holds_on_the_other(sharing: Sharing) {
     let r = replicas(QUALITY, "", sharing).await;
     assert_eq!(r.ask(&r.b, "before").await, "primary-route");
@@ -193,27 +225,11 @@ async fn a_quality_disable_on_one_replica_holds_on_the_other(sharing: Sharing) {
     });
     let moved = within(|| async { r.ask(&r.b, "during").await == "secondary-route" }).await;
     assert!(moved, "B never honoured A's quality verdict");
-    let routes = r.admin(&r.b, "/admin/routes").await;
-    let primary = routes["routes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|x| x["route"] == "primary-route")
-        .cloned()
-        .unwrap_or_default();
+    let primary = r.route(&r.b, "primary-route").await;
     let why = primary["health"]["quality_regression"]
         .as_str()
         .unwrap_or_default();
-    assert!(
-        why.contains("weather-tools tool-call") && why.contains("another replica"),
-        "{routes}"
-    );
-    assert!(
-        !r.metrics(&r.b)
-            .await
-            .contains("signalbox_quality_runs_total"),
-        "B runs no suites: the verdict is A's"
-    );
+    found_by_a(&r, why, &primary).await;
     // Fixed: A's next passing run lifts it on B too.
     r.h.mock("primary").set_faults(Faults::default());
     let back = within(|| async { r.ask(&r.b, "after").await == "primary-route" }).await;
@@ -233,6 +249,134 @@ async fn a_quality_disable_on_one_replica_holds_on_the_other_in_process() {
 #[ignore = "needs redis-server on PATH; .ci/run runs these with --ignored"]
 async fn a_quality_disable_on_one_replica_holds_on_the_other_through_redis() {
     a_quality_disable_on_one_replica_holds_on_the_other(Sharing::Redis(RedisServer::start())).await;
+}
+
+/// [`QUALITY`] with its suite judging the route for `weather` only.
+fn scoped_quality() -> String {
+    QUALITY.replace(
+        "min-pass-rate: { tool-call: 1.0 }",
+        "min-pass-rate: { tool-call: 1.0 }\n      intents: [weather]",
+    )
+}
+
+/// An intent's gate closed by replica A's runs of a suite scoped to it
+/// (B runs none) skips the route on B for that intent only, named in B's
+/// `/admin/routes`, until A's runs pass again.
+async fn an_intent_gate_closed_on_one_replica_holds_on_the_other_for_that_intent_only(
+    sharing: Sharing,
+) {
+    let r = replicas(&scoped_quality(), "", sharing).await;
+    assert_eq!(r.ask_for(&r.b, "before", "weather").await, "primary-route");
+    r.h.mock("primary").set_faults(Faults {
+        corrupt_tool_arguments: true,
+        ..Faults::default()
+    });
+    let moved =
+        within(|| async { r.ask_for(&r.b, "during", "weather").await == "secondary-route" }).await;
+    assert!(moved, "B never honoured A's verdict for the intent");
+    assert_eq!(
+        r.ask_for(&r.b, "general", "general").await,
+        "primary-route",
+        "other intents keep the route on B"
+    );
+    assert_eq!(r.ask(&r.b, "no-intent").await, "primary-route");
+    let primary = r.route(&r.b, "primary-route").await;
+    assert!(
+        primary["health"]["quality_regression"].is_null(),
+        "{primary}"
+    );
+    let why = primary["health"]["quality_regression_by_intent"]["weather"]
+        .as_str()
+        .unwrap_or_default();
+    found_by_a(&r, why, &primary).await;
+    r.h.mock("primary").set_faults(Faults::default());
+    let back =
+        within(|| async { r.ask_for(&r.b, "after", "weather").await == "primary-route" }).await;
+    assert!(back, "B never saw the intent's recovery");
+    r.stop().await;
+}
+
+#[tokio::test]
+async fn an_intent_gate_closed_on_one_replica_holds_on_the_other_for_that_intent_only_in_process() {
+    an_intent_gate_closed_on_one_replica_holds_on_the_other_for_that_intent_only(
+        Sharing::InProcess(QualityState::in_memory()),
+    )
+    .await;
+}
+
+#[tokio::test]
+#[ignore = "needs redis-server on PATH; .ci/run runs these with --ignored"]
+async fn an_intent_gate_closed_on_one_replica_holds_on_the_other_for_that_intent_only_through_redis()
+ {
+    an_intent_gate_closed_on_one_replica_holds_on_the_other_for_that_intent_only(Sharing::Redis(
+        RedisServer::start(),
+    ))
+    .await;
+}
+
+/// A warn bar missed for an intent on replica A ranks the route lower on
+/// B (which runs no suite) for that intent's requests only.
+#[tokio::test]
+async fn an_intent_warning_on_one_replica_ranks_the_route_lower_on_the_other_for_that_intent_only()
+{
+    let warn = scoped_quality().replace(
+        "min-pass-rate: { tool-call: 1.0 }",
+        "min-pass-rate: { tool-call: 0.0 }\n      warn-pass-rate: { tool-call: 1.0 }",
+    );
+    let sharing = Sharing::InProcess(QualityState::in_memory());
+    let r = replicas(&warn, "", sharing).await;
+    for i in 0..5 {
+        let route = r.ask_for(&r.b, &format!("before-{i}"), "weather").await;
+        assert_eq!(route, "primary-route", "first while nothing is warned");
+    }
+    r.h.mock("primary").set_faults(Faults {
+        corrupt_tool_arguments: true,
+        ..Faults::default()
+    });
+    // No session: a sticky route keeps its place whatever its warning.
+    let mut i = 0;
+    let moved = within(|| {
+        i += 1;
+        let resp =
+            r.h.client
+                .post(format!("{}/v1/chat/completions", r.b.base_url()))
+                .header("x-request-id", format!("warn-{i}"))
+                .header("x-signalbox-intent", "weather")
+                .json(&chat_body("chat", "hi"))
+                .send();
+        async move { header(&resp.await.unwrap(), "x-signalbox-route") == "secondary-route" }
+    })
+    .await;
+    assert!(moved, "B never ranked the route lower for weather");
+    for i in 0..10 {
+        let route = r.ask_for(&r.b, &format!("general-{i}"), "general").await;
+        assert_eq!(route, "primary-route", "other intents keep the route first");
+    }
+    r.stop().await;
+}
+
+/// Redis lost: a replica's own intent gate still closes and moves its
+/// requests of that intent (its local view), and the fallback is counted.
+#[tokio::test]
+#[ignore = "needs redis-server on PATH; .ci/run runs these with --ignored"]
+async fn with_redis_lost_an_intent_gate_still_closes_locally_and_the_fallback_is_counted() {
+    let mut r = replicas(&scoped_quality(), "", Sharing::Redis(RedisServer::start())).await;
+    let Sharing::Redis(server) = &mut r.sharing else {
+        unreachable!()
+    };
+    server.stop();
+    r.h.mock("primary").set_faults(Faults {
+        corrupt_tool_arguments: true,
+        ..Faults::default()
+    });
+    let moved =
+        within(|| async { r.ask_for(&r.a, "alone", "weather").await == "secondary-route" }).await;
+    assert!(moved, "A's own gate did not close without Redis");
+    assert_eq!(r.ask_for(&r.a, "general", "general").await, "primary-route");
+    let fallbacks = r#"signalbox_state_fallbacks_total{store="quality"}"#;
+    let counted = within(|| async { r.metrics(&r.a).await.contains(fallbacks) }).await;
+    assert!(counted, "not counted");
+    r.stop().await;
 }
 
 pub(crate) async fn canary(r: &Replicas, on: &GatewayHandle) -> Value {

@@ -212,6 +212,7 @@ async fn with_redis_gone_the_quality_loop_stores_fall_back_and_count() {
         disabled: Some("tool-call 0.00 < 1.00".into()),
         warning: None,
         expires_ms: unix_ms() + 60_000,
+        intent: None,
     };
     quality.publish("r", mark);
     tokio::time::sleep(Duration::from_millis(200)).await;

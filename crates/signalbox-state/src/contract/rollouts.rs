@@ -12,6 +12,7 @@ fn mark(replica: u64, disabled: Option<&str>, warning: Option<&str>, ttl_ms: u64
         disabled: disabled.map(str::to_owned),
         warning: warning.map(str::to_owned),
         expires_ms: unix_ms() + ttl_ms,
+        intent: None,
     }
 }
 
@@ -53,6 +54,74 @@ pub async fn quality_marks_spread_per_replica_and_expire(b: &impl Backend) {
     assert!(eventually(|| seen.disabled_elsewhere("short", 2).is_some()).await);
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(seen.disabled_elsewhere("short", 2).is_none(), "expired");
+}
+
+/// A mark for one intent holds on the other replica for that intent only:
+/// neither the route as a whole nor another intent is disabled by it, and
+/// it sits beside the replica's route mark (each replaced, cleared and
+/// expired on its own).
+pub async fn quality_marks_for_an_intent_hold_for_that_intent_only(b: &impl Backend) {
+    let [one, two] = b.quality().await;
+    let scoped = |m: QualityMark| QualityMark {
+        intent: Some("weather".into()),
+        ..m
+    };
+    one.publish(
+        "r",
+        scoped(mark(1, Some("w tool-call 0.00 < 1.00"), None, 60_000)),
+    );
+    one.publish("r", mark(1, None, Some("grounded 0.80 < 0.90"), 60_000));
+    let seen = two.snapshot();
+    assert!(
+        eventually(|| seen.disabled_elsewhere_for("r", "weather", 2).is_some()).await,
+        "the other replica sees the intent's gate closed"
+    );
+    assert_eq!(
+        seen.disabled_elsewhere_for("r", "weather", 2).as_deref(),
+        Some("w tool-call 0.00 < 1.00")
+    );
+    assert!(
+        eventually(|| seen.warned_elsewhere("r", 2).is_some()).await,
+        "the route's own mark is kept beside it"
+    );
+    assert!(seen.disabled_elsewhere("r", 2).is_none(), "not the route");
+    assert!(seen.disabled_elsewhere_for("r", "general", 2).is_none());
+    assert!(seen.disabled_elsewhere_for("other", "weather", 2).is_none());
+    assert!(seen.warned_elsewhere_for("r", "weather", 2).is_none());
+    assert!(
+        one.snapshot()
+            .disabled_elsewhere_for("r", "weather", 1)
+            .is_none()
+    );
+    assert_eq!(
+        seen.disabled_intents_elsewhere("r", 2),
+        [("weather".to_owned(), "w tool-call 0.00 < 1.00".to_owned())]
+    );
+    one.publish(
+        "r",
+        scoped(mark(1, None, Some("w tool-call 0.90 < 0.95"), 60_000)),
+    );
+    assert!(
+        eventually(|| seen.warned_elsewhere_for("r", "weather", 2).is_some()).await,
+        "an intent's warning reaches the other replica"
+    );
+    assert!(
+        seen.disabled_elsewhere_for("r", "weather", 2).is_none(),
+        "replaced"
+    );
+    one.publish("r", scoped(mark(1, None, None, 60_000)));
+    assert!(eventually(|| seen.warned_elsewhere_for("r", "weather", 2).is_none()).await);
+    assert!(
+        seen.warned_elsewhere("r", 2).is_some(),
+        "the route's mark stays"
+    );
+    one.publish("r", scoped(mark(1, Some("down"), None, 400)));
+    assert!(eventually(|| seen.disabled_elsewhere_for("r", "weather", 2).is_some()).await);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        seen.disabled_elsewhere_for("r", "weather", 2).is_none(),
+        "expired"
+    );
 }
 
 fn step(generation: u64, phase: RolloutPhase, kind: StepKind, replica: u64) -> RolloutStep {
