@@ -48,6 +48,9 @@ pub(crate) struct Continuation {
     candidates: Vec<RouteIdx>,
     max_attempts: usize,
     tenant: String,
+    /// The request's intent: a route whose quality gate is closed for it
+    /// (`quality.suites[].intents`) does not continue its stream either.
+    intent: String,
     tenant_weight: f64,
     seed: u64,
     started: Instant,
@@ -72,6 +75,7 @@ impl Continuation {
         headers: &HeaderMap,
         req: &ChatRequest,
         decision: &Decision,
+        intent: &str,
     ) -> Option<Box<Self>> {
         if !req.is_stream() {
             return None;
@@ -95,6 +99,7 @@ impl Continuation {
             candidates: decision.candidates.clone(),
             max_attempts: decision.max_attempts.max(1),
             tenant: ctx.tenant_id().to_owned(),
+            intent: intent.to_owned(),
             tenant_weight: ctx.tenant_config().map_or(1.0, |t| t.weight),
             seed: fnv1a(seed_source),
             started: ctx.started,
@@ -160,8 +165,8 @@ impl Continuation {
             started: self.started,
             sticky: None,
             tenant: &self.tenant,
-            // A continuation keeps the routes that could serve the request.
-            intent: "",
+            // The intent's quality gates hold for a continuation as well.
+            intent: &self.intent,
             tenant_weight: self.tenant_weight,
             queue_timeout: cfg.resilience.queue_timeout,
             bodies: &[],

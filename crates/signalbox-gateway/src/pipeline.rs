@@ -103,7 +103,8 @@ async fn stages(ctx: &mut RequestCtx, headers: &HeaderMap, body: Body) -> Result
         tenant,
         prompt_tokens: signals.prompt_tokens,
     };
-    ctx.continuation = crate::continuation::Continuation::arm(ctx, headers, &req, &decision);
+    ctx.continuation =
+        crate::continuation::Continuation::arm(ctx, headers, &req, &decision, &signals.intent);
     let (outcome, no_fallback) = upstream::failover(ctx, headers, req, signals, decision).await;
     let settled = upstream::settle(ctx, outcome, no_fallback);
     if let Some(canary) = canary {
