@@ -11,6 +11,8 @@ use signalbox_core::DecisionRecord;
 use crate::{LogError, schema};
 
 pub(crate) mod aggregate;
+#[cfg(test)]
+mod aggregate_tests;
 mod facet;
 mod legacy;
 pub(crate) mod rows;
