@@ -53,33 +53,23 @@ fn validate_route(
     regions: &[&str],
     errors: &mut Errors,
 ) -> RouteConfig {
-    if raw.max_requests_per_second == Some(0) {
-        errors.push(
-            format!("{path}.max-requests-per-second"),
-            "must be at least 1 (omit it for no limit)",
-        );
-    }
+    at_least_one(
+        raw.max_requests_per_second,
+        path,
+        "max-requests-per-second",
+        errors,
+    );
     let zone = super::privacy::route_zone(
         raw.zone.as_ref().map(|z| z.as_str()),
         scope.zones,
         path,
         errors,
     );
-    if raw.max_concurrency == Some(0) {
-        errors.push(
-            format!("{path}.max-concurrency"),
-            "must be at least 1 (omit it for no limit)",
-        );
-    }
+    at_least_one(raw.max_concurrency, path, "max-concurrency", errors);
     check_identity(&raw, path, scope.providers, regions, errors);
     let (context_window, max_output_tokens) =
         token_limits(raw.context_window, raw.max_output_tokens, path, errors);
-    let risk_tiers = scope.risk_tiers;
-    let highest_tier = risk_tiers.len().saturating_sub(1);
-    let max_risk_tier = raw.max_risk_tier.as_ref().map_or(highest_tier, |name| {
-        let path = format!("{path}.max-risk-tier");
-        risk_tier(errors, &path, name.as_str(), risk_tiers).unwrap_or(highest_tier)
-    });
+    let max_risk_tier = route_max_risk_tier(&raw, path, scope.risk_tiers, errors);
     let RawRoute {
         id,
         provider,
@@ -133,6 +123,36 @@ fn validate_route(
         responses,
         embedding,
     }
+}
+
+/// A per-route limit, when set, is at least 1 (omitted means no limit).
+fn at_least_one<T: PartialEq + From<u8>>(
+    value: Option<T>,
+    path: &str,
+    field: &str,
+    errors: &mut Errors,
+) {
+    if value == Some(T::from(0)) {
+        errors.push(
+            format!("{path}.{field}"),
+            "must be at least 1 (omit it for no limit)",
+        );
+    }
+}
+
+/// The highest risk tier the route may serve: the one it names, else the
+/// highest declared.
+fn route_max_risk_tier(
+    raw: &RawRoute,
+    path: &str,
+    risk_tiers: &[String],
+    errors: &mut Errors,
+) -> usize {
+    let highest_tier = risk_tiers.len().saturating_sub(1);
+    raw.max_risk_tier.as_ref().map_or(highest_tier, |name| {
+        let path = format!("{path}.max-risk-tier");
+        risk_tier(errors, &path, name.as_str(), risk_tiers).unwrap_or(highest_tier)
+    })
 }
 
 /// The route's provider and region exist; its model and version are not blank.
