@@ -60,6 +60,13 @@ impl Config {
                 self.state.key_prefix
             );
         }
+        self.rollout_lines(&mut out);
+        self.alias_lines(&mut out);
+        out
+    }
+
+    /// A line per shadow rule and per canary.
+    fn rollout_lines(&self, out: &mut String) {
         for rule in &self.shadow.rules {
             let _ = writeln!(
                 out,
@@ -84,6 +91,10 @@ impl Config {
                 steps.join(", ")
             );
         }
+    }
+
+    /// A line per alias: its routes in failover order.
+    fn alias_lines(&self, out: &mut String) {
         for alias in &self.aliases {
             let routes: Vec<String> = alias
                 .routes
@@ -99,7 +110,6 @@ impl Config {
             }
             out.push('\n');
         }
-        out
     }
 }
 
