@@ -139,24 +139,18 @@ impl NativeBody {
         max_tokens: Option<u32>,
         no_store: bool,
     ) -> Vec<u8> {
-        let mut out = Vec::with_capacity(256);
         let responses = self.format == WireFormat::Responses;
-        // Writing a map of plain JSON values into a Vec cannot fail.
-        let _ = serde_json::to_writer(
-            &mut out,
-            &NativeView {
-                body: &self.body,
-                model,
-                max_tokens,
-                limit_key: if responses {
-                    "max_output_tokens"
-                } else {
-                    "max_tokens"
-                },
-                no_store: no_store && responses,
+        super::exact_json(&NativeView {
+            body: &self.body,
+            model,
+            max_tokens,
+            limit_key: if responses {
+                "max_output_tokens"
+            } else {
+                "max_tokens"
             },
-        );
-        out
+            no_store: no_store && responses,
+        })
     }
 }
 

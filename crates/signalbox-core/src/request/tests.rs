@@ -105,3 +105,22 @@ proptest! {
         prop_assert_eq!(&back["model"], "up");
     }
 }
+
+#[test]
+fn an_upstream_body_is_allocated_at_its_exact_size() {
+    let text = "x".repeat(2_000);
+    let body = format!(r#"{{"model":"chat","messages":[{{"role":"user","content":"{text}"}}]}}"#);
+    let r = ChatRequest::parse(body.as_bytes()).unwrap();
+    let out = r.to_upstream_json("up");
+    assert_eq!(out.capacity(), out.len());
+    // A huge body after it is written whole, and a small one after that too.
+    let big = format!(
+        r#"{{"model":"chat","messages":[{{"role":"user","content":"{}"}}]}}"#,
+        "y".repeat(100_000)
+    );
+    let big_out = ChatRequest::parse(big.as_bytes())
+        .unwrap()
+        .to_upstream_json("up");
+    assert!(big_out.len() > 100_000);
+    assert_eq!(r.to_upstream_json("up"), out);
+}

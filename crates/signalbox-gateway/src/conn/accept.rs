@@ -5,8 +5,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulConnection;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -14,6 +16,7 @@ use tokio_util::task::TaskTracker;
 use signalbox_state::RateLimitedWarn;
 
 use super::limit::ConnPermit;
+use super::sniff::{Protocol, sniff};
 use super::watch::{Activity, Deadlines, Tracked, Watched};
 use crate::AppState;
 use crate::entry::Entry;
@@ -27,7 +30,10 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 struct Shared {
     state: Arc<AppState>,
     entry: Entry,
-    builder: auto::Builder<TokioExecutor>,
+    http1: http1::Builder,
+    http2: http2::Builder<TokioExecutor>,
+    /// For a connection whose first bytes could still be either (`sniff`).
+    auto: auto::Builder<TokioExecutor>,
     stop: CancellationToken,
     header_expired: metrics::Counter,
     idle_expired: metrics::Counter,
@@ -49,7 +55,9 @@ pub(crate) async fn serve(
         header_expired: state.telemetry.client_timeout(ClientTimeout::Header),
         idle_expired: state.telemetry.client_timeout(ClientTimeout::Idle),
         state,
-        builder: auto::Builder::new(TokioExecutor::new()),
+        http1: http1::Builder::new(),
+        http2: http2::Builder::new(TokioExecutor::new()),
+        auto: auto::Builder::new(TokioExecutor::new()),
         stop: CancellationToken::new(),
     });
     let tracker = TaskTracker::new();
@@ -81,8 +89,11 @@ pub(crate) async fn serve(
     Ok(())
 }
 
-/// Serves one connection to its end, with its deadlines.
+/// Serves one connection to its end, with its deadlines: HTTP/1 or HTTP/2
+/// as its first bytes say (`sniff`), which must come within the header
+/// deadline like the rest of the head.
 async fn connection(shared: Arc<Shared>, tcp: TcpStream, permit: ConnPermit) {
+    let accepted = tokio::time::Instant::now();
     let server = &shared.state.runtime.load().config.server;
     let deadlines = Deadlines {
         header: server.header_read_timeout,
@@ -90,23 +101,55 @@ async fn connection(shared: Arc<Shared>, tcp: TcpStream, permit: ConnPermit) {
         header_expired: shared.header_expired.clone(),
         idle_expired: shared.idle_expired.clone(),
     };
-    let activity = Arc::new(Activity::default());
-    let io = TokioIo::new(Watched::new(tcp, activity.clone(), deadlines));
-    let service = Tracked::new(shared.entry.clone(), activity);
-    let conn = shared.builder.serve_connection(io, service);
-    tokio::pin!(conn);
-    let result = tokio::select! {
-        result = conn.as_mut() => result,
-        () = shared.stop.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
+    let protocol = match tokio::time::timeout(deadlines.header, sniff(&tcp)).await {
+        Ok(Ok(protocol)) => protocol,
+        Ok(Err(e)) => {
+            tracing::trace!(error = %e, "Client connection failed before its first byte.");
+            return;
         }
+        Err(_) => {
+            shared.header_expired.increment(1);
+            tracing::debug!(
+                deadline = "request head",
+                "Closing a client connection: deadline passed."
+            );
+            return;
+        }
+    };
+    let activity = Arc::new(Activity::default());
+    let io = TokioIo::new(Watched::since(accepted, tcp, activity.clone(), deadlines));
+    let service = Tracked::new(shared.entry.clone(), activity);
+    let stop = &shared.stop;
+    let result = match protocol {
+        Protocol::Closed => Ok(()),
+        Protocol::Http1 => drive(shared.http1.serve_connection(io, service), stop).await,
+        Protocol::Http2 => drive(shared.http2.serve_connection(io, service), stop).await,
+        Protocol::Undecided => drive(shared.auto.serve_connection(io, service), stop).await,
     };
     if let Err(e) = result {
         tracing::trace!(error = %e, "Client connection ended with an error.");
     }
     drop(permit);
 }
+
+/// Runs `conn` to its end; once `stop` is cancelled, asks it to finish
+/// (HTTP/1: after its response in flight; HTTP/2: GOAWAY) and waits.
+async fn drive<C>(conn: C, stop: &CancellationToken) -> Result<(), BoxError>
+where
+    C: GracefulConnection<Error: Into<BoxError>>,
+{
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        () = stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    result.map_err(Into::into)
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A failed `accept`: a client that gave up before it was accepted is
 /// ignored; anything else (out of descriptors) is counted, logged at most

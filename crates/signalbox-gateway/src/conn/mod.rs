@@ -12,6 +12,7 @@
 
 mod accept;
 mod limit;
+mod sniff;
 mod watch;
 
 #[cfg(test)]

@@ -103,8 +103,20 @@ pub(crate) struct Watched<T> {
 impl<T> Watched<T> {
     /// Watches `inner` from now: its first request head is due within
     /// `deadlines.header`.
+    #[cfg(test)]
     pub(crate) fn new(inner: T, activity: Arc<Activity>, deadlines: Deadlines) -> Self {
-        let deadline = Instant::now() + deadlines.header;
+        Self::since(Instant::now(), inner, activity, deadlines)
+    }
+
+    /// Watches `inner`, accepted at `accepted`: its first request head is
+    /// due within `deadlines.header` of then.
+    pub(crate) fn since(
+        accepted: Instant,
+        inner: T,
+        activity: Arc<Activity>,
+        deadlines: Deadlines,
+    ) -> Self {
+        let deadline = accepted + deadlines.header;
         Self {
             inner,
             activity,

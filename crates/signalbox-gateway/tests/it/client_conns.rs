@@ -181,6 +181,37 @@ async fn http2_connections_are_served_and_closed_when_idle() {
     assert_eq!(idle, 1.0, "the idle HTTP/2 connection was not closed");
 }
 
+/// A client whose first segment is only part of the HTTP/2 preface is
+/// served too: the gateway cannot tell the protocol by peeking, so it
+/// reads on (`conn::sniff`). The server's first HTTP/2 frame is SETTINGS.
+#[tokio::test]
+async fn a_preface_split_across_segments_is_served_as_http2() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let h = with_server("  keep-alive-timeout: 5s\n").await;
+    let mut tcp = tokio::net::TcpStream::connect(h.gateway.addr())
+        .await
+        .unwrap();
+    tcp.set_nodelay(true).unwrap();
+    tcp.write_all(&PREFACE[..9]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    tcp.write_all(&PREFACE[9..]).await.unwrap();
+    // An empty SETTINGS frame: length 0, type 4, no flags, stream 0.
+    tcp.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).await.unwrap();
+    let mut frame_head = [0u8; 9];
+    tokio::time::timeout(
+        signalbox_testkit::TEST_TIMEOUT,
+        tcp.read_exact(&mut frame_head),
+    )
+    .await
+    .expect("no answer to the preface")
+    .unwrap();
+    assert_eq!(
+        frame_head[3], 4,
+        "the first frame is not SETTINGS: {frame_head:?}"
+    );
+}
+
 /// How many trickling connections [`trickling_clients_do_not_starve_a_normal_one`] opens.
 const TRICKLERS: usize = 200;
 
