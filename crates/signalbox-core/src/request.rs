@@ -185,10 +185,13 @@ pub(crate) fn exact_json(view: &impl serde::Serialize) -> Vec<u8> {
         scratch.clear();
         // Writing a map of plain JSON values into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *scratch, view);
-        let out = scratch.to_vec();
-        if scratch.capacity() > SCRATCH_KEPT {
-            *scratch = Vec::new();
+        if scratch.capacity() <= SCRATCH_KEPT {
+            return scratch.to_vec();
         }
+        // A large body leaves with the buffer itself, trimmed (for large
+        // sizes the allocator shrinks in place), rather than copied.
+        let mut out = std::mem::take(scratch);
+        out.shrink_to_fit();
         out
     })
 }

@@ -122,5 +122,6 @@ fn an_upstream_body_is_allocated_at_its_exact_size() {
         .unwrap()
         .to_upstream_json("up");
     assert!(big_out.len() > 100_000);
+    assert_eq!(big_out.capacity(), big_out.len());
     assert_eq!(r.to_upstream_json("up"), out);
 }
