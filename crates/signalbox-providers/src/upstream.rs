@@ -110,6 +110,9 @@ pub struct HttpUpstream {
     /// Content type, configured extra headers and (untranslated path) the
     /// bearer key.
     headers: HeaderMap,
+    /// The `Host` header for the base URL's authority, made once: the
+    /// client would otherwise format it for every request.
+    host: Option<HeaderValue>,
     timeouts: Timeouts,
     /// Largest single stream event accepted.
     max_stream_event_bytes: usize,
@@ -223,9 +226,11 @@ impl HttpUpstream {
                 provider: provider.clone(),
                 reason,
             })?;
+        let host = host_header(&chat_url);
         Ok(Self {
             name: cfg.name.clone(),
             kind: cfg.kind,
+            host,
             chat_url,
             embeddings_url,
             responses_url,
@@ -366,6 +371,14 @@ impl HttpUpstream {
                 }
             }
         }
+        if let Some(host) = &self.host
+            && req.uri().authority() == self.chat_url.authority()
+        {
+            // A configured `host` header wins, as the client's own would.
+            req.headers_mut()
+                .entry(header::HOST)
+                .or_insert_with(|| host.clone());
+        }
         let headers = req.headers_mut();
         headers.insert(header::ACCEPT, HeaderValue::from_static(accept));
         if let Some(v) = call.request_id {
@@ -505,6 +518,21 @@ pub struct AnswerHead {
 }
 
 /// Parses an absolute `http(s)` URI.
+/// The `Host` header HTTP/1.1 requires for `uri`, as hyper's client would
+/// write it: the host, and the port unless it is the scheme's default.
+fn host_header(uri: &Uri) -> Option<HeaderValue> {
+    let host = uri.host()?;
+    let default_port = if uri.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    };
+    match uri.port_u16() {
+        Some(port) if port != default_port => HeaderValue::from_str(&format!("{host}:{port}")).ok(),
+        _ => HeaderValue::from_str(host).ok(),
+    }
+}
+
 fn parse_uri(text: &str) -> Result<Uri, String> {
     let uri: Uri = text.parse().map_err(|e| format!("{e}"))?;
     match (uri.scheme_str(), uri.host()) {

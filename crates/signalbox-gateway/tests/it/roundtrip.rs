@@ -39,6 +39,12 @@ async fn non_streaming_round_trip_with_headers() {
         stats.last_headers.get("x-team").map(String::as_str),
         Some("platform")
     );
+    // The Host header names the upstream's own address (made once per
+    // provider, not per request).
+    assert_eq!(
+        stats.last_headers.get("host"),
+        Some(&h.mock("primary").addr().to_string())
+    );
     assert_eq!(h.mock("secondary").stats().requests, 0);
     h.stop().await;
 }

@@ -103,3 +103,19 @@ fn an_anthropic_message_names_its_model_before_its_content() {
     let json = passthrough::native_json(late).unwrap();
     assert_eq!(json.answer_model(), None, "only before the content");
 }
+
+#[test]
+fn the_host_header_names_a_non_default_port_only() {
+    let host = |url: &str| host_header(&url.parse().unwrap()).unwrap();
+    assert_eq!(
+        host("http://127.0.0.1:8080/v1/chat/completions"),
+        "127.0.0.1:8080"
+    );
+    assert_eq!(host("http://api.example.com:80/v1"), "api.example.com");
+    assert_eq!(host("https://api.example.com/v1"), "api.example.com");
+    assert_eq!(
+        host("https://api.example.com:8443/v1"),
+        "api.example.com:8443"
+    );
+    assert_eq!(host("http://[::1]:9000/v1"), "[::1]:9000");
+}
