@@ -28,7 +28,8 @@ mod upstream;
 pub use attempt::{Failure, Plan, Rejection, Served, ServedBody, StopReason, dispatch};
 pub use budget::RetryBudget;
 pub use failover::{
-    AsIs, Blocked, Eligible, Ended, Failover, Outcome, PrepareRound, RoundBodies, RoundRequest, run,
+    AsIs, Blocked, Decided, Eligible, Ended, Failover, Outcome, PrepareRound, RoundBodies,
+    RoundRequest, run,
 };
 pub use health::{
     Admission, BreakerEvent, BreakerEvents, BreakerState, DEFAULT_WARN_WEIGHT, HealthView, Hold,

@@ -10,10 +10,9 @@ use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderValue};
 use signalbox_config::{DegradeStep, FailureMode};
-use signalbox_core::ChatRequest;
 use signalbox_core::headers::{DEGRADE, IDEMPOTENCY_KEY};
-use signalbox_dispatch::{Failover, fnv1a};
-use signalbox_policy::{Decision, Signals};
+use signalbox_dispatch::{Decided, Failover, fnv1a};
+use signalbox_policy::Decision;
 use tokio::time::Instant;
 
 pub(crate) use signalbox_dispatch::Ended;
@@ -97,14 +96,9 @@ impl NoFallback {
 /// restore the answer.
 pub(crate) type Outcome = signalbox_dispatch::Outcome<Arc<signalbox_privacy::TokenTable>>;
 
-/// Runs the rounds. `decision` is the first round's decision (its refusal,
-/// if any, is only final when no degradation step finds a route).
-pub(crate) async fn run(
-    ctx: &Context<'_>,
-    req: ChatRequest,
-    signals: Signals,
-    decision: Decision,
-) -> Outcome {
+/// Runs the rounds for `decided` (its decision the first round's; its
+/// refusal, if any, only final when no degradation step finds a route).
+pub(crate) async fn run(ctx: &Context<'_>, decided: &mut Decided) -> Outcome {
     let rt = ctx.runtime;
     // Held (an Arc, not a lock) for the request's failover; `None` while no
     // operator action is in force.
@@ -138,7 +132,7 @@ pub(crate) async fn run(
         ctx,
         space: crate::embeddings::Space::default(),
     };
-    signalbox_dispatch::run(&failover, &rounds, req, signals, decision)
+    signalbox_dispatch::run(&failover, &rounds, decided)
         .await
         .map_round(|round, served| round.table_for(served.route))
 }

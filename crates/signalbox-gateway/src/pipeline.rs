@@ -21,6 +21,9 @@
 
 mod upstream;
 
+#[cfg(test)]
+mod size_tests;
+
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -31,6 +34,7 @@ use bytes::Bytes;
 use signalbox_config::{DegradeStep, FailureMode, TenantConfig, TenantLimits};
 use signalbox_core::metric_names as m;
 use signalbox_core::{ChatRequest, WireFormat};
+use signalbox_dispatch::Decided;
 use signalbox_policy::{Decision, Observations, Signals};
 use signalbox_state::{LimitPermit, Limits};
 use tracing::Instrument;
@@ -69,6 +73,56 @@ pub(crate) async fn serve(
 
 /// The stages, in order; each reads and fills in the context.
 async fn stages(ctx: &mut RequestCtx, headers: &HeaderMap, body: Body) -> Result<Reply, ApiError> {
+    let mut admitted = match admit(ctx, headers, body).await? {
+        Admission::Replay(replay) => return Ok(Reply::Replay(replay)),
+        Admission::Admitted(admitted) => admitted,
+    };
+    let (outcome, no_fallback) = upstream::failover(ctx, headers, &mut admitted.decided).await;
+    let settled = upstream::settle(ctx, outcome, no_fallback);
+    if let Some(canary) = admitted.canary {
+        crate::canary::settled(ctx, canary, settled.as_ref().ok().map(|(s, _)| s));
+    }
+    let (served, restore) = settled?;
+    let reply = upstream::respond(ctx, served, restore, admitted.charge);
+    if let (Some(job), Reply::Json(body, format)) = (admitted.shadow, &reply) {
+        crate::shadow::launch(ctx, job, body, *format);
+    }
+    Ok(reply)
+}
+
+/// What the stages before failover decided: an earlier answer to replay,
+/// or a request admitted to failover.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "returned once per request and unpacked at once; a box would cost an allocation"
+)]
+enum Admission {
+    Replay(Response),
+    Admitted(Admitted),
+}
+
+/// A request admitted to failover, with what is settled after it.
+///
+/// Built by its own `async fn`, so the parsed body, signals and decision
+/// are kept once while the request waits on its upstream, not beside the
+/// copies the earlier stages' borrows pinned in the same future.
+struct Admitted {
+    decided: Decided,
+    canary: Option<crate::canary::Assigned>,
+    shadow: Option<crate::shadow::Job>,
+    charge: StreamCharge,
+    /// The tenant's concurrency slot, held until the reply is made.
+    _permit: Option<LimitPermit>,
+}
+
+/// Stages 1–7: authenticate, read, idempotency, parse, signals, decide
+/// (with a pin and a canary's arm), limits and the operator's admission;
+/// then the shadow copy and the stream's continuation are chosen.
+async fn admit(
+    ctx: &mut RequestCtx,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Admission, ApiError> {
     let (tenant, anonymous) = authenticate(ctx, headers)?;
     let bytes = read(ctx, headers, body).await?;
     let request = idempotency::Request {
@@ -76,7 +130,7 @@ async fn stages(ctx: &mut RequestCtx, headers: &HeaderMap, body: Body) -> Result
         format: ctx.client,
     };
     if let Some(replay) = claim_key(ctx, headers, request).await? {
-        return Ok(Reply::Replay(replay));
+        return Ok(Admission::Replay(replay));
     }
     let (req, prompt_canary) = parse(ctx, headers, &bytes)?;
     let signals = signalbox_policy::extract(&ctx.runtime.policy, tenant, anonymous, headers, &req)?;
@@ -93,7 +147,7 @@ async fn stages(ctx: &mut RequestCtx, headers: &HeaderMap, body: Body) -> Result
             crate::canary::assign(&ctx.state, &ctx.runtime, key, &req, &mut decision)
         }
     };
-    let _permit = limits(ctx, &signals).await?;
+    let permit = limits(ctx, &signals).await?;
     // Operator actions: a fail-closed switch, the tenant's throttles.
     let decision = crate::operator::admit(ctx, &signals, decision).await?;
     // Shadow traffic: chosen before failover takes the request, sent once
@@ -105,17 +159,17 @@ async fn stages(ctx: &mut RequestCtx, headers: &HeaderMap, body: Body) -> Result
     };
     ctx.continuation =
         crate::continuation::Continuation::arm(ctx, headers, &req, &decision, &signals.intent);
-    let (outcome, no_fallback) = upstream::failover(ctx, headers, req, signals, decision).await;
-    let settled = upstream::settle(ctx, outcome, no_fallback);
-    if let Some(canary) = canary {
-        crate::canary::settled(ctx, canary, settled.as_ref().ok().map(|(s, _)| s));
-    }
-    let (served, restore) = settled?;
-    let reply = upstream::respond(ctx, served, restore, charge);
-    if let (Some(job), Reply::Json(body, format)) = (shadow, &reply) {
-        crate::shadow::launch(ctx, job, body, *format);
-    }
-    Ok(reply)
+    Ok(Admission::Admitted(Admitted {
+        decided: Decided {
+            req,
+            signals,
+            decision,
+        },
+        canary,
+        shadow,
+        charge,
+        _permit: permit,
+    }))
 }
 
 /// The tenant the API key names, and whether the caller is anonymous.

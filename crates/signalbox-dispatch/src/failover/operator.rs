@@ -9,44 +9,44 @@
 
 use signalbox_config::DegradeStep;
 use signalbox_core::operator::OperatorAction;
-use signalbox_core::{ChatRequest, RouteIdx, SkipRecord};
-use signalbox_policy::{Decision, PolicyError, Signals};
+use signalbox_core::{RouteIdx, SkipRecord};
+use signalbox_policy::{Decision, PolicyError};
 use signalbox_state::{ActionSet, unix_ms};
 
-use super::{Eligible, Ended, Failover, Outcome};
+use super::{Decided, Eligible, Ended, Failover, Outcome};
 use crate::{Failure, StopReason};
 
-/// The request as the first round gets it, or `None` when an action ended
-/// it (the outcome says how).
-pub(super) type Before = Option<(ChatRequest, Signals, Decision)>;
-
 /// Applies the escalation trigger and the tools switch before the first
-/// round; the actions that applied are noted in `out.actions`.
+/// round, rewriting `decided` when tools come off; `false` when an action
+/// ended the request (the outcome says how). The actions that applied are
+/// noted in `out.actions`.
 pub(super) fn before<X, R>(
     f: &Failover<'_, X>,
     ops: &ActionSet,
     out: &mut Outcome<R>,
     may_degrade: bool,
-    (req, signals, decision): (ChatRequest, Signals, Decision),
-) -> Before {
+    decided: &mut Decided,
+) -> bool {
     let now = unix_ms();
-    if let Some(a) = ops.escalation(&signals.intent, now) {
+    if let Some(a) = ops.escalation(&decided.signals.intent, now) {
         out.actions.push(a.id.clone());
         out.degraded.push(DegradeStep::HumanEscalation);
         out.result = Err(Ended::Escalated { reason: a.cite() });
-        return None;
+        return false;
     }
-    let Some(a) = ops.tools_disabled(&signals.intent, f.tenant, now) else {
-        return Some((req, signals, decision));
+    let Some(a) = ops.tools_disabled(&decided.signals.intent, f.tenant, now) else {
+        return true;
     };
-    let Some((stripped, fewer)) = super::degrade::without_tools(&req, &signals) else {
-        return Some((req, signals, decision));
+    let Some((stripped, fewer)) = super::degrade::without_tools(&decided.req, &decided.signals)
+    else {
+        return true;
     };
     out.actions.push(a.id.clone());
     if !may_degrade {
         // The flow forbids degradation: the request fails closed, naming
         // the action, before anything is sent.
-        let skipped: Vec<SkipRecord> = decision
+        let skipped: Vec<SkipRecord> = decided
+            .decision
             .candidates
             .first()
             .and_then(|&c| f.routes.get(c))
@@ -55,11 +55,13 @@ pub(super) fn before<X, R>(
             .collect();
         out.skipped.extend(skipped.iter().cloned());
         out.result = Err(Ended::Failed(refused(skipped)));
-        return None;
+        return false;
     }
     out.degraded.push(DegradeStep::ToolsDisabled);
-    let decision = signalbox_policy::decide(f.policy, &fewer, f.headers, f.routes);
-    Some((stripped, fewer, decision))
+    decided.decision = signalbox_policy::decide(f.policy, &fewer, f.headers, f.routes);
+    decided.req = stripped;
+    decided.signals = fewer;
+    true
 }
 
 /// A failure with nothing sent: every route skipped by an action.

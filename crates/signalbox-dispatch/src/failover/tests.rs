@@ -135,9 +135,11 @@ impl World {
         run(
             &self.failover(&decision, headers),
             &AsIs,
-            req,
-            signals,
-            decision,
+            &mut Decided {
+                req,
+                signals,
+                decision,
+            },
         )
         .await
     }
@@ -352,7 +354,12 @@ async fn a_blocked_round_ends_the_request_and_sends_nothing() {
     let w = World::new(&[("big", vec![Script::Json])]);
     let (req, signals, decision) = w.decide(&chat("tools"), &w.headers);
     let f = w.failover(&decision, &w.headers);
-    let out = run(&f, &BlockAll, req, signals, decision).await;
+    let mut decided = Decided {
+        req,
+        signals,
+        decision,
+    };
+    let out = run(&f, &BlockAll, &mut decided).await;
     assert!(
         matches!(out.result, Err(Ended::PrivacyBlocked { ref zone, .. }) if zone == "external")
     );

@@ -7,9 +7,7 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use bytes::Bytes;
-use signalbox_core::ChatRequest;
-use signalbox_dispatch::{Served, ServedBody};
-use signalbox_policy::{Decision, Signals};
+use signalbox_dispatch::{Decided, Served, ServedBody};
 use signalbox_privacy::TokenTable;
 
 use crate::budget::StreamCharge;
@@ -25,11 +23,9 @@ use crate::trace::TraceContext;
 pub(super) async fn failover(
     ctx: &mut RequestCtx,
     headers: &HeaderMap,
-    req: ChatRequest,
-    signals: Signals,
-    decision: Decision,
+    decided: &mut Decided,
 ) -> (failover::Outcome, Option<NoFallback>) {
-    let no_fallback = NoFallback::of(&decision, headers);
+    let no_fallback = NoFallback::of(&decided.decision, headers);
     let trace = ctx
         .trace
         .insert(TraceContext::for_span(&tracing::Span::current(), headers));
@@ -51,7 +47,7 @@ pub(super) async fn failover(
         traceparent: traceparent.as_ref(),
         tracestate: trace.and_then(|t| t.state.as_ref()),
     };
-    let outcome = failover::run(&fctx, req, signals, decision).await;
+    let outcome = failover::run(&fctx, decided).await;
     (outcome, no_fallback)
 }
 

@@ -12,7 +12,7 @@ use signalbox_core::SkipKind;
 use signalbox_core::operator::{Action, Actor, OperatorAction, Role, Target};
 use signalbox_state::{ActionSet, ActionStore, InMemoryActions, unix_ms};
 
-use super::{AsIs, Ended, Outcome, World, chat, down, run, with_tools};
+use super::{AsIs, Decided, Ended, Outcome, World, chat, down, run, with_tools};
 use crate::scripted::Script;
 
 fn op(id: &str, action: Action, ttl: Option<Duration>) -> OperatorAction {
@@ -37,7 +37,12 @@ impl World {
         let (req, signals, decision) = self.decide(&body, &headers);
         let mut f = self.failover(&decision, &headers);
         f.operator = Some(ops);
-        run(&f, &AsIs, req, signals, decision).await
+        let mut decided = Decided {
+            req,
+            signals,
+            decision,
+        };
+        run(&f, &AsIs, &mut decided).await
     }
 }
 
