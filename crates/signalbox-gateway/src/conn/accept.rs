@@ -120,11 +120,15 @@ async fn connection(shared: Arc<Shared>, tcp: TcpStream, permit: ConnPermit) {
     let io = TokioIo::new(Watched::since(accepted, tcp, activity.clone(), deadlines));
     let service = Tracked::new(shared.entry.clone(), activity);
     let stop = &shared.stop;
+    // HTTP/1 is served inline; the others are boxed, so every connection's
+    // task is sized for an HTTP/1 connection (about half an `auto` one's).
     let result = match protocol {
         Protocol::Closed => Ok(()),
         Protocol::Http1 => drive(shared.http1.serve_connection(io, service), stop).await,
-        Protocol::Http2 => drive(shared.http2.serve_connection(io, service), stop).await,
-        Protocol::Undecided => drive(shared.auto.serve_connection(io, service), stop).await,
+        Protocol::Http2 => Box::pin(drive(shared.http2.serve_connection(io, service), stop)).await,
+        Protocol::Undecided => {
+            Box::pin(drive(shared.auto.serve_connection(io, service), stop)).await
+        }
     };
     if let Err(e) = result {
         tracing::trace!(error = %e, "Client connection ended with an error.");
