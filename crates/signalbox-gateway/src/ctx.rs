@@ -26,6 +26,10 @@ use crate::runtime::Runtime;
 use crate::trace::TraceContext;
 use crate::trace::genai::Sampling;
 
+/// What a record renders its rules, candidates and signals from: the
+/// first round's signals and decision (boxed: kept for the whole request).
+pub type Evidence = (Signals, Decision);
+
 /// One chat request's context, from arrival to its record.
 pub(crate) struct RequestCtx {
     /// The gateway.
@@ -111,7 +115,7 @@ pub(crate) struct LogFacts {
     pub time_ms: u64,
     /// The signals and decision; their evidence is rendered on the log's
     /// writer thread, not on the request path.
-    pub evidence: Option<(Signals, Decision)>,
+    pub evidence: Option<Box<Evidence>>,
     /// Request messages and answer choices, when the tenant allows
     /// content logging.
     pub content: Option<serde_json::Value>,

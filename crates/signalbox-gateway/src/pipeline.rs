@@ -80,12 +80,12 @@ async fn stages(ctx: &mut RequestCtx, headers: &HeaderMap, body: Body) -> Result
     let (outcome, no_fallback) = upstream::failover(ctx, headers, &mut admitted.decided).await;
     let settled = upstream::settle(ctx, outcome, no_fallback);
     if let Some(canary) = admitted.canary {
-        crate::canary::settled(ctx, canary, settled.as_ref().ok().map(|(s, _)| s));
+        crate::canary::settled(ctx, *canary, settled.as_ref().ok().map(|(s, _)| s));
     }
     let (served, restore) = settled?;
     let reply = upstream::respond(ctx, served, restore, admitted.charge);
     if let (Some(job), Reply::Json(body, format)) = (admitted.shadow, &reply) {
-        crate::shadow::launch(ctx, job, body, *format);
+        crate::shadow::launch(ctx, *job, body, *format);
     }
     Ok(reply)
 }
@@ -108,8 +108,9 @@ enum Admission {
 /// copies the earlier stages' borrows pinned in the same future.
 struct Admitted {
     decided: Decided,
-    canary: Option<crate::canary::Assigned>,
-    shadow: Option<crate::shadow::Job>,
+    /// Boxed, as rare: most requests are in no canary and shadowed by none.
+    canary: Option<Box<crate::canary::Assigned>>,
+    shadow: Option<Box<crate::shadow::Job>>,
     charge: StreamCharge,
     /// The tenant's concurrency slot, held until the reply is made.
     _permit: Option<LimitPermit>,
@@ -165,8 +166,8 @@ async fn admit(
             signals,
             decision,
         },
-        canary,
-        shadow,
+        canary: canary.map(Box::new),
+        shadow: shadow.map(Box::new),
         charge,
         _permit: permit,
     }))
@@ -278,7 +279,7 @@ fn decide(
     ctx.stream_usage = signals.stream && req.wants_stream_usage();
     let log_content = ctx.tenant_config().is_some_and(|t| t.log_content);
     if let Some(log) = ctx.log.as_mut() {
-        log.evidence = Some((signals.clone(), decision.clone()));
+        log.evidence = Some(Box::new((signals.clone(), decision.clone())));
         if log_content {
             // The conversation, or an embeddings request's inputs.
             let body = req.body();

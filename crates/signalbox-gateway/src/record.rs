@@ -83,7 +83,7 @@ pub(crate) struct Draft {
     /// A continuing route's prices and what its part of a continued
     /// stream used (priced apart from the first route's part).
     continuation: Option<(Price, Usage)>,
-    evidence: Option<(Arc<Runtime>, Signals, Decision)>,
+    evidence: Option<(Arc<Runtime>, Box<crate::ctx::Evidence>)>,
 }
 
 impl Draft {
@@ -144,7 +144,7 @@ impl Draft {
             continuation: None,
             evidence: log
                 .evidence
-                .map(|(signals, decision)| (Arc::clone(&ctx.runtime), signals, decision)),
+                .map(|evidence| (Arc::clone(&ctx.runtime), evidence)),
         }
     }
 
@@ -195,8 +195,9 @@ impl Draft {
         record.error = end.error;
         record.latency_ms = end.latency.as_millis() as u64;
         move || {
-            if let Some((rt, signals, decision)) = evidence {
-                render_evidence(&mut record, &rt.policy, &signals, &decision);
+            if let Some((rt, evidence)) = evidence {
+                let (signals, decision) = &*evidence;
+                render_evidence(&mut record, &rt.policy, signals, decision);
             }
             record
         }
