@@ -136,6 +136,22 @@ fn an_invalid_scenario_is_refused_with_its_paths_and_exit_2() {
     assert!(stderr.contains("error_rat"), "{stderr}");
 }
 
+/// Refused after its stage was built (the gateway up, its log open): the
+/// run ends as an error, and its temporary files still go.
+#[test]
+fn a_scenario_naming_a_route_the_policy_lacks_exits_2_and_leaves_nothing() {
+    let text = IMPOSSIBLE.replace("breaker: { route: only,", "breaker: { route: nope,");
+    let (_file_dir, file) = temp_file("chaos-mismatch", "mismatch.yaml", &text);
+    let (out, left) = output_in_own_tmp(bin().args(["chaos", "run"]).arg(&file));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the policy has no route \"nope\""),
+        "{stderr}"
+    );
+    assert_left_nothing(&left);
+}
+
 #[test]
 fn chaos_list_names_every_shipped_scenario_and_config_remaps_a_policy() {
     let out = bin().args(["chaos", "list"]).output().unwrap();
