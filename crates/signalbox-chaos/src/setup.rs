@@ -121,13 +121,7 @@ fn url_var(name: &str) -> String {
 
 /// Starts the mocks, loads the configuration and starts the gateway.
 pub async fn start(scenario: &Scenario, external: Option<&Path>) -> Result<Stage, SetupError> {
-    let scratch = tempfile::Builder::new()
-        .prefix("signalbox-chaos-")
-        .tempdir()
-        .map_err(|source| SetupError::Files {
-            what: "creating a temporary directory".to_owned(),
-            source,
-        })?;
+    let scratch = scratch_dir()?;
     let mut mocks = Vec::new();
     for u in &scenario.upstreams {
         mocks.push((u.name.clone(), start_mock(u).await?));
@@ -165,14 +159,7 @@ pub async fn start(scenario: &Scenario, external: Option<&Path>) -> Result<Stage
     config.decision_log.priority = LogPriority::Normal;
     // An inline policy is also written to a file, the source reload steps rewrite.
     let policy_file = match (external, &scenario.policy) {
-        (None, Policy::Inline(text)) => {
-            let path = scratch.path().join("policy.yaml");
-            std::fs::write(&path, text).map_err(|source| SetupError::Files {
-                what: format!("writing {}", path.display()),
-                source,
-            })?;
-            Some(path)
-        }
+        (None, Policy::Inline(text)) => Some(write_policy(&scratch, text)?),
         _ => None,
     };
     let options = GatewayOptions {
@@ -201,6 +188,27 @@ pub async fn start(scenario: &Scenario, external: Option<&Path>) -> Result<Stage
         redis,
         _scratch: scratch,
     })
+}
+
+/// The stage's own temporary directory, `$TMPDIR/signalbox-chaos-XXXXXX`.
+fn scratch_dir() -> Result<tempfile::TempDir, SetupError> {
+    tempfile::Builder::new()
+        .prefix("signalbox-chaos-")
+        .tempdir()
+        .map_err(|source| SetupError::Files {
+            what: "creating a temporary directory".to_owned(),
+            source,
+        })
+}
+
+/// Writes an inline policy to `policy.yaml` in `scratch`; its path.
+fn write_policy(scratch: &tempfile::TempDir, text: &str) -> Result<PathBuf, SetupError> {
+    let path = scratch.path().join("policy.yaml");
+    std::fs::write(&path, text).map_err(|source| SetupError::Files {
+        what: format!("writing {}", path.display()),
+        source,
+    })?;
+    Ok(path)
 }
 
 /// Waits for `/readyz`, then sends one request the load does not count:

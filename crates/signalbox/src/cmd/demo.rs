@@ -41,7 +41,7 @@ admin:
 
 struct Demo {
     gateway: GatewayHandle,
-    /// The gateway's decision log, in `scratch`.
+    /// The gateway's decision log, in `_scratch`.
     db: std::path::PathBuf,
     /// The operator token for this run.
     operator_token: String,
@@ -96,13 +96,18 @@ async fn until_interrupted(
     }
 }
 
-async fn start(listen: SocketAddr, tour: bool, quality: bool) -> anyhow::Result<Demo> {
-    // Every file the demo writes goes here, never into the caller's working
-    // directory; dropped (and so removed) on every way out of the demo.
-    let scratch = tempfile::Builder::new()
+/// Where every file the demo writes goes, never the caller's working
+/// directory: `$TMPDIR/signalbox-demo-XXXXXX`, removed when dropped (on
+/// every way out of the demo).
+fn scratch_dir() -> anyhow::Result<tempfile::TempDir> {
+    tempfile::Builder::new()
         .prefix("signalbox-demo-")
         .tempdir()
-        .context("creating the demo's temporary directory")?;
+        .context("creating the demo's temporary directory")
+}
+
+async fn start(listen: SocketAddr, tour: bool, quality: bool) -> anyhow::Result<Demo> {
+    let scratch = scratch_dir()?;
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
     let mock = |name: &str| MockOptions {
         name: name.to_string(),
