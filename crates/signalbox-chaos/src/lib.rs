@@ -22,3 +22,5 @@ pub use run::{RunError, RunOptions, run};
 pub use scenario::{Invariant, Scenario, ScenarioErrors};
 pub use setup::SetupError;
 pub use shipped::{SHIPPED, Shipped};
+/// What cuts a run short ([`RunOptions::interrupt`]).
+pub use tokio_util::sync::CancellationToken;

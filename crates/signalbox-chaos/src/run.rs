@@ -13,6 +13,7 @@ use std::time::Duration;
 use signalbox_core::DecisionRecord;
 use signalbox_mock::Faults;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::facts::{AppliedAction, AppliedStep, Facts, HealthCheck, RequestFact, UpstreamCall};
 use crate::invariants;
@@ -33,6 +34,9 @@ pub struct RunOptions {
     pub config: Option<PathBuf>,
     /// Print a progress line on stderr.
     pub progress: bool,
+    /// Cancelled (on Ctrl-C, say): the run ends early with
+    /// [`RunError::Interrupted`], its stage stopped and its files removed.
+    pub interrupt: CancellationToken,
 }
 
 /// Why a scenario could not be run (as opposed to an invariant breaking).
@@ -41,6 +45,9 @@ pub enum RunError {
     /// The stage could not be set up.
     #[error(transparent)]
     Setup(#[from] SetupError),
+    /// [`RunOptions::interrupt`] was cancelled before the run ended.
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// Runs one scenario to its report.
@@ -51,9 +58,16 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<ScenarioRe
         scenario.time_scale
     });
     let scenario = scenario.scaled(factor);
-    let stage = setup::start(&scenario, options.config.as_deref()).await?;
+    // Cut short, a half-built stage is dropped, which removes its files.
+    let stage = tokio::select! {
+        stage = setup::start(&scenario, options.config.as_deref()) => stage?,
+        () = options.interrupt.cancelled() => return Err(RunError::Interrupted),
+    };
     let result = match names_match(&scenario, &stage) {
-        Ok(()) => Ok(run_on(&scenario, &stage, options.progress).await),
+        Ok(()) => tokio::select! {
+            report = run_on(&scenario, &stage, options.progress) => Ok(report),
+            () = options.interrupt.cancelled() => Err(RunError::Interrupted),
+        },
         Err(e) => Err(RunError::Setup(e)),
     };
     stage.stop().await;

@@ -4,6 +4,10 @@
 //! of its kind) and the real gateway serving it in-process on port 0, with
 //! a decision log of its own; and what the checks need from that
 //! configuration (routes' placement, tenants' constraints, attempt budget).
+//! The stage's files (the decision log, an inline policy's file) live in a
+//! temporary directory of its own (`$TMPDIR/signalbox-chaos-XXXXXX`),
+//! removed when the stage is dropped — after a run, a failed setup, or a
+//! run cut short.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -30,6 +34,14 @@ pub enum SetupError {
     #[error("binding {what}: {source}")]
     Bind {
         /// What was bound.
+        what: String,
+        /// Why not.
+        source: std::io::Error,
+    },
+    /// The stage's temporary directory or a file in it could not be made.
+    #[error("{what}: {source}")]
+    Files {
+        /// What was being made.
         what: String,
         /// Why not.
         source: std::io::Error,
@@ -77,6 +89,9 @@ pub struct Stage {
     policy_file: Option<PathBuf>,
     /// The scenario's `redis-server`, when it asked for one.
     redis: Option<RedisProcess>,
+    /// The decision log and the policy file; removed on drop, so declared
+    /// last: the gateway stops first.
+    _scratch: tempfile::TempDir,
 }
 
 fn loopback() -> SocketAddr {
@@ -106,6 +121,7 @@ fn url_var(name: &str) -> String {
 
 /// Starts the mocks, loads the configuration and starts the gateway.
 pub async fn start(scenario: &Scenario, external: Option<&Path>) -> Result<Stage, SetupError> {
+    let scratch = scratch_dir()?;
     let mut mocks = Vec::new();
     for u in &scenario.upstreams {
         mocks.push((u.name.clone(), start_mock(u).await?));
@@ -143,18 +159,11 @@ pub async fn start(scenario: &Scenario, external: Option<&Path>) -> Result<Stage
     config.decision_log.priority = LogPriority::Normal;
     // An inline policy is also written to a file, the source reload steps rewrite.
     let policy_file = match (external, &scenario.policy) {
-        (None, Policy::Inline(text)) => {
-            let path = temp_path(&scenario.name, "yaml");
-            std::fs::write(&path, text).map_err(|source| SetupError::Bind {
-                what: format!("writing {}", path.display()),
-                source,
-            })?;
-            Some(path)
-        }
+        (None, Policy::Inline(text)) => Some(write_policy(&scratch, text)?),
         _ => None,
     };
     let options = GatewayOptions {
-        decision_log_path: Some(temp_path(&scenario.name, "db")),
+        decision_log_path: Some(scratch.path().join("decisions.db")),
         reload: policy_file.clone().map(|path| ReloadSource {
             path,
             vars: vars.clone(),
@@ -177,7 +186,29 @@ pub async fn start(scenario: &Scenario, external: Option<&Path>) -> Result<Stage
         config,
         policy_file,
         redis,
+        _scratch: scratch,
     })
+}
+
+/// The stage's own temporary directory, `$TMPDIR/signalbox-chaos-XXXXXX`.
+fn scratch_dir() -> Result<tempfile::TempDir, SetupError> {
+    tempfile::Builder::new()
+        .prefix("signalbox-chaos-")
+        .tempdir()
+        .map_err(|source| SetupError::Files {
+            what: "creating a temporary directory".to_owned(),
+            source,
+        })
+}
+
+/// Writes an inline policy to `policy.yaml` in `scratch`; its path.
+fn write_policy(scratch: &tempfile::TempDir, text: &str) -> Result<PathBuf, SetupError> {
+    let path = scratch.path().join("policy.yaml");
+    std::fs::write(&path, text).map_err(|source| SetupError::Files {
+        what: format!("writing {}", path.display()),
+        source,
+    })?;
+    Ok(path)
 }
 
 /// Waits for `/readyz`, then sends one request the load does not count:
@@ -241,16 +272,6 @@ async fn remap(
         mocks.push((name, mock));
     }
     Ok(())
-}
-
-fn temp_path(scenario: &str, ext: &str) -> PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("signalbox-chaos-{}", std::process::id()));
-    // A failure here surfaces as the decision log failing to open.
-    let _ = std::fs::create_dir_all(&dir);
-    dir.join(format!("{scenario}-{n}.{ext}"))
 }
 
 impl Stage {

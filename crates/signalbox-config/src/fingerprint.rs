@@ -127,25 +127,24 @@ mod tests {
 
     #[test]
     fn comments_keep_the_hash_and_content_or_key_files_change_it() {
-        let dir = std::env::temp_dir().join(format!("sb-fingerprint-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let key = write(&dir, "key.txt", "sk-one\n");
+        let scratch = crate::test_temp::temp_dir();
+        let dir = scratch.path();
+        let key = write(dir, "key.txt", "sk-one\n");
         let doc = DOC.replace("key.txt", key.to_str().unwrap());
-        let main = write(&dir, "signalbox.yaml", &doc);
+        let main = write(dir, "signalbox.yaml", &doc);
         let first = load_file(&main, &EnvVars).unwrap().content_hash();
         assert_eq!(load_file(&main, &EnvVars).unwrap().content_hash(), first);
 
-        write(&dir, "signalbox.yaml", &format!("# a comment\n{doc}"));
+        write(dir, "signalbox.yaml", &format!("# a comment\n{doc}"));
         let commented = load_file(&main, &EnvVars).unwrap().content_hash();
         assert_eq!(commented, first, "a comment changes nothing that runs");
 
-        write(&dir, "key.txt", "sk-two\n");
+        write(dir, "key.txt", "sk-two\n");
         let rotated = load_file(&main, &EnvVars).unwrap().content_hash();
         assert_ne!(rotated, first, "a rotated key file must reload");
 
-        write(&dir, "signalbox.yaml", &doc.replace("model: m", "model: n"));
+        write(dir, "signalbox.yaml", &doc.replace("model: m", "model: n"));
         let edited = load_file(&main, &EnvVars).unwrap().content_hash();
         assert_ne!(edited, rotated);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -15,6 +15,8 @@ mod raw;
 mod schema;
 mod secret;
 mod summary;
+#[cfg(test)]
+mod test_temp;
 mod text;
 mod validate;
 mod vars;

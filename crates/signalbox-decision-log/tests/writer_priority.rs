@@ -36,10 +36,12 @@ fn writer_policies() -> Vec<u32> {
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn the_writer_runs_at_idle_priority_by_default() {
-    let path = std::env::temp_dir().join(format!(
-        "signalbox-decision-log-priority-{}.db",
-        std::process::id()
-    ));
+    // Removed with the log's side files when the test ends, pass or fail.
+    let dir = tempfile::Builder::new()
+        .prefix("signalbox-decision-log-priority-")
+        .tempdir()
+        .unwrap();
+    let path = dir.path().join("decisions.db");
     let log = DecisionLog::open(
         &path,
         LogOptions {
@@ -70,9 +72,4 @@ async fn the_writer_runs_at_idle_priority_by_default() {
         "policies: {policies:?}"
     );
     drop(log);
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = path.clone().into_os_string();
-        p.push(suffix);
-        let _ = std::fs::remove_file(p);
-    }
 }

@@ -27,6 +27,9 @@ pub struct Harness {
     pub mocks: Vec<(String, MockHandle)>,
     /// A client with a bounded timeout.
     pub client: reqwest::Client,
+    /// The decision log and any directory the test handed over
+    /// ([`Harness::keeping`]); last, so they go after the gateway.
+    dirs: Vec<TempDir>,
 }
 
 /// Installs the TLS provider reqwest needs (idempotent).
@@ -124,8 +127,9 @@ impl Harness {
                 .map(|(k, v)| ((*k).to_string(), v.clone())),
         );
         let config = config(yaml, vars);
+        let log = temp_dir("harness");
         let options = GatewayOptions {
-            decision_log_path: Some(temp_db()),
+            decision_log_path: Some(log.path().join("decisions.db")),
             ..GatewayOptions::default()
         };
         let gateway = Gateway::with_options(config, options)
@@ -141,7 +145,15 @@ impl Harness {
             gateway,
             mocks: handles,
             client,
+            dirs: vec![log],
         }
+    }
+
+    /// Keeps `dir` (files the configuration reads, say) until the harness
+    /// is dropped or stopped, then removes it.
+    pub fn keeping(mut self, dir: TempDir) -> Self {
+        self.dirs.push(dir);
+        self
     }
 
     /// The mock with this name.
@@ -262,43 +274,6 @@ pub fn config(yaml: &str, vars: Vec<(String, String)>) -> Config {
     }
 }
 
-/// A fresh decision-log path in the temp directory, unique per call.
-pub fn temp_db() -> std::path::PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    static SWEEP: std::sync::Once = std::sync::Once::new();
-    SWEEP.call_once(remove_dead_runs);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("signalbox-test-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
-    dir.join(format!("decisions-{n}.db"))
-}
-
-/// Removes the decision logs of earlier test runs whose process is gone
-/// (a run cannot delete its own at exit: its tests share the directory
-/// until the process ends). Where `/proc` is missing nothing is removed.
-fn remove_dead_runs() {
-    if !std::path::Path::new("/proc/self").exists() {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("signalbox-test-"))
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
 fn var_name(name: &str) -> String {
     name.to_uppercase().replace('-', "_")
 }
@@ -331,5 +306,7 @@ pub mod echo;
 pub mod peers;
 pub mod redis;
 pub mod slow_client;
+mod temp;
 
 pub use slow_client::{SlowClient, Tricklers, chat_head};
+pub use temp::{TempDb, TempDir, temp_db, temp_dir, temp_file};

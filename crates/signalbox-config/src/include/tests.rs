@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::test_temp::{TempDir, temp_dir};
 use crate::{Config, ConfigErrors, load_file, load_str};
 
 const MAIN: &str = "\
@@ -67,42 +67,33 @@ policy:
       routes: [eu]
 ";
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
+/// Files in a fresh directory under the system temp dir, removed on drop
+/// (pass or fail).
+struct Layout(TempDir);
 
-impl TempDir {
-    fn new(name: &str) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "signalbox-config-include-{}-{n}-{name}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
+impl Layout {
+    fn new() -> Self {
+        Self(temp_dir())
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
     }
 
     fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
+        let path = self.path().join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, text).unwrap();
         path
     }
 
     /// The standard layout: main file, `policy/rules.yaml`, `tenants.yaml`.
-    fn standard(name: &str) -> (Self, PathBuf) {
-        let dir = Self::new(name);
+    fn standard() -> (Self, PathBuf) {
+        let dir = Self::new();
         dir.write("policy/rules.yaml", RULES);
         dir.write("tenants.yaml", TENANTS);
         let main = dir.write("signalbox.yaml", MAIN);
         (dir, main)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -130,7 +121,7 @@ fn names<T>(items: &[T], name: impl Fn(&T) -> &str) -> Vec<&str> {
 
 #[test]
 fn entries_are_appended_main_first_then_includes_in_order() {
-    let (dir, main) = TempDir::standard("order");
+    let (dir, main) = Layout::standard();
     let config = load(&main);
     assert_eq!(
         names(&config.policy_rules, |r| &r.name),
@@ -148,7 +139,10 @@ fn entries_are_appended_main_first_then_includes_in_order() {
     assert_eq!(routes[0].as_str(), "eu");
     assert_eq!(
         config.includes,
-        [dir.0.join("policy/rules.yaml"), dir.0.join("tenants.yaml")]
+        [
+            dir.path().join("policy/rules.yaml"),
+            dir.path().join("tenants.yaml")
+        ]
     );
 
     // Reversing the include order reverses the included rules.
@@ -165,7 +159,7 @@ fn entries_are_appended_main_first_then_includes_in_order() {
 
 #[test]
 fn sections_absent_from_the_main_file_are_created() {
-    let dir = TempDir::new("create");
+    let dir = Layout::new();
     dir.write("policy/rules.yaml", RULES);
     dir.write("tenants.yaml", TENANTS);
     let start = MAIN.find("tenants:\n").unwrap();
@@ -186,15 +180,15 @@ fn sections_absent_from_the_main_file_are_created() {
 
 #[test]
 fn summary_lists_included_files() {
-    let (dir, main) = TempDir::standard("summary");
+    let (dir, main) = Layout::standard();
     let summary = load(&main).summary();
     let second = summary.lines().nth(1).unwrap();
     assert_eq!(
         second,
         format!(
             "  includes {}, {}",
-            dir.0.join("policy/rules.yaml").display(),
-            dir.0.join("tenants.yaml").display()
+            dir.path().join("policy/rules.yaml").display(),
+            dir.path().join("tenants.yaml").display()
         )
     );
     assert!(summary.contains("2 tenants"), "{summary}");
@@ -206,7 +200,7 @@ fn summary_lists_included_files() {
 
 #[test]
 fn include_paths_are_interpolated() {
-    let (dir, main) = TempDir::standard("interp");
+    let (dir, main) = Layout::standard();
     dir.write("other-tenants.yaml", &TENANTS.replace("acme", "initech"));
     let mut vars = vars();
     vars.insert("TENANTS_FILE".into(), "other-tenants.yaml".into());
@@ -218,14 +212,14 @@ fn include_paths_are_interpolated() {
         errs.0[0].message,
         format!(
             "unknown tenant \"acme\" (known: main-tenant, initech) (from {}, policy.rules[0])",
-            dir.0.join("policy/rules.yaml").display()
+            dir.path().join("policy/rules.yaml").display()
         )
     );
 }
 
 #[test]
 fn deserialisation_errors_name_the_included_file() {
-    let (dir, main) = TempDir::standard("deser");
+    let (dir, main) = Layout::standard();
     dir.write(
         "tenants.yaml",
         &TENANTS.replace("allowed-regions", "alowed-regions"),
@@ -240,14 +234,14 @@ fn deserialisation_errors_name_the_included_file() {
     );
     let from = format!(
         "(from {}, tenants[0])",
-        dir.0.join("tenants.yaml").display()
+        dir.path().join("tenants.yaml").display()
     );
     assert!(message.ends_with(&from), "{message}");
 }
 
 #[test]
 fn unknown_key_in_an_included_file_names_file_and_key() {
-    let (dir, main) = TempDir::standard("unknown");
+    let (dir, main) = Layout::standard();
     let rules = dir.write(
         "policy/rules.yaml",
         &format!("server: {{ listen: 0.0.0.0:1 }}\n{RULES}policy-x: []\n"),
@@ -269,7 +263,7 @@ fn unknown_key_in_an_included_file_names_file_and_key() {
             ),
             format!(
                 "include[1]: {}: unknown key intents.default (an included file may only add {allowed})",
-                dir.0.join("tenants.yaml").display()
+                dir.path().join("tenants.yaml").display()
             ),
         ]
     );
@@ -277,13 +271,13 @@ fn unknown_key_in_an_included_file_names_file_and_key() {
 
 #[test]
 fn missing_included_file_is_an_error_at_its_entry() {
-    let dir = TempDir::new("missing");
+    let dir = Layout::new();
     dir.write("tenants.yaml", TENANTS);
     let main = dir.write("signalbox.yaml", MAIN);
     let errs = load_err(&main);
     assert_eq!(errs.0.len(), 1, "{errs}");
     assert_eq!(errs.0[0].path, "include[0]");
-    let resolved = dir.0.join("policy/rules.yaml").display().to_string();
+    let resolved = dir.path().join("policy/rules.yaml").display().to_string();
     let message = &errs.0[0].message;
     assert!(
         message.starts_with(&format!("{resolved}: cannot read: ")),
@@ -293,7 +287,7 @@ fn missing_included_file_is_an_error_at_its_entry() {
 
 #[test]
 fn nested_include_is_an_error() {
-    let (dir, main) = TempDir::standard("nested");
+    let (dir, main) = Layout::standard();
     let tenants = dir.write("tenants.yaml", &format!("{TENANTS}include: [more.yaml]\n"));
     dir.write("more.yaml", "tenants: []\n");
     let errs = load_err(&main);
@@ -308,7 +302,7 @@ fn nested_include_is_an_error() {
 
 #[test]
 fn syntax_and_interpolation_errors_name_the_included_file() {
-    let (dir, main) = TempDir::standard("syntax");
+    let (dir, main) = Layout::standard();
     let rules = dir.write("policy/rules.yaml", "policy:\n  rules: [unclosed\n");
     let errs = load_err(&main);
     assert_eq!(errs.0.len(), 1, "{errs}");
@@ -337,7 +331,7 @@ fn syntax_and_interpolation_errors_name_the_included_file() {
 
 #[test]
 fn version_covers_included_files() {
-    let (dir, main) = TempDir::standard("version");
+    let (dir, main) = Layout::standard();
     let before = load(&main).version;
     assert_eq!(load(&main).version, before);
     dir.write(
@@ -379,7 +373,7 @@ fn load_str_rejects_include() {
 
 #[test]
 fn include_must_be_a_list_of_paths() {
-    let dir = TempDir::new("shape");
+    let dir = Layout::new();
     let bad = MAIN.replace("  - policy/rules.yaml\n", "  - ''\n  - { file: x }\n");
     let errs = load_err(&dir.write("a.yaml", &bad));
     let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
@@ -396,16 +390,16 @@ fn include_must_be_a_list_of_paths() {
     let empty = format!("{}include: [empty.yaml]\n", &MAIN[..start]);
     let config = load(&dir.write("c.yaml", &empty));
     assert_eq!(config.policy_rules.len(), 1);
-    assert_eq!(config.includes, [dir.0.join("empty.yaml")]);
+    assert_eq!(config.includes, [dir.path().join("empty.yaml")]);
 }
 
 #[test]
 fn the_source_text_is_the_files_as_written_with_secrets_as_references() {
-    let (dir, main) = TempDir::standard("source-text");
+    let (dir, main) = Layout::standard();
     let config = load(&main);
     let text = &config.source_text;
     assert!(text.starts_with(&std::fs::read_to_string(&main).unwrap()));
-    let marker = format!("# include: {}\n", dir.0.join("tenants.yaml").display());
+    let marker = format!("# include: {}\n", dir.path().join("tenants.yaml").display());
     assert!(text.contains(&marker), "{text}");
     assert!(
         text.contains("{ env: ACME_KEY }"),

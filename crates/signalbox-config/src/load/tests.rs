@@ -241,8 +241,7 @@ fn documented_example_validates() {
     assert_eq!(errs.0.len(), 1, "{errs}");
     assert_eq!(errs.0[0].path, "providers[1].api-key");
 
-    let key = std::env::temp_dir().join(format!("signalbox-config-{}-doc", std::process::id()));
-    std::fs::write(&key, "k\n").unwrap();
+    let (_dir, key) = crate::test_temp::temp_file("doc", "k\n");
     let yaml = yaml.replace("/run/secrets/vllm", &key.display().to_string());
     let config = load_str(&yaml, "docs", &vars).unwrap();
     std::fs::remove_file(&key).unwrap();

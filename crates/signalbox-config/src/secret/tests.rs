@@ -1,13 +1,9 @@
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use crate::test_temp::{temp_dir, temp_file};
 
 use super::{Secret, SecretSource, resolve};
-
-fn temp_file(name: &str, contents: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("signalbox-config-{}-{name}", std::process::id()));
-    std::fs::write(&path, contents).unwrap();
-    path
-}
 
 #[test]
 fn from_env_var() {
@@ -35,7 +31,7 @@ fn missing_or_empty_env_var_names_the_variable() {
 
 #[test]
 fn from_file_without_trailing_newline() {
-    let path = temp_file("key", "sk-from-file\n");
+    let (_dir, path) = temp_file("key", "sk-from-file\n");
     let secret = resolve(&SecretSource::File(path.clone()), &HashMap::new()).unwrap();
     assert_eq!(secret.expose(), "sk-from-file");
     std::fs::remove_file(path).unwrap();
@@ -43,7 +39,7 @@ fn from_file_without_trailing_newline() {
 
 #[test]
 fn empty_or_missing_file_names_the_file() {
-    let path = temp_file("empty", "\n");
+    let (_dir, path) = temp_file("empty", "\n");
     let err = file_error(&path);
     assert_eq!(err, format!("file {} is empty", path.display()));
     std::fs::remove_file(&path).unwrap();
@@ -82,8 +78,8 @@ fn a_directory_is_refused() {
 
 #[test]
 fn a_fifo_is_refused_without_blocking() {
-    let path = std::env::temp_dir().join(format!("signalbox-config-{}-fifo", std::process::id()));
-    let _ = std::fs::remove_file(&path);
+    let dir = temp_dir();
+    let path = dir.path().join("fifo");
     let made = std::process::Command::new("mkfifo")
         .arg(&path)
         .status()
@@ -109,7 +105,7 @@ fn a_fifo_is_refused_without_blocking() {
 
 #[test]
 fn an_oversized_file_is_refused() {
-    let path = temp_file("big", &"k".repeat(64 * 1024 + 1));
+    let (_dir, path) = temp_file("big", &"k".repeat(64 * 1024 + 1));
     let err = file_error(&path);
     assert_eq!(
         err,
@@ -128,9 +124,8 @@ fn an_oversized_file_is_refused() {
 #[test]
 fn a_symlink_to_a_regular_file_is_read() {
     // Mounted secrets (Kubernetes, Docker) are symlinks.
-    let target = temp_file("link-target", "sk-linked\n");
-    let link = std::env::temp_dir().join(format!("signalbox-config-{}-link", std::process::id()));
-    let _ = std::fs::remove_file(&link);
+    let (dir, target) = temp_file("link-target", "sk-linked\n");
+    let link = dir.path().join("link");
     std::os::unix::fs::symlink(&target, &link).unwrap();
     let secret = resolve(&SecretSource::File(link.clone()), &HashMap::new()).unwrap();
     assert_eq!(secret.expose(), "sk-linked");
@@ -140,7 +135,7 @@ fn a_symlink_to_a_regular_file_is_read() {
 
 #[test]
 fn a_value_a_header_cannot_carry_is_refused_without_printing_it() {
-    let path = temp_file("two-lines", "sk-first\nsk-second\n");
+    let (_dir, path) = temp_file("two-lines", "sk-first\nsk-second\n");
     let err = file_error(&path);
     assert_eq!(
         err,

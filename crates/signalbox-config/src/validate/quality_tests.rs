@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use crate::load_str;
+use crate::test_temp::{TempDir, temp_file};
 
 const BASE: &str = "\
 providers:
@@ -13,21 +14,17 @@ aliases:
   - { name: chat, routes: [r] }
 ";
 
-/// A suite file of its own for each call: tests run in parallel, and a
-/// shared file being rewritten reads empty to another test.
-fn suite_file() -> String {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("signalbox-quality-cfg-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
-    let path = dir.join(format!("s{n}.yaml"));
-    let _ = std::fs::write(&path, "suite: s\ncases: []\n");
-    path.display().to_string()
+/// A suite file of its own for each call (tests run in parallel, and a
+/// shared file being rewritten reads empty to another test), in a
+/// directory removed when the returned guard drops.
+fn suite_file() -> (TempDir, String) {
+    let (dir, path) = temp_file("s.yaml", "suite: s\ncases: []\n");
+    (dir, path.display().to_string())
 }
 
 #[test]
 fn a_quality_section_is_read_with_its_suite_text_and_defaults() {
-    let path = suite_file();
+    let (_dir, path) = suite_file();
     let yaml = format!(
         "{BASE}quality:\n  suites:\n    - {{ path: {path}, min-pass-rate: {{ tool-call: 0.9 }} }}\n"
     );
@@ -42,7 +39,7 @@ fn a_quality_section_is_read_with_its_suite_text_and_defaults() {
 
 #[test]
 fn a_bad_quality_section_names_each_field() {
-    let path = suite_file();
+    let (_dir, path) = suite_file();
     let yaml = format!(
         "{BASE}quality:\n  every: 10ms\n  trip-after: 0\n  suites:\n    - {{ path: {path}, routes: [nope], min-pass-rate: {{ tool-calls: 0.9, refusal: 1.5 }} }}\n    - {{ path: /no/such/suite.yaml, min-pass-rate: {{}} }}\n"
     );
@@ -64,7 +61,7 @@ fn a_bad_quality_section_names_each_field() {
 
 #[test]
 fn a_warn_bar_is_kept_and_may_not_sit_below_its_floor() {
-    let path = suite_file();
+    let (_dir, path) = suite_file();
     let yaml = format!(
         "{BASE}quality:\n  suites:\n    - {{ path: {path}, min-pass-rate: {{ tool-call: 0.8 }}, warn-pass-rate: {{ tool-call: 0.95 }} }}\n"
     );
@@ -83,7 +80,7 @@ fn a_warn_bar_is_kept_and_may_not_sit_below_its_floor() {
 
 #[test]
 fn a_suite_may_judge_some_intents_only() {
-    let path = suite_file();
+    let (_dir, path) = suite_file();
     let yaml = format!(
         "{BASE}quality:\n  suites:\n    - {{ path: {path}, min-pass-rate: {{ tool-call: 0.8 }}, intents: [weather] }}\n"
     );
@@ -104,7 +101,7 @@ fn a_suite_may_judge_some_intents_only() {
 
 #[test]
 fn the_scheduler_settings_are_read_with_their_defaults() {
-    let path = suite_file();
+    let (_dir, path) = suite_file();
     let yaml = format!(
         "{BASE}quality:\n  jitter: 30s\n  budget: {{ requests-per-hour: 40, cost-per-hour-usd: 0.5 }}\n  judge: chat\n  score-window: 10m\n  suites:\n    - {{ path: {path}, min-pass-rate: {{ judge: 0.9 }} }}\n"
     );
@@ -116,7 +113,7 @@ fn the_scheduler_settings_are_read_with_their_defaults() {
     assert_eq!(q.judge.as_deref(), Some("chat"));
     assert_eq!(q.score_window.as_secs(), 600);
     assert_eq!(q.suites[0].min_pass_rate, [("judge".to_owned(), 0.9)]);
-    let path = suite_file();
+    let (_dir, path) = suite_file();
     let yaml = format!(
         "{BASE}quality:\n  suites:\n    - {{ path: {path}, min-pass-rate: {{ tool-call: 0.9 }} }}\n"
     );
@@ -131,7 +128,7 @@ fn the_scheduler_settings_are_read_with_their_defaults() {
 
 #[test]
 fn a_zero_budget_an_unknown_judge_and_a_judge_threshold_without_a_judge_are_refused() {
-    let path = suite_file();
+    let (_dir, path) = suite_file();
     let yaml = format!(
         "{BASE}quality:\n  budget: {{ requests-per-hour: 0, cost-per-hour-usd: -1 }}\n  judge: nope\n  tenant: nobody\n  suites:\n    - {{ path: {path}, min-pass-rate: {{ judge: 0.9 }} }}\n"
     );
@@ -161,7 +158,7 @@ fn a_zero_budget_an_unknown_judge_and_a_judge_threshold_without_a_judge_are_refu
 #[test]
 fn a_suite_may_run_under_a_registered_prompt_version_with_all_its_variables() {
     let prompts = "prompts:\n  - id: support\n    versions:\n      - { version: v1, template: \"Help with {{product}}.\" }\n      - { version: v2, template: \"Help with {{product}} in {{tone}} words.\" }\n";
-    let path = suite_file();
+    let (_dir, path) = suite_file();
     let yaml = format!(
         "{BASE}{prompts}quality:\n  suites:\n    - {{ path: {path}, min-pass-rate: {{ refusal: 1.0 }}, prompt: support@v2, prompt-variables: {{ product: Acme, tone: kind }} }}\n"
     );
@@ -194,7 +191,7 @@ fn a_suite_may_run_under_a_registered_prompt_version_with_all_its_variables() {
 
 #[test]
 fn a_warn_weight_is_read_and_must_be_a_share() {
-    let path = suite_file();
+    let (_dir, path) = suite_file();
     let yaml = format!(
         "{BASE}quality:\n  warn-weight: 0.4\n  suites:\n    - {{ path: {path}, min-pass-rate: {{ tool-call: 0.8 }} }}\n"
     );

@@ -158,11 +158,7 @@ fn api_key_from_env_and_missing_var() {
 
 #[test]
 fn a_two_line_key_file_is_an_error_at_its_path() {
-    let file = std::env::temp_dir().join(format!(
-        "signalbox-config-{}-two-line-key",
-        std::process::id()
-    ));
-    std::fs::write(&file, "sk-first\nsk-second\n").unwrap();
+    let (_dir, file) = crate::test_temp::temp_file("two-line-key", "sk-first\nsk-second\n");
     assert_single(
         &edited(
             "base-url: https://api.example.com",
@@ -494,8 +490,7 @@ fn many_errors_are_reported_at_once() {
 
 #[test]
 fn api_key_from_file() {
-    let path = std::env::temp_dir().join(format!("signalbox-config-{}-apikey", std::process::id()));
-    std::fs::write(&path, "sk-file\n").unwrap();
+    let (_dir, path) = crate::test_temp::temp_file("apikey", "sk-file\n");
     let text = edited(
         "base-url: https://api.example.com",
         &format!(

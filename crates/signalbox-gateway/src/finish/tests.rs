@@ -12,6 +12,7 @@ use signalbox_core::{
 use super::*;
 use crate::ctx::{Idempotency, ServedFacts};
 use crate::{Gateway, GatewayOptions};
+use signalbox_testkit::{TempDb, temp_db};
 
 const CONFIG: &str = r#"
 providers:
@@ -22,10 +23,11 @@ aliases:
   - { name: chat, routes: [r] }
 "#;
 
-fn gateway(log: bool) -> Gateway {
+/// A gateway logging to `db` (which must outlive it), or logging nothing.
+fn gateway(db: &TempDb, log: bool) -> Gateway {
     let config = signalbox_testkit::config(CONFIG, Vec::new());
     let options = GatewayOptions {
-        decision_log_path: Some(signalbox_testkit::temp_db()),
+        decision_log_path: Some(db.to_path_buf()),
         ..GatewayOptions::default()
     };
     let mut g = Gateway::with_options(config, options).unwrap();
@@ -82,7 +84,8 @@ fn served(g: &Gateway) -> RequestCtx {
 
 #[tokio::test]
 async fn headers_and_record_come_from_one_context() {
-    let g = gateway(true);
+    let db = temp_db();
+    let g = gateway(&db, true);
     let mut ctx = served(&g);
     let id = ctx.ids.gateway.clone();
     let resp = finish(
@@ -116,7 +119,8 @@ async fn headers_and_record_come_from_one_context() {
 
 #[tokio::test]
 async fn an_error_is_recorded_with_its_outcome_status_and_message() {
-    let g = gateway(true);
+    let db = temp_db();
+    let g = gateway(&db, true);
     let mut ctx = RequestCtx::new(g.state.clone(), &HeaderMap::new(), WireFormat::OpenAi);
     let id = ctx.ids.gateway.clone();
     let resp = finish(&mut ctx, Err(ApiError::IdempotencyInFlight));
@@ -133,7 +137,8 @@ async fn an_error_is_recorded_with_its_outcome_status_and_message() {
 
 #[tokio::test]
 async fn a_context_dropped_before_finish_records_a_499() {
-    let g = gateway(true);
+    let db = temp_db();
+    let g = gateway(&db, true);
     let ctx = served(&g);
     let id = ctx.ids.gateway.clone();
     drop(ctx);
@@ -144,7 +149,8 @@ async fn a_context_dropped_before_finish_records_a_499() {
 
 #[tokio::test]
 async fn without_a_decision_log_no_record_work_is_done() {
-    let g = gateway(false);
+    let db = temp_db();
+    let g = gateway(&db, false);
     let mut ctx = served(&g);
     assert!(ctx.log.is_none());
     let resp = finish(

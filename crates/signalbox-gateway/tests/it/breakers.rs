@@ -313,13 +313,15 @@ async fn a_circuit_opened_by_one_replica_is_skipped_by_another_sharing_the_store
     use signalbox_state::{BreakerStore, InMemoryBreakers};
 
     let store: Arc<dyn BreakerStore> = Arc::new(InMemoryBreakers::default());
-    let replica = |h: &Harness| {
+    // The replicas' decision logs, removed after they stop.
+    let logs = signalbox_testkit::temp_dir("breakers");
+    let replica = |h: &Harness, log: &str| {
         let vars = ["primary", "secondary", "tertiary"]
             .iter()
             .map(|n| (format!("{}_URL", n.to_uppercase()), h.mock(n).base_url()))
             .collect();
         let options = GatewayOptions {
-            decision_log_path: Some(signalbox_testkit::temp_db()),
+            decision_log_path: Some(logs.path().join(log)),
             breaker_store: Some(Arc::clone(&store)),
             ..GatewayOptions::default()
         };
@@ -327,11 +329,11 @@ async fn a_circuit_opened_by_one_replica_is_skipped_by_another_sharing_the_store
     };
     // Two gateways in front of the same mocks, sharing one breaker store.
     let h = harness(&[]).await;
-    let a = replica(&h)
+    let a = replica(&h, "a.db")
         .spawn(signalbox_testkit::any_port())
         .await
         .unwrap();
-    let b = replica(&h)
+    let b = replica(&h, "b.db")
         .spawn(signalbox_testkit::any_port())
         .await
         .unwrap();

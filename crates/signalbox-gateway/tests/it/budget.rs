@@ -11,7 +11,7 @@ use serde_json::Value;
 use signalbox_config::{OverlayVars, load_file};
 use signalbox_gateway::{Gateway, GatewayOptions, ReloadSource};
 use signalbox_mock::{MockOptions, MockProvider};
-use signalbox_testkit::{any_port, chat_body, init_tls, stream_body, temp_db};
+use signalbox_testkit::{TempDir, any_port, chat_body, init_tls, stream_body, temp_dir};
 
 /// At $0.01 a token, one small mock answer (a few tokens) costs several
 /// cents: `capped` (budget $0.50) is served a few times, then refused;
@@ -37,6 +37,8 @@ struct Setup {
     gateway: signalbox_gateway::GatewayHandle,
     mock: signalbox_mock::MockHandle,
     client: reqwest::Client,
+    /// The configuration and the decision log; last, so the gateway stops first.
+    _dir: TempDir,
 }
 
 async fn setup() -> Setup {
@@ -51,9 +53,8 @@ async fn setup() -> Setup {
         ("CAPPED_KEY", "capped-key".to_string()),
         ("FREE_KEY", "free-key".to_string()),
     ]);
-    let dir = temp_db().with_extension("d");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("signalbox.yaml");
+    let dir = temp_dir("budget");
+    let path = dir.path().join("signalbox.yaml");
     std::fs::write(&path, config("a")).unwrap();
     let options = GatewayOptions {
         reload: Some(ReloadSource {
@@ -61,7 +62,7 @@ async fn setup() -> Setup {
             vars: Arc::new(vars.clone()),
             watch: false,
         }),
-        decision_log_path: Some(temp_db()),
+        decision_log_path: Some(dir.path().join("decisions.db")),
         breaker_store: None,
         action_store: None,
         quality_state: None,
@@ -80,6 +81,7 @@ async fn setup() -> Setup {
         gateway,
         mock,
         client,
+        _dir: dir,
     }
 }
 

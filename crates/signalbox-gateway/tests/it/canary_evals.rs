@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use signalbox_mock::{Faults, QualityFault};
-use signalbox_testkit::Harness;
+use signalbox_testkit::{Harness, temp_file};
 
 use crate::quality::SUITE;
 
@@ -49,10 +49,7 @@ canary:
 /// A gateway with the suite in a file of its own (`name`): a shared one
 /// rewritten by a parallel test can read empty.
 async fn start(name: &str) -> Harness {
-    let dir = std::env::temp_dir().join(format!("signalbox-canary-evals-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.yaml"));
-    std::fs::write(&path, SUITE).unwrap();
+    let (dir, path) = temp_file("canary-evals", &format!("{name}.yaml"), SUITE);
     Harness::start(
         CONFIG,
         &["old"],
@@ -62,6 +59,7 @@ async fn start(name: &str) -> Harness {
         ],
     )
     .await
+    .keeping(dir)
 }
 
 async fn status(h: &Harness) -> Value {

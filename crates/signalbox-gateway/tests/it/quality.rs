@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use signalbox_core::SkipKind;
 use signalbox_mock::Faults;
-use signalbox_testkit::Harness;
+use signalbox_testkit::{Harness, temp_file};
 
 use crate::header;
 
@@ -50,12 +50,7 @@ async fn start() -> Harness {
 pub(crate) async fn start_with(suite: &str, config: &str) -> Harness {
     // A file of its own per harness: a shared one rewritten by a parallel
     // test can read empty.
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("signalbox-quality-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("weather-{n}.yaml"));
-    std::fs::write(&path, suite).unwrap();
+    let (dir, path) = temp_file("quality", "weather.yaml", suite);
     Harness::start(
         config,
         &["primary", "secondary"],
@@ -65,6 +60,7 @@ pub(crate) async fn start_with(suite: &str, config: &str) -> Harness {
         ],
     )
     .await
+    .keeping(dir)
 }
 
 /// The route serving a plain question.
@@ -152,14 +148,8 @@ async fn a_silent_quality_regression_moves_traffic_away_and_back() {
 
 #[tokio::test]
 async fn a_broken_suite_is_refused_with_the_config_naming_the_field() {
-    let dir = std::env::temp_dir().join(format!("signalbox-quality-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("broken.yaml");
-    std::fs::write(
-        &path,
-        SUITE.replace("name: get_weather}", "name: get_wether}"),
-    )
-    .unwrap();
+    let broken = SUITE.replace("name: get_weather}", "name: get_wether}");
+    let (_dir, path) = temp_file("quality-bad", "broken.yaml", &broken);
     let yaml = CONFIG.replace("${SUITE_PATH}", &path.display().to_string());
     let config = signalbox_testkit::config(
         &yaml,
@@ -263,10 +253,7 @@ async fn audit_event(h: &Harness, detail: &str) {
 /// A gateway whose primary route meets its floor but misses its warn bar
 /// (its tool calls carry arguments of the wrong type), once it is warned.
 async fn start_warned(name: &str) -> Harness {
-    let dir = std::env::temp_dir().join(format!("signalbox-warn-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("weather-{name}.yaml"));
-    std::fs::write(&path, SUITE).unwrap();
+    let (dir, path) = temp_file("warn", &format!("weather-{name}.yaml"), SUITE);
     let config = CONFIG.replace(
         "min-pass-rate: { tool-call: 1.0 }",
         "min-pass-rate: { tool-call: 0.0 }\n      warn-pass-rate: { tool-call: 1.0 }",
@@ -279,7 +266,8 @@ async fn start_warned(name: &str) -> Harness {
             ("ADMIN_TOKEN", "admin-secret".into()),
         ],
     )
-    .await;
+    .await
+    .keeping(dir);
     assert_eq!(served_by(&h, &format!("{name}-0")).await, "primary-route");
     h.mock("primary").set_faults(Faults {
         corrupt_tool_arguments: true,

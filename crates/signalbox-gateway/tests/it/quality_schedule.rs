@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use signalbox_mock::{Faults, QualityFault};
-use signalbox_testkit::Harness;
+use signalbox_testkit::{Harness, temp_file};
 
 const ADMIN: &str = "admin-secret";
 
@@ -68,12 +68,7 @@ async fn start(suite: &str, extra: &str, min: &str) -> Harness {
 
 /// As [`start`], with `top` (top-level sections) added to the config.
 async fn start_with(suite: &str, extra: &str, min: &str, top: &str) -> Harness {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("signalbox-schedule-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("suite-{n}.yaml"));
-    std::fs::write(&path, suite).unwrap();
+    let (dir, path) = temp_file("schedule", "suite.yaml", suite);
     let yaml = CONFIG.replace("${EXTRA}", extra).replace("${MIN}", min) + top;
     Harness::start(
         &yaml,
@@ -84,6 +79,7 @@ async fn start_with(suite: &str, extra: &str, min: &str, top: &str) -> Harness {
         ],
     )
     .await
+    .keeping(dir)
 }
 
 async fn admin(h: &Harness, path: &str) -> Value {
@@ -288,10 +284,8 @@ quality:
 
 #[tokio::test]
 async fn a_suite_under_a_prompt_version_sends_its_wording_and_scores_under_it() {
-    let dir = std::env::temp_dir().join(format!("signalbox-schedule-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("prompted.yaml");
-    std::fs::write(&path, TWO_CASES.replace("data_classes: [email]\n", "")).unwrap();
+    let suite = TWO_CASES.replace("data_classes: [email]\n", "");
+    let (_dir, path) = temp_file("schedule", "prompted.yaml", &suite);
     let h = Harness::start(
         PROMPTED,
         &["primary"],
@@ -316,10 +310,8 @@ async fn a_suite_under_a_prompt_version_sends_its_wording_and_scores_under_it() 
 
 #[tokio::test]
 async fn a_misspelt_data_class_refuses_the_configuration() {
-    let dir = std::env::temp_dir().join(format!("signalbox-schedule-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("misspelt.yaml");
-    std::fs::write(&path, TWO_CASES.replace("[email]", "[emial]")).unwrap();
+    let misspelt = TWO_CASES.replace("[email]", "[emial]");
+    let (_dir, path) = temp_file("schedule", "misspelt.yaml", &misspelt);
     let yaml = CONFIG
         .replace("${EXTRA}", "")
         .replace("${MIN}", "{ refusal: 1.0 }")
@@ -392,10 +384,7 @@ quality:
 
 #[tokio::test]
 async fn eval_and_judge_traffic_stay_where_the_eval_tenant_may_go() {
-    let dir = std::env::temp_dir().join(format!("signalbox-schedule-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("resident.yaml");
-    std::fs::write(&path, JUDGED).unwrap();
+    let (_dir, path) = temp_file("schedule", "resident.yaml", JUDGED);
     let h = Harness::start(
         RESIDENT,
         &["primary", "secondary", "judgeus", "judgeeu"],

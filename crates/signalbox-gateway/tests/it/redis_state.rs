@@ -38,8 +38,9 @@ async fn an_idempotent_request_replays_across_gateways_sharing_redis() {
         ],
     )
     .await;
+    let log = temp_db();
     let options = GatewayOptions {
-        decision_log_path: Some(temp_db()),
+        decision_log_path: Some(log.to_path_buf()),
         ..GatewayOptions::default()
     };
     let b = Gateway::with_options(config(&yaml, vars(&a, redis.url())), options)
@@ -126,8 +127,9 @@ async fn a_budget_spent_through_one_gateway_is_spent_on_the_other() {
         ("UP_URL".to_string(), a.mock("up").base_url()),
         ("REDIS_URL".to_string(), redis.url()),
     ];
+    let log = temp_db();
     let options = GatewayOptions {
-        decision_log_path: Some(temp_db()),
+        decision_log_path: Some(log.to_path_buf()),
         ..GatewayOptions::default()
     };
     let b = Gateway::with_options(config(&yaml, vars), options)

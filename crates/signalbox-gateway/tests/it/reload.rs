@@ -9,7 +9,7 @@ use std::time::Duration;
 use signalbox_config::{OverlayVars, load_file};
 use signalbox_gateway::{Gateway, GatewayOptions, ReloadSource};
 use signalbox_mock::{MockOptions, MockProvider};
-use signalbox_testkit::{any_port, chat_body, init_tls, temp_db};
+use signalbox_testkit::{TempDb, TempDir, any_port, chat_body, init_tls, temp_db, temp_dir};
 
 const ADMIN: &str = "reload-admin";
 
@@ -40,6 +40,10 @@ struct Setup {
     path: PathBuf,
     gateway: signalbox_gateway::GatewayHandle,
     client: reqwest::Client,
+    /// The watched directory, and the decision log kept out of it (its
+    /// writes would be events there); last, so the gateway stops first.
+    _dir: TempDir,
+    _log: TempDb,
 }
 
 async fn setup(watch: bool) -> Setup {
@@ -68,9 +72,9 @@ async fn start(watch: bool, write: impl FnOnce(&std::path::Path) -> PathBuf) -> 
             ("ADMIN_TOKEN", ADMIN.to_string()),
         ])
     };
-    let dir = temp_db().with_extension("d");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = write(&dir);
+    let dir = temp_dir("reload");
+    let log = temp_db();
+    let path = write(dir.path());
     let config = load_file(&path, &vars()).unwrap();
     let options = GatewayOptions {
         reload: Some(ReloadSource {
@@ -78,7 +82,7 @@ async fn start(watch: bool, write: impl FnOnce(&std::path::Path) -> PathBuf) -> 
             vars: Arc::new(vars()),
             watch,
         }),
-        decision_log_path: Some(temp_db()),
+        decision_log_path: Some(log.to_path_buf()),
         breaker_store: None,
         action_store: None,
         quality_state: None,
@@ -96,6 +100,8 @@ async fn start(watch: bool, write: impl FnOnce(&std::path::Path) -> PathBuf) -> 
         path,
         gateway,
         client,
+        _dir: dir,
+        _log: log,
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use signalbox_config::{OverlayVars, load_file};
 use signalbox_gateway::{Gateway, GatewayOptions, ReloadSource};
 use signalbox_mock::{MockOptions, MockProvider};
-use signalbox_testkit::{any_port, chat_body, init_tls, temp_db};
+use signalbox_testkit::{any_port, chat_body, init_tls, temp_dir};
 
 const ADMIN: &str = "reload-scale-admin";
 const RULES: usize = 100;
@@ -103,9 +103,8 @@ async fn a_large_policy_reloads_under_load_without_a_failed_request() {
     ];
     vars.extend((0..TENANTS).map(|i| (format!("KEY_{i}"), format!("key-{i}"))));
     let overlay = || OverlayVars::new(vars.clone());
-    let dir = temp_db().with_extension("d");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("signalbox.yaml");
+    let dir = temp_dir("reload-scale");
+    let path = dir.path().join("signalbox.yaml");
     std::fs::write(&path, document(0)).unwrap();
     let config = load_file(&path, &overlay()).unwrap();
     let options = GatewayOptions {
@@ -114,7 +113,7 @@ async fn a_large_policy_reloads_under_load_without_a_failed_request() {
             vars: Arc::new(overlay()),
             watch: false,
         }),
-        decision_log_path: Some(temp_db()),
+        decision_log_path: Some(dir.path().join("decisions.db")),
         breaker_store: None,
         action_store: None,
         quality_state: None,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use signalbox_config::{OverlayVars, load_file};
 use signalbox_gateway::{Gateway, GatewayOptions, ReloadSource};
 use signalbox_mock::{MockOptions, MockProvider};
-use signalbox_testkit::{any_port, chat_body, init_tls, temp_db};
+use signalbox_testkit::{any_port, chat_body, init_tls, temp_dir};
 
 const ADMIN: &str = "reload-secrets-admin";
 
@@ -39,9 +39,8 @@ async fn reload_refuses_an_oversized_or_special_key_file_and_keeps_serving() {
         ("A_URL", mock.base_url()),
         ("ADMIN_TOKEN", ADMIN.to_string()),
     ]);
-    let dir = temp_db().with_extension("secrets.d");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (path, key) = (dir.join("signalbox.yaml"), dir.join("key"));
+    let dir = temp_dir("secrets");
+    let (path, key) = (dir.path().join("signalbox.yaml"), dir.path().join("key"));
     std::fs::write(&key, "sk-ok\n").unwrap();
     std::fs::write(&path, config(&key, "m")).unwrap();
     let options = GatewayOptions {
@@ -50,7 +49,7 @@ async fn reload_refuses_an_oversized_or_special_key_file_and_keeps_serving() {
             vars: Arc::new(vars.clone()),
             watch: false,
         }),
-        decision_log_path: Some(temp_db()),
+        decision_log_path: Some(dir.path().join("decisions.db")),
         breaker_store: None,
         action_store: None,
         quality_state: None,

@@ -13,7 +13,7 @@ use serde_json::Value;
 use signalbox_gateway::{Gateway, GatewayHandle, GatewayOptions, QualityState};
 use signalbox_mock::Faults;
 use signalbox_testkit::redis::RedisServer;
-use signalbox_testkit::{Harness, any_port, chat_body, config, temp_db};
+use signalbox_testkit::{Harness, TempDir, any_port, chat_body, config, temp_dir};
 
 use crate::header;
 use crate::quality::SUITE;
@@ -78,21 +78,24 @@ pub(crate) struct Replicas {
     pub(crate) a: GatewayHandle,
     pub(crate) b: GatewayHandle,
     pub(crate) sharing: Sharing,
+    /// The suite and the replicas' decision logs; last, so it goes after
+    /// the gateways.
+    _dir: TempDir,
 }
 
-pub(crate) fn suite_path() -> String {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("signalbox-shared-q-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("weather-{n}.yaml"));
+/// A fresh directory holding the suite (one per test: a shared file
+/// rewritten by a parallel test can read empty), and the suite's path.
+pub(crate) fn suite_dir() -> (TempDir, String) {
+    let dir = temp_dir("shared-q");
+    let path = dir.path().join("weather.yaml");
     std::fs::write(&path, SUITE).unwrap();
-    path.display().to_string()
+    (dir, path.display().to_string())
 }
 
 /// Replica A with `a_extra`, replica B with `b_extra`, both in front of
 /// the harness's mocks and sharing state as `sharing` says.
 pub(crate) async fn replicas(a_extra: &str, b_extra: &str, sharing: Sharing) -> Replicas {
+    let (dir, suite) = suite_dir();
     let h = Harness::start(
         ROUTES,
         &["primary", "secondary"],
@@ -103,15 +106,15 @@ pub(crate) async fn replicas(a_extra: &str, b_extra: &str, sharing: Sharing) -> 
         ("PRIMARY_URL".to_owned(), h.mock("primary").base_url()),
         ("SECONDARY_URL".to_owned(), h.mock("secondary").base_url()),
         ("ADMIN_TOKEN".to_owned(), "admin-secret".to_owned()),
-        ("SUITE_PATH".to_owned(), suite_path()),
+        ("SUITE_PATH".to_owned(), suite),
     ];
     if let Sharing::Redis(server) = &sharing {
         vars.push(("REDIS_URL".to_owned(), server.url()));
     }
-    let start = |extra: &str| {
+    let start = |extra: &str, log: &str| {
         let yaml = format!("{ROUTES}{extra}{}", sharing.yaml());
         let options = GatewayOptions {
-            decision_log_path: Some(temp_db()),
+            decision_log_path: Some(dir.path().join(log)),
             quality_state: match &sharing {
                 Sharing::InProcess(s) => Some(s.clone()),
                 Sharing::Redis(_) => None,
@@ -120,12 +123,13 @@ pub(crate) async fn replicas(a_extra: &str, b_extra: &str, sharing: Sharing) -> 
         };
         Gateway::with_options(config(&yaml, vars.clone()), options).unwrap()
     };
-    let (a, b) = (start(a_extra), start(b_extra));
+    let (a, b) = (start(a_extra, "a.db"), start(b_extra, "b.db"));
     Replicas {
         a: a.spawn(any_port()).await.unwrap(),
         b: b.spawn(any_port()).await.unwrap(),
         h,
         sharing,
+        _dir: dir,
     }
 }
 

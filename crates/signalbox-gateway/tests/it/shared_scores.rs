@@ -10,7 +10,7 @@ use signalbox_gateway::{Gateway, GatewayHandle, GatewayOptions, QualityState};
 use signalbox_testkit::redis::RedisServer;
 use signalbox_testkit::{Harness, any_port, config, temp_db};
 
-use crate::shared_quality::{QUALITY, ROUTES, Replicas, Sharing, replicas, suite_path, within};
+use crate::shared_quality::{QUALITY, ROUTES, Replicas, Sharing, replicas, suite_dir, within};
 
 const PRIMARY: &str = "/admin/quality/scores?route=primary-route&scorer=tool-call";
 
@@ -34,17 +34,19 @@ async fn scores(h: &Harness, on: &GatewayHandle) -> Value {
 /// The harness's two mocks, and the variables a gateway in front of them
 /// with the shared suite needs.
 async fn mocks() -> (Harness, Vec<(String, String)>) {
+    let (dir, suite) = suite_dir();
     let h = Harness::start(
         ROUTES,
         &["primary", "secondary"],
         &[("ADMIN_TOKEN", "admin-secret".into())],
     )
-    .await;
+    .await
+    .keeping(dir);
     let vars = vec![
         ("PRIMARY_URL".to_owned(), h.mock("primary").base_url()),
         ("SECONDARY_URL".to_owned(), h.mock("secondary").base_url()),
         ("ADMIN_TOKEN".to_owned(), "admin-secret".to_owned()),
-        ("SUITE_PATH".to_owned(), suite_path()),
+        ("SUITE_PATH".to_owned(), suite),
     ];
     (h, vars)
 }
@@ -59,7 +61,7 @@ async fn a_restarted_gateway_keeps_the_scores_its_decision_log_kept() {
     let log = temp_db();
     let start = |extra: &str| {
         let options = GatewayOptions {
-            decision_log_path: Some(log.clone()),
+            decision_log_path: Some(log.to_path_buf()),
             ..GatewayOptions::default()
         };
         Gateway::with_options(config(&format!("{ROUTES}{extra}"), vars.clone()), options).unwrap()
@@ -157,8 +159,9 @@ async fn two_replicas_keep_one_score_history_through_redis_and_fall_back_to_thei
 #[tokio::test]
 async fn a_dropped_eval_score_is_what_changed() {
     let (h, vars) = mocks().await;
+    let log = temp_db();
     let options = GatewayOptions {
-        decision_log_path: Some(temp_db()),
+        decision_log_path: Some(log.to_path_buf()),
         ..GatewayOptions::default()
     };
     let config = config(&format!("{ROUTES}{QUALITY}"), vars);

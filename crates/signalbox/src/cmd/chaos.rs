@@ -3,16 +3,24 @@
 //! the JSON report; `list` names the shipped scenarios.
 //!
 //! Exit status: 0 every invariant held, 1 an invariant broke, 2 a scenario
-//! could not be read or set up.
+//! could not be read or set up, 130 interrupted (Ctrl-C or SIGTERM). Each
+//! scenario's decision log and policy file live in a temporary directory
+//! (`$TMPDIR/signalbox-chaos-XXXXXX`) removed when it ends, however it ends.
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use signalbox_chaos::{RunOptions, SHIPPED, Scenario, ScenarioReport, Shipped};
+use signalbox_chaos::{
+    CancellationToken, RunError, RunOptions, SHIPPED, Scenario, ScenarioReport, Shipped,
+};
 
 /// Exit status when a scenario could not be read or set up.
 const UNUSABLE: u8 = 2;
+
+/// Exit status when Ctrl-C or SIGTERM cut the run short (as a shell
+/// reports a process ended by SIGINT).
+const INTERRUPTED: u8 = 130;
 
 /// `signalbox chaos …`.
 #[derive(Debug, clap::Subcommand)]
@@ -99,17 +107,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         short: args.short,
         config: args.config,
         progress: std::io::stdout().is_terminal() && !args.json,
+        interrupt: CancellationToken::new(),
     };
-    let mut reports: Vec<ScenarioReport> = Vec::new();
-    for s in &scenarios {
-        match signalbox_chaos::run(s, &options).await {
-            Ok(r) => reports.push(r),
-            Err(e) => {
-                eprintln!("{}: {e}", s.name);
-                unusable = true;
-            }
-        }
-    }
+    // Ctrl-C or SIGTERM stops the running scenario cleanly (its gateway
+    // stopped, its temporary files removed) rather than killing the process.
+    let interrupt = options.interrupt.clone();
+    let on_signal = tokio::spawn(async move {
+        super::serve::shutdown_signal().await;
+        interrupt.cancel();
+    });
+    let outcome = run_all(&scenarios, &options).await;
+    on_signal.abort();
+    let Some((reports, unusable)) = outcome else {
+        return Ok(ExitCode::from(INTERRUPTED));
+    };
     let text = if args.json {
         format!("{}\n", serde_json::to_string_pretty(&reports)?)
     } else {
@@ -123,6 +134,30 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Runs each scenario in turn: the reports, and whether any could not be
+/// run; `None` once interrupted.
+async fn run_all(
+    scenarios: &[Scenario],
+    options: &RunOptions,
+) -> Option<(Vec<ScenarioReport>, bool)> {
+    let mut reports = Vec::new();
+    let mut unusable = false;
+    for s in scenarios {
+        match signalbox_chaos::run(s, options).await {
+            Ok(r) => reports.push(r),
+            Err(RunError::Interrupted) => {
+                eprintln!("{}: interrupted", s.name);
+                return None;
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", s.name);
+                unusable = true;
+            }
+        }
+    }
+    Some((reports, unusable))
 }
 
 /// The scenarios `signalbox demo --chaos` runs.

@@ -11,6 +11,9 @@
 //! back (`demo/canary.rs`). The demo adds an operator token to the embedded
 //! configuration (`admin.tokens`) and fills in eu-bank's API key: fresh
 //! values per run, in the variables they are read from like any secret.
+//! Its decision log (and `--quality`'s suite file) live in a directory of
+//! its own in the temp dir (`$TMPDIR/signalbox-demo-XXXXXX`), removed when
+//! the demo ends: on success, on an error, and on Ctrl-C or SIGTERM.
 
 mod canary;
 mod privacy;
@@ -38,7 +41,7 @@ admin:
 
 struct Demo {
     gateway: GatewayHandle,
-    /// The gateway's decision log (a temporary file).
+    /// The gateway's decision log, in `_scratch`.
     db: std::path::PathBuf,
     /// The operator token for this run.
     operator_token: String,
@@ -47,23 +50,27 @@ struct Demo {
     us: MockHandle,
     azure: MockHandle,
     vllm: MockHandle,
+    /// The demo's temporary files; removed when it is dropped, so declared
+    /// last: the gateway (and its log writer) stops first.
+    _scratch: tempfile::TempDir,
 }
 
 pub async fn run(tour: bool, quality: bool, listen: SocketAddr) -> anyhow::Result<ExitCode> {
     let demo = start(listen, tour || quality, quality).await?;
     let base = demo.gateway.base_url();
     if quality {
-        let mut result = quality::run(&demo, &base).await;
-        if result.is_ok() {
-            result = canary::run(&demo, &base).await;
-        }
+        let story = async {
+            quality::run(&demo, &base).await?;
+            canary::run(&demo, &base).await
+        };
+        let result = until_interrupted(story).await;
         stop(demo).await;
         result?;
         println!("\nQuality demo complete. See docs/quality.md.");
         return Ok(ExitCode::SUCCESS);
     }
     if tour {
-        let result = run_tour(&demo, &base).await;
+        let result = until_interrupted(run_tour(&demo, &base)).await;
         stop(demo).await;
         result?;
         println!(
@@ -77,7 +84,30 @@ pub async fn run(tour: bool, quality: bool, listen: SocketAddr) -> anyhow::Resul
     Ok(ExitCode::SUCCESS)
 }
 
+/// Runs `story` unless Ctrl-C (or SIGTERM) comes first, which ends it as
+/// an error: either way the caller then stops the demo and its temporary
+/// files go.
+async fn until_interrupted(
+    story: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    tokio::select! {
+        result = story => result,
+        () = super::serve::shutdown_signal() => bail!("interrupted"),
+    }
+}
+
+/// Where every file the demo writes goes, never the caller's working
+/// directory: `$TMPDIR/signalbox-demo-XXXXXX`, removed when dropped (on
+/// every way out of the demo).
+fn scratch_dir() -> anyhow::Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("signalbox-demo-")
+        .tempdir()
+        .context("creating the demo's temporary directory")
+}
+
 async fn start(listen: SocketAddr, tour: bool, quality: bool) -> anyhow::Result<Demo> {
+    let scratch = scratch_dir()?;
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
     let mock = |name: &str| MockOptions {
         name: name.to_string(),
@@ -111,7 +141,7 @@ async fn start(listen: SocketAddr, tour: bool, quality: bool) -> anyhow::Result<
     let yaml = if quality {
         format!(
             "{DEMO_YAML}{DEMO_ADMIN}{}{}",
-            quality::section()?,
+            quality::section(scratch.path())?,
             canary::SECTION
         )
     } else {
@@ -119,9 +149,7 @@ async fn start(listen: SocketAddr, tour: bool, quality: bool) -> anyhow::Result<
     };
     let config = load_str(&yaml, "<embedded examples/demo.yaml>", &vars)
         .map_err(|e| anyhow::anyhow!("the embedded demo configuration is invalid:\n{e}"))?;
-    // The demo keeps its decision records in a temporary file, not in the
-    // caller's working directory.
-    let db = std::env::temp_dir().join(format!("signalbox-demo-{}.db", std::process::id()));
+    let db = scratch.path().join("decisions.db");
     let options = GatewayOptions {
         decision_log_path: Some(db.clone()),
         ..GatewayOptions::default()
@@ -149,6 +177,7 @@ async fn start(listen: SocketAddr, tour: bool, quality: bool) -> anyhow::Result<
         us,
         azure,
         vllm,
+        _scratch: scratch,
     })
 }
 

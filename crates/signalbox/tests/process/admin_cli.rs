@@ -107,7 +107,7 @@ async fn drain_list_and_revert_over_the_admin_api() {
     assert!(table.contains("\nus-small\t1\t0.0%\t"), "{table}");
 
     // The token from a file; the list names the action.
-    let token_file = temp_file("admin-cli", "token", &format!("{TOKEN}\n"));
+    let (_token_file_dir, token_file) = temp_file("admin-cli", "token", &format!("{TOKEN}\n"));
     let out = admin(
         &url,
         &["actions", "--token-file", token_file.to_str().unwrap()],

@@ -5,15 +5,16 @@
 
 use serde_json::Value;
 
-use crate::common::{bin, temp_file};
+use crate::common::{assert_left_nothing, bin, output_in_own_tmp, temp_file};
 
 /// Runs `chaos run --short --json` on shipped scenarios; every one must hold.
 fn shipped_hold(names: &[&str]) {
-    let out = bin()
-        .args(["chaos", "run", "--short", "--json"])
-        .args(names)
-        .output()
-        .unwrap();
+    // In a temp dir of its own, which the run must leave empty.
+    let (out, left) = output_in_own_tmp(
+        bin()
+            .args(["chaos", "run", "--short", "--json"])
+            .args(names),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let reports: Vec<Value> = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("{e}: {stdout}{}", String::from_utf8_lossy(&out.stderr)));
@@ -29,6 +30,7 @@ fn shipped_hold(names: &[&str]) {
         assert!(r["requests"].as_u64().unwrap() > 20, "{r}");
     }
     assert!(out.status.success(), "{stdout}");
+    assert_left_nothing(&left);
 }
 
 // The shipped set in three groups, so the test harness runs them side by side.
@@ -104,10 +106,11 @@ invariants:
 
 #[test]
 fn a_scenario_the_policy_cannot_meet_is_reported_broken_with_exit_1() {
-    let file = temp_file("chaos-broken", "broken.yaml", IMPOSSIBLE);
-    let out = bin().args(["chaos", "run"]).arg(&file).output().unwrap();
+    let (_file_dir, file) = temp_file("chaos-broken", "broken.yaml", IMPOSSIBLE);
+    let (out, left) = output_in_own_tmp(bin().args(["chaos", "run"]).arg(&file));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_left_nothing(&left);
     assert!(stdout.contains("held    definite-answer"), "{stdout}");
     assert!(
         stdout.contains("BROKEN  success-rate             1 of 10; first broken-00000:"),
@@ -125,12 +128,28 @@ fn an_invalid_scenario_is_refused_with_its_paths_and_exit_2() {
     let text = IMPOSSIBLE
         .replace("error_rate: 1.0", "error_rat: 1.0")
         .replace("rate: 10", "rate: 0");
-    let file = temp_file("chaos-invalid", "invalid.yaml", &text);
+    let (_file_dir, file) = temp_file("chaos-invalid", "invalid.yaml", &text);
     let out = bin().args(["chaos", "run"]).arg(&file).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("timeline[0].faults"), "{stderr}");
     assert!(stderr.contains("error_rat"), "{stderr}");
+}
+
+/// Refused after its stage was built (the gateway up, its log open): the
+/// run ends as an error, and its temporary files still go.
+#[test]
+fn a_scenario_naming_a_route_the_policy_lacks_exits_2_and_leaves_nothing() {
+    let text = IMPOSSIBLE.replace("breaker: { route: only,", "breaker: { route: nope,");
+    let (_file_dir, file) = temp_file("chaos-mismatch", "mismatch.yaml", &text);
+    let (out, left) = output_in_own_tmp(bin().args(["chaos", "run"]).arg(&file));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the policy has no route \"nope\""),
+        "{stderr}"
+    );
+    assert_left_nothing(&left);
 }
 
 #[test]
@@ -145,17 +164,17 @@ fn chaos_list_names_every_shipped_scenario_and_config_remaps_a_policy() {
     );
     assert!(stdout.contains("regional-outage"), "{stdout}");
     // The operator's policy (examples/failover.yaml) under a shipped scenario.
-    let out = bin()
-        .args([
-            "chaos",
-            "run",
-            "--short",
-            "--config",
-            "examples/failover.yaml",
-        ])
-        .arg("persistent-503")
-        .output()
-        .unwrap();
+    let (out, left) = output_in_own_tmp(
+        bin()
+            .args([
+                "chaos",
+                "run",
+                "--short",
+                "--config",
+                "examples/failover.yaml",
+            ])
+            .arg("persistent-503"),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -163,11 +182,12 @@ fn chaos_list_names_every_shipped_scenario_and_config_remaps_a_policy() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("primary (primary)"), "{stdout}");
+    assert_left_nothing(&left);
 }
 
 #[test]
 fn demo_chaos_runs_two_scenarios_with_the_table() {
-    let out = bin().args(["demo", "--chaos"]).output().unwrap();
+    let (out, left) = output_in_own_tmp(bin().args(["demo", "--chaos"]));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -178,4 +198,5 @@ fn demo_chaos_runs_two_scenarios_with_the_table() {
         assert!(stdout.contains(&format!("\n{name} ")), "{stdout}");
     }
     assert!(stdout.contains("att/req"), "{stdout}");
+    assert_left_nothing(&left);
 }

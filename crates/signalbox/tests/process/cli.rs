@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::common::process::{serve, two_mocks};
-use crate::common::{bin, temp_file};
+use crate::common::{assert_left_nothing, bin, output_in_own_tmp, temp_file};
 use signalbox_testkit::chat_body;
 
 #[test]
@@ -22,7 +22,7 @@ fn check_accepts_the_failover_example() {
 
 #[test]
 fn check_reports_every_error_with_its_path() {
-    let path = temp_file(
+    let (_path_dir, path) = temp_file(
         "cli-bad",
         "config.yaml",
         r#"
@@ -81,7 +81,8 @@ fn schema_is_a_json_schema() {
 
 #[test]
 fn demo_quality_moves_traffic_off_a_silent_regression_and_back() {
-    let out = bin().args(["demo", "--quality"]).output().unwrap();
+    // In a temp dir of its own, which it must leave empty.
+    let (out, left) = output_in_own_tmp(bin().args(["demo", "--quality"]));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -115,11 +116,13 @@ fn demo_quality_moves_traffic_off_a_silent_regression_and_back() {
     ] {
         assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
     }
+    assert_left_nothing(&left);
 }
 
 #[test]
 fn demo_tour_runs_offline() {
-    let out = bin().args(["demo", "--tour"]).output().unwrap();
+    // In a temp dir of its own, which it must leave empty.
+    let (out, left) = output_in_own_tmp(bin().args(["demo", "--tour"]));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -189,6 +192,8 @@ fn demo_tour_runs_offline() {
         stdout.contains("openai-us received 0 of eu-bank's requests"),
         "{stdout}"
     );
+    // Its decision log (with -wal and -shm) went with the demo.
+    assert_left_nothing(&left);
 }
 
 #[tokio::test]
@@ -233,7 +238,7 @@ async fn sighup_reloads_the_configuration() {
     let (primary, secondary) = two_mocks().await;
     let original =
         std::fs::read_to_string(crate::common::repo_root().join("examples/failover.yaml")).unwrap();
-    let config = temp_file("sighup", "failover.yaml", &original);
+    let (_config_dir, config) = temp_file("sighup", "failover.yaml", &original);
     let envs = [
         ("PRIMARY_URL", primary.base_url()),
         ("SECONDARY_URL", secondary.base_url()),

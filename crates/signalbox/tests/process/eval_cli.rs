@@ -23,8 +23,8 @@ cases:
 
 #[test]
 fn eval_check_names_the_bad_field() {
-    let good = temp_file("eval-check", "good.yaml", SUITE);
-    let bad = temp_file(
+    let (_good_dir, good) = temp_file("eval-check", "good.yaml", SUITE);
+    let (_bad_dir, bad) = temp_file(
         "eval-check",
         "bad.yaml",
         &SUITE.replace("name: get_weather, arguments", "name: nope, arguments"),
@@ -48,7 +48,7 @@ fn eval_check_names_the_bad_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eval_run_scores_a_gateways_answers_and_gates_on_min() {
     let (primary, _secondary, _child, addr) = failover_gateway().await;
-    let suite = temp_file("eval-run", "suite.yaml", SUITE);
+    let (_suite_dir, suite) = temp_file("eval-run", "suite.yaml", SUITE);
     let run = |min: &str| {
         bin()
             .args([
@@ -97,7 +97,7 @@ async fn eval_run_scores_a_gateways_answers_and_gates_on_min() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eval_run_with_routes_judges_each_route_of_the_alias_on_its_own() {
     let (_primary, secondary, _child, addr) = failover_gateway().await;
-    let suite = temp_file("eval-routes", "suite.yaml", SUITE);
+    let (_suite_dir, suite) = temp_file("eval-routes", "suite.yaml", SUITE);
     // The fallback route's model breaks its tool calls: through the alias
     // nobody sees it (the primary serves everything).
     secondary.set_faults(signalbox_mock::Faults {
@@ -143,7 +143,7 @@ async fn eval_run_with_routes_judges_each_route_of_the_alias_on_its_own() {
     );
 
     // A broken suite file costs no traffic: every file is read first.
-    let broken = temp_file("eval-routes", "broken.yaml", "suite: x\ncases: []\n");
+    let (_broken_dir, broken) = temp_file("eval-routes", "broken.yaml", "suite: x\ncases: []\n");
     let before = secondary.stats().requests;
     let out = bin()
         .args([
@@ -182,7 +182,7 @@ async fn eval_run_with_a_prompt_version_sends_that_version() {
         _child,
         addr,
     } = translation_gateway().await;
-    let suite = temp_file("eval-prompt-version", "support.yaml", GREETING);
+    let (_suite_dir, suite) = temp_file("eval-prompt-version", "support.yaml", GREETING);
     // The model cannot cope with v2's wording.
     gpt.set_faults(signalbox_mock::Faults {
         fail_when_body_contains: Some("cite the help-center".into()),
@@ -229,7 +229,7 @@ async fn eval_prompts_compares_every_variant_and_fails_on_a_disagreement() {
         _child,
         addr,
     } = translation_gateway().await;
-    let suite = temp_file("eval-prompts", "support.yaml", GREETING);
+    let (_suite_dir, suite) = temp_file("eval-prompts", "support.yaml", GREETING);
     let run = || {
         bin()
             .args(["eval", "prompts", "support-answer@v2", "--config"])
@@ -296,7 +296,7 @@ async fn eval_run_asks_a_judge_alias_routed_by_the_policy() {
         _child,
         addr,
     } = translation_gateway().await;
-    let suite = temp_file("eval-judge", "judged.yaml", JUDGED);
+    let (_suite_dir, suite) = temp_file("eval-judge", "judged.yaml", JUDGED);
     let run = || {
         bin()
             .args(["eval", "run", "--url", &format!("http://{addr}")])
@@ -414,7 +414,7 @@ quality:
 // Multi-threaded: the mock and the gateway keep serving while the CLI runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eval_scores_lists_the_scheduled_runs_scores_per_model_version() {
-    let suite = temp_file("eval-scores", "suite.yaml", SUITE);
+    let (_suite_dir, suite) = temp_file("eval-scores", "suite.yaml", SUITE);
     let h = signalbox_testkit::Harness::start(
         SCORED_CONFIG,
         &["primary"],
@@ -485,7 +485,7 @@ cases:
 // Multi-threaded: the mock and the gateway keep serving while the CLI runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eval_run_with_records_checks_cost_from_the_decision_record() {
-    let suite = temp_file("eval-records", "suite.yaml", COSTLY_SUITE);
+    let (_suite_dir, suite) = temp_file("eval-records", "suite.yaml", COSTLY_SUITE);
     let config = SCORED_CONFIG
         .replace(
             "supports: { tools: true } }",

@@ -54,7 +54,7 @@ fn record(request_id: &str, caller: Option<&str>, tenant: &str, i: u64) -> Decis
 #[tokio::test]
 async fn explain_reads_a_record_from_the_log() {
     let dir = temp_dir("explain-db");
-    let db = dir.join("decisions.db");
+    let db = dir.path().join("decisions.db");
     write_record(&db, "req-123").await;
 
     let out = crate::common::bin_in(Path::new(env!("CARGO_MANIFEST_DIR")))
@@ -90,7 +90,7 @@ async fn explain_reads_a_record_from_the_log() {
 #[tokio::test]
 async fn explain_finds_the_log_through_the_config_without_its_secrets() {
     let dir = temp_dir("explain-config");
-    let db = dir.join("from-config.db");
+    let db = dir.path().join("from-config.db");
     write_record(&db, "req-456").await;
     // examples/residency.yaml needs URLs, keys and a token to load; explain
     // only reads `decision-log.path` (${DECISION_DB:-…}).
@@ -109,7 +109,8 @@ async fn explain_finds_the_log_through_the_config_without_its_secrets() {
 
 #[test]
 fn explain_reports_a_missing_log() {
-    let db = temp_dir("explain-missing").join("nothing-here.db");
+    let dir = temp_dir("explain-missing");
+    let db = dir.path().join("nothing-here.db");
     let out = crate::common::bin_in(Path::new(env!("CARGO_MANIFEST_DIR")))
         .args(["explain", "--db"])
         .arg(&db)
@@ -124,7 +125,7 @@ fn explain_reports_a_missing_log() {
 #[tokio::test]
 async fn explain_finds_a_record_by_either_id_and_never_guesses() {
     let dir = temp_dir("explain-ids");
-    let db = dir.join("ids.db");
+    let db = dir.path().join("ids.db");
     write_records(
         &db,
         &[
@@ -182,7 +183,7 @@ async fn explain_finds_a_record_by_either_id_and_never_guesses() {
 #[tokio::test]
 async fn explain_names_a_warned_route_moved_back_for_the_request() {
     let dir = temp_dir("explain-reordered");
-    let db = dir.join("reordered.db");
+    let db = dir.path().join("reordered.db");
     let log = open_log(&db);
     let mut moved = record("req-moved", None, "acme", 0);
     moved.ranking = vec!["us-large".into(), "eu".into()];

@@ -17,6 +17,7 @@ mod chaos_cli;
 mod cli;
 mod eval_cli;
 mod explain_cli;
+mod left_behind;
 mod policy_cli;
 mod rollout_cli;
 mod runbooks;

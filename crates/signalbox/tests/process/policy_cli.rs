@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use crate::common::{bin, temp_file};
+use crate::common::{TempDir, bin, temp_file};
 
 /// `signalbox` with the variables examples/residency.yaml needs.
 fn residency() -> Command {
@@ -24,7 +24,8 @@ fn demo() -> Command {
     c
 }
 
-fn chat_request(name: &str) -> PathBuf {
+/// The request in a file `name` of its own directory (keep the guard).
+fn chat_request(name: &str) -> (TempDir, PathBuf) {
     temp_file(
         "policy",
         name,
@@ -62,7 +63,7 @@ fn shipped_policy_cases_pass() {
 
 #[test]
 fn a_failing_case_is_named_and_fails_the_run() {
-    let cases = temp_file(
+    let (_cases_dir, cases) = temp_file(
         "policy",
         "failing.yaml",
         r"
@@ -95,7 +96,7 @@ cases:
 
 #[test]
 fn a_malformed_cases_file_reports_the_path() {
-    let cases = temp_file(
+    let (_cases_dir, cases) = temp_file(
         "policy",
         "malformed.yaml",
         r"
@@ -116,7 +117,7 @@ cases:
     assert!(stderr.contains("cases[0].expect"), "{stderr}");
     assert!(stderr.contains("unknown field `rout`"), "{stderr}");
 
-    let fixed = temp_file(
+    let (_fixed_dir, fixed) = temp_file(
         "policy",
         "unknown-route.yaml",
         "cases:\n  - name: unknown route\n    expect: { route: eu-medium }\n",
@@ -138,7 +139,7 @@ cases:
 
 #[test]
 fn simulate_names_the_chosen_route() {
-    let req = chat_request("routed.json");
+    let (_req_dir, req) = chat_request("routed.json");
     let out = demo()
         .args(["simulate", "--config", "examples/demo.yaml", "--request"])
         .arg(&req)
@@ -153,7 +154,7 @@ fn simulate_names_the_chosen_route() {
 
 #[test]
 fn simulate_keeps_acme_in_the_eu() {
-    let req = chat_request("acme.json");
+    let (_req_dir, req) = chat_request("acme.json");
     let out = residency()
         .args([
             "simulate",
@@ -175,7 +176,7 @@ fn simulate_keeps_acme_in_the_eu() {
 
 #[test]
 fn simulate_exits_2_when_the_policy_refuses() {
-    let req = chat_request("forbidden.json");
+    let (_req_dir, req) = chat_request("forbidden.json");
     let out = residency()
         .args([
             "simulate",
@@ -201,7 +202,7 @@ fn simulate_exits_2_when_the_policy_refuses() {
 
 #[test]
 fn simulate_authenticates_with_a_header_and_prints_json() {
-    let req = chat_request("json.json");
+    let (_req_dir, req) = chat_request("json.json");
     let out = residency()
         .args([
             "simulate",
@@ -226,7 +227,7 @@ fn simulate_authenticates_with_a_header_and_prints_json() {
 
 #[test]
 fn simulate_rejects_an_unknown_tenant_and_a_missing_key() {
-    let req = chat_request("unknown.json");
+    let (_req_dir, req) = chat_request("unknown.json");
     let out = residency()
         .args([
             "simulate",

@@ -7,10 +7,14 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::common::{bin, temp_dir, temp_file};
+use crate::common::{TempDir, bin, temp_dir, temp_file};
 
 /// A one-provider configuration whose key is read from `key_file`.
-fn config_with_key_file(tag: &str, key_file: &Path, base_url: &str) -> std::path::PathBuf {
+fn config_with_key_file(
+    tag: &str,
+    key_file: &Path,
+    base_url: &str,
+) -> (TempDir, std::path::PathBuf) {
     temp_file(
         tag,
         "config.yaml",
@@ -36,7 +40,8 @@ aliases:
 /// Runs `serve` on `config`, which must fail to start; returns its stderr.
 fn serve_refuses(config: &Path) -> String {
     // In a directory of its own: the default decision log is relative.
-    let mut child = crate::common::bin_in(&temp_dir("secrets-serve"))
+    let cwd = temp_dir("secrets-serve");
+    let mut child = crate::common::bin_in(cwd.path())
         .args(["serve", "--listen", "127.0.0.1:0", "--no-watch", "--config"])
         .arg(config)
         .stdout(std::process::Stdio::null())
@@ -63,8 +68,8 @@ fn serve_refuses(config: &Path) -> String {
 
 #[test]
 fn check_and_serve_refuse_a_two_line_key_file_with_the_same_message() {
-    let key = temp_file("two-line-key", "key", "sk-first\nsk-second\n");
-    let config = config_with_key_file("two-line-key", &key, "http://127.0.0.1:1/v1");
+    let (_key_dir, key) = temp_file("two-line-key", "key", "sk-first\nsk-second\n");
+    let (_config_dir, config) = config_with_key_file("two-line-key", &key, "http://127.0.0.1:1/v1");
     let expected = format!(
         "providers[0].api-key: file {} has more than one line; a secret must be one line of visible ASCII",
         key.display()
@@ -82,7 +87,8 @@ fn check_and_serve_refuse_a_two_line_key_file_with_the_same_message() {
 
 #[test]
 fn check_and_serve_refuse_a_device_as_a_key_file() {
-    let config = config_with_key_file("dev-zero", Path::new("/dev/zero"), "http://127.0.0.1:1/v1");
+    let (_config_dir, config) =
+        config_with_key_file("dev-zero", Path::new("/dev/zero"), "http://127.0.0.1:1/v1");
     let expected = "providers[0].api-key: secret file /dev/zero is not a regular file (a device)";
     let out = bin().arg("check").arg(&config).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -93,8 +99,9 @@ fn check_and_serve_refuse_a_device_as_a_key_file() {
 
 #[test]
 fn check_warns_about_a_provider_on_a_metadata_address() {
-    let key = temp_file("metadata-url", "key", "sk-test\n");
-    let config = config_with_key_file("metadata-url", &key, "http://169.254.169.254/v1");
+    let (_key_dir, key) = temp_file("metadata-url", "key", "sk-test\n");
+    let (_config_dir, config) =
+        config_with_key_file("metadata-url", &key, "http://169.254.169.254/v1");
     let out = bin().arg("check").arg(&config).output().unwrap();
     let stdout = crate::common::success_stdout(&out);
     assert!(
@@ -104,7 +111,7 @@ fn check_warns_about_a_provider_on_a_metadata_address() {
         "{stdout}"
     );
 
-    let config = config_with_key_file("ordinary-url", &key, "http://127.0.0.1:1/v1");
+    let (_config_dir, config) = config_with_key_file("ordinary-url", &key, "http://127.0.0.1:1/v1");
     let stdout = crate::common::success_stdout(&bin().arg("check").arg(&config).output().unwrap());
     assert!(!stdout.contains("warning"), "{stdout}");
 }

@@ -6,11 +6,12 @@
 use std::time::Duration;
 
 use crate::common::process::{serve, serve_with_soft_nofile, two_mocks};
-use crate::common::temp_file;
+use crate::common::{TempDir, temp_file};
 use signalbox_testkit::{Tricklers, chat_body};
 
-/// `examples/failover.yaml` with `lines` added to its `server` section.
-fn failover_with(tag: &str, lines: &str) -> String {
+/// `examples/failover.yaml` with `lines` added to its `server` section, in
+/// a directory of its own (keep the guard while the gateway runs).
+fn failover_with(tag: &str, lines: &str) -> (TempDir, String) {
     let original =
         std::fs::read_to_string(crate::common::repo_root().join("examples/failover.yaml")).unwrap();
     let text = original.replace(
@@ -18,10 +19,8 @@ fn failover_with(tag: &str, lines: &str) -> String {
         &format!("server:\n  listen: 127.0.0.1:4000\n{lines}"),
     );
     assert_ne!(text, original, "the example's server section moved");
-    temp_file(tag, "failover.yaml", &text)
-        .to_str()
-        .unwrap()
-        .to_string()
+    let (dir, path) = temp_file(tag, "failover.yaml", &text);
+    (dir, path.to_str().unwrap().to_string())
 }
 
 /// The gateway's `/metrics` text.
@@ -61,7 +60,7 @@ fn fresh_connections() -> reqwest::Client {
 #[tokio::test]
 async fn per_core_workers_share_the_port_and_the_connections() {
     let (primary, secondary) = two_mocks().await;
-    let config = failover_with("per-core", "  threads: 2\n");
+    let (_config_dir, config) = failover_with("per-core", "  threads: 2\n");
     let envs = [
         ("PRIMARY_URL", primary.base_url()),
         ("SECONDARY_URL", secondary.base_url()),
@@ -124,7 +123,7 @@ async fn warm_up_by_worker(client: &reqwest::Client, addr: &str) -> Vec<String> 
 #[tokio::test]
 async fn ready_only_once_every_worker_has_warmed_up() {
     let (primary, secondary) = two_mocks().await;
-    let config = failover_with("warm-up", "  threads: 2\n");
+    let (_config_dir, config) = failover_with("warm-up", "  threads: 2\n");
     let envs = [
         ("PRIMARY_URL", primary.base_url()),
         ("SECONDARY_URL", secondary.base_url()),
@@ -160,7 +159,7 @@ async fn ready_only_once_every_worker_has_warmed_up() {
 #[tokio::test]
 async fn the_work_stealing_scheduler_serves_on_one_listener() {
     let (primary, secondary) = two_mocks().await;
-    let config = failover_with(
+    let (_config_dir, config) = failover_with(
         "work-stealing",
         "  scheduler: work-stealing\n  threads: 2\n",
     );
@@ -185,7 +184,7 @@ async fn the_work_stealing_scheduler_serves_on_one_listener() {
 
 #[test]
 fn check_names_a_bad_thread_count() {
-    let config = failover_with("bad-threads", "  threads: 0\n");
+    let (_config_dir, config) = failover_with("bad-threads", "  threads: 0\n");
     let out = crate::common::bin()
         .args(["check", &config])
         .env("PRIMARY_URL", "http://127.0.0.1:9001/v1")
@@ -232,7 +231,7 @@ async fn twelve_hundred_trickling_clients_under_a_soft_limit_of_1024() {
         return;
     }
     let (primary, secondary) = two_mocks().await;
-    let config = failover_with("trickle-1200", "  threads: 2\n");
+    let (_config_dir, config) = failover_with("trickle-1200", "  threads: 2\n");
     let envs = [
         ("PRIMARY_URL", primary.base_url()),
         ("SECONDARY_URL", secondary.base_url()),

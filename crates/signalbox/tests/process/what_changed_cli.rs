@@ -9,7 +9,7 @@ use std::time::Duration;
 use signalbox_core::{DecisionRecord, clock::unix_ms};
 use signalbox_decision_log::{AuditEntry, DecisionLog, LogOptions};
 
-use crate::common::{bin, success_stdout, temp_dir};
+use crate::common::{TempDir, bin, success_stdout, temp_dir};
 
 fn served(id: &str, time_ms: u64, version: &str, latency_ms: u64) -> DecisionRecord {
     DecisionRecord {
@@ -27,10 +27,11 @@ fn served(id: &str, time_ms: u64, version: &str, latency_ms: u64) -> DecisionRec
     }
 }
 
-/// A new, empty decision log in a temporary directory of its own.
-fn fresh_log(name: &str) -> (PathBuf, DecisionLog) {
-    let db = temp_dir(name).join("decisions.db");
-    let _ = std::fs::remove_file(&db);
+/// A new, empty decision log in a temporary directory of its own (removed
+/// when the returned guard drops).
+fn fresh_log(name: &str) -> (TempDir, PathBuf, DecisionLog) {
+    let dir = temp_dir(name);
+    let db = dir.path().join("decisions.db");
     let options = LogOptions {
         queue: 64,
         retention: Duration::ZERO,
@@ -38,7 +39,7 @@ fn fresh_log(name: &str) -> (PathBuf, DecisionLog) {
         priority: Default::default(),
     };
     let log = DecisionLog::open(&db, options).unwrap();
-    (db, log)
+    (dir, db, log)
 }
 
 /// `signalbox what-changed --since 10m` over `db`: its output.
@@ -58,7 +59,7 @@ fn what_changed_10m(db: &Path) -> String {
 
 #[tokio::test]
 async fn what_changed_names_a_new_model_version_and_an_operator_action() {
-    let (db, log) = fresh_log("what-changed");
+    let (_dir, db, log) = fresh_log("what-changed");
     let now = unix_ms();
     let minute = 60_000;
     for i in 0..10 {
@@ -117,7 +118,7 @@ async fn what_changed_names_a_new_model_version_and_an_operator_action() {
 
 #[tokio::test]
 async fn a_new_policy_version_comes_first_with_its_configuration_diff() {
-    let (db, log) = fresh_log("what-changed-policy");
+    let (_dir, db, log) = fresh_log("what-changed-policy");
     let v1 = "a.yaml: OK (policy version v1)\n  2 routes\n  alias chat -> us-large (p/m-1, us), eu-large (q/m, eu)\n";
     let v2 = "a.yaml: OK (policy version v2)\n  2 routes\n  alias chat -> eu-large (q/m, eu), us-large (p/m-1, us)\n";
     log.config_version("v1", v1).await.unwrap();
@@ -151,7 +152,7 @@ async fn a_new_policy_version_comes_first_with_its_configuration_diff() {
 
 #[tokio::test]
 async fn an_empty_baseline_is_said_not_ranked_as_everything_new() {
-    let (db, log) = fresh_log("what-changed-empty-baseline");
+    let (_dir, db, log) = fresh_log("what-changed-empty-baseline");
     let now = unix_ms();
     for i in 0..4 {
         assert!(log.record(served(

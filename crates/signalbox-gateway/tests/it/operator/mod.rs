@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use signalbox_config::{OverlayVars, load_file};
 use signalbox_gateway::{Gateway, GatewayHandle, GatewayOptions, ReloadSource};
 use signalbox_mock::{MockHandle, MockOptions, MockProvider};
-use signalbox_testkit::{any_port, chat_body, init_tls, temp_db};
+use signalbox_testkit::{TempDir, any_port, chat_body, init_tls, temp_dir};
 
 mod access;
 mod drain;
@@ -58,7 +58,13 @@ pub(super) struct Ops {
     pub(super) secondary: MockHandle,
     pub(super) client: reqwest::Client,
     pub(super) path: PathBuf,
+    /// Holds the configuration and every gateway's decision log; removed
+    /// when the test ends (the gateways, made after it, stop first).
+    dir: TempDir,
 }
+
+/// Numbers the gateways' decision logs.
+static NEXT_LOG: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn vars(primary: &MockHandle, secondary: &MockHandle, redis: Option<&str>) -> OverlayVars {
     let mut v = vec![
@@ -89,9 +95,8 @@ impl Ops {
         let secondary = MockProvider::start(any_port(), mock("secondary"))
             .await
             .unwrap();
-        let dir = temp_db().with_extension("ops");
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("signalbox.yaml");
+        let dir = temp_dir("ops");
+        let path = dir.path().join("signalbox.yaml");
         std::fs::write(&path, document("", "")).unwrap();
         let gateway = Self::gateway(&path, &primary, &secondary, None).await;
         Self {
@@ -103,6 +108,7 @@ impl Ops {
                 .build()
                 .unwrap(),
             path,
+            dir,
         }
     }
 
@@ -119,7 +125,11 @@ impl Ops {
                 vars: Arc::new(vars(primary, secondary, redis)),
                 watch: false,
             }),
-            decision_log_path: Some(temp_db()),
+            // Beside the configuration, one log per gateway.
+            decision_log_path: Some(path.with_file_name(format!(
+                "decisions-{}.db",
+                NEXT_LOG.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ))),
             ..GatewayOptions::default()
         };
         Gateway::with_options(config, options)
@@ -210,9 +220,8 @@ pub(super) async fn replicas(
     let state = format!(
         "state:\n  backend: redis\n  redis-url: {{ env: REDIS_URL }}\n  key-prefix: '{prefix}'\n"
     );
-    let dir = temp_db().with_extension(format!("redis-{}", prefix.trim_end_matches(':')));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("signalbox.yaml");
+    let name = format!("redis-{}.yaml", prefix.trim_end_matches(':'));
+    let path = ops.dir.path().join(name);
     std::fs::write(&path, document("", &state)).unwrap();
     let url = redis.url();
     let a = Ops::gateway(&path, &ops.primary, &ops.secondary, Some(&url)).await;

@@ -27,13 +27,10 @@ cases:
     expect: {tool: {name: get_weather, arguments: {location: Paris}}}
 "#;
 
-/// Writes the suite to a temporary file and returns the `quality`
-/// section that runs it.
-pub(super) fn section() -> anyhow::Result<String> {
-    let path = std::env::temp_dir().join(format!(
-        "signalbox-demo-quality-{}.yaml",
-        std::process::id()
-    ));
+/// Writes the suite to a file in `dir` (the demo's temporary directory)
+/// and returns the `quality` section that runs it.
+pub(super) fn section(dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = dir.join("quality-suite.yaml");
     std::fs::write(&path, SUITE)?;
     Ok(format!(
         "\nquality:\n  every: 1s\n  recover-after: 1\n  suites:\n    - path: {}\n      routes: [us-large, eu-large]\n      min-pass-rate: {{ tool-call: 1.0 }}\n",

@@ -25,18 +25,33 @@ pub fn bin_in(dir: &Path) -> Command {
     c
 }
 
-/// A fresh directory in the temp dir, unique to this process and `tag`.
-pub fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("signalbox-tests-{}-{tag}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory (`temp_dir`), or a file in one (`temp_file`), removed
+/// when the returned guard drops: keep it for as long as the test (or the
+/// process it starts) uses the files.
+pub use signalbox_testkit::{TempDir, temp_dir, temp_file};
+
+/// Runs `cmd` to its end with a temp directory of its own (`TMPDIR`, which
+/// the binary's temporary files go under), and returns its output and
+/// what it left there (names). The directory is removed either way; a
+/// test asserts the list is empty (see [`assert_left_nothing`]).
+pub fn output_in_own_tmp(cmd: &mut Command) -> (std::process::Output, Vec<String>) {
+    let tmp = temp_dir("child-tmp");
+    let out = cmd.env("TMPDIR", tmp.path()).output().unwrap();
+    (out, left_in(tmp.path()))
 }
 
-/// Writes `text` to `file` inside [`temp_dir`]`(tag)` and returns its path.
-pub fn temp_file(tag: &str, file: &str, text: &str) -> PathBuf {
-    let path = temp_dir(tag).join(file);
-    std::fs::write(&path, text).unwrap();
-    path
+/// The names of what is in `dir`.
+pub fn left_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Fails if a run left anything in its temp directory.
+pub fn assert_left_nothing(left: &[String]) {
+    assert!(left.is_empty(), "left behind in TMPDIR: {left:?}");
 }
 
 /// The stdout of a run that must have succeeded (stderr shown otherwise).

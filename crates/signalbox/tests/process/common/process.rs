@@ -2,19 +2,20 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use signalbox_mock::{MockHandle, MockOptions, MockProvider};
 use signalbox_testkit::{any_port, init_tls};
 
-use super::{bin, temp_dir};
+use super::{TempDir, bin, temp_dir};
 
-/// Numbers each started process's decision database.
-static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
-
-/// Kills the child on drop so a failing test leaves no process behind.
-pub struct Killed(pub Child);
+/// Kills the child on drop so a failing test leaves no process behind;
+/// then (fields drop after `drop` runs) the directory of its decision log
+/// goes.
+pub struct Killed(
+    pub Child,
+    #[expect(dead_code, reason = "held for its drop, after the child's")] TempDir,
+);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -54,6 +55,9 @@ async fn serve_from(
     envs: &[(&str, String)],
     extra: &[&str],
 ) -> (Killed, String) {
+    // One database per process (two gateways creating the same file's
+    // schema at once would race), in a directory removed with the process.
+    let db = temp_dir("serve-db");
     cmd.args([
         "serve",
         "--config",
@@ -64,21 +68,12 @@ async fn serve_from(
         "json",
     ])
     .args(extra)
-    .env(
-        "DECISION_DB",
-        // One database per process: two gateways creating the same
-        // file's schema at once would race.
-        temp_dir("serve-db").join(format!(
-            "{}-{}.db",
-            std::process::id(),
-            NEXT_DB.fetch_add(1, Ordering::Relaxed)
-        )),
-    )
+    .env("DECISION_DB", db.path().join("decisions.db"))
     .stderr(Stdio::piped());
     for (k, v) in envs {
         cmd.env(k, v);
     }
-    let mut child = Killed(cmd.spawn().unwrap());
+    let mut child = Killed(cmd.spawn().unwrap(), db);
     let stderr = child.0.stderr.take().unwrap();
     let addr = tokio::task::spawn_blocking(move || {
         let mut lines = BufReader::new(stderr).lines();
