@@ -11,6 +11,7 @@
 //! answer may stream for minutes.
 
 mod accept;
+mod head;
 mod limit;
 mod sniff;
 mod watch;
