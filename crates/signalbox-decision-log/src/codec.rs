@@ -282,24 +282,43 @@ fn runs(bytes: &[u8]) -> impl Iterator<Item = Run<'_>> {
 
 /// Where the first digit of `bytes` is (`bytes.len()` when none).
 ///
-/// Why in blocks: most of a record's text is long runs without digits
-/// (rule lines, reasons), and a byte-at-a-time search was the writer's
-/// hottest loop; a block is checked without an early exit, which
-/// vectorises, and only the block holding a digit is searched byte by byte.
+/// Why a word at a time: most of a record's text is short runs without
+/// digits (verdicts, names, reasons), and this search was the writer's
+/// hottest loop. Eight bytes are tested at once (SWAR), the last partial
+/// word included, so a 30-byte verdict costs four tests instead of a
+/// byte-at-a-time tail.
 #[inline]
 pub(crate) fn first_digit(bytes: &[u8]) -> usize {
-    const BLOCK: usize = 16;
+    let mut chunks = bytes.chunks_exact(8);
     let mut start = 0;
-    for block in bytes.chunks_exact(BLOCK) {
-        if block.iter().fold(false, |any, b| any | b.is_ascii_digit()) {
-            break;
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let m = digit_mask(u64::from_le_bytes(w));
+        if m != 0 {
+            return start + (m.trailing_zeros() / 8) as usize;
         }
-        start += BLOCK;
+        start += 8;
     }
-    bytes[start..]
-        .iter()
-        .position(u8::is_ascii_digit)
-        .map_or(bytes.len(), |at| start + at)
+    // The tail, padded with zero bytes (not digits).
+    let rest = chunks.remainder();
+    let mut w = [0u8; 8];
+    w[..rest.len()].copy_from_slice(rest);
+    match digit_mask(u64::from_le_bytes(w)) {
+        0 => bytes.len(),
+        m => start + (m.trailing_zeros() / 8) as usize,
+    }
+}
+
+/// The high bit of each byte of `w` (little-endian) that may be an ASCII
+/// digit: `b ^ b'0' < 10`, tested on all eight at once. A borrow can only
+/// flag a byte above (after) a true digit, so the lowest flag is exact.
+#[inline]
+fn digit_mask(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x = w ^ (ONES * u64::from(b'0'));
+    x.wrapping_sub(ONES * 10) & !x & HIGH
 }
 
 /// Renders `shape` with `digits` in its placeholders; `None` when the
@@ -435,9 +454,9 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn the_block_search_finds_the_first_digit(
-            head in proptest::collection::vec(proptest::sample::select(b"ab -\"z".to_vec()), 0..70),
-            tail in proptest::collection::vec(proptest::sample::select(b"a 0-9".to_vec()), 0..20),
+        fn the_word_search_finds_the_first_digit(
+            head in proptest::collection::vec(proptest::sample::select(b"ab -\"z/:\x00\x7f\x80\xb0\xb9\xff".to_vec()), 0..70),
+            tail in proptest::collection::vec(proptest::sample::select(b"a 0-9/:\xb0\xb9".to_vec()), 0..20),
         ) {
             let bytes = [head, tail].concat();
             let naive = bytes.iter().position(u8::is_ascii_digit).unwrap_or(bytes.len());

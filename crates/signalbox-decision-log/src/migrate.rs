@@ -46,7 +46,7 @@ pub(crate) fn from_json(tx: &Transaction<'_>, version: i64) -> Result<(), String
         record.request_id = key;
         record.caller_request_id = caller;
         store
-            .insert(tx, record)
+            .insert(tx, &mut record)
             .map_err(|e| format!("record {converted}: {e}"))?;
         converted += 1;
     }
