@@ -13,7 +13,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 mod fingerprint;
 
-pub(crate) use fingerprint::fingerprint;
+pub(crate) use fingerprint::{Scratch, fingerprint};
 
 /// Stands for one run of digits in a shape. serde_json escapes control
 /// characters inside strings and writes none outside them, so the byte

@@ -66,7 +66,7 @@ pub(crate) struct Store {
     totals: Pending,
     json: Vec<u8>,
     shape: Vec<u8>,
-    tokens: Vec<u8>,
+    scratch: codec::Scratch,
     values: Values,
     body: Vec<u8>,
 }
@@ -232,7 +232,7 @@ impl Store {
         for s in &mut record.signals {
             self.values.signals.push(std::mem::take(&mut s.value));
         }
-        let print = codec::fingerprint(&*record, &mut self.tokens, &mut self.values.digits);
+        let print = codec::fingerprint(&*record, &mut self.scratch, &mut self.values.digits);
         if let Some(shape) = print.and_then(|p| self.prints.get(&p)) {
             self.values.encode_diff(&shape.defaults, &mut self.body);
             return Ok(Some((shape.id, trace)));

@@ -393,11 +393,7 @@ impl Writer {
 
     /// Moves waiting messages into the batch (records up to [`MAX_BATCH`]);
     /// `true` once every handle is gone.
-    fn take_waiting(
-        &self,
-        records: &mut Batch,
-        flushes: &mut Vec<oneshot::Sender<()>>,
-    ) -> bool {
+    fn take_waiting(&self, records: &mut Batch, flushes: &mut Vec<oneshot::Sender<()>>) -> bool {
         while records.len() < MAX_BATCH {
             match self.rx.try_recv() {
                 Ok(msg) => sort(msg, &self.state.counters, records, flushes),
@@ -484,10 +480,7 @@ impl WriterState {
         }
     }
 
-    fn try_write(
-        &mut self,
-        records: &mut Batch,
-    ) -> rusqlite::Result<(u64, u64)> {
+    fn try_write(&mut self, records: &mut Batch) -> rusqlite::Result<(u64, u64)> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
