@@ -485,8 +485,9 @@ impl WriterState {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (mut written, mut failed) = (0, 0);
+        let mut insert = Store::prepare_insert(&tx)?;
         for mut record in records.drain(..) {
-            match self.store.insert(&tx, &mut record) {
+            match self.store.insert(&tx, &mut insert, &mut record) {
                 Ok(()) => written += 1,
                 Err(error) => {
                     failed += 1;
@@ -494,6 +495,7 @@ impl WriterState {
                 }
             }
         }
+        drop(insert);
         self.store.flush_totals(&tx)?;
         tx.commit()?;
         Ok((written, failed))
