@@ -176,11 +176,14 @@ impl Walker {
         self.tokens.extend_from_slice(&packed.to_le_bytes());
     }
 
+    /// A tag, the length and the bytes: the tag and length as one
+    /// fixed-size write (three growing writes per text cost a tenth of
+    /// the walk).
     fn bytes(&mut self, t: u8, b: &[u8]) {
+        let len = u32::try_from(b.len()).unwrap_or(u32::MAX).to_le_bytes();
         self.tokens.reserve(b.len() + 5);
-        self.tag(t);
         self.tokens
-            .extend_from_slice(&u32::try_from(b.len()).unwrap_or(u32::MAX).to_le_bytes());
+            .extend_from_slice(&[t, len[0], len[1], len[2], len[3]]);
         self.tokens.extend_from_slice(b);
     }
 }
