@@ -309,10 +309,9 @@ pub(crate) fn first_digit(bytes: &[u8]) -> usize {
     if at == len {
         return len;
     }
-    // The bytes below `at` hold no digit, so they flag nothing (not even
-    // by a borrow): only the new ones can.
-    let m = word(len - 8) & (u64::MAX << (8 * (at + 8 - len)));
-    match m {
+    // The last eight bytes again: those below `at` hold no digit, so they
+    // flag nothing (not even by a borrow); only the new ones can.
+    match word(len - 8) {
         0 => len,
         m => len - 8 + (m.trailing_zeros() / 8) as usize,
     }
