@@ -7,7 +7,9 @@
 //! Run by `bench/decision-log.sh`; see docs/benchmarks.md.
 //!
 //! `cargo bench -p signalbox-decision-log --bench load -- [--records N]
-//! [--rate R] [--paced-secs S] [--dir D] [--keep] [--query-only]`
+//! [--rate R] [--paced-secs S] [--dir D] [--keep] [--query-only]
+//! [--only routine|non-routine|mix]` (`--only`: that fill alone, for A/B
+//! runs of the writer's CPU; no paced run, no queries)
 
 #![expect(clippy::disallowed_methods, reason = "a benchmark measures real time")]
 #![expect(clippy::unwrap_used, reason = "benchmark")]
@@ -41,6 +43,8 @@ struct Args {
     keep: bool,
     /// Only the queries, over `dir/mix.db` left by an earlier `--keep` run.
     query_only: bool,
+    /// Only this fill (`routine`, `non-routine` or `mix`).
+    only: Option<String>,
 }
 
 fn args() -> Args {
@@ -51,6 +55,7 @@ fn args() -> Args {
         dir: std::env::temp_dir().join("signalbox-decision-log-load"),
         keep: false,
         query_only: false,
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -62,6 +67,7 @@ fn args() -> Args {
             "--dir" => a.dir = PathBuf::from(value()),
             "--keep" => a.keep = true,
             "--query-only" => a.query_only = true,
+            "--only" => a.only = Some(value()),
             // cargo bench passes `--bench`.
             _ => {}
         }
@@ -339,18 +345,31 @@ fn main() {
         return;
     }
     println!("# decision-log load: {} records", a.records);
-    let small = (a.records / 10).clamp(1, 1_000_000);
-    let (_, cpu_r, bytes_r) = fill(&rt, &a.dir.join("routine.db"), small, 100, start);
-    println!("routine only ({small}): writer {cpu_r:.2} µs/record, {bytes_r:.0} bytes/record");
-    let few = (a.records / 100).clamp(1, 100_000);
-    let (_, cpu_u, bytes_u) = fill(&rt, &a.dir.join("unusual.db"), few, 0, start);
-    println!("non-routine only ({few}): writer {cpu_u:.2} µs/record, {bytes_u:.0} bytes/record");
+    let only = |phase: &str| a.only.as_deref().is_none_or(|o| o == phase);
+    if only("routine") {
+        let small = (a.records / 10).clamp(1, 1_000_000);
+        let (_, cpu_r, bytes_r) = fill(&rt, &a.dir.join("routine.db"), small, 100, start);
+        println!("routine only ({small}): writer {cpu_r:.2} µs/record, {bytes_r:.0} bytes/record");
+    }
+    if only("non-routine") {
+        let few = (a.records / 100).clamp(1, 100_000);
+        let (_, cpu_u, bytes_u) = fill(&rt, &a.dir.join("unusual.db"), few, 0, start);
+        println!(
+            "non-routine only ({few}): writer {cpu_u:.2} µs/record, {bytes_u:.0} bytes/record"
+        );
+    }
     let path = a.dir.join("mix.db");
-    let (rps, cpu, bytes) = fill(&rt, &path, a.records, 90, start);
-    println!(
-        "mix 90/10 ({}): writer sustained {rps:.0} records/s, {cpu:.2} µs/record, {bytes:.0} bytes/record",
-        a.records
-    );
+    if only("mix") {
+        let (rps, cpu, bytes) = fill(&rt, &path, a.records, 90, start);
+        println!(
+            "mix 90/10 ({}): writer sustained {rps:.0} records/s, {cpu:.2} µs/record, {bytes:.0} bytes/record",
+            a.records
+        );
+    }
+    if a.only.is_some() {
+        let _ = std::fs::remove_dir_all(&a.dir);
+        return;
+    }
     paced(&rt, &a);
     queries(&path, start, a.records);
     if !a.keep {

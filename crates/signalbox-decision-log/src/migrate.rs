@@ -37,6 +37,7 @@ pub(crate) fn from_json(tx: &Transaction<'_>, version: i64) -> Result<(), String
         .map_err(|e| e.to_string())?;
     let mut rows = stmt.query([]).map_err(|e| e.to_string())?;
     let mut converted = 0u64;
+    let mut insert = Store::prepare_insert(tx).map_err(|e| e.to_string())?;
     while let Some(row) = rows.next().map_err(|e| e.to_string())? {
         let key: String = row.get(0).map_err(|e| e.to_string())?;
         let caller: Option<String> = row.get(1).map_err(|e| e.to_string())?;
@@ -46,12 +47,13 @@ pub(crate) fn from_json(tx: &Transaction<'_>, version: i64) -> Result<(), String
         record.request_id = key;
         record.caller_request_id = caller;
         store
-            .insert(tx, record)
+            .insert(tx, &mut insert, &mut record)
             .map_err(|e| format!("record {converted}: {e}"))?;
         converted += 1;
     }
     drop(rows);
     drop(stmt);
+    drop(insert);
     store.flush_totals(tx).map_err(|e| e.to_string())?;
     tx.execute_batch("DROP TABLE decisions_json")
         .map_err(|e| e.to_string())?;

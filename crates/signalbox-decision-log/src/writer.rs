@@ -32,6 +32,11 @@ const BEHIND: usize = 1024;
 /// Below this many records a batch lingers for more.
 const SMALL_BATCH: usize = 128;
 
+/// The records of one batch, boxed as they arrived on the queue: moved
+/// by value, each (~1 KB) was copied into the batch and again into the
+/// store, and the batch regrown, for every batch.
+type Batch = Vec<Box<DecisionRecord>>;
+
 /// How often, at most, the writer deletes expired records.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 /// How often, at most, the writer warns that records were dropped.
@@ -388,11 +393,7 @@ impl Writer {
 
     /// Moves waiting messages into the batch (records up to [`MAX_BATCH`]);
     /// `true` once every handle is gone.
-    fn take_waiting(
-        &self,
-        records: &mut Vec<DecisionRecord>,
-        flushes: &mut Vec<oneshot::Sender<()>>,
-    ) -> bool {
+    fn take_waiting(&self, records: &mut Batch, flushes: &mut Vec<oneshot::Sender<()>>) -> bool {
         while records.len() < MAX_BATCH {
             match self.rx.try_recv() {
                 Ok(msg) => sort(msg, &self.state.counters, records, flushes),
@@ -433,26 +434,32 @@ impl DropWarning {
 fn sort(
     msg: Msg,
     counters: &Counters,
-    records: &mut Vec<DecisionRecord>,
+    records: &mut Batch,
     flushes: &mut Vec<oneshot::Sender<()>>,
 ) {
     match msg {
-        Msg::Record(record) => records.push(*record),
-        Msg::Deferred(make) => records.push(make()),
+        Msg::Record(record) => records.push(record),
+        Msg::Deferred(make) => records.push(Box::new(make())),
         Msg::Flush(done) => return flushes.push(done),
     }
     counters.queued.fetch_sub(1, Ordering::Relaxed);
 }
 
 impl WriterState {
-    /// Writes one batch in one transaction; counts, logs and moves on when
-    /// a record or the whole batch fails.
-    fn write(&mut self, records: &mut Vec<DecisionRecord>) {
+    /// Writes one batch in one transaction, leaving `records` empty (its
+    /// room kept for the next batch); counts, logs and moves on when a
+    /// record or the whole batch fails.
+    /// Each record is dropped right after its insert, while it is still in
+    /// the cache.
+    fn write(&mut self, records: &mut Batch) {
         if records.is_empty() {
             return;
         }
         let n = records.len();
-        match self.try_write(std::mem::replace(records, Vec::with_capacity(SMALL_BATCH))) {
+        let result = self.try_write(records);
+        // Emptied already unless the transaction could not begin.
+        records.clear();
+        match result {
             Ok((written, failed)) => {
                 self.counters.written.fetch_add(written, Ordering::Relaxed);
                 self.counters
@@ -473,13 +480,14 @@ impl WriterState {
         }
     }
 
-    fn try_write(&mut self, records: Vec<DecisionRecord>) -> rusqlite::Result<(u64, u64)> {
+    fn try_write(&mut self, records: &mut Batch) -> rusqlite::Result<(u64, u64)> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let (mut written, mut failed) = (0, 0);
-        for record in records {
-            match self.store.insert(&tx, record) {
+        let mut insert = Store::prepare_insert(&tx)?;
+        for mut record in records.drain(..) {
+            match self.store.insert(&tx, &mut insert, &mut record) {
                 Ok(()) => written += 1,
                 Err(error) => {
                     failed += 1;
@@ -487,6 +495,7 @@ impl WriterState {
                 }
             }
         }
+        drop(insert);
         self.store.flush_totals(&tx)?;
         tx.commit()?;
         Ok((written, failed))

@@ -136,7 +136,9 @@ fn reads_a_file_with_no_writer() {
         let mut conn = schema::open_writer(db.path()).unwrap();
         let tx = conn.transaction().unwrap();
         let mut store = crate::store::Store::load(&tx).unwrap();
-        store.insert(&tx, record.clone()).unwrap();
+        let mut insert = crate::store::Store::prepare_insert(&tx).unwrap();
+        store.insert(&tx, &mut insert, &mut record.clone()).unwrap();
+        drop(insert);
         tx.commit().unwrap();
     }
     let reader = LogReader::open(db.path()).unwrap();

@@ -7,7 +7,7 @@ use crate::test_support::{failed, gateway_like, served};
 
 /// The fingerprint's numbers and the shape's text, as the writer gets them.
 fn both<T: Serialize + ?Sized>(value: &T) -> (Option<u128>, Vec<Num>, Vec<u8>, Vec<Num>) {
-    let (mut tokens, mut printed) = (Vec::new(), Vec::new());
+    let (mut tokens, mut printed) = (super::Scratch::default(), Vec::new());
     let print = fingerprint(value, &mut tokens, &mut printed);
     let (mut shape, mut split_digits) = (Vec::new(), Vec::new());
     split(value, &mut shape, &mut split_digits).unwrap();
@@ -59,7 +59,7 @@ fn records_of_one_shape_share_a_fingerprint_and_others_do_not() {
 fn a_map_key_serde_json_refuses_has_no_fingerprint() {
     let mut m = std::collections::BTreeMap::new();
     m.insert(vec![1u8], 1);
-    let (mut tokens, mut digits) = (Vec::new(), Vec::new());
+    let (mut tokens, mut digits) = (super::Scratch::default(), Vec::new());
     assert!(fingerprint(&m, &mut tokens, &mut digits).is_none());
     assert!(serde_json::to_vec(&m).is_err());
 }
@@ -154,4 +154,70 @@ proptest! {
             prop_assert_eq!(pa, pb);
         }
     }
+}
+
+/// Names with digits in them (a field, a variant): their digits are values.
+#[derive(Debug, Clone, Serialize)]
+struct Numbered {
+    k9: u8,
+    plain: &'static str,
+    step: Step,
+}
+
+#[derive(Debug, Clone, Serialize)]
+enum Step {
+    V2,
+    Plain,
+}
+
+/// The walk remembers which names hold no digit; reused across records
+/// (as the writer reuses it), it must take out exactly the numbers the
+/// shape does and print what a fresh walk prints, record after record,
+/// names with digits included.
+#[test]
+fn a_reused_walk_prints_what_a_fresh_one_does() {
+    let mut scratch = super::Scratch::default();
+    let values: Vec<serde_json::Value> = (0..3)
+        .flat_map(|round| {
+            [
+                serde_json::to_value(gateway_like(round, 1_700_000_000_000 + round)).unwrap(),
+                serde_json::to_value(served("r-1", 1_700_000_000_000, "acme", "eu")).unwrap(),
+                serde_json::to_value(failed("r-2", 1_700_000_000_001, "acme", "eu")).unwrap(),
+            ]
+        })
+        .collect();
+    let numbered = [
+        Numbered {
+            k9: 1,
+            plain: "a",
+            step: Step::V2,
+        },
+        Numbered {
+            k9: 2,
+            plain: "b",
+            step: Step::Plain,
+        },
+    ];
+    for _ in 0..3 {
+        for v in &values {
+            check_reused(v, &mut scratch);
+        }
+        for n in &numbered {
+            check_reused(n, &mut scratch);
+        }
+        for r in [
+            gateway_like(7, 1_700_000_000_007),
+            failed("r-3", 1, "acme", "us"),
+        ] {
+            check_reused(&r, &mut scratch);
+        }
+    }
+}
+
+fn check_reused<T: Serialize + std::fmt::Debug>(value: &T, scratch: &mut super::Scratch) {
+    let mut digits = Vec::new();
+    let print = fingerprint(value, scratch, &mut digits);
+    let (fresh, _, _, split_digits) = both(value);
+    assert_eq!(digits, split_digits, "{value:?}");
+    assert_eq!(print, fresh, "{value:?}");
 }
