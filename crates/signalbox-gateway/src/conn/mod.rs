@@ -11,7 +11,6 @@
 //! answer may stream for minutes.
 
 mod accept;
-mod head;
 mod limit;
 mod sniff;
 mod watch;

@@ -274,11 +274,8 @@ impl hyper::service::Service<http::Request<Incoming>> for Tracked {
 
     fn call(&self, req: http::Request<Incoming>) -> Self::Future {
         let guard = InFlight::start(&self.activity);
-        let (mut parts, body) = req.into_parts();
-        super::head::own(&mut parts);
-        let req = http::Request::from_parts(parts, Body::new(body));
         // `Entry` is always ready; cloning it is two reference counts.
-        let future = self.entry.clone().call(req);
+        let future = self.entry.clone().call(req.map(Body::new));
         TrackedFuture {
             future,
             guard: Some(guard),
