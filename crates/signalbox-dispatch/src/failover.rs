@@ -282,7 +282,9 @@ enum RoundEnd {
 /// moved into), about 0.5 KB a level held for the whole upstream wait.
 #[derive(Debug)]
 pub struct Decided {
+    /// The request as the current round sends it.
     pub req: ChatRequest,
+    /// Its signals (a degradation step may change them).
     pub signals: Signals,
     /// The current round's decision; the first one's refusal, if any, is
     /// only final when no degradation step finds a route.
