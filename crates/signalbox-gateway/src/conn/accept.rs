@@ -101,7 +101,12 @@ async fn connection(shared: Arc<Shared>, tcp: TcpStream, permit: ConnPermit) {
         header_expired: shared.header_expired.clone(),
         idle_expired: shared.idle_expired.clone(),
     };
-    let protocol = match tokio::time::timeout(deadlines.header, sniff(&tcp)).await {
+    // A draining server does not wait for a connection that sent nothing.
+    let sniffed = tokio::select! {
+        sniffed = tokio::time::timeout(deadlines.header, sniff(&tcp)) => sniffed,
+        () = shared.stop.cancelled() => return,
+    };
+    let protocol = match sniffed {
         Ok(Ok(protocol)) => protocol,
         Ok(Err(e)) => {
             tracing::trace!(error = %e, "Client connection failed before its first byte.");

@@ -109,6 +109,50 @@ async fn per_core_workers_share_the_port_and_the_connections() {
     assert!(status.success(), "{status:?}");
 }
 
+/// SIGTERM with a connection open that has sent nothing yet: the drain
+/// closes it at once rather than waiting out its (here: hour-long) header
+/// deadline.
+#[tokio::test]
+async fn a_silent_connection_does_not_hold_up_the_drain() {
+    let (primary, secondary) = two_mocks().await;
+    let (_config_dir, config) =
+        failover_with("silent-drain", "  threads: 2\n  header-read-timeout: 1h\n");
+    let envs = [
+        ("PRIMARY_URL", primary.base_url()),
+        ("SECONDARY_URL", secondary.base_url()),
+    ];
+    let (mut child, addr) = serve(&config, &envs, &[]).await;
+    let silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // The connection is accepted (and waiting for its first bytes) once a
+    // request on another connection is answered after it.
+    let resp = fresh_connections()
+        .post(format!("http://{addr}/v1/chat/completions"))
+        .json(&chat_body("chat", "after the silent one"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exited = tokio::task::spawn_blocking(move || {
+        for _ in 0..200 {
+            if let Some(status) = child.0.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    })
+    .await
+    .unwrap();
+    let status = exited.expect("serve waited on a silent connection after SIGTERM");
+    assert!(status.success(), "{status:?}");
+    drop(silent);
+}
+
 /// `signalbox_warm_up_seconds` by worker label, from `/metrics`.
 async fn warm_up_by_worker(client: &reqwest::Client, addr: &str) -> Vec<String> {
     let text = metrics(client, addr).await;
