@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::common::process::{serve, serve_with_soft_nofile, two_mocks};
+use crate::common::process::{Killed, serve, serve_with_soft_nofile, two_mocks};
 use crate::common::{TempDir, temp_file};
 use signalbox_testkit::{Tricklers, chat_body};
 
@@ -47,6 +47,26 @@ async fn connections_by_worker(client: &reqwest::Client, addr: &str) -> Vec<(Str
         .collect()
 }
 
+/// Sends SIGTERM to `serve` and waits up to 10 s for it to exit.
+async fn terminate(mut child: Killed) -> Option<std::process::ExitStatus> {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    tokio::task::spawn_blocking(move || {
+        for _ in 0..200 {
+            if let Some(status) = child.0.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    })
+    .await
+    .unwrap()
+}
+
 /// A client that opens a new connection for every request, so that the
 /// kernel picks a listener for each.
 fn fresh_connections() -> reqwest::Client {
@@ -65,7 +85,7 @@ async fn per_core_workers_share_the_port_and_the_connections() {
         ("PRIMARY_URL", primary.base_url()),
         ("SECONDARY_URL", secondary.base_url()),
     ];
-    let (mut child, addr) = serve(&config, &envs, &[]).await;
+    let (child, addr) = serve(&config, &envs, &[]).await;
     let client = fresh_connections();
     let url = format!("http://{addr}/v1/chat/completions");
     for i in 0..40 {
@@ -89,23 +109,9 @@ async fn per_core_workers_share_the_port_and_the_connections() {
     assert_eq!(count("0") + count("1"), 41, "{counts:?}");
 
     // SIGTERM: the workers drain and the process exits cleanly.
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exited = tokio::task::spawn_blocking(move || {
-        for _ in 0..200 {
-            if let Some(status) = child.0.try_wait().unwrap() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
-    })
-    .await
-    .unwrap();
-    let status = exited.expect("serve did not exit within 10 s of SIGTERM");
+    let status = terminate(child)
+        .await
+        .expect("serve did not exit within 10 s of SIGTERM");
     assert!(status.success(), "{status:?}");
 }
 
@@ -121,7 +127,7 @@ async fn a_silent_connection_does_not_hold_up_the_drain() {
         ("PRIMARY_URL", primary.base_url()),
         ("SECONDARY_URL", secondary.base_url()),
     ];
-    let (mut child, addr) = serve(&config, &envs, &[]).await;
+    let (child, addr) = serve(&config, &envs, &[]).await;
     let silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
     // The connection is accepted (and waiting for its first bytes) once a
     // request on another connection is answered after it.
@@ -132,23 +138,9 @@ async fn a_silent_connection_does_not_hold_up_the_drain() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exited = tokio::task::spawn_blocking(move || {
-        for _ in 0..200 {
-            if let Some(status) = child.0.try_wait().unwrap() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
-    })
-    .await
-    .unwrap();
-    let status = exited.expect("serve waited on a silent connection after SIGTERM");
+    let status = terminate(child)
+        .await
+        .expect("serve waited on a silent connection after SIGTERM");
     assert!(status.success(), "{status:?}");
     drop(silent);
 }
