@@ -448,9 +448,8 @@ fn sort(
 impl WriterState {
     /// Writes one batch in one transaction, leaving `records` empty (its
     /// room kept for the next batch); counts, logs and moves on when a
-    /// record or the whole batch fails.
-    /// Each record is dropped right after its insert, while it is still in
-    /// the cache.
+    /// record or the whole batch fails. Each record is dropped right after
+    /// its insert, while it is still in the cache.
     fn write(&mut self, records: &mut Batch) {
         if records.is_empty() {
             return;

@@ -28,7 +28,7 @@ use crate::trace::genai::Sampling;
 
 /// What a record renders its rules, candidates and signals from: the
 /// first round's signals and decision (boxed: kept for the whole request).
-pub type Evidence = (Signals, Decision);
+pub(crate) type Evidence = (Signals, Decision);
 
 /// One chat request's context, from arrival to its record.
 pub(crate) struct RequestCtx {
