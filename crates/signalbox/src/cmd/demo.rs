@@ -56,21 +56,27 @@ struct Demo {
 }
 
 pub async fn run(tour: bool, quality: bool, listen: SocketAddr) -> anyhow::Result<ExitCode> {
-    let demo = start(listen, tour || quality, quality).await?;
+    // Listened for from the first moment, and by one listener throughout: a
+    // Ctrl-C while the mocks and the gateway start drops what was started,
+    // its temporary directory included, instead of killing the process with
+    // the directory in place (or being lost between two listeners).
+    let signal = super::serve::shutdown_listener();
+    tokio::pin!(signal);
+    let demo = until_interrupted(start(listen, tour || quality, quality), signal.as_mut()).await?;
     let base = demo.gateway.base_url();
     if quality {
         let story = async {
             quality::run(&demo, &base).await?;
             canary::run(&demo, &base).await
         };
-        let result = until_interrupted(story).await;
+        let result = until_interrupted(story, signal.as_mut()).await;
         stop(demo).await;
         result?;
         println!("\nQuality demo complete. See docs/quality.md.");
         return Ok(ExitCode::SUCCESS);
     }
     if tour {
-        let result = until_interrupted(run_tour(&demo, &base)).await;
+        let result = until_interrupted(run_tour(&demo, &base), signal.as_mut()).await;
         stop(demo).await;
         result?;
         println!(
@@ -79,20 +85,23 @@ pub async fn run(tour: bool, quality: bool, listen: SocketAddr) -> anyhow::Resul
         return Ok(ExitCode::SUCCESS);
     }
     print_instructions(&demo, &base);
-    super::serve::shutdown_signal().await;
+    signal.await;
     stop(demo).await;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `story` unless Ctrl-C (or SIGTERM) comes first, which ends it as
-/// an error: either way the caller then stops the demo and its temporary
-/// files go.
-async fn until_interrupted(
-    story: impl std::future::Future<Output = anyhow::Result<()>>,
-) -> anyhow::Result<()> {
+/// an error: either way the caller then stops the demo (or, interrupted
+/// while starting, `story` drops what it started) and its temporary files go.
+async fn until_interrupted<T>(
+    story: impl std::future::Future<Output = anyhow::Result<T>>,
+    signal: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+) -> anyhow::Result<T> {
     tokio::select! {
+        // A signal that came while `story` was busy wins over its result.
+        biased;
+        () = signal => bail!("interrupted"),
         result = story => result,
-        () = super::serve::shutdown_signal() => bail!("interrupted"),
     }
 }
 

@@ -1,7 +1,8 @@
 //! Nothing left behind in the temp directory when a run is cut short:
 //! the interactive demo, the tour and a chaos run, each started with a
 //! temp directory of its own (`TMPDIR`) and sent SIGINT (Ctrl-C) once it
-//! has files there, must remove them before exiting. (A run to its end is
+//! has files there, must remove them before exiting; so must the demo
+//! interrupted while it starts. (A run to its end is
 //! checked by the demo and chaos tests themselves.)
 
 use std::io::{BufRead, BufReader};
@@ -94,6 +95,25 @@ fn ctrl_c_on_the_interactive_demo_removes_its_decision_log() {
     wait_for_log(&tmp, "signalbox-demo-");
     let status = interrupt(&mut child);
     assert!(status.success(), "{status}");
+    assert_left_nothing(&left_in(tmp.path()));
+}
+
+#[test]
+fn ctrl_c_while_the_demo_starts_removes_its_directory() {
+    let (mut child, tmp) = spawn_in_own_tmp(bin().args(["demo", "--listen", "127.0.0.1:0"]));
+    // The directory is made first, then the mocks and the gateway start
+    // (the tokenizer's warm-up alone takes a while): interrupt at once.
+    let deadline = Instant::now() + LIMIT;
+    while !left_in(tmp.path())
+        .iter()
+        .any(|n| n.starts_with("signalbox-demo-"))
+    {
+        assert!(Instant::now() < deadline, "no demo directory appeared");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Interrupted while starting (an error) or, on a fast machine, once
+    // serving (a clean stop): either way nothing is left.
+    interrupt(&mut child);
     assert_left_nothing(&left_in(tmp.path()));
 }
 
