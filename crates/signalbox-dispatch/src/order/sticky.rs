@@ -83,17 +83,13 @@ fn member_share<X>(r: &Route<X>, intent: &str) -> Option<f64> {
         return None;
     }
     let q = &r.health.quality;
-    let share = q.share();
     if intent.is_empty() {
-        return Some(share);
+        return Some(q.share());
     }
     if q.closed_for(intent).is_some() {
         return None;
     }
-    Some(match q.warning_for(intent) {
-        Some(_) => share * q.warn_weight(),
-        None => share,
-    })
+    Some(q.share_for(intent))
 }
 
 /// Whether a warned remembered route keeps the session: for `share` of the

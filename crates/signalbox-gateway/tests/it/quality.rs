@@ -510,6 +510,20 @@ async fn a_warn_bar_of_a_scoped_suite_ranks_the_route_lower_for_its_intent_only(
         ..Faults::default()
     });
     audit_event(&h, "route primary-route warned for intent weather").await;
+    // `/admin/routes`: the share per warned intent; the route-wide one
+    // (every other request) untouched.
+    let health = &admin_route(&h, "primary-route").await["health"];
+    assert_eq!(health["quality_share"], 1.0, "{health}");
+    assert_eq!(
+        health["quality_share_by_intent"]["weather"], 0.25,
+        "{health}"
+    );
+    assert!(
+        health["quality_warning_by_intent"]["weather"]
+            .as_str()
+            .is_some_and(|w| w.contains("weather-tools tool-call 0.00 < 1.00")),
+        "{health}"
+    );
     let mut moved = None;
     for i in 0..40 {
         let id = format!("scoped-warn-{i}");
