@@ -5,10 +5,15 @@
 //! routes (`quality/canaried.rs`); their scores are kept like any other
 //! (route × model version × prompt version × suite × scorer × window).
 //! Here a step reads, through a [`ScoreView`], the newest pass rate of the
-//! canary's version per suite and scorer since the step began: one below
-//! its suite's `min-pass-rate` rolls the canary back, with the suite, the
-//! scorer, both versions' rates and the floor as evidence; and a step is
-//! promoted only once the canary's version was evaluated in it.
+//! canary's version per suite and scorer since the step began, and the
+//! baseline's in the same window (else its newest in the step). The
+//! canary is rolled back when it falls more than the canary's `eval-drop`
+//! below the baseline's rate, or below its suite's `min-pass-rate` while
+//! the baseline is not as low (or has no score): the evidence names the
+//! suite, the scorer, both versions' rates and the bar broken. Below the
+//! floor but within the margin of a baseline just as low, the version is
+//! not what regressed: the step is neither rolled back nor promoted. A
+//! step is promoted only once the canary's version was evaluated in it.
 
 use signalbox_state::{ScoreKey, ScoreTally};
 
@@ -36,13 +41,24 @@ impl PassCount {
 /// Where a step reads evaluation scores from.
 pub(crate) trait ScoreView {
     /// The newest pass count of `prompt_version` for `suite` and `scorer`
-    /// in a window that ends after `since` (Unix seconds), if any.
+    /// in a window that ends after `since` (Unix seconds), with the
+    /// window's start, if any.
     fn newest(
         &self,
         prompt_version: &str,
         suite: &str,
         scorer: &str,
         since: u64,
+    ) -> Option<(u64, PassCount)>;
+
+    /// The pass count of `prompt_version` for `suite` and `scorer` in the
+    /// window starting at `window_start`, if it was evaluated then.
+    fn in_window(
+        &self,
+        prompt_version: &str,
+        suite: &str,
+        scorer: &str,
+        window_start: u64,
     ) -> Option<PassCount>;
 }
 
@@ -53,41 +69,84 @@ pub(crate) struct Evals<'a> {
     pub baseline: &'a str,
     /// Every floor of the suites its versions run.
     pub floors: &'a [Floor],
+    /// Most drop of the canary's pass rate below the baseline's (0–1): the
+    /// canary's `rollback.eval-drop`.
+    pub drop: f64,
     pub view: &'a dyn ScoreView,
 }
 
+/// One floor's reading: the canary's rate and the baseline's.
+enum Verdict {
+    /// Within every bar.
+    Clear,
+    /// Rolled back, with the evidence.
+    Regressed(String),
+    /// Below the suite's floor, but so is the baseline (within the
+    /// margin): not the version's regression, not promoted either.
+    Held,
+}
+
 impl Evals<'_> {
-    /// The first floor the canary's version fell below since `since`, in
-    /// words with the suite, the scorer, both versions' rates and the floor.
-    pub fn regression(&self, since: u64) -> Option<String> {
-        self.floors.iter().find_map(|f| {
-            let can = self.view.newest(self.canary, &f.suite, &f.scorer, since)?;
-            (can.rate() < f.min).then(|| {
-                let base = self
-                    .view
-                    .newest(self.baseline, &f.suite, &f.scorer, since)
-                    .map_or_else(|| "-".to_owned(), pct);
-                format!(
-                    "eval suite {} scorer {}: {} pass rate {} below the suite's min-pass-rate {:.0}% (baseline {} {base})",
-                    f.suite,
-                    f.scorer,
-                    self.canary,
-                    pct(can),
-                    f.min * 100.0,
-                    self.baseline,
-                )
-            })
+    /// The canary's newest count for floor `f` since `since` and the
+    /// baseline's in the same window (else its newest since `since`).
+    fn read(&self, f: &Floor, since: u64) -> Option<(PassCount, Option<PassCount>)> {
+        let (window, can) = self.view.newest(self.canary, &f.suite, &f.scorer, since)?;
+        let base = self
+            .view
+            .in_window(self.baseline, &f.suite, &f.scorer, window)
+            .or_else(|| {
+                let newest = self.view.newest(self.baseline, &f.suite, &f.scorer, since);
+                newest.map(|(_, c)| c)
+            });
+        Some((can, base))
+    }
+
+    fn verdict(&self, f: &Floor, since: u64) -> Option<Verdict> {
+        let (can, base) = self.read(f, since)?;
+        let shown = base.map_or_else(|| "-".to_owned(), pct);
+        let below_base = base.is_some_and(|b| can.rate() < b.rate() - self.drop);
+        let (suite, scorer, canary, baseline) = (&f.suite, &f.scorer, self.canary, self.baseline);
+        let floor = f.min * 100.0;
+        Some(if can.rate() < f.min && (base.is_none() || below_base) {
+            Verdict::Regressed(format!(
+                "eval suite {suite} scorer {scorer}: {canary} pass rate {} below the suite's min-pass-rate {floor:.0}% (baseline {baseline} {shown})",
+                pct(can),
+            ))
+        } else if below_base {
+            Verdict::Regressed(format!(
+                "eval suite {suite} scorer {scorer}: {canary} pass rate {} more than {:.0} points below the baseline {baseline} {shown} (eval-drop {}; the suite's min-pass-rate {floor:.0}%)",
+                pct(can),
+                self.drop * 100.0,
+                self.drop,
+            ))
+        } else if can.rate() < f.min {
+            Verdict::Held
+        } else {
+            Verdict::Clear
         })
     }
 
-    /// Whether the canary's version was evaluated since `since` (on any
-    /// floor's suite and scorer): a step is not promoted blind.
+    /// The first bar the canary's version broke since `since`, in words
+    /// with the suite, the scorer, both versions' rates and the bar.
+    pub fn regression(&self, since: u64) -> Option<String> {
+        self.floors
+            .iter()
+            .find_map(|f| match self.verdict(f, since)? {
+                Verdict::Regressed(why) => Some(why),
+                Verdict::Clear | Verdict::Held => None,
+            })
+    }
+
+    /// Whether a step may be promoted on the scores: the canary's version
+    /// was evaluated since `since` (on any floor's suite and scorer: a step
+    /// is not promoted blind), and is nowhere held below a floor.
     pub fn evaluated(&self, since: u64) -> bool {
-        self.floors.iter().any(|f| {
-            self.view
-                .newest(self.canary, &f.suite, &f.scorer, since)
-                .is_some()
-        })
+        let verdicts: Vec<Verdict> = self
+            .floors
+            .iter()
+            .filter_map(|f| self.verdict(f, since))
+            .collect();
+        !verdicts.is_empty() && !verdicts.iter().any(|v| matches!(v, Verdict::Held))
     }
 
     /// The canary version's rates since `since`, for a promotion's
@@ -97,7 +156,7 @@ impl Evals<'_> {
             .floors
             .iter()
             .filter_map(|f| {
-                let c = self.view.newest(self.canary, &f.suite, &f.scorer, since)?;
+                let (_, c) = self.view.newest(self.canary, &f.suite, &f.scorer, since)?;
                 Some(format!("{} {} {}", f.suite, f.scorer, pct(c)))
             })
             .collect();
@@ -118,6 +177,25 @@ pub(crate) struct Rows<'a> {
     pub window_secs: u64,
 }
 
+impl Rows<'_> {
+    /// The matching rows of the alias's routes whose window passes `keep`.
+    fn matching<'r>(
+        &'r self,
+        prompt_version: &'r str,
+        suite: &'r str,
+        scorer: &'r str,
+        keep: impl Fn(u64) -> bool + 'r,
+    ) -> impl Iterator<Item = &'r (ScoreKey, ScoreTally)> + 'r {
+        self.rows.iter().filter(move |(k, _)| {
+            k.prompt_version == prompt_version
+                && k.suite == suite
+                && k.scorer == scorer
+                && keep(k.window_start)
+                && self.routes.contains(&k.route)
+        })
+    }
+}
+
 impl ScoreView for Rows<'_> {
     /// Sums the newest matching window over the alias's routes and the
     /// model versions that answered.
@@ -127,19 +205,26 @@ impl ScoreView for Rows<'_> {
         suite: &str,
         scorer: &str,
         since: u64,
+    ) -> Option<(u64, PassCount)> {
+        let ends_after = |start: u64| start.saturating_add(self.window_secs) > since;
+        let newest = self
+            .matching(prompt_version, suite, scorer, ends_after)
+            .map(|(k, _)| k.window_start)
+            .max()?;
+        let count = self.in_window(prompt_version, suite, scorer, newest)?;
+        Some((newest, count))
+    }
+
+    /// Sums that window over the alias's routes and the model versions.
+    fn in_window(
+        &self,
+        prompt_version: &str,
+        suite: &str,
+        scorer: &str,
+        window_start: u64,
     ) -> Option<PassCount> {
-        let matching = || {
-            self.rows.iter().filter(move |(k, _)| {
-                k.prompt_version == prompt_version
-                    && k.suite == suite
-                    && k.scorer == scorer
-                    && k.window_start.saturating_add(self.window_secs) > since
-                    && self.routes.contains(&k.route)
-            })
-        };
-        let newest = matching().map(|(k, _)| k.window_start).max()?;
-        let (passed, scored) = matching()
-            .filter(|(k, _)| k.window_start == newest)
+        let (passed, scored) = self
+            .matching(prompt_version, suite, scorer, |start| start == window_start)
             .fold((0, 0), |(p, s), (_, t)| (p + t.passed, s + t.scored));
         (scored > 0).then_some(PassCount { passed, scored })
     }
@@ -153,6 +238,8 @@ pub(crate) struct Gathered {
     pub window_secs: u64,
     /// The baseline's and the canary's `id@version`.
     pub arms: (String, String),
+    /// The canary's `rollback.eval-drop`.
+    pub drop: f64,
 }
 
 impl Gathered {
@@ -167,6 +254,7 @@ impl Gathered {
             canary: &self.arms.1,
             baseline: &self.arms.0,
             floors: &self.floors,
+            drop: self.drop,
             view: &view,
         })
     }
@@ -213,9 +301,19 @@ mod tests {
         let newest = |since| view.newest("p@v2", "tools", "tool-call", since);
         assert_eq!(
             newest(0),
+            Some((
+                160,
+                PassCount {
+                    passed: 3,
+                    scored: 4
+                }
+            ))
+        );
+        assert_eq!(
+            view.in_window("p@v1", "tools", "tool-call", 160),
             Some(PassCount {
-                passed: 3,
-                scored: 4
+                passed: 0,
+                scored: 2
             })
         );
         // A window ending before the step began is not the step's.

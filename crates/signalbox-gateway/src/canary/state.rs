@@ -3,10 +3,12 @@
 //! and the step itself. [`State::evaluate`] rolls the canary back as soon
 //! as the canary arm, on at least `min_requests` requests, regresses
 //! against the baseline arm beyond a declared threshold (or the quality
-//! loop disables its route, or a prompt canary's version scores below a
-//! suite's floor in the scheduled runs: `evals.rs`), and promotes it to
-//! the next step once a window of `min_duration` with at least
-//! `min_requests` is clean (and, with suites, evaluated).
+//! loop disables its route, or a prompt canary's version scores in the
+//! scheduled runs more than `eval-drop` below the baseline version, or
+//! below a suite's floor that the baseline keeps: `evals.rs`), and
+//! promotes it to the next step once a window of `min_duration` with at
+//! least `min_requests` is clean (and, with suites, evaluated and above
+//! their floors).
 //! Promotion to a 100 % step completes the rollout.
 
 use std::collections::HashMap;
