@@ -82,8 +82,8 @@ enum Verdict {
     /// Rolled back, with the evidence.
     Regressed(String),
     /// Below the suite's floor, but so is the baseline (within the
-    /// margin): not the version's regression, not promoted either.
-    Held,
+    /// margin): not the version's regression, not promoted either; why.
+    Held(String),
 }
 
 impl Evals<'_> {
@@ -120,7 +120,11 @@ impl Evals<'_> {
                 self.drop,
             ))
         } else if can.rate() < f.min {
-            Verdict::Held
+            Verdict::Held(format!(
+                "eval suite {suite} scorer {scorer}: {canary} pass rate {} below the suite's min-pass-rate {floor:.0}%, but within eval-drop {} of the baseline {baseline} {shown}: not promoted until it meets the floor",
+                pct(can),
+                self.drop,
+            ))
         } else {
             Verdict::Clear
         })
@@ -133,20 +137,25 @@ impl Evals<'_> {
             .iter()
             .find_map(|f| match self.verdict(f, since)? {
                 Verdict::Regressed(why) => Some(why),
-                Verdict::Clear | Verdict::Held => None,
+                Verdict::Clear | Verdict::Held(_) => None,
             })
     }
 
-    /// Whether a step may be promoted on the scores: the canary's version
-    /// was evaluated since `since` (on any floor's suite and scorer: a step
-    /// is not promoted blind), and is nowhere held below a floor.
-    pub fn evaluated(&self, since: u64) -> bool {
-        let verdicts: Vec<Verdict> = self
-            .floors
+    /// Why the step may not be promoted on the scores although nothing
+    /// regressed: the first floor the canary's version is held below.
+    pub fn held(&self, since: u64) -> Option<String> {
+        self.floors
             .iter()
-            .filter_map(|f| self.verdict(f, since))
-            .collect();
-        !verdicts.is_empty() && !verdicts.iter().any(|v| matches!(v, Verdict::Held))
+            .find_map(|f| match self.verdict(f, since)? {
+                Verdict::Held(why) => Some(why),
+                Verdict::Clear | Verdict::Regressed(_) => None,
+            })
+    }
+
+    /// Whether the canary's version was evaluated since `since` (on any
+    /// floor's suite and scorer): a step is not promoted blind.
+    pub fn evaluated(&self, since: u64) -> bool {
+        self.floors.iter().any(|f| self.read(f, since).is_some())
     }
 
     /// The canary version's rates since `since`, for a promotion's

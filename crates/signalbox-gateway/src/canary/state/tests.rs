@@ -383,6 +383,15 @@ async fn below_its_floor_with_a_baseline_as_low_a_version_is_held_and_without_on
         ("support@v1", started + 20, count(3, 4)),
     ]);
     assert_eq!(s.evaluate(&c, None, Some(&evals(&floors, &as_low))), None);
+    assert_eq!(
+        s.held.as_deref(),
+        Some(
+            "eval suite tools scorer tool-call: support@v2 pass rate 75% (3/4) below the suite's \
+             min-pass-rate 90%, but within eval-drop 0.1 of the baseline support@v1 75% (3/4): \
+             not promoted until it meets the floor"
+        ),
+        "said in `/admin/canary`"
+    );
     // The baseline's newest score in the step stands in when it has none
     // in the canary's window.
     let elsewhere = Scored(vec![
@@ -400,6 +409,7 @@ async fn below_its_floor_with_a_baseline_as_low_a_version_is_held_and_without_on
     ]);
     let e = s.evaluate(&c, None, Some(&evals(&floors, &good))).unwrap();
     assert_eq!(e.kind, EventKind::Promoted, "{}", e.evidence);
+    assert_eq!(s.held, None);
     let mut s = State::new(&c);
     // No baseline score at all: the suite's floor is the bar, as before.
     let now = signalbox_core::clock::unix_secs();
