@@ -175,3 +175,36 @@ async fn a_route_closed_for_an_intent_is_never_kept_by_that_intents_sessions() {
     assert!(homed > 0, "no session on primary-route");
     h.stop().await;
 }
+
+/// `x-signalbox-pin-route` is not stickiness: a request pinned to a route
+/// closed for its intent is not served elsewhere, nor by that route; it
+/// fails naming the quality skip, and the route's other intents keep it.
+#[tokio::test]
+async fn a_request_pinned_to_a_route_closed_for_its_intent_fails_naming_the_skip() {
+    let h = start_scoped("min-pass-rate: { tool-call: 1.0 }").await;
+    audit_event(&h, "route primary-route disabled for intent weather").await;
+    let resp = pinned(&h, "weather").await;
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    assert!(status.is_server_error(), "{status}: {body}");
+    assert!(
+        body.contains("primary-route") && body.contains("(for intent weather)"),
+        "{body}"
+    );
+    let resp = pinned(&h, "general").await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "x-signalbox-route"), "primary-route");
+    h.stop().await;
+}
+
+/// A question of `intent` pinned to primary-route.
+async fn pinned(h: &Harness, intent: &str) -> reqwest::Response {
+    h.chat_with(
+        &signalbox_testkit::chat_body("chat", "hi"),
+        &[
+            ("x-signalbox-pin-route", "primary-route"),
+            ("x-signalbox-intent", intent),
+        ],
+    )
+    .await
+}
