@@ -104,7 +104,9 @@ impl Evals<'_> {
     fn verdict(&self, f: &Floor, since: u64) -> Option<Verdict> {
         let (can, base) = self.read(f, since)?;
         let shown = base.map_or_else(|| "-".to_owned(), pct);
-        let below_base = base.is_some_and(|b| can.rate() < b.rate() - self.drop);
+        // "More than" the margin: a drop of exactly `drop` (0.8 − 0.7 is
+        // 0.10000000000000009 in floating point) is within it.
+        let below_base = base.is_some_and(|b| b.rate() - can.rate() > self.drop + 1e-9);
         let (suite, scorer, canary, baseline) = (&f.suite, &f.scorer, self.canary, self.baseline);
         let floor = f.min * 100.0;
         Some(if can.rate() < f.min && (base.is_none() || below_base) {
@@ -155,7 +157,11 @@ impl Evals<'_> {
     /// Whether the canary's version was evaluated since `since` (on any
     /// floor's suite and scorer): a step is not promoted blind.
     pub fn evaluated(&self, since: u64) -> bool {
-        self.floors.iter().any(|f| self.read(f, since).is_some())
+        self.floors.iter().any(|f| {
+            self.view
+                .newest(self.canary, &f.suite, &f.scorer, since)
+                .is_some()
+        })
     }
 
     /// The canary version's rates since `since`, for a promotion's
@@ -328,5 +334,42 @@ mod tests {
         // A window ending before the step began is not the step's.
         assert_eq!(newest(220), None);
         assert_eq!(view.newest("p@v3", "tools", "tool-call", 0), None);
+    }
+
+    #[test]
+    fn a_drop_of_exactly_the_margin_is_within_it() {
+        // Baseline 80% and canary 70% of the same window, margin 0.1; the
+        // canary meets its floor (0.5).
+        let mut rows = vec![
+            row(160, "a", "m1", "p@v1", 2),
+            row(160, "a", "m1", "p@v2", 1),
+        ];
+        rows[0].1 = ScoreTally::run(1, 8, 10);
+        rows[1].1 = ScoreTally::run(1, 7, 10);
+        let routes = ["a".to_owned()];
+        let view = Rows {
+            rows: &rows,
+            routes: &routes,
+            window_secs: 60,
+        };
+        let floors = [Floor {
+            suite: "tools".into(),
+            scorer: "tool-call".into(),
+            min: 0.5,
+        }];
+        let evals = |drop| Evals {
+            canary: "p@v2",
+            baseline: "p@v1",
+            floors: &floors,
+            drop,
+            view: &view,
+        };
+        assert_eq!(evals(0.1).regression(0), None);
+        assert!(evals(0.1).evaluated(0) && evals(0.1).held(0).is_none());
+        let why = evals(0.05).regression(0).unwrap_or_default();
+        assert!(
+            why.starts_with("eval suite tools scorer tool-call: p@v2 pass rate 70% (7/10) more than 5 points below the baseline p@v1 80% (8/10)"),
+            "{why}"
+        );
     }
 }
