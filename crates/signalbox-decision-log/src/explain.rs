@@ -98,7 +98,8 @@ fn why_served(r: &DecisionRecord) -> String {
     }
     if let Some(reordered) = &r.reordered {
         for moved in &reordered.demoted {
-            let _ = write!(line, "; {} ranked lower ({})", moved.route, moved.kind);
+            let (route, verb, kind) = (&moved.route, moved.kind.verb(), moved.kind);
+            let _ = write!(line, "; {route} {verb} ({kind})");
         }
     }
     let verb = if r.stream {

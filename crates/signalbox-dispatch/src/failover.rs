@@ -553,6 +553,7 @@ async fn dispatch_round<X: Sync>(
             session: s,
             remembered,
             group: round.decision.leading_ties(),
+            intent: &round.signals.intent,
         }),
         tenant: f.tenant,
         intent: &round.signals.intent,

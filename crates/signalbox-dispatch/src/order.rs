@@ -5,15 +5,19 @@
 //! `warn-weight` share of requests and moved after the others for the rest),
 //! routes a suite judging them for the request's intent disabled skipped
 //! (or, warned, moved back as above),
-//! and by session stickiness. The order is a pure function of the request's
+//! and by session stickiness (a warned route's share applied to sessions
+//! too: [`sticky`]). The order is a pure function of the request's
 //! seed, the session and the health state, so it is deterministic. A warned
-//! route moved for a request is named, with the order tried, for its record
-//! (built only then: nothing is allocated while no route is warned).
+//! route moved for a request, or a session moved off one, is named, with
+//! the order tried, for its record (built only then: nothing is allocated
+//! while no route is warned).
 
 use signalbox_core::{DemotionKind, DemotionRecord, ReorderRecord, RouteIdx};
 
 use crate::RouteTable;
 use crate::health::{Admission, Hold};
+
+mod sticky;
 
 /// A route left out of the order, and why.
 pub use signalbox_core::SkipRecord as Skipped;
@@ -27,6 +31,9 @@ pub struct StickyInput<'a> {
     pub remembered: Option<RouteIdx>,
     /// How many leading candidates are ranked equal (the sticky group).
     pub group: usize,
+    /// The request's intent: a route warned for it weighs less in the
+    /// group, one closed for it is left out (empty: none).
+    pub intent: &'a str,
 }
 
 /// The try order.
@@ -54,14 +61,16 @@ pub(crate) fn order<X>(
 ) -> Order {
     let mut candidates: Vec<RouteIdx> = candidates.to_vec();
     let mut out = Order::default();
+    let mut session_moved = None;
     if let Some(s) = sticky
-        && let Some(choice) = sticky_choice(routes, &candidates, s)
+        && let Some(choice) = sticky::choose(routes, &candidates, s)
     {
-        if let Some(pos) = candidates.iter().position(|&c| c == choice) {
+        if let Some(pos) = candidates.iter().position(|&c| c == choice.route) {
             candidates.remove(pos);
-            candidates.insert(0, choice);
+            candidates.insert(0, choice.route);
         }
-        out.sticky = Some(choice);
+        out.sticky = Some(choice.route);
+        session_moved = choice.moved;
     }
     let mut healthy = Vec::with_capacity(candidates.len());
     let mut ramping = Vec::new();
@@ -118,6 +127,12 @@ pub(crate) fn order<X>(
     if !demoted.is_empty() {
         out.reordered = reordered(routes, &candidates, &out.routes, &demoted);
     }
+    if let Some(moved) = session_moved {
+        // The session's move comes first: it decided the route tried first.
+        let record = out.reordered.get_or_insert_with(Default::default);
+        record.demoted.insert(0, moved);
+        record.order = ids(routes, &out.routes);
+    }
     out
 }
 
@@ -139,6 +154,7 @@ pub(crate) fn apply_intent_gates<X>(
         return;
     }
     let skipped = &mut order.skipped;
+    let before = order.routes.len();
     order.routes.retain(|&idx| {
         let Some(r) = routes.get(idx) else {
             return true;
@@ -155,6 +171,13 @@ pub(crate) fn apply_intent_gates<X>(
             None => true,
         }
     });
+    if order.routes.len() != before
+        && let Some(record) = order.reordered.as_deref_mut()
+    {
+        // A session moved off a warned route named the order before this
+        // intent's skips.
+        record.order = ids(routes, &order.routes);
+    }
     let moved: Vec<(RouteIdx, DemotionRecord)> = order
         .routes
         .iter()
@@ -202,15 +225,19 @@ fn move_last<X>(routes: &RouteTable<X>, order: &mut Order, moved: Vec<(RouteIdx,
     if named.is_empty() {
         return;
     }
-    let order_ids = order
-        .routes
-        .iter()
-        .filter_map(|&idx| routes.get(idx))
-        .map(|r| r.id.to_string())
-        .collect();
+    let order_ids = ids(routes, &order.routes);
     let record = order.reordered.get_or_insert_with(Default::default);
     record.demoted.extend(named);
     record.order = order_ids;
+}
+
+/// The ids of `order`, for a record.
+fn ids<X>(routes: &RouteTable<X>, order: &[RouteIdx]) -> Vec<String> {
+    order
+        .iter()
+        .filter_map(|&idx| routes.get(idx))
+        .map(|r| r.id.to_string())
+        .collect()
 }
 
 /// The warned routes `demoted` that ended up behind a route the policy
@@ -242,50 +269,10 @@ fn reordered<X>(
     if moved.is_empty() {
         return None;
     }
-    let order = tried
-        .iter()
-        .filter_map(|&idx| routes.get(idx))
-        .map(|r| r.id.to_string())
-        .collect();
     Some(Box::new(ReorderRecord {
         demoted: moved,
-        order,
+        order: ids(routes, tried),
     }))
-}
-
-/// Weighted rendezvous hashing over the healthy routes of the sticky group;
-/// a remembered route wins while it stays in the group and healthy, so a
-/// session that moved once stays on its new route.
-fn sticky_choice<X>(
-    routes: &RouteTable<X>,
-    candidates: &[RouteIdx],
-    s: StickyInput<'_>,
-) -> Option<RouteIdx> {
-    let group: Vec<RouteIdx> = candidates
-        .iter()
-        .take(s.group.max(1))
-        .copied()
-        .filter(|&i| {
-            routes
-                .get(i)
-                .is_some_and(|r| matches!(r.health.peek(), Admission::Allowed { slow: false, .. }))
-        })
-        .collect();
-    if let Some(r) = s.remembered.filter(|r| group.contains(r)) {
-        return Some(r);
-    }
-    let session_hash = fnv1a(s.session.as_bytes());
-    group
-        .into_iter()
-        .filter_map(|i| routes.get(i).map(|r| (i, r)))
-        .map(|(i, r)| {
-            let u = unit(mix(session_hash, &r.id)).max(f64::MIN_POSITIVE);
-            // Weighted rendezvous: the largest w / -ln(u) wins. A warned
-            // route's weight is cut to its share.
-            (i, r.weight * r.health.quality.share() / -u.ln())
-        })
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|(i, _)| i)
 }
 
 /// A 64-bit hash of `seed` and the route id.

@@ -108,6 +108,21 @@ impl QualityMarks {
     /// The intents another replica than `replica` keeps `route` from
     /// serving now, with why (one per intent, sorted).
     pub fn disabled_intents_elsewhere(&self, route: &str, replica: u64) -> Vec<(String, String)> {
+        self.intents_elsewhere(route, replica, |m| m.disabled.clone())
+    }
+
+    /// The intents another replica than `replica` found `route` missing a
+    /// warn bar for now, with which bars (one per intent, sorted).
+    pub fn warned_intents_elsewhere(&self, route: &str, replica: u64) -> Vec<(String, String)> {
+        self.intents_elsewhere(route, replica, |m| m.warning.clone())
+    }
+
+    fn intents_elsewhere(
+        &self,
+        route: &str,
+        replica: u64,
+        pick: impl Fn(&QualityMark) -> Option<String>,
+    ) -> Vec<(String, String)> {
         let routes = self.0.load();
         let now = unix_ms();
         let mut out: Vec<(String, String)> = routes
@@ -115,7 +130,7 @@ impl QualityMarks {
             .into_iter()
             .flatten()
             .filter(|m| m.replica != replica && m.expires_ms > now)
-            .filter_map(|m| Some((m.intent.clone()?, m.disabled.clone()?)))
+            .filter_map(|m| Some((m.intent.clone()?, pick(m)?)))
             .collect();
         out.sort();
         out.dedup_by(|a, b| a.0 == b.0);

@@ -127,6 +127,9 @@ pub struct CanaryRollback {
     pub cost_ratio: f64,
     /// Most answer-score pass-rate drop (0–1).
     pub score_drop: f64,
+    /// Most drop of a prompt canary's eval pass rate below the baseline
+    /// version's in the scheduled runs (0–1).
+    pub eval_drop: f64,
 }
 
 impl Default for CanaryRollback {
@@ -136,6 +139,7 @@ impl Default for CanaryRollback {
             p95_latency_ratio: 1.5,
             cost_ratio: 1.5,
             score_drop: 0.1,
+            eval_drop: 0.1,
         }
     }
 }

@@ -121,4 +121,9 @@ pub(crate) struct RawCanaryRollback {
     /// live answers) below the baseline's by more than this (0–1).
     /// Default 0.1. A canary route the quality loop disables rolls back too.
     pub score_drop: Option<f64>,
+    /// A prompt canary's pass rate in the scheduled eval runs below the
+    /// baseline version's in the same window by more than this (0–1).
+    /// Default 0.1. Without a baseline score, its suite's `min-pass-rate`
+    /// is the bar.
+    pub eval_drop: Option<f64>,
 }

@@ -435,6 +435,7 @@ fn thresholds(raw: Option<RawCanaryRollback>, at: &str, errors: &mut Errors) -> 
         p95_latency_ratio,
         cost_ratio,
         score_drop,
+        eval_drop,
     }) = raw
     else {
         return d;
@@ -452,6 +453,7 @@ fn thresholds(raw: Option<RawCanaryRollback>, at: &str, errors: &mut Errors) -> 
         "error-rate-increase",
     );
     let score_drop = share(score_drop, d.score_drop, "score-drop");
+    let eval_drop = share(eval_drop, d.eval_drop, "eval-drop");
     let mut ratio = |v: Option<f64>, default: f64, field: &str| {
         let v = v.unwrap_or(default);
         if !(v.is_finite() && v >= 1.0) {
@@ -464,5 +466,6 @@ fn thresholds(raw: Option<RawCanaryRollback>, at: &str, errors: &mut Errors) -> 
         p95_latency_ratio: ratio(p95_latency_ratio, d.p95_latency_ratio, "p95-latency-ratio"),
         cost_ratio: ratio(cost_ratio, d.cost_ratio, "cost-ratio"),
         score_drop,
+        eval_drop,
     }
 }

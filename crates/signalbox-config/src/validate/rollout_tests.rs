@@ -198,3 +198,24 @@ fn a_shadow_rule_agreement_bar_defaults_and_is_a_share() {
         errors_of(&yaml)
     );
 }
+
+#[test]
+fn a_canarys_eval_drop_defaults_to_ten_points_and_is_a_share() {
+    let yaml = format!(
+        "{BASE}{PROMPTS}canary:\n  - {{ name: p2, alias: chat, prompt: support, baseline: v1, canary: v2 }}\n"
+    );
+    let config = load_str(&yaml, "test.yaml", &vars()).unwrap();
+    assert_eq!(config.canaries[0].rollback.eval_drop, 0.1);
+    let yaml = yaml.replace(
+        "canary: v2 }",
+        "canary: v2, rollback: { eval-drop: 0.02 } }",
+    );
+    let config = load_str(&yaml, "test.yaml", &vars()).unwrap();
+    assert_eq!(config.canaries[0].rollback.eval_drop, 0.02);
+    let yaml = yaml.replace("eval-drop: 0.02", "eval-drop: 1.5");
+    let errors = errors_of(&yaml);
+    assert!(
+        errors.contains("canary[0].rollback.eval-drop: must be between 0 and 1"),
+        "{errors}"
+    );
+}

@@ -1,7 +1,8 @@
 //! Owns the record of a request whose try order was changed without a
 //! route being skipped: a route the quality loop warned about, moved after
 //! the others for this request (it keeps its place for only its
-//! `warn-weight` share of requests). Absent from almost every record: it
+//! `warn-weight` share of requests), or a session moved off a warned route
+//! it would otherwise have stuck to. Absent from almost every record: it
 //! is written only when a route was actually moved, so the common record
 //! is unchanged, and a record that has it is never routine for the
 //! decision log (it keeps its whole explanation).
@@ -17,6 +18,11 @@ pub enum DemotionKind {
     /// its place for its `warn-weight` share of requests, and this request
     /// was not among them.
     QualityWarning,
+    /// The session's route was warned (for every request or for the
+    /// request's intent): its weight for sessions is cut to its
+    /// `warn-weight` share, and this session moved to another route of its
+    /// group.
+    SessionQualityWarning,
     /// Recorded by a newer gateway with a kind this one does not know.
     #[default]
     #[serde(other)]
@@ -28,7 +34,17 @@ impl DemotionKind {
     pub fn label(self) -> &'static str {
         match self {
             Self::QualityWarning => "quality_warning",
+            Self::SessionQualityWarning => "session_quality_warning",
             Self::Unknown => "unknown",
+        }
+    }
+
+    /// What happened to the route, for people: `ranked lower`, or `lost
+    /// this session`.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Self::SessionQualityWarning => "lost this session",
+            Self::QualityWarning | Self::Unknown => "ranked lower",
         }
     }
 }
@@ -51,22 +67,30 @@ pub struct DemotionRecord {
     /// 0.50 < 0.95`).
     pub reason: String,
     /// The share of requests for which the route keeps its place (its
-    /// `warn-weight`), in (0, 1).
+    /// `warn-weight`), in (0, 1); for a session, the share of its weight
+    /// for sessions it keeps (with an intent's warning, times that).
     pub share: f64,
 }
 
 impl std::fmt::Display for DemotionRecord {
     /// `us-large ranked lower (quality_warning): quality warning: … (it
-    /// keeps its place for 25% of requests; this one was not among them)`.
+    /// keeps its place for 25% of requests; this one was not among them)`;
+    /// for a session: `us-large lost this session (session_quality_warning):
+    /// quality warning: … (it keeps 25% of its weight for sessions; this
+    /// session moved to another route)`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} ranked lower ({}): {} (it keeps its place for {}% of requests; this one was not among them)",
-            self.route,
-            self.kind,
-            self.reason,
-            (self.share * 100.0).round()
-        )
+        let share = (self.share * 100.0).round();
+        let (route, kind, reason, verb) = (&self.route, self.kind, &self.reason, self.kind.verb());
+        match self.kind {
+            DemotionKind::SessionQualityWarning => write!(
+                f,
+                "{route} {verb} ({kind}): {reason} (it keeps {share}% of its weight for sessions; this session moved to another route)"
+            ),
+            DemotionKind::QualityWarning | DemotionKind::Unknown => write!(
+                f,
+                "{route} {verb} ({kind}): {reason} (it keeps its place for {share}% of requests; this one was not among them)"
+            ),
+        }
     }
 }
 
@@ -106,5 +130,24 @@ mod tests {
             serde_json::from_str(r#"{"route":"r","kind":"later","reason":"x","share":0.5}"#)
                 .unwrap();
         assert_eq!(newer.kind, DemotionKind::Unknown);
+    }
+
+    #[test]
+    fn a_session_moved_off_a_warned_route_says_so() {
+        let d = DemotionRecord {
+            route: "us-large".into(),
+            kind: DemotionKind::SessionQualityWarning,
+            reason: "quality warning: w tool-call 0.50 < 0.95 (for intent weather)".into(),
+            share: 0.25,
+        };
+        assert_eq!(
+            d.to_string(),
+            "us-large lost this session (session_quality_warning): quality warning: w tool-call \
+             0.50 < 0.95 (for intent weather) (it keeps 25% of its weight for sessions; this \
+             session moved to another route)"
+        );
+        let v = serde_json::to_value(&d).unwrap();
+        assert_eq!(v["kind"], "session_quality_warning");
+        assert_eq!(serde_json::from_value::<DemotionRecord>(v).unwrap(), d);
     }
 }

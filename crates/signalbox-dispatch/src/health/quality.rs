@@ -269,18 +269,40 @@ impl QualityGate {
                     .map(|(i, g)| (i.clone(), g.state.reason.clone())),
             );
         }
-        if let Some(link) = self.link.get() {
-            for (intent, why) in link
-                .marks
+        let elsewhere = self.link.get().map(|link| {
+            link.marks
                 .disabled_intents_elsewhere(&link.route, link.replica)
-            {
-                if !out.iter().any(|(i, _)| *i == intent) {
-                    out.push((intent, format!("{why} (found by another replica)")));
-                }
-            }
+        });
+        with_elsewhere(out, elsewhere)
+    }
+
+    /// The intents the route is warned for, here or on another replica,
+    /// with which warn bars (an intent warned here says so as here), sorted.
+    pub fn warned_intents(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        if self.intent_warned.load(Ordering::Relaxed) {
+            out.extend(
+                self.intents
+                    .lock()
+                    .iter()
+                    .filter_map(|(i, g)| Some((i.clone(), g.warning.clone()?))),
+            );
         }
-        out.sort();
-        out
+        let elsewhere = self.link.get().map(|link| {
+            link.marks
+                .warned_intents_elsewhere(&link.route, link.replica)
+        });
+        with_elsewhere(out, elsewhere)
+    }
+
+    /// The share of `intent`'s requests the route keeps: the route's own
+    /// ([`Self::share`]), times its `warn-weight` while warned for the
+    /// intent.
+    pub fn share_for(&self, intent: &str) -> f64 {
+        match self.warning_for(intent) {
+            Some(_) => self.share() * self.warn_weight(),
+            None => self.share(),
+        }
     }
 
     /// Which warn bars the suites judging the route for `intent` missed in
@@ -386,6 +408,21 @@ impl QualityGate {
     }
 }
 
+/// The intents found here, `here`, and those only other replicas found,
+/// each saying so, sorted.
+fn with_elsewhere(
+    mut here: Vec<(String, String)>,
+    elsewhere: Option<Vec<(String, String)>>,
+) -> Vec<(String, String)> {
+    for (intent, why) in elsewhere.into_iter().flatten() {
+        if !here.iter().any(|(i, _)| *i == intent) {
+            here.push((intent, format!("{why} (found by another replica)")));
+        }
+    }
+    here.sort();
+    here
+}
+
 /// One run's effect on a gate that is `closed` or not: the hysteresis.
 fn step(
     s: &mut GateState,
@@ -420,165 +457,4 @@ fn step(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_gate_closes_after_failing_runs_and_opens_after_passing_ones() {
-        let gate = QualityGate::default();
-        assert_eq!(gate.record(false, "tool-call 0.40 < 0.90", 2, 2), None);
-        assert!(gate.closed().is_none(), "one failing run moves nothing");
-        let t = gate.record(false, "tool-call 0.40 < 0.90", 2, 2);
-        assert!(matches!(t, Some(QualityTransition::Disabled { .. })));
-        assert!(gate.closed().unwrap_or_default().contains("tool-call 0.40"));
-        assert_eq!(gate.record(true, "", 2, 2), None);
-        // A failing run in between starts the recovery count again.
-        assert_eq!(gate.record(false, "tool-call 0.50 < 0.90", 2, 2), None);
-        assert_eq!(gate.record(true, "", 2, 2), None);
-        assert_eq!(
-            gate.record(true, "", 2, 2),
-            Some(QualityTransition::Restored)
-        );
-        assert!(gate.closed().is_none());
-    }
-
-    #[test]
-    fn a_missed_warn_bar_marks_the_route_until_a_run_meets_it() {
-        let gate = QualityGate::default();
-        assert!(!gate.warned() && gate.warning().is_none());
-        gate.record_warning(Some("tool-call 0.85 < 0.95"));
-        assert!(gate.warned());
-        assert!(
-            gate.warning()
-                .unwrap_or_default()
-                .contains("tool-call 0.85")
-        );
-        assert!(gate.closed().is_none(), "a warning never skips the route");
-        gate.record_warning(None);
-        assert!(!gate.warned());
-    }
-
-    #[test]
-    fn a_gate_for_one_intent_closes_and_opens_for_that_intent_only() {
-        let gate = QualityGate::default();
-        assert!(gate.closed_for("weather").is_none());
-        assert_eq!(
-            gate.record_intent("weather", false, "w tool-call 0.00 < 1.00", 2, 1),
-            None
-        );
-        assert!(
-            gate.closed_for("weather").is_none(),
-            "hysteresis: one run moves nothing"
-        );
-        let t = gate.record_intent("weather", false, "w tool-call 0.00 < 1.00", 2, 1);
-        assert!(matches!(t, Some(QualityTransition::Disabled { .. })));
-        let why = gate.closed_for("weather").unwrap_or_default();
-        assert!(
-            why.contains("tool-call 0.00") && why.ends_with("(for intent weather)"),
-            "{why}"
-        );
-        assert!(
-            gate.closed_for("general").is_none(),
-            "other intents still served"
-        );
-        assert!(gate.closed().is_none(), "the route's own gate is open");
-        assert_eq!(gate.closed_intents().len(), 1);
-        assert_eq!(
-            gate.record_intent("weather", true, "", 2, 1),
-            Some(QualityTransition::Restored)
-        );
-        assert!(gate.closed_for("weather").is_none() && gate.closed_intents().is_empty());
-        assert!(gate.record_intent_warning("weather", Some("w tool-call 0.90 < 0.95")));
-        let why = gate.warning_for("weather").unwrap_or_default();
-        assert_eq!(
-            why,
-            "quality warning: w tool-call 0.90 < 0.95 (for intent weather)"
-        );
-        assert!(gate.warning_for("general").is_none() && !gate.warned());
-        assert!(!gate.record_intent_warning("weather", Some("w tool-call 0.91 < 0.95")));
-        assert!(gate.record_intent_warning("weather", None));
-        assert!(gate.warning_for("weather").is_none());
-    }
-
-    fn replicas() -> [QualityGate; 2] {
-        let store: Arc<dyn QualityStore> = Arc::new(signalbox_state::InMemoryQuality::default());
-        let [a, b] = [QualityGate::default(), QualityGate::default()];
-        a.share_through("r", 1, Arc::clone(&store));
-        b.share_through("r", 2, store);
-        [a, b]
-    }
-
-    #[test]
-    fn a_route_disabled_on_one_replica_is_disabled_on_the_other_until_it_recovers() {
-        let [a, b] = replicas();
-        assert!(b.closed().is_none());
-        a.record(false, "tool-call 0.00 < 1.00", 1, 1);
-        let why = b.closed().unwrap_or_default();
-        assert!(
-            why.contains("tool-call 0.00") && why.contains("another replica"),
-            "{why}"
-        );
-        assert!(!b.closed_here(), "its own gate is untouched");
-        assert_eq!(
-            b.record(true, "", 1, 1),
-            None,
-            "its own passing runs do not lift another replica's verdict"
-        );
-        assert!(b.closed().is_some());
-        assert_eq!(a.record(true, "", 1, 1), Some(QualityTransition::Restored));
-        assert!(b.closed().is_none(), "the recovery reaches it");
-    }
-
-    #[test]
-    fn a_warned_route_keeps_the_declared_share_on_every_replica() {
-        let [a, b] = replicas();
-        a.configure(0.4, Duration::from_secs(60));
-        b.configure(0.4, Duration::from_secs(60));
-        assert_eq!(b.share(), 1.0);
-        a.record_warning(Some("tool-call 0.85 < 0.95"));
-        assert_eq!(a.share(), 0.4);
-        assert_eq!(b.share(), 0.4, "warned by the other replica");
-        assert!(b.warning().unwrap_or_default().contains("another replica"));
-        a.record_warning(None);
-        assert_eq!(b.share(), 1.0);
-        b.configure(7.0, Duration::from_secs(60));
-        b.record_warning(Some("x"));
-        assert_eq!(b.share(), DEFAULT_WARN_WEIGHT, "out of (0, 1]: the default");
-    }
-
-    #[test]
-    fn an_intent_gate_closed_on_one_replica_is_closed_on_the_other_for_that_intent_only() {
-        let [a, b] = replicas();
-        assert!(b.closed_for("weather").is_none());
-        a.record_intent("weather", false, "w tool-call 0.00 < 1.00", 1, 1);
-        let why = b.closed_for("weather").unwrap_or_default();
-        assert!(
-            why.contains("tool-call 0.00")
-                && why.contains("another replica")
-                && why.ends_with("(for intent weather)"),
-            "{why}"
-        );
-        assert!(b.closed_for("general").is_none(), "that intent only");
-        assert!(b.closed().is_none(), "not the route");
-        assert_eq!(b.closed_intents().len(), 1);
-        assert!(
-            a.closed_for("weather")
-                .is_some_and(|w| !w.contains("another"))
-        );
-        assert_eq!(
-            b.record_intent("weather", true, "", 1, 1),
-            None,
-            "its own passing runs do not lift another replica's verdict"
-        );
-        assert!(b.closed_for("weather").is_some());
-        a.record_intent("weather", true, "", 1, 1);
-        assert!(b.closed_for("weather").is_none(), "the recovery reaches it");
-        assert!(b.closed_intents().is_empty());
-        a.record_intent_warning("weather", Some("w tool-call 0.90 < 0.95"));
-        let why = b.warning_for("weather").unwrap_or_default();
-        assert!(why.contains("another replica"), "{why}");
-        assert!(b.warning_for("general").is_none() && !b.warned());
-        a.record_intent_warning("weather", None);
-        assert!(b.warning_for("weather").is_none());
-    }
-}
+mod tests;

@@ -324,3 +324,26 @@ async fn each_transition_is_reported_once_with_its_reason() {
     assert_eq!(got[4].2, "half-open trial succeeded");
     assert!(rx.try_recv().is_err(), "a peek or a skip reports nothing");
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_view_reports_the_share_of_each_warned_intent_beside_the_route_wide_one() {
+    let h = RouteHealth::new(cfg());
+    let v = h.view();
+    assert!(v.quality_share_by_intent.is_empty() && v.quality_warning_by_intent.is_empty());
+    let json = serde_json::to_value(&v).unwrap();
+    assert!(json.get("quality_share_by_intent").is_none(), "{json}");
+    h.quality.configure(0.25, Duration::from_secs(60));
+    h.quality
+        .record_intent_warning("weather", Some("w tool-call 0.90 < 0.95"));
+    let v = h.view();
+    assert_eq!(v.quality_share, 1.0, "route-wide: every other request");
+    assert_eq!(v.quality_share_by_intent.get("weather"), Some(&0.25));
+    assert_eq!(
+        v.quality_warning_by_intent
+            .get("weather")
+            .map(String::as_str),
+        Some("w tool-call 0.90 < 0.95")
+    );
+    let json = serde_json::to_value(&v).unwrap();
+    assert_eq!(json["quality_share_by_intent"]["weather"], 0.25, "{json}");
+}

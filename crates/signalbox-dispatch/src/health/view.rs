@@ -58,8 +58,18 @@ pub struct HealthView {
     /// Which warn bars its last quality run missed (ranked lower), if any.
     pub quality_warning: Option<String>,
     /// The share of its traffic the quality loop leaves it: 1, or its
-    /// `warn-weight` while warned.
+    /// `warn-weight` while warned (route-wide: every request; a request of
+    /// an intent listed in `quality_share_by_intent` gets that share).
     pub quality_share: f64,
+    /// Per intent the route is warned for (`quality.suites[].intents`),
+    /// which warn bars its suites missed.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub quality_warning_by_intent: std::collections::BTreeMap<String, String>,
+    /// Per intent the route is warned for, the share of that intent's
+    /// requests it keeps: `quality_share` times the `warn-weight` (other
+    /// intents keep `quality_share`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub quality_share_by_intent: std::collections::BTreeMap<String, f64>,
     /// Per intent, why a suite judging the route for it keeps it from
     /// serving that intent's requests (`quality.suites[].intents`).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -99,6 +109,7 @@ impl RouteHealth {
             ),
             None => (state, open_left),
         };
+        let warned_intents = self.quality.warned_intents();
         let mut reason = match &elsewhere {
             Some(other) => format!("opened by another replica: {}", other.reason),
             None => s.reason.clone(),
@@ -131,6 +142,11 @@ impl RouteHealth {
             quality_regression: self.quality.closed(),
             quality_warning: self.quality.warning(),
             quality_share: self.quality.share(),
+            quality_share_by_intent: warned_intents
+                .iter()
+                .map(|(i, _)| (i.clone(), self.quality.share_for(i)))
+                .collect(),
+            quality_warning_by_intent: warned_intents.into_iter().collect(),
             quality_regression_by_intent: self.quality.closed_intents().into_iter().collect(),
         }
     }

@@ -9,7 +9,8 @@ use super::*;
 use crate::RouteTable;
 use crate::scripted::Scripted;
 
-fn table(n: usize) -> RouteTable {
+/// `n` healthy routes `r0`, `r1`, ….
+pub(super) fn table(n: usize) -> RouteTable {
     RouteTable::new(
         (0..n)
             .map(|i| Arc::new(Scripted::new([])).route(&format!("r{i}")))
@@ -17,7 +18,7 @@ fn table(n: usize) -> RouteTable {
     )
 }
 
-fn idx(v: &[usize]) -> Vec<RouteIdx> {
+pub(super) fn idx(v: &[usize]) -> Vec<RouteIdx> {
     v.iter().copied().map(RouteIdx::new).collect()
 }
 
@@ -53,6 +54,7 @@ fn sticky(session: &str) -> StickyInput<'_> {
         session,
         remembered: None,
         group: 3,
+        intent: "",
     }
 }
 
@@ -82,6 +84,7 @@ async fn a_remembered_route_wins_while_it_is_healthy_and_in_the_group() {
         session: "s",
         remembered: Some(RouteIdx::new(2)),
         group: 3,
+        intent: "",
     };
     let o = order(&routes, &idx(&[0, 1, 2]), 1, Some(input));
     assert_eq!(o.sticky, Some(RouteIdx::new(2)));
@@ -129,6 +132,7 @@ async fn a_warned_route_keeps_its_warn_weight_share_first_and_the_rest_as_fallba
                 session: &session,
                 remembered: None,
                 group: 2,
+                intent: "",
             };
             order(&routes, &idx(&[0, 1]), 1, Some(input)).sticky == Some(RouteIdx::new(0))
         })

@@ -5,10 +5,15 @@
 //! routes (`quality/canaried.rs`); their scores are kept like any other
 //! (route × model version × prompt version × suite × scorer × window).
 //! Here a step reads, through a [`ScoreView`], the newest pass rate of the
-//! canary's version per suite and scorer since the step began: one below
-//! its suite's `min-pass-rate` rolls the canary back, with the suite, the
-//! scorer, both versions' rates and the floor as evidence; and a step is
-//! promoted only once the canary's version was evaluated in it.
+//! canary's version per suite and scorer since the step began, and the
+//! baseline's in the same window (else its newest in the step). The
+//! canary is rolled back when it falls more than the canary's `eval-drop`
+//! below the baseline's rate, or below its suite's `min-pass-rate` while
+//! the baseline is not as low (or has no score): the evidence names the
+//! suite, the scorer, both versions' rates and the bar broken. Below the
+//! floor but within the margin of a baseline just as low, the version is
+//! not what regressed: the step is neither rolled back nor promoted. A
+//! step is promoted only once the canary's version was evaluated in it.
 
 use signalbox_state::{ScoreKey, ScoreTally};
 
@@ -36,13 +41,24 @@ impl PassCount {
 /// Where a step reads evaluation scores from.
 pub(crate) trait ScoreView {
     /// The newest pass count of `prompt_version` for `suite` and `scorer`
-    /// in a window that ends after `since` (Unix seconds), if any.
+    /// in a window that ends after `since` (Unix seconds), with the
+    /// window's start, if any.
     fn newest(
         &self,
         prompt_version: &str,
         suite: &str,
         scorer: &str,
         since: u64,
+    ) -> Option<(u64, PassCount)>;
+
+    /// The pass count of `prompt_version` for `suite` and `scorer` in the
+    /// window starting at `window_start`, if it was evaluated then.
+    fn in_window(
+        &self,
+        prompt_version: &str,
+        suite: &str,
+        scorer: &str,
+        window_start: u64,
     ) -> Option<PassCount>;
 }
 
@@ -53,31 +69,89 @@ pub(crate) struct Evals<'a> {
     pub baseline: &'a str,
     /// Every floor of the suites its versions run.
     pub floors: &'a [Floor],
+    /// Most drop of the canary's pass rate below the baseline's (0–1): the
+    /// canary's `rollback.eval-drop`.
+    pub drop: f64,
     pub view: &'a dyn ScoreView,
 }
 
+/// One floor's reading: the canary's rate and the baseline's.
+enum Verdict {
+    /// Within every bar.
+    Clear,
+    /// Rolled back, with the evidence.
+    Regressed(String),
+    /// Below the suite's floor, but so is the baseline (within the
+    /// margin): not the version's regression, not promoted either; why.
+    Held(String),
+}
+
 impl Evals<'_> {
-    /// The first floor the canary's version fell below since `since`, in
-    /// words with the suite, the scorer, both versions' rates and the floor.
-    pub fn regression(&self, since: u64) -> Option<String> {
-        self.floors.iter().find_map(|f| {
-            let can = self.view.newest(self.canary, &f.suite, &f.scorer, since)?;
-            (can.rate() < f.min).then(|| {
-                let base = self
-                    .view
-                    .newest(self.baseline, &f.suite, &f.scorer, since)
-                    .map_or_else(|| "-".to_owned(), pct);
-                format!(
-                    "eval suite {} scorer {}: {} pass rate {} below the suite's min-pass-rate {:.0}% (baseline {} {base})",
-                    f.suite,
-                    f.scorer,
-                    self.canary,
-                    pct(can),
-                    f.min * 100.0,
-                    self.baseline,
-                )
-            })
+    /// The canary's newest count for floor `f` since `since` and the
+    /// baseline's in the same window (else its newest since `since`).
+    fn read(&self, f: &Floor, since: u64) -> Option<(PassCount, Option<PassCount>)> {
+        let (window, can) = self.view.newest(self.canary, &f.suite, &f.scorer, since)?;
+        let base = self
+            .view
+            .in_window(self.baseline, &f.suite, &f.scorer, window)
+            .or_else(|| {
+                let newest = self.view.newest(self.baseline, &f.suite, &f.scorer, since);
+                newest.map(|(_, c)| c)
+            });
+        Some((can, base))
+    }
+
+    fn verdict(&self, f: &Floor, since: u64) -> Option<Verdict> {
+        let (can, base) = self.read(f, since)?;
+        let shown = base.map_or_else(|| "-".to_owned(), pct);
+        // "More than" the margin: a drop of exactly `drop` (0.8 − 0.7 is
+        // 0.10000000000000009 in floating point) is within it.
+        let below_base = base.is_some_and(|b| b.rate() - can.rate() > self.drop + 1e-9);
+        let (suite, scorer, canary, baseline) = (&f.suite, &f.scorer, self.canary, self.baseline);
+        let floor = f.min * 100.0;
+        Some(if can.rate() < f.min && (base.is_none() || below_base) {
+            Verdict::Regressed(format!(
+                "eval suite {suite} scorer {scorer}: {canary} pass rate {} below the suite's min-pass-rate {floor:.0}% (baseline {baseline} {shown})",
+                pct(can),
+            ))
+        } else if below_base {
+            Verdict::Regressed(format!(
+                "eval suite {suite} scorer {scorer}: {canary} pass rate {} more than {:.0} points below the baseline {baseline} {shown} (eval-drop {}; the suite's min-pass-rate {floor:.0}%)",
+                pct(can),
+                self.drop * 100.0,
+                self.drop,
+            ))
+        } else if can.rate() < f.min {
+            Verdict::Held(format!(
+                "eval suite {suite} scorer {scorer}: {canary} pass rate {} below the suite's min-pass-rate {floor:.0}%, but within eval-drop {} of the baseline {baseline} {shown}: not promoted until it meets the floor",
+                pct(can),
+                self.drop,
+            ))
+        } else {
+            Verdict::Clear
         })
+    }
+
+    /// The first bar the canary's version broke since `since`, in words
+    /// with the suite, the scorer, both versions' rates and the bar.
+    pub fn regression(&self, since: u64) -> Option<String> {
+        self.floors
+            .iter()
+            .find_map(|f| match self.verdict(f, since)? {
+                Verdict::Regressed(why) => Some(why),
+                Verdict::Clear | Verdict::Held(_) => None,
+            })
+    }
+
+    /// Why the step may not be promoted on the scores although nothing
+    /// regressed: the first floor the canary's version is held below.
+    pub fn held(&self, since: u64) -> Option<String> {
+        self.floors
+            .iter()
+            .find_map(|f| match self.verdict(f, since)? {
+                Verdict::Held(why) => Some(why),
+                Verdict::Clear | Verdict::Regressed(_) => None,
+            })
     }
 
     /// Whether the canary's version was evaluated since `since` (on any
@@ -97,7 +171,7 @@ impl Evals<'_> {
             .floors
             .iter()
             .filter_map(|f| {
-                let c = self.view.newest(self.canary, &f.suite, &f.scorer, since)?;
+                let (_, c) = self.view.newest(self.canary, &f.suite, &f.scorer, since)?;
                 Some(format!("{} {} {}", f.suite, f.scorer, pct(c)))
             })
             .collect();
@@ -118,6 +192,25 @@ pub(crate) struct Rows<'a> {
     pub window_secs: u64,
 }
 
+impl Rows<'_> {
+    /// The matching rows of the alias's routes whose window passes `keep`.
+    fn matching<'r>(
+        &'r self,
+        prompt_version: &'r str,
+        suite: &'r str,
+        scorer: &'r str,
+        keep: impl Fn(u64) -> bool + 'r,
+    ) -> impl Iterator<Item = &'r (ScoreKey, ScoreTally)> + 'r {
+        self.rows.iter().filter(move |(k, _)| {
+            k.prompt_version == prompt_version
+                && k.suite == suite
+                && k.scorer == scorer
+                && keep(k.window_start)
+                && self.routes.contains(&k.route)
+        })
+    }
+}
+
 impl ScoreView for Rows<'_> {
     /// Sums the newest matching window over the alias's routes and the
     /// model versions that answered.
@@ -127,19 +220,26 @@ impl ScoreView for Rows<'_> {
         suite: &str,
         scorer: &str,
         since: u64,
+    ) -> Option<(u64, PassCount)> {
+        let ends_after = |start: u64| start.saturating_add(self.window_secs) > since;
+        let newest = self
+            .matching(prompt_version, suite, scorer, ends_after)
+            .map(|(k, _)| k.window_start)
+            .max()?;
+        let count = self.in_window(prompt_version, suite, scorer, newest)?;
+        Some((newest, count))
+    }
+
+    /// Sums that window over the alias's routes and the model versions.
+    fn in_window(
+        &self,
+        prompt_version: &str,
+        suite: &str,
+        scorer: &str,
+        window_start: u64,
     ) -> Option<PassCount> {
-        let matching = || {
-            self.rows.iter().filter(move |(k, _)| {
-                k.prompt_version == prompt_version
-                    && k.suite == suite
-                    && k.scorer == scorer
-                    && k.window_start.saturating_add(self.window_secs) > since
-                    && self.routes.contains(&k.route)
-            })
-        };
-        let newest = matching().map(|(k, _)| k.window_start).max()?;
-        let (passed, scored) = matching()
-            .filter(|(k, _)| k.window_start == newest)
+        let (passed, scored) = self
+            .matching(prompt_version, suite, scorer, |start| start == window_start)
             .fold((0, 0), |(p, s), (_, t)| (p + t.passed, s + t.scored));
         (scored > 0).then_some(PassCount { passed, scored })
     }
@@ -153,6 +253,8 @@ pub(crate) struct Gathered {
     pub window_secs: u64,
     /// The baseline's and the canary's `id@version`.
     pub arms: (String, String),
+    /// The canary's `rollback.eval-drop`.
+    pub drop: f64,
 }
 
 impl Gathered {
@@ -167,6 +269,7 @@ impl Gathered {
             canary: &self.arms.1,
             baseline: &self.arms.0,
             floors: &self.floors,
+            drop: self.drop,
             view: &view,
         })
     }
@@ -213,13 +316,60 @@ mod tests {
         let newest = |since| view.newest("p@v2", "tools", "tool-call", since);
         assert_eq!(
             newest(0),
+            Some((
+                160,
+                PassCount {
+                    passed: 3,
+                    scored: 4
+                }
+            ))
+        );
+        assert_eq!(
+            view.in_window("p@v1", "tools", "tool-call", 160),
             Some(PassCount {
-                passed: 3,
-                scored: 4
+                passed: 0,
+                scored: 2
             })
         );
         // A window ending before the step began is not the step's.
         assert_eq!(newest(220), None);
         assert_eq!(view.newest("p@v3", "tools", "tool-call", 0), None);
+    }
+
+    #[test]
+    fn a_drop_of_exactly_the_margin_is_within_it() {
+        // Baseline 80% and canary 70% of the same window, margin 0.1; the
+        // canary meets its floor (0.5).
+        let mut rows = vec![
+            row(160, "a", "m1", "p@v1", 2),
+            row(160, "a", "m1", "p@v2", 1),
+        ];
+        rows[0].1 = ScoreTally::run(1, 8, 10);
+        rows[1].1 = ScoreTally::run(1, 7, 10);
+        let routes = ["a".to_owned()];
+        let view = Rows {
+            rows: &rows,
+            routes: &routes,
+            window_secs: 60,
+        };
+        let floors = [Floor {
+            suite: "tools".into(),
+            scorer: "tool-call".into(),
+            min: 0.5,
+        }];
+        let evals = |drop| Evals {
+            canary: "p@v2",
+            baseline: "p@v1",
+            floors: &floors,
+            drop,
+            view: &view,
+        };
+        assert_eq!(evals(0.1).regression(0), None);
+        assert!(evals(0.1).evaluated(0) && evals(0.1).held(0).is_none());
+        let why = evals(0.05).regression(0).unwrap_or_default();
+        assert!(
+            why.starts_with("eval suite tools scorer tool-call: p@v2 pass rate 70% (7/10) more than 5 points below the baseline p@v1 80% (8/10)"),
+            "{why}"
+        );
     }
 }

@@ -68,6 +68,7 @@ fn one(c: &Canary) -> Value {
             "min_duration_ms": cfg.min_duration.as_millis() as u64,
         },
         "arms": { "baseline": arm(&s.arms[0]), "canary": arm(&s.arms[1]) },
+        "held": s.held,
         "events": events,
     })
 }

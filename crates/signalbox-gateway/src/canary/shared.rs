@@ -145,6 +145,7 @@ async fn scheduled_scores(state: &AppState, rt: &Runtime, e: &Entry) -> Option<G
         routes,
         window_secs: rt.config.quality.score_window.as_secs().max(1),
         arms,
+        drop: cfg.rollback.eval_drop,
     })
 }
 

@@ -3,10 +3,12 @@
 //! and the step itself. [`State::evaluate`] rolls the canary back as soon
 //! as the canary arm, on at least `min_requests` requests, regresses
 //! against the baseline arm beyond a declared threshold (or the quality
-//! loop disables its route, or a prompt canary's version scores below a
-//! suite's floor in the scheduled runs: `evals.rs`), and promotes it to
-//! the next step once a window of `min_duration` with at least
-//! `min_requests` is clean (and, with suites, evaluated).
+//! loop disables its route, or a prompt canary's version scores in the
+//! scheduled runs more than `eval-drop` below the baseline version, or
+//! below a suite's floor that the baseline keeps: `evals.rs`), and
+//! promotes it to the next step once a window of `min_duration` with at
+//! least `min_requests` is clean (and, with suites, evaluated and above
+//! their floors).
 //! Promotion to a 100 % step completes the rollout.
 
 use std::collections::HashMap;
@@ -202,6 +204,10 @@ pub(crate) struct State {
     pub generation: u64,
     /// A step taken here while the store could not be reached, not shared yet.
     pub pending: bool,
+    /// Why the current step waits on the eval scores although nothing
+    /// regressed (a prompt canary's version below a suite's floor within
+    /// the margin of a baseline as low), as of the last evaluation.
+    pub held: Option<String>,
 }
 
 /// Events kept per canary.
@@ -219,6 +225,7 @@ impl State {
             events: Vec::new(),
             generation: 0,
             pending: false,
+            held: None,
         };
         let to_bp = s.share_bp(cfg);
         s.push(Event {
@@ -269,6 +276,7 @@ impl State {
         // The step's start on the wall clock the scores are kept by.
         let since = signalbox_core::clock::unix_secs()
             .saturating_sub(now.duration_since(self.step_started).as_secs());
+        self.held = evals.and_then(|e| e.held(since));
         let regression = match quality {
             Some(why) => Some(format!(
                 "the quality loop disabled {}: {why}",
@@ -290,6 +298,7 @@ impl State {
         } else if can.requests() >= cfg.min_requests
             && now.duration_since(self.step_started) >= cfg.min_duration
             && evals.is_none_or(|e| e.evaluated(since))
+            && self.held.is_none()
         {
             let next = step + 1;
             let evals = evals.map(|e| e.describe(since)).unwrap_or_default();
@@ -304,6 +313,7 @@ impl State {
         self.phase = phase;
         self.step_started = now;
         self.arms = Default::default();
+        self.held = None;
         let event = Event {
             kind,
             from_bp,
@@ -347,6 +357,7 @@ impl State {
         self.phase = step.phase;
         self.step_started = now.checked_sub(since).unwrap_or(now);
         self.arms = Default::default();
+        self.held = None;
         let from_bp = self.events.last().map_or(0, |e| e.to_bp);
         self.push(Event {
             kind: step.kind,

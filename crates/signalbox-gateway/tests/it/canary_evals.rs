@@ -49,9 +49,13 @@ canary:
 /// A gateway with the suite in a file of its own (`name`): a shared one
 /// rewritten by a parallel test can read empty.
 async fn start(name: &str) -> Harness {
+    start_with(name, CONFIG).await
+}
+
+async fn start_with(name: &str, config: &str) -> Harness {
     let (dir, path) = temp_file("canary-evals", &format!("{name}.yaml"), SUITE);
     Harness::start(
-        CONFIG,
+        config,
         &["old"],
         &[
             ("SUITE_PATH", path.display().to_string()),
@@ -66,32 +70,37 @@ async fn status(h: &Harness) -> Value {
     h.admin_json("/admin/canary", "admin-secret").await["canaries"][0].clone()
 }
 
-#[tokio::test]
-async fn a_prompt_version_that_fails_its_suite_is_rolled_back_on_the_eval_score() {
-    let h = start("fails").await;
-    // The model picks the wrong tool whenever the new wording is in front.
+/// The evidence of the canary's rollback (waited for 10 s at most), with
+/// the model picking the wrong tool whenever v2's wording is in front.
+async fn rolled_back_with_a_bad_v2(h: &Harness) -> String {
     h.mock("old").set_faults(Faults {
         quality: Some(QualityFault::WrongTool),
         quality_when_body_contains: Some("TERSE MODE".into()),
         ..Faults::default()
     });
-    let mut s = status(&h).await;
+    let mut s = status(h).await;
     for _ in 0..100 {
         if s["phase"] != "stepping" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        s = status(&h).await;
+        s = status(h).await;
     }
     assert_eq!(s["phase"], "rolled_back", "{s}");
-    let last = s["events"].as_array().unwrap().last().unwrap().clone();
-    let evidence = last["evidence"].as_str().unwrap_or_default();
+    let last = &s["events"].as_array().unwrap().last().unwrap()["evidence"];
+    last.as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_prompt_version_that_fails_its_suite_is_rolled_back_on_the_eval_score() {
+    let h = start("fails").await;
+    let evidence = rolled_back_with_a_bad_v2(&h).await;
     assert!(
         evidence.starts_with(
             "eval suite weather-tools scorer tool-call: support@v2 pass rate 0% (0/1) below the \
              suite's min-pass-rate 100% (baseline support@v1 100% (1/1))"
         ),
-        "{last}"
+        "{evidence}"
     );
     // The scores name both versions on the alias's route.
     let scores = h
@@ -156,4 +165,24 @@ async fn a_prompt_version_that_passes_its_suite_is_promoted_to_completion() {
             "{e}"
         );
     }
+}
+
+/// A suite whose floor any version meets (`min-pass-rate` 0) still rolls
+/// back a version that scores further below the baseline version than the
+/// canary's `eval-drop`.
+#[tokio::test]
+async fn a_prompt_version_further_below_the_baseline_than_its_eval_drop_is_rolled_back() {
+    let config = CONFIG.replace(
+        "min-pass-rate: { tool-call: 1.0 }",
+        "min-pass-rate: { tool-call: 0.0 }",
+    );
+    let h = start_with("drop", &config).await;
+    let evidence = rolled_back_with_a_bad_v2(&h).await;
+    assert!(
+        evidence.starts_with(
+            "eval suite weather-tools scorer tool-call: support@v2 pass rate 0% (0/1) more than \
+             10 points below the baseline support@v1 100% ("
+        ) && evidence.contains("(eval-drop 0.1; the suite's min-pass-rate 0%)"),
+        "{evidence}"
+    );
 }

@@ -30,6 +30,7 @@ mod privacy;
 mod prompts;
 mod quality;
 mod quality_schedule;
+mod quality_sticky;
 mod quality_streams;
 mod redis_state;
 mod reload;

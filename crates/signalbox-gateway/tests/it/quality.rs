@@ -235,7 +235,7 @@ async fn a_missed_warn_bar_ranks_the_route_lower_without_skipping_it() {
 
 /// Waits (5 s at most) for a `signalbox-quality` event in the audit trail
 /// whose detail starts with `detail`.
-async fn audit_event(h: &Harness, detail: &str) {
+pub(crate) async fn audit_event(h: &Harness, detail: &str) {
     for _ in 0..100 {
         let audit = h.admin_json("/admin/audit?limit=50", "admin-secret").await;
         let found = audit["audit"].as_array().into_iter().flatten().any(|e| {
@@ -287,7 +287,7 @@ async fn start_warned(name: &str) -> Harness {
 }
 
 /// `GET /admin/decisions/{id}?format=text`: what `signalbox explain` prints.
-async fn explained(h: &Harness, id: &str) -> String {
+pub(crate) async fn explained(h: &Harness, id: &str) -> String {
     h.client
         .get(h.url(&format!("/admin/decisions/{id}?format=text")))
         .bearer_auth("admin-secret")
@@ -510,6 +510,20 @@ async fn a_warn_bar_of_a_scoped_suite_ranks_the_route_lower_for_its_intent_only(
         ..Faults::default()
     });
     audit_event(&h, "route primary-route warned for intent weather").await;
+    // `/admin/routes`: the share per warned intent; the route-wide one
+    // (every other request) untouched.
+    let health = &admin_route(&h, "primary-route").await["health"];
+    assert_eq!(health["quality_share"], 1.0, "{health}");
+    assert_eq!(
+        health["quality_share_by_intent"]["weather"], 0.25,
+        "{health}"
+    );
+    assert!(
+        health["quality_warning_by_intent"]["weather"]
+            .as_str()
+            .is_some_and(|w| w.contains("weather-tools tool-call 0.00 < 1.00")),
+        "{health}"
+    );
     let mut moved = None;
     for i in 0..40 {
         let id = format!("scoped-warn-{i}");

@@ -161,6 +161,9 @@ pub(crate) fn canary_table(body: &Value) -> String {
                     .map_or_else(|| "-".into(), |v| format!("{:.0}%", v * 100.0)),
             );
         }
+        if let Some(why) = c["held"].as_str() {
+            let _ = writeln!(out, "  held: {why}");
+        }
         for e in c["events"].as_array().into_iter().flatten() {
             let _ = writeln!(
                 out,
@@ -214,5 +217,13 @@ mod tests {
         );
         assert!(t.contains("valid      - (4 on other replicas)"), "{t}");
         assert!(!t.contains("0 on other replicas"), "{t}");
+        assert!(!t.contains("held"), "{t}");
+        let mut held = body.clone();
+        held["canaries"][0]["held"] = json!("eval suite tools scorer tool-call: v2 below …");
+        let t = canary_table(&held);
+        assert!(
+            t.contains("\n  held: eval suite tools scorer tool-call: v2 below …\n"),
+            "{t}"
+        );
     }
 }

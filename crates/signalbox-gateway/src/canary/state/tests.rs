@@ -232,13 +232,27 @@ async fn other_replicas_counts_make_up_the_window_and_the_regression() {
 /// and scorer, evaluated `at` (Unix seconds).
 struct Scored(Vec<(&'static str, u64, PassCount)>);
 
+/// Each `at` is a window of its own.
 impl ScoreView for Scored {
-    fn newest(&self, version: &str, suite: &str, scorer: &str, since: u64) -> Option<PassCount> {
+    fn newest(
+        &self,
+        version: &str,
+        suite: &str,
+        scorer: &str,
+        since: u64,
+    ) -> Option<(u64, PassCount)> {
         assert_eq!((suite, scorer), ("tools", "tool-call"));
         self.0
             .iter()
             .filter(|(v, at, _)| *v == version && *at >= since)
             .max_by_key(|(_, at, _)| *at)
+            .map(|(_, at, c)| (*at, *c))
+    }
+
+    fn in_window(&self, version: &str, _: &str, _: &str, window: u64) -> Option<PassCount> {
+        self.0
+            .iter()
+            .find(|(v, at, _)| *v == version && *at == window)
             .map(|(_, _, c)| *c)
     }
 }
@@ -256,6 +270,7 @@ fn evals<'a>(floors: &'a [Floor], view: &'a Scored) -> Evals<'a> {
         canary: "support@v2",
         baseline: "support@v1",
         floors,
+        drop: 0.1,
         view,
     }
 }
@@ -310,6 +325,102 @@ async fn a_good_eval_score_promotes_and_a_missing_or_stale_one_holds_the_step() 
     assert!(
         e.evidence
             .ends_with("; eval support@v2: tools tool-call 100% (4/4)"),
+        "{}",
+        e.evidence
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_canary_version_further_below_the_baseline_than_its_eval_drop_rolls_back_above_its_floor()
+{
+    let c = cfg();
+    let mut s = State::new(&c);
+    let now = signalbox_core::clock::unix_secs();
+    let floors = vec![Floor {
+        min: 0.5,
+        ..floors()[0].clone()
+    }];
+    // 60% meets the suite's floor of 50%, but the baseline answered 100%
+    // of the same window's cases: 40 points down, more than 10.
+    let view = Scored(vec![
+        ("support@v2", now, count(6, 10)),
+        ("support@v1", now, count(10, 10)),
+    ]);
+    let e = s.evaluate(&c, None, Some(&evals(&floors, &view))).unwrap();
+    assert_eq!((e.kind, e.to_bp), (EventKind::RolledBack, 0));
+    assert!(
+        e.evidence.starts_with(
+            "eval suite tools scorer tool-call: support@v2 pass rate 60% (6/10) more than 10 \
+             points below the baseline support@v1 100% (10/10) (eval-drop 0.1; the suite's \
+             min-pass-rate 50%)"
+        ),
+        "{}",
+        e.evidence
+    );
+    // Within the margin (95% against 100%): no rollback.
+    let mut s = State::new(&c);
+    let view = Scored(vec![
+        ("support@v2", now, count(19, 20)),
+        ("support@v1", now, count(20, 20)),
+    ]);
+    assert_eq!(s.evaluate(&c, None, Some(&evals(&floors, &view))), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn below_its_floor_with_a_baseline_as_low_a_version_is_held_and_without_one_rolled_back() {
+    let c = cfg();
+    let floors = floors();
+    let mut s = State::new(&c);
+    let started = signalbox_core::clock::unix_secs();
+    advance(Duration::from_secs(30)).await;
+    // Both versions at 75% in the same window, under the floor of 90%:
+    // the model, not the version, regressed. Not rolled back, and a clean
+    // traffic window does not promote it either.
+    feed(&mut s, Arm::Canary, 5, ok(100.0));
+    feed(&mut s, Arm::Baseline, 20, ok(100.0));
+    let as_low = Scored(vec![
+        ("support@v2", started + 20, count(3, 4)),
+        ("support@v1", started + 20, count(3, 4)),
+    ]);
+    assert_eq!(s.evaluate(&c, None, Some(&evals(&floors, &as_low))), None);
+    assert_eq!(
+        s.held.as_deref(),
+        Some(
+            "eval suite tools scorer tool-call: support@v2 pass rate 75% (3/4) below the suite's \
+             min-pass-rate 90%, but within eval-drop 0.1 of the baseline support@v1 75% (3/4): \
+             not promoted until it meets the floor"
+        ),
+        "said in `/admin/canary`"
+    );
+    // The baseline's newest score in the step stands in when it has none
+    // in the canary's window.
+    let elsewhere = Scored(vec![
+        ("support@v2", started + 20, count(3, 4)),
+        ("support@v1", started + 10, count(3, 4)),
+    ]);
+    assert_eq!(
+        s.evaluate(&c, None, Some(&evals(&floors, &elsewhere))),
+        None
+    );
+    // The same clean window with the version at its floor: promoted.
+    let good = Scored(vec![
+        ("support@v2", started + 20, count(4, 4)),
+        ("support@v1", started + 20, count(3, 4)),
+    ]);
+    let e = s.evaluate(&c, None, Some(&evals(&floors, &good))).unwrap();
+    assert_eq!(e.kind, EventKind::Promoted, "{}", e.evidence);
+    assert_eq!(s.held, None);
+    let mut s = State::new(&c);
+    // No baseline score at all: the suite's floor is the bar, as before.
+    let now = signalbox_core::clock::unix_secs();
+    let alone = Scored(vec![("support@v2", now, count(3, 4))]);
+    let e = s.evaluate(&c, None, Some(&evals(&floors, &alone))).unwrap();
+    assert_eq!(e.kind, EventKind::RolledBack);
+    assert!(
+        e.evidence.starts_with(
+            "eval suite tools scorer tool-call: support@v2 pass rate 75% (3/4) below the \
+             suite's min-pass-rate 90% (baseline support@v1 -)"
+        ),
         "{}",
         e.evidence
     );
