@@ -55,6 +55,11 @@ use state::{Event, State};
 /// How often the rollouts are evaluated.
 const TICK: Duration = Duration::from_secs(1);
 
+/// How far apart two rates may be and still count as equal when a drop is
+/// compared with its threshold: rates are ratios of counts, and 0.8 − 0.7
+/// is 0.10000000000000009 in floating point.
+const RATE_TOLERANCE: f64 = 1e-9;
+
 /// Buckets of the session hash: a share is in basis points.
 const BUCKETS: u64 = 10_000;
 

@@ -106,7 +106,8 @@ impl Evals<'_> {
         let shown = base.map_or_else(|| "-".to_owned(), pct);
         // "More than" the margin: a drop of exactly `drop` (0.8 − 0.7 is
         // 0.10000000000000009 in floating point) is within it.
-        let below_base = base.is_some_and(|b| b.rate() - can.rate() > self.drop + 1e-9);
+        let below_base =
+            base.is_some_and(|b| b.rate() - can.rate() > self.drop + super::RATE_TOLERANCE);
         let (suite, scorer, canary, baseline) = (&f.suite, &f.scorer, self.canary, self.baseline);
         let floor = f.min * 100.0;
         Some(if can.rate() < f.min && (base.is_none() || below_base) {

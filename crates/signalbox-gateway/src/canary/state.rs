@@ -455,7 +455,10 @@ fn regression(cfg: &CanaryConfig, base: &ArmStats, can: &ArmStats) -> Option<Str
     }
     if let Some(c) = can.pass_rate() {
         let b = base.pass_rate().unwrap_or(1.0);
-        if b - c > t.score_drop {
+        // "More than" the drop: exactly `score-drop` (0.8 − 0.7 is
+        // 0.10000000000000009 in floating point) is within it, as for a
+        // prompt canary's eval scores (`evals.rs`).
+        if b - c > t.score_drop + super::RATE_TOLERANCE {
             return Some(format!(
                 "valid answers {:.0}% vs {:.0}% (a drop of more than {:.0} points)",
                 c * 100.0,

@@ -70,7 +70,7 @@ async fn status(h: &Harness) -> Value {
     h.admin_json("/admin/canary", "admin-secret").await["canaries"][0].clone()
 }
 
-/// The evidence of the canary's rollback (waited for 10 s at most), with
+/// The evidence of the canary's rollback (waited for 60 s at most), with
 /// the model picking the wrong tool whenever v2's wording is in front.
 async fn rolled_back_with_a_bad_v2(h: &Harness) -> String {
     h.mock("old").set_faults(Faults {
@@ -79,10 +79,8 @@ async fn rolled_back_with_a_bad_v2(h: &Harness) -> String {
         ..Faults::default()
     });
     let mut s = status(h).await;
-    for _ in 0..100 {
-        if s["phase"] != "stepping" {
-            break;
-        }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while s["phase"] == "stepping" && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
         s = status(h).await;
     }
@@ -143,8 +141,12 @@ async fn ask_prompt(h: &Harness, session: &str) {
 async fn a_prompt_version_that_passes_its_suite_is_promoted_to_completion() {
     let h = start("passes").await;
     let mut s = status(&h).await;
-    for i in 0..300 {
-        if s["phase"] != "stepping" {
+    // Two steps, each a 1 s window and an eval run of the canary's version
+    // in it: seconds on an idle machine, bounded by a deadline rather than
+    // a count of rounds (a loaded machine once ran out of 300 rounds).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    for i in 0.. {
+        if s["phase"] != "stepping" || tokio::time::Instant::now() > deadline {
             break;
         }
         ask_prompt(&h, &format!("s-{i}")).await;

@@ -73,6 +73,31 @@ async fn a_long_window_without_enough_requests_is_not_promoted() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_drop_of_exactly_score_drop_is_within_it() {
+    let c = cfg();
+    let mut s = State::new(&c);
+    let valid = |v: bool| Sample {
+        valid: Some(v),
+        ..ok(100.0)
+    };
+    // 80 % against 70 %: a drop of exactly the default 10 points.
+    feed(&mut s, Arm::Baseline, 8, valid(true));
+    feed(&mut s, Arm::Baseline, 2, valid(false));
+    feed(&mut s, Arm::Canary, 7, valid(true));
+    feed(&mut s, Arm::Canary, 3, valid(false));
+    assert_eq!(s.evaluate(&c, None, None), None);
+    // One more invalid answer is more than the drop.
+    feed(&mut s, Arm::Canary, 1, valid(false));
+    let e = s.evaluate(&c, None, None).unwrap();
+    assert_eq!(e.kind, EventKind::RolledBack);
+    assert!(
+        e.evidence.contains("valid answers 64% vs 80%"),
+        "{}",
+        e.evidence
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn each_regression_rolls_back_at_once_with_its_evidence() {
     let error = Sample {
         error: true,
