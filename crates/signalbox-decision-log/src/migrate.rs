@@ -10,6 +10,7 @@ use signalbox_core::DecisionRecord;
 
 use crate::schema;
 use crate::store::Store;
+use crate::totals::Fold;
 
 /// Converts the open file from `version` (1 or 2) to the current layout.
 pub(crate) fn from_json(tx: &Transaction<'_>, version: i64) -> Result<(), String> {
@@ -54,7 +55,9 @@ pub(crate) fn from_json(tx: &Transaction<'_>, version: i64) -> Result<(), String
     drop(rows);
     drop(stmt);
     drop(insert);
-    store.flush_totals(tx).map_err(|e| e.to_string())?;
+    store
+        .finish_batch(tx, Some(Fold::All))
+        .map_err(|e| e.to_string())?;
     tx.execute_batch("DROP TABLE decisions_json")
         .map_err(|e| e.to_string())?;
     tracing::info!(

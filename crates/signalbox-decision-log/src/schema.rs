@@ -204,7 +204,12 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), LogError> {
         .map_err(open_err)?;
     let version = user_version(&tx).map_err(open_err)?;
     match version {
-        SCHEMA_VERSION => return Ok(()),
+        // A file of an older build of this schema gets the totals'
+        // watermark (`totals.rs`); nothing else changes.
+        SCHEMA_VERSION => {
+            crate::totals::ensure_watermark(&tx).map_err(open_err)?;
+            return tx.commit().map_err(open_err);
+        }
         0 => tx
             .execute_batch(&format!("{CREATE}{}", crate::totals::CREATE))
             .map_err(open_err)?,
@@ -268,8 +273,9 @@ pub(crate) fn purge(conn: &Connection, retention: Duration) -> rusqlite::Result<
     delete_below(conn, first_id(cutoff_ms))
 }
 
-/// Deletes the records below `cutoff` and takes them out of the running
-/// totals, in one transaction.
+/// Deletes the records below `cutoff` and takes those the running totals
+/// hold out of them, in one transaction (a writer whose pending totals
+/// held some of them reads those back at its next batch: `totals.rs`).
 fn delete_below(conn: &Connection, cutoff: i64) -> rusqlite::Result<usize> {
     let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
     crate::totals::subtract_below(&tx, cutoff)?;

@@ -16,7 +16,7 @@ use crate::codec::{self, FastBuild, Values};
 use crate::combo::{Combo, ComboRef};
 use crate::key::Key;
 use crate::schema::{SEQ_BITS, first_id};
-use crate::totals::Pending;
+use crate::totals::{Fold, Pending};
 
 /// At most this many shapes per policy version; past it, records that
 /// would need a new shape keep their whole JSON instead (a policy whose
@@ -62,7 +62,7 @@ pub(crate) struct Store {
     per_version: HashMap<String, usize>,
     /// The next number within each recent millisecond.
     slots: HashMap<u64, u32, FastBuild>,
-    /// What the rows inserted in this batch add to the running totals.
+    /// The running totals' watermark and what the rows above it add.
     totals: Pending,
     json: Vec<u8>,
     shape: Vec<u8>,
@@ -76,6 +76,7 @@ impl Store {
     pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Self> {
         let mut store = Self {
             stored: Combo::load_all(conn)?,
+            totals: Pending::load(conn)?,
             ..Self::default()
         };
         let mut stmt = conn.prepare("SELECT id, policy_version, template, defaults FROM shapes")?;
@@ -143,7 +144,7 @@ impl Store {
                     cost,
                     self.body
                 ])?;
-                self.totals.add(combo, latency, cost);
+                self.totals.add(id, combo, latency, cost);
                 return Ok(());
             }
             // Past its version's shapes: kept whole, as it came.
@@ -163,17 +164,34 @@ impl Store {
             cost,
             JsonText(&self.json)
         ])?;
-        self.totals.add(combo, latency, cost);
+        self.totals.add(id, combo, latency, cost);
         Ok(())
     }
 
-    /// Adds the batch's rows to the running totals (before its commit).
-    pub(crate) fn flush_totals(&mut self, conn: &Connection) -> rusqlite::Result<()> {
-        self.totals.flush(conn)
+    /// Ends a batch before its commit: its late rows go into the running
+    /// totals, and the pending ones `fold` takes (`totals.rs`).
+    pub(crate) fn finish_batch(
+        &mut self,
+        conn: &Connection,
+        fold: Option<Fold>,
+    ) -> rusqlite::Result<()> {
+        self.totals.finish_batch(conn, fold)
+    }
+
+    /// The running totals' pending state (`totals.rs`).
+    pub(crate) fn totals(&self) -> &Pending {
+        &self.totals
+    }
+
+    /// Starts a batch (in its transaction): the pending totals are read
+    /// back when another connection changed the tail (`totals.rs`).
+    pub(crate) fn begin_batch(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        self.totals.begin_batch(conn)
     }
 
     /// Forgets everything cached (after a batch rolled back, the rows it
-    /// added to `combos` and `shapes` are gone) and reads it back.
+    /// added to `combos`, `shapes` and the pending totals are gone) and
+    /// reads it back.
     pub(crate) fn reload(&mut self, conn: &Connection) -> rusqlite::Result<()> {
         *self = Self::load(conn)?;
         Ok(())

@@ -1,5 +1,8 @@
 //! The write side: a cheap handle whose `record` never blocks, feeding one
-//! background thread that batches records into SQLite transactions.
+//! background thread that batches records into SQLite transactions and
+//! keeps the running totals (`totals.rs`: folded every so often, at open
+//! and at stop, read back after a rollback, a purge of their tail or
+//! another writer's batch).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,8 +17,11 @@ use signalbox_core::DecisionRecord;
 use tokio::sync::oneshot;
 
 use crate::store::Store;
+use crate::totals::Fold;
 use crate::{LogError, LogReader, schema};
 
+#[cfg(test)]
+mod fold_tests;
 mod priority;
 #[cfg(test)]
 mod tests;
@@ -49,6 +55,11 @@ const DROP_WARNING_INTERVAL: Duration = Duration::from_secs(10);
 const LINGER: Duration = Duration::from_millis(100);
 /// How often, at most, the writer compares the file with its size limit.
 const SIZE_INTERVAL: Duration = Duration::from_secs(1);
+/// How often, at most, a batch folds the pending running totals into the
+/// table (`totals.rs`): long enough that a key repeats (one upsert stands
+/// for several records), short enough that a whole-log reader's tail stays
+/// about [`crate::totals::LAG_MS`] of traffic.
+const FOLD_INTERVAL: Duration = Duration::from_secs(10);
 
 /// How the decision log is run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -177,7 +188,11 @@ impl DecisionLog {
             counters: Arc::default(),
             retention,
             max_bytes,
+            last_fold: Instant::now(),
         };
+        // The rows a writer that stopped without folding left in the tail
+        // (a crash) go into the totals before anything new.
+        writer_state.fold_all();
         writer_state.purge();
         writer_state.trim();
         // A zero-capacity channel would be a rendezvous, where `try_send`
@@ -311,6 +326,8 @@ struct WriterState {
     counters: Arc<Counters>,
     retention: Duration,
     max_bytes: u64,
+    /// When pending running totals were last folded.
+    last_fold: Instant,
 }
 
 impl Writer {
@@ -331,7 +348,9 @@ impl Writer {
     /// what is waiting (up to [`MAX_BATCH`]; a small batch lingers briefly
     /// for more), write them in one transaction, then answer the flushes
     /// among them. Purges by age at most once per [`PURGE_INTERVAL`] and
-    /// by size at most once per [`SIZE_INTERVAL`].
+    /// by size at most once per [`SIZE_INTERVAL`]. A batch folds the
+    /// pending running totals at most once per [`FOLD_INTERVAL`]; the
+    /// writer folds all of them when it stops (`totals.rs`).
     fn run(mut self) {
         let mut last_purge = Instant::now();
         let mut last_size = Instant::now();
@@ -388,6 +407,7 @@ impl Writer {
                 break;
             }
         }
+        self.state.fold_all();
         tracing::debug!("Decision log writer stopped.");
     }
 
@@ -428,6 +448,13 @@ impl DropWarning {
         self.reported = dropped;
         self.at = Some(Instant::now());
     }
+}
+
+/// Whether a batch folds the pending running totals, and which: every
+/// [`FOLD_INTERVAL`] since `last_fold`, or at once when they grew too large.
+fn fold_due(store: &Store, last_fold: Instant) -> Option<Fold> {
+    let due = store.totals().due(signalbox_core::clock::unix_ms());
+    (due == Fold::All || last_fold.elapsed() >= FOLD_INTERVAL).then_some(due)
 }
 
 /// Takes one message into the batch; a record leaves the queue's count.
@@ -483,6 +510,7 @@ impl WriterState {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.store.begin_batch(&tx)?;
         let (mut written, mut failed) = (0, 0);
         let mut insert = Store::prepare_insert(&tx)?;
         for mut record in records.drain(..) {
@@ -495,9 +523,36 @@ impl WriterState {
             }
         }
         drop(insert);
-        self.store.flush_totals(&tx)?;
+        let fold = fold_due(&self.store, self.last_fold);
+        self.store.finish_batch(&tx, fold)?;
         tx.commit()?;
+        if fold.is_some() {
+            self.last_fold = Instant::now();
+        }
         Ok((written, failed))
+    }
+
+    /// Folds every pending running total, in its own transaction (opening
+    /// and stopping); a failure is logged, the state read back from the
+    /// file, and the rows left to the next fold.
+    fn fold_all(&mut self) {
+        if let Err(error) = self.try_fold_all() {
+            tracing::warn!(%error, "Decision log running totals could not be folded.");
+            if let Err(error) = self.store.reload(&self.conn) {
+                tracing::error!(%error, "Decision log state could not be read back.");
+            }
+        }
+    }
+
+    fn try_fold_all(&mut self) -> rusqlite::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        self.store.begin_batch(&tx)?;
+        self.store.finish_batch(&tx, Some(Fold::All))?;
+        tx.commit()?;
+        self.last_fold = Instant::now();
+        Ok(())
     }
 
     /// Deletes the oldest records while the file is over its size limit; a
@@ -530,32 +585,4 @@ impl WriterState {
 
 /// Test hooks: open the log with no writer running, then start it on demand.
 #[cfg(test)]
-mod parking {
-    use std::path::Path;
-
-    use super::{DecisionLog, LogOptions, Writer};
-    use crate::LogError;
-
-    /// A writer that has not started yet; while it lives the queue stays
-    /// connected but nothing drains it.
-    pub(crate) struct ParkedWriter(Writer);
-
-    impl ParkedWriter {
-        /// Starts the writer thread on the queue as it is.
-        pub(crate) fn start(self) -> Result<(), LogError> {
-            self.0.spawn()
-        }
-    }
-
-    impl DecisionLog {
-        /// Opens the log with its writer parked: records queue up (and drop
-        /// once the queue is full) until `start` is called.
-        pub(crate) fn open_paused(
-            path: &Path,
-            options: LogOptions,
-        ) -> Result<(Self, ParkedWriter), LogError> {
-            let (log, writer) = Self::open_parked(path, options)?;
-            Ok((log, ParkedWriter(writer)))
-        }
-    }
-}
+mod parking;

@@ -1,6 +1,10 @@
 //! Owns the figures aggregates and `what-changed` are made of: per admitted
 //! combination and latency, how many rows and their summed cost. The whole
-//! log is read from the running totals the writer keeps (`totals.rs`). A
+//! log is read from the running totals the writer keeps (`totals.rs`) plus
+//! the tail they do not cover yet (the rows at or above their watermark,
+//! about the last minute: read along the table), both in one read
+//! transaction, so a fold the writer commits meanwhile is seen entirely or
+//! not at all. A
 //! window that is a small part of the log is read along the table (its rows are
 //! contiguous: the id is the time); a larger one is one pass over the
 //! `(combo, latency, cost)` index, split in two halves by combination read
@@ -9,7 +13,7 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, params_from_iter};
+use rusqlite::{Connection, TransactionBehavior, params_from_iter};
 
 use super::rows::Selection;
 use crate::{LogError, schema};
@@ -24,6 +28,10 @@ const NARROW: f64 = 0.05;
 /// The counts of the rows `sel` selects, in the log at `path` (`conn` is
 /// open on it).
 pub(crate) fn stats(path: &Path, conn: &Connection, sel: &Selection) -> Result<Counts, LogError> {
+    // Every statement below reads one snapshot (the whole-log path reads
+    // the watermark, the totals and the tail in separate statements).
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Deferred)?;
+    let conn: &Connection = &tx;
     let (min, max): (Option<i64>, Option<i64>) = conn.query_row(
         "SELECT (SELECT min(id) FROM decisions), (SELECT max(id) FROM decisions)",
         [],
@@ -37,15 +45,7 @@ pub(crate) fn stats(path: &Path, conn: &Connection, sel: &Selection) -> Result<C
         return Ok(Vec::new());
     }
     if sel.lo <= min && sel.hi > max && schema::has_table(conn, "totals")? {
-        // The whole log: its running totals (`totals.rs`).
-        let filter = sel
-            .in_list()
-            .map_or_else(String::new, |l| format!(" WHERE {l}"));
-        return counts(
-            conn,
-            &format!("SELECT combo, latency_ms, n, CAST(cost_nusd AS REAL) FROM totals{filter}"),
-            &[],
-        );
+        return whole(conn, sel, max);
     }
     if ((hi - lo) as f64) < (max - min) as f64 * NARROW {
         let filter = sel
@@ -88,6 +88,40 @@ pub(crate) fn stats(path: &Path, conn: &Connection, sel: &Selection) -> Result<C
         out.extend(other.join().map_err(|_| LogError::Closed)??);
         Ok(out)
     })
+}
+
+/// The whole log (up to its last row `max`): the running totals, plus the
+/// rows of the tail at or above their watermark (none in a file without
+/// one: its totals cover every row), grouped and summed as integers.
+fn whole(conn: &Connection, sel: &Selection, max: i64) -> Result<Counts, LogError> {
+    let filter = sel
+        .in_list()
+        .map_or_else(String::new, |l| format!(" WHERE {l}"));
+    let totals = format!("SELECT combo, latency_ms, n, cost_nusd FROM totals{filter}");
+    let upto = crate::totals::upto(conn)?.unwrap_or(i64::MAX);
+    if upto > max {
+        return counts(
+            conn,
+            &format!("SELECT combo, latency_ms, n, CAST(cost_nusd AS REAL) FROM ({totals})"),
+            &[],
+        );
+    }
+    let tail_filter = sel
+        .in_list()
+        .map_or_else(String::new, |l| format!(" AND +{l}"));
+    counts(
+        conn,
+        &format!(
+            "SELECT combo, latency_ms, sum(n), CAST(sum(cost_nusd) AS REAL) FROM (
+                 {totals}
+                 UNION ALL
+                 SELECT combo, latency_ms, count(*), coalesce(sum(cost_nusd), 0)
+                 FROM decisions WHERE id >= ?1 AND id < ?2{tail_filter}
+                 GROUP BY combo, latency_ms)
+             GROUP BY combo, latency_ms"
+        ),
+        &[upto, max.saturating_add(1)],
+    )
 }
 
 /// Runs `sql` (`?1`, `?2`: the id range, when it has them).
