@@ -37,7 +37,7 @@ pub enum LogError {
     /// A file in the JSON layout of an older build (schema 1 or 2) could
     /// not be converted to the current one; nothing was changed.
     #[error(
-        "cannot convert decision log `{}` from schema {found} to schema 3: {reason}; \
+        "cannot convert decision log `{}` from schema {found} to schema 4: {reason}; \
          the file is unchanged: move it aside (a build of before schema 3 still reads it) \
          and start the gateway again to create a new log",
         path.display()
@@ -65,7 +65,7 @@ pub enum LogError {
     /// The file is in the JSON layout of schema 1 or 2: lookups and
     /// listings read it as it is, aggregates need the current layout.
     #[error(
-        "decision log `{}` is in the layout of schema {found}: lookups and listings work, aggregates need schema 3; start the gateway on it once to convert it",
+        "decision log `{}` is in the layout of schema {found}: lookups and listings work, aggregates need schema 3 or later; start the gateway on it once to convert it",
         path.display()
     )]
     Legacy {

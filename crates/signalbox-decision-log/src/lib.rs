@@ -3,7 +3,7 @@
 //! one background writer thread, off the request path, and read back by the
 //! admin endpoints and `signalbox explain`. See `docs/decision-log.md`.
 //!
-//! Storage (schema 3): a routine record is a row of ids and numbers plus its
+//! Storage (schema 4): a routine record is a row of ids and numbers plus its
 //! values against a shape kept once per policy version (`codec.rs`,
 //! `store.rs`); any other record keeps its whole JSON. The identifiers the
 //! filters ask by are one combination id per row (`combo.rs`); a row's id

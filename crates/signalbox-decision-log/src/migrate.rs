@@ -1,5 +1,5 @@
 //! Owns converting a file in the JSON layout of schemas 1 and 2 (one row
-//! per record, the whole record as JSON) to schema 3, in place, inside the
+//! per record, the whole record as JSON) to schema 4, in place, inside the
 //! writer's opening transaction: either every record is converted or the
 //! file is left as it was (and the error names the file and what to do).
 //! Each old row's key stays its key (under schema 1 that was the caller's
@@ -63,7 +63,7 @@ pub(crate) fn from_json(tx: &Transaction<'_>, version: i64) -> Result<(), String
     tracing::info!(
         records = converted,
         from = version,
-        "Decision log converted to schema 3."
+        "Decision log converted to schema 4."
     );
     Ok(())
 }

@@ -112,7 +112,7 @@ impl LogReader {
     /// `x-signalbox-request-id`), if it is in the log.
     pub fn get(&self, request_id: &str) -> Result<Option<DecisionRecord>, LogError> {
         let (conn, version) = self.connect_versioned()?;
-        if version < schema::SCHEMA_VERSION {
+        if version < schema::COMPACT_VERSION {
             let mut found = legacy::find(&conn, schema::CALLER_ID_VERSION - 1, request_id, None)?;
             return Ok(found.pop());
         }
@@ -131,7 +131,7 @@ impl LogReader {
     /// record by sending its id.
     pub fn find(&self, id: &str, tenant: Option<&str>) -> Result<Vec<DecisionRecord>, LogError> {
         let (conn, version) = self.connect_versioned()?;
-        if version < schema::SCHEMA_VERSION {
+        if version < schema::COMPACT_VERSION {
             return legacy::find(&conn, version, id, tenant);
         }
         let sel = rows::Selection::of(
@@ -158,7 +158,7 @@ impl LogReader {
     /// Records matching `q`, newest first.
     pub fn query(&self, q: &Query) -> Result<Vec<DecisionRecord>, LogError> {
         let (conn, version) = self.connect_versioned()?;
-        if version < schema::SCHEMA_VERSION {
+        if version < schema::COMPACT_VERSION {
             return legacy::query(&conn, version, q);
         }
         let rows = self.select(&conn, q, q.effective_limit())?;
@@ -268,7 +268,7 @@ impl LogReader {
     /// A connection to a file in the current layout, for aggregates.
     fn connect_current(&self) -> Result<Connection, LogError> {
         let (conn, found) = self.connect_versioned()?;
-        if found < schema::SCHEMA_VERSION {
+        if found < schema::COMPACT_VERSION {
             return Err(LogError::Legacy {
                 path: self.path.to_path_buf(),
                 found,

@@ -1,4 +1,5 @@
-//! The table layout (schema 3: decisions, their combinations and shapes),
+//! The table layout (schema 4: decisions, their combinations and shapes,
+//! the running totals and their watermark),
 //! its version (`PRAGMA user_version`), opening for writing (migrating) and
 //! reading, the id ↔ time mapping, and retention by age and by size.
 
@@ -9,8 +10,16 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
 use crate::LogError;
 
-/// The newest schema version this build writes and reads.
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+/// The newest schema version this build writes and reads: 4 is the
+/// compact layout of 3 plus the running totals' watermark (`totals.rs`).
+/// The number moved so that an older build refuses the file rather than
+/// write to it: it would add every record to the totals, which this
+/// build's readers count again from the tail above the watermark.
+pub(crate) const SCHEMA_VERSION: i64 = 4;
+
+/// The first version of the compact layout (combinations, shapes, values);
+/// below it, the JSON layout of `legacy.rs`.
+pub(crate) const COMPACT_VERSION: i64 = 3;
 
 /// The first version with the `caller_request_id` column (the JSON
 /// layout of versions 1 and 2, still read as it is; see `legacy.rs`).
@@ -204,12 +213,10 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), LogError> {
         .map_err(open_err)?;
     let version = user_version(&tx).map_err(open_err)?;
     match version {
-        // A file of an older build of this schema gets the totals'
-        // watermark (`totals.rs`); nothing else changes.
-        SCHEMA_VERSION => {
-            crate::totals::ensure_watermark(&tx).map_err(open_err)?;
-            return tx.commit().map_err(open_err);
-        }
+        SCHEMA_VERSION => return Ok(()),
+        // The compact layout of an older build: its totals cover every row,
+        // so the watermark goes past the last one (`totals.rs`).
+        COMPACT_VERSION => crate::totals::ensure_watermark(&tx).map_err(open_err)?,
         0 => tx
             .execute_batch(&format!("{CREATE}{}", crate::totals::CREATE))
             .map_err(open_err)?,

@@ -50,8 +50,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::codec::FastBuild;
 use crate::schema::SEQ_BITS;
 
-/// The tables, created with the others (schema 3; `totals_upto` added to
-/// existing files by [`ensure_watermark`]). A new file's totals cover
+/// The tables, created with the others (schema 4; `totals_upto` added to
+/// schema-3 files by [`ensure_watermark`]). A new file's totals cover
 /// nothing yet.
 pub(crate) const CREATE: &str = "
     CREATE TABLE totals (

@@ -253,11 +253,20 @@ fn an_old_file_without_the_watermark_covers_every_row() {
         write(&mut w, records("old", now - 30 * SECOND, 5));
         w.state.fold_all();
     }
+    // As a build of schema 3 left it: no watermark.
     let conn = Connection::open(db.path()).unwrap();
-    conn.execute_batch("DROP TABLE totals_upto").unwrap();
+    conn.execute_batch("DROP TABLE totals_upto; PRAGMA user_version = 3")
+        .unwrap();
     // Read as it is: the totals are the whole log.
     assert_whole_log(db.path(), &conn);
     let mut w = parked(&db);
+    // Opened for writing, it moves to schema 4, which an older build
+    // refuses rather than count its records into the totals twice.
+    assert_eq!(
+        crate::schema::user_version(&conn).unwrap(),
+        crate::schema::SCHEMA_VERSION
+    );
+    assert_eq!(crate::schema::SCHEMA_VERSION, 4);
     let max: i64 = conn
         .query_row("SELECT max(id) FROM decisions", [], |r| r.get(0))
         .unwrap();
