@@ -128,12 +128,17 @@ pub(crate) fn order<X>(
         out.reordered = reordered(routes, &candidates, &out.routes, &demoted);
     }
     if let Some(moved) = session_moved {
-        // The session's move comes first: it decided the route tried first.
-        let record = out.reordered.get_or_insert_with(Default::default);
-        record.demoted.insert(0, moved);
-        record.order = ids(routes, &out.routes);
+        name_session_move(routes, &mut out, moved);
     }
     out
+}
+
+/// Names the session's move off a warned route in the order's record,
+/// first: it decided the route tried first.
+fn name_session_move<X>(routes: &RouteTable<X>, out: &mut Order, moved: DemotionRecord) {
+    let record = out.reordered.get_or_insert_with(Default::default);
+    record.demoted.insert(0, moved);
+    record.order = ids(routes, &out.routes);
 }
 
 /// Applies the gates of suites judging routes for the request's `intent`
