@@ -50,19 +50,30 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::codec::FastBuild;
 use crate::schema::SEQ_BITS;
 
+/// The watermark's table, set past the last row of `decisions`: the
+/// totals cover every row there is (none, in a new file).
+macro_rules! watermark {
+    () => {
+        "
+    CREATE TABLE totals_upto (upto INTEGER NOT NULL, batches INTEGER NOT NULL);
+    INSERT INTO totals_upto
+    SELECT coalesce(max(id) + 1, -9223372036854775808), 0 FROM decisions;"
+    };
+}
+
 /// The tables, created with the others (schema 4; `totals_upto` added to
-/// schema-3 files by [`ensure_watermark`]). A new file's totals cover
-/// nothing yet.
-pub(crate) const CREATE: &str = "
+/// schema-3 files by [`ensure_watermark`]).
+pub(crate) const CREATE: &str = concat!(
+    "
     CREATE TABLE totals (
         combo      INTEGER NOT NULL,
         latency_ms INTEGER NOT NULL,
         n          INTEGER NOT NULL,
         cost_nusd  INTEGER NOT NULL,
         PRIMARY KEY (combo, latency_ms)
-    ) WITHOUT ROWID;
-    CREATE TABLE totals_upto (upto INTEGER NOT NULL, batches INTEGER NOT NULL);
-    INSERT INTO totals_upto VALUES (-9223372036854775808, 0);";
+    ) WITHOUT ROWID;",
+    watermark!()
+);
 
 /// Pending counts are kept per 2^22 ids: 1,024 ms of arrival time.
 pub(crate) const BUCKET_SHIFT: u32 = SEQ_BITS + 10;
@@ -309,11 +320,7 @@ pub(crate) fn ensure_watermark(conn: &Connection) -> rusqlite::Result<()> {
     if crate::schema::table_exists(conn, "totals_upto")? {
         return Ok(());
     }
-    conn.execute_batch(
-        "CREATE TABLE totals_upto (upto INTEGER NOT NULL, batches INTEGER NOT NULL);
-         INSERT INTO totals_upto
-         SELECT coalesce(max(id) + 1, -9223372036854775808), 0 FROM decisions;",
-    )
+    conn.execute_batch(watermark!())
 }
 
 /// Takes the rows below `cutoff` (about to be deleted, in the same
